@@ -29,6 +29,210 @@ def _add_info(sub) -> None:
     p.set_defaults(func=_cmd_info)
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    # OpenMP threads that spin while waiting are many times slower when another process shares
+    # the cores; only effective before torch is first imported
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from hullpack.elemnet import TrainConfig, export_default, train
+
+    if args.export:
+        meta = export_default(args.export, out=args.out)
+        print(json.dumps({k: meta.get(k) for k in ("epoch", "val_mae", "test_mae", "n_test", "source_run")}))
+        return 0
+    if not args.run_dir:
+        print("hullpack train: give RUN_DIR (or --export RUN_DIR)", file=sys.stderr)
+        return 2
+    names = ("epochs", "batch_size", "lr", "warmup_epochs", "schedule", "plateau_factor",
+             "plateau_patience", "min_lr", "weight_decay", "grad_clip", "patience", "seed",
+             "architecture", "dropout_epochs")
+    settings = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    if args.dropout is not None:
+        settings["dropout"] = tuple(float(p) for p in args.dropout.split(",") if p.strip())
+    settings["bf16"] = {"auto": None, "on": True, "off": False}[args.bf16]
+    out = train(args.run_dir, TrainConfig(**settings), device=args.device,
+                num_threads=args.threads, stop_after=args.stop_after)
+    out.pop("history"), out.pop("model")
+    print(json.dumps(out))
+    return 0
+
+
+def _add_train(sub) -> None:
+    # defaults live in hullpack.elemnet.TrainConfig (not imported here: it pulls in torch)
+    p = sub.add_parser("train", help="train ElemNet on the shipped OQMD data (resumes RUN_DIR), or export a run",
+                       description="Train ElemNet on the OQMD train split, selecting on val. Run it again "
+                                   "with the same settings to resume. Under torchrun it trains with DDP. "
+                                   "Defaults are those of hullpack.elemnet.TrainConfig.")
+    p.add_argument("run_dir", nargs="?", help="checkpoints, best weights and metrics.jsonl go here")
+    p.add_argument("--export", metavar="RUN_DIR", help="export RUN_DIR/best.pt as the shipped default "
+                   "model (fp16) after measuring its test MAE, then exit")
+    p.add_argument("--out", help="with --export: write here instead of the package's default file")
+    p.add_argument("--epochs", type=int, help="most epochs in all (default 1000)")
+    p.add_argument("--batch-size", type=int, help="default 256 (per process under DDP)")
+    p.add_argument("--lr", type=float, help="peak learning rate, default 5e-4")
+    p.add_argument("--warmup-epochs", type=float, help="linear warmup, default 1")
+    p.add_argument("--schedule", choices=("plateau", "cosine", "constant"), help="default plateau")
+    p.add_argument("--plateau-factor", type=float, help="default 0.5")
+    p.add_argument("--plateau-patience", type=int, help="default 6")
+    p.add_argument("--min-lr", type=float, help="default 1e-6")
+    p.add_argument("--weight-decay", type=float, help="default 0")
+    p.add_argument("--grad-clip", type=float, help="max gradient norm, default none")
+    p.add_argument("--patience", type=int, help="early stopping on val MAE, default 40 epochs")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--architecture", help="default 1024x4D-512x3D-256x3D-128x3D-64x2-32x1-1")
+    p.add_argument("--dropout", help="comma-separated drop rates of the D blocks (default 0.2,0.1,0.3,0.2)")
+    p.add_argument("--dropout-epochs", type=int,
+                   help="train with dropout only in the first N epochs (default 8; 0: never)")
+    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--stop-after", type=int, help="return after this many epochs (resumable)")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_batches(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from hullpack import samplers
+
+    path = args.sizes
+    if path.endswith(".npy"):
+        sizes = np.load(path)
+    else:
+        sizes = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=1)
+    common = dict(seed=args.seed, weights=args.weights, bias=args.bias)
+    max_cost = args.max_cost[0] if args.max_cost and len(args.max_cost) == 1 else args.max_cost
+    if args.num_replicas:
+        sampler = samplers.DistributedBalancedBatchSampler(
+            sizes, args.batch_size, max_cost, num_replicas=args.num_replicas, rank=0,
+            oversize=args.oversize, **common)
+    elif args.batch_size:
+        sampler = samplers.BalancedBatchSampler(sizes, args.batch_size, **common)
+    else:
+        sampler = samplers.PackedBatchSampler(sizes, max_cost, oversize=args.oversize, **common)
+    sampler.set_epoch(args.epoch)
+    stats = sampler.stats()
+    if args.batch_size and not args.num_replicas:
+        # The anchor users compare with: random batches of the same size and count.
+        costs = sampler.costs[np.random.default_rng([args.seed, args.epoch]).permutation(sampler.costs.size)]
+        stats["random_batching_peak_cost"] = float(max(c.sum() for c in np.array_split(costs, len(sampler))))
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>26}: {value:.6g}" if isinstance(value, float) else f"{key:>26}: {value}")
+    return 0
+
+
+def _add_batches(sub) -> None:
+    p = sub.add_parser("batches", help="how well the samplers batch items of given sizes (one epoch's stats)",
+                       description="Batch the items of SIZES (.npy, .csv or whitespace-separated text: "
+                                   "one item a row, one column per size) with a hullpack sampler and "
+                                   "print the epoch's quality: batch count, peak and mean cost, lower bound.")
+    p.add_argument("sizes", help="file of item sizes")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--batch-size", type=int, help="BalancedBatchSampler with this batch size")
+    how.add_argument("--max-cost", type=float, nargs="+", help="PackedBatchSampler with this budget "
+                     "(one value, or one per size column)")
+    p.add_argument("--num-replicas", type=int, help="DistributedBalancedBatchSampler over this many ranks")
+    p.add_argument("--weights", type=float, nargs="+", help="cost = sizes @ weights + bias")
+    p.add_argument("--bias", type=float, help="per-item cost added to sizes @ weights")
+    p.add_argument("--oversize", choices=("error", "alone", "skip"), default="error")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epoch", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_batches)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from hullpack.elemnet import load_model, load_pretrained
+
+    from hullpack.errors import CompositionError, ModelFileError
+
+    formulas = list(args.formulas)
+    if args.file:
+        with open(args.file) as f:
+            formulas += [line.strip() for line in f if line.strip()]
+    try:
+        model = load_model(args.model) if args.model else load_pretrained()
+        energies = model.predict(formulas, bf16=args.bf16, errors=args.errors)
+    except (CompositionError, ModelFileError) as exc:
+        print(f"hullpack predict: {exc}", file=sys.stderr)
+        return 2
+    if args.errors == "skip":
+        from hullpack.elemnet import parse_formulas
+
+        bad = {i for i, _, _ in parse_formulas(formulas)[1]}
+        formulas = [f for i, f in enumerate(formulas) if i not in bad]
+    print("formula,dH_eV_per_atom")
+    for formula, energy in zip(formulas, energies):
+        print(f"{formula},{energy:.6f}")
+    return 0
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="ElemNet formation enthalpies (eV/atom) of formulas, as CSV")
+    p.add_argument("formulas", nargs="*", help="formulas such as Fe2O3 NaCl")
+    p.add_argument("--file", help="a text file with one formula per line")
+    p.add_argument("--model", help="a model file (default: the shipped default model)")
+    p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
+                   help="what to do with formulas that cannot be featurized")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster, ~1 meV/atom off)")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    from hullpack.xai import ExplainConfig, explain
+
+    sizes = {"n_shap": args.n_shap, "n_background": args.n_background, "n_kernel": args.n_kernel,
+             "n_importance": args.n_importance, "n_bootstrap": args.n_bootstrap,
+             "n_surrogate": args.n_surrogate, "n_grid": args.grid, "seed": args.seed}
+    cfg = ExplainConfig(**{k: v for k, v in sizes.items() if v is not None})
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    only = [a for a in args.only.split(",") if a.strip()] if args.only else None
+    try:
+        numbers = explain(args.out, model_path=args.model, only=only, config=cfg,
+                          allow_untrained=args.allow_untrained)
+    except ValueError as exc:  # hullpack's CompositionError / ModelFileError, bad --only or sizes
+        print(f"hullpack explain: {exc}", file=sys.stderr)
+        return 2
+    out = os.path.abspath(args.out)
+    print(f"report: {os.path.join(out, 'report.html')} (and report.md, results.json, PNG figures)")
+    print("seconds: " + ", ".join(f"{k} {v}" for k, v in numbers["seconds"].items()))
+    return 0
+
+
+def _add_explain(sub) -> None:
+    # defaults live in hullpack.xai.ExplainConfig (not imported here: it pulls in torch)
+    p = sub.add_parser("explain", help="XElemNet: explain an ElemNet model; figures and an HTML/Markdown report",
+                       description="Run the XElemNet analyses (SHAP, occlusion importance, element-property "
+                                   "alignment, surrogate tree, binary x_p vs x_e, hidden-layer PCA) on the "
+                                   "shipped model or a model file, writing PNG figures, CSV tables, "
+                                   "report.md, a self-contained report.html and results.json into OUT. "
+                                   "Defaults are those of hullpack.xai.ExplainConfig.")
+    p.add_argument("--out", required=True, help="output folder (created if needed)")
+    p.add_argument("--model", help="a model file from `hullpack train` (default: the shipped model)")
+    p.add_argument("--only", help="comma-separated subset of: shap,importance,alignment,surrogate,binaries,projection")
+    p.add_argument("--n-shap", type=int, help="test compositions explained with SHAP (default 500)")
+    p.add_argument("--n-background", type=int,
+                   help="train compositions in the comparison SHAP background (default 100)")
+    p.add_argument("--n-kernel", type=int, help="compositions of the KernelExplainer check (default 3)")
+    p.add_argument("--n-importance", type=int,
+                   help="test compositions for occlusion importance (default: the whole split)")
+    p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for intervals (default 200)")
+    p.add_argument("--n-surrogate", type=int, help="test compositions for the surrogate tree (default 20000)")
+    p.add_argument("--grid", type=int, help="points of each binary scan on [0, 1] (default 201)")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--allow-untrained", action="store_true", help="explain a model file that records no training")
+    p.set_defaults(func=_cmd_explain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hullpack import __version__
 
@@ -40,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_info,):
+    for add in (_add_info, _add_train, _add_predict, _add_batches, _add_explain,):
         add(sub)
     return parser
 

@@ -36,3 +36,8 @@ class ScreeningError(HullpackError, ValueError):
 
 class DistributedConfigError(HullpackError, ValueError):
     """Inconsistent distributed settings (rank, world size)."""
+
+
+class HullInputError(HullpackError, ValueError):
+    """Fractions, energies or system offsets for a hull computation are mis-shaped, off the simplex
+    or non-finite."""

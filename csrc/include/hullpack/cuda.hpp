@@ -7,3 +7,36 @@ namespace hullpack::cuda {
 int device_count();
 
 }  // namespace hullpack::cuda
+
+namespace hullpack::hull {
+struct BatchInput;
+struct BatchOutput;
+}  // namespace hullpack::hull
+
+namespace hullpack::cuda {
+
+// hull::hull_batch on the current CUDA device, one thread per system with the same per-system code.
+// Host arrays in and out (copied both ways); throws std::runtime_error on a CUDA error.
+void hull_batch(const hull::BatchInput& in, const hull::BatchOutput& out);
+
+}  // namespace hullpack::cuda
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hullpack::cuda {
+
+// compositions::first_layer on arrays already on the current CUDA device; out is float32, or
+// bfloat16 (round to nearest even) when bf16. Queued on `stream` (0: the default stream); returns
+// without waiting. Throws std::runtime_error on a CUDA error.
+void first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, int order,
+                 const float* wt, std::int64_t h, const float* bias, std::int64_t start, std::int64_t count,
+                 void* out, bool bf16, std::uintptr_t stream);
+
+// Whether p points to memory the current device can use (device or managed memory).
+bool is_device_pointer(const void* p);
+
+// Copies bytes from device to host memory and waits for the copy.
+void copy_to_host(void* dst, const void* src, std::size_t bytes);
+
+}  // namespace hullpack::cuda

@@ -1,0 +1,84 @@
+// CUDA twin of compositions::first_layer: one thread per output value, so that the writes of a
+// pair's row are coalesced; the 2-3 weight rows it reads stay in L2 across pairs.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "hullpack/cuda.hpp"
+
+namespace hullpack::cuda {
+
+namespace {
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    throw std::runtime_error(std::string("CUDA error in first_layer (") + what + "): " + cudaGetErrorString(err));
+  }
+}
+
+template <typename Out>
+__device__ inline void store(Out* out, std::int64_t i, float v);
+template <>
+__device__ inline void store<float>(float* out, std::int64_t i, float v) { out[i] = v; }
+template <>
+__device__ inline void store<__nv_bfloat16>(__nv_bfloat16* out, std::int64_t i, float v) { out[i] = __float2bfloat16_rn(v); }
+
+template <typename Out>
+__global__ void first_layer_kernel(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts,
+                                   int order, const float* wt, std::int64_t h, const float* bias, std::int64_t start,
+                                   std::int64_t count, Out* out) {
+  const std::int64_t total = count * h;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t q = i / h, k = i - q * h;
+    const std::int64_t pair = start + q, s = pair / n_pts, pt = pair - s * n_pts;
+    const std::int32_t* num = grid + pt * order;
+    const std::int32_t* el = systems + s * order;
+    double den = 0;
+    for (int e = 0; e < order; ++e) den += num[e];
+    float acc = bias[k];
+    for (int e = 0; e < order; ++e) {
+      if (num[e] == 0) continue;
+      acc += static_cast<float>(num[e] / den) * wt[std::int64_t(el[e]) * h + k];
+    }
+    store(out, i, acc);
+  }
+}
+
+}  // namespace
+
+void first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, int order,
+                 const float* wt, std::int64_t h, const float* bias, std::int64_t start, std::int64_t count,
+                 void* out, bool bf16, std::uintptr_t stream) {
+  if (count <= 0) return;
+  const int block = 256;
+  const std::int64_t blocks = std::min<std::int64_t>((count * h + block - 1) / block, 65535LL * 32);
+  cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
+  if (bf16)
+    first_layer_kernel<<<static_cast<unsigned>(blocks), block, 0, s>>>(systems, grid, n_pts, order, wt, h, bias, start,
+                                                                      count, static_cast<__nv_bfloat16*>(out));
+  else
+    first_layer_kernel<<<static_cast<unsigned>(blocks), block, 0, s>>>(systems, grid, n_pts, order, wt, h, bias, start,
+                                                                      count, static_cast<float*>(out));
+  check(cudaGetLastError(), "launch");
+}
+
+bool is_device_pointer(const void* p) {
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+}
+
+void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  if (bytes > 0) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy to host");
+}
+
+}  // namespace hullpack::cuda

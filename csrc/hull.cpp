@@ -1,0 +1,39 @@
+// Batched lower hulls on the CPU: OpenMP over systems, one scratch buffer per thread, reused.
+// The per-system work is in hullpack/hull_kernels.hpp, shared with the CUDA twin.
+#include "hullpack/hull.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "hullpack/hull_kernels.hpp"
+
+#ifdef HULLPACK_WITH_OPENMP
+#include <omp.h>
+#endif
+
+namespace hullpack::hull {
+
+void hull_batch(const BatchInput& in, const BatchOutput& out, int n_threads) {
+  const std::int64_t n_sys = in.n_sys;
+  if (n_sys <= 0) return;
+  std::int64_t n_max = 0;
+  for (std::int64_t s = 0; s < n_sys; ++s) n_max = std::max(n_max, in.offsets[s + 1] - in.offsets[s]);
+  const std::size_t words = (detail::scratch_bytes(in.order, n_max) + 7) / 8;
+  (void)n_threads;
+#ifdef HULLPACK_WITH_OPENMP
+  if (n_threads <= 0) n_threads = omp_get_max_threads();
+  // small batches are not worth waking threads for
+  n_threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, n_sys / 8)));
+#pragma omp parallel num_threads(n_threads)
+#endif
+  {
+    std::vector<double> scratch(words + 1);
+#ifdef HULLPACK_WITH_OPENMP
+#pragma omp for schedule(dynamic, 64)
+#endif
+    for (std::int64_t s = 0; s < n_sys; ++s) detail::run_system(in, out, s, scratch.data());
+  }
+}
+
+}  // namespace hullpack::hull

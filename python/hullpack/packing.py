@@ -1,0 +1,346 @@
+"""Bin packing and balanced partitioning of items by size, on the compiled core.
+
+Two problems, both on per-item costs (a graph's node count, edge count, a memory estimate):
+
+- :func:`pack` puts items into as few bins as it can without any bin exceeding a capacity
+  (first-fit-decreasing or best-fit-decreasing, in O(n log n)); costs may have several dimensions,
+  e.g. a node budget and an edge budget at once.
+- :func:`balance` splits items into a fixed number of batches of (near) fixed size while keeping
+  the heaviest batch as light as it can (largest first with a cardinality constraint, then swaps).
+
+:func:`lower_bound` says how far from optimal a result can be at most; :func:`batch_costs` and
+:func:`group` turn an assignment into per-batch totals and index lists.
+
+>>> import numpy as np
+>>> from hullpack import packing
+>>> sizes = np.array([5.0, 4.0, 3.0, 3.0, 2.0, 2.0, 1.0])
+>>> bins, n_bins = packing.pack(sizes, capacity=8.0)
+>>> bins.tolist(), n_bins
+([0, 1, 0, 1, 2, 2, 1], 3)
+>>> packing.batch_costs(sizes, bins, n_bins).tolist()
+[8.0, 8.0, 4.0]
+>>> packing.lower_bound(sizes, capacity=8.0)
+3.0
+
+Ties (equal costs) are broken by ``order``: pass a seeded permutation to get different, equally
+good assignments per epoch.
+"""
+from __future__ import annotations
+
+import logging
+import operator
+from typing import Literal
+
+import numpy as np
+
+from ._core_loader import core as _core
+from .errors import InvalidSizesError, OversizeItemError
+
+__all__ = ["pack", "balance", "lower_bound", "batch_costs", "group"]
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion and diagnosis (the core validates too; here we convert and name problems kindly)
+# ---------------------------------------------------------------------------------------------
+
+def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
+    """float64, C-contiguous, (n,) or (n, k) with n >= 1, k >= 1."""
+    try:
+        arr = np.asarray(sizes, dtype=np.float64, order="C")
+    except (TypeError, ValueError) as exc:
+        raise InvalidSizesError(f"{name} must be numbers convertible to float64: {exc}") from None
+    if arr.ndim not in ((1, 2) if two_d else (1,)):
+        want = "(n,) or (n, k)" if two_d else "(n,)"
+        raise InvalidSizesError(f"{name} must have shape {want}, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise InvalidSizesError(f"{name} is empty: there is nothing to pack")
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise InvalidSizesError(f"{name} has shape {arr.shape}: each item needs at least one cost")
+    return arr
+
+
+def _where(arr: np.ndarray, flat: int) -> str:
+    """'name[i]' or 'name[i, d]' for a flat index into arr."""
+    if arr.ndim == 1:
+        return f"[{flat}]"
+    i, d = divmod(flat, arr.shape[1])
+    return f"[{i}, {d}]"
+
+
+def _check_values(arr: np.ndarray, name: str) -> None:
+    """InvalidSizesError naming the first non-finite or negative entry."""
+    flat = arr.reshape(-1)
+    bad = np.flatnonzero(~np.isfinite(flat))
+    if bad.size:
+        j = int(bad[0])
+        raise InvalidSizesError(
+            f"{name}{_where(arr, j)} is not finite ({flat[j]}): every item needs a finite cost "
+            f"({bad.size} such entries); drop or repair those items first")
+    neg = np.flatnonzero(flat < 0)
+    if neg.size:
+        j = int(neg[0])
+        raise InvalidSizesError(
+            f"{name}{_where(arr, j)} is negative ({flat[j]}): costs must be >= 0 "
+            f"({neg.size} such entries)")
+
+
+def _as_capacity(capacity, k: int) -> np.ndarray:
+    try:
+        cap = np.asarray(capacity, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"capacity must be a number or {k} numbers: {exc}") from None
+    if cap.ndim == 0:
+        cap = np.full(k, float(cap))
+    if cap.shape != (k,):
+        raise ValueError(f"capacity must be a scalar or have one value per cost dimension ({k}), "
+                         f"got shape {cap.shape}")
+    bad = np.flatnonzero(~(np.isfinite(cap) & (cap > 0)))
+    if bad.size:
+        raise ValueError(f"capacity[{bad[0]}] = {cap[bad[0]]} must be finite and > 0")
+    return np.ascontiguousarray(cap)
+
+
+def _check_oversize(sizes: np.ndarray, cap: np.ndarray) -> None:
+    """OversizeItemError naming the first item larger than the capacity in some dimension."""
+    over = sizes > cap if sizes.ndim == 2 else sizes > cap[0]
+    flat = np.flatnonzero(over.reshape(-1))
+    if flat.size:
+        j = int(flat[0])
+        item = j // sizes.shape[1] if sizes.ndim == 2 else j
+        dim = j % sizes.shape[1] if sizes.ndim == 2 else 0
+        raise OversizeItemError(
+            f"item {item} has size {sizes.reshape(-1)[j]} > capacity {cap[dim]}"
+            + (f" in dimension {dim}" if sizes.ndim == 2 else "")
+            + f": it fits no bin ({flat.size} oversize entries). Raise the capacity, or drop the "
+            "item or give it a batch of its own before packing")
+
+
+def _as_order(order, n: int) -> np.ndarray | None:
+    """None, or an int64 array of length n (the core checks that it is a permutation)."""
+    if order is None:
+        return None
+    arr = np.asarray(order)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"order must be integer indices (a permutation of range({n})), "
+                         f"got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"order must have shape ({n},), one entry per item, got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _as_count(value, name: str, minimum: int = 1) -> int:
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
+
+
+def _check_batches(n: int, n_batches: int, batch_size: int) -> None:
+    need = -(-n // batch_size)
+    if n_batches != need:
+        raise ValueError(
+            f"n_batches={n_batches} and batch_size={batch_size} do not fit n={n} items: each batch "
+            f"holds at most batch_size items and none may be left empty, so n_batches must be "
+            f"ceil(n / batch_size) = {need}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+def pack(sizes, capacity, method: Literal["ffd", "bfd"] = "ffd",
+         order=None) -> tuple[np.ndarray, int]:
+    """Pack items into as few bins as possible, no bin exceeding ``capacity``.
+
+    Items are taken by decreasing cost, with a *stable* sort over ``order`` (default: item index
+    order), so items of equal cost keep their relative order in ``order``; each item then goes to
+    the first bin with room (``"ffd"``) or to the fullest bin with room (``"bfd"``, ties to the
+    lowest-numbered bin). A bin has room when ``load + size <= capacity`` in every dimension. Bins
+    are numbered in the order they are opened, and none is empty. One cost dimension takes
+    O(n log n): a radix sort, then an 8-ary tree over bin loads (first fit) or an ordered set of
+    loads (best fit), never a scan of the open bins.
+
+    With several cost dimensions (``sizes`` of shape ``(n, k)``), items are ordered by their largest
+    normalised cost ``max_d sizes[i, d] / capacity[d]``; best fit picks the bin whose normalised
+    fill ``sum_d load[d] / capacity[d]`` is largest. The answer is still exact first/best fit,
+    found by a tree search that prunes with per-dimension minima and slack staircases: a few dozen
+    tree nodes per item when the dimensions are correlated (nodes and edges), more, growing with
+    the number of bins, when bins fill up in different dimensions (about 2 s for 1e6 such items).
+
+    Args:
+        sizes: ``(n,)`` or ``(n, k)`` non-negative finite costs.
+        capacity: the budget per bin, a scalar or one value per dimension, each > 0.
+        method: ``"ffd"`` (first-fit-decreasing) or ``"bfd"`` (best-fit-decreasing).
+        order: a permutation of ``range(n)`` that breaks ties between equal costs.
+
+    Returns:
+        ``(bin_of_item, n_bins)``: an int64 array giving each item's bin in ``0..n_bins-1``.
+
+    Raises:
+        InvalidSizesError: empty, mis-shaped, non-finite or negative sizes (the index is named).
+        OversizeItemError: an item larger than the capacity (the index and size are named).
+        ValueError: a bad capacity, method or order.
+
+    >>> import numpy as np
+    >>> pack([4, 4, 3, 3, 2, 2], capacity=6)
+    (array([0, 1, 2, 2, 0, 1]), 3)
+    >>> pack([4, 4, 3, 3, 2, 2], capacity=6, method="bfd")[1]
+    3
+    >>> # Equal sizes: the order decides which item goes where.
+    >>> pack([2, 2, 2], capacity=4, order=[2, 1, 0])
+    (array([1, 0, 0]), 2)
+    >>> # Two budgets at once: nodes <= 100 and edges <= 300 per bin.
+    >>> nodes_edges = np.array([[60, 100], [50, 250], [40, 50], [30, 200]])
+    >>> pack(nodes_edges, capacity=[100, 300])
+    (array([1, 0, 0, 1]), 2)
+    """
+    arr = _as_sizes(sizes)
+    k = 1 if arr.ndim == 1 else arr.shape[1]
+    cap = _as_capacity(capacity, k)
+    if method not in ("ffd", "bfd"):
+        raise ValueError(f"method must be 'ffd' or 'bfd', got {method!r}")
+    perm = _as_order(order, arr.shape[0])
+    try:
+        bins, n_bins = _core.pack(arr, cap, method, perm)
+    except ValueError:
+        # The core names the problem too; say it with hullpack's own error classes when the
+        # sizes are at fault (checked only here, so valid input pays nothing for it).
+        _check_values(arr, "sizes")
+        _check_oversize(arr, cap)
+        raise
+    log.debug("pack: %d items into %d bins (%s)", arr.shape[0], n_bins, method)
+    return bins, int(n_bins)
+
+
+def balance(costs, n_batches: int, batch_size: int, order=None, refine: bool = True) -> np.ndarray:
+    """Split items into ``n_batches`` batches of near-equal size with the lightest heaviest batch.
+
+    The number of batches is fixed (as with random batching, so an epoch has the same number of
+    steps), and so are the batch sizes: ``n % n_batches`` batches get ``ceil(n / n_batches)`` items
+    and the others ``floor(n / n_batches)``, never more than ``batch_size``. Items are assigned
+    largest first (decreasing cost, ties in the order of ``order``), each to the lightest batch that
+    still has room (ties to the lowest-numbered batch); with ``refine``, items are then swapped
+    between the heaviest and the lightest batch while that lowers the heaviest.
+
+    Args:
+        costs: ``(n,)`` non-negative finite costs.
+        n_batches: the number of batches, ``ceil(n / batch_size)``.
+        batch_size: the most items a batch may hold.
+        order: a permutation of ``range(n)`` that breaks ties between equal costs.
+        refine: run the swap pass after the largest-first assignment.
+
+    Returns:
+        ``bin_of_item``: an int64 array giving each item's batch in ``0..n_batches-1``.
+
+    >>> import numpy as np
+    >>> costs = np.array([9.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+    >>> bins = balance(costs, n_batches=2, batch_size=4)
+    >>> bins.tolist()
+    [0, 1, 1, 0, 1, 0, 0, 1]
+    >>> batch_costs(costs, bins, 2).tolist()
+    [19.0, 18.0]
+    >>> np.bincount(balance(np.ones(10), n_batches=3, batch_size=4)).tolist()
+    [4, 3, 3]
+    """
+    arr = _as_sizes(costs, "costs", two_d=False)
+    n = arr.shape[0]
+    n_batches = _as_count(n_batches, "n_batches")
+    batch_size = _as_count(batch_size, "batch_size")
+    _check_batches(n, n_batches, batch_size)
+    perm = _as_order(order, n)
+    try:
+        bins = _core.balance(arr, n_batches, batch_size, perm, bool(refine))
+    except ValueError:
+        _check_values(arr, "costs")
+        raise
+    log.debug("balance: %d items into %d batches of <= %d", n, n_batches, batch_size)
+    return bins
+
+
+def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
+                batch_size: int | None = None) -> float:
+    """A lower bound on what any assignment can achieve, to judge :func:`pack` and :func:`balance`.
+
+    - Packing (``capacity`` given): the least number of bins, the larger of
+      ``max_d ceil(total_d / capacity_d)`` and the number of items above half the capacity in one
+      dimension (no two of them can share a bin).
+    - Balancing (``n_batches``, ``batch_size`` or both given; ``n_batches`` defaults to
+      ``ceil(n / batch_size)``): the least possible peak batch cost,
+      ``max(total / n_batches, largest + sum of the m - 1 smallest other items)`` where
+      ``m = n // n_batches`` is the smallest batch cardinality.
+
+    >>> lower_bound([5, 4, 3, 3, 2, 2, 1], capacity=8)
+    3.0
+    >>> lower_bound([9, 7, 6, 5, 4, 3, 2, 1], n_batches=2, batch_size=4)
+    18.5
+    >>> lower_bound([100, 1, 1, 1, 1, 1], batch_size=3)
+    102.0
+    """
+    packing = capacity is not None
+    balancing = n_batches is not None or batch_size is not None
+    if packing == balancing:
+        raise ValueError("give either capacity (packing) or n_batches/batch_size (balancing)")
+    if packing:
+        arr = _as_sizes(sizes)
+        cap = _as_capacity(capacity, 1 if arr.ndim == 1 else arr.shape[1])
+        call = lambda: _core.lower_bound_pack(arr, cap)  # noqa: E731
+    else:
+        arr = _as_sizes(sizes, "costs", two_d=False)
+        n = arr.shape[0]
+        if n_batches is None:
+            n_batches = -(-n // _as_count(batch_size, "batch_size"))
+        n_batches = _as_count(n_batches, "n_batches")
+        if batch_size is not None:
+            _check_batches(n, n_batches, _as_count(batch_size, "batch_size"))
+        elif n_batches > n:
+            raise ValueError(f"n_batches={n_batches} exceeds the number of items ({n})")
+        call = lambda: _core.lower_bound_balance(arr, n_batches)  # noqa: E731
+    try:
+        return float(call())
+    except ValueError:
+        _check_values(arr, "sizes" if packing else "costs")
+        raise
+
+
+def batch_costs(costs, bin_of_item, n_bins: int) -> np.ndarray:
+    """Total cost of each bin: ``(n_bins,)`` for ``(n,)`` costs, ``(n_bins, k)`` for ``(n, k)``.
+
+    >>> batch_costs([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 0], 2)
+    array([6., 4.])
+    >>> batch_costs([[1, 10], [2, 20], [3, 30]], [0, 0, 1], 2)
+    array([[ 3., 30.],
+           [ 3., 30.]])
+    """
+    arr = _as_sizes(costs, "costs")
+    bins = _as_bins(bin_of_item, arr.shape[0])
+    return _core.batch_costs(arr, bins, _as_count(n_bins, "n_bins", minimum=0))
+
+
+def group(bin_of_item, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Items of each bin, CSR style: bin ``b`` holds ``items[offsets[b]:offsets[b + 1]]``.
+
+    Items of a bin are listed in ascending position order.
+
+    >>> offsets, items = group([1, 0, 1, 0, 2], 3)
+    >>> offsets.tolist(), items.tolist()
+    ([0, 2, 4, 5], [1, 3, 0, 2, 4])
+    >>> [items[offsets[b]:offsets[b + 1]].tolist() for b in range(3)]
+    [[1, 3], [0, 2], [4]]
+    """
+    bins = _as_bins(bin_of_item, None)
+    return _core.group(bins, _as_count(n_bins, "n_bins", minimum=0))
+
+
+def _as_bins(bin_of_item, n: int | None) -> np.ndarray:
+    arr = np.asarray(bin_of_item)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+        raise ValueError(f"bin_of_item must be integer bin numbers, got dtype {arr.dtype}")
+    if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+        want = f"({n},)" if n is not None else "(n,)"
+        raise ValueError(f"bin_of_item must have shape {want}, one bin per item, got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64)

@@ -1,0 +1,218 @@
+"""What every hullpack batch sampler shares: a per-epoch plan, seeding, resume and statistics.
+
+A sampler computes the whole epoch's batches at once (a *plan*, stored as CSR offsets/items), from
+its sizes, ``seed`` and ``epoch`` only, so any process computes the same plan and ``len()`` is exact
+before iteration.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+from torch.utils.data import Sampler
+
+from ..errors import InvalidSizesError
+from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Plan:
+    """One epoch's batches: batch ``b`` is ``items[offsets[b]:offsets[b + 1]]``."""
+
+    offsets: np.ndarray  # (n_batches + 1,) int64
+    items: np.ndarray  # int64 item indices
+    costs: np.ndarray  # (n_batches,) or (n_batches, k): the real (not rounded) cost of each batch
+    info: dict = field(default_factory=dict)  # what the sampler reports in stats()
+
+    @property
+    def num_batches(self) -> int:
+        return int(self.offsets.size - 1)
+
+    def batch(self, b: int) -> list[int]:
+        return self.items[self.offsets[b]:self.offsets[b + 1]].tolist()
+
+
+def reorder(offsets: np.ndarray, items: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batches of a CSR layout put in the order ``perm`` (new batch j = old batch perm[j])."""
+    lengths = np.diff(offsets)[perm]
+    new_offsets = np.zeros(perm.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    shift = np.repeat(offsets[:-1][perm] - new_offsets[:-1], lengths)
+    return new_offsets, items[np.arange(new_offsets[-1], dtype=np.int64) + shift]
+
+
+def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, up: bool,
+            cap: Any = None) -> np.ndarray:
+    """Costs snapped to a geometric grid of relative step ``granularity`` with a random offset.
+
+    Items whose costs fall in one grid cell tie, and the packing kernels break ties by the seeded
+    ``order``; so near-equal items trade places from epoch to epoch even when no two costs are
+    exactly equal, while every batch stays within ``granularity`` of its balanced cost. ``up``
+    rounds up (never below the real cost, so capacity still holds for the real costs); ``cap`` keeps
+    an item that fits alone from being rounded past the capacity.
+    """
+    if granularity <= 0:
+        return costs
+    step = np.log1p(granularity)
+    offset = np.broadcast_to(rng.random(costs.shape[1] if costs.ndim == 2 else None), costs.shape)
+    out = costs.copy()
+    pos = costs > 0
+    scaled = np.log(costs[pos]) / step - offset[pos]
+    cell = np.ceil(scaled) if up else np.floor(scaled + 0.5)
+    out[pos] = np.exp((cell + offset[pos]) * step)
+    if up:
+        np.maximum(out, costs, out=out)  # guard against exp/log rounding below the real cost
+        if cap is not None:
+            np.minimum(out, cap, out=out)
+    return out
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} = {value}: must be >= {minimum}")
+    return int(value)
+
+
+def read_sizes(sizes: Any, fields: Any) -> np.ndarray:
+    """Sizes as a validated float64 array, read once from a graph dataset when given one."""
+    if is_dataset(sizes):
+        return graph_sizes(sizes, DEFAULT_FIELDS if fields is None else fields)
+    if fields is not None:
+        raise ValueError("fields= only applies when sizes is a dataset of graphs")
+    return as_sizes(sizes)
+
+
+class PlanBatchSampler(Sampler[list[int]]):
+    """Base of the hullpack batch samplers: subclasses implement ``_build(epoch) -> Plan``."""
+
+    def __init__(self, *, shuffle: bool, seed: int, drop_last: bool, granularity: float):
+        super().__init__()
+        self.shuffle = bool(shuffle)
+        self.seed = check_int(seed, "seed", 0)
+        self.drop_last = bool(drop_last)
+        g = float(granularity)
+        if not (0.0 <= g < 1.0):
+            raise ValueError(f"granularity = {granularity}: must be in [0, 1)")
+        self.granularity = g
+        self.epoch = 0
+        self._plan_cache: tuple[int, Plan] | None = None
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already done)
+        self._done = 0  # batches handed out so far in the current epoch
+        self._fingerprint = ""
+
+    # -- to be provided by subclasses -----------------------------------------------------------
+    def _build(self, epoch: int) -> Plan:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _config(self) -> tuple:
+        """Settings that change the plan; a state saved under other settings cannot be loaded."""
+        return (type(self).__name__, self.shuffle, self.drop_last, self.granularity)
+
+    def _set_fingerprint(self, costs: np.ndarray) -> None:
+        crc = zlib.crc32(np.ascontiguousarray(costs).view(np.uint8))
+        self._fingerprint = f"{zlib.crc32(repr(self._config()).encode()):08x}-{crc:08x}-{costs.shape[0]}"
+
+    # -- the epoch's plan ------------------------------------------------------------------------
+    def rng(self, epoch: int) -> np.random.Generator:
+        """The generator of one epoch: the same on every process for equal ``seed`` and ``epoch``."""
+        return np.random.default_rng([self.seed, epoch])
+
+    def plan(self, epoch: int | None = None) -> Plan:
+        """The batches of ``epoch`` (default: the current one), computed once and cached."""
+        epoch = self.epoch if epoch is None else check_int(epoch, "epoch", 0)
+        if self._plan_cache is not None and self._plan_cache[0] == epoch:
+            return self._plan_cache[1]
+        t0 = time.perf_counter()
+        plan = self._build(epoch)
+        log.debug("%s: planned %d batches for epoch %d in %.3f s", type(self).__name__,
+                  plan.num_batches, epoch, time.perf_counter() - t0)
+        if epoch == self.epoch:
+            self._plan_cache = (epoch, plan)
+        return plan
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the batches of ``epoch`` from now on; call it before every epoch, like
+        ``DistributedSampler.set_epoch``. Epochs differ when ``shuffle`` is on."""
+        epoch = check_int(epoch, "epoch", 0)
+        if epoch != self.epoch:
+            self._done = 0
+            if self._resume is not None and self._resume[0] != epoch:
+                self._resume = None
+        self.epoch = epoch
+
+    def _start(self) -> int:
+        return self._resume[1] if self._resume is not None and self._resume[0] == self.epoch else 0
+
+    def __len__(self) -> int:
+        """Number of batches the next iteration yields (the rest of the epoch after a resume)."""
+        return self.plan().num_batches - self._start()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        plan = self.plan()
+        start = self._start()
+        self._resume = None
+        self._done = start
+        for b in range(start, plan.num_batches):
+            self._done = b + 1
+            yield plan.batch(b)
+
+    # -- resume ----------------------------------------------------------------------------------
+    def state_dict(self, batches_done: int | None = None) -> dict:
+        """Where the sampler is: epoch and batches done, to resume the rest of the epoch later.
+
+        By default it counts the batches this sampler handed out. A ``DataLoader`` with workers
+        fetches a few batches ahead of your loop: then pass the number of batches your loop
+        finished as ``batches_done``.
+        """
+        done = self._done if batches_done is None else check_int(batches_done, "batches_done", 0)
+        total = self.plan().num_batches
+        if done > total:
+            raise ValueError(f"batches_done = {done}: the epoch has only {total} batches")
+        return {"epoch": self.epoch, "batches_done": done, "num_batches": total, "seed": self.seed,
+                "fingerprint": self._fingerprint}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume: the next iteration yields the rest of the saved epoch (same batches)."""
+        missing = {"epoch", "batches_done", "seed", "fingerprint"} - set(state)
+        if missing:
+            raise ValueError(f"state_dict is missing {sorted(missing)}; pass what state_dict() returned")
+        if state["seed"] != self.seed or state["fingerprint"] != self._fingerprint:
+            raise ValueError(
+                "state_dict was saved by a sampler with other sizes, seed or settings "
+                f"(seed {state['seed']} vs {self.seed}); build the sampler as it was before loading"
+            )
+        self.set_epoch(check_int(state["epoch"], "epoch", 0))
+        done = check_int(state["batches_done"], "batches_done", 0)
+        if done > self.plan().num_batches:
+            raise ValueError(f"batches_done = {done}: the epoch has only {self.plan().num_batches} batches")
+        self._resume = (self.epoch, done)
+        self._done = done
+
+    # -- quality ---------------------------------------------------------------------------------
+    def stats(self, epoch: int | None = None) -> dict:
+        """Quality of an epoch's batches: count, peak and mean batch cost, and the lower bound."""
+        plan = self.plan(epoch)
+        counts = np.diff(plan.offsets)
+        costs = plan.costs
+        out = {
+            "epoch": self.epoch if epoch is None else epoch,
+            "num_batches": plan.num_batches,
+            "num_items": int(plan.offsets[-1]),
+            "batch_size_min": int(counts.min()) if counts.size else 0,
+            "batch_size_max": int(counts.max()) if counts.size else 0,
+        }
+        if costs.size:
+            peak, mean = costs.max(axis=0), costs.mean(axis=0)
+            out["peak_cost"] = float(peak) if costs.ndim == 1 else peak.tolist()
+            out["mean_cost"] = float(mean) if costs.ndim == 1 else mean.tolist()
+        out.update(plan.info)
+        return out
+

@@ -1,0 +1,188 @@
+"""Item sizes for the samplers: from arrays and tensors, or read once from a PyG dataset.
+
+Sizes are never computed by collating batches: an ``InMemoryDataset`` is read from its ``slices``
+(boundaries of every attribute in the one big collated tensor), any other dataset is iterated once.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence, Union
+
+import numpy as np
+
+from ..errors import InvalidSizesError
+from .._progress import progress
+
+log = logging.getLogger(__name__)
+
+#: A size column: an attribute name of a graph (``"num_nodes"``) or a function of the graph.
+Field = Union[str, Callable[[Any], float]]
+
+#: The columns read from a graph dataset unless told otherwise.
+DEFAULT_FIELDS: tuple[str, ...] = ("num_nodes", "num_edges")
+
+# Attribute keys PyG itself uses to infer node and edge counts (torch_geometric.data.storage).
+_NODE_KEYS = ("x", "feat", "pos", "batch", "node_type", "n_id")
+_EDGE_KEYS = ("edge_index", "edge_weight", "edge_attr", "edge_type", "e_id")
+
+
+def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
+    """Validate sizes and return them as a C-contiguous float64 array of shape ``(n,)`` or ``(n, k)``.
+
+    Raises :class:`~hullpack.errors.InvalidSizesError` naming the first bad entry.
+
+    >>> as_sizes([3, 1, 2])
+    array([3., 1., 2.])
+    >>> as_sizes([[1, 2], [3, float("nan")]])
+    Traceback (most recent call last):
+    ...
+    hullpack.errors.InvalidSizesError: sizes[1, 1] is not finite (nan); sizes must be finite and >= 0
+    """
+    if hasattr(sizes, "detach") and hasattr(sizes, "cpu"):  # a torch tensor
+        sizes = sizes.detach().cpu().numpy()
+    try:
+        raw = np.asarray(sizes)
+    except (ValueError, TypeError) as exc:
+        raise InvalidSizesError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    if raw.dtype.kind not in "biuf":
+        raise InvalidSizesError(
+            f"{name}: expected numbers, got an array of dtype {raw.dtype}; pass a 1-D array of item "
+            "sizes, an (n, k) array, or a PyG dataset"
+        )
+    arr = np.ascontiguousarray(raw, dtype=np.float64)
+    if arr.ndim not in (1, 2):
+        raise InvalidSizesError(f"{name}: expected a 1-D (n,) or 2-D (n, k) array, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise InvalidSizesError(f"{name}: is empty; there is nothing to batch")
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise InvalidSizesError(f"{name}: has shape {arr.shape}; every item needs at least one size")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = _first(bad)
+        raise InvalidSizesError(
+            f"{name}[{where}] is not finite ({arr[_index(bad)]}); sizes must be finite and >= 0"
+        )
+    neg = arr < 0
+    if neg.any():
+        raise InvalidSizesError(f"{name}[{_first(neg)}] is negative ({arr[_index(neg)]}); sizes must be >= 0")
+    return arr
+
+
+def _index(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _first(mask: np.ndarray) -> str:
+    return ", ".join(str(i) for i in _index(mask))
+
+
+def is_dataset(obj: Any) -> bool:
+    """Whether ``obj`` looks like a dataset of graphs rather than an array of sizes.
+
+    >>> is_dataset([1.0, 2.0]), is_dataset(np.ones(3))
+    (False, False)
+    """
+    if isinstance(obj, np.ndarray) or (hasattr(obj, "detach") and hasattr(obj, "shape")):
+        return False
+    if isinstance(obj, (list, tuple)):
+        # A list of graph objects is a dataset; a list of numbers (or rows of numbers) is sizes.
+        scalar_or_row = (int, float, str, bytes, np.number, list, tuple, np.ndarray)
+        return len(obj) > 0 and not isinstance(obj[0], scalar_or_row)
+    return hasattr(obj, "__getitem__") and hasattr(obj, "__len__")
+
+
+def graph_sizes(dataset: Any, fields: Sequence[Field] = DEFAULT_FIELDS, *,
+                show_progress: bool | None = None) -> np.ndarray:
+    """Per-graph sizes of a dataset as an ``(n, len(fields))`` float64 array, read once.
+
+    ``fields`` are graph attributes (``"num_nodes"``, ``"num_edges"``, or any attribute holding a
+    number) or functions of a graph. A PyG ``InMemoryDataset`` without a ``transform`` is read from
+    its ``slices`` without building a single graph; anything else (an on-disk ``Dataset``, a list of
+    ``Data``, a dataset with a transform, which may change sizes) is iterated once with a progress
+    bar.
+
+    >>> import torch
+    >>> from torch_geometric.data import Data
+    >>> graphs = [Data(x=torch.zeros(n, 2), edge_index=torch.zeros(2, 2 * n, dtype=torch.long))
+    ...           for n in (3, 5)]
+    >>> graph_sizes(graphs)
+    array([[ 3.,  6.],
+           [ 5., 10.]])
+    """
+    fields = tuple(fields)
+    if not fields:
+        raise InvalidSizesError("fields: give at least one size field, e.g. ('num_nodes',)")
+    n = len(dataset)
+    if n == 0:
+        raise InvalidSizesError("dataset is empty; there is nothing to batch")
+    fast = _sizes_from_slices(dataset, fields)
+    if fast is not None:
+        log.debug("read %d graph sizes from the dataset's slices", n)
+        return as_sizes(fast, "dataset sizes")
+    out = np.empty((n, len(fields)), dtype=np.float64)
+    bar = progress(range(n), total=n, desc="reading graph sizes", unit="graph",
+                   disable=None if show_progress is None else not show_progress)
+    for i in bar:
+        item = dataset[i]
+        for j, field in enumerate(fields):
+            value = field(item) if callable(field) else getattr(item, field, None)
+            if value is None:
+                name = getattr(field, "__name__", field)
+                raise InvalidSizesError(
+                    f"dataset[{i}] has no size {name!r} (got None); give graphs that attribute "
+                    f"(e.g. set data.num_nodes), choose other fields, or pass sizes as an array"
+                )
+            try:
+                out[i, j] = float(value)
+            except (TypeError, ValueError):
+                raise InvalidSizesError(
+                    f"dataset[{i}]: size {getattr(field, '__name__', field)!r} is not a number ({value!r})"
+                ) from None
+    return as_sizes(out, "dataset sizes")
+
+
+def _sizes_from_slices(dataset: Any, fields: tuple) -> np.ndarray | None:
+    """Sizes from an InMemoryDataset's slices, or None where that would not match ``dataset[i]``."""
+    try:
+        from torch_geometric.data import Data, InMemoryDataset
+    except ImportError:  # pragma: no cover - without PyG there are no PyG datasets
+        return None
+    if not isinstance(dataset, InMemoryDataset) or getattr(dataset, "transform", None) is not None:
+        return None
+    data, slices = getattr(dataset, "_data", None), getattr(dataset, "slices", None)
+    if slices is None or type(data) is not Data:  # HeteroData and custom classes: iterate
+        return None
+    store = data._store
+    columns = []
+    for field in fields:
+        if field == "num_nodes":
+            col = _node_counts(store, slices)
+        elif field == "num_edges":
+            col = _first_count(store, slices, _EDGE_KEYS)
+        else:
+            return None
+        if col is None:
+            return None
+        columns.append(col)
+    idx = np.asarray(dataset.indices(), dtype=np.int64)
+    return np.stack(columns, axis=1)[idx]
+
+
+def _node_counts(store, slices) -> np.ndarray | None:
+    if "num_nodes" in store:
+        # Explicit per-graph counts survive collation only as the private `_num_nodes` list.
+        per_graph = getattr(store, "_num_nodes", None)
+        return None if per_graph is None else np.asarray(per_graph, dtype=np.float64)
+    return _first_count(store, slices, _NODE_KEYS)
+
+
+def _first_count(store, slices, keys) -> np.ndarray | None:
+    # Same rule as PyG: the first attribute (in storage order) whose key is a node/edge key.
+    import torch
+
+    for key, value in store.items():
+        if key in keys and isinstance(value, torch.Tensor):
+            if key not in slices or not isinstance(slices[key], torch.Tensor):
+                return None
+            return np.diff(slices[key].numpy()).astype(np.float64)
+    return None

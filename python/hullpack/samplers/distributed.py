@@ -1,0 +1,233 @@
+"""Balanced or packed batches for DDP: equal batch counts on every rank, equal cost in every step,
+without any communication between ranks."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import DistributedConfigError, InvalidSizesError
+from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
+from .balanced import balanced_partition, drop_items
+from .cost import item_costs, resolve_cost
+from .packed import _Budget, fill
+
+log = logging.getLogger(__name__)
+
+
+def _world(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
+    if num_replicas is None or rank is None:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            raise DistributedConfigError(
+                "num_replicas and rank were not given and torch.distributed is not initialised; "
+                "call torch.distributed.init_process_group() first or pass num_replicas= and rank="
+            )
+        num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+        rank = dist.get_rank() if rank is None else rank
+    try:
+        R = check_int(num_replicas, "num_replicas", 1)
+        r = check_int(rank, "rank", 0)
+    except ValueError as exc:
+        raise DistributedConfigError(str(exc)) from None
+    if r >= R:
+        raise DistributedConfigError(f"rank = {r} must be < num_replicas = {R} (ranks are 0 .. {R - 1})")
+    return R, r
+
+
+class DistributedBalancedBatchSampler(PlanBatchSampler):
+    """Batches for distributed data parallel training: the same number on every rank, and within
+    each step the world-size batches cost nearly the same, so no rank waits for another.
+
+    Every rank computes the same global plan from ``sizes``, ``seed`` and the epoch, without any
+    collective communication: all batches of the epoch are made at once (``mode="balanced"``:
+    ``batch_size`` items per batch at most, balanced cost; ``mode="packed"``: cost within
+    ``max_cost``), sorted by cost and grouped into steps of ``num_replicas`` consecutive batches;
+    steps are shuffled (and the batches within a step dealt to ranks at random), and rank ``r``
+    takes the ``r``-th batch of every step. ``mode`` defaults to ``"packed"`` when only
+    ``max_cost`` is given, else ``"balanced"``.
+
+    Across ranks each index appears exactly once per epoch, except:
+
+    * ``mode="balanced"``, ``drop_last=False``: ``ceil(n / (num_replicas * batch_size))`` steps;
+      batches hold ``n / (steps * num_replicas)`` items (rounded), so no padding is needed unless
+      there are fewer items than batches (``n < num_replicas``, or ``batch_size=1`` with ``n`` not
+      a multiple of ``num_replicas``): then fewer than ``num_replicas`` items are repeated.
+      ``drop_last=True``: ``n // (num_replicas * batch_size)`` steps of exactly ``batch_size``
+      items; the rest (random items with ``shuffle``) sit out the epoch.
+    * ``mode="packed"``: when the number of packed batches is not a multiple of ``num_replicas``,
+      ``drop_last=False`` splits the batches with the most items in two (their halves stay within
+      budget; nothing repeated unless too few batches have two items, then single-item batches
+      repeat random items), ``drop_last=True`` leaves out the lightest batches.
+
+    ``stats()`` reports ``padded_items`` and ``dropped_items``, and ``step_cost_spread``: the mean
+    over steps of (max - min) / max of the costs of a step's batches.
+
+    >>> import numpy as np
+    >>> sizes = np.random.default_rng(0).lognormal(3, 0.5, 1000)
+    >>> ranks = [DistributedBalancedBatchSampler(sizes, batch_size=16, num_replicas=4, rank=r)
+    ...          for r in range(4)]
+    >>> [len(s) for s in ranks]
+    [16, 16, 16, 16]
+    >>> seen = sorted(i for s in ranks for b in s for i in b)
+    >>> seen == list(range(1000))
+    True
+    >>> ranks[0].stats()["step_cost_spread"] < 0.02
+    True
+    """
+
+    def __init__(self, sizes: Any, batch_size: int | None = None, max_cost: Any = None, *,
+                 mode: str | None = None, num_replicas: int | None = None, rank: int | None = None,
+                 cost: Callable | None = None, weights: Sequence[float] | None = None,
+                 bias: float | None = None, method: str = "ffd", oversize: str = "error",
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
+                 fields: Sequence | None = None):
+        super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
+        self.num_replicas, self.rank = _world(num_replicas, rank)
+        if mode is None:
+            mode = "packed" if max_cost is not None and batch_size is None else "balanced"
+        if mode not in ("balanced", "packed"):
+            raise ValueError(f"mode={mode!r}: expected 'balanced' or 'packed'")
+        self.mode = mode
+        self.sizes = read_sizes(sizes, fields)
+        n, R = self.sizes.shape[0], self.num_replicas
+        if mode == "balanced":
+            if batch_size is None:
+                raise ValueError("mode='balanced' needs batch_size= (or use mode='packed' with max_cost=)")
+            if max_cost is not None:
+                raise ValueError("max_cost= applies to mode='packed'; mode='balanced' takes batch_size=")
+            self.batch_size = check_int(batch_size, "batch_size", 1)
+            self.costs = item_costs(self.sizes, resolve_cost(cost, weights, bias))
+            if self.drop_last:
+                self.num_steps = n // (R * self.batch_size)
+                if self.num_steps == 0:
+                    raise InvalidSizesError(
+                        f"drop_last=True with {n} items cannot fill one step of {R} replicas x "
+                        f"batch_size {self.batch_size}; lower batch_size or set drop_last=False"
+                    )
+            else:
+                if self.batch_size > n:
+                    raise InvalidSizesError(
+                        f"batch_size = {batch_size} is larger than the number of items ({n})")
+                self.num_steps = -(-n // (R * self.batch_size))
+            self.budget = None
+        else:
+            if max_cost is None:
+                raise ValueError("mode='packed' needs max_cost=")
+            if batch_size is not None:
+                raise ValueError("batch_size= applies to mode='balanced'; mode='packed' takes max_cost=")
+            self.batch_size = None
+            self.budget = _Budget(self.sizes, max_cost, cost, weights, bias, oversize, method)
+            self.costs = self.budget.costs
+            self.num_steps = None  # depends on the epoch's packing
+        self._set_fingerprint(self.costs)
+
+    def _config(self) -> tuple:
+        extra = (self.mode, self.num_replicas, self.batch_size)
+        if self.budget is not None:
+            extra += (self.budget.max_cost.tolist(), self.budget.method, self.budget.oversize)
+        return super()._config() + extra
+
+    # -- the global plan, shared by all ranks ----------------------------------------------------
+    def _global(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        n, R = self.sizes.shape[0], self.num_replicas
+        if self.mode == "balanced":
+            B = self.num_steps * R
+            info: dict[str, Any] = {"padded_items": 0, "dropped_items": 0}
+            if self.drop_last:
+                keep = drop_items(n, n - B * self.batch_size, rng, self.shuffle)
+                info["dropped_items"] = n - keep.size
+            else:
+                keep = np.arange(n, dtype=np.int64)
+                if n < B:  # some batch would be empty: repeat a few items (fewer than R)
+                    extra = (rng.permutation(n) if self.shuffle else np.arange(n))[:B - n]
+                    keep = np.concatenate([keep, np.resize(extra, B - n)]).astype(np.int64)
+                    info["padded_items"] = B - n
+            offsets, items, costs, info["lower_bound"] = balanced_partition(
+                self.costs, keep, B, self.batch_size, rng, self.shuffle, self.granularity)
+            return offsets, items, costs, info
+
+        budget = self.budget
+        offsets, items, costs = budget.pack(rng, self.shuffle, self.granularity)
+        info = budget.info()
+        info.update(padded_items=0, dropped_items=0)
+        short = (-costs.shape[0]) % R
+        if short and self.drop_last:
+            lightest = np.argsort(fill(costs, budget.max_cost), kind="stable")[:R - short]
+            keep = np.setdiff1d(np.arange(costs.shape[0]), lightest)
+            info["dropped_items"] = int(np.diff(offsets)[lightest].sum())
+            offsets, items = reorder(offsets, items, keep)
+            costs = costs[keep]
+            if costs.shape[0] == 0:
+                raise InvalidSizesError(
+                    f"drop_last=True leaves no batches: the items pack into fewer than {R} batches; "
+                    "lower max_cost or set drop_last=False"
+                )
+        elif short:
+            offsets, items, missing = self._split_heaviest_counts(offsets, items, short, rng)
+            costs = self._costs_of(offsets, items)
+            info["padded_items"] = missing
+        return offsets, items, costs, info
+
+    def _costs_of(self, offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
+        seg = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        c = self.costs[items]
+        if c.ndim == 1:
+            return np.bincount(seg, weights=c, minlength=offsets.size - 1)
+        return np.column_stack([np.bincount(seg, weights=c[:, j], minlength=offsets.size - 1)
+                                for j in range(c.shape[1])])
+
+    def _split_heaviest_counts(self, offsets: np.ndarray, items: np.ndarray, need: int,
+                               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        """``need`` more batches: split the batches with the most items in two halves of near-equal
+        cost; if too few have two items, add single-item batches repeating random items."""
+        counts = np.diff(offsets)
+        batches = [items[offsets[b]:offsets[b + 1]] for b in range(counts.size)]
+        for b in np.argsort(-counts, kind="stable")[:need]:
+            members = batches[b]
+            if members.size < 2:
+                break
+            # Deal members, heaviest first, to the lighter half: both halves near half the cost.
+            c = self.costs[members]
+            c = c if c.ndim == 1 else (c / self.budget.max_cost).max(axis=1)
+            halves: list[list[int]] = [[], []]
+            load = [0.0, 0.0]
+            for i in np.argsort(-c, kind="stable"):
+                h = 0 if load[0] <= load[1] else 1
+                halves[h].append(int(members[i]))
+                load[h] += float(c[i])
+            batches[b] = np.array(sorted(halves[0]), dtype=np.int64)
+            batches.append(np.array(sorted(halves[1]), dtype=np.int64))
+        missing = need - (len(batches) - counts.size)
+        if missing:
+            pool = rng.permutation(self.sizes.shape[0]) if self.shuffle else np.arange(self.sizes.shape[0])
+            fits = pool[np.isin(pool, items)][:missing]
+            batches += [np.array([int(i)], dtype=np.int64) for i in np.resize(fits, missing)]
+        new_counts = np.array([b.size for b in batches], dtype=np.int64)
+        new_offsets = np.zeros(new_counts.size + 1, dtype=np.int64)
+        np.cumsum(new_counts, out=new_offsets[1:])
+        return new_offsets, np.concatenate(batches).astype(np.int64), int(missing)
+
+    def _build(self, epoch: int) -> Plan:
+        rng = self.rng(epoch)
+        offsets, items, costs, info = self._global(rng)
+        R, r = self.num_replicas, self.rank
+        nb = costs.shape[0]
+        S = nb // R
+        # Heaviest first, R consecutive batches per step: a step's batches cost nearly the same.
+        weight = costs if costs.ndim == 1 else fill(costs, self.budget.max_cost)
+        by_cost = np.argsort(-weight, kind="stable").reshape(S, R)
+        if self.shuffle:
+            by_cost = by_cost[rng.permutation(S)]
+            by_cost = np.take_along_axis(by_cost, rng.permuted(np.tile(np.arange(R), (S, 1)), axis=1), axis=1)
+        step_w = weight[by_cost]
+        top = step_w.max(axis=1)
+        spread = float(np.mean((top - step_w.min(axis=1)) / np.maximum(top, 1e-300)))
+        info.update(num_replicas=R, rank=r, num_steps=S, global_batches=nb,
+                    global_peak_cost=costs.max(axis=0).tolist(),
+                    step_cost_spread=spread)
+        mine = by_cost[:, r]
+        offsets_r, items_r = reorder(offsets, items, mine)
+        return Plan(offsets_r, items_r, costs[mine], info)

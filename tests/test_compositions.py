@@ -1,0 +1,282 @@
+"""hullpack.compositions: systems, grids and the first-layer gather."""
+import itertools
+from fractions import Fraction
+from math import gcd
+
+import numpy as np
+import pytest
+
+from hullpack import _core
+from hullpack.compositions import (first_layer, grid_fractions, reduced_grid, system_names, systems,
+                                   uniform_grid)
+from hullpack.elements import element_index
+from hullpack.errors import ScreeningError
+
+
+# ---------------------------------------------------------------------------------------------
+# Systems
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("order, count", [(2, 3655), (3, 102340)])
+def test_all_systems_of_elemnet(order, count):
+    table = systems(order)
+    assert table.shape == (count, order) and table.dtype == np.int32
+    assert (np.diff(table, axis=1) > 0).all()                        # ascending within a row
+    assert len({tuple(r) for r in table.tolist()}) == count
+    keys = table[:, 0].astype(np.int64)
+    for j in range(1, order):
+        keys = keys * 86 + table[:, j]
+    assert (np.diff(keys) > 0).all()                                 # lexicographic rows
+    if order == 3:
+        assert table[:3].tolist() == [[0, 1, 2], [0, 1, 3], [0, 1, 4]] and table[-1].tolist() == [83, 84, 85]
+
+
+def test_systems_of_an_element_subset_in_elemnet_order():
+    table = systems(3, ["Pu", "H", "O", "Fe"])
+    assert system_names(table) == ["H-O-Fe", "H-O-Pu", "H-Fe-Pu", "O-Fe-Pu"]
+    assert systems(2, "Fe Ni").tolist() == [[element_index("Fe"), element_index("Ni")]]
+    assert systems(2, [0, 5]).tolist() == [[0, 5]]
+    assert system_names(systems(2, "Li-O")) == ["Li-O"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"order": 2, "elements": ["Fe", "He"]}, "unknown element.*'He'"),
+    ({"order": 2, "elements": ["Fe", "Xx", "Yy"]}, "'Xx', 'Yy'"),
+    ({"order": 2, "elements": ["Fe", "Fe", "Ni"]}, "more than once: Fe"),
+    ({"order": 3, "elements": ["Fe", "Ni"]}, "2 element.s. make no system of order 3"),
+    ({"order": 4}, "order must be 2 .binary. or 3"),
+    ({"order": 2, "elements": [0, 86]}, "outside 0..85"),
+])
+def test_systems_bad_requests(kwargs, match):
+    with pytest.raises(ScreeningError, match=match):
+        systems(**kwargs)
+
+
+def test_core_systems_rejects_garbage():
+    for bad in (np.array([1, 0], np.int32), np.array([0, 0, 1], np.int32), np.array([-1, 2], np.int32),
+                np.array([0, 1], np.int64), [0, 1]):
+        with pytest.raises(ValueError):
+            _core.systems(bad, 2)
+    with pytest.raises(ValueError):
+        _core.systems(np.arange(5, dtype=np.int32), True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("order, n", [(2, 1), (2, 100), (3, 1), (3, 20), (3, 7)])
+def test_uniform_grid(order, n):
+    g = uniform_grid(order, n)
+    expected = n + 1 if order == 2 else (n + 1) * (n + 2) // 2
+    assert g.shape == (expected, order) and g.dtype == np.int32
+    assert (g.sum(axis=1) == n).all() and (g >= 0).all()
+    assert len({tuple(r) for r in g.tolist()}) == expected
+    assert sorted(g[:, 1:].tolist()) == g[:, 1:].tolist()           # sorted by the later fractions
+    for m in range(1, order + 1):
+        sub = uniform_grid(order, n, min_elements=m)
+        keep = (g > 0).sum(axis=1) >= m
+        np.testing.assert_array_equal(sub, g[keep])
+    if order == 3 and n == 20:
+        assert len(uniform_grid(3, 20, min_elements=2)) == 228
+
+
+def brute_reduced(order, N, min_elements):
+    pts = set()
+    for d in range(1, N + 1):
+        for a in itertools.product(range(d + 1), repeat=order - 1):
+            if sum(a) > d:
+                continue
+            full = (d - sum(a),) + a
+            if sum(x > 0 for x in full) >= min_elements:
+                pts.add(tuple(Fraction(x, d) for x in full))
+    return sorted(pts, key=lambda p: p[1:])
+
+
+@pytest.mark.parametrize("order, N, m", [(2, 10, 1), (2, 10, 2), (2, 17, 1), (3, 10, 1), (3, 6, 3), (3, 8, 2)])
+def test_reduced_grid_is_every_distinct_composition(order, N, m):
+    g = reduced_grid(order, N, min_elements=m)
+    expected = brute_reduced(order, N, m)
+    assert len(g) == len(expected)
+    got = [tuple(Fraction(int(x), int(r.sum())) for x in r) for r in g]
+    assert got == expected                                             # same points, same order
+    assert all(gcd(*map(int, r)) == 1 for r in g) and (g.sum(axis=1) <= N).all()
+
+
+def test_elemnet_binary_grid_is_31_points():
+    assert len(reduced_grid(2, 10)) == 33                              # Farey sequence F_10
+    g = reduced_grid(2, 10, min_elements=2)
+    assert len(g) == 31
+    x = grid_fractions(g)[:, 1]
+    assert x[0] == pytest.approx(0.1) and x[-1] == pytest.approx(0.9) and (np.diff(x) > 0).all()
+
+
+def test_grid_fractions():
+    f = grid_fractions(uniform_grid(3, 20))
+    np.testing.assert_allclose(f.sum(axis=1), 1.0, atol=1e-15)
+    assert f[1].tolist() == [0.95, 0.0, 0.05]
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: uniform_grid(2, 0), r"n \(the grid step is 1/n\) must be in 1"),
+    (lambda: uniform_grid(3, 10 ** 6), "must be in 1..5000"),
+    (lambda: uniform_grid(3, 4, min_elements=4), "min_elements must be in 1..3"),
+    (lambda: uniform_grid(1, 4), "order must be"),
+    (lambda: reduced_grid(3, 0), "max_denominator must be in 1..400"),
+    (lambda: reduced_grid(2, 10 ** 6), "max_denominator must be in 1..10000"),
+    (lambda: uniform_grid(2, 2.5), "n: expected an integer"),
+])
+def test_grids_too_coarse_or_too_fine(call, match):
+    with pytest.raises(ScreeningError, match=match):
+        call()
+
+
+# ---------------------------------------------------------------------------------------------
+# First-layer gather
+# ---------------------------------------------------------------------------------------------
+
+def dense_inputs(table, grid, start, count):
+    """The 86-wide inputs the gather avoids building."""
+    f = grid_fractions(grid).astype(np.float32)
+    x = np.zeros((count, 86), np.float32)
+    for q in range(count):
+        s, p = divmod(start + q, len(grid))
+        x[q, table[s]] = f[p]
+    return x
+
+
+@pytest.mark.parametrize("order, start, count", [(2, 0, 101 * 3), (2, 50, 200), (3, 7, 500), (3, 231 * 5 - 3, 6)])
+def test_first_layer_equals_dense_linear(order, start, count):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(86, 64)
+    wt = layer.weight.detach().T.contiguous().numpy()
+    b = layer.bias.detach().numpy()
+    table = systems(order, ["H", "O", "Fe", "Ni", "Pu"])
+    grid = uniform_grid(order, 100 if order == 2 else 20)
+    got = first_layer(table, grid, wt, b, start, count, threads=2)
+    x = dense_inputs(table, grid, start, count)
+    with torch.no_grad():
+        expected = layer(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_first_layer_bf16_is_the_rounded_float32():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    wt = rng.normal(size=(86, 48)).astype(np.float32)
+    b = rng.normal(size=48).astype(np.float32)
+    table, grid = systems(3, "Fe Ni Al Cu"), uniform_grid(3, 10)
+    f32 = first_layer(table, grid, wt, b)
+    bits = first_layer(table, grid, wt, b, dtype="bfloat16")
+    assert bits.dtype == np.uint16 and bits.shape == f32.shape
+    rounded = torch.from_numpy(f32).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(bits, rounded)                      # round to nearest even, bit for bit
+    as_bf16 = torch.from_numpy(bits.view(np.int16)).view(torch.bfloat16)
+    assert as_bf16.dtype == torch.bfloat16
+
+
+def test_first_layer_writes_into_out_and_streams_in_slices():
+    rng = np.random.default_rng(1)
+    wt = rng.normal(size=(86, 16)).astype(np.float32)
+    b = np.zeros(16, np.float32)
+    table, grid = systems(2, "Fe Ni Al Cu"), uniform_grid(2, 10)
+    whole = first_layer(table, grid, wt, b)
+    buf = np.empty((7, 16), np.float32)
+    parts = []
+    for start in range(0, len(whole), 7):
+        count = min(7, len(whole) - start)
+        out = first_layer(table, grid, wt, b, start, count, out=buf[:count])
+        assert out is buf[:count] or np.shares_memory(out, buf)
+        parts.append(out.copy())
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    # pure-element points reproduce the weight row exactly (bias 0)
+    np.testing.assert_array_equal(whole[0], wt[table[0, 0]])
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda a: a.update(start=-1), "pairs must lie in"),
+    (lambda a: a.update(count=10 ** 6), "pairs must lie in"),
+    (lambda a: a.update(table=np.array([[0, 86]], np.int32)), r"systems\[0, 1\] = 86 is not a row of weight_t"),
+    (lambda a: a.update(grid=np.array([[1, 0], [0, 0]], np.int32)), r"grid\[1\] is all zero"),
+    (lambda a: a.update(grid=np.array([[1, -1], [0, 2]], np.int32)), r"grid\[0, 1\] = -1 is negative"),
+    (lambda a: a.update(bias=np.zeros(3, np.float32)), "bias: expected 8 values"),
+    (lambda a: a.update(wt=np.zeros((86, 8))), "weight_t: expected a C-contiguous float32"),
+    (lambda a: a.update(wt=np.zeros((8, 86), np.float32).T), "weight_t: expected a C-contiguous float32"),
+    (lambda a: a.update(out=np.zeros((2, 8), np.float64)), "out: dtype float64 does not match"),
+    (lambda a: a.update(out=np.zeros((3, 8), np.float32)), r"out: expected shape \(2, 8\)"),
+    (lambda a: a.update(dtype="float16"), "dtype: expected"),
+])
+def test_first_layer_bad_input(change, match):
+    args = dict(table=np.array([[0, 1]], np.int32), grid=np.array([[1, 0], [0, 2]], np.int32),
+                wt=np.zeros((86, 8), np.float32), bias=np.zeros(8, np.float32), start=0, count=2, out=None,
+                dtype="float32")
+    change(args)
+    with pytest.raises(ScreeningError, match=match):
+        first_layer(args["table"], args["grid"], args["wt"], args["bias"], args["start"], args["count"],
+                    out=args["out"], dtype=args["dtype"])
+
+
+def test_core_first_layer_rejects_garbage():
+    t, g = np.array([[0, 1]], np.int32), np.array([[1, 1]], np.int32)
+    wt, b, out = np.zeros((86, 4), np.float32), np.zeros(4, np.float32), np.zeros((1, 4), np.float32)
+    ro = out.copy()
+    ro.flags.writeable = False
+    for args in ((t, g, wt, b, 0, 1, ro), (t, g, wt, b, 0, 1, None), (t.astype(np.int64), g, wt, b, 0, 1, out),
+                 (t, g, wt, b, 0, 1.0, out), (t, np.zeros((0, 2), np.int32), wt, b, 0, 0, out),
+                 (np.array([[0, 1, 2]], np.int32), g, wt, b, 0, 1, out)):
+        with pytest.raises(ValueError):
+            _core.first_layer(*args)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not __import__("hullpack").cuda_available(), reason="needs a CUDA GPU and a CUDA build")
+@pytest.mark.parametrize("order", [2, 3])
+def test_first_layer_cuda_matches_cpu(order):
+    torch = pytest.importorskip("torch")
+    from hullpack.compositions import first_layer_cuda
+
+    rng = np.random.default_rng(order)
+    wt = rng.normal(size=(86, 1024)).astype(np.float32)
+    b = rng.normal(size=1024).astype(np.float32)
+    table, grid = systems(order, "H O Fe Ni Al Pu"), uniform_grid(order, 100 if order == 2 else 20)
+    start, count = 37, min(5000, len(table) * len(grid) - 37)
+    cpu = first_layer(table, grid, wt, b, start, count)
+    dev = [torch.from_numpy(a).cuda() for a in (table, grid, wt, b)]
+    out = torch.empty((count, 1024), device="cuda")
+    first_layer_cuda(*dev, start, count, out)
+    np.testing.assert_allclose(out.cpu().numpy(), cpu, rtol=1e-5, atol=1e-5)
+    out16 = torch.empty((count, 1024), device="cuda", dtype=torch.bfloat16)
+    first_layer_cuda(*dev, start, count, out16)
+    np.testing.assert_allclose(out16.float().cpu().numpy(), cpu, rtol=1e-2, atol=1e-2)
+    with pytest.raises(ScreeningError, match="is not a row of weight_t"):
+        bad = dev[0].clone()
+        bad[0, 0] = 86
+        first_layer_cuda(bad, *dev[1:], 0, 1, out[:1])
+    with pytest.raises(ScreeningError, match="expected a CUDA array"):
+        first_layer_cuda(table, *dev[1:], 0, 1, out[:1])
+
+
+class _FakeCudaArray:
+    """Host memory behind a __cuda_array_interface__: must be refused, never dereferenced."""
+
+    def __init__(self, arr, **override):
+        self._arr = arr
+        self.__cuda_array_interface__ = {**dict(shape=arr.shape, typestr=arr.dtype.str, strides=None,
+                                                data=(arr.ctypes.data, False), version=3), **override}
+
+
+@pytest.mark.parametrize("which, override, match", [
+    (0, {}, "not in memory of the current CUDA device"),
+    (0, {"typestr": "<f8"}, "unsupported dtype"),
+    (0, {"shape": (2,)}, "expected a 2-D array"),
+    (0, {"strides": (8, 8)}, "C-contiguous"),
+])
+def test_core_first_layer_cuda_refuses_bad_arrays(which, override, match):
+    arrays = [np.zeros((1, 2), np.int32), np.ones((1, 2), np.int32), np.zeros((86, 4), np.float32),
+              np.zeros(4, np.float32), np.zeros((1, 4), np.float32)]
+    fakes = [_FakeCudaArray(a) for a in arrays]
+    fakes[which] = _FakeCudaArray(arrays[which], **override)
+    expected = (ValueError, match) if _core.with_cuda else (RuntimeError, "built without CUDA")
+    with pytest.raises(expected[0], match=expected[1]):
+        _core.first_layer_cuda(*fakes[:4], 0, 1, fakes[4])

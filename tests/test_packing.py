@@ -1,0 +1,496 @@
+"""hullpack.packing and the packing kernels of hullpack._core: results against plain-Python
+references, invariants on random inputs, lower bounds against brute force, and bad input."""
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import hullpack
+from hullpack import packing
+from hullpack.errors import InvalidSizesError, OversizeItemError
+
+core = hullpack._core
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain-Python references: the documented rules, written the obvious (quadratic) way
+# ---------------------------------------------------------------------------------------------
+
+def ref_sequence(keys, order):
+    """Items by decreasing key; Python's sort is stable, so ties keep their order in `order`."""
+    seq = range(len(keys)) if order is None else [int(i) for i in order]
+    return sorted(seq, key=lambda i: -keys[i])
+
+
+def ref_pack(sizes, capacity, method="ffd", order=None):
+    sizes = np.asarray(sizes, dtype=float)
+    rows = [[float(x) for x in r] for r in (sizes if sizes.ndim == 2 else sizes[:, None])]
+    k = len(rows[0])
+    cap = [float(c) for c in np.broadcast_to(np.asarray(capacity, dtype=float), (k,))]
+    keys = [r[0] if k == 1 else max(r[d] / cap[d] for d in range(k)) for r in rows]
+    loads, out = [], [0] * len(rows)
+    for i in ref_sequence(keys, order):
+        s = rows[i]
+        fits = [b for b, load in enumerate(loads) if all(load[d] + s[d] <= cap[d] for d in range(k))]
+        if not fits:
+            b = len(loads)
+            loads.append([0.0] * k)
+        elif method == "ffd":
+            b = fits[0]
+        else:  # fullest bin that fits; max() returns the first maximum, i.e. the lowest bin
+            def fill(load):
+                return load[0] if k == 1 else sum(load[d] / cap[d] for d in range(k))
+            b = max(fits, key=lambda b: fill(loads[b]))
+        for d in range(k):
+            loads[b][d] += s[d]
+        out[i] = b
+    return out, len(loads)
+
+
+def ref_lpt(costs, n_batches, order=None):
+    costs = [float(c) for c in costs]
+    q, extra = divmod(len(costs), n_batches)
+    heap = [(0.0, b) for b in range(n_batches)]
+    count, out = [0] * n_batches, [0] * len(costs)
+    for i in ref_sequence(costs, order):
+        while count[heap[0][1]] == q and extra == 0:  # full: the extra slots are all taken
+            heapq.heappop(heap)
+        load, b = heap[0]
+        out[i] = b
+        count[b] += 1
+        if count[b] == q + 1:
+            extra -= 1
+            heapq.heappop(heap)
+        else:
+            heapq.heapreplace(heap, (load + costs[i], b))
+    return out
+
+
+def peak(costs, bins, n_bins):
+    return packing.batch_costs(costs, bins, n_bins).max()
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies: sizes with many ties (small integers) and awkward floats, capacity >= every size
+# ---------------------------------------------------------------------------------------------
+
+fractions = st.one_of(st.integers(0, 8).map(lambda v: v / 8), st.floats(0, 1, allow_nan=False))
+
+
+@st.composite
+def packing_case(draw, max_k=3):
+    n = draw(st.integers(1, 40))
+    k = draw(st.integers(1, max_k))
+    cap = np.array([draw(st.sampled_from([1.0, 0.6, 7.0, 100.0])) for _ in range(k)])
+    frac = np.array(draw(st.lists(fractions, min_size=n * k, max_size=n * k))).reshape(n, k)
+    sizes = frac * cap  # x * cap <= cap for x <= 1: every item fits
+    sizes = sizes[:, 0] if k == 1 and draw(st.booleans()) else sizes
+    order = draw(st.none() | st.permutations(range(n)).map(np.array))
+    return sizes, cap, order
+
+
+@st.composite
+def balance_case(draw):
+    n = draw(st.integers(1, 40))
+    batch_size = draw(st.integers(1, n))
+    costs = np.array(draw(st.lists(fractions.map(lambda x: 10 * x), min_size=n, max_size=n)))
+    order = draw(st.none() | st.permutations(range(n)).map(np.array))
+    return costs, -(-n // batch_size), batch_size, order
+
+
+# ---------------------------------------------------------------------------------------------
+# pack
+# ---------------------------------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(case=packing_case(), method=st.sampled_from(["ffd", "bfd"]))
+def test_pack_equals_reference_and_keeps_invariants(case, method):
+    sizes, cap, order = case
+    bins, n_bins = packing.pack(sizes, cap if sizes.ndim == 2 else cap[0], method, order)
+    assert (bins.tolist(), n_bins) == ref_pack(sizes, cap, method, order)
+    n = sizes.shape[0]
+    assert bins.dtype == np.int64 and bins.shape == (n,)
+    counts = np.bincount(bins, minlength=n_bins)
+    assert counts.size == n_bins and counts.min() >= 1  # bins 0..n_bins-1, none empty
+    totals = packing.batch_costs(sizes, bins, n_bins).reshape(n_bins, -1)
+    assert (totals <= cap * (1 + 1e-12)).all()
+    assert packing.lower_bound(sizes, capacity=cap if sizes.ndim == 2 else cap[0]) <= n_bins
+
+
+def test_pack_boundary_is_load_plus_size_le_capacity():
+    # 0.1 + 0.2 + 0.3 rounds above 0.6: the third item must not join the first bin.
+    bins, n_bins = packing.pack([0.3, 0.2, 0.1], capacity=0.6)
+    assert (bins.tolist(), n_bins) == ref_pack([0.3, 0.2, 0.1], 0.6) == ([0, 0, 0], 1)
+    bins, n_bins = packing.pack([0.1, 0.2, 0.3], capacity=0.6, order=[0, 1, 2])
+    assert (bins.tolist(), n_bins) == ref_pack([0.1, 0.2, 0.3], 0.6)
+
+
+def test_ffd_and_bfd_differ_where_they_should():
+    # Bin 0 holds 8, bin 1 holds 6 + 3 = 9: the last item (1) fits both; first fit takes bin 0,
+    # best fit the fuller bin 1.
+    sizes = [8, 6, 3, 1]
+    assert packing.pack(sizes, capacity=10, method="ffd")[0].tolist() == [0, 1, 1, 0]
+    assert packing.pack(sizes, capacity=10, method="bfd")[0].tolist() == [0, 1, 1, 1]
+
+
+def test_order_breaks_ties_and_only_ties():
+    sizes = np.array([3.0, 2.0, 2.0, 2.0, 1.0])
+    a, na = packing.pack(sizes, capacity=4)
+    b, nb = packing.pack(sizes, capacity=4, order=[4, 3, 2, 1, 0])
+    assert na == nb
+    assert a.tolist() != b.tolist()
+    assert a.tolist() == [0, 1, 1, 2, 0] and b.tolist() == [0, 2, 1, 1, 0]
+    assert packing.pack(sizes, capacity=4, order=np.arange(5))[0].tolist() == a.tolist()
+    # Distinct sizes: the order changes nothing.
+    distinct = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    perm = np.random.default_rng(0).permutation(5)
+    assert packing.pack(distinct, 6, order=perm)[0].tolist() == packing.pack(distinct, 6)[0].tolist()
+
+
+def test_seeded_orders_give_different_equally_good_packings():
+    sizes = np.random.default_rng(1).integers(1, 20, 2000).astype(float)  # many ties
+    results = [packing.pack(sizes, 64, order=np.random.default_rng(s).permutation(2000)) for s in range(3)]
+    assert len({r[1] for r in results}) == 1
+    assert len({tuple(r[0]) for r in results}) == 3
+
+
+@pytest.mark.parametrize("method", ["ffd", "bfd"])
+def test_pack_quality_on_lognormal_sizes(method):
+    rng = np.random.default_rng(0)
+    sizes = np.minimum(rng.lognormal(0.0, 1.0, 50_000), 64.0)
+    bins, n_bins = packing.pack(sizes, 64.0, method)
+    assert n_bins <= 1.01 * packing.lower_bound(sizes, capacity=64.0)
+    assert packing.batch_costs(sizes, bins, n_bins).max() <= 64.0
+
+
+def test_pack_two_dimensions_matches_reference_at_scale():
+    rng = np.random.default_rng(2)
+    nodes = rng.integers(5, 60, 600)
+    sizes = np.stack([nodes, nodes * rng.uniform(1.5, 4.0, 600)], axis=1)
+    for method in ("ffd", "bfd"):
+        bins, n_bins = packing.pack(sizes, [400, 1200], method)
+        assert (bins.tolist(), n_bins) == ref_pack(sizes, [400, 1200], method)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_pack_dimensions_filling_unevenly_match_reference(k):
+    # Items heavy in one dimension and light in the others: bins fill up in different dimensions,
+    # the case where the tree's pruning is weakest; the answer must still be exact first/best fit.
+    rng = np.random.default_rng(k)
+    weights = rng.dirichlet(np.full(k, 0.5), 700)
+    sizes = weights * rng.uniform(20, 100, (700, 1))
+    cap = np.full(k, 400.0)
+    for method in ("ffd", "bfd"):
+        bins, n_bins = packing.pack(sizes, cap, method)
+        assert (bins.tolist(), n_bins) == ref_pack(sizes, cap, method)
+
+
+def test_pack_grows_past_its_first_guess():
+    # Items just above half the capacity each need a bin of their own: twice the volume bound.
+    sizes = np.full(5000, 0.51)
+    bins, n_bins = packing.pack(sizes, 1.0)
+    assert n_bins == 5000 and bins.tolist() == list(range(5000))
+
+
+# ---------------------------------------------------------------------------------------------
+# balance
+# ---------------------------------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(case=balance_case())
+def test_balance_lpt_equals_reference_and_refine_never_hurts(case):
+    costs, n_batches, batch_size, order = case
+    n = costs.size
+    plain = packing.balance(costs, n_batches, batch_size, order=order, refine=False)
+    assert plain.tolist() == ref_lpt(costs, n_batches, order)
+    refined = packing.balance(costs, n_batches, batch_size, order=order)
+    q, r = divmod(n, n_batches)
+    for bins in (plain, refined):
+        assert bins.dtype == np.int64 and bins.min() >= 0 and bins.max() < n_batches
+        counts = np.sort(np.bincount(bins, minlength=n_batches))
+        assert counts.tolist() == [q] * (n_batches - r) + [q + 1] * r
+        assert counts.max() <= batch_size
+    assert peak(costs, refined, n_batches) <= peak(costs, plain, n_batches)
+    bound = packing.lower_bound(costs, n_batches=n_batches, batch_size=batch_size)
+    assert bound <= peak(costs, refined, n_batches) * (1 + 1e-12)
+
+
+def test_refinement_swaps_when_it_lowers_the_peak():
+    costs = np.array([1.0, 4.0, 4.0, 10.0, 2.0, 6.0])
+    plain = packing.balance(costs, 2, 3, refine=False)
+    refined = packing.balance(costs, 2, 3)
+    assert peak(costs, plain, 2) == 15.0
+    assert peak(costs, refined, 2) == 14.0
+    assert np.bincount(refined).tolist() == [3, 3]
+
+
+def test_balance_order_changes_ties():
+    costs = np.ones(12)
+    a = packing.balance(costs, 3, 4)
+    b = packing.balance(costs, 3, 4, order=np.random.default_rng(0).permutation(12))
+    assert a.tolist() != b.tolist()
+    assert np.bincount(a).tolist() == np.bincount(b).tolist() == [4, 4, 4]
+
+
+def test_balance_quality_on_lognormal_costs():
+    rng = np.random.default_rng(0)
+    costs = rng.lognormal(0.0, 0.5, 32_000)
+    bins = packing.balance(costs, 1000, 32)
+    assert peak(costs, bins, 1000) <= 1.02 * packing.lower_bound(costs, n_batches=1000, batch_size=32)
+    random_peak = peak(costs, rng.permutation(32_000) // 32, 1000)
+    assert peak(costs, bins, 1000) < 0.8 * random_peak
+
+
+# ---------------------------------------------------------------------------------------------
+# lower bounds, batch_costs, group
+# ---------------------------------------------------------------------------------------------
+
+def optimal_bins(sizes, cap):
+    """Fewest bins, by trying every assignment (tiny inputs only)."""
+    best = len(sizes)
+
+    def place(i, loads):
+        nonlocal best
+        if len(loads) >= best:
+            return
+        if i == len(sizes):
+            best = len(loads)
+            return
+        for b in range(len(loads)):
+            if loads[b] + sizes[i] <= cap:
+                loads[b] += sizes[i]
+                place(i + 1, loads)
+                loads[b] -= sizes[i]
+        place(i + 1, loads + [sizes[i]])
+
+    place(0, [])
+    return best
+
+
+def optimal_peak(costs, n_batches):
+    n = len(costs)
+    q, r = divmod(n, n_batches)
+    best = np.inf
+    for assignment in itertools.product(range(n_batches), repeat=n):
+        counts = np.bincount(assignment, minlength=n_batches)
+        if counts.min() < q or counts.max() > q + 1 or (counts == q + 1).sum() != r:
+            continue
+        best = min(best, np.bincount(assignment, weights=costs, minlength=n_batches).max())
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(0, 10), min_size=1, max_size=7))
+def test_lower_bounds_never_exceed_the_optimum(sizes):
+    sizes = [float(s) for s in sizes]
+    assert packing.lower_bound(sizes, capacity=10) <= optimal_bins(sizes, 10.0)
+    for n_batches in range(1, min(len(sizes), 3) + 1):
+        assert packing.lower_bound(sizes, n_batches=n_batches) <= optimal_peak(sizes, n_batches) + 1e-9
+
+
+def test_lower_bound_values():
+    assert packing.lower_bound([0.6, 0.6, 0.6], capacity=1.0) == 3.0  # no two share a bin
+    assert packing.lower_bound([0.0, 0.0], capacity=1.0) == 1.0
+    assert packing.lower_bound([[1, 9], [1, 9], [1, 1]], capacity=[10, 10]) == 2.0
+    assert packing.lower_bound([0.1] * 10, capacity=1.0) == 1.0  # 0.1 * 10 sums to 0.9999999999999999
+    assert packing.lower_bound([0.1, 0.2, 0.3], capacity=0.6) == 1.0  # sums to 0.6000000000000001
+    assert packing.lower_bound([10, 1, 2, 3], n_batches=2) == 11.0
+    assert packing.lower_bound([4, 4, 4, 4], batch_size=2) == 8.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_batch_costs_and_group_match_numpy(data):
+    n = data.draw(st.integers(0, 50))
+    n_bins = data.draw(st.integers(1 if n else 0, 10))
+    bins = np.array(data.draw(st.lists(st.integers(0, max(n_bins - 1, 0)), min_size=n, max_size=n)),
+                    dtype=np.int64)
+    offsets, items = packing.group(bins, n_bins)
+    assert offsets.tolist() == [0] + np.cumsum(np.bincount(bins, minlength=n_bins)).tolist()
+    assert items.tolist() == np.argsort(bins, kind="stable").tolist()
+    if n:
+        costs = np.arange(2.0 * n).reshape(n, 2)
+        expected = np.zeros((n_bins, 2))
+        np.add.at(expected, bins, costs)
+        assert np.array_equal(packing.batch_costs(costs, bins, n_bins), expected)
+        assert np.array_equal(packing.batch_costs(costs[:, 0].copy(), bins, n_bins), expected[:, 0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: hullpack.packing raises hullpack's errors, naming the problem
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sizes, error, words", [
+    ([], InvalidSizesError, "empty"),
+    ([1.0, np.nan, 2.0], InvalidSizesError, "sizes[1]"),
+    ([1.0, 2.0, np.inf], InvalidSizesError, "sizes[2]"),
+    ([1.0, -0.5], InvalidSizesError, "sizes[1] is negative"),
+    ([[1.0, 2.0], [3.0, np.nan]], InvalidSizesError, "sizes[1, 1]"),
+    ([[[1.0]]], InvalidSizesError, "shape"),
+    (np.zeros((3, 0)), InvalidSizesError, "at least one cost"),
+    (["a", "b"], InvalidSizesError, "float64"),
+    ([1.0, 11.0, 12.0], OversizeItemError, "item 1 has size 11.0 > capacity 10.0"),
+])
+def test_pack_rejects_bad_sizes(sizes, error, words):
+    with pytest.raises(error) as info:
+        packing.pack(sizes, 10.0)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(capacity=0.0), "capacity[0]"),
+    (dict(capacity=-1.0), "capacity[0]"),
+    (dict(capacity=np.nan), "capacity[0]"),
+    (dict(capacity=[1.0, 2.0]), "one value per cost dimension"),
+    (dict(capacity="big"), "capacity"),
+    (dict(capacity=10.0, method="nfd"), "method"),
+    (dict(capacity=10.0, order=[0, 1]), "shape (3,)"),
+    (dict(capacity=10.0, order=[0.0, 1.0, 2.0]), "integer"),
+    (dict(capacity=10.0, order=[0, 1, 1]), "order[2] = 1 repeats order[1]"),
+    (dict(capacity=10.0, order=[0, 1, 3]), "order[2] = 3 is out of range"),
+    (dict(capacity=10.0, order=[0, -1, 2]), "order[1] = -1 is out of range"),
+    (dict(capacity=10.0, order=[[0, 1, 2]]), "shape"),
+])
+def test_pack_rejects_bad_arguments(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        packing.pack([1.0, 2.0, 3.0], **kwargs)
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("args, kwargs, error, words", [
+    (([1.0, 2.0, 3.0], 2, 1), {}, ValueError, "ceil(n / batch_size) = 3"),
+    (([1.0, 2.0, 3.0], 1, 2), {}, ValueError, "= 2"),
+    (([1.0, 2.0, 3.0], 2**62, 1), {}, ValueError, "n_batches"),
+    (([1.0, 2.0, 3.0], 2, -1), {}, ValueError, "batch_size must be >= 1"),
+    (([1.0, 2.0, 3.0], 0, 3), {}, ValueError, "n_batches must be >= 1"),
+    (([1.0, 2.0, 3.0], 1.5, 3), {}, ValueError, "integer"),
+    (([1.0, np.nan, 3.0], 1, 3), {}, InvalidSizesError, "costs[1]"),
+    (([[1.0, 2.0]], 1, 1), {}, InvalidSizesError, "shape"),
+    (([], 1, 1), {}, InvalidSizesError, "empty"),
+    (([1.0, 2.0, 3.0], 1, 3), dict(order=[2, 2, 0]), ValueError, "repeats"),
+])
+def test_balance_rejects_bad_input(args, kwargs, error, words):
+    with pytest.raises(error) as info:
+        packing.balance(*args, **kwargs)
+    assert words in str(info.value)
+
+
+def test_lower_bound_and_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match="either capacity"):
+        packing.lower_bound([1.0])
+    with pytest.raises(ValueError, match="either capacity"):
+        packing.lower_bound([1.0], capacity=2.0, batch_size=1)
+    with pytest.raises(ValueError, match="exceeds the number of items"):
+        packing.lower_bound([1.0, 2.0], n_batches=3)
+    with pytest.raises(InvalidSizesError, match=r"costs\[0\]"):
+        packing.lower_bound([-1.0, 2.0], n_batches=1)
+    with pytest.raises(ValueError, match=r"bin_of_item\[1\] = 5"):
+        packing.batch_costs([1.0, 2.0], [0, 5], 2)
+    with pytest.raises(ValueError, match="shape"):
+        packing.batch_costs([1.0, 2.0], [0], 2)
+    with pytest.raises(ValueError, match=r"bin_of_item\[0\] = -1"):
+        packing.group([-1, 0], 2)
+    with pytest.raises(ValueError, match="n_bins must be >= 0"):
+        packing.group([0], -3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input straight into hullpack._core: always ValueError, never a crash
+# ---------------------------------------------------------------------------------------------
+
+F = np.array([1.0, 2.0, 3.0])
+CAP = np.array([10.0])
+I3 = np.arange(3, dtype=np.int64)
+
+CORE_GARBAGE = [
+    ("pack", (F.astype(np.float32), CAP)),
+    ("pack", (F.astype(np.int64), CAP)),
+    ("pack", ([1.0, 2.0], CAP)),
+    ("pack", (None, CAP)),
+    ("pack", ("sizes", CAP)),
+    ("pack", (np.array([1.0, 2.0, 3.0, 4.0])[::2], CAP)),
+    ("pack", (np.empty(0), CAP)),
+    ("pack", (np.zeros((2, 2, 2)), CAP)),
+    ("pack", (np.zeros((2, 0)), CAP)),
+    ("pack", (np.asfortranarray(np.ones((3, 2))), np.array([5.0, 5.0]))),
+    ("pack", (np.array([1.0, np.nan]), CAP)),
+    ("pack", (np.array([1.0, -np.inf]), CAP)),
+    ("pack", (np.array([1.0, -1.0]), CAP)),
+    ("pack", (np.array([1.0, 11.0]), CAP)),
+    ("pack", (F, np.array([0.0]))),
+    ("pack", (F, np.array([np.nan]))),
+    ("pack", (F, np.array([10.0, 10.0]))),
+    ("pack", (F, 10.0)),
+    ("pack", (F, CAP, "xyz")),
+    ("pack", (F, CAP, None)),
+    ("pack", (F, CAP, 3)),
+    ("pack", (F, CAP, "ffd", np.array([0, 1], dtype=np.int64))),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, 1], dtype=np.int64))),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, 2**40], dtype=np.int64))),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, -2], dtype=np.int64))),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, 2], dtype=np.int32))),
+    ("pack", (F, CAP, "ffd", np.array([[0, 1, 2]], dtype=np.int64))),
+    ("pack", (F, CAP, "ffd", [0, 1, 2])),
+    ("balance", (F, 1, 3, None, "yes")),
+    ("balance", (F, 2**62, 1)),
+    ("balance", (F, 2**100, 1)),
+    ("balance", (F, 1, -3)),
+    ("balance", (F, -1, 3)),
+    ("balance", (F, 0, 0)),
+    ("balance", (F, 1, 2)),
+    ("balance", (F, 3, 2)),
+    ("balance", (F, 1.0, 3)),
+    ("balance", (F, True, 3)),
+    ("balance", (F, "1", 3)),
+    ("balance", (F, None, 3)),
+    ("balance", (F, np.bool_(True), 3)),
+    ("balance", (F, np.int64(1), np.float64(3.0))),
+    ("balance", (np.ones((3, 1)), 1, 3)),
+    ("balance", (np.array([1.0, np.nan, 1.0]), 1, 3)),
+    ("balance", (F, 1, 3, np.array([0, 0, 0], dtype=np.int64))),
+    ("balance", (F, 1, 3, np.array([0, 1], dtype=np.int64))),
+    ("lower_bound_pack", (F, np.array([0.0]))),
+    ("lower_bound_pack", (F.astype(np.float32), CAP)),
+    ("lower_bound_pack", (np.empty(0), CAP)),
+    ("lower_bound_balance", (F, 0)),
+    ("lower_bound_balance", (F, 4)),
+    ("lower_bound_balance", (F, 2**80)),
+    ("lower_bound_balance", (np.array([np.inf]), 1)),
+    ("batch_costs", (F, I3, 2)),
+    ("batch_costs", (F, I3, -1)),
+    ("batch_costs", (F, I3, 2**62)),
+    ("batch_costs", (F, I3, 2**30)),
+    ("batch_costs", (F, np.array([0, 1], dtype=np.int64), 3)),
+    ("batch_costs", (F, I3.astype(np.int32), 3)),
+    ("batch_costs", (F, np.arange(6, dtype=np.int64)[::2], 6)),
+    ("batch_costs", (np.zeros((1, 1, 3)), I3, 3)),
+    ("group", (I3, 2)),
+    ("group", (np.array([0, -1], dtype=np.int64), 3)),
+    ("group", (I3, -5)),
+    ("group", (I3, 2**70)),
+    ("group", (I3.reshape(1, 3), 3)),
+    ("group", (I3.astype(np.float64), 3)),
+    ("group", (I3, "3")),
+]
+
+
+@pytest.mark.parametrize("name, args", CORE_GARBAGE, ids=lambda v: v if isinstance(v, str) else None)
+def test_core_rejects_garbage_with_value_error(name, args):
+    with pytest.raises(ValueError):
+        getattr(core, name)(*args)
+
+
+def test_core_happy_path_takes_arrays_without_copies():
+    sizes = np.array([5.0, 4.0, 3.0, 3.0, 2.0, 2.0, 1.0])
+    bins, n_bins = core.pack(sizes, np.array([8.0]))
+    assert bins.tolist() == [0, 1, 0, 1, 2, 2, 1] and n_bins == 3
+    assert core.balance(sizes, 3, 3).dtype == np.int64
+    assert core.lower_bound_pack(sizes, np.array([8.0])) == 3.0
+    assert core.lower_bound_balance(sizes, 3) == pytest.approx(20 / 3)
+    offsets, items = core.group(bins, 3)
+    assert offsets.tolist() == [0, 2, 5, 7] and items.tolist() == [0, 2, 1, 3, 6, 4, 5]

@@ -1,0 +1,747 @@
+"""hullpack.samplers: the batch samplers, their cost models and their behaviour with DataLoaders."""
+import json
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hullpack.errors import DistributedConfigError, InvalidSizesError, OversizeItemError
+from hullpack.samplers import (
+    BalancedBatchSampler,
+    DistributedBalancedBatchSampler,
+    LinearCost,
+    MemoryModel,
+    PackedBatchSampler,
+    graph_sizes,
+)
+
+FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def lognormal(n, sigma=1.0, seed=0, k=None):
+    shape = n if k is None else (n, k)
+    return np.random.default_rng(seed).lognormal(3.0, sigma, shape).round() + 1
+
+
+def flat(batches):
+    return sorted(i for b in batches for i in b)
+
+
+# ------------------------------------------------------------------------------------------------
+# strategies
+# ------------------------------------------------------------------------------------------------
+
+sizes_1d = st.lists(st.integers(0, 60), min_size=1, max_size=150).map(lambda v: np.array(v, dtype=float))
+sizes_float = st.lists(st.floats(0.0, 100.0, allow_nan=False, allow_infinity=False), min_size=1,
+                       max_size=150).map(np.array)
+seeds = st.integers(0, 2**31)
+epochs = st.integers(0, 50)
+
+
+# ------------------------------------------------------------------------------------------------
+# PackedBatchSampler
+# ------------------------------------------------------------------------------------------------
+
+@FAST
+@given(sizes=st.one_of(sizes_1d, sizes_float), slack=st.floats(1.0, 4.0), seed=seeds, epoch=epochs,
+       shuffle=st.booleans(), method=st.sampled_from(["ffd", "bfd"]))
+def test_packed_every_index_once_and_within_budget(sizes, slack, seed, epoch, shuffle, method):
+    max_cost = max(float(sizes.max()), 1.0) * slack
+    s = PackedBatchSampler(sizes, max_cost, seed=seed, shuffle=shuffle, method=method)
+    s.set_epoch(epoch)
+    n_expected = len(s)
+    batches = list(s)
+    assert len(batches) == n_expected
+    assert all(len(b) > 0 for b in batches)
+    assert flat(batches) == list(range(sizes.size))
+    assert max(sizes[b].sum() for b in batches) <= max_cost * (1 + 1e-12)
+    st_ = s.stats()
+    assert st_["num_batches"] >= st_["lower_bound"] - 1e-9
+
+
+@FAST
+@given(n=st.integers(1, 120), seed=seeds, epoch=epochs)
+def test_packed_multi_column_budgets(n, seed, epoch):
+    rng = np.random.default_rng(seed)
+    sizes = np.column_stack([rng.integers(1, 50, n), rng.integers(0, 200, n)]).astype(float)
+    budget = np.array([120.0, 400.0])
+    s = PackedBatchSampler(sizes, budget, seed=seed)
+    s.set_epoch(epoch)
+    batches = list(s)
+    assert len(batches) == len(s)
+    assert flat(batches) == list(range(n))
+    for b in batches:
+        assert np.all(sizes[b].sum(axis=0) <= budget)
+
+
+def test_packed_quality_and_cost_model():
+    sizes = lognormal(5000, k=2)
+    cost = LinearCost([1.0, 0.25], bias=3.0)
+    s = PackedBatchSampler(sizes, max_cost=4000, cost=cost, seed=1)
+    batches = list(s)
+    per_item = sizes @ [1.0, 0.25] + 3.0
+    assert max(per_item[b].sum() for b in batches) <= 4000
+    st_ = s.stats()
+    assert st_["num_batches"] <= 1.03 * st_["lower_bound"]  # near-optimal count
+    # weights=/bias= is the same model
+    s2 = PackedBatchSampler(sizes, max_cost=4000, weights=[1.0, 0.25], bias=3.0, seed=1)
+    assert list(s2) == batches
+
+
+def test_packed_two_columns_scalar_budget_sums_columns():
+    sizes = np.array([[3.0, 4.0], [1.0, 1.0], [5.0, 0.0]])
+    batches = list(PackedBatchSampler(sizes, max_cost=7, shuffle=False))
+    assert max(sizes[b].sum() for b in batches) <= 7
+    assert flat(batches) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("method", ["ffd", "bfd"])
+def test_packed_without_shuffle_is_fixed_and_heaviest_first(method):
+    sizes = lognormal(500)
+    s = PackedBatchSampler(sizes, max_cost=1500, shuffle=False, method=method)
+    e0 = list(s)
+    s.set_epoch(3)
+    assert list(s) == e0
+    costs = [sizes[b].sum() for b in e0]
+    assert costs == sorted(costs, reverse=True)
+
+
+def test_packed_oversize_policies():
+    sizes = np.array([5.0, 50.0, 3.0, 70.0, 2.0])
+    with pytest.raises(OversizeItemError, match=r"2 item\(s\).*first: item 1, cost 50"):
+        PackedBatchSampler(sizes, max_cost=10)
+    with pytest.warns(UserWarning, match="2 item.*own"):
+        alone = PackedBatchSampler(sizes, max_cost=10, oversize="alone", seed=0)
+    batches = list(alone)
+    assert flat(batches) == [0, 1, 2, 3, 4]
+    assert [1] in batches and [3] in batches
+    assert alone.stats()["oversize_alone"] == 2
+    with pytest.warns(UserWarning, match="left out"):
+        skip = PackedBatchSampler(sizes, max_cost=10, oversize="skip", seed=0)
+    assert flat(skip) == [0, 2, 4]
+    assert skip.stats()["oversize_skipped"] == 2
+    with pytest.warns(UserWarning), pytest.raises(OversizeItemError, match="nothing to batch"):
+        PackedBatchSampler([11.0, 12.0], max_cost=10, oversize="skip")
+    with pytest.raises(ValueError, match="oversize="):
+        PackedBatchSampler(sizes, max_cost=100, oversize="clip")
+
+
+def test_packed_drop_last_drops_only_underfilled_remainder():
+    sizes = np.array([6.0] * 10 + [1.0])  # 11 items, budget 12: five full batches + a 1-cost remainder
+    s = PackedBatchSampler(sizes, max_cost=12, drop_last=True, shuffle=False)
+    batches = list(s)
+    assert len(batches) == len(s) == 5
+    assert all(sizes[b].sum() >= 6 for b in batches)
+    assert s.stats()["dropped_items"] == 1
+    assert len(PackedBatchSampler(sizes, max_cost=12, shuffle=False)) == 6
+
+
+# ------------------------------------------------------------------------------------------------
+# BalancedBatchSampler
+# ------------------------------------------------------------------------------------------------
+
+@FAST
+@given(sizes=st.one_of(sizes_1d, sizes_float), bs=st.integers(1, 40), seed=seeds, epoch=epochs,
+       shuffle=st.booleans())
+def test_balanced_every_index_once_with_random_batching_count(sizes, bs, seed, epoch, shuffle):
+    n = sizes.size
+    bs = min(bs, n)
+    s = BalancedBatchSampler(sizes, bs, seed=seed, shuffle=shuffle)
+    s.set_epoch(epoch)
+    B = -(-n // bs)
+    assert len(s) == B
+    batches = list(s)
+    assert len(batches) == B
+    assert flat(batches) == list(range(n))
+    counts = [len(b) for b in batches]
+    assert max(counts) <= bs and max(counts) - min(counts) <= 1
+    st_ = s.stats()
+    assert st_["peak_cost"] >= st_["lower_bound"] * (1 - 1e-9)
+
+
+@FAST
+@given(sizes=sizes_float, bs=st.integers(1, 40), seed=seeds, epoch=epochs, shuffle=st.booleans())
+def test_balanced_drop_last_exact_batch_size(sizes, bs, seed, epoch, shuffle):
+    n = sizes.size
+    bs = min(bs, n)
+    s = BalancedBatchSampler(sizes, bs, seed=seed, shuffle=shuffle, drop_last=True)
+    s.set_epoch(epoch)
+    batches = list(s)
+    assert len(batches) == len(s) == n // bs
+    assert all(len(b) == bs for b in batches)
+    seen = flat(batches)
+    assert len(set(seen)) == len(seen) == (n // bs) * bs
+    if not shuffle:
+        assert seen == list(range((n // bs) * bs))  # like DataLoader: the last items sit out
+
+
+def test_balanced_beats_random_batching_on_heavy_tails():
+    sizes = lognormal(4096, sigma=1.0, seed=3)
+    for bs in (8, 32):
+        s = BalancedBatchSampler(sizes, bs, seed=0)
+        st_ = s.stats()
+        assert st_["peak_cost"] <= 1.05 * st_["lower_bound"]
+        random_peak = max(sizes[np.random.default_rng(0).permutation(4096)].reshape(-1, bs).sum(1))
+        assert st_["peak_cost"] < 0.8 * random_peak
+
+
+def test_balanced_drop_last_drops_different_items_each_epoch():
+    sizes = lognormal(103)
+    s = BalancedBatchSampler(sizes, 10, drop_last=True, seed=0)
+    left_out = []
+    for e in range(4):
+        s.set_epoch(e)
+        left_out.append(set(range(103)) - set(flat(s)))
+        assert len(left_out[-1]) == 3
+    assert len(set(map(frozenset, left_out))) > 1
+
+
+# ------------------------------------------------------------------------------------------------
+# DistributedBalancedBatchSampler (without processes: every rank built here)
+# ------------------------------------------------------------------------------------------------
+
+def ranks(sizes, R, **kw):
+    return [DistributedBalancedBatchSampler(sizes, num_replicas=R, rank=r, **kw) for r in range(R)]
+
+
+@FAST
+@given(sizes=st.one_of(sizes_1d, sizes_float), R=st.integers(1, 5), bs=st.integers(1, 16), seed=seeds,
+       epoch=epochs, shuffle=st.booleans())
+def test_distributed_balanced_equal_lengths_and_each_index_once(sizes, R, bs, seed, epoch, shuffle):
+    n = sizes.size
+    bs = min(bs, n)
+    samplers = ranks(sizes, R, batch_size=bs, seed=seed, shuffle=shuffle)
+    for s in samplers:
+        s.set_epoch(epoch)
+    per_rank = [list(s) for s in samplers]
+    steps = -(-n // (R * bs))
+    assert [len(b) for b in per_rank] == [len(s) for s in samplers] == [steps] * R
+    assert all(0 < len(b) <= bs for batches in per_rank for b in batches)
+    seen = flat(sum(per_rank, []))
+    padded = samplers[0].stats()["padded_items"]
+    assert padded == max(0, steps * R - n) and padded < R
+    assert sorted(set(seen)) == list(range(n)) and len(seen) == n + padded
+
+
+@FAST
+@given(sizes=sizes_float, R=st.integers(1, 4), bs=st.integers(1, 16), seed=seeds, epoch=epochs)
+def test_distributed_balanced_drop_last(sizes, R, bs, seed, epoch):
+    n = sizes.size
+    if n < R * bs:
+        with pytest.raises(InvalidSizesError, match="drop_last"):
+            DistributedBalancedBatchSampler(sizes, bs, num_replicas=R, rank=0, drop_last=True)
+        return
+    samplers = ranks(sizes, R, batch_size=bs, seed=seed, drop_last=True)
+    for s in samplers:
+        s.set_epoch(epoch)
+    per_rank = [list(s) for s in samplers]
+    steps = n // (R * bs)
+    assert [len(b) for b in per_rank] == [steps] * R
+    assert all(len(b) == bs for batches in per_rank for b in batches)
+    seen = flat(sum(per_rank, []))
+    assert len(set(seen)) == len(seen) == steps * R * bs
+
+
+@FAST
+@given(sizes=st.one_of(sizes_1d, sizes_float), R=st.integers(1, 5), slack=st.floats(1.0, 3.0), seed=seeds,
+       epoch=epochs, drop_last=st.booleans())
+def test_distributed_packed_equal_lengths_within_budget(sizes, R, slack, seed, epoch, drop_last):
+    max_cost = max(float(sizes.max()), 1.0) * slack
+    try:
+        samplers = ranks(sizes, R, max_cost=max_cost, seed=seed, drop_last=drop_last)
+        for s in samplers:
+            s.set_epoch(epoch)
+        per_rank = [list(s) for s in samplers]
+    except InvalidSizesError as exc:  # drop_last with fewer batches than ranks
+        assert drop_last and "drop_last" in str(exc)
+        return
+    lengths = [len(b) for b in per_rank]
+    assert lengths == [len(s) for s in samplers] and len(set(lengths)) == 1 and lengths[0] >= 1
+    assert all(sizes[b].sum() <= max_cost * (1 + 1e-12) for batches in per_rank for b in batches)
+    seen = flat(sum(per_rank, []))
+    info = samplers[0].stats()
+    if drop_last:
+        assert len(set(seen)) == len(seen) == sizes.size - info["dropped_items"]
+    else:
+        assert sorted(set(seen)) == list(range(sizes.size))
+        assert len(seen) == sizes.size + info["padded_items"]
+
+
+def test_distributed_steps_have_near_equal_cost():
+    sizes = lognormal(20000, sigma=1.0, seed=5)
+    samplers = ranks(sizes, 4, batch_size=32, seed=0)
+    costs = np.array([[sizes[b].sum() for b in s] for s in samplers])  # (ranks, steps)
+    spread = (costs.max(0) - costs.min(0)) / costs.max(0)
+    assert spread.max() < 0.02
+    assert samplers[0].stats()["step_cost_spread"] == pytest.approx(spread.mean(), rel=1e-6, abs=1e-9)
+    # packed mode: ranks' batches in one step are alike too
+    samplers = ranks(sizes, 4, max_cost=5000.0, seed=0)
+    costs = np.array([[sizes[b].sum() for b in s] for s in samplers])
+    assert np.median((costs.max(0) - costs.min(0)) / costs.max(0)) < 0.02
+
+
+def test_distributed_packed_splits_instead_of_repeating():
+    sizes = np.ones(10)  # packs into 2 batches of 5 at budget 5; 3 ranks need a 3rd batch
+    samplers = ranks(sizes, 3, max_cost=5.0, seed=0)
+    seen = flat(sum((list(s) for s in samplers), []))
+    assert seen == list(range(10))
+    assert samplers[0].stats()["padded_items"] == 0
+    # 2 single-item batches, 3 ranks: nothing to split, one index repeats
+    samplers = ranks(np.ones(2), 3, max_cost=1.0, seed=0)
+    seen = flat(sum((list(s) for s in samplers), []))
+    assert sorted(set(seen)) == [0, 1] and len(seen) == 3
+    assert samplers[0].stats()["padded_items"] == 1
+
+
+def test_distributed_mode_inference_and_errors():
+    sizes = lognormal(100)
+    assert DistributedBalancedBatchSampler(sizes, max_cost=500, num_replicas=2, rank=0).mode == "packed"
+    assert DistributedBalancedBatchSampler(sizes, 8, num_replicas=2, rank=0).mode == "balanced"
+    with pytest.raises(DistributedConfigError, match="rank = 2 must be < num_replicas = 2"):
+        DistributedBalancedBatchSampler(sizes, 8, num_replicas=2, rank=2)
+    with pytest.raises(DistributedConfigError, match="rank"):
+        DistributedBalancedBatchSampler(sizes, 8, num_replicas=2, rank=-1)
+    with pytest.raises(DistributedConfigError, match="num_replicas"):
+        DistributedBalancedBatchSampler(sizes, 8, num_replicas=0, rank=0)
+    with pytest.raises(DistributedConfigError, match="init_process_group"):
+        DistributedBalancedBatchSampler(sizes, 8)
+    with pytest.raises(ValueError, match="needs batch_size"):
+        DistributedBalancedBatchSampler(sizes, num_replicas=2, rank=0)
+    with pytest.raises(ValueError, match="mode="):
+        DistributedBalancedBatchSampler(sizes, 8, num_replicas=2, rank=0, mode="greedy")
+    with pytest.raises(InvalidSizesError, match="batch_size = 101"):
+        DistributedBalancedBatchSampler(sizes, 101, num_replicas=2, rank=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# epochs, seeds, processes, resume
+# ------------------------------------------------------------------------------------------------
+
+def all_kinds(sizes, seed=0):
+    return {
+        "packed": PackedBatchSampler(sizes, 600.0, seed=seed),
+        "balanced": BalancedBatchSampler(sizes, 16, seed=seed),
+        "dist_balanced": DistributedBalancedBatchSampler(sizes, 16, num_replicas=3, rank=1, seed=seed),
+        "dist_packed": DistributedBalancedBatchSampler(sizes, max_cost=600.0, num_replicas=3, rank=2, seed=seed),
+    }
+
+
+@pytest.mark.parametrize("kind", ["packed", "balanced", "dist_balanced", "dist_packed"])
+def test_epochs_differ_and_stay_balanced(kind):
+    sizes = np.random.default_rng(0).lognormal(3, 0.7, 2000)  # continuous: no exact ties at all
+    s = all_kinds(sizes)[kind]
+    epochs = []
+    for e in range(3):
+        s.set_epoch(e)
+        epochs.append(list(s))
+        st_ = s.stats()
+        if kind.endswith("balanced"):
+            assert st_["peak_cost"] <= 1.03 * st_["lower_bound"]
+        else:
+            assert st_["peak_cost"] <= 600.0
+    # different batches, not merely another order of the same batches
+    as_sets = [set(map(frozenset, b)) for b in epochs]
+    assert len(as_sets[0] & as_sets[1]) < 0.5 * len(as_sets[0])
+    assert epochs[1] != epochs[2]
+    other_seed = all_kinds(sizes, seed=1)[kind]
+    assert list(other_seed) != epochs[0]
+
+
+def test_same_seed_and_epoch_give_same_batches_in_another_process():
+    sizes = lognormal(700, seed=2)
+    here = {}
+    for name, s in all_kinds(sizes, seed=7).items():
+        s.set_epoch(4)
+        here[name] = list(s)
+    code = textwrap.dedent(f"""
+        import json, sys
+        import numpy as np
+        sys.path.insert(0, {str(__file__.rsplit('/', 1)[0])!r})
+        from test_samplers import all_kinds, lognormal
+        out = {{}}
+        for name, s in all_kinds(lognormal(700, seed=2), seed=7).items():
+            s.set_epoch(4)
+            out[name] = list(s)
+        print(json.dumps(out))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == here
+
+
+@pytest.mark.parametrize("kind", ["packed", "balanced", "dist_balanced", "dist_packed"])
+def test_resume_mid_epoch_yields_the_rest_of_the_same_epoch(kind):
+    sizes = lognormal(900, seed=4)
+    s = all_kinds(sizes)[kind]
+    s.set_epoch(2)
+    full = list(s)
+    assert len(full) > 4
+    s.set_epoch(2)
+    it = iter(s)
+    head = [next(it) for _ in range(3)]
+    state = s.state_dict()
+    assert state["epoch"] == 2 and state["batches_done"] == 3
+
+    fresh = all_kinds(sizes)[kind]
+    fresh.load_state_dict(json.loads(json.dumps(state)))  # survives a JSON checkpoint
+    assert len(fresh) == len(full) - 3
+    fresh.set_epoch(2)  # the usual loop calls set_epoch again: the resume point stays
+    rest = list(fresh)
+    assert head + rest == full
+    # the next full iteration is a whole epoch again
+    assert list(fresh) == full
+    fresh.set_epoch(3)
+    assert len(fresh) == len(list(fresh))
+
+
+def test_resume_state_checks():
+    sizes = lognormal(300)
+    s = BalancedBatchSampler(sizes, 10, seed=0)
+    state = s.state_dict(batches_done=5)
+    with pytest.raises(ValueError, match="other sizes, seed or settings"):
+        BalancedBatchSampler(sizes, 12, seed=0).load_state_dict(state)
+    with pytest.raises(ValueError, match="other sizes, seed or settings"):
+        BalancedBatchSampler(sizes, 10, seed=1).load_state_dict(state)
+    with pytest.raises(ValueError, match="other sizes, seed or settings"):
+        BalancedBatchSampler(sizes[::-1].copy(), 10, seed=0).load_state_dict(state)
+    with pytest.raises(ValueError, match="only 30 batches"):
+        s.state_dict(batches_done=31)
+    with pytest.raises(ValueError, match="missing"):
+        s.load_state_dict({"epoch": 0})
+    # a state from one rank resumes every rank (same step count)
+    r0, r1 = ranks(sizes, 2, batch_size=10)
+    list(zip(range(4), r0))
+    r1.load_state_dict(r0.state_dict())
+    assert len(r1) == len(r0) - 4
+
+
+# ------------------------------------------------------------------------------------------------
+# bad input
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda s: PackedBatchSampler(s, 100.0),
+    lambda s: BalancedBatchSampler(s, 2),
+    lambda s: DistributedBalancedBatchSampler(s, 2, num_replicas=2, rank=0),
+])
+@pytest.mark.parametrize("sizes,match", [
+    ([], "empty"),
+    ([1.0, float("nan"), 2.0], r"sizes\[1\] is not finite"),
+    ([1.0, 2.0, float("inf")], r"sizes\[2\] is not finite"),
+    ([1.0, -2.0, 3.0], r"sizes\[1\] is negative"),
+    ([[1.0, 2.0], [3.0, -1.0]], r"sizes\[1, 1\] is negative"),
+    (np.ones((2, 2, 2)), "1-D"),
+    (["a", "b"], "expected numbers"),
+    (np.ones((3, 0)), "at least one size"),
+])
+def test_bad_sizes_raise_naming_the_index(make, sizes, match):
+    with pytest.raises(InvalidSizesError, match=match):
+        make(sizes)
+
+
+def test_sizes_from_tensors_and_lists_match_arrays():
+    sizes = lognormal(64, seed=9)
+    expected = list(BalancedBatchSampler(sizes, 8, seed=2))
+    assert list(BalancedBatchSampler(torch.from_numpy(sizes), 8, seed=2)) == expected
+    assert list(BalancedBatchSampler(sizes.tolist(), 8, seed=2)) == expected
+
+
+def test_bad_arguments_raise():
+    sizes = lognormal(20)
+    with pytest.raises(InvalidSizesError, match="batch_size = 21 is larger"):
+        BalancedBatchSampler(sizes, 21)
+    for bs in (0, -3):
+        with pytest.raises(ValueError, match="batch_size"):
+            BalancedBatchSampler(sizes, bs)
+    with pytest.raises(ValueError, match="batch_size"):
+        BalancedBatchSampler(sizes, 2.5)
+    with pytest.raises(ValueError, match="seed"):
+        BalancedBatchSampler(sizes, 4, seed=-1)
+    with pytest.raises(ValueError, match="epoch"):
+        BalancedBatchSampler(sizes, 4).set_epoch(-1)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_cost"):
+            PackedBatchSampler(sizes, bad)
+    with pytest.raises(InvalidSizesError, match="max_cost has 3 entries but sizes have 2"):
+        PackedBatchSampler(lognormal(20, k=2), [1e9, 1e9, 1e9])
+    with pytest.raises(ValueError, match="cannot be combined with a cost model"):
+        PackedBatchSampler(lognormal(20, k=2), [1e9, 1e9], weights=[1, 1])
+    with pytest.raises(InvalidSizesError, match="2 column.*3 weight"):
+        BalancedBatchSampler(lognormal(20, k=2), 4, weights=[1, 1, 1])
+    with pytest.raises(InvalidSizesError, match=r"weights\[1\] = -1"):
+        BalancedBatchSampler(sizes, 4, weights=[1, -1])
+    with pytest.raises(ValueError, match="either cost= or weights="):
+        BalancedBatchSampler(sizes, 4, cost=LinearCost([1.0]), weights=[1.0])
+    with pytest.raises(ValueError, match="method="):
+        PackedBatchSampler(sizes, 1e9, method="nf")
+    with pytest.raises(InvalidSizesError, match="cost model returned shape"):
+        BalancedBatchSampler(sizes, 4, cost=lambda s: s[:3])
+    with pytest.raises(InvalidSizesError, match=r"item costs\[0\] is negative"):
+        BalancedBatchSampler(sizes, 4, cost=lambda s: -s)
+    with pytest.raises(ValueError, match="granularity"):
+        BalancedBatchSampler(sizes, 4, granularity=1.5)
+
+
+# ------------------------------------------------------------------------------------------------
+# graph datasets and DataLoaders
+# ------------------------------------------------------------------------------------------------
+
+pyg = pytest.importorskip("torch_geometric")
+from torch_geometric.data import Data, InMemoryDataset  # noqa: E402
+
+
+def make_graphs(n=60, seed=0, explicit_num_nodes=False):
+    rng = np.random.default_rng(seed)
+    graphs = []
+    for i in range(n):
+        nodes = int(rng.integers(2, 40))
+        edges = int(rng.integers(0, 3 * nodes))
+        ei = torch.from_numpy(rng.integers(0, nodes, (2, edges)))
+        if explicit_num_nodes:  # no node features: the count lives only in num_nodes
+            g = Data(edge_index=ei, num_nodes=nodes, y=torch.tensor([float(i)]))
+        else:
+            g = Data(x=torch.randn(nodes, 3), edge_index=ei, y=torch.tensor([float(i)]))
+        graphs.append(g)
+    return graphs
+
+
+class Graphs(InMemoryDataset):
+    def __init__(self, graphs, transform=None):
+        super().__init__(None, transform=transform)
+        self.data, self.slices = self.collate(graphs)
+
+
+def slow_sizes(graphs):
+    return np.array([[g.num_nodes, g.num_edges] for g in graphs], dtype=float)
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_graph_sizes_fast_path_matches_iteration(explicit, monkeypatch):
+    graphs = make_graphs(explicit_num_nodes=explicit)
+    ds = Graphs(graphs)
+    # the fast path must not build a single graph
+    monkeypatch.setattr(Graphs, "get", lambda self, i: pytest.fail("dataset item was built"))
+    np.testing.assert_array_equal(graph_sizes(ds), slow_sizes(graphs))
+    sub = ds[[5, 2, 9]]
+    np.testing.assert_array_equal(graph_sizes(sub), slow_sizes(graphs)[[5, 2, 9]])
+    np.testing.assert_array_equal(graph_sizes(ds, ("num_edges",)), slow_sizes(graphs)[:, 1:])
+
+
+def test_graph_sizes_iterates_lists_transforms_and_callables():
+    graphs = make_graphs(20)
+    np.testing.assert_array_equal(graph_sizes(graphs), slow_sizes(graphs))
+    # a transform may change sizes: the sizes of what the loader will really see
+    from torch_geometric.transforms import ToUndirected
+
+    ds = Graphs(graphs, transform=ToUndirected())
+    np.testing.assert_array_equal(graph_sizes(ds)[:, 1], [ds[i].num_edges for i in range(20)])
+    sq = graph_sizes(graphs, (lambda g: g.num_nodes ** 2,))
+    np.testing.assert_array_equal(sq[:, 0], slow_sizes(graphs)[:, 0] ** 2)
+
+
+@pytest.mark.filterwarnings("ignore:Unable to accurately infer 'num_nodes'")
+def test_graph_sizes_bad_datasets():
+    with pytest.raises(InvalidSizesError, match=r"dataset\[0\] has no size 'num_nodes'"):
+        graph_sizes([Data(y=torch.ones(1))])
+    tensors = torch.utils.data.TensorDataset(torch.ones(4, 2))
+    with pytest.raises(InvalidSizesError, match=r"dataset\[0\] has no size 'num_nodes'"):
+        BalancedBatchSampler(tensors, 2)
+    with pytest.raises(InvalidSizesError, match="empty"):
+        graph_sizes(Graphs(make_graphs(3))[[]])
+    with pytest.raises(InvalidSizesError, match="not a number"):
+        graph_sizes([Data(x=torch.ones(2, 1), tag="big")], ("tag",))
+    with pytest.raises(ValueError, match="fields= only applies"):
+        BalancedBatchSampler(np.ones(4), 2, fields=("num_nodes",))
+
+
+def test_torch_dataloader_integration():
+    sizes = lognormal(200, seed=8)
+    data = torch.arange(200)
+    ds = torch.utils.data.TensorDataset(data)
+    for sampler in (PackedBatchSampler(sizes, 800.0), BalancedBatchSampler(sizes, 16)):
+        loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler)
+        assert len(loader) == len(sampler)
+        got = [batch[0].tolist() for batch in loader]
+        assert got == list(sampler)
+        assert sorted(sum(got, [])) == list(range(200))
+
+
+def test_pyg_dataloader_integration():
+    from torch_geometric.loader import DataLoader
+
+    graphs = make_graphs(80, seed=3)
+    ds = Graphs(graphs)
+    sizes = slow_sizes(graphs)
+    samplers = [
+        PackedBatchSampler(ds, max_cost=[150, 300]),  # node and edge budget, sizes read from ds
+        BalancedBatchSampler(ds, 8, weights=[1.0, 0.5]),
+        DistributedBalancedBatchSampler(ds, 8, num_replicas=2, rank=1),
+    ]
+    for sampler in samplers:
+        loader = DataLoader(ds, batch_sampler=sampler)
+        seen = []
+        for batch, idx in zip(loader, sampler):
+            assert batch.num_graphs == len(idx)
+            assert batch.y.view(-1).long().tolist() == idx
+            assert batch.num_nodes == sizes[idx, 0].sum() and batch.num_edges == sizes[idx, 1].sum()
+            seen += idx
+        assert len(loader) == len(sampler) and len(seen) == sum(len(b) for b in sampler)
+    assert all(np.all(sizes[b].sum(0) <= [150, 300]) for b in samplers[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# cost models
+# ------------------------------------------------------------------------------------------------
+
+@FAST
+@given(w=st.lists(st.floats(0.0, 1e4), min_size=1, max_size=3), b=st.floats(0.0, 1e4),
+       c0=st.floats(0.0, 1e8), seed=seeds)
+def test_memory_model_recovers_known_coefficients(w, b, c0, seed):
+    rng = np.random.default_rng(seed)
+    k = len(w)
+    m = 4 * (k + 2)
+    summed = rng.integers(10, 10000, (m, k)).astype(float)
+    counts = rng.integers(1, 100, m).astype(float)
+    peak = c0 + summed @ np.array(w) + b * counts
+    model = MemoryModel.fit(summed, counts, peak)
+    scale = max(peak.max(), 1.0)
+    np.testing.assert_allclose(model.predict(summed, counts), peak, rtol=1e-6, atol=1e-9 * scale)
+    np.testing.assert_allclose(model.weights * summed.mean(0), np.array(w) * summed.mean(0),
+                               atol=1e-5 * scale)
+    assert model.bias * counts.mean() == pytest.approx(b * counts.mean(), abs=1e-5 * scale)
+    assert model.intercept == pytest.approx(c0, abs=1e-5 * scale)
+
+
+def test_memory_model_is_non_negative_and_checks_probes():
+    rng = np.random.default_rng(0)
+    summed = rng.integers(10, 1000, (10, 2)).astype(float)
+    counts = rng.integers(1, 50, 10).astype(float)
+    peak = 1000 + 5 * summed[:, 0] - 0.5 * summed[:, 1]  # a negative true weight
+    m = MemoryModel.fit(summed, counts, peak)
+    assert np.all(m.weights >= 0) and m.bias >= 0 and m.intercept >= 0
+    with pytest.raises(InvalidSizesError, match="cannot separate"):
+        MemoryModel.fit(summed, np.full(10, 4.0), peak)  # constant counts: bias vs intercept
+    with pytest.raises(InvalidSizesError, match="one per probe batch"):
+        MemoryModel.fit(summed, counts[:5], peak)
+    with pytest.raises(InvalidSizesError, match="below the fixed per-batch memory"):
+        MemoryModel([1.0], 0.0, intercept=100.0).budget_to_max_cost(50.0)
+    again = MemoryModel.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert again.to_dict() == m.to_dict()
+
+
+class _TinyGNN(torch.nn.Module):
+    """Message passing on a PyG batch: activations grow with nodes and edges."""
+
+    def __init__(self):
+        super().__init__()
+        self.node = torch.nn.Linear(3, 32)
+        self.edge = torch.nn.Linear(32, 32)
+        self.out = torch.nn.Linear(32, 1)
+
+    def forward(self, batch):
+        h = torch.relu(self.node(batch.x))
+        msg = self.edge(h[batch.edge_index[0]])
+        h = h + torch.zeros_like(h).index_add(0, batch.edge_index[1], msg)
+        return self.out(torch.relu(h)).sum()
+
+
+def test_memory_model_probe_on_cpu_predicts_unseen_batches():
+    torch.manual_seed(0)
+    graphs = make_graphs(120, seed=1)
+    ds = Graphs(graphs)
+    net = _TinyGNN()
+
+    def step(batch):
+        net.zero_grad()
+        net(batch).backward()
+
+    model = MemoryModel.probe(step, ds, batch_sizes=(1, 4, 16), measure="saved_tensors")
+    assert model.probes_["counts"].size == 9
+    assert model.max_rel_error_ < 0.05
+    # A batch it never saw: the measured saved-tensor bytes match the prediction.
+    idx = list(range(30, 62))
+    from torch_geometric.data import Batch
+
+    batch = Batch.from_data_list([ds[i] for i in idx])
+    saved = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step(batch)
+    s = graph_sizes(ds)
+    predicted = model.predict(s[idx].sum(0), len(idx))
+    assert predicted == pytest.approx(sum(saved.values()), rel=0.05)
+    # and as a sampler's cost: predicted memory of every packed batch within the budget
+    budget = 400_000.0
+    sampler = PackedBatchSampler(ds, model.budget_to_max_cost(budget), cost=model)
+    assert all(model.predict(s[b].sum(0), len(b)) <= budget * (1 + 1e-9) for b in sampler)
+
+
+def test_memory_model_probe_with_sizes_only_passes_indices():
+    sizes = lognormal(50, seed=2)
+    calls = []
+
+    def step(indices):
+        calls.append(indices)
+        x = torch.ones(int(sizes[indices].sum()), 4, requires_grad=True)
+        (x * x).sum().backward()  # saves x: 16 bytes per unit of size
+
+    model = MemoryModel.probe(step, sizes=sizes, batch_sizes=(1, 3, 9), measure="saved_tensors")
+    assert len(calls) == 9 and all(isinstance(c, list) for c in calls)
+    assert model.weights[0] == pytest.approx(16.0, rel=1e-6)
+    assert model.bias == pytest.approx(0.0, abs=1e-6) and model.intercept == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(ValueError, match="measure="):
+        MemoryModel.probe(step, sizes=sizes, measure="rss")
+
+
+# ------------------------------------------------------------------------------------------------
+# the documentation's examples run
+# ------------------------------------------------------------------------------------------------
+
+DOC = __import__("pathlib").Path(__file__).resolve().parents[1] / "docs" / "samplers.md"
+
+
+def _doc_blocks():
+    import re
+
+    return re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+
+
+@pytest.mark.parametrize("i", [pytest.param(i, marks=pytest.mark.slow) if "mp.spawn" in b else i
+                               for i, b in enumerate(_doc_blocks())])
+def test_docs_samplers_md_examples_run(i, tmp_path):
+    code = _doc_blocks()[i]
+    if "mp.spawn" in code:  # the DDP script: run it as a script, as users do
+        script = tmp_path / "ddp_train.py"
+        script.write_text(code)
+        env = {k: v for k, v in __import__("os").environ.items() if k not in ("RANK", "WORLD_SIZE")}
+        env.update(OMP_NUM_THREADS="1", HULLPACK_QUIET="1")
+        res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                             env=env, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert "epoch 1:" in res.stdout and "steps per rank" in res.stdout
+    else:
+        exec(compile(code, f"{DOC.name}[{i}]", "exec"), {"__name__": "docs_example"})
+
+
+def test_cli_batches_reports_quality(tmp_path, capsys):
+    from hullpack.cli import main
+
+    path = tmp_path / "sizes.txt"
+    np.savetxt(path, lognormal(500, seed=6))
+    assert main(["batches", str(path), "--batch-size", "16", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["num_batches"] == 32 and out["num_items"] == 500
+    assert out["lower_bound"] <= out["peak_cost"] < out["random_batching_peak_cost"]
+    assert main(["batches", str(path), "--max-cost", "2000", "--num-replicas", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["num_replicas"] == 3 and out["peak_cost"] <= 2000

@@ -1,0 +1,395 @@
+"""Training ElemNet: Adam on the MAE, warmup then a plateau (or cosine) schedule, early stopping on
+the validation split, a full checkpoint every epoch so that a killed run resumes to the same result.
+
+Single process, or DDP under ``torchrun`` (gloo on CPU, nccl on GPU) with
+:class:`hullpack.samplers.DistributedBalancedBatchSampler` giving every rank the same batch count.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._progress import progress
+from .io import save_model
+from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run's result (plus ``epochs``/``patience``, which may be
+    raised when resuming a plateau run)."""
+
+    epochs: int = 1000
+    batch_size: int = 256
+    lr: float = 5e-4
+    warmup_epochs: float = 1.0
+    schedule: str = "plateau"  # "plateau": x plateau_factor after plateau_patience flat epochs; "cosine"; "constant"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 6
+    min_lr: float = 1e-6
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    patience: int = 40  # early stopping: epochs without a new best val MAE
+    seed: int = 0
+    architecture: str = DEFAULT_ARCHITECTURE
+    dropout: tuple[float, ...] = DEFAULT_DROPOUT
+    bf16: bool | None = None  # None: where the hardware has it (AVX512-BF16/AMX CPUs, bf16 GPUs)
+    # dropout only in epochs 1..dropout_epochs ("early dropout"), None: always. A net trained with
+    # dropout to the end predicts markedly worse in eval mode (no dropout) than with dropout on.
+    dropout_epochs: int | None = 8
+
+    def __post_init__(self):
+        if self.schedule not in ("plateau", "cosine", "constant"):
+            raise ValueError(f"schedule={self.schedule!r}: expected 'plateau', 'cosine' or 'constant'")
+        for name in ("epochs", "batch_size", "patience", "plateau_patience"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)} must be >= 1")
+        if not (self.lr > 0 and 0 < self.plateau_factor < 1 and self.warmup_epochs >= 0):
+            raise ValueError("need lr > 0, 0 < plateau_factor < 1, warmup_epochs >= 0")
+        object.__setattr__(self, "dropout", tuple(float(p) for p in self.dropout))
+
+    def resumable_with(self, other: "TrainConfig") -> list[str]:
+        """Fields that differ in a way that would change the result of a resumed run."""
+        free = {"epochs", "patience", "bf16"} if self.schedule != "cosine" else {"patience", "bf16"}
+        return [f.name for f in fields(self)
+                if f.name not in free and getattr(self, f.name) != getattr(other, f.name)]
+
+
+def hardware_bf16(device: torch.device) -> bool:
+    """Whether bf16 matmuls are fast here: a bf16-capable GPU, or a CPU with AMX or AVX512-BF16."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+class LRSchedule:
+    """Linear warmup, then ``plateau`` (scaled by ``plateau_factor`` after ``plateau_patience``
+    epochs without a better val MAE, down to ``min_lr``), ``cosine`` to ``min_lr`` over ``epochs``,
+    or ``constant``. Its state is a small dict so checkpoints restore it exactly."""
+
+    def __init__(self, cfg: TrainConfig, steps_per_epoch: int):
+        self.cfg = cfg
+        self.steps_per_epoch = steps_per_epoch
+        self.warmup_steps = int(round(cfg.warmup_epochs * steps_per_epoch))
+        self.step_count, self.scale, self.best, self.bad = 0, 1.0, math.inf, 0
+
+    def lr(self) -> float:
+        cfg = self.cfg
+        lr = cfg.lr * self.scale
+        if self.warmup_steps and self.step_count < self.warmup_steps:
+            lr *= (self.step_count + 1) / self.warmup_steps
+        if cfg.schedule == "cosine":
+            t = min(1.0, self.step_count / (cfg.epochs * self.steps_per_epoch))
+            lr = cfg.min_lr + (lr - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * t))
+        return lr
+
+    def step(self) -> None:
+        self.step_count += 1
+
+    def epoch_end(self, val_mae: float) -> None:
+        if self.cfg.schedule != "plateau":
+            return
+        if val_mae < self.best * (1 - 1e-4):
+            self.best, self.bad = val_mae, 0
+        else:
+            self.bad += 1
+            if self.bad > self.cfg.plateau_patience:
+                self.scale = max(self.scale * self.cfg.plateau_factor, self.cfg.min_lr / self.cfg.lr)
+                self.bad = 0
+                log.info("val MAE flat for %d epochs: lr -> %.3g", self.cfg.plateau_patience + 1, self.lr())
+
+    def restart_plateau(self) -> None:
+        self.best, self.bad = math.inf, 0
+
+    def state_dict(self) -> dict:
+        return {"step_count": self.step_count, "scale": self.scale, "best": self.best, "bad": self.bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step_count, self.scale = int(state["step_count"]), float(state["scale"])
+        self.best, self.bad = float(state["best"]), int(state["bad"])
+
+
+@torch.no_grad()
+def evaluate_mae(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 8192,
+                 bf16: bool = False) -> float:
+    """Mean absolute error (eV/atom) of ``model`` on ``(x, y)`` in eval mode (no dropout)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            pred = model(xb).float()
+        total += float((pred - yb).abs().double().sum())
+    model.train(was_training)
+    return total / max(len(x), 1)
+
+
+def _seed_for(*parts: int) -> int:
+    """A 63-bit seed mixing seed, epoch and rank (SeedSequence is stable across numpy versions)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
+
+
+def _setup_distributed(device: torch.device) -> tuple[int, int]:
+    """Join the torchrun process group when WORLD_SIZE > 1; returns ``(rank, world_size)``."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 and not dist.is_initialized():
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _distributed_batches(n: int, batch_size: int, world: int, rank: int, seed: int):
+    """This rank's batch sampler: hullpack's DistributedBalancedBatchSampler (every composition
+    costs the same, so it gives all ranks equal, disjoint batches), or torch's DistributedSampler
+    cut into batches where hullpack.samplers cannot be imported."""
+    try:
+        from ..samplers import DistributedBalancedBatchSampler
+    except ImportError as exc:
+        log.warning("hullpack.samplers unavailable (%s): using torch's DistributedSampler", exc)
+        return _TorchDistributedBatches(n, batch_size, world, rank, seed)
+    return DistributedBalancedBatchSampler(np.ones(n), batch_size=batch_size, num_replicas=world,
+                                           rank=rank, seed=seed)
+
+
+class _TorchDistributedBatches:
+    def __init__(self, n: int, batch_size: int, world: int, rank: int, seed: int):
+        from torch.utils.data import DistributedSampler
+
+        self.sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.batch_size = batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.batch_size)
+
+    def __iter__(self):
+        idx = list(self.sampler)
+        return (idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size))
+
+
+def _as_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = data
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    y = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(-1)
+    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"data must be (X (n, k), y (n,)) with n > 0; got {tuple(x.shape)} and {tuple(y.shape)}")
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        raise ValueError("training data contain NaN or infinite values")
+    return x, y
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, train_data=None,
+          val_data=None, device: str | torch.device | None = None, num_threads: int | None = None,
+          stop_after: int | None = None, **overrides) -> dict[str, Any]:
+    """Train ElemNet, or resume the run in ``run_dir`` where one is there.
+
+    ``run_dir`` receives ``last.pt`` (model, optimizer, schedule, RNG states, history; written
+    atomically after every epoch), ``best.pt`` (the best-val weights so far, a model file for
+    :func:`hullpack.elemnet.load_model`) and ``metrics.jsonl`` (one JSON line per epoch). Calling
+    again with the same settings continues where it stopped and reaches bit-for-bit the weights an
+    uninterrupted run would (same device and thread count); ``epochs`` and ``patience`` may be raised.
+
+    Data default to the shipped OQMD train and val splits (the test split is never looked at);
+    ``train_data``/``val_data`` take ``(X, y)`` arrays instead. Settings come from ``config`` and/or
+    keyword overrides of :class:`TrainConfig` fields. ``stop_after`` returns after that many epochs in
+    this call (the run stays resumable). Returns a summary dict (epochs done, best epoch, best val
+    MAE, why it stopped, the per-epoch history, and ``model``: the final weights, in eval mode; the
+    best-val weights are in ``run_dir/best.pt``).
+
+    >>> import numpy as np, tempfile
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.dirichlet(np.ones(86), 256).astype("float32"); y = x[:, 0] - x[:, 1]
+    >>> out = train(tempfile.mkdtemp(), train_data=(x, y), val_data=(x, y), epochs=2,
+    ...             architecture="32x2D-1", dropout=(0.1,), batch_size=64)
+    >>> out["epochs_done"], out["stopped"]
+    (2, 'epochs')
+    """
+    cfg = replace(config or TrainConfig(), **overrides)
+    run_dir = Path(run_dir)
+    if num_threads:
+        torch.set_num_threads(int(num_threads))
+    if device is None or device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    rank, world = _setup_distributed(device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
+        torch.cuda.set_device(device)
+    bf16 = hardware_bf16(device) if cfg.bf16 is None else bool(cfg.bf16)
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    from .data import oqmd_arrays
+
+    x_tr, y_tr = _as_tensors(train_data if train_data is not None else oqmd_arrays("train"))
+    x_va, y_va = _as_tensors(val_data if val_data is not None else oqmd_arrays("val"))
+    n = len(x_tr)
+
+    sampler = None
+    if world > 1:
+        sampler = _distributed_batches(n, cfg.batch_size, world, rank, cfg.seed)
+        steps_per_epoch = len(sampler)
+    else:
+        steps_per_epoch = -(-n // cfg.batch_size)
+
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank
+    model = ElemNet(cfg.architecture, cfg.dropout, n_inputs=x_tr.shape[1]).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = LRSchedule(cfg, steps_per_epoch)
+    state: dict[str, Any] = {"epoch": 0, "best_val_mae": math.inf, "best_epoch": 0, "history": [],
+                             "stopped": None}
+    last, best_path, metrics_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "metrics.jsonl"
+    data_id = {"n_train": n, "n_val": len(x_va), "world_size": world}
+
+    if last.is_file():
+        ck = torch.load(last, map_location="cpu", weights_only=True)
+        old = TrainConfig(**{k: tuple(v) if k == "dropout" else v for k, v in ck["config"].items()})
+        diff = old.resumable_with(cfg)
+        if diff or ck["data"] != data_id:
+            what = ", ".join(f"{k}: run has {getattr(old, k)!r}, asked {getattr(cfg, k)!r}" for k in diff)
+            if ck["data"] != data_id:
+                what += f"; data: run has {ck['data']}, now {data_id}"
+            raise ValueError(f"{run_dir} holds a run with other settings ({what}); resume with the "
+                             "same settings or use a new run directory")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        schedule.load_state_dict(ck["schedule"])
+        state = ck["state"]
+        torch.set_rng_state(ck["rng"]["torch"])
+        state["stopped"] = None  # the loop re-checks: epochs or patience may have been raised
+        if rank == 0:  # the log is rebuilt from the checkpoint, so it never holds an epoch twice
+            metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
+        log.info("resuming %s after epoch %d (best val MAE %.4f at epoch %d)", run_dir,
+                 state["epoch"], state["best_val_mae"], state["best_epoch"])
+    elif rank == 0:
+        metrics_path.write_text("")
+
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    log.info("training ElemNet on %d rows (%s, bf16=%s, world size %d), %d steps/epoch", n, device,
+             bf16, world, steps_per_epoch)
+    done_here, stopped = 0, state.get("stopped")
+    epoch = state["epoch"]
+    while stopped is None:
+        if epoch >= cfg.epochs:
+            stopped = "epochs"
+            break
+        if epoch - state["best_epoch"] >= cfg.patience and state["best_epoch"] > 0:
+            stopped = "early_stopping"
+            break
+        if stop_after is not None and done_here >= stop_after:
+            break
+        epoch += 1
+        t0 = time.perf_counter()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+            batches = [torch.as_tensor(b) for b in sampler]
+        else:
+            order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(n))
+            batches = list(order.split(cfg.batch_size))
+        torch.manual_seed(_seed_for(cfg.seed, epoch, rank))  # dropout masks, reproducible per epoch
+        dropout_on = cfg.dropout_epochs is None or epoch <= cfg.dropout_epochs
+        rates = iter(model.dropout_rates)
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = next(rates) if dropout_on else 0.0
+        if cfg.dropout_epochs is not None and epoch == cfg.dropout_epochs + 1:
+            schedule.restart_plateau()  # val measured before now is no guide to the dropout-free net
+        net.train()
+        loss_sum, seen = 0.0, 0
+        bar = progress(total=len(batches), desc=f"epoch {epoch}", unit="batch")
+        for i, idx in enumerate(batches):
+            xb, yb = x_tr[idx].to(device, non_blocking=True), y_tr[idx].to(device, non_blocking=True)
+            for group in opt.param_groups:
+                group["lr"] = schedule.lr()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                pred = net(xb)
+            loss = F.l1_loss(pred.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            schedule.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            bar.update(1)
+            if i % 50 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+        bar.close()
+        train_s = time.perf_counter() - t0
+        val_mae = evaluate_mae(model, x_va, y_va)
+        lr_used = schedule.lr()
+        improved = val_mae < state["best_val_mae"]
+        if improved:
+            state["best_val_mae"], state["best_epoch"] = val_mae, epoch
+        schedule.epoch_end(val_mae)
+        record = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "val_mae": val_mae,
+                  "best_val_mae": state["best_val_mae"], "best_epoch": state["best_epoch"],
+                  "lr": lr_used, "epoch_s": round(time.perf_counter() - t0, 2),
+                  "train_samples_per_s": round(seen * world / train_s, 1), "bf16": bf16, "dropout": dropout_on,
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        state["history"].append(record)
+        state["epoch"] = epoch
+        done_here += 1
+        if rank == 0:
+            if improved:
+                save_model(model, best_path, metadata={
+                    "epoch": epoch, "val_mae": val_mae, "config": asdict(cfg), "data": data_id,
+                    "trained_on": "OQMD train split (hullpack/data/oqmd), selected on val"})
+            _save_atomic({"version": CHECKPOINT_VERSION, "config": asdict(cfg), "data": data_id,
+                          "model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "schedule": schedule.state_dict(), "state": state,
+                          "rng": {"torch": torch.get_rng_state()}}, last)
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        log.info("epoch %d: train loss %.4f, val MAE %.4f (best %.4f @ %d), lr %.3g, %.1f s", epoch,
+                 record["train_loss"], val_mae, state["best_val_mae"], state["best_epoch"], lr_used,
+                 record["epoch_s"])
+    if stopped is not None and rank == 0 and last.is_file():
+        ck = torch.load(last, map_location="cpu", weights_only=True)
+        if ck["state"].get("stopped") != stopped:
+            ck["state"]["stopped"] = stopped
+            _save_atomic(ck, last)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    return {"run_dir": str(run_dir), "epochs_done": state["epoch"], "best_epoch": state["best_epoch"],
+            "best_val_mae": state["best_val_mae"], "stopped": stopped or "stop_after",
+            "bf16": bf16, "history": state["history"], "model": model.eval()}

@@ -1,0 +1,374 @@
+"""ElemNet: architecture, featurization, data, model files, training and resume."""
+from __future__ import annotations
+
+import math
+import random
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from hullpack.elements import ELEMNET_ELEMENTS
+from hullpack.elemnet import (DEFAULT_ARCHITECTURE, ElemNet, TrainConfig, featurize, load_model,
+                              load_oqmd, parse_architecture, parse_formulas, save_model, train)
+from hullpack.elemnet.train import LRSchedule
+from hullpack.errors import CompositionError, ModelFileError
+
+TINY = dict(architecture="32x2D-16x1D-1", dropout=(0.2, 0.1))
+
+
+def tiny_data(n=512, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 86), np.float32)
+    for i in range(n):  # ternary-like compositions, as OQMD
+        cols = rng.choice(86, 3, replace=False)
+        x[i, cols] = rng.dirichlet(np.ones(3))
+    w = rng.normal(size=86).astype(np.float32)
+    return x, (x @ w).astype(np.float32)
+
+
+# -- model -------------------------------------------------------------------------------------
+def test_default_architecture_parameter_count_and_layout():
+    model = ElemNet()
+    assert sum(p.numel() for p in model.parameters()) == 4_631_361
+    layers = list(model.net)
+    linears = [m for m in layers if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [1024] * 4 + [512] * 3 + [256] * 3 + [128] * 3 + [64] * 2 + [32, 1]
+    assert linears[0].in_features == 86
+    # ReLU right after every hidden Linear, nothing after the output
+    for i, m in enumerate(layers[:-1]):
+        if isinstance(m, torch.nn.Linear):
+            assert isinstance(layers[i + 1], torch.nn.ReLU)
+    assert layers[-1] is linears[-1]
+    # dropout after the last layer of each of the first four blocks, drop (not keep) rates
+    drops = [(sum(isinstance(m, torch.nn.Linear) for m in layers[:i]), m.p)
+             for i, m in enumerate(layers) if isinstance(m, torch.nn.Dropout)]
+    assert drops == [(4, 0.2), (7, 0.1), (10, 0.3), (13, 0.2)]
+
+
+def test_glorot_uniform_weights_zero_biases():
+    torch.manual_seed(0)
+    for m in ElemNet().net:
+        if isinstance(m, torch.nn.Linear):
+            bound = math.sqrt(6.0 / (m.in_features + m.out_features))
+            assert float(m.weight.detach().abs().max()) <= bound
+            if m.weight.numel() > 10000:  # uniform on [-b, b]: std b / sqrt(3)
+                assert float(m.weight.detach().std()) == pytest.approx(bound / math.sqrt(3), rel=0.02)
+            assert float(m.bias.detach().abs().max()) == 0.0
+
+
+def test_architecture_strings():
+    assert parse_architecture(DEFAULT_ARCHITECTURE)[0] == (1024, 4, True)
+    model = ElemNet("16x2D-8x1-1", (0.5,))
+    assert sum(p.numel() for p in model.parameters()) == (86 * 16 + 16) + (16 * 16 + 16) + (16 * 8 + 8) + 9
+    for bad in ("1024x4D", "1024x0-1", "abc-1", "16xD-1", ""):
+        with pytest.raises(ValueError):
+            ElemNet(bad, ())
+    with pytest.raises(ValueError, match="dropout blocks"):
+        ElemNet("16x2D-1", (0.1, 0.2))
+    with pytest.raises(ValueError, match="keep probability"):
+        ElemNet("16x2D-1", (1.0,))
+
+
+def test_eval_mode_is_deterministic_train_mode_is_not():
+    torch.manual_seed(0)
+    model = ElemNet()
+    x = torch.from_numpy(featurize(["Fe2O3", "NaCl", "Al1Sm1Tm1"]))
+    model.train()
+    assert not torch.equal(model(x), model(x))  # dropout active
+    p1, p2 = model.predict(x.numpy()), model.predict(["Fe2O3", "NaCl", "Al1Sm1Tm1"])
+    assert np.array_equal(p1, p2) and p1.dtype == np.float64
+    assert model.training  # predict restores the mode
+    with torch.no_grad():
+        assert np.allclose(model.eval()(x).numpy(), p1, atol=1e-6)
+    assert np.allclose(model.predict(x.numpy(), bf16=True), p1, atol=0.05)
+    assert np.allclose(model.predict(x.numpy(), batch_size=1), p1, rtol=1e-4, atol=1e-7)
+
+
+# -- featurization ----------------------------------------------------------------------------
+def test_featurize_fractions_and_inputs():
+    x = featurize(["Fe2O3", "FeOFe", "Li0.5CoO2", " Na Cl ", "O"])
+    fe, o, li, co = (ELEMNET_ELEMENTS.index(e) for e in ("Fe", "O", "Li", "Co"))
+    assert x.shape == (5, 86) and x.dtype == np.float32
+    assert np.allclose(x.sum(axis=1), 1.0)
+    assert x[0, fe] == pytest.approx(0.4) and x[0, o] == pytest.approx(0.6)
+    assert x[1, fe] == pytest.approx(2 / 3)  # repeated symbols add up
+    assert x[2, li] == pytest.approx(0.5 / 3.5) and x[2, co] == pytest.approx(1 / 3.5)
+    assert np.array_equal(featurize("Fe2O3"), x[:1])  # a single string is one composition
+    assert np.allclose(featurize([{"Fe": 2, "O": 3}]), x[:1])
+
+
+def test_featurize_matches_pymatgen_on_oqmd():
+    Composition = pytest.importorskip("pymatgen.core").Composition
+    formulas = random.Random(1).sample(load_oqmd("val")["formula"].tolist(), 200) + ["Ca(OH)2", "Fe2(SO4)3"]
+    ref = np.array([[Composition(f).get_atomic_fraction(e) for e in ELEMNET_ELEMENTS] for f in formulas])
+    assert np.abs(featurize(formulas) - ref).max() < 1e-6
+    comps = [Composition(f) for f in formulas[:20]]
+    assert np.array_equal(featurize(comps), featurize(formulas[:20]))
+
+
+def test_featurize_reports_every_bad_entry():
+    items = ["NaCl", "(", "Xx2", "", "HeH", "Fe0O0", None, "KBr", "Po2O"]
+    with pytest.raises(CompositionError) as info:
+        featurize(items)
+    bad = info.value.bad
+    assert [b[0] for b in bad] == [1, 2, 3, 4, 5, 6, 8]
+    message = str(info.value)
+    assert "7 of 9" in message
+    for i, text in [(1, "("), (2, "Xx2"), (4, "HeH"), (8, "Po2O")]:
+        assert f"[{i}] {text!r}" in message
+    assert "He is not one of ElemNet's 86 elements" in message
+    assert "unknown element 'Xx'" in message
+    assert isinstance(info.value, ValueError)
+    with pytest.warns(UserWarning, match="7 of 9"):
+        skipped = featurize(items, errors="skip")
+    assert np.array_equal(skipped, featurize(["NaCl", "KBr"]))
+    with pytest.warns(UserWarning):
+        nan = featurize(items, errors="nan")
+    assert nan.shape == (9, 86)
+    assert np.isnan(nan).any(axis=1).tolist() == [i in (1, 2, 3, 4, 5, 6, 8) for i in range(9)]
+    with pytest.raises(ValueError, match="errors="):
+        featurize(["NaCl"], errors="ignore")
+    x, bad = parse_formulas(["NaCl", "Xx"])
+    assert bad == [(1, "Xx", "unknown element 'Xx'")] and np.isnan(x[1]).all()
+
+
+def test_featurize_long_error_lists_are_truncated_but_complete():
+    with pytest.raises(CompositionError) as info:
+        featurize(["Xx"] * 50)
+    assert len(info.value.bad) == 50 and "and 30 more" in str(info.value)
+
+
+def test_predict_errors_modes():
+    model = ElemNet("8x1-1", ())
+    with pytest.raises(CompositionError):
+        model.predict(["NaCl", "Xx"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert model.predict(["NaCl", "Xx"], errors="skip").shape == (1,)
+        out = model.predict(["NaCl", "Xx"], errors="nan")
+    assert np.isfinite(out[0]) and np.isnan(out[1])
+
+
+# -- data --------------------------------------------------------------------------------------
+def test_oqmd_loader_applies_elemnet_filter():
+    removed = {}
+    for split in ("train", "val", "test"):
+        df = load_oqmd(split)
+        removed[split] = df.attrs["n_removed"]
+        assert df["target"].between(-20, 5, inclusive="neither").all()
+        assert len(df) + removed[split] == len(load_oqmd(split, filter=False))
+    assert removed == {"train": 69, "val": 13, "test": 4}  # 86 in all, as SOURCE.md says
+    with pytest.raises(ValueError):
+        load_oqmd("validation")
+
+
+# -- model files -------------------------------------------------------------------------------
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = ElemNet(**TINY)
+    path = save_model(model, tmp_path / "m.pt", metadata={"epoch": 3, "val_mae": 0.1})
+    back = load_model(path)
+    assert back.architecture == TINY["architecture"] and back.dropout_rates == TINY["dropout"]
+    assert back.metadata["epoch"] == 3 and len(back.metadata["sha256"]) == 64
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), back.state_dict().values()))
+    assert not back.training
+    half = load_model(save_model(model, tmp_path / "h.pt", dtype="float16"))
+    x = featurize(["Fe2O3", "NaCl"])
+    assert np.allclose(half.predict(x), model.predict(x), atol=1e-2)
+    assert (tmp_path / "h.pt").stat().st_size < 0.6 * (tmp_path / "m.pt").stat().st_size
+
+
+def test_corrupt_truncated_and_mismatched_files(tmp_path):
+    model = ElemNet(**TINY)
+    good = save_model(model, tmp_path / "good.pt").read_bytes()
+    cases = {
+        "truncated": good[: len(good) // 2],
+        "garbage": b"not a model at all" * 100,
+        "empty": b"",
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ModelFileError, match="corrupt or truncated"):
+            load_model(tmp_path / name)
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model(tmp_path / "missing.pt")
+
+    def rewrite(name, **change):
+        blob = torch.load(tmp_path / "good.pt", weights_only=True)
+        for key, value in change.items():
+            blob[key] = value(blob) if callable(value) else value
+        torch.save(blob, tmp_path / name)
+        return tmp_path / name
+
+    def flip(blob):  # a changed weight no longer matches the recorded sha256
+        sd = dict(blob["state_dict"])
+        w = sd["net.0.weight"].clone()
+        w[0, 0] += 1.0
+        sd["net.0.weight"] = w
+        return sd
+
+    with pytest.raises(ModelFileError, match="sha256"):
+        load_model(rewrite("flipped.pt", state_dict=flip))
+    with pytest.raises(ModelFileError, match="format version"):
+        load_model(rewrite("v99.pt", format_version=99))
+    with pytest.raises(ModelFileError, match="not a hullpack ElemNet"):
+        load_model(rewrite("other.pt", format="something-else"))
+    with pytest.raises(ModelFileError, match="element order"):
+        load_model(rewrite("elements.pt", elements=lambda b: b["elements"][::-1]))
+    with pytest.raises(ModelFileError, match="do not fit"):
+        load_model(rewrite("arch.pt", architecture="64x2D-16x1D-1"))
+    with pytest.raises(ModelFileError, match="not the requested"):
+        load_model(tmp_path / "good.pt", architecture=DEFAULT_ARCHITECTURE)
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "plain.pt")
+
+
+# -- training ----------------------------------------------------------------------------------
+def _run(path, data, **kw):
+    x, y = data
+    settings = dict(TINY, batch_size=64, lr=2e-3, warmup_epochs=0.5, plateau_patience=1, epochs=4, seed=3)
+    settings.update(kw)
+    return train(path, train_data=(x[:384], y[:384]), val_data=(x[384:], y[384:]), **settings)
+
+
+def test_training_lowers_the_loss(tmp_path):
+    data = tiny_data()
+    out = _run(tmp_path, data, epochs=12, lr=3e-3)
+    hist = out["history"]
+    assert hist[-1]["train_loss"] < 0.6 * hist[0]["train_loss"]
+    baseline = float(np.abs(data[1][384:] - np.median(data[1][:384])).mean())
+    assert out["best_val_mae"] < 0.7 * baseline
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 12 and '"val_mae"' in lines[0]
+    best = load_model(tmp_path / "best.pt")
+    assert best.metadata["epoch"] == out["best_epoch"]
+    assert best.metadata["val_mae"] == pytest.approx(out["best_val_mae"])
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
+    data = tiny_data()
+    full = _run(tmp_path / "full", data, epochs=5)
+    part = _run(tmp_path / "part", data, epochs=5, stop_after=2)
+    assert part["epochs_done"] == 2 and part["stopped"] == "stop_after"
+    rest = _run(tmp_path / "part", data, epochs=5)
+    assert rest["epochs_done"] == 5
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert a["schedule"] == b["schedule"]
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert torch.equal(sa["exp_avg"], sb["exp_avg"]) and torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+    strip = lambda h: [{k: v for k, v in r.items() if k not in ("epoch_s", "time", "train_samples_per_s")} for r in h]
+    assert strip(full["history"]) == strip(rest["history"])
+    assert len((tmp_path / "part" / "metrics.jsonl").read_text().splitlines()) == 5
+    assert _run(tmp_path / "part", data, epochs=5)["epochs_done"] == 5  # finished: nothing to do
+    assert _run(tmp_path / "part", data, epochs=6)["epochs_done"] == 6  # more epochs: goes on
+    with pytest.raises(ValueError, match="lr: run has 0.002"):
+        _run(tmp_path / "part", data, epochs=6, lr=1e-3)
+
+
+def test_early_stopping_on_val(tmp_path):
+    # lr so small that the weights do not move: val never improves after epoch 1
+    out = _run(tmp_path, tiny_data(), epochs=50, lr=1e-30, patience=3, schedule="constant")
+    assert out["stopped"] == "early_stopping" and out["epochs_done"] == 4 and out["best_epoch"] == 1
+    # raising the patience lets a stopped run go on
+    more = _run(tmp_path, tiny_data(), epochs=50, lr=1e-30, patience=5, schedule="constant")
+    assert more["epochs_done"] == 6
+
+
+def test_training_never_reads_the_test_split(tmp_path, monkeypatch):
+    import hullpack.elemnet.data as data_module
+
+    asked = []
+    x, y = tiny_data(256)
+
+    def fake(split, **kw):
+        asked.append(split)
+        return x, y
+
+    monkeypatch.setattr(data_module, "oqmd_arrays", fake)
+    train(tmp_path, epochs=1, batch_size=128, **TINY)
+    assert asked == ["train", "val"]
+
+
+def test_plateau_schedule_warmup_and_decay():
+    cfg = TrainConfig(lr=1e-3, warmup_epochs=1, plateau_patience=2, plateau_factor=0.5, min_lr=2e-4)
+    s = LRSchedule(cfg, steps_per_epoch=10)
+    assert s.lr() == pytest.approx(1e-4)
+    for _ in range(10):
+        s.step()
+    assert s.lr() == pytest.approx(1e-3)
+    for val in (1.0, 0.9, 0.95, 0.95):  # two flat epochs: still within patience
+        s.epoch_end(val)
+    assert s.lr() == pytest.approx(1e-3)
+    s.epoch_end(0.95)
+    assert s.lr() == pytest.approx(5e-4)
+    for _ in range(20):
+        s.epoch_end(0.95)
+    assert s.lr() == pytest.approx(2e-4)  # floor
+    t = LRSchedule(cfg, 10)
+    t.load_state_dict(s.state_dict())
+    assert t.lr() == s.lr()
+    with pytest.raises(ValueError):
+        TrainConfig(schedule="step")
+
+
+# -- export and the shipped default ------------------------------------------------------------
+def test_export_measures_test_mae_on_the_rounded_weights(tmp_path):
+    from hullpack.elemnet import export_default, oqmd_arrays
+    from hullpack.elemnet.train import evaluate_mae
+
+    _run(tmp_path / "run", tiny_data(), epochs=2)
+    meta = export_default(tmp_path / "run", out=tmp_path / "default.pt")
+    model = load_model(tmp_path / "default.pt")
+    assert model.metadata["test_mae"] == pytest.approx(meta["test_mae"])
+    assert model.metadata["epoch"] == meta["epoch"] and meta["weights_dtype"] == "float16"
+    x, y = oqmd_arrays("test")
+    assert meta["n_test"] == len(y) == 51251
+    assert evaluate_mae(model, torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(meta["test_mae"], rel=1e-6)
+    # the weights are stored in fp16
+    assert torch.load(tmp_path / "default.pt", weights_only=True)["state_dict"]["net.0.weight"].dtype == torch.float16
+
+
+def test_default_checkpoint_predicts_test_compounds():
+    from hullpack.elemnet import default_path, load_pretrained
+
+    if not default_path().is_file():
+        pytest.skip(f"no default checkpoint at {default_path()} yet (export one with `hullpack train --export RUN_DIR`)")
+    model = load_pretrained()
+    meta = model.metadata
+    assert 0 < meta["test_mae"] < 0.5 and meta["val_mae"] > 0 and meta["n_test"] == 51251
+    test = load_oqmd("test").sample(200, random_state=0)
+    pred = model.predict(test["formula"].tolist())
+    mae = float(np.abs(pred - test["target"].to_numpy()).mean())
+    assert mae < 3 * meta["test_mae"]
+    # well-known oxides (train split): right sign and close to DFT
+    known = {"Fe2O3": -1.650, "Fe3O4": -1.644, "FeO": -1.520}  # OQMD, eV/atom
+    got = model.predict(list(known))
+    assert (got < 0).all()
+    assert np.abs(got - np.array(list(known.values()))).max() < max(5 * meta["test_mae"], 0.3)
+
+
+@pytest.mark.filterwarnings("ignore:1 of 2 compositions")
+def test_cli_train_export_predict(tmp_path, capsys):
+    import json
+
+    from hullpack.cli import main
+
+    run = tmp_path / "run"
+    assert main(["-q", "train", str(run), "--architecture", "16x1D-1", "--dropout", "0.1", "--epochs", "1",
+                 "--batch-size", "4096", "--lr", "1e-3"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["epochs_done"] == 1 and out["stopped"] == "epochs"
+    assert main(["-q", "train", "--export", str(run), "--out", str(tmp_path / "m.pt")]) == 0
+    meta = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert meta["epoch"] == 1 and meta["test_mae"] > 0
+    assert main(["-q", "predict", "--model", str(tmp_path / "m.pt"), "NaCl", "Xx", "--errors", "nan"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "formula,dH_eV_per_atom" and lines[2] == "Xx,nan" and lines[1].startswith("NaCl,")
+    assert main(["-q", "predict", "--model", str(tmp_path / "m.pt"), "NaCl", "Xx"]) == 2
+    assert "[1] 'Xx'" in capsys.readouterr().err

@@ -1,0 +1,339 @@
+"""What every XElemNet analysis shares: the model as an energy function of element fractions, checked
+inputs, element data from pymatgen, and the compositions the analyses are run on."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import warnings
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
+from ..errors import CompositionError, ModelFileError
+
+log = logging.getLogger(__name__)
+
+#: eV/atom; the unit of every energy the analyses report
+ENERGY_UNIT = "eV/atom"
+_ROW_SUM_TOL = 1e-3  # float32 fractions written to 4-6 digits still sum to 1 within this
+
+
+# --------------------------------------------------------------------------------------------- model
+
+def energy_model(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode after checking that it maps ``(n, 86)`` fractions to ``(n,)`` or
+    ``(n, 1)`` energies; :class:`hullpack.errors.ModelFileError` if not.
+
+    >>> m = energy_model(torch.nn.Linear(86, 1))
+    >>> predict(m, np.eye(86, dtype=np.float32)[:3]).shape
+    (3,)
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module mapping (n, 86) fractions to energies, "
+                        f"got {type(model).__name__}")
+    model.eval()
+    probe = torch.full((2, N_ELEMENTS), 1.0 / N_ELEMENTS, device=_device(model))
+    try:
+        with torch.no_grad():
+            out = model(probe)
+    except Exception as exc:  # any failure means the module does not take ElemNet's input
+        raise ModelFileError(f"the model cannot take (n, {N_ELEMENTS}) element fractions "
+                             f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) not in ((2,), (2, 1)):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelFileError(f"the model maps (2, {N_ELEMENTS}) fractions to {shape}; the analyses "
+                             "need one energy per composition, (n,) or (n, 1)")
+    return model
+
+
+def _device(model: nn.Module) -> torch.device:
+    p = next(iter(model.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 8192) -> np.ndarray:
+    """Energies (float64, eV/atom) of the ``(n, 86)`` fractions ``x``, in eval mode, batch by batch.
+
+    >>> predict(torch.nn.Linear(86, 1), np.zeros((0, 86), np.float32)).shape
+    (0,)
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not x.flags.writeable:  # torch warns on read-only buffers (the cached binaries are)
+        x = x.copy()
+    device = _device(model)
+    out = np.empty(len(x), dtype=np.float64)
+    for start in range(0, len(x), batch_size):
+        xb = torch.from_numpy(x[start:start + batch_size]).to(device)
+        out[start:start + len(xb)] = model(xb).reshape(-1).double().cpu().numpy()
+    return out
+
+
+def check_trained(model: nn.Module, *, where: str = "the model") -> None:
+    """Refuse a model that was never trained: one whose ``metadata`` (as written by hullpack's
+    training) records no epoch, or whose energies do not vary over compositions.
+
+    >>> flat = torch.nn.Linear(86, 1)
+    >>> _ = torch.nn.init.zeros_(flat.weight)
+    >>> try:
+    ...     check_trained(flat)
+    ... except ModelFileError as exc:
+    ...     print(str(exc)[:36])
+    the model predicts the same energy (
+    """
+    meta = getattr(model, "metadata", None)
+    if isinstance(meta, dict) and "epoch" not in meta and "val_mae" not in meta and "test_mae" not in meta:
+        raise ModelFileError(f"{where} records no training (its metadata has no epoch or MAE): "
+                             "explaining an untrained network says nothing about chemistry; train "
+                             "one with `hullpack train`, or pass allow_untrained=True / --allow-untrained")
+    x, _ = equiatomic_binaries()
+    e = predict(model, np.vstack([np.eye(N_ELEMENTS, dtype=np.float32), x]))
+    if not np.all(np.isfinite(e)):
+        raise ModelFileError(f"{where} predicts non-finite energies (first at composition "
+                             f"{int(np.flatnonzero(~np.isfinite(e))[0])} of the pure elements and "
+                             "equiatomic binaries): its weights are broken")
+    if np.ptp(e) < 1e-4:
+        raise ModelFileError(f"{where} predicts the same energy ({e[0]:.4g} {ENERGY_UNIT}) for every pure "
+                             "element and equiatomic binary: it is untrained or collapsed")
+
+
+def load_model(path: str | os.PathLike | None = None, *, allow_untrained: bool = False) -> nn.Module:
+    """The model to explain: hullpack's shipped default when ``path`` is None, else a model file
+    written by :func:`hullpack.elemnet.save_model` (or ``hullpack train``). Missing, corrupt and
+    untrained files raise :class:`hullpack.errors.ModelFileError`.
+    """
+    from ..elemnet import load_model as _load, load_pretrained
+
+    model = load_pretrained() if path is None else _load(path)
+    if not allow_untrained:
+        check_trained(model, where="the default model" if path is None else f"model file {path}")
+    return model
+
+
+# ------------------------------------------------------------------------------------- compositions
+
+def as_fractions(compositions: Any, *, name: str = "compositions") -> np.ndarray:
+    """``(n, 86)`` float32 element fractions from formulas (through
+    :func:`hullpack.elemnet.featurize`) or from an array of fractions, checked: non-empty, finite,
+    non-negative, rows summing to 1. :class:`hullpack.errors.CompositionError` names the first bad row.
+
+    >>> as_fractions(["NaCl"])[0, [8, 14]]
+    array([0.5, 0.5], dtype=float32)
+    >>> try:
+    ...     as_fractions(np.zeros((2, 86)))
+    ... except CompositionError as exc:
+    ...     print(exc)
+    compositions row 0 sums to 0 instead of 1: fractions must describe a composition
+    """
+    if isinstance(compositions, (pd.Series, pd.Index)):
+        compositions = compositions.tolist()
+    if isinstance(compositions, (np.ndarray, torch.Tensor)) and getattr(compositions, "dtype", None) is not None \
+            and (isinstance(compositions, torch.Tensor) or compositions.dtype.kind in "fiu"):
+        x = np.asarray(compositions.detach().cpu() if isinstance(compositions, torch.Tensor) else compositions)
+        if x.ndim != 2 or x.shape[1] != N_ELEMENTS:
+            raise CompositionError(f"{name} must be an (n, {N_ELEMENTS}) array of element fractions in "
+                                   f"hullpack.elements.ELEMNET_ELEMENTS order, got shape {x.shape}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not x.flags.writeable:  # torch warns on read-only buffers (the cached binaries are)
+            x = x.copy()
+    else:
+        from ..elemnet import featurize
+
+        if isinstance(compositions, str):
+            compositions = [compositions]
+        x = featurize(list(compositions))
+    if len(x) == 0:
+        raise CompositionError(f"{name} is empty: give at least one composition")
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise CompositionError(f"{name} row {int(np.flatnonzero(bad)[0])} has a non-finite fraction")
+    neg = (x < 0).any(axis=1)
+    if neg.any():
+        i = int(np.flatnonzero(neg)[0])
+        raise CompositionError(f"{name} row {i} has a negative fraction of "
+                               f"{ELEMNET_ELEMENTS[int(np.argmin(x[i]))]}")
+    sums = x.sum(axis=1, dtype=np.float64)
+    off = np.abs(sums - 1.0) > _ROW_SUM_TOL
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise CompositionError(f"{name} row {i} sums to {sums[i]:.4g} instead of 1: fractions must "
+                               "describe a composition")
+    return x
+
+
+def formulas_of(x: np.ndarray, *, digits: int = 3) -> list[str]:
+    """Readable formulas of fraction rows (elements in ElemNet order, fractions rounded).
+
+    >>> formulas_of(np.eye(86, dtype=np.float32)[[8]] * 0.5 + np.eye(86, dtype=np.float32)[[14]] * 0.5)
+    ['Na0.5Cl0.5']
+    """
+    out = []
+    for row in np.asarray(x):
+        cols = np.flatnonzero(row > 0)
+        out.append("".join(f"{ELEMNET_ELEMENTS[c]}{round(float(row[c]), digits):g}" for c in cols))
+    return out
+
+
+def elements_arg(elements: Iterable[str] | None) -> list[str]:
+    """Checked element symbols (all 86 when None); CompositionError names unknown ones."""
+    if elements is None:
+        return list(ELEMNET_ELEMENTS)
+    elements = [str(e) for e in elements]
+    unknown = [(i, e, "not one of ElemNet's 86 elements") for i, e in enumerate(elements) if e not in ELEMENT_INDEX]
+    if unknown:
+        raise CompositionError(f"unknown elements {[u[1] for u in unknown]}: ElemNet covers "
+                               f"{N_ELEMENTS} elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra)", unknown)
+    if not elements:
+        raise CompositionError("the element list is empty")
+    return elements
+
+
+def binary_fractions(a: Iterable[str], b: Iterable[str], x: float | np.ndarray) -> np.ndarray:
+    """Rows of ``A_x B_(1-x)`` for paired symbols ``a[i], b[i]`` at fraction(s) ``x`` of A.
+
+    >>> binary_fractions(["Na"], ["Cl"], 0.25)[0, [8, 14]]
+    array([0.25, 0.75], dtype=float32)
+    """
+    ia = np.array([ELEMENT_INDEX[s] for s in a], dtype=np.int64)
+    ib = np.array([ELEMENT_INDEX[s] for s in b], dtype=np.int64)
+    xa = np.broadcast_to(np.asarray(x, dtype=np.float32), ia.shape)
+    out = np.zeros((len(ia), N_ELEMENTS), dtype=np.float32)
+    rows = np.arange(len(ia))
+    out[rows, ib] += 1 - xa
+    out[rows, ia] += xa
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _equiatomic() -> tuple[np.ndarray, tuple[tuple[str, str], ...]]:
+    pairs = tuple(combinations(ELEMNET_ELEMENTS, 2))
+    x = binary_fractions([p[0] for p in pairs], [p[1] for p in pairs], 0.5)
+    x.setflags(write=False)
+    return x, pairs
+
+
+def equiatomic_binaries() -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """All 3,655 equiatomic binaries AB of ElemNet's elements: ``(x, [(A, B), ...])``.
+
+    >>> x, pairs = equiatomic_binaries()
+    >>> x.shape, pairs[0]
+    ((3655, 86), ('H', 'Li'))
+    """
+    x, pairs = _equiatomic()
+    return x, list(pairs)
+
+
+def random_compositions(n: int, *, seed: int = 0, n_elements: tuple[int, ...] = (2, 3, 4)) -> np.ndarray:
+    """``n`` random compositions: a uniform number of elements from ``n_elements``, elements drawn
+    uniformly, fractions from a flat Dirichlet. For tests, benchmarks and synthetic studies.
+
+    >>> x = random_compositions(5, seed=1)
+    >>> x.shape, bool(np.allclose(x.sum(axis=1), 1))
+    ((5, 86), True)
+    """
+    if n < 1:
+        raise CompositionError(f"n = {n}: ask for at least one composition")
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, N_ELEMENTS), dtype=np.float32)
+    ks = rng.choice(np.asarray(n_elements), size=n)
+    for i, k in enumerate(ks):
+        cols = rng.choice(N_ELEMENTS, size=int(k), replace=False)
+        x[i, cols] = rng.dirichlet(np.ones(int(k)))
+    return x
+
+
+def oqmd_split(split: str = "test", *, n: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of an OQMD split shipped with hullpack (through :mod:`hullpack.elemnet`), optionally
+    a random subsample of ``n`` rows (without replacement, by ``seed``)."""
+    from ..elemnet import oqmd_arrays
+
+    x, y = oqmd_arrays(split)
+    if n is not None and n < len(x):
+        idx = np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))
+        x, y = x[idx], y[idx]
+    return x, y
+
+
+# ------------------------------------------------------------------------------------- element data
+
+def _pymatgen_element():
+    try:
+        from pymatgen.core import Element
+    except ImportError:  # pragma: no cover - pymatgen is part of the xai extra
+        raise ImportError("element properties need pymatgen: pip install 'hullpack[xai]'") from None
+    return Element
+
+
+def _display_position(z: int, group: int, period: int) -> tuple[int, int]:
+    """(row, column) on a periodic-table plot: lanthanides and actinides in two rows below."""
+    if 57 <= z <= 71:
+        return 8, 3 + (z - 57)
+    if 89 <= z <= 103:
+        return 9, 3 + (z - 89)
+    return period, group
+
+
+@functools.lru_cache(maxsize=1)
+def _element_table() -> pd.DataFrame:
+    Element = _pymatgen_element()
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen warns about missing data for a few elements
+        for symbol in ELEMNET_ELEMENTS:
+            el = Element(symbol)
+            z, group, period = int(el.Z), int(el.group), int(el.row)
+            ie = el.ionization_energies
+            radius = el.atomic_radius
+            row, col = _display_position(z, group, period)
+            rows.append({
+                "element": symbol, "Z": z, "group": group, "period": period,
+                "electronegativity": float(el.X) if el.X == el.X else np.nan,
+                "ionization_energy": float(ie[0]) if ie and ie[0] is not None else np.nan,
+                "atomic_radius": float(radius) if radius is not None else np.nan,
+                "common_oxidation_states": tuple(int(s) for s in el.common_oxidation_states),
+                "oxidation_states": tuple(int(s) for s in el.oxidation_states),
+                "table_row": row, "table_col": col,
+            })
+    return pd.DataFrame(rows).set_index("element")
+
+
+#: the properties :func:`element_table` holds that alignment correlates with, and their units
+PROPERTIES: dict[str, str] = {
+    "electronegativity": "Pauling",
+    "group": "",
+    "period": "",
+    "ionization_energy": "eV",
+    "atomic_radius": "Å",
+}
+
+
+def element_table() -> pd.DataFrame:
+    """Per-element data of ElemNet's 86 elements from pymatgen, indexed by symbol in ElemNet order:
+    Z, group (lanthanides and actinides: 3), period, Pauling electronegativity, first ionization
+    energy (eV), atomic radius (Å; NaN for Kr and Xe), common and all oxidation states, and the
+    element's cell on a periodic-table plot.
+
+    >>> t = element_table()
+    >>> int(t.at["O", "group"]), int(t.at["O", "period"]), float(t.at["O", "electronegativity"])
+    (16, 2, 3.44)
+    """
+    return _element_table().copy()
+
+
+def group_of(symbols: Iterable[str]) -> np.ndarray:
+    """Periodic-table groups of symbols (lanthanides and actinides count as group 3)."""
+    g = _element_table()["group"]
+    return np.array([int(g[s]) for s in symbols], dtype=np.int64)
+
+
+def ensure_dir(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

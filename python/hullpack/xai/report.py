@@ -1,0 +1,444 @@
+"""Run the XElemNet analyses on a model and write figures, tables and a self-contained report
+(Markdown with linked PNGs, HTML with the PNGs embedded)."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from ._base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict
+
+log = logging.getLogger(__name__)
+
+#: the analyses :func:`explain` runs, in order (alignment uses what shap and importance found)
+ANALYSES = ("shap", "importance", "alignment", "surrogate", "binaries", "projection")
+
+
+@dataclass
+class ExplainConfig:
+    """Sample sizes and seed of :func:`explain` (the defaults take a few minutes on 2 CPU cores)."""
+
+    #: test-split compositions explained with SHAP, and train-split background rows
+    n_shap: int = 500
+    n_background: int = 100
+    #: compositions (and samples each) of the KernelExplainer cross-check
+    n_kernel: int = 3
+    kernel_nsamples: int = 2048
+    #: test-split compositions for occlusion importance (None: all) and bootstrap resamples
+    n_importance: int | None = None
+    n_bootstrap: int = 200
+    #: test-split compositions the surrogate tree is fitted to, and the depths tried
+    n_surrogate: int = 20000
+    depths: tuple[int, ...] = tuple(range(1, 13))
+    #: points on [0, 1] of the binary scans (refined around each minimum)
+    n_grid: int = 201
+    seed: int = 0
+
+
+@dataclass
+class _Report:
+    out: Path
+    blocks: list[tuple] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def h(self, text: str, level: int = 2) -> None:
+        self.blocks.append(("h", level, text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def table(self, df: pd.DataFrame, name: str, *, index: bool = True, floatfmt: str = "{:.4g}") -> None:
+        ensure_dir(self.out / "tables")
+        df.to_csv(self.out / "tables" / f"{name}.csv", index=index)
+        self.blocks.append(("table", df, index, floatfmt))
+
+    def figure(self, fig, name: str, caption: str) -> None:
+        from .plots import save
+
+        path = save(fig, self.out / f"{name}.png")
+        self.blocks.append(("img", path.name, caption))
+
+
+def _fmt(v: Any, floatfmt: str) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "" if np.isnan(v) else floatfmt.format(v)
+    return str(v)
+
+
+def _markdown(blocks: list[tuple]) -> str:
+    lines = []
+    for b in blocks:
+        if b[0] == "h":
+            lines += ["#" * b[1] + " " + b[2], ""]
+        elif b[0] == "p":
+            lines += [b[1], ""]
+        elif b[0] == "table":
+            df, index, ff = b[1], b[2], b[3]
+            cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cols) + " |")
+            lines.append("|" + "---|" * len(cols))
+            for idx, row in df.iterrows():
+                cells = ([str(idx)] if index else []) + [_fmt(v, ff) for v in row]
+                lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+            lines.append("")
+        elif b[0] == "img":
+            lines += [f"![{b[2]}]({b[1]})", "", f"*{b[2]}*", ""]
+    return "\n".join(lines)
+
+
+_CSS = """body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.85em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}td:first-child{text-align:left}
+img{max-width:100%;border:1px solid #eee}figcaption{font-size:0.9em;color:#555;margin-bottom:1.5em}
+code{background:#f5f5f5;padding:0 3px}"""
+
+
+def _html(blocks: list[tuple], out: Path, title: str) -> str:
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body>"]
+    for b in blocks:
+        if b[0] == "h":
+            parts.append(f"<h{b[1]}>{html.escape(b[2])}</h{b[1]}>")
+        elif b[0] == "p":
+            text = html.escape(b[1])
+            # `code` spans and **bold** as in the Markdown
+            text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+            text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+            parts.append(f"<p>{text}</p>")
+        elif b[0] == "table":
+            df, index, ff = b[1], b[2], b[3]
+            cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
+            rows = ["<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"]
+            for idx, row in df.iterrows():
+                cells = ([str(idx)] if index else []) + [_fmt(v, ff) for v in row]
+                rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+            parts.append("<table>" + "".join(rows) + "</table>")
+        elif b[0] == "img":
+            data = base64.b64encode((out / b[1]).read_bytes()).decode("ascii")
+            parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(b[2])}'>"
+                         f"<figcaption>{html.escape(b[2])}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+class _Data:
+    """The OQMD splits, loaded once and only if an analysis needs them."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self._test: tuple[np.ndarray, np.ndarray] | None = None
+        self._train_x: np.ndarray | None = None
+
+    def test(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if self._test is None:
+            self._test = oqmd_split("test")
+        x, y = self._test
+        if n is not None and n < len(x):
+            idx = np.sort(np.random.default_rng(self.seed).choice(len(x), n, replace=False))
+            return x[idx], y[idx]
+        return x, y
+
+    def background(self, n: int) -> np.ndarray:
+        if self._train_x is None:
+            self._train_x, _ = oqmd_split("train")
+        idx = np.sort(np.random.default_rng(self.seed + 1).choice(len(self._train_x), n, replace=False))
+        return self._train_x[idx]
+
+
+def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
+    from . import plots
+    from .attributions import kernel_check, shap_summary, shap_values
+
+    x, _ = data.test(cfg.n_shap)
+    ex = shap_values(model, x, "elements")
+    pred = predict(model, x)
+    additivity = float(np.abs(ex.values.sum(axis=1) + ex.base_values - pred).max())
+    summary = shap_summary(ex)
+    found["shap"] = summary["mean_abs"]
+    r.h("SHAP attributions")
+    r.p(f"DeepLIFT/DeepSHAP attributions of the predicted energy of {len(x)} OQMD test compositions to their "
+        "element fractions. Reference: each composition's own elements, pure, weighted by fraction, so the "
+        "values of the present elements add up to the predicted energy below the pure elements' line "
+        f"(absent elements get exactly zero); additivity holds within {additivity:.1e} {ENERGY_UNIT}; "
+        f"{ex.compute_time:.1f} s. Mean reference energy {ex.base_values.mean():+.3f} {ENERGY_UNIT} (the "
+        "model's pure elements; ideally 0).")
+    top = summary.dropna(subset=["mean_abs"]).head(15)[["n_present", "mean_abs", "mean"]]
+    r.table(top.rename(columns={"mean_abs": f"mean abs SHAP ({ENERGY_UNIT})", "mean": f"mean SHAP ({ENERGY_UNIT})"}),
+            "shap_top")
+    r.figure(plots.shap_figure(ex, "bar"), "shap_bar", "Mean |SHAP| per element over the explained compositions (shap.plots.bar).")
+    r.figure(plots.shap_figure(ex, "beeswarm"), "shap_beeswarm",
+             "SHAP values per composition and element; colour = the element's fraction (shap.plots.beeswarm).")
+    r.figure(plots.periodic_table_heatmap(summary["mean"], title="mean SHAP where present",
+                                          label=f"mean SHAP ({ENERGY_UNIT})", center=0.0, fmt="{:.2f}"),
+             "periodic_shap", "Mean SHAP per element over the compositions containing it (blue: lowers the "
+             "energy); grey: never present.")
+    bg = data.background(cfg.n_background)
+    # the usual DeepSHAP for comparison, on at most 100 of the compositions (it costs n x background)
+    ex_bg = shap_values(model, x[:100], bg, n_background=cfg.n_background, seed=cfg.seed)
+    sb = shap_summary(ex_bg)
+    r.p(f"Against a background of {len(bg)} OQMD train compositions instead (usual DeepSHAP, on "
+        f"{len(ex_bg.values)} of the compositions; {ex_bg.compute_time:.1f} s), "
+        f"absent elements carry {sb.attrs['absent_share']:.1%} of all |attribution|: an element missing from a "
+        "composition gets -E_background[x_e] times its DeepLIFT multiplier, the effect of not containing it. "
+        f"Top elements by mean |SHAP| where present: {', '.join(sb.index[:8])}.")
+    kc = kernel_check(model, x, "elements", n_points=cfg.n_kernel, nsamples=cfg.kernel_nsamples, seed=cfg.seed)
+    kb = kernel_check(model, x, bg, n_points=cfg.n_kernel, nsamples=cfg.kernel_nsamples, seed=cfg.seed)
+    kc.insert(0, "reference", "elements")
+    kb.insert(0, "reference", "OQMD sample (20)")
+    kall = pd.concat([kc, kb], ignore_index=True)
+    r.p("Cross-check with the model-agnostic KernelExplainer on a few compositions, each method against the "
+        "same reference. Kernel SHAP evaluates the network on mixtures off the composition simplex and "
+        "DeepLIFT is not the Shapley value of a nonlinear network: expect agreement in sign and ranking, "
+        "not identity.")
+    r.table(kall, "shap_kernel_check", index=False)
+    r.numbers["shap"] = {"n": len(x), "reference": "elements", "seconds": ex.compute_time,
+                         "additivity_max_error": additivity, "top": top.index[:10].tolist(),
+                         "background_rows": len(bg), "background_absent_share": sb.attrs["absent_share"],
+                         "kernel_same_sign": kall["same_sign"].tolist(),
+                         "kernel_relative_diff": kall["relative_diff"].tolist()}
+
+
+def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
+    from . import plots
+    from .importance import occlusion_importance
+
+    x, y = data.test(cfg.n_importance)
+    df = occlusion_importance(model, x, y, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
+    found["occlusion"] = df["delta_mae"]
+    r.h("Occlusion importance")
+    r.p(f"Each element is removed from every one of {len(x)} OQMD test compositions that contains it "
+        f"(other fractions renormalised) and the MAE against DFT is measured again. Unoccluded MAE: "
+        f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE is over the whole split (common elements weigh more); "
+        f"ΔMAE affected is the mean over the compositions containing the element. Intervals: "
+        f"{df.attrs['ci']:.0%} bootstrap percentile, {cfg.n_bootstrap} resamples.")
+    r.table(df.head(20), "occlusion_importance_top")
+    df.to_csv(r.out / "tables" / "occlusion_importance.csv")
+    r.figure(plots.importance_bar(df, title="occlusion importance (OQMD test split)"), "importance_bar",
+             f"ΔMAE ({ENERGY_UNIT}) when the element is removed, top 25, with bootstrap intervals.")
+    r.figure(plots.periodic_table_heatmap(df["delta_mae_affected"], title="ΔMAE over compositions containing the element",
+                                          label=f"ΔMAE ({ENERGY_UNIT})", fmt="{:.2f}"),
+             "periodic_importance", "Occlusion ΔMAE per element, averaged over the compositions that contain it.")
+    r.numbers["importance"] = {"n": len(x), "mae": df.attrs["mae"], "top": df.index[:10].tolist(),
+                               "top_delta_mae": df["delta_mae"].iloc[:10].round(5).tolist()}
+
+
+def _run_alignment(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
+    from . import plots
+    from .alignment import element_response, property_alignment
+
+    resp = element_response(model)
+    q = pd.DataFrame({"response": resp["mean"]})
+    units = {"response": ENERGY_UNIT}
+    if "occlusion" in found:
+        q["occlusion"] = found["occlusion"]
+        units["occlusion"] = ENERGY_UNIT
+    if "shap" in found:
+        q["shap"] = found["shap"]
+        units["shap"] = ENERGY_UNIT
+    al = property_alignment(q)
+    r.h("Element-property alignment")
+    r.p("Per-element quantities against pymatgen's element data, by Spearman rank correlation: "
+        f"**response** is the mean predicted energy ({ENERGY_UNIT}) of the 85 equiatomic binaries AB the "
+        "element forms; **occlusion** is its ΔMAE and **shap** its mean |SHAP| (when those analyses ran).")
+    r.table(al, "alignment", index=False)
+    r.table(resp.sort_values("mean").head(10), "response_most_negative", floatfmt="{:.3f}")
+    r.figure(plots.alignment_scatter(q, al, units=units), "alignment_scatter",
+             "Per-element quantities against element properties; colour = group; ρ: Spearman.")
+    r.figure(plots.periodic_table_heatmap(resp["mean"], title="learned response: mean energy of equiatomic AB",
+                                          label=f"mean predicted energy ({ENERGY_UNIT})", center=0.0),
+             "periodic_response", f"Mean predicted energy ({ENERGY_UNIT}) of the element's 85 equiatomic binaries.")
+    best = al.dropna(subset=["rho"]).iloc[0] if al["rho"].notna().any() else None
+    r.numbers["alignment"] = {
+        "rows": [{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
+                 for row in al.to_dict("records")],
+        "strongest": None if best is None else f"{best['quantity']} ~ {best['property']}: rho {best['rho']:+.2f}"}
+
+
+def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
+    from . import plots
+    from .surrogate import fit_surrogate
+
+    x, _ = data.test(cfg.n_surrogate)
+    s = fit_surrogate(model, x, depths=cfg.depths, seed=cfg.seed)
+    r.h("Surrogate decision tree")
+    r.p(f"Regression trees fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
+        f"the 86 fractions), fidelity measured on a held-out quarter. Chosen depth {s.depth} (the smallest "
+        f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves.")
+    r.table(s.fidelity, "surrogate_fidelity")
+    r.table(s.splits.head(15), "surrogate_top_splits", index=False)
+    r.table(s.importance.head(10).to_frame(), "surrogate_importance")
+    r.figure(plots.fidelity_plot(s.fidelity, chosen=s.depth), "surrogate_fidelity",
+             "Fidelity (R² of the tree against the model) against tree depth.")
+    r.figure(plots.tree_plot(s.tree, max_depth=3), "surrogate_tree",
+             "Top three levels of the chosen tree: each split reads 'x_element <= fraction'.")
+    r.numbers["surrogate"] = {"n": len(x), "depth": s.depth, "r2_test": s.r2,
+                              "fidelity": s.fidelity["r2_test"].round(4).to_dict(),
+                              "top_split_elements": s.splits["element"].head(5).tolist()}
+
+
+def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
+    from . import plots
+    from .binaries import ANION_GROUPS, CATION_GROUPS, all_pairs_scan, cation_anion_elements, group_matrix
+
+    allp = all_pairs_scan(model, n_grid=cfg.n_grid)
+    allp.to_csv(ensure_dir(r.out / "tables") / "binary_scan_all_pairs.csv", index=False)
+    cations, anions = cation_anion_elements()
+    study = allp[allp["A"].isin(cations) & allp["B"].isin(anions)].reset_index(drop=True)
+    r.h("Binary systems: x_p against x_e")
+    r.p(f"For every pair A-B the predicted energy of A_x B_(1-x) is scanned on {cfg.n_grid} points (refined "
+        "around the minimum); x_p is the fraction of A at the lowest energy (A = the less electronegative "
+        "element). x_e is the charge-balanced fraction from common oxidation states (pymatgen); where there "
+        "are several, the one nearest x_p. Study set: A in groups 1-3 (no H), B in groups 15-17, "
+        f"{len(study)} pairs.")
+    by = study.groupby(["group_A", "group_B"]).agg(pairs=("x_p", "size"), mean_abs_deviation=("abs_deviation", "mean"),
+                                                    mean_deviation=("deviation", "mean"),
+                                                    forms=("forms", "mean")).reset_index()
+    r.table(by, "xp_xe_by_group", index=False, floatfmt="{:.3f}")
+    r.figure(plots.xp_xe_plot(study), "xp_xe", "x_p against x_e (left) and the deviation x_p - x_e by anion group (right).")
+    pair_dev = study.pivot(index="A", columns="B", values="deviation").reindex(index=cations, columns=anions)
+    r.figure(plots.matrix_heatmap(pair_dev, title="x_p - x_e per pair", label="x_p - x_e", center=0.0,
+                                  cmap="RdBu_r", xlabel="B (anion)", ylabel="A (cation)"),
+             "xp_xe_pairs", "x_p - x_e for each cation (rows) and anion (columns); blue: fewer cations than charge balance.")
+    dev = group_matrix(allp, "abs_deviation")
+    counts = group_matrix(allp, "abs_deviation", agg="count")
+    forms = group_matrix(allp, "forms")
+    r.p("All 3,655 pairs by group of A (rows; the less electronegative element) and group of B (columns): "
+        "mean |x_p - x_e| where a charge-balanced composition exists, and the share of pairs with a "
+        "predicted compound (a minimum below the line between the pure elements).")
+    r.figure(plots.matrix_heatmap(dev, title="mean |x_p - x_e| by group pair", label="mean |x_p - x_e|",
+                                  counts=counts, xlabel="group of B", ylabel="group of A"),
+             "group_deviation", "Mean |x_p - x_e| by group pair (n = pairs with a charge-balanced composition).")
+    r.figure(plots.matrix_heatmap(forms, title="share of pairs with a predicted compound", label="share forming",
+                                  cmap="magma", xlabel="group of B", ylabel="group of A"),
+             "group_forms", "Share of element pairs whose predicted energy has a minimum below the pure-element line.")
+    r.p("Hull agreement with DFT by group pair comes from the screening module: pass its per-system table "
+        "(columns A, B and an agreement column) to `hullpack.xai.hull_agreement_by_group` and plot the "
+        "result with `hullpack.xai.plots.matrix_heatmap`.")
+    r.numbers["binaries"] = {
+        "pairs": len(allp), "study_pairs": len(study),
+        "study_mean_abs_deviation": float(study["abs_deviation"].mean()),
+        "study_share_within_0.05": float((study["abs_deviation"] <= 0.05).mean()),
+        "by_group": {f"{int(a)}x{int(b)}": float(v) for a, b, v in
+                     by[["group_A", "group_B", "mean_abs_deviation"]].itertuples(index=False)
+                     if a in CATION_GROUPS and b in ANION_GROUPS},
+        "share_forming": float(allp["forms"].mean())}
+
+
+def _run_projection(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
+    from . import plots
+    from .projection import layer_projection
+
+    p = layer_projection(model)
+    r.h("Hidden-layer projection")
+    r.p(f"PCA of the activations of each of the {len(p.layers)} hidden layers, for the 86 pure elements and "
+        "the 3,655 equiatomic binaries (coloured by the group of the less electronegative element). "
+        "Separation: the between-group share of the variance in the first two components.")
+    r.table(p.summary.pivot(index="layer", columns="set", values="group_separation")
+            .reindex(p.layers).rename(columns=lambda c: f"separation ({c})"), "projection_separation", floatfmt="{:.3f}")
+    r.figure(plots.pca_grid(p, "pure"), "pca_pure", "Hidden-layer PCA of the pure elements, coloured by group.")
+    r.figure(plots.pca_grid(p, "binary"), "pca_binary", "Hidden-layer PCA of the equiatomic binaries, coloured by the cation's group.")
+    s = p.summary
+    r.numbers["projection"] = {
+        "layers": len(p.layers),
+        "separation_pure": s[s["set"] == "pure"]["group_separation"].round(4).tolist(),
+        "separation_binary": s[s["set"] == "binary"]["group_separation"].round(4).tolist()}
+
+
+_RUNNERS: dict[str, Callable] = {"shap": _run_shap, "importance": _run_importance, "alignment": _run_alignment,
+                                 "surrogate": _run_surrogate, "binaries": _run_binaries, "projection": _run_projection}
+
+
+def _describe_model(model: nn.Module, source: str) -> dict[str, Any]:
+    meta = dict(getattr(model, "metadata", {}) or {})
+    info = {"source": source, "architecture": getattr(model, "architecture", type(model).__name__),
+            "parameters": int(sum(p.numel() for p in model.parameters()))}
+    for k in ("epoch", "val_mae", "test_mae", "sha256"):
+        if k in meta:
+            info[k] = meta[k]
+    return info
+
+
+def _check_config(cfg: ExplainConfig) -> None:
+    """Refuse impossible sizes before any work (and before loading the model)."""
+    low = {"n_shap": 1, "n_background": 1, "n_kernel": 1, "kernel_nsamples": 10, "n_bootstrap": 1,
+           "n_surrogate": 20, "n_grid": 3}
+    for name, least in low.items():
+        if getattr(cfg, name) < least:
+            raise ValueError(f"{name} = {getattr(cfg, name)} must be >= {least}")
+    if cfg.n_importance is not None and cfg.n_importance < 1:
+        raise ValueError(f"n_importance = {cfg.n_importance} must be >= 1 (or None for the whole split)")
+    if not cfg.depths or min(cfg.depths) < 1:
+        raise ValueError(f"depths {cfg.depths} must be positive integers")
+
+
+def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model_path: str | os.PathLike | None = None,
+            only: Iterable[str] | None = None, config: ExplainConfig | None = None,
+            allow_untrained: bool = False) -> dict[str, Any]:
+    """Run the analyses (``only`` a subset of :data:`ANALYSES`) on ``model``, the model file
+    ``model_path``, or hullpack's shipped default, and write into ``out_dir``: one PNG per figure,
+    ``tables/*.csv``, ``report.md`` (PNG links), ``report.html`` (self-contained) and
+    ``results.json`` (the key numbers, also returned).
+    """
+    t_start = time.perf_counter()
+    cfg = config or ExplainConfig()
+    names = list(ANALYSES) if only is None else [str(a).strip() for a in only]
+    unknown = [a for a in names if a not in ANALYSES]
+    if unknown or not names:
+        raise ValueError(f"unknown analyses {unknown}; choose from {', '.join(ANALYSES)}")
+    _check_config(cfg)
+    if model is None:
+        model = load_model(model_path, allow_untrained=allow_untrained)
+        source = str(model_path) if model_path is not None else "hullpack default (load_pretrained)"
+    else:
+        source = type(model).__name__
+    model = energy_model(model)
+    out = ensure_dir(out_dir)
+    r = _Report(out)
+    info = _describe_model(model, source)
+    r.h("XElemNet report", 1)
+    facts = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items() if k != "sha256")
+    r.p(f"Model: {facts}. Energies in {ENERGY_UNIT}. Seed {cfg.seed}.")
+    r.numbers["model"] = info
+    r.numbers["config"] = asdict(cfg)
+    data = _Data(cfg.seed)
+    found: dict[str, pd.Series] = {}
+    timings = {}
+    for name in [a for a in ANALYSES if a in names]:
+        t0 = time.perf_counter()
+        log.info("running %s", name)
+        _RUNNERS[name](model, r, data, cfg, found)
+        timings[name] = round(time.perf_counter() - t0, 2)
+        log.info("%s done in %.1f s", name, timings[name])
+    r.numbers["seconds"] = timings
+    r.p("Seconds per analysis: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) + ".")
+    (out / "report.md").write_text(_markdown(r.blocks), encoding="utf-8")
+    (out / "report.html").write_text(_html(r.blocks, out, "XElemNet report"), encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(r.numbers, indent=2, default=_json_default), encoding="utf-8")
+    log.info("report written to %s in %.1f s", out, time.perf_counter() - t_start)
+    return r.numbers
+
+
+def _json_default(v: Any):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, tuple):
+        return list(v)
+    return str(v)
+
+
+__all__ = ["ANALYSES", "ExplainConfig", "explain"]

@@ -1,0 +1,349 @@
+"""XElemNet toolkit: shapes and names, SHAP additivity, and toy models whose answer is known."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from hullpack.elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
+from hullpack.errors import CompositionError, ModelFileError
+from hullpack import xai
+from hullpack.xai._base import binary_fractions, random_compositions
+
+shap = pytest.importorskip("shap")
+pytest.importorskip("sklearn")
+pytest.importorskip("pymatgen")
+
+O = ELEMENT_INDEX["O"]
+
+
+def tent_model() -> nn.Module:
+    """E = -2 min(x_O, 1 - x_O) eV/atom: zero for every pure element and every oxygen-free
+    composition, lowest (-1) at x_O = 1/2. A Linear/ReLU chain, so every path applies to it."""
+    net = nn.Sequential(nn.Linear(86, 2), nn.ReLU(), nn.Linear(2, 1))
+    with torch.no_grad():
+        net[0].weight.zero_()
+        net[0].weight[0, O] = 1.0          # h1 = x_O
+        net[0].weight[1, O] = 2.0          # h2 = relu(2 x_O - 1)
+        net[0].bias.copy_(torch.tensor([0.0, -1.0]))
+        net[2].weight.copy_(torch.tensor([[-2.0, 2.0]]))
+        net[2].bias.zero_()
+    return net.eval()
+
+
+def electronegativity_model() -> nn.Module:
+    """E = sum_e x_e * chi_e: linear in the Pauling electronegativity of the elements present."""
+    chi = xai.element_table()["electronegativity"].to_numpy()
+    net = nn.Linear(86, 1)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor(chi, dtype=torch.float32)[None, :])
+        net.bias.zero_()
+    return net.eval()
+
+
+def random_mlp(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(86, 32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 16), nn.ReLU(),
+                         nn.Linear(16, 1)).eval()
+
+
+class NotAChain(nn.Module):
+    """A skip connection: not a plain Linear/ReLU chain, so SHAP goes through shap.DeepExplainer."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.a = nn.Linear(86, 16)
+        self.act = nn.ReLU()
+        self.b = nn.Linear(16, 1)
+        self.skip = nn.Linear(86, 1)
+
+    def forward(self, x):
+        return self.b(self.act(self.a(x))).squeeze(-1) + self.skip(x).squeeze(-1)
+
+
+@pytest.fixture(scope="module")
+def comps():
+    x = random_compositions(60, seed=3)
+    x[::3] *= 0.5
+    x[::3, O] += 0.5                       # a third of them with oxygen
+    return x
+
+
+# ---------------------------------------------------------------------------------------------- SHAP
+
+@pytest.mark.parametrize("reference", ["elements", "sample", "zero"])
+def test_shap_additivity_names_and_shapes(comps, reference):
+    net = random_mlp()
+    background = random_compositions(25, seed=9) if reference == "sample" else reference
+    ex = xai.shap_values(net, comps, background)
+    assert isinstance(ex, shap.Explanation)
+    assert ex.values.shape == ex.data.shape == (60, 86)
+    assert list(ex.feature_names) == list(ELEMNET_ELEMENTS)
+    assert list(ex.instance_names) == xai._base.formulas_of(comps)
+    pred = xai.predict(net, comps)
+    np.testing.assert_allclose(ex.values.sum(axis=1) + ex.base_values, pred, atol=2e-5)
+    if reference != "sample":  # both give absent elements exactly nothing
+        assert np.all(ex.values[comps == 0] == 0)
+        assert xai.shap_summary(ex).attrs["absent_share"] == 0.0
+
+
+@pytest.mark.parametrize("reference", ["elements", "sample"])
+def test_batched_deeplift_equals_shap_deepexplainer(comps, reference):
+    net = random_mlp(seed=2)
+    background = random_compositions(10, seed=4) if reference == "sample" else reference
+    fast = xai.shap_values(net, comps[:12], background, fast=True)
+    slow = xai.shap_values(net, comps[:12], background, fast=False)
+    np.testing.assert_allclose(fast.values, slow.values, atol=1e-5)
+    np.testing.assert_allclose(fast.base_values, slow.base_values, atol=1e-6)
+
+
+def test_shap_on_a_network_that_is_not_a_chain(comps):
+    net = NotAChain().eval()
+    assert xai.attributions.linear_relu_chain(net) is None
+    ex = xai.shap_values(net, comps[:8], random_compositions(6, seed=1))
+    np.testing.assert_allclose(ex.values.sum(axis=1) + ex.base_values, xai.predict(net, comps[:8]), atol=2e-5)
+    with pytest.raises(ValueError, match="Linear/ReLU"):
+        xai.shap_values(net, comps[:2], fast=True)
+
+
+def test_gradient_explainer_adds_up_on_average(comps):
+    net = random_mlp(seed=5)
+    bg = random_compositions(30, seed=6)
+    ex = xai.shap_values(net, comps[:6], bg, method="gradient", nsamples=200)
+    deep = xai.shap_values(net, comps[:6], bg)
+    gap = ex.values.sum(axis=1) + ex.base_values - xai.predict(net, comps[:6])
+    assert np.abs(gap).mean() < 0.1 * np.abs(deep.values.sum(axis=1)).mean() + 1e-3
+    assert np.corrcoef(ex.values.ravel(), deep.values.ravel())[0, 1] > 0.9
+    with pytest.raises(ValueError, match="method='deep'"):
+        xai.shap_values(net, comps[:2], "elements", method="gradient")
+
+
+def test_shap_finds_the_one_element_that_matters(comps):
+    ex = xai.shap_values(tent_model(), comps)
+    summary = xai.shap_summary(ex)
+    assert summary.index[0] == "O"
+    # every bit of the energy (relative to the pure elements) sits on oxygen
+    others = np.delete(ex.values, O, axis=1)
+    np.testing.assert_allclose(others, 0, atol=1e-6)
+    np.testing.assert_allclose(ex.values[:, O], xai.predict(tent_model(), comps), atol=1e-6)
+
+
+def test_explanation_feeds_shap_plots(comps):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ex = xai.shap_values(random_mlp(), comps[:10])
+    shap.plots.bar(ex, show=False)
+    shap.plots.waterfall(ex[0], show=False)
+    plt.close("all")
+
+
+def test_kernel_check_agrees_on_a_linear_model(comps):
+    df = xai.kernel_check(electronegativity_model(), comps, random_compositions(8, seed=2), n_points=2,
+                          nsamples=400)
+    assert len(df) == 2
+    assert (df["relative_diff"] < 1e-3).all() and (df["same_sign"] == 1).all()
+    assert (df["deep_additivity_error"] < 1e-5).all() and (df["kernel_additivity_error"] < 1e-5).all()
+
+
+def test_kernel_check_is_seeded(comps):
+    net, bg = random_mlp(), random_compositions(8, seed=2)
+    first = xai.kernel_check(net, comps, bg, n_points=1, nsamples=100, seed=4)
+    np.random.seed(123)                    # the global generator must neither matter nor be disturbed
+    state = np.random.get_state()[1].copy()
+    again = xai.kernel_check(net, comps, bg, n_points=1, nsamples=100, seed=4)
+    pd.testing.assert_frame_equal(first, again)
+    assert np.array_equal(np.random.get_state()[1], state)
+
+
+# ----------------------------------------------------------------------------------- importance
+
+def test_occlusion_importance_finds_oxygen(comps):
+    net = tent_model()
+    y = xai.predict(net, comps) + np.random.default_rng(0).normal(0, 0.01, len(comps))
+    df = xai.occlusion_importance(net, comps, y, n_bootstrap=100)
+    assert df.index[0] == "O"
+    assert df.loc["O", "ci_low"] > 0.1 > df.drop(index="O")["ci_high"].max()
+    assert df.loc["O", "ci_low"] <= df.loc["O", "delta_mae"] <= df.loc["O", "ci_high"]
+    assert df.loc["O", "n_containing"] == int(((comps[:, O] > 0) & (comps[:, O] < 1)).sum())
+    assert abs(df.attrs["mae"] - np.abs(y - xai.predict(net, comps)).mean()) < 1e-9
+
+
+def test_occlusion_renormalises():
+    xo, rows = xai.importance.occlude(xai.as_fractions(["Fe2O3", "NaCl", "O"]), "O")
+    assert rows.tolist() == [0]                                 # pure O cannot be occluded
+    assert xo[0, ELEMENT_INDEX["Fe"]] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------------------------ alignment
+
+def test_alignment_finds_electronegativity():
+    resp = xai.element_response(electronegativity_model())
+    assert resp.shape == (86, 4) and list(resp.index) == list(ELEMNET_ELEMENTS)
+    chi = xai.element_table()["electronegativity"]
+    # mean over partners B of (chi_A + chi_B) / 2: exactly linear in chi_A
+    expected = (chi + (chi.sum() - chi) / 85) / 2
+    np.testing.assert_allclose(resp["mean"], expected, atol=1e-5)
+    al = xai.property_alignment(resp[["mean"]])
+    top = al.iloc[0]
+    assert (top["property"], round(top["rho"], 6)) == ("electronegativity", 1.0)
+    assert top["p_value"] < 1e-20 and top["n"] == 86
+    assert set(al["property"]) == set(xai.PROPERTIES)
+
+
+def test_alignment_drops_missing_values_and_rejects_unknown_properties():
+    q = pd.Series(np.arange(86.0), index=list(ELEMNET_ELEMENTS), name="q")
+    al = xai.property_alignment(q)
+    assert al.set_index("property").loc["atomic_radius", "n"] == 84   # no radius for Kr, Xe
+    with pytest.raises(ValueError, match="unknown properties"):
+        xai.property_alignment(q, ["colour"])
+
+
+# ------------------------------------------------------------------------------------ surrogate
+
+def test_surrogate_finds_oxygen(comps):
+    x = np.vstack([comps, random_compositions(300, seed=7)])
+    x[60::2] *= 0.5
+    x[60::2, O] += 0.5
+    s = xai.fit_surrogate(tent_model(), x, depths=[1, 2, 3, 4, 6])
+    assert set(s.splits["element"]) == {"O"}
+    assert s.importance.index[0] == "O" and s.importance["O"] == pytest.approx(1.0)
+    assert s.r2 > 0.95
+    assert s.fidelity["r2_train"].is_monotonic_increasing
+    assert list(s.fidelity.index) == [1, 2, 3, 4, 6]
+
+
+def test_surrogate_needs_enough_compositions():
+    with pytest.raises(CompositionError, match="too few"):
+        xai.fit_surrogate(tent_model(), random_compositions(8))
+
+
+# ------------------------------------------------------------------------------------- binaries
+
+def test_lowest_energy_fraction_and_charge_balance():
+    df = xai.xp_vs_xe(tent_model(), cations=["Na", "Ca", "La"], anions=["O", "Cl"], n_grid=101)
+    df = df.set_index(["A", "B"])
+    for a, x_e in (("Na", 2 / 3), ("Ca", 1 / 2), ("La", 2 / 5)):
+        row = df.loc[(a, "O")]
+        assert row["x_p"] == pytest.approx(0.5, abs=1e-6) and row["e_min"] == pytest.approx(-1.0, abs=1e-6)
+        assert row["forms"] and row["x_e"] == pytest.approx(x_e)
+        assert row["deviation"] == pytest.approx(0.5 - x_e)
+    assert not df.loc[("Na", "Cl"), "forms"]                    # the toy is flat without oxygen
+    assert df.loc[("Na", "Cl"), "x_e"] == pytest.approx(0.5)
+
+
+def test_lowest_energy_fraction_refines_between_grid_points():
+    # a minimum at x_O = 0.3 on a coarse grid of step 0.25: refinement must find it
+    net = nn.Sequential(nn.Linear(86, 2), nn.ReLU(), nn.Linear(2, 1))
+    with torch.no_grad():
+        net[0].weight.zero_(); net[0].weight[0, O] = 1.0; net[0].weight[1, O] = 1.0
+        net[0].bias.copy_(torch.tensor([0.0, -0.3]))
+        net[2].weight.copy_(torch.tensor([[-1.0, 1.0 / 0.7]])); net[2].bias.zero_()
+    df = xai.lowest_energy_fraction(net, [("Ca", "O")], n_grid=5, refine=61)
+    assert df.at[0, "x_p"] == pytest.approx(0.7, abs=0.01)       # x is the fraction of Ca
+
+
+def test_group_matrix_and_hull_hook():
+    pairs = xai.all_pairs_scan(tent_model(), ["Na", "Mg", "O", "F", "Fe"], n_grid=41)
+    assert len(pairs) == 10
+    assert all(xai.binaries.orient(a, b) == (a, b) for a, b in zip(pairs["A"], pairs["B"]))
+    m = xai.group_matrix(pairs, "abs_deviation")
+    assert m.shape == (18, 18)
+    assert m.at[1, 16] == pytest.approx(abs(0.5 - 2 / 3))        # Na-O
+    assert np.isnan(m.at[8, 1])                                 # no such pair
+    systems = pd.DataFrame({"A": ["O", "Na"], "B": ["Mg", "F"], "agree": [True, False]})
+    h = xai.hull_agreement_by_group(systems)
+    assert h.at[2, 16] == 1.0 and h.at[1, 17] == 0.0
+    with pytest.raises(ValueError, match="lacks the columns"):
+        xai.hull_agreement_by_group(systems.drop(columns="agree"))
+
+
+# ----------------------------------------------------------------------------------- projection
+
+def test_layer_projection_separates_groups_when_the_layer_encodes_them():
+    groups = xai.element_table()["group"].to_numpy()
+    net = nn.Sequential(nn.Linear(86, 18), nn.ReLU(), nn.Linear(18, 4), nn.ReLU(), nn.Linear(4, 1))
+    with torch.no_grad():
+        net[0].weight.zero_(); net[0].bias.zero_()
+        net[0].weight[torch.from_numpy(groups - 1), torch.arange(86)] = 1.0   # one-hot of the group
+    p = xai.layer_projection(net.eval())
+    assert p.layers == ["1", "3"] and p.widths == [18, 4]
+    assert p.pure["1"].shape == (86, 2) and p.binary["3"].shape == (3655, 2)
+    s = p.summary.set_index(["layer", "set"])
+    assert s.loc[("1", "pure"), "group_separation"] == pytest.approx(1.0)
+    assert 0.0 <= s["group_separation"].min() and s["group_separation"].max() <= 1.0 + 1e-9
+
+
+def test_layer_activations_are_the_hidden_outputs():
+    net = random_mlp()
+    x = random_compositions(5, seed=1)
+    acts = xai.layer_activations(net, x)
+    assert list(acts) == ["1", "4"]
+    with torch.no_grad():
+        np.testing.assert_allclose(acts["1"], torch.relu(net[0](torch.from_numpy(x))).numpy(), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("bad, match", [
+    ([], "empty"),
+    (np.zeros((0, 86), np.float32), "empty"),
+    (["NaCl", "Xx2"], "Xx"),
+    (["He"], "He"),
+    (np.ones((2, 5), np.float32), "shape"),
+    (np.full((1, 86), np.nan, np.float32), "non-finite"),
+    (-np.eye(86, dtype=np.float32)[:2], "negative"),
+    (np.eye(86, dtype=np.float32)[:2] * 2, "sums to 2"),
+])
+def test_bad_compositions(bad, match):
+    with pytest.raises(CompositionError, match=match):
+        xai.shap_values(random_mlp(), bad)
+
+
+def test_bad_models(tmp_path):
+    from hullpack.elemnet import ElemNet, save_model
+
+    with pytest.raises(TypeError):
+        xai.energy_model("model.pt")
+    with pytest.raises(ModelFileError, match="maps"):
+        xai.energy_model(nn.Linear(86, 3))
+    with pytest.raises(ModelFileError, match="cannot take"):
+        xai.energy_model(nn.Linear(10, 1))
+    garbage = tmp_path / "corrupt.pt"
+    garbage.write_bytes(b"not a model" * 100)
+    with pytest.raises(ModelFileError, match="corrupt"):
+        xai.load_model(garbage)
+    with pytest.raises(ModelFileError, match="does not exist"):
+        xai.load_model(tmp_path / "missing.pt")
+    untrained = save_model(ElemNet("8x1-1", ()), tmp_path / "untrained.pt")
+    with pytest.raises(ModelFileError, match="records no training"):
+        xai.load_model(untrained)
+    assert xai.load_model(untrained, allow_untrained=True).architecture == "8x1-1"
+    flat = nn.Linear(86, 1)
+    with torch.no_grad():
+        flat.weight.zero_()
+    with pytest.raises(ModelFileError, match="same energy"):
+        xai.check_trained(flat)
+
+
+def test_bad_arguments(comps):
+    net = tent_model()
+    with pytest.raises(CompositionError, match="unknown elements"):
+        xai.occlusion_importance(net, comps, np.zeros(len(comps)), elements=["O", "Qq"])
+    with pytest.raises(CompositionError, match="targets"):
+        xai.occlusion_importance(net, comps, np.zeros(3))
+    with pytest.raises(CompositionError, match="unknown elements"):
+        xai.xp_vs_xe(net, cations=["Na"], anions=["Ne"])
+    with pytest.raises(ValueError, match="method"):
+        xai.shap_values(net, comps, method="lime")
+    with pytest.raises(ValueError, match="unknown analyses"):
+        xai.explain("unused", net, only=["shap", "magic"])
+
+
+def test_binary_fractions_helper():
+    x = binary_fractions(["Na", "Ca"], ["Cl", "O"], np.array([0.25, 1.0]))
+    assert x[0, ELEMENT_INDEX["Na"]] == pytest.approx(0.25) and x[1, O] == 0
+    np.testing.assert_allclose(x.sum(axis=1), 1)

@@ -66,11 +66,16 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
+            raise ModelFileError(f"{path} is not a hullpack ElemNet model file (not a torch archive)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt zip archives
+        # torch's first sentence says what failed; the rest is generic advice
+        reason = str(exc).strip().split(". ")[0][:160]
         raise ModelFileError(f"model file {path} is corrupt or truncated and cannot be read "
-                             f"({type(exc).__name__}: {exc}); re-download or re-export it") from None
+                             f"({type(exc).__name__}: {reason}); re-download or re-export it") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a hullpack ElemNet model file (no '{FORMAT}' header)")
     version = blob.get("format_version")

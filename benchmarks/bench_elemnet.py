@@ -7,21 +7,19 @@
 
     python benchmarks/bench_elemnet.py [--threads 2] [--seconds 4]
 
-Writes benchmarks/results/bench_elemnet.json and prints a Markdown table.
+Writes benchmarks/results/elemnet.json and prints a Markdown table.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from _common import save
 from hullpack.elemnet import ElemNet, featurize, load_oqmd
 
 FWD_FLOP = 2 * sum(p.numel() for n, p in ElemNet().named_parameters() if n.endswith("weight"))
@@ -103,17 +101,11 @@ def main() -> None:
     feat = {"n_formulas": len(formulas), "regex_s": regex_s, "regex_per_s": len(formulas) / regex_s,
             "pymatgen_per_s": pmg_rate, "speedup": len(formulas) / regex_s / pmg_rate}
 
-    result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                          "threads": args.threads, "torch": torch.__version__,
-                          "load_avg_1min": os.getloadavg()[0]},
-              "gemm_4096_gflops": gemm, "fwd_mflop_per_sample": FWD_FLOP / 1e6, "throughput": rows,
-              "featurize": feat}
-    out = Path(__file__).resolve().parent / "results" / "bench_elemnet.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    save("elemnet", {"gemm_4096_gflops": gemm, "fwd_mflop_per_sample": FWD_FLOP / 1e6,
+                           "throughput": rows, "featurize": feat})
 
     print(f"ElemNet throughput ({args.threads} threads, torch {torch.__version__}, load avg "
-          f"{result['machine']['load_avg_1min']:.1f}); anchor: 4096^2 GEMM fp32 {gemm['fp32']:.0f}, "
+          f"{os.getloadavg()[0]:.1f}); anchor: 4096^2 GEMM fp32 {gemm['fp32']:.0f}, "
           f"bf16 {gemm['bf16']:.0f} GFLOP/s\n")
     print("| what | precision | samples/s | GFLOP/s | GEMM GFLOP/s | fraction of GEMM |")
     print("|---|---|---:|---:|---:|---:|")

@@ -26,20 +26,16 @@ Writes benchmarks/results/hull.json and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import sys
 import time
 import warnings
 
 import numpy as np
 
-from hullpack import build_info
+from _common import save
 from hullpack.compositions import grid_fractions, systems, uniform_grid
 from hullpack.hull import hull_batch
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 ELEMENTS = ("Fe", "Ni", "Al")
 
 
@@ -213,7 +209,6 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="10,000 ternaries, 10-system anchor samples")
     ap.add_argument("--sample", type=int, default=20, help="systems timed with pymatgen and scipy per order")
     ap.add_argument("--repeat", type=int, default=1, help="hullpack timings keep the best of this many runs")
-    ap.add_argument("--out", default=os.path.join(RESULTS, "hull.json"))
     args = ap.parse_args(argv)
     n_ternary = 10_000 if args.quick else None
     sample = 10 if args.quick else args.sample
@@ -225,19 +220,12 @@ def main(argv=None):
     rows.append(run(3, 20, n_ternary, sample, args.repeat, rng))
     print("first-layer gather ...", flush=True)
     g = gather(65_536, max(args.repeat, 3), rng)
-    result = dict(
-        benchmark="hull", command="python benchmarks/bench_hull.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        machine=dict(platform=platform.platform(), cpus=os.cpu_count(), load_average=os.getloadavg(),
-                     hullpack=build_info()),
-        rows=rows, first_layer_gather=g)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2, default=float)
+    out = save("hull", dict(rows=rows, first_layer_gather=g))
     print("\n## Hull kernels vs pymatgen PhaseDiagram and scipy ConvexHull\n")
     print(table(rows))
     print("\n## First-layer gather vs dense inputs\n")
     print(gather_table(g))
-    print(f"\nload average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; wrote {args.out}")
+    print(f"\nload average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; wrote {out}")
 
 
 if __name__ == "__main__":

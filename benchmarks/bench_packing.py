@@ -25,16 +25,13 @@ Writes benchmarks/results/packing.json and prints Markdown tables.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import numpy as np
 
-from hullpack import build_info, packing
+from _common import save
+from hullpack import packing
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 CAPACITY = 64.0
 
 
@@ -293,7 +290,6 @@ def main(argv=None):
     ap.add_argument("--quality-n", type=int, default=100_000, help="items per quality case")
     ap.add_argument("--seeds", type=int, default=5, help="seeds for random and round-robin batching")
     ap.add_argument("--repeat", type=int, default=3, help="timings keep the best of this many runs")
-    ap.add_argument("--out", default=os.path.join(RESULTS, "packing.json"))
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes = args.sizes or [1e5, 1e6]
@@ -308,21 +304,14 @@ def main(argv=None):
     print("quality ...", flush=True)
     quality_rows = quality(args.quality_n, args.seeds, rng)
 
-    result = dict(
-        benchmark="packing", command="python benchmarks/bench_packing.py" + (" --quick" if args.quick else ""),
-        machine=dict(platform=platform.platform(), cpus=os.cpu_count(), load_average=os.getloadavg(),
-                     hullpack=build_info()),
-        capacity=CAPACITY, speed=speed_rows, two_budgets=rows_2d, quality=quality_rows)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2, default=float)
+    out = save("packing", dict(capacity=CAPACITY, speed=speed_rows, two_budgets=rows_2d, quality=quality_rows))
     print("\n## Speed (lognormal sizes, sigma 1, capacity 64; best of runs)\n")
     print(speed_table(speed_rows))
     print("\n## Two budgets at once (FFD/BFD on (n, 2) sizes)\n")
     print(table_2d(rows_2d))
     print("\n## Quality (peak batch cost)\n")
     print(quality_table(quality_rows))
-    print(f"\nwrote {args.out}")
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

@@ -13,24 +13,21 @@ ran is reported too (they compute the same quantity).
 
     python benchmarks/bench_shap.py [--n 1000] [--n-slow 50] [--full] [--model PATH] [--threads N]
 
-Writes benchmarks/results/bench_shap.json and prints a Markdown table.
+Writes benchmarks/results/shap.json and prints a Markdown table.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import time
 
 import numpy as np
 import torch
 
+from _common import save
 from hullpack.xai import predict, shap_values
 from hullpack.xai._base import oqmd_split
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def load(path: str | None):
@@ -99,12 +96,9 @@ def main() -> None:
 
     out = {"n": args.n, "n_background": len(bg), "n_slow": n_slow, "model": source,
            "architecture": getattr(model, "architecture", type(model).__name__),
-           "machine": platform.machine(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-           "torch": torch.__version__, "forward_seconds": t_fwd,
+           "forward_seconds": t_fwd,
            "max_abs_diff_batched_vs_shap_deep": agreement, "additivity_max_error": additivity, "rows": rows}
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "bench_shap.json"), "w") as f:
-        json.dump(out, f, indent=1)
+    save("shap", out)
 
     print(f"### SHAP on {args.n} OQMD test compositions, ElemNet ({source}), CPU, "
           f"{torch.get_num_threads()} torch threads\n")

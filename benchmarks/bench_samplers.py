@@ -10,24 +10,21 @@ Measured in one run, on the same sizes:
 * packed batches (node budget): batch count vs the lower bound and time per epoch, for
   ``PackedBatchSampler`` vs ``torch_geometric.loader.DynamicBatchSampler``.
 
-    python benchmarks/samplers.py [--n 100000] [--epochs 3]
+    python benchmarks/bench_samplers.py [--n 100000] [--epochs 3]
 
 Writes benchmarks/results/samplers.json and prints a Markdown table.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import numpy as np
 import torch
 
+from _common import save
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def distributions(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -195,14 +192,11 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     dists = distributions(args.n, rng)
-    out = {"n": args.n, "epochs": args.epochs, "machine": platform.machine(), "cpus": os.cpu_count(),
-           "torch": torch.__version__,
+    out = {"n": args.n, "epochs": args.epochs,
            "balanced": bench_balanced(dists, args.epochs, rng),
            "ddp": bench_ddp(dists, args.epochs),
            "packed": bench_packed(dists, args.epochs)}
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "samplers.json"), "w") as f:
-        json.dump(out, f, indent=1)
+    save("samplers", out)
 
     print(f"### Peak batch cost / lower bound ({args.n} graphs, mean of {args.epochs} epochs)\n")
     print("| sizes | batch | hullpack balanced | random | round-robin top 10% | peak cut vs random | vs round-robin | s/epoch |")
@@ -212,7 +206,7 @@ def main() -> None:
         h, rnd, rr = r["hullpack balanced"], r["random"], r["round-robin top 10%"]
         print(f"| {r['sizes']} | {r['batch_size']} | {h / lb:.4f} | {rnd / lb:.3f} | {rr / lb:.3f} | "
               f"{1 - h / rnd:.1%} | {1 - h / rr:.1%} | {r['epoch_seconds']:.3f} |")
-    print(f"\n### DDP, 4 ranks, batch 32: heaviest rank / step mean (mean over steps), and epoch peak / mean\n")
+    print("\n### DDP, 4 ranks, batch 32: heaviest rank / step mean (mean over steps), and epoch peak / mean\n")
     print("| sizes | DistributedSampler step | hullpack step | DistributedSampler peak | hullpack peak | steps (both) |")
     print("|---|---|---|---|---|---|")
     for r in out["ddp"]:

@@ -1,0 +1,34 @@
+"""What every benchmark script shares: the machine record and where results go.
+
+Results go to benchmarks/results/<name>.json; set HULLPACK_BENCH_RESULTS to write them elsewhere
+(e.g. for a trial run that must not replace the recorded figures).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+RESULTS = Path(os.environ.get("HULLPACK_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
+
+
+def machine() -> dict:
+    """The machine and build a result was measured on, and how busy the machine was."""
+    import torch
+
+    from hullpack import build_info
+
+    return {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "load_average": list(os.getloadavg()), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "hullpack": build_info()}
+
+
+def save(name: str, result: dict) -> Path:
+    """Write ``result`` with the command line and the machine record to RESULTS/<name>.json."""
+    out = RESULTS / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"benchmark": name, "command": " ".join(["python", *sys.argv]), "machine": machine(), **result}
+    out.write_text(json.dumps(record, indent=1, default=float) + "\n")
+    return out

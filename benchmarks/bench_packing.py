@@ -14,7 +14,7 @@ Quality (graph-size distributions below, batch sizes 8 and 32):
 
 * balanced batches: peak batch cost of ``balance`` vs random batching and vs NuGraph-style batching
   (the largest 10% dealt round-robin, the rest at random), and vs the lower bound;
-* packed batches: bin count of FFD / BFD vs the lower bound;
+* packed batches: bin count of FFD / BFD / "auto" (FFD, then balanced partitions into fewer bins) vs the lower bound;
 * two budgets at once (nodes and edges): time and bin count of FFD / BFD on (n, 2) sizes.
 
     python benchmarks/bench_packing.py            # full run (about a minute of numba, 1e7 items)
@@ -226,14 +226,18 @@ def quality(n_per_batch_size, seeds, rng):
             cap = max(float(costs.max()), bs * float(costs.mean()))  # about bs items per bin
             ffd_bins = packing.pack(costs, cap)[1]
             bfd_bins = packing.pack(costs, cap, "bfd")[1]
+            t0 = time.perf_counter()
+            auto_bins = packing.pack(costs, cap, "auto")[1]
+            auto_s = time.perf_counter() - t0
             lb_bins = packing.lower_bound(costs, capacity=cap)
             rows.append(dict(
                 distribution=name, batch_size=bs, n=n, mean_batch_cost=float(costs.sum() / B),
                 peak_random=float(rnd), peak_round_robin=float(rr), peak_lpt=float(lpt), peak_balanced=float(ours),
                 peak_lower_bound=lb, balanced_over_bound=float(ours / lb),
                 reduction_vs_random=float(1 - ours / rnd), reduction_vs_round_robin=float(1 - ours / rr),
-                capacity=cap, ffd_bins=ffd_bins, bfd_bins=bfd_bins, bins_lower_bound=lb_bins,
-                ffd_over_bound=ffd_bins / lb_bins, bfd_over_bound=bfd_bins / lb_bins))
+                capacity=cap, ffd_bins=ffd_bins, bfd_bins=bfd_bins, auto_bins=auto_bins, auto_seconds=auto_s,
+                bins_lower_bound=lb_bins, ffd_over_bound=ffd_bins / lb_bins, bfd_over_bound=bfd_bins / lb_bins,
+                auto_over_bound=auto_bins / lb_bins))
     return rows
 
 
@@ -262,7 +266,7 @@ def speed_table(rows):
 
 def quality_table(rows):
     lines = ["| distribution | bs | peak: random | round-robin top 10% | hullpack balance | lower bound "
-             "| balance / bound | reduction vs random | vs round-robin | FFD / BFD bins vs bound |",
+             "| balance / bound | reduction vs random | vs round-robin | FFD / BFD / auto bins vs bound |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         m = r["mean_batch_cost"]
@@ -270,7 +274,7 @@ def quality_table(rows):
             f"| {r['distribution']} | {r['batch_size']} | {r['peak_random'] / m:.3f} | {r['peak_round_robin'] / m:.3f} | "
             f"{r['peak_balanced'] / m:.3f} | {r['peak_lower_bound'] / m:.3f} | {r['balanced_over_bound']:.4f} | "
             f"{100 * r['reduction_vs_random']:.1f}% | {100 * r['reduction_vs_round_robin']:.1f}% | "
-            f"{r['ffd_over_bound']:.4f} / {r['bfd_over_bound']:.4f} |")
+            f"{r['ffd_over_bound']:.4f} / {r['bfd_over_bound']:.4f} / {r['auto_over_bound']:.4f} |")
     return "\n".join(lines) + "\n\nPeaks are in units of the mean batch cost (random and round-robin: mean of the seeds)."
 
 

@@ -122,14 +122,14 @@ const std::int64_t* expect_order(const py::handle& obj, std::int64_t n, i64_arra
 }
 
 // n_batches batches of at most batch_size items hold n items with no batch left empty:
-// (n_batches - 1) * batch_size < n <= n_batches * batch_size (checked without overflow).
+// ceil(n / batch_size) <= n_batches <= n (checked without overflow).
 void expect_batches(std::int64_t n, std::int64_t n_batches, std::int64_t batch_size) {
   if (n_batches < 1) fail("n_batches must be >= 1, got ", n_batches);
   if (batch_size < 1) fail("batch_size must be >= 1, got ", batch_size);
   const std::int64_t need = (n - 1) / batch_size + 1;  // ceil(n / batch_size), n >= 1
-  if (n_batches != need)
-    fail("n_batches = ", n_batches, " does not match n = ", n, " items in batches of at most batch_size = ",
-         batch_size, ": need (n_batches - 1) * batch_size < n <= n_batches * batch_size, i.e. n_batches = ", need);
+  if (n_batches < need || n_batches > n)
+    fail("n_batches = ", n_batches, " does not fit n = ", n, " items in batches of at most batch_size = ",
+         batch_size, ": need ", need, " <= n_batches <= ", n, " (no batch over batch_size, none empty)");
 }
 
 py::tuple core_pack(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& method_obj,

@@ -443,7 +443,7 @@ CORE_GARBAGE = [
     ("balance", (F, -1, 3)),
     ("balance", (F, 0, 0)),
     ("balance", (F, 1, 2)),
-    ("balance", (F, 3, 2)),
+    ("balance", (F, 4, 2)),  # more batches than items: one would be empty
     ("balance", (F, 1.0, 3)),
     ("balance", (F, True, 3)),
     ("balance", (F, "1", 3)),
@@ -494,3 +494,44 @@ def test_core_happy_path_takes_arrays_without_copies():
     assert core.lower_bound_balance(sizes, 3) == pytest.approx(20 / 3)
     offsets, items = core.group(bins, 3)
     assert offsets.tolist() == [0, 2, 5, 7] and items.tolist() == [0, 2, 1, 3, 6, 4, 5]
+
+
+# ------------------------------------------------------------------------------------------------
+# method="auto": first fit, then balanced partitions into fewer bins where first fit falls short
+# ------------------------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 300), seed=st.integers(0, 2**31 - 1), slack=st.floats(1.0, 12.0))
+def test_auto_never_worse_than_ffd_and_within_capacity(n, seed, slack):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 40, n).astype(float)
+    cap = float(sizes.max() * slack)
+    _, ffd_bins = packing.pack(sizes, cap)
+    bins, n_bins = packing.pack(sizes, cap, method="auto")
+    assert n_bins <= ffd_bins
+    assert packing.lower_bound(sizes, capacity=cap) <= n_bins
+    assert sorted(np.unique(bins)) == list(range(n_bins))            # every bin used
+    assert packing.batch_costs(sizes, bins, n_bins).max() <= cap
+
+
+def test_auto_packs_many_similar_items_near_the_bound():
+    # Eight molecule-sized items per bin: first fit strands a few atoms of room in every bin.
+    rng = np.random.default_rng(0)
+    sizes = np.clip(rng.normal(23, 4.5, 20_000), 4, None).round()
+    cap = sizes.sum() / 2_500
+    bound = packing.lower_bound(sizes, capacity=cap)
+    _, ffd_bins = packing.pack(sizes, cap)
+    _, auto_bins = packing.pack(sizes, cap, method="auto")
+    assert ffd_bins > 1.01 * bound
+    assert auto_bins <= 1.01 * bound
+
+
+def test_auto_is_first_fit_for_several_dimensions_and_deterministic():
+    sizes = np.random.default_rng(1).integers(1, 30, (500, 2)).astype(float)
+    assert np.array_equal(packing.pack(sizes, [100, 100], method="auto")[0],
+                          packing.pack(sizes, [100, 100])[0])
+    one = np.random.default_rng(2).integers(1, 30, 500).astype(float)
+    order = np.random.default_rng(3).permutation(500)
+    a = packing.pack(one, 100.0, method="auto", order=order)
+    b = packing.pack(one, 100.0, method="auto", order=order)
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1]

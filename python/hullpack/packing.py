@@ -153,7 +153,7 @@ def _check_batches(n: int, n_batches: int, batch_size: int) -> None:
 # Public API
 # ---------------------------------------------------------------------------------------------
 
-def pack(sizes, capacity, method: Literal["ffd", "bfd"] = "ffd",
+def pack(sizes, capacity, method: Literal["ffd", "bfd", "auto"] = "ffd",
          order=None) -> tuple[np.ndarray, int]:
     """Pack items into as few bins as possible, no bin exceeding ``capacity``.
 
@@ -172,10 +172,16 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd"] = "ffd",
     tree nodes per item when the dimensions are correlated (nodes and edges), more, growing with
     the number of bins, when bins fill up in different dimensions (about 2 s for 1e6 such items).
 
+    ``"auto"`` runs first fit, and where that leaves a single cost dimension above the lower bound
+    (many items of similar size per bin, where first fit strands a little room in every bin) it
+    also tries balanced partitions into fewer bins (:func:`balance`, each checked against the
+    capacity; a bisection over the bin count, so a few more O(n log n) passes) and keeps whichever
+    uses fewer bins.
+
     Args:
         sizes: ``(n,)`` or ``(n, k)`` non-negative finite costs.
         capacity: the budget per bin, a scalar or one value per dimension, each > 0.
-        method: ``"ffd"`` (first-fit-decreasing) or ``"bfd"`` (best-fit-decreasing).
+        method: ``"ffd"`` (first-fit-decreasing), ``"bfd"`` (best-fit-decreasing) or ``"auto"``.
         order: a permutation of ``range(n)`` that breaks ties between equal costs.
 
     Returns:
@@ -202,19 +208,50 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd"] = "ffd",
     arr = _as_sizes(sizes)
     k = 1 if arr.ndim == 1 else arr.shape[1]
     cap = _as_capacity(capacity, k)
-    if method not in ("ffd", "bfd"):
-        raise ValueError(f"method must be 'ffd' or 'bfd', got {method!r}")
+    if method not in ("ffd", "bfd", "auto"):
+        raise ValueError(f"method must be 'ffd', 'bfd' or 'auto', got {method!r}")
     perm = _as_order(order, arr.shape[0])
     try:
-        bins, n_bins = _core.pack(arr, cap, method, perm)
+        bins, n_bins = _core.pack(arr, cap, "ffd" if method == "auto" else method, perm)
     except ValueError:
         # The core names the problem too; say it with hullpack's own error classes when the
         # sizes are at fault (checked only here, so valid input pays nothing for it).
         _check_values(arr, "sizes")
         _check_oversize(arr, cap)
         raise
+    if method == "auto" and k == 1:
+        bins, n_bins = _fewer_bins_by_balancing(arr, float(cap[0]), perm, bins, int(n_bins))
     log.debug("pack: %d items into %d bins (%s)", arr.shape[0], n_bins, method)
     return bins, int(n_bins)
+
+
+def _fewer_bins_by_balancing(costs: np.ndarray, capacity: float, order, bins: np.ndarray,
+                             n_bins: int) -> tuple[np.ndarray, int]:
+    """The fewest bins, between the lower bound and ``n_bins``, into which :func:`balance` splits
+    the items with no bin over ``capacity``; ``(bins, n_bins)`` unchanged when none is found.
+
+    Balanced partitions also balance item counts, so this finds little where sizes are heavy-tailed
+    (first fit is at the bound there anyway) and much where many similar items share a bin. It
+    tries ``n_bins - 1`` first (one pass when balancing cannot help) and then bisects, taking
+    feasibility as monotone in the bin count, which holds closely in practice.
+    """
+    n = costs.shape[0]
+    lo = int(_core.lower_bound_pack(costs, np.array([capacity]))) - 1  # largest count known infeasible
+
+    def split(m: int):
+        b = _core.balance(costs, m, -(-n // m), order, True)
+        return b if batch_costs(costs, b, m).max() <= capacity else None
+
+    hi = n_bins - 1
+    if hi <= lo or (best := split(hi)) is None:
+        return bins, n_bins
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if (b := split(mid)) is None:
+            lo = mid
+        else:
+            hi, best = mid, b
+    return best, hi
 
 
 def balance(costs, n_batches: int, batch_size: int, order=None, refine: bool = True) -> np.ndarray:

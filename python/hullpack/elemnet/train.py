@@ -162,34 +162,12 @@ def _setup_distributed(device: torch.device) -> tuple[int, int]:
 
 
 def _distributed_batches(n: int, batch_size: int, world: int, rank: int, seed: int):
-    """This rank's batch sampler: hullpack's DistributedBalancedBatchSampler (every composition
-    costs the same, so it gives all ranks equal, disjoint batches), or torch's DistributedSampler
-    cut into batches where hullpack.samplers cannot be imported."""
-    try:
-        from ..samplers import DistributedBalancedBatchSampler
-    except ImportError as exc:
-        log.warning("hullpack.samplers unavailable (%s): using torch's DistributedSampler", exc)
-        return _TorchDistributedBatches(n, batch_size, world, rank, seed)
+    """This rank's batch sampler: every composition costs the same, so hullpack's
+    DistributedBalancedBatchSampler gives all ranks equal, disjoint batches without communication."""
+    from ..samplers import DistributedBalancedBatchSampler
+
     return DistributedBalancedBatchSampler(np.ones(n), batch_size=batch_size, num_replicas=world,
                                            rank=rank, seed=seed)
-
-
-class _TorchDistributedBatches:
-    def __init__(self, n: int, batch_size: int, world: int, rank: int, seed: int):
-        from torch.utils.data import DistributedSampler
-
-        self.sampler = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
-        self.batch_size = batch_size
-
-    def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return -(-len(self.sampler) // self.batch_size)
-
-    def __iter__(self):
-        idx = list(self.sampler)
-        return (idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size))
 
 
 def _as_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:

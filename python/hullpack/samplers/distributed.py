@@ -81,7 +81,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     def __init__(self, sizes: Any, batch_size: int | None = None, max_cost: Any = None, *,
                  mode: str | None = None, num_replicas: int | None = None, rank: int | None = None,
                  cost: Callable | None = None, weights: Sequence[float] | None = None,
-                 bias: float | None = None, method: str = "ffd", oversize: str = "error",
+                 bias: float | None = None, method: str = "auto", oversize: str = "error",
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
                  fields: Sequence | None = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)

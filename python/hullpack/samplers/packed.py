@@ -59,8 +59,8 @@ class _Budget:
                 raise ValueError(f"max_cost{'' if cap.ndim == 0 else f'[{i}]'} = {c}: must be finite and > 0")
         if oversize not in OVERSIZE_POLICIES:
             raise ValueError(f"oversize={oversize!r}: expected one of {OVERSIZE_POLICIES}")
-        if method not in ("ffd", "bfd"):
-            raise ValueError(f"method={method!r}: expected 'ffd' (first fit) or 'bfd' (best fit)")
+        if method not in ("auto", "ffd", "bfd"):
+            raise ValueError(f"method={method!r}: expected 'auto', 'ffd' (first fit) or 'bfd' (best fit)")
         self.costs, self.max_cost, self.method, self.oversize = costs, cap, method, oversize
 
         over = costs > cap if costs.ndim == 1 else (costs > cap).any(axis=1)
@@ -117,7 +117,8 @@ class PackedBatchSampler(PlanBatchSampler):
     """Batches of varying size whose cost stays within ``max_cost``, in as few batches as possible.
 
     Items are packed first-fit (``method="ffd"``) or best-fit (``"bfd"``) decreasing by the C++ core
-    in O(n log n). The cost of an item is its size; with ``(n, k)`` sizes and a vector ``max_cost``
+    in O(n log n); the default ``"auto"`` also tries balanced partitions into fewer batches where
+    first fit stays above the lower bound (see :func:`hullpack.packing.pack`). The cost of an item is its size; with ``(n, k)`` sizes and a vector ``max_cost``
     every column has its own budget (say nodes and edges); with a scalar ``max_cost`` the cost is
     ``cost(sizes)`` for a :class:`~hullpack.samplers.LinearCost` or
     :class:`~hullpack.samplers.MemoryModel` (or ``weights=``/``bias=``), else the sizes summed over
@@ -153,7 +154,7 @@ class PackedBatchSampler(PlanBatchSampler):
     """
 
     def __init__(self, sizes: Any, max_cost: Any, *, cost: Callable | None = None,
-                 weights: Sequence[float] | None = None, bias: float | None = None, method: str = "ffd",
+                 weights: Sequence[float] | None = None, bias: float | None = None, method: str = "auto",
                  shuffle: bool = True, seed: int = 0, oversize: str = "error", drop_last: bool = False,
                  granularity: float = 0.01, fields: Sequence | None = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)

@@ -22,7 +22,7 @@ def model_file(tmp_path_factory):
 
 
 SMALL = ["--n-shap", "12", "--n-background", "8", "--n-kernel", "1", "--n-importance", "300",
-         "--n-bootstrap", "20", "--n-surrogate", "200", "--grid", "21", "--threads", "1"]
+         "--n-bootstrap", "20", "--n-surrogate", "200", "--grid", "21", "--hull-grid", "4", "--threads", "1"]
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +39,15 @@ def test_explain_writes_the_report(model_file, tmp_path):
     assert rc == 0
     for name in ("report.md", "report.html", "results.json", "shap_beeswarm.png", "importance_bar.png",
                  "alignment_scatter.png", "surrogate_tree.png", "xp_xe.png", "group_deviation.png",
-                 "pca_pure.png", "pca_binary.png", "periodic_response.png", "tables/alignment.csv"):
+                 "pca_pure.png", "pca_binary.png", "periodic_response.png", "tables/alignment.csv",
+                 "hull_agreement.png", "hull_f1.png", "tables/hull_screen_systems.csv"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     results = json.loads((out / "results.json").read_text())
-    assert set(results["seconds"]) == {"shap", "importance", "alignment", "surrogate", "binaries", "projection"}
+    assert set(results["seconds"]) == {"shap", "importance", "alignment", "surrogate", "binaries", "hulls",
+                                       "projection"}
+    hulls = results["hulls"]
+    assert hulls["systems"] == 3655 and 0 < hulls["systems_with_dft_stable"] < 3655
+    assert 0.0 <= hulls["agree_share"] <= 1.0 and 0.0 <= hulls["stability_f1"] <= 1.0
     assert results["shap"]["additivity_max_error"] < 1e-4
     assert results["importance"]["n"] == 300
     assert results["binaries"]["pairs"] == 3655

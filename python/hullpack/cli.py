@@ -188,7 +188,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     sizes = {"n_shap": args.n_shap, "n_background": args.n_background, "n_kernel": args.n_kernel,
              "n_importance": args.n_importance, "n_bootstrap": args.n_bootstrap,
-             "n_surrogate": args.n_surrogate, "n_grid": args.grid, "seed": args.seed}
+             "n_surrogate": args.n_surrogate, "n_grid": args.grid, "hull_grid": args.hull_grid,
+             "seed": args.seed}
     cfg = ExplainConfig(**{k: v for k, v in sizes.items() if v is not None})
     if args.threads:
         import torch
@@ -211,13 +212,14 @@ def _add_explain(sub) -> None:
     # defaults live in hullpack.xai.ExplainConfig (not imported here: it pulls in torch)
     p = sub.add_parser("explain", help="XElemNet: explain an ElemNet model; figures and an HTML/Markdown report",
                        description="Run the XElemNet analyses (SHAP, occlusion importance, element-property "
-                                   "alignment, surrogate tree, binary x_p vs x_e, hidden-layer PCA) on the "
+                                   "alignment, surrogate tree, binary x_p vs x_e, binary hulls vs DFT, "
+                                   "hidden-layer PCA) on the "
                                    "shipped model or a model file, writing PNG figures, CSV tables, "
                                    "report.md, a self-contained report.html and results.json into OUT. "
                                    "Defaults are those of hullpack.xai.ExplainConfig.")
     p.add_argument("--out", required=True, help="output folder (created if needed)")
     p.add_argument("--model", help="a model file from `hullpack train` (default: the shipped model)")
-    p.add_argument("--only", help="comma-separated subset of: shap,importance,alignment,surrogate,binaries,projection")
+    p.add_argument("--only", help="comma-separated subset of: shap,importance,alignment,surrogate,binaries,hulls,projection")
     p.add_argument("--n-shap", type=int, help="test compositions explained with SHAP (default 500)")
     p.add_argument("--n-background", type=int,
                    help="train compositions in the comparison SHAP background (default 100)")
@@ -227,10 +229,177 @@ def _add_explain(sub) -> None:
     p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for intervals (default 200)")
     p.add_argument("--n-surrogate", type=int, help="test compositions for the surrogate tree (default 20000)")
     p.add_argument("--grid", type=int, help="points of each binary scan on [0, 1] (default 201)")
+    p.add_argument("--hull-grid", type=int, help="grid intervals of the binary hull screen (default 100)")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--allow-untrained", action="store_true", help="explain a model file that records no training")
     p.set_defaults(func=_cmd_explain)
+
+
+def _cmd_bench_memory(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as for train: shared cores
+    from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown
+
+    try:
+        cfg = StudyConfig(strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
+                          batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
+                          num_steps=args.num_steps, seed=args.seed, device=args.device,
+                          budget_bytes=args.budget_mib * 2**20 if args.budget_mib else None,
+                          budget_factor=args.budget_factor, baseline_repeats=args.baseline_repeats,
+                          allocator=args.allocator)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+        out = bench_memory(args.dataset or ["low", "high"], cfg, num_events=args.events, root=args.root,
+                           distributed=args.distributed, world_size=args.world_size,
+                           plot_path=os.path.join(args.out, "memory.png") if args.out else None)
+    except ValueError as exc:  # unknown strategy or dataset, missing sizes, budget too small
+        print(f"hullpack bench-memory: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        with open(os.path.join(args.out, "memory.json"), "w") as f:
+            json.dump(out, f, indent=1, default=float)
+    if args.json:
+        print(json.dumps(out, default=float))
+        return 0
+    print(out["markdown"])
+    for name, d in out["datasets"].items():
+        print(f"\n{name}: memory budget {d['budget_bytes'] / 2**20:.2f} MiB; memory model {d['memory_model']}")
+    if out["noise"]:
+        print(f"\nrun-to-run spread of the random baseline's validation metrics: {out['noise']}")
+    if out["distributed"]:
+        print(f"\n{out['distributed']['world_size']} processes (gloo), dataset {out['distributed']['dataset']}:")
+        print(distributed_markdown(out["distributed"]))
+    if args.out:
+        print(f"\nwrote {os.path.join(args.out, 'memory.json')} and {os.path.join(args.out, 'memory.png')}")
+    return 0
+
+
+def _add_bench_memory(sub) -> None:
+    # defaults live in hullpack.hep.study.StudyConfig (not imported here: it pulls in torch)
+    p = sub.add_parser("bench-memory", help="GNN memory study: peak memory of training with batching strategies",
+                       description="Train an Interaction Network edge classifier on synthetic collider events "
+                                   "(or your PyG dataset) with each batching strategy and compare peak and mean "
+                                   "step memory, steps per epoch, epoch time and validation metrics; steps over "
+                                   "the memory budget are those where a GPU of that size would run out of memory.")
+    p.add_argument("--dataset", action="append", help="low, high (synthetic presets), a .pt file of PyG graphs, "
+                   "or module:attribute; repeat for several (default: low and high)")
+    p.add_argument("--events", type=int, default=300, help="events per synthetic preset (default 300)")
+    p.add_argument("--root", help="cache generated events in this folder")
+    p.add_argument("--strategies", default="random,sorted,roundrobin,balanced,packed",
+                   help="comma-separated subset of random,sorted,roundrobin,balanced,packed")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=32, help="width of the Interaction Network's MLPs")
+    p.add_argument("--num-steps", type=int, default=3, help="message-passing rounds")
+    p.add_argument("--budget-mib", type=float, help="memory budget (default: --budget-factor x an average batch, "
+                   "at least 1.1 x the largest graph)")
+    p.add_argument("--budget-factor", type=float, default=1.25)
+    p.add_argument("--baseline-repeats", type=int, default=0,
+                   help="extra seeds of the random baseline, to show run-to-run noise of the metrics")
+    p.add_argument("--allocator", action="store_true", help="on the CPU also record the allocator's peak "
+                   "of every step (torch.profiler memory events; slower)")
+    p.add_argument("--distributed", action="store_true",
+                   help="also compare DistributedSampler with DistributedBalancedBatchSampler on local processes")
+    p.add_argument("--world-size", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (peak from torch.cuda.max_memory_allocated)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--out", help="write memory.json and memory.png into this folder")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_bench_memory)
+
+
+def _cmd_screen(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see _cmd_train
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    from hullpack.screening import ScreenResult, screen
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and args.shard:
+        print("hullpack screen: --shard and torchrun both split the systems; use one", file=sys.stderr)
+        return 2
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    grid = args.grid
+    try:
+        if args.plot and args.plot_only:
+            result = screen(args.model, order=len(args.plot.split("-")), elements=args.plot.replace("-", " "),
+                            grid=grid, precision=args.precision, compare_dft=False, progress=not args.quiet)
+        else:
+            result = screen(args.model, order=args.order, elements=args.elements, grid=grid,
+                            precision=args.precision, points=args.points, compare_dft=not args.no_dft,
+                            device=args.device, shard=f"{rank}/{world}" if world > 1 else args.shard,
+                            progress=not args.quiet and rank == 0)
+    except ValueError as exc:  # ScreeningError, ModelFileError
+        print(f"hullpack screen: {exc}", file=sys.stderr)
+        return 2
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        model, result.model = result.model, None  # not sent between processes
+        parts = [None] * world if rank == 0 else None
+        dist.gather_object(result, parts, dst=0)
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
+        result = ScreenResult.concat(parts)
+        result.model = model
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    files = []
+    if not (args.plot and args.plot_only):
+        files += result.to_parquet(out) + result.to_csv(out)
+        if result.order == 2 and "stab_tp" in result.systems:
+            groups = result.group_table()
+            groups.to_csv(os.path.join(out, "groups.csv"), index=False)
+            files += [os.path.join(out, "groups.csv")] + result.plot_groups(out)
+        print(result.summary())
+    if args.plot:
+        path = os.path.join(out, f"{args.plot}.png")
+        try:
+            result.plot_system(args.plot, path)
+        except ValueError as exc:
+            print(f"hullpack screen: {exc}", file=sys.stderr)
+            return 2
+        files.append(path)
+    print(f"wrote {len(files)} files to {os.path.abspath(out)}")
+    return 0
+
+
+def _add_screen(sub) -> None:
+    p = sub.add_parser("screen", help="screen binary/ternary systems for predicted stable compounds vs DFT",
+                       description="Predict every composition of a grid in every binary (or ternary) system "
+                                   "of ElemNet's elements with the shipped model (or --model), build the "
+                                   "convex hulls, compare with the OQMD hulls, and write Parquet + CSV tables "
+                                   "and group-pair heatmaps to --out. Under torchrun the systems are split "
+                                   "across ranks and rank 0 writes the merged result.")
+    p.add_argument("--order", type=int, default=2, help="2 (binaries, default) or 3 (ternaries)")
+    p.add_argument("--elements", help='element symbols, e.g. "Fe Ni O" or Fe,Ni,O (default: all 86)')
+    p.add_argument("--grid", type=int, help="grid intervals (default 100 for binaries: step 0.01; "
+                   "20 for ternaries: step 0.05)")
+    p.add_argument("--precision", choices=("bf16", "fp32", "bf16-uncertified"), default="bf16",
+                   help="bf16 (default) is certified: the same hull vertices as fp32")
+    p.add_argument("--model", help="a model file (default: the shipped model)")
+    p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen)")
+    p.add_argument("--plot", metavar="SYSTEM", help="also draw one system, e.g. Fe-O or Fe-Ni-O")
+    p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system")
+    p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based)")
+    p.add_argument("--points", action="store_true", help="also write every grid point (large)")
+    p.add_argument("--no-dft", action="store_true", help="skip the comparison with the OQMD hulls")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.set_defaults(func=_cmd_screen)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_info, _add_train, _add_predict, _add_batches, _add_explain,):
+    for add in (_add_info, _add_train, _add_predict, _add_batches, _add_explain, _add_bench_memory, _add_screen,):
         add(sub)
     return parser
 

@@ -204,7 +204,8 @@ def hull_agreement_by_group(systems: pd.DataFrame, value: str = "agree", *, agg:
     t = _element_table()
     df = pd.DataFrame({"group_A": [int(t.at[a, "group"]) for a, _ in oriented],
                        "group_B": [int(t.at[b, "group"]) for _, b in oriented],
-                       value: systems[value].to_numpy()})
+                       # bool, nullable boolean (missing where a system has no hull) or numeric
+                       value: systems[value].astype("Float64").to_numpy(dtype=float, na_value=np.nan)})
     return group_matrix(df, value, agg=agg)
 
 

@@ -1,0 +1,301 @@
+"""The full screen (inference + hulls) against a plain PyTorch pipeline, measured in the same run.
+
+* hullpack: ``hullpack.screening.screen`` on the shipped ElemNet over every binary of ElemNet's 86
+  elements at step 0.01 (3,655 systems x 101 points), precision bf16 certified in fp32 (default),
+  plain fp32 and uncertified bf16, without the DFT comparison (timed separately);
+* the anchor, a plain pipeline: the 86-wide dense float32 inputs of every point, ``model(x)`` in fp32
+  in batches of 16,384, and ``scipy.spatial.ConvexHull`` per system (lower facets, energy above hull
+  and vertices), on ``--anchor-systems`` binaries, extrapolated per system to all 3,655;
+* the rate of the hardware: bf16 and fp32 ``torch.matmul`` with the shapes of ElemNet's layers at
+  the screen's batch size, in the same run; the screen's achieved rate counts 9.25 MFLOP per
+  prediction (ElemNet's forward);
+* ternaries at step 0.05 (231 points): ``--ternary-systems`` of the 102,340 (all with ``--full``),
+  extrapolated per system;
+* peak memory (ru_maxrss of a fresh process) of binary screens of growing size.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py            # a few minutes on 2 cores
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --quick    # smaller samples
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full   # all ternaries
+
+Writes benchmarks/results/screen.json and prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts its threads
+
+import numpy as np
+import torch
+
+from _common import save
+from hullpack.compositions import grid_fractions, systems, uniform_grid
+from hullpack.elemnet import load_pretrained
+from hullpack.screening import screen
+from hullpack.screening.engine import DEFAULT_CHUNK, Certifier, InferenceEngine, plain_hulls
+
+FLOP_PER_PREDICTION = 9.25e6
+
+
+def gemm_rates(model, batch: int, repeat: int) -> dict:
+    """GFLOP/s of torch.matmul over ElemNet's layer shapes at ``batch`` rows, bf16 and fp32."""
+    shapes = [(m.in_features, m.out_features) for m in model.net if isinstance(m, torch.nn.Linear)]
+    out = {}
+    for name, dt in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        xs = [torch.randn(batch, i).to(dt) for i, _ in shapes]
+        ws = [torch.randn(i, o).to(dt) for i, o in shapes]
+        flops = sum(2.0 * batch * i * o for i, o in shapes)
+        best = np.inf
+        for _ in range(repeat):
+            t = time.perf_counter()
+            for x, w in zip(xs, ws):
+                torch.matmul(x, w)
+            best = min(best, time.perf_counter() - t)
+        out[name] = flops / best / 1e9
+    return out
+
+
+def scipy_lower_hulls(grid_f: np.ndarray, e: np.ndarray):
+    """Energies above hull and vertex masks per system with scipy ConvexHull (references at 0)."""
+    from scipy.spatial import ConvexHull
+
+    k = grid_f.shape[1]
+    xy = grid_f[:, 1:]
+    ref_xy = np.eye(k)[:, 1:]
+    inner = grid_f.max(axis=1) < 1
+    eah, vert = [], []
+    for row in e:
+        pts = np.vstack([np.c_[ref_xy, np.zeros(k)], np.c_[xy[inner], row[inner]]])
+        hull = ConvexHull(pts)
+        lower = hull.equations[:, -2] < -1e-12
+        eq = hull.equations[lower]
+        planes = -(eq[:, :-2] @ xy.T + eq[:, -1:]) / eq[:, -2:-1]
+        eah.append(row - planes.max(axis=0))
+        v = np.unique(hull.simplices[lower].ravel())
+        mask = np.zeros(len(row), bool)
+        mask[np.flatnonzero(inner)[v[v >= k] - k]] = True
+        vert.append(mask)
+    return np.array(eah), np.array(vert)
+
+
+def plain_pipeline(model, table, grid) -> tuple[float, np.ndarray]:
+    """Seconds of dense inputs + model(x) fp32 + scipy hulls for ``table``; its vertex masks."""
+    fr = grid_fractions(grid)
+    inner = fr.max(axis=1) < 1
+    t = time.perf_counter()
+    x = np.zeros((len(table) * int(inner.sum()), 86), np.float32)
+    rows = np.arange(len(x))
+    for j in range(table.shape[1]):
+        x[rows, np.repeat(table[:, j], inner.sum())] = np.tile(fr[inner, j], len(table))
+    xt = torch.from_numpy(x)
+    with torch.no_grad():
+        pred = torch.cat([model(xt[i:i + DEFAULT_CHUNK]) for i in range(0, len(xt), DEFAULT_CHUNK)]).numpy()
+    e = np.zeros((len(table), len(grid)))
+    e[:, inner] = pred.reshape(len(table), -1)
+    _, vert = scipy_lower_hulls(fr, e)
+    return time.perf_counter() - t, vert
+
+
+def timed_screen(model, **kw):
+    t = time.perf_counter()
+    r = screen(model, compare_dft=False, progress=False, **kw)
+    return time.perf_counter() - t, r
+
+
+def interleaved(model, eng, table, grid, calibrated, repeat: int) -> dict:
+    """Best-of-``repeat`` seconds on the same systems, the four pipelines taking turns so that a
+    change of load on the shared machine hits them alike."""
+    best = {"anchor": np.inf, "bf16_certified": np.inf, "fp32": np.inf, "bf16_uncertified": np.inf}
+    for _ in range(repeat):
+        t = time.perf_counter()
+        plain_pipeline(model, table, grid)
+        best["anchor"] = min(best["anchor"], time.perf_counter() - t)
+        t = time.perf_counter()
+        cert = Certifier(eng, delta=0.0)
+        cert.delta_element = calibrated.copy()  # calibrated once per screen, as screen() does
+        cert.run(table, grid)
+        best["bf16_certified"] = min(best["bf16_certified"], time.perf_counter() - t)
+        for name, prec in (("fp32", "fp32"), ("bf16_uncertified", "bf16")):
+            t = time.perf_counter()
+            plain_hulls(eng, table, grid, prec)
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
+
+
+def peak_rss(n_shards: int, order: int = 2) -> dict:
+    """MiB: ru_maxrss of a fresh process that screens the first of ``n_shards`` slices of all
+    systems of ``order`` (so its size grows as ``n_shards`` falls)."""
+    # VmHWM of the new process (ru_maxrss would carry the parent's peak across fork + exec)
+    code = (
+        "import os, json\n"
+        "os.environ['OMP_WAIT_POLICY'] = 'PASSIVE'\n"
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM'): return int(line.split()[1]) / 1024\n"
+        "from hullpack.screening import screen\n"
+        "before = hwm()\n"
+        f"r = screen(order={order}, shard='0/{n_shards}', compare_dft=False, progress=False)\n"
+        f"print(json.dumps({{'order': {order}, 'systems': len(r.systems), 'rss_mib': hwm(), "
+        "'rss_after_imports_mib': before}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ternary_only(full: bool, n: int) -> None:
+    model = load_pretrained()
+    rate_before = gemm_rates(model, DEFAULT_CHUNK, 2)
+    t = time.perf_counter()
+    if full:
+        r = screen(model, order=3, compare_dft=False, progress=False)
+    else:
+        r = screen(model, order=3, compare_dft=False, progress=False, shard=f"0/{max(1, 102_340 // n)}")
+    seconds = time.perf_counter() - t
+    rate_after = gemm_rates(model, DEFAULT_CHUNK, 2)
+    n_sys = len(r.systems)
+    result = {"systems": n_sys, "points": 231, "seconds": seconds,
+              "seconds_all_extrapolated": seconds / n_sys * 102_340, "full_run": n_sys == 102_340,
+              "predictions_per_s": r.stats["n_predictions"] / seconds,
+              "fp32_reevaluated_fraction": r.stats["n_fp32"] / r.stats["n_predictions"],
+              "n_vertices": int(len(r.vertices)), "gemm_gflops_before": rate_before, "gemm_gflops_after": rate_after,
+              "achieved_gflops": r.stats["n_predictions"] * FLOP_PER_PREDICTION / seconds / 1e9}
+    path = save("screen_ternary", result)
+    print("| measure | value |\n|---|---|")
+    print(f"| {n_sys:,} ternaries x 231 points, bf16 certified, screen() (s) | {seconds:.0f} |")
+    print(f"| all 102,340 (extrapolated unless full) (s) | {result['seconds_all_extrapolated']:.0f} (target 300) |")
+    print(f"| achieved GFLOP/s / bf16 matmul before, after | {result['achieved_gflops']:.0f} / "
+          f"{rate_before['bf16']:.0f}, {rate_after['bf16']:.0f} |")
+    print(f"| fp32 re-evaluated | {result['fp32_reevaluated_fraction']:.1%} |")
+    print(f"\nwrote {path}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller samples")
+    ap.add_argument("--anchor-systems", type=int, default=None, help="binaries run through the plain pipeline")
+    ap.add_argument("--ternary-systems", type=int, default=None, help="ternaries screened (extrapolated)")
+    ap.add_argument("--full", action="store_true", help="screen all 102,340 ternaries (minutes)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    ap.add_argument("--ternary-only", action="store_true",
+                    help="only the ternary screen (with --full: all of them, through screen()); "
+                         "writes results/screen_ternary.json")
+    args = ap.parse_args()
+    if args.ternary_only:
+        return ternary_only(args.full, args.ternary_systems or 5000)
+    n_anchor = args.anchor_systems or (100 if args.quick else 400)
+    n_tern = 102_340 if args.full else (args.ternary_systems or (1000 if args.quick else 5000))
+
+    model = load_pretrained()
+    eng = InferenceEngine(model)
+    rates = gemm_rates(model, DEFAULT_CHUNK, 3)
+    all_bin = systems(2)
+    grid2 = uniform_grid(2, 100)
+    n_pred_bin = len(all_bin) * 99
+
+    # same systems, taking turns: the plain pipeline against the engine (+ hulls, certification)
+    pick = all_bin[:: max(1, len(all_bin) // n_anchor)][:n_anchor]
+    t = time.perf_counter()
+    calibrated = Certifier(eng).calibrate(all_bin, grid2[1:-1])
+    t_cal = time.perf_counter() - t
+    best = interleaved(model, eng, pick, grid2, calibrated, 2 if args.quick else 3)
+    per_system = {k: v / len(pick) for k, v in best.items()}
+    per_system["bf16_certified"] += t_cal / len(all_bin)  # the calibration, spread over a full screen
+    speedup = {k: per_system["anchor"] / v for k, v in per_system.items() if k != "anchor"}
+
+    # hullpack, all binaries, through screen() (tables included, DFT comparison off)
+    t_fp32, r_fp32 = timed_screen(model, precision="fp32")
+    t_raw, r_raw = timed_screen(model, precision="bf16-uncertified")
+    rate_before = gemm_rates(model, DEFAULT_CHUNK, 2)["bf16"]
+    t_bf16, r_bf16 = timed_screen(model, precision="bf16")
+    same = r_bf16.vertices["formula"].tolist() == r_fp32.vertices["formula"].tolist()
+    t0 = time.perf_counter()
+    r_dft = screen(model, progress=False)
+    t_with_dft = time.perf_counter() - t0
+
+    # inference alone, bf16 (the engine's rate), next to a matmul measurement
+    t = time.perf_counter()
+    eng.predict_flat(all_bin[:1000], grid2[1:-1], "bf16")
+    rate_inf16 = 1000 * 99 / (time.perf_counter() - t)
+    rate_after = gemm_rates(model, DEFAULT_CHUNK, 2)["bf16"]
+
+    # ternaries (a contiguous slice of the table unless --full), extrapolated per system
+    tern = systems(3)[:n_tern]
+    g3 = uniform_grid(3, 20)
+    t = time.perf_counter()
+    if args.full:
+        r3 = screen(model, order=3, compare_dft=False, progress=False)
+        n_fp32 = int(r3.systems["n_fp32"].sum())
+    else:
+        cert = Certifier(eng)
+        block = max(1, (1 << 18) // 228)
+        n_fp32 = 0
+        for s0 in range(0, len(tern), block):
+            n_fp32 += int(cert.run(tern[s0:s0 + block], g3).n_fp32.sum())
+    t_tern = time.perf_counter() - t
+    t_tern_all = t_tern / len(tern) * 102_340
+
+    mem = []
+    if not args.no_memory:
+        for n in ((36, 4, 1) if not args.quick else (36, 1)):
+            mem.append(peak_rss(n))
+        for n in ((1000, 100, 20) if not args.quick else (1000,)):
+            mem.append(peak_rss(n, order=3))
+
+    achieved = n_pred_bin * FLOP_PER_PREDICTION / t_bf16 / 1e9
+    bf16_rate = max(rates["bf16"], rate_before, rate_after)
+    result = {
+        "gemm_gflops": {**rates, "bf16_before_full_screen": rate_before, "bf16_after": rate_after},
+        "same_systems": {"systems": int(len(pick)), "seconds_best": best, "calibration_seconds": t_cal,
+                         "seconds_per_system": per_system, "speedup_vs_anchor": speedup},
+        "binaries": {"systems": int(len(all_bin)), "points": 101, "predictions": n_pred_bin,
+                     "seconds_bf16_certified": t_bf16, "seconds_fp32": t_fp32, "seconds_bf16_uncertified": t_raw,
+                     "seconds_bf16_certified_with_dft": t_with_dft,
+                     "anchor_seconds_extrapolated": per_system["anchor"] * len(all_bin),
+                     "fp32_reevaluated": int(r_bf16.systems["n_fp32"].sum()),
+                     "certified_vertices_equal_fp32": bool(same),
+                     "uncertified_vertex_mismatch_systems": int((r_raw.systems["stable"] != r_fp32.systems["stable"]).sum()),
+                     "achieved_gflops": achieved, "fraction_of_bf16_gemm": achieved / bf16_rate,
+                     "engine_bf16_predictions_per_s": rate_inf16,
+                     "engine_fraction_of_bf16_gemm": rate_inf16 * FLOP_PER_PREDICTION / 1e9 / bf16_rate},
+        "ternaries": {"systems_screened": int(len(tern)), "points": 231, "seconds": t_tern,
+                      "seconds_all_extrapolated": t_tern_all, "full_run": bool(args.full),
+                      "fp32_reevaluated_fraction": n_fp32 / (len(tern) * 228)},
+        "peak_rss": mem,
+        "dft_summary": r_dft.summary(),
+    }
+    path = save("screen", result)
+    b = result["binaries"]
+    print("| measure | hullpack | anchor (same run) | ratio |\n|---|---|---|---|")
+    print(f"| {len(pick)} binaries x 101 points, taking turns, best of runs (s) | certified bf16 "
+          f"{best['bf16_certified']:.2f} | plain PyTorch fp32 + scipy {best['anchor']:.2f} | "
+          f"{speedup['bf16_certified']:.1f}x |")
+    print(f"| same systems, fp32 / uncertified bf16 (s) | {best['fp32']:.2f} / {best['bf16_uncertified']:.2f} | | "
+          f"{speedup['fp32']:.1f}x / {speedup['bf16_uncertified']:.1f}x |")
+    print(f"| all 3,655 binaries x 101 points, screen(), bf16 certified (s) | {t_bf16:.2f} | "
+          f"{b['anchor_seconds_extrapolated']:.1f} (per-system, extrapolated) | "
+          f"{b['anchor_seconds_extrapolated'] / t_bf16:.1f}x |")
+    print(f"| same, fp32 / bf16 uncertified (s) | {t_fp32:.2f} / {t_raw:.2f} | | |")
+    print(f"| achieved GFLOP/s (9.25 MFLOP/prediction), certified screen | {achieved:.0f} | bf16 matmul "
+          f"{bf16_rate:.0f} (fp32 {rates['fp32']:.0f}) | {b['fraction_of_bf16_gemm']:.0%} |")
+    print(f"| bf16 inference alone (predictions/s) | {rate_inf16:,.0f} | | "
+          f"{b['engine_fraction_of_bf16_gemm']:.0%} of bf16 matmul |")
+    print(f"| points re-evaluated in fp32 (binaries) | {b['fp32_reevaluated']:,} of {n_pred_bin:,} | | "
+          f"{b['fp32_reevaluated'] / n_pred_bin:.0%} |")
+    print(f"| certified vertices == fp32 vertices | {b['certified_vertices_equal_fp32']} | uncertified bf16 differs "
+          f"in {b['uncertified_vertex_mismatch_systems']} systems | |")
+    print(f"| all 102,340 ternaries x 231 points (s) | {t_tern_all:.0f} "
+          f"({'full run' if args.full else f'from {len(tern):,}'}) | | target 300 |")
+    print(f"| binaries with the DFT comparison (s) | {t_with_dft:.1f} | | |")
+    for m in mem:
+        print(f"| peak RSS, {m['systems']:,} {'binaries' if m['order'] == 2 else 'ternaries'} (MiB) | "
+              f"{m['rss_mib']:.0f} | after imports: {m['rss_after_imports_mib']:.0f} | |")
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,447 @@
+"""The memory study: train the same model with different batching strategies and compare the peak
+memory of a step, the mean, steps per epoch, epoch time and validation metrics.
+
+Strategies (``STRATEGIES``):
+
+* ``random``: shuffled batches of ``batch_size`` graphs (the usual ``DataLoader(shuffle=True)``),
+  the baseline;
+* ``sorted``: bucketing, graphs sorted by cost and cut into batches, batch order shuffled;
+* ``roundrobin``: as NuGraph does, the largest 10% of the graphs dealt round-robin over the batches,
+  the rest shuffled in;
+* ``balanced``: :class:`~hullpack.samplers.BalancedBatchSampler`, same batch size and step count,
+  costs from the calibrated memory model;
+* ``packed``: :class:`~hullpack.samplers.PackedBatchSampler` under the memory budget.
+
+Costs come from a :class:`~hullpack.samplers.MemoryModel` calibrated on probe batches of the
+very training step (see :mod:`hullpack.hep.memory`). The memory budget (``budget_bytes``, by default
+``budget_factor`` times the predicted memory of an average batch, at least 1.1 times the largest
+graph's) is where a GPU of that size would
+run out of memory: the table counts the steps of every strategy that exceed it.
+
+>>> from hullpack.hep import CollisionGraphs
+>>> from hullpack.hep.study import StudyConfig, run_study
+>>> ds = CollisionGraphs(preset="low", num_events=30, seed=0)
+>>> cfg = StudyConfig(strategies=("random", "balanced"), batch_size=4, epochs=1, hidden=8, num_steps=1)
+>>> table, details = run_study({"low": ds}, cfg)
+>>> table["strategy"].tolist(), int(table["steps_per_epoch"].iloc[0]) == int(table["steps_per_epoch"].iloc[1])
+(['random', 'balanced'], True)
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InvalidSizesError, OversizeItemError
+from ..samplers import BalancedBatchSampler, MemoryModel, PackedBatchSampler, graph_sizes
+from .memory import calibrate, static_bytes
+from .model import InteractionNetwork
+from .train import loss_of, pos_weight_of, train
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("random", "sorted", "roundrobin", "balanced", "packed")
+
+
+class _SeededBatches(torch.utils.data.Sampler):
+    """Base of the comparison samplers: fixed batch count, seeded by (seed, epoch)."""
+
+    def __init__(self, costs: np.ndarray, batch_size: int, seed: int = 0):
+        self.costs = np.asarray(costs, dtype=np.float64)
+        self.batch_size, self.seed, self.epoch = int(batch_size), int(seed), 0
+        self.num_batches = math.ceil(self.costs.size / self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def _rng(self) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch])
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter([[int(i) for i in b] for b in self.batches()])
+
+
+class RandomBatchSampler(_SeededBatches):
+    """Shuffled batches of ``batch_size`` items: what ``DataLoader(shuffle=True)`` does.
+
+    >>> [len(b) for b in RandomBatchSampler(np.ones(10), 4)]
+    [4, 4, 2]
+    """
+
+    def batches(self) -> list[np.ndarray]:
+        perm = self._rng().permutation(self.costs.size)
+        return [perm[i:i + self.batch_size] for i in range(0, perm.size, self.batch_size)]
+
+
+class SortedBatchSampler(_SeededBatches):
+    """Bucketing: items sorted by cost (random tie-break) and cut into batches; batch order shuffled.
+
+    >>> sorted(sorted(b) for b in SortedBatchSampler(np.array([5., 1, 4, 2]), 2))
+    [[0, 2], [1, 3]]
+    """
+
+    def batches(self) -> list[np.ndarray]:
+        rng = self._rng()
+        order = np.lexsort((rng.random(self.costs.size), self.costs))
+        chunks = [order[i:i + self.batch_size] for i in range(0, order.size, self.batch_size)]
+        return [chunks[i] for i in rng.permutation(len(chunks))]
+
+
+class RoundRobinBatchSampler(_SeededBatches):
+    """NuGraph-style: the largest ``top`` fraction of items dealt round-robin over the batches (one
+    batch after another), then the remaining items shuffled into the free places.
+
+    >>> b = RoundRobinBatchSampler(np.arange(20.0), 5, top=0.2).batches()
+    >>> sorted(int(max(x)) for x in b)      # each batch got one of the 4 largest items
+    [16, 17, 18, 19]
+    """
+
+    def __init__(self, costs: np.ndarray, batch_size: int, seed: int = 0, top: float = 0.1):
+        super().__init__(costs, batch_size, seed)
+        self.top = float(top)
+
+    def batches(self) -> list[np.ndarray]:
+        rng = self._rng()
+        n, B = self.costs.size, self.num_batches
+        order = np.argsort(-self.costs, kind="stable")
+        k = int(round(self.top * n))
+        big, rest = order[:k], rng.permutation(order[k:])
+        # capacities as even as the batch count allows: the first n % B batches hold one more
+        cap = np.full(B, n // B) + (np.arange(B) < n % B)
+        out: list[list[int]] = [[] for _ in range(B)]
+        start = int(rng.integers(B))
+        for j, item in enumerate(big):
+            out[(start + j) % B].append(int(item))
+        pos = 0
+        for b in range(B):
+            take = cap[b] - len(out[b])
+            out[b] += rest[pos:pos + take].tolist()
+            pos += take
+        return [np.asarray(x, dtype=np.int64) for x in (out[i] for i in rng.permutation(B))]
+
+
+@dataclass
+class StudyConfig:
+    """Settings of :func:`run_study`; the defaults finish in minutes on a laptop CPU."""
+
+    strategies: Sequence[str] = STRATEGIES
+    batch_size: int = 8
+    epochs: int = 2
+    hidden: int = 32
+    num_steps: int = 3
+    lr: float = 2e-3
+    seed: int = 0
+    #: fraction of each dataset held out for validation (the first graphs)
+    val_fraction: float = 0.2
+    #: memory budget in bytes; None: budget_factor x the predicted memory of an average batch (at
+    #: least 1.1 x what the largest graph needs on its own)
+    budget_bytes: float | None = None
+    budget_factor: float = 1.25
+    #: extra runs of the random baseline with other seeds, to show run-to-run noise of the metrics
+    baseline_repeats: int = 0
+    device: str = "cpu"
+    #: on the CPU also record the allocator's peak of every step (torch.profiler; ~60 ms more a step)
+    allocator: bool = False
+
+    def __post_init__(self):
+        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        if unknown or not self.strategies:
+            raise ValueError(f"unknown strategy {unknown[0] if unknown else None!r}; "
+                             f"choose from {', '.join(STRATEGIES)}")
+        if self.batch_size < 1 or self.epochs < 1 or self.hidden < 1 or self.num_steps < 1:
+            raise ValueError("batch_size, epochs, hidden and num_steps must be >= 1")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction = {self.val_fraction} must be in (0, 1)")
+        if self.budget_bytes is not None and not self.budget_bytes > 0:
+            raise ValueError(f"budget_bytes = {self.budget_bytes} must be > 0")
+
+
+def _features(dataset: Any) -> tuple[int, int]:
+    g = dataset[0]
+    if getattr(g, "x", None) is None:
+        raise InvalidSizesError("the graphs have no node features x; the Interaction Network needs them")
+    ea = getattr(g, "edge_attr", None)
+    return int(g.x.shape[1]), int(ea.shape[1]) if ea is not None and ea.dim() == 2 else 0
+
+
+def dataset_sizes(dataset: Any) -> np.ndarray:
+    """``(n, 2)`` nodes and edges per graph: cached ``sizes`` where present, else read once."""
+    cached = getattr(dataset, "sizes", None)
+    if isinstance(cached, np.ndarray) and cached.shape == (len(dataset), 2):
+        return cached
+    return graph_sizes(dataset, ("num_nodes", "num_edges"))
+
+
+def make_batch_sampler(strategy: str, sizes: np.ndarray, batch_size: int, memory: MemoryModel, *,
+                       budget_bytes: float | None = None, seed: int = 0):
+    """The batch sampler of one strategy over graphs of ``sizes`` ``(n, 2)``, costs from ``memory``."""
+    costs = memory(sizes)
+    if strategy == "random":
+        return RandomBatchSampler(costs, batch_size, seed)
+    if strategy == "sorted":
+        return SortedBatchSampler(costs, batch_size, seed)
+    if strategy == "roundrobin":
+        return RoundRobinBatchSampler(costs, batch_size, seed)
+    if strategy == "balanced":
+        return BalancedBatchSampler(sizes, batch_size, cost=memory, seed=seed)
+    if strategy == "packed":
+        if budget_bytes is None:
+            raise ValueError("strategy 'packed' needs budget_bytes")
+        check_budget(sizes, memory, budget_bytes)
+        return PackedBatchSampler(sizes, memory.budget_to_max_cost(budget_bytes), cost=memory, seed=seed)
+    raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+
+
+def check_budget(sizes: np.ndarray, memory: MemoryModel, budget_bytes: float) -> None:
+    """Raise :class:`~hullpack.errors.OversizeItemError` if one graph alone needs more than the budget."""
+    need = memory.intercept + memory(sizes)
+    worst = int(np.argmax(need))
+    if need[worst] > budget_bytes:
+        raise OversizeItemError(
+            f"memory budget {budget_bytes / 2**20:.2f} MiB is below what graph {worst} needs on its own "
+            f"({need[worst] / 2**20:.2f} MiB, {int(sizes[worst, 0])} nodes, {int(sizes[worst, 1])} edges); "
+            "raise the budget or leave such graphs out")
+
+
+def _summary(name: str, strategy: str, out: dict, budget: float, memory: MemoryModel) -> dict:
+    steps = out["steps"]
+    peaks = np.array([s["peak_bytes"] for s in steps], dtype=np.float64)
+    pred = memory.predict(np.array([[s["num_nodes"], s["num_edges"]] for s in steps], dtype=np.float64),
+                          np.array([s["num_graphs"] for s in steps], dtype=np.float64))
+    val = out["val"]
+    return {"dataset": name, "strategy": strategy,
+            "peak_mib": peaks.max() / 2**20, "mean_mib": peaks.mean() / 2**20,
+            "peak_over_mean": peaks.max() / peaks.mean(),
+            "steps_per_epoch": len(steps) // max(len(out["epochs"]), 1),
+            "epoch_s": float(np.min([e["seconds"] for e in out["epochs"]])),  # best: the machine may be shared
+            "over_budget_steps": int((peaks > budget).sum()),
+            "predicted_peak_mib": float(np.max(pred)) / 2**20,
+            "rss_peak_mib": max(s["rss_peak_bytes"] for s in steps) / 2**20,
+            "alloc_peak_mib": (max(s["alloc_peak_bytes"] for s in steps) / 2**20) or None,
+            "val_precision": val.get("precision"), "val_recall": val.get("recall"), "val_auc": val.get("auc"),
+            "train_loss": out["epochs"][-1]["loss"]}
+
+
+def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
+    """Train one Interaction Network per (dataset, strategy) from the same initial weights.
+
+    Returns ``(table, details)``: a pandas DataFrame with one row per pair (peak and mean memory
+    in MiB, steps per epoch, epoch seconds, steps over the memory budget, validation precision,
+    recall and AUC, and ``peak_reduction`` against ``random``), and a dict per dataset with the
+    memory model, the budget and every step's measurements.
+    """
+    import pandas as pd
+
+    rows, details = [], {}
+    for name, dataset in datasets.items():
+        sizes_all = dataset_sizes(dataset)
+        n = len(dataset)
+        n_val = max(1, int(round(config.val_fraction * n)))
+        if n - n_val < config.batch_size:
+            raise ValueError(f"dataset {name!r}: {n - n_val} training graphs, "
+                             f"fewer than batch_size = {config.batch_size}")
+        val_set, train_set = dataset[:n_val], dataset[n_val:]
+        sizes = sizes_all[n_val:]
+        node_f, edge_f = _features(dataset)
+        pos_weight = pos_weight_of(train_set) if getattr(dataset[0], "y", None) is not None and \
+            dataset[0].y.numel() == dataset[0].num_edges else 1.0
+        torch.manual_seed(config.seed)
+        init = InteractionNetwork(node_f, edge_f, hidden=config.hidden, num_steps=config.num_steps)
+        fixed = static_bytes(init) + 2 * sum(p.numel() * p.element_size() for p in init.parameters())  # + AdamW moments
+        probe_model = copy.deepcopy(init).to(config.device)
+
+        def step(batch, _m=probe_model):
+            _m.zero_grad()
+            loss_of(_m, batch.to(config.device), pos_weight).backward()
+
+        memory = calibrate(step, train_set, sizes=sizes, device=config.device, fixed_bytes=fixed, seed=config.seed)
+        avg_batch = float(memory.predict(sizes.mean(axis=0) * config.batch_size, config.batch_size))
+        largest = float(memory.intercept + memory(sizes).max())
+        # by default: budget_factor x an average batch, but room for the largest graph on its own
+        budget = float(config.budget_bytes) if config.budget_bytes else \
+            max(config.budget_factor * avg_batch, 1.1 * largest)
+        if "packed" in config.strategies:
+            check_budget(sizes, memory, budget)
+        log.info("%s: %d train / %d val graphs, %r (max rel. error %.3f), budget %.2f MiB", name, n - n_val,
+                 n_val, memory, memory.max_rel_error_, budget / 2**20)
+        runs = [(s, config.seed) for s in config.strategies]
+        if "random" in config.strategies:
+            runs += [("random", config.seed + 1 + r) for r in range(config.baseline_repeats)]
+        det = {"memory_model": memory.to_dict(), "memory_model_max_rel_error": memory.max_rel_error_,
+               "budget_bytes": budget, "num_train": n - n_val, "num_val": n_val,
+               "sizes": {"nodes_min_median_max": np.percentile(sizes_all[:, 0], [0, 50, 100]).tolist(),
+                         "edges_min_median_max": np.percentile(sizes_all[:, 1], [0, 50, 100]).tolist()},
+               "runs": {}}
+        for strategy, seed in runs:
+            sampler = make_batch_sampler(strategy, sizes, config.batch_size, memory, budget_bytes=budget, seed=seed)
+            model = copy.deepcopy(init)
+            out = train(model, train_set, sampler, epochs=config.epochs, lr=config.lr, pos_weight=pos_weight,
+                        val_dataset=val_set, device=config.device, seed=seed, allocator=config.allocator,
+                        desc=f"{name}/{strategy}")
+            row = _summary(name, strategy, out, budget, memory)
+            row["seed"] = seed
+            row["budget_mib"] = budget / 2**20
+            rows.append(row)
+            det["runs"][f"{strategy}/{seed}"] = {
+                "peak_bytes": [s["peak_bytes"] for s in out["steps"]],
+                "num_edges": [s["num_edges"] for s in out["steps"]], "epochs": out["epochs"], "val": out["val"]}
+        details[name] = det
+    table = pd.DataFrame(rows)
+    base = table[(table.strategy == "random") & (table.seed == config.seed)].set_index("dataset")["peak_mib"]
+    table["peak_reduction"] = [1.0 - p / base[d] if d in base.index else float("nan")
+                               for d, p in zip(table.dataset, table.peak_mib)]
+    return table, details
+
+
+def noise(table) -> dict:
+    """Run-to-run spread (max - min) of the random baseline's validation metrics per dataset."""
+    out = {}
+    for name, g in table[table.strategy == "random"].groupby("dataset"):
+        if len(g) > 1:
+            out[name] = {m: float(g[m].max() - g[m].min()) for m in ("val_precision", "val_recall", "val_auc")
+                         if g[m].notna().all()}
+    return out
+
+
+def to_markdown(table) -> str:
+    """The study's table as Markdown (one row per dataset and strategy)."""
+    cols = [("dataset", "dataset", "{}"), ("strategy", "strategy", "{}"), ("seed", "seed", "{}"),
+            ("peak_mib", "peak MiB", "{:.2f}"), ("mean_mib", "mean MiB", "{:.2f}"),
+            ("peak_reduction", "peak vs random", "{:+.1%}"), ("steps_per_epoch", "steps/epoch", "{}"),
+            ("alloc_peak_mib", "allocator peak MiB", "{:.2f}"), ("epoch_s", "epoch s (best)", "{:.2f}"),
+            ("over_budget_steps", "steps > budget", "{}"),
+            ("val_precision", "val precision", "{:.3f}"), ("val_recall", "val recall", "{:.3f}"),
+            ("val_auc", "val AUC", "{:.4f}")]
+    lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in table.iterrows():
+        cells = []
+        for key, _, fmt in cols:
+            v = r[key]
+            cells.append("n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(table, details: dict, path: str) -> None:
+    """Bar chart of peak and mean memory per strategy and dataset, and the per-step memory of the
+    largest dataset against its budget; written to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(table.dataset))
+    main = table.groupby("dataset")["peak_mib"].max().idxmax()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    ax = axes[0]
+    first = table.drop_duplicates(["dataset", "strategy"])
+    strategies = list(dict.fromkeys(first.strategy))
+    w = 0.8 / len(strategies)
+    for j, s in enumerate(strategies):
+        sub = first[first.strategy == s].set_index("dataset").reindex(names)
+        base = first[first.strategy == "random"].set_index("dataset").reindex(names)["peak_mib"] \
+            if "random" in strategies else sub["peak_mib"]
+        x = np.arange(len(names)) + j * w
+        ax.bar(x, sub["peak_mib"] / base, w, label=f"{s} peak")
+        ax.scatter(x, sub["mean_mib"] / base, color="k", marker="_", s=80, zorder=3)
+    ax.set_xticks(np.arange(len(names)) + 0.4 - w / 2, names)
+    ax.set_ylabel("memory / peak of random batching")
+    ax.set_xlabel("bars: peak step, dashes: mean step")
+    ax.legend(fontsize=8)
+    ax.set_title("peak memory per training step")
+    ax = axes[1]
+    det = details[main]
+    for key, run in det["runs"].items():
+        if key.split("/")[0] in strategies and key.endswith(f"/{int(first.seed.iloc[0])}"):
+            ax.plot(np.array(run["peak_bytes"]) / 2**20, label=key.split("/")[0], lw=1)
+    ax.axhline(det["budget_bytes"] / 2**20, color="r", ls="--", label="budget")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("step peak memory (MiB)")
+    ax.set_title(f"{main}: every step")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str | None = None):
+    """A dataset by name: a preset (``"low"``, ``"high"``: ``num_events`` synthetic events), a file
+    saved with ``torch.save`` (a list of PyG ``Data`` or a dataset), or ``"module:attribute"``
+    naming a dataset or a function that returns one (e.g. ``"mypackage.data:make_graphs"``).
+
+    >>> len(load_dataset("low", num_events=3))
+    3
+    >>> load_dataset("nonsense")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown dataset 'nonsense': give a preset (high, low), a .pt file saved with torch.save, or module:attribute
+    """
+    from .events import PRESETS
+    from .graphs import CollisionGraphs
+
+    if spec in PRESETS:
+        return CollisionGraphs(root, preset=spec, num_events=num_events, seed=seed)
+    if spec.endswith(".pt"):
+        import os
+
+        if not os.path.exists(spec):
+            raise ValueError(f"dataset file {spec!r} does not exist")
+        return torch.load(spec, weights_only=False)
+    if ":" in spec:
+        import importlib
+
+        module, _, attr = spec.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"dataset {spec!r}: cannot import it ({exc})") from None
+        return obj() if callable(obj) and not hasattr(obj, "__getitem__") else obj
+    raise ValueError(f"unknown dataset {spec!r}: give a preset ({', '.join(sorted(PRESETS))}), "
+                     "a .pt file saved with torch.save, or module:attribute")
+
+
+def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig = StudyConfig(), *,
+                 num_events: int = 300, root: str | None = None, distributed: bool = False,
+                 world_size: int = 2, plot_path: str | None = None) -> dict:
+    """Everything ``hullpack bench-memory`` does: load the datasets, :func:`run_study`, optionally
+    :func:`~hullpack.hep.distributed.compare_distributed` on the last dataset, and a plot.
+
+    Returns ``{"config", "table" (list of row dicts), "markdown", "noise", "datasets", "distributed"}``.
+    """
+    loaded = {name: load_dataset(name, num_events=num_events, seed=config.seed, root=root) for name in datasets}
+    table, details = run_study(loaded, config)
+    out = {"config": asdict(config) | {"strategies": list(config.strategies), "num_events": num_events},
+           "table": table.to_dict(orient="records"), "markdown": to_markdown(table), "noise": noise(table),
+           "datasets": details, "distributed": None}
+    if distributed:
+        from .distributed import compare_distributed
+
+        name = list(loaded)[-1]
+        n_val = details[name]["num_val"]
+        res = compare_distributed(loaded[name][n_val:], batch_size=config.batch_size, world_size=world_size,
+                                  hidden=config.hidden, num_steps=config.num_steps, seed=config.seed,
+                                  memory=MemoryModel.from_dict(details[name]["memory_model"]))
+        out["distributed"] = {"dataset": name, **{k: v for k, v in res.items() if k != "steps"}}
+    if plot_path:
+        plot(table, details, plot_path)
+        out["plot"] = plot_path
+    return out
+
+
+def distributed_markdown(result: dict) -> str:
+    """The distributed comparison as a Markdown table."""
+    lines = ["| sampler | steps/rank | peak MiB | mean step cost spread | worst step max/mean | "
+             "compute s | wait s | wait fraction |", "|---|---|---|---|---|---|---|---|"]
+    for name, s in result["summary"].items():
+        lines.append(f"| {name} | {s['steps']} | {s['peak_cost_mib']:.2f} | {s['mean_cost_spread']:.1%} | "
+                     f"{s['max_cost_ratio']:.3f} | {s['compute_s']:.2f} | {s['wait_s']:.2f} | "
+                     f"{s['wait_fraction']:.1%} |")
+    return "\n".join(lines)

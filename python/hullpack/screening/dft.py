@@ -1,0 +1,339 @@
+"""The DFT side of a screen: the known OQMD compounds of each system (the shipped data, all splits),
+their convex hull, and how a predicted hull compares with it.
+
+Per system (elements at 0 eV/atom in both hulls):
+
+* **stable-compound precision / recall**: a predicted hull vertex matches a DFT hull vertex when
+  their compositions differ by at most ``match_tol`` in every fraction (default half a grid step);
+  precision = matched predicted vertices / predicted vertices, recall = matched DFT vertices / DFT
+  vertices (NaN where the denominator is 0);
+* **energy MAE at the DFT hull compositions**: the model evaluated (fp32) at exactly those
+  compositions against their DFT energies;
+* **stability classification** (as matbench-discovery counts it): every known compound of the system
+  is DFT-stable when its DFT energy above the DFT hull is <= 0 (within ``HULL_TOL``), and predicted
+  stable when the model's energy at its composition is on or below the predicted hull (the hull of
+  the grid predictions and the model's energies at the known compositions); TP/FP/FN/TN and F1.
+
+:func:`by_group_pair` sums the counts over periodic-table group pairs (pymatgen's ``Element.group``;
+lanthanides and actinides are group 3) and :func:`plot_group_heatmaps` draws them.
+
+>>> import numpy as np
+>>> from hullpack.compositions import systems, uniform_grid
+>>> known = DFTCompounds.from_formulas(["FeO", "Fe2O3", "Fe3O4", "FeO2"], [-1.4, -1.7, -1.65, -0.9])
+>>> f, e, _ = known.of_system(systems(2, "Fe O")[0])
+>>> f[:, 0].round(3).tolist(), e.tolist()          # fraction of O (ElemNet's order: O before Fe)
+([0.667, 0.6, 0.571, 0.5], [-0.9, -1.7, -1.65, -1.4])
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..elements import ELEMNET_ELEMENTS
+from ..hull import hull_batch
+from .engine import HULL_TOL
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DFTCompounds", "load_dft", "compare_block", "by_group_pair", "plot_group_heatmaps", "element_groups"]
+
+# compositions equal to this many decimals are one composition (the lowest energy is kept)
+_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class DFTCompounds:
+    """Known compounds of 2 or 3 elements: ``elements`` (n, 3) int32 ElemNet indices ascending
+    (-1 padded for binaries), ``fractions`` (n, 3) float64 over those elements, ``energy`` (n,)
+    formation energy in eV/atom; one row per distinct composition (its lowest energy)."""
+
+    elements: np.ndarray
+    fractions: np.ndarray
+    energy: np.ndarray
+
+    @classmethod
+    def from_formulas(cls, formulas, energies) -> "DFTCompounds":
+        """From formulas and their formation energies; rows of 1 element or more than 3 are left
+        out, and so are formulas that cannot be parsed."""
+        from ..elemnet.featurize import parse_formulas
+
+        x, bad = parse_formulas(list(formulas))
+        y = np.asarray(energies, dtype=np.float64)
+        ok = np.ones(len(x), dtype=bool)
+        ok[[b[0] for b in bad]] = False
+        nz = (x > 0) & ok[:, None]
+        k = nz.sum(axis=1)
+        keep = np.flatnonzero((k >= 2) & (k <= 3) & np.isfinite(y))
+        rows, cols = np.nonzero(nz[keep])
+        els = np.full((len(keep), 3), -1, dtype=np.int32)
+        fr = np.zeros((len(keep), 3), dtype=np.float64)
+        starts = np.searchsorted(rows, np.arange(len(keep)))
+        slot = np.arange(len(rows)) - starts[rows]
+        els[rows, slot] = cols
+        fr[rows, slot] = x[keep][rows, cols]
+        fr /= fr.sum(axis=1, keepdims=True)
+        df = pd.DataFrame({"a": els[:, 0], "b": els[:, 1], "c": els[:, 2],
+                           "fa": fr[:, 0].round(_DECIMALS), "fb": fr[:, 1].round(_DECIMALS),
+                           "e": y[keep]})
+        df = df.sort_values("e", kind="stable").drop_duplicates(["a", "b", "c", "fa", "fb"])
+        df = df.sort_values(["a", "b", "c", "fb", "fa"], kind="stable")
+        idx = df.index.to_numpy()
+        return cls(els[idx], fr[idx], df["e"].to_numpy())
+
+    @functools.cached_property
+    def _index(self) -> dict:
+        keys = {}
+        for i, row in enumerate(map(tuple, self.elements.tolist())):
+            keys.setdefault(row, []).append(i)
+        return {k: np.array(v, dtype=np.int64) for k, v in keys.items()}
+
+    def rows_of(self, system) -> np.ndarray:
+        """Rows whose elements all belong to ``system`` (2-3 ElemNet indices, ascending)."""
+        sys_ = [int(v) for v in system]
+        subsets = [(sys_[i], sys_[j], -1) for i in range(len(sys_)) for j in range(i + 1, len(sys_))]
+        if len(sys_) == 3:
+            subsets.append(tuple(sys_))
+        parts = [self._index[s] for s in subsets if s in self._index]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def of_system(self, system) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(fractions over the system's elements (n, order), energies (n,), rows)`` of its compounds."""
+        sys_ = np.asarray([int(v) for v in system])
+        rows = self.rows_of(sys_)
+        f = np.zeros((len(rows), len(sys_)))
+        for j in range(3):
+            el = self.elements[rows, j]
+            pos = np.searchsorted(sys_, el)
+            has = el >= 0
+            f[np.flatnonzero(has), pos[has]] = self.fractions[rows[has], j]
+        return f, self.energy[rows], rows
+
+
+@functools.lru_cache(maxsize=2)
+def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds:
+    """The shipped OQMD compounds (ElemNet's filter, -20 < dH < 5 eV/atom) of 2 or 3 elements, all
+    splits by default, lowest energy per composition (cached).
+
+    >>> d = load_dft()
+    >>> f, e, _ = d.of_system([6, 22])                     # O-Fe
+    >>> len(e) > 5, f.shape[1]
+    (True, 2)
+    """
+    from ..elemnet.data import load_oqmd
+
+    frames = [load_oqmd(s) for s in splits]
+    df = pd.concat(frames, ignore_index=True)
+    d = DFTCompounds.from_formulas(df["formula"].tolist(), df["target"].to_numpy())
+    log.info("DFT compounds: %d distinct compositions of 2-3 elements from OQMD %s", len(d.energy), "+".join(splits))
+    return d
+
+
+def _csr(parts: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(p) for p in parts])
+    flat = np.concatenate(parts) if parts else np.zeros((0, width))
+    return flat, offsets
+
+
+def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndarray,
+                  valid: np.ndarray, dft: DFTCompounds, predict_fractions, *, match_tol: float,
+                  threads: int | None = None) -> pd.DataFrame:
+    """DFT metrics (one row per system of ``table``) for predicted hulls over a shared grid.
+
+    ``energies`` / ``is_vertex`` (n_systems, n_points) are the screen's; ``predict_fractions(rows,
+    fractions)`` returns the model's fp32 energies at arbitrary compositions (``rows[i]`` the
+    system's elements). Systems flagged not ``valid`` get NaN metrics.
+    """
+    n_sys, order = table.shape
+    gf = np.asarray(grid_fractions, dtype=np.float64)
+    parts_f, parts_e, owner = [], [], []
+    for s in range(n_sys):
+        f, e, _ = dft.of_system(table[s])
+        parts_f.append(f)
+        parts_e.append(e)
+        owner.append(np.full(len(e), s))
+    f_dft, off = _csr(parts_f, order)
+    e_dft = np.concatenate(parts_e) if parts_e else np.zeros(0)
+    sys_of = np.concatenate(owner).astype(np.int64) if owner else np.zeros(0, np.int64)
+    n_dft = np.diff(off)
+    cols = {"n_dft": n_dft}
+    if len(e_dft):
+        hd = hull_batch(f_dft, e_dft, off, tol=HULL_TOL, decomposition=False, threads=threads)
+        dft_stable = hd.e_above_hull <= HULL_TOL  # on the DFT hull (vertices and points on facets)
+        dft_vertex = hd.is_vertex
+        # the model at exactly the known compositions
+        e_model = predict_fractions(table[sys_of], f_dft).astype(np.float64)
+        # predicted hull of the grid plus those points, CSR: system s = its grid, then its compounds
+        P = gf.shape[0]
+        ok = valid[sys_of] & np.isfinite(e_model)
+        counts = P + n_dft
+        off2 = np.zeros(n_sys + 1, dtype=np.int64)
+        off2[1:] = np.cumsum(counts)
+        f2 = np.empty((off2[-1], order))
+        e2 = np.empty(off2[-1])
+        pos_grid = (off2[:-1, None] + np.arange(P)[None, :]).ravel()
+        f2[pos_grid] = np.tile(gf, (n_sys, 1))
+        e2[pos_grid] = np.asarray(energies, dtype=np.float64).ravel()
+        pos_dft = off2[sys_of] + P + (np.arange(len(e_dft)) - off[sys_of])
+        f2[pos_dft] = f_dft
+        e2[pos_dft] = np.where(np.isfinite(e_model), e_model, 0.0)
+        hp = hull_batch(f2, e2, off2, tol=HULL_TOL, decomposition=False, nonfinite="nan", threads=threads)
+        pred_stable = (hp.e_above_hull[pos_dft] <= HULL_TOL) & ok
+        ok_sys = np.bincount(sys_of, weights=~ok, minlength=n_sys) == 0
+        cnt = lambda m: np.bincount(sys_of, weights=m, minlength=n_sys).astype(np.int64)  # noqa: E731
+        cols["n_dft_stable"] = cnt(dft_vertex)
+        cols["stab_tp"] = cnt(dft_stable & pred_stable)
+        cols["stab_fp"] = cnt(~dft_stable & pred_stable)
+        cols["stab_fn"] = cnt(dft_stable & ~pred_stable)
+        cols["stab_tn"] = cnt(~dft_stable & ~pred_stable)
+        err = np.abs(e_model - e_dft)
+        n_v = cnt(dft_vertex)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols["mae_dft_hull"] = np.bincount(sys_of, weights=np.where(dft_vertex, err, 0.0),
+                                               minlength=n_sys) / n_v
+        cols["mae_dft_hull"] = np.where(n_v > 0, cols["mae_dft_hull"], np.nan)
+        # composition matching of hull vertices
+        pv_s, pv_p = np.nonzero(is_vertex)
+        dv = np.flatnonzero(dft_vertex)
+        matched_pred, matched_dft = _match(pv_s, gf[pv_p], sys_of[dv], f_dft[dv], n_sys, match_tol)
+        cols["tp_pred"] = np.bincount(pv_s[matched_pred], minlength=n_sys)
+        cols["tp_dft"] = np.bincount(sys_of[dv][matched_dft], minlength=n_sys)
+        bad_sys = ~(valid & ok_sys)
+    else:
+        z = np.zeros(n_sys, dtype=np.int64)
+        cols.update(n_dft_stable=z, stab_tp=z, stab_fp=z, stab_fn=z, stab_tn=z, mae_dft_hull=np.full(n_sys, np.nan))
+        pv_s = np.nonzero(is_vertex)[0]
+        cols["tp_pred"], cols["tp_dft"] = z, z
+        bad_sys = ~valid
+    out = pd.DataFrame(cols)
+    n_pred = np.bincount(pv_s, minlength=n_sys)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["precision"] = np.where(n_pred > 0, out["tp_pred"] / np.maximum(n_pred, 1), np.nan)
+        out["recall"] = np.where(out["n_dft_stable"] > 0, out["tp_dft"] / np.maximum(out["n_dft_stable"], 1), np.nan)
+        out["stab_f1"] = _f1(out["stab_tp"], out["stab_fp"], out["stab_fn"])
+    # the stable sets agree: every predicted vertex matches a DFT one and vice versa
+    out["agree"] = (out["tp_pred"] == n_pred) & (out["tp_dft"] == out["n_dft_stable"])
+    # nullable dtypes: the metrics of systems without a hull are missing, the others keep their type
+    for c in out.columns:
+        if c == "agree":
+            out[c] = out[c].astype("boolean")
+        elif c != "n_dft" and out[c].dtype.kind in "iu":
+            out[c] = out[c].astype("Int64")
+    metric_cols = [c for c in out.columns if c != "n_dft"]
+    out.loc[bad_sys, metric_cols] = pd.NA
+    return out
+
+
+def _f1(tp, fp, fn):
+    tp, fp, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn))
+    d = 2 * tp + fp + fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(d > 0, 2 * tp / np.where(d > 0, d, 1), np.nan)
+
+
+def _match(ps: np.ndarray, pf: np.ndarray, ds: np.ndarray, df_: np.ndarray, n_sys: int, tol: float):
+    """Which predicted vertices (system ``ps``, fractions ``pf``) have a DFT vertex of the same system
+    within ``tol`` in every fraction, and which DFT vertices have a predicted one."""
+    mp = np.zeros(len(ps), dtype=bool)
+    md = np.zeros(len(ds), dtype=bool)
+    if not len(ps) or not len(ds):
+        return mp, md
+    po, do = np.argsort(ps, kind="stable"), np.argsort(ds, kind="stable")
+    pcount, dcount = np.bincount(ps, minlength=n_sys), np.bincount(ds, minlength=n_sys)
+    pstart = np.concatenate([[0], np.cumsum(pcount)])
+    dstart = np.concatenate([[0], np.cumsum(dcount)])
+    # all (predicted, DFT) pairs of each system, vectorised through repeat
+    pairs_per = pcount * dcount
+    sys_rep = np.repeat(np.arange(n_sys), pairs_per)
+    k = np.arange(pairs_per.sum()) - np.repeat(np.concatenate([[0], np.cumsum(pairs_per)[:-1]]), pairs_per)
+    i = po[pstart[sys_rep] + k // np.maximum(dcount[sys_rep], 1)]
+    j = do[dstart[sys_rep] + k % np.maximum(dcount[sys_rep], 1)]
+    close = np.abs(pf[i] - df_[j]).max(axis=1) <= tol + 1e-12
+    mp[i[close]] = True
+    md[j[close]] = True
+    return mp, md
+
+
+@functools.lru_cache(maxsize=1)
+def element_groups() -> np.ndarray:
+    """Periodic-table group (1-18) of each of ElemNet's elements (pymatgen; lanthanides and
+    actinides: 3).
+
+    >>> int(element_groups()[22]), int(element_groups()[6])   # Fe, O
+    (8, 16)
+    """
+    import warnings
+
+    from pymatgen.core import Element
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.array([int(Element(s).group) for s in ELEMNET_ELEMENTS], dtype=np.int64)
+
+
+def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:
+    """Sum a binary screen's DFT counts over unordered group pairs ``(group_lo, group_hi)``:
+    systems, precision, recall, stability F1, mean MAE at the DFT hull compositions, agreement rate.
+
+    ``systems`` needs the columns ``A``, ``B`` (symbols) and those of :func:`compare_block`.
+    """
+    from ..elements import ELEMENT_INDEX
+
+    g = element_groups()
+    ga = g[[ELEMENT_INDEX[a] for a in systems["A"]]]
+    gb = g[[ELEMENT_INDEX[b] for b in systems["B"]]]
+    df = systems.assign(group_lo=np.minimum(ga, gb), group_hi=np.maximum(ga, gb),
+                        n_pred_stable=systems["n_stable"])
+    df = df[df["tp_pred"].notna()]
+    agg = df.groupby(["group_lo", "group_hi"]).agg(
+        n_systems=("A", "size"), n_pred_stable=("n_pred_stable", "sum"), n_dft_stable=("n_dft_stable", "sum"),
+        tp_pred=("tp_pred", "sum"), tp_dft=("tp_dft", "sum"), stab_tp=("stab_tp", "sum"),
+        stab_fp=("stab_fp", "sum"), stab_fn=("stab_fn", "sum"), mae_dft_hull=("mae_dft_hull", "mean"),
+        agree=("agree", "mean"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agg["precision"] = np.where(agg["n_pred_stable"] > 0, agg["tp_pred"] / agg["n_pred_stable"], np.nan)
+        agg["recall"] = np.where(agg["n_dft_stable"] > 0, agg["tp_dft"] / agg["n_dft_stable"], np.nan)
+    agg["stab_f1"] = _f1(agg["stab_tp"], agg["stab_fp"], agg["stab_fn"])
+    return agg.reset_index()
+
+
+def plot_group_heatmaps(groups: pd.DataFrame, out_dir, *, metrics=("stab_f1", "precision", "recall", "mae_dft_hull",
+                                                                  "agree")) -> list[Path]:
+    """One 18x18 group-pair heatmap (PNG) per metric of :func:`by_group_pair` into ``out_dir``;
+    returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    titles = {"stab_f1": "stability F1", "precision": "stable-compound precision", "recall":
+              "stable-compound recall", "mae_dft_hull": "MAE at DFT hull compositions (eV/atom)",
+              "agree": "fraction of systems whose stable sets agree"}
+    for m in metrics:
+        mat = np.full((18, 18), np.nan)
+        for lo, hi, v in zip(groups["group_lo"], groups["group_hi"], groups[m]):
+            mat[lo - 1, hi - 1] = mat[hi - 1, lo - 1] = v
+        fig, ax = plt.subplots(figsize=(7, 6))
+        im = ax.imshow(mat, origin="lower", cmap="viridis_r" if m == "mae_dft_hull" else "viridis",
+                       extent=(0.5, 18.5, 0.5, 18.5))
+        ax.set_xticks(range(1, 19))
+        ax.set_yticks(range(1, 19))
+        ax.set_xlabel("group")
+        ax.set_ylabel("group")
+        ax.set_title(titles.get(m, m))
+        fig.colorbar(im, ax=ax)
+        fig.tight_layout()
+        path = out_dir / f"groups_{m}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+

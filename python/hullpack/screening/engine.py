@@ -1,0 +1,378 @@
+"""Streaming ElemNet inference over a screen's (system, grid point) pairs, and bf16 screens whose
+hulls are certified against fp32.
+
+The first layer of a composition with 2-3 elements is a weighted sum of 2-3 columns of its weight
+matrix; :func:`hullpack.compositions.first_layer` computes it straight from the integer encoding
+(no 86-wide inputs), chunk by chunk into one reused buffer, and the remaining layers run through
+torch (oneDNN on CPU, cuBLAS on GPU) in fp32 or bf16. Memory stays constant in the number of
+systems: a chunk of ``chunk`` pairs at a time.
+
+Pure-element grid points are the references of the hull and are fixed at 0 eV/atom, not predicted.
+
+**Certification** (``precision="bf16"``): let ``delta`` bound ``|E_bf16 - E_fp32|`` (per system).
+The hull ``U`` of the points already evaluated in fp32 (with the references) lies on or above the
+hull of an all-fp32 screen, since that is the hull of a superset. A point not yet evaluated whose
+lowest possible fp32 energy ``E_bf16 - delta`` lies above ``U`` can neither be an fp32 vertex nor
+lower the hull. So: evaluate the bf16 hull vertices in fp32, build ``U``, evaluate every point with
+``E_bf16 - delta <= U``, rebuild ``U``, and repeat until no point is selected; then ``U`` is the
+fp32 hull and its vertices are exactly an all-fp32 screen's. (This selects about the points within
+``delta`` of the hull, half the band of the simpler rule "within ``2 * delta`` of the bf16 hull",
+which needs no iteration.) ``delta`` is estimated on a seeded calibration sample (the largest error
+seen, times a safety factor, per element) and verified on every re-evaluated point: a system whose
+points show an error above half its delta gets its delta doubled (until it is at least twice the
+error) and the selection continues with it.
+
+>>> import torch
+>>> from hullpack.compositions import systems, uniform_grid
+>>> from hullpack.elemnet import ElemNet
+>>> torch.manual_seed(0) and None
+>>> engine = InferenceEngine(ElemNet("32x2-16x1-1", dropout=()))
+>>> e = engine.predict(systems(2, "Fe Ni O"), uniform_grid(2, 10))
+>>> e.shape, e.dtype.name, float(e[0, 0]), float(e[0, -1])   # 3 systems x 11 points; corners at 0
+((3, 11), 'float32', 0.0, 0.0)
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import compositions
+from ..errors import ScreeningError
+from ..hull import hull_batch
+
+log = logging.getLogger(__name__)
+
+__all__ = ["InferenceEngine", "Certifier", "CertifiedHulls", "plain_hulls", "corner_mask", "DEFAULT_CHUNK", "HULL_TOL"]
+
+#: pairs per chunk: a (chunk, 1024) first-layer buffer (64 MB in fp32) stays in memory
+DEFAULT_CHUNK = 16384
+#: eV/atom: hull tolerance for fp32 model energies (their rounding noise is ~1e-7)
+HULL_TOL = 1e-6
+#: calibration delta = this factor x the largest |bf16 - fp32| seen on the calibration sample
+SAFETY = 1.5
+#: verification: a system's delta must stay >= this factor x the largest error seen on its points
+#: (1 would only catch outright failures; 2 also widens deltas that were nearly exceeded, at ~1% more
+#: fp32 work on the binaries, and removed the rare misses that 1 left)
+MARGIN = 2.0
+# pairs per chunk of scattered re-evaluations (two float32 buffers of this x 1024 in numpy)
+_PAIR_CHUNK = 4096
+# eV/atom: where points not yet evaluated in fp32 are put to take them out of a hull
+_LIFT = 1e3
+
+
+def corner_mask(grid: np.ndarray) -> np.ndarray:
+    """True for the grid points that are pure elements (one non-zero numerator).
+
+    >>> corner_mask(np.array([[2, 0], [1, 1], [0, 2]])).tolist()
+    [True, False, True]
+    """
+    return (np.asarray(grid) != 0).sum(axis=1) == 1
+
+
+class InferenceEngine:
+    """An ElemNet-shaped model (``model.net``: Linear/ReLU/Dropout, first layer 86 inputs, one
+    output) prepared for streaming: the first layer's weights transposed for the gather, the rest
+    in fp32 and in bf16 copies. ``threads`` sets torch's and the gather's CPU threads (default:
+    torch's current setting).
+    """
+
+    def __init__(self, model: nn.Module, *, device: str = "cpu", chunk: int = DEFAULT_CHUNK,
+                 threads: int | None = None):
+        net = getattr(model, "net", model)
+        layers = [m for m in net if not isinstance(m, nn.Dropout)] if isinstance(net, nn.Sequential) else None
+        if (not layers or not isinstance(layers[0], nn.Linear) or layers[0].in_features != 86
+                or not all(isinstance(m, (nn.Linear, nn.ReLU)) for m in layers)
+                or not isinstance(layers[-1], nn.Linear) or layers[-1].out_features != 1):
+            raise ScreeningError("model: expected an ElemNet (a Sequential `net` of Linear/ReLU/Dropout "
+                                 "layers from 86 inputs to 1 output)")
+        if chunk < 1:
+            raise ScreeningError(f"chunk = {chunk} must be >= 1")
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            from .. import cuda_available
+
+            if not cuda_available():
+                raise ScreeningError("device='cuda': hullpack's CUDA kernels were not built or no CUDA "
+                                     "device is usable (see hullpack.build_info()); use device='cpu'")
+        elif self.device.type != "cpu":
+            raise ScreeningError(f"device={device!r}: expected 'cpu' or 'cuda'")
+        self.chunk = int(chunk)
+        self.threads = int(threads) if threads else torch.get_num_threads()
+        first = layers[0]
+        with torch.no_grad():
+            self.weight_t = first.weight.detach().float().T.contiguous().cpu().numpy()  # (86, h)
+            self.bias = first.bias.detach().float().contiguous().cpu().numpy()
+            self.width = self.weight_t.shape[1]
+            # the first ReLU is applied in place to the gather's output; the rest runs as listed
+            rest = layers[1:]
+            if rest and isinstance(rest[0], nn.ReLU):
+                rest = rest[1:]
+            self._linears = {}
+            for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+                self._linears[name] = [(m.weight.detach().to(self.device, dt).contiguous(),
+                                        m.bias.detach().to(self.device, dt).contiguous())
+                                       if isinstance(m, nn.Linear) else None for m in rest]
+            self.n_linear = sum(isinstance(m, nn.Linear) for m in layers)
+            self.flops_per_prediction = 2 * sum(m.in_features * m.out_features for m in layers
+                                                if isinstance(m, nn.Linear))
+        if self.device.type == "cuda":
+            self._wt_dev = torch.from_numpy(self.weight_t).to(self.device)
+            self._b_dev = torch.from_numpy(self.bias).to(self.device)
+
+    # -- the layers after the first ------------------------------------------------------------
+    def _tail(self, h: torch.Tensor, precision: str) -> torch.Tensor:
+        """ReLU of the first layer's pre-activations ``h`` (in place), then the remaining layers."""
+        h.relu_()
+        for layer in self._linears[precision]:
+            if layer is None:
+                h = h.relu_()
+            else:
+                h = torch.nn.functional.linear(h, *layer)
+        return h.reshape(-1).float()
+
+    def _check(self, precision: str) -> None:
+        if precision not in ("fp32", "bf16"):
+            raise ScreeningError(f"precision={precision!r}: expected 'fp32' or 'bf16'")
+
+    @torch.no_grad()
+    def predict_flat(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *,
+                     start: int = 0, count: int | None = None, out: np.ndarray | None = None,
+                     bar=None) -> np.ndarray:
+        """Energies (float32) of the flat pairs ``start .. start + count - 1`` of ``table x grid``
+        (pair ``q``: system ``q // len(grid)``, point ``q % len(grid)``), ``chunk`` at a time.
+        Every point is predicted (pure elements too); see :meth:`predict` for the screen's view."""
+        self._check(precision)
+        table = np.ascontiguousarray(table, dtype=np.int32)
+        grid = np.ascontiguousarray(grid, dtype=np.int32)
+        total = table.shape[0] * grid.shape[0]
+        count = total - start if count is None else int(count)
+        if out is None:
+            out = np.empty(count, dtype=np.float32)
+        if count == 0:
+            return out
+        dtype = "float32" if precision == "fp32" else "bfloat16"
+        n = min(self.chunk, count)
+        if self.device.type == "cuda":
+            return self._predict_flat_cuda(table, grid, precision, start, count, out, bar)
+        buf = np.empty((n, self.width), dtype=np.float32 if dtype == "float32" else np.uint16)
+        tbuf = torch.from_numpy(buf)
+        if dtype == "bfloat16":
+            tbuf = tbuf.view(torch.bfloat16)
+        for q0 in range(0, count, n):
+            m = min(n, count - q0)
+            compositions.first_layer(table, grid, self.weight_t, self.bias, start + q0, m, out=buf[:m],
+                                     dtype=dtype, threads=self.threads)
+            out[q0:q0 + m] = self._tail(tbuf[:m], precision).numpy()
+            if bar is not None:
+                bar.update(m)
+        return out
+
+    def _predict_flat_cuda(self, table, grid, precision, start, count, out, bar):
+        dt = torch.float32 if precision == "fp32" else torch.bfloat16
+        t_dev = torch.from_numpy(table).to(self.device)
+        g_dev = torch.from_numpy(grid).to(self.device)
+        n = min(self.chunk, count)
+        buf = torch.empty((n, self.width), dtype=dt, device=self.device)
+        res = torch.empty(count, dtype=torch.float32, device=self.device)
+        for q0 in range(0, count, n):
+            m = min(n, count - q0)
+            compositions.first_layer_cuda(t_dev, g_dev, self._wt_dev, self._b_dev, start + q0, m, buf[:m])
+            res[q0:q0 + m] = self._tail(buf[:m], precision)
+            if bar is not None:
+                bar.update(m)
+        out[:] = res.cpu().numpy()
+        return out
+
+    def predict(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *, bar=None) -> np.ndarray:
+        """Energies ``(n_systems, n_points)`` float32 of every system of ``table`` at every point of
+        ``grid``; pure-element points are 0 (the references), not predicted."""
+        grid = np.ascontiguousarray(grid, dtype=np.int32)
+        corner = corner_mask(grid)
+        inner = grid[~corner]
+        e = np.zeros((len(table), len(grid)), dtype=np.float32)
+        if len(inner) and len(table):
+            e[:, ~corner] = self.predict_flat(table, inner, precision, bar=bar).reshape(len(table), len(inner))
+        return e
+
+    def _gathered(self, els: np.ndarray, frac: np.ndarray) -> np.ndarray:
+        """First-layer pre-activations of compositions ``frac`` (float32) over elements ``els``,
+        with the gather kernel's float32 operations in its order (``f * w``, then ``+``)."""
+        h = np.empty((len(els), self.width), dtype=np.float32)
+        h[:] = self.bias
+        tmp = np.empty_like(h)
+        for j in range(els.shape[1]):
+            np.take(self.weight_t, els[:, j], axis=0, out=tmp)
+            tmp *= frac[:, j:j + 1]
+            h += tmp
+        return h
+
+    @torch.no_grad()
+    def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
+                      points_idx: np.ndarray, precision: str = "fp32") -> np.ndarray:
+        """Energies (float32) of arbitrary pairs ``(systems_idx[i], points_idx[i])``; the first
+        layer is computed with the same float32 operations, in the same order, as the gather kernel,
+        so a pair gets the same energy here as in :meth:`predict_flat` up to GEMM blocking."""
+        self._check(precision)
+        s = np.asarray(systems_idx, dtype=np.int64)
+        p = np.asarray(points_idx, dtype=np.int64)
+        out = np.empty(len(s), dtype=np.float32)
+        table = np.asarray(table)
+        grid = np.asarray(grid)
+        n = min(self.chunk, _PAIR_CHUNK)
+        for q0 in range(0, len(s), n):
+            ss, pp = s[q0:q0 + n], p[q0:q0 + n]
+            num = grid[pp].astype(np.float64)
+            frac = (num / num.sum(axis=1, keepdims=True)).astype(np.float32)
+            th = torch.from_numpy(self._gathered(table[ss], frac))
+            if precision == "bf16":
+                th = th.to(torch.bfloat16)
+            out[q0:q0 + len(ss)] = self._tail(th.to(self.device), precision).cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def predict_fractions(self, table_rows: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+        """fp32 energies at arbitrary compositions: ``fractions[i]`` over the elements
+        ``table_rows[i]`` (same shapes, fractions rows summing to 1), e.g. DFT compounds."""
+        fr = np.asarray(fractions, dtype=np.float32)
+        els = np.asarray(table_rows, dtype=np.int64)
+        out = np.empty(len(fr), dtype=np.float32)
+        n = min(self.chunk, _PAIR_CHUNK)
+        for q0 in range(0, len(fr), n):
+            h = self._gathered(els[q0:q0 + n], fr[q0:q0 + n])
+            out[q0:q0 + len(h)] = self._tail(torch.from_numpy(h).to(self.device), "fp32").cpu().numpy()
+        return out
+
+
+@dataclass
+class CertifiedHulls:
+    """Energies and hulls of a block of systems (see :meth:`Certifier.run`)."""
+
+    #: (n_systems, n_points) float32; fp32 at every re-evaluated point
+    energies: np.ndarray
+    e_above_hull: np.ndarray
+    is_vertex: np.ndarray
+    valid: np.ndarray
+    #: (n_systems,) how many points were re-evaluated in fp32
+    n_fp32: np.ndarray
+    #: (n_systems,) the delta (eV/atom) each system's selection finally used (NaN: uncertified)
+    delta: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+
+
+class Certifier:
+    """bf16 screens whose hull vertices equal an fp32 screen's (module docstring).
+
+    The bf16 error depends strongly on the elements (a few elements' weight columns amplify it), so
+    ``delta`` is kept per element: ``SAFETY`` x the largest error seen on calibration pairs that
+    contain the element, and a system's delta is the largest of its elements'. It is calibrated on
+    the first call to :meth:`run` (``n_calibration`` seeded random pairs of that block, evaluated
+    both ways) unless ``delta`` (eV/atom, the same for every element) is given. A system whose
+    re-evaluated points show an error above ``delta / margin`` gets its delta doubled until it is at
+    least ``margin`` times that error, and its selection goes on with it.
+    """
+
+    def __init__(self, engine: InferenceEngine, *, delta: float | None = None, n_calibration: int = 8192,
+                 seed: int = 0, tol: float = HULL_TOL, safety: float = SAFETY, margin: float = MARGIN):
+        self.engine, self.tol, self.seed = engine, float(tol), int(seed)
+        self.safety, self.margin = float(safety), float(margin)
+        self.n_calibration = int(n_calibration)
+        self.delta_element = None if delta is None else np.full(86, float(delta))
+        self.n_doublings = 0
+        self.max_error_seen = 0.0
+
+    def calibrate(self, table: np.ndarray, inner: np.ndarray) -> np.ndarray:
+        """Per-element deltas from seeded random pairs of ``table x inner``."""
+        total = len(table) * len(inner)
+        rng = np.random.default_rng(self.seed)
+        q = np.sort(rng.choice(total, size=min(self.n_calibration, total), replace=False))
+        s, p = q // len(inner), q % len(inner)
+        e16 = self.engine.predict_pairs(table, inner, s, p, "bf16")
+        e32 = self.engine.predict_pairs(table, inner, s, p, "fp32")
+        err = np.abs(e16.astype(np.float64) - e32)
+        err[~np.isfinite(err)] = 0.0
+        worst = float(err.max()) if err.size else 0.0
+        self.max_error_seen = max(self.max_error_seen, worst)
+        per = np.zeros(86)
+        seen = np.zeros(86, dtype=bool)
+        for j in range(table.shape[1]):
+            np.maximum.at(per, table[s, j], err)
+            seen[table[s, j]] = True
+        per[~seen] = worst  # elements the sample missed: the global worst
+        # a floor so a degenerate sample (a constant model) still leaves room for rounding
+        self.delta_element = self.safety * np.maximum(per, 1e-4)
+        log.info("bf16 certification: calibrated on %d pairs, max |bf16 - fp32| = %.3g eV/atom, "
+                 "median element delta = %.3g", len(q), worst, float(np.median(self.delta_element)))
+        return self.delta_element
+
+    def run(self, table: np.ndarray, grid: np.ndarray, *, bar=None, threads: int | None = None) -> CertifiedHulls:
+        """bf16 energies of ``table x grid``, then fp32 at every point the selection of the module
+        docstring picks (about those within ``delta`` of the hull), and the hulls of the result."""
+        eng = self.engine
+        table = np.ascontiguousarray(table, dtype=np.int32)
+        grid = np.ascontiguousarray(grid, dtype=np.int32)
+        corner = corner_mask(grid)
+        inner_idx = np.flatnonzero(~corner)
+        fr = compositions.grid_fractions(grid)
+        e = eng.predict(table, grid, "bf16", bar=bar)
+        e16 = e.copy()
+        hb = hull_batch(fr, e, tol=self.tol, decomposition=False, nonfinite="nan", threads=threads)
+        if self.delta_element is None and len(inner_idx) and len(table):
+            self.calibrate(table, grid[inner_idx])
+        delta = (self.delta_element[table].max(axis=1) if len(table) and self.delta_element is not None
+                 else np.zeros(len(table)))
+        done = np.zeros(e.shape, dtype=bool)
+        done[:, corner] = True  # references: exact already
+        # first the bf16 vertices, and every point of a system whose bf16 hull failed (NaN)
+        pick = ~done & (hb.is_vertex | ~(hb.e_above_hull >= 0))
+        rounds = 0
+        while True:
+            s, p = np.nonzero(pick)
+            if len(s):
+                e32 = eng.predict_pairs(table, grid, s, p, "fp32")
+                err = np.abs(e16[s, p].astype(np.float64) - e32)
+                err[~np.isfinite(err)] = 0.0
+                e[s, p] = e32
+                done[s, p] = True
+                worst = np.zeros(len(table))
+                np.maximum.at(worst, s, err)
+                self.max_error_seen = max(self.max_error_seen, float(worst.max()))
+                bad = np.flatnonzero(self.margin * worst > delta)
+                for i in bad:  # the bound (nearly) failed on a point it covered: widen it for that system
+                    delta[i] = max(delta[i], 1e-6)  # a zero delta cannot double
+                    while delta[i] < self.margin * worst[i]:
+                        delta[i] *= 2
+                        self.n_doublings += 1
+                if len(bad):
+                    log.debug("bf16 certification: %d system(s) exceeded their delta; doubled", len(bad))
+            rounds += 1
+            # U: the hull of the fp32 points alone (the rest lifted out of the way) lies on or above
+            # the fp32 hull; a point whose lowest possible fp32 energy E_bf16 - delta is above U can
+            # neither be a vertex nor change the hull
+            lifted = np.where(done, e, _LIFT)
+            hu = hull_batch(fr, lifted, tol=self.tol, decomposition=False, nonfinite="nan", threads=threads)
+            upper = _LIFT - hu.e_above_hull
+            with np.errstate(invalid="ignore"):
+                pick = ~done & ~(e16 - delta[:, None] > upper + self.tol)
+            if not pick.any():
+                break
+        h = hull_batch(fr, e, tol=self.tol, decomposition=False, nonfinite="nan", threads=threads)
+        n_fp32 = done[:, inner_idx].sum(axis=1).astype(np.int32)
+        return CertifiedHulls(e, h.e_above_hull, h.is_vertex, h.valid, n_fp32, delta,
+                              {"n_fp32": int(n_fp32.sum()), "n_pred": int(len(table) * len(inner_idx)),
+                               "rounds": rounds})
+
+
+def plain_hulls(engine: InferenceEngine, table: np.ndarray, grid: np.ndarray, precision: str, *,
+                bar=None, threads: int | None = None, tol: float = HULL_TOL) -> CertifiedHulls:
+    """Energies and hulls of one precision, without certification."""
+    e = engine.predict(table, grid, precision, bar=bar)
+    h = hull_batch(compositions.grid_fractions(grid), e, tol=tol, decomposition=False, nonfinite="nan",
+                   threads=threads)
+    n = np.zeros(len(table), np.int32) if precision == "bf16" else np.full(
+        len(table), int((~corner_mask(grid)).sum()), np.int32)
+    return CertifiedHulls(e, h.e_above_hull, h.is_vertex, h.valid, n, np.full(len(table), math.nan))

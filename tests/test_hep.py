@@ -1,0 +1,281 @@
+"""The memory study: event generator, graphs, model, memory meter, study and CLI on tiny inputs."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from hullpack.errors import InvalidSizesError, OversizeItemError
+from hullpack.hep import CollisionGraphs, EventConfig, PRESETS, build_graph, event_graph, generate_event
+from hullpack.hep.memory import MemoryMeter, static_bytes
+from hullpack.hep.model import InteractionNetwork
+from hullpack.hep.study import (RandomBatchSampler, RoundRobinBatchSampler, SortedBatchSampler, StudyConfig,
+                                make_batch_sampler, run_study)
+from hullpack.hep.train import auc_score, evaluate, train
+from hullpack.samplers import BalancedBatchSampler, MemoryModel
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # tiny graphs: a second thread only adds synchronisation, very slow when the cores are busy
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def low():
+    return CollisionGraphs(preset="low", num_events=24, seed=3)
+
+
+def test_generator_is_deterministic_and_independent_of_event_count():
+    a = generate_event(PRESETS["high"], seed=5, index=2)
+    b = generate_event(PRESETS["high"], seed=5, index=2)
+    c = generate_event(PRESETS["high"], seed=6, index=2)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert a["r"].size != c["r"].size or not np.array_equal(a["z"], c["z"])
+    small = CollisionGraphs(preset="low", num_events=3, seed=1)
+    big = CollisionGraphs(preset="low", num_events=5, seed=1)
+    np.testing.assert_array_equal(small.sizes, big.sizes[:3])
+    assert torch.equal(small[2].edge_index, big[2].edge_index)
+
+
+def test_hits_lie_on_the_layers_and_follow_helices():
+    cfg = PRESETS["low"]
+    hits = generate_event(cfg, seed=0, index=0)
+    radii = np.asarray(cfg.radii)
+    np.testing.assert_array_equal(hits["r"], radii[hits["layer"]])
+    assert np.all(np.abs(hits["z"]) <= np.asarray(cfg.half_lengths)[hits["layer"]] + 5)
+    assert np.all(np.diff(hits["layer"]) >= 0)
+    # a particle's hits bend consistently: |dphi| between consecutive layers stays within the pT cut
+    pid = hits["particle_id"]
+    real = pid >= 0
+    assert real.sum() > 0.9 * real.size - 5          # noise is a small fraction
+    for p in np.unique(pid[real])[:20]:
+        phi = np.unwrap(hits["phi"][pid == p])
+        assert np.all(np.abs(np.diff(phi)) < 0.2)
+
+
+def test_true_edges_connect_consecutive_hits_of_one_particle_and_none_is_missed():
+    cfg = PRESETS["high"]
+    hits = generate_event(cfg, seed=1, index=4)
+    ei, truth = build_graph(hits, cfg.radii)
+    pid, layer = hits["particle_id"], hits["layer"]
+    assert np.all(layer[ei[1]] == layer[ei[0]] + 1)
+    assert np.all(pid[ei[0]][truth] == pid[ei[1]][truth]) and np.all(pid[ei[0]][truth] >= 0)
+    assert not np.any((pid[ei[0]] == pid[ei[1]])[~truth] & (pid[ei[0]][~truth] >= 0))
+    # every pair of a particle's hits on adjacent layers is an edge (the cuts keep all true segments)
+    keys = {(int(p), int(l)) for p, l in zip(pid, layer) if p >= 0}
+    expected = sum((p, l + 1) in keys for p, l in keys)
+    assert int(truth.sum()) == expected > 100
+    assert 0 < truth.mean() < 1                      # fakes exist too
+
+
+def test_presets_span_more_than_ten_times_in_graph_size():
+    lo = CollisionGraphs(preset="low", num_events=40, seed=0).sizes
+    hi = CollisionGraphs(preset="high", num_events=40, seed=0).sizes
+    assert hi[:, 1].mean() > 10 * lo[:, 1].mean()
+    assert hi[:, 1].max() > 10 * lo[:, 1].min()
+    assert hi[:, 1].max() > 3 * np.median(hi[:, 1])  # heavy tail within the high preset
+
+
+def test_graph_features_and_cached_sizes(low, tmp_path):
+    g = low[0]
+    assert g.x.shape == (g.num_nodes, 3) and g.edge_attr.shape == (g.num_edges, 4)
+    assert set(g.y.unique().tolist()) <= {0.0, 1.0}
+    np.testing.assert_array_equal(low.sizes, [[d.num_nodes, d.num_edges] for d in low])
+    cached = CollisionGraphs(str(tmp_path), preset="low", num_events=24, seed=3)
+    again = CollisionGraphs(str(tmp_path), preset="low", num_events=24, seed=3)
+    np.testing.assert_array_equal(cached.sizes, low.sizes)
+    np.testing.assert_array_equal(again.sizes, low.sizes)
+    assert len(list((tmp_path / "processed").glob("events_low_24_3_*.pt"))) == 1
+    np.testing.assert_array_equal(low[5:].sizes, low.sizes[5:])
+
+
+def test_bad_configs_raise():
+    with pytest.raises(ValueError, match="unknown preset"):
+        CollisionGraphs(preset="medium", num_events=2)
+    with pytest.raises(ValueError, match="increasing"):
+        EventConfig(radii=(50.0, 30.0), half_lengths=(1, 1), sigma_rphi=(1, 1), sigma_z=(1, 1))
+    with pytest.raises(ValueError, match="num_events"):
+        CollisionGraphs(preset="low", num_events=0)
+
+
+def test_model_forward_backward_and_learning(low):
+    torch.manual_seed(0)
+    model = InteractionNetwork(hidden=16, num_steps=2)
+    g = low[1]
+    logits = model(g)
+    assert logits.shape == (g.num_edges,)
+    logits.sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    before = evaluate(model, low, batch_size=8)["auc"]
+    out = train(model, low, BalancedBatchSampler(low.sizes, batch_size=4, seed=0), epochs=4, lr=5e-3,
+                val_dataset=low)
+    assert out["val"]["auc"] > max(0.8, before)      # it learns (fits its own training graphs)
+    assert len(out["steps"]) == 4 * 6
+    assert all(s["peak_bytes"] > s["saved_bytes"] > 0 for s in out["steps"][1:])
+
+
+def test_auc_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = rng.random(500) < 0.3
+    s = np.round(rng.random(500) + 0.3 * y, 2)       # with ties
+    assert auc_score(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert np.isnan(auc_score(np.ones(3), np.arange(3.0)))
+
+
+def test_memory_meter_counts_a_known_tensor_once():
+    meter = MemoryMeter("cpu", fixed_bytes=100)
+    w = torch.ones(1000, requires_grad=True)
+    big = torch.ones(256, 1000)
+    with meter.step() as m:
+        h = big * w                                   # saves big (1 MB); w only if big needed a gradient
+        (h * h).sum().backward()                      # saves h (1 MB) twice: counted once
+    assert m.saved_bytes == 2 * 256 * 1000 * 4
+    assert m.peak_bytes == m.saved_bytes + 100
+    with MemoryMeter("cpu", allocator=True).step() as a:   # the allocator's own peak during the step
+        h = big * w
+        (h * h).sum().backward()                      # h, h * h and the gradient of h alive at once
+    assert a.saved_bytes == m.saved_bytes and a.alloc_peak_bytes >= 3 * 256 * 1000 * 4
+    model = torch.nn.Linear(10, 10)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.ones(1, 10)).sum().backward()
+    opt.step()
+    assert static_bytes(model, opt) == 4 * 110 * 4  # parameters, gradients, two Adam moments
+
+
+def test_calibrated_memory_model_predicts_measured_peaks(low):
+    from hullpack.hep.memory import calibrate
+
+    torch.manual_seed(0)
+    model = InteractionNetwork(hidden=8, num_steps=1)
+
+    def step(batch):
+        model.zero_grad()
+        model(batch).sum().backward()
+
+    mm = calibrate(step, low, sizes=low.sizes, fixed_bytes=1000, batch_sizes=(1, 2, 4))
+    assert isinstance(mm, MemoryModel) and mm.intercept >= 1000
+    from torch_geometric.data import Batch
+
+    batch = Batch.from_data_list([low[i] for i in (0, 7, 9)])
+    meter = MemoryMeter("cpu", fixed_bytes=1000)
+    with meter.step() as m:
+        step(batch)
+    pred = mm.predict([batch.num_nodes, batch.num_edges], 3)
+    assert pred == pytest.approx(m.peak_bytes, rel=0.02)
+
+
+def test_comparison_samplers_cover_every_item_once():
+    costs = np.random.default_rng(0).lognormal(0, 1, 103)
+    for cls in (RandomBatchSampler, SortedBatchSampler, RoundRobinBatchSampler):
+        s = cls(costs, 10, seed=1)
+        batches = list(s)
+        assert len(batches) == len(s) == 11
+        assert sorted(i for b in batches for i in b) == list(range(103))
+        s.set_epoch(1)
+        assert list(s) != batches
+    rr = RoundRobinBatchSampler(costs, 10).batches()
+    top = set(np.argsort(-costs)[:10].tolist())
+    assert all(len(top & set(b.tolist())) <= 1 for b in rr)
+    sb = SortedBatchSampler(costs, 10).batches()
+    top_chunks = np.sort(costs)[-13:-3].sum(), np.sort(costs)[-3:].sum()  # ascending chunks of 10, 3 left
+    assert np.isclose(max(costs[b].sum() for b in sb), max(top_chunks))
+
+
+def test_study_errors():
+    with pytest.raises(ValueError, match="unknown strategy 'fastest'"):
+        StudyConfig(strategies=("random", "fastest"))
+    mm = MemoryModel([100.0, 10.0], 0.0, 1000.0)
+    sizes = np.array([[10.0, 20.0], [500.0, 900.0]])
+    with pytest.raises(OversizeItemError, match="graph 1 needs"):
+        make_batch_sampler("packed", sizes, 1, mm, budget_bytes=20_000)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        make_batch_sampler("bogus", sizes, 1, mm)
+
+    class NoSizes:                                    # graphs without num_nodes / num_edges
+        num_nodes = None
+        num_edges = None
+
+    with pytest.raises(InvalidSizesError, match="has no size 'num_nodes'"):
+        run_study({"bad": [NoSizes() for _ in range(10)]}, StudyConfig(batch_size=2, epochs=1))
+
+
+def test_study_balanced_cuts_peak_at_equal_steps(low):
+    cfg = StudyConfig(strategies=("random", "balanced", "packed"), batch_size=4, epochs=1, hidden=8,
+                      num_steps=1, budget_factor=1.3)
+    table, details = run_study({"low": low}, cfg)
+    t = table.set_index("strategy")
+    assert t.loc["random", "steps_per_epoch"] == t.loc["balanced", "steps_per_epoch"] == 5
+    assert t.loc["balanced", "peak_mib"] < t.loc["random", "peak_mib"]
+    assert t.loc["balanced", "peak_reduction"] > 0
+    assert t.loc["packed", "over_budget_steps"] == 0  # packing never exceeds the budget
+    assert details["low"]["budget_bytes"] == pytest.approx(t.loc["packed", "budget_mib"] * 2**20)
+
+
+def test_study_on_a_plain_pyg_dataset_without_edge_labels():
+    rng = np.random.default_rng(0)
+    graphs = []
+    for n in rng.integers(5, 40, 20):
+        e = int(rng.integers(n, 5 * n))
+        graphs.append(Data(x=torch.randn(int(n), 5),
+                           edge_index=torch.from_numpy(rng.integers(0, n, (2, e))), y=torch.tensor([1.0])))
+    table, _ = run_study({"plain": graphs}, StudyConfig(strategies=("random", "balanced"), batch_size=4,
+                                                        epochs=1, hidden=8, num_steps=1))
+    assert table["val_auc"].isna().all()             # no per-edge labels: memory and time only
+    assert (table["peak_mib"] > 0).all()
+
+
+def test_cli_bench_memory_tiny(tmp_path, capsys):
+    from hullpack.cli import main
+
+    out = tmp_path / "o"
+    rc = main(["-q", "bench-memory", "--dataset", "low", "--events", "20", "--epochs", "1", "--hidden", "8",
+               "--num-steps", "1", "--batch-size", "4", "--strategies", "random,balanced,packed",
+               "--out", str(out), "--json"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out)
+    assert [r["strategy"] for r in res["table"]] == ["random", "balanced", "packed"]
+    assert (out / "memory.png").stat().st_size > 1000 and (out / "memory.json").exists()
+    rc = main(["-q", "bench-memory", "--dataset", "low", "--events", "20", "--strategies", "random,nope"])
+    assert rc == 2 and "unknown strategy 'nope'" in capsys.readouterr().err
+    rc = main(["-q", "bench-memory", "--dataset", "low", "--events", "20", "--budget-mib", "0.01",
+               "--hidden", "8", "--num-steps", "1"])
+    assert rc == 2 and "memory budget" in capsys.readouterr().err
+
+
+def test_load_dataset_from_file_and_module(tmp_path, monkeypatch):
+    from hullpack.hep.study import load_dataset
+
+    graphs = [event_graph("low", 0, i) for i in range(3)]
+    path = tmp_path / "g.pt"
+    torch.save(graphs, path)
+    loaded = load_dataset(str(path))
+    assert len(loaded) == 3 and torch.equal(loaded[1].edge_index, graphs[1].edge_index)
+    (tmp_path / "mygraphs.py").write_text(
+        "from hullpack.hep import CollisionGraphs\n"
+        "def make():\n    return CollisionGraphs(preset='low', num_events=4, seed=9)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert len(load_dataset("mygraphs:make")) == 4
+    with pytest.raises(ValueError, match="cannot import"):
+        load_dataset("mygraphs:nothing")
+    with pytest.raises(ValueError, match="does not exist"):
+        load_dataset(str(tmp_path / "missing.pt"))
+
+
+def test_memory_study_doc_examples_run(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "memory-study.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert len(blocks) >= 3
+    monkeypatch.chdir(tmp_path)
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"memory-study.md example {i}", "exec"), {"__name__": "__doc__"})

@@ -1,0 +1,276 @@
+"""The screening engine, bf16 certification, DFT comparison, result tables, CLI and bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hullpack.compositions import grid_fractions, systems, uniform_grid
+from hullpack.elemnet import ElemNet, save_model
+from hullpack.errors import ModelFileError, ScreeningError
+from hullpack.hull import hull_batch
+from hullpack.screening import screen
+from hullpack.screening.dft import DFTCompounds, by_group_pair, compare_block
+from hullpack.screening.engine import Certifier, InferenceEngine, corner_mask, plain_hulls
+from hullpack.screening.result import ScreenResult
+
+
+def small_model(seed=0, arch="48x2-24x2-1"):
+    torch.manual_seed(seed)
+    model = ElemNet(arch, dropout=()).eval()
+    with torch.no_grad():  # biases too, so energies are not all on one side of zero
+        for m in model.net:
+            if isinstance(m, torch.nn.Linear):
+                m.bias.uniform_(-0.3, 0.3)
+        model.net[-1].bias.fill_(-0.5)  # compounds below the elements: hulls with vertices
+    return model
+
+
+def dense_inputs(table, grid):
+    fr = grid_fractions(grid)
+    x = np.zeros((len(table) * len(grid), 86), np.float32)
+    for i, row in enumerate(table):
+        for j, el in enumerate(row):
+            x[i * len(grid):(i + 1) * len(grid), el] = fr[:, j]
+    return x
+
+
+@pytest.mark.parametrize("order,n", [(2, 10), (3, 6)])
+def test_engine_matches_dense_model(order, n):
+    model = small_model()
+    table, grid = systems(order, "H Fe Ni O Al Pu"), uniform_grid(order, n)
+    eng = InferenceEngine(model, chunk=37)  # chunks that do not divide the pairs
+    e = eng.predict(table, grid)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(dense_inputs(table, grid))).numpy().reshape(e.shape)
+    corner = corner_mask(grid)
+    assert np.all(e[:, corner] == 0)  # references, not predicted
+    np.testing.assert_allclose(e[:, ~corner], ref[:, ~corner], atol=2e-6)
+    # arbitrary pairs: the same numbers as the streamed ones
+    s, p = np.nonzero(~corner[None, :].repeat(len(table), 0))
+    np.testing.assert_allclose(eng.predict_pairs(table, grid, s, p), e[s, p], atol=1e-6)
+    # bf16 is close but not equal
+    e16 = eng.predict(table, grid, "bf16")
+    assert 0 < np.abs(e16 - e).max() < 0.1
+
+
+def _certified_equals_fp32(model, table, grid, **kw):
+    eng = InferenceEngine(model)
+    fp32 = plain_hulls(eng, table, grid, "fp32")
+    cert = Certifier(eng, **kw).run(table, grid)
+    raw = plain_hulls(eng, table, grid, "bf16")
+    np.testing.assert_array_equal(cert.is_vertex, fp32.is_vertex)
+    # exact fp32 energies at every vertex
+    np.testing.assert_allclose(cert.energies[cert.is_vertex], fp32.energies[cert.is_vertex], atol=1e-6)
+    return fp32, cert, raw
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_certified_bf16_vertices_equal_fp32_random_models(seed):
+    model = small_model(seed, "64x2-32x2-1")
+    # a steep model: bf16 errors of tens of meV, like the trained one
+    with torch.no_grad():
+        model.net[0].weight.mul_(8)
+    for order, n, els in [(2, 60, "H Li B C N O F Na Mg Al Si P S Cl K Ca Fe Ni Cu Zn"),
+                          (3, 12, "Li O F Na Al Si Fe Ni Cu")]:
+        table = systems(order, els)
+        fp32, cert, raw = _certified_equals_fp32(model, table, uniform_grid(order, n))
+        assert fp32.is_vertex.sum() > len(table)  # something to certify
+
+
+def test_certified_bf16_vertices_equal_fp32_shipped_model():
+    from hullpack.elemnet import load_pretrained
+
+    model = load_pretrained()
+    table = systems(2, "H Li C N O F Na Mg Al Si S Cl K Ca Ti Fe Ni Cu Zn Y Zr Pd Ag La Pt Au U Pu")
+    fp32, cert, raw = _certified_equals_fp32(model, table, uniform_grid(2, 100))
+    # plain bf16 gets some vertices wrong: the certification is doing work
+    assert (raw.is_vertex != fp32.is_vertex).any()
+    assert cert.n_fp32.sum() < 0.6 * (~corner_mask(uniform_grid(2, 100))).sum() * len(table)
+
+
+def test_certification_widens_a_too_small_delta():
+    model = small_model(3)
+    with torch.no_grad():
+        model.net[0].weight.mul_(8)
+    eng = InferenceEngine(model)
+    table, grid = systems(2, "H Li O F Na Al Fe Ni Cu Pt"), uniform_grid(2, 50)
+    cert = Certifier(eng, delta=1e-7)  # far below the bf16 error: must be detected and doubled
+    res = cert.run(table, grid)
+    assert cert.n_doublings > 0
+    np.testing.assert_array_equal(res.is_vertex, plain_hulls(eng, table, grid, "fp32").is_vertex)
+
+
+# ------------------------------------------------------------------------------------------ DFT
+def test_dft_metrics_hand_made_case():
+    # O-Fe (ElemNet order: O first); grid of step 1/4 in the fraction of Fe: 0, .25, .5, .75, 1
+    table, grid = systems(2, "Fe O"), uniform_grid(2, 4)
+    assert grid_fractions(grid)[:, 1].tolist() == [0, 0.25, 0.5, 0.75, 1]
+    energies = np.array([[0.0, -0.6, -1.0, -0.2, 0.0]])
+    hb = hull_batch(grid_fractions(grid), energies)
+    assert np.flatnonzero(hb.is_vertex[0]).tolist() == [1, 2]          # predicted stable: x_Fe .25, .5
+    # DFT: FeO3 (x_Fe .25) above the DFT hull; FeO (.5) and Fe3O (.75) on it
+    dft = DFTCompounds.from_formulas(["FeO3", "FeO", "Fe3O", "FeO", "Ni3O"], [-0.3, -1.2, -0.7, -1.0, -0.5])
+    f, e, _ = dft.of_system(table[0])
+    assert f[:, 1].tolist() == [0.25, 0.5, 0.75] and e.tolist() == [-0.3, -1.2, -0.7]  # lowest FeO kept
+
+    def model_at(rows, fr):  # the model's energies at the DFT compositions: the grid line through them
+        return np.interp(fr[:, 1], grid_fractions(grid)[:, 1], energies[0]).astype(np.float32)
+
+    m = compare_block(table, grid_fractions(grid), energies, hb.is_vertex, hb.valid, dft, model_at,
+                      match_tol=0.125).iloc[0]
+    assert (m.n_dft, m.n_dft_stable) == (3, 2)
+    assert (m.tp_pred, m.tp_dft, m.precision, m.recall) == (1, 1, 0.5, 0.5)   # x_Fe .5 matches
+    assert m.mae_dft_hull == pytest.approx((0.2 + 0.5) / 2)
+    # stability: FeO3 predicted stable (FP), FeO (TP), Fe3O predicted unstable (FN)
+    assert (m.stab_tp, m.stab_fp, m.stab_fn, m.stab_tn) == (1, 1, 1, 0)
+    assert m.stab_f1 == pytest.approx(0.5)
+    assert not m.agree
+    # a tolerance too tight to match anything
+    m0 = compare_block(table, grid_fractions(grid), energies, hb.is_vertex, hb.valid, dft, model_at,
+                       match_tol=0.0).iloc[0]
+    assert m0.tp_pred == 1  # exact match at 0.5 still counts
+    groups = by_group_pair(pd.DataFrame({"A": ["O"], "B": ["Fe"], "n_stable": [2]}).join(
+        compare_block(table, grid_fractions(grid), energies, hb.is_vertex, hb.valid, dft, model_at, match_tol=0.125)))
+    assert groups[["group_lo", "group_hi"]].values.tolist() == [[8, 16]]
+    assert groups.precision.iloc[0] == 0.5 and groups.stab_f1.iloc[0] == pytest.approx(0.5)
+
+
+def test_dft_ternary_system_collects_binary_edges():
+    dft = DFTCompounds.from_formulas(["FeO", "NiO", "FeNi3", "FeNiO2", "FeNiCuO"], [-1.0, -1.1, -0.1, -1.3, -1.0])
+    f, e, _ = dft.of_system(systems(3, "Fe Ni O")[0])
+    assert len(e) == 4 and np.allclose(f.sum(axis=1), 1)   # 3 binaries + 1 ternary, not the quaternary
+
+
+# ---------------------------------------------------------------------------------- screen API
+@pytest.fixture(scope="module")
+def result():
+    return screen(small_model(), elements="Fe Ni O Al Na Cl", grid=20, points=True, progress=False)
+
+
+def test_screen_tables(result, tmp_path):
+    s, v, p = result.systems, result.vertices, result.points
+    assert len(s) == 15 and set(s.columns) >= {"system", "A", "B", "n_stable", "stable", "min_energy",
+                                                "nonfinite", "n_fp32", "precision", "recall", "stab_f1",
+                                                "mae_dft_hull", "agree"}
+    assert s["n_stable"].sum() == len(v) == p["is_vertex"].sum()
+    assert len(p) == 15 * 21 and np.allclose(p[["x_A", "x_B"]].sum(axis=1), 1)
+    assert (p.loc[p.is_vertex, "e_above_hull"] == 0).all() and (p["e_above_hull"] >= 0).all()
+    # the stable column lists the vertex formulas
+    first = s.iloc[int(np.argmax(s.n_stable.to_numpy()))]
+    assert first.stable.split(";") == v.loc[v.system == first.system, "formula"].tolist()
+    assert "binary systems" in result.summary()
+    for path in result.to_parquet(tmp_path) + result.to_csv(tmp_path):
+        assert path.stat().st_size > 0
+    back = pd.read_parquet(tmp_path / "systems.parquet")
+    assert back["system"].tolist() == s["system"].tolist()
+    assert back["n_stable"].tolist() == s["n_stable"].tolist()
+
+
+def test_certified_screen_equals_fp32_screen(result):
+    fp32 = screen(result.model, elements="Fe Ni O Al Na Cl", grid=20, precision="fp32", compare_dft=False,
+                  progress=False)
+    assert result.vertices["formula"].tolist() == fp32.vertices["formula"].tolist()
+
+
+def test_shards_merge_to_the_whole(result):
+    parts = [screen(result.model, elements="Fe Ni O Al Na Cl", grid=20, shard=f"{i}/3", progress=False)
+             for i in range(3)]
+    merged = ScreenResult.concat(parts)
+    assert merged.systems["system"].tolist() == result.systems["system"].tolist()
+    assert merged.vertices["formula"].tolist() == result.vertices["formula"].tolist()
+
+
+def test_plots(result, tmp_path):
+    result.plot_system("O-Fe", tmp_path / "b.png")
+    result.plot_system("Fe-Ni-O", tmp_path / "t.png")
+    paths = result.plot_groups(tmp_path)
+    assert (tmp_path / "b.png").stat().st_size > 10_000 and (tmp_path / "t.png").stat().st_size > 10_000
+    assert len(paths) == 5 and all(p.stat().st_size > 5_000 for p in paths)
+    with pytest.raises(ScreeningError, match="Xx"):
+        result.plot_system("Fe-Xx")
+
+
+def test_ternary_screen_and_reduced_grid():
+    from hullpack.compositions import reduced_grid
+
+    r = screen(small_model(), order=3, elements="Fe Ni O Al", grid=reduced_grid(3, 6), progress=False)
+    assert len(r.systems) == 4 and "C" in r.systems and (r.systems["n_points"] == len(reduced_grid(3, 6))).all()
+    assert np.allclose(r.vertices[["x_A", "x_B", "x_C"]].sum(axis=1), 1)
+
+
+def test_nonfinite_predictions_are_reported_not_dropped():
+    model = small_model()
+    with torch.no_grad():
+        model.net[0].weight[:, 22] = float("nan")  # Fe's column
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        r = screen(model, elements="Fe Ni O", grid=10, progress=False)
+    s = r.systems.set_index("system")
+    assert len(s) == 3
+    assert s.loc["O-Fe", "nonfinite"] and s.loc["Fe-Ni", "nonfinite"] and not s.loc["O-Ni", "nonfinite"]
+    assert s.loc["O-Fe", "n_stable"] == 0 and pd.isna(s.loc["O-Fe", "stab_f1"])
+    assert not r.vertices.system.isin(["O-Fe", "Fe-Ni"]).any()
+
+
+# ----------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(elements="Fe Xx Qq"), "'Xx', 'Qq'"),
+    (dict(elements="Fe He"), "'He'"),
+    (dict(order=4), "order"),
+    (dict(order=1), "order"),
+    (dict(grid=1), "too coarse"),
+    (dict(grid=1001), "too fine"),
+    (dict(order=3, elements="Fe Ni O", grid=201), "too fine"),
+    (dict(grid=np.array([[1, 0], [0, 1]])), "too coarse"),
+    (dict(grid=np.array([[1, 0, 0]])), "numerators"),
+    (dict(precision="fp16"), "precision"),
+    (dict(shard="3/3"), "shard"),
+    (dict(elements="Fe"), "no system"),
+])
+def test_bad_requests_fail_before_any_work(kwargs, match, monkeypatch):
+    import hullpack.screening as scr
+
+    def boom(*a, **k):  # no model is loaded for a bad request
+        raise AssertionError("model loaded")
+
+    monkeypatch.setattr(scr, "_load_model", boom)
+    with pytest.raises(ScreeningError, match=match):
+        screen(**{"elements": "Fe Ni", **kwargs}, progress=False)
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        screen(str(tmp_path / "nope.pt"), elements="Fe Ni", progress=False)
+
+
+def test_engine_rejects_non_elemnet():
+    with pytest.raises(ScreeningError, match="ElemNet"):
+        InferenceEngine(torch.nn.Sequential(torch.nn.Linear(10, 1)))
+
+
+# ----------------------------------------------------------------------------------------- CLI
+def test_cli_screen_tiny(tmp_path, capsys):
+    from hullpack.cli import main
+
+    path = save_model(small_model(), tmp_path / "m.pt")
+    out = tmp_path / "out"
+    rc = main(["-q", "screen", "--elements", "Fe,Ni,O,Al", "--grid", "10", "--model", str(path),
+               "--out", str(out), "--plot", "Fe-O"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "6 binary systems" in text and "stability F1" in text
+    for name in ("systems.parquet", "systems.csv", "vertices.csv", "groups.csv", "groups_stab_f1.png", "Fe-O.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert len(pd.read_csv(out / "systems.csv")) == 6
+    rc = main(["-q", "screen", "--elements", "Fe Xx", "--out", str(out)])
+    assert rc == 2 and "Xx" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not __import__("hullpack").cuda_available(), reason="needs a CUDA GPU and a CUDA build")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cuda_engine_matches_cpu(precision):
+    model = small_model()
+    table, grid = systems(3, "Fe Ni O Al Cu"), uniform_grid(3, 10)
+    cpu = InferenceEngine(model).predict(table, grid, precision)
+    gpu = InferenceEngine(model.cuda(), device="cuda").predict(table, grid, precision)
+    np.testing.assert_allclose(gpu, cpu, atol=1e-4 if precision == "fp32" else 0.05)

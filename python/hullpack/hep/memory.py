@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from ..samplers.cost import SavedTensorBytes
+
 log = logging.getLogger(__name__)
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -94,18 +96,11 @@ class MemoryMeter:
             torch.cuda.synchronize(self.device)
             reading.peak_bytes = int(torch.cuda.max_memory_allocated(self.device))
             return
-        saved: dict[int, int] = {}
         start = rss_bytes()
         top = [start]
 
-        def pack(t: torch.Tensor) -> torch.Tensor:
-            try:
-                st = t.untyped_storage()
-                saved[st.data_ptr()] = st.nbytes()
-            except (RuntimeError, NotImplementedError):  # sparse and other storage-less tensors
-                saved[id(t)] = t.numel() * t.element_size()
+        def sample_rss() -> None:
             top[0] = max(top[0], rss_bytes())
-            return t
 
         prof = None
         if self.allocator:
@@ -115,7 +110,7 @@ class MemoryMeter:
             with _quiet_stderr():
                 prof.__enter__()
         try:
-            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            with SavedTensorBytes(on_save=sample_rss) as saved:
                 yield reading
         finally:
             if prof is not None:
@@ -125,7 +120,7 @@ class MemoryMeter:
             reading.alloc_peak_bytes = _allocator_peak(prof)
         top[0] = max(top[0], rss_bytes())
         reading.rss_peak_bytes = int(top[0])
-        reading.saved_bytes = int(sum(saved.values()))
+        reading.saved_bytes = saved.nbytes
         reading.peak_bytes = reading.saved_bytes + self.fixed_bytes
         reading.rss_growth_bytes = int(top[0] - start)
 

@@ -113,6 +113,48 @@ def _nnls_small(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return best * y_scale / scale
 
 
+class SavedTensorBytes:
+    """Context manager counting the bytes of the tensors autograd saves for backward inside it: the
+    activations, the part of a training step's memory that grows with the batch. Each storage is
+    counted once (several ops often save the same tensor). ``on_save`` is called at every save.
+
+    >>> import torch
+    >>> w = torch.ones(4, 4, requires_grad=True)
+    >>> with SavedTensorBytes() as saved:
+    ...     loss = (torch.ones(8, 4) @ w).relu().sum()
+    >>> saved.nbytes                       # the input of the matmul and the output of the ReLU
+    256
+    """
+
+    def __init__(self, on_save: Callable[[], None] | None = None):
+        self._saved: dict[int, int] = {}
+        self._on_save = on_save
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(self._saved.values()))
+
+    def _pack(self, t):
+        try:
+            st = t.untyped_storage()
+            self._saved[st.data_ptr()] = st.nbytes()
+        except (RuntimeError, NotImplementedError):  # sparse and other storage-less tensors
+            self._saved[id(t)] = t.numel() * t.element_size()
+        if self._on_save is not None:
+            self._on_save()
+        return t
+
+    def __enter__(self) -> "SavedTensorBytes":
+        import torch
+
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda t: t)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._hooks.__exit__(*exc)
+
+
 class MemoryModel(LinearCost):
     """Peak memory of a batch in bytes: ``intercept + summed_sizes @ weights + count * bias``.
 
@@ -278,20 +320,9 @@ class MemoryModel(LinearCost):
                 step_fn(batch)
                 torch.cuda.synchronize()
                 return float(torch.cuda.max_memory_allocated())
-            saved: dict[int, int] = {}
-
-            def pack(t: torch.Tensor) -> torch.Tensor:
-                # Count each storage once: several ops often save the same tensor.
-                try:
-                    st = t.untyped_storage()
-                    saved[st.data_ptr()] = st.nbytes()
-                except (RuntimeError, NotImplementedError):  # sparse and other storage-less tensors
-                    saved[id(t)] = t.numel() * t.element_size()
-                return t
-
-            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            with SavedTensorBytes() as saved:
                 step_fn(batch)
-            return float(sum(saved.values()))
+            return float(saved.nbytes)
 
         if measure == "cuda":
             step_fn(make(batches[0]))  # warm-up: lazily created optimizer state is not a batch cost

@@ -81,6 +81,7 @@ def train(rank: int, world: int, port: int, out_dir: str) -> None:
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(record, f)
     dist.barrier()
+    del model, opt  # free DDP before its process group: its teardown can hang otherwise
     dist.destroy_process_group()
 
 

@@ -100,3 +100,20 @@ def test_explain_help_names_every_analysis_and_default():
     for value in (d.n_shap, d.n_background, d.n_kernel, d.n_bootstrap, d.n_surrogate, d.n_grid):
         assert f"default {value})" in text, value
 
+
+
+def test_docs_xai_md_examples_run(tmp_path, monkeypatch):
+    # the examples build on each other (model, x), so they run in order in one namespace
+    import re
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    doc = Path(__file__).resolve().parents[1] / "docs" / "xai.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__xai_doc__"}
+    for i, code in enumerate(blocks):
+        exec(compile(code, f"docs/xai.md example {i}", "exec"), namespace)

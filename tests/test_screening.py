@@ -11,7 +11,8 @@ from hullpack.errors import ModelFileError, ScreeningError
 from hullpack.hull import hull_batch
 from hullpack.screening import screen
 from hullpack.screening.dft import DFTCompounds, by_group_pair, compare_block
-from hullpack.screening.engine import Certifier, InferenceEngine, corner_mask, plain_hulls
+from hullpack.hull import e_above_hull
+from hullpack.screening.engine import Certifier, InferenceEngine, corner_mask, plain_hulls, vertex_depth
 from hullpack.screening.result import ScreenResult
 
 
@@ -167,6 +168,32 @@ def test_screen_tables(result, tmp_path):
     assert back["n_stable"].tolist() == s["n_stable"].tolist()
 
 
+@pytest.mark.parametrize("order,n", [(2, 40), (3, 8)])
+def test_vertex_depth_is_the_distance_below_the_hull_of_the_others(order, n):
+    rng = np.random.default_rng(order)
+    grid = uniform_grid(order, n)
+    fr = grid_fractions(grid)
+    inner = ~corner_mask(grid)
+    e = np.where(inner, rng.normal(-0.3, 0.3, (20, len(grid))), 0.0)
+    iv = hull_batch(fr, e).is_vertex
+    depth = vertex_depth(fr, e, iv)
+    assert np.isnan(depth[~iv]).all() and (depth[iv] > 0).all()
+    for s, p in zip(*np.nonzero(iv)):
+        others = np.flatnonzero(inner & (np.arange(len(grid)) != p))
+        # the point's energy above the hull of the others, with the point itself lifted far away
+        f = np.vstack([fr[others], fr[p]])
+        below = -e_above_hull(f, np.r_[e[s, others], 1e3])[-1] + 1e3 - e[s, p]
+        assert depth[s, p] == pytest.approx(below, abs=1e-9)
+
+
+def test_min_depth_keeps_only_deep_vertices(result):
+    deep = screen(result.model, elements="Fe Ni O Al Na Cl", grid=20, min_depth=0.02, progress=False)
+    v0, v1 = result.vertices, deep.vertices
+    assert (v1["depth"] >= 0.02).all() and (v0["depth"] > 0).all()
+    assert v1["formula"].tolist() == v0.loc[v0["depth"] >= 0.02, "formula"].tolist()
+    assert deep.systems["n_stable"].sum() == len(v1) < len(v0)
+
+
 def test_certified_screen_equals_fp32_screen(result):
     fp32 = screen(result.model, elements="Fe Ni O Al Na Cl", grid=20, precision="fp32", compare_dft=False,
                   progress=False)
@@ -226,6 +253,8 @@ def test_nonfinite_predictions_are_reported_not_dropped():
     (dict(precision="fp16"), "precision"),
     (dict(shard="3/3"), "shard"),
     (dict(elements="Fe"), "no system"),
+    (dict(min_depth=-0.01), "min_depth"),
+    (dict(min_depth=float("nan")), "min_depth"),
 ])
 def test_bad_requests_fail_before_any_work(kwargs, match, monkeypatch):
     import hullpack.screening as scr

@@ -337,7 +337,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         else:
             result = screen(args.model, order=args.order, elements=args.elements, grid=grid,
                             precision=args.precision, points=args.points, compare_dft=not args.no_dft,
-                            device=args.device, shard=f"{rank}/{world}" if world > 1 else args.shard,
+                            min_depth=args.min_depth, match_tol=args.match_tol, device=args.device, shard=f"{rank}/{world}" if world > 1 else args.shard,
                             progress=not args.quiet and rank == 0)
     except ValueError as exc:  # ScreeningError, ModelFileError
         print(f"hullpack screen: {exc}", file=sys.stderr)
@@ -397,6 +397,12 @@ def _add_screen(sub) -> None:
     p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based)")
     p.add_argument("--points", action="store_true", help="also write every grid point (large)")
     p.add_argument("--no-dft", action="store_true", help="skip the comparison with the OQMD hulls")
+    p.add_argument("--min-depth", type=float, default=0.0, metavar="EV",
+                   help="count a hull vertex as stable only if it lies this far (eV/atom) below the hull "
+                        "of the other points (default 0: every vertex)")
+    p.add_argument("--match-tol", type=float, metavar="DX",
+                   help="composition tolerance when matching predicted and DFT stable compounds "
+                        "(default: half the grid step)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=_cmd_screen)

@@ -12,7 +12,7 @@ and compare the predicted stable compounds with the DFT hull of the known OQMD c
 >>> bool(r.systems["n_fp32"].sum() > 0)                 # bf16, certified in fp32 near the hull
 True
 >>> r.vertices.columns.tolist()
-['system', 'A', 'B', 'x_A', 'x_B', 'formula', 'energy']
+['system', 'A', 'B', 'x_A', 'x_B', 'formula', 'energy', 'depth']
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from .. import compositions
 from .._progress import progress as _progress_bar
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import ModelFileError, ScreeningError
-from .engine import DEFAULT_CHUNK, Certifier, InferenceEngine, corner_mask, plain_hulls
+from .engine import DEFAULT_CHUNK, Certifier, InferenceEngine, corner_mask, plain_hulls, vertex_depth
 from .result import ScreenResult, formula_of
 
 __all__ = ["screen", "ScreenResult", "InferenceEngine", "Certifier", "DEFAULT_GRID", "MAX_INTERVALS",
@@ -118,8 +118,8 @@ def _load_model(model):
 
 def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "bf16", points: bool = False,
            compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
-           match_tol: float | None = None, threads: int | None = None, chunk: int = DEFAULT_CHUNK,
-           seed: int = 0) -> ScreenResult:
+           match_tol: float | None = None, min_depth: float = 0.0, threads: int | None = None,
+           chunk: int = DEFAULT_CHUNK, seed: int = 0) -> ScreenResult:
     """Screen every binary (``order=2``) or ternary (``order=3``) system of ``elements`` (default:
     ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a composition grid.
 
@@ -132,6 +132,10 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     default half a grid step). ``shard``: ``"i/n"`` screens the i-th of n contiguous slices of the
     systems. ``device``: ``"cpu"`` or ``"cuda"``. ``threads``: CPU threads for the gather, torch
     (set with ``torch.set_num_threads``, which stays set) and the hull kernels; default: torch's.
+    ``min_depth`` (eV/atom): a hull vertex counts as a predicted stable compound only if it lies at
+    least this far below the hull of the other points (the ``depth`` column of ``vertices``); on a
+    fine grid a smooth prediction has many shallow vertices side by side, and 0 (the default)
+    counts them all.
 
     Bad requests raise :class:`~hullpack.errors.ScreeningError` / ``ModelFileError`` (both
     ``ValueError``) before any work. Systems with non-finite predictions are kept, flagged in
@@ -153,6 +157,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     match_tol = 0.5 / den if match_tol is None else float(match_tol)
     if not match_tol >= 0:
         raise ScreeningError(f"match_tol={match_tol}: expected >= 0")
+    if not (np.isfinite(min_depth) and min_depth >= 0):
+        raise ScreeningError(f"min_depth={min_depth}: expected a finite number >= 0 (eV/atom)")
     net = _load_model(model)
     if threads:
         import torch
@@ -186,8 +192,10 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
             else:
                 res = plain_hulls(engine, tb, g, "fp32" if precision == "fp32" else "bf16", bar=bar,
                                   threads=threads)
-            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, letters))
-            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], g, fr, res, letters))
+            depth = vertex_depth(fr, res.energies, res.is_vertex, threads=threads)
+            stable = res.is_vertex & (depth >= min_depth)
+            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, stable, letters))
+            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], g, fr, res, stable, depth, letters))
             if points:
                 pt_parts.append(_point_rows(tb, names[s0:s0 + block], fr, res, letters))
             t1 = time.perf_counter()
@@ -195,7 +203,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
             if dft is not None:
                 from .dft import compare_block
 
-                dft_parts.append(compare_block(tb, fr, res.energies, res.is_vertex, res.valid, dft,
+                dft_parts.append(compare_block(tb, fr, res.energies, stable, res.valid, dft,
                                                engine.predict_fractions, match_tol=match_tol, threads=threads))
                 t_dft += time.perf_counter() - t1
     systems_df = pd.concat(sys_parts, ignore_index=True)
@@ -213,7 +221,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     if certifier is not None:
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
-              "match_tol": match_tol, "device": str(device), "shard": sh, "n_elements": int(len(np.unique(table))) if len(table) else 0,
+              "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device), "shard": sh, "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256")}
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)
@@ -227,8 +235,8 @@ def _element_cols(tb: np.ndarray, letters: str, repeat=None) -> dict:
     return cols
 
 
-def _system_rows(tb, names, g, res, letters) -> pd.DataFrame:
-    iv = res.is_vertex
+def _system_rows(tb, names, g, res, stable, letters) -> pd.DataFrame:
+    iv = stable
     e = res.energies.astype(np.float64)
     e_masked = np.where(np.isfinite(e), e, np.inf)
     kmin = np.argmin(e_masked, axis=1)
@@ -245,8 +253,8 @@ def _system_rows(tb, names, g, res, letters) -> pd.DataFrame:
     })
 
 
-def _vertex_rows(tb, names, g, fr, res, letters) -> pd.DataFrame:
-    s, p = np.nonzero(res.is_vertex)
+def _vertex_rows(tb, names, g, fr, res, stable, depth, letters) -> pd.DataFrame:
+    s, p = np.nonzero(stable)
     df = pd.DataFrame({"system": np.array(names, dtype=object)[s] if len(s) else np.array([], dtype=object)})
     for j, L in enumerate(letters):
         df[L] = np.array(ELEMNET_ELEMENTS, dtype=object)[tb[s, j]] if len(s) else np.array([], dtype=object)
@@ -254,6 +262,7 @@ def _vertex_rows(tb, names, g, fr, res, letters) -> pd.DataFrame:
         df[f"x_{L}"] = fr[p, j]
     df["formula"] = [formula_of(tb[a], g[b]) for a, b in zip(s, p)]
     df["energy"] = res.energies[s, p].astype(np.float64)
+    df["depth"] = depth[s, p]  # below the hull of the other points, eV/atom
     return df
 
 

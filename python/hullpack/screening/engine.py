@@ -367,6 +367,31 @@ class Certifier:
                                "rounds": rounds})
 
 
+def vertex_depth(fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndarray, *,
+                 threads: int | None = None, tol: float = HULL_TOL) -> np.ndarray:
+    """How far each hull vertex lies below the hull of all the other points of its system (eV/atom,
+    > 0): its decomposition energy with the sign flipped, the margin by which it is predicted
+    stable. NaN where ``is_vertex`` is False. ``fractions`` (n_points, k) is the shared grid,
+    ``energies`` / ``is_vertex`` (n_systems, n_points).
+
+    >>> grid = np.array([[0.75, 0.25], [0.5, 0.5], [0.25, 0.75]])
+    >>> e = np.array([[-0.10, -0.30, -0.20]])           # vertices: the last two points
+    >>> vertex_depth(grid, e, np.array([[False, True, True]])).round(3).tolist()
+    [[nan, 0.15, 0.05]]
+    """
+    depth = np.full(energies.shape, np.nan)
+    s, p = np.nonzero(is_vertex)
+    if len(s):
+        # one system per vertex: its own energies with the vertex lifted out of the way, so the
+        # lifted point's energy above hull measures the hull of the others at its composition
+        lifted = np.asarray(energies, dtype=np.float64)[s].copy()
+        lifted[np.arange(len(s)), p] = _LIFT
+        h = hull_batch(fractions, lifted, tol=tol, decomposition=False, nonfinite="nan", threads=threads,
+                       progress_bar=False)
+        depth[s, p] = (_LIFT - h.e_above_hull[np.arange(len(s)), p]) - energies[s, p]
+    return depth
+
+
 def plain_hulls(engine: InferenceEngine, table: np.ndarray, grid: np.ndarray, precision: str, *,
                 bar=None, threads: int | None = None, tol: float = HULL_TOL) -> CertifiedHulls:
     """Energies and hulls of one precision, without certification."""

@@ -38,7 +38,8 @@ class ScreenResult:
     ``n_dft_stable``, ``tp_pred``, ``tp_dft``, ``precision``, ``recall``, ``mae_dft_hull``,
     ``stab_tp/fp/fn/tn``, ``stab_f1``, ``agree``.
     ``vertices``: one row per predicted stable compound: ``system``, elements, ``x_A``.. fractions,
-    ``formula``, ``energy``. ``points`` (on request): every grid point of every system with
+    ``formula``, ``energy``, ``depth`` (eV/atom below the hull of the other points: how far the
+    compound is predicted stable). ``points`` (on request): every grid point of every system with
     ``energy``, ``e_above_hull``, ``is_vertex``.
     """
 

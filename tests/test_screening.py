@@ -218,6 +218,14 @@ def test_plots(result, tmp_path):
         result.plot_system("Fe-Xx")
 
 
+def test_ternary_group_table_counts_each_pair():
+    r = screen(small_model(), order=3, elements="Fe Ni O Al", grid=6, progress=False)
+    g = r.group_table()
+    # 4 ternaries x 3 element pairs each
+    assert g["n_systems"].sum() == 12
+    assert set(zip(g.group_lo, g.group_hi)) <= {(8, 10), (8, 16), (8, 13), (10, 16), (10, 13), (13, 16)}
+
+
 def test_ternary_screen_and_reduced_grid():
     from hullpack.compositions import reduced_grid
 

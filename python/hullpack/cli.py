@@ -360,7 +360,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
     files = []
     if not (args.plot and args.plot_only):
         files += result.to_parquet(out) + result.to_csv(out)
-        if result.order == 2 and "stab_tp" in result.systems:
+        if "stab_tp" in result.systems:
             groups = result.group_table()
             groups.to_csv(os.path.join(out, "groups.csv"), index=False)
             files += [os.path.join(out, "groups.csv")] + result.plot_groups(out)

@@ -277,13 +277,17 @@ def element_groups() -> np.ndarray:
 
 
 def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:
-    """Sum a binary screen's DFT counts over unordered group pairs ``(group_lo, group_hi)``:
-    systems, precision, recall, stability F1, mean MAE at the DFT hull compositions, agreement rate.
+    """Sum a screen's DFT counts over unordered group pairs ``(group_lo, group_hi)``: systems,
+    precision, recall, stability F1, mean MAE at the DFT hull compositions, agreement rate.
 
-    ``systems`` needs the columns ``A``, ``B`` (symbols) and those of :func:`compare_block`.
+    ``systems`` needs the columns ``A``, ``B`` (symbols) and those of :func:`compare_block`; a
+    ternary screen (column ``C`` too) counts each system under each of its three element pairs.
     """
     from ..elements import ELEMENT_INDEX
 
+    if "C" in systems.columns:
+        systems = pd.concat([systems.assign(A=systems[a], B=systems[b]) for a, b in (("A", "B"), ("A", "C"), ("B", "C"))],
+                            ignore_index=True)
     g = element_groups()
     ga = g[[ELEMENT_INDEX[a] for a in systems["A"]]]
     gb = g[[ELEMENT_INDEX[b] for b in systems["B"]]]

@@ -30,9 +30,6 @@ def _add_info(sub) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    # OpenMP threads that spin while waiting are many times slower when another process shares
-    # the cores; only effective before torch is first imported
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from hullpack.elemnet import TrainConfig, export_default, train
 
     if args.export:
@@ -146,18 +143,12 @@ def _add_batches(sub) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from hullpack.elemnet import load_model, load_pretrained
 
-    from hullpack.errors import CompositionError, ModelFileError
-
     formulas = list(args.formulas)
     if args.file:
         with open(args.file) as f:
             formulas += [line.strip() for line in f if line.strip()]
-    try:
-        model = load_model(args.model) if args.model else load_pretrained()
-        energies = model.predict(formulas, bf16=args.bf16, errors=args.errors)
-    except (CompositionError, ModelFileError) as exc:
-        print(f"hullpack predict: {exc}", file=sys.stderr)
-        return 2
+    model = load_model(args.model) if args.model else load_pretrained()
+    energies = model.predict(formulas, bf16=args.bf16, errors=args.errors)
     if args.errors == "skip":
         from hullpack.elemnet import parse_formulas
 
@@ -196,12 +187,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     only = [a for a in args.only.split(",") if a.strip()] if args.only else None
-    try:
-        numbers = explain(args.out, model_path=args.model, only=only, config=cfg,
-                          allow_untrained=args.allow_untrained)
-    except ValueError as exc:  # hullpack's CompositionError / ModelFileError, bad --only or sizes
-        print(f"hullpack explain: {exc}", file=sys.stderr)
-        return 2
+    numbers = explain(args.out, model_path=args.model, only=only, config=cfg, allow_untrained=args.allow_untrained)
     out = os.path.abspath(args.out)
     print(f"report: {os.path.join(out, 'report.html')} (and report.md, results.json, PNG figures)")
     print("seconds: " + ", ".join(f"{k} {v}" for k, v in numbers["seconds"].items()))
@@ -237,28 +223,23 @@ def _add_explain(sub) -> None:
 
 
 def _cmd_bench_memory(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as for train: shared cores
     from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown
 
-    try:
-        cfg = StudyConfig(strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
-                          batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
-                          num_steps=args.num_steps, seed=args.seed, device=args.device,
-                          budget_bytes=args.budget_mib * 2**20 if args.budget_mib else None,
-                          budget_factor=args.budget_factor, baseline_repeats=args.baseline_repeats,
-                          allocator=args.allocator)
-        if args.threads:
-            import torch
+    cfg = StudyConfig(strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
+                      batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
+                      num_steps=args.num_steps, seed=args.seed, device=args.device,
+                      budget_bytes=args.budget_mib * 2**20 if args.budget_mib else None,
+                      budget_factor=args.budget_factor, baseline_repeats=args.baseline_repeats,
+                      allocator=args.allocator)
+    if args.threads:
+        import torch
 
-            torch.set_num_threads(args.threads)
-        if args.out:
-            os.makedirs(args.out, exist_ok=True)
-        out = bench_memory(args.dataset or ["low", "high"], cfg, num_events=args.events, root=args.root,
-                           distributed=args.distributed, world_size=args.world_size,
-                           plot_path=os.path.join(args.out, "memory.png") if args.out else None)
-    except ValueError as exc:  # unknown strategy or dataset, missing sizes, budget too small
-        print(f"hullpack bench-memory: {exc}", file=sys.stderr)
-        return 2
+        torch.set_num_threads(args.threads)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+    out = bench_memory(args.dataset or ["low", "high"], cfg, num_events=args.events, root=args.root,
+                       distributed=args.distributed, world_size=args.world_size,
+                       plot_path=os.path.join(args.out, "memory.png") if args.out else None)
     if args.out:
         with open(os.path.join(args.out, "memory.json"), "w") as f:
             json.dump(out, f, indent=1, default=float)
@@ -314,7 +295,6 @@ def _add_bench_memory(sub) -> None:
 
 
 def _cmd_screen(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see _cmd_train
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed
@@ -329,19 +309,14 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    grid = args.grid
-    try:
-        if args.plot and args.plot_only:
-            result = screen(args.model, order=len(args.plot.split("-")), elements=args.plot.replace("-", " "),
-                            grid=grid, precision=args.precision, compare_dft=False, progress=not args.quiet)
-        else:
-            result = screen(args.model, order=args.order, elements=args.elements, grid=grid,
-                            precision=args.precision, points=args.points, compare_dft=not args.no_dft,
-                            min_depth=args.min_depth, match_tol=args.match_tol, device=args.device, shard=f"{rank}/{world}" if world > 1 else args.shard,
-                            progress=not args.quiet and rank == 0)
-    except ValueError as exc:  # ScreeningError, ModelFileError
-        print(f"hullpack screen: {exc}", file=sys.stderr)
-        return 2
+    if args.plot and args.plot_only:
+        result = screen(args.model, order=len(args.plot.split("-")), elements=args.plot.replace("-", " "),
+                        grid=args.grid, precision=args.precision, compare_dft=False, progress=not args.quiet)
+    else:
+        result = screen(args.model, order=args.order, elements=args.elements, grid=args.grid,
+                        precision=args.precision, points=args.points, compare_dft=not args.no_dft,
+                        min_depth=args.min_depth, match_tol=args.match_tol, device=args.device,
+                        shard=f"{rank}/{world}" if world > 1 else args.shard, progress=not args.quiet and rank == 0)
     if world > 1:
         import torch.distributed as dist
 
@@ -367,11 +342,7 @@ def _cmd_screen(args: argparse.Namespace) -> int:
         print(result.summary())
     if args.plot:
         path = os.path.join(out, f"{args.plot}.png")
-        try:
-            result.plot_system(args.plot, path)
-        except ValueError as exc:
-            print(f"hullpack screen: {exc}", file=sys.stderr)
-            return 2
+        result.plot_system(args.plot, path)
         files.append(path)
     print(f"wrote {len(files)} files to {os.path.abspath(out)}")
     return 0
@@ -434,7 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    # OpenMP threads that spin while waiting are many times slower when another process shares the
+    # cores; effective only before torch is first imported (every command imports it lazily)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as exc:  # hullpack's errors name the bad input; no traceback for those
+        print(f"hullpack {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

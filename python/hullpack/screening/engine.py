@@ -384,7 +384,7 @@ def vertex_depth(fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndar
     if len(s):
         # one system per vertex: its own energies with the vertex lifted out of the way, so the
         # lifted point's energy above hull measures the hull of the others at its composition
-        lifted = np.asarray(energies, dtype=np.float64)[s].copy()
+        lifted = np.asarray(energies, dtype=np.float64)[s]  # fancy indexing copies
         lifted[np.arange(len(s)), p] = _LIFT
         h = hull_batch(fractions, lifted, tol=tol, decomposition=False, nonfinite="nan", threads=threads,
                        progress_bar=False)

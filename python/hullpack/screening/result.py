@@ -86,46 +86,54 @@ class ScreenResult:
         if bad:
             lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])})")
         if "stab_tp" in s:
-            tp, fp, fn = (float(s[c].sum()) for c in ("stab_tp", "stab_fp", "stab_fn"))
-            n_pred, n_dft = float(s["n_stable"][s["tp_pred"].notna()].sum()), float(s["n_dft_stable"].sum())
-            prec = s["tp_pred"].sum() / n_pred if n_pred else float("nan")
-            rec = s["tp_dft"].sum() / n_dft if n_dft else float("nan")
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
-            lines.append(f"DFT (OQMD) stable compounds: {int(n_dft):,}; predicted-stable precision {prec:.3f}, "
-                         f"recall {rec:.3f} (composition within {self.config.get('match_tol', float('nan')):.4g})")
-            lines.append(f"stability F1 over {int(s['n_dft'].sum()):,} known compounds: {f1:.3f}; MAE at DFT hull "
-                         f"compositions {np.nanmean(s['mae_dft_hull']):.3f} eV/atom (mean over systems); stable sets "
-                         f"agree in {np.nanmean(s['agree'].astype(float)):.1%} of systems")
+            m = self.dft_metrics()
+            lines.append(f"DFT (OQMD) stable compounds: {m['n_dft_stable']:,}; predicted-stable precision "
+                         f"{m['precision']:.3f}, recall {m['recall']:.3f} (composition within "
+                         f"{self.config.get('match_tol', float('nan')):.4g})")
+            lines.append(f"stability F1 over {m['n_dft']:,} known compounds: {m['stability_f1']:.3f}; MAE at DFT hull "
+                         f"compositions {m['mae_dft_hull']:.3f} eV/atom (mean over systems); stable sets "
+                         f"agree in {m['agree']:.1%} of systems")
         if "seconds_total" in self.stats:
             lines.append(f"time: {self.stats['seconds_total']:.1f} s ({self.stats.get('seconds_screen', 0):.1f} s "
                          f"inference + hulls, {self.stats.get('seconds_dft', 0):.1f} s DFT comparison)")
         return "\n".join(lines)
 
-    def _tables(self):
-        yield "systems", self.systems
-        yield "vertices", self.vertices
-        if self.points is not None:
-            yield "points", self.points
+    def dft_metrics(self) -> dict:
+        """The DFT comparison over the whole screen (needs ``compare_dft=True``): counts, stable-
+        compound precision and recall, stability F1, mean MAE at the DFT hull compositions and the
+        share of systems whose stable sets agree."""
+        from .dft import _f1
+
+        s = self.systems
+        if "stab_tp" not in s:
+            raise ScreeningError("DFT metrics need a screen with compare_dft=True")
+        tp, fp, fn = (float(s[c].sum()) for c in ("stab_tp", "stab_fp", "stab_fn"))
+        n_pred, n_dft = float(s["n_stable"][s["tp_pred"].notna()].sum()), float(s["n_dft_stable"].sum())
+        return {"n_dft": int(s["n_dft"].sum()), "n_dft_stable": int(n_dft),
+                "precision": float(s["tp_pred"].sum() / n_pred) if n_pred else float("nan"),
+                "recall": float(s["tp_dft"].sum() / n_dft) if n_dft else float("nan"),
+                "stability_f1": float(_f1(tp, fp, fn)),
+                "mae_dft_hull": float(np.nanmean(s["mae_dft_hull"].astype(float))),
+                "agree": float(np.nanmean(s["agree"].astype(float)))}
+
+    def _write(self, directory, suffix: str, write) -> list[Path]:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        tables = {"systems": self.systems, "vertices": self.vertices, "points": self.points}
+        paths = []
+        for name, df in tables.items():
+            if df is not None:
+                paths.append(d / f"{name}.{suffix}")
+                write(df, paths[-1])
+        return paths
 
     def to_parquet(self, directory) -> list[Path]:
         """``systems.parquet``, ``vertices.parquet`` (and ``points.parquet``) into ``directory``."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, df in self._tables():
-            paths.append(d / f"{name}.parquet")
-            df.to_parquet(paths[-1], index=False)
-        return paths
+        return self._write(directory, "parquet", lambda df, path: df.to_parquet(path, index=False))
 
     def to_csv(self, directory) -> list[Path]:
         """The same tables as CSV."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for name, df in self._tables():
-            paths.append(d / f"{name}.csv")
-            df.to_csv(paths[-1], index=False)
-        return paths
+        return self._write(directory, "csv", lambda df, path: df.to_csv(path, index=False))
 
     def group_table(self) -> pd.DataFrame:
         """DFT metrics summed over periodic-table group pairs (screens with the DFT comparison; a

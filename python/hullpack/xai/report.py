@@ -356,15 +356,10 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
         "step) and vice versa; stability F1 classifies the known compounds as on or above the hull "
         "(DFT against the model's energies at those compositions). Rows: group of the less "
         "electronegative element.")
-    n_pred = s["n_stable"].sum()
-    tp_pred, tp_dft, n_dft = (float(known[c].sum()) for c in ("tp_pred", "tp_dft", "n_dft_stable"))
-    tp, fp, fn = (float(s[c].sum()) for c in ("stab_tp", "stab_fp", "stab_fn"))
+    m = res.dft_metrics()
     numbers = {"systems": int(len(s)), "systems_with_dft_stable": int(len(known)),
                "agree_share": float(known["agree"].astype("Float64").mean()),
-               "precision": float(s["tp_pred"].sum() / n_pred) if n_pred else float("nan"),
-               "recall": tp_dft / n_dft if n_dft else float("nan"),
-               "stability_f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan"),
-               "mae_dft_hull": float(s["mae_dft_hull"].astype("Float64").mean())}
+               **{k: m[k] for k in ("precision", "recall", "stability_f1", "mae_dft_hull")}}
     r.table(pd.DataFrame([numbers]), "hull_summary", index=False, floatfmt="{:.3f}")
     counts = hull_agreement_by_group(known, "agree", agg="count")
     r.figure(plots.matrix_heatmap(hull_agreement_by_group(known, "agree"), counts=counts,

@@ -8,18 +8,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "check.cuh"
 #include "hullpack/cuda.hpp"
 
 namespace hullpack::cuda {
 
 namespace {
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    throw std::runtime_error(std::string("CUDA error in first_layer (") + what + "): " + cudaGetErrorString(err));
-  }
-}
 
 template <typename Out>
 __device__ inline void store(Out* out, std::int64_t i, float v);
@@ -65,7 +59,7 @@ void first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int
   else
     first_layer_kernel<<<static_cast<unsigned>(blocks), block, 0, s>>>(systems, grid, n_pts, order, wt, h, bias, start,
                                                                       count, static_cast<float*>(out));
-  check(cudaGetLastError(), "launch");
+  check(cudaGetLastError(), "first_layer", "launch");
 }
 
 bool is_device_pointer(const void* p) {
@@ -78,7 +72,7 @@ bool is_device_pointer(const void* p) {
 }
 
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
-  if (bytes > 0) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy to host");
+  if (bytes > 0) check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy_to_host", "cudaMemcpy");
 }
 
 }  // namespace hullpack::cuda

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "check.cuh"
 #include "hullpack/cuda.hpp"
 #include "hullpack/hull.hpp"
 #include "hullpack/hull_kernels.hpp"
@@ -16,19 +17,12 @@ namespace hullpack::cuda {
 
 namespace {
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    throw std::runtime_error(std::string("CUDA error in hull_batch (") + what + "): " + cudaGetErrorString(err));
-  }
-}
-
 // A device allocation freed on scope exit, so errors thrown halfway leak nothing.
 template <typename T>
 struct DeviceArray {
   T* ptr = nullptr;
   explicit DeviceArray(std::size_t count) {
-    if (count > 0) check(cudaMalloc(&ptr, count * sizeof(T)), "cudaMalloc");
+    if (count > 0) check(cudaMalloc(&ptr, count * sizeof(T)), "hull_batch", "cudaMalloc");
   }
   ~DeviceArray() {
     if (ptr) cudaFree(ptr);
@@ -36,10 +30,10 @@ struct DeviceArray {
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
   void upload(const T* src, std::size_t count) {
-    if (count > 0) check(cudaMemcpy(ptr, src, count * sizeof(T), cudaMemcpyHostToDevice), "upload");
+    if (count > 0) check(cudaMemcpy(ptr, src, count * sizeof(T), cudaMemcpyHostToDevice), "hull_batch", "upload");
   }
   void download(T* dst, std::size_t count) const {
-    if (count > 0 && dst) check(cudaMemcpy(dst, ptr, count * sizeof(T), cudaMemcpyDeviceToHost), "download");
+    if (count > 0 && dst) check(cudaMemcpy(dst, ptr, count * sizeof(T), cudaMemcpyDeviceToHost), "hull_batch", "download");
   }
 };
 
@@ -76,7 +70,7 @@ void hull_batch(const hull::BatchInput& in, const hull::BatchOutput& out) {
   // 48 KiB): at most 2 GiB of scratch, or half the free memory.
   const std::size_t stride = (hull::detail::scratch_bytes(k, n_max) + 255) & ~std::size_t{255};
   std::size_t free_bytes = 0, total_bytes = 0;
-  check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+  check(cudaMemGetInfo(&free_bytes, &total_bytes), "hull_batch", "cudaMemGetInfo");
   const std::size_t budget = std::min<std::size_t>(std::size_t{2} << 30, free_bytes / 2);
   const int block = 128;
   std::int64_t threads = std::min<std::int64_t>(n_sys, 131072);
@@ -98,8 +92,8 @@ void hull_batch(const hull::BatchInput& in, const hull::BatchOutput& out) {
   dout.n_vertices = n_vertices.ptr;
   dout.status = status.ptr;
   hull_kernel<<<grid, block>>>(din, dout, scratch.ptr, stride);
-  check(cudaGetLastError(), "launch");
-  check(cudaDeviceSynchronize(), "kernel");
+  check(cudaGetLastError(), "hull_batch", "launch");
+  check(cudaDeviceSynchronize(), "hull_batch", "kernel");
 
   e_above.download(out.e_above_hull, n_total);
   is_vertex.download(out.is_vertex, n_total);

@@ -20,9 +20,13 @@ def machine() -> dict:
 
     from hullpack import build_info
 
-    return {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "load_average": list(os.getloadavg()), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "hullpack": build_info()}
+    record = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+              "cpus": os.cpu_count(), "load_average": list(os.getloadavg()), "torch": torch.__version__,
+              "torch_threads": torch.get_num_threads(), "hullpack": build_info()}
+    if torch.cuda.is_available():
+        record["gpu"] = torch.cuda.get_device_name(0)
+        record["cuda"] = torch.version.cuda
+    return record
 
 
 def save(name: str, result: dict) -> Path:

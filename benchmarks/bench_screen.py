@@ -37,24 +37,28 @@ from _common import save
 from hullpack.compositions import grid_fractions, systems, uniform_grid
 from hullpack.elemnet import load_pretrained
 from hullpack.screening import screen
-from hullpack.screening.engine import DEFAULT_CHUNK, Certifier, InferenceEngine, plain_hulls
+from hullpack.screening.engine import DEFAULT_CHUNK, Certifier, InferenceEngine, corner_mask, plain_hulls
 
 FLOP_PER_PREDICTION = 9.25e6
 
 
-def gemm_rates(model, batch: int, repeat: int) -> dict:
-    """GFLOP/s of torch.matmul over ElemNet's layer shapes at ``batch`` rows, bf16 and fp32."""
+def gemm_rates(model, batch: int, repeat: int, device: str = "cpu") -> dict:
+    """GFLOP/s of torch.matmul over ElemNet's layer shapes at ``batch`` rows, bf16 and fp32 (on a
+    GPU: TF32 off, as in hullpack's fp32 path)."""
     shapes = [(m.in_features, m.out_features) for m in model.net if isinstance(m, torch.nn.Linear)]
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
     out = {}
     for name, dt in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
-        xs = [torch.randn(batch, i).to(dt) for i, _ in shapes]
-        ws = [torch.randn(i, o).to(dt) for i, o in shapes]
+        xs = [torch.randn(batch, i, device=device).to(dt) for i, _ in shapes]
+        ws = [torch.randn(i, o, device=device).to(dt) for i, o in shapes]
         flops = sum(2.0 * batch * i * o for i, o in shapes)
         best = np.inf
-        for _ in range(repeat):
+        for _ in range(repeat + (device != "cpu")):  # on a GPU the first pass warms up
+            sync()
             t = time.perf_counter()
             for x, w in zip(xs, ws):
                 torch.matmul(x, w)
+            sync()
             best = min(best, time.perf_counter() - t)
         out[name] = flops / best / 1e9
     return out
@@ -83,8 +87,9 @@ def scipy_lower_hulls(grid_f: np.ndarray, e: np.ndarray):
     return np.array(eah), np.array(vert)
 
 
-def plain_pipeline(model, table, grid) -> tuple[float, np.ndarray]:
-    """Seconds of dense inputs + model(x) fp32 + scipy hulls for ``table``; its vertex masks."""
+def plain_pipeline(model, table, grid, device: str = "cpu") -> tuple[float, np.ndarray]:
+    """Seconds of dense inputs + model(x) fp32 (``model`` on ``device``) + scipy hulls for
+    ``table``; its vertex masks."""
     fr = grid_fractions(grid)
     inner = fr.max(axis=1) < 1
     t = time.perf_counter()
@@ -94,7 +99,8 @@ def plain_pipeline(model, table, grid) -> tuple[float, np.ndarray]:
         x[rows, np.repeat(table[:, j], inner.sum())] = np.tile(fr[inner, j], len(table))
     xt = torch.from_numpy(x)
     with torch.no_grad():
-        pred = torch.cat([model(xt[i:i + DEFAULT_CHUNK]) for i in range(0, len(xt), DEFAULT_CHUNK)]).numpy()
+        pred = torch.cat([model(xt[i:i + DEFAULT_CHUNK].to(device)).cpu()
+                          for i in range(0, len(xt), DEFAULT_CHUNK)]).numpy()
     e = np.zeros((len(table), len(grid)))
     e[:, inner] = pred.reshape(len(table), -1)
     _, vert = scipy_lower_hulls(fr, e)
@@ -232,6 +238,7 @@ def main() -> None:
         n_fp32 = int(r3.systems["n_fp32"].sum())
     else:
         cert = Certifier(eng)
+        cert.calibrate(tern, g3[~corner_mask(g3)])  # on all the sampled systems, as screen() does
         block = max(1, (1 << 18) // 228)
         n_fp32 = 0
         for s0 in range(0, len(tern), block):

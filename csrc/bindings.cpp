@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <sstream>
+#include <cstdio>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "hullpack/compositions.hpp"
@@ -25,11 +26,27 @@ namespace {
 // Shared validation helpers
 // ---------------------------------------------------------------------------------------------
 
+// Message pieces, formatted without iostreams or locales: an ostringstream here crashed (inside
+// its number formatting) in a process with PyTorch's CUDA build loaded, on an H200 machine.
+inline void append(std::string& s, const std::string& v) { s += v; }
+inline void append(std::string& s, const char* v) { s += v; }
+inline void append(std::string& s, char v) { s += v; }
+template <typename T, std::enable_if_t<std::is_integral_v<T>, int> = 0>
+void append(std::string& s, T v) {
+  s += std::to_string(v);
+}
+template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+void append(std::string& s, T v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+  s += buf;
+}
+
 template <typename... Parts>
 [[noreturn]] void fail(const Parts&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  throw py::value_error(os.str());
+  std::string msg;
+  (append(msg, parts), ...);
+  throw py::value_error(msg);
 }
 
 // A C-contiguous float64 array, or a ValueError naming `name`. No copy is made: callers pass

@@ -245,10 +245,11 @@ def test_first_layer_cuda_matches_cpu(order):
     dev = [torch.from_numpy(a).cuda() for a in (table, grid, wt, b)]
     out = torch.empty((count, 1024), device="cuda")
     first_layer_cuda(*dev, start, count, out)
-    np.testing.assert_allclose(out.cpu().numpy(), cpu, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(out.cpu().numpy(), cpu)  # the same roundings, bit for bit
     out16 = torch.empty((count, 1024), device="cuda", dtype=torch.bfloat16)
     first_layer_cuda(*dev, start, count, out16)
-    np.testing.assert_allclose(out16.float().cpu().numpy(), cpu, rtol=1e-2, atol=1e-2)
+    cpu16 = first_layer(table, grid, wt, b, start, count, dtype="bfloat16")
+    np.testing.assert_array_equal(out16.view(torch.int16).cpu().numpy().view(np.uint16), cpu16)
     with pytest.raises(ScreeningError, match="is not a row of weight_t"):
         bad = dev[0].clone()
         bad[0, 0] = 86

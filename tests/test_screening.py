@@ -102,6 +102,31 @@ def test_certification_widens_a_too_small_delta():
     np.testing.assert_array_equal(res.is_vertex, plain_hulls(eng, table, grid, "fp32").is_vertex)
 
 
+def test_screen_calibrates_on_all_its_systems(monkeypatch):
+    """The bf16 bound is estimated from pairs of every block, not the first block's (whose systems
+    all share their first element), and the sample grows with the screen."""
+    import hullpack.screening as scr
+
+    seen = []
+    real = Certifier.calibrate
+
+    def spy(self, table, inner):
+        seen.append(len(table))
+        return real(self, table, inner)
+
+    monkeypatch.setattr(scr, "_BLOCK_PAIRS", 200)  # many blocks
+    monkeypatch.setattr(Certifier, "calibrate", spy)
+    r = screen(small_model(), order=3, elements="H Li O Fe Ni Al Cu", grid=10, compare_dft=False, progress=False)
+    assert seen == [len(r.systems)]  # once, on the whole table
+    eng = InferenceEngine(small_model())
+    table, inner = systems(3), uniform_grid(3, 4, min_elements=2)
+    cert = Certifier(eng, n_calibration=16)
+    calls = []
+    monkeypatch.setattr(eng, "predict_pairs", lambda t, g, s, p, prec: calls.append(len(s)) or np.zeros(len(s), np.float32))
+    real(cert, table, inner)
+    assert calls == [len(table) * len(inner) // 256] * 2
+
+
 # ------------------------------------------------------------------------------------------ DFT
 def test_dft_metrics_hand_made_case():
     # O-Fe (ElemNet order: O first); grid of step 1/4 in the fraction of Fe: 0, .25, .5, .75, 1

@@ -1,5 +1,6 @@
-// CUDA twin of compositions::first_layer: one thread per output value, so that the writes of a
-// pair's row are coalesced; the 2-3 weight rows it reads stay in L2 across pairs.
+// CUDA twin of compositions::first_layer: a warp per (system, grid point) pair, its lanes over the
+// row's outputs, so that a row's writes are coalesced and its index arithmetic (64-bit divisions, the
+// fractions) is done by 32 threads rather than once per output; the 2-3 weight rows it reads stay in L2.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -26,32 +27,40 @@ template <typename Out>
 __global__ void first_layer_kernel(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts,
                                    int order, const float* wt, std::int64_t h, const float* bias, std::int64_t start,
                                    std::int64_t count, Out* out) {
-  const std::int64_t total = count * h;
-  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += std::int64_t(gridDim.x) * blockDim.x) {
-    const std::int64_t q = i / h, k = i - q * h;
+  const int lane = threadIdx.x & 31;
+  const std::int64_t first = (std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  const std::int64_t n_warps = (std::int64_t(gridDim.x) * blockDim.x) >> 5;
+  for (std::int64_t q = first; q < count; q += n_warps) {
     const std::int64_t pair = start + q, s = pair / n_pts, pt = pair - s * n_pts;
     const std::int32_t* num = grid + pt * order;
     const std::int32_t* el = systems + s * order;
     double den = 0;
     for (int e = 0; e < order; ++e) den += num[e];
-    float acc = bias[k];
+    float f[3];
+    const float* w[3];
+    int m = 0;
     for (int e = 0; e < order; ++e) {
-      if (num[e] == 0) continue;
-      acc += static_cast<float>(num[e] / den) * wt[std::int64_t(el[e]) * h + k];
+      if (num[e] == 0) continue;  // exact zero: skipped, as on the CPU
+      f[m] = static_cast<float>(num[e] / den);
+      w[m++] = wt + std::int64_t(el[e]) * h;
     }
-    store(out, i, acc);
+    Out* row = out + q * h;
+    for (std::int64_t k = lane; k < h; k += 32) {
+      float acc = bias[k];
+      // explicit roundings: no fused multiply-add, so the sum is the CPU kernel's bit for bit
+      for (int j = 0; j < m; ++j) acc = __fadd_rn(acc, __fmul_rn(f[j], w[j][k]));
+      store(row, k, acc);
+    }
   }
 }
-
 }  // namespace
 
 void first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, int order,
                  const float* wt, std::int64_t h, const float* bias, std::int64_t start, std::int64_t count,
                  void* out, bool bf16, std::uintptr_t stream) {
   if (count <= 0) return;
-  const int block = 256;
-  const std::int64_t blocks = std::min<std::int64_t>((count * h + block - 1) / block, 65535LL * 32);
+  const int block = 256;  // 8 warps, 8 rows at a time
+  const std::int64_t blocks = std::min<std::int64_t>((count + 7) / 8, 1LL << 20);  // a grid-stride loop does the rest
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
   if (bf16)
     first_layer_kernel<<<static_cast<unsigned>(blocks), block, 0, s>>>(systems, grid, n_pts, order, wt, h, bias, start,

@@ -174,6 +174,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     n_inner = int(inner.sum())
     block = max(1, _BLOCK_PAIRS // max(n_inner, 1))
     certifier = Certifier(engine, seed=seed) if precision == "bf16" else None
+    if certifier is not None and n_inner:
+        certifier.calibrate(table, g[inner])  # on the whole screen, not its first block
     dft = None
     if compare_dft:
         from .dft import load_dft

@@ -55,6 +55,9 @@ DEFAULT_CHUNK = 16384
 HULL_TOL = 1e-6
 #: calibration delta = this factor x the largest |bf16 - fp32| seen on the calibration sample
 SAFETY = 1.5
+#: calibration pairs: one in this many of a screen's (at least ``Certifier.n_calibration``): the
+#: largest error seen grows with the sample, and a large screen has more points that can be missed
+CALIBRATION_SHARE = 256
 #: verification: a system's delta must stay >= this factor x the largest error seen on its points
 #: (1 would only catch outright failures; 2 also widens deltas that were nearly exceeded, at ~1% more
 #: fp32 work on the binaries, and removed the rare misses that 1 left)
@@ -199,9 +202,17 @@ class InferenceEngine:
             e[:, ~corner] = self.predict_flat(table, inner, precision, bar=bar).reshape(len(table), len(inner))
         return e
 
-    def _gathered(self, els: np.ndarray, frac: np.ndarray) -> np.ndarray:
-        """First-layer pre-activations of compositions ``frac`` (float32) over elements ``els``,
-        with the gather kernel's float32 operations in its order (``f * w``, then ``+``)."""
+    def _gathered(self, els: np.ndarray, frac: np.ndarray) -> torch.Tensor:
+        """First-layer pre-activations (float32, on the engine's device) of compositions ``frac``
+        (float32) over elements ``els``, with the gather kernel's float32 operations in its order
+        (``f * w``, then ``+``)."""
+        if self.device.type == "cuda":  # on the GPU: no (n, width) arrays through the host
+            els_d = torch.from_numpy(np.ascontiguousarray(els, dtype=np.int64)).to(self.device)
+            frac_d = torch.from_numpy(np.ascontiguousarray(frac, dtype=np.float32)).to(self.device)
+            h = self._b_dev.expand(len(els), -1).clone()
+            for j in range(els.shape[1]):
+                h += self._wt_dev[els_d[:, j]] * frac_d[:, j:j + 1]
+            return h
         h = np.empty((len(els), self.width), dtype=np.float32)
         h[:] = self.bias
         tmp = np.empty_like(h)
@@ -209,7 +220,11 @@ class InferenceEngine:
             np.take(self.weight_t, els[:, j], axis=0, out=tmp)
             tmp *= frac[:, j:j + 1]
             h += tmp
-        return h
+        return torch.from_numpy(h)
+
+    def _pair_chunk(self) -> int:
+        # on the host, small chunks keep numpy's temporaries in cache; a GPU wants whole chunks
+        return self.chunk if self.device.type == "cuda" else min(self.chunk, _PAIR_CHUNK)
 
     @torch.no_grad()
     def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
@@ -223,15 +238,15 @@ class InferenceEngine:
         out = np.empty(len(s), dtype=np.float32)
         table = np.asarray(table)
         grid = np.asarray(grid)
-        n = min(self.chunk, _PAIR_CHUNK)
+        n = self._pair_chunk()
         for q0 in range(0, len(s), n):
             ss, pp = s[q0:q0 + n], p[q0:q0 + n]
             num = grid[pp].astype(np.float64)
             frac = (num / num.sum(axis=1, keepdims=True)).astype(np.float32)
-            th = torch.from_numpy(self._gathered(table[ss], frac))
+            th = self._gathered(table[ss], frac)
             if precision == "bf16":
                 th = th.to(torch.bfloat16)
-            out[q0:q0 + len(ss)] = self._tail(th.to(self.device), precision).cpu().numpy()
+            out[q0:q0 + len(ss)] = self._tail(th, precision).cpu().numpy()
         return out
 
     @torch.no_grad()
@@ -241,10 +256,10 @@ class InferenceEngine:
         fr = np.asarray(fractions, dtype=np.float32)
         els = np.asarray(table_rows, dtype=np.int64)
         out = np.empty(len(fr), dtype=np.float32)
-        n = min(self.chunk, _PAIR_CHUNK)
+        n = self._pair_chunk()
         for q0 in range(0, len(fr), n):
             h = self._gathered(els[q0:q0 + n], fr[q0:q0 + n])
-            out[q0:q0 + len(h)] = self._tail(torch.from_numpy(h).to(self.device), "fp32").cpu().numpy()
+            out[q0:q0 + len(h)] = self._tail(h, "fp32").cpu().numpy()
         return out
 
 
@@ -269,9 +284,11 @@ class Certifier:
 
     The bf16 error depends strongly on the elements (a few elements' weight columns amplify it), so
     ``delta`` is kept per element: ``SAFETY`` x the largest error seen on calibration pairs that
-    contain the element, and a system's delta is the largest of its elements'. It is calibrated on
-    the first call to :meth:`run` (``n_calibration`` seeded random pairs of that block, evaluated
-    both ways) unless ``delta`` (eV/atom, the same for every element) is given. A system whose
+    contain the element, and a system's delta is the largest of its elements'. :meth:`calibrate`
+    draws seeded random pairs of a whole screen (one in ``CALIBRATION_SHARE``, at least
+    ``n_calibration``) and evaluates them both ways; :func:`hullpack.screening.screen` calls it on
+    all its systems before the first block, and :meth:`run` calls it on its own block if nothing
+    did, unless ``delta`` (eV/atom, the same for every element) is given. A system whose
     re-evaluated points show an error above ``delta / margin`` gets its delta doubled until it is at
     least ``margin`` times that error, and its selection goes on with it.
     """
@@ -286,10 +303,12 @@ class Certifier:
         self.max_error_seen = 0.0
 
     def calibrate(self, table: np.ndarray, inner: np.ndarray) -> np.ndarray:
-        """Per-element deltas from seeded random pairs of ``table x inner``."""
+        """Per-element deltas from seeded random pairs of ``table x inner`` (all of a screen's
+        systems: a sample of one block would see only the elements of its systems' first column)."""
         total = len(table) * len(inner)
         rng = np.random.default_rng(self.seed)
-        q = np.sort(rng.choice(total, size=min(self.n_calibration, total), replace=False))
+        size = min(total, max(self.n_calibration, total // CALIBRATION_SHARE))
+        q = np.sort(rng.choice(total, size=size, replace=False))
         s, p = q // len(inner), q % len(inner)
         e16 = self.engine.predict_pairs(table, inner, s, p, "bf16")
         e32 = self.engine.predict_pairs(table, inner, s, p, "fp32")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hullpack.compositions import grid_fractions, systems, uniform_grid
+from hullpack.compositions import grid_fractions, reduced_grid, systems, uniform_grid
 from hullpack.elemnet import ElemNet, save_model
 from hullpack.errors import ModelFileError, ScreeningError
 from hullpack.hull import hull_batch
@@ -125,6 +125,15 @@ def test_screen_calibrates_on_all_its_systems(monkeypatch):
     monkeypatch.setattr(eng, "predict_pairs", lambda t, g, s, p, prec: calls.append(len(s)) or np.zeros(len(s), np.float32))
     real(cert, table, inner)
     assert calls == [len(table) * len(inner) // 256] * 2
+
+
+@pytest.mark.parametrize("order, grid", [(2, uniform_grid(2, 100)), (3, uniform_grid(3, 20)), (3, reduced_grid(3, 7))])
+def test_vectorised_formulas_equal_formula_of(order, grid):
+    from hullpack.screening.result import formula_of, formulas
+
+    table = systems(order)[::97]
+    s, p = np.divmod(np.arange(len(table) * len(grid)), len(grid))
+    assert formulas(table, grid, s, p).tolist() == [formula_of(table[i], grid[j]) for i, j in zip(s, p)]
 
 
 # ------------------------------------------------------------------------------------------ DFT

@@ -30,7 +30,7 @@ from .._progress import progress as _progress_bar
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import ModelFileError, ScreeningError
 from .engine import DEFAULT_CHUNK, Certifier, InferenceEngine, corner_mask, plain_hulls, vertex_depth
-from .result import ScreenResult, formula_of
+from .result import ScreenResult, formulas
 
 __all__ = ["screen", "ScreenResult", "InferenceEngine", "Certifier", "DEFAULT_GRID", "MAX_INTERVALS",
            "parse_shard", "resolve_grid"]
@@ -196,8 +196,9 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
                                   threads=threads)
             depth = vertex_depth(fr, res.energies, res.is_vertex, threads=threads)
             stable = res.is_vertex & (depth >= min_depth)
-            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, stable, letters))
-            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], g, fr, res, stable, depth, letters))
+            vf = formulas(tb, g, *np.nonzero(stable))
+            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, stable, letters, vf))
+            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], fr, res, stable, depth, letters, vf))
             if points:
                 pt_parts.append(_point_rows(tb, names[s0:s0 + block], fr, res, letters))
             t1 = time.perf_counter()
@@ -237,32 +238,30 @@ def _element_cols(tb: np.ndarray, letters: str, repeat=None) -> dict:
     return cols
 
 
-def _system_rows(tb, names, g, res, stable, letters) -> pd.DataFrame:
-    iv = stable
+def _system_rows(tb, names, g, res, stable, letters, vertex_formulas) -> pd.DataFrame:
+    """``vertex_formulas``: the formulas of ``np.nonzero(stable)``, system by system."""
     e = res.energies.astype(np.float64)
-    e_masked = np.where(np.isfinite(e), e, np.inf)
-    kmin = np.argmin(e_masked, axis=1)
-    stable = []
-    for s in range(len(tb)):
-        stable.append(";".join(formula_of(tb[s], g[p]) for p in np.flatnonzero(iv[s])))
-    min_e = e[np.arange(len(tb)), kmin]
+    kmin = np.argmin(np.where(np.isfinite(e), e, np.inf), axis=1)
+    counts = stable.sum(axis=1)
+    per_system = np.split(vertex_formulas, np.cumsum(counts)[:-1]) if len(tb) else []
+    min_formula = np.where(res.valid, formulas(tb, g, np.arange(len(tb)), kmin), "")
     return pd.DataFrame({
         "system": names, **_element_cols(tb, letters), "n_points": np.full(len(tb), g.shape[0]),
-        "n_stable": iv.sum(axis=1).astype(np.int64), "stable": stable,
-        "min_energy": np.where(res.valid, min_e, np.nan),
-        "min_formula": [formula_of(tb[s], g[kmin[s]]) if res.valid[s] else "" for s in range(len(tb))],
+        "n_stable": counts.astype(np.int64), "stable": [";".join(f) for f in per_system],
+        "min_energy": np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan),
+        "min_formula": min_formula.astype(object),
         "nonfinite": ~res.valid, "n_fp32": res.n_fp32, "delta": res.delta,
     })
 
 
-def _vertex_rows(tb, names, g, fr, res, stable, depth, letters) -> pd.DataFrame:
+def _vertex_rows(tb, names, fr, res, stable, depth, letters, vertex_formulas) -> pd.DataFrame:
     s, p = np.nonzero(stable)
     df = pd.DataFrame({"system": np.array(names, dtype=object)[s] if len(s) else np.array([], dtype=object)})
     for j, L in enumerate(letters):
         df[L] = np.array(ELEMNET_ELEMENTS, dtype=object)[tb[s, j]] if len(s) else np.array([], dtype=object)
     for j, L in enumerate(letters):
         df[f"x_{L}"] = fr[p, j]
-    df["formula"] = [formula_of(tb[a], g[b]) for a, b in zip(s, p)]
+    df["formula"] = vertex_formulas
     df["energy"] = res.energies[s, p].astype(np.float64)
     df["depth"] = depth[s, p]  # below the hull of the other points, eV/atom
     return df

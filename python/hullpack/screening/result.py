@@ -11,7 +11,7 @@ import pandas as pd
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..errors import ScreeningError
 
-__all__ = ["ScreenResult", "formula_of"]
+__all__ = ["ScreenResult", "formula_of", "formulas"]
 
 
 def formula_of(elements, numerators) -> str:
@@ -24,6 +24,26 @@ def formula_of(elements, numerators) -> str:
     g = math.gcd(*nums) or 1
     return "".join(ELEMNET_ELEMENTS[int(e)] + (str(n // g) if n // g != 1 else "")
                    for e, n in zip(elements, nums) if n)
+
+
+def formulas(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> np.ndarray:
+    """:func:`formula_of` for many (system, grid point) pairs at once: an object array of the
+    formulas of ``grid[points_idx[i]]`` over the elements ``table[systems_idx[i]]``.
+
+    >>> formulas(np.array([[6, 22]]), np.array([[3, 2], [50, 50], [1, 0]]), [0, 0, 0], [0, 1, 2]).tolist()
+    ['O3Fe2', 'OFe', 'O']
+    """
+    grid = np.asarray(grid, dtype=np.int64)
+    s, p = np.asarray(systems_idx, dtype=np.int64), np.asarray(points_idx, dtype=np.int64)
+    reduced = grid // np.maximum(np.gcd.reduce(grid, axis=1), 1)[:, None]
+    # per grid point and element: its amount as written ("" for 1), "" and absent for 0
+    amount = np.where(reduced == 1, "", reduced.astype(str)).astype(object)
+    symbols = np.array(ELEMNET_ELEMENTS, dtype=object)
+    out = np.full(len(s), "", dtype=object)
+    for j in range(grid.shape[1]):
+        part = symbols[np.asarray(table)[s, j]] + amount[p, j]
+        out += np.where(reduced[p, j] > 0, part, "")
+    return out
 
 
 @dataclass

@@ -14,6 +14,19 @@ from pathlib import Path
 RESULTS = Path(os.environ.get("HULLPACK_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 
 
+def _cpu() -> dict:
+    """The CPU's model and its bf16 matrix instructions (AMX, AVX-512 BF16 or neither), from
+    /proc/cpuinfo where there is one: the bf16 figures depend on them."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    bf16 = "amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else "none"
+    return {"cpu_model": model, "cpu_bf16": bf16}
+
+
 def machine() -> dict:
     """The machine and build a result was measured on, and how busy the machine was."""
     import torch
@@ -22,7 +35,7 @@ def machine() -> dict:
 
     record = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
               "cpus": os.cpu_count(), "load_average": list(os.getloadavg()), "torch": torch.__version__,
-              "torch_threads": torch.get_num_threads(), "hullpack": build_info()}
+              "torch_threads": torch.get_num_threads(), "hullpack": build_info(), **_cpu()}
     if torch.cuda.is_available():
         record["gpu"] = torch.cuda.get_device_name(0)
         record["cuda"] = torch.version.cuda

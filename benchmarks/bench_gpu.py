@@ -42,7 +42,7 @@ from hullpack.compositions import first_layer_cuda, grid_fractions, systems, uni
 from hullpack.elemnet import load_pretrained
 from hullpack.hull import hull_batch
 from hullpack.screening import screen
-from hullpack.screening.engine import DEFAULT_CHUNK, InferenceEngine, corner_mask
+from hullpack.screening.engine import DEFAULT_CHUNK_CUDA, InferenceEngine, corner_mask
 from hullpack.screening.result import formula_of
 
 N_TERNARIES = 102_340
@@ -149,9 +149,9 @@ def screens(model, order: int, shard: str | None, fp32_floor: bool) -> dict:
     ``fp32_floor`` fp32 vs fp32 with another chunk size (the floor of that comparison: cuBLAS picks
     its kernels by the number of rows, so fp32 itself may round differently)."""
     out, res = {}, {}
-    runs = [("bf16", DEFAULT_CHUNK), ("fp32", DEFAULT_CHUNK), ("bf16-uncertified", DEFAULT_CHUNK)]
+    runs = [("bf16", DEFAULT_CHUNK_CUDA), ("fp32", DEFAULT_CHUNK_CUDA), ("bf16-uncertified", DEFAULT_CHUNK_CUDA)]
     for prec, chunk in runs + ([("fp32", 4096)] if fp32_floor else []):
-        name = prec if chunk == DEFAULT_CHUNK else f"{prec}-chunk{chunk}"
+        name = prec if chunk == DEFAULT_CHUNK_CUDA else f"{prec}-chunk{chunk}"
         torch.cuda.reset_peak_memory_stats()
         t = time.perf_counter()
         res[name] = screen(model, order=order, precision=prec, device=DEVICE, compare_dft=False,
@@ -189,7 +189,7 @@ def main() -> None:
     tern_shard = f"0/{N_TERNARIES // 3000}" if args.quick else None
 
     model = load_pretrained()
-    rates = gemm_rates(model, DEFAULT_CHUNK, 3, device=DEVICE)
+    rates = gemm_rates(model, DEFAULT_CHUNK_CUDA, 3, device=DEVICE)
     errors, done = {}, {}
 
     def section(name, fn):
@@ -228,7 +228,7 @@ def main() -> None:
              else anchors["ternaries_seconds_all_extrapolated"] / N_TERNARIES * s["systems"])
         s["anchor_seconds"] = a
         s["speedup_vs_anchor"] = {k: a / v for k, v in s["seconds"].items()}
-    after = section("matmul rates after", lambda: gemm_rates(model, DEFAULT_CHUNK, 3, device=DEVICE)) or rates
+    after = section("matmul rates after", lambda: gemm_rates(model, DEFAULT_CHUNK_CUDA, 3, device=DEVICE)) or rates
     path = save("gpu", {"gemm_gflops": rates, "gemm_gflops_after": after, "hull_kernels": hulls,
                         "first_layer_gather": g, "screens": scr, "anchors": anchors, "errors": errors})
 
@@ -241,8 +241,8 @@ def main() -> None:
               f"{h['speedup_vs_cpu']:.1f}x / {h['speedup_vs_scipy']:,.0f}x; GPU == CPU: "
               f"{h['same_vertices_gpu_cpu']} (max diff {h['max_abs_diff_gpu_cpu']:.1e}) |")
     if g:
-        print(f"| first-layer gather, {g['pairs']:,} pairs x 1024 fp32 / bf16 (ms) | {1e3 * g['gather_fp32_seconds']:.2f} / "
-              f"{1e3 * g['gather_bf16_seconds']:.2f} ({g['gather_fp32_gb_per_s']:.0f} GB/s) | dense + addmm "
+        print(f"| first-layer gather, {g['pairs']:,} pairs x 1024 fp32 / bf16 (ms) | "
+              f"{1e3 * g['gather_fp32_seconds']:.2f} / {1e3 * g['gather_bf16_seconds']:.2f} ({g['gather_fp32_gb_per_s']:.0f} GB/s) | dense + addmm "
               f"{1e3 * g['dense_addmm_seconds']:.2f} | {g['speedup_fp32']:.1f}x / {g['speedup_bf16']:.1f}x |")
     for s in scr:
         name = "binaries" if s["order"] == 2 else "ternaries"

@@ -127,6 +127,32 @@ def test_screen_calibrates_on_all_its_systems(monkeypatch):
     assert calls == [len(table) * len(inner) // 256] * 2
 
 
+def test_shared_ternary_edges_change_nothing_but_the_work():
+    """Edge points predicted once per pair (fp32) give the hulls of predicting every system's own."""
+    from hullpack.screening.engine import EdgeEnergies
+
+    model = small_model(5)
+    els = "H Li O F Na Al Si Fe Ni Cu"
+    table, grid = systems(3, els), uniform_grid(3, 10)
+    eng = InferenceEngine(model)
+    own = plain_hulls(eng, table, grid, "fp32")
+    edges = EdgeEnergies(table, grid)
+    assert edges.sharing == pytest.approx(len(table) * 27 / (45 * 9))  # 120 systems, 45 pairs
+    shared = plain_hulls(eng, table, grid, "fp32", edges=edges.evaluate(eng))
+    np.testing.assert_allclose(shared.energies, own.energies, atol=1e-6)
+    np.testing.assert_array_equal(shared.is_vertex, own.is_vertex)
+    r32 = screen(model, order=3, elements=els, grid=10, precision="fp32", compare_dft=False, progress=False)
+    r16 = screen(model, order=3, elements=els, grid=10, compare_dft=False, progress=False)
+    assert r16.vertices["formula"].tolist() == r32.vertices["formula"].tolist()
+    # the edges were evaluated once per pair, in fp32; the bf16 pass skipped them (the calibration
+    # sample is every non-corner point here: fewer than 8,192)
+    calibration = len(table) * 63
+    assert r16.stats["n_evaluated"]["bf16"] == len(table) * (63 - 27) + calibration
+    assert r16.systems["n_fp32"].max() <= 63 - 27  # re-evaluations: interior points only
+    tiny = screen(model, order=3, elements=els, grid=10, compare_dft=False, progress=False, shard="0/40")
+    assert tiny.stats["n_evaluated"]["bf16"] == 2 * len(tiny.systems) * 63  # too little shared: no cache
+
+
 @pytest.mark.parametrize("order, grid", [(2, uniform_grid(2, 100)), (3, uniform_grid(3, 20)), (3, reduced_grid(3, 7))])
 def test_vectorised_formulas_equal_formula_of(order, grid):
     from hullpack.screening.result import formula_of, formulas

@@ -29,7 +29,7 @@ from .. import compositions
 from .._progress import progress as _progress_bar
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import ModelFileError, ScreeningError
-from .engine import DEFAULT_CHUNK, Certifier, InferenceEngine, corner_mask, plain_hulls, vertex_depth
+from .engine import Certifier, EdgeEnergies, InferenceEngine, corner_mask, plain_hulls, vertex_depth
 from .result import ScreenResult, formulas
 
 __all__ = ["screen", "ScreenResult", "InferenceEngine", "Certifier", "DEFAULT_GRID", "MAX_INTERVALS",
@@ -44,6 +44,9 @@ DEFAULT_GRID = {2: 100, 3: 20}
 MAX_INTERVALS = {2: 1000, 3: 200}
 #: (system, point) pairs per block of systems: memory stays flat in the number of systems
 _BLOCK_PAIRS = 1 << 18
+#: ternary edge points are shared (in fp32) when each shared prediction replaces at least this
+#: many bf16 ones: about fp32's cost in bf16 predictions on CPU
+EDGE_FP32_COST = 4
 PRECISIONS = ("bf16", "fp32", "bf16-uncertified")
 
 
@@ -119,7 +122,7 @@ def _load_model(model):
 def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "bf16", points: bool = False,
            compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
            match_tol: float | None = None, min_depth: float = 0.0, threads: int | None = None,
-           chunk: int = DEFAULT_CHUNK, seed: int = 0) -> ScreenResult:
+           chunk: int | None = None, seed: int = 0) -> ScreenResult:
     """Screen every binary (``order=2``) or ternary (``order=3``) system of ``elements`` (default:
     ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a composition grid.
 
@@ -176,6 +179,13 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     certifier = Certifier(engine, seed=seed) if precision == "bf16" else None
     if certifier is not None and n_inner:
         certifier.calibrate(table, g[inner])  # on the whole screen, not its first block
+    # ternaries share their edges: each pair's binary compositions are predicted once, in fp32,
+    # where that saves work (an fp32 prediction costs about 4 bf16 ones on CPU)
+    edges = EdgeEnergies(table, g) if order == 3 else None
+    if edges is not None and edges.mask.any() and edges.sharing >= (1 if precision == "fp32" else EDGE_FP32_COST):
+        edges.evaluate(engine)
+    else:
+        edges = None
     dft = None
     if compare_dft:
         from .dft import load_dft
@@ -190,10 +200,10 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
             t0 = time.perf_counter()
             tb = table[s0:s0 + block]
             if certifier is not None:
-                res = certifier.run(tb, g, bar=bar, threads=threads)
+                res = certifier.run(tb, g, bar=bar, threads=threads, edges=edges)
             else:
                 res = plain_hulls(engine, tb, g, "fp32" if precision == "fp32" else "bf16", bar=bar,
-                                  threads=threads)
+                                  threads=threads, edges=edges)
             depth = vertex_depth(fr, res.energies, res.is_vertex, threads=threads)
             stable = res.is_vertex & (depth >= min_depth)
             vf = formulas(tb, g, *np.nonzero(stable))
@@ -218,13 +228,16 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
                f"column): {', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}")
         log.warning(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    # n_predictions: the screen's points; n_evaluated: the model evaluations made for them, by
+    # precision (shared edges, the calibration sample, fp32 re-evaluations and the DFT side included)
     stats = {"n_systems": int(len(table)), "n_predictions": int(len(table) * n_inner),
-             "n_fp32": int(systems_df["n_fp32"].sum()), "seconds_screen": t_screen, "seconds_dft": t_dft,
-             "seconds_total": time.perf_counter() - t_start}
+             "n_evaluated": dict(engine.n_evaluated), "n_fp32": int(systems_df["n_fp32"].sum()),
+             "seconds_screen": t_screen, "seconds_dft": t_dft, "seconds_total": time.perf_counter() - t_start}
     if certifier is not None:
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
-              "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device), "shard": sh, "n_elements": int(len(np.unique(table))) if len(table) else 0,
+              "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device), "shard": sh,
+              "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256")}
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)

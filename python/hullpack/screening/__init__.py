@@ -119,6 +119,25 @@ def _load_model(model):
     raise ScreeningError(f"model: expected None, a path or an ElemNet, got {type(model).__name__}")
 
 
+def _trim_heap() -> None:
+    """Hands the C heap's free memory back to the system (glibc's ``malloc_trim``; elsewhere
+    nothing). Without it the resident size crept up by about 20 MiB per block of a long screen:
+    arrays of a new size each round fragment the heap, and freed pieces stayed resident."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
+
 def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "bf16", points: bool = False,
            compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
            match_tol: float | None = None, min_depth: float = 0.0, threads: int | None = None,
@@ -219,6 +238,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
                 dft_parts.append(compare_block(tb, fr, res.energies, stable, res.valid, dft,
                                                engine.predict_fractions, match_tol=match_tol, threads=threads))
                 t_dft += time.perf_counter() - t1
+            _trim_heap()
     systems_df = pd.concat(sys_parts, ignore_index=True)
     if dft_parts:
         systems_df = pd.concat([systems_df, pd.concat(dft_parts, ignore_index=True)], axis=1)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..elements import ELEMNET_ELEMENTS
+from ..elements import element_groups
 from ..hull import hull_batch
 from .engine import HULL_TOL
 
@@ -257,23 +257,6 @@ def _match(ps: np.ndarray, pf: np.ndarray, ds: np.ndarray, df_: np.ndarray, n_sy
     mp[i[close]] = True
     md[j[close]] = True
     return mp, md
-
-
-@functools.lru_cache(maxsize=1)
-def element_groups() -> np.ndarray:
-    """Periodic-table group (1-18) of each of ElemNet's elements (pymatgen; lanthanides and
-    actinides: 3).
-
-    >>> int(element_groups()[22]), int(element_groups()[6])   # Fe, O
-    (8, 16)
-    """
-    import warnings
-
-    from pymatgen.core import Element
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return np.array([int(Element(s).group) for s in ELEMNET_ELEMENTS], dtype=np.int64)
 
 
 def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:

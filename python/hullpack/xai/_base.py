@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
+from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS, element_groups
 from ..errors import CompositionError, ModelFileError
 
 log = logging.getLogger(__name__)
@@ -283,12 +283,13 @@ def _display_position(z: int, group: int, period: int) -> tuple[int, int]:
 @functools.lru_cache(maxsize=1)
 def _element_table() -> pd.DataFrame:
     Element = _pymatgen_element()
+    groups = element_groups()
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen warns about missing data for a few elements
-        for symbol in ELEMNET_ELEMENTS:
+        for symbol, group in zip(ELEMNET_ELEMENTS, groups):
             el = Element(symbol)
-            z, group, period = int(el.Z), int(el.group), int(el.row)
+            z, group, period = int(el.Z), int(group), int(el.row)
             ie = el.ionization_energies
             radius = el.atomic_radius
             row, col = _display_position(z, group, period)

@@ -16,6 +16,7 @@
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py            # a few minutes on 2 cores
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --quick    # smaller samples
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full   # all ternaries
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full --compare-fp32
 
 Writes benchmarks/results/screen.json and prints a Markdown table.
 """
@@ -155,7 +156,7 @@ def peak_rss(n_shards: int, order: int = 2) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ternary_only(full: bool, n: int) -> None:
+def ternary_only(full: bool, n: int, compare_fp32: bool) -> None:
     model = load_pretrained()
     rate_before = gemm_rates(model, DEFAULT_CHUNK, 2)
     t = time.perf_counter()
@@ -173,8 +174,20 @@ def ternary_only(full: bool, n: int) -> None:
               "n_vertices": int(len(r.vertices)), "gemm_gflops_before": rate_before, "gemm_gflops_after": rate_after,
               # the FLOPs of the model evaluations actually made (shared edges, calibration, fp32 included)
               "achieved_gflops": sum(r.stats["n_evaluated"].values()) * FLOP_PER_PREDICTION / seconds / 1e9}
+    if compare_fp32:  # the same systems all in fp32: are the certified vertices the fp32 ones?
+        t = time.perf_counter()
+        r32 = screen(model, order=3, precision="fp32", compare_dft=False, progress=False,
+                     shard=None if full else f"0/{max(1, 102_340 // n)}")
+        result["fp32_seconds"] = time.perf_counter() - t
+        result["certified_vertices_equal_fp32"] = (r.vertices[["system", "formula"]].values.tolist()
+                                                   == r32.vertices[["system", "formula"]].values.tolist())
+        result["certified_mismatch_systems"] = int((r.systems["stable"] != r32.systems["stable"]).sum())
     path = save("screen_ternary", result)
     print("| measure | value |\n|---|---|")
+    if compare_fp32:
+        print(f"| fp32 screen of the same systems (s) | {result['fp32_seconds']:.0f} |")
+        print(f"| certified vertices == fp32 vertices | {result['certified_vertices_equal_fp32']} "
+              f"({result['certified_mismatch_systems']} systems differ) |")
     print(f"| {n_sys:,} ternaries x 231 points, bf16 certified, screen() (s) | {seconds:.0f} |")
     print(f"| all 102,340 (extrapolated unless full) (s) | {result['seconds_all_extrapolated']:.0f} (target 300) |")
     print(f"| achieved GFLOP/s / bf16 matmul before, after | {result['achieved_gflops']:.0f} / "
@@ -190,12 +203,14 @@ def main() -> None:
     ap.add_argument("--ternary-systems", type=int, default=None, help="ternaries screened (extrapolated)")
     ap.add_argument("--full", action="store_true", help="screen all 102,340 ternaries (minutes)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    ap.add_argument("--compare-fp32", action="store_true",
+                    help="with --ternary-only: also screen the same ternaries in fp32 and compare the vertices")
     ap.add_argument("--ternary-only", action="store_true",
                     help="only the ternary screen (with --full: all of them, through screen()); "
                          "writes results/screen_ternary.json")
     args = ap.parse_args()
     if args.ternary_only:
-        return ternary_only(args.full, args.ternary_systems or 5000)
+        return ternary_only(args.full, args.ternary_systems or 5000, args.compare_fp32)
     n_anchor = args.anchor_systems or (100 if args.quick else 400)
     n_tern = 102_340 if args.full else (args.ternary_systems or (1000 if args.quick else 5000))
 

@@ -37,7 +37,7 @@ import torch
 import hullpack
 from _common import save
 from bench_hull import energies, scipy_sample
-from bench_screen import FLOP_PER_PREDICTION, gemm_rates, plain_pipeline
+from bench_screen import FLOP_PER_PREDICTION, differing, gemm_rates, plain_pipeline, same_vertices
 from hullpack.compositions import first_layer_cuda, grid_fractions, systems, uniform_grid
 from hullpack.elemnet import load_pretrained
 from hullpack.hull import hull_batch
@@ -107,11 +107,6 @@ def gather(n_pairs: int, rng) -> dict:
             "max_abs_diff": float((ref - out32).abs().max())}
 
 
-def differing(a, b) -> np.ndarray:
-    """Rows (systems) whose stable sets differ between two screens of the same systems."""
-    return np.flatnonzero(a.systems["stable"].to_numpy() != b.systems["stable"].to_numpy())
-
-
 def mismatch_details(model, r16, r32, order: int, limit: int = 10) -> list:
     """For systems whose certified and fp32 stable sets differ: the compositions on one side only,
     the system's delta, and how far the fp32 energies of the two fp32 paths (the screen's streamed
@@ -159,13 +154,12 @@ def screens(model, order: int, shard: str | None, fp32_floor: bool) -> dict:
         out[name] = {"seconds": time.perf_counter() - t,
                      "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20}
     r16, r32, raw = res["bf16"], res["fp32"], res["bf16-uncertified"]
-    key = lambda r: list(zip(r.vertices["system"], r.vertices["formula"]))  # noqa: E731
     n_pred = r16.stats["n_predictions"]
     return {"order": order, "systems": int(len(r16.systems)), "points": int(r16.config["n_points"]),
             "predictions": int(n_pred), "seconds": {k: v["seconds"] for k, v in out.items()},
             "gpu_peak_mib": {k: v["gpu_peak_mib"] for k, v in out.items()},
             "fp32_reevaluated_fraction": r16.stats["n_fp32"] / n_pred,
-            "certified_vertices_equal_fp32": key(r16) == key(r32),
+            "certified_vertices_equal_fp32": same_vertices(r16, r32),
             "certified_mismatch_systems": len(differing(r16, r32)),
             "fp32_chunk4096_mismatch_systems": len(differing(res["fp32-chunk4096"], r32)) if fp32_floor else None,
             "uncertified_mismatch_systems": len(differing(raw, r32)),
@@ -245,8 +239,8 @@ def main() -> None:
               f"{h['same_vertices_gpu_cpu']} (max diff {h['max_abs_diff_gpu_cpu']:.1e}) |")
     if g:
         print(f"| first-layer gather, {g['pairs']:,} pairs x 1024 fp32 / bf16 (ms) | "
-              f"{1e3 * g['gather_fp32_seconds']:.2f} / {1e3 * g['gather_bf16_seconds']:.2f} ({g['gather_fp32_gb_per_s']:.0f} GB/s) | dense + addmm "
-              f"{1e3 * g['dense_addmm_seconds']:.2f} | {g['speedup_fp32']:.1f}x / {g['speedup_bf16']:.1f}x |")
+              f"{1e3 * g['gather_fp32_seconds']:.2f} / {1e3 * g['gather_bf16_seconds']:.2f} "
+              f"({g['gather_fp32_gb_per_s']:.0f} GB/s) | dense + addmm {1e3 * g['dense_addmm_seconds']:.2f} | {g['speedup_fp32']:.1f}x / {g['speedup_bf16']:.1f}x |")
     for s in scr:
         name = "binaries" if s["order"] == 2 else "ternaries"
         sec = s["seconds"]

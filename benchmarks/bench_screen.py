@@ -90,6 +90,16 @@ def scipy_lower_hulls(grid_f: np.ndarray, e: np.ndarray):
     return np.array(eah), np.array(vert)
 
 
+def differing(a, b) -> np.ndarray:
+    """Rows (systems) whose stable sets differ between two screens of the same systems."""
+    return np.flatnonzero(a.systems["stable"].to_numpy() != b.systems["stable"].to_numpy())
+
+
+def same_vertices(a, b) -> bool:
+    """Whether two screens of the same systems report the same stable compounds, in order."""
+    return a.vertices[["system", "formula"]].values.tolist() == b.vertices[["system", "formula"]].values.tolist()
+
+
 def plain_pipeline(model, table, grid, device: str = "cpu") -> tuple[float, np.ndarray]:
     """Seconds of dense inputs + model(x) fp32 (``model`` on ``device``) + scipy hulls for
     ``table``; its vertex masks."""
@@ -158,12 +168,10 @@ def peak_rss(n_shards: int, order: int = 2) -> dict:
 
 def ternary_only(full: bool, n: int, compare_fp32: bool) -> None:
     model = load_pretrained()
+    shard = None if full else f"0/{max(1, 102_340 // n)}"
     rate_before = gemm_rates(model, DEFAULT_CHUNK, 2)
     t = time.perf_counter()
-    if full:
-        r = screen(model, order=3, compare_dft=False, progress=False)
-    else:
-        r = screen(model, order=3, compare_dft=False, progress=False, shard=f"0/{max(1, 102_340 // n)}")
+    r = screen(model, order=3, compare_dft=False, progress=False, shard=shard)
     seconds = time.perf_counter() - t
     rate_after = gemm_rates(model, DEFAULT_CHUNK, 2)
     n_sys = len(r.systems)
@@ -176,12 +184,10 @@ def ternary_only(full: bool, n: int, compare_fp32: bool) -> None:
               "achieved_gflops": sum(r.stats["n_evaluated"].values()) * FLOP_PER_PREDICTION / seconds / 1e9}
     if compare_fp32:  # the same systems all in fp32: are the certified vertices the fp32 ones?
         t = time.perf_counter()
-        r32 = screen(model, order=3, precision="fp32", compare_dft=False, progress=False,
-                     shard=None if full else f"0/{max(1, 102_340 // n)}")
+        r32 = screen(model, order=3, precision="fp32", compare_dft=False, progress=False, shard=shard)
         result["fp32_seconds"] = time.perf_counter() - t
-        result["certified_vertices_equal_fp32"] = (r.vertices[["system", "formula"]].values.tolist()
-                                                   == r32.vertices[["system", "formula"]].values.tolist())
-        result["certified_mismatch_systems"] = int((r.systems["stable"] != r32.systems["stable"]).sum())
+        result["certified_vertices_equal_fp32"] = same_vertices(r, r32)
+        result["certified_mismatch_systems"] = len(differing(r, r32))
     path = save("screen_ternary", result)
     print("| measure | value |\n|---|---|")
     if compare_fp32:
@@ -236,7 +242,7 @@ def main() -> None:
     t_raw, r_raw = timed_screen(model, precision="bf16-uncertified")
     rate_before = gemm_rates(model, DEFAULT_CHUNK, 2)["bf16"]
     t_bf16, r_bf16 = timed_screen(model, precision="bf16")
-    same = r_bf16.vertices["formula"].tolist() == r_fp32.vertices["formula"].tolist()
+    same = same_vertices(r_bf16, r_fp32)
     t0 = time.perf_counter()
     r_dft = screen(model, progress=False)
     t_with_dft = time.perf_counter() - t0
@@ -276,7 +282,7 @@ def main() -> None:
                      "anchor_seconds_extrapolated": per_system["anchor"] * len(all_bin),
                      "fp32_reevaluated": int(r_bf16.systems["n_fp32"].sum()),
                      "certified_vertices_equal_fp32": bool(same),
-                     "uncertified_vertex_mismatch_systems": int((r_raw.systems["stable"] != r_fp32.systems["stable"]).sum()),
+                     "uncertified_vertex_mismatch_systems": len(differing(r_raw, r_fp32)),
                      "achieved_gflops": achieved, "fraction_of_bf16_gemm": achieved / bf16_rate,
                      "engine_bf16_predictions_per_s": rate_inf16,
                      "engine_fraction_of_bf16_gemm": rate_inf16 * FLOP_PER_PREDICTION / 1e9 / bf16_rate},

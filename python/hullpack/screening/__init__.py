@@ -16,6 +16,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -119,23 +120,24 @@ def _load_model(model):
     raise ScreeningError(f"model: expected None, a path or an ElemNet, got {type(model).__name__}")
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None where there is no glibc."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
 def _trim_heap() -> None:
-    """Hands the C heap's free memory back to the system (glibc's ``malloc_trim``; elsewhere
-    nothing). Without it the resident size crept up by about 20 MiB per block of a long screen:
-    arrays of a new size each round fragment the heap, and freed pieces stayed resident."""
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            import ctypes
-
-            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim = None
+    """Hands the C heap's free memory back to the system (nothing without glibc). Without it the
+    resident size crept up by about 20 MiB per block of a long screen: arrays of a new size each
+    round fragment the heap, and freed pieces stayed resident."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "bf16", points: bool = False,

@@ -47,12 +47,30 @@ def test_engine_matches_dense_model(order, n):
     corner = corner_mask(grid)
     assert np.all(e[:, corner] == 0)  # references, not predicted
     np.testing.assert_allclose(e[:, ~corner], ref[:, ~corner], atol=2e-6)
-    # arbitrary pairs: the same numbers as the streamed ones
+    # arbitrary pairs: the same numbers as the streamed ones (bit for bit with oneDNN, whose
+    # result for a row does not depend on the batch)
     s, p = np.nonzero(~corner[None, :].repeat(len(table), 0))
+    if eng.backend == "onednn":
+        np.testing.assert_array_equal(eng.predict_pairs(table, grid, s[::-1], p[::-1]), e[s[::-1], p[::-1]])
     np.testing.assert_allclose(eng.predict_pairs(table, grid, s, p), e[s, p], atol=1e-6)
     # bf16 is close but not equal
     e16 = eng.predict(table, grid, "bf16")
     assert 0 < np.abs(e16 - e).max() < 0.1
+
+
+def test_engine_backends_agree():
+    """oneDNN's fused layers (where torch has them) and torch.nn.functional.linear give the same
+    energies up to fp32 rounding; a backend that does not exist is refused."""
+    model = small_model(4)
+    table, grid = systems(3, "H Fe Ni O Al"), uniform_grid(3, 8)
+    onednn = InferenceEngine(model)
+    assert onednn.backend == ("onednn" if torch.backends.mkldnn.is_available() else "torch")
+    torch_eng = InferenceEngine(model, backend="torch")
+    assert torch_eng.backend == "torch"
+    np.testing.assert_allclose(onednn.predict(table, grid), torch_eng.predict(table, grid), atol=2e-6)
+    np.testing.assert_allclose(onednn.predict(table, grid, "bf16"), torch_eng.predict(table, grid, "bf16"), atol=0.05)
+    with pytest.raises(ScreeningError, match="backend='blas'"):
+        InferenceEngine(model, backend="blas")
 
 
 def _certified_equals_fp32(model, table, grid, **kw):

@@ -258,7 +258,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     if certifier is not None:
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
-              "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device), "shard": sh,
+              "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device),
+              "backend": engine.backend, "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256")}
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),

@@ -73,6 +73,15 @@ _PAIR_CHUNK = 4096
 _LIFT = 1e3
 
 
+def _onednn_probe() -> None:
+    """Raises unless torch's oneDNN fused linear runs here and agrees with ``F.linear``."""
+    x = torch.linspace(-1, 1, 24).reshape(3, 8)
+    w, b = torch.linspace(-0.5, 0.5, 32).reshape(4, 8), torch.linspace(0, 0.3, 4)
+    y = torch.ops.mkldnn._linear_pointwise(x, torch.ops.mkldnn._reorder_linear_weight(w, None), b, "relu", [], "")
+    if not torch.allclose(y, torch.nn.functional.linear(x, w, b).relu(), atol=1e-6):
+        raise RuntimeError("results differ from torch.nn.functional.linear")
+
+
 def corner_mask(grid: np.ndarray) -> np.ndarray:
     """True for the grid points that are pure elements (one non-zero numerator).
 
@@ -87,11 +96,13 @@ class InferenceEngine:
     output) prepared for streaming: the first layer's weights transposed for the gather, the rest
     in fp32 and in bf16 copies. ``chunk``: pairs per batch (default ``DEFAULT_CHUNK`` on CPU,
     ``DEFAULT_CHUNK_CUDA`` on a GPU). ``threads`` sets torch's and the gather's CPU threads
-    (default: torch's current setting).
+    (default: torch's current setting). ``backend`` runs the layers after the first on CPU:
+    ``"onednn"`` (oneDNN linear layers, weights packed once, bias and ReLU fused), ``"torch"``
+    (``torch.nn.functional.linear``; always on a GPU), or ``"auto"``: oneDNN where torch has it.
     """
 
     def __init__(self, model: nn.Module, *, device: str = "cpu", chunk: int | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, backend: str = "auto"):
         net = getattr(model, "net", model)
         layers = [m for m in net if not isinstance(m, nn.Dropout)] if isinstance(net, nn.Sequential) else None
         if (not layers or not isinstance(layers[0], nn.Linear) or layers[0].in_features != 86
@@ -123,11 +134,13 @@ class InferenceEngine:
             rest = layers[1:]
             if rest and isinstance(rest[0], nn.ReLU):
                 rest = rest[1:]
-            self._linears = {}
-            for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-                self._linears[name] = [(m.weight.detach().to(self.device, dt).contiguous(),
-                                        m.bias.detach().to(self.device, dt).contiguous())
-                                       if isinstance(m, nn.Linear) else None for m in rest]
+            self.backend = self._pick_backend(backend)
+            # oneDNN's fused ReLU maps NaN to 0; with non-finite parameters, NaN must reach the output
+            self._fuse_relu = all(bool(torch.isfinite(t).all()) for m in layers if isinstance(m, nn.Linear)
+                                  for t in (m.weight, m.bias))
+            #: per precision, the layers after the first: (weight, bias, ReLU after it)
+            self._layers = {name: self._prepare(rest, dt) for name, dt in
+                            (("fp32", torch.float32), ("bf16", torch.bfloat16))}
             self.n_linear = sum(isinstance(m, nn.Linear) for m in layers)
             self.flops_per_prediction = 2 * sum(m.in_features * m.out_features for m in layers
                                                 if isinstance(m, nn.Linear))
@@ -136,14 +149,47 @@ class InferenceEngine:
             self._b_dev = torch.from_numpy(self.bias).to(self.device)
 
     # -- the layers after the first ------------------------------------------------------------
+    def _pick_backend(self, backend: str) -> str:
+        if backend not in ("auto", "onednn", "torch"):
+            raise ScreeningError(f"backend={backend!r}: expected 'auto', 'onednn' or 'torch'")
+        if self.device.type == "cuda" or backend == "torch":
+            return "torch"
+        try:
+            _onednn_probe()
+        except Exception as exc:  # a torch without oneDNN's fused linear (or a changed signature)
+            if backend == "onednn":
+                raise ScreeningError(f"backend='onednn': torch's oneDNN linear is not usable here ({exc})") from exc
+            log.info("screening: oneDNN fused linear unavailable (%s); using torch.nn.functional.linear", exc)
+            return "torch"
+        return "onednn"
+
+    def _prepare(self, rest: list, dtype: torch.dtype) -> list:
+        layers = []
+        for k, m in enumerate(rest):
+            if isinstance(m, nn.Linear):
+                w = m.weight.detach().to(self.device, dtype).contiguous()
+                if self.backend == "onednn":  # packed once into oneDNN's blocked layout
+                    w = torch.ops.mkldnn._reorder_linear_weight(w, None)
+                relu = k + 1 < len(rest) and isinstance(rest[k + 1], nn.ReLU)
+                layers.append((w, m.bias.detach().to(self.device, dtype).contiguous(), relu))
+        return layers
+
     def _tail(self, h: torch.Tensor, precision: str) -> torch.Tensor:
-        """ReLU of the first layer's pre-activations ``h`` (in place), then the remaining layers."""
+        """ReLU of the first layer's pre-activations ``h`` (in place), then the remaining layers.
+        On CPU they run as oneDNN linear layers with bias and ReLU fused (``backend="onednn"``):
+        its fp32 kernels use the whole AVX-512 width where torch's default BLAS may not (MKL on
+        AMD CPUs runs at about half the rate), and a row's result does not depend on the batch."""
         h.relu_()
-        for layer in self._linears[precision]:
-            if layer is None:
-                h = h.relu_()
+        for w, b, relu in self._layers[precision]:
+            if self.backend == "onednn":
+                fused = relu and self._fuse_relu
+                h = torch.ops.mkldnn._linear_pointwise(h, w, b, "relu" if fused else "none", [], "")
+                if relu and not fused:
+                    h = h.relu_()
             else:
-                h = torch.nn.functional.linear(h, *layer)
+                h = torch.nn.functional.linear(h, w, b)
+                if relu:
+                    h = h.relu_()
         return h.reshape(-1).float()
 
     def _check(self, precision: str) -> None:

@@ -73,6 +73,19 @@ def test_engine_backends_agree():
         InferenceEngine(model, backend="blas")
 
 
+def test_engine_runs_few_distinct_row_counts():
+    """oneDNN keeps kernels per row count for good: the scattered re-evaluations, which come in
+    every size, are padded to a few sizes, and padding changes no row's result."""
+    eng = InferenceEngine(small_model())
+    rows = [eng._rows(m) for m in range(1, eng.chunk + 1)]
+    assert all(r >= m for m, r in zip(range(1, eng.chunk + 1), rows)) and len(set(rows)) <= 8
+    table, grid = systems(2, "H Fe Ni O Al"), uniform_grid(2, 20)
+    e = eng.predict(table, grid)
+    for n in (1, 7, 513):
+        s, p = np.arange(n) % len(table), 1 + np.arange(n) % 19
+        np.testing.assert_allclose(eng.predict_pairs(table, grid, s, p), e[s, p], atol=1e-6)
+
+
 def _certified_equals_fp32(model, table, grid, **kw):
     eng = InferenceEngine(model)
     fp32 = plain_hulls(eng, table, grid, "fp32")

@@ -179,6 +179,10 @@ class InferenceEngine:
         On CPU they run as oneDNN linear layers with bias and ReLU fused (``backend="onednn"``):
         its fp32 kernels use the whole AVX-512 width where torch's default BLAS may not (MKL on
         AMD CPUs runs at about half the rate), and a row's result does not depend on the batch."""
+        m = h.shape[0]
+        rows = self._rows(m)
+        if rows != m:
+            h = torch.cat([h, h.new_zeros(rows - m, h.shape[1])])
         h.relu_()
         for w, b, relu in self._layers[precision]:
             if self.backend == "onednn":
@@ -190,7 +194,18 @@ class InferenceEngine:
                 h = torch.nn.functional.linear(h, w, b)
                 if relu:
                     h = h.relu_()
-        return h.reshape(-1).float()
+        return h[:m].reshape(-1).float()
+
+    def _rows(self, m: int) -> int:
+        """Rows a product of ``m`` rows runs with. oneDNN keeps compiled kernels for every row count
+        it meets (about 0.5 MB per layer and precision, never freed), and the certification's
+        re-evaluations come in every size: on CPU, row counts are rounded up to multiples of
+        ``chunk / 8`` (at least 512, or the chunk if smaller), so at most about 8 sizes; a row's
+        result does not change."""
+        if self.device.type == "cuda":
+            return m
+        granule = max(min(512, self.chunk), -(-self.chunk // 8))
+        return -(-m // granule) * granule
 
     def _check(self, precision: str) -> None:
         if precision not in ("fp32", "bf16"):

@@ -305,25 +305,38 @@ class InferenceEngine:
     @torch.no_grad()
     def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
                       points_idx: np.ndarray, precision: str = "fp32") -> np.ndarray:
-        """Energies (float32) of arbitrary pairs ``(systems_idx[i], points_idx[i])``; the first
-        layer is computed with the same float32 operations, in the same order, as the gather kernel,
-        so a pair gets the same energy here as in :meth:`predict_flat` up to GEMM blocking."""
+        """Energies (float32) of arbitrary pairs ``(systems_idx[i], points_idx[i])``, as
+        :meth:`predict_flat` computes them (bit for bit with the oneDNN backend). On CPU the pairs
+        are grouped by grid point and each group's first layer is one call of the gather kernel; on
+        a GPU it is gathered on the device with the kernel's float32 operations in its order."""
         self._check(precision)
         s = np.asarray(systems_idx, dtype=np.int64)
         p = np.asarray(points_idx, dtype=np.int64)
         out = np.empty(len(s), dtype=np.float32)
         self.n_evaluated[precision] += len(s)
-        table = np.asarray(table)
-        grid = np.asarray(grid)
+        table = np.ascontiguousarray(table, dtype=np.int32)
+        grid = np.ascontiguousarray(grid, dtype=np.int32)
         n = self._pair_chunk()
+        if self.device.type == "cuda":
+            for q0 in range(0, len(s), n):
+                ss, pp = s[q0:q0 + n], p[q0:q0 + n]
+                num = grid[pp].astype(np.float64)
+                th = self._gathered(table[ss], (num / num.sum(axis=1, keepdims=True)).astype(np.float32))
+                out[q0:q0 + len(ss)] = self._tail(th.to(torch.bfloat16) if precision == "bf16" else th,
+                                                  precision).cpu().numpy()
+            return out
+        by_point = np.argsort(p, kind="stable")
+        dtype = "float32" if precision == "fp32" else "bfloat16"
+        buf = np.empty((min(n, len(s)), self.width), dtype=np.float32 if precision == "fp32" else np.uint16)
+        tbuf = torch.from_numpy(buf) if precision == "fp32" else torch.from_numpy(buf).view(torch.bfloat16)
         for q0 in range(0, len(s), n):
-            ss, pp = s[q0:q0 + n], p[q0:q0 + n]
-            num = grid[pp].astype(np.float64)
-            frac = (num / num.sum(axis=1, keepdims=True)).astype(np.float32)
-            th = self._gathered(table[ss], frac)
-            if precision == "bf16":
-                th = th.to(torch.bfloat16)
-            out[q0:q0 + len(ss)] = self._tail(th, precision).cpu().numpy()
+            rows = by_point[q0:q0 + n]
+            ss, pp = s[rows], p[rows]
+            cuts = np.flatnonzero(np.diff(pp)) + 1
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
+                compositions.first_layer(table[ss[a:b]], grid[pp[a]:pp[a] + 1], self.weight_t, self.bias, 0,
+                                         b - a, out=buf[a:b], dtype=dtype, threads=self.threads)
+            out[rows] = self._tail(tbuf[:len(rows)], precision).numpy()
         return out
 
     @torch.no_grad()

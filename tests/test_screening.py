@@ -84,6 +84,8 @@ def test_engine_runs_few_distinct_row_counts():
     for n in (1, 7, 513):
         s, p = np.arange(n) % len(table), 1 + np.arange(n) % 19
         np.testing.assert_allclose(eng.predict_pairs(table, grid, s, p), e[s, p], atol=1e-6)
+    with pytest.raises(ScreeningError, match=r"points_idx: expected 2 indices in 0\.\.20"):
+        eng.predict_pairs(table, grid, [0, 1], [3, 21])
 
 
 def _certified_equals_fp32(model, table, grid, **kw):

@@ -312,10 +312,13 @@ class InferenceEngine:
         self._check(precision)
         s = np.asarray(systems_idx, dtype=np.int64)
         p = np.asarray(points_idx, dtype=np.int64)
-        out = np.empty(len(s), dtype=np.float32)
-        self.n_evaluated[precision] += len(s)
         table = np.ascontiguousarray(table, dtype=np.int32)
         grid = np.ascontiguousarray(grid, dtype=np.int32)
+        for name, idx, size in (("systems_idx", s, len(table)), ("points_idx", p, len(grid))):
+            if idx.shape != s.shape or (idx.size and not 0 <= idx.min() <= idx.max() < size):
+                raise ScreeningError(f"{name}: expected {len(s)} indices in 0..{size - 1}")
+        out = np.empty(len(s), dtype=np.float32)
+        self.n_evaluated[precision] += len(s)
         n = self._pair_chunk()
         if self.device.type == "cuda":
             for q0 in range(0, len(s), n):

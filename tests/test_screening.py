@@ -77,8 +77,13 @@ def test_engine_runs_few_distinct_row_counts():
     """oneDNN keeps kernels per row count for good: the scattered re-evaluations, which come in
     every size, are padded to a few sizes, and padding changes no row's result."""
     eng = InferenceEngine(small_model())
-    rows = [eng._rows(m) for m in range(1, eng.chunk + 1)]
-    assert all(r >= m for m, r in zip(range(1, eng.chunk + 1), rows)) and len(set(rows)) <= 8
+    sizes = set()
+    for m in range(1, eng.chunk + 1):
+        pieces = eng._pieces(m)
+        assert [p[0] for p in pieces] == [0] + [p[1] for p in pieces[:-1]] and pieces[-1][1] == m
+        assert all(rows >= stop - start for start, stop, rows in pieces)
+        sizes.update(rows for *_, rows in pieces)
+    assert len(sizes) <= 12
     table, grid = systems(2, "H Fe Ni O Al"), uniform_grid(2, 20)
     e = eng.predict(table, grid)
     for n in (1, 7, 513):

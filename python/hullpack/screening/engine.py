@@ -179,33 +179,38 @@ class InferenceEngine:
         On CPU they run as oneDNN linear layers with bias and ReLU fused (``backend="onednn"``):
         its fp32 kernels use the whole AVX-512 width where torch's default BLAS may not (MKL on
         AMD CPUs runs at about half the rate), and a row's result does not depend on the batch."""
-        m = h.shape[0]
-        rows = self._rows(m)
-        if rows != m:
-            h = torch.cat([h, h.new_zeros(rows - m, h.shape[1])])
         h.relu_()
-        for w, b, relu in self._layers[precision]:
-            if self.backend == "onednn":
-                fused = relu and self._fuse_relu
-                h = torch.ops.mkldnn._linear_pointwise(h, w, b, "relu" if fused else "none", [], "")
-                if relu and not fused:
-                    h = h.relu_()
-            else:
-                h = torch.nn.functional.linear(h, w, b)
-                if relu:
-                    h = h.relu_()
-        return h[:m].reshape(-1).float()
+        out = []
+        for start, stop, rows in self._pieces(h.shape[0]):
+            x = h[start:stop]
+            if rows > stop - start:
+                x = torch.cat([x, x.new_zeros(rows - (stop - start), x.shape[1])])
+            for w, b, relu in self._layers[precision]:
+                if self.backend == "onednn":
+                    fused = relu and self._fuse_relu
+                    x = torch.ops.mkldnn._linear_pointwise(x, w, b, "relu" if fused else "none", [], "")
+                    if relu and not fused:
+                        x = x.relu_()
+                else:
+                    x = torch.nn.functional.linear(x, w, b)
+                    if relu:
+                        x = x.relu_()
+            out.append(x[:stop - start])
+        return (out[0] if len(out) == 1 else torch.cat(out)).reshape(-1).float()
 
-    def _rows(self, m: int) -> int:
-        """Rows a product of ``m`` rows runs with. oneDNN keeps compiled kernels for every row count
-        it meets (about 0.5 MB per layer and precision, never freed), and the certification's
-        re-evaluations come in every size: on CPU, row counts are rounded up to multiples of
-        ``chunk / 8`` (at least 512, or the chunk if smaller), so at most about 8 sizes; a row's
-        result does not change."""
-        if self.device.type == "cuda":
-            return m
+    def _pieces(self, m: int) -> list[tuple[int, int, int]]:
+        """How ``m`` rows run: ``(start, stop, rows)`` products of ``rows >= stop - start`` rows
+        (zero-padded). oneDNN keeps compiled kernels for every row count it meets (about 0.5 MB per
+        layer and precision, never freed), and the certification's re-evaluations come in every
+        size; so on CPU the rows run as whole granules (``chunk / 8`` rows, at least 512, or the
+        chunk if smaller) in one product and the rest in another, padded to a power of two of at
+        least 64: at most about 12 sizes ever occur. A row's result does not depend on them."""
         granule = max(min(512, self.chunk), -(-self.chunk // 8))
-        return -(-m // granule) * granule
+        whole = m - m % granule
+        if self.device.type == "cuda" or whole == m:
+            return [(0, m, m)]
+        rest = [(whole, m, max(64, 1 << (m - whole - 1).bit_length()))]
+        return [(0, whole, whole)] + rest if whole else rest
 
     def _check(self, precision: str) -> None:
         if precision not in ("fp32", "bf16"):

@@ -6,9 +6,10 @@
 * the anchor, a plain pipeline: the 86-wide dense float32 inputs of every point, ``model(x)`` in fp32
   in batches of 16,384, and ``scipy.spatial.ConvexHull`` per system (lower facets, energy above hull
   and vertices), on ``--anchor-systems`` binaries, extrapolated per system to all 3,655;
-* the rate of the hardware: bf16 and fp32 ``torch.matmul`` with the shapes of ElemNet's layers at
-  the screen's batch size, in the same run; the screen's achieved rate counts 9.25 MFLOP per
-  prediction (ElemNet's forward);
+* the rate of the hardware: bf16 and fp32 ``torch.matmul`` and oneDNN's linear with packed weights
+  (the engine's kernels) with the shapes of ElemNet's layers at the screen's batch size, in the same
+  run; the screen's achieved rate counts 9.25 MFLOP per prediction (ElemNet's forward) against the
+  faster bf16 rate;
 * ternaries at step 0.05 (231 points): ``--ternary-systems`` of the 102,340 (all with ``--full``),
   extrapolated per system;
 * peak memory (ru_maxrss of a fresh process) of binary screens of growing size.

@@ -46,7 +46,8 @@ MAX_INTERVALS = {2: 1000, 3: 200}
 #: (system, point) pairs per block of systems: memory stays flat in the number of systems
 _BLOCK_PAIRS = 1 << 18
 #: ternary edge points are shared (in fp32) when each shared prediction replaces at least this
-#: many bf16 ones: about fp32's cost in bf16 predictions on CPU
+#: many bf16 ones: fp32's cost in bf16 predictions on CPU, about 4 through torch's default (MKL)
+#: path and about 2 through oneDNN, so the rule leans towards predicting edges per system
 EDGE_FP32_COST = 4
 PRECISIONS = ("bf16", "fp32", "bf16-uncertified")
 
@@ -201,7 +202,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     if certifier is not None and n_inner:
         certifier.calibrate(table, g[inner])  # on the whole screen, not its first block
     # ternaries share their edges: each pair's binary compositions are predicted once, in fp32,
-    # where that saves work (an fp32 prediction costs about 4 bf16 ones on CPU)
+    # where that saves work (EDGE_FP32_COST)
     edges = EdgeEnergies(table, g) if order == 3 else None
     if edges is not None and edges.mask.any() and edges.sharing >= (1 if precision == "fp32" else EDGE_FP32_COST):
         edges.evaluate(engine)

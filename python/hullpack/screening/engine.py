@@ -33,6 +33,7 @@ error) and the selection continues with it.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -73,13 +74,19 @@ _PAIR_CHUNK = 4096
 _LIFT = 1e3
 
 
-def _onednn_probe() -> None:
-    """Raises unless torch's oneDNN fused linear runs here and agrees with ``F.linear``."""
-    x = torch.linspace(-1, 1, 24).reshape(3, 8)
-    w, b = torch.linspace(-0.5, 0.5, 32).reshape(4, 8), torch.linspace(0, 0.3, 4)
-    y = torch.ops.mkldnn._linear_pointwise(x, torch.ops.mkldnn._reorder_linear_weight(w, None), b, "relu", [], "")
+@functools.cache
+def _onednn_unusable() -> str | None:
+    """Why torch's oneDNN fused linear cannot serve here (it fails, or disagrees with ``F.linear``),
+    or None where it can; checked once per process."""
+    try:
+        x = torch.linspace(-1, 1, 24).reshape(3, 8)
+        w, b = torch.linspace(-0.5, 0.5, 32).reshape(4, 8), torch.linspace(0, 0.3, 4)
+        y = torch.ops.mkldnn._linear_pointwise(x, torch.ops.mkldnn._reorder_linear_weight(w, None), b, "relu", [], "")
+    except Exception as exc:  # a torch without oneDNN's fused linear (or a changed signature)
+        return str(exc)
     if not torch.allclose(y, torch.nn.functional.linear(x, w, b).relu(), atol=1e-6):
-        raise RuntimeError("results differ from torch.nn.functional.linear")
+        return "results differ from torch.nn.functional.linear"
+    return None
 
 
 def corner_mask(grid: np.ndarray) -> np.ndarray:
@@ -154,14 +161,13 @@ class InferenceEngine:
             raise ScreeningError(f"backend={backend!r}: expected 'auto', 'onednn' or 'torch'")
         if self.device.type == "cuda" or backend == "torch":
             return "torch"
-        try:
-            _onednn_probe()
-        except Exception as exc:  # a torch without oneDNN's fused linear (or a changed signature)
-            if backend == "onednn":
-                raise ScreeningError(f"backend='onednn': torch's oneDNN linear is not usable here ({exc})") from exc
-            log.info("screening: oneDNN fused linear unavailable (%s); using torch.nn.functional.linear", exc)
-            return "torch"
-        return "onednn"
+        why = _onednn_unusable()
+        if why is None:
+            return "onednn"
+        if backend == "onednn":
+            raise ScreeningError(f"backend='onednn': torch's oneDNN linear is not usable here ({why})")
+        log.info("screening: oneDNN fused linear unavailable (%s); using torch.nn.functional.linear", why)
+        return "torch"
 
     def _prepare(self, rest: list, dtype: torch.dtype) -> list:
         layers = []
@@ -189,12 +195,11 @@ class InferenceEngine:
                 if self.backend == "onednn":
                     fused = relu and self._fuse_relu
                     x = torch.ops.mkldnn._linear_pointwise(x, w, b, "relu" if fused else "none", [], "")
-                    if relu and not fused:
-                        x = x.relu_()
+                    relu = relu and not fused
                 else:
                     x = torch.nn.functional.linear(x, w, b)
-                    if relu:
-                        x = x.relu_()
+                if relu:
+                    x = x.relu_()
             out.append(x[:stop - start])
         return (out[0] if len(out) == 1 else torch.cat(out)).reshape(-1).float()
 
@@ -328,8 +333,7 @@ class InferenceEngine:
         if self.device.type == "cuda":
             for q0 in range(0, len(s), n):
                 ss, pp = s[q0:q0 + n], p[q0:q0 + n]
-                num = grid[pp].astype(np.float64)
-                th = self._gathered(table[ss], (num / num.sum(axis=1, keepdims=True)).astype(np.float32))
+                th = self._gathered(table[ss], compositions.grid_fractions(grid[pp]).astype(np.float32))
                 out[q0:q0 + len(ss)] = self._tail(th.to(torch.bfloat16) if precision == "bf16" else th,
                                                   precision).cpu().numpy()
             return out

@@ -582,6 +582,116 @@ py::array core_first_layer(const py::handle& systems_obj, const py::handle& grid
   return out;
 }
 
+py::array core_first_layer_pairs(const py::handle& systems_obj, const py::handle& grid_obj, const py::handle& wt_obj,
+                                 const py::handle& bias_obj, const py::handle& sys_obj, const py::handle& pt_obj,
+                                 const py::handle& out_obj, const py::handle& n_threads_obj) {
+  auto systems = expect_array<std::int32_t>(systems_obj, "systems", 2, 2);
+  auto grid = expect_array<std::int32_t>(grid_obj, "grid", 2, 2);
+  auto wt = expect_array<float>(wt_obj, "weight_t", 2, 2);
+  auto bias = expect_array<float>(bias_obj, "bias", 1, 1);
+  auto sys_idx = expect_array<std::int64_t>(sys_obj, "systems_idx", 1, 1);
+  auto pt_idx = expect_array<std::int64_t>(pt_obj, "points_idx", 1, 1);
+  const int order = static_cast<int>(systems.shape(1));
+  if (order != 2 && order != 3) fail("systems: expected 2 or 3 columns, got ", order);
+  if (grid.shape(1) != order) fail("grid: expected ", order, " columns like systems, got ", grid.shape(1));
+  const std::int64_t n_sys = systems.shape(0), n_pts = grid.shape(0), n_in = wt.shape(0), h = wt.shape(1);
+  const std::int64_t count = sys_idx.shape(0);
+  if (pt_idx.shape(0) != count) fail("points_idx: expected ", count, " indices like systems_idx, got ", pt_idx.shape(0));
+  if (h == 0) fail("weight_t: no output features (shape (", n_in, ", 0))");
+  if (bias.shape(0) != h) fail("bias: expected ", h, " values (weight_t has shape (", n_in, ", ", h, ")), got ", bias.shape(0));
+  const std::int64_t n_threads = expect_int(n_threads_obj, "n_threads");
+  if (n_threads < 0 || n_threads > 4096) fail("n_threads must be in 0..4096 (0: the OpenMP default), got ", n_threads);
+  if (!py::isinstance<py::array>(out_obj)) fail("out: expected a numpy array");
+  auto out = py::reinterpret_borrow<py::array>(out_obj);
+  const bool bf16 = out.dtype().is(py::dtype::of<std::uint16_t>());
+  if (!bf16 && !out.dtype().is(py::dtype::of<float>()))
+    fail("out: expected dtype float32, or uint16 for bfloat16 bit patterns, got ", py::str(out.dtype()).cast<std::string>());
+  if (!(out.flags() & py::array::c_style) || !out.writeable()) fail("out: must be C-contiguous and writeable");
+  if (out.ndim() != 2 || out.shape(0) != count || out.shape(1) != h) fail("out: expected shape (", count, ", ", h, ")");
+  const std::int64_t *si = sys_idx.data(), *pi = pt_idx.data();
+  const std::int32_t *sy = systems.data(), *g = grid.data();
+  for (std::int64_t q = 0; q < count; ++q) {
+    if (si[q] < 0 || si[q] >= n_sys) fail("systems_idx[", q, "] = ", si[q], " is not a row of systems (0..", n_sys - 1, ")");
+    if (pi[q] < 0 || pi[q] >= n_pts) fail("points_idx[", q, "] = ", pi[q], " is not a row of grid (0..", n_pts - 1, ")");
+    std::int64_t sum = 0;
+    for (int e = 0; e < order; ++e) {
+      const std::int32_t el = sy[si[q] * order + e], num = g[pi[q] * order + e];
+      if (el < 0 || el >= n_in) fail("systems[", si[q], ", ", e, "] = ", el, " is not a row of weight_t (0..", n_in - 1, ")");
+      if (num < 0) fail("grid[", pi[q], ", ", e, "] = ", num, " is negative");
+      sum += num;
+    }
+    if (sum == 0) fail("grid[", pi[q], "] is all zero: no composition");
+  }
+  {
+    py::gil_scoped_release release;
+    if (bf16)
+      hullpack::compositions::first_layer_pairs_bf16(sy, g, order, wt.data(), h, bias.data(), si, pi, count,
+                                                     static_cast<std::uint16_t*>(out.mutable_data()),
+                                                     static_cast<int>(n_threads));
+    else
+      hullpack::compositions::first_layer_pairs(sy, g, order, wt.data(), h, bias.data(), si, pi, count,
+                                                static_cast<float*>(out.mutable_data()), static_cast<int>(n_threads));
+  }
+  return out;
+}
+
+py::array core_line_layers(const py::handle& systems_obj, const py::handle& grid_obj, const py::handle& wt_obj,
+                           const py::handle& bias_obj, const py::handle& tiles_obj, const py::handle& b2_obj,
+                           const py::handle& start_obj, const py::handle& count_obj, const py::handle& out_obj,
+                           const py::handle& n_threads_obj) {
+  auto systems = expect_array<std::int32_t>(systems_obj, "systems", 2, 2);
+  auto grid = expect_array<std::int32_t>(grid_obj, "grid", 2, 2);
+  auto wt = expect_array<float>(wt_obj, "weight_t", 2, 2);
+  auto bias = expect_array<float>(bias_obj, "bias", 1, 1);
+  auto tiles = expect_array<float>(tiles_obj, "w2_tiles", 3, 3);
+  auto b2 = expect_array<float>(b2_obj, "b2", 1, 1);
+  if (systems.shape(1) != 2) fail("systems: expected 2 columns (binary systems), got ", systems.shape(1));
+  if (grid.shape(1) != 2) fail("grid: expected 2 columns like systems, got ", grid.shape(1));
+  const std::int64_t n_sys = systems.shape(0), n_pts = grid.shape(0), n_in = wt.shape(0), h = wt.shape(1);
+  const std::int64_t tile = hullpack::compositions::LINE_TILE, h2 = b2.shape(0);
+  if (n_pts == 0) fail("grid: no points");
+  if (h == 0) fail("weight_t: no output features (shape (", n_in, ", 0))");
+  if (bias.shape(0) != h) fail("bias: expected ", h, " values (weight_t has shape (", n_in, ", ", h, ")), got ", bias.shape(0));
+  if (h2 == 0) fail("b2: no values");
+  if (tiles.shape(0) != (h2 + tile - 1) / tile || tiles.shape(1) != h || tiles.shape(2) != tile)
+    fail("w2_tiles: expected shape (", (h2 + tile - 1) / tile, ", ", h, ", ", tile, ") for ", h2, " outputs, got (",
+         tiles.shape(0), ", ", tiles.shape(1), ", ", tiles.shape(2), ")");
+  const std::int64_t start = expect_int(start_obj, "start"), count = expect_int(count_obj, "count");
+  if (start < 0 || count < 0 || start > n_sys - count)
+    fail("start = ", start, ", count = ", count, ": systems must lie in 0..", n_sys);
+  const std::int64_t n_threads = expect_int(n_threads_obj, "n_threads");
+  if (n_threads < 0 || n_threads > 4096) fail("n_threads must be in 0..4096 (0: the OpenMP default), got ", n_threads);
+  if (!py::isinstance<py::array>(out_obj)) fail("out: expected a numpy array");
+  auto out = py::reinterpret_borrow<py::array>(out_obj);
+  const bool bf16 = out.dtype().is(py::dtype::of<std::uint16_t>());
+  if (!bf16 && !out.dtype().is(py::dtype::of<float>()))
+    fail("out: expected dtype float32, or uint16 for bfloat16 bit patterns, got ", py::str(out.dtype()).cast<std::string>());
+  if (!(out.flags() & py::array::c_style) || !out.writeable()) fail("out: must be C-contiguous and writeable");
+  if (out.ndim() != 2 || out.shape(0) != count * n_pts || out.shape(1) != h2)
+    fail("out: expected shape (", count * n_pts, ", ", h2, ")");
+  const std::int32_t* sy = systems.data();
+  for (std::int64_t s = start; s < start + count; ++s)
+    for (int e = 0; e < 2; ++e)
+      if (sy[s * 2 + e] < 0 || sy[s * 2 + e] >= n_in)
+        fail("systems[", s, ", ", e, "] = ", sy[s * 2 + e], " is not a row of weight_t (0..", n_in - 1, ")");
+  const std::int32_t* g = grid.data();
+  for (std::int64_t k = 0; k < n_pts; ++k) {
+    if (g[2 * k] < 0 || g[2 * k + 1] < 0) fail("grid[", k, "] = (", g[2 * k], ", ", g[2 * k + 1], ") has a negative entry");
+    if (g[2 * k] + std::int64_t(g[2 * k + 1]) == 0) fail("grid[", k, "] is all zero: no composition");
+  }
+  {
+    py::gil_scoped_release release;
+    if (bf16)
+      hullpack::compositions::line_layers_bf16(sy, g, n_pts, wt.data(), h, bias.data(), tiles.data(), b2.data(), h2,
+                                               start, count, static_cast<std::uint16_t*>(out.mutable_data()),
+                                               static_cast<int>(n_threads));
+    else
+      hullpack::compositions::line_layers(sy, g, n_pts, wt.data(), h, bias.data(), tiles.data(), b2.data(), h2, start,
+                                          count, static_cast<float*>(out.mutable_data()), static_cast<int>(n_threads));
+  }
+  return out;
+}
+
 #ifdef HULLPACK_WITH_CUDA
 // A device array described by __cuda_array_interface__ (torch CUDA tensors, CuPy, Numba): C-contiguous,
 // one of the accepted typestrs, on the current device. Nothing is read from the device here.
@@ -690,6 +800,15 @@ void bind_compositions(py::module_& m) {
         "Numerators (int32 (n_pts, order), rows summing to n) of the grid of step 1/n with >= min_elements non-zero.");
   m.def("reduced_grid", &core_reduced_grid, py::arg("order"), py::arg("max_denominator"), py::arg("min_elements") = 1,
         "Numerators (int32, rows summing to the reduced denominator) of all compositions with denominator <= max_denominator.");
+  m.def("first_layer_pairs", &core_first_layer_pairs, py::arg("systems"), py::arg("grid"), py::arg("weight_t"),
+        py::arg("bias"), py::arg("systems_idx"), py::arg("points_idx"), py::arg("out"), py::arg("n_threads") = 0,
+        "first_layer for arbitrary pairs: out[q] is systems[systems_idx[q]] at grid[points_idx[q]] (int64 indices); "
+        "out float32 or uint16 (bfloat16 bits), shape (len(systems_idx), h). Returns out.");
+  m.def("line_layers", &core_line_layers, py::arg("systems"), py::arg("grid"), py::arg("weight_t"), py::arg("bias"),
+        py::arg("w2_tiles"), py::arg("b2"), py::arg("start"), py::arg("count"), py::arg("out"), py::arg("n_threads") = 0,
+        "relu(b2 + W2 relu(first layer)) of binary systems start..start+count-1 at every grid point, along each "
+        "system's composition line; w2_tiles: W2^T as (n_tiles, h, 64) float32 tiles; out (count * n_pts, h2) "
+        "float32 or uint16 (bfloat16 bits), row (s - start) * n_pts + k. Returns out.");
   m.def("first_layer", &core_first_layer, py::arg("systems"), py::arg("grid"), py::arg("weight_t"), py::arg("bias"),
         py::arg("start"), py::arg("count"), py::arg("out"), py::arg("n_threads") = 0,
         "out[q] = bias + sum_e fraction_e * weight_t[element_e] for pairs start..start+count-1 (system-major); "

@@ -44,9 +44,10 @@ void each_tuple(int order, i64 d, F&& f) {
   }
 }
 
-template <typename Out, typename Store>
-void gather(const i32* systems, const i32* grid, i64 n_pts, int order, const float* wt, i64 h,
-            const float* bias, i64 start, i64 count, Out* out, int n_threads, Store store) {
+// Writes the first layer of pair q (system, grid point) = at(q) to out + q * h, q in 0..count-1.
+template <typename Out, typename At, typename Store>
+void gather(const i32* systems, const i32* grid, int order, const float* wt, i64 h, const float* bias, i64 count,
+            Out* out, int n_threads, At at, Store store) {
   (void)n_threads;
 #ifdef HULLPACK_WITH_OPENMP
   if (n_threads <= 0) n_threads = omp_get_max_threads();
@@ -59,7 +60,7 @@ void gather(const i32* systems, const i32* grid, i64 n_pts, int order, const flo
 #pragma omp for schedule(static)
 #endif
     for (i64 q = 0; q < count; ++q) {
-      const i64 pair = start + q, s = pair / n_pts, pt = pair % n_pts;
+      const auto [s, pt] = at(q);
       const i32* num = grid + pt * order;
       const i32* el = systems + s * order;
       double den = 0;
@@ -163,18 +164,242 @@ void reduced_grid(int order, i64 max_den, int min_elements, i32* out) {
   for (std::size_t r = 0; r < pts.size(); ++r) std::copy_n(pts[r].data(), order, out + order * r);
 }
 
+namespace {
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+// AVX-512 / AVX2 versions picked at load time; the default build targets baseline x86-64
+#define HULLPACK_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define HULLPACK_CLONES
+#endif
+
+void copy_row(const float* r, i64 m, float* dst) { std::copy_n(r, m, dst); }
+HULLPACK_CLONES
+void bf16_row(const float* r, i64 m, std::uint16_t* dst) {
+  for (i64 k = 0; k < m; ++k) dst[k] = to_bf16(r[k]);
+}
+
+struct FlatPairs {  // pairs start.. of the system-major product systems x grid
+  i64 start, n_pts;
+  std::pair<i64, i64> operator()(i64 q) const { return {(start + q) / n_pts, (start + q) % n_pts}; }
+};
+struct IndexedPairs {
+  const i64 *sys, *pt;
+  std::pair<i64, i64> operator()(i64 q) const { return {sys[q], pt[q]}; }
+};
+
+}  // namespace
+
 void first_layer(const i32* systems, const i32* grid, i64 n_pts, int order, const float* wt, i64 h,
                  const float* bias, i64 start, i64 count, float* out, int n_threads) {
-  gather(systems, grid, n_pts, order, wt, h, bias, start, count, out, n_threads,
-         [](const float* r, i64 m, float* dst) { std::copy_n(r, m, dst); });
+  gather(systems, grid, order, wt, h, bias, count, out, n_threads, FlatPairs{start, n_pts}, copy_row);
 }
 
 void first_layer_bf16(const i32* systems, const i32* grid, i64 n_pts, int order, const float* wt, i64 h,
                       const float* bias, i64 start, i64 count, std::uint16_t* out, int n_threads) {
-  gather(systems, grid, n_pts, order, wt, h, bias, start, count, out, n_threads,
-         [](const float* r, i64 m, std::uint16_t* dst) {
-           for (i64 k = 0; k < m; ++k) dst[k] = to_bf16(r[k]);
-         });
+  gather(systems, grid, order, wt, h, bias, count, out, n_threads, FlatPairs{start, n_pts}, bf16_row);
+}
+
+void first_layer_pairs(const i32* systems, const i32* grid, int order, const float* wt, i64 h, const float* bias,
+                       const i64* sys_idx, const i64* pt_idx, i64 count, float* out, int n_threads) {
+  gather(systems, grid, order, wt, h, bias, count, out, n_threads, IndexedPairs{sys_idx, pt_idx}, copy_row);
+}
+
+void first_layer_pairs_bf16(const i32* systems, const i32* grid, int order, const float* wt, i64 h,
+                            const float* bias, const i64* sys_idx, const i64* pt_idx, i64 count, std::uint16_t* out,
+                            int n_threads) {
+  gather(systems, grid, order, wt, h, bias, count, out, n_threads, IndexedPairs{sys_idx, pt_idx}, bf16_row);
+}
+
+namespace {
+
+constexpr i64 TILE = LINE_TILE;
+constexpr i64 LANES = TILE / 16;
+#if defined(__GNUC__) || defined(__clang__)
+typedef float f16x __attribute__((vector_size(64)));  // 16 floats, kept in registers
+inline void relu(f16x& v) { v = v > 0 ? v : f16x{}; }
+#else
+struct f16x {
+  float v[16] = {};
+};
+inline f16x operator+(f16x a, const f16x& b) {
+  for (int i = 0; i < 16; ++i) a.v[i] += b.v[i];
+  return a;
+}
+inline f16x operator*(float s, f16x a) {
+  for (int i = 0; i < 16; ++i) a.v[i] *= s;
+  return a;
+}
+inline f16x& operator+=(f16x& a, const f16x& b) { return a = a + b; }
+inline void relu(f16x& a) {
+  for (int i = 0; i < 16; ++i) a.v[i] = a.v[i] > 0 ? a.v[i] : 0.f;
+}
+#endif
+
+// Units joining the running sums P, Q at point k: unit[e], a[e], c[e] for e in
+// [bucket[k], bucket[k + 1]).
+struct Events {
+  const i32* bucket;
+  const i32* unit;
+  const float *a, *c;
+};
+
+// One tile of LINE_TILE outputs of one system's line, for the K sorted points: units active on a
+// suffix of the points join the sums going up, units active on a prefix join them going down, so
+// each unit is one event; z[k, :] = relu(b2 + (P + x_k Q) going up + (P + x_k Q) going down).
+HULLPACK_CLONES
+void line_tile(const Events& up, const Events& down, i64 K, const float* xs, const float* tile_w,
+               const float* tile_b2, float* z) {
+  f16x p[LANES], q[LANES];
+  auto apply = [&](const Events& ev, i64 k) {
+    for (i64 e = ev.bucket[k]; e < ev.bucket[k + 1]; ++e) {
+      const float* w = tile_w + i64(ev.unit[e]) * TILE;
+      const float sa = ev.a[e], sc = ev.c[e];
+      for (i64 u = 0; u < LANES; ++u) {
+        f16x wv;
+        std::memcpy(&wv, w + 16 * u, sizeof(f16x));
+        p[u] += sa * wv;
+        q[u] += sc * wv;
+      }
+    }
+  };
+  for (i64 u = 0; u < LANES; ++u) p[u] = q[u] = f16x{};
+  for (i64 k = 0; k < K; ++k) {
+    apply(up, k);
+    const float x = xs[k];
+    for (i64 u = 0; u < LANES; ++u) {
+      f16x b;
+      std::memcpy(&b, tile_b2 + 16 * u, sizeof(f16x));
+      const f16x v = b + p[u] + x * q[u];
+      std::memcpy(z + k * TILE + 16 * u, &v, sizeof(f16x));
+    }
+  }
+  for (i64 u = 0; u < LANES; ++u) p[u] = q[u] = f16x{};
+  for (i64 k = K - 1; k >= 0; --k) {
+    apply(down, k);
+    const float x = xs[k];
+    for (i64 u = 0; u < LANES; ++u) {
+      f16x v;
+      std::memcpy(&v, z + k * TILE + 16 * u, sizeof(f16x));
+      v = v + p[u] + x * q[u];
+      relu(v);
+      std::memcpy(z + k * TILE + 16 * u, &v, sizeof(f16x));
+    }
+  }
+}
+
+// Sorts units into Events by point: key[j] in 0..K-1, or -1 for none.
+void sort_events(const i32* key, i64 h, i64 K, const float* a, const float* c, i32* bucket, i32* unit, float* ea,
+                 float* ec) {
+  std::fill(bucket, bucket + K + 1, 0);
+  for (i64 j = 0; j < h; ++j)
+    if (key[j] >= 0) ++bucket[key[j] + 1];
+  for (i64 k = 0; k < K; ++k) bucket[k + 1] += bucket[k];
+  for (i64 j = 0; j < h; ++j) {
+    if (key[j] < 0) continue;
+    const i32 e = bucket[key[j]]++;
+    unit[e] = i32(j), ea[e] = a[j], ec[e] = c[j];
+  }
+  for (i64 k = K; k > 0; --k) bucket[k] = bucket[k - 1];  // back to the starts
+  bucket[0] = 0;
+}
+
+template <typename Out, typename Store>
+void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 h, const float* bias,
+           const float* w2_tiles, const float* b2, i64 h2, i64 start, i64 count, Out* out, int n_threads,
+           Store store) {
+  // the points in ascending fraction of the first element (float, as the gather computes it)
+  std::vector<float> xs(n_pts);
+  std::vector<i64> order(n_pts);
+  std::iota(order.begin(), order.end(), 0);
+  for (i64 k = 0; k < n_pts; ++k)
+    xs[k] = static_cast<float>(grid[2 * k] / (double(grid[2 * k]) + grid[2 * k + 1]));
+  std::stable_sort(order.begin(), order.end(), [&](i64 l, i64 r) { return xs[l] < xs[r]; });
+  std::vector<float> sorted(n_pts);
+  for (i64 k = 0; k < n_pts; ++k) sorted[k] = xs[order[k]];
+  // guess(t): about the number of sorted points below t, from a table of 8 cells per point
+  const i64 cells = 8 * n_pts;
+  const float lo = sorted[0], span = sorted[n_pts - 1] - sorted[0];
+  std::vector<i64> below(cells + 1);
+  for (i64 r = 0, k = 0; r <= cells; ++r) {
+    const float edge = lo + span * static_cast<float>(r) / static_cast<float>(cells);
+    while (k < n_pts && sorted[k] < edge) ++k;
+    below[r] = k;
+  }
+  auto guess = [&](float t) -> i64 {
+    if (!(t > lo)) return 0;  // NaN too
+    if (!(t < lo + span)) return n_pts;
+    return below[static_cast<i64>((t - lo) / span * static_cast<float>(cells))];
+  };
+  const i64 n_tiles = (h2 + TILE - 1) / TILE;
+  std::vector<float> b2_pad(n_tiles * TILE, 0.f);
+  std::copy_n(b2, h2, b2_pad.data());
+  (void)n_threads;
+#ifdef HULLPACK_WITH_OPENMP
+  if (n_threads <= 0) n_threads = omp_get_max_threads();
+  n_threads = static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, count)));
+#pragma omp parallel num_threads(n_threads)
+#endif
+  {
+    std::vector<float> a(h), c(h), z(n_pts * TILE), up_a(h), up_c(h), down_a(h), down_c(h);
+    std::vector<i32> up_key(h), down_key(h), up_bucket(n_pts + 1), down_bucket(n_pts + 1), up_unit(h), down_unit(h);
+#ifdef HULLPACK_WITH_OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+    for (i64 s = start; s < start + count; ++s) {
+      const float* wa = wt + i64(systems[2 * s]) * h;
+      const float* wb = wt + i64(systems[2 * s + 1]) * h;
+      for (i64 j = 0; j < h; ++j) {
+        a[j] = bias[j] + wb[j];
+        c[j] = wa[j] - wb[j];
+      }
+      // a + x c is monotone in x, so unit j is active on a suffix of the sorted points (c > 0) or
+      // on a prefix (c < 0)
+      for (i64 j = 0; j < h; ++j) {
+        const float aj = a[j], cj = c[j];
+        // split: the number of leading sorted points at which the unit is off (c > 0) or on
+        // (c < 0), from a guess at its switch -a/c, settled by a + x c itself
+        const bool rising = cj > 0;
+        auto leading = [&](i64 k) { return (aj + sorted[k] * cj > 0) != rising; };
+        i64 split = guess(-aj / cj);
+        while (split < n_pts && leading(split)) ++split;
+        while (split > 0 && !leading(split - 1)) --split;
+        up_key[j] = down_key[j] = -1;
+        if (cj > 0) {
+          if (split < n_pts) up_key[j] = i32(split);  // joins going up at the first active point
+        } else if (cj < 0) {
+          if (split > 0) down_key[j] = i32(split - 1);  // joins going down at the last active point
+        } else if (aj > 0) {
+          up_key[j] = 0;
+        }
+      }
+      sort_events(up_key.data(), h, n_pts, a.data(), c.data(), up_bucket.data(), up_unit.data(), up_a.data(),
+                  up_c.data());
+      sort_events(down_key.data(), h, n_pts, a.data(), c.data(), down_bucket.data(), down_unit.data(),
+                  down_a.data(), down_c.data());
+      const Events up{up_bucket.data(), up_unit.data(), up_a.data(), up_c.data()};
+      const Events down{down_bucket.data(), down_unit.data(), down_a.data(), down_c.data()};
+      for (i64 t = 0; t < n_tiles; ++t) {
+        line_tile(up, down, n_pts, sorted.data(), w2_tiles + t * h * TILE, b2_pad.data() + t * TILE, z.data());
+        const i64 width = std::min(TILE, h2 - t * TILE);
+        for (i64 k = 0; k < n_pts; ++k)
+          store(z.data() + k * TILE, width, out + ((s - start) * n_pts + order[k]) * h2 + t * TILE);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void line_layers(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 h, const float* bias,
+                 const float* w2_tiles, const float* b2, i64 h2, i64 start, i64 count, float* out, int n_threads) {
+  lines(systems, grid, n_pts, wt, h, bias, w2_tiles, b2, h2, start, count, out, n_threads, copy_row);
+}
+
+void line_layers_bf16(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 h, const float* bias,
+                      const float* w2_tiles, const float* b2, i64 h2, i64 start, i64 count, std::uint16_t* out,
+                      int n_threads) {
+  lines(systems, grid, n_pts, wt, h, bias, w2_tiles, b2, h2, start, count, out, n_threads, bf16_row);
 }
 
 }  // namespace hullpack::compositions

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from hullpack import _core
-from hullpack.compositions import (first_layer, grid_fractions, reduced_grid, system_names, systems,
-                                   uniform_grid)
+from hullpack.compositions import (first_layer, first_layer_pairs, grid_fractions, line_layers,
+                                   line_weight_tiles, reduced_grid, system_names, systems, uniform_grid)
 from hullpack.elements import element_index
 from hullpack.errors import ScreeningError
 
@@ -227,6 +227,103 @@ def test_core_first_layer_rejects_garbage():
                  (np.array([[0, 1, 2]], np.int32), g, wt, b, 0, 1, out)):
         with pytest.raises(ValueError):
             _core.first_layer(*args)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_first_layer_pairs_are_the_flat_rows_bit_for_bit(order):
+    rng = np.random.default_rng(2)
+    wt = rng.normal(size=(86, 40)).astype(np.float32)
+    b = rng.normal(size=40).astype(np.float32)
+    table, grid = systems(order, "H Fe Ni O Pu"), uniform_grid(order, 12)
+    s, p = rng.integers(0, len(table), 300), rng.integers(0, len(grid), 300)
+    for dtype in ("float32", "bfloat16"):
+        flat = first_layer(table, grid, wt, b, dtype=dtype)
+        np.testing.assert_array_equal(first_layer_pairs(table, grid, s, p, wt, b, dtype=dtype, threads=2),
+                                      flat[s * len(grid) + p])
+    assert first_layer_pairs(table, grid, [], [], wt, b).shape == (0, 40)
+
+
+@pytest.mark.parametrize("s, p, match", [
+    ([0, 5], [0, 1], r"systems_idx\[1\] = 5 is not a row of systems \(0\.\.0\)"),
+    ([0, 0], [0, 2], r"points_idx\[1\] = 2 is not a row of grid \(0\.\.1\)"),
+    ([0, -1], [0, 1], r"systems_idx\[1\] = -1"),
+    ([0], [0, 1], "points_idx: expected 1 indices"),
+])
+def test_first_layer_pairs_bad_indices(s, p, match):
+    wt, b = np.zeros((86, 8), np.float32), np.zeros(8, np.float32)
+    with pytest.raises(ScreeningError, match=match):
+        first_layer_pairs(np.array([[0, 1]], np.int32), np.array([[1, 0], [1, 1]], np.int32), s, p, wt, b)
+
+
+def two_layers(seed=0, h=96, h2=100):
+    rng = np.random.default_rng(seed)
+    wt = rng.normal(size=(86, h)).astype(np.float32)
+    b = rng.normal(scale=0.5, size=h).astype(np.float32)
+    w2 = rng.normal(scale=h ** -0.5, size=(h2, h)).astype(np.float32)
+    b2 = rng.normal(scale=0.1, size=h2).astype(np.float32)
+    return wt, b, w2, b2
+
+
+def two_layers_reference(table, grid, wt, b, w2, b2, start=0, count=None):
+    count = len(table) - start if count is None else count
+    h1 = np.maximum(first_layer(table, grid, wt, b, start * len(grid), count * len(grid)), 0)
+    return np.maximum(h1.astype(np.float64) @ w2.T.astype(np.float64) + b2, 0)
+
+
+@pytest.mark.parametrize("grid", [uniform_grid(2, 100), uniform_grid(2, 7)[::-1],
+                                  np.random.default_rng(3).permutation(reduced_grid(2, 12)), np.array([[1, 1]])])
+def test_line_layers_equal_the_two_layers(grid):
+    wt, b, w2, b2 = two_layers()   # 100 outputs: one full tile of 64 and one padded
+    table = systems(2, "H Li Fe Ni O Pu")
+    tiles = line_weight_tiles(w2)
+    assert tiles.shape == (2, 96, 64)
+    got = line_layers(table, grid, wt, b, tiles, b2, threads=2)
+    assert got.shape == (len(table) * len(grid), 100)
+    ref = two_layers_reference(table, grid, wt, b, w2, b2)
+    np.testing.assert_allclose(got, ref, atol=2e-5 * np.abs(ref).max())
+    # slices of systems, one thread: the same bits (a system's result does not depend on them)
+    part = line_layers(table, grid, wt, b, tiles, b2, 2, 3, threads=1)
+    np.testing.assert_array_equal(part, got[2 * len(grid):5 * len(grid)])
+    bits = line_layers(table, grid, wt, b, tiles, b2, 2, 3, dtype="bfloat16")
+    torch = pytest.importorskip("torch")
+    rounded = torch.from_numpy(part).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(bits, rounded)
+
+
+def test_line_layers_at_the_pure_elements_and_switching_units():
+    # units whose ReLU switches between grid points, at the ends of the line, or never
+    wt, b, w2, b2 = two_layers(seed=4, h=64, h2=64)
+    wt[1, :8] = -wt[0, :8]          # units 0..7 change sign along H-He
+    wt[0, 8:12] = wt[1, 8:12] = 0.0  # c = 0: on or off along the whole line
+    b[8:10], b[10:12] = 1.0, -1.0
+    table, grid = np.array([[0, 1], [1, 0]], np.int32), uniform_grid(2, 50)
+    got = line_layers(table, grid, wt, b, line_weight_tiles(w2), b2)
+    np.testing.assert_allclose(got, two_layers_reference(table, grid, wt, b, w2, b2), atol=1e-5)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda a: a.update(table=np.array([[0, 1, 2]], np.int32), grid=np.array([[1, 0, 0]], np.int32)),
+     "systems: expected 2 columns"),
+    (lambda a: a.update(table=np.array([[0, 86]], np.int32)), r"systems\[0, 1\] = 86 is not a row of weight_t"),
+    (lambda a: a.update(grid=np.array([[1, 0], [0, 0]], np.int32)), r"grid\[1\] is all zero"),
+    (lambda a: a.update(grid=np.array([[1, -1]], np.int32)), r"grid\[0\] = \(1, -1\) has a negative entry"),
+    (lambda a: a.update(tiles=np.zeros((1, 8, 64), np.float32)), r"w2_tiles: expected shape \(1, 16, 64\)"),
+    (lambda a: a.update(tiles=np.zeros((1, 16, 64))), "w2_tiles: expected a C-contiguous float32"),
+    (lambda a: a.update(b2=np.zeros(65, np.float32)), r"w2_tiles: expected shape \(2, 16, 64\)"),
+    (lambda a: a.update(start=2), "systems must lie in 0..1"),
+    (lambda a: a.update(out=np.zeros((1, 8), np.float32)), r"out: expected shape \(2, 8\)"),
+    (lambda a: a.update(dtype="float16"), "dtype: expected"),
+])
+def test_line_layers_bad_input(change, match):
+    rng = np.random.default_rng(5)
+    args = dict(table=np.array([[0, 1]], np.int32), grid=np.array([[1, 0], [1, 1]], np.int32),
+                wt=rng.normal(size=(86, 16)).astype(np.float32), bias=np.zeros(16, np.float32),
+                tiles=line_weight_tiles(np.ones((8, 16), np.float32)), b2=np.zeros(8, np.float32), start=0,
+                out=None, dtype="float32")
+    change(args)
+    with pytest.raises(ScreeningError, match=match):
+        line_layers(args["table"], args["grid"], args["wt"], args["bias"], args["tiles"], args["b2"],
+                    args["start"], out=args["out"], dtype=args["dtype"])
 
 
 @pytest.mark.cuda

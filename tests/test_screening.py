@@ -93,6 +93,28 @@ def test_engine_runs_few_distinct_row_counts():
         eng.predict_pairs(table, grid, [0, 1], [3, 21])
 
 
+def test_bf16_binaries_run_along_lines():
+    # on CPU the first two layers of a bf16 binary screen are float32 along each system's line
+    model = small_model(arch="64x2-32x2-1")
+    table, grid = systems(2, "H Fe Ni O Al Pu"), uniform_grid(2, 40)
+    eng = InferenceEngine(model)
+    assert eng._line is not None
+    e16, e32 = eng.predict(table, grid, "bf16"), eng.predict(table, grid, "fp32")
+    inner = ~corner_mask(grid)
+    assert 0 < np.abs(e16 - e32)[:, inner].max() < 0.05
+    # per pair: the same numbers, up to a rare different rounding of the second layer's output
+    s, p = np.nonzero(inner[None, :].repeat(len(table), 0))
+    pairs = eng.predict_pairs(table, grid, s, p, "bf16")
+    assert np.abs(pairs - e16[s, p]).max() < 0.01 and np.mean(pairs == e16[s, p]) > 0.95
+    # a slice of the flat pairs that cuts systems is the same slice of the whole
+    flat = eng.predict_flat(table, grid, "bf16")
+    np.testing.assert_array_equal(eng.predict_flat(table, grid, "bf16", start=17, count=100), flat[17:117])
+    # non-finite parameters keep the layer-by-layer products
+    with torch.no_grad():
+        model.net[-1].bias.fill_(float("nan"))
+    assert InferenceEngine(model)._line is None
+
+
 def _certified_equals_fp32(model, table, grid, **kw):
     eng = InferenceEngine(model)
     fp32 = plain_hulls(eng, table, grid, "fp32")
@@ -409,3 +431,18 @@ def test_cuda_engine_matches_cpu(precision):
     cpu = InferenceEngine(model).predict(table, grid, precision)
     gpu = InferenceEngine(model.cuda(), device="cuda").predict(table, grid, precision)
     np.testing.assert_allclose(gpu, cpu, atol=1e-4 if precision == "fp32" else 0.05)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not __import__("hullpack").cuda_available(), reason="needs a CUDA GPU and a CUDA build")
+def test_cuda_pairs_and_certification():
+    # the GPU's arbitrary pairs match its streamed grid, and its certified hulls match its fp32 hulls
+    model = small_model().cuda()
+    table, grid = systems(3, "H Fe Ni O Al Pu"), uniform_grid(3, 10)
+    eng = InferenceEngine(model, device="cuda")
+    e = eng.predict(table, grid)
+    s, p = np.nonzero(~corner_mask(grid)[None, :].repeat(len(table), 0))
+    np.testing.assert_allclose(eng.predict_pairs(table, grid, s[::-1], p[::-1]), e[s[::-1], p[::-1]], atol=1e-6)
+    fp32 = plain_hulls(eng, table, grid, "fp32")
+    cert = Certifier(eng).run(table, grid)
+    np.testing.assert_array_equal(cert.is_vertex, fp32.is_vertex)

@@ -36,7 +36,7 @@ from .elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
 from .errors import ScreeningError
 
 __all__ = ["systems", "system_names", "uniform_grid", "reduced_grid", "grid_fractions", "first_layer",
-           "first_layer_cuda"]
+           "first_layer_pairs", "first_layer_cuda", "line_layers", "line_weight_tiles"]
 
 
 def _core_call(fn, *args, **kwargs):
@@ -167,6 +167,106 @@ def first_layer(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     elif (out.dtype == np.float32) != (dtype == "float32"):
         raise ScreeningError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
     return _core_call(_core.first_layer, table, g, wt, b, start, count, out, 0 if threads is None else threads)
+
+
+def first_layer_pairs(system_table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray, points_idx: np.ndarray,
+                      weight_t: np.ndarray, bias: np.ndarray, *, out: np.ndarray | None = None,
+                      dtype: str = "float32", threads: int | None = None) -> np.ndarray:
+    """:func:`first_layer` of arbitrary pairs: ``out[q]`` is system ``systems_idx[q]`` at grid
+    point ``points_idx[q]``, with the same float32 operations (so the same bits).
+
+    >>> rng = np.random.default_rng(0)
+    >>> wt = rng.normal(size=(86, 8)).astype(np.float32); b = np.zeros(8, np.float32)
+    >>> table, grid = systems(2, ["Fe", "Ni", "O"]), uniform_grid(2, 4)
+    >>> h = first_layer_pairs(table, grid, [2, 0], [1, 3], wt, b)
+    >>> bool(np.array_equal(h, first_layer(table, grid, wt, b)[[2 * 5 + 1, 3]]))
+    True
+    """
+    table = np.ascontiguousarray(system_table, dtype=np.int32)
+    g = np.ascontiguousarray(grid, dtype=np.int32)
+    s = np.ascontiguousarray(systems_idx, dtype=np.int64)
+    p = np.ascontiguousarray(points_idx, dtype=np.int64)
+    wt = np.asarray(weight_t)
+    if wt.dtype != np.float32 or not wt.flags.c_contiguous:
+        raise ScreeningError("weight_t: expected a C-contiguous float32 array (86, h), e.g. "
+                             "layer.weight.detach().T.contiguous().numpy()")
+    if dtype not in ("float32", "bfloat16"):
+        raise ScreeningError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
+    if out is None:
+        out = np.empty((len(s), wt.shape[1] if wt.ndim == 2 else 0),
+                       dtype=np.float32 if dtype == "float32" else np.uint16)
+    elif (out.dtype == np.float32) != (dtype == "float32"):
+        raise ScreeningError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
+    return _core_call(_core.first_layer_pairs, table, g, wt, np.ascontiguousarray(bias, dtype=np.float32), s, p,
+                      out, 0 if threads is None else threads)
+
+
+#: outputs per tile of :func:`line_weight_tiles`
+LINE_TILE = 64
+
+
+def line_weight_tiles(weight: np.ndarray) -> np.ndarray:
+    """A second layer's weight ``(h2, h)`` (a ``torch.nn.Linear``'s) in the layout
+    :func:`line_layers` reads: its transpose in tiles of ``LINE_TILE`` outputs,
+    ``(ceil(h2 / 64), h, 64)`` float32, zero-padded past ``h2``."""
+    w = np.asarray(weight, dtype=np.float32)
+    if w.ndim != 2:
+        raise ScreeningError(f"weight: expected a 2-D (h2, h) array, got shape {w.shape}")
+    n = -(-w.shape[0] // LINE_TILE)
+    padded = np.zeros((n * LINE_TILE, w.shape[1]), dtype=np.float32)
+    padded[:w.shape[0]] = w
+    return np.ascontiguousarray(padded.reshape(n, LINE_TILE, w.shape[1]).transpose(0, 2, 1))
+
+
+def line_layers(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray, bias: np.ndarray,
+                w2_tiles: np.ndarray, b2: np.ndarray, start: int = 0, count: int | None = None, *,
+                out: np.ndarray | None = None, dtype: str = "float32", threads: int | None = None) -> np.ndarray:
+    """The first two layers, ``relu(b2 + W2 relu(first layer))``, of binary systems
+    ``start .. start + count - 1`` at every point of ``grid``, computed along each system's
+    composition line: row ``(s - start) * len(grid) + k`` is system ``s`` at ``grid[k]``.
+
+    On the line of a binary system the first layer is ``a + x c`` (``x`` the first element's
+    fraction), and each unit's ReLU is active on one interval of ``x``. So the second layer is
+    ``b2 + P(x) + x Q(x)``, where ``P`` and ``Q`` change by one scaled row of ``W2^T`` where a unit
+    switches: one pass over ``W2`` per system instead of one matrix row per point, in float32 (no
+    bfloat16 rounding before the output). Equals the layer-by-layer float32 products up to
+    rounding. ``weight_t``, ``bias`` as in :func:`first_layer`; ``w2_tiles`` from
+    :func:`line_weight_tiles`; ``b2`` ``(h2,)``; ``dtype="bfloat16"`` writes bfloat16 bits into
+    uint16. The parameters must be finite (a NaN unit would not propagate as in the products).
+
+    >>> rng = np.random.default_rng(0)
+    >>> wt, b = rng.normal(size=(86, 16)).astype(np.float32), np.zeros(16, np.float32)
+    >>> w2, b2 = rng.normal(size=(8, 16)).astype(np.float32), np.zeros(8, np.float32)
+    >>> table, grid = systems(2, ["Fe", "Ni", "O"]), uniform_grid(2, 10)
+    >>> z = line_layers(table, grid, wt, b, line_weight_tiles(w2), b2)       # 3 systems x 11 points
+    >>> ref = np.maximum(np.maximum(first_layer(table, grid, wt, b), 0) @ w2.T + b2, 0)
+    >>> z.shape, bool(np.allclose(z, ref, atol=1e-4))
+    ((33, 8), True)
+    """
+    table = np.ascontiguousarray(system_table, dtype=np.int32)
+    g = np.ascontiguousarray(grid, dtype=np.int32)
+    if table.ndim != 2 or g.ndim != 2:
+        raise ScreeningError(f"system_table and grid must be 2-D, got shapes {table.shape} and {g.shape}")
+    if count is None:
+        count = table.shape[0] - start
+    wt = np.asarray(weight_t)
+    if wt.dtype != np.float32 or not wt.flags.c_contiguous:
+        raise ScreeningError("weight_t: expected a C-contiguous float32 array (86, h), e.g. "
+                             "layer.weight.detach().T.contiguous().numpy()")
+    tiles = np.asarray(w2_tiles)
+    if tiles.dtype != np.float32 or not tiles.flags.c_contiguous:
+        raise ScreeningError("w2_tiles: expected a C-contiguous float32 array from line_weight_tiles()")
+    b = np.ascontiguousarray(bias, dtype=np.float32)
+    b2 = np.ascontiguousarray(b2, dtype=np.float32)
+    if dtype not in ("float32", "bfloat16"):
+        raise ScreeningError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
+    if out is None:
+        out = np.empty((max(int(count), 0) * g.shape[0], b2.shape[0] if b2.ndim == 1 else 0),
+                       dtype=np.float32 if dtype == "float32" else np.uint16)
+    elif (out.dtype == np.float32) != (dtype == "float32"):
+        raise ScreeningError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
+    return _core_call(_core.line_layers, table, g, wt, b, tiles, b2, start, count, out,
+                      0 if threads is None else threads)
 
 
 def first_layer_cuda(system_table, grid, weight_t, bias, start: int, count: int, out, *, stream=None):

@@ -42,5 +42,28 @@ void first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int
 void first_layer_bf16(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, int order,
                       const float* wt, std::int64_t h, const float* bias, std::int64_t start,
                       std::int64_t count, std::uint16_t* out, int n_threads);
+// The same for arbitrary pairs q: (systems row sys_idx[q], grid row pt_idx[q]), q in 0..count-1.
+void first_layer_pairs(const std::int32_t* systems, const std::int32_t* grid, int order, const float* wt,
+                       std::int64_t h, const float* bias, const std::int64_t* sys_idx, const std::int64_t* pt_idx,
+                       std::int64_t count, float* out, int n_threads);
+void first_layer_pairs_bf16(const std::int32_t* systems, const std::int32_t* grid, int order, const float* wt,
+                            std::int64_t h, const float* bias, const std::int64_t* sys_idx,
+                            const std::int64_t* pt_idx, std::int64_t count, std::uint16_t* out, int n_threads);
+
+// The first two layers of binary systems in closed form, along each system's composition line.
+// With x the first element's fraction, the first layer is a + x c (a = bias + wt[B],
+// c = wt[A] - wt[B]), and each unit's ReLU is active on one interval of x; so the second layer,
+// z(x) = b2 + W2 relu(a + x c) = b2 + P(x) + x Q(x), changes P and Q by one scaled row of W2^T
+// where a unit switches. A system's points cost one pass over W2 instead of one product per
+// point. w2_tiles holds W2^T in tiles of LINE_TILE outputs: (n_tiles, h, LINE_TILE), zero-padded
+// past h2. out row (s - start) * n_pts + k is relu(z) at systems[s], grid[k], for the systems
+// start..start+count-1; shape (count * n_pts, h2). Inputs must be validated as for first_layer.
+inline constexpr std::int64_t LINE_TILE = 64;
+void line_layers(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, const float* wt,
+                 std::int64_t h, const float* bias, const float* w2_tiles, const float* b2, std::int64_t h2,
+                 std::int64_t start, std::int64_t count, float* out, int n_threads);
+void line_layers_bf16(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, const float* wt,
+                      std::int64_t h, const float* bias, const float* w2_tiles, const float* b2, std::int64_t h2,
+                      std::int64_t start, std::int64_t count, std::uint16_t* out, int n_threads);
 
 }  // namespace hullpack::compositions

@@ -4,8 +4,11 @@ hulls are certified against fp32.
 The first layer of a composition with 2-3 elements is a weighted sum of 2-3 columns of its weight
 matrix; :func:`hullpack.compositions.first_layer` computes it straight from the integer encoding
 (no 86-wide inputs), chunk by chunk into one reused buffer, and the remaining layers run through
-torch (oneDNN on CPU, cuBLAS on GPU) in fp32 or bf16. Memory stays constant in the number of
-systems: a chunk of ``chunk`` pairs at a time.
+torch (oneDNN on CPU, cuBLAS on GPU) in fp32 or bf16. bf16 binaries on CPU take their first two
+layers together along each system's composition line (:func:`hullpack.compositions.line_layers`,
+float32: one pass over the second layer's weights per system instead of its matrix product), then
+the bf16 layers. Memory stays constant in the number of systems: a chunk of ``chunk`` pairs at a
+time.
 
 Pure-element grid points are the references of the hull and are fixed at 0 eV/atom, not predicted.
 
@@ -139,7 +142,8 @@ class InferenceEngine:
             self.width = self.weight_t.shape[1]
             # the first ReLU is applied in place to the gather's output; the rest runs as listed
             rest = layers[1:]
-            if rest and isinstance(rest[0], nn.ReLU):
+            first_relu = bool(rest) and isinstance(rest[0], nn.ReLU)
+            if first_relu:
                 rest = rest[1:]
             self.backend = self._pick_backend(backend)
             # oneDNN's fused ReLU maps NaN to 0; with non-finite parameters, NaN must reach the output
@@ -148,6 +152,14 @@ class InferenceEngine:
             #: per precision, the layers after the first: (weight, bias, ReLU after it)
             self._layers = {name: self._prepare(rest, dt) for name, dt in
                             (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+            # bf16 binaries on CPU: the first two layers in float32 along each system's line
+            # (compositions.line_layers), then bf16; "bf16-line" is the same per pair
+            self._line = None
+            if (self.device.type == "cpu" and first_relu and self._fuse_relu and len(rest) > 2
+                    and isinstance(rest[0], nn.Linear) and isinstance(rest[1], nn.ReLU)):
+                w2 = rest[0].weight.detach().float().cpu().numpy()
+                self._line = (compositions.line_weight_tiles(w2), rest[0].bias.detach().float().cpu().numpy())
+                self._layers["bf16-line"] = self._layers["fp32"][:1] + self._layers["bf16"][1:]
             self.n_linear = sum(isinstance(m, nn.Linear) for m in layers)
             self.flops_per_prediction = 2 * sum(m.in_features * m.out_features for m in layers
                                                 if isinstance(m, nn.Linear))
@@ -180,18 +192,22 @@ class InferenceEngine:
                 layers.append((w, m.bias.detach().to(self.device, dtype).contiguous(), relu))
         return layers
 
-    def _tail(self, h: torch.Tensor, precision: str) -> torch.Tensor:
-        """ReLU of the first layer's pre-activations ``h`` (in place), then the remaining layers.
-        On CPU they run as oneDNN linear layers with bias and ReLU fused (``backend="onednn"``):
-        its fp32 kernels use the whole AVX-512 width where torch's default BLAS may not (MKL on
-        AMD CPUs runs at about half the rate), and a row's result does not depend on the batch."""
-        h.relu_()
+    def _tail(self, h: torch.Tensor, precision: str, first: int = 0) -> torch.Tensor:
+        """ReLU of the first layer's pre-activations ``h`` (in place), then the remaining layers;
+        with ``first = 1``, ``h`` is already the second layer's output (after its ReLU). On CPU they
+        run as oneDNN linear layers with bias and ReLU fused (``backend="onednn"``): its fp32
+        kernels use the whole AVX-512 width where torch's default BLAS may not (MKL on AMD CPUs runs
+        at about half the rate), and a row's result does not depend on the batch."""
+        if first == 0:
+            h.relu_()
         out = []
         for start, stop, rows in self._pieces(h.shape[0]):
             x = h[start:stop]
             if rows > stop - start:
                 x = torch.cat([x, x.new_zeros(rows - (stop - start), x.shape[1])])
-            for w, b, relu in self._layers[precision]:
+            for w, b, relu in self._layers[precision][first:]:
+                if x.dtype != b.dtype:  # "bf16-line": float32 into the bf16 layers
+                    x = x.to(b.dtype)
                 if self.backend == "onednn":
                     fused = relu and self._fuse_relu
                     x = torch.ops.mkldnn._linear_pointwise(x, w, b, "relu" if fused else "none", [], "")
@@ -226,8 +242,9 @@ class InferenceEngine:
                      start: int = 0, count: int | None = None, out: np.ndarray | None = None,
                      bar=None) -> np.ndarray:
         """Energies (float32) of the flat pairs ``start .. start + count - 1`` of ``table x grid``
-        (pair ``q``: system ``q // len(grid)``, point ``q % len(grid)``), ``chunk`` at a time.
-        Every point is predicted (pure elements too); see :meth:`predict` for the screen's view."""
+        (pair ``q``: system ``q // len(grid)``, point ``q % len(grid)``), ``chunk`` at a time
+        (bf16 binaries on CPU: whole systems along their lines). Every point is predicted (pure
+        elements too); see :meth:`predict` for the screen's view."""
         self._check(precision)
         table = np.ascontiguousarray(table, dtype=np.int32)
         grid = np.ascontiguousarray(grid, dtype=np.int32)
@@ -242,6 +259,8 @@ class InferenceEngine:
         n = min(self.chunk, count)
         if self.device.type == "cuda":
             return self._predict_flat_cuda(table, grid, precision, start, count, out, bar)
+        if self._uses_line(table, precision):
+            return self._predict_flat_lines(table, grid, start, count, out, bar)
         buf = np.empty((n, self.width), dtype=np.float32 if dtype == "float32" else np.uint16)
         tbuf = torch.from_numpy(buf)
         if dtype == "bfloat16":
@@ -253,6 +272,30 @@ class InferenceEngine:
             out[q0:q0 + m] = self._tail(tbuf[:m], precision).numpy()
             if bar is not None:
                 bar.update(m)
+        return out
+
+    def _uses_line(self, table: np.ndarray, precision: str) -> bool:
+        return precision == "bf16" and self._line is not None and table.shape[1] == 2
+
+    def _predict_flat_lines(self, table, grid, start, count, out, bar):
+        """bf16 binaries on CPU: the first two layers of whole systems along their lines (float32,
+        rounded to bf16 once), then the bf16 layers; pairs outside ``start .. start + count - 1``
+        of the first and last system are computed and dropped."""
+        n_pts = len(grid)
+        per = max(1, self.chunk // n_pts)  # whole systems per chunk
+        tiles, b2 = self._line
+        buf = np.empty((per * n_pts, len(b2)), dtype=np.uint16)
+        tbuf = torch.from_numpy(buf).view(torch.bfloat16)
+        first_sys, stop = start // n_pts, start + count
+        for s0 in range(first_sys, -(-stop // n_pts), per):
+            n = min(per, -(-stop // n_pts) - s0)
+            compositions.line_layers(table, grid, self.weight_t, self.bias, tiles, b2, s0, n,
+                                     out=buf[:n * n_pts], dtype="bfloat16", threads=self.threads)
+            e = self._tail(tbuf[:n * n_pts], "bf16", first=1).numpy()
+            lo, hi = max(start, s0 * n_pts), min(stop, (s0 + n) * n_pts)  # flat pairs of this chunk
+            out[lo - start:hi - start] = e[lo - s0 * n_pts:hi - s0 * n_pts]
+            if bar is not None:
+                bar.update(hi - lo)
         return out
 
     def _predict_flat_cuda(self, table, grid, precision, start, count, out, bar):
@@ -316,9 +359,10 @@ class InferenceEngine:
     def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
                       points_idx: np.ndarray, precision: str = "fp32") -> np.ndarray:
         """Energies (float32) of arbitrary pairs ``(systems_idx[i], points_idx[i])``, as
-        :meth:`predict_flat` computes them (bit for bit with the oneDNN backend). On CPU the pairs
-        are grouped by grid point and each group's first layer is one call of the gather kernel; on
-        a GPU it is gathered on the device with the kernel's float32 operations in its order."""
+        :meth:`predict_flat` computes them (bit for bit with the oneDNN backend; bf16 binaries, which
+        run along lines there, take their second layer in float32 here). The first layer comes from
+        the gather kernel (:func:`~hullpack.compositions.first_layer_pairs`); on a GPU it is gathered
+        on the device with the kernel's float32 operations in its order."""
         self._check(precision)
         s = np.asarray(systems_idx, dtype=np.int64)
         p = np.asarray(points_idx, dtype=np.int64)
@@ -337,18 +381,16 @@ class InferenceEngine:
                 out[q0:q0 + len(ss)] = self._tail(th.to(torch.bfloat16) if precision == "bf16" else th,
                                                   precision).cpu().numpy()
             return out
-        by_point = np.argsort(p, kind="stable")
-        dtype = "float32" if precision == "fp32" else "bfloat16"
-        buf = np.empty((min(n, len(s)), self.width), dtype=np.float32 if precision == "fp32" else np.uint16)
-        tbuf = torch.from_numpy(buf) if precision == "fp32" else torch.from_numpy(buf).view(torch.bfloat16)
+        if self._uses_line(table, precision):
+            precision = "bf16-line"  # as along the lines: the second layer in float32
+        dtype = "bfloat16" if precision == "bf16" else "float32"
+        buf = np.empty((min(n, len(s)), self.width), dtype=np.uint16 if precision == "bf16" else np.float32)
+        tbuf = torch.from_numpy(buf).view(torch.bfloat16) if precision == "bf16" else torch.from_numpy(buf)
         for q0 in range(0, len(s), n):
-            rows = by_point[q0:q0 + n]
-            ss, pp = s[rows], p[rows]
-            cuts = np.flatnonzero(np.diff(pp)) + 1
-            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
-                compositions.first_layer(table[ss[a:b]], grid[pp[a]:pp[a] + 1], self.weight_t, self.bias, 0,
-                                         b - a, out=buf[a:b], dtype=dtype, threads=self.threads)
-            out[rows] = self._tail(tbuf[:len(rows)], precision).numpy()
+            m = min(n, len(s) - q0)
+            compositions.first_layer_pairs(table, grid, s[q0:q0 + m], p[q0:q0 + m], self.weight_t, self.bias,
+                                           out=buf[:m], dtype=dtype, threads=self.threads)
+            out[q0:q0 + m] = self._tail(tbuf[:m], precision).numpy()
         return out
 
     @torch.no_grad()

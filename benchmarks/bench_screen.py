@@ -8,8 +8,9 @@
   and vertices), on ``--anchor-systems`` binaries, extrapolated per system to all 3,655;
 * the rate of the hardware: bf16 and fp32 ``torch.matmul`` and oneDNN's linear with packed weights
   (the engine's kernels) with the shapes of ElemNet's layers at the screen's batch size, in the same
-  run; the screen's achieved rate counts 9.25 MFLOP per prediction (ElemNet's forward) against the
-  faster bf16 rate;
+  run; the screen's achieved rate counts 9.25 MFLOP per prediction (ElemNet's forward, although
+  bf16 binaries replace the second layer's 2.1 MFLOP product by a pass along each system's line)
+  against the faster bf16 rate;
 * ternaries at step 0.05 (231 points): ``--ternary-systems`` of the 102,340 (all with ``--full``),
   extrapolated per system;
 * peak memory (ru_maxrss of a fresh process) of binary screens of growing size.
@@ -323,7 +324,7 @@ def main() -> None:
     print(f"| achieved GFLOP/s (9.25 MFLOP/prediction), certified screen | {achieved:.0f} | bf16 matmul "
           f"{bf16_rate:.0f} (fp32 {rates['fp32']:.0f}, oneDNN {rates['fp32_onednn']:.0f}) | "
           f"{b['fraction_of_bf16_gemm']:.0%} |")
-    print(f"| bf16 inference alone (predictions/s) | {rate_inf16:,.0f} | | "
+    print(f"| bf16 inference alone, binaries (predictions/s; 9.25 MFLOP each) | {rate_inf16:,.0f} | | "
           f"{b['engine_fraction_of_bf16_gemm']:.0%} of bf16 matmul |")
     print(f"| points re-evaluated in fp32 (binaries) | {b['fp32_reevaluated']:,} of {n_pred_bin:,} | | "
           f"{b['fp32_reevaluated'] / n_pred_bin:.0%} |")

@@ -524,6 +524,19 @@ i32_array core_reduced_grid(const py::handle& order_obj, const py::handle& max_d
   return out;
 }
 
+// The output rows of the layer kernels: a writeable C-contiguous (rows, cols) numpy array of
+// float32, or of uint16 holding bfloat16 bits (second: true).
+std::pair<py::array, bool> expect_rows_out(const py::handle& out_obj, std::int64_t rows, std::int64_t cols) {
+  if (!py::isinstance<py::array>(out_obj)) fail("out: expected a numpy array");
+  auto out = py::reinterpret_borrow<py::array>(out_obj);
+  const bool bf16 = out.dtype().is(py::dtype::of<std::uint16_t>());
+  if (!bf16 && !out.dtype().is(py::dtype::of<float>()))
+    fail("out: expected dtype float32, or uint16 for bfloat16 bit patterns, got ", py::str(out.dtype()).cast<std::string>());
+  if (!(out.flags() & py::array::c_style) || !out.writeable()) fail("out: must be C-contiguous and writeable");
+  if (out.ndim() != 2 || out.shape(0) != rows || out.shape(1) != cols) fail("out: expected shape (", rows, ", ", cols, ")");
+  return {out, bf16};
+}
+
 py::array core_first_layer(const py::handle& systems_obj, const py::handle& grid_obj, const py::handle& wt_obj,
                            const py::handle& bias_obj, const py::handle& start_obj, const py::handle& count_obj,
                            const py::handle& out_obj, const py::handle& n_threads_obj) {
@@ -543,14 +556,7 @@ py::array core_first_layer(const py::handle& systems_obj, const py::handle& grid
     fail("start = ", start, ", count = ", count, ": pairs must lie in 0..", n_sys * n_pts, " (", n_sys, " systems x ", n_pts, " grid points)");
   const std::int64_t n_threads = expect_int(n_threads_obj, "n_threads");
   if (n_threads < 0 || n_threads > 4096) fail("n_threads must be in 0..4096 (0: the OpenMP default), got ", n_threads);
-  if (!py::isinstance<py::array>(out_obj)) fail("out: expected a numpy array");
-  auto out = py::reinterpret_borrow<py::array>(out_obj);
-  const bool bf16 = out.dtype().is(py::dtype::of<std::uint16_t>());
-  if (!bf16 && !out.dtype().is(py::dtype::of<float>()))
-    fail("out: expected dtype float32, or uint16 for bfloat16 bit patterns, got ", py::str(out.dtype()).cast<std::string>());
-  if (!(out.flags() & py::array::c_style) || !out.writeable()) fail("out: must be C-contiguous and writeable");
-  if (out.ndim() != 2 || out.shape(0) != count || out.shape(1) != h)
-    fail("out: expected shape (", count, ", ", h, ")");
+  auto [out, bf16] = expect_rows_out(out_obj, count, h);
   // validate only the rows this slice reads
   if (count > 0) {
     const std::int32_t* sy = systems.data();
@@ -601,13 +607,7 @@ py::array core_first_layer_pairs(const py::handle& systems_obj, const py::handle
   if (bias.shape(0) != h) fail("bias: expected ", h, " values (weight_t has shape (", n_in, ", ", h, ")), got ", bias.shape(0));
   const std::int64_t n_threads = expect_int(n_threads_obj, "n_threads");
   if (n_threads < 0 || n_threads > 4096) fail("n_threads must be in 0..4096 (0: the OpenMP default), got ", n_threads);
-  if (!py::isinstance<py::array>(out_obj)) fail("out: expected a numpy array");
-  auto out = py::reinterpret_borrow<py::array>(out_obj);
-  const bool bf16 = out.dtype().is(py::dtype::of<std::uint16_t>());
-  if (!bf16 && !out.dtype().is(py::dtype::of<float>()))
-    fail("out: expected dtype float32, or uint16 for bfloat16 bit patterns, got ", py::str(out.dtype()).cast<std::string>());
-  if (!(out.flags() & py::array::c_style) || !out.writeable()) fail("out: must be C-contiguous and writeable");
-  if (out.ndim() != 2 || out.shape(0) != count || out.shape(1) != h) fail("out: expected shape (", count, ", ", h, ")");
+  auto [out, bf16] = expect_rows_out(out_obj, count, h);
   const std::int64_t *si = sys_idx.data(), *pi = pt_idx.data();
   const std::int32_t *sy = systems.data(), *g = grid.data();
   for (std::int64_t q = 0; q < count; ++q) {
@@ -661,14 +661,7 @@ py::array core_line_layers(const py::handle& systems_obj, const py::handle& grid
     fail("start = ", start, ", count = ", count, ": systems must lie in 0..", n_sys);
   const std::int64_t n_threads = expect_int(n_threads_obj, "n_threads");
   if (n_threads < 0 || n_threads > 4096) fail("n_threads must be in 0..4096 (0: the OpenMP default), got ", n_threads);
-  if (!py::isinstance<py::array>(out_obj)) fail("out: expected a numpy array");
-  auto out = py::reinterpret_borrow<py::array>(out_obj);
-  const bool bf16 = out.dtype().is(py::dtype::of<std::uint16_t>());
-  if (!bf16 && !out.dtype().is(py::dtype::of<float>()))
-    fail("out: expected dtype float32, or uint16 for bfloat16 bit patterns, got ", py::str(out.dtype()).cast<std::string>());
-  if (!(out.flags() & py::array::c_style) || !out.writeable()) fail("out: must be C-contiguous and writeable");
-  if (out.ndim() != 2 || out.shape(0) != count * n_pts || out.shape(1) != h2)
-    fail("out: expected shape (", count * n_pts, ", ", h2, ")");
+  auto [out, bf16] = expect_rows_out(out_obj, count * n_pts, h2);
   const std::int32_t* sy = systems.data();
   for (std::int64_t s = start; s < start + count; ++s)
     for (int e = 0; e < 2; ++e)

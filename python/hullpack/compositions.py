@@ -148,25 +148,36 @@ def first_layer(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     >>> h.shape, bool(np.allclose(h[2], 0.5 * wt[22] + 0.5 * wt[24]))
     ((5, 8), True)
     """
+    table, g, wt = _layer_inputs(system_table, grid, weight_t, dtype)
+    if count is None:
+        count = table.shape[0] * g.shape[0] - start
+    out = _rows_out(out, count, wt.shape[1] if wt.ndim == 2 else 0, dtype)
+    return _core_call(_core.first_layer, table, g, wt, np.ascontiguousarray(bias, dtype=np.float32), start, count,
+                      out, 0 if threads is None else threads)
+
+
+def _layer_inputs(system_table, grid, weight_t, dtype: str):
+    """The checked (table, grid, weight_t) of the layer kernels."""
     table = np.ascontiguousarray(system_table, dtype=np.int32)
     g = np.ascontiguousarray(grid, dtype=np.int32)
     if table.ndim != 2 or g.ndim != 2:
         raise ScreeningError(f"system_table and grid must be 2-D, got shapes {table.shape} and {g.shape}")
-    if count is None:
-        count = table.shape[0] * g.shape[0] - start
     wt = np.asarray(weight_t)
     if wt.dtype != np.float32 or not wt.flags.c_contiguous:
         raise ScreeningError("weight_t: expected a C-contiguous float32 array (86, h), e.g. "
                              "layer.weight.detach().T.contiguous().numpy()")
-    b = np.ascontiguousarray(bias, dtype=np.float32)
     if dtype not in ("float32", "bfloat16"):
         raise ScreeningError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
+    return table, g, wt
+
+
+def _rows_out(out, rows: int, cols: int, dtype: str) -> np.ndarray:
+    """``out``, or a new (rows, cols) array: float32, or uint16 for bfloat16 bits."""
     if out is None:
-        h = wt.shape[1] if wt.ndim == 2 else 0
-        out = np.empty((max(int(count), 0), h), dtype=np.float32 if dtype == "float32" else np.uint16)
-    elif (out.dtype == np.float32) != (dtype == "float32"):
+        return np.empty((max(int(rows), 0), cols), dtype=np.float32 if dtype == "float32" else np.uint16)
+    if (out.dtype == np.float32) != (dtype == "float32"):
         raise ScreeningError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
-    return _core_call(_core.first_layer, table, g, wt, b, start, count, out, 0 if threads is None else threads)
+    return out
 
 
 def first_layer_pairs(system_table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray, points_idx: np.ndarray,
@@ -182,21 +193,10 @@ def first_layer_pairs(system_table: np.ndarray, grid: np.ndarray, systems_idx: n
     >>> bool(np.array_equal(h, first_layer(table, grid, wt, b)[[2 * 5 + 1, 3]]))
     True
     """
-    table = np.ascontiguousarray(system_table, dtype=np.int32)
-    g = np.ascontiguousarray(grid, dtype=np.int32)
+    table, g, wt = _layer_inputs(system_table, grid, weight_t, dtype)
     s = np.ascontiguousarray(systems_idx, dtype=np.int64)
     p = np.ascontiguousarray(points_idx, dtype=np.int64)
-    wt = np.asarray(weight_t)
-    if wt.dtype != np.float32 or not wt.flags.c_contiguous:
-        raise ScreeningError("weight_t: expected a C-contiguous float32 array (86, h), e.g. "
-                             "layer.weight.detach().T.contiguous().numpy()")
-    if dtype not in ("float32", "bfloat16"):
-        raise ScreeningError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
-    if out is None:
-        out = np.empty((len(s), wt.shape[1] if wt.ndim == 2 else 0),
-                       dtype=np.float32 if dtype == "float32" else np.uint16)
-    elif (out.dtype == np.float32) != (dtype == "float32"):
-        raise ScreeningError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
+    out = _rows_out(out, len(s), wt.shape[1] if wt.ndim == 2 else 0, dtype)
     return _core_call(_core.first_layer_pairs, table, g, wt, np.ascontiguousarray(bias, dtype=np.float32), s, p,
                       out, 0 if threads is None else threads)
 
@@ -243,30 +243,16 @@ def line_layers(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     >>> z.shape, bool(np.allclose(z, ref, atol=1e-4))
     ((33, 8), True)
     """
-    table = np.ascontiguousarray(system_table, dtype=np.int32)
-    g = np.ascontiguousarray(grid, dtype=np.int32)
-    if table.ndim != 2 or g.ndim != 2:
-        raise ScreeningError(f"system_table and grid must be 2-D, got shapes {table.shape} and {g.shape}")
+    table, g, wt = _layer_inputs(system_table, grid, weight_t, dtype)
     if count is None:
         count = table.shape[0] - start
-    wt = np.asarray(weight_t)
-    if wt.dtype != np.float32 or not wt.flags.c_contiguous:
-        raise ScreeningError("weight_t: expected a C-contiguous float32 array (86, h), e.g. "
-                             "layer.weight.detach().T.contiguous().numpy()")
     tiles = np.asarray(w2_tiles)
     if tiles.dtype != np.float32 or not tiles.flags.c_contiguous:
         raise ScreeningError("w2_tiles: expected a C-contiguous float32 array from line_weight_tiles()")
-    b = np.ascontiguousarray(bias, dtype=np.float32)
     b2 = np.ascontiguousarray(b2, dtype=np.float32)
-    if dtype not in ("float32", "bfloat16"):
-        raise ScreeningError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
-    if out is None:
-        out = np.empty((max(int(count), 0) * g.shape[0], b2.shape[0] if b2.ndim == 1 else 0),
-                       dtype=np.float32 if dtype == "float32" else np.uint16)
-    elif (out.dtype == np.float32) != (dtype == "float32"):
-        raise ScreeningError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
-    return _core_call(_core.line_layers, table, g, wt, b, tiles, b2, start, count, out,
-                      0 if threads is None else threads)
+    out = _rows_out(out, max(int(count), 0) * g.shape[0], b2.shape[0] if b2.ndim == 1 else 0, dtype)
+    return _core_call(_core.line_layers, table, g, wt, np.ascontiguousarray(bias, dtype=np.float32), tiles, b2,
+                      start, count, out, 0 if threads is None else threads)
 
 
 def first_layer_cuda(system_table, grid, weight_t, bias, start: int, count: int, out, *, stream=None):

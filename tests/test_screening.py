@@ -93,6 +93,19 @@ def test_engine_runs_few_distinct_row_counts():
         eng.predict_pairs(table, grid, [0, 1], [3, 21])
 
 
+def test_engine_follows_the_model_without_a_first_relu():
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(86, 16), torch.nn.Linear(16, 8), torch.nn.ReLU(),
+                                torch.nn.Linear(8, 1))
+    table, grid = systems(2, "Fe Ni O"), uniform_grid(2, 10)
+    eng = InferenceEngine(model)
+    assert eng._line is None  # the line layers need the first ReLU
+    with torch.no_grad():
+        ref = model(torch.from_numpy(dense_inputs(table, grid))).numpy().reshape(len(table), -1)
+    inner = ~corner_mask(grid)
+    np.testing.assert_allclose(eng.predict(table, grid)[:, inner], ref[:, inner], atol=2e-6)
+
+
 def test_bf16_binaries_run_along_lines():
     # on CPU the first two layers of a bf16 binary screen are float32 along each system's line
     model = small_model(arch="64x2-32x2-1")

@@ -142,7 +142,7 @@ class InferenceEngine:
             self.width = self.weight_t.shape[1]
             # the first ReLU is applied in place to the gather's output; the rest runs as listed
             rest = layers[1:]
-            first_relu = bool(rest) and isinstance(rest[0], nn.ReLU)
+            first_relu = self._first_relu = bool(rest) and isinstance(rest[0], nn.ReLU)
             if first_relu:
                 rest = rest[1:]
             self.backend = self._pick_backend(backend)
@@ -193,12 +193,13 @@ class InferenceEngine:
         return layers
 
     def _tail(self, h: torch.Tensor, precision: str, first: int = 0) -> torch.Tensor:
-        """ReLU of the first layer's pre-activations ``h`` (in place), then the remaining layers;
+        """ReLU of the first layer's pre-activations ``h`` (in place, if the model has one there),
+        then the remaining layers;
         with ``first = 1``, ``h`` is already the second layer's output (after its ReLU). On CPU they
         run as oneDNN linear layers with bias and ReLU fused (``backend="onednn"``): its fp32
         kernels use the whole AVX-512 width where torch's default BLAS may not (MKL on AMD CPUs runs
         at about half the rate), and a row's result does not depend on the batch."""
-        if first == 0:
+        if first == 0 and self._first_relu:
             h.relu_()
         out = []
         for start, stop, rows in self._pieces(h.shape[0]):

@@ -357,6 +357,11 @@ void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 
       // on a prefix (c < 0)
       for (i64 j = 0; j < h; ++j) {
         const float aj = a[j], cj = c[j];
+        up_key[j] = down_key[j] = -1;
+        if (!(cj > 0) && !(cj < 0)) {  // no slope: on at every point or at none
+          if (aj > 0) up_key[j] = 0;
+          continue;
+        }
         // split: the number of leading sorted points at which the unit is off (c > 0) or on
         // (c < 0), from a guess at its switch -a/c, settled by a + x c itself
         const bool rising = cj > 0;
@@ -364,14 +369,8 @@ void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 
         i64 split = guess(-aj / cj);
         while (split < n_pts && leading(split)) ++split;
         while (split > 0 && !leading(split - 1)) --split;
-        up_key[j] = down_key[j] = -1;
-        if (cj > 0) {
-          if (split < n_pts) up_key[j] = i32(split);  // joins going up at the first active point
-        } else if (cj < 0) {
-          if (split > 0) down_key[j] = i32(split - 1);  // joins going down at the last active point
-        } else if (aj > 0) {
-          up_key[j] = 0;
-        }
+        if (rising && split < n_pts) up_key[j] = i32(split);  // joins going up at its first active point
+        if (!rising && split > 0) down_key[j] = i32(split - 1);  // joins going down at its last one
       }
       sort_events(up_key.data(), h, n_pts, a.data(), c.data(), up_bucket.data(), up_unit.data(), up_a.data(),
                   up_c.data());

@@ -92,6 +92,14 @@ def _onednn_unusable() -> str | None:
     return None
 
 
+def _host_buffer(rows: int, cols: int, bf16: bool) -> tuple[np.ndarray, torch.Tensor, str]:
+    """A reused (rows, cols) buffer for the C++ layer kernels, its torch view and its kernel dtype:
+    float32, or uint16 bits viewed as bfloat16."""
+    buf = np.empty((rows, cols), dtype=np.uint16 if bf16 else np.float32)
+    view = torch.from_numpy(buf)
+    return (buf, view.view(torch.bfloat16), "bfloat16") if bf16 else (buf, view, "float32")
+
+
 def corner_mask(grid: np.ndarray) -> np.ndarray:
     """True for the grid points that are pure elements (one non-zero numerator).
 
@@ -194,11 +202,11 @@ class InferenceEngine:
 
     def _tail(self, h: torch.Tensor, precision: str, first: int = 0) -> torch.Tensor:
         """ReLU of the first layer's pre-activations ``h`` (in place, if the model has one there),
-        then the remaining layers;
-        with ``first = 1``, ``h`` is already the second layer's output (after its ReLU). On CPU they
-        run as oneDNN linear layers with bias and ReLU fused (``backend="onednn"``): its fp32
-        kernels use the whole AVX-512 width where torch's default BLAS may not (MKL on AMD CPUs runs
-        at about half the rate), and a row's result does not depend on the batch."""
+        then the remaining layers; with ``first = 1``, ``h`` is already the second layer's output
+        (after its ReLU). On CPU they run as oneDNN linear layers with bias and ReLU fused
+        (``backend="onednn"``): its fp32 kernels use the whole AVX-512 width where torch's default
+        BLAS may not (MKL on AMD CPUs runs at about half the rate), and a row's result does not
+        depend on the batch."""
         if first == 0 and self._first_relu:
             h.relu_()
         out = []
@@ -256,16 +264,12 @@ class InferenceEngine:
         if count == 0:
             return out
         self.n_evaluated[precision] += count
-        dtype = "float32" if precision == "fp32" else "bfloat16"
-        n = min(self.chunk, count)
         if self.device.type == "cuda":
             return self._predict_flat_cuda(table, grid, precision, start, count, out, bar)
         if self._uses_line(table, precision):
             return self._predict_flat_lines(table, grid, start, count, out, bar)
-        buf = np.empty((n, self.width), dtype=np.float32 if dtype == "float32" else np.uint16)
-        tbuf = torch.from_numpy(buf)
-        if dtype == "bfloat16":
-            tbuf = tbuf.view(torch.bfloat16)
+        n = min(self.chunk, count)
+        buf, tbuf, dtype = _host_buffer(n, self.width, precision == "bf16")
         for q0 in range(0, count, n):
             m = min(n, count - q0)
             compositions.first_layer(table, grid, self.weight_t, self.bias, start + q0, m, out=buf[:m],
@@ -285,8 +289,7 @@ class InferenceEngine:
         n_pts = len(grid)
         per = max(1, self.chunk // n_pts)  # whole systems per chunk
         tiles, b2 = self._line
-        buf = np.empty((per * n_pts, len(b2)), dtype=np.uint16)
-        tbuf = torch.from_numpy(buf).view(torch.bfloat16)
+        buf, tbuf, _ = _host_buffer(per * n_pts, len(b2), bf16=True)
         first_sys, stop = start // n_pts, start + count
         for s0 in range(first_sys, -(-stop // n_pts), per):
             n = min(per, -(-stop // n_pts) - s0)
@@ -384,9 +387,7 @@ class InferenceEngine:
             return out
         if self._uses_line(table, precision):
             precision = "bf16-line"  # as along the lines: the second layer in float32
-        dtype = "bfloat16" if precision == "bf16" else "float32"
-        buf = np.empty((min(n, len(s)), self.width), dtype=np.uint16 if precision == "bf16" else np.float32)
-        tbuf = torch.from_numpy(buf).view(torch.bfloat16) if precision == "bf16" else torch.from_numpy(buf)
+        buf, tbuf, dtype = _host_buffer(min(n, len(s)), self.width, precision == "bf16")
         for q0 in range(0, len(s), n):
             m = min(n, len(s) - q0)
             compositions.first_layer_pairs(table, grid, s[q0:q0 + m], p[q0:q0 + m], self.weight_t, self.bias,

@@ -537,20 +537,34 @@ std::pair<py::array, bool> expect_rows_out(const py::handle& out_obj, std::int64
   return {out, bf16};
 }
 
+// The arrays the gather kernels read, checked: systems (n_sys, order 2 or 3), grid (n_pts, order),
+// weight_t (n_in, h > 0) and bias (h).
+struct GatherInputs {
+  py::array_t<std::int32_t, py::array::c_style> systems, grid;
+  py::array_t<float, py::array::c_style> wt, bias;
+  int order;
+  std::int64_t n_sys, n_pts, n_in, h;
+};
+
+GatherInputs expect_gather_inputs(const py::handle& systems_obj, const py::handle& grid_obj, const py::handle& wt_obj,
+                                  const py::handle& bias_obj) {
+  GatherInputs in{expect_array<std::int32_t>(systems_obj, "systems", 2, 2), expect_array<std::int32_t>(grid_obj, "grid", 2, 2),
+                  expect_array<float>(wt_obj, "weight_t", 2, 2), expect_array<float>(bias_obj, "bias", 1, 1), 0, 0, 0, 0, 0};
+  in.order = static_cast<int>(in.systems.shape(1));
+  if (in.order != 2 && in.order != 3) fail("systems: expected 2 or 3 columns, got ", in.order);
+  if (in.grid.shape(1) != in.order) fail("grid: expected ", in.order, " columns like systems, got ", in.grid.shape(1));
+  in.n_sys = in.systems.shape(0), in.n_pts = in.grid.shape(0), in.n_in = in.wt.shape(0), in.h = in.wt.shape(1);
+  if (in.h == 0) fail("weight_t: no output features (shape (", in.n_in, ", 0))");
+  if (in.bias.shape(0) != in.h)
+    fail("bias: expected ", in.h, " values (weight_t has shape (", in.n_in, ", ", in.h, ")), got ", in.bias.shape(0));
+  return in;
+}
+
 py::array core_first_layer(const py::handle& systems_obj, const py::handle& grid_obj, const py::handle& wt_obj,
                            const py::handle& bias_obj, const py::handle& start_obj, const py::handle& count_obj,
                            const py::handle& out_obj, const py::handle& n_threads_obj) {
-  auto systems = expect_array<std::int32_t>(systems_obj, "systems", 2, 2);
-  auto grid = expect_array<std::int32_t>(grid_obj, "grid", 2, 2);
-  auto wt = expect_array<float>(wt_obj, "weight_t", 2, 2);
-  auto bias = expect_array<float>(bias_obj, "bias", 1, 1);
-  const int order = static_cast<int>(systems.shape(1));
-  if (order != 2 && order != 3) fail("systems: expected 2 or 3 columns, got ", order);
-  if (grid.shape(1) != order) fail("grid: expected ", order, " columns like systems, got ", grid.shape(1));
-  const std::int64_t n_sys = systems.shape(0), n_pts = grid.shape(0), n_in = wt.shape(0), h = wt.shape(1);
+  auto [systems, grid, wt, bias, order, n_sys, n_pts, n_in, h] = expect_gather_inputs(systems_obj, grid_obj, wt_obj, bias_obj);
   if (n_pts == 0) fail("grid: no points");
-  if (h == 0) fail("weight_t: no output features (shape (", n_in, ", 0))");
-  if (bias.shape(0) != h) fail("bias: expected ", h, " values (weight_t has shape (", n_in, ", ", h, ")), got ", bias.shape(0));
   const std::int64_t start = expect_int(start_obj, "start"), count = expect_int(count_obj, "count");
   if (start < 0 || count < 0 || n_sys > INT64_MAX / n_pts || start > n_sys * n_pts - count)
     fail("start = ", start, ", count = ", count, ": pairs must lie in 0..", n_sys * n_pts, " (", n_sys, " systems x ", n_pts, " grid points)");
@@ -591,20 +605,11 @@ py::array core_first_layer(const py::handle& systems_obj, const py::handle& grid
 py::array core_first_layer_pairs(const py::handle& systems_obj, const py::handle& grid_obj, const py::handle& wt_obj,
                                  const py::handle& bias_obj, const py::handle& sys_obj, const py::handle& pt_obj,
                                  const py::handle& out_obj, const py::handle& n_threads_obj) {
-  auto systems = expect_array<std::int32_t>(systems_obj, "systems", 2, 2);
-  auto grid = expect_array<std::int32_t>(grid_obj, "grid", 2, 2);
-  auto wt = expect_array<float>(wt_obj, "weight_t", 2, 2);
-  auto bias = expect_array<float>(bias_obj, "bias", 1, 1);
+  auto [systems, grid, wt, bias, order, n_sys, n_pts, n_in, h] = expect_gather_inputs(systems_obj, grid_obj, wt_obj, bias_obj);
   auto sys_idx = expect_array<std::int64_t>(sys_obj, "systems_idx", 1, 1);
   auto pt_idx = expect_array<std::int64_t>(pt_obj, "points_idx", 1, 1);
-  const int order = static_cast<int>(systems.shape(1));
-  if (order != 2 && order != 3) fail("systems: expected 2 or 3 columns, got ", order);
-  if (grid.shape(1) != order) fail("grid: expected ", order, " columns like systems, got ", grid.shape(1));
-  const std::int64_t n_sys = systems.shape(0), n_pts = grid.shape(0), n_in = wt.shape(0), h = wt.shape(1);
   const std::int64_t count = sys_idx.shape(0);
   if (pt_idx.shape(0) != count) fail("points_idx: expected ", count, " indices like systems_idx, got ", pt_idx.shape(0));
-  if (h == 0) fail("weight_t: no output features (shape (", n_in, ", 0))");
-  if (bias.shape(0) != h) fail("bias: expected ", h, " values (weight_t has shape (", n_in, ", ", h, ")), got ", bias.shape(0));
   const std::int64_t n_threads = expect_int(n_threads_obj, "n_threads");
   if (n_threads < 0 || n_threads > 4096) fail("n_threads must be in 0..4096 (0: the OpenMP default), got ", n_threads);
   auto [out, bf16] = expect_rows_out(out_obj, count, h);

@@ -12,7 +12,9 @@ from hullpack.hull import hull_batch
 from hullpack.screening import screen
 from hullpack.screening.dft import DFTCompounds, by_group_pair, compare_block
 from hullpack.hull import e_above_hull
-from hullpack.screening.engine import Certifier, InferenceEngine, corner_mask, plain_hulls, vertex_depth
+from hullpack.screening.certify import Certifier
+from hullpack.screening.engine import InferenceEngine
+from hullpack.screening.hulls import corner_mask, plain_hulls, vertex_depth
 from hullpack.screening.result import ScreenResult
 
 
@@ -79,7 +81,7 @@ def test_engine_runs_few_distinct_row_counts():
     eng = InferenceEngine(small_model())
     sizes = set()
     for m in range(1, eng.chunk + 1):
-        pieces = eng._pieces(m)
+        pieces = eng.tail.pieces(m)
         assert [p[0] for p in pieces] == [0] + [p[1] for p in pieces[:-1]] and pieces[-1][1] == m
         assert all(rows >= stop - start for start, stop, rows in pieces)
         sizes.update(rows for *_, rows in pieces)
@@ -99,7 +101,7 @@ def test_engine_follows_the_model_without_a_first_relu():
                                 torch.nn.Linear(8, 1))
     table, grid = systems(2, "Fe Ni O"), uniform_grid(2, 10)
     eng = InferenceEngine(model)
-    assert eng._line is None  # the line layers need the first ReLU
+    assert not eng.runs_lines  # the line layers need the first ReLU
     with torch.no_grad():
         ref = model(torch.from_numpy(dense_inputs(table, grid))).numpy().reshape(len(table), -1)
     inner = ~corner_mask(grid)
@@ -111,7 +113,7 @@ def test_bf16_binaries_run_along_lines():
     model = small_model(arch="64x2-32x2-1")
     table, grid = systems(2, "H Fe Ni O Al Pu"), uniform_grid(2, 40)
     eng = InferenceEngine(model)
-    assert eng._line is not None
+    assert eng.runs_lines
     e16, e32 = eng.predict(table, grid, "bf16"), eng.predict(table, grid, "fp32")
     inner = ~corner_mask(grid)
     assert 0 < np.abs(e16 - e32)[:, inner].max() < 0.05
@@ -125,7 +127,7 @@ def test_bf16_binaries_run_along_lines():
     # non-finite parameters keep the layer-by-layer products
     with torch.no_grad():
         model.net[-1].bias.fill_(float("nan"))
-    assert InferenceEngine(model)._line is None
+    assert not InferenceEngine(model).runs_lines
 
 
 def _certified_equals_fp32(model, table, grid, **kw):
@@ -178,7 +180,7 @@ def test_certification_widens_a_too_small_delta():
 def test_screen_calibrates_on_all_its_systems(monkeypatch):
     """The bf16 bound is estimated from pairs of every block, not the first block's (whose systems
     all share their first element), and the sample grows with the screen."""
-    import hullpack.screening as scr
+    import hullpack.screening.pipeline as scr
 
     seen = []
     real = Certifier.calibrate
@@ -202,7 +204,7 @@ def test_screen_calibrates_on_all_its_systems(monkeypatch):
 
 def test_shared_ternary_edges_change_nothing_but_the_work():
     """Edge points predicted once per pair (fp32) give the hulls of predicting every system's own."""
-    from hullpack.screening.engine import EdgeEnergies
+    from hullpack.screening.edges import EdgeEnergies
 
     model = small_model(5)
     els = "H Li O F Na Al Si Fe Ni Cu"
@@ -398,7 +400,7 @@ def test_nonfinite_predictions_are_reported_not_dropped():
     (dict(min_depth=float("nan")), "min_depth"),
 ])
 def test_bad_requests_fail_before_any_work(kwargs, match, monkeypatch):
-    import hullpack.screening as scr
+    import hullpack.screening.pipeline as scr
 
     def boom(*a, **k):  # no model is loaded for a bad request
         raise AssertionError("model loaded")

@@ -122,7 +122,7 @@ class ScreenResult:
         """The DFT comparison over the whole screen (needs ``compare_dft=True``): counts, stable-
         compound precision and recall, stability F1, mean MAE at the DFT hull compositions and the
         share of systems whose stable sets agree."""
-        from .dft import _f1
+        from .dft import f1_score
 
         s = self.systems
         if "stab_tp" not in s:
@@ -132,7 +132,7 @@ class ScreenResult:
         return {"n_dft": int(s["n_dft"].sum()), "n_dft_stable": int(n_dft),
                 "precision": float(s["tp_pred"].sum() / n_pred) if n_pred else float("nan"),
                 "recall": float(s["tp_dft"].sum() / n_dft) if n_dft else float("nan"),
-                "stability_f1": float(_f1(tp, fp, fn)),
+                "stability_f1": float(f1_score(tp, fp, fn)),
                 "mae_dft_hull": float(np.nanmean(s["mae_dft_hull"].astype(float))),
                 "agree": float(np.nanmean(s["agree"].astype(float)))}
 
@@ -184,7 +184,8 @@ class ScreenResult:
         from .. import compositions
         from ..hull import lower_hull
         from .dft import load_dft
-        from .engine import HULL_TOL, InferenceEngine
+        from .engine import InferenceEngine
+        from .hulls import HULL_TOL
 
         symbols = [t for t in str(name).replace(",", "-").replace(" ", "-").split("-") if t]
         unknown = [t for t in symbols if t not in ELEMENT_INDEX]

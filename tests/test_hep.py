@@ -10,8 +10,9 @@ from hullpack.errors import InvalidSizesError, OversizeItemError
 from hullpack.hep import CollisionGraphs, EventConfig, PRESETS, build_graph, event_graph, generate_event
 from hullpack.hep.memory import MemoryMeter, static_bytes
 from hullpack.hep.model import InteractionNetwork
-from hullpack.hep.study import (RandomBatchSampler, RoundRobinBatchSampler, SortedBatchSampler, StudyConfig,
-                                make_batch_sampler, run_study)
+from hullpack.hep.strategies import (RandomBatchSampler, RoundRobinBatchSampler, SortedBatchSampler,
+                                     make_batch_sampler)
+from hullpack.hep.study import StudyConfig, run_study
 from hullpack.hep.train import auc_score, evaluate, train
 from hullpack.samplers import BalancedBatchSampler, MemoryModel
 

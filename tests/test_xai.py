@@ -8,7 +8,7 @@ from torch import nn
 from hullpack.elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from hullpack.errors import CompositionError, ModelFileError
 from hullpack import xai
-from hullpack.xai._base import binary_fractions, random_compositions
+from hullpack.xai.base import binary_fractions, random_compositions
 
 shap = pytest.importorskip("shap")
 pytest.importorskip("sklearn")
@@ -80,7 +80,7 @@ def test_shap_additivity_names_and_shapes(comps, reference):
     assert isinstance(ex, shap.Explanation)
     assert ex.values.shape == ex.data.shape == (60, 86)
     assert list(ex.feature_names) == list(ELEMNET_ELEMENTS)
-    assert list(ex.instance_names) == xai._base.formulas_of(comps)
+    assert list(ex.instance_names) == xai.base.formulas_of(comps)
     pred = xai.predict(net, comps)
     np.testing.assert_allclose(ex.values.sum(axis=1) + ex.base_values, pred, atol=2e-5)
     if reference != "sample":  # both give absent elements exactly nothing

@@ -40,6 +40,8 @@ _BLOCK_PAIRS = 1 << 18
 #: path and about 2 through oneDNN, so the rule leans towards predicting edges per system
 EDGE_FP32_COST = 4
 PRECISIONS = ("bf16", "fp32", "bf16-uncertified")
+# the text columns of the result tables
+_TEXT_COLUMNS = ("system", "A", "B", "C", "stable", "min_formula", "formula")
 
 
 def parse_shard(shard) -> tuple[int, int] | None:
@@ -189,7 +191,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     n_inner = int(inner.sum())
     block = max(1, _BLOCK_PAIRS // max(n_inner, 1))
     certifier = Certifier(engine, seed=seed) if precision == "bf16" else None
-    if certifier is not None and n_inner:
+    if certifier is not None and n_inner and len(table):
         certifier.calibrate(table, g[inner])  # on the whole screen, not its first block
     # ternaries share their edges: each pair's binary compositions are predicted once, in fp32,
     # where that saves work (EDGE_FP32_COST)
@@ -208,10 +210,12 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     letters = "ABC"[:order]
     with _progress_bar(total=len(table) * n_inner, desc="screen", unit="pred",
                        disable=None if progress else True) as bar:
-        for s0 in range(0, len(table), block):
+        for s0 in range(0, max(len(table), 1), block):  # an empty shard: one empty block, empty tables
             t0 = time.perf_counter()
             tb = table[s0:s0 + block]
-            if certifier is not None:
+            if not len(tb):
+                res = _no_hulls(len(g))
+            elif certifier is not None:
                 res = certifier.run(tb, g, bar=bar, threads=threads, edges=edges)
             else:
                 res = plain_hulls(engine, tb, g, "fp32" if precision == "fp32" else "bf16", bar=bar,
@@ -257,6 +261,21 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)
 
 
+def _no_hulls(n_points: int) -> BlockHulls:
+    """The hulls of no systems (an empty shard)."""
+    empty = np.zeros((0, n_points))
+    return BlockHulls(empty.astype(np.float32), empty, empty.astype(bool), np.zeros(0, bool),
+                      np.zeros(0, np.int32), np.zeros(0))
+
+
+def _text_typed(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the text columns of an empty block typed as text (as pandas infers them from
+    strings), so that merging it with other blocks or shards keeps their column types."""
+    if len(df):
+        return df
+    return df.astype({c: str for c in df.columns if c in _TEXT_COLUMNS})
+
+
 def _element_cols(tb: np.ndarray, letters: str, repeat=None) -> dict:
     cols = {}
     for j, L in enumerate(letters):
@@ -272,13 +291,13 @@ def _system_rows(tb, names, g, res, stable, letters, vertex_formulas) -> pd.Data
     counts = stable.sum(axis=1)
     per_system = np.split(vertex_formulas, np.cumsum(counts)[:-1]) if len(tb) else []
     min_formula = np.where(res.valid, formulas(tb, g, np.arange(len(tb)), kmin), "")
-    return pd.DataFrame({
+    return _text_typed(pd.DataFrame({
         "system": names, **_element_cols(tb, letters), "n_points": np.full(len(tb), g.shape[0]),
         "n_stable": counts.astype(np.int64), "stable": [";".join(f) for f in per_system],
         "min_energy": np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan),
         "min_formula": min_formula.astype(object),
         "nonfinite": ~res.valid, "n_fp32": res.n_fp32, "delta": res.delta,
-    })
+    }))
 
 
 def _vertex_rows(tb, names, fr, res, stable, depth, letters, vertex_formulas) -> pd.DataFrame:
@@ -291,7 +310,7 @@ def _vertex_rows(tb, names, fr, res, stable, depth, letters, vertex_formulas) ->
     df["formula"] = vertex_formulas
     df["energy"] = res.energies[s, p].astype(np.float64)
     df["depth"] = depth[s, p]  # below the hull of the other points, eV/atom
-    return df
+    return _text_typed(df)
 
 
 def _point_rows(tb, names, fr, res, letters) -> pd.DataFrame:
@@ -303,4 +322,4 @@ def _point_rows(tb, names, fr, res, letters) -> pd.DataFrame:
     df["energy"] = res.energies.ravel().astype(np.float64)
     df["e_above_hull"] = res.e_above_hull.ravel()
     df["is_vertex"] = res.is_vertex.ravel()
-    return df
+    return _text_typed(df)

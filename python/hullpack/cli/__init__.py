@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 
-from .common import CommandError, missing_extra_message
+from .common import CommandError, missing_extra_message, warnings_as_notes
 
 #: the subcommand modules, in the order ``hullpack --help`` lists them
 COMMANDS = ("info", "train", "predict", "batches", "explain", "bench_memory", "screen")
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     # cores; effective only before torch is first imported (every command imports it lazily)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
-        return int(args.func(args) or 0)
+        with warnings_as_notes(args.command):
+            return int(args.func(args) or 0)
     except CommandError as exc:
         print(f"hullpack {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import warnings
 
 from .common import CommandError, input_file
 
@@ -55,16 +56,12 @@ def as_options(message: str) -> str:
     return re.sub(r"\bmax_cost\b", "--max-cost", message)
 
 
-def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
+def _sampler(args: argparse.Namespace, sizes, balanced: bool):
     from hullpack import samplers
     from hullpack.errors import OversizeItemError
 
-    sizes = read_sizes(args.sizes)
     common = dict(seed=args.seed, weights=args.weights, bias=args.bias)
     max_cost = args.max_cost[0] if args.max_cost and len(args.max_cost) == 1 else args.max_cost
-    balanced = args.batch_size is not None  # --batch-size 0 is a batch size (and refused), not "unset"
     try:
         if args.num_replicas is not None:
             sampler = samplers.DistributedBalancedBatchSampler(
@@ -77,6 +74,19 @@ def run(args: argparse.Namespace) -> int:
     except OversizeItemError as exc:
         # the library's advice is Python (oversize='alone'); say it as the options of this command
         raise CommandError(as_options(str(exc))) from None
+    return sampler
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    sizes = read_sizes(args.sizes)
+    balanced = args.batch_size is not None  # --batch-size 0 is a batch size (and refused), not "unset"
+    with warnings.catch_warnings(record=True) as caught:  # warned again below in this command's terms
+        warnings.simplefilter("always")
+        sampler = _sampler(args, sizes, balanced)
+    for w in caught:
+        warnings.warn(as_options(str(w.message)), w.category, stacklevel=1)
     sampler.set_epoch(args.epoch)
     stats = sampler.stats()
     if balanced and args.num_replicas is None:

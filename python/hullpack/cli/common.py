@@ -9,8 +9,11 @@ checks of optional dependencies that name the extra to install, argument types, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import sys
+import warnings
 
 #: optional modules -> the extra of hullpack that installs them
 EXTRA_OF = {"matplotlib": "plot", "pyarrow": "parquet", "pymatgen": "materials", "torch_geometric": "pyg",
@@ -74,3 +77,20 @@ def input_file(path: str, what: str) -> str:
 def plural(n: int, word: str) -> str:
     """``"1 file"``, ``"2 files"``."""
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def warnings_as_notes(command: str):
+    """Prints each distinct warning raised inside as one line, ``hullpack COMMAND: note: ...``,
+    on stderr, instead of Python's warning with its source line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            seen = set()
+            for w in caught:
+                text = " ".join(str(w.message).split())
+                if text not in seen:
+                    seen.add(text)
+                    print(f"hullpack {command}: note: {text}", file=sys.stderr)

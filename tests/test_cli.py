@@ -96,6 +96,19 @@ def test_info_fields_say_what_was_built_and_what_can_run(capsys):
     assert [line.split(":")[0].strip() for line in out.splitlines()] == list(info)
 
 
+@pytest.mark.parametrize("built, devices, available", [(True, 0, False), (False, 0, False), (True, 2, True)])
+def test_cuda_is_available_only_when_built_and_a_device_answers(built, devices, available, monkeypatch, capsys):
+    import hullpack
+    from hullpack import device
+
+    monkeypatch.setattr(device._core, "with_cuda", built, raising=False)
+    monkeypatch.setattr(device._core, "cuda_device_count", lambda: devices, raising=False)
+    assert hullpack.cuda_available() is available
+    rc, out, _ = run(capsys, "info", "--json")
+    info = json.loads(out)
+    assert (info["cuda_built"], info["cuda_devices"], info["cuda_available"]) == (built, devices, available)
+
+
 @pytest.mark.parametrize("argv, option", [
     (["screen", "--threads", "-1"], "--threads"),
     (["screen", "--threads", "0"], "--threads"),

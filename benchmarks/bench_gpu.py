@@ -42,7 +42,8 @@ from hullpack.compositions import first_layer_cuda, grid_fractions, systems, uni
 from hullpack.elemnet import load_pretrained
 from hullpack.hull import hull_batch
 from hullpack.screening import screen
-from hullpack.screening.engine import DEFAULT_CHUNK_CUDA, InferenceEngine, corner_mask
+from hullpack.screening.engine import DEFAULT_CHUNK_CUDA, InferenceEngine
+from hullpack.screening.hulls import corner_mask
 from hullpack.screening.result import formula_of
 
 N_TERNARIES = 102_340

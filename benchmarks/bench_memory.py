@@ -24,7 +24,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import RESULTS, save  # noqa: E402
 
-from hullpack.hep.study import STRATEGIES, StudyConfig, bench_memory, distributed_markdown  # noqa: E402
+from hullpack.hep.strategies import STRATEGIES  # noqa: E402
+from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown  # noqa: E402
 
 
 def target(table: list[dict], noise: dict, seed: int) -> list[dict]:

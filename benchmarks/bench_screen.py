@@ -40,7 +40,9 @@ from _common import save
 from hullpack.compositions import grid_fractions, systems, uniform_grid
 from hullpack.elemnet import load_pretrained
 from hullpack.screening import screen
-from hullpack.screening.engine import DEFAULT_CHUNK, Certifier, InferenceEngine, plain_hulls
+from hullpack.screening.certify import Certifier
+from hullpack.screening.engine import DEFAULT_CHUNK, InferenceEngine
+from hullpack.screening.hulls import plain_hulls
 
 ANCHOR_BATCH = 16384  # the plain pipeline's model(x) batch
 

@@ -26,7 +26,7 @@ import torch
 
 from _common import save
 from hullpack.xai import predict, shap_values
-from hullpack.xai._base import oqmd_split
+from hullpack.xai.base import oqmd_split
 
 
 

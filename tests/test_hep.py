@@ -10,8 +10,9 @@ from hullpack.errors import InvalidSizesError, OversizeItemError
 from hullpack.hep import CollisionGraphs, EventConfig, PRESETS, build_graph, event_graph, generate_event
 from hullpack.hep.memory import MemoryMeter, static_bytes
 from hullpack.hep.model import InteractionNetwork
-from hullpack.hep.study import (RandomBatchSampler, RoundRobinBatchSampler, SortedBatchSampler, StudyConfig,
-                                make_batch_sampler, run_study)
+from hullpack.hep.strategies import (RandomBatchSampler, RoundRobinBatchSampler, SortedBatchSampler,
+                                     make_batch_sampler)
+from hullpack.hep.study import StudyConfig, run_study
 from hullpack.hep.train import auc_score, evaluate, train
 from hullpack.samplers import BalancedBatchSampler, MemoryModel
 
@@ -275,7 +276,20 @@ def test_memory_study_doc_examples_run(tmp_path, monkeypatch):
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "memory-study.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
-    assert len(blocks) >= 3
+    assert len(blocks) == 3
     monkeypatch.chdir(tmp_path)
+    ns = [{"__name__": "__doc__"} for _ in blocks]
     for i, block in enumerate(blocks):
-        exec(compile(block, f"memory-study.md example {i}", "exec"), {"__name__": "__doc__"})
+        exec(compile(block, f"memory-study.md example {i}", "exec"), ns[i])
+    # 0: one event as a graph, and a dataset of 50 with their sizes
+    edge_index, truth, ds = ns[0]["edge_index"], ns[0]["truth"], ns[0]["ds"]
+    assert edge_index.shape == (2, truth.size) and 0 < truth.mean() < 1
+    assert len(ds) == 50 and ds.sizes.shape == (50, 2) and ds.sizes[0].tolist() == [ds[0].num_nodes, ds[0].num_edges]
+    # 1: a calibrated memory model and one epoch with the balanced sampler, validated
+    out = ns[1]["out"]
+    assert len(out["epochs"]) == 1 and len(out["steps"]) == len(ns[1]["sampler"]) == 8   # 32 graphs, batch 4
+    assert all(s["peak_bytes"] > 0 for s in out["steps"]) and 0 <= out["val"]["auc"] <= 1
+    # 2: the study on the user's own graphs: one row per strategy, the same number of steps
+    table = ns[2]["table"]
+    assert table["strategy"].tolist() == ["random", "balanced"]
+    assert table["steps_per_epoch"].nunique() == 1 and table["peak_reduction"].iloc[0] == 0

@@ -117,3 +117,23 @@ def test_docs_xai_md_examples_run(tmp_path, monkeypatch):
     namespace = {"__name__": "__xai_doc__"}
     for i, code in enumerate(blocks):
         exec(compile(code, f"docs/xai.md example {i}", "exec"), namespace)
+    # what the text promises of each example
+    import numpy as np
+
+    from hullpack.elements import ELEMNET_ELEMENTS
+
+    ns = namespace
+    xai, model, x = ns["xai"], ns["model"], ns["x"]
+    assert x.shape == (200, 86)
+    ex = ns["ex"]                                    # SHAP of three formulas, 86 named columns
+    assert ex.values.shape == (3, 86) and list(ex.feature_names) == list(ELEMNET_ELEMENTS)
+    np.testing.assert_allclose(ex.values.sum(axis=1) + ex.base_values,
+                               xai.predict(model, ["NaCl", "Fe2O3", "CaTiO3"]), atol=1e-6)
+    df = ns["df"]                                    # occlusion importance, one row per element present
+    assert {"n_containing", "delta_mae", "ci_low", "ci_high"} <= set(df.columns)
+    assert (df["ci_low"] <= df["delta_mae"]).all() and (df["delta_mae"] <= df["ci_high"]).all()
+    assert set(ns["al"]["property"]) <= set(xai.PROPERTIES) and ns["al"]["rho"].abs().max() <= 1
+    s = ns["s"]                                      # surrogate trees of depth 1..8
+    assert list(s.fidelity.index) == list(range(1, 9)) and s.fidelity["r2_train"].is_monotonic_increasing
+    assert len(ns["allp"]) == 3655 and ns["pairs"]["A"].isin(xai.binaries.cation_anion_elements()[0]).all()
+    assert set(ns["p"].summary["set"]) == {"pure", "binary"}         # 86 pure elements, 3,655 binaries

@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import errors
 from ._core_loader import core as _core
+from .device import cuda_available, cuda_built, cuda_device_count
 
 try:
     __version__ = _version("hullpack")
@@ -20,27 +21,20 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 
-def cuda_available() -> bool:
-    """Whether hullpack's CUDA kernels were built and a CUDA device is usable now.
-
-    >>> import hullpack
-    >>> isinstance(hullpack.cuda_available(), bool)
-    True
-    """
-    return bool(_core.with_cuda) and _core.cuda_device_count() > 0
-
-
 def build_info() -> dict:
-    """What the compiled core was built with.
+    """What the compiled core was built with, and what it can use now: ``cuda_built`` (the CUDA
+    kernels were compiled), ``cuda_devices`` (CUDA devices visible now) and ``cuda_available``
+    (both: the CUDA paths can run).
 
     >>> sorted(build_info())
-    ['cuda', 'cuda_devices', 'openmp', 'version']
+    ['cuda_available', 'cuda_built', 'cuda_devices', 'openmp', 'version']
     """
     return {
         "version": __version__,
         "openmp": bool(_core.with_openmp),
-        "cuda": bool(_core.with_cuda),
-        "cuda_devices": int(_core.cuda_device_count()),
+        "cuda_built": cuda_built(),
+        "cuda_devices": cuda_device_count(),
+        "cuda_available": cuda_available(),
     }
 
 

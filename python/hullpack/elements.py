@@ -1,4 +1,5 @@
-"""ElemNet's 86 elements, in ElemNet's input order: the one source of truth for element indices.
+"""ElemNet's 86 elements, in ElemNet's input order: the one source of truth for element indices,
+and for the element data (periodic-table groups, pymatgen's properties) the other modules use.
 
 ElemNet leaves out He, Ne, Ar, Po, At, Rn, Fr and Ra (no OQMD compounds in its training set).
 
@@ -41,7 +42,7 @@ def _groups() -> tuple[int, ...]:
     try:
         from pymatgen.core import Element
     except ImportError:
-        raise ImportError("periodic-table groups need pymatgen: pip install 'hullpack[materials]'") from None
+        raise ImportError('periodic-table groups need pymatgen: pip install "hullpack[materials]"') from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen warns about missing data for a few elements
         return tuple(int(Element(s).group) for s in ELEMNET_ELEMENTS)
@@ -58,3 +59,58 @@ def element_groups():
     import numpy as np
 
     return np.array(_groups(), dtype=np.int64)
+
+
+def _display_position(z: int, group: int, period: int) -> tuple[int, int]:
+    """(row, column) on a periodic-table plot: lanthanides and actinides in two rows below."""
+    if 57 <= z <= 71:
+        return 8, 3 + (z - 57)
+    if 89 <= z <= 103:
+        return 9, 3 + (z - 89)
+    return period, group
+
+
+@functools.lru_cache(maxsize=1)
+def _table():
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    try:
+        from pymatgen.core import Element
+    except ImportError:
+        raise ImportError('element properties need pymatgen: pip install "hullpack[materials]"') from None
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymatgen warns about missing data for a few elements
+        for symbol, group in zip(ELEMNET_ELEMENTS, _groups()):
+            el = Element(symbol)
+            z, period = int(el.Z), int(el.row)
+            ie = el.ionization_energies
+            radius = el.atomic_radius
+            row, col = _display_position(z, group, period)
+            rows.append({
+                "element": symbol, "Z": z, "group": group, "period": period,
+                "electronegativity": float(el.X) if el.X == el.X else np.nan,
+                "ionization_energy": float(ie[0]) if ie and ie[0] is not None else np.nan,
+                "atomic_radius": float(radius) if radius is not None else np.nan,
+                "common_oxidation_states": tuple(int(s) for s in el.common_oxidation_states),
+                "oxidation_states": tuple(int(s) for s in el.oxidation_states),
+                "table_row": row, "table_col": col,
+            })
+    return pd.DataFrame(rows).set_index("element")
+
+
+def element_table():
+    """Per-element data of ElemNet's 86 elements from pymatgen, as a pandas DataFrame indexed by
+    symbol in ElemNet order: Z, group (lanthanides and actinides: 3), period, Pauling
+    electronegativity, first ionization energy (eV), atomic radius (Å; NaN for Kr and Xe), common
+    and all oxidation states, and the element's cell on a periodic-table plot (``table_row``,
+    ``table_col``). Built once per process; each call returns a copy of its own.
+
+    >>> t = element_table()
+    >>> int(t.at["O", "group"]), int(t.at["O", "period"]), float(t.at["O", "electronegativity"])
+    (16, 2, 3.44)
+    """
+    return _table().copy()

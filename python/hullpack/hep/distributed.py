@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .strategies import dataset_sizes
+
 log = logging.getLogger(__name__)
 
 SAMPLERS = ("DistributedSampler", "DistributedBalancedBatchSampler")
@@ -116,7 +118,6 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
 
     from .memory import calibrate, static_bytes
     from .model import InteractionNetwork
-    from .study import dataset_sizes
     from .train import loss_of, pos_weight_of
 
     sizes = dataset_sizes(dataset)

@@ -126,6 +126,7 @@ class CollisionGraphs(InMemoryDataset):
     With ``root`` the graphs are generated once and cached under ``root/processed`` (the file
     name encodes the config, cuts, seed and count); without it they live only in memory.
     Event ``i`` depends only on ``(seed, i)``, so a larger dataset extends a smaller one.
+    ``log_progress=False`` hides the progress bar of the generation (shown only on a terminal).
 
     >>> ds = CollisionGraphs(preset="high", num_events=3, seed=1)
     >>> ds.sizes[:, 1].tolist() == [g.num_edges for g in ds]
@@ -142,6 +143,7 @@ class CollisionGraphs(InMemoryDataset):
         key = json.dumps([asdict(self.config), asdict(cuts), self.seed, self.num_events], sort_keys=True)
         self._tag = f"{self.preset_name}_{self.num_events}_{self.seed}_{hashlib.sha1(key.encode()).hexdigest()[:10]}"
         self._cache_on_disk = root is not None
+        self._log_progress = bool(log_progress)
         super().__init__(root, transform, log=False)
         if root is None:
             self.data, self.slices = self.collate(self._generate())
@@ -163,7 +165,8 @@ class CollisionGraphs(InMemoryDataset):
         return self._cache_on_disk
 
     def _generate(self) -> list[Data]:
-        bar = progress(range(self.num_events), desc=f"generating {self.preset_name} events", unit="event")
+        bar = progress(range(self.num_events), desc=f"generating {self.preset_name} events", unit="event",
+                       disable=None if self._log_progress else True)
         return [event_graph(self.config, self.seed, i, self.cuts) for i in bar]
 
     def _compute_sizes(self) -> np.ndarray:

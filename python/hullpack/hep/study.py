@@ -1,7 +1,7 @@
 """The memory study: train the same model with different batching strategies and compare the peak
 memory of a step, the mean, steps per epoch, epoch time and validation metrics.
 
-Strategies (``STRATEGIES``):
+Strategies (``STRATEGIES``, defined in :mod:`hullpack.hep.strategies`):
 
 * ``random``: shuffled batches of ``batch_size`` graphs (the usual ``DataLoader(shuffle=True)``),
   the baseline;
@@ -32,100 +32,20 @@ import copy
 import logging
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from ..errors import InvalidSizesError, OversizeItemError
-from ..samplers import BalancedBatchSampler, MemoryModel, PackedBatchSampler, graph_sizes
+from ..errors import InvalidSizesError
+from ..samplers import MemoryModel
+from .distributed import compare_distributed
 from .memory import calibrate, static_bytes
 from .model import InteractionNetwork
+from .strategies import STRATEGIES, check_budget, dataset_sizes, make_batch_sampler
 from .train import loss_of, pos_weight_of, train
 
 log = logging.getLogger(__name__)
-
-STRATEGIES = ("random", "sorted", "roundrobin", "balanced", "packed")
-
-
-class _SeededBatches(torch.utils.data.Sampler):
-    """Base of the comparison samplers: fixed batch count, seeded by (seed, epoch)."""
-
-    def __init__(self, costs: np.ndarray, batch_size: int, seed: int = 0):
-        self.costs = np.asarray(costs, dtype=np.float64)
-        self.batch_size, self.seed, self.epoch = int(batch_size), int(seed), 0
-        self.num_batches = math.ceil(self.costs.size / self.batch_size)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return self.num_batches
-
-    def _rng(self) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch])
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter([[int(i) for i in b] for b in self.batches()])
-
-
-class RandomBatchSampler(_SeededBatches):
-    """Shuffled batches of ``batch_size`` items: what ``DataLoader(shuffle=True)`` does.
-
-    >>> [len(b) for b in RandomBatchSampler(np.ones(10), 4)]
-    [4, 4, 2]
-    """
-
-    def batches(self) -> list[np.ndarray]:
-        perm = self._rng().permutation(self.costs.size)
-        return [perm[i:i + self.batch_size] for i in range(0, perm.size, self.batch_size)]
-
-
-class SortedBatchSampler(_SeededBatches):
-    """Bucketing: items sorted by cost (random tie-break) and cut into batches; batch order shuffled.
-
-    >>> sorted(sorted(b) for b in SortedBatchSampler(np.array([5., 1, 4, 2]), 2))
-    [[0, 2], [1, 3]]
-    """
-
-    def batches(self) -> list[np.ndarray]:
-        rng = self._rng()
-        order = np.lexsort((rng.random(self.costs.size), self.costs))
-        chunks = [order[i:i + self.batch_size] for i in range(0, order.size, self.batch_size)]
-        return [chunks[i] for i in rng.permutation(len(chunks))]
-
-
-class RoundRobinBatchSampler(_SeededBatches):
-    """NuGraph-style: the largest ``top`` fraction of items dealt round-robin over the batches (one
-    batch after another), then the remaining items shuffled into the free places.
-
-    >>> b = RoundRobinBatchSampler(np.arange(20.0), 5, top=0.2).batches()
-    >>> sorted(int(max(x)) for x in b)      # each batch got one of the 4 largest items
-    [16, 17, 18, 19]
-    """
-
-    def __init__(self, costs: np.ndarray, batch_size: int, seed: int = 0, top: float = 0.1):
-        super().__init__(costs, batch_size, seed)
-        self.top = float(top)
-
-    def batches(self) -> list[np.ndarray]:
-        rng = self._rng()
-        n, B = self.costs.size, self.num_batches
-        order = np.argsort(-self.costs, kind="stable")
-        k = int(round(self.top * n))
-        big, rest = order[:k], rng.permutation(order[k:])
-        # capacities as even as the batch count allows: the first n % B batches hold one more
-        cap = np.full(B, n // B) + (np.arange(B) < n % B)
-        out: list[list[int]] = [[] for _ in range(B)]
-        start = int(rng.integers(B))
-        for j, item in enumerate(big):
-            out[(start + j) % B].append(int(item))
-        pos = 0
-        for b in range(B):
-            take = cap[b] - len(out[b])
-            out[b] += rest[pos:pos + take].tolist()
-            pos += take
-        return [np.asarray(x, dtype=np.int64) for x in (out[i] for i in rng.permutation(B))]
 
 
 @dataclass
@@ -170,45 +90,6 @@ def _features(dataset: Any) -> tuple[int, int]:
         raise InvalidSizesError("the graphs have no node features x; the Interaction Network needs them")
     ea = getattr(g, "edge_attr", None)
     return int(g.x.shape[1]), int(ea.shape[1]) if ea is not None and ea.dim() == 2 else 0
-
-
-def dataset_sizes(dataset: Any) -> np.ndarray:
-    """``(n, 2)`` nodes and edges per graph: cached ``sizes`` where present, else read once."""
-    cached = getattr(dataset, "sizes", None)
-    if isinstance(cached, np.ndarray) and cached.shape == (len(dataset), 2):
-        return cached
-    return graph_sizes(dataset, ("num_nodes", "num_edges"))
-
-
-def make_batch_sampler(strategy: str, sizes: np.ndarray, batch_size: int, memory: MemoryModel, *,
-                       budget_bytes: float | None = None, seed: int = 0):
-    """The batch sampler of one strategy over graphs of ``sizes`` ``(n, 2)``, costs from ``memory``."""
-    costs = memory(sizes)
-    if strategy == "random":
-        return RandomBatchSampler(costs, batch_size, seed)
-    if strategy == "sorted":
-        return SortedBatchSampler(costs, batch_size, seed)
-    if strategy == "roundrobin":
-        return RoundRobinBatchSampler(costs, batch_size, seed)
-    if strategy == "balanced":
-        return BalancedBatchSampler(sizes, batch_size, cost=memory, seed=seed)
-    if strategy == "packed":
-        if budget_bytes is None:
-            raise ValueError("strategy 'packed' needs budget_bytes")
-        check_budget(sizes, memory, budget_bytes)
-        return PackedBatchSampler(sizes, memory.budget_to_max_cost(budget_bytes), cost=memory, seed=seed)
-    raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-
-
-def check_budget(sizes: np.ndarray, memory: MemoryModel, budget_bytes: float) -> None:
-    """Raise :class:`~hullpack.errors.OversizeItemError` if one graph alone needs more than the budget."""
-    need = memory.intercept + memory(sizes)
-    worst = int(np.argmax(need))
-    if need[worst] > budget_bytes:
-        raise OversizeItemError(
-            f"memory budget {budget_bytes / 2**20:.2f} MiB is below what graph {worst} needs on its own "
-            f"({need[worst] / 2**20:.2f} MiB, {int(sizes[worst, 0])} nodes, {int(sizes[worst, 1])} edges); "
-            "raise the budget or leave such graphs out")
 
 
 def _summary(name: str, strategy: str, out: dict, budget: float, memory: MemoryModel) -> dict:
@@ -422,8 +303,6 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
            "table": table.to_dict(orient="records"), "markdown": to_markdown(table), "noise": noise(table),
            "datasets": details, "distributed": None}
     if distributed:
-        from .distributed import compare_distributed
-
         name = list(loaded)[-1]
         n_val = details[name]["num_val"]
         res = compare_distributed(loaded[name][n_val:], batch_size=config.batch_size, world_size=world_size,

@@ -36,11 +36,11 @@ import pandas as pd
 
 from ..elements import element_groups
 from ..hull import hull_batch
-from .engine import HULL_TOL
+from .hulls import HULL_TOL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DFTCompounds", "load_dft", "compare_block", "by_group_pair", "plot_group_heatmaps", "element_groups"]
+__all__ = ["DFTCompounds", "load_dft", "compare_block", "by_group_pair", "plot_group_heatmaps", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
@@ -215,7 +215,7 @@ def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.nd
     with np.errstate(invalid="ignore", divide="ignore"):
         out["precision"] = np.where(n_pred > 0, out["tp_pred"] / np.maximum(n_pred, 1), np.nan)
         out["recall"] = np.where(out["n_dft_stable"] > 0, out["tp_dft"] / np.maximum(out["n_dft_stable"], 1), np.nan)
-        out["stab_f1"] = _f1(out["stab_tp"], out["stab_fp"], out["stab_fn"])
+        out["stab_f1"] = f1_score(out["stab_tp"], out["stab_fp"], out["stab_fn"])
     # the stable sets agree: every predicted vertex matches a DFT one and vice versa
     out["agree"] = (out["tp_pred"] == n_pred) & (out["tp_dft"] == out["n_dft_stable"])
     # nullable dtypes: the metrics of systems without a hull are missing, the others keep their type
@@ -229,7 +229,12 @@ def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.nd
     return out
 
 
-def _f1(tp, fp, fn):
+def f1_score(tp, fp, fn):
+    """F1 = 2 TP / (2 TP + FP + FN) from counts (arrays or scalars); NaN where nothing was counted.
+
+    >>> f1_score(1, 1, 1).item(), bool(np.isnan(f1_score(0, 0, 0)))
+    (0.5, True)
+    """
     tp, fp, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn))
     d = 2 * tp + fp + fn
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -285,7 +290,7 @@ def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         agg["precision"] = np.where(agg["n_pred_stable"] > 0, agg["tp_pred"] / agg["n_pred_stable"], np.nan)
         agg["recall"] = np.where(agg["n_dft_stable"] > 0, agg["tp_dft"] / agg["n_dft_stable"], np.nan)
-    agg["stab_f1"] = _f1(agg["stab_tp"], agg["stab_fp"], agg["stab_fn"])
+    agg["stab_f1"] = f1_score(agg["stab_tp"], agg["stab_fp"], agg["stab_fn"])
     return agg.reset_index()
 
 

@@ -11,7 +11,27 @@ import pandas as pd
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..errors import ScreeningError
 
-__all__ = ["ScreenResult", "formula_of", "formulas"]
+__all__ = ["ScreenResult", "formula_of", "formulas", "parse_system"]
+
+
+def parse_system(name: str) -> np.ndarray:
+    """The element indices (ascending: ElemNet's order) of a system named by 2 or 3 distinct
+    element symbols joined by ``-`` (``,`` and spaces also separate), in any order;
+    :class:`~hullpack.errors.ScreeningError` says what is wrong with any other name.
+
+    >>> parse_system("Fe-O").tolist(), parse_system("O-Ni-Fe").tolist()
+    ([6, 22], [6, 22, 24])
+    >>> parse_system("FeO")
+    Traceback (most recent call last):
+    ...
+    hullpack.errors.ScreeningError: system 'FeO': expected 2 or 3 distinct element symbols of ElemNet's 86 joined by '-' (e.g. 'Fe-O'); unknown: FeO
+    """
+    symbols = [t for t in str(name).replace(",", "-").replace(" ", "-").split("-") if t]
+    unknown = [t for t in symbols if t not in ELEMENT_INDEX]
+    if unknown or len(symbols) not in (2, 3) or len(set(symbols)) != len(symbols):
+        raise ScreeningError(f"system {name!r}: expected 2 or 3 distinct element symbols of ElemNet's 86 "
+                             f"joined by '-' (e.g. 'Fe-O'){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+    return np.array(sorted(ELEMENT_INDEX[t] for t in symbols), dtype=np.int32)
 
 
 def formula_of(elements, numerators) -> str:
@@ -44,6 +64,18 @@ def formulas(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> np
         part = symbols[np.asarray(table)[s, j]] + amount[p, j]
         out += np.where(reduced[p, j] > 0, part, "")
     return out
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 system"``, ``"3,655 systems"``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _nanmean(column: pd.Series) -> float:
+    """The mean of the values that are not missing; NaN (without a warning) when there are none."""
+    v = column.astype(float).to_numpy()
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else math.nan
 
 
 @dataclass
@@ -96,9 +128,12 @@ class ScreenResult:
     def summary(self) -> str:
         """A few lines: systems, stable compounds, certification and DFT agreement."""
         s = self.systems
-        lines = [f"{len(s):,} {'binary' if self.order == 2 else 'ternary'} systems x "
-                 f"{int(s['n_points'].iloc[0]) if len(s) else 0} grid points, precision {self.config.get('precision')}",
-                 f"predicted stable compounds: {int(s['n_stable'].sum()):,} in {int((s['n_stable'] > 0).sum()):,} systems"]
+        n_points = int(s["n_points"].iloc[0]) if len(s) else self.config.get("n_points", 0)
+        kind = "binary" if self.order == 2 else "ternary"
+        lines = [f"{_count(len(s), kind + ' system')} x {n_points} grid points, precision "
+                 f"{self.config.get('precision')}",
+                 f"predicted stable compounds: {int(s['n_stable'].sum()):,} in "
+                 f"{_count(int((s['n_stable'] > 0).sum()), 'system')}"]
         if "n_fp32" in s and self.config.get("precision") == "bf16":
             n_pred = self.stats.get("n_predictions", 0)
             lines.append(f"bf16 certification: {int(s['n_fp32'].sum()):,} of {n_pred:,} points re-evaluated in fp32")
@@ -122,7 +157,7 @@ class ScreenResult:
         """The DFT comparison over the whole screen (needs ``compare_dft=True``): counts, stable-
         compound precision and recall, stability F1, mean MAE at the DFT hull compositions and the
         share of systems whose stable sets agree."""
-        from .dft import _f1
+        from .dft import f1_score
 
         s = self.systems
         if "stab_tp" not in s:
@@ -132,9 +167,8 @@ class ScreenResult:
         return {"n_dft": int(s["n_dft"].sum()), "n_dft_stable": int(n_dft),
                 "precision": float(s["tp_pred"].sum() / n_pred) if n_pred else float("nan"),
                 "recall": float(s["tp_dft"].sum() / n_dft) if n_dft else float("nan"),
-                "stability_f1": float(_f1(tp, fp, fn)),
-                "mae_dft_hull": float(np.nanmean(s["mae_dft_hull"].astype(float))),
-                "agree": float(np.nanmean(s["agree"].astype(float)))}
+                "stability_f1": float(f1_score(tp, fp, fn)),
+                "mae_dft_hull": _nanmean(s["mae_dft_hull"]), "agree": _nanmean(s["agree"])}
 
     def _write(self, directory, suffix: str, write) -> list[Path]:
         d = Path(directory)
@@ -184,16 +218,12 @@ class ScreenResult:
         from .. import compositions
         from ..hull import lower_hull
         from .dft import load_dft
-        from .engine import HULL_TOL, InferenceEngine
+        from .engine import InferenceEngine
+        from .hulls import HULL_TOL
 
-        symbols = [t for t in str(name).replace(",", "-").replace(" ", "-").split("-") if t]
-        unknown = [t for t in symbols if t not in ELEMENT_INDEX]
-        if unknown or len(symbols) not in (2, 3) or len(set(symbols)) != len(symbols):
-            raise ScreeningError(f"system {name!r}: expected 2 or 3 distinct element symbols of ElemNet's 86 "
-                                 f"joined by '-' (e.g. 'Fe-O'){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+        els = parse_system(name)
         if self.model is None:
             raise ScreeningError("this result has no model attached (loaded from files?): screen again to plot")
-        els = np.array(sorted(ELEMENT_INDEX[t] for t in symbols), dtype=np.int32)
         order = len(els)
         grid = self.config.get("grid_array")
         if grid is None or np.asarray(grid).shape[1] != order:

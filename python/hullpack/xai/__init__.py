@@ -21,8 +21,9 @@ Every analysis takes a torch module mapping ``(n, 86)`` element fractions (ElemN
 >>> ex.values.shape, ex.feature_names[6]
 ((3, 86), 'O')
 """
-from ._base import (ENERGY_UNIT, PROPERTIES, as_fractions, check_trained, element_table, energy_model,
-                    equiatomic_binaries, load_model, predict, random_compositions)
+from ..elements import element_table
+from .base import (ENERGY_UNIT, PROPERTIES, as_fractions, check_trained, energy_model, equiatomic_binaries,
+                    load_model, predict, random_compositions)
 from .alignment import element_response, property_alignment
 from .attributions import kernel_check, shap_summary, shap_values
 from .binaries import (all_pairs_scan, cation_anion_elements, charge_balanced_fractions, group_matrix,

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from ..elements import ELEMNET_ELEMENTS
-from ._base import PROPERTIES, element_table, elements_arg, energy_model, equiatomic_binaries, predict
+from ..elements import ELEMNET_ELEMENTS, element_table
+from .base import PROPERTIES, elements_arg, energy_model, equiatomic_binaries, predict
 
 
 def element_response(model: nn.Module, elements: Iterable[str] | None = None) -> pd.DataFrame:

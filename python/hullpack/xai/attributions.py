@@ -35,7 +35,7 @@ from torch import nn
 
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS
-from ._base import as_fractions, energy_model, formulas_of, oqmd_split, predict, random_compositions
+from .base import as_fractions, energy_model, formulas_of, oqmd_split, predict, random_compositions
 
 log = logging.getLogger(__name__)
 

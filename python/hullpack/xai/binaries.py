@@ -18,8 +18,8 @@ import pandas as pd
 from torch import nn
 
 from .._progress import progress
-from ..elements import ELEMNET_ELEMENTS
-from ._base import _element_table, binary_fractions, elements_arg, energy_model, predict
+from ..elements import ELEMNET_ELEMENTS, element_table
+from .base import binary_fractions, elements_arg, energy_model, predict
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +36,23 @@ def cation_anion_elements() -> tuple[list[str], list[str]]:
     >>> len(a), b
     (33, ['N', 'O', 'F', 'P', 'S', 'Cl', 'As', 'Se', 'Br', 'Sb', 'Te', 'I', 'Bi'])
     """
-    t = _element_table()
+    t = element_table()
     a = [s for s in ELEMNET_ELEMENTS if t.at[s, "group"] in CATION_GROUPS and s != "H"]
     b = [s for s in ELEMNET_ELEMENTS if t.at[s, "group"] in ANION_GROUPS]
     return a, b
 
 
-def charge_balanced_fractions(a: str, b: str) -> tuple[float, ...]:
+def charge_balanced_fractions(a: str, b: str, *, table: pd.DataFrame | None = None) -> tuple[float, ...]:
     """Fractions x of A in A_x B_(1-x) that balance a positive common oxidation state of A against a
-    negative one of B (empty when there is none).
+    negative one of B (empty when there is none). ``table``: the :func:`element_table` to read
+    (default: a fresh one; pass one to reuse it over many pairs).
 
     >>> charge_balanced_fractions("Ca", "F"), charge_balanced_fractions("Na", "Cl")
     ((0.3333333333333333,), (0.5,))
     >>> charge_balanced_fractions("Fe", "Ni")
     ()
     """
-    t = _element_table()
+    t = element_table() if table is None else table
     qa = [q for q in t.at[a, "common_oxidation_states"] if q > 0]
     qb = [q for q in t.at[b, "common_oxidation_states"] if q < 0]
     if not qb and t.at[b, "group"] in ANION_GROUPS:  # Bi: no negative common state, but Bi(3-) exists
@@ -59,9 +60,14 @@ def charge_balanced_fractions(a: str, b: str) -> tuple[float, ...]:
     return tuple(sorted({-qn / (qp - qn) for qp in qa for qn in qb}))
 
 
-def orient(a: str, b: str) -> tuple[str, str]:
-    """``(cation, anion)``: the element of lower electronegativity first (lower Z on a tie)."""
-    t = _element_table()
+def orient(a: str, b: str, *, table: pd.DataFrame | None = None) -> tuple[str, str]:
+    """``(cation, anion)``: the element of lower electronegativity first (lower Z on a tie).
+    ``table`` as in :func:`charge_balanced_fractions`.
+
+    >>> orient("Cl", "Na")
+    ('Na', 'Cl')
+    """
+    t = element_table() if table is None else table
     ka = (t.at[a, "electronegativity"], t.at[a, "Z"])
     kb = (t.at[b, "electronegativity"], t.at[b, "Z"])
     return (a, b) if ka <= kb else (b, a)
@@ -146,17 +152,18 @@ def all_pairs_scan(model: nn.Module, elements: Iterable[str] | None = None, *, n
     """:func:`xp_vs_xe` over every unordered pair of ``elements`` (all 3,655 of ElemNet's by
     default), each oriented cation first (:func:`orient`). The input of :func:`group_matrix`."""
     elements = elements_arg(elements)
-    pairs = [orient(a, b) for a, b in combinations(elements, 2)]
+    t = element_table()
+    pairs = [orient(a, b, table=t) for a, b in combinations(elements, 2)]
     return _with_charge_balance(lowest_energy_fraction(model, pairs, n_grid=n_grid, refine=refine,
                                                       show_progress=show_progress))
 
 
 def _with_charge_balance(df: pd.DataFrame) -> pd.DataFrame:
-    t = _element_table()
+    t = element_table()
     df = df.copy()
     df.insert(2, "group_A", t.loc[df["A"], "group"].to_numpy())
     df.insert(3, "group_B", t.loc[df["B"], "group"].to_numpy())
-    candidates = [charge_balanced_fractions(a, b) for a, b in zip(df["A"], df["B"])]
+    candidates = [charge_balanced_fractions(a, b, table=t) for a, b in zip(df["A"], df["B"])]
     x_e = [min(c, key=lambda v: abs(v - xp)) if c else np.nan for c, xp in zip(candidates, df["x_p"])]
     df["x_e"] = np.asarray(x_e, dtype=np.float64)
     df["x_e_all"] = [", ".join(f"{v:.3g}" for v in c) for c in candidates]
@@ -200,8 +207,8 @@ def hull_agreement_by_group(systems: pd.DataFrame, value: str = "agree", *, agg:
     if missing:
         raise ValueError(f"the systems table lacks the columns {missing}")
     elements_arg(list(systems["A"]) + list(systems["B"]))
-    oriented = [orient(a, b) for a, b in zip(systems["A"], systems["B"])]
-    t = _element_table()
+    t = element_table()
+    oriented = [orient(a, b, table=t) for a, b in zip(systems["A"], systems["B"])]
     df = pd.DataFrame({"group_A": [int(t.at[a, "group"]) for a, _ in oriented],
                        "group_B": [int(t.at[b, "group"]) for _, b in oriented],
                        # bool, nullable boolean (missing where a system has no hull) or numeric

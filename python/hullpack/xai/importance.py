@@ -11,7 +11,7 @@ from torch import nn
 from .._progress import progress
 from ..elements import ELEMENT_INDEX
 from ..errors import CompositionError
-from ._base import as_fractions, elements_arg, energy_model, predict
+from .base import as_fractions, elements_arg, energy_model, predict
 
 log = logging.getLogger(__name__)
 

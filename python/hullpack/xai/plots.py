@@ -11,7 +11,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ._base import ENERGY_UNIT, PROPERTIES, _element_table
+from ..elements import ELEMNET_ELEMENTS, element_table
+from .base import ENERGY_UNIT, PROPERTIES
 
 _GROUP_CMAP = "tab20"
 _PROPERTY_LABELS = {
@@ -62,7 +63,7 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
     plt = _plt()
     from matplotlib.patches import Rectangle
 
-    table = _element_table()
+    table = element_table()
     values = pd.Series(values, dtype=float)
     cmap = plt.get_cmap(cmap or ("RdBu_r" if center is not None else "viridis"))
     norm = _norm(values.to_numpy(), center)
@@ -168,7 +169,7 @@ def alignment_scatter(quantities: pd.DataFrame, alignment: pd.DataFrame, *,
     """Scatter of each per-element quantity (rows) against each element property (columns),
     points coloured by group, the most extreme elements named, Spearman ρ and p in each title.
 
-    >>> t = _element_table()
+    >>> t = element_table()
     >>> q = pd.DataFrame({"toy": -t["electronegativity"]})
     >>> from hullpack.xai.alignment import property_alignment
     >>> fig = alignment_scatter(q, property_alignment(q))
@@ -176,7 +177,7 @@ def alignment_scatter(quantities: pd.DataFrame, alignment: pd.DataFrame, *,
     5
     """
     plt = _plt()
-    table = _element_table()
+    table = element_table()
     props = list(properties or PROPERTIES)
     units = units or {}
     nq, npr = len(quantities.columns), len(props)
@@ -218,7 +219,7 @@ def importance_bar(df: pd.DataFrame, *, value: str = "delta_mae", low: str = "ci
     """
     plt = _plt()
     d = df.sort_values(value, ascending=False).head(top).iloc[::-1]
-    groups = _element_table().loc[d.index, "group"].to_numpy()
+    groups = element_table().loc[d.index, "group"].to_numpy()
     fig, ax = plt.subplots(figsize=(6.5, max(3.0, 0.26 * len(d) + 1.2)))
     err = None
     if low in d and high in d:
@@ -257,7 +258,6 @@ def tree_plot(tree, *, max_depth: int = 3, feature_names: Sequence[str] | None =
     """The top ``max_depth`` levels of a surrogate tree; node values are energies in eV/atom."""
     from sklearn.tree import plot_tree
 
-    from ..elements import ELEMNET_ELEMENTS
 
     plt = _plt()
     depth = min(max_depth, tree.get_depth())
@@ -309,7 +309,6 @@ def pca_grid(projection, which: str = "pure", *, label_points: bool | None = Non
     scores = projection.pure if which == "pure" else projection.binary
     groups = projection.pure_groups if which == "pure" else projection.binary_groups
     label_points = which == "pure" if label_points is None else label_points
-    from ..elements import ELEMNET_ELEMENTS
 
     n = len(projection.layers)
     cols = min(5, n)

@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS
-from ._base import _element_table, as_fractions, energy_model, equiatomic_binaries
+from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS, element_table
+from .base import as_fractions, energy_model, equiatomic_binaries
 
 #: modules whose outputs count as a hidden layer's activations
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.PReLU)
@@ -145,7 +145,7 @@ def layer_projection(model: nn.Module) -> LayerProjection:
     >>> p.pure["net.1"].shape, p.binary["net.6"].shape, list(p.summary.columns)
     ((86, 2), (3655, 2), ['layer', 'width', 'set', 'pc1_share', 'pc2_share', 'group_separation'])
     """
-    table = _element_table()
+    table = element_table()
     pure_x = np.eye(N_ELEMENTS, dtype=np.float32)
     bin_x, pairs = equiatomic_binaries()
     pure_acts = layer_activations(model, pure_x)

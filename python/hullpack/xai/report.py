@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from ._base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict
+from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from torch import nn
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import CompositionError
-from ._base import as_fractions, energy_model, predict
+from .base import as_fractions, energy_model, predict
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def fit_surrogate(model: nn.Module, compositions: Any, *, depths: Iterable[int] 
     whose held-out R² is within 0.02 of the best.
 
     >>> import torch
-    >>> from hullpack.xai._base import random_compositions
+    >>> from hullpack.xai.base import random_compositions
     >>> oxygen = torch.nn.Linear(86, 1)                 # a toy: E = -2 x_O
     >>> with torch.no_grad():
     ...     _ = oxygen.weight.zero_(); _ = oxygen.bias.zero_(); oxygen.weight[0, 6] = -2.0

@@ -1,12 +1,13 @@
 """What every XElemNet analysis shares: the model as an energy function of element fractions, checked
-inputs, element data from pymatgen, and the compositions the analyses are run on."""
+inputs, and the compositions the analyses are run on (element data: :func:`hullpack.elements.element_table`)."""
 from __future__ import annotations
 
 import functools
 import logging
 import os
-import warnings
+from collections.abc import Mapping
 from itertools import combinations
+from numbers import Number
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -15,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS, element_groups
+from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
 from ..errors import CompositionError, ModelFileError
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,18 @@ def _device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 8192) -> np.ndarray:
-    """Energies (float64, eV/atom) of the ``(n, 86)`` fractions ``x``, in eval mode, batch by batch.
+def predict(model: nn.Module, x: Any, *, batch_size: int = 8192) -> np.ndarray:
+    """Energies (float64, eV/atom) of ``x``, in eval mode, batch by batch: ``(n, 86)`` fractions
+    (an array or tensor, taken as they are), or formulas (a string, or a list of strings or
+    element -> amount dicts, featurized and checked by :func:`as_fractions`).
 
     >>> predict(torch.nn.Linear(86, 1), np.zeros((0, 86), np.float32)).shape
     (0,)
+    >>> predict(torch.nn.Linear(86, 1), ["NaCl", "Fe2O3"]).shape
+    (2,)
     """
+    if _are_formulas(x):
+        x = as_fractions(x, name="x")
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not x.flags.writeable:  # torch warns on read-only buffers (the cached binaries are)
         x = x.copy()
@@ -74,6 +81,16 @@ def predict(model: nn.Module, x: np.ndarray, *, batch_size: int = 8192) -> np.nd
         xb = torch.from_numpy(x[start:start + batch_size]).to(device)
         out[start:start + len(xb)] = model(xb).reshape(-1).double().cpu().numpy()
     return out
+
+
+def _are_formulas(x: Any) -> bool:
+    """Whether ``x`` holds formulas (strings, mappings, pymatgen compositions) rather than numbers."""
+    if isinstance(x, (str, Mapping)):
+        return True
+    if isinstance(x, (pd.Series, pd.Index)):
+        x = x.tolist()
+    return (isinstance(x, (list, tuple)) and len(x) > 0
+            and not isinstance(x[0], (Number, list, tuple, np.ndarray, torch.Tensor)))
 
 
 def check_trained(model: nn.Module, *, where: str = "the model") -> None:
@@ -146,7 +163,7 @@ def as_fractions(compositions: Any, *, name: str = "compositions") -> np.ndarray
     else:
         from ..elemnet import featurize
 
-        if isinstance(compositions, str):
+        if isinstance(compositions, (str, Mapping)):
             compositions = [compositions]
         x = featurize(list(compositions))
     if len(x) == 0:
@@ -261,51 +278,8 @@ def oqmd_split(split: str = "test", *, n: int | None = None, seed: int = 0) -> t
     return x, y
 
 
-# ------------------------------------------------------------------------------------- element data
-
-def _pymatgen_element():
-    try:
-        from pymatgen.core import Element
-    except ImportError:  # pragma: no cover - pymatgen is part of the xai extra
-        raise ImportError("element properties need pymatgen: pip install 'hullpack[xai]'") from None
-    return Element
-
-
-def _display_position(z: int, group: int, period: int) -> tuple[int, int]:
-    """(row, column) on a periodic-table plot: lanthanides and actinides in two rows below."""
-    if 57 <= z <= 71:
-        return 8, 3 + (z - 57)
-    if 89 <= z <= 103:
-        return 9, 3 + (z - 89)
-    return period, group
-
-
-@functools.lru_cache(maxsize=1)
-def _element_table() -> pd.DataFrame:
-    Element = _pymatgen_element()
-    groups = element_groups()
-    rows = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pymatgen warns about missing data for a few elements
-        for symbol, group in zip(ELEMNET_ELEMENTS, groups):
-            el = Element(symbol)
-            z, group, period = int(el.Z), int(group), int(el.row)
-            ie = el.ionization_energies
-            radius = el.atomic_radius
-            row, col = _display_position(z, group, period)
-            rows.append({
-                "element": symbol, "Z": z, "group": group, "period": period,
-                "electronegativity": float(el.X) if el.X == el.X else np.nan,
-                "ionization_energy": float(ie[0]) if ie and ie[0] is not None else np.nan,
-                "atomic_radius": float(radius) if radius is not None else np.nan,
-                "common_oxidation_states": tuple(int(s) for s in el.common_oxidation_states),
-                "oxidation_states": tuple(int(s) for s in el.oxidation_states),
-                "table_row": row, "table_col": col,
-            })
-    return pd.DataFrame(rows).set_index("element")
-
-
-#: the properties :func:`element_table` holds that alignment correlates with, and their units
+#: the properties :func:`~hullpack.elements.element_table` holds that alignment correlates with,
+#: and their units
 PROPERTIES: dict[str, str] = {
     "electronegativity": "Pauling",
     "group": "",
@@ -313,25 +287,6 @@ PROPERTIES: dict[str, str] = {
     "ionization_energy": "eV",
     "atomic_radius": "Å",
 }
-
-
-def element_table() -> pd.DataFrame:
-    """Per-element data of ElemNet's 86 elements from pymatgen, indexed by symbol in ElemNet order:
-    Z, group (lanthanides and actinides: 3), period, Pauling electronegativity, first ionization
-    energy (eV), atomic radius (Å; NaN for Kr and Xe), common and all oxidation states, and the
-    element's cell on a periodic-table plot.
-
-    >>> t = element_table()
-    >>> int(t.at["O", "group"]), int(t.at["O", "period"]), float(t.at["O", "electronegativity"])
-    (16, 2, 3.44)
-    """
-    return _element_table().copy()
-
-
-def group_of(symbols: Iterable[str]) -> np.ndarray:
-    """Periodic-table groups of symbols (lanthanides and actinides count as group 3)."""
-    g = _element_table()["group"]
-    return np.array([int(g[s]) for s in symbols], dtype=np.int64)
 
 
 def ensure_dir(path: str | os.PathLike) -> Path:

@@ -1,0 +1,73 @@
+"""The ``hullpack`` command line. Thin: it parses, calls the library and prints.
+
+Each subcommand is a module of this package named in :data:`COMMANDS`: it defines ``NAME`` (the
+subcommand), ``HELP`` (one line for ``hullpack --help``), optionally ``DESCRIPTION``,
+``add_arguments(parser)`` and ``run(args) -> int``. Adding a subcommand is adding its module and
+its name to :data:`COMMANDS`. Errors the user can fix print one line, ``hullpack COMMAND: ...``,
+and exit with status 2 (see :mod:`hullpack.cli.common`).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from .common import CommandError, missing_extra_message, warnings_as_notes
+
+#: the subcommand modules, in the order ``hullpack --help`` lists them
+COMMANDS = ("info", "train", "predict", "batches", "explain", "bench_memory", "screen")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="hullpack",
+        description="Graph-size-aware batch samplers; ElemNet hull screening and explainability.",
+    )
+    parser.add_argument("--version", action="version", version=f"hullpack {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        command = importlib.import_module(f"{__name__}.{name}")
+        p = sub.add_parser(command.NAME, help=command.HELP, description=getattr(command, "DESCRIPTION", None))
+        command.add_arguments(p)
+        p.set_defaults(func=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.quiet:
+        os.environ["HULLPACK_QUIET"] = "1"  # read by hullpack._progress
+    if args.command is None:
+        parser.print_help()
+        return 0
+    # OpenMP threads that spin while waiting are many times slower when another process shares the
+    # cores; effective only before torch is first imported (every command imports it lazily)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        with warnings_as_notes(args.command):
+            return int(args.func(args) or 0)
+    except CommandError as exc:
+        print(f"hullpack {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional dependency the command reached without checking
+        message = missing_extra_message(exc.name)
+        if message is None:
+            raise
+        print(f"hullpack {args.command}: {message}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # hullpack's errors name the bad input; no traceback for those
+        print(f"hullpack {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

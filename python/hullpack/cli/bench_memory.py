@@ -1,0 +1,92 @@
+"""``hullpack bench-memory``: the GNN memory study, peak memory of training with each batching
+strategy (and, with ``--distributed``, the straggler comparison over local processes)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .common import missing, positive_int, require
+
+NAME = "bench-memory"
+HELP = "GNN memory study: peak memory of training with batching strategies"
+DESCRIPTION = ("Train an Interaction Network edge classifier on synthetic collider events (or your PyG dataset) "
+               "with each batching strategy and compare peak and mean step memory, steps per epoch, epoch time "
+               "and validation metrics; steps over the memory budget are those where a GPU of that size would "
+               'run out of memory. Needs the hep extra (pip install "hullpack[hep]").')
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    # defaults live in hullpack.hep.study.StudyConfig (not imported here: it pulls in torch)
+    p.add_argument("--dataset", action="append", help="low, high (synthetic presets), a .pt file of PyG graphs, "
+                   "or module:attribute; repeat for several (default: low and high)")
+    p.add_argument("--events", type=positive_int, default=300, help="events per synthetic preset (default 300)")
+    p.add_argument("--root", help="cache generated events in this folder")
+    p.add_argument("--strategies", default="random,sorted,roundrobin,balanced,packed",
+                   help="comma-separated subset of random,sorted,roundrobin,balanced,packed")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=32, help="width of the Interaction Network's MLPs")
+    p.add_argument("--num-steps", type=int, default=3, help="message-passing rounds")
+    p.add_argument("--budget-mib", type=float, help="memory budget (default: --budget-factor x an average batch, "
+                   "at least 1.1 x the largest graph)")
+    p.add_argument("--budget-factor", type=float, default=1.25)
+    p.add_argument("--baseline-repeats", type=int, default=0,
+                   help="extra seeds of the random baseline, to show run-to-run noise of the metrics")
+    p.add_argument("--allocator", action="store_true", help="on the CPU also record the allocator's peak "
+                   "of every step (torch.profiler memory events; slower)")
+    p.add_argument("--distributed", action="store_true",
+                   help="also compare DistributedSampler with DistributedBalancedBatchSampler on local processes")
+    p.add_argument("--world-size", type=positive_int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (peak from torch.cuda.max_memory_allocated)")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    p.add_argument("--out", help="write memory.json and memory.png into this folder")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    require("hep", "torch_geometric")
+    from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown
+
+    cfg = StudyConfig(strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
+                      batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
+                      num_steps=args.num_steps, seed=args.seed, device=args.device,
+                      budget_bytes=args.budget_mib * 2**20 if args.budget_mib else None,
+                      budget_factor=args.budget_factor, baseline_repeats=args.baseline_repeats,
+                      allocator=args.allocator)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    plot = bool(args.out) and not missing("matplotlib")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        if not plot:
+            print('hullpack bench-memory: note: memory.png skipped, matplotlib is not installed '
+                  '(pip install "hullpack[plot]")', file=sys.stderr)
+    out = bench_memory(args.dataset or ["low", "high"], cfg, num_events=args.events, root=args.root,
+                       distributed=args.distributed, world_size=args.world_size,
+                       plot_path=os.path.join(args.out, "memory.png") if plot else None)
+    written = []
+    if args.out:
+        written.append(os.path.join(args.out, "memory.json"))
+        with open(written[0], "w") as f:
+            json.dump(out, f, indent=1, default=float)
+        if plot:
+            written.append(os.path.join(args.out, "memory.png"))
+    if args.json:
+        print(json.dumps(out, default=float))
+        return 0
+    print(out["markdown"])
+    for name, d in out["datasets"].items():
+        print(f"\n{name}: memory budget {d['budget_bytes'] / 2**20:.2f} MiB; memory model {d['memory_model']}")
+    if out["noise"]:
+        print(f"\nrun-to-run spread of the random baseline's validation metrics: {out['noise']}")
+    if out["distributed"]:
+        print(f"\n{out['distributed']['world_size']} processes (gloo), dataset {out['distributed']['dataset']}:")
+        print(distributed_markdown(out["distributed"]))
+    if written:
+        print(f"\nwrote {' and '.join(written)}")
+    return 0

@@ -1,0 +1,96 @@
+"""What the subcommands share: the error that ends a command with one line and exit status 2,
+checks of optional dependencies that name the extra to install, argument types, and wording.
+
+>>> plural(1, "file"), plural(3, "file")
+('1 file', '3 files')
+>>> missing_extra_message("matplotlib")
+'needs matplotlib, which is not installed: pip install "hullpack[plot]"'
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import sys
+import warnings
+
+#: optional modules -> the extra of hullpack that installs them
+EXTRA_OF = {"matplotlib": "plot", "pyarrow": "parquet", "pymatgen": "materials", "torch_geometric": "pyg",
+            "shap": "xai", "sklearn": "xai", "scipy": "xai"}
+
+
+class CommandError(Exception):
+    """A request the user can fix: :func:`hullpack.cli.main` prints ``hullpack COMMAND: <message>``
+    (one line) and exits with status 2."""
+
+
+def missing_extra_message(module: str | None) -> str | None:
+    """One line naming the extra that installs ``module`` (a missing import), or None if no
+    extra of hullpack provides it."""
+    root = (module or "").split(".")[0]
+    if root not in EXTRA_OF:
+        return None
+    return f'needs {root}, which is not installed: pip install "hullpack[{EXTRA_OF[root]}]"'
+
+
+def missing(*modules: str) -> list[str]:
+    """The ``modules`` that cannot be imported here."""
+    out = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            out.append(name)
+    return out
+
+
+def require(extra: str, *modules: str, what: str | None = None) -> None:
+    """:class:`CommandError` naming ``extra`` if any of ``modules`` is missing (``what``: the
+    option that needs them, if not the whole command)."""
+    absent = missing(*modules)
+    if absent:
+        raise CommandError(f"{what + ' ' if what else ''}needs {', '.join(absent)}, which "
+                           f"{'is' if len(absent) == 1 else 'are'} not installed: pip install \"hullpack[{extra}]\"")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def input_file(path: str, what: str) -> str:
+    """``path`` if it is a readable file, else :class:`CommandError` naming ``what``."""
+    if not os.path.exists(path):
+        raise CommandError(f"{what} {path!r} does not exist")
+    if not os.path.isfile(path):
+        raise CommandError(f"{what} {path!r} is not a file")
+    return path
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 file"``, ``"2 files"``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def warnings_as_notes(command: str):
+    """Prints each distinct warning raised inside as one line, ``hullpack COMMAND: note: ...``,
+    on stderr, instead of Python's warning with its source line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            seen = set()
+            for w in caught:
+                text = " ".join(str(w.message).split())
+                if text not in seen:
+                    seen.add(text)
+                    print(f"hullpack {command}: note: {text}", file=sys.stderr)

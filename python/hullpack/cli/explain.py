@@ -1,0 +1,61 @@
+"""``hullpack explain``: the XElemNet analyses of a model, written as figures, tables and a report."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from .common import positive_int, require
+
+NAME = "explain"
+HELP = "XElemNet: explain an ElemNet model; figures and an HTML/Markdown report"
+DESCRIPTION = ("Run the XElemNet analyses (SHAP, occlusion importance, element-property alignment, surrogate tree, "
+               "binary x_p vs x_e, binary hulls vs DFT, hidden-layer PCA) on the shipped model or a model file, "
+               "writing PNG figures, CSV tables, report.md, a self-contained report.html and results.json into "
+               "OUT. Defaults are those of hullpack.xai.ExplainConfig. Needs the xai extra "
+               '(pip install "hullpack[xai]").')
+#: what the analyses import (the xai extra)
+NEEDS = ("shap", "sklearn", "scipy", "matplotlib", "pymatgen")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    # defaults live in hullpack.xai.ExplainConfig (not imported here: it pulls in torch)
+    p.add_argument("--out", required=True, help="output folder (created if needed)")
+    p.add_argument("--model", help="a model file from `hullpack train` (default: the shipped model)")
+    p.add_argument("--only", help="comma-separated subset of: shap,importance,alignment,surrogate,binaries,hulls,projection")
+    p.add_argument("--n-shap", type=int, help="test compositions explained with SHAP (default 500)")
+    p.add_argument("--n-background", type=int,
+                   help="train compositions in the comparison SHAP background (default 100)")
+    p.add_argument("--n-kernel", type=int, help="compositions of the KernelExplainer check (default 3)")
+    p.add_argument("--n-importance", type=int,
+                   help="test compositions for occlusion importance (default: the whole split)")
+    p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for intervals (default 200)")
+    p.add_argument("--n-surrogate", type=int, help="test compositions for the surrogate tree (default 20000)")
+    p.add_argument("--grid", type=int, help="points of each binary scan on [0, 1] (default 201)")
+    p.add_argument("--hull-grid", type=int, help="grid intervals of the binary hull screen (default 100)")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    p.add_argument("--allow-untrained", action="store_true", help="explain a model file that records no training")
+
+
+def run(args: argparse.Namespace) -> int:
+    require("xai", *NEEDS)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    from hullpack.xai import ExplainConfig, explain
+
+    sizes = {"n_shap": args.n_shap, "n_background": args.n_background, "n_kernel": args.n_kernel,
+             "n_importance": args.n_importance, "n_bootstrap": args.n_bootstrap,
+             "n_surrogate": args.n_surrogate, "n_grid": args.grid, "hull_grid": args.hull_grid,
+             "seed": args.seed}
+    cfg = ExplainConfig(**{k: v for k, v in sizes.items() if v is not None})
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    only = [a for a in args.only.split(",") if a.strip()] if args.only else None
+    numbers = explain(args.out, model_path=args.model, only=only, config=cfg, allow_untrained=args.allow_untrained)
+    out = os.path.abspath(args.out)
+    print(f"report: {os.path.join(out, 'report.html')} (and report.md, results.json, PNG figures)")
+    print("seconds: " + ", ".join(f"{k} {v}" for k, v in numbers["seconds"].items()))
+    return 0

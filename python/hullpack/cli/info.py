@@ -1,0 +1,24 @@
+"""``hullpack info``: the version and what the compiled core was built with and can use now."""
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "info"
+HELP = "show the version and what the compiled core was built with"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    import hullpack
+
+    info = hullpack.build_info()
+    if args.json:
+        print(json.dumps(info))
+    else:
+        for key, value in info.items():
+            print(f"{key:>14}: {value}")
+    return 0

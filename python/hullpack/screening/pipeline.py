@@ -1,0 +1,325 @@
+"""The screen: :func:`screen` checks a request (elements, grid, precision, shard) before any work,
+then runs its systems block by block through the engine, the bf16 certification and the hulls,
+compares each block with the DFT hulls, and assembles the result tables (:class:`ScreenResult`).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import compositions
+from .._progress import progress as _progress_bar
+from ..elements import ELEMNET_ELEMENTS
+from ..errors import ModelFileError, ScreeningError
+from .certify import Certifier
+from .edges import EdgeEnergies
+from .engine import InferenceEngine
+from .hulls import BlockHulls, corner_mask, plain_hulls, vertex_depth
+from .result import ScreenResult, formulas
+
+__all__ = ["screen", "parse_shard", "resolve_grid", "DEFAULT_GRID", "MAX_INTERVALS", "PRECISIONS"]
+
+log = logging.getLogger(__name__)
+
+#: default grid intervals: step 0.01 for binaries (101 points), 0.05 for ternaries (231 points)
+DEFAULT_GRID = {2: 100, 3: 20}
+#: finest grids accepted: beyond these the grid step is far below the model's accuracy and a full
+#: screen's cost grows as n (binaries) or n^2 / 2 (ternaries) per system
+MAX_INTERVALS = {2: 1000, 3: 200}
+#: (system, point) pairs per block of systems: memory stays flat in the number of systems
+_BLOCK_PAIRS = 1 << 18
+#: ternary edge points are shared (in fp32) when each shared prediction replaces at least this
+#: many bf16 ones: fp32's cost in bf16 predictions on CPU, about 4 through torch's default (MKL)
+#: path and about 2 through oneDNN, so the rule leans towards predicting edges per system
+EDGE_FP32_COST = 4
+PRECISIONS = ("bf16", "fp32", "bf16-uncertified")
+# the text columns of the result tables
+_TEXT_COLUMNS = ("system", "A", "B", "C", "stable", "min_formula", "formula")
+
+
+def parse_shard(shard) -> tuple[int, int] | None:
+    """``"i/n"`` or ``(i, n)`` -> ``(i, n)`` with ``0 <= i < n``.
+
+    >>> parse_shard("1/4"), parse_shard(None)
+    ((1, 4), None)
+    """
+    if shard is None:
+        return None
+    try:
+        i, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
+    except (ValueError, TypeError):
+        raise ScreeningError(f"shard={shard!r}: expected 'i/n' or (i, n), e.g. '0/4'") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ScreeningError(f"shard={shard!r}: need 0 <= i < n")
+    return i, n
+
+
+def resolve_grid(order: int, grid=None) -> np.ndarray:
+    """The grid of numerators a screen uses: ``None`` (the default for ``order``), an int ``n``
+    (uniform step ``1/n``), or an ``(n_points, order)`` array of non-negative integer numerators.
+
+    >>> resolve_grid(2).shape, resolve_grid(3).shape, resolve_grid(2, 10).shape
+    ((101, 2), (231, 3), (11, 2))
+    """
+    if grid is None:
+        grid = DEFAULT_GRID[order]
+    if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
+        n = int(grid)
+        if n < 2:
+            raise ScreeningError(f"grid={n}: too coarse; at least 2 intervals (step 1/2) are needed for a "
+                                 "composition between the pure elements")
+        if n > MAX_INTERVALS[order]:
+            raise ScreeningError(f"grid={n}: too fine for order {order}; at most {MAX_INTERVALS[order]} intervals "
+                                 f"(step {1 / MAX_INTERVALS[order]:g}): finer steps are far below ElemNet's "
+                                 "accuracy (~0.04 eV/atom) and multiply the cost; screen a subset of elements "
+                                 "or use hullpack.hull on your own points")
+        return compositions.uniform_grid(order, n)
+    g = np.asarray(grid)
+    if g.ndim != 2 or g.shape[1] != order or g.dtype.kind not in "iu":
+        raise ScreeningError(f"grid: expected an int n or an integer array (n_points, {order}) of numerators, "
+                             f"got {g.dtype} with shape {g.shape}")
+    if (g < 0).any() or (g.sum(axis=1) <= 0).any():
+        raise ScreeningError("grid: numerators must be >= 0 with a positive sum in every row")
+    den = np.lcm.reduce(g.sum(axis=1).astype(np.int64))
+    if den < 2 or int((~corner_mask(g)).sum()) == 0:
+        raise ScreeningError("grid: too coarse; it has no composition between the pure elements")
+    if len(g) > compositions.uniform_grid(order, MAX_INTERVALS[order]).shape[0]:
+        raise ScreeningError(f"grid: {len(g)} points is more than the finest accepted uniform grid "
+                             f"({MAX_INTERVALS[order]} intervals)")
+    return np.ascontiguousarray(g, dtype=np.int32)
+
+
+def _load_model(model):
+    import torch
+
+    from ..elemnet import load_model, load_pretrained
+
+    if model is None:
+        return load_pretrained()
+    if isinstance(model, (str, os.PathLike)):
+        if not Path(model).is_file():
+            raise ModelFileError(f"model file {str(model)!r} does not exist; give a file written by "
+                                 "`hullpack train` / hullpack.elemnet.save_model, or None for the shipped model")
+        return load_model(model)
+    if isinstance(model, torch.nn.Module):
+        return model.eval()
+    raise ScreeningError(f"model: expected None, a path or an ElemNet, got {type(model).__name__}")
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None where there is no glibc."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _trim_heap() -> None:
+    """Hands the C heap's free memory back to the system (nothing without glibc). Without it the
+    resident size crept up by about 20 MiB per block of a long screen: arrays of a new size each
+    round fragment the heap, and freed pieces stayed resident."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "bf16", points: bool = False,
+           compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
+           match_tol: float | None = None, min_depth: float = 0.0, threads: int | None = None,
+           chunk: int | None = None, seed: int = 0) -> ScreenResult:
+    """Screen every binary (``order=2``) or ternary (``order=3``) system of ``elements`` (default:
+    ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a composition grid.
+
+    ``model``: None (the shipped ElemNet), a model file, or an ElemNet module. ``grid``: None
+    (binaries: step 0.01, 101 points; ternaries: step 0.05, 231 points), an int ``n`` (step
+    ``1/n``), or an integer array of numerators (e.g. :func:`hullpack.compositions.reduced_grid`).
+    ``precision``: ``"bf16"`` (bf16 inference certified in fp32 near the hull: the same hull
+    vertices as ``"fp32"``), ``"fp32"``, or ``"bf16-uncertified"``. ``points``: also return every
+    point. ``compare_dft``: compare with the OQMD hulls (``match_tol``: composition tolerance,
+    default half a grid step). ``shard``: ``"i/n"`` screens the i-th of n contiguous slices of the
+    systems. ``device``: ``"cpu"`` or ``"cuda"``. ``threads``: CPU threads for the gather, torch
+    (set with ``torch.set_num_threads``, which stays set) and the hull kernels; default: torch's.
+    ``min_depth`` (eV/atom): a hull vertex counts as a predicted stable compound only if it lies at
+    least this far below the hull of the other points (the ``depth`` column of ``vertices``); on a
+    fine grid a smooth prediction has many shallow vertices side by side, and 0 (the default)
+    counts them all.
+
+    Bad requests raise :class:`~hullpack.errors.ScreeningError` / ``ModelFileError`` (both
+    ``ValueError``) before any work. Systems with non-finite predictions are kept, flagged in
+    ``nonfinite``, with a warning.
+    """
+    t_start = time.perf_counter()
+    if order not in (2, 3):
+        raise ScreeningError(f"order={order!r}: expected 2 (binaries) or 3 (ternaries)")
+    if precision not in PRECISIONS:
+        raise ScreeningError(f"precision={precision!r}: expected one of {PRECISIONS}")
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ScreeningError(f"device={device!r}: expected 'cpu' or 'cuda'")
+    table = compositions.systems(order, elements)  # names unknown symbols
+    if len(table) == 0:
+        raise ScreeningError(f"elements: fewer than {order} elements given, so there is no system of order {order}")
+    g = resolve_grid(order, grid)
+    sh = parse_shard(shard)
+    den = int(np.lcm.reduce(g.sum(axis=1).astype(np.int64)))
+    match_tol = 0.5 / den if match_tol is None else float(match_tol)
+    if not match_tol >= 0:
+        raise ScreeningError(f"match_tol={match_tol}: expected >= 0")
+    if not (np.isfinite(min_depth) and min_depth >= 0):
+        raise ScreeningError(f"min_depth={min_depth}: expected a finite number >= 0 (eV/atom)")
+    net = _load_model(model)
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))  # oneDNN's threads too, not only the gather's
+    engine = InferenceEngine(net, device=str(device), chunk=chunk, threads=threads)
+    if sh is not None:
+        table = np.array_split(table, sh[1])[sh[0]]
+
+    names = compositions.system_names(table)
+    fr = compositions.grid_fractions(g)
+    inner = ~corner_mask(g)
+    n_inner = int(inner.sum())
+    block = max(1, _BLOCK_PAIRS // max(n_inner, 1))
+    certifier = Certifier(engine, seed=seed) if precision == "bf16" else None
+    if certifier is not None and n_inner and len(table):
+        certifier.calibrate(table, g[inner])  # on the whole screen, not its first block
+    # ternaries share their edges: each pair's binary compositions are predicted once, in fp32,
+    # where that saves work (EDGE_FP32_COST)
+    edges = EdgeEnergies(table, g) if order == 3 else None
+    if edges is not None and edges.mask.any() and edges.sharing >= (1 if precision == "fp32" else EDGE_FP32_COST):
+        edges.evaluate(engine)
+    else:
+        edges = None
+    dft = None
+    if compare_dft:
+        from .dft import load_dft
+
+        dft = load_dft()
+    sys_parts, vert_parts, pt_parts, dft_parts = [], [], [], []
+    t_screen = t_dft = 0.0
+    letters = "ABC"[:order]
+    with _progress_bar(total=len(table) * n_inner, desc="screen", unit="pred",
+                       disable=None if progress else True) as bar:
+        for s0 in range(0, max(len(table), 1), block):  # an empty shard: one empty block, empty tables
+            t0 = time.perf_counter()
+            tb = table[s0:s0 + block]
+            if not len(tb):
+                res = _no_hulls(len(g))
+            elif certifier is not None:
+                res = certifier.run(tb, g, bar=bar, threads=threads, edges=edges)
+            else:
+                res = plain_hulls(engine, tb, g, "fp32" if precision == "fp32" else "bf16", bar=bar,
+                                  threads=threads, edges=edges)
+            depth = vertex_depth(fr, res.energies, res.is_vertex, threads=threads)
+            stable = res.is_vertex & (depth >= min_depth)
+            vf = formulas(tb, g, *np.nonzero(stable))
+            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, stable, letters, vf))
+            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], fr, res, stable, depth, letters, vf))
+            if points:
+                pt_parts.append(_point_rows(tb, names[s0:s0 + block], fr, res, letters))
+            t1 = time.perf_counter()
+            t_screen += t1 - t0
+            if dft is not None:
+                from .dft import compare_block
+
+                dft_parts.append(compare_block(tb, fr, res.energies, stable, res.valid, dft,
+                                               engine.predict_fractions, match_tol=match_tol, threads=threads))
+                t_dft += time.perf_counter() - t1
+            _trim_heap()
+    systems_df = pd.concat(sys_parts, ignore_index=True)
+    if dft_parts:
+        systems_df = pd.concat([systems_df, pd.concat(dft_parts, ignore_index=True)], axis=1)
+    bad = systems_df.loc[systems_df["nonfinite"], "system"].tolist()
+    if bad:
+        msg = (f"{len(bad)} system(s) have non-finite predictions and no hull (flagged in the 'nonfinite' "
+               f"column): {', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''}")
+        log.warning(msg)
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    # n_predictions: the screen's points; n_evaluated: the model evaluations made for them, by
+    # precision (shared edges, the calibration sample, fp32 re-evaluations and the DFT side included)
+    stats = {"n_systems": int(len(table)), "n_predictions": int(len(table) * n_inner),
+             "n_evaluated": dict(engine.n_evaluated), "n_fp32": int(systems_df["n_fp32"].sum()),
+             "seconds_screen": t_screen, "seconds_dft": t_dft, "seconds_total": time.perf_counter() - t_start}
+    if certifier is not None:
+        stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
+    config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
+              "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device),
+              "backend": engine.backend, "shard": sh,
+              "n_elements": int(len(np.unique(table))) if len(table) else 0,
+              "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256")}
+    return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
+                        pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)
+
+
+def _no_hulls(n_points: int) -> BlockHulls:
+    """The hulls of no systems (an empty shard)."""
+    empty = np.zeros((0, n_points))
+    return BlockHulls(empty.astype(np.float32), empty, empty.astype(bool), np.zeros(0, bool),
+                      np.zeros(0, np.int32), np.zeros(0))
+
+
+def _text_typed(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the text columns of an empty block typed as text (as pandas infers them from
+    strings), so that merging it with other blocks or shards keeps their column types."""
+    if len(df):
+        return df
+    return df.astype({c: str for c in df.columns if c in _TEXT_COLUMNS})
+
+
+def _element_cols(tb: np.ndarray, letters: str, repeat=None) -> dict:
+    cols = {}
+    for j, L in enumerate(letters):
+        sym = np.array(ELEMNET_ELEMENTS, dtype=object)[tb[:, j]]
+        cols[L] = sym if repeat is None else np.repeat(sym, repeat)
+    return cols
+
+
+def _system_rows(tb, names, g, res, stable, letters, vertex_formulas) -> pd.DataFrame:
+    """``vertex_formulas``: the formulas of ``np.nonzero(stable)``, system by system."""
+    e = res.energies.astype(np.float64)
+    kmin = np.argmin(np.where(np.isfinite(e), e, np.inf), axis=1)
+    counts = stable.sum(axis=1)
+    per_system = np.split(vertex_formulas, np.cumsum(counts)[:-1]) if len(tb) else []
+    min_formula = np.where(res.valid, formulas(tb, g, np.arange(len(tb)), kmin), "")
+    return _text_typed(pd.DataFrame({
+        "system": names, **_element_cols(tb, letters), "n_points": np.full(len(tb), g.shape[0]),
+        "n_stable": counts.astype(np.int64), "stable": [";".join(f) for f in per_system],
+        "min_energy": np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan),
+        "min_formula": min_formula.astype(object),
+        "nonfinite": ~res.valid, "n_fp32": res.n_fp32, "delta": res.delta,
+    }))
+
+
+def _vertex_rows(tb, names, fr, res, stable, depth, letters, vertex_formulas) -> pd.DataFrame:
+    s, p = np.nonzero(stable)
+    df = pd.DataFrame({"system": np.array(names, dtype=object)[s] if len(s) else np.array([], dtype=object)})
+    for j, L in enumerate(letters):
+        df[L] = np.array(ELEMNET_ELEMENTS, dtype=object)[tb[s, j]] if len(s) else np.array([], dtype=object)
+    for j, L in enumerate(letters):
+        df[f"x_{L}"] = fr[p, j]
+    df["formula"] = vertex_formulas
+    df["energy"] = res.energies[s, p].astype(np.float64)
+    df["depth"] = depth[s, p]  # below the hull of the other points, eV/atom
+    return _text_typed(df)
+
+
+def _point_rows(tb, names, fr, res, letters) -> pd.DataFrame:
+    n_sys, P = res.energies.shape
+    df = pd.DataFrame({"system": np.repeat(np.array(names, dtype=object), P)})
+    df = pd.concat([df, pd.DataFrame(_element_cols(tb, letters, repeat=P))], axis=1)
+    for j, L in enumerate(letters):
+        df[f"x_{L}"] = np.tile(fr[:, j], n_sys)
+    df["energy"] = res.energies.ravel().astype(np.float64)
+    df["e_above_hull"] = res.e_above_hull.ravel()
+    df["is_vertex"] = res.is_vertex.ravel()
+    return _text_typed(df)

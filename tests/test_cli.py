@@ -1,0 +1,419 @@
+"""The hullpack command line: the subcommand registry, every option's path, errors that end in one
+line with exit status 2, and a base install without extras (simulated by hiding modules)."""
+import json
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hullpack.cli import main
+from hullpack.elemnet import ElemNet, save_model
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = ElemNet("48x2-24x2-1", dropout=()).eval()
+    with torch.no_grad():  # compounds below the elements: hulls with vertices
+        for layer in m.net:
+            if isinstance(layer, torch.nn.Linear):
+                layer.bias.uniform_(-0.3, 0.3)
+        m.net[-1].bias.fill_(-0.5)
+    return m
+
+
+@pytest.fixture(scope="module")
+def model_file(model, tmp_path_factory):
+    return str(save_model(model, tmp_path_factory.mktemp("model") / "m.pt"))
+
+
+def run(capsys, *argv):
+    """``(exit status, stdout, stderr)`` of ``hullpack -q ARGV``."""
+    rc = main(["-q", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_line(err: str) -> str:
+    """The single line of ``err``; fails on a traceback, a Python warning or several lines."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and "Warning" not in err, err
+    return lines[0]
+
+
+def hide(monkeypatch, *modules):
+    """Make ``modules`` (and their submodules) unimportable, as on an install without the extra."""
+    for name in modules:
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            monkeypatch.setitem(sys.modules, key, None)
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+# ------------------------------------------------------------------------------------ registry
+
+def test_every_subcommand_is_a_registered_module():
+    import importlib
+
+    from hullpack import cli
+
+    parser = cli.build_parser()
+    choices = next(a for a in parser._actions if a.dest == "command").choices
+    names = []
+    for module_name in cli.COMMANDS:
+        command = importlib.import_module(f"hullpack.cli.{module_name}")
+        assert callable(command.add_arguments) and callable(command.run) and command.HELP
+        names.append(command.NAME)
+    assert list(choices) == names == ["info", "train", "predict", "batches", "explain", "bench-memory", "screen"]
+
+
+def test_a_new_subcommand_is_one_registration(monkeypatch, capsys):
+    from hullpack import cli
+
+    hello = types.ModuleType("hullpack.cli.hello")
+    hello.NAME, hello.HELP = "hello", "say hello"
+    hello.add_arguments = lambda p: p.add_argument("--name", default="world")
+    hello.run = lambda args: print(f"hello {args.name}") or 0
+    monkeypatch.setitem(sys.modules, "hullpack.cli.hello", hello)
+    monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + ("hello",))
+    assert run(capsys, "hello", "--name", "you") == (0, "hello you\n", "")
+
+
+def test_info_fields_say_what_was_built_and_what_can_run(capsys):
+    import hullpack
+
+    rc, out, _ = run(capsys, "info", "--json")
+    info = json.loads(out)
+    assert rc == 0 and info == hullpack.build_info()
+    assert set(info) == {"version", "openmp", "cuda_built", "cuda_devices", "cuda_available"}
+    assert info["cuda_available"] == (info["cuda_built"] and info["cuda_devices"] > 0)
+    rc, out, _ = run(capsys, "info")
+    assert [line.split(":")[0].strip() for line in out.splitlines()] == list(info)
+
+
+@pytest.mark.parametrize("built, devices, available", [(True, 0, False), (False, 0, False), (True, 2, True)])
+def test_cuda_is_available_only_when_built_and_a_device_answers(built, devices, available, monkeypatch, capsys):
+    import hullpack
+    from hullpack import device
+
+    monkeypatch.setattr(device._core, "with_cuda", built, raising=False)
+    monkeypatch.setattr(device._core, "cuda_device_count", lambda: devices, raising=False)
+    assert hullpack.cuda_available() is available
+    rc, out, _ = run(capsys, "info", "--json")
+    info = json.loads(out)
+    assert (info["cuda_built"], info["cuda_devices"], info["cuda_available"]) == (built, devices, available)
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["screen", "--threads", "-1"], "--threads"),
+    (["screen", "--threads", "0"], "--threads"),
+    (["explain", "--out", "x", "--threads", "two"], "--threads"),
+    (["bench-memory", "--events", "0"], "--events"),
+])
+def test_counts_below_one_are_refused_by_the_parser(argv, option, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"argument {option}: expected an integer >= 1" in err
+
+
+# -------------------------------------------------------------------------------------- predict
+
+def test_predict_reads_arguments_then_file(model, model_file, tmp_path, capsys):
+    path = tmp_path / "formulas.txt"
+    path.write_text("Fe2O3\n\n  MgO  \nLiCoO2\n")
+    rc, out, err = run(capsys, "predict", "NaCl", "--file", str(path), "--model", model_file)
+    lines = out.splitlines()
+    assert rc == 0 and err == "" and lines[0] == "formula,dH_eV_per_atom"
+    formulas = [line.split(",")[0] for line in lines[1:]]
+    assert formulas == ["NaCl", "Fe2O3", "MgO", "LiCoO2"]
+    energies = np.array([float(line.split(",")[1]) for line in lines[1:]])
+    np.testing.assert_allclose(energies, model.predict(formulas), atol=5e-7)   # printed with 6 decimals
+
+
+BAD = ["NaCl", "Xx2", "Fe2O3", "(", "MgO", "HeH"]   # 1, 3 and 5 cannot be featurized
+
+
+def test_predict_skip_keeps_each_energy_with_its_formula(model, model_file, capsys):
+    rc, out, err = run(capsys, "predict", *BAD, "--errors", "skip", "--model", model_file)
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    assert rc == 0 and [r[0] for r in rows] == ["NaCl", "Fe2O3", "MgO"]
+    for formula, energy in rows:   # each row's energy is its own formula's, not a neighbour's
+        assert float(energy) == pytest.approx(model.predict([formula])[0], abs=5e-7)
+    note = one_line(err)
+    assert note.startswith("hullpack predict: note: 3 of 6 formulas cannot be featurized: [1] 'Xx2'")
+    assert "[3] '('" in note and "[5] 'HeH'" in note and note.endswith("(left out)")
+
+
+def test_predict_nan_prints_every_formula(model, model_file, capsys):
+    rc, out, err = run(capsys, "predict", *BAD, "--errors", "nan", "--model", model_file)
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    assert rc == 0 and [r[0] for r in rows] == BAD
+    assert [r[1] == "nan" for r in rows] == [False, True, False, True, False, True]
+    assert float(rows[4][1]) == pytest.approx(model.predict(["MgO"])[0], abs=5e-7)
+    assert one_line(err).endswith("(printed as nan)")
+
+
+def test_predict_bad_formulas_stop_by_default(model_file, capsys):
+    many = [f"Xx{i}" for i in range(1, 9)]
+    rc, out, err = run(capsys, "predict", "NaCl", *many, "--model", model_file)
+    line = one_line(err)
+    assert rc == 2 and out == ""
+    assert line.startswith("hullpack predict: 8 of 9 formulas cannot be featurized: [1] 'Xx1'")
+    assert "[5] 'Xx5'" in line and "and 3 more" in line and "--errors skip or nan" in line
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "no formulas: give them as arguments"),
+    (["--file", "/nonexistent/formulas.txt"], "--file '/nonexistent/formulas.txt' does not exist"),
+])
+def test_predict_without_input_is_one_line_exit_2(argv, message, capsys):
+    rc, out, err = run(capsys, "predict", *argv)
+    assert rc == 2 and out == "" and message in one_line(err)
+
+
+# -------------------------------------------------------------------------------------- batches
+
+@pytest.fixture(scope="module")
+def sizes():
+    rng = np.random.default_rng(0)
+    return np.c_[rng.lognormal(3, 1, 200).round() + 1, rng.lognormal(4, 1, 200).round() + 1]
+
+
+def batches(capsys, path, *argv):
+    rc, out, err = run(capsys, "batches", str(path), *argv, "--json")
+    return rc, (json.loads(out) if rc == 0 else None), err
+
+
+def test_batches_reads_npy_csv_and_text_alike(sizes, tmp_path, capsys):
+    np.save(tmp_path / "s.npy", sizes)
+    np.savetxt(tmp_path / "s.csv", sizes, delimiter=",")
+    np.savetxt(tmp_path / "s.txt", sizes)
+    stats = [batches(capsys, tmp_path / name, "--batch-size", "8")[1] for name in ("s.npy", "s.csv", "s.txt")]
+    assert stats[0] == stats[1] == stats[2]
+    assert stats[0]["num_items"] == 200 and stats[0]["num_batches"] == 25
+    # one size column: one item per line
+    np.savetxt(tmp_path / "one.txt", sizes[:, 0])
+    assert batches(capsys, tmp_path / "one.txt", "--max-cost", "500")[1]["num_items"] == 200
+
+
+def test_batches_weights_and_bias_make_the_costs(sizes, tmp_path, capsys):
+    from hullpack.samplers import BalancedBatchSampler
+
+    np.save(tmp_path / "s.npy", sizes)
+    rc, stats, _ = batches(capsys, tmp_path / "s.npy", "--batch-size", "8", "--weights", "1", "2", "--bias", "3")
+    assert rc == 0
+    assert stats["mean_cost"] == pytest.approx((sizes @ [1, 2] + 3).sum() / 25)
+    lib = BalancedBatchSampler(sizes, 8, weights=[1, 2], bias=3, seed=0)
+    lib.set_epoch(0)
+    assert {k: stats[k] for k in lib.stats()} == lib.stats()
+    # the anchor printed beside it: random batches of the same count
+    assert stats["random_batching_peak_cost"] >= stats["peak_cost"]
+
+
+def test_batches_oversize_policies(tmp_path, capsys):
+    from hullpack.samplers import PackedBatchSampler
+
+    path = tmp_path / "s.npy"
+    np.save(path, np.array([1.0, 2, 3, 50, 4, 60]))
+    rc, _, err = batches(capsys, path, "--max-cost", "10")
+    line = one_line(err)
+    assert rc == 2 and "2 item(s) cost more than --max-cost=10.0" in line
+    assert "--oversize alone (own batch) or --oversize skip (left out)" in line and "oversize='" not in line
+    for policy in ("alone", "skip"):
+        rc, stats, err = batches(capsys, path, "--max-cost", "10", "--oversize", policy)
+        with pytest.warns(UserWarning):
+            lib = PackedBatchSampler(np.array([1.0, 2, 3, 50, 4, 60]), 10.0, oversize=policy, seed=0)
+        lib.set_epoch(0)
+        assert rc == 0 and {k: stats[k] for k in lib.stats()} == lib.stats()
+        assert stats["oversize_alone" if policy == "alone" else "oversize_skipped"] == 2
+        assert one_line(err).endswith(f"(--oversize {policy})" if policy == "alone" else "left out (--oversize skip)")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", "0"], "batch_size = 0"),                    # 0 is a batch size, not "unset"
+    (["--batch-size", "-3"], "batch_size = -3"),
+    (["--max-cost", "0"], "max_cost = 0.0"),
+])
+def test_batches_bad_numbers_are_named(argv, message, sizes, tmp_path, capsys):
+    np.save(tmp_path / "s.npy", sizes)
+    rc, _, err = batches(capsys, tmp_path / "s.npy", *argv)
+    assert rc == 2 and message in one_line(err)
+
+
+def test_batches_missing_or_unreadable_file(tmp_path, capsys):
+    rc, _, err = batches(capsys, tmp_path / "missing.npy", "--batch-size", "2")
+    assert rc == 2 and one_line(err) == f"hullpack batches: sizes file '{tmp_path / 'missing.npy'}' does not exist"
+    (tmp_path / "words.txt").write_text("one two\nthree four\n")
+    rc, _, err = batches(capsys, tmp_path / "words.txt", "--batch-size", "2")
+    assert rc == 2 and "cannot read sizes from" in one_line(err)
+    rc, _, err = batches(capsys, tmp_path, "--batch-size", "2")
+    assert rc == 2 and "is not a file" in one_line(err)
+
+
+# --------------------------------------------------------------------------------------- screen
+
+def screen_cli(capsys, out, *argv):
+    return run(capsys, "screen", "--out", str(out), *argv)
+
+
+def test_screen_plot_only_draws_one_system_and_writes_nothing_else(model_file, tmp_path, capsys, monkeypatch):
+    import hullpack.screening as screening
+
+    calls, real = [], screening.screen
+    monkeypatch.setattr(screening, "screen", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    rc, out, err = screen_cli(capsys, tmp_path / "o", "--plot", "O-Fe", "--plot-only", "--grid", "20",
+                              "--model", model_file)
+    assert rc == 0 and err == ""
+    assert [(kw["order"], kw["elements"], kw["compare_dft"]) for kw in calls] == [(2, [6, 22], False)]  # O-Fe only
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["O-Fe.png"]
+    assert (tmp_path / "o" / "O-Fe.png").stat().st_size > 10_000
+    assert out.strip() == f"wrote 1 file to {tmp_path / 'o'}"          # no summary, one file
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--plot", "FeO", "--plot-only"], "system 'FeO': expected 2 or 3 distinct element symbols"),
+    (["--plot", "Fe-Xx"], "unknown: Xx"),
+    (["--plot-only"], "--plot-only draws the system of --plot SYSTEM"),
+])
+def test_screen_bad_plot_requests_stop_before_any_work(argv, message, tmp_path, capsys, monkeypatch):
+    import hullpack.screening.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
+    rc, out, err = screen_cli(capsys, tmp_path / "o", "--elements", "Fe Ni O", *argv)
+    assert rc == 2 and out == "" and message in one_line(err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_screen_ternaries_points_no_dft(model_file, tmp_path, capsys):
+    rc, out, _ = screen_cli(capsys, tmp_path, "--order", "3", "--elements", "Fe Ni O Al", "--grid", "6",
+                            "--no-dft", "--points", "--model", model_file)
+    assert rc == 0 and "4 ternary systems x 28 grid points" in out and "DFT (OQMD)" not in out
+    systems = pd.read_csv(tmp_path / "systems.csv")
+    assert systems["system"].tolist() == ["O-Al-Fe", "O-Al-Ni", "O-Fe-Ni", "Al-Fe-Ni"]
+    assert {"A", "B", "C"} <= set(systems) and "precision" not in systems and "stab_f1" not in systems
+    points = pd.read_csv(tmp_path / "points.csv")
+    assert len(points) == 4 * 28 and np.allclose(points[["x_A", "x_B", "x_C"]].sum(axis=1), 1)
+    assert points["is_vertex"].sum() == systems["n_stable"].sum() == len(pd.read_csv(tmp_path / "vertices.csv"))
+    assert not (tmp_path / "groups.csv").exists()            # group tables come from the DFT comparison
+
+
+def test_screen_min_depth_keeps_the_deep_vertices(model_file, tmp_path, capsys):
+    common = ["--elements", "Fe Ni O Al", "--grid", "20", "--no-dft", "--model", model_file]
+    assert screen_cli(capsys, tmp_path / "all", *common)[0] == 0
+    assert screen_cli(capsys, tmp_path / "deep", *common, "--min-depth", "0.02")[0] == 0
+    every = pd.read_csv(tmp_path / "all" / "vertices.csv")
+    deep = pd.read_csv(tmp_path / "deep" / "vertices.csv")
+    assert 0 < len(deep) < len(every) and (deep["depth"] >= 0.02).all()
+    assert deep["formula"].tolist() == every.loc[every["depth"] >= 0.02, "formula"].tolist()
+    assert pd.read_csv(tmp_path / "deep" / "systems.csv")["n_stable"].sum() == len(deep)
+
+
+def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_path, capsys):
+    common = ["--elements", "Fe Ni O", "--grid", "10", "--model", model_file]
+    assert screen_cli(capsys, tmp_path / "whole", *common)[0] == 0
+    parts = []
+    for i in range(2):
+        assert screen_cli(capsys, tmp_path / f"p{i}", *common, "--shard", f"{i}/2")[0] == 0
+        parts.append(pd.read_csv(tmp_path / f"p{i}" / "systems.csv"))
+    whole = pd.read_csv(tmp_path / "whole" / "systems.csv")
+    assert pd.concat(parts)["system"].tolist() == whole["system"].tolist() == ["O-Fe", "O-Ni", "Fe-Ni"]
+    # more shards than systems: an empty, valid result
+    rc, out, err = screen_cli(capsys, tmp_path / "empty", *common, "--shard", "5/10")
+    assert rc == 0 and err == "" and out.startswith("0 binary systems x 11 grid points")
+    empty = pd.read_csv(tmp_path / "empty" / "systems.csv")
+    assert len(empty) == 0 and list(empty.columns) == list(whole.columns)
+    assert len(pd.read_csv(tmp_path / "empty" / "vertices.csv")) == 0
+    rc, _, err = screen_cli(capsys, tmp_path / "bad", *common, "--shard", "3/3")
+    assert rc == 2 and "shard='3/3'" in one_line(err)
+
+
+# ---------------------------------------------------------------------------------- bench-memory
+
+@pytest.mark.slow
+def test_bench_memory_distributed_tiny(tmp_path, capsys):
+    pytest.importorskip("torch_geometric")
+    rc, out, _ = run(capsys, "bench-memory", "--dataset", "low", "--events", "16", "--epochs", "1", "--hidden",
+                     "8", "--num-steps", "1", "--batch-size", "4", "--strategies", "random,balanced",
+                     "--distributed", "--world-size", "2", "--json")
+    assert rc == 0
+    res = json.loads(out)["distributed"]
+    assert res["world_size"] == 2 and res["dataset"] == "low"
+    summary = res["summary"]
+    assert set(summary) == {"DistributedSampler", "DistributedBalancedBatchSampler"}
+    for s in summary.values():
+        assert s["steps"] >= 1 and s["compute_s"] > 0 and 0 <= s["wait_fraction"] < 1
+
+
+# ------------------------------------------------------------------------- a base install (no extras)
+
+def test_base_install_screen_writes_csv_and_names_the_extra(model_file, tmp_path, capsys, monkeypatch):
+    hide(monkeypatch, "matplotlib", "pyarrow", "pymatgen", "fastparquet")
+    rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file)
+    assert rc == 0 and "3 binary systems" in out and "DFT (OQMD) stable compounds" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["systems.csv", "vertices.csv"]
+    assert "wrote 2 files" in out
+    note = one_line(err)
+    assert note == ('hullpack screen: note: skipped Parquet tables, group-pair tables and heatmaps '
+                    '(pyarrow, pymatgen not installed): pip install "hullpack[screening]"')
+
+
+def test_base_install_screen_without_matplotlib_only(model_file, tmp_path, capsys, monkeypatch):
+    hide(monkeypatch, "matplotlib")
+    rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file)
+    assert rc == 0 and (tmp_path / "systems.parquet").is_file() and (tmp_path / "groups.csv").is_file()
+    assert not list(tmp_path.glob("*.png"))
+    assert "skipped group-pair heatmaps (matplotlib not installed)" in one_line(err)
+
+
+@pytest.mark.parametrize("argv, extra", [
+    (["screen", "--elements", "Fe Ni O", "--plot", "Fe-O"], 'hullpack screen: --plot needs matplotlib, which is '
+                                                          'not installed: pip install "hullpack[plot]"'),
+    (["explain", "--out", "OUT"], 'hullpack explain: needs shap, matplotlib, which are not installed: '
+                                  'pip install "hullpack[xai]"'),
+])
+def test_base_install_commands_that_need_an_extra_stop_first(argv, extra, tmp_path, capsys, monkeypatch):
+    import hullpack.screening.pipeline as pipeline
+
+    hide(monkeypatch, "matplotlib", "shap")
+    monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
+    argv = [str(tmp_path / "o") if a == "OUT" else a for a in argv]
+    rc, out, err = run(capsys, *argv, *(["--out", str(tmp_path / "o")] if argv[0] == "screen" else []))
+    assert rc == 2 and out == "" and one_line(err) == extra
+    assert not (tmp_path / "o").exists()
+
+
+def test_base_install_bench_memory_names_the_hep_extra(capsys, monkeypatch):
+    hide(monkeypatch, "torch_geometric")
+    rc, out, err = run(capsys, "bench-memory", "--events", "4")
+    assert rc == 2 and one_line(err) == ('hullpack bench-memory: needs torch_geometric, which is not installed: '
+                                         'pip install "hullpack[hep]"')
+
+
+def test_an_unchecked_missing_module_is_still_one_line(capsys, monkeypatch):
+    """A command that reaches an optional module without checking it first still ends in one line
+    naming the extra, not a traceback; a module no extra provides is not hidden."""
+    from hullpack import cli
+
+    def run_needing(module):
+        def run_(args):
+            __import__(module)
+            return 0
+        return run_
+
+    for name, module in (("needs-pyarrow", "pyarrow"), ("needs-other", "not_a_hullpack_extra")):
+        cmd = types.ModuleType(f"hullpack.cli.{name}")
+        cmd.NAME, cmd.HELP, cmd.add_arguments, cmd.run = name, "", lambda p: None, run_needing(module)
+        monkeypatch.setitem(sys.modules, f"hullpack.cli.{name}", cmd)
+        monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + (name,))
+    hide(monkeypatch, "pyarrow")
+    rc, _, err = run(capsys, "needs-pyarrow")
+    assert rc == 2 and one_line(err) == ('hullpack needs-pyarrow: needs pyarrow, which is not installed: '
+                                         'pip install "hullpack[parquet]"')
+    with pytest.raises(ModuleNotFoundError):
+        main(["needs-other"])

@@ -121,6 +121,10 @@ class ScreenResult:
                     stats[k] = max(stats.get(k, 0), v) if k.startswith(("seconds", "peak", "delta")) else stats.get(k, 0) + v
         cfg = dict(parts[0].config)
         cfg["shard"] = None
+        if any(p.config.get("certification") for p in parts):
+            from .certify import merge_certification
+
+            cfg["certification"] = merge_certification([p.config.get("certification") for p in parts])
         return cls(pd.concat([p.systems for p in parts], ignore_index=True),
                    pd.concat([p.vertices for p in parts], ignore_index=True),
                    pd.concat(pts, ignore_index=True) if pts else None, cfg, stats, parts[0].model)
@@ -135,8 +139,10 @@ class ScreenResult:
                  f"predicted stable compounds: {int(s['n_stable'].sum()):,} in "
                  f"{_count(int((s['n_stable'] > 0).sum()), 'system')}"]
         if "n_fp32" in s and self.config.get("precision") == "bf16":
-            n_pred = self.stats.get("n_predictions", 0)
-            lines.append(f"bf16 certification: {int(s['n_fp32'].sum()):,} of {n_pred:,} points re-evaluated in fp32")
+            from .certify import certification_lines
+
+            lines += certification_lines(self.config.get("certification"), int(s["n_fp32"].sum()),
+                                         self.stats.get("n_predictions", 0))
         bad = int(s["nonfinite"].sum())
         if bad:
             lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])})")
@@ -218,8 +224,8 @@ class ScreenResult:
         from .. import compositions
         from ..hull import lower_hull
         from .dft import load_dft
-        from .engine import InferenceEngine
         from .hulls import HULL_TOL
+        from .models import make_engine
 
         els = parse_system(name)
         if self.model is None:
@@ -229,7 +235,7 @@ class ScreenResult:
         if grid is None or np.asarray(grid).shape[1] != order:
             grid = compositions.uniform_grid(order, 100 if order == 2 else 20)
         grid = np.asarray(grid, dtype=np.int32)
-        eng = InferenceEngine(self.model)
+        eng = make_engine(self.model)
         e = eng.predict(els[None, :], grid, "fp32")[0].astype(np.float64)
         fr = compositions.grid_fractions(grid)
         h = lower_hull(fr, e, tol=HULL_TOL)

@@ -156,6 +156,11 @@ def certification_lines(record: dict | None, n_fp32: int, n_pred: int) -> list[s
     return lines
 
 
+def _binary_key(table: np.ndarray) -> np.ndarray:
+    """One integer per binary system (its two element indices)."""
+    return np.asarray(table[:, 0], dtype=np.int64) * N_ELEMENTS + table[:, 1]
+
+
 class Certifier:
     """bf16 screens checked against fp32 (see the module docstring for what that guarantees).
 
@@ -188,6 +193,7 @@ class Certifier:
         #: the kernel the calibration's bf16 energies came from
         self.kernel = None
         self.n_audited = self.n_exceeded = 0
+        self._kept = None  # (inner grid, row of each binary system, bf16 energies) of calibrate()
 
     @property
     def audit_rate(self) -> float:
@@ -196,22 +202,25 @@ class Certifier:
             return 0.0
         return min(1.0, max(self.audit_min / self.n_screen, self.audit_share))
 
-    def calibrate(self, table: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    def calibrate(self, table: np.ndarray, inner: np.ndarray, *, screened: np.ndarray | None = None) -> np.ndarray:
         """Per-element deltas from seeded random pairs of ``table x inner`` (all of a screen's
         systems: a sample of one block would see only the elements of its systems' first column;
         ``inner``: the grid points the screen predicts, pure elements left out, as its kernel sees
-        them). Also sets the screen size the audit rate follows."""
+        them). Also sets the screen size the audit rate follows. ``screened``: the systems this
+        process will screen (a shard's, or all of ``table``): where their bf16 kernel is the line
+        layers (binaries on CPU), which run whole systems, their bf16 energies are predicted here
+        once, the sample's are taken from them, and :meth:`run` uses them."""
         total = len(table) * len(inner)
         self.n_screen = total
         rng = np.random.default_rng(self.seed)
         size = min(total, max(self.n_calibration, total // CALIBRATION_SHARE))
         q = np.sort(rng.choice(total, size=size, replace=False))
         s, p = q // len(inner), q % len(inner)
-        e16 = self.engine.predict_pairs(table, inner, s, p, "bf16")
-        e32 = self.engine.predict_pairs(table, inner, s, p, "fp32")
-        self.n_calibrated = len(q)
         kernel = getattr(self.engine, "kernel", None)
         self.kernel = kernel(table) if kernel is not None else None
+        e16 = self._sample_bf16(table, inner, s, p, screened)
+        e32 = self.engine.predict_pairs(table, inner, s, p, "fp32")
+        self.n_calibrated = len(q)
         err = np.abs(e16.astype(np.float64) - e32)
         err[~np.isfinite(err)] = 0.0
         worst = float(err.max()) if err.size else 0.0
@@ -227,6 +236,38 @@ class Certifier:
         log.info("bf16 certification: calibrated on %d pairs (%s), max |bf16 - fp32| = %.3g eV/atom, "
                  "median element delta = %.3g", len(q), self.kernel, worst, float(np.median(self.delta_element)))
         return self.delta_element
+
+    def _sample_bf16(self, table, inner, s, p, screened) -> np.ndarray:
+        """The calibration sample's bf16 energies, through the screen's kernel; with the line
+        layers and ``screened``, from the screen's own bf16 pass, kept for :meth:`run`."""
+        self._kept = None
+        if self.kernel != "line layers" or screened is None or not len(screened):
+            return self.engine.predict_pairs(table, inner, s, p, "bf16")
+        screened = np.ascontiguousarray(screened, dtype=np.int32)
+        own = self.engine.predict_flat(screened, inner, "bf16").reshape(len(screened), len(inner))
+        row = np.full(N_ELEMENTS * N_ELEMENTS, -1, dtype=np.int64)
+        row[_binary_key(screened)] = np.arange(len(screened))
+        self._kept = (np.array(inner), row, own)
+        at = row[_binary_key(table[s])]
+        out = np.empty(len(s), dtype=np.float32)
+        out[at >= 0] = own[at[at >= 0], p[at >= 0]]
+        if (at < 0).any():  # pairs of other shards' systems
+            out[at < 0] = self.engine.predict_pairs(table, inner, s[at < 0], p[at < 0], "bf16")
+        return out
+
+    def _kept_bf16(self, table: np.ndarray, grid: np.ndarray) -> np.ndarray | None:
+        """``table``'s bf16 energies on ``grid`` (pure elements at 0) from the calibration's bf16
+        pass, or None where it did not predict them all."""
+        if self._kept is None or table.shape[1] != 2:
+            return None
+        inner, row, own = self._kept
+        corner = corner_mask(grid)
+        at = row[_binary_key(table)]
+        if (at < 0).any() or not np.array_equal(grid[~corner], inner):
+            return None
+        e = np.zeros((len(table), len(grid)), dtype=np.float32)
+        e[:, ~corner] = own[at]
+        return e
 
     def report(self) -> dict:
         """The certification record: calibration (seed, pairs, kernel, safety, margin), audit (rate,
@@ -296,7 +337,11 @@ class Certifier:
         corner = corner_mask(grid)
         inner_idx = np.flatnonzero(~corner)
         fr = compositions.grid_fractions(grid)
-        e16 = eng.predict(table, grid, "bf16", bar=bar, edges=edges)
+        e16 = self._kept_bf16(table, grid) if edges is None else None
+        if e16 is None:
+            e16 = eng.predict(table, grid, "bf16", bar=bar, edges=edges)
+        elif bar is not None:
+            bar.update(len(table) * len(inner_idx))
         e = e16.copy()
         hb = hull_batch(fr, e, tol=self.tol, decomposition=False, nonfinite="nan", threads=threads)
         if self.delta_element is None and len(inner_idx) and len(table):

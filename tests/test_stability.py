@@ -243,6 +243,8 @@ def test_candidates_do_not_see_each_other_unless_joined():
     assert poly.e_above_hull.round(12).tolist() == [0.05, 0.0]
     with pytest.raises(ValueError, match="tol=0.1: the reference was built with tol=1e-09"):
         stability(cands, [0.0] * 3, reference=ref, tol=0.1)
+    with pytest.raises(ValueError, match="reference='ref.csv': expected 'oqmd'"):
+        stability(cands, [0.0] * 3, reference="ref.csv")
 
 
 def test_a_reference_is_reusable_and_queries_are_chunked():
@@ -292,6 +294,12 @@ def test_model_protocol_truth_is_the_dft_set_and_join_false_is_each_alone():
     outside = Reference(FORMULAS[4:], ENERGIES[4:])
     expect = outside.evaluate(FORMULAS[:4], ENERGIES[:4])
     assert np.array_equal(alone.table.decomposition_energy_dft.to_numpy(), expect.decomposition_energy.to_numpy())
+
+
+def test_model_protocol_alone_names_an_element_only_the_subset_has():
+    r = model_protocol(FORMULAS + ["Al2O3"], ENERGIES + [-3.4], predicted=[-1.7, -3.3], subset=[0, 9], join=False)
+    assert r.table.problem.tolist() == [None, "no reference entry contains Al"]
+    assert r.metrics.loc["all", "n"] == 1
 
 
 def test_model_protocol_bad_input():

@@ -294,7 +294,10 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
     if reference is None:
         return Reference(compositions, energies, elements=elements, column=column, tol=tol, threads=threads,
                          errors=errors).stability(threads=threads, progress_bar=progress_bar)
-    if isinstance(reference, str) and reference == "oqmd":
+    if isinstance(reference, str):
+        if reference != "oqmd":
+            raise ValueError(f"reference={reference!r}: expected 'oqmd', a Reference, or compositions with energies "
+                             "(read a file with pandas first)")
         reference = Reference.oqmd(tol=tol, threads=threads)
     elif not isinstance(reference, Reference):
         reference = Reference(reference, tol=tol, threads=threads, errors=errors)

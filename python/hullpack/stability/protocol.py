@@ -190,7 +190,9 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
         "decomposition_energy_dft": truth["decomposition_energy"].to_numpy(),
         "decomposition_energy_model": guess["decomposition_energy"].to_numpy(),
         "stable_dft": truth["stable"].to_numpy(), "stable_model": guess["stable"].to_numpy(),
-        "problem": [model_problems.get(int(r)) for r in rows],
+        # None for a good row; e.g. an element only the subset has (join=False)
+        "problem": pd.Series([model_problems.get(int(r)) or a or b for r, a, b in
+                              zip(rows, truth["problem"], guess["problem"])], dtype=object, index=parsed.index[rows]),
     }, index=parsed.index[rows])
     ok = table["problem"].isna().to_numpy()
     t = table[ok]

@@ -37,8 +37,8 @@ Definitions (pymatgen's ``PhaseDiagram`` gives the same numbers within 1e-6 eV/a
   its decomposition energy is below ``-tol``;
 - ``decomposition``: the phases of the reaction behind the decomposition energy and their atom
   fractions, largest first, as ``"0.6 Fe2O3 + 0.4 Fe3O4"`` (:func:`parse_decomposition` reads it
-  back): what an unstable compound decomposes into, the competing phases of a stable one. Elements
-  without an elemental entry appear by their symbol.
+  back): what an unstable compound decomposes into, the competing phases of a stable one. An
+  element appears by its reduced formula (``Fe``, ``O2``), with or without an elemental entry.
 
 Result tables have one row per input row, in input order, with the input's index: ``formula``
 (pymatgen's reduced formula), ``chemsys`` (``Fe-O``), ``n_elements``, ``energy``,

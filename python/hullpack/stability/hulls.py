@@ -15,7 +15,7 @@ from ..elements import ELEMNET_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..hull import DEFAULT_TOL
 from .inputs import Parsed, parse
-from .naming import join_rows
+from .naming import formulas, join_rows
 
 __all__ = ["Reference", "stability", "RESULT_COLUMNS", "parse_decomposition"]
 
@@ -26,6 +26,9 @@ RESULT_COLUMNS = ("formula", "chemsys", "n_elements", "energy", "e_above_hull", 
                   "stable", "decomposition", "problem")
 
 _CHUNK = 65536   # queries per call of the core when a progress bar is shown
+# each element's name as a product: its reduced formula (O2, N2, Fe)
+_ELEMENT_NAMES = formulas(np.arange(len(ELEMNET_ELEMENTS) + 1), np.arange(len(ELEMNET_ELEMENTS)),
+                          np.ones(len(ELEMNET_ELEMENTS), dtype=np.int64))
 _LISTED = 10     # bad rows spelled out in a warning or error
 
 
@@ -238,14 +241,14 @@ class Reference:
         for r in np.unique(rows[missing]):
             if int(r) in parsed.problems:
                 continue
-            names = [ELEMNET_ELEMENTS[e] for e in el[off[r]:off[r + 1]] if not known[e]]
+            names = sorted(ELEMNET_ELEMENTS[e] for e in el[off[r]:off[r + 1]] if not known[e])
             parsed.problems[int(r)] = f"no reference entry contains {', '.join(names)}"
         parsed.problems = dict(sorted(parsed.problems.items()))
 
     def _product_names(self, ids: np.ndarray) -> np.ndarray:
-        """Names of product ids: an entry index, or -1 - e for element e's implicit reference."""
-        symbols = np.array(ELEMNET_ELEMENTS, dtype=object)
-        return np.where(ids >= 0, self._names[np.maximum(ids, 0)], symbols[np.maximum(-1 - ids, 0)])
+        """Names of product ids: an entry index, or -1 - e for element e's implicit reference (named
+        as an elemental entry would be: ``Fe``, ``O2``)."""
+        return np.where(ids >= 0, self._names[np.maximum(ids, 0)], _ELEMENT_NAMES[np.maximum(-1 - ids, 0)])
 
 
 def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names) -> pd.DataFrame:
@@ -289,7 +292,7 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
 
     >>> df = stability(["Fe2O3", "FeO", "Fe3O4"], [-1.7, -1.3, -1.5])
     >>> df[["formula", "stable", "decomposition"]].values.tolist()
-    [['Fe2O3', True, '0.933333 Fe3O4 + 0.066667 O'], ['FeO', False, '0.833333 Fe2O3 + 0.166667 Fe'], ['Fe3O4', False, '0.952381 Fe2O3 + 0.047619 Fe']]
+    [['Fe2O3', True, '0.933333 Fe3O4 + 0.066667 O2'], ['FeO', False, '0.833333 Fe2O3 + 0.166667 Fe'], ['Fe3O4', False, '0.952381 Fe2O3 + 0.047619 Fe']]
     """
     if reference is None:
         return Reference(compositions, energies, elements=elements, column=column, tol=tol, threads=threads,

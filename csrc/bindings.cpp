@@ -815,6 +815,7 @@ void bind_compositions(py::module_& m) {
 
 }  // namespace
 
+void bind_stability(py::module_& m);  // bind_stability.cpp
 PYBIND11_MODULE(_core, m) {
   m.doc() = "hullpack's compiled core: packing, hull and composition kernels";
 #ifdef HULLPACK_WITH_OPENMP
@@ -832,4 +833,5 @@ PYBIND11_MODULE(_core, m) {
   bind_packing(m);
   bind_hull(m);
   bind_compositions(m);
+  bind_stability(m);
 }

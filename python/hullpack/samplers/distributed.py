@@ -80,8 +80,9 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     PyTorch Lightning passes when it re-creates batch samplers), else from the initialised
     ``torch.distributed`` default group.
 
-    ``stats()`` reports ``padded_items`` and ``dropped_items``, and ``step_cost_spread``: the mean
-    over steps of (max - min) / max of the costs of a step's batches.
+    ``stats()`` reports ``padded_items`` and ``dropped_items`` (and in packed mode ``split_batches``),
+    and ``step_cost_spread``: the mean over steps of (max - min) / max of the costs of a step's
+    batches.
 
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 0.5, 1000)
@@ -195,7 +196,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         budget = self.budget
         offsets, items, costs = budget.pack(rng, self.shuffle, self.granularity)
         info = budget.info()
-        info.update(padded_items=0, dropped_items=0)
+        info.update(padded_items=0, dropped_items=0, split_batches=0)
         short = (-costs.shape[0]) % R
         if short and self.drop_last:
             lightest = np.argsort(fill(costs, budget.max_cost), kind="stable")[:R - short]
@@ -206,7 +207,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         elif short:
             offsets, items, missing = self._split_heaviest_counts(offsets, items, short, rng)
             costs = self._costs_of(offsets, items)
-            info["padded_items"] = missing
+            info.update(padded_items=missing, split_batches=short - missing)
         return offsets, items, costs, info
 
     def _costs_of(self, offsets: np.ndarray, items: np.ndarray) -> np.ndarray:

@@ -462,6 +462,21 @@ def test_sampler_argument_is_checked():
     assert list(BalancedBatchSampler(sizes, 5, sampler=one)) == list(BalancedBatchSampler(sizes, 5))
 
 
+def test_samplers_survive_pickling_as_spawned_processes_need():
+    import pickle
+
+    sizes = lognormal(300)
+    share = torch.utils.data.DistributedSampler(range(300), num_replicas=3, rank=2)
+    kinds = {**all_kinds(sizes), "rank share": PackedBatchSampler(sizes, 600.0, seed=0, sampler=share)}
+    for name, s in kinds.items():
+        s.set_epoch(2)
+        it = iter(s)
+        head = [next(it) for _ in range(2)]
+        copy = pickle.loads(pickle.dumps(s))
+        assert copy.state_dict() == s.state_dict() and copy.state_dict()["batches_done"] == 2, name
+        assert list(copy) == list(s) and head == list(s)[:2], name
+
+
 def test_batch_sampler_sampler_moves_the_epoch():
     for s in all_kinds(lognormal(300)).values():
         first = list(s)

@@ -65,6 +65,8 @@ class BalancedBatchSampler(PlanBatchSampler):
             raise InvalidSizesError(f"batch_size = {batch_size} is larger than the number of items ({n})")
         self.num_batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.costs, self.batch_size))
+        if self._shard is not None:
+            self.num_batches = self._shard.num_steps  # this rank's
         self._set_fingerprint(self.costs)
 
     def init_kwargs(self) -> dict:

@@ -56,7 +56,7 @@ class Budget:
     >>> b = Budget(np.array([3.0, 9.0, 4.0, 5.0]), 10.0, None, None, None, "error", "auto")
     >>> offsets, items, costs = b.pack(np.random.default_rng(0), shuffle=False, granularity=0.0)
     >>> [items[offsets[i]:offsets[i + 1]].tolist() for i in range(len(costs))], costs.tolist()
-    ([[1], [3, 2], [0]], [9.0, 9.0, 3.0])
+    ([[1], [2, 3], [0]], [9.0, 9.0, 3.0])
     >>> b.min_batches
     3
     """

@@ -119,8 +119,10 @@ def test_packed_without_shuffle_is_fixed_and_heaviest_first(method):
 
 def test_packed_oversize_policies():
     sizes = np.array([5.0, 50.0, 3.0, 70.0, 2.0])
-    with pytest.raises(OversizeItemError, match=r"2 item\(s\).*first: item 1, cost 50"):
+    with pytest.raises(OversizeItemError, match=r"^2 item\(s\) cost more than max_cost=10.0 \(first: item 1, cost 50.0\): "
+                       r"no batch can hold them. Raise max_cost, or pass oversize='alone' .* or oversize='skip'") as err:
         PackedBatchSampler(sizes, max_cost=10)
+    assert err.value.items.tolist() == [1, 3] and err.value.max_cost == 10.0
     with pytest.warns(UserWarning, match="2 item.*own"):
         alone = PackedBatchSampler(sizes, max_cost=10, oversize="alone", seed=0)
     batches = list(alone)

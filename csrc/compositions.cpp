@@ -1,4 +1,6 @@
-// Composition enumeration and the first-layer gather (see hullpack/compositions.hpp).
+// Composition enumeration and the first-layer gathers (see hullpack/compositions.hpp).
+//
+// Each parallel region gets its per-thread scratch allocated before it starts (parallel.hpp).
 #include "hullpack/compositions.hpp"
 
 #include <algorithm>
@@ -8,9 +10,7 @@
 #include <numeric>
 #include <vector>
 
-#ifdef HULLPACK_WITH_OPENMP
-#include <omp.h>
-#endif
+#include "parallel.hpp"
 
 namespace hullpack::compositions {
 
@@ -48,14 +48,13 @@ void each_tuple(int order, i64 d, F&& f) {
 template <typename Out, typename At, typename Store>
 void gather(const i32* systems, const i32* grid, int order, const float* wt, i64 h, const float* bias, i64 count,
             Out* out, int n_threads, At at, Store store) {
-  (void)n_threads;
+  const int threads = parallel::team_size(n_threads, count / 16);
+  std::vector<float> rows(static_cast<std::size_t>(threads) * h);
 #ifdef HULLPACK_WITH_OPENMP
-  if (n_threads <= 0) n_threads = omp_get_max_threads();
-  n_threads = static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, count / 16)));
-#pragma omp parallel num_threads(n_threads)
+#pragma omp parallel num_threads(threads)
 #endif
   {
-    std::vector<float> row(h);
+    float* r = rows.data() + parallel::thread_id() * h;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -65,7 +64,6 @@ void gather(const i32* systems, const i32* grid, int order, const float* wt, i64
       const i32* el = systems + s * order;
       double den = 0;
       for (int e = 0; e < order; ++e) den += num[e];
-      float* r = row.data();
       std::copy_n(bias, h, r);
       for (int e = 0; e < order; ++e) {
         if (num[e] == 0) continue;  // exact zero: skipping it changes nothing
@@ -91,9 +89,16 @@ inline std::uint16_t to_bf16(float v) {
 
 i64 n_choose(i64 n, int k) {
   if (k < 0 || n < k) return 0;
-  __int128 r = 1;
-  for (int j = 0; j < k; ++j) r = r * (n - j) / (j + 1);
-  return r > INT64_MAX ? -1 : static_cast<i64>(r);
+  i64 r = 1;
+  for (int j = 0; j < k; ++j) {
+    // C(n, j + 1) = r (n - j) / (j + 1), an integer: with g = gcd(r, j + 1), (j + 1) / g divides
+    // n - j, so dividing first leaves one product of the result's factors, checked for overflow.
+    const i64 g = std::gcd(r, i64(j + 1));
+    const i64 a = r / g, b = (n - j) / ((j + 1) / g);
+    if (b != 0 && a > INT64_MAX / b) return -1;
+    r = a * b;
+  }
+  return r;
 }
 
 void systems(const i32* elements, i64 n, int order, i32* out) {
@@ -304,6 +309,16 @@ void sort_events(const i32* key, i64 h, i64 K, const float* a, const float* c, i
   bucket[0] = 0;
 }
 
+// One thread's buffers for lines(): a system's first layer as a + x c, the tile outputs z, and
+// the units' events going up and down the line.
+struct LineScratch {
+  std::vector<float> a, c, z, up_a, up_c, down_a, down_c;
+  std::vector<i32> up_key, down_key, up_bucket, down_bucket, up_unit, down_unit;
+  LineScratch(i64 h, i64 n_pts)
+      : a(h), c(h), z(n_pts * TILE), up_a(h), up_c(h), down_a(h), down_c(h), up_key(h), down_key(h),
+        up_bucket(n_pts + 1), down_bucket(n_pts + 1), up_unit(h), down_unit(h) {}
+};
+
 template <typename Out, typename Store>
 void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 h, const float* bias,
            const float* w2_tiles, const float* b2, i64 h2, i64 start, i64 count, Out* out, int n_threads,
@@ -334,15 +349,19 @@ void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 
   const i64 n_tiles = (h2 + TILE - 1) / TILE;
   std::vector<float> b2_pad(n_tiles * TILE, 0.f);
   std::copy_n(b2, h2, b2_pad.data());
-  (void)n_threads;
+  const int threads = parallel::team_size(n_threads, count);
+  std::vector<LineScratch> scratch;
+  scratch.reserve(threads);
+  for (int t = 0; t < threads; ++t) scratch.emplace_back(h, n_pts);
 #ifdef HULLPACK_WITH_OPENMP
-  if (n_threads <= 0) n_threads = omp_get_max_threads();
-  n_threads = static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, count)));
-#pragma omp parallel num_threads(n_threads)
+#pragma omp parallel num_threads(threads)
 #endif
   {
-    std::vector<float> a(h), c(h), z(n_pts * TILE), up_a(h), up_c(h), down_a(h), down_c(h);
-    std::vector<i32> up_key(h), down_key(h), up_bucket(n_pts + 1), down_bucket(n_pts + 1), up_unit(h), down_unit(h);
+    LineScratch& w = scratch[parallel::thread_id()];
+    std::vector<float> &a = w.a, &c = w.c, &z = w.z, &up_a = w.up_a, &up_c = w.up_c, &down_a = w.down_a,
+                       &down_c = w.down_c;
+    std::vector<i32> &up_key = w.up_key, &down_key = w.down_key, &up_bucket = w.up_bucket,
+                     &down_bucket = w.down_bucket, &up_unit = w.up_unit, &down_unit = w.down_unit;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif

@@ -10,7 +10,7 @@ from hullpack import _core
 from hullpack.compositions import (first_layer, first_layer_pairs, grid_fractions, line_layers,
                                    line_weight_tiles, reduced_grid, system_names, systems, uniform_grid)
 from hullpack.elements import element_index
-from hullpack.errors import ScreeningError
+from hullpack.errors import InvalidInputError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ def test_systems_of_an_element_subset_in_elemnet_order():
     ({"order": 2, "elements": [0, 86]}, "outside 0..85"),
 ])
 def test_systems_bad_requests(kwargs, match):
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         systems(**kwargs)
 
 
@@ -127,7 +127,7 @@ def test_grid_fractions():
     (lambda: uniform_grid(2, 2.5), "n: expected an integer"),
 ])
 def test_grids_too_coarse_or_too_fine(call, match):
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         call()
 
 
@@ -212,7 +212,7 @@ def test_first_layer_bad_input(change, match):
                 wt=np.zeros((86, 8), np.float32), bias=np.zeros(8, np.float32), start=0, count=2, out=None,
                 dtype="float32")
     change(args)
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         first_layer(args["table"], args["grid"], args["wt"], args["bias"], args["start"], args["count"],
                     out=args["out"], dtype=args["dtype"])
 
@@ -251,7 +251,7 @@ def test_first_layer_pairs_are_the_flat_rows_bit_for_bit(order):
 ])
 def test_first_layer_pairs_bad_indices(s, p, match):
     wt, b = np.zeros((86, 8), np.float32), np.zeros(8, np.float32)
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         first_layer_pairs(np.array([[0, 1]], np.int32), np.array([[1, 0], [1, 1]], np.int32), s, p, wt, b)
 
 
@@ -321,7 +321,7 @@ def test_line_layers_bad_input(change, match):
                 tiles=line_weight_tiles(np.ones((8, 16), np.float32)), b2=np.zeros(8, np.float32), start=0,
                 out=None, dtype="float32")
     change(args)
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         line_layers(args["table"], args["grid"], args["wt"], args["bias"], args["tiles"], args["b2"],
                     args["start"], out=args["out"], dtype=args["dtype"])
 
@@ -347,11 +347,11 @@ def test_first_layer_cuda_matches_cpu(order):
     first_layer_cuda(*dev, start, count, out16)
     cpu16 = first_layer(table, grid, wt, b, start, count, dtype="bfloat16")
     np.testing.assert_array_equal(out16.view(torch.int16).cpu().numpy().view(np.uint16), cpu16)
-    with pytest.raises(ScreeningError, match="is not a row of weight_t"):
+    with pytest.raises(InvalidInputError, match="is not a row of weight_t"):
         bad = dev[0].clone()
         bad[0, 0] = 86
         first_layer_cuda(bad, *dev[1:], 0, 1, out[:1])
-    with pytest.raises(ScreeningError, match="expected a CUDA array"):
+    with pytest.raises(InvalidInputError, match="expected a CUDA array"):
         first_layer_cuda(table, *dev[1:], 0, 1, out[:1])
 
 

@@ -53,11 +53,14 @@ def test_systems_bad_requests(kwargs, match):
 
 
 def test_core_systems_rejects_garbage():
-    for bad in (np.array([1, 0], np.int32), np.array([0, 0, 1], np.int32), np.array([-1, 2], np.int32),
-                np.array([0, 1], np.int64), [0, 1]):
-        with pytest.raises(ValueError):
+    for bad, match in ((np.array([1, 0], np.int32), r"elements must be strictly ascending: elements\[1\] = 0"),
+                       (np.array([0, 0, 1], np.int32), r"elements\[1\] = 0 after 0"),
+                       (np.array([-1, 2], np.int32), r"elements\[0\] = -1 is negative"),
+                       (np.array([0, 1], np.int64), "elements: expected dtype int32"),
+                       ([0, 1], "elements: expected a numpy array")):
+        with pytest.raises(ValueError, match=match):
             _core.systems(bad, 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="order: expected an integer"):
         _core.systems(np.arange(5, dtype=np.int32), True)
 
 
@@ -222,10 +225,14 @@ def test_core_first_layer_rejects_garbage():
     wt, b, out = np.zeros((86, 4), np.float32), np.zeros(4, np.float32), np.zeros((1, 4), np.float32)
     ro = out.copy()
     ro.flags.writeable = False
-    for args in ((t, g, wt, b, 0, 1, ro), (t, g, wt, b, 0, 1, None), (t.astype(np.int64), g, wt, b, 0, 1, out),
-                 (t, g, wt, b, 0, 1.0, out), (t, np.zeros((0, 2), np.int32), wt, b, 0, 0, out),
-                 (np.array([[0, 1, 2]], np.int32), g, wt, b, 0, 1, out)):
-        with pytest.raises(ValueError):
+    for args, match in (((t, g, wt, b, 0, 1, ro), "out: must be C-contiguous and writeable"),
+                        ((t, g, wt, b, 0, 1, None), "out: expected a numpy array"),
+                        ((t.astype(np.int64), g, wt, b, 0, 1, out), "systems: expected dtype int32"),
+                        ((t, g, wt, b, 0, 1.0, out), "count: expected an integer"),
+                        ((t, g, wt, b, 0, 1, out, -1), "n_threads must be in 0..4096"),
+                        ((t, np.zeros((0, 2), np.int32), wt, b, 0, 0, out), "grid: no points"),
+                        ((np.array([[0, 1, 2]], np.int32), g, wt, b, 0, 1, out), "grid: expected 3 columns")):
+        with pytest.raises(ValueError, match=match):
             _core.first_layer(*args)
 
 

@@ -308,6 +308,81 @@ def test_line_layers_at_the_pure_elements_and_switching_units():
     np.testing.assert_allclose(got, two_layers_reference(table, grid, wt, b, w2, b2), atol=1e-5)
 
 
+# ---------------------------------------------------------------------------------------------
+# Pinned numerics: the kernels are their float32 operations, one rounding each, in their order (no
+# fused multiply-add in any target_clones clone, at any -march; see docs/numerics.md)
+# ---------------------------------------------------------------------------------------------
+
+def first_layer_float32(table, grid, wt, b, pairs):
+    """The gather's operations in numpy float32: bias, then + fraction * row per element."""
+    out = np.empty((len(pairs), wt.shape[1]), np.float32)
+    for q, (s, p) in enumerate(pairs):
+        num = grid[p]
+        den = float(num.sum())
+        r = b.copy()
+        for e in range(table.shape[1]):
+            if num[e]:
+                r = r + np.float32(num[e] / den) * wt[table[s, e]]
+        out[q] = r
+    return out
+
+
+def line_layers_float32(table, grid, wt, b, w2, b2):
+    """line_layers' operations in numpy float32: per system, the units' events along the sorted
+    points, the running sums P and Q going up and down, z = (b2 + P + x Q) + P' + x Q'."""
+    f32 = np.float32
+    xs = (grid[:, 0] / (grid[:, 0].astype(np.float64) + grid[:, 1])).astype(f32)
+    order = np.argsort(xs, kind="stable")
+    x = xs[order]
+    n_pts, h = len(grid), wt.shape[1]
+    w2t = w2.T.astype(f32)                                            # (h, h2): unit j's row
+    out = np.empty((len(table) * n_pts, len(b2)), f32)
+    for s, (el_a, el_b) in enumerate(table):
+        a, c = b + wt[el_b], wt[el_a] - wt[el_b]
+        up, down = [[] for _ in range(n_pts)], [[] for _ in range(n_pts)]
+        for j in range(h):
+            if c[j] == 0:
+                if a[j] > 0:
+                    up[0].append(j)
+                continue
+            rising = c[j] > 0
+            split = sum(((a[j] + x[k] * c[j]) > 0) != rising for k in range(n_pts))  # a prefix
+            if rising and split < n_pts:
+                up[split].append(j)
+            if not rising and split > 0:
+                down[split - 1].append(j)
+        z = np.empty((n_pts, len(b2)), f32)
+        p = q = np.zeros(len(b2), f32)
+        for k in range(n_pts):
+            for j in up[k]:
+                p, q = p + a[j] * w2t[j], q + c[j] * w2t[j]
+            z[k] = (b2 + p) + x[k] * q
+        p = q = np.zeros(len(b2), f32)
+        for k in reversed(range(n_pts)):
+            for j in down[k]:
+                p, q = p + a[j] * w2t[j], q + c[j] * w2t[j]
+            z[k] = np.maximum((z[k] + p) + x[k] * q, 0)
+        out[s * n_pts + order] = z
+    return out
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_first_layer_is_its_float32_operations_bit_for_bit(order):
+    rng = np.random.default_rng(order)
+    wt = rng.normal(size=(86, 40)).astype(np.float32)
+    b = rng.normal(size=40).astype(np.float32)
+    table, grid = systems(order, "H Fe Ni O"), uniform_grid(order, 7)
+    pairs = [(s, p) for s in range(len(table)) for p in range(len(grid))]
+    np.testing.assert_array_equal(first_layer(table, grid, wt, b, threads=2), first_layer_float32(table, grid, wt, b, pairs))
+
+
+def test_line_layers_are_their_float32_operations_bit_for_bit():
+    wt, b, w2, b2 = two_layers(seed=7, h=48, h2=80)
+    table, grid = systems(2, "H Li Fe O"), reduced_grid(2, 9)
+    got = line_layers(table, grid, wt, b, line_weight_tiles(w2), b2, threads=2)
+    np.testing.assert_array_equal(got, line_layers_float32(table, grid, wt, b, w2, b2))
+
+
 @pytest.mark.parametrize("change, match", [
     (lambda a: a.update(table=np.array([[0, 1, 2]], np.int32), grid=np.array([[1, 0, 0]], np.int32)),
      "systems: expected 2 columns"),

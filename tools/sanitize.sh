@@ -7,7 +7,8 @@
 #   bash tools/sanitize.sh -k balance      # extra arguments go to pytest
 #
 # Needs the environment the project's tests use (numpy, pytest, hypothesis; torch and pymatgen for
-# the tests that use them), gcc/g++, cmake and ninja; run it from the project's venv. The build goes
+# the tests that use them), pybind11 in that environment (`pip install pybind11`: an isolated build
+# does not leave it there), gcc/g++, cmake and ninja; run it from the project's venv. The build goes
 # to build/sanitize (HULLPACK_SANITIZE_BUILD to change it), CPU only (CUDA code is not
 # instrumented). The sanitized module is copied next to a temporary copy of python/hullpack and
 # imported from there, so the installed package is left alone.
@@ -16,11 +17,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=${PYTHON:-python}
 BUILD=${HULLPACK_SANITIZE_BUILD:-$ROOT/build/sanitize}
+if ! PYBIND11_DIR=$("$PY" -m pybind11 --cmakedir 2>/dev/null); then
+  echo "tools/sanitize.sh: pybind11 is not installed in this environment: pip install pybind11" >&2
+  exit 2
+fi
 SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow -fno-omit-frame-pointer"
 
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHULLPACK_CUDA=OFF \
   -DCMAKE_CXX_FLAGS="$SAN" -DCMAKE_MODULE_LINKER_FLAGS="$SAN" \
-  -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" -DPython_EXECUTABLE="$(command -v "$PY")" >/dev/null
+  -Dpybind11_DIR="$PYBIND11_DIR" -DPython_EXECUTABLE="$(command -v "$PY")" >/dev/null
 cmake --build "$BUILD"
 
 PKG=$(mktemp -d)

@@ -1,6 +1,7 @@
 // Composition enumeration and the first-layer gathers (see hullpack/compositions.hpp).
 //
-// Each parallel region gets its per-thread scratch allocated before it starts (parallel.hpp).
+// Each thread of a parallel region allocates its own scratch; an allocation failure is rethrown
+// after the region (parallel.hpp).
 #include "hullpack/compositions.hpp"
 
 #include <algorithm>
@@ -49,16 +50,19 @@ template <typename Out, typename At, typename Store>
 void gather(const i32* systems, const i32* grid, int order, const float* wt, i64 h, const float* bias, i64 count,
             Out* out, int n_threads, At at, Store store) {
   const int threads = parallel::team_size(n_threads, count / 16);
-  std::vector<float> rows(static_cast<std::size_t>(threads) * h);
+  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
   {
-    float* r = rows.data() + parallel::thread_id() * h;
+    std::vector<float> row;
+    const bool ready = error.run([&] { row.resize(h); });
+    float* r = row.data();
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(static)
 #endif
     for (i64 q = 0; q < count; ++q) {
+      if (!ready) continue;
       const auto [s, pt] = at(q);
       const i32* num = grid + pt * order;
       const i32* el = systems + s * order;
@@ -74,6 +78,7 @@ void gather(const i32* systems, const i32* grid, int order, const float* wt, i64
       store(r, h, out + q * h);
     }
   }
+  error.rethrow();
 }
 
 // Branch-free, so that the conversion loop vectorises.
@@ -309,16 +314,6 @@ void sort_events(const i32* key, i64 h, i64 K, const float* a, const float* c, i
   bucket[0] = 0;
 }
 
-// One thread's buffers for lines(): a system's first layer as a + x c, the tile outputs z, and
-// the units' events going up and down the line.
-struct LineScratch {
-  std::vector<float> a, c, z, up_a, up_c, down_a, down_c;
-  std::vector<i32> up_key, down_key, up_bucket, down_bucket, up_unit, down_unit;
-  LineScratch(i64 h, i64 n_pts)
-      : a(h), c(h), z(n_pts * TILE), up_a(h), up_c(h), down_a(h), down_c(h), up_key(h), down_key(h),
-        up_bucket(n_pts + 1), down_bucket(n_pts + 1), up_unit(h), down_unit(h) {}
-};
-
 template <typename Out, typename Store>
 void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 h, const float* bias,
            const float* w2_tiles, const float* b2, i64 h2, i64 start, i64 count, Out* out, int n_threads,
@@ -350,22 +345,23 @@ void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 
   std::vector<float> b2_pad(n_tiles * TILE, 0.f);
   std::copy_n(b2, h2, b2_pad.data());
   const int threads = parallel::team_size(n_threads, count);
-  std::vector<LineScratch> scratch;
-  scratch.reserve(threads);
-  for (int t = 0; t < threads; ++t) scratch.emplace_back(h, n_pts);
+  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
   {
-    LineScratch& w = scratch[parallel::thread_id()];
-    std::vector<float> &a = w.a, &c = w.c, &z = w.z, &up_a = w.up_a, &up_c = w.up_c, &down_a = w.down_a,
-                       &down_c = w.down_c;
-    std::vector<i32> &up_key = w.up_key, &down_key = w.down_key, &up_bucket = w.up_bucket,
-                     &down_bucket = w.down_bucket, &up_unit = w.up_unit, &down_unit = w.down_unit;
+    std::vector<float> a, c, z, up_a, up_c, down_a, down_c;
+    std::vector<i32> up_key, down_key, up_bucket, down_bucket, up_unit, down_unit;
+    const bool ready = error.run([&] {
+      a.resize(h), c.resize(h), z.resize(n_pts * TILE), up_a.resize(h), up_c.resize(h), down_a.resize(h);
+      down_c.resize(h), up_key.resize(h), down_key.resize(h), up_bucket.resize(n_pts + 1);
+      down_bucket.resize(n_pts + 1), up_unit.resize(h), down_unit.resize(h);
+    });
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
     for (i64 s = start; s < start + count; ++s) {
+      if (!ready) continue;
       const float* wa = wt + i64(systems[2 * s]) * h;
       const float* wb = wt + i64(systems[2 * s + 1]) * h;
       for (i64 j = 0; j < h; ++j) {
@@ -405,6 +401,7 @@ void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 
       }
     }
   }
+  error.rethrow();
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
-// Batched lower hulls on the CPU: OpenMP over systems, one scratch buffer per thread, allocated
-// before the parallel region and reused. The per-system work is in hullpack/hull_kernels.hpp,
-// shared with the CUDA twin.
+// Batched lower hulls on the CPU: OpenMP over systems, one scratch buffer per thread, reused. The
+// per-system work is in hullpack/hull_kernels.hpp, shared with the CUDA twin.
 #include "hullpack/hull.hpp"
 
 #include <algorithm>
@@ -17,19 +16,22 @@ void hull_batch(const BatchInput& in, const BatchOutput& out, int n_threads) {
   if (n_sys <= 0) return;
   std::int64_t n_max = 0;
   for (std::int64_t s = 0; s < n_sys; ++s) n_max = std::max(n_max, in.offsets[s + 1] - in.offsets[s]);
-  const std::size_t words = (detail::scratch_bytes(in.order, n_max) + 7) / 8 + 1;
+  const std::size_t words = (detail::scratch_bytes(in.order, n_max) + 7) / 8;
   const int threads = parallel::team_size(n_threads, n_sys / 8);  // small batches: not worth waking threads
-  std::vector<double> scratch(words * threads);
+  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
   {
-    double* mine = scratch.data() + words * parallel::thread_id();
+    std::vector<double> scratch;
+    const bool ready = error.run([&] { scratch.resize(words + 1); });
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(dynamic, 64)
 #endif
-    for (std::int64_t s = 0; s < n_sys; ++s) detail::run_system(in, out, s, mine);
+    for (std::int64_t s = 0; s < n_sys; ++s)
+      if (ready) detail::run_system(in, out, s, scratch.data());
   }
+  error.rethrow();
 }
 
 }  // namespace hullpack::hull

@@ -1,13 +1,26 @@
-// OpenMP helpers of the CPU kernels (internal to the core): how many threads a region gets, and
-// which one is running. Without OpenMP every region is one thread.
+// OpenMP helpers of the CPU kernels (internal to the core): how many threads a region gets, which
+// one is running, and how an exception thrown inside a region reaches the caller.
 //
-// The kernels allocate each thread's scratch before a parallel region, sized by team_size(), and
-// pick their slice with thread_id() inside it: an exception (std::bad_alloc) must never leave a
-// region, where it would end the process; before the region it reaches the caller.
+// An exception must never leave an OpenMP region: the runtime ends the process. Each thread of a
+// region allocates its own scratch (from its own heap arena, in its own cache lines) inside
+// FirstError::run, which catches what the allocation throws (std::bad_alloc); the thread then
+// skips its share of the work, and FirstError::rethrow after the region raises the first such
+// exception in the caller's thread, where the bindings turn it into MemoryError.
+//
+//   parallel::FirstError error;
+//   #pragma omp parallel num_threads(threads)
+//   {
+//     std::vector<float> scratch;
+//     const bool ready = error.run([&] { scratch.resize(n); });
+//     #pragma omp for
+//     for (i64 i = 0; i < count; ++i) if (ready) work(i, scratch.data());
+//   }
+//   error.rethrow();
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 
 #ifdef HULLPACK_WITH_OPENMP
 #include <omp.h>
@@ -26,13 +39,37 @@ inline int team_size(int requested, std::int64_t most) {
 #endif
 }
 
-// The running thread's number in its region, 0..team_size - 1.
-inline int thread_id() {
+// The first exception thrown by any thread of a region, kept to be rethrown after it.
+class FirstError {
+ public:
+  // Runs f() and returns true, or keeps what it threw (if it is the first) and returns false.
+  template <typename F>
+  bool run(F&& f) noexcept {
+    try {
+      f();
+      return true;
+    } catch (...) {
+      keep(std::current_exception());
+      return false;
+    }
+  }
+
+  // Rethrows the kept exception, if any; call after the region, in the caller's thread.
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void keep(std::exception_ptr e) noexcept {
 #ifdef HULLPACK_WITH_OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
+#pragma omp critical(hullpack_parallel_first_error)
 #endif
-}
+    {
+      if (!error_) error_ = e;
+    }
+  }
+
+  std::exception_ptr error_;
+};
 
 }  // namespace hullpack::parallel

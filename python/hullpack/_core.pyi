@@ -6,7 +6,7 @@ be C-contiguous numpy arrays, integers must be ``int`` or numpy integers (never 
 The Python wrappers (:mod:`hullpack.packing`, :mod:`hullpack.hull`, :mod:`hullpack.compositions`)
 convert friendly input and are the public API.
 """
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, type_check_only
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,7 +52,10 @@ def group(bin_of_item: _I64, n_bins: _Int) -> tuple[_I64, _I64]:
 
 # ---------------------------------------------------------------------------------------- hull
 
+@type_check_only
 class HullBatchResult(TypedDict):
+    """What hull_batch returns (a dict at runtime)."""
+
     e_above_hull: _F64                # (N,) CSR or (n_sys, n_points) shared grid
     is_vertex: NDArray[np.bool_]      # same shape
     n_vertices: _I32                  # (n_sys,)

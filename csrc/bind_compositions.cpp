@@ -47,18 +47,30 @@ i32_array core_systems(const py::handle& elements_obj, const py::handle& order_o
   return out;
 }
 
+// A grid of `order` columns: its number of rows, then its rows, both computed without the GIL.
+template <typename Size, typename Fill>
+i32_array make_grid(int order, Size size, Fill fill) {
+  std::int64_t rows;
+  {
+    py::gil_scoped_release release;
+    rows = size();
+  }
+  i32_array out(std::vector<py::ssize_t>{rows, order});
+  std::int32_t* o = out.mutable_data();
+  py::gil_scoped_release release;
+  fill(o);
+  return out;
+}
+
 i32_array core_uniform_grid(const py::handle& order_obj, const py::handle& n_obj, const py::handle& min_obj) {
   const int order = expect_system_order(order_obj);
   const std::int64_t n = expect_int(n_obj, "n");
   const int min_elements = expect_min_elements(min_obj, order);
   const std::int64_t most = order == 2 ? kMaxGridPoints - 1 : 5000;
   if (n < 1 || n > most) fail("n (the grid step is 1/n) must be in 1..", most, " for order ", order, ", got ", n);
-  const std::int64_t size = compositions::uniform_grid_size(order, n, min_elements);
-  i32_array out(std::vector<py::ssize_t>{size, order});
-  std::int32_t* o = out.mutable_data();
-  py::gil_scoped_release release;
-  compositions::uniform_grid(order, n, min_elements, o);
-  return out;
+  return make_grid(
+      order, [&] { return compositions::uniform_grid_size(order, n, min_elements); },
+      [&](std::int32_t* o) { compositions::uniform_grid(order, n, min_elements, o); });
 }
 
 i32_array core_reduced_grid(const py::handle& order_obj, const py::handle& max_den_obj, const py::handle& min_obj) {
@@ -67,16 +79,9 @@ i32_array core_reduced_grid(const py::handle& order_obj, const py::handle& max_d
   const int min_elements = expect_min_elements(min_obj, order);
   const std::int64_t most = order == 2 ? 10000 : 400;
   if (max_den < 1 || max_den > most) fail("max_denominator must be in 1..", most, " for order ", order, ", got ", max_den);
-  std::int64_t size;
-  {
-    py::gil_scoped_release release;
-    size = compositions::reduced_grid_size(order, max_den, min_elements);
-  }
-  i32_array out(std::vector<py::ssize_t>{size, order});
-  std::int32_t* o = out.mutable_data();
-  py::gil_scoped_release release;
-  compositions::reduced_grid(order, max_den, min_elements, o);
-  return out;
+  return make_grid(
+      order, [&] { return compositions::reduced_grid_size(order, max_den, min_elements); },
+      [&](std::int32_t* o) { compositions::reduced_grid(order, max_den, min_elements, o); });
 }
 
 // The output rows of the layer kernels: float32, or uint16 holding bfloat16 bits (bf16: true).

@@ -18,6 +18,10 @@ Grids:
 2 drops the pure elements (whose formation energy is 0 by definition), ``order`` keeps only the
 interior.
 
+Bad arguments raise :class:`~hullpack.errors.InvalidInputError` (a ``ValueError``) naming the
+argument and the offending entry; nothing is converted in a way that changes a value (a float
+index must be a whole number, an integer must fit int32, a bool is not an integer).
+
 >>> systems(2).shape, systems(3).shape
 ((3655, 2), (102340, 3))
 >>> uniform_grid(3, 20).shape, reduced_grid(2, 10, min_elements=2).shape
@@ -46,7 +50,7 @@ def _element_indices(elements) -> np.ndarray:
         return np.arange(N_ELEMENTS, dtype=np.int32)
     if isinstance(elements, str):
         elements = elements.replace(",", " ").replace("-", " ").split()
-    elif isinstance(elements, np.ndarray) and elements.dtype.kind != "U":
+    elif isinstance(elements, np.ndarray) and elements.dtype.kind in "biuf":
         elements = as_int_array(elements, "elements").tolist()  # whole numbers only, no bools
     idx, unknown = [], []
     for j, e in enumerate(elements):

@@ -108,6 +108,31 @@ __global__ void check_kernel(const std::int32_t* systems, const std::int32_t* gr
   }
 }
 
+// The check's three flags in device memory: from the stream-ordered allocator, or from cudaMalloc
+// where the device has no memory pools (cudaMallocAsync reports cudaErrorNotSupported there).
+struct Flags {
+  static constexpr std::size_t kBytes = 3 * sizeof(unsigned long long);
+  unsigned long long* ptr = nullptr;
+  bool pooled = false;
+  cudaStream_t stream;
+
+  explicit Flags(cudaStream_t s) : stream(s) {
+    if (cudaMallocAsync(reinterpret_cast<void**>(&ptr), kBytes, s) == cudaSuccess) {
+      pooled = true;
+      return;
+    }
+    cudaGetLastError();  // clear it, and fall back
+    ptr = nullptr;
+    check(cudaMalloc(reinterpret_cast<void**>(&ptr), kBytes), "first_layer_cuda", "cudaMalloc");
+  }
+  ~Flags() {
+    if (ptr && pooled) cudaFreeAsync(ptr, stream);
+    else if (ptr) cudaFree(ptr);
+  }
+  Flags(const Flags&) = delete;
+  Flags& operator=(const Flags&) = delete;
+};
+
 // Copies one int32 from the device, ordered on the stream (pageable memory: returns when done).
 std::int32_t read_int(const std::int32_t* p, cudaStream_t s) {
   std::int32_t v = 0;
@@ -121,22 +146,18 @@ std::int32_t read_int(const std::int32_t* p, cudaStream_t s) {
 GatherCheck check_first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, int order,
                               std::int64_t n_in, std::int64_t s0, std::int64_t s1, std::uintptr_t stream) {
   cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
-  unsigned long long* flags = nullptr;
-  check(cudaMallocAsync(reinterpret_cast<void**>(&flags), 3 * sizeof(unsigned long long), s), "first_layer_cuda",
-        "cudaMallocAsync");
   unsigned long long found[3] = {~0ull, ~0ull, ~0ull};
-  cudaError_t err = cudaMemsetAsync(flags, 0xff, 3 * sizeof(unsigned long long), s);
-  if (err == cudaSuccess) {
+  {
+    const Flags flags(s);
+    check(cudaMemsetAsync(flags.ptr, 0xff, Flags::kBytes, s), "first_layer_cuda", "cudaMemsetAsync");
     const std::int64_t items = std::max<std::int64_t>((s1 - s0) * order, n_pts);
     const int block = 256;
     const std::int64_t blocks = std::max<std::int64_t>(1, std::min<std::int64_t>((items + block - 1) / block, 1024));
-    check_kernel<<<static_cast<unsigned>(blocks), block, 0, s>>>(systems, grid, n_pts, order, n_in, s0, s1, flags);
-    err = cudaGetLastError();
+    check_kernel<<<static_cast<unsigned>(blocks), block, 0, s>>>(systems, grid, n_pts, order, n_in, s0, s1, flags.ptr);
+    check(cudaGetLastError(), "first_layer_cuda", "index check launch");
+    check(cudaMemcpyAsync(found, flags.ptr, sizeof found, cudaMemcpyDeviceToHost, s), "first_layer_cuda", "index check");
+    check(cudaStreamSynchronize(s), "first_layer_cuda", "index check");
   }
-  if (err == cudaSuccess) err = cudaMemcpyAsync(found, flags, sizeof found, cudaMemcpyDeviceToHost, s);
-  if (err == cudaSuccess) err = cudaStreamSynchronize(s);
-  cudaFreeAsync(flags, s);
-  check(err, "first_layer_cuda", "index check");
   GatherCheck bad;
   if (found[0] != ~0ull) {
     bad.system_entry = static_cast<std::int64_t>(found[0]);

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import compositions
 from .._progress import progress as _progress_bar
 from ..elements import ELEMNET_ELEMENTS
-from ..errors import ModelFileError, ScreeningError
+from ..errors import InvalidInputError, ModelFileError, ScreeningError
 from .certify import Certifier
 from .edges import EdgeEnergies
 from .engine import InferenceEngine
@@ -165,7 +165,10 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
         raise ScreeningError(f"precision={precision!r}: expected one of {PRECISIONS}")
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise ScreeningError(f"device={device!r}: expected 'cpu' or 'cuda'")
-    table = compositions.systems(order, elements)  # names unknown symbols
+    try:
+        table = compositions.systems(order, elements)  # names unknown symbols
+    except InvalidInputError as exc:
+        raise ScreeningError(str(exc)) from None
     if len(table) == 0:
         raise ScreeningError(f"elements: fewer than {order} elements given, so there is no system of order {order}")
     g = resolve_grid(order, grid)

@@ -17,7 +17,7 @@ def test_cuda_available_is_false_without_device_or_build():
     info = hullpack.build_info()
     assert isinstance(hullpack.cuda_available(), bool)
     # The flag can only be true when the kernels were built and a device answers.
-    assert hullpack.cuda_available() == (info["cuda"] and info["cuda_devices"] > 0)
+    assert hullpack.cuda_available() == (info["cuda_built"] and info["cuda_devices"] > 0)
 
 
 @pytest.mark.parametrize("argv", [["hullpack"], [sys.executable, "-m", "hullpack"]])

@@ -1,4 +1,6 @@
 """The package as users first meet it: import, version, build info, command line."""
+import json
+import os
 import subprocess
 import sys
 
@@ -13,11 +15,40 @@ def test_version_matches_metadata():
     assert hullpack.__version__ == version("hullpack")
 
 
-def test_cuda_available_is_false_without_device_or_build():
+class _FakeCore:
+    def __init__(self, with_cuda, devices):
+        self.with_cuda, self._devices, self.with_openmp = with_cuda, devices, True
+
+    def cuda_device_count(self):
+        return self._devices
+
+
+@pytest.mark.parametrize("with_cuda, devices, expected", [(False, 0, False), (False, 2, False),
+                                                          (True, 0, False), (True, 1, True)])
+def test_cuda_available_needs_the_kernels_and_a_device(monkeypatch, with_cuda, devices, expected):
+    monkeypatch.setattr(hullpack, "_core", _FakeCore(with_cuda, devices))
+    assert hullpack.cuda_available() is expected
+    assert hullpack.build_info()["cuda"] is with_cuda and hullpack.build_info()["cuda_devices"] == devices
+
+
+def test_cuda_available_is_false_with_no_visible_device():
+    # the real core with every device hidden: False whether or not the kernels were built
+    code = "import hullpack, json; print(json.dumps([hullpack.cuda_available(), hullpack.build_info()]))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    available, info = json.loads(out.stdout)
+    assert available is False and info["cuda_devices"] == 0
+
+
+def test_cuda_available_on_this_machine():
+    torch = pytest.importorskip("torch")
     info = hullpack.build_info()
-    assert isinstance(hullpack.cuda_available(), bool)
-    # The flag can only be true when the kernels were built and a device answers.
-    assert hullpack.cuda_available() == (info["cuda"] and info["cuda_devices"] > 0)
+    if not info["cuda"]:
+        assert hullpack.cuda_available() is False  # a build without the CUDA kernels
+    elif torch.cuda.is_available():
+        assert hullpack.cuda_available() is True and info["cuda_devices"] == torch.cuda.device_count()
+    else:
+        assert hullpack.cuda_available() is False and info["cuda_devices"] == 0
 
 
 @pytest.mark.parametrize("argv", [["hullpack"], [sys.executable, "-m", "hullpack"]])
@@ -27,8 +58,6 @@ def test_version_flag(argv):
 
 
 def test_info_json():
-    import json
-
     out = subprocess.run([sys.executable, "-m", "hullpack", "info", "--json"], capture_output=True,
                          text=True, check=True)
     assert json.loads(out.stdout) == hullpack.build_info()

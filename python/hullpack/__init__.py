@@ -9,15 +9,9 @@ Subpackages:
   ternary systems with C++ hull kernels, compared with DFT.
 - :mod:`hullpack.xai`: SHAP, permutation importance, surrogate trees and the XElemNet analyses.
 """
-from importlib.metadata import PackageNotFoundError, version as _version
-
 from . import errors
 from ._core_loader import core as _core
-
-try:
-    __version__ = _version("hullpack")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+from ._version import __version__
 
 
 def cuda_available() -> bool:

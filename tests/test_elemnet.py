@@ -113,6 +113,8 @@ def test_featurize_normalizes_amounts_that_sum_below_one():
     assert np.allclose(x.sum(axis=1), 1.0, atol=1e-7)
     assert x[:3, fe].tolist() == pytest.approx([0.4] * 3) and x[:3, o].tolist() == pytest.approx([0.6] * 3)
     assert x[3, fe] == 1.0
+    # an element listed with amount 0 is allowed and contributes nothing
+    assert np.array_equal(featurize([{"Fe": 2, "O": 0}, {"Fe": 2, "O": 0.0}]), featurize(["Fe", "Fe"]))
 
 
 def test_featurize_overflowing_and_non_numeric_amounts_are_bad_entries():

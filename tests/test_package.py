@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,11 @@ def test_cuda_available_on_this_machine():
         assert hullpack.cuda_available() is False and info["cuda_devices"] == 0
 
 
-@pytest.mark.parametrize("argv", [["hullpack"], [sys.executable, "-m", "hullpack"]])
+# the console script of the environment running the tests (it need not be activated, nor on PATH)
+SCRIPT = str(Path(sys.executable).with_name("hullpack.exe" if sys.platform == "win32" else "hullpack"))
+
+
+@pytest.mark.parametrize("argv", [[SCRIPT], [sys.executable, "-m", "hullpack"]])
 def test_version_flag(argv):
     out = subprocess.run(argv + ["--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"hullpack {hullpack.__version__}"

@@ -105,4 +105,4 @@ def test_wheel_is_manylinux():
     if show.returncode != 0 and "No module named auditwheel" in show.stderr:
         pytest.skip("auditwheel is not installed")
     assert show.returncode == 0, show.stderr
-    assert re.search(r'consistent with the\s+following platform tag:\s+"manylinux_2_\d+_', show.stdout), show.stdout
+    assert re.search(r'consistent\s+with\s+the\s+following\s+platform\s+tag:\s+"manylinux_2_\d+_', show.stdout), show.stdout

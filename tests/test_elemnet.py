@@ -322,6 +322,7 @@ def test_forged_files_with_a_matching_digest_still_give_model_file_errors(tmp_pa
         (dict(version=3), "format version 3; this hullpack reads versions"),
         (dict(raw_header=b"{not json"), "header is not JSON"),
         (dict(raw_header=b"\xff\xfe"), "header is not JSON"),
+        (dict(raw_header=b"[" * 100_000), "header is not JSON"),
         (dict(raw_header=b"[1, 2]"), "not a JSON object"),
         (dict(n_header=10 ** 9), "runs past the end"),
         (dict(header=lambda h: {k: v for k, v in h.items() if k != "tensors"}), r"lacks the fields \['tensors'\]"),

@@ -114,8 +114,8 @@ def _decode_v2(path: Path, data: bytes) -> dict[str, Any]:
         raise _fail(path, f"its header length {n_header} runs past the end of the file")
     try:
         header = json.loads(data[start:start + n_header].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _fail(path, f"its header is not JSON ({exc})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: "[[[[..."
+        raise _fail(path, f"its header is not JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
     if not isinstance(header, dict):
         raise _fail(path, "its header is not a JSON object")
     missing = [k for k in ("architecture", "dropout", "elements", "dtype", "metadata", "weights_sha256",

@@ -48,11 +48,11 @@ def _amounts_of_mapping(obj: Any) -> list[tuple[str, float]]:
     try:
         items = list(obj.items())
     except Exception as exc:  # an object with a broken items(): a bad entry, not a crash
-        raise ValueError(f"cannot read the mapping's items ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"cannot read the mapping's items ({type(exc).__name__}: {str(exc)[:80]})") from None
     pairs = []
     for item in items:
         if not isinstance(item, tuple) or len(item) != 2:
-            raise ValueError(f"the mapping's items() gave {item!r}, not (element, amount) pairs")
+            raise ValueError(f"the mapping's items() gave {_short.repr(item)}, not (element, amount) pairs")
         el, amt = item
         symbol = getattr(el, "symbol", None) or str(el)
         pairs.append((symbol, _amount(symbol, amt)))

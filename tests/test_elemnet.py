@@ -585,3 +585,15 @@ def test_cli_train_export_predict(tmp_path, capsys):
     assert lines[0] == "formula,dH_eV_per_atom" and lines[2] == "Xx,nan" and lines[1].startswith("NaCl,")
     assert main(["-q", "predict", "--model", str(tmp_path / "m.pt"), "NaCl", "Xx"]) == 2
     assert "[1] 'Xx'" in capsys.readouterr().err
+
+
+def test_featurize_reads_a_pandas_series_as_formulas():
+    pd = pytest.importorskip("pandas")
+    from hullpack.elemnet import featurize, load_pretrained
+
+    series = pd.Series(["NaCl", "Fe2O3", "AlNi"], index=[10, 11, 12])
+    x = featurize(series)
+    assert x.shape == (3, 86)
+    np.testing.assert_array_equal(x, featurize(["NaCl", "Fe2O3", "AlNi"]))
+    model = load_pretrained()
+    np.testing.assert_array_equal(model.predict(series), model.predict(series.tolist()))

@@ -10,6 +10,7 @@ import math
 import re
 import reprlib
 import warnings
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 import numpy as np
@@ -107,7 +108,9 @@ def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tupl
     >>> round(float(x[0].sum()), 6), bad
     (1.0, [(1, 'Xx2', "unknown element 'Xx'")])
     """
-    if isinstance(formulas, (str, bytes)) or hasattr(formulas, "items"):
+    if hasattr(formulas, "to_numpy") and not isinstance(formulas, Mapping):
+        formulas = formulas.tolist()  # a pandas Series: its values, not one (index, value) mapping
+    elif isinstance(formulas, (str, bytes)) or hasattr(formulas, "items"):
         formulas = [formulas]
     items = list(formulas)
     rows: list[int] = []

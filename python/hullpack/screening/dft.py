@@ -3,10 +3,10 @@ their convex hull, and how a predicted hull compares with it.
 
 Per system (elements at 0 eV/atom in both hulls):
 
-* **stable-compound precision / recall**: a predicted hull vertex matches a DFT hull vertex when
-  their compositions differ by at most ``match_tol`` in every fraction (default half a grid step);
-  precision = matched predicted vertices / predicted vertices, recall = matched DFT vertices / DFT
-  vertices (NaN where the denominator is 0);
+* **stable-compound precision / recall**: a predicted stable compound matches a DFT hull vertex
+  when their compositions differ by at most ``match_tol`` in every fraction (default half the
+  grid's smallest spacing); precision = matched predicted compounds / predicted compounds, recall =
+  matched DFT vertices / DFT vertices (NaN where the denominator is 0);
 * **energy MAE at the DFT hull compositions**: the model evaluated (fp32) at exactly those
   compositions against their DFT energies;
 * **stability classification** (as matbench-discovery counts it): every known compound of the system

@@ -153,11 +153,12 @@ def test_summary_separates_robust_from_shallow(binaries):
 
 
 @pytest.mark.parametrize("order, spec, n_points", [(2, None, 33), (3, None, 205), (2, "reduced:4", 7), (2, 10, 11),
-                                                   (2, "uniform:100", 101), (3, " reduced:6 ", 55), (3, "uniform:20", 231)])
+                                                   (2, "uniform:100", 101), (3, " reduced:6 ", 55), (3, "uniform:20", 231),
+                                                   (2, "50", 51)])
 def test_grid_specs(order, spec, n_points):
     assert len(resolve_grid(order, spec)) == n_points
     assert grid_label(order, spec) == (DEFAULT_GRID[order] if spec is None else
-                                       f"uniform:{spec}" if isinstance(spec, int) else spec.strip())
+                                       f"uniform:{int(spec)}" if str(spec).isdigit() else spec.strip())
 
 
 @pytest.mark.parametrize("spec, match", [("reduced:1", "too coarse"), ("uniform:1001", "too fine"), ("reduced", "expected"),
@@ -173,3 +174,30 @@ def test_grid_spacing():
     assert grid_spacing(reduced_grid(2, 10)) == pytest.approx(1 / 90)
     assert grid_spacing(reduced_grid(3, 6)) == pytest.approx(1 / 30)        # 1/5 vs 1/6 of one element
     assert grid_spacing(np.array([[1, 0], [0, 1]])) == 1.0
+
+
+def test_cli_names_systems_and_formulas_as_chemists_do(tmp_path, capsys):
+    """`hullpack screen --elements "Fe O Li"` with the shipped model: Fe-O, Fe2O3."""
+    import pandas as pd
+
+    from hullpack.cli import main
+
+    assert main(["-q", "screen", "--elements", "Fe O Li", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("3 binary systems x 33 grid points (reduced:10), precision bf16")
+    systems_ = pd.read_csv(tmp_path / "systems.csv")
+    assert sorted(systems_["system"]) == ["Fe-Li", "Fe-O", "Li-O"]
+    fe_o = systems_[systems_.system == "Fe-O"].iloc[0]
+    assert "Fe2O3" in fe_o["stable"].split(";") and "FeO" in fe_o["stable"].split(";")
+    vertices = pd.read_csv(tmp_path / "vertices.csv")
+    assert (vertices["depth"] >= DEFAULT_MIN_DEPTH).all()
+    assert vertices.loc[vertices.formula == "Fe2O3", ["A", "B", "x_A"]].values.tolist() == [["Fe", "O", 0.4]]
+
+
+def test_cli_help_states_the_library_defaults(capsys):
+    from hullpack.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["screen", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"default {DEFAULT_GRID[2]}" in text and f"default {DEFAULT_MIN_DEPTH:g};" in text

@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "of the other points (default 0.01; 0: every vertex)")
     p.add_argument("--match-tol", type=float, metavar="DX",
                    help="composition tolerance when matching predicted and DFT stable compounds "
-                        "(default: half the grid step)")
+                        "(default: half the grid's smallest spacing)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
 
@@ -107,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         require("plot", "matplotlib", what="--plot")
     check_folder(args.out, None, overwrite=args.overwrite)  # every rank: a refused --out stops them all
-    grid = int(args.grid) if args.grid and args.grid.strip().isdigit() else args.grid
     depth = {} if args.min_depth is None else {"min_depth": args.min_depth}
     if args.threads:
         import torch
@@ -117,11 +116,11 @@ def run(args: argparse.Namespace) -> int:
         if rank != 0:
             return 0
         plot_elements = parse_system(plot)
-        result = screen(args.model, order=len(plot_elements), elements=plot_elements.tolist(), grid=grid,
+        result = screen(args.model, order=len(plot_elements), elements=plot_elements.tolist(), grid=args.grid,
                         precision=args.precision, compare_dft=False, device=args.device, progress=not args.quiet,
                         **depth)
     else:
-        result = screen(args.model, order=args.order, elements=args.elements, grid=grid,
+        result = screen(args.model, order=args.order, elements=args.elements, grid=args.grid,
                         precision=args.precision, points=args.points, compare_dft=not args.no_dft,
                         match_tol=args.match_tol, device=args.device,
                         shard=f"{rank}/{world}" if world > 1 else args.shard, progress=not args.quiet and rank == 0,

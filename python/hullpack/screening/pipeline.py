@@ -71,11 +71,13 @@ def parse_shard(shard) -> tuple[int, int] | None:
 
 
 def _grid_spec(order: int, grid):
-    """``(kind, n)`` of a grid given by name (``"uniform:N"``, ``"reduced:N"``, an int ``N`` for
-    ``uniform:N``, None for the default), or None for an array of numerators."""
+    """``(kind, n)`` of a grid given by name (``"uniform:N"``, ``"reduced:N"``, an int ``N`` or
+    ``"N"`` for ``uniform:N``, None for the default), or None for an array of numerators."""
     if grid is None:
         grid = DEFAULT_GRID[order]
     if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
+        return "uniform", int(grid)
+    if isinstance(grid, str) and grid.strip().isdigit():   # "100", as a command line gives it
         return "uniform", int(grid)
     if isinstance(grid, str):
         kind, _, n = grid.strip().partition(":")
@@ -97,7 +99,7 @@ def grid_label(order: int, grid=None) -> str:
     ('reduced:10', 'uniform:20', 'reduced:6', '3 points')
     """
     spec = _grid_spec(order, grid)
-    return f"{spec[0]}:{spec[1]}" if spec else f"{len(np.asarray(grid))} points"
+    return f"{spec[0]}:{spec[1]}" if spec else f"{len(np.asarray(grid))} points"  # an array of numerators
 
 
 def resolve_grid(order: int, grid=None) -> np.ndarray:

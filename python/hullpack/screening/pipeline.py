@@ -227,6 +227,9 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     predicted stable compound only if it lies at least this far below the hull of the other points
     (the ``depth`` column of ``vertices``; ``n_vertices`` in ``systems`` counts every vertex); on a
     fine grid a smooth prediction has many shallow vertices side by side, and 0 counts them all.
+    Depths come from the screen's energies (in a bf16 screen, bf16 at the points not re-evaluated),
+    so a vertex whose depth is within the bf16 error of ``min_depth`` may count differently from an
+    fp32 screen.
     Systems are named ``"Fe-O"`` (symbols in alphabetical order) and formulas ``"Fe2O3"``, as
     pymatgen writes them (:mod:`hullpack.screening.names`).
 

@@ -163,7 +163,7 @@ def stable_compounds(table: np.ndarray, dft: DFTCompounds, *, threads: int | Non
     system of ``table``: ``(system index, fractions over the system's elements, row in dft)``.
 
     >>> from hullpack.compositions import systems
-    >>> known = DFTCompounds.from_formulas(["FeO", "Fe2O3", "FeO2"], [-1.4, -1.7, -0.5])
+    >>> known = DFTCompounds.from_formulas(["FeO", "Fe2O3", "FeO2"], [-1.5, -1.7, -0.5])
     >>> s, f, rows = stable_compounds(systems(2, "Fe O"), known)
     >>> s.tolist(), f[:, 0].round(2).tolist()                   # FeO2 lies above the hull
     ([0, 0], [0.6, 0.5])

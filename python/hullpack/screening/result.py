@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import ScreeningError
 from ..elements import ELEMNET_ELEMENTS
-from .names import alphabetical_order, formula_of, formulas, parse_system, system_names
+from .names import alphabetical_order, formula_of, formulas, parse_system, system_name
 from .outputs import write_outputs
 
 # formula_of, formulas and parse_system live in .names; they stay importable from here
@@ -138,7 +138,7 @@ class ScreenResult:
     def system(self, name: str) -> pd.Series:
         """The ``systems`` row of a system named in any order of its symbols (``"O-Fe"`` finds
         ``"Fe-O"``); :class:`~hullpack.errors.ScreeningError` if this screen does not have it."""
-        canonical = system_names(parse_system(name)[None, :])[0]
+        canonical = system_name(name)
         rows = self.systems[self.systems["system"] == canonical]
         if not len(rows):
             raise ScreeningError(f"system {name!r} ({canonical}) is not in this screen")
@@ -178,7 +178,7 @@ class ScreenResult:
         :mod:`hullpack.screening.outputs`). ``record``: more fields for the manifest. Returns the
         paths written."""
         tables = {"systems": self.systems, "vertices": self.vertices, "points": self.points}
-        names = [system_names(parse_system(n)[None, :])[0] for n in plots]  # bad names fail before writing
+        names = [system_name(n) for n in plots]  # bad names fail before writing
 
         def write_tables(suffix, write):
             def writer(d):

@@ -12,7 +12,8 @@ from hullpack.elements import ELEMNET_ELEMENTS
 from hullpack.errors import ScreeningError
 from hullpack.screening import (DEFAULT_GRID, DEFAULT_MIN_DEPTH, grid_label, grid_spacing, resolve_grid, screen,
                                 system_name)
-from hullpack.screening.names import ELECTRONEGATIVITY, alphabetical_order, formula_of, formulas, system_names
+from hullpack.elements import ELECTRONEGATIVITY
+from hullpack.screening.names import alphabetical_order, formula_of, formulas, system_names
 from hullpack.screening.result import ROBUST_DEPTH
 
 

@@ -8,15 +8,20 @@ Measured in one run, on the same sizes:
 * DDP: how much the heaviest rank of a step exceeds the step's mean (the straggler), for
   ``DistributedBalancedBatchSampler`` vs ``DistributedSampler`` + ``BatchSampler``;
 * packed batches (node budget): batch count vs the lower bound and time per epoch, for
-  ``PackedBatchSampler`` vs ``torch_geometric.loader.DynamicBatchSampler``.
+  ``PackedBatchSampler`` vs ``torch_geometric.loader.DynamicBatchSampler``;
+* with ``--lightning``: a PyTorch Lightning DDP fit (``ddp_spawn``, 2 gloo processes, the Trainer's
+  defaults) on items whose work grows with their size: seconds per epoch, steps per rank, items
+  seen twice and whether epochs differ, for ``BalancedBatchSampler`` vs Lightning's own
+  ``DistributedSampler`` (``DataLoader(batch_size=..., shuffle=True)``).
 
-    python benchmarks/bench_samplers.py [--n 100000] [--epochs 3]
+    python benchmarks/bench_samplers.py [--n 100000] [--epochs 3] [--lightning]
 
 Writes benchmarks/results/samplers.json and prints a Markdown table.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -185,10 +190,104 @@ def bench_packed(dists: dict, epochs: int) -> list[dict]:
     return rows
 
 
+class _Rows(torch.utils.data.Dataset):
+    """Item i: ``size_i`` feature rows (a stand-in for a graph's nodes), and its index."""
+
+    def __init__(self, sizes: np.ndarray):
+        g = torch.Generator().manual_seed(0)
+        self.x = [torch.randn(int(s), 16, generator=g) for s in sizes]
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], i
+
+
+def _collate_rows(items):
+    xs, idx = zip(*items)
+    seg = torch.cat([torch.full((x.shape[0],), j) for j, x in enumerate(xs)])
+    return torch.cat(xs), seg, list(idx)
+
+
+try:  # the Lightning benchmark only: ddp_spawn pickles the module, so its class lives up here
+    import lightning as L
+except ImportError:  # pragma: no cover
+    L = None
+
+if L is not None:
+    class _RowsModel(L.LightningModule):
+        """Work per item grows with its rows; records each rank's steps and epoch seconds."""
+
+        def __init__(self, out_dir: str):
+            super().__init__()
+            # wide enough that a step's time is its batch's rows, not the loop's or gloo's overhead
+            self.net = torch.nn.Sequential(torch.nn.Linear(16, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024),
+                                           torch.nn.ReLU(), torch.nn.Linear(1024, 1))
+            self.out_dir, self.steps, self.seconds, self.t0 = out_dir, {}, [], 0.0
+
+        def on_train_epoch_start(self):
+            self.t0 = time.perf_counter()
+
+        def on_train_epoch_end(self):
+            self.seconds.append(time.perf_counter() - self.t0)
+
+        def training_step(self, batch, batch_idx):
+            x, seg, idx = batch
+            self.steps.setdefault(self.current_epoch, []).append(idx)
+            per_item = torch.zeros(len(idx)).index_add(0, seg, self.net(x).squeeze(1))
+            return per_item.pow(2).mean()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=1e-3)
+
+        def on_train_end(self):
+            with open(f"{self.out_dir}/rank{self.global_rank}.json", "w") as f:
+                json.dump({"steps": self.steps, "seconds": self.seconds}, f)
+
+
+def _lightning_fit(out_dir: str, sizes: np.ndarray, kind: str, bs: int, epochs: int) -> None:
+    data = _Rows(sizes)
+    loader = (torch.utils.data.DataLoader(data, batch_sampler=BalancedBatchSampler(sizes, bs, seed=0),
+                                          collate_fn=_collate_rows) if kind == "hullpack"
+              else torch.utils.data.DataLoader(data, batch_size=bs, shuffle=True, collate_fn=_collate_rows))
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=epochs, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(_RowsModel(out_dir), loader)
+
+
+def bench_lightning(n: int, epochs: int, bs: int = 16) -> list[dict]:
+    import tempfile
+    import warnings
+
+    sizes = np.random.default_rng(0).lognormal(3.0, 1.0, n).round() + 1
+    rows = []
+    for kind in ("hullpack", "Lightning DistributedSampler"):
+        with tempfile.TemporaryDirectory() as out, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            _lightning_fit(out, sizes, kind, bs, epochs)
+            fit = time.perf_counter() - t0
+            ranks = [json.load(open(f"{out}/rank{r}.json")) for r in (0, 1)]
+        steps = [[r["steps"][str(e)] for r in ranks] for e in range(epochs)]
+        seen = [sorted(i for rank in ep for b in rank for i in b) for ep in steps]
+        step_rows = np.array([[sizes[b].sum() for b in rank] for rank in steps[0]])  # (ranks, steps)
+        rows.append({"sampler": kind, "n": n, "batch_size": bs, "fit_seconds": fit,
+                     "epoch_seconds": float(np.median(ranks[0]["seconds"])),
+                     "steps_per_rank": [len(rank) for rank in steps[0]],
+                     "items_twice": int(np.mean([len(s) - len(set(s)) for s in seen])),
+                     "items_missing": int(np.mean([n - len(set(s)) for s in seen])),
+                     "epochs_differ": all(steps[e] != steps[e + 1] for e in range(epochs - 1)),
+                     "step max/mean rows": float(np.mean(step_rows.max(0) / step_rows.mean(0)))})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="number of graphs")
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lightning", action="store_true", help="also time a Lightning DDP fit (2 processes)")
+    ap.add_argument("--lightning-n", type=int, default=2000, help="items in the Lightning fit")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     dists = distributions(args.n, rng)
@@ -196,6 +295,8 @@ def main() -> None:
            "balanced": bench_balanced(dists, args.epochs, rng),
            "ddp": bench_ddp(dists, args.epochs),
            "packed": bench_packed(dists, args.epochs)}
+    if args.lightning:
+        out["lightning"] = bench_lightning(args.lightning_n, args.epochs)
     save("samplers", out)
 
     print(f"### Peak batch cost / lower bound ({args.n} graphs, mean of {args.epochs} epochs)\n")
@@ -231,6 +332,15 @@ def main() -> None:
     print(f"\n(hullpack reads sizes once, not counted per epoch: {r['hullpack read_sizes_seconds (InMemoryDataset)']:.3f} s"
           f" from an InMemoryDataset's slices, {r['hullpack read_sizes_seconds (bare objects)']:.3f} s by iterating"
           f" {args.n} objects)")
+    if args.lightning:
+        print(f"\n### PyTorch Lightning, ddp_spawn on 2 gloo processes, default Trainer arguments, "
+              f"{args.lightning_n} items, batch 16\n")
+        print("| sampler | s/epoch | steps per rank | items twice | items missing | epochs differ "
+              "| heaviest rank / step mean |")
+        print("|---|---|---|---|---|---|---|")
+        for r in out["lightning"]:
+            print(f"| {r['sampler']} | {r['epoch_seconds']:.2f} | {r['steps_per_rank']} | {r['items_twice']} | "
+                  f"{r['items_missing']} | {r['epochs_differ']} | {r['step max/mean rows']:.3f} |")
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,7 @@
-// Composition enumeration and the first-layer gather (see hullpack/compositions.hpp).
+// Composition enumeration and the first-layer gathers (see hullpack/compositions.hpp).
+//
+// Each thread of a parallel region allocates its own scratch; an allocation failure is rethrown
+// after the region (parallel.hpp).
 #include "hullpack/compositions.hpp"
 
 #include <algorithm>
@@ -8,9 +11,7 @@
 #include <numeric>
 #include <vector>
 
-#ifdef HULLPACK_WITH_OPENMP
-#include <omp.h>
-#endif
+#include "parallel.hpp"
 
 namespace hullpack::compositions {
 
@@ -48,24 +49,25 @@ void each_tuple(int order, i64 d, F&& f) {
 template <typename Out, typename At, typename Store>
 void gather(const i32* systems, const i32* grid, int order, const float* wt, i64 h, const float* bias, i64 count,
             Out* out, int n_threads, At at, Store store) {
-  (void)n_threads;
+  const int threads = parallel::team_size(n_threads, count / 16);
+  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
-  if (n_threads <= 0) n_threads = omp_get_max_threads();
-  n_threads = static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, count / 16)));
-#pragma omp parallel num_threads(n_threads)
+#pragma omp parallel num_threads(threads)
 #endif
   {
-    std::vector<float> row(h);
+    std::vector<float> row;
+    const bool ready = error.run([&] { row.resize(h); });
+    float* r = row.data();
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(static)
 #endif
     for (i64 q = 0; q < count; ++q) {
+      if (!ready) continue;
       const auto [s, pt] = at(q);
       const i32* num = grid + pt * order;
       const i32* el = systems + s * order;
       double den = 0;
       for (int e = 0; e < order; ++e) den += num[e];
-      float* r = row.data();
       std::copy_n(bias, h, r);
       for (int e = 0; e < order; ++e) {
         if (num[e] == 0) continue;  // exact zero: skipping it changes nothing
@@ -76,6 +78,7 @@ void gather(const i32* systems, const i32* grid, int order, const float* wt, i64
       store(r, h, out + q * h);
     }
   }
+  error.rethrow();
 }
 
 // Branch-free, so that the conversion loop vectorises.
@@ -91,9 +94,16 @@ inline std::uint16_t to_bf16(float v) {
 
 i64 n_choose(i64 n, int k) {
   if (k < 0 || n < k) return 0;
-  __int128 r = 1;
-  for (int j = 0; j < k; ++j) r = r * (n - j) / (j + 1);
-  return r > INT64_MAX ? -1 : static_cast<i64>(r);
+  i64 r = 1;
+  for (int j = 0; j < k; ++j) {
+    // C(n, j + 1) = r (n - j) / (j + 1), an integer: with g = gcd(r, j + 1), (j + 1) / g divides
+    // n - j, so dividing first leaves one product of the result's factors, checked for overflow.
+    const i64 g = std::gcd(r, i64(j + 1));
+    const i64 a = r / g, b = (n - j) / ((j + 1) / g);
+    if (b != 0 && a > INT64_MAX / b) return -1;
+    r = a * b;
+  }
+  return r;
 }
 
 void systems(const i32* elements, i64 n, int order, i32* out) {
@@ -334,19 +344,24 @@ void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 
   const i64 n_tiles = (h2 + TILE - 1) / TILE;
   std::vector<float> b2_pad(n_tiles * TILE, 0.f);
   std::copy_n(b2, h2, b2_pad.data());
-  (void)n_threads;
+  const int threads = parallel::team_size(n_threads, count);
+  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
-  if (n_threads <= 0) n_threads = omp_get_max_threads();
-  n_threads = static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, count)));
-#pragma omp parallel num_threads(n_threads)
+#pragma omp parallel num_threads(threads)
 #endif
   {
-    std::vector<float> a(h), c(h), z(n_pts * TILE), up_a(h), up_c(h), down_a(h), down_c(h);
-    std::vector<i32> up_key(h), down_key(h), up_bucket(n_pts + 1), down_bucket(n_pts + 1), up_unit(h), down_unit(h);
+    std::vector<float> a, c, z, up_a, up_c, down_a, down_c;
+    std::vector<i32> up_key, down_key, up_bucket, down_bucket, up_unit, down_unit;
+    const bool ready = error.run([&] {
+      a.resize(h), c.resize(h), z.resize(n_pts * TILE), up_a.resize(h), up_c.resize(h), down_a.resize(h);
+      down_c.resize(h), up_key.resize(h), down_key.resize(h), up_bucket.resize(n_pts + 1);
+      down_bucket.resize(n_pts + 1), up_unit.resize(h), down_unit.resize(h);
+    });
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
     for (i64 s = start; s < start + count; ++s) {
+      if (!ready) continue;
       const float* wa = wt + i64(systems[2 * s]) * h;
       const float* wb = wt + i64(systems[2 * s + 1]) * h;
       for (i64 j = 0; j < h; ++j) {
@@ -386,6 +401,7 @@ void lines(const i32* systems, const i32* grid, i64 n_pts, const float* wt, i64 
       }
     }
   }
+  error.rethrow();
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Batched lower hulls on the CPU: OpenMP over systems, one scratch buffer per thread, reused.
-// The per-system work is in hullpack/hull_kernels.hpp, shared with the CUDA twin.
+// Batched lower hulls on the CPU: OpenMP over systems, one scratch buffer per thread, reused. The
+// per-system work is in hullpack/hull_kernels.hpp, shared with the CUDA twin.
 #include "hullpack/hull.hpp"
 
 #include <algorithm>
@@ -7,10 +7,7 @@
 #include <vector>
 
 #include "hullpack/hull_kernels.hpp"
-
-#ifdef HULLPACK_WITH_OPENMP
-#include <omp.h>
-#endif
+#include "parallel.hpp"
 
 namespace hullpack::hull {
 
@@ -20,20 +17,21 @@ void hull_batch(const BatchInput& in, const BatchOutput& out, int n_threads) {
   std::int64_t n_max = 0;
   for (std::int64_t s = 0; s < n_sys; ++s) n_max = std::max(n_max, in.offsets[s + 1] - in.offsets[s]);
   const std::size_t words = (detail::scratch_bytes(in.order, n_max) + 7) / 8;
-  (void)n_threads;
+  const int threads = parallel::team_size(n_threads, n_sys / 8);  // small batches: not worth waking threads
+  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
-  if (n_threads <= 0) n_threads = omp_get_max_threads();
-  // small batches are not worth waking threads for
-  n_threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, n_sys / 8)));
-#pragma omp parallel num_threads(n_threads)
+#pragma omp parallel num_threads(threads)
 #endif
   {
-    std::vector<double> scratch(words + 1);
+    std::vector<double> scratch;
+    const bool ready = error.run([&] { scratch.resize(words + 1); });
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp for schedule(dynamic, 64)
 #endif
-    for (std::int64_t s = 0; s < n_sys; ++s) detail::run_system(in, out, s, scratch.data());
+    for (std::int64_t s = 0; s < n_sys; ++s)
+      if (ready) detail::run_system(in, out, s, scratch.data());
   }
+  error.rethrow();
 }
 
 }  // namespace hullpack::hull

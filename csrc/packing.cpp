@@ -1,20 +1,20 @@
-// Bin packing and balanced partitioning (see hullpack/packing.hpp for the contracts).
+// Bin packing, its lower bound, and the per-bin helpers batch_costs and group (see
+// hullpack/packing.hpp for the contracts; balancing is in balance.cpp).
 //
-// Items are ordered once by a stable LSD radix sort on the bit patterns of their keys, then placed
-// with trees and ordered sets over the bins instead of a scan of the open bins:
+// Items are ordered once by a stable LSD radix sort on the bit patterns of their keys
+// (packing_sort.hpp), then placed with trees and ordered sets over the bins instead of a scan of
+// the open bins:
 //   - first fit, k == 1: an 8-ary min-tree over bin loads, descended to the leftmost bin with room;
 //   - first fit, k > 1:  a binary tree of per-dimension minima and slack staircases, searched
 //                        left-first with pruning (exact; visits more nodes when bins fill up in
 //                        different dimensions);
 //   - best fit,  k == 1: an ordered set of (load, bin), queried for the largest load that fits;
-//   - best fit,  k > 1:  the k > 1 tree plus the maximum fill score per subtree (branch and bound);
-//   - balancing: a radix heap of batch loads, then swaps between the heaviest and lightest batch.
+//   - best fit,  k > 1:  the k > 1 tree plus the maximum fill score per subtree (branch and bound).
 // Loads are updated as `load + size` and compared as `load + size <= capacity`, in that order, so
 // results equal a plain reference implementation bit for bit.
 #include "hullpack/packing.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -22,91 +22,19 @@
 #include <set>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
+
+#include "packing_sort.hpp"
 
 namespace hullpack::packing {
 
 namespace {
 
-using i64 = std::int64_t;
-using u64 = std::uint64_t;
-
-// Non-negative doubles order like their bit patterns; complementing them makes an ascending sort
-// of the codes a decreasing sort of the values. -0.0 is folded into +0.0 first.
-inline u64 descending_code(double v) {
-  if (v == 0.0) v = 0.0;
-  u64 u;
-  std::memcpy(&u, &v, sizeof u);
-  return ~u;
-}
-
-inline double decode(u64 code) {
-  code = ~code;
-  double v;
-  std::memcpy(&v, &code, sizeof v);
-  return v;
-}
-
-// Stable LSD radix sort of (code, item) pairs by code; 8-bit digits, skipping digits on which all
-// codes agree. Index is uint32 when n allows, which cuts the memory traffic of each pass.
-template <typename Index>
-void radix_sort(std::vector<u64>& codes, std::vector<Index>& items) {
-  constexpr int kBits = 8;
-  constexpr int kBuckets = 1 << kBits;
-  constexpr int kDigits = (64 + kBits - 1) / kBits;
-  const std::size_t n = codes.size();
-  if (n < 2) return;
-  std::vector<std::array<std::size_t, kBuckets>> hist(kDigits);
-  for (auto& h : hist) h.fill(0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const u64 c = codes[i];
-    for (int d = 0; d < kDigits; ++d) ++hist[d][(c >> (d * kBits)) & (kBuckets - 1)];
-  }
-  std::vector<u64> codes2(n);
-  std::vector<Index> items2(n);
-  for (int d = 0; d < kDigits; ++d) {
-    auto& h = hist[d];
-    const int shift = d * kBits;
-    if (h[(codes[0] >> shift) & (kBuckets - 1)] == n) continue;  // every code shares this digit
-    std::size_t sum = 0;
-    for (auto& c : h) {
-      const std::size_t t = c;
-      c = sum;
-      sum += t;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t dst = h[(codes[i] >> shift) & (kBuckets - 1)]++;
-      codes2[dst] = codes[i];
-      items2[dst] = items[i];
-    }
-    codes.swap(codes2);
-    items.swap(items2);
-  }
-}
-
-// Calls f(codes, items) with the items of `order` sorted by decreasing key (stable), as codes
-// (descending_code of the key) and item indices of the narrowest fitting type.
-template <typename F>
-void with_sorted(const double* keys, i64 n, const i64* order, F&& f) {
-  auto run = [&](auto index_tag) {
-    using Index = decltype(index_tag);
-    std::vector<u64> codes(n);
-    std::vector<Index> items(n);
-    for (i64 p = 0; p < n; ++p) {
-      const i64 i = order ? order[p] : p;
-      codes[p] = descending_code(keys[i]);
-      items[p] = static_cast<Index>(i);
-    }
-    radix_sort(codes, items);
-    f(codes, items);
-  };
-  if (n <= static_cast<i64>(std::numeric_limits<std::uint32_t>::max()))
-    run(std::uint32_t{});
-  else
-    run(u64{});
-}
+using detail::decode;
+using detail::i64;
+using detail::scatter;
+using detail::u64;
 
 i64 next_pow2(i64 v) {
   i64 p = 1;
@@ -116,14 +44,6 @@ i64 next_pow2(i64 v) {
 
 [[noreturn]] void oversize(i64 item) {
   throw std::invalid_argument("item " + std::to_string(item) + " is larger than the capacity");
-}
-
-// out[items[p]] = chosen[p]. Scattering in one tight loop after the placement keeps many cache
-// misses in flight; writing each item's bin as it is placed stalls the placement loop on them.
-template <typename Items>
-void scatter(const std::vector<i64>& chosen, const Items& items, i64* out) {
-  const std::size_t n = chosen.size();
-  for (std::size_t p = 0; p < n; ++p) out[items[p]] = chosen[p];
 }
 
 // ---- first fit, one dimension: 8-ary min-tree over bin loads --------------------------------
@@ -440,175 +360,7 @@ i64 pack_nd(const double* sizes, i64 n, i64 k, const double* cap, const Items& i
   return n_bins;
 }
 
-// ---- balancing -------------------------------------------------------------------------------
-
-// Index of the highest set bit of x != 0.
-inline int top_bit(u64 x) {
-#if defined(__GNUC__) || defined(__clang__)
-  return 63 - __builtin_clzll(x);
-#else
-  int b = 0;
-  while (x >>= 1) ++b;
-  return b;
-#endif
-}
-
-// A monotone priority queue of batches keyed by (load, id): largest-first only ever adds to the
-// lightest batch, so no key pushed is below the last one popped, and a radix heap applies. Keys
-// sit in buckets by the highest bit in which they differ from the last minimum; only the lowest
-// non-empty bucket is ever scanned and split. Non-negative loads order like their bit patterns,
-// and the id breaks ties towards the lowest-numbered batch.
-class BatchQueue {
- public:
-  struct Key {
-    u64 load_bits, id;
-    bool operator<(const Key& o) const { return load_bits < o.load_bits || (load_bits == o.load_bits && id < o.id); }
-  };
-
-  void push(double load, i64 id) {
-    u64 bits;
-    std::memcpy(&bits, &load, sizeof bits);
-    const Key key{bits, static_cast<u64>(id)};
-    buckets_[bucket(key)].push_back(key);
-  }
-
-  // The lightest batch (ties: lowest id), removed from the queue. The queue must not be empty.
-  std::pair<double, i64> pop() {
-    if (buckets_[0].empty()) {
-      int i = 1;
-      while (buckets_[i].empty()) ++i;
-      auto& from = buckets_[i];
-      last_ = *std::min_element(from.begin(), from.end());
-      for (const Key& key : from) buckets_[bucket(key)].push_back(key);  // all land below i
-      from.clear();
-    }
-    const Key key = buckets_[0].back();  // keys are unique (ids are), so this is last_
-    buckets_[0].pop_back();
-    double load;
-    std::memcpy(&load, &key.load_bits, sizeof load);
-    return {load, static_cast<i64>(key.id)};
-  }
-
- private:
-  int bucket(const Key& key) const {
-    if (u64 x = key.load_bits ^ last_.load_bits) return 65 + top_bit(x);
-    if (u64 x = key.id ^ last_.id) return 1 + top_bit(x);
-    return 0;
-  }
-
-  Key last_{0, 0};
-  std::array<std::vector<Key>, 129> buckets_;
-};
-
-// Each batch's items (in the order they were assigned) and load, kept for the refinement pass.
-struct Batches {
-  i64 width = 0;              // q + 1 slots per batch
-  std::vector<i64> slots;     // batch b: slots[b * width .. b * width + count[b])
-  std::vector<i64> count;
-  std::vector<double> load;
-
-  i64* begin(i64 b) { return slots.data() + b * width; }
-  i64* end(i64 b) { return begin(b) + count[b]; }
-};
-
-// Largest first with cardinalities q or q + 1 (at most r = n % B batches get q + 1).
-template <typename Items>
-void lpt(const std::vector<u64>& codes, const Items& items, i64 n_batches, i64* bin_of_item,
-         Batches* keep) {
-  const i64 n = static_cast<i64>(codes.size());
-  const i64 q = n / n_batches;
-  i64 extra = n % n_batches;  // batches that may still take a (q + 1)-th item
-  BatchQueue queue;
-  for (i64 b = 0; b < n_batches; ++b) queue.push(0.0, b);
-  std::vector<i64> chosen(n);  // batch by position in the sorted order: written sequentially
-  std::vector<i64> count(n_batches, 0);
-  for (i64 p = 0; p < n; ++p) {
-    auto [load, b] = queue.pop();
-    while (count[b] == q && extra == 0) std::tie(load, b) = queue.pop();  // full: extras ran out
-    chosen[p] = b;
-    load += decode(codes[p]);
-    if (++count[b] == q + 1)
-      --extra;  // full
-    else
-      queue.push(load, b);
-  }
-  scatter(chosen, items, bin_of_item);
-  if (keep) {  // each batch's items and load, summed in the same order as above
-    keep->width = q + 1;
-    keep->slots.resize(n_batches * (q + 1));
-    keep->load.assign(n_batches, 0.0);
-    keep->count.assign(n_batches, 0);
-    for (i64 p = 0; p < n; ++p) {
-      const i64 b = chosen[p];
-      keep->slots[b * (q + 1) + keep->count[b]++] = static_cast<i64>(items[p]);
-      keep->load[b] += decode(codes[p]);
-    }
-  }
-}
-
-// Swaps items between the heaviest and the lightest batch while that lowers the heaviest.
-void refine_swaps(const double* costs, i64 n_batches, Batches& batches, i64* bin_of_item) {
-  auto load_of = [&](i64 b) {  // summed in assignment order, as the loads from lpt were
-    double s = 0.0;
-    for (const i64* it = batches.begin(b); it != batches.end(b); ++it) s += costs[*it];
-    return s;
-  };
-  std::vector<double>& load = batches.load;
-  std::set<std::pair<double, i64>> by_load;
-  for (i64 b = 0; b < n_batches; ++b) by_load.insert({load[b], b});
-
-  std::vector<std::pair<double, i64*>> light;  // the lightest batch's items by cost
-  const i64 max_swaps = 4 * n_batches + 64;    // termination is guaranteed; this bounds the time
-  for (i64 swaps = 0; swaps < max_swaps; ++swaps) {
-    const i64 hb = std::prev(by_load.end())->second, lb = by_load.begin()->second;
-    const double hi = load[hb], lo = load[lb];
-    const double gap = hi - lo;
-    if (!(gap > 0.0)) break;
-    light.clear();
-    for (i64* it = batches.begin(lb); it != batches.end(lb); ++it) light.push_back({costs[*it], it});
-    std::sort(light.begin(), light.end());
-    // Moving a out and b in changes the pair's loads by delta = a - b: best near gap / 2.
-    double best_peak = hi;
-    i64 *best_a = nullptr, *best_b = nullptr;
-    for (i64* ia = batches.begin(hb); ia != batches.end(hb); ++ia) {
-      const double a = costs[*ia];
-      const auto at = std::lower_bound(light.begin(), light.end(), a - gap / 2,
-                                       [](const auto& e, double v) { return e.first < v; }) - light.begin();
-      for (auto c = at - 1; c <= at; ++c) {
-        if (c < 0 || c >= static_cast<decltype(c)>(light.size())) continue;
-        const double b = light[c].first;
-        if (!(b < a)) continue;
-        const double peak = std::max(hi - a + b, lo - b + a);
-        if (peak < best_peak) {
-          best_peak = peak;
-          best_a = ia;
-          best_b = light[c].second;
-        }
-      }
-    }
-    if (!best_a) break;
-    std::swap(*best_a, *best_b);
-    const double new_hi = load_of(hb), new_lo = load_of(lb);
-    if (!(std::max(new_hi, new_lo) < hi)) {  // rounding ate the gain: undo and stop
-      std::swap(*best_a, *best_b);
-      break;
-    }
-    by_load.erase({hi, hb});
-    by_load.erase({lo, lb});
-    by_load.insert({load[hb] = new_hi, hb});
-    by_load.insert({load[lb] = new_lo, lb});
-    bin_of_item[*best_a] = hb;
-    bin_of_item[*best_b] = lb;
-  }
-}
-
 }  // namespace
-
-void decreasing_order(const double* keys, i64 n, const i64* order, i64* out) {
-  with_sorted(keys, n, order, [&](const std::vector<u64>&, const auto& items) {
-    for (i64 p = 0; p < n; ++p) out[p] = static_cast<i64>(items[p]);
-  });
-}
 
 void packing_keys(const double* sizes, i64 n, i64 k, const double* capacity, double* keys) {
   if (k == 1) {
@@ -639,9 +391,12 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
     for (i64 i = 0; i < n; ++i) total += sizes[i * k + d];
     most = std::max(most, total / capacity[d]);
   }
-  const i64 hint = std::min<i64>(n, static_cast<i64>(1.25 * most) + 16);
+  // In double until it is at most n: the volume bound is +inf when the sizes sum past the double
+  // range, and casting a value beyond int64 to an integer is undefined.
+  const double guess = 1.25 * most + 16.0;
+  const i64 hint = guess < static_cast<double>(n) ? static_cast<i64>(guess) : n;
   i64 n_bins = 0;
-  with_sorted(keys, n, order, [&](const std::vector<u64>& codes, const auto& items) {
+  detail::with_sorted(keys, n, order, [&](const std::vector<u64>& codes, const auto& items) {
     if (k == 1)
       n_bins = method == Method::first_fit ? first_fit_1d(codes, items, capacity[0], hint, bin_of_item)
                                            : best_fit_1d(codes, items, capacity[0], bin_of_item);
@@ -649,18 +404,6 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
       n_bins = pack_nd(sizes, n, k, capacity, items, method, hint, bin_of_item);
   });
   return n_bins;
-}
-
-void balance(const double* costs, i64 n, i64 n_batches, const i64* order, bool refine,
-             i64* bin_of_item) {
-  if (n <= 0) return;
-  if (n_batches < 1 || n_batches > n) throw std::invalid_argument("n_batches must be in 1..n");
-  Batches batches;
-  Batches* keep = refine && n_batches > 1 ? &batches : nullptr;
-  with_sorted(costs, n, order, [&](const std::vector<u64>& codes, const auto& items) {
-    lpt(codes, items, n_batches, bin_of_item, keep);
-  });
-  if (keep) refine_swaps(costs, n_batches, batches, bin_of_item);
 }
 
 double lower_bound_pack(const double* sizes, i64 n, i64 k, const double* capacity) {
@@ -676,33 +419,12 @@ double lower_bound_pack(const double* sizes, i64 n, i64 k, const double* capacit
     }
     // A relative 1e-12 keeps summation rounding from pushing an exact ratio to the next integer.
     const long double ratio = total / capacity[d];
-    const double by_volume = static_cast<double>(std::ceil(ratio * (1.0L - 1e-12L)));
+    const long double volume = std::ceil(ratio * (1.0L - 1e-12L));
+    const double by_volume = volume > std::numeric_limits<double>::max() ? std::numeric_limits<double>::infinity()
+                                                                         : static_cast<double>(volume);
     bound = std::max({bound, by_volume, static_cast<double>(big)});
   }
   return bound;
-}
-
-double lower_bound_balance(const double* costs, i64 n, i64 n_batches) {
-  if (n <= 0 || n_batches <= 0) return 0.0;
-  long double total = 0.0L;
-  i64 imax = 0;
-  for (i64 i = 0; i < n; ++i) {
-    total += costs[i];
-    if (costs[i] > costs[imax]) imax = i;
-  }
-  const double mean = static_cast<double>(total / n_batches);
-  const i64 m = n / n_batches;  // the smallest cardinality: the largest item's batch has >= m
-  const i64 want = m - 1;       // the other items in it: at least the want smallest others
-  long double rest = 0.0L;
-  if (want > 0) {
-    std::vector<double> others;
-    others.reserve(n - 1);
-    for (i64 i = 0; i < n; ++i)
-      if (i != imax) others.push_back(costs[i]);
-    std::nth_element(others.begin(), others.begin() + (want - 1), others.end());
-    for (i64 j = 0; j < want; ++j) rest += others[j];
-  }
-  return std::max(mean, static_cast<double>(costs[imax] + rest));
 }
 
 void batch_costs(const double* sizes, i64 n, i64 k, const i64* bin_of_item, i64 n_bins,

@@ -225,19 +225,19 @@ def test_a_planted_error_through_the_public_api_is_caught():
             self.base = base
 
         def forward(self, x):
-            e = 0.01 * self.base(x).squeeze(-1) - 4 * x[:, 6] * x[:, 22]   # O-Fe: every point a vertex
+            e = 0.01 * self.base(x).squeeze(-1) - 4 * x[:, 6] * x[:, 22]   # Fe-O: every point a vertex
             if torch.is_autocast_enabled("cpu"):
-                hit = (x[:, 6] - 0.6).abs().lt(1e-4) & (x[:, 22] - 0.4).abs().lt(1e-4)   # O3Fe2
+                hit = (x[:, 6] - 0.6).abs().lt(1e-4) & (x[:, 22] - 0.4).abs().lt(1e-4)   # Fe2O3
                 e = e + 0.4 * hit
             return e
 
     model = Hooked().eval()
-    kw = dict(elements="Fe O Ni", grid=10, compare_dft=False, progress=False)
+    kw = dict(elements="Fe O Ni", grid=10, min_depth=0, compare_dft=False, progress=False)
     r16, r32 = screen(model, **kw), screen(model, precision="fp32", **kw)
     raw = screen(model, precision="bf16-uncertified", **kw)
     assert r16.config["engine"] == "ModelEngine" and r16.config["precision"] == "bf16"
-    assert "O3Fe2" in r32.systems.set_index("system").loc["O-Fe", "stable"].split(";")
-    assert "O3Fe2" not in raw.systems.set_index("system").loc["O-Fe", "stable"].split(";")
+    assert "Fe2O3" in r32.systems.set_index("system").loc["Fe-O", "stable"].split(";")
+    assert "Fe2O3" not in raw.systems.set_index("system").loc["Fe-O", "stable"].split(";")
     assert r16.vertices[["system", "formula"]].values.tolist() == r32.vertices[["system", "formula"]].values.tolist()
     cert = r16.config["certification"]
     assert cert["max_error_seen"] == pytest.approx(0.4, abs=0.01) and cert["kernel"] == "model under bf16 autocast"
@@ -261,7 +261,7 @@ def test_the_selection_alone_gives_fp32_vertices(shipped):
 def test_shards_merge_to_exactly_the_unsharded_screen(shipped):
     """One calibration sample and one audit draw per screen: every shard's rows are the whole
     screen's, bit for bit, and the merged audit is the whole screen's."""
-    kw = dict(elements=ELEMENTS, compare_dft=False, progress=False, points=True)
+    kw = dict(elements=ELEMENTS, grid=100, compare_dft=False, progress=False, points=True)
     whole = screen(shipped, **kw)
     assert whole.config["certification"]["audit_rate"] < 0.2   # a sample, not every point
     parts = [screen(shipped, shard=f"{i}/4", **kw) for i in range(4)]
@@ -301,7 +301,7 @@ def test_summary_and_cli_report_the_audit(tmp_path, capsys):
     from hullpack.cli import main
 
     model = wide_model(1)
-    r = screen(model, elements=ELEMENTS, compare_dft=False, progress=False)
+    r = screen(model, elements=ELEMENTS, grid=100, compare_dft=False, progress=False)
     text = r.summary()
     cert = r.config["certification"]
     assert "validated against fp32 by calibration and audit" in text
@@ -313,7 +313,8 @@ def test_summary_and_cli_report_the_audit(tmp_path, capsys):
     small = screen(model, elements="Fe Ni O Al", grid=20, compare_dft=False, progress=False)
     assert "audit: none needed: the calibration sample was every point" in small.summary()
     path = save_model(model, tmp_path / "m.pt")
-    rc = main(["-q", "screen", "--elements", ELEMENTS, "--model", str(path), "--no-dft", "--out", str(tmp_path / "out")])
+    rc = main(["-q", "screen", "--elements", ELEMENTS, "--grid", "100", "--model", str(path), "--no-dft",
+               "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert rc == 0 and f"audit: {cert['n_audited']:,} random points left in bf16" in out
 

@@ -10,7 +10,7 @@ from hullpack import _core
 from hullpack.compositions import (first_layer, first_layer_pairs, grid_fractions, line_layers,
                                    line_weight_tiles, reduced_grid, system_names, systems, uniform_grid)
 from hullpack.elements import element_index
-from hullpack.errors import ScreeningError
+from hullpack.errors import InvalidInputError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,16 +48,19 @@ def test_systems_of_an_element_subset_in_elemnet_order():
     ({"order": 2, "elements": [0, 86]}, "outside 0..85"),
 ])
 def test_systems_bad_requests(kwargs, match):
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         systems(**kwargs)
 
 
 def test_core_systems_rejects_garbage():
-    for bad in (np.array([1, 0], np.int32), np.array([0, 0, 1], np.int32), np.array([-1, 2], np.int32),
-                np.array([0, 1], np.int64), [0, 1]):
-        with pytest.raises(ValueError):
+    for bad, match in ((np.array([1, 0], np.int32), r"elements must be strictly ascending: elements\[1\] = 0"),
+                       (np.array([0, 0, 1], np.int32), r"elements\[1\] = 0 after 0"),
+                       (np.array([-1, 2], np.int32), r"elements\[0\] = -1 is negative"),
+                       (np.array([0, 1], np.int64), "elements: expected dtype int32"),
+                       ([0, 1], "elements: expected a numpy array")):
+        with pytest.raises(ValueError, match=match):
             _core.systems(bad, 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="order: expected an integer"):
         _core.systems(np.arange(5, dtype=np.int32), True)
 
 
@@ -127,7 +130,7 @@ def test_grid_fractions():
     (lambda: uniform_grid(2, 2.5), "n: expected an integer"),
 ])
 def test_grids_too_coarse_or_too_fine(call, match):
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         call()
 
 
@@ -212,7 +215,7 @@ def test_first_layer_bad_input(change, match):
                 wt=np.zeros((86, 8), np.float32), bias=np.zeros(8, np.float32), start=0, count=2, out=None,
                 dtype="float32")
     change(args)
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         first_layer(args["table"], args["grid"], args["wt"], args["bias"], args["start"], args["count"],
                     out=args["out"], dtype=args["dtype"])
 
@@ -222,10 +225,14 @@ def test_core_first_layer_rejects_garbage():
     wt, b, out = np.zeros((86, 4), np.float32), np.zeros(4, np.float32), np.zeros((1, 4), np.float32)
     ro = out.copy()
     ro.flags.writeable = False
-    for args in ((t, g, wt, b, 0, 1, ro), (t, g, wt, b, 0, 1, None), (t.astype(np.int64), g, wt, b, 0, 1, out),
-                 (t, g, wt, b, 0, 1.0, out), (t, np.zeros((0, 2), np.int32), wt, b, 0, 0, out),
-                 (np.array([[0, 1, 2]], np.int32), g, wt, b, 0, 1, out)):
-        with pytest.raises(ValueError):
+    for args, match in (((t, g, wt, b, 0, 1, ro), "out: must be C-contiguous and writeable"),
+                        ((t, g, wt, b, 0, 1, None), "out: expected a numpy array"),
+                        ((t.astype(np.int64), g, wt, b, 0, 1, out), "systems: expected dtype int32"),
+                        ((t, g, wt, b, 0, 1.0, out), "count: expected an integer"),
+                        ((t, g, wt, b, 0, 1, out, -1), "n_threads must be in 0..4096"),
+                        ((t, np.zeros((0, 2), np.int32), wt, b, 0, 0, out), "grid: no points"),
+                        ((np.array([[0, 1, 2]], np.int32), g, wt, b, 0, 1, out), "grid: expected 3 columns")):
+        with pytest.raises(ValueError, match=match):
             _core.first_layer(*args)
 
 
@@ -251,7 +258,7 @@ def test_first_layer_pairs_are_the_flat_rows_bit_for_bit(order):
 ])
 def test_first_layer_pairs_bad_indices(s, p, match):
     wt, b = np.zeros((86, 8), np.float32), np.zeros(8, np.float32)
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         first_layer_pairs(np.array([[0, 1]], np.int32), np.array([[1, 0], [1, 1]], np.int32), s, p, wt, b)
 
 
@@ -301,6 +308,81 @@ def test_line_layers_at_the_pure_elements_and_switching_units():
     np.testing.assert_allclose(got, two_layers_reference(table, grid, wt, b, w2, b2), atol=1e-5)
 
 
+# ---------------------------------------------------------------------------------------------
+# Pinned numerics: the kernels are their float32 operations, one rounding each, in their order (no
+# fused multiply-add in any target_clones clone, at any -march; see docs/numerics.md)
+# ---------------------------------------------------------------------------------------------
+
+def first_layer_float32(table, grid, wt, b, pairs):
+    """The gather's operations in numpy float32: bias, then + fraction * row per element."""
+    out = np.empty((len(pairs), wt.shape[1]), np.float32)
+    for q, (s, p) in enumerate(pairs):
+        num = grid[p]
+        den = float(num.sum())
+        r = b.copy()
+        for e in range(table.shape[1]):
+            if num[e]:
+                r = r + np.float32(num[e] / den) * wt[table[s, e]]
+        out[q] = r
+    return out
+
+
+def line_layers_float32(table, grid, wt, b, w2, b2):
+    """line_layers' operations in numpy float32: per system, the units' events along the sorted
+    points, the running sums P and Q going up and down, z = (b2 + P + x Q) + P' + x Q'."""
+    f32 = np.float32
+    xs = (grid[:, 0] / (grid[:, 0].astype(np.float64) + grid[:, 1])).astype(f32)
+    order = np.argsort(xs, kind="stable")
+    x = xs[order]
+    n_pts, h = len(grid), wt.shape[1]
+    w2t = w2.T.astype(f32)                                            # (h, h2): unit j's row
+    out = np.empty((len(table) * n_pts, len(b2)), f32)
+    for s, (el_a, el_b) in enumerate(table):
+        a, c = b + wt[el_b], wt[el_a] - wt[el_b]
+        up, down = [[] for _ in range(n_pts)], [[] for _ in range(n_pts)]
+        for j in range(h):
+            if c[j] == 0:
+                if a[j] > 0:
+                    up[0].append(j)
+                continue
+            rising = c[j] > 0
+            split = sum(((a[j] + x[k] * c[j]) > 0) != rising for k in range(n_pts))  # a prefix
+            if rising and split < n_pts:
+                up[split].append(j)
+            if not rising and split > 0:
+                down[split - 1].append(j)
+        z = np.empty((n_pts, len(b2)), f32)
+        p = q = np.zeros(len(b2), f32)
+        for k in range(n_pts):
+            for j in up[k]:
+                p, q = p + a[j] * w2t[j], q + c[j] * w2t[j]
+            z[k] = (b2 + p) + x[k] * q
+        p = q = np.zeros(len(b2), f32)
+        for k in reversed(range(n_pts)):
+            for j in down[k]:
+                p, q = p + a[j] * w2t[j], q + c[j] * w2t[j]
+            z[k] = np.maximum((z[k] + p) + x[k] * q, 0)
+        out[s * n_pts + order] = z
+    return out
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_first_layer_is_its_float32_operations_bit_for_bit(order):
+    rng = np.random.default_rng(order)
+    wt = rng.normal(size=(86, 40)).astype(np.float32)
+    b = rng.normal(size=40).astype(np.float32)
+    table, grid = systems(order, "H Fe Ni O"), uniform_grid(order, 7)
+    pairs = [(s, p) for s in range(len(table)) for p in range(len(grid))]
+    np.testing.assert_array_equal(first_layer(table, grid, wt, b, threads=2), first_layer_float32(table, grid, wt, b, pairs))
+
+
+def test_line_layers_are_their_float32_operations_bit_for_bit():
+    wt, b, w2, b2 = two_layers(seed=7, h=48, h2=80)
+    table, grid = systems(2, "H Li Fe O"), reduced_grid(2, 9)
+    got = line_layers(table, grid, wt, b, line_weight_tiles(w2), b2, threads=2)
+    np.testing.assert_array_equal(got, line_layers_float32(table, grid, wt, b, w2, b2))
+
+
 @pytest.mark.parametrize("change, match", [
     (lambda a: a.update(table=np.array([[0, 1, 2]], np.int32), grid=np.array([[1, 0, 0]], np.int32)),
      "systems: expected 2 columns"),
@@ -321,7 +403,7 @@ def test_line_layers_bad_input(change, match):
                 tiles=line_weight_tiles(np.ones((8, 16), np.float32)), b2=np.zeros(8, np.float32), start=0,
                 out=None, dtype="float32")
     change(args)
-    with pytest.raises(ScreeningError, match=match):
+    with pytest.raises(InvalidInputError, match=match):
         line_layers(args["table"], args["grid"], args["wt"], args["bias"], args["tiles"], args["b2"],
                     args["start"], out=args["out"], dtype=args["dtype"])
 
@@ -347,11 +429,11 @@ def test_first_layer_cuda_matches_cpu(order):
     first_layer_cuda(*dev, start, count, out16)
     cpu16 = first_layer(table, grid, wt, b, start, count, dtype="bfloat16")
     np.testing.assert_array_equal(out16.view(torch.int16).cpu().numpy().view(np.uint16), cpu16)
-    with pytest.raises(ScreeningError, match="is not a row of weight_t"):
+    with pytest.raises(InvalidInputError, match="is not a row of weight_t"):
         bad = dev[0].clone()
         bad[0, 0] = 86
         first_layer_cuda(bad, *dev[1:], 0, 1, out[:1])
-    with pytest.raises(ScreeningError, match="expected a CUDA array"):
+    with pytest.raises(InvalidInputError, match="expected a CUDA array"):
         first_layer_cuda(table, *dev[1:], 0, 1, out[:1])
 
 

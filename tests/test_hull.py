@@ -186,6 +186,40 @@ def test_points_on_the_hull_are_zero_and_not_vertices():
         assert lower_hull(f, lowered).vertices.tolist() == sorted({0, i})
 
 
+@pytest.mark.parametrize("below, vertex", [(1e-10, False), (5e-10, False), (2e-9, True), (1e-8, True)])
+def test_tolerance_decides_vertices_just_below_a_binary_hull(below, vertex):
+    # The hull of A, the vertex V = (0.5, -0.4) and B runs through (0.25, -0.2): a point there that
+    # is `below` under it is a vertex only when below > tol = 1e-9; within tol it is on the hull.
+    f = np.c_[[0.75, 0.5], [0.25, 0.5]]
+    h = lower_hull(f, [-0.2 - below, -0.4], tol=1e-9)
+    assert h.is_vertex.tolist() == [vertex, True]
+    assert h.e_above_hull[0] == 0.0
+    assert lower_hull(f, [-0.2 - below, -0.4], tol=below / 2).is_vertex.tolist() == [True, True]
+    assert lower_hull(f, [-0.2 - below, -0.4], tol=below * 2).is_vertex.tolist() == [False, True]
+    # a point just below the segment A-B of a hull with no other vertex
+    assert lower_hull([0.5], [-below]).is_vertex.tolist() == [vertex]
+
+
+@pytest.mark.parametrize("below, vertex", [(1e-10, False), (5e-10, False), (2e-9, True), (1e-8, True)])
+def test_tolerance_decides_vertices_just_below_a_ternary_hull(below, vertex):
+    # The centre C = (1/3, 1/3, 1/3) at -0.3 is a vertex; the hull over the facet C-A-B is the plane
+    # through them. Points on that facet (one midway to A, one inside) sit `below` under it.
+    c, a, b = np.full(3, 1 / 3), np.eye(3)[0], np.eye(3)[1]
+    on_edge = 0.5 * c + 0.5 * a                                   # hull energy -0.15
+    inside = 0.5 * c + 0.25 * a + 0.25 * b                        # hull energy -0.15
+    f = np.array([c, on_edge, inside])
+    for probe in (1, 2):
+        e = np.array([-0.3, -0.15, -0.15])
+        e[probe] -= below
+        h = lower_hull(f, e, tol=1e-9)
+        assert h.is_vertex.tolist() == [True, probe == 1 and vertex, probe == 2 and vertex], probe
+        assert h.e_above_hull[0] == h.e_above_hull[probe] == 0.0
+        if not vertex:                                            # the hull is still the plane
+            assert np.abs(h.e_above_hull).max() <= 1e-15
+        assert lower_hull(f, e, tol=below / 2).is_vertex[probe]
+        assert not lower_hull(f, e, tol=below * 2).is_vertex[probe]
+
+
 def test_duplicates_keep_the_lowest_then_the_first():
     f = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])
     assert lower_hull(f, [-0.1, -0.3, -0.2]).vertices.tolist() == [1]
@@ -210,18 +244,27 @@ def test_pure_element_points_are_not_vertices_and_keep_their_energy():
     np.testing.assert_allclose(h3.e_above_hull[pure], 0.7)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(2, 3), st.integers(1, 9), st.integers(0, 2 ** 32 - 1), st.sampled_from([0.0, 0.1, 0.25]))
-def test_matches_brute_force(order, n_points, seed, lattice):
-    """Random systems, energies optionally on a coarse lattice (many exact ties and coplanarities)."""
-    rng = np.random.default_rng(seed)
-    if rng.random() < 0.5:
-        f = uniform(order, 4)[rng.choice(5 if order == 2 else 15, size=n_points)]
-    else:
-        f = rng.dirichlet(np.ones(order), size=n_points)
-    e = rng.normal(-0.2, 0.2, n_points)
+@st.composite
+def small_system(draw):
+    """A system of 1-9 points: compositions from small integer weights (pure elements, edges,
+    duplicates, exact collinearities), energies free or on a coarse lattice (exact ties)."""
+    order = draw(st.integers(2, 3))
+    n = draw(st.integers(1, 9))
+    weights = st.lists(st.integers(0, 12), min_size=order, max_size=order).filter(lambda w: sum(w) > 0)
+    f = np.array(draw(st.lists(weights, min_size=n, max_size=n)), float)
+    f /= f.sum(axis=1, keepdims=True)
+    lattice = draw(st.sampled_from([0.0, 0.1, 0.25]))
+    e = np.array(draw(st.lists(st.floats(-0.8, 0.4), min_size=n, max_size=n)))
     if lattice:
         e = np.round(e / lattice) * lattice
+    return f, e
+
+
+@settings(max_examples=100, deadline=None)
+@given(small_system())
+def test_matches_brute_force(system):
+    """The energies above hull and the vertices of small systems, against trying every facet."""
+    f, e = system
     h = lower_hull(f, e)
     pure = f.max(axis=1) >= 1 - 1e-12
     hull = brute_force_hull_energy(f[~pure], e[~pure], f)
@@ -382,28 +425,31 @@ def test_shared_grid_shape_mismatch_and_bad_options():
         lower_hull(grid, np.zeros((1, 6)))
 
 
-@pytest.mark.parametrize("args", [
-    ([[0.5, 0.5]], np.zeros(1), np.array([0, 1], np.int64)),            # a list, not an array
-    (np.ones((1, 2), np.float32) / 2, np.zeros(1), np.array([0, 1], np.int64)),  # float32 fractions
-    (np.ones((1, 2)) / 2, np.zeros(1), np.array([0, 1], np.int32)),     # int32 offsets
-    (np.ones((1, 2, 1)) / 2, np.zeros(1), np.array([0, 1], np.int64)),  # 3-D
-    (np.ones((2, 2))[:, :1].copy() / 2, np.zeros(2), None),              # one column
-    ((np.ones((4, 2)) / 2)[::2], np.zeros(2), np.array([0, 2], np.int64)),  # not contiguous
-    ("fractions", np.zeros(1), None),
-    (np.ones((1, 2)) / 2, None, None),
-    (np.ones((1, 2)) / 2, np.zeros(1), np.array([], np.int64)),
+@pytest.mark.parametrize("args, argument", [
+    (([[0.5, 0.5]], np.zeros(1), np.array([0, 1], np.int64)), "fractions"),             # a list, not an array
+    ((np.ones((1, 2), np.float32) / 2, np.zeros(1), np.array([0, 1], np.int64)), "fractions"),  # float32
+    ((np.ones((1, 2)) / 2, np.zeros(1), np.array([0, 1], np.int32)), "offsets"),        # int32 offsets
+    ((np.ones((1, 2, 1)) / 2, np.zeros(1), np.array([0, 1], np.int64)), "fractions"),   # 3-D
+    ((np.ones((2, 2))[:, :1].copy() / 2, np.zeros(2), None), "fractions"),               # one column
+    (((np.ones((4, 2)) / 2)[::2], np.zeros(2), np.array([0, 2], np.int64)), "fractions"),  # not contiguous
+    (("fractions", np.zeros(1), None), "fractions"),
+    ((np.ones((1, 2)) / 2, None, None), "energies"),
+    ((np.ones((1, 2)) / 2, np.zeros(1), np.array([], np.int64)), "offsets"),
 ])
-def test_core_rejects_garbage(args):
-    with pytest.raises(ValueError):
+def test_core_rejects_garbage(args, argument):
+    with pytest.raises(ValueError, match=rf"^{argument}\b"):
         _core.hull_batch(*args)
 
 
-def test_core_rejects_bad_options():
+@pytest.mark.parametrize("option, value", [
+    ("tol", "x"), ("tol", True), ("tol", None), ("decomposition", 1), ("facets", "yes"), ("nonfinite", None),
+    ("nonfinite", "drop"), ("n_threads", -1), ("n_threads", 1.5), ("n_threads", 4097), ("device", 0),
+    ("device", "tpu"),
+])
+def test_core_rejects_bad_options(option, value):
     f, e, o = np.ones((1, 2)) / 2, np.zeros(1), np.array([0, 1], np.int64)
-    for kw in ({"tol": "x"}, {"decomposition": 1}, {"nonfinite": None}, {"n_threads": -1}, {"n_threads": 1.5},
-               {"device": 0}):
-        with pytest.raises(ValueError):
-            _core.hull_batch(f, e, o, **kw)
+    with pytest.raises(ValueError, match=rf"^{option}\b"):
+        _core.hull_batch(f, e, o, **{option: value})
 
 
 def test_empty_batch_and_empty_systems():

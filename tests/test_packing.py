@@ -241,7 +241,8 @@ def test_balance_quality_on_lognormal_costs():
     rng = np.random.default_rng(0)
     costs = rng.lognormal(0.0, 0.5, 32_000)
     bins = packing.balance(costs, 1000, 32)
-    assert peak(costs, bins, 1000) <= 1.02 * packing.lower_bound(costs, n_batches=1000, batch_size=32)
+    # 1.0002x the bound (largest first alone: 1.0087x)
+    assert peak(costs, bins, 1000) <= 1.001 * packing.lower_bound(costs, n_batches=1000, batch_size=32)
     random_peak = peak(costs, rng.permutation(32_000) // 32, 1000)
     assert peak(costs, bins, 1000) < 0.8 * random_peak
 
@@ -273,15 +274,54 @@ def optimal_bins(sizes, cap):
 
 
 def optimal_peak(costs, n_batches):
+    """The least peak batch cost over all splits into n_batches batches of cardinality q or q + 1
+    (q = n // n_batches, n % n_batches of them q + 1): every assignment of the items, largest first,
+    skipping batches identical to one already tried and branches already at the best peak."""
     n = len(costs)
     q, r = divmod(n, n_batches)
-    best = np.inf
-    for assignment in itertools.product(range(n_batches), repeat=n):
-        counts = np.bincount(assignment, minlength=n_batches)
-        if counts.min() < q or counts.max() > q + 1 or (counts == q + 1).sum() != r:
-            continue
-        best = min(best, np.bincount(assignment, weights=costs, minlength=n_batches).max())
-    return best
+    c = sorted((float(x) for x in costs), reverse=True)
+    loads, counts, best = [0.0] * n_batches, [0] * n_batches, [np.inf]
+
+    def place(i, extra):
+        if max(loads) >= best[0]:
+            return
+        if i == n:
+            best[0] = max(loads)
+            return
+        tried = set()
+        for b in range(n_batches):
+            full = counts[b] == q + 1 or (counts[b] == q and extra == 0)
+            if full or (loads[b], counts[b]) in tried:
+                continue
+            tried.add((loads[b], counts[b]))
+            loads[b] += c[i]
+            counts[b] += 1
+            place(i + 1, extra - (counts[b] == q + 1))
+            loads[b] -= c[i]
+            counts[b] -= 1
+
+    place(0, r)
+    return best[0]
+
+
+def test_balance_is_near_the_exact_optimum_on_small_inputs():
+    # 400 small cases (4-10 items, integer or lognormal costs). Largest first alone is optimal in 64%
+    # of them, 1.0104x the optimum on average and up to 1.127x; with the swap refinement, optimal in
+    # 87.5%, 1.0019x on average and at most 1.067x.
+    rng = np.random.default_rng(0)
+    ratios = []
+    for trial in range(400):
+        n = int(rng.integers(4, 11))
+        batch_size = int(rng.integers(2, n))
+        n_batches = -(-n // batch_size)
+        costs = rng.integers(1, 30, n).astype(float) if trial % 2 else np.round(rng.lognormal(0, 0.7, n), 3)
+        bins = packing.balance(costs, n_batches, batch_size)
+        ratios.append(peak(costs, bins, n_batches) / optimal_peak(costs, n_batches))
+    ratios = np.array(ratios)
+    assert ratios.min() >= 1 - 1e-12
+    assert (ratios <= 1 + 1e-12).mean() >= 0.85
+    assert ratios.mean() <= 1.0025
+    assert ratios.max() <= 1.07
 
 
 @settings(max_examples=60, deadline=None)
@@ -408,80 +448,81 @@ CAP = np.array([10.0])
 I3 = np.arange(3, dtype=np.int64)
 
 CORE_GARBAGE = [
-    ("pack", (F.astype(np.float32), CAP)),
-    ("pack", (F.astype(np.int64), CAP)),
-    ("pack", ([1.0, 2.0], CAP)),
-    ("pack", (None, CAP)),
-    ("pack", ("sizes", CAP)),
-    ("pack", (np.array([1.0, 2.0, 3.0, 4.0])[::2], CAP)),
-    ("pack", (np.empty(0), CAP)),
-    ("pack", (np.zeros((2, 2, 2)), CAP)),
-    ("pack", (np.zeros((2, 0)), CAP)),
-    ("pack", (np.asfortranarray(np.ones((3, 2))), np.array([5.0, 5.0]))),
-    ("pack", (np.array([1.0, np.nan]), CAP)),
-    ("pack", (np.array([1.0, -np.inf]), CAP)),
-    ("pack", (np.array([1.0, -1.0]), CAP)),
-    ("pack", (np.array([1.0, 11.0]), CAP)),
-    ("pack", (F, np.array([0.0]))),
-    ("pack", (F, np.array([np.nan]))),
-    ("pack", (F, np.array([10.0, 10.0]))),
-    ("pack", (F, 10.0)),
-    ("pack", (F, CAP, "xyz")),
-    ("pack", (F, CAP, None)),
-    ("pack", (F, CAP, 3)),
-    ("pack", (F, CAP, "ffd", np.array([0, 1], dtype=np.int64))),
-    ("pack", (F, CAP, "ffd", np.array([0, 1, 1], dtype=np.int64))),
-    ("pack", (F, CAP, "ffd", np.array([0, 1, 2**40], dtype=np.int64))),
-    ("pack", (F, CAP, "ffd", np.array([0, 1, -2], dtype=np.int64))),
-    ("pack", (F, CAP, "ffd", np.array([0, 1, 2], dtype=np.int32))),
-    ("pack", (F, CAP, "ffd", np.array([[0, 1, 2]], dtype=np.int64))),
-    ("pack", (F, CAP, "ffd", [0, 1, 2])),
-    ("balance", (F, 1, 3, None, "yes")),
-    ("balance", (F, 2**62, 1)),
-    ("balance", (F, 2**100, 1)),
-    ("balance", (F, 1, -3)),
-    ("balance", (F, -1, 3)),
-    ("balance", (F, 0, 0)),
-    ("balance", (F, 1, 2)),
-    ("balance", (F, 4, 2)),  # more batches than items: one would be empty
-    ("balance", (F, 1.0, 3)),
-    ("balance", (F, True, 3)),
-    ("balance", (F, "1", 3)),
-    ("balance", (F, None, 3)),
-    ("balance", (F, np.bool_(True), 3)),
-    ("balance", (F, np.int64(1), np.float64(3.0))),
-    ("balance", (np.ones((3, 1)), 1, 3)),
-    ("balance", (np.array([1.0, np.nan, 1.0]), 1, 3)),
-    ("balance", (F, 1, 3, np.array([0, 0, 0], dtype=np.int64))),
-    ("balance", (F, 1, 3, np.array([0, 1], dtype=np.int64))),
-    ("lower_bound_pack", (F, np.array([0.0]))),
-    ("lower_bound_pack", (F.astype(np.float32), CAP)),
-    ("lower_bound_pack", (np.empty(0), CAP)),
-    ("lower_bound_balance", (F, 0)),
-    ("lower_bound_balance", (F, 4)),
-    ("lower_bound_balance", (F, 2**80)),
-    ("lower_bound_balance", (np.array([np.inf]), 1)),
-    ("batch_costs", (F, I3, 2)),
-    ("batch_costs", (F, I3, -1)),
-    ("batch_costs", (F, I3, 2**62)),
-    ("batch_costs", (F, I3, 2**30)),
-    ("batch_costs", (F, np.array([0, 1], dtype=np.int64), 3)),
-    ("batch_costs", (F, I3.astype(np.int32), 3)),
-    ("batch_costs", (F, np.arange(6, dtype=np.int64)[::2], 6)),
-    ("batch_costs", (np.zeros((1, 1, 3)), I3, 3)),
-    ("group", (I3, 2)),
-    ("group", (np.array([0, -1], dtype=np.int64), 3)),
-    ("group", (I3, -5)),
-    ("group", (I3, 2**70)),
-    ("group", (I3.reshape(1, 3), 3)),
-    ("group", (I3.astype(np.float64), 3)),
-    ("group", (I3, "3")),
+    ("pack", (F.astype(np.float32), CAP), "sizes"),
+    ("pack", (F.astype(np.int64), CAP), "sizes"),
+    ("pack", ([1.0, 2.0], CAP), "sizes"),
+    ("pack", (None, CAP), "sizes"),
+    ("pack", ("sizes", CAP), "sizes"),
+    ("pack", (np.array([1.0, 2.0, 3.0, 4.0])[::2], CAP), "sizes"),
+    ("pack", (np.empty(0), CAP), "sizes"),
+    ("pack", (np.zeros((2, 2, 2)), CAP), "sizes"),
+    ("pack", (np.zeros((2, 0)), CAP), "sizes"),
+    ("pack", (np.asfortranarray(np.ones((3, 2))), np.array([5.0, 5.0])), "sizes"),
+    ("pack", (np.array([1.0, np.nan]), CAP), "sizes"),
+    ("pack", (np.array([1.0, -np.inf]), CAP), "sizes"),
+    ("pack", (np.array([1.0, -1.0]), CAP), "sizes"),
+    ("pack", (np.array([1.0, 11.0]), CAP), "sizes"),
+    ("pack", (F, np.array([0.0])), "capacity"),
+    ("pack", (F, np.array([np.nan])), "capacity"),
+    ("pack", (F, np.array([10.0, 10.0])), "capacity"),
+    ("pack", (F, 10.0), "capacity"),
+    ("pack", (F, CAP, "xyz"), "method"),
+    ("pack", (F, CAP, None), "method"),
+    ("pack", (F, CAP, 3), "method"),
+    ("pack", (F, CAP, "ffd", np.array([0, 1], dtype=np.int64)), "order"),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, 1], dtype=np.int64)), "order"),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, 2**40], dtype=np.int64)), "order"),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, -2], dtype=np.int64)), "order"),
+    ("pack", (F, CAP, "ffd", np.array([0, 1, 2], dtype=np.int32)), "order"),
+    ("pack", (F, CAP, "ffd", np.array([[0, 1, 2]], dtype=np.int64)), "order"),
+    ("pack", (F, CAP, "ffd", [0, 1, 2]), "order"),
+    ("balance", (F, 1, 3, None, "yes"), "refine"),
+    ("balance", (F, 2**62, 1), "n_batches"),
+    ("balance", (F, 2**100, 1), "n_batches"),
+    ("balance", (F, 1, -3), "batch_size"),
+    ("balance", (F, -1, 3), "n_batches"),
+    ("balance", (F, 0, 0), "n_batches"),
+    ("balance", (F, 1, 2), "n_batches"),
+    ("balance", (F, 4, 2), "n_batches"),  # more batches than items: one would be empty
+    ("balance", (F, 1.0, 3), "n_batches"),
+    ("balance", (F, True, 3), "n_batches"),
+    ("balance", (F, "1", 3), "n_batches"),
+    ("balance", (F, None, 3), "n_batches"),
+    ("balance", (F, np.bool_(True), 3), "n_batches"),
+    ("balance", (F, np.int64(1), np.float64(3.0)), "batch_size"),
+    ("balance", (np.ones((3, 1)), 1, 3), "costs"),
+    ("balance", (np.array([1.0, np.nan, 1.0]), 1, 3), "costs"),
+    ("balance", (F, 1, 3, np.array([0, 0, 0], dtype=np.int64)), "order"),
+    ("balance", (F, 1, 3, np.array([0, 1], dtype=np.int64)), "order"),
+    ("lower_bound_pack", (F, np.array([0.0])), "capacity"),
+    ("lower_bound_pack", (F.astype(np.float32), CAP), "sizes"),
+    ("lower_bound_pack", (np.empty(0), CAP), "sizes"),
+    ("lower_bound_balance", (F, 0), "n_batches"),
+    ("lower_bound_balance", (F, 4), "n_batches"),
+    ("lower_bound_balance", (F, 2**80), "n_batches"),
+    ("lower_bound_balance", (np.array([np.inf]), 1), "costs"),
+    ("batch_costs", (F, I3, 2), "bin_of_item"),
+    ("batch_costs", (F, I3, -1), "n_bins"),
+    ("batch_costs", (F, I3, 2**62), "n_bins"),
+    ("batch_costs", (F, I3, 2**30), "n_bins"),
+    ("batch_costs", (F, np.array([0, 1], dtype=np.int64), 3), "bin_of_item"),
+    ("batch_costs", (F, I3.astype(np.int32), 3), "bin_of_item"),
+    ("batch_costs", (F, np.arange(6, dtype=np.int64)[::2], 6), "bin_of_item"),
+    ("batch_costs", (np.zeros((1, 1, 3)), I3, 3), "costs"),
+    ("group", (I3, 2), "bin_of_item"),
+    ("group", (np.array([0, -1], dtype=np.int64), 3), "bin_of_item"),
+    ("group", (I3, -5), "n_bins"),
+    ("group", (I3, 2**70), "n_bins"),
+    ("group", (I3.reshape(1, 3), 3), "bin_of_item"),
+    ("group", (I3.astype(np.float64), 3), "bin_of_item"),
+    ("group", (I3, "3"), "n_bins"),
 ]
 
 
-@pytest.mark.parametrize("name, args", CORE_GARBAGE, ids=lambda v: v if isinstance(v, str) else None)
-def test_core_rejects_garbage_with_value_error(name, args):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("name, args, argument", CORE_GARBAGE,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CORE_GARBAGE)])
+def test_core_rejects_garbage_naming_the_argument(name, args, argument):
+    with pytest.raises(ValueError, match=rf"^{argument}\b"):
         getattr(core, name)(*args)
 
 
@@ -501,10 +542,9 @@ def test_core_happy_path_takes_arrays_without_copies():
 # ------------------------------------------------------------------------------------------------
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 300), seed=st.integers(0, 2**31 - 1), slack=st.floats(1.0, 12.0))
-def test_auto_never_worse_than_ffd_and_within_capacity(n, seed, slack):
-    rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 40, n).astype(float)
+@given(sizes=st.lists(st.integers(1, 39), min_size=1, max_size=300), slack=st.floats(1.0, 12.0))
+def test_auto_never_worse_than_ffd_and_within_capacity(sizes, slack):
+    sizes = np.array(sizes, dtype=float)
     cap = float(sizes.max() * slack)
     _, ffd_bins = packing.pack(sizes, cap)
     bins, n_bins = packing.pack(sizes, cap, method="auto")

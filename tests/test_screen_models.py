@@ -114,8 +114,8 @@ def test_a_non_elemnet_model_screens_certified(which):
     """Through the public API, each engine: the MLP over every binary, the residual model (the
     generic engine) over those of 29 elements; certified, with the vertices of the fp32 screen."""
     model, elements = (mlp(1), None) if which == "mlp" else (Residual(2), list(range(0, 86, 3)))
-    r16 = screen(model, elements=elements, compare_dft=False, progress=False)
-    r32 = screen(model, elements=elements, compare_dft=False, progress=False, precision="fp32")
+    kw = dict(elements=elements, grid=100, min_depth=0, compare_dft=False, progress=False)
+    r16, r32 = screen(model, **kw), screen(model, precision="fp32", **kw)
     assert len(r16.systems) == (3655 if which == "mlp" else 406) and r16.config["precision"] == "bf16"
     assert r16.vertices[["system", "formula"]].values.tolist() == r32.vertices[["system", "formula"]].values.tolist()
     cert = r16.config["certification"]

@@ -18,6 +18,10 @@ Grids:
 2 drops the pure elements (whose formation energy is 0 by definition), ``order`` keeps only the
 interior.
 
+Bad arguments raise :class:`~hullpack.errors.InvalidInputError` (a ``ValueError``) naming the
+argument and the offending entry; nothing is converted in a way that changes a value (a float
+index must be a whole number, an integer must fit int32, a bool is not an integer).
+
 >>> systems(2).shape, systems(3).shape
 ((3655, 2), (102340, 3))
 >>> uniform_grid(3, 20).shape, reduced_grid(2, 10, min_elements=2).shape
@@ -31,19 +35,14 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ._core_loader import as_int, as_int_array, as_threads
+from ._core_loader import call as _core_call
 from ._core_loader import core as _core
 from .elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
-from .errors import ScreeningError
+from .errors import InvalidInputError
 
 __all__ = ["systems", "system_names", "uniform_grid", "reduced_grid", "grid_fractions", "first_layer",
            "first_layer_pairs", "first_layer_cuda", "line_layers", "line_weight_tiles"]
-
-
-def _core_call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except ValueError as exc:
-        raise ScreeningError(str(exc)) from None
 
 
 def _element_indices(elements) -> np.ndarray:
@@ -51,24 +50,29 @@ def _element_indices(elements) -> np.ndarray:
         return np.arange(N_ELEMENTS, dtype=np.int32)
     if isinstance(elements, str):
         elements = elements.replace(",", " ").replace("-", " ").split()
+    elif isinstance(elements, np.ndarray) and elements.dtype.kind in "biuf":
+        elements = as_int_array(elements, "elements").tolist()  # whole numbers only, no bools
     idx, unknown = [], []
-    for e in elements:
+    for j, e in enumerate(elements):
         if isinstance(e, str):
             if e not in ELEMENT_INDEX:
                 unknown.append(e)
                 continue
             idx.append(ELEMENT_INDEX[e])
-        else:
-            i = int(e)
-            if not 0 <= i < N_ELEMENTS:
-                raise ScreeningError(f"element index {i} is outside 0..{N_ELEMENTS - 1} (ElemNet's elements)")
-            idx.append(i)
+            continue
+        if isinstance(e, (float, np.floating)) and float(e).is_integer():
+            e = int(e)  # a whole number given as a float: the same index
+        i = as_int(e, f"elements[{j}]")
+        if not 0 <= i < N_ELEMENTS:
+            raise InvalidInputError(f"elements[{j}]: element index {i} is outside 0..{N_ELEMENTS - 1} "
+                                    "(ElemNet's elements)")
+        idx.append(i)
     if unknown:
-        raise ScreeningError(f"unknown element(s) {', '.join(map(repr, unknown))}: ElemNet knows {N_ELEMENTS} "
-                             "elements (not He, Ne, Ar, Po, At, Rn, Fr, Ra); see hullpack.elements")
+        raise InvalidInputError(f"elements: unknown element(s) {', '.join(map(repr, unknown))}: ElemNet knows "
+                                f"{N_ELEMENTS} elements (not He, Ne, Ar, Po, At, Rn, Fr, Ra); see hullpack.elements")
     if len(set(idx)) != len(idx):
         dup = sorted({ELEMNET_ELEMENTS[i] for i in idx if idx.count(i) > 1})
-        raise ScreeningError(f"element(s) given more than once: {', '.join(dup)}")
+        raise InvalidInputError(f"elements: element(s) given more than once: {', '.join(dup)}")
     return np.array(sorted(idx), dtype=np.int32)
 
 
@@ -135,11 +139,16 @@ def first_layer(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     building its 86-wide inputs: ``out[q] = bias + sum_e fraction_e * weight_t[element_e]``.
 
     ``weight_t`` is the first ``torch.nn.Linear``'s weight transposed, ``(86, h)`` float32 and
-    C-contiguous (``layer.weight.detach().T.contiguous().numpy()``); ``bias`` ``(h,)`` float32.
-    ``dtype="bfloat16"`` writes bfloat16 bit patterns into a uint16 array (round to nearest even);
-    view them with ``torch.from_numpy(out).view(torch.bfloat16)``. ``out`` (optional) is written in
-    place, e.g. a pinned buffer reused across calls or the numpy view of a torch tensor.
-    Equals ``x @ weight_t + bias`` for the dense 86-wide inputs ``x`` up to float32 rounding.
+    C-contiguous (``layer.weight.detach().T.contiguous().numpy()``); ``bias`` ``(h,)`` float32
+    values. ``dtype="bfloat16"`` writes bfloat16 bit patterns into a uint16 array (round to nearest
+    even); view them with ``torch.from_numpy(out).view(torch.bfloat16)``. ``out`` (optional) is
+    written in place, e.g. a pinned buffer reused across calls or the numpy view of a torch tensor.
+    Equals ``x @ weight_t + bias`` for the dense 86-wide inputs ``x`` up to float32 rounding; the
+    float32 operations are the same on every machine, so are the bits (docs/numerics.md).
+
+    Raises :class:`~hullpack.errors.InvalidInputError` naming the argument: tables and grids of
+    whole numbers that fit int32 (no bools), ``start``/``count`` integers inside the screen
+    (checked before ``out`` is allocated), indices that are rows of ``weight_t``.
 
     >>> rng = np.random.default_rng(0)
     >>> wt = rng.normal(size=(86, 8)).astype(np.float32); b = np.zeros(8, np.float32)
@@ -149,34 +158,63 @@ def first_layer(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     ((5, 8), True)
     """
     table, g, wt = _layer_inputs(system_table, grid, weight_t, dtype)
-    if count is None:
-        count = table.shape[0] * g.shape[0] - start
-    out = _rows_out(out, count, wt.shape[1] if wt.ndim == 2 else 0, dtype)
-    return _core_call(_core.first_layer, table, g, wt, np.ascontiguousarray(bias, dtype=np.float32), start, count,
-                      out, 0 if threads is None else threads)
+    n_pairs = table.shape[0] * g.shape[0]
+    start, count = _slice(start, count, n_pairs, f"pairs must lie in 0..{n_pairs} ({table.shape[0]} systems x "
+                                                 f"{g.shape[0]} grid points)")
+    out = _rows_out(out, count, wt.shape[1], dtype)
+    return _core_call(_core.first_layer, table, g, wt, _as_float32(bias, "bias"), start, count, out,
+                      as_threads(threads))
 
 
 def _layer_inputs(system_table, grid, weight_t, dtype: str):
     """The checked (table, grid, weight_t) of the layer kernels."""
-    table = np.ascontiguousarray(system_table, dtype=np.int32)
-    g = np.ascontiguousarray(grid, dtype=np.int32)
+    table = as_int_array(system_table, "system_table", np.int32)
+    g = as_int_array(grid, "grid", np.int32)
     if table.ndim != 2 or g.ndim != 2:
-        raise ScreeningError(f"system_table and grid must be 2-D, got shapes {table.shape} and {g.shape}")
+        raise InvalidInputError(f"system_table and grid must be 2-D, got shapes {table.shape} and {g.shape}")
     wt = np.asarray(weight_t)
-    if wt.dtype != np.float32 or not wt.flags.c_contiguous:
-        raise ScreeningError("weight_t: expected a C-contiguous float32 array (86, h), e.g. "
-                             "layer.weight.detach().T.contiguous().numpy()")
+    if wt.dtype != np.float32 or not wt.flags.c_contiguous or wt.ndim != 2:
+        raise InvalidInputError("weight_t: expected a C-contiguous float32 array (86, h), e.g. "
+                                "layer.weight.detach().T.contiguous().numpy()")
     if dtype not in ("float32", "bfloat16"):
-        raise ScreeningError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
+        raise InvalidInputError(f"dtype: expected 'float32' or 'bfloat16', got {dtype!r}")
     return table, g, wt
+
+
+def _slice(start, count, total: int, where: str) -> tuple[int, int]:
+    """Checked ``(start, count)`` of a slice of ``total`` rows (``count=None``: to the end)."""
+    start = as_int(start, "start")
+    count = total - start if count is None else as_int(count, "count")
+    if start < 0 or count < 0 or start + count > total:
+        raise InvalidInputError(f"start = {start}, count = {count}: {where}")
+    return start, count
+
+
+def _as_float32(values, name: str) -> np.ndarray:
+    """``values`` as a C-contiguous float32 array, refusing values that float32 would round."""
+    arr = np.asarray(values)
+    if arr.dtype == np.float32:
+        return np.ascontiguousarray(arr)
+    if arr.dtype.kind not in "fiu":
+        raise InvalidInputError(f"{name}: expected float32 values, got dtype {arr.dtype}")
+    f32 = np.ascontiguousarray(arr, dtype=np.float32)
+    changed = np.flatnonzero(~((f32 == arr) | (np.isnan(f32) & np.isnan(arr))))
+    if changed.size:
+        j = int(changed[0])
+        raise InvalidInputError(f"{name}[{j}] = {arr.reshape(-1)[j]!s} is not a float32 value: pass "
+                                f"{name}.astype(np.float32) to round it")
+    return f32
 
 
 def _rows_out(out, rows: int, cols: int, dtype: str) -> np.ndarray:
     """``out``, or a new (rows, cols) array: float32, or uint16 for bfloat16 bits."""
     if out is None:
-        return np.empty((max(int(rows), 0), cols), dtype=np.float32 if dtype == "float32" else np.uint16)
+        return np.empty((rows, cols), dtype=np.float32 if dtype == "float32" else np.uint16)
+    if not isinstance(out, np.ndarray):
+        raise InvalidInputError(f"out: expected a numpy array (float32, or uint16 for bfloat16 bits), got "
+                                f"{type(out).__name__}")
     if (out.dtype == np.float32) != (dtype == "float32"):
-        raise ScreeningError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
+        raise InvalidInputError(f"out: dtype {out.dtype} does not match dtype={dtype!r} (float32 or uint16)")
     return out
 
 
@@ -184,7 +222,8 @@ def first_layer_pairs(system_table: np.ndarray, grid: np.ndarray, systems_idx: n
                       weight_t: np.ndarray, bias: np.ndarray, *, out: np.ndarray | None = None,
                       dtype: str = "float32", threads: int | None = None) -> np.ndarray:
     """:func:`first_layer` of arbitrary pairs: ``out[q]`` is system ``systems_idx[q]`` at grid
-    point ``points_idx[q]``, with the same float32 operations (so the same bits).
+    point ``points_idx[q]``, with the same float32 operations (so the same bits). The indices are
+    whole numbers (any integer dtype, no bools), each a row of its table.
 
     >>> rng = np.random.default_rng(0)
     >>> wt = rng.normal(size=(86, 8)).astype(np.float32); b = np.zeros(8, np.float32)
@@ -194,11 +233,11 @@ def first_layer_pairs(system_table: np.ndarray, grid: np.ndarray, systems_idx: n
     True
     """
     table, g, wt = _layer_inputs(system_table, grid, weight_t, dtype)
-    s = np.ascontiguousarray(systems_idx, dtype=np.int64)
-    p = np.ascontiguousarray(points_idx, dtype=np.int64)
-    out = _rows_out(out, len(s), wt.shape[1] if wt.ndim == 2 else 0, dtype)
-    return _core_call(_core.first_layer_pairs, table, g, wt, np.ascontiguousarray(bias, dtype=np.float32), s, p,
-                      out, 0 if threads is None else threads)
+    s = as_int_array(systems_idx, "systems_idx")
+    p = as_int_array(points_idx, "points_idx")
+    out = _rows_out(out, len(s) if s.ndim else 0, wt.shape[1], dtype)
+    return _core_call(_core.first_layer_pairs, table, g, wt, _as_float32(bias, "bias"), s, p, out,
+                      as_threads(threads))
 
 
 #: outputs per tile of :func:`line_weight_tiles`
@@ -208,10 +247,11 @@ LINE_TILE = 64
 def line_weight_tiles(weight: np.ndarray) -> np.ndarray:
     """A second layer's weight ``(h2, h)`` (a ``torch.nn.Linear``'s) in the layout
     :func:`line_layers` reads: its transpose in tiles of ``LINE_TILE`` outputs,
-    ``(ceil(h2 / 64), h, 64)`` float32, zero-padded past ``h2``."""
+    ``(ceil(h2 / 64), h, 64)`` float32 (other float dtypes are rounded to float32), zero-padded
+    past ``h2``."""
     w = np.asarray(weight, dtype=np.float32)
     if w.ndim != 2:
-        raise ScreeningError(f"weight: expected a 2-D (h2, h) array, got shape {w.shape}")
+        raise InvalidInputError(f"weight: expected a 2-D (h2, h) array, got shape {w.shape}")
     n = -(-w.shape[0] // LINE_TILE)
     padded = np.zeros((n * LINE_TILE, w.shape[1]), dtype=np.float32)
     padded[:w.shape[0]] = w
@@ -230,9 +270,10 @@ def line_layers(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     ``b2 + P(x) + x Q(x)``, where ``P`` and ``Q`` change by one scaled row of ``W2^T`` where a unit
     switches: one pass over ``W2`` per system instead of one matrix row per point, in float32 (no
     bfloat16 rounding before the output). Equals the layer-by-layer float32 products up to
-    rounding. ``weight_t``, ``bias`` as in :func:`first_layer`; ``w2_tiles`` from
-    :func:`line_weight_tiles`; ``b2`` ``(h2,)``; ``dtype="bfloat16"`` writes bfloat16 bits into
-    uint16. The parameters must be finite (a NaN unit would not propagate as in the products).
+    rounding, and gives the same bits on every x86-64 CPU (docs/numerics.md). ``weight_t``, ``bias``
+    as in :func:`first_layer`; ``w2_tiles`` from :func:`line_weight_tiles`; ``b2`` ``(h2,)``
+    float32 values; ``dtype="bfloat16"`` writes bfloat16 bits into uint16. The parameters must be
+    finite (a NaN unit would not propagate as in the products).
 
     >>> rng = np.random.default_rng(0)
     >>> wt, b = rng.normal(size=(86, 16)).astype(np.float32), np.zeros(16, np.float32)
@@ -244,31 +285,35 @@ def line_layers(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     ((33, 8), True)
     """
     table, g, wt = _layer_inputs(system_table, grid, weight_t, dtype)
-    if count is None:
-        count = table.shape[0] - start
+    start, count = _slice(start, count, table.shape[0], f"systems must lie in 0..{table.shape[0]}")
     tiles = np.asarray(w2_tiles)
     if tiles.dtype != np.float32 or not tiles.flags.c_contiguous:
-        raise ScreeningError("w2_tiles: expected a C-contiguous float32 array from line_weight_tiles()")
-    b2 = np.ascontiguousarray(b2, dtype=np.float32)
-    out = _rows_out(out, max(int(count), 0) * g.shape[0], b2.shape[0] if b2.ndim == 1 else 0, dtype)
-    return _core_call(_core.line_layers, table, g, wt, np.ascontiguousarray(bias, dtype=np.float32), tiles, b2,
-                      start, count, out, 0 if threads is None else threads)
+        raise InvalidInputError("w2_tiles: expected a C-contiguous float32 array from line_weight_tiles()")
+    b2 = _as_float32(b2, "b2")
+    out = _rows_out(out, count * g.shape[0], b2.shape[0] if b2.ndim == 1 else 0, dtype)
+    return _core_call(_core.line_layers, table, g, wt, _as_float32(bias, "bias"), tiles, b2, start, count, out,
+                      as_threads(threads))
 
 
 def first_layer_cuda(system_table, grid, weight_t, bias, start: int, count: int, out, *, stream=None):
     """The GPU twin of :func:`first_layer`, on torch CUDA tensors (any ``__cuda_array_interface__``
     arrays work): ``system_table`` and ``grid`` int32, ``weight_t`` ``(86, h)`` and ``bias`` float32,
-    ``out`` a ``(count, h)`` float32 or bfloat16 tensor written in place. Queued on ``stream`` (a
-    ``torch.cuda.Stream``; default: the current stream of ``out``'s device) without waiting, so it
-    overlaps like any torch kernel. Indices are checked on the host before the launch (a copy of the
-    rows the slice reads). Requires a CUDA build and device (:func:`hullpack.cuda_available`).
+    ``out`` a ``(count, h)`` float32 or bfloat16 tensor written in place, with the CPU kernel's bits.
+
+    Work is queued on ``stream`` (a ``torch.cuda.Stream``; default: the current stream of ``out``'s
+    device). First the indices the slice reads are checked by a small kernel on that stream, so it
+    sees what earlier work on the stream wrote; the call waits for that check (without holding the
+    GIL) and raises :class:`~hullpack.errors.InvalidInputError` naming a bad entry, leaving ``out``
+    untouched. Then the gather is queued and the call returns without waiting for it. Requires a
+    CUDA build and device (:func:`hullpack.cuda_available`).
     """
     import torch
 
     if not isinstance(out, torch.Tensor) or not out.is_cuda:
-        raise ScreeningError("out: expected a torch tensor on a CUDA device")
+        raise InvalidInputError("out: expected a torch tensor on a CUDA device")
     if out.dtype not in (torch.float32, torch.bfloat16):
-        raise ScreeningError(f"out: expected float32 or bfloat16, got {out.dtype}")
+        raise InvalidInputError(f"out: expected float32 or bfloat16, got {out.dtype}")
+    start, count = as_int(start, "start"), as_int(count, "count")
     bits = out.view(torch.int16) if out.dtype == torch.bfloat16 else out  # bf16 has no array-interface type
     with torch.cuda.device(out.device):
         s = stream if stream is not None else torch.cuda.current_stream(out.device)

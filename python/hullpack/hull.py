@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._core_loader import as_flag, as_float_array, as_int_array, as_real, as_threads, call
+from .device import cuda_available
 from ._core_loader import core as _core
 from ._progress import progress
 from .errors import HullInputError
@@ -96,17 +98,25 @@ class HullBatch:
 
 
 def _as_fractions(fractions) -> np.ndarray:
-    f = np.asarray(fractions, dtype=np.float64)
+    f = as_float_array(fractions, "fractions", error=HullInputError)
     if f.ndim == 1:  # a binary given by the fraction of its second element
         f = np.stack([1.0 - f, f], axis=1)
     return np.ascontiguousarray(f)
 
 
+def _as_energies(energies) -> np.ndarray:
+    return as_float_array(energies, "energies", error=HullInputError)
+
+
+def _options(tol, decomposition, facets=False, **kw) -> dict:
+    """The core's keyword arguments, checked: no truthiness for flags, no bools for numbers."""
+    return dict(tol=as_real(tol, "tol", error=HullInputError),
+                decomposition=as_flag(decomposition, "decomposition", error=HullInputError),
+                facets=as_flag(facets, "facets", error=HullInputError), **kw)
+
+
 def _call(fractions, energies, offsets, **kw) -> dict:
-    try:
-        return _core.hull_batch(fractions, energies, offsets, **kw)
-    except ValueError as exc:
-        raise HullInputError(str(exc)) from None
+    return call(_core.hull_batch, fractions, energies, offsets, error=HullInputError, **kw)
 
 
 def lower_hull(fractions, energies, *, tol: float = DEFAULT_TOL) -> Hull:
@@ -130,10 +140,10 @@ def lower_hull(fractions, energies, *, tol: float = DEFAULT_TOL) -> Hull:
     5
     """
     f = _as_fractions(fractions)
-    e = np.ascontiguousarray(energies, dtype=np.float64)
+    e = _as_energies(energies)
     if e.ndim != 1:
         raise HullInputError(f"energies: expected a 1-D array for one system, got shape {e.shape}")
-    r = _call(f, e, np.array([0, e.shape[0]], dtype=np.int64), tol=tol, decomposition=True, facets=True)
+    r = _call(f, e, np.array([0, e.shape[0]], dtype=np.int64), **_options(tol, True, True))
     return Hull(r["e_above_hull"], r["is_vertex"], r["decomp_index"], r["decomp_weight"], r["facets"])
 
 
@@ -144,10 +154,10 @@ def e_above_hull(fractions, energies, *, tol: float = DEFAULT_TOL) -> np.ndarray
     [0.1, 0.0, 0.5]
     """
     f = _as_fractions(fractions)
-    e = np.ascontiguousarray(energies, dtype=np.float64)
+    e = _as_energies(energies)
     if e.ndim != 1:
         raise HullInputError(f"energies: expected a 1-D array for one system, got shape {e.shape}")
-    r = _call(f, e, np.array([0, e.shape[0]], dtype=np.int64), tol=tol, decomposition=False)
+    r = _call(f, e, np.array([0, e.shape[0]], dtype=np.int64), **_options(tol, False))
     return r["e_above_hull"]
 
 
@@ -183,20 +193,16 @@ def hull_batch(fractions, energies, offsets=None, *, tol: float = DEFAULT_TOL, d
     ([0.05, 0.0, 0.05], [2])
     """
     f = _as_fractions(fractions)
-    e = np.ascontiguousarray(energies, dtype=np.float64)
+    e = _as_energies(energies)
     if device not in ("cpu", "cuda"):
         raise HullInputError(f"device: expected 'cpu' or 'cuda', got {device!r}")
-    if device == "cuda":
-        from . import cuda_available
-
-        if not cuda_available():
-            raise RuntimeError("device='cuda': hullpack's CUDA kernels were not built or no CUDA device is "
-                               "usable (see hullpack.build_info()); use device='cpu'")
-    n_threads = 0 if threads is None else int(threads)
-    kw = dict(tol=tol, decomposition=decomposition, facets=facets, nonfinite=nonfinite,
-              n_threads=n_threads, device=device)
+    if device == "cuda" and not cuda_available():
+        raise RuntimeError("device='cuda': hullpack's CUDA kernels were not built or no CUDA device is "
+                           "usable (see hullpack.build_info()); use device='cpu'")
+    kw = _options(tol, decomposition, facets, nonfinite=nonfinite,
+                  n_threads=as_threads(threads, error=HullInputError), device=device)
     if offsets is not None:
-        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        offsets = as_int_array(offsets, "offsets", error=HullInputError)
         n_sys = offsets.shape[0] - 1 if offsets.ndim == 1 else -1
     else:
         n_sys = e.shape[0] if e.ndim == 2 else -1

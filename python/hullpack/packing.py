@@ -28,13 +28,13 @@ good assignments per epoch.
 from __future__ import annotations
 
 import logging
-import operator
 from typing import Literal
 
 import numpy as np
 
+from ._core_loader import as_flag, as_float_array, as_int, as_int_array, call
 from ._core_loader import core as _core
-from .errors import InvalidSizesError, OversizeItemError
+from .errors import InvalidInputError, InvalidSizesError, OversizeItemError
 
 __all__ = ["pack", "balance", "lower_bound", "batch_costs", "group"]
 
@@ -47,10 +47,7 @@ log = logging.getLogger(__name__)
 
 def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
     """float64, C-contiguous, (n,) or (n, k) with n >= 1, k >= 1."""
-    try:
-        arr = np.asarray(sizes, dtype=np.float64, order="C")
-    except (TypeError, ValueError) as exc:
-        raise InvalidSizesError(f"{name} must be numbers convertible to float64: {exc}") from None
+    arr = as_float_array(sizes, name, error=InvalidSizesError)
     if arr.ndim not in ((1, 2) if two_d else (1,)):
         want = "(n,) or (n, k)" if two_d else "(n,)"
         raise InvalidSizesError(f"{name} must have shape {want}, got shape {arr.shape}")
@@ -87,18 +84,15 @@ def _check_values(arr: np.ndarray, name: str) -> None:
 
 
 def _as_capacity(capacity, k: int) -> np.ndarray:
-    try:
-        cap = np.asarray(capacity, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"capacity must be a number or {k} numbers: {exc}") from None
+    cap = as_float_array(capacity, "capacity")
     if cap.ndim == 0:
         cap = np.full(k, float(cap))
     if cap.shape != (k,):
-        raise ValueError(f"capacity must be a scalar or have one value per cost dimension ({k}), "
-                         f"got shape {cap.shape}")
+        raise InvalidInputError(f"capacity must be a scalar or have one value per cost dimension ({k}), "
+                                f"got shape {cap.shape}")
     bad = np.flatnonzero(~(np.isfinite(cap) & (cap > 0)))
     if bad.size:
-        raise ValueError(f"capacity[{bad[0]}] = {cap[bad[0]]} must be finite and > 0")
+        raise InvalidInputError(f"capacity[{bad[0]}] = {cap[bad[0]]} must be finite and > 0")
     return np.ascontiguousarray(cap)
 
 
@@ -121,29 +115,20 @@ def _as_order(order, n: int) -> np.ndarray | None:
     """None, or an int64 array of length n (the core checks that it is a permutation)."""
     if order is None:
         return None
-    arr = np.asarray(order)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"order must be integer indices (a permutation of range({n})), "
-                         f"got dtype {arr.dtype}")
+    arr = as_int_array(order, "order", floats=False)
     if arr.shape != (n,):
-        raise ValueError(f"order must have shape ({n},), one entry per item, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+        raise InvalidInputError(f"order must have shape ({n},), one entry per item, got {arr.shape}")
+    return arr
 
 
 def _as_count(value, name: str, minimum: int = 1) -> int:
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return v
+    return as_int(value, name, minimum=minimum)
 
 
 def _check_batches(n: int, n_batches: int, batch_size: int) -> None:
     need = -(-n // batch_size)
     if n_batches != need:
-        raise ValueError(
+        raise InvalidInputError(
             f"n_batches={n_batches} and batch_size={batch_size} do not fit n={n} items: each batch "
             f"holds at most batch_size items and none may be left empty, so n_batches must be "
             f"ceil(n / batch_size) = {need}")
@@ -209,16 +194,16 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "auto"] = "ffd",
     k = 1 if arr.ndim == 1 else arr.shape[1]
     cap = _as_capacity(capacity, k)
     if method not in ("ffd", "bfd", "auto"):
-        raise ValueError(f"method must be 'ffd', 'bfd' or 'auto', got {method!r}")
+        raise InvalidInputError(f"method must be 'ffd', 'bfd' or 'auto', got {method!r}")
     perm = _as_order(order, arr.shape[0])
     try:
         bins, n_bins = _core.pack(arr, cap, "ffd" if method == "auto" else method, perm)
-    except ValueError:
+    except ValueError as exc:
         # The core names the problem too; say it with hullpack's own error classes when the
         # sizes are at fault (checked only here, so valid input pays nothing for it).
         _check_values(arr, "sizes")
         _check_oversize(arr, cap)
-        raise
+        raise InvalidInputError(str(exc)) from None
     if method == "auto" and k == 1:
         bins, n_bins = _fewer_bins_by_balancing(arr, float(cap[0]), perm, bins, int(n_bins))
     log.debug("pack: %d items into %d bins (%s)", arr.shape[0], n_bins, method)
@@ -291,10 +276,10 @@ def balance(costs, n_batches: int, batch_size: int, order=None, refine: bool = T
     _check_batches(n, n_batches, batch_size)
     perm = _as_order(order, n)
     try:
-        bins = _core.balance(arr, n_batches, batch_size, perm, bool(refine))
-    except ValueError:
+        bins = _core.balance(arr, n_batches, batch_size, perm, as_flag(refine, "refine"))
+    except ValueError as exc:
         _check_values(arr, "costs")
-        raise
+        raise InvalidInputError(str(exc)) from None
     log.debug("balance: %d items into %d batches of <= %d", n, n_batches, batch_size)
     return bins
 
@@ -321,11 +306,11 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
     packing = capacity is not None
     balancing = n_batches is not None or batch_size is not None
     if packing == balancing:
-        raise ValueError("give either capacity (packing) or n_batches/batch_size (balancing)")
+        raise InvalidInputError("give either capacity (packing) or n_batches/batch_size (balancing)")
     if packing:
         arr = _as_sizes(sizes)
         cap = _as_capacity(capacity, 1 if arr.ndim == 1 else arr.shape[1])
-        call = lambda: _core.lower_bound_pack(arr, cap)  # noqa: E731
+        compute = lambda: _core.lower_bound_pack(arr, cap)  # noqa: E731
     else:
         arr = _as_sizes(sizes, "costs", two_d=False)
         n = arr.shape[0]
@@ -335,13 +320,13 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
         if batch_size is not None:
             _check_batches(n, n_batches, _as_count(batch_size, "batch_size"))
         elif n_batches > n:
-            raise ValueError(f"n_batches={n_batches} exceeds the number of items ({n})")
-        call = lambda: _core.lower_bound_balance(arr, n_batches)  # noqa: E731
+            raise InvalidInputError(f"n_batches={n_batches} exceeds the number of items ({n})")
+        compute = lambda: _core.lower_bound_balance(arr, n_batches)  # noqa: E731
     try:
-        return float(call())
-    except ValueError:
+        return float(compute())
+    except ValueError as exc:
         _check_values(arr, "sizes" if packing else "costs")
-        raise
+        raise InvalidInputError(str(exc)) from None
 
 
 def batch_costs(costs, bin_of_item, n_bins: int) -> np.ndarray:
@@ -355,7 +340,7 @@ def batch_costs(costs, bin_of_item, n_bins: int) -> np.ndarray:
     """
     arr = _as_sizes(costs, "costs")
     bins = _as_bins(bin_of_item, arr.shape[0])
-    return _core.batch_costs(arr, bins, _as_count(n_bins, "n_bins", minimum=0))
+    return call(_core.batch_costs, arr, bins, _as_count(n_bins, "n_bins", minimum=0))
 
 
 def group(bin_of_item, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -370,14 +355,12 @@ def group(bin_of_item, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     [[1, 3], [0, 2], [4]]
     """
     bins = _as_bins(bin_of_item, None)
-    return _core.group(bins, _as_count(n_bins, "n_bins", minimum=0))
+    return call(_core.group, bins, _as_count(n_bins, "n_bins", minimum=0))
 
 
 def _as_bins(bin_of_item, n: int | None) -> np.ndarray:
-    arr = np.asarray(bin_of_item)
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
-        raise ValueError(f"bin_of_item must be integer bin numbers, got dtype {arr.dtype}")
+    arr = as_int_array(bin_of_item, "bin_of_item", floats=False)
     if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
         want = f"({n},)" if n is not None else "(n,)"
-        raise ValueError(f"bin_of_item must have shape {want}, one bin per item, got {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+        raise InvalidInputError(f"bin_of_item must have shape {want}, one bin per item, got {arr.shape}")
+    return arr

@@ -36,7 +36,19 @@ void first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int
 // Whether p points to memory the current device can use (device or managed memory).
 bool is_device_pointer(const void* p);
 
-// Copies bytes from device to host memory and waits for the copy.
-void copy_to_host(void* dst, const void* src, std::size_t bytes);
+// The first bad entries first_layer would read, found on the device: -1 where there is none.
+struct GatherCheck {
+  std::int64_t system_entry = -1;  // flat index s * order + e of the first systems entry outside 0..n_in-1
+  std::int32_t system_value = 0;   //   and its value
+  std::int64_t grid_entry = -1;    // flat index pt * order + e of the first negative grid numerator
+  std::int32_t grid_value = 0;     //   and its value
+  std::int64_t zero_row = -1;      // the first grid row whose numerators sum to 0
+};
+
+// Checks systems rows s0..s1-1 and every grid row on the device, queued on `stream` (0: the
+// default stream) so that it reads what the stream's earlier work wrote, and waits for the result.
+// Throws std::runtime_error on a CUDA error.
+GatherCheck check_first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, int order,
+                              std::int64_t n_in, std::int64_t s0, std::int64_t s1, std::uintptr_t stream);
 
 }  // namespace hullpack::cuda

@@ -3,6 +3,9 @@
 // Every function assumes validated input (the bindings check it first): n >= 1, k >= 1, sizes
 // finite and >= 0 stored row-major (item i, dimension d at sizes[i * k + d]), capacities finite and
 // > 0, no item larger than the capacity, `order` either null or a permutation of 0..n-1.
+//
+// The placement sequence: items are taken in `order` (identity when null) stably sorted by
+// decreasing key, so items with equal keys keep their relative position in `order`.
 #pragma once
 
 #include <cstdint>
@@ -14,16 +17,11 @@ enum class Method {
   best_fit,   // best-fit-decreasing: the fullest bin with room (ties: the lowest-numbered)
 };
 
-// The sequence items are placed in: `order` (identity when null) stably sorted by decreasing
-// key, so items with equal keys keep their relative position in `order`. Writes n indices.
-void decreasing_order(const double* keys, std::int64_t n, const std::int64_t* order,
-                      std::int64_t* out);
-
 // The sort key of each item: its size when k == 1, else max_d sizes[i, d] / capacity[d].
 void packing_keys(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
                   double* keys);
 
-// Packs items, in decreasing_order of packing_keys, into bins of `capacity` (k values). An item
+// Packs items, in the placement sequence of packing_keys, into bins of `capacity` (k values). An item
 // fits a bin when load[d] + size[d] <= capacity[d] for every d. First fit takes the lowest-numbered
 // bin that fits; best fit the bin with the largest load (k == 1) or the largest sum_d
 // load[d] / capacity[d] (k > 1) among those that fit, ties to the lowest number. A new bin is opened
@@ -33,8 +31,8 @@ std::int64_t pack(const double* sizes, std::int64_t n, std::int64_t k, const dou
                   const std::int64_t* order, Method method, std::int64_t* bin_of_item);
 
 // Splits n items into n_batches (1 <= n_batches <= n) batches whose cardinalities differ by at
-// most one (n % n_batches of them get one item more). Largest-first: items in decreasing_order of
-// cost each go to the lightest batch that still has room (ties: the lowest-numbered); with
+// most one (n % n_batches of them get one item more). Largest-first: items in the placement sequence
+// of cost each go to the lightest batch that still has room (ties: the lowest-numbered); with
 // `refine`, items are then swapped between the heaviest and the lightest batch while that lowers
 // the heaviest. Writes bin_of_item (n), values in 0..n_batches-1.
 void balance(const double* costs, std::int64_t n, std::int64_t n_batches,

@@ -11,6 +11,10 @@ Each sampler is a ``torch.utils.data.Sampler[list[int]]`` to pass as ``batch_sam
 Sizes come as an ``(n,)`` or ``(n, k)`` array or are read once from a PyG dataset
 (:func:`graph_sizes`); :class:`LinearCost` and :class:`MemoryModel` turn sizes into costs.
 
+Trainers that manage samplers themselves need no hook: PyTorch Lightning (one process or DDP, its
+default settings) and accelerate move the samplers through their epochs, and under DDP Lightning
+re-creates a balanced or packed sampler as that rank's share (see :mod:`.trainers`).
+
 >>> import numpy as np
 >>> from hullpack.samplers import BalancedBatchSampler
 >>> sizes = np.arange(1, 11)

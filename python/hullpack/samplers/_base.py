@@ -2,21 +2,24 @@
 
 A sampler computes the whole epoch's batches at once (a *plan*, stored as CSR offsets/items), from
 its sizes, ``seed`` and ``epoch`` only, so any process computes the same plan and ``len()`` is exact
-before iteration.
+before iteration. A sampler built for one rank of a distributed job (``sampler=`` a
+``DistributedSampler``) takes its plan from a :class:`~hullpack.samplers.DistributedBalancedBatchSampler`.
 """
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from torch.utils.data import Sampler
 
-from ..errors import InvalidSizesError
+from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
+from .trainers import EpochItems, recorded_for_trainers, refuse_replicated, world_of
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,11 @@ def check_int(value: Any, name: str, minimum: int) -> int:
 
 def read_sizes(sizes: Any, fields: Any) -> np.ndarray:
     """Sizes as a validated float64 array, read once from a graph dataset when given one."""
+    if isinstance(sizes, Sampler):
+        raise DistributedConfigError(
+            f"sizes: got a {type(sizes).__name__}, not sizes: a trainer re-created this batch sampler "
+            "around its own sampler without the sizes; build DistributedBalancedBatchSampler(sizes, ...) "
+            "yourself and turn the trainer's distributed sampler off (Lightning: use_distributed_sampler=False)")
     if is_dataset(sizes):
         return graph_sizes(sizes, DEFAULT_FIELDS if fields is None else fields)
     if fields is not None:
@@ -90,8 +98,11 @@ def read_sizes(sizes: Any, fields: Any) -> np.ndarray:
     return as_sizes(sizes)
 
 
+@recorded_for_trainers
 class PlanBatchSampler(Sampler[list[int]]):
-    """Base of the hullpack batch samplers: subclasses implement ``_build(epoch) -> Plan``."""
+    """Base of the hullpack batch samplers: subclasses implement ``_build(epoch) -> Plan`` and
+    ``init_kwargs()``; one built for a rank (``sampler=``) sets ``_world`` and, if it delegates its
+    plan to a distributed sampler, ``_shard``."""
 
     def __init__(self, *, shuffle: bool, seed: int, drop_last: bool, granularity: float):
         super().__init__()
@@ -107,14 +118,49 @@ class PlanBatchSampler(Sampler[list[int]]):
         self._resume: tuple[int, int] | None = None  # (epoch, batches already done)
         self._done = 0  # batches handed out so far in the current epoch
         self._fingerprint = ""
+        self._world: tuple[int, int] | None = None  # (num_replicas, rank) when built for one rank
+        self._shard: PlanBatchSampler | None = None  # the distributed sampler this one's plan comes from
 
     # -- to be provided by subclasses -----------------------------------------------------------
     def _build(self, epoch: int) -> Plan:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def init_kwargs(self) -> dict:  # pragma: no cover - abstract
+        """Keyword arguments that build an equal sampler (the same batches for every seed and epoch)
+        from the costs already computed, with ``sampler=None`` for a trainer to replace by its
+        ``DistributedSampler``: PyTorch Lightning re-creates batch samplers from them under DDP."""
+        raise NotImplementedError
+
+    def _for_rank(self, sampler: Any, make_shard: Callable[..., "PlanBatchSampler"]) -> None:
+        """Given ``sampler=`` (a ``DistributedSampler``): yield its rank's share of the batches, planned
+        by ``make_shard(num_replicas=, rank=, **settings)`` when there is more than one replica."""
+        if sampler is None:
+            return
+        R, r = world_of(sampler)
+        self._world = (R, r)
+        if R > 1:
+            settings = self._common_kwargs()
+            del settings["sampler"]
+            with warnings.catch_warnings():  # oversize items: this sampler has warned already
+                warnings.simplefilter("ignore")
+                self._shard = make_shard(num_replicas=R, rank=r, **settings)
+
+    def _common_kwargs(self) -> dict:
+        return {"shuffle": self.shuffle, "seed": self.seed, "drop_last": self.drop_last,
+                "granularity": self.granularity, "sampler": None}
+
     def _config(self) -> tuple:
         """Settings that change the plan; a state saved under other settings cannot be loaded."""
-        return (type(self).__name__, self.shuffle, self.drop_last, self.granularity)
+        shard = () if self._shard is None else ("shard",) + self._world
+        return (type(self).__name__, self.shuffle, self.drop_last, self.granularity) + shard
+
+    @property
+    def sampler(self) -> EpochItems:
+        """The current epoch's items in batch order; ``sampler.set_epoch(e)`` is ``set_epoch(e)``.
+
+        Trainers call ``batch_sampler.sampler.set_epoch(epoch)`` at every epoch (PyTorch Lightning,
+        accelerate): so they move this sampler to the next epoch without a hook of yours."""
+        return EpochItems(self)
 
     def _set_fingerprint(self, costs: np.ndarray) -> None:
         crc = zlib.crc32(np.ascontiguousarray(costs).view(np.uint8))
@@ -131,7 +177,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         if self._plan_cache is not None and self._plan_cache[0] == epoch:
             return self._plan_cache[1]
         t0 = time.perf_counter()
-        plan = self._build(epoch)
+        plan = self._build(epoch) if self._shard is None else self._shard.plan(epoch)
         log.debug("%s: planned %d batches for epoch %d in %.3f s", type(self).__name__,
                   plan.num_batches, epoch, time.perf_counter() - t0)
         if epoch == self.epoch:
@@ -148,6 +194,10 @@ class PlanBatchSampler(Sampler[list[int]]):
                 self._resume = None
         self.epoch = epoch
 
+    def _replicated_hint(self) -> str:
+        """The arguments of the DistributedBalancedBatchSampler to use instead, for error messages."""
+        return "..."
+
     def _start(self) -> int:
         return self._resume[1] if self._resume is not None and self._resume[0] == self.epoch else 0
 
@@ -156,6 +206,8 @@ class PlanBatchSampler(Sampler[list[int]]):
         return self.plan().num_batches - self._start()
 
     def __iter__(self) -> Iterator[list[int]]:
+        if self._world is None:
+            refuse_replicated(type(self).__name__, self._replicated_hint())
         plan = self.plan()
         start = self._start()
         self._resume = None

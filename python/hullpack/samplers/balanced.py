@@ -2,70 +2,18 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import packing
 from ..errors import InvalidSizesError
-from ._base import Plan, PlanBatchSampler, check_int, coarsen, read_sizes, reorder
+from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
 from .cost import item_costs, resolve_cost
+from .distributed import DistributedBalancedBatchSampler
+from .partition import balanced_partition, drop_items
 
 log = logging.getLogger(__name__)
-
-
-def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_batch_size: int,
-                       rng: np.random.Generator, shuffle: bool, granularity: float
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Split the items ``keep`` into ``n_batches`` batches of at most ``max_batch_size`` items with
-    near-equal cost; returns CSR offsets, items, the real cost of every batch and a lower bound on
-    the peak batch cost."""
-    m, B = int(keep.size), int(n_batches)
-    real = costs[keep]
-    order = rng.permutation(m).astype(np.int64) if shuffle else None
-    keys = coarsen(real, granularity, rng, up=False) if shuffle else real
-    # The core wants (B-1)*bs < m <= B*bs, i.e. exactly B batches at that batch size.
-    bs = max_batch_size if (B - 1) * max_batch_size < m else -(-m // B)
-    if (B - 1) * bs < m:
-        bin_of = np.asarray(packing.balance(np.ascontiguousarray(keys), B, bs, order=order), np.int64)
-        lb = packing.lower_bound(real, n_batches=B, batch_size=bs)
-    else:
-        # Few items per batch (e.g. many ranks): pad with zero-cost placeholders to B*bs items,
-        # ordered after every real item, and drop them again; batches then hold <= bs items.
-        pad = B * bs - m
-        keys = np.concatenate([keys, np.zeros(pad)])
-        order = np.concatenate([np.arange(m) if order is None else order, np.arange(m, m + pad)])
-        bin_of = np.asarray(packing.balance(keys, B, bs, order=order.astype(np.int64)), np.int64)[:m]
-        bin_of = _fill_empty(bin_of, B, real)
-        lb = packing.lower_bound(np.concatenate([real, np.zeros(pad)]), n_batches=B, batch_size=bs)
-    offsets, local = packing.group(bin_of, B)
-    costs_b = np.asarray(packing.batch_costs(real, bin_of, B), dtype=np.float64)
-    return np.asarray(offsets, np.int64), keep[np.asarray(local, np.int64)], costs_b, float(lb)
-
-
-def _fill_empty(bin_of: np.ndarray, n_batches: int, costs: np.ndarray) -> np.ndarray:
-    # Only reachable when placeholders tie with zero-cost items: give every empty batch the
-    # cheapest item of the batch with the most items, so no batch is empty.
-    counts = np.bincount(bin_of, minlength=n_batches)
-    for b in np.flatnonzero(counts == 0):
-        donor = int(np.argmax(counts))
-        members = np.flatnonzero(bin_of == donor)
-        moved = members[np.argmin(costs[members])]
-        bin_of[moved] = b
-        counts[donor] -= 1
-        counts[b] += 1
-    return bin_of
-
-
-def drop_items(n: int, n_drop: int, rng: np.random.Generator, shuffle: bool) -> np.ndarray:
-    """Indices kept when ``n_drop`` items must go: random ones with shuffle, else the last ones."""
-    if n_drop <= 0:
-        return np.arange(n, dtype=np.int64)
-    if not shuffle:
-        return np.arange(n - n_drop, dtype=np.int64)
-    keep = np.ones(n, dtype=bool)
-    keep[rng.choice(n, size=n_drop, replace=False)] = False
-    return np.flatnonzero(keep).astype(np.int64)
 
 
 class BalancedBatchSampler(PlanBatchSampler):
@@ -84,6 +32,13 @@ class BalancedBatchSampler(PlanBatchSampler):
     columns. With ``shuffle`` each epoch (see :meth:`set_epoch`) has other batches, in another
     order, all still balanced (``granularity`` as for :class:`PackedBatchSampler`).
 
+    Under DDP, ``sampler=`` a ``DistributedSampler`` makes it yield that rank's share of the
+    batches, exactly as :class:`DistributedBalancedBatchSampler` with the same arguments. PyTorch
+    Lightning passes one when it re-creates the batch sampler (``use_distributed_sampler=True``, its
+    default), so the sampler works unchanged in a Lightning ``Trainer`` on any number of devices.
+    Iterated in a ``torch.distributed`` group of several processes without it, it raises
+    :class:`~hullpack.errors.DistributedConfigError` rather than give every process the same batches.
+
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 0.5, 1000)
     >>> sampler = BalancedBatchSampler(sizes, batch_size=32, seed=0)
@@ -100,7 +55,7 @@ class BalancedBatchSampler(PlanBatchSampler):
     def __init__(self, sizes: Any, batch_size: int, *, cost: Callable | None = None,
                  weights: Sequence[float] | None = None, bias: float | None = None, shuffle: bool = True,
                  seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
-                 fields: Sequence | None = None):
+                 fields: Sequence | None = None, sampler: Any = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
         self.sizes = read_sizes(sizes, fields)
         self.costs = item_costs(self.sizes, resolve_cost(cost, weights, bias))
@@ -109,7 +64,16 @@ class BalancedBatchSampler(PlanBatchSampler):
         if self.batch_size > n:
             raise InvalidSizesError(f"batch_size = {batch_size} is larger than the number of items ({n})")
         self.num_batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.costs, self.batch_size))
+        if self._shard is not None:
+            self.num_batches = self._shard.num_steps  # this rank's
         self._set_fingerprint(self.costs)
+
+    def init_kwargs(self) -> dict:
+        return {"sizes": self.costs, "batch_size": self.batch_size, **self._common_kwargs()}
+
+    def _replicated_hint(self) -> str:
+        return f"batch_size={self.batch_size}"
 
     def _config(self) -> tuple:
         return super()._config() + (self.batch_size,)

@@ -9,21 +9,32 @@ import numpy as np
 
 from ..errors import DistributedConfigError, InvalidSizesError
 from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
-from .balanced import balanced_partition, drop_items
+from .budget import Budget, fill
 from .cost import item_costs, resolve_cost
-from .packed import _Budget, fill
+from .partition import balanced_partition, drop_items
+from .trainers import world_of
 
 log = logging.getLogger(__name__)
 
 
-def _world(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
+def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = None) -> tuple[int, int]:
+    """``(num_replicas, rank)``: as given, else from ``sampler`` (a ``DistributedSampler``), else from
+    the initialised ``torch.distributed`` default group."""
+    if sampler is not None:
+        R, r = world_of(sampler)
+        if (num_replicas is not None and num_replicas != R) or (rank is not None and rank != r):
+            raise DistributedConfigError(
+                f"num_replicas = {num_replicas} and rank = {rank} disagree with sampler= (a "
+                f"{type(sampler).__name__} for rank {r} of {R}); pass one or the other")
+        return R, r
     if num_replicas is None or rank is None:
         import torch.distributed as dist
 
         if not (dist.is_available() and dist.is_initialized()):
             raise DistributedConfigError(
                 "num_replicas and rank were not given and torch.distributed is not initialised; "
-                "call torch.distributed.init_process_group() first or pass num_replicas= and rank="
+                "call torch.distributed.init_process_group() first or pass num_replicas= and rank= (under "
+                "PyTorch Lightning, give the DataLoader a BalancedBatchSampler or PackedBatchSampler instead)"
             )
         num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
         rank = dist.get_rank() if rank is None else rank
@@ -59,11 +70,19 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
       items; the rest (random items with ``shuffle``) sit out the epoch.
     * ``mode="packed"``: when the number of packed batches is not a multiple of ``num_replicas``,
       ``drop_last=False`` splits the batches with the most items in two (their halves stay within
-      budget; nothing repeated unless too few batches have two items, then single-item batches
-      repeat random items), ``drop_last=True`` leaves out the lightest batches.
+      budget and are never empty; nothing repeated unless too few batches have two items, then
+      single-item batches repeat random items), ``drop_last=True`` leaves out the lightest batches.
+      With ``drop_last=True`` the constructor raises unless every epoch has at least one step:
+      the items must need at least ``num_replicas`` batches under any packing (with ``shuffle``, by
+      the lower bound on the batch count; without, by the one packing used every epoch).
 
-    ``stats()`` reports ``padded_items`` and ``dropped_items``, and ``step_cost_spread``: the mean
-    over steps of (max - min) / max of the costs of a step's batches.
+    ``num_replicas`` and ``rank`` are read from ``sampler`` when given (a ``DistributedSampler``, as
+    PyTorch Lightning passes when it re-creates batch samplers), else from the initialised
+    ``torch.distributed`` default group.
+
+    ``stats()`` reports ``padded_items`` and ``dropped_items`` (and in packed mode ``split_batches``),
+    and ``step_cost_spread``: the mean over steps of (max - min) / max of the costs of a step's
+    batches.
 
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 0.5, 1000)
@@ -83,9 +102,10 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                  cost: Callable | None = None, weights: Sequence[float] | None = None,
                  bias: float | None = None, method: str = "auto", oversize: str = "error",
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
-                 fields: Sequence | None = None):
+                 fields: Sequence | None = None, sampler: Any = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
-        self.num_replicas, self.rank = _world(num_replicas, rank)
+        self.num_replicas, self.rank = resolve_world(num_replicas, rank, sampler)
+        self._world = (self.num_replicas, self.rank)
         if mode is None:
             mode = "packed" if max_cost is not None and batch_size is None else "balanced"
         if mode not in ("balanced", "packed"):
@@ -119,10 +139,34 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             if batch_size is not None:
                 raise ValueError("batch_size= applies to mode='balanced'; mode='packed' takes max_cost=")
             self.batch_size = None
-            self.budget = _Budget(self.sizes, max_cost, cost, weights, bias, oversize, method)
+            self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method)
             self.costs = self.budget.costs
             self.num_steps = None  # depends on the epoch's packing
+            if self.drop_last:
+                self._check_packed_steps()
         self._set_fingerprint(self.costs)
+
+    def _check_packed_steps(self) -> None:
+        """drop_last=True in packed mode: raise now unless every epoch packs into >= num_replicas
+        batches (so keeps at least one step)."""
+        R = self.num_replicas
+        fewest, how = self.budget.min_batches, "may pack into as few as"
+        if fewest < R and not self.shuffle:  # the same packing every epoch: count it
+            fewest, how = self.budget.pack(self.rng(0), False, self.granularity)[2].shape[0], "pack into"
+        if fewest < R:
+            raise InvalidSizesError(
+                f"drop_last=True leaves no batches: the items {how} {fewest} batch(es) under max_cost, "
+                f"fewer than the {R} replicas; lower max_cost or set drop_last=False")
+
+    def init_kwargs(self) -> dict:
+        kwargs = {"sizes": self.costs, "mode": self.mode, "num_replicas": self.num_replicas,
+                  "rank": self.rank, **self._common_kwargs()}
+        if self.budget is None:
+            kwargs["batch_size"] = self.batch_size
+        else:
+            kwargs.update(max_cost=self.budget.max_cost, method=self.budget.method,
+                          oversize=self.budget.oversize)
+        return kwargs
 
     def _config(self) -> tuple:
         extra = (self.mode, self.num_replicas, self.batch_size)
@@ -152,23 +196,18 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         budget = self.budget
         offsets, items, costs = budget.pack(rng, self.shuffle, self.granularity)
         info = budget.info()
-        info.update(padded_items=0, dropped_items=0)
+        info.update(padded_items=0, dropped_items=0, split_batches=0)
         short = (-costs.shape[0]) % R
         if short and self.drop_last:
             lightest = np.argsort(fill(costs, budget.max_cost), kind="stable")[:R - short]
             keep = np.setdiff1d(np.arange(costs.shape[0]), lightest)
             info["dropped_items"] = int(np.diff(offsets)[lightest].sum())
             offsets, items = reorder(offsets, items, keep)
-            costs = costs[keep]
-            if costs.shape[0] == 0:
-                raise InvalidSizesError(
-                    f"drop_last=True leaves no batches: the items pack into fewer than {R} batches; "
-                    "lower max_cost or set drop_last=False"
-                )
+            costs = costs[keep]  # at least R batches are left: checked in the constructor
         elif short:
             offsets, items, missing = self._split_heaviest_counts(offsets, items, short, rng)
             costs = self._costs_of(offsets, items)
-            info["padded_items"] = missing
+            info.update(padded_items=missing, split_batches=short - missing)
         return offsets, items, costs, info
 
     def _costs_of(self, offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -182,20 +221,22 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     def _split_heaviest_counts(self, offsets: np.ndarray, items: np.ndarray, need: int,
                                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
         """``need`` more batches: split the batches with the most items in two halves of near-equal
-        cost; if too few have two items, add single-item batches repeating random items."""
+        cost (neither empty); if too few have two items, add single-item batches repeating random
+        items."""
         counts = np.diff(offsets)
         batches = [items[offsets[b]:offsets[b + 1]] for b in range(counts.size)]
         for b in np.argsort(-counts, kind="stable")[:need]:
             members = batches[b]
             if members.size < 2:
                 break
-            # Deal members, heaviest first, to the lighter half: both halves near half the cost.
+            # Deal members, heaviest first, to the lighter half (of equal loads, the one with fewer
+            # items, so that zero-cost items are shared too): both halves near half the cost.
             c = self.costs[members]
             c = c if c.ndim == 1 else (c / self.budget.max_cost).max(axis=1)
             halves: list[list[int]] = [[], []]
             load = [0.0, 0.0]
             for i in np.argsort(-c, kind="stable"):
-                h = 0 if load[0] <= load[1] else 1
+                h = 0 if (load[0], len(halves[0])) <= (load[1], len(halves[1])) else 1
                 halves[h].append(int(members[i]))
                 load[h] += float(c[i])
             batches[b] = np.array(sorted(halves[0]), dtype=np.int64)

@@ -1,116 +1,17 @@
-"""Variable-size batches packed up to a cost budget (first- or best-fit decreasing in the C++ core)."""
+"""PackedBatchSampler: variable-size batches, each within a cost budget, as few as possible."""
 from __future__ import annotations
 
 import logging
-import warnings
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import packing
-from ..errors import InvalidSizesError, OversizeItemError
-from ._base import Plan, PlanBatchSampler, coarsen, read_sizes, reorder
-from .cost import item_costs, resolve_cost
+from ._base import Plan, PlanBatchSampler, read_sizes, reorder
+from .budget import Budget, fill
+from .distributed import DistributedBalancedBatchSampler
 
 log = logging.getLogger(__name__)
-
-OVERSIZE_POLICIES = ("error", "alone", "skip")
-
-
-def bin_totals(costs: np.ndarray, bin_of_item: np.ndarray, n_bins: int) -> np.ndarray:
-    """Per-batch cost totals, ``(n_bins,)`` or ``(n_bins, k)`` for multi-column costs."""
-    if costs.ndim == 1:
-        return np.asarray(packing.batch_costs(costs, bin_of_item, n_bins), dtype=np.float64)
-    return np.column_stack([packing.batch_costs(np.ascontiguousarray(costs[:, j]), bin_of_item, n_bins)
-                            for j in range(costs.shape[1])])
-
-
-def fill(costs: np.ndarray, max_cost: np.ndarray) -> np.ndarray:
-    """How full each batch is: cost / budget, the fullest column for multi-column budgets."""
-    f = costs / max_cost
-    return f if f.ndim == 1 else f.max(axis=1)
-
-
-class _Budget:
-    """Item costs checked against a budget, with the oversize policy applied once."""
-
-    def __init__(self, sizes: np.ndarray, max_cost: Any, cost: Any, weights: Any, bias: Any,
-                 oversize: str, method: str):
-        model = resolve_cost(cost, weights, bias)
-        cap = np.asarray(max_cost, dtype=np.float64)
-        if cap.ndim == 1 and cap.size == 1 and (sizes.ndim == 1 or model is not None):
-            cap = cap.reshape(())
-        if cap.ndim == 0:
-            costs = item_costs(sizes, model)
-        elif cap.ndim == 1:
-            if model is not None:
-                raise ValueError("a vector max_cost budgets each size column separately; it cannot be "
-                                 "combined with a cost model (use a scalar max_cost with cost=)")
-            if sizes.ndim != 2 or sizes.shape[1] != cap.size:
-                raise InvalidSizesError(
-                    f"max_cost has {cap.size} entries but sizes have "
-                    f"{sizes.shape[1] if sizes.ndim == 2 else 1} column(s); give one budget per column"
-                )
-            costs = sizes
-        else:
-            raise ValueError(f"max_cost: expected a number or a vector, got shape {cap.shape}")
-        for i, c in enumerate(np.atleast_1d(cap)):
-            if not np.isfinite(c) or c <= 0:
-                raise ValueError(f"max_cost{'' if cap.ndim == 0 else f'[{i}]'} = {c}: must be finite and > 0")
-        if oversize not in OVERSIZE_POLICIES:
-            raise ValueError(f"oversize={oversize!r}: expected one of {OVERSIZE_POLICIES}")
-        if method not in ("auto", "ffd", "bfd"):
-            raise ValueError(f"method={method!r}: expected 'auto', 'ffd' (first fit) or 'bfd' (best fit)")
-        self.costs, self.max_cost, self.method, self.oversize = costs, cap, method, oversize
-
-        over = costs > cap if costs.ndim == 1 else (costs > cap).any(axis=1)
-        over_idx = np.flatnonzero(over)
-        if over_idx.size:
-            i = int(over_idx[0])
-            what = (f"{over_idx.size} item(s) cost more than max_cost={cap.tolist()} "
-                    f"(first: item {i}, cost {np.round(costs[i], 6).tolist()})")
-            if oversize == "error":
-                raise OversizeItemError(f"{what}; raise max_cost, or pass oversize='alone' (own batch) "
-                                        "or oversize='skip' (left out)")
-            warnings.warn(f"{what}: {'each gets a batch of its own' if oversize == 'alone' else 'left out'}"
-                          f" (oversize={oversize!r})", stacklevel=3)
-        self.fit_idx = np.flatnonzero(~over).astype(np.int64)
-        self.alone_idx = over_idx.astype(np.int64) if oversize == "alone" else np.empty(0, np.int64)
-        self.skipped = int(over_idx.size) if oversize == "skip" else 0
-        if self.fit_idx.size == 0 and self.alone_idx.size == 0:
-            raise OversizeItemError(
-                "every item costs more than max_cost and oversize='skip': nothing to batch")
-        fitting = costs[self.fit_idx]
-        self.lower_bound = (float(packing.lower_bound(fitting, capacity=cap)) if fitting.size else 0.0) \
-            + self.alone_idx.size
-
-    def pack(self, rng: np.random.Generator, shuffle: bool, granularity: float
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One packing: CSR offsets, items and the real cost of every batch (oversize ones last)."""
-        idx = self.fit_idx
-        if idx.size:
-            real = self.costs[idx]
-            order = rng.permutation(idx.size).astype(np.int64) if shuffle else None
-            keys = coarsen(real, granularity, rng, up=True, cap=self.max_cost) if shuffle else real
-            bin_of, nb = packing.pack(np.ascontiguousarray(keys), self.max_cost if self.max_cost.ndim else
-                                      float(self.max_cost), method=self.method, order=order)
-            bin_of = np.asarray(bin_of, dtype=np.int64)
-            offsets, local = packing.group(bin_of, int(nb))
-            offsets, items = np.asarray(offsets, np.int64), idx[np.asarray(local, np.int64)]
-            costs = bin_totals(real, bin_of, int(nb))
-        else:
-            offsets, items = np.zeros(1, np.int64), np.empty(0, np.int64)
-            costs = np.empty((0,) + self.costs.shape[1:])
-        a = self.alone_idx
-        if a.size:
-            offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, a.size + 1)])
-            items = np.concatenate([items, a])
-            costs = np.concatenate([costs, self.costs[a]])
-        return offsets, items, costs
-
-    def info(self) -> dict:
-        return {"max_cost": self.max_cost.tolist(), "lower_bound": self.lower_bound,
-                "oversize_alone": int(self.alone_idx.size), "oversize_skipped": self.skipped}
 
 
 class PackedBatchSampler(PlanBatchSampler):
@@ -137,6 +38,14 @@ class PackedBatchSampler(PlanBatchSampler):
         granularity: with ``shuffle``, costs are rounded up to a geometric grid of this relative
             step before packing, so near-equal items trade places between epochs; the real batch
             cost never exceeds ``max_cost``, the count may grow by about this fraction.
+        sampler: under DDP, a ``DistributedSampler``: yield that rank's share of the batches,
+            exactly as :class:`DistributedBalancedBatchSampler` with ``max_cost=`` and the same
+            arguments. PyTorch Lightning passes one when it re-creates the batch sampler
+            (``use_distributed_sampler=True``, its default), so the sampler works unchanged in a
+            Lightning ``Trainer`` on any number of devices. Iterated in a ``torch.distributed``
+            group of several processes without it, the sampler raises
+            :class:`~hullpack.errors.DistributedConfigError` rather than give every process the
+            same batches.
 
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 1, 1000).round()
@@ -156,12 +65,22 @@ class PackedBatchSampler(PlanBatchSampler):
     def __init__(self, sizes: Any, max_cost: Any, *, cost: Callable | None = None,
                  weights: Sequence[float] | None = None, bias: float | None = None, method: str = "auto",
                  shuffle: bool = True, seed: int = 0, oversize: str = "error", drop_last: bool = False,
-                 granularity: float = 0.01, fields: Sequence | None = None):
+                 granularity: float = 0.01, fields: Sequence | None = None, sampler: Any = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
         self.sizes = read_sizes(sizes, fields)
-        self.budget = _Budget(self.sizes, max_cost, cost, weights, bias, oversize, method)
+        self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method)
         self.max_cost = self.budget.max_cost
+        self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.budget.costs,
+                                        max_cost=self.max_cost, method=method, oversize=oversize))
         self._set_fingerprint(self.budget.costs)
+
+    def init_kwargs(self) -> dict:
+        b = self.budget
+        return {"sizes": b.costs, "max_cost": b.max_cost, "method": b.method, "oversize": b.oversize,
+                **self._common_kwargs()}
+
+    def _replicated_hint(self) -> str:
+        return f"max_cost={self.max_cost.tolist()}"
 
     def _config(self) -> tuple:
         b = self.budget

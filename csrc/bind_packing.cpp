@@ -1,0 +1,180 @@
+// Python bindings of the packing kernels (hullpack/packing.hpp): pack, balance, their lower
+// bounds, batch_costs and group. Arguments are checked with bind_checks.hpp before any kernel
+// runs; the kernels then run without the GIL.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bind_checks.hpp"
+#include "hullpack/packing.hpp"
+
+namespace hullpack::bind {
+
+namespace {
+
+// Item sizes as an (n,) or (n, k) float64 array with n >= 1, k >= 1, every entry finite and >= 0.
+struct Sizes {
+  f64_array arr;
+  std::int64_t n, k;
+  const double* data() const { return arr.data(); }
+};
+
+Sizes expect_sizes(const py::handle& obj, const char* name, int ndim_max) {
+  auto arr = expect_array<double>(obj, name, 1, ndim_max);
+  const std::int64_t n = arr.shape(0), k = arr.ndim() == 2 ? arr.shape(1) : 1;
+  if (n == 0) fail(name, ": no items (empty array)");
+  if (k == 0) fail(name, ": items have no cost dimensions (shape (", n, ", 0))");
+  expect_finite_nonnegative(arr.data(), n * k, name, arr.ndim() == 2 ? k : 1);
+  return {arr, n, k};
+}
+
+// The capacity: float64 (k,), each finite and > 0.
+f64_array expect_capacity(const py::handle& obj, std::int64_t k) {
+  auto capacity = expect_array<double>(obj, "capacity", 1, 1);
+  if (capacity.shape(0) != k) fail("capacity: expected ", k, " value(s), one per cost dimension, got ", capacity.shape(0));
+  for (std::int64_t d = 0; d < k; ++d)
+    if (!std::isfinite(capacity.data()[d]) || !(capacity.data()[d] > 0))
+      fail("capacity[", d, "] must be finite and > 0, got ", capacity.data()[d]);
+  return capacity;
+}
+
+// n_batches batches of at most batch_size items hold n items with no batch left empty:
+// ceil(n / batch_size) <= n_batches <= n (checked without overflow).
+void expect_batches(std::int64_t n, std::int64_t n_batches, std::int64_t batch_size) {
+  if (n_batches < 1) fail("n_batches must be >= 1, got ", n_batches);
+  if (batch_size < 1) fail("batch_size must be >= 1, got ", batch_size);
+  const std::int64_t need = (n - 1) / batch_size + 1;  // ceil(n / batch_size), n >= 1
+  if (n_batches < need || n_batches > n)
+    fail("n_batches = ", n_batches, " does not fit n = ", n, " items in batches of at most batch_size = ",
+         batch_size, ": need ", need, " <= n_batches <= ", n, " (no batch over batch_size, none empty)");
+}
+
+// bin_of_item as int64 (n,) (any length when n < 0) with every value in 0..n_bins-1.
+i64_array expect_bins(const py::handle& obj, std::int64_t n, std::int64_t n_bins) {
+  auto bins = expect_array<std::int64_t>(obj, "bin_of_item", 1, 1);
+  if (n >= 0 && bins.shape(0) != n) fail("bin_of_item: expected ", n, " entries (one per item), got ", bins.shape(0));
+  const std::int64_t* b = bins.data();
+  for (std::int64_t i = 0; i < bins.shape(0); ++i)
+    if (b[i] < 0 || b[i] >= n_bins) fail("bin_of_item[", i, "] = ", b[i], " is out of range 0..", n_bins - 1);
+  return bins;
+}
+
+// Output arrays have one row per bin: allow empty bins, but not so many that allocating them
+// could exhaust memory (n + 2**24 at most).
+std::int64_t expect_n_bins(const py::handle& obj, std::int64_t n) {
+  const std::int64_t n_bins = expect_int(obj, "n_bins");
+  const std::int64_t most = n + (std::int64_t{1} << 24);
+  if (n_bins < 0 || n_bins > most)
+    fail("n_bins = ", n_bins, " must be in 0..", most, " (the number of items plus 2**24 empty bins at most)");
+  return n_bins;
+}
+
+py::tuple core_pack(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& method_obj,
+                    const py::handle& order_obj) {
+  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
+  const auto capacity = expect_capacity(capacity_obj, sizes.k);
+  const double* cap = capacity.data();
+  for (std::int64_t i = 0; i < sizes.n; ++i)
+    for (std::int64_t d = 0; d < sizes.k; ++d)
+      if (sizes.data()[i * sizes.k + d] > cap[d])
+        fail("sizes[", i, sizes.k > 1 ? ", " + std::to_string(d) : std::string(), "] = ", sizes.data()[i * sizes.k + d],
+             " exceeds the capacity ", cap[d], ": the item fits no bin");
+  const auto method = expect_choice(method_obj, "method", {"ffd", "bfd"}) == "ffd" ? packing::Method::first_fit
+                                                                                  : packing::Method::best_fit;
+  i64_array order_keep;
+  const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
+
+  i64_array bins(sizes.n);
+  std::int64_t* out = bins.mutable_data();
+  std::int64_t n_bins;
+  {
+    py::gil_scoped_release release;
+    n_bins = packing::pack(sizes.data(), sizes.n, sizes.k, cap, order, method, out);
+  }
+  return py::make_tuple(bins, n_bins);
+}
+
+i64_array core_balance(const py::handle& costs_obj, const py::handle& n_batches_obj, const py::handle& batch_size_obj,
+                       const py::handle& order_obj, const py::handle& refine_obj) {
+  const Sizes costs = expect_sizes(costs_obj, "costs", 1);
+  const std::int64_t n_batches = expect_int(n_batches_obj, "n_batches");
+  expect_batches(costs.n, n_batches, expect_int(batch_size_obj, "batch_size"));
+  i64_array order_keep;
+  const std::int64_t* order = expect_permutation(order_obj, costs.n, "order", order_keep);
+  const bool refine = expect_flag(refine_obj, "refine");
+
+  i64_array bins(costs.n);
+  std::int64_t* out = bins.mutable_data();
+  {
+    py::gil_scoped_release release;
+    packing::balance(costs.data(), costs.n, n_batches, order, refine, out);
+  }
+  return bins;
+}
+
+double core_lower_bound_pack(const py::handle& sizes_obj, const py::handle& capacity_obj) {
+  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
+  const auto capacity = expect_capacity(capacity_obj, sizes.k);
+  py::gil_scoped_release release;
+  return packing::lower_bound_pack(sizes.data(), sizes.n, sizes.k, capacity.data());
+}
+
+double core_lower_bound_balance(const py::handle& costs_obj, const py::handle& n_batches_obj) {
+  const Sizes costs = expect_sizes(costs_obj, "costs", 1);
+  const std::int64_t n_batches = expect_int_in(n_batches_obj, "n_batches", 1, costs.n, "one item per batch at least");
+  py::gil_scoped_release release;
+  return packing::lower_bound_balance(costs.data(), costs.n, n_batches);
+}
+
+py::array_t<double> core_batch_costs(const py::handle& costs_obj, const py::handle& bins_obj,
+                                     const py::handle& n_bins_obj) {
+  auto costs = expect_array<double>(costs_obj, "costs", 1, 2);
+  const std::int64_t n = costs.shape(0), k = costs.ndim() == 2 ? costs.shape(1) : 1;
+  const std::int64_t n_bins = expect_n_bins(n_bins_obj, n);
+  auto bins = expect_bins(bins_obj, n, n_bins);
+  py::array_t<double> out = costs.ndim() == 2 ? py::array_t<double>(std::vector<py::ssize_t>{n_bins, k})
+                                               : py::array_t<double>(n_bins);
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    packing::batch_costs(costs.data(), n, k, bins.data(), n_bins, o);
+  }
+  return out;
+}
+
+py::tuple core_group(const py::handle& bins_obj, const py::handle& n_bins_obj) {
+  auto items_arr = expect_array<std::int64_t>(bins_obj, "bin_of_item", 1, 1);
+  const std::int64_t n_bins = expect_n_bins(n_bins_obj, items_arr.shape(0));
+  auto bins = expect_bins(bins_obj, -1, n_bins);
+  const std::int64_t n = bins.shape(0);
+  i64_array offsets(n_bins + 1), items(n);
+  std::int64_t* off = offsets.mutable_data();
+  std::int64_t* it = items.mutable_data();
+  {
+    py::gil_scoped_release release;
+    packing::group(bins.data(), n, n_bins, off, it);
+  }
+  return py::make_tuple(offsets, items);
+}
+
+}  // namespace
+
+void bind_packing(py::module_& m) {
+  m.def("pack", &core_pack, py::arg("sizes"), py::arg("capacity"), py::arg("method") = "ffd",
+        py::arg("order") = py::none(),
+        "First/best-fit-decreasing bin packing: (bin_of_item int64 (n,), n_bins). sizes float64 (n,) or (n, k), "
+        "capacity float64 (k,), order None or an int64 permutation (the tie order).");
+  m.def("balance", &core_balance, py::arg("costs"), py::arg("n_batches"), py::arg("batch_size"),
+        py::arg("order") = py::none(), py::arg("refine") = true,
+        "Largest-first balanced split into n_batches batches of near-equal cardinality: bin_of_item int64 (n,).");
+  m.def("lower_bound_pack", &core_lower_bound_pack, py::arg("sizes"), py::arg("capacity"),
+        "Lower bound on the number of bins any packing needs.");
+  m.def("lower_bound_balance", &core_lower_bound_balance, py::arg("costs"), py::arg("n_batches"),
+        "Lower bound on the peak batch cost of any split into n_batches batches of near-equal cardinality.");
+  m.def("batch_costs", &core_batch_costs, py::arg("costs"), py::arg("bin_of_item"), py::arg("n_bins"),
+        "Per-bin totals of costs (n,) or (n, k): (n_bins,) or (n_bins, k).");
+  m.def("group", &core_group, py::arg("bin_of_item"), py::arg("n_bins"),
+        "CSR grouping (offsets (n_bins + 1,), items (n,)), items of a bin in ascending order.");
+}
+
+}  // namespace hullpack::bind

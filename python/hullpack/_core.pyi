@@ -1,0 +1,111 @@
+"""Type stubs of hullpack's compiled core (csrc/bind_*.cpp).
+
+The core takes exact types only and converts nothing: arrays must already have the dtype shown and
+be C-contiguous numpy arrays, integers must be ``int`` or numpy integers (never bools), flags
+``bool`` or numpy bools. Anything else raises ``ValueError`` naming the argument, before any work.
+The Python wrappers (:mod:`hullpack.packing`, :mod:`hullpack.hull`, :mod:`hullpack.compositions`)
+convert friendly input and are the public API.
+"""
+from typing import Literal, TypedDict, type_check_only
+
+import numpy as np
+from numpy.typing import NDArray
+
+from typing_extensions import NotRequired
+
+_F64 = NDArray[np.float64]
+_F32 = NDArray[np.float32]
+_I64 = NDArray[np.int64]
+_I32 = NDArray[np.int32]
+_U16 = NDArray[np.uint16]
+_Int = int | np.integer
+_Flag = bool | np.bool_
+
+#: whether the core was built with OpenMP (the kernels run on several threads)
+with_openmp: bool
+#: whether the core was built with its CUDA kernels
+with_cuda: bool
+
+# ------------------------------------------------------------------------------------- packing
+
+def pack(sizes: _F64, capacity: _F64, method: Literal["ffd", "bfd"] = "ffd",
+         order: _I64 | None = None) -> tuple[_I64, int]:
+    """First/best-fit-decreasing bin packing of sizes (n,) or (n, k) into bins of capacity (k,):
+    (bin_of_item (n,), n_bins). order: None or a permutation of 0..n-1 that breaks ties."""
+
+def balance(costs: _F64, n_batches: _Int, batch_size: _Int, order: _I64 | None = None,
+            refine: _Flag = True) -> _I64:
+    """Largest-first split of costs (n,) into n_batches batches of n // n_batches or one more items
+    (ceil(n / batch_size) <= n_batches <= n), then swaps with refine: bin_of_item (n,)."""
+
+def lower_bound_pack(sizes: _F64, capacity: _F64) -> float:
+    """A lower bound on the number of bins any packing of sizes (n,) or (n, k) needs."""
+
+def lower_bound_balance(costs: _F64, n_batches: _Int) -> float:
+    """A lower bound on the peak batch cost of any split of costs (n,) into n_batches batches."""
+
+def batch_costs(costs: _F64, bin_of_item: _I64, n_bins: _Int) -> _F64:
+    """Per-bin totals of costs (n,) or (n, k): (n_bins,) or (n_bins, k)."""
+
+def group(bin_of_item: _I64, n_bins: _Int) -> tuple[_I64, _I64]:
+    """CSR grouping: (offsets (n_bins + 1,), items (n,)), each bin's items ascending."""
+
+# ---------------------------------------------------------------------------------------- hull
+
+@type_check_only
+class HullBatchResult(TypedDict):
+    """What hull_batch returns (a dict at runtime)."""
+
+    e_above_hull: _F64                # (N,) CSR or (n_sys, n_points) shared grid
+    is_vertex: NDArray[np.bool_]      # same shape
+    n_vertices: _I32                  # (n_sys,)
+    status: NDArray[np.uint8]         # (n_sys,): 0 computed, 1 non-finite energy
+    decomp_index: NotRequired[_I32]   # (..., k) with decomposition=True
+    decomp_weight: NotRequired[_F64]  # (..., k) with decomposition=True
+    facet_offsets: NotRequired[_I64]  # (n_sys + 1,) with facets=True
+    facets: NotRequired[_I32]         # (n_facets, k) with facets=True
+
+def hull_batch(fractions: _F64, energies: _F64, offsets: _I64 | None = None, tol: float | _Int = 1e-9,
+               decomposition: _Flag = True, facets: _Flag = False,
+               nonfinite: Literal["raise", "nan"] = "raise", n_threads: _Int = 0,
+               device: Literal["cpu", "cuda"] = "cpu") -> HullBatchResult:
+    """Lower hulls of binary/ternary systems with elemental references at 0 eV/atom: fractions
+    (N, k) with energies (N,) and offsets (n_sys + 1,), or a shared grid (n_points, k) with
+    energies (n_sys, n_points) and offsets None."""
+
+# -------------------------------------------------------------------------------- compositions
+
+def systems(elements: _I32, order: _Int) -> _I32:
+    """All order-subsets (2 or 3) of strictly ascending element indices: (n_sys, order)."""
+
+def uniform_grid(order: _Int, n: _Int, min_elements: _Int = 1) -> _I32:
+    """Numerators (n_pts, order), rows summing to n, of the grid of step 1/n."""
+
+def reduced_grid(order: _Int, max_denominator: _Int, min_elements: _Int = 1) -> _I32:
+    """Numerators in lowest terms of every composition with denominator <= max_denominator."""
+
+def first_layer(systems: _I32, grid: _I32, weight_t: _F32, bias: _F32, start: _Int, count: _Int,
+                out: _F32 | _U16, n_threads: _Int = 0) -> _F32 | _U16:
+    """out[q] = bias + sum_e fraction_e * weight_t[element_e] for pairs start..start+count-1
+    (system-major); out (count, h) float32, or uint16 holding bfloat16 bits. Returns out."""
+
+def first_layer_pairs(systems: _I32, grid: _I32, weight_t: _F32, bias: _F32, systems_idx: _I64,
+                      points_idx: _I64, out: _F32 | _U16, n_threads: _Int = 0) -> _F32 | _U16:
+    """first_layer of pairs (systems_idx[q], points_idx[q]); out (len(systems_idx), h). Returns out."""
+
+def line_layers(systems: _I32, grid: _I32, weight_t: _F32, bias: _F32, w2_tiles: _F32, b2: _F32,
+                start: _Int, count: _Int, out: _F32 | _U16, n_threads: _Int = 0) -> _F32 | _U16:
+    """relu(b2 + W2 relu(first layer)) of binary systems start..start+count-1 at every grid point;
+    w2_tiles (ceil(h2 / 64), h, 64); out (count * n_pts, h2). Returns out."""
+
+# ---------------------------------------------------------------------------------------- CUDA
+
+def cuda_device_count() -> int:
+    """Number of usable CUDA devices (0 without a driver, a device or a CUDA build)."""
+
+def first_layer_cuda(systems: object, grid: object, weight_t: object, bias: object, start: _Int, count: _Int,
+                     out: object, stream: _Int | None = None) -> object:
+    """first_layer on arrays exposing __cuda_array_interface__ (int32 systems/grid, float32
+    weight_t/bias; out float32 or int16/uint16 holding bfloat16), on the current device. The
+    indices are checked on `stream` first (the call waits for that check), then the gather is
+    queued there. Returns out. RuntimeError without a CUDA build."""

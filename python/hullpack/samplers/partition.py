@@ -1,0 +1,66 @@
+"""Balanced partitions: items split into a fixed number of batches of bounded cardinality whose
+costs are as equal as possible (C++ core), and the choice of items left out with ``drop_last``.
+
+Shared by :class:`~hullpack.samplers.BalancedBatchSampler` and the balanced mode of
+:class:`~hullpack.samplers.DistributedBalancedBatchSampler`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import packing
+from ._base import coarsen
+
+
+def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_batch_size: int,
+                       rng: np.random.Generator, shuffle: bool, granularity: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Split the items ``keep`` into ``n_batches`` batches of at most ``max_batch_size`` items with
+    near-equal cost; returns CSR offsets, items, the real cost of every batch and a lower bound on
+    the peak batch cost."""
+    m, B = int(keep.size), int(n_batches)
+    real = costs[keep]
+    order = rng.permutation(m).astype(np.int64) if shuffle else None
+    keys = coarsen(real, granularity, rng, up=False) if shuffle else real
+    # The core wants (B-1)*bs < m <= B*bs, i.e. exactly B batches at that batch size.
+    bs = max_batch_size if (B - 1) * max_batch_size < m else -(-m // B)
+    if (B - 1) * bs < m:
+        bin_of = np.asarray(packing.balance(np.ascontiguousarray(keys), B, bs, order=order), np.int64)
+        lb = packing.lower_bound(real, n_batches=B, batch_size=bs)
+    else:
+        # Few items per batch (e.g. many ranks): pad with zero-cost placeholders to B*bs items,
+        # ordered after every real item, and drop them again; batches then hold <= bs items.
+        pad = B * bs - m
+        keys = np.concatenate([keys, np.zeros(pad)])
+        order = np.concatenate([np.arange(m) if order is None else order, np.arange(m, m + pad)])
+        bin_of = np.asarray(packing.balance(keys, B, bs, order=order.astype(np.int64)), np.int64)[:m]
+        bin_of = _fill_empty(bin_of, B, real)
+        lb = packing.lower_bound(np.concatenate([real, np.zeros(pad)]), n_batches=B, batch_size=bs)
+    offsets, local = packing.group(bin_of, B)
+    costs_b = np.asarray(packing.batch_costs(real, bin_of, B), dtype=np.float64)
+    return np.asarray(offsets, np.int64), keep[np.asarray(local, np.int64)], costs_b, float(lb)
+
+
+def _fill_empty(bin_of: np.ndarray, n_batches: int, costs: np.ndarray) -> np.ndarray:
+    # Only reachable when placeholders tie with zero-cost items: give every empty batch the
+    # cheapest item of the batch with the most items, so no batch is empty.
+    counts = np.bincount(bin_of, minlength=n_batches)
+    for b in np.flatnonzero(counts == 0):
+        donor = int(np.argmax(counts))
+        members = np.flatnonzero(bin_of == donor)
+        moved = members[np.argmin(costs[members])]
+        bin_of[moved] = b
+        counts[donor] -= 1
+        counts[b] += 1
+    return bin_of
+
+
+def drop_items(n: int, n_drop: int, rng: np.random.Generator, shuffle: bool) -> np.ndarray:
+    """Indices kept when ``n_drop`` items must go: random ones with shuffle, else the last ones."""
+    if n_drop <= 0:
+        return np.arange(n, dtype=np.int64)
+    if not shuffle:
+        return np.arange(n - n_drop, dtype=np.int64)
+    keep = np.ones(n, dtype=bool)
+    keep[rng.choice(n, size=n_drop, replace=False)] = False
+    return np.flatnonzero(keep).astype(np.int64)

@@ -1,0 +1,93 @@
+"""What trainers that manage samplers themselves look for, so that the samplers work under their
+defaults, and the guard against every process of a DDP job getting the same batches.
+
+* PyTorch Lightning (``Trainer(use_distributed_sampler=True)``, its default) re-creates the batch
+  sampler of a DataLoader under DDP, passing a ``DistributedSampler`` as ``sampler=`` and the other
+  constructor arguments it finds recorded on the batch sampler; and it calls ``set_epoch`` only on
+  ``dataloader.sampler`` and ``dataloader.batch_sampler.sampler``.
+* HF accelerate calls ``batch_sampler.set_epoch`` and ``batch_sampler.sampler.set_epoch``.
+
+So every hullpack batch sampler takes ``sampler=`` (:func:`world_of` reads its ``num_replicas`` and
+``rank``), records its constructor arguments where Lightning reads them (:func:`recorded_for_trainers`),
+and has a ``.sampler`` (:class:`EpochItems`) whose ``set_epoch`` moves the batch sampler to that epoch.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator
+
+from torch.utils.data import Sampler
+
+from ..errors import DistributedConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._base import PlanBatchSampler
+
+
+class EpochItems(Sampler[int]):
+    """The items of a batch sampler's current epoch in batch order; ``set_epoch`` sets the batch
+    sampler's epoch.
+
+    It is what ``batch_sampler.sampler`` returns, so that trainers which call
+    ``batch_sampler.sampler.set_epoch(epoch)`` at every epoch (PyTorch Lightning, accelerate) give
+    the batch sampler a new epoch, as ``DistributedSampler.set_epoch`` does.
+
+    >>> from hullpack.samplers import BalancedBatchSampler
+    >>> batches = BalancedBatchSampler([5, 1, 4, 2, 3, 3], batch_size=2, seed=0)
+    >>> batches.sampler.set_epoch(3)
+    >>> batches.epoch
+    3
+    >>> list(batches.sampler) == [i for b in batches for i in b]
+    True
+    """
+
+    def __init__(self, batch_sampler: "PlanBatchSampler"):
+        self.batch_sampler = batch_sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batch_sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.batch_sampler.plan().items.tolist())
+
+    def __len__(self) -> int:
+        return int(self.batch_sampler.plan().items.size)
+
+
+def world_of(sampler: Any) -> tuple[int, int]:
+    """``(num_replicas, rank)`` of a ``DistributedSampler`` (or anything with those attributes)."""
+    R, r = getattr(sampler, "num_replicas", None), getattr(sampler, "rank", None)
+    if isinstance(R, bool) or isinstance(r, bool) or not isinstance(R, int) or not isinstance(r, int):
+        raise DistributedConfigError(
+            f"sampler: expected a DistributedSampler (integer num_replicas and rank), got {type(sampler).__name__}")
+    if R < 1 or not 0 <= r < R:
+        raise DistributedConfigError(f"sampler: rank = {r} and num_replicas = {R} do not fit (0 <= rank < num_replicas)")
+    return R, r
+
+
+def process_group_size() -> int:
+    """Number of processes of the initialised default ``torch.distributed`` group, else 1."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def refuse_replicated(name: str, arguments: str) -> None:
+    """Raise when a sampler that yields the same batches in every process runs in a process group of
+    more than one process (each rank would train on every batch)."""
+    size = process_group_size()
+    if size > 1:
+        raise DistributedConfigError(
+            f"{name} gives all {size} processes of this torch.distributed group the same batches; use "
+            f"DistributedBalancedBatchSampler(sizes, {arguments}) for data-parallel training (num_replicas=1, "
+            "rank=0 if every process should see every batch)")
+
+
+def recorded_for_trainers(cls: type) -> type:
+    """Class decorator: PyTorch Lightning finds the arguments that re-create an instance
+    (``instance.init_kwargs()``, with ``sampler=`` for it to set) under the attribute names its own
+    capture of ``BatchSampler`` constructor arguments uses, wherever the instance was built."""
+    setattr(cls, "__pl_saved_args", property(lambda self: ()))
+    setattr(cls, "__pl_saved_arg_names", property(lambda self: ()))
+    setattr(cls, "__pl_saved_kwargs", property(lambda self: self.init_kwargs()))  # a new dict each time
+    setattr(cls, "__pl_saved_default_kwargs", property(lambda self: {}))
+    return cls

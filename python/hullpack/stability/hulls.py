@@ -1,0 +1,310 @@
+"""The hulls of a reference set, built once (:class:`Reference`), and the result tables of queries
+against them: a set's own stability, and candidates against a reference (see the package docstring
+for the definitions)."""
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from .._core_loader import core as _core
+from .._progress import progress
+from ..elements import ELEMNET_ELEMENTS
+from ..errors import CompositionError, HullInputError
+from ..hull import DEFAULT_TOL
+from .inputs import Parsed, parse
+from ..naming import formulas, join_rows
+
+__all__ = ["Reference", "stability", "RESULT_COLUMNS", "parse_decomposition"]
+
+log = logging.getLogger(__name__)
+
+#: columns of every result table, in order
+RESULT_COLUMNS = ("formula", "chemsys", "n_elements", "energy", "e_above_hull", "decomposition_energy",
+                  "stable", "decomposition", "problem")
+
+_CHUNK = 65536   # queries per call of the core when a progress bar is shown
+# each element's name as a product: its reduced formula (O2, N2, Fe)
+_ELEMENT_NAMES = formulas(np.arange(len(ELEMNET_ELEMENTS) + 1), np.arange(len(ELEMNET_ELEMENTS)),
+                          np.ones(len(ELEMNET_ELEMENTS), dtype=np.int64))
+_LISTED = 10     # bad rows spelled out in a warning or error
+
+
+def _report(parsed: Parsed, what: str, errors: str) -> None:
+    """Warn about (or raise for) the bad rows of ``parsed``."""
+    if errors not in ("warn", "raise", "ignore"):
+        raise ValueError(f"errors={errors!r}: expected 'warn', 'raise' or 'ignore'")
+    if not parsed.problems or errors == "ignore":
+        return
+    bad = [(r, parsed.describe(r), reason) for r, reason in parsed.problems.items()]
+    lines = [f"  [{parsed.index[r]}] {text!r}: {reason}" for r, text, reason in bad[:_LISTED]]
+    if len(bad) > _LISTED:
+        lines.append(f"  ... and {len(bad) - _LISTED} more (the 'problem' column names each)")
+    message = f"{len(bad)} of {len(parsed)} {what} rows cannot be used:\n" + "\n".join(lines)
+    if errors == "raise":
+        raise CompositionError(message, bad)
+    warnings.warn(message + "\n(left out; the other rows are computed)", stacklevel=3)
+
+
+def _threads(threads) -> int:
+    if threads is None:
+        return 0
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+        raise ValueError(f"threads={threads!r}: expected a non-negative integer (0 or None: all cores)")
+    return int(threads)
+
+
+def parse_decomposition(text: str) -> dict[str, float]:
+    """The products of a ``decomposition`` cell as ``{formula: atom fraction}``.
+
+    >>> parse_decomposition("0.6 Fe2O3 + 0.4 Fe3O4")
+    {'Fe2O3': 0.6, 'Fe3O4': 0.4}
+    """
+    out = {}
+    for part in str(text).split(" + ") if text else ():
+        weight, name = part.split(" ", 1)
+        out[name] = float(weight)
+    return out
+
+
+def _query(call, n: int, bar_label: str, show) -> dict:
+    """Run ``call(start, stop)`` over chunks of ``n`` queries behind a progress bar; merged dict."""
+    if n <= _CHUNK or show is False:
+        return call(0, n)
+    parts = []
+    with progress(total=n, desc=bar_label, unit="composition", disable=None if show is None else False) as bar:
+        for s in range(0, n, _CHUNK):
+            parts.append(call(s, min(n, s + _CHUNK)))
+            bar.update(min(n, s + _CHUNK) - s)
+    out = {}
+    for key in parts[0]:
+        if key == "product_offsets":
+            sizes = np.concatenate([np.diff(p[key]) for p in parts])
+            out[key] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        else:
+            out[key] = np.concatenate([p[key] for p in parts])
+    return out
+
+
+class Reference:
+    """A set of entries (compositions with energies in eV/atom) and the lower hull of every chemical
+    space they span, built once in C++. Query it with :meth:`stability` (every entry against all the
+    others) or :meth:`evaluate` (other compositions against it).
+
+    ``compositions``/``energies``/``elements``/``column``: any form :func:`hullpack.stability.inputs.parse`
+    reads. Bad rows (unknown elements, unparsable formulas, non-finite energies) are left out of the
+    hulls, named by a warning (``errors="raise"``: a :class:`~hullpack.errors.CompositionError`;
+    ``"ignore"``: silently) and reported in the tables' ``problem`` column. ``tol`` (eV/atom): how far
+    below the hull of the other compositions a compound must lie to count as stable.
+
+    >>> ref = Reference(["Fe2O3", "Fe3O4", "FeO", "FeO2"], [-1.65, -1.64, -1.52, -0.9])
+    >>> len(ref), ref.n_spaces
+    (4, 1)
+    >>> ref.stability()[["formula", "e_above_hull", "stable"]].round(4).values.tolist()
+    [['Fe2O3', 0.0, True], ['Fe3O4', 0.0, True], ['FeO', 0.0, True], ['FeO2', 0.475, False]]
+    """
+
+    def __init__(self, compositions, energies=None, *, elements=None, column: str | None = None,
+                 tol: float | None = None, threads: int | None = None, errors: str = "warn"):
+        parsed = parse(compositions, energies, elements=elements, column=column)
+        _report(parsed, "reference", errors)
+        self._init(parsed, DEFAULT_TOL if tol is None else tol, threads)
+
+    @classmethod
+    def _from_parsed(cls, parsed: Parsed, tol: float, threads) -> "Reference":
+        self = cls.__new__(cls)
+        self._init(parsed, tol, threads)
+        return self
+
+    def _init(self, parsed: Parsed, tol: float, threads) -> None:
+        self.parsed = parsed
+        #: hull-set entry i is row rows[i] of the input
+        self.rows = np.flatnonzero(parsed.valid)
+        try:
+            self._hulls = _core.StabilityHulls(*parsed.core_arrays(self.rows), tol=tol, n_threads=_threads(threads))
+        except ValueError as exc:
+            raise HullInputError(str(exc)) from None
+        self._names = parsed.names[self.rows]
+        self._check_references()
+
+    @classmethod
+    def oqmd(cls, splits=("train", "val", "test"), **kwargs) -> "Reference":
+        """The OQMD formation energies shipped with hullpack (CC BY 4.0, see
+        ``hullpack/data/oqmd/SOURCE.md``), with ElemNet's filter -20 < dH < 5 eV/atom: 341,614
+        compounds over the three splits."""
+        from ..elemnet.data import load_oqmd
+
+        if isinstance(splits, str):
+            splits = (splits,)
+        df = pd.concat([load_oqmd(s) for s in splits], ignore_index=True)
+        return cls(df, "target", **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def tol(self) -> float:
+        return float(self._hulls.tol)
+
+    @property
+    def n_spaces(self) -> int:
+        """Distinct chemical spaces (element sets) of the entries."""
+        return int(self._hulls.n_spaces)
+
+    @property
+    def n_hull_points(self) -> int:
+        """Entries that span the hulls (the vertices, and points within 1e-10 eV/atom of a hull)."""
+        return int(self._hulls.n_hull_points)
+
+    def knows(self, element: str) -> bool:
+        """Whether some entry contains ``element``.
+
+        >>> Reference(["Fe2O3"], [-1.7]).knows("Fe"), Reference(["Fe2O3"], [-1.7]).knows("Ni")
+        (True, False)
+        """
+        from ..elements import ELEMENT_INDEX
+
+        return element in ELEMENT_INDEX and bool(self._hulls.knows_element(ELEMENT_INDEX[element]))
+
+    def _check_references(self) -> None:
+        """Warn when some elements have elemental entries and others do not (mixed conventions)."""
+        n_el = np.diff(self.parsed.offsets)[self.rows]
+        if not (n_el == 1).any() or (n_el == 1).all():
+            return
+        off = self.parsed.offsets
+        with_entry = set(self.parsed.elements[off[self.rows[n_el == 1]]].tolist())
+        present = set(self.parsed.elements.tolist()) if self.parsed.valid.all() else {
+            int(e) for r in self.rows for e in self.parsed.elements[off[r]:off[r + 1]]}
+        missing = sorted(present - with_entry)
+        if missing:
+            warnings.warn(
+                "the reference has elemental entries for " + ", ".join(ELEMNET_ELEMENTS[e] for e in sorted(with_entry))
+                + " but not for " + ", ".join(ELEMNET_ELEMENTS[e] for e in missing) + ", whose references are "
+                "taken at 0 eV/atom: right for formation energies, wrong for total energies", stacklevel=4)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def stability(self, rows=None, *, threads: int | None = None, progress_bar: bool | None = None) -> pd.DataFrame:
+        """Entries against the hulls of all entries (the set's own stability): one row per input row
+        (or per position in ``rows``), bad rows included with NaN results and their ``problem``."""
+        nt = _threads(threads)
+        if rows is None:
+            parsed, valid, entries = self.parsed, self.rows, np.arange(len(self.rows), dtype=np.int64)
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            parsed = self.parsed.take(rows)
+            valid = np.flatnonzero(parsed.valid)
+            entries = np.searchsorted(self.rows, rows[valid]).astype(np.int64)
+        res = _query(lambda a, b: self._hulls.query_entries(entries[a:b], n_threads=nt), len(entries), "stability",
+                     progress_bar)
+        return _table(parsed, valid, res, self._product_names)
+
+    def evaluate(self, candidates, energies=None, *, join: bool = False, elements=None, column: str | None = None,
+                 threads: int | None = None, errors: str = "warn", progress_bar: bool | None = None) -> pd.DataFrame:
+        """Candidates against this reference: one row per candidate, in their order. ``join=False``
+        (default): each candidate alone against the reference (candidates never see each other);
+        ``join=True``: the candidates join the hulls of the reference and of each other. A candidate
+        with an element no reference entry contains is a bad row (its ``problem`` names the element).
+        ``candidates`` may also be an already :func:`~hullpack.stability.inputs.parse`-d set.
+        """
+        parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
+                                                                          column=column)
+        self._flag_unknown(parsed)
+        _report(parsed, "candidate", errors)
+        rows = np.flatnonzero(parsed.valid)
+        nt = _threads(threads)
+        if not join:
+            arrays = parsed.core_arrays(rows)
+
+            def call(a, b):
+                off = arrays[0][a:b + 1]
+                return self._hulls.query(off - off[0], arrays[1][off[0]:off[-1]], arrays[2][off[0]:off[-1]],
+                                         arrays[3][a:b], n_threads=nt)
+
+            res = _query(call, len(rows), "stability", progress_bar)
+            return _table(parsed, rows, res, self._product_names)
+        both = Reference._from_parsed(Parsed.join([self.parsed.take(self.rows), parsed.take(rows)]), self.tol, threads)
+        first = len(self.rows)
+        res = _query(lambda a, b: both._hulls.query_entries(np.arange(first + a, first + b, dtype=np.int64),
+                                                            n_threads=nt), len(rows), "stability", progress_bar)
+        return _table(parsed, rows, res, both._product_names)
+
+    def _flag_unknown(self, parsed: Parsed) -> None:
+        known = np.array([bool(self._hulls.knows_element(e)) for e in range(len(ELEMNET_ELEMENTS))])
+        off, el = parsed.offsets, parsed.elements
+        missing = ~known[el]
+        if not missing.any():
+            return
+        rows = np.repeat(np.arange(len(parsed)), np.diff(off))
+        for r in np.unique(rows[missing]):
+            if int(r) in parsed.problems:
+                continue
+            names = sorted(ELEMNET_ELEMENTS[e] for e in el[off[r]:off[r + 1]] if not known[e])
+            parsed.problems[int(r)] = f"no reference entry contains {', '.join(names)}"
+        parsed.problems = dict(sorted(parsed.problems.items()))
+
+    def _product_names(self, ids: np.ndarray) -> np.ndarray:
+        """Names of product ids: an entry index, or -1 - e for element e's implicit reference (named
+        as an elemental entry would be: ``Fe``, ``O2``)."""
+        return np.where(ids >= 0, self._names[np.maximum(ids, 0)], _ELEMENT_NAMES[np.maximum(-1 - ids, 0)])
+
+
+def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names) -> pd.DataFrame:
+    n = len(parsed)
+    e_above = np.full(n, np.nan)
+    d_energy = np.full(n, np.nan)
+    e_above[rows] = res["e_above_hull"]
+    d_energy[rows] = res["decomposition_energy"]
+    stable = pd.array(np.zeros(n, dtype=bool), dtype="boolean")
+    stable[:] = pd.NA
+    stable[rows] = res["stable"]
+    # products: "0.6 Fe2O3 + 0.4 Fe3O4", in each query's slots up to n_products
+    slot0 = res["product_offsets"][:-1]
+    count = res["n_products"].astype(np.int64)
+    used = np.repeat(slot0, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
+    values, which = np.unique(np.round(res["product_weight"][used], 6), return_inverse=True)
+    parts = (values.astype(str).astype(object) + " ")[which] + product_names(res["product_id"][used])
+    decomposition = np.full(n, None, dtype=object)
+    decomposition[rows] = join_rows(np.concatenate([[0], np.cumsum(count)]), parts, " + ")
+    if (res["status"] & 2).any():
+        log.warning("%d linear programs hit their iteration limit", int((res["status"] & 2).astype(bool).sum()))
+    problem = np.full(n, None, dtype=object)
+    for r, reason in parsed.problems.items():
+        problem[r] = reason
+    energy = parsed.energies.copy()
+    return pd.DataFrame({
+        "formula": parsed.names, "chemsys": parsed.chemsys(), "n_elements": np.diff(parsed.offsets),
+        "energy": energy, "e_above_hull": e_above, "decomposition_energy": d_energy, "stable": stable,
+        "decomposition": pd.Series(decomposition, dtype=object, index=parsed.index),
+        "problem": pd.Series(problem, dtype=object, index=parsed.index),  # None for a good row
+    }, index=parsed.index)
+
+
+def stability(compositions, energies=None, *, reference=None, join: bool = False, elements=None,
+              column: str | None = None, tol: float | None = None, threads: int | None = None,
+              errors: str = "warn", progress_bar: bool | None = None) -> pd.DataFrame:
+    """Stability of compositions: without ``reference``, of a set against itself (every compound
+    against all the others); with ``reference`` (a :class:`Reference`, ``"oqmd"`` for the shipped
+    OQMD set, or anything :class:`Reference` takes), of candidates against that reference (alone,
+    or all together with ``join=True``). Returns one row per input row (see the package docstring).
+
+    >>> df = stability(["Fe2O3", "FeO", "Fe3O4"], [-1.7, -1.3, -1.5])
+    >>> df[["formula", "stable", "decomposition"]].values.tolist()
+    [['Fe2O3', True, '0.933333 Fe3O4 + 0.066667 O2'], ['FeO', False, '0.833333 Fe2O3 + 0.166667 Fe'], ['Fe3O4', False, '0.952381 Fe2O3 + 0.047619 Fe']]
+    """
+    if reference is None:
+        return Reference(compositions, energies, elements=elements, column=column, tol=tol, threads=threads,
+                         errors=errors).stability(threads=threads, progress_bar=progress_bar)
+    if isinstance(reference, str):
+        if reference != "oqmd":
+            raise ValueError(f"reference={reference!r}: expected 'oqmd', a Reference, or compositions with energies "
+                             "(read a file with pandas first)")
+        reference = Reference.oqmd(tol=tol, threads=threads)
+    elif not isinstance(reference, Reference):
+        reference = Reference(reference, tol=tol, threads=threads, errors=errors)
+    elif tol is not None and tol != reference.tol:
+        raise ValueError(f"tol={tol}: the reference was built with tol={reference.tol}; build it again to change it")
+    return reference.evaluate(compositions, energies, join=join, elements=elements, column=column, threads=threads,
+                              errors=errors, progress_bar=progress_bar)

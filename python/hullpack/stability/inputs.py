@@ -1,0 +1,370 @@
+"""Compositions and energies in any accepted form -> :class:`Parsed`: the compiled core's arrays
+(element indices, float64 atomic fractions), energies, pymatgen-style names, and the problem of
+every bad row (bad rows are kept, named and left out of the computation).
+
+Accepted compositions: formula strings (parsed by hullpack's featurizer), pymatgen ``Composition``
+objects or ``{element: amount}`` mappings, pymatgen ``PDEntry``/``ComputedEntry`` objects (energy:
+their ``energy_per_atom``), an ``(n, k)`` array of amounts whose columns ``elements=`` names, or a
+DataFrame with a ``formula`` (or ``composition``) column. Elements are ElemNet's 86.
+
+Formulas are parsed to float32 fractions; each row is then snapped to the smallest integer amounts
+(up to 10,000 atoms) that reproduce it within float32 rounding, so equal compositions written
+differently ("FeO", "Fe2O2") get bit-identical float64 fractions.
+
+>>> p = parse(["Fe2O3", "Xx", "FeO"], [-1.7, 0.0, -1.5])
+>>> p.names.tolist(), p.problems
+(['Fe2O3', '', 'FeO'], {1: "unknown element 'Xx'"})
+>>> p.fractions.tolist()[:2], p.offsets.tolist()
+([0.6, 0.4], [0, 2, 2, 4])
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..elemnet.featurize import parse_formulas
+from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
+from ..naming import fraction_formula, formulas, systems
+
+__all__ = ["Parsed", "parse", "rationalize", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
+
+#: DataFrame columns read as compositions (the first present), unless ``column=`` names one
+COMPOSITION_COLUMNS = ("formula", "composition")
+#: DataFrame columns read as energies in eV/atom (the first present), unless ``energies=`` names one
+ENERGY_COLUMNS = ("energy", "energy_per_atom", "target")
+
+_CHUNK = 65536                 # formulas per featurizer call (its float32 output is n x 86)
+_F32_TOL = 2.0 ** -22          # relative: four float32 roundings
+_F64_TOL = 1e-10               # relative, when naming float64 fractions
+MAX_DENOMINATOR = 10_000
+
+
+@dataclass
+class Parsed:
+    """Rows of compositions: row ``r`` owns ``elements/fractions[offsets[r]:offsets[r+1]]`` (empty for
+    a bad row); ``energies`` (NaN where none was given), ``names`` (reduced formulas), ``problems``
+    (row -> reason) and ``index`` (the DataFrame index given, or a RangeIndex)."""
+
+    offsets: np.ndarray
+    elements: np.ndarray
+    fractions: np.ndarray
+    energies: np.ndarray
+    names: np.ndarray
+    problems: dict[int, str]
+    index: pd.Index
+    #: the rows as given (formulas, Compositions, entries), for messages: see :meth:`describe`
+    texts: list = field(repr=False, default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def describe(self, row: int) -> str:
+        """Row ``row`` as given, for a message."""
+        text = self.texts[row] if row < len(self.texts) else None
+        return f"row {row}" if text is None else _describe(text)
+
+    @property
+    def n_elements(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Rows without a problem."""
+        ok = np.ones(len(self), dtype=bool)
+        ok[list(self.problems)] = False
+        return ok
+
+    def chemsys(self) -> np.ndarray:
+        """Chemical systems ("Fe-O") of the rows ("" for bad rows)."""
+        return systems(self.offsets, self.elements)
+
+    def take(self, rows) -> "Parsed":
+        """The rows ``rows`` (positions) as a set of their own."""
+        rows = np.asarray(rows, dtype=np.int64)
+        offsets, elements, fractions, _ = self.core_arrays(rows)
+        at = {int(r): i for i, r in enumerate(rows)}
+        problems = {at[r]: reason for r, reason in self.problems.items() if r in at}
+        return Parsed(offsets, elements, fractions, self.energies[rows], self.names[rows], problems, self.index[rows],
+                      [self.texts[r] for r in rows] if self.texts else [])
+
+    @classmethod
+    def join(cls, parts: list["Parsed"]) -> "Parsed":
+        """The rows of several sets, one set after the other, as one set (a RangeIndex)."""
+        offsets, base, problems, start = [], 0, {}, 0
+        for p in parts:
+            offsets.append(p.offsets[:-1] + base)
+            base += p.offsets[-1]
+            problems.update({start + r: reason for r, reason in p.problems.items()})
+            start += len(p)
+        offsets.append(np.array([base], dtype=np.int64))
+        return cls(np.concatenate(offsets), np.concatenate([p.elements for p in parts]),
+                   np.concatenate([p.fractions for p in parts]), np.concatenate([p.energies for p in parts]),
+                   np.concatenate([p.names for p in parts]), problems, pd.RangeIndex(start),
+                   [t for p in parts for t in (p.texts if len(p.texts) == len(p) else [None] * len(p))])
+
+    def core_arrays(self, rows: np.ndarray, energies: np.ndarray | None = None) -> tuple:
+        """``(offsets, elements, fractions, energies)`` of ``rows`` in the core's CSR form."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n_el = np.diff(self.offsets)[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(n_el, out=offsets[1:])
+        take = np.repeat(self.offsets[rows] - offsets[:-1], n_el) + np.arange(offsets[-1])
+        e = self.energies[rows] if energies is None else np.asarray(energies, dtype=np.float64)
+        return (offsets, np.ascontiguousarray(self.elements[take]), np.ascontiguousarray(self.fractions[take]),
+                np.ascontiguousarray(e, dtype=np.float64))
+
+
+def rationalize(offsets: np.ndarray, values: np.ndarray, rel_tol: float,
+                max_denominator: int = MAX_DENOMINATOR) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest integer amounts per row reproducing ``values`` (atomic fractions) within ``rel_tol``
+    (relative): ``(total, amounts)``, ``total[r]`` 0 where no total up to ``max_denominator`` fits.
+    Continued fractions give each value's denominator; a row's total is their least common multiple.
+
+    >>> total, amounts = rationalize(np.array([0, 2, 4]), np.array([0.4, 0.6, 0.3, 0.7]), 1e-12)
+    >>> total.tolist(), amounts.tolist()
+    ([5, 10], [2, 3, 3, 7])
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = len(offsets) - 1
+    q = np.zeros(len(v), dtype=np.int64)
+    tol = rel_tol * v + 1e-15
+    # continued fractions of the values still unresolved (indices `at`), convergents h/k
+    at = np.flatnonzero(np.isfinite(v) & (v > 0))
+    x = v[at]
+    h0, h1 = np.zeros(len(at)), np.ones(len(at))
+    k0, k1 = np.ones(len(at)), np.zeros(len(at))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(64):
+            if len(at) == 0:
+                break
+            a = np.floor(x)
+            h0, h1 = h1, a * h1 + h0
+            k0, k1 = k1, a * k1 + k0
+            hit = (k1 <= max_denominator) & (np.abs(v[at] - h1 / k1) <= tol[at])
+            q[at[hit]] = k1[hit].astype(np.int64)
+            rest = x - a
+            live = ~hit & (k1 <= max_denominator) & (rest > 0)
+            at, x, rest = at[live], x[live], rest[live]
+            h0, h1, k0, k1 = h0[live], h1[live], k0[live], k1[live]
+            x = 1.0 / rest
+    total = np.zeros(n, dtype=np.int64)
+    amounts = np.zeros(len(v), dtype=np.int64)
+    counts = np.diff(offsets)
+    rows = np.flatnonzero(counts > 0)
+    if len(rows) == 0:
+        return total, amounts
+    starts = offsets[rows]
+    has_zero = np.add.reduceat((q == 0).astype(np.int64), starts) > 0
+    lcm = np.lcm.reduceat(np.maximum(q, 1), starts)
+    ok = ~has_zero & (lcm <= max_denominator)
+    den = np.repeat(np.where(ok, lcm, 0), counts[rows])
+    num = np.rint(v * den).astype(np.int64)
+    fits = (np.abs(v * den - num) <= tol * den) & (num >= 1)
+    ok &= (np.add.reduceat((~fits).astype(np.int64), starts) == 0) & (np.add.reduceat(num, starts) == lcm)
+    total[rows[ok]] = lcm[ok]
+    keep = np.repeat(ok, counts[rows])
+    amounts[keep] = num[keep]
+    return total, amounts
+
+
+def _names(offsets, elements, fractions, total, amounts) -> np.ndarray:
+    counts = np.diff(offsets)
+    exact = np.repeat(total > 0, counts)
+    whole = np.where(total > 0, counts, 0)
+    out = formulas(np.concatenate([[0], np.cumsum(whole)]), elements[exact], amounts[exact])
+    for r in np.flatnonzero((total == 0) & (counts > 0)):  # no integer amounts: name by fractions
+        a, b = offsets[r], offsets[r + 1]
+        out[r] = fraction_formula([ELEMNET_ELEMENTS[e] for e in elements[a:b]], fractions[a:b])
+    return out
+
+
+def _is_entry(item) -> bool:
+    return hasattr(item, "composition") and hasattr(item, "energy_per_atom")
+
+
+def _items_and_energies(compositions, energies, elements, column):
+    """(items or an amounts array, energies or None, index)."""
+    if isinstance(compositions, pd.DataFrame):
+        df = compositions
+        col = column or next((c for c in COMPOSITION_COLUMNS if c in df.columns), None)
+        if col is None or col not in df.columns:
+            raise ValueError(f"compositions: no composition column ({column or ' or '.join(COMPOSITION_COLUMNS)}) "
+                             f"among the DataFrame's columns {list(df.columns)}; name it with column=")
+        if isinstance(energies, str):
+            if energies not in df.columns:
+                raise ValueError(f"energies={energies!r}: no such column in {list(df.columns)}")
+            energies = df[energies].to_numpy()
+        elif energies is None:
+            found = next((c for c in ENERGY_COLUMNS if c in df.columns), None)
+            energies = None if found is None else df[found].to_numpy()
+        return df[col].tolist(), energies, df.index
+    if isinstance(compositions, str) or hasattr(compositions, "items"):
+        compositions = [compositions]
+    if isinstance(compositions, np.ndarray) and compositions.ndim == 2 and compositions.dtype.kind in "fiu":
+        if elements is None:
+            raise ValueError("compositions: an amounts array needs elements= naming its columns")
+        return compositions, energies, pd.RangeIndex(len(compositions))
+    if isinstance(energies, str):
+        raise ValueError(f"energies={energies!r}: a column name needs a DataFrame of compositions")
+    items = list(compositions)
+    return items, energies, pd.RangeIndex(len(items))
+
+
+def _from_array(amounts: np.ndarray, elements) -> tuple[list, list, list, dict]:
+    symbols = [str(s) for s in elements]
+    if len(symbols) != amounts.shape[1]:
+        raise ValueError(f"elements: {len(symbols)} symbols for an amounts array of {amounts.shape[1]} columns")
+    unknown = [s for s in symbols if s not in ELEMENT_INDEX]
+    if unknown or len(set(symbols)) != len(symbols):
+        raise ValueError(f"elements: expected distinct symbols of ElemNet's 86 elements, got {symbols}"
+                         + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    a = np.asarray(amounts, dtype=np.float64)
+    problems = {}
+    bad = ~np.isfinite(a).all(axis=1) | (a < 0).any(axis=1)
+    for r in np.flatnonzero(bad):
+        problems[int(r)] = "amounts must be finite and >= 0"
+    total = np.where(bad, 0.0, a.sum(axis=1))
+    for r in np.flatnonzero(~bad & ~(total > 0)):
+        problems[int(r)] = "no atoms (all amounts are zero)"
+    order = np.argsort([ELEMENT_INDEX[s] for s in symbols])
+    cols = np.array([ELEMENT_INDEX[s] for s in symbols])[order]
+    frac = np.where((total > 0)[:, None], a / np.where(total > 0, total, 1.0)[:, None], 0.0)[:, order]
+    frac[list(problems)] = 0.0
+    r, c = np.nonzero(frac > 0)
+    return r, cols[c], frac[r, c], problems
+
+
+def _from_items(items: list, energies_from_entries: list) -> tuple:
+    """Rows, element ids, float64 fractions, exact flags and problems of strings/mappings/entries."""
+    n = len(items)
+    problems: dict[int, str] = {}
+    strings, mappings = [], []
+    for i, item in enumerate(items):
+        if type(item) is str:
+            strings.append(i)
+            continue
+        if _is_entry(item):
+            energies_from_entries[i] = float(item.energy_per_atom)
+            item = item.composition
+        if isinstance(item, (str, bytes)):
+            strings.append(i)
+        elif hasattr(item, "items"):
+            mappings.append((i, item))
+        elif item is None or (isinstance(item, float) and math.isnan(item)):
+            problems[i] = "missing value"
+        else:
+            problems[i] = f"expected a formula, a Composition or an entry, got {type(item).__name__}"
+    parts_r, parts_c, parts_v, parts_f32 = [], [], [], []
+    for s0 in range(0, len(strings), _CHUNK):
+        idx = strings[s0:s0 + _CHUNK]
+        x, bad = parse_formulas([_text(items[i]) for i in idx])
+        for j, _, reason in bad:
+            problems[idx[j]] = reason
+        x[[j for j, _, _ in bad]] = 0.0
+        r, c = np.nonzero(x > 0)
+        parts_r.append(np.asarray(idx, dtype=np.int64)[r])
+        parts_c.append(c)
+        parts_v.append(x[r, c].astype(np.float64))
+        parts_f32.append(np.ones(len(r), dtype=bool))
+    if mappings:
+        comps = [_composition(item) for _, item in mappings]
+        _, bad = parse_formulas(comps)  # validates symbols and amounts with the featurizer's messages
+        bad_at = {j: reason for j, _, reason in bad}
+        for j, (i, _) in enumerate(mappings):
+            if j in bad_at:
+                problems[i] = bad_at[j]
+                continue
+            amounts: dict[int, float] = {}
+            for el, amt in comps[j].items():
+                col = ELEMENT_INDEX[getattr(el, "symbol", None) or str(el)]
+                amounts[col] = amounts.get(col, 0.0) + float(amt)
+            cols = np.array(sorted(c for c, a in amounts.items() if a > 0), dtype=np.int64)
+            vals = np.array([amounts[c] for c in cols], dtype=np.float64)
+            parts_r.append(np.full(len(cols), i, dtype=np.int64))
+            parts_c.append(cols)
+            parts_v.append(vals / vals.sum())
+            parts_f32.append(np.zeros(len(cols), dtype=bool))
+    if not parts_r:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), problems, n
+    return (np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v), np.concatenate(parts_f32),
+            problems, n)
+
+
+def _text(item) -> str:
+    return item.decode("utf-8", "replace") if isinstance(item, bytes) else item
+
+
+def _composition(item):
+    return item.composition if _is_entry(item) else item
+
+
+def parse(compositions, energies=None, *, elements=None, column: str | None = None,
+          require_energies: bool = True) -> Parsed:
+    """Read compositions (and energies in eV/atom) in any accepted form (see the module docstring).
+
+    ``energies``: an array-like (one per row), a DataFrame column name, or None: the first of
+    :data:`ENERGY_COLUMNS` in a DataFrame, or the entries' ``energy_per_atom``. Without energies,
+    ``require_energies=False`` leaves them NaN (to be predicted), otherwise it is an error. Bad rows
+    (unparsable text, unknown elements, no atoms, a non-finite energy) are listed in ``problems``.
+    """
+    items, energies, index = _items_and_energies(compositions, energies, elements, column)
+    n = len(items)
+    from_entries: list = [None] * n
+    if isinstance(items, np.ndarray):
+        rows, cols, vals, problems = _from_array(items, elements)
+        f32 = np.zeros(len(rows), dtype=bool)
+    else:
+        rows, cols, vals, f32, problems, _ = _from_items(items, from_entries)
+    order = np.lexsort((cols, rows))
+    rows, cols, vals, f32 = rows[order], cols[order], vals[order], f32[order]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
+    # float32 formula rows snap to integer amounts; float64 rows keep their values
+    row_f32 = np.zeros(n, dtype=bool)
+    row_f32[rows[f32]] = True
+    total, amounts = rationalize(offsets, vals, _F32_TOL)
+    snap = np.repeat(row_f32 & (total > 0), np.diff(offsets))
+    tot_pairs = np.repeat(total, np.diff(offsets))
+    vals = np.where(snap, amounts / np.where(snap, tot_pairs, 1), vals)
+    unsnapped = np.repeat(row_f32 & (total == 0), np.diff(offsets))
+    if unsnapped.any():  # renormalise float32 rows in float64
+        sums = np.add.reduceat(vals, offsets[:-1][np.diff(offsets) > 0])
+        row_sum = np.ones(n)
+        row_sum[np.diff(offsets) > 0] = sums
+        vals = np.where(unsnapped, vals / np.repeat(row_sum, np.diff(offsets)), vals)
+    total64, amounts64 = rationalize(offsets, vals, _F64_TOL)
+    e = _energies(energies, from_entries, n, require_energies)
+    for r in np.flatnonzero(~np.isfinite(e)):
+        if require_energies and int(r) not in problems:
+            problems[int(r)] = f"energy is not finite ({e[r]})"
+    texts = items if not isinstance(items, np.ndarray) else [f"row {i}" for i in range(n)]
+    names = _names(offsets, cols.astype(np.int32), vals, total64, amounts64)
+    return Parsed(offsets, cols.astype(np.int32), vals.astype(np.float64), e, names, dict(sorted(problems.items())),
+                  pd.Index(index), texts)
+
+
+def _describe(item) -> str:
+    comp = _composition(item)
+    return comp if isinstance(comp, str) else str(getattr(comp, "formula", comp))
+
+
+def _energies(energies, from_entries: list, n: int, required: bool) -> np.ndarray:
+    if energies is not None:
+        if any(v is not None for v in from_entries):
+            raise ValueError("energies: given both as an argument and by the entries' energy_per_atom; give one")
+        try:
+            e = np.asarray(energies, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"energies: expected numbers (eV/atom), got {exc}") from None
+        if e.shape != (n,):
+            raise ValueError(f"energies: expected {n} values (one per composition), got shape {e.shape}")
+        return e.copy()
+    if any(v is not None for v in from_entries):
+        return np.array([np.nan if v is None else v for v in from_entries], dtype=np.float64)
+    if required:
+        raise ValueError("energies: none given (pass energies=, an energy column "
+                         f"{' / '.join(ENERGY_COLUMNS)}, or pymatgen entries)")
+    return np.full(n, np.nan)

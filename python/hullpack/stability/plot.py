@@ -1,0 +1,152 @@
+"""One chemical space of a :class:`~hullpack.stability.Reference`: its entries and their stability
+as a table, drawn as a convex hull for binaries and ternaries (matplotlib), with candidates on top.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..elements import ELEMENT_INDEX
+from ..hull import lower_hull
+from .hulls import Reference
+from .inputs import parse
+
+__all__ = ["parse_space", "space_table", "plot_space"]
+
+
+def parse_space(space: str) -> list[str]:
+    """The element symbols of a chemical space written ``Fe-O``, ``Fe,O`` or ``Fe O``, sorted
+    alphabetically.
+
+    >>> parse_space("O-Fe-Ni")
+    ['Fe', 'Ni', 'O']
+    """
+    symbols = [t for t in str(space).replace(",", " ").replace("-", " ").split() if t]
+    unknown = [t for t in symbols if t not in ELEMENT_INDEX]
+    if not symbols or unknown or len(set(symbols)) != len(symbols):
+        raise ValueError(f"space {space!r}: expected distinct element symbols of ElemNet's 86 joined by '-' "
+                         f"(e.g. 'Fe-O'){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+    return sorted(symbols)
+
+
+def _rows_in(parsed, symbols: list[str]) -> np.ndarray:
+    """Valid rows of ``parsed`` whose elements all belong to ``symbols``."""
+    inside = np.zeros(max(ELEMENT_INDEX.values()) + 1, dtype=bool)
+    inside[[ELEMENT_INDEX[s] for s in symbols]] = True
+    counts = np.diff(parsed.offsets)
+    rows = np.repeat(np.arange(len(counts)), counts)
+    outside = np.bincount(rows, weights=~inside[parsed.elements], minlength=len(counts))
+    return np.flatnonzero((outside == 0) & (counts > 0) & parsed.valid)
+
+
+def _fractions(parsed, rows, symbols: list[str]) -> np.ndarray:
+    col = {ELEMENT_INDEX[s]: j for j, s in enumerate(symbols)}
+    f = np.zeros((len(rows), len(symbols)))
+    off = parsed.offsets
+    for i, r in enumerate(rows):
+        for e, v in zip(parsed.elements[off[r]:off[r + 1]], parsed.fractions[off[r]:off[r + 1]]):
+            f[i, col[int(e)]] = v
+    return f
+
+
+def space_table(reference: Reference, space: str) -> pd.DataFrame:
+    """Stability of the reference's entries in ``space`` and its subspaces, most stable first, with
+    their atomic fractions (``x_Fe``, ``x_O``, ...).
+
+    >>> ref = Reference(["Fe2O3", "FeO", "NiO", "Fe3O4"], [-1.7, -1.3, -1.2, -1.6])
+    >>> space_table(ref, "Fe-O")[["formula", "stable"]].values.tolist()
+    [['Fe2O3', True], ['Fe3O4', False], ['FeO', False]]
+    """
+    symbols = parse_space(space)
+    rows = _rows_in(reference.parsed, symbols)
+    table = reference.stability(rows, progress_bar=False)
+    f = _fractions(reference.parsed, rows, symbols)
+    for j, s in enumerate(symbols):
+        table[f"x_{s}"] = f[:, j]
+    return table.sort_values(["decomposition_energy", "formula"], kind="stable")
+
+
+def _candidate_points(candidates: pd.DataFrame, symbols: list[str]):
+    parsed = parse(candidates["formula"].tolist(), candidates["energy"].to_numpy(), require_energies=False)
+    rows = _rows_in(parsed, symbols)
+    stable = candidates["stable"].to_numpy(dtype=bool, na_value=False)[rows]
+    return _fractions(parsed, rows, symbols), parsed.energies[rows], stable, parsed.names[rows]
+
+
+def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.DataFrame | None = None):
+    """Draw a binary or ternary space: the reference's entries, its hull (stable compounds labelled,
+    tie-lines for a ternary) and, given a result table of :meth:`Reference.evaluate`, the candidates
+    (stars: stable, crosses: not). Saves a PNG to ``path`` when given; returns the figure. Spaces of
+    four or more elements have no drawing: ValueError (use :func:`space_table`).
+    """
+    symbols = parse_space(space)
+    if len(symbols) not in (2, 3):
+        raise ValueError(f"space {space!r}: only binary and ternary spaces are drawn; "
+                         "space_table() lists the entries of larger ones")
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = space_table(reference, space)
+    f = table[[f"x_{s}" for s in symbols]].to_numpy()
+    e = table["energy"].to_numpy()
+    stable = table["stable"].to_numpy(dtype=bool, na_value=False)
+    pure = table["n_elements"].to_numpy() == 1
+    refs = np.zeros(len(symbols))  # each element's reference: its lowest entry, else 0
+    for j in range(len(symbols)):
+        at = pure & (f[:, j] > 0.5)
+        if at.any():
+            refs[j] = e[at].min()
+    shifted = e - f @ refs  # formation energies against the references: the hull kernels' convention
+    fig, ax = plt.subplots(figsize=(7, 5) if len(symbols) == 2 else (7, 6.2))
+    if len(symbols) == 2:
+        x = f[:, 1]
+        ax.plot(x[~stable], e[~stable], "o", color="0.6", ms=4, label="unstable")
+        hx, he = np.r_[0.0, x[stable & ~pure], 1.0], np.r_[refs[0], e[stable & ~pure], refs[1]]
+        o = np.argsort(hx)
+        ax.plot(hx[o], he[o], "-o", color="C0", ms=6, label="hull (stable)")
+        on = np.flatnonzero(stable & ~pure)
+        for k, i in enumerate(on[np.argsort(x[on])]):  # labels alternate below and above the hull
+            ax.annotate(table["formula"].iloc[i], (x[i], e[i]), textcoords="offset points",
+                        xytext=(0, -12 if k % 2 == 0 else 7), ha="center", fontsize=8)
+        if candidates is not None:
+            cf, ce, cs, cn = _candidate_points(candidates, symbols)
+            ax.plot(cf[cs, 1], ce[cs], "*", color="C2", ms=11, label="candidate, stable")
+            ax.plot(cf[~cs, 1], ce[~cs], "x", color="C3", ms=7, label="candidate, unstable")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xlabel(f"fraction of {symbols[1]} in {symbols[0]}-{symbols[1]}")
+        ax.set_ylabel("energy (eV/atom)")
+    else:
+        def xy(p):
+            return p[:, 1] + 0.5 * p[:, 2], p[:, 2] * (3 ** 0.5) / 2
+
+        corners = np.eye(3)
+        hull = lower_hull(f, shifted) if len(f) else None
+        for tri in (hull.facets if hull is not None else [[-1, -2, -3]]):
+            pts = np.array([corners[-1 - v] if v < 0 else f[v] for v in tri])
+            tx, ty = xy(np.vstack([pts, pts[:1]]))
+            ax.plot(tx, ty, "-", color="C0", lw=0.7)
+        px, py = xy(f)
+        ax.plot(px[~stable], py[~stable], "o", color="0.6", ms=4, label="unstable")
+        ax.plot(px[stable], py[stable], "o", color="C0", ms=7, label="stable")
+        for xi, yi, name in zip(px[stable & ~pure], py[stable & ~pure], table["formula"].to_numpy()[stable & ~pure]):
+            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        if candidates is not None:
+            cf, ce, cs, cn = _candidate_points(candidates, symbols)
+            cx, cy = xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))
+            ax.plot(cx[cs], cy[cs], "*", color="C2", ms=12, label="candidate, stable")
+            ax.plot(cx[~cs], cy[~cs], "x", color="C3", ms=7, label="candidate, unstable")
+        for k, (cx0, cy0) in enumerate(zip(*xy(corners))):
+            ax.annotate(symbols[k], (cx0, cy0), textcoords="offset points", xytext=(0, 6 if k == 2 else -14),
+                        ha="center")
+        ax.set_aspect("equal")
+        ax.axis("off")
+    ax.set_title(f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} entries)")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig

@@ -1,0 +1,202 @@
+"""The model protocol of Bartel et al. (npj Comput. Mater. 6, 97, 2020): replace the energies of a
+subset of a set by a model's predictions, rebuild the hulls, and compare the compounds found stable
+with those the DFT energies make stable: precision, recall, F1 and accuracy of the stable class,
+and the mean absolute error of the decomposition energy, beside the baseline that calls every
+compound stable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ..elements import N_ELEMENTS
+from ..hull import DEFAULT_TOL
+from .hulls import Reference, _report, _threads
+from .inputs import Parsed, parse
+
+__all__ = ["ProtocolResult", "model_protocol", "stability_metrics"]
+
+
+@dataclass
+class ProtocolResult:
+    """``table``: one row per compound of the subset (``formula``, ``chemsys``, ``n_elements``,
+    ``energy_dft``, ``energy_model``, ``e_above_hull_dft``/``_model``,
+    ``decomposition_energy_dft``/``_model``, ``stable_dft``/``_model``, ``problem``);
+    ``metrics``: :func:`stability_metrics` over the rows without a problem."""
+
+    table: pd.DataFrame
+    metrics: pd.DataFrame
+    join: bool = True
+
+    def summary(self) -> str:
+        """A few lines a chemist can read."""
+        m = self.metrics
+        a = m.loc["all"]
+        left_out = int(self.table["problem"].notna().sum())
+        lines = [f"{int(a['n']):,} compounds with model energies ({'joined in one hull' if self.join else 'each alone'}); "
+                 f"DFT-stable: {int(a['n_stable_dft']):,} ({a['baseline_precision']:.1%}), "
+                 f"model-stable: {int(a['n_stable_model']):,}",
+                 f"stable class: precision {a['precision']:.3f}, recall {a['recall']:.3f}, F1 {a['f1']:.3f}, "
+                 f"accuracy {a['accuracy']:.3f} (all-stable baseline: F1 {a['baseline_f1']:.3f}, "
+                 f"accuracy {a['baseline_accuracy']:.3f})",
+                 f"decomposition energy MAE {a['mae_decomposition_energy']:.4f} eV/atom "
+                 f"(formation energy MAE {a['mae_energy']:.4f})",
+                 "by number of elements: " + ", ".join(
+                     f"{k}: F1 {r['f1']:.3f} (n={int(r['n']):,})" for k, r in m.drop(index="all").iterrows())]
+        if left_out:
+            lines.append(f"{left_out:,} subset rows left out (see the table's 'problem' column)")
+        return "\n".join(lines)
+
+
+def stability_metrics(stable_dft, stable_model, dh_dft, dh_model, n_elements, energy_dft=None,
+                      energy_model=None) -> pd.DataFrame:
+    """Classification of the stable class, overall (``"all"``) and by number of elements: ``n``,
+    ``n_stable_dft``, ``n_stable_model``, ``tp``, ``fp``, ``fn``, ``tn``, ``precision``, ``recall``,
+    ``f1``, ``accuracy``, ``mae_decomposition_energy`` (eV/atom), ``mae_energy`` (with energies), and
+    the all-stable baseline ``baseline_precision`` (the stable fraction), ``baseline_f1``,
+    ``baseline_accuracy``. NaN where a ratio has no denominator.
+
+    >>> m = stability_metrics([True, True, False, False], [True, False, True, False],
+    ...                       [-0.1, -0.2, 0.1, 0.3], [-0.1, 0.1, -0.1, 0.2], [2, 2, 3, 3])
+    >>> m.loc["all", ["precision", "recall", "f1", "accuracy", "baseline_f1"]].tolist()
+    [0.5, 0.5, 0.5, 0.5, 0.6666666666666666]
+    """
+    t, p = np.asarray(stable_dft, dtype=bool), np.asarray(stable_model, dtype=bool)
+    err = np.abs(np.asarray(dh_model, dtype=np.float64) - np.asarray(dh_dft, dtype=np.float64))
+    e_err = (np.abs(np.asarray(energy_model, dtype=np.float64) - np.asarray(energy_dft, dtype=np.float64))
+             if energy_dft is not None and energy_model is not None else np.full(len(t), np.nan))
+    k = np.asarray(n_elements)
+    groups = [("all", np.ones(len(t), dtype=bool))] + [(int(v), k == v) for v in np.unique(k)]
+    rows = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, g in groups:
+            tp, fp = int((t & p & g).sum()), int((~t & p & g).sum())
+            fn, tn = int((t & ~p & g).sum()), int((~t & ~p & g).sum())
+            n = int(g.sum())
+            prec = tp / (tp + fp) if tp + fp else np.nan
+            rec = tp / (tp + fn) if tp + fn else np.nan
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else np.nan
+            prev = (tp + fn) / n if n else np.nan
+            rows[name] = {
+                "n": n, "n_stable_dft": tp + fn, "n_stable_model": tp + fp, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+                "precision": prec, "recall": rec, "f1": f1, "accuracy": (tp + tn) / n if n else np.nan,
+                "mae_decomposition_energy": float(err[g].mean()) if n else np.nan,
+                "mae_energy": float(np.nanmean(e_err[g])) if n and np.isfinite(e_err[g]).any() else np.nan,
+                "baseline_precision": prev, "baseline_f1": 2 * prev / (1 + prev) if n else np.nan,
+                "baseline_accuracy": prev,
+            }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _subset_rows(subset, n: int) -> np.ndarray:
+    if subset is None:
+        return np.arange(n)
+    s = np.asarray(subset)
+    if s.dtype == bool:
+        if s.shape != (n,):
+            raise ValueError(f"subset: a boolean mask needs {n} values (one per composition), got shape {s.shape}")
+        return np.flatnonzero(s)
+    if s.dtype.kind not in "iu" or s.ndim != 1:
+        raise ValueError("subset: expected a boolean mask or integer row positions")
+    if len(s) and (s.min() < 0 or s.max() >= n):
+        raise ValueError(f"subset: row positions must lie in [0, {n}), got {s.min()}..{s.max()}")
+    if len(np.unique(s)) != len(s):
+        raise ValueError("subset: row positions repeat")
+    return np.sort(s)
+
+
+def fractions_matrix(parsed: Parsed, rows: np.ndarray) -> np.ndarray:
+    """ElemNet's ``(len(rows), 86)`` float32 input for ``rows`` of ``parsed``."""
+    x = np.zeros((len(rows), N_ELEMENTS), dtype=np.float32)
+    off = parsed.offsets
+    n_el = np.diff(off)[rows]
+    r = np.repeat(np.arange(len(rows)), n_el)
+    take = np.repeat(off[rows], n_el) + (np.arange(n_el.sum()) - np.repeat(np.cumsum(n_el) - n_el, n_el))
+    x[r, parsed.elements[take]] = parsed.fractions[take]
+    return x
+
+
+def _predictions(parsed: Parsed, rows: np.ndarray, predicted, model) -> np.ndarray:
+    n = len(parsed)
+    if (predicted is None) == (model is None):
+        raise ValueError("give either predicted= (energies) or model= (something with .predict), not both or none")
+    if model is not None:
+        valid = np.array([r not in parsed.problems for r in rows], dtype=bool)
+        out = np.full(len(rows), np.nan)
+        if valid.any():
+            out[valid] = np.asarray(model.predict(fractions_matrix(parsed, rows[valid])), dtype=np.float64)
+        return out
+    p = np.asarray(predicted, dtype=np.float64)
+    if p.shape == (len(rows),):
+        return p.copy()
+    if p.shape == (n,):
+        return p[rows]
+    raise ValueError(f"predicted: expected {len(rows)} values (one per subset row) or {n} (one per row), "
+                     f"got shape {p.shape}")
+
+
+def model_protocol(compositions, energies=None, predicted=None, *, model=None, subset=None, join: bool = True,
+                   elements=None, column: str | None = None, tol: float | None = None, threads: int | None = None,
+                   errors: str = "warn", progress_bar: bool | None = None) -> ProtocolResult:
+    """Compare the stable compounds of a set under DFT energies with those under a model's.
+
+    ``compositions``/``energies`` (DFT, eV/atom): the whole set, in any form
+    :func:`hullpack.stability.inputs.parse` reads (or a parsed set). ``subset`` (a boolean mask or row positions;
+    default all rows): the compounds whose energies are replaced by ``predicted`` (one value per
+    subset row, or one per row) or by ``model.predict`` of their ElemNet fractions (e.g.
+    :func:`hullpack.elemnet.load_pretrained`). The DFT truth is the whole set against itself.
+    ``join=True`` (default): the model's compounds enter the hulls together with the other compounds'
+    DFT energies; ``join=False``: each subset compound alone against the compounds outside the subset
+    (and likewise for its DFT truth). Subset rows with a non-finite prediction are left out of the
+    model's hulls and of the metrics (``problem`` says so).
+
+    >>> formulas = ["Fe2O3", "Fe3O4", "FeO", "NiO", "Ni2O3", "FeNi3"]
+    >>> dft = [-1.70, -1.62, -1.40, -1.20, -0.80, -0.10]
+    >>> r = model_protocol(formulas, dft, predicted=[-1.50, -1.66, -1.50], subset=[0, 1, 2])
+    >>> r.table[["formula", "stable_dft", "stable_model"]].values.tolist()
+    [['Fe2O3', True, False], ['Fe3O4', True, True], ['FeO', False, True]]
+    >>> r.metrics.loc["all", ["precision", "recall", "f1"]].round(3).tolist()
+    [0.5, 0.5, 0.5]
+    """
+    tol = DEFAULT_TOL if tol is None else tol
+    parsed = compositions if isinstance(compositions, Parsed) else parse(compositions, energies, elements=elements,
+                                                                           column=column)
+    _report(parsed, "input", errors)
+    rows = _subset_rows(subset, len(parsed))
+    pred = _predictions(parsed, rows, predicted, model)
+    nt = _threads(threads)
+    base_problems = dict(parsed.problems)
+    model_problems = dict(base_problems)  # the truth keeps subset rows whose prediction failed
+    for r, v in zip(rows, pred):
+        if not np.isfinite(v) and int(r) not in model_problems:
+            model_problems[int(r)] = f"prediction is not finite ({v})"
+    swapped = parsed.energies.copy()
+    swapped[rows] = pred
+    model_set = replace(parsed, energies=swapped, problems=model_problems)
+    if join:
+        truth = Reference._from_parsed(parsed, tol, nt).stability(rows, threads=nt, progress_bar=progress_bar)
+        guess = Reference._from_parsed(model_set, tol, nt).stability(rows, threads=nt, progress_bar=progress_bar)
+    else:
+        outside = replace(parsed, problems={**base_problems, **{int(r): "in the subset" for r in rows}})
+        ref = Reference._from_parsed(outside, tol, nt)
+        truth = ref.evaluate(parsed.take(rows), errors="ignore", threads=nt, progress_bar=progress_bar)
+        guess = ref.evaluate(model_set.take(rows), errors="ignore", threads=nt, progress_bar=progress_bar)
+    table = pd.DataFrame({
+        "formula": truth["formula"].to_numpy(), "chemsys": truth["chemsys"].to_numpy(),
+        "n_elements": truth["n_elements"].to_numpy(), "energy_dft": parsed.energies[rows], "energy_model": pred,
+        "e_above_hull_dft": truth["e_above_hull"].to_numpy(), "e_above_hull_model": guess["e_above_hull"].to_numpy(),
+        "decomposition_energy_dft": truth["decomposition_energy"].to_numpy(),
+        "decomposition_energy_model": guess["decomposition_energy"].to_numpy(),
+        "stable_dft": truth["stable"].to_numpy(), "stable_model": guess["stable"].to_numpy(),
+        # None for a good row; e.g. an element only the subset has (join=False)
+        "problem": pd.Series([model_problems.get(int(r)) or a or b for r, a, b in
+                              zip(rows, truth["problem"], guess["problem"])], dtype=object, index=parsed.index[rows]),
+    }, index=parsed.index[rows])
+    ok = table["problem"].isna().to_numpy()
+    t = table[ok]
+    metrics = stability_metrics(t["stable_dft"].astype(bool), t["stable_model"].astype(bool),
+                                t["decomposition_energy_dft"], t["decomposition_energy_model"], t["n_elements"],
+                                t["energy_dft"], t["energy_model"])
+    return ProtocolResult(table, metrics, join)

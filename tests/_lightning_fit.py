@@ -1,0 +1,85 @@
+"""A PyTorch Lightning fit with a hullpack batch sampler and the Trainer's default sampler handling,
+run by tests/test_lightning.py as a script (Lightning's "ddp" strategy re-runs the script in every
+process): ``python _lightning_fit.py OUT_DIR STRATEGY KIND WHERE [DEVICES]``.
+
+KIND is the sampler (``balanced``, ``packed`` or ``distributed``), WHERE where the DataLoader is built
+(``script``: before ``Trainer.fit``, passed to it; ``hook``: in ``train_dataloader()``). Every rank
+writes OUT_DIR/rank<r>.json: the item indices of each step of each epoch and the batch count
+Lightning announced.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+import lightning as L
+
+N_ITEMS = 203
+EPOCHS = 3
+SEED = 5
+BATCH_SIZE = 8
+MAX_COST = 250.0
+
+
+def item_sizes() -> np.ndarray:
+    return np.random.default_rng(0).lognormal(3.0, 1.0, N_ITEMS).round() + 1
+
+
+def make_loader(kind: str) -> torch.utils.data.DataLoader:
+    from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
+
+    sizes = item_sizes()
+    sampler = {
+        "balanced": lambda: BalancedBatchSampler(sizes, BATCH_SIZE, seed=SEED),
+        "packed": lambda: PackedBatchSampler(sizes, MAX_COST, seed=SEED),
+        "distributed": lambda: DistributedBalancedBatchSampler(sizes, BATCH_SIZE, seed=SEED),
+    }[kind]()
+    data = torch.utils.data.TensorDataset(torch.arange(N_ITEMS), torch.randn(N_ITEMS, 4))
+    return torch.utils.data.DataLoader(data, batch_sampler=sampler)
+
+
+class Recorder(L.LightningModule):
+    def __init__(self, out_dir: str, kind: str | None = None):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+        self.out_dir, self.kind = out_dir, kind
+        self.steps: dict[int, list[list[int]]] = {}
+        self.announced: dict[int, int] = {}
+
+    def train_dataloader(self):
+        return make_loader(self.kind)
+
+    def on_train_epoch_start(self):
+        self.announced[self.current_epoch] = int(self.trainer.num_training_batches)
+
+    def training_step(self, batch, batch_idx):
+        idx, x = batch
+        self.steps.setdefault(self.current_epoch, []).append(idx.tolist())
+        return self.net(x).pow(2).mean()  # DDP all-reduces: a rank with an extra step would hang
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    def on_train_end(self):
+        record = {"rank": self.global_rank, "world": self.trainer.world_size, "announced": self.announced,
+                  "steps": self.steps}
+        with open(os.path.join(self.out_dir, f"rank{self.global_rank}.json"), "w") as f:
+            json.dump(record, f)
+
+
+def main(out_dir: str, strategy: str, kind: str, where: str, devices: int) -> None:
+    torch.set_num_threads(1)
+    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy=strategy, max_epochs=EPOCHS,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0)
+    if where == "hook":
+        trainer.fit(Recorder(out_dir, kind))
+    else:
+        trainer.fit(Recorder(out_dir), train_dataloaders=make_loader(kind))
+
+
+if __name__ == "__main__":
+    out, strategy, kind, where = sys.argv[1:5]
+    main(out, strategy, kind, where, int(sys.argv[5]) if len(sys.argv) > 5 else 2)

@@ -1,0 +1,182 @@
+"""hullpack samplers in trainers that manage samplers themselves, under their default settings:
+PyTorch Lightning (one process, and DDP with 2 gloo processes) and HF accelerate (one process)."""
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, LinearCost, PackedBatchSampler
+
+L = pytest.importorskip("lightning")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+N = 203
+
+
+def sizes_of(n=N, k=None, seed=0):
+    return np.random.default_rng(seed).lognormal(3.0, 1.0, n if k is None else (n, k)).round() + 1
+
+
+def dataset(n=N):
+    return TensorDataset(torch.arange(n), torch.randn(n, 4))
+
+
+def quiet_trainer(**kw):
+    return L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, num_sanity_val_steps=0, **kw)
+
+
+class Recorder(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+        self.steps = {}
+
+    def training_step(self, batch, batch_idx):
+        idx, x = batch
+        self.steps.setdefault(self.current_epoch, []).append(idx.tolist())
+        return self.net(x).pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def epoch_batches(sampler, epoch):
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+@pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=3),
+                                  lambda s: PackedBatchSampler(s, 250.0, seed=3)], ids=["balanced", "packed"])
+def test_single_process_trainer_gives_a_new_epoch_every_epoch(make):
+    sampler = make(sizes_of())
+    model = Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's advice on workers and logging
+        quiet_trainer(devices=1, max_epochs=3).fit(model, DataLoader(dataset(), batch_sampler=sampler))
+    assert sorted(model.steps) == [0, 1, 2]
+    for epoch, steps in model.steps.items():
+        assert sorted(i for b in steps for i in b) == list(range(N))
+        # the trainer moved the sampler through its epochs: the batches of that epoch, in order
+        assert steps == epoch_batches(make(sizes_of()), epoch)
+    assert model.steps[0] != model.steps[1] != model.steps[2]
+
+
+def lightning_recreated(loader, sampler, predicting=False):
+    """The DataLoader Lightning builds from ``loader`` when it adds ``sampler`` (its DDP route)."""
+    from lightning.pytorch.trainer.states import RunningStage
+    from lightning.pytorch.utilities.data import _update_dataloader
+
+    return _update_dataloader(loader, sampler, mode=RunningStage.PREDICTING if predicting else None)
+
+
+RECREATED = {
+    "balanced": (lambda s, **w: BalancedBatchSampler(s, 8, seed=1, **w),
+                 lambda s, **w: DistributedBalancedBatchSampler(s, 8, seed=1, **w)),
+    "packed two budgets": (lambda s, **w: PackedBatchSampler(s, [600.0, 600.0], seed=1, **w),
+                           lambda s, **w: DistributedBalancedBatchSampler(s, max_cost=[600.0, 600.0], seed=1, **w)),
+    "packed cost model": (lambda s, **w: PackedBatchSampler(s, 900.0, cost=LinearCost([1.0, 0.5], 2.0), seed=1,
+                                                            drop_last=True, **w),
+                          lambda s, **w: DistributedBalancedBatchSampler(s, max_cost=900.0, weights=[1.0, 0.5],
+                                                                         bias=2.0, seed=1, drop_last=True, **w)),
+    # built in each of 3 processes for its rank, then re-created by the trainer for that rank
+    "distributed": (lambda s, **w: DistributedBalancedBatchSampler(s, 8, seed=1, shuffle=False, **w),
+                    lambda s, **w: DistributedBalancedBatchSampler(s, 8, seed=1, shuffle=False, **w)),
+}
+
+
+@pytest.mark.parametrize("kind", list(RECREATED))
+def test_lightning_recreation_gives_each_rank_its_share(kind):
+    make, reference = RECREATED[kind]
+    sizes = sizes_of(k=2)
+    world = 3 if kind == "distributed" else 2
+    per_rank = []
+    for rank in range(world):
+        own = {"num_replicas": world, "rank": rank} if kind == "distributed" else {}
+        loader = DataLoader(dataset(), batch_sampler=make(sizes, **own))
+        new = lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=world, rank=rank))
+        assert type(new.batch_sampler) is type(loader.batch_sampler)
+        from lightning.fabric.utilities.data import _set_sampler_epoch
+
+        _set_sampler_epoch(new, 4)  # what the fit loop does at every epoch
+        expected = epoch_batches(reference(sizes, num_replicas=world, rank=rank), 4)
+        got = [idx.tolist() for idx, _ in new]
+        assert got == expected and len(new) == len(expected)
+        per_rank.append(got)
+    assert len({len(b) for b in per_rank}) == 1  # equal steps on every rank
+    seen = sorted(i for batches in per_rank for b in batches for i in b)
+    assert len(seen) == len(set(seen))  # nothing twice
+    if kind != "packed cost model":  # drop_last=True there leaves the lightest batches out
+        assert seen == list(range(N))
+
+
+def test_lightning_recreation_for_prediction_keeps_every_item():
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSamplerWrapper
+
+    sizes = sizes_of()
+    loader = DataLoader(dataset(), batch_sampler=BalancedBatchSampler(sizes, 10, drop_last=True, seed=0))
+    assert sum(len(b) for b in loader.batch_sampler) == 200  # drop_last: 3 items sit out
+    wrapped = UnrepeatedDistributedSamplerWrapper(loader.sampler, num_replicas=1, rank=0, shuffle=False)
+    new = lightning_recreated(loader, wrapped, predicting=True)
+    assert sorted(i for idx, _ in new for i in idx.tolist()) == list(range(N))  # predicting: all of them
+
+
+def test_a_conflicting_world_is_named():
+    from hullpack.errors import DistributedConfigError
+
+    sizes = sizes_of()
+    loader = DataLoader(dataset(), batch_sampler=DistributedBalancedBatchSampler(sizes, 8, num_replicas=3, rank=0))
+    with pytest.raises(DistributedConfigError, match=r"num_replicas = 3 and rank = 0 disagree with sampler="):
+        lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=2, rank=0))
+
+
+def run_fit(out_dir, strategy, kind, where):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    res = subprocess.run([sys.executable, os.path.join(HERE, "_lightning_fit.py"), str(out_dir), strategy, kind,
+                          where], capture_output=True, text=True, timeout=300, env=env, cwd=out_dir)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy,kind,where", [("ddp", "balanced", "script"), ("ddp_spawn", "packed", "hook")])
+def test_lightning_ddp_with_default_trainer_arguments(tmp_path, strategy, kind, where):
+    sys.path.insert(0, HERE)
+    try:
+        from _lightning_fit import BATCH_SIZE, EPOCHS, MAX_COST, N_ITEMS, SEED, item_sizes
+    finally:
+        sys.path.remove(HERE)
+    ranks = run_fit(tmp_path, strategy, kind, where)
+    assert [r["world"] for r in ranks] == [2, 2]
+    mode = {"batch_size": BATCH_SIZE} if kind == "balanced" else {"max_cost": MAX_COST}
+    for epoch in map(str, range(EPOCHS)):
+        steps = [r["steps"][epoch] for r in ranks]
+        # equal steps on every rank, as announced before the epoch
+        assert len(steps[0]) == len(steps[1]) == ranks[0]["announced"][epoch] == ranks[1]["announced"][epoch] > 0
+        seen = sorted(i for rank_steps in steps for b in rank_steps for i in b)
+        assert seen == list(range(N_ITEMS))  # every index exactly once per epoch across ranks
+        for r, rank_steps in enumerate(steps):  # each rank's share of DistributedBalancedBatchSampler's plan
+            reference = DistributedBalancedBatchSampler(item_sizes(), num_replicas=2, rank=r, seed=SEED, **mode)
+            assert rank_steps == epoch_batches(reference, int(epoch))
+    assert ranks[0]["steps"]["0"] != ranks[0]["steps"]["1"] != ranks[0]["steps"]["2"]  # a new permutation
+
+
+def test_accelerate_prepare_single_process():
+    accelerate = pytest.importorskip("accelerate")
+    sizes = sizes_of()
+    accelerator = accelerate.Accelerator(cpu=True)
+    for make in (lambda: BalancedBatchSampler(sizes, 8, seed=2), lambda: PackedBatchSampler(sizes, 250.0, seed=2)):
+        loader = accelerator.prepare(DataLoader(dataset(), batch_sampler=make()))
+        epochs = [[idx.tolist() for idx, _ in loader] for _ in range(3)]  # accelerate counts the epochs
+        for epoch, steps in enumerate(epochs):
+            assert sorted(i for b in steps for i in b) == list(range(N))
+            assert steps == epoch_batches(make(), epoch)
+        assert epochs[0] != epochs[1] != epochs[2]

@@ -128,14 +128,14 @@ def test_a_model_without_a_bf16_path_screens_in_fp32(caplog):
     """A callable that autocast does not change (numpy inside) runs every point in fp32."""
     def numpy_model(x):
         a = x.numpy()
-        return -np.minimum(a[:, 0], a[:, 6]) + 0.1 * a[:, 22] * a[:, 6]   # H-O: one vertex, HO
+        return -np.minimum(a[:, 0], a[:, 6]) + 0.1 * a[:, 22] * a[:, 6]   # H-O: one vertex, HO (written H2O2)
 
     with caplog.at_level("INFO", logger="hullpack.screening.pipeline"):
         r = screen(numpy_model, elements="H O Fe", grid=10, compare_dft=False, progress=False)
     assert not make_engine(numpy_model).supports_bf16
     assert r.config["precision"] == "fp32" and r.config["certification"] is None
     assert r.stats["n_evaluated"]["bf16"] == 0 and "no bf16 path" in caplog.text
-    assert r.systems.set_index("system").loc["H-O", "stable"] == "HO"
+    assert r.systems.set_index("system").loc["H-O", "stable"] == "H2O2"
 
 
 @pytest.mark.parametrize("model,match", [

@@ -69,7 +69,8 @@ def test_every_subcommand_is_a_registered_module():
         command = importlib.import_module(f"hullpack.cli.{module_name}")
         assert callable(command.add_arguments) and callable(command.run) and command.HELP
         names.append(command.NAME)
-    assert list(choices) == names == ["info", "train", "predict", "batches", "explain", "bench-memory", "screen"]
+    assert list(choices) == names == ["info", "train", "predict", "batches", "explain", "bench-memory", "screen",
+                                        "stability"]
 
 
 def test_a_new_subcommand_is_one_registration(monkeypatch, capsys):

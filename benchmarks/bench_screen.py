@@ -140,9 +140,14 @@ def plain_pipeline(model, table, grid, device: str = "cpu") -> tuple[float, np.n
     return time.perf_counter() - t, vert
 
 
+# The benchmark's grids (step 1/100 binaries, 1/20 ternaries) and every hull vertex kept: the
+# figures stay comparable with earlier runs whatever the screen's defaults.
+PINNED = {2: {"grid": "uniform:100", "min_depth": 0.0}, 3: {"grid": "uniform:20", "min_depth": 0.0}}
+
+
 def timed_screen(model, **kw):
     t = time.perf_counter()
-    r = screen(model, compare_dft=False, progress=False, **kw)
+    r = screen(model, compare_dft=False, progress=False, **PINNED[kw.get("order", 2)], **kw)
     return time.perf_counter() - t, r
 
 
@@ -183,7 +188,7 @@ def peak_rss(n_shards: int, order: int = 2) -> dict:
         "        if line.startswith('VmHWM'): return int(line.split()[1]) / 1024\n"
         "from hullpack.screening import screen\n"
         "before = hwm()\n"
-        f"r = screen(order={order}, shard='0/{n_shards}', compare_dft=False, progress=False)\n"
+        f"r = screen(order={order}, shard='0/{n_shards}', compare_dft=False, progress=False, **{PINNED[order]!r})\n"
         f"print(json.dumps({{'order': {order}, 'systems': len(r.systems), 'rss_mib': hwm(), "
         "'rss_after_imports_mib': before}))\n"
     )
@@ -211,7 +216,7 @@ def ternary_only(full: bool, n: int, compare_fp32: bool) -> None:
     shard = None if full else f"0/{max(1, 102_340 // n)}"
     rate_before = gemm_rates(model, DEFAULT_CHUNK, 2)
     t = time.perf_counter()
-    r = screen(model, order=3, compare_dft=False, progress=False, shard=shard)
+    r = screen(model, order=3, compare_dft=False, progress=False, shard=shard, **PINNED[3])
     seconds = time.perf_counter() - t
     rate_after = gemm_rates(model, DEFAULT_CHUNK, 2)
     n_sys = len(r.systems)
@@ -226,7 +231,8 @@ def ternary_only(full: bool, n: int, compare_fp32: bool) -> None:
               "achieved_gflops": sum(r.stats["n_evaluated"].values()) * FLOP_PER_PREDICTION / seconds / 1e9}
     if compare_fp32:  # the same systems all in fp32: are the certified vertices the fp32 ones?
         t = time.perf_counter()
-        r32 = screen(model, order=3, precision="fp32", compare_dft=False, progress=False, shard=shard)
+        r32 = screen(model, order=3, precision="fp32", compare_dft=False, progress=False, shard=shard,
+                     **PINNED[3])
         result["fp32_seconds"] = time.perf_counter() - t
         result["certified_vertices_equal_fp32"] = same_vertices(r, r32)
         result["certified_mismatch_systems"] = len(differing(r, r32))
@@ -295,7 +301,7 @@ def main() -> None:
     same = same_vertices(r_bf16, r_fp32)
     audit_bin = audit_summary(r_bf16)
     t0 = time.perf_counter()
-    r_dft = screen(model, progress=False)
+    r_dft = screen(model, progress=False, **PINNED[2])
     t_with_dft = time.perf_counter() - t0
 
     # inference alone, bf16 (the engine's rate), next to a matmul measurement
@@ -307,7 +313,7 @@ def main() -> None:
     # ternaries (a contiguous slice of the table unless --full, so sharing fewer edges than the
     # whole screen does), extrapolated per system
     t = time.perf_counter()
-    r3 = screen(model, order=3, compare_dft=False, progress=False,
+    r3 = screen(model, order=3, compare_dft=False, progress=False, **PINNED[3],
                 shard=None if args.full else f"0/{max(1, 102_340 // n_tern)}")
     t_tern = time.perf_counter() - t
     tern = r3.systems

@@ -559,8 +559,9 @@ class Exchange {
 }  // namespace
 
 // Up to this many items, Refine::exchange also computes the plain largest-first split and starts
-// from it when its real peak is lower (so the result is never above that split's peak); beyond, the
-// projected split alone (the plain one would cost another pass and practically never wins there).
+// from it unless the projected split's real peak is lower (so the result is never above the plain
+// split's peak); beyond, from the projected split alone (the plain one would cost another pass and
+// practically never wins there).
 constexpr i64 kPlainToo = i64{1} << 16;
 
 void balance(const double* costs, i64 n, i64 n_batches, const i64* order, Refine refine, i64* bin_of_item,
@@ -571,8 +572,8 @@ void balance(const double* costs, i64 n, i64 n_batches, const i64* order, Refine
   detail::with_sorted(keys ? keys : costs, n, order, [&](const std::vector<u64>& codes, const auto& items) {
     using Index = typename std::decay_t<decltype(items)>::value_type;
     const double* real = keys ? costs : nullptr;  // null: the costs are the keys (decoded in order)
-    // Refine::exchange starts from the split by projected load; up to kPlainToo items also from the
-    // plain one, if its real peak is lower.
+    // Refine::exchange starts from the split by projected load; up to kPlainToo items from the
+    // plain one instead, unless the projected split's real peak is lower.
     const bool projected = refine == Refine::exchange && refining && n / n_batches < kProjectedCounts;
     std::vector<Index> chosen;
     if (projected) chosen = projected_lpt<Index>(codes, n_batches);
@@ -582,7 +583,7 @@ void balance(const double* costs, i64 n, i64 n_batches, const i64* order, Refine
         const std::vector<double> load = real_loads(c, codes, items, real, n_batches);
         return *std::max_element(load.begin(), load.end());
       };
-      if (!projected || peak(plain) < peak(chosen)) chosen.swap(plain);
+      if (!projected || !(peak(chosen) < peak(plain))) chosen.swap(plain);
     }
     Batches<Index> batches;
     finish(chosen, codes, items, real, n_batches, bin_of_item, refining ? &batches : nullptr);

@@ -267,7 +267,8 @@ def balance(costs, n_batches: int, batch_size: int, order=None,
       other batch that lowers the heaviest: a swap of one item for a cheaper one, of two for two (in
       batches of at most 9 items), or a move from a batch of ``q + 1`` items to one of ``q``. The
       search is bounded (``8 n + 2**24`` item visits at most), so the whole split takes
-      O(n log n) time, and for ``n <= 65536`` it is never heavier than the plain split below.
+      O(n log n) time, and for ``n <= 65536`` it is never heavier than the plain split below (up to
+      the rounding of sums).
     - ``"lightest"``: each item goes to the lightest batch with room (ties to the lowest-numbered
       batch), then items are swapped between the heaviest and the lightest batch while that lowers
       the heaviest (the default before ``"exchange"``).

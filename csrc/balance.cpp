@@ -321,8 +321,8 @@ class Exchange {
   Exchange(const double* costs, const double* keys, const std::vector<u64>& codes, const Index* items,
            i64 n_batches, Batches<Index>& batches, i64* bin_of_item)
       : costs_(costs), keys_(keys ? keys : costs), codes_(codes), items_(items), n_(codes.size()), bt_(batches),
-        bin_of_item_(bin_of_item), pairs_(batches.width <= kPairSlots), sorted_(n_batches, 0), lo_(n_batches),
-        hi_(n_batches) {
+        bin_of_item_(bin_of_item), pairs_(largest_batch(n_, n_batches) <= kPairSlots), sorted_(n_batches, 0),
+        lo_(n_batches), hi_(n_batches) {
     std::vector<std::pair<double, i64>> loads(n_batches);
     for (i64 b = 0; b < n_batches; ++b) {
       loads[b] = {bt_.load[b], b};
@@ -364,6 +364,9 @@ class Exchange {
     Index i, j;
     bool operator<(const Pair& o) const { return sum < o.sum || (sum == o.sum && (i < o.i || (i == o.i && j < o.j))); }
   };
+
+  // The most items a batch holds: q + 1 when n % n_batches > 0, else q.
+  static i64 largest_batch(i64 n, i64 n_batches) { return (n + n_batches - 1) / n_batches; }
 
   bool less(Index x, Index y) const { return costs_[x] < costs_[y] || (costs_[x] == costs_[y] && x < y); }
 

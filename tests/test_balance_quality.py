@@ -16,6 +16,7 @@ import hullpack
 from hullpack import packing
 from hullpack.errors import InvalidInputError
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler
+from test_packing import optimal_peak  # the exact optimum, by search
 
 core = hullpack._core
 PARTS = ("mean", "top_items", "pigeonhole")
@@ -23,36 +24,6 @@ PARTS = ("mean", "top_items", "pigeonhole")
 
 def peak(costs, bins, n_batches):
     return float(packing.batch_costs(costs, bins, n_batches).max())
-
-
-def optimal_peak(costs, n_batches):
-    """The least peak over all splits into n_batches batches of q = n // n_batches or q + 1 items
-    (n % n_batches of them q + 1): a search over assignments, largest item first, that skips
-    batches equal to one already tried and branches that cannot beat the best so far."""
-    n = len(costs)
-    q, r = divmod(n, n_batches)
-    c = sorted((float(x) for x in costs), reverse=True)
-    loads, counts, best = [0.0] * n_batches, [0] * n_batches, [math.inf]
-
-    def place(i, extra):
-        if max(loads) >= best[0]:
-            return
-        if i == n:
-            best[0] = max(loads)
-            return
-        tried = set()
-        for b in range(n_batches):
-            if counts[b] == q + 1 or (counts[b] == q and extra == 0) or (loads[b], counts[b]) in tried:
-                continue
-            tried.add((loads[b], counts[b]))
-            loads[b] += c[i]
-            counts[b] += 1
-            place(i + 1, extra - (counts[b] == q + 1))
-            loads[b] -= c[i]
-            counts[b] -= 1
-
-    place(0, r)
-    return best[0]
 
 
 def reference_parts(costs, n_batches):
@@ -211,8 +182,8 @@ def test_exchange_reaches_the_bound_on_heavy_tails(batch_size, within):
 def test_exchange_ends_where_no_swap_or_move_lowers_the_heaviest_batch(costs, data):
     # Small inputs, integer costs (exact sums): the search ends only when the heaviest batch (the
     # highest-numbered of the heaviest) has no exchange with any batch that lowers it: no swap of
-    # one item for a cheaper one, no move from a batch of q + 1 items to one of q, and in batches of
-    # at most 9 items no swap of two for two.
+    # one item for a cheaper one, no move from a batch of q + 1 items to one of q, and when no
+    # batch holds more than 9 items no swap of two for two.
     costs = np.array(costs, dtype=float)
     n = costs.size
     B = data.draw(st.integers(2, n))
@@ -231,7 +202,7 @@ def test_exchange_ends_where_no_swap_or_move_lowers_the_heaviest_batch(costs, da
         shifts = [a - x for a in mine for x in theirs]
         if mine.size > theirs.size:
             shifts += list(mine)
-        if mine.size <= 9:
+        if -(-n // B) <= 9:
             pairs_h = [mine[i] + mine[j] for i in range(mine.size) for j in range(i + 1, mine.size)]
             pairs_b = [theirs[i] + theirs[j] for i in range(theirs.size) for j in range(i + 1, theirs.size)]
             shifts += [p - x for p in pairs_h for x in pairs_b]

@@ -9,9 +9,9 @@ Measured in one run, on the same sizes:
   (largest first on coarsened costs, then swaps between the heaviest and the lightest batch:
   ``packing.balance(..., refine="lightest")``) and that followed by a plain swap search in numba
   (the heaviest batch against every other, lightest first, the best swap once 64 were tried);
-* balanced batches vs the usual ways (fixed batch size): peak batch cost of ``BalancedBatchSampler``
-  vs random batching and vs round-robin dealing of the largest 10% (as NuGraph's BalanceSampler
-  does), and vs the lower bound, for batch sizes 8 and 32;
+* balanced batches vs the usual ways (fixed batch size, node counts of the same distributions):
+  peak batch cost of ``BalancedBatchSampler`` vs random batching and vs round-robin dealing of the
+  largest 10% (as NuGraph's BalanceSampler does), and vs the lower bound, for batch sizes 8 and 32;
 * DDP: how much the heaviest rank of a step exceeds the step's mean (the straggler), for
   ``DistributedBalancedBatchSampler`` vs ``DistributedSampler`` + ``BatchSampler``;
 * packed batches (node budget): batch count vs the lower bound and time per epoch, for
@@ -46,16 +46,8 @@ from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSamp
 
 
 def distributions(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Graph sizes (node counts): heavy-tailed lognormals, collider events and small molecules."""
-    return {
-        "lognormal s=0.5": rng.lognormal(3.0, 0.5, n).round() + 1,
-        "lognormal s=1.0": rng.lognormal(3.0, 1.0, n).round() + 1,
-        # hits per collider event: a bulk with a long tail of busy events (pile-up)
-        "collider events": np.concatenate([rng.lognormal(6.0, 0.4, n - n // 10),
-                                           rng.lognormal(7.0, 0.5, n // 10)]).round(),
-        # heavy atoms per molecule: narrow, QM9/ZINC-like
-        "molecules": np.clip(rng.normal(23, 4.5, n), 4, None).round(),
-    }
+    """Node counts of every size distribution of ``distributions.py``, as float costs."""
+    return {name: make(n, rng)[0].astype(np.float64) for name, make in DISTRIBUTIONS.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,6 +81,21 @@ def _swap_search_kernel():
         return None
 
     @numba.njit(cache=True)
+    def reposition(by_load, where, load, b):
+        """Moves batch b to its place in by_load (ascending load) after its load changed."""
+        i = where[b]
+        while i > 0 and load[by_load[i - 1]] > load[b]:
+            by_load[i] = by_load[i - 1]
+            where[by_load[i]] = i
+            i -= 1
+        while i + 1 < by_load.size and load[by_load[i + 1]] < load[b]:
+            by_load[i] = by_load[i + 1]
+            where[by_load[i]] = i
+            i += 1
+        by_load[i] = b
+        where[b] = i
+
+    @numba.njit(cache=True)
     def search(c, bins, n_batches, max_rounds):
         n = c.size
         load = np.zeros(n_batches)
@@ -100,12 +107,15 @@ def _swap_search_kernel():
             start[bins[i] + 1] += 1
         for b in range(n_batches):
             start[b + 1] += start[b]
+        by_load = np.argsort(load, kind="mergesort")  # kept sorted as loads change
+        where = np.empty(n_batches, np.int64)
+        for i in range(n_batches):
+            where[by_load[i]] = i
         rounds = 0
         while rounds < max_rounds:
             rounds += 1
-            h = np.argmax(load)
+            h = by_load[n_batches - 1]
             H = load[h]
-            by_load = np.argsort(load)
             best, best_a, best_b, best_x = H, -1, -1, -1
             for idx in range(n_batches):
                 b = by_load[idx]
@@ -130,6 +140,8 @@ def _swap_search_kernel():
             bins[a], bins[x] = best_b, h
             load[h] += c[x] - c[a]
             load[best_b] += c[a] - c[x]
+            reposition(by_load, where, load, h)
+            reposition(by_load, where, load, best_b)
         return bins, rounds
 
     return search

@@ -26,8 +26,10 @@ def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_
     epoch starts from other batches; the refinement then balances the real costs, so the grid costs
     no balance. O(m log m) for m kept items, all in the compiled core but for O(m) numpy passes."""
     m, B = int(keep.size), int(n_batches)
-    real = costs[keep]
-    order = rng.permutation(m).astype(np.int64) if shuffle else None
+    # keep ascends (drop_items), so n items from 0 to n - 1 are all of them: no gathers through it
+    every = m == costs.shape[0] and m > 0 and keep[0] == 0 and keep[-1] == m - 1
+    real = costs if every else costs[keep]
+    order = rng.permutation(m).astype(np.int64, copy=False) if shuffle else None
     keys = coarsen(real, granularity, rng, up=False) if shuffle and granularity > 0 else None
     # The core wants (B-1)*bs < m <= B*bs, i.e. exactly B batches at that batch size.
     bs = max_batch_size if (B - 1) * max_batch_size < m else -(-m // B)
@@ -49,7 +51,8 @@ def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_
             lower_bound = packing.lower_bound(padded, n_batches=B, batch_size=bs)
     offsets, local = packing.group(bin_of, B)
     costs_b = np.asarray(packing.batch_costs(real, bin_of, B), dtype=np.float64)
-    return np.asarray(offsets, np.int64), keep[np.asarray(local, np.int64)], costs_b, float(lower_bound)
+    local = np.asarray(local, np.int64)
+    return np.asarray(offsets, np.int64), local if every else keep[local], costs_b, float(lower_bound)
 
 
 def _fill_empty(bin_of: np.ndarray, n_batches: int, costs: np.ndarray) -> np.ndarray:

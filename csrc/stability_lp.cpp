@@ -66,7 +66,7 @@ void solve_transposed(int m, const double* lu, const int* piv, double* v) {
 std::int64_t lp_scratch_doubles(int m) { return static_cast<std::int64_t>(m) * m + 2 * static_cast<std::int64_t>(m); }
 
 LpResult lower_hull_lp(int m, std::int64_t n, const double* x, const double* c, const std::uint8_t* skip,
-                       const double* b, double stop_below, double* work, int* basis, double* w) {
+                       const double* b, double stop_below, double* work, int* basis, double* w, bool warm_start) {
   double* lu = work;
   double* y = lu + static_cast<std::int64_t>(m) * m;
   double* d = y + m;
@@ -78,7 +78,8 @@ LpResult lower_hull_lp(int m, std::int64_t n, const double* x, const double* c, 
     if (!(skip && skip[j])) scale = std::fmax(scale, std::fabs(c[j]));
   const double eps = 1e-13 * scale;  // reduced costs above -eps are not improving
   const std::int64_t limit = 50 * (n + m) + 100;
-  for (int i = 0; i < m; ++i) basis[i] = i;
+  if (!warm_start)
+    for (int i = 0; i < m; ++i) basis[i] = i;
   bool bland = false;
   int degenerate_run = 0;
   for (std::int64_t iter = 0;; ++iter) {

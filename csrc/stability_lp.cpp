@@ -14,6 +14,7 @@ namespace {
 
 constexpr double kPivot = 1e-11;     // entries of a pivot column below this never limit the step
 constexpr double kSingular = 1e-14;  // an LU pivot below this: the basis is singular
+constexpr double kFeasible = 1e-12;  // a warm start's basic weights must be above -kFeasible
 
 // LU (partial pivoting) of the m x m basis B with B[r][i] = x[basis[i] * m + r]. False if singular.
 bool factor(int m, const double* x, const int* basis, double* lu, int* piv) {
@@ -89,6 +90,12 @@ LpResult lower_hull_lp(int m, std::int64_t n, const double* x, const double* c, 
     }
     for (int i = 0; i < m; ++i) w[i] = b[i];
     solve(m, lu, piv, w);
+    if (warm_start && iter == 0)
+      for (int i = 0; i < m; ++i)
+        if (w[i] < -kFeasible) {  // b is outside the start's simplex: leave it to the caller
+          res.status = 3;
+          return res;
+        }
     double value = 0;
     for (int i = 0; i < m; ++i) value += c[basis[i]] * w[i];
     res.value = value;

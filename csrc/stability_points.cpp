@@ -73,13 +73,13 @@ void PointHull::add_column(i64 point) {
 }
 
 // The linear program over the current columns (cskip_ when it covers them) at composition b, from
-// the references or from the basis `start`.
+// the basis `start` if it is feasible there, else from the references.
 LpResult PointHull::solve(const double* b, double stop_below, const int* start) {
   if (start && start != lp_basis_.data()) std::copy_n(start, m_, lp_basis_.data());
   const u8* skip = static_cast<i64>(cskip_.size()) == n_columns() ? cskip_.data() : nullptr;
   LpResult r = lower_hull_lp(m_, n_columns(), cx_.data(), cc_.data(), skip, b, stop_below, lp_.data(),
                              lp_basis_.data(), w_.data(), start != nullptr);
-  if (r.status == 2 && start)  // defensive: a warm start that failed is retried from the references
+  if (start && r.status >= 2)  // an infeasible start, or (defensive) a warm start that failed
     r = lower_hull_lp(m_, n_columns(), cx_.data(), cc_.data(), skip, b, stop_below, lp_.data(), lp_basis_.data(),
                       w_.data(), false);
   return r;
@@ -153,8 +153,8 @@ i64 PointHull::exclude_flat(double tol) {
   std::vector<i64> flat;
   for (i64 c = m_; c < cols; ++c) {
     const i64 v = cid_[c];
-    cskip_[c] = 1;
-    const LpResult r = solve(x_.data() + v * m_, e_[v] + tol, nullptr);
+    cskip_[c] = 1;  // from v's last basis before its insertion: feasible, and without v
+    const LpResult r = solve(x_.data() + v * m_, e_[v] + tol, basis_.data() + v * m_);
     cskip_[c] = 0;
     if (r.status == 1 || !(r.value - e_[v] > tol)) flat.push_back(v);
   }
@@ -182,24 +182,30 @@ void PointHull::run(int m, i64 n, const double* fractions, const double* e, doub
   }
   std::vector<i32>& ids = ids_;
   ids.resize(m);
+  last_.resize(m);
+  bool have_last = false;
   i32 nv = 0;
   for (i64 i = 0; i < n; ++i) {
-    const double* xi = x_.data() + i * m;
-    const LpResult r = solve(xi, -kInf, warm ? basis_.data() + i * m : nullptr);
-    if (r.status == 2) out.converged = false;
-    const bool vertex = state_[i] == hd::kVertex;
+    const bool vertex = state_[i] == hd::kVertex, pure = state_[i] == hd::kPureElement;
     out.is_vertex[i] = vertex ? 1 : 0;
     nv += vertex;
-    double ea;
-    if (vertex) {
-      ea = 0;
-    } else if (state_[i] == hd::kPureElement) {
-      ea = e[i];  // the hull at a pure composition is its reference, 0 by definition
-    } else {
-      ea = e[i] - r.value;
-      if (ea < 0) ea = 0;  // within tol below the hull: on it
+    // the hull at a vertex is its energy, at a pure composition its reference (0 by definition)
+    out.e_above_hull[i] = vertex ? 0.0 : pure ? e[i] : 0.0;
+    if ((vertex || pure) && !out.decomp_index) continue;
+    // from the previous point's final basis (grid neighbours often share a facet), else from the
+    // point's own last basis of the build (always feasible), else from the references
+    LpResult r;
+    r.status = 3;
+    if (have_last) {
+      std::copy_n(last_.data(), m, lp_basis_.data());
+      r = lower_hull_lp(m, n_columns(), cx_.data(), cc_.data(), nullptr, x_.data() + i * m, -kInf, lp_.data(),
+                        lp_basis_.data(), w_.data(), true);
     }
-    out.e_above_hull[i] = ea;
+    if (r.status >= 2) r = solve(x_.data() + i * m, -kInf, warm ? basis_.data() + i * m : nullptr);
+    std::copy_n(lp_basis_.data(), m, last_.data());
+    have_last = r.status == 0;
+    if (r.status == 2) out.converged = false;
+    if (!vertex && !pure) out.e_above_hull[i] = std::max(0.0, e[i] - r.value);  // within tol below: on it
     if (!out.decomp_index) continue;
     for (int k = 0; k < m; ++k) ids[k] = static_cast<i32>(cid_[lp_basis_[k]]);
     if (vertex) {  // itself, then the other columns of a basis at it (a face of the hull through it), weight 0

@@ -147,12 +147,12 @@ class HullSet {
 // On return basis[0..m) holds the final basis and weights[0..m) its weights (the basic solution);
 // when optimal (status 0), work[m * m .. m * m + m) holds its simplex multipliers y: c_j - y . x_j
 // is the reduced cost of column j, >= -1e-13 max(1, |c|) for every column taken into account.
-// warm_start: start from the basis in basis[0..m) instead (it must be a basis of these columns
-// whose basic solution for b is >= 0, e.g. the final basis of an earlier call for the same b,
-// with columns added since).
+// warm_start: start from the basis in basis[0..m) instead (a basis of these columns, e.g. the final
+// basis of an earlier call for the same b with columns added since, or of a nearby b); if its
+// basic solution for b has a weight below -1e-12, nothing is done and the status is 3.
 struct LpResult {
   double value = 0;
-  int status = 0;     // 0 optimal, 1 stopped below stop_below, 2 iteration limit
+  int status = 0;     // 0 optimal, 1 stopped below stop_below, 2 iteration limit, 3 infeasible start
   int n_basis = 0;    // m
 };
 std::int64_t lp_scratch_doubles(int m);
@@ -228,7 +228,7 @@ class PointHull {
   std::vector<std::int64_t> cid_;
   std::vector<std::uint8_t> cskip_;
   std::vector<double> lp_, w_;
-  std::vector<int> lp_basis_;
+  std::vector<int> lp_basis_, last_;
   std::vector<std::int32_t> ids_;
 };
 

@@ -95,7 +95,11 @@ bool PointHull::deeper(i64 i, i64 j) const {
 }
 
 // Inserts the deepest candidate until none lies more than tol below the hull of the inserted
-// points. Candidates: every point that is neither a pure element nor excluded.
+// points. Candidates: every point that is neither a pure element nor excluded. Lazily: a candidate's
+// depth is an upper bound, exact unless an insertion since its last solve has a negative reduced
+// cost at it (stale); candidates wait in a heap by that bound, and a stale one reaching the top is
+// solved again (and dropped once within tol) before the top is taken. The top, once exact, is the
+// deepest candidate, as if every depth were kept exact.
 bool PointHull::build(double tol) {
   const int m = m_;
   const i64 n = n_;
@@ -105,6 +109,7 @@ bool PointHull::build(double tol) {
   depth_.resize(n);
   y_.assign(static_cast<std::size_t>(n) * m, 0.0);
   basis_.resize(static_cast<std::size_t>(n) * m);
+  stale_.assign(n, 0);
   pending_.clear();
   for (i64 i = 0; i < n; ++i) {
     for (int k = 0; k < m; ++k) basis_[i * m + k] = k;  // the references: hull E = 0, multipliers 0
@@ -113,34 +118,33 @@ bool PointHull::build(double tol) {
     state_[i] = depth_[i] > tol ? hd::kPending : hd::kAbove;
     if (state_[i] == hd::kPending) pending_.push_back(i);
   }
+  const auto shallower = [this](i64 a, i64 b) { return deeper(b, a); };  // a max-heap of the deepest
+  std::make_heap(pending_.begin(), pending_.end(), shallower);
   const double eps = kReducedCost * scale_;
-  for (;;) {
-    i64 best = -1, kept = 0;
-    for (const i64 q : pending_)
-      if (state_[q] == hd::kPending) {
-        pending_[kept++] = q;
-        if (deeper(q, best)) best = q;
-      }
-    pending_.resize(kept);
-    if (best < 0) break;
-    state_[best] = hd::kVertex;
-    add_column(best);
-    const double* xb = x_.data() + best * m;
-    const double eb = e_[best];
-    for (const i64 q : pending_) {
-      if (state_[q] != hd::kPending) continue;
-      if (!(eb - dot(y_.data() + q * m, xb, m) < -eps)) continue;  // the new point leaves q's hull as it was
-      const double* xq = x_.data() + q * m;
-      const LpResult r = solve(xq, e_[q] + tol, basis_.data() + q * m);  // stops once q is within tol
+  while (!pending_.empty()) {
+    std::pop_heap(pending_.begin(), pending_.end(), shallower);
+    const i64 q = pending_.back();
+    if (stale_[q]) {
+      const LpResult r = solve(x_.data() + q * m, e_[q] + tol, basis_.data() + q * m);  // stops once within tol
       if (r.status == 2) converged = false;
       depth_[q] = r.value - e_[q];
       if (r.status == 1 || !(depth_[q] > tol)) {
         state_[q] = hd::kAbove;  // depths only shrink: never a candidate again
+        pending_.pop_back();
         continue;
       }
       std::copy_n(lp_basis_.data(), m, basis_.data() + q * m);
       if (r.status == 0) std::copy_n(lp_.data() + static_cast<std::size_t>(m) * m, m, y_.data() + q * m);
+      stale_[q] = 0;
+      std::push_heap(pending_.begin(), pending_.end(), shallower);
+      continue;
     }
+    pending_.pop_back();
+    state_[q] = hd::kVertex;
+    add_column(q);
+    const double* xq = x_.data() + q * m;
+    for (const i64 p : pending_)  // where the new point lowers the hull, p's depth is only a bound now
+      if (!stale_[p] && e_[q] - dot(y_.data() + p * m, xq, m) < -eps) stale_[p] = 1;
   }
   return converged;
 }
@@ -192,14 +196,14 @@ void PointHull::run(int m, i64 n, const double* fractions, const double* e, doub
     // the hull at a vertex is its energy, at a pure composition its reference (0 by definition)
     out.e_above_hull[i] = vertex ? 0.0 : pure ? e[i] : 0.0;
     if ((vertex || pure) && !out.decomp_index) continue;
-    // from the previous point's final basis (grid neighbours often share a facet), else from the
-    // point's own last basis of the build (always feasible), else from the references
+    // from the previous point's optimal basis by dual simplex (grid neighbours lie a facet or two
+    // apart), else from the point's own last basis of the build (always feasible)
     LpResult r;
     r.status = 3;
     if (have_last) {
       std::copy_n(last_.data(), m, lp_basis_.data());
-      r = lower_hull_lp(m, n_columns(), cx_.data(), cc_.data(), nullptr, x_.data() + i * m, -kInf, lp_.data(),
-                        lp_basis_.data(), w_.data(), true);
+      r = lower_hull_lp_dual(m, n_columns(), cx_.data(), cc_.data(), nullptr, x_.data() + i * m, lp_.data(),
+                             lp_basis_.data(), w_.data());
     }
     if (r.status >= 2) r = solve(x_.data() + i * m, -kInf, warm ? basis_.data() + i * m : nullptr);
     std::copy_n(lp_basis_.data(), m, last_.data());

@@ -159,6 +159,11 @@ std::int64_t lp_scratch_doubles(int m);
 LpResult lower_hull_lp(int m, std::int64_t n, const double* x, const double* c, const std::uint8_t* skip,
                        const double* b, double stop_below, double* work, int* basis, double* weights,
                        bool warm_start = false);
+// The same program from a basis that is optimal for another composition (its reduced costs are
+// >= 0 whatever b is): dual simplex pivots until its weights are >= 0, then lower_hull_lp from
+// there. Status 3 (nothing usable) or 2 (iteration limit) leave the caller to start afresh.
+LpResult lower_hull_lp_dual(int m, std::int64_t n, const double* x, const double* c, const std::uint8_t* skip,
+                            const double* b, double* work, int* basis, double* weights);
 
 // ---------------------------------------------------------------------------------------------
 // The lower hull of one system of points: the N-dimensional kernel of hullpack/hull.hpp (its
@@ -218,10 +223,10 @@ class PointHull {
   const double* e_ = nullptr;
   double scale_ = 1;                     // max(1, |energies| of the non-pure points)
   std::vector<double> x_;                // n * m fractions, each row divided by its sum
-  std::vector<std::uint8_t> state_;      // per point (stability_points.cpp)
+  std::vector<std::uint8_t> state_, stale_;  // per point (stability_points.cpp)
   std::vector<double> depth_, y_;        // candidates: depth, multipliers (m each)
   std::vector<int> basis_;               // candidates: optimal basis (m each), columns of the hull
-  std::vector<std::int64_t> pending_, stamp_;
+  std::vector<std::int64_t> pending_;      // candidates, a max-heap by depth (bound)
   std::vector<std::uint8_t> in_columns_;  // per point: a column of the current linear programs
   // the columns of the current linear programs: references, then points (column -> point id)
   std::vector<double> cx_, cc_;

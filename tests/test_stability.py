@@ -11,7 +11,7 @@ from hullpack.errors import CompositionError, HullInputError
 from hullpack.stability import (Reference, model_protocol, parse, parse_decomposition, stability,
                                 stability_metrics)
 from hullpack.stability.inputs import rationalize
-from hullpack.stability.naming import formulas, systems
+from hullpack.naming import formulas, systems
 
 FORMULAS = ["Fe2O3", "Fe3O4", "FeO", "FeO2", "NiO", "Ni2O3", "FeNi3", "FeNi", "NiFe2O4"]
 ENERGIES = [-1.70, -1.62, -1.40, -0.90, -1.20, -0.80, -0.10, -0.05, -1.55]

@@ -25,7 +25,8 @@ DESCRIPTION = ("Predict every composition of a grid in every binary (ternary, qu
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--order", type=int, default=2, help="2 (binaries, default), 3 (ternaries) or 4 (quaternaries: "
                    "give --elements; a quaternary's --plot is a table, SYSTEM.csv)")
-    p.add_argument("--elements", help='element symbols, e.g. "Fe Ni O" or Fe,Ni,O (default: all 86)')
+    p.add_argument("--elements", help='element symbols, e.g. "Fe Ni O" or Fe,Ni,O (default: all 86; '
+                   'required with --order 4)')
     p.add_argument("--grid", metavar="SPEC", help="reduced:N (every composition whose fractions have "
                    "denominators up to N; default reduced:10), uniform:N or N (step 1/N)")
     p.add_argument("--precision", choices=("bf16", "fp32", "bf16-uncertified"), default="bf16",

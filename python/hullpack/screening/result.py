@@ -44,10 +44,10 @@ class ScreenResult:
 
     Systems are named as pymatgen names a chemical system (``"Fe-O"``: symbols in alphabetical
     order; :meth:`system` and :meth:`plot_system` take them in any order) and formulas are
-    pymatgen's reduced formulas (``"Fe2O3"``); the element columns ``A``, ``B`` (``C``) and
-    fractions ``x_A``, ``x_B`` (``x_C``) follow the system's name.
+    pymatgen's reduced formulas (``"Fe2O3"``); the element columns ``A``, ``B`` (``C``, ``D``) and
+    fractions ``x_A``, ``x_B`` (``x_C``, ``x_D``) follow the system's name.
 
-    ``systems``: one row per system: ``system``, the elements ``A``, ``B`` (``C``), ``n_points``,
+    ``systems``: one row per system: ``system``, the elements ``A``, ``B`` (``C``, ``D``), ``n_points``,
     ``n_vertices`` (hull vertices, pure elements excluded), ``n_stable`` (those at least
     ``min_depth`` below the hull of the other points: the predicted stable compounds), ``stable``
     (their formulas, ";"-separated), ``min_energy`` and ``min_formula`` (lowest predicted energy),

@@ -1,9 +1,11 @@
 """Speed of hullpack's hull kernels, with pymatgen and scipy measured in the same run.
 
-Systems: every binary of ElemNet's 86 elements at step 0.01 (3,655 systems x 101 points) and every
-ternary at step 0.05 (102,340 systems x 231 points), with realistic formation energies: a regular-
-solution bowl per system (pair interaction parameters from -2 to +0.5 eV/atom, so some systems have
-no compound below the references), an asymmetric term and 20 meV/atom of noise.
+Systems: every binary of ElemNet's 86 elements at step 0.01 (3,655 systems x 101 points), every
+ternary at step 0.05 (102,340 systems x 231 points), and every quaternary of the ten elements
+Li Fe Mn Co Ni O P S F Al at step 0.05 (210 systems x 1,771 points; the N-dimensional kernel), with
+realistic formation energies: a regular-solution bowl per system (pair interaction parameters from
+-2 to +0.5 eV/atom, so some systems have no compound below the references), an asymmetric term and
+20 meV/atom of noise.
 
 * hullpack: ``hull_batch`` over all systems of an order in one call (shared grid layout; energies
   above hull and vertices, no decompositions), with all threads and with one thread;
@@ -12,13 +14,15 @@ no compound below the references), an asymmetric term and 20 meV/atom of noise.
 * anchor 2: scipy ``ConvexHull`` of the lifted points with the references, lower facets, energy
   above hull as the largest lower-facet plane under each point (numpy), on a sample, per system.
 
-The sampled systems are also checked against pymatgen (energy above hull, stable set).
+The sampled systems are also checked against pymatgen (energy above hull, stable set). For the
+quaternaries also the vertex depths (``depth=True``) against lifting each vertex out of the way and
+reading its energy above hull (one hull per vertex, the screening's former way), on a sample.
 
 Also the first-layer gather (``hullpack.compositions.first_layer``, ElemNet's first layer: 86 -> 1024)
 for 65,536 ternary (system, grid point) pairs, fp32 and bf16 output, against the dense anchor: build
 the 86-wide float32 inputs and run ``torch.addmm`` (bias + x @ W.T).
 
-    python benchmarks/bench_hull.py              # all systems (about a minute on 2 cores)
+    python benchmarks/bench_hull.py              # all systems (a few minutes on 2 cores)
     python benchmarks/bench_hull.py --quick      # 10,000 ternaries, smaller samples
 
 Writes benchmarks/results/hull.json and prints a Markdown table.
@@ -36,7 +40,8 @@ from _common import save
 from hullpack.compositions import grid_fractions, systems, uniform_grid
 from hullpack.hull import hull_batch
 
-ELEMENTS = ("Fe", "Ni", "Al")
+ELEMENTS = ("Fe", "Ni", "Al", "Cu")
+QUATERNARY_ELEMENTS = "Li Fe Mn Co Ni O P S F Al"
 
 
 def energies(fractions: np.ndarray, n_sys: int, rng) -> np.ndarray:
@@ -103,9 +108,23 @@ def scipy_sample(grid_f, e_rows):
     return seconds / len(e_rows), np.array(out)
 
 
-def run(order, n_step, n_systems, sample, repeat, rng):
+def lifted_depth_sample(grid_f, e, is_vertex, rows):
+    """Seconds per system of the vertex depths by lifting (one hull per vertex), and the depths."""
+    lift = 1e3
+    t = time.perf_counter()
+    depth = np.full((len(rows), e.shape[1]), np.nan)
+    for k, s in enumerate(rows):
+        p = np.flatnonzero(is_vertex[s])
+        lifted = np.repeat(e[s:s + 1], len(p), axis=0)
+        lifted[np.arange(len(p)), p] = lift
+        h = hull_batch(grid_f, lifted, decomposition=False, progress_bar=False)
+        depth[k, p] = lift - h.e_above_hull[np.arange(len(p)), p] - e[s, p]
+    return (time.perf_counter() - t) / len(rows), depth
+
+
+def run(order, n_step, n_systems, sample, repeat, rng, elements=None):
     grid_f = grid_fractions(uniform_grid(order, n_step))
-    table = systems(order)[:n_systems]
+    table = systems(order, elements)[:n_systems]
     e = energies(grid_f, len(table), rng)
     threads = os.cpu_count()
     t_all, out = time_hullpack(grid_f, e, None, repeat)
@@ -125,6 +144,14 @@ def run(order, n_step, n_systems, sample, repeat, rng):
         same_stable_sets_vs_pymatgen=int((out.is_vertex[pick][:, inner] == pmg_stable).all(axis=1).sum()),
         max_abs_diff_vs_scipy=float(np.abs(out.e_above_hull[pick] - np.maximum(scipy_e, 0)).max()),
     )
+    if order >= 4:  # vertex depths: with the hulls (depth=True) against one lifted hull per vertex
+        t = time.perf_counter()
+        with_depth = hull_batch(grid_f, e, decomposition=False, depth=True, progress_bar=False)
+        row["depth_extra_us_per_system"] = 1e6 * (time.perf_counter() - t - t_all) / len(table)
+        t_lift, lift_depth = lifted_depth_sample(grid_f, e, out.is_vertex, pick)
+        row["lifted_depth_us_per_system"] = 1e6 * t_lift
+        got = with_depth.vertex_depth[pick]
+        row["max_abs_diff_depth_vs_lifted"] = float(np.nanmax(np.abs(got - lift_depth)))
     row["speedup_vs_pymatgen"] = row["pymatgen_us_per_system"] / row["hullpack_us_per_system"]
     row["speedup_vs_pymatgen_1thread"] = row["pymatgen_us_per_system"] / row["hullpack_1thread_us_per_system"]
     row["speedup_vs_scipy"] = row["scipy_us_per_system"] / row["hullpack_us_per_system"]
@@ -193,7 +220,7 @@ def table(rows):
              "scipy per system | vs pymatgen | vs scipy | vertices | agree with pymatgen |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        name = {2: "binaries", 3: "ternaries"}[r["order"]]
+        name = {2: "binaries", 3: "ternaries", 4: "quaternaries"}[r["order"]]
         lines.append(
             f"| {r['systems']:,} {name} | {r['points']} | {r['hullpack_seconds']:.2f} s ({r['threads']} threads) | "
             f"{r['hullpack_us_per_system']:.1f} µs | {r['hullpack_1thread_us_per_system']:.1f} µs | "
@@ -201,6 +228,13 @@ def table(rows):
             f"{r['speedup_vs_pymatgen']:,.0f}× ({r['speedup_vs_pymatgen_1thread']:,.0f}× on 1 thread) | "
             f"{r['speedup_vs_scipy']:.1f}× | {r['mean_vertices']:.1f} | "
             f"{r['same_stable_sets_vs_pymatgen']}/{r['sample']} stable sets, max Δ {r['max_abs_diff_vs_pymatgen']:.1e} eV |")
+    for r in rows:
+        if "depth_extra_us_per_system" in r:
+            lines += ["", f"Vertex depths of the {r['systems']} quaternaries: {r['depth_extra_us_per_system'] / 1e3:.1f} ms "
+                      f"per system on top of the hulls with depth=True, against "
+                      f"{r['lifted_depth_us_per_system'] / 1e3:.0f} ms per system by lifting each vertex "
+                      f"({r['lifted_depth_us_per_system'] / max(r['depth_extra_us_per_system'], 1e-9):.0f}×; "
+                      f"max Δ {r['max_abs_diff_depth_vs_lifted']:.1e} eV)."]
     return "\n".join(lines)
 
 
@@ -208,6 +242,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="10,000 ternaries, 10-system anchor samples")
     ap.add_argument("--sample", type=int, default=20, help="systems timed with pymatgen and scipy per order")
+    ap.add_argument("--sample4", type=int, default=6, help="quaternaries timed with pymatgen and scipy "
+                    "(pymatgen takes seconds per system)")
     ap.add_argument("--repeat", type=int, default=1, help="hullpack timings keep the best of this many runs")
     args = ap.parse_args(argv)
     n_ternary = 10_000 if args.quick else None
@@ -218,6 +254,8 @@ def main(argv=None):
     rows.append(run(2, 100, None, sample, args.repeat, rng))
     print("ternaries ...", flush=True)
     rows.append(run(3, 20, n_ternary, sample, args.repeat, rng))
+    print("quaternaries ...", flush=True)
+    rows.append(run(4, 20, None, 3 if args.quick else args.sample4, args.repeat, rng, QUATERNARY_ELEMENTS))
     print("first-layer gather ...", flush=True)
     g = gather(65_536, max(args.repeat, 3), rng)
     out = save("hull", dict(rows=rows, first_layer_gather=g))

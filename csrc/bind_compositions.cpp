@@ -15,11 +15,28 @@ namespace {
 
 constexpr std::int64_t kMaxGridPoints = std::int64_t{1} << 24;
 
-// The order of a system or grid: 2 (binary) or 3 (ternary).
+// The order of a system or grid: 2 (binary), 3 (ternary), 4 (quaternary), .. up to kMaxOrder.
 int expect_system_order(const py::handle& obj) {
   const std::int64_t order = expect_int(obj, "order");
-  if (order != 2 && order != 3) fail("order must be 2 (binary) or 3 (ternary), got ", order);
+  if (order < 2 || order > compositions::kMaxOrder)
+    fail("order must be 2 to ", compositions::kMaxOrder, " (elements per system: 2 binaries, 3 ternaries, 4 quaternaries, ..), got ",
+         order);
   return static_cast<int>(order);
+}
+
+// Points of the uniform grid of step 1/n and order k (all of them, min_elements 1): C(n + k - 1, k - 1).
+std::int64_t uniform_points(int order, std::int64_t n) { return compositions::n_choose(n + order - 1, order - 1); }
+
+// The largest n (or max_denominator) of a grid of order k: binaries and ternaries keep their long-standing
+// limits; higher orders, the largest value whose grid enumerates at most kMaxGridPoints numerator tuples:
+// C(n + k - 1, k - 1) for a uniform grid, C(N + k, k) - 1 (all denominators 1..N) for a reduced one.
+std::int64_t most_intervals(int order, bool reduced) {
+  if (order == 2) return reduced ? 10000 : kMaxGridPoints - 1;
+  if (order == 3) return reduced ? 400 : 5000;
+  std::int64_t n = 1;
+  auto tuples = [&](std::int64_t v) { return reduced ? compositions::n_choose(v + order, order) : uniform_points(order, v); };
+  while (tuples(n + 1) >= 0 && tuples(n + 1) <= kMaxGridPoints) ++n;
+  return n;
 }
 
 int expect_min_elements(const py::handle& obj, int order) {
@@ -39,7 +56,10 @@ i32_array core_systems(const py::handle& elements_obj, const py::handle& order_o
   }
   if (n < order) fail("elements: ", n, " element(s) make no system of order ", order);
   const std::int64_t n_sys = compositions::n_choose(n, order);
-  if (n_sys < 0 || n_sys > (std::int64_t{1} << 31)) fail("elements: ", n, " elements make too many systems of order ", order);
+  // at most 2^31 int32 entries (8 GiB), checked before anything is allocated
+  if (n_sys < 0 || n_sys > (std::int64_t{1} << 31) / order)
+    fail("elements: ", n, " elements make too many systems of order ", order, " (", n_sys < 0 ? std::string("beyond int64") : std::to_string(n_sys),
+         "; at most ", (std::int64_t{1} << 31) / order, ")");
   i32_array out(std::vector<py::ssize_t>{n_sys, order});
   std::int32_t* o = out.mutable_data();
   py::gil_scoped_release release;
@@ -66,7 +86,7 @@ i32_array core_uniform_grid(const py::handle& order_obj, const py::handle& n_obj
   const int order = expect_system_order(order_obj);
   const std::int64_t n = expect_int(n_obj, "n");
   const int min_elements = expect_min_elements(min_obj, order);
-  const std::int64_t most = order == 2 ? kMaxGridPoints - 1 : 5000;
+  const std::int64_t most = most_intervals(order, false);
   if (n < 1 || n > most) fail("n (the grid step is 1/n) must be in 1..", most, " for order ", order, ", got ", n);
   return make_grid(
       order, [&] { return compositions::uniform_grid_size(order, n, min_elements); },
@@ -77,7 +97,7 @@ i32_array core_reduced_grid(const py::handle& order_obj, const py::handle& max_d
   const int order = expect_system_order(order_obj);
   const std::int64_t max_den = expect_int(max_den_obj, "max_denominator");
   const int min_elements = expect_min_elements(min_obj, order);
-  const std::int64_t most = order == 2 ? 10000 : 400;
+  const std::int64_t most = most_intervals(order, true);
   if (max_den < 1 || max_den > most) fail("max_denominator must be in 1..", most, " for order ", order, ", got ", max_den);
   return make_grid(
       order, [&] { return compositions::reduced_grid_size(order, max_den, min_elements); },
@@ -96,7 +116,7 @@ RowsOut expect_rows_out(const py::handle& obj, std::int64_t rows, std::int64_t c
   return {out.array, out.dtype_index == 1};
 }
 
-// The arrays the gather kernels read: systems (n_sys, order 2 or 3) and grid (n_pts, order)
+// The arrays the gather kernels read: systems (n_sys, order 2..kMaxOrder) and grid (n_pts, order)
 // int32, weight_t (n_in, h > 0) and bias (h,) float32.
 struct GatherInputs {
   i32_array systems, grid;
@@ -112,7 +132,8 @@ GatherInputs expect_gather_inputs(const py::handle& systems_obj, const py::handl
   in.order = static_cast<int>(in.systems.shape(1));
   if (order_required && in.order != order_required)
     fail("systems: expected ", order_required, " columns (binary systems), got ", in.order);
-  if (in.order != 2 && in.order != 3) fail("systems: expected 2 or 3 columns, got ", in.order);
+  if (in.order < 2 || in.order > compositions::kMaxOrder)
+    fail("systems: expected 2 to ", compositions::kMaxOrder, " columns (elements per system), got ", in.order);
   if (in.grid.shape(1) != in.order) fail("grid: expected ", in.order, " columns like systems, got ", in.grid.shape(1));
   in.n_sys = in.systems.shape(0), in.n_pts = in.grid.shape(0), in.n_in = in.wt.shape(0), in.h = in.wt.shape(1);
   if (in.h == 0) fail("weight_t: no output features (shape (", in.n_in, ", 0))");
@@ -243,7 +264,7 @@ py::array core_line_layers(const py::handle& systems_obj, const py::handle& grid
 
 void bind_compositions(py::module_& m) {
   m.def("systems", &core_systems, py::arg("elements"), py::arg("order"),
-        "All order-subsets (2 or 3) of strictly ascending int32 element indices, lexicographic: int32 (n_sys, order).");
+        "All order-subsets (order 2..8) of strictly ascending int32 element indices, lexicographic: int32 (n_sys, order).");
   m.def("uniform_grid", &core_uniform_grid, py::arg("order"), py::arg("n"), py::arg("min_elements") = 1,
         "Numerators (int32 (n_pts, order), rows summing to n) of the grid of step 1/n with >= min_elements non-zero.");
   m.def("reduced_grid", &core_reduced_grid, py::arg("order"), py::arg("max_denominator"), py::arg("min_elements") = 1,

@@ -1,6 +1,6 @@
 // Python binding of the batched lower-hull kernels (hullpack/hull.hpp): hull_batch, on the CPU or,
-// in a CUDA build, on the current CUDA device. Arguments are checked with bind_checks.hpp before
-// any kernel runs or any output is allocated.
+// in a CUDA build and for binaries and ternaries, on the current CUDA device; vertex depths on the
+// CPU. Arguments are checked with bind_checks.hpp before any kernel runs or any output is allocated.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -59,11 +59,13 @@ i64_array expect_offsets(const py::handle& obj, std::int64_t n_total) {
 
 py::dict core_hull_batch(const py::handle& fractions_obj, const py::handle& energies_obj, const py::handle& offsets_obj,
                          const py::handle& tol_obj, const py::handle& decomposition_obj, const py::handle& facets_obj,
-                         const py::handle& nonfinite_obj, const py::handle& n_threads_obj, const py::handle& device_obj) {
+                         const py::handle& nonfinite_obj, const py::handle& n_threads_obj, const py::handle& device_obj,
+                         const py::handle& depth_obj, const py::handle& general_obj) {
   auto fractions = expect_array<double>(fractions_obj, "fractions", 2, 2);
   const std::int64_t n_rows = fractions.shape(0);
   const int k = static_cast<int>(fractions.shape(1));
-  if (k != 2 && k != 3) fail("fractions: expected 2 (binary) or 3 (ternary) columns, got ", k);
+  if (k < 2 || k > hull::kMaxOrder)
+    fail("fractions: expected 2 (binary), 3 (ternary), 4 (quaternary) .. ", hull::kMaxOrder, " columns, got ", k);
   const bool shared = offsets_obj.is_none();
   f64_array energies = expect_array<double>(energies_obj, "energies", shared ? 2 : 1, shared ? 2 : 1);
   std::int64_t n_sys, n_total;
@@ -92,6 +94,13 @@ py::dict core_hull_batch(const py::handle& fractions_obj, const py::handle& ener
   const bool raise_nonfinite = expect_choice(nonfinite_obj, "nonfinite", {"raise", "nan"}) == "raise";
   const bool on_cuda = expect_choice(device_obj, "device", {"cpu", "cuda"}) == "cuda";
   const int n_threads = expect_n_threads(n_threads_obj);
+  const bool want_depth = expect_flag(depth_obj, "depth");
+  const bool general = expect_flag(general_obj, "general");
+  if (want_facets && (k > 3 || general))
+    fail("facets: the hull's facets are written for binaries and ternaries only (", k,
+         " columns here); pass facets=False");
+  if (on_cuda && (k > 3 || general))
+    fail("device='cuda': the CUDA kernels cover binaries and ternaries only (", k, " columns here); use device='cpu'");
   const double* e = energies.data();
   if (raise_nonfinite)
     for (std::int64_t r = 0; r < n_total; ++r)
@@ -114,6 +123,7 @@ py::dict core_hull_batch(const py::handle& fractions_obj, const py::handle& ener
   py::array_t<double> decomp_weight(want_decomp ? shape(k) : std::vector<py::ssize_t>{0});
   py::array_t<std::int32_t> n_vertices(n_sys), n_facets(n_sys);
   py::array_t<std::uint8_t> status(n_sys);
+  py::array_t<double> depth(want_depth ? shape(0) : std::vector<py::ssize_t>{0});
   std::vector<std::int32_t> facet_slots(want_facets ? hull::facet_capacity(k, n_total, n_sys) : 0);
 
   hull::BatchInput in;
@@ -124,6 +134,7 @@ py::dict core_hull_batch(const py::handle& fractions_obj, const py::handle& ener
   in.offsets = offsets.data();
   in.n_sys = n_sys;
   in.tol = tol;
+  in.general = general;
   hull::BatchOutput out;
   out.e_above_hull = e_above.mutable_data();
   out.is_vertex = reinterpret_cast<std::uint8_t*>(is_vertex.mutable_data());
@@ -141,6 +152,7 @@ py::dict core_hull_batch(const py::handle& fractions_obj, const py::handle& ener
     else
 #endif
       hull::hull_batch(in, out, n_threads);
+    if (want_depth) hull::vertex_depths(in, out.is_vertex, out.status, depth.mutable_data(), n_threads);
   }
 
   py::dict result;
@@ -148,6 +160,7 @@ py::dict core_hull_batch(const py::handle& fractions_obj, const py::handle& ener
   result["is_vertex"] = is_vertex;
   result["n_vertices"] = n_vertices;
   result["status"] = status;
+  if (want_depth) result["vertex_depth"] = depth;
   if (want_decomp) {
     result["decomp_index"] = decomp_index;
     result["decomp_weight"] = decomp_weight;
@@ -172,11 +185,15 @@ py::dict core_hull_batch(const py::handle& fractions_obj, const py::handle& ener
 void bind_hull(py::module_& m) {
   m.def("hull_batch", &core_hull_batch, py::arg("fractions"), py::arg("energies"), py::arg("offsets") = py::none(),
         py::arg("tol") = 1e-9, py::arg("decomposition") = true, py::arg("facets") = false,
-        py::arg("nonfinite") = "raise", py::arg("n_threads") = 0, py::arg("device") = "cpu",
-        "Lower hulls of many binary/ternary systems with elemental references at 0 eV/atom. fractions float64 "
-        "(N, k) with energies (N,) and CSR offsets (n_sys + 1,), or a shared grid (n_points, k) with energies "
-        "(n_sys, n_points) and offsets None. Returns a dict of e_above_hull, is_vertex, n_vertices, status "
-        "(0 computed, 1 non-finite energy) and optionally decomp_index/decomp_weight and facet_offsets/facets.");
+        py::arg("nonfinite") = "raise", py::arg("n_threads") = 0, py::arg("device") = "cpu", py::arg("depth") = false,
+        py::arg("general") = false,
+        "Lower hulls of many systems of k = 2..8 elements with elemental references at 0 eV/atom. fractions "
+        "float64 (N, k) with energies (N,) and CSR offsets (n_sys + 1,), or a shared grid (n_points, k) with "
+        "energies (n_sys, n_points) and offsets None. Returns a dict of e_above_hull, is_vertex, n_vertices, "
+        "status (0 computed, 1 non-finite energy, 2 a linear program did not converge) and optionally "
+        "decomp_index/decomp_weight, facet_offsets/facets (k <= 3) and vertex_depth (depth=True: how far each "
+        "vertex lies below the hull of the other points, NaN elsewhere). general=True runs binaries and "
+        "ternaries through the N-dimensional kernel of k >= 4 (for tests and benchmarks; CPU, no facets).");
 }
 
 }  // namespace hullpack::bind

@@ -27,21 +27,26 @@ int nonzero(const i32* a, int order) {
 }
 
 // Calls f(numerators) for every tuple of `order` non-negative numerators summing to d, in
-// lexicographic order of (a_1, .., a_{order-1}).
+// lexicographic order of (a_1, .., a_{order-1}); a_0 = d - (a_1 + .. + a_{order-1}).
 template <typename F>
 void each_tuple(int order, i64 d, F&& f) {
-  std::array<i32, 3> a{};
-  if (order == 2) {
-    for (i64 j = 0; j <= d; ++j) {
-      a = {i32(d - j), i32(j), 0};
-      f(a.data());
+  std::array<i32, kMaxOrder> a{};
+  a[0] = i32(d);
+  i64 rest = 0;  // a_1 + .. + a_{order-1}
+  for (;;) {
+    f(a.data());
+    // the lexicographic successor: raise the last a_p (p >= 1) that can grow, zero those after it
+    int p = order - 1;
+    if (rest == d) {
+      while (p >= 1 && a[p] == 0) --p;  // a_p is the last non-zero one: zero it, raise a_{p-1}
+      if (p <= 1) return;               // (0, .., 0, d) in the later slots: done
+      rest -= a[p];
+      a[p] = 0;
+      --p;
     }
-  } else {
-    for (i64 j = 0; j <= d; ++j)
-      for (i64 l = 0; l <= d - j; ++l) {
-        a = {i32(d - j - l), i32(j), i32(l)};
-        f(a.data());
-      }
+    ++a[p];
+    ++rest;
+    a[0] = i32(d - rest);
   }
 }
 
@@ -107,21 +112,16 @@ i64 n_choose(i64 n, int k) {
 }
 
 void systems(const i32* elements, i64 n, int order, i32* out) {
-  i64 row = 0;
-  if (order == 2) {
-    for (i64 a = 0; a < n; ++a)
-      for (i64 b = a + 1; b < n; ++b, ++row) {
-        out[2 * row] = elements[a];
-        out[2 * row + 1] = elements[b];
-      }
-  } else {
-    for (i64 a = 0; a < n; ++a)
-      for (i64 b = a + 1; b < n; ++b)
-        for (i64 c = b + 1; c < n; ++c, ++row) {
-          out[3 * row] = elements[a];
-          out[3 * row + 1] = elements[b];
-          out[3 * row + 2] = elements[c];
-        }
+  if (n < order) return;
+  std::array<i64, kMaxOrder> at{};  // the positions of a row, ascending: odometer in lexicographic order
+  for (int j = 0; j < order; ++j) at[j] = j;
+  for (i64 row = 0;; ++row) {
+    for (int j = 0; j < order; ++j) out[order * row + j] = elements[at[j]];
+    int p = order - 1;
+    while (p >= 0 && at[p] == n - order + p) --p;  // the last position that can move right
+    if (p < 0) return;
+    ++at[p];
+    for (int j = p + 1; j < order; ++j) at[j] = at[j - 1] + 1;
   }
 }
 
@@ -160,18 +160,26 @@ i64 reduced_grid_size(int order, i64 max_den, int min_elements) {
 }
 
 void reduced_grid(int order, i64 max_den, int min_elements, i32* out) {
-  std::vector<std::array<i32, 3>> pts;
-  each_reduced(order, max_den, min_elements, [&](const i32* a) { pts.push_back({a[0], a[1], order == 3 ? a[2] : 0}); });
-  // exact comparison of (a_1/d, a_2/d) by cross-multiplication
-  std::sort(pts.begin(), pts.end(), [order](const std::array<i32, 3>& p, const std::array<i32, 3>& q) {
-    const i64 dp = i64(p[0]) + p[1] + p[2], dq = i64(q[0]) + q[1] + q[2];
+  // the points in enumeration order (row r at out + order * r), then sorted through an index
+  i64 count = 0;
+  each_reduced(order, max_den, min_elements, [&](const i32* a) { std::copy_n(a, order, out + order * count++); });
+  std::vector<i64> rank(count);
+  std::vector<i32> den(count);
+  std::iota(rank.begin(), rank.end(), i64{0});
+  for (i64 r = 0; r < count; ++r) den[r] = std::accumulate(out + order * r, out + order * (r + 1), i32{0});
+  // exact comparison of (a_1/d, .., a_{order-1}/d) by cross-multiplication; no two points are equal
+  std::sort(rank.begin(), rank.end(), [&](i64 p, i64 q) {
+    const i32 *a = out + order * p, *b = out + order * q;
+    const i64 dp = den[p], dq = den[q];
     for (int j = 1; j < order; ++j) {
-      const i64 l = i64(p[j]) * dq, r = i64(q[j]) * dp;
+      const i64 l = i64(a[j]) * dq, r = i64(b[j]) * dp;
       if (l != r) return l < r;
     }
     return false;
   });
-  for (std::size_t r = 0; r < pts.size(); ++r) std::copy_n(pts[r].data(), order, out + order * r);
+  std::vector<i32> sorted(static_cast<std::size_t>(count) * order);
+  for (i64 r = 0; r < count; ++r) std::copy_n(out + order * rank[r], order, sorted.data() + order * r);
+  std::copy(sorted.begin(), sorted.end(), out);
 }
 
 namespace {

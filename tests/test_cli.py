@@ -278,7 +278,7 @@ def test_screen_plot_only_draws_one_system_and_writes_nothing_else(model_file, t
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--plot", "FeO", "--plot-only"], "system 'FeO': expected 2 or 3 distinct element symbols"),
+    (["--plot", "FeO", "--plot-only"], "system 'FeO': expected 2 to 4 distinct element symbols"),
     (["--plot", "Fe-Xx"], "unknown: Xx"),
     (["--plot-only"], "--plot-only draws the system of --plot SYSTEM"),
 ])

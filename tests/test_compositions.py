@@ -1,7 +1,8 @@
-"""hullpack.compositions: systems, grids and the first-layer gather."""
+"""hullpack.compositions: systems, grids and the first-layer gather, for orders 2 to 8."""
+import hashlib
 import itertools
 from fractions import Fraction
-from math import gcd
+from math import comb, gcd
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from hullpack.errors import InvalidInputError
 # Systems
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("order, count", [(2, 3655), (3, 102340)])
+@pytest.mark.parametrize("order, count", [(2, 3655), (3, 102340), (4, 2123555)])
 def test_all_systems_of_elemnet(order, count):
     table = systems(order)
     assert table.shape == (count, order) and table.dtype == np.int32
@@ -29,6 +30,22 @@ def test_all_systems_of_elemnet(order, count):
     assert (np.diff(keys) > 0).all()                                 # lexicographic rows
     if order == 3:
         assert table[:3].tolist() == [[0, 1, 2], [0, 1, 3], [0, 1, 4]] and table[-1].tolist() == [83, 84, 85]
+    if order == 4:
+        assert table[:2].tolist() == [[0, 1, 2, 3], [0, 1, 2, 4]] and table[-1].tolist() == [82, 83, 84, 85]
+
+
+@pytest.mark.parametrize("order", [4, 5, 6, 7, 8])
+def test_systems_of_any_order_are_the_combinations(order):
+    elements = [0, 3, 7, 10, 22, 24, 40, 51, 60, 85]
+    table = systems(order, elements)
+    assert table.dtype == np.int32 and table.shape == (comb(len(elements), order), order)
+    assert table.tolist() == [list(c) for c in itertools.combinations(elements, order)]
+
+
+def test_quaternary_systems_of_ten_elements():
+    table = systems(4, "Li Fe Mn Co Ni O P S F Al")
+    assert table.shape == (210, 4)
+    assert system_names(table)[:3] == ["Li-O-F-Al", "Li-O-F-P", "Li-O-F-S"]          # ElemNet's element order
 
 
 def test_systems_of_an_element_subset_in_elemnet_order():
@@ -44,7 +61,9 @@ def test_systems_of_an_element_subset_in_elemnet_order():
     ({"order": 2, "elements": ["Fe", "Xx", "Yy"]}, "'Xx', 'Yy'"),
     ({"order": 2, "elements": ["Fe", "Fe", "Ni"]}, "more than once: Fe"),
     ({"order": 3, "elements": ["Fe", "Ni"]}, "2 element.s. make no system of order 3"),
-    ({"order": 4}, "order must be 2 .binary. or 3"),
+    ({"order": 9}, r"order must be 2 to 8 \(elements per system"),
+    ({"order": 1}, r"order must be 2 to 8"),
+    ({"order": 5, "elements": "Fe Ni O Al"}, "4 element.s. make no system of order 5"),
     ({"order": 2, "elements": [0, 86]}, "outside 0..85"),
 ])
 def test_systems_bad_requests(kwargs, match):
@@ -62,16 +81,22 @@ def test_core_systems_rejects_garbage():
             _core.systems(bad, 2)
     with pytest.raises(ValueError, match="order: expected an integer"):
         _core.systems(np.arange(5, dtype=np.int32), True)
+    # counted (with int64 overflow checks) before anything is allocated
+    with pytest.raises(ValueError, match=r"elements: 86 elements make too many systems of order 8 \(53060358690; at most"):
+        _core.systems(np.arange(86, dtype=np.int32), 8)
+    with pytest.raises(ValueError, match="make too many systems of order 8 .beyond int64"):
+        _core.systems(np.arange(3000, dtype=np.int32), 8)
 
 
 # ---------------------------------------------------------------------------------------------
 # Grids
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("order, n", [(2, 1), (2, 100), (3, 1), (3, 20), (3, 7)])
+@pytest.mark.parametrize("order, n", [(2, 1), (2, 100), (3, 1), (3, 20), (3, 7), (4, 1), (4, 20), (4, 9),
+                                      (5, 6), (8, 3)])
 def test_uniform_grid(order, n):
     g = uniform_grid(order, n)
-    expected = n + 1 if order == 2 else (n + 1) * (n + 2) // 2
+    expected = comb(n + order - 1, order - 1)
     assert g.shape == (expected, order) and g.dtype == np.int32
     assert (g.sum(axis=1) == n).all() and (g >= 0).all()
     assert len({tuple(r) for r in g.tolist()}) == expected
@@ -82,6 +107,8 @@ def test_uniform_grid(order, n):
         np.testing.assert_array_equal(sub, g[keep])
     if order == 3 and n == 20:
         assert len(uniform_grid(3, 20, min_elements=2)) == 228
+    if order == 4 and n == 20:
+        assert len(uniform_grid(4, 20, min_elements=2)) == 1767 and len(uniform_grid(4, 20, min_elements=4)) == 969
 
 
 def brute_reduced(order, N, min_elements):
@@ -96,7 +123,8 @@ def brute_reduced(order, N, min_elements):
     return sorted(pts, key=lambda p: p[1:])
 
 
-@pytest.mark.parametrize("order, N, m", [(2, 10, 1), (2, 10, 2), (2, 17, 1), (3, 10, 1), (3, 6, 3), (3, 8, 2)])
+@pytest.mark.parametrize("order, N, m", [(2, 10, 1), (2, 10, 2), (2, 17, 1), (3, 10, 1), (3, 6, 3), (3, 8, 2),
+                                         (4, 6, 1), (4, 9, 4), (5, 5, 2), (6, 4, 1)])
 def test_reduced_grid_is_every_distinct_composition(order, N, m):
     g = reduced_grid(order, N, min_elements=m)
     expected = brute_reduced(order, N, m)
@@ -118,6 +146,32 @@ def test_grid_fractions():
     f = grid_fractions(uniform_grid(3, 20))
     np.testing.assert_allclose(f.sum(axis=1), 1.0, atol=1e-15)
     assert f[1].tolist() == [0.95, 0.0, 0.05]
+    f4 = grid_fractions(uniform_grid(4, 20))
+    np.testing.assert_allclose(f4.sum(axis=1), 1.0, atol=1e-15)
+    assert f4[1].tolist() == [0.95, 0.0, 0.0, 0.05]
+
+
+def _digest(a):
+    return hashlib.sha256(np.ascontiguousarray(a, dtype="<i4").tobytes()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("make, shape, digest", [
+    (lambda: systems(2), (3655, 2), "566399506f69c9b9"),
+    (lambda: systems(3), (102340, 3), "f583585ab1bcaf72"),
+    (lambda: uniform_grid(3, 20), (231, 3), "85d978eaeef0bf83"),
+    (lambda: uniform_grid(3, 20, min_elements=2), (228, 3), "df34149c85b53043"),
+    (lambda: uniform_grid(3, 20, min_elements=3), (171, 3), "527f2d7c24ee6045"),
+    (lambda: uniform_grid(2, 100), (101, 2), "47c9455f9b89f346"),
+    (lambda: reduced_grid(2, 40, min_elements=2), (489, 2), "24f5b769ffb3d199"),
+    (lambda: reduced_grid(3, 40), (9880, 3), "5d74dba41094f6e5"),
+    (lambda: reduced_grid(3, 40, min_elements=3), (8410, 3), "aaf838450ac08ffb"),
+    (lambda: reduced_grid(3, 150), (481840, 3), "a8326e3226020c54"),
+])
+def test_binary_and_ternary_tables_are_unchanged(make, shape, digest):
+    """Tables of orders 2 and 3 as the dedicated enumerations wrote them, bit for bit (digests
+    recorded from them), now that one general enumeration serves every order."""
+    a = make()
+    assert a.shape == shape and _digest(a) == digest
 
 
 @pytest.mark.parametrize("call, match", [
@@ -125,6 +179,11 @@ def test_grid_fractions():
     (lambda: uniform_grid(3, 10 ** 6), "must be in 1..5000"),
     (lambda: uniform_grid(3, 4, min_elements=4), "min_elements must be in 1..3"),
     (lambda: uniform_grid(1, 4), "order must be"),
+    (lambda: uniform_grid(9, 4), "order must be 2 to 8"),
+    (lambda: uniform_grid(4, 464), "must be in 1..463 for order 4"),
+    (lambda: uniform_grid(8, 33), "must be in 1..32 for order 8"),
+    (lambda: reduced_grid(4, 140), "max_denominator must be in 1..139 for order 4"),
+    (lambda: uniform_grid(4, 4, min_elements=5), "min_elements must be in 1..4"),
     (lambda: reduced_grid(3, 0), "max_denominator must be in 1..400"),
     (lambda: reduced_grid(2, 10 ** 6), "max_denominator must be in 1..10000"),
     (lambda: uniform_grid(2, 2.5), "n: expected an integer"),
@@ -148,7 +207,8 @@ def dense_inputs(table, grid, start, count):
     return x
 
 
-@pytest.mark.parametrize("order, start, count", [(2, 0, 101 * 3), (2, 50, 200), (3, 7, 500), (3, 231 * 5 - 3, 6)])
+@pytest.mark.parametrize("order, start, count", [(2, 0, 101 * 3), (2, 50, 200), (3, 7, 500), (3, 231 * 5 - 3, 6),
+                                                 (4, 0, 1771 * 5), (4, 1771 * 2 - 5, 300), (5, 3, 200)])
 def test_first_layer_equals_dense_linear(order, start, count):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
@@ -156,7 +216,7 @@ def test_first_layer_equals_dense_linear(order, start, count):
     wt = layer.weight.detach().T.contiguous().numpy()
     b = layer.bias.detach().numpy()
     table = systems(order, ["H", "O", "Fe", "Ni", "Pu"])
-    grid = uniform_grid(order, 100 if order == 2 else 20)
+    grid = uniform_grid(order, {2: 100, 3: 20, 4: 20, 5: 6}[order])
     got = first_layer(table, grid, wt, b, start, count, threads=2)
     x = dense_inputs(table, grid, start, count)
     with torch.no_grad():
@@ -236,7 +296,7 @@ def test_core_first_layer_rejects_garbage():
             _core.first_layer(*args)
 
 
-@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("order", [2, 3, 4])
 def test_first_layer_pairs_are_the_flat_rows_bit_for_bit(order):
     rng = np.random.default_rng(2)
     wt = rng.normal(size=(86, 40)).astype(np.float32)
@@ -366,12 +426,13 @@ def line_layers_float32(table, grid, wt, b, w2, b2):
     return out
 
 
-@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("order", [2, 3, 4, 8])
 def test_first_layer_is_its_float32_operations_bit_for_bit(order):
     rng = np.random.default_rng(order)
     wt = rng.normal(size=(86, 40)).astype(np.float32)
     b = rng.normal(size=40).astype(np.float32)
-    table, grid = systems(order, "H Fe Ni O"), uniform_grid(order, 7)
+    table = systems(order, "H Fe Ni O" if order <= 4 else "H Li O Al Fe Ni Cu Pu Si")
+    grid = uniform_grid(order, 7 if order <= 4 else 3)
     pairs = [(s, p) for s in range(len(table)) for p in range(len(grid))]
     np.testing.assert_array_equal(first_layer(table, grid, wt, b, threads=2), first_layer_float32(table, grid, wt, b, pairs))
 

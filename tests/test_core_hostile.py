@@ -249,8 +249,8 @@ def test_composition_errors_are_input_errors_not_screening_errors():
     with pytest.raises(InvalidInputError, match="elements: unknown element.*'Xx'") as info:
         compositions.systems(2, ["Fe", "Xx"])
     assert not isinstance(info.value, ScreeningError) and isinstance(info.value, ValueError)
-    with pytest.raises(InvalidInputError, match="order must be 2"):
-        compositions.uniform_grid(4, 3)
+    with pytest.raises(InvalidInputError, match="order must be 2 to 8.*got 9"):
+        compositions.uniform_grid(9, 3)
     # every input error of hullpack is an InvalidInputError, and so a ValueError
     assert issubclass(ScreeningError, InvalidInputError) and issubclass(HullInputError, InvalidInputError)
 

@@ -402,7 +402,8 @@ def test_nonfinite_energies_raise_or_are_reported():
     (np.array([[0.5, 0.5]] * 2), [0.0, 1.0], [0, 3], r"offsets\[-1\] = 3"),
     (np.array([[0.5, 0.5]] * 2), [0.0, 1.0], [1, 2], r"offsets\[0\] must be 0"),
     (np.array([[0.5, 0.5]] * 2), [0.0, 1.0], [0, 2, 1, 2], "must not decrease"),
-    (np.full((2, 4), 0.25), [0.0, 1.0], [0, 2], "2 .binary. or 3 .ternary. columns"),
+    (np.full((2, 9), 1 / 9), [0.0, 1.0], [0, 2], r"expected 2 .binary., 3 .ternary., 4 .quaternary. .. 8 columns, got 9"),
+    (np.ones((2, 1)), [0.0, 1.0], [0, 2], "columns, got 1"),
 ])
 def test_bad_input_names_the_offender(fractions, energies, offsets, match):
     with pytest.raises(HullInputError, match=match):

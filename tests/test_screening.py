@@ -452,8 +452,9 @@ def test_system_names_parse_in_any_order_or_say_what_is_wrong():
     assert parse_system("Fe-O").tolist() == parse_system("O-Fe").tolist() == parse_system("O, Fe").tolist() == [6, 22]
     assert system_name("O-Fe") == system_name("Fe O") == "Fe-O" and system_name("O-Ni-Fe") == "Fe-Ni-O"
     assert parse_system("Fe-Ni-O").tolist() == [6, 22, 24]
+    assert parse_system("Li-Fe-P-O").tolist() == [1, 6, 12, 22] and system_name("P-O-Li-Fe") == "Fe-Li-O-P"
     for bad, match in [("FeO", "unknown: FeO"), ("Fe-Xx", "unknown: Xx"), ("Fe-Fe", "distinct"),
-                       ("Fe", "2 or 3"), ("H-Li-Be-B", "2 or 3")]:
+                       ("Fe", "2 to 4"), ("H-Li-Be-B-C", "2 to 4")]:
         with pytest.raises(ScreeningError, match=match):
             parse_system(bad)
 
@@ -515,7 +516,7 @@ def test_nonfinite_predictions_are_reported_not_dropped():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(elements="Fe Xx Qq"), "'Xx', 'Qq'"),
     (dict(elements="Fe He"), "'He'"),
-    (dict(order=4), "order"),
+    (dict(order=5), "order=5: expected 2 .*, 3 .* or 4"),
     (dict(order=1), "order"),
     (dict(grid=1), "too coarse"),
     (dict(grid=1001), "too fine"),

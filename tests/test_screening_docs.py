@@ -42,8 +42,18 @@ def check_own_model(ns, tmp_path):
     assert "stab_f1" in r.systems
 
 
+def check_quaternaries(ns, tmp_path):
+    q = ns["q"]   # the shipped model, the 5 quaternaries of Li Fe Mn P O on reduced:10, compared with DFT
+    assert len(q.systems) == 5 and (q.systems["n_points"] == 831).all() and q.config["grid"] == "reduced:10"
+    assert "D" in q.systems and {"precision", "recall", "stab_f1"} <= set(q.systems.columns)
+    assert "5 quaternary systems x 831 grid points" in q.summary()
+    t = q.system_table("Li-Fe-P-O")
+    assert set(t["source"]) == {"model", "OQMD"} and "LiFePO4" in set(t["formula"])
+    assert (tmp_path / "quaternary-out" / "Fe-Li-O-P.csv").is_file()
+
+
 #: what each example must leave behind, by its position in the document
-CHECKS = [check_first_screen, check_grids, check_own_model]
+CHECKS = [check_first_screen, check_grids, check_own_model, check_quaternaries]
 
 
 def test_every_example_has_a_check():

@@ -121,7 +121,7 @@ def test_plot_titles_and_axes_follow_the_names(binaries, tmp_path):
 
 # ---------------------------------------------------------------------------- defaults and grids
 def test_defaults_are_the_evidence_based_ones(binaries):
-    assert DEFAULT_GRID == {2: "reduced:10", 3: "reduced:10"} and DEFAULT_MIN_DEPTH == 0.010
+    assert DEFAULT_GRID == {2: "reduced:10", 3: "reduced:10", 4: "reduced:10"} and DEFAULT_MIN_DEPTH == 0.010
     assert binaries.config["grid"] == "reduced:10" and binaries.config["min_depth"] == DEFAULT_MIN_DEPTH
     s, v = binaries.systems, binaries.vertices
     assert (s["n_points"] == 33).all() and (v["depth"] >= DEFAULT_MIN_DEPTH).all()

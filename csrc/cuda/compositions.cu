@@ -1,6 +1,7 @@
 // CUDA twin of compositions::first_layer: a warp per (system, grid point) pair, its lanes over the
 // row's outputs, so that a row's writes are coalesced and its index arithmetic (64-bit divisions, the
-// fractions) is done by 32 threads rather than once per output; the 2-3 weight rows it reads stay in L2.
+// fractions) is done by 32 threads rather than once per output; the few weight rows it reads (one per
+// element of the system, at most compositions::kMaxOrder) stay in L2.
 // Its inputs are checked by a small kernel on the same stream first (check_first_layer).
 //
 // Numerics: explicit __fadd_rn/__fmul_rn roundings (and --fmad=false for the whole file) keep the
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "check.cuh"
+#include "hullpack/compositions.hpp"
 #include "hullpack/cuda.hpp"
 
 namespace hullpack::cuda {
@@ -40,8 +42,8 @@ __global__ void first_layer_kernel(const std::int32_t* systems, const std::int32
     const std::int32_t* el = systems + s * order;
     double den = 0;
     for (int e = 0; e < order; ++e) den += num[e];
-    float f[3];
-    const float* w[3];
+    float f[compositions::kMaxOrder];  // order <= kMaxOrder: checked by the binding
+    const float* w[compositions::kMaxOrder];
     int m = 0;
     for (int e = 0; e < order; ++e) {
       if (num[e] == 0) continue;  // exact zero: skipped, as on the CPU
@@ -62,6 +64,9 @@ __global__ void first_layer_kernel(const std::int32_t* systems, const std::int32
 void first_layer(const std::int32_t* systems, const std::int32_t* grid, std::int64_t n_pts, int order,
                  const float* wt, std::int64_t h, const float* bias, std::int64_t start, std::int64_t count,
                  void* out, bool bf16, std::uintptr_t stream) {
+  if (order < 1 || order > compositions::kMaxOrder)  // the kernel's per-row arrays hold kMaxOrder entries
+    throw std::invalid_argument("first_layer_cuda: order " + std::to_string(order) + " is outside 1.." +
+                                std::to_string(compositions::kMaxOrder));
   if (count <= 0) return;
   const int block = 256;  // 8 warps, 8 rows at a time
   const std::int64_t blocks = std::min<std::int64_t>((count + 7) / 8, 1LL << 20);  // a grid-stride loop does the rest

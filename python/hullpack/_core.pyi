@@ -73,27 +73,31 @@ class HullBatchResult(TypedDict):
     e_above_hull: _F64                # (N,) CSR or (n_sys, n_points) shared grid
     is_vertex: NDArray[np.bool_]      # same shape
     n_vertices: _I32                  # (n_sys,)
-    status: NDArray[np.uint8]         # (n_sys,): 0 computed, 1 non-finite energy
+    status: NDArray[np.uint8]         # (n_sys,): 0 computed, 1 non-finite energy, 2 not converged (k >= 4)
     decomp_index: NotRequired[_I32]   # (..., k) with decomposition=True
     decomp_weight: NotRequired[_F64]  # (..., k) with decomposition=True
-    facet_offsets: NotRequired[_I64]  # (n_sys + 1,) with facets=True
-    facets: NotRequired[_I32]         # (n_facets, k) with facets=True
+    vertex_depth: NotRequired[_F64]   # like e_above_hull, with depth=True (NaN except at vertices)
+    facet_offsets: NotRequired[_I64]  # (n_sys + 1,) with facets=True (k <= 3)
+    facets: NotRequired[_I32]         # (n_facets, k) with facets=True (k <= 3)
 
 def hull_batch(fractions: _F64, energies: _F64, offsets: _I64 | None = None, tol: float | _Int = 1e-9,
                decomposition: _Flag = True, facets: _Flag = False,
                nonfinite: Literal["raise", "nan"] = "raise", n_threads: _Int = 0,
-               device: Literal["cpu", "cuda"] = "cpu") -> HullBatchResult:
-    """Lower hulls of binary/ternary systems with elemental references at 0 eV/atom: fractions
-    (N, k) with energies (N,) and offsets (n_sys + 1,), or a shared grid (n_points, k) with
-    energies (n_sys, n_points) and offsets None."""
+               device: Literal["cpu", "cuda"] = "cpu", depth: _Flag = False,
+               general: _Flag = False) -> HullBatchResult:
+    """Lower hulls of systems of k = 2..8 elements with elemental references at 0 eV/atom:
+    fractions (N, k) with energies (N,) and offsets (n_sys + 1,), or a shared grid (n_points, k)
+    with energies (n_sys, n_points) and offsets None. k >= 4 (and general=True): the N-dimensional
+    kernel, CPU only, no facets. depth=True: vertex_depth, how far each vertex lies below the hull
+    of the other points."""
 
 # -------------------------------------------------------------------------------- compositions
 
 def systems(elements: _I32, order: _Int) -> _I32:
-    """All order-subsets (2 or 3) of strictly ascending element indices: (n_sys, order)."""
+    """All order-subsets (order 2..8) of strictly ascending element indices: (n_sys, order)."""
 
 def uniform_grid(order: _Int, n: _Int, min_elements: _Int = 1) -> _I32:
-    """Numerators (n_pts, order), rows summing to n, of the grid of step 1/n."""
+    """Numerators (n_pts, order), rows summing to n, of the grid of step 1/n (order 2..8)."""
 
 def reduced_grid(order: _Int, max_denominator: _Int, min_elements: _Int = 1) -> _I32:
     """Numerators in lowest terms of every composition with denominator <= max_denominator."""

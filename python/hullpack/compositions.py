@@ -5,10 +5,14 @@ ElemNet's order, see :mod:`hullpack.elements`) and a **grid** (``(n_points, orde
 numerators whose row sum is the denominator). Pair ``q`` is system ``q // n_points`` at grid point
 ``q % n_points``; nothing 86 wide is ever stored for the whole screen.
 
+Orders: every function takes systems of 2 to :data:`MAX_ORDER` (8) elements: binaries,
+ternaries, quaternaries (``order=4``) and beyond, except :func:`line_layers` (binaries).
+
 Grids:
 
 * :func:`uniform_grid` ``(order, n)``: every composition with fractions ``i/n``: ``n + 1`` points
-  for binaries, ``(n + 1)(n + 2) / 2`` for ternaries (step 0.05: 231).
+  for binaries, ``(n + 1)(n + 2) / 2`` for ternaries (step 0.05: 231), ``C(n + 3, 3)`` for
+  quaternaries (step 0.05: 1,771), ``C(n + k - 1, k - 1)`` for order ``k``.
 * :func:`reduced_grid` ``(order, N)``: every distinct composition whose reduced denominator is at
   most ``N``. ElemNet's 31-point binary grid is ``reduced_grid(2, 10, min_elements=2)``: the
   distinct fractions ``a/b`` with ``b <= 10`` in [0, 1] (the Farey sequence of order 10) number 33;
@@ -22,10 +26,10 @@ Bad arguments raise :class:`~hullpack.errors.InvalidInputError` (a ``ValueError`
 argument and the offending entry; nothing is converted in a way that changes a value (a float
 index must be a whole number, an integer must fit int32, a bool is not an integer).
 
->>> systems(2).shape, systems(3).shape
-((3655, 2), (102340, 3))
->>> uniform_grid(3, 20).shape, reduced_grid(2, 10, min_elements=2).shape
-((231, 3), (31, 2))
+>>> systems(2).shape, systems(3).shape, systems(4, "Li Fe Mn Co Ni O P S F Al").shape
+((3655, 2), (102340, 3), (210, 4))
+>>> uniform_grid(3, 20).shape, uniform_grid(4, 20).shape, reduced_grid(2, 10, min_elements=2).shape
+((231, 3), (1771, 4), (31, 2))
 >>> reduced_grid(2, 4).tolist()                      # 0, 1/4, 1/3, 1/2, 2/3, 3/4, 1 of element B
 [[1, 0], [3, 1], [2, 1], [1, 1], [1, 2], [1, 3], [0, 1]]
 """
@@ -41,8 +45,11 @@ from ._core_loader import core as _core
 from .elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
 from .errors import InvalidInputError
 
-__all__ = ["systems", "system_names", "uniform_grid", "reduced_grid", "grid_fractions", "first_layer",
+__all__ = ["MAX_ORDER", "systems", "system_names", "uniform_grid", "reduced_grid", "grid_fractions", "first_layer",
            "first_layer_pairs", "first_layer_cuda", "line_layers", "line_weight_tiles"]
+
+#: most elements per system (the order of systems and grids)
+MAX_ORDER = 8
 
 
 def _element_indices(elements) -> np.ndarray:
@@ -77,14 +84,18 @@ def _element_indices(elements) -> np.ndarray:
 
 
 def systems(order: int = 2, elements: Iterable[str | int] | str | None = None) -> np.ndarray:
-    """All binary (``order=2``) or ternary (``order=3``) systems of an element set.
+    """All systems of ``order`` elements (2 binaries, 3 ternaries, 4 quaternaries, .. up to
+    :data:`MAX_ORDER`) of an element set: ``C(n, order)`` of ``n`` elements.
 
     ``elements``: symbols or ElemNet indices (a string like ``"Fe Ni Al"`` works too); default all 86.
     Returns int32 ``(n_systems, order)`` element indices, ascending in ElemNet's order within a row,
-    rows in lexicographic order.
+    rows in lexicographic order. A request for more than ``2**31`` table entries is refused before
+    anything is allocated (``systems(4)``, all 86 elements, is 2,123,555 rows).
 
     >>> systems(3, ["Fe", "Ni", "Al", "Cu"]).tolist()
     [[10, 22, 24], [10, 22, 25], [10, 24, 25], [22, 24, 25]]
+    >>> system_names(systems(4, "Li Fe Mn O P"))
+    ['Li-O-P-Mn', 'Li-O-P-Fe', 'Li-O-Mn-Fe', 'Li-P-Mn-Fe', 'O-P-Mn-Fe']
     >>> system_names(systems(2, "O H Li"))
     ['H-Li', 'H-O', 'Li-O']
     """
@@ -92,32 +103,40 @@ def systems(order: int = 2, elements: Iterable[str | int] | str | None = None) -
 
 
 def system_names(table: np.ndarray) -> list[str]:
-    """``"A-B"`` / ``"A-B-C"`` names of the rows of a system table (elements in ElemNet's order)."""
+    """``"A-B"`` / ``"A-B-C"`` / ``"A-B-C-D"`` names of the rows of a system table (elements in
+    ElemNet's order)."""
     return ["-".join(ELEMNET_ELEMENTS[i] for i in row) for row in np.asarray(table).tolist()]
 
 
 def uniform_grid(order: int, n: int, *, min_elements: int = 1) -> np.ndarray:
     """Numerators of the grid of step ``1/n`` (rows sum to ``n``), in lexicographic order of the
-    fractions of the second (and third) element.
+    fractions of the second, third, .. element. ``n`` is at most ``2**24 - 1`` for binaries, 5000
+    for ternaries and, for higher orders, the largest ``n`` whose grid has at most ``2**24``
+    points (463 for quaternaries).
 
     >>> uniform_grid(2, 4).tolist()
     [[4, 0], [3, 1], [2, 2], [1, 3], [0, 4]]
     >>> uniform_grid(3, 2, min_elements=2).tolist()    # no pure elements
     [[1, 0, 1], [1, 1, 0], [0, 1, 1]]
+    >>> uniform_grid(4, 2, min_elements=2)[:3].tolist()
+    [[1, 0, 0, 1], [1, 0, 1, 0], [0, 0, 1, 1]]
+    >>> len(uniform_grid(4, 20, min_elements=4))       # quaternary interior at step 0.05
+    969
     """
     return _core_call(_core.uniform_grid, order, n, min_elements)
 
 
 def reduced_grid(order: int, max_denominator: int, *, min_elements: int = 1) -> np.ndarray:
     """Numerators (in lowest terms; rows sum to the denominator) of every distinct composition whose
-    denominator is at most ``max_denominator``, sorted by the fractions of the second (and third)
-    element.
+    denominator is at most ``max_denominator``, sorted by the fractions of the second, third, ..
+    element. ``max_denominator`` is at most 10000 for binaries, 400 for ternaries and, for higher
+    orders, the largest value for which at most ``2**24`` numerator tuples are enumerated.
 
     >>> g = reduced_grid(2, 10, min_elements=2)         # ElemNet's 31-point binary grid
     >>> len(g), grid_fractions(g)[:3, 1].round(4).tolist()
     (31, [0.1, 0.1111, 0.125])
-    >>> len(reduced_grid(3, 10))
-    205
+    >>> len(reduced_grid(3, 10)), len(reduced_grid(4, 6, min_elements=4))
+    (205, 15)
     """
     return _core_call(_core.reduced_grid, order, max_denominator, min_elements)
 

@@ -4,14 +4,20 @@
 //
 // Encodings: a system table is (n_sys, order) int32 element indices, ascending within a row; a grid
 // is (n_pts, order) int32 numerators whose row sum is the row's denominator, so a point's fractions
-// are numerators / row sum. Pair q of a screen is system q / n_pts, grid point q % n_pts.
+// are numerators / row sum. Pair q of a screen is system q / n_pts, grid point q % n_pts. Every
+// function takes any order in 2..kMaxOrder (binaries, ternaries, quaternaries, ...), except the
+// line layers (binaries only).
 #pragma once
 
 #include <cstdint>
 
 namespace hullpack::compositions {
 
-// n choose k for k in 0..3 (the number of systems of an element set); -1 when it overflows int64.
+// Most elements per system (the order of systems and grids).
+inline constexpr int kMaxOrder = 8;
+
+// n choose k (the number of systems of order k of n elements); 0 when k < 0 or n < k, -1 when it
+// overflows int64.
 std::int64_t n_choose(std::int64_t n, int k);
 
 // All `order`-subsets of `elements` (n values, ascending) in lexicographic order: n_choose(n, order)

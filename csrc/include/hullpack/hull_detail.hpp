@@ -48,27 +48,27 @@ struct SystemOut {
   i32 n_vertices;
 };
 
-// Writes the k vertex ids and weights of a decomposition, largest weight first.
+// Writes the k vertex ids and weights of a decomposition, largest weight first: weights below
+// kZeroWeight are 0, the rest renormalised to sum 1 (an all-zero set becomes weight 1 on the
+// first id); ties keep their order.
+HULLPACK_HD inline void write_decomp(int k, const i32* ids, const double* w_in, i32* out_idx, double* out_w) {
+  double sum = 0;
+  for (int j = 0; j < k; ++j) {
+    out_w[j] = w_in[j] < kZeroWeight ? 0.0 : w_in[j];
+    out_idx[j] = ids[j];
+    sum += out_w[j];
+  }
+  for (int j = 0; j < k; ++j) out_w[j] = sum > 0 ? out_w[j] / sum : (j == 0 ? 1.0 : 0.0);
+  for (int a = 1; a < k; ++a)  // insertion sort, descending weight, stable
+    for (int b = a; b > 0 && out_w[b] > out_w[b - 1]; --b) {
+      const double tw = out_w[b]; out_w[b] = out_w[b - 1]; out_w[b - 1] = tw;
+      const i32 ti = out_idx[b]; out_idx[b] = out_idx[b - 1]; out_idx[b - 1] = ti;
+    }
+}
+
 template <int K>
 HULLPACK_HD inline void write_decomp(const i32* ids, const double* w_in, i32* out_idx, double* out_w) {
-  double w[K];
-  i32 id[K];
-  double sum = 0;
-  for (int k = 0; k < K; ++k) {
-    w[k] = w_in[k] < kZeroWeight ? 0.0 : w_in[k];
-    id[k] = ids[k];
-    sum += w[k];
-  }
-  for (int k = 0; k < K; ++k) w[k] = sum > 0 ? w[k] / sum : (k == 0 ? 1.0 : 0.0);
-  for (int a = 1; a < K; ++a)  // insertion sort, descending weight, stable
-    for (int b = a; b > 0 && w[b] > w[b - 1]; --b) {
-      const double tw = w[b]; w[b] = w[b - 1]; w[b - 1] = tw;
-      const i32 ti = id[b]; id[b] = id[b - 1]; id[b - 1] = ti;
-    }
-  for (int k = 0; k < K; ++k) {
-    out_idx[k] = id[k];
-    out_w[k] = w[k];
-  }
+  write_decomp(K, ids, w_in, out_idx, out_w);
 }
 
 }  // namespace hullpack::hull::detail

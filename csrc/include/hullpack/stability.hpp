@@ -143,14 +143,98 @@ class HullSet {
 // min sum_j w_j c_j s.t. sum_j w_j x_j = b, w >= 0 over the columns j of x (n rows of m coordinates,
 // row-major); columns 0..m-1 must be the unit vectors (the elemental references), the feasible
 // starting basis. skip (n flags, or null): columns left out. Stops early once the objective is below
-// stop_below. Work space: lp_scratch_doubles(m) doubles and m ints.
+// stop_below. Work space: lp_scratch_doubles(m) doubles and 2 m ints (basis).
+// On return basis[0..m) holds the final basis and weights[0..m) its weights (the basic solution);
+// when optimal (status 0), work[m * m .. m * m + m) holds its simplex multipliers y: c_j - y . x_j
+// is the reduced cost of column j, >= -1e-13 max(1, |c|) for every column taken into account.
+// warm_start: start from the basis in basis[0..m) instead (a basis of these columns, e.g. the final
+// basis of an earlier call for the same b with columns added since, or of a nearby b); if its
+// basic solution for b has a weight below -1e-12, nothing is done and the status is 3.
 struct LpResult {
   double value = 0;
-  int status = 0;     // 0 optimal, 1 stopped below stop_below, 2 iteration limit
+  int status = 0;     // 0 optimal, 1 stopped below stop_below, 2 iteration limit, 3 infeasible start
   int n_basis = 0;    // m
 };
 std::int64_t lp_scratch_doubles(int m);
 LpResult lower_hull_lp(int m, std::int64_t n, const double* x, const double* c, const std::uint8_t* skip,
-                       const double* b, double stop_below, double* work, int* basis, double* weights);
+                       const double* b, double stop_below, double* work, int* basis, double* weights,
+                       bool warm_start = false);
+// The same program from a basis that is optimal for another composition (its reduced costs are
+// >= 0 whatever b is): dual simplex pivots until its weights are >= 0, then lower_hull_lp from
+// there. Status 3 (nothing usable) or 2 (iteration limit) leave the caller to start afresh.
+LpResult lower_hull_lp_dual(int m, std::int64_t n, const double* x, const double* c, const std::uint8_t* skip,
+                            const double* b, double* work, int* basis, double* weights);
+
+// ---------------------------------------------------------------------------------------------
+// The lower hull of one system of points: the N-dimensional kernel of hullpack/hull.hpp (its
+// conventions: m elements, elemental references at 0 eV/atom, pure-element points never vertices,
+// tol, decomposition ids -1 - e for the references), used there for orders >= 4, and the vertex
+// depths of any order.
+//
+// Algorithm (stability_points.cpp), the ternary kernel's in any dimension: the point deepest below
+// the current hull (at first the references' plane, E = 0) is inserted, and only points more than
+// tol below the hull stay candidates; the deepest point is always a vertex of the final hull, so
+// inserted points are never removed, and depths only shrink. Each candidate keeps the optimal
+// basis and simplex multipliers of its linear program over the inserted points, so an insertion
+// costs one dot product per candidate, and a warm-started re-solve only where the new point lowers
+// the hull (its reduced cost is negative). Last, an inserted point within tol of the hull of the
+// other inserted points (a rounding-level tie) is excluded and the hull rebuilt, as the ternary
+// kernel does. Energies above hull and decompositions come from one small linear program per point
+// over the references and the vertices.
+// ---------------------------------------------------------------------------------------------
+
+struct PointHullOutput {
+  double* e_above_hull = nullptr;        // n
+  std::uint8_t* is_vertex = nullptr;     // n
+  std::int32_t* decomp_index = nullptr;  // n * m, or null
+  double* decomp_weight = nullptr;       // n * m, or null (both or neither)
+  std::int32_t n_vertices = 0;
+  bool converged = true;                 // false if a linear program hit its iteration limit (never seen)
+};
+
+// Work space for systems of points, reused from system to system (one per thread).
+class PointHull {
+ public:
+  // The lower hull of one system: n points of m fractions each (row-major, rows summing to 1,
+  // finite and >= 0) with finite energies e (eV/atom). Fills every output out names.
+  void run(int m, std::int64_t n, const double* fractions, const double* e, double tol, PointHullOutput& out);
+
+  // depth[i] for each vertex i (is_vertex[i] != 0): the lower hull of the system's other points
+  // (all of them but the pure elements, duplicates of i included; the references at 0 eV/atom) at
+  // i's composition, minus i's energy: > tol for a vertex unless a duplicate of it lies within tol.
+  // NaN where is_vertex[i] is 0. The vertices may come from any kernel (order 2 and 3 too). Returns
+  // false if a linear program hit its iteration limit (never seen).
+  bool vertex_depths(int m, std::int64_t n, const double* fractions, const double* e, const std::uint8_t* is_vertex,
+                     double* depth);
+
+ private:
+  void setup(int m, std::int64_t n, const double* fractions, const double* e);
+  bool build(double tol);
+  std::int64_t exclude_flat(double tol);
+  void reset_columns();
+  void add_column(std::int64_t point);
+  std::int64_t n_columns() const { return static_cast<std::int64_t>(cc_.size()); }
+  LpResult solve(const double* b, double stop_below, const int* start);
+  double depth_of(std::int64_t v, bool& converged);
+  bool deeper(std::int64_t i, std::int64_t j) const;
+
+  int m_ = 0;
+  std::int64_t n_ = 0;
+  const double* e_ = nullptr;
+  double scale_ = 1;                     // max(1, |energies| of the non-pure points)
+  std::vector<double> x_;                // n * m fractions, each row divided by its sum
+  std::vector<std::uint8_t> state_, stale_;  // per point (stability_points.cpp)
+  std::vector<double> depth_, y_;        // candidates: depth, multipliers (m each)
+  std::vector<int> basis_;               // candidates: optimal basis (m each), columns of the hull
+  std::vector<std::int64_t> pending_;      // candidates, a max-heap by depth (bound)
+  std::vector<std::uint8_t> in_columns_;  // per point: a column of the current linear programs
+  // the columns of the current linear programs: references, then points (column -> point id)
+  std::vector<double> cx_, cc_;
+  std::vector<std::int64_t> cid_;
+  std::vector<std::uint8_t> cskip_;
+  std::vector<double> lp_, w_;
+  std::vector<int> lp_basis_, last_;
+  std::vector<std::int32_t> ids_;
+};
 
 }  // namespace hullpack::stability

@@ -1,6 +1,6 @@
-"""``hullpack screen``: screen binary or ternary systems for predicted stable compounds, compare them
-with DFT, and write tables and figures. On a base install (no extras) it writes the CSV tables and
-the summary and names, in one line, what it skipped and the extra that adds it."""
+"""``hullpack screen``: screen binary, ternary or quaternary systems for predicted stable compounds,
+compare them with DFT, and write tables and figures. On a base install (no extras) it writes the
+CSV tables and the summary and names, in one line, what it skipped and the extra that adds it."""
 from __future__ import annotations
 
 import argparse
@@ -10,10 +10,10 @@ import sys
 from .common import CommandError, missing, plural, positive_int, require
 
 NAME = "screen"
-HELP = "screen binary/ternary systems for predicted stable compounds vs DFT"
-DESCRIPTION = ("Predict every composition of a grid in every binary (or ternary) system of ElemNet's elements with "
-               "the shipped model (or --model), build the convex hulls, compare with the OQMD hulls, and write "
-               "CSV and Parquet tables and group-pair heatmaps to --out, with a manifest.json that lists them. "
+HELP = "screen binary/ternary/quaternary systems for predicted stable compounds vs DFT"
+DESCRIPTION = ("Predict every composition of a grid in every binary (ternary, quaternary) system of ElemNet's "
+               "elements with the shipped model (or --model), build the convex hulls, compare with the OQMD "
+               "hulls, and write CSV and Parquet tables and group-pair heatmaps to --out, with a manifest.json that lists them. "
                "By default the grid holds the fractions with denominators up to 10 and a hull vertex counts as "
                "a stable compound when it lies at least 0.01 eV/atom below the hull of the other points "
                "(--grid uniform:100 --min-depth 0 screens as before). Systems are named Fe-O (symbols in "
@@ -23,8 +23,10 @@ DESCRIPTION = ("Predict every composition of a grid in every binary (or ternary)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--order", type=int, default=2, help="2 (binaries, default) or 3 (ternaries)")
-    p.add_argument("--elements", help='element symbols, e.g. "Fe Ni O" or Fe,Ni,O (default: all 86)')
+    p.add_argument("--order", type=int, default=2, help="2 (binaries, default), 3 (ternaries) or 4 (quaternaries: "
+                   "give --elements; a quaternary's --plot is a table, SYSTEM.csv)")
+    p.add_argument("--elements", help='element symbols, e.g. "Fe Ni O" or Fe,Ni,O (default: all 86; '
+                   'required with --order 4)')
     p.add_argument("--grid", metavar="SPEC", help="reduced:N (every composition whose fractions have "
                    "denominators up to N; default reduced:10), uniform:N or N (step 1/N)")
     p.add_argument("--precision", choices=("bf16", "fp32", "bf16-uncertified"), default="bf16",
@@ -35,7 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace the outputs of the screen that wrote --out before (the files its manifest.json "
                         "lists, nothing else)")
-    p.add_argument("--plot", metavar="SYSTEM", help="also draw one system, e.g. Fe-O or Fe-Ni-O")
+    p.add_argument("--plot", metavar="SYSTEM", help="also draw one system, e.g. Fe-O or Fe-Ni-O; a quaternary "
+                   "(Fe-Li-O-P) is listed instead: its stable compounds, predicted and OQMD, printed and written "
+                   "to SYSTEM.csv")
     p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system")
     p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based)")
     p.add_argument("--points", action="store_true", help="also write every grid point (large)")
@@ -104,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot_only and not args.plot:
         raise CommandError("--plot-only draws the system of --plot SYSTEM: give --plot too")
     plot = system_name(args.plot) if args.plot else None  # a bad name stops before any work
-    if args.plot:
+    table_only = plot is not None and len(parse_system(plot)) > 3  # a quaternary: a table, not a figure
+    if args.plot and not table_only:
         require("plot", "matplotlib", what="--plot")
     check_folder(args.out, None, overwrite=args.overwrite)  # every rank: a refused --out stops them all
     depth = {} if args.min_depth is None else {"min_depth": args.min_depth}
@@ -133,6 +138,12 @@ def run(args: argparse.Namespace) -> int:
     files = _save(result, args, plot, skipped)
     if not args.plot_only:
         print(result.summary())
+    if table_only:
+        import pandas as pd
+
+        with pd.option_context("display.width", 120, "display.max_columns", 20, "display.max_rows", 60):
+            print(f"{plot}: a quaternary is listed, not drawn (also in {plot}.csv)\n"
+                  f"{result.system_table(plot).to_string(index=False, float_format=lambda v: f'{v:.4f}')}")
     if skipped:
         needs = sorted({module for _, module in skipped})
         print(f"hullpack screen: note: skipped {', '.join(what for what, _ in skipped)} "

@@ -1,5 +1,5 @@
-"""High-throughput convex-hull screening: enumerate binary or ternary systems and a composition
-grid, predict every point with ElemNet in constant memory, build the lower hull of each system,
+"""High-throughput convex-hull screening: enumerate binary, ternary or quaternary systems and a
+composition grid, predict every point with ElemNet in constant memory, build the lower hull of each system,
 and compare the predicted stable compounds with the DFT hull of the known OQMD compounds.
 
 The modules, in the order data flows through them:
@@ -7,7 +7,7 @@ The modules, in the order data flows through them:
 - :mod:`~hullpack.screening.pipeline`: :func:`screen`, the request checks and the result tables;
 - :mod:`~hullpack.screening.engine`: :class:`InferenceEngine`, streaming predictions of
   (system, grid point) pairs; :mod:`~hullpack.screening.backend`: the layers after the first
-  (oneDNN or torch); :mod:`~hullpack.screening.edges`: shared ternary edges;
+  (oneDNN or torch); :mod:`~hullpack.screening.edges`: shared edges and faces;
 - :mod:`~hullpack.screening.certify`: :class:`Certifier`, bf16 hulls checked against fp32;
 - :mod:`~hullpack.screening.hulls`: hull tolerance, vertex depth, uncertified hulls;
 - :mod:`~hullpack.screening.dft`: the comparison with OQMD; :mod:`~hullpack.screening.result`:

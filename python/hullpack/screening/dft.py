@@ -27,6 +27,7 @@ lanthanides and actinides are group 3) and :func:`plot_group_heatmaps` draws the
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +46,16 @@ __all__ = ["DFTCompounds", "load_dft", "compare_block", "stable_compounds", "mat
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
+#: most elements of a known compound kept: the highest order a screen compares with DFT
+MAX_ELEMENTS = 4
 
 
 @dataclass(frozen=True)
 class DFTCompounds:
-    """Known compounds of 2 or 3 elements: ``elements`` (n, 3) int32 ElemNet indices ascending
-    (-1 padded for binaries), ``fractions`` (n, 3) float64 over those elements, ``energy`` (n,)
-    formation energy in eV/atom; one row per distinct composition (its lowest energy)."""
+    """Known compounds of 2 to 4 elements: ``elements`` (n, 4) int32 ElemNet indices ascending
+    (-1 padded for binaries and ternaries), ``fractions`` (n, 4) float64 over those elements,
+    ``energy`` (n,) formation energy in eV/atom; one row per distinct composition (its lowest
+    energy)."""
 
     elements: np.ndarray
     fractions: np.ndarray
@@ -59,7 +63,7 @@ class DFTCompounds:
 
     @classmethod
     def from_formulas(cls, formulas, energies) -> "DFTCompounds":
-        """From formulas and their formation energies; rows of 1 element or more than 3 are left
+        """From formulas and their formation energies; rows of 1 element or more than 4 are left
         out, and so are formulas that cannot be parsed."""
         from ..elemnet.featurize import parse_formulas
 
@@ -69,20 +73,20 @@ class DFTCompounds:
         ok[[b[0] for b in bad]] = False
         nz = (x > 0) & ok[:, None]
         k = nz.sum(axis=1)
-        keep = np.flatnonzero((k >= 2) & (k <= 3) & np.isfinite(y))
+        keep = np.flatnonzero((k >= 2) & (k <= MAX_ELEMENTS) & np.isfinite(y))
         rows, cols = np.nonzero(nz[keep])
-        els = np.full((len(keep), 3), -1, dtype=np.int32)
-        fr = np.zeros((len(keep), 3), dtype=np.float64)
+        els = np.full((len(keep), MAX_ELEMENTS), -1, dtype=np.int32)
+        fr = np.zeros((len(keep), MAX_ELEMENTS), dtype=np.float64)
         starts = np.searchsorted(rows, np.arange(len(keep)))
         slot = np.arange(len(rows)) - starts[rows]
         els[rows, slot] = cols
         fr[rows, slot] = x[keep][rows, cols]
         fr /= fr.sum(axis=1, keepdims=True)
-        df = pd.DataFrame({"a": els[:, 0], "b": els[:, 1], "c": els[:, 2],
+        df = pd.DataFrame({"a": els[:, 0], "b": els[:, 1], "c": els[:, 2], "d": els[:, 3],
                            "fa": fr[:, 0].round(_DECIMALS), "fb": fr[:, 1].round(_DECIMALS),
-                           "e": y[keep]})
-        df = df.sort_values("e", kind="stable").drop_duplicates(["a", "b", "c", "fa", "fb"])
-        df = df.sort_values(["a", "b", "c", "fb", "fa"], kind="stable")
+                           "fc": fr[:, 2].round(_DECIMALS), "e": y[keep]})
+        df = df.sort_values("e", kind="stable").drop_duplicates(["a", "b", "c", "d", "fa", "fb", "fc"])
+        df = df.sort_values(["a", "b", "c", "d", "fb", "fa", "fc"], kind="stable")
         idx = df.index.to_numpy()
         return cls(els[idx], fr[idx], df["e"].to_numpy())
 
@@ -94,11 +98,11 @@ class DFTCompounds:
         return {k: np.array(v, dtype=np.int64) for k, v in keys.items()}
 
     def rows_of(self, system) -> np.ndarray:
-        """Rows whose elements all belong to ``system`` (2-3 ElemNet indices, ascending)."""
+        """Rows whose elements all belong to ``system`` (2-4 ElemNet indices, ascending)."""
         sys_ = [int(v) for v in system]
-        subsets = [(sys_[i], sys_[j], -1) for i in range(len(sys_)) for j in range(i + 1, len(sys_))]
-        if len(sys_) == 3:
-            subsets.append(tuple(sys_))
+        width = self.elements.shape[1]
+        subsets = [sub + (-1,) * (width - k) for k in range(2, min(len(sys_), width) + 1)
+                   for sub in itertools.combinations(sys_, k)]
         parts = [self._index[s] for s in subsets if s in self._index]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
@@ -107,7 +111,7 @@ class DFTCompounds:
         sys_ = np.asarray([int(v) for v in system])
         rows = self.rows_of(sys_)
         f = np.zeros((len(rows), len(sys_)))
-        for j in range(3):
+        for j in range(self.elements.shape[1]):
             el = self.elements[rows, j]
             pos = np.searchsorted(sys_, el)
             has = el >= 0
@@ -117,7 +121,7 @@ class DFTCompounds:
 
 @functools.lru_cache(maxsize=2)
 def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds:
-    """The shipped OQMD compounds (ElemNet's filter, -20 < dH < 5 eV/atom) of 2 or 3 elements, all
+    """The shipped OQMD compounds (ElemNet's filter, -20 < dH < 5 eV/atom) of 2 to 4 elements, all
     splits by default, lowest energy per composition (cached).
 
     >>> d = load_dft()
@@ -130,7 +134,7 @@ def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds
     frames = [load_oqmd(s) for s in splits]
     df = pd.concat(frames, ignore_index=True)
     d = DFTCompounds.from_formulas(df["formula"].tolist(), df["target"].to_numpy())
-    log.info("DFT compounds: %d distinct compositions of 2-3 elements from OQMD %s", len(d.energy), "+".join(splits))
+    log.info("DFT compounds: %d distinct compositions of 2-4 elements from OQMD %s", len(d.energy), "+".join(splits))
     return d
 
 
@@ -304,12 +308,14 @@ def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:
     precision, recall, stability F1, mean MAE at the DFT hull compositions, agreement rate.
 
     ``systems`` needs the columns ``A``, ``B`` (symbols) and those of :func:`compare_block`; a
-    ternary screen (column ``C`` too) counts each system under each of its three element pairs.
+    ternary screen (column ``C`` too) counts each system under each of its three element pairs, a
+    quaternary screen (``D`` too) under each of its six.
     """
     from ..elements import ELEMENT_INDEX
 
-    if "C" in systems.columns:
-        systems = pd.concat([systems.assign(A=systems[a], B=systems[b]) for a, b in (("A", "B"), ("A", "C"), ("B", "C"))],
+    letters = [c for c in "ABCD" if c in systems.columns]
+    if len(letters) > 2:
+        systems = pd.concat([systems.assign(A=systems[a], B=systems[b]) for a, b in itertools.combinations(letters, 2)],
                             ignore_index=True)
     g = element_groups()
     ga = g[[ELEMENT_INDEX[a] for a in systems["A"]]]

@@ -5,7 +5,7 @@ of the pairs chunk by chunk, bf16 binaries along their composition lines, the sa
 scattered pairs, and arbitrary compositions). Any other model runs through
 :class:`hullpack.screening.models.ModelEngine`.
 
-The first layer of a composition with 2-3 elements is a weighted sum of 2-3 columns of its weight
+The first layer of a composition with 2-4 elements is a weighted sum of 2-4 columns of its weight
 matrix; :func:`hullpack.compositions.first_layer` computes it straight from the integer encoding
 (no 86-wide inputs), chunk by chunk into one reused buffer, and the remaining layers run through
 torch (:mod:`hullpack.screening.backend`: oneDNN on CPU, cuBLAS on GPU) in fp32 or bf16, with any
@@ -101,7 +101,8 @@ class EngineBase:
                 edges=None) -> np.ndarray:
         """Energies ``(n_systems, n_points)`` float32 of every system of ``table`` at every point of
         ``grid``; pure-element points are 0 (the references), not predicted. With ``edges`` (a
-        ternary screen's :class:`~hullpack.screening.edges.EdgeEnergies`), the points on the edges are their fp32 energies."""
+        ternary or quaternary screen's :class:`~hullpack.screening.edges.EdgeEnergies`), the points on
+        the systems' faces are their shared fp32 energies."""
         grid = np.ascontiguousarray(grid, dtype=np.int32)
         skip = corner_mask(grid) | (edges.mask if edges is not None else False)
         todo = grid[~skip]

@@ -60,6 +60,15 @@ def vertex_depth(fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndar
     [[nan, 0.15, 0.05]]
     """
     depth = np.full(energies.shape, np.nan)
+    is_vertex = np.asarray(is_vertex, dtype=bool)
+    if np.asarray(fractions).shape[1] >= 4 and is_vertex.any():
+        # quaternaries and above: the kernel's own depths (one linear program per vertex, far
+        # cheaper there than a hull per vertex); the hull of the same energies has the same vertices
+        h = hull_batch(fractions, energies, tol=tol, decomposition=False, depth=True, nonfinite="nan",
+                       threads=threads, progress_bar=False)
+        same = is_vertex & h.is_vertex
+        depth[same] = h.vertex_depth[same]
+        is_vertex = is_vertex & ~same  # any other vertex (none from a screen's hulls): lifted below
     s, p = np.nonzero(is_vertex)
     if len(s):
         # one system per vertex: its own energies with the vertex lifted out of the way, so the

@@ -21,13 +21,17 @@ from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..errors import ScreeningError
 from ..naming import formulas as reduced_formulas, systems as systems_of
 
-__all__ = ["parse_system", "system_name", "system_names", "alphabetical_order", "formula_of", "formulas"]
+__all__ = ["ORDER_NAMES", "parse_system", "system_name", "system_names", "alphabetical_order", "formula_of",
+           "formulas"]
+
+#: what a system of each order a screen enumerates is called
+ORDER_NAMES = {2: "binary", 3: "ternary", 4: "quaternary"}
 
 _ALPHA_RANK = np.argsort(np.argsort(np.array(ELEMNET_ELEMENTS)))  # each element's alphabetical position
 
 
 def parse_system(name: str) -> np.ndarray:
-    """The element indices (ascending: ElemNet's order) of a system named by 2 or 3 distinct
+    """The element indices (ascending: ElemNet's order) of a system named by 2 to 4 distinct
     element symbols joined by ``-`` (``,`` and spaces also separate), in any order;
     :class:`~hullpack.errors.ScreeningError` says what is wrong with any other name.
 
@@ -36,12 +40,12 @@ def parse_system(name: str) -> np.ndarray:
     >>> parse_system("FeO")
     Traceback (most recent call last):
     ...
-    hullpack.errors.ScreeningError: system 'FeO': expected 2 or 3 distinct element symbols of ElemNet's 86 joined by '-' (e.g. 'Fe-O'); unknown: FeO
+    hullpack.errors.ScreeningError: system 'FeO': expected 2 to 4 distinct element symbols of ElemNet's 86 joined by '-' (e.g. 'Fe-O'); unknown: FeO
     """
     symbols = [t for t in str(name).replace(",", "-").replace(" ", "-").split("-") if t]
     unknown = [t for t in symbols if t not in ELEMENT_INDEX]
-    if unknown or len(symbols) not in (2, 3) or len(set(symbols)) != len(symbols):
-        raise ScreeningError(f"system {name!r}: expected 2 or 3 distinct element symbols of ElemNet's 86 "
+    if unknown or len(symbols) not in (2, 3, 4) or len(set(symbols)) != len(symbols):
+        raise ScreeningError(f"system {name!r}: expected 2 to 4 distinct element symbols of ElemNet's 86 "
                              f"joined by '-' (e.g. 'Fe-O'){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
     return np.array(sorted(ELEMENT_INDEX[t] for t in symbols), dtype=np.int32)
 
@@ -68,7 +72,7 @@ def alphabetical_order(table: np.ndarray) -> np.ndarray:
 
 
 def system_names(table: np.ndarray) -> list[str]:
-    """``"A-B"`` / ``"A-B-C"`` names of the rows of a system table, symbols in alphabetical order."""
+    """``"A-B"`` / ``"A-B-C"`` / ``"A-B-C-D"`` names of the rows of a system table, symbols in alphabetical order."""
     t = np.asarray(table, dtype=np.int64)
     if t.size == 0:
         return []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 import uuid
 import warnings
@@ -22,7 +23,7 @@ from .edges import EdgeEnergies, edge_sharing
 from .hulls import BlockHulls, corner_mask, plain_hulls, vertex_depth
 from .models import make_engine
 from .models import resolve_model as _load_model
-from .names import alphabetical_order, formulas, system_names
+from .names import ORDER_NAMES, alphabetical_order, formulas, system_names
 from .result import ScreenResult
 
 __all__ = ["screen", "parse_shard", "resolve_grid", "grid_label", "grid_spacing", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
@@ -34,23 +35,28 @@ log = logging.getLogger(__name__)
 #: ternaries 205), the coarsest reduced-fraction grid that can write at least 90% of the DFT-stable
 #: OQMD compounds of both orders; chosen with DEFAULT_MIN_DEPTH from benchmarks/screen_defaults.py
 #: (docs/screening.md, "Defaults"). ``"uniform:100"`` / ``"uniform:20"`` were the defaults before.
-DEFAULT_GRID = {2: "reduced:10", 3: "reduced:10"}
+#: Quaternaries take the same rule of fractions (831 points, 205 of them inside the tetrahedron): it
+#: writes 59% of the DFT-stable OQMD quaternaries exactly (``reduced:12``: 72%, 1,537 points;
+#: ``reduced:20``: 93%, 9,373 points), at a cost per system of about four ternaries.
+DEFAULT_GRID = {2: "reduced:10", 3: "reduced:10", 4: "reduced:10"}
 #: eV/atom: a hull vertex counts as a predicted stable compound when it lies at least this far
 #: below the hull of the other points (on the default grids the F1 against DFT peaks at 5 meV/atom
 #: for binaries, within 0.003 of 10, and at 10 for ternaries)
 DEFAULT_MIN_DEPTH = 0.010
 #: finest grids accepted: beyond these the grid step is far below the model's accuracy and a full
-#: screen's cost grows as n (binaries) or n^2 / 2 (ternaries) per system
-MAX_INTERVALS = {2: 1000, 3: 200}
+#: screen's cost grows as n (binaries), n^2 / 2 (ternaries) or n^3 / 6 (quaternaries: 12,341 points
+#: at 40) per system
+MAX_INTERVALS = {2: 1000, 3: 200, 4: 40}
 #: (system, point) pairs per block of systems: memory stays flat in the number of systems
 _BLOCK_PAIRS = 1 << 18
-#: ternary edge points are shared (in fp32) when each shared prediction replaces at least this
+#: the face points of ternaries (edges) and quaternaries (ternary faces and edges) are shared (in
+#: fp32, :mod:`~hullpack.screening.edges`) when each shared prediction replaces at least this
 #: many bf16 ones: fp32's cost in bf16 predictions on CPU, about 4 through torch's default (MKL)
 #: path and about 2 through oneDNN, so the rule leans towards predicting edges per system
 EDGE_FP32_COST = 4
 PRECISIONS = ("bf16", "fp32", "bf16-uncertified")
 # the text columns of the result tables
-_TEXT_COLUMNS = ("system", "A", "B", "C", "stable", "min_formula", "formula")
+_TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "min_formula", "formula")
 
 
 def parse_shard(shard) -> tuple[int, int] | None:
@@ -191,15 +197,19 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
            compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
            match_tol: float | None = None, min_depth: float = DEFAULT_MIN_DEPTH, threads: int | None = None,
            chunk: int | None = None, seed: int = 0) -> ScreenResult:
-    """Screen every binary (``order=2``) or ternary (``order=3``) system of ``elements`` (default:
-    ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a composition grid.
+    """Screen every binary (``order=2``), ternary (``order=3``) or quaternary (``order=4``) system
+    of ``elements`` (default: ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a
+    composition grid. Quaternaries: all ``C(n, 4)`` systems of the ``n`` elements given (``elements``
+    is required: all 86 would make 2.1 million systems), hulls by the N-dimensional kernel, tables
+    but no plots (:meth:`ScreenResult.system_table <hullpack.screening.ScreenResult.system_table>`).
 
     ``model``: None (the shipped ElemNet), a model file or ``hullpack train`` run folder, or any torch
     module or callable mapping an ``(n, 86)`` float32 tensor of fractions to ``n`` energies (eV/atom;
-    see :mod:`hullpack.screening.models`). ``grid``: None (:data:`DEFAULT_GRID`: ``"reduced:10"``, every composition whose fractions have denominators up
-    to 10: 33 points per binary, 205 per ternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N``
-    (step ``1/N``; ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer
-    array of numerators (see :func:`resolve_grid`).
+    see :mod:`hullpack.screening.models`). ``grid``: None (:data:`DEFAULT_GRID`: ``"reduced:10"``,
+    every composition whose fractions have denominators up to 10: 33 points per binary, 205 per
+    ternary, 831 per quaternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N`` (step ``1/N``;
+    ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer array of
+    numerators (see :func:`resolve_grid`).
     ``precision``: ``"bf16"`` (bf16 inference, every hull vertex and every point near the hull
     re-evaluated in fp32, validated against fp32 by calibration and audit: see
     :mod:`hullpack.screening.certify` for what is guaranteed; a model without a bf16 path runs in
@@ -224,18 +234,21 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     ``nonfinite``, with a warning.
     """
     t_start = time.perf_counter()
-    if order not in (2, 3):
-        raise ScreeningError(f"order={order!r}: expected 2 (binaries) or 3 (ternaries)")
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in ORDER_NAMES:
+        raise ScreeningError(f"order={order!r}: expected 2 (binaries), 3 (ternaries) or 4 (quaternaries)")
+    order = int(order)
     if precision not in PRECISIONS:
         raise ScreeningError(f"precision={precision!r}: expected one of {PRECISIONS}")
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise ScreeningError(f"device={device!r}: expected 'cpu' or 'cuda'")
+    if order >= 4 and elements is None:
+        raise ScreeningError(f"elements: order={order} needs an element subset (e.g. elements=\"Li Fe Mn P O\"); "
+                             f"all 86 elements make {math.comb(86, order):,} systems (pass them explicitly to "
+                             "screen them all)")
     try:
-        table = compositions.systems(order, elements)  # names unknown symbols
+        table = compositions.systems(order, elements)  # names unknown symbols, refuses too few
     except InvalidInputError as exc:
-        raise ScreeningError(str(exc)) from None
-    if len(table) == 0:
-        raise ScreeningError(f"elements: fewer than {order} elements given, so there is no system of order {order}")
+        raise ScreeningError(_too_few(order, elements) or str(exc)) from None
     g = resolve_grid(order, grid)
     sh = parse_shard(shard)
     den = int(np.lcm.reduce(g.sum(axis=1).astype(np.int64)))
@@ -268,9 +281,9 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     certifier = Certifier(engine, seed=seed) if precision == "bf16" else None
     if certifier is not None and n_inner and len(table):
         certifier.calibrate(whole, g[inner], screened=table)  # the whole screen, not a block or shard
-    # ternaries share their edges: each pair's binary compositions are predicted once, in fp32,
-    # where that saves work (EDGE_FP32_COST)
-    edges = EdgeEnergies(table, g) if order == 3 else None
+    # ternaries share their edges, quaternaries their faces and edges: each subset's compositions
+    # are predicted once, in fp32, where that saves work (EDGE_FP32_COST)
+    edges = EdgeEnergies(table, g) if order >= 3 else None
     if edges is not None and edges.mask.any() and edge_sharing(whole, g) >= (1 if precision == "fp32" else EDGE_FP32_COST):
         edges.evaluate(engine)
     else:
@@ -282,7 +295,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
         dft = load_dft()
     sys_parts, vert_parts, pt_parts, dft_parts = [], [], [], []
     t_screen = t_dft = 0.0
-    letters = "ABC"[:order]
+    letters = "ABCD"[:order]
     with _progress_bar(total=len(table) * n_inner, desc="screen", unit="pred",
                        disable=None if progress else True) as bar:
         for s0 in range(0, max(len(table), 1), block):  # an empty shard: one empty block, empty tables
@@ -336,6 +349,18 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)
+
+
+def _too_few(order: int, elements) -> str | None:
+    """The message for 2 or more valid elements, but fewer than ``order``; None otherwise."""
+    try:
+        given = np.unique(compositions.systems(2, elements)).tolist()
+    except InvalidInputError:
+        return None
+    if len(given) >= order:
+        return None
+    return (f"elements: only {len(given)} given ({', '.join(ELEMNET_ELEMENTS[i] for i in given)}); order={order} "
+            f"needs at least {order}, so there is no {ORDER_NAMES[order]} system to screen")
 
 
 def _no_hulls(n_points: int) -> BlockHulls:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import ScreeningError
 from ..elements import ELEMNET_ELEMENTS
-from .names import alphabetical_order, formula_of, formulas, parse_system, system_name
+from .names import ORDER_NAMES, alphabetical_order, formula_of, formulas, parse_system, system_name
 from .outputs import write_outputs
 
 # formula_of, formulas and parse_system live in .names; they stay importable from here
@@ -44,10 +44,10 @@ class ScreenResult:
 
     Systems are named as pymatgen names a chemical system (``"Fe-O"``: symbols in alphabetical
     order; :meth:`system` and :meth:`plot_system` take them in any order) and formulas are
-    pymatgen's reduced formulas (``"Fe2O3"``); the element columns ``A``, ``B`` (``C``) and
-    fractions ``x_A``, ``x_B`` (``x_C``) follow the system's name.
+    pymatgen's reduced formulas (``"Fe2O3"``); the element columns ``A``, ``B`` (``C``, ``D``) and
+    fractions ``x_A``, ``x_B`` (``x_C``, ``x_D``) follow the system's name.
 
-    ``systems``: one row per system: ``system``, the elements ``A``, ``B`` (``C``), ``n_points``,
+    ``systems``: one row per system: ``system``, the elements ``A``, ``B`` (``C``, ``D``), ``n_points``,
     ``n_vertices`` (hull vertices, pure elements excluded), ``n_stable`` (those at least
     ``min_depth`` below the hull of the other points: the predicted stable compounds), ``stable``
     (their formulas, ";"-separated), ``min_energy`` and ``min_formula`` (lowest predicted energy),
@@ -99,7 +99,7 @@ class ScreenResult:
         """A few lines: systems, stable compounds, certification and DFT agreement."""
         s = self.systems
         n_points = int(s["n_points"].iloc[0]) if len(s) else self.config.get("n_points", 0)
-        kind = "binary" if self.order == 2 else "ternary"
+        kind = ORDER_NAMES.get(self.order, f"order-{self.order}")
         grid = f" ({self.config['grid']})" if self.config.get("grid") else ""
         lines = [f"{_count(len(s), kind + ' system')} x {n_points} grid points{grid}, precision "
                  f"{self.config.get('precision')}", *self._stable_lines()]
@@ -178,7 +178,8 @@ class ScreenResult:
         """Write this screen's files into ``directory`` with a ``manifest.json`` that lists them:
         the tables (``systems``, ``vertices``, with ``points=True`` also ``points``) as CSV and/or
         Parquet (pyarrow), ``groups.csv`` (:meth:`group_table`), the group-pair heatmaps
-        (:meth:`plot_groups`) and ``SYSTEM.png`` for each system named in ``plots``. A folder that
+        (:meth:`plot_groups`) and ``SYSTEM.png`` for each system named in ``plots`` (``SYSTEM.csv``,
+        :meth:`system_table`, for a quaternary). A folder that
         holds another screen's outputs is refused unless ``overwrite=True``, which removes the files
         its manifest lists; files are staged and moved in only once all are written (the rules:
         :mod:`hullpack.screening.outputs`). ``record``: more fields for the manifest. Returns the
@@ -201,6 +202,9 @@ class ScreenResult:
             return [d / "groups.csv"]
 
         def write_plot(d, name):
+            if len(parse_system(name)) > 3:  # quaternaries: a table, not a figure
+                self.system_table(name).to_csv(d / f"{name}.csv", index=False)
+                return [d / f"{name}.csv"]
             self.plot_system(name, d / f"{name}.png")
             return [d / f"{name}.png"]
 
@@ -243,19 +247,9 @@ class ScreenResult:
         """Group-pair heatmaps (PNG) of the DFT metrics into ``directory`` (:meth:`save`'s rules)."""
         return self.save(directory, csv=False, parquet=False, heatmaps=True, overwrite=overwrite)
 
-    def plot_system(self, name: str, path=None):
-        """Draw one system ("Fe-O", any order of the symbols): the model's points on this screen's
-        grid, the predicted hull with its stable compounds (at least ``min_depth`` deep) labelled by
-        formula, the known DFT compounds and the DFT hull; a line plot for a binary (the fraction of
-        the alphabetically second element across: "fraction of O in Fe-O"), a composition triangle
-        for a ternary. Saves to ``path`` (PNG) when given; returns the figure.
-        """
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    def _one_system(self, els: np.ndarray, what: str) -> dict:
+        """One system predicted again in fp32 on this screen's grid (its order's default grid if
+        the screen's is of another order), its hull, stable compounds and known DFT compounds."""
         from .. import compositions
         from ..hull import lower_hull
         from .dft import load_dft
@@ -263,25 +257,95 @@ class ScreenResult:
         from .models import make_engine
         from .pipeline import resolve_grid
 
-        els = parse_system(name)
         if self.model is None:
-            raise ScreeningError("this result has no model attached (loaded from files?): screen again to plot")
+            raise ScreeningError(f"this result has no model attached (loaded from files?): screen again to {what}")
         order = len(els)
         grid = self.config.get("grid_array")
         if grid is None or np.asarray(grid).shape[1] != order:
             grid = resolve_grid(order)
         grid = np.asarray(grid, dtype=np.int32)
-        eng = make_engine(self.model)
-        e = eng.predict(els[None, :], grid, "fp32")[0].astype(np.float64)
+        e = make_engine(self.model).predict(els[None, :], grid, "fp32")[0].astype(np.float64)
         fr = compositions.grid_fractions(grid)
         h = lower_hull(fr, e, tol=HULL_TOL)
         depth = vertex_depth(fr, e[None, :], h.is_vertex[None, :])[0]
         stable = h.is_vertex & (depth >= float(self.config.get("min_depth", 0.0)))
-        labels = formulas(els[None, :], grid, np.zeros(int(stable.sum()), np.int64), np.flatnonzero(stable))
-        dft = load_dft()
-        fd, ed, _ = dft.of_system(els)
+        fd, ed, _ = load_dft().of_system(els)
         perm = alphabetical_order(els[None, :])[0]       # columns in the order of the system's name
-        names = [ELEMNET_ELEMENTS[els[k]] for k in perm]
+        return dict(grid=grid, fr=fr, e=e, h=h, depth=depth, stable=stable, fd=fd, ed=ed, perm=perm,
+                    labels=formulas(els[None, :], grid, np.zeros(int(stable.sum()), np.int64), np.flatnonzero(stable)),
+                    names=[ELEMNET_ELEMENTS[els[k]] for k in perm])
+
+    def system_table(self, name: str) -> pd.DataFrame:
+        """One system ("Fe-Li-O-P", any order of the symbols, any order 2 to 4) as a table, the
+        quaternaries' answer to :meth:`plot_system`: the predicted stable compounds (the model
+        in fp32 on this screen's grid, hull vertices at least ``min_depth`` deep) and the known DFT
+        (OQMD) stable compounds, one row each, lowest energy first: ``source`` ("model" or
+        "OQMD"), ``formula``, ``x_<symbol>`` fractions (symbols in the name's order), ``energy``
+        (eV/atom), ``depth`` (below the hull of the other points of the same source) and
+        ``matched`` (a compound of the other source lies within ``match_tol`` in every fraction).
+        """
+        from fractions import Fraction
+
+        from ..hull import hull_batch
+        from .dft import match_compositions
+        from .hulls import HULL_TOL
+
+        els = parse_system(name)
+        one = self._one_system(els, "tabulate a system")
+        perm, stable = one["perm"], one["stable"]
+        fd, ed = one["fd"], one["ed"]
+        if len(ed):
+            hd = hull_batch(fd, ed, np.array([0, len(ed)]), tol=HULL_TOL, decomposition=False, depth=True)
+            dv = np.flatnonzero(hd.is_vertex)
+            d_depth = hd.vertex_depth[dv]
+        else:
+            dv, d_depth = np.zeros(0, np.int64), np.zeros(0)
+        pf, df_ = one["fr"][stable], fd[dv]
+        tol = float(self.config.get("match_tol", 0.0))
+        mp, md = match_compositions(np.zeros(len(pf), np.int64), pf, np.zeros(len(df_), np.int64), df_, 1, tol)
+
+        def amounts(f):  # a known compound's fractions as small whole numbers, for its formula
+            fr = [Fraction(float(v)).limit_denominator(1000) for v in f]
+            den = math.lcm(*(x.denominator for x in fr))
+            return [int(x * den) for x in fr]
+        d_formulas = [formula_of(els, amounts(f)) for f in df_]
+        parts = []
+        for source, f, e, depth, form, matched in (
+                ("model", pf, one["e"][stable], one["depth"][stable], list(one["labels"]), mp),
+                ("OQMD", df_, ed[dv], d_depth, d_formulas, md)):
+            part = pd.DataFrame({"source": source, "formula": pd.Series(form, dtype=object)})
+            for j, sym in zip(perm, one["names"]):
+                part[f"x_{sym}"] = f[:, j]
+            part["energy"], part["depth"], part["matched"] = e, depth, matched
+            parts.append(part.sort_values("energy", kind="stable"))
+        return pd.concat(parts, ignore_index=True)
+
+    def plot_system(self, name: str, path=None):
+        """Draw one system ("Fe-O", any order of the symbols): the model's points on this screen's
+        grid, the predicted hull with its stable compounds (at least ``min_depth`` deep) labelled by
+        formula, the known DFT compounds and the DFT hull; a line plot for a binary (the fraction of
+        the alphabetically second element across: "fraction of O in Fe-O"), a composition triangle
+        for a ternary. Saves to ``path`` (PNG) when given; returns the figure. Quaternaries are not
+        drawn (:class:`~hullpack.errors.ScreeningError`): :meth:`system_table` lists them.
+        """
+        els = parse_system(name)
+        if len(els) > 3:
+            raise ScreeningError(f"system {name!r} is a quaternary: it is not drawn; "
+                                 f"ScreenResult.system_table({name!r}) lists its predicted and OQMD stable "
+                                 "compounds (the command line writes it to SYSTEM.csv)")
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from ..hull import lower_hull
+        from .hulls import HULL_TOL
+
+        one = self._one_system(els, "plot")
+        fr, e, h, stable, labels = (one[k] for k in ("fr", "e", "h", "stable", "labels"))
+        fd, ed, perm, names = one["fd"], one["ed"], one["perm"], one["names"]
+        order = len(els)
         system = "-".join(names)
         fig, ax = plt.subplots(figsize=(7, 5) if order == 2 else (7, 6.2))
         if order == 2:

@@ -45,12 +45,12 @@ def test_systems_of_any_order_are_the_combinations(order):
 def test_quaternary_systems_of_ten_elements():
     table = systems(4, "Li Fe Mn Co Ni O P S F Al")
     assert table.shape == (210, 4)
-    assert system_names(table)[:3] == ["Li-O-F-Al", "Li-O-F-P", "Li-O-F-S"]          # ElemNet's element order
+    assert system_names(table)[:3] == ["Al-F-Li-O", "F-Li-O-P", "F-Li-O-S"]   # rows in ElemNet order, names alphabetical
 
 
 def test_systems_of_an_element_subset_in_elemnet_order():
     table = systems(3, ["Pu", "H", "O", "Fe"])
-    assert system_names(table) == ["H-O-Fe", "H-O-Pu", "H-Fe-Pu", "O-Fe-Pu"]
+    assert system_names(table) == ["Fe-H-O", "H-O-Pu", "Fe-H-Pu", "Fe-O-Pu"]    # rows in ElemNet's order, names alphabetical
     assert systems(2, "Fe Ni").tolist() == [[element_index("Fe"), element_index("Ni")]]
     assert systems(2, [0, 5]).tolist() == [[0, 5]]
     assert system_names(systems(2, "Li-O")) == ["Li-O"]

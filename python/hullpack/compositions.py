@@ -43,6 +43,7 @@ from ._core_loader import as_int, as_int_array, as_threads
 from ._core_loader import call as _core_call
 from ._core_loader import core as _core
 from .elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
+from . import naming
 from .errors import InvalidInputError
 
 __all__ = ["MAX_ORDER", "systems", "system_names", "uniform_grid", "reduced_grid", "grid_fractions", "first_layer",
@@ -95,7 +96,7 @@ def systems(order: int = 2, elements: Iterable[str | int] | str | None = None) -
     >>> systems(3, ["Fe", "Ni", "Al", "Cu"]).tolist()
     [[10, 22, 24], [10, 22, 25], [10, 24, 25], [22, 24, 25]]
     >>> system_names(systems(4, "Li Fe Mn O P"))
-    ['Li-O-P-Mn', 'Li-O-P-Fe', 'Li-O-Mn-Fe', 'Li-P-Mn-Fe', 'O-P-Mn-Fe']
+    ['Li-Mn-O-P', 'Fe-Li-O-P', 'Fe-Li-Mn-O', 'Fe-Li-Mn-P', 'Fe-Mn-O-P']
     >>> system_names(systems(2, "O H Li"))
     ['H-Li', 'H-O', 'Li-O']
     """
@@ -103,9 +104,13 @@ def systems(order: int = 2, elements: Iterable[str | int] | str | None = None) -
 
 
 def system_names(table: np.ndarray) -> list[str]:
-    """``"A-B"`` / ``"A-B-C"`` / ``"A-B-C-D"`` names of the rows of a system table (elements in
-    ElemNet's order)."""
-    return ["-".join(ELEMNET_ELEMENTS[i] for i in row) for row in np.asarray(table).tolist()]
+    """Chemical-system names (``"Fe-O"``, ``"Fe-Li-O"``: symbols in alphabetical order, as pymatgen's
+    ``chemical_system`` and hullpack's result tables write them) of the rows of a system table,
+    whose columns are in ElemNet's order."""
+    t = np.asarray(table, dtype=np.int64)
+    if t.size == 0:
+        return []
+    return naming.systems(np.arange(len(t) + 1) * t.shape[1], t.reshape(-1)).tolist()
 
 
 def uniform_grid(order: int, n: int, *, min_elements: int = 1) -> np.ndarray:

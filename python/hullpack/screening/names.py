@@ -19,7 +19,8 @@ import numpy as np
 
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..errors import ScreeningError
-from ..naming import formulas as reduced_formulas, systems as systems_of
+from ..compositions import system_names
+from ..naming import formulas as reduced_formulas
 
 __all__ = ["ORDER_NAMES", "parse_system", "system_name", "system_names", "alphabetical_order", "formula_of",
            "formulas"]
@@ -69,14 +70,6 @@ def alphabetical_order(table: np.ndarray) -> np.ndarray:
     """
     t = np.asarray(table, dtype=np.int64)
     return np.argsort(_ALPHA_RANK[t], axis=1, kind="stable")
-
-
-def system_names(table: np.ndarray) -> list[str]:
-    """``"A-B"`` / ``"A-B-C"`` / ``"A-B-C-D"`` names of the rows of a system table, symbols in alphabetical order."""
-    t = np.asarray(table, dtype=np.int64)
-    if t.size == 0:
-        return []
-    return systems_of(np.arange(len(t) + 1) * t.shape[1], t.reshape(-1)).tolist()
 
 
 def formulas(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> np.ndarray:

@@ -91,10 +91,10 @@ void with_sorted(const double* keys, i64 n, const i64* order, F&& f) {
 
 // out[items[p]] = chosen[p]. Scattering in one tight loop after the placement keeps many cache
 // misses in flight; writing each item's bin as it is placed stalls the placement loop on them.
-template <typename Items>
-void scatter(const std::vector<i64>& chosen, const Items& items, i64* out) {
+template <typename Chosen, typename Items>
+void scatter(const std::vector<Chosen>& chosen, const Items& items, i64* out) {
   const std::size_t n = chosen.size();
-  for (std::size_t p = 0; p < n; ++p) out[items[p]] = chosen[p];
+  for (std::size_t p = 0; p < n; ++p) out[items[p]] = static_cast<i64>(chosen[p]);
 }
 
 }  // namespace hullpack::packing::detail

@@ -268,7 +268,7 @@ void bind_packing(py::module_& m) {
         "capacity float64 (k,), order None or an int64 permutation (the tie order).");
   m.def("pack_histogram", &core_pack_histogram, py::arg("sizes"), py::arg("capacity"), py::arg("order") = py::none(),
         "Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item int64 (n,), n_bins), or None "
-        "where the sizes are not all integers or floor(capacity) exceeds 2**22.");
+        "where the sizes are not all integers or floor(capacity) exceeds 2**20.");
   m.def("pack_runs", &core_pack_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
         py::arg("order") = py::none(),
         "Sorted-run packing under a batch cost shape: (bin_of_item int64 (n,), n_bins, run costs float64 (n_bins,)). "

@@ -3,7 +3,7 @@
 //
 // Best fit puts each item into the bin with the least room that still fits it. With integer sizes
 // and capacity C, bins are only told apart by their room r in 0..C, so the open bins are kept as a
-// histogram over r (a list of bin ids per level and a bitset of non-empty levels). Sizes are taken
+// histogram over r (a stack of bin ids per level and a bitset of non-empty levels). Sizes are taken
 // in decreasing order, all items of size s at once: the smallest level r >= s holds the bins best
 // fit would pick, and each such bin takes floor(r / s) items in a row (after each, its room r - s
 // is again the smallest that fits, until it drops below s); then the next bin of level r, then the
@@ -33,7 +33,7 @@ using detail::i64;
 using detail::u64;
 using u32 = std::uint32_t;
 
-constexpr i64 kMaxLevels = i64{1} << 22;  // capacity levels kept; larger capacities use first fit
+constexpr i64 kMaxLevels = i64{1} << 20;  // capacity levels kept; larger capacities use first fit
 constexpr u32 kNone = std::numeric_limits<u32>::max();
 
 inline int ctz(u64 x) {
@@ -94,36 +94,27 @@ class LevelSet {
 // Where best fit puts the items of each size: runs (bin, cumulative count within the size).
 struct Slots {
   std::vector<u32> bin;
-  std::vector<u32> end;         // end[j]: slots of this size in runs first..j of it
+  std::vector<u32> end;          // end[j]: slots of this size in runs first..j of it
   std::vector<i64> first, last;  // runs of size s: [first[s], last[s])
 };
 
-// Best fit decreasing on the histogram count[0..S] with capacity C. Returns the bin count.
+// Best fit decreasing on the histogram count[0..S] with capacity C. Returns the bin count. The
+// bins of each level are a stack (a vector): the bins that take the same number of items of a
+// size move between levels as one block, never touching a bin's own memory.
 i64 place(const std::vector<i64>& count, i64 C, Slots& slots) {
   const i64 S = static_cast<i64>(count.size()) - 1;
-  std::vector<u32> head(C + 1, kNone), at_level(C + 1, 0), next_bin;
+  std::vector<std::vector<u32>> at(C + 1);
   LevelSet levels(C + 1);
-  u32 n_bins = 0;
-  auto push = [&](u32 bin, i64 level) {
-    next_bin[bin] = head[level];
-    head[level] = bin;
-    if (at_level[level]++ == 0) levels.insert(level);
+  u32 n_bins = 0, filled = 0;
+  // Bins [from, from + k) of `bins` each take q items: recorded as runs, moved to level `to`.
+  auto move = [&](const u32* bins, i64 k, i64 q, i64 to) {
+    if (k <= 0) return;
+    slots.bin.insert(slots.bin.end(), bins, bins + k);
+    for (i64 j = 0; j < k; ++j) slots.end.push_back(filled += static_cast<u32>(q));
+    if (at[to].empty()) levels.insert(to);
+    at[to].insert(at[to].end(), bins, bins + k);
   };
-  auto pop = [&](i64 level) {
-    const u32 bin = head[level];
-    head[level] = next_bin[bin];
-    if (--at_level[level] == 0) levels.erase(level);
-    return bin;
-  };
-  u32 filled = 0;
-  auto take = [&](u32 bin, i64 k) {
-    slots.bin.push_back(bin);
-    slots.end.push_back(filled += static_cast<u32>(k));
-  };
-  auto open = [&] {
-    next_bin.push_back(kNone);
-    return n_bins++;
-  };
+  std::vector<u32> fresh;
   slots.first.assign(S + 1, 0);
   slots.last.assign(S + 1, 0);
   for (i64 s = S; s >= 1; --s) {
@@ -132,20 +123,30 @@ i64 place(const std::vector<i64>& count, i64 C, Slots& slots) {
     filled = 0;
     while (c > 0) {
       const i64 r = levels.next(s);
-      const i64 q = (r < 0 ? C : r) / s;  // items one bin takes in a row (>= 1: s <= C)
-      if (r < 0) {  // no open bin has room: new bins, each filled as far as it goes
-        for (; c > 0; c -= std::min(q, c)) {
-          const u32 b = open();
-          take(b, std::min(q, c));
-          push(b, C - std::min(q, c) * s);
-        }
+      if (r < 0) {  // no open bin has room: new bins of room C, each filled as far as it goes
+        const i64 q = C / s, full = c / q, rest = c % q;  // q >= 1: s <= C
+        fresh.resize(full + (rest > 0));
+        for (auto& b : fresh) b = n_bins++;
+        move(fresh.data(), full, q, C - q * s);
+        move(fresh.data() + full, rest > 0, rest, C - rest * s);
         break;
       }
-      for (i64 k = at_level[r]; k > 0 && c > 0; --k, c -= std::min(q, c)) {
-        const u32 b = pop(r);
-        take(b, std::min(q, c));
-        push(b, r - std::min(q, c) * s);
+      // The bins of level r, from the top of the stack, each take q items in a row (the last
+      // one perhaps fewer); they all land below s.
+      std::vector<u32>& here = at[r];
+      const i64 q = r / s, have = static_cast<i64>(here.size());
+      const i64 full = std::min(have, c / q), rest = full < have ? std::min(q, c - full * q) : 0;
+      const i64 k = full + (rest > 0);
+      fresh.assign(here.end() - k, here.end());  // a copy: `move` may grow another level's vector
+      std::reverse(fresh.begin(), fresh.end());   // the top of the stack first
+      here.resize(have - k);
+      if (here.empty()) {
+        levels.erase(r);
+        std::vector<u32>().swap(here);
       }
+      move(fresh.data(), full, q, r - q * s);
+      move(fresh.data() + full, rest > 0, rest, r - rest * s);
+      c -= full * q + rest;
     }
     slots.last[s] = static_cast<i64>(slots.bin.size());
   }
@@ -153,8 +154,8 @@ i64 place(const std::vector<i64>& count, i64 C, Slots& slots) {
     slots.first[0] = static_cast<i64>(slots.bin.size());
     filled = 0;
     const i64 r = levels.next(0);
-    const u32 b = r < 0 ? open() : head[r];
-    take(b, count[0]);
+    const u32 b = r < 0 ? n_bins++ : at[r].back();
+    move(&b, 1, count[0], r < 0 ? C : r);
     slots.last[0] = static_cast<i64>(slots.bin.size());
   }
   return n_bins;
@@ -169,61 +170,67 @@ i64 pack_histogram(const double* sizes, i64 n, double capacity, const i64* order
   const i64 C = static_cast<i64>(std::floor(capacity));
   const int threads = parallel::team_size(0, 1 + n / (i64{1} << 20));
 
-  // Pass 1: every size an integer in 0..C (else not applicable), and the largest.
-  double largest = 0.0;
-  bool integral = true;
-#ifdef HULLPACK_WITH_OPENMP
-#pragma omp parallel for num_threads(threads) reduction(max : largest) reduction(&& : integral)
-#endif
-  for (i64 i = 0; i < n; ++i) {
-    const double s = sizes[i];
-    integral = integral && s == std::floor(s) && s <= static_cast<double>(C);
-    largest = std::max(largest, s);
-  }
-  if (!integral) return -1;
-  const i64 S = static_cast<i64>(largest);
-
-  // Pass 2: a histogram of the sizes per chunk of items (the chunks of the last pass).
-  std::vector<std::vector<i64>> hist(threads, std::vector<i64>(S + 1, 0));
+  // One pass: every size an integer in 0..C (else not applicable), counted per chunk of items
+  // (the chunks of the last pass).
   const i64 chunk = (n + threads - 1) / threads;
+  std::vector<std::vector<u32>> hist(threads);
+  std::vector<char> integral(threads, 1);
+  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
 #endif
   for (int t = 0; t < threads; ++t) {
-    i64* h = hist[t].data();
-    for (i64 i = t * chunk, end = std::min(n, (t + 1) * chunk); i < end; ++i) ++h[static_cast<i64>(sizes[i])];
+    if (!error.run([&] { hist[t].assign(C + 1, 0); })) continue;
+    u32* h = hist[t].data();
+    for (i64 i = t * chunk, end = std::min(n, (t + 1) * chunk); i < end; ++i) {
+      const double s = sizes[i];
+      if (!(s >= 0 && s <= static_cast<double>(C) && s == std::floor(s))) {
+        integral[t] = 0;
+        break;
+      }
+      ++h[static_cast<i64>(s)];
+    }
   }
-  std::vector<i64> count(S + 1, 0);
+  error.rethrow();
+  if (std::find(integral.begin(), integral.end(), 0) != integral.end()) return -1;
+  std::vector<i64> count(C + 1, 0);
   for (const auto& h : hist)
-    for (i64 s = 0; s <= S; ++s) count[s] += h[s];
+    for (i64 s = 0; s <= C; ++s) count[s] += h[s];
+  i64 S = C;
+  while (S > 0 && count[S] == 0) --S;
+  count.resize(S + 1);
 
   Slots slots;
   const i64 n_bins = place(count, C, slots);
 
-  // Pass 3: the j-th item of size s in the placement sequence gets the j-th slot of size s.
-  auto assign = [&](i64 begin, i64 end, std::vector<i64>& used, const i64* seq) {
-    std::vector<i64> run(S + 1);
+  // Last pass: the j-th item of size s in the placement sequence gets the j-th slot of size s.
+  struct Cursor {
+    const u32* bin;
+    const u32* end;
+    u32 j;
+  };
+  auto assign = [&](i64 begin, i64 end, const std::vector<i64>& used, const i64* seq) {
+    std::vector<Cursor> at(S + 1);
     for (i64 s = 0; s <= S; ++s) {  // the run holding slot used[s]
-      const auto* e = slots.end.data();
-      run[s] = std::upper_bound(e + slots.first[s], e + slots.last[s], static_cast<u32>(used[s])) - e;
+      const u32* e = slots.end.data();
+      const i64 r = std::upper_bound(e + slots.first[s], e + slots.last[s], static_cast<u32>(used[s])) - e;
+      at[s] = {slots.bin.data() + r, e + r, static_cast<u32>(used[s])};
     }
     for (i64 p = begin; p < end; ++p) {
       const i64 i = seq ? seq[p] : p;
-      const i64 s = static_cast<i64>(sizes[i]);
-      const i64 j = used[s]++;
-      while (slots.end[run[s]] <= j) ++run[s];
-      bin_of_item[i] = slots.bin[run[s]];
+      Cursor& c = at[static_cast<i64>(sizes[i])];
+      while (*c.end <= c.j) ++c.end, ++c.bin;
+      ++c.j;
+      bin_of_item[i] = *c.bin;
     }
   };
   if (order) {
-    std::vector<i64> used(S + 1, 0);
-    assign(0, n, used, order);
+    assign(0, n, std::vector<i64>(S + 1, 0), order);
     return n_bins;
   }
   std::vector<std::vector<i64>> used(threads, std::vector<i64>(S + 1, 0));
   for (int t = 1; t < threads; ++t)
     for (i64 s = 0; s <= S; ++s) used[t][s] = used[t - 1][s] + hist[t - 1][s];
-  parallel::FirstError error;
 #ifdef HULLPACK_WITH_OPENMP
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
 #endif

@@ -3,10 +3,15 @@
 Two problems, both on per-item costs (a graph's node count, edge count, a memory estimate):
 
 - :func:`pack` puts items into as few bins as it can without any bin exceeding a capacity
-  (first-fit-decreasing or best-fit-decreasing, in O(n log n)); costs may have several dimensions,
-  e.g. a node budget and an edge budget at once.
+  (first-fit-decreasing or best-fit-decreasing, in O(n log n); for integer sizes best fit over
+  histograms in O(n + largest size)); costs may have several dimensions, e.g. a node budget and an
+  edge budget at once.
 - :func:`balance` splits items into a fixed number of batches of (near) fixed size while keeping
   the heaviest batch as light as it can (largest first with a cardinality constraint, then swaps).
+
+When a batch does not cost the sum of its items (padded tensors cost ``count x longest``),
+:func:`pack_runs` packs and :func:`cut_sorted` splits items sorted by length into contiguous runs,
+the right shape for those costs; :func:`run_costs` and :func:`lower_bound_runs` go with them.
 
 :func:`lower_bound` says how far from optimal a result can be at most; :func:`batch_costs` and
 :func:`group` turn an assignment into per-batch totals and index lists.
@@ -36,7 +41,8 @@ from ._core_loader import as_flag, as_float_array, as_int, as_int_array, call
 from ._core_loader import core as _core
 from .errors import InvalidInputError, InvalidSizesError, OversizeItemError
 
-__all__ = ["pack", "balance", "lower_bound", "batch_costs", "group"]
+__all__ = ["pack", "balance", "lower_bound", "batch_costs", "group", "pack_runs", "cut_sorted", "run_costs",
+           "lower_bound_runs", "TERMS"]
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +144,7 @@ def _check_batches(n: int, n_batches: int, batch_size: int) -> None:
 # Public API
 # ---------------------------------------------------------------------------------------------
 
-def pack(sizes, capacity, method: Literal["ffd", "bfd", "auto"] = "ffd",
+def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
          order=None) -> tuple[np.ndarray, int]:
     """Pack items into as few bins as possible, no bin exceeding ``capacity``.
 
@@ -150,23 +156,34 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "auto"] = "ffd",
     O(n log n): a radix sort, then an 8-ary tree over bin loads (first fit) or an ordered set of
     loads (best fit), never a scan of the open bins.
 
+    ``"hist"`` is best fit for one column of integer sizes (node counts, token lengths) over
+    histograms: O(n + S + bins) for sizes up to S, about 1e8 items a second. Bins are those of
+    ``"bfd"`` up to which of several equally full bins an item joins (the same number of bins);
+    equal sizes are taken in the order of ``order``; bins are numbered in the order they are
+    opened. It needs a capacity of at most 2**20 (else use ``"ffd"``/``"bfd"``).
+
     With several cost dimensions (``sizes`` of shape ``(n, k)``), items are ordered by their largest
     normalised cost ``max_d sizes[i, d] / capacity[d]``; best fit picks the bin whose normalised
-    fill ``sum_d load[d] / capacity[d]`` is largest. The answer is still exact first/best fit,
-    found by a tree search that prunes with per-dimension minima and slack staircases: a few dozen
-    tree nodes per item when the dimensions are correlated (nodes and edges), more, growing with
-    the number of bins, when bins fill up in different dimensions (about 2 s for 1e6 such items).
+    fill ``sum_d load[d] / capacity[d]`` is largest. A tree search over the bins, pruned with
+    per-dimension minimum loads and stopped at the first bin that surely fits, finds the first/best
+    fit; its visits come from a pool (a fixed credit plus a few per tree level per item), so the
+    whole packing is O(n k log bins) in the worst case. While the pool lasts the answer is exact
+    first/best fit (always for a few thousand items, nearly always when the dimensions fill
+    together, as node and edge counts do); an item whose search runs dry goes to the first of the
+    16 most recently opened bins that fits (best fit: the fullest) or the first bin that surely
+    fits, whichever comes first, else to a new bin.
 
-    ``"auto"`` runs first fit, and where that leaves a single cost dimension above the lower bound
-    (many items of similar size per bin, where first fit strands a little room in every bin) it
-    also tries balanced partitions into fewer bins (:func:`balance`, each checked against the
-    capacity; a bisection over the bin count, so a few more O(n log n) passes) and keeps whichever
-    uses fewer bins.
+    ``"auto"`` runs ``"hist"`` for one column of integer sizes and first fit otherwise, and where
+    that leaves a single cost dimension above the lower bound (many items of similar size per bin,
+    where first fit strands a little room in every bin) it also tries balanced partitions into
+    fewer bins (:func:`balance`, each checked against the capacity; a bisection over the bin count,
+    so a few more O(n log n) passes) and keeps whichever uses fewer bins.
 
     Args:
         sizes: ``(n,)`` or ``(n, k)`` non-negative finite costs.
         capacity: the budget per bin, a scalar or one value per dimension, each > 0.
-        method: ``"ffd"`` (first-fit-decreasing), ``"bfd"`` (best-fit-decreasing) or ``"auto"``.
+        method: ``"ffd"`` (first-fit-decreasing), ``"bfd"`` (best-fit-decreasing), ``"hist"``
+            (best fit over histograms of integer sizes) or ``"auto"``.
         order: a permutation of ``range(n)`` that breaks ties between equal costs.
 
     Returns:
@@ -175,7 +192,8 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "auto"] = "ffd",
     Raises:
         InvalidSizesError: empty, mis-shaped, non-finite or negative sizes (the index is named).
         OversizeItemError: an item larger than the capacity (the index and size are named).
-        ValueError: a bad capacity, method or order.
+        ValueError: a bad capacity, method or order; ``"hist"`` with sizes that are not all
+            integers or a capacity above 2**20.
 
     >>> import numpy as np
     >>> pack([4, 4, 3, 3, 2, 2], capacity=6)
@@ -189,15 +207,30 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "auto"] = "ffd",
     >>> nodes_edges = np.array([[60, 100], [50, 250], [40, 50], [30, 200]])
     >>> pack(nodes_edges, capacity=[100, 300])
     (array([1, 0, 0, 1]), 2)
+    >>> # Integer sizes: best fit over histograms.
+    >>> pack([4, 4, 3, 3, 2, 2], capacity=6, method="hist")[1]
+    3
     """
     arr = _as_sizes(sizes)
     k = 1 if arr.ndim == 1 else arr.shape[1]
     cap = _as_capacity(capacity, k)
-    if method not in ("ffd", "bfd", "auto"):
-        raise InvalidInputError(f"method must be 'ffd', 'bfd' or 'auto', got {method!r}")
+    if method not in ("ffd", "bfd", "hist", "auto"):
+        raise InvalidInputError(f"method must be 'ffd', 'bfd', 'hist' or 'auto', got {method!r}")
     perm = _as_order(order, arr.shape[0])
     try:
-        bins, n_bins = _core.pack(arr, cap, "ffd" if method == "auto" else method, perm)
+        result = None
+        if method in ("hist", "auto") and k == 1:
+            result = _core.pack_histogram(arr, float(cap[0]), perm)
+            if result is None and method == "hist":
+                what = f"a capacity of {cap[0]}" if cap[0] >= 2**20 + 1 else "sizes that are not all integers"
+                raise InvalidInputError(f"method='hist' needs one column of integer sizes and a capacity of at most "
+                                        f"2**20, got {what}; use method='ffd' or 'bfd'")
+        elif method == "hist":
+            raise InvalidInputError(f"method='hist' packs one column of sizes, got shape {arr.shape}")
+        bins, n_bins = result if result is not None else _core.pack(arr, cap, "ffd" if method == "auto" else method,
+                                                                    perm)
+    except InvalidInputError:
+        raise
     except ValueError as exc:
         # The core names the problem too; say it with hullpack's own error classes when the
         # sizes are at fault (checked only here, so valid input pays nothing for it).
@@ -356,6 +389,139 @@ def group(bin_of_item, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     """
     bins = _as_bins(bin_of_item, None)
     return call(_core.group, bins, _as_count(n_bins, "n_bins", minimum=0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch cost shapes: sorted runs
+# ---------------------------------------------------------------------------------------------
+
+#: The terms of a batch cost shape, in the order :func:`pack_runs` and friends take them: a batch of
+#: ``m`` items whose longest has length ``L`` costs ``sum * sum(lengths) + padded * m * L + square *
+#: sum(lengths**2) + padded_square * m * L**2 + count * m + constant``.
+TERMS = ("sum", "padded", "square", "padded_square", "count", "constant")
+
+
+def _as_terms(terms) -> np.ndarray:
+    """Six non-negative finite floats in the order of :data:`TERMS` (or an object with ``.terms``)."""
+    arr = as_float_array(getattr(terms, "terms", terms), "terms")
+    if arr.shape != (len(TERMS),):
+        raise InvalidInputError(f"terms: expected {len(TERMS)} values {TERMS}, got shape {arr.shape}")
+    bad = np.flatnonzero(~(np.isfinite(arr) & (arr >= 0)))
+    if bad.size:
+        raise InvalidInputError(f"terms[{bad[0]}] ({TERMS[bad[0]]}) = {arr[bad[0]]} must be finite and >= 0")
+    return arr
+
+
+def _as_scalar_capacity(capacity) -> float:
+    return float(_as_capacity(capacity, 1)[0])
+
+
+def _check_alone(lengths: np.ndarray, terms: np.ndarray, capacity: float) -> None:
+    """OversizeItemError naming the first item that alone costs more than the capacity."""
+    alone = terms[5] + terms[4] + (terms[0] + terms[1]) * lengths + (terms[2] + terms[3]) * lengths**2
+    over = np.flatnonzero(alone > capacity)
+    if over.size:
+        i = int(over[0])
+        raise OversizeItemError(f"item {i} (length {lengths[i]}) alone costs {alone[i]} > capacity {capacity} "
+                                f"({over.size} such items): it fits no batch")
+
+
+def pack_runs(lengths, capacity, terms, order=None) -> tuple[np.ndarray, int]:
+    """Pack items into as few batches as possible when a batch costs more than the sum of its
+    items: padded tensors (``count x longest``), attention (``count x longest**2``), mixed with
+    per-item terms (see :data:`TERMS`).
+
+    Items are sorted by decreasing length (a stable sort over ``order``, as in :func:`pack`) and
+    cut into the longest contiguous runs whose cost stays within ``capacity``. For the padded
+    family (``sum`` and ``square`` zero) this is optimal: any packing can be rearranged into runs
+    of the sorted order without more batches (an exchange argument), and greedy cutting needs the
+    fewest runs. With ``sum`` or ``square`` terms it is optimal among packings into runs of the
+    length order (any length bucketing is one), and :func:`lower_bound_runs` says how far from
+    optimal it can be. Runs are numbered longest first. O(n log n).
+
+    Args:
+        lengths: ``(n,)`` non-negative finite lengths (tokens, nodes).
+        capacity: the budget of one batch, in the units of the cost.
+        terms: six non-negative weights in the order of :data:`TERMS` (or a
+            :class:`~hullpack.samplers.BatchCost`).
+        order: a permutation of ``range(n)`` that breaks ties between equal lengths.
+
+    Returns:
+        ``(bin_of_item, n_bins)``.
+
+    Raises:
+        OversizeItemError: an item that alone costs more than ``capacity``.
+
+    >>> lengths = [10, 9, 8, 3, 3, 2, 2, 1]
+    >>> bins, n = pack_runs(lengths, capacity=30, terms=[0, 1, 0, 0, 0, 0])   # count x longest <= 30
+    >>> bins.tolist(), n
+    ([0, 0, 0, 1, 1, 1, 1, 1], 2)
+    >>> run_costs(lengths, bins, n, [0, 1, 0, 0, 0, 0]).tolist()              # 3 x 10, 5 x 3 padded
+    [30.0, 15.0]
+    """
+    arr = _as_sizes(lengths, "lengths", two_d=False)
+    t = _as_terms(terms)
+    cap = _as_scalar_capacity(capacity)
+    perm = _as_order(order, arr.shape[0])
+    try:
+        bins, n_bins, _ = _core.pack_runs(arr, t, cap, perm)
+    except ValueError as exc:
+        _check_values(arr, "lengths")
+        _check_alone(arr, t, cap)
+        raise InvalidInputError(str(exc)) from None
+    return bins, int(n_bins)
+
+
+def cut_sorted(keys, n_batches: int, order=None) -> np.ndarray:
+    """Split items sorted by decreasing key (ties in ``order``) into ``n_batches`` contiguous runs
+    of ``n // n_batches`` items, the last ``n % n_batches`` runs one more: the shorter runs hold
+    the longest items.
+
+    For padded costs (``count x longest``, ``count x longest**2``, plus per-batch and per-item
+    constants) with a fixed number of batches this gives both the least peak and the least total
+    padding of any split with these cardinalities: the batch holding the longest item costs its
+    count times that length whatever else it holds, and moving longer items into it never raises
+    another batch's longest.
+
+    >>> cut_sorted([5, 1, 4, 2, 3, 3, 0], n_batches=3).tolist()
+    [0, 2, 0, 2, 1, 1, 2]
+    """
+    arr = _as_sizes(keys, "keys", two_d=False)
+    n_batches = _as_count(n_batches, "n_batches")
+    if n_batches > arr.shape[0]:
+        raise InvalidInputError(f"n_batches={n_batches} exceeds the number of items ({arr.shape[0]})")
+    return call(_core.cut_sorted, arr, n_batches, _as_order(order, arr.shape[0]))
+
+
+def run_costs(lengths, bin_of_item, n_bins: int, terms) -> np.ndarray:
+    """The cost of every batch under a batch cost shape (:data:`TERMS`); 0 for an empty batch.
+
+    >>> run_costs([4, 1, 3], [0, 0, 1], 2, terms=[0, 1, 0, 0, 0, 0]).tolist()   # 2 x 4, 1 x 3
+    [8.0, 3.0]
+    """
+    arr = _as_sizes(lengths, "lengths", two_d=False)
+    bins = _as_bins(bin_of_item, arr.shape[0])
+    return call(_core.run_costs, arr, bins, _as_count(n_bins, "n_bins", minimum=0), _as_terms(terms))
+
+
+def lower_bound_runs(lengths, capacity, terms) -> float:
+    """A lower bound on the number of batches of cost <= ``capacity`` under a batch cost shape:
+    the larger of a volume bound (every item costs at least what it would as its batch's longest)
+    and the exact optimum of the shape without its ``sum`` and ``square`` terms. For the padded
+    family it is the optimum itself, which :func:`pack_runs` attains.
+
+    >>> lower_bound_runs([10, 9, 8, 3, 3, 2, 2, 1], capacity=30, terms=[0, 1, 0, 0, 0, 0])
+    2.0
+    """
+    arr = _as_sizes(lengths, "lengths", two_d=False)
+    t = _as_terms(terms)
+    cap = _as_scalar_capacity(capacity)
+    try:
+        return float(_core.lower_bound_runs(arr, t, cap))
+    except ValueError as exc:
+        _check_values(arr, "lengths")
+        _check_alone(arr, t, cap)
+        raise InvalidInputError(str(exc)) from None
 
 
 def _as_bins(bin_of_item, n: int | None) -> np.ndarray:

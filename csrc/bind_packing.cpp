@@ -118,8 +118,11 @@ double expect_capacity_scalar(const py::handle& obj) {
 py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& order_obj) {
   const Sizes sizes = expect_sizes(sizes_obj, "sizes", 1);
   const double cap = expect_capacity_scalar(capacity_obj);
-  for (std::int64_t i = 0; i < sizes.n; ++i)
-    if (sizes.data()[i] > cap) fail("sizes[", i, "] = ", sizes.data()[i], " exceeds the capacity ", cap, ": the item fits no bin");
+  for (std::int64_t i = 0; i < sizes.n; ++i) {
+    const double s = sizes.data()[i];
+    if (s != std::floor(s)) return py::none();  // not applicable: found at once for most real sizes
+    if (s > cap) fail("sizes[", i, "] = ", s, " exceeds the capacity ", cap, ": the item fits no bin");
+  }
   i64_array order_keep;
   const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
   i64_array bins(sizes.n);

@@ -524,7 +524,9 @@ double lower_bound_pack(const double* sizes, i64 n, i64 k, const double* capacit
     const long double volume = std::ceil(ratio * (1.0L - 1e-12L));
     const double by_volume = volume > std::numeric_limits<double>::max() ? std::numeric_limits<double>::infinity()
                                                                          : static_cast<double>(volume);
-    bound = std::max({bound, by_volume, static_cast<double>(big), martello_toth_l2(sizes, n, k, d, capacity[d])});
+    // L2 adds to the volume bound only through items above half the capacity.
+    const double l2 = big > 0 ? martello_toth_l2(sizes, n, k, d, capacity[d]) : 0.0;
+    bound = std::max({bound, by_volume, static_cast<double>(big), l2});
   }
   return bound;
 }

@@ -158,16 +158,16 @@ class Budget:
             offsets, local = packing.group(bin_of, nb)
             items = idx[local]
         elif idx.size:
-            real = self.costs[idx]
+            real = self.costs[idx] if idx.size < self.costs.shape[0] else self.costs
             room = self.max_cost - self.const
-            order = rng.permutation(idx.size).astype(np.int64) if shuffle else None
+            order = rng.permutation(idx.size) if shuffle else None
             keys = coarsen(real, granularity, rng, up=True, cap=room) if shuffle else real
             if shuffle and self._integral:
                 keys = np.minimum(np.ceil(keys), np.floor(room))  # still >= real: real is an integer <= room
             bin_of, nb = packing.pack(np.ascontiguousarray(keys), room if room.ndim else float(room),
                                       method=self.method, order=order)
             offsets, local = packing.group(bin_of, nb)
-            items = idx[local]
+            items = idx[local] if idx.size < self.costs.shape[0] else local
             costs = bin_totals(real, bin_of, nb) + self.const
         else:
             offsets, items = np.zeros(1, np.int64), np.empty(0, np.int64)

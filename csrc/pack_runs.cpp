@@ -25,11 +25,14 @@
 // 1 can fail: moving longer items into a batch raises its additive part. Pure sums are packed by
 // first/best fit instead (packing.cpp); the callers route them there.
 //
-// Splitting into a fixed number of batches, padded family: the batch that holds the longest item
-// costs at least m_min * (count + padded * L_1 + padded_square * L_1^2) + constant whatever else it
-// holds, and swapping any item of it for a longer item elsewhere never raises the other batch's
-// longest (the exchange of step 1). So the sorted cut with the smaller cardinalities first
-// (longest items) gives both the least peak and the least total.
+// Splitting into a fixed number of batches, padded family, cardinalities q and q + 1: by step 1,
+// some run partition is as good as any partition batch for batch. In the sorted cut with the
+// q-runs first, the run holding the longest item costs its count times that length, which any
+// split pays at least (that batch holds >= q items); later q-runs cost no more; and the k-th
+// (q + 1)-run from the end starts as late as it can in any run partition, so it is as short as it
+// can be. So no split has a lower peak. When every batch holds the same count the total is the
+// least too (runs of equal counts have only one order); otherwise another order of the counts can
+// save a little total padding.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

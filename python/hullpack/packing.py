@@ -484,10 +484,10 @@ def cut_sorted(keys, n_batches: int, order=None) -> np.ndarray:
     the longest items.
 
     For padded costs (``count x longest``, ``count x longest**2``, plus per-batch and per-item
-    constants) with a fixed number of batches this gives both the least peak and the least total
-    padding of any split with these cardinalities: the batch holding the longest item costs its
-    count times that length whatever else it holds, and moving longer items into it never raises
-    another batch's longest.
+    constants) this gives the least peak of any split with these cardinalities (the batch holding
+    the longest item costs its count times that length whatever else it holds, and the larger
+    batches start as far down the order as they can), and the least total padding when
+    ``n_batches`` divides ``n``.
 
     >>> cut_sorted([5, 1, 4, 2, 3, 3, 0], n_batches=3).tolist()
     [0, 2, 0, 2, 1, 1, 2]

@@ -64,7 +64,8 @@ std::int64_t pack_runs(const double* lengths, std::int64_t n, const CostTerms& t
 
 // Sorts by decreasing key (ties in `order`) and cuts into n_batches (1..n) runs of n / n_batches
 // items, the last n % n_batches runs one more: the shorter runs hold the longest items, which
-// minimises both the peak and the total of any padded-family cost (pack_runs.cpp).
+// minimises the peak of any padded-family cost, and its total when n_batches divides n
+// (pack_runs.cpp).
 void cut_sorted(const double* keys, std::int64_t n, std::int64_t n_batches, const std::int64_t* order,
                 std::int64_t* bin_of_item);
 

@@ -35,8 +35,10 @@ class BalancedBatchSampler(PlanBatchSampler):
     a :class:`~hullpack.samplers.BatchCost` of sums and counts) are balanced as sums of per-item
     costs; padded ones (``"padded"``: ``count x longest``, ``"padded-quadratic"``) and functions
     sort the items by length and cut them into runs, the shorter runs holding the longest items,
-    which under a padded cost gives the least peak (``count x longest item``, the same whatever
-    the split) and the least total padding there are. With ``shuffle`` each epoch (see :meth:`set_epoch`) has other batches, in another
+    which under a padded cost gives the least peak there is (the batch of the longest item costs
+    its count times that length whatever else it holds) and, when all batches hold the same
+    number of items, the least total padding (with ``shuffle``, lengths within ``granularity`` of
+    each other trade places, which may cost up to that fraction). With ``shuffle`` each epoch (see :meth:`set_epoch`) has other batches, in another
     order, all still balanced (``granularity`` as for :class:`PackedBatchSampler`).
 
     Under DDP, ``sampler=`` a ``DistributedSampler`` makes it yield that rank's share of the

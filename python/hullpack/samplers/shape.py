@@ -14,8 +14,8 @@ memory estimate); ``batch_cost=`` says how the lengths of a batch add up:
 Sums (and other shapes without padding terms) are packed by first/best fit on per-item costs. A
 padded cost depends on the longest item, so items are sorted by length and cut into contiguous
 runs: for the padded family that packs into the fewest batches there are, and with a fixed number
-of batches it gives the least peak and the least total padding (:func:`hullpack.packing.pack_runs`
-and :func:`hullpack.packing.cut_sorted` say why).
+of batches it gives the least peak there is, and the least total padding when all batches hold the
+same count (:func:`hullpack.packing.pack_runs` and :func:`hullpack.packing.cut_sorted` say why).
 """
 from __future__ import annotations
 
@@ -294,8 +294,8 @@ def shaped_partition(shape: BatchCost | FunctionCost, partition: Callable, costs
 
     An additive shape balances its per-item costs (``costs`` holds them) and adds ``const``. A
     shape with padding terms, or a function, sorts the lengths (``costs`` holds them) and cuts
-    them into runs, the shorter runs first: for the padded family the least peak and total there
-    are (:func:`hullpack.packing.cut_sorted`)."""
+    them into runs, the shorter runs first: for the padded family the least peak there is
+    (:func:`hullpack.packing.cut_sorted`)."""
     if isinstance(shape, BatchCost) and shape.additive:
         offsets, items, batch, lb = partition(costs, keep, n_batches, max_batch_size, rng, shuffle, granularity)
         return offsets, items, batch + shape.const, lb + shape.const

@@ -226,9 +226,9 @@ i64 best_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, i
 // whole packing visits O(n log bins) nodes of O(k) work each, and it is exactly first fit (or
 // best fit) as long as the pool lasts: always for a few thousand items, and for sizes whose
 // dimensions fill together (node and edge counts) nearly always.
-constexpr i64 kVisitsPerLevel = 2;
+constexpr i64 kVisitsPerLevel = 1;
 constexpr i64 kCredit = i64{1} << 16;
-constexpr i64 kRecent = 16;
+constexpr i64 kRecent = 32;
 
 class VecTree {
  public:

@@ -166,11 +166,11 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     normalised cost ``max_d sizes[i, d] / capacity[d]``; best fit picks the bin whose normalised
     fill ``sum_d load[d] / capacity[d]`` is largest. A tree search over the bins, pruned with
     per-dimension minimum loads and stopped at the first bin that surely fits, finds the first/best
-    fit; its visits come from a pool (a fixed credit plus a few per tree level per item), so the
+    fit; its visits come from a pool (a fixed credit plus one per tree level per item), so the
     whole packing is O(n k log bins) in the worst case. While the pool lasts the answer is exact
     first/best fit (always for a few thousand items, nearly always when the dimensions fill
     together, as node and edge counts do); an item whose search runs dry goes to the first of the
-    16 most recently opened bins that fits (best fit: the fullest) or the first bin that surely
+    32 most recently opened bins that fits (best fit: the fullest) or the first bin that surely
     fits, whichever comes first, else to a new bin.
 
     ``"auto"`` runs ``"hist"`` for one column of integer sizes and first fit otherwise, and where

@@ -136,6 +136,24 @@ py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& ca
   return py::make_tuple(bins, n_bins);
 }
 
+py::tuple core_spread(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& n_bins_obj,
+                      const py::handle& order_obj) {
+  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
+  const auto capacity = expect_capacity(capacity_obj, sizes.k);
+  const std::int64_t n_bins = expect_int_in(n_bins_obj, "n_bins", 1, sizes.n, "one item per bin at least");
+  i64_array order_keep;
+  const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
+  i64_array bins(sizes.n);
+  std::int64_t* out = bins.mutable_data();
+  bool fits;
+  double peak;
+  {
+    py::gil_scoped_release release;
+    fits = packing::spread(sizes.data(), sizes.n, sizes.k, capacity.data(), n_bins, order, out, &peak);
+  }
+  return py::make_tuple(bins, fits, peak);
+}
+
 py::tuple core_pack_runs(const py::handle& lengths_obj, const py::handle& terms_obj, const py::handle& capacity_obj,
                          const py::handle& order_obj) {
   const Sizes lengths = expect_sizes(lengths_obj, "lengths", 1);
@@ -272,6 +290,9 @@ void bind_packing(py::module_& m) {
   m.def("pack_histogram", &core_pack_histogram, py::arg("sizes"), py::arg("capacity"), py::arg("order") = py::none(),
         "Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item int64 (n,), n_bins), or None "
         "where the sizes are not all integers or floor(capacity) exceeds 2**20.");
+  m.def("spread", &core_spread, py::arg("sizes"), py::arg("capacity"), py::arg("n_bins"), py::arg("order") = py::none(),
+        "Items spread over n_bins bins, each where it raises the fullest normalised load least: (bin_of_item "
+        "int64 (n,), whether every bin is within the capacity, the largest load / capacity).");
   m.def("pack_runs", &core_pack_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
         py::arg("order") = py::none(),
         "Sorted-run packing under a batch cost shape: (bin_of_item int64 (n,), n_bins, run costs float64 (n_bins,)). "

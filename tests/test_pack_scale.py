@@ -145,6 +145,34 @@ def test_bounded_search_is_exact_first_fit_on_small_inputs():
     assert (bins.tolist(), n_bins) == (ref.tolist(), len(loads))
 
 
+def test_auto_spreads_several_budgets_into_fewer_bins_than_first_fit():
+    # Node and edge counts whose ratio varies around the budgets' ratio: first fit leaves edge room
+    # in node-full bins; spreading keeps every bin near the overall mix.
+    rng = np.random.default_rng(6)
+    nodes = rng.integers(1, 500, 100_000)
+    sizes = np.column_stack([nodes, nodes * rng.integers(2, 8, nodes.size)]).astype(float)
+    cap = [20_000.0, 100_000.0]
+    bound = packing.lower_bound(sizes, capacity=cap)
+    ffd = packing.pack(sizes, cap)[1]
+    bins, n_bins = packing.pack(sizes, cap, method="auto")
+    check_packing(sizes, cap, bins, n_bins)
+    assert ffd > 1.05 * bound and n_bins <= 1.01 * bound
+    # Where spreading cannot beat first fit (anti-correlated sizes, few items per bin), auto is first fit.
+    anti, cap2 = anti_correlated(20_000, rng)
+    assert packing.pack(anti, cap2, method="auto")[0].tolist() == packing.pack(anti, cap2)[0].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 60), k=st.integers(2, 3), seed=st.integers(0, 999))
+def test_auto_with_several_budgets_keeps_invariants(n, k, seed):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 20, (n, k)).astype(float)
+    cap = sizes.max(axis=0) * rng.uniform(1, 4) + 1
+    bins, n_bins = packing.pack(sizes, cap, method="auto")
+    check_packing(sizes, cap, bins, n_bins)
+    assert n_bins <= packing.pack(sizes, cap)[1]
+
+
 # ---------------------------------------------------------------------------------------------
 # Martello and Toth's L2 bound
 # ---------------------------------------------------------------------------------------------

@@ -37,6 +37,11 @@ def pack_histogram(sizes: _F64, capacity: float, order: _I64 | None = None) -> t
     """Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item (n,), n_bins), or None
     where a size is not an integer or floor(capacity) exceeds 2**20."""
 
+def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None) -> tuple[_I64, bool, float]:
+    """Items of sizes (n,) or (n, k) spread over n_bins bins (1 <= n_bins <= n), each where it raises the
+    fullest normalised load least: (bin_of_item (n,), whether every bin is within the capacity, the
+    largest load / capacity)."""
+
 def pack_runs(lengths: _F64, terms: _F64, capacity: float,
               order: _I64 | None = None) -> tuple[_I64, int, _F64]:
     """Sorted-run packing of lengths (n,) under a batch cost shape, terms (6,) = (sum, padded, square,

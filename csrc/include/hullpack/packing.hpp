@@ -43,6 +43,15 @@ std::int64_t pack(const double* sizes, std::int64_t n, std::int64_t k, const dou
 std::int64_t pack_histogram(const double* sizes, std::int64_t n, double capacity, const std::int64_t* order,
                             std::int64_t* bin_of_item);
 
+// Spreads items over n_bins bins (pack_spread.cpp): in the placement sequence of packing_keys, each
+// item goes to whichever of the least-loaded bins per dimension its addition leaves with the
+// lowest fullest normalised load (ties to the lowest number). Writes bin_of_item and the largest
+// load / capacity of any bin in any dimension (*peak); returns whether every bin stayed within the
+// capacity (load + size <= capacity at every step). O(n k log(n k)). Some bins may be left empty
+// when there are few items.
+bool spread(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity, std::int64_t n_bins,
+            const std::int64_t* order, std::int64_t* bin_of_item, double* peak);
+
 // ---- batch cost shapes (pack_runs.cpp) ------------------------------------------------------
 
 // The cost of a batch of m items whose longest has length L, with lengths summing to S1 and their

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hullpack import packing
+from hullpack import packing, packing_runs
 from hullpack.errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from hullpack.samplers import (
     BalancedBatchSampler,
@@ -96,9 +96,9 @@ def runs_case(draw, max_n=40):
 @given(case=runs_case())
 def test_pack_runs_equals_reference_within_budget(case):
     lengths, terms, capacity, order = case
-    bins, n_bins = packing.pack_runs(lengths, capacity, terms, order=order)
+    bins, n_bins = packing_runs.pack_runs(lengths, capacity, terms, order=order)
     assert (bins.tolist(), n_bins) == ref_runs(lengths.tolist(), terms, capacity, order)
-    costs = packing.run_costs(lengths, bins, n_bins, terms)
+    costs = packing_runs.run_costs(lengths, bins, n_bins, terms)
     assert costs.max() <= capacity
     assert np.bincount(bins, minlength=n_bins).min() >= 1
     for b in range(n_bins):
@@ -109,9 +109,9 @@ def test_pack_runs_equals_reference_within_budget(case):
 @given(case=runs_case(max_n=8))
 def test_sorted_runs_are_optimal_for_padded_costs_and_bounded_otherwise(case):
     lengths, terms, capacity, _ = case
-    n_bins = packing.pack_runs(lengths, capacity, terms)[1]
+    n_bins = packing_runs.pack_runs(lengths, capacity, terms)[1]
     best = fewest_batches(lengths.tolist(), terms, capacity)
-    bound = packing.lower_bound_runs(lengths, capacity, terms)
+    bound = packing_runs.lower_bound_runs(lengths, capacity, terms)
     assert bound <= best <= n_bins
     if terms[0] == 0 and terms[2] == 0:  # the padded family: greedy runs are optimal, the bound exact
         assert n_bins == best == bound
@@ -122,11 +122,11 @@ def test_sorted_runs_beat_sum_packing_on_padded_cost():
     # then cost the long length each.
     lengths = np.array([10.0] * 3 + [1.0] * 12)
     sum_bins, n_sum = packing.pack(lengths, 24.0)
-    padded = packing.run_costs(lengths, sum_bins, n_sum, PADDED)
+    padded = packing_runs.run_costs(lengths, sum_bins, n_sum, PADDED)
     assert padded.max() >= 50  # e.g. [10, 10, 1, 1, 1, 1]: 6 x 10 against a padded budget of 24
-    bins, n = packing.pack_runs(lengths, 24.0, PADDED)
-    assert n == 3 == packing.lower_bound_runs(lengths, 24.0, PADDED)
-    assert packing.run_costs(lengths, bins, n, PADDED).tolist() == [20.0, 20.0, 11.0]
+    bins, n = packing_runs.pack_runs(lengths, 24.0, PADDED)
+    assert n == 3 == packing_runs.lower_bound_runs(lengths, 24.0, PADDED)
+    assert packing_runs.run_costs(lengths, bins, n, PADDED).tolist() == [20.0, 20.0, 11.0]
 
 
 @settings(max_examples=40, deadline=None)
@@ -137,8 +137,8 @@ def test_cut_sorted_gives_least_peak_and_least_total_for_equal_counts(lengths, n
     n = lengths.size
     n_batches = min(n_batches, n)
     terms = (0, 0, 0, 1, 0, 0) if square else PADDED
-    bins = packing.cut_sorted(lengths, n_batches)
-    costs = packing.run_costs(lengths, bins, n_batches, terms)
+    bins = packing_runs.cut_sorted(lengths, n_batches)
+    costs = packing_runs.run_costs(lengths, bins, n_batches, terms)
     counts = sorted(np.bincount(bins, minlength=n_batches).tolist())
     q, r = divmod(n, n_batches)
     assert counts == [q] * (n_batches - r) + [q + 1] * r
@@ -147,7 +147,7 @@ def test_cut_sorted_gives_least_peak_and_least_total_for_equal_counts(lengths, n
         a = np.array(assign)
         if sorted(np.bincount(a, minlength=n_batches).tolist()) != counts:
             continue
-        c = packing.run_costs(lengths, a, n_batches, terms)
+        c = packing_runs.run_costs(lengths, a, n_batches, terms)
         best_peak, best_total = min(best_peak, c.max()), min(best_total, c.sum())
     assert costs.max() == best_peak
     if r == 0:  # every batch the same count: the runs also give the least total padding
@@ -156,17 +156,17 @@ def test_cut_sorted_gives_least_peak_and_least_total_for_equal_counts(lengths, n
 
 def test_kernels_name_bad_input():
     with pytest.raises(InvalidInputError, match=r"terms\[1\] \(padded\)"):
-        packing.pack_runs([1.0, 2.0], 10, [0, -1, 0, 0, 0, 0])
+        packing_runs.pack_runs([1.0, 2.0], 10, [0, -1, 0, 0, 0, 0])
     with pytest.raises(InvalidInputError, match="terms: expected 6 values"):
-        packing.pack_runs([1.0], 10, [1, 0])
+        packing_runs.pack_runs([1.0], 10, [1, 0])
     with pytest.raises(OversizeItemError, match="item 1 .* alone costs 12"):
-        packing.pack_runs([1.0, 12.0], 10, PADDED)
+        packing_runs.pack_runs([1.0, 12.0], 10, PADDED)
     with pytest.raises(InvalidSizesError, match=r"lengths\[0\] is negative"):
-        packing.pack_runs([-1.0], 10, PADDED)
+        packing_runs.pack_runs([-1.0], 10, PADDED)
     with pytest.raises(InvalidInputError, match="n_batches=3 exceeds"):
-        packing.cut_sorted([1.0, 2.0], 3)
+        packing_runs.cut_sorted([1.0, 2.0], 3)
     with pytest.raises(OversizeItemError, match="item 0"):
-        packing.lower_bound_runs([11.0], 10, PADDED)
+        packing_runs.lower_bound_runs([11.0], 10, PADDED)
 
 
 # ---------------------------------------------------------------------------------------------

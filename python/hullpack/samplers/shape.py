@@ -15,7 +15,7 @@ Sums (and other shapes without padding terms) are packed by first/best fit on pe
 padded cost depends on the longest item, so items are sorted by length and cut into contiguous
 runs: for the padded family that packs into the fewest batches there are, and with a fixed number
 of batches it gives the least peak there is, and the least total padding when all batches hold the
-same count (:func:`hullpack.packing.pack_runs` and :func:`hullpack.packing.cut_sorted` say why).
+same count (:mod:`hullpack.packing_runs` says why).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import packing
+from .. import packing, packing_runs
 from ..errors import InvalidSizesError
 from ._base import coarsen
 from .cost import LinearCost, MemoryModel, nnls_small, resolve_cost
@@ -71,7 +71,7 @@ class BatchCost:
 
     @property
     def terms(self) -> tuple[float, ...]:
-        """The six terms in the order of :data:`hullpack.packing.TERMS`."""
+        """The six terms in the order of :data:`hullpack.packing_runs.TERMS`."""
         return astuple(self)
 
     @property
@@ -217,8 +217,8 @@ def pack_shaped(shape: BatchCost | FunctionCost, real: np.ndarray, max_cost: flo
     order = rng.permutation(real.size).astype(np.int64) if shuffle else None
     keys = np.ascontiguousarray(_keys(shape, real, rng, shuffle, granularity, max_cost))
     if isinstance(shape, BatchCost):
-        bins, n_bins = packing.pack_runs(keys, max_cost, shape.terms, order=order)
-        return bins, n_bins, packing.run_costs(real, bins, n_bins, shape.terms)
+        bins, n_bins = packing_runs.pack_runs(keys, max_cost, shape.terms, order=order)
+        return bins, n_bins, packing_runs.run_costs(real, bins, n_bins, shape.terms)
     seq = np.arange(real.size) if order is None else order
     seq = seq[np.argsort(-keys[seq], kind="stable")]  # longest first, ties in the epoch's order
     sorted_keys = keys[seq]
@@ -249,7 +249,7 @@ def shaped_costs(shape: BatchCost | FunctionCost, lengths: np.ndarray, offsets: 
     nb = offsets.size - 1
     if isinstance(shape, BatchCost):
         bins = np.repeat(np.arange(nb, dtype=np.int64), np.diff(offsets))
-        return packing.run_costs(np.ascontiguousarray(lengths[items]), bins, nb, shape.terms)
+        return packing_runs.run_costs(np.ascontiguousarray(lengths[items]), bins, nb, shape.terms)
     return np.array([shape(lengths[items[offsets[b]:offsets[b + 1]]]) for b in range(nb)])
 
 
@@ -270,7 +270,7 @@ def padding_fill(lengths: np.ndarray, offsets: np.ndarray, items: np.ndarray) ->
 def shaped_lower_bound(shape: BatchCost | FunctionCost, lengths: np.ndarray, max_cost: float) -> float:
     """A lower bound on the batch count (for a function: 1, the only one known)."""
     if isinstance(shape, BatchCost):
-        return packing.lower_bound_runs(lengths, max_cost, shape.terms)
+        return packing_runs.lower_bound_runs(lengths, max_cost, shape.terms)
     return 1.0
 
 
@@ -295,7 +295,7 @@ def shaped_partition(shape: BatchCost | FunctionCost, partition: Callable, costs
     An additive shape balances its per-item costs (``costs`` holds them) and adds ``const``. A
     shape with padding terms, or a function, sorts the lengths (``costs`` holds them) and cuts
     them into runs, the shorter runs first: for the padded family the least peak there is
-    (:func:`hullpack.packing.cut_sorted`)."""
+    (:func:`hullpack.packing_runs.cut_sorted`)."""
     if isinstance(shape, BatchCost) and shape.additive:
         offsets, items, batch, lb = partition(costs, keep, n_batches, max_batch_size, rng, shuffle, granularity)
         return offsets, items, batch + shape.const, lb + shape.const
@@ -303,7 +303,7 @@ def shaped_partition(shape: BatchCost | FunctionCost, partition: Callable, costs
     m, B = int(keep.size), int(n_batches)
     order = rng.permutation(m).astype(np.int64) if shuffle else None
     keys = coarsen(real, granularity, rng, up=False) if shuffle else real
-    bins = packing.cut_sorted(np.ascontiguousarray(keys), B, order=order)
+    bins = packing_runs.cut_sorted(np.ascontiguousarray(keys), B, order=order)
     offsets, local = packing.group(bins, B)
     items = keep[local]
     batch = shaped_costs(shape, costs, offsets, items)

@@ -96,8 +96,16 @@ void write_runs(const std::vector<i64>& starts, const Items& items, i64* bin_of_
 }  // namespace
 
 double run_cost(const CostTerms& t, double m, double longest, double s1, double s2) {
-  return t.constant + t.count * m + m * (t.padded * longest + t.padded_square * (longest * longest)) +
-         t.sum * s1 + t.square * s2;
+  // Terms that are 0 are left out rather than multiplied: 0 x inf (a square past the double range)
+  // would make the cost NaN. The terms present are added in a fixed order.
+  double per_item = 0.0, cost = t.constant;
+  if (t.padded != 0) per_item += t.padded * longest;
+  if (t.padded_square != 0) per_item += t.padded_square * (longest * longest);
+  if (t.count != 0) cost += t.count * m;
+  if (per_item != 0) cost += m * per_item;
+  if (t.sum != 0) cost += t.sum * s1;
+  if (t.square != 0) cost += t.square * s2;
+  return cost;
 }
 
 i64 pack_runs(const double* lengths, i64 n, const CostTerms& terms, double capacity, const i64* order,

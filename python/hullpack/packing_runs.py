@@ -52,7 +52,10 @@ def _as_scalar_capacity(capacity) -> float:
 
 def _check_alone(lengths: np.ndarray, terms: np.ndarray, capacity: float) -> None:
     """OversizeItemError naming the first item that alone costs more than the capacity."""
-    alone = terms[5] + terms[4] + (terms[0] + terms[1]) * lengths + (terms[2] + terms[3]) * lengths**2
+    with np.errstate(over="ignore"):
+        alone = terms[5] + terms[4] + (terms[0] + terms[1]) * lengths
+        if terms[2] + terms[3]:
+            alone = alone + (terms[2] + terms[3]) * lengths**2
     over = np.flatnonzero(alone > capacity)
     if over.size:
         i = int(over[0])

@@ -38,8 +38,9 @@ class BalancedBatchSampler(PlanBatchSampler):
     which under a padded cost gives the least peak there is (the batch of the longest item costs
     its count times that length whatever else it holds) and, when all batches hold the same
     number of items, the least total padding (with ``shuffle``, lengths within ``granularity`` of
-    each other trade places, which may cost up to that fraction). With ``shuffle`` each epoch (see :meth:`set_epoch`) has other batches, in another
-    order, all still balanced (``granularity`` as for :class:`PackedBatchSampler`).
+    each other trade places, which may cost up to that fraction). With ``shuffle`` each epoch (see
+    :meth:`set_epoch`) has other batches, in another order, all still balanced (``granularity`` as
+    for :class:`PackedBatchSampler`).
 
     Under DDP, ``sampler=`` a ``DistributedSampler`` makes it yield that rank's share of the
     batches, exactly as :class:`DistributedBalancedBatchSampler` with the same arguments. PyTorch

@@ -116,8 +116,9 @@ class Budget:
         if over_idx.size:
             i = int(over_idx[0])
             alone = "alone " if shape is not None else ""
+            kind = "length" if shape is not None else "cost"
             what = (f"{over_idx.size} item(s) cost more than max_cost={cap.tolist()} {alone}"
-                    f"(first: item {i}, {'length' if shape is not None else 'cost'} {np.round(lengths[i], 6).tolist()})")
+                    f"(first: item {i}, {kind} {np.round(lengths[i], 6).tolist()})")
             if oversize == "error":
                 exc = OversizeItemError(
                     f"{what}: no batch can hold them. Raise max_cost, or pass oversize='alone' to give "

@@ -91,8 +91,12 @@ class BatchCost:
         if l.size == 0:
             return 0.0
         m, L = float(l.size), float(l.max())
-        return float(self.const + self.count * m + m * (self.padded * L + self.padded_square * (L * L))
-                     + self.sum * float(l.sum()) + self.square * float((l * l).sum()))
+        # As the core computes it (hullpack.packing_runs.run_costs): terms that are 0 left out.
+        per_item = ((self.padded * L if self.padded else 0.0)
+                    + (self.padded_square * (L * L) if self.padded_square else 0.0))
+        cost = self.const + (self.count * m if self.count else 0.0) + (m * per_item if per_item else 0.0)
+        cost += self.sum * float(l.sum()) if self.sum else 0.0
+        return float(cost + (self.square * float((l * l).sum()) if self.square else 0.0))
 
     @classmethod
     def fit(cls, batches: Sequence[Any], peak_bytes: Any,
@@ -143,7 +147,8 @@ class FunctionCost:
         except (TypeError, ValueError):
             raise ValueError(f"batch_cost returned {out!r} for a batch; expected a number") from None
         if not math.isfinite(value) or value < 0:
-            raise ValueError(f"batch_cost returned {value} for a batch of {l.size} items; costs must be finite and >= 0")
+            raise ValueError(f"batch_cost returned {value} for a batch of {l.size} items; costs must be finite "
+                             "and >= 0")
         return value
 
     def __repr__(self) -> str:
@@ -187,7 +192,10 @@ def alone_costs(shape: BatchCost | FunctionCost, lengths: np.ndarray, max_cost: 
     """Which items cost more than ``max_cost`` on their own, as a boolean mask."""
     if isinstance(shape, BatchCost):
         t = shape
-        alone = t.const + t.count + (t.sum + t.padded) * lengths + (t.square + t.padded_square) * lengths ** 2
+        with np.errstate(over="ignore"):
+            alone = t.const + t.count + (t.sum + t.padded) * lengths
+            if t.square + t.padded_square:
+                alone = alone + (t.square + t.padded_square) * lengths ** 2
         return alone > max_cost
     # A monotone function: the longest length that fits alone, by bisection over the distinct ones.
     distinct = np.unique(lengths)

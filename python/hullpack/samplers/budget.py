@@ -121,8 +121,8 @@ class Budget:
                     f"(first: item {i}, {kind} {np.round(lengths[i], 6).tolist()})")
             if oversize == "error":
                 exc = OversizeItemError(
-                    f"{what}: no batch can hold them. Raise max_cost, or pass oversize='alone' to give "
-                    "each of them a batch of its own, or oversize='skip' to leave them out")
+                    f"{what}: no batch can hold them. Raise max_cost, or pass oversize='alone' (own batch) "
+                    "or oversize='skip' (left out)")
                 exc.items, exc.max_cost = over_idx, cap.tolist()  # for callers that word it their own way
                 raise exc
             warnings.warn(f"{what}: {'each gets a batch of its own' if oversize == 'alone' else 'left out'}"

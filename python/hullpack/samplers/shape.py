@@ -222,7 +222,7 @@ def _keys(shape, real: np.ndarray, rng: np.random.Generator, shuffle: bool, gran
 def pack_shaped(shape: BatchCost | FunctionCost, real: np.ndarray, max_cost: float, rng: np.random.Generator,
                 shuffle: bool, granularity: float) -> tuple[np.ndarray, int, np.ndarray]:
     """Sorted-run packing of lengths ``real`` under ``shape``: ``(bin_of_item, n_bins, batch costs)``."""
-    order = rng.permutation(real.size).astype(np.int64) if shuffle else None
+    order = rng.permutation(real.size) if shuffle else None
     keys = np.ascontiguousarray(_keys(shape, real, rng, shuffle, granularity, max_cost))
     if isinstance(shape, BatchCost):
         bins, n_bins = packing_runs.pack_runs(keys, max_cost, shape.terms, order=order)
@@ -309,7 +309,7 @@ def shaped_partition(shape: BatchCost | FunctionCost, partition: Callable, costs
         return offsets, items, batch + shape.const, lb + shape.const
     real = costs[keep]
     m, B = int(keep.size), int(n_batches)
-    order = rng.permutation(m).astype(np.int64) if shuffle else None
+    order = rng.permutation(m) if shuffle else None
     keys = coarsen(real, granularity, rng, up=False) if shuffle else real
     bins = packing_runs.cut_sorted(np.ascontiguousarray(keys), B, order=order)
     offsets, local = packing.group(bins, B)

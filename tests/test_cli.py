@@ -69,7 +69,8 @@ def test_every_subcommand_is_a_registered_module():
         command = importlib.import_module(f"hullpack.cli.{module_name}")
         assert callable(command.add_arguments) and callable(command.run) and command.HELP
         names.append(command.NAME)
-    assert list(choices) == names == ["info", "train", "predict", "batches", "explain", "bench-memory", "screen"]
+    assert list(choices) == names == ["info", "train", "predict", "batches", "explain", "bench-memory", "screen",
+                                        "stability"]
 
 
 def test_a_new_subcommand_is_one_registration(monkeypatch, capsys):
@@ -224,7 +225,7 @@ def test_batches_oversize_policies(tmp_path, capsys):
     rc, _, err = batches(capsys, path, "--max-cost", "10")
     line = one_line(err)
     assert rc == 2 and "2 item(s) cost more than --max-cost=10.0" in line
-    assert "--oversize alone (own batch) or --oversize skip (left out)" in line and "oversize='" not in line
+    assert "--oversize alone" in line and "--oversize skip" in line and "oversize='" not in line
     for policy in ("alone", "skip"):
         rc, stats, err = batches(capsys, path, "--max-cost", "10", "--oversize", policy)
         with pytest.warns(UserWarning):
@@ -271,9 +272,9 @@ def test_screen_plot_only_draws_one_system_and_writes_nothing_else(model_file, t
                               "--model", model_file)
     assert rc == 0 and err == ""
     assert [(kw["order"], kw["elements"], kw["compare_dft"]) for kw in calls] == [(2, [6, 22], False)]  # O-Fe only
-    assert [p.name for p in (tmp_path / "o").iterdir()] == ["O-Fe.png"]
-    assert (tmp_path / "o" / "O-Fe.png").stat().st_size > 10_000
-    assert out.strip() == f"wrote 1 file to {tmp_path / 'o'}"          # no summary, one file
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["Fe-O.png", "manifest.json"]   # named as chemists do
+    assert (tmp_path / "o" / "Fe-O.png").stat().st_size > 10_000
+    assert out.strip() == f"wrote 1 file and manifest.json to {tmp_path / 'o'}"          # no summary, one file
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -295,17 +296,18 @@ def test_screen_ternaries_points_no_dft(model_file, tmp_path, capsys):
                             "--no-dft", "--points", "--model", model_file)
     assert rc == 0 and "4 ternary systems x 28 grid points" in out and "DFT (OQMD)" not in out
     systems = pd.read_csv(tmp_path / "systems.csv")
-    assert systems["system"].tolist() == ["O-Al-Fe", "O-Al-Ni", "O-Fe-Ni", "Al-Fe-Ni"]
+    assert systems["system"].tolist() == ["Al-Fe-O", "Al-Ni-O", "Fe-Ni-O", "Al-Fe-Ni"]   # alphabetical, as pymatgen
     assert {"A", "B", "C"} <= set(systems) and "precision" not in systems and "stab_f1" not in systems
     points = pd.read_csv(tmp_path / "points.csv")
     assert len(points) == 4 * 28 and np.allclose(points[["x_A", "x_B", "x_C"]].sum(axis=1), 1)
-    assert points["is_vertex"].sum() == systems["n_stable"].sum() == len(pd.read_csv(tmp_path / "vertices.csv"))
+    assert points["is_vertex"].sum() == systems["n_vertices"].sum() >= systems["n_stable"].sum()
+    assert systems["n_stable"].sum() == len(pd.read_csv(tmp_path / "vertices.csv"))
     assert not (tmp_path / "groups.csv").exists()            # group tables come from the DFT comparison
 
 
 def test_screen_min_depth_keeps_the_deep_vertices(model_file, tmp_path, capsys):
     common = ["--elements", "Fe Ni O Al", "--grid", "20", "--no-dft", "--model", model_file]
-    assert screen_cli(capsys, tmp_path / "all", *common)[0] == 0
+    assert screen_cli(capsys, tmp_path / "all", *common, "--min-depth", "0")[0] == 0
     assert screen_cli(capsys, tmp_path / "deep", *common, "--min-depth", "0.02")[0] == 0
     every = pd.read_csv(tmp_path / "all" / "vertices.csv")
     deep = pd.read_csv(tmp_path / "deep" / "vertices.csv")
@@ -322,7 +324,7 @@ def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_pa
         assert screen_cli(capsys, tmp_path / f"p{i}", *common, "--shard", f"{i}/2")[0] == 0
         parts.append(pd.read_csv(tmp_path / f"p{i}" / "systems.csv"))
     whole = pd.read_csv(tmp_path / "whole" / "systems.csv")
-    assert pd.concat(parts)["system"].tolist() == whole["system"].tolist() == ["O-Fe", "O-Ni", "Fe-Ni"]
+    assert pd.concat(parts)["system"].tolist() == whole["system"].tolist() == ["Fe-O", "Ni-O", "Fe-Ni"]
     # more shards than systems: an empty, valid result
     rc, out, err = screen_cli(capsys, tmp_path / "empty", *common, "--shard", "5/10")
     assert rc == 0 and err == "" and out.startswith("0 binary systems x 11 grid points")
@@ -356,8 +358,8 @@ def test_base_install_screen_writes_csv_and_names_the_extra(model_file, tmp_path
     hide(monkeypatch, "matplotlib", "pyarrow", "pymatgen", "fastparquet")
     rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file)
     assert rc == 0 and "3 binary systems" in out and "DFT (OQMD) stable compounds" in out
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["systems.csv", "vertices.csv"]
-    assert "wrote 2 files" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "systems.csv", "vertices.csv"]
+    assert "wrote 2 files and manifest.json" in out
     note = one_line(err)
     assert note == ('hullpack screen: note: skipped Parquet tables, group-pair tables and heatmaps '
                     '(pyarrow, pymatgen not installed): pip install "hullpack[screening]"')

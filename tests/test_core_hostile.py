@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import hullpack
 from hullpack import _core, compositions, hull, packing
 from hullpack.compositions import first_layer, first_layer_pairs, line_layers, line_weight_tiles
 from hullpack.errors import HullInputError, InvalidInputError, ScreeningError

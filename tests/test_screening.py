@@ -363,8 +363,8 @@ def test_dft_ternary_system_collects_binary_edges():
 
 # ---------------------------------------------------------------------------------- screen API
 @pytest.fixture(scope="module")
-def result():
-    return screen(small_model(), elements="Fe Ni O Al Na Cl", grid=20, points=True, progress=False)
+def result():  # every hull vertex counts (min_depth=0), on a uniform grid
+    return screen(small_model(), elements="Fe Ni O Al Na Cl", grid=20, points=True, progress=False, min_depth=0)
 
 
 def test_screen_tables(result, tmp_path):
@@ -372,14 +372,14 @@ def test_screen_tables(result, tmp_path):
     assert len(s) == 15 and set(s.columns) >= {"system", "A", "B", "n_stable", "stable", "min_energy",
                                                 "nonfinite", "n_fp32", "precision", "recall", "stab_f1",
                                                 "mae_dft_hull", "agree"}
-    assert s["n_stable"].sum() == len(v) == p["is_vertex"].sum()
+    assert s["n_stable"].sum() == len(v) == p["is_vertex"].sum() == s["n_vertices"].sum()
     assert len(p) == 15 * 21 and np.allclose(p[["x_A", "x_B"]].sum(axis=1), 1)
     assert (p.loc[p.is_vertex, "e_above_hull"] == 0).all() and (p["e_above_hull"] >= 0).all()
     # the stable column lists the vertex formulas
     first = s.iloc[int(np.argmax(s.n_stable.to_numpy()))]
     assert first.stable.split(";") == v.loc[v.system == first.system, "formula"].tolist()
     assert "binary systems" in result.summary()
-    for path in result.to_parquet(tmp_path) + result.to_csv(tmp_path):
+    for path in result.to_parquet(tmp_path) + result.to_csv(tmp_path):   # one screen's files: both join
         assert path.stat().st_size > 0
     back = pd.read_parquet(tmp_path / "systems.parquet")
     assert back["system"].tolist() == s["system"].tolist()
@@ -418,7 +418,7 @@ def test_uncertified_bf16_screen_is_the_plain_bf16_hulls(result):
                  progress=False)
     table, grid = systems(2, els), uniform_grid(2, 20)
     plain = plain_hulls(InferenceEngine(result.model), table, grid, "bf16")
-    assert raw.systems["n_stable"].tolist() == plain.is_vertex.sum(axis=1).tolist()
+    assert raw.systems["n_vertices"].tolist() == plain.is_vertex.sum(axis=1).tolist()
     assert (raw.systems["n_fp32"] == 0).all() and raw.systems["delta"].isna().all()
     assert raw.stats["n_evaluated"] == {"fp32": 0, "bf16": len(table) * 19}   # no calibration, no fp32
     assert raw.config["precision"] == "bf16-uncertified"
@@ -428,13 +428,13 @@ def test_uncertified_bf16_screen_is_the_plain_bf16_hulls(result):
 def test_an_empty_shard_is_an_empty_valid_result(result):
     """More shards than systems: the extra shards screen nothing and merge with the others."""
     els = "Fe Ni O Al Na Cl"
-    empty = screen(result.model, elements=els, grid=20, shard="20/40", points=True, progress=False)
+    empty = screen(result.model, elements=els, grid=20, shard="20/40", points=True, progress=False, min_depth=0)
     assert len(empty.systems) == len(empty.vertices) == len(empty.points) == 0
     for table, full in ((empty.systems, result.systems), (empty.vertices, result.vertices),
                         (empty.points, result.points)):
         assert table.dtypes.to_dict() == full.dtypes.to_dict()
     assert empty.summary().startswith("0 binary systems x 21 grid points")
-    parts = [screen(result.model, elements=els, grid=20, shard=f"{i}/3", progress=False) for i in range(3)]
+    parts = [screen(result.model, elements=els, grid=20, shard=f"{i}/3", progress=False, min_depth=0) for i in range(3)]
     merged = ScreenResult.concat([empty, parts[0], empty, parts[1], parts[2], empty])
     # each shard calibrates its own delta, so which points are re-evaluated in fp32 (and the depths,
     # measured against bf16 energies where not) differ; the vertices and their energies do not
@@ -445,9 +445,11 @@ def test_an_empty_shard_is_an_empty_valid_result(result):
 
 
 def test_system_names_parse_in_any_order_or_say_what_is_wrong():
+    from hullpack.screening import system_name
     from hullpack.screening.result import parse_system
 
     assert parse_system("Fe-O").tolist() == parse_system("O-Fe").tolist() == parse_system("O, Fe").tolist() == [6, 22]
+    assert system_name("O-Fe") == system_name("Fe O") == "Fe-O" and system_name("O-Ni-Fe") == "Fe-Ni-O"
     assert parse_system("Fe-Ni-O").tolist() == [6, 22, 24]
     for bad, match in [("FeO", "unknown: FeO"), ("Fe-Xx", "unknown: Xx"), ("Fe-Fe", "distinct"),
                        ("Fe", "2 or 3"), ("H-Li-Be-B", "2 or 3")]:
@@ -457,12 +459,12 @@ def test_system_names_parse_in_any_order_or_say_what_is_wrong():
 
 def test_certified_screen_equals_fp32_screen(result):
     fp32 = screen(result.model, elements="Fe Ni O Al Na Cl", grid=20, precision="fp32", compare_dft=False,
-                  progress=False)
+                  progress=False, min_depth=0)
     assert result.vertices["formula"].tolist() == fp32.vertices["formula"].tolist()
 
 
 def test_shards_merge_to_the_whole(result):
-    parts = [screen(result.model, elements="Fe Ni O Al Na Cl", grid=20, shard=f"{i}/3", progress=False)
+    parts = [screen(result.model, elements="Fe Ni O Al Na Cl", grid=20, shard=f"{i}/3", progress=False, min_depth=0)
              for i in range(3)]
     merged = ScreenResult.concat(parts)
     assert merged.systems["system"].tolist() == result.systems["system"].tolist()
@@ -503,9 +505,9 @@ def test_nonfinite_predictions_are_reported_not_dropped():
         r = screen(model, elements="Fe Ni O", grid=10, progress=False)
     s = r.systems.set_index("system")
     assert len(s) == 3
-    assert s.loc["O-Fe", "nonfinite"] and s.loc["Fe-Ni", "nonfinite"] and not s.loc["O-Ni", "nonfinite"]
-    assert s.loc["O-Fe", "n_stable"] == 0 and pd.isna(s.loc["O-Fe", "stab_f1"])
-    assert not r.vertices.system.isin(["O-Fe", "Fe-Ni"]).any()
+    assert s.loc["Fe-O", "nonfinite"] and s.loc["Fe-Ni", "nonfinite"] and not s.loc["Ni-O", "nonfinite"]
+    assert s.loc["Fe-O", "n_stable"] == 0 and pd.isna(s.loc["Fe-O", "stab_f1"])
+    assert not r.vertices.system.isin(["Fe-O", "Fe-Ni"]).any()
 
 
 # ----------------------------------------------------------------------------------- bad input
@@ -559,7 +561,7 @@ def test_cli_screen_tiny(tmp_path, capsys):
     for name in ("systems.parquet", "systems.csv", "vertices.csv", "groups.csv", "groups_stab_f1.png", "Fe-O.png"):
         assert (out / name).stat().st_size > 0, name
     assert len(pd.read_csv(out / "systems.csv")) == 6
-    rc = main(["-q", "screen", "--elements", "Fe Xx", "--out", str(out)])
+    rc = main(["-q", "screen", "--elements", "Fe Xx", "--out", str(tmp_path / "other")])
     assert rc == 2 and "Xx" in capsys.readouterr().err
 
 

@@ -1,4 +1,5 @@
 """Every Python example in docs/screening.md runs as written and does what the text says."""
+import json
 import re
 from pathlib import Path
 
@@ -9,23 +10,27 @@ BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
 
 
 def check_first_screen(ns, tmp_path):
-    r = ns["r"]   # the shipped model, 10 binaries of 5 elements, 101 points each, compared with DFT
-    assert len(r.systems) == 10 and (r.systems["n_points"] == 101).all()
+    r = ns["r"]   # the shipped model, 10 binaries of 5 elements, 33 points each (reduced:10), compared with DFT
+    assert len(r.systems) == 10 and (r.systems["n_points"] == 33).all() and r.config["grid"] == "reduced:10"
     assert {"precision", "recall", "stab_f1"} <= set(r.systems.columns)
-    assert len(r.vertices) == r.systems["n_stable"].sum() > 0
-    assert (tmp_path / "Fe-O.png").stat().st_size > 10_000
+    assert len(r.vertices) == r.systems["n_stable"].sum() > 0 and (r.vertices["depth"] >= 0.01).all()
+    assert "Fe2O3" in r.system("O-Fe")["stable"].split(";")          # named as chemists write it
+    out = tmp_path / "screen-out"
+    assert (out / "Fe-O.png").stat().st_size > 10_000
     for name in ("systems", "vertices"):
-        assert (tmp_path / "screen-out" / f"{name}.parquet").is_file()
-        assert (tmp_path / "screen-out" / f"{name}.csv").is_file()
+        assert (out / f"{name}.parquet").is_file() and (out / f"{name}.csv").is_file()
+    listed = {f["name"] for f in json.loads((out / "manifest.json").read_text())["files"]}
+    assert listed == {p.name for p in out.iterdir()} - {"manifest.json"}
 
 
 def check_grids(ns, tmp_path):
     from hullpack.compositions import reduced_grid
 
-    r, t = ns["r"], ns["t"]
+    r, t, old = ns["r"], ns["t"], ns["old"]
     assert len(reduced_grid(2, 10)) == 33       # the fractions a/b with b <= 10, pure elements included
     assert len(r.systems) == 10 and (r.systems["n_points"] == 33).all()
-    assert len(t.systems) == 4 and (t.systems["n_points"] == 231).all() and "C" in t.systems
+    assert len(t.systems) == 4 and (t.systems["n_points"] == 205).all() and "C" in t.systems
+    assert old.config["grid"] == "uniform:100" and (old.systems["n_stable"] == old.systems["n_vertices"]).all()
 
 
 #: what each example must leave behind, by its position in the document
@@ -42,3 +47,27 @@ def test_doc_example_runs(i, tmp_path, monkeypatch):
     ns = {"__name__": "__doc__"}
     exec(compile(BLOCKS[i], f"docs/screening.md example {i}", "exec"), ns)
     CHECKS[i](ns, tmp_path)
+
+
+def test_defaults_table_is_the_recorded_benchmark():
+    """Every row of the table under "Defaults" is a row of benchmarks/results/screen_defaults.json,
+    and the defaults it names are the library's."""
+    from hullpack.screening import DEFAULT_GRID, DEFAULT_MIN_DEPTH
+
+    record = json.loads((DOC.parents[1] / "benchmarks" / "results" / "screen_defaults.json").read_text())
+    rows = {(r["order"], r["grid"], r["min_depth_mev"]): r for r in record["rows"]}
+    section = DOC.read_text().split("## Defaults: what the evidence says")[1].split("\n## ")[0]
+    table = [line.strip("|").split("|") for line in section.splitlines() if line.startswith("| binary")
+             or line.startswith("| ternary")]
+    assert len(table) >= 10
+    defaults = []
+    for cells in table:
+        cells = [c.strip().replace("*", "") for c in cells]
+        grid = cells[1].split(" ")[0]
+        r = rows[(2 if cells[0] == "binary" else 3, grid, int(cells[4]))]
+        assert cells[2:] == [str(r["points"]), f"{r['reachable']:.0%}", str(r["min_depth_mev"]), f"{r['n_pred']:,}",
+                             f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}",
+                             f"{r['recall_held_out']:.3f}"], cells
+        if "(default)" in cells[1]:
+            defaults.append((r["order"], grid, r["min_depth_mev"]))
+    assert defaults == [(2, DEFAULT_GRID[2], DEFAULT_MIN_DEPTH * 1000), (3, DEFAULT_GRID[3], DEFAULT_MIN_DEPTH * 1000)]

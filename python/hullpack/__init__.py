@@ -7,18 +7,14 @@ Subpackages:
 - :mod:`hullpack.elemnet`: the ElemNet model, featurization, OQMD data, training and checkpoints.
 - :mod:`hullpack.screening` and :mod:`hullpack.hull`: batched ElemNet screening of binary and
   ternary systems with C++ hull kernels, compared with DFT.
+- :mod:`hullpack.stability`: any composition against a set of known compounds: energy above hull,
+  decomposition energy and products, from N-dimensional hulls per chemical space (C++ core).
 - :mod:`hullpack.xai`: SHAP, permutation importance, surrogate trees and the XElemNet analyses.
 """
-from importlib.metadata import PackageNotFoundError, version as _version
-
 from . import errors
 from ._core_loader import core as _core
+from ._version import __version__
 from .device import cuda_available, cuda_built, cuda_device_count
-
-try:
-    __version__ = _version("hullpack")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
 
 
 def build_info() -> dict:

@@ -23,6 +23,16 @@ assert N_ELEMENTS == 86
 #: symbol -> column index in ElemNet's input
 ELEMENT_INDEX: dict[str, int] = {symbol: i for i, symbol in enumerate(ELEMNET_ELEMENTS)}
 
+#: Pauling electronegativity of ElemNet's elements, in ElemNet's order, as pymatgen's ``Element.X``
+#: gives them (formulas are written in this order; see :mod:`hullpack.naming`)
+ELECTRONEGATIVITY: tuple[float, ...] = (
+    2.2, 0.98, 1.57, 2.04, 2.55, 3.04, 3.44, 3.98, 0.93, 1.31, 1.61, 1.9, 2.19, 2.58, 3.16, 0.82, 1.0,
+    1.36, 1.54, 1.63, 1.66, 1.55, 1.83, 1.88, 1.91, 1.9, 1.65, 1.81, 2.01, 2.18, 2.55, 2.96, 3.0, 0.82,
+    0.95, 1.22, 1.33, 1.6, 2.16, 1.9, 2.2, 2.28, 2.2, 1.93, 1.69, 1.78, 1.96, 2.05, 2.1, 2.66, 2.6, 0.79,
+    0.89, 1.1, 1.12, 1.13, 1.14, 1.13, 1.17, 1.2, 1.2, 1.1, 1.22, 1.23, 1.24, 1.25, 1.1, 1.27, 1.3, 1.5,
+    2.36, 1.9, 2.2, 2.2, 2.28, 2.54, 2.0, 1.62, 2.33, 2.02, 1.1, 1.3, 1.5, 1.38, 1.36, 1.28,
+)
+
 
 def element_index(symbol: str) -> int:
     """Column of ``symbol`` in ElemNet's input; ValueError for an element ElemNet does not know."""

@@ -17,7 +17,7 @@ import sys
 from .common import CommandError, missing_extra_message, warnings_as_notes
 
 #: the subcommand modules, in the order ``hullpack --help`` lists them
-COMMANDS = ("info", "train", "predict", "batches", "explain", "bench_memory", "screen")
+COMMANDS = ("info", "train", "predict", "batches", "explain", "bench_memory", "screen", "stability")
 
 
 def build_parser() -> argparse.ArgumentParser:

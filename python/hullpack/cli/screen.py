@@ -13,31 +13,39 @@ NAME = "screen"
 HELP = "screen binary/ternary systems for predicted stable compounds vs DFT"
 DESCRIPTION = ("Predict every composition of a grid in every binary (or ternary) system of ElemNet's elements with "
                "the shipped model (or --model), build the convex hulls, compare with the OQMD hulls, and write "
-               "CSV and Parquet tables and group-pair heatmaps to --out. Under torchrun the systems are split "
-               "across ranks and rank 0 writes the merged result. Parquet, group tables and figures need the "
-               'screening extra (pip install "hullpack[screening]"); without it the CSV tables are written.')
+               "CSV and Parquet tables and group-pair heatmaps to --out, with a manifest.json that lists them. "
+               "By default the grid holds the fractions with denominators up to 10 and a hull vertex counts as "
+               "a stable compound when it lies at least 0.01 eV/atom below the hull of the other points "
+               "(--grid uniform:100 --min-depth 0 screens as before). Systems are named Fe-O (symbols in "
+               "alphabetical order) and formulas Fe2O3, as pymatgen writes them. Under torchrun the systems are "
+               "split across ranks and rank 0 writes the merged result. Parquet, group tables and figures need "
+               'the screening extra (pip install "hullpack[screening]"); without it the CSV tables are written.')
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--order", type=int, default=2, help="2 (binaries, default) or 3 (ternaries)")
     p.add_argument("--elements", help='element symbols, e.g. "Fe Ni O" or Fe,Ni,O (default: all 86)')
-    p.add_argument("--grid", type=int, help="grid intervals (default 100 for binaries: step 0.01; "
-                   "20 for ternaries: step 0.05)")
+    p.add_argument("--grid", metavar="SPEC", help="reduced:N (every composition whose fractions have "
+                   "denominators up to N; default reduced:10), uniform:N or N (step 1/N)")
     p.add_argument("--precision", choices=("bf16", "fp32", "bf16-uncertified"), default="bf16",
                    help="bf16 (default) is certified: the same hull vertices as fp32")
     p.add_argument("--model", help="a model file (default: the shipped model)")
-    p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen)")
+    p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen); one "
+                   "that holds another screen's outputs is refused unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs of the screen that wrote --out before (the files its manifest.json "
+                        "lists, nothing else)")
     p.add_argument("--plot", metavar="SYSTEM", help="also draw one system, e.g. Fe-O or Fe-Ni-O")
     p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system")
     p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based)")
     p.add_argument("--points", action="store_true", help="also write every grid point (large)")
     p.add_argument("--no-dft", action="store_true", help="skip the comparison with the OQMD hulls")
-    p.add_argument("--min-depth", type=float, default=0.0, metavar="EV",
+    p.add_argument("--min-depth", type=float, metavar="EV",
                    help="count a hull vertex as stable only if it lies this far (eV/atom) below the hull "
-                        "of the other points (default 0: every vertex)")
+                        "of the other points (default 0.01; 0: every vertex)")
     p.add_argument("--match-tol", type=float, metavar="DX",
                    help="composition tolerance when matching predicted and DFT stable compounds "
-                        "(default: half the grid step)")
+                        "(default: half the grid's smallest spacing)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
 
@@ -61,31 +69,33 @@ def _gather(result, world: int, rank: int):
     return merged
 
 
-def _write(result, out: str, skipped: list[tuple[str, str]]) -> list:
-    """The tables (CSV; Parquet with pyarrow) and, after a DFT comparison, the group tables
-    (pymatgen) and heatmaps (matplotlib); what it cannot write goes to ``skipped``."""
-    files = list(result.to_csv(out))
-    if missing("pyarrow"):
+def _save(result, args, plot: str | None, skipped: list[tuple[str, str]]) -> list:
+    """The tables (CSV; Parquet with pyarrow), after a DFT comparison the group tables (pymatgen)
+    and heatmaps (matplotlib), and the plot, in one write into --out with its manifest; what it
+    cannot write goes to ``skipped``."""
+    tables = not args.plot_only
+    parquet = tables and not missing("pyarrow")
+    if tables and not parquet:
         skipped.append(("Parquet tables", "pyarrow"))
-    else:
-        files += result.to_parquet(out)
-    if "stab_tp" in result.systems and len(result.systems):
+    groups = heatmaps = False
+    if tables and "stab_tp" in result.systems and len(result.systems):
         if missing("pymatgen"):
             skipped.append(("group-pair tables and heatmaps", "pymatgen"))
         else:
-            groups = result.group_table()
-            groups.to_csv(os.path.join(out, "groups.csv"), index=False)
-            files.append(os.path.join(out, "groups.csv"))
-            if missing("matplotlib"):
+            groups = True
+            heatmaps = not missing("matplotlib")
+            if not heatmaps:
                 skipped.append(("group-pair heatmaps", "matplotlib"))
-            else:
-                files += result.plot_groups(out)
-    return files
+    options = {k: v for k, v in vars(args).items() if k != "func"}
+    return result.save(args.out, csv=tables, parquet=parquet, groups=groups, heatmaps=heatmaps,
+                       plots=[plot] if plot else [], overwrite=args.overwrite,
+                       record={"command": "hullpack screen", "options": options})
 
 
 def run(args: argparse.Namespace) -> int:
     from hullpack.screening import screen
-    from hullpack.screening.result import parse_system
+    from hullpack.screening.names import parse_system, system_name
+    from hullpack.screening.outputs import MANIFEST, check_folder
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -93,9 +103,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--shard and torchrun both split the systems; use one")
     if args.plot_only and not args.plot:
         raise CommandError("--plot-only draws the system of --plot SYSTEM: give --plot too")
-    plot_elements = parse_system(args.plot) if args.plot else None  # a bad name stops before any work
+    plot = system_name(args.plot) if args.plot else None  # a bad name stops before any work
     if args.plot:
         require("plot", "matplotlib", what="--plot")
+    check_folder(args.out, None, overwrite=args.overwrite)  # every rank: a refused --out stops them all
+    depth = {} if args.min_depth is None else {"min_depth": args.min_depth}
     if args.threads:
         import torch
 
@@ -103,30 +115,27 @@ def run(args: argparse.Namespace) -> int:
     if args.plot_only:
         if rank != 0:
             return 0
+        plot_elements = parse_system(plot)
         result = screen(args.model, order=len(plot_elements), elements=plot_elements.tolist(), grid=args.grid,
-                        precision=args.precision, compare_dft=False, device=args.device, progress=not args.quiet)
+                        precision=args.precision, compare_dft=False, device=args.device, progress=not args.quiet,
+                        **depth)
     else:
         result = screen(args.model, order=args.order, elements=args.elements, grid=args.grid,
                         precision=args.precision, points=args.points, compare_dft=not args.no_dft,
-                        min_depth=args.min_depth, match_tol=args.match_tol, device=args.device,
-                        shard=f"{rank}/{world}" if world > 1 else args.shard, progress=not args.quiet and rank == 0)
+                        match_tol=args.match_tol, device=args.device,
+                        shard=f"{rank}/{world}" if world > 1 else args.shard, progress=not args.quiet and rank == 0,
+                        **depth)
         if world > 1:
             result = _gather(result, world, rank)
             if result is None:
                 return 0
-    out = args.out
-    os.makedirs(out, exist_ok=True)
-    files, skipped = [], []
+    skipped = []
+    files = _save(result, args, plot, skipped)
     if not args.plot_only:
-        files += _write(result, out, skipped)
         print(result.summary())
-    if args.plot:
-        path = os.path.join(out, f"{args.plot}.png")
-        result.plot_system(args.plot, path)
-        files.append(path)
     if skipped:
         needs = sorted({module for _, module in skipped})
         print(f"hullpack screen: note: skipped {', '.join(what for what, _ in skipped)} "
               f"({', '.join(needs)} not installed): pip install \"hullpack[screening]\"", file=sys.stderr)
-    print(f"wrote {plural(len(files), 'file')} to {os.path.abspath(out)}")
+    print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {os.path.abspath(args.out)}")
     return 0

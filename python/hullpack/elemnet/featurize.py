@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+import reprlib
 import warnings
+from collections.abc import Mapping
 from typing import Any, Iterable
 
 import numpy as np
@@ -25,14 +27,36 @@ _OTHER_ELEMENTS = frozenset(
     "He Ne Ar Po At Rn Fr Ra Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og D T".split()
 )
 _MAX_LISTED = 20  # bad entries spelled out in an error message; all are in CompositionError.bad
+_short = reprlib.Repr()  # reprs of bad entries in messages: a 1e400-digit formula stays one line
+_short.maxstring, _short.maxlong = 60, 30
+
+
+def _amount(symbol: str, value: Any) -> float:
+    """One amount of a mapping as a float; ValueError naming the element for anything but a number
+    (None, strings, bools, ints past the float range)."""
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise ValueError(f"amount of {symbol} is {_short.repr(value)}; amounts must be numbers")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"amount of {symbol} is {_short.repr(value)}, past the float range") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"amount of {symbol} is {_short.repr(value)}; amounts must be numbers") from None
 
 
 def _amounts_of_mapping(obj: Any) -> list[tuple[str, float]]:
     """(symbol, amount) pairs of a pymatgen Composition or a {element: amount} mapping."""
+    try:
+        items = list(obj.items())
+    except Exception as exc:  # an object with a broken items(): a bad entry, not a crash
+        raise ValueError(f"cannot read the mapping's items ({type(exc).__name__}: {str(exc)[:80]})") from None
     pairs = []
-    for el, amt in obj.items():
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise ValueError(f"the mapping's items() gave {_short.repr(item)}, not (element, amount) pairs")
+        el, amt = item
         symbol = getattr(el, "symbol", None) or str(el)
-        pairs.append((symbol, float(amt)))
+        pairs.append((symbol, _amount(symbol, amt)))
     return pairs
 
 
@@ -68,8 +92,11 @@ def _row(pairs: list[tuple[str, float]]) -> tuple[list[int], list[float]]:
             raise ValueError(f"amount of {symbol} is {amount}; amounts must be finite and >= 0")
         cols.append(col)
         amts.append(amount)
-    if not cols or sum(amts) <= 0:
+    total = sum(amts)
+    if not cols or total <= 0:
         raise ValueError("no atoms (all amounts are zero)")
+    if total == math.inf:  # every fraction would be 0: an all-zero row, the input of no composition
+        raise ValueError("the amounts add up past the largest float (1.8e308); scale them down")
     return cols, amts
 
 
@@ -81,7 +108,9 @@ def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tupl
     >>> round(float(x[0].sum()), 6), bad
     (1.0, [(1, 'Xx2', "unknown element 'Xx'")])
     """
-    if isinstance(formulas, (str, bytes)) or hasattr(formulas, "items"):
+    if hasattr(formulas, "to_numpy") and not isinstance(formulas, Mapping):
+        formulas = formulas.tolist()  # a pandas Series: its values, not one (index, value) mapping
+    elif isinstance(formulas, (str, bytes)) or hasattr(formulas, "items"):
         formulas = [formulas]
     items = list(formulas)
     rows: list[int] = []
@@ -145,7 +174,7 @@ def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tupl
 
 
 def _describe(bad: list[tuple[int, str, str]]) -> str:
-    lines = [f"  [{i}] {text!r}: {reason}" for i, text, reason in bad[:_MAX_LISTED]]
+    lines = [f"  [{i}] {_short.repr(text)}: {reason}" for i, text, reason in bad[:_MAX_LISTED]]
     if len(bad) > _MAX_LISTED:
         lines.append(f"  ... and {len(bad) - _MAX_LISTED} more (see the exception's .bad)")
     return "\n".join(lines)
@@ -156,7 +185,8 @@ def featurize(formulas: Iterable[Any] | str, *, errors: str = "raise") -> np.nda
 
     Accepts formula strings ("Fe2O3", "Li0.5CoO2", "Ca(OH)2" with pymatgen), pymatgen
     ``Composition`` objects and ``{element: amount}`` mappings. Bad entries (unparsable text,
-    unknown elements or ones ElemNet lacks such as He, empty strings, no atoms):
+    unknown elements or ones ElemNet lacks such as He, empty strings, no atoms, amounts that are
+    not finite numbers >= 0, amounts adding up past the largest float) never abort the batch:
 
     - ``errors="raise"``: :class:`hullpack.errors.CompositionError` listing every one with its
       index and text (all of them in its ``.bad`` attribute);

@@ -10,12 +10,16 @@ import torch
 
 from ..errors import ModelFileError
 from .data import data_dir
-from .io import load_model, read_model_file, save_model
+from .io import _device, load_model, model_from_contents, read_model_file, save_model
 from .model import ElemNet
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE = "elemnet_default.pt"
+#: sha256 of every byte of the default file shipped in format 1, whose own digest covers only the
+#: weights: the pin covers its header (architecture, drop rates, metadata) too. Files of format 2
+#: (what :func:`export_default` writes) carry a digest of all their bytes and need no pin.
+SHIPPED_V1_SHA256 = "4891c804182f6278fc4efdcf4071899192cf5f5d36a68b7b7899f933f13ca727"
 
 
 def default_path() -> Path:
@@ -24,8 +28,9 @@ def default_path() -> Path:
 
 
 def load_pretrained(device: str | torch.device = "cpu") -> ElemNet:
-    """The default ElemNet, trained on the OQMD train split and selected on val, in eval mode.
-    Its training facts (epoch, val and test MAE in eV/atom, settings) are in ``model.metadata``.
+    """The default ElemNet, trained on the OQMD train split and selected on val, in eval mode, on
+    ``device``. Its training facts (epoch, val and test MAE in eV/atom, settings) are in
+    ``model.metadata``. To load another model file, use :func:`hullpack.elemnet.load_model`.
 
     >>> model = load_pretrained()
     >>> sorted(k for k in model.metadata if k.endswith("_mae"))
@@ -33,11 +38,21 @@ def load_pretrained(device: str | torch.device = "cpu") -> ElemNet:
     >>> model.predict(["Fe2O3"]).shape
     (1,)
     """
+    if isinstance(device, (os.PathLike, bytes)) or (
+            isinstance(device, str) and (device.endswith(".pt") or "/" in device or os.sep in device)):
+        raise TypeError(f"load_pretrained(device={device!r}): that is a file path, not a device; "
+                        f"load a model file with hullpack.elemnet.load_model({os.fsdecode(device)!r})")
+    device = _device(device)
     path = default_path()
     if not path.is_file():
         raise ModelFileError(f"the default model file {path} is not installed; reinstall hullpack "
                              "or export one with `hullpack train --export RUN_DIR`")
-    return load_model(path, device=device)
+    blob = read_model_file(path)
+    if blob["format_version"] == 1 and blob["file_sha256"] != SHIPPED_V1_SHA256:
+        raise ModelFileError(f"the default model file {path} is not the one hullpack shipped (sha256 "
+                             f"{blob['file_sha256'][:16]}..., shipped {SHIPPED_V1_SHA256[:16]}...): "
+                             "reinstall hullpack")
+    return model_from_contents(path, blob, device=device)
 
 
 def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *,

@@ -11,7 +11,9 @@ The modules, in the order data flows through them:
 - :mod:`~hullpack.screening.certify`: :class:`Certifier`, bf16 hulls checked against fp32;
 - :mod:`~hullpack.screening.hulls`: hull tolerance, vertex depth, uncertified hulls;
 - :mod:`~hullpack.screening.dft`: the comparison with OQMD; :mod:`~hullpack.screening.result`:
-  :class:`ScreenResult`, its tables, files and plots.
+  :class:`ScreenResult`, its tables, files and plots; :mod:`~hullpack.screening.names`: systems
+  and formulas as chemists (and pymatgen) write them; :mod:`~hullpack.screening.outputs`: output
+  folders with a manifest.
 
 >>> import torch
 >>> from hullpack.elemnet import ElemNet
@@ -24,11 +26,16 @@ The modules, in the order data flows through them:
 True
 >>> r.vertices.columns.tolist()
 ['system', 'A', 'B', 'x_A', 'x_B', 'formula', 'energy', 'depth']
+>>> r.system("O-Fe")["system"], r.config["grid"]          # names: symbols in alphabetical order
+('Fe-O', 'uniform:20')
 """
 from .certify import Certifier
 from .engine import InferenceEngine
-from .pipeline import DEFAULT_GRID, MAX_INTERVALS, PRECISIONS, parse_shard, resolve_grid, screen
+from .names import formula_of, system_name
+from .pipeline import (DEFAULT_GRID, DEFAULT_MIN_DEPTH, MAX_INTERVALS, PRECISIONS, grid_label, grid_spacing,
+                       parse_shard, resolve_grid, screen)
 from .result import ScreenResult
 
-__all__ = ["screen", "ScreenResult", "InferenceEngine", "Certifier", "DEFAULT_GRID", "MAX_INTERVALS",
-           "PRECISIONS", "parse_shard", "resolve_grid"]
+__all__ = ["screen", "ScreenResult", "InferenceEngine", "Certifier", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
+           "MAX_INTERVALS", "PRECISIONS", "parse_shard", "resolve_grid", "grid_label", "grid_spacing",
+           "system_name", "formula_of"]

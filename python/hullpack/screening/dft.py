@@ -3,10 +3,10 @@ their convex hull, and how a predicted hull compares with it.
 
 Per system (elements at 0 eV/atom in both hulls):
 
-* **stable-compound precision / recall**: a predicted hull vertex matches a DFT hull vertex when
-  their compositions differ by at most ``match_tol`` in every fraction (default half a grid step);
-  precision = matched predicted vertices / predicted vertices, recall = matched DFT vertices / DFT
-  vertices (NaN where the denominator is 0);
+* **stable-compound precision / recall**: a predicted stable compound matches a DFT hull vertex
+  when their compositions differ by at most ``match_tol`` in every fraction (default half the
+  grid's smallest spacing); precision = matched predicted compounds / predicted compounds, recall =
+  matched DFT vertices / DFT vertices (NaN where the denominator is 0);
 * **energy MAE at the DFT hull compositions**: the model evaluated (fp32) at exactly those
   compositions against their DFT energies;
 * **stability classification** (as matbench-discovery counts it): every known compound of the system
@@ -40,7 +40,8 @@ from .hulls import HULL_TOL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DFTCompounds", "load_dft", "compare_block", "by_group_pair", "plot_group_heatmaps", "f1_score"]
+__all__ = ["DFTCompounds", "load_dft", "compare_block", "stable_compounds", "match_compositions", "by_group_pair",
+           "plot_group_heatmaps", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
@@ -140,6 +141,41 @@ def _csr(parts: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
+def _compounds_of(table: np.ndarray, dft: DFTCompounds):
+    """The known compounds of every system of ``table``, CSR: fractions (over the system's
+    elements), energies, their system, offsets, and their rows in ``dft``."""
+    parts_f, parts_e, parts_r, owner = [], [], [], []
+    for s in range(len(table)):
+        f, e, rows = dft.of_system(table[s])
+        parts_f.append(f)
+        parts_e.append(e)
+        parts_r.append(rows)
+        owner.append(np.full(len(e), s))
+    f_dft, off = _csr(parts_f, table.shape[1])
+    e_dft = np.concatenate(parts_e) if parts_e else np.zeros(0)
+    rows = np.concatenate(parts_r).astype(np.int64) if parts_r else np.zeros(0, np.int64)
+    sys_of = np.concatenate(owner).astype(np.int64) if owner else np.zeros(0, np.int64)
+    return f_dft, e_dft, sys_of, off, rows
+
+
+def stable_compounds(table: np.ndarray, dft: DFTCompounds, *, threads: int | None = None):
+    """The DFT-stable compounds (the vertices of each system's DFT hull, elements at 0) of every
+    system of ``table``: ``(system index, fractions over the system's elements, row in dft)``.
+
+    >>> from hullpack.compositions import systems
+    >>> known = DFTCompounds.from_formulas(["FeO", "Fe2O3", "FeO2"], [-1.5, -1.7, -0.5])
+    >>> s, f, rows = stable_compounds(systems(2, "Fe O"), known)
+    >>> s.tolist(), f[:, 0].round(2).tolist()                   # FeO2 lies above the hull
+    ([0, 0], [0.6, 0.5])
+    """
+    table = np.asarray(table)
+    f_dft, e_dft, sys_of, off, rows = _compounds_of(table, dft)
+    if not len(e_dft):
+        return sys_of, f_dft, rows
+    v = hull_batch(f_dft, e_dft, off, tol=HULL_TOL, decomposition=False, threads=threads).is_vertex
+    return sys_of[v], f_dft[v], rows[v]
+
+
 def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndarray,
                   valid: np.ndarray, dft: DFTCompounds, predict_fractions, *, match_tol: float,
                   threads: int | None = None) -> pd.DataFrame:
@@ -151,15 +187,7 @@ def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.nd
     """
     n_sys, order = table.shape
     gf = np.asarray(grid_fractions, dtype=np.float64)
-    parts_f, parts_e, owner = [], [], []
-    for s in range(n_sys):
-        f, e, _ = dft.of_system(table[s])
-        parts_f.append(f)
-        parts_e.append(e)
-        owner.append(np.full(len(e), s))
-    f_dft, off = _csr(parts_f, order)
-    e_dft = np.concatenate(parts_e) if parts_e else np.zeros(0)
-    sys_of = np.concatenate(owner).astype(np.int64) if owner else np.zeros(0, np.int64)
+    f_dft, e_dft, sys_of, off, _ = _compounds_of(table, dft)
     n_dft = np.diff(off)
     cols = {"n_dft": n_dft}
     if len(e_dft):
@@ -200,7 +228,7 @@ def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.nd
         # composition matching of hull vertices
         pv_s, pv_p = np.nonzero(is_vertex)
         dv = np.flatnonzero(dft_vertex)
-        matched_pred, matched_dft = _match(pv_s, gf[pv_p], sys_of[dv], f_dft[dv], n_sys, match_tol)
+        matched_pred, matched_dft = match_compositions(pv_s, gf[pv_p], sys_of[dv], f_dft[dv], n_sys, match_tol)
         cols["tp_pred"] = np.bincount(pv_s[matched_pred], minlength=n_sys)
         cols["tp_dft"] = np.bincount(sys_of[dv][matched_dft], minlength=n_sys)
         bad_sys = ~(valid & ok_sys)
@@ -241,9 +269,16 @@ def f1_score(tp, fp, fn):
         return np.where(d > 0, 2 * tp / np.where(d > 0, d, 1), np.nan)
 
 
-def _match(ps: np.ndarray, pf: np.ndarray, ds: np.ndarray, df_: np.ndarray, n_sys: int, tol: float):
-    """Which predicted vertices (system ``ps``, fractions ``pf``) have a DFT vertex of the same system
-    within ``tol`` in every fraction, and which DFT vertices have a predicted one."""
+def match_compositions(ps: np.ndarray, pf: np.ndarray, ds: np.ndarray, df_: np.ndarray, n_sys: int, tol: float):
+    """Which predicted compounds (system ``ps``, fractions ``pf``) have a DFT compound (system
+    ``ds``, fractions ``df_``) of the same system within ``tol`` in every fraction, and which DFT
+    compounds have a predicted one: two boolean arrays.
+
+    >>> p, d = match_compositions(np.array([0, 0]), np.array([[0.5, 0.5], [0.3, 0.7]]),
+    ...                           np.array([0]), np.array([[0.6, 0.4]]), 1, 0.11)
+    >>> p.tolist(), d.tolist()
+    ([True, False], [True])
+    """
     mp = np.zeros(len(ps), dtype=bool)
     md = np.zeros(len(ds), dtype=bool)
     if not len(ps) or not len(ds):

@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import time
+import uuid
 import warnings
 from pathlib import Path
 
@@ -22,14 +23,23 @@ from .certify import Certifier
 from .edges import EdgeEnergies
 from .engine import InferenceEngine
 from .hulls import BlockHulls, corner_mask, plain_hulls, vertex_depth
-from .result import ScreenResult, formulas
+from .names import alphabetical_order, formulas, system_names
+from .result import ScreenResult
 
-__all__ = ["screen", "parse_shard", "resolve_grid", "DEFAULT_GRID", "MAX_INTERVALS", "PRECISIONS"]
+__all__ = ["screen", "parse_shard", "resolve_grid", "grid_label", "grid_spacing", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
+           "MAX_INTERVALS", "PRECISIONS"]
 
 log = logging.getLogger(__name__)
 
-#: default grid intervals: step 0.01 for binaries (101 points), 0.05 for ternaries (231 points)
-DEFAULT_GRID = {2: 100, 3: 20}
+#: default grids: every composition whose fractions have denominators up to 10 (binaries 33 points,
+#: ternaries 205), the coarsest reduced-fraction grid that can write at least 90% of the DFT-stable
+#: OQMD compounds of both orders; chosen with DEFAULT_MIN_DEPTH from benchmarks/screen_defaults.py
+#: (docs/screening.md, "Defaults"). ``"uniform:100"`` / ``"uniform:20"`` were the defaults before.
+DEFAULT_GRID = {2: "reduced:10", 3: "reduced:10"}
+#: eV/atom: a hull vertex counts as a predicted stable compound when it lies at least this far
+#: below the hull of the other points (on the default grids the F1 against DFT peaks at 5 meV/atom
+#: for binaries, within 0.003 of 10, and at 10 for ternaries)
+DEFAULT_MIN_DEPTH = 0.010
 #: finest grids accepted: beyond these the grid step is far below the model's accuracy and a full
 #: screen's cost grows as n (binaries) or n^2 / 2 (ternaries) per system
 MAX_INTERVALS = {2: 1000, 3: 200}
@@ -61,26 +71,67 @@ def parse_shard(shard) -> tuple[int, int] | None:
     return i, n
 
 
-def resolve_grid(order: int, grid=None) -> np.ndarray:
-    """The grid of numerators a screen uses: ``None`` (the default for ``order``), an int ``n``
-    (uniform step ``1/n``), or an ``(n_points, order)`` array of non-negative integer numerators.
-
-    >>> resolve_grid(2).shape, resolve_grid(3).shape, resolve_grid(2, 10).shape
-    ((101, 2), (231, 3), (11, 2))
-    """
+def _grid_spec(order: int, grid):
+    """``(kind, n)`` of a grid given by name (``"uniform:N"``, ``"reduced:N"``, an int ``N`` or
+    ``"N"`` for ``uniform:N``, None for the default), or None for an array of numerators."""
     if grid is None:
         grid = DEFAULT_GRID[order]
     if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
-        n = int(grid)
+        return "uniform", int(grid)
+    if isinstance(grid, str) and grid.strip().isdigit():   # "100", as a command line gives it
+        return "uniform", int(grid)
+    if isinstance(grid, str):
+        kind, _, n = grid.strip().partition(":")
+        try:
+            n = int(n) if kind in ("uniform", "reduced") else None
+        except ValueError:
+            n = None
+        if n is None:
+            raise ScreeningError(f"grid={grid!r}: expected 'uniform:N' (step 1/N), 'reduced:N' (every fraction with "
+                                 "denominator up to N), an int N or an integer array of numerators")
+        return kind, n
+    return None
+
+
+def grid_label(order: int, grid=None) -> str:
+    """How a grid is written in a result's ``config["grid"]`` and summary.
+
+    >>> grid_label(2), grid_label(3, 20), grid_label(2, "reduced:6"), grid_label(2, np.array([[1, 1], [2, 0], [0, 2]]))
+    ('reduced:10', 'uniform:20', 'reduced:6', '3 points')
+    """
+    spec = _grid_spec(order, grid)
+    return f"{spec[0]}:{spec[1]}" if spec else f"{len(np.asarray(grid))} points"  # an array of numerators
+
+
+def resolve_grid(order: int, grid=None) -> np.ndarray:
+    """The grid of numerators a screen uses: ``None`` (the default for ``order``,
+    :data:`DEFAULT_GRID`), ``"uniform:N"`` or an int ``N`` (step ``1/N``), ``"reduced:N"`` (every
+    distinct composition whose fractions have denominators up to ``N``,
+    :func:`hullpack.compositions.reduced_grid`), or an ``(n_points, order)`` array of non-negative
+    integer numerators.
+
+    >>> resolve_grid(2).shape, resolve_grid(3).shape, resolve_grid(2, 10).shape, resolve_grid(2, "uniform:100").shape
+    ((33, 2), (205, 3), (11, 2), (101, 2))
+    """
+    spec = _grid_spec(order, grid)
+    finest = compositions.uniform_grid(order, MAX_INTERVALS[order]).shape[0]
+    if spec is not None:
+        kind, n = spec
         if n < 2:
-            raise ScreeningError(f"grid={n}: too coarse; at least 2 intervals (step 1/2) are needed for a "
+            raise ScreeningError(f"grid={grid!r}: too coarse; at least 2 intervals (step 1/2) are needed for a "
                                  "composition between the pure elements")
         if n > MAX_INTERVALS[order]:
-            raise ScreeningError(f"grid={n}: too fine for order {order}; at most {MAX_INTERVALS[order]} intervals "
-                                 f"(step {1 / MAX_INTERVALS[order]:g}): finer steps are far below ElemNet's "
+            raise ScreeningError(f"grid={grid!r}: too fine for order {order}; at most {MAX_INTERVALS[order]} "
+                                 f"intervals (step {1 / MAX_INTERVALS[order]:g}): finer steps are far below ElemNet's "
                                  "accuracy (~0.04 eV/atom) and multiply the cost; screen a subset of elements "
                                  "or use hullpack.hull on your own points")
-        return compositions.uniform_grid(order, n)
+        if kind == "uniform":
+            return compositions.uniform_grid(order, n)
+        spec_text, grid = f"reduced:{n}", compositions.reduced_grid(order, n)
+        if len(grid) > finest:
+            raise ScreeningError(f"grid={spec_text!r}: {len(grid):,} points is more than the finest accepted grid "
+                                 f"(uniform:{MAX_INTERVALS[order]}, {finest:,} points)")
+        return grid
     g = np.asarray(grid)
     if g.ndim != 2 or g.shape[1] != order or g.dtype.kind not in "iu":
         raise ScreeningError(f"grid: expected an int n or an integer array (n_points, {order}) of numerators, "
@@ -90,10 +141,31 @@ def resolve_grid(order: int, grid=None) -> np.ndarray:
     den = np.lcm.reduce(g.sum(axis=1).astype(np.int64))
     if den < 2 or int((~corner_mask(g)).sum()) == 0:
         raise ScreeningError("grid: too coarse; it has no composition between the pure elements")
-    if len(g) > compositions.uniform_grid(order, MAX_INTERVALS[order]).shape[0]:
+    if len(g) > finest:
         raise ScreeningError(f"grid: {len(g)} points is more than the finest accepted uniform grid "
                              f"({MAX_INTERVALS[order]} intervals)")
     return np.ascontiguousarray(g, dtype=np.int32)
+
+
+def grid_spacing(grid: np.ndarray) -> float:
+    """The smallest distance between two distinct compositions of a grid, in the largest
+    difference of a fraction (the step ``1/N`` of a uniform grid; the default ``match_tol`` is
+    half of it).
+
+    >>> grid_spacing(compositions.uniform_grid(3, 20)), round(grid_spacing(compositions.reduced_grid(2, 10)), 5)
+    (0.05, 0.01111)
+    """
+    fr = np.unique(compositions.grid_fractions(grid).round(12), axis=0)
+    if len(fr) < 2:
+        return float("inf")
+    if fr.shape[1] == 2:
+        return round(float(np.diff(np.sort(fr[:, 1])).min()), 12)
+    best = np.inf
+    for i in range(0, len(fr) - 1, 64):  # all pairs, 64 rows at a time
+        d = np.abs(fr[i:i + 64, None, :] - fr[None, :, :]).max(axis=2)
+        d[d == 0] = np.inf
+        best = min(best, float(d.min()))
+    return round(best, 12)
 
 
 def _load_model(model):
@@ -135,24 +207,32 @@ def _trim_heap() -> None:
 
 def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "bf16", points: bool = False,
            compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
-           match_tol: float | None = None, min_depth: float = 0.0, threads: int | None = None,
+           match_tol: float | None = None, min_depth: float = DEFAULT_MIN_DEPTH, threads: int | None = None,
            chunk: int | None = None, seed: int = 0) -> ScreenResult:
     """Screen every binary (``order=2``) or ternary (``order=3``) system of ``elements`` (default:
     ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a composition grid.
 
     ``model``: None (the shipped ElemNet), a model file, or an ElemNet module. ``grid``: None
-    (binaries: step 0.01, 101 points; ternaries: step 0.05, 231 points), an int ``n`` (step
-    ``1/n``), or an integer array of numerators (e.g. :func:`hullpack.compositions.reduced_grid`).
+    (:data:`DEFAULT_GRID`: ``"reduced:10"``, every composition whose fractions have denominators up
+    to 10: 33 points per binary, 205 per ternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N``
+    (step ``1/N``; ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer
+    array of numerators (see :func:`resolve_grid`).
     ``precision``: ``"bf16"`` (bf16 inference certified in fp32 near the hull: the same hull
     vertices as ``"fp32"``), ``"fp32"``, or ``"bf16-uncertified"``. ``points``: also return every
     point. ``compare_dft``: compare with the OQMD hulls (``match_tol``: composition tolerance,
-    default half a grid step). ``shard``: ``"i/n"`` screens the i-th of n contiguous slices of the
-    systems. ``device``: ``"cpu"`` or ``"cuda"``. ``threads``: CPU threads for the gather, torch
-    (set with ``torch.set_num_threads``, which stays set) and the hull kernels; default: torch's.
-    ``min_depth`` (eV/atom): a hull vertex counts as a predicted stable compound only if it lies at
-    least this far below the hull of the other points (the ``depth`` column of ``vertices``); on a
-    fine grid a smooth prediction has many shallow vertices side by side, and 0 (the default)
-    counts them all.
+    default half the grid's smallest spacing, :func:`grid_spacing`). ``shard``: ``"i/n"`` screens
+    the i-th of n contiguous slices of the systems. ``device``: ``"cpu"`` or ``"cuda"``.
+    ``threads``: CPU threads for the gather, torch (set with ``torch.set_num_threads``, which stays
+    set) and the hull kernels; default: torch's.
+    ``min_depth`` (eV/atom, default :data:`DEFAULT_MIN_DEPTH`: 0.010): a hull vertex counts as a
+    predicted stable compound only if it lies at least this far below the hull of the other points
+    (the ``depth`` column of ``vertices``; ``n_vertices`` in ``systems`` counts every vertex); on a
+    fine grid a smooth prediction has many shallow vertices side by side, and 0 counts them all.
+    Depths come from the screen's energies (in a bf16 screen, bf16 at the points not re-evaluated),
+    so a vertex whose depth is within the bf16 error of ``min_depth`` may count differently from an
+    fp32 screen.
+    Systems are named ``"Fe-O"`` (symbols in alphabetical order) and formulas ``"Fe2O3"``, as
+    pymatgen writes them (:mod:`hullpack.screening.names`).
 
     Bad requests raise :class:`~hullpack.errors.ScreeningError` / ``ModelFileError`` (both
     ``ValueError``) before any work. Systems with non-finite predictions are kept, flagged in
@@ -174,7 +254,10 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     g = resolve_grid(order, grid)
     sh = parse_shard(shard)
     den = int(np.lcm.reduce(g.sum(axis=1).astype(np.int64)))
-    match_tol = 0.5 / den if match_tol is None else float(match_tol)
+    spec = _grid_spec(order, grid)
+    if match_tol is None:
+        match_tol = 0.5 / spec[1] if spec and spec[0] == "uniform" else 0.5 * grid_spacing(g)
+    match_tol = float(match_tol)
     if not match_tol >= 0:
         raise ScreeningError(f"match_tol={match_tol}: expected >= 0")
     if not (np.isfinite(min_depth) and min_depth >= 0):
@@ -188,7 +271,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     if sh is not None:
         table = np.array_split(table, sh[1])[sh[0]]
 
-    names = compositions.system_names(table)
+    names = system_names(table)
     fr = compositions.grid_fractions(g)
     inner = ~corner_mask(g)
     n_inner = int(inner.sum())
@@ -260,6 +343,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
               "backend": engine.backend, "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256")}
+    config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)
 
@@ -280,9 +364,12 @@ def _text_typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _element_cols(tb: np.ndarray, letters: str, repeat=None) -> dict:
+    """The element columns ``A``, ``B`` (``C``) of the systems of ``tb``, in the order of their
+    names (alphabetical), each row ``repeat`` times if given."""
+    named = np.take_along_axis(tb, alphabetical_order(tb), axis=1)
     cols = {}
     for j, L in enumerate(letters):
-        sym = np.array(ELEMNET_ELEMENTS, dtype=object)[tb[:, j]]
+        sym = np.array(ELEMNET_ELEMENTS, dtype=object)[named[:, j]]
         cols[L] = sym if repeat is None else np.repeat(sym, repeat)
     return cols
 
@@ -296,6 +383,7 @@ def _system_rows(tb, names, g, res, stable, letters, vertex_formulas) -> pd.Data
     min_formula = np.where(res.valid, formulas(tb, g, np.arange(len(tb)), kmin), "")
     return _text_typed(pd.DataFrame({
         "system": names, **_element_cols(tb, letters), "n_points": np.full(len(tb), g.shape[0]),
+        "n_vertices": res.is_vertex.sum(axis=1).astype(np.int64),
         "n_stable": counts.astype(np.int64), "stable": [";".join(f) for f in per_system],
         "min_energy": np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan),
         "min_formula": min_formula.astype(object),
@@ -306,10 +394,12 @@ def _system_rows(tb, names, g, res, stable, letters, vertex_formulas) -> pd.Data
 def _vertex_rows(tb, names, fr, res, stable, depth, letters, vertex_formulas) -> pd.DataFrame:
     s, p = np.nonzero(stable)
     df = pd.DataFrame({"system": np.array(names, dtype=object)[s] if len(s) else np.array([], dtype=object)})
+    cols = _element_cols(tb, letters)
+    for L in letters:
+        df[L] = cols[L][s] if len(s) else np.array([], dtype=object)
+    perm = alphabetical_order(tb)[s]  # the fractions follow the element columns
     for j, L in enumerate(letters):
-        df[L] = np.array(ELEMNET_ELEMENTS, dtype=object)[tb[s, j]] if len(s) else np.array([], dtype=object)
-    for j, L in enumerate(letters):
-        df[f"x_{L}"] = fr[p, j]
+        df[f"x_{L}"] = fr[p, perm[:, j]]
     df["formula"] = vertex_formulas
     df["energy"] = res.energies[s, p].astype(np.float64)
     df["depth"] = depth[s, p]  # below the hull of the other points, eV/atom
@@ -320,8 +410,10 @@ def _point_rows(tb, names, fr, res, letters) -> pd.DataFrame:
     n_sys, P = res.energies.shape
     df = pd.DataFrame({"system": np.repeat(np.array(names, dtype=object), P)})
     df = pd.concat([df, pd.DataFrame(_element_cols(tb, letters, repeat=P))], axis=1)
+    perm = np.repeat(alphabetical_order(tb), P, axis=0)  # the fractions follow the element columns
+    p = np.tile(np.arange(P), n_sys)
     for j, L in enumerate(letters):
-        df[f"x_{L}"] = np.tile(fr[:, j], n_sys)
+        df[f"x_{L}"] = fr[p, perm[:, j]]
     df["energy"] = res.energies.ravel().astype(np.float64)
     df["e_above_hull"] = res.e_above_hull.ravel()
     df["is_vertex"] = res.is_vertex.ravel()

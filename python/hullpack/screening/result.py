@@ -1,74 +1,34 @@
-"""The result of a screen: pandas tables, a summary, files and plots."""
+"""The result of a screen: pandas tables, a summary, files (in a folder with a manifest, see
+:mod:`~hullpack.screening.outputs`) and plots."""
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..errors import ScreeningError
+from ..elements import ELEMNET_ELEMENTS
+from .names import alphabetical_order, formula_of, formulas, parse_system, system_name
+from .outputs import write_outputs
 
-__all__ = ["ScreenResult", "formula_of", "formulas", "parse_system"]
+# formula_of, formulas and parse_system live in .names; they stay importable from here
+__all__ = ["ScreenResult", "ROBUST_DEPTH", "formula_of", "formulas", "parse_system"]
 
-
-def parse_system(name: str) -> np.ndarray:
-    """The element indices (ascending: ElemNet's order) of a system named by 2 or 3 distinct
-    element symbols joined by ``-`` (``,`` and spaces also separate), in any order;
-    :class:`~hullpack.errors.ScreeningError` says what is wrong with any other name.
-
-    >>> parse_system("Fe-O").tolist(), parse_system("O-Ni-Fe").tolist()
-    ([6, 22], [6, 22, 24])
-    >>> parse_system("FeO")
-    Traceback (most recent call last):
-    ...
-    hullpack.errors.ScreeningError: system 'FeO': expected 2 or 3 distinct element symbols of ElemNet's 86 joined by '-' (e.g. 'Fe-O'); unknown: FeO
-    """
-    symbols = [t for t in str(name).replace(",", "-").replace(" ", "-").split("-") if t]
-    unknown = [t for t in symbols if t not in ELEMENT_INDEX]
-    if unknown or len(symbols) not in (2, 3) or len(set(symbols)) != len(symbols):
-        raise ScreeningError(f"system {name!r}: expected 2 or 3 distinct element symbols of ElemNet's 86 "
-                             f"joined by '-' (e.g. 'Fe-O'){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
-    return np.array(sorted(ELEMENT_INDEX[t] for t in symbols), dtype=np.int32)
-
-
-def formula_of(elements, numerators) -> str:
-    """A formula from element indices and integer amounts, reduced by their gcd (amount 1 omitted).
-
-    >>> formula_of([6, 22], [3, 2]), formula_of([6, 22], [50, 50]), formula_of([6, 22], [1, 0])
-    ('O3Fe2', 'OFe', 'O')
-    """
-    nums = [int(n) for n in numerators]
-    g = math.gcd(*nums) or 1
-    return "".join(ELEMNET_ELEMENTS[int(e)] + (str(n // g) if n // g != 1 else "")
-                   for e, n in zip(elements, nums) if n)
-
-
-def formulas(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> np.ndarray:
-    """:func:`formula_of` for many (system, grid point) pairs at once: an object array of the
-    formulas of ``grid[points_idx[i]]`` over the elements ``table[systems_idx[i]]``.
-
-    >>> formulas(np.array([[6, 22]]), np.array([[3, 2], [50, 50], [1, 0]]), [0, 0, 0], [0, 1, 2]).tolist()
-    ['O3Fe2', 'OFe', 'O']
-    """
-    grid = np.asarray(grid, dtype=np.int64)
-    s, p = np.asarray(systems_idx, dtype=np.int64), np.asarray(points_idx, dtype=np.int64)
-    reduced = grid // np.maximum(np.gcd.reduce(grid, axis=1), 1)[:, None]
-    # per grid point and element: its amount as written ("" for 1), "" and absent for 0
-    amount = np.where(reduced == 1, "", reduced.astype(str)).astype(object)
-    symbols = np.array(ELEMNET_ELEMENTS, dtype=object)
-    out = np.full(len(s), "", dtype=object)
-    for j in range(grid.shape[1]):
-        part = symbols[np.asarray(table)[s, j]] + amount[p, j]
-        out += np.where(reduced[p, j] > 0, part, "")
-    return out
+#: eV/atom: a predicted stable compound at least this far below the hull of the other points is
+#: counted as robust in :meth:`ScreenResult.summary`: deeper than the shipped model's typical
+#: error (test MAE 0.042 eV/atom); on the shipped data such compounds matched a DFT-stable one
+#: about twice as often as those within 10-25 meV/atom (docs/screening.md, "Defaults")
+ROBUST_DEPTH = 0.050
 
 
 def _count(n: int, noun: str) -> str:
-    """``"1 system"``, ``"3,655 systems"``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+    """``"1 system"``, ``"3,655 systems"``, ``"2 vertices"``."""
+    plural = noun[:-2] + "ices" if noun.endswith("ex") else noun + "s"
+    return f"{n:,} {noun if n == 1 else plural}"
 
 
 def _nanmean(column: pd.Series) -> float:
@@ -82,8 +42,14 @@ def _nanmean(column: pd.Series) -> float:
 class ScreenResult:
     """Tables of a screen (see :func:`hullpack.screening.screen`).
 
-    ``systems``: one row per system: ``system`` ("A-B"), the elements ``A``, ``B`` (``C``),
-    ``n_points``, ``n_stable`` (predicted hull vertices, pure elements excluded), ``stable``
+    Systems are named as pymatgen names a chemical system (``"Fe-O"``: symbols in alphabetical
+    order; :meth:`system` and :meth:`plot_system` take them in any order) and formulas are
+    pymatgen's reduced formulas (``"Fe2O3"``); the element columns ``A``, ``B`` (``C``) and
+    fractions ``x_A``, ``x_B`` (``x_C``) follow the system's name.
+
+    ``systems``: one row per system: ``system``, the elements ``A``, ``B`` (``C``), ``n_points``,
+    ``n_vertices`` (hull vertices, pure elements excluded), ``n_stable`` (those at least
+    ``min_depth`` below the hull of the other points: the predicted stable compounds), ``stable``
     (their formulas, ";"-separated), ``min_energy`` and ``min_formula`` (lowest predicted energy),
     ``nonfinite`` (True: a prediction was NaN/inf; the system has no hull), ``n_fp32`` (points
     re-evaluated in fp32 by the bf16 certification) and, with the DFT comparison, ``n_dft``,
@@ -120,7 +86,7 @@ class ScreenResult:
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     stats[k] = max(stats.get(k, 0), v) if k.startswith(("seconds", "peak", "delta")) else stats.get(k, 0) + v
         cfg = dict(parts[0].config)
-        cfg["shard"] = None
+        cfg.update(shard=None, run_id=uuid.uuid4().hex)  # the merged result is a screen of its own
         return cls(pd.concat([p.systems for p in parts], ignore_index=True),
                    pd.concat([p.vertices for p in parts], ignore_index=True),
                    pd.concat(pts, ignore_index=True) if pts else None, cfg, stats, parts[0].model)
@@ -130,10 +96,9 @@ class ScreenResult:
         s = self.systems
         n_points = int(s["n_points"].iloc[0]) if len(s) else self.config.get("n_points", 0)
         kind = "binary" if self.order == 2 else "ternary"
-        lines = [f"{_count(len(s), kind + ' system')} x {n_points} grid points, precision "
-                 f"{self.config.get('precision')}",
-                 f"predicted stable compounds: {int(s['n_stable'].sum()):,} in "
-                 f"{_count(int((s['n_stable'] > 0).sum()), 'system')}"]
+        grid = f" ({self.config['grid']})" if self.config.get("grid") else ""
+        lines = [f"{_count(len(s), kind + ' system')} x {n_points} grid points{grid}, precision "
+                 f"{self.config.get('precision')}", *self._stable_lines()]
         if "n_fp32" in s and self.config.get("precision") == "bf16":
             n_pred = self.stats.get("n_predictions", 0)
             lines.append(f"bf16 certification: {int(s['n_fp32'].sum()):,} of {n_pred:,} points re-evaluated in fp32")
@@ -153,6 +118,32 @@ class ScreenResult:
                          f"inference + hulls, {self.stats.get('seconds_dft', 0):.1f} s DFT comparison)")
         return "\n".join(lines)
 
+    def _stable_lines(self) -> list[str]:
+        """The summary's lines on the predicted stable compounds: how many, how deep, and how many
+        shallower hull vertices the depth threshold left out."""
+        s, v = self.systems, self.vertices
+        n, min_depth = int(s["n_stable"].sum()), float(self.config.get("min_depth", 0.0))
+        rule = (f"hull vertices at least {1000 * min_depth:g} meV/atom below the hull of the other points"
+                if min_depth > 0 else "every hull vertex")
+        if "n_vertices" in s and min_depth > 0:
+            rule += f"; {_count(int(s['n_vertices'].sum()) - n, 'shallower vertex')} not counted"
+        lines = [f"predicted stable compounds: {n:,} in {_count(int((s['n_stable'] > 0).sum()), 'system')} ({rule})"]
+        if n and min_depth < ROBUST_DEPTH:
+            robust = int((v["depth"] >= ROBUST_DEPTH).sum())
+            band = f"{1000 * ROBUST_DEPTH:g} meV/atom"
+            lines.append(f"  {robust:,} robust (at least {band} deep, more than the model's typical error), "
+                         f"{n - robust:,} within {band} of the hull of the others")
+        return lines
+
+    def system(self, name: str) -> pd.Series:
+        """The ``systems`` row of a system named in any order of its symbols (``"O-Fe"`` finds
+        ``"Fe-O"``); :class:`~hullpack.errors.ScreeningError` if this screen does not have it."""
+        canonical = system_name(name)
+        rows = self.systems[self.systems["system"] == canonical]
+        if not len(rows):
+            raise ScreeningError(f"system {name!r} ({canonical}) is not in this screen")
+        return rows.iloc[0]
+
     def dft_metrics(self) -> dict:
         """The DFT comparison over the whole screen (needs ``compare_dft=True``): counts, stable-
         compound precision and recall, stability F1, mean MAE at the DFT hull compositions and the
@@ -170,24 +161,68 @@ class ScreenResult:
                 "stability_f1": float(f1_score(tp, fp, fn)),
                 "mae_dft_hull": _nanmean(s["mae_dft_hull"]), "agree": _nanmean(s["agree"])}
 
-    def _write(self, directory, suffix: str, write) -> list[Path]:
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+    @property
+    def run_id(self) -> str:
+        """This result's identity in the manifests of the folders it writes to (one per screen;
+        a merge of shards is a screen of its own)."""
+        return self.config.setdefault("run_id", uuid.uuid4().hex)
+
+    def save(self, directory, *, csv: bool = True, parquet: bool = True, groups: bool = False,
+             heatmaps: bool = False, plots=(), overwrite: bool = False, record: dict | None = None) -> list[Path]:
+        """Write this screen's files into ``directory`` with a ``manifest.json`` that lists them:
+        the tables (``systems``, ``vertices``, with ``points=True`` also ``points``) as CSV and/or
+        Parquet (pyarrow), ``groups.csv`` (:meth:`group_table`), the group-pair heatmaps
+        (:meth:`plot_groups`) and ``SYSTEM.png`` for each system named in ``plots``. A folder that
+        holds another screen's outputs is refused unless ``overwrite=True``, which removes the files
+        its manifest lists; files are staged and moved in only once all are written (the rules:
+        :mod:`hullpack.screening.outputs`). ``record``: more fields for the manifest. Returns the
+        paths written."""
         tables = {"systems": self.systems, "vertices": self.vertices, "points": self.points}
-        paths = []
-        for name, df in tables.items():
-            if df is not None:
-                paths.append(d / f"{name}.{suffix}")
-                write(df, paths[-1])
-        return paths
+        names = [system_name(n) for n in plots]  # bad names fail before writing
 
-    def to_parquet(self, directory) -> list[Path]:
-        """``systems.parquet``, ``vertices.parquet`` (and ``points.parquet``) into ``directory``."""
-        return self._write(directory, "parquet", lambda df, path: df.to_parquet(path, index=False))
+        def write_tables(suffix, write):
+            def writer(d):
+                paths = [d / f"{name}.{suffix}" for name, df in tables.items() if df is not None]
+                for path in paths:
+                    write(tables[path.stem], path)
+                return paths
+            return writer
 
-    def to_csv(self, directory) -> list[Path]:
+        group_table = self.group_table() if groups or heatmaps else None  # needs the DFT comparison
+
+        def write_groups(d):
+            group_table.to_csv(d / "groups.csv", index=False)
+            return [d / "groups.csv"]
+
+        def write_plot(d, name):
+            self.plot_system(name, d / f"{name}.png")
+            return [d / f"{name}.png"]
+
+        writers = []
+        if csv:
+            writers.append(write_tables("csv", lambda df, path: df.to_csv(path, index=False)))
+        if parquet:
+            writers.append(write_tables("parquet", lambda df, path: df.to_parquet(path, index=False)))
+        if groups:
+            writers.append(write_groups)
+        if heatmaps:
+            from .dft import plot_group_heatmaps
+
+            writers.append(lambda d: plot_group_heatmaps(group_table, d))
+        writers += [lambda d, name=name: write_plot(d, name) for name in names]
+        config = {k: list(v) if isinstance(v, tuple) else v for k, v in self.config.items()
+                  if k not in ("grid_array", "run_id")}
+        return write_outputs(directory, self.run_id, writers, overwrite=overwrite,
+                             record={"config": config, **(record or {})})
+
+    def to_parquet(self, directory, *, overwrite: bool = False) -> list[Path]:
+        """``systems.parquet``, ``vertices.parquet`` (and ``points.parquet``) into ``directory``
+        (:meth:`save`'s rules: a manifest, another screen's folder refused unless ``overwrite``)."""
+        return self.save(directory, csv=False, overwrite=overwrite)
+
+    def to_csv(self, directory, *, overwrite: bool = False) -> list[Path]:
         """The same tables as CSV."""
-        return self._write(directory, "csv", lambda df, path: df.to_csv(path, index=False))
+        return self.save(directory, parquet=False, overwrite=overwrite)
 
     def group_table(self) -> pd.DataFrame:
         """DFT metrics summed over periodic-table group pairs (screens with the DFT comparison; a
@@ -198,16 +233,16 @@ class ScreenResult:
             raise ScreeningError("group tables need a screen with compare_dft=True")
         return by_group_pair(self.systems)
 
-    def plot_groups(self, directory) -> list[Path]:
-        """Group-pair heatmaps (PNG) of the DFT metrics into ``directory``."""
-        from .dft import plot_group_heatmaps
-
-        return plot_group_heatmaps(self.group_table(), directory)
+    def plot_groups(self, directory, *, overwrite: bool = False) -> list[Path]:
+        """Group-pair heatmaps (PNG) of the DFT metrics into ``directory`` (:meth:`save`'s rules)."""
+        return self.save(directory, csv=False, parquet=False, heatmaps=True, overwrite=overwrite)
 
     def plot_system(self, name: str, path=None):
         """Draw one system ("Fe-O", any order of the symbols): the model's points on this screen's
-        grid, the predicted hull, the known DFT compounds and the DFT hull; a line plot for a binary,
-        a composition triangle for a ternary. Saves to ``path`` (PNG) when given; returns the figure.
+        grid, the predicted hull with its stable compounds (at least ``min_depth`` deep) labelled by
+        formula, the known DFT compounds and the DFT hull; a line plot for a binary (the fraction of
+        the alphabetically second element across: "fraction of O in Fe-O"), a composition triangle
+        for a ternary. Saves to ``path`` (PNG) when given; returns the figure.
         """
         import matplotlib
 
@@ -219,7 +254,8 @@ class ScreenResult:
         from ..hull import lower_hull
         from .dft import load_dft
         from .engine import InferenceEngine
-        from .hulls import HULL_TOL
+        from .hulls import HULL_TOL, vertex_depth
+        from .pipeline import resolve_grid
 
         els = parse_system(name)
         if self.model is None:
@@ -227,34 +263,44 @@ class ScreenResult:
         order = len(els)
         grid = self.config.get("grid_array")
         if grid is None or np.asarray(grid).shape[1] != order:
-            grid = compositions.uniform_grid(order, 100 if order == 2 else 20)
+            grid = resolve_grid(order)
         grid = np.asarray(grid, dtype=np.int32)
         eng = InferenceEngine(self.model)
         e = eng.predict(els[None, :], grid, "fp32")[0].astype(np.float64)
         fr = compositions.grid_fractions(grid)
         h = lower_hull(fr, e, tol=HULL_TOL)
+        depth = vertex_depth(fr, e[None, :], h.is_vertex[None, :])[0]
+        stable = h.is_vertex & (depth >= float(self.config.get("min_depth", 0.0)))
+        labels = formulas(els[None, :], grid, np.zeros(int(stable.sum()), np.int64), np.flatnonzero(stable))
         dft = load_dft()
         fd, ed, _ = dft.of_system(els)
-        names = [ELEMNET_ELEMENTS[i] for i in els]
+        perm = alphabetical_order(els[None, :])[0]       # columns in the order of the system's name
+        names = [ELEMNET_ELEMENTS[els[k]] for k in perm]
+        system = "-".join(names)
         fig, ax = plt.subplots(figsize=(7, 5) if order == 2 else (7, 6.2))
         if order == 2:
-            x = fr[:, 1]
+            x, xd = fr[:, perm[1]], fd[:, perm[1]]
             ax.plot(x, e, ".", ms=3, color="0.6", label="model (grid)")
             hv = np.r_[0.0, x[h.is_vertex], 1.0], np.r_[0.0, e[h.is_vertex], 0.0]
             o = np.argsort(hv[0])
-            ax.plot(hv[0][o], hv[1][o], "-o", color="C0", ms=5, label="predicted hull")
+            ax.plot(hv[0][o], hv[1][o], "-", color="C0", label="predicted hull")
+            ax.plot(x[stable], e[stable], "o", color="C0", ms=5, label="predicted stable")
+            for xi, ei, label in zip(x[stable], e[stable], labels):
+                ax.annotate(label, (xi, ei), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7,
+                            color="C0")
             if len(ed):
                 hd = lower_hull(fd, ed, tol=HULL_TOL)
-                ax.plot(fd[:, 1], ed, "x", color="C3", ms=5, label="OQMD compounds")
-                dv = np.r_[0.0, fd[hd.is_vertex, 1], 1.0], np.r_[0.0, ed[hd.is_vertex], 0.0]
+                ax.plot(xd, ed, "x", color="C3", ms=5, label="OQMD compounds")
+                dv = np.r_[0.0, xd[hd.is_vertex], 1.0], np.r_[0.0, ed[hd.is_vertex], 0.0]
                 o = np.argsort(dv[0])
                 ax.plot(dv[0][o], dv[1][o], "--s", color="C3", ms=5, mfc="none", label="DFT hull")
             ax.axhline(0, color="k", lw=0.5)
-            ax.set_xlabel(f"fraction of {names[1]} in {names[0]}-{names[1]}")
+            ax.set_xlabel(f"fraction of {names[1]} in {system}")
             ax.set_ylabel("formation energy (eV/atom)")
         else:
-            def xy(f):
-                return f[:, 1] + 0.5 * f[:, 2], f[:, 2] * (3 ** 0.5) / 2
+            def xy(f):  # fractions in ElemNet's column order -> the triangle of the name's order
+                g = f[:, perm]
+                return g[:, 1] + 0.5 * g[:, 2], g[:, 2] * (3 ** 0.5) / 2
             px, py = xy(fr)
             sc = ax.scatter(px, py, c=e, s=12, cmap="viridis", label="model (grid)")
             fig.colorbar(sc, ax=ax, label="predicted energy (eV/atom)", shrink=0.8)
@@ -267,7 +313,12 @@ class ScreenResult:
                     ax.plot(tx, ty, ls, color=color, lw=0.7)
             draw_facets(h, fr, "C0", "-")
             vx, vy = xy(fr[h.is_vertex])
-            ax.plot(vx, vy, "o", color="C0", ms=6, label="predicted stable")
+            ax.plot(vx, vy, "o", color="C0", ms=3, mfc="none", label="predicted hull vertices")
+            sx, sy = xy(fr[stable])
+            ax.plot(sx, sy, "o", color="C0", ms=6, label="predicted stable")
+            for xi, yi, label in zip(sx, sy, labels):
+                ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7,
+                            color="C0")
             if len(ed):
                 hd = lower_hull(fd, ed, tol=HULL_TOL)
                 draw_facets(hd, fd, "C3", "--")
@@ -275,12 +326,12 @@ class ScreenResult:
                 ax.plot(dx, dy, "x", color="C3", ms=5, label="OQMD compounds")
                 sx, sy = xy(fd[hd.is_vertex])
                 ax.plot(sx, sy, "s", color="C3", mfc="none", ms=8, label="DFT stable")
-            for k, (cx, cy) in enumerate(zip(*xy(corners))):
+            for k, (cx, cy) in enumerate(zip(*xy(corners[perm]))):
                 ax.annotate(names[k], (cx, cy), textcoords="offset points", xytext=(0, 6 if k == 2 else -14),
                             ha="center")
             ax.set_aspect("equal")
             ax.axis("off")
-        ax.set_title(f"{'-'.join(names)}: predicted vs DFT (OQMD) convex hull")
+        ax.set_title(f"{system}: predicted vs DFT (OQMD) convex hull")
         ax.legend(fontsize=8, loc="best")
         fig.tight_layout()
         if path is not None:

@@ -56,7 +56,7 @@ element no reference entry contains) keep their row with NaN results and the rea
 """
 from .hulls import RESULT_COLUMNS, Reference, parse_decomposition, stability
 from .inputs import Parsed, parse
-from .naming import chemical_system, reduced_formula
+from ..naming import chemical_system, reduced_formula
 from .protocol import ProtocolResult, model_protocol, stability_metrics
 
 __all__ = [

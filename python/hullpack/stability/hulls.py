@@ -15,7 +15,7 @@ from ..elements import ELEMNET_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..hull import DEFAULT_TOL
 from .inputs import Parsed, parse
-from .naming import formulas, join_rows
+from ..naming import formulas, join_rows
 
 __all__ = ["Reference", "stability", "RESULT_COLUMNS", "parse_decomposition"]
 

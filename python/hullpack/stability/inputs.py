@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..elemnet.featurize import parse_formulas
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
-from .naming import fraction_formula, formulas, systems
+from ..naming import fraction_formula, formulas, systems
 
 __all__ = ["Parsed", "parse", "rationalize", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
 

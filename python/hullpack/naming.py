@@ -1,5 +1,6 @@
-"""Names of compositions as pymatgen writes them: reduced formulas (``Fe2O3``, ``Ca3(PO4)2``) and
-chemical systems (``Fe-O``, elements sorted alphabetically), without importing pymatgen.
+"""Names of compositions as pymatgen writes them, for every part of hullpack that prints one:
+reduced formulas (``Fe2O3``, ``Ca3(PO4)2``) and chemical systems (``Fe-O``, elements sorted
+alphabetically), without importing pymatgen.
 
 The reduced formula follows pymatgen's ``Composition.reduced_formula`` for integer amounts: elements
 ordered by Pauling electronegativity (then symbol), amounts divided by their gcd, the last two
@@ -19,16 +20,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
+from .elements import ELECTRONEGATIVITY, ELEMENT_INDEX, ELEMNET_ELEMENTS
 
-__all__ = ["ELECTRONEGATIVITY", "formulas", "systems", "join_rows", "reduced_formula", "fraction_formula", "chemical_system"]
-
-#: Pauling electronegativity of ElemNet's 86 elements, as pymatgen's ``Element.X`` gives them
-ELECTRONEGATIVITY: dict[str, float] = dict(zip(ELEMNET_ELEMENTS, map(float, (
-    "2.2 0.98 1.57 2.04 2.55 3.04 3.44 3.98 0.93 1.31 1.61 1.9 2.19 2.58 3.16 0.82 1 1.36 1.54 1.63 1.66 1.55 "
-    "1.83 1.88 1.91 1.9 1.65 1.81 2.01 2.18 2.55 2.96 3 0.82 0.95 1.22 1.33 1.6 2.16 1.9 2.2 2.28 2.2 1.93 1.69 "
-    "1.78 1.96 2.05 2.1 2.66 2.6 0.79 0.89 1.1 1.12 1.13 1.14 1.13 1.17 1.2 1.2 1.1 1.22 1.23 1.24 1.25 1.1 1.27 "
-    "1.3 1.5 2.36 1.9 2.2 2.2 2.28 2.54 2 1.62 2.33 2.02 1.1 1.3 1.5 1.38 1.36 1.28").split())))
+__all__ = ["formulas", "systems", "join_rows", "reduced_formula", "fraction_formula", "chemical_system"]
 
 # pymatgen's Composition.special_formulas: formulas it does not reduce completely
 _SPECIAL = {"LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "Cs2O2", "RbO": "Rb2O2",
@@ -37,7 +31,7 @@ _POLYANION_GAP = 1.65  # electronegativity difference below which the last two e
 
 
 _SYMBOLS = np.array(ELEMNET_ELEMENTS, dtype=object)
-_X = np.array([ELECTRONEGATIVITY[s] for s in ELEMNET_ELEMENTS])
+_X = np.array(ELECTRONEGATIVITY, dtype=np.float64)
 # position of each element in pymatgen's formula order (electronegativity, then symbol) and alphabetically
 _FORMULA_RANK = np.argsort(np.lexsort((np.array(ELEMNET_ELEMENTS), _X)))
 _ALPHA_RANK = np.argsort(np.argsort(np.array(ELEMNET_ELEMENTS)))
@@ -137,7 +131,7 @@ def fraction_formula(symbols: Sequence[str], fractions: Sequence[float]) -> str:
     >>> fraction_formula(["O", "Li"], [0.7, 0.3])
     'Li0.3O0.7'
     """
-    pairs = sorted(zip(symbols, fractions), key=lambda p: (ELECTRONEGATIVITY[p[0]], p[0]))
+    pairs = sorted(zip(symbols, fractions), key=lambda p: (ELECTRONEGATIVITY[ELEMENT_INDEX[p[0]]], p[0]))
     return "".join(f"{s}{round(float(f), 8)}" for s, f in pairs)
 
 

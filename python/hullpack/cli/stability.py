@@ -2,7 +2,6 @@
 reference set), with energies from the file or from an ElemNet model. Thin: it parses, calls
 :mod:`hullpack.stability`, prints a summary and writes tables and plots.
 
-Register with ``add_parser(subparsers)``; the parser's ``func`` is :func:`run`.
 """
 from __future__ import annotations
 
@@ -11,18 +10,22 @@ import logging
 import os
 from pathlib import Path
 
+from .common import positive_int
+
 log = logging.getLogger(__name__)
 
 _TOP = 10  # most stable compositions listed in the summary
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "stability", help="energy above hull, decomposition energy and products of any composition",
-        description="Stability of every composition of FILE (CSV or Parquet with a 'formula' column): against "
-                    "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
-                    "FILE's energy/energy_per_atom/target column, or from an ElemNet model (--model). Writes "
-                    "stability.parquet (or .csv), summary.txt and, with --plot, one chemical space to --out.")
+NAME = "stability"
+HELP = "energy above hull, decomposition energy and products of any composition"
+DESCRIPTION = ("Stability of every composition of FILE (CSV or Parquet with a 'formula' column): against "
+               "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
+               "FILE's energy/energy_per_atom/target column, or from an ElemNet model (--model). Writes "
+               "stability.parquet (or .csv), summary.txt and, with --plot, one chemical space to --out.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="CSV (.csv, .csv.gz) or Parquet file with a 'formula' column")
     p.add_argument("--reference", metavar="oqmd|FILE|none", default="none",
                    help="compare each composition with this set: 'oqmd' (the shipped 341,614 OQMD compounds), "
@@ -45,9 +48,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "a table SPACE.csv)")
     p.add_argument("--tol", type=float, help="eV/atom below the hull of the other compositions to count as stable "
                    "(default 1e-9)")
-    p.add_argument("--threads", type=int, help="OpenMP threads (default: all cores)")
-    p.set_defaults(func=run)
-    return p
+    p.add_argument("--threads", type=positive_int, help="OpenMP threads (default: all cores)")
 
 
 def _read(path: str):

@@ -1,0 +1,177 @@
+"""Output folders never mix two screens' files and never hold a half-written one: the manifest,
+the refusals (before any work on the command line), --overwrite, staging."""
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from hullpack.cli import main
+from hullpack.elemnet import ElemNet, save_model
+from hullpack.errors import ScreeningError
+from hullpack.screening import ScreenResult, screen
+from hullpack.screening.outputs import MANIFEST, check_folder, read_manifest
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = ElemNet("32x2-16x1-1", dropout=()).eval()
+    with torch.no_grad():
+        m.net[-1].bias.fill_(-0.5)
+    return m
+
+
+@pytest.fixture(scope="module")
+def model_file(model, tmp_path_factory):
+    return str(save_model(model, tmp_path_factory.mktemp("model") / "m.pt"))
+
+
+def tiny(model, **kw):
+    return screen(model, elements="Fe Ni O", grid=10, progress=False, **kw)
+
+
+def names(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+# -------------------------------------------------------------------------------------- Python API
+def test_save_writes_a_manifest_of_its_files(model, tmp_path):
+    r = tiny(model, points=True)
+    paths = r.save(tmp_path / "out")
+    assert [p.name for p in paths] == ["systems.csv", "vertices.csv", "points.csv", "systems.parquet",
+                                       "vertices.parquet", "points.parquet"]
+    m = read_manifest(tmp_path / "out")
+    assert names(tmp_path / "out") == sorted([p.name for p in paths] + [MANIFEST])
+    assert [f["name"] for f in m["files"]] == [p.name for p in paths]
+    assert all(f["bytes"] == (tmp_path / "out" / f["name"]).stat().st_size for f in m["files"])
+    assert m["run_id"] == r.run_id and m["config"]["grid"] == "uniform:10" and m["config"]["shard"] is None
+    assert m["hullpack"] and m["written"].endswith("+00:00")
+
+
+def test_the_same_screen_adds_files_another_is_refused(model, tmp_path):
+    first, second = tiny(model), tiny(model)
+    assert first.run_id != second.run_id
+    first.to_csv(tmp_path)
+    first.to_parquet(tmp_path)              # the same screen: its manifest grows
+    assert [f["name"] for f in read_manifest(tmp_path)["files"]] == ["systems.csv", "vertices.csv",
+                                                                       "systems.parquet", "vertices.parquet"]
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with pytest.raises(ScreeningError, match=r"holds another screen's outputs \(4 files listed .*overwrite=True"):
+        second.to_csv(tmp_path)
+    with pytest.raises(ScreeningError, match="another screen"):
+        second.plot_groups(tmp_path)
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before    # untouched
+
+
+def test_overwrite_removes_the_listed_files_and_nothing_else(model, tmp_path):
+    tiny(model, points=True).save(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "Fe-O.png").write_bytes(b"not listed")     # a file the manifest does not list stays
+    r = tiny(model)
+    r.save(tmp_path, parquet=False, overwrite=True)
+    assert names(tmp_path) == ["Fe-O.png", MANIFEST, "notes.txt", "systems.csv", "vertices.csv"]
+    assert read_manifest(tmp_path)["run_id"] == r.run_id
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_failed_write_leaves_the_folder_as_it_was(model, tmp_path, monkeypatch):
+    r = tiny(model)
+
+    def broken(self, name, path=None):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ScreenResult, "plot_system", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        r.save(tmp_path / "new", plots=["O-Fe"])          # the tables were staged, then the plot failed
+    assert not (tmp_path / "new").exists()
+    old = tiny(model)
+    old.save(tmp_path / "old")
+    before = names(tmp_path / "old")
+    with pytest.raises(RuntimeError, match="disk full"):
+        r.save(tmp_path / "old", plots=["Fe-O"], overwrite=True)
+    assert names(tmp_path / "old") == before and read_manifest(tmp_path / "old")["run_id"] == old.run_id
+
+
+@pytest.mark.parametrize("setup, match", [
+    (lambda d: d.write_text("x"), "is a file, not a folder"),
+    (lambda d: d.mkdir() or (d / "systems.csv").write_text("a,b"), r"holds screen outputs without a manifest.json \(systems.csv\)"),
+    (lambda d: d.mkdir() or (d / MANIFEST).write_text("{"), "manifest.json cannot be read"),
+    (lambda d: d.mkdir() or (d / MANIFEST).write_text("[1, 2]"), "not a hullpack screen's manifest"),
+])
+def test_folders_that_are_refused_even_with_overwrite(setup, match, model, tmp_path):
+    d = tmp_path / "out"
+    setup(d)
+    for overwrite in (False, True):
+        with pytest.raises(ScreeningError, match=match):
+            check_folder(d, None, overwrite=overwrite)
+
+
+def test_bad_plot_names_and_missing_dft_fail_before_writing(model, tmp_path):
+    r = tiny(model, compare_dft=False)
+    with pytest.raises(ScreeningError, match="unknown: Xx"):
+        r.save(tmp_path / "a", plots=["Fe-Xx"])
+    with pytest.raises(ScreeningError, match="compare_dft=True"):
+        r.save(tmp_path / "a", groups=True)
+    assert not (tmp_path / "a").exists()
+
+
+def test_merged_shards_are_a_screen_of_their_own(model, tmp_path):
+    parts = [tiny(model, shard=f"{i}/2") for i in range(2)]
+    merged = ScreenResult.concat(parts)
+    assert merged.run_id not in {p.run_id for p in parts}
+    parts[0].save(tmp_path)
+    with pytest.raises(ScreeningError, match="another screen"):
+        merged.save(tmp_path)
+
+
+# ------------------------------------------------------------------------------------ command line
+def run(capsys, *argv):
+    rc = main(["-q", "screen", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def no_screen(monkeypatch):
+    import hullpack.screening.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
+
+
+def test_cli_refuses_another_screens_folder_before_any_work(model_file, tmp_path, capsys, monkeypatch):
+    common = ["--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--out", str(tmp_path / "o")]
+    rc, out, _ = run(capsys, *common, "--points")
+    assert rc == 0 and "points.csv" in names(tmp_path / "o")
+    first = read_manifest(tmp_path / "o")
+    assert first["command"] == "hullpack screen" and first["options"]["points"] is True
+    with monkeypatch.context() as m:
+        no_screen(m)
+        rc, out, err = run(capsys, *common)
+    assert rc == 2 and out == "" and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    rc, out, err = run(capsys, *common, "--overwrite")
+    assert rc == 0 and "points.csv" not in names(tmp_path / "o") and "points.parquet" not in names(tmp_path / "o")
+    assert read_manifest(tmp_path / "o")["run_id"] != first["run_id"]
+    assert len(pd.read_csv(tmp_path / "o" / "systems.csv")) == 3
+
+
+@pytest.mark.parametrize("make, argv, message", [
+    (lambda d: d.write_text("x"), [], "is a file, not a folder"),
+    (lambda d: None, ["--plot", "Fe-Xx"], "unknown: Xx"),
+    (lambda d: None, ["--grid", "reduced:x"], "grid='reduced:x'"),
+    (lambda d: None, ["--shard", "3/3"], "shard='3/3'"),
+])
+def test_cli_bad_outputs_stop_before_any_work(make, argv, message, tmp_path, capsys, monkeypatch):
+    no_screen(monkeypatch)
+    out_dir = tmp_path / "o"
+    make(out_dir)
+    rc, out, err = run(capsys, "--elements", "Fe Ni O", "--out", str(out_dir), *argv)
+    assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+    assert out_dir.is_file() or not out_dir.exists()
+
+
+def test_cli_empty_shard_is_an_empty_valid_result_with_a_manifest(model_file, tmp_path, capsys):
+    rc, out, err = run(capsys, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--shard", "5/10",
+                       "--out", str(tmp_path))
+    assert rc == 0 and err == "" and out.startswith("0 binary systems x 11 grid points")
+    assert len(pd.read_csv(tmp_path / "systems.csv")) == 0
+    assert {f["name"] for f in json.loads((tmp_path / MANIFEST).read_text())["files"]} >= {"systems.csv", "vertices.csv"}

@@ -118,11 +118,6 @@ double expect_capacity_scalar(const py::handle& obj) {
 py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& order_obj) {
   const Sizes sizes = expect_sizes(sizes_obj, "sizes", 1);
   const double cap = expect_capacity_scalar(capacity_obj);
-  for (std::int64_t i = 0; i < sizes.n; ++i) {
-    const double s = sizes.data()[i];
-    if (s != std::floor(s)) return py::none();  // not applicable: found at once for most real sizes
-    if (s > cap) fail("sizes[", i, "] = ", s, " exceeds the capacity ", cap, ": the item fits no bin");
-  }
   i64_array order_keep;
   const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
   i64_array bins(sizes.n);
@@ -132,7 +127,14 @@ py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& ca
     py::gil_scoped_release release;
     n_bins = packing::pack_histogram(sizes.data(), sizes.n, cap, order, out);
   }
-  if (n_bins < 0) return py::none();
+  if (n_bins < 0) {  // not applicable (the kernel checks every size): an oversize item, or None
+    for (std::int64_t i = 0; i < sizes.n; ++i) {
+      const double s = sizes.data()[i];
+      if (s != std::floor(s)) return py::none();  // found at once for most real sizes
+      if (s > cap) fail("sizes[", i, "] = ", s, " exceeds the capacity ", cap, ": the item fits no bin");
+    }
+    return py::none();
+  }
   return py::make_tuple(bins, n_bins);
 }
 

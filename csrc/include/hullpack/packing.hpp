@@ -39,7 +39,8 @@ std::int64_t pack(const double* sizes, std::int64_t n, std::int64_t k, const dou
 // none is empty, every bin's total is <= capacity. The loads evolve as item-by-item best fit's, so
 // the bin count equals pack(..., best_fit)'s; an item may join another of several equally full
 // bins. O(n + S + bins) for sizes up to S. Returns the number of bins, or -1 (writing nothing)
-// where it does not apply: a size that is not an integer, floor(capacity) above 2^20, or n >= 2^32.
+// where it does not apply: a size that is not an integer in 0..floor(capacity) (the caller tells an
+// oversize item from a fraction), floor(capacity) above 2^20, or n >= 2^32.
 std::int64_t pack_histogram(const double* sizes, std::int64_t n, double capacity, const std::int64_t* order,
                             std::int64_t* bin_of_item);
 

@@ -9,8 +9,9 @@
 * the first-layer gather on the GPU (``first_layer_cuda``) against dense 86-wide inputs +
   ``torch.addmm`` on the GPU;
 * ``screen(device="cuda")`` of the shipped ElemNet over all 3,655 binaries at 101 points and all
-  102,340 ternaries at 231 points: bf16 certified (the default), fp32, bf16 uncertified; the
-  certified hull vertices against the fp32 screen's, and the floor of that comparison: fp32 against
+  102,340 ternaries at 231 points: bf16 certified (the default, with its audit: points,
+  exceedances, bound, seconds), fp32, bf16 uncertified; the certified hull vertices against the
+  fp32 screen's, and the floor of that comparison: fp32 against
   fp32 with another chunk size (cuBLAS rounds differently for another number of rows);
 * the anchor, a plain pipeline on the same GPU: dense 86-wide float32 inputs, ``model(x)`` in fp32,
   ``scipy.spatial.ConvexHull`` per system; all binaries, and ``--anchor-ternaries`` ternaries
@@ -47,6 +48,9 @@ from hullpack.screening.hulls import corner_mask
 from hullpack.screening.result import formula_of
 
 N_TERNARIES = 102_340
+# the benchmark's grids (step 1/100 binaries, 1/20 ternaries), every hull vertex kept, whatever the
+# screen's defaults
+PINNED = {2: {"grid": "uniform:100", "min_depth": 0.0}, 3: {"grid": "uniform:20", "min_depth": 0.0}}
 DEVICE = "cuda"
 
 
@@ -151,7 +155,7 @@ def screens(model, order: int, shard: str | None, fp32_floor: bool) -> dict:
         torch.cuda.reset_peak_memory_stats()
         t = time.perf_counter()
         res[name] = screen(model, order=order, precision=prec, device=DEVICE, compare_dft=False,
-                           progress=False, shard=shard, chunk=chunk)
+                           progress=False, shard=shard, chunk=chunk, **PINNED[order])
         out[name] = {"seconds": time.perf_counter() - t,
                      "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20}
     r16, r32, raw = res["bf16"], res["fp32"], res["bf16-uncertified"]
@@ -166,6 +170,7 @@ def screens(model, order: int, shard: str | None, fp32_floor: bool) -> dict:
             "uncertified_mismatch_systems": len(differing(raw, r32)),
             "mismatches": mismatch_details(model, r16, r32, order),
             "n_vertices": int(len(r16.vertices)), "model_evaluations_certified": r16.stats["n_evaluated"],
+            "certification": r16.config["certification"],
             "points_per_s_certified": n_pred / out["bf16"]["seconds"],
             # the FLOPs of the model evaluations made (shared edges, calibration, fp32 included)
             "achieved_tflops_certified": sum(r16.stats["n_evaluated"].values()) * FLOP_PER_PREDICTION
@@ -254,6 +259,9 @@ def main() -> None:
               f"{s['certified_vertices_equal_fp32']} ({s['n_vertices']:,} vertices); "
               f"{s['fp32_reevaluated_fraction']:.1%}; {s['gpu_peak_mib']['bf16']:.0f} | uncertified bf16 differs in "
               f"{s['uncertified_mismatch_systems']:,} systems | |")
+        c = s["certification"]
+        print(f"| {name}: audit points, exceeded, 95% bound; seconds | {c['n_audited']:,}, {c['n_exceeded']}, "
+              f"{c['exceedance_bound']:.2g}; {c['seconds_audit']:.2f} of {sec['bf16']:.2f} | | |")
     print(f"| bf16 / fp32 matmul, ElemNet's shapes (TFLOP/s) | {rates['bf16'] / 1e3:.0f} / {rates['fp32'] / 1e3:.0f} "
           f"(after: {after['bf16'] / 1e3:.0f} / {after['fp32'] / 1e3:.0f}) | | |")
     for s in scr:

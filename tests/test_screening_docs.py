@@ -33,8 +33,17 @@ def check_grids(ns, tmp_path):
     assert old.config["grid"] == "uniform:100" and (old.systems["n_stable"] == old.systems["n_vertices"]).all()
 
 
+def check_own_model(ns, tmp_path):
+    r, g = ns["r"], ns["g"]   # an MLP with LayerNorm and GELU, and a residual model, over 21 binaries
+    assert r.config["engine"] == "InferenceEngine" and g.config["engine"] == "ModelEngine"
+    for res in (r, g):
+        assert len(res.systems) == 21 and res.config["precision"] == "bf16"
+        assert res.config["certification"]["calibration_pairs"] == res.stats["n_predictions"] and "audit:" in res.summary()
+    assert "stab_f1" in r.systems
+
+
 #: what each example must leave behind, by its position in the document
-CHECKS = [check_first_screen, check_grids]
+CHECKS = [check_first_screen, check_grids, check_own_model]
 
 
 def test_every_example_has_a_check():

@@ -1,11 +1,13 @@
-"""The layers after the first of an ElemNet-shaped model, ready to run on batches of first-layer
-outputs: fp32 and bf16 copies of the weights; on CPU oneDNN linear layers (weights packed once
-into oneDNN's layout, bias and ReLU fused) where torch's oneDNN fused linear works, else
-``torch.nn.functional.linear`` (always on a GPU); and the padding of row counts that bounds the
-kernels oneDNN compiles.
+"""The layers after the first of a model that starts with a Linear layer on the fractions, ready to
+run on batches of first-layer outputs: fp32 and bf16 copies of the Linear weights; on CPU oneDNN
+linear layers (weights packed once into oneDNN's layout, bias and ReLU fused) where torch's oneDNN
+fused linear works, else ``torch.nn.functional.linear`` (always on a GPU); the row-wise modules
+between them (:data:`ROW_MODULES`: activations, LayerNorm) run as they are, in float32; and the
+padding of row counts that bounds the kernels oneDNN compiles (:func:`row_pieces`).
 """
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 
@@ -16,10 +18,20 @@ from ..errors import ScreeningError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "onednn_unusable", "pick_backend", "TailLayers"]
+__all__ = ["BACKENDS", "FP32_TAIL_WIDTH", "FP32_TAIL_SHARE", "ROW_MODULES", "onednn_unusable", "pick_backend", "row_pieces", "TailLayers"]
 
 #: what ``InferenceEngine(backend=...)`` accepts
 BACKENDS = ("auto", "onednn", "torch")
+#: in bf16 predictions, the last Linear layers with at most this many inputs run in fp32 where they
+#: are at most FP32_TAIL_SHARE of the layers' multiply-adds: ElemNet's 64 -> 64 -> 32 -> 1 end,
+#: 0.13% of its arithmetic, where rounding to bf16 added about a fifth of the bf16 error (and so of
+#: the points the certification re-evaluates)
+FP32_TAIL_WIDTH = 64
+FP32_TAIL_SHARE = 0.01
+#: modules the tail runs between its Linear layers: each maps a row to a row, whatever the batch
+#: (so a point's energy never depends on the points it runs with); Dropout is left out (eval mode)
+ROW_MODULES = (nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Mish,
+               nn.Hardswish, nn.ReLU6, nn.LayerNorm, nn.Identity)
 
 
 @functools.cache
@@ -35,6 +47,25 @@ def onednn_unusable() -> str | None:
     if not torch.allclose(y, torch.nn.functional.linear(x, w, b).relu(), atol=1e-6):
         return "results differ from torch.nn.functional.linear"
     return None
+
+
+def row_pieces(m: int, chunk: int, device: torch.device) -> list[tuple[int, int, int]]:
+    """How ``m`` rows run: ``(start, stop, rows)`` products of ``rows >= stop - start`` rows
+    (zero-padded). oneDNN keeps compiled kernels for every row count it meets (about 0.5 MB per
+    layer and precision, never freed), and the certification's re-evaluations come in every size;
+    so on CPU the rows run as whole granules (``chunk / 8`` rows, at least 512, or the chunk if
+    smaller) in one product and the rest in another, padded to a power of two of at least 64: at
+    most about 12 sizes ever occur. A row's result does not depend on them (oneDNN).
+
+    >>> row_pieces(5000, 4096, torch.device("cpu"))
+    [(0, 4608, 4608), (4608, 5000, 512)]
+    """
+    granule = max(min(512, chunk), -(-chunk // 8))
+    whole = m - m % granule
+    if device.type == "cuda" or whole == m:
+        return [(0, m, m)]
+    rest = [(whole, m, max(64, 1 << (m - whole - 1).bit_length()))]
+    return [(0, whole, whole)] + rest if whole else rest
 
 
 def pick_backend(backend: str, device: torch.device) -> str:
@@ -55,38 +86,57 @@ def pick_backend(backend: str, device: torch.device) -> str:
 
 class TailLayers:
     """``rest``, the modules after the first Linear (and its ReLU, if ``first_relu``), prepared per
-    precision: :attr:`layers` maps ``"fp32"`` and ``"bf16"`` to ``(weight, bias, ReLU after it)``
-    triples on ``device`` (more precisions may be added, e.g. mixed ones). ``backend`` is
-    ``"onednn"`` or ``"torch"`` (see :func:`pick_backend`); ``fuse_relu``: whether oneDNN may fuse
-    the ReLUs (it maps NaN to 0, so not with non-finite parameters); ``chunk``: the engine's rows
-    per batch, which sets the padding granule (:meth:`pieces`)."""
+    precision: :attr:`layers` maps ``"fp32"`` and ``"bf16"`` to a list of steps on ``device``: a
+    Linear as a ``(weight, bias, ReLU after it)`` triple, any other module of :data:`ROW_MODULES`
+    as itself (a float32 copy, run in float32 in both precisions). In ``"bf16"`` the last Linear
+    layers with at most :data:`FP32_TAIL_WIDTH` inputs are the fp32 ones where they are cheap
+    (:data:`FP32_TAIL_SHARE`). More precisions may be
+    added as lists of such steps. ``backend`` is ``"onednn"`` or ``"torch"`` (see
+    :func:`pick_backend`); ``fuse_relu``: whether oneDNN may fuse the ReLUs (it maps NaN to 0, so
+    not with non-finite parameters); ``chunk``: the engine's rows per batch, which sets the padding
+    granule (:meth:`pieces`)."""
 
     def __init__(self, rest: list[nn.Module], *, device: torch.device, backend: str, first_relu: bool,
                  fuse_relu: bool, chunk: int):
         self.device, self.backend, self.chunk = device, backend, int(chunk)
         self.first_relu, self.fuse_relu = bool(first_relu), bool(fuse_relu)
-        #: per precision, the layers after the first: (weight, bias, ReLU after it)
-        self.layers = {name: self._prepare(rest, dt) for name, dt in
+        modules = [m if isinstance(m, nn.Linear) else copy.deepcopy(m).float().to(device).eval() for m in rest]
+        #: per precision, the steps after the first layer: (weight, bias, ReLU after it) or a module
+        self.layers = {name: self._prepare(modules, dt) for name, dt in
                        (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+        narrow = len(self._shapes)  # from this step on every Linear is narrow
+        while narrow > 0 and self._shapes[narrow - 1][0] <= FP32_TAIL_WIDTH:
+            narrow -= 1
+        macs = [i * o for i, o in self._shapes]
+        if sum(macs[narrow:]) <= FP32_TAIL_SHARE * sum(macs):
+            self.layers["bf16"] = self.layers["bf16"][:narrow] + self.layers["fp32"][narrow:]
 
     def _prepare(self, rest: list, dtype: torch.dtype) -> list:
-        layers = []
+        steps, fused, self._shapes = [], False, []  # (inputs, outputs) per step; (0, 0): a module
         for k, m in enumerate(rest):
             if isinstance(m, nn.Linear):
                 w = m.weight.detach().to(self.device, dtype).contiguous()
                 if self.backend == "onednn":  # packed once into oneDNN's blocked layout
                     w = torch.ops.mkldnn._reorder_linear_weight(w, None)
-                relu = k + 1 < len(rest) and isinstance(rest[k + 1], nn.ReLU)
-                layers.append((w, m.bias.detach().to(self.device, dtype).contiguous(), relu))
-        return layers
+                b = (m.bias.detach() if m.bias is not None else torch.zeros(m.out_features)).to(self.device, dtype)
+                fused = k + 1 < len(rest) and isinstance(rest[k + 1], nn.ReLU)  # the ReLU joins the product
+                steps.append((w, b.contiguous(), fused))
+                self._shapes.append((m.in_features, m.out_features))
+            elif isinstance(m, nn.ReLU) and fused:
+                fused = False
+            else:
+                steps.append(m)
+                self._shapes.append((0, 0))
+        return steps
 
     def run(self, h: torch.Tensor, precision: str, first: int = 0) -> torch.Tensor:
         """ReLU of the first layer's pre-activations ``h`` (in place, if the model has one there),
-        then the remaining layers of ``precision``; with ``first = 1``, ``h`` is already the second
-        layer's output (after its ReLU). Returns the energies, float32, flat. On CPU they run as
-        oneDNN linear layers with bias and ReLU fused (``backend="onednn"``): its fp32 kernels use
-        the whole AVX-512 width where torch's default BLAS may not (MKL on AMD CPUs runs at about
-        half the rate), and a row's result does not depend on the batch."""
+        then the remaining steps of ``precision``; with ``first = 1``, ``h`` is already the output
+        of the first step (the second Linear, after its ReLU). Returns the energies, float32, flat.
+        On CPU the Linear layers run as oneDNN linear layers with bias and ReLU fused
+        (``backend="onednn"``): its fp32 kernels use the whole AVX-512 width where torch's default
+        BLAS may not (MKL on AMD CPUs runs at about half the rate), and a row's result does not
+        depend on the batch."""
         if first == 0 and self.first_relu:
             h.relu_()
         out = []
@@ -94,8 +144,12 @@ class TailLayers:
             x = h[start:stop]
             if rows > stop - start:
                 x = torch.cat([x, x.new_zeros(rows - (stop - start), x.shape[1])])
-            for w, b, relu in self.layers[precision][first:]:
-                if x.dtype != b.dtype:  # a mixed precision: float32 into the bf16 layers
+            for step in self.layers[precision][first:]:
+                if isinstance(step, nn.Module):  # a row-wise module, in float32
+                    x = step(x.float())
+                    continue
+                w, b, relu = step
+                if x.dtype != b.dtype:  # a mixed precision, or after a module: into this layer's dtype
                     x = x.to(b.dtype)
                 if self.backend == "onednn":
                     fused = relu and self.fuse_relu
@@ -109,15 +163,5 @@ class TailLayers:
         return (out[0] if len(out) == 1 else torch.cat(out)).reshape(-1).float()
 
     def pieces(self, m: int) -> list[tuple[int, int, int]]:
-        """How ``m`` rows run: ``(start, stop, rows)`` products of ``rows >= stop - start`` rows
-        (zero-padded). oneDNN keeps compiled kernels for every row count it meets (about 0.5 MB per
-        layer and precision, never freed), and the certification's re-evaluations come in every
-        size; so on CPU the rows run as whole granules (``chunk / 8`` rows, at least 512, or the
-        chunk if smaller) in one product and the rest in another, padded to a power of two of at
-        least 64: at most about 12 sizes ever occur. A row's result does not depend on them."""
-        granule = max(min(512, self.chunk), -(-self.chunk // 8))
-        whole = m - m % granule
-        if self.device.type == "cuda" or whole == m:
-            return [(0, m, m)]
-        rest = [(whole, m, max(64, 1 << (m - whole - 1).bit_length()))]
-        return [(0, whole, whole)] + rest if whole else rest
+        """:func:`row_pieces` of ``m`` rows at this tail's chunk and device."""
+        return row_pieces(m, self.chunk, self.device)

@@ -14,7 +14,49 @@ from ..errors import ScreeningError
 if TYPE_CHECKING:  # annotations only: the engine takes an EdgeEnergies, never imports this module
     from .engine import InferenceEngine
 
-__all__ = ["EdgeEnergies"]
+__all__ = ["EdgeEnergies", "edge_sharing"]
+
+
+_SIDES = ((0, 1), (0, 2), (1, 2))
+
+
+def _edge_pairs(table: np.ndarray) -> np.ndarray:
+    """The distinct pairs of elements on the edges of ``table``'s ternaries."""
+    return np.unique(np.vstack([table[:, [i, j]] for i, j in _SIDES]), axis=0)
+
+
+def _edge_points(grid: np.ndarray):
+    """A ternary grid's edge points: their mask; per side ``(i, j, points, column)``, with
+    ``column`` the index of each point's composition in the distinct binary compositions (reduced
+    numerators, so an edge's point equals the same fraction on any other edge); those compositions."""
+    nonzero = grid != 0
+    mask = nonzero.sum(axis=1) == 2
+    points, numerators = [], []
+    for i, j in _SIDES:
+        pts = np.flatnonzero(mask & nonzero[:, i] & nonzero[:, j])
+        num = grid[pts][:, [i, j]]
+        points.append(pts)
+        numerators.append(num // np.gcd(num[:, 0], num[:, 1])[:, None])
+    binary, column = np.unique(np.vstack(numerators), axis=0, return_inverse=True)
+    column = column.reshape(-1)
+    bounds = np.cumsum([0] + [len(p) for p in points])
+    sides = [(i, j, pts, column[bounds[k]:bounds[k + 1]]) for k, ((i, j), pts) in enumerate(zip(_SIDES, points))]
+    return mask, sides, binary
+
+
+def edge_sharing(table: np.ndarray, grid: np.ndarray) -> float:
+    """Edge points of ``table``'s ternaries per pair composition a shared evaluation predicts (what
+    sharing saves): :attr:`EdgeEnergies.sharing` without building the rest.
+
+    >>> from hullpack.compositions import systems, uniform_grid
+    >>> edge_sharing(systems(3, "Fe Ni O Al"), uniform_grid(3, 10))   # 4 systems x 27 / (6 pairs x 9)
+    2.0
+    """
+    table = np.asarray(table, dtype=np.int32)
+    mask, _, binary = _edge_points(np.ascontiguousarray(grid, dtype=np.int32))
+    if not len(table):
+        return 0.0
+    return len(table) * int(mask.sum()) / max(1, len(_edge_pairs(table)) * len(binary))
 
 
 class EdgeEnergies:
@@ -43,29 +85,13 @@ class EdgeEnergies:
         grid = np.ascontiguousarray(grid, dtype=np.int32)
         if table.ndim != 2 or table.shape[1] != 3 or grid.ndim != 2 or grid.shape[1] != 3:
             raise ScreeningError("EdgeEnergies: expected a ternary system table and grid (3 columns)")
-        nonzero = grid != 0
-        self.mask = nonzero.sum(axis=1) == 2
-        sides = ((0, 1), (0, 2), (1, 2))
-        # the pairs of elements that occur on some edge, and the distinct binary compositions
-        # (reduced numerators, so an edge's point equals the same fraction on any other edge)
-        self.pairs = np.unique(np.vstack([table[:, [i, j]] for i, j in sides]), axis=0)
+        self.mask, self._sides, self._binary = _edge_points(grid)
+        self.pairs = _edge_pairs(table)
         self._row = np.full((N_ELEMENTS, N_ELEMENTS), -1, dtype=np.int64)
         self._row[self.pairs[:, 0], self.pairs[:, 1]] = np.arange(len(self.pairs))
-        points, numerators = [], []
-        for i, j in sides:
-            pts = np.flatnonzero(self.mask & nonzero[:, i] & nonzero[:, j])
-            num = grid[pts][:, [i, j]]
-            points.append(pts)
-            numerators.append(num // np.gcd(num[:, 0], num[:, 1])[:, None])
-        binary, column = np.unique(np.vstack(numerators), axis=0, return_inverse=True)
-        column = column.reshape(-1)
-        bounds = np.cumsum([0] + [len(p) for p in points])
-        self._sides = [(i, j, pts, column[bounds[k]:bounds[k + 1]])
-                       for k, ((i, j), pts) in enumerate(zip(sides, points))]
-        self._binary = binary
         #: edge points of the systems per pair composition evaluated: what sharing saves (a
         #: contiguous slice of a screen shares less than the whole)
-        self.sharing = len(table) * int(self.mask.sum()) / max(1, len(self.pairs) * len(binary))
+        self.sharing = len(table) * int(self.mask.sum()) / max(1, len(self.pairs) * len(self._binary))
         #: (n_pairs, n_compositions) fp32 energies of every pair at every distinct edge composition
         self.energies = None
 

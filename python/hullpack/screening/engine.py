@@ -1,11 +1,15 @@
-"""Streaming ElemNet inference over a screen's (system, grid point) pairs: the five ways an
-:class:`InferenceEngine` predicts energies (a flat slice of the pairs chunk by chunk, bf16 binaries
-along their composition lines, the same on a GPU, scattered pairs, and arbitrary compositions).
+"""Streaming inference over a screen's (system, grid point) pairs: what every engine offers
+(:class:`EngineBase`: the screen's view of a block, pure elements fixed at 0), and the fast engine
+for models that start with a Linear layer on the fractions (:class:`InferenceEngine`: a flat slice
+of the pairs chunk by chunk, bf16 binaries along their composition lines, the same on a GPU,
+scattered pairs, and arbitrary compositions). Any other model runs through
+:class:`hullpack.screening.models.ModelEngine`.
 
 The first layer of a composition with 2-3 elements is a weighted sum of 2-3 columns of its weight
 matrix; :func:`hullpack.compositions.first_layer` computes it straight from the integer encoding
 (no 86-wide inputs), chunk by chunk into one reused buffer, and the remaining layers run through
-torch (:mod:`hullpack.screening.backend`: oneDNN on CPU, cuBLAS on GPU) in fp32 or bf16. bf16
+torch (:mod:`hullpack.screening.backend`: oneDNN on CPU, cuBLAS on GPU) in fp32 or bf16, with any
+row-wise modules between them (activations, LayerNorm) in float32. bf16
 binaries on CPU take their first two layers together along each system's composition line
 (:func:`hullpack.compositions.line_layers`, float32: one pass over the second layer's weights per
 system instead of its matrix product), then the bf16 layers. Memory stays constant in the number
@@ -31,10 +35,14 @@ from torch import nn
 from .. import compositions
 from ..device import cuda_available
 from ..errors import ScreeningError
-from .backend import TailLayers, pick_backend
+from ..elements import N_ELEMENTS
+from .backend import ROW_MODULES, TailLayers, pick_backend
 from .hulls import corner_mask
 
-__all__ = ["InferenceEngine", "DEFAULT_CHUNK", "DEFAULT_CHUNK_CUDA"]
+__all__ = ["EngineBase", "InferenceEngine", "PRECISIONS", "DEFAULT_CHUNK", "DEFAULT_CHUNK_CUDA"]
+
+#: what an engine predicts in
+PRECISIONS = ("fp32", "bf16")
 
 #: pairs per chunk on CPU: a (chunk, 1024) first-layer buffer stays in memory; 4,096 was as fast
 #: as 16,384 on a 2-core AVX-512 BF16 machine, with 100-150 MiB less at the peak
@@ -53,26 +61,20 @@ def _host_buffer(rows: int, cols: int, bf16: bool) -> tuple[np.ndarray, torch.Te
     return (buf, view.view(torch.bfloat16), "bfloat16") if bf16 else (buf, view, "float32")
 
 
-class InferenceEngine:
-    """An ElemNet-shaped model (``model.net``: Linear/ReLU/Dropout, first layer 86 inputs, one
-    output) prepared for streaming: the first layer's weights transposed for the gather, the rest
-    in fp32 and in bf16 copies (:attr:`tail`). ``chunk``: pairs per batch (default
-    ``DEFAULT_CHUNK`` on CPU, ``DEFAULT_CHUNK_CUDA`` on a GPU). ``threads`` sets the gather's CPU
-    threads (default: torch's current setting). ``backend`` runs the layers after the first on
-    CPU: ``"onednn"`` (oneDNN linear layers, weights packed once, bias and ReLU fused),
-    ``"torch"`` (``torch.nn.functional.linear``; always on a GPU), or ``"auto"``: oneDNN where
-    torch has it.
-    """
+class EngineBase:
+    """What every engine shares: its ``device`` (``"cpu"`` or ``"cuda"``), ``chunk`` (pairs per
+    batch: ``DEFAULT_CHUNK`` on CPU, ``DEFAULT_CHUNK_CUDA`` on a GPU, unless given), ``threads``
+    (default: torch's), the count of model evaluations by precision (:attr:`n_evaluated`), and
+    :meth:`predict`, a block of a screen with its pure elements at 0. A subclass provides
+    ``predict_flat``, ``predict_pairs`` and ``predict_fractions``, and says whether it has a bf16
+    path (:attr:`supports_bf16`) and which kernel runs its bf16 predictions (:meth:`kernel`)."""
 
-    def __init__(self, model: nn.Module, *, device: str = "cpu", chunk: int | None = None,
-                 threads: int | None = None, backend: str = "auto"):
-        net = getattr(model, "net", model)
-        layers = [m for m in net if not isinstance(m, nn.Dropout)] if isinstance(net, nn.Sequential) else None
-        if (not layers or not isinstance(layers[0], nn.Linear) or layers[0].in_features != 86
-                or not all(isinstance(m, (nn.Linear, nn.ReLU)) for m in layers)
-                or not isinstance(layers[-1], nn.Linear) or layers[-1].out_features != 1):
-            raise ScreeningError("model: expected an ElemNet (a Sequential `net` of Linear/ReLU/Dropout "
-                                 "layers from 86 inputs to 1 output)")
+    #: whether "bf16" differs from "fp32" (a model that ignores bf16 autocast has no bf16 path)
+    supports_bf16 = True
+    #: the layers after the first ("onednn" or "torch"), where the engine has them
+    backend = "torch"
+
+    def __init__(self, *, device: str = "cpu", chunk: int | None = None, threads: int | None = None):
         if chunk is not None and chunk < 1:
             raise ScreeningError(f"chunk = {chunk} must be >= 1")
         self.device = torch.device(device)
@@ -86,10 +88,107 @@ class InferenceEngine:
         self.threads = int(threads) if threads else torch.get_num_threads()
         #: model evaluations so far, by precision (what a screen's throughput is counted in)
         self.n_evaluated = {"fp32": 0, "bf16": 0}
+
+    def _check(self, precision: str) -> None:
+        if precision not in PRECISIONS:
+            raise ScreeningError(f"precision={precision!r}: expected 'fp32' or 'bf16'")
+
+    def kernel(self, table: np.ndarray) -> str:
+        """The kernel of this engine's bf16 predictions of ``table``'s systems, in words."""
+        return "cuda" if self.device.type == "cuda" else "products"
+
+    def predict(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *, bar=None,
+                edges=None) -> np.ndarray:
+        """Energies ``(n_systems, n_points)`` float32 of every system of ``table`` at every point of
+        ``grid``; pure-element points are 0 (the references), not predicted. With ``edges`` (a
+        ternary screen's :class:`~hullpack.screening.edges.EdgeEnergies`), the points on the edges are their fp32 energies."""
+        grid = np.ascontiguousarray(grid, dtype=np.int32)
+        skip = corner_mask(grid) | (edges.mask if edges is not None else False)
+        todo = grid[~skip]
+        e = np.zeros((len(table), len(grid)), dtype=np.float32)
+        if len(todo) and len(table):
+            e[:, ~skip] = self.predict_flat(table, todo, precision, bar=bar).reshape(len(table), len(todo))
+        if edges is not None:
+            edges.fill(table, e)
+            if bar is not None:
+                bar.update(len(table) * int(edges.mask.sum()))
+        return e
+
+    @staticmethod
+    def _pair_indices(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx):
+        """The checked int64 ``(systems_idx, points_idx)`` of a ``predict_pairs`` call."""
+        s = np.asarray(systems_idx, dtype=np.int64)
+        p = np.asarray(points_idx, dtype=np.int64)
+        for name, idx, size in (("systems_idx", s, len(table)), ("points_idx", p, len(grid))):
+            if idx.shape != s.shape or (idx.size and not 0 <= idx.min() <= idx.max() < size):
+                raise ScreeningError(f"{name}: expected {len(s)} indices in 0..{size - 1}")
+        return s, p
+
+
+def flat_modules(model: nn.Module) -> list[nn.Module]:
+    """The modules of ``model`` (its ``net`` if it has one, as ElemNet does) in order, nested
+    Sequentials expanded, Dropout and Identity left out (eval mode); [] for a module that is not
+    a Sequential (its forward is not a list of modules)."""
+    net = getattr(model, "net", model)
+    if not isinstance(net, nn.Sequential):
+        return []
+    out = []
+    for m in net:
+        if isinstance(m, nn.Sequential):
+            out += flat_modules(m)
+        elif not isinstance(m, (nn.Dropout, nn.Identity)):
+            out.append(m)
+    return out
+
+
+def _unsupported(layers: list[nn.Module]) -> str | None:
+    """Why the fast engine cannot run these modules, or None."""
+    if not layers or not isinstance(layers[0], nn.Linear) or layers[0].in_features != N_ELEMENTS:
+        return f"the first layer is not a Linear layer on the {N_ELEMENTS} fractions"
+    width = None
+    for m in layers:
+        if isinstance(m, nn.Linear):
+            if width is not None and m.in_features != width:
+                return f"a Linear layer takes {m.in_features} inputs after {width} outputs"
+            width = m.out_features
+        elif not isinstance(m, ROW_MODULES):
+            return f"it contains {type(m).__name__} (supported between Linear layers: ReLU, Dropout, " \
+                   "LayerNorm and elementwise activations)"
+        elif isinstance(m, nn.LayerNorm) and tuple(m.normalized_shape) != (width,):
+            return f"a LayerNorm normalises {tuple(m.normalized_shape)} after {width} outputs"
+    last = [m for m in layers if isinstance(m, nn.Linear)][-1]
+    if last.out_features != 1:
+        return f"the last Linear layer has {last.out_features} outputs, not 1"
+    return None
+
+
+class InferenceEngine(EngineBase):
+    """A model that starts with a Linear layer on the fractions (``model`` or its ``net``: a
+    Sequential of Linear layers from 86 inputs to 1 output with ReLU, Dropout, LayerNorm or
+    elementwise activations between them, as ElemNet) prepared for streaming: the first layer's
+    weights transposed for the gather, the rest in fp32 and bf16 copies (:attr:`tail`). ``chunk``:
+    pairs per batch (default ``DEFAULT_CHUNK`` on CPU, ``DEFAULT_CHUNK_CUDA`` on a GPU).
+    ``threads`` sets the gather's CPU threads (default: torch's current setting). ``backend`` runs
+    the layers after the first on CPU: ``"onednn"`` (oneDNN linear layers, weights packed once, bias and ReLU fused),
+    ``"torch"`` (``torch.nn.functional.linear``; always on a GPU), or ``"auto"``: oneDNN where
+    torch has it.
+    """
+
+    def __init__(self, model: nn.Module, *, device: str = "cpu", chunk: int | None = None,
+                 threads: int | None = None, backend: str = "auto"):
+        why = self.unsupported(model)
+        if why is not None:
+            raise ScreeningError(f"model: expected an ElemNet-shaped model (a Sequential `net` of Linear layers from "
+                                 f"{N_ELEMENTS} inputs to 1 output with ReLU, Dropout, LayerNorm or elementwise "
+                                 f"activations between them), but {why}; hullpack.screening.models.make_engine "
+                                 "runs any model")
+        super().__init__(device=device, chunk=chunk, threads=threads)
+        layers = flat_modules(model)
         first = layers[0]
         with torch.no_grad():
             self.weight_t = first.weight.detach().float().T.contiguous().cpu().numpy()  # (86, h)
-            self.bias = first.bias.detach().float().contiguous().cpu().numpy()
+            bias = first.bias if first.bias is not None else torch.zeros(first.out_features)
+            self.bias = bias.detach().float().contiguous().cpu().numpy()
             self.width = self.weight_t.shape[1]
             # the first ReLU is applied in place to the gather's output; the rest runs as listed
             rest = layers[1:]
@@ -99,22 +198,33 @@ class InferenceEngine:
             self.backend = pick_backend(backend, self.device)
             # oneDNN's fused ReLU maps NaN to 0; with non-finite parameters, NaN must reach the output
             fuse_relu = all(bool(torch.isfinite(t).all()) for m in layers if isinstance(m, nn.Linear)
-                            for t in (m.weight, m.bias))
+                            for t in (m.weight, m.bias) if t is not None)
             #: the layers after the first, per precision
             self.tail = TailLayers(rest, device=self.device, backend=self.backend, first_relu=first_relu,
                                    fuse_relu=fuse_relu, chunk=self.chunk)
             # bf16 binaries on CPU: the first two layers in float32 along each system's line
-            # (compositions.line_layers), then bf16; "bf16-line" is the same per pair
+            # (compositions.line_layers), then the bf16 layers after the second
             self._line = None
             if (self.device.type == "cpu" and first_relu and fuse_relu and len(rest) > 2
                     and isinstance(rest[0], nn.Linear) and isinstance(rest[1], nn.ReLU)):
                 w2 = rest[0].weight.detach().float().cpu().numpy()
-                self._line = (compositions.line_weight_tiles(w2), rest[0].bias.detach().float().cpu().numpy())
-                layers_of = self.tail.layers
-                layers_of["bf16-line"] = layers_of["fp32"][:1] + layers_of["bf16"][1:]
+                b2 = rest[0].bias if rest[0].bias is not None else torch.zeros(rest[0].out_features)
+                self._line = (compositions.line_weight_tiles(w2), b2.detach().float().cpu().numpy())
         if self.device.type == "cuda":
             self._wt_dev = torch.from_numpy(self.weight_t).to(self.device)
             self._b_dev = torch.from_numpy(self.bias).to(self.device)
+
+    @staticmethod
+    def unsupported(model) -> str | None:
+        """Why this engine cannot run ``model``, in words, or None where it can (its structure:
+        whether it computes what its layers do is :func:`hullpack.screening.models.make_engine`'s
+        check)."""
+        if not isinstance(model, nn.Module):
+            return "it is not a torch module"
+        layers = flat_modules(model)
+        if not layers:
+            return "it is neither a Sequential nor has a Sequential `net`"
+        return _unsupported(layers)
 
     @property
     def runs_lines(self) -> bool:
@@ -122,9 +232,11 @@ class InferenceEngine:
         (CPU, a model with a ReLU after each of its first two layers and finite parameters)."""
         return self._line is not None
 
-    def _check(self, precision: str) -> None:
-        if precision not in ("fp32", "bf16"):
-            raise ScreeningError(f"precision={precision!r}: expected 'fp32' or 'bf16'")
+    def kernel(self, table: np.ndarray) -> str:
+        """The kernel of this engine's bf16 predictions of ``table``'s systems: ``"line layers"``
+        (bf16 binaries on CPU), ``"products"`` (the gather, then the layers' matrix products) or
+        ``"cuda"``."""
+        return "line layers" if self._uses_line(table, "bf16") else super().kernel(table)
 
     @torch.no_grad()
     def predict_flat(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *,
@@ -198,23 +310,6 @@ class InferenceEngine:
         out[:] = res.cpu().numpy()
         return out
 
-    def predict(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *, bar=None,
-                edges=None) -> np.ndarray:
-        """Energies ``(n_systems, n_points)`` float32 of every system of ``table`` at every point of
-        ``grid``; pure-element points are 0 (the references), not predicted. With ``edges`` (a
-        ternary screen's :class:`~hullpack.screening.edges.EdgeEnergies`), the points on the edges are their fp32 energies."""
-        grid = np.ascontiguousarray(grid, dtype=np.int32)
-        skip = corner_mask(grid) | (edges.mask if edges is not None else False)
-        todo = grid[~skip]
-        e = np.zeros((len(table), len(grid)), dtype=np.float32)
-        if len(todo) and len(table):
-            e[:, ~skip] = self.predict_flat(table, todo, precision, bar=bar).reshape(len(table), len(todo))
-        if edges is not None:
-            edges.fill(table, e)
-            if bar is not None:
-                bar.update(len(table) * int(edges.mask.sum()))
-        return e
-
     def _gathered(self, els: np.ndarray, frac: np.ndarray) -> torch.Tensor:
         """First-layer pre-activations (float32, on the engine's device) of compositions ``frac``
         (float32) over elements ``els``, with the gather kernel's float32 operations in its order
@@ -243,18 +338,17 @@ class InferenceEngine:
     def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
                       points_idx: np.ndarray, precision: str = "fp32") -> np.ndarray:
         """Energies (float32) of arbitrary pairs ``(systems_idx[i], points_idx[i])``, as
-        :meth:`predict_flat` computes them (bit for bit with the oneDNN backend; bf16 binaries, which
-        run along lines there, take their second layer in float32 here). The first layer comes from
-        the gather kernel (:func:`~hullpack.compositions.first_layer_pairs`); on a GPU it is gathered
-        on the device with the kernel's float32 operations in its order."""
+        :meth:`predict_flat` computes them on the same ``grid``: bit for bit on CPU with the oneDNN
+        backend (whose result for a row does not depend on the batch), through the same kernels:
+        bf16 binaries along their lines (:func:`~hullpack.compositions.line_layers` over the
+        systems asked, on the whole ``grid``), otherwise the gather kernel
+        (:func:`~hullpack.compositions.first_layer_pairs`) and the layers' products. On a GPU the
+        first layer is gathered on the device with the kernel's float32 operations in its order,
+        and cuBLAS may round a row differently in a batch of another size."""
         self._check(precision)
-        s = np.asarray(systems_idx, dtype=np.int64)
-        p = np.asarray(points_idx, dtype=np.int64)
         table = np.ascontiguousarray(table, dtype=np.int32)
         grid = np.ascontiguousarray(grid, dtype=np.int32)
-        for name, idx, size in (("systems_idx", s, len(table)), ("points_idx", p, len(grid))):
-            if idx.shape != s.shape or (idx.size and not 0 <= idx.min() <= idx.max() < size):
-                raise ScreeningError(f"{name}: expected {len(s)} indices in 0..{size - 1}")
+        s, p = self._pair_indices(table, grid, systems_idx, points_idx)
         out = np.empty(len(s), dtype=np.float32)
         self.n_evaluated[precision] += len(s)
         n = self._pair_chunk()
@@ -266,13 +360,33 @@ class InferenceEngine:
                                                   precision).cpu().numpy()
             return out
         if self._uses_line(table, precision):
-            precision = "bf16-line"  # as along the lines: the second layer in float32
+            return self._pairs_lines(table, grid, s, p, out)
         buf, tbuf, dtype = _host_buffer(min(n, len(s)), self.width, precision == "bf16")
         for q0 in range(0, len(s), n):
             m = min(n, len(s) - q0)
             compositions.first_layer_pairs(table, grid, s[q0:q0 + m], p[q0:q0 + m], self.weight_t, self.bias,
                                            out=buf[:m], dtype=dtype, threads=self.threads)
             out[q0:q0 + m] = self.tail.run(tbuf[:m], precision).numpy()
+        return out
+
+    def _pairs_lines(self, table, grid, s, p, out):
+        """bf16 binary pairs along their lines, as :meth:`_predict_flat_lines` computes them: each
+        system asked runs through the line kernel on the whole ``grid`` (whose points set the
+        kernel's order of sums), then only the rows asked go through the bf16 layers."""
+        n_pts = len(grid)
+        tiles, b2 = self._line
+        uniq, inv = np.unique(s, return_inverse=True)
+        per = max(1, self.chunk // n_pts)
+        buf, tbuf, _ = _host_buffer(per * n_pts, len(b2), bf16=True)
+        order = np.argsort(inv, kind="stable")  # the pairs, system by system
+        bounds = np.searchsorted(inv[order], np.arange(0, len(uniq) + per, per))
+        for c, u0 in enumerate(range(0, len(uniq), per)):
+            n = min(per, len(uniq) - u0)
+            compositions.line_layers(table[uniq[u0:u0 + n]], grid, self.weight_t, self.bias, tiles, b2, 0, n,
+                                     out=buf[:n * n_pts], dtype="bfloat16", threads=self.threads)
+            q = order[bounds[c]:bounds[c + 1]]
+            rows = torch.from_numpy((inv[q] - u0) * n_pts + p[q])
+            out[q] = self.tail.run(tbuf[rows], "bf16", first=1).numpy()
         return out
 
     @torch.no_grad()

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 import uuid
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,11 +16,12 @@ import pandas as pd
 from .. import compositions
 from .._progress import progress as _progress_bar
 from ..elements import ELEMNET_ELEMENTS
-from ..errors import InvalidInputError, ModelFileError, ScreeningError
+from ..errors import InvalidInputError, ScreeningError
 from .certify import Certifier
-from .edges import EdgeEnergies
-from .engine import InferenceEngine
+from .edges import EdgeEnergies, edge_sharing
 from .hulls import BlockHulls, corner_mask, plain_hulls, vertex_depth
+from .models import make_engine
+from .models import resolve_model as _load_model
 from .names import alphabetical_order, formulas, system_names
 from .result import ScreenResult
 
@@ -168,23 +167,6 @@ def grid_spacing(grid: np.ndarray) -> float:
     return round(best, 12)
 
 
-def _load_model(model):
-    import torch
-
-    from ..elemnet import load_model, load_pretrained
-
-    if model is None:
-        return load_pretrained()
-    if isinstance(model, (str, os.PathLike)):
-        if not Path(model).is_file():
-            raise ModelFileError(f"model file {str(model)!r} does not exist; give a file written by "
-                                 "`hullpack train` / hullpack.elemnet.save_model, or None for the shipped model")
-        return load_model(model)
-    if isinstance(model, torch.nn.Module):
-        return model.eval()
-    raise ScreeningError(f"model: expected None, a path or an ElemNet, got {type(model).__name__}")
-
-
 @functools.cache
 def _malloc_trim():
     """glibc's ``malloc_trim``, or None where there is no glibc."""
@@ -212,13 +194,16 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     """Screen every binary (``order=2``) or ternary (``order=3``) system of ``elements`` (default:
     ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a composition grid.
 
-    ``model``: None (the shipped ElemNet), a model file, or an ElemNet module. ``grid``: None
-    (:data:`DEFAULT_GRID`: ``"reduced:10"``, every composition whose fractions have denominators up
+    ``model``: None (the shipped ElemNet), a model file or ``hullpack train`` run folder, or any torch
+    module or callable mapping an ``(n, 86)`` float32 tensor of fractions to ``n`` energies (eV/atom;
+    see :mod:`hullpack.screening.models`). ``grid``: None (:data:`DEFAULT_GRID`: ``"reduced:10"``, every composition whose fractions have denominators up
     to 10: 33 points per binary, 205 per ternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N``
     (step ``1/N``; ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer
     array of numerators (see :func:`resolve_grid`).
-    ``precision``: ``"bf16"`` (bf16 inference certified in fp32 near the hull: the same hull
-    vertices as ``"fp32"``), ``"fp32"``, or ``"bf16-uncertified"``. ``points``: also return every
+    ``precision``: ``"bf16"`` (bf16 inference, every hull vertex and every point near the hull
+    re-evaluated in fp32, validated against fp32 by calibration and audit: see
+    :mod:`hullpack.screening.certify` for what is guaranteed; a model without a bf16 path runs in
+    fp32), ``"fp32"``, or ``"bf16-uncertified"``. ``points``: also return every
     point. ``compare_dft``: compare with the OQMD hulls (``match_tol``: composition tolerance,
     default half the grid's smallest spacing, :func:`grid_spacing`). ``shard``: ``"i/n"`` screens
     the i-th of n contiguous slices of the systems. ``device``: ``"cpu"`` or ``"cuda"``.
@@ -267,7 +252,11 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
         import torch
 
         torch.set_num_threads(int(threads))  # oneDNN's threads too, not only the gather's
-    engine = InferenceEngine(net, device=str(device), chunk=chunk, threads=threads)
+    engine = make_engine(net, device=str(device), chunk=chunk, threads=threads)
+    if precision != "fp32" and not engine.supports_bf16:
+        log.info("screening: the model has no bf16 path (autocast changes nothing); screening in fp32")
+        precision = "fp32"
+    whole = table  # a shard calibrates, and decides on shared edges, as the whole screen does
     if sh is not None:
         table = np.array_split(table, sh[1])[sh[0]]
 
@@ -278,11 +267,11 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     block = max(1, _BLOCK_PAIRS // max(n_inner, 1))
     certifier = Certifier(engine, seed=seed) if precision == "bf16" else None
     if certifier is not None and n_inner and len(table):
-        certifier.calibrate(table, g[inner])  # on the whole screen, not its first block
+        certifier.calibrate(whole, g[inner], screened=table)  # the whole screen, not a block or shard
     # ternaries share their edges: each pair's binary compositions are predicted once, in fp32,
     # where that saves work (EDGE_FP32_COST)
     edges = EdgeEnergies(table, g) if order == 3 else None
-    if edges is not None and edges.mask.any() and edges.sharing >= (1 if precision == "fp32" else EDGE_FP32_COST):
+    if edges is not None and edges.mask.any() and edge_sharing(whole, g) >= (1 if precision == "fp32" else EDGE_FP32_COST):
         edges.evaluate(engine)
     else:
         edges = None
@@ -342,7 +331,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
               "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device),
               "backend": engine.backend, "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
-              "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256")}
+              "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256"),
+              "engine": type(engine).__name__, "certification": certifier.report() if certifier else None}
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)

@@ -87,6 +87,10 @@ class ScreenResult:
                     stats[k] = max(stats.get(k, 0), v) if k.startswith(("seconds", "peak", "delta")) else stats.get(k, 0) + v
         cfg = dict(parts[0].config)
         cfg.update(shard=None, run_id=uuid.uuid4().hex)  # the merged result is a screen of its own
+        if any(p.config.get("certification") for p in parts):
+            from .certify import merge_certification
+
+            cfg["certification"] = merge_certification([p.config.get("certification") for p in parts])
         return cls(pd.concat([p.systems for p in parts], ignore_index=True),
                    pd.concat([p.vertices for p in parts], ignore_index=True),
                    pd.concat(pts, ignore_index=True) if pts else None, cfg, stats, parts[0].model)
@@ -100,8 +104,10 @@ class ScreenResult:
         lines = [f"{_count(len(s), kind + ' system')} x {n_points} grid points{grid}, precision "
                  f"{self.config.get('precision')}", *self._stable_lines()]
         if "n_fp32" in s and self.config.get("precision") == "bf16":
-            n_pred = self.stats.get("n_predictions", 0)
-            lines.append(f"bf16 certification: {int(s['n_fp32'].sum()):,} of {n_pred:,} points re-evaluated in fp32")
+            from .certify import certification_lines
+
+            lines += certification_lines(self.config.get("certification"), int(s["n_fp32"].sum()),
+                                         self.stats.get("n_predictions", 0))
         bad = int(s["nonfinite"].sum())
         if bad:
             lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])})")
@@ -253,8 +259,8 @@ class ScreenResult:
         from .. import compositions
         from ..hull import lower_hull
         from .dft import load_dft
-        from .engine import InferenceEngine
         from .hulls import HULL_TOL, vertex_depth
+        from .models import make_engine
         from .pipeline import resolve_grid
 
         els = parse_system(name)
@@ -265,7 +271,7 @@ class ScreenResult:
         if grid is None or np.asarray(grid).shape[1] != order:
             grid = resolve_grid(order)
         grid = np.asarray(grid, dtype=np.int32)
-        eng = InferenceEngine(self.model)
+        eng = make_engine(self.model)
         e = eng.predict(els[None, :], grid, "fp32")[0].astype(np.float64)
         fr = compositions.grid_fractions(grid)
         h = lower_hull(fr, e, tol=HULL_TOL)

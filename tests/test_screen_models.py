@@ -1,0 +1,180 @@
+"""Screening with any composition model: which engine runs it, that its energies are the model's,
+the generic batched engine, models from files and training runs, and bad models named before any
+work."""
+
+import numpy as np
+import pytest
+import torch
+
+from hullpack.compositions import grid_fractions, systems, uniform_grid
+from hullpack.elemnet import ElemNet, save_model, train
+from hullpack.errors import ModelFileError, ScreeningError
+from hullpack.screening import screen
+from hullpack.screening.engine import InferenceEngine
+from hullpack.screening.hulls import corner_mask
+from hullpack.screening.models import ModelEngine, dense_fractions, make_engine, resolve_model
+
+
+def mlp(seed=0, width=128):
+    """Not an ElemNet: LayerNorm and GELU between its Linear layers."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(86, width), torch.nn.LayerNorm(width), torch.nn.GELU(),
+        torch.nn.Linear(width, width), torch.nn.GELU(), torch.nn.Dropout(0.1),
+        torch.nn.Linear(width, 64), torch.nn.SiLU(), torch.nn.Linear(64, 1)).eval()
+
+
+class Residual(torch.nn.Module):
+    """A model whose forward is no Sequential: a residual block and a fixed mixing term."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.inp, self.mid, self.out = torch.nn.Linear(86, 96), torch.nn.Linear(96, 96), torch.nn.Linear(96, 1)
+
+    def forward(self, x):
+        h = torch.nn.functional.gelu(self.inp(x))
+        h = h + torch.tanh(self.mid(h))
+        return self.out(h).squeeze(-1) - (x * x).sum(dim=1) + 1
+
+
+def dense_reference(model, table, grid):
+    x = np.zeros((len(table) * len(grid), 86), np.float32)
+    fr = grid_fractions(grid)
+    for j in range(table.shape[1]):
+        x[np.arange(len(x)), np.repeat(table[:, j], len(grid))] = np.tile(fr[:, j], len(table))
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).reshape(len(table), len(grid)).numpy()
+
+
+@pytest.mark.parametrize("order,n", [(2, 20), (3, 6)])
+def test_a_layernorm_gelu_mlp_runs_the_fast_engine_and_gives_its_energies(order, n):
+    model = mlp()
+    eng = make_engine(model)
+    assert isinstance(eng, InferenceEngine) and eng.n_evaluated == {"fp32": 0, "bf16": 0}
+    assert not eng.runs_lines   # the line layers need ReLU after the first two layers
+    table, grid = systems(order, "H Fe Ni O Al Pu"), uniform_grid(order, n)
+    inner = ~corner_mask(grid)
+    ref = dense_reference(model, table, grid)
+    e = eng.predict(table, grid)
+    np.testing.assert_allclose(e[:, inner], ref[:, inner], atol=2e-6)
+    e16 = eng.predict(table, grid, "bf16")
+    assert 0 < np.abs(e16 - e)[:, inner].max() < 0.05
+    s, p = np.nonzero(inner[None, :].repeat(len(table), 0))
+    np.testing.assert_array_equal(eng.predict_pairs(table, grid, s[::-1], p[::-1], "bf16"), e16[s[::-1], p[::-1]])
+
+
+def test_engine_choice_follows_what_the_fast_engine_can_run():
+    assert isinstance(make_engine(ElemNet("32x2-16x1-1", dropout=())), InferenceEngine)
+    nested = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(86, 16), torch.nn.ReLU()),
+                                 torch.nn.Identity(), torch.nn.Linear(16, 1, bias=False))
+    assert isinstance(make_engine(nested), InferenceEngine)
+    for model in (Residual(),                                                           # no Sequential
+                  torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1)),
+                  lambda x: -x[:, 0] * x[:, 1]):                                        # a callable
+        assert isinstance(make_engine(model), ModelEngine)
+    assert "BatchNorm1d" in InferenceEngine.unsupported(
+        torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1)))
+
+    class Scaled(ElemNet):  # its Sequential, but a forward that is not just the Sequential
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    scaled = Scaled("32x2-1", dropout=()).eval()
+    assert InferenceEngine.unsupported(scaled) is None           # the structure would do ...
+    eng = make_engine(scaled)                                    # ... the probe finds the forward differs
+    assert isinstance(eng, ModelEngine)
+    table, grid = systems(2, "Fe O"), uniform_grid(2, 10)
+    np.testing.assert_allclose(eng.predict(table, grid)[0, 1:-1], dense_reference(scaled, table, grid)[0, 1:-1],
+                               atol=1e-6)
+
+
+def test_the_generic_engine_gives_the_model_row_by_row():
+    model = Residual(1).eval()
+    eng = ModelEngine(model, chunk=64)
+    assert eng.supports_bf16
+    table, grid = systems(2, "H Fe Ni O Al"), uniform_grid(2, 30)
+    inner = ~corner_mask(grid)
+    e = eng.predict(table, grid)
+    np.testing.assert_allclose(e[:, inner], dense_reference(model, table, grid)[:, inner], atol=1e-6)
+    s, p = np.nonzero(inner[None, :].repeat(len(table), 0))
+    for prec in ("fp32", "bf16"):
+        flat = eng.predict(table, grid, prec)
+        np.testing.assert_array_equal(eng.predict_pairs(table, grid, s[::-1], p[::-1], prec), flat[s[::-1], p[::-1]])
+    assert eng.n_evaluated["fp32"] == len(table) * inner.sum() * 3   # the grid twice, the pairs once
+    frac = np.array([[0.5, 0.5], [0.25, 0.75]], np.float32)
+    els = np.array([[22, 6], [0, 24]])
+    with torch.no_grad():
+        ref = model(torch.from_numpy(dense_fractions(els, frac))).numpy()
+    np.testing.assert_allclose(eng.predict_fractions(els, frac), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("which", ["mlp", "residual"])
+def test_a_non_elemnet_model_screens_certified(which):
+    """Through the public API, each engine: the MLP over every binary, the residual model (the
+    generic engine) over those of 29 elements; certified, with the vertices of the fp32 screen."""
+    model, elements = (mlp(1), None) if which == "mlp" else (Residual(2), list(range(0, 86, 3)))
+    kw = dict(elements=elements, grid=100, min_depth=0, compare_dft=False, progress=False)
+    r16, r32 = screen(model, **kw), screen(model, precision="fp32", **kw)
+    assert len(r16.systems) == (3655 if which == "mlp" else 406) and r16.config["precision"] == "bf16"
+    assert r16.vertices[["system", "formula"]].values.tolist() == r32.vertices[["system", "formula"]].values.tolist()
+    cert = r16.config["certification"]
+    assert cert["n_audited"] >= 0.5 * 4096 and "audit:" in r16.summary()
+    assert r16.stats["n_fp32"] < 0.5 * r16.stats["n_predictions"]
+    assert r16.config["engine"] == ("InferenceEngine" if which == "mlp" else "ModelEngine")
+
+
+def test_a_model_without_a_bf16_path_screens_in_fp32(caplog):
+    """A callable that autocast does not change (numpy inside) runs every point in fp32."""
+    def numpy_model(x):
+        a = x.numpy()
+        return -np.minimum(a[:, 0], a[:, 6]) + 0.1 * a[:, 22] * a[:, 6]   # H-O: one vertex, HO (written H2O2)
+
+    with caplog.at_level("INFO", logger="hullpack.screening.pipeline"):
+        r = screen(numpy_model, elements="H O Fe", grid=10, compare_dft=False, progress=False)
+    assert not make_engine(numpy_model).supports_bf16
+    assert r.config["precision"] == "fp32" and r.config["certification"] is None
+    assert r.stats["n_evaluated"]["bf16"] == 0 and "no bf16 path" in caplog.text
+    assert r.systems.set_index("system").loc["H-O", "stable"] == "H2O2"
+
+
+@pytest.mark.parametrize("model,match", [
+    (lambda x: x[:, :2], r"shape \(48, 2\)"),
+    (lambda x: x.sum(), r"shape \(\)"),
+    (lambda x: 1 / 0, "ZeroDivisionError"),
+    (torch.nn.Linear(10, 1), "mat1 and mat2"),
+    (42, "got int"),
+])
+def test_a_bad_model_is_named_before_any_work(model, match):
+    with pytest.raises(ScreeningError, match=match):
+        screen(model, elements="Fe Ni", progress=False, compare_dft=False)
+
+
+def test_screening_a_training_run(tmp_path):
+    """A run of hullpack's training loop screens by its folder or its best.pt; last.pt is named."""
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.ones(86), 512).astype("float32")
+    y = (-x[:, 6] * x[:, 22] * 4).astype("float32")
+    run = tmp_path / "run"
+    train(run, train_data=(x, y), val_data=(x, y), epochs=1, architecture="64x2-32x1-1", dropout=(),
+          batch_size=128)
+    by_dir = screen(run, elements="Fe Ni O", grid=20, compare_dft=False, progress=False)
+    by_file = screen(run / "best.pt", elements="Fe Ni O", grid=20, compare_dft=False, progress=False)
+    assert by_dir.vertices.equals(by_file.vertices) and len(by_dir.systems) == 3
+    assert by_dir.config["engine"] == "InferenceEngine" and by_dir.config["model"] == by_file.model.metadata["sha256"]
+    with pytest.raises(ModelFileError, match="training checkpoint .*best.pt"):
+        resolve_model(run / "last.pt")
+    with pytest.raises(ModelFileError, match="holds no best.pt"):
+        resolve_model(tmp_path)
+
+
+def test_the_cli_screens_a_training_run(tmp_path, capsys):
+    from hullpack.cli import main
+
+    rng = np.random.default_rng(1)
+    x = rng.dirichlet(np.ones(86), 256).astype("float32")
+    train(tmp_path / "run", train_data=(x, x[:, 0]), val_data=(x, x[:, 0]), epochs=1, architecture="32x1-1",
+          dropout=(), batch_size=64)
+    rc = main(["-q", "screen", "--elements", "Fe,Ni,O", "--grid", "10", "--model", str(tmp_path / "run"),
+               "--no-dft", "--out", str(tmp_path / "out")])
+    assert rc == 0 and "3 binary systems" in capsys.readouterr().out

@@ -12,6 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "parallel.hpp"
+
 namespace hullpack::packing::detail {
 
 using i64 = std::int64_t;
@@ -173,10 +175,15 @@ void with_sorted(const double* keys, i64 n, const i64* order, F&& f) {
 
 // out[items[p]] = chosen[p]. Scattering in one tight loop after the placement keeps many cache
 // misses in flight; writing each item's bin as it is placed stalls the placement loop on them.
+// `items` is a permutation, so threads write disjoint entries (the same result on any team).
 template <typename Chosen, typename Items>
 void scatter(const std::vector<Chosen>& chosen, const Items& items, i64* out) {
-  const std::size_t n = chosen.size();
-  for (std::size_t p = 0; p < n; ++p) out[items[p]] = static_cast<i64>(chosen[p]);
+  const i64 n = static_cast<i64>(chosen.size());
+#ifdef HULLPACK_WITH_OPENMP
+  const int threads = parallel::team_size(0, 1 + n / (i64{1} << 20));
+#pragma omp parallel for num_threads(threads) schedule(static)
+#endif
+  for (i64 p = 0; p < n; ++p) out[items[p]] = static_cast<i64>(chosen[p]);
 }
 
 }  // namespace hullpack::packing::detail

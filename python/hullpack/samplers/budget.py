@@ -61,8 +61,9 @@ class Budget:
     ``method="auto"``); a :class:`~hullpack.samplers.BatchCost` without padding terms likewise, on
     its per-item costs, with ``const`` taken off the budget; padded shapes and functions of the
     lengths by sorted runs (:mod:`.shape`). With ``shuffle``, costs are rounded up to the epoch's
-    ``granularity`` grid (integers to integers), except integer costs with at least 8 items per
-    possible value (``n >= 8 * (max + 1)``): their ties alone vary the epochs.
+    ``granularity`` grid, except integer costs with at least 8 items per possible value
+    (``n >= 8 * (max + 1)``): their ties alone vary the epochs, and they stay integers for the
+    histogram path.
 
     >>> b = Budget(np.array([3.0, 9.0, 4.0, 5.0]), 10.0, None, None, None, "error", "auto")
     >>> offsets, items, costs = b.pack(np.random.default_rng(0), shuffle=False, granularity=0.0)
@@ -141,12 +142,12 @@ class Budget:
         else:
             bound = float(packing.lower_bound(fitting, capacity=room))
         self.lower_bound = bound + self.alone_idx.size
-        # Integer costs keep integer keys when rounded up, so the histogram path applies to them;
-        # with at least 8 items per possible value, ties alone vary the epochs, and costs are not
-        # rounded at all (rounding up would cost batches).
-        self._integral = (not self.runs and fitting.ndim == 1 and fitting.size > 0
-                          and bool(np.array_equal(fitting, np.round(fitting))))
-        self._round = not (self._integral and float(fitting.max()) + 1 <= fitting.size / 8)
+        # Integer costs with at least 8 items per possible value are not rounded: ties alone vary
+        # the epochs, and the histogram path (method="auto") packs them. Fewer items per value are
+        # rounded like any costs (to the grid, so no longer integers) and packed first fit.
+        integral = (not self.runs and fitting.ndim == 1 and fitting.size > 0
+                    and bool(np.array_equal(fitting, np.round(fitting))))
+        self._round = not (integral and float(fitting.max()) + 1 <= fitting.size / 8)
 
     @property
     def min_batches(self) -> int:
@@ -168,8 +169,6 @@ class Budget:
             room = self.max_cost - self.const
             order = rng.permutation(idx.size) if shuffle else None
             keys = coarsen(real, granularity, rng, up=True, cap=room) if shuffle and self._round else real
-            if shuffle and self._round and self._integral:
-                keys = np.minimum(np.ceil(keys), np.floor(room))  # still >= real: real is an integer <= room
             bin_of, nb = packing.pack(np.ascontiguousarray(keys), room if room.ndim else float(room),
                                       method=self.method, order=order)
             offsets, local = packing.group(bin_of, nb)

@@ -353,6 +353,8 @@ def padded(n, rng):
             assert sorted(i for b in batches for i in b) == list(range(lengths.size))
             rows.append(dict(case=name, n=int(lengths.size), budget=budget, method=label, seconds=seconds,
                              batches_over_bound=len(batches) / bound, bound=bound, **padded_stats(lengths, batches, budget)))
+            if label.startswith("hullpack padded"):  # the guarantee: no batch pads past the budget
+                assert rows[-1]["max_padded_over_budget"] <= 1.0, rows[-1]
         print(f"  padded {name} done", flush=True)
     return rows
 

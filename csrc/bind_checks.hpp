@@ -52,7 +52,7 @@ void append(std::string& s, T v) {
 template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
 void append(std::string& s, T v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+  std::snprintf(buf, sizeof buf, "%.10g", static_cast<double>(v));  // 0.9999999 is not "1"
   s += buf;
 }
 

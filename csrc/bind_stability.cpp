@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "bind_checks.hpp"
 #include "hullpack/stability.hpp"
 
 namespace py = pybind11;
@@ -27,52 +28,17 @@ using hullpack::stability::kMaxElements;
 using hullpack::stability::QueryOutput;
 
 // ---------------------------------------------------------------------------------------------
-// Argument checks (local to this file; the same shape as the other bindings' checks)
+// Argument checks: the shared ones (bind_checks.hpp), and the stability-specific ones below
 // ---------------------------------------------------------------------------------------------
 
-void append(std::string& s, const std::string& v) { s += v; }
-void append(std::string& s, const char* v) { s += v; }
-template <typename T, std::enable_if_t<std::is_integral_v<T>, int> = 0>
-void append(std::string& s, T v) {
-  s += std::to_string(v);
-}
-template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
-void append(std::string& s, T v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.10g", static_cast<double>(v));
-  s += buf;
-}
-
-template <typename... Parts>
-[[noreturn]] void fail(const Parts&... parts) {
-  std::string msg;
-  (append(msg, parts), ...);
-  throw py::value_error(msg);
-}
-
-std::string type_name(const py::handle& obj) { return py::str(py::type::of(obj)).cast<std::string>(); }
+using hullpack::bind::expect_int;
+using hullpack::bind::fail;
+using hullpack::bind::type_name;
 
 // A 1-D C-contiguous array of exactly dtype T (no conversion: the Python layer converts).
 template <typename T>
-py::array_t<T, py::array::c_style> expect_vector(const py::handle& obj, const std::string& name) {
-  if (!py::isinstance<py::array>(obj)) fail(name, ": expected a numpy array, got ", type_name(obj));
-  auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<T>()))
-    fail(name, ": expected dtype ", py::str(py::dtype::of<T>()).cast<std::string>(), ", got ",
-         py::str(arr.dtype()).cast<std::string>());
-  if (arr.ndim() != 1) fail(name, ": expected a 1-D array, got ", arr.ndim(), "-D");
-  if (!(arr.flags() & py::array::c_style)) fail(name, ": array must be C-contiguous");
-  return py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(arr);
-}
-
-std::int64_t expect_int(const py::handle& obj, const char* name) {
-  if (PyBool_Check(obj.ptr()) || !PyIndex_Check(obj.ptr())) fail(name, ": expected an integer, got ", type_name(obj));
-  const long long v = PyLong_AsLongLong(obj.ptr());
-  if (v == -1 && PyErr_Occurred()) {
-    PyErr_Clear();
-    fail(name, ": ", py::str(obj).cast<std::string>(), " is out of range");
-  }
-  return static_cast<std::int64_t>(v);
+hullpack::bind::c_array<T> expect_vector(const py::handle& obj, const std::string& name) {
+  return hullpack::bind::expect_array<T>(obj, name.c_str(), 1, 1);
 }
 
 double expect_tol(const py::handle& obj) {

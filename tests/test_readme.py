@@ -53,6 +53,15 @@ def check_screening(block, printed, ns, tmp_path):
     assert (tmp_path / "Fe-O.png").stat().st_size > 1000
 
 
+def check_stability(block, printed, ns, tmp_path):
+    own = ns["stability"](ns["compounds"]).set_index("formula")
+    assert own.loc["FeO", "e_above_hull"] == pytest.approx(0.0175, abs=1e-9)       # as the comment says
+    assert own.loc["Fe3O4", "decomposition_energy"] == pytest.approx(-0.00095238, abs=1e-8)
+    assert list(own["stable"]) == [True, True, False, True, False]
+    cand = ns["oqmd"].evaluate(ns["candidates"])
+    assert (cand["stable"] == (cand["e_above_hull"] == 0)).all() and "LiFePO4" in printed
+
+
 #: what each example must print or leave, found by a piece of its code
 CHECKS = {
     "BalancedBatchSampler(": check_samplers,
@@ -60,6 +69,7 @@ CHECKS = {
     "load_pretrained()": check_elemnet,
     "lower_hull(x, e)": check_hull,
     "screen(elements=": check_screening,
+    "Reference.oqmd()": check_stability,
 }
 
 

@@ -222,10 +222,11 @@ i64 best_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, i
 // pool: kCredit at the start, plus kVisitsPerLevel per tree level for each item. An item may
 // spend what the pool holds; when it runs dry the item goes to the first of the kRecent most
 // recently opened bins that fits (best fit: the fullest), or to the first bin that surely fits if
-// that comes earlier, else to a new bin. The
-// whole packing visits O(n log bins) nodes of O(k) work each, and it is exactly first fit (or
-// best fit) as long as the pool lasts: always for a few thousand items, and for sizes whose
-// dimensions fill together (node and edge counts) nearly always.
+// that comes earlier, else to a new bin. The whole packing visits O(n log bins) nodes of O(k)
+// work each, and it is exactly first fit (or best fit) as long as the pool lasts: for the first
+// few thousand items. Beyond, most searches run dry, and the fallback keeps the bin count close to
+// exact first fit's (4 dimensions, 2e4-3e5 items: within one bin on node/edge-like sizes, 0.6% on
+// anti-correlated ones).
 constexpr i64 kVisitsPerLevel = 1;
 constexpr i64 kCredit = i64{1} << 16;
 constexpr i64 kRecent = 32;

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hullpack import packing
-from hullpack.errors import InvalidInputError
+from hullpack.errors import InvalidInputError, OversizeItemError
 from hullpack.samplers import DistributedBalancedBatchSampler, PackedBatchSampler
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -78,6 +78,15 @@ def test_hist_refuses_what_it_cannot_pack():
     # Non-integer sizes and large capacities are packed by first fit under "auto".
     assert packing.pack([1.5, 2.0], 4.0, method="auto")[1] == 1
     assert packing.pack([1.0, 2.0], 2.0**22, method="auto")[1] == 1
+
+
+@pytest.mark.parametrize("method", ["hist", "auto"])
+def test_hist_names_an_oversize_integer_item(method):
+    # The kernel finds it in its own pass and the binding looks again only then.
+    with pytest.raises(OversizeItemError, match=r"item 2 has size 9.0 > capacity 8.0"):
+        packing.pack([3.0, 2.0, 9.0, 1.0], 8.0, method=method)
+    with pytest.raises(OversizeItemError, match=r"item 1 has size 9.0"):  # first fit's check after a fraction
+        packing.pack([1.5, 9.0], 8.0, method="auto")
 
 
 def test_hist_zero_sizes_join_the_fullest_bin():

@@ -166,10 +166,11 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     per-dimension minimum loads and stopped at the first bin that surely fits, finds the first/best
     fit; its visits come from a pool (a fixed credit plus one per tree level per item), so the
     whole packing is O(n k log bins) in the worst case. While the pool lasts the answer is exact
-    first/best fit (always for a few thousand items, nearly always when the dimensions fill
-    together, as node and edge counts do); an item whose search runs dry goes to the first of the
-    32 most recently opened bins that fits (best fit: the fullest) or the first bin that surely
-    fits, whichever comes first, else to a new bin.
+    first/best fit; an item whose search runs dry goes to the first of the 32 most recently opened
+    bins that fits (best fit: the fullest) or the first bin that surely fits, whichever comes
+    first, else to a new bin. Every capacity holds either way. Beyond a few thousand items most
+    searches run dry; with 4 dimensions and 2e4-3e5 items the bin count stayed within one bin of
+    exact first fit's for node/edge-like sizes and within 0.6% for anti-correlated ones.
 
     ``"auto"`` runs ``"hist"`` for one column of integer sizes and first fit otherwise, and where
     that leaves a single cost dimension above the lower bound (many items of similar size per bin,

@@ -155,7 +155,7 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     loads (best fit), never a scan of the open bins.
 
     ``"hist"`` is best fit for one column of integer sizes (node counts, token lengths) over
-    histograms: O(n + S + bins) for sizes up to S, about 1e8 items a second. Bins are those of
+    histograms: O(n + S + bins) for sizes up to S, two passes over the items. Bins are those of
     ``"bfd"`` up to which of several equally full bins an item joins (the same number of bins);
     equal sizes are taken in the order of ``order``; bins are numbered in the order they are
     opened. It needs a capacity of at most 2**20 (else use ``"ffd"``/``"bfd"``).

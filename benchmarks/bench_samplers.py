@@ -2,47 +2,269 @@
 
 Measured in one run, on the same sizes:
 
-* balanced batches (fixed batch size): peak batch cost of ``BalancedBatchSampler`` vs random
-  batching and vs round-robin dealing of the largest 10% (as NuGraph's BalanceSampler does), and
-  vs the lower bound, for batch sizes 8 and 32;
+* balanced quality (fixed batch size): the worst peak batch cost over epochs of
+  ``BalancedBatchSampler`` over the tightest lower bound (``stats()["lower_bound"]``), on every
+  size distribution of ``distributions.py`` (node counts, and nodes + edges), batch sizes 4, 8,
+  16, 32, 128, at n = 5,000 and ``--n``; beside it, in the same epochs, the previous algorithm
+  (largest first on coarsened costs, then swaps between the heaviest and the lightest batch:
+  ``packing.balance(..., refine="lightest")``) and that followed by a plain swap search in numba
+  (the heaviest batch against every other, lightest first, the best swap once 64 were tried);
+* balanced batches vs the usual ways (fixed batch size, node counts of the same distributions):
+  peak batch cost of ``BalancedBatchSampler`` vs random batching and vs round-robin dealing of the
+  largest 10% (as NuGraph's BalanceSampler does), and vs the lower bound, for batch sizes 8 and 32;
 * DDP: how much the heaviest rank of a step exceeds the step's mean (the straggler), for
   ``DistributedBalancedBatchSampler`` vs ``DistributedSampler`` + ``BatchSampler``;
 * packed batches (node budget): batch count vs the lower bound and time per epoch, for
   ``PackedBatchSampler`` vs ``torch_geometric.loader.DynamicBatchSampler``;
+* with ``--scale N``: ``packing.balance`` (batch 32, molecule-like node counts, coarsened keys and a
+  random tie order as the samplers deal them) and one ``BalancedBatchSampler`` epoch at N items,
+  each in a fresh process: seconds and peak RSS, beside the previous algorithm at the same N;
 * with ``--lightning``: a PyTorch Lightning DDP fit (``ddp_spawn``, 2 gloo processes, the Trainer's
   defaults) on items whose work grows with their size: seconds per epoch, steps per rank, items
   seen twice and whether epochs differ, for ``BalancedBatchSampler`` vs Lightning's own
   ``DistributedSampler`` (``DataLoader(batch_size=..., shuffle=True)``).
 
-    python benchmarks/bench_samplers.py [--n 100000] [--epochs 3] [--lightning]
+    python benchmarks/bench_samplers.py [--n 100000] [--epochs 3] [--scale 1e8] [--lightning]
 
-Writes benchmarks/results/samplers.json and prints a Markdown table.
+Writes benchmarks/results/samplers.json and prints Markdown tables.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 
 import numpy as np
 import torch
 
 from _common import save
+from distributions import DISTRIBUTIONS
+from hullpack import packing
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
 
-
 def distributions(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Graph sizes (node counts): heavy-tailed lognormals, collider events and small molecules."""
-    return {
-        "lognormal s=0.5": rng.lognormal(3.0, 0.5, n).round() + 1,
-        "lognormal s=1.0": rng.lognormal(3.0, 1.0, n).round() + 1,
-        # hits per collider event: a bulk with a long tail of busy events (pile-up)
-        "collider events": np.concatenate([rng.lognormal(6.0, 0.4, n - n // 10),
-                                           rng.lognormal(7.0, 0.5, n // 10)]).round(),
-        # heavy atoms per molecule: narrow, QM9/ZINC-like
-        "molecules": np.clip(rng.normal(23, 4.5, n), 4, None).round(),
-    }
+    """Node counts of every size distribution of ``distributions.py``, as float costs."""
+    return {name: make(n, rng)[0].astype(np.float64) for name, make in DISTRIBUTIONS.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Balanced quality: the sampler vs the previous algorithm and a plain swap search, worst epochs
+# ---------------------------------------------------------------------------------------------
+
+QUALITY_BATCH_SIZES = (4, 8, 16, 32, 128)
+
+
+def previous_balanced(costs: np.ndarray, bs: int, seed: int, epoch: int) -> np.ndarray:
+    """The balanced sampler's split before the exchange refinement: largest first on costs snapped
+    to a geometric grid of relative step 1% (random offset), ties in a random order, then swaps
+    between the heaviest and the lightest batch on those snapped costs. The same random draws as
+    the sampler's epoch (its generator, then permutation and grid offset)."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(costs.size).astype(np.int64)
+    step, offset = np.log1p(0.01), rng.random()
+    keys = costs.astype(np.float64).copy()
+    pos = costs > 0
+    keys[pos] = np.exp((np.floor(np.log(costs[pos]) / step - offset + 0.5) + offset) * step)
+    return packing.balance(keys, -(-costs.size // bs), bs, order=order, refine="lightest")
+
+
+def _swap_search_kernel():
+    """The plain swap search, compiled with numba (None without numba): repeatedly, the heaviest
+    batch against every other batch from the lightest up, the swap that lowers the heaviest the
+    most, taken once 64 batches were tried; until no swap lowers it or `max_rounds`."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover
+        return None
+
+    @numba.njit(cache=True)
+    def reposition(by_load, where, load, b):
+        """Moves batch b to its place in by_load (ascending load) after its load changed."""
+        i = where[b]
+        while i > 0 and load[by_load[i - 1]] > load[b]:
+            by_load[i] = by_load[i - 1]
+            where[by_load[i]] = i
+            i -= 1
+        while i + 1 < by_load.size and load[by_load[i + 1]] < load[b]:
+            by_load[i] = by_load[i + 1]
+            where[by_load[i]] = i
+            i += 1
+        by_load[i] = b
+        where[b] = i
+
+    @numba.njit(cache=True)
+    def search(c, bins, n_batches, max_rounds):
+        n = c.size
+        load = np.zeros(n_batches)
+        for i in range(n):
+            load[bins[i]] += c[i]
+        members = np.argsort(bins, kind="mergesort")
+        start = np.zeros(n_batches + 1, np.int64)
+        for i in range(n):
+            start[bins[i] + 1] += 1
+        for b in range(n_batches):
+            start[b + 1] += start[b]
+        by_load = np.argsort(load, kind="mergesort")  # kept sorted as loads change
+        where = np.empty(n_batches, np.int64)
+        for i in range(n_batches):
+            where[by_load[i]] = i
+        rounds = 0
+        while rounds < max_rounds:
+            rounds += 1
+            h = by_load[n_batches - 1]
+            H = load[h]
+            best, best_a, best_b, best_x = H, -1, -1, -1
+            for idx in range(n_batches):
+                b = by_load[idx]
+                if b == h:
+                    continue
+                g = H - load[b]
+                if g <= 0:
+                    break
+                for pa in range(start[h], start[h + 1]):
+                    for px in range(start[b], start[b + 1]):
+                        d = c[members[pa]] - c[members[px]]
+                        if 0 < d < g:
+                            pk = max(H - d, load[b] + d)
+                            if pk < best:
+                                best, best_a, best_b, best_x = pk, pa, b, px
+                if best_a >= 0 and idx >= 64:
+                    break
+            if best_a < 0:
+                break
+            a, x = members[best_a], members[best_x]
+            members[best_a], members[best_x] = x, a
+            bins[a], bins[x] = best_b, h
+            load[h] += c[x] - c[a]
+            load[best_b] += c[a] - c[x]
+            reposition(by_load, where, load, h)
+            reposition(by_load, where, load, best_b)
+        return bins, rounds
+
+    return search
+
+
+def bench_balanced_quality(ns: tuple[int, ...], epochs: int, max_rounds: int = 20_000) -> list[dict]:
+    """Worst peak / lower bound over epochs, per distribution, cost, n and batch size."""
+    search = _swap_search_kernel()
+    rows = []
+    for n in ns:
+        for name, make in DISTRIBUTIONS.items():
+            nodes, edges = make(n, np.random.default_rng(0))
+            for cost_name, costs in (("nodes", nodes), ("nodes+edges", nodes + edges)):
+                costs = costs.astype(np.float64)
+                for bs in QUALITY_BATCH_SIZES:
+                    B = -(-n // bs)
+                    sampler = BalancedBatchSampler(costs, bs, seed=0)
+                    row = {"n": n, "sizes": name, "cost": cost_name, "batch_size": bs, "epochs": epochs}
+                    ours, prev, swap, seconds, rounds = [], [], [], [], []
+                    for e in range(epochs):
+                        sampler.set_epoch(e)
+                        t0 = time.perf_counter()
+                        stats = sampler.stats()
+                        seconds.append(time.perf_counter() - t0)
+                        lb = stats["lower_bound"]
+                        ours.append(stats["peak_cost"] / lb)
+                        before = previous_balanced(costs, bs, 0, e)
+                        prev.append(packing.batch_costs(costs, before, B).max() / lb)
+                        if search is not None:
+                            after, r = search(costs, before.copy(), B, max_rounds)
+                            swap.append(packing.batch_costs(costs, after, B).max() / lb)
+                            rounds.append(int(r))
+                    row.update({"lower_bound": lb, "hullpack balanced": max(ours), "previous": max(prev),
+                                "previous + swap search": max(swap) if swap else None,
+                                "swap search rounds (max)": max(rounds) if rounds else None,
+                                "epoch_seconds": float(np.median(seconds))})
+                    rows.append(row)
+                    print(f"  {n} {name} {cost_name} {bs}: {row['hullpack balanced']:.4f} "
+                          f"(previous {row['previous']:.4f})", file=sys.stderr, flush=True)
+    return rows
+
+
+def quality_summary(rows: list[dict]) -> list[dict]:
+    """The worst row per n and batch size, for each of the three."""
+    out = []
+    for n in sorted({r["n"] for r in rows}):
+        for bs in QUALITY_BATCH_SIZES:
+            sel = [r for r in rows if r["n"] == n and r["batch_size"] == bs]
+            entry = {"n": n, "batch_size": bs}
+            for key in ("hullpack balanced", "previous", "previous + swap search"):
+                vals = [(r[key], f"{r['sizes']} {r['cost']}") for r in sel if r[key] is not None]
+                if vals:
+                    entry[key], entry[f"{key} worst at"] = max(vals)
+            out.append(entry)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Scale: packing.balance and a sampler epoch at N items, each in a fresh process
+# ---------------------------------------------------------------------------------------------
+
+_SCALE_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+sys.path.insert(0, {bench!r})
+from distributions import DISTRIBUTIONS
+from hullpack import packing
+n, what = {n}, {what!r}
+costs = np.empty(n)
+for i, at in enumerate(range(0, n, 10**7)):  # in chunks: the generator's temporaries stay small
+    costs[at:at + 10**7] = DISTRIBUTIONS["molecules"](min(10**7, n - at), np.random.default_rng([0, i]))[0]
+bs, B = 32, -(-n // 32)
+out = {{"n": n, "what": what, "costs_gib": costs.nbytes / 2**30}}
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+if what == "sampler epoch":
+    from hullpack.samplers import BalancedBatchSampler
+    sampler = BalancedBatchSampler(costs, bs, seed=0)
+    out["rss_before_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    t0, c0 = time.perf_counter(), cpu()
+    sampler.plan(0)
+    out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, cpu() - c0
+    out["peak_over_lower_bound"] = sampler.stats(0)["peak_over_lower_bound"]
+else:
+    rng = np.random.default_rng([0, 0])
+    order = rng.permutation(n).astype(np.int64)
+    step, offset = np.log1p(0.01), rng.random()
+    keys = np.exp((np.floor(np.log(costs) / step - offset + 0.5) + offset) * step)
+    out["rss_before_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    t0, c0 = time.perf_counter(), cpu()
+    if what == "balance":
+        bins = packing.balance(costs, B, bs, order=order, keys=keys)
+    else:
+        bins = packing.balance(keys, B, bs, order=order, refine="lightest")
+    out["seconds"], out["cpu_seconds"] = time.perf_counter() - t0, cpu() - c0
+    t0 = time.perf_counter()
+    lb = packing.lower_bound(costs, n_batches=B, batch_size=bs)
+    out["lower_bound_seconds"] = time.perf_counter() - t0
+    out["peak_over_lower_bound"] = float(packing.batch_costs(costs, bins, B).max()) / lb
+out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps(out))
+"""
+
+
+def bench_scale(n: int) -> list[dict]:
+    """packing.balance (and the previous algorithm) and one sampler epoch at n items, each in a
+    fresh process so that its peak RSS is its own."""
+    import os
+
+    rows = []
+    for what in ("balance", "previous", "sampler epoch"):
+        code = _SCALE_CHILD.format(bench=os.path.dirname(os.path.abspath(__file__)), n=n, what=what)
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if res.returncode != 0:
+            rows.append({"n": n, "what": what, "error": res.stderr.strip().splitlines()[-1:]})
+        else:
+            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        print(f"  scale {n:.0e} {what}: {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
 
 
 def random_batches(n: int, bs: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -61,12 +283,6 @@ def round_robin_top10(sizes: np.ndarray, bs: int, rng: np.random.Generator) -> l
     return [np.array(b + list(f), dtype=np.int64) for b, f in zip(batches, fill)]
 
 
-def balance_lower_bound(sizes: np.ndarray, B: int) -> float:
-    s = np.sort(sizes)
-    m = sizes.size // B
-    return float(max(s.sum() / B, s[-1] + s[: m - 1].sum()))
-
-
 def bench_balanced(dists: dict, epochs: int, rng: np.random.Generator) -> list[dict]:
     rows = []
     for name, sizes in dists.items():
@@ -83,7 +299,7 @@ def bench_balanced(dists: dict, epochs: int, rng: np.random.Generator) -> list[d
                 peaks["hullpack balanced"].append(max(sizes[b].sum() for b in batches))
                 peaks["random"].append(max(sizes[b].sum() for b in random_batches(n, bs, rng)))
                 peaks["round-robin top 10%"].append(max(sizes[b].sum() for b in round_robin_top10(sizes, bs, rng)))
-            lb = balance_lower_bound(sizes, -(-n // bs))
+            lb = packing.lower_bound(sizes, batch_size=bs)
             mean = sizes.sum() / -(-n // bs)
             row = {"sizes": name, "batch_size": bs, "n": n, "lower_bound": lb, "mean_batch": mean,
                    "epoch_seconds": float(np.median(t))}
@@ -286,20 +502,58 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000, help="number of graphs")
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--quality-n", type=int, nargs="*", default=None,
+                    help="item counts of the balanced-quality table (default: 5000 and --n)")
+    ap.add_argument("--scale", type=float, default=0, help="also time balance and a sampler epoch at this n")
     ap.add_argument("--lightning", action="store_true", help="also time a Lightning DDP fit (2 processes)")
     ap.add_argument("--lightning-n", type=int, default=2000, help="items in the Lightning fit")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     dists = distributions(args.n, rng)
+    quality_n = tuple(args.quality_n) if args.quality_n is not None else tuple(sorted({5000, args.n}))
+    quality = bench_balanced_quality(quality_n, args.epochs)
     out = {"n": args.n, "epochs": args.epochs,
+           "balanced_quality": quality, "balanced_quality_worst": quality_summary(quality),
            "balanced": bench_balanced(dists, args.epochs, rng),
            "ddp": bench_ddp(dists, args.epochs),
            "packed": bench_packed(dists, args.epochs)}
+    if args.scale:
+        out["scale"] = bench_scale(int(args.scale))
     if args.lightning:
         out["lightning"] = bench_lightning(args.lightning_n, args.epochs)
     save("samplers", out)
 
-    print(f"### Peak batch cost / lower bound ({args.n} graphs, mean of {args.epochs} epochs)\n")
+    print(f"### Balanced: worst peak batch cost / lower bound over {args.epochs} epochs, all distributions "
+          "(nodes and nodes + edges)\n")
+    print("| n | batch | hullpack balanced | worst at | previous algorithm | previous + swap search |")
+    print("|---|---|---|---|---|---|")
+    for r in out["balanced_quality_worst"]:
+        swap = r.get("previous + swap search")
+        print(f"| {r['n']} | {r['batch_size']} | {r['hullpack balanced']:.4f} | {r['hullpack balanced worst at']} | "
+              f"{r['previous']:.4f} | {'n/a' if swap is None else f'{swap:.4f}'} |")
+    print("\n### Peak batch cost / lower bound, by distribution (worst epoch)\n")
+    print("| n | sizes | cost | " + " | ".join(f"batch {b}" for b in QUALITY_BATCH_SIZES) + " |")
+    print("|---|---|---|" + "---|" * len(QUALITY_BATCH_SIZES))
+    for n in quality_n:
+        for name in DISTRIBUTIONS:
+            for cost in ("nodes", "nodes+edges"):
+                cells = [next(r for r in quality if (r["n"], r["sizes"], r["cost"], r["batch_size"]) == (n, name, cost, b))
+                         for b in QUALITY_BATCH_SIZES]
+                print(f"| {n} | {name} | {cost} | " + " | ".join(
+                    f"{c['hullpack balanced']:.4f} ({c['previous']:.4f})" for c in cells) + " |")
+    if args.scale:
+        print(f"\n### Scale: {int(args.scale):,} molecule-like node counts, batch 32, each in a fresh process\n")
+        print("| what | seconds (CPU) | lower bound seconds | peak / lower bound | peak RSS GiB (before the call) |")
+        print("|---|---|---|---|---|")
+        for r in out["scale"]:
+            if "error" in r:
+                print(f"| {r['what']} | failed: {r['error']} | | | |")
+                continue
+            print(f"| {r['what']} | {r['seconds']:.1f} ({r['cpu_seconds']:.1f}) | "
+                  f"{r.get('lower_bound_seconds', float('nan')):.1f} | {r['peak_over_lower_bound']:.5f} | "
+                  f"{r['peak_rss_gib']:.2f} ({r['rss_before_gib']:.2f}) |")
+
+    print(f"\n### Peak batch cost / lower bound ({args.n} graphs, mean of {args.epochs} epochs)\n")
     print("| sizes | batch | hullpack balanced | random | round-robin top 10% | peak cut vs random | vs round-robin | s/epoch |")
     print("|---|---|---|---|---|---|---|---|")
     for r in out["balanced"]:

@@ -1,7 +1,7 @@
 // Python bindings of the packing kernels (hullpack/packing.hpp): pack (first/best fit and the
-// histogram path), packing and cutting under batch cost shapes, balance, their lower bounds,
-// batch_costs and group. Arguments are checked with bind_checks.hpp before any kernel
-// runs; the kernels then run without the GIL.
+// histogram path), packing and cutting under batch cost shapes, balance, their lower bounds (and
+// the parts of the balance bound), batch_costs and group. Arguments are checked with
+// bind_checks.hpp before any kernel runs; the kernels then run without the GIL.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -219,20 +219,37 @@ double core_lower_bound_runs(const py::handle& lengths_obj, const py::handle& te
   return packing::lower_bound_runs(lengths.data(), lengths.n, terms, cap);
 }
 
+// refine: a flag (True: "exchange", False: "none") or one of "none", "lightest", "exchange".
+packing::Refine expect_refine(const py::handle& obj) {
+  if (is_any_bool(obj)) return expect_flag(obj, "refine") ? packing::Refine::exchange : packing::Refine::none;
+  if (!PyUnicode_Check(obj.ptr()))
+    fail("refine: expected True, False, 'none', 'lightest' or 'exchange', got ", type_name(obj));
+  const std::string name = expect_choice(obj, "refine", {"none", "lightest", "exchange"});
+  return name == "none" ? packing::Refine::none : name == "lightest" ? packing::Refine::lightest : packing::Refine::exchange;
+}
+
 i64_array core_balance(const py::handle& costs_obj, const py::handle& n_batches_obj, const py::handle& batch_size_obj,
-                       const py::handle& order_obj, const py::handle& refine_obj) {
+                       const py::handle& order_obj, const py::handle& refine_obj, const py::handle& keys_obj) {
   const Sizes costs = expect_sizes(costs_obj, "costs", 1);
   const std::int64_t n_batches = expect_int(n_batches_obj, "n_batches");
   expect_batches(costs.n, n_batches, expect_int(batch_size_obj, "batch_size"));
   i64_array order_keep;
   const std::int64_t* order = expect_permutation(order_obj, costs.n, "order", order_keep);
-  const bool refine = expect_flag(refine_obj, "refine");
+  const packing::Refine refine = expect_refine(refine_obj);
+  f64_array keys_keep;
+  const double* keys = nullptr;
+  if (!keys_obj.is_none()) {
+    keys_keep = expect_array<double>(keys_obj, "keys", 1, 1);
+    if (keys_keep.shape(0) != costs.n) fail("keys: expected ", costs.n, " entries (one per item), got ", keys_keep.shape(0));
+    expect_finite_nonnegative(keys_keep.data(), costs.n, "keys");
+    keys = keys_keep.data();
+  }
 
   i64_array bins(costs.n);
   std::int64_t* out = bins.mutable_data();
   {
     py::gil_scoped_release release;
-    packing::balance(costs.data(), costs.n, n_batches, order, refine, out);
+    packing::balance(costs.data(), costs.n, n_batches, order, refine, out, keys);
   }
   return bins;
 }
@@ -249,6 +266,23 @@ double core_lower_bound_balance(const py::handle& costs_obj, const py::handle& n
   const std::int64_t n_batches = expect_int_in(n_batches_obj, "n_batches", 1, costs.n, "one item per batch at least");
   py::gil_scoped_release release;
   return packing::lower_bound_balance(costs.data(), costs.n, n_batches);
+}
+
+py::dict core_lower_bounds_balance(const py::handle& costs_obj, const py::handle& n_batches_obj) {
+  const Sizes costs = expect_sizes(costs_obj, "costs", 1);
+  const std::int64_t n_batches = expect_int_in(n_batches_obj, "n_batches", 1, costs.n, "one item per batch at least");
+  packing::BalanceBounds b;
+  {
+    py::gil_scoped_release release;
+    b = packing::lower_bounds_balance(costs.data(), costs.n, n_batches);
+  }
+  py::dict out;
+  out["mean"] = b.mean;
+  out["top_items"] = b.top_items;
+  out["pigeonhole"] = b.pigeonhole;
+  out["integral"] = b.integral;
+  out["best"] = b.best;
+  return out;
 }
 
 py::array_t<double> core_batch_costs(const py::handle& costs_obj, const py::handle& bins_obj,
@@ -306,12 +340,16 @@ void bind_packing(py::module_& m) {
   m.def("lower_bound_runs", &core_lower_bound_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
         "Lower bound on the number of batches of cost <= capacity under a batch cost shape.");
   m.def("balance", &core_balance, py::arg("costs"), py::arg("n_batches"), py::arg("batch_size"),
-        py::arg("order") = py::none(), py::arg("refine") = true,
-        "Largest-first balanced split into n_batches batches of near-equal cardinality: bin_of_item int64 (n,).");
+        py::arg("order") = py::none(), py::arg("refine") = true, py::arg("keys") = py::none(),
+        "Largest-first balanced split into n_batches batches of near-equal cardinality, dealt by keys (default: "
+        "costs), refined on costs: bin_of_item int64 (n,). refine: a flag or 'none', 'lightest', 'exchange'.");
   m.def("lower_bound_pack", &core_lower_bound_pack, py::arg("sizes"), py::arg("capacity"),
         "Lower bound on the number of bins any packing needs.");
   m.def("lower_bound_balance", &core_lower_bound_balance, py::arg("costs"), py::arg("n_batches"),
         "Lower bound on the peak batch cost of any split into n_batches batches of near-equal cardinality.");
+  m.def("lower_bounds_balance", &core_lower_bounds_balance, py::arg("costs"), py::arg("n_batches"),
+        "The parts of lower_bound_balance, each a lower bound on its own: a dict with mean, top_items, "
+        "pigeonhole (floats), integral (bool) and best (their maximum, rounded up when integral).");
   m.def("batch_costs", &core_batch_costs, py::arg("costs"), py::arg("bin_of_item"), py::arg("n_bins"),
         "Per-bin totals of costs (n,) or (n, k): (n_bins,) or (n_bins, k).");
   m.def("group", &core_group, py::arg("bin_of_item"), py::arg("n_bins"),

@@ -58,15 +58,29 @@ def lower_bound_runs(lengths: _F64, terms: _F64, capacity: float) -> float:
     """A lower bound on the number of batches of cost <= capacity under a batch cost shape."""
 
 def balance(costs: _F64, n_batches: _Int, batch_size: _Int, order: _I64 | None = None,
-            refine: _Flag = True) -> _I64:
+            refine: _Flag | Literal["none", "lightest", "exchange"] = True,
+            keys: _F64 | None = None) -> _I64:
     """Largest-first split of costs (n,) into n_batches batches of n // n_batches or one more items
-    (ceil(n / batch_size) <= n_batches <= n), then swaps with refine: bin_of_item (n,)."""
+    (ceil(n / batch_size) <= n_batches <= n), dealt by keys (n,) (default: costs), then refined on
+    costs (True: "exchange", False: "none"): bin_of_item (n,)."""
 
 def lower_bound_pack(sizes: _F64, capacity: _F64) -> float:
     """A lower bound on the number of bins any packing of sizes (n,) or (n, k) needs."""
 
 def lower_bound_balance(costs: _F64, n_batches: _Int) -> float:
     """A lower bound on the peak batch cost of any split of costs (n,) into n_batches batches."""
+
+@type_check_only
+class BalanceBounds(TypedDict):
+    mean: float
+    top_items: float
+    pigeonhole: float
+    integral: bool
+    best: float
+
+def lower_bounds_balance(costs: _F64, n_batches: _Int) -> BalanceBounds:
+    """The parts of lower_bound_balance, each a lower bound on its own, and their maximum (best,
+    rounded up when every cost is an integer: integral)."""
 
 def batch_costs(costs: _F64, bin_of_item: _I64, n_bins: _Int) -> _F64:
     """Per-bin totals of costs (n,) or (n, k): (n_bins,) or (n_bins, k)."""

@@ -89,13 +89,26 @@ void run_costs(const double* lengths, std::int64_t n, const std::int64_t* bin_of
 // optimum without the sum and square terms. Needs every item to fit alone.
 double lower_bound_runs(const double* lengths, std::int64_t n, const CostTerms& terms, double capacity);
 
+// How balance() improves the largest-first split.
+enum class Refine {
+  none,      // largest first only
+  lightest,  // swaps between the heaviest and the lightest batch while that lowers the heaviest
+  exchange,  // swaps and moves between the heaviest batch and any other batch (see balance.cpp)
+};
+
 // Splits n items into n_batches (1 <= n_batches <= n) batches whose cardinalities differ by at
 // most one (n % n_batches of them get one item more). Largest-first: items in the placement sequence
-// of cost each go to the lightest batch that still has room (ties: the lowest-numbered); with
-// `refine`, items are then swapped between the heaviest and the lightest batch while that lowers
-// the heaviest. Writes bin_of_item (n), values in 0..n_batches-1.
+// of `keys` (costs when null) each go to the lightest batch by keys that still has room (ties: the
+// lowest-numbered). The refinement then works on the real `costs`: Refine::lightest swaps items
+// between the heaviest and the lightest batch while that lowers the heaviest; Refine::exchange
+// repeatedly makes the exchange (a swap of two items, or a move of one item from a batch of
+// q + 1 items to one of q) between the heaviest batch and another batch that lowers the heaviest
+// the most, scanning other batches from the lightest up, in O(n) item visits at most (balance.cpp
+// gives the exact budget). Deterministic: equal input gives equal output on any process. Writes
+// bin_of_item (n), values in 0..n_batches-1.
 void balance(const double* costs, std::int64_t n, std::int64_t n_batches,
-             const std::int64_t* order, bool refine, std::int64_t* bin_of_item);
+             const std::int64_t* order, Refine refine, std::int64_t* bin_of_item,
+             const double* keys = nullptr);
 
 // A lower bound on the number of bins any packing needs: the largest over dimensions of Martello
 // and Toth's L2 bound (which is at least ceil(total_d / capacity_d) and the number of items above
@@ -103,8 +116,22 @@ void balance(const double* costs, std::int64_t n, std::int64_t n_batches,
 double lower_bound_pack(const double* sizes, std::int64_t n, std::int64_t k,
                         const double* capacity);
 
-// A lower bound on the peak batch cost of any split of n items into n_batches batches of
-// cardinality >= m = n / n_batches: max(total / n_batches, largest + the m - 1 smallest others).
+// The parts of lower_bound_balance, each a lower bound on its own (balance_bound.cpp proves them).
+struct BalanceBounds {
+  double mean = 0;        // total / n_batches
+  double top_items = 0;   // the top t items spread over s batches that also hold >= s q - t others
+  double pigeonhole = 0;  // some batch holds j + 1 of the top j n_batches + 1 items
+  bool integral = false;  // every cost is an integer and the total is below 2**53
+  double best = 0;        // the largest part, rounded up to an integer when integral
+};
+
+// Lower bounds on the peak batch cost of any split of n items into n_batches batches of
+// cardinality q = n / n_batches or q + 1 (n % n_batches of them q + 1), as balance() makes.
+// O(n) for the sort (radix), then O(q + T log n_batches) for T = min(n, 2 n_batches, 2**16)
+// + O(log n) spreads tried. Exact when `integral`; otherwise up to the rounding of sums.
+BalanceBounds lower_bounds_balance(const double* costs, std::int64_t n, std::int64_t n_batches);
+
+// lower_bounds_balance(...).best.
 double lower_bound_balance(const double* costs, std::int64_t n, std::int64_t n_batches);
 
 // out[b * k + d] = sum of sizes[i * k + d] over items i with bin_of_item[i] == b (n_bins * k

@@ -21,9 +21,11 @@ class BalancedBatchSampler(PlanBatchSampler):
     """Batches of (at most) ``batch_size`` items whose costs are as equal as possible.
 
     The epoch has as many batches as random batching: ``ceil(n / batch_size)``, or
-    ``n // batch_size`` with ``drop_last``. Items are dealt largest-first to the lightest batch
-    that still has room, then swapped between the heaviest and lightest batches (C++ core), which
-    minimises the peak batch cost, the one that decides peak memory. Cardinalities are as even as
+    ``n // batch_size`` with ``drop_last``. Items are dealt largest first, each to the batch with
+    room whose cost plus its free slots at the mean remaining cost is least, then exchanged between
+    the heaviest batch and the others while that lowers it (C++ core, :func:`hullpack.packing.balance`):
+    the peak batch cost, the one that decides peak memory, ends within a few tenths of a percent of
+    its lower bound on typical graph sizes (``stats()`` reports both). Cardinalities are as even as
     possible: with ``n=100, batch_size=32`` the 4 batches hold 25 items each. With ``drop_last``
     ``n % batch_size`` items sit out the epoch (random ones with ``shuffle``, else the last ones)
     and every batch holds exactly ``batch_size`` items.
@@ -97,12 +99,21 @@ class BalancedBatchSampler(PlanBatchSampler):
     def _config(self) -> tuple:
         return super()._config() + (self.batch_size,) + (() if self.shape is None else (repr(self.shape),))
 
+    _lower_bound: float | None = None  # the same in every epoch that keeps all items
+
     def _build(self, epoch: int) -> Plan:
         rng = self.rng(epoch)
         n, B = self.costs.size, self.num_batches
         keep = drop_items(n, n - B * self.batch_size if self.drop_last else 0, rng, self.shuffle)
-        offsets, items, costs, lb = self._partition(self.costs, keep, B, self.batch_size, rng,
-                                                    self.shuffle, self.granularity)
+        if self.shape is None:  # the bound depends only on the costs kept: once while all are kept
+            offsets, items, costs, lb = balanced_partition(self.costs, keep, B, self.batch_size, rng,
+                                                           self.shuffle, self.granularity,
+                                                           None if self.drop_last else self._lower_bound)
+            if not self.drop_last:
+                self._lower_bound = lb
+        else:
+            offsets, items, costs, lb = self._partition(self.costs, keep, B, self.batch_size, rng,
+                                                        self.shuffle, self.granularity)
         if self.shuffle:
             perm = rng.permutation(B)
             offsets, items = reorder(offsets, items, perm)

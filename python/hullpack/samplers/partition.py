@@ -13,32 +13,46 @@ from ._base import coarsen
 
 
 def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_batch_size: int,
-                       rng: np.random.Generator, shuffle: bool, granularity: float
+                       rng: np.random.Generator, shuffle: bool, granularity: float,
+                       lower_bound: float | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Split the items ``keep`` into ``n_batches`` batches of at most ``max_batch_size`` items with
     near-equal cost; returns CSR offsets, items, the real cost of every batch and a lower bound on
-    the peak batch cost."""
+    the peak batch cost (``lower_bound`` when the caller has it already: it depends only on the
+    costs kept and the batch count).
+
+    With ``shuffle``, the largest-first pass deals items by their costs on a grid of relative step
+    ``granularity`` (:func:`~hullpack.samplers._base.coarsen`) with ties in a random order, so every
+    epoch starts from other batches; the refinement then balances the real costs, so the grid costs
+    no balance. O(m log m) for m kept items, all in the compiled core but for O(m) numpy passes."""
     m, B = int(keep.size), int(n_batches)
-    real = costs[keep]
-    order = rng.permutation(m).astype(np.int64) if shuffle else None
-    keys = coarsen(real, granularity, rng, up=False) if shuffle else real
+    # keep ascends (drop_items), so n items from 0 to n - 1 are all of them: no gathers through it
+    every = m == costs.shape[0] and m > 0 and keep[0] == 0 and keep[-1] == m - 1
+    real = costs if every else costs[keep]
+    order = rng.permutation(m).astype(np.int64, copy=False) if shuffle else None
+    keys = coarsen(real, granularity, rng, up=False) if shuffle and granularity > 0 else None
     # The core wants (B-1)*bs < m <= B*bs, i.e. exactly B batches at that batch size.
     bs = max_batch_size if (B - 1) * max_batch_size < m else -(-m // B)
     if (B - 1) * bs < m:
-        bin_of = np.asarray(packing.balance(np.ascontiguousarray(keys), B, bs, order=order), np.int64)
-        lb = packing.lower_bound(real, n_batches=B, batch_size=bs)
+        bin_of = np.asarray(packing.balance(real, B, bs, order=order, keys=keys), np.int64)
+        if lower_bound is None:
+            lower_bound = packing.lower_bound(real, n_batches=B, batch_size=bs)
     else:
         # Few items per batch (e.g. many ranks): pad with zero-cost placeholders to B*bs items,
         # ordered after every real item, and drop them again; batches then hold <= bs items.
         pad = B * bs - m
-        keys = np.concatenate([keys, np.zeros(pad)])
+        padded = np.concatenate([real, np.zeros(pad)])
+        keys = None if keys is None else np.concatenate([keys, np.zeros(pad)])
         order = np.concatenate([np.arange(m) if order is None else order, np.arange(m, m + pad)])
-        bin_of = np.asarray(packing.balance(keys, B, bs, order=order.astype(np.int64)), np.int64)[:m]
+        bin_of = np.asarray(packing.balance(padded, B, bs, order=order.astype(np.int64), keys=keys),
+                            np.int64)[:m]
         bin_of = _fill_empty(bin_of, B, real)
-        lb = packing.lower_bound(np.concatenate([real, np.zeros(pad)]), n_batches=B, batch_size=bs)
+        if lower_bound is None:
+            lower_bound = packing.lower_bound(padded, n_batches=B, batch_size=bs)
     offsets, local = packing.group(bin_of, B)
     costs_b = np.asarray(packing.batch_costs(real, bin_of, B), dtype=np.float64)
-    return np.asarray(offsets, np.int64), keep[np.asarray(local, np.int64)], costs_b, float(lb)
+    local = np.asarray(local, np.int64)
+    return np.asarray(offsets, np.int64), local if every else keep[local], costs_b, float(lower_bound)
 
 
 def _fill_empty(bin_of: np.ndarray, n_batches: int, costs: np.ndarray) -> np.ndarray:

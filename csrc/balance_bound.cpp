@@ -1,0 +1,201 @@
+// Lower bounds on the peak batch cost of a balanced split (hullpack/packing.hpp:
+// lower_bounds_balance), each proved where it is computed.
+//
+// The problem: n items of cost >= 0 go into B batches, r = n % B of them holding q + 1 items and the
+// others q = n / B (the splits balance() makes; 1 <= B <= n, so q >= 1). OPT is the least peak
+// (largest batch load) over all such splits. Notation: d_1 >= d_2 >= ... >= d_n are the costs in
+// decreasing order, S(t) = d_1 + ... + d_t the sum of the t largest, A(k) the sum of the k smallest
+// (A(0) = 0). A(k) is at most the sum of any k items.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "hullpack/packing.hpp"
+
+namespace hullpack::packing {
+
+namespace {
+
+using i64 = std::int64_t;
+using u64 = std::uint64_t;
+
+// A long double as a double: +inf beyond the double range (a plain conversion of an out-of-range
+// value is undefined).
+double to_double(long double v) {
+  return v > std::numeric_limits<double>::max() ? std::numeric_limits<double>::infinity() : static_cast<double>(v);
+}
+
+// The costs in ascending order. Non-negative doubles order like their bit patterns: an LSD radix
+// sort on them (8-bit digits, skipping digits on which all agree), O(n); std::sort when n is small.
+std::vector<double> sorted_ascending(const double* costs, i64 n) {
+  std::vector<u64> a(n);
+  for (i64 i = 0; i < n; ++i) {
+    const double v = costs[i] == 0.0 ? 0.0 : costs[i];  // -0.0 sorts as 0.0
+    std::memcpy(&a[i], &v, sizeof v);
+  }
+  if (n < 4096) {
+    std::sort(a.begin(), a.end());
+  } else {
+    constexpr int kDigits = 8;
+    std::vector<std::array<i64, 256>> hist(kDigits);
+    for (auto& h : hist) h.fill(0);
+    for (const u64 c : a)
+      for (int d = 0; d < kDigits; ++d) ++hist[d][(c >> (8 * d)) & 255];
+    std::vector<u64> tmp(n);
+    for (int d = 0; d < kDigits; ++d) {
+      auto& h = hist[d];
+      if (h[(a[0] >> (8 * d)) & 255] == n) continue;
+      i64 sum = 0;
+      for (auto& c : h) sum += std::exchange(c, sum);
+      for (const u64 c : a) tmp[h[(c >> (8 * d)) & 255]++] = c;
+      a.swap(tmp);
+    }
+  }
+  std::vector<double> out(n);
+  std::memcpy(out.data(), a.data(), n * sizeof(double));
+  return out;
+}
+
+// ceil(a / b) for a >= 0, b >= 1.
+i64 ceil_div(i64 a, i64 b) { return a / b + (a % b != 0); }
+
+// The bound (ii) for one t; see lower_bounds_balance. Num is i64 when every sum is an exact
+// integer (then the result is ceil(min_s N(s) / s), found with exact comparisons), else long double.
+template <typename Num>
+struct Spread {
+  const std::vector<double>& A;  // A[k], k = 0..n
+  i64 n, B, q, r;
+
+  // (ceil when integral of) min over feasible s of (S_t + A(k(s))) / s, and that minimum unrounded.
+  std::pair<Num, long double> operator()(i64 t, Num S) const {
+    // Feasible s: s q + min(s, r) >= t (room for the t items) and s <= min(t, B).
+    const i64 s_min = t <= r * (q + 1) ? (t + q) / (q + 1) : r + (t - r * (q + 1) + q - 1) / q;
+    const i64 s_max = std::min(t, B);
+    auto N = [&](i64 s) -> Num {
+      const i64 k = s * q + std::max<i64>(0, s - (B - r)) - t;
+      return S + static_cast<Num>(A[std::max<i64>(0, k)]);
+    };
+    // The first s with f(s + 1) >= f(s), i.e. N(s + 1) - N(s) >= N(s) / s: see the proof of (ii).
+    auto rises = [&](i64 s) {
+      const Num step = N(s + 1) - N(s);
+      if constexpr (std::is_same_v<Num, i64>)
+        return step >= ceil_div(N(s), s);  // exact: step is an integer
+      else
+        return step * static_cast<long double>(s) >= N(s);
+    };
+    i64 lo = s_min, hi = s_max;  // the answer lies in lo..hi
+    while (lo < hi) {
+      const i64 mid = lo + (hi - lo) / 2;
+      if (rises(mid))
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    const Num v = N(lo);
+    const long double exact = static_cast<long double>(v) / lo;
+    if constexpr (std::is_same_v<Num, i64>)
+      return {ceil_div(v, lo), exact};
+    else
+      return {v / lo, exact};
+  }
+};
+
+template <typename Num>
+BalanceBounds bounds(const std::vector<double>& asc, i64 B, bool integral) {
+  const i64 n = static_cast<i64>(asc.size()), q = n / B, r = n % B;
+  std::vector<double> A(n + 1);
+  long double run = 0.0L;
+  A[0] = 0.0;
+  for (i64 k = 0; k < n; ++k) A[k + 1] = to_double(run += asc[k]);
+  const long double total = run;
+  BalanceBounds out;
+  out.integral = integral;
+
+  // (i) The B loads sum to the total, so the largest is at least their mean.
+  out.mean = to_double(total / B);
+  Num best = integral ? static_cast<Num>(ceil_div(static_cast<i64>(A[n]), B)) : static_cast<Num>(total / B);
+
+  // (ii) Fix t in 1..n and let T be the t largest items. In any split, let s be the number of
+  // batches holding an item of T. Then s <= min(t, B), and as s batches hold at most
+  // s q + min(s, r) items, s q + min(s, r) >= t. Those s batches hold at least s q + max(0, s - (B - r))
+  // items (at most B - r batches hold only q), so at least k(s) = max(0, s q + max(0, s - B + r) - t)
+  // items outside T, costing at least A(k(s)). Their loads thus sum to at least N(s) = S(t) + A(k(s)),
+  // and the heaviest of them is at least N(s) / s: OPT >= min over feasible s of N(s) / s.
+  // The minimum: N is convex in s (k(s) is a maximum of affine functions, hence convex; A, extended
+  // linearly between integers, is convex and non-decreasing, as its steps are the ascending costs;
+  // a convex non-decreasing function of a convex one is convex). Let f(s) = N(s) / s and
+  // D(s) = N(s + 1) - N(s), non-decreasing. f(s + 1) >= f(s) if and only if D(s) >= f(s), and if so,
+  // f(s + 1) = (s f(s) + D(s)) / (s + 1) <= D(s) <= D(s + 1): the condition then holds at s + 1
+  // too. So f falls, then rises, and its minimum is at the first s where D(s) >= f(s), found by
+  // binary search. t runs over 1..min(n, 2B, 2**16) (spreading the largest items is what binds on
+  // heavy tails) and then a geometric grid (ratio 65/64) up to n.
+  const Spread<Num> spread{A, n, B, q, r};
+  long double top = 0.0L;
+  Num S = 0;
+  i64 t = 0;
+  const i64 dense = std::min<i64>({n, 2 * B, i64{1} << 16});
+  while (t < n) {
+    const i64 next = t < dense ? t + 1 : std::min(n, t + std::max<i64>(1, t / 64));
+    for (; t < next; ++t) S += static_cast<Num>(asc[n - 1 - t]);  // S = S(next)
+    const auto [v, exact] = spread(t, S);
+    best = std::max(best, v);
+    top = std::max(top, exact);
+  }
+  out.top_items = to_double(top);
+
+  // (iii) For j = 0..q - 1 with j B + 1 <= n: the j B + 1 largest items (U) lie in B batches, so
+  // some batch holds a >= j + 1 of them, and at least q items in all. Its load is at least the sum of
+  // the a smallest items of U plus that of the max(0, q - a) smallest items outside U; trading one
+  // of U for one more outside item never raises this (no item outside U costs more than one in
+  // U), so the load is at least (the j + 1 smallest of U) + A(q - j - 1), i.e.
+  // d_{jB-j+1} + ... + d_{jB+1} + A(q - j - 1) (the q - j - 1 smallest items lie outside U, as
+  // n - jB - 1 >= q - j - 1 when n >= qB). j = 0: the largest item plus the q - 1 smallest.
+  // The j + 1 items are summed directly (O(q^2) in all) while q <= 4096, else as a difference of
+  // prefix sums.
+  long double pigeon = 0.0L;
+  for (i64 j = 0; j < q && j * B + 1 <= n; ++j) {
+    const i64 lo = n - 1 - j * B;  // ascending positions lo..lo + j
+    Num window = 0;
+    if (integral || q > 4096) {
+      window = static_cast<Num>(A[lo + j + 1]) - static_cast<Num>(A[lo]);
+    } else {
+      for (i64 p = lo; p <= lo + j; ++p) window += static_cast<Num>(asc[p]);
+    }
+    const Num v = window + static_cast<Num>(A[q - j - 1]);
+    best = std::max(best, v);
+    pigeon = std::max(pigeon, static_cast<long double>(v));
+  }
+  out.pigeonhole = to_double(pigeon);
+
+  // (iv) With integer costs every load is an integer, so OPT >= ceil(any bound): the integral path
+  // rounds each part up exactly (all sums are exact below 2**53).
+  out.best = to_double(static_cast<long double>(best));
+  return out;
+}
+
+}  // namespace
+
+BalanceBounds lower_bounds_balance(const double* costs, i64 n, i64 n_batches) {
+  if (n <= 0 || n_batches <= 0 || n_batches > n) return {};
+  const std::vector<double> asc = sorted_ascending(costs, n);
+  long double total = 0.0L;
+  bool integral = true;
+  for (const double c : asc) {
+    total += c;
+    integral = integral && c == std::floor(c);
+  }
+  integral = integral && total < 9007199254740992.0L;  // 2**53: every partial sum is exact
+  return integral ? bounds<i64>(asc, n_batches, true) : bounds<long double>(asc, n_batches, false);
+}
+
+double lower_bound_balance(const double* costs, i64 n, i64 n_batches) {
+  return lower_bounds_balance(costs, n, n_batches).best;
+}
+
+}  // namespace hullpack::packing

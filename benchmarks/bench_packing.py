@@ -10,27 +10,52 @@ Speed (lognormal sizes, sigma 1, clipped at the capacity of 64 = about 39 items 
   from a list of ``torch_geometric.data.Data``); ``hullpack.packing.balance`` at the same sizes,
   batch size 32.
 
+Several budgets (k = 2 and 4 at 1e6 items, correlated node/edge-like sizes, integer node and edge
+counts around the budgets' ratio, anti-correlated Dirichlet sizes): first fit, best fit and
+"auto" (first fit, then spreading over fewer bins); time against 1-D first fit on the same number
+of items in the same run, bins against the per-budget volume bound and the Martello-Toth L2 bound;
+for k = 2 on the very sizes the former exact first fit was recorded on, its bin count beside
+ours.
+
+Padded cost (a batch costs count x longest): ``PackedBatchSampler(batch_cost="padded")`` against
+sum packing (``PackedBatchSampler`` with the sum), a torch-style bucket batch sampler (random pools
+of 100 batches sorted by length, cut into fixed-size batches; the size that holds the budget
+whatever the lengths) and lhotse-style dynamic buckets (30 length buckets at quantiles, batches
+filled up to the budget in total length, as lhotse's ``max_duration``): the largest padded
+elements per batch over the budget, the fill (real / padded elements), the batch count.
+
+Scale (--scale-n items, 1e8 by default, each in a subprocess to read its peak RSS): first fit on
+lognormal float sizes, and integer sizes 1..500 through the histogram path, beside first fit on the
+same integers; batches over the bound for each, wall and CPU time (all threads), beside numpy's sort
+of the same sizes (and numpy's bincount of the integers) in the same process, and the peak RSS
+against the process's RSS before packing (sizes drawn in chunks, so no temporary raises it).
+
 Quality (graph-size distributions below, batch sizes 8 and 32):
 
 * balanced batches: peak batch cost of ``balance`` vs random batching and vs NuGraph-style batching
   (the largest 10% dealt round-robin, the rest at random), and vs the lower bound;
-* packed batches: bin count of FFD / BFD / "auto" (FFD, then balanced partitions into fewer bins) vs the lower bound;
-* two budgets at once (nodes and edges): time and bin count of FFD / BFD on (n, 2) sizes.
+* packed batches: bin count of FFD / BFD / "auto" vs the lower bound.
 
-    python benchmarks/bench_packing.py            # full run (about a minute of numba, 1e7 items)
-    python benchmarks/bench_packing.py --quick    # a few seconds: 1e5/1e6 items, smaller quality sets
+    python benchmarks/bench_packing.py            # full run (numba, 1e7 items, 1e8 at scale)
+    python benchmarks/bench_packing.py --quick    # a minute: 1e5/1e6 items, 1e7 at scale
 
 Writes benchmarks/results/packing.json and prints Markdown tables.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
 
 from _common import save
-from hullpack import packing
+from distributions import DISTRIBUTIONS
+from hullpack import packing, packing_runs
+from hullpack.samplers import PackedBatchSampler
 
 CAPACITY = 64.0
 
@@ -190,23 +215,221 @@ def speed(ns, numba_max, pyg_n, repeat, rng):
     return rows
 
 
-def speed_2d(ns, repeat, rng):
-    """Two budgets at once (nodes, edges): correlated sizes, and sizes that fill bins unevenly."""
+# The former exact first fit (a pruned tree search, O(n x bins) at worst) on the k = 2 sizes below
+# at 1e6 items, as recorded in benchmarks/results/packing.json before the search was bounded; the
+# sizes are regenerated draw for draw (`legacy_2d_sizes`).
+EXACT_FIRST_FIT_2D = {"correlated": {"bins": 6922, "seconds": 0.448}, "anti-correlated": {"bins": 53821, "seconds": 1.548}}
+
+
+def legacy_2d_sizes(n):
+    """The (n, 2) sizes of the former benchmark's two-budget section, from the same stream of draws:
+    nodes & edges (edges = 1.5-4 x nodes) with budgets (4000, 12000), and (a, 1 - a) x 100 with
+    budgets (1000, 1000)."""
+    rng = np.random.default_rng(0)
+    for m in (100_000, 1_000_000, 10_000_000):  # the former speed section's draws
+        rng.lognormal(0.0, 1.0, m)
+    for m in (100_000, n):
+        nodes = np.minimum(rng.lognormal(3.0, 0.8, m), 2000.0)
+        edges = nodes * rng.uniform(1.5, 4.0, m)
+        a = rng.uniform(0, 1, m)
+    return {"correlated": (np.stack([nodes, edges], 1), [4000.0, 12000.0]),
+            "anti-correlated": (np.stack([a, 1 - a], 1) * 100, [1000.0, 1000.0])}
+
+
+def budget_cases(n, rng):
+    """k = 2 (the former benchmark's sizes) and k = 4: correlated (nodes, edges, ...) and
+    anti-correlated (Dirichlet(1) x 100) sizes."""
+    cases = {(2, name): v for name, v in legacy_2d_sizes(n).items()}
+    nodes = np.minimum(rng.lognormal(3.0, 0.8, n), 2000.0)
+    cols = [nodes] + [nodes * rng.uniform(1.5, 4.0, n) for _ in range(3)]
+    counts = rng.integers(1, 500, n)  # integer nodes, edges 2-7 x nodes, around the budgets' ratio of 5
+    cases[(2, "integer nodes & edges")] = (np.stack([counts, counts * rng.integers(2, 8, n)], 1).astype(float),
+                                           [20_000.0, 100_000.0])
+    cases[(4, "correlated")] = (np.stack(cols, 1), [4000.0, 12000.0, 12000.0, 12000.0])
+    cases[(4, "anti-correlated")] = (rng.dirichlet(np.ones(4), n) * 100, [1000.0] * 4)
+    return cases
+
+
+def volume_bound(sizes, cap):
+    return float(np.max(np.ceil(sizes.sum(axis=0) / np.asarray(cap) * (1 - 1e-12))))
+
+
+def budgets(n, repeat, rng):
+    """Several budgets at once: time against 1-D first fit at the same n, bins against the bounds."""
     rows = []
-    for n in ns:
-        nodes = np.minimum(rng.lognormal(3.0, 0.8, n), 2000.0)
-        edges = nodes * rng.uniform(1.5, 4.0, n)
-        a = rng.uniform(0, 1, n)
-        cases = {
-            "nodes & edges (edges = 1.5-4 x nodes)": (np.stack([nodes, edges], 1), [4000.0, 12000.0]),
-            "anti-correlated (a, 1 - a) x 100": (np.stack([a, 1 - a], 1) * 100, [1000.0, 1000.0]),
-        }
-        for name, (sizes, cap) in cases.items():
-            lb = packing.lower_bound(sizes, capacity=cap)
-            for method in ("ffd", "bfd"):
-                t, (_, n_bins) = best_time(lambda: packing.pack(sizes, cap, method), repeat)
-                rows.append(dict(case=name, n=n, method=method, seconds=t, bins=n_bins, bins_over_bound=n_bins / lb))
-        print(f"  2-D n={n:.0e} done", flush=True)
+    for (k, name), (sizes, cap) in budget_cases(n, rng).items():
+        one_d = np.ascontiguousarray(sizes[:, 0])
+        t_1d, _ = best_time(lambda: packing.pack(one_d, cap[0]), repeat)
+        vol, best = volume_bound(sizes, cap), packing.lower_bound(sizes, capacity=cap)
+        for method in ("ffd", "bfd", "auto"):
+            t, (bins, n_bins) = best_time(lambda: packing.pack(sizes, cap, method), 1 if method == "auto" else repeat)
+            assert (packing.batch_costs(sizes, bins, n_bins) <= np.asarray(cap)).all()
+            row = dict(k=k, case=name, n=n, method=method, seconds=t, one_d_ffd_seconds=t_1d, vs_one_d=t / t_1d,
+                       bins=n_bins, volume_bound=vol, best_bound=best, bins_over_best_bound=n_bins / best)
+            if name in EXACT_FIRST_FIT_2D and k == 2 and method == "ffd" and n == 1_000_000:
+                row["exact_first_fit_bins"] = EXACT_FIRST_FIT_2D[name]["bins"]
+                row["exact_first_fit_seconds_recorded"] = EXACT_FIRST_FIT_2D[name]["seconds"]
+            rows.append(row)
+        print(f"  k={k} {name}: ffd {rows[-3]['seconds']:.3f} s ({rows[-3]['vs_one_d']:.1f}x 1-D), "
+              f"{rows[-3]['bins_over_best_bound']:.4f} of the bound; auto {rows[-1]['bins_over_best_bound']:.4f}",
+              flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Padded cost: sorted runs against sum packing and length bucketing
+# ---------------------------------------------------------------------------------------------
+
+def torch_bucket_batches(lengths, budget, rng, multiplier=100):
+    """torchnlp-style BucketBatchSampler: random pools of `multiplier` batches, each sorted by length
+    and cut into batches of a fixed size; the size is the largest that holds the padded budget for
+    any lengths (budget // longest), as a fixed batch size must."""
+    bs = max(1, int(budget // lengths.max()))
+    perm = rng.permutation(lengths.size)
+    batches = []
+    for lo in range(0, perm.size, bs * multiplier):
+        pool = perm[lo:lo + bs * multiplier]
+        pool = pool[np.argsort(lengths[pool], kind="stable")]
+        batches += [pool[i:i + bs] for i in range(0, pool.size, bs)]
+    return batches
+
+
+def lhotse_bucket_batches(lengths, budget, rng, num_buckets=30):
+    """lhotse-style DynamicBucketingSampler: bucket boundaries at length quantiles (equal counts),
+    each bucket shuffled and cut into batches whose total length stays within the budget (lhotse's
+    max_duration constrains the sum of durations, not the padded size)."""
+    edges = np.quantile(lengths, np.linspace(0, 1, num_buckets + 1)[1:-1])
+    which = np.searchsorted(edges, lengths, side="right")
+    batches = []
+    for b in range(num_buckets):
+        members = rng.permutation(np.flatnonzero(which == b))
+        batch, total = [], 0.0
+        for i in members:
+            if batch and total + lengths[i] > budget:
+                batches.append(np.array(batch))
+                batch, total = [], 0.0
+            batch.append(i)
+            total += lengths[i]
+        if batch:
+            batches.append(np.array(batch))
+    return batches
+
+
+def padded_stats(lengths, batches, budget):
+    padded = np.array([len(b) * lengths[b].max() for b in batches], dtype=float)
+    real = sum(float(lengths[b].sum()) for b in batches)
+    return dict(batches=len(batches), max_padded_over_budget=float(padded.max() / budget),
+                fill=real / float(padded.sum()), over_budget_batches=int((padded > budget).sum()))
+
+
+def padded_cases(n, rng):
+    """The docs' padded example (2,000 lengths 5..199, 4,096 padded elements), token lengths with a
+    long tail, and node counts of molecules and collider events padded to dense graph tensors."""
+    tokens = np.minimum(np.rint(rng.lognormal(5.0, 0.8, n)), 2048).clip(1, None)
+    return {
+        "docs example (2,000 lengths 5-199)": (np.random.default_rng(1).integers(5, 200, 2_000).astype(float), 4096.0),
+        "token lengths (lognormal, <= 2048)": (tokens, 16_384.0),
+        "molecules (nodes)": (DISTRIBUTIONS["molecules"](n, rng)[0].astype(float), 4_096.0),
+        "collider events (hits)": (DISTRIBUTIONS["collider"](n // 10, rng)[0].astype(float), 200_000.0),
+    }
+
+
+def padded(n, rng):
+    rows = []
+    for name, (lengths, budget) in padded_cases(n, rng).items():
+        bound = packing_runs.lower_bound_runs(lengths, budget, packing_terms("padded"))
+        methods = {}
+        t = time.perf_counter()
+        runs = PackedBatchSampler(lengths, budget, batch_cost="padded", seed=0)
+        methods["hullpack padded (sorted runs)"] = (list(runs), time.perf_counter() - t)
+        t = time.perf_counter()
+        summed = PackedBatchSampler(lengths, budget, seed=0)
+        methods["hullpack sum packing"] = (list(summed), time.perf_counter() - t)
+        for label, fn in (("torch-style buckets (fixed size)", torch_bucket_batches),
+                          ("lhotse-style buckets (sum <= budget)", lhotse_bucket_batches)):
+            t = time.perf_counter()
+            methods[label] = (fn(lengths, budget, np.random.default_rng(0)), time.perf_counter() - t)
+        for label, (batches, seconds) in methods.items():
+            assert sorted(i for b in batches for i in b) == list(range(lengths.size))
+            rows.append(dict(case=name, n=int(lengths.size), budget=budget, method=label, seconds=seconds,
+                             batches_over_bound=len(batches) / bound, bound=bound, **padded_stats(lengths, batches, budget)))
+            if label.startswith("hullpack padded"):  # the guarantee: no batch pads past the budget
+                assert rows[-1]["max_padded_over_budget"] <= 1.0, rows[-1]
+        print(f"  padded {name} done", flush=True)
+    return rows
+
+
+def packing_terms(name):
+    return {"padded": (0, 1, 0, 0, 0, 0)}[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scale: 1e8 items, each run in its own process for its peak RSS
+# ---------------------------------------------------------------------------------------------
+
+SCALE_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+from hullpack import packing, packing_runs
+n, kind, method = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+rng = np.random.default_rng(0)
+# Drawn in chunks into one array, so that no temporary copy of n values raises the peak RSS
+# before the packing starts: the peak then measures the sizes plus what the packing holds.
+sizes, cap, step = np.empty(n), 64.0 if kind == "float" else 2000.0, 1 << 22
+for lo in range(0, n, step):
+    m = min(step, n - lo)
+    if kind == "float":
+        np.minimum(rng.lognormal(0.0, 1.0, m), 64.0, out=sizes[lo:lo + m])
+    else:
+        sizes[lo:lo + m] = rng.integers(1, 501, m)
+packing.pack(sizes[:1000], cap, method)  # first call: lazy binding, not timed
+
+
+def timed(fn):
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    t = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - t
+    v = resource.getrusage(resource.RUSAGE_SELF)
+    return out, seconds, (v.ru_utime + v.ru_stime) - (u.ru_utime + u.ru_stime)
+
+
+
+def rss_kib():  # the resident set now (ru_maxrss is the most so far, which imports may have raised)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+base = rss_kib()
+(bins, n_bins), seconds, cpu = timed(lambda: packing.pack(sizes, cap, method))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+del bins
+bound = packing.lower_bound(sizes, capacity=cap)
+# Same-run anchors, after the peak was read: numpy's sort of the sizes (the floor of any sort-based
+# packing) and, for integers, numpy's histogram of them (the floor of any histogram packing).
+_, sort_s, _ = timed(lambda: np.sort(sizes))
+anchors = dict(numpy_sort_s=sort_s)
+if kind == "integer":
+    ints = sizes.astype(np.int64)
+    _, anchors["numpy_bincount_s"], _ = timed(lambda: np.bincount(ints))
+print(json.dumps(dict(seconds=seconds, cpu_seconds=cpu, bins=int(n_bins), bound=bound,
+                      rss_before_gib=base / 2**20, peak_rss_gib=peak / 2**20, **anchors)))
+"""
+
+
+def scale(n):
+    rows = []
+    for kind, method in (("float", "ffd"), ("integer", "hist"), ("integer", "ffd")):
+        out = subprocess.run([sys.executable, "-c", SCALE_CHILD, str(n), kind, method], capture_output=True,
+                             text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r.update(n=n, sizes=kind, method=method, bins_over_bound=r["bins"] / r["bound"],
+                 packing_bytes_per_item=(r["peak_rss_gib"] - r["rss_before_gib"]) * 2**30 / n)
+        rows.append(r)
+        print(f"  scale n={n:.0e} {kind} {method}: {r['seconds']:.2f} s (CPU {r['cpu_seconds']:.2f} s; numpy sort "
+              f"{r['numpy_sort_s']:.2f} s), peak RSS {r['peak_rss_gib']:.2f} GiB "
+              f"(before packing {r['rss_before_gib']:.2f}: {r['packing_bytes_per_item']:.0f} bytes per item more), "
+              f"{r['bins_over_bound']:.5f} of the bound", flush=True)
     return rows
 
 
@@ -278,41 +501,82 @@ def quality_table(rows):
     return "\n".join(lines) + "\n\nPeaks are in units of the mean batch cost (random and round-robin: mean of the seeds)."
 
 
-def table_2d(rows):
-    lines = ["| sizes | items | method | time | bins / bound |", "|---|---:|---|---:|---:|"]
+def budgets_table(rows):
+    lines = ["| k | sizes | items | method | time | vs 1-D FFD, same n | bins / best bound | best bound (L2) "
+             "/ volume bound | former exact first fit: bins |", "|---:|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['n']:.0e} | {r['method']} | {r['seconds']:.3f} s | {r['bins_over_bound']:.4f} |")
+        exact = f"{r['exact_first_fit_bins']} ({r['exact_first_fit_bins'] / r['best_bound']:.4f}); ours {r['bins']}" \
+            if "exact_first_fit_bins" in r else "–"
+        lines.append(f"| {r['k']} | {r['case']} | {r['n']:.0e} | {r['method']} | {r['seconds']:.3f} s | "
+                     f"{r['vs_one_d']:.1f}× | {r['bins_over_best_bound']:.4f} | {r['best_bound'] / r['volume_bound']:.4f} | "
+                     f"{exact} |")
+    return "\n".join(lines)
+
+
+def padded_table(rows):
+    lines = ["| lengths | items | budget | method | batches / bound | max padded / budget | batches over "
+             "budget | fill (real / padded) |", "|---|---:|---:|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['n']:,} | {r['budget']:,.0f} | {r['method']} | {r['batches_over_bound']:.3f} | "
+                     f"{r['max_padded_over_budget']:.3f} | {r['over_budget_batches']} | {r['fill']:.3f} |")
+    return "\n".join(lines)
+
+
+def scale_table(rows):
+    lines = ["| sizes | items | method | time (CPU time, all threads) | same run: numpy sort / bincount "
+             "| peak RSS (before packing: the process with its sizes) | packing's bytes per item | bins / bound |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        anchor = f"{r['numpy_sort_s']:.2f} s" + (f" / {r['numpy_bincount_s']:.2f} s" if "numpy_bincount_s" in r else "")
+        lines.append(f"| {r['sizes']} | {r['n']:.0e} | {r['method']} | {r['seconds']:.2f} s ({r['cpu_seconds']:.2f} s) | "
+                     f"{anchor} | {r['peak_rss_gib']:.2f} GiB ({r['rss_before_gib']:.2f}) | {r['packing_bytes_per_item']:.0f} | "
+                     f"{r['bins_over_bound']:.5f} |")
     return "\n".join(lines)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="1e5/1e6 items, smaller quality sets, one repeat")
+    ap.add_argument("--quick", action="store_true", help="1e5/1e6 items, smaller quality sets, 1e7 at scale")
     ap.add_argument("--sizes", type=float, nargs="+", help="item counts for the speed table (default 1e5 1e6 1e7)")
     ap.add_argument("--numba-max", type=float, default=1e6, help="largest n for the numba anchor (0: skip it)")
     ap.add_argument("--pyg-n", type=float, default=1e5, help="largest n for the PyG anchor (0: skip it)")
+    ap.add_argument("--budgets-n", type=float, default=1e6, help="items for the several-budgets section")
+    ap.add_argument("--padded-n", type=int, default=100_000, help="items per padded-cost case")
+    ap.add_argument("--scale-n", type=float, default=1e8, help="items for the scale section (0: skip it)")
     ap.add_argument("--quality-n", type=int, default=100_000, help="items per quality case")
     ap.add_argument("--seeds", type=int, default=5, help="seeds for random and round-robin batching")
     ap.add_argument("--repeat", type=int, default=3, help="timings keep the best of this many runs")
     args = ap.parse_args(argv)
     if args.quick:
         args.sizes = args.sizes or [1e5, 1e6]
-        args.quality_n, args.seeds, args.repeat = 20_000, 3, 2
+        args.quality_n, args.seeds, args.repeat, args.padded_n = 20_000, 3, 2, 20_000
+        args.scale_n = min(args.scale_n, 1e7)
     ns = [int(n) for n in (args.sizes or [1e5, 1e6, 1e7])]
 
+    load_start = list(os.getloadavg())  # the machine is shared: its load at the start, beside save()'s at the end
     rng = np.random.default_rng(0)
     print("speed ...", flush=True)
     speed_rows = speed(ns, int(args.numba_max), int(args.pyg_n), args.repeat, rng)
-    print("two budgets ...", flush=True)
-    rows_2d = speed_2d([n for n in ns if n <= 1_000_000], args.repeat, rng)
+    print("several budgets ...", flush=True)
+    budget_rows = budgets(int(args.budgets_n), args.repeat, np.random.default_rng(1))
+    print("padded cost ...", flush=True)
+    padded_rows = padded(args.padded_n, np.random.default_rng(2))
+    print("scale ...", flush=True)
+    scale_rows = scale(int(args.scale_n)) if args.scale_n else []
     print("quality ...", flush=True)
     quality_rows = quality(args.quality_n, args.seeds, rng)
 
-    out = save("packing", dict(capacity=CAPACITY, speed=speed_rows, two_budgets=rows_2d, quality=quality_rows))
+    out = save("packing", dict(load_average_start=load_start, capacity=CAPACITY, speed=speed_rows, budgets=budget_rows, padded=padded_rows,
+                               scale=scale_rows, quality=quality_rows))
     print("\n## Speed (lognormal sizes, sigma 1, capacity 64; best of runs)\n")
     print(speed_table(speed_rows))
-    print("\n## Two budgets at once (FFD/BFD on (n, 2) sizes)\n")
-    print(table_2d(rows_2d))
+    print("\n## Several budgets at once\n")
+    print(budgets_table(budget_rows))
+    print("\n## Padded cost (count x longest)\n")
+    print(padded_table(padded_rows))
+    if scale_rows:
+        print("\n## Scale\n")
+        print(scale_table(scale_rows))
     print("\n## Quality (peak batch cost)\n")
     print(quality_table(quality_rows))
     print(f"\nwrote {out}")

@@ -1,6 +1,8 @@
-// Python bindings of the packing kernels (hullpack/packing.hpp): pack, balance, their lower
-// bounds (and the parts of the balance bound), batch_costs and group. Arguments are checked with
+// Python bindings of the packing kernels (hullpack/packing.hpp): pack (first/best fit and the
+// histogram path), packing and cutting under batch cost shapes, balance, their lower bounds (and
+// the parts of the balance bound), batch_costs and group. Arguments are checked with
 // bind_checks.hpp before any kernel runs; the kernels then run without the GIL.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -92,6 +94,129 @@ py::tuple core_pack(const py::handle& sizes_obj, const py::handle& capacity_obj,
     n_bins = packing::pack(sizes.data(), sizes.n, sizes.k, cap, order, method, out);
   }
   return py::make_tuple(bins, n_bins);
+}
+
+// The batch cost terms: float64 (6,) = (sum, padded, square, padded_square, count, constant),
+// each finite and >= 0.
+packing::CostTerms expect_terms(const py::handle& obj) {
+  auto arr = expect_array<double>(obj, "terms", 1, 1);
+  if (arr.shape(0) != 6)
+    fail("terms: expected 6 values (sum, padded, square, padded_square, count, constant), got ", arr.shape(0));
+  const double* t = arr.data();
+  static const char* names[6] = {"sum", "padded", "square", "padded_square", "count", "constant"};
+  for (int j = 0; j < 6; ++j)
+    if (!std::isfinite(t[j]) || t[j] < 0) fail("terms[", j, "] (", names[j], ") must be finite and >= 0, got ", t[j]);
+  return {t[0], t[1], t[2], t[3], t[4], t[5]};
+}
+
+double expect_capacity_scalar(const py::handle& obj) {
+  const double c = expect_real(obj, "capacity");
+  if (!std::isfinite(c) || !(c > 0)) fail("capacity must be finite and > 0, got ", c);
+  return c;
+}
+
+py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& order_obj) {
+  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 1);
+  const double cap = expect_capacity_scalar(capacity_obj);
+  i64_array order_keep;
+  const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
+  i64_array bins(sizes.n);
+  std::int64_t* out = bins.mutable_data();
+  std::int64_t n_bins;
+  {
+    py::gil_scoped_release release;
+    n_bins = packing::pack_histogram(sizes.data(), sizes.n, cap, order, out);
+  }
+  if (n_bins < 0) {  // not applicable (the kernel checks every size): an oversize item, or None
+    for (std::int64_t i = 0; i < sizes.n; ++i) {
+      const double s = sizes.data()[i];
+      if (s != std::floor(s)) return py::none();  // found at once for most real sizes
+      if (s > cap) fail("sizes[", i, "] = ", s, " exceeds the capacity ", cap, ": the item fits no bin");
+    }
+    return py::none();
+  }
+  return py::make_tuple(bins, n_bins);
+}
+
+py::tuple core_spread(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& n_bins_obj,
+                      const py::handle& order_obj) {
+  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
+  const auto capacity = expect_capacity(capacity_obj, sizes.k);
+  const std::int64_t n_bins = expect_int_in(n_bins_obj, "n_bins", 1, sizes.n, "one item per bin at least");
+  i64_array order_keep;
+  const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
+  i64_array bins(sizes.n);
+  std::int64_t* out = bins.mutable_data();
+  bool fits;
+  double peak;
+  {
+    py::gil_scoped_release release;
+    fits = packing::spread(sizes.data(), sizes.n, sizes.k, capacity.data(), n_bins, order, out, &peak);
+  }
+  return py::make_tuple(bins, fits, peak);
+}
+
+py::tuple core_pack_runs(const py::handle& lengths_obj, const py::handle& terms_obj, const py::handle& capacity_obj,
+                         const py::handle& order_obj) {
+  const Sizes lengths = expect_sizes(lengths_obj, "lengths", 1);
+  const packing::CostTerms terms = expect_terms(terms_obj);
+  const double cap = expect_capacity_scalar(capacity_obj);
+  i64_array order_keep;
+  const std::int64_t* order = expect_permutation(order_obj, lengths.n, "order", order_keep);
+  i64_array bins(lengths.n);
+  std::int64_t* out = bins.mutable_data();
+  std::vector<double> costs;
+  std::int64_t n_bins;
+  {
+    py::gil_scoped_release release;
+    n_bins = packing::pack_runs(lengths.data(), lengths.n, terms, cap, order, out, &costs);
+  }
+  py::array_t<double> cost_arr(static_cast<py::ssize_t>(costs.size()));
+  std::copy(costs.begin(), costs.end(), cost_arr.mutable_data());
+  return py::make_tuple(bins, n_bins, cost_arr);
+}
+
+i64_array core_cut_sorted(const py::handle& keys_obj, const py::handle& n_batches_obj, const py::handle& order_obj) {
+  const Sizes keys = expect_sizes(keys_obj, "keys", 1);
+  const std::int64_t n_batches = expect_int_in(n_batches_obj, "n_batches", 1, keys.n, "one item per batch at least");
+  i64_array order_keep;
+  const std::int64_t* order = expect_permutation(order_obj, keys.n, "order", order_keep);
+  i64_array bins(keys.n);
+  std::int64_t* out = bins.mutable_data();
+  {
+    py::gil_scoped_release release;
+    packing::cut_sorted(keys.data(), keys.n, n_batches, order, out);
+  }
+  return bins;
+}
+
+py::array_t<double> core_run_costs(const py::handle& lengths_obj, const py::handle& bins_obj, const py::handle& n_bins_obj,
+                                   const py::handle& terms_obj) {
+  auto lengths = expect_array<double>(lengths_obj, "lengths", 1, 1);
+  const std::int64_t n = lengths.shape(0);
+  const std::int64_t n_bins = expect_n_bins(n_bins_obj, n);
+  auto bins = expect_bins(bins_obj, n, n_bins);
+  const packing::CostTerms terms = expect_terms(terms_obj);
+  py::array_t<double> out(n_bins);
+  double* o = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    packing::run_costs(lengths.data(), n, bins.data(), n_bins, terms, o);
+  }
+  return out;
+}
+
+double core_lower_bound_runs(const py::handle& lengths_obj, const py::handle& terms_obj, const py::handle& capacity_obj) {
+  const Sizes lengths = expect_sizes(lengths_obj, "lengths", 1);
+  const packing::CostTerms terms = expect_terms(terms_obj);
+  const double cap = expect_capacity_scalar(capacity_obj);
+  for (std::int64_t i = 0; i < lengths.n; ++i) {
+    const double l = lengths.data()[i];
+    const double alone = packing::run_cost(terms, 1.0, l, l, l * l);
+    if (!(alone <= cap)) fail("lengths[", i, "] = ", l, " alone costs ", alone, ", more than the capacity ", cap);
+  }
+  py::gil_scoped_release release;
+  return packing::lower_bound_runs(lengths.data(), lengths.n, terms, cap);
 }
 
 // refine: a flag (True: "exchange", False: "none") or one of "none", "lightest", "exchange".
@@ -198,6 +323,22 @@ void bind_packing(py::module_& m) {
         py::arg("order") = py::none(),
         "First/best-fit-decreasing bin packing: (bin_of_item int64 (n,), n_bins). sizes float64 (n,) or (n, k), "
         "capacity float64 (k,), order None or an int64 permutation (the tie order).");
+  m.def("pack_histogram", &core_pack_histogram, py::arg("sizes"), py::arg("capacity"), py::arg("order") = py::none(),
+        "Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item int64 (n,), n_bins), or None "
+        "where the sizes are not all integers or floor(capacity) exceeds 2**20.");
+  m.def("spread", &core_spread, py::arg("sizes"), py::arg("capacity"), py::arg("n_bins"), py::arg("order") = py::none(),
+        "Items spread over n_bins bins, each where it raises the fullest normalised load least: (bin_of_item "
+        "int64 (n,), whether every bin is within the capacity, the largest load / capacity).");
+  m.def("pack_runs", &core_pack_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
+        py::arg("order") = py::none(),
+        "Sorted-run packing under a batch cost shape: (bin_of_item int64 (n,), n_bins, run costs float64 (n_bins,)). "
+        "terms float64 (6,) = (sum, padded, square, padded_square, count, constant).");
+  m.def("cut_sorted", &core_cut_sorted, py::arg("keys"), py::arg("n_batches"), py::arg("order") = py::none(),
+        "Items by decreasing key cut into n_batches runs, the shorter runs first: bin_of_item int64 (n,).");
+  m.def("run_costs", &core_run_costs, py::arg("lengths"), py::arg("bin_of_item"), py::arg("n_bins"), py::arg("terms"),
+        "Per-bin cost under the terms of a batch cost shape: (n_bins,).");
+  m.def("lower_bound_runs", &core_lower_bound_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
+        "Lower bound on the number of batches of cost <= capacity under a batch cost shape.");
   m.def("balance", &core_balance, py::arg("costs"), py::arg("n_batches"), py::arg("batch_size"),
         py::arg("order") = py::none(), py::arg("refine") = true, py::arg("keys") = py::none(),
         "Largest-first balanced split into n_batches batches of near-equal cardinality, dealt by keys (default: "

@@ -5,13 +5,15 @@
 // (packing_sort.hpp), then placed with trees and ordered sets over the bins instead of a scan of
 // the open bins:
 //   - first fit, k == 1: an 8-ary min-tree over bin loads, descended to the leftmost bin with room;
-//   - first fit, k > 1:  a binary tree of per-dimension minima and slack staircases, searched
-//                        left-first with pruning (exact; visits more nodes when bins fill up in
-//                        different dimensions);
+//   - first fit, k > 1:  a binary tree of per-dimension minima, searched left-first with pruning
+//                        up to the first bin that surely fits, with a bounded number of visits
+//                        (exact first fit while the visits last, see VecTree);
 //   - best fit,  k == 1: an ordered set of (load, bin), queried for the largest load that fits;
-//   - best fit,  k > 1:  the k > 1 tree plus the maximum fill score per subtree (branch and bound).
+//   - best fit,  k > 1:  the k > 1 tree plus the maximum fill score per subtree (branch and bound,
+//                        bounded the same way).
 // Loads are updated as `load + size` and compared as `load + size <= capacity`, in that order, so
-// results equal a plain reference implementation bit for bit.
+// results equal a plain reference implementation bit for bit (for k > 1: while the search's
+// visits last).
 #include "hullpack/packing.hpp"
 
 #include <algorithm>
@@ -91,7 +93,9 @@ i64 first_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, 
   MinTree8 tree(bins_hint);
   i64 n_bins = 0;
   const i64 n = static_cast<i64>(codes.size());
-  std::vector<i64> chosen(n);  // bin by position in the sorted order: written sequentially
+  // Bin by position in the sorted order, written sequentially; as narrow as the item indices
+  // (there are never more bins than items).
+  std::vector<typename Items::value_type> chosen(n);
   for (i64 p = 0; p < n; ++p) {
     const double s = decode(codes[p]);
     if (tree.t[0] + s > cap) {  // no open bin has room and no unopened leaf is left
@@ -122,7 +126,7 @@ i64 first_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, 
       up = m;
       v = parent;
     }
-    chosen[p] = b;
+    chosen[p] = static_cast<typename Items::value_type>(b);
   }
   scatter(chosen, items, bin_of_item);
   return n_bins;
@@ -204,160 +208,259 @@ i64 best_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, i
   return n_bins;
 }
 
-// ---- k > 1: tree of per-dimension minimum loads, staircases, and fill scores ----------------
+// ---- k > 1: tree of per-dimension minimum loads, fill scores and fullest dimensions ----------
 //
-// A bin fits when every dimension has room, and "some bin below has room in dimension d" for each
-// d separately does not mean one bin has room in all: once bins fill up in different dimensions,
-// per-dimension minima stop pruning. So each node also keeps, for every dimension d >= 1, a
-// staircase: at thresholds theta_j of normalised slack in dimension 0 (quantiles of the items'
-// normalised sizes), the largest normalised slack in dimension d among bins whose dimension-0
-// slack is at least theta_j. Both tests are necessary conditions (with a tolerance far above
-// rounding), so the search is left-first with pruning and the answer is exact: at a leaf the
-// minima are the loads themselves.
-constexpr int kSteps = 32;
+// A bin fits when every dimension has room. Each tree node keeps the minimum load of every
+// dimension below it: "some bin below has room in dimension d" for each d is necessary for a fit
+// below, so a left-first search with pruning finds the exact first fit. Each node also keeps the
+// least "fullest dimension" (max_d load_d / cap_d) below it: one descent finds the first bin that
+// surely fits (every dimension has room for the item's largest normalised size), and first fit
+// is never beyond it, so the search stops there.
+//
+// Once bins fill up in different dimensions, per-dimension minima come from different bins and
+// stop pruning: the search could visit O(bins) nodes for one item. So its visits come from a
+// pool: kCredit at the start, plus kVisitsPerLevel per tree level for each item. An item may
+// spend what the pool holds; when it runs dry the item goes to the first of the kRecent most
+// recently opened bins that fits (best fit: the fullest), or to the first bin that surely fits if
+// that comes earlier, else to a new bin. The whole packing visits O(n log bins) nodes of O(k)
+// work each, and it is exactly first fit (or best fit) as long as the pool lasts: for the first
+// few thousand items. Beyond, most searches run dry, and the fallback keeps the bin count close to
+// exact first fit's (4 dimensions, 2e4-3e5 items: within one bin on node/edge-like sizes, 0.6% on
+// anti-correlated ones).
+constexpr i64 kVisitsPerLevel = 1;
+constexpr i64 kCredit = i64{1} << 16;
+constexpr i64 kRecent = 32;
 
-struct VecTree {
-  i64 k, leaves;
-  const double* cap;
-  std::vector<double> theta;  // kSteps thresholds, descending; the last one admits every bin
-  std::vector<double> mins;   // node * k + d
-  std::vector<float> stair;   // (node * (k - 1) + d - 1) * kSteps + j
-  std::vector<double> score;  // best fit: max over leaves of sum_d load_d / cap_d (-1 unopened)
+class VecTree {
+ public:
+  i64 k, leaves, height = 0;
 
-  VecTree(i64 k_, i64 n_leaves, const double* cap_, std::vector<double> theta_)
-      : k(k_), leaves(next_pow2(std::max<i64>(n_leaves, 2))), cap(cap_), theta(std::move(theta_)),
-        mins(2 * leaves * k, 0.0), stair(2 * leaves * (k - 1) * kSteps, 1.0f), score(2 * leaves, -1.0) {}
+  VecTree(i64 k_, i64 n_leaves, const double* cap_)
+      : k(k_), leaves(next_pow2(std::max<i64>(n_leaves, 2))), cap_(cap_), stride_(k + 2),
+        store_(2 * leaves * stride_, 0.0) {
+    while ((i64{1} << height) < leaves) ++height;
+    for (i64 v = 1; v < 2 * leaves; ++v) score(v) = -1.0;
+  }
 
-  // The item's normalised sizes and staircase step, computed once per item.
+  // The item's sizes and the room a bin needs in its fullest dimension to surely fit it.
   struct Query {
     const double* s;
-    std::vector<double> sigma;  // sigma[d] = s[d] / cap[d] minus the tolerance
-    int step;
+    double room;  // a bin whose every normalised load is <= room surely fits
   };
 
-  void prepare(const double* s, Query& q) const {
-    q.s = s;
-    q.sigma.resize(k);
-    for (i64 d = 0; d < k; ++d) q.sigma[d] = s[d] / cap[d] - 1e-6;
-    const double sigma0 = s[0] / cap[0] - 1e-9;
-    q.step = 0;
-    while (q.step < kSteps - 1 && theta[q.step] > sigma0) ++q.step;
-  }
-
-  bool may_fit(i64 v, const Query& q) const {
-    const double* m = &mins[v * k];
-    for (i64 d = 0; d < k; ++d)
-      if (m[d] + q.s[d] > cap[d]) return false;
-    const float* st = &stair[v * (k - 1) * kSteps + q.step];
-    for (i64 d = 1; d < k; ++d)
-      if (st[(d - 1) * kSteps] < q.sigma[d]) return false;
-    return true;
-  }
-
-  void pull(i64 v) {
-    for (i64 d = 0; d < k; ++d) mins[v * k + d] = std::min(mins[2 * v * k + d], mins[(2 * v + 1) * k + d]);
-    score[v] = std::max(score[2 * v], score[2 * v + 1]);
-    const i64 w = (k - 1) * kSteps;
-    float* out = &stair[v * w];
-    const float* a = &stair[2 * v * w];
-    const float* b = &stair[(2 * v + 1) * w];
-    for (i64 j = 0; j < w; ++j) out[j] = std::max(a[j], b[j]);
+  Query prepare(const double* s) const {
+    double largest = 0.0;
+    for (i64 d = 0; d < k; ++d) largest = std::max(largest, s[d] / cap_[d]);
+    return {s, 1.0 - largest - 1e-9};
   }
 
   void grow() {
-    VecTree bigger(k, 2 * leaves, cap, theta);
-    std::copy(mins.begin() + leaves * k, mins.end(), bigger.mins.begin() + bigger.leaves * k);
-    const i64 w = (k - 1) * kSteps;
-    std::copy(stair.begin() + leaves * w, stair.end(), bigger.stair.begin() + bigger.leaves * w);
-    std::copy(score.begin() + leaves, score.end(), bigger.score.begin() + bigger.leaves);
+    VecTree bigger(k, 2 * leaves, cap_);
+    std::copy_n(node(leaves), leaves * stride_, bigger.node(bigger.leaves));
     for (i64 v = bigger.leaves - 1; v >= 1; --v) bigger.pull(v);
     *this = std::move(bigger);
   }
 
   void add(i64 bin, const double* s) {
     i64 v = leaves + bin;
-    double* m = &mins[v * k];
-    double sc = 0.0;
+    double* m = node(v);
+    double sc = 0.0, full = 0.0;
     for (i64 d = 0; d < k; ++d) {
       m[d] += s[d];
-      sc += m[d] / cap[d];
+      sc += m[d] / cap_[d];
+      full = std::max(full, m[d] / cap_[d]);
     }
-    score[v] = sc;
-    const double slack0 = (cap[0] - m[0]) / cap[0];
-    float* st = &stair[v * (k - 1) * kSteps];
-    for (i64 d = 1; d < k; ++d) {
-      const auto slack = static_cast<float>((cap[d] - m[d]) / cap[d]);
-      for (int j = 0; j < kSteps; ++j) st[(d - 1) * kSteps + j] = slack0 >= theta[j] ? slack : -1.0f;
-    }
-    while (v > 1) {
-      v >>= 1;
-      pull(v);
+    m[k] = sc;
+    m[k + 1] = full;
+    while (v > 1 && pull(v >>= 1)) {
     }
   }
 
-  i64 first_fit(i64 v, const Query& q) const {
+  // The bin for an item (-1: a new one), spending at most `budget` visits of the search.
+  i64 choose(const Query& q, Method method, i64 n_bins, i64& budget) const {
+    const i64 sure = sure_fit(q);  // a leaf that surely fits, `leaves` if none
+    i64 b = -1;
+    bool exhausted;
+    if (method == Method::first_fit) {
+      b = first_fit(1, 0, leaves, sure, q, budget);  // first fit is never beyond `sure`
+      exhausted = b == -2;
+      if (b == -1) b = sure;
+    } else {
+      double best_score = -2.0;  // below the -1 of unopened bins
+      best_fit(1, q, b, best_score, budget);
+      exhausted = budget <= 0 && (b < 0 || b >= n_bins);
+    }
+    if (!exhausted) return b < n_bins ? b : -1;  // an unopened leaf means a new bin
+    // Out of visits: the first recent bin that fits (best fit: the fullest), or the first bin
+    // that surely fits if that comes earlier, or a new bin.
+    b = -1;
+    for (i64 r = std::max<i64>(0, n_bins - kRecent); r < n_bins; ++r) {
+      if (!fits(r, q)) continue;
+      if (method == Method::first_fit) {
+        b = r;
+        break;
+      }
+      if (b < 0 || score(leaves + r) > score(leaves + b)) b = r;
+    }
+    return sure < n_bins && (b < 0 || sure < b) ? sure : b;
+  }
+
+ private:
+  const double* cap_;
+  // Node v (1 .. 2 * leaves - 1) is stride_ doubles at v * stride_: the k minimum loads, the
+  // best-fit score (max over leaves of sum_d load_d / cap_d, -1 unopened) and the least fullest
+  // dimension (min over leaves of max_d load_d / cap_d).
+  i64 stride_;
+  std::vector<double> store_;
+
+  double* node(i64 v) { return store_.data() + v * stride_; }
+  const double* node(i64 v) const { return store_.data() + v * stride_; }
+  double& score(i64 v) { return node(v)[k]; }
+  double score(i64 v) const { return node(v)[k]; }
+  double fullest(i64 v) const { return node(v)[k + 1]; }
+
+  bool fits(i64 bin, const Query& q) const { return may_fit(leaves + bin, q); }
+
+  // Every dimension has room below v (at a leaf: the bin fits).
+  bool may_fit(i64 v, const Query& q) const {
+    const double* m = node(v);
+    for (i64 d = 0; d < k; ++d)
+      if (m[d] + q.s[d] > cap_[d]) return false;
+    return true;
+  }
+
+  // Node v from its children; whether it changed (if not, no ancestor changes either).
+  bool pull(i64 v) {
+    double* out = node(v);
+    const double* a = node(2 * v);
+    const double* b = node(2 * v + 1);
+    bool changed = false;
+    for (i64 d = 0; d <= k + 1; ++d) {
+      const double value = d == k ? std::max(a[d], b[d]) : std::min(a[d], b[d]);
+      changed |= out[d] != value;
+      out[d] = value;
+    }
+    return changed;
+  }
+
+  // The lowest-numbered leaf whose every normalised load leaves room for the item's largest
+  // normalised size (so it surely fits), by one descent; `leaves` when there is none.
+  i64 sure_fit(const Query& q) const {
+    if (fullest(1) > q.room) return leaves;
+    i64 v = 1;
+    while (v < leaves) v = fullest(2 * v) <= q.room ? 2 * v : 2 * v + 1;
+    return v - leaves;
+  }
+
+  // Left-first search for the lowest-numbered leaf below `stop` that fits (node v covers leaves
+  // lo .. lo + width - 1), spending `budget`: the leaf, -1 when none fits, -2 when the budget ran
+  // out first.
+  i64 first_fit(i64 v, i64 lo, i64 width, i64 stop, const Query& q, i64& budget) const {
+    if (lo >= stop) return -1;
+    if (--budget < 0) return -2;
     if (!may_fit(v, q)) return -1;
     if (v >= leaves) return v - leaves;
-    const i64 left = first_fit(2 * v, q);
-    return left >= 0 ? left : first_fit(2 * v + 1, q);
+    const i64 half = width / 2;
+    const i64 left = first_fit(2 * v, lo, half, stop, q, budget);
+    return left != -1 ? left : first_fit(2 * v + 1, lo + half, half, stop, q, budget);
   }
 
-  // Fullest leaf that fits, ties to the lowest: subtrees that cannot beat the best are skipped.
-  void best_fit(i64 v, const Query& q, i64& best, double& best_score) const {
-    if (score[v] <= best_score || !may_fit(v, q)) return;
+  // Fullest leaf that fits, ties to the lowest: subtrees that cannot beat the best are skipped;
+  // stops when the budget is spent, with the best found so far.
+  void best_fit(i64 v, const Query& q, i64& best, double& best_score, i64& budget) const {
+    if (score(v) <= best_score || budget <= 0) return;
+    --budget;
+    if (!may_fit(v, q)) return;
     if (v >= leaves) {
       best = v - leaves;
-      best_score = score[v];
+      best_score = score(v);
       return;
     }
-    best_fit(2 * v, q, best, best_score);
-    best_fit(2 * v + 1, q, best, best_score);
+    best_fit(2 * v, q, best, best_score, budget);
+    best_fit(2 * v + 1, q, best, best_score, budget);
   }
 };
-
-// Staircase thresholds: quantiles (descending) of dimension-0 normalised sizes over a strided
-// sample of the items, then -inf so that the last step admits every bin.
-std::vector<double> staircase_thresholds(const double* sizes, i64 n, i64 k, const double* cap) {
-  const i64 stride = std::max<i64>(1, n / 4096);
-  std::vector<double> sample;
-  for (i64 i = 0; i < n; i += stride) sample.push_back(sizes[i * k] / cap[0]);
-  std::sort(sample.begin(), sample.end(), std::greater<double>());
-  std::vector<double> theta(kSteps);
-  const i64 m = static_cast<i64>(sample.size());
-  for (int j = 0; j < kSteps - 1; ++j) theta[j] = sample[j * (m - 1) / (kSteps - 2)];
-  theta[kSteps - 1] = -std::numeric_limits<double>::infinity();
-  return theta;
-}
 
 template <typename Items>
 i64 pack_nd(const double* sizes, i64 n, i64 k, const double* cap, const Items& items, Method method,
             i64 bins_hint, i64* bin_of_item) {
-  VecTree tree(k, bins_hint, cap, staircase_thresholds(sizes, n, k, cap));
-  VecTree::Query q;
-  i64 n_bins = 0;
+  VecTree tree(k, bins_hint, cap);
+  // The sizes in placement order, gathered in one tight loop (many loads in flight) rather than
+  // one cache miss at a time inside the placement loop; bins are scattered back the same way.
+  std::vector<double> seq(n * k);
   for (i64 p = 0; p < n; ++p) {
-    const i64 i = static_cast<i64>(items[p]);
-    const double* s = sizes + i * k;
-    tree.prepare(s, q);
-    i64 b = -1;
-    for (int attempt = 0; attempt < 2 && b < 0; ++attempt) {
-      if (method == Method::first_fit) {
-        b = tree.first_fit(1, q);
-      } else {
-        double best_score = -2.0;  // below the -1 of unopened bins
-        tree.best_fit(1, q, b, best_score);
-      }
-      if (b < 0) {  // every leaf is an open bin without room
-        if (n_bins < tree.leaves) oversize(i);
-        tree.grow();
-      }
-    }
-    if (b < 0) oversize(i);
-    if (b == n_bins) ++n_bins;
-    tree.add(b, s);
-    bin_of_item[i] = b;
+    const double* from = sizes + static_cast<i64>(items[p]) * k;
+    for (i64 d = 0; d < k; ++d) seq[p * k + d] = from[d];
   }
+  std::vector<i64> chosen(n);
+  i64 n_bins = 0, pool = kCredit;
+  for (i64 p = 0; p < n; ++p) {
+    const double* s = &seq[p * k];
+    for (i64 d = 0; d < k; ++d)
+      if (!(s[d] <= cap[d])) oversize(static_cast<i64>(items[p]));
+    pool = std::min(pool + kVisitsPerLevel * (tree.height + 1), kCredit);
+    i64 b = tree.choose(tree.prepare(s), method, n_bins, pool);
+    pool = std::max<i64>(pool, 0);
+    if (b < 0) {
+      b = n_bins++;
+      if (b == tree.leaves) tree.grow();
+    }
+    tree.add(b, s);
+    chosen[p] = b;
+  }
+  scatter(chosen, items, bin_of_item);
   return n_bins;
+}
+
+// Martello and Toth's L2 bound in dimension d, over up to 255 thresholds alpha (sizes <= C / 2
+// from a strided sample). For each alpha: items above C - alpha (J1) share a bin with no item of
+// size >= alpha; items in (C / 2, C - alpha] (J2) pairwise never share a bin, and the room they
+// leave is all that items in [alpha, C / 2] (J3) can use besides bins of their own, so
+//   L(alpha) = |J1| + |J2| + max(0, ceil((sum J3 - (|J2| C - sum J2)) / C)).
+// C is widened by a relative 1e-9 (more than the rounding of any bin's load summed in double), so
+// the bound holds for bins filled under `load + size <= capacity` in double.
+double martello_toth_l2(const double* sizes, i64 n, i64 k, i64 d, double capacity) {
+  const long double C = capacity * (1.0L + 1e-9L), half = C / 2;
+  std::vector<double> alpha;
+  for (i64 i = 0, stride = std::max<i64>(1, n / 4096); i < n; i += stride) {
+    const double s = sizes[i * k + d];
+    if (s > 0 && s <= half) alpha.push_back(s);
+  }
+  std::sort(alpha.begin(), alpha.end());
+  alpha.erase(std::unique(alpha.begin(), alpha.end()), alpha.end());
+  if (alpha.size() > 255) {
+    std::vector<double> fewer(255);
+    for (std::size_t j = 0; j < fewer.size(); ++j) fewer[j] = alpha[j * (alpha.size() - 1) / 254];
+    alpha.swap(fewer);
+  }
+  const i64 A = static_cast<i64>(alpha.size());
+  if (A == 0) return 0.0;
+  // Items <= C / 2 by how many alphas are <= them; items > C / 2 by how many alphas put them in J1.
+  std::vector<long double> s3(A + 1, 0), n2(A + 1, 0), s2(A + 1, 0);
+  for (i64 i = 0; i < n; ++i) {
+    const double s = sizes[i * k + d];
+    if (s > half) {
+      const long double rest = C - s;  // J1 for the alphas above it
+      const i64 m = A - (std::upper_bound(alpha.begin(), alpha.end(), rest,
+                                          [](long double v, double a) { return v < a; }) - alpha.begin());
+      n2[m] += 1, s2[m] += s;
+    } else if (s >= alpha[0]) {
+      const i64 j = std::upper_bound(alpha.begin(), alpha.end(), s) - alpha.begin();
+      s3[j] += s;
+    }
+  }
+  // For alpha_j: J3 = small items with index > j; J1 = big items with m >= A - j, J2 the others.
+  long double best = 0, t3 = 0;
+  std::vector<long double> big_n(A + 2, 0), big_s(A + 2, 0);  // suffix sums over m
+  for (i64 m = A; m >= 0; --m) big_n[m] = big_n[m + 1] + n2[m], big_s[m] = big_s[m + 1] + s2[m];
+  for (i64 j = A - 1; j >= 0; --j) {
+    t3 += s3[j + 1];
+    const long double j1 = big_n[A - j], j12 = big_n[0], sum2 = big_s[0] - big_s[A - j];
+    const long double j2 = j12 - j1;
+    const long double fill = std::ceil((t3 - (j2 * C - sum2)) / C * (1.0L - 1e-12L));
+    best = std::max(best, j12 + std::max<long double>(0, fill));
+  }
+  return best > 1e300L ? std::numeric_limits<double>::infinity() : static_cast<double>(best);
 }
 
 }  // namespace
@@ -422,7 +525,9 @@ double lower_bound_pack(const double* sizes, i64 n, i64 k, const double* capacit
     const long double volume = std::ceil(ratio * (1.0L - 1e-12L));
     const double by_volume = volume > std::numeric_limits<double>::max() ? std::numeric_limits<double>::infinity()
                                                                          : static_cast<double>(volume);
-    bound = std::max({bound, by_volume, static_cast<double>(big)});
+    // L2 adds to the volume bound only through items above half the capacity.
+    const double l2 = big > 0 ? martello_toth_l2(sizes, n, k, d, capacity[d]) : 0.0;
+    bound = std::max({bound, by_volume, static_cast<double>(big), l2});
   }
   return bound;
 }

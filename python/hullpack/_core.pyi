@@ -33,6 +33,30 @@ def pack(sizes: _F64, capacity: _F64, method: Literal["ffd", "bfd"] = "ffd",
     """First/best-fit-decreasing bin packing of sizes (n,) or (n, k) into bins of capacity (k,):
     (bin_of_item (n,), n_bins). order: None or a permutation of 0..n-1 that breaks ties."""
 
+def pack_histogram(sizes: _F64, capacity: float, order: _I64 | None = None) -> tuple[_I64, int] | None:
+    """Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item (n,), n_bins), or None
+    where a size is not an integer or floor(capacity) exceeds 2**20."""
+
+def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None) -> tuple[_I64, bool, float]:
+    """Items of sizes (n,) or (n, k) spread over n_bins bins (1 <= n_bins <= n), each where it raises the
+    fullest normalised load least: (bin_of_item (n,), whether every bin is within the capacity, the
+    largest load / capacity)."""
+
+def pack_runs(lengths: _F64, terms: _F64, capacity: float,
+              order: _I64 | None = None) -> tuple[_I64, int, _F64]:
+    """Sorted-run packing of lengths (n,) under a batch cost shape, terms (6,) = (sum, padded, square,
+    padded_square, count, constant): (bin_of_item (n,), n_bins, cost of each run (n_bins,))."""
+
+def cut_sorted(keys: _F64, n_batches: _Int, order: _I64 | None = None) -> _I64:
+    """Items by decreasing key cut into n_batches runs (1 <= n_batches <= n), the shorter runs first:
+    bin_of_item (n,)."""
+
+def run_costs(lengths: _F64, bin_of_item: _I64, n_bins: _Int, terms: _F64) -> _F64:
+    """The cost of every bin under the terms (6,) of a batch cost shape: (n_bins,)."""
+
+def lower_bound_runs(lengths: _F64, terms: _F64, capacity: float) -> float:
+    """A lower bound on the number of batches of cost <= capacity under a batch cost shape."""
+
 def balance(costs: _F64, n_batches: _Int, batch_size: _Int, order: _I64 | None = None,
             refine: _Flag | Literal["none", "lightest", "exchange"] = True,
             keys: _F64 | None = None) -> _I64:

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace hullpack::packing {
 
@@ -26,9 +27,67 @@ void packing_keys(const double* sizes, std::int64_t n, std::int64_t k, const dou
 // bin that fits; best fit the bin with the largest load (k == 1) or the largest sum_d
 // load[d] / capacity[d] (k > 1) among those that fit, ties to the lowest number. A new bin is opened
 // only when none fits, so bins are numbered in opening order and none is empty. Writes
-// bin_of_item (n) and returns the number of bins.
+// bin_of_item (n) and returns the number of bins. k == 1 takes O(n log n). k > 1 takes
+// O(n k log bins): the search for the bin is bounded (a pool of visits, see packing.cpp), and an
+// item whose search runs out of visits goes to a recent bin or a bin that surely fits, if any fits,
+// else to a new bin; until the pool runs dry the result is exact first/best fit.
 std::int64_t pack(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
                   const std::int64_t* order, Method method, std::int64_t* bin_of_item);
+
+// Best-fit-decreasing over histograms (pack_hist.cpp), for one dimension of integer sizes: items of
+// equal size are taken in `order` (identity when null), bins are numbered in opening order and
+// none is empty, every bin's total is <= capacity. The loads evolve as item-by-item best fit's, so
+// the bin count equals pack(..., best_fit)'s; an item may join another of several equally full
+// bins. O(n + S + bins) for sizes up to S. Returns the number of bins, or -1 (writing nothing)
+// where it does not apply: a size that is not an integer in 0..floor(capacity) (the caller tells an
+// oversize item from a fraction), floor(capacity) above 2^20, or n >= 2^32.
+std::int64_t pack_histogram(const double* sizes, std::int64_t n, double capacity, const std::int64_t* order,
+                            std::int64_t* bin_of_item);
+
+// Spreads items over n_bins bins (pack_spread.cpp): in the placement sequence of packing_keys, each
+// item goes to whichever of the least-loaded bins per dimension its addition leaves with the
+// lowest fullest normalised load (ties to the lowest number). Writes bin_of_item and the largest
+// load / capacity of any bin in any dimension (*peak); returns whether every bin stayed within the
+// capacity (load + size <= capacity at every step). O(n k log(n k)). Some bins may be left empty
+// when there are few items.
+bool spread(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity, std::int64_t n_bins,
+            const std::int64_t* order, std::int64_t* bin_of_item, double* peak);
+
+// ---- batch cost shapes (pack_runs.cpp) ------------------------------------------------------
+
+// The cost of a batch of m items whose longest has length L, with lengths summing to S1 and their
+// squares to S2: constant + count * m + m * (padded * L + padded_square * L * L) + sum * S1 +
+// square * S2. Every term must be finite and >= 0.
+struct CostTerms {
+  double sum = 0.0, padded = 0.0, square = 0.0, padded_square = 0.0, count = 0.0, constant = 0.0;
+};
+double run_cost(const CostTerms& terms, double m, double longest, double s1, double s2);
+
+// Sorted runs: items by decreasing length (ties in `order`), cut greedily into the longest runs
+// of cost <= capacity. Optimal in the number of batches for the padded family (sum = square = 0),
+// optimal among partitions into runs of the length order otherwise (proofs in pack_runs.cpp).
+// Writes bin_of_item (runs numbered longest first) and, if given, the cost of every run (as the
+// greedy computed it); returns the number of runs. Throws std::invalid_argument naming an item
+// that costs more than the capacity alone.
+std::int64_t pack_runs(const double* lengths, std::int64_t n, const CostTerms& terms, double capacity,
+                       const std::int64_t* order, std::int64_t* bin_of_item, std::vector<double>* run_costs);
+
+// Sorts by decreasing key (ties in `order`) and cuts into n_batches (1..n) runs of n / n_batches
+// items, the last n % n_batches runs one more: the shorter runs hold the longest items, which
+// minimises the peak of any padded-family cost, and its total when n_batches divides n
+// (pack_runs.cpp).
+void cut_sorted(const double* keys, std::int64_t n, std::int64_t n_batches, const std::int64_t* order,
+                std::int64_t* bin_of_item);
+
+// out[b] = run_cost of the items with bin_of_item == b (0 for an empty bin); lengths summed in item
+// order. bin_of_item values must lie in 0..n_bins-1.
+void run_costs(const double* lengths, std::int64_t n, const std::int64_t* bin_of_item, std::int64_t n_bins,
+               const CostTerms& terms, double* out);
+
+// A lower bound on the number of batches of cost <= capacity any partition needs: the larger of
+// the volume bound (each item costs at least what it would as its batch's longest) and the exact
+// optimum without the sum and square terms. Needs every item to fit alone.
+double lower_bound_runs(const double* lengths, std::int64_t n, const CostTerms& terms, double capacity);
 
 // How balance() improves the largest-first split.
 enum class Refine {
@@ -51,9 +110,9 @@ void balance(const double* costs, std::int64_t n, std::int64_t n_batches,
              const std::int64_t* order, Refine refine, std::int64_t* bin_of_item,
              const double* keys = nullptr);
 
-// A lower bound on the number of bins any packing needs: the largest of ceil(total_d /
-// capacity_d) and the number of items above half the capacity in one dimension (no two of them
-// share a bin).
+// A lower bound on the number of bins any packing needs: the largest over dimensions of Martello
+// and Toth's L2 bound (which is at least ceil(total_d / capacity_d) and the number of items above
+// half the capacity, no two of which share a bin).
 double lower_bound_pack(const double* sizes, std::int64_t n, std::int64_t k,
                         const double* capacity);
 

@@ -9,7 +9,9 @@ Each sampler is a ``torch.utils.data.Sampler[list[int]]`` to pass as ``batch_sam
   all ranks and near-equal cost within every step, without communication.
 
 Sizes come as an ``(n,)`` or ``(n, k)`` array or are read once from a PyG dataset
-(:func:`graph_sizes`); :class:`LinearCost` and :class:`MemoryModel` turn sizes into costs.
+(:func:`graph_sizes`); :class:`LinearCost` and :class:`MemoryModel` turn sizes into costs, and
+``batch_cost=`` (``"padded"``, ``"quadratic"``, a :class:`BatchCost`, ...) says how costs add up into
+a batch's when that is not their sum (padded tensors, attention).
 
 Trainers that manage samplers themselves need no hook: PyTorch Lightning (one process or DDP, its
 default settings) and accelerate move the samplers through their epochs, and under DDP Lightning
@@ -29,6 +31,7 @@ from .balanced import BalancedBatchSampler
 from .cost import LinearCost, MemoryModel
 from .distributed import DistributedBalancedBatchSampler
 from .packed import PackedBatchSampler
+from .shape import BatchCost
 
 __all__ = [
     "PackedBatchSampler",
@@ -36,6 +39,7 @@ __all__ = [
     "DistributedBalancedBatchSampler",
     "LinearCost",
     "MemoryModel",
+    "BatchCost",
     "graph_sizes",
     "as_sizes",
     "DEFAULT_FIELDS",

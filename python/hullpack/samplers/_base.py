@@ -63,12 +63,21 @@ def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, 
     if granularity <= 0:
         return costs
     step = np.log1p(granularity)
-    offset = np.broadcast_to(rng.random(costs.shape[1] if costs.ndim == 2 else None), costs.shape)
-    out = costs.copy()
-    pos = costs > 0
-    scaled = np.log(costs[pos]) / step - offset[pos]
-    cell = np.ceil(scaled) if up else np.floor(scaled + 0.5)
-    out[pos] = np.exp((cell + offset[pos]) * step)
+    offset = rng.random(costs.shape[1] if costs.ndim == 2 else None)
+    # In place, a few passes over n values: log(0) = -inf stays -inf through the grid and exp gives
+    # 0 back, so zero costs need no mask.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(costs)
+        out /= step
+        out -= offset
+        if up:
+            np.ceil(out, out=out)
+        else:
+            out += 0.5
+            np.floor(out, out=out)
+        out += offset
+        out *= step
+        np.exp(out, out=out)
     if up:
         np.maximum(out, costs, out=out)  # guard against exp/log rounding below the real cost
         if cap is not None:

@@ -9,9 +9,10 @@ import numpy as np
 
 from ..errors import InvalidSizesError
 from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
-from .cost import item_costs, resolve_cost
+from .cost import item_costs
 from .distributed import DistributedBalancedBatchSampler
 from .partition import balanced_partition, drop_items
+from .shape import partition_costs, resolve_batch_cost, shaped_partition
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,17 @@ class BalancedBatchSampler(PlanBatchSampler):
 
     The cost of an item is ``cost(sizes)`` for a :class:`~hullpack.samplers.LinearCost` or
     :class:`~hullpack.samplers.MemoryModel` (or ``weights=``/``bias=``), else its size summed over
-    columns. With ``shuffle`` each epoch (see :meth:`set_epoch`) has other batches, in another
-    order, all still balanced (``granularity`` as for :class:`PackedBatchSampler`).
+    columns. A batch costs the sum of its items' costs unless ``batch_cost`` says otherwise (as for
+    :class:`~hullpack.samplers.PackedBatchSampler`): shapes without padding terms (``"quadratic"``,
+    a :class:`~hullpack.samplers.BatchCost` of sums and counts) are balanced as sums of per-item
+    costs; padded ones (``"padded"``: ``count x longest``, ``"padded-quadratic"``) and functions
+    sort the items by length and cut them into runs, the shorter runs holding the longest items,
+    which under a padded cost gives the least peak there is (the batch of the longest item costs
+    its count times that length whatever else it holds) and, when all batches hold the same
+    number of items, the least total padding (with ``shuffle``, lengths within ``granularity`` of
+    each other trade places, which may cost up to that fraction). With ``shuffle`` each epoch (see
+    :meth:`set_epoch`) has other batches, in another order, all still balanced (``granularity`` as
+    for :class:`PackedBatchSampler`).
 
     Under DDP, ``sampler=`` a ``DistributedSampler`` makes it yield that rank's share of the
     batches, exactly as :class:`DistributedBalancedBatchSampler` with the same arguments. PyTorch
@@ -55,30 +65,39 @@ class BalancedBatchSampler(PlanBatchSampler):
     """
 
     def __init__(self, sizes: Any, batch_size: int, *, cost: Callable | None = None,
-                 weights: Sequence[float] | None = None, bias: float | None = None, shuffle: bool = True,
-                 seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
+                 weights: Sequence[float] | None = None, bias: float | None = None, batch_cost: Any = "sum",
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
                  fields: Sequence | None = None, sampler: Any = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
         self.sizes = read_sizes(sizes, fields)
-        self.costs = item_costs(self.sizes, resolve_cost(cost, weights, bias))
+        model, self.shape = resolve_batch_cost(batch_cost, cost, weights, bias)
+        self.lengths = item_costs(self.sizes, model)
+        self.costs = partition_costs(self.shape, self.lengths)
+        self._partition = (balanced_partition if self.shape is None
+                           else partial(shaped_partition, self.shape, balanced_partition))
         n = self.costs.size
         self.batch_size = check_int(batch_size, "batch_size", 1)
         if self.batch_size > n:
             raise InvalidSizesError(f"batch_size = {batch_size} is larger than the number of items ({n})")
         self.num_batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.costs, self.batch_size))
+        self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.lengths, self.batch_size,
+                                        batch_cost=self._batch_cost_arg()))
         if self._shard is not None:
             self.num_batches = self._shard.num_steps  # this rank's
-        self._set_fingerprint(self.costs)
+        self._set_fingerprint(self.lengths)
+
+    def _batch_cost_arg(self) -> Any:
+        return "sum" if self.shape is None else getattr(self.shape, "fn", self.shape)
 
     def init_kwargs(self) -> dict:
-        return {"sizes": self.costs, "batch_size": self.batch_size, **self._common_kwargs()}
+        return {"sizes": self.lengths, "batch_size": self.batch_size, "batch_cost": self._batch_cost_arg(),
+                **self._common_kwargs()}
 
     def _replicated_hint(self) -> str:
         return f"batch_size={self.batch_size}"
 
     def _config(self) -> tuple:
-        return super()._config() + (self.batch_size,)
+        return super()._config() + (self.batch_size,) + (() if self.shape is None else (repr(self.shape),))
 
     _lower_bound: float | None = None  # the same in every epoch that keeps all items
 
@@ -86,11 +105,15 @@ class BalancedBatchSampler(PlanBatchSampler):
         rng = self.rng(epoch)
         n, B = self.costs.size, self.num_batches
         keep = drop_items(n, n - B * self.batch_size if self.drop_last else 0, rng, self.shuffle)
-        offsets, items, costs, lb = balanced_partition(self.costs, keep, B, self.batch_size, rng,
-                                                       self.shuffle, self.granularity,
-                                                       None if self.drop_last else self._lower_bound)
-        if not self.drop_last:
-            self._lower_bound = lb
+        if self.shape is None:  # the bound depends only on the costs kept: once while all are kept
+            offsets, items, costs, lb = balanced_partition(self.costs, keep, B, self.batch_size, rng,
+                                                           self.shuffle, self.granularity,
+                                                           None if self.drop_last else self._lower_bound)
+            if not self.drop_last:
+                self._lower_bound = lb
+        else:
+            offsets, items, costs, lb = self._partition(self.costs, keep, B, self.batch_size, rng,
+                                                        self.shuffle, self.granularity)
         if self.shuffle:
             perm = rng.permutation(B)
             offsets, items = reorder(offsets, items, perm)

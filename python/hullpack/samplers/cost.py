@@ -86,7 +86,7 @@ class LinearCost:
         return f"{type(self).__name__}(weights={self.weights.tolist()}, bias={self.bias:g})"
 
 
-def _nnls_small(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def nnls_small(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Exact non-negative least squares for a handful of columns.
 
     The NNLS optimum is the unconstrained least-squares fit on its own support, so trying every
@@ -211,7 +211,7 @@ class MemoryModel(LinearCost):
                 f"the {m} probe batches cannot separate the {p} terms of the model (rank {rank}); "
                 "use probes with different item counts and different summed sizes"
             )
-        coef = _nnls_small(X, y)
+        coef = nnls_small(X, y)
         model = cls(coef[:k], coef[k], coef[k + 1] if fit_intercept else 0.0)
         model.probes_ = {"summed_sizes": S, "counts": c, "peak_bytes": y}
         pred = X @ coef

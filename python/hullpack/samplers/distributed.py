@@ -3,6 +3,7 @@ without any communication between ranks."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -10,8 +11,9 @@ import numpy as np
 from ..errors import DistributedConfigError, InvalidSizesError
 from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
 from .budget import Budget, fill
-from .cost import item_costs, resolve_cost
+from .cost import item_costs
 from .partition import balanced_partition, drop_items
+from .shape import partition_costs, resolve_batch_cost, shaped_partition
 from .trainers import world_of
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,10 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
       the items must need at least ``num_replicas`` batches under any packing (with ``shuffle``, by
       the lower bound on the batch count; without, by the one packing used every epoch).
 
+    ``batch_cost`` (``"padded"``, ``"quadratic"``, a :class:`~hullpack.samplers.BatchCost`, ...) says
+    what a batch costs when that is not the sum of its items, as for
+    :class:`~hullpack.samplers.PackedBatchSampler` and :class:`~hullpack.samplers.BalancedBatchSampler`.
+
     ``num_replicas`` and ``rank`` are read from ``sampler`` when given (a ``DistributedSampler``, as
     PyTorch Lightning passes when it re-creates batch samplers), else from the initialised
     ``torch.distributed`` default group.
@@ -100,7 +106,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     def __init__(self, sizes: Any, batch_size: int | None = None, max_cost: Any = None, *,
                  mode: str | None = None, num_replicas: int | None = None, rank: int | None = None,
                  cost: Callable | None = None, weights: Sequence[float] | None = None,
-                 bias: float | None = None, method: str = "auto", oversize: str = "error",
+                 bias: float | None = None, batch_cost: Any = "sum", method: str = "auto", oversize: str = "error",
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
                  fields: Sequence | None = None, sampler: Any = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
@@ -119,7 +125,9 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             if max_cost is not None:
                 raise ValueError("max_cost= applies to mode='packed'; mode='balanced' takes batch_size=")
             self.batch_size = check_int(batch_size, "batch_size", 1)
-            self.costs = item_costs(self.sizes, resolve_cost(cost, weights, bias))
+            model, self.shape = resolve_batch_cost(batch_cost, cost, weights, bias)
+            self.lengths = item_costs(self.sizes, model)
+            self.costs = partition_costs(self.shape, self.lengths)
             if self.drop_last:
                 self.num_steps = n // (R * self.batch_size)
                 if self.num_steps == 0:
@@ -139,12 +147,12 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             if batch_size is not None:
                 raise ValueError("batch_size= applies to mode='balanced'; mode='packed' takes max_cost=")
             self.batch_size = None
-            self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method)
-            self.costs = self.budget.costs
+            self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
+            self.costs, self.lengths, self.shape = self.budget.costs, self.budget.lengths, self.budget.shape
             self.num_steps = None  # depends on the epoch's packing
             if self.drop_last:
                 self._check_packed_steps()
-        self._set_fingerprint(self.costs)
+        self._set_fingerprint(self.lengths)
 
     def _check_packed_steps(self) -> None:
         """drop_last=True in packed mode: raise now unless every epoch packs into >= num_replicas
@@ -159,19 +167,18 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                 f"fewer than the {R} replicas; lower max_cost or set drop_last=False")
 
     def init_kwargs(self) -> dict:
-        kwargs = {"sizes": self.costs, "mode": self.mode, "num_replicas": self.num_replicas,
-                  "rank": self.rank, **self._common_kwargs()}
+        kwargs = {"mode": self.mode, "num_replicas": self.num_replicas, "rank": self.rank, **self._common_kwargs()}
         if self.budget is None:
-            kwargs["batch_size"] = self.batch_size
+            shape = self.shape
+            kwargs.update(sizes=self.lengths, batch_size=self.batch_size,
+                          batch_cost="sum" if shape is None else getattr(shape, "fn", shape))
         else:
-            kwargs.update(max_cost=self.budget.max_cost, method=self.budget.method,
-                          oversize=self.budget.oversize)
+            kwargs.update(self.budget.init_kwargs())
         return kwargs
 
     def _config(self) -> tuple:
         extra = (self.mode, self.num_replicas, self.batch_size)
-        if self.budget is not None:
-            extra += (self.budget.max_cost.tolist(), self.budget.method, self.budget.oversize)
+        extra += (repr(self.shape),) if self.budget is None else self.budget.config()
         return super()._config() + extra
 
     # -- the global plan, shared by all ranks ----------------------------------------------------
@@ -189,7 +196,9 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                     extra = (rng.permutation(n) if self.shuffle else np.arange(n))[:B - n]
                     keep = np.concatenate([keep, np.resize(extra, B - n)]).astype(np.int64)
                     info["padded_items"] = B - n
-            offsets, items, costs, info["lower_bound"] = balanced_partition(
+            split = balanced_partition if self.shape is None else partial(shaped_partition, self.shape,
+                                                                           balanced_partition)
+            offsets, items, costs, info["lower_bound"] = split(
                 self.costs, keep, B, self.batch_size, rng, self.shuffle, self.granularity)
             return offsets, items, costs, info
 
@@ -206,29 +215,23 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             costs = costs[keep]  # at least R batches are left: checked in the constructor
         elif short:
             offsets, items, missing = self._split_heaviest_counts(offsets, items, short, rng)
-            costs = self._costs_of(offsets, items)
+            costs = budget.batch_costs(offsets, items)
             info.update(padded_items=missing, split_batches=short - missing)
         return offsets, items, costs, info
-
-    def _costs_of(self, offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
-        seg = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
-        c = self.costs[items]
-        if c.ndim == 1:
-            return np.bincount(seg, weights=c, minlength=offsets.size - 1)
-        return np.column_stack([np.bincount(seg, weights=c[:, j], minlength=offsets.size - 1)
-                                for j in range(c.shape[1])])
 
     def _split_heaviest_counts(self, offsets: np.ndarray, items: np.ndarray, need: int,
                                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
         """``need`` more batches: split the batches with the most items in two halves of near-equal
-        cost (neither empty); if too few have two items, add single-item batches repeating random
-        items."""
+        cost (neither empty), the second halves appended in that order; if too few have two items,
+        add single-item batches repeating random items. Work in O(n) plus the split batches."""
         counts = np.diff(offsets)
-        batches = [items[offsets[b]:offsets[b + 1]] for b in range(counts.size)]
-        for b in np.argsort(-counts, kind="stable")[:need]:
-            members = batches[b]
-            if members.size < 2:
-                break
+        nb = counts.size
+        split = np.argsort(-counts, kind="stable")[:need]
+        split = split[counts[split] >= 2]  # counts fall along `split`: a prefix of it
+        items = items.copy()
+        first = counts.copy()  # items in the first piece of each batch
+        for b in split:
+            members = items[offsets[b]:offsets[b + 1]]
             # Deal members, heaviest first, to the lighter half (of equal loads, the one with fewer
             # items, so that zero-cost items are shared too): both halves near half the cost.
             c = self.costs[members]
@@ -239,17 +242,26 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                 h = 0 if (load[0], len(halves[0])) <= (load[1], len(halves[1])) else 1
                 halves[h].append(int(members[i]))
                 load[h] += float(c[i])
-            batches[b] = np.array(sorted(halves[0]), dtype=np.int64)
-            batches.append(np.array(sorted(halves[1]), dtype=np.int64))
-        missing = need - (len(batches) - counts.size)
+            items[offsets[b]:offsets[b + 1]] = sorted(halves[0]) + sorted(halves[1])
+            first[b] = len(halves[0])
+        # Pieces in item order: batch b's first piece, then (if split) its second; batches keep their
+        # numbers and the second pieces follow them in the order they were split.
+        is_split = np.zeros(nb, dtype=bool)
+        is_split[split] = True
+        at = np.arange(nb) + np.cumsum(is_split) - is_split  # position of b's first piece
+        pieces = np.zeros(nb + split.size, dtype=np.int64)
+        pieces[at] = first
+        pieces[at[split] + 1] = counts[split] - first[split]
+        piece_offsets = np.zeros(pieces.size + 1, dtype=np.int64)
+        np.cumsum(pieces, out=piece_offsets[1:])
+        offsets, items = reorder(piece_offsets, items, np.concatenate([at, at[split] + 1]))
+        missing = need - int(split.size)
         if missing:
             pool = rng.permutation(self.sizes.shape[0]) if self.shuffle else np.arange(self.sizes.shape[0])
-            fits = pool[np.isin(pool, items)][:missing]
-            batches += [np.array([int(i)], dtype=np.int64) for i in np.resize(fits, missing)]
-        new_counts = np.array([b.size for b in batches], dtype=np.int64)
-        new_offsets = np.zeros(new_counts.size + 1, dtype=np.int64)
-        np.cumsum(new_counts, out=new_offsets[1:])
-        return new_offsets, np.concatenate(batches).astype(np.int64), int(missing)
+            fits = np.resize(pool[np.isin(pool, items)][:missing], missing).astype(np.int64)
+            offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, missing + 1)])
+            items = np.concatenate([items, fits])
+        return offsets, items.astype(np.int64), missing
 
     def _build(self, epoch: int) -> Plan:
         rng = self.rng(epoch)

@@ -10,6 +10,7 @@ import numpy as np
 from ._base import Plan, PlanBatchSampler, read_sizes, reorder
 from .budget import Budget, fill
 from .distributed import DistributedBalancedBatchSampler
+from .shape import padding_fill
 
 log = logging.getLogger(__name__)
 
@@ -18,17 +19,30 @@ class PackedBatchSampler(PlanBatchSampler):
     """Batches of varying size whose cost stays within ``max_cost``, in as few batches as possible.
 
     Items are packed first-fit (``method="ffd"``) or best-fit (``"bfd"``) decreasing by the C++ core
-    in O(n log n); the default ``"auto"`` also tries balanced partitions into fewer batches where
-    first fit stays above the lower bound (see :func:`hullpack.packing.pack`). The cost of an item is its size; with ``(n, k)`` sizes and a vector ``max_cost``
-    every column has its own budget (say nodes and edges); with a scalar ``max_cost`` the cost is
-    ``cost(sizes)`` for a :class:`~hullpack.samplers.LinearCost` or
-    :class:`~hullpack.samplers.MemoryModel` (or ``weights=``/``bias=``), else the sizes summed over
-    columns.
+    in O(n log n); the default ``"auto"`` packs integer costs best fit over histograms (O(n)) and
+    others first fit, and also tries balanced partitions into fewer batches where that stays above
+    the lower bound (see :func:`hullpack.packing.pack`). The cost of an item is its size; with
+    ``(n, k)`` sizes and a vector ``max_cost`` every column has its own budget (say nodes and
+    edges); with a scalar ``max_cost`` the cost is ``cost(sizes)`` for a
+    :class:`~hullpack.samplers.LinearCost` or :class:`~hullpack.samplers.MemoryModel` (or
+    ``weights=``/``bias=``), else the sizes summed over columns.
+
+    A batch costs the sum of its items' costs unless ``batch_cost`` says otherwise: with
+    ``batch_cost="padded"`` it costs ``count x longest`` (padded sequences: ``max_cost`` bounds the
+    padded elements of every batch), ``"quadratic"`` the sum of squares, ``"padded-quadratic"``
+    ``count x longest**2``, or any :class:`~hullpack.samplers.BatchCost`, a
+    :class:`~hullpack.samplers.MemoryModel` (``max_cost`` then the memory in bytes) or a monotone
+    function of a batch's lengths. Padded shapes are packed by sorting items by length and cutting
+    the longest runs within budget: the fewest batches any packing needs under a padded cost.
 
     Args:
         sizes: ``(n,)`` or ``(n, k)`` item sizes, or a graph dataset (sizes read once, see
             :func:`~hullpack.samplers.graph_sizes`; ``fields`` picks the columns).
         max_cost: budget of one batch (scalar, or one per column).
+        batch_cost: how item costs add up into a batch's: ``"sum"`` (default), ``"padded"``,
+            ``"quadratic"``, ``"padded-quadratic"``, a :class:`~hullpack.samplers.BatchCost`, a
+            :class:`~hullpack.samplers.MemoryModel` or a function of a batch's lengths (longest
+            first) that never drops when an item is added or lengthened (see :mod:`.shape`).
         oversize: an item over budget raises (``"error"``), gets a batch of its own (``"alone"``,
             warned) or is left out (``"skip"``, warned); ``stats()`` counts them.
         shuffle: a different packing and batch order every epoch (seeded by ``seed`` and the epoch
@@ -63,28 +77,27 @@ class PackedBatchSampler(PlanBatchSampler):
     """
 
     def __init__(self, sizes: Any, max_cost: Any, *, cost: Callable | None = None,
-                 weights: Sequence[float] | None = None, bias: float | None = None, method: str = "auto",
-                 shuffle: bool = True, seed: int = 0, oversize: str = "error", drop_last: bool = False,
-                 granularity: float = 0.01, fields: Sequence | None = None, sampler: Any = None):
+                 weights: Sequence[float] | None = None, bias: float | None = None, batch_cost: Any = "sum",
+                 method: str = "auto", shuffle: bool = True, seed: int = 0, oversize: str = "error",
+                 drop_last: bool = False, granularity: float = 0.01, fields: Sequence | None = None,
+                 sampler: Any = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
         self.sizes = read_sizes(sizes, fields)
-        self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method)
+        self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
         self.max_cost = self.budget.max_cost
-        self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.budget.costs,
-                                        max_cost=self.max_cost, method=method, oversize=oversize))
-        self._set_fingerprint(self.budget.costs)
+        rebuild = self.budget.init_kwargs()
+        self._for_rank(sampler, partial(DistributedBalancedBatchSampler, rebuild.pop("sizes"), **rebuild))
+        self._set_fingerprint(self.budget.lengths)
 
     def init_kwargs(self) -> dict:
-        b = self.budget
-        return {"sizes": b.costs, "max_cost": b.max_cost, "method": b.method, "oversize": b.oversize,
-                **self._common_kwargs()}
+        return {**self.budget.init_kwargs(), **self._common_kwargs()}
 
     def _replicated_hint(self) -> str:
-        return f"max_cost={self.max_cost.tolist()}"
+        shape = "" if self.budget.shape is None else ", batch_cost=..."
+        return f"max_cost={self.max_cost.tolist()}{shape}"
 
     def _config(self) -> tuple:
-        b = self.budget
-        return super()._config() + (b.max_cost.tolist(), b.method, b.oversize)
+        return super()._config() + self.budget.config()
 
     def _build(self, epoch: int) -> Plan:
         rng = self.rng(epoch)
@@ -103,5 +116,8 @@ class PackedBatchSampler(PlanBatchSampler):
         offsets, items = reorder(offsets, items, perm)
         costs = costs[perm]
         info["fill_mean"] = float(fill(costs, self.max_cost).mean()) if costs.shape[0] else 0.0
-        info["batches_over_lower_bound"] = costs.shape[0] / max(info["lower_bound"], 1.0)
+        if self.budget.runs:
+            info["padding_fill"] = padding_fill(self.budget.lengths, offsets, items)
+        if info["lower_bound"] is not None:
+            info["batches_over_lower_bound"] = costs.shape[0] / max(info["lower_bound"], 1.0)
         return Plan(offsets, items, costs, info)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..errors import ScreeningError
 from ..elements import ELEMNET_ELEMENTS
+from ..plotting import draw_ternary_facets, label_triangle, triangle_xy
 from .names import ORDER_NAMES, alphabetical_order, formula_of, formulas, parse_system, system_name
 from .outputs import write_outputs
 
@@ -369,19 +370,11 @@ class ScreenResult:
             ax.set_ylabel("formation energy (eV/atom)")
         else:
             def xy(f):  # fractions in ElemNet's column order -> the triangle of the name's order
-                g = f[:, perm]
-                return g[:, 1] + 0.5 * g[:, 2], g[:, 2] * (3 ** 0.5) / 2
+                return triangle_xy(f, perm)
             px, py = xy(fr)
             sc = ax.scatter(px, py, c=e, s=12, cmap="viridis", label="model (grid)")
             fig.colorbar(sc, ax=ax, label="predicted energy (eV/atom)", shrink=0.8)
-            corners = np.eye(3)
-
-            def draw_facets(hull, f, color, ls):
-                for tri in hull.facets:
-                    pts = np.array([corners[-1 - v] if v < 0 else f[v] for v in tri])
-                    tx, ty = xy(np.vstack([pts, pts[:1]]))
-                    ax.plot(tx, ty, ls, color=color, lw=0.7)
-            draw_facets(h, fr, "C0", "-")
+            draw_ternary_facets(ax, h.facets, fr, perm, color="C0", ls="-", lw=0.7)
             vx, vy = xy(fr[h.is_vertex])
             ax.plot(vx, vy, "o", color="C0", ms=3, mfc="none", label="predicted hull vertices")
             sx, sy = xy(fr[stable])
@@ -391,16 +384,12 @@ class ScreenResult:
                             color="C0")
             if len(ed):
                 hd = lower_hull(fd, ed, tol=HULL_TOL)
-                draw_facets(hd, fd, "C3", "--")
+                draw_ternary_facets(ax, hd.facets, fd, perm, color="C3", ls="--", lw=0.7)
                 dx, dy = xy(fd)
                 ax.plot(dx, dy, "x", color="C3", ms=5, label="OQMD compounds")
                 sx, sy = xy(fd[hd.is_vertex])
                 ax.plot(sx, sy, "s", color="C3", mfc="none", ms=8, label="DFT stable")
-            for k, (cx, cy) in enumerate(zip(*xy(corners[perm]))):
-                ax.annotate(names[k], (cx, cy), textcoords="offset points", xytext=(0, 6 if k == 2 else -14),
-                            ha="center")
-            ax.set_aspect("equal")
-            ax.axis("off")
+            label_triangle(ax, names)
         ax.set_title(f"{system}: predicted vs DFT (OQMD) convex hull")
         ax.legend(fontsize=8, loc="best")
         fig.tight_layout()

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..elements import ELEMENT_INDEX
 from ..hull import lower_hull
+from ..plotting import draw_ternary_facets, label_triangle, triangle_xy
 from .hulls import Reference
 from .inputs import parse
 
@@ -119,30 +120,19 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         ax.set_xlabel(f"fraction of {symbols[1]} in {symbols[0]}-{symbols[1]}")
         ax.set_ylabel("energy (eV/atom)")
     else:
-        def xy(p):
-            return p[:, 1] + 0.5 * p[:, 2], p[:, 2] * (3 ** 0.5) / 2
-
-        corners = np.eye(3)
         hull = lower_hull(f, shifted) if len(f) else None
-        for tri in (hull.facets if hull is not None else [[-1, -2, -3]]):
-            pts = np.array([corners[-1 - v] if v < 0 else f[v] for v in tri])
-            tx, ty = xy(np.vstack([pts, pts[:1]]))
-            ax.plot(tx, ty, "-", color="C0", lw=0.7)
-        px, py = xy(f)
+        draw_ternary_facets(ax, hull.facets if hull is not None else [[-1, -2, -3]], f, color="C0", ls="-", lw=0.7)
+        px, py = triangle_xy(f)
         ax.plot(px[~stable], py[~stable], "o", color="0.6", ms=4, label="unstable")
         ax.plot(px[stable], py[stable], "o", color="C0", ms=7, label="stable")
         for xi, yi, name in zip(px[stable & ~pure], py[stable & ~pure], table["formula"].to_numpy()[stable & ~pure]):
             ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
         if candidates is not None:
             cf, ce, cs, cn = _candidate_points(candidates, symbols)
-            cx, cy = xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))
+            cx, cy = triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))
             ax.plot(cx[cs], cy[cs], "*", color="C2", ms=12, label="candidate, stable")
             ax.plot(cx[~cs], cy[~cs], "x", color="C3", ms=7, label="candidate, unstable")
-        for k, (cx0, cy0) in enumerate(zip(*xy(corners))):
-            ax.annotate(symbols[k], (cx0, cy0), textcoords="offset points", xytext=(0, 6 if k == 2 else -14),
-                        ha="center")
-        ax.set_aspect("equal")
-        ax.axis("off")
+        label_triangle(ax, symbols)
     ax.set_title(f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} entries)")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

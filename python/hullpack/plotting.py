@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["triangle_xy", "draw_ternary_facets", "label_triangle"]
+__all__ = ["draw_ternary_facets", "label_triangle", "triangle_xy"]
 
 _HEIGHT = 3 ** 0.5 / 2
 

@@ -10,14 +10,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ScreeningError
 from ..elements import ELEMNET_ELEMENTS
+from ..errors import ScreeningError
 from ..plotting import draw_ternary_facets, label_triangle, triangle_xy
-from .names import ORDER_NAMES, alphabetical_order, formula_of, formulas, parse_system, system_name
+from .names import (
+    ORDER_NAMES,
+    alphabetical_order,
+    formula_of,
+    formulas,
+    parse_system,
+    system_name,
+)
 from .outputs import write_outputs
 
 # formula_of, formulas and parse_system live in .names; they stay importable from here
-__all__ = ["ScreenResult", "ROBUST_DEPTH", "formula_of", "formulas", "parse_system"]
+__all__ = ["ROBUST_DEPTH", "ScreenResult", "formula_of", "formulas", "parse_system"]
 
 #: eV/atom: a predicted stable compound at least this far below the hull of the other points is
 #: counted as robust in :meth:`ScreenResult.summary`: deeper than the shipped model's typical

@@ -12,7 +12,7 @@ from ..plotting import draw_ternary_facets, label_triangle, triangle_xy
 from .hulls import Reference
 from .inputs import parse
 
-__all__ = ["parse_space", "space_table", "plot_space"]
+__all__ = ["parse_space", "plot_space", "space_table"]
 
 
 def parse_space(space: str) -> list[str]:

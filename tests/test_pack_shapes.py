@@ -83,7 +83,8 @@ def runs_case(draw, max_n=40):
     lengths = np.array(draw(st.lists(st.integers(0, 20), min_size=n, max_size=n)), dtype=float)
     terms = draw(terms_st)
     alone = max(ref_cost([x], terms) for x in lengths)
-    capacity = alone * draw(st.sampled_from([1.0, 1.5, 3.0, 8.0]))
+    # a budget must be > 0: where every item costs nothing (zero lengths, no per-item term) take 1
+    capacity = (alone if alone > 0 else 1.0) * draw(st.sampled_from([1.0, 1.5, 3.0, 8.0]))
     order = draw(st.none() | st.permutations(range(n)).map(np.array))
     return lengths, terms, capacity, order
 

@@ -14,19 +14,20 @@ namespace hullpack::bind {
 
 namespace {
 
-// Item sizes as an (n,) or (n, k) float64 array with n >= 1, k >= 1, every entry finite and >= 0.
+// Item sizes as an (n,) or (n, k) float64 array with n >= 1, k >= 1, every entry finite and >= 0
+// (that last check left to the caller when check_values is false).
 struct Sizes {
   f64_array arr;
   std::int64_t n, k;
   const double* data() const { return arr.data(); }
 };
 
-Sizes expect_sizes(const py::handle& obj, const char* name, int ndim_max) {
+Sizes expect_sizes(const py::handle& obj, const char* name, int ndim_max, bool check_values = true) {
   auto arr = expect_array<double>(obj, name, 1, ndim_max);
   const std::int64_t n = arr.shape(0), k = arr.ndim() == 2 ? arr.shape(1) : 1;
   if (n == 0) fail(name, ": no items (empty array)");
   if (k == 0) fail(name, ": items have no cost dimensions (shape (", n, ", 0))");
-  expect_finite_nonnegative(arr.data(), n * k, name, arr.ndim() == 2 ? k : 1);
+  if (check_values) expect_finite_nonnegative(arr.data(), n * k, name, arr.ndim() == 2 ? k : 1);
   return {arr, n, k};
 }
 
@@ -116,8 +117,19 @@ double expect_capacity_scalar(const py::handle& obj) {
 }
 
 py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& order_obj) {
-  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 1);
-  const double cap = expect_capacity_scalar(capacity_obj);
+  // The kernel takes every size only as an integer in 0..capacity (a NaN, infinite or negative
+  // size makes it return -1, writing nothing), so the check for finite, non-negative sizes waits
+  // for that answer: one pass over the items fewer. With an order, the sizes are checked first,
+  // so that a bad size is named before a bad order, as everywhere else.
+  const bool deferred = order_obj.is_none();
+  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 1, !deferred);
+  double cap;
+  try {
+    cap = expect_capacity_scalar(capacity_obj);
+  } catch (...) {
+    if (deferred) expect_finite_nonnegative(sizes.data(), sizes.n, "sizes");
+    throw;
+  }
   i64_array order_keep;
   const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
   i64_array bins(sizes.n);
@@ -127,7 +139,8 @@ py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& ca
     py::gil_scoped_release release;
     n_bins = packing::pack_histogram(sizes.data(), sizes.n, cap, order, out);
   }
-  if (n_bins < 0) {  // not applicable (the kernel checks every size): an oversize item, or None
+  if (n_bins < 0) {  // not applicable (the kernel checks every size): a bad or oversize item, or None
+    if (deferred) expect_finite_nonnegative(sizes.data(), sizes.n, "sizes");
     for (std::int64_t i = 0; i < sizes.n; ++i) {
       const double s = sizes.data()[i];
       if (s != std::floor(s)) return py::none();  // found at once for most real sizes

@@ -14,11 +14,15 @@
 //
 // Where the items go is recorded as runs (bin, count) per size; a last pass over the items in the
 // placement sequence hands the j-th item of size s the j-th slot of size s (in parallel over
-// chunks of items when the sequence is the identity).
+// chunks of items when the sequence is the identity: each chunk starts at the slots that the
+// chunks before it use, from per-chunk counts, so the result does not depend on the threads).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #include "hullpack/packing.hpp"
@@ -91,10 +95,48 @@ class LevelSet {
   std::vector<u64> l0_, l1_, l2_;
 };
 
-// Where best fit puts the items of each size: runs (bin, cumulative count within the size).
+// A growable array of trivially copyable values on malloc/realloc: a large block grows in place
+// or is remapped (glibc's mremap), never copied page by page into fresh memory as
+// std::vector's growth does; a large placement writes tens of millions of runs.
+template <typename T>
+class PodBuffer {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  PodBuffer() = default;
+  PodBuffer(const PodBuffer&) = delete;
+  PodBuffer& operator=(const PodBuffer&) = delete;
+  ~PodBuffer() { std::free(data_); }
+
+  void push_back(const T& v) {
+    if (size_ == capacity_) grow();
+    data_[size_++] = v;
+  }
+  i64 size() const { return size_; }
+  const T* data() const { return data_; }
+
+ private:
+  void grow() {
+    const i64 want = capacity_ < 1024 ? 1024 : 2 * capacity_;
+    void* p = std::realloc(data_, static_cast<std::size_t>(want) * sizeof(T));
+    if (!p) throw std::bad_alloc();
+    data_ = static_cast<T*>(p);
+    capacity_ = want;
+  }
+
+  T* data_ = nullptr;
+  i64 size_ = 0, capacity_ = 0;
+};
+
+// Where best fit puts the items of each size: runs of slots in one bin. The two fields share a
+// cache line, so the last pass follows one stream per size.
+struct Run {
+  u32 end;  // slots of this size in its runs so far, this one's included
+  u32 bin;
+};
+
 struct Slots {
-  std::vector<u32> bin;
-  std::vector<u32> end;          // end[j]: slots of this size in runs first..j of it
+  PodBuffer<Run> runs;
   std::vector<i64> first, last;  // runs of size s: [first[s], last[s])
 };
 
@@ -109,8 +151,7 @@ i64 place(const std::vector<i64>& count, i64 C, Slots& slots) {
   // Bins [from, from + k) of `bins` each take q items: recorded as runs, moved to level `to`.
   auto move = [&](const u32* bins, i64 k, i64 q, i64 to) {
     if (k <= 0) return;
-    slots.bin.insert(slots.bin.end(), bins, bins + k);
-    for (i64 j = 0; j < k; ++j) slots.end.push_back(filled += static_cast<u32>(q));
+    for (i64 j = 0; j < k; ++j) slots.runs.push_back({filled += static_cast<u32>(q), bins[j]});
     if (at[to].empty()) levels.insert(to);
     at[to].insert(at[to].end(), bins, bins + k);
   };
@@ -119,7 +160,7 @@ i64 place(const std::vector<i64>& count, i64 C, Slots& slots) {
   slots.last.assign(S + 1, 0);
   for (i64 s = S; s >= 1; --s) {
     i64 c = count[s];
-    slots.first[s] = static_cast<i64>(slots.bin.size());
+    slots.first[s] = slots.runs.size();
     filled = 0;
     while (c > 0) {
       const i64 r = levels.next(s);
@@ -148,15 +189,15 @@ i64 place(const std::vector<i64>& count, i64 C, Slots& slots) {
       move(fresh.data() + full, rest > 0, rest, r - rest * s);
       c -= full * q + rest;
     }
-    slots.last[s] = static_cast<i64>(slots.bin.size());
+    slots.last[s] = slots.runs.size();
   }
   if (count[0] > 0) {  // zero sizes: all into the fullest bin, as best fit puts each of them
-    slots.first[0] = static_cast<i64>(slots.bin.size());
+    slots.first[0] = slots.runs.size();
     filled = 0;
     const i64 r = levels.next(0);
     const u32 b = r < 0 ? n_bins++ : at[r].back();
     move(&b, 1, count[0], r < 0 ? C : r);
-    slots.last[0] = static_cast<i64>(slots.bin.size());
+    slots.last[0] = slots.runs.size();
   }
   return n_bins;
 }
@@ -184,11 +225,17 @@ i64 pack_histogram(const double* sizes, i64 n, double capacity, const i64* order
     u32* h = hist[t].data();
     for (i64 i = t * chunk, end = std::min(n, (t + 1) * chunk); i < end; ++i) {
       const double s = sizes[i];
-      if (!(s >= 0 && s <= static_cast<double>(C) && s == std::floor(s))) {
+      // In 0..C (NaN fails), then exact as an integer: the cast cannot overflow after the range test.
+      if (!(s >= 0 && s <= static_cast<double>(C))) {
         integral[t] = 0;
         break;
       }
-      ++h[static_cast<i64>(s)];
+      const i64 v = static_cast<i64>(s);
+      if (static_cast<double>(v) != s) {
+        integral[t] = 0;
+        break;
+      }
+      ++h[v];
     }
   }
   error.rethrow();
@@ -205,23 +252,24 @@ i64 pack_histogram(const double* sizes, i64 n, double capacity, const i64* order
 
   // Last pass: the j-th item of size s in the placement sequence gets the j-th slot of size s.
   struct Cursor {
-    const u32* bin;
-    const u32* end;
-    u32 j;
+    const Run* run;
+    u32 j;  // the next slot of this size
   };
   auto assign = [&](i64 begin, i64 end, const std::vector<i64>& used, const i64* seq) {
     std::vector<Cursor> at(S + 1);
+    const Run* runs = slots.runs.data();
     for (i64 s = 0; s <= S; ++s) {  // the run holding slot used[s]
-      const u32* e = slots.end.data();
-      const i64 r = std::upper_bound(e + slots.first[s], e + slots.last[s], static_cast<u32>(used[s])) - e;
-      at[s] = {slots.bin.data() + r, e + r, static_cast<u32>(used[s])};
+      const u32 j = static_cast<u32>(used[s]);
+      at[s] = {std::upper_bound(runs + slots.first[s], runs + slots.last[s], j,
+                                [](u32 v, const Run& r) { return v < r.end; }),
+               j};
     }
     for (i64 p = begin; p < end; ++p) {
       const i64 i = seq ? seq[p] : p;
       Cursor& c = at[static_cast<i64>(sizes[i])];
-      while (*c.end <= c.j) ++c.end, ++c.bin;
-      ++c.j;
-      bin_of_item[i] = *c.bin;
+      const u32 j = c.j++;
+      c.run += c.run->end <= j;  // no run is empty: one step at most, taken without a branch
+      bin_of_item[i] = c.run->bin;
     }
   };
   if (order) {

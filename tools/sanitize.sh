@@ -3,7 +3,7 @@
 # core's tests against it: any out-of-bounds access, use after free or undefined behaviour (integer
 # or float-to-integer overflow, misaligned or null access) stops the run with a report.
 #
-#   bash tools/sanitize.sh                 # the core's tests (packing, hull, compositions, hostile)
+#   bash tools/sanitize.sh                 # the core's tests (packing, hull, compositions, stability, hostile)
 #   bash tools/sanitize.sh -k balance      # extra arguments go to pytest
 #
 # Needs the environment the project's tests use (numpy, pytest, hypothesis; torch and pymatgen for
@@ -60,5 +60,8 @@ import pytest  # noqa: E402
 # --capture=sys: a sanitizer report (written to file descriptor 2) reaches the terminal even when it
 # ends the process in the middle of a test.
 sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--capture=sys", "tests/test_packing.py", "tests/test_hull.py",
-                      "tests/test_compositions.py", "tests/test_core_hostile.py", *args]))
+                      "tests/test_compositions.py", "tests/test_core_hostile.py", "tests/test_pack_shapes.py",
+                      "tests/test_pack_scale.py", "tests/test_balance_quality.py", "tests/test_quaternary.py",
+                      "tests/test_stability.py", "tests/test_stability_properties.py",
+                      "tests/test_stability_pymatgen.py", *args]))
 EOF

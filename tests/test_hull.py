@@ -11,7 +11,7 @@ from hullpack import _core
 from hullpack.errors import HullInputError
 from hullpack.hull import e_above_hull, hull_batch, lower_hull
 
-ELEMENTS = ("Fe", "Ni", "Al")
+ELEMENTS = ("Fe", "Ni", "Al", "Cu", "Ti", "Zn")  # the first k name a system of order k
 
 
 def uniform(order, n):
@@ -245,12 +245,13 @@ def test_pure_element_points_are_not_vertices_and_keep_their_energy():
 
 
 @st.composite
-def small_system(draw):
-    """A system of 1-9 points: compositions from small integer weights (pure elements, edges,
-    duplicates, exact collinearities), energies free or on a coarse lattice (exact ties)."""
-    order = draw(st.integers(2, 3))
-    n = draw(st.integers(1, 9))
-    weights = st.lists(st.integers(0, 12), min_size=order, max_size=order).filter(lambda w: sum(w) > 0)
+def small_system(draw, orders=(2, 3), max_points=9, max_weight=12):
+    """A system of 1-max_points points: compositions from small integer weights (pure elements,
+    edges/faces, duplicates, exact collinearities/coplanarities), energies free or on a coarse
+    lattice (exact ties)."""
+    order = draw(st.sampled_from(orders))
+    n = draw(st.integers(1, max_points))
+    weights = st.lists(st.integers(0, max_weight), min_size=order, max_size=order).filter(lambda w: sum(w) > 0)
     f = np.array(draw(st.lists(weights, min_size=n, max_size=n)), float)
     f /= f.sum(axis=1, keepdims=True)
     lattice = draw(st.sampled_from([0.0, 0.1, 0.25]))
@@ -260,17 +261,14 @@ def small_system(draw):
     return f, e
 
 
-@settings(max_examples=100, deadline=None)
-@given(small_system())
-def test_matches_brute_force(system):
-    """The energies above hull and the vertices of small systems, against trying every facet."""
-    f, e = system
+def assert_matches_brute_force(f, e):
+    """lower_hull's energies above hull and vertices of a small system equal trying every simplex;
+    a vertex lies more than tol below the hull of the others (of equal duplicates, the first)."""
     h = lower_hull(f, e)
     pure = f.max(axis=1) >= 1 - 1e-12
     hull = brute_force_hull_energy(f[~pure], e[~pure], f)
     np.testing.assert_allclose(h.e_above_hull[~pure], np.maximum(e - hull, 0)[~pure], atol=1e-9)
     np.testing.assert_allclose(h.e_above_hull[pure], e[pure], atol=1e-12)
-    # a vertex: more than tol below the hull of the others (of equal duplicates, the first)
     for v in range(len(f)):
         same = (f == f[v]).all(axis=1)
         after = same & ((e > e[v]) | ((e == e[v]) & (np.arange(len(f)) > v)))
@@ -278,6 +276,13 @@ def test_matches_brute_force(system):
         others[v] = False
         depth = brute_force_hull_energy(f[others], e[others], f[v:v + 1])[0] - e[v]
         assert h.is_vertex[v] == (not pure[v] and depth > 1e-9), (v, depth)
+
+
+@settings(max_examples=100, deadline=None)
+@given(small_system())
+def test_matches_brute_force(system):
+    """The energies above hull and the vertices of small systems, against trying every facet."""
+    assert_matches_brute_force(*system)
 
 
 def test_decomposition_reconstructs_composition_and_hull_energy():

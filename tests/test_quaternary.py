@@ -1,19 +1,18 @@
 """hullpack.hull for order 4 and above (the N-dimensional kernel): against pymatgen's PhaseDiagram,
 a brute-force oracle, the ternary kernel on the faces of a quaternary, the dedicated binary and
 ternary kernels run through the same code, vertex depths, and bad input."""
-import itertools
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
 
 from hullpack import _core
 from hullpack.compositions import grid_fractions, uniform_grid
 from hullpack.errors import HullInputError
 from hullpack.hull import e_above_hull, hull_batch, lower_hull
 
-ELEMENTS = ("Fe", "Ni", "Al", "Cu", "Ti", "Zn")
+from test_hull import ELEMENTS, assert_matches_brute_force, pymatgen_hull, small_system  # shared references
 
 
 def bowl(fractions, rng, noise=0.05):
@@ -24,41 +23,6 @@ def bowl(fractions, rng, noise=0.05):
 
 def interior(order, n, min_elements=2):
     return grid_fractions(uniform_grid(order, n, min_elements=min_elements))
-
-
-def pymatgen_hull(fractions, energies):
-    """(e_above_hull, stable mask, entries, phase diagram) from pymatgen, references at 0 eV/atom."""
-    pytest.importorskip("pymatgen")
-    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
-    from pymatgen.core import Composition
-
-    k = fractions.shape[1]
-    refs = [PDEntry(Composition({el: 1}), 0.0) for el in ELEMENTS[:k]]
-    entries = [PDEntry(Composition({ELEMENTS[j]: f[j] for j in range(k) if f[j] > 0}), float(e))
-               for f, e in zip(fractions, energies)]  # amounts sum to 1: the energy per atom is the total
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pd = PhaseDiagram(refs + entries)
-        stable = {id(x) for x in pd.stable_entries}
-        e_above = np.array([pd.get_e_above_hull(x) for x in entries])
-    return e_above, np.array([id(x) in stable for x in entries]), entries, pd
-
-
-def brute_force_hull_energy(fractions, energies, queries):
-    """Lower-hull energy at each query composition, trying every simplex of the points and the
-    elemental references (at 0 eV/atom)."""
-    k = queries.shape[1]
-    pts = np.vstack([np.eye(k), fractions])
-    en = np.concatenate([np.zeros(k), energies])
-    out = np.full(len(queries), np.inf)
-    for combo in itertools.combinations(range(len(pts)), k):
-        m = pts[list(combo)].T
-        if abs(np.linalg.det(m)) < 1e-12:
-            continue
-        w = np.linalg.solve(m, queries.T).T
-        inside = (w >= -1e-12).all(axis=1)
-        out[inside] = np.minimum(out[inside], w[inside] @ en[list(combo)])
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,39 +165,12 @@ def test_pure_element_points_are_not_vertices_and_keep_their_energy():
     np.testing.assert_array_equal(h.decomp_weight[pure][:, 0], 1.0)
 
 
-@st.composite
-def small_system(draw):
-    """A system of 1-8 points of 4 or 5 elements from small integer weights (pure elements, faces,
-    duplicates, exact coplanarities), energies free or on a coarse lattice (exact ties)."""
-    order = draw(st.integers(4, 5))
-    n = draw(st.integers(1, 8))
-    weights = st.lists(st.integers(0, 6), min_size=order, max_size=order).filter(lambda w: sum(w) > 0)
-    f = np.array(draw(st.lists(weights, min_size=n, max_size=n)), float)
-    f /= f.sum(axis=1, keepdims=True)
-    lattice = draw(st.sampled_from([0.0, 0.1, 0.25]))
-    e = np.array(draw(st.lists(st.floats(-0.8, 0.4), min_size=n, max_size=n)))
-    if lattice:
-        e = np.round(e / lattice) * lattice
-    return f, e
-
-
 @settings(max_examples=60, deadline=None)
-@given(small_system())
+@given(small_system(orders=(4, 5), max_points=8, max_weight=6))
 def test_matches_brute_force(system):
-    """Energies above hull and vertices of small systems, against trying every simplex."""
-    f, e = system
-    h = lower_hull(f, e)
-    pure = f.max(axis=1) >= 1 - 1e-12
-    hull = brute_force_hull_energy(f[~pure], e[~pure], f)
-    np.testing.assert_allclose(h.e_above_hull[~pure], np.maximum(e - hull, 0)[~pure], atol=1e-9)
-    np.testing.assert_allclose(h.e_above_hull[pure], e[pure], atol=1e-12)
-    for v in range(len(f)):  # a vertex: more than tol below the hull of the others (duplicates: the first lowest)
-        same = (f == f[v]).all(axis=1)
-        after = same & ((e > e[v]) | ((e == e[v]) & (np.arange(len(f)) > v)))
-        others = ~pure & ~after
-        others[v] = False
-        depth = brute_force_hull_energy(f[others], e[others], f[v:v + 1])[0] - e[v]
-        assert h.is_vertex[v] == (not pure[v] and depth > 1e-9), (v, depth)
+    """Energies above hull and vertices of small systems of 4 or 5 elements (faces, duplicates,
+    exact coplanarities, ties), against trying every simplex."""
+    assert_matches_brute_force(*system)
 
 
 @pytest.mark.parametrize("order", [4, 5, 6])

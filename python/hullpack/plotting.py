@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["draw_ternary_facets", "label_triangle", "triangle_xy"]
+__all__ = ["draw_ternary_facets", "finish_figure", "label_triangle", "triangle_xy"]
 
 _HEIGHT = 3 ** 0.5 / 2
 
@@ -37,3 +37,16 @@ def label_triangle(ax, symbols) -> None:
         ax.annotate(symbols[k], (cx, cy), textcoords="offset points", xytext=(0, 6 if k == 2 else -14), ha="center")
     ax.set_aspect("equal")
     ax.axis("off")
+
+
+def finish_figure(fig, ax, title: str, path=None):
+    """Title, legend and layout; saved to ``path`` (and closed) when one is given. Returns ``fig``."""
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    if path is not None:
+        import matplotlib.pyplot as plt  # the callers have imported it already
+
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import ScreeningError
-from ..plotting import draw_ternary_facets, label_triangle, triangle_xy
+from ..plotting import draw_ternary_facets, finish_figure, label_triangle, triangle_xy
 from .names import (
     ORDER_NAMES,
     alphabetical_order,
@@ -397,10 +397,4 @@ class ScreenResult:
                 sx, sy = xy(fd[hd.is_vertex])
                 ax.plot(sx, sy, "s", color="C3", mfc="none", ms=8, label="DFT stable")
             label_triangle(ax, names)
-        ax.set_title(f"{system}: predicted vs DFT (OQMD) convex hull")
-        ax.legend(fontsize=8, loc="best")
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=120)
-            plt.close(fig)
-        return fig
+        return finish_figure(fig, ax, f"{system}: predicted vs DFT (OQMD) convex hull", path)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..elements import ELEMENT_INDEX
 from ..hull import lower_hull
-from ..plotting import draw_ternary_facets, label_triangle, triangle_xy
+from ..plotting import draw_ternary_facets, finish_figure, label_triangle, triangle_xy
 from .hulls import Reference
 from .inputs import parse
 
@@ -133,10 +133,5 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
             ax.plot(cx[cs], cy[cs], "*", color="C2", ms=12, label="candidate, stable")
             ax.plot(cx[~cs], cy[~cs], "x", color="C3", ms=7, label="candidate, unstable")
         label_triangle(ax, symbols)
-    ax.set_title(f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} entries)")
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return finish_figure(fig, ax, f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} "
+                         "entries)", path)

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -172,6 +173,92 @@ BalanceBounds bounds(const std::vector<double>& asc, i64 B, bool integral) {
     pigeon = std::max(pigeon, static_cast<long double>(v));
   }
   out.pigeonhole = to_double(pigeon);
+
+  // (v) Light batches. Fix J >= 0 (J <= q) and t with J B < t <= n, and let U be the t largest
+  // items. In any split, call a batch light if it holds at most J items of U, and let u be their
+  // number. The B - u others hold at least J + 1 each, so (J + 1)(B - u) <= t, i.e.
+  // u >= B - floor(t / (J + 1)); and u < B, as B J < t. The light batches hold at most
+  // beta(u) = min(u J, t - (J + 1)(B - u)) items of U (the rest of U is in the others) and at most
+  // N(u) = u q + min(u, r) items in all, so their loads sum to at most
+  // W(u) = S(beta) + (the m largest items outside U), m = min(N(u) - beta, n - t): each item of U
+  // costs at least any item outside it, so holding more of U (up to beta) and more items (up to
+  // N(u)) never lowers that sum. The other B - u batches then carry at least total - W(u), and the
+  // heaviest of them at least (total - W(u)) / (B - u): OPT >= the minimum of that over u.
+  // Light batches are what binds when few large items must share batches: with 1.6 large items
+  // per batch, the batches with one large item cannot fill up from the small ones, and the
+  // batches with two carry the rest (u = (J + 1) B - t, J = 1, is then the likely minimum).
+  // The minimum over u is exact: W never falls as u grows (beta and beta + m never fall, and an
+  // item of U outweighs one outside it), so (total - W(u2)) / (B - u1) is at most every value for
+  // u1 <= u <= u2, and intervals of u whose floor is above the least value found need no search.
+  // t runs densely over J B + 1 .. J B + kDense, at the 8 largest drops between consecutive costs
+  // up to (J + 2) B (where large items end), and on a grid of ratio 1 + 1 / kDense beyond, up to
+  // (J + 2) B;
+  // J = 0..min(q, 3).
+  constexpr i64 kDense = 256, kGridU = 64;
+  long double light = 0.0L;
+  const auto S_top = [&](i64 k) -> Num { return static_cast<Num>(A[n]) - static_cast<Num>(A[n - k]); };
+  const Num total_num = integral ? static_cast<Num>(A[n]) : static_cast<Num>(total);
+  const auto light_bound = [&](i64 J, i64 t) {
+    const i64 g_max = std::min(B, t / (J + 1));  // g = B - u: the batches that are not light
+    if (g_max < 1) return;
+    auto W = [&](i64 g) -> Num {
+      const i64 u = B - g;
+      const i64 beta = std::min(u * J, t - (J + 1) * g);
+      const i64 m = std::min(u * q + std::min(u, r) - beta, n - t);
+      return S_top(beta) + static_cast<Num>(A[n - t]) - static_cast<Num>(A[n - t - m]);
+    };
+    // The least (total - W) / g: exact values on a grid of g, then intervals between grid points
+    // refined by bisection unless their floor (total - W(g1)) / g2 is already above the least
+    // value found (with a relative margin far beyond the rounding of long double).
+    long double least = std::numeric_limits<long double>::infinity();
+    Num least_rounded = total_num;  // integral: the least ceil(value), exactly
+    const auto value = [&](i64 g) {
+      const Num num = total_num - W(g);
+      least = std::min(least, static_cast<long double>(num) / static_cast<long double>(g));
+      if constexpr (std::is_same_v<Num, i64>) least_rounded = std::min(least_rounded, ceil_div(std::max<i64>(0, num), g));
+    };
+    std::vector<i64> grid;
+    for (i64 g = 1; g <= g_max; g += std::max<i64>(1, g / kGridU)) grid.push_back(g);
+    if (grid.back() != g_max) grid.push_back(g_max);
+    for (const i64 g : grid) value(g);
+    std::vector<std::pair<i64, i64>> open;
+    for (std::size_t i = 0; i + 1 < grid.size(); ++i)
+      if (grid[i + 1] - grid[i] > 1) open.push_back({grid[i], grid[i + 1]});
+    while (!open.empty()) {
+      const auto [g1, g2] = open.back();
+      open.pop_back();
+      const long double floor_value = static_cast<long double>(total_num - W(g1)) / static_cast<long double>(g2);
+      if (floor_value > least + std::fabs(least) * 1e-12L) continue;
+      const i64 mid = g1 + (g2 - g1) / 2;
+      value(mid);
+      if (mid - g1 > 1) open.push_back({g1, mid});
+      if (g2 - mid > 1) open.push_back({mid, g2});
+    }
+    Num v;
+    if constexpr (std::is_same_v<Num, i64>)
+      v = least_rounded;
+    else
+      v = least * (1.0L - 1e-12L);  // the prefix sums are rounded: stay below
+    best = std::max(best, v);
+    light = std::max(light, integral ? least : static_cast<long double>(v));
+  };
+  for (i64 J = 0; J <= std::min<i64>(q, 3) && J * B < n; ++J) {
+    const i64 t_lo = J * B + 1, t_hi = std::min(n, (J + 2) * B);
+    for (i64 t = t_lo; t <= std::min(t_hi, J * B + kDense); ++t) light_bound(J, t);
+    for (i64 t = J * B + kDense + 1; t <= t_hi; t += std::max<i64>(1, t / kDense)) light_bound(J, t);
+    // The largest drops d_t - d_{t+1} (t counted from the largest) in that range.
+    std::vector<std::pair<double, i64>> drops;
+    for (i64 t = t_lo; t < t_hi; ++t) {
+      drops.push_back({asc[n - t] - asc[n - t - 1], t});
+      if (drops.size() > 64) {
+        std::nth_element(drops.begin(), drops.begin() + 8, drops.end(), std::greater<>());
+        drops.resize(8);
+      }
+    }
+    std::sort(drops.begin(), drops.end(), std::greater<>());
+    for (std::size_t i = 0; i < drops.size() && i < 8; ++i) light_bound(J, drops[i].second);
+  }
+  out.light_batches = to_double(light);
 
   // (iv) With integer costs every load is an integer, so OPT >= ceil(any bound): the integral path
   // rounds each part up exactly (all sums are exact below 2**53).

@@ -33,22 +33,13 @@ namespace hullpack::packing {
 
 namespace {
 
+using detail::ctz;
 using detail::i64;
 using detail::u64;
 using u32 = std::uint32_t;
 
 constexpr i64 kMaxLevels = i64{1} << 20;  // capacity levels kept; larger capacities use first fit
 constexpr u32 kNone = std::numeric_limits<u32>::max();
-
-inline int ctz(u64 x) {
-#if defined(__GNUC__) || defined(__clang__)
-  return __builtin_ctzll(x);
-#else
-  int b = 0;
-  while (!(x & 1)) x >>= 1, ++b;
-  return b;
-#endif
-}
 
 // A set of levels 0..levels-1 as a three-level bitset: `next(x)`, the smallest member >= x, looks
 // at one word per level at most (plus a scan of <= 16 top words).

@@ -29,10 +29,15 @@
 
 #include "packing_sort.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace hullpack::packing {
 
 namespace {
 
+using detail::ctz;
 using detail::decode;
 using detail::i64;
 using detail::scatter;
@@ -231,13 +236,15 @@ constexpr i64 kVisitsPerLevel = 1;
 constexpr i64 kCredit = i64{1} << 16;
 constexpr i64 kRecent = 32;
 
+// K > 0 fixes the number of dimensions at compile time (k == K), so the per-dimension loops unroll.
+template <int K>
 class VecTree {
  public:
   i64 k, leaves, height = 0;
 
   VecTree(i64 k_, i64 n_leaves, const double* cap_)
       : k(k_), leaves(next_pow2(std::max<i64>(n_leaves, 2))), cap_(cap_), stride_(k + 2),
-        store_(2 * leaves * stride_, 0.0) {
+        store_(2 * leaves * stride_, 0.0), loads_(k * (leaves + 8), 0.0) {
     while ((i64{1} << height) < leaves) ++height;
     for (i64 v = 1; v < 2 * leaves; ++v) score(v) = -1.0;
   }
@@ -250,13 +257,15 @@ class VecTree {
 
   Query prepare(const double* s) const {
     double largest = 0.0;
-    for (i64 d = 0; d < k; ++d) largest = std::max(largest, s[d] / cap_[d]);
+    for (i64 d = 0; d < dims(); ++d) largest = std::max(largest, s[d] / cap_[d]);
     return {s, 1.0 - largest - 1e-9};
   }
 
   void grow() {
     VecTree bigger(k, 2 * leaves, cap_);
     std::copy_n(node(leaves), leaves * stride_, bigger.node(bigger.leaves));
+    for (i64 d = 0; d < dims(); ++d)
+      std::copy_n(&loads_[d * (leaves + 8)], leaves, &bigger.loads_[d * (bigger.leaves + 8)]);
     for (i64 v = bigger.leaves - 1; v >= 1; --v) bigger.pull(v);
     *this = std::move(bigger);
   }
@@ -265,13 +274,14 @@ class VecTree {
     i64 v = leaves + bin;
     double* m = node(v);
     double sc = 0.0, full = 0.0;
-    for (i64 d = 0; d < k; ++d) {
+    for (i64 d = 0; d < dims(); ++d) {
       m[d] += s[d];
+      loads_[d * (leaves + 8) + bin] = m[d];
       sc += m[d] / cap_[d];
       full = std::max(full, m[d] / cap_[d]);
     }
-    m[k] = sc;
-    m[k + 1] = full;
+    m[dims()] = sc;
+    m[dims() + 1] = full;
     while (v > 1 && pull(v >>= 1)) {
     }
   }
@@ -282,25 +292,31 @@ class VecTree {
     i64 b = -1;
     bool exhausted;
     if (method == Method::first_fit) {
-      b = first_fit(1, 0, leaves, sure, q, budget);  // first fit is never beyond `sure`
+      b = first_fit(sure, q, budget);  // first fit is never beyond `sure`
       exhausted = b == -2;
       if (b == -1) b = sure;
     } else {
       double best_score = -2.0;  // below the -1 of unopened bins
-      best_fit(1, q, b, best_score, budget);
+      best_fit(q, b, best_score, budget);
       exhausted = budget <= 0 && (b < 0 || b >= n_bins);
     }
     if (!exhausted) return b < n_bins ? b : -1;  // an unopened leaf means a new bin
     // Out of visits: the first recent bin that fits (best fit: the fullest), or the first bin
     // that surely fits if that comes earlier, or a new bin.
+    // First fit needs only the recent bins before `sure` (mostly itself a recent bin).
+    const i64 end = method == Method::first_fit ? std::min(n_bins, sure) : n_bins;
     b = -1;
-    for (i64 r = std::max<i64>(0, n_bins - kRecent); r < n_bins; ++r) {
-      if (!fits(r, q)) continue;
-      if (method == Method::first_fit) {
-        b = r;
-        break;
+    for (i64 lo = std::max<i64>(0, n_bins - kRecent); lo < end; lo += 8) {
+      // Which of up to 8 bins fit, without a branch per bin and dimension.
+      for (unsigned mask = fit_mask(lo, std::min<i64>(8, end - lo), q); mask; mask &= mask - 1) {
+        const i64 r = lo + ctz(mask);
+        if (method == Method::first_fit) {
+          b = r;
+          break;
+        }
+        if (b < 0 || score(leaves + r) > score(leaves + b)) b = r;
       }
-      if (b < 0 || score(leaves + r) > score(leaves + b)) b = r;
+      if (method == Method::first_fit && b >= 0) break;
     }
     return sure < n_bins && (b < 0 || sure < b) ? sure : b;
   }
@@ -312,19 +328,42 @@ class VecTree {
   // dimension (min over leaves of max_d load_d / cap_d).
   i64 stride_;
   std::vector<double> store_;
+  // The bins' loads again, dimension by dimension (k rows of leaves + 8): 8 neighbouring bins'
+  // loads in one dimension are contiguous for fit_mask.
+  std::vector<double> loads_;
 
-  double* node(i64 v) { return store_.data() + v * stride_; }
-  const double* node(i64 v) const { return store_.data() + v * stride_; }
-  double& score(i64 v) { return node(v)[k]; }
-  double score(i64 v) const { return node(v)[k]; }
-  double fullest(i64 v) const { return node(v)[k + 1]; }
+  i64 dims() const { return K > 0 ? K : k; }
+  i64 stride() const { return K > 0 ? K + 2 : stride_; }
+  double* node(i64 v) { return store_.data() + v * stride(); }
+  const double* node(i64 v) const { return store_.data() + v * stride(); }
+  double& score(i64 v) { return node(v)[dims()]; }
+  double score(i64 v) const { return node(v)[dims()]; }
+  double fullest(i64 v) const { return node(v)[dims() + 1]; }
 
-  bool fits(i64 bin, const Query& q) const { return may_fit(leaves + bin, q); }
+  // Bit j set when bin lo + j fits (j < count <= 8).
+  unsigned fit_mask(i64 lo, i64 count, const Query& q) const {
+    unsigned mask = count == 8 ? 0xffu : (1u << count) - 1;
+    for (i64 d = 0; d < dims() && mask; ++d) {  // 8 bins at a time, branch-free (bins past the end
+      const double* load = &loads_[d * (leaves + 8) + lo];  // are masked off)
+      const double s = q.s[d], c = cap_[d];
+#if defined(__SSE2__)  // the same IEEE additions and comparisons, two bins per instruction
+      const __m128d sv = _mm_set1_pd(s), cv = _mm_set1_pd(c);
+      unsigned room = 0;
+      for (int j = 0; j < 8; j += 2)
+        room |= static_cast<unsigned>(_mm_movemask_pd(_mm_cmple_pd(_mm_add_pd(_mm_loadu_pd(load + j), sv), cv))) << j;
+#else
+      unsigned room = 0;
+      for (int j = 0; j < 8; ++j) room |= static_cast<unsigned>(load[j] + s <= c) << j;
+#endif
+      mask &= room;
+    }
+    return mask;
+  }
 
   // Every dimension has room below v (at a leaf: the bin fits).
   bool may_fit(i64 v, const Query& q) const {
     const double* m = node(v);
-    for (i64 d = 0; d < k; ++d)
+    for (i64 d = 0; d < dims(); ++d)
       if (m[d] + q.s[d] > cap_[d]) return false;
     return true;
   }
@@ -335,8 +374,8 @@ class VecTree {
     const double* a = node(2 * v);
     const double* b = node(2 * v + 1);
     bool changed = false;
-    for (i64 d = 0; d <= k + 1; ++d) {
-      const double value = d == k ? std::max(a[d], b[d]) : std::min(a[d], b[d]);
+    for (i64 d = 0; d <= dims() + 1; ++d) {
+      const double value = d == dims() ? std::max(a[d], b[d]) : std::min(a[d], b[d]);
       changed |= out[d] != value;
       out[d] = value;
     }
@@ -352,39 +391,57 @@ class VecTree {
     return v - leaves;
   }
 
-  // Left-first search for the lowest-numbered leaf below `stop` that fits (node v covers leaves
-  // lo .. lo + width - 1), spending `budget`: the leaf, -1 when none fits, -2 when the budget ran
-  // out first.
-  i64 first_fit(i64 v, i64 lo, i64 width, i64 stop, const Query& q, i64& budget) const {
-    if (lo >= stop) return -1;
-    if (--budget < 0) return -2;
-    if (!may_fit(v, q)) return -1;
-    if (v >= leaves) return v - leaves;
-    const i64 half = width / 2;
-    const i64 left = first_fit(2 * v, lo, half, stop, q, budget);
-    return left != -1 ? left : first_fit(2 * v + 1, lo + half, half, stop, q, budget);
+  // Left-first search (depth first, without recursion) for the lowest-numbered leaf below `stop`
+  // that fits, spending `budget`: the leaf, -1 when none fits, -2 when the budget ran out first.
+  i64 first_fit(i64 stop, const Query& q, i64& budget) const {
+    i64 v = 1, lo = 0, width = leaves;  // node v covers leaves lo .. lo + width - 1
+    while (lo < stop) {  // every node after one at or beyond `stop` is too
+      if (--budget < 0) return -2;
+      if (may_fit(v, q)) {
+        if (v >= leaves) return v - leaves;
+        v *= 2, width /= 2;  // its left child next
+        continue;
+      }
+      for (; v & 1; v >>= 1, width *= 2) lo -= width;  // up from right children
+      if (v == 0) return -1;  // (the root is 1: climbing from it ends at 0)
+      ++v, lo += width;  // the right sibling
+    }
+    return -1;
   }
 
-  // Fullest leaf that fits, ties to the lowest: subtrees that cannot beat the best are skipped;
-  // stops when the budget is spent, with the best found so far.
-  void best_fit(i64 v, const Query& q, i64& best, double& best_score, i64& budget) const {
-    if (score(v) <= best_score || budget <= 0) return;
-    --budget;
-    if (!may_fit(v, q)) return;
-    if (v >= leaves) {
-      best = v - leaves;
-      best_score = score(v);
-      return;
+  // Fullest leaf that fits, ties to the lowest, depth first without recursion: subtrees that
+  // cannot beat the best are skipped; stops when the budget is spent, with the best found so far.
+  void best_fit(const Query& q, i64& best, double& best_score, i64& budget) const {
+    i64 v = 1;
+    while (budget > 0) {
+      bool descend = false;
+      if (score(v) > best_score) {
+        --budget;
+        if (may_fit(v, q)) {
+          if (v < leaves) {
+            descend = true;
+          } else {
+            best = v - leaves;
+            best_score = score(v);
+          }
+        }
+      }
+      if (descend) {
+        v *= 2;
+        continue;
+      }
+      while (v & 1) v >>= 1;  // up from right children (from the root: to 0, the end)
+      if (v == 0) return;
+      ++v;  // the right sibling
     }
-    best_fit(2 * v, q, best, best_score, budget);
-    best_fit(2 * v + 1, q, best, best_score, budget);
   }
 };
 
-template <typename Items>
+template <int K, typename Items>
 i64 pack_nd(const double* sizes, i64 n, i64 k, const double* cap, const Items& items, Method method,
             i64 bins_hint, i64* bin_of_item) {
-  VecTree tree(k, bins_hint, cap);
+  if (K > 0) k = K;  // a constant for the loops below
+  VecTree<K> tree(k, bins_hint, cap);
   // The sizes in placement order, gathered in one tight loop (many loads in flight) rather than
   // one cache miss at a time inside the placement loop; bins are scattered back the same way.
   std::vector<double> seq(n * k);
@@ -504,7 +561,10 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
       n_bins = method == Method::first_fit ? first_fit_1d(codes, items, capacity[0], hint, bin_of_item)
                                            : best_fit_1d(codes, items, capacity[0], bin_of_item);
     else
-      n_bins = pack_nd(sizes, n, k, capacity, items, method, hint, bin_of_item);
+      n_bins = k == 2   ? pack_nd<2>(sizes, n, k, capacity, items, method, hint, bin_of_item)
+               : k == 3 ? pack_nd<3>(sizes, n, k, capacity, items, method, hint, bin_of_item)
+               : k == 4 ? pack_nd<4>(sizes, n, k, capacity, items, method, hint, bin_of_item)
+                        : pack_nd<0>(sizes, n, k, capacity, items, method, hint, bin_of_item);
   });
   return n_bins;
 }

@@ -19,6 +19,17 @@ namespace hullpack::packing::detail {
 using i64 = std::int64_t;
 using u64 = std::uint64_t;
 
+// Index of the lowest set bit of x != 0.
+inline int ctz(u64 x) {
+#if defined(__GNUC__) || defined(__clang__)
+  return __builtin_ctzll(x);
+#else
+  int b = 0;
+  while (!(x & 1)) x >>= 1, ++b;
+  return b;
+#endif
+}
+
 // Non-negative doubles order like their bit patterns; complementing them makes an ascending sort
 // of the codes a decreasing sort of the values. -0.0 is folded into +0.0 first.
 inline u64 descending_code(double v) {

@@ -75,6 +75,7 @@ class BalanceBounds(TypedDict):
     mean: float
     top_items: float
     pigeonhole: float
+    light_batches: float
     integral: bool
     best: float
 

@@ -412,9 +412,13 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
       items, their least mean load (minimised over ``s``, for ``t`` up to ``2 n_batches`` and on a
       grid beyond); the largest item plus the ``q - 1`` smallest, and generally, as some batch holds
       ``j + 1`` of the ``j n_batches + 1`` largest items, the ``j + 1`` smallest of those plus the
-      ``q - j - 1`` smallest items. With integer costs (and a total below ``2**53``) every batch
-      cost is an integer, and so is the bound (rounded up). Each part is proved in the core's
-      ``balance_bound.cpp``; O(n) after a radix sort.
+      ``q - j - 1`` smallest items; and light batches: at least ``n_batches - t / (J + 1)``
+      batches hold at most ``J`` of the ``t`` largest items, they carry at most the largest sum
+      such batches can hold, and the other batches carry the rest (minimised over how many are
+      light, for ``J = 0..3``; this binds when a few large items must share batches). With integer
+      costs (and a total below ``2**53``) every batch cost is an integer, and so is the bound
+      (rounded up). Each part is proved in the core's ``balance_bound.cpp``; O(n) after a radix
+      sort.
 
     >>> lower_bound([5, 4, 3, 3, 2, 2, 1], capacity=8)
     3.0

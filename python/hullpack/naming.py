@@ -22,7 +22,7 @@ import numpy as np
 
 from .elements import ELECTRONEGATIVITY, ELEMENT_INDEX, ELEMNET_ELEMENTS
 
-__all__ = ["formulas", "systems", "join_rows", "reduced_formula", "fraction_formula", "chemical_system"]
+__all__ = ["formulas", "systems", "alphabetical_order", "join_rows", "reduced_formula", "fraction_formula", "chemical_system"]
 
 # pymatgen's Composition.special_formulas: formulas it does not reduce completely
 _SPECIAL = {"LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "Cs2O2", "RbO": "Rb2O2",
@@ -111,6 +111,17 @@ def systems(offsets, elements) -> np.ndarray:
     el = np.asarray(elements, dtype=np.int64)
     perm = _sorted_pairs(offsets, el, _ALPHA_RANK)
     return join_rows(offsets, _SYMBOLS[el[perm]], "-")
+
+
+def alphabetical_order(table: np.ndarray) -> np.ndarray:
+    """``(n_systems, order)`` column indices that put each row of a system table (ElemNet indices)
+    in alphabetical order of its symbols: ``table[s, alphabetical_order(table)[s]]``.
+
+    >>> alphabetical_order(np.array([[6, 22], [22, 24]])).tolist()     # O-Fe -> Fe, O; Fe-Ni stays
+    [[1, 0], [0, 1]]
+    """
+    t = np.asarray(table, dtype=np.int64)
+    return np.argsort(_ALPHA_RANK[t], axis=1, kind="stable")
 
 
 def reduced_formula(symbols: Sequence[str], amounts: Sequence[int]) -> str:

@@ -44,7 +44,7 @@ import numpy as np
 from .. import compositions
 from ..elements import N_ELEMENTS
 from ..hull import hull_batch
-from .edges import EdgeEnergies
+from .edges import EdgeEnergies, system_key
 from .engine import EngineBase
 from .hulls import HULL_TOL, LIFT, BlockHulls, corner_mask
 
@@ -120,12 +120,9 @@ def audit_draw(table: np.ndarray, n_points: int, rate: float, seed: int = 0) -> 
     >>> round(float(d.mean()), 3), bool((audit_draw(t[7:9], 101, 0.01) == d[7:9]).all())
     (0.01, True)
     """
-    table = np.asarray(table, dtype=np.uint64)
     if rate >= 1:
         return np.ones((len(table), n_points), dtype=bool)
-    key = np.zeros(len(table), dtype=np.uint64)
-    for j in range(table.shape[1] if table.ndim == 2 else 0):
-        key = key * np.uint64(N_ELEMENTS) + table[:, j]
+    key = system_key(table).astype(np.uint64)  # below 86**8 < 2**63: the same value in either type
     key = key[:, None] * np.uint64(n_points) + np.arange(n_points, dtype=np.uint64)[None, :]
     u = _mix64(key ^ _mix64(np.full(1, seed, dtype=np.uint64)))
     return u < np.uint64(min(max(rate, 0.0) * 2.0 ** 64, 2.0 ** 64 - 2048))
@@ -160,14 +157,6 @@ def certification_lines(record: dict | None, n_fp32: int, n_pred: int) -> list[s
                      + (f"; {record.get('confidence', CONFIDENCE):.0%} upper bound on the rate of such points "
                         f"{bound:.2g}" if m else ""))
     return lines
-
-
-def _system_key(table: np.ndarray) -> np.ndarray:
-    """One integer per system (its element indices)."""
-    key = np.zeros(len(table), dtype=np.int64)
-    for j in range(table.shape[1]):
-        key = key * N_ELEMENTS + table[:, j]
-    return key
 
 
 class Certifier:
@@ -235,7 +224,7 @@ class Certifier:
         e16 = self._sample_bf16(table, inner, s, p, screened)
         e32 = self.engine.predict_pairs(table, inner, s, p, "fp32")
         self.n_calibrated = len(q)
-        key = _system_key(table[s])
+        key = system_key(table[s])
         order = np.argsort(key, kind="stable")
         self._sample = (np.array(inner), key[order], p[order], e32[order])
         err = np.abs(e16.astype(np.float64) - e32)
@@ -264,9 +253,9 @@ class Certifier:
         screened = np.ascontiguousarray(screened, dtype=np.int32)
         own = self.engine.predict_flat(screened, inner, "bf16").reshape(len(screened), len(inner))
         row = np.full(N_ELEMENTS * N_ELEMENTS, -1, dtype=np.int64)
-        row[_system_key(screened)] = np.arange(len(screened))
+        row[system_key(screened)] = np.arange(len(screened))
         self._kept = (np.array(inner), row, own)
-        at = row[_system_key(table[s])]
+        at = row[system_key(table[s])]
         out = np.empty(len(s), dtype=np.float32)
         out[at >= 0] = own[at[at >= 0], p[at >= 0]]
         if (at < 0).any():  # pairs of other shards' systems
@@ -280,7 +269,7 @@ class Certifier:
             return None
         inner, row, own = self._kept
         corner = corner_mask(grid)
-        at = row[_system_key(table)]
+        at = row[system_key(table)]
         if (at < 0).any() or not np.array_equal(grid[~corner], inner):
             return None
         e = np.zeros((len(table), len(grid)), dtype=np.float32)
@@ -297,7 +286,7 @@ class Certifier:
         inner_idx = np.flatnonzero(~corner_mask(grid))
         if len(inner_idx) != len(inner) or not np.array_equal(grid[inner_idx], inner):
             return none
-        own = _system_key(table)
+        own = system_key(table)
         lo, hi = np.searchsorted(keys, own, "left"), np.searchsorted(keys, own, "right")
         n = hi - lo
         rows = np.repeat(np.arange(len(table)), n)

@@ -16,7 +16,7 @@ from ..errors import ScreeningError
 if TYPE_CHECKING:  # annotations only: the engine takes an EdgeEnergies, never imports this module
     from .engine import InferenceEngine
 
-__all__ = ["EdgeEnergies", "edge_sharing"]
+__all__ = ["EdgeEnergies", "edge_sharing", "system_key"]
 
 
 def _sides(order: int) -> list[tuple[int, ...]]:
@@ -34,10 +34,12 @@ def _subsystems(table: np.ndarray) -> dict[int, np.ndarray]:
     return {k: np.unique(np.vstack(parts), axis=0) for k, parts in out.items()}
 
 
-def _key(rows: np.ndarray) -> np.ndarray:
-    """One int64 per row of element indices, increasing with the rows' lexicographic order."""
+def system_key(rows: np.ndarray) -> np.ndarray:
+    """One int64 per row of element indices (a system table), increasing with the rows'
+    lexicographic order."""
+    rows = np.asarray(rows, dtype=np.int64)
     key = np.zeros(len(rows), dtype=np.int64)
-    for j in range(rows.shape[1]):
+    for j in range(rows.shape[1] if rows.ndim == 2 else 0):
         key = key * N_ELEMENTS + rows[:, j]
     return key
 
@@ -124,7 +126,7 @@ class EdgeEnergies:
         self.mask, self._sides, self._compositions = _face_points(grid)
         #: per size k, the distinct k-subsets of elements on the systems' faces (pairs: edges)
         self.subsystems = _subsystems(table)
-        self._keys = {k: _key(rows) for k, rows in self.subsystems.items()}
+        self._keys = {k: system_key(rows) for k, rows in self.subsystems.items()}
         #: face points of the systems per (subset, composition) evaluated: what sharing saves (a
         #: contiguous slice of a screen shares less than the whole)
         self.sharing = _sharing(len(table), self.mask, self.subsystems, self._compositions)
@@ -148,7 +150,7 @@ class EdgeEnergies:
             if not len(pts):
                 continue
             keys = self._keys[len(side)]
-            want = _key(table[:, list(side)])
+            want = system_key(table[:, list(side)])
             rows = np.searchsorted(keys, want)
             if len(rows) and ((rows >= len(keys)).any() or (keys[np.minimum(rows, len(keys) - 1)] != want).any()):
                 raise ScreeningError("EdgeEnergies.fill: a system has a subset of elements not in this screen's table")

@@ -13,13 +13,12 @@ element symbols in alphabetical order), looked up in any order, and formulas as 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
+from ..elements import ELEMENT_INDEX
 from ..errors import ScreeningError
 from ..compositions import system_names
+from ..naming import alphabetical_order
 from ..naming import formulas as reduced_formulas
 
 __all__ = ["ORDER_NAMES", "parse_system", "system_name", "system_names", "alphabetical_order", "formula_of",
@@ -27,9 +26,6 @@ __all__ = ["ORDER_NAMES", "parse_system", "system_name", "system_names", "alphab
 
 #: what a system of each order a screen enumerates is called
 ORDER_NAMES = {2: "binary", 3: "ternary", 4: "quaternary"}
-
-_ALPHA_RANK = np.argsort(np.argsort(np.array(ELEMNET_ELEMENTS)))  # each element's alphabetical position
-
 
 def parse_system(name: str) -> np.ndarray:
     """The element indices (ascending: ElemNet's order) of a system named by 2 to 4 distinct
@@ -61,17 +57,6 @@ def system_name(name: str) -> str:
     return system_names(parse_system(name)[None, :])[0]
 
 
-def alphabetical_order(table: np.ndarray) -> np.ndarray:
-    """``(n_systems, order)`` column indices that put each row of a system table (ElemNet indices)
-    in alphabetical order of its symbols: ``table[s, alphabetical_order(table)[s]]``.
-
-    >>> alphabetical_order(np.array([[6, 22], [22, 24]])).tolist()     # O-Fe -> Fe, O; Fe-Ni stays
-    [[1, 0], [0, 1]]
-    """
-    t = np.asarray(table, dtype=np.int64)
-    return np.argsort(_ALPHA_RANK[t], axis=1, kind="stable")
-
-
 def formulas(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> np.ndarray:
     """pymatgen's reduced formulas of many (system, grid point) pairs at once: an object array of
     the formulas of ``grid[points_idx[i]]`` (integer amounts) over the elements
@@ -99,6 +84,4 @@ def formula_of(elements, numerators) -> str:
     >>> formula_of([6, 22], [50, 50]), formula_of([1, 6, 23], [1, 2, 1]), formula_of([22], [4])
     ('FeO', 'LiCoO2', 'Fe')
     """
-    nums = [int(n) for n in numerators]
-    g = math.gcd(*nums) or 1
-    return str(formulas(np.asarray([elements]), np.asarray([[n // g for n in nums]]), [0], [0])[0])
+    return str(formulas(np.asarray([elements]), np.asarray([[int(n) for n in numerators]]), [0], [0])[0])

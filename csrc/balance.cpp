@@ -112,6 +112,16 @@ struct Batches {
 
   Index* begin(i64 b) { return slots.data() + b * width; }
   Index* end(i64 b) { return begin(b) + count[b]; }
+  const Index* begin(i64 b) const { return slots.data() + b * width; }
+  const Index* end(i64 b) const { return begin(b) + count[b]; }
+
+  // Batch b's real load, summed in slot order (the refinements' order, so the sums they compare
+  // are reproducible).
+  double sum(const double* costs, i64 b) const {
+    double s = 0.0;
+    for (const Index* it = begin(b); it != end(b); ++it) s += costs[*it];
+    return s;
+  }
 };
 
 // Largest first with cardinalities q or q + 1 (at most r = n % B batches get q + 1), by the keys
@@ -235,8 +245,7 @@ template <typename Items>
 void finish(const std::vector<typename Items::value_type>& chosen, const std::vector<u64>& codes, const Items& items,
             const double* costs, i64 n_batches, i64* bin_of_item, Batches<typename Items::value_type>* keep) {
   const i64 n = static_cast<i64>(codes.size()), q = n / n_batches;
-  // Scattering in one tight loop after the placement keeps many cache misses in flight.
-  for (i64 p = 0; p < n; ++p) bin_of_item[items[p]] = static_cast<i64>(chosen[p]);
+  detail::scatter(chosen, items, bin_of_item);
   if (!keep) return;
   keep->width = q + 1;
   keep->slots.resize(n_batches * (q + 1));
@@ -251,11 +260,6 @@ void finish(const std::vector<typename Items::value_type>& chosen, const std::ve
 // Swaps items between the heaviest and the lightest batch while that lowers the heaviest.
 template <typename Index>
 void refine_lightest(const double* costs, i64 n_batches, Batches<Index>& batches, i64* bin_of_item) {
-  auto load_of = [&](i64 b) {  // summed in slot order
-    double s = 0.0;
-    for (const Index* it = batches.begin(b); it != batches.end(b); ++it) s += costs[*it];
-    return s;
-  };
   std::vector<double>& load = batches.load;
   std::set<std::pair<double, i64>> by_load;
   for (i64 b = 0; b < n_batches; ++b) by_load.insert({load[b], b});
@@ -291,7 +295,7 @@ void refine_lightest(const double* costs, i64 n_batches, Batches<Index>& batches
     }
     if (!best_a) break;
     std::swap(*best_a, *best_b);
-    const double new_hi = load_of(hb), new_lo = load_of(lb);
+    const double new_hi = batches.sum(costs, hb), new_lo = batches.sum(costs, lb);
     if (!(std::max(new_hi, new_lo) < hi)) {  // rounding ate the gain: undo and stop
       std::swap(*best_a, *best_b);
       break;
@@ -509,12 +513,6 @@ class Exchange {
     for (int k = 0; k < e.n_in; ++k) put(h, e.in[k]);
   }
 
-  double load_of(i64 b) const {  // summed in slot (cost) order
-    double s = 0.0;
-    for (const Index* it = bt_.slots.data() + b * bt_.width, *e = it + bt_.count[b]; it != e; ++it) s += costs_[*it];
-    return s;
-  }
-
   // Makes the exchange if, summed again, it does lower the pair's peak below H (rounding may eat a
   // gain of a few ulps); else leaves the batches as they were and returns false.
   bool apply(i64 h, double H, const Best& e) {
@@ -522,7 +520,7 @@ class Exchange {
     const double L = bt_.load[b];
     sort_batch(b);
     exchange(h, b, e);
-    const double new_h = load_of(h), new_b = load_of(b);
+    const double new_h = bt_.sum(costs_, h), new_b = bt_.sum(costs_, b);
     if (!(std::max(new_h, new_b) < H)) {
       Best back = e;  // undo
       std::swap(back.out, back.in);

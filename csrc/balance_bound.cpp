@@ -7,10 +7,8 @@
 // decreasing order, S(t) = d_1 + ... + d_t the sum of the t largest, A(k) the sum of the k smallest
 // (A(0) = 0). A(k) is at most the sum of any k items.
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <limits>
 #include <type_traits>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "hullpack/packing.hpp"
+#include "packing_sort.hpp"
 
 namespace hullpack::packing {
 
@@ -32,34 +31,12 @@ double to_double(long double v) {
   return v > std::numeric_limits<double>::max() ? std::numeric_limits<double>::infinity() : static_cast<double>(v);
 }
 
-// The costs in ascending order. Non-negative doubles order like their bit patterns: an LSD radix
-// sort on them (8-bit digits, skipping digits on which all agree), O(n); std::sort when n is small.
+// The costs in ascending order (packing_sort.hpp's radix sort of their bit patterns; -0.0 is 0.0).
 std::vector<double> sorted_ascending(const double* costs, i64 n) {
-  std::vector<u64> a(n);
-  for (i64 i = 0; i < n; ++i) {
-    const double v = costs[i] == 0.0 ? 0.0 : costs[i];  // -0.0 sorts as 0.0
-    std::memcpy(&a[i], &v, sizeof v);
-  }
-  if (n < 4096) {
-    std::sort(a.begin(), a.end());
-  } else {
-    constexpr int kDigits = 8;
-    std::vector<std::array<i64, 256>> hist(kDigits);
-    for (auto& h : hist) h.fill(0);
-    for (const u64 c : a)
-      for (int d = 0; d < kDigits; ++d) ++hist[d][(c >> (8 * d)) & 255];
-    std::vector<u64> tmp(n);
-    for (int d = 0; d < kDigits; ++d) {
-      auto& h = hist[d];
-      if (h[(a[0] >> (8 * d)) & 255] == n) continue;
-      i64 sum = 0;
-      for (auto& c : h) sum += std::exchange(c, sum);
-      for (const u64 c : a) tmp[h[(c >> (8 * d)) & 255]++] = c;
-      a.swap(tmp);
-    }
-  }
   std::vector<double> out(n);
-  std::memcpy(out.data(), a.data(), n * sizeof(double));
+  detail::with_sorted(costs, n, nullptr, [&](const std::vector<u64>& codes, const auto&) {
+    for (i64 p = 0; p < n; ++p) out[n - 1 - p] = detail::decode(codes[p]);  // codes descend
+  });
   return out;
 }
 
@@ -71,7 +48,7 @@ i64 ceil_div(i64 a, i64 b) { return a / b + (a % b != 0); }
 template <typename Num>
 struct Spread {
   const std::vector<double>& A;  // A[k], k = 0..n
-  i64 n, B, q, r;
+  i64 B, q, r;
 
   // (ceil when integral of) min over feasible s of (S_t + A(k(s))) / s, and that minimum unrounded.
   std::pair<Num, long double> operator()(i64 t, Num S) const {
@@ -108,7 +85,8 @@ struct Spread {
 };
 
 template <typename Num>
-BalanceBounds bounds(const std::vector<double>& asc, i64 B, bool integral) {
+BalanceBounds bounds(const std::vector<double>& asc, i64 B) {
+  constexpr bool integral = std::is_same_v<Num, i64>;
   const i64 n = static_cast<i64>(asc.size()), q = n / B, r = n % B;
   std::vector<double> A(n + 1);
   long double run = 0.0L;
@@ -136,7 +114,7 @@ BalanceBounds bounds(const std::vector<double>& asc, i64 B, bool integral) {
   // too. So f falls, then rises, and its minimum is at the first s where D(s) >= f(s), found by
   // binary search. t runs over 1..min(n, 2B, 2**16) (spreading the largest items is what binds on
   // heavy tails) and then a geometric grid (ratio 65/64) up to n.
-  const Spread<Num> spread{A, n, B, q, r};
+  const Spread<Num> spread{A, B, q, r};
   long double top = 0.0L;
   Num S = 0;
   i64 t = 0;
@@ -278,7 +256,7 @@ BalanceBounds lower_bounds_balance(const double* costs, i64 n, i64 n_batches) {
     integral = integral && c == std::floor(c);
   }
   integral = integral && total < 9007199254740992.0L;  // 2**53: every partial sum is exact
-  return integral ? bounds<i64>(asc, n_batches, true) : bounds<long double>(asc, n_batches, false);
+  return integral ? bounds<i64>(asc, n_batches) : bounds<long double>(asc, n_batches);
 }
 
 double lower_bound_balance(const double* costs, i64 n, i64 n_batches) {

@@ -7,12 +7,10 @@
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
-#include <cstdio>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "bind_checks.hpp"

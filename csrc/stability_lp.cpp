@@ -115,7 +115,7 @@ LpResult primal(int m_, std::int64_t n, const double* x, const double* c, const 
     const double a = std::fabs(c[j]);
     if (a > scale && !(skip && skip[j])) scale = a;
   }
-  const double eps = 1e-13 * scale;  // reduced costs above -eps are not improving
+  const double eps = kReducedCost * scale;  // reduced costs above -eps are not improving
   const std::int64_t limit = 50 * (n + m) + 100;
   if (!warm_start)
     for (int i = 0; i < m; ++i) basis[i] = i;

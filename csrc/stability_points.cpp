@@ -21,7 +21,6 @@ using u8 = std::uint8_t;
 namespace hd = hull::detail;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kReducedCost = 1e-13;  // times the energy scale: the linear program's own threshold
 
 double dot(const double* a, const double* b, int m) {
   double s = 0;

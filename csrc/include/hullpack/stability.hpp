@@ -49,6 +49,7 @@ namespace hullpack::stability {
 constexpr int kMaxElements = 128;             // element ids lie in [0, kMaxElements)
 constexpr double kSameComposition = 1e-9;     // fractions this close are one composition
 constexpr double kZeroWeight = 1e-12;         // decomposition weights below this are left out
+constexpr double kReducedCost = 1e-13;        // times the energy scale: reduced costs above -this improve nothing
 
 // Rows of compositions with energies: row r owns elements/fractions[offsets[r] .. offsets[r + 1]).
 // Validated by the caller: offsets strictly increasing from 0, ids strictly ascending per row and in
@@ -146,7 +147,7 @@ class HullSet {
 // stop_below. Work space: lp_scratch_doubles(m) doubles and 2 m ints (basis).
 // On return basis[0..m) holds the final basis and weights[0..m) its weights (the basic solution);
 // when optimal (status 0), work[m * m .. m * m + m) holds its simplex multipliers y: c_j - y . x_j
-// is the reduced cost of column j, >= -1e-13 max(1, |c|) for every column taken into account.
+// is the reduced cost of column j, >= -kReducedCost max(1, |c|) for every column taken into account.
 // warm_start: start from the basis in basis[0..m) instead (a basis of these columns, e.g. the final
 // basis of an earlier call for the same b with columns added since, or of a nearby b); if its
 // basic solution for b has a weight below -1e-12, nothing is done and the status is 3.

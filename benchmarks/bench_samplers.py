@@ -43,6 +43,7 @@ from _common import save
 from distributions import DISTRIBUTIONS
 from hullpack import packing
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
+from hullpack.samplers._base import coarsen  # the samplers' grid, as the previous algorithm used it
 
 
 def distributions(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -64,10 +65,7 @@ def previous_balanced(costs: np.ndarray, bs: int, seed: int, epoch: int) -> np.n
     the sampler's epoch (its generator, then permutation and grid offset)."""
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(costs.size).astype(np.int64)
-    step, offset = np.log1p(0.01), rng.random()
-    keys = costs.astype(np.float64).copy()
-    pos = costs > 0
-    keys[pos] = np.exp((np.floor(np.log(costs[pos]) / step - offset + 0.5) + offset) * step)
+    keys = coarsen(costs.astype(np.float64), 0.01, rng, up=False)
     return packing.balance(keys, -(-costs.size // bs), bs, order=order, refine="lightest")
 
 
@@ -209,6 +207,7 @@ import numpy as np
 sys.path.insert(0, {bench!r})
 from distributions import DISTRIBUTIONS
 from hullpack import packing
+from hullpack.samplers._base import coarsen
 n, what = {n}, {what!r}
 costs = np.empty(n)
 for i, at in enumerate(range(0, n, 10**7)):  # in chunks: the generator's temporaries stay small
@@ -231,8 +230,7 @@ if what == "sampler epoch":
 else:
     rng = np.random.default_rng([0, 0])
     order = rng.permutation(n).astype(np.int64)
-    step, offset = np.log1p(0.01), rng.random()
-    keys = np.exp((np.floor(np.log(costs) / step - offset + 0.5) + offset) * step)
+    keys = coarsen(np.asarray(costs, np.float64), 0.01, rng, up=False)
     out["rss_before_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     t0, c0 = time.perf_counter(), cpu()
     if what == "balance":

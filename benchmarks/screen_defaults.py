@@ -43,8 +43,9 @@ from _common import save
 from hullpack.compositions import grid_fractions, systems
 from hullpack.elemnet import load_pretrained
 from hullpack.elements import ELEMNET_ELEMENTS
-from hullpack.screening import resolve_grid, screen
-from hullpack.screening.dft import DFTCompounds, compare_block, load_dft, match_compositions, stable_compounds
+from hullpack.screening import parse_shard, resolve_grid, screen
+from hullpack.screening.dft import (DFTCompounds, compare_block, f1_score, load_dft, match_compositions,
+                                    stable_compounds)
 from hullpack.screening.engine import InferenceEngine
 from hullpack.screening.hulls import corner_mask
 
@@ -82,8 +83,9 @@ def evaluate(model, order: int, elements, spec: str, dft: DFTCompounds, held_out
     grid = resolve_grid(order, spec)
     fr = grid_fractions(grid)
     table = systems(order, elements)
-    if shard is not None:
-        table = np.array_split(table, int(shard.split("/")[1]))[int(shard.split("/")[0])]
+    if shard is not None:  # the shard's systems, as screen() takes them
+        i, k = parse_shard(shard)
+        table = np.array_split(table, k)[i]
     n_sys, P = len(table), len(grid)
     energies = r.points["energy"].to_numpy().reshape(n_sys, P)
     vertex = r.points["is_vertex"].to_numpy().reshape(n_sys, P)
@@ -124,7 +126,7 @@ def evaluate(model, order: int, elements, spec: str, dft: DFTCompounds, held_out
                     "f1": 2 * precision * recall / (precision + recall) if precision + recall else float("nan"),
                     "recall_held_out": float(matched_dft[held_out[drows]].mean()),
                     "n_dft_stable_held_out": int(held_out[drows].sum()),
-                    "stab_f1": 2 * tp / (2 * tp + fp + fn), "seconds_screen": seconds})
+                    "stab_f1": float(f1_score(tp, fp, fn)), "seconds_screen": seconds})
         print(f"{'binary' if order == 2 else 'ternary'} {spec} >= {mev} meV: P {precision:.3f} R {recall:.3f} "
               f"F1 {out[-1]['f1']:.3f} ({n_pred} predicted, screen {seconds:.1f} s)", flush=True)
     return out

@@ -27,7 +27,7 @@ from ._core_loader import core as _core
 from .errors import InvalidInputError, OversizeItemError
 from .packing import _as_bins, _as_capacity, _as_count, _as_order, _as_sizes, _check_values
 
-__all__ = ["pack_runs", "cut_sorted", "run_costs", "lower_bound_runs", "TERMS"]
+__all__ = ["pack_runs", "cut_sorted", "run_costs", "lower_bound_runs", "alone_cost", "TERMS"]
 
 #: The terms of a batch cost shape, in the order :func:`pack_runs` and friends take them: a batch of
 #: ``m`` items whose longest has length ``L`` costs ``sum * sum(lengths) + padded * m * L + square *
@@ -50,12 +50,18 @@ def _as_scalar_capacity(capacity) -> float:
     return float(_as_capacity(capacity, 1)[0])
 
 
-def _check_alone(lengths: np.ndarray, terms: np.ndarray, capacity: float) -> None:
-    """OversizeItemError naming the first item that alone costs more than the capacity."""
+def alone_cost(lengths: np.ndarray, terms) -> np.ndarray:
+    """What each item costs in a batch of its own, under ``terms`` (see :data:`TERMS`)."""
     with np.errstate(over="ignore"):
         alone = terms[5] + terms[4] + (terms[0] + terms[1]) * lengths
         if terms[2] + terms[3]:
             alone = alone + (terms[2] + terms[3]) * lengths**2
+    return alone
+
+
+def _check_alone(lengths: np.ndarray, terms: np.ndarray, capacity: float) -> None:
+    """OversizeItemError naming the first item that alone costs more than the capacity."""
+    alone = alone_cost(lengths, terms)
     over = np.flatnonzero(alone > capacity)
     if over.size:
         i = int(over[0])

@@ -73,8 +73,8 @@ class BalancedBatchSampler(PlanBatchSampler):
         model, self.shape = resolve_batch_cost(batch_cost, cost, weights, bias)
         self.lengths = item_costs(self.sizes, model)
         self.costs = partition_costs(self.shape, self.lengths)
-        self._partition = (balanced_partition if self.shape is None
-                           else partial(shaped_partition, self.shape, balanced_partition))
+        split = partial(balanced_partition, bound_cache={})
+        self._partition = split if self.shape is None else partial(shaped_partition, self.shape, split)
         n = self.costs.size
         self.batch_size = check_int(batch_size, "batch_size", 1)
         if self.batch_size > n:
@@ -99,21 +99,12 @@ class BalancedBatchSampler(PlanBatchSampler):
     def _config(self) -> tuple:
         return super()._config() + (self.batch_size,) + (() if self.shape is None else (repr(self.shape),))
 
-    _lower_bound: float | None = None  # the same in every epoch that keeps all items
-
     def _build(self, epoch: int) -> Plan:
         rng = self.rng(epoch)
         n, B = self.costs.size, self.num_batches
         keep = drop_items(n, n - B * self.batch_size if self.drop_last else 0, rng, self.shuffle)
-        if self.shape is None:  # the bound depends only on the costs kept: once while all are kept
-            offsets, items, costs, lb = balanced_partition(self.costs, keep, B, self.batch_size, rng,
-                                                           self.shuffle, self.granularity,
-                                                           None if self.drop_last else self._lower_bound)
-            if not self.drop_last:
-                self._lower_bound = lb
-        else:
-            offsets, items, costs, lb = self._partition(self.costs, keep, B, self.batch_size, rng,
-                                                        self.shuffle, self.granularity)
+        offsets, items, costs, lb = self._partition(self.costs, keep, B, self.batch_size, rng,
+                                                    self.shuffle, self.granularity)
         if self.shuffle:
             perm = rng.permutation(B)
             offsets, items = reorder(offsets, items, perm)

@@ -128,6 +128,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             model, self.shape = resolve_batch_cost(batch_cost, cost, weights, bias)
             self.lengths = item_costs(self.sizes, model)
             self.costs = partition_costs(self.shape, self.lengths)
+            split = partial(balanced_partition, bound_cache={})
+            self._split = split if self.shape is None else partial(shaped_partition, self.shape, split)
             if self.drop_last:
                 self.num_steps = n // (R * self.batch_size)
                 if self.num_steps == 0:
@@ -196,9 +198,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                     extra = (rng.permutation(n) if self.shuffle else np.arange(n))[:B - n]
                     keep = np.concatenate([keep, np.resize(extra, B - n)]).astype(np.int64)
                     info["padded_items"] = B - n
-            split = balanced_partition if self.shape is None else partial(shaped_partition, self.shape,
-                                                                           balanced_partition)
-            offsets, items, costs, info["lower_bound"] = split(
+            offsets, items, costs, info["lower_bound"] = self._split(
                 self.costs, keep, B, self.batch_size, rng, self.shuffle, self.granularity)
             return offsets, items, costs, info
 

@@ -14,12 +14,12 @@ from ._base import coarsen
 
 def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_batch_size: int,
                        rng: np.random.Generator, shuffle: bool, granularity: float,
-                       lower_bound: float | None = None
+                       bound_cache: dict | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Split the items ``keep`` into ``n_batches`` batches of at most ``max_batch_size`` items with
     near-equal cost; returns CSR offsets, items, the real cost of every batch and a lower bound on
-    the peak batch cost (``lower_bound`` when the caller has it already: it depends only on the
-    costs kept and the batch count).
+    the peak batch cost. The bound depends only on the costs kept and the batch shape: while every
+    item of ``costs`` is kept, ``bound_cache`` (a sampler's dict) keeps it from epoch to epoch.
 
     With ``shuffle``, the largest-first pass deals items by their costs on a grid of relative step
     ``granularity`` (:func:`~hullpack.samplers._base.coarsen`) with ties in a random order, so every
@@ -33,10 +33,19 @@ def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_
     keys = coarsen(real, granularity, rng, up=False) if shuffle and granularity > 0 else None
     # The core wants (B-1)*bs < m <= B*bs, i.e. exactly B batches at that batch size.
     bs = max_batch_size if (B - 1) * max_batch_size < m else -(-m // B)
+
+    def lower_bound(values: np.ndarray) -> float:
+        cached = bound_cache is not None and every
+        if cached and bound_cache.get("costs") is costs and bound_cache.get("shape") == (B, bs):
+            return bound_cache["bound"]
+        bound = packing.lower_bound(values, n_batches=B, batch_size=bs)
+        if cached:
+            bound_cache.update(costs=costs, shape=(B, bs), bound=bound)
+        return bound
+
     if (B - 1) * bs < m:
         bin_of = np.asarray(packing.balance(real, B, bs, order=order, keys=keys), np.int64)
-        if lower_bound is None:
-            lower_bound = packing.lower_bound(real, n_batches=B, batch_size=bs)
+        bound = lower_bound(real)
     else:
         # Few items per batch (e.g. many ranks): pad with zero-cost placeholders to B*bs items,
         # ordered after every real item, and drop them again; batches then hold <= bs items.
@@ -47,12 +56,11 @@ def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_
         bin_of = np.asarray(packing.balance(padded, B, bs, order=order.astype(np.int64), keys=keys),
                             np.int64)[:m]
         bin_of = _fill_empty(bin_of, B, real)
-        if lower_bound is None:
-            lower_bound = packing.lower_bound(padded, n_batches=B, batch_size=bs)
+        bound = lower_bound(padded)
     offsets, local = packing.group(bin_of, B)
     costs_b = np.asarray(packing.batch_costs(real, bin_of, B), dtype=np.float64)
     local = np.asarray(local, np.int64)
-    return np.asarray(offsets, np.int64), local if every else keep[local], costs_b, float(lower_bound)
+    return np.asarray(offsets, np.int64), local if every else keep[local], costs_b, float(bound)
 
 
 def _fill_empty(bin_of: np.ndarray, n_batches: int, costs: np.ndarray) -> np.ndarray:

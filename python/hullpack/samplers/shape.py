@@ -191,12 +191,7 @@ def resolve_batch_cost(batch_cost: Any, cost: Any, weights: Any, bias: Any
 def alone_costs(shape: BatchCost | FunctionCost, lengths: np.ndarray, max_cost: float) -> np.ndarray:
     """Which items cost more than ``max_cost`` on their own, as a boolean mask."""
     if isinstance(shape, BatchCost):
-        t = shape
-        with np.errstate(over="ignore"):
-            alone = t.const + t.count + (t.sum + t.padded) * lengths
-            if t.square + t.padded_square:
-                alone = alone + (t.square + t.padded_square) * lengths ** 2
-        return alone > max_cost
+        return packing_runs.alone_cost(lengths, shape.terms) > max_cost
     # A monotone function: the longest length that fits alone, by bisection over the distinct ones.
     distinct = np.unique(lengths)
     lo, hi = -1, distinct.size  # distinct[lo] fits (or none), distinct[hi] does not (or none left)

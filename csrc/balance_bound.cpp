@@ -169,8 +169,8 @@ BalanceBounds bounds(const std::vector<double>& asc, i64 B) {
   // item of U outweighs one outside it), so (total - W(u2)) / (B - u1) is at most every value for
   // u1 <= u <= u2, and intervals of u whose floor is above the least value found need no search.
   // t runs densely over J B + 1 .. J B + kDense, at the 8 largest drops between consecutive costs
-  // up to (J + 2) B (where large items end), and on a grid of ratio 1 + 1 / kDense beyond, up to
-  // (J + 2) B;
+  // (where large items end), and on a grid of ratio 1 + 1 / kDense beyond, up to (J + 2) B, then
+  // 1 + 1 / 16 up to n;
   // J = 0..min(q, 3).
   constexpr i64 kDense = 256, kGridU = 64;
   long double light = 0.0L;
@@ -221,12 +221,12 @@ BalanceBounds bounds(const std::vector<double>& asc, i64 B) {
     light = std::max(light, integral ? least : static_cast<long double>(v));
   };
   for (i64 J = 0; J <= std::min<i64>(q, 3) && J * B < n; ++J) {
-    const i64 t_lo = J * B + 1, t_hi = std::min(n, (J + 2) * B);
-    for (i64 t = t_lo; t <= std::min(t_hi, J * B + kDense); ++t) light_bound(J, t);
-    for (i64 t = J * B + kDense + 1; t <= t_hi; t += std::max<i64>(1, t / kDense)) light_bound(J, t);
-    // The largest drops d_t - d_{t+1} (t counted from the largest) in that range.
+    for (i64 t = J * B + 1; t <= std::min(n, J * B + kDense); ++t) light_bound(J, t);
+    for (i64 t = J * B + kDense + 1; t <= n; t += std::max<i64>(1, t / (t <= (J + 2) * B ? kDense : 16)))
+      light_bound(J, t);  // coarser beyond (J + 2) B, where the largest items are far from the t largest
+    // The largest drops d_t - d_{t+1} (t counted from the largest) in J B + 1 .. (J + 2) B.
     std::vector<std::pair<double, i64>> drops;
-    for (i64 t = t_lo; t < t_hi; ++t) {
+    for (i64 t = J * B + 1; t < std::min(n, (J + 2) * B); ++t) {
       drops.push_back({asc[n - t] - asc[n - t - 1], t});
       if (drops.size() > 64) {
         std::nth_element(drops.begin(), drops.begin() + 8, drops.end(), std::greater<>());

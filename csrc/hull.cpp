@@ -38,10 +38,6 @@ void each_system(std::int64_t n_sys, int n_threads, F&& f) {
   error.rethrow();
 }
 
-const double* system_fractions(const BatchInput& in, std::int64_t s) {
-  return in.fractions + (in.shared_grid ? 0 : in.offsets[s] * in.order);
-}
-
 void general_batch(const BatchInput& in, const BatchOutput& out, int n_threads) {
   each_system(in.n_sys, n_threads, [&](std::int64_t s, stability::PointHull& work) {
     const std::int64_t first = in.offsets[s], n = in.offsets[s + 1] - first;
@@ -55,7 +51,7 @@ void general_batch(const BatchInput& in, const BatchOutput& out, int n_threads) 
       po.is_vertex = so.is_vertex;
       po.decomp_index = so.decomp_index;
       po.decomp_weight = so.decomp_weight;
-      work.run(in.order, n, system_fractions(in, s), e, in.tol, po);
+      work.run(in.order, n, detail::system_fractions(in, s), e, in.tol, po);
       so.n_vertices = po.n_vertices;
       converged = po.converged;
     }
@@ -102,7 +98,7 @@ void vertex_depths(const BatchInput& in, const std::uint8_t* is_vertex, const st
       std::fill(depth + first, depth + first + n, std::numeric_limits<double>::quiet_NaN());
       return;
     }
-    work.vertex_depths(in.order, n, system_fractions(in, s), in.energies + first, is_vertex + first, depth + first);
+    work.vertex_depths(in.order, n, detail::system_fractions(in, s), in.energies + first, is_vertex + first, depth + first);
   });
 }
 

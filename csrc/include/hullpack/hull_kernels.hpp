@@ -21,6 +21,11 @@ HULLPACK_HD inline std::size_t scratch_bytes(int order, i64 n) {
   return order == 2 ? binary_scratch_bytes(n) : ternary_scratch_bytes(n);
 }
 
+// The fractions of system s of a batch: the shared grid, or its own rows.
+HULLPACK_HD inline const double* system_fractions(const BatchInput& in, i64 s) {
+  return in.fractions + (in.shared_grid ? 0 : in.offsets[s] * in.order);
+}
+
 // The outputs of system s of a batch (facets only for orders 2 and 3).
 HULLPACK_HD inline SystemOut system_out(const BatchInput& in, const BatchOutput& out, i64 s) {
   const i64 first = in.offsets[s];
@@ -60,7 +65,7 @@ HULLPACK_HD inline void run_system(const BatchInput& in, const BatchOutput& out,
   const i64 first = in.offsets[s];
   const i32 n = static_cast<i32>(in.offsets[s + 1] - first);
   const int k = in.order;
-  const double* frac = in.fractions + (in.shared_grid ? 0 : first * k);
+  const double* frac = system_fractions(in, s);
   const double* e = in.energies + first;
   SystemOut so = system_out(in, out, s);
   const bool finite = finite_or_filled(e, n, k, so);

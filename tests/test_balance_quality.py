@@ -16,14 +16,10 @@ import hullpack
 from hullpack import packing
 from hullpack.errors import InvalidInputError
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler
-from test_packing import optimal_peak  # the exact optimum, by search
+from test_packing import optimal_peak, peak, small_case_ratios  # the exact optimum, by search; balance() against it
 
 core = hullpack._core
 PARTS = ("mean", "top_items", "pigeonhole", "light_batches")
-
-
-def peak(costs, bins, n_batches):
-    return float(packing.batch_costs(costs, bins, n_batches).max())
 
 
 def reference_parts(costs, n_batches):
@@ -164,15 +160,7 @@ def test_exchange_is_optimal_on_most_small_inputs():
     # 400 small cases (4-10 items, integer or lognormal costs): plain largest first is optimal in
     # 64% of them (up to 1.127x), swaps with the lightest batch in 87.5%, exchanges in 98.3%,
     # 1.0003x the optimum on average.
-    rng = np.random.default_rng(0)
-    ratios = []
-    for trial in range(400):
-        n = int(rng.integers(4, 11))
-        batch_size = int(rng.integers(2, n))
-        B = -(-n // batch_size)
-        costs = rng.integers(1, 30, n).astype(float) if trial % 2 else np.round(rng.lognormal(0, 0.7, n), 3)
-        ratios.append(peak(costs, packing.balance(costs, B, batch_size), B) / optimal_peak(costs, B))
-    ratios = np.array(ratios)
+    ratios = small_case_ratios()
     assert ratios.min() >= 1 - 1e-12
     assert (ratios <= 1 + 1e-12).mean() >= 0.975
     assert ratios.mean() <= 1.0006

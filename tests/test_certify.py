@@ -24,6 +24,13 @@ def shipped():
     return load_pretrained()
 
 
+@pytest.fixture(scope="module")
+def shipped_fp32(shipped):
+    """Plain fp32 hulls of the shipped model over the binaries of ELEMENTS on uniform_grid(2, 100),
+    computed once for the tests that read them (none may modify them)."""
+    return plain_hulls(InferenceEngine(shipped), systems(2, ELEMENTS), uniform_grid(2, 100), "fp32")
+
+
 def wide_model(seed=0):
     """A random ElemNet wide enough that bf16 errs by meV (the line layers apply)."""
     torch.manual_seed(seed)
@@ -163,13 +170,13 @@ def _deep_vertex(fp32, wanted):
 
 
 @pytest.mark.parametrize("audited", [True, False])
-def test_a_planted_bf16_error_far_from_the_hull_is_caught_or_missed_as_drawn(shipped, audited):
+def test_a_planted_bf16_error_far_from_the_hull_is_caught_or_missed_as_drawn(shipped, shipped_fp32, audited):
     """0.5 eV/atom planted on the bf16 energy of a deep fp32 vertex puts it far above the hull: no
     selection picks it. Drawn by the audit, it is caught (counted, the system's delta widened, the
     vertex found); not drawn (nor in the calibration sample), it is missed, which is what the
     audit's bound is about."""
     table, grid = systems(2, ELEMENTS), uniform_grid(2, 100)
-    fp32 = plain_hulls(InferenceEngine(shipped), table, grid, "fp32")
+    fp32 = shipped_fp32
     rate = 0.05
     planted = {}
     eng = PlantedEngine(shipped, table, grid, planted)
@@ -244,12 +251,12 @@ def test_a_planted_error_through_the_public_api_is_caught():
 
 
 # -------------------------------------------------------------------------- the selection
-def test_the_selection_alone_gives_fp32_vertices(shipped):
+def test_the_selection_alone_gives_fp32_vertices(shipped, shipped_fp32):
     """With the audit off, the calibrated selection still finds every fp32 vertex here (the
     audit adds a check; it is not what makes the vertices right)."""
     table, grid = systems(2, ELEMENTS), uniform_grid(2, 100)
     eng = InferenceEngine(shipped)
-    fp32 = plain_hulls(eng, table, grid, "fp32")
+    fp32 = shipped_fp32
     cert = Certifier(eng, n_calibration=1000, audit_min=0, audit_share=0)
     res = cert.run(table, grid)
     np.testing.assert_array_equal(res.is_vertex, fp32.is_vertex)

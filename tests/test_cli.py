@@ -7,24 +7,18 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from hullpack.cli import main
-from hullpack.elemnet import ElemNet, save_model
+from hullpack.elemnet import save_model
+from hullpack.screening.outputs import MANIFEST
+from test_screening import small_model  # a small random ElemNet whose hulls have vertices
 
 # ------------------------------------------------------------------------------------- helpers
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    m = ElemNet("48x2-24x2-1", dropout=()).eval()
-    with torch.no_grad():  # compounds below the elements: hulls with vertices
-        for layer in m.net:
-            if isinstance(layer, torch.nn.Linear):
-                layer.bias.uniform_(-0.3, 0.3)
-        m.net[-1].bias.fill_(-0.5)
-    return m
+    return small_model()
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +310,7 @@ def test_screen_min_depth_keeps_the_deep_vertices(model_file, tmp_path, capsys):
     assert pd.read_csv(tmp_path / "deep" / "systems.csv")["n_stable"].sum() == len(deep)
 
 
-def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_path, capsys):
+def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_path, capsys, monkeypatch):
     common = ["--elements", "Fe Ni O", "--grid", "10", "--model", model_file]
     assert screen_cli(capsys, tmp_path / "whole", *common)[0] == 0
     parts = []
@@ -331,8 +325,15 @@ def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_pa
     empty = pd.read_csv(tmp_path / "empty" / "systems.csv")
     assert len(empty) == 0 and list(empty.columns) == list(whole.columns)
     assert len(pd.read_csv(tmp_path / "empty" / "vertices.csv")) == 0
-    rc, _, err = screen_cli(capsys, tmp_path / "bad", *common, "--shard", "3/3")
-    assert rc == 2 and "shard='3/3'" in one_line(err)
+    assert {f["name"] for f in json.loads((tmp_path / "empty" / MANIFEST).read_text())["files"]} >= {"systems.csv",
+                                                                                                   "vertices.csv"}
+    # a bad shard stops before any work
+    import hullpack.screening.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
+    rc, out, err = screen_cli(capsys, tmp_path / "bad", *common, "--shard", "3/3")
+    assert rc == 2 and out == "" and "shard='3/3'" in one_line(err)
+    assert not (tmp_path / "bad").exists()
 
 
 # ---------------------------------------------------------------------------------- bench-memory

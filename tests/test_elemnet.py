@@ -589,7 +589,7 @@ def test_cli_train_export_predict(tmp_path, capsys):
 
 def test_featurize_reads_a_pandas_series_as_formulas():
     pd = pytest.importorskip("pandas")
-    from hullpack.elemnet import featurize, load_pretrained
+    from hullpack.elemnet import load_pretrained
 
     series = pd.Series(["NaCl", "Fe2O3", "AlNi"], index=[10, 11, 12])
     x = featurize(series)

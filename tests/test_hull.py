@@ -20,9 +20,9 @@ def uniform(order, n):
     return np.array([[n - j - l, j, l] for j in range(n + 1) for l in range(n + 1 - j)], float) / n
 
 
-def bowl(fractions, rng, noise=0.05):
+def bowl(fractions, rng, noise=0.05, min_depth=0.0):
     """A negative bowl (mixing energy) with noise: what a formation-energy model predicts."""
-    depth = rng.uniform(0.0, 1.5)
+    depth = rng.uniform(min_depth, 1.5)
     return -depth * (1 - (fractions ** 2).sum(axis=1)) + rng.normal(0, noise, len(fractions))
 
 
@@ -44,6 +44,36 @@ def pymatgen_hull(fractions, energies):
         stable = {id(e) for e in pd.stable_entries}
         e_above = np.array([pd.get_e_above_hull(e) for e in entries])
     return e_above, np.array([id(e) in stable for e in entries]), entries, pd
+
+
+def assert_matches_pymatgen(f, e, atol):
+    """lower_hull's energies above hull (within atol) and vertices equal pymatgen's; returns the hull."""
+    h = lower_hull(f, e)
+    ref_e, ref_stable, _, _ = pymatgen_hull(f, e)
+    np.testing.assert_allclose(h.e_above_hull, ref_e, atol=atol)
+    np.testing.assert_array_equal(h.is_vertex, ref_stable)
+    return h
+
+
+def assert_decomposition_matches_pymatgen(f, e):
+    """Every point's decomposition (ids and weights) equals pymatgen's get_decomposition."""
+    h = lower_hull(f, e)
+    _, _, entries, pd = pymatgen_hull(f, e)
+    index = {id(x): i for i, x in enumerate(entries)}
+    for i, entry in enumerate(entries):
+        ours = {int(v): w for v, w in zip(h.decomp_index[i], h.decomp_weight[i]) if w > 0}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = pd.get_decomposition(entry.composition)
+        mapped = {}
+        for x, amount in theirs.items():
+            if x.composition.is_element:
+                mapped[-1 - ELEMENTS.index(x.composition.elements[0].symbol)] = amount
+            else:
+                mapped[index[id(x)]] = amount
+        assert ours.keys() == mapped.keys(), (i, ours, mapped)
+        for v in ours:
+            assert ours[v] == pytest.approx(mapped[v], abs=1e-9)
 
 
 def brute_force_hull_energy(fractions, energies, queries):
@@ -80,10 +110,7 @@ def test_random_systems_match_pymatgen(order):
                 f[: len(f) // 4, rng.integers(0, 3)] = 0
                 f /= f.sum(axis=1, keepdims=True)
         e = bowl(f, rng)
-        h = lower_hull(f, e)
-        ref_e, ref_stable, _, _ = pymatgen_hull(f, e)
-        np.testing.assert_allclose(h.e_above_hull, ref_e, atol=1e-6)
-        np.testing.assert_array_equal(h.is_vertex, ref_stable)
+        assert_matches_pymatgen(f, e, atol=1e-6)
 
 
 def test_decomposition_matches_pymatgen():
@@ -91,23 +118,7 @@ def test_decomposition_matches_pymatgen():
     f = uniform(3, 8)
     f = f[(f > 0).sum(axis=1) >= 2]
     e = bowl(f, rng, noise=0.1)
-    h = lower_hull(f, e)
-    _, _, entries, pd = pymatgen_hull(f, e)
-    index = {id(x): i for i, x in enumerate(entries)}
-    for i, entry in enumerate(entries):
-        ours = {int(v): w for v, w in zip(h.decomp_index[i], h.decomp_weight[i]) if w > 0}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            theirs = pd.get_decomposition(entry.composition)
-        mapped = {}
-        for x, amount in theirs.items():
-            if x.composition.is_element:
-                mapped[-1 - ELEMENTS.index(x.composition.elements[0].symbol)] = amount
-            else:
-                mapped[index[id(x)]] = amount
-        assert ours.keys() == mapped.keys(), (i, ours, mapped)
-        for v in ours:
-            assert ours[v] == pytest.approx(mapped[v], abs=1e-9)
+    assert_decomposition_matches_pymatgen(f, e)
 
 
 def _case(name):
@@ -149,10 +160,7 @@ DEGENERATE = [
 @pytest.mark.parametrize("name", DEGENERATE)
 def test_degenerate_systems_match_pymatgen(name):
     f, e = _case(name)
-    h = lower_hull(f, e)
-    ref_e, ref_stable, _, _ = pymatgen_hull(f, e)
-    np.testing.assert_allclose(h.e_above_hull, ref_e, atol=1e-9)
-    np.testing.assert_array_equal(h.is_vertex, ref_stable)
+    assert_matches_pymatgen(f, e, atol=1e-9)
 
 
 def test_expected_vertices_of_degenerate_systems():
@@ -200,16 +208,11 @@ def test_tolerance_decides_vertices_just_below_a_binary_hull(below, vertex):
     assert lower_hull([0.5], [-below]).is_vertex.tolist() == [vertex]
 
 
-@pytest.mark.parametrize("below, vertex", [(1e-10, False), (5e-10, False), (2e-9, True), (1e-8, True)])
-def test_tolerance_decides_vertices_just_below_a_ternary_hull(below, vertex):
-    # The centre C = (1/3, 1/3, 1/3) at -0.3 is a vertex; the hull over the facet C-A-B is the plane
-    # through them. Points on that facet (one midway to A, one inside) sit `below` under it.
-    c, a, b = np.full(3, 1 / 3), np.eye(3)[0], np.eye(3)[1]
-    on_edge = 0.5 * c + 0.5 * a                                   # hull energy -0.15
-    inside = 0.5 * c + 0.25 * a + 0.25 * b                        # hull energy -0.15
-    f = np.array([c, on_edge, inside])
+def assert_tolerance_decides_probe_vertices(f, hull_energies, below, vertex):
+    """f[0] is a vertex and f[1], f[2] lie on the hull (energies hull_energies); each probe pushed
+    `below` under it alone is a vertex exactly when `vertex`, at tol=1e-9 and either side of `below`."""
     for probe in (1, 2):
-        e = np.array([-0.3, -0.15, -0.15])
+        e = np.array(hull_energies)
         e[probe] -= below
         h = lower_hull(f, e, tol=1e-9)
         assert h.is_vertex.tolist() == [True, probe == 1 and vertex, probe == 2 and vertex], probe
@@ -218,6 +221,17 @@ def test_tolerance_decides_vertices_just_below_a_ternary_hull(below, vertex):
             assert np.abs(h.e_above_hull).max() <= 1e-15
         assert lower_hull(f, e, tol=below / 2).is_vertex[probe]
         assert not lower_hull(f, e, tol=below * 2).is_vertex[probe]
+
+
+@pytest.mark.parametrize("below, vertex", [(1e-10, False), (5e-10, False), (2e-9, True), (1e-8, True)])
+def test_tolerance_decides_vertices_just_below_a_ternary_hull(below, vertex):
+    # The centre C = (1/3, 1/3, 1/3) at -0.3 is a vertex; the hull over the facet C-A-B is the plane
+    # through them. Points on that facet (one midway to A, one inside) sit `below` under it.
+    c, a, b = np.full(3, 1 / 3), np.eye(3)[0], np.eye(3)[1]
+    on_edge = 0.5 * c + 0.5 * a                                   # hull energy -0.15
+    inside = 0.5 * c + 0.25 * a + 0.25 * b                        # hull energy -0.15
+    f = np.array([c, on_edge, inside])
+    assert_tolerance_decides_probe_vertices(f, [-0.3, -0.15, -0.15], below, vertex)
 
 
 def test_duplicates_keep_the_lowest_then_the_first():
@@ -285,21 +299,27 @@ def test_matches_brute_force(system):
     assert_matches_brute_force(*system)
 
 
+def assert_decomposition_reconstructs(f, e, h):
+    """h's decompositions (points and elemental references) rebuild each composition and its hull
+    energy, with weights summing to 1, largest first, and only vertices among the points."""
+    order = f.shape[1]
+    ids, w = h.decomp_index, h.decomp_weight
+    comp = np.where(ids[..., None] >= 0, f[np.clip(ids, 0, None)], np.eye(order)[np.clip(-1 - ids, 0, order - 1)])
+    energy = np.where(ids >= 0, e[np.clip(ids, 0, None)], 0.0)
+    np.testing.assert_allclose((w[..., None] * comp).sum(axis=1), f, atol=1e-12)
+    np.testing.assert_allclose((w * energy).sum(axis=1), e - h.e_above_hull, atol=1e-12)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    assert (np.diff(w, axis=1) <= 0).all()                                 # largest weight first
+    used = ids[w > 0]
+    assert np.isin(used[used >= 0], h.vertices).all()                      # only vertices decompose
+
+
 def test_decomposition_reconstructs_composition_and_hull_energy():
     rng = np.random.default_rng(11)
     for order in (2, 3):
         f = rng.dirichlet(np.ones(order), size=60)
         e = bowl(f, rng)
-        h = lower_hull(f, e)
-        ids, w = h.decomp_index, h.decomp_weight
-        comp = np.where(ids[..., None] >= 0, f[np.clip(ids, 0, None)], np.eye(order)[np.clip(-1 - ids, 0, order - 1)])
-        energy = np.where(ids >= 0, e[np.clip(ids, 0, None)], 0.0)
-        np.testing.assert_allclose((w[..., None] * comp).sum(axis=1), f, atol=1e-12)
-        np.testing.assert_allclose((w * energy).sum(axis=1), e - h.e_above_hull, atol=1e-12)
-        np.testing.assert_allclose(w.sum(axis=1), 1.0)
-        assert (np.diff(w, axis=1) <= 0).all()                             # largest weight first
-        used = ids[w > 0]
-        assert np.isin(used[used >= 0], h.vertices).all()                  # only vertices decompose
+        assert_decomposition_reconstructs(f, e, lower_hull(f, e))
 
 
 def test_ternary_facets_tile_the_composition_triangle():

@@ -1,6 +1,7 @@
 """hullpack.hull for order 4 and above (the N-dimensional kernel): against pymatgen's PhaseDiagram,
 a brute-force oracle, the ternary kernel on the faces of a quaternary, the dedicated binary and
 ternary kernels run through the same code, vertex depths, and bad input."""
+import functools
 import warnings
 
 import numpy as np
@@ -12,13 +13,11 @@ from hullpack.compositions import grid_fractions, uniform_grid
 from hullpack.errors import HullInputError
 from hullpack.hull import e_above_hull, hull_batch, lower_hull
 
-from test_hull import ELEMENTS, assert_matches_brute_force, pymatgen_hull, small_system  # shared references
+from test_hull import (assert_decomposition_matches_pymatgen, assert_decomposition_reconstructs,  # shared references
+                       assert_matches_brute_force, assert_matches_pymatgen, assert_tolerance_decides_probe_vertices,
+                       bowl as hull_bowl, pymatgen_hull, small_system)
 
-
-def bowl(fractions, rng, noise=0.05):
-    """A negative bowl (mixing energy) with noise: what a formation-energy model predicts."""
-    depth = rng.uniform(0.2, 1.5)
-    return -depth * (1 - (fractions ** 2).sum(axis=1)) + rng.normal(0, noise, len(fractions))
+bowl = functools.partial(hull_bowl, min_depth=0.2)  # test_hull's bowl, at least 0.2 deep
 
 
 def interior(order, n, min_elements=2):
@@ -42,10 +41,7 @@ def test_random_systems_match_pymatgen(order):
             f = f[(f > 0).sum(axis=1) >= 2]
             f /= f.sum(axis=1, keepdims=True)
         e = bowl(f, rng)
-        h = lower_hull(f, e)
-        ref_e, ref_stable, _, _ = pymatgen_hull(f, e)
-        np.testing.assert_allclose(h.e_above_hull, ref_e, atol=1e-6)
-        np.testing.assert_array_equal(h.is_vertex, ref_stable)
+        h = assert_matches_pymatgen(f, e, atol=1e-6)
         assert h.facets is None
 
 
@@ -70,23 +66,7 @@ def test_decomposition_matches_pymatgen():
     rng = np.random.default_rng(7)
     f = interior(4, 5)
     e = bowl(f, rng, noise=0.1)
-    h = lower_hull(f, e)
-    _, _, entries, pd = pymatgen_hull(f, e)
-    index = {id(x): i for i, x in enumerate(entries)}
-    for i, entry in enumerate(entries):
-        ours = {int(v): w for v, w in zip(h.decomp_index[i], h.decomp_weight[i]) if w > 0}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            theirs = pd.get_decomposition(entry.composition)
-        mapped = {}
-        for x, amount in theirs.items():
-            if x.composition.is_element:
-                mapped[-1 - ELEMENTS.index(x.composition.elements[0].symbol)] = amount
-            else:
-                mapped[index[id(x)]] = amount
-        assert ours.keys() == mapped.keys(), (i, ours, mapped)
-        for v in ours:
-            assert ours[v] == pytest.approx(mapped[v], abs=1e-9)
+    assert_decomposition_matches_pymatgen(f, e)
 
 
 def _case(name):
@@ -116,10 +96,7 @@ DEGENERATE = ["pyramid (coplanar facets)", "all zero", "all positive", "single p
 @pytest.mark.parametrize("name", DEGENERATE)
 def test_degenerate_systems_match_pymatgen(name):
     f, e = _case(name)
-    h = lower_hull(f, e)
-    ref_e, ref_stable, _, _ = pymatgen_hull(f, e)
-    np.testing.assert_allclose(h.e_above_hull, ref_e, atol=1e-9)
-    np.testing.assert_array_equal(h.is_vertex, ref_stable)
+    assert_matches_pymatgen(f, e, atol=1e-9)
 
 
 def test_expected_vertices_of_degenerate_systems():
@@ -142,16 +119,7 @@ def test_tolerance_decides_vertices_just_below_a_quaternary_hull(below, vertex):
     on_edge = 0.5 * c + 0.5 * eye[0]                                   # hull energy -0.2
     inside = 0.4 * c + 0.2 * eye[0] + 0.2 * eye[1] + 0.2 * eye[2]      # hull energy -0.16
     f = np.array([c, on_edge, inside])
-    for probe in (1, 2):
-        e = np.array([-0.4, -0.2, -0.16])
-        e[probe] -= below
-        h = lower_hull(f, e, tol=1e-9)
-        assert h.is_vertex.tolist() == [True, probe == 1 and vertex, probe == 2 and vertex], probe
-        assert h.e_above_hull[0] == h.e_above_hull[probe] == 0.0
-        if not vertex:
-            assert np.abs(h.e_above_hull).max() <= 1e-15
-        assert lower_hull(f, e, tol=below / 2).is_vertex[probe]
-        assert not lower_hull(f, e, tol=below * 2).is_vertex[probe]
+    assert_tolerance_decides_probe_vertices(f, [-0.4, -0.2, -0.16], below, vertex)
 
 
 def test_pure_element_points_are_not_vertices_and_keep_their_energy():
@@ -181,14 +149,7 @@ def test_decomposition_reconstructs_composition_and_hull_energy(order):
     h = lower_hull(f, e)
     ids, w = h.decomp_index, h.decomp_weight
     assert ids.shape == w.shape == (80, order)
-    comp = np.where(ids[..., None] >= 0, f[np.clip(ids, 0, None)], np.eye(order)[np.clip(-1 - ids, 0, order - 1)])
-    energy = np.where(ids >= 0, e[np.clip(ids, 0, None)], 0.0)
-    np.testing.assert_allclose((w[..., None] * comp).sum(axis=1), f, atol=1e-12)
-    np.testing.assert_allclose((w * energy).sum(axis=1), e - h.e_above_hull, atol=1e-12)
-    np.testing.assert_allclose(w.sum(axis=1), 1.0)
-    assert (np.diff(w, axis=1) <= 0).all()                                 # largest weight first
-    used = ids[w > 0]
-    assert np.isin(used[used >= 0], h.vertices).all()                      # only vertices decompose
+    assert_decomposition_reconstructs(f, e, h)
     assert (ids[h.vertices, 0] == h.vertices).all() and (w[h.vertices, 0] == 1).all()
 
 

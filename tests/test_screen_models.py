@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from hullpack.compositions import grid_fractions, systems, uniform_grid
-from hullpack.elemnet import ElemNet, save_model, train
+from hullpack.compositions import systems, uniform_grid
+from hullpack.elemnet import ElemNet, train
 from hullpack.errors import ModelFileError, ScreeningError
 from hullpack.screening import screen
 from hullpack.screening.engine import InferenceEngine
 from hullpack.screening.hulls import corner_mask
 from hullpack.screening.models import ModelEngine, dense_fractions, make_engine, resolve_model
+from test_screening import dense_inputs  # dense 86-wide fractions of every (system, grid point)
 
 
 def mlp(seed=0, width=128):
@@ -39,12 +40,8 @@ class Residual(torch.nn.Module):
 
 
 def dense_reference(model, table, grid):
-    x = np.zeros((len(table) * len(grid), 86), np.float32)
-    fr = grid_fractions(grid)
-    for j in range(table.shape[1]):
-        x[np.arange(len(x)), np.repeat(table[:, j], len(grid))] = np.tile(fr[:, j], len(table))
     with torch.no_grad():
-        return model(torch.from_numpy(x)).reshape(len(table), len(grid)).numpy()
+        return model(torch.from_numpy(dense_inputs(table, grid))).reshape(len(table), len(grid)).numpy()
 
 
 @pytest.mark.parametrize("order,n", [(2, 20), (3, 6)])

@@ -437,12 +437,9 @@ def test_an_empty_shard_is_an_empty_valid_result(result):
     assert empty.summary().startswith("0 binary systems x 21 grid points")
     parts = [screen(result.model, elements=els, grid=20, shard=f"{i}/3", progress=False, min_depth=0) for i in range(3)]
     merged = ScreenResult.concat([empty, parts[0], empty, parts[1], parts[2], empty])
-    # each shard calibrates its own delta, so which points are re-evaluated in fp32 (and the depths,
-    # measured against bf16 energies where not) differ; the vertices and their energies do not
-    same = [c for c in result.systems.columns if c not in ("n_fp32", "delta")]
-    pd.testing.assert_frame_equal(merged.systems[same], result.systems[same])
-    same = [c for c in result.vertices.columns if c != "depth"]
-    pd.testing.assert_frame_equal(merged.vertices[same], result.vertices[same])
+    # every shard calibrates on the whole screen: the same points re-evaluated, the same depths
+    pd.testing.assert_frame_equal(merged.systems, result.systems)
+    pd.testing.assert_frame_equal(merged.vertices, result.vertices)
 
 
 def test_system_names_parse_in_any_order_or_say_what_is_wrong():
@@ -528,6 +525,13 @@ def test_nonfinite_predictions_are_reported_not_dropped():
     (dict(elements="Fe"), "no system"),
     (dict(min_depth=-0.01), "min_depth"),
     (dict(min_depth=float("nan")), "min_depth"),
+    # quaternaries (order=4)
+    (dict(order=4, elements="Fe Ni O"), r"only 3 given \(O, Fe, Ni\); order=4 needs at least 4"),
+    (dict(order=4, elements="Fe Ni O Xx Al"), "'Xx'"),
+    (dict(order=4, elements=None), "order=4 needs an element subset"),
+    (dict(order=4, elements="Fe Ni O Al", grid=41), "too fine for order 4"),
+    (dict(order=4, elements="Fe Ni O Al", grid=np.array([[1, 1, 0], [2, 0, 0]])), r"array \(n_points, 4\) of numerators"),
+    (dict(elements="Fe Ni O Al Cu", order=5), "order=5"),
 ])
 def test_bad_requests_fail_before_any_work(kwargs, match, monkeypatch):
     import hullpack.screening.pipeline as scr

@@ -4,28 +4,15 @@ from shallow ones."""
 
 import numpy as np
 import pytest
-import torch
 
 from hullpack.compositions import reduced_grid, systems, uniform_grid
-from hullpack.elemnet import ElemNet
-from hullpack.elements import ELEMNET_ELEMENTS
+from hullpack.elements import ELECTRONEGATIVITY, ELEMNET_ELEMENTS
 from hullpack.errors import ScreeningError
 from hullpack.screening import (DEFAULT_GRID, DEFAULT_MIN_DEPTH, grid_label, grid_spacing, resolve_grid, screen,
                                 system_name)
-from hullpack.elements import ELECTRONEGATIVITY
 from hullpack.screening.names import alphabetical_order, formula_of, formulas, system_names
 from hullpack.screening.result import ROBUST_DEPTH
-
-
-def small_model(seed=0):
-    torch.manual_seed(seed)
-    model = ElemNet("48x2-24x2-1", dropout=()).eval()
-    with torch.no_grad():  # compounds below the elements: hulls with vertices
-        for m in model.net:
-            if isinstance(m, torch.nn.Linear):
-                m.bias.uniform_(-0.3, 0.3)
-        model.net[-1].bias.fill_(-0.5)
-    return model
+from test_screening import small_model  # a small random ElemNet whose hulls have vertices
 
 
 @pytest.fixture(scope="module")

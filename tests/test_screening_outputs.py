@@ -1,7 +1,5 @@
 """Output folders never mix two screens' files and never hold a half-written one: the manifest,
 the refusals (before any work on the command line), --overwrite, staging."""
-import json
-
 import pandas as pd
 import pytest
 import torch
@@ -99,7 +97,7 @@ def test_a_failed_write_leaves_the_folder_as_it_was(model, tmp_path, monkeypatch
     (lambda d: d.mkdir() or (d / MANIFEST).write_text("{"), "manifest.json cannot be read"),
     (lambda d: d.mkdir() or (d / MANIFEST).write_text("[1, 2]"), "not a hullpack screen's manifest"),
 ])
-def test_folders_that_are_refused_even_with_overwrite(setup, match, model, tmp_path):
+def test_folders_that_are_refused_even_with_overwrite(setup, match, tmp_path):
     d = tmp_path / "out"
     setup(d)
     for overwrite in (False, True):
@@ -156,9 +154,7 @@ def test_cli_refuses_another_screens_folder_before_any_work(model_file, tmp_path
 
 @pytest.mark.parametrize("make, argv, message", [
     (lambda d: d.write_text("x"), [], "is a file, not a folder"),
-    (lambda d: None, ["--plot", "Fe-Xx"], "unknown: Xx"),
     (lambda d: None, ["--grid", "reduced:x"], "grid='reduced:x'"),
-    (lambda d: None, ["--shard", "3/3"], "shard='3/3'"),
 ])
 def test_cli_bad_outputs_stop_before_any_work(make, argv, message, tmp_path, capsys, monkeypatch):
     no_screen(monkeypatch)
@@ -167,11 +163,3 @@ def test_cli_bad_outputs_stop_before_any_work(make, argv, message, tmp_path, cap
     rc, out, err = run(capsys, "--elements", "Fe Ni O", "--out", str(out_dir), *argv)
     assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
     assert out_dir.is_file() or not out_dir.exists()
-
-
-def test_cli_empty_shard_is_an_empty_valid_result_with_a_manifest(model_file, tmp_path, capsys):
-    rc, out, err = run(capsys, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--shard", "5/10",
-                       "--out", str(tmp_path))
-    assert rc == 0 and err == "" and out.startswith("0 binary systems x 11 grid points")
-    assert len(pd.read_csv(tmp_path / "systems.csv")) == 0
-    assert {f["name"] for f in json.loads((tmp_path / MANIFEST).read_text())["files"]} >= {"systems.csv", "vertices.csv"}

@@ -1,26 +1,25 @@
 """The full screen (inference + hulls) against a plain PyTorch pipeline, measured in the same run.
 
 * hullpack: ``hullpack.screening.screen`` on the shipped ElemNet over every binary of ElemNet's 86
-  elements at step 0.01 (3,655 systems x 101 points), precision bf16 certified in fp32 (default:
-  calibration, re-evaluation near the hull and the audit of a random sample of the rest), plain
-  fp32 and uncertified bf16, without the DFT comparison (timed separately); the audit's points,
-  exceedances, upper bound and share of the time;
+  elements at step 0.01 (3,655 systems x 101 points): the default precision (``"auto"``: fp32 on
+  CPU, whose layers skip their zero activations, ``hullpack.compositions.relu_mlp``), bf16
+  certified in fp32 (calibration, re-evaluation near the hull and the audit of a random sample of
+  the rest: the audit's points, exceedances, upper bound and share of the time) and uncertified
+  bf16, without the DFT comparison (timed separately); on the same systems also fp32 through
+  oneDNN's dense products (the fp32 path before ``relu_mlp``);
 * the anchor, a plain pipeline: the 86-wide dense float32 inputs of every point, ``model(x)`` in fp32
   in batches of 16,384, and ``scipy.spatial.ConvexHull`` per system (lower facets, energy above hull
   and vertices), on ``--anchor-systems`` binaries, extrapolated per system to all 3,655;
 * the rate of the hardware: bf16 and fp32 ``torch.matmul`` and oneDNN's linear with packed weights
-  (the engine's kernels) with the shapes of ElemNet's layers at the screen's batch size, in the same
-  run; the screen's achieved rate counts 9.25 MFLOP per prediction (ElemNet's forward, although
-  bf16 binaries replace the second layer's 2.1 MFLOP product by a pass along each system's line)
-  against the faster bf16 rate;
+  with the shapes of ElemNet's layers at the screen's batch size, in the same run;
 * ternaries at step 0.05 (231 points): ``--ternary-systems`` of the 102,340 (all with ``--full``),
-  extrapolated per system, the calibration (of the whole screen, in every shard) counted once;
+  extrapolated per system, default and certified bf16;
 * peak memory (ru_maxrss of a fresh process) of binary screens of growing size.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py            # a few minutes on 2 cores
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --quick    # smaller samples
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full   # all ternaries
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full --compare-fp32
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full --certified
 
 Writes benchmarks/results/screen.json and prints a Markdown table.
 """
@@ -151,12 +150,13 @@ def timed_screen(model, **kw):
     return time.perf_counter() - t, r
 
 
-def interleaved(model, eng, table, grid, calibrated, n_screen: int, repeat: int) -> dict:
-    """Best-of-``repeat`` seconds on the same systems, the four pipelines taking turns so that a
-    change of load on the shared machine hits them alike. The certified run uses the deltas
-    calibrated on the whole screen and audits at the whole screen's rate (``n_screen`` points)."""
-    best = {"anchor": np.inf, "bf16_certified": np.inf, "fp32": np.inf, "bf16_uncertified": np.inf,
-            "audit": np.inf}
+def interleaved(model, eng, dense, table, grid, calibrated, n_screen: int, repeat: int) -> dict:
+    """Best-of-``repeat`` seconds on the same systems, the pipelines taking turns so that a change
+    of load on the shared machine hits them alike: the anchor, fp32 (``eng``: the default), fp32
+    through oneDNN's dense products (``dense``), certified bf16 and uncertified bf16. The certified
+    run uses the deltas calibrated on the whole screen and audits at the whole screen's rate
+    (``n_screen`` points)."""
+    best = dict.fromkeys(("anchor", "fp32", "fp32_onednn", "bf16_certified", "bf16_uncertified", "audit"), np.inf)
     for _ in range(repeat):
         t = time.perf_counter()
         plain_pipeline(model, table, grid)
@@ -169,9 +169,10 @@ def interleaved(model, eng, table, grid, calibrated, n_screen: int, repeat: int)
         seconds = time.perf_counter() - t
         if seconds < best["bf16_certified"]:
             best["bf16_certified"], best["audit"] = seconds, cert.seconds_audit
-        for name, prec in (("fp32", "fp32"), ("bf16_uncertified", "bf16")):
+        for name, engine, prec in (("fp32", eng, "fp32"), ("fp32_onednn", dense, "fp32"),
+                                   ("bf16_uncertified", eng, "bf16")):
             t = time.perf_counter()
-            plain_hulls(eng, table, grid, prec)
+            plain_hulls(engine, table, grid, prec)
             best[name] = min(best[name], time.perf_counter() - t)
     return best
 
@@ -211,45 +212,44 @@ def audit_summary(r) -> dict:
             "share_of_screen": c["seconds_audit"] / r.stats["seconds_total"]}
 
 
-def ternary_only(full: bool, n: int, compare_fp32: bool) -> None:
+def ternary_only(full: bool, n: int, certified: bool) -> None:
     model = load_pretrained()
     shard = None if full else f"0/{max(1, 102_340 // n)}"
-    rate_before = gemm_rates(model, DEFAULT_CHUNK, 2)
     t = time.perf_counter()
     r = screen(model, order=3, compare_dft=False, progress=False, shard=shard, **PINNED[3])
     seconds = time.perf_counter() - t
-    rate_after = gemm_rates(model, DEFAULT_CHUNK, 2)
     n_sys = len(r.systems)
-    result = {"systems": n_sys, "points": 231, "seconds": seconds,
+    result = {"systems": n_sys, "points": 231, "precision": r.config["precision"],
+              "fp32_kernel": r.config["fp32_kernel"], "seconds": seconds,
               "seconds_all_extrapolated": extrapolated(r, seconds, 102_340), "full_run": n_sys == 102_340,
-              "seconds_calibration": r.config["certification"]["seconds_calibration"],
               "points_per_s": r.stats["n_predictions"] / seconds, "model_evaluations": r.stats["n_evaluated"],
-              "fp32_reevaluated_fraction": r.stats["n_fp32"] / r.stats["n_predictions"],
-              "n_vertices": int(len(r.vertices)), "gemm_gflops_before": rate_before, "gemm_gflops_after": rate_after,
-              "audit": audit_summary(r),
-              # the FLOPs of the model evaluations actually made (shared edges, calibration, fp32 included)
-              "achieved_gflops": sum(r.stats["n_evaluated"].values()) * FLOP_PER_PREDICTION / seconds / 1e9}
-    if compare_fp32:  # the same systems all in fp32: are the certified vertices the fp32 ones?
+              "n_vertices": int(len(r.vertices))}
+    if certified:  # the same systems in certified bf16: its time, audit, and are its vertices fp32's?
         t = time.perf_counter()
-        r32 = screen(model, order=3, precision="fp32", compare_dft=False, progress=False, shard=shard,
+        r16 = screen(model, order=3, precision="bf16", compare_dft=False, progress=False, shard=shard,
                      **PINNED[3])
-        result["fp32_seconds"] = time.perf_counter() - t
-        result["certified_vertices_equal_fp32"] = same_vertices(r, r32)
-        result["certified_mismatch_systems"] = len(differing(r, r32))
+        t16 = time.perf_counter() - t
+        result["bf16_certified"] = {
+            "seconds": t16, "seconds_all_extrapolated": extrapolated(r16, t16, 102_340),
+            "seconds_calibration": r16.config["certification"]["seconds_calibration"],
+            "fp32_reevaluated_fraction": r16.stats["n_fp32"] / r16.stats["n_predictions"],
+            "audit": audit_summary(r16), "vertices_equal_fp32": same_vertices(r16, r),
+            "mismatch_systems": len(differing(r16, r))}
     path = save("screen_ternary", result)
     print("| measure | value |\n|---|---|")
-    if compare_fp32:
-        print(f"| fp32 screen of the same systems (s) | {result['fp32_seconds']:.0f} |")
-        print(f"| certified vertices == fp32 vertices | {result['certified_vertices_equal_fp32']} "
-              f"({result['certified_mismatch_systems']} systems differ) |")
-    print(f"| {n_sys:,} ternaries x 231 points, bf16 certified, screen() (s) | {seconds:.0f} |")
+    print(f"| {n_sys:,} ternaries x 231 points, screen() default ({result['precision']}, "
+          f"{result['fp32_kernel']}) (s) | {seconds:.0f} |")
     print(f"| all 102,340 (extrapolated unless full) (s) | {result['seconds_all_extrapolated']:.0f} (target 300) |")
-    print(f"| achieved GFLOP/s / bf16 matmul before, after | {result['achieved_gflops']:.0f} / "
-          f"{best_bf16(rate_before):.0f}, {best_bf16(rate_after):.0f} |")
-    print(f"| fp32 evaluated (picked near the hull, or audited) | {result['fp32_reevaluated_fraction']:.1%} |")
-    a = result["audit"]
-    print(f"| audit: points, exceeded, 95% bound; seconds (share) | {a['points']:,}, {a['exceeded']}, "
-          f"{a['bound95']:.2g}; {a['seconds']:.1f} ({a['share_of_screen']:.1%}) |")
+    if certified:
+        c = result["bf16_certified"]
+        a = c["audit"]
+        print(f"| same systems, certified bf16 (s); all, extrapolated unless full | {c['seconds']:.0f}; "
+              f"{c['seconds_all_extrapolated']:.0f} |")
+        print(f"| certified vertices == fp32 vertices | {c['vertices_equal_fp32']} ({c['mismatch_systems']} systems "
+              "differ) |")
+        print(f"| fp32 evaluated (picked near the hull, or audited) | {c['fp32_reevaluated_fraction']:.1%} |")
+        print(f"| audit: points, exceeded, 95% bound; seconds (share) | {a['points']:,}, {a['exceeded']}, "
+              f"{a['bound95']:.2g}; {a['seconds']:.1f} ({a['share_of_screen']:.1%}) |")
     print(f"\nwrote {path}")
 
 
@@ -260,19 +260,20 @@ def main() -> None:
     ap.add_argument("--ternary-systems", type=int, default=None, help="ternaries screened (extrapolated)")
     ap.add_argument("--full", action="store_true", help="screen all 102,340 ternaries (minutes)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
-    ap.add_argument("--compare-fp32", action="store_true",
-                    help="with --ternary-only: also screen the same ternaries in fp32 and compare the vertices")
+    ap.add_argument("--certified", action="store_true",
+                    help="with --ternary-only: also screen the same ternaries in certified bf16 and compare the vertices")
     ap.add_argument("--ternary-only", action="store_true",
                     help="only the ternary screen (with --full: all of them, through screen()); "
                          "writes results/screen_ternary.json")
     args = ap.parse_args()
     if args.ternary_only:
-        return ternary_only(args.full, args.ternary_systems or 5000, args.compare_fp32)
+        return ternary_only(args.full, args.ternary_systems or 5000, args.certified)
     n_anchor = args.anchor_systems or (100 if args.quick else 400)
     n_tern = 102_340 if args.full else (args.ternary_systems or (1000 if args.quick else 5000))
 
     model = load_pretrained()
     eng = InferenceEngine(model)
+    dense = InferenceEngine(model, backend="onednn")
     rates = gemm_rates(model, DEFAULT_CHUNK, 3)
     all_bin = systems(2)
     grid2 = uniform_grid(2, 100)
@@ -282,43 +283,37 @@ def main() -> None:
     pick = all_bin[:: max(1, len(all_bin) // n_anchor)][:n_anchor]
     cal = Certifier(eng)
     calibrated = cal.calibrate(all_bin, grid2[1:-1])
-    # what the calibration adds to a screen: its sample in fp32 (its bf16 energies come from the
-    # screen's own pass, which screen() keeps for its blocks)
+    # what the calibration adds to a certified screen: its sample in fp32 (its bf16 energies come
+    # from the screen's own pass, which screen() keeps for its blocks)
     q = np.random.default_rng(0).choice(n_pred_bin, cal.n_calibrated, replace=False)
     t = time.perf_counter()
     eng.predict_pairs(all_bin, grid2[1:-1], q // 99, q % 99, "fp32")
     t_cal = time.perf_counter() - t
-    best = interleaved(model, eng, pick, grid2, calibrated, n_pred_bin, 2 if args.quick else 3)
+    best = interleaved(model, eng, dense, pick, grid2, calibrated, n_pred_bin, 2 if args.quick else 3)
     per_system = {k: v / len(pick) for k, v in best.items() if k != "audit"}
     per_system["bf16_certified"] += t_cal / len(all_bin)  # the calibration, spread over a full screen
     speedup = {k: per_system["anchor"] / v for k, v in per_system.items() if k != "anchor"}
 
     # hullpack, all binaries, through screen() (tables included, DFT comparison off)
-    t_fp32, r_fp32 = timed_screen(model, precision="fp32")
+    t_def, r_def = timed_screen(model)
     t_raw, r_raw = timed_screen(model, precision="bf16-uncertified")
-    rate_before = best_bf16(gemm_rates(model, DEFAULT_CHUNK, 2))
     t_bf16, r_bf16 = timed_screen(model, precision="bf16")
+    r_fp32 = r_def if r_def.config["precision"] == "fp32" else timed_screen(model, precision="fp32")[1]
     same = same_vertices(r_bf16, r_fp32)
     audit_bin = audit_summary(r_bf16)
     t0 = time.perf_counter()
     r_dft = screen(model, progress=False, **PINNED[2])
     t_with_dft = time.perf_counter() - t0
 
-    # inference alone, bf16 (the engine's rate), next to a matmul measurement
-    t = time.perf_counter()
-    eng.predict_flat(all_bin[:1000], grid2[1:-1], "bf16")
-    rate_inf16 = 1000 * 99 / (time.perf_counter() - t)
-    rate_after = best_bf16(gemm_rates(model, DEFAULT_CHUNK, 2))
-
     # ternaries (a contiguous slice of the table unless --full, so sharing fewer edges than the
-    # whole screen does), extrapolated per system
+    # whole screen does), extrapolated per system: the default, then certified bf16
+    shard3 = None if args.full else f"0/{max(1, 102_340 // n_tern)}"
     t = time.perf_counter()
-    r3 = screen(model, order=3, compare_dft=False, progress=False, **PINNED[3],
-                shard=None if args.full else f"0/{max(1, 102_340 // n_tern)}")
+    r3 = screen(model, order=3, compare_dft=False, progress=False, **PINNED[3], shard=shard3)
     t_tern = time.perf_counter() - t
-    tern = r3.systems
-    n_fp32 = r3.stats["n_fp32"]
-    t_tern_all = extrapolated(r3, t_tern, 102_340)
+    t = time.perf_counter()
+    r3c = screen(model, order=3, precision="bf16", compare_dft=False, progress=False, **PINNED[3], shard=shard3)
+    t_tern_c = time.perf_counter() - t
 
     mem = []
     if not args.no_memory:
@@ -327,65 +322,60 @@ def main() -> None:
         for n in ((89, 20, 5) if not args.quick else (89,)):  # 1,150 / 5,117 / 20,468: whole blocks
             mem.append(peak_rss(n, order=3))
 
-    achieved = n_pred_bin * FLOP_PER_PREDICTION / t_bf16 / 1e9
-    bf16_rate = max(best_bf16(rates), rate_before, rate_after)
+    anchor_all = per_system["anchor"] * len(all_bin)
     result = {
-        "gemm_gflops": {**rates, "bf16_before_full_screen": rate_before, "bf16_after": rate_after},
+        "gemm_gflops": rates,
+        "default": {"precision": r_def.config["precision"], "fp32_kernel": r_def.config["fp32_kernel"]},
         "same_systems": {"systems": int(len(pick)), "seconds_best": best, "calibration_fp32_seconds": t_cal,
                          "audit_share_of_certified": best["audit"] / best["bf16_certified"],
                          "seconds_per_system": per_system, "speedup_vs_anchor": speedup},
         "binaries": {"systems": int(len(all_bin)), "points": 101, "predictions": n_pred_bin,
-                     "seconds_bf16_certified": t_bf16, "seconds_fp32": t_fp32, "seconds_bf16_uncertified": t_raw,
-                     "seconds_bf16_certified_with_dft": t_with_dft,
-                     "anchor_seconds_extrapolated": per_system["anchor"] * len(all_bin),
+                     "seconds_default": t_def, "seconds_bf16_certified": t_bf16, "seconds_bf16_uncertified": t_raw,
+                     "seconds_default_with_dft": t_with_dft, "anchor_seconds_extrapolated": anchor_all,
+                     "speedup_default": anchor_all / t_def, "speedup_bf16_certified": anchor_all / t_bf16,
                      "fp32_reevaluated": int(r_bf16.systems["n_fp32"].sum()), "audit": audit_bin,
-                     # model cost per prediction of each precision, from the plain screens
-                     "us_per_prediction": {"fp32": 1e6 * t_fp32 / n_pred_bin, "bf16": 1e6 * t_raw / n_pred_bin},
+                     "us_per_prediction": {"default": 1e6 * t_def / n_pred_bin, "bf16": 1e6 * t_raw / n_pred_bin},
                      "certified_vertices_equal_fp32": bool(same),
-                     "uncertified_vertex_mismatch_systems": len(differing(r_raw, r_fp32)),
-                     "achieved_gflops": achieved, "fraction_of_bf16_gemm": achieved / bf16_rate,
-                     "engine_bf16_predictions_per_s": rate_inf16,
-                     "engine_fraction_of_bf16_gemm": rate_inf16 * FLOP_PER_PREDICTION / 1e9 / bf16_rate},
-        "ternaries": {"systems_screened": int(len(tern)), "points": 231, "seconds": t_tern,
-                      "seconds_all_extrapolated": t_tern_all, "full_run": bool(args.full),
-                      "fp32_reevaluated_fraction": n_fp32 / (len(tern) * 228),
-                      "model_evaluations": r3.stats["n_evaluated"], "audit": audit_summary(r3)},
+                     "uncertified_vertex_mismatch_systems": len(differing(r_raw, r_fp32))},
+        "ternaries": {"systems_screened": int(len(r3.systems)), "points": 231, "full_run": bool(args.full),
+                      "seconds_default": t_tern, "seconds_all_extrapolated": extrapolated(r3, t_tern, 102_340),
+                      "seconds_bf16_certified": t_tern_c,
+                      "bf16_certified_all_extrapolated": extrapolated(r3c, t_tern_c, 102_340),
+                      "fp32_reevaluated_fraction": r3c.stats["n_fp32"] / r3c.stats["n_predictions"],
+                      "audit": audit_summary(r3c), "certified_vertices_equal_fp32": same_vertices(r3c, r3)},
         "peak_rss": mem,
         "dft_summary": r_dft.summary(),
     }
     path = save("screen", result)
-    b = result["binaries"]
+    b, t3 = result["binaries"], result["ternaries"]
+    d = result["default"]
+    print(f"default precision here: {d['precision']} ({d['fp32_kernel']})\n")
     print("| measure | hullpack | anchor (same run) | ratio |\n|---|---|---|---|")
-    print(f"| {len(pick)} binaries x 101 points, taking turns, best of runs (s) | certified bf16 "
-          f"{best['bf16_certified']:.2f} | plain PyTorch fp32 + scipy {best['anchor']:.2f} | "
-          f"{speedup['bf16_certified']:.1f}x |")
-    print(f"| same systems, fp32 / uncertified bf16 (s) | {best['fp32']:.2f} / {best['bf16_uncertified']:.2f} | | "
-          f"{speedup['fp32']:.1f}x / {speedup['bf16_uncertified']:.1f}x |")
-    print(f"| all 3,655 binaries x 101 points, screen(), bf16 certified (s) | {t_bf16:.2f} | "
-          f"{b['anchor_seconds_extrapolated']:.1f} (per-system, extrapolated) | "
-          f"{b['anchor_seconds_extrapolated'] / t_bf16:.1f}x |")
-    print(f"| same, fp32 / bf16 uncertified (s) | {t_fp32:.2f} / {t_raw:.2f} | | |")
-    print(f"| achieved GFLOP/s (9.25 MFLOP/prediction), certified screen | {achieved:.0f} | bf16 matmul "
-          f"{bf16_rate:.0f} (fp32 {rates['fp32']:.0f}, oneDNN {rates['fp32_onednn']:.0f}) | "
-          f"{b['fraction_of_bf16_gemm']:.0%} |")
-    print(f"| bf16 inference alone, binaries (predictions/s; 9.25 MFLOP each) | {rate_inf16:,.0f} | | "
-          f"{b['engine_fraction_of_bf16_gemm']:.0%} of bf16 matmul |")
-    print(f"| points evaluated in fp32 (binaries: picked near the hull, or audited) | {b['fp32_reevaluated']:,} of "
+    print(f"| {len(pick)} binaries x 101 points, taking turns, best of runs (s) | default {best['fp32']:.2f} | "
+          f"plain PyTorch fp32 + scipy {best['anchor']:.2f} | {speedup['fp32']:.1f}x |")
+    print(f"| same systems: fp32 through oneDNN / certified bf16 / uncertified bf16 (s) | "
+          f"{best['fp32_onednn']:.2f} / {best['bf16_certified']:.2f} / {best['bf16_uncertified']:.2f} | | "
+          f"{speedup['fp32_onednn']:.1f}x / {speedup['bf16_certified']:.1f}x / {speedup['bf16_uncertified']:.1f}x |")
+    print(f"| all 3,655 binaries x 101 points, screen() default (s) | {t_def:.2f} | "
+          f"{anchor_all:.1f} (per-system, extrapolated) | {b['speedup_default']:.1f}x |")
+    print(f"| same, certified bf16 / uncertified bf16 (s) | {t_bf16:.2f} / {t_raw:.2f} | | "
+          f"{b['speedup_bf16_certified']:.1f}x / {anchor_all / t_raw:.1f}x |")
+    print(f"| certified bf16: points evaluated in fp32 (near the hull, or audited) | {b['fp32_reevaluated']:,} of "
           f"{n_pred_bin:,} | | {b['fp32_reevaluated'] / n_pred_bin:.0%} |")
-    print(f"| audit, all binaries: points, exceeded, 95% bound; seconds (share) | {audit_bin['points']:,}, "
-          f"{audit_bin['exceeded']}, {audit_bin['bound95']:.2g}; {audit_bin['seconds']:.2f} "
-          f"({audit_bin['share_of_screen']:.1%}) | same systems: {best['audit']:.3f} s | "
-          f"{best['audit'] / best['bf16_certified']:.1%} |")
-    print(f"| us per prediction, fp32 / bf16 screens (binaries) | {b['us_per_prediction']['fp32']:.1f} / "
-          f"{b['us_per_prediction']['bf16']:.1f} | | fp32 costs {t_fp32 / t_raw:.2f}x bf16 |")
+    print(f"| certified bf16 audit, all binaries: points, exceeded, 95% bound; seconds (share) | "
+          f"{audit_bin['points']:,}, {audit_bin['exceeded']}, {audit_bin['bound95']:.2g}; "
+          f"{audit_bin['seconds']:.2f} ({audit_bin['share_of_screen']:.1%}) | | |")
     print(f"| certified vertices == fp32 vertices | {b['certified_vertices_equal_fp32']} | uncertified bf16 differs "
           f"in {b['uncertified_vertex_mismatch_systems']} systems | |")
-    print(f"| all 102,340 ternaries x 231 points (s) | {t_tern_all:.0f} "
-          f"({'full run' if args.full else f'from {len(tern):,}'}) | | target 300 |")
-    a3 = result["ternaries"]["audit"]
-    print(f"| ternaries: audit points, exceeded; seconds (share) | {a3['points']:,}, {a3['exceeded']}; "
-          f"{a3['seconds']:.2f} ({a3['share_of_screen']:.1%}) | | |")
-    print(f"| binaries with the DFT comparison (s) | {t_with_dft:.1f} | | |")
+    print(f"| all 102,340 ternaries x 231 points, default (s) | {t3['seconds_all_extrapolated']:.0f} "
+          f"({'full run' if args.full else 'from ' + format(t3['systems_screened'], ',')}) | | target 300 |")
+    a3 = t3["audit"]
+    print(f"| same, certified bf16 (s); audit points, exceeded, seconds (share) | "
+          f"{t3['bf16_certified_all_extrapolated']:.0f}; {a3['points']:,}, {a3['exceeded']}, {a3['seconds']:.2f} "
+          f"({a3['share_of_screen']:.1%}) | vertices == fp32: {t3['certified_vertices_equal_fp32']} | |")
+    print(f"| binaries with the DFT comparison, default (s) | {t_with_dft:.1f} | | |")
+    print(f"| matmul of ElemNet's shapes (GFLOP/s): bf16, fp32 (torch / oneDNN) | {best_bf16(rates):.0f}, "
+          f"{rates['fp32']:.0f} / {rates['fp32_onednn']:.0f} | | |")
     for m in mem:
         print(f"| peak RSS, {m['systems']:,} {'binaries' if m['order'] == 2 else 'ternaries'} (MiB) | "
               f"{m['rss_mib']:.0f} | after imports: {m['rss_after_imports_mib']:.0f} | |")

@@ -10,7 +10,7 @@ predicted stable compounds against the DFT-stable compounds of the shipped OQMD 
 * depth thresholds 0, 5, 10, 25, 50, 100 meV/atom: one screen per grid with ``min_depth=0`` (every
   hull vertex and its depth below the hull of the other points), then each threshold applied to
   those depths, which is what ``screen(min_depth=t)`` counts;
-* the shipped model, bf16 certified (the default precision); the DFT side is
+* the shipped model at the default precision (fp32 on CPU: ``config["precision"]`` is saved); the DFT side is
   :func:`hullpack.screening.dft.compare_block`, what a screen's summary reports: a predicted
   stable compound matches a DFT-stable one (a vertex of the DFT hull of all known compounds of its
   elements) when their fractions differ by at most ``TOL`` = 0.005, the same for every grid (the
@@ -118,7 +118,8 @@ def evaluate(model, order: int, elements, spec: str, dft: DFTCompounds, held_out
         own = compare_block(table, fr, energies, stable, valid, dft, model_at, match_tol=own_tol)
         own_p = float(own["tp_pred"].sum() / max(n_pred, 1))
         own_r = float(own["tp_dft"].sum() / own["n_dft_stable"].sum())
-        out.append({"order": order, "grid": spec, "points": P, "systems": n_sys, "match_tol": tol,
+        out.append({"order": order, "grid": spec, "screen_precision": r.config["precision"], "points": P,
+                    "systems": n_sys, "match_tol": tol,
                     "own_match_tol": own_tol,
                     "f1_own_tol": 2 * own_p * own_r / (own_p + own_r) if own_p + own_r else float("nan"),
                     "reachable": float(reachable), "min_depth_mev": mev, "n_pred": n_pred,

@@ -8,6 +8,7 @@
 
 #include "bind_checks.hpp"
 #include "hullpack/compositions.hpp"
+#include "hullpack/relu_mlp.hpp"
 
 namespace hullpack::bind {
 
@@ -260,6 +261,46 @@ py::array core_line_layers(const py::handle& systems_obj, const py::handle& grid
   return out.array;
 }
 
+// layers: a list of (tiles (ceil(out / 64), in, 64), bias (out,)) float32 pairs whose widths chain
+// from x's columns; out (n, last out) float32.
+py::array core_relu_mlp(const py::handle& x_obj, const py::handle& layers_obj, const py::handle& out_obj,
+                        const py::handle& n_threads_obj) {
+  auto x = expect_array<float>(x_obj, "x", 2, 2);
+  if (!py::isinstance<py::list>(layers_obj) && !py::isinstance<py::tuple>(layers_obj))
+    fail("layers: expected a list of (tiles, bias) pairs, got ", type_name(layers_obj));
+  auto items = py::reinterpret_borrow<py::sequence>(layers_obj);
+  const std::int64_t n_layers = static_cast<std::int64_t>(py::len(items));
+  if (n_layers == 0) fail("layers: no layers");
+  std::vector<f32_array> keep;
+  std::vector<relu_mlp::Layer> layers;
+  std::int64_t width = x.shape(1);
+  const std::int64_t tile = relu_mlp::TILE;
+  for (std::int64_t l = 0; l < n_layers; ++l) {
+    py::handle item = items[static_cast<std::size_t>(l)];
+    if (!py::isinstance<py::tuple>(item) || py::len(item) != 2) fail("layers[", l, "]: expected a (tiles, bias) pair");
+    const std::string tn = "layers[" + std::to_string(l) + "] tiles", bn = "layers[" + std::to_string(l) + "] bias";
+    auto tiles = expect_array<float>(item[py::int_(0)], tn.c_str(), 3, 3);
+    auto bias = expect_array<float>(item[py::int_(1)], bn.c_str(), 1, 1);
+    const std::int64_t out_w = bias.shape(0);
+    if (out_w == 0) fail(bn, ": no values");
+    if (tiles.shape(0) != (out_w + tile - 1) / tile || tiles.shape(1) != width || tiles.shape(2) != tile)
+      fail(tn, ": expected shape (", (out_w + tile - 1) / tile, ", ", width, ", ", tile, ") for ", width, " inputs and ",
+           out_w, " outputs, got (", tiles.shape(0), ", ", tiles.shape(1), ", ", tiles.shape(2), ")");
+    if (width > INT32_MAX) fail(tn, ": ", width, " inputs: at most 2147483647");  // the kernel's int32 indices
+    layers.push_back({tiles.data(), bias.data(), width, out_w});
+    keep.push_back(tiles), keep.push_back(bias);
+    width = out_w;
+  }
+  const int n_threads = expect_n_threads(n_threads_obj);
+  auto out = expect_out(out_obj, "out", x.shape(0), width, {dtype_of<float>()}, "float32");
+  {
+    py::gil_scoped_release release;
+    relu_mlp::run(x.data(), x.shape(0), layers.data(), static_cast<int>(n_layers),
+                  static_cast<float*>(out.array.mutable_data()), n_threads);
+  }
+  return out.array;
+}
+
 }  // namespace
 
 void bind_compositions(py::module_& m) {
@@ -282,6 +323,9 @@ void bind_compositions(py::module_& m) {
         "relu(b2 + W2 relu(first layer)) of binary systems start..start+count-1 at every grid point, along each "
         "system's composition line; w2_tiles: W2^T as (n_tiles, h, 64) float32 tiles; out (count * n_pts, h2) "
         "float32 or uint16 (bfloat16 bits), row (s - start) * n_pts + k. Returns out.");
+  m.def("relu_mlp", &core_relu_mlp, py::arg("x"), py::arg("layers"), py::arg("out"), py::arg("n_threads") = 0,
+        "Linear layers on the rows of x (n, in) float32 with a ReLU after each but the last, skipping zero inputs: "
+        "layers a list of (tiles (ceil(out / 64), in, 64), bias (out,)) float32; out (n, last out) float32. Returns out.");
 }
 
 }  // namespace hullpack::bind

@@ -268,7 +268,7 @@ def test_the_selection_alone_gives_fp32_vertices(shipped, shipped_fp32):
 def test_shards_merge_to_exactly_the_unsharded_screen(shipped):
     """One calibration sample and one audit draw per screen: every shard's rows are the whole
     screen's, bit for bit, and the merged audit is the whole screen's."""
-    kw = dict(elements=ELEMENTS, grid=100, compare_dft=False, progress=False, points=True)
+    kw = dict(elements=ELEMENTS, grid=100, compare_dft=False, progress=False, points=True, precision="bf16")
     whole = screen(shipped, **kw)
     assert whole.config["certification"]["audit_rate"] < 0.2   # a sample, not every point
     parts = [screen(shipped, shard=f"{i}/4", **kw) for i in range(4)]
@@ -308,7 +308,7 @@ def test_summary_and_cli_report_the_audit(tmp_path, capsys):
     from hullpack.cli import main
 
     model = wide_model(1)
-    r = screen(model, elements=ELEMENTS, grid=100, compare_dft=False, progress=False)
+    r = screen(model, elements=ELEMENTS, grid=100, compare_dft=False, progress=False, precision="bf16")
     text = r.summary()
     cert = r.config["certification"]
     assert "validated against fp32 by calibration and audit" in text
@@ -317,13 +317,18 @@ def test_summary_and_cli_report_the_audit(tmp_path, capsys):
     raw = screen(model, elements="Fe Ni O Al", grid=20, compare_dft=False, progress=False,
                  precision="bf16-uncertified")
     assert raw.config["certification"] is None and "audit" not in raw.summary()
-    small = screen(model, elements="Fe Ni O Al", grid=20, compare_dft=False, progress=False)
+    small = screen(model, elements="Fe Ni O Al", grid=20, compare_dft=False, progress=False, precision="bf16")
     assert "audit: none needed: the calibration sample was every point" in small.summary()
     path = save_model(model, tmp_path / "m.pt")
     rc = main(["-q", "screen", "--elements", ELEMENTS, "--grid", "100", "--model", str(path), "--no-dft",
-               "--out", str(tmp_path / "out")])
+               "--precision", "bf16", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert rc == 0 and f"audit: {cert['n_audited']:,} random points left in bf16" in out
+    # the default for this ReLU network on CPU is fp32: nothing to certify, nothing reported
+    rc = main(["-q", "screen", "--elements", ELEMENTS, "--grid", "100", "--model", str(path), "--no-dft",
+               "--out", str(tmp_path / "default")])
+    out = capsys.readouterr().out
+    assert rc == 0 and ", precision fp32\n" in out and "certification" not in out and "audit" not in out
 
 
 def test_vertex_energies_are_fp32_where_the_audit_evaluated(shipped):

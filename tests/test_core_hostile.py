@@ -311,7 +311,11 @@ def _sanitized() -> bool:
      "tiles = np.zeros((1, 1, 64), np.float32); b2 = np.zeros(1, np.float32); "
      "out = np.zeros((2_000_000, 1), np.float32); out[:] = 1",
      350 << 20, "_core.line_layers(t, g, wt, b, tiles, b2, 0, 1, out, 1)"),
-], ids=["hull_batch", "first_layer", "line_layers"])
+    # a layer 1M wide: each thread's buffers for 256 rows (about 1 GB)
+    ("x = np.ones((1, 1), np.float32); tiles = np.zeros((15_625, 1, 64), np.float32); "
+     "b = np.zeros(1_000_000, np.float32); out = np.zeros((1, 1_000_000), np.float32); out[:] = 1",
+     350 << 20, "_core.relu_mlp(x, [(tiles, b)], out, 1)"),
+], ids=["hull_batch", "first_layer", "line_layers", "relu_mlp"])
 def test_allocation_failure_is_a_memory_error(setup, margin, call):
     code = _UNDER_LIMIT.format(setup=setup, margin=margin, call=call)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

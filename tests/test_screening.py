@@ -274,7 +274,8 @@ def test_screen_calibrates_on_all_its_systems(monkeypatch):
 
     monkeypatch.setattr(scr, "_BLOCK_PAIRS", 200)  # many blocks
     monkeypatch.setattr(Certifier, "calibrate", spy)
-    r = screen(small_model(), order=3, elements="H Li O Fe Ni Al Cu", grid=10, compare_dft=False, progress=False)
+    r = screen(small_model(), order=3, elements="H Li O Fe Ni Al Cu", grid=10, compare_dft=False, progress=False,
+               precision="bf16")
     assert seen == [len(r.systems)]  # once, on the whole table
     eng = InferenceEngine(small_model())
     table, inner = systems(3), uniform_grid(3, 4, min_elements=2)
@@ -300,7 +301,7 @@ def test_shared_ternary_edges_change_nothing_but_the_work():
     np.testing.assert_allclose(shared.energies, own.energies, atol=1e-6)
     np.testing.assert_array_equal(shared.is_vertex, own.is_vertex)
     r32 = screen(model, order=3, elements=els, grid=10, precision="fp32", compare_dft=False, progress=False)
-    r16 = screen(model, order=3, elements=els, grid=10, compare_dft=False, progress=False)
+    r16 = screen(model, order=3, elements=els, grid=10, compare_dft=False, progress=False, precision="bf16")
     assert r16.vertices["formula"].tolist() == r32.vertices["formula"].tolist()
     # the edges were evaluated once per pair, in fp32; the bf16 pass skipped them (the calibration
     # sample is every non-corner point here: fewer than 8,192)
@@ -308,7 +309,8 @@ def test_shared_ternary_edges_change_nothing_but_the_work():
     assert r16.stats["n_evaluated"]["bf16"] == len(table) * (63 - 27) + calibration
     assert r16.systems["n_fp32"].max() <= 63 - 27  # re-evaluations: interior points only
     # a shard calibrates on the whole screen and shares edges where the whole screen does
-    tiny = screen(model, order=3, elements=els, grid=10, compare_dft=False, progress=False, shard="0/40")
+    tiny = screen(model, order=3, elements=els, grid=10, compare_dft=False, progress=False, shard="0/40",
+                  precision="bf16")
     assert tiny.stats["n_evaluated"]["bf16"] == len(tiny.systems) * (63 - 27) + calibration
 
 

@@ -131,7 +131,7 @@ def test_summary_separates_robust_from_shallow(binaries):
     v, s = binaries.vertices, binaries.systems
     n, robust = len(v), int((v["depth"] >= ROBUST_DEPTH).sum())
     shallow = int(s["n_vertices"].sum()) - n
-    assert text.splitlines()[0].startswith("10 binary systems x 33 grid points (reduced:10), precision bf16")
+    assert text.splitlines()[0].startswith("10 binary systems x 33 grid points (reduced:10), precision fp32")
     assert (f"predicted stable compounds: {n:,} in " in text
             and "hull vertices at least 10 meV/atom below the hull of the other points; "
                 f"{shallow} shallower vert" in text)
@@ -172,7 +172,7 @@ def test_cli_names_systems_and_formulas_as_chemists_do(tmp_path, capsys):
 
     assert main(["-q", "screen", "--elements", "Fe O Li", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("3 binary systems x 33 grid points (reduced:10), precision bf16")
+    assert text.startswith("3 binary systems x 33 grid points (reduced:10), precision fp32")
     systems_ = pd.read_csv(tmp_path / "systems.csv")
     assert sorted(systems_["system"]) == ["Fe-Li", "Fe-O", "Li-O"]
     fe_o = systems_[systems_.system == "Fe-O"].iloc[0]

@@ -63,5 +63,5 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "--capture=sys", "tests/te
                       "tests/test_compositions.py", "tests/test_core_hostile.py", "tests/test_pack_shapes.py",
                       "tests/test_pack_scale.py", "tests/test_balance_quality.py", "tests/test_quaternary.py",
                       "tests/test_stability.py", "tests/test_stability_properties.py",
-                      "tests/test_stability_pymatgen.py", *args]))
+                      "tests/test_stability_pymatgen.py", "tests/test_relu_mlp.py", *args]))
 EOF

@@ -4,6 +4,12 @@ linear layers (weights packed once into oneDNN's layout, bias and ReLU fused) wh
 fused linear works, else ``torch.nn.functional.linear`` (always on a GPU); the row-wise modules
 between them (:data:`ROW_MODULES`: activations, LayerNorm) run as they are, in float32; and the
 padding of row counts that bounds the kernels oneDNN compiles (:func:`row_pieces`).
+
+fp32 on CPU, where the layers are Linear layers with a ReLU after each but the last (ElemNet) and
+finite parameters, runs through hullpack's kernel :func:`hullpack.compositions.relu_mlp` instead:
+it skips the activations that are exactly zero (about nine in ten of ElemNet's after its first
+layers), which makes fp32 several times faster than oneDNN's fp32 products and faster than its bf16
+ones on CPUs without AMX, with the same bits on every x86-64 CPU.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import logging
 import torch
 from torch import nn
 
+from .. import compositions
 from ..errors import ScreeningError
 
 log = logging.getLogger(__name__)
@@ -94,10 +101,11 @@ class TailLayers:
     added as lists of such steps. ``backend`` is ``"onednn"`` or ``"torch"`` (see
     :func:`pick_backend`); ``fuse_relu``: whether oneDNN may fuse the ReLUs (it maps NaN to 0, so
     not with non-finite parameters); ``chunk``: the engine's rows per batch, which sets the padding
-    granule (:meth:`pieces`)."""
+    granule (:meth:`pieces`); ``sparse``: fp32 on CPU through
+    :func:`~hullpack.compositions.relu_mlp` where the layers allow (:attr:`relu_layers`)."""
 
     def __init__(self, rest: list[nn.Module], *, device: torch.device, backend: str, first_relu: bool,
-                 fuse_relu: bool, chunk: int):
+                 fuse_relu: bool, chunk: int, sparse: bool = True):
         self.device, self.backend, self.chunk = device, backend, int(chunk)
         self.first_relu, self.fuse_relu = bool(first_relu), bool(fuse_relu)
         modules = [m if isinstance(m, nn.Linear) else copy.deepcopy(m).float().to(device).eval() for m in rest]
@@ -110,6 +118,22 @@ class TailLayers:
         macs = [i * o for i, o in self._shapes]
         if sum(macs[narrow:]) <= FP32_TAIL_SHARE * sum(macs):
             self.layers["bf16"] = self.layers["bf16"][:narrow] + self.layers["fp32"][narrow:]
+        #: fp32 on CPU through :func:`~hullpack.compositions.relu_mlp`: ``(tiles, bias)`` per Linear
+        #: layer, where every step is a Linear with a ReLU after it but the last and the parameters
+        #: are finite (a zero input is skipped even against an infinite weight); else None
+        self.relu_layers = None
+        relus = [step[2] if isinstance(step, tuple) else None for step in self.layers["fp32"]]
+        if sparse and fuse_relu and device.type == "cpu" and relus and relus == [True] * (len(relus) - 1) + [False]:
+            linear = [m for m in rest if isinstance(m, nn.Linear)]
+            self.relu_layers = [(compositions.line_weight_tiles(m.weight.detach().float().cpu().numpy()),
+                                 (m.bias.detach() if m.bias is not None else torch.zeros(m.out_features))
+                                 .float().cpu().numpy()) for m in linear]
+
+    @property
+    def fp32_kernel(self) -> str:
+        """What runs the fp32 layers: ``"relu_mlp"`` (hullpack's kernel, skipping zero
+        activations), ``"onednn"`` or ``"torch"``."""
+        return "relu_mlp" if self.relu_layers is not None else self.backend
 
     def _prepare(self, rest: list, dtype: torch.dtype) -> list:
         steps, fused, self._shapes = [], False, []  # (inputs, outputs) per step; (0, 0): a module
@@ -139,6 +163,9 @@ class TailLayers:
         depend on the batch."""
         if first == 0 and self.first_relu:
             h.relu_()
+        if precision == "fp32" and first == 0 and self.relu_layers is not None:
+            x = h.float().contiguous().numpy()
+            return torch.from_numpy(compositions.relu_mlp(x, self.relu_layers, threads=torch.get_num_threads())).reshape(-1)
         out = []
         for start, stop, rows in self.pieces(h.shape[0]):
             x = h[start:stop]

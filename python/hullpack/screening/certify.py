@@ -9,8 +9,8 @@ rebuild ``U``, and repeat until no point is selected. (This selects about the po
 ``delta`` of the hull, half the band of the simpler rule "within ``2 * delta`` of the bf16 hull".)
 
 What is guaranteed: every reported hull vertex, and every point the selection picked, carries its
-fp32 energy, computed by the kernels of an fp32 screen (bit for bit on CPU with the oneDNN
-backend; the calibration sample's points enter the hulls with theirs too); and *if* ``E_bf16 - E_fp32 <= delta`` holds at every point that was not evaluated in
+fp32 energy, computed by the kernels of an fp32 screen (bit for bit on CPU, with ``relu_mlp`` or
+the oneDNN backend; the calibration sample's points enter the hulls with theirs too); and *if* ``E_bf16 - E_fp32 <= delta`` holds at every point that was not evaluated in
 fp32, the hull vertices are an all-fp32 screen's. That condition is not proven: ``delta`` is
 estimated, and then checked, in three ways.
 

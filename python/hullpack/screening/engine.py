@@ -9,7 +9,8 @@ The first layer of a composition with 2-4 elements is a weighted sum of 2-4 colu
 matrix; :func:`hullpack.compositions.first_layer` computes it straight from the integer encoding
 (no 86-wide inputs), chunk by chunk into one reused buffer, and the remaining layers run through
 torch (:mod:`hullpack.screening.backend`: oneDNN on CPU, cuBLAS on GPU) in fp32 or bf16, with any
-row-wise modules between them (activations, LayerNorm) in float32. bf16
+row-wise modules between them (activations, LayerNorm) in float32; fp32 on CPU runs through
+:func:`hullpack.compositions.relu_mlp` instead where the layers are a ReLU network. bf16
 binaries on CPU take their first two layers together along each system's composition line
 (:func:`hullpack.compositions.line_layers`, float32: one pass over the second layer's weights per
 system instead of its matrix product), then the bf16 layers. Memory stays constant in the number
@@ -172,7 +173,9 @@ class InferenceEngine(EngineBase):
     ``threads`` sets the gather's CPU threads (default: torch's current setting). ``backend`` runs
     the layers after the first on CPU: ``"onednn"`` (oneDNN linear layers, weights packed once, bias and ReLU fused),
     ``"torch"`` (``torch.nn.functional.linear``; always on a GPU), or ``"auto"``: oneDNN where
-    torch has it.
+    torch has it, and fp32 through :func:`hullpack.compositions.relu_mlp` (zero activations
+    skipped) where the layers are Linear layers with a ReLU after each but the last and the
+    parameters are finite (:attr:`fp32_kernel` says which runs).
     """
 
     def __init__(self, model: nn.Module, *, device: str = "cpu", chunk: int | None = None,
@@ -202,7 +205,7 @@ class InferenceEngine(EngineBase):
                             for t in (m.weight, m.bias) if t is not None)
             #: the layers after the first, per precision
             self.tail = TailLayers(rest, device=self.device, backend=self.backend, first_relu=first_relu,
-                                   fuse_relu=fuse_relu, chunk=self.chunk)
+                                   fuse_relu=fuse_relu, chunk=self.chunk, sparse=backend == "auto")
             # bf16 binaries on CPU: the first two layers in float32 along each system's line
             # (compositions.line_layers), then the bf16 layers after the second
             self._line = None
@@ -226,6 +229,12 @@ class InferenceEngine(EngineBase):
         if not layers:
             return "it is neither a Sequential nor has a Sequential `net`"
         return _unsupported(layers)
+
+    @property
+    def fp32_kernel(self) -> str:
+        """What runs the fp32 layers after the first: ``"relu_mlp"`` (hullpack's kernel, zero
+        activations skipped), ``"onednn"`` or ``"torch"``."""
+        return self.tail.fp32_kernel
 
     @property
     def runs_lines(self) -> bool:
@@ -339,8 +348,9 @@ class InferenceEngine(EngineBase):
     def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
                       points_idx: np.ndarray, precision: str = "fp32") -> np.ndarray:
         """Energies (float32) of arbitrary pairs ``(systems_idx[i], points_idx[i])``, as
-        :meth:`predict_flat` computes them on the same ``grid``: bit for bit on CPU with the oneDNN
-        backend (whose result for a row does not depend on the batch), through the same kernels:
+        :meth:`predict_flat` computes them on the same ``grid``: bit for bit on CPU with
+        :func:`~hullpack.compositions.relu_mlp` or the oneDNN backend (whose result for a row does
+        not depend on the batch), through the same kernels:
         bf16 binaries along their lines (:func:`~hullpack.compositions.line_layers` over the
         systems asked, on the whole ``grid``), otherwise the gather kernel
         (:func:`~hullpack.compositions.first_layer_pairs`) and the layers' products. On a GPU the

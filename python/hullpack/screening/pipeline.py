@@ -20,13 +20,14 @@ from ..elements import ELEMNET_ELEMENTS
 from ..errors import InvalidInputError, ScreeningError
 from .certify import Certifier
 from .edges import EdgeEnergies, edge_sharing
+from .engine import InferenceEngine
 from .hulls import BlockHulls, corner_mask, plain_hulls, vertex_depth
 from .models import make_engine
 from .models import resolve_model as _load_model
 from .names import ORDER_NAMES, alphabetical_order, formulas, system_names
 from .result import ScreenResult
 
-__all__ = ["screen", "parse_shard", "resolve_grid", "grid_label", "grid_spacing", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
+__all__ = ["screen", "auto_precision", "parse_shard", "resolve_grid", "grid_label", "grid_spacing", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
            "MAX_INTERVALS", "PRECISIONS"]
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ _BLOCK_PAIRS = 1 << 18
 #: many bf16 ones: fp32's cost in bf16 predictions on CPU, about 4 through torch's default (MKL)
 #: path and about 2 through oneDNN, so the rule leans towards predicting edges per system
 EDGE_FP32_COST = 4
-PRECISIONS = ("bf16", "fp32", "bf16-uncertified")
+PRECISIONS = ("auto", "bf16", "fp32", "bf16-uncertified")
 # the text columns of the result tables
 _TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "min_formula", "formula")
 
@@ -193,7 +194,7 @@ def _trim_heap() -> None:
         trim(0)
 
 
-def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "bf16", points: bool = False,
+def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "auto", points: bool = False,
            compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
            match_tol: float | None = None, min_depth: float = DEFAULT_MIN_DEPTH, threads: int | None = None,
            chunk: int | None = None, seed: int = 0) -> ScreenResult:
@@ -210,10 +211,14 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     ternary, 831 per quaternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N`` (step ``1/N``;
     ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer array of
     numerators (see :func:`resolve_grid`).
-    ``precision``: ``"bf16"`` (bf16 inference, every hull vertex and every point near the hull
-    re-evaluated in fp32, validated against fp32 by calibration and audit: see
-    :mod:`hullpack.screening.certify` for what is guaranteed; a model without a bf16 path runs in
-    fp32), ``"fp32"``, or ``"bf16-uncertified"``. ``points``: also return every
+    ``precision``: ``"auto"`` (default: the faster of the two that keep fp32's hull vertices,
+    :func:`auto_precision`: ``"fp32"`` on CPU where the model is a ReLU network with finite
+    parameters, such as ElemNet, whose fp32 layers skip their zero activations
+    (:func:`hullpack.compositions.relu_mlp`), and for ElemNet-shaped models on a GPU; else
+    ``"bf16"``), ``"fp32"`` (every point in float32), ``"bf16"`` (bf16 inference, every hull vertex
+    and every point near the hull re-evaluated in fp32, validated against fp32 by calibration and
+    audit: see :mod:`hullpack.screening.certify` for what is guaranteed; a model without a bf16 path
+    runs in fp32), or ``"bf16-uncertified"``. ``config["precision"]`` says which ran. ``points``: also return every
     point. ``compare_dft``: compare with the OQMD hulls (``match_tol``: composition tolerance,
     default half the grid's smallest spacing, :func:`grid_spacing`). ``shard``: ``"i/n"`` screens
     the i-th of n contiguous slices of the systems. ``device``: ``"cpu"`` or ``"cuda"``.
@@ -266,6 +271,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
 
         torch.set_num_threads(int(threads))  # oneDNN's threads too, not only the gather's
     engine = make_engine(net, device=str(device), chunk=chunk, threads=threads)
+    if precision == "auto":
+        precision = auto_precision(engine)
     if precision != "fp32" and not engine.supports_bf16:
         log.info("screening: the model has no bf16 path (autocast changes nothing); screening in fp32")
         precision = "fp32"
@@ -342,13 +349,25 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
               "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device),
-              "backend": engine.backend, "shard": sh,
+              "backend": engine.backend, "fp32_kernel": getattr(engine, "fp32_kernel", engine.backend), "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256"),
               "engine": type(engine).__name__, "certification": certifier.report() if certifier else None}
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)
+
+
+def auto_precision(engine) -> str:
+    """What ``precision="auto"`` runs on ``engine``: ``"fp32"`` where fp32 was measured to be the
+    faster of the two precisions that keep fp32's hull vertices (on CPU, a ReLU network whose fp32
+    layers skip their zero activations; on a GPU, the fast engine, whose screen is bound by the
+    host rather than by inference), else ``"bf16"`` (certified)."""
+    if getattr(engine, "fp32_kernel", None) == "relu_mlp":
+        return "fp32"
+    if engine.device.type == "cuda" and isinstance(engine, InferenceEngine):
+        return "fp32"
+    return "bf16"
 
 
 def _too_few(order: int, elements) -> str | None:

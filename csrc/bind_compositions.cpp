@@ -323,6 +323,7 @@ void bind_compositions(py::module_& m) {
         "relu(b2 + W2 relu(first layer)) of binary systems start..start+count-1 at every grid point, along each "
         "system's composition line; w2_tiles: W2^T as (n_tiles, h, 64) float32 tiles; out (count * n_pts, h2) "
         "float32 or uint16 (bfloat16 bits), row (s - start) * n_pts + k. Returns out.");
+  m.attr("relu_mlp_version") = relu_mlp::version();
   m.def("relu_mlp", &core_relu_mlp, py::arg("x"), py::arg("layers"), py::arg("out"), py::arg("n_threads") = 0,
         "Linear layers on the rows of x (n, in) float32 with a ReLU after each but the last, skipping zero inputs: "
         "layers a list of (tiles (ceil(out / 64), in, 64), bias (out,)) float32; out (n, last out) float32. Returns out.");

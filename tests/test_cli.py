@@ -85,7 +85,8 @@ def test_info_fields_say_what_was_built_and_what_can_run(capsys):
     rc, out, _ = run(capsys, "info", "--json")
     info = json.loads(out)
     assert rc == 0 and info == hullpack.build_info()
-    assert set(info) == {"version", "openmp", "cuda_built", "cuda_devices", "cuda_available"}
+    assert set(info) == {"version", "openmp", "relu_mlp", "cuda_built", "cuda_devices", "cuda_available"}
+    assert info["relu_mlp"] in ("avx512", "avx2", "portable")
     assert info["cuda_available"] == (info["cuda_built"] and info["cuda_devices"] > 0)
     rc, out, _ = run(capsys, "info")
     assert [line.split(":")[0].strip() for line in out.splitlines()] == list(info)

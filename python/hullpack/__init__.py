@@ -20,14 +20,16 @@ from .device import cuda_available, cuda_built, cuda_device_count
 def build_info() -> dict:
     """What the compiled core was built with, and what it can use now: ``cuda_built`` (the CUDA
     kernels were compiled), ``cuda_devices`` (CUDA devices visible now) and ``cuda_available``
-    (both: the CUDA paths can run).
+    (both: the CUDA paths can run), and ``relu_mlp``: the version of the fp32 layer kernel this CPU
+    runs (``"avx512"``, ``"avx2"`` or ``"portable"``, the last much slower; all give the same bits).
 
     >>> sorted(build_info())
-    ['cuda_available', 'cuda_built', 'cuda_devices', 'openmp', 'version']
+    ['cuda_available', 'cuda_built', 'cuda_devices', 'openmp', 'relu_mlp', 'version']
     """
     return {
         "version": __version__,
         "openmp": bool(_core.with_openmp),
+        "relu_mlp": str(_core.relu_mlp_version),
         "cuda_built": cuda_built(),
         "cuda_devices": cuda_device_count(),
         "cuda_available": cuda_available(),

@@ -141,6 +141,8 @@ def line_layers(systems: _I32, grid: _I32, weight_t: _F32, bias: _F32, w2_tiles:
     """relu(b2 + W2 relu(first layer)) of binary systems start..start+count-1 at every grid point;
     w2_tiles (ceil(h2 / 64), h, 64); out (count * n_pts, h2). Returns out."""
 
+relu_mlp_version: str  # "avx512", "avx2" or "portable": the relu_mlp version this CPU runs
+
 def relu_mlp(x: _F32, layers: list[tuple[_F32, _F32]], out: _F32, n_threads: _Int = 0) -> _F32:
     """Linear layers (tiles (ceil(out / 64), in, 64), bias (out,)) on the rows of x, a ReLU after each
     but the last, skipping zero inputs; out (n, last out). Returns out."""

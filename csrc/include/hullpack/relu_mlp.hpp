@@ -24,4 +24,8 @@ struct Layer {
 // layers[i + 1].in); the bindings check the shapes.
 void run(const float* x, std::int64_t n, const Layer* layers, int n_layers, float* out, int n_threads);
 
+// Which version of the inner kernel this CPU runs: "avx512", "avx2" (AVX2 with FMA) or "portable".
+// All give the same bits; they differ in speed.
+const char* version();
+
 }  // namespace hullpack::relu_mlp

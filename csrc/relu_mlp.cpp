@@ -12,13 +12,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "parallel.hpp"
 
+// x86-64 with GCC or clang: AVX-512 and AVX2+FMA versions of the inner kernel, picked at load time
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define HULLPACK_X86_DISPATCH 1
 #include <immintrin.h>
+#else
+#define HULLPACK_X86_DISPATCH 0
 #endif
 
 namespace hullpack::relu_mlp {
@@ -31,12 +34,6 @@ using i64 = std::int64_t;
 constexpr int R = 4;         // rows per block: 4 x 64 accumulators fill 16 AVX-512 registers
 constexpr i64 GROUP = 256;   // rows per task: each weight tile serves their 64 blocks from cache
 constexpr i64 PREFETCH = 8;  // inputs ahead: the weight rows an index list reads are scattered
-
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define HULLPACK_X86_DISPATCH 1
-#else
-#define HULLPACK_X86_DISPATCH 0
-#endif
 
 #define HULLPACK_TILE_ARGS                                                                                      \
   const float *xc, const i32 *idx, i64 nu, const float *tile, const float *bias, bool relu, int nr, i64 width, \
@@ -56,7 +53,8 @@ void store_block(const float (&acc)[R][SUB], const float* bias, bool relu, int n
 
 inline void prefetch_row(const float* p, i64 floats) {
 #if defined(__GNUC__) || defined(__clang__)
-  for (i64 line = 0; line < floats * i64(sizeof(float)); line += 64) __builtin_prefetch(reinterpret_cast<const char*>(p) + line);
+  const char* bytes = reinterpret_cast<const char*>(p);
+  for (i64 line = 0; line < floats * i64(sizeof(float)); line += 64) __builtin_prefetch(bytes + line);
 #else
   (void)p, (void)floats;
 #endif

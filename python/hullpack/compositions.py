@@ -282,6 +282,14 @@ def line_weight_tiles(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(padded.reshape(n, LINE_TILE, w.shape[1]).transpose(0, 2, 1))
 
 
+def _weight_tiles(tiles, name: str) -> np.ndarray:
+    """``tiles`` (from :func:`line_weight_tiles`) as it is, or an error naming ``name``."""
+    tiles = np.asarray(tiles)
+    if tiles.dtype != np.float32 or not tiles.flags.c_contiguous:
+        raise InvalidInputError(f"{name}: expected a C-contiguous float32 array from line_weight_tiles()")
+    return tiles
+
+
 def line_layers(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray, bias: np.ndarray,
                 w2_tiles: np.ndarray, b2: np.ndarray, start: int = 0, count: int | None = None, *,
                 out: np.ndarray | None = None, dtype: str = "float32", threads: int | None = None) -> np.ndarray:
@@ -310,9 +318,7 @@ def line_layers(system_table: np.ndarray, grid: np.ndarray, weight_t: np.ndarray
     """
     table, g, wt = _layer_inputs(system_table, grid, weight_t, dtype)
     start, count = _slice(start, count, table.shape[0], f"systems must lie in 0..{table.shape[0]}")
-    tiles = np.asarray(w2_tiles)
-    if tiles.dtype != np.float32 or not tiles.flags.c_contiguous:
-        raise InvalidInputError("w2_tiles: expected a C-contiguous float32 array from line_weight_tiles()")
+    tiles = _weight_tiles(w2_tiles, "w2_tiles")
     b2 = _as_float32(b2, "b2")
     out = _rows_out(out, count * g.shape[0], b2.shape[0] if b2.ndim == 1 else 0, dtype)
     return _core_call(_core.line_layers, table, g, wt, _as_float32(bias, "bias"), tiles, b2, start, count, out,
@@ -351,10 +357,7 @@ def relu_mlp(x: np.ndarray, layers: list, *, out: np.ndarray | None = None, thre
     for i, pair in enumerate(layers):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
             raise InvalidInputError(f"layers[{i}]: expected a (tiles, bias) pair")
-        tiles = np.asarray(pair[0])
-        if tiles.dtype != np.float32 or not tiles.flags.c_contiguous:
-            raise InvalidInputError(f"layers[{i}] tiles: expected a C-contiguous float32 array from line_weight_tiles()")
-        pairs.append((tiles, _as_float32(pair[1], f"layers[{i}] bias")))
+        pairs.append((_weight_tiles(pair[0], f"layers[{i}] tiles"), _as_float32(pair[1], f"layers[{i}] bias")))
     if out is None:
         last = pairs[-1][1]
         out = np.empty((x.shape[0], last.shape[0] if last.ndim == 1 else 0), dtype=np.float32)

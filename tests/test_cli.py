@@ -155,6 +155,13 @@ def test_predict_nan_prints_every_formula(model, model_file, capsys):
     assert one_line(err).endswith("(printed as nan)")
 
 
+def test_predict_notes_pure_elements(model_file, capsys):
+    rc, out, err = run(capsys, "predict", "O2", "Fe2O3", "Fe", "--model", model_file)
+    assert rc == 0 and [line.split(",")[0] for line in out.splitlines()[1:]] == ["O2", "Fe2O3", "Fe"]
+    assert one_line(err) == ("hullpack predict: note: 2 pure elements (O2, Fe): an element's formation enthalpy is "
+                             "0 eV/atom by definition; the model was trained on compounds and its value there means nothing")
+
+
 def test_predict_bad_formulas_stop_by_default(model_file, capsys):
     many = [f"Xx{i}" for i in range(1, 9)]
     rc, out, err = run(capsys, "predict", "NaCl", *many, "--model", model_file)
@@ -193,6 +200,9 @@ def test_batches_reads_npy_csv_and_text_alike(sizes, tmp_path, capsys):
     stats = [batches(capsys, tmp_path / name, "--batch-size", "8")[1] for name in ("s.npy", "s.csv", "s.txt")]
     assert stats[0] == stats[1] == stats[2]
     assert stats[0]["num_items"] == 200 and stats[0]["num_batches"] == 25
+    # a header line of column names is skipped
+    np.savetxt(tmp_path / "h.csv", sizes, delimiter=",", header="nodes,edges", comments="")
+    assert batches(capsys, tmp_path / "h.csv", "--batch-size", "8")[1] == stats[0]
     # one size column: one item per line
     np.savetxt(tmp_path / "one.txt", sizes[:, 0])
     assert batches(capsys, tmp_path / "one.txt", "--max-cost", "500")[1]["num_items"] == 200
@@ -229,6 +239,22 @@ def test_batches_oversize_policies(tmp_path, capsys):
         assert rc == 0 and {k: stats[k] for k in lib.stats()} == lib.stats()
         assert stats["oversize_alone" if policy == "alone" else "oversize_skipped"] == 2
         assert one_line(err).endswith(f"(--oversize {policy})" if policy == "alone" else "left out (--oversize skip)")
+
+
+def test_batches_over_ranks_says_whose_figures_they_are(sizes, tmp_path, capsys):
+    from hullpack.samplers import DistributedBalancedBatchSampler
+
+    np.save(tmp_path / "s.npy", sizes)
+    rc, stats, _ = batches(capsys, tmp_path / "s.npy", "--batch-size", "8", "--num-replicas", "2", "--rank", "1")
+    lib = DistributedBalancedBatchSampler(sizes, 8, num_replicas=2, rank=1, seed=0)
+    lib.set_epoch(0)
+    assert rc == 0 and stats == lib.stats() and stats["rank"] == 1
+    assert stats["global_peak_cost"] >= stats["peak_cost"]
+    assert stats["global_peak_over_lower_bound"] == pytest.approx(stats["global_peak_cost"] / stats["lower_bound"])
+    rc, out, _ = run(capsys, "batches", str(tmp_path / "s.npy"), "--batch-size", "8", "--num-replicas", "2")
+    assert rc == 0 and out.startswith("rank 0 of 2: num_batches, num_items, peak_cost and mean_cost are this rank's")
+    rc, _, err = run(capsys, "batches", str(tmp_path / "s.npy"), "--batch-size", "8", "--rank", "1")
+    assert rc == 2 and "give --num-replicas too" in err
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -607,6 +607,7 @@ def test_resume_state_checks():
     (np.ones((2, 2, 2)), "1-D"),
     (["a", "b"], "expected numbers"),
     (np.ones((3, 0)), "at least one size"),
+    (np.array([1, 2**53 + 1, 1], np.int64), r"sizes\[1\] = 9007199254740993 is beyond 2\*\*53"),  # not exact in float64
 ])
 def test_bad_sizes_raise_naming_the_index(make, sizes, match):
     with pytest.raises(InvalidSizesError, match=match):

@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     how.add_argument("--max-cost", type=float, nargs="+", help="PackedBatchSampler with this budget "
                      "(one value, or one per size column)")
     p.add_argument("--num-replicas", type=int, help="DistributedBalancedBatchSampler over this many ranks")
+    p.add_argument("--rank", type=int, default=0, help="with --num-replicas: the rank whose batches are "
+                   "described (default 0); global_* and lower_bound are the whole epoch's")
     p.add_argument("--weights", type=float, nargs="+", help="cost = sizes @ weights + bias")
     p.add_argument("--bias", type=float, help="per-item cost added to sizes @ weights")
     p.add_argument("--oversize", choices=("error", "alone", "skip"), default="error",
@@ -34,16 +36,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def read_sizes(path: str):
-    """Item sizes from a .npy, .csv or whitespace-separated text file; CommandError if unreadable."""
+    """Item sizes from a .npy, .csv or whitespace-separated text file (a first line of column
+    names is skipped); CommandError if unreadable."""
     import numpy as np
 
     input_file(path, "sizes file")
     try:
         if path.endswith(".npy"):
             return np.load(path, allow_pickle=False)
-        return np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=1)
-    except (ValueError, OSError) as exc:
+        delimiter = "," if path.endswith(".csv") else None
+        return np.loadtxt(path, delimiter=delimiter, ndmin=1, skiprows=_header_lines(path, delimiter))
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read sizes from {path!r}: {exc}") from None
+
+
+def _header_lines(path: str, delimiter: str | None) -> int:
+    """1 if the file's first line holds a word that is not a number (column names), else 0."""
+    with open(path, encoding="utf-8") as f:
+        first = f.readline()
+    try:
+        [float(token) for token in first.split(delimiter) if token.strip()]
+    except ValueError:
+        return 1
+    return 0
 
 
 def as_options(message: str) -> str:
@@ -65,7 +80,7 @@ def _sampler(args: argparse.Namespace, sizes, balanced: bool):
     try:
         if args.num_replicas is not None:
             sampler = samplers.DistributedBalancedBatchSampler(
-                sizes, args.batch_size, max_cost, num_replicas=args.num_replicas, rank=0,
+                sizes, args.batch_size, max_cost, num_replicas=args.num_replicas, rank=args.rank,
                 oversize=args.oversize, **common)
         elif balanced:
             sampler = samplers.BalancedBatchSampler(sizes, args.batch_size, **common)
@@ -80,6 +95,8 @@ def _sampler(args: argparse.Namespace, sizes, balanced: bool):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if args.rank and args.num_replicas is None:
+        raise CommandError("--rank picks one of --num-replicas ranks: give --num-replicas too")
     sizes = read_sizes(args.sizes)
     balanced = args.batch_size is not None  # --batch-size 0 is a batch size (and refused), not "unset"
     with warnings.catch_warnings(record=True) as caught:  # warned again below in this command's terms
@@ -96,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats))
     else:
+        if args.num_replicas is not None:
+            print(f"rank {stats['rank']} of {stats['num_replicas']}: num_batches, num_items, peak_cost and mean_cost "
+                  "are this rank's; global_* and lower_bound are the whole epoch's, all ranks together")
+        width = max(map(len, stats))
         for key, value in stats.items():
-            print(f"{key:>26}: {value:.6g}" if isinstance(value, float) else f"{key:>26}: {value}")
+            print(f"{key:>{width}}: {value:.6g}" if isinstance(value, float) else f"{key:>{width}}: {value}")
     return 0

@@ -51,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     energies = np.full(len(formulas), np.nan)
     if ok.any():
         energies[ok] = model.predict(x[ok], bf16=args.bf16)
+    elements = [f for f, row, keep in zip(formulas, x, ok) if keep and np.count_nonzero(row) == 1]
+    if elements:  # ElemNet learned compounds; an element's formation enthalpy is 0 by definition
+        print(f"hullpack predict: note: {plural(len(elements), 'pure element')} ({', '.join(elements[:_SHOWN])}"
+              f"{' ...' if len(elements) > _SHOWN else ''}): an element's formation enthalpy is 0 eV/atom by definition; "
+              "the model was trained on compounds and its value there means nothing", file=sys.stderr)
     print("formula,dH_eV_per_atom")
     for formula, energy, keep in zip(formulas, energies, ok):
         if keep or args.errors == "nan":

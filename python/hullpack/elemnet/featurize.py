@@ -70,7 +70,7 @@ def _amounts_of_string(text: str) -> list[tuple[str, float]]:
         try:
             from pymatgen.core import Composition
         except ImportError:
-            raise ValueError("brackets need pymatgen (pip install hullpack[materials])") from None
+            raise ValueError("brackets and hydrate dots (·, *) need pymatgen (pip install hullpack[materials])") from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -26,6 +26,10 @@ _NODE_KEYS = ("x", "feat", "pos", "batch", "node_type", "n_id")
 _EDGE_KEYS = ("edge_index", "edge_weight", "edge_attr", "edge_type", "e_id")
 
 
+# the largest integer range float64 holds exactly: integer sizes beyond it would be rounded
+_EXACT_INTEGERS = 2 ** 53
+
+
 def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     """Validate sizes and return them as a C-contiguous float64 array of shape ``(n,)`` or ``(n, k)``.
 
@@ -49,6 +53,11 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
             f"{name}: expected numbers, got an array of dtype {raw.dtype}; pass a 1-D array of item "
             "sizes, an (n, k) array, or a PyG dataset"
         )
+    if raw.dtype.kind in "iu" and raw.size and int(np.abs(raw).max()) > _EXACT_INTEGERS:
+        big = np.abs(raw) > _EXACT_INTEGERS
+        raise InvalidSizesError(
+            f"{name}[{_first(big)}] = {raw[_index(big)]} is beyond 2**53: costs are float64, which holds integers "
+            "exactly only up to 2**53; express the sizes in a larger unit")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
     if arr.ndim not in (1, 2):
         raise InvalidSizesError(f"{name}: expected a 1-D (n,) or 2-D (n, k) array, got shape {arr.shape}")

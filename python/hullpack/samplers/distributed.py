@@ -86,9 +86,12 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     PyTorch Lightning passes when it re-creates batch samplers), else from the initialised
     ``torch.distributed`` default group.
 
-    ``stats()`` reports ``padded_items`` and ``dropped_items`` (and in packed mode ``split_batches``),
-    and ``step_cost_spread``: the mean over steps of (max - min) / max of the costs of a step's
-    batches.
+    ``stats()`` describes this rank's batches (``num_batches``, ``num_items``, ``peak_cost``,
+    ``mean_cost``) and the epoch's across all ranks: ``global_batches``, ``global_peak_cost``,
+    ``lower_bound`` (of the epoch's peak batch cost over all ranks, balanced mode; of the batch count,
+    packed mode) with ``global_peak_over_lower_bound`` (balanced mode), ``padded_items`` and
+    ``dropped_items`` (and in packed mode ``split_batches``), and ``step_cost_spread``: the mean over
+    steps of (max - min) / max of the costs of a step's batches.
 
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 0.5, 1000)
@@ -281,6 +284,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         info.update(num_replicas=R, rank=r, num_steps=S, global_batches=nb,
                     global_peak_cost=costs.max(axis=0).tolist(),
                     step_cost_spread=spread)
+        if self.mode == "balanced" and info.get("lower_bound"):  # a bound on the peak batch cost
+            info["global_peak_over_lower_bound"] = float(costs.max()) / info["lower_bound"]
         mine = by_cost[:, r]
         offsets_r, items_r = reorder(offsets, items, mine)
         return Plan(offsets_r, items_r, costs[mine], info)

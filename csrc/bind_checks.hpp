@@ -212,6 +212,14 @@ inline const std::int64_t* expect_permutation(const py::handle& obj, std::int64_
   return o;
 }
 
+// Fails if `out` shares bytes with `in`: the kernels read their inputs while they write `out`.
+inline void expect_disjoint(const py::array& out, const char* out_name, const py::array& in, const char* in_name) {
+  const char* o = static_cast<const char*>(out.data());
+  const char* i = static_cast<const char*>(in.data());
+  if (out.nbytes() > 0 && in.nbytes() > 0 && o < i + in.nbytes() && i < o + out.nbytes())
+    fail(out_name, ": shares memory with ", in_name, ", which the kernel reads while it writes ", out_name);
+}
+
 // An output array the caller provides: a writeable, C-contiguous numpy array of shape
 // (rows, cols) whose dtype is one of `dtypes` (described as `dtype_words` in messages). Returns
 // the array and the position of its dtype in `dtypes`.

@@ -143,6 +143,14 @@ GatherInputs expect_gather_inputs(const py::handle& systems_obj, const py::handl
   return in;
 }
 
+// out shares no memory with the gather's inputs.
+void expect_disjoint_from(const py::array& out, const GatherInputs& in) {
+  expect_disjoint(out, "out", in.systems, "systems");
+  expect_disjoint(out, "out", in.grid, "grid");
+  expect_disjoint(out, "out", in.wt, "weight_t");
+  expect_disjoint(out, "out", in.bias, "bias");
+}
+
 // Every element of systems rows s0..s1-1 is a row of weight_t.
 void expect_system_rows(const GatherInputs& in, std::int64_t s0, std::int64_t s1) {
   const std::int32_t* sy = in.systems.data();
@@ -175,6 +183,7 @@ py::array core_first_layer(const py::handle& systems_obj, const py::handle& grid
          " grid points)");
   const int n_threads = expect_n_threads(n_threads_obj);
   RowsOut out = expect_rows_out(out_obj, count, in.h);
+  expect_disjoint_from(out.array, in);
   if (count > 0) {  // only the rows this slice reads
     expect_system_rows(in, start / in.n_pts, (start + count - 1) / in.n_pts + 1);
     for (std::int64_t q = 0; q < std::min(count, in.n_pts); ++q) expect_grid_row(in, (start + q) % in.n_pts);
@@ -202,6 +211,9 @@ py::array core_first_layer_pairs(const py::handle& systems_obj, const py::handle
   if (pt_idx.shape(0) != count) fail("points_idx: expected ", count, " indices like systems_idx, got ", pt_idx.shape(0));
   const int n_threads = expect_n_threads(n_threads_obj);
   RowsOut out = expect_rows_out(out_obj, count, in.h);
+  expect_disjoint_from(out.array, in);
+  expect_disjoint(out.array, "out", sys_idx, "systems_idx");
+  expect_disjoint(out.array, "out", pt_idx, "points_idx");
   const std::int64_t *si = sys_idx.data(), *pi = pt_idx.data();
   for (std::int64_t q = 0; q < count; ++q) {
     if (si[q] < 0 || si[q] >= in.n_sys)
@@ -242,6 +254,9 @@ py::array core_line_layers(const py::handle& systems_obj, const py::handle& grid
   const std::int64_t rows = checked_product(count, in.n_pts);
   if (rows < 0) fail("count = ", count, ": count x ", in.n_pts, " grid points overflows int64");
   RowsOut out = expect_rows_out(out_obj, rows, h2);
+  expect_disjoint_from(out.array, in);
+  expect_disjoint(out.array, "out", tiles, "w2_tiles");
+  expect_disjoint(out.array, "out", b2, "b2");
   expect_system_rows(in, start, start + count);
   const std::int32_t* g = in.grid.data();
   for (std::int64_t k = 0; k < in.n_pts; ++k) {
@@ -293,6 +308,9 @@ py::array core_relu_mlp(const py::handle& x_obj, const py::handle& layers_obj, c
   }
   const int n_threads = expect_n_threads(n_threads_obj);
   auto out = expect_out(out_obj, "out", x.shape(0), width, {dtype_of<float>()}, "float32");
+  expect_disjoint(out.array, "out", x, "x");
+  for (std::size_t k = 0; k < keep.size(); ++k)
+    expect_disjoint(out.array, "out", keep[k], ("layers[" + std::to_string(k / 2) + (k % 2 ? "] bias" : "] tiles")).c_str());
   {
     py::gil_scoped_release release;
     relu_mlp::run(x.data(), x.shape(0), layers.data(), static_cast<int>(n_layers),

@@ -5,13 +5,18 @@
 // the rows run in blocks of R: the block's inputs that are non-zero in any of its rows are packed
 // (index list and values), and each tile of TILE outputs accumulates over those inputs only, R
 // rows at a time, with fused multiply-adds in ascending input order. A zero input of one row that
-// another row needs adds fma(0, w, acc) = acc exactly (acc starts at +0 and never becomes -0), so
-// a row's result does not depend on the rows it runs with.
+// another row needs adds fma(0, w, acc) with a finite w: acc exactly, except that a zero acc may
+// change its sign (-0 + 0 = +0), which the store undoes (acc + 0 is +0 for either zero). So a
+// row's result does not depend on the rows it runs with. Each thread runs in the default
+// floating-point mode (round to nearest, no flush-to-zero or denormals-are-zero), whatever the
+// caller set: torch.set_flush_denormal, for one, sets it on the calling thread only.
 #include "hullpack/relu_mlp.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "parallel.hpp"
@@ -40,13 +45,14 @@ constexpr i64 PREFETCH = 8;  // inputs ahead: the weight rows an index list read
       float *y, i64 y_stride
 using TileFn = void (*)(HULLPACK_TILE_ARGS);
 
-// Writes y[r, c0 + c] = (relu) acc[r][c] + bias[c0 + c] for the block's nr rows, c < cols.
+// Writes y[r, c0 + c] = (relu) (acc[r][c] + 0) + bias[c0 + c] for the block's nr rows, c < cols;
+// the + 0 makes a zero sum +0 whichever rows ran beside it (compiled without fast-math, it stays).
 template <int SUB>
 void store_block(const float (&acc)[R][SUB], const float* bias, bool relu, int nr, i64 c0, i64 cols, float* y,
                  i64 y_stride) {
   for (int r = 0; r < nr; ++r)
     for (i64 c = 0; c < cols; ++c) {
-      const float v = acc[r][c] + bias[c0 + c];
+      const float v = (acc[r][c] + 0.f) + bias[c0 + c];
       y[r * y_stride + c0 + c] = relu && !(v > 0) && v == v ? 0.f : v;  // ReLU; NaN stays NaN
     }
 }
@@ -125,15 +131,29 @@ __attribute__((target("avx512f"))) void tile_avx512(HULLPACK_TILE_ARGS) {
 }
 #endif
 
-// The version for this CPU, picked once when the library loads.
+// The version for this CPU, picked once when the library loads: the fastest it has, or the one
+// HULLPACK_RELU_MLP names ("avx2", "portable"; to compare them) if the CPU has that.
 TileFn pick_tile() {
+  const char* want = std::getenv("HULLPACK_RELU_MLP");
+  const std::string asked = want ? want : "";
 #if HULLPACK_X86_DISPATCH
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return tile_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return tile_avx2;
+  if (asked != "avx2" && asked != "portable" && __builtin_cpu_supports("avx512f")) return tile_avx512;
+  if (asked != "portable" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return tile_avx2;
 #endif
   return tile_portable;
 }
+
+// Sets this thread's floating-point mode to the default for its lifetime, and restores it.
+class DefaultFloatMode {
+#if HULLPACK_X86_DISPATCH
+  unsigned saved_ = _mm_getcsr();
+
+ public:
+  DefaultFloatMode() { _mm_setcsr(0x1F80); }  // exceptions masked, round to nearest, no FTZ/DAZ
+  ~DefaultFloatMode() { _mm_setcsr(saved_); }
+#endif
+};
 
 const TileFn block_tile = pick_tile();
 
@@ -208,6 +228,7 @@ void run(const float* x, i64 n, const Layer* layers, int n_layers, float* out, i
 #pragma omp parallel num_threads(threads)
 #endif
   {
+    const DefaultFloatMode mode;
     Scratch s;
     const bool ready = error.run([&] {
       s.a.resize(GROUP * widest), s.b.resize(GROUP * widest);

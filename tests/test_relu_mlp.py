@@ -1,5 +1,7 @@
 """compositions.relu_mlp: the fp32 layers of a ReLU network with zero activations skipped, and the
 screening engine's fp32 path through it."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -10,12 +12,13 @@ from hullpack.errors import InvalidInputError
 from hullpack.screening.engine import InferenceEngine
 
 
-def relu_net(widths, seed=0, sparse_inputs=0.7):
-    """Random layers of ``widths`` (inputs first) and ReLU-like inputs (``sparse_inputs`` of them 0)."""
+def relu_net(widths, seed=0, sparse_inputs=0.7, rows=70):
+    """Random layers of ``widths`` (inputs first) and ``rows`` ReLU-like inputs (``sparse_inputs``
+    of them 0)."""
     rng = np.random.default_rng(seed)
     ws = [(rng.normal(size=(o, i)) / np.sqrt(i)).astype(np.float32) for i, o in zip(widths, widths[1:])]
     bs = [rng.normal(scale=0.3, size=o).astype(np.float32) for o in widths[1:]]
-    x = rng.normal(size=(70, widths[0])).astype(np.float32)
+    x = rng.normal(size=(rows, widths[0])).astype(np.float32)
     x[rng.random(x.shape) < sparse_inputs] = 0.0
     return np.maximum(x, 0), ws, bs
 
@@ -24,16 +27,32 @@ def as_layers(ws, bs):
     return [(line_weight_tiles(w), b) for w, b in zip(ws, bs)]
 
 
+def fma32(a, b, c):
+    """float32 fma(a, b, c), rounded once: the product of two float32 is exact in float64 and the
+    sum is rounded to float64 and then to float32, which is a single rounding except where the
+    float64 sum is exactly halfway between two float32 values; those few are redone exactly."""
+    s = a.astype(np.float64) * b.astype(np.float64) + c.astype(np.float64)
+    out = s.astype(np.float32)
+    a, b, c = np.broadcast_arrays(a, b, c)
+    normal = np.abs(s) >= 2.0 ** -126
+    halfway = np.where(normal, (s.view(np.uint64) & np.uint64((1 << 29) - 1)) == np.uint64(1 << 28),
+                       np.mod(np.abs(s) * 2.0 ** 150, 2) == 1)  # float32 denormals: steps of 2^-149
+    for i in zip(*np.nonzero(halfway)):
+        exact, rounded = Fraction(float(a[i])) * Fraction(float(b[i])) + Fraction(float(c[i])), Fraction(float(s[i]))
+        if exact != rounded and (out[i] > s[i]) != (exact > rounded):  # the other float32 beside s
+            out[i] = np.nextafter(out[i], np.float32(np.inf if exact > rounded else -np.inf))
+    return out
+
+
 def fma_chain(x, ws, bs):
     """The kernel's operations in numpy: per output, fma(x_k, w_k, acc) over every input k in
-    ascending order from +0 (each fma as float64 product and sum, rounded once to float32: the
-    product of two float32 is exact in float64), then + bias, ReLU between layers."""
+    ascending order from +0, then (acc + 0) + bias, a ReLU between layers."""
     h = x.astype(np.float32)
     for i, (w, b) in enumerate(zip(ws, bs)):
         acc = np.zeros((h.shape[0], w.shape[0]), np.float32)
         for k in range(w.shape[1]):
-            acc = (h[:, k:k + 1].astype(np.float64) * w[:, k].astype(np.float64) + acc).astype(np.float32)
-        h = acc + b
+            acc = fma32(h[:, k:k + 1], w[None, :, k], acc)
+        h = (acc + np.float32(0)) + b
         if i + 1 < len(ws):
             h = np.maximum(h, np.float32(0))
     return h
@@ -52,15 +71,78 @@ def test_equals_the_fma_chain_over_every_input():
 
 
 def test_a_row_does_not_depend_on_the_other_rows_or_threads():
-    x, ws, bs = relu_net([64, 128, 64, 1], seed=1)
+    x, ws, bs = relu_net([64, 128, 64, 1], seed=1, rows=1100)  # five groups of 256 rows: several threads
     layers = as_layers(ws, bs)
-    whole = relu_mlp(x, layers)
+    whole = relu_mlp(x, layers, threads=2)
     perm = np.random.default_rng(2).permutation(len(x))
-    np.testing.assert_array_equal(relu_mlp(x[perm], layers), whole[perm])
-    np.testing.assert_array_equal(relu_mlp(x, layers, threads=1), whole)
-    for rows in (slice(0, 1), slice(3, 8), slice(5, 70, 3)):  # blocks of other sizes and neighbours
+    np.testing.assert_array_equal(relu_mlp(x[perm], layers, threads=2), whole[perm])
+    for threads in (1, 3):
+        np.testing.assert_array_equal(relu_mlp(x, layers, threads=threads), whole)
+    for rows in (slice(0, 1), slice(3, 8), slice(5, 700, 3)):  # blocks of other sizes and neighbours
         np.testing.assert_array_equal(relu_mlp(np.ascontiguousarray(x[rows]), layers), whole[rows])
     assert relu_mlp(x[:0], layers).shape == (0, 1)
+
+
+VERSION_RUN = """
+import hashlib, sys
+import numpy as np
+import hullpack
+from hullpack.compositions import line_weight_tiles, relu_mlp
+rng = np.random.default_rng(7)
+ws = [(rng.normal(size=(o, i)) / np.sqrt(i)).astype(np.float32) for i, o in ((90, 200), (200, 130), (130, 3))]
+x = np.maximum(rng.normal(size=(600, 90)), 0).astype(np.float32)
+x[rng.random(x.shape) < 0.6] = 0
+x[:5] *= np.float32(1e-38)   # denormal products and sums
+y = relu_mlp(x, [(line_weight_tiles(w), np.zeros(len(w), np.float32)) for w in ws])
+print(hullpack.build_info()["relu_mlp"], hashlib.sha256(y.tobytes()).hexdigest())
+"""
+
+
+def test_every_version_this_cpu_has_gives_the_same_bits():
+    import os
+    import subprocess
+    import sys
+
+    runs = {}
+    for version in ("avx512", "avx2", "portable"):
+        env = dict(os.environ, HULLPACK_RELU_MLP=version)
+        got, digest = subprocess.run([sys.executable, "-c", VERSION_RUN], env=env, check=True, capture_output=True,
+                                     text=True).stdout.split()
+        runs[got] = digest  # a version the CPU lacks runs the best one it has
+    assert "portable" in runs and len(set(runs.values())) == 1, runs
+
+
+def test_signs_of_zero_and_the_callers_float_mode_change_nothing():
+    # an underflowing negative product makes a -0 sum, which a neighbour's live input turned to +0
+    w = np.array([[-1e-30, 1.0]], np.float32)
+    layers = [(line_weight_tiles(w), np.array([-0.0], np.float32))]
+    alone = relu_mlp(np.array([[1e-30, 0]], np.float32), layers)
+    beside = relu_mlp(np.array([[1e-30, 0], [0, 1]], np.float32), layers)[:1]
+    assert alone.tobytes() == beside.tobytes() == np.float32(0).tobytes()
+    # flush-to-zero set on the calling thread only (torch does so) changes no row
+    x = np.full((2048, 2), [1e-38, 0], np.float32)
+    denormal = [(line_weight_tiles(np.array([[0.01, 1.0]], np.float32)), np.zeros(1, np.float32))]
+    ref = relu_mlp(x, denormal, threads=2)
+    assert ref[0, 0] == np.float32(1e-38) * np.float32(0.01) != 0
+    assert torch.set_flush_denormal(True)
+    try:
+        got = relu_mlp(x, denormal, threads=2)
+        assert (torch.tensor([1e-39]) * 0.5).item() == 0  # the caller's mode is back
+    finally:
+        torch.set_flush_denormal(False)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_out_may_not_overlap_an_input():
+    x, ws, bs = relu_net([8, 8], seed=8)
+    layers = as_layers(ws, bs)
+    buf = np.zeros((140, 8), np.float32)
+    buf[:70] = x
+    with pytest.raises(InvalidInputError, match="out: shares memory with x"):
+        relu_mlp(buf[:70], layers, out=buf[30:100])
+    with pytest.raises(InvalidInputError, match=r"out: shares memory with layers\[0\] bias"):
+        relu_mlp(x[:1], [(layers[0][0], buf[0])], out=buf[:1])
+    np.testing.assert_array_equal(relu_mlp(buf[:70], layers, out=buf[70:]), fma_chain(x, ws, bs))
 
 
 def test_nan_stays_in_its_row_and_zero_rows_give_the_bias_path():
@@ -150,6 +232,20 @@ def test_engine_fp32_runs_relu_mlp_where_the_model_allows():
     with torch.no_grad():
         broken[2].weight[0, 0] = float("inf")
     assert InferenceEngine(broken).fp32_kernel != "relu_mlp"
+    # no ReLU after the first layer: dense inputs, nothing to skip
+    no_first_relu = torch.nn.Sequential(torch.nn.Linear(86, 16), torch.nn.Linear(16, 16), torch.nn.ReLU(),
+                                        torch.nn.Linear(16, 1))
+    assert InferenceEngine(no_first_relu).fp32_kernel != "relu_mlp"
+
+
+def test_a_cpu_without_a_vector_version_keeps_the_products(monkeypatch):
+    """The portable version (no AVX2+FMA, or not x86) is slower than the dense products: not used,
+    and "auto" then screens in certified bf16."""
+    from hullpack.screening.pipeline import auto_precision
+
+    monkeypatch.setattr(_core, "relu_mlp_version", "portable")
+    eng = InferenceEngine(mlp(86, 32, 16, 1))
+    assert eng.fp32_kernel != "relu_mlp" and auto_precision(eng) == "bf16"
 
 
 def test_engine_fp32_of_the_shipped_model_matches_torch():
@@ -179,7 +275,8 @@ def test_screen_default_precision_follows_the_model():
     assert (relu.config["precision"], relu.config["fp32_kernel"]) == ("fp32", "relu_mlp")
     assert relu.config["certification"] is None and relu.stats["n_evaluated"]["bf16"] == 0
     gelu = screen(mlp(86, 64, 32, 1, act=torch.nn.GELU), **kw)
-    assert gelu.config["precision"] == "bf16" and gelu.config["certification"]["n_audited"] >= 0
+    cert = gelu.config["certification"]  # a screen this small calibrates on every point, in fp32
+    assert gelu.config["precision"] == "bf16" and cert["calibration_pairs"] == cert["screen_points"] == 93
     # certified bf16 of the same model reports the fp32 screen's vertices
     certified = screen(mlp(86, 64, 32, 1), precision="bf16", **kw)
     assert certified.vertices["formula"].tolist() == relu.vertices["formula"].tolist()

@@ -332,12 +332,16 @@ def relu_mlp(x: np.ndarray, layers: list, *, out: np.ndarray | None = None, thre
     float32 values; returns ``(n, out)`` of the last layer.
 
     Each output is a chain of fused multiply-adds over its row's non-zero inputs in ascending
-    order, from +0, then ``+ bias``: with finite weights exactly the sum over every input (a zero
-    input adds a zero product), so a row's result does not depend on the rows it runs with, the
-    threads or the CPU (the same bits on every x86-64 CPU, docs/numerics.md). Rows run in blocks of
-    four over the inputs non-zero in any of them; after ReLUs that is a small share of a wide
-    layer (ElemNet: about a tenth), which is what makes this faster than the dense product. A zero
-    input is skipped even against an infinite weight, where the dense product would give NaN.
+    order, from +0, then ``+ 0 + bias``, in round-to-nearest without flush-to-zero (set on each
+    thread for the call, whatever the caller set). With finite weights that is the same bits as the
+    chain over every input (a zero input adds a zero product), so a row's result does not depend on
+    the rows it runs with, the threads or the CPU (docs/numerics.md: checked bit for bit against
+    such a chain, across thread counts and across the AVX-512, AVX2+FMA and portable versions).
+    Rows run in blocks of four over the inputs non-zero in any of them; after ReLUs that is a
+    small share of a wide layer (ElemNet: about a tenth), which is what makes this faster than the
+    dense product. Weights must be finite: an infinite one gives a row NaN or not depending on
+    whether a neighbour in its block needs that input (the screening engine passes finite ones
+    only). ``out`` may not overlap ``x`` or the layers.
 
     >>> rng = np.random.default_rng(0)
     >>> w1, b1 = rng.normal(size=(32, 16)).astype(np.float32), rng.normal(size=32).astype(np.float32)

@@ -20,7 +20,7 @@ import logging
 import torch
 from torch import nn
 
-from .. import compositions
+from .. import _core, compositions
 from ..errors import ScreeningError
 
 log = logging.getLogger(__name__)
@@ -97,17 +97,17 @@ class TailLayers:
     Linear as a ``(weight, bias, ReLU after it)`` triple, any other module of :data:`ROW_MODULES`
     as itself (a float32 copy, run in float32 in both precisions). In ``"bf16"`` the last Linear
     layers with at most :data:`FP32_TAIL_WIDTH` inputs are the fp32 ones where they are cheap
-    (:data:`FP32_TAIL_SHARE`). More precisions may be
-    added as lists of such steps. ``backend`` is ``"onednn"`` or ``"torch"`` (see
-    :func:`pick_backend`); ``fuse_relu``: whether oneDNN may fuse the ReLUs (it maps NaN to 0, so
-    not with non-finite parameters); ``chunk``: the engine's rows per batch, which sets the padding
-    granule (:meth:`pieces`); ``sparse``: fp32 on CPU through
+    (:data:`FP32_TAIL_SHARE`); where :attr:`relu_layers` runs fp32, ``"fp32"`` is not
+    kept. More precisions may be added as lists of such steps. ``backend`` is ``"onednn"`` or ``"torch"`` (see
+    :func:`pick_backend`); ``finite``: whether every parameter of the model is finite (oneDNN may
+    fuse the ReLUs only then: it maps NaN to 0); ``chunk``: the engine's rows per batch, which sets
+    the padding granule (:meth:`pieces`); ``sparse``: fp32 on CPU through
     :func:`~hullpack.compositions.relu_mlp` where the layers allow (:attr:`relu_layers`)."""
 
     def __init__(self, rest: list[nn.Module], *, device: torch.device, backend: str, first_relu: bool,
-                 fuse_relu: bool, chunk: int, sparse: bool = True):
+                 finite: bool, chunk: int, sparse: bool = True):
         self.device, self.backend, self.chunk = device, backend, int(chunk)
-        self.first_relu, self.fuse_relu = bool(first_relu), bool(fuse_relu)
+        self.first_relu, self.fuse_relu = bool(first_relu), bool(finite)
         modules = [m if isinstance(m, nn.Linear) else copy.deepcopy(m).float().to(device).eval() for m in rest]
         #: per precision, the steps after the first layer: (weight, bias, ReLU after it) or a module
         self.layers = {name: self._prepare(modules, dt) for name, dt in
@@ -119,15 +119,19 @@ class TailLayers:
         if sum(macs[narrow:]) <= FP32_TAIL_SHARE * sum(macs):
             self.layers["bf16"] = self.layers["bf16"][:narrow] + self.layers["fp32"][narrow:]
         #: fp32 on CPU through :func:`~hullpack.compositions.relu_mlp`: ``(tiles, bias)`` per Linear
-        #: layer, where every step is a Linear with a ReLU after it but the last and the parameters
-        #: are finite (a zero input is skipped even against an infinite weight); else None
+        #: layer, where the first layer has a ReLU (its inputs are mostly zero), every step is a
+        #: Linear with a ReLU after it but the last, the parameters are finite (the kernel's rows are
+        #: independent only then) and the CPU has a vector version of the kernel (the portable one
+        #: is slower than the products); else None
         self.relu_layers = None
         relus = [step[2] if isinstance(step, tuple) else None for step in self.layers["fp32"]]
-        if sparse and fuse_relu and device.type == "cpu" and relus and relus == [True] * (len(relus) - 1) + [False]:
+        if (sparse and finite and first_relu and device.type == "cpu" and _core.relu_mlp_version != "portable"
+                and relus and relus == [True] * (len(relus) - 1) + [False]):
             linear = [m for m in rest if isinstance(m, nn.Linear)]
             self.relu_layers = [(compositions.line_weight_tiles(m.weight.detach().float().cpu().numpy()),
                                  (m.bias.detach() if m.bias is not None else torch.zeros(m.out_features))
                                  .float().cpu().numpy()) for m in linear]
+            del self.layers["fp32"]  # relu_mlp runs every fp32 step; bf16 keeps the narrow ones it shares
 
     @property
     def fp32_kernel(self) -> str:
@@ -163,9 +167,11 @@ class TailLayers:
         depend on the batch."""
         if first == 0 and self.first_relu:
             h.relu_()
-        if precision == "fp32" and first == 0 and self.relu_layers is not None:
-            x = h.float().contiguous().numpy()
-            return torch.from_numpy(compositions.relu_mlp(x, self.relu_layers, threads=torch.get_num_threads())).reshape(-1)
+        if precision == "fp32" and self.relu_layers is not None:
+            if first:
+                raise ValueError("fp32 through relu_mlp runs from the first layer's output (first = 0)")
+            y = compositions.relu_mlp(h.numpy(), self.relu_layers, threads=torch.get_num_threads())
+            return torch.from_numpy(y).reshape(-1)
         out = []
         for start, stop, rows in self.pieces(h.shape[0]):
             x = h[start:stop]

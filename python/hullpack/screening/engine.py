@@ -200,20 +200,24 @@ class InferenceEngine(EngineBase):
             if first_relu:
                 rest = rest[1:]
             self.backend = pick_backend(backend, self.device)
-            # oneDNN's fused ReLU maps NaN to 0; with non-finite parameters, NaN must reach the output
-            fuse_relu = all(bool(torch.isfinite(t).all()) for m in layers if isinstance(m, nn.Linear)
-                            for t in (m.weight, m.bias) if t is not None)
+            # oneDNN's fused ReLU maps NaN to 0 and relu_mlp needs finite weights: non-finite
+            # parameters take the plain products, and NaN reaches the output
+            finite = all(bool(torch.isfinite(t).all()) for m in layers if isinstance(m, nn.Linear)
+                         for t in (m.weight, m.bias) if t is not None)
             #: the layers after the first, per precision
             self.tail = TailLayers(rest, device=self.device, backend=self.backend, first_relu=first_relu,
-                                   fuse_relu=fuse_relu, chunk=self.chunk, sparse=backend == "auto")
+                                   finite=finite, chunk=self.chunk, sparse=backend == "auto")
             # bf16 binaries on CPU: the first two layers in float32 along each system's line
             # (compositions.line_layers), then the bf16 layers after the second
             self._line = None
-            if (self.device.type == "cpu" and first_relu and fuse_relu and len(rest) > 2
+            if (self.device.type == "cpu" and first_relu and finite and len(rest) > 2
                     and isinstance(rest[0], nn.Linear) and isinstance(rest[1], nn.ReLU)):
-                w2 = rest[0].weight.detach().float().cpu().numpy()
-                b2 = rest[0].bias if rest[0].bias is not None else torch.zeros(rest[0].out_features)
-                self._line = (compositions.line_weight_tiles(w2), b2.detach().float().cpu().numpy())
+                if self.tail.relu_layers is not None:  # the same tiles and bias
+                    self._line = self.tail.relu_layers[0]
+                else:
+                    w2 = rest[0].weight.detach().float().cpu().numpy()
+                    b2 = rest[0].bias if rest[0].bias is not None else torch.zeros(rest[0].out_features)
+                    self._line = (compositions.line_weight_tiles(w2), b2.detach().float().cpu().numpy())
         if self.device.type == "cuda":
             self._wt_dev = torch.from_numpy(self.weight_t).to(self.device)
             self._b_dev = torch.from_numpy(self.bias).to(self.device)

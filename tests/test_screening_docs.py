@@ -42,6 +42,14 @@ def check_own_model(ns, tmp_path):
     assert "stab_f1" in r.systems
 
 
+def check_own_dft(ns, tmp_path):
+    r, known = ns["r"], ns["known"]   # the Fe-Ni-O ternary compared with five compounds of the reader's own
+    assert known.name == "my DFT" and len(known.energy) == 5 and r.config["dft"] == "my DFT"
+    assert "DFT (my DFT) stable compounds: 3;" in r.summary()          # Fe2O3, Fe3O4, NiO
+    t = r.system_table("Fe-Ni-O")
+    assert sorted(t.loc[t["source"] == "my DFT", "formula"]) == ["Fe2O3", "Fe3O4", "NiO"]
+
+
 def check_quaternaries(ns, tmp_path):
     q = ns["q"]   # the shipped model, the 5 quaternaries of Li Fe Mn P O on reduced:10, compared with DFT
     assert len(q.systems) == 5 and (q.systems["n_points"] == 831).all() and q.config["grid"] == "reduced:10"
@@ -53,7 +61,7 @@ def check_quaternaries(ns, tmp_path):
 
 
 #: what each example must leave behind, by its position in the document
-CHECKS = [check_first_screen, check_grids, check_own_model, check_quaternaries]
+CHECKS = [check_first_screen, check_grids, check_own_model, check_own_dft, check_quaternaries]
 
 
 def test_every_example_has_a_check():

@@ -2,22 +2,12 @@
 the refusals (before any work on the command line), --overwrite, staging."""
 import pandas as pd
 import pytest
-import torch
 
 from hullpack.cli import main
-from hullpack.elemnet import ElemNet, save_model
+from hullpack.elemnet import save_model
 from hullpack.errors import ScreeningError
 from hullpack.screening import ScreenResult, screen
 from hullpack.screening.outputs import MANIFEST, check_folder, read_manifest
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    m = ElemNet("32x2-16x1-1", dropout=()).eval()
-    with torch.no_grad():
-        m.net[-1].bias.fill_(-0.5)
-    return m
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +111,14 @@ def test_merged_shards_are_a_screen_of_their_own(model, tmp_path):
     parts[0].save(tmp_path)
     with pytest.raises(ScreeningError, match="another screen"):
         merged.save(tmp_path)
+
+
+def test_shards_of_other_screens_do_not_merge_and_mixed_precisions_are_named(model):
+    first = tiny(model, shard="0/2")
+    with pytest.raises(ScreeningError, match=r"not shards of one screen: their min_depth differs \(0.01, 0.02\)"):
+        ScreenResult.concat([first, tiny(model, shard="1/2", min_depth=0.02)])
+    mixed = ScreenResult.concat([first, tiny(model, shard="1/2", precision="bf16")])  # "auto" on another machine
+    assert mixed.config["precision"] == "bf16+fp32" and "precision bf16+fp32" in mixed.summary()
 
 
 # ------------------------------------------------------------------------------------ command line

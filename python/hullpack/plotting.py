@@ -50,3 +50,48 @@ def finish_figure(fig, ax, title: str, path=None):
         fig.savefig(path, dpi=120)
         plt.close(fig)
     return fig
+
+
+# label offsets (points) tried in turn around a point: below, above, the sides, then farther out
+_LABEL_OFFSETS = [(0, -11), (0, 6), (7, -3), (-7, -3), (9, -13), (-9, -13), (9, 6), (-9, 6),
+                  (0, -21), (0, 15), (16, -20), (-16, -20), (16, 14), (-16, 14), (0, -31), (0, 25)]
+
+
+def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
+    """Annotate the points ``(x, y)`` with ``labels``, each at the first offset of a fixed list
+    around its point where its text box overlaps no label placed before and no labelled point
+    (else where it overlaps least), on a pale box that keeps it readable over lines, with a thin
+    line back to the point when it sits farther out. Text boxes are estimated from the font size;
+    call after the axes' contents are drawn."""
+    fig = ax.figure
+    fig.tight_layout()
+    ax.set_xlim(ax.get_xlim())  # fixed from here on: the placement is in display coordinates
+    ax.set_ylim(ax.get_ylim())
+    px = fontsize * fig.dpi / 72  # points -> pixels
+    anchors = ax.transData.transform(np.column_stack([x, y])) if len(labels) else np.zeros((0, 2))
+    marks = [(ax_ - 4, ay - 4, ax_ + 4, ay + 4) for ax_, ay in anchors]
+    placed: list[tuple[float, float, float, float]] = []
+
+    def overlap(box, others):
+        return sum(max(0.0, min(box[2], o[2]) - max(box[0], o[0])) * max(0.0, min(box[3], o[3]) - max(box[1], o[1]))
+                   for o in others)
+
+    for (ax_, ay), label in sorted(zip(anchors.tolist(), labels), key=lambda t: (t[0][0], t[0][1])):
+        w, h = 0.6 * px * len(label), 1.2 * px
+        best = None
+        for dx, dy in _LABEL_OFFSETS:
+            cx, cy = ax_ + dx * fig.dpi / 72, ay + dy * fig.dpi / 72
+            left = cx - w / 2 if dx == 0 else cx if dx > 0 else cx - w
+            box = (left, cy - h / 2, left + w, cy + h / 2)
+            cost = overlap(box, placed) + overlap(box, marks)
+            if best is None or cost < best[0]:
+                best = (cost, dx, dy, box)
+            if cost == 0:
+                break
+        _, dx, dy, box = best
+        placed.append(box)
+        far = abs(dx) > 10 or abs(dy) > 14
+        ax.annotate(label, ax.transData.inverted().transform((ax_, ay)), textcoords="offset points", xytext=(dx, dy),
+                    ha="center" if dx == 0 else "left" if dx > 0 else "right", va="center", fontsize=fontsize,
+                    color=color, bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.75},
+                    arrowprops={"arrowstyle": "-", "color": color, "lw": 0.4} if far else None)

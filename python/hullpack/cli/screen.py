@@ -13,7 +13,7 @@ NAME = "screen"
 HELP = "screen binary/ternary/quaternary systems for predicted stable compounds vs DFT"
 DESCRIPTION = ("Predict every composition of a grid in every binary (ternary, quaternary) system of ElemNet's "
                "elements with the shipped model (or --model), build the convex hulls, compare with the OQMD "
-               "hulls, and write CSV and Parquet tables and group-pair heatmaps to --out, with a manifest.json that lists them. "
+               "hulls (or --dft FILE, your own), and write CSV and Parquet tables and group-pair heatmaps to --out, with a manifest.json that lists them. "
                "By default the grid holds the fractions with denominators up to 10 and a hull vertex counts as "
                "a stable compound when it lies at least 0.01 eV/atom below the hull of the other points "
                "(--grid uniform:100 --min-depth 0 screens as before). Systems are named Fe-O (symbols in "
@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", metavar="SPEC", help="reduced:N (every composition whose fractions have "
                    "denominators up to N; default reduced:10), uniform:N or N (step 1/N)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "bf16-uncertified"), default="auto",
-                   help="auto (default): fp32 for ElemNet-like models (on CPU hullpack's fp32 layers skip zero "
-                        "activations and are faster than bf16), else bf16; bf16 re-evaluates every hull vertex and "
+                   help="auto (default): fp32 for ReLU networks such as ElemNet (on CPU hullpack's fp32 layers skip "
+                        "zero activations and are faster than bf16), else bf16; bf16 re-evaluates every hull vertex and "
                         "every point near the hull in fp32, validated by calibration and audit")
     p.add_argument("--model", help="a model file (default: the shipped model)")
     p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen); one "
@@ -40,12 +40,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="replace the outputs of the screen that wrote --out before (the files its manifest.json "
                         "lists, nothing else)")
     p.add_argument("--plot", metavar="SYSTEM", help="also draw one system, e.g. Fe-O or Fe-Ni-O; a quaternary "
-                   "(Fe-Li-O-P) is listed instead: its stable compounds, predicted and OQMD, printed and written "
+                   "(Fe-Li-O-P) is listed instead: its stable compounds, predicted and known, printed and written "
                    "to SYSTEM.csv")
     p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system")
     p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based)")
     p.add_argument("--points", action="store_true", help="also write every grid point (large)")
     p.add_argument("--no-dft", action="store_true", help="skip the comparison with the OQMD hulls")
+    p.add_argument("--dft", metavar="FILE", help="compare with these known compounds instead of the shipped OQMD "
+                   "set: a CSV or Parquet file with a formula column and formation energies in eV/atom (column "
+                   "formation_energy_per_atom, energy, energy_per_atom or target; elements at 0), e.g. from "
+                   "Materials Project, JARVIS or AFLOW; also drawn by --plot")
     p.add_argument("--min-depth", type=float, metavar="EV",
                    help="count a hull vertex as stable only if it lies this far (eV/atom) below the hull "
                         "of the other points (default 0.01; 0: every vertex)")
@@ -64,14 +68,14 @@ def _gather(result, world: int, rank: int):
 
     if not dist.is_initialized():
         dist.init_process_group("gloo")
-    model, result.model = result.model, None  # not sent between processes
+    model, known, result.model, result.dft = result.model, result.dft, None, None  # not sent between processes
     parts = [None] * world if rank == 0 else None
     dist.gather_object(result, parts, dst=0)
     dist.destroy_process_group()
     if rank != 0:
         return None
     merged = ScreenResult.concat(parts)
-    merged.model = model
+    merged.model, merged.dft = model, known
     return merged
 
 
@@ -109,12 +113,19 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--shard and torchrun both split the systems; use one")
     if args.plot_only and not args.plot:
         raise CommandError("--plot-only draws the system of --plot SYSTEM: give --plot too")
+    if args.dft and args.no_dft:
+        raise CommandError("--dft FILE compares with FILE's compounds and --no-dft with none: give one")
     plot = system_name(args.plot) if args.plot else None  # a bad name stops before any work
     table_only = plot is not None and len(parse_system(plot)) > 3  # a quaternary: a table, not a figure
     if args.plot and not table_only:
         require("plot", "matplotlib", what="--plot")
     check_folder(args.out, None, overwrite=args.overwrite)  # every rank: a refused --out stops them all
     depth = {} if args.min_depth is None else {"min_depth": args.min_depth}
+    known = True
+    if args.dft:
+        from hullpack.screening.dft import DFTCompounds
+
+        known = DFTCompounds.read(args.dft)  # refused before any work
     if args.threads:
         import torch
 
@@ -124,11 +135,12 @@ def run(args: argparse.Namespace) -> int:
             return 0
         plot_elements = parse_system(plot)
         result = screen(args.model, order=len(plot_elements), elements=plot_elements.tolist(), grid=args.grid,
-                        precision=args.precision, compare_dft=False, device=args.device, progress=not args.quiet,
+                        precision=args.precision, compare_dft=known if args.dft else False, device=args.device,
+                        progress=not args.quiet,
                         **depth)
     else:
         result = screen(args.model, order=args.order, elements=args.elements, grid=args.grid,
-                        precision=args.precision, points=args.points, compare_dft=not args.no_dft,
+                        precision=args.precision, points=args.points, compare_dft=known if not args.no_dft else False,
                         match_tol=args.match_tol, device=args.device,
                         shard=f"{rank}/{world}" if world > 1 else args.shard, progress=not args.quiet and rank == 0,
                         **depth)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 from .common import positive_int
@@ -51,16 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, help="OpenMP threads (default: all cores)")
 
 
-def _read(path: str):
-    import pandas as pd
-
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such file")
-    if path.endswith(".parquet"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
-
-
 def _energy_column(df, name: str | None, what: str) -> str | None:
     from hullpack.stability.inputs import ENERGY_COLUMNS
 
@@ -79,10 +68,11 @@ def _load_model(spec: str):
 
 def _reference(spec: str, args):
     from hullpack.stability import Reference
+    from hullpack.stability.inputs import read_table
 
     if spec == "oqmd":
         return Reference.oqmd(tol=args.tol, threads=args.threads), "the shipped OQMD set"
-    df = _read(spec)
+    df = read_table(spec)
     return Reference(df, _energy_column(df, None, spec), column=args.column, tol=args.tol,
                      threads=args.threads), spec
 
@@ -127,11 +117,12 @@ def _write(table, out: Path, fmt: str, name: str) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from hullpack.stability import parse, stability
+    from hullpack.stability.inputs import read_table
     from hullpack.stability.protocol import fractions_matrix
 
     quiet = bool(getattr(args, "quiet", False))
     bar = False if quiet else None
-    df = _read(args.file)
+    df = read_table(args.file)
     e_col = _energy_column(df, args.energy_column, args.file)
     model_spec = args.model or ("none" if e_col is not None else "default")
     if args.compare and (model_spec == "none" or e_col is None):

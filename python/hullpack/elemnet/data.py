@@ -42,7 +42,7 @@ def load_oqmd(split: str, *, filter: bool = True) -> pd.DataFrame:
         keep = (df["target"] > lo) & (df["target"] < hi)
         n_removed = int((~keep).sum())
         df = df[keep].reset_index(drop=True)
-        log.info("OQMD %s: %d rows, removed %d outside %g < dH < %g eV/atom",
+        log.debug("OQMD %s: %d rows, removed %d outside %g < dH < %g eV/atom",
                  split, len(df), n_removed, lo, hi)
     df.attrs["n_removed"] = n_removed
     df.attrs["split"] = split

@@ -35,17 +35,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..elemnet.data import TARGET_RANGE
 from ..elements import element_groups
+from ..errors import ScreeningError
 from ..hull import hull_batch
 from .hulls import HULL_TOL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DFTCompounds", "load_dft", "compare_block", "stable_compounds", "match_compositions", "by_group_pair",
+__all__ = ["DFTCompounds", "load_dft", "dft_reference", "compare_block", "stable_compounds", "match_compositions", "by_group_pair",
            "plot_group_heatmaps", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
+# columns read as formation energies (eV/atom) by DFTCompounds.read, the first present
+_ENERGY_COLUMNS = ("formation_energy_per_atom", "energy", "energy_per_atom", "target")
 #: most elements of a known compound kept: the highest order a screen compares with DFT
 MAX_ELEMENTS = 4
 
@@ -55,16 +59,17 @@ class DFTCompounds:
     """Known compounds of 2 to 4 elements: ``elements`` (n, 4) int32 ElemNet indices ascending
     (-1 padded for binaries and ternaries), ``fractions`` (n, 4) float64 over those elements,
     ``energy`` (n,) formation energy in eV/atom; one row per distinct composition (its lowest
-    energy)."""
+    energy). ``name``: what summaries, tables and plots call the set ("OQMD" for the shipped one)."""
 
     elements: np.ndarray
     fractions: np.ndarray
     energy: np.ndarray
+    name: str = "DFT"
 
     @classmethod
-    def from_formulas(cls, formulas, energies) -> "DFTCompounds":
+    def from_formulas(cls, formulas, energies, *, name: str = "DFT") -> "DFTCompounds":
         """From formulas and their formation energies; rows of 1 element or more than 4 are left
-        out, and so are formulas that cannot be parsed."""
+        out, and so are formulas that cannot be parsed (for your own data, :meth:`read` names them)."""
         from ..elemnet.featurize import parse_formulas
 
         x, bad = parse_formulas(list(formulas))
@@ -75,20 +80,72 @@ class DFTCompounds:
         k = nz.sum(axis=1)
         keep = np.flatnonzero((k >= 2) & (k <= MAX_ELEMENTS) & np.isfinite(y))
         rows, cols = np.nonzero(nz[keep])
-        els = np.full((len(keep), MAX_ELEMENTS), -1, dtype=np.int32)
-        fr = np.zeros((len(keep), MAX_ELEMENTS), dtype=np.float64)
-        starts = np.searchsorted(rows, np.arange(len(keep)))
-        slot = np.arange(len(rows)) - starts[rows]
+        return cls._from_pairs(len(keep), rows, cols, x[keep][rows, cols], y[keep], name)
+
+    @classmethod
+    def read(cls, source, energies=None, *, name: str | None = None, column: str | None = None) -> "DFTCompounds":
+        """Known compounds from your own database, to compare a screen with (``screen(...,
+        compare_dft=...)``, ``hullpack screen --dft FILE``): a CSV or Parquet path, a DataFrame,
+        formulas, pymatgen entries, any form :func:`hullpack.stability.inputs.parse` reads.
+        Energies are formation energies in eV/atom, the elements at 0: ``energies`` (values or a
+        column name), else the first of the columns ``formation_energy_per_atom``, ``energy``,
+        ``energy_per_atom``, ``target``. Total energies are refused (an element below 0 eV/atom,
+        or a median below -4 eV/atom). Bad rows (unparsable, unknown elements, energies
+        missing or outside ElemNet's -20..5 eV/atom) are left out, named by a warning;
+        rows of one element (the hull's ends, at 0 by definition) or more than 4 are left out.
+        ``name`` (default: the file's name, else "reference") labels the set.
+
+        >>> import pandas as pd
+        >>> mine = DFTCompounds.read(pd.DataFrame({"formula": ["Fe", "FeO", "Fe2O3"],
+        ...                                        "formation_energy_per_atom": [0.0, -1.4, -1.7]}), name="mine")
+        >>> mine.name, len(mine.energy), mine.energy.tolist()
+        ('mine', 2, [-1.7, -1.4])
+        """
+        from ..stability.hulls import _report
+        from ..stability.inputs import parse, read_table
+
+        if name is None:
+            name = Path(source).name if isinstance(source, (str, Path)) else "reference"
+        try:
+            if isinstance(source, (str, Path)):
+                source = read_table(source)
+            if energies is None and isinstance(source, pd.DataFrame):
+                energies = next((c for c in _ENERGY_COLUMNS if c in source.columns), None)
+                if energies is None:
+                    raise ValueError(f"no energy column among {list(source.columns)[:10]}: expected one of "
+                                     f"{', '.join(_ENERGY_COLUMNS)} (formation energies, eV/atom), or energies=")
+            parsed = parse(source, energies, column=column)
+        except ValueError as exc:
+            raise ScreeningError(f"DFT compounds ({name}): {exc}") from None
+        _refuse_total_energies(parsed, parsed.valid, name)
+        lo, hi = TARGET_RANGE  # ElemNet's filter of the OQMD data: outside it, a failed calculation
+        for r in np.flatnonzero(parsed.valid & ~((parsed.energies > lo) & (parsed.energies < hi))):
+            parsed.problems[int(r)] = f"formation energy {parsed.energies[r]:.4g} eV/atom outside {lo:g}..{hi:g}"
+        _report(parsed, f"DFT compounds ({name})", "warn")
+        n_el, valid = parsed.n_elements, parsed.valid
+        keep = np.flatnonzero(valid & (n_el >= 2) & (n_el <= MAX_ELEMENTS))
+        offsets, els, fr, e = parsed.core_arrays(keep)
+        rows = np.repeat(np.arange(len(keep)), np.diff(offsets))
+        return cls._from_pairs(len(keep), rows, els, fr, e, name)
+
+    @classmethod
+    def _from_pairs(cls, n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, energy: np.ndarray,
+                    name: str) -> "DFTCompounds":
+        """From ``n`` compounds given as (row, element, amount) triples, rows ascending and each
+        row's elements ascending: fractions normalised, one row per composition (lowest energy)."""
+        els = np.full((n, MAX_ELEMENTS), -1, dtype=np.int32)
+        fr = np.zeros((n, MAX_ELEMENTS), dtype=np.float64)
+        slot = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n))[rows]
         els[rows, slot] = cols
-        fr[rows, slot] = x[keep][rows, cols]
+        fr[rows, slot] = vals
         fr /= fr.sum(axis=1, keepdims=True)
         df = pd.DataFrame({"a": els[:, 0], "b": els[:, 1], "c": els[:, 2], "d": els[:, 3],
                            "fa": fr[:, 0].round(_DECIMALS), "fb": fr[:, 1].round(_DECIMALS),
-                           "fc": fr[:, 2].round(_DECIMALS), "e": y[keep]})
+                           "fc": fr[:, 2].round(_DECIMALS), "e": np.asarray(energy, dtype=np.float64)})
         df = df.sort_values("e", kind="stable").drop_duplicates(["a", "b", "c", "d", "fa", "fb", "fc"])
         df = df.sort_values(["a", "b", "c", "d", "fb", "fa", "fc"], kind="stable")
         idx = df.index.to_numpy()
-        return cls(els[idx], fr[idx], df["e"].to_numpy())
+        return cls(els[idx], fr[idx], df["e"].to_numpy(), name)
 
     @functools.cached_property
     def _index(self) -> dict:
@@ -119,6 +176,40 @@ class DFTCompounds:
         return f, self.energy[rows], rows
 
 
+def _refuse_total_energies(parsed, valid: np.ndarray, name: str) -> None:
+    """:class:`~hullpack.errors.ScreeningError` if ``parsed``'s energies look like total
+    energies per atom rather than formation energies: an element's lowest entry more than 0.1
+    eV/atom below 0, or a median below -4 eV/atom (formation energies rarely reach it)."""
+    from ..elements import ELEMNET_ELEMENTS
+
+    e = parsed.energies[valid]
+    unary = valid & (parsed.n_elements == 1)
+    if unary.any():
+        el = parsed.elements[parsed.offsets[:-1][unary]]
+        lowest = pd.Series(parsed.energies[unary]).groupby(el).min()
+        off = lowest[lowest < -0.1]  # an element's formation energy is >= 0 (a polymorph above its ground state)
+        if len(off):
+            listed = ", ".join(sorted(f"{ELEMNET_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
+            raise ScreeningError(
+                f"DFT compounds ({name}): elements below 0 eV/atom ({listed}): these look like "
+                "total energies; the comparison needs formation energies per atom (elements at 0)")
+    if len(e) and np.median(e) < -4.0:
+        raise ScreeningError(
+            f"DFT compounds ({name}): median energy {np.median(e):.2f} eV/atom: these look like total energies; the "
+            "comparison needs formation energies per atom (elements at 0)")
+
+
+def dft_reference(compare_dft) -> DFTCompounds | None:
+    """What a screen compares with: ``True``: the shipped OQMD compounds (:func:`load_dft`);
+    ``False``/``None``: nothing; a :class:`DFTCompounds`; anything else: your own compounds, read by
+    :meth:`DFTCompounds.read` (a CSV or Parquet path, a DataFrame, ...)."""
+    if compare_dft is None or isinstance(compare_dft, (bool, np.bool_)):
+        return load_dft() if compare_dft else None
+    if isinstance(compare_dft, DFTCompounds):
+        return compare_dft
+    return DFTCompounds.read(compare_dft)
+
+
 @functools.lru_cache(maxsize=2)
 def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds:
     """The shipped OQMD compounds (ElemNet's filter, -20 < dH < 5 eV/atom) of 2 to 4 elements, all
@@ -133,8 +224,8 @@ def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds
 
     frames = [load_oqmd(s) for s in splits]
     df = pd.concat(frames, ignore_index=True)
-    d = DFTCompounds.from_formulas(df["formula"].tolist(), df["target"].to_numpy())
-    log.info("DFT compounds: %d distinct compositions of 2-4 elements from OQMD %s", len(d.energy), "+".join(splits))
+    d = DFTCompounds.from_formulas(df["formula"].tolist(), df["target"].to_numpy(), name="OQMD")
+    log.debug("DFT compounds: %d distinct compositions of 2-4 elements from OQMD %s", len(d.energy), "+".join(splits))
     return d
 
 

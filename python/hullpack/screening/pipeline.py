@@ -54,6 +54,7 @@ _BLOCK_PAIRS = 1 << 18
 #: fp32, :mod:`~hullpack.screening.edges`) when each shared prediction replaces at least this
 #: many bf16 ones: fp32's cost in bf16 predictions on CPU, about 4 through torch's default (MKL)
 #: path and about 2 through oneDNN, so the rule leans towards predicting edges per system
+#: (through :func:`~hullpack.compositions.relu_mlp`, fp32 costs less than bf16: 1 then)
 EDGE_FP32_COST = 4
 PRECISIONS = ("auto", "bf16", "fp32", "bf16-uncertified")
 # the text columns of the result tables
@@ -195,7 +196,7 @@ def _trim_heap() -> None:
 
 
 def screen(model=None, order: int = 2, elements=None, grid=None, precision: str = "auto", points: bool = False,
-           compare_dft: bool = True, device: str = "cpu", shard=None, progress: bool = True, *,
+           compare_dft=True, device: str = "cpu", shard=None, progress: bool = True, *,
            match_tol: float | None = None, min_depth: float = DEFAULT_MIN_DEPTH, threads: int | None = None,
            chunk: int | None = None, seed: int = 0) -> ScreenResult:
     """Screen every binary (``order=2``), ternary (``order=3``) or quaternary (``order=4``) system
@@ -211,16 +212,20 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     ternary, 831 per quaternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N`` (step ``1/N``;
     ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer array of
     numerators (see :func:`resolve_grid`).
-    ``precision``: ``"auto"`` (default: the faster of the two that keep fp32's hull vertices,
-    :func:`auto_precision`: ``"fp32"`` on CPU where the model is a ReLU network with finite
-    parameters, such as ElemNet, whose fp32 layers skip their zero activations
-    (:func:`hullpack.compositions.relu_mlp`), and for ElemNet-shaped models on a GPU; else
-    ``"bf16"``), ``"fp32"`` (every point in float32), ``"bf16"`` (bf16 inference, every hull vertex
+    ``precision``: ``"auto"`` (default: one of the two that keep fp32's hull vertices, by a rule
+    measured on an AVX-512 CPU and a GPU, :func:`auto_precision`: ``"fp32"`` on an x86-64 CPU with
+    AVX2+FMA where the model is a ReLU network with finite parameters, such as ElemNet, whose fp32
+    layers skip their zero activations (:func:`hullpack.compositions.relu_mlp`), and for
+    ElemNet-shaped models on a GPU; else ``"bf16"``), ``"fp32"`` (every point in float32), ``"bf16"`` (bf16 inference, every hull vertex
     and every point near the hull re-evaluated in fp32, validated against fp32 by calibration and
     audit: see :mod:`hullpack.screening.certify` for what is guaranteed; a model without a bf16 path
     runs in fp32), or ``"bf16-uncertified"``. ``config["precision"]`` says which ran. ``points``: also return every
-    point. ``compare_dft``: compare with the OQMD hulls (``match_tol``: composition tolerance,
-    default half the grid's smallest spacing, :func:`grid_spacing`). ``shard``: ``"i/n"`` screens
+    point. ``compare_dft``: compare with the hulls of known compounds: ``True``, the shipped OQMD
+    set; ``False``, none; or your own, formation energies in eV/atom from another database (a CSV or
+    Parquet path, a DataFrame with formula and energy columns, or a
+    :class:`~hullpack.screening.dft.DFTCompounds`; see :meth:`DFTCompounds.read
+    <hullpack.screening.dft.DFTCompounds.read>`); ``match_tol``: composition tolerance,
+    default half the grid's smallest spacing, :func:`grid_spacing`. ``shard``: ``"i/n"`` screens
     the i-th of n contiguous slices of the systems. ``device``: ``"cpu"`` or ``"cuda"``.
     ``threads``: CPU threads for the gather, torch (set with ``torch.set_num_threads``, which stays
     set) and the hull kernels; default: torch's.
@@ -265,6 +270,9 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
         raise ScreeningError(f"match_tol={match_tol}: expected >= 0")
     if not (np.isfinite(min_depth) and min_depth >= 0):
         raise ScreeningError(f"min_depth={min_depth}: expected a finite number >= 0 (eV/atom)")
+    from .dft import dft_reference
+
+    dft = dft_reference(compare_dft)  # a file of your own is read (and refused) before any work
     net = _load_model(model)
     if threads:
         import torch
@@ -291,15 +299,11 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     # ternaries share their edges, quaternaries their faces and edges: each subset's compositions
     # are predicted once, in fp32, where that saves work (EDGE_FP32_COST)
     edges = EdgeEnergies(table, g) if order >= 3 else None
-    if edges is not None and edges.mask.any() and edge_sharing(whole, g) >= (1 if precision == "fp32" else EDGE_FP32_COST):
+    fp32_cost = 1 if precision == "fp32" or getattr(engine, "fp32_kernel", None) == "relu_mlp" else EDGE_FP32_COST
+    if edges is not None and edges.mask.any() and edge_sharing(whole, g) >= fp32_cost:
         edges.evaluate(engine)
     else:
         edges = None
-    dft = None
-    if compare_dft:
-        from .dft import load_dft
-
-        dft = load_dft()
     sys_parts, vert_parts, pt_parts, dft_parts = [], [], [], []
     t_screen = t_dft = 0.0
     letters = "ABCD"[:order]
@@ -348,21 +352,22 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     if certifier is not None:
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
-              "match_tol": match_tol, "min_depth": float(min_depth), "device": str(device),
+              "match_tol": match_tol, "min_depth": float(min_depth), "dft": None if dft is None else dft.name, "device": str(device),
               "backend": engine.backend, "fp32_kernel": getattr(engine, "fp32_kernel", engine.backend), "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256"),
               "engine": type(engine).__name__, "certification": certifier.report() if certifier else None}
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
-                        pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net)
+                        pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net, dft)
 
 
 def auto_precision(engine) -> str:
-    """What ``precision="auto"`` runs on ``engine``: ``"fp32"`` where fp32 was measured to be the
-    faster of the two precisions that keep fp32's hull vertices (on CPU, a ReLU network whose fp32
-    layers skip their zero activations; on a GPU, the fast engine, whose screen is bound by the
-    host rather than by inference), else ``"bf16"`` (certified)."""
+    """What ``precision="auto"`` runs on ``engine``: ``"fp32"`` where fp32 was measured to be no
+    slower than certified bf16, the other precision that keeps fp32's hull vertices (on CPU, a ReLU
+    network whose fp32 layers skip their zero activations through a vector version of
+    :func:`~hullpack.compositions.relu_mlp`; on a GPU, the fast engine, whose screen is bound by
+    the host rather than by inference), else ``"bf16"`` (certified)."""
     if getattr(engine, "fp32_kernel", None) == "relu_mlp":
         return "fp32"
     if engine.device.type == "cuda" and isinstance(engine, InferenceEngine):

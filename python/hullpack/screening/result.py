@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import ScreeningError
-from ..plotting import draw_ternary_facets, finish_figure, label_triangle, triangle_xy
+from ..plotting import draw_ternary_facets, finish_figure, label_triangle, place_labels, triangle_xy
 from .names import (
     ORDER_NAMES,
     alphabetical_order,
@@ -31,6 +31,10 @@ __all__ = ["ROBUST_DEPTH", "ScreenResult", "formula_of", "formulas", "parse_syst
 #: error (test MAE 0.042 eV/atom); on the shipped data such compounds matched a DFT-stable one
 #: about twice as often as those within 10-25 meV/atom (docs/screening.md, "Defaults")
 ROBUST_DEPTH = 0.050
+
+
+# what shards of one screen share (ScreenResult.concat refuses others)
+_SAME_IN_EVERY_SHARD = ("order", "grid", "n_points", "min_depth", "match_tol", "model", "dft")
 
 
 def _count(n: int, noun: str) -> str:
@@ -76,6 +80,9 @@ class ScreenResult:
     stats: dict = field(default_factory=dict)
     #: the model, for :meth:`plot_system` (not saved, not sent between processes)
     model: object = field(default=None, repr=False, compare=False)
+    #: the known compounds compared with (a :class:`~hullpack.screening.dft.DFTCompounds`; None
+    #: without the comparison: plots then show the shipped OQMD set); not saved, not sent
+    dft: object = field(default=None, repr=False, compare=False)
 
     @property
     def order(self) -> int:
@@ -83,7 +90,10 @@ class ScreenResult:
 
     @classmethod
     def concat(cls, parts: list["ScreenResult"]) -> "ScreenResult":
-        """Merge the results of shards (in shard order) into one."""
+        """Merge the results of shards (in shard order) into one; shards of different screens
+        (another grid, order, depth threshold, model or DFT set) are refused. Where shards ran
+        in different precisions (``"auto"`` on different machines), ``config["precision"]``
+        names them all (``"bf16+fp32"``)."""
         parts = [p for p in parts if p is not None]
         if not parts:
             raise ScreeningError("no results to merge")
@@ -93,15 +103,23 @@ class ScreenResult:
             for k, v in p.stats.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     stats[k] = max(stats.get(k, 0), v) if k.startswith(("seconds", "peak", "delta")) else stats.get(k, 0) + v
+        for key in _SAME_IN_EVERY_SHARD:
+            values = list(dict.fromkeys(str(p.config.get(key)) for p in parts))
+            if len(values) > 1:
+                raise ScreeningError(f"these results are not shards of one screen: their {key} differs ({', '.join(values)})")
         cfg = dict(parts[0].config)
         cfg.update(shard=None, run_id=uuid.uuid4().hex)  # the merged result is a screen of its own
+        for key in ("precision", "fp32_kernel", "backend", "engine", "device"):  # "auto" may pick per host
+            values = sorted({str(p.config.get(key)) for p in parts})
+            if len(values) > 1:
+                cfg[key] = "+".join(values)
         if any(p.config.get("certification") for p in parts):
             from .certify import merge_certification
 
             cfg["certification"] = merge_certification([p.config.get("certification") for p in parts])
         return cls(pd.concat([p.systems for p in parts], ignore_index=True),
                    pd.concat([p.vertices for p in parts], ignore_index=True),
-                   pd.concat(pts, ignore_index=True) if pts else None, cfg, stats, parts[0].model)
+                   pd.concat(pts, ignore_index=True) if pts else None, cfg, stats, parts[0].model, parts[0].dft)
 
     def summary(self) -> str:
         """A few lines: systems, stable compounds, certification and DFT agreement."""
@@ -111,7 +129,7 @@ class ScreenResult:
         grid = f" ({self.config['grid']})" if self.config.get("grid") else ""
         lines = [f"{_count(len(s), kind + ' system')} x {n_points} grid points{grid}, precision "
                  f"{self.config.get('precision')}", *self._stable_lines()]
-        if "n_fp32" in s and self.config.get("precision") == "bf16":
+        if "n_fp32" in s and self.config.get("certification"):  # a certified screen, or shards with one
             from .certify import certification_lines
 
             lines += certification_lines(self.config.get("certification"), int(s["n_fp32"].sum()),
@@ -121,15 +139,18 @@ class ScreenResult:
             lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])})")
         if "stab_tp" in s:
             m = self.dft_metrics()
-            lines.append(f"DFT (OQMD) stable compounds: {m['n_dft_stable']:,}; predicted-stable precision "
+            known = self.config.get("dft") or "OQMD"
+            lines.append(f"DFT ({known}) stable compounds: {m['n_dft_stable']:,}; predicted-stable precision "
                          f"{m['precision']:.3f}, recall {m['recall']:.3f} (composition within "
                          f"{self.config.get('match_tol', float('nan')):.4g})")
             lines.append(f"stability F1 over {m['n_dft']:,} known compounds: {m['stability_f1']:.3f}; MAE at DFT hull "
                          f"compositions {m['mae_dft_hull']:.3f} eV/atom (mean over systems); stable sets "
                          f"agree in {m['agree']:.1%} of systems")
         if "seconds_total" in self.stats:
-            lines.append(f"time: {self.stats['seconds_total']:.1f} s ({self.stats.get('seconds_screen', 0):.1f} s "
-                         f"inference + hulls, {self.stats.get('seconds_dft', 0):.1f} s DFT comparison)")
+            total, work, dft = (self.stats.get(k, 0) for k in ("seconds_total", "seconds_screen", "seconds_dft"))
+            setup = "model, data" + (", calibration" if self.config.get("certification") else "")
+            lines.append(f"time: {total:.1f} s ({work:.1f} s inference + hulls, {dft:.1f} s DFT comparison, "
+                         f"{max(total - work - dft, 0):.1f} s set-up: {setup})")
         return "\n".join(lines)
 
     def _stable_lines(self) -> list[str]:
@@ -277,9 +298,10 @@ class ScreenResult:
         h = lower_hull(fr, e, tol=HULL_TOL)
         depth = vertex_depth(fr, e[None, :], h.is_vertex[None, :])[0]
         stable = h.is_vertex & (depth >= float(self.config.get("min_depth", 0.0)))
-        fd, ed, _ = load_dft().of_system(els)
+        known = self.dft if self.dft is not None else load_dft()
+        fd, ed, _ = known.of_system(els)
         perm = alphabetical_order(els[None, :])[0]       # columns in the order of the system's name
-        return dict(grid=grid, fr=fr, e=e, h=h, depth=depth, stable=stable, fd=fd, ed=ed, perm=perm,
+        return dict(grid=grid, fr=fr, e=e, h=h, depth=depth, stable=stable, fd=fd, ed=ed, perm=perm, known=known.name,
                     labels=formulas(els[None, :], grid, np.zeros(int(stable.sum()), np.int64), np.flatnonzero(stable)),
                     names=[ELEMNET_ELEMENTS[els[k]] for k in perm])
 
@@ -287,8 +309,9 @@ class ScreenResult:
         """One system ("Fe-Li-O-P", any order of the symbols, any order 2 to 4) as a table, the
         quaternaries' answer to :meth:`plot_system`: the predicted stable compounds (the model
         in fp32 on this screen's grid, hull vertices at least ``min_depth`` deep) and the known DFT
-        (OQMD) stable compounds, one row each, lowest energy first: ``source`` ("model" or
-        "OQMD"), ``formula``, ``x_<symbol>`` fractions (symbols in the name's order), ``energy``
+        stable compounds (those the screen compared with, else the shipped OQMD set), one row each,
+        lowest energy first: ``source`` ("model", or the known set's name: "OQMD"), ``formula``,
+        ``x_<symbol>`` fractions (symbols in the name's order), ``energy``
         (eV/atom), ``depth`` (below the hull of the other points of the same source) and
         ``matched`` (a compound of the other source lies within ``match_tol`` in every fraction).
         """
@@ -320,7 +343,7 @@ class ScreenResult:
         parts = []
         for source, f, e, depth, form, matched in (
                 ("model", pf, one["e"][stable], one["depth"][stable], list(one["labels"]), mp),
-                ("OQMD", df_, ed[dv], d_depth, d_formulas, md)):
+                (one["known"], df_, ed[dv], d_depth, d_formulas, md)):
             part = pd.DataFrame({"source": source, "formula": pd.Series(form, dtype=object)})
             for j, sym in zip(perm, one["names"]):
                 part[f"x_{sym}"] = f[:, j]
@@ -331,7 +354,8 @@ class ScreenResult:
     def plot_system(self, name: str, path=None):
         """Draw one system ("Fe-O", any order of the symbols): the model's points on this screen's
         grid, the predicted hull with its stable compounds (at least ``min_depth`` deep) labelled by
-        formula, the known DFT compounds and the DFT hull; a line plot for a binary (the fraction of
+        formula, the known DFT compounds (those the screen compared with, else the shipped OQMD
+        set) and their hull; a line plot for a binary (the fraction of
         the alphabetically second element across: "fraction of O in Fe-O"), a composition triangle
         for a ternary. Saves to ``path`` (PNG) when given; returns the figure. Quaternaries are not
         drawn (:class:`~hullpack.errors.ScreeningError`): :meth:`system_table` lists them.
@@ -339,7 +363,7 @@ class ScreenResult:
         els = parse_system(name)
         if len(els) > 3:
             raise ScreeningError(f"system {name!r} is a quaternary: it is not drawn; "
-                                 f"ScreenResult.system_table({name!r}) lists its predicted and OQMD stable "
+                                 f"ScreenResult.system_table({name!r}) lists its predicted and known stable "
                                  "compounds (the command line writes it to SYSTEM.csv)")
         import matplotlib
 
@@ -352,7 +376,7 @@ class ScreenResult:
 
         one = self._one_system(els, "plot")
         fr, e, h, stable, labels = (one[k] for k in ("fr", "e", "h", "stable", "labels"))
-        fd, ed, perm, names = one["fd"], one["ed"], one["perm"], one["names"]
+        fd, ed, perm, names, known = one["fd"], one["ed"], one["perm"], one["names"], one["known"]
         order = len(els)
         system = "-".join(names)
         fig, ax = plt.subplots(figsize=(7, 5) if order == 2 else (7, 6.2))
@@ -363,12 +387,10 @@ class ScreenResult:
             o = np.argsort(hv[0])
             ax.plot(hv[0][o], hv[1][o], "-", color="C0", label="predicted hull")
             ax.plot(x[stable], e[stable], "o", color="C0", ms=5, label="predicted stable")
-            for xi, ei, label in zip(x[stable], e[stable], labels):
-                ax.annotate(label, (xi, ei), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7,
-                            color="C0")
+            named = x[stable], e[stable]
             if len(ed):
                 hd = lower_hull(fd, ed, tol=HULL_TOL)
-                ax.plot(xd, ed, "x", color="C3", ms=5, label="OQMD compounds")
+                ax.plot(xd, ed, "x", color="C3", ms=5, label=f"{known} compounds")
                 dv = np.r_[0.0, xd[hd.is_vertex], 1.0], np.r_[0.0, ed[hd.is_vertex], 0.0]
                 o = np.argsort(dv[0])
                 ax.plot(dv[0][o], dv[1][o], "--s", color="C3", ms=5, mfc="none", label="DFT hull")
@@ -386,15 +408,14 @@ class ScreenResult:
             ax.plot(vx, vy, "o", color="C0", ms=3, mfc="none", label="predicted hull vertices")
             sx, sy = xy(fr[stable])
             ax.plot(sx, sy, "o", color="C0", ms=6, label="predicted stable")
-            for xi, yi, label in zip(sx, sy, labels):
-                ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7,
-                            color="C0")
+            named = sx, sy
             if len(ed):
                 hd = lower_hull(fd, ed, tol=HULL_TOL)
                 draw_ternary_facets(ax, hd.facets, fd, perm, color="C3", ls="--", lw=0.7)
                 dx, dy = xy(fd)
-                ax.plot(dx, dy, "x", color="C3", ms=5, label="OQMD compounds")
+                ax.plot(dx, dy, "x", color="C3", ms=5, label=f"{known} compounds")
                 sx, sy = xy(fd[hd.is_vertex])
                 ax.plot(sx, sy, "s", color="C3", mfc="none", ms=8, label="DFT stable")
             label_triangle(ax, names)
-        return finish_figure(fig, ax, f"{system}: predicted vs DFT (OQMD) convex hull", path)
+        place_labels(ax, *named, list(labels), color="C0")  # the predicted stable compounds' formulas
+        return finish_figure(fig, ax, f"{system}: predicted vs DFT ({known}) convex hull", path)

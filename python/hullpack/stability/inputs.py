@@ -20,6 +20,7 @@ differently ("FeO", "Fe2O2") get bit-identical float64 fractions.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +30,7 @@ from ..elemnet.featurize import parse_formulas
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..naming import fraction_formula, formulas, systems
 
-__all__ = ["Parsed", "parse", "rationalize", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
+__all__ = ["Parsed", "parse", "read_table", "rationalize", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
 
 #: DataFrame columns read as compositions (the first present), unless ``column=`` names one
 COMPOSITION_COLUMNS = ("formula", "composition")
@@ -344,6 +345,17 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
     names = _names(offsets, cols.astype(np.int32), vals, total64, amounts64)
     return Parsed(offsets, cols.astype(np.int32), vals.astype(np.float64), e, names, dict(sorted(problems.items())),
                   pd.Index(index), texts)
+
+
+def read_table(path) -> pd.DataFrame:
+    """A CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``) file as a DataFrame; empty cells are
+    missing values, and nothing else is (a formula "NaN" stays text)."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    if path.endswith(".parquet"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 def _describe(item) -> str:

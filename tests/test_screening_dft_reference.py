@@ -1,0 +1,117 @@
+"""Comparing a screen with known compounds of your own (another database): read, checked, named
+in the summary, tables and plots, and equal to the shipped OQMD comparison when given its rows."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from hullpack.cli import main
+from hullpack.elemnet import save_model
+from hullpack.elemnet.data import load_oqmd
+from hullpack.errors import ScreeningError
+from hullpack.screening import ScreenResult, screen
+from hullpack.screening.dft import DFTCompounds, load_dft
+from hullpack.stability.inputs import parse
+
+ELEMENTS = "Fe Ni O"
+
+
+@pytest.fixture(scope="module")
+def oqmd_fe_ni_o():
+    """The shipped OQMD rows (all splits, ElemNet's filter) whose elements lie in Fe-Ni-O."""
+    df = pd.concat([load_oqmd(s) for s in ("train", "val", "test")], ignore_index=True)
+    chemsys = parse(df["formula"].tolist(), df["target"].to_numpy()).chemsys()
+    inside = [bool(c) and set(c.split("-")) <= set(ELEMENTS.split()) for c in chemsys]
+    return df.loc[inside, ["formula", "target"]].rename(columns={"target": "formation_energy_per_atom"})
+
+
+def tiny(model, **kw):
+    return screen(model, elements=ELEMENTS, grid=10, progress=False, **kw)
+
+
+def test_read_matches_the_shipped_loader_on_the_same_rows():
+    raw = load_oqmd("val")
+    mine = DFTCompounds.read(raw[["formula", "target"]], name="val")
+    shipped = load_dft(("val",))
+    assert mine.name == "val" and shipped.name == "OQMD"
+    np.testing.assert_array_equal(mine.elements, shipped.elements)
+    np.testing.assert_array_equal(mine.energy, shipped.energy)
+    np.testing.assert_allclose(mine.fractions, shipped.fractions, atol=1e-7)  # exact vs float32 fractions
+
+
+def test_a_screen_against_oqmd_rows_of_your_own_equals_the_shipped_comparison(model, oqmd_fe_ni_o, tmp_path):
+    path = tmp_path / "mine.csv"
+    oqmd_fe_ni_o.to_csv(path, index=False)
+    shipped, mine = tiny(model), tiny(model, compare_dft=str(path))
+    assert mine.config["dft"] == "mine.csv" and shipped.config["dft"] == "OQMD"
+    pd.testing.assert_frame_equal(mine.systems, shipped.systems)
+    assert "DFT (mine.csv) stable compounds" in mine.summary()
+    assert "DFT (OQMD) stable compounds" in shipped.summary()
+
+
+def test_your_compounds_are_what_the_screen_compares_tabulates_and_draws(model, tmp_path):
+    known = DFTCompounds.read(pd.DataFrame({"formula": ["Fe", "O2", "Fe2O3", "FeO", "NiO", "Fe3O4"],
+                                            "energy": [0.0, 0.0, -1.70, -1.40, -1.10, -1.68]}), name="MP")
+    r = tiny(model, compare_dft=known)
+    s = r.systems.set_index("system")
+    assert s.loc["Fe-O", "n_dft"] == 3 and s.loc["Fe-O", "n_dft_stable"] == 2  # FeO lies above Fe3O4-Fe
+    assert s.loc["Ni-O", "n_dft"] == 1 and s.loc["Fe-Ni", "n_dft"] == 0
+    t = r.system_table("O-Fe")
+    assert sorted(t.loc[t["source"] == "MP", "formula"]) == ["Fe2O3", "Fe3O4"]
+    fig = r.plot_system("Fe-O", tmp_path / "Fe-O.png")
+    assert fig.axes[0].get_title() == "Fe-O: predicted vs DFT (MP) convex hull"
+    assert "MP compounds" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    merged = ScreenResult.concat([tiny(model, compare_dft=known, shard=f"{i}/2") for i in range(2)])
+    assert merged.dft is known and merged.config["dft"] == "MP"
+    pd.testing.assert_frame_equal(merged.systems, r.systems)
+
+
+def test_bad_rows_are_named_and_the_rest_kept():
+    df = pd.DataFrame({"formula": ["FeO", "Xx2O", "Fe2O3", "NiO", "Fe3O4", "FeNi", "FeNiO2CuLi"],
+                       "energy": [-1.4, -1.0, np.nan, 31.6, -1.68, -0.05, -1.0]})
+    with pytest.warns(UserWarning) as caught:
+        known = DFTCompounds.read(pd.concat([df, pd.DataFrame({"formula": ["Fe"], "energy": [0.12]})]))
+    message = str(caught[0].message)
+    assert "3 of 8 DFT compounds (reference) rows cannot be used" in message
+    assert "'Xx2O': unknown element 'Xx'" in message and "'Fe2O3': energy is not finite" in message
+    assert "'NiO': formation energy 31.6 eV/atom outside -20..5" in message
+    assert sorted(known.energy.tolist()) == [-1.68, -1.4, -0.05]  # five elements, beyond any screen, and the
+    # element (a polymorph above 0 eV/atom) are left out without a word
+
+
+@pytest.mark.parametrize("df, match", [
+    (pd.DataFrame({"formula": ["Fe", "O2", "FeO"], "energy_per_atom": [-8.3, -4.9, -7.0]}),
+     r"elements below 0 eV/atom \(Fe -8.300, O -4.900\).*total energies"),
+    (pd.DataFrame({"formula": ["FeO", "Fe2O3", "NiO"], "energy": [-7.0, -6.9, -6.2]}), "median energy -6.90"),
+    (pd.DataFrame({"formula": ["FeO"], "e_form": [-1.4]}), "no energy column among.*formation_energy_per_atom"),
+    ("/no/such/file.csv", "no such file"),
+])
+def test_what_cannot_be_compared_with_is_refused(df, match):
+    with pytest.raises(ScreeningError, match=match):
+        DFTCompounds.read(df)
+
+
+def run(capsys, *argv):
+    rc = main(["-q", "screen", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_cli_dft_file(model, oqmd_fe_ni_o, tmp_path, capsys, monkeypatch):
+    model_file = str(save_model(model, tmp_path / "m.pt"))
+    path = tmp_path / "mp.csv"
+    oqmd_fe_ni_o.to_csv(path, index=False)
+    common = ["--elements", ELEMENTS, "--grid", "10", "--model", model_file]
+    rc, out, err = run(capsys, *common, "--dft", str(path), "--out", str(tmp_path / "o"), "--plot", "Fe-O")
+    assert rc == 0 and "DFT (mp.csv) stable compounds" in out
+    assert (tmp_path / "o" / "Fe-O.png").is_file()
+    import hullpack.screening.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
+    bad = tmp_path / "total.csv"
+    pd.DataFrame({"formula": ["Fe", "FeO"], "energy_per_atom": [-8.3, -7.0]}).to_csv(bad, index=False)
+    for argv, message in (([ "--dft", str(bad)], "total energies"),
+                          (["--dft", str(path), "--no-dft"], "give one"),
+                          (["--dft", str(tmp_path / "none.csv")], "no such file")):
+        rc, out, err = run(capsys, *common, *argv, "--out", str(tmp_path / "x"))
+        assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "x").exists()

@@ -43,8 +43,8 @@ from .hulls import HULL_TOL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DFTCompounds", "load_dft", "dft_reference", "compare_block", "stable_compounds", "match_compositions", "by_group_pair",
-           "plot_group_heatmaps", "f1_score"]
+__all__ = ["DFTCompounds", "load_dft", "dft_reference", "compare_block", "stable_compounds", "match_compositions",
+           "by_group_pair", "plot_group_heatmaps", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
@@ -117,7 +117,7 @@ class DFTCompounds:
             parsed = parse(source, energies, column=column)
         except ValueError as exc:
             raise ScreeningError(f"DFT compounds ({name}): {exc}") from None
-        _refuse_total_energies(parsed, parsed.valid, name)
+        _refuse_total_energies(parsed, name)
         lo, hi = TARGET_RANGE  # ElemNet's filter of the OQMD data: outside it, a failed calculation
         for r in np.flatnonzero(parsed.valid & ~((parsed.energies > lo) & (parsed.energies < hi))):
             parsed.problems[int(r)] = f"formation energy {parsed.energies[r]:.4g} eV/atom outside {lo:g}..{hi:g}"
@@ -176,12 +176,13 @@ class DFTCompounds:
         return f, self.energy[rows], rows
 
 
-def _refuse_total_energies(parsed, valid: np.ndarray, name: str) -> None:
+def _refuse_total_energies(parsed, name: str) -> None:
     """:class:`~hullpack.errors.ScreeningError` if ``parsed``'s energies look like total
     energies per atom rather than formation energies: an element's lowest entry more than 0.1
     eV/atom below 0, or a median below -4 eV/atom (formation energies rarely reach it)."""
     from ..elements import ELEMNET_ELEMENTS
 
+    valid = parsed.valid
     e = parsed.energies[valid]
     unary = valid & (parsed.n_elements == 1)
     if unary.any():

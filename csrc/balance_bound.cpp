@@ -238,6 +238,92 @@ BalanceBounds bounds(const std::vector<double>& asc, i64 B) {
   }
   out.light_batches = to_double(light);
 
+  // (vi) Exclusion. Fix m in 1..B and let H be the m largest items, h = d_m the least of them, and
+  // P = A(max(0, q - 2)). Suppose a split whose peak is at most M < 2h + P. Every batch holds at
+  // least q items, so one holding two items of H would carry at least 2h + P: the m items of H lie
+  // in m distinct batches. An item x outside H with h + x + P > M cannot share a batch with an item
+  // of H either; call those items X(M). So the other B - m batches hold all of X(M): |X(M)| <=
+  // (B - m) q + min(B - m, r); and they hold at least need = n - m q - min(m, r) items in all (the
+  // m batches hold at most m q + min(m, r)), which cost at least sum(X(M)) + A(max(0, need - |X(M)|))
+  // and at most (B - m) M. X(M) only shrinks as M grows, so once M meets these two conditions every
+  // larger M does: with M* the least M that meets them, OPT >= min(M*, 2h + P), found by bisection.
+  // Exclusion binds on capped heavy tails: items at the cap sit one to a batch and keep the next
+  // largest items out of their batches, which the few other batches must then carry. m runs
+  // densely over 1..min(B, kDense), on a grid of ratio 1 + 1 / 64 beyond, and at the ends of the 16
+  // longest runs of equal costs among the B largest (where a cap's items end).
+  long double excl = 0.0L;
+  const Num P = static_cast<Num>(A[std::max<i64>(0, q - 2)]);
+  const auto exclusion = [&](i64 m) {
+    const Num h = static_cast<Num>(asc[n - m]);
+    const Num cap = 2 * h + P;  // the premise needs M < cap
+    const i64 others = B - m;   // batches without an item of H
+    const i64 room = others * q + std::min(others, r), need = n - m * q - std::min(m, r);
+    const auto meets = [&](Num M) {
+      // X(M): the items outside H (ascending positions 0 .. n - m - 1) above M - h - P
+      const long double above = static_cast<long double>(M) - static_cast<long double>(h) - static_cast<long double>(P);
+      const i64 first = std::upper_bound(asc.begin(), asc.begin() + (n - m), above,
+                                         [](long double v, double c) { return v < static_cast<long double>(c); }) -
+                        asc.begin();
+      const i64 j = n - m - first;
+      if (j > room) return false;
+      const Num load = static_cast<Num>(A[n - m]) - static_cast<Num>(A[first]) + static_cast<Num>(A[std::max<i64>(0, need - j)]);
+      if (others == 0) return load <= 0;
+      if constexpr (std::is_same_v<Num, i64>)
+        return ceil_div(std::max<i64>(0, load), others) <= M;  // exact, without overflow
+      else
+        return load <= static_cast<long double>(others) * M;
+    };
+    Num lo = best;  // a bound already: the search only looks above it
+    if (!(lo < cap) || meets(lo)) return;
+    Num v;
+    if constexpr (std::is_same_v<Num, i64>) {
+      Num hi = cap - 1;  // the largest M the premise allows
+      if (!meets(hi)) {
+        v = cap;
+      } else {
+        while (hi - lo > 1) {  // lo fails, hi meets
+          const Num mid = lo + (hi - lo) / 2;
+          (meets(mid) ? hi : lo) = mid;
+        }
+        v = hi;
+      }
+    } else {
+      Num hi = cap;
+      if (!meets(hi)) {
+        v = cap;
+      } else {
+        for (int it = 0; it < 96 && lo < hi; ++it) {
+          const Num mid = lo + (hi - lo) / 2;
+          if (!(mid > lo && mid < hi)) break;
+          (meets(mid) ? hi : lo) = mid;
+        }
+        v = lo;  // a value that fails: OPT lies above it
+      }
+      v *= 1.0L - 1e-12L;  // the prefix sums are rounded: stay below
+    }
+    best = std::max(best, v);
+    excl = std::max(excl, static_cast<long double>(v));
+  };
+  {
+    const i64 top = std::min(n, B);
+    std::vector<i64> ms;
+    for (i64 m = 1; m <= top; m += m < kDense ? 1 : std::max<i64>(1, m / 64)) ms.push_back(m);
+    std::vector<std::pair<i64, i64>> runs;  // (length, last m) of the longest runs of equal costs
+    for (i64 m = 1, start = 1; m <= top; ++m)
+      if (m == top || asc[n - m - 1] != asc[n - m]) {
+        runs.push_back({m - start + 1, m});
+        start = m + 1;
+        if (runs.size() > 64) {
+          std::nth_element(runs.begin(), runs.begin() + 16, runs.end(), std::greater<>());
+          runs.resize(16);
+        }
+      }
+    std::sort(runs.begin(), runs.end(), std::greater<>());
+    for (std::size_t i = 0; i < runs.size() && i < 16; ++i) ms.push_back(runs[i].second);
+    for (const i64 m : ms) exclusion(m);
+  }
+  out.exclusion = to_double(excl);
+
   // (iv) With integer costs every load is an integer, so OPT >= ceil(any bound): the integral path
   // rounds each part up exactly (all sums are exact below 2**53).
   out.best = to_double(static_cast<long double>(best));

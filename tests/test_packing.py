@@ -215,7 +215,9 @@ def test_balance_lpt_equals_reference_and_refine_never_hurts(case):
         counts = np.sort(np.bincount(bins, minlength=n_batches))
         assert counts.tolist() == [q] * (n_batches - r) + [q + 1] * r
         assert counts.max() <= batch_size
-    assert peak(costs, refined, n_batches) <= peak(costs, plain, n_batches)
+    # (float sums in another order may differ in the last bit: 7.5 + 0.709... + 0.709... + 0 against
+    # 0 + 7.5 + 0.709... + 0.709...)
+    assert peak(costs, refined, n_batches) <= peak(costs, plain, n_batches) * (1 + 1e-15)
     bound = packing.lower_bound(costs, n_batches=n_batches, batch_size=batch_size)
     assert bound <= peak(costs, refined, n_batches) * (1 + 1e-12)
 

@@ -76,6 +76,7 @@ class BalanceBounds(TypedDict):
     top_items: float
     pigeonhole: float
     light_batches: float
+    exclusion: float
     integral: bool
     best: float
 

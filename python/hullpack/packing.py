@@ -415,7 +415,11 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
       ``q - j - 1`` smallest items; and light batches: at least ``n_batches - t / (J + 1)``
       batches hold at most ``J`` of the ``t`` largest items, they carry at most the largest sum
       such batches can hold, and the other batches carry the rest (minimised over how many are
-      light, for ``J = 0..3``; this binds when a few large items must share batches). With integer
+      light, for ``J = 0..3``; this binds when a few large items must share batches); and
+      exclusion: below twice the ``m``-th largest item (plus the ``q - 2`` smallest), the ``m``
+      largest sit one to a batch and the items too large to join them must fit, with their share of
+      the rest, in the other ``n_batches - m`` batches (the least peak where they do, for every
+      ``m``; this binds on heavy tails cut at a cap). With integer
       costs (and a total below ``2**53``) every batch cost is an integer, and so is the bound
       (rounded up). Each part is proved in the core's ``balance_bound.cpp``; O(n) after a radix
       sort.

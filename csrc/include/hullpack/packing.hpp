@@ -122,6 +122,7 @@ struct BalanceBounds {
   double top_items = 0;   // the top t items spread over s batches that also hold >= s q - t others
   double pigeonhole = 0;  // some batch holds j + 1 of the top j n_batches + 1 items
   double light_batches = 0;  // batches with few of the top t items cannot carry the total
+  double exclusion = 0;      // the top m items, one to a batch, keep the next largest out of theirs
   bool integral = false;  // every cost is an integer and the total is below 2**53
   double best = 0;        // the largest part, rounded up to an integer when integral
 };

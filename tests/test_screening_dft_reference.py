@@ -115,3 +115,27 @@ def test_cli_dft_file(model, oqmd_fe_ni_o, tmp_path, capsys, monkeypatch):
         rc, out, err = run(capsys, *common, *argv, "--out", str(tmp_path / "x"))
         assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "x").exists()
+
+
+def test_the_shipped_compounds_are_cached_on_disk(tmp_path, monkeypatch):
+    from hullpack.screening.dft import dft_cache_file
+
+    monkeypatch.setenv("HULLPACK_CACHE_DIR", str(tmp_path))
+    load_dft.cache_clear()
+    try:
+        first = load_dft(("val",))
+        path = dft_cache_file(("val",))
+        assert path.parent == tmp_path and path.is_file()
+        load_dft.cache_clear()
+        again = load_dft(("val",))  # from the file
+        for a, b in ((first.elements, again.elements), (first.fractions, again.fractions), (first.energy, again.energy)):
+            np.testing.assert_array_equal(a, b)
+        assert again.name == "OQMD"
+        path.write_bytes(b"not an npz")  # damaged: parsed again and rewritten
+        load_dft.cache_clear()
+        np.testing.assert_array_equal(load_dft(("val",)).energy, first.energy)
+        assert path.stat().st_size > 1000
+        monkeypatch.setenv("HULLPACK_CACHE_DIR", "")  # off
+        assert dft_cache_file(("val",)) is None
+    finally:
+        load_dft.cache_clear()

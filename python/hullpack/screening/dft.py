@@ -27,8 +27,10 @@ lanthanides and actinides are group 3) and :func:`plot_group_heatmaps` draws the
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +45,7 @@ from .hulls import HULL_TOL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DFTCompounds", "load_dft", "dft_reference", "compare_block", "stable_compounds", "match_compositions",
+__all__ = ["DFTCompounds", "load_dft", "dft_cache_file", "dft_reference", "compare_block", "stable_compounds", "match_compositions",
            "by_group_pair", "plot_group_heatmaps", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
@@ -214,7 +216,8 @@ def dft_reference(compare_dft) -> DFTCompounds | None:
 @functools.lru_cache(maxsize=2)
 def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds:
     """The shipped OQMD compounds (ElemNet's filter, -20 < dH < 5 eV/atom) of 2 to 4 elements, all
-    splits by default, lowest energy per composition (cached).
+    splits by default, lowest energy per composition. Kept for the process, and on disk between
+    processes (:func:`dft_cache_file`): reading and parsing the 341,700 formulas takes seconds.
 
     >>> d = load_dft()
     >>> f, e, _ = d.of_system([6, 22])                     # O-Fe
@@ -223,11 +226,55 @@ def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds
     """
     from ..elemnet.data import load_oqmd
 
+    path = dft_cache_file(splits)
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                d = DFTCompounds(z["elements"], z["fractions"], z["energy"], "OQMD")
+            if d.elements.shape == d.fractions.shape == (len(d.energy), MAX_ELEMENTS):
+                return d
+        except (OSError, KeyError, ValueError):  # unreadable or damaged: parse again and rewrite
+            pass
     frames = [load_oqmd(s) for s in splits]
     df = pd.concat(frames, ignore_index=True)
     d = DFTCompounds.from_formulas(df["formula"].tolist(), df["target"].to_numpy(), name="OQMD")
     log.debug("DFT compounds: %d distinct compositions of 2-4 elements from OQMD %s", len(d.energy), "+".join(splits))
+    if path is not None:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:  # written whole, then renamed: a reader never sees half a file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.savez(f, elements=d.elements, fractions=d.fractions, energy=d.energy)
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only home, say: the cache is only a saving
+            log.debug("DFT compounds not cached at %s: %s", path, exc)
+            tmp.unlink(missing_ok=True)
     return d
+
+
+def dft_cache_file(splits: tuple[str, ...] = ("train", "val", "test")) -> Path | None:
+    """Where :func:`load_dft` keeps the parsed compounds between processes: in
+    ``$HULLPACK_CACHE_DIR``, else ``$XDG_CACHE_HOME/hullpack`` or ``~/.cache/hullpack``; None (no
+    file) when ``HULLPACK_CACHE_DIR`` is set empty. The name holds a digest of the data files and of
+    the code that derives the compounds, so another release, edited code or other data never read
+    an old file."""
+    root = os.environ.get("HULLPACK_CACHE_DIR")
+    if root == "":
+        return None
+    import importlib
+
+    data, featurize = (importlib.import_module(f"hullpack.elemnet.{m}") for m in ("data", "featurize"))
+    digest = hashlib.sha256()
+    try:  # (Path.home() raises RuntimeError without a home directory)
+        base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hullpack"
+        for source in (Path(__file__), Path(data.__file__), Path(featurize.__file__)):
+            digest.update(source.read_bytes())
+        for split in splits:
+            st = (data.data_dir() / "oqmd" / f"{split}.csv.gz").stat()
+            digest.update(f"{split} {st.st_size} {st.st_mtime_ns}".encode())
+    except (OSError, RuntimeError):
+        return None
+    return base / f"oqmd-compounds-{'+'.join(splits)}-{digest.hexdigest()[:16]}.npz"
 
 
 def _csr(parts: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:

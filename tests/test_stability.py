@@ -386,3 +386,24 @@ def test_cli_model_and_compare(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert cli(tmp_path / "e.csv", "--join", "--out", tmp_path / "x") == 2
     assert "--join needs --reference" in capsys.readouterr().err
+
+
+def test_the_shipped_oqmd_reference_is_parsed_once_and_cached(tmp_path, monkeypatch):
+    """Reference.oqmd's parsed rows come from a disk cache after the first time, equal to a parse."""
+    from hullpack.elemnet.data import load_oqmd
+    from hullpack.stability import Reference
+    from hullpack.stability.hulls import _oqmd_parsed
+    from hullpack.stability.inputs import parse
+
+    monkeypatch.setenv("HULLPACK_CACHE_DIR", str(tmp_path))
+    fresh = _oqmd_parsed(("val",))
+    assert len(list(tmp_path.glob("oqmd-parsed-val-*.npz"))) == 1
+    cached = _oqmd_parsed(("val",))
+    direct = parse(load_oqmd("val"), "target")
+    for p in (fresh, cached):
+        for field in ("offsets", "elements", "fractions", "energies"):
+            np.testing.assert_array_equal(getattr(p, field), getattr(direct, field))
+        assert p.names.dtype == direct.names.dtype and (p.names == direct.names).all()
+        assert p.texts == direct.texts and p.problems == direct.problems and p.index.equals(direct.index)
+    ref = Reference.oqmd("val")
+    assert len(ref) == len(direct) and ref.stability().equals(Reference(load_oqmd("val"), "target").stability())

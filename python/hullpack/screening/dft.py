@@ -27,16 +27,15 @@ lanthanides and actinides are group 3) and :func:`plot_group_heatmaps` draws the
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._cache import cache_file, load_arrays, save_arrays
 from ..elemnet.data import TARGET_RANGE
 from ..elements import element_groups
 from ..errors import ScreeningError
@@ -217,7 +216,7 @@ def dft_reference(compare_dft) -> DFTCompounds | None:
 def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds:
     """The shipped OQMD compounds (ElemNet's filter, -20 < dH < 5 eV/atom) of 2 to 4 elements, all
     splits by default, lowest energy per composition. Kept for the process, and on disk between
-    processes (:func:`dft_cache_file`): reading and parsing the 341,700 formulas takes seconds.
+    processes (:mod:`hullpack._cache`): reading and parsing the 341,700 formulas takes seconds.
 
     >>> d = load_dft()
     >>> f, e, _ = d.of_system([6, 22])                     # O-Fe
@@ -227,54 +226,26 @@ def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds
     from ..elemnet.data import load_oqmd
 
     path = dft_cache_file(splits)
-    if path is not None and path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                d = DFTCompounds(z["elements"], z["fractions"], z["energy"], "OQMD")
-            if d.elements.shape == d.fractions.shape == (len(d.energy), MAX_ELEMENTS):
-                return d
-        except (OSError, KeyError, ValueError):  # unreadable or damaged: parse again and rewrite
-            pass
+    z = load_arrays(path, ("elements", "fractions", "energy"))
+    if z is not None and z["elements"].shape == z["fractions"].shape == (len(z["energy"]), MAX_ELEMENTS):
+        return DFTCompounds(z["elements"], z["fractions"], z["energy"], "OQMD")
     frames = [load_oqmd(s) for s in splits]
     df = pd.concat(frames, ignore_index=True)
     d = DFTCompounds.from_formulas(df["formula"].tolist(), df["target"].to_numpy(), name="OQMD")
     log.debug("DFT compounds: %d distinct compositions of 2-4 elements from OQMD %s", len(d.energy), "+".join(splits))
-    if path is not None:
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        try:  # written whole, then renamed: a reader never sees half a file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                np.savez(f, elements=d.elements, fractions=d.fractions, energy=d.energy)
-            os.replace(tmp, path)
-        except OSError as exc:  # a read-only home, say: the cache is only a saving
-            log.debug("DFT compounds not cached at %s: %s", path, exc)
-            tmp.unlink(missing_ok=True)
+    save_arrays(path, elements=d.elements, fractions=d.fractions, energy=d.energy)
     return d
 
 
 def dft_cache_file(splits: tuple[str, ...] = ("train", "val", "test")) -> Path | None:
-    """Where :func:`load_dft` keeps the parsed compounds between processes: in
-    ``$HULLPACK_CACHE_DIR``, else ``$XDG_CACHE_HOME/hullpack`` or ``~/.cache/hullpack``; None (no
-    file) when ``HULLPACK_CACHE_DIR`` is set empty. The name holds a digest of the data files and of
-    the code that derives the compounds, so another release, edited code or other data never read
-    an old file."""
-    root = os.environ.get("HULLPACK_CACHE_DIR")
-    if root == "":
-        return None
+    """The file :func:`load_dft` keeps the compounds of ``splits`` in (:mod:`hullpack._cache`), or
+    None when caching is off."""
     import importlib
 
-    data, featurize = (importlib.import_module(f"hullpack.elemnet.{m}") for m in ("data", "featurize"))
-    digest = hashlib.sha256()
-    try:  # (Path.home() raises RuntimeError without a home directory)
-        base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hullpack"
-        for source in (Path(__file__), Path(data.__file__), Path(featurize.__file__)):
-            digest.update(source.read_bytes())
-        for split in splits:
-            st = (data.data_dir() / "oqmd" / f"{split}.csv.gz").stat()
-            digest.update(f"{split} {st.st_size} {st.st_mtime_ns}".encode())
-    except (OSError, RuntimeError):
-        return None
-    return base / f"oqmd-compounds-{'+'.join(splits)}-{digest.hexdigest()[:16]}.npz"
+    data, featurize, elements = (importlib.import_module(f"hullpack.{m}")
+                                 for m in ("elemnet.data", "elemnet.featurize", "elements"))
+    return cache_file(f"oqmd-compounds-{'+'.join(splits)}", [data.data_dir() / "oqmd" / f"{s}.csv.gz" for s in splits],
+                      [__file__, data.__file__, featurize.__file__, elements.__file__])
 
 
 def _csr(parts: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:

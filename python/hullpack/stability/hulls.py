@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .._cache import cache_file, load_arrays, save_arrays
 from .._core_loader import core as _core
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS
@@ -46,6 +47,39 @@ def _report(parsed: Parsed, what: str, errors: str) -> None:
     if errors == "raise":
         raise CompositionError(message, bad)
     warnings.warn(message + "\n(left out; the other rows are computed)", stacklevel=3)
+
+
+_PARSED_ARRAYS = ("offsets", "elements", "fractions", "energies", "names", "texts", "problem_rows", "problem_texts")
+
+
+def _oqmd_parsed(splits: tuple[str, ...]) -> Parsed:
+    """The shipped OQMD rows of ``splits`` parsed, from the disk cache (:mod:`hullpack._cache`)
+    where it holds them."""
+    import importlib
+
+    from ..elemnet.data import data_dir, load_oqmd
+
+    modules = [importlib.import_module(f"hullpack.{m}")
+               for m in ("stability.inputs", "elemnet.data", "elemnet.featurize", "elements", "naming")]
+    path = cache_file(f"oqmd-parsed-{'+'.join(splits)}", [data_dir() / "oqmd" / f"{s}.csv.gz" for s in splits],
+                      [m.__file__ for m in modules])
+    z = load_arrays(path, _PARSED_ARRAYS)
+    if z is not None and len(z["offsets"]) == len(z["energies"]) + 1 == len(z["names"]) + 1 == len(z["texts"]) + 1:
+        problems = dict(zip(z["problem_rows"].tolist(), z["problem_texts"].tolist()))
+        return Parsed(z["offsets"], z["elements"], z["fractions"], z["energies"],
+                      np.char.decode(z["names"], "ascii").astype(object), problems, pd.RangeIndex(len(z["energies"])),
+                      np.char.decode(z["texts"], "ascii").tolist())
+    df = pd.concat([load_oqmd(s) for s in splits], ignore_index=True)
+    parsed = parse(df, "target")
+    rows = np.fromiter(parsed.problems, dtype=np.int64, count=len(parsed.problems))
+    try:  # formulas and names as ASCII bytes: a quarter of the size of numpy's unicode
+        names, texts = (np.char.encode(np.asarray(v, dtype=str), "ascii") for v in (parsed.names, parsed.texts))
+    except UnicodeEncodeError:
+        return parsed
+    save_arrays(path, offsets=parsed.offsets, elements=parsed.elements, fractions=parsed.fractions,
+                energies=parsed.energies, names=names, texts=texts, problem_rows=rows,
+                problem_texts=np.asarray([parsed.problems[r] for r in rows.tolist()], dtype=str))
+    return parsed
 
 
 def _threads(threads) -> int:
@@ -138,6 +172,11 @@ class Reference:
 
         if isinstance(splits, str):
             splits = (splits,)
+        if set(kwargs) <= {"tol", "threads", "errors"}:  # the parsed rows come from the disk cache
+            parsed = _oqmd_parsed(tuple(splits))
+            _report(parsed, "reference", kwargs.get("errors", "warn"))
+            tol = kwargs.get("tol")
+            return cls._from_parsed(parsed, DEFAULT_TOL if tol is None else tol, kwargs.get("threads"))
         df = pd.concat([load_oqmd(s) for s in splits], ignore_index=True)
         return cls(df, "target", **kwargs)
 

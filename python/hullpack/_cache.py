@@ -10,6 +10,7 @@ only costs the saving."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -18,7 +19,16 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["cache_file", "load_arrays", "save_arrays"]
+__all__ = ["cache_file", "oqmd_cache_file", "load_arrays", "save_arrays"]
+
+
+def oqmd_cache_file(kind: str, splits: tuple[str, ...], modules) -> Path | None:
+    """:func:`cache_file` for arrays derived from the shipped OQMD ``splits`` by the code of
+    ``modules`` (names, e.g. ``"hullpack.elemnet.featurize"``)."""
+    from .elemnet.data import oqmd_file
+
+    return cache_file(f"{kind}-{'+'.join(splits)}", [oqmd_file(s) for s in splits],
+                      [importlib.import_module(m).__file__ for m in modules])
 
 
 def cache_file(kind: str, data_files, sources) -> Path | None:

@@ -20,6 +20,11 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data"
 
 
+def oqmd_file(split: str) -> Path:
+    """The shipped file of one OQMD split."""
+    return data_dir() / "oqmd" / f"{split}.csv.gz"
+
+
 def load_oqmd(split: str, *, filter: bool = True) -> pd.DataFrame:
     """One OQMD split as a DataFrame with columns ``formula`` and ``target`` (eV/atom).
 
@@ -32,7 +37,7 @@ def load_oqmd(split: str, *, filter: bool = True) -> pd.DataFrame:
     """
     if split not in SPLITS:
         raise ValueError(f"split={split!r}: expected one of {SPLITS}")
-    path = data_dir() / "oqmd" / f"{split}.csv.gz"
+    path = oqmd_file(split)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the package data was not installed")
     df = pd.read_csv(path, dtype={"formula": str, "target": np.float64}, keep_default_na=False)

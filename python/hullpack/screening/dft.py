@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._cache import cache_file, load_arrays, save_arrays
+from .._cache import load_arrays, oqmd_cache_file, save_arrays
 from ..elemnet.data import TARGET_RANGE
 from ..elements import element_groups
 from ..errors import ScreeningError
@@ -44,8 +44,8 @@ from .hulls import HULL_TOL
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DFTCompounds", "load_dft", "dft_cache_file", "dft_reference", "compare_block", "stable_compounds", "match_compositions",
-           "by_group_pair", "plot_group_heatmaps", "f1_score"]
+__all__ = ["DFTCompounds", "load_dft", "dft_cache_file", "dft_reference", "compare_block", "stable_compounds",
+           "match_compositions", "by_group_pair", "plot_group_heatmaps", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
@@ -240,12 +240,8 @@ def load_dft(splits: tuple[str, ...] = ("train", "val", "test")) -> DFTCompounds
 def dft_cache_file(splits: tuple[str, ...] = ("train", "val", "test")) -> Path | None:
     """The file :func:`load_dft` keeps the compounds of ``splits`` in (:mod:`hullpack._cache`), or
     None when caching is off."""
-    import importlib
-
-    data, featurize, elements = (importlib.import_module(f"hullpack.{m}")
-                                 for m in ("elemnet.data", "elemnet.featurize", "elements"))
-    return cache_file(f"oqmd-compounds-{'+'.join(splits)}", [data.data_dir() / "oqmd" / f"{s}.csv.gz" for s in splits],
-                      [__file__, data.__file__, featurize.__file__, elements.__file__])
+    return oqmd_cache_file("oqmd-compounds", splits,
+                           (__name__, "hullpack.elemnet.data", "hullpack.elemnet.featurize", "hullpack.elements"))
 
 
 def _csr(parts: list[np.ndarray], width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .._cache import cache_file, load_arrays, save_arrays
+from .._cache import load_arrays, oqmd_cache_file, save_arrays
 from .._core_loader import core as _core
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS
@@ -55,14 +55,10 @@ _PARSED_ARRAYS = ("offsets", "elements", "fractions", "energies", "names", "text
 def _oqmd_parsed(splits: tuple[str, ...]) -> Parsed:
     """The shipped OQMD rows of ``splits`` parsed, from the disk cache (:mod:`hullpack._cache`)
     where it holds them."""
-    import importlib
+    from ..elemnet.data import load_oqmd
 
-    from ..elemnet.data import data_dir, load_oqmd
-
-    modules = [importlib.import_module(f"hullpack.{m}")
-               for m in ("stability.inputs", "elemnet.data", "elemnet.featurize", "elements", "naming")]
-    path = cache_file(f"oqmd-parsed-{'+'.join(splits)}", [data_dir() / "oqmd" / f"{s}.csv.gz" for s in splits],
-                      [m.__file__ for m in modules])
+    path = oqmd_cache_file("oqmd-parsed", splits, ("hullpack.stability.inputs", "hullpack.elemnet.data",
+                                                   "hullpack.elemnet.featurize", "hullpack.elements", "hullpack.naming"))
     z = load_arrays(path, _PARSED_ARRAYS)
     if z is not None and len(z["offsets"]) == len(z["energies"]) + 1 == len(z["names"]) + 1 == len(z["texts"]) + 1:
         problems = dict(zip(z["problem_rows"].tolist(), z["problem_texts"].tolist()))

@@ -11,7 +11,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+from hullpack.errors import DistributedConfigError
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, LinearCost, PackedBatchSampler
+from hullpack.samplers.trainers import accelerate_shard
 
 L = pytest.importorskip("lightning")
 
@@ -180,3 +182,77 @@ def test_accelerate_prepare_single_process():
             assert sorted(i for b in steps for i in b) == list(range(N))
             assert steps == epoch_batches(make(), epoch)
         assert epochs[0] != epochs[1] != epochs[2]
+
+
+@pytest.mark.slow
+def test_accelerate_prepare_in_two_processes(tmp_path):
+    """accelerate's prepare() deals each process its rank's batches: DistributedBalancedBatchSampler's
+    (every index once per epoch across processes, equal steps), whole batches, exact metrics."""
+    pytest.importorskip("accelerate")
+    sys.path.insert(0, HERE)
+    try:
+        from _accelerate_fit import (BATCH_SIZE, EPOCHS, KINDS, MAX_COST, N_ITEMS, RESUMED_EPOCH, SEED, SKIP,
+                                     item_sizes)
+    finally:
+        sys.path.remove(HERE)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          os.path.join(HERE, "_accelerate_fit.py"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world"] for r in ranks] == [2, 2]
+    for kind in KINDS:
+        mode = {"batch_size": BATCH_SIZE} if kind in ("balanced", "distributed") else {"max_cost": MAX_COST}
+        for epoch in map(str, range(EPOCHS)):
+            steps = [r[kind]["steps"][epoch] for r in ranks]
+            assert len(steps[0]) == len(steps[1]) == ranks[0][kind]["len"] > 0
+            seen = sorted(i for rank_steps in steps for b in rank_steps for i in b)
+            assert seen == list(range(N_ITEMS)), kind  # every index exactly once per epoch across ranks
+            assert sorted(ranks[0][kind]["gathered"][epoch]) == seen  # nothing cut, nothing repeated
+            for r, rank_steps in enumerate(steps):  # each rank's share, as under DDP and Lightning
+                reference = DistributedBalancedBatchSampler(item_sizes(), num_replicas=2, rank=r, seed=SEED, **mode)
+                assert rank_steps == epoch_batches(reference, int(epoch)), (kind, r)
+        assert ranks[0][kind]["steps"]["0"] != ranks[0][kind]["steps"]["1"]  # a new epoch each pass
+        for r in (0, 1):  # skip_first_batches resumes this rank's epoch after SKIP of its batches
+            reference = DistributedBalancedBatchSampler(item_sizes(), num_replicas=2, rank=r, seed=SEED, **mode)
+            assert ranks[r][kind]["after_skip"] == epoch_batches(reference, RESUMED_EPOCH)[SKIP:], (kind, r)
+    assert "DistributedConfigError" in ranks[0]["split_batches"] and "split_batches" in ranks[0]["split_batches"]
+
+
+@pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=2), lambda s: PackedBatchSampler(s, 250.0, seed=2),
+                                  lambda s: BalancedBatchSampler(s, 8, seed=2, drop_last=True)],
+                         ids=["balanced", "packed", "balanced-drop-last"])
+def test_accelerate_shard_keeps_each_process_its_ranks_batches(make):
+    """What accelerate.prepare() builds for each of 3 processes, iterated in this one."""
+    shards = pytest.importorskip("accelerate.data_loader")
+    sizes = sizes_of()
+    sampler = make(sizes)
+    mode = {"max_cost": 250.0} if isinstance(sampler, PackedBatchSampler) else {"batch_size": 8}
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        for r in range(3):
+            shard = shards.BatchSamplerShard(sampler, num_processes=3, process_index=r)
+            assert shard.batch_size is None  # batches of any length: none dropped or repeated
+            reference = DistributedBalancedBatchSampler(sizes, num_replicas=3, rank=r, seed=2,
+                                                        drop_last=sampler.drop_last, **mode)
+            assert list(shard) == epoch_batches(reference, epoch)
+            assert len(shard) == len(reference)
+    if isinstance(sampler, BalancedBatchSampler):
+        assert sampler.batch_size == 8  # read anywhere else
+
+
+def test_accelerate_shard_refusals_name_the_setting():
+    shards = pytest.importorskip("accelerate.data_loader")
+    sizes = sizes_of()
+    for_one = DistributedBalancedBatchSampler(sizes, 8, num_replicas=1, rank=0)
+    with pytest.raises(DistributedConfigError, match="built for rank 0 of 1, but accelerate runs it as process 1 of 2"):
+        list(shards.BatchSamplerShard(for_one, num_processes=2, process_index=1))
+    split = shards.BatchSamplerShard(BalancedBatchSampler(sizes, 8), num_processes=2, process_index=0,
+                                     split_batches=True)
+    with pytest.raises(DistributedConfigError, match="split_batches=True cuts every batch"):
+        list(split)
+    # a shard over another sampler of the same class is not this one's: direct iteration still guarded
+    assert accelerate_shard(None, for_one) is None

@@ -3,7 +3,6 @@ references, invariants on random inputs, lower bounds against brute force, and b
 from __future__ import annotations
 
 import heapq
-import itertools
 
 import numpy as np
 import pytest

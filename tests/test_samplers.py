@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-import warnings
 
 import numpy as np
 import pytest

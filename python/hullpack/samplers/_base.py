@@ -8,6 +8,7 @@ before iteration. A sampler built for one rank of a distributed job (``sampler=`
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import warnings
 import zlib
@@ -19,7 +20,7 @@ from torch.utils.data import Sampler
 
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
-from .trainers import EpochItems, recorded_for_trainers, refuse_replicated, world_of
+from .trainers import EpochItems, Rank, accelerate_shard, recorded_for_trainers, refuse_replicated, world_of
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         self._fingerprint = ""
         self._world: tuple[int, int] | None = None  # (num_replicas, rank) when built for one rank
         self._shard: PlanBatchSampler | None = None  # the distributed sampler this one's plan comes from
+        self._ranked: PlanBatchSampler | None = None  # this one built for a rank, when accelerate deals it
 
     # -- to be provided by subclasses -----------------------------------------------------------
     def _build(self, epoch: int) -> Plan:  # pragma: no cover - abstract
@@ -212,18 +214,53 @@ class PlanBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         """Number of batches the next iteration yields (the rest of the epoch after a resume)."""
+        world = accelerate_shard(sys._getframe(1), self)
+        if world is not None:
+            return world[0] * (self._dealt_plan(*world).num_batches - self._start())
         return self.plan().num_batches - self._start()
 
     def __iter__(self) -> Iterator[list[int]]:
+        world = accelerate_shard(sys._getframe(1), self)
+        if world is not None:
+            return self._batches(self._dealt_plan(*world), world[0])
         if self._world is None:
             refuse_replicated(type(self).__name__, self._replicated_hint())
-        plan = self.plan()
+        return self._batches(self.plan(), 1)
+
+    def _batches(self, plan: Plan, copies: int) -> Iterator[list[int]]:
         start = self._start()
         self._resume = None
         self._done = start
         for b in range(start, plan.num_batches):
             self._done = b + 1
-            yield plan.batch(b)
+            batch = plan.batch(b)
+            for _ in range(copies):
+                yield batch
+
+    def _dealt_plan(self, num_processes: int, process_index: int) -> Plan:
+        """The batches of process ``process_index`` this epoch, for accelerate's BatchSamplerShard. It
+        keeps every ``num_processes``-th batch from ``process_index`` on, so each is yielded
+        ``num_processes`` times over."""
+        ranked = self._for_world(num_processes, process_index)
+        ranked.set_epoch(self.epoch)
+        return ranked.plan()
+
+    def _for_world(self, num_replicas: int, rank: int) -> "PlanBatchSampler":
+        """This sampler as built for ``rank`` of ``num_replicas`` (itself when it was built so), with
+        the same batches as under DDP (a DistributedBalancedBatchSampler's)."""
+        if self._world is not None:
+            if self._world != (num_replicas, rank):
+                raise DistributedConfigError(
+                    f"{type(self).__name__} was built for rank {self._world[1]} of {self._world[0]}, but "
+                    f"accelerate runs it as process {rank} of {num_replicas}; build it after Accelerator() "
+                    "without num_replicas and rank, or give accelerator.prepare() a BalancedBatchSampler or "
+                    "PackedBatchSampler")
+            return self
+        if self._ranked is None or self._ranked._world != (num_replicas, rank):
+            with warnings.catch_warnings():  # oversize items: this sampler has warned already
+                warnings.simplefilter("ignore")
+                self._ranked = type(self)(**{**self.init_kwargs(), "sampler": Rank(num_replicas, rank)})
+        return self._ranked
 
     # -- resume ----------------------------------------------------------------------------------
     def state_dict(self, batches_done: int | None = None) -> dict:

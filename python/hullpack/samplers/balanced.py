@@ -5,7 +5,6 @@ import logging
 from functools import partial
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from ..errors import InvalidSizesError
 from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
@@ -13,6 +12,7 @@ from .cost import item_costs
 from .distributed import DistributedBalancedBatchSampler
 from .partition import balanced_partition, drop_items
 from .shape import partition_costs, resolve_batch_cost, shaped_partition
+from .trainers import BatchSizeAttribute
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ class BalancedBatchSampler(PlanBatchSampler):
     batches, exactly as :class:`DistributedBalancedBatchSampler` with the same arguments. PyTorch
     Lightning passes one when it re-creates the batch sampler (``use_distributed_sampler=True``, its
     default), so the sampler works unchanged in a Lightning ``Trainer`` on any number of devices.
-    Iterated in a ``torch.distributed`` group of several processes without it, it raises
+    HF accelerate's ``prepare()`` with several processes gets each process the same share. Iterated
+    in a ``torch.distributed`` group of several processes otherwise, it raises
     :class:`~hullpack.errors.DistributedConfigError` rather than give every process the same batches.
 
     >>> import numpy as np
@@ -63,6 +64,8 @@ class BalancedBatchSampler(PlanBatchSampler):
     >>> s["peak_cost"] <= 1.02 * s["lower_bound"]
     True
     """
+
+    batch_size = BatchSizeAttribute()  # None to accelerate: batches may hold fewer items
 
     def __init__(self, sizes: Any, batch_size: int, *, cost: Callable | None = None,
                  weights: Sequence[float] | None = None, bias: float | None = None, batch_cost: Any = "sum",

@@ -14,7 +14,7 @@ from .budget import Budget, fill
 from .cost import item_costs
 from .partition import balanced_partition, drop_items
 from .shape import partition_costs, resolve_batch_cost, shaped_partition
-from .trainers import world_of
+from .trainers import BatchSizeAttribute, world_of
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     >>> ranks[0].stats()["step_cost_spread"] < 0.02
     True
     """
+
+    batch_size = BatchSizeAttribute()  # None to accelerate: batches may hold fewer items
 
     def __init__(self, sizes: Any, batch_size: int | None = None, max_cost: Any = None, *,
                  mode: str | None = None, num_replicas: int | None = None, rank: int | None = None,

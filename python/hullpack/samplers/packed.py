@@ -56,8 +56,9 @@ class PackedBatchSampler(PlanBatchSampler):
             exactly as :class:`DistributedBalancedBatchSampler` with ``max_cost=`` and the same
             arguments. PyTorch Lightning passes one when it re-creates the batch sampler
             (``use_distributed_sampler=True``, its default), so the sampler works unchanged in a
-            Lightning ``Trainer`` on any number of devices. Iterated in a ``torch.distributed``
-            group of several processes without it, the sampler raises
+            Lightning ``Trainer`` on any number of devices; HF accelerate's ``prepare()`` with
+            several processes gets each process the same share. Iterated in a
+            ``torch.distributed`` group of several processes otherwise, the sampler raises
             :class:`~hullpack.errors.DistributedConfigError` rather than give every process the
             same batches.
 

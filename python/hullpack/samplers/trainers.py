@@ -5,15 +5,26 @@ defaults, and the guard against every process of a DDP job getting the same batc
   sampler of a DataLoader under DDP, passing a ``DistributedSampler`` as ``sampler=`` and the other
   constructor arguments it finds recorded on the batch sampler; and it calls ``set_epoch`` only on
   ``dataloader.sampler`` and ``dataloader.batch_sampler.sampler``.
-* HF accelerate calls ``batch_sampler.set_epoch`` and ``batch_sampler.sampler.set_epoch``.
+* HF accelerate calls ``batch_sampler.set_epoch`` and ``batch_sampler.sampler.set_epoch``. With
+  several processes ``prepare()`` wraps the batch sampler in its ``BatchSamplerShard``, which
+  iterates it whole in every process and keeps the batches at positions ``process_index``,
+  ``process_index + num_processes``, ... ; given a ``batch_size`` attribute it also takes every
+  batch to hold exactly that many items, and drops or repeats batches that do not.
 
 So every hullpack batch sampler takes ``sampler=`` (:func:`world_of` reads its ``num_replicas`` and
 ``rank``), records its constructor arguments where Lightning reads them (:func:`recorded_for_trainers`),
 and has a ``.sampler`` (:class:`EpochItems`) whose ``set_epoch`` moves the batch sampler to that epoch.
+Under accelerate it recognises the ``BatchSamplerShard`` that iterates it (:func:`accelerate_shard`)
+and feeds it so that each process keeps exactly its rank's batches (see ``PlanBatchSampler``), and
+its ``batch_size`` reads as None to that shard (:class:`BatchSizeAttribute`), since balanced
+batches may hold a few items fewer than ``batch_size``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+import os
+import sys
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from torch.utils.data import Sampler
 
@@ -51,6 +62,12 @@ class EpochItems(Sampler[int]):
 
     def __len__(self) -> int:
         return int(self.batch_sampler.plan().items.size)
+
+
+class Rank(NamedTuple):
+    """A rank of a group of processes, read by :func:`world_of` like a ``DistributedSampler``."""
+    num_replicas: int
+    rank: int
 
 
 def world_of(sampler: Any) -> tuple[int, int]:
@@ -91,3 +108,56 @@ def recorded_for_trainers(cls: type) -> type:
     setattr(cls, "__pl_saved_kwargs", property(lambda self: self.init_kwargs()))  # a new dict each time
     setattr(cls, "__pl_saved_default_kwargs", property(lambda self: {}))
     return cls
+
+
+_ACCELERATE_FILE = os.path.join("accelerate", "data_loader.py")
+
+
+def _shard_running(frame: FrameType | None) -> Any:
+    """The accelerate ``BatchSamplerShard`` whose method ``frame`` is, else None."""
+    if frame is None or not frame.f_code.co_filename.endswith(_ACCELERATE_FILE):
+        return None
+    owner = frame.f_locals.get("self")
+    return owner if type(owner).__name__ == "BatchSamplerShard" else None
+
+
+def accelerate_shard(frame: FrameType | None, batch_sampler: Any) -> tuple[int, int] | None:
+    """``(num_processes, process_index)`` when ``frame`` (the caller of ``iter()`` or ``len()`` on
+    ``batch_sampler``) is HF accelerate's ``BatchSamplerShard`` dealing ``batch_sampler``'s batches to
+    several processes, else None. Raises on the shard settings that would cut or drop batches."""
+    shard = _shard_running(frame)
+    if shard is None or getattr(shard, "batch_sampler", None) is not batch_sampler:
+        return None
+    name = type(batch_sampler).__name__
+    if getattr(shard, "split_batches", False):
+        raise DistributedConfigError(
+            f"accelerate's split_batches=True cuts every batch of {name} into num_processes pieces by "
+            "position, which undoes the balancing; leave split_batches off (the default): each process "
+            "then gets whole batches")
+    if getattr(shard, "batch_size", None) is not None:
+        raise DistributedConfigError(
+            f"accelerate's BatchSamplerShard took batch_size = {shard.batch_size} from {name}, whose "
+            "batches may hold fewer items, and would drop those; let accelerator.prepare() wrap the "
+            "hullpack batch sampler itself")
+    return int(shard.num_processes), int(shard.process_index)
+
+
+class BatchSizeAttribute:
+    """The ``batch_size`` attribute of a batch sampler whose batches may hold fewer items than that:
+    the number set, except to accelerate's ``BatchSamplerShard`` reading it, which takes a
+    ``batch_size`` to mean that every batch holds exactly that many items (it drops the others and
+    truncates gathered metrics on that assumption) and None to mean batches of any length."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        shard = _shard_running(sys._getframe(1))
+        if shard is not None and not getattr(shard, "split_batches", False):  # split: refused when iterated
+            return None
+        return getattr(obj, self.slot)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(obj, self.slot, value)

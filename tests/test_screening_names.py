@@ -140,6 +140,19 @@ def test_summary_separates_robust_from_shallow(binaries):
     assert "(every hull vertex)" in every and "shallower" not in every
 
 
+def test_robust_line_cites_the_screened_models_own_error(binaries):
+    """The MAE the summary quotes is the screened model's, from its file's metadata; none without."""
+    assert binaries.config["model_test_mae"] is None  # a model without hullpack's metadata
+    for value, words in ((None, "robust (at least 50 meV/atom deep), "),
+                         (0.042, "robust (at least 50 meV/atom deep, more than the model's test MAE of 42 meV/atom), "),
+                         (0.080, "; the model's test MAE of 80 meV/atom is larger, so these too may be noise), ")):
+        binaries.config["model_test_mae"] = value
+        try:
+            assert words in binaries.summary()
+        finally:
+            binaries.config["model_test_mae"] = None
+
+
 @pytest.mark.parametrize("order, spec, n_points", [(2, None, 33), (3, None, 205), (2, "reduced:4", 7), (2, 10, 11),
                                                    (2, "uniform:100", 101), (3, " reduced:6 ", 55), (3, "uniform:20", 231),
                                                    (2, "50", 51)])

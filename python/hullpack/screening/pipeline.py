@@ -356,6 +356,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
               "backend": engine.backend, "fp32_kernel": getattr(engine, "fp32_kernel", engine.backend), "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256"),
+              "model_test_mae": getattr(net, "metadata", {}).get("test_mae"),
               "engine": type(engine).__name__, "certification": certifier.report() if certifier else None}
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),

@@ -166,7 +166,15 @@ class ScreenResult:
         if n and min_depth < ROBUST_DEPTH:
             robust = int((v["depth"] >= ROBUST_DEPTH).sum())
             band = f"{1000 * ROBUST_DEPTH:g} meV/atom"
-            lines.append(f"  {robust:,} robust (at least {band} deep, more than the shipped ElemNet's test MAE of 42 meV/atom), "
+            mae = self.config.get("model_test_mae")  # in the metadata of hullpack's model files
+            if mae is None:
+                why = ""
+            elif mae < ROBUST_DEPTH:
+                why = f", more than the model's test MAE of {1000 * mae:.0f} meV/atom"
+            else:
+                why = f"; the model's test MAE of {1000 * mae:.0f} meV/atom is larger, so these too may be noise"
+
+            lines.append(f"  {robust:,} robust (at least {band} deep{why}), "
                          f"{n - robust:,} within {band} of the hull of the others")
         return lines
 

@@ -121,11 +121,11 @@ def run(args: argparse.Namespace) -> int:
         require("plot", "matplotlib", what="--plot")
     check_folder(args.out, None, overwrite=args.overwrite)  # every rank: a refused --out stops them all
     depth = {} if args.min_depth is None else {"min_depth": args.min_depth}
-    known = True
+    compare_dft = not args.no_dft  # True: the shipped OQMD compounds
     if args.dft:
         from hullpack.screening.dft import DFTCompounds
 
-        known = DFTCompounds.read(args.dft)  # refused before any work
+        compare_dft = DFTCompounds.read(args.dft)  # refused before any work
     if args.threads:
         import torch
 
@@ -135,12 +135,12 @@ def run(args: argparse.Namespace) -> int:
             return 0
         plot_elements = parse_system(plot)
         result = screen(args.model, order=len(plot_elements), elements=plot_elements.tolist(), grid=args.grid,
-                        precision=args.precision, compare_dft=known if args.dft else False, device=args.device,
+                        precision=args.precision, compare_dft=compare_dft if args.dft else False, device=args.device,
                         progress=not args.quiet,
                         **depth)
     else:
         result = screen(args.model, order=args.order, elements=args.elements, grid=args.grid,
-                        precision=args.precision, points=args.points, compare_dft=known if not args.no_dft else False,
+                        precision=args.precision, points=args.points, compare_dft=compare_dft,
                         match_tol=args.match_tol, device=args.device,
                         shard=f"{rank}/{world}" if world > 1 else args.shard, progress=not args.quiet and rank == 0,
                         **depth)

@@ -49,8 +49,6 @@ __all__ = ["DFTCompounds", "load_dft", "dft_cache_file", "dft_reference", "compa
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
-# columns read as formation energies (eV/atom) by DFTCompounds.read, the first present
-_ENERGY_COLUMNS = ("formation_energy_per_atom", "energy", "energy_per_atom", "target")
 #: most elements of a known compound kept: the highest order a screen compares with DFT
 MAX_ELEMENTS = 4
 
@@ -103,7 +101,7 @@ class DFTCompounds:
         ('mine', 2, [-1.7, -1.4])
         """
         from ..stability.hulls import _report
-        from ..stability.inputs import parse, read_table
+        from ..stability.inputs import ENERGY_COLUMNS, parse, read_table
 
         if name is None:
             name = Path(source).name if isinstance(source, (str, Path)) else "reference"
@@ -111,10 +109,10 @@ class DFTCompounds:
             if isinstance(source, (str, Path)):
                 source = read_table(source)
             if energies is None and isinstance(source, pd.DataFrame):
-                energies = next((c for c in _ENERGY_COLUMNS if c in source.columns), None)
+                energies = next((c for c in ENERGY_COLUMNS if c in source.columns), None)
                 if energies is None:
                     raise ValueError(f"no energy column among {list(source.columns)[:10]}: expected one of "
-                                     f"{', '.join(_ENERGY_COLUMNS)} (formation energies, eV/atom), or energies=")
+                                     f"{', '.join(ENERGY_COLUMNS)} (formation energies, eV/atom), or energies=")
             parsed = parse(source, energies, column=column)
         except ValueError as exc:
             raise ScreeningError(f"DFT compounds ({name}): {exc}") from None
@@ -178,27 +176,14 @@ class DFTCompounds:
 
 
 def _refuse_total_energies(parsed, name: str) -> None:
-    """:class:`~hullpack.errors.ScreeningError` if ``parsed``'s energies look like total
-    energies per atom rather than formation energies: an element's lowest entry more than 0.1
-    eV/atom below 0, or a median below -4 eV/atom (formation energies rarely reach it)."""
-    from ..elements import ELEMNET_ELEMENTS
+    """:class:`~hullpack.errors.ScreeningError` if ``parsed``'s energies look like total energies per
+    atom rather than formation energies (:func:`~hullpack.stability.inputs.total_energy_signs`)."""
+    from ..stability.inputs import total_energy_signs
 
-    valid = parsed.valid
-    e = parsed.energies[valid]
-    unary = valid & (parsed.n_elements == 1)
-    if unary.any():
-        el = parsed.elements[parsed.offsets[:-1][unary]]
-        lowest = pd.Series(parsed.energies[unary]).groupby(el).min()
-        off = lowest[lowest < -0.1]  # an element's formation energy is >= 0 (a polymorph above its ground state)
-        if len(off):
-            listed = ", ".join(sorted(f"{ELEMNET_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
-            raise ScreeningError(
-                f"DFT compounds ({name}): elements below 0 eV/atom ({listed}): these look like "
-                "total energies; the comparison needs formation energies per atom (elements at 0)")
-    if len(e) and np.median(e) < -4.0:
-        raise ScreeningError(
-            f"DFT compounds ({name}): median energy {np.median(e):.2f} eV/atom: these look like total energies; the "
-            "comparison needs formation energies per atom (elements at 0)")
+    signs = total_energy_signs(parsed)
+    if signs is not None:
+        raise ScreeningError(f"DFT compounds ({name}): {signs}: these look like total energies; the comparison "
+                             "needs formation energies per atom (elements at 0)")
 
 
 def dft_reference(compare_dft) -> DFTCompounds | None:

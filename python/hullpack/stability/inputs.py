@@ -30,12 +30,20 @@ from ..elemnet.featurize import parse_formulas
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..naming import fraction_formula, formulas, systems
 
-__all__ = ["Parsed", "parse", "read_table", "rationalize", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
+__all__ = ["Parsed", "parse", "read_table", "rationalize", "total_energy_signs", "COMPOSITION_COLUMNS",
+           "ENERGY_COLUMNS"]
 
-#: DataFrame columns read as compositions (the first present), unless ``column=`` names one
-COMPOSITION_COLUMNS = ("formula", "composition")
-#: DataFrame columns read as energies in eV/atom (the first present), unless ``energies=`` names one
-ENERGY_COLUMNS = ("energy", "energy_per_atom", "target")
+#: DataFrame columns read as compositions (the first present), unless ``column=`` names one: the
+#: names of Materials Project (``formula_pretty``, older ``pretty_formula``), AFLOW (``compound``)
+#: and others' exports
+COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formula", "reduced_formula", "compound")
+#: DataFrame columns read as energies in eV/atom (the first present), unless ``energies=`` names one:
+#: formation energies under the names of Materials Project, JARVIS, AFLOW and OQMD first (Materials
+#: Project's ``energy_per_atom`` beside them is a total energy), then generic names
+ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_form", "enthalpy_formation_atom",
+                  "delta_e", "energy", "energy_per_atom", "target")
+#: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
+TOTAL_ENERGY_MEDIAN = -4.0
 
 _CHUNK = 65536                 # formulas per featurizer call (its float32 output is n x 86)
 _F32_TOL = 2.0 ** -22          # relative: four float32 roundings
@@ -380,3 +388,23 @@ def _energies(energies, from_entries: list, n: int, required: bool) -> np.ndarra
         raise ValueError("energies: none given (pass energies=, an energy column "
                          f"{' / '.join(ENERGY_COLUMNS)}, or pymatgen entries)")
     return np.full(n, np.nan)
+
+
+def total_energy_signs(parsed: Parsed, elements_too: bool = True) -> str | None:
+    """Why ``parsed``'s energies look like total energies per atom rather than formation energies
+    (None if they do not): a median below :data:`TOTAL_ENERGY_MEDIAN`, or (``elements_too``) an
+    element's lowest entry more than 0.1 eV/atom below 0 (its formation energy is 0, a polymorph's
+    above that)."""
+    valid = parsed.valid
+    e = parsed.energies[valid]
+    unary = valid & (parsed.n_elements == 1)
+    if elements_too and unary.any():
+        el = parsed.elements[parsed.offsets[:-1][unary]]
+        lowest = pd.Series(parsed.energies[unary]).groupby(el).min()
+        off = lowest[lowest < -0.1]
+        if len(off):
+            listed = ", ".join(sorted(f"{ELEMNET_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
+            return f"elements below 0 eV/atom ({listed})"
+    if len(e) and np.median(e) < TOTAL_ENERGY_MEDIAN:
+        return f"median energy {np.median(e):.2f} eV/atom"
+    return None

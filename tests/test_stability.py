@@ -45,7 +45,7 @@ def test_every_input_form_gives_the_same_answer():
 def test_result_columns_and_names():
     t = stability(FORMULAS, ENERGIES)
     assert list(t.columns) == ["formula", "chemsys", "n_elements", "energy", "e_above_hull", "decomposition_energy",
-                               "stable", "decomposition", "problem"]
+                               "stable", "decomposition", "problem", "input"]
     assert t.loc[8, "formula"] == "Fe2NiO4" and t.loc[8, "chemsys"] == "Fe-Ni-O" and t.loc[8, "n_elements"] == 3
     assert t.problem.isna().all()
 
@@ -118,7 +118,7 @@ BAD_E = [-1.7, -1.0, -1.0, -1.4, -1.0, -1.62, -1.0, -1.0, np.nan]
 
 
 def test_bad_rows_are_named_and_the_rest_is_computed():
-    with pytest.warns(UserWarning, match=r"6 of 9 reference rows cannot be used"):
+    with pytest.warns(UserWarning, match=r"6 of 9 input rows cannot be used"):
         t = stability(BAD, BAD_E)
     problems = t.problem.to_dict()
     assert problems[1] == "unknown element 'Xx'"
@@ -166,8 +166,22 @@ def test_a_space_of_elements_only():
 
 
 def test_mixed_references_warn():
-    with pytest.warns(UserWarning, match="elemental entries for Fe but not for O"):
+    with pytest.warns(UserWarning, match="elemental entries are given for Fe but not for O"):
+        Reference(["Fe", "FeO"], [0.0, -1.4])
+
+
+def test_total_energies_without_their_elements_are_refused():
+    """An element without an entry is taken at 0 eV/atom: right for formation energies only."""
+    with pytest.raises(HullInputError, match=r"median energy -9.00 eV/atom: these look like total energies, but "
+                                             r"no elemental entries give the references of O"):
         Reference(["Fe", "FeO"], [-8.0, -10.0])
+    with pytest.raises(HullInputError, match="references of Fe, Ni"):
+        stability(["Fe3Ni", "FeNi3", "FeNi"], [-8.2, -6.9, -7.4])
+    with pytest.raises(HullInputError, match="candidates: median energy -5.65 eV/atom: .* the reference's are "
+                                             "formation energies"):
+        stability(["Li2O", "LiFeO2"], [-4.8, -6.5], reference=Reference(["Li2O", "Fe2O3"], [-2.0, -1.7]))
+    # with every element's entry, total energies are fine
+    assert stability(["Fe", "O2", "FeO"], [-8.3, -4.9, -7.0]).stable.tolist() == [True, True, True]
 
 
 # -- the compiled core never crashes on garbage ------------------------------------------------
@@ -364,7 +378,7 @@ def test_cli_own_stability_and_against_a_reference(tmp_path, capsys):
     assert cli(tmp_path / "c.csv", "--reference", tmp_path / "ref.csv", "--out", tmp_path / "vs", "--plot",
                "Fe-Ni-O", "--format", "both") == 0
     out = capsys.readouterr().out
-    assert "1 bad rows" in out and "unknown element 'Xx'" in out
+    assert "(1 bad row," in out and "unknown element 'Xx'" in out
     vs = pd.read_parquet(tmp_path / "vs" / "stability.parquet")
     assert vs.stable.tolist()[:2] == [True, False]
     assert (tmp_path / "vs" / "Fe-Ni-O.png").is_file()
@@ -373,7 +387,7 @@ def test_cli_own_stability_and_against_a_reference(tmp_path, capsys):
 def test_cli_model_and_compare(tmp_path, capsys):
     pd.DataFrame({"formula": FORMULAS}).to_csv(tmp_path / "f.csv", index=False)
     assert cli(tmp_path / "f.csv", "--out", tmp_path / "m") == 0  # no energies: the shipped model
-    assert "ElemNet predictions (default)" in capsys.readouterr().out
+    assert "ElemNet predictions (default, as FILE has no energy column); elements at 0 eV/atom" in capsys.readouterr().out
     pd.DataFrame({"formula": FORMULAS, "energy": ENERGIES}).to_csv(tmp_path / "e.csv", index=False)
     assert cli(tmp_path / "e.csv", "--out", tmp_path / "p", "--compare", "--model", "default") == 0
     assert "stable class: precision" in capsys.readouterr().out

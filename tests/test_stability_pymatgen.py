@@ -54,7 +54,6 @@ def assert_agrees(comps, energies, element_energies, *, check_decomposition=True
     entries, pd_ = phase_diagram(comps, energies, element_energies)
     table = stability([e.composition for e in entries], [e.energy_per_atom for e in entries])
     stable = {id(e) for e in pd_.stable_entries}
-    stable_compositions = {e.composition.reduced_composition for e in pd_.stable_entries}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, entry in enumerate(entries):
@@ -68,10 +67,10 @@ def assert_agrees(comps, energies, element_energies, *, check_decomposition=True
             ours = parse_decomposition(row.decomposition)
             assert sum(ours.values()) == pytest.approx(1.0, abs=1e-5)  # weights are written to 6 decimals
             if check_decomposition and len(entry.composition) > 1:
-                # the reaction behind the decomposition energy: against the other compositions when
-                # this composition is on the hull (stable, or a polymorph of a stable entry)
-                on_hull = entry.composition.reduced_composition in stable_compositions
-                theirs = named(competing if on_hull else decomp)
+                # a stable entry: the reaction behind its decomposition energy, against the other
+                # compositions; an unstable one: what it decomposes into (a polymorph of a stable
+                # entry: that entry)
+                theirs = named(competing if row.stable else decomp)
                 theirs = {k: v for k, v in theirs.items() if v > 1e-9}
                 assert ours.keys() == theirs.keys(), (i, entry, ours, theirs)
                 for name in ours:

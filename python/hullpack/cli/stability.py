@@ -14,14 +14,16 @@ from .common import positive_int
 log = logging.getLogger(__name__)
 
 _TOP = 10  # most stable compositions listed in the summary
+_BAD_LISTED = 5  # bad rows listed in the summary
 
 
 NAME = "stability"
 HELP = "energy above hull, decomposition energy and products of any composition"
 DESCRIPTION = ("Stability of every composition of FILE (CSV or Parquet with a 'formula' column): against "
                "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
-               "FILE's energy/energy_per_atom/target column, or from an ElemNet model (--model). Writes "
-               "stability.parquet (or .csv), summary.txt and, with --plot, one chemical space to --out.")
+               "FILE's energy column (formation_energy_per_atom, e_form, delta_e, energy, ... or --energy-column), "
+               "or from an ElemNet model (--model). Writes stability.parquet (or .csv), summary.txt and, with "
+               "--plot, one chemical space to --out.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "a file like FILE with energies, or 'none' (default: FILE's own stability)")
     p.add_argument("--model", metavar="default|PATH|none",
                    help="energies from this ElemNet model ('default': the shipped one) instead of FILE's "
-                        "column; default: FILE's energy column if it has one, else the shipped model")
+                        "column (elements stay at 0 eV/atom); default: FILE's energy column if it has one, "
+                        "else the shipped model for a FILE of compositions only")
     p.add_argument("--compare", action="store_true",
                    help="with --model and FILE energies: the model protocol, FILE's DFT energies replaced by the "
                         "model's (together with --reference) and the stable sets compared")
@@ -39,7 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --reference: FILE's compositions also enter each other's hulls (with --compare "
                         "and no reference they always do)")
     p.add_argument("--column", help="the composition column (default 'formula' or 'composition')")
-    p.add_argument("--energy-column", help="the energy column (default energy, energy_per_atom or target)")
+    p.add_argument("--energy-column", help="FILE's energy column (default: the first of "
+                   "formation_energy_per_atom, formation_energy_peratom, e_form, enthalpy_formation_atom, "
+                   "delta_e, energy, energy_per_atom, target)")
+    p.add_argument("--reference-energy-column", metavar="NAME",
+                   help="the energy column of the --reference FILE (default: as for FILE)")
     p.add_argument("--out", default="hullpack-stability", help="output folder (default ./hullpack-stability)")
     p.add_argument("--format", choices=("parquet", "csv", "both"), default="parquet",
                    help="table format (default parquet; csv needs no pyarrow)")
@@ -50,14 +57,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, help="OpenMP threads (default: all cores)")
 
 
-def _energy_column(df, name: str | None, what: str) -> str | None:
+def _energy_column(df, name: str | None, what: str, option: str = "--energy-column") -> str | None:
     from hullpack.stability.inputs import ENERGY_COLUMNS
 
     if name is not None:
         if name not in df.columns:
-            raise ValueError(f"--energy-column {name!r}: {what} has no such column ({list(df.columns)})")
+            raise ValueError(f"{option} {name!r}: {what} has no such column ({list(df.columns)})")
         return name
     return next((c for c in ENERGY_COLUMNS if c in df.columns), None)
+
+
+def _numeric_columns(df, column: str | None) -> list[str]:
+    """Columns of numbers in ``df`` (not the composition column): energies under another name?"""
+    return [str(c) for c in df.columns if c != column and df[c].dtype.kind in "fiu"]
 
 
 def _load_model(spec: str):
@@ -72,35 +84,59 @@ def _reference(spec: str, args):
 
     if spec == "oqmd":
         return Reference.oqmd(tol=args.tol, threads=args.threads), "the shipped OQMD set"
-    df = read_table(spec)
-    return Reference(df, _energy_column(df, None, spec), column=args.column, tol=args.tol,
-                     threads=args.threads), spec
+    try:
+        df = read_table(spec)
+        e_col = _energy_column(df, args.reference_energy_column, spec, "--reference-energy-column")
+        if e_col is None:
+            raise ValueError(f"no energy column among {list(df.columns)}: name it with --reference-energy-column")
+        return Reference(df, e_col, column=args.column, tol=args.tol, threads=args.threads), spec
+    except ValueError as exc:
+        raise ValueError(f"--reference {spec}: {exc}") from None
 
 
 def _summary_lines(table, what: str, energies: str, against: str) -> list[str]:
+    """The summary a chemist reads: counts, then the most stable compounds and the bad rows (by
+    their number in the file, the first data row being 1, and as written)."""
+    import numpy as np
+    import pandas as pd
+
+    from .common import plural
+
     ok = table["problem"].isna()
-    t = table[ok]
+    t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
-    lines = [f"hullpack stability: {len(table):,} compositions from {what}"
-             + (f" ({int((~ok).sum()):,} bad rows, see the 'problem' column)" if (~ok).any() else ""),
+    lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
+             + (f" ({plural(int((~ok).sum()), 'bad row')}, see the 'problem' column)" if (~ok).any() else ""),
              f"energies: {energies}", f"against: {against}"]
     if len(t):
         near = int((t["e_above_hull"] <= 0.025).sum())
-        lines.append(f"stable: {int(stable.sum()):,} of {len(t):,} ({stable.mean():.1%}); within 25 meV/atom of the "
-                     f"hull: {near:,}; median energy above hull {t['e_above_hull'].median():.3f} eV/atom")
+        lines.append(f"stable: {int(stable.sum()):,} of {plural(len(t), 'compound')} ({stable.mean():.1%}; elements "
+                     f"not counted); within 25 meV/atom of the hull: {near:,}; median energy above hull "
+                     f"{t['e_above_hull'].median():.3f} eV/atom")
         by = t.groupby("n_elements")["stable"].agg(["sum", "size"])
         lines.append("stable by number of elements: " + ", ".join(
             f"{k}: {int(r['sum']):,}/{int(r['size']):,}" for k, r in by.iterrows()))
-        top = t.sort_values("decomposition_energy").head(_TOP)
-        lines.append("lowest decomposition energies (eV/atom; negative = stable by that much):")
+        # stable ones by how far below the others' hull, then unstable ones by how far above the hull
+        top = pd.concat([t[stable].sort_values("decomposition_energy"),
+                         t[~stable].sort_values("e_above_hull")]).head(_TOP)
+        lines.append("most stable (eV/atom): stable by how far below the hull of the other compositions, "
+                     "else how far above the hull")
         width = max(7, int(top["formula"].str.len().max()))
+        sys_width = max(7, int(top["chemsys"].str.len().max()))
         for _, r in top.iterrows():
-            lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<14} {r['decomposition_energy']:+.4f}  "
-                         f"{'stable' if r['stable'] else 'above hull by %.4f' % r['e_above_hull']}  "
-                         f"vs {r['decomposition']}")
-    bad = table[~ok].head(5)
-    for idx, r in bad.iterrows():
-        lines.append(f"  bad row {idx}: {r['problem']}")
+            if r["stable"]:
+                how = f"stable by {-r['decomposition_energy']:.4f}  vs {r['decomposition']}"
+            else:
+                same = r["decomposition"] == f"1.0 {r['formula']}"  # above an entry of its own composition
+                how = (f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}"
+                       + (" (same composition, lower energy)" if same else ""))
+            lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
+    bad = table[~ok]
+    for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:
+        r = table.iloc[position]
+        lines.append(f"  bad row {position + 1} ({r['input']!r}): {r['problem']}")
+    if len(bad) > _BAD_LISTED:
+        lines.append(f"  ... and {len(bad) - _BAD_LISTED:,} more bad rows (the table's 'problem' column names each)")
     return lines
 
 
@@ -122,14 +158,24 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = bool(getattr(args, "quiet", False))
     bar = False if quiet else None
+    if args.plot:
+        from hullpack.stability.plot import parse_space
+
+        parse_space(args.plot)  # a bad space stops before any work
     df = read_table(args.file)
     e_col = _energy_column(df, args.energy_column, args.file)
+    if e_col is None and args.model is None:
+        numbers = _numeric_columns(df, args.column)
+        if numbers:  # energies under a name not known: never replace them by a model's silently
+            raise ValueError(f"{args.file} has no energy column hullpack knows, but columns of numbers "
+                             f"{numbers[:8]}: name the energy column with --energy-column, or predict energies "
+                             "with --model default")
     model_spec = args.model or ("none" if e_col is not None else "default")
     if args.compare and (model_spec == "none" or e_col is None):
         raise ValueError("--compare needs DFT energies in FILE and a --model (default or PATH)")
     if model_spec == "none" and e_col is None:
-        raise ValueError(f"{args.file} has no energy column (energy, energy_per_atom, target): name one with "
-                         "--energy-column, or predict energies with --model default")
+        raise ValueError(f"{args.file} has no energy column: name one with --energy-column, or predict energies "
+                         "with --model default")
     if args.join and args.reference == "none":
         raise ValueError("--join needs --reference")
     out = Path(args.out)
@@ -139,7 +185,9 @@ def run(args: argparse.Namespace) -> int:
         against = (f"{against}: {len(reference):,} compounds in {reference.n_spaces:,} chemical spaces"
                    f" ({'together with each other' if args.join else 'each composition alone'})")
     model = None if model_spec == "none" else _load_model(model_spec)
-    energies_note = f"column '{e_col}'" if model is None else f"ElemNet predictions ({model_spec})"
+    energies_note = (f"column '{e_col}'" if model is None else f"ElemNet predictions ({model_spec}"
+                     + (", as FILE has no energy column" if e_col is None and args.model is None else "")
+                     + "); elements at 0 eV/atom, their formation energy by definition")
     files: list[Path] = []
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
@@ -163,15 +211,19 @@ def run(args: argparse.Namespace) -> int:
         files += _write(table, out, args.format, "stability") + [out / "summary.txt"]
     if args.plot:
         files += _plot(args.plot, reference, df if reference is None else None, table, args, out)
-    print(f"wrote {len(files)} files to {out.resolve()}")
+    from .common import plural
+
+    print(f"wrote {plural(len(files), 'file')} to {out.resolve()}")
     return 0
 
 
 def _predict(model, parsed, fractions_matrix):
+    """The model's energies of the valid compounds; elements get 0, their formation energy by definition."""
     import numpy as np
 
-    rows = np.flatnonzero(parsed.valid)
+    rows = np.flatnonzero(parsed.valid & (parsed.n_elements > 1))
     e = np.full(len(parsed), np.nan)
+    e[parsed.valid & (parsed.n_elements == 1)] = 0.0
     if len(rows):
         e[rows] = model.predict(fractions_matrix(parsed, rows))
     return e
@@ -206,7 +258,11 @@ def _plot(space: str, reference, own_df, table, args, out: Path) -> list[Path]:
         candidates = table
     if len(symbols) in (2, 3):
         path = out / f"{name}.png"
-        plot_space(reference, name, path, candidates=candidates)
+        try:
+            plot_space(reference, name, path, candidates=candidates)
+        except ValueError as exc:  # an empty space: the other outputs stand
+            print(f"--plot {space}: {exc}")
+            return []
         return [path]
     path = out / f"{name}.csv"
     space_table(reference, name).to_csv(path)

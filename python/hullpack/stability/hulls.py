@@ -15,7 +15,7 @@ from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..hull import DEFAULT_TOL
-from .inputs import Parsed, parse
+from .inputs import Parsed, parse, table_columns, total_energy_signs
 from ..naming import formulas, join_rows
 
 __all__ = ["Reference", "stability", "RESULT_COLUMNS", "parse_decomposition"]
@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 
 #: columns of every result table, in order
 RESULT_COLUMNS = ("formula", "chemsys", "n_elements", "energy", "e_above_hull", "decomposition_energy",
-                  "stable", "decomposition", "problem")
+                  "stable", "decomposition", "problem", "input")
 
 _CHUNK = 65536   # queries per call of the core when a progress bar is shown
 # each element's name as a product: its reduced formula (O2, N2, Fe)
 _ELEMENT_NAMES = formulas(np.arange(len(ELEMNET_ELEMENTS) + 1), np.arange(len(ELEMNET_ELEMENTS)),
                           np.ones(len(ELEMNET_ELEMENTS), dtype=np.int64))
 _LISTED = 10     # bad rows spelled out in a warning or error
+# eV/atom: decomposition energy below energy above hull by more than this marks a polymorph (the two
+# differ by far more there, and agree to rounding elsewhere)
+_POLYMORPH_GAP = 1e-7
 
 
 def _report(parsed: Parsed, what: str, errors: str) -> None:
@@ -157,6 +160,7 @@ class Reference:
         except ValueError as exc:
             raise HullInputError(str(exc)) from None
         self._names = parsed.names[self.rows]
+        self._total_energy_signs = total_energy_signs(parsed)
         self._check_references()
 
     @classmethod
@@ -204,20 +208,28 @@ class Reference:
         return element in ELEMENT_INDEX and bool(self._hulls.knows_element(ELEMENT_INDEX[element]))
 
     def _check_references(self) -> None:
-        """Warn when some elements have elemental entries and others do not (mixed conventions)."""
+        """Refuse energies that look like total energies (:func:`~hullpack.stability.inputs.total_energy_signs`)
+        where some element has no elemental entry (its reference is then taken at 0 eV/atom); warn when
+        some elements have elemental entries and others do not (mixed conventions)."""
         n_el = np.diff(self.parsed.offsets)[self.rows]
-        if not (n_el == 1).any() or (n_el == 1).all():
-            return
         off = self.parsed.offsets
         with_entry = set(self.parsed.elements[off[self.rows[n_el == 1]]].tolist())
         present = set(self.parsed.elements.tolist()) if self.parsed.valid.all() else {
             int(e) for r in self.rows for e in self.parsed.elements[off[r]:off[r + 1]]}
-        missing = sorted(present - with_entry)
-        if missing:
+        missing = ", ".join(ELEMNET_ELEMENTS[e] for e in sorted(present - with_entry))
+        if not missing:
+            return
+        signs = total_energy_signs(self.parsed, elements_too=False)
+        if signs is not None:
+            raise HullInputError(
+                f"{signs}: these look like total energies, but no elemental entries give the references of "
+                f"{missing}, which are then taken at 0 eV/atom (right for formation energies only); add each "
+                "element's entry in the same convention, or give formation energies")
+        if with_entry:
             warnings.warn(
-                "the reference has elemental entries for " + ", ".join(ELEMNET_ELEMENTS[e] for e in sorted(with_entry))
-                + " but not for " + ", ".join(ELEMNET_ELEMENTS[e] for e in missing) + ", whose references are "
-                "taken at 0 eV/atom: right for formation energies, wrong for total energies", stacklevel=4)
+                "elemental entries are given for " + ", ".join(ELEMNET_ELEMENTS[e] for e in sorted(with_entry))
+                + " but not for " + missing + ", whose references are taken at 0 eV/atom: right for formation "
+                "energies, wrong for total energies", stacklevel=4)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -246,6 +258,10 @@ class Reference:
         """
         parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
                                                                           column=column)
+        signs = total_energy_signs(parsed, elements_too=False)
+        if signs is not None and self._total_energy_signs is None:
+            raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
+                                 "formation energies (elements at 0 eV/atom); give the candidates' formation energies")
         self._flag_unknown(parsed)
         _report(parsed, "candidate", errors)
         rows = np.flatnonzero(parsed.valid)
@@ -303,6 +319,12 @@ def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names) -> pd.Dat
     parts = (values.astype(str).astype(object) + " ")[which] + product_names(res["product_id"][used])
     decomposition = np.full(n, None, dtype=object)
     decomposition[rows] = join_rows(np.concatenate([[0], np.cumsum(count)]), parts, " + ")
+    # The products above are those of the decomposition energy: the hull without the row's
+    # composition. An unstable row whose decomposition energy lies below its energy above the hull
+    # sits above an entry of its own composition (a polymorph, or an equal duplicate), the hull's
+    # point there: that entry is what it decomposes into.
+    polymorph = rows[~res["stable"].astype(bool) & (res["decomposition_energy"] < res["e_above_hull"] - _POLYMORPH_GAP)]
+    decomposition[polymorph] = "1.0 " + parsed.names[polymorph].astype(object)
     if (res["status"] & 2).any():
         log.warning("%d linear programs hit their iteration limit", int((res["status"] & 2).astype(bool).sum()))
     problem = np.full(n, None, dtype=object)
@@ -314,6 +336,7 @@ def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names) -> pd.Dat
         "energy": energy, "e_above_hull": e_above, "decomposition_energy": d_energy, "stable": stable,
         "decomposition": pd.Series(decomposition, dtype=object, index=parsed.index),
         "problem": pd.Series(problem, dtype=object, index=parsed.index),  # None for a good row
+        "input": [parsed.describe(r) for r in range(n)],  # the composition as given (bad rows have no formula)
     }, index=parsed.index)
 
 
@@ -330,8 +353,11 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
     [['Fe2O3', True, '0.933333 Fe3O4 + 0.066667 O2'], ['FeO', False, '0.833333 Fe2O3 + 0.166667 Fe'], ['Fe3O4', False, '0.952381 Fe2O3 + 0.047619 Fe']]
     """
     if reference is None:
-        return Reference(compositions, energies, elements=elements, column=column, tol=tol, threads=threads,
-                         errors=errors).stability(threads=threads, progress_bar=progress_bar)
+        parsed = parse(compositions, energies, elements=elements, column=column)
+        _report(parsed, "input", errors)
+        table = Reference._from_parsed(parsed, DEFAULT_TOL if tol is None else tol, threads).stability(
+            threads=threads, progress_bar=progress_bar)
+        return _with_input_columns(table, compositions, energies, column)
     if isinstance(reference, str):
         if reference != "oqmd":
             raise ValueError(f"reference={reference!r}: expected 'oqmd', a Reference, or compositions with energies "
@@ -341,5 +367,17 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
         reference = Reference(reference, tol=tol, threads=threads, errors=errors)
     elif tol is not None and tol != reference.tol:
         raise ValueError(f"tol={tol}: the reference was built with tol={reference.tol}; build it again to change it")
-    return reference.evaluate(compositions, energies, join=join, elements=elements, column=column, threads=threads,
-                              errors=errors, progress_bar=progress_bar)
+    table = reference.evaluate(compositions, energies, join=join, elements=elements, column=column, threads=threads,
+                               errors=errors, progress_bar=progress_bar)
+    return _with_input_columns(table, compositions, energies, column)
+
+
+def _with_input_columns(table: pd.DataFrame, compositions, energies, column) -> pd.DataFrame:
+    """``table`` and, for a DataFrame of compositions, its other columns (ids, labels, properties),
+    row by row; those named like a result column get an ``input_`` prefix."""
+    if not isinstance(compositions, pd.DataFrame):
+        return table
+    used = table_columns(compositions, energies if isinstance(energies, str) or energies is None else 0, column)
+    extra = compositions[[c for c in compositions.columns if c not in used]]
+    extra = extra.set_axis([f"input_{c}" if c in table.columns else c for c in extra.columns], axis=1)
+    return pd.concat([table, extra.set_axis(table.index)], axis=1)

@@ -30,7 +30,7 @@ from ..elemnet.featurize import parse_formulas
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..naming import fraction_formula, formulas, systems
 
-__all__ = ["Parsed", "parse", "read_table", "rationalize", "total_energy_signs", "COMPOSITION_COLUMNS",
+__all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "COMPOSITION_COLUMNS",
            "ENERGY_COLUMNS"]
 
 #: DataFrame columns read as compositions (the first present), unless ``column=`` names one: the
@@ -190,6 +190,29 @@ def _names(offsets, elements, fractions, total, amounts) -> np.ndarray:
     return out
 
 
+def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) -> tuple[str, str | None]:
+    """The columns of ``df`` read as compositions and as energies (None: no energy column): those
+    named (``column=``, ``energies=`` a column name), else the first of :data:`COMPOSITION_COLUMNS`
+    and, unless ``energies`` gives the values, of :data:`ENERGY_COLUMNS`."""
+    col = column or next((c for c in COMPOSITION_COLUMNS if c in df.columns), None)
+    if col is None or col not in df.columns:
+        raise ValueError(f"compositions: no composition column ({column or ', '.join(COMPOSITION_COLUMNS)}) "
+                         f"among the table's columns {_listed(df.columns)}; name it with column= "
+                         "(hullpack stability --column)")
+    if isinstance(energies, str):
+        if energies not in df.columns:
+            raise ValueError(f"energies={energies!r}: no such column in {_listed(df.columns)}")
+        return col, energies
+    if energies is None:
+        return col, next((c for c in ENERGY_COLUMNS if c in df.columns), None)
+    return col, None
+
+
+def _listed(columns, most: int = 12) -> str:
+    names = [str(c) for c in columns]
+    return repr(names[:most])[:-1] + (f", ... ({len(names)} in all)]" if len(names) > most else "]")
+
+
 def _is_entry(item) -> bool:
     return hasattr(item, "composition") and hasattr(item, "energy_per_atom")
 
@@ -198,17 +221,9 @@ def _items_and_energies(compositions, energies, elements, column):
     """(items or an amounts array, energies or None, index)."""
     if isinstance(compositions, pd.DataFrame):
         df = compositions
-        col = column or next((c for c in COMPOSITION_COLUMNS if c in df.columns), None)
-        if col is None or col not in df.columns:
-            raise ValueError(f"compositions: no composition column ({column or ' or '.join(COMPOSITION_COLUMNS)}) "
-                             f"among the DataFrame's columns {list(df.columns)}; name it with column=")
-        if isinstance(energies, str):
-            if energies not in df.columns:
-                raise ValueError(f"energies={energies!r}: no such column in {list(df.columns)}")
-            energies = df[energies].to_numpy()
-        elif energies is None:
-            found = next((c for c in ENERGY_COLUMNS if c in df.columns), None)
-            energies = None if found is None else df[found].to_numpy()
+        col, e_col = table_columns(df, energies, column)
+        if e_col is not None:
+            energies = df[e_col].to_numpy()
         return df[col].tolist(), energies, df.index
     if isinstance(compositions, str) or hasattr(compositions, "items"):
         compositions = [compositions]
@@ -345,7 +360,9 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
         row_sum[np.diff(offsets) > 0] = sums
         vals = np.where(unsnapped, vals / np.repeat(row_sum, np.diff(offsets)), vals)
     total64, amounts64 = rationalize(offsets, vals, _F64_TOL)
-    e = _energies(energies, from_entries, n, require_energies)
+    e, not_numbers = _energies(energies, from_entries, n, require_energies)
+    for r, cell in not_numbers.items():
+        problems.setdefault(r, f"energy {cell!r} is not a number")
     for r in np.flatnonzero(~np.isfinite(e)):
         if require_energies and int(r) not in problems:
             problems[int(r)] = f"energy is not finite ({e[r]})"
@@ -363,7 +380,12 @@ def read_table(path) -> pd.DataFrame:
         raise ValueError(f"{path}: no such file")
     if path.endswith(".parquet"):
         return pd.read_parquet(path)
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if not path.endswith((".csv", ".csv.gz")):
+        raise ValueError(f"{path}: expected a CSV (.csv, .csv.gz) or Parquet (.parquet) file")
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t")):
+        raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas")
+    return df
 
 
 def _describe(item) -> str:
@@ -371,23 +393,35 @@ def _describe(item) -> str:
     return comp if isinstance(comp, str) else str(getattr(comp, "formula", comp))
 
 
-def _energies(energies, from_entries: list, n: int, required: bool) -> np.ndarray:
+def _energies(energies, from_entries: list, n: int, required: bool) -> tuple[np.ndarray, dict[int, object]]:
+    """The energies (NaN where none), and the cells that are not numbers by row (those rows are bad;
+    the others are kept)."""
     if energies is not None:
         if any(v is not None for v in from_entries):
             raise ValueError("energies: given both as an argument and by the entries' energy_per_atom; give one")
         try:
-            e = np.asarray(energies, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"energies: expected numbers (eV/atom), got {exc}") from None
-        if e.shape != (n,):
-            raise ValueError(f"energies: expected {n} values (one per composition), got shape {e.shape}")
-        return e.copy()
+            return _as_energies(np.asarray(energies, dtype=np.float64), n).copy(), {}
+        except (TypeError, ValueError):
+            cells = _as_energies(np.asarray(energies, dtype=object), n)
+        e, not_numbers = np.full(n, np.nan), {}
+        for i, cell in enumerate(cells):
+            try:
+                e[i] = np.nan if cell is None or cell is pd.NA else float(cell)
+            except (TypeError, ValueError):
+                not_numbers[i] = cell
+        return e, not_numbers
     if any(v is not None for v in from_entries):
-        return np.array([np.nan if v is None else v for v in from_entries], dtype=np.float64)
+        return np.array([np.nan if v is None else v for v in from_entries], dtype=np.float64), {}
     if required:
         raise ValueError("energies: none given (pass energies=, an energy column "
                          f"{' / '.join(ENERGY_COLUMNS)}, or pymatgen entries)")
-    return np.full(n, np.nan)
+    return np.full(n, np.nan), {}
+
+
+def _as_energies(e: np.ndarray, n: int) -> np.ndarray:
+    if e.shape != (n,):
+        raise ValueError(f"energies: expected {n} values (one per composition), got shape {e.shape}")
+    return e
 
 
 def total_energy_signs(parsed: Parsed, elements_too: bool = True) -> str | None:

@@ -68,6 +68,7 @@ def space_table(reference: Reference, space: str) -> pd.DataFrame:
 
 
 def _candidate_points(candidates: pd.DataFrame, symbols: list[str]):
+    candidates = candidates[candidates["problem"].isna()]  # bad rows have no place to be drawn
     parsed = parse(candidates["formula"].tolist(), candidates["energy"].to_numpy(), require_energies=False)
     rows = _rows_in(parsed, symbols)
     stable = candidates["stable"].to_numpy(dtype=bool, na_value=False)[rows]
@@ -91,6 +92,8 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
     import matplotlib.pyplot as plt
 
     table = space_table(reference, space)
+    if not len(table) and (candidates is None or not len(_candidate_points(candidates, symbols)[0])):
+        raise ValueError(f"space {'-'.join(symbols)!r}: no entries in it, nothing to draw")
     f = table[[f"x_{s}" for s in symbols]].to_numpy()
     e = table["energy"].to_numpy()
     stable = table["stable"].to_numpy(dtype=bool, na_value=False)

@@ -150,7 +150,9 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     ``join=True`` (default): the model's compounds enter the hulls together with the other compounds'
     DFT energies; ``join=False``: each subset compound alone against the compounds outside the subset
     (and likewise for its DFT truth). Subset rows with a non-finite prediction are left out of the
-    model's hulls and of the metrics (``problem`` says so).
+    model's hulls and of the metrics (``problem`` says so). Elements (one-element rows) are the hulls'
+    references, not predictions: they keep their DFT energies and are left out of the table and the
+    metrics.
 
     >>> formulas = ["Fe2O3", "Fe3O4", "FeO", "NiO", "Ni2O3", "FeNi3"]
     >>> dft = [-1.70, -1.62, -1.40, -1.20, -0.80, -0.10]
@@ -166,6 +168,8 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     _report(parsed, "input", errors)
     rows = _subset_rows(subset, len(parsed))
     pred = _predictions(parsed, rows, predicted, model)
+    compound = parsed.n_elements[rows] > 1  # elements are references, not predictions: they keep their energy
+    rows, pred = rows[compound], pred[compound]
     nt = _threads(threads)
     base_problems = dict(parsed.problems)
     model_problems = dict(base_problems)  # the truth keeps subset rows whose prediction failed

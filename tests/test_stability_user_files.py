@@ -1,0 +1,161 @@
+"""What a chemist's own tables get from hullpack.stability and `hullpack stability`: the column
+names of Materials Project, JARVIS, AFLOW and OQMD exports, their ids kept, bad cells named per row,
+total energies refused where they would be read as formation energies, polymorphs' decompositions,
+and model energies that leave the elements at 0."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from hullpack.errors import HullInputError
+from hullpack.stability import Reference, model_protocol, parse_decomposition, stability
+
+FORMULAS = ["Fe", "O2", "Fe2O3", "Fe2O3", "Fe3O4", "FeO"]
+FORMATION = [0.0, 0.0, -1.70, -1.664, -1.60, -1.30]
+
+
+def cli(*argv):
+    from hullpack.cli import main
+
+    return main(["-q", "stability", *map(str, argv)])
+
+
+@pytest.mark.parametrize("formula, energy", [
+    ("formula", "formation_energy_per_atom"),      # Materials Project
+    ("formula_pretty", "formation_energy_per_atom"),
+    ("pretty_formula", "e_form"),
+    ("formula", "formation_energy_peratom"),       # JARVIS
+    ("compound", "enthalpy_formation_atom"),       # AFLOW
+    ("composition", "delta_e"),                    # OQMD
+])
+def test_export_column_names_are_read(formula, energy):
+    df = pd.DataFrame({"material_id": [f"id-{i}" for i in range(6)], formula: FORMULAS, energy: FORMATION})
+    t = stability(df)
+    assert t.energy.tolist() == FORMATION
+    assert t.stable.tolist() == [True, True, True, False, False, False]
+
+
+def test_formation_energies_come_before_a_total_energy_column():
+    total = [-8.3, -4.9, -7.0, -6.96, -6.9, -6.6]
+    df = pd.DataFrame({"formula": FORMULAS, "energy_per_atom": total, "formation_energy_per_atom": FORMATION})
+    assert stability(df).energy.tolist() == FORMATION
+    assert stability(df, "energy_per_atom").energy.tolist() == total  # named: read as asked
+
+
+def test_the_tables_other_columns_and_the_input_follow_the_results():
+    df = pd.DataFrame({"material_id": ["mp-1", "mp-2", "mp-3"], "formula": ["Fe2O3", "Xx2O", "FeO"],
+                       "energy": [-1.7, -1.0, -1.3], "stable": ["yes", "no", "no"]})
+    t = stability(df, errors="ignore")
+    assert t.material_id.tolist() == ["mp-1", "mp-2", "mp-3"]
+    assert t.input_stable.tolist() == ["yes", "no", "no"]  # named like a result column: prefixed
+    assert t.input.tolist() == ["Fe2O3", "Xx2O", "FeO"] and t.formula.tolist()[1] == ""
+    assert "energy" not in t.columns[t.columns.get_loc("input") + 1:]  # the energy column is the result's
+
+
+def test_cells_that_are_not_numbers_make_their_rows_bad_only():
+    t = stability(["Fe2O3", "FeO", "Fe3O4", "NiO"], ["-1.7", "abc", -1.6, None], errors="ignore")
+    assert t.problem.tolist() == [None, "energy 'abc' is not a number", None, "energy is not finite (nan)"]
+    assert t.stable.tolist()[0] is True and t.e_above_hull.notna().tolist() == [True, False, True, False]
+    with pytest.warns(UserWarning, match=r"2 of 4 input rows cannot be used"):
+        stability(["Fe2O3", "FeO", "Fe3O4", "NiO"], ["-1.7", "abc", -1.6, None])
+
+
+def test_total_energies_are_refused_where_an_element_would_be_taken_at_zero():
+    with pytest.raises(HullInputError, match="median energy -6.90 eV/atom: these look like total energies"):
+        stability(["FeO", "Fe2O3", "NiO"], [-7.0, -6.9, -6.2])
+    with pytest.raises(HullInputError, match="candidates: median energy"):
+        stability(["FeO", "Fe2O3"], [-7.0, -6.9], reference=Reference(FORMULAS, FORMATION))
+
+
+def test_an_unstable_polymorph_decomposes_into_the_stable_one():
+    t = stability(FORMULAS, FORMATION)
+    assert t.decomposition[3] == "1.0 Fe2O3"  # 36 meV/atom above the other Fe2O3
+    assert t.e_above_hull[3] == pytest.approx(0.036)
+    assert t.decomposition_energy[3] == pytest.approx(-0.1707, abs=1e-4)  # pymatgen's, against other compositions
+    assert parse_decomposition(t.decomposition[2]) == pytest.approx({"Fe3O4": 0.933333, "O2": 0.066667})
+    duplicate = stability(FORMULAS + ["Fe2O3"], FORMATION + [-1.70])
+    assert duplicate.stable.tolist()[-1] is False and duplicate.decomposition.tolist()[-1] == "1.0 Fe2O3"
+    cand = stability(["Fe2O3"], [-1.68], reference=Reference(FORMULAS, FORMATION))
+    assert cand.decomposition[0] == "1.0 Fe2O3" and cand.e_above_hull[0] == pytest.approx(0.02)
+
+
+class FakeModel:
+    """Predicts -1 eV/atom for everything, elements included."""
+
+    def predict(self, x):
+        return -np.ones(len(x))
+
+
+def test_the_model_protocol_leaves_elements_as_references():
+    r = model_protocol(FORMULAS, FORMATION, model=FakeModel())
+    assert r.table.formula.tolist() == ["Fe2O3", "Fe2O3", "Fe3O4", "FeO"]
+    assert 1 not in r.metrics.index and r.metrics.loc["all", "n"] == 4
+    # the elements kept their DFT 0: every compound at -1 lies below the Fe-O2 line, the Fe-rich ones
+    assert r.table.stable_model.sum() >= 1
+
+
+def test_cli_reads_export_files_and_names_what_it_cannot(tmp_path, capsys):
+    pd.DataFrame({"material_id": range(6), "formula_pretty": FORMULAS, "formation_energy_per_atom": FORMATION,
+                  "energy_per_atom": [-8.3, -4.9, -7.0, -6.96, -6.9, -6.6]}).to_csv(tmp_path / "mp.csv", index=False)
+    assert cli(tmp_path / "mp.csv", "--out", tmp_path / "o", "--format", "csv") == 0
+    out = capsys.readouterr().out
+    assert "energies: column 'formation_energy_per_atom'" in out
+    assert "stable: 1 of 4 compounds" in out and "Fe2O3   Fe-O    stable by 0.2067" in out
+    assert "above hull by 0.0360  decomposes to 1.0 Fe2O3 (same composition, lower energy)" in out
+    table = pd.read_csv(tmp_path / "o" / "stability.csv", index_col=0)
+    assert table.material_id.tolist() == list(range(6))
+    # numbers under an unknown name are not silently replaced by a model's energies
+    pd.DataFrame({"formula": FORMULAS, "dH": FORMATION}).to_csv(tmp_path / "dh.csv", index=False)
+    assert cli(tmp_path / "dh.csv", "--out", tmp_path / "x") == 2
+    assert "no energy column hullpack knows, but columns of numbers ['dH']" in capsys.readouterr().err
+    assert cli(tmp_path / "dh.csv", "--energy-column", "dH", "--out", tmp_path / "x") == 0
+    capsys.readouterr()
+    # a reference file's energy column
+    assert cli(tmp_path / "mp.csv", "--reference", tmp_path / "dh.csv", "--out", tmp_path / "r") == 2
+    assert f"--reference {tmp_path / 'dh.csv'}: no energy column" in capsys.readouterr().err
+    assert cli(tmp_path / "mp.csv", "--reference", tmp_path / "dh.csv", "--reference-energy-column", "dH",
+               "--out", tmp_path / "r") == 0
+    capsys.readouterr()
+    # other separators and formats
+    (tmp_path / "semi.csv").write_text("formula;energy\nFeO;-1.3\n")
+    assert cli(tmp_path / "semi.csv", "--out", tmp_path / "x") == 2
+    assert "one column named 'formula;energy': expected values separated by commas" in capsys.readouterr().err
+    (tmp_path / "d.json").write_text("[]")
+    assert cli(tmp_path / "d.json", "--out", tmp_path / "x") == 2
+    assert "expected a CSV (.csv, .csv.gz) or Parquet (.parquet) file" in capsys.readouterr().err
+
+
+def test_cli_bad_rows_are_numbered_from_one_and_shown_as_written(tmp_path, capsys):
+    rows = ["Fe2O3", "FeO"] + [f"Xx{i}O" for i in range(7)]
+    pd.DataFrame({"formula": rows, "energy": [-1.7, -1.3] + [-1.0] * 7}).to_csv(tmp_path / "b.csv", index=False)
+    assert cli(tmp_path / "b.csv", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "(7 bad rows, see the 'problem' column)" in out
+    assert "  bad row 3 ('Xx0O'): unknown element 'Xx'" in out
+    assert "  ... and 2 more bad rows (the table's 'problem' column names each)" in out
+
+
+def test_cli_model_energies_keep_elements_at_zero(tmp_path, capsys):
+    pd.DataFrame({"formula": ["LiO2", "Li2O", "Li2O2", "O2", "Li"]}).to_csv(tmp_path / "f.csv", index=False)
+    assert cli(tmp_path / "f.csv", "--out", tmp_path / "o", "--format", "csv") == 0
+    assert "elements at 0 eV/atom, their formation energy by definition" in capsys.readouterr().out
+    t = pd.read_csv(tmp_path / "o" / "stability.csv", index_col=0)
+    assert t.set_index("formula").energy[["O2", "Li"]].tolist() == [0.0, 0.0]
+    from hullpack.elemnet import load_pretrained
+
+    predicted = load_pretrained().predict(["LiO2", "Li2O", "Li2O2"])
+    assert t.energy[:3].to_numpy() == pytest.approx(predicted, abs=1e-6)
+
+
+def test_cli_plot_is_checked_first_and_draws_no_bad_row(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    pd.DataFrame({"formula": FORMULAS, "energy": FORMATION}).to_csv(tmp_path / "f.csv", index=False)
+    assert cli(tmp_path / "f.csv", "--plot", "Fe-Xx", "--out", tmp_path / "o") == 2
+    assert "unknown: Xx" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert cli(tmp_path / "f.csv", "--plot", "Cu-Zn", "--out", tmp_path / "o") == 0
+    assert "--plot Cu-Zn: space 'Cu-Zn': no entries in it, nothing to draw" in capsys.readouterr().out
+    assert not (tmp_path / "o" / "Cu-Zn.png").exists()
+    from hullpack.stability.plot import _candidate_points
+
+    candidates = stability(["Fe2O3", "FeO"], [np.nan, -1.0], reference=Reference(FORMULAS, FORMATION), errors="ignore")
+    points, energies, _, names = _candidate_points(candidates, ["Fe", "O"])
+    assert names.tolist() == ["FeO"]

@@ -141,9 +141,16 @@ def fraction_formula(symbols: Sequence[str], fractions: Sequence[float]) -> str:
 
     >>> fraction_formula(["O", "Li"], [0.7, 0.3])
     'Li0.3O0.7'
+    >>> fraction_formula(["Li", "Co", "Al", "O"], [0.25, 0.249975, 0.000025, 0.5])
+    'Li0.25Al0.000025Co0.249975O0.5'
     """
     pairs = sorted(zip(symbols, fractions), key=lambda p: (ELECTRONEGATIVITY[ELEMENT_INDEX[p[0]]], p[0]))
-    return "".join(f"{s}{round(float(f), 8)}" for s, f in pairs)
+    return "".join(f"{s}{_decimal(f)}" for s, f in pairs)
+
+
+def _decimal(value: float) -> str:
+    """``value`` to 8 decimals, in positional notation without trailing zeros (0.000025, not 2.5e-05)."""
+    return f"{float(value):.8f}".rstrip("0").rstrip(".")
 
 
 def chemical_system(symbols: Sequence[str]) -> str:

@@ -129,7 +129,7 @@ def _summary_lines(table, what: str, energies: str, against: str) -> list[str]:
             else:
                 same = r["decomposition"] == f"1.0 {r['formula']}"  # above an entry of its own composition
                 how = (f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}"
-                       + (" (same composition, lower energy)" if same else ""))
+                       + (" (its own composition, as low or lower)" if same else ""))
             lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
     bad = table[~ok]
     for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:

@@ -1,6 +1,7 @@
 """The hullpack command line: the subcommand registry, every option's path, errors that end in one
 line with exit status 2, and a base install without extras (simulated by hiding modules)."""
 import json
+import os
 import sys
 import types
 
@@ -178,6 +179,52 @@ def test_predict_bad_formulas_stop_by_default(model_file, capsys):
 def test_predict_without_input_is_one_line_exit_2(argv, message, capsys):
     rc, out, err = run(capsys, "predict", *argv)
     assert rc == 2 and out == "" and message in one_line(err)
+
+
+def test_predict_reads_the_formula_column_of_a_table_and_skips_comments(model, model_file, tmp_path, capsys):
+    """The file hullpack stability takes (CSV, gzipped CSV, Parquet) or text with comment lines."""
+    formulas = ["Fe2O3", "MgO", "LiCoO2"]
+    want = run(capsys, "predict", *formulas, "--model", model_file)[1].splitlines()
+    table = pd.DataFrame({"id": [1, 2, 3], "formula": formulas, "energy": [-1.7, -3.0, -1.5]})
+    table.to_csv(tmp_path / "a.csv", index=False)
+    table.to_csv(tmp_path / "a.csv.gz", index=False)
+    table.to_parquet(tmp_path / "a.parquet", index=False)
+    table.rename(columns={"formula": "compound"}).to_csv(tmp_path / "aflow.csv", index=False)
+    table.rename(columns={"formula": "name"}).to_csv(tmp_path / "named.csv", index=False)
+    (tmp_path / "a.txt").write_text("# my compounds\nFe2O3\n\n  # oxides\nMgO\nLiCoO2\n")
+    for name, more in (("a.csv", []), ("a.csv.gz", []), ("a.parquet", []), ("aflow.csv", []),
+                       ("named.csv", ["--column", "name"]), ("a.txt", [])):
+        rc, out, err = run(capsys, "predict", "--file", str(tmp_path / name), *more, "--model", model_file)
+        assert rc == 0 and err == "" and out.splitlines() == want, name
+    for argv, message in ((["--file", str(tmp_path / "named.csv")], "no formula column (formula, composition, "),
+                          (["--file", str(tmp_path / "a.csv"), "--column", "x"], "--column 'x': --file "),
+                          (["--file", str(tmp_path / "a.txt"), "--column", "x"], "names a column of a CSV or Parquet"),
+                          (["Fe2O3", "--column", "x"], "give --file too")):
+        rc, out, err = run(capsys, "predict", *argv, "--model", model_file)
+        assert rc == 2 and out == "" and message in one_line(err)
+
+
+def test_quiet_and_verbose_also_after_the_subcommand(tmp_path, capsys, monkeypatch):
+    from hullpack.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["-q", "screen"], ["screen", "-q"], ["screen", "--quiet"], ["-q", "stability", "f.csv"],
+                 ["stability", "f.csv", "-q"], ["stability", "-q", "f.csv"]):
+        args = parser.parse_args(argv)
+        assert args.quiet is True and args.verbose is False, argv
+    for argv in (["screen"], ["stability", "f.csv"]):
+        assert parser.parse_args(argv).quiet is False
+    assert parser.parse_args(["stability", "f.csv", "-v"]).verbose is True
+    # the documented forms run quietly: no progress bars (HULLPACK_QUIET), warnings only
+    path = tmp_path / "f.csv"
+    pd.DataFrame({"formula": ["Fe2O3", "FeO", "Fe3O4"], "energy": [-1.7, -1.4, -1.65]}).to_csv(path, index=False)
+    monkeypatch.chdir(tmp_path)
+    for argv in (["stability", str(path), "--format", "csv", "-q"],
+                 ["screen", "--elements", "Fe O", "--no-dft", "--out", "s", "-q"]):
+        monkeypatch.delenv("HULLPACK_QUIET", raising=False)
+        assert main(argv) == 0, argv
+        capsys.readouterr()
+        assert os.environ.get("HULLPACK_QUIET") == "1", argv
 
 
 # -------------------------------------------------------------------------------------- batches
@@ -359,7 +406,7 @@ def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_pa
 
     monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
     rc, out, err = screen_cli(capsys, tmp_path / "bad", *common, "--shard", "3/3")
-    assert rc == 2 and out == "" and "shard='3/3'" in one_line(err)
+    assert rc == 2 and out == "" and "--shard '3/3'" in one_line(err)
     assert not (tmp_path / "bad").exists()
 
 

@@ -111,7 +111,7 @@ def test_cli_dft_file(model, oqmd_fe_ni_o, tmp_path, capsys, monkeypatch):
     pd.DataFrame({"formula": ["Fe", "FeO"], "energy_per_atom": [-8.3, -7.0]}).to_csv(bad, index=False)
     for argv, message in (([ "--dft", str(bad)], "total energies"),
                           (["--dft", str(path), "--no-dft"], "give one"),
-                          (["--dft", str(tmp_path / "none.csv")], "no such file")):
+                          (["--dft", str(tmp_path / "none.csv")], "does not exist")):
         rc, out, err = run(capsys, *common, *argv, "--out", str(tmp_path / "x"))
         assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "x").exists()

@@ -152,7 +152,7 @@ def test_cli_refuses_another_screens_folder_before_any_work(model_file, tmp_path
 
 @pytest.mark.parametrize("make, argv, message", [
     (lambda d: d.write_text("x"), [], "is a file, not a folder"),
-    (lambda d: None, ["--grid", "reduced:x"], "grid='reduced:x'"),
+    (lambda d: None, ["--grid", "reduced:x"], "--grid 'reduced:x'"),
 ])
 def test_cli_bad_outputs_stop_before_any_work(make, argv, message, tmp_path, capsys, monkeypatch):
     no_screen(monkeypatch)

@@ -28,15 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Graph-size-aware batch samplers; ElemNet hull screening and explainability.",
     )
     parser.add_argument("--version", action="version", version=f"hullpack {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_output_options(parser, default=False)
+    # -q and -v also after the subcommand (hullpack screen ... -q); SUPPRESS: absent there, they
+    # leave what was given before it alone
+    after = argparse.ArgumentParser(add_help=False)
+    _add_output_options(after, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         command = importlib.import_module(f"{__name__}.{name}")
-        p = sub.add_parser(command.NAME, help=command.HELP, description=getattr(command, "DESCRIPTION", None))
+        p = sub.add_parser(command.NAME, help=command.HELP, description=getattr(command, "DESCRIPTION", None),
+                           parents=[after])
         command.add_arguments(p)
         p.set_defaults(func=command.run)
     return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress bars, warnings only")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
 
 
 def main(argv: list[str] | None = None) -> int:

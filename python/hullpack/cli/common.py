@@ -15,6 +15,8 @@ import os
 import sys
 import warnings
 
+from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES  # noqa: F401 - the commands' help
+
 #: optional modules -> the extra of hullpack that installs them
 EXTRA_OF = {"matplotlib": "plot", "pyarrow": "parquet", "pymatgen": "materials", "torch_geometric": "pyg",
             "shap": "xai", "sklearn": "xai", "scipy": "xai"}

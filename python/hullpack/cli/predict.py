@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import CommandError, input_file, plural
+from .common import COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, plural
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
@@ -14,7 +14,10 @@ _SHOWN = 5
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("formulas", nargs="*", help="formulas such as Fe2O3 NaCl")
-    p.add_argument("--file", help="a text file with one formula per line")
+    p.add_argument("--file", help="more formulas: a CSV (.csv, .csv.gz) or Parquet file with a formula column (the "
+                   "file hullpack stability reads; the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or --column), "
+                   "or a text file of one formula per line (blank lines and lines starting with # are skipped)")
+    p.add_argument("--column", metavar="NAME", help="--file's formula column (a CSV or Parquet file)")
     p.add_argument("--model", help="a model file (default: the shipped default model)")
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
                    help="formulas that cannot be featurized: stop (raise, the default), leave them out "
@@ -28,13 +31,39 @@ def _describe(bad: list[tuple[int, str, str]], total: int) -> str:
     return f"{len(bad)} of {plural(total, 'formula')} cannot be featurized: {shown}{more}"
 
 
+def _file_formulas(path: str, column: str | None) -> list[str]:
+    """The formulas of --file: a table's formula column (a missing cell is an empty formula, which
+    cannot be featurized), or a text file's lines that are neither blank nor comments."""
+    input_file(path, "--file")
+    if not path.endswith(TABLE_SUFFIXES):
+        if column:
+            raise CommandError(f"--column {column!r} names a column of a CSV or Parquet --file; {path!r} is read as text "
+                               "(one formula per line)")
+        with open(path, encoding="utf-8") as f:
+            return [t for t in (line.strip() for line in f) if t and not t.startswith("#")]
+    import pandas as pd
+
+    from hullpack.stability.inputs import read_table
+
+    df = read_table(path)
+    columns = list(df.columns)
+    if column and column not in columns:
+        raise CommandError(f"--column {column!r}: --file {path} has no such column (its columns: {columns[:12]})")
+    found = column or next((c for c in COMPOSITION_COLUMNS if c in columns), None)
+    if found is None:
+        raise CommandError(f"--file {path}: no formula column ({', '.join(COMPOSITION_COLUMNS)}) among its columns "
+                           f"{columns[:12]}; name it with --column")
+    return ["" if pd.isna(v) else str(v).strip() for v in df[found].tolist()]
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     formulas = list(args.formulas)
+    if args.column and not args.file:
+        raise CommandError("--column names the formula column of --file: give --file too")
     if args.file:
-        with open(input_file(args.file, "--file"), encoding="utf-8") as f:
-            formulas += [line.strip() for line in f if line.strip()]
+        formulas += _file_formulas(args.file, args.column)
     if not formulas:
         raise CommandError("no formulas: give them as arguments (hullpack predict Fe2O3 NaCl) or with --file")
     from hullpack.elemnet import load_model, load_pretrained, parse_formulas

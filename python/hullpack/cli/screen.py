@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
-from .common import CommandError, missing, plural, positive_int, require
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, CommandError, input_file, missing, plural,
+                     positive_int, require)
 
 NAME = "screen"
 HELP = "screen binary/ternary/quaternary systems for predicted stable compounds vs DFT"
@@ -20,6 +22,11 @@ DESCRIPTION = ("Predict every composition of a grid in every binary (ternary, qu
                "alphabetical order) and formulas Fe2O3, as pymatgen writes them. Under torchrun the systems are "
                "split across ranks and rank 0 writes the merged result. Parquet, group tables and figures need "
                'the screening extra (pip install "hullpack[screening]"); without it the CSV tables are written.')
+
+
+#: the library's names of screen()'s parameters in its messages -> this command's options
+_PARAMETER = re.compile(r"(?<![\w-])(grid|shard|order|min_depth|match_tol|device|elements|column|energies)=")
+_OPTION_OF = {"column": "dft-column", "energies": "dft-energy-column"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,9 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--points", action="store_true", help="also write every grid point (large)")
     p.add_argument("--no-dft", action="store_true", help="skip the comparison with the OQMD hulls")
     p.add_argument("--dft", metavar="FILE", help="compare with these known compounds instead of the shipped OQMD "
-                   "set: a CSV or Parquet file with a formula column and formation energies in eV/atom (column "
-                   "formation_energy_per_atom, energy, energy_per_atom or target; elements at 0), e.g. from "
-                   "Materials Project, JARVIS or AFLOW; also drawn by --plot")
+                   "set: a CSV (.csv, .csv.gz) or Parquet file of formulas and formation energies in eV/atom "
+                   "(elements at 0), e.g. from Materials Project, JARVIS, AFLOW or OQMD; also drawn by --plot")
+    p.add_argument("--dft-column", metavar="NAME", help="--dft FILE's formula column (default: the first of "
+                   + ", ".join(COMPOSITION_COLUMNS) + ")")
+    p.add_argument("--dft-energy-column", metavar="NAME", help="--dft FILE's formation energy column (eV/atom; "
+                   "default: the first of " + ", ".join(ENERGY_COLUMNS) + "; Materials Project's "
+                   "energy_per_atom is a total energy and is refused)")
     p.add_argument("--min-depth", type=float, metavar="EV",
                    help="count a hull vertex as stable only if it lies this far (eV/atom) below the hull "
                         "of the other points (default 0.01; 0: every vertex)")
@@ -102,7 +113,55 @@ def _save(result, args, plot: str | None, skipped: list[tuple[str, str]]) -> lis
                        record={"command": "hullpack screen", "options": options})
 
 
+def cli_words(message: str) -> str:
+    """A library message as this command says it: its options in place of the Python parameters.
+
+    >>> cli_words("out 'o': holds another screen's outputs; replace them with overwrite=True (hullpack screen --overwrite)")
+    "--out 'o': holds another screen's outputs; replace them with --overwrite"
+    >>> cli_words("grid='reduced:x': expected ...; min_depth=-1: expected >= 0")
+    "--grid 'reduced:x': expected ...; --min-depth -1: expected >= 0"
+    """
+    message = message.replace("overwrite=True (hullpack screen --overwrite)", "--overwrite")
+    message = re.sub(r"^(out|elements)\b", r"--\1", message)
+    return _PARAMETER.sub(lambda m: f"--{_OPTION_OF.get(m[1], m[1].replace('_', '-'))} ", message)
+
+
+def _read_dft(args: argparse.Namespace):
+    """--dft FILE's compounds, its columns named by --dft-column / --dft-energy-column or found
+    among the recognised names; a missing column is named in this command's words."""
+    from hullpack.screening.dft import DFTCompounds
+    from hullpack.stability.inputs import read_table
+
+    df = read_table(input_file(args.dft, "--dft"))
+    where = f"--dft {args.dft}"
+    columns = list(df.columns)
+    shown = f"{columns[:12]}{' ...' if len(columns) > 12 else ''}"
+    column = args.dft_column or next((c for c in COMPOSITION_COLUMNS if c in columns), None)
+    if args.dft_column and args.dft_column not in columns:
+        raise CommandError(f"--dft-column {args.dft_column!r}: {where} has no such column (its columns: {shown})")
+    if column is None:
+        raise CommandError(f"{where}: no formula column ({', '.join(COMPOSITION_COLUMNS)}) among its columns "
+                           f"{shown}; name it with --dft-column")
+    energy = args.dft_energy_column or next((c for c in ENERGY_COLUMNS if c in columns), None)
+    if args.dft_energy_column and args.dft_energy_column not in columns:
+        raise CommandError(f"--dft-energy-column {args.dft_energy_column!r}: {where} has no such column "
+                           f"(its columns: {shown})")
+    if energy is None:
+        raise CommandError(f"{where}: no formation energy column ({', '.join(ENERGY_COLUMNS)}) among its "
+                           f"columns {shown}; name it with --dft-energy-column")
+    return DFTCompounds.read(df, energy, column=column, name=os.path.basename(args.dft))
+
+
 def run(args: argparse.Namespace) -> int:
+    from hullpack.errors import ScreeningError
+
+    try:
+        return _run(args)
+    except ScreeningError as exc:  # the library names its parameters; say it with this command's options
+        raise CommandError(cli_words(str(exc))) from None
+
+
+def _run(args: argparse.Namespace) -> int:
     from hullpack.screening import screen
     from hullpack.screening.names import parse_system, system_name
     from hullpack.screening.outputs import MANIFEST, check_folder
@@ -115,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--plot-only draws the system of --plot SYSTEM: give --plot too")
     if args.dft and args.no_dft:
         raise CommandError("--dft FILE compares with FILE's compounds and --no-dft with none: give one")
+    for option, value in (("--dft-column", args.dft_column), ("--dft-energy-column", args.dft_energy_column)):
+        if value and not args.dft:
+            raise CommandError(f"{option} names a column of --dft FILE: give --dft too")
     plot = system_name(args.plot) if args.plot else None  # a bad name stops before any work
     table_only = plot is not None and len(parse_system(plot)) > 3  # a quaternary: a table, not a figure
     if args.plot and not table_only:
@@ -123,9 +185,7 @@ def run(args: argparse.Namespace) -> int:
     depth = {} if args.min_depth is None else {"min_depth": args.min_depth}
     compare_dft = not args.no_dft  # True: the shipped OQMD compounds
     if args.dft:
-        from hullpack.screening.dft import DFTCompounds
-
-        compare_dft = DFTCompounds.read(args.dft)  # refused before any work
+        compare_dft = _read_dft(args)  # refused before any work
     if args.threads:
         import torch
 

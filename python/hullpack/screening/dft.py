@@ -86,19 +86,28 @@ class DFTCompounds:
         """Known compounds from your own database, to compare a screen with (``screen(...,
         compare_dft=...)``, ``hullpack screen --dft FILE``): a CSV or Parquet path, a DataFrame,
         formulas, pymatgen entries, any form :func:`hullpack.stability.inputs.parse` reads.
-        Energies are formation energies in eV/atom, the elements at 0: ``energies`` (values or a
-        column name), else the first of the columns ``formation_energy_per_atom``, ``energy``,
-        ``energy_per_atom``, ``target``. Total energies are refused (an element below 0 eV/atom,
-        or a median below -4 eV/atom). Bad rows (unparsable, unknown elements, energies
-        missing or outside ElemNet's -20..5 eV/atom) are left out, named by a warning;
-        rows of one element (the hull's ends, at 0 by definition) or more than 4 are left out.
-        ``name`` (default: the file's name, else "reference") labels the set.
+        Formulas: the column ``column``, else the first present of
+        :data:`~hullpack.stability.inputs.COMPOSITION_COLUMNS`: ``formula`` (JARVIS, OQMD),
+        ``composition``, ``formula_pretty`` / ``pretty_formula`` (Materials Project),
+        ``reduced_formula``, ``compound`` (AFLOW). Energies are formation energies in eV/atom, the
+        elements at 0: ``energies`` (values or a column name), else the first present of
+        :data:`~hullpack.stability.inputs.ENERGY_COLUMNS`: ``formation_energy_per_atom``
+        (Materials Project), ``formation_energy_peratom`` (JARVIS), ``e_form``,
+        ``enthalpy_formation_atom`` (AFLOW), ``delta_e`` (OQMD), ``energy``, ``energy_per_atom``,
+        ``target``. Total energies are refused (an element below 0 eV/atom, or a median below -4
+        eV/atom; Materials Project's ``energy_per_atom`` is one). Bad rows (unparsable, unknown
+        elements, energies missing or outside ElemNet's -20..5 eV/atom) are left out, named by a
+        warning; rows of one element (the hull's ends, at 0 by definition) or more than 4 are left
+        out. ``name`` (default: the file's name, else "reference") labels the set.
 
         >>> import pandas as pd
         >>> mine = DFTCompounds.read(pd.DataFrame({"formula": ["Fe", "FeO", "Fe2O3"],
         ...                                        "formation_energy_per_atom": [0.0, -1.4, -1.7]}), name="mine")
         >>> mine.name, len(mine.energy), mine.energy.tolist()
         ('mine', 2, [-1.7, -1.4])
+        >>> aflow = pd.DataFrame({"compound": ["Fe2O3", "FeO"], "enthalpy_formation_atom": [-1.7, -1.4]})
+        >>> DFTCompounds.read(aflow, name="AFLOW").energy.tolist()           # AFLOW's column names
+        [-1.7, -1.4]
         """
         from ..stability.hulls import _report
         from ..stability.inputs import ENERGY_COLUMNS, parse, read_table
@@ -273,12 +282,15 @@ def stable_compounds(table: np.ndarray, dft: DFTCompounds, *, threads: int | Non
 
 def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndarray,
                   valid: np.ndarray, dft: DFTCompounds, predict_fractions, *, match_tol: float,
-                  threads: int | None = None) -> pd.DataFrame:
+                  threads: int | None = None, end_artifact: np.ndarray | None = None) -> pd.DataFrame:
     """DFT metrics (one row per system of ``table``) for predicted hulls over a shared grid.
 
     ``energies`` / ``is_vertex`` (n_systems, n_points) are the screen's; ``predict_fractions(rows,
     fractions)`` returns the model's fp32 energies at arbitrary compositions (``rows[i]`` the
-    system's elements). Systems flagged not ``valid`` get NaN metrics.
+    system's elements). Systems flagged not ``valid`` get NaN metrics. ``end_artifact`` (the same
+    shape; the screen's ``end_artifact`` vertices) adds ``tp_pred_end`` (those that match a DFT
+    stable compound) and ``tp_dft_end`` (DFT stable compounds matched by them alone), so that
+    precision and recall can be told without them.
     """
     n_sys, order = table.shape
     gf = np.asarray(grid_fractions, dtype=np.float64)
@@ -326,12 +338,19 @@ def compare_block(table: np.ndarray, grid_fractions: np.ndarray, energies: np.nd
         matched_pred, matched_dft = match_compositions(pv_s, gf[pv_p], sys_of[dv], f_dft[dv], n_sys, match_tol)
         cols["tp_pred"] = np.bincount(pv_s[matched_pred], minlength=n_sys)
         cols["tp_dft"] = np.bincount(sys_of[dv][matched_dft], minlength=n_sys)
+        if end_artifact is not None:
+            end = np.asarray(end_artifact, dtype=bool)[pv_s, pv_p]
+            _, matched_rest = match_compositions(pv_s[~end], gf[pv_p[~end]], sys_of[dv], f_dft[dv], n_sys, match_tol)
+            cols["tp_pred_end"] = np.bincount(pv_s[matched_pred & end], minlength=n_sys)
+            cols["tp_dft_end"] = cols["tp_dft"] - np.bincount(sys_of[dv][matched_rest], minlength=n_sys)
         bad_sys = ~(valid & ok_sys)
     else:
         z = np.zeros(n_sys, dtype=np.int64)
         cols.update(n_dft_stable=z, stab_tp=z, stab_fp=z, stab_fn=z, stab_tn=z, mae_dft_hull=np.full(n_sys, np.nan))
         pv_s = np.nonzero(is_vertex)[0]
         cols["tp_pred"], cols["tp_dft"] = z, z
+        if end_artifact is not None:
+            cols["tp_pred_end"], cols["tp_dft_end"] = z, z
         bad_sys = ~valid
     out = pd.DataFrame(cols)
     n_pred = np.bincount(pv_s, minlength=n_sys)

@@ -18,17 +18,18 @@ from .. import compositions
 from .._progress import progress as _progress_bar
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import InvalidInputError, ScreeningError
+from ..hull import hull_batch
 from .certify import Certifier
 from .edges import EdgeEnergies, edge_sharing
 from .engine import InferenceEngine
-from .hulls import BlockHulls, corner_mask, plain_hulls, vertex_depth
+from .hulls import HULL_TOL, BlockHulls, corner_mask, plain_hulls, vertex_depth
 from .models import make_engine
 from .models import resolve_model as _load_model
 from .names import ORDER_NAMES, alphabetical_order, formulas, system_names
 from .result import ScreenResult
 
 __all__ = ["screen", "auto_precision", "parse_shard", "resolve_grid", "grid_label", "grid_spacing", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
-           "MAX_INTERVALS", "PRECISIONS"]
+           "MAX_INTERVALS", "PRECISIONS", "element_energies", "end_depths"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ _BLOCK_PAIRS = 1 << 18
 EDGE_FP32_COST = 4
 PRECISIONS = ("auto", "bf16", "fp32", "bf16-uncertified")
 # the text columns of the result tables
-_TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "min_formula", "formula")
+_TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "min_formula", "formula", "end_element")
 
 
 def parse_shard(shard) -> tuple[int, int] | None:
@@ -235,7 +236,10 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     fine grid a smooth prediction has many shallow vertices side by side, and 0 counts them all.
     Depths come from the screen's energies (in a bf16 screen, bf16 at the points not re-evaluated),
     so a vertex whose depth is within the bf16 error of ``min_depth`` may count differently from an
-    fp32 screen.
+    fp32 screen. The element ends of every hull are at 0; a stable compound that is less than
+    ``min_depth`` deep with the ends at the model's own energies for the pure elements (where below
+    0) is flagged ``end_artifact`` in ``vertices`` (:func:`end_depths`), kept in ``n_stable`` and
+    counted apart.
     Systems are named ``"Fe-O"`` (symbols in alphabetical order) and formulas ``"Fe2O3"``, as
     pymatgen writes them (:mod:`hullpack.screening.names`).
 
@@ -285,6 +289,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
         log.info("screening: the model has no bf16 path (autocast changes nothing); screening in fp32")
         precision = "fp32"
     whole = table  # a shard calibrates, and decides on shared edges, as the whole screen does
+    references = element_energies(engine)
     if sh is not None:
         table = np.array_split(table, sh[1])[sh[0]]
 
@@ -305,7 +310,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     else:
         edges = None
     sys_parts, vert_parts, pt_parts, dft_parts = [], [], [], []
-    t_screen = t_dft = 0.0
+    t_screen = t_dft = t_end_check = 0.0
     letters = "ABCD"[:order]
     with _progress_bar(total=len(table) * n_inner, desc="screen", unit="pred",
                        disable=None if progress else True) as bar:
@@ -321,9 +326,15 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
                                   threads=threads, edges=edges)
             depth = vertex_depth(fr, res.energies, res.is_vertex, threads=threads)
             stable = res.is_vertex & (depth >= min_depth)
-            vf = formulas(tb, g, *np.nonzero(stable))
-            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, stable, letters, vf))
-            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], fr, res, stable, depth, letters, vf))
+            t_end = time.perf_counter()
+            end_depth, end_element = end_depths(tb, fr, res.energies, stable, depth, references, threads=threads)
+            end_artifact = stable & ~(end_depth >= max(min_depth, HULL_TOL))
+            t_end_check += time.perf_counter() - t_end
+            s, p = _chemists_order(tb, fr, stable)
+            vf = formulas(tb, g, s, p)
+            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, stable, end_artifact, letters, vf))
+            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], fr, res, s, p, letters, vf, depth=depth,
+                                           end_depth=end_depth, end_artifact=end_artifact, end_element=end_element))
             if points:
                 pt_parts.append(_point_rows(tb, names[s0:s0 + block], fr, res, letters))
             t1 = time.perf_counter()
@@ -332,7 +343,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
                 from .dft import compare_block
 
                 dft_parts.append(compare_block(tb, fr, res.energies, stable, res.valid, dft,
-                                               engine.predict_fractions, match_tol=match_tol, threads=threads))
+                                               engine.predict_fractions, match_tol=match_tol, threads=threads,
+                                               end_artifact=end_artifact))
                 t_dft += time.perf_counter() - t1
             _trim_heap()
     systems_df = pd.concat(sys_parts, ignore_index=True)
@@ -348,7 +360,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     # precision (shared edges, the calibration sample, fp32 re-evaluations and the DFT side included)
     stats = {"n_systems": int(len(table)), "n_predictions": int(len(table) * n_inner),
              "n_evaluated": dict(engine.n_evaluated), "n_fp32": int(systems_df["n_fp32"].sum()),
-             "seconds_screen": t_screen, "seconds_dft": t_dft, "seconds_total": time.perf_counter() - t_start}
+             "seconds_screen": t_screen, "seconds_end_check": t_end_check, "seconds_dft": t_dft,
+             "seconds_total": time.perf_counter() - t_start}
     if certifier is not None:
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
@@ -357,7 +370,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256"),
               "model_test_mae": getattr(net, "metadata", {}).get("test_mae"),
-              "engine": type(engine).__name__, "certification": certifier.report() if certifier else None}
+              "engine": type(engine).__name__, "certification": certifier.report() if certifier else None,
+              "element_energies": {ELEMNET_ELEMENTS[k]: float(references[k]) for k in np.unique(whole)}}
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net, dft)
@@ -414,25 +428,98 @@ def _element_cols(tb: np.ndarray, letters: str, repeat=None) -> dict:
     return cols
 
 
-def _system_rows(tb, names, g, res, stable, letters, vertex_formulas) -> pd.DataFrame:
-    """``vertex_formulas``: the formulas of ``np.nonzero(stable)``, system by system."""
+def _chemists_order(table: np.ndarray, fractions: np.ndarray, stable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(system, point)`` indices of ``stable``, system by system, and within a system from the
+    first element of its name towards the last: by decreasing fraction of ``A``, then of ``B`` (a
+    binary's compounds by increasing fraction of ``B``, as its plot's x axis runs: FeO, Fe3O4,
+    Fe2O3 in Fe-O)."""
+    s, p = np.nonzero(stable)
+    named = np.take_along_axis(fractions[p], alphabetical_order(table)[s], axis=1)  # the name's order
+    keys = tuple(-named[:, j] for j in reversed(range(named.shape[1])))
+    order = np.lexsort(keys + (s,))
+    return s[order], p[order]
+
+
+def element_energies(engine) -> np.ndarray:
+    """The model's own fp32 energy (eV/atom) of each of ElemNet's 86 pure elements, in
+    :data:`~hullpack.elements.ELEMNET_ELEMENTS` order. A screen's hulls keep their element ends at
+    0 (an element's formation energy, by definition); these values only serve :func:`end_depths`.
+    All 86 in one batch, so that every shard gets the same numbers; they are left out of
+    ``engine.n_evaluated``, which counts the screen's points and their checks."""
+    n = len(ELEMNET_ELEMENTS)
+    counted = dict(engine.n_evaluated)
+    e = engine.predict_fractions(np.arange(n)[:, None], np.ones((n, 1))).astype(np.float64)
+    engine.n_evaluated.update(counted)
+    return e
+
+
+def end_depths(table: np.ndarray, fractions: np.ndarray, energies: np.ndarray, stable: np.ndarray,
+               depth: np.ndarray, references: np.ndarray, *, threads: int | None = None):
+    """How deep each ``stable`` vertex lies when the element ends of its system sit at the model's
+    own energies (``references``, :func:`element_energies`) wherever those are below 0, instead of
+    at 0; and which element's end lowers it most. Returns ``(end_depth, end_element)``, both
+    ``(n_systems, n_points)``: eV/atom (NaN off the stable vertices; ``depth`` itself where no end of
+    the system is below 0), and an ElemNet index (-1 where no end lowers it).
+
+    The hull with ends at energies ``mu`` is the hull (ends at 0) of the energies minus the plane
+    ``sum_i x_i mu_i``, and subtracting a plane keeps every vertical distance, so one hull of the
+    shifted energies per system gives the depths (:func:`hullpack.hull.hull_batch` with
+    ``depth=True``; a point that is no longer a vertex gets minus its energy above that hull).
+    Lower ends only lower the hull of the other points: the depth falls, by at most
+    ``sum_i x_i |mu_i|`` at the vertex; the element with the largest term is ``end_element``.
+
+    >>> from hullpack.compositions import grid_fractions, uniform_grid
+    >>> fr = grid_fractions(uniform_grid(2, 4))            # fraction of O, then Fe: ElemNet's order
+    >>> e = np.array([[0.0, -0.4, -0.6, -0.25, 0.0]])      # (O, Fe) fractions (1,0) .. (0,1)
+    >>> mu = np.zeros(86); mu[6] = -1.0                    # the model puts pure O at -1 eV/atom
+    >>> stable = np.array([[False, True, True, False, False]])
+    >>> d, el = end_depths(np.array([[6, 22]]), fr, e, stable, np.full((1, 5), 0.1), mu)
+    >>> d.round(3).tolist()[0][1:3], el.tolist()[0][1:3]   # the O-rich vertex owes its depth to O's end
+    ([-0.4, 0.1], [6, 6])
+    """
+    mu = np.asarray(references, dtype=np.float64)[np.asarray(table, dtype=np.int64)]  # columns as the grid's
+    mu = np.where(np.isfinite(mu) & (mu < 0), mu, 0.0)
+    end_depth = np.where(stable, depth, np.nan)
+    end_element = np.full(stable.shape, -1, dtype=np.int32)
+    rows = np.flatnonzero(stable.any(axis=1) & (mu < 0).any(axis=1))
+    if len(rows):
+        shifted = np.asarray(energies, dtype=np.float64)[rows] - mu[rows] @ np.asarray(fractions).T
+        h = hull_batch(fractions, shifted, tol=HULL_TOL, decomposition=False, depth=True, nonfinite="nan",
+                       threads=threads, progress_bar=False)
+        # removing a point that is no vertex leaves the hull as it is: its depth below the hull of
+        # the others is minus its energy above the hull
+        d = np.where(h.is_vertex, h.vertex_depth, -h.e_above_hull)
+        end_depth[rows] = np.where(stable[rows], d, np.nan)
+        s, p = np.nonzero(stable[rows])
+        drop = fractions[p] * -mu[rows][s]  # each end's term of the bound on the fall
+        j = drop.argmax(axis=1)
+        some = drop[np.arange(len(s)), j] > 0
+        end_element[rows[s[some]], p[some]] = table[rows[s[some]], j[some]]
+    return end_depth, end_element
+
+
+def _system_rows(tb, names, g, res, stable, end_artifact, letters, vertex_formulas) -> pd.DataFrame:
+    """``vertex_formulas``: the formulas of the stable vertices, system by system."""
     e = res.energies.astype(np.float64)
     kmin = np.argmin(np.where(np.isfinite(e), e, np.inf), axis=1)
     counts = stable.sum(axis=1)
     per_system = np.split(vertex_formulas, np.cumsum(counts)[:-1]) if len(tb) else []
-    min_formula = np.where(res.valid, formulas(tb, g, np.arange(len(tb)), kmin), "")
+    min_energy = np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan)
+    # no point below 0: the lowest energy is the elements' 0, and no compound is named
+    min_formula = np.where(res.valid & (min_energy < 0), formulas(tb, g, np.arange(len(tb)), kmin), "")
     return _text_typed(pd.DataFrame({
         "system": names, **_element_cols(tb, letters), "n_points": np.full(len(tb), g.shape[0]),
         "n_vertices": res.is_vertex.sum(axis=1).astype(np.int64),
-        "n_stable": counts.astype(np.int64), "stable": [";".join(f) for f in per_system],
-        "min_energy": np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan),
-        "min_formula": min_formula.astype(object),
+        "n_stable": counts.astype(np.int64), "n_end_artifact": end_artifact.sum(axis=1).astype(np.int64),
+        "stable": [";".join(f) for f in per_system],
+        "min_energy": min_energy, "min_formula": min_formula.astype(object),
         "nonfinite": ~res.valid, "n_fp32": res.n_fp32, "delta": res.delta,
     }))
 
 
-def _vertex_rows(tb, names, fr, res, stable, depth, letters, vertex_formulas) -> pd.DataFrame:
-    s, p = np.nonzero(stable)
+def _vertex_rows(tb, names, fr, res, s, p, letters, vertex_formulas, *, depth, end_depth, end_artifact,
+                 end_element) -> pd.DataFrame:
+    """The stable vertices ``(s, p)`` (system, point), one row each."""
     df = pd.DataFrame({"system": np.array(names, dtype=object)[s] if len(s) else np.array([], dtype=object)})
     cols = _element_cols(tb, letters)
     for L in letters:
@@ -443,6 +530,10 @@ def _vertex_rows(tb, names, fr, res, stable, depth, letters, vertex_formulas) ->
     df["formula"] = vertex_formulas
     df["energy"] = res.energies[s, p].astype(np.float64)
     df["depth"] = depth[s, p]  # below the hull of the other points, eV/atom
+    df["end_depth"] = end_depth[s, p]  # the same, with the element ends at the model's energies
+    df["end_artifact"] = end_artifact[s, p]
+    symbols = np.array([""] + list(ELEMNET_ELEMENTS), dtype=object)
+    df["end_element"] = np.where(end_artifact[s, p], symbols[end_element[s, p] + 1], "").astype(object)
     return _text_typed(df)
 
 

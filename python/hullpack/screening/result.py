@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,16 @@ def _nanmean(column: pd.Series) -> float:
     return float(v.mean()) if v.size else math.nan
 
 
+def _ratio(num, den) -> float:
+    """``num / den``; NaN where ``den`` is 0."""
+    return float(num) / float(den) if den else math.nan
+
+
+def _metric(value: float) -> str:
+    """A metric as the summary prints it: three decimals, or "undefined" (nothing to count)."""
+    return f"{value:.3f}" if np.isfinite(value) else "undefined"
+
+
 @dataclass
 class ScreenResult:
     """Tables of a screen (see :func:`hullpack.screening.screen`).
@@ -61,16 +72,22 @@ class ScreenResult:
 
     ``systems``: one row per system: ``system``, the elements ``A``, ``B`` (``C``, ``D``), ``n_points``,
     ``n_vertices`` (hull vertices, pure elements excluded), ``n_stable`` (those at least
-    ``min_depth`` below the hull of the other points: the predicted stable compounds), ``stable``
-    (their formulas, ";"-separated), ``min_energy`` and ``min_formula`` (lowest predicted energy),
-    ``nonfinite`` (True: a prediction was NaN/inf; the system has no hull), ``n_fp32`` (points
-    re-evaluated in fp32 by the bf16 certification) and, with the DFT comparison, ``n_dft``,
-    ``n_dft_stable``, ``tp_pred``, ``tp_dft``, ``precision``, ``recall``, ``mae_dft_hull``,
-    ``stab_tp/fp/fn/tn``, ``stab_f1``, ``agree``.
-    ``vertices``: one row per predicted stable compound: ``system``, elements, ``x_A``.. fractions,
-    ``formula``, ``energy``, ``depth`` (eV/atom below the hull of the other points: how far the
-    compound is predicted stable). ``points`` (on request): every grid point of every system with
-    ``energy``, ``e_above_hull``, ``is_vertex``.
+    ``min_depth`` below the hull of the other points: the predicted stable compounds, end artifacts
+    included), ``n_end_artifact`` (those that are end artifacts, below), ``stable`` (their formulas,
+    ";"-separated, from the first element of the name towards the last: a binary's by increasing
+    fraction of ``B``), ``min_energy`` (lowest predicted energy; 0, the elements', where no point is
+    below 0) and ``min_formula`` (its compound; empty where no point is below 0), ``nonfinite``
+    (True: a prediction was NaN/inf; the system has no hull), ``n_fp32`` (points re-evaluated in
+    fp32 by the bf16 certification) and, with the DFT comparison, ``n_dft``, ``n_dft_stable``,
+    ``tp_pred``, ``tp_dft``, ``tp_pred_end``, ``tp_dft_end`` (matches owed to end artifacts),
+    ``precision``, ``recall``, ``mae_dft_hull``, ``stab_tp/fp/fn/tn``, ``stab_f1``, ``agree``.
+    ``vertices``: one row per predicted stable compound, in the order of ``stable``: ``system``,
+    elements, ``x_A``.. fractions, ``formula``, ``energy``, ``depth`` (eV/atom below the hull of the
+    other points: how far the compound is predicted stable), ``end_depth`` (the same with the element
+    ends at the model's own energies where those are below 0, ``config["element_energies"]``),
+    ``end_artifact`` (``end_depth`` below ``min_depth``: stable only because an end is pinned at 0)
+    and ``end_element`` (the end it owes that to). ``points`` (on request): every grid point of
+    every system with ``energy``, ``e_above_hull``, ``is_vertex``.
     """
 
     systems: pd.DataFrame
@@ -138,14 +155,7 @@ class ScreenResult:
         if bad:
             lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])})")
         if "stab_tp" in s:
-            m = self.dft_metrics()
-            known = self.config.get("dft") or "OQMD"
-            lines.append(f"DFT ({known}) stable compounds: {m['n_dft_stable']:,}; predicted-stable precision "
-                         f"{m['precision']:.3f}, recall {m['recall']:.3f} (composition within "
-                         f"{self.config.get('match_tol', float('nan')):.4g})")
-            lines.append(f"stability F1 over {m['n_dft']:,} known compounds: {m['stability_f1']:.3f}; MAE at DFT hull "
-                         f"compositions {m['mae_dft_hull']:.3f} eV/atom (mean over systems); stable sets "
-                         f"agree in {m['agree']:.1%} of systems")
+            lines += self._dft_lines()
         if "seconds_total" in self.stats:
             total, work, dft = (self.stats.get(k, 0) for k in ("seconds_total", "seconds_screen", "seconds_dft"))
             setup = "model, data" + (", calibration" if self.config.get("certification") else "")
@@ -154,8 +164,9 @@ class ScreenResult:
         return "\n".join(lines)
 
     def _stable_lines(self) -> list[str]:
-        """The summary's lines on the predicted stable compounds: how many, how deep, and how many
-        shallower hull vertices the depth threshold left out."""
+        """The summary's lines on the predicted stable compounds: how many, how deep, how many
+        shallower hull vertices the depth threshold left out, and how many owe their depth to an
+        element end pinned at 0 (``end_artifact``)."""
         s, v = self.systems, self.vertices
         n, min_depth = int(s["n_stable"].sum()), float(self.config.get("min_depth", 0.0))
         rule = (f"hull vertices at least {1000 * min_depth:g} meV/atom below the hull of the other points"
@@ -163,8 +174,11 @@ class ScreenResult:
         if "n_vertices" in s and min_depth > 0:
             rule += f"; {_count(int(s['n_vertices'].sum()) - n, 'shallower vertex')} not counted"
         lines = [f"predicted stable compounds: {n:,} in {_count(int((s['n_stable'] > 0).sum()), 'system')} ({rule})"]
-        if n and min_depth < ROBUST_DEPTH:
-            robust = int((v["depth"] >= ROBUST_DEPTH).sum())
+        end = v["end_artifact"].to_numpy(bool) if "end_artifact" in v else np.zeros(len(v), bool)
+        deep = v["depth"].to_numpy(float) >= ROBUST_DEPTH
+        counts_robust = n and min_depth < ROBUST_DEPTH
+        if counts_robust:
+            robust = int((deep & ~end).sum())
             band = f"{1000 * ROBUST_DEPTH:g} meV/atom"
             mae = self.config.get("model_test_mae")  # in the metadata of hullpack's model files
             if mae is None:
@@ -173,9 +187,50 @@ class ScreenResult:
                 why = f", more than the model's test MAE of {1000 * mae:.0f} meV/atom"
             else:
                 why = f"; the model's test MAE of {1000 * mae:.0f} meV/atom is larger, so these too may be noise"
+            but = ", not counting the end artifacts below" if (deep & end).any() else ""
+            lines.append(f"  {robust:,} robust (at least {band} deep{why}{but}), "
+                         f"{int((~deep).sum()):,} within {band} of the hull of the others")
+        if end.any():
+            lines.append(self._end_line(v[end], min_depth, int((deep & end).sum()) if counts_robust else None))
+        return lines
 
-            lines.append(f"  {robust:,} robust (at least {band} deep{why}), "
-                         f"{n - robust:,} within {band} of the hull of the others")
+    def _end_line(self, flagged: pd.DataFrame, min_depth: float, deep: int | None) -> str:
+        """The summary's line on the ``end_artifact`` vertices: how many, next to which elements
+        (the model's own energy of each), and how many of them looked robust."""
+        energies = self.config.get("element_energies") or {}
+        by_element = Counter(flagged["end_element"].tolist()).most_common()
+        shown = [f"{el} at {energies[el]:.3f} eV/atom: {k:,}" if el in energies else f"{el}: {k:,}"
+                 for el, k in by_element[:4]]
+        more = f", {len(by_element) - 4} more elements" if len(by_element) > 4 else ""
+        after = (f"less than {1000 * min_depth:g} meV/atom deep" if min_depth > 0 else "no longer hull vertices")
+        robust = f"; {deep:,} of them at least {1000 * ROBUST_DEPTH:g} meV/atom deep otherwise" if deep else ""
+        return (f"  {len(flagged):,} only because an element end is pinned at 0 eV/atom while the model predicts "
+                f"the pure element below 0 ({'; '.join(shown)}{more}): with the ends at the model's energies "
+                f"they are {after} (column end_artifact{robust})")
+
+    def _dft_lines(self) -> list[str]:
+        """The summary's lines on the DFT comparison; only the metrics that mean something."""
+        m = self.dft_metrics()
+        known = self.config.get("dft") or "OQMD"
+        if m["n_dft"] == 0:
+            return [f"DFT ({known}): no known compounds in these systems, so nothing to compare with"]
+        if m["n_dft_stable"] == 0:
+            lines = [f"DFT ({known}) stable compounds: none among the {_count(m['n_dft'], 'known compound')} of these "
+                     "systems (all lie above the hull of the elements), so no precision or recall"]
+        else:
+            lines = [f"DFT ({known}) stable compounds: {m['n_dft_stable']:,}; predicted-stable precision "
+                     f"{_metric(m['precision'])}, recall {m['recall']:.3f} (composition within "
+                     f"{self.config.get('match_tol', float('nan')):.4g})"]
+            if m.get("n_end_artifact"):
+                lines.append(f"  without the {m['n_end_artifact']:,} end artifacts: precision "
+                             f"{_metric(m['precision_without_end'])}, recall {m['recall_without_end']:.3f}")
+        mae = m["mae_dft_hull"]  # NaN without DFT stable compounds
+        lines.append(f"stability F1 over {_count(m['n_dft'], 'known compound')}: {_metric(m['stability_f1'])}"
+                     + (f"; MAE at DFT hull compositions {mae:.3f} eV/atom (mean over systems)" if np.isfinite(mae) else ""))
+        if m["n_systems_with_compounds"]:
+            lines.append(f"stable sets agree in {m['agree_with_compounds']:.1%} of the "
+                         f"{_count(m['n_systems_with_compounds'], 'system')} with a predicted or DFT stable compound "
+                         f"({m['agree']:.1%} of all systems, counting those where both sets are empty)")
         return lines
 
     def system(self, name: str) -> pd.Series:
@@ -189,20 +244,31 @@ class ScreenResult:
 
     def dft_metrics(self) -> dict:
         """The DFT comparison over the whole screen (needs ``compare_dft=True``): counts, stable-
-        compound precision and recall, stability F1, mean MAE at the DFT hull compositions and the
-        share of systems whose stable sets agree."""
+        compound precision and recall, the same without the ``end_artifact`` vertices
+        (``precision_without_end``, ``recall_without_end``), stability F1, mean MAE at the DFT hull
+        compositions and the share of systems whose stable sets agree: ``agree`` over all systems
+        (two empty sets agree), ``agree_with_compounds`` over the ``n_systems_with_compounds`` where
+        either set has a compound. NaN where a ratio has nothing to count."""
         from .dft import f1_score
 
         s = self.systems
         if "stab_tp" not in s:
             raise ScreeningError("DFT metrics need a screen with compare_dft=True")
         tp, fp, fn = (float(s[c].sum()) for c in ("stab_tp", "stab_fp", "stab_fn"))
-        n_pred, n_dft = float(s["n_stable"][s["tp_pred"].notna()].sum()), float(s["n_dft_stable"].sum())
-        return {"n_dft": int(s["n_dft"].sum()), "n_dft_stable": int(n_dft),
-                "precision": float(s["tp_pred"].sum() / n_pred) if n_pred else float("nan"),
-                "recall": float(s["tp_dft"].sum() / n_dft) if n_dft else float("nan"),
-                "stability_f1": float(f1_score(tp, fp, fn)),
-                "mae_dft_hull": _nanmean(s["mae_dft_hull"]), "agree": _nanmean(s["agree"])}
+        compared = s["tp_pred"].notna()
+        n_pred, n_dft = float(s["n_stable"][compared].sum()), float(s["n_dft_stable"].sum())
+        any_side = ((s["n_stable"] > 0) | (s["n_dft_stable"] > 0).fillna(False)) & compared
+        out = {"n_dft": int(s["n_dft"].sum()), "n_dft_stable": int(n_dft),
+               "precision": _ratio(s["tp_pred"].sum(), n_pred), "recall": _ratio(s["tp_dft"].sum(), n_dft),
+               "stability_f1": float(f1_score(tp, fp, fn)),
+               "mae_dft_hull": _nanmean(s["mae_dft_hull"]), "agree": _nanmean(s["agree"]),
+               "agree_with_compounds": _nanmean(s["agree"][any_side]), "n_systems_with_compounds": int(any_side.sum())}
+        if "tp_pred_end" in s:
+            n_end = float(s["n_end_artifact"][compared].sum())
+            out.update(n_end_artifact=int(s["n_end_artifact"].sum()),
+                       precision_without_end=_ratio(s["tp_pred"].sum() - s["tp_pred_end"].sum(), n_pred - n_end),
+                       recall_without_end=_ratio(s["tp_dft"].sum() - s["tp_dft_end"].sum(), n_dft))
+        return out
 
     @property
     def run_id(self) -> str:

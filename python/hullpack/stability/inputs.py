@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES
 from ..elemnet.featurize import parse_formulas
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..naming import fraction_formula, formulas, systems
@@ -33,15 +34,6 @@ from ..naming import fraction_formula, formulas, systems
 __all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "COMPOSITION_COLUMNS",
            "ENERGY_COLUMNS"]
 
-#: DataFrame columns read as compositions (the first present), unless ``column=`` names one: the
-#: names of Materials Project (``formula_pretty``, older ``pretty_formula``), AFLOW (``compound``)
-#: and others' exports
-COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formula", "reduced_formula", "compound")
-#: DataFrame columns read as energies in eV/atom (the first present), unless ``energies=`` names one:
-#: formation energies under the names of Materials Project, JARVIS, AFLOW and OQMD first (Materials
-#: Project's ``energy_per_atom`` beside them is a total energy), then generic names
-ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_form", "enthalpy_formation_atom",
-                  "delta_e", "energy", "energy_per_atom", "target")
 #: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
 TOTAL_ENERGY_MEDIAN = -4.0
 
@@ -380,7 +372,7 @@ def read_table(path) -> pd.DataFrame:
         raise ValueError(f"{path}: no such file")
     if path.endswith(".parquet"):
         return pd.read_parquet(path)
-    if not path.endswith((".csv", ".csv.gz")):
+    if not path.endswith(TABLE_SUFFIXES):
         raise ValueError(f"{path}: expected a CSV (.csv, .csv.gz) or Parquet (.parquet) file")
     df = pd.read_csv(path, keep_default_na=False, na_values=[""])
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t")):

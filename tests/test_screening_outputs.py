@@ -85,7 +85,7 @@ def test_a_failed_write_leaves_the_folder_as_it_was(model, tmp_path, monkeypatch
     (lambda d: d.write_text("x"), "is a file, not a folder"),
     (lambda d: d.mkdir() or (d / "systems.csv").write_text("a,b"), r"holds screen outputs without a manifest.json \(systems.csv\)"),
     (lambda d: d.mkdir() or (d / MANIFEST).write_text("{"), "manifest.json cannot be read"),
-    (lambda d: d.mkdir() or (d / MANIFEST).write_text("[1, 2]"), "not a hullpack screen's manifest"),
+    (lambda d: d.mkdir() or (d / MANIFEST).write_text("[1, 2]"), "not a hullpack run's manifest"),
 ])
 def test_folders_that_are_refused_even_with_overwrite(setup, match, tmp_path):
     d = tmp_path / "out"

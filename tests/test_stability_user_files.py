@@ -159,3 +159,26 @@ def test_cli_plot_is_checked_first_and_draws_no_bad_row(tmp_path, capsys):
     candidates = stability(["Fe2O3", "FeO"], [np.nan, -1.0], reference=Reference(FORMULAS, FORMATION), errors="ignore")
     points, energies, _, names = _candidate_points(candidates, ["Fe", "O"])
     assert names.tolist() == ["FeO"]
+
+
+def test_cli_output_folder_holds_one_run(tmp_path, capsys):
+    """A run replaces the files of the previous stability run in its folder (its manifest lists
+    them) and leaves other files alone; a screen's folder is refused, and a stability folder by a
+    screen."""
+    pytest.importorskip("matplotlib")
+    pd.DataFrame({"formula": FORMULAS, "energy": FORMATION}).to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "o"
+    assert cli(tmp_path / "f.csv", "--out", out, "--plot", "Fe-O") == 0
+    (out / "notes.txt").write_text("mine")
+    assert sorted(p.name for p in out.iterdir()) == ["Fe-O.png", "manifest.json", "notes.txt", "stability.parquet",
+                                                    "summary.txt"]
+    assert cli(tmp_path / "f.csv", "--out", out, "--format", "csv") == 0
+    assert "wrote 2 files and manifest.json" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "notes.txt", "stability.csv", "summary.txt"]
+    from hullpack.cli import main
+
+    assert main(["-q", "screen", "--elements", "Fe O", "--out", str(out)]) == 2
+    assert "holds the outputs of a stability run; choose another folder" in capsys.readouterr().err
+    assert main(["-q", "screen", "--elements", "Fe O", "--no-dft", "--out", str(tmp_path / "s")]) == 0
+    assert cli(tmp_path / "f.csv", "--out", tmp_path / "s") == 2
+    assert "holds the outputs of a screen; choose another folder" in capsys.readouterr().err

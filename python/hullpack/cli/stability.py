@@ -9,7 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import positive_int
+from .common import plural, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "delta_e, energy, energy_per_atom, target)")
     p.add_argument("--reference-energy-column", metavar="NAME",
                    help="the energy column of the --reference FILE (default: as for FILE)")
-    p.add_argument("--out", default="hullpack-stability", help="output folder (default ./hullpack-stability)")
+    p.add_argument("--out", default="hullpack-stability",
+                   help="output folder (default ./hullpack-stability); a run replaces the files the previous "
+                        "stability run there listed in its manifest.json, and leaves other files alone")
     p.add_argument("--format", choices=("parquet", "csv", "both"), default="parquet",
                    help="table format (default parquet; csv needs no pyarrow)")
     p.add_argument("--plot", metavar="SPACE", help="draw one chemical space, e.g. Fe-O or Fe-Ni-O (4+ elements: "
@@ -100,8 +102,6 @@ def _summary_lines(table, what: str, energies: str, against: str) -> list[str]:
     import numpy as np
     import pandas as pd
 
-    from .common import plural
-
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
@@ -152,6 +152,9 @@ def _write(table, out: Path, fmt: str, name: str) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import uuid
+
+    from hullpack.screening.outputs import MANIFEST, check_folder, write_outputs
     from hullpack.stability import parse, stability
     from hullpack.stability.inputs import read_table
     from hullpack.stability.protocol import fractions_matrix
@@ -178,8 +181,8 @@ def run(args: argparse.Namespace) -> int:
                          "with --model default")
     if args.join and args.reference == "none":
         raise ValueError("--join needs --reference")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    # a folder of the previous stability run: its listed files are replaced, nothing else
+    check_folder(args.out, None, overwrite=True, kind="stability")
     reference, against = (None, "each other") if args.reference == "none" else _reference(args.reference, args)
     if reference is not None:
         against = (f"{against}: {len(reference):,} compounds in {reference.n_spaces:,} chemical spaces"
@@ -188,16 +191,9 @@ def run(args: argparse.Namespace) -> int:
     energies_note = (f"column '{e_col}'" if model is None else f"ElemNet predictions ({model_spec}"
                      + (", as FILE has no energy column" if e_col is None and args.model is None else "")
                      + "); elements at 0 eV/atom, their formation energy by definition")
-    files: list[Path] = []
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
-        print(result.summary())
-        files += _write(result.table, out, args.format, "protocol")
-        result.metrics.to_csv(out / "metrics.csv")
-        files.append(out / "metrics.csv")
-        (out / "summary.txt").write_text(result.summary() + "\n")
-        files.append(out / "summary.txt")
-        table = None
+        text, table = result.summary(), None
     else:
         energies = e_col
         if model is not None:
@@ -206,14 +202,24 @@ def run(args: argparse.Namespace) -> int:
         table = stability(df, energies, reference=reference, join=args.join, column=args.column, tol=args.tol,
                           threads=args.threads, errors="ignore", progress_bar=bar)
         text = "\n".join(_summary_lines(table, args.file, energies_note, against))
-        print(text)
-        (out / "summary.txt").write_text(text + "\n")
-        files += _write(table, out, args.format, "stability") + [out / "summary.txt"]
-    if args.plot:
-        files += _plot(args.plot, reference, df if reference is None else None, table, args, out)
-    from .common import plural
+    print(text)
 
-    print(f"wrote {plural(len(files), 'file')} to {out.resolve()}")
+    def write(stage: Path) -> list[Path]:
+        (stage / "summary.txt").write_text(text + "\n")
+        files = [stage / "summary.txt"]
+        if args.compare:
+            files += _write(result.table, stage, args.format, "protocol")
+            result.metrics.to_csv(stage / "metrics.csv")
+            files.append(stage / "metrics.csv")
+        else:
+            files += _write(table, stage, args.format, "stability")
+        if args.plot:
+            files += _plot(args.plot, reference, df if reference is None else None, table, args, stage)
+        return files
+
+    files = write_outputs(args.out, uuid.uuid4().hex, [write], overwrite=True, kind="stability",
+                          record={"command": "hullpack stability", "file": str(args.file)})
+    print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {Path(args.out).resolve()}")
     return 0
 
 

@@ -1,5 +1,7 @@
 """Output folders of a screen: a folder holds the files of one screen and a ``manifest.json`` that
 lists them, so that the files of two screens never mix and a failed write leaves nothing behind.
+``hullpack stability`` keeps its folders by the same rules (``kind="stability"``): a folder holds
+one kind of run, and a stability run replaces the files the previous one listed.
 
 The rules, checked by :func:`check_folder` (the command line calls it before any work) and applied
 by :func:`write_outputs` (every writer of :class:`~hullpack.screening.result.ScreenResult`):
@@ -43,6 +45,9 @@ MANIFEST = "manifest.json"
 #: names of the files a screen writes (besides ``SYSTEM.png`` plots): a folder holding such files
 #: without a manifest is refused
 OUTPUT_PATTERNS = ("systems.*", "vertices.*", "points.*", "groups.csv", "groups_*.png")
+#: per kind of run: what to call it, and the names of its files
+_KINDS = {"screen": ("screen", OUTPUT_PATTERNS),
+          "stability": ("stability run", ("stability.*", "protocol.*", "metrics.csv"))}
 _STAGING = ".hullpack-staging-"
 
 
@@ -58,7 +63,7 @@ def read_manifest(folder) -> dict | None:
         raise ScreeningError(f"out {str(folder)!r}: {MANIFEST} cannot be read ({exc}); remove it or choose "
                              "another folder") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list) or "run_id" not in manifest:
-        raise ScreeningError(f"out {str(folder)!r}: {MANIFEST} is not a hullpack screen's manifest; remove it or "
+        raise ScreeningError(f"out {str(folder)!r}: {MANIFEST} is not a hullpack run's manifest; remove it or "
                              "choose another folder")
     return manifest
 
@@ -69,10 +74,12 @@ def _listed(manifest: dict) -> list[str]:
     return [n for n in names if n and n == Path(n).name and n not in (".", "..", MANIFEST)]
 
 
-def check_folder(folder, run_id: str | None, *, overwrite: bool = False) -> dict | None:
+def check_folder(folder, run_id: str | None, *, overwrite: bool = False, kind: str = "screen") -> dict | None:
     """Raises :class:`~hullpack.errors.ScreeningError` (naming the folder and what to do) if the
     screen ``run_id`` (None: a screen still to run) may not write into ``folder``; returns the
-    folder's manifest, if it has one. Writes nothing."""
+    folder's manifest, if it has one. Writes nothing. ``kind``: of the run ("screen", "stability");
+    a folder whose manifest is another kind's is refused, overwrite or not."""
+    what, patterns = _KINDS[kind]
     p = Path(folder)
     where = f"out {str(folder)!r}"
     if p.exists() and not p.is_dir():
@@ -88,28 +95,32 @@ def check_folder(folder, run_id: str | None, *, overwrite: bool = False) -> dict
         raise ScreeningError(f"{where} is not writable")
     manifest = read_manifest(p)
     if manifest is not None:
+        theirs = manifest.get("kind", "screen")
+        if theirs != kind:
+            raise ScreeningError(f"{where}: holds the outputs of a {_KINDS.get(theirs, (theirs,))[0]}; choose "
+                                 "another folder")
         if overwrite or (run_id is not None and manifest["run_id"] == run_id):
             return manifest
         n = len(_listed(manifest))
-        raise ScreeningError(f"{where}: holds another screen's outputs ({n} file{'' if n == 1 else 's'} listed in its "
-                             f"{MANIFEST}, written {manifest.get('written', 'at an unknown time')}); replace them "
-                             "with overwrite=True (hullpack screen --overwrite) or choose another folder")
-    stray = sorted(f.name for f in p.iterdir() if any(fnmatch.fnmatch(f.name, pat) for pat in OUTPUT_PATTERNS))
+        raise ScreeningError(f"{where}: holds another {what}'s outputs ({n} file{'' if n == 1 else 's'} listed in "
+                             f"its {MANIFEST}, written {manifest.get('written', 'at an unknown time')}); replace "
+                             "them with overwrite=True (hullpack screen --overwrite) or choose another folder")
+    stray = sorted(f.name for f in p.iterdir() if any(fnmatch.fnmatch(f.name, pat) for pat in patterns))
     if stray:
-        raise ScreeningError(f"{where}: holds screen outputs without a {MANIFEST} ({', '.join(stray[:4])}"
+        raise ScreeningError(f"{where}: holds {what} outputs without a {MANIFEST} ({', '.join(stray[:4])}"
                              f"{' ...' if len(stray) > 4 else ''}), so which files to replace is unknown; remove "
                              "them or choose another folder")
     return None
 
 
 def write_outputs(folder, run_id: str, writers: Iterable[Callable[[Path], list]], *, overwrite: bool = False,
-                  record: dict | None = None) -> list[Path]:
+                  record: dict | None = None, kind: str = "screen") -> list[Path]:
     """Runs each writer on a staging folder (it writes its files there and returns their paths),
     then moves the files into ``folder`` and lists them in its manifest, under the rules above.
     ``record``: more JSON-able fields for the manifest (the command, the screen's settings).
     Returns the paths of the files written, in ``folder``."""
     p = Path(folder)
-    previous = check_folder(p, run_id, overwrite=overwrite)
+    previous = check_folder(p, run_id, overwrite=overwrite, kind=kind)
     created = not p.exists()
     p.mkdir(parents=True, exist_ok=True)
     stage = p / f"{_STAGING}{run_id[:12]}-{os.getpid()}"
@@ -138,7 +149,7 @@ def write_outputs(folder, run_id: str, writers: Iterable[Callable[[Path], list]]
             files.append({"name": name, "bytes": (p / name).stat().st_size})
         from .. import __version__
 
-        manifest = {"run_id": run_id, "hullpack": __version__,
+        manifest = {"run_id": run_id, "kind": kind, "hullpack": __version__,
                     "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     **(record or {}), "files": files}
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n")

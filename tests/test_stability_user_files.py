@@ -182,3 +182,33 @@ def test_cli_output_folder_holds_one_run(tmp_path, capsys):
     assert main(["-q", "screen", "--elements", "Fe O", "--no-dft", "--out", str(tmp_path / "s")]) == 0
     assert cli(tmp_path / "f.csv", "--out", tmp_path / "s") == 2
     assert "holds the outputs of a screen; choose another folder" in capsys.readouterr().err
+
+
+def test_review_edge_cases(tmp_path, capsys):
+    # a compound within a wide tol of the others' hull has no polymorph: it decomposes into them
+    t = stability(["Fe2O3", "FeO", "Fe"], [-1.7, -1.4166667 - 5e-6, 0.0], tol=1e-4)
+    assert not t.stable[1] and parse_decomposition(t.decomposition[1]).keys() == {"Fe2O3", "Fe"}
+    # duplicate column names come out once each
+    df = pd.DataFrame([["Fe2O3", -1.7, 1, 2], ["FeO", -1.4, 3, 4]], columns=["formula", "energy", "id", "id"])
+    assert list(stability(df).columns[-2:]) == ["id", "id"] and len(stability(df).columns) == 12
+    # a formulas-only file saved with its index, and integer ids, still get the model's energies
+    pd.DataFrame({"formula": ["Fe2O3", "FeO"], "id": [7, 8]}).to_csv(tmp_path / "F.CSV")
+    assert cli(tmp_path / "F.CSV", "--out", tmp_path / "o") == 0
+    assert "ElemNet predictions (default, as FILE has no energy column)" in capsys.readouterr().out
+    # an earlier release's folder (no manifest) takes the new files beside its own
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "stability.parquet").write_text("old")
+    assert cli(tmp_path / "F.CSV", "--out", old) == 0
+    assert (old / "manifest.json").is_file()
+    (tmp_path / "file").write_text("")
+    assert cli(tmp_path / "F.CSV", "--out", tmp_path / "file") == 2
+    assert capsys.readouterr().err.startswith(f"hullpack stability: --out '{tmp_path / 'file'}' is a file")
+
+
+def test_predict_reads_a_table_whatever_the_suffixs_case(tmp_path, capsys):
+    from hullpack.cli import main
+
+    pd.DataFrame({"formula": ["Fe2O3", "NaCl"], "id": [1, 2]}).to_csv(tmp_path / "P.CSV", index=False)
+    assert main(["-q", "predict", "--file", str(tmp_path / "P.CSV")]) == 0
+    assert [line.split(",")[0] for line in capsys.readouterr().out.splitlines()] == ["formula", "Fe2O3", "NaCl"]

@@ -35,7 +35,7 @@ def _file_formulas(path: str, column: str | None) -> list[str]:
     """The formulas of --file: a table's formula column (a missing cell is an empty formula, which
     cannot be featurized), or a text file's lines that are neither blank nor comments."""
     input_file(path, "--file")
-    if not path.endswith(TABLE_SUFFIXES):
+    if not path.lower().endswith(TABLE_SUFFIXES):
         if column:
             raise CommandError(f"--column {column!r} names a column of a CSV or Parquet --file; {path!r} is read as text "
                                "(one formula per line)")

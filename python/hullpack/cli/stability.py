@@ -70,8 +70,10 @@ def _energy_column(df, name: str | None, what: str, option: str = "--energy-colu
 
 
 def _numeric_columns(df, column: str | None) -> list[str]:
-    """Columns of numbers in ``df`` (not the composition column): energies under another name?"""
-    return [str(c) for c in df.columns if c != column and df[c].dtype.kind in "fiu"]
+    """Columns of non-integer numbers in ``df``: energies under another name? (Not the composition
+    column, nor ids and counts, nor the index pandas saves as "Unnamed: 0".)"""
+    return [str(c) for c in df.columns if c != column and df[c].dtype.kind == "f"
+            and not str(c).startswith("Unnamed: ")]
 
 
 def _load_model(spec: str):
@@ -152,8 +154,10 @@ def _write(table, out: Path, fmt: str, name: str) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import re
     import uuid
 
+    from hullpack.errors import ScreeningError
     from hullpack.screening.outputs import MANIFEST, check_folder, write_outputs
     from hullpack.stability import parse, stability
     from hullpack.stability.inputs import read_table
@@ -182,7 +186,10 @@ def run(args: argparse.Namespace) -> int:
     if args.join and args.reference == "none":
         raise ValueError("--join needs --reference")
     # a folder of the previous stability run: its listed files are replaced, nothing else
-    check_folder(args.out, None, overwrite=True, kind="stability")
+    try:
+        check_folder(args.out, None, overwrite=True, kind="stability")
+    except ScreeningError as exc:
+        raise ValueError(re.sub(r"^out\b", "--out", str(exc))) from None
     reference, against = (None, "each other") if args.reference == "none" else _reference(args.reference, args)
     if reference is not None:
         against = (f"{against}: {len(reference):,} compounds in {reference.n_spaces:,} chemical spaces"

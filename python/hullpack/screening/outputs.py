@@ -47,7 +47,8 @@ MANIFEST = "manifest.json"
 OUTPUT_PATTERNS = ("systems.*", "vertices.*", "points.*", "groups.csv", "groups_*.png")
 #: per kind of run: what to call it, and the names of its files
 _KINDS = {"screen": ("screen", OUTPUT_PATTERNS),
-          "stability": ("stability run", ("stability.*", "protocol.*", "metrics.csv"))}
+          # a folder of an earlier release's stability run (no manifest) takes the new files beside its own
+          "stability": ("stability run", ())}
 _STAGING = ".hullpack-staging-"
 
 

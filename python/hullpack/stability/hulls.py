@@ -31,8 +31,8 @@ _CHUNK = 65536   # queries per call of the core when a progress bar is shown
 _ELEMENT_NAMES = formulas(np.arange(len(ELEMNET_ELEMENTS) + 1), np.arange(len(ELEMNET_ELEMENTS)),
                           np.ones(len(ELEMNET_ELEMENTS), dtype=np.int64))
 _LISTED = 10     # bad rows spelled out in a warning or error
-# eV/atom: decomposition energy below energy above hull by more than this marks a polymorph (the two
-# differ by far more there, and agree to rounding elsewhere)
+# eV/atom: decomposition energy below energy above hull by more than this (and tol) marks a row
+# above a stable entry of its own composition (the two agree to rounding elsewhere)
 _POLYMORPH_GAP = 1e-7
 
 
@@ -246,7 +246,7 @@ class Reference:
             entries = np.searchsorted(self.rows, rows[valid]).astype(np.int64)
         res = _query(lambda a, b: self._hulls.query_entries(entries[a:b], n_threads=nt), len(entries), "stability",
                      progress_bar)
-        return _table(parsed, valid, res, self._product_names)
+        return _table(parsed, valid, res, self._product_names, self.tol)
 
     def evaluate(self, candidates, energies=None, *, join: bool = False, elements=None, column: str | None = None,
                  threads: int | None = None, errors: str = "warn", progress_bar: bool | None = None) -> pd.DataFrame:
@@ -275,12 +275,12 @@ class Reference:
                                          arrays[3][a:b], n_threads=nt)
 
             res = _query(call, len(rows), "stability", progress_bar)
-            return _table(parsed, rows, res, self._product_names)
+            return _table(parsed, rows, res, self._product_names, self.tol)
         both = Reference._from_parsed(Parsed.join([self.parsed.take(self.rows), parsed.take(rows)]), self.tol, threads)
         first = len(self.rows)
         res = _query(lambda a, b: both._hulls.query_entries(np.arange(first + a, first + b, dtype=np.int64),
                                                             n_threads=nt), len(rows), "stability", progress_bar)
-        return _table(parsed, rows, res, both._product_names)
+        return _table(parsed, rows, res, both._product_names, self.tol)
 
     def _flag_unknown(self, parsed: Parsed) -> None:
         known = np.array([bool(self._hulls.knows_element(e)) for e in range(len(ELEMNET_ELEMENTS))])
@@ -302,7 +302,7 @@ class Reference:
         return np.where(ids >= 0, self._names[np.maximum(ids, 0)], _ELEMENT_NAMES[np.maximum(-1 - ids, 0)])
 
 
-def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names) -> pd.DataFrame:
+def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names, tol: float) -> pd.DataFrame:
     n = len(parsed)
     e_above = np.full(n, np.nan)
     d_energy = np.full(n, np.nan)
@@ -320,10 +320,11 @@ def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names) -> pd.Dat
     decomposition = np.full(n, None, dtype=object)
     decomposition[rows] = join_rows(np.concatenate([[0], np.cumsum(count)]), parts, " + ")
     # The products above are those of the decomposition energy: the hull without the row's
-    # composition. An unstable row whose decomposition energy lies below its energy above the hull
-    # sits above an entry of its own composition (a polymorph, or an equal duplicate), the hull's
-    # point there: that entry is what it decomposes into.
-    polymorph = rows[~res["stable"].astype(bool) & (res["decomposition_energy"] < res["e_above_hull"] - _POLYMORPH_GAP)]
+    # composition. An unstable row whose decomposition energy lies more than tol below its energy
+    # above the hull sits above an entry of its own composition that is more than tol below that
+    # hull, a stable one (a polymorph, or an equal duplicate): that entry is what it decomposes into.
+    gap = max(tol, _POLYMORPH_GAP)
+    polymorph = rows[~res["stable"].astype(bool) & (res["decomposition_energy"] < res["e_above_hull"] - gap)]
     decomposition[polymorph] = "1.0 " + parsed.names[polymorph].astype(object)
     if (res["status"] & 2).any():
         log.warning("%d linear programs hit their iteration limit", int((res["status"] & 2).astype(bool).sum()))
@@ -378,6 +379,6 @@ def _with_input_columns(table: pd.DataFrame, compositions, energies, column) -> 
     if not isinstance(compositions, pd.DataFrame):
         return table
     used = table_columns(compositions, energies if isinstance(energies, str) or energies is None else 0, column)
-    extra = compositions[[c for c in compositions.columns if c not in used]]
+    extra = compositions.iloc[:, [i for i, c in enumerate(compositions.columns) if c not in used]]
     extra = extra.set_axis([f"input_{c}" if c in table.columns else c for c in extra.columns], axis=1)
     return pd.concat([table, extra.set_axis(table.index)], axis=1)

@@ -370,9 +370,9 @@ def read_table(path) -> pd.DataFrame:
     path = str(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
-    if path.endswith(".parquet"):
+    if path.lower().endswith(".parquet"):
         return pd.read_parquet(path)
-    if not path.endswith(TABLE_SUFFIXES):
+    if not path.lower().endswith(TABLE_SUFFIXES):
         raise ValueError(f"{path}: expected a CSV (.csv, .csv.gz) or Parquet (.parquet) file")
     df = pd.read_csv(path, keep_default_na=False, na_values=[""])
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t")):

@@ -9,5 +9,13 @@ COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formu
 #: ``energy_per_atom`` beside them is a total energy), then generic names
 ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_form", "enthalpy_formation_atom",
                   "delta_e", "energy", "energy_per_atom", "target")
+
 #: files read as tables (:func:`hullpack.stability.inputs.read_table`) rather than as text
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def first_present(columns, names) -> str | None:
+    """The first of ``names`` among a table's ``columns``, else None: the column read when none is
+    named (``first_present(df.columns, ENERGY_COLUMNS)``)."""
+    present = set(columns)
+    return next((name for name in names if name in present), None)

@@ -43,13 +43,14 @@ def _file_formulas(path: str, column: str | None) -> list[str]:
             return [t for t in (line.strip() for line in f) if t and not t.startswith("#")]
     import pandas as pd
 
+    from hullpack.columns import first_present
     from hullpack.stability.inputs import read_table
 
     df = read_table(path)
     columns = list(df.columns)
     if column and column not in columns:
         raise CommandError(f"--column {column!r}: --file {path} has no such column (its columns: {columns[:12]})")
-    found = column or next((c for c in COMPOSITION_COLUMNS if c in columns), None)
+    found = column or first_present(columns, COMPOSITION_COLUMNS)
     if found is None:
         raise CommandError(f"--file {path}: no formula column ({', '.join(COMPOSITION_COLUMNS)}) among its columns "
                            f"{columns[:12]}; name it with --column")

@@ -129,6 +129,7 @@ def cli_words(message: str) -> str:
 def _read_dft(args: argparse.Namespace):
     """--dft FILE's compounds, its columns named by --dft-column / --dft-energy-column or found
     among the recognised names; a missing column is named in this command's words."""
+    from hullpack.columns import first_present
     from hullpack.screening.dft import DFTCompounds
     from hullpack.stability.inputs import read_table
 
@@ -136,13 +137,13 @@ def _read_dft(args: argparse.Namespace):
     where = f"--dft {args.dft}"
     columns = list(df.columns)
     shown = f"{columns[:12]}{' ...' if len(columns) > 12 else ''}"
-    column = args.dft_column or next((c for c in COMPOSITION_COLUMNS if c in columns), None)
+    column = args.dft_column or first_present(columns, COMPOSITION_COLUMNS)
     if args.dft_column and args.dft_column not in columns:
         raise CommandError(f"--dft-column {args.dft_column!r}: {where} has no such column (its columns: {shown})")
     if column is None:
         raise CommandError(f"{where}: no formula column ({', '.join(COMPOSITION_COLUMNS)}) among its columns "
                            f"{shown}; name it with --dft-column")
-    energy = args.dft_energy_column or next((c for c in ENERGY_COLUMNS if c in columns), None)
+    energy = args.dft_energy_column or first_present(columns, ENERGY_COLUMNS)
     if args.dft_energy_column and args.dft_energy_column not in columns:
         raise CommandError(f"--dft-energy-column {args.dft_energy_column!r}: {where} has no such column "
                            f"(its columns: {shown})")

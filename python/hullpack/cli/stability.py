@@ -60,13 +60,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _energy_column(df, name: str | None, what: str, option: str = "--energy-column") -> str | None:
-    from hullpack.stability.inputs import ENERGY_COLUMNS
+    from hullpack.columns import ENERGY_COLUMNS, first_present
 
     if name is not None:
         if name not in df.columns:
             raise ValueError(f"{option} {name!r}: {what} has no such column ({list(df.columns)})")
         return name
-    return next((c for c in ENERGY_COLUMNS if c in df.columns), None)
+    return first_present(df.columns, ENERGY_COLUMNS)
 
 
 def _numeric_columns(df, column: str | None) -> list[str]:

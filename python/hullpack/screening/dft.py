@@ -110,7 +110,8 @@ class DFTCompounds:
         [-1.7, -1.4]
         """
         from ..stability.hulls import _report
-        from ..stability.inputs import ENERGY_COLUMNS, parse, read_table
+        from ..columns import ENERGY_COLUMNS, first_present
+        from ..stability.inputs import parse, read_table
 
         if name is None:
             name = Path(source).name if isinstance(source, (str, Path)) else "reference"
@@ -118,7 +119,7 @@ class DFTCompounds:
             if isinstance(source, (str, Path)):
                 source = read_table(source)
             if energies is None and isinstance(source, pd.DataFrame):
-                energies = next((c for c in ENERGY_COLUMNS if c in source.columns), None)
+                energies = first_present(source.columns, ENERGY_COLUMNS)
                 if energies is None:
                     raise ValueError(f"no energy column among {list(source.columns)[:10]}: expected one of "
                                      f"{', '.join(ENERGY_COLUMNS)} (formation energies, eV/atom), or energies=")

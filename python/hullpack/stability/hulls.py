@@ -160,7 +160,6 @@ class Reference:
         except ValueError as exc:
             raise HullInputError(str(exc)) from None
         self._names = parsed.names[self.rows]
-        self._total_energy_signs = total_energy_signs(parsed)
         self._check_references()
 
     @classmethod
@@ -259,7 +258,7 @@ class Reference:
         parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
                                                                           column=column)
         signs = total_energy_signs(parsed, elements_too=False)
-        if signs is not None and self._total_energy_signs is None:
+        if signs is not None and total_energy_signs(self.parsed) is None:
             raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
                                  "formation energies (elements at 0 eV/atom); give the candidates' formation energies")
         self._flag_unknown(parsed)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES
+from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, first_present
 from ..elemnet.featurize import parse_formulas
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
 from ..naming import fraction_formula, formulas, systems
@@ -186,7 +186,7 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     """The columns of ``df`` read as compositions and as energies (None: no energy column): those
     named (``column=``, ``energies=`` a column name), else the first of :data:`COMPOSITION_COLUMNS`
     and, unless ``energies`` gives the values, of :data:`ENERGY_COLUMNS`."""
-    col = column or next((c for c in COMPOSITION_COLUMNS if c in df.columns), None)
+    col = column or first_present(df.columns, COMPOSITION_COLUMNS)
     if col is None or col not in df.columns:
         raise ValueError(f"compositions: no composition column ({column or ', '.join(COMPOSITION_COLUMNS)}) "
                          f"among the table's columns {_listed(df.columns)}; name it with column= "
@@ -196,7 +196,7 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
             raise ValueError(f"energies={energies!r}: no such column in {_listed(df.columns)}")
         return col, energies
     if energies is None:
-        return col, next((c for c in ENERGY_COLUMNS if c in df.columns), None)
+        return col, first_present(df.columns, ENERGY_COLUMNS)
     return col, None
 
 

@@ -377,7 +377,7 @@ def _with_input_columns(table: pd.DataFrame, compositions, energies, column) -> 
     row by row; those named like a result column get an ``input_`` prefix."""
     if not isinstance(compositions, pd.DataFrame):
         return table
-    used = table_columns(compositions, energies if isinstance(energies, str) or energies is None else 0, column)
+    used = table_columns(compositions, energies, column)  # energies given as values: no energy column used
     extra = compositions.iloc[:, [i for i, c in enumerate(compositions.columns) if c not in used]]
     extra = extra.set_axis([f"input_{c}" if c in table.columns else c for c in extra.columns], axis=1)
     return pd.concat([table, extra.set_axis(table.index)], axis=1)

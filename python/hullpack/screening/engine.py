@@ -29,6 +29,8 @@ Pure-element grid points are the references of the hull and are fixed at 0 eV/at
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -89,6 +91,16 @@ class EngineBase:
         self.threads = int(threads) if threads else torch.get_num_threads()
         #: model evaluations so far, by precision (what a screen's throughput is counted in)
         self.n_evaluated = {"fp32": 0, "bf16": 0}
+
+    @contextlib.contextmanager
+    def uncounted(self):
+        """Predictions made inside the ``with`` block are left out of :attr:`n_evaluated` (a probe
+        of the model, the element references: not the screen's points)."""
+        counted = dict(self.n_evaluated)
+        try:
+            yield self
+        finally:
+            self.n_evaluated.update(counted)
 
     def _check(self, precision: str) -> None:
         if precision not in PRECISIONS:

@@ -447,10 +447,8 @@ def element_energies(engine) -> np.ndarray:
     All 86 in one batch, so that every shard gets the same numbers; they are left out of
     ``engine.n_evaluated``, which counts the screen's points and their checks."""
     n = len(ELEMNET_ELEMENTS)
-    counted = dict(engine.n_evaluated)
-    e = engine.predict_fractions(np.arange(n)[:, None], np.ones((n, 1))).astype(np.float64)
-    engine.n_evaluated.update(counted)
-    return e
+    with engine.uncounted():
+        return engine.predict_fractions(np.arange(n)[:, None], np.ones((n, 1))).astype(np.float64)
 
 
 def end_depths(table: np.ndarray, fractions: np.ndarray, energies: np.ndarray, stable: np.ndarray,

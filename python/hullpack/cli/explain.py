@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 
 from .common import positive_int, require
 
@@ -38,7 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    require("xai", *NEEDS)
+    with warnings.catch_warnings():  # shap's import calls matplotlib functions matplotlib plans to deprecate
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        require("xai", *NEEDS)
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed

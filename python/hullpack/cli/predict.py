@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 
 from .common import COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, plural
@@ -39,7 +40,7 @@ def _file_formulas(path: str, column: str | None) -> list[str]:
         if column:
             raise CommandError(f"--column {column!r} names a column of a CSV or Parquet --file; {path!r} is read as text "
                                "(one formula per line)")
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula
             return [t for t in (line.strip() for line in f) if t and not t.startswith("#")]
     import pandas as pd
 
@@ -86,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"hullpack predict: note: {plural(len(elements), 'pure element')} ({', '.join(elements[:_SHOWN])}"
               f"{' ...' if len(elements) > _SHOWN else ''}): an element's formation enthalpy is 0 eV/atom by definition; "
               "the model was trained on compounds and its value there means nothing", file=sys.stderr)
-    print("formula,dH_eV_per_atom")
+    out = csv.writer(sys.stdout, lineterminator="\n")  # quotes a formula holding a comma or a quote
+    out.writerow(["formula", "dH_eV_per_atom"])
     for formula, energy, keep in zip(formulas, energies, ok):
         if keep or args.errors == "nan":
-            print(f"{formula},{energy:.6f}")
+            out.writerow([formula, f"{energy:.6f}"])
     return 0

@@ -1,21 +1,44 @@
-"""``hullpack train``: train ElemNet on the shipped OQMD data (resuming a run folder), or export a
-run's best weights as the shipped default model."""
+"""``hullpack train``: train ElemNet on the shipped OQMD data or a table of formulas and formation
+energies (resuming a run folder), or export a run's best weights as the shipped default model."""
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+from dataclasses import replace
 
-from .common import CommandError, positive_int
+from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, positive_int
+
+log = logging.getLogger("hullpack.cli.train")
 
 NAME = "train"
-HELP = "train ElemNet on the shipped OQMD data (resumes RUN_DIR), or export a run"
-DESCRIPTION = ("Train ElemNet on the OQMD train split, selecting on val. Run it again with the same settings "
-               "to resume. Under torchrun it trains with DDP. Defaults are those of hullpack.elemnet.TrainConfig.")
+HELP = "train ElemNet on OQMD or your own formulas and energies (resumes RUN_DIR), or export a run"
+DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val, or on --data (a table of formulas "
+               "and formation energies in eV/atom). RUN_DIR receives best.pt (the best-val weights: the model "
+               "file for hullpack predict --model and hullpack explain --model), last.pt (the checkpoint a "
+               "resumed run starts from; not a model file) and metrics.jsonl (one JSON line per epoch). "
+               "Run it again on RUN_DIR to resume: settings not given are the run's own; --epochs and "
+               "--patience may be raised. Under torchrun it trains with DDP. Defaults are those of "
+               "hullpack.elemnet.TrainConfig.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # defaults live in hullpack.elemnet.TrainConfig (not imported here: it pulls in torch)
     p.add_argument("run_dir", nargs="?", help="checkpoints, best weights and metrics.jsonl go here")
+    p.add_argument("--data", metavar="FILE", help="train on this CSV (.csv, .csv.gz) or Parquet table instead of "
+                   "OQMD: a formula column (the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
+                   "--formula-column) and a formation energy column in eV/atom (the first of "
+                   + ", ".join(ENERGY_COLUMNS) + ", or --energy-column)")
+    p.add_argument("--val-data", metavar="FILE", help="with --data: the validation table (default: --val-fraction "
+                   "of --data, held out at random by --seed)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="with --data and no --val-data: the share of "
+                   "rows held out for validation (default 0.1)")
+    p.add_argument("--formula-column", metavar="NAME", help="with --data: the formula column")
+    p.add_argument("--energy-column", metavar="NAME", help="with --data: the formation energy column (eV/atom)")
+    p.add_argument("--errors", choices=("raise", "skip"), default="raise", help="with --data: rows whose formula "
+                   "cannot be featurized or whose energy is missing: stop (raise, the default) or leave them "
+                   "out (skip, named in a note)")
     p.add_argument("--export", metavar="RUN_DIR", help="export RUN_DIR/best.pt as the shipped default "
                    "model (fp16) after measuring its test MAE, then exit")
     p.add_argument("--out", help="with --export: write here instead of the package's default file")
@@ -41,8 +64,49 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-after", type=int, help="return after this many epochs (resumable)")
 
 
+def _table(path: str, what: str, args: argparse.Namespace):
+    """``(X, y)`` of the --data or --val-data table (``what``), and the columns read."""
+    from hullpack.elemnet import table_arrays, table_columns
+    from hullpack.errors import CompositionError
+    from hullpack.stability.inputs import read_table
+
+    if not path.lower().endswith(TABLE_SUFFIXES):
+        raise CommandError(f"{what} {path!r}: expected a table, {' or '.join(TABLE_SUFFIXES)}")
+    df = read_table(input_file(path, what))
+    try:
+        columns = table_columns(df, formula_column=args.formula_column, energy_column=args.energy_column)
+        return table_arrays(df, formula_column=columns[0], energy_column=columns[1], errors=args.errors), columns
+    except CompositionError as exc:
+        hint = "" if args.errors == "skip" else "\n(--errors skip leaves them out)"
+        raise CommandError(f"{what} {path}: {exc}{hint}") from None
+    except ValueError as exc:
+        raise CommandError(f"{what} {path}: {exc}") from None
+
+
+def _user_data(args: argparse.Namespace, seed: int):
+    """Training and validation ``(X, y)`` of --data (and --val-data; else rows held out by ``seed``),
+    and where they came from."""
+    import numpy as np
+
+    (x, y), (fcol, ecol) = _table(args.data, "--data", args)
+    source = f"{args.data} (formula column {fcol}, energy column {ecol} in eV/atom; {len(y)} rows)"
+    log.info("--data: %s", source)
+    if args.val_data:
+        val, _ = _table(args.val_data, "--val-data", args)
+        return (x, y), val, f"{source}, selected on {args.val_data}"
+    if not 0 < args.val_fraction < 1:
+        raise CommandError(f"--val-fraction {args.val_fraction}: expected a share between 0 and 1")
+    n_val = int(round(args.val_fraction * len(y)))
+    if not 1 <= n_val < len(y):
+        raise CommandError(f"--data {args.data} has {len(y)} usable rows: too few to hold out "
+                           f"--val-fraction {args.val_fraction} for validation and train on the rest")
+    order = np.random.default_rng(seed).permutation(len(y))
+    val, tr = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return (x[tr], y[tr]), (x[val], y[val]), f"{source}, selected on {n_val} rows held out at random (seed {seed})"
+
+
 def run(args: argparse.Namespace) -> int:
-    from hullpack.elemnet import TrainConfig, export_default, train
+    from hullpack.elemnet import TrainConfig, export_default, run_config, train
 
     if args.export:
         meta = export_default(args.export, out=args.out)
@@ -50,15 +114,27 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.run_dir:
         raise CommandError("give RUN_DIR (or --export RUN_DIR)")
+    data_options = ("val_data", "formula_column", "energy_column")
+    if not args.data and any(getattr(args, k) for k in data_options):
+        raise CommandError("--val-data, --formula-column and --energy-column go with --data: give --data too")
     names = ("epochs", "batch_size", "lr", "warmup_epochs", "schedule", "plateau_factor",
              "plateau_patience", "min_lr", "weight_decay", "grad_clip", "patience", "seed",
              "architecture", "dropout_epochs")
     settings = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
     if args.dropout is not None:
-        settings["dropout"] = tuple(float(p) for p in args.dropout.split(",") if p.strip())
+        try:
+            settings["dropout"] = tuple(float(p) for p in args.dropout.split(",") if p.strip())
+        except ValueError:
+            raise CommandError(f"--dropout {args.dropout!r}: expected comma-separated drop rates such as 0.2,0.1") from None
     settings["bf16"] = {"auto": None, "on": True, "off": False}[args.bf16]
-    out = train(args.run_dir, TrainConfig(**settings), device=args.device,
-                num_threads=args.threads, stop_after=args.stop_after)
+    # a resumed run keeps its own settings where none are given
+    cfg = replace(run_config(args.run_dir) or TrainConfig(), **settings)
+    train_data = val_data = source = None
+    if args.data:
+        train_data, val_data, source = _user_data(args, cfg.seed)
+    out = train(args.run_dir, cfg, train_data=train_data, val_data=val_data,
+                data_source=source, device=args.device, num_threads=args.threads, stop_after=args.stop_after)
     out.pop("history"), out.pop("model")
+    out["best_model"] = os.path.join(args.run_dir, "best.pt")
     print(json.dumps(out))
     return 0

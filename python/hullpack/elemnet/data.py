@@ -65,3 +65,74 @@ def oqmd_arrays(split: str, *, filter: bool = True) -> tuple[np.ndarray, np.ndar
 
     df = load_oqmd(split, filter=filter)
     return featurize(df["formula"].tolist()), df["target"].to_numpy(np.float32)
+
+
+def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, energy_column: str | None = None,
+                 errors: str = "raise") -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` to train on from a table of formulas and formation energies (eV/atom): the columns
+    named, else the first of :data:`hullpack.columns.COMPOSITION_COLUMNS` (``formula``,
+    ``formula_pretty``, ...) and of :data:`hullpack.columns.ENERGY_COLUMNS`
+    (``formation_energy_per_atom``, ...); :func:`table_columns` says which.
+
+    Rows whose formula cannot be featurized or whose energy is missing or not a finite number raise
+    :class:`hullpack.errors.CompositionError` naming them by row number (from 0) and formula
+    (``errors="raise"``), or are left out with a warning naming them (``errors="skip"``).
+
+    >>> df = pd.DataFrame({"formula_pretty": ["Fe2O3", "NaCl"], "formation_energy_per_atom": [-1.65, -2.1]})
+    >>> x, y = table_arrays(df)
+    >>> x.shape, y.tolist()
+    ((2, 86), [-1.649999976158142, -2.0999999046325684])
+    """
+    import warnings
+
+    from ..errors import CompositionError
+    from .featurize import describe_bad, parse_formulas
+
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors={errors!r}: expected 'raise' or 'skip'")
+    formula_column, energy_column = table_columns(table, formula_column=formula_column,
+                                                  energy_column=energy_column)
+    x, bad = parse_formulas(table[formula_column])
+    y = pd.to_numeric(table[energy_column], errors="coerce").to_numpy(np.float64)
+    bad_rows = {i for i, _, _ in bad}
+    raw = table[energy_column].tolist()
+    for i in np.flatnonzero(~np.isfinite(y)):
+        if int(i) not in bad_rows:
+            reason = "missing" if pd.isna(raw[i]) else f"{raw[i]!r}, not a finite number"
+            bad.append((int(i), str(table[formula_column].iloc[i]), f"{energy_column} is {reason}"))
+    if not bad:
+        return x, y.astype(np.float32)
+    bad.sort()
+    message = (f"{len(bad)} of {len(table)} rows cannot be used (columns {formula_column!r}, {energy_column!r}):\n"
+               f"{describe_bad(bad)}")
+    if errors == "raise":
+        raise CompositionError(message, bad)
+    warnings.warn(message + "\n(left out)", stacklevel=2)
+    keep = np.ones(len(table), dtype=bool)
+    keep[[i for i, _, _ in bad]] = False
+    return x[keep], y[keep].astype(np.float32)
+
+
+def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,
+                  energy_column: str | None = None) -> tuple[str, str]:
+    """The formula and energy columns :func:`table_arrays` reads: those named (checked), else the
+    first present of :data:`hullpack.columns.COMPOSITION_COLUMNS` and
+    :data:`hullpack.columns.ENERGY_COLUMNS`; ValueError naming the table's columns if one is missing.
+
+    >>> table_columns(pd.DataFrame(columns=["material_id", "formula_pretty", "formation_energy_per_atom"]))
+    ('formula_pretty', 'formation_energy_per_atom')
+    """
+    from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, first_present
+
+    columns = list(table.columns)
+    found = []
+    for given, names, what in ((formula_column, COMPOSITION_COLUMNS, "formula"),
+                               (energy_column, ENERGY_COLUMNS, "energy")):
+        if given is not None and given not in columns:
+            raise ValueError(f"{what} column {given!r} is not among the table's columns {columns[:12]}")
+        name = given or first_present(columns, names)
+        if name is None:
+            raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {columns[:12]}; "
+                             f"name it")
+        found.append(name)
+    return found[0], found[1]

@@ -1,7 +1,9 @@
 """Formulas or compositions -> ElemNet's ``(n, 86)`` element fractions.
 
 Plain formulas ("Fe2O3", "Al1Sm1Tm1", "Li0.5CoO2") go through a regex parser (all 341,700 OQMD
-formulas in about a second); formulas with brackets go through pymatgen when it is installed.
+formulas in about a second); formulas with brackets go through pymatgen when it is installed. A
+hydrate or adduct dot (·, •, ⋅, ∙ or *) joins parts, each with an optional leading count:
+"CuSO4·5H2O" is CuSO4 plus five H2O.
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 
 _FORMULA = re.compile(r"(?:[A-Z][a-z]?(?:\d+(?:\.\d*)?|\.\d+)?)+")
 _TOKEN = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d*)?|\.\d+)?")
+_HYDRATE_DOT = re.compile("[·•⋅∙*]")
+_LEADING_COUNT = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_NUMBER_APART = re.compile(r"[^\s·•⋅∙*]\s+[\d.]")  # "Cu SO4 5H2O", "H2O 2": whose number is it?
 # real elements ElemNet has no input for (reported as "not one of ElemNet's elements", not "unknown")
 _OTHER_ELEMENTS = frozenset(
     "He Ne Ar Po At Rn Fr Ra Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og D T".split()
@@ -61,22 +66,42 @@ def _amounts_of_mapping(obj: Any) -> list[tuple[str, float]]:
 
 
 def _amounts_of_string(text: str) -> list[tuple[str, float]]:
+    if _NUMBER_APART.search(text):  # "Cu SO4 5H2O" joined would be CuSO45H2O
+        raise ValueError("a number after a space is ambiguous; write a hydrate as 'CuSO4·5H2O' or 'CuSO4(H2O)5'")
     s = "".join(text.split())
     if not s:
         raise ValueError("empty formula")
+    parts = _HYDRATE_DOT.split(s)
+    if len(parts) == 1:
+        return _amounts_of_part(s)
+    pairs = []
+    for part in parts:
+        count = _LEADING_COUNT.match(part)
+        rest = part[count.end():] if count else part
+        if not rest:
+            raise ValueError("a hydrate dot with nothing after it, or a count without a formula")
+        k = float(count.group()) if count else 1.0
+        pairs += [(el, k * amount) for el, amount in _amounts_of_part(rest)]
+    return pairs
+
+
+def _amounts_of_part(s: str) -> list[tuple[str, float]]:
+    """The (symbol, amount) pairs of a formula without spaces or hydrate dots."""
     if _FORMULA.fullmatch(s):
         return [(el, float(n) if n else 1.0) for el, n in _TOKEN.findall(s)]
-    if any(c in s for c in "()[]{}·*"):
+    if any(c in s for c in "()[]{}"):
         try:
             from pymatgen.core import Composition
         except ImportError:
-            raise ValueError("brackets and hydrate dots (·, *) need pymatgen (pip install hullpack[materials])") from None
+            raise ValueError("brackets need pymatgen (pip install hullpack[materials])") from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return _amounts_of_mapping(Composition(s))
         except Exception as exc:  # pymatgen raises several types for bad syntax
             raise ValueError(f"cannot parse formula ({exc})") from None
+    if not s[0].isupper() and s[0].isalpha():
+        raise ValueError("cannot parse formula: element symbols start with a capital letter ('Fe2O3', not 'fe2o3')")
     raise ValueError("cannot parse formula: expected element symbols with optional amounts, e.g. 'Fe2O3'")
 
 
@@ -173,7 +198,8 @@ def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tupl
     return x, bad
 
 
-def _describe(bad: list[tuple[int, str, str]]) -> str:
+def describe_bad(bad: list[tuple[int, str, str]]) -> str:
+    """Bad entries ``(index, text, reason)`` as indented lines, the first 20 of them."""
     lines = [f"  [{i}] {_short.repr(text)}: {reason}" for i, text, reason in bad[:_MAX_LISTED]]
     if len(bad) > _MAX_LISTED:
         lines.append(f"  ... and {len(bad) - _MAX_LISTED} more (see the exception's .bad)")
@@ -183,7 +209,7 @@ def _describe(bad: list[tuple[int, str, str]]) -> str:
 def featurize(formulas: Iterable[Any] | str, *, errors: str = "raise") -> np.ndarray:
     """ElemNet input ``(n, 86)`` float32: element fractions summing to 1 per row.
 
-    Accepts formula strings ("Fe2O3", "Li0.5CoO2", "Ca(OH)2" with pymatgen), pymatgen
+    Accepts formula strings ("Fe2O3", "Li0.5CoO2", "CuSO4·5H2O", "Ca(OH)2" with pymatgen), pymatgen
     ``Composition`` objects and ``{element: amount}`` mappings. Bad entries (unparsable text,
     unknown elements or ones ElemNet lacks such as He, empty strings, no atoms, amounts that are
     not finite numbers >= 0, amounts adding up past the largest float) never abort the batch:
@@ -213,7 +239,7 @@ def featurize(formulas: Iterable[Any] | str, *, errors: str = "raise") -> np.nda
     x, bad = parse_formulas(formulas)
     if not bad:
         return x
-    message = f"{len(bad)} of {len(x)} compositions cannot be featurized:\n{_describe(bad)}"
+    message = f"{len(bad)} of {len(x)} compositions cannot be featurized:\n{describe_bad(bad)}"
     if errors == "raise":
         raise CompositionError(message, bad)
     warnings.warn(message + ("\n(left out)" if errors == "skip" else "\n(rows set to NaN)"), stacklevel=2)

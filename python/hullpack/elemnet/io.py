@@ -160,6 +160,9 @@ def _decode_v1(path: Path, data: bytes) -> dict[str, Any]:
         reason = str(exc).strip().split(". ")[0][:160]
         raise ModelFileError(f"model file {path} is corrupt or truncated and cannot be read "
                              f"({type(exc).__name__}: {reason}); re-download or re-export it") from None
+    if isinstance(blob, dict) and {"optimizer", "schedule", "state"} <= blob.keys():
+        raise ModelFileError(f"{path} is a training checkpoint of `hullpack train` (to resume the run), not a "
+                             f"model file: load the run's best.pt ({path.with_name('best.pt')})")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a hullpack ElemNet model file (no '{FORMAT}' header)")
     version = blob.get("format_version")
@@ -207,6 +210,9 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
     ModelFileError if it is missing, unreadable, truncated, corrupt, of another format or version.
     """
     path = Path(path)
+    if path.is_dir():
+        hint = f": its model file is {path / 'best.pt'}" if (path / "best.pt").is_file() else ""
+        raise ModelFileError(f"model file {path} is a folder{hint}")
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
     try:
@@ -236,9 +242,12 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
 
 def _device(device: Any) -> torch.device:
     try:
-        return torch.device(device)
+        out = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise ValueError(f"device={device!r} is not a torch device (e.g. 'cpu', 'cuda', 'cuda:1')") from None
+    if out.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: this torch ({torch.__version__}) sees no CUDA GPU; use 'cpu'")
+    return out
 
 
 def _build(path: Path, blob: dict[str, Any]) -> ElemNet:

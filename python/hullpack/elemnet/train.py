@@ -6,6 +6,7 @@ Single process, or DDP under ``torchrun`` (gloo on CPU, nccl on GPU) with
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -181,6 +182,33 @@ def _as_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
+def _data_digest(*tensors: torch.Tensor) -> str:
+    """The first 16 hex digits of a sha256 over the training and validation arrays: a resumed run
+    must see the same data, not only the same row counts."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def run_config(run_dir: str | os.PathLike) -> TrainConfig | None:
+    """The settings of the run in ``run_dir`` (from its ``last.pt``), or None if none is there:
+    what resuming it needs.
+
+    >>> import tempfile
+    >>> run_config(tempfile.mkdtemp()) is None
+    True
+    """
+    last = Path(run_dir) / "last.pt"
+    if not last.is_file():
+        return None
+    return _config_of(torch.load(last, map_location="cpu", weights_only=True))
+
+
+def _config_of(checkpoint: dict) -> TrainConfig:
+    return TrainConfig(**{k: tuple(v) if k == "dropout" else v for k, v in checkpoint["config"].items()})
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -189,7 +217,7 @@ def _save_atomic(obj: Any, path: Path) -> None:
 
 def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, train_data=None,
           val_data=None, device: str | torch.device | None = None, num_threads: int | None = None,
-          stop_after: int | None = None, **overrides) -> dict[str, Any]:
+          stop_after: int | None = None, data_source: str | None = None, **overrides) -> dict[str, Any]:
     """Train ElemNet, or resume the run in ``run_dir`` where one is there.
 
     ``run_dir`` receives ``last.pt`` (model, optimizer, schedule, RNG states, history; written
@@ -199,7 +227,9 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     uninterrupted run would (same device and thread count); ``epochs`` and ``patience`` may be raised.
 
     Data default to the shipped OQMD train and val splits (the test split is never looked at);
-    ``train_data``/``val_data`` take ``(X, y)`` arrays instead. Settings come from ``config`` and/or
+    ``train_data``/``val_data`` take ``(X, y)`` arrays instead (:func:`hullpack.elemnet.table_arrays`
+    makes them from a table of formulas and energies), and ``data_source`` says in ``best.pt``'s
+    metadata (``trained_on``) where they came from. Settings come from ``config`` and/or
     keyword overrides of :class:`TrainConfig` fields. ``stop_after`` returns after that many epochs in
     this call (the run stays resumable). Returns a summary dict (epochs done, best epoch, best val
     MAE, why it stopped, the per-epoch history, and ``model``: the final weights, in eval mode; the
@@ -248,16 +278,22 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     state: dict[str, Any] = {"epoch": 0, "best_val_mae": math.inf, "best_epoch": 0, "history": [],
                              "stopped": None}
     last, best_path, metrics_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "metrics.jsonl"
-    data_id = {"n_train": n, "n_val": len(x_va), "world_size": world}
+    data_id = {"n_train": n, "n_val": len(x_va), "world_size": world,
+               "sha256": _data_digest(x_tr, y_tr, x_va, y_va)}
+    if data_source is None:
+        data_source = ("OQMD train split (hullpack/data/oqmd), selected on val" if train_data is None
+                       else "train_data given to hullpack.elemnet.train")
 
     if last.is_file():
         ck = torch.load(last, map_location="cpu", weights_only=True)
-        old = TrainConfig(**{k: tuple(v) if k == "dropout" else v for k, v in ck["config"].items()})
+        old = _config_of(ck)
         diff = old.resumable_with(cfg)
-        if diff or ck["data"] != data_id:
+        # runs saved before the data digest existed are compared on their row counts
+        same_data = all(data_id.get(k) == v for k, v in ck["data"].items())
+        if diff or not same_data:
             what = ", ".join(f"{k}: run has {getattr(old, k)!r}, asked {getattr(cfg, k)!r}" for k in diff)
-            if ck["data"] != data_id:
-                what += f"; data: run has {ck['data']}, now {data_id}"
+            if not same_data:
+                what += f"{'; ' if what else ''}data: run has {ck['data']}, now {data_id}"
             raise ValueError(f"{run_dir} holds a run with other settings ({what}); resume with the "
                              "same settings or use a new run directory")
         model.load_state_dict(ck["model"])
@@ -349,7 +385,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             if improved:
                 save_model(model, best_path, metadata={
                     "epoch": epoch, "val_mae": val_mae, "config": asdict(cfg), "data": data_id,
-                    "trained_on": "OQMD train split (hullpack/data/oqmd), selected on val"})
+                    "trained_on": data_source})
             _save_atomic({"version": CHECKPOINT_VERSION, "config": asdict(cfg), "data": data_id,
                           "model": model.state_dict(), "optimizer": opt.state_dict(),
                           "schedule": schedule.state_dict(), "state": state,

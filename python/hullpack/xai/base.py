@@ -165,7 +165,10 @@ def as_fractions(compositions: Any, *, name: str = "compositions") -> np.ndarray
 
         if isinstance(compositions, (str, Mapping)):
             compositions = [compositions]
-        x = featurize(list(compositions))
+        try:
+            x = featurize(list(compositions))
+        except CompositionError as exc:  # say which argument held them (compositions or background)
+            raise CompositionError(f"{name}: {exc}", exc.bad) from None
     if len(x) == 0:
         raise CompositionError(f"{name} is empty: give at least one composition")
     bad = ~np.isfinite(x).all(axis=1)

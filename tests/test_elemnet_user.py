@@ -1,0 +1,248 @@
+"""ElemNet as a chemist uses it: formulas as written (hydrates, spaces, lower case), training on a
+table of one's own (Materials Project column names), the run folder's files, and the messages."""
+import io
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hullpack.cli import main
+from hullpack.elemnet import (ElemNet, load_model, load_pretrained, parse_formulas, read_model_file, run_config,
+                              save_model, table_arrays, table_columns, train)
+from hullpack.errors import CompositionError, ModelFileError
+
+
+def reason(formula: str) -> str:
+    _, bad = parse_formulas([formula])
+    assert len(bad) == 1, formula
+    return bad[0][2]
+
+
+# ------------------------------------------------------------------------------------- formulas
+
+@pytest.mark.parametrize("hydrate, written_out", [
+    ("CuSO4·5H2O", "CuSO4(H2O)5"),
+    ("CuSO4*5H2O", "CuSO4(H2O)5"),
+    ("MgSO4 · 7 H2O", "MgSO11H14"),
+    ("CaSO4·0.5H2O", "Ca2S2O9H2"),
+    ("Na2CO3•10H2O", "Na2CO13H20"),
+])
+def test_hydrate_dots_add_the_parts_with_their_counts(hydrate, written_out):
+    pytest.importorskip("pymatgen")  # the written-out forms with brackets go through pymatgen
+    x, bad = parse_formulas([hydrate, written_out])
+    assert bad == []
+    np.testing.assert_allclose(x[0], x[1], atol=1e-7)
+
+
+@pytest.mark.parametrize("formula", ["CuSO4·", "·H2O", "CuSO4·5"])
+def test_a_hydrate_dot_without_a_formula_after_it_is_refused(formula):
+    assert "hydrate dot with nothing after it" in reason(formula)
+
+
+@pytest.mark.parametrize("formula", ["Cu SO4 5H2O", "H2O 2"])
+def test_a_number_after_a_space_is_refused_not_joined_to_the_number_before(formula):
+    # joined, "Cu SO4 5H2O" would be CuSO45H2O: 45 oxygens
+    assert "number after a space" in reason(formula)
+
+
+def test_spaces_between_element_symbols_still_parse():
+    x, bad = parse_formulas(["Fe2 O3", " Li0.5 CoO2 ", "Fe2O3", "Li0.5CoO2"])
+    assert bad == []
+    np.testing.assert_array_equal(x[:2], x[2:])
+
+
+def test_a_lowercase_formula_is_told_that_symbols_start_with_a_capital():
+    assert "start with a capital letter" in reason("fe2o3")
+
+
+def test_hydrate_predictions_match_the_bracketed_form():
+    pytest.importorskip("pymatgen")
+    e = load_pretrained().predict(["CuSO4·5H2O", "CuSO4(H2O)5"])
+    assert e[0] == e[1]
+
+
+# ------------------------------------------------------------------------------ tables to train on
+
+def mp_table(n: int = 80, seed: int = 0) -> pd.DataFrame:
+    """A Materials Project style export: an id, formula_pretty, formation_energy_per_atom."""
+    rng = np.random.default_rng(seed)
+    metals, anions = ["Li", "Na", "Mg", "Al", "Fe", "Cu", "Zn", "Ti"], ["O", "S", "F", "Cl", "N"]
+    rows = []
+    for i in range(n):
+        m, a = rng.choice(metals), rng.choice(anions)
+        p, q = rng.integers(1, 4, size=2)
+        rows.append((f"mp-{i}", f"{m}{p}{a}{q}", float(-0.5 * q / (p + q) - 0.1 * len(m))))
+    return pd.DataFrame(rows, columns=["material_id", "formula_pretty", "formation_energy_per_atom"])
+
+
+def test_table_arrays_reads_materials_project_columns():
+    df = mp_table(5)
+    assert table_columns(df) == ("formula_pretty", "formation_energy_per_atom")
+    x, y = table_arrays(df)
+    np.testing.assert_array_equal(x, parse_formulas(df["formula_pretty"])[0])
+    np.testing.assert_allclose(y, df["formation_energy_per_atom"], rtol=1e-6)
+
+
+def test_table_arrays_names_every_bad_row_or_skips_them():
+    df = mp_table(6).astype({"formation_energy_per_atom": object})  # a column as read with a stray "n/a"
+    df.loc[1, "formula_pretty"] = "Xx2O"
+    df.loc[3, "formation_energy_per_atom"] = None
+    df.loc[4, "formation_energy_per_atom"] = "n/a"
+    with pytest.raises(CompositionError, match=r"3 of 6 rows(.|\n)*\[1\] 'Xx2O': unknown element 'Xx'"
+                                               r"(.|\n)*\[3\] .*formation_energy_per_atom is missing"
+                                               r"(.|\n)*\[4\] .*'n/a', not a finite number") as err:
+        table_arrays(df)
+    assert [b[0] for b in err.value.bad] == [1, 3, 4]
+    with pytest.warns(UserWarning, match="left out"):
+        x, y = table_arrays(df, errors="skip")
+    assert len(x) == len(y) == 3
+
+
+def test_table_columns_names_a_missing_column_and_the_table_s_columns():
+    df = mp_table(3)
+    with pytest.raises(ValueError, match=r"energy column 'e_hull' is not among .*'formula_pretty'"):
+        table_columns(df, energy_column="e_hull")
+    with pytest.raises(ValueError, match=r"no energy column .*\['material_id', 'formula_pretty'\]"):
+        table_columns(df.drop(columns="formation_energy_per_atom"))
+
+
+# ------------------------------------------------------------------------------- hullpack train
+
+TINY = ["--architecture", "16x1D-1", "--dropout", "0.1", "--batch-size", "32", "--lr", "1e-3"]
+
+
+def cli(capsys, *argv):
+    rc = main(["-q", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, capsys):
+    data = tmp_path / "mp.csv"
+    mp_table().to_csv(data, index=False)
+    run = tmp_path / "run"
+    rc, out, err = cli(capsys, "train", str(run), "--data", str(data), "--epochs", "2", "--stop-after", "1", *TINY)
+    assert rc == 0, err
+    first = json.loads(out)
+    assert first["epochs_done"] == 1 and first["best_model"] == str(run / "best.pt")
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.jsonl"]
+    # resume: only RUN_DIR, --data and the raised epoch count; the settings are the run's own
+    assert run_config(run).architecture == "16x1D-1"
+    rc, out, err = cli(capsys, "train", str(run), "--data", str(data), "--epochs", "3")
+    assert rc == 0, err
+    assert json.loads(out)["epochs_done"] == 3
+    meta = read_model_file(run / "best.pt")["metadata"]
+    assert meta["data"]["n_train"] == 72 and meta["data"]["n_val"] == 8  # 10% held out
+    assert "mp.csv (formula column formula_pretty, energy column formation_energy_per_atom" in meta["trained_on"]
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    # the best weights are the model file of predict and explain
+    rc, out, err = cli(capsys, "predict", "--model", str(run / "best.pt"), "Fe2O3")
+    assert rc == 0 and out.splitlines()[1].startswith("Fe2O3,")
+    xai = pytest.importorskip("hullpack.xai")
+    ex = xai.shap_values(xai.load_model(run / "best.pt"), ["Fe2O3", "NaCl"])
+    pred = load_model(run / "best.pt").predict(["Fe2O3", "NaCl"])
+    np.testing.assert_allclose(ex.values.sum(axis=1) + ex.base_values, pred, atol=1e-5)
+
+
+def test_cli_train_refuses_other_data_of_the_same_size_on_resume(tmp_path, capsys):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    mp_table(seed=0).to_csv(a, index=False)
+    mp_table(seed=1).to_csv(b, index=False)
+    run = tmp_path / "run"
+    assert cli(capsys, "train", str(run), "--data", str(a), "--epochs", "1", *TINY)[0] == 0
+    rc, _, err = cli(capsys, "train", str(run), "--data", str(b), "--epochs", "2")
+    assert rc == 2 and "data: run has" in err and "'sha256'" in err
+
+
+def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_path, capsys):
+    df = mp_table(40)
+    df.loc[2, "formula_pretty"] = "HeO"
+    df.to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), *TINY)
+    assert rc == 2
+    assert "[2] 'HeO': He is not one of ElemNet's 86 elements" in err and "--errors skip" in err
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"),
+                       "--errors", "skip", "--epochs", "1", *TINY)
+    assert rc == 0 and "note: 1 of 40 rows cannot be used" in err
+    assert read_model_file(tmp_path / "run" / "best.pt")["metadata"]["data"]["n_train"] == 35  # 39 - 4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "{tmp}/none.csv"], "--data '.*none.csv' does not exist"),
+    (["--data", "{tmp}/mp.csv", "--energy-column", "e_hull"], "energy column 'e_hull' is not among"),
+    (["--data", "{tmp}/mp.csv", "--val-fraction", "1.5"], "--val-fraction 1.5"),
+    (["--val-data", "{tmp}/mp.csv"], "go with --data"),
+    (["--dropout", "0.1,x"], "--dropout '0.1,x'"),
+])
+def test_cli_train_errors_name_the_bad_option(tmp_path, capsys, argv, message):
+    mp_table(10).to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), *[a.format(tmp=tmp_path) for a in argv])
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert re.search(message, err), err
+
+
+def test_train_metadata_says_where_the_data_came_from(tmp_path):
+    x, _ = parse_formulas(["NaCl", "KCl", "Fe2O3", "MgO"] * 8)
+    y = np.linspace(-2, 0, len(x)).astype(np.float32)
+    train(tmp_path, train_data=(x, y), val_data=(x, y), epochs=1, architecture="8x1-1", dropout=())
+    assert read_model_file(tmp_path / "best.pt")["metadata"]["trained_on"] == "train_data given to hullpack.elemnet.train"
+
+
+# ------------------------------------------------------------------------------- model files
+
+def test_a_run_folder_or_its_checkpoint_given_as_a_model_file_points_to_best_pt(tmp_path):
+    x, _ = parse_formulas(["NaCl", "KCl"] * 8)
+    y = np.linspace(-2, 0, len(x)).astype(np.float32)
+    train(tmp_path, train_data=(x, y), val_data=(x, y), epochs=1, architecture="8x1-1", dropout=())
+    with pytest.raises(ModelFileError, match=r"is a folder: its model file is .*best\.pt"):
+        load_model(tmp_path)
+    with pytest.raises(ModelFileError, match=r"last\.pt is a training checkpoint .*best\.pt"):
+        load_model(tmp_path / "last.pt")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_cuda_device_without_cuda_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="device='cuda'.* sees no CUDA GPU; use 'cpu'"):
+        load_pretrained("cuda")
+    path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
+    with pytest.raises(ValueError, match="device='cuda:0'.* sees no CUDA GPU"):
+        load_model(path, device="cuda:0")
+
+
+# ------------------------------------------------------------------------------ predict, explain
+
+def test_cli_predict_quotes_a_formula_holding_a_comma(capsys):
+    rc, out, _ = cli(capsys, "predict", "Fe2O3, hematite", "NaCl", "--errors", "nan")
+    assert rc == 0
+    rows = pd.read_csv(io.StringIO(out))
+    assert rows["formula"].tolist() == ["Fe2O3, hematite", "NaCl"]
+    assert np.isnan(rows["dH_eV_per_atom"][0]) and rows["dH_eV_per_atom"][1] < 0
+
+
+def test_cli_predict_reads_a_text_file_with_a_byte_order_mark(tmp_path, capsys):
+    path = tmp_path / "formulas.txt"
+    path.write_bytes("\ufeffFe2O3\r\nCuSO4·5H2O\r\n".encode())
+    rc, out, err = cli(capsys, "predict", "--file", str(path))
+    assert rc == 0, err
+    assert [line.split(",")[0] for line in out.splitlines()] == ["formula", "Fe2O3", "CuSO4·5H2O"]
+
+
+def test_explain_names_the_background_when_it_holds_a_bad_formula():
+    xai = pytest.importorskip("hullpack.xai")
+    with pytest.raises(CompositionError, match=r"^background: 1 of 2 compositions(.|\n)*'Xx'"):
+        xai.shap_values(ElemNet("8x1-1", ()), ["NaCl"], background=["KCl", "Xx"])
+
+
+def test_cli_explain_prints_no_third_party_deprecation_notes(tmp_path):
+    pytest.importorskip("shap")
+    # a fresh process: shap's import (where matplotlib's pending deprecations are raised) runs once
+    done = subprocess.run([sys.executable, "-m", "hullpack", "explain", "--out", str(tmp_path / "r"), "--model",
+                           str(tmp_path / "none.pt")], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"hullpack explain: model file {tmp_path / 'none.pt'} does not exist"

@@ -157,6 +157,7 @@ def test_cli_train_refuses_other_data_of_the_same_size_on_resume(tmp_path, capsy
     assert cli(capsys, "train", str(run), "--data", str(a), "--epochs", "1", *TINY)[0] == 0
     rc, _, err = cli(capsys, "train", str(run), "--data", str(b), "--epochs", "2")
     assert rc == 2 and "data: run has" in err and "'sha256'" in err
+    assert re.search(r"from .*a\.csv .*now .* from .*b\.csv", err), err
 
 
 def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_path, capsys):
@@ -191,7 +192,8 @@ def test_train_metadata_says_where_the_data_came_from(tmp_path):
     x, _ = parse_formulas(["NaCl", "KCl", "Fe2O3", "MgO"] * 8)
     y = np.linspace(-2, 0, len(x)).astype(np.float32)
     train(tmp_path, train_data=(x, y), val_data=(x, y), epochs=1, architecture="8x1-1", dropout=())
-    assert read_model_file(tmp_path / "best.pt")["metadata"]["trained_on"] == "train_data given to hullpack.elemnet.train"
+    meta = read_model_file(tmp_path / "best.pt")["metadata"]
+    assert meta["trained_on"] == "train_data given to hullpack.elemnet.train"
 
 
 # ------------------------------------------------------------------------------- model files

@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             settings["dropout"] = tuple(float(p) for p in args.dropout.split(",") if p.strip())
         except ValueError:
-            raise CommandError(f"--dropout {args.dropout!r}: expected comma-separated drop rates such as 0.2,0.1") from None
+            raise CommandError(f"--dropout {args.dropout!r}: expected comma-separated drop rates, "
+                               "such as 0.2,0.1") from None
     settings["bf16"] = {"auto": None, "on": True, "off": False}[args.bf16]
     # a resumed run keeps its own settings where none are given
     cfg = replace(run_config(args.run_dir) or TrainConfig(), **settings)

@@ -293,7 +293,8 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         if diff or not same_data:
             what = ", ".join(f"{k}: run has {getattr(old, k)!r}, asked {getattr(cfg, k)!r}" for k in diff)
             if not same_data:
-                what += f"{'; ' if what else ''}data: run has {ck['data']}, now {data_id}"
+                what += (f"{'; ' if what else ''}data: run has {ck['data']} from {ck.get('data_source', '?')}, "
+                         f"now {data_id} from {data_source}")
             raise ValueError(f"{run_dir} holds a run with other settings ({what}); resume with the "
                              "same settings or use a new run directory")
         model.load_state_dict(ck["model"])
@@ -387,7 +388,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                     "epoch": epoch, "val_mae": val_mae, "config": asdict(cfg), "data": data_id,
                     "trained_on": data_source})
             _save_atomic({"version": CHECKPOINT_VERSION, "config": asdict(cfg), "data": data_id,
-                          "model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "data_source": data_source, "model": model.state_dict(), "optimizer": opt.state_dict(),
                           "schedule": schedule.state_dict(), "state": state,
                           "rng": {"torch": torch.get_rng_state()}}, last)
             with open(metrics_path, "a") as f:

@@ -248,3 +248,14 @@ def test_cli_explain_prints_no_third_party_deprecation_notes(tmp_path):
                            str(tmp_path / "none.pt")], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip() == f"hullpack explain: model file {tmp_path / 'none.pt'} does not exist"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--grid", "2"], "--grid = 2 must be >= 3"),
+    (["--only", ","], "--only ',' names no analysis"),
+])
+def test_cli_explain_names_the_option_of_an_impossible_size(tmp_path, capsys, argv, message):
+    pytest.importorskip("shap")
+    rc, _, err = cli(capsys, "explain", "--out", str(tmp_path / "r"), *argv)
+    assert rc == 2 and err.strip().startswith(f"hullpack explain: {message}"), err
+    assert not (tmp_path / "r").exists()  # refused before any work

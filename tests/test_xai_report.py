@@ -69,7 +69,7 @@ def test_explain_runs_one_analysis(model_file, tmp_path):
     ("corrupt", "corrupt"),
     ("untrained", "records no training"),
     ("bad-only", "unknown analyses"),
-    ("bad-size", "n_shap = 0"),
+    ("bad-size", "--n-shap = 0 must be >= 1"),
 ])
 def test_explain_refuses_bad_input(setup, message, model_file, tmp_path, capsys):
     from hullpack.elemnet import ElemNet, save_model

@@ -5,7 +5,7 @@ import argparse
 import os
 import warnings
 
-from .common import positive_int, require
+from .common import CommandError, positive_int, require
 
 NAME = "explain"
 HELP = "XElemNet: explain an ElemNet model; figures and an HTML/Markdown report"
@@ -48,16 +48,23 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # files only, no display needed
     from hullpack.xai import ExplainConfig, explain
 
-    sizes = {"n_shap": args.n_shap, "n_background": args.n_background, "n_kernel": args.n_kernel,
-             "n_importance": args.n_importance, "n_bootstrap": args.n_bootstrap,
-             "n_surrogate": args.n_surrogate, "n_grid": args.grid, "hull_grid": args.hull_grid,
-             "seed": args.seed}
-    cfg = ExplainConfig(**{k: v for k, v in sizes.items() if v is not None})
+    # ExplainConfig's fields and the options that set them
+    options = {"n_shap": "n_shap", "n_background": "n_background", "n_kernel": "n_kernel",
+               "n_importance": "n_importance", "n_bootstrap": "n_bootstrap", "n_surrogate": "n_surrogate",
+               "n_grid": "grid", "hull_grid": "hull_grid", "seed": "seed"}
+    try:
+        cfg = ExplainConfig(**{k: getattr(args, o) for k, o in options.items() if getattr(args, o) is not None})
+    except ValueError as exc:  # "n_grid = 2 must be >= 3": named as the option the user gave
+        field, _, rest = str(exc).partition(" ")
+        raise CommandError(f"--{options[field].replace('_', '-')} {rest}" if field in options else str(exc)) from None
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    only = [a for a in args.only.split(",") if a.strip()] if args.only else None
+    only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only is not None else None
+    if only == []:
+        raise CommandError(f"--only {args.only!r} names no analysis; give a comma-separated subset of "
+                           "shap,importance,alignment,surrogate,binaries,hulls,projection")
     numbers = explain(args.out, model_path=args.model, only=only, config=cfg, allow_untrained=args.allow_untrained)
     out = os.path.abspath(args.out)
     print(f"report: {os.path.join(out, 'report.html')} (and report.md, results.json, PNG figures)")

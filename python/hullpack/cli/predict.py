@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
                    help="formulas that cannot be featurized: stop (raise, the default), leave them out "
                         "(skip) or print NaN (nan); skip and nan name them in one line on stderr")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster, ~1 meV/atom off)")
+    p.add_argument("--bf16", action="store_true",
+                   help="bf16 autocast (faster; ~2 meV/atom off on average, a few tens at most)")
 
 
 def _describe(bad: list[tuple[int, str, str]], total: int) -> str:

@@ -47,6 +47,9 @@ class ExplainConfig:
     hull_grid: int = 100
     seed: int = 0
 
+    def __post_init__(self):
+        _check_config(self)  # impossible sizes fail where they are set
+
 
 @dataclass
 class _Report:

@@ -235,6 +235,15 @@ def test_cli_predict_reads_a_text_file_with_a_byte_order_mark(tmp_path, capsys):
     assert [line.split(",")[0] for line in out.splitlines()] == ["formula", "Fe2O3", "CuSO4·5H2O"]
 
 
+def test_cli_predict_names_a_bad_formula_of_a_file_by_its_line(tmp_path, capsys):
+    (tmp_path / "f.txt").write_text("Fe2O3\n# a comment\n\nXx2O\n")
+    mp_table(3).assign(formula_pretty=["NaCl", "Xx2O", None]).to_csv(tmp_path / "f.csv", index=False)
+    rc, _, err = cli(capsys, "predict", "KCl", "Qq", "--file", str(tmp_path / "f.txt"))
+    assert rc == 2 and "[1] 'Qq'" in err and "[--file line 4] 'Xx2O'" in err
+    rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "f.csv"))
+    assert rc == 2 and "[--file line 3] 'Xx2O'" in err and "[--file line 4] '': empty formula" in err
+
+
 def test_explain_names_the_background_when_it_holds_a_bad_formula():
     xai = pytest.importorskip("hullpack.xai")
     with pytest.raises(CompositionError, match=r"^background: 1 of 2 compositions(.|\n)*'Xx'"):

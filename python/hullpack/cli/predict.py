@@ -27,22 +27,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="bf16 autocast (faster; ~2 meV/atom off on average, a few tens at most)")
 
 
-def _describe(bad: list[tuple[int, str, str]], total: int) -> str:
-    shown = "; ".join(f"[{i}] {text!r}: {reason}" for i, text, reason in bad[:_SHOWN])
+def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
+    """The bad formulas, each where it was given (``where``: argument index or --file line)."""
+    total = len(where)
+    shown = "; ".join(f"[{where[i]}] {text!r}: {reason}" for i, text, reason in bad[:_SHOWN])
     more = f"; and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
     return f"{len(bad)} of {plural(total, 'formula')} cannot be featurized: {shown}{more}"
 
 
-def _file_formulas(path: str, column: str | None) -> list[str]:
+def _file_formulas(path: str, column: str | None) -> tuple[list[str], list[str]]:
     """The formulas of --file: a table's formula column (a missing cell is an empty formula, which
-    cannot be featurized), or a text file's lines that are neither blank nor comments."""
+    cannot be featurized), or a text file's lines that are neither blank nor comments; and where
+    each stands, as a message names it ("line 12" of a text or CSV file, "row 10" of a Parquet file
+    counted from 0)."""
     input_file(path, "--file")
     if not path.lower().endswith(TABLE_SUFFIXES):
         if column:
             raise CommandError(f"--column {column!r} names a column of a CSV or Parquet --file; {path!r} is read as text "
                                "(one formula per line)")
         with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula
-            return [t for t in (line.strip() for line in f) if t and not t.startswith("#")]
+            kept = [(t, f"line {n}") for n, t in enumerate((line.strip() for line in f), 1)
+                    if t and not t.startswith("#")]
+        return [t for t, _ in kept], [w for _, w in kept]
     import pandas as pd
 
     from hullpack.columns import first_present
@@ -56,26 +62,33 @@ def _file_formulas(path: str, column: str | None) -> list[str]:
     if found is None:
         raise CommandError(f"--file {path}: no formula column ({', '.join(COMPOSITION_COLUMNS)}) among its columns "
                            f"{columns[:12]}; name it with --column")
-    return ["" if pd.isna(v) else str(v).strip() for v in df[found].tolist()]
+    formulas = ["" if pd.isna(v) else str(v).strip() for v in df[found].tolist()]
+    # a CSV's header is line 1 (line numbers hold where no cell spans lines and no line is blank)
+    where = [f"row {i}" for i in range(len(df))] if path.lower().endswith(".parquet") else \
+        [f"line {i + 2}" for i in range(len(df))]
+    return formulas, where
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     formulas = list(args.formulas)
+    where = [str(i) for i in range(len(formulas))]
     if args.column and not args.file:
         raise CommandError("--column names the formula column of --file: give --file too")
     if args.file:
-        formulas += _file_formulas(args.file, args.column)
+        more, lines = _file_formulas(args.file, args.column)
+        formulas += more
+        where += [f"--file {line}" for line in lines]
     if not formulas:
         raise CommandError("no formulas: give them as arguments (hullpack predict Fe2O3 NaCl) or with --file")
     from hullpack.elemnet import load_model, load_pretrained, parse_formulas
 
     x, bad = parse_formulas(formulas)
     if bad and args.errors == "raise":
-        raise CommandError(_describe(bad, len(formulas)) + " (--errors skip or nan to go on without them)")
+        raise CommandError(_describe(bad, where) + " (--errors skip or nan to go on without them)")
     if bad:
-        print(f"hullpack predict: note: {_describe(bad, len(formulas))} "
+        print(f"hullpack predict: note: {_describe(bad, where)} "
               f"({'left out' if args.errors == 'skip' else 'printed as nan'})", file=sys.stderr)
     ok = np.ones(len(formulas), dtype=bool)
     ok[[i for i, _, _ in bad]] = False

@@ -268,3 +268,11 @@ def test_cli_explain_names_the_option_of_an_impossible_size(tmp_path, capsys, ar
     rc, _, err = cli(capsys, "explain", "--out", str(tmp_path / "r"), *argv)
     assert rc == 2 and err.strip().startswith(f"hullpack explain: {message}"), err
     assert not (tmp_path / "r").exists()  # refused before any work
+
+
+def test_periodic_table_heatmap_names_a_symbol_it_cannot_place():
+    pytest.importorskip("matplotlib")
+    from hullpack.xai import plots
+
+    with pytest.raises(CompositionError, match=r"unknown elements \['fe'\]"):
+        plots.periodic_table_heatmap(pd.Series({"Fe": 1.0, "fe": 2.0}))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..elements import ELEMNET_ELEMENTS, element_table
-from .base import ENERGY_UNIT, PROPERTIES
+from .base import ENERGY_UNIT, PROPERTIES, elements_arg
 
 _GROUP_CMAP = "tab20"
 _PROPERTY_LABELS = {
@@ -54,7 +54,8 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
                            center: float | None = None, fmt: str = "{:.2f}", ax=None):
     """Colour the periodic table by a per-element value (a Series indexed by symbol). Elements
     without a value are grey; lanthanides and actinides sit in two rows below. ``center`` (e.g. 0
-    for signed values) uses a diverging colour map centred there.
+    for signed values) uses a diverging colour map centred there. A symbol that is not one of
+    ElemNet's elements raises :class:`hullpack.errors.CompositionError` naming it.
 
     >>> fig = periodic_table_heatmap(pd.Series({"Na": -1.0, "Cl": 2.0}), title="toy", label="eV/atom")
     >>> len(fig.axes)   # the table and its colour bar
@@ -65,6 +66,8 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
 
     table = element_table()
     values = pd.Series(values, dtype=float)
+    if len(values):
+        elements_arg(values.index)  # a misspelt symbol would be a grey cell, its value still in the scale
     cmap = plt.get_cmap(cmap or ("RdBu_r" if center is not None else "viridis"))
     norm = _norm(values.to_numpy(), center)
     if ax is None:

@@ -208,6 +208,12 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
     ``dropout``, ``elements``, ``dtype``, ``metadata``, ``sha256`` (of the weights),
     ``state_dict`` (in the stored dtype), ``format_version`` and ``file_sha256`` (of every byte).
     ModelFileError if it is missing, unreadable, truncated, corrupt, of another format or version.
+
+    >>> import tempfile, os
+    >>> path = save_model(ElemNet("8x1-1", ()), os.path.join(tempfile.mkdtemp(), "m.pt"), metadata={"epoch": 3})
+    >>> blob = read_model_file(path)
+    >>> blob["architecture"], blob["format_version"], blob["metadata"]
+    ('8x1-1', 2, {'epoch': 3})
     """
     path = Path(path)
     if path.is_dir():
@@ -277,6 +283,12 @@ def load_model(path: str | os.PathLike, *, architecture: str | None = None,
     """Load a model file written by :func:`save_model` as a float32 ElemNet in eval mode, with
     the file's ``metadata`` in ``model.metadata`` (and the weights' sha256 in
     ``model.metadata["sha256"]``). ``architecture``, when given, must match the file's.
+
+    >>> import tempfile, os
+    >>> path = save_model(ElemNet("8x1-1", ()), os.path.join(tempfile.mkdtemp(), "m.pt"), metadata={"epoch": 3})
+    >>> model = load_model(path)
+    >>> model.metadata["epoch"], model.training
+    (3, False)
     """
     device = _device(device)
     return model_from_contents(path, read_model_file(path), architecture=architecture, device=device)

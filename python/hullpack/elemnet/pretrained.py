@@ -23,7 +23,11 @@ SHIPPED_V1_SHA256 = "4891c804182f6278fc4efdcf4071899192cf5f5d36a68b7b7899f933f13
 
 
 def default_path() -> Path:
-    """Where the shipped default model file lives (``hullpack/data/elemnet_default.pt``)."""
+    """Where the shipped default model file lives (``hullpack/data/elemnet_default.pt``).
+
+    >>> default_path().relative_to(default_path().parents[2]).as_posix()
+    'hullpack/data/elemnet_default.pt'
+    """
     return data_dir() / DEFAULT_FILE
 
 

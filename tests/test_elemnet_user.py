@@ -215,6 +215,11 @@ def test_a_cuda_device_without_cuda_is_a_clear_error(tmp_path):
     path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
     with pytest.raises(ValueError, match="device='cuda:0'.* sees no CUDA GPU"):
         load_model(path, device="cuda:0")
+    x, _ = parse_formulas(["NaCl", "KCl"])
+    with pytest.raises(ValueError, match="device='cuda'.* sees no CUDA GPU"):
+        train(tmp_path / "run", train_data=(x, [0.0, 1.0]), val_data=(x, [0.0, 1.0]), device="cuda")
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
+        train(tmp_path / "run", train_data=(x, [0.0, 1.0]), val_data=(x, [0.0, 1.0]), device="gpu")
 
 
 # ------------------------------------------------------------------------------ predict, explain

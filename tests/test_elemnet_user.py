@@ -188,6 +188,18 @@ def test_cli_train_errors_name_the_bad_option(tmp_path, capsys, argv, message):
     assert re.search(message, err), err
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"lr": 0.0}, "lr = 0.0 must be > 0"),
+    ({"plateau_factor": 1.0}, r"plateau_factor = 1.0 must be in \(0, 1\)"),
+    ({"warmup_epochs": -1.0}, "warmup_epochs = -1.0 must be >= 0"),
+])
+def test_train_config_names_the_bad_setting(setting, message):
+    from hullpack.elemnet import TrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**setting)
+
+
 def test_train_metadata_says_where_the_data_came_from(tmp_path):
     x, _ = parse_formulas(["NaCl", "KCl", "Fe2O3", "MgO"] * 8)
     y = np.linspace(-2, 0, len(x)).astype(np.float32)

@@ -59,8 +59,10 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "patience", "plateau_patience"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} = {getattr(self, name)} must be >= 1")
-        if not (self.lr > 0 and 0 < self.plateau_factor < 1 and self.warmup_epochs >= 0):
-            raise ValueError("need lr > 0, 0 < plateau_factor < 1, warmup_epochs >= 0")
+        for name, ok, want in (("lr", self.lr > 0, "> 0"), ("plateau_factor", 0 < self.plateau_factor < 1, "in (0, 1)"),
+                               ("warmup_epochs", self.warmup_epochs >= 0, ">= 0")):
+            if not ok:
+                raise ValueError(f"{name} = {getattr(self, name)} must be {want}")
         object.__setattr__(self, "dropout", tuple(float(p) for p in self.dropout))
 
     def resumable_with(self, other: "TrainConfig") -> list[str]:

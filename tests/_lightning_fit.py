@@ -1,12 +1,14 @@
 """A PyTorch Lightning fit with a hullpack batch sampler and the Trainer's default sampler handling,
 run by tests/test_lightning.py as a script (Lightning's "ddp" strategy re-runs the script in every
-process): ``python _lightning_fit.py OUT_DIR STRATEGY KIND WHERE [DEVICES]``.
+process): ``python _lightning_fit.py OUT_DIR STRATEGY KIND WHERE [DEVICES [STAGE]]``.
 
 KIND is the sampler (``balanced``, ``packed`` or ``distributed``), WHERE where the DataLoader is built
-(``script``: before ``Trainer.fit``, passed to it; ``hook``: in ``train_dataloader()``). Every rank
-writes OUT_DIR/rank<r>.json: the item indices of each step of each epoch and the batch count
-Lightning announced.
+(``script``: before ``Trainer.fit``, passed to it; ``hook``: in ``train_dataloader()``). STAGE is
+``all`` (the default: EPOCHS epochs), ``first`` (EPOCHS - 1 epochs, checkpointed into OUT_DIR) or
+``resume`` (from that checkpoint to EPOCHS). Every rank writes OUT_DIR/rank<r>.json: the item
+indices of each step of each epoch this fit ran and the batch count Lightning announced.
 """
+import glob
 import json
 import os
 import sys
@@ -69,17 +71,21 @@ class Recorder(L.LightningModule):
             json.dump(record, f)
 
 
-def main(out_dir: str, strategy: str, kind: str, where: str, devices: int) -> None:
+def main(out_dir: str, strategy: str, kind: str, where: str, devices: int, stage: str = "all") -> None:
     torch.set_num_threads(1)
-    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy=strategy, max_epochs=EPOCHS,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    checkpoint = None
+    if stage == "resume":
+        (checkpoint,) = glob.glob(os.path.join(out_dir, "**", "*.ckpt"), recursive=True)
+    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy=strategy,
+                        max_epochs=EPOCHS - 1 if stage == "first" else EPOCHS, default_root_dir=out_dir,
+                        logger=False, enable_checkpointing=stage == "first", enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0)
     if where == "hook":
-        trainer.fit(Recorder(out_dir, kind))
+        trainer.fit(Recorder(out_dir, kind), ckpt_path=checkpoint)
     else:
-        trainer.fit(Recorder(out_dir), train_dataloaders=make_loader(kind))
+        trainer.fit(Recorder(out_dir), train_dataloaders=make_loader(kind), ckpt_path=checkpoint)
 
 
 if __name__ == "__main__":
     out, strategy, kind, where = sys.argv[1:5]
-    main(out, strategy, kind, where, int(sys.argv[5]) if len(sys.argv) > 5 else 2)
+    main(out, strategy, kind, where, int(sys.argv[5]) if len(sys.argv) > 5 else 2, *sys.argv[6:7])

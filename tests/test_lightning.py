@@ -30,8 +30,9 @@ def dataset(n=N):
 
 
 def quiet_trainer(**kw):
-    return L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                     enable_model_summary=False, num_sanity_val_steps=0, **kw)
+    defaults = {"accelerator": "cpu", "logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
+                "enable_model_summary": False, "num_sanity_val_steps": 0}
+    return L.Trainer(**{**defaults, **kw})
 
 
 class Recorder(L.LightningModule):
@@ -68,6 +69,60 @@ def test_single_process_trainer_gives_a_new_epoch_every_epoch(make):
         # the trainer moved the sampler through its epochs: the batches of that epoch, in order
         assert steps == epoch_batches(make(sizes_of()), epoch)
     assert model.steps[0] != model.steps[1] != model.steps[2]
+
+
+@pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=3),
+                                  lambda s: PackedBatchSampler(s, 250.0, seed=3)], ids=["balanced", "packed"])
+def test_fit_resumed_from_a_checkpoint_gives_the_resumed_epochs_their_batches(make, tmp_path):
+    """Trainer.fit(ckpt_path=...) creates the loader's iterator before it sets the resumed epoch: the
+    sampler reads the epoch at the first batch, so epoch 2 gets epoch 2's batches, not epoch 0's."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's advice on workers and logging
+        quiet_trainer(devices=1, max_epochs=2, enable_checkpointing=True, default_root_dir=tmp_path).fit(
+            Recorder(), DataLoader(dataset(), batch_sampler=make(sizes_of())))
+        (checkpoint,) = tmp_path.glob("**/*.ckpt")  # the default ModelCheckpoint's, at the end of epoch 1
+        resumed = Recorder()
+        quiet_trainer(devices=1, max_epochs=4).fit(resumed, DataLoader(dataset(), batch_sampler=make(sizes_of())),
+                                                   ckpt_path=checkpoint)
+    assert sorted(resumed.steps) == [2, 3]
+    for epoch, steps in resumed.steps.items():
+        assert steps == epoch_batches(make(sizes_of()), epoch)
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_fit_resumed_mid_epoch_with_a_stateful_dataloader_continues_the_epoch(num_workers, tmp_path):
+    """Lightning saves a StatefulDataLoader's state, the sampler's with it: the resumed epoch yields the
+    batches left, and len() stays the epoch's, so the epochs after it are whole."""
+    stateful = pytest.importorskip("torchdata.stateful_dataloader")
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def loader():
+        return stateful.StatefulDataLoader(dataset(), batch_sampler=BalancedBatchSampler(sizes_of(), 8, seed=3),
+                                           num_workers=num_workers)
+
+    class StopsInEpoch1(Recorder):
+        def on_train_batch_start(self, batch, batch_idx):
+            if (self.current_epoch, batch_idx) == (1, 6):
+                raise Interrupted
+
+    every_2_steps = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=2, save_top_k=-1,
+                                    save_on_train_epoch_end=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's advice on workers and logging
+        with pytest.raises(Interrupted):
+            quiet_trainer(devices=1, max_epochs=3, enable_checkpointing=True, callbacks=[every_2_steps]).fit(
+                StopsInEpoch1(), loader())
+        batches_per_epoch = len(epoch_batches(BalancedBatchSampler(sizes_of(), 8, seed=3), 0))
+        checkpoint = tmp_path / f"epoch=1-step={batches_per_epoch + 4}.ckpt"  # 4 batches into epoch 1
+        resumed = Recorder()
+        quiet_trainer(devices=1, max_epochs=3).fit(resumed, loader(), ckpt_path=checkpoint)
+    assert sorted(resumed.steps) == [1, 2]
+    assert resumed.steps[1] == epoch_batches(BalancedBatchSampler(sizes_of(), 8, seed=3), 1)[4:]
+    assert resumed.steps[2] == epoch_batches(BalancedBatchSampler(sizes_of(), 8, seed=3), 2)
 
 
 def lightning_recreated(loader, sampler, predicting=False):
@@ -138,12 +193,12 @@ def test_a_conflicting_world_is_named():
         lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=2, rank=0))
 
 
-def run_fit(out_dir, strategy, kind, where):
+def run_fit(out_dir, strategy, kind, where, stage="all"):
     env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(var, None)
     res = subprocess.run([sys.executable, os.path.join(HERE, "_lightning_fit.py"), str(out_dir), strategy, kind,
-                          where], capture_output=True, text=True, timeout=300, env=env, cwd=out_dir)
+                          where, "2", stage], capture_output=True, text=True, timeout=300, env=env, cwd=out_dir)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
 
@@ -169,6 +224,24 @@ def test_lightning_ddp_with_default_trainer_arguments(tmp_path, strategy, kind, 
             reference = DistributedBalancedBatchSampler(item_sizes(), num_replicas=2, rank=r, seed=SEED, **mode)
             assert rank_steps == epoch_batches(reference, int(epoch))
     assert ranks[0]["steps"]["0"] != ranks[0]["steps"]["1"] != ranks[0]["steps"]["2"]  # a new permutation
+
+
+@pytest.mark.slow
+def test_lightning_ddp_resumed_from_a_checkpoint(tmp_path):
+    """Each rank's resumed epoch is that epoch's share, not epoch 0's (the trainer sets the epoch after
+    it creates the loader's iterator)."""
+    sys.path.insert(0, HERE)
+    try:
+        from _lightning_fit import BATCH_SIZE, EPOCHS, SEED, item_sizes
+    finally:
+        sys.path.remove(HERE)
+    run_fit(tmp_path, "ddp", "balanced", "script", stage="first")
+    ranks = run_fit(tmp_path, "ddp", "balanced", "script", stage="resume")
+    last = EPOCHS - 1
+    for r, record in enumerate(ranks):
+        assert list(record["steps"]) == [str(last)]
+        reference = DistributedBalancedBatchSampler(item_sizes(), BATCH_SIZE, num_replicas=2, rank=r, seed=SEED)
+        assert record["steps"][str(last)] == epoch_batches(reference, last) != epoch_batches(reference, 0)
 
 
 def test_accelerate_prepare_single_process():

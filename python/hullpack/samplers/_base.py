@@ -213,21 +213,27 @@ class PlanBatchSampler(Sampler[list[int]]):
         return self._resume[1] if self._resume is not None and self._resume[0] == self.epoch else 0
 
     def __len__(self) -> int:
-        """Number of batches the next iteration yields (the rest of the epoch after a resume)."""
+        """Number of batches of the current epoch. After :meth:`load_state_dict` it stays the whole
+        epoch's, as trainers that count an epoch's batches themselves expect (PyTorch Lightning,
+        torchdata's ``StatefulDataLoader``), while the next iteration yields the batches left."""
         world = accelerate_shard(sys._getframe(1), self)
         if world is not None:
-            return world[0] * (self._dealt_plan(*world).num_batches - self._start())
-        return self.plan().num_batches - self._start()
+            return world[0] * self._dealt_plan(*world).num_batches
+        return self.plan().num_batches
 
     def __iter__(self) -> Iterator[list[int]]:
+        """The batches of the epoch set when the first batch is taken, not when ``iter()`` is called:
+        trainers that resume from a checkpoint (PyTorch Lightning) create the iterator first and
+        set the epoch after, as ``BatchSampler`` over a ``DistributedSampler`` allows."""
         world = accelerate_shard(sys._getframe(1), self)
         if world is not None:
-            return self._batches(self._dealt_plan(*world), world[0])
+            return self._batches(lambda: self._dealt_plan(*world), world[0])
         if self._world is None:
             refuse_replicated(type(self).__name__, self._replicated_hint())
-        return self._batches(self.plan(), 1)
+        return self._batches(self.plan, 1)
 
-    def _batches(self, plan: Plan, copies: int) -> Iterator[list[int]]:
+    def _batches(self, plan_of: Callable[[], Plan], copies: int) -> Iterator[list[int]]:
+        plan = plan_of()  # a generator: runs at the first next()
         start = self._start()
         self._resume = None
         self._done = start

@@ -6,6 +6,7 @@ Sizes are never computed by collating batches: an ``InMemoryDataset`` is read fr
 from __future__ import annotations
 
 import logging
+import numbers
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -49,8 +50,9 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise InvalidSizesError(f"{name}: cannot be read as a numeric array ({exc})") from None
     if raw.dtype.kind not in "biuf":
+        where = _first_non_number(sizes, raw)
         raise InvalidSizesError(
-            f"{name}: expected numbers, got an array of dtype {raw.dtype}; pass a 1-D array of item "
+            f"{name}{where}: expected numbers, got an array of dtype {raw.dtype}; pass a 1-D array of item "
             "sizes, an (n, k) array, or a PyG dataset"
         )
     if raw.dtype.kind in "iu" and raw.size and int(np.abs(raw).max()) > _EXACT_INTEGERS:
@@ -77,6 +79,19 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     return arr
 
 
+def _first_non_number(sizes: Any, raw: np.ndarray) -> str:
+    """``"[i] = value"`` for the first entry of ``sizes`` that is not a real number, else ``""``."""
+    if raw.ndim == 0:
+        return ""
+    # a list is scanned as given: numpy turns [3, "x"] into strings throughout
+    entries = sizes if isinstance(sizes, (list, tuple)) and raw.ndim == 1 else raw.flat
+    for i, x in enumerate(entries):
+        x = x.item() if isinstance(x, np.generic) else x
+        if isinstance(x, (bool, str, bytes)) or not isinstance(x, numbers.Real):
+            return f"[{', '.join(map(str, np.unravel_index(i, raw.shape)))}] = {x!r}"
+    return ""
+
+
 def _index(mask: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
@@ -88,16 +103,24 @@ def _first(mask: np.ndarray) -> str:
 def is_dataset(obj: Any) -> bool:
     """Whether ``obj`` looks like a dataset of graphs rather than an array of sizes.
 
-    >>> is_dataset([1.0, 2.0]), is_dataset(np.ones(3))
-    (False, False)
+    Arrays and anything numpy reads as one (tensors, pandas Series and DataFrames), ``range`` and
+    lists of numbers or rows are sizes; a list of graph objects is a dataset.
+
+    >>> import pandas as pd
+    >>> is_dataset([1.0, 2.0]), is_dataset(np.ones(3)), is_dataset(pd.Series([3, 5])), is_dataset(range(1, 9))
+    (False, False, False, False)
     """
-    if isinstance(obj, np.ndarray) or (hasattr(obj, "detach") and hasattr(obj, "shape")):
+    if _array_like(obj) or isinstance(obj, range):
         return False
     if isinstance(obj, (list, tuple)):
-        # A list of graph objects is a dataset; a list of numbers (or rows of numbers) is sizes.
-        scalar_or_row = (int, float, str, bytes, np.number, list, tuple, np.ndarray)
-        return len(obj) > 0 and not isinstance(obj[0], scalar_or_row)
+        scalar_or_row = (numbers.Number, str, bytes, list, tuple)
+        return len(obj) > 0 and not (_array_like(obj[0]) or isinstance(obj[0], scalar_or_row))
     return hasattr(obj, "__getitem__") and hasattr(obj, "__len__")
+
+
+def _array_like(obj: Any) -> bool:
+    # numpy arrays and scalars, torch tensors, pandas objects: all convert through __array__
+    return hasattr(obj, "__array__")
 
 
 def graph_sizes(dataset: Any, fields: Sequence[Field] = DEFAULT_FIELDS, *,

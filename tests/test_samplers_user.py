@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hullpack.errors import InvalidSizesError, OversizeItemError
+from hullpack.errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
 
@@ -168,3 +168,23 @@ def test_dataloader_with_persistent_workers_follows_the_epochs(loader):
         expected = epoch_batches(reference, epoch)
         assert len(got) == len(data) == len(expected)
         assert got == [sorted(b) for b in expected]
+
+
+@pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 10),
+                                  lambda s: PackedBatchSampler(s, 500.0),
+                                  lambda s: DistributedBalancedBatchSampler(s, 10, num_replicas=2, rank=0)],
+                         ids=["balanced", "packed", "distributed"])
+def test_a_batch_sampler_given_as_sampler_is_refused(make):
+    """A DataLoader would batch its lists of indices again; a TensorDataset indexes with them silently."""
+    data = torch.utils.data.TensorDataset(torch.arange(300), torch.randn(300, 4))
+    sampler = make(NODES.astype(float))
+    for kwargs in ({}, {"batch_size": 4, "drop_last": True}):
+        loader = torch.utils.data.DataLoader(data, sampler=sampler, **kwargs)
+        with pytest.raises(InvalidInputError, match=rf"{type(sampler).__name__} yields whole batches: pass it as "
+                                                    r"DataLoader\(dataset, batch_sampler=\.\.\.\), not sampler="):
+            next(iter(loader))
+        with pytest.raises(InvalidInputError, match="batch_sampler="):
+            len(loader)
+    # with automatic batching off, each of its batches is one fetch: that is allowed
+    unbatched = torch.utils.data.DataLoader(data, sampler=sampler, batch_size=None)
+    assert [sorted(idx.tolist()) for idx, _ in unbatched] == [sorted(b) for b in sampler]

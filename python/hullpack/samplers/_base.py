@@ -20,7 +20,8 @@ from torch.utils.data import Sampler
 
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
-from .trainers import EpochItems, Rank, accelerate_shard, recorded_for_trainers, refuse_replicated, world_of
+from .trainers import (EpochItems, Rank, accelerate_shard, recorded_for_trainers, refuse_rebatching,
+                       refuse_replicated, world_of)
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         """Number of batches of the current epoch. After :meth:`load_state_dict` it stays the whole
         epoch's, as trainers that count an epoch's batches themselves expect (PyTorch Lightning,
         torchdata's ``StatefulDataLoader``), while the next iteration yields the batches left."""
+        refuse_rebatching(sys._getframe(1), self)
         world = accelerate_shard(sys._getframe(1), self)
         if world is not None:
             return world[0] * self._dealt_plan(*world).num_batches
@@ -225,6 +227,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         """The batches of the epoch set when the first batch is taken, not when ``iter()`` is called:
         trainers that resume from a checkpoint (PyTorch Lightning) create the iterator first and
         set the epoch after, as ``BatchSampler`` over a ``DistributedSampler`` allows."""
+        refuse_rebatching(sys._getframe(1), self)
         world = accelerate_shard(sys._getframe(1), self)
         if world is not None:
             return self._batches(lambda: self._dealt_plan(*world), world[0])

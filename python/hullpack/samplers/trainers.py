@@ -1,5 +1,6 @@
 """What trainers that manage samplers themselves look for, so that the samplers work under their
-defaults, and the guard against every process of a DDP job getting the same batches.
+defaults, and the guards against every process of a DDP job getting the same batches and against a
+``DataLoader`` given a batch sampler as ``sampler=``.
 
 * PyTorch Lightning (``Trainer(use_distributed_sampler=True)``, its default) re-creates the batch
   sampler of a DataLoader under DDP, passing a ``DistributedSampler`` as ``sampler=`` and the other
@@ -26,9 +27,9 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
-from torch.utils.data import Sampler
+from torch.utils.data import BatchSampler, Sampler
 
-from ..errors import DistributedConfigError
+from ..errors import DistributedConfigError, InvalidInputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import PlanBatchSampler
@@ -110,6 +111,22 @@ def recorded_for_trainers(cls: type) -> type:
     return cls
 
 
+def refuse_rebatching(frame: FrameType | None, batch_sampler: Any) -> None:
+    """Raise when ``frame`` (the caller of ``iter()`` or ``len()`` on ``batch_sampler``) is torch's
+    ``BatchSampler`` over it: a ``DataLoader`` given a batch sampler as ``sampler=`` would batch its
+    lists of indices again, and ``dataset[list]`` often runs (tensors index with lists) with the
+    wrong shapes."""
+    if frame is None or not frame.f_code.co_filename.endswith(_TORCH_SAMPLER_FILE):
+        return
+    owner = frame.f_locals.get("self")
+    if isinstance(owner, BatchSampler) and owner.sampler is batch_sampler:
+        name = type(batch_sampler).__name__
+        raise InvalidInputError(
+            f"{name} yields whole batches: pass it as DataLoader(dataset, batch_sampler=...), not sampler= "
+            f"(the DataLoader would group its batches into batches of batch_size={owner.batch_size})")
+
+
+_TORCH_SAMPLER_FILE = os.path.join("torch", "utils", "data", "sampler.py")
 _ACCELERATE_FILE = os.path.join("accelerate", "data_loader.py")
 
 

@@ -188,3 +188,28 @@ def test_a_batch_sampler_given_as_sampler_is_refused(make):
     # with automatic batching off, each of its batches is one fetch: that is allowed
     unbatched = torch.utils.data.DataLoader(data, sampler=sampler, batch_size=None)
     assert [sorted(idx.tolist()) for idx, _ in unbatched] == [sorted(b) for b in sampler]
+
+
+@pytest.mark.parametrize("make", [lambda s, **w: BalancedBatchSampler(s, 8, seed=1, **w),
+                                  lambda s, **w: PackedBatchSampler(s, 400.0, seed=1, **w)], ids=["balanced", "packed"])
+def test_one_ranks_state_resumes_every_rank(make):
+    """Lightning with a StatefulDataLoader saves rank 0's loader state under DDP and every rank loads it:
+    each re-created sampler resumes its own batches."""
+    from torch.utils.data import DistributedSampler
+
+    sizes = NODES.astype(float)
+
+    def for_rank(rank):
+        return make(sizes, sampler=DistributedSampler(range(sizes.size), num_replicas=2, rank=rank))
+
+    rank0 = for_rank(0)
+    rank0.set_epoch(2)
+    batches = iter(rank0)
+    for _ in range(3):
+        next(batches)
+    rank1 = for_rank(1)
+    rank1.load_state_dict(rank0.state_dict())
+    assert list(rank1) == epoch_batches(for_rank(1), 2)[3:]
+    with pytest.raises(ValueError, match=r"other sizes, seed or settings \(fingerprint of sizes and settings"):
+        make(sizes[::-1].copy(), sampler=DistributedSampler(range(sizes.size), num_replicas=2, rank=1)).load_state_dict(
+            rank0.state_dict())

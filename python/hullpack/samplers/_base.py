@@ -162,8 +162,10 @@ class PlanBatchSampler(Sampler[list[int]]):
                 "granularity": self.granularity, "sampler": None}
 
     def _config(self) -> tuple:
-        """Settings that change the plan; a state saved under other settings cannot be loaded."""
-        shard = () if self._shard is None else ("shard",) + self._world
+        """Settings that change the plan; a state saved under other settings cannot be loaded. The
+        rank is not one of them: every rank has as many batches, so one rank's state (the one a
+        trainer saves) resumes every rank."""
+        shard = () if self._shard is None else ("shard", self._world[0])
         return (type(self).__name__, self.shuffle, self.drop_last, self.granularity) + shard
 
     @property
@@ -292,10 +294,11 @@ class PlanBatchSampler(Sampler[list[int]]):
         if missing:
             raise ValueError(f"state_dict is missing {sorted(missing)}; pass what state_dict() returned")
         if state["seed"] != self.seed or state["fingerprint"] != self._fingerprint:
+            which = (f"seed {state['seed']} vs {self.seed}" if state["seed"] != self.seed else
+                     f"fingerprint of sizes and settings {state['fingerprint']} vs {self._fingerprint}")
             raise ValueError(
-                "state_dict was saved by a sampler with other sizes, seed or settings "
-                f"(seed {state['seed']} vs {self.seed}); build the sampler as it was before loading"
-            )
+                f"state_dict was saved by a sampler with other sizes, seed or settings ({which}); build the "
+                "sampler as it was before loading")
         self.set_epoch(check_int(state["epoch"], "epoch", 0))
         done = check_int(state["batches_done"], "batches_done", 0)
         if done > self.plan().num_batches:

@@ -110,10 +110,19 @@ def test_sizes_in_every_form_give_the_same_batches(form):
         assert epoch_batches(make(sizes, **fields), 3) == epoch_batches(make(NODES.astype(float)), 3)
 
 
+def test_columns_of_pandas_nullable_integers_are_sizes():
+    """numpy reads a DataFrame of several Int64 columns as an array of objects."""
+    frame = pd.DataFrame({"num_nodes": NODES, "num_edges": 3 * NODES}, dtype="Int64")
+    plain = frame.to_numpy(dtype=float)
+    assert epoch_batches(PackedBatchSampler(frame, [600, 1_800], seed=1), 1) == \
+        epoch_batches(PackedBatchSampler(plain, [600, 1_800], seed=1), 1)
+
+
 @pytest.mark.parametrize("sizes,match", [
     ([3, None, 4], r"sizes\[1\] = None"),
     ([3, 5, "x", 4], r"sizes\[2\] = 'x'"),
     (pd.Series([3.0, 4.0, np.nan]), r"sizes\[2\] is not finite \(nan\)"),
+    (pd.DataFrame({"num_nodes": [3, None, 4], "num_edges": [6, 8, 9]}, dtype="Int64"), r"sizes\[1, 0\] = <NA>"),
     (torch.tensor([[3.0, 1.0], [2.0, -1.0]]), r"sizes\[1, 1\] is negative \(-1.0\)"),
 ])
 def test_bad_sizes_name_the_item(sizes, match):

@@ -49,8 +49,10 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
         raw = np.asarray(sizes)
     except (ValueError, TypeError) as exc:
         raise InvalidSizesError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    where = "" if raw.dtype.kind in "biuf" else _first_non_number(sizes, raw)
+    if raw.dtype.kind == "O" and raw.ndim and not where:  # numbers held as objects (pandas' nullable dtypes)
+        raw = np.asarray(raw.tolist())
     if raw.dtype.kind not in "biuf":
-        where = _first_non_number(sizes, raw)
         raise InvalidSizesError(
             f"{name}{where}: expected numbers, got an array of dtype {raw.dtype}; pass a 1-D array of item "
             "sizes, an (n, k) array, or a PyG dataset"

@@ -246,7 +246,8 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
     return blob
 
 
-def _device(device: Any) -> torch.device:
+def as_device(device: Any) -> torch.device:
+    """``device`` as a torch device; ValueError for a bad name, or for CUDA where torch sees none."""
     try:
         out = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
@@ -290,14 +291,14 @@ def load_model(path: str | os.PathLike, *, architecture: str | None = None,
     >>> model.metadata["epoch"], model.training
     (3, False)
     """
-    device = _device(device)
+    device = as_device(device)
     return model_from_contents(path, read_model_file(path), architecture=architecture, device=device)
 
 
 def model_from_contents(path: str | os.PathLike, blob: dict[str, Any], *, architecture: str | None = None,
                         device: str | torch.device = "cpu") -> ElemNet:
     """The model of :func:`read_model_file`'s result ``blob`` (read from ``path``, named in errors)."""
-    device = _device(device)
+    device = as_device(device)
     if architecture is not None and architecture != blob["architecture"]:
         raise ModelFileError(f"{path} holds architecture {blob['architecture']!r}, not the "
                              f"requested {architecture!r}")

@@ -10,7 +10,7 @@ import torch
 
 from ..errors import ModelFileError
 from .data import data_dir
-from .io import _device, load_model, model_from_contents, read_model_file, save_model
+from .io import as_device, load_model, model_from_contents, read_model_file, save_model
 from .model import ElemNet
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def load_pretrained(device: str | torch.device = "cpu") -> ElemNet:
             isinstance(device, str) and (device.endswith(".pt") or "/" in device or os.sep in device)):
         raise TypeError(f"load_pretrained(device={device!r}): that is a file path, not a device; "
                         f"load a model file with hullpack.elemnet.load_model({os.fsdecode(device)!r})")
-    device = _device(device)
+    device = as_device(device)
     path = default_path()
     if not path.is_file():
         raise ModelFileError(f"the default model file {path} is not installed; reinstall hullpack "

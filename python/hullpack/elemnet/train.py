@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .._progress import progress
-from .io import _device, save_model
+from .io import as_device, save_model
 from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         torch.set_num_threads(int(num_threads))
     if device is None or device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = _device(device)  # ValueError for a bad name or CUDA where there is none
+    device = as_device(device)  # ValueError for a bad name or CUDA where there is none
     rank, world = _setup_distributed(device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))

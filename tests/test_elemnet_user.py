@@ -179,6 +179,10 @@ def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_pat
     (["--data", "{tmp}/mp.csv", "--val-fraction", "1.5"], "--val-fraction 1.5"),
     (["--val-data", "{tmp}/mp.csv"], "go with --data"),
     (["--dropout", "0.1,x"], "--dropout '0.1,x'"),
+    # an architecture of its own without --dropout: the default rates fit only the default architecture
+    (["--architecture", "32x2D-1"], r"has 1 dropout block \(D\) but 4 drop rates were given \(the default rates.*"
+                                    r"--dropout 0.1 on the command line"),
+    (["--architecture", "32x2-1", "--dropout", "0"], "give none: dropout=\\(\\) \\(--dropout '' on the command line"),
 ])
 def test_cli_train_errors_name_the_bad_option(tmp_path, capsys, argv, message):
     mp_table(10).to_csv(tmp_path / "mp.csv", index=False)
@@ -192,6 +196,9 @@ def test_cli_train_errors_name_the_bad_option(tmp_path, capsys, argv, message):
     ({"lr": 0.0}, "lr = 0.0 must be > 0"),
     ({"plateau_factor": 1.0}, r"plateau_factor = 1.0 must be in \(0, 1\)"),
     ({"warmup_epochs": -1.0}, "warmup_epochs = -1.0 must be >= 0"),
+    # checked when the settings are made, not when the model is built after the data are read
+    ({"architecture": "64x2D-32x1D-1"}, r"2 dropout blocks .* such as dropout=\(0.1, 0.1\)"),
+    ({"architecture": "64x1D-1", "dropout": (1.0,)}, r"must lie in \[0, 1\)"),
 ])
 def test_train_config_names_the_bad_setting(setting, message):
     from hullpack.elemnet import TrainConfig

@@ -38,6 +38,28 @@ def parse_architecture(architecture: str) -> list[tuple[int, int, bool]]:
     return blocks
 
 
+def check_dropout(architecture: str, dropout: Sequence[float]) -> tuple[float, ...]:
+    """``dropout`` as a tuple of floats if it gives one drop rate in [0, 1) per ``D`` block of
+    ``architecture``, else ValueError saying what to give.
+
+    >>> check_dropout("64x2D-32x1-1", [0.1])
+    (0.1,)
+    """
+    rates = tuple(float(p) for p in dropout)
+    n_d = sum(d for _, _, d in parse_architecture(architecture))
+    if len(rates) != n_d:
+        default = " (the default rates, which fit the default architecture)" \
+            if rates == DEFAULT_DROPOUT and architecture != DEFAULT_ARCHITECTURE else ""
+        python, cli = ("()", "''") if n_d == 0 else (str((0.1,) * n_d), ",".join(["0.1"] * n_d))
+        raise ValueError(f"architecture {architecture!r} has {n_d} dropout block{'' if n_d == 1 else 's'} (D) but "
+                         f"{len(rates)} drop rate{'' if len(rates) == 1 else 's'} {'was' if len(rates) == 1 else 'were'} "
+                         f"given{default}: give {'none: ' if n_d == 0 else 'one per D block, such as '}dropout={python} "
+                         f"(--dropout {cli} on the command line)")
+    if any(not 0.0 <= p < 1.0 for p in rates):
+        raise ValueError(f"drop rates must lie in [0, 1): {list(rates)} (a drop rate, not a keep probability)")
+    return rates
+
+
 class ElemNet(nn.Module):
     """ElemNet: ReLU after every hidden layer, dropout after the last layer of each ``D`` block,
     Glorot-uniform weights and zero biases. The default has 4,631,361 parameters.
@@ -58,13 +80,7 @@ class ElemNet(nn.Module):
                  dropout: Sequence[float] = DEFAULT_DROPOUT, n_inputs: int = N_ELEMENTS):
         super().__init__()
         blocks = parse_architecture(architecture)
-        dropout = [float(p) for p in dropout]
-        n_d = sum(d for _, _, d in blocks)
-        if len(dropout) != n_d:
-            raise ValueError(f"architecture {architecture!r} has {n_d} dropout blocks but "
-                             f"{len(dropout)} drop rates were given")
-        if any(not 0.0 <= p < 1.0 for p in dropout):
-            raise ValueError(f"drop rates must lie in [0, 1): {dropout} (a drop rate, not a keep probability)")
+        dropout = check_dropout(architecture, dropout)
         self.architecture = str(architecture)
         self.dropout_rates = tuple(dropout)
         self.n_inputs = int(n_inputs)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .._progress import progress
 from .io import as_device, save_model
-from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet
+from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet, check_dropout
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class TrainConfig:
                                ("warmup_epochs", self.warmup_epochs >= 0, ">= 0")):
             if not ok:
                 raise ValueError(f"{name} = {getattr(self, name)} must be {want}")
-        object.__setattr__(self, "dropout", tuple(float(p) for p in self.dropout))
+        # checked here, not first when the model is built after the data are read
+        object.__setattr__(self, "dropout", check_dropout(self.architecture, self.dropout))
 
     def resumable_with(self, other: "TrainConfig") -> list[str]:
         """Fields that differ in a way that would change the result of a resumed run."""

@@ -70,7 +70,7 @@ def test_architecture_strings():
     for bad in ("1024x4D", "1024x0-1", "abc-1", "16xD-1", ""):
         with pytest.raises(ValueError):
             ElemNet(bad, ())
-    with pytest.raises(ValueError, match="dropout blocks"):
+    with pytest.raises(ValueError, match="1 dropout block"):
         ElemNet("16x2D-1", (0.1, 0.2))
     with pytest.raises(ValueError, match="keep probability"):
         ElemNet("16x2D-1", (1.0,))

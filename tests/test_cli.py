@@ -1,5 +1,7 @@
 """The hullpack command line: the subcommand registry, every option's path, errors that end in one
 line with exit status 2, and a base install without extras (simulated by hiding modules)."""
+import csv
+import io
 import json
 import os
 import sys
@@ -195,13 +197,35 @@ def test_predict_reads_the_formula_column_of_a_table_and_skips_comments(model, m
     for name, more in (("a.csv", []), ("a.csv.gz", []), ("a.parquet", []), ("aflow.csv", []),
                        ("named.csv", ["--column", "name"]), ("a.txt", [])):
         rc, out, err = run(capsys, "predict", "--file", str(tmp_path / name), *more, "--model", model_file)
-        assert rc == 0 and err == "" and out.splitlines() == want, name
+        rows = [line.split(",") for line in out.splitlines()]
+        assert rc == 0 and err == "" and [",".join(r[:2]) for r in rows] == want, name
+        if name != "a.txt":  # a table's other columns follow the prediction
+            assert [r[2:] for r in rows] == [["id", "energy"], ["1", "-1.7"], ["2", "-3.0"], ["3", "-1.5"]], name
     for argv, message in ((["--file", str(tmp_path / "named.csv")], "no formula column (formula, composition, "),
                           (["--file", str(tmp_path / "a.csv"), "--column", "x"], "--column 'x': --file "),
                           (["--file", str(tmp_path / "a.txt"), "--column", "x"], "names a column of a CSV or Parquet"),
                           (["Fe2O3", "--column", "x"], "give --file too")):
         rc, out, err = run(capsys, "predict", *argv, "--model", model_file)
         assert rc == 2 and out == "" and message in one_line(err)
+
+
+def test_predict_prints_a_table_s_other_columns_as_written(model_file, tmp_path, capsys):
+    """IDs keep their leading zeros and text its commas; the arguments' rows leave them empty; a
+    column named like an output column is renamed input_...; a missing cell prints empty."""
+    (tmp_path / "t.csv").write_text('material_id,formula,dH_eV_per_atom,note\n007,Fe2O3,-1.0,"red, rust"\n'
+                                    "mp-2,NaCl,,\nmp-3,Xx,1,bad\n")
+    rc, out, err = run(capsys, "predict", "KCl", "--file", str(tmp_path / "t.csv"), "--errors", "skip",
+                       "--model", model_file)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rc == 0 and "[--file line 4] 'Xx'" in err
+    assert rows[0] == ["formula", "dH_eV_per_atom", "material_id", "input_dH_eV_per_atom", "note"]
+    assert [r[:1] + r[2:] for r in rows[1:]] == [["KCl", "", "", ""], ["Fe2O3", "007", "-1.0", "red, rust"],
+                                                 ["NaCl", "mp-2", "", ""]]
+    pd.DataFrame({"id": [1, 2], "composition": ["MgO", "CaO"], "x": [1.5, None]}).to_parquet(tmp_path / "t.parquet")
+    rc, out, err = run(capsys, "predict", "--file", str(tmp_path / "t.parquet"), "--model", model_file)
+    assert rc == 0 and err == ""
+    assert [r[:1] + r[2:] for r in csv.reader(io.StringIO(out))] == [["formula", "id", "x"], ["MgO", "1", "1.5"],
+                                                                     ["CaO", "2", ""]]
 
 
 def test_quiet_and_verbose_also_after_the_subcommand(tmp_path, capsys, monkeypatch):

@@ -11,13 +11,17 @@ NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
 #: bad formulas named in a message before "and N more"
 _SHOWN = 5
+#: the printed prediction's column
+_ENERGY = "dH_eV_per_atom"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("formulas", nargs="*", help="formulas such as Fe2O3 NaCl")
     p.add_argument("--file", help="more formulas: a CSV (.csv, .csv.gz) or Parquet file with a formula column (the "
                    "file hullpack stability reads; the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or --column), "
-                   "or a text file of one formula per line (blank lines and lines starting with # are skipped)")
+                   "or a text file of one formula per line (blank lines and lines starting with # are skipped); "
+                   "a table's other columns are printed after the prediction, as written (a column already named "
+                   "formula or " + _ENERGY + " as input_formula, input_" + _ENERGY + ")")
     p.add_argument("--column", metavar="NAME", help="--file's formula column (a CSV or Parquet file)")
     p.add_argument("--model", help="a model file (default: the shipped default model)")
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
@@ -35,11 +39,11 @@ def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
     return f"{len(bad)} of {plural(total, 'formula')} cannot be featurized: {shown}{more}"
 
 
-def _file_formulas(path: str, column: str | None) -> tuple[list[str], list[str]]:
+def _file_formulas(path: str, column: str | None):
     """The formulas of --file: a table's formula column (a missing cell is an empty formula, which
-    cannot be featurized), or a text file's lines that are neither blank nor comments; and where
-    each stands, as a message names it ("line 12" of a text or CSV file, "row 10" of a Parquet file
-    counted from 0)."""
+    cannot be featurized), or a text file's lines that are neither blank nor comments; where each
+    stands, as a message names it ("line 12" of a text or CSV file, "row 10" of a Parquet file
+    counted from 0); and a table's other columns as text (a CSV's cells as written), else None."""
     input_file(path, "--file")
     if not path.lower().endswith(TABLE_SUFFIXES):
         if column:
@@ -48,13 +52,13 @@ def _file_formulas(path: str, column: str | None) -> tuple[list[str], list[str]]
         with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula
             kept = [(t, f"line {n}") for n, t in enumerate((line.strip() for line in f), 1)
                     if t and not t.startswith("#")]
-        return [t for t, _ in kept], [w for _, w in kept]
+        return [t for t, _ in kept], [w for _, w in kept], None
     import pandas as pd
 
     from hullpack.columns import first_present
     from hullpack.stability.inputs import read_table
 
-    df = read_table(path)
+    df = read_table(path, text=True)
     columns = list(df.columns)
     if column and column not in columns:
         raise CommandError(f"--column {column!r}: --file {path} has no such column (its columns: {columns[:12]})")
@@ -66,7 +70,9 @@ def _file_formulas(path: str, column: str | None) -> tuple[list[str], list[str]]
     # a CSV's header is line 1 (line numbers hold where no cell spans lines and no line is blank)
     where = [f"row {i}" for i in range(len(df))] if path.lower().endswith(".parquet") else \
         [f"line {i + 2}" for i in range(len(df))]
-    return formulas, where
+    others = df.drop(columns=[found])
+    others = others.astype(object).where(others.notna(), "").astype(str)  # a missing cell prints empty
+    return formulas, where, others.rename(columns=lambda c: f"input_{c}" if c in ("formula", _ENERGY) else c)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
     where = [str(i) for i in range(len(formulas))]
     if args.column and not args.file:
         raise CommandError("--column names the formula column of --file: give --file too")
+    others = None
     if args.file:
-        more, lines = _file_formulas(args.file, args.column)
+        more, lines, others = _file_formulas(args.file, args.column)
         formulas += more
         where += [f"--file {line}" for line in lines]
     if not formulas:
@@ -101,9 +108,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"hullpack predict: note: {plural(len(elements), 'pure element')} ({', '.join(elements[:_SHOWN])}"
               f"{' ...' if len(elements) > _SHOWN else ''}): an element's formation enthalpy is 0 eV/atom by definition; "
               "the model was trained on compounds and its value there means nothing", file=sys.stderr)
+    # the arguments' rows leave a table's other columns empty
+    extra = [[]] * len(formulas) if others is None else \
+        [[""] * len(others.columns)] * (len(formulas) - len(others)) + others.to_numpy().tolist()
     out = csv.writer(sys.stdout, lineterminator="\n")  # quotes a formula holding a comma or a quote
-    out.writerow(["formula", "dH_eV_per_atom"])
-    for formula, energy, keep in zip(formulas, energies, ok):
+    out.writerow(["formula", _ENERGY, *([] if others is None else others.columns)])
+    for formula, energy, keep, cells in zip(formulas, energies, ok, extra):
         if keep or args.errors == "nan":
-            out.writerow([formula, f"{energy:.6f}"])
+            out.writerow([formula, f"{energy:.6f}", *cells])
     return 0

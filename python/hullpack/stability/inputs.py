@@ -364,9 +364,10 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
                   pd.Index(index), texts)
 
 
-def read_table(path) -> pd.DataFrame:
+def read_table(path, *, text: bool = False) -> pd.DataFrame:
     """A CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``) file as a DataFrame; empty cells are
-    missing values, and nothing else is (a formula "NaN" stays text)."""
+    missing values, and nothing else is (a formula "NaN" stays text). ``text``: a CSV's cells as
+    written (``007`` stays ``007``), not read as numbers."""
     path = str(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
@@ -374,7 +375,7 @@ def read_table(path) -> pd.DataFrame:
         return pd.read_parquet(path)
     if not path.lower().endswith(TABLE_SUFFIXES):
         raise ValueError(f"{path}: expected a CSV (.csv, .csv.gz) or Parquet (.parquet) file")
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str if text else None)
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas")
     return df

@@ -103,6 +103,24 @@ def test_table_arrays_names_every_bad_row_or_skips_them():
     assert len(x) == len(y) == 3
 
 
+def test_hold_out_keeps_each_composition_on_one_side():
+    """Polymorphs and repeated entries of a composition all train or all validate; the share is
+    about the one asked; the same seed holds out the same rows."""
+    from hullpack.elemnet import hold_out
+
+    table = pd.concat([mp_table(400, seed=3)] * 2)  # every composition at least twice
+    x, _ = table_arrays(table)
+    train, val = hold_out(x, 0.1, seed=5)
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(x)))
+    seen = {row.tobytes() for row in x[train]}
+    assert not any(row.tobytes() in seen for row in x[val])
+    assert 0.07 <= len(val) / len(x) <= 0.13
+    assert [a.tolist() for a in hold_out(x, 0.1, seed=5)] == [train.tolist(), val.tolist()]
+    assert hold_out(x, 0.1, seed=6)[1].tolist() != val.tolist()
+    with pytest.raises(ValueError, match="1 composition: too few"):
+        hold_out(x[:1].repeat(5, axis=0), 0.1)
+
+
 def test_table_columns_names_a_missing_column_and_the_table_s_columns():
     df = mp_table(3)
     with pytest.raises(ValueError, match=r"energy column 'e_hull' is not among .*'formula_pretty'"):
@@ -137,7 +155,9 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     assert rc == 0, err
     assert json.loads(out)["epochs_done"] == 3
     meta = read_model_file(run / "best.pt")["metadata"]
-    assert meta["data"]["n_train"] == 72 and meta["data"]["n_val"] == 8  # 10% held out
+    # about 10% held out, whole compositions at a time
+    assert meta["data"]["n_train"] + meta["data"]["n_val"] == 80 and 6 <= meta["data"]["n_val"] <= 10
+    assert "held out at random a composition at a time (seed 0)" in meta["trained_on"]
     assert "mp.csv (formula column formula_pretty, energy column formation_energy_per_atom" in meta["trained_on"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
     # the best weights are the model file of predict and explain
@@ -170,7 +190,8 @@ def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_pat
     rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"),
                        "--errors", "skip", "--epochs", "1", *TINY)
     assert rc == 0 and "note: 1 of 40 rows cannot be used" in err
-    assert read_model_file(tmp_path / "run" / "best.pt")["metadata"]["data"]["n_train"] == 35  # 39 - 4
+    data = read_model_file(tmp_path / "run" / "best.pt")["metadata"]["data"]
+    assert data["n_train"] + data["n_val"] == 39 and data["n_train"] >= 35  # the 39 good rows, about 10% held out
 
 
 @pytest.mark.parametrize("argv, message", [

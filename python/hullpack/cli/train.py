@@ -31,9 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "--formula-column) and a formation energy column in eV/atom (the first of "
                    + ", ".join(ENERGY_COLUMNS) + ", or --energy-column)")
     p.add_argument("--val-data", metavar="FILE", help="with --data: the validation table (default: --val-fraction "
-                   "of --data, held out at random by --seed)")
+                   "of --data, held out at random by --seed, a composition at a time: polymorphs of one composition all train "
+                   "or all validate)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="with --data and no --val-data: the share of "
-                   "rows held out for validation (default 0.1)")
+                   "rows held out for validation, whole compositions at a time (default 0.1)")
     p.add_argument("--formula-column", metavar="NAME", help="with --data: the formula column")
     p.add_argument("--energy-column", metavar="NAME", help="with --data: the formation energy column (eV/atom)")
     p.add_argument("--errors", choices=("raise", "skip"), default="raise", help="with --data: rows whose formula "
@@ -84,9 +85,9 @@ def _table(path: str, what: str, args: argparse.Namespace):
 
 
 def _user_data(args: argparse.Namespace, seed: int):
-    """Training and validation ``(X, y)`` of --data (and --val-data; else rows held out by ``seed``),
-    and where they came from."""
-    import numpy as np
+    """Training and validation ``(X, y)`` of --data (and --val-data; else compositions held out by
+    ``seed``), and where they came from."""
+    from hullpack.elemnet import hold_out
 
     (x, y), (fcol, ecol) = _table(args.data, "--data", args)
     source = f"{args.data} (formula column {fcol}, energy column {ecol} in eV/atom; {len(y)} rows)"
@@ -96,13 +97,12 @@ def _user_data(args: argparse.Namespace, seed: int):
         return (x, y), val, f"{source}, selected on {args.val_data}"
     if not 0 < args.val_fraction < 1:
         raise CommandError(f"--val-fraction {args.val_fraction}: expected a share between 0 and 1")
-    n_val = int(round(args.val_fraction * len(y)))
-    if not 1 <= n_val < len(y):
-        raise CommandError(f"--data {args.data} has {len(y)} usable rows: too few to hold out "
-                           f"--val-fraction {args.val_fraction} for validation and train on the rest")
-    order = np.random.default_rng(seed).permutation(len(y))
-    val, tr = np.sort(order[:n_val]), np.sort(order[n_val:])
-    return (x[tr], y[tr]), (x[val], y[val]), f"{source}, selected on {n_val} rows held out at random (seed {seed})"
+    try:
+        tr, val = hold_out(x, args.val_fraction, seed)
+    except ValueError as exc:
+        raise CommandError(f"--data {args.data}: {exc}") from None
+    return (x[tr], y[tr]), (x[val], y[val]), (f"{source}, selected on {len(val)} rows held out at random a "
+                                              f"composition at a time (seed {seed})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ elemental fractions alone.
 >>> featurize(["Fe2O3"]).shape
 (1, 86)
 """
-from .data import load_oqmd, oqmd_arrays, table_arrays, table_columns
+from .data import hold_out, load_oqmd, oqmd_arrays, table_arrays, table_columns
 from .featurize import featurize, parse_formulas
 from .io import FORMAT_VERSION, load_model, read_model_file, save_model
 from .pretrained import default_path, export_default, load_pretrained
@@ -15,7 +15,7 @@ from .train import TrainConfig, evaluate_mae, run_config, train
 
 __all__ = [
     "ElemNet", "DEFAULT_ARCHITECTURE", "DEFAULT_DROPOUT", "parse_architecture",
-    "featurize", "parse_formulas", "load_oqmd", "oqmd_arrays", "table_arrays", "table_columns",
+    "featurize", "parse_formulas", "load_oqmd", "oqmd_arrays", "table_arrays", "table_columns", "hold_out",
     "TrainConfig", "train", "evaluate_mae", "run_config",
     "save_model", "load_model", "read_model_file", "FORMAT_VERSION",
     "load_pretrained", "export_default", "default_path",

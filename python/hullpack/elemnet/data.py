@@ -136,3 +136,31 @@ def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,
                              f"name it")
         found.append(name)
     return found[0], found[1]
+
+
+def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices ``(train, val)``, both sorted, that hold out about ``fraction`` of the rows of
+    fractions ``x`` for validation, drawn at random by ``seed`` **a composition at a time**: rows of
+    the same composition (polymorphs, repeated entries) all land on one side, so that validation
+    measures compositions the model has not seen. ValueError if ``x`` has too few compositions.
+
+    >>> x = np.array([[1, 0], [1, 0], [0.5, 0.5], [0, 1]], dtype=np.float32)
+    >>> train, val = hold_out(x, 0.25, seed=1)
+    >>> sorted(train.tolist() + val.tolist()), len(val) >= 1, {0, 1} <= set(train) or {0, 1} <= set(val)
+    ([0, 1, 2, 3], True, True)
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction {fraction}: expected a share between 0 and 1")
+    _, group = np.unique(np.asarray(x), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    if n_groups < 2:
+        raise ValueError(f"{len(group)} rows of {n_groups} composition{'' if n_groups == 1 else 's'}: too few to hold "
+                         "some out for validation and train on the rest")
+    # whole compositions in a random order until the share is reached; at least one on each side
+    sizes = np.bincount(group, minlength=n_groups)
+    order = np.random.default_rng(seed).permutation(n_groups)
+    taken = np.cumsum(sizes[order]) <= max(fraction * len(group), sizes[order[0]])
+    taken[-1] = False
+    is_val = np.isin(group, order[taken])
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hullpack.compositions import reduced_grid, systems, uniform_grid
-from hullpack.elements import ELECTRONEGATIVITY, ELEMNET_ELEMENTS
+from hullpack.elements import ALL_ELEMENTS, ELECTRONEGATIVITY, ELEMNET_ELEMENTS
 from hullpack.errors import ScreeningError
 from hullpack.screening import (DEFAULT_GRID, DEFAULT_MIN_DEPTH, grid_label, grid_spacing, resolve_grid, screen,
                                 system_name)
@@ -43,7 +43,10 @@ def test_electronegativities_are_pymatgens():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert list(ELECTRONEGATIVITY) == [pymatgen.Element(s).X for s in ELEMNET_ELEMENTS]
+        theirs = [pymatgen.Element(s).X for s in ALL_ELEMENTS]
+    assert np.array_equal(ELECTRONEGATIVITY, theirs, equal_nan=True)
+    assert ALL_ELEMENTS[:86] == ELEMNET_ELEMENTS and [pymatgen.Element(s).Z for s in ALL_ELEMENTS[86:]] == sorted(
+        {e.Z for e in pymatgen.Element if e.Z <= 118} - {pymatgen.Element(s).Z for s in ELEMNET_ELEMENTS})
 
 
 @pytest.mark.parametrize("order, grid, step", [(2, reduced_grid(2, 12), 7), (2, uniform_grid(2, 100), 91),

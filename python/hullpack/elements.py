@@ -1,12 +1,15 @@
-"""ElemNet's 86 elements, in ElemNet's input order: the one source of truth for element indices,
-and for the element data (periodic-table groups, pymatgen's properties) the other modules use.
+"""ElemNet's 86 elements, in ElemNet's input order, then the other elements of Z 1-118: the one
+source of truth for element indices, and for the element data (periodic-table groups, pymatgen's properties) the other modules use.
 
-ElemNet leaves out He, Ne, Ar, Po, At, Rn, Fr and Ra (no OQMD compounds in its training set).
+ElemNet leaves out He, Ne, Ar, Po, At, Rn, Fr and Ra (no OQMD compounds in its training set) and
+the elements past Pu. What needs no model (stability against DFT energies, names) takes every
+element H..Og: :data:`ALL_ELEMENTS` is ElemNet's 86 with their indices (0..85, the model's input
+columns), then the 32 others by atomic number (86..117).
 
 >>> ELEMNET_ELEMENTS[:4]
 ('H', 'Li', 'Be', 'B')
->>> element_index("Fe")
-22
+>>> element_index("Fe"), ALL_ELEMENT_INDEX["Fe"], ALL_ELEMENT_INDEX["He"], ALL_ELEMENTS[-1]
+(22, 22, 86, 'Og')
 """
 from __future__ import annotations
 
@@ -23,15 +26,30 @@ assert N_ELEMENTS == 86
 #: symbol -> column index in ElemNet's input
 ELEMENT_INDEX: dict[str, int] = {symbol: i for i, symbol in enumerate(ELEMNET_ELEMENTS)}
 
-#: Pauling electronegativity of ElemNet's elements, in ElemNet's order, as pymatgen's ``Element.X``
-#: gives them (formulas are written in this order; see :mod:`hullpack.naming`)
+#: the elements of Z 1-118 ElemNet lacks, by atomic number
+OTHER_ELEMENTS: tuple[str, ...] = tuple(
+    "He Ne Ar Po At Rn Fr Ra Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
+)
+#: every element H..Og: ElemNet's 86 (same indices), then :data:`OTHER_ELEMENTS` (86..117)
+ALL_ELEMENTS: tuple[str, ...] = ELEMNET_ELEMENTS + OTHER_ELEMENTS
+N_ALL_ELEMENTS = len(ALL_ELEMENTS)
+assert N_ALL_ELEMENTS == 118
+#: symbol -> element id in :data:`ALL_ELEMENTS` (ElemNet's column index for ElemNet's elements)
+ALL_ELEMENT_INDEX: dict[str, int] = {symbol: i for i, symbol in enumerate(ALL_ELEMENTS)}
+
+_NAN = float("nan")
+#: Pauling electronegativity of every element in :data:`ALL_ELEMENTS` order (ElemNet's first), as
+#: pymatgen's ``Element.X`` gives them: NaN for He, Ne, Ar and Rf..Og, which have none. Formulas
+#: are written in this order, elements without one last (see :mod:`hullpack.naming`)
 ELECTRONEGATIVITY: tuple[float, ...] = (
     2.2, 0.98, 1.57, 2.04, 2.55, 3.04, 3.44, 3.98, 0.93, 1.31, 1.61, 1.9, 2.19, 2.58, 3.16, 0.82, 1.0,
     1.36, 1.54, 1.63, 1.66, 1.55, 1.83, 1.88, 1.91, 1.9, 1.65, 1.81, 2.01, 2.18, 2.55, 2.96, 3.0, 0.82,
     0.95, 1.22, 1.33, 1.6, 2.16, 1.9, 2.2, 2.28, 2.2, 1.93, 1.69, 1.78, 1.96, 2.05, 2.1, 2.66, 2.6, 0.79,
     0.89, 1.1, 1.12, 1.13, 1.14, 1.13, 1.17, 1.2, 1.2, 1.1, 1.22, 1.23, 1.24, 1.25, 1.1, 1.27, 1.3, 1.5,
     2.36, 1.9, 2.2, 2.2, 2.28, 2.54, 2.0, 1.62, 2.33, 2.02, 1.1, 1.3, 1.5, 1.38, 1.36, 1.28,
+    _NAN, _NAN, _NAN, 2.0, 2.2, 2.2, 0.7, 0.9, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3, *[_NAN] * 15,
 )
+assert len(ELECTRONEGATIVITY) == N_ALL_ELEMENTS
 
 
 def element_index(symbol: str) -> int:
@@ -43,6 +61,18 @@ def element_index(symbol: str) -> int:
             f"unknown element {symbol!r}: ElemNet's input covers {N_ELEMENTS} elements "
             "(no He, Ne, Ar, Po, At, Rn, Fr, Ra)"
         ) from None
+
+
+def not_in_elemnet(symbols) -> str:
+    """Why a composition with ``symbols`` (elements ElemNet lacks) cannot be ElemNet's input.
+
+    >>> not_in_elemnet(["He"]), not_in_elemnet(["Ar", "He"])
+    ("He is not one of ElemNet's 86 elements", "Ar, He are not among ElemNet's 86 elements")
+    """
+    symbols = list(symbols)
+    if len(symbols) == 1:
+        return f"{symbols[0]} is not one of ElemNet's {N_ELEMENTS} elements"
+    return f"{', '.join(symbols)} are not among ElemNet's {N_ELEMENTS} elements"
 
 
 @functools.lru_cache(maxsize=1)

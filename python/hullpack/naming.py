@@ -2,9 +2,12 @@
 reduced formulas (``Fe2O3``, ``Ca3(PO4)2``) and chemical systems (``Fe-O``, elements sorted
 alphabetically), without importing pymatgen.
 
-The reduced formula follows pymatgen's ``Composition.reduced_formula`` for integer amounts: elements
-ordered by Pauling electronegativity (then symbol), amounts divided by their gcd, the last two
-elements written as a polyanion when they are close in electronegativity (``(PO4)2``), and
+Elements are given by their ids in :data:`hullpack.elements.ALL_ELEMENTS` (every element H..Og;
+ElemNet's 86 keep their ElemNet indices). The reduced formula follows pymatgen's
+``Composition.reduced_formula`` for integer amounts: elements ordered by Pauling electronegativity,
+then symbol (those without one, He, Ne, Ar and Rf..Og, last, as in pymatgen: ``Na2He``, ``ClAr``),
+amounts divided by their gcd, the last two elements written as a polyanion when they are close in
+electronegativity (``(PO4)2``; never with an element without one), and
 pymatgen's special formulas (``O2``, ``Li2O2``). A composition with non-integer amounts is named by
 the smallest integer amounts in its proportions (so ``Li0.5CoO2`` is ``LiCo2O4``); one with no such
 amounts below 10,000 atoms by its atomic fractions.
@@ -20,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .elements import ELECTRONEGATIVITY, ELEMENT_INDEX, ELEMNET_ELEMENTS
+from .elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, ELECTRONEGATIVITY
 
 __all__ = ["formulas", "systems", "alphabetical_order", "join_rows", "reduced_formula", "fraction_formula", "chemical_system"]
 
@@ -30,11 +33,12 @@ _SPECIAL = {"LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "
 _POLYANION_GAP = 1.65  # electronegativity difference below which the last two elements form a polyanion
 
 
-_SYMBOLS = np.array(ELEMNET_ELEMENTS, dtype=object)
-_X = np.array(ELECTRONEGATIVITY, dtype=np.float64)
-# position of each element in pymatgen's formula order (electronegativity, then symbol) and alphabetically
-_FORMULA_RANK = np.argsort(np.lexsort((np.array(ELEMNET_ELEMENTS), _X)))
-_ALPHA_RANK = np.argsort(np.argsort(np.array(ELEMNET_ELEMENTS)))
+_SYMBOLS = np.array(ALL_ELEMENTS, dtype=object)
+_X = np.array(ELECTRONEGATIVITY, dtype=np.float64)  # NaN where none: never a polyanion, as in pymatgen
+# position of each element in pymatgen's formula order (electronegativity, none counting as +inf,
+# then symbol) and alphabetically
+_FORMULA_RANK = np.argsort(np.lexsort((np.array(ALL_ELEMENTS), np.nan_to_num(_X, nan=np.inf))))
+_ALPHA_RANK = np.argsort(np.argsort(np.array(ALL_ELEMENTS)))
 
 
 def _sorted_pairs(offsets: np.ndarray, elements: np.ndarray, rank: np.ndarray) -> np.ndarray:
@@ -59,7 +63,7 @@ def join_rows(offsets: np.ndarray, parts: np.ndarray, sep: str = "") -> np.ndarr
 
 
 def formulas(offsets, elements, amounts) -> np.ndarray:
-    """Reduced formulas (object array) of many rows of positive integer ``amounts`` of element indices
+    """Reduced formulas (object array) of many rows of positive integer ``amounts`` of element ids
     ``elements`` (CSR by ``offsets``); "" for a row without elements.
 
     >>> formulas(np.array([0, 2, 5, 5]), np.array([6, 22, 6, 12, 16]), np.array([6, 4, 8, 2, 3])).tolist()
@@ -102,7 +106,7 @@ def formulas(offsets, elements, amounts) -> np.ndarray:
 
 
 def systems(offsets, elements) -> np.ndarray:
-    """Chemical systems (object array, "" for a row without elements) of many rows of element indices.
+    """Chemical systems (object array, "" for a row without elements) of many rows of element ids.
 
     >>> systems(np.array([0, 2, 3]), np.array([6, 22, 0])).tolist()
     ['Fe-O', 'H']
@@ -114,7 +118,7 @@ def systems(offsets, elements) -> np.ndarray:
 
 
 def alphabetical_order(table: np.ndarray) -> np.ndarray:
-    """``(n_systems, order)`` column indices that put each row of a system table (ElemNet indices)
+    """``(n_systems, order)`` column indices that put each row of a system table (element ids)
     in alphabetical order of its symbols: ``table[s, alphabetical_order(table)[s]]``.
 
     >>> alphabetical_order(np.array([[6, 22], [22, 24]])).tolist()     # O-Fe -> Fe, O; Fe-Ni stays
@@ -130,8 +134,10 @@ def reduced_formula(symbols: Sequence[str], amounts: Sequence[int]) -> str:
 
     >>> reduced_formula(["Li", "Fe", "P", "O"], [4, 4, 4, 16]), reduced_formula(["Li", "O"], [2, 2])
     ('LiFePO4', 'Li2O2')
+    >>> reduced_formula(["He", "Na"], [1, 2]), reduced_formula(["Xe", "F"], [1, 2])
+    ('Na2He', 'XeF2')
     """
-    el = [ELEMENT_INDEX[s] for s in symbols]
+    el = [ALL_ELEMENT_INDEX[s] for s in symbols]
     return str(formulas(np.array([0, len(el)]), np.array(el), np.array([int(a) for a in amounts]))[0])
 
 
@@ -144,7 +150,7 @@ def fraction_formula(symbols: Sequence[str], fractions: Sequence[float]) -> str:
     >>> fraction_formula(["Li", "Co", "Al", "O"], [0.25, 0.249975, 0.000025, 0.5])
     'Li0.25Al0.000025Co0.249975O0.5'
     """
-    pairs = sorted(zip(symbols, fractions), key=lambda p: (ELECTRONEGATIVITY[ELEMENT_INDEX[p[0]]], p[0]))
+    pairs = sorted(zip(symbols, fractions), key=lambda p: _FORMULA_RANK[ALL_ELEMENT_INDEX[p[0]]])
     return "".join(f"{s}{_decimal(f)}" for s, f in pairs)
 
 

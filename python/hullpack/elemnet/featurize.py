@@ -1,4 +1,6 @@
-"""Formulas or compositions -> ElemNet's ``(n, 86)`` element fractions.
+"""Formulas or compositions -> ElemNet's ``(n, 86)`` element fractions (or, ``all_elements=True``,
+``(n, 118)`` fractions of every element H..Og in :data:`hullpack.elements.ALL_ELEMENTS` order, for
+what needs no model).
 
 Plain formulas ("Fe2O3", "Al1Sm1Tm1", "Li0.5CoO2") go through a regex parser (all 341,700 OQMD
 formulas in about a second); formulas with brackets go through pymatgen when it is installed. A
@@ -17,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..elements import ELEMENT_INDEX, N_ELEMENTS
+from ..elements import ALL_ELEMENT_INDEX, ELEMENT_INDEX, N_ALL_ELEMENTS, N_ELEMENTS, OTHER_ELEMENTS, not_in_elemnet
 from ..errors import CompositionError
 
 log = logging.getLogger(__name__)
@@ -27,10 +29,8 @@ _TOKEN = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d*)?|\.\d+)?")
 _HYDRATE_DOT = re.compile("[·•⋅∙*]")
 _LEADING_COUNT = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _NUMBER_APART = re.compile(r"[^\s·•⋅∙*]\s+[\d.]")  # "Cu SO4 5H2O", "H2O 2": whose number is it?
-# real elements ElemNet has no input for (reported as "not one of ElemNet's elements", not "unknown")
-_OTHER_ELEMENTS = frozenset(
-    "He Ne Ar Po At Rn Fr Ra Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og D T".split()
-)
+# hydrogen's isotopes as pymatgen writes them: not elements of their own
+_ISOTOPES = frozenset(("D", "T"))
 _MAX_LISTED = 20  # bad entries spelled out in an error message; all are in CompositionError.bad
 _short = reprlib.Repr()  # reprs of bad entries in messages: a 1e400-digit formula stays one line
 _short.maxstring, _short.maxlong = 60, 30
@@ -105,13 +105,15 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
     raise ValueError("cannot parse formula: expected element symbols with optional amounts, e.g. 'Fe2O3'")
 
 
-def _row(pairs: list[tuple[str, float]]) -> tuple[list[int], list[float]]:
+def _row(pairs: list[tuple[str, float]], index_of: dict[str, int]) -> tuple[list[int], list[float]]:
     cols, amts = [], []
     for symbol, amount in pairs:
-        col = ELEMENT_INDEX.get(symbol)
+        col = index_of.get(symbol)
         if col is None:
-            if symbol in _OTHER_ELEMENTS:
-                raise ValueError(f"{symbol} is not one of ElemNet's 86 elements")
+            if symbol in _ISOTOPES:
+                raise ValueError(f"{symbol} is an isotope of hydrogen: write H")
+            if symbol in OTHER_ELEMENTS:
+                raise ValueError(not_in_elemnet([symbol]))
             raise ValueError(f"unknown element {symbol!r}")
         if not math.isfinite(amount) or amount < 0:
             raise ValueError(f"amount of {symbol} is {amount}; amounts must be finite and >= 0")
@@ -125,13 +127,19 @@ def _row(pairs: list[tuple[str, float]]) -> tuple[list[int], list[float]]:
     return cols, amts
 
 
-def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
-    """Fractions ``(n, 86)`` float32 (rows of bad entries are NaN) and the list of bad entries as
-    ``(index, text, reason)``. Never raises for a bad entry.
+def parse_formulas(formulas: Iterable[Any] | str, *,
+                   all_elements: bool = False) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Fractions ``(n, 86)`` float32 in ElemNet's order (rows of bad entries are NaN) and the list of
+    bad entries as ``(index, text, reason)``. Never raises for a bad entry. ``all_elements=True``:
+    fractions ``(n, 118)`` of every element H..Og (:data:`hullpack.elements.ALL_ELEMENTS` order,
+    ElemNet's 86 first), for what needs no model; an element ElemNet lacks is then no bad entry.
 
-    >>> x, bad = parse_formulas(["Fe2O3", "Xx2"])
+    >>> x, bad = parse_formulas(["Fe2O3", "Xx2", "HeO"])
     >>> round(float(x[0].sum()), 6), bad
-    (1.0, [(1, 'Xx2', "unknown element 'Xx'")])
+    (1.0, [(1, 'Xx2', "unknown element 'Xx'"), (2, 'HeO', "He is not one of ElemNet's 86 elements")])
+    >>> x, bad = parse_formulas(["Fe2O3", "HeO"], all_elements=True)
+    >>> x.shape, float(x[1, 86]), bad
+    ((2, 118), 0.5, [])
     """
     if hasattr(formulas, "to_numpy") and not isinstance(formulas, Mapping):
         formulas = formulas.tolist()  # a pandas Series: its values, not one (index, value) mapping
@@ -144,10 +152,11 @@ def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tupl
     totals = np.ones(len(items), dtype=np.float64)
     bad: list[tuple[int, str, str]] = []
     amount_of: dict[str, float] = {"": 1.0}  # amount strings repeat a lot ("1", "2", ...)
-    index_of = ELEMENT_INDEX
+    index_of = ALL_ELEMENT_INDEX if all_elements else ELEMENT_INDEX
+    width = N_ALL_ELEMENTS if all_elements else N_ELEMENTS
     fullmatch, findall = _FORMULA.fullmatch, _TOKEN.findall
     for i, item in enumerate(items):
-        # fast path: a plain formula of ElemNet elements with positive total (almost every input)
+        # fast path: a plain formula of known elements with positive total (almost every input)
         if type(item) is str and fullmatch(item):
             tokens = findall(item)
             c, a = [], []
@@ -179,7 +188,7 @@ def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tupl
                 raise ValueError("missing value")
             else:
                 raise ValueError(f"expected a formula string or a Composition, got {type(item).__name__}")
-            c, a = _row(pairs)
+            c, a = _row(pairs, index_of)
         except ValueError as exc:
             bad.append((i, str(item), str(exc)))
             continue
@@ -187,11 +196,11 @@ def parse_formulas(formulas: Iterable[Any] | str) -> tuple[np.ndarray, list[tupl
         cols += c
         vals += a
         totals[i] = sum(a)
-    x = np.zeros((len(items), N_ELEMENTS), dtype=np.float32)
+    x = np.zeros((len(items), width), dtype=np.float32)
     if rows:
         r = np.asarray(rows, dtype=np.int64)
         # repeated symbols ("FeOFe") add up: sum per (row, column), then scatter once
-        cells, inverse = np.unique(r * N_ELEMENTS + np.asarray(cols), return_inverse=True)
+        cells, inverse = np.unique(r * width + np.asarray(cols), return_inverse=True)
         x.ravel()[cells] = np.bincount(inverse, weights=np.asarray(vals) / totals[r])
     if bad:
         x[[b[0] for b in bad]] = np.nan

@@ -113,7 +113,7 @@ def test_vectorised_names():
 # -- bad input ---------------------------------------------------------------------------------
 
 
-BAD = ["Fe2O3", "Xx2O", "", "FeO", "HeO", "Fe3O4", None, "Fe0O0", "NiO"]
+BAD = ["Fe2O3", "Xx2O", "", "FeO", "D2O", "Fe3O4", None, "Fe0O0", "NiO"]
 BAD_E = [-1.7, -1.0, -1.0, -1.4, -1.0, -1.62, -1.0, -1.0, np.nan]
 
 
@@ -123,7 +123,7 @@ def test_bad_rows_are_named_and_the_rest_is_computed():
     problems = t.problem.to_dict()
     assert problems[1] == "unknown element 'Xx'"
     assert problems[2] == "empty formula"
-    assert problems[4] == "He is not one of ElemNet's 86 elements"
+    assert problems[4] == "D is an isotope of hydrogen: write H"
     assert problems[6] == "missing value"
     assert problems[7] == "no atoms (all amounts are zero)"
     assert problems[8] == "energy is not finite (nan)"

@@ -13,8 +13,8 @@ TEXT = DOC.read_text()
 BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, flags=re.S)
 
 
-def test_doc_has_the_three_uses():
-    assert len(BLOCKS) == 3
+def test_doc_has_the_three_uses_and_every_element():
+    assert len(BLOCKS) == 4
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,10 @@ def test_doc_example_runs(i, namespace):
     with contextlib.redirect_stdout(out), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exec(compile(BLOCKS[i], f"docs/stability.md example {i}", "exec"), namespace)
-    if i == 0:  # the output block after the first example is what it prints
-        shown = re.search(r"```\n(.*?)```", TEXT.split(BLOCKS[0], 1)[1].split("```", 1)[1], flags=re.S).group(1)
+    if i in (0, 3):  # the output block after the example is what it prints
+        shown = re.search(r"```\n(.*?)```", TEXT.split(BLOCKS[i], 1)[1].split("```", 1)[1], flags=re.S).group(1)
         assert out.getvalue().split() == shown.split()
+    if i == 0:
         assert namespace["table"]["stable"].sum() == 4
     if i == 1:
         result = namespace["result"]
@@ -39,3 +40,5 @@ def test_doc_example_runs(i, namespace):
     if i == 2:
         m = namespace["result"].metrics
         assert m.loc["all", "n"] > 100 and 0 < m.loc["all", "f1"] <= 1
+    if i == 3:
+        assert namespace["noble"]["problem"].isna().all()

@@ -15,15 +15,15 @@ SYMBOLS = ("Fe", "O", "Ni", "Al", "Li", "Mn")
 TOL = 1e-6  # eV/atom: the required agreement
 
 
-def random_compounds(rng, k, n, *, positive=False, max_amount=5):
-    """n compositions (element -> integer amount) over subsets of k elements, with bowl-shaped
-    energies plus noise (or all positive)."""
+def random_compounds(rng, k, n, *, positive=False, max_amount=5, symbols=SYMBOLS):
+    """n compositions (element -> integer amount) over subsets of the first k ``symbols``, with
+    bowl-shaped energies plus noise (or all positive)."""
     comps, energies = [], []
     for _ in range(n):
         m = int(rng.integers(2, k + 1))
         sub = rng.choice(k, m, replace=False)
         amounts = rng.integers(1, max_amount + 1, m)
-        comps.append({SYMBOLS[j]: int(a) for j, a in zip(sub, amounts)})
+        comps.append({symbols[j]: int(a) for j, a in zip(sub, amounts)})
         x = amounts / amounts.sum()
         e = -rng.uniform(0, 2) * (1 - (x ** 2).sum()) + rng.normal(0, 0.1)
         energies.append(abs(e) + 0.01 if positive else float(e))

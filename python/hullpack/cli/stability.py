@@ -161,7 +161,6 @@ def run(args: argparse.Namespace) -> int:
     from hullpack.screening.outputs import MANIFEST, check_folder, write_outputs
     from hullpack.stability import parse, stability
     from hullpack.stability.inputs import read_table
-    from hullpack.stability.protocol import fractions_matrix
 
     quiet = bool(getattr(args, "quiet", False))
     bar = False if quiet else None
@@ -202,12 +201,14 @@ def run(args: argparse.Namespace) -> int:
         result = _compare(df, e_col, model, reference, args, bar)
         text, table = result.summary(), None
     else:
-        energies = e_col
+        energies, unpredictable = e_col, {}
         if model is not None:
-            energies = _predict(model, parse(df, None, column=args.column, require_energies=False), fractions_matrix)
+            energies, unpredictable = _predict(model, parse(df, None, column=args.column, require_energies=False))
         # bad rows are listed in the summary and named in the table's 'problem' column
         table = stability(df, energies, reference=reference, join=args.join, column=args.column, tol=args.tol,
                           threads=args.threads, errors="ignore", progress_bar=bar)
+        for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
+            table.iat[r, table.columns.get_loc("problem")] = reason
         text = "\n".join(_summary_lines(table, args.file, energies_note, against))
     print(text)
 
@@ -230,16 +231,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(model, parsed, fractions_matrix):
-    """The model's energies of the valid compounds; elements get 0, their formation energy by definition."""
+def _predict(model, parsed):
+    """The model's energies of the valid compounds (elements get 0, their formation energy by
+    definition), and why the model cannot take the compounds it cannot (an element ElemNet lacks)."""
     import numpy as np
+
+    from hullpack.stability.protocol import model_energies
 
     rows = np.flatnonzero(parsed.valid & (parsed.n_elements > 1))
     e = np.full(len(parsed), np.nan)
     e[parsed.valid & (parsed.n_elements == 1)] = 0.0
-    if len(rows):
-        e[rows] = model.predict(fractions_matrix(parsed, rows))
-    return e
+    e[rows], unpredictable = model_energies(model, parsed, rows)
+    return e, unpredictable
 
 
 def _compare(df, e_col, model, reference, args, bar):

@@ -17,7 +17,8 @@ Compositions: formula strings, pymatgen ``Composition`` objects or ``{element: a
 mappings, pymatgen ``PDEntry``/``ComputedEntry`` lists (their ``energy_per_atom``), an amounts
 array with ``elements=`` naming its columns, or a DataFrame with a ``formula`` column (and an
 ``energy``/``energy_per_atom``/``target`` column, or ``energies=`` naming one). Energies are per
-atom (eV/atom); formation energies, or total energies with elemental entries.
+atom (eV/atom); formation energies, or total energies with elemental entries. Elements: every one
+H..Og, those ElemNet lacks (He, Ar, Po, Am, ...) too; only a model's energies need ElemNet's 86.
 
 Definitions (pymatgen's ``PhaseDiagram`` gives the same numbers within 1e-6 eV/atom):
 

@@ -12,7 +12,7 @@ import pandas as pd
 from .._cache import load_arrays, oqmd_cache_file, save_arrays
 from .._core_loader import core as _core
 from .._progress import progress
-from ..elements import ELEMNET_ELEMENTS
+from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, N_ALL_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..hull import DEFAULT_TOL
 from .inputs import Parsed, parse, table_columns, total_energy_signs
@@ -28,8 +28,7 @@ RESULT_COLUMNS = ("formula", "chemsys", "n_elements", "energy", "e_above_hull", 
 
 _CHUNK = 65536   # queries per call of the core when a progress bar is shown
 # each element's name as a product: its reduced formula (O2, N2, Fe)
-_ELEMENT_NAMES = formulas(np.arange(len(ELEMNET_ELEMENTS) + 1), np.arange(len(ELEMNET_ELEMENTS)),
-                          np.ones(len(ELEMNET_ELEMENTS), dtype=np.int64))
+_ELEMENT_NAMES = formulas(np.arange(N_ALL_ELEMENTS + 1), np.arange(N_ALL_ELEMENTS), np.ones(N_ALL_ELEMENTS, dtype=np.int64))
 _LISTED = 10     # bad rows spelled out in a warning or error
 # eV/atom: decomposition energy below energy above hull by more than this (and tol) marks a row
 # above a stable entry of its own composition (the two agree to rounding elsewhere)
@@ -202,9 +201,7 @@ class Reference:
         >>> Reference(["Fe2O3"], [-1.7]).knows("Fe"), Reference(["Fe2O3"], [-1.7]).knows("Ni")
         (True, False)
         """
-        from ..elements import ELEMENT_INDEX
-
-        return element in ELEMENT_INDEX and bool(self._hulls.knows_element(ELEMENT_INDEX[element]))
+        return element in ALL_ELEMENT_INDEX and bool(self._hulls.knows_element(ALL_ELEMENT_INDEX[element]))
 
     def _check_references(self) -> None:
         """Refuse energies that look like total energies (:func:`~hullpack.stability.inputs.total_energy_signs`)
@@ -215,7 +212,7 @@ class Reference:
         with_entry = set(self.parsed.elements[off[self.rows[n_el == 1]]].tolist())
         present = set(self.parsed.elements.tolist()) if self.parsed.valid.all() else {
             int(e) for r in self.rows for e in self.parsed.elements[off[r]:off[r + 1]]}
-        missing = ", ".join(ELEMNET_ELEMENTS[e] for e in sorted(present - with_entry))
+        missing = ", ".join(ALL_ELEMENTS[e] for e in sorted(present - with_entry))
         if not missing:
             return
         signs = total_energy_signs(self.parsed, elements_too=False)
@@ -226,7 +223,7 @@ class Reference:
                 "element's entry in the same convention, or give formation energies")
         if with_entry:
             warnings.warn(
-                "elemental entries are given for " + ", ".join(ELEMNET_ELEMENTS[e] for e in sorted(with_entry))
+                "elemental entries are given for " + ", ".join(ALL_ELEMENTS[e] for e in sorted(with_entry))
                 + " but not for " + missing + ", whose references are taken at 0 eV/atom: right for formation "
                 "energies, wrong for total energies", stacklevel=4)
 
@@ -282,7 +279,7 @@ class Reference:
         return _table(parsed, rows, res, both._product_names, self.tol)
 
     def _flag_unknown(self, parsed: Parsed) -> None:
-        known = np.array([bool(self._hulls.knows_element(e)) for e in range(len(ELEMNET_ELEMENTS))])
+        known = np.array([bool(self._hulls.knows_element(e)) for e in range(N_ALL_ELEMENTS)])
         off, el = parsed.offsets, parsed.elements
         missing = ~known[el]
         if not missing.any():
@@ -291,7 +288,7 @@ class Reference:
         for r in np.unique(rows[missing]):
             if int(r) in parsed.problems:
                 continue
-            names = sorted(ELEMNET_ELEMENTS[e] for e in el[off[r]:off[r + 1]] if not known[e])
+            names = sorted(ALL_ELEMENTS[e] for e in el[off[r]:off[r + 1]] if not known[e])
             parsed.problems[int(r)] = f"no reference entry contains {', '.join(names)}"
         parsed.problems = dict(sorted(parsed.problems.items()))
 

@@ -5,7 +5,8 @@ every bad row (bad rows are kept, named and left out of the computation).
 Accepted compositions: formula strings (parsed by hullpack's featurizer), pymatgen ``Composition``
 objects or ``{element: amount}`` mappings, pymatgen ``PDEntry``/``ComputedEntry`` objects (energy:
 their ``energy_per_atom``), an ``(n, k)`` array of amounts whose columns ``elements=`` names, or a
-DataFrame with a ``formula`` (or ``composition``) column. Elements are ElemNet's 86.
+DataFrame with a ``formula`` (or ``composition``) column. Elements: every element H..Og, by their
+ids in :data:`hullpack.elements.ALL_ELEMENTS` (ElemNet's 86 keep their indices).
 
 Formulas are parsed to float32 fractions; each row is then snapped to the smallest integer amounts
 (up to 10,000 atoms) that reproduce it within float32 rounding, so equal compositions written
@@ -28,7 +29,7 @@ import pandas as pd
 
 from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, first_present
 from ..elemnet.featurize import parse_formulas
-from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS
+from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
 from ..naming import fraction_formula, formulas, systems
 
 __all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "COMPOSITION_COLUMNS",
@@ -37,7 +38,7 @@ __all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "tot
 #: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
 TOTAL_ENERGY_MEDIAN = -4.0
 
-_CHUNK = 65536                 # formulas per featurizer call (its float32 output is n x 86)
+_CHUNK = 65536                 # formulas per featurizer call (its float32 output is n x 118)
 _F32_TOL = 2.0 ** -22          # relative: four float32 roundings
 _F64_TOL = 1e-10               # relative, when naming float64 fractions
 MAX_DENOMINATOR = 10_000
@@ -178,7 +179,7 @@ def _names(offsets, elements, fractions, total, amounts) -> np.ndarray:
     out = formulas(np.concatenate([[0], np.cumsum(whole)]), elements[exact], amounts[exact])
     for r in np.flatnonzero((total == 0) & (counts > 0)):  # no integer amounts: name by fractions
         a, b = offsets[r], offsets[r + 1]
-        out[r] = fraction_formula([ELEMNET_ELEMENTS[e] for e in elements[a:b]], fractions[a:b])
+        out[r] = fraction_formula([ALL_ELEMENTS[e] for e in elements[a:b]], fractions[a:b])
     return out
 
 
@@ -233,9 +234,9 @@ def _from_array(amounts: np.ndarray, elements) -> tuple[list, list, list, dict]:
     symbols = [str(s) for s in elements]
     if len(symbols) != amounts.shape[1]:
         raise ValueError(f"elements: {len(symbols)} symbols for an amounts array of {amounts.shape[1]} columns")
-    unknown = [s for s in symbols if s not in ELEMENT_INDEX]
+    unknown = [s for s in symbols if s not in ALL_ELEMENT_INDEX]
     if unknown or len(set(symbols)) != len(symbols):
-        raise ValueError(f"elements: expected distinct symbols of ElemNet's 86 elements, got {symbols}"
+        raise ValueError(f"elements: expected distinct symbols of elements H..Og, got {symbols}"
                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     a = np.asarray(amounts, dtype=np.float64)
     problems = {}
@@ -245,8 +246,8 @@ def _from_array(amounts: np.ndarray, elements) -> tuple[list, list, list, dict]:
     total = np.where(bad, 0.0, a.sum(axis=1))
     for r in np.flatnonzero(~bad & ~(total > 0)):
         problems[int(r)] = "no atoms (all amounts are zero)"
-    order = np.argsort([ELEMENT_INDEX[s] for s in symbols])
-    cols = np.array([ELEMENT_INDEX[s] for s in symbols])[order]
+    order = np.argsort([ALL_ELEMENT_INDEX[s] for s in symbols])
+    cols = np.array([ALL_ELEMENT_INDEX[s] for s in symbols])[order]
     frac = np.where((total > 0)[:, None], a / np.where(total > 0, total, 1.0)[:, None], 0.0)[:, order]
     frac[list(problems)] = 0.0
     r, c = np.nonzero(frac > 0)
@@ -276,7 +277,7 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
     parts_r, parts_c, parts_v, parts_f32 = [], [], [], []
     for s0 in range(0, len(strings), _CHUNK):
         idx = strings[s0:s0 + _CHUNK]
-        x, bad = parse_formulas([_text(items[i]) for i in idx])
+        x, bad = parse_formulas([_text(items[i]) for i in idx], all_elements=True)
         for j, _, reason in bad:
             problems[idx[j]] = reason
         x[[j for j, _, _ in bad]] = 0.0
@@ -287,7 +288,7 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         parts_f32.append(np.ones(len(r), dtype=bool))
     if mappings:
         comps = [_composition(item) for _, item in mappings]
-        _, bad = parse_formulas(comps)  # validates symbols and amounts with the featurizer's messages
+        _, bad = parse_formulas(comps, all_elements=True)  # validates symbols and amounts with the featurizer's messages
         bad_at = {j: reason for j, _, reason in bad}
         for j, (i, _) in enumerate(mappings):
             if j in bad_at:
@@ -295,7 +296,7 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
                 continue
             amounts: dict[int, float] = {}
             for el, amt in comps[j].items():
-                col = ELEMENT_INDEX[getattr(el, "symbol", None) or str(el)]
+                col = ALL_ELEMENT_INDEX[getattr(el, "symbol", None) or str(el)]
                 amounts[col] = amounts.get(col, 0.0) + float(amt)
             cols = np.array(sorted(c for c, a in amounts.items() if a > 0), dtype=np.int64)
             vals = np.array([amounts[c] for c in cols], dtype=np.float64)
@@ -430,7 +431,7 @@ def total_energy_signs(parsed: Parsed, elements_too: bool = True) -> str | None:
         lowest = pd.Series(parsed.energies[unary]).groupby(el).min()
         off = lowest[lowest < -0.1]
         if len(off):
-            listed = ", ".join(sorted(f"{ELEMNET_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
+            listed = ", ".join(sorted(f"{ALL_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
             return f"elements below 0 eV/atom ({listed})"
     if len(e) and np.median(e) < TOTAL_ENERGY_MEDIAN:
         return f"median energy {np.median(e):.2f} eV/atom"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..elements import ELEMENT_INDEX
+from ..elements import ALL_ELEMENT_INDEX, N_ALL_ELEMENTS
 from ..hull import lower_hull
 from ..plotting import draw_ternary_facets, finish_figure, label_triangle, triangle_xy
 from .hulls import Reference
@@ -23,17 +23,17 @@ def parse_space(space: str) -> list[str]:
     ['Fe', 'Ni', 'O']
     """
     symbols = [t for t in str(space).replace(",", " ").replace("-", " ").split() if t]
-    unknown = [t for t in symbols if t not in ELEMENT_INDEX]
+    unknown = [t for t in symbols if t not in ALL_ELEMENT_INDEX]
     if not symbols or unknown or len(set(symbols)) != len(symbols):
-        raise ValueError(f"space {space!r}: expected distinct element symbols of ElemNet's 86 joined by '-' "
+        raise ValueError(f"space {space!r}: expected distinct element symbols joined by '-' "
                          f"(e.g. 'Fe-O'){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
     return sorted(symbols)
 
 
 def _rows_in(parsed, symbols: list[str]) -> np.ndarray:
     """Valid rows of ``parsed`` whose elements all belong to ``symbols``."""
-    inside = np.zeros(max(ELEMENT_INDEX.values()) + 1, dtype=bool)
-    inside[[ELEMENT_INDEX[s] for s in symbols]] = True
+    inside = np.zeros(N_ALL_ELEMENTS, dtype=bool)
+    inside[[ALL_ELEMENT_INDEX[s] for s in symbols]] = True
     counts = np.diff(parsed.offsets)
     rows = np.repeat(np.arange(len(counts)), counts)
     outside = np.bincount(rows, weights=~inside[parsed.elements], minlength=len(counts))
@@ -41,7 +41,7 @@ def _rows_in(parsed, symbols: list[str]) -> np.ndarray:
 
 
 def _fractions(parsed, rows, symbols: list[str]) -> np.ndarray:
-    col = {ELEMENT_INDEX[s]: j for j, s in enumerate(symbols)}
+    col = {ALL_ELEMENT_INDEX[s]: j for j, s in enumerate(symbols)}
     f = np.zeros((len(rows), len(symbols)))
     off = parsed.offsets
     for i, r in enumerate(rows):

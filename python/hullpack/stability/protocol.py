@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ..elements import N_ELEMENTS
+from ..elements import ALL_ELEMENTS, N_ELEMENTS, not_in_elemnet
 from ..hull import DEFAULT_TOL
 from .hulls import Reference, _report, _threads
 from .inputs import Parsed, parse
@@ -107,8 +107,23 @@ def _subset_rows(subset, n: int) -> np.ndarray:
     return np.sort(s)
 
 
+def outside_elemnet(parsed: Parsed, rows: np.ndarray) -> dict[int, str]:
+    """The rows among ``rows`` of ``parsed`` with elements ElemNet lacks (He, Am, ...), and why ElemNet
+    cannot take them: the rows a model cannot predict.
+
+    >>> outside_elemnet(parse(["NaCl", "Na2He", "ArHe"], require_energies=False), np.arange(3))
+    {1: "He is not one of ElemNet's 86 elements", 2: "Ar, He are not among ElemNet's 86 elements"}
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    off, el = parsed.offsets, parsed.elements
+    outside = np.bincount(np.repeat(np.arange(len(parsed)), np.diff(off))[el >= N_ELEMENTS], minlength=len(parsed))
+    return {int(r): not_in_elemnet(sorted(ALL_ELEMENTS[e] for e in el[off[r]:off[r + 1]] if e >= N_ELEMENTS))
+            for r in rows[outside[rows] > 0]}
+
+
 def fractions_matrix(parsed: Parsed, rows: np.ndarray) -> np.ndarray:
-    """ElemNet's ``(len(rows), 86)`` float32 input for ``rows`` of ``parsed``."""
+    """ElemNet's ``(len(rows), 86)`` float32 input for ``rows`` of ``parsed`` (rows of ElemNet's
+    elements only: see :func:`outside_elemnet`)."""
     x = np.zeros((len(rows), N_ELEMENTS), dtype=np.float32)
     off = parsed.offsets
     n_el = np.diff(off)[rows]
@@ -118,21 +133,30 @@ def fractions_matrix(parsed: Parsed, rows: np.ndarray) -> np.ndarray:
     return x
 
 
-def _predictions(parsed: Parsed, rows: np.ndarray, predicted, model) -> np.ndarray:
+def model_energies(model, parsed: Parsed, rows: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """``model.predict`` of ElemNet's fractions of ``rows`` of ``parsed`` (NaN for a bad row, or one
+    with an element ElemNet lacks), and why ElemNet cannot take those (:func:`outside_elemnet`)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    problems = outside_elemnet(parsed, rows)
+    valid = np.array([r not in parsed.problems and r not in problems for r in rows.tolist()], dtype=bool)
+    out = np.full(len(rows), np.nan)
+    if valid.any():
+        out[valid] = np.asarray(model.predict(fractions_matrix(parsed, rows[valid])), dtype=np.float64)
+    return out, problems
+
+
+def _predictions(parsed: Parsed, rows: np.ndarray, predicted, model) -> tuple[np.ndarray, dict[int, str]]:
+    """Predicted energies of ``rows`` (NaN where none), and why the model could not take a row."""
     n = len(parsed)
     if (predicted is None) == (model is None):
         raise ValueError("give either predicted= (energies) or model= (something with .predict), not both or none")
     if model is not None:
-        valid = np.array([r not in parsed.problems for r in rows], dtype=bool)
-        out = np.full(len(rows), np.nan)
-        if valid.any():
-            out[valid] = np.asarray(model.predict(fractions_matrix(parsed, rows[valid])), dtype=np.float64)
-        return out
+        return model_energies(model, parsed, rows)
     p = np.asarray(predicted, dtype=np.float64)
     if p.shape == (len(rows),):
-        return p.copy()
+        return p.copy(), {}
     if p.shape == (n,):
-        return p[rows]
+        return p[rows], {}
     raise ValueError(f"predicted: expected {len(rows)} values (one per subset row) or {n} (one per row), "
                      f"got shape {p.shape}")
 
@@ -149,8 +173,9 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     :func:`hullpack.elemnet.load_pretrained`). The DFT truth is the whole set against itself.
     ``join=True`` (default): the model's compounds enter the hulls together with the other compounds'
     DFT energies; ``join=False``: each subset compound alone against the compounds outside the subset
-    (and likewise for its DFT truth). Subset rows with a non-finite prediction are left out of the
-    model's hulls and of the metrics (``problem`` says so). Elements (one-element rows) are the hulls'
+    (and likewise for its DFT truth). Subset rows with a non-finite prediction, or with an element
+    ElemNet lacks (He, Am, ...) for ``model=``, are left out of the model's hulls and of the metrics
+    (``problem`` says so and names the element). Elements (one-element rows) are the hulls'
     references, not predictions: they keep their DFT energies and are left out of the table and the
     metrics.
 
@@ -167,7 +192,7 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
                                                                            column=column)
     _report(parsed, "input", errors)
     rows = _subset_rows(subset, len(parsed))
-    pred = _predictions(parsed, rows, predicted, model)
+    pred, unpredictable = _predictions(parsed, rows, predicted, model)
     compound = parsed.n_elements[rows] > 1  # elements are references, not predictions: they keep their energy
     rows, pred = rows[compound], pred[compound]
     nt = _threads(threads)
@@ -175,7 +200,7 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     model_problems = dict(base_problems)  # the truth keeps subset rows whose prediction failed
     for r, v in zip(rows, pred):
         if not np.isfinite(v) and int(r) not in model_problems:
-            model_problems[int(r)] = f"prediction is not finite ({v})"
+            model_problems[int(r)] = unpredictable.get(int(r), f"prediction is not finite ({v})")
     swapped = parsed.energies.copy()
     swapped[rows] = pred
     model_set = replace(parsed, energies=swapped, problems=model_problems)

@@ -43,20 +43,24 @@ std::vector<double> sorted_ascending(const double* costs, i64 n) {
 // ceil(a / b) for a >= 0, b >= 1.
 i64 ceil_div(i64 a, i64 b) { return a / b + (a % b != 0); }
 
-// The bound (ii) for one t; see lower_bounds_balance. Num is i64 when every sum is an exact
-// integer (then the result is ceil(min_s N(s) / s), found with exact comparisons), else long double.
+// The bound (ii) for one t (full: the bound (vii)); see lower_bounds_balance. Num is i64 when every
+// sum is an exact integer (then the result is ceil(min_s N(s) / s), found with exact comparisons),
+// else long double.
 template <typename Num>
 struct Spread {
   const std::vector<double>& A;  // A[k], k = 0..n
   i64 B, q, r;
+  bool full;  // (vii): s counts the batches holding the t items and every batch of q + 1 items
 
   // (ceil when integral of) min over feasible s of (S_t + A(k(s))) / s, and that minimum unrounded.
   std::pair<Num, long double> operator()(i64 t, Num S) const {
-    // Feasible s: s q + min(s, r) >= t (room for the t items) and s <= min(t, B).
-    const i64 s_min = t <= r * (q + 1) ? (t + q) / (q + 1) : r + (t - r * (q + 1) + q - 1) / q;
-    const i64 s_max = std::min(t, B);
+    // Feasible s, (ii): s q + min(s, r) >= t (room for the t items) and s <= min(t, B).
+    // (vii): s = r + g with 0 <= g <= min(t, B - r) and r (q + 1) + g q >= t.
+    const i64 s_min = full ? r + ceil_div(std::max<i64>(0, t - r * (q + 1)), q)
+                           : (t <= r * (q + 1) ? (t + q) / (q + 1) : r + (t - r * (q + 1) + q - 1) / q);
+    const i64 s_max = full ? r + std::min(t, B - r) : std::min(t, B);
     auto N = [&](i64 s) -> Num {
-      const i64 k = s * q + std::max<i64>(0, s - (B - r)) - t;
+      const i64 k = full ? s * q + r - t : s * q + std::max<i64>(0, s - (B - r)) - t;
       return S + static_cast<Num>(A[std::max<i64>(0, k)]);
     };
     // The first s with f(s + 1) >= f(s), i.e. N(s + 1) - N(s) >= N(s) / s: see the proof of (ii).
@@ -114,19 +118,35 @@ BalanceBounds bounds(const std::vector<double>& asc, i64 B) {
   // too. So f falls, then rises, and its minimum is at the first s where D(s) >= f(s), found by
   // binary search. t runs over 1..min(n, 2B, 2**16) (spreading the largest items is what binds on
   // heavy tails) and then a geometric grid (ratio 65/64) up to n.
-  const Spread<Num> spread{A, B, q, r};
-  long double top = 0.0L;
+  //
+  // (vii) Full batches (r > 0). Fix t in 0..n and T as in (ii). In any split, let G be the batches
+  // holding an item of T together with the r batches of q + 1 items, and g the number of batches of
+  // q items holding an item of T: |G| = r + g, and G holds exactly r (q + 1) + g q items, t of them
+  // in T, so r (q + 1) + g q >= t, and 0 <= g <= min(t, B - r). The loads of G sum to at least
+  // N = S(t) + A(r (q + 1) + g q - t), and the heaviest is at least N / (r + g): OPT >= the least of
+  // that over feasible g. With s = r + g, N = S(t) + A(s q + r - t) is convex in s, so the minimum
+  // is found as in (ii). This is what binds on near-equal costs: with t = 0, the r batches of q + 1
+  // items hold at least the r (q + 1) smallest items (equal costs c: OPT = (q + 1) c, above the
+  // mean when r < B). Same t as (ii), and t = 0.
+  const Spread<Num> spread{A, B, q, r, false}, spread_full{A, B, q, r, true};
+  long double top = 0.0L, full = 0.0L;
+  const auto take = [&](const Spread<Num>& part, i64 t, Num S, long double& seen) {
+    const auto [v, exact] = part(t, S);
+    best = std::max(best, v);
+    seen = std::max(seen, exact);
+  };
+  if (r > 0) take(spread_full, 0, Num{0}, full);
   Num S = 0;
   i64 t = 0;
   const i64 dense = std::min<i64>({n, 2 * B, i64{1} << 16});
   while (t < n) {
     const i64 next = t < dense ? t + 1 : std::min(n, t + std::max<i64>(1, t / 64));
     for (; t < next; ++t) S += static_cast<Num>(asc[n - 1 - t]);  // S = S(next)
-    const auto [v, exact] = spread(t, S);
-    best = std::max(best, v);
-    top = std::max(top, exact);
+    take(spread, t, S, top);
+    if (r > 0) take(spread_full, t, S, full);
   }
   out.top_items = to_double(top);
+  out.full_batches = to_double(full);
 
   // (iii) For j = 0..q - 1 with j B + 1 <= n: the j B + 1 largest items (U) lie in B batches, so
   // some batch holds a >= j + 1 of them, and at least q items in all. Its load is at least the sum of

@@ -295,6 +295,7 @@ py::dict core_lower_bounds_balance(const py::handle& costs_obj, const py::handle
   out["pigeonhole"] = b.pigeonhole;
   out["light_batches"] = b.light_batches;
   out["exclusion"] = b.exclusion;
+  out["full_batches"] = b.full_batches;
   out["integral"] = b.integral;
   out["best"] = b.best;
   return out;
@@ -364,7 +365,7 @@ void bind_packing(py::module_& m) {
         "Lower bound on the peak batch cost of any split into n_batches batches of near-equal cardinality.");
   m.def("lower_bounds_balance", &core_lower_bounds_balance, py::arg("costs"), py::arg("n_batches"),
         "The parts of lower_bound_balance, each a lower bound on its own: a dict with mean, top_items, "
-        "pigeonhole, light_batches, exclusion (floats), integral (bool) and best (their maximum, rounded up when integral).");
+        "pigeonhole, light_batches, exclusion, full_batches (floats), integral (bool) and best (their maximum, rounded up when integral).");
   m.def("batch_costs", &core_batch_costs, py::arg("costs"), py::arg("bin_of_item"), py::arg("n_bins"),
         "Per-bin totals of costs (n,) or (n, k): (n_bins,) or (n_bins, k).");
   m.def("group", &core_group, py::arg("bin_of_item"), py::arg("n_bins"),

@@ -19,7 +19,7 @@ from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSamp
 from test_packing import optimal_peak, peak, small_case_ratios  # the exact optimum, by search; balance() against it
 
 core = hullpack._core
-PARTS = ("mean", "top_items", "pigeonhole", "light_batches", "exclusion")
+PARTS = ("mean", "top_items", "pigeonhole", "light_batches", "exclusion", "full_batches")
 
 
 def reference_parts(costs, n_batches):
@@ -47,8 +47,13 @@ def reference_parts(costs, n_batches):
                 m = min(u * q + min(u, r) - beta, n - t)
                 values.append((A[n] - d[:beta].sum() - d[t:t + m].sum()) / (B - u))
             light = max(light, min(values))
+    # full batches: the r batches of q + 1 items with the g others holding the t largest items
+    full = 0.0
+    for t in range(n + 1) if r else ():
+        gs = [g for g in range(min(t, B - r) + 1) if r * (q + 1) + g * q >= t]
+        full = max(full, min((c[n - t:].sum() + A[r * (q + 1) + g * q - t]) / (r + g) for g in gs))
     return {"mean": A[n] / B, "top_items": top, "pigeonhole": pigeon, "light_batches": light,
-            "exclusion": exclusion_reference(c, B)}
+            "exclusion": exclusion_reference(c, B), "full_batches": full}
 
 
 def exclusion_reference(c, B):
@@ -119,7 +124,7 @@ def test_the_bound_equals_the_slow_reference(costs, data):
     parts = core.lower_bounds_balance(np.array(costs), n_batches)
     ref = reference_parts(costs, n_batches)
     for name in PARTS:
-        if name == "top_items" and len(costs) > 2 * n_batches:
+        if name in ("top_items", "full_batches") and len(costs) > 2 * n_batches:
             assert parts[name] <= ref[name] * (1 + 1e-12) + 1e-12
         elif name == "exclusion":  # searched only above the other parts: compare where it binds
             others = max(parts[p] for p in PARTS if p != name)
@@ -151,6 +156,10 @@ def test_each_part_binds_somewhere():
     costs = [90.0, 80] + [10.0] * 10 + [1.0] * 12
     parts = core.lower_bounds_balance(np.array(costs), 3)
     assert parts["top_items"] > max(parts["mean"], parts["pigeonhole"])
+    # 13 equal items in 3 batches: the one of 5 items costs 5 x 1.5 (the other parts: the mean, 6.5)
+    parts = core.lower_bounds_balance(np.full(13, 1.5), 3)
+    assert parts["full_batches"] == parts["best"] == 7.5 == optimal_peak([1.5] * 13, 3)
+    assert max(parts[p] for p in PARTS if p != "full_batches") == 6.5
 
 
 def test_exclusion_binds_on_a_capped_heavy_tail():

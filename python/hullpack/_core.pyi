@@ -77,6 +77,7 @@ class BalanceBounds(TypedDict):
     pigeonhole: float
     light_batches: float
     exclusion: float
+    full_batches: float
     integral: bool
     best: float
 

@@ -419,7 +419,10 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
       exclusion: below twice the ``m``-th largest item (plus the ``q - 2`` smallest), the ``m``
       largest sit one to a batch and the items too large to join them must fit, with their share of
       the rest, in the other ``n_batches - m`` batches (the least peak where they do, for every
-      ``m``; this binds on heavy tails cut at a cap). With integer
+      ``m``; this binds on heavy tails cut at a cap); and full batches: the ``n % n_batches``
+      batches of ``q + 1`` items with the ``g`` others that hold any of the ``t`` largest items
+      carry those and at least the smallest of the rest (minimised over ``g``, for every ``t``; this
+      binds on near-equal costs, where the peak is a batch of ``q + 1`` items). With integer
       costs (and a total below ``2**53``) every batch cost is an integer, and so is the bound
       (rounded up). Each part is proved in the core's ``balance_bound.cpp``; O(n) after a radix
       sort.
@@ -432,6 +435,8 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
     18.75
     >>> lower_bound([100, 1, 1, 1, 1, 1], batch_size=3)
     102.0
+    >>> lower_bound([7] * 10, n_batches=3)   # batches of 3, 3 and 4 items (the mean: 23.3)
+    28.0
     """
     packing = capacity is not None
     balancing = n_batches is not None or batch_size is not None

@@ -123,6 +123,7 @@ struct BalanceBounds {
   double pigeonhole = 0;  // some batch holds j + 1 of the top j n_batches + 1 items
   double light_batches = 0;  // batches with few of the top t items cannot carry the total
   double exclusion = 0;      // the top m items, one to a batch, keep the next largest out of theirs
+  double full_batches = 0;   // the r batches of q + 1 items with those holding the top t items
   bool integral = false;  // every cost is an integer and the total is below 2**53
   double best = 0;        // the largest part, rounded up to an integer when integral
 };

@@ -310,11 +310,17 @@ def shaped_partition(shape: BatchCost | FunctionCost, partition: Callable, costs
     offsets, local = packing.group(bins, B)
     items = keep[local]
     batch = shaped_costs(shape, costs, offsets, items)
-    # The batch holding the longest item has at least m // B items: at best the shortest others.
-    q = m // B
+    # cut_sorted makes r = m % B batches of q + 1 items and the others of q = m // B. The batch
+    # holding the longest item has at least q items: at best the shortest others. The batches of
+    # q + 1 items hold r (q + 1) distinct items, so the longest of them is at least the
+    # r (q + 1)-th shortest item, and its batch holds q others, at best the q shortest (distinct
+    # from it, as r (q + 1) > q). A shape never costs less for longer or more items.
+    q, r = divmod(m, B)
     by_length = np.sort(real)
-    lightest = np.concatenate([by_length[-1:], by_length[:q - 1]])
-    lb = shape(lightest)
+    lb = shape(np.concatenate([by_length[-1:], by_length[:q - 1]]))
+    if r:
+        k = r * (q + 1)
+        lb = max(lb, shape(np.concatenate([by_length[k - 1:k], by_length[:q]])))
     if isinstance(shape, BatchCost):  # and on average: every item as if it were its batch's longest
         t = shape
         per_item = t.count + (t.sum + t.padded) * real + (t.square + t.padded_square) * real * real

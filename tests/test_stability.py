@@ -64,7 +64,7 @@ def test_energy_column_and_argument_errors():
     df = pd.DataFrame({"formula": FORMULAS})
     with pytest.raises(ValueError, match="energies: none given"):
         stability(df)
-    with pytest.raises(ValueError, match="energies='dH': no such column"):
+    with pytest.raises(ValueError, match="energy column 'dH' is not among the table's columns \\['formula'\\]"):
         stability(df, "dH")
     with pytest.raises(ValueError, match="no composition column"):
         stability(pd.DataFrame({"x": [1]}), [0.0])

@@ -212,3 +212,20 @@ def test_predict_reads_a_table_whatever_the_suffixs_case(tmp_path, capsys):
     pd.DataFrame({"formula": ["Fe2O3", "NaCl"], "id": [1, 2]}).to_csv(tmp_path / "P.CSV", index=False)
     assert main(["-q", "predict", "--file", str(tmp_path / "P.CSV")]) == 0
     assert [line.split(",")[0] for line in capsys.readouterr().out.splitlines()] == ["formula", "Fe2O3", "NaCl"]
+
+
+def test_training_and_stability_find_a_tables_columns_alike():
+    from hullpack.elemnet import table_columns as training_columns
+    from hullpack.stability.inputs import table_columns as stability_columns
+
+    df = pd.DataFrame(columns=["material_id", "formula_pretty", "formation_energy_per_atom"])
+    assert training_columns(df) == stability_columns(df) == ("formula_pretty", "formation_energy_per_atom")
+    named = r"^energy column 'dH' is not among the table's columns \['material_id', 'formula_pretty', 'formation_en"
+    for find in (lambda: training_columns(df, energy_column="dH"), lambda: stability_columns(df, "dH")):
+        with pytest.raises(ValueError, match=named):
+            find()
+    wide = pd.DataFrame(columns=[f"c{i}" for i in range(20)])
+    with pytest.raises(ValueError, match=r"no composition column .*'c11', \.\.\. \(20 in all\)\]; name it with column="):
+        stability_columns(wide)
+    with pytest.raises(ValueError, match=r"no formula column .*'c11', \.\.\. \(20 in all\)\]; name it$"):
+        training_columns(wide)

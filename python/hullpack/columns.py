@@ -19,3 +19,38 @@ def first_present(columns, names) -> str | None:
     named (``first_present(df.columns, ENERGY_COLUMNS)``)."""
     present = set(columns)
     return next((name for name in names if name in present), None)
+
+
+def listed(columns, most: int = 12) -> str:
+    """A table's column names for a message: the first ``most``, and how many there are in all.
+
+    >>> listed(["formula", "energy"]), listed(range(20), most=2)
+    ("['formula', 'energy']", "['0', '1', ... (20 in all)]")
+    """
+    names = [str(c) for c in columns]
+    return repr(names[:most])[:-1] + (f", ... ({len(names)} in all)]" if len(names) > most else "]")
+
+
+def find_column(columns, name: str | None, names, what: str, *, required: bool = True,
+                how: str | None = None) -> str | None:
+    """The column of a table read as ``what`` (``"formula"``, ``"energy"``): ``name`` when one is
+    given, else the first of ``names`` present (:func:`first_present`). ValueError naming the
+    table's columns when ``name`` is not among them, or when none of ``names`` is and the column is
+    ``required`` (``how``: how to name one, e.g. ``"--energy-column"``); else None.
+
+    >>> find_column(["id", "formula_pretty"], None, COMPOSITION_COLUMNS, "formula")
+    'formula_pretty'
+    >>> find_column(["id", "formula"], "dH", ENERGY_COLUMNS, "energy")
+    Traceback (most recent call last):
+    ValueError: energy column 'dH' is not among the table's columns ['id', 'formula']
+    """
+    columns = list(columns)
+    if name is not None:
+        if name not in columns:
+            raise ValueError(f"{what} column {name!r} is not among the table's columns {listed(columns)}")
+        return name
+    found = first_present(columns, names)
+    if found is None and required:
+        raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {listed(columns)}; "
+                         f"name it" + (f" with {how}" if how else ""))
+    return found

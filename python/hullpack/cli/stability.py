@@ -59,14 +59,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, help="OpenMP threads (default: all cores)")
 
 
-def _energy_column(df, name: str | None, what: str, option: str = "--energy-column") -> str | None:
-    from hullpack.columns import ENERGY_COLUMNS, first_present
+def _energy_column(df, name: str | None, where: str) -> str | None:
+    """FILE's energy column: ``name`` (--energy-column), else the first known one present, else None."""
+    from hullpack.columns import ENERGY_COLUMNS, find_column
 
-    if name is not None:
-        if name not in df.columns:
-            raise ValueError(f"{option} {name!r}: {what} has no such column ({list(df.columns)})")
-        return name
-    return first_present(df.columns, ENERGY_COLUMNS)
+    try:
+        return find_column(df.columns, name, ENERGY_COLUMNS, "energy", required=False)
+    except ValueError as exc:
+        raise ValueError(f"--energy-column: {where}: {exc}") from None
 
 
 def _numeric_columns(df, column: str | None) -> list[str]:
@@ -83,6 +83,7 @@ def _load_model(spec: str):
 
 
 def _reference(spec: str, args):
+    from hullpack.columns import ENERGY_COLUMNS, find_column
     from hullpack.stability import Reference
     from hullpack.stability.inputs import read_table
 
@@ -90,9 +91,8 @@ def _reference(spec: str, args):
         return Reference.oqmd(tol=args.tol, threads=args.threads), "the shipped OQMD set"
     try:
         df = read_table(spec)
-        e_col = _energy_column(df, args.reference_energy_column, spec, "--reference-energy-column")
-        if e_col is None:
-            raise ValueError(f"no energy column among {list(df.columns)}: name it with --reference-energy-column")
+        e_col = find_column(df.columns, args.reference_energy_column, ENERGY_COLUMNS, "energy",
+                            how="--reference-energy-column")
         return Reference(df, e_col, column=args.column, tol=args.tol, threads=args.threads), spec
     except ValueError as exc:
         raise ValueError(f"--reference {spec}: {exc}") from None

@@ -122,20 +122,10 @@ def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,
     >>> table_columns(pd.DataFrame(columns=["material_id", "formula_pretty", "formation_energy_per_atom"]))
     ('formula_pretty', 'formation_energy_per_atom')
     """
-    from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, first_present
+    from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, find_column
 
-    columns = list(table.columns)
-    found = []
-    for given, names, what in ((formula_column, COMPOSITION_COLUMNS, "formula"),
-                               (energy_column, ENERGY_COLUMNS, "energy")):
-        if given is not None and given not in columns:
-            raise ValueError(f"{what} column {given!r} is not among the table's columns {columns[:12]}")
-        name = given or first_present(columns, names)
-        if name is None:
-            raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {columns[:12]}; "
-                             f"name it")
-        found.append(name)
-    return found[0], found[1]
+    return (find_column(table.columns, formula_column, COMPOSITION_COLUMNS, "formula"),
+            find_column(table.columns, energy_column, ENERGY_COLUMNS, "energy"))
 
 
 def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, first_present
+from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, find_column
 from ..elemnet.featurize import parse_formulas
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
 from ..naming import fraction_formula, formulas, systems
@@ -187,23 +187,10 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     """The columns of ``df`` read as compositions and as energies (None: no energy column): those
     named (``column=``, ``energies=`` a column name), else the first of :data:`COMPOSITION_COLUMNS`
     and, unless ``energies`` gives the values, of :data:`ENERGY_COLUMNS`."""
-    col = column or first_present(df.columns, COMPOSITION_COLUMNS)
-    if col is None or col not in df.columns:
-        raise ValueError(f"compositions: no composition column ({column or ', '.join(COMPOSITION_COLUMNS)}) "
-                         f"among the table's columns {_listed(df.columns)}; name it with column= "
-                         "(hullpack stability --column)")
-    if isinstance(energies, str):
-        if energies not in df.columns:
-            raise ValueError(f"energies={energies!r}: no such column in {_listed(df.columns)}")
-        return col, energies
-    if energies is None:
-        return col, first_present(df.columns, ENERGY_COLUMNS)
+    col = find_column(df.columns, column, COMPOSITION_COLUMNS, "composition", how="column= (hullpack stability --column)")
+    if isinstance(energies, str) or energies is None:
+        return col, find_column(df.columns, energies, ENERGY_COLUMNS, "energy", required=False)
     return col, None
-
-
-def _listed(columns, most: int = 12) -> str:
-    names = [str(c) for c in columns]
-    return repr(names[:most])[:-1] + (f", ... ({len(names)} in all)]" if len(names) > most else "]")
 
 
 def _is_entry(item) -> bool:

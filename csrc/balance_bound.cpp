@@ -345,8 +345,9 @@ BalanceBounds bounds(const std::vector<double>& asc, i64 B) {
   out.exclusion = to_double(excl);
 
   // (iv) With integer costs every load is an integer, so OPT >= ceil(any bound): the integral path
-  // rounds each part up exactly (all sums are exact below 2**53).
-  out.best = to_double(static_cast<long double>(best));
+  // rounds each part up exactly (all sums are exact below 2**53). Otherwise a batch's load summed in
+  // double may round below the exact sums the parts bound: stay a relative 1e-12 below.
+  out.best = to_double(integral ? static_cast<long double>(best) : static_cast<long double>(best) * (1.0L - 1e-12L));
   return out;
 }
 

@@ -132,7 +132,10 @@ def test_the_bound_equals_the_slow_reference(costs, data):
         else:  # (light batches: scaled down by a relative 1e-12 for the rounding of sums)
             assert parts[name] == pytest.approx(ref[name], rel=1e-11, abs=1e-12), name
     best = max(parts[name] for name in PARTS)
-    assert parts["best"] == (math.ceil(best - 1e-9) if parts["integral"] else best)
+    if parts["integral"]:
+        assert parts["best"] == math.ceil(best - 1e-9)
+    else:  # a relative 1e-12 below the parts: a load summed in double may round below them
+        assert best * (1 - 2e-12) <= parts["best"] < best
 
 
 def test_integer_costs_round_the_bound_up():
@@ -158,7 +161,8 @@ def test_each_part_binds_somewhere():
     assert parts["top_items"] > max(parts["mean"], parts["pigeonhole"])
     # 13 equal items in 3 batches: the one of 5 items costs 5 x 1.5 (the other parts: the mean, 6.5)
     parts = core.lower_bounds_balance(np.full(13, 1.5), 3)
-    assert parts["full_batches"] == parts["best"] == 7.5 == optimal_peak([1.5] * 13, 3)
+    assert parts["full_batches"] == 7.5 == optimal_peak([1.5] * 13, 3)
+    assert parts["best"] == pytest.approx(7.5, rel=1e-11) and parts["best"] <= 7.5
     assert max(parts[p] for p in PARTS if p != "full_batches") == 6.5
 
 

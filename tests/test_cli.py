@@ -518,3 +518,17 @@ def test_an_unchecked_missing_module_is_still_one_line(capsys, monkeypatch):
                                          'pip install "hullpack[parquet]"')
     with pytest.raises(ModuleNotFoundError):
         main(["needs-other"])
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """hullpack predict --file big.txt | head: the pipe closes while hullpack still writes."""
+    import subprocess
+
+    (tmp_path / "big.txt").write_text("Fe2O3\nNaCl\n" * 20_000)  # ~0.5 MB of output, more than a pipe holds
+    code = "import sys; from hullpack.cli import main; sys.exit(main())"
+    p = subprocess.Popen([sys.executable, "-c", code, "predict", "--file", str(tmp_path / "big.txt")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert p.stdout.readline() == b"formula,dH_eV_per_atom\n"
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait() == 1 and "Traceback" not in err and "BrokenPipe" not in err, err

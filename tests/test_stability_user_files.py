@@ -229,3 +229,40 @@ def test_training_and_stability_find_a_tables_columns_alike():
         stability_columns(wide)
     with pytest.raises(ValueError, match=r"no formula column .*'c11', \.\.\. \(20 in all\)\]; name it$"):
         training_columns(wide)
+
+
+def test_cli_formulas_on_the_command_line_are_compared_with_oqmd(tmp_path, capsys):
+    """hullpack stability Fe3O4 LiFePO4: the chemist's question without a file, each formula
+    against the shipped OQMD compounds, with ElemNet's energies or the ones given (FORMULA=ENERGY)."""
+    from hullpack.elemnet import load_pretrained
+
+    assert cli("Fe3O4", "LiFePO4", "--out", tmp_path / "a", "--format", "csv") == 0
+    out = capsys.readouterr().out
+    assert "2 compositions from the command line" in out and "against: the shipped OQMD set" in out
+    assert "ElemNet predictions (default, as none were given)" in out and "test MAE is 42 meV/atom" in out
+    t = pd.read_csv(tmp_path / "a" / "stability.csv", index_col=0)
+    assert t.energy.to_numpy() == pytest.approx(load_pretrained().predict(["Fe3O4", "LiFePO4"]), abs=1e-6)
+    # the user's own energies, against OQMD as a file of them would be
+    assert cli("Fe3O4=-1.65", "FeO=-1.5", "--out", tmp_path / "b", "--format", "csv") == 0
+    typed = pd.read_csv(tmp_path / "b" / "stability.csv", index_col=0)
+    assert "column 'formation_energy_per_atom'" in capsys.readouterr().out
+    pd.DataFrame({"formula": ["Fe3O4", "FeO"], "formation_energy_per_atom": [-1.65, -1.5]}).to_csv(
+        tmp_path / "f.csv", index=False)
+    assert cli(tmp_path / "f.csv", "--reference", "oqmd", "--out", tmp_path / "c", "--format", "csv") == 0
+    from_file = pd.read_csv(tmp_path / "c" / "stability.csv", index_col=0)
+    pd.testing.assert_frame_equal(typed, from_file)
+    # --reference none: against each other, as a file's default
+    assert cli("Fe3O4=-1.65", "FeO=-1.5", "Fe=0", "O2=0", "--reference", "none", "--out", tmp_path / "d") == 0
+    assert "against: each other" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["Fe3O4=-1.6", "FeO"], "FeO: no energy given, where others have one"),
+    (["Fe3O4=abc"], "Fe3O4=abc: the energy is not a number"),
+    (["Fe3O4", "--energy-column", "e"], "--column and --energy-column name columns of a FILE"),
+    (["missing.csv"], "missing.csv: no such file"),
+])
+def test_cli_formulas_on_the_command_line_name_what_is_wrong(tmp_path, capsys, argv, message):
+    assert cli(*argv, "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # hullpack's errors name the bad input; no traceback for those
         print(f"hullpack {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (hullpack predict ... | head): no traceback
+        try:  # Python flushes stdout again at exit: point it at nothing first
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,15 +22,20 @@ HELP = "energy above hull, decomposition energy and products of any composition"
 DESCRIPTION = ("Stability of every composition of FILE (CSV or Parquet with a 'formula' column): against "
                "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
                "FILE's energy column (formation_energy_per_atom, e_form, delta_e, energy, ... or --energy-column), "
-               "or from an ElemNet model (--model). Writes stability.parquet (or .csv), summary.txt and, with "
+               "or from an ElemNet model (--model). Or formulas on the command line, each against the shipped "
+               "OQMD compounds: hullpack stability Fe3O4 LiFePO4 (ElemNet's energies) or Fe3O4=-1.65 (your "
+               "formation energy, eV/atom). Writes stability.parquet (or .csv), summary.txt and, with "
                "--plot, one chemical space to --out.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="CSV (.csv, .csv.gz) or Parquet file with a 'formula' column")
-    p.add_argument("--reference", metavar="oqmd|FILE|none", default="none",
+    p.add_argument("file", nargs="+", metavar="FILE | FORMULA[=ENERGY] ...",
+                   help="a CSV (.csv, .csv.gz) or Parquet file with a 'formula' column, or formulas such as "
+                        "Fe3O4 LiFePO4, each with its formation energy in eV/atom if you have one (Fe3O4=-1.65)")
+    p.add_argument("--reference", metavar="oqmd|FILE|none",
                    help="compare each composition with this set: 'oqmd' (the shipped 341,614 OQMD compounds), "
-                        "a file like FILE with energies, or 'none' (default: FILE's own stability)")
+                        "a file like FILE with energies, or 'none' (the compositions' own stability, against each "
+                        "other); default: none for a FILE, oqmd for formulas")
     p.add_argument("--model", metavar="default|PATH|none",
                    help="energies from this ElemNet model ('default': the shipped one) instead of FILE's "
                         "column (elements stay at 0 eV/atom); default: FILE's energy column if it has one, "
@@ -74,6 +79,52 @@ def _numeric_columns(df, column: str | None) -> list[str]:
     column, nor ids and counts, nor the index pandas saves as "Unnamed: 0".)"""
     return [str(c) for c in df.columns if c != column and df[c].dtype.kind == "f"
             and not str(c).startswith("Unnamed: ")]
+
+
+def _formulas(items: list[str]):
+    """The compositions given on the command line (``Fe3O4`` or ``Fe3O4=-1.65``) as a table: a
+    formula column, and an energy column if any has one (then all must)."""
+    import pandas as pd
+
+    split = [item.rpartition("=") if "=" in item else ("", "", item) for item in items]
+    formulas = [f.strip() if eq else e.strip() for f, eq, e in split]
+    with_energy = [bool(eq) for _, eq, _ in split]
+    if not any(with_energy):
+        return pd.DataFrame({"formula": formulas})
+    if not all(with_energy):
+        missing = [f for f, given in zip(formulas, with_energy) if not given]
+        raise ValueError(f"{', '.join(missing[:5])}: no energy given, where others have one (FORMULA=ENERGY, eV/atom): "
+                         "give one to every formula, or to none (ElemNet's energies)")
+    energies = []
+    for formula, (_, _, text) in zip(formulas, split):
+        try:
+            energies.append(float(text))
+        except ValueError:
+            raise ValueError(f"{formula}={text}: the energy is not a number (FORMULA=ENERGY, eV/atom)") from None
+    return pd.DataFrame({"formula": formulas, "formation_energy_per_atom": energies})
+
+
+def _inputs(args):
+    """The compositions (a DataFrame), what messages call them, and whether they are formulas on the
+    command line rather than FILE."""
+    from hullpack.columns import TABLE_SUFFIXES
+    from hullpack.stability.inputs import read_table
+
+    items = args.file
+    if len(items) == 1 and (Path(items[0]).exists() or items[0].lower().endswith(TABLE_SUFFIXES)):
+        return read_table(items[0]), items[0], False
+    if args.column or args.energy_column:
+        raise ValueError("--column and --energy-column name columns of a FILE; formulas on the command line are "
+                         "FORMULA or FORMULA=ENERGY")
+    return _formulas(items), "the command line", True
+
+
+def _model_error(model) -> str:
+    """What a reader needs to weigh margins of predicted energies: the model's test MAE, if its
+    file records one."""
+    mae = (getattr(model, "metadata", None) or {}).get("test_mae")
+    return (f"; the model's test MAE is {1000 * mae:.0f} meV/atom, so margins smaller than that are within its "
+            "error" if mae else "")
 
 
 def _load_model(spec: str):
@@ -168,35 +219,39 @@ def run(args: argparse.Namespace) -> int:
         from hullpack.stability.plot import parse_space
 
         parse_space(args.plot)  # a bad space stops before any work
-    df = read_table(args.file)
-    e_col = _energy_column(df, args.energy_column, args.file)
+    df, source, typed = _inputs(args)
+    # a few formulas typed in ask about known materials: against OQMD unless another set is named
+    reference_spec = args.reference or ("oqmd" if typed else "none")
+    e_col = _energy_column(df, args.energy_column, source)
     if e_col is None and args.model is None:
         numbers = _numeric_columns(df, args.column)
         if numbers:  # energies under a name not known: never replace them by a model's silently
-            raise ValueError(f"{args.file} has no energy column hullpack knows, but columns of numbers "
+            raise ValueError(f"{source} has no energy column hullpack knows, but columns of numbers "
                              f"{numbers[:8]}: name the energy column with --energy-column, or predict energies "
                              "with --model default")
     model_spec = args.model or ("none" if e_col is not None else "default")
     if args.compare and (model_spec == "none" or e_col is None):
         raise ValueError("--compare needs DFT energies in FILE and a --model (default or PATH)")
     if model_spec == "none" and e_col is None:
-        raise ValueError(f"{args.file} has no energy column: name one with --energy-column, or predict energies "
+        raise ValueError(f"{source} has no energy column: name one with --energy-column, or predict energies "
                          "with --model default")
-    if args.join and args.reference == "none":
+    if args.join and reference_spec == "none":
         raise ValueError("--join needs --reference")
     # a folder of the previous stability run: its listed files are replaced, nothing else
     try:
         check_folder(args.out, None, overwrite=True, kind="stability")
     except ScreeningError as exc:
         raise ValueError(re.sub(r"^out\b", "--out", str(exc))) from None
-    reference, against = (None, "each other") if args.reference == "none" else _reference(args.reference, args)
+    reference, against = (None, "each other") if reference_spec == "none" else _reference(reference_spec, args)
     if reference is not None:
         against = (f"{against}: {len(reference):,} compounds in {reference.n_spaces:,} chemical spaces"
                    f" ({'together with each other' if args.join else 'each composition alone'})")
     model = None if model_spec == "none" else _load_model(model_spec)
     energies_note = (f"column '{e_col}'" if model is None else f"ElemNet predictions ({model_spec}"
-                     + (", as FILE has no energy column" if e_col is None and args.model is None else "")
-                     + "); elements at 0 eV/atom, their formation energy by definition")
+                     + (f", as {'none were given' if typed else 'FILE has no energy column'}"
+                        if e_col is None and args.model is None else "")
+                     + "); elements at 0 eV/atom, their formation energy by definition"
+                     + _model_error(model))
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
         text, table = result.summary(), None
@@ -209,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
                           threads=args.threads, errors="ignore", progress_bar=bar)
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason
-        text = "\n".join(_summary_lines(table, args.file, energies_note, against))
+        text = "\n".join(_summary_lines(table, source, energies_note, against))
     print(text)
 
     def write(stage: Path) -> list[Path]:
@@ -222,11 +277,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             files += _write(table, stage, args.format, "stability")
         if args.plot:
-            files += _plot(args.plot, reference, df if reference is None else None, table, args, stage)
+            files += _plot(args.plot, reference, df if reference is None else None, table, args, stage, source)
         return files
 
     files = write_outputs(args.out, uuid.uuid4().hex, [write], overwrite=True, kind="stability",
-                          record={"command": "hullpack stability", "file": str(args.file)})
+                          record={"command": "hullpack stability", "file": source})
     print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {Path(args.out).resolve()}")
     return 0
 
@@ -259,14 +314,14 @@ def _compare(df, e_col, model, reference, args, bar):
     return model_protocol(both, subset=np.arange(len(reference.rows), len(both)), join=args.join, **common)
 
 
-def _plot(space: str, reference, own_df, table, args, out: Path) -> list[Path]:
+def _plot(space: str, reference, own_df, table, args, out: Path, source: str) -> list[Path]:
     from hullpack.stability import Reference
     from hullpack.stability.plot import parse_space, plot_space, space_table
 
     symbols = parse_space(space)
     name = "-".join(symbols)
     if reference is None:  # FILE's own stability: FILE is the set drawn
-        e_col = _energy_column(own_df, args.energy_column, args.file)
+        e_col = _energy_column(own_df, args.energy_column, source)
         energies = table["energy"].to_numpy() if table is not None else e_col
         reference = Reference(own_df, energies, column=args.column, tol=args.tol, errors="ignore")
         candidates = None

@@ -42,7 +42,7 @@ import numpy as np
 from ._core_loader import as_int, as_int_array, as_threads
 from ._core_loader import call as _core_call
 from ._core_loader import core as _core
-from .elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
+from .elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS
 from . import naming
 from .errors import InvalidInputError
 
@@ -77,7 +77,7 @@ def _element_indices(elements) -> np.ndarray:
         idx.append(i)
     if unknown:
         raise InvalidInputError(f"elements: unknown element(s) {', '.join(map(repr, unknown))}: ElemNet knows "
-                                f"{N_ELEMENTS} elements (not He, Ne, Ar, Po, At, Rn, Fr, Ra); see hullpack.elements")
+                                f"{N_ELEMENTS} elements ({ELEMNET_LACKS}); see hullpack.elements")
     if len(set(idx)) != len(idx):
         dup = sorted({ELEMNET_ELEMENTS[i] for i in idx if idx.count(i) > 1})
         raise InvalidInputError(f"elements: element(s) given more than once: {', '.join(dup)}")

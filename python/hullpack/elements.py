@@ -23,6 +23,9 @@ ELEMNET_ELEMENTS: tuple[str, ...] = tuple(
 N_ELEMENTS = len(ELEMNET_ELEMENTS)
 assert N_ELEMENTS == 86
 
+#: the elements ElemNet lacks, in the words of messages
+ELEMNET_LACKS = "no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu"
+
 #: symbol -> column index in ElemNet's input
 ELEMENT_INDEX: dict[str, int] = {symbol: i for i, symbol in enumerate(ELEMNET_ELEMENTS)}
 
@@ -58,8 +61,7 @@ def element_index(symbol: str) -> int:
         return ELEMENT_INDEX[symbol]
     except KeyError:
         raise ValueError(
-            f"unknown element {symbol!r}: ElemNet's input covers {N_ELEMENTS} elements "
-            "(no He, Ne, Ar, Po, At, Rn, Fr, Ra)"
+            f"unknown element {symbol!r}: ElemNet's input covers {N_ELEMENTS} elements ({ELEMNET_LACKS})"
         ) from None
 
 

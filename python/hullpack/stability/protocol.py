@@ -35,7 +35,8 @@ class ProtocolResult:
         m = self.metrics
         a = m.loc["all"]
         left_out = int(self.table["problem"].notna().sum())
-        lines = [f"{int(a['n']):,} compounds with model energies ({'joined in one hull' if self.join else 'each alone'}); "
+        n = int(a["n"])
+        lines = [f"{n:,} compound{'' if n == 1 else 's'} with model energies ({'joined in one hull' if self.join else 'each alone'}); "
                  f"DFT-stable: {int(a['n_stable_dft']):,} ({a['baseline_precision']:.1%}), "
                  f"model-stable: {int(a['n_stable_model']):,}",
                  f"stable class: precision {a['precision']:.3f}, recall {a['recall']:.3f}, F1 {a['f1']:.3f}, "

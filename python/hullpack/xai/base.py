@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, N_ELEMENTS
+from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS
 from ..errors import CompositionError, ModelFileError
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def elements_arg(elements: Iterable[str] | None) -> list[str]:
     unknown = [(i, e, "not one of ElemNet's 86 elements") for i, e in enumerate(elements) if e not in ELEMENT_INDEX]
     if unknown:
         raise CompositionError(f"unknown elements {[u[1] for u in unknown]}: ElemNet covers "
-                               f"{N_ELEMENTS} elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra)", unknown)
+                               f"{N_ELEMENTS} elements ({ELEMNET_LACKS})", unknown)
     if not elements:
         raise CompositionError("the element list is empty")
     return elements

@@ -82,7 +82,7 @@ def test_bad_rows_are_named_and_the_rest_kept():
     (pd.DataFrame({"formula": ["Fe", "O2", "FeO"], "energy_per_atom": [-8.3, -4.9, -7.0]}),
      r"elements below 0 eV/atom \(Fe -8.300, O -4.900\).*total energies"),
     (pd.DataFrame({"formula": ["FeO", "Fe2O3", "NiO"], "energy": [-7.0, -6.9, -6.2]}), "median energy -6.90"),
-    (pd.DataFrame({"formula": ["FeO"], "dH_kJ_mol": [-1.4]}), "no energy column among.*formation_energy_per_atom"),
+    (pd.DataFrame({"formula": ["FeO"], "dH_kJ_mol": [-1.4]}), r"no formation energy \(eV/atom\) column \(formation_energy_per_atom.*name it with energies="),
     ("/no/such/file.csv", "no such file"),
 ])
 def test_what_cannot_be_compared_with_is_refused(df, match):

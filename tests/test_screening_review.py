@@ -204,8 +204,8 @@ def test_dft_columns_named_on_the_command_line(model_file, tmp_path, capsys):
     assert rc == 0 and "DFT (mine.csv) stable compounds" in out
     for argv, message in ((["--dft-energy-column", "dH"], "no formula column (formula, composition, "),
                           (["--dft-column", "name"], "no formation energy column (formation_energy_per_atom, "),
-                          (["--dft-column", "nam", "--dft-energy-column", "dH"], "--dft-column 'nam': "),
-                          (["--dft-column", "name", "--dft-energy-column", "x"], "--dft-energy-column 'x': ")):
+                          (["--dft-column", "nam", "--dft-energy-column", "dH"], "formula column 'nam' is not among the table's"),
+                          (["--dft-column", "name", "--dft-energy-column", "x"], "formation energy column 'x' is not among")):
         rc, out, err = run(capsys, *common, *argv, "--out", str(tmp_path / "x"))
         assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
         assert not re.search(r"\w=", err)                     # options, not Python parameters

@@ -55,17 +55,14 @@ def _file_formulas(path: str, column: str | None):
         return [t for t, _ in kept], [w for _, w in kept], None
     import pandas as pd
 
-    from hullpack.columns import first_present
+    from hullpack.columns import find_column
     from hullpack.stability.inputs import read_table
 
     df = read_table(path, text=True)
-    columns = list(df.columns)
-    if column and column not in columns:
-        raise CommandError(f"--column {column!r}: --file {path} has no such column (its columns: {columns[:12]})")
-    found = column or first_present(columns, COMPOSITION_COLUMNS)
-    if found is None:
-        raise CommandError(f"--file {path}: no formula column ({', '.join(COMPOSITION_COLUMNS)}) among its columns "
-                           f"{columns[:12]}; name it with --column")
+    try:
+        found = find_column(df.columns, column, COMPOSITION_COLUMNS, "formula", how="--column")
+    except ValueError as exc:
+        raise CommandError(f"--file {path}: {exc}") from None
     formulas = ["" if pd.isna(v) else str(v).strip() for v in df[found].tolist()]
     # a CSV's header is line 1 (line numbers hold where no cell spans lines and no line is blank)
     where = [f"row {i}" for i in range(len(df))] if path.lower().endswith(".parquet") else \

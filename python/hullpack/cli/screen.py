@@ -129,27 +129,18 @@ def cli_words(message: str) -> str:
 def _read_dft(args: argparse.Namespace):
     """--dft FILE's compounds, its columns named by --dft-column / --dft-energy-column or found
     among the recognised names; a missing column is named in this command's words."""
-    from hullpack.columns import first_present
+    from hullpack.columns import find_column
     from hullpack.screening.dft import DFTCompounds
     from hullpack.stability.inputs import read_table
 
     df = read_table(input_file(args.dft, "--dft"))
     where = f"--dft {args.dft}"
-    columns = list(df.columns)
-    shown = f"{columns[:12]}{' ...' if len(columns) > 12 else ''}"
-    column = args.dft_column or first_present(columns, COMPOSITION_COLUMNS)
-    if args.dft_column and args.dft_column not in columns:
-        raise CommandError(f"--dft-column {args.dft_column!r}: {where} has no such column (its columns: {shown})")
-    if column is None:
-        raise CommandError(f"{where}: no formula column ({', '.join(COMPOSITION_COLUMNS)}) among its columns "
-                           f"{shown}; name it with --dft-column")
-    energy = args.dft_energy_column or first_present(columns, ENERGY_COLUMNS)
-    if args.dft_energy_column and args.dft_energy_column not in columns:
-        raise CommandError(f"--dft-energy-column {args.dft_energy_column!r}: {where} has no such column "
-                           f"(its columns: {shown})")
-    if energy is None:
-        raise CommandError(f"{where}: no formation energy column ({', '.join(ENERGY_COLUMNS)}) among its "
-                           f"columns {shown}; name it with --dft-energy-column")
+    try:
+        column = find_column(df.columns, args.dft_column, COMPOSITION_COLUMNS, "formula", how="--dft-column")
+        energy = find_column(df.columns, args.dft_energy_column, ENERGY_COLUMNS, "formation energy",
+                             how="--dft-energy-column")
+    except ValueError as exc:
+        raise CommandError(f"{where}: {exc}") from None
     return DFTCompounds.read(df, energy, column=column, name=os.path.basename(args.dft))
 
 

@@ -110,7 +110,7 @@ class DFTCompounds:
         [-1.7, -1.4]
         """
         from ..stability.hulls import _report
-        from ..columns import ENERGY_COLUMNS, first_present
+        from ..columns import ENERGY_COLUMNS, find_column
         from ..stability.inputs import parse, read_table
 
         if name is None:
@@ -119,10 +119,8 @@ class DFTCompounds:
             if isinstance(source, (str, Path)):
                 source = read_table(source)
             if energies is None and isinstance(source, pd.DataFrame):
-                energies = first_present(source.columns, ENERGY_COLUMNS)
-                if energies is None:
-                    raise ValueError(f"no energy column among {list(source.columns)[:10]}: expected one of "
-                                     f"{', '.join(ENERGY_COLUMNS)} (formation energies, eV/atom), or energies=")
+                energies = find_column(source.columns, None, ENERGY_COLUMNS, "formation energy (eV/atom)",
+                                       how="energies=")
             parsed = parse(source, energies, column=column)
         except ValueError as exc:
             raise ScreeningError(f"DFT compounds ({name}): {exc}") from None

@@ -139,3 +139,27 @@ def test_the_shipped_compounds_are_cached_on_disk(tmp_path, monkeypatch):
         assert dft_cache_file(("val",)) is None
     finally:
         load_dft.cache_clear()
+
+
+def test_the_cache_keeps_the_files_used_last_of_each_kind(tmp_path, monkeypatch):
+    """Every upgrade or edit writes a new file; of each kind only the ones used last stay."""
+    import os
+
+    import numpy as np
+
+    from hullpack._cache import KEEP, load_arrays, save_arrays
+
+    paths = [tmp_path / f"oqmd-compounds-val-{i:016x}.npz" for i in range(KEEP + 3)]
+    other = tmp_path / "oqmd-compounds-val+test-0000000000000000.npz"  # another kind stays
+    save_arrays(other, a=np.zeros(1))
+    for i, path in enumerate(paths[:KEEP + 2]):
+        save_arrays(path, a=np.arange(i))
+        os.utime(path, ns=(i * 10**9, i * 10**9))  # written one after another
+    assert load_arrays(paths[0], ["a"]) is None  # pruned
+    kept = sorted(p.name for p in tmp_path.glob("oqmd-compounds-val-*.npz"))
+    assert kept == sorted(p.name for p in paths[2:KEEP + 2])
+    assert load_arrays(paths[2], ["a"])["a"].tolist() == [0, 1]  # read: now the one used last
+    save_arrays(paths[-1], a=np.zeros(2))
+    kept = {p.name for p in tmp_path.glob("oqmd-compounds-val-*.npz")}
+    assert paths[2].name in kept and paths[-1].name in kept and len(kept) == KEEP
+    assert other.is_file()

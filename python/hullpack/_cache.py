@@ -6,7 +6,8 @@ Files live in ``$HULLPACK_CACHE_DIR``, else ``$XDG_CACHE_HOME/hullpack`` or ``~/
 (size and modification time) and of the source files of the code that derives the arrays, so
 another release, edited code or other data never read an old file. Files are written whole and
 then renamed; a file that cannot be read is derived again and rewritten; an unwritable directory
-only costs the saving."""
+only costs the saving. Of each kind, the :data:`KEEP` files used last stay (the others are removed
+when a new one is written), so that upgrades and edits do not fill the disk."""
 from __future__ import annotations
 
 import hashlib
@@ -20,6 +21,9 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 __all__ = ["cache_file", "oqmd_cache_file", "load_arrays", "save_arrays"]
+
+#: files kept of each kind: the one in use and a few others (several installs sharing the cache)
+KEEP = 3
 
 
 def oqmd_cache_file(kind: str, splits: tuple[str, ...], modules) -> Path | None:
@@ -57,9 +61,14 @@ def load_arrays(path: Path | None, names) -> dict | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {name: z[name] for name in names}
+            arrays = {name: z[name] for name in names}
     except (OSError, KeyError, ValueError, EOFError):  # damaged: derived again and rewritten
         return None
+    try:
+        os.utime(path)  # used now: the last to be pruned
+    except OSError:
+        pass
+    return arrays
 
 
 def save_arrays(path: Path | None, **arrays) -> None:
@@ -76,3 +85,17 @@ def save_arrays(path: Path | None, **arrays) -> None:
     except OSError as exc:  # a read-only home, say: the cache is only a saving
         log.debug("not cached at %s: %s", path, exc)
         tmp.unlink(missing_ok=True)
+        return
+    _prune(path)
+
+
+def _prune(path: Path) -> None:
+    """Removes the files of ``path``'s kind beyond the :data:`KEEP` used last."""
+    kind = path.name.rsplit("-", 1)[0]
+    try:
+        files = sorted((f for f in path.parent.glob(f"{kind}-*.npz") if f.name.rsplit("-", 1)[0] == kind),
+                       key=lambda f: f.stat().st_mtime_ns, reverse=True)
+        for old in files[KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:  # another process pruning at the same time: it does the same
+        log.debug("cache not pruned: %s", exc)

@@ -321,3 +321,27 @@ def test_periodic_table_heatmap_names_a_symbol_it_cannot_place():
 
     with pytest.raises(CompositionError, match=r"unknown elements \['fe'\]"):
         plots.periodic_table_heatmap(pd.Series({"Fe": 1.0, "fe": 2.0}))
+
+
+@pytest.mark.parametrize("scale, shift, message", [
+    (1.0, -6.0, r"the median is -6\.\d+ eV/atom: total energies .*energy_per_atom"),  # Materials Project's total energies
+    (1000.0, 0.0, r"the median is -\d+ eV/atom: another unit \(meV/atom, kJ/mol\)"),
+])
+def test_train_refuses_energies_that_are_not_formation_energies_in_ev(tmp_path, capsys, scale, shift, message):
+    df = mp_table(40)
+    df["formation_energy_per_atom"] = df["formation_energy_per_atom"] * scale + shift
+    with pytest.raises(ValueError, match=message):
+        table_arrays(df)
+    df.to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), *TINY)
+    assert rc == 2 and re.search(message, err) and len(err.strip().splitlines()) == 1, err
+
+
+def test_train_names_energies_outside_elemnet_s_range_and_skips_them_when_asked():
+    df = mp_table(20)
+    df.loc[3, "formation_energy_per_atom"] = -25.0
+    with pytest.raises(CompositionError, match=r"\[3\] .*formation_energy_per_atom is -25 eV/atom, outside ElemNet's"):
+        table_arrays(df)
+    with pytest.warns(UserWarning, match="left out"):
+        x, y = table_arrays(df, errors="skip")
+    assert len(y) == 19

@@ -74,9 +74,12 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     ``formula_pretty``, ...) and of :data:`hullpack.columns.ENERGY_COLUMNS`
     (``formation_energy_per_atom``, ...); :func:`table_columns` says which.
 
-    Rows whose formula cannot be featurized or whose energy is missing or not a finite number raise
+    Rows whose formula cannot be featurized, or whose energy is missing, not a finite number or
+    outside ElemNet's range (:data:`TARGET_RANGE`, the filter of its OQMD data) raise
     :class:`hullpack.errors.CompositionError` naming them by row number (from 0) and formula
-    (``errors="raise"``), or are left out with a warning naming them (``errors="skip"``).
+    (``errors="raise"``), or are left out with a warning naming them (``errors="skip"``). Energies
+    whose median says they are not formation energies in eV/atom (total energies, such as Materials
+    Project's ``energy_per_atom``, or another unit) raise ValueError.
 
     >>> df = pd.DataFrame({"formula_pretty": ["Fe2O3", "NaCl"], "formation_energy_per_atom": [-1.65, -2.1]})
     >>> x, y = table_arrays(df)
@@ -94,11 +97,14 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
                                                   energy_column=energy_column)
     x, bad = parse_formulas(table[formula_column])
     y = pd.to_numeric(table[energy_column], errors="coerce").to_numpy(np.float64)
+    _check_formation_energies(y, energy_column)
     bad_rows = {i for i, _, _ in bad}
     raw = table[energy_column].tolist()
-    for i in np.flatnonzero(~np.isfinite(y)):
+    lo, hi = TARGET_RANGE
+    for i in np.flatnonzero(~((y > lo) & (y < hi))):
         if int(i) not in bad_rows:
-            reason = "missing" if pd.isna(raw[i]) else f"{raw[i]!r}, not a finite number"
+            reason = ("missing" if pd.isna(raw[i]) else f"{raw[i]!r}, not a finite number" if not np.isfinite(y[i])
+                      else f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}")
             bad.append((int(i), str(table[formula_column].iloc[i]), f"{energy_column} is {reason}"))
     if not bad:
         return x, y.astype(np.float32)
@@ -111,6 +117,24 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     keep = np.ones(len(table), dtype=bool)
     keep[[i for i, _, _ in bad]] = False
     return x[keep], y[keep].astype(np.float32)
+
+
+def _check_formation_energies(y: np.ndarray, column: str) -> None:
+    """ValueError if the median of ``y`` says they are not formation energies in eV/atom."""
+    from ..stability.inputs import TOTAL_ENERGY_MEDIAN
+
+    finite = y[np.isfinite(y)]
+    if not finite.size:
+        return
+    median, (lo, hi) = float(np.median(finite)), TARGET_RANGE
+    if lo < median < TOTAL_ENERGY_MEDIAN:
+        why = "total energies (such as Materials Project's energy_per_atom), not formation energies?"
+    elif not lo < median < hi:
+        why = f"another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within {lo:g}..{hi:g} eV/atom."
+    else:
+        return
+    raise ValueError(f"energy column {column!r}: the median is {median:.4g} eV/atom: {why} Give formation "
+                     "energies in eV/atom (--energy-column or energy_column= names their column)")
 
 
 def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,

@@ -149,9 +149,22 @@ def _reference(spec: str, args):
         raise ValueError(f"--reference {spec}: {exc}") from None
 
 
-def _summary_lines(table, what: str, energies: str, against: str) -> list[str]:
+def _known(r, name: str) -> str:
+    """What the reference (``name``) holds at row ``r``'s composition, for a summary line ("" if
+    nothing, or no reference)."""
+    import math
+
+    if not bool(r.get("in_reference", False)):
+        return ""
+    above = r["reference_e_above_hull"]
+    where = "on its hull" if not math.isfinite(above) or above < 5e-5 else f"{above:.4f} above its hull"
+    return f" ({name} has {r['formula']} {where})"
+
+
+def _summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference") -> list[str]:
     """The summary a chemist reads: counts, then the most stable compounds and the bad rows (by
-    their number in the file, the first data row being 1, and as written)."""
+    their number in the file, the first data row being 1, and as written). Against a reference,
+    which compositions it holds already and its verdict there (``reference_name``: "OQMD")."""
     import numpy as np
     import pandas as pd
 
@@ -166,6 +179,11 @@ def _summary_lines(table, what: str, energies: str, against: str) -> list[str]:
         lines.append(f"stable: {int(stable.sum()):,} of {plural(len(t), 'compound')} ({stable.mean():.1%}; elements "
                      f"not counted); within 25 meV/atom of the hull: {near:,}; median energy above hull "
                      f"{t['e_above_hull'].median():.3f} eV/atom")
+        if "in_reference" in t.columns:
+            known = t["in_reference"].astype(bool)
+            on = int((known & (t["reference_e_above_hull"] < 5e-5)).sum())
+            lines.append(f"already in {reference_name}: {int(known.sum()):,} of {len(t):,} ({on:,} on its hull): "
+                         f"a composition it holds is compared with its entry there")
         by = t.groupby("n_elements")["stable"].agg(["sum", "size"])
         lines.append("stable by number of elements: " + ", ".join(
             f"{k}: {int(r['sum']):,}/{int(r['size']):,}" for k, r in by.iterrows()))
@@ -177,12 +195,13 @@ def _summary_lines(table, what: str, energies: str, against: str) -> list[str]:
         width = max(7, int(top["formula"].str.len().max()))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for _, r in top.iterrows():
+            known = _known(r, reference_name)
             if r["stable"]:
-                how = f"stable by {-r['decomposition_energy']:.4f}  vs {r['decomposition']}"
+                how = f"stable by {-r['decomposition_energy']:.4f}  vs {r['decomposition']}{known}"
             else:
                 same = r["decomposition"] == f"1.0 {r['formula']}"  # above an entry of its own composition
                 how = (f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}"
-                       + (" (its own composition, as low or lower)" if same else ""))
+                       + (known or (" (its own composition, as low or lower)" if same else "")))
             lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
     bad = table[~ok]
     for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:
@@ -264,7 +283,8 @@ def run(args: argparse.Namespace) -> int:
                           threads=args.threads, errors="ignore", progress_bar=bar)
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason
-        text = "\n".join(_summary_lines(table, source, energies_note, against))
+        text = "\n".join(_summary_lines(table, source, energies_note, against,
+                                         "OQMD" if reference_spec == "oqmd" else "the reference"))
     print(text)
 
     def write(stage: Path) -> list[Path]:

@@ -35,7 +35,9 @@ Definitions (pymatgen's ``PhaseDiagram`` gives the same numbers within 1e-6 eV/a
 - ``stable``: the compound is the lowest entry at its composition and its decomposition energy is
   below ``-tol`` (default 1e-9 eV/atom); an elemental entry is stable when it is its element's
   lowest. A candidate is stable when it lies below every reference entry at its composition and
-  its decomposition energy is below ``-tol``;
+  its decomposition energy is below ``-tol`` (one at the energy of a reference entry is that entry:
+  ``e_above_hull`` 0, not stable); a candidate element where the reference has no entry of that
+  element is stable at or below 0 eV/atom (within ``tol``), the hull's end;
 - ``decomposition``: the phases of the reaction behind the decomposition energy and their atom
   fractions, largest first, as ``"0.6 Fe2O3 + 0.4 Fe3O4"`` (:func:`parse_decomposition` reads it
   back): what an unstable compound decomposes into, the competing phases of a stable one. An
@@ -43,7 +45,9 @@ Definitions (pymatgen's ``PhaseDiagram`` gives the same numbers within 1e-6 eV/a
 
 Result tables have one row per input row, in input order, with the input's index: ``formula``
 (pymatgen's reduced formula), ``chemsys`` (``Fe-O``), ``n_elements``, ``energy``,
-``e_above_hull``, ``decomposition_energy``, ``stable``, ``decomposition`` and ``problem``. Bad rows
+``e_above_hull``, ``decomposition_energy``, ``stable``, ``decomposition``, ``problem`` and
+``input``; candidates against a reference also ``in_reference``, ``reference_energy`` and
+``reference_e_above_hull`` (what the reference holds at the composition). Bad rows
 (an unknown element, an unparsable formula, a non-finite energy, no atoms, a candidate with an
 element no reference entry contains) keep their row with NaN results and the reason in
 ``problem``; a warning lists them (``errors="raise"`` raises
@@ -55,12 +59,12 @@ element no reference entry contains) keep their row with NaN results and the rea
 >>> df.loc[2, "decomposition"]
 '0.875 Fe3O4 + 0.125 Fe'
 """
-from .hulls import RESULT_COLUMNS, Reference, parse_decomposition, stability
+from .hulls import REFERENCE_COLUMNS, RESULT_COLUMNS, Reference, parse_decomposition, stability
 from .inputs import Parsed, parse
 from ..naming import chemical_system, reduced_formula
 from .protocol import ProtocolResult, model_protocol, stability_metrics
 
 __all__ = [
     "stability", "Reference", "model_protocol", "ProtocolResult", "stability_metrics", "parse_decomposition",
-    "RESULT_COLUMNS", "parse", "Parsed", "reduced_formula", "chemical_system",
+    "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse", "Parsed", "reduced_formula", "chemical_system",
 ]

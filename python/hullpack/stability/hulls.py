@@ -18,13 +18,17 @@ from ..hull import DEFAULT_TOL
 from .inputs import Parsed, parse, table_columns, total_energy_signs
 from ..naming import formulas, join_rows
 
-__all__ = ["Reference", "stability", "RESULT_COLUMNS", "parse_decomposition"]
+__all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse_decomposition"]
 
 log = logging.getLogger(__name__)
 
 #: columns of every result table, in order
 RESULT_COLUMNS = ("formula", "chemsys", "n_elements", "energy", "e_above_hull", "decomposition_energy",
                   "stable", "decomposition", "problem", "input")
+#: columns a table of candidates against a reference adds after :data:`RESULT_COLUMNS`: whether the
+#: reference holds the candidate's composition, its lowest energy there and that entry's energy
+#: above the reference's own hull (0: on the hull)
+REFERENCE_COLUMNS = ("in_reference", "reference_energy", "reference_e_above_hull")
 
 _CHUNK = 65536   # queries per call of the core when a progress bar is shown
 # each element's name as a product: its reduced formula (O2, N2, Fe)
@@ -271,12 +275,55 @@ class Reference:
                                          arrays[3][a:b], n_threads=nt)
 
             res = _query(call, len(rows), "stability", progress_bar)
-            return _table(parsed, rows, res, self._product_names, self.tol)
+            return self._with_reference(_table(parsed, rows, res, self._product_names, self.tol), parsed, rows, nt,
+                                        alone=True)
         both = Reference._from_parsed(Parsed.join([self.parsed.take(self.rows), parsed.take(rows)]), self.tol, threads)
         first = len(self.rows)
         res = _query(lambda a, b: both._hulls.query_entries(np.arange(first + a, first + b, dtype=np.int64),
                                                             n_threads=nt), len(rows), "stability", progress_bar)
-        return _table(parsed, rows, res, both._product_names, self.tol)
+        return self._with_reference(_table(parsed, rows, res, both._product_names, self.tol), parsed, rows, nt,
+                                    alone=False)
+
+    def lowest_at(self, names) -> np.ndarray:
+        """For each reduced formula of ``names``, the hull-set entry (an index into :attr:`rows`) of
+        lowest energy at that composition, -1 where no entry has it.
+
+        >>> Reference(["FeO", "Fe2O3", "Fe2O2"], [-1.2, -1.7, -1.3]).lowest_at(["FeO", "NiO"]).tolist()
+        [2, -1]
+        """
+        if getattr(self, "_lowest", None) is None:
+            e = self.parsed.energies[self.rows]
+            order = np.argsort(e, kind="stable")
+            first = pd.Series(order, index=pd.Index(self._names[order])).groupby(level=0, sort=False).first()
+            self._lowest = first
+        return self._lowest.reindex(pd.Index(list(names), dtype=object)).fillna(-1).to_numpy().astype(np.int64)
+
+    def _with_reference(self, table: pd.DataFrame, parsed: Parsed, rows: np.ndarray, nt: int,
+                        alone: bool) -> pd.DataFrame:
+        """``table`` (candidates' results) with :data:`REFERENCE_COLUMNS`: what this reference holds
+        at each candidate's composition. ``alone`` (each candidate alone): a candidate element with
+        no elemental entry to compete with, at 0 eV/atom (within ``tol``), is the hull's end and
+        stable, as an element's lowest entry is in a set's own stability (joined, it is such an
+        entry already)."""
+        n = len(parsed)
+        at = np.full(n, -1, dtype=np.int64)
+        at[rows] = self.lowest_at(parsed.names[rows])
+        found = np.flatnonzero(at >= 0)
+        energy = np.full(n, np.nan)
+        above = np.full(n, np.nan)
+        if len(found):
+            energy[found] = self.parsed.energies[self.rows[at[found]]]
+            above[found] = self._hulls.query_entries(at[found], n_threads=nt)["e_above_hull"]
+        # an element without an elemental entry: its end of the hull is the implicit 0 eV/atom, which
+        # a candidate at 0 holds (stable, as an element's lowest entry is in a set's own stability)
+        ends = rows[(parsed.n_elements[rows] == 1) & (at[rows] < 0)] if alone else rows[:0]
+        at_end = ends[np.abs(table["decomposition_energy"].to_numpy()[ends]) <= self.tol]
+        if len(at_end):
+            table.iloc[at_end, table.columns.get_loc("stable")] = True
+        table["in_reference"] = at >= 0
+        table["reference_energy"] = energy
+        table["reference_e_above_hull"] = above
+        return table
 
     def _flag_unknown(self, parsed: Parsed) -> None:
         known = np.array([bool(self._hulls.knows_element(e)) for e in range(N_ALL_ELEMENTS)])

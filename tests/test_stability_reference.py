@@ -1,0 +1,79 @@
+"""Candidates against a reference: what the reference holds at each candidate's composition
+(in_reference, reference_energy, reference_e_above_hull) and the summary line that says it; a
+candidate element at the hull's end is stable."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from hullpack.stability import REFERENCE_COLUMNS, RESULT_COLUMNS, Reference, stability
+
+
+def cli(*argv):
+    from hullpack.cli import main
+
+    return main(["-q", "stability", *map(str, argv)])
+
+
+@pytest.fixture(scope="module")
+def oqmd():
+    return Reference.oqmd()
+
+
+def test_the_reference_entry_at_a_candidates_composition(oqmd):
+    t = oqmd.evaluate(["NaMnO2", "LiFePO4", "Na2Mn2O4", "LiFeNiO9", "Xx2O"], [-1.5, -2.6, -1.5, -1.0, -1.0],
+                      errors="ignore")
+    assert list(t.columns) == list(RESULT_COLUMNS) + list(REFERENCE_COLUMNS)
+    own = oqmd.stability()
+    for i, formula in enumerate(["NaMnO2", "LiFePO4"]):
+        there = own[own.formula == formula]
+        lowest = there.loc[there.energy.idxmin()]
+        assert t.in_reference[i] and t.reference_energy[i] == lowest.energy
+        assert t.reference_e_above_hull[i] == lowest.e_above_hull == 0.0  # both on OQMD's hull
+        # the candidate's own numbers are those of a comparison with that entry
+        assert t.e_above_hull[i] == pytest.approx(max(0.0, t.energy[i] - lowest.energy), abs=1e-9)
+    assert t.reference_energy[2] == t.reference_energy[0]  # Na2Mn2O4 is NaMnO2
+    assert t.in_reference.tolist()[3:] == [False, False]
+    assert np.isnan(t.reference_energy[3:]).all() and np.isnan(t.reference_e_above_hull[3:]).all()
+    # a set's own stability has no reference, so no such columns; stability(reference=...) has them
+    assert "in_reference" not in stability(["Fe2O3"], [-1.7]).columns
+    assert stability(["NaMnO2"], [-1.5], reference=oqmd).in_reference.tolist() == [True]
+
+
+def test_an_entry_above_the_references_hull():
+    ref = Reference(["Fe2O3", "Fe3O4", "FeO", "FeO"], [-1.7, -1.65, -1.3, -1.35])
+    t = ref.evaluate(["FeO", "Fe2O2", "Fe3O4", "FeO2"], [-1.2, -1.4, -1.6, -0.5])
+    # FeO: its lowest entry (-1.35) lies 0.09375 above 7/8 Fe3O4 + 1/8 Fe (-1.44375)
+    assert t.reference_energy.tolist()[:3] == [-1.35, -1.35, -1.65]
+    assert t.reference_e_above_hull.round(9).tolist()[:3] == [0.09375, 0.09375, 0.0]
+    assert t.in_reference.tolist() == [True, True, True, False]
+    # joined, the columns still describe the reference alone
+    j = ref.evaluate(["FeO"], [-1.4], join=True)
+    assert j.reference_energy.tolist() == [-1.35] and j.reference_e_above_hull.round(9).tolist() == [0.09375]
+
+
+def test_a_candidate_element_at_the_hulls_end_is_stable():
+    # no elemental entries in the reference: each element's end of the hull is 0 eV/atom
+    ref = Reference(["FeO", "Fe2O3"], [-1.5, -1.7])
+    t = ref.evaluate(["Fe", "O2", "Fe", "Fe"], [0.0, 0.0, -0.1, 0.1])
+    assert t.e_above_hull.tolist() == [0.0, 0.0, 0.0, 0.1]
+    assert t.stable.tolist() == [True, True, True, False]
+    own = stability(["FeO", "Fe2O3", "Fe", "O2"], [-1.5, -1.7, 0.0, 0.0])  # as in the set's own stability
+    assert own.stable.tolist()[2:] == [True, True]
+    # an elemental entry in the reference at the same energy is that entry: the candidate is on the
+    # hull (e_above_hull 0) but not a new stable entry, as a duplicate is not in a set's own stability
+    ref = Reference(["Fe", "O2", "FeO"], [0.0, 0.0, -1.5])
+    t = ref.evaluate(["Fe", "FeO", "Fe"], [0.0, -1.5, -0.05])
+    assert t.e_above_hull.tolist() == [0.0, 0.0, 0.0] and t.stable.tolist() == [False, False, True]
+    assert t.in_reference.tolist() == [True, True, True] and t.reference_e_above_hull.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_cli_says_what_oqmd_holds(tmp_path, capsys):
+    assert cli("NaMnO2=-1.95", "LiFePO4=-2.6", "LiFeNiO9=-1.0", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "already in OQMD: 2 of 3 (2 on its hull)" in out
+    assert "decomposes to 1.0 NaMnO2 (OQMD has NaMnO2 on its hull)" in out
+    assert "its own composition" not in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("LiFeNiO9"))
+    assert "OQMD has" not in line
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
+    assert t.in_reference.tolist() == [True, True, False]

@@ -242,3 +242,17 @@ def test_the_command_line_names_its_options_not_python_parameters(model_file, tm
                           (["--order", "4", "-q"], "--elements: --order 4 needs an element subset (e.g. --elements ")):
         rc, _, err = run(capsys, *argv)
         assert rc == 2 and message in err and not re.search(r"\w=", err), err
+
+
+def test_ternary_summary_says_how_many_compounds_are_distinct():
+    """A binary compound is a vertex of every ternary that has its edge: the summary gives the
+    distinct count beside the per-system one, and says the DFT counts are per system too."""
+    result = screen(order=3, elements="Li Fe P O")
+    v = result.vertices
+    n, distinct = len(v), v["formula"].nunique()
+    assert distinct < n  # Li-O, Fe-O, P-O compounds in two systems each
+    text = result.summary()
+    assert f"predicted stable compounds: {n:,} in 4 systems, {distinct:,} distinct" in text
+    assert "stable compounds: " in text and "(counted in each system that has them)" in text
+    one = screen(order=3, elements="Li Fe O").summary()  # one system: nothing is counted twice
+    assert "distinct" not in one and "counted in each system" not in one

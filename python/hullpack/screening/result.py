@@ -173,7 +173,11 @@ class ScreenResult:
                 if min_depth > 0 else "every hull vertex")
         if "n_vertices" in s and min_depth > 0:
             rule += f"; {_count(int(s['n_vertices'].sum()) - n, 'shallower vertex')} not counted"
-        lines = [f"predicted stable compounds: {n:,} in {_count(int((s['n_stable'] > 0).sum()), 'system')} ({rule})"]
+        distinct = v["formula"].nunique() if "formula" in v else n
+        shared = (f", {distinct:,} distinct (a compound on a shared edge or face counts in each system that has it, "
+                  "here and below)" if distinct < n else "")
+        lines = [f"predicted stable compounds: {n:,} in {_count(int((s['n_stable'] > 0).sum()), 'system')}{shared} "
+                 f"({rule})"]
         end = v["end_artifact"].to_numpy(bool) if "end_artifact" in v else np.zeros(len(v), bool)
         deep = v["depth"].to_numpy(float) >= ROBUST_DEPTH
         counts_robust = n and min_depth < ROBUST_DEPTH
@@ -218,7 +222,8 @@ class ScreenResult:
             lines = [f"DFT ({known}) stable compounds: none among the {_count(m['n_dft'], 'known compound')} of these "
                      "systems (all lie above the hull of the elements), so no precision or recall"]
         else:
-            lines = [f"DFT ({known}) stable compounds: {m['n_dft_stable']:,}; predicted-stable precision "
+            per_system = " (counted in each system that has them)" if self.order > 2 and len(self.systems) > 1 else ""
+            lines = [f"DFT ({known}) stable compounds: {m['n_dft_stable']:,}{per_system}; predicted-stable precision "
                      f"{_metric(m['precision'])}, recall {m['recall']:.3f} (composition within "
                      f"{self.config.get('match_tol', float('nan')):.4g})"]
             if m.get("n_end_artifact"):

@@ -204,7 +204,9 @@ def test_predict_reads_the_formula_column_of_a_table_and_skips_comments(model, m
     for argv, message in ((["--file", str(tmp_path / "named.csv")], "no formula column (formula, composition, "),
                           (["--file", str(tmp_path / "a.csv"), "--column", "x"], "a.csv: formula column 'x' is not among the table's"),
                           (["--file", str(tmp_path / "a.txt"), "--column", "x"], "names a column of a CSV or Parquet"),
-                          (["Fe2O3", "--column", "x"], "give --file too")):
+                          (["Fe2O3", "--column", "x"], "give --file too"),
+                          ([str(tmp_path / "a.csv")], "a.csv' is a file, not a formula: give it with --file"),
+                          (["NaCl", "mine.txt"], "'mine.txt' is a file, not a formula")):
         rc, out, err = run(capsys, "predict", *argv, "--model", model_file)
         assert rc == 2 and out == "" and message in one_line(err)
 

@@ -242,8 +242,11 @@ def test_a_run_folder_or_its_checkpoint_given_as_a_model_file_points_to_best_pt(
     x, _ = parse_formulas(["NaCl", "KCl"] * 8)
     y = np.linspace(-2, 0, len(x)).astype(np.float32)
     train(tmp_path, train_data=(x, y), val_data=(x, y), epochs=1, architecture="8x1-1", dropout=())
-    with pytest.raises(ModelFileError, match=r"is a folder: its model file is .*best\.pt"):
-        load_model(tmp_path)
+    by_folder, by_file = load_model(tmp_path), load_model(tmp_path / "best.pt")  # a run folder: its best.pt
+    assert by_folder.metadata == by_file.metadata
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFileError, match=r"model folder .* holds no best\.pt"):
+        load_model(tmp_path / "empty")
     with pytest.raises(ModelFileError, match=r"last\.pt is a training checkpoint .*best\.pt"):
         load_model(tmp_path / "last.pt")
 

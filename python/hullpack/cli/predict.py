@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 
 from .common import COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, plural
@@ -76,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     formulas = list(args.formulas)
+    files = [f for f in formulas if os.path.isfile(f) or f.lower().endswith((*TABLE_SUFFIXES, ".txt"))]
+    if files:  # a file where formulas go: say where files go
+        raise CommandError(f"{files[0]!r} is a file, not a formula: give it with --file {files[0]}")
     where = [str(i) for i in range(len(formulas))]
     if args.column and not args.file:
         raise CommandError("--column names the formula column of --file: give --file too")

@@ -204,7 +204,8 @@ def _check(path: Path, blob: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
-    """The checked contents of a model file (without building the model): ``architecture``,
+    """The checked contents of a model file (a run folder of ``hullpack train`` means its
+    ``best.pt``), without building the model: ``architecture``,
     ``dropout``, ``elements``, ``dtype``, ``metadata``, ``sha256`` (of the weights),
     ``state_dict`` (in the stored dtype), ``format_version`` and ``file_sha256`` (of every byte).
     ModelFileError if it is missing, unreadable, truncated, corrupt, of another format or version.
@@ -216,9 +217,11 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
     ('8x1-1', 2, {'epoch': 3})
     """
     path = Path(path)
-    if path.is_dir():
-        hint = f": its model file is {path / 'best.pt'}" if (path / "best.pt").is_file() else ""
-        raise ModelFileError(f"model file {path} is a folder{hint}")
+    if path.is_dir():  # a run folder of `hullpack train`: its best weights
+        if not (path / "best.pt").is_file():
+            raise ModelFileError(f"model folder {path} holds no best.pt: give a model file or a run folder of "
+                                 "`hullpack train`")
+        path = path / "best.pt"
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
     try:
@@ -281,7 +284,8 @@ def _build(path: Path, blob: dict[str, Any]) -> ElemNet:
 
 def load_model(path: str | os.PathLike, *, architecture: str | None = None,
                device: str | torch.device = "cpu") -> ElemNet:
-    """Load a model file written by :func:`save_model` as a float32 ElemNet in eval mode, with
+    """Load a model file written by :func:`save_model` (or a run folder of ``hullpack train``: its
+    ``best.pt``) as a float32 ElemNet in eval mode, with
     the file's ``metadata`` in ``model.metadata`` (and the weights' sha256 in
     ``model.metadata["sha256"]``). ``architecture``, when given, must match the file's.
 

@@ -55,12 +55,7 @@ def resolve_model(model):
         return load_pretrained()
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
-        if path.is_dir():
-            if not (path / "best.pt").is_file():
-                raise ModelFileError(f"model folder {str(model)!r} holds no best.pt; give a training run folder of "
-                                     "`hullpack train`, a model file, or None for the shipped model")
-            path = path / "best.pt"
-        elif not path.is_file():
+        if not path.exists():
             raise ModelFileError(f"model file {str(model)!r} does not exist; give a file written by "
                                  "`hullpack train` / hullpack.elemnet.save_model, or None for the shipped model")
         try:

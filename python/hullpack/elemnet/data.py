@@ -107,6 +107,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
                       else f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}")
             bad.append((int(i), str(table[formula_column].iloc[i]), f"{energy_column} is {reason}"))
     if not bad:
+        _note_repeats(x)
         return x, y.astype(np.float32)
     bad.sort()
     message = (f"{len(bad)} of {len(table)} rows cannot be used (columns {formula_column!r}, {energy_column!r}):\n"
@@ -116,7 +117,22 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     warnings.warn(message + "\n(left out)", stacklevel=2)
     keep = np.ones(len(table), dtype=bool)
     keep[[i for i, _, _ in bad]] = False
+    _note_repeats(x[keep])
     return x[keep], y[keep].astype(np.float32)
+
+
+def _note_repeats(x: np.ndarray) -> None:
+    """Logs how many compositions fill more than one row (polymorphs, repeated entries): ElemNet
+    maps a composition to one energy, where the shipped OQMD set keeps one row per composition."""
+    if len(x) < 2:
+        return
+    _, counts = np.unique(x, axis=0, return_counts=True)
+    repeated = counts > 1
+    if repeated.any():
+        n = int(repeated.sum())
+        log.info("%d composition%s fill %d rows (polymorphs or repeated entries): ElemNet learns one energy per "
+                 "composition (their median, under its L1 loss); keep the lowest-energy row of each for ground "
+                 "states", n, "" if n == 1 else "s", int(counts[repeated].sum()))
 
 
 def _check_formation_energies(y: np.ndarray, column: str) -> None:

@@ -402,7 +402,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                           "rng": {"torch": torch.get_rng_state()}}, last)
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-        log.info("epoch %d: train loss %.4f, val MAE %.4f (best %.4f @ %d), lr %.3g, %.1f s", epoch,
+        log.info("epoch %d: train loss (MAE in training mode) %.4f, val MAE %.4f (best %.4f @ %d), lr %.3g, %.1f s", epoch,
                  record["train_loss"], val_mae, state["best_val_mae"], state["best_epoch"], lr_used,
                  record["epoch_s"])
     if stopped is not None and rank == 0 and last.is_file():

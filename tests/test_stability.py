@@ -172,9 +172,12 @@ def test_mixed_references_warn():
 
 def test_total_energies_without_their_elements_are_refused():
     """An element without an entry is taken at 0 eV/atom: right for formation energies only."""
-    with pytest.raises(HullInputError, match=r"median energy -9.00 eV/atom: these look like total energies, but "
-                                             r"no elemental entries give the references of O"):
+    with pytest.raises(HullInputError, match=r"elements below 0 eV/atom \(Fe -8.000\): these look like total "
+                                             r"energies, but no elemental entries give the references of O"):
         Reference(["Fe", "FeO"], [-8.0, -10.0])
+    with pytest.raises(HullInputError, match=r"median energy -9.00 eV/atom: these look like total energies, but "
+                                             r"no elemental entries give the references of O, Fe"):
+        Reference(["Fe2O3", "FeO"], [-8.0, -10.0])
     with pytest.raises(HullInputError, match="references of Fe, Ni"):
         stability(["Fe3Ni", "FeNi3", "FeNi"], [-8.2, -6.9, -7.4])
     with pytest.raises(HullInputError, match="candidates: median energy -5.65 eV/atom: .* the reference's are "
@@ -266,6 +269,7 @@ def test_a_reference_is_reusable_and_queries_are_chunked():
     amounts = rng.integers(0, 5, (70000, 3)).astype(float)
     amounts[amounts.sum(axis=1) == 0, 0] = 1
     e = rng.uniform(-2, 0, len(amounts))
+    e[(amounts > 0).sum(axis=1) == 1] = 0.0  # elements below 0 would be total energies
     whole = ref.evaluate(amounts, e, elements=["Fe", "O", "Ni"], progress_bar=False)
     chunked = ref.evaluate(amounts, e, elements=["Fe", "O", "Ni"], progress_bar=True)
     assert whole.equals(chunked)

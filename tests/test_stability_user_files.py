@@ -266,3 +266,29 @@ def test_cli_formulas_on_the_command_line_name_what_is_wrong(tmp_path, capsys, a
     assert cli(*argv, "--out", tmp_path / "o") == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_stability_and_screen_refuse_the_same_total_energies(tmp_path):
+    """Elements well below 0 eV/atom beside an element with no entry (taken at 0): total energies,
+    refused alike by stability and by screen's DFT comparison, with the same reason."""
+    from hullpack.errors import ScreeningError
+    from hullpack.screening.dft import DFTCompounds
+
+    df = pd.DataFrame({"material_id": ["mp-127", "mp-58", "mp-22862", "mp-23193", "mp-x"],
+                       "formula_pretty": ["Na", "K", "NaCl", "KCl", "NaKCl2"],
+                       "energy_per_atom": [-1.31, -1.10, -3.43, -3.42, -3.30]})  # median above -4
+    path = tmp_path / "nakcl.csv"
+    df.to_csv(path, index=False)
+    reason = r"elements below 0 eV/atom \(K -1.100, Na -1.310\): these look like total energies"
+    with pytest.raises(HullInputError, match=reason + ", but no elemental entries give the references of Cl"):
+        stability(df)
+    with pytest.raises(HullInputError, match=reason):
+        Reference(df)
+    with pytest.raises(ScreeningError, match=reason):
+        DFTCompounds.read(str(path))
+    with pytest.raises(HullInputError, match="candidates: " + reason):
+        stability(df, reference=Reference(FORMULAS, FORMATION))
+    assert cli(path, "--out", tmp_path / "o") == 2
+    # with each element's entry (Cl2 too), total energies are the user's convention, and fine
+    full = pd.concat([df, pd.DataFrame({"formula_pretty": ["Cl2"], "energy_per_atom": [-1.85]})], ignore_index=True)
+    assert stability(full).problem.isna().all()

@@ -219,7 +219,7 @@ class Reference:
         missing = ", ".join(ALL_ELEMENTS[e] for e in sorted(present - with_entry))
         if not missing:
             return
-        signs = total_energy_signs(self.parsed, elements_too=False)
+        signs = total_energy_signs(self.parsed)
         if signs is not None:
             raise HullInputError(
                 f"{signs}: these look like total energies, but no elemental entries give the references of "
@@ -258,7 +258,7 @@ class Reference:
         """
         parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
                                                                           column=column)
-        signs = total_energy_signs(parsed, elements_too=False)
+        signs = total_energy_signs(parsed)
         if signs is not None and total_energy_signs(self.parsed) is None:
             raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
                                  "formation energies (elements at 0 eV/atom); give the candidates' formation energies")

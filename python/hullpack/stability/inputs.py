@@ -405,15 +405,22 @@ def _as_energies(e: np.ndarray, n: int) -> np.ndarray:
     return e
 
 
-def total_energy_signs(parsed: Parsed, elements_too: bool = True) -> str | None:
+def total_energy_signs(parsed: Parsed) -> str | None:
     """Why ``parsed``'s energies look like total energies per atom rather than formation energies
-    (None if they do not): a median below :data:`TOTAL_ENERGY_MEDIAN`, or (``elements_too``) an
-    element's lowest entry more than 0.1 eV/atom below 0 (its formation energy is 0, a polymorph's
-    above that)."""
+    (None if they do not): an element's lowest entry more than 0.1 eV/atom below 0 (its formation
+    energy is 0, a polymorph's above that), or a median below :data:`TOTAL_ENERGY_MEDIAN`. The one
+    rule of ``hullpack stability`` (where some element has no elemental entry to be its reference)
+    and ``hullpack screen --dft``.
+
+    >>> total_energy_signs(parse(["Na", "K", "NaCl", "KCl"], [-1.31, -1.10, -3.43, -3.42]))
+    'elements below 0 eV/atom (K -1.100, Na -1.310)'
+    >>> total_energy_signs(parse(["Na", "NaCl"], [0.0, -2.1])) is None
+    True
+    """
     valid = parsed.valid
     e = parsed.energies[valid]
     unary = valid & (parsed.n_elements == 1)
-    if elements_too and unary.any():
+    if unary.any():
         el = parsed.elements[parsed.offsets[:-1][unary]]
         lowest = pd.Series(parsed.energies[unary]).groupby(el).min()
         off = lowest[lowest < -0.1]

@@ -59,6 +59,7 @@ def test_systems_of_an_element_subset_in_elemnet_order():
 @pytest.mark.parametrize("kwargs, match", [
     ({"order": 2, "elements": ["Fe", "He"]}, "unknown element.*'He'"),
     ({"order": 2, "elements": ["Fe", "Xx", "Yy"]}, "'Xx', 'Yy'"),
+    ({"order": 2, "elements": "fe o"}, r"'fe', 'o' \(symbols start with a capital letter: Fe, O\)"),
     ({"order": 2, "elements": ["Fe", "Fe", "Ni"]}, "more than once: Fe"),
     ({"order": 3, "elements": ["Fe", "Ni"]}, "2 element.s. make no system of order 3"),
     ({"order": 9}, r"order must be 2 to 8 \(elements per system"),

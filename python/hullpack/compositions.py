@@ -76,7 +76,9 @@ def _element_indices(elements) -> np.ndarray:
                                     "(ElemNet's elements)")
         idx.append(i)
     if unknown:
-        raise InvalidInputError(f"elements: unknown element(s) {', '.join(map(repr, unknown))}: ElemNet knows "
+        capitalised = [e.capitalize() for e in unknown if e.capitalize() in ELEMENT_INDEX]
+        hint = f" (symbols start with a capital letter: {', '.join(capitalised)})" if capitalised else ""
+        raise InvalidInputError(f"elements: unknown element(s) {', '.join(map(repr, unknown))}{hint}: ElemNet knows "
                                 f"{N_ELEMENTS} elements ({ELEMNET_LACKS}); see hullpack.elements")
     if len(set(idx)) != len(idx):
         dup = sorted({ELEMNET_ELEMENTS[i] for i in idx if idx.count(i) > 1})

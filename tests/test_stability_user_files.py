@@ -292,3 +292,22 @@ def test_stability_and_screen_refuse_the_same_total_energies(tmp_path):
     # with each element's entry (Cl2 too), total energies are the user's convention, and fine
     full = pd.concat([df, pd.DataFrame({"formula_pretty": ["Cl2"], "energy_per_atom": [-1.85]})], ignore_index=True)
     assert stability(full).problem.isna().all()
+
+
+def test_a_composition_column_of_mappings_written_as_text():
+    """A Materials Project table saved with its compositions as text ({'Fe': 2.0, 'O': 3.0}) beside
+    formula_pretty: the 'composition' column is read as the mappings it holds."""
+    amounts = [{"Fe": 1.0}, {"O": 2.0}, {"Fe": 4.0, "O": 6.0}, {"Fe": 2.0, "O": 3.0}, {"Fe": 3.0, "O": 4.0},
+               {"Fe": 1.0, "O": 1.0}]
+    df = pd.DataFrame({"material_id": [f"mp-{i}" for i in range(6)], "formula_pretty": FORMULAS,
+                       "composition": [str(a) for a in amounts], "formation_energy_per_atom": FORMATION})
+    t = stability(df)
+    expected = stability(df.drop(columns="composition"))
+    assert t.problem.isna().all() and t.formula.tolist() == ["Fe", "O2", "Fe2O3", "Fe2O3", "Fe3O4", "FeO"]
+    for c in ("e_above_hull", "decomposition_energy", "stable", "decomposition"):
+        assert t[c].tolist() == expected[c].tolist()
+    assert t.input.tolist()[0] == "{'Fe': 1.0}"
+    # JSON's quotes too; text that is no mapping is a bad row that says what was expected
+    bad = stability(['{"Fe": 2, "O": 3}', "{Fe: 2}", "{}", "FeO"], [-1.7, -1.0, -1.0, -1.3], errors="ignore")
+    assert bad.formula.tolist()[0] == "Fe2O3" and bad.problem.notna().tolist() == [False, True, True, False]
+    assert "is not a formula, nor an {element: amount} mapping" in bad.problem[1]

@@ -3,7 +3,8 @@
 every bad row (bad rows are kept, named and left out of the computation).
 
 Accepted compositions: formula strings (parsed by hullpack's featurizer), pymatgen ``Composition``
-objects or ``{element: amount}`` mappings, pymatgen ``PDEntry``/``ComputedEntry`` objects (energy:
+objects or ``{element: amount}`` mappings (also written as text, ``"{'Fe': 2.0, 'O': 3.0}"``, as a
+table of Materials Project compositions is saved), pymatgen ``PDEntry``/``ComputedEntry`` objects (energy:
 their ``energy_per_atom``), an ``(n, k)`` array of amounts whose columns ``elements=`` names, or a
 DataFrame with a ``formula`` (or ``composition``) column. Elements: every element H..Og, by their
 ids in :data:`hullpack.elements.ALL_ELEMENTS` (ElemNet's 86 keep their indices).
@@ -248,7 +249,13 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
     strings, mappings = [], []
     for i, item in enumerate(items):
         if type(item) is str:
-            strings.append(i)
+            if item[:1] != "{" and not item[:2].strip().startswith("{"):
+                strings.append(i)
+                continue
+            try:  # a mapping written out: a Materials Project composition column saved as text
+                mappings.append((i, _mapping_text(item)))
+            except ValueError as exc:
+                problems[i] = str(exc)
             continue
         if _is_entry(item):
             energies_from_entries[i] = float(item.energy_per_atom)
@@ -295,6 +302,26 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), problems, n
     return (np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v), np.concatenate(parts_f32),
             problems, n)
+
+
+def _mapping_text(text: str) -> dict:
+    """``"{'Fe': 2.0, 'O': 3.0}"`` (a composition mapping written as text, as a table of pymatgen
+    compositions or Materials Project documents is saved) as a dict; ValueError if it is not one.
+
+    >>> _mapping_text("{'Fe': 2.0, 'O': 3.0}"), _mapping_text('{"Na": 1}')
+    ({'Fe': 2.0, 'O': 3.0}, {'Na': 1})
+    """
+    import ast
+
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        value = None
+    if not isinstance(value, dict) or not value or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items()):
+        raise ValueError(f"{text[:60]!r} is not a formula, nor an {{element: amount}} mapping such as "
+                         "{'Fe': 2.0, 'O': 3.0}")
+    return value
 
 
 def _text(item) -> str:

@@ -126,7 +126,7 @@ def test_bad_rows_are_named_and_the_rest_is_computed():
     assert problems[4] == "D is an isotope of hydrogen: write H"
     assert problems[6] == "missing value"
     assert problems[7] == "no atoms (all amounts are zero)"
-    assert problems[8] == "energy is not finite (nan)"
+    assert problems[8] == "energy is missing"
     ok = [0, 3, 5]
     assert t.iloc[[1, 2, 4, 6, 7, 8]].e_above_hull.isna().all() and t.iloc[[1, 2, 4, 6, 7, 8]].stable.isna().all()
     clean = stability([BAD[i] for i in ok], [BAD_E[i] for i in ok])

@@ -53,7 +53,7 @@ def test_the_tables_other_columns_and_the_input_follow_the_results():
 
 def test_cells_that_are_not_numbers_make_their_rows_bad_only():
     t = stability(["Fe2O3", "FeO", "Fe3O4", "NiO"], ["-1.7", "abc", -1.6, None], errors="ignore")
-    assert t.problem.tolist() == [None, "energy 'abc' is not a number", None, "energy is not finite (nan)"]
+    assert t.problem.tolist() == [None, "energy 'abc' is not a number", None, "energy is missing"]
     assert t.stable.tolist()[0] is True and t.e_above_hull.notna().tolist() == [True, False, True, False]
     with pytest.warns(UserWarning, match=r"2 of 4 input rows cannot be used"):
         stability(["Fe2O3", "FeO", "Fe3O4", "NiO"], ["-1.7", "abc", -1.6, None])
@@ -245,7 +245,7 @@ def test_cli_formulas_on_the_command_line_are_compared_with_oqmd(tmp_path, capsy
     # the user's own energies, against OQMD as a file of them would be
     assert cli("Fe3O4=-1.65", "FeO=-1.5", "--out", tmp_path / "b", "--format", "csv") == 0
     typed = pd.read_csv(tmp_path / "b" / "stability.csv", index_col=0)
-    assert "column 'formation_energy_per_atom'" in capsys.readouterr().out
+    assert "energies: formation energies given on the command line" in capsys.readouterr().out
     pd.DataFrame({"formula": ["Fe3O4", "FeO"], "formation_energy_per_atom": [-1.65, -1.5]}).to_csv(
         tmp_path / "f.csv", index=False)
     assert cli(tmp_path / "f.csv", "--reference", "oqmd", "--out", tmp_path / "c", "--format", "csv") == 0
@@ -311,3 +311,33 @@ def test_a_composition_column_of_mappings_written_as_text():
     bad = stability(['{"Fe": 2, "O": 3}', "{Fe: 2}", "{}", "FeO"], [-1.7, -1.0, -1.0, -1.3], errors="ignore")
     assert bad.formula.tolist()[0] == "Fe2O3" and bad.problem.notna().tolist() == [False, True, True, False]
     assert "is not a formula, nor an {element: amount} mapping" in bad.problem[1]
+
+
+def test_a_missing_energy_is_said_missing_and_nan_written_out_not_finite(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("formula,energy\nFeO,nan\nFe2O3,\nFe3O4,-1.6\nNiO,inf\n")
+    from hullpack.stability.inputs import read_table
+
+    t = stability(read_table(path), errors="ignore")
+    assert t.problem.tolist() == ["energy is not finite (nan)", "energy is missing", None, "energy is not finite (inf)"]
+    t = stability(["FeO", "Fe2O3", "NiO"], [np.nan, None, np.inf], errors="ignore")
+    assert t.problem.tolist() == ["energy is missing", "energy is missing", "energy is not finite (inf)"]
+    t = stability(["FeO", "Fe2O3"], pd.Series([None, -1.7], dtype="Float64"), errors="ignore")
+    assert t.problem.tolist() == ["energy is missing", None]
+
+
+def test_a_malformed_csv_is_named_with_its_line(tmp_path, capsys):
+    from hullpack.stability.inputs import read_table
+
+    path = tmp_path / "extra.csv"
+    path.write_text("formula,energy\n" + "FeO,-1.3\n" * 8 + "Fe2O3,-1.7,3\n")
+    with pytest.raises(ValueError, match=rf"{path}: line 10 has 3 fields where the header has 2"):
+        read_table(path)
+    assert cli(path, "--out", tmp_path / "o") == 2
+    assert f"{path}: line 10 has 3 fields" in capsys.readouterr().err
+
+
+def test_cli_energies_given_on_the_command_line_are_said_so(tmp_path, capsys):
+    assert cli("Fe3O4=-1.65", "LiFePO4=-2.60", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "energies: formation energies given on the command line" in out and "column '" not in out

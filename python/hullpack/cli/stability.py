@@ -266,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
         against = (f"{against}: {len(reference):,} compounds in {reference.n_spaces:,} chemical spaces"
                    f" ({'together with each other' if args.join else 'each composition alone'})")
     model = None if model_spec == "none" else _load_model(model_spec)
-    energies_note = (f"column '{e_col}'" if model is None else f"ElemNet predictions ({model_spec}"
+    energies_note = (("formation energies given on the command line" if typed else f"column '{e_col}'")
+                     if model is None else f"ElemNet predictions ({model_spec}"
                      + (f", as {'none were given' if typed else 'FILE has no energy column'}"
                         if e_col is None and args.model is None else "")
                      + "); elements at 0 eV/atom, their formation energy by definition"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -367,12 +368,12 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
         row_sum[np.diff(offsets) > 0] = sums
         vals = np.where(unsnapped, vals / np.repeat(row_sum, np.diff(offsets)), vals)
     total64, amounts64 = rationalize(offsets, vals, _F64_TOL)
-    e, not_numbers = _energies(energies, from_entries, n, require_energies)
+    e, not_numbers, missing = _energies(energies, from_entries, n, require_energies)
     for r, cell in not_numbers.items():
         problems.setdefault(r, f"energy {cell!r} is not a number")
     for r in np.flatnonzero(~np.isfinite(e)):
         if require_energies and int(r) not in problems:
-            problems[int(r)] = f"energy is not finite ({e[r]})"
+            problems[int(r)] = "energy is missing" if int(r) in missing else f"energy is not finite ({e[r]})"
     texts = items if not isinstance(items, np.ndarray) else [f"row {i}" for i in range(n)]
     names = _names(offsets, cols.astype(np.int32), vals, total64, amounts64)
     return Parsed(offsets, cols.astype(np.int32), vals.astype(np.float64), e, names, dict(sorted(problems.items())),
@@ -390,7 +391,16 @@ def read_table(path, *, text: bool = False) -> pd.DataFrame:
         return pd.read_parquet(path)
     if not path.lower().endswith(TABLE_SUFFIXES):
         raise ValueError(f"{path}: expected a CSV (.csv, .csv.gz) or Parquet (.parquet) file")
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str if text else None)
+    try:
+        df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str if text else None)
+    except pd.errors.ParserError as exc:  # a row with more fields than the header
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        where = (f"line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}" if m
+                 else str(exc).strip())
+        raise ValueError(f"{path}: {where}: expected a CSV file, one row per line, values separated by commas "
+                         "(quote a value that holds a comma)") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): expected a CSV file") from None
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas")
     return df
@@ -401,29 +411,47 @@ def _describe(item) -> str:
     return comp if isinstance(comp, str) else str(getattr(comp, "formula", comp))
 
 
-def _energies(energies, from_entries: list, n: int, required: bool) -> tuple[np.ndarray, dict[int, object]]:
-    """The energies (NaN where none), and the cells that are not numbers by row (those rows are bad;
-    the others are kept)."""
+def _energies(energies, from_entries: list, n: int, required: bool) -> tuple[np.ndarray, dict[int, object], set]:
+    """The energies (NaN where none), the cells that are not numbers by row (those rows are bad;
+    the others are kept), and the rows whose energy is missing (an empty cell, None; not a NaN
+    written out as text)."""
     if energies is not None:
         if any(v is not None for v in from_entries):
             raise ValueError("energies: given both as an argument and by the entries' energy_per_atom; give one")
+        values = energies if hasattr(energies, "dtype") else np.asarray(energies, dtype=object)
         try:
-            return _as_energies(np.asarray(energies, dtype=np.float64), n).copy(), {}
-        except (TypeError, ValueError):
-            cells = _as_energies(np.asarray(energies, dtype=object), n)
-        e, not_numbers = np.full(n, np.nan), {}
+            numbers = np.dtype(getattr(values, "dtype", object)).kind in "fiub"
+        except TypeError:  # a pandas extension dtype (Float64, with pd.NA): cell by cell
+            numbers = False
+        if numbers:  # numbers: NaN is a missing value
+            e = _as_energies(np.asarray(values, dtype=np.float64), n).copy()
+            return e, {}, set(np.flatnonzero(np.isnan(e)).tolist())
+        cells = _as_energies(np.asarray(values, dtype=object), n)
+        e, not_numbers, missing = np.full(n, np.nan), {}, set()
         for i, cell in enumerate(cells):
+            if cell is None or cell is pd.NA or (not isinstance(cell, (str, bytes)) and _is_nan(cell)) or (
+                    isinstance(cell, str) and not cell.strip()):
+                missing.add(i)
+                continue
             try:
-                e[i] = np.nan if cell is None or cell is pd.NA else float(cell)
+                e[i] = float(cell)
             except (TypeError, ValueError):
                 not_numbers[i] = cell
-        return e, not_numbers
+        return e, not_numbers, missing
     if any(v is not None for v in from_entries):
-        return np.array([np.nan if v is None else v for v in from_entries], dtype=np.float64), {}
+        return (np.array([np.nan if v is None else v for v in from_entries], dtype=np.float64), {},
+                {i for i, v in enumerate(from_entries) if v is None})
     if required:
         raise ValueError("energies: none given (pass energies=, an energy column "
                          f"{' / '.join(ENERGY_COLUMNS)}, or pymatgen entries)")
-    return np.full(n, np.nan), {}
+    return np.full(n, np.nan), {}, set()
+
+
+def _is_nan(cell) -> bool:
+    try:
+        return bool(np.isnan(cell))
+    except (TypeError, ValueError):
+        return False
 
 
 def _as_energies(e: np.ndarray, n: int) -> np.ndarray:

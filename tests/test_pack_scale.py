@@ -268,6 +268,6 @@ def test_ddp_split_equals_the_former_per_batch_implementation(n, R, need, seed, 
     s = DistributedBalancedBatchSampler(sizes, max_cost=cap if k == 2 else float(cap), num_replicas=R, rank=0,
                                         seed=seed)
     offsets, items, _ = s.budget.pack(s.rng(0), True, 0.01)
-    got = s._split_heaviest_counts(offsets, items, need, np.random.default_rng(seed))
+    got = s.budget.split(offsets, items, need, np.random.default_rng(seed), s.shuffle, pad=True)
     want = old_split(s, offsets, items, need, np.random.default_rng(seed))
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist() and got[2] == want[2]

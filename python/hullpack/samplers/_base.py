@@ -88,6 +88,11 @@ def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, 
 
 
 def check_int(value: Any, name: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``: a Python or numpy integer, or a 0-d integer array or
+    tensor (``torch.tensor(8)``); never a bool or a float."""
+    if getattr(value, "ndim", None) == 0 and not isinstance(value, np.generic) and hasattr(value, "item"):
+        item = value.item()  # a 0-d array or tensor: its one number, judged as that number
+        value = item if isinstance(item, int) and not isinstance(item, bool) else value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name}: expected an integer, got {value!r}")
     if value < minimum:

@@ -30,11 +30,17 @@ _EDGE_KEYS = ("edge_index", "edge_weight", "edge_attr", "edge_type", "e_id")
 # the largest integer range float64 holds exactly: integer sizes beyond it would be rounded
 _EXACT_INTEGERS = 2 ** 53
 
+#: Sizes with more columns than this, and more columns than rows, are refused as transposed.
+_MAX_COLUMNS = 8
+
 
 def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     """Validate sizes and return them as a C-contiguous float64 array of shape ``(n,)`` or ``(n, k)``.
 
-    Raises :class:`~hullpack.errors.InvalidSizesError` naming the first bad entry.
+    Raises :class:`~hullpack.errors.InvalidSizesError` naming the first bad entry; also for a single
+    number, True/False values (a mask is not sizes), sparse or meta tensors, and 2-D sizes that look
+    transposed: more than 8 columns and more columns than rows (``np.vstack([nodes, edges])``, shape
+    ``(2, n)``, where ``(n, 2)`` is meant). bfloat16 tensors are read as float32.
 
     >>> as_sizes([3, 1, 2])
     array([3., 1., 2.])
@@ -44,11 +50,23 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     hullpack.errors.InvalidSizesError: sizes[1, 1] is not finite (nan); sizes must be finite and >= 0
     """
     if hasattr(sizes, "detach") and hasattr(sizes, "cpu"):  # a torch tensor
-        sizes = sizes.detach().cpu().numpy()
+        sizes = _tensor_values(sizes, name)
     try:
         raw = np.asarray(sizes)
     except (ValueError, TypeError) as exc:
         raise InvalidSizesError(f"{name}: cannot be read as a numeric array ({exc})") from None
+    if raw.ndim == 0:  # a number is not a dataset (numbers inside a list are fine)
+        raise InvalidSizesError(
+            f"{name}: got a single number ({raw.item()!r}), not one size per item; pass a 1-D array of item "
+            "sizes, an (n, k) array, or a PyG dataset")
+    if raw.dtype.kind == "b":
+        raise InvalidSizesError(
+            f"{name}: got an array of dtype {raw.dtype} (True/False), not sizes; pass numbers (a mask "
+            "as sizes would make every item cost 0 or 1: convert it with .astype(int) if that is meant)")
+    if raw.ndim == 2 and raw.shape[1] > max(_MAX_COLUMNS, raw.shape[0]):
+        raise InvalidSizesError(
+            f"{name}: looks transposed: pass (n, k) sizes, one row per item; got shape {raw.shape} (more than "
+            f"{_MAX_COLUMNS} columns and more columns than rows); np.column_stack([nodes, edges]) stacks columns")
     where = "" if raw.dtype.kind in "biuf" else _first_non_number(sizes, raw)
     if raw.dtype.kind == "O" and raw.ndim and not where:  # numbers held as objects (pandas' nullable dtypes)
         raw = np.asarray(raw.tolist())
@@ -79,6 +97,19 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if neg.any():
         raise InvalidSizesError(f"{name}[{_first(neg)}] is negative ({arr[_index(neg)]}); sizes must be >= 0")
     return arr
+
+
+def _tensor_values(tensor: Any, name: str) -> np.ndarray:
+    """A torch tensor's values as numpy: bfloat16 (which numpy lacks) as float32; sparse and meta
+    tensors refused, as they hold no dense values."""
+    import torch
+
+    if tensor.layout != torch.strided or tensor.device.type == "meta":
+        where = "on the meta device" if tensor.device.type == "meta" else f"with layout {tensor.layout}"
+        raise InvalidSizesError(f"{name}: got a tensor {where}, which holds no dense values; pass a dense "
+                                "tensor of sizes (e.g. tensor.to_dense())")
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
 
 def _first_non_number(sizes: Any, raw: np.ndarray) -> str:

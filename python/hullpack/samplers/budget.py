@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import packing
 from ..errors import InvalidSizesError, OversizeItemError
-from ._base import coarsen
+from ._base import coarsen, reorder
 from .cost import item_costs
 from .shape import (BatchCost, FunctionCost, alone_costs, pack_shaped, resolve_batch_cost, shaped_costs,
                     shaped_lower_bound)
@@ -69,8 +69,8 @@ class Budget:
     >>> offsets, items, costs = b.pack(np.random.default_rng(0), shuffle=False, granularity=0.0)
     >>> [items[offsets[i]:offsets[i + 1]].tolist() for i in range(len(costs))], costs.tolist()
     ([[1], [2, 3], [0]], [9.0, 9.0, 3.0])
-    >>> b.min_batches
-    3
+    >>> b.lower_bound
+    3.0
     """
 
     def __init__(self, sizes: np.ndarray, max_cost: Any, cost: Any, weights: Any, bias: Any,
@@ -135,13 +135,7 @@ class Budget:
             raise OversizeItemError(
                 "every item costs more than max_cost and oversize='skip': nothing to batch")
         fitting = self.costs[self.fit_idx]
-        if not fitting.size:
-            bound = 0.0
-        elif self.runs:
-            bound = shaped_lower_bound(shape, fitting, float(cap))
-        else:
-            bound = float(packing.lower_bound(fitting, capacity=room))
-        self.lower_bound = bound + self.alone_idx.size
+        self.lower_bound = self._bound(fitting) + self.alone_idx.size
         # Integer costs with at least 8 items per possible value are not rounded: ties alone vary
         # the epochs, and the histogram path (method="auto") packs them. Fewer items per value are
         # rounded like any costs (to the grid, so no longer integers) and packed first fit.
@@ -149,11 +143,21 @@ class Budget:
                     and bool(np.array_equal(fitting, np.round(fitting))))
         self._round = not (integral and float(fitting.max()) + 1 <= fitting.size / 8)
 
-    @property
-    def min_batches(self) -> int:
-        """The fewest batches any epoch can pack into (:attr:`lower_bound`, which holds for every
-        epoch: the rounded-up costs packed with ``shuffle`` cannot need fewer batches)."""
-        return int(round(self.lower_bound))
+    def _bound(self, fitting: np.ndarray) -> float:
+        """A lower bound on the batches that the items of costs ``fitting`` (none oversize) need."""
+        if not fitting.size:
+            return 0.0
+        if self.runs:
+            return shaped_lower_bound(self.shape, fitting, float(self.max_cost))
+        return float(packing.lower_bound(fitting, capacity=self.max_cost - self.const))
+
+    def bound_of(self, items: np.ndarray) -> float | None:
+        """The lower bound on the batch count of the items ``items`` only (those an epoch keeps),
+        None for a function of the lengths (no bound known beyond one batch)."""
+        if isinstance(self.shape, FunctionCost):
+            return None
+        alone = np.isin(items, self.alone_idx)
+        return self._bound(self.costs[items[~alone]]) + int(alone.sum())
 
     def pack(self, rng: np.random.Generator, shuffle: bool, granularity: float
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,6 +197,88 @@ class Budget:
         bins = np.repeat(np.arange(nb, dtype=np.int64), np.diff(offsets))
         return bin_totals(np.ascontiguousarray(self.costs[items]), bins, nb) + self.const
 
+    def dissolve(self, offsets: np.ndarray, items: np.ndarray, costs: np.ndarray, sources: np.ndarray,
+                 targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The batches ``sources`` emptied into the room the batches ``targets`` have left: each item,
+        the largest first, goes to the target with the most room (relative to the budget, in its
+        fullest column) that still fits it, on the real costs; the other batches keep their order.
+        None where an item fits nowhere, and for sorted runs (a batch cost that is not a sum)."""
+        if self.runs or not targets.size:
+            return None
+        cap, nb = self.max_cost, costs.shape[0]
+        room = (cap - costs[targets]) / cap  # (t,) or (t, k)
+        pos = np.concatenate([np.arange(offsets[b], offsets[b + 1]) for b in sources])
+        need = self.costs[items[pos]] / cap
+        bins = np.repeat(np.arange(nb, dtype=np.int64), np.diff(offsets))
+        for p in np.argsort(-(need if need.ndim == 1 else need.max(axis=1)), kind="stable"):
+            fits = room >= need[p] if room.ndim == 1 else (room >= need[p]).all(axis=1)
+            if not fits.any():
+                return None
+            j = int(np.argmax(np.where(fits, room if room.ndim == 1 else room.min(axis=1), -np.inf)))
+            room[j] -= need[p]
+            bins[pos[p]] = targets[j]
+        keep = np.setdiff1d(np.arange(nb), sources)
+        number = np.full(nb, -1, dtype=np.int64)
+        number[keep] = np.arange(keep.size)
+        offsets, local = packing.group(number[bins], keep.size)
+        items = items[local]
+        costs = self.batch_costs(offsets, items)
+        return None if np.any(costs > cap) else (offsets, items, costs)  # rounding of the sums: checked
+
+    def split(self, offsets: np.ndarray, items: np.ndarray, need: int, rng: np.random.Generator,
+              shuffle: bool, pad: bool) -> tuple[np.ndarray, np.ndarray, int]:
+        """``need`` more batches: split the batches with the most items in two halves of near-equal
+        cost (neither empty; a half never costs more than its batch under a monotone batch cost), the
+        second halves appended in that order. Where too few batches have two items: with ``pad``,
+        add single-item batches repeating random items (returns how many), else split again.
+        O(n) plus the split batches."""
+        while True:
+            counts = np.diff(offsets)
+            split = np.argsort(-counts, kind="stable")[:need]
+            split = split[counts[split] >= 2]  # counts fall along `split`: a prefix of it
+            offsets, items = self._halve(offsets, items, split)
+            need -= int(split.size)
+            if not need or pad or not split.size:
+                break
+        if need and pad:
+            n = self.costs.shape[0]
+            pool = rng.permutation(n) if shuffle else np.arange(n)
+            fits = np.resize(pool[np.isin(pool, items)][:need], need).astype(np.int64)
+            offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, need + 1)])
+            items = np.concatenate([items, fits])
+        return offsets, items.astype(np.int64), need if pad else 0
+
+    def _halve(self, offsets: np.ndarray, items: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        counts = np.diff(offsets)
+        nb = counts.size
+        items = items.copy()
+        first = counts.copy()  # items in the first piece of each batch
+        for b in split:
+            members = items[offsets[b]:offsets[b + 1]]
+            # Deal members, heaviest first, to the lighter half (of equal loads, the one with fewer
+            # items, so that zero-cost items are shared too): both halves near half the cost.
+            c = self.costs[members]
+            c = c if c.ndim == 1 else (c / self.max_cost).max(axis=1)
+            halves: list[list[int]] = [[], []]
+            load = [0.0, 0.0]
+            for i in np.argsort(-c, kind="stable"):
+                h = 0 if (load[0], len(halves[0])) <= (load[1], len(halves[1])) else 1
+                halves[h].append(int(members[i]))
+                load[h] += float(c[i])
+            items[offsets[b]:offsets[b + 1]] = sorted(halves[0]) + sorted(halves[1])
+            first[b] = len(halves[0])
+        # Pieces in item order: batch b's first piece, then (if split) its second; batches keep their
+        # numbers and the second pieces follow them in the order they were split.
+        is_split = np.zeros(nb, dtype=bool)
+        is_split[split] = True
+        at = np.arange(nb) + np.cumsum(is_split) - is_split  # position of b's first piece
+        pieces = np.zeros(nb + split.size, dtype=np.int64)
+        pieces[at] = first
+        pieces[at[split] + 1] = counts[split] - first[split]
+        piece_offsets = np.zeros(pieces.size + 1, dtype=np.int64)
+        np.cumsum(pieces, out=piece_offsets[1:])
+        return reorder(piece_offsets, items, np.concatenate([at, at[split] + 1]))
+
     def init_kwargs(self) -> dict:
         """The arguments that rebuild this budget from the lengths (``sizes=``)."""
         shape = "sum" if self.shape is None else self.shape
@@ -211,3 +297,106 @@ class Budget:
         if self.shape is not None:
             out["batch_cost"] = repr(self.shape)
         return out
+
+
+class FixedCount:
+    """Packings of a :class:`Budget`, one per epoch, all with the same number of batches, so that
+    ``len()`` of a sampler never changes from epoch to epoch (trainers read it once; learning-rate
+    schedules count on it).
+
+    The count is fixed on first use: ``most``, the larger of the batches of epoch 0's packing and of
+    the unshuffled packing (the batches at least half full with ``drop_last`` and one replica),
+    rounded to a multiple of ``replicas`` (down with ``drop_last``, else up) as ``target``; ``limit``
+    is ``target`` (with ``drop_last`` and several replicas, ``target + replicas - 1``: any count
+    that rounds down to it). Every epoch packs as the seed and epoch say; a packing with more than
+    ``limit`` batches that count has its lightest such batches emptied into the others' room
+    (:meth:`Budget.dissolve`); where that fails the epoch packs again with the generator's next
+    draws (``repacked``), and after ``ATTEMPTS - 1`` such tries the unshuffled packing takes its
+    place (``repacked_unshuffled``: ``most`` or fewer batches by construction; the epoch's batch
+    order stays shuffled). Then ``drop_last`` leaves out the lightest batches beyond ``target``,
+    and batches with the most items are split in two until there are ``target``
+    (:meth:`Budget.split`; splitting never raises a batch's cost).
+    """
+
+    ATTEMPTS = 3  # packings tried per epoch, the last one unshuffled
+
+    def __init__(self, budget: Budget, rng: Callable[[int], np.random.Generator], *, shuffle: bool,
+                 granularity: float, drop_last: bool, replicas: int = 1):
+        self.budget, self._rng, self.shuffle, self.granularity = budget, rng, shuffle, granularity
+        self.drop_last, self.replicas = drop_last, replicas
+        self.under_half = drop_last and replicas == 1  # only batches at least half full count
+        self._fixed: tuple[int, int] | None = None  # (limit, target)
+        self._first: tuple | None = None  # epoch 0's packing, made to fix the count, for its plan
+
+    def _counted(self, costs: np.ndarray) -> np.ndarray:
+        return fill(costs, self.budget.max_cost) >= 0.5 if self.under_half else np.ones(costs.shape[0], bool)
+
+    @property
+    def target(self) -> int:
+        """The number of batches of every epoch (all ranks together)."""
+        return self.fix()[1]
+
+    def fix(self) -> tuple[int, int]:
+        if self._fixed is None:
+            rng = self._rng(0)
+            first = self.budget.pack(rng, self.shuffle, self.granularity)
+            self._first = first + (rng.bit_generator.state,)
+            most = int(self._counted(first[2]).sum())
+            if self.shuffle:
+                most = max(most, int(self._counted(self.budget.pack(rng, False, self.granularity)[2]).sum()))
+            R = self.replicas
+            target = most // R * R if self.drop_last else -(-most // R) * R
+            # Packings of up to `limit` batches reach `target` by splitting or dropping alone: under
+            # DDP that is every count that rounds to `target`, as it did before the count was fixed.
+            limit = target + R - 1 if self.drop_last else target
+            if target == 0:
+                cap = self.budget.max_cost.tolist()
+                how = (f"no batch reaches half of max_cost={cap} (drop_last drops the batches below half)"
+                       if self.under_half else
+                       f"the items pack into {most} batch(es) under max_cost={cap}, fewer than the {R} replicas")
+                raise InvalidSizesError(f"drop_last=True leaves no batches: {how}; lower max_cost or set "
+                                        "drop_last=False")
+            self._fixed = (limit, target)
+        return self._fixed
+
+    def pack(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Epoch ``epoch``'s packing with :attr:`target` batches (``rng`` is the epoch's generator,
+        left as after packing), and what ``stats()`` says of it."""
+        limit, target = self.fix()
+        budget, first, self._first = self.budget, self._first, None
+        if first is not None and epoch == 0:
+            offsets, items, costs, state = first
+            rng.bit_generator.state = state
+        else:
+            offsets, items, costs = budget.pack(rng, self.shuffle, self.granularity)
+        info = budget.info()
+        info.update(padded_items=0, dropped_items=0, split_batches=0, merged_batches=0, repacked=False,
+                    repacked_unshuffled=False)
+        for attempt in range(1, self.ATTEMPTS + 1):
+            counted = np.flatnonzero(self._counted(costs))
+            extra = counted.size - limit
+            if extra <= 0:
+                break
+            lightest = np.argsort(fill(costs[counted], budget.max_cost), kind="stable")[:extra]
+            merged = budget.dissolve(offsets, items, costs, counted[lightest], np.delete(counted, lightest))
+            if merged is not None:
+                offsets, items, costs = merged
+                info["merged_batches"] = int(extra)
+                break
+            shuffled = attempt < self.ATTEMPTS and self.shuffle
+            offsets, items, costs = budget.pack(rng, shuffled, self.granularity)
+            info["repacked" if shuffled else "repacked_unshuffled"] = True
+        nb = costs.shape[0]
+        if nb > target:
+            lightest = np.argsort(fill(costs, budget.max_cost), kind="stable")[:nb - target]
+            keep = np.setdiff1d(np.arange(nb), lightest)
+            info["dropped_items"] = int(np.diff(offsets)[lightest].sum())
+            offsets, items = reorder(offsets, items, keep)
+            costs = costs[keep]
+            info["lower_bound"] = budget.bound_of(items)  # of the items kept
+        elif nb < target:
+            offsets, items, padded = budget.split(offsets, items, target - nb, rng, self.shuffle,
+                                                  pad=self.replicas > 1)
+            costs = budget.batch_costs(offsets, items)
+            info.update(padded_items=padded, split_batches=target - nb - padded)
+        return offsets, items, costs, info

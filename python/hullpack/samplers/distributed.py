@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DistributedConfigError, InvalidSizesError
 from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
-from .budget import Budget, fill
+from .budget import Budget, FixedCount, fill
 from .cost import item_costs
 from .partition import balanced_partition, drop_items
 from .shape import partition_costs, resolve_batch_cost, shaped_partition
@@ -70,13 +70,14 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
       a multiple of ``num_replicas``): then fewer than ``num_replicas`` items are repeated.
       ``drop_last=True``: ``n // (num_replicas * batch_size)`` steps of exactly ``batch_size``
       items; the rest (random items with ``shuffle``) sit out the epoch.
-    * ``mode="packed"``: when the number of packed batches is not a multiple of ``num_replicas``,
-      ``drop_last=False`` splits the batches with the most items in two (their halves stay within
-      budget and are never empty; nothing repeated unless too few batches have two items, then
-      single-item batches repeat random items), ``drop_last=True`` leaves out the lightest batches.
-      With ``drop_last=True`` the constructor raises unless every epoch has at least one step:
-      the items must need at least ``num_replicas`` batches under any packing (with ``shuffle``, by
-      the lower bound on the batch count; without, by the one packing used every epoch).
+    * ``mode="packed"``: every epoch has the same number of steps. The global batch count is
+      fixed as for :class:`~hullpack.samplers.PackedBatchSampler` (the larger of epoch 0's and the
+      unshuffled packing's), rounded up to a multiple of ``num_replicas`` (down with
+      ``drop_last=True``). An epoch short of it splits the batches with the most items in two
+      (their halves stay within budget and are never empty; nothing repeated unless too few
+      batches have two items, then single-item batches repeat random items); ``drop_last=True``
+      leaves out the lightest batches beyond it. With ``drop_last=True`` the constructor raises
+      if that leaves no step (the items pack into fewer than ``num_replicas`` batches).
 
     ``batch_cost`` (``"padded"``, ``"quadratic"``, a :class:`~hullpack.samplers.BatchCost`, ...) says
     what a batch costs when that is not the sum of its items, as for
@@ -156,22 +157,12 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             self.batch_size = None
             self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
             self.costs, self.lengths, self.shape = self.budget.costs, self.budget.lengths, self.budget.shape
-            self.num_steps = None  # depends on the epoch's packing
+            self.num_steps = None  # known once the count is fixed (_count.target // num_replicas)
+            self._count = FixedCount(self.budget, self.rng, shuffle=self.shuffle, granularity=self.granularity,
+                                     drop_last=self.drop_last, replicas=R)
             if self.drop_last:
-                self._check_packed_steps()
+                self._count.fix()  # raises now unless every epoch keeps a step
         self._set_fingerprint(self.lengths)
-
-    def _check_packed_steps(self) -> None:
-        """drop_last=True in packed mode: raise now unless every epoch packs into >= num_replicas
-        batches (so keeps at least one step)."""
-        R = self.num_replicas
-        fewest, how = self.budget.min_batches, "may pack into as few as"
-        if fewest < R and not self.shuffle:  # the same packing every epoch: count it
-            fewest, how = self.budget.pack(self.rng(0), False, self.granularity)[2].shape[0], "pack into"
-        if fewest < R:
-            raise InvalidSizesError(
-                f"drop_last=True leaves no batches: the items {how} {fewest} batch(es) under max_cost, "
-                f"fewer than the {R} replicas; lower max_cost or set drop_last=False")
 
     def init_kwargs(self) -> dict:
         kwargs = {"mode": self.mode, "num_replicas": self.num_replicas, "rank": self.rank, **self._common_kwargs()}
@@ -189,7 +180,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         return super()._config() + extra
 
     # -- the global plan, shared by all ranks ----------------------------------------------------
-    def _global(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    def _global(self, epoch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         n, R = self.sizes.shape[0], self.num_replicas
         if self.mode == "balanced":
             B = self.num_steps * R
@@ -207,70 +198,11 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                 self.costs, keep, B, self.batch_size, rng, self.shuffle, self.granularity)
             return offsets, items, costs, info
 
-        budget = self.budget
-        offsets, items, costs = budget.pack(rng, self.shuffle, self.granularity)
-        info = budget.info()
-        info.update(padded_items=0, dropped_items=0, split_batches=0)
-        short = (-costs.shape[0]) % R
-        if short and self.drop_last:
-            lightest = np.argsort(fill(costs, budget.max_cost), kind="stable")[:R - short]
-            keep = np.setdiff1d(np.arange(costs.shape[0]), lightest)
-            info["dropped_items"] = int(np.diff(offsets)[lightest].sum())
-            offsets, items = reorder(offsets, items, keep)
-            costs = costs[keep]  # at least R batches are left: checked in the constructor
-        elif short:
-            offsets, items, missing = self._split_heaviest_counts(offsets, items, short, rng)
-            costs = budget.batch_costs(offsets, items)
-            info.update(padded_items=missing, split_batches=short - missing)
-        return offsets, items, costs, info
-
-    def _split_heaviest_counts(self, offsets: np.ndarray, items: np.ndarray, need: int,
-                               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-        """``need`` more batches: split the batches with the most items in two halves of near-equal
-        cost (neither empty), the second halves appended in that order; if too few have two items,
-        add single-item batches repeating random items. Work in O(n) plus the split batches."""
-        counts = np.diff(offsets)
-        nb = counts.size
-        split = np.argsort(-counts, kind="stable")[:need]
-        split = split[counts[split] >= 2]  # counts fall along `split`: a prefix of it
-        items = items.copy()
-        first = counts.copy()  # items in the first piece of each batch
-        for b in split:
-            members = items[offsets[b]:offsets[b + 1]]
-            # Deal members, heaviest first, to the lighter half (of equal loads, the one with fewer
-            # items, so that zero-cost items are shared too): both halves near half the cost.
-            c = self.costs[members]
-            c = c if c.ndim == 1 else (c / self.budget.max_cost).max(axis=1)
-            halves: list[list[int]] = [[], []]
-            load = [0.0, 0.0]
-            for i in np.argsort(-c, kind="stable"):
-                h = 0 if (load[0], len(halves[0])) <= (load[1], len(halves[1])) else 1
-                halves[h].append(int(members[i]))
-                load[h] += float(c[i])
-            items[offsets[b]:offsets[b + 1]] = sorted(halves[0]) + sorted(halves[1])
-            first[b] = len(halves[0])
-        # Pieces in item order: batch b's first piece, then (if split) its second; batches keep their
-        # numbers and the second pieces follow them in the order they were split.
-        is_split = np.zeros(nb, dtype=bool)
-        is_split[split] = True
-        at = np.arange(nb) + np.cumsum(is_split) - is_split  # position of b's first piece
-        pieces = np.zeros(nb + split.size, dtype=np.int64)
-        pieces[at] = first
-        pieces[at[split] + 1] = counts[split] - first[split]
-        piece_offsets = np.zeros(pieces.size + 1, dtype=np.int64)
-        np.cumsum(pieces, out=piece_offsets[1:])
-        offsets, items = reorder(piece_offsets, items, np.concatenate([at, at[split] + 1]))
-        missing = need - int(split.size)
-        if missing:
-            pool = rng.permutation(self.sizes.shape[0]) if self.shuffle else np.arange(self.sizes.shape[0])
-            fits = np.resize(pool[np.isin(pool, items)][:missing], missing).astype(np.int64)
-            offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, missing + 1)])
-            items = np.concatenate([items, fits])
-        return offsets, items.astype(np.int64), missing
+        return self._count.pack(epoch, rng)
 
     def _build(self, epoch: int) -> Plan:
         rng = self.rng(epoch)
-        offsets, items, costs, info = self._global(rng)
+        offsets, items, costs, info = self._global(epoch, rng)
         R, r = self.num_replicas, self.rank
         nb = costs.shape[0]
         S = nb // R

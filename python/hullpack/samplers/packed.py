@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._base import Plan, PlanBatchSampler, read_sizes, reorder
-from .budget import Budget, fill
+from .budget import Budget, FixedCount, fill
 from .distributed import DistributedBalancedBatchSampler
 from .shape import padding_fill
 
@@ -47,11 +47,22 @@ class PackedBatchSampler(PlanBatchSampler):
             warned) or is left out (``"skip"``, warned); ``stats()`` counts them.
         shuffle: a different packing and batch order every epoch (seeded by ``seed`` and the epoch
             set by :meth:`set_epoch`); off, every epoch yields the same batches, heaviest first.
+            Every epoch has the same number of batches, ``len()``: the larger of epoch 0's count
+            and the unshuffled packing's. An epoch whose packing needs more empties its lightest
+            batches into the others' room, else packs again (twice at most), else takes the
+            unshuffled packing's batches; one that needs fewer splits the batches with the most
+            items in two (``stats()``: ``merged_batches``, ``repacked``, ``repacked_unshuffled``,
+            ``split_batches``).
         drop_last: leave out the epoch's under-filled remainder: batches below half the budget
-            (first/best fit leaves at most one such batch for a scalar budget).
+            (first/best fit leaves at most one such batch for a scalar budget). The number kept is
+            the same every epoch, fixed as above from the batches at least half full; the
+            constructor raises if that is none.
         granularity: with ``shuffle``, costs are rounded up to a geometric grid of this relative
             step before packing, so near-equal items trade places between epochs; the real batch
-            cost never exceeds ``max_cost``, the count may grow by about this fraction.
+            cost never exceeds ``max_cost``, the count may grow by about this fraction. Larger
+            steps mix batches more from epoch to epoch, for more batches (docs/samplers.md);
+            ``0`` varies only the order of equal costs (none: the same batches every epoch, in
+            another order).
         sampler: under DDP, a ``DistributedSampler``: yield that rank's share of the batches,
             exactly as :class:`DistributedBalancedBatchSampler` with ``max_cost=`` and the same
             arguments. PyTorch Lightning passes one when it re-creates the batch sampler
@@ -88,6 +99,10 @@ class PackedBatchSampler(PlanBatchSampler):
         self.max_cost = self.budget.max_cost
         rebuild = self.budget.init_kwargs()
         self._for_rank(sampler, partial(DistributedBalancedBatchSampler, rebuild.pop("sizes"), **rebuild))
+        self._count = FixedCount(self.budget, self.rng, shuffle=self.shuffle, granularity=self.granularity,
+                                 drop_last=self.drop_last)
+        if self.drop_last and self._shard is None:
+            self._count.fix()  # raises now if every batch would be dropped
         self._set_fingerprint(self.budget.lengths)
 
     def init_kwargs(self) -> dict:
@@ -102,15 +117,7 @@ class PackedBatchSampler(PlanBatchSampler):
 
     def _build(self, epoch: int) -> Plan:
         rng = self.rng(epoch)
-        offsets, items, costs = self.budget.pack(rng, self.shuffle, self.granularity)
-        info = self.budget.info()
-        info["dropped_items"] = 0
-        if self.drop_last:
-            keep = np.flatnonzero(fill(costs, self.max_cost) >= 0.5)
-            if keep.size < costs.shape[0]:
-                info["dropped_items"] = int(np.diff(offsets).sum() - np.diff(offsets)[keep].sum())
-                offsets, items = reorder(offsets, items, keep)
-                costs = costs[keep]
+        offsets, items, costs, info = self._count.pack(epoch, rng)
         # Shuffled, or heaviest first so that a batch too large for the device fails at once.
         perm = rng.permutation(costs.shape[0]) if self.shuffle else np.argsort(-fill(costs, self.max_cost),
                                                                                kind="stable")

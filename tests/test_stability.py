@@ -376,7 +376,7 @@ def test_cli_own_stability_and_against_a_reference(tmp_path, capsys):
     assert cli(tmp_path / "ref.csv", "--out", tmp_path / "own", "--format", "csv", "--plot", "Fe-O") == 0
     out = capsys.readouterr().out
     assert "9 compositions" in out and "stable: 4 of 9" in out
-    own = pd.read_csv(tmp_path / "own" / "stability.csv", index_col=0)
+    own = pd.read_csv(tmp_path / "own" / "stability.csv")
     assert own.stable.tolist() == stability(FORMULAS, ENERGIES).stable.tolist()
     assert (tmp_path / "own" / "Fe-O.png").is_file() and (tmp_path / "own" / "summary.txt").is_file()
     assert cli(tmp_path / "c.csv", "--reference", tmp_path / "ref.csv", "--out", tmp_path / "vs", "--plot",

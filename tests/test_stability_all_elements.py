@@ -113,13 +113,13 @@ def test_cli_dft_stability_takes_every_element_and_the_model_names_what_it_lacks
     assert cli(path, "--out", tmp_path / "dft", "--format", "csv") == 0
     out = capsys.readouterr().out
     assert "bad row" not in out and "AmO2    Am-O    stable by 3.0000" in out
-    t = pd.read_csv(tmp_path / "dft" / "stability.csv", index_col=0, keep_default_na=False, na_values=[""])
+    t = pd.read_csv(tmp_path / "dft" / "stability.csv", keep_default_na=False, na_values=[""])
     assert t.problem.isna().all() and t.set_index("formula").stable[["NaCl", "AmO2", "PoO2", "NaHe"]].tolist() == [
         True, True, True, False]
     assert cli(path, "--model", "default", "--out", tmp_path / "model", "--format", "csv") == 0
     out = capsys.readouterr().out
     assert "(3 bad rows," in out and "bad row 5 ('NaHe'): He is not one of ElemNet's 86 elements" in out
-    t = pd.read_csv(tmp_path / "model" / "stability.csv", index_col=0, keep_default_na=False, na_values=[""])
+    t = pd.read_csv(tmp_path / "model" / "stability.csv", keep_default_na=False, na_values=[""])
     bad = t.problem.notna()
     assert t.formula[bad].tolist() == ["NaHe", "AmO2", "PoO2"]
     assert t.problem[bad].str.startswith(("He ", "Am ", "Po ")).all()

@@ -77,3 +77,24 @@ def test_cli_says_what_oqmd_holds(tmp_path, capsys):
     assert "OQMD has" not in line
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
     assert t.in_reference.tolist() == [True, True, False]
+
+
+def test_a_reference_says_what_it_holds(oqmd):
+    assert repr(oqmd) == f"<Reference: {len(oqmd):,} compounds in {oqmd.n_spaces:,} chemical spaces>"
+    assert repr(Reference(["FeO", "Xx"], [-1.3, 0.0], errors="ignore")) == (
+        "<Reference: 1 compound in 1 chemical space (1 bad row left out)>")
+
+
+def test_cli_counts_have_thousands_separators_and_the_csv_no_index(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    a, b = np.meshgrid(np.arange(1, 41), np.arange(1, 41))
+    df = pd.DataFrame({"formula": [f"Fe{i}O{j}" for i, j in zip(a.ravel(), b.ravel())],
+                       "energy": rng.uniform(-2, -0.5, a.size)})
+    path = tmp_path / "many.csv"
+    df.to_csv(path, index=False)
+    assert cli(path, "--format", "csv", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "1,600 compositions from" in out and " of 1,600 compounds (" in out
+    t = pd.read_csv(tmp_path / "o" / "stability.csv")
+    assert list(t.columns[:2]) == ["formula", "chemsys"] and len(t) == 1600
+    assert t.energy.tolist() == pytest.approx(df.energy.tolist())

@@ -101,7 +101,7 @@ def test_cli_reads_export_files_and_names_what_it_cannot(tmp_path, capsys):
     assert "energies: column 'formation_energy_per_atom'" in out
     assert "stable: 1 of 4 compounds" in out and "Fe2O3   Fe-O    stable by 0.2067" in out
     assert "above hull by 0.0360  decomposes to 1.0 Fe2O3 (its own composition, as low or lower)" in out
-    table = pd.read_csv(tmp_path / "o" / "stability.csv", index_col=0)
+    table = pd.read_csv(tmp_path / "o" / "stability.csv")
     assert table.material_id.tolist() == list(range(6))
     # numbers under an unknown name are not silently replaced by a model's energies
     pd.DataFrame({"formula": FORMULAS, "dH": FORMATION}).to_csv(tmp_path / "dh.csv", index=False)
@@ -138,7 +138,7 @@ def test_cli_model_energies_keep_elements_at_zero(tmp_path, capsys):
     pd.DataFrame({"formula": ["LiO2", "Li2O", "Li2O2", "O2", "Li"]}).to_csv(tmp_path / "f.csv", index=False)
     assert cli(tmp_path / "f.csv", "--out", tmp_path / "o", "--format", "csv") == 0
     assert "elements at 0 eV/atom, their formation energy by definition" in capsys.readouterr().out
-    t = pd.read_csv(tmp_path / "o" / "stability.csv", index_col=0)
+    t = pd.read_csv(tmp_path / "o" / "stability.csv")
     assert t.set_index("formula").energy[["O2", "Li"]].tolist() == [0.0, 0.0]
     from hullpack.elemnet import load_pretrained
 
@@ -240,16 +240,16 @@ def test_cli_formulas_on_the_command_line_are_compared_with_oqmd(tmp_path, capsy
     out = capsys.readouterr().out
     assert "2 compositions from the command line" in out and "against: the shipped OQMD set" in out
     assert "ElemNet predictions (default, as none were given)" in out and "test MAE is 42 meV/atom" in out
-    t = pd.read_csv(tmp_path / "a" / "stability.csv", index_col=0)
+    t = pd.read_csv(tmp_path / "a" / "stability.csv")
     assert t.energy.to_numpy() == pytest.approx(load_pretrained().predict(["Fe3O4", "LiFePO4"]), abs=1e-6)
     # the user's own energies, against OQMD as a file of them would be
     assert cli("Fe3O4=-1.65", "FeO=-1.5", "--out", tmp_path / "b", "--format", "csv") == 0
-    typed = pd.read_csv(tmp_path / "b" / "stability.csv", index_col=0)
+    typed = pd.read_csv(tmp_path / "b" / "stability.csv")
     assert "energies: formation energies given on the command line" in capsys.readouterr().out
     pd.DataFrame({"formula": ["Fe3O4", "FeO"], "formation_energy_per_atom": [-1.65, -1.5]}).to_csv(
         tmp_path / "f.csv", index=False)
     assert cli(tmp_path / "f.csv", "--reference", "oqmd", "--out", tmp_path / "c", "--format", "csv") == 0
-    from_file = pd.read_csv(tmp_path / "c" / "stability.csv", index_col=0)
+    from_file = pd.read_csv(tmp_path / "c" / "stability.csv")
     pd.testing.assert_frame_equal(typed, from_file)
     # --reference none: against each other, as a file's default
     assert cli("Fe3O4=-1.65", "FeO=-1.5", "Fe=0", "O2=0", "--reference", "none", "--out", tmp_path / "d") == 0

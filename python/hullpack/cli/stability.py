@@ -9,7 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import plural, positive_int
+from .common import COMPOSITION_COLUMNS, plural, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--join", action="store_true",
                    help="with --reference: FILE's compositions also enter each other's hulls (with --compare "
                         "and no reference they always do)")
-    p.add_argument("--column", help="the composition column (default 'formula' or 'composition')")
+    p.add_argument("--column", help="the composition column (default: the first of "
+                   + ", ".join(COMPOSITION_COLUMNS) + ")")
     p.add_argument("--energy-column", help="FILE's energy column (default: the first of "
                    "formation_energy_per_atom, formation_energy_peratom, e_form, enthalpy_formation_atom, "
                    "delta_e, energy, energy_per_atom, target)")
@@ -149,6 +150,11 @@ def _reference(spec: str, args):
         raise ValueError(f"--reference {spec}: {exc}") from None
 
 
+def _count(n: int, word: str) -> str:
+    """``"1 compound"``, ``"50,000 compounds"``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def _known(r, name: str) -> str:
     """What the reference (``name``) holds at row ``r``'s composition, for a summary line ("" if
     nothing, or no reference)."""
@@ -171,12 +177,12 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
-    lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
-             + (f" ({plural(int((~ok).sum()), 'bad row')}, see the 'problem' column)" if (~ok).any() else ""),
+    lines = [f"hullpack stability: {_count(len(table), 'composition')} from {what}"
+             + (f" ({_count(int((~ok).sum()), 'bad row')}, see the 'problem' column)" if (~ok).any() else ""),
              f"energies: {energies}", f"against: {against}"]
     if len(t):
         near = int((t["e_above_hull"] <= 0.025).sum())
-        lines.append(f"stable: {int(stable.sum()):,} of {plural(len(t), 'compound')} ({stable.mean():.1%}; elements "
+        lines.append(f"stable: {int(stable.sum()):,} of {_count(len(t), 'compound')} ({stable.mean():.1%}; elements "
                      f"not counted); within 25 meV/atom of the hull: {near:,}; median energy above hull "
                      f"{t['e_above_hull'].median():.3f} eV/atom")
         if "in_reference" in t.columns:
@@ -218,7 +224,7 @@ def _write(table, out: Path, fmt: str, name: str) -> list[Path]:
         table.to_parquet(out / f"{name}.parquet")
         files.append(out / f"{name}.parquet")
     if fmt in ("csv", "both"):
-        table.to_csv(out / f"{name}.csv")
+        table.to_csv(out / f"{name}.csv", index=False)  # the rows are FILE's, in its order: no index column
         files.append(out / f"{name}.csv")
     return files
 

@@ -185,6 +185,16 @@ class Reference:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def __repr__(self) -> str:
+        """What the set holds, e.g. ``<Reference: 341,614 compounds in 131,381 chemical spaces>``.
+
+        >>> Reference(["Fe2O3", "FeO", "NiO"], [-1.7, -1.3, -1.2])
+        <Reference: 3 compounds in 2 chemical spaces>
+        """
+        bad = len(self.parsed) - len(self.rows)
+        return (f"<Reference: {len(self):,} compound{'' if len(self) == 1 else 's'} in {self.n_spaces:,} chemical "
+                f"space{'' if self.n_spaces == 1 else 's'}" + (f" ({bad:,} bad row{'' if bad == 1 else 's'} left out)" if bad else "") + ">")
+
     @property
     def tol(self) -> float:
         return float(self._hulls.tol)

@@ -130,3 +130,25 @@ def test_cli_dft_stability_takes_every_element_and_the_model_names_what_it_lacks
     assert p.formula.tolist() == ["NaCl", "NaHe", "AmO2", "PoO2"] and p.problem.isna().tolist()[0]
     assert p.problem.tolist()[1:] == ["He is not one of ElemNet's 86 elements",
                                       "Am is not one of ElemNet's 86 elements", "Po is not one of ElemNet's 86 elements"]
+
+
+@pytest.mark.parametrize("formula", ["LiNi0.333Mn0.333Co0.333O2", "Fe0.0001O", "LiCo0.9999Al0.0001O2",
+                                     "Li1.05Ni0.3333Mn0.3333Co0.3333O2", "Ba0.6Sr0.4Co0.8Fe0.2O2.9999"])
+def test_compositions_without_integer_amounts_are_named_as_written(formula):
+    """pymatgen's reduced formula, amounts as written (without its 1s), not atomic fractions."""
+    Composition = pytest.importorskip("pymatgen.core").Composition
+    import re
+
+    from hullpack.stability import parse
+
+    want = re.sub(r"([A-Z][a-z]?)1(?![\d.])", r"\1", Composition(formula).reduced_formula)
+    assert parse([formula], [0.0]).names.tolist() == [want]
+    assert Composition(want).fractional_composition.almost_equals(Composition(formula).fractional_composition)
+
+
+def test_mappings_without_integer_amounts_are_named_as_given():
+    Composition = pytest.importorskip("pymatgen.core").Composition
+    from hullpack.stability import parse
+
+    p = parse([{"Fe": 0.0001, "O": 1.0}, Composition("LiCo0.9999Al0.0001O2"), {"Li": 0.3, "O": 0.70001}], [0.0] * 3)
+    assert p.names.tolist() == ["Fe0.0001O", "LiAl0.0001Co0.9999O2", "Li0.3O0.70001"]

@@ -10,7 +10,8 @@ amounts divided by their gcd, the last two elements written as a polyanion when 
 electronegativity (``(PO4)2``; never with an element without one), and
 pymatgen's special formulas (``O2``, ``Li2O2``). A composition with non-integer amounts is named by
 the smallest integer amounts in its proportions (so ``Li0.5CoO2`` is ``LiCo2O4``); one with no such
-amounts below 10,000 atoms by its atomic fractions.
+amounts below 10,000 atoms by amounts that read like the formula written (:func:`amounts_formula`:
+``LiMn0.333Co0.333Ni0.333O2``), not by atomic fractions.
 
 >>> reduced_formula(["Fe", "O"], [4, 6]), reduced_formula(["O", "P", "Ca"], [8, 2, 3])
 ('Fe2O3', 'Ca3(PO4)2')
@@ -25,7 +26,8 @@ import numpy as np
 
 from .elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, ELECTRONEGATIVITY
 
-__all__ = ["formulas", "systems", "alphabetical_order", "join_rows", "reduced_formula", "fraction_formula", "chemical_system"]
+__all__ = ["formulas", "systems", "alphabetical_order", "join_rows", "reduced_formula", "fraction_formula",
+           "amounts_formula", "chemical_system"]
 
 # pymatgen's Composition.special_formulas: formulas it does not reduce completely
 _SPECIAL = {"LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "Cs2O2", "RbO": "Rb2O2",
@@ -152,6 +154,41 @@ def fraction_formula(symbols: Sequence[str], fractions: Sequence[float]) -> str:
     """
     pairs = sorted(zip(symbols, fractions), key=lambda p: _FORMULA_RANK[ALL_ELEMENT_INDEX[p[0]]])
     return "".join(f"{s}{_decimal(f)}" for s, f in pairs)
+
+
+def amounts_formula(symbols: Sequence[str], amounts: Sequence[float], digits: int = 6) -> str:
+    """A formula of non-integer ``amounts`` (as written, or atomic fractions), for a composition with
+    no small integer amounts, that reads like one written by hand: pymatgen's ``reduced_formula`` of
+    it, without the ``1``s. Amounts to ``digits`` significant digits, positional, elements in
+    pymatgen's order. Atomic fractions (summing to 1) are first scaled so that one element has
+    amount 1 and as many others as possible whole amounts up to 100.
+
+    >>> amounts_formula(["Li", "Ni", "Mn", "Co", "O"], [1, 0.333, 0.333, 0.333, 2])
+    'LiMn0.333Co0.333Ni0.333O2'
+    >>> amounts_formula(["Fe", "O"], [0.0001 / 1.0001, 1 / 1.0001])
+    'Fe0.0001O'
+    """
+    a = np.asarray(amounts, dtype=np.float64)
+    if len(a) and abs(a.sum() - 1.0) < 1e-9:  # atomic fractions: a scale that reads like a formula
+        best = None
+        for i in range(len(a)):
+            scaled = a / a[i]
+            whole = np.abs(scaled - np.rint(scaled)) <= 1e-5 * np.maximum(scaled, 1.0)
+            key = (-int((whole & (scaled >= 1) & (scaled <= 100)).sum()), float(scaled.max()), i)
+            if best is None or key < best[0]:
+                best = (key, scaled)
+        a = best[1]
+    pairs = sorted(zip(symbols, a), key=lambda p: _FORMULA_RANK[ALL_ELEMENT_INDEX[p[0]]])
+    return "".join(s + _significant(v, digits) for s, v in pairs)
+
+
+def _significant(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, positional, without trailing zeros; "" for 1."""
+    value = float(value)
+    places = max(0, digits - 1 - int(np.floor(np.log10(value)))) if value > 0 else digits
+    text = f"{value:.{places}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "" if text == "1" else text
 
 
 def _decimal(value: float) -> str:

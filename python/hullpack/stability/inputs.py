@@ -32,7 +32,7 @@ import pandas as pd
 from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, find_column
 from ..elemnet.featurize import parse_formulas
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
-from ..naming import fraction_formula, formulas, systems
+from ..naming import amounts_formula, formulas, systems
 
 __all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "COMPOSITION_COLUMNS",
            "ENERGY_COLUMNS"]
@@ -174,15 +174,47 @@ def rationalize(offsets: np.ndarray, values: np.ndarray, rel_tol: float,
     return total, amounts
 
 
-def _names(offsets, elements, fractions, total, amounts) -> np.ndarray:
+def _names(offsets, elements, fractions, total, amounts, texts=()) -> np.ndarray:
     counts = np.diff(offsets)
     exact = np.repeat(total > 0, counts)
     whole = np.where(total > 0, counts, 0)
     out = formulas(np.concatenate([[0], np.cumsum(whole)]), elements[exact], amounts[exact])
-    for r in np.flatnonzero((total == 0) & (counts > 0)):  # no integer amounts: name by fractions
+    for r in np.flatnonzero((total == 0) & (counts > 0)):  # no integer amounts: as the formula writes them
         a, b = offsets[r], offsets[r + 1]
-        out[r] = fraction_formula([ALL_ELEMENTS[e] for e in elements[a:b]], fractions[a:b])
+        symbols = [ALL_ELEMENTS[e] for e in elements[a:b]]
+        written = _written_amounts(texts[r] if r < len(texts) else None, symbols, fractions[a:b])
+        out[r] = amounts_formula(symbols, fractions[a:b] if written is None else written)
     return out
+
+
+_PLAIN_FORMULA = re.compile(r"(?:[A-Z][a-z]?(?:\d+(?:\.\d*)?|\.\d+)?)+")
+_TERM = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d*)?|\.\d+)?")
+
+
+def _written_amounts(item, symbols: list[str], fractions: np.ndarray) -> np.ndarray | None:
+    """The amounts of ``symbols`` as ``item`` gives them (a formula without parentheses, a mapping,
+    a Composition or an entry), if they are the composition ``fractions``; else None."""
+    item = _composition(item) if item is not None else None
+    given: dict[str, float] = {}
+    try:
+        if isinstance(item, str):
+            if not _PLAIN_FORMULA.fullmatch(item.strip()):
+                return None
+            for symbol, amount in _TERM.findall(item.strip()):
+                given[symbol] = given.get(symbol, 0.0) + (float(amount) if amount else 1.0)
+        elif hasattr(item, "items"):
+            for el, amount in item.items():
+                symbol = getattr(el, "symbol", None) or str(el)
+                given[symbol] = given.get(symbol, 0.0) + float(amount)
+        else:
+            return None
+    except (TypeError, ValueError):
+        return None
+    given = {k: v for k, v in given.items() if v > 0}
+    if sorted(given) != sorted(symbols):
+        return None
+    a = np.array([given[sym] for sym in symbols])
+    return a if np.allclose(a / a.sum(), fractions, rtol=1e-5, atol=0) else None
 
 
 def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) -> tuple[str, str | None]:
@@ -375,7 +407,7 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
         if require_energies and int(r) not in problems:
             problems[int(r)] = "energy is missing" if int(r) in missing else f"energy is not finite ({e[r]})"
     texts = items if not isinstance(items, np.ndarray) else [f"row {i}" for i in range(n)]
-    names = _names(offsets, cols.astype(np.int32), vals, total64, amounts64)
+    names = _names(offsets, cols.astype(np.int32), vals, total64, amounts64, texts)
     return Parsed(offsets, cols.astype(np.int32), vals.astype(np.float64), e, names, dict(sorted(problems.items())),
                   pd.Index(index), texts)
 

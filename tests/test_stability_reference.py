@@ -4,7 +4,6 @@ candidate element at the hull's end is stable."""
 import numpy as np
 import pandas as pd
 import pytest
-
 from hullpack.stability import REFERENCE_COLUMNS, RESULT_COLUMNS, Reference, stability
 
 

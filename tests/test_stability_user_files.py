@@ -157,8 +157,18 @@ def test_cli_plot_is_checked_first_and_draws_no_bad_row(tmp_path, capsys):
     from hullpack.stability.plot import _candidate_points
 
     candidates = stability(["Fe2O3", "FeO"], [np.nan, -1.0], reference=Reference(FORMULAS, FORMATION), errors="ignore")
-    points, energies, _, names = _candidate_points(candidates, ["Fe", "O"])
+    names = _candidate_points(candidates, ["Fe", "O"])[3]
     assert names.tolist() == ["FeO"]
+    # a candidate at a reference entry's energy is on the hull (drawn apart), not "unstable"
+    ref = Reference(FORMULAS, FORMATION)
+    candidates = stability(["Fe2O3", "FeO", "Fe3O4", "Fe"], [-1.70, -1.0, -1.8, 0.0], reference=ref)
+    _, _, stable, names, on = _candidate_points(candidates, ["Fe", "O"], ref.tol)
+    assert names.tolist() == ["Fe2O3", "FeO", "Fe3O4", "Fe"]
+    assert stable.tolist() == [False, False, True, False] and on.tolist() == [True, False, False, True]
+    from hullpack.stability.plot import plot_space
+
+    plot_space(ref, "Fe-O", tmp_path / "c.png", candidates=candidates)
+    assert (tmp_path / "c.png").stat().st_size > 1000
 
 
 def test_cli_output_folder_holds_one_run(tmp_path, capsys):

@@ -67,18 +67,22 @@ def space_table(reference: Reference, space: str) -> pd.DataFrame:
     return table.sort_values(["decomposition_energy", "formula"], kind="stable")
 
 
-def _candidate_points(candidates: pd.DataFrame, symbols: list[str]):
+def _candidate_points(candidates: pd.DataFrame, symbols: list[str], tol: float = 1e-9):
+    """Fractions, energies, stable flags and names of the candidates in the space, and which of the
+    unstable ones lie on the hull (``e_above_hull`` within ``tol``: at a reference entry's energy)."""
     candidates = candidates[candidates["problem"].isna()]  # bad rows have no place to be drawn
     parsed = parse(candidates["formula"].tolist(), candidates["energy"].to_numpy(), require_energies=False)
     rows = _rows_in(parsed, symbols)
     stable = candidates["stable"].to_numpy(dtype=bool, na_value=False)[rows]
-    return _fractions(parsed, rows, symbols), parsed.energies[rows], stable, parsed.names[rows]
+    on = ~stable & (candidates["e_above_hull"].to_numpy(dtype=float)[rows] <= tol)
+    return _fractions(parsed, rows, symbols), parsed.energies[rows], stable, parsed.names[rows], on
 
 
 def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.DataFrame | None = None):
     """Draw a binary or ternary space: the reference's entries, its hull (stable compounds labelled,
     tie-lines for a ternary) and, given a result table of :meth:`Reference.evaluate`, the candidates
-    (stars: stable, crosses: not). Saves a PNG to ``path`` when given; returns the figure. Spaces of
+    (stars: stable; open circles: on the hull at a reference entry's energy, not a new stable
+    compound; crosses: above the hull). Saves a PNG to ``path`` when given; returns the figure. Spaces of
     four or more elements have no drawing: ValueError (use :func:`space_table`).
     """
     symbols = parse_space(space)
@@ -116,9 +120,10 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
             ax.annotate(table["formula"].iloc[i], (x[i], e[i]), textcoords="offset points",
                         xytext=(0, -12 if k % 2 == 0 else 7), ha="center", fontsize=8)
         if candidates is not None:
-            cf, ce, cs, cn = _candidate_points(candidates, symbols)
+            cf, ce, cs, _, con = _candidate_points(candidates, symbols, reference.tol)
             ax.plot(cf[cs, 1], ce[cs], "*", color="C2", ms=11, label="candidate, stable")
-            ax.plot(cf[~cs, 1], ce[~cs], "x", color="C3", ms=7, label="candidate, unstable")
+            ax.plot(cf[con, 1], ce[con], "o", mfc="none", color="C2", ms=9, label="candidate, on the hull")
+            ax.plot(cf[~cs & ~con, 1], ce[~cs & ~con], "x", color="C3", ms=7, label="candidate, unstable")
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xlabel(f"fraction of {symbols[1]} in {symbols[0]}-{symbols[1]}")
         ax.set_ylabel("energy (eV/atom)")
@@ -131,10 +136,11 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         for xi, yi, name in zip(px[stable & ~pure], py[stable & ~pure], table["formula"].to_numpy()[stable & ~pure]):
             ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
         if candidates is not None:
-            cf, ce, cs, cn = _candidate_points(candidates, symbols)
+            cf, ce, cs, _, con = _candidate_points(candidates, symbols, reference.tol)
             cx, cy = triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))
             ax.plot(cx[cs], cy[cs], "*", color="C2", ms=12, label="candidate, stable")
-            ax.plot(cx[~cs], cy[~cs], "x", color="C3", ms=7, label="candidate, unstable")
+            ax.plot(cx[con], cy[con], "o", mfc="none", color="C2", ms=10, label="candidate, on the hull")
+            ax.plot(cx[~cs & ~con], cy[~cs & ~con], "x", color="C3", ms=7, label="candidate, unstable")
         label_triangle(ax, symbols)
     return finish_figure(fig, ax, f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} "
                          "entries)", path)

@@ -192,10 +192,10 @@ def test_predict_reads_the_formula_column_of_a_table_and_skips_comments(model, m
     table.to_csv(tmp_path / "a.csv.gz", index=False)
     table.to_parquet(tmp_path / "a.parquet", index=False)
     table.rename(columns={"formula": "compound"}).to_csv(tmp_path / "aflow.csv", index=False)
-    table.rename(columns={"formula": "name"}).to_csv(tmp_path / "named.csv", index=False)
+    table.rename(columns={"formula": "label"}).to_csv(tmp_path / "named.csv", index=False)
     (tmp_path / "a.txt").write_text("# my compounds\nFe2O3\n\n  # oxides\nMgO\nLiCoO2\n")
     for name, more in (("a.csv", []), ("a.csv.gz", []), ("a.parquet", []), ("aflow.csv", []),
-                       ("named.csv", ["--column", "name"]), ("a.txt", [])):
+                       ("named.csv", ["--column", "label"]), ("a.txt", [])):
         rc, out, err = run(capsys, "predict", "--file", str(tmp_path / name), *more, "--model", model_file)
         rows = [line.split(",") for line in out.splitlines()]
         assert rc == 0 and err == "" and [",".join(r[:2]) for r in rows] == want, name

@@ -72,7 +72,7 @@ def test_bad_rows_are_named_and_the_rest_kept():
         known = DFTCompounds.read(pd.concat([df, pd.DataFrame({"formula": ["Fe"], "energy": [0.12]})]))
     message = str(caught[0].message)
     assert "3 of 8 DFT compounds (reference) rows cannot be used" in message
-    assert "'Xx2O': unknown element 'Xx'" in message and "'Fe2O3': energy is not finite" in message
+    assert "'Xx2O': unknown element 'Xx'" in message and "'Fe2O3': energy is missing" in message
     assert "'NiO': formation energy 31.6 eV/atom outside -20..5" in message
     assert sorted(known.energy.tolist()) == [-1.68, -1.4, -0.05]  # five elements, beyond any screen, and the
     # element (a polymorph above 0 eV/atom) are left out without a word

@@ -198,18 +198,18 @@ def test_dft_files_of_other_databases_are_read_by_their_column_names(database, f
 
 def test_dft_columns_named_on_the_command_line(model_file, tmp_path, capsys):
     path = tmp_path / "mine.csv"
-    pd.DataFrame({"name": FE_NI_O["formula"], "dH": FE_NI_O["energy"]}).to_csv(path, index=False)
+    pd.DataFrame({"label": FE_NI_O["formula"], "dH": FE_NI_O["energy"]}).to_csv(path, index=False)
     common = ["--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--dft", str(path), "-q"]
-    rc, out, _ = run(capsys, *common, "--dft-column", "name", "--dft-energy-column", "dH", "--out", str(tmp_path / "o"))
+    rc, out, _ = run(capsys, *common, "--dft-column", "label", "--dft-energy-column", "dH", "--out", str(tmp_path / "o"))
     assert rc == 0 and "DFT (mine.csv) stable compounds" in out
     for argv, message in ((["--dft-energy-column", "dH"], "no formula column (formula, composition, "),
-                          (["--dft-column", "name"], "no formation energy column (formation_energy_per_atom, "),
+                          (["--dft-column", "label"], "no formation energy column (formation_energy_per_atom, "),
                           (["--dft-column", "nam", "--dft-energy-column", "dH"], "formula column 'nam' is not among the table's"),
-                          (["--dft-column", "name", "--dft-energy-column", "x"], "formation energy column 'x' is not among")):
+                          (["--dft-column", "label", "--dft-energy-column", "x"], "formation energy column 'x' is not among")):
         rc, out, err = run(capsys, *common, *argv, "--out", str(tmp_path / "x"))
         assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
         assert not re.search(r"\w=", err)                     # options, not Python parameters
-    rc, _, err = run(capsys, "--dft-column", "name", "--out", str(tmp_path / "x"))
+    rc, _, err = run(capsys, "--dft-column", "label", "--out", str(tmp_path / "x"))
     assert rc == 2 and "give --dft too" in err
 
 

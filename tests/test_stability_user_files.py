@@ -26,6 +26,7 @@ def cli(*argv):
     ("formula", "formation_energy_peratom"),       # JARVIS
     ("compound", "enthalpy_formation_atom"),       # AFLOW
     ("composition", "delta_e"),                    # OQMD
+    ("name", "delta_e"),                           # OQMD's own export
 ])
 def test_export_column_names_are_read(formula, energy):
     df = pd.DataFrame({"material_id": [f"id-{i}" for i in range(6)], formula: FORMULAS, energy: FORMATION})

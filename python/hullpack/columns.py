@@ -2,8 +2,10 @@
 table), in one place, without heavy imports: the command line's help lists them too."""
 
 #: columns read as compositions (the first present), unless one is named: the names of Materials
-#: Project (``formula_pretty``, older ``pretty_formula``), AFLOW (``compound``) and others' exports
-COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formula", "reduced_formula", "compound")
+#: Project (``formula_pretty``, older ``pretty_formula``), AFLOW (``compound``), OQMD (``name``, last:
+#: elsewhere a name may be no formula) and others' exports
+COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formula", "reduced_formula", "compound",
+                       "name")
 #: columns read as energies in eV/atom (the first present), unless one is named: formation energies
 #: under the names of Materials Project, JARVIS, AFLOW and OQMD first (Materials Project's
 #: ``energy_per_atom`` beside them is a total energy), then generic names

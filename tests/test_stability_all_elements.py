@@ -17,6 +17,11 @@ from test_stability_pymatgen import assert_agrees, random_compounds
 from test_stability_user_files import cli
 
 pmg = pytest.importorskip("pymatgen.core")
+# hullpack names compositions as pymatgen does since 2026: elements without electronegativity last;
+# earlier pymatgen left them in their input order (HeCl stayed HeCl), so names are compared only there
+PMG_NAMES_THEM_LAST = pmg.Composition("HeCl").reduced_formula == "ClHe"
+needs_names_last = pytest.mark.skipif(not PMG_NAMES_THEM_LAST, reason="this pymatgen orders elements without "
+                                      "electronegativity by input order")
 
 # ElemNet lacks He, Ne, Ar, Po, Rn, Ra, Am, Cm and Og; Na, O, F, Cl and Xe are ElemNet's
 BEYOND = ("He", "Na", "Ar", "O", "Po", "Am", "F", "Xe", "Ne", "Cl", "Og", "Ra", "Cm", "Rn")
@@ -37,10 +42,12 @@ def test_stability_with_elements_elemnet_lacks_agrees_with_pymatgen(seed):
     compositions = [pmg.Composition(s) for s in symbols] + [pmg.Composition(c) for c in comps]
     as_text = stability([c.formula.replace(" ", "") for c in compositions], table["energy"].to_numpy())
     assert np.allclose(as_text.e_above_hull, table.e_above_hull, atol=1e-12)
-    assert as_text.formula.tolist() == [c.reduced_formula for c in compositions]
+    if PMG_NAMES_THEM_LAST:
+        assert as_text.formula.tolist() == [c.reduced_formula for c in compositions]
     assert as_text.chemsys.tolist() == [c.chemical_system for c in compositions]
 
 
+@needs_names_last
 def test_names_follow_pymatgen_for_elements_without_electronegativity():
     # pymatgen orders elements by electronegativity, those without one (He, Ne, Ar, Rf..Og) last,
     # then by symbol; an element without one is never part of a polyanion

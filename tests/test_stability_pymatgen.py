@@ -41,9 +41,15 @@ def phase_diagram(comps, energies, element_energies):
 
 
 def named(decomp: dict) -> dict:
+    """pymatgen's decomposition by product, each product named as hullpack names its composition:
+    the products are compared, not the names (pymatgen before 2026 ordered the elements without
+    electronegativity, He, Ne, Ar, Rf..Og, by their input order)."""
+    from hullpack.naming import reduced_formula
+
     out = {}
     for entry, amount in decomp.items():
-        name = entry.composition.reduced_formula
+        comp = entry.composition
+        name = reduced_formula([el.symbol for el in comp.elements], [int(round(comp[el])) for el in comp.elements])
         out[name] = out.get(name, 0.0) + amount
     return out
 

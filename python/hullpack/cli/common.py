@@ -77,8 +77,8 @@ def input_file(path: str, what: str) -> str:
 
 
 def plural(n: int, word: str) -> str:
-    """``"1 file"``, ``"2 files"``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    """``"1 file"``, ``"2 files"``, ``"50,000 compounds"``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 _TOP = 10  # most stable compositions listed in the summary
 _BAD_LISTED = 5  # bad rows listed in the summary
+_ON_HULL = 5e-5  # eV/atom: a reference entry this close to its hull is on it (the summary prints 4 decimals)
 
 
 NAME = "stability"
@@ -150,11 +151,6 @@ def _reference(spec: str, args):
         raise ValueError(f"--reference {spec}: {exc}") from None
 
 
-def _count(n: int, word: str) -> str:
-    """``"1 compound"``, ``"50,000 compounds"``."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def _known(r, name: str) -> str:
     """What the reference (``name``) holds at row ``r``'s composition, for a summary line ("" if
     nothing, or no reference)."""
@@ -163,7 +159,7 @@ def _known(r, name: str) -> str:
     if not bool(r.get("in_reference", False)):
         return ""
     above = r["reference_e_above_hull"]
-    where = "on its hull" if not math.isfinite(above) or above < 5e-5 else f"{above:.4f} above its hull"
+    where = "on its hull" if not math.isfinite(above) or above < _ON_HULL else f"{above:.4f} above its hull"
     return f" ({name} has {r['formula']} {where})"
 
 
@@ -177,17 +173,17 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
-    lines = [f"hullpack stability: {_count(len(table), 'composition')} from {what}"
-             + (f" ({_count(int((~ok).sum()), 'bad row')}, see the 'problem' column)" if (~ok).any() else ""),
+    lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
+             + (f" ({plural(int((~ok).sum()), 'bad row')}, see the 'problem' column)" if (~ok).any() else ""),
              f"energies: {energies}", f"against: {against}"]
     if len(t):
         near = int((t["e_above_hull"] <= 0.025).sum())
-        lines.append(f"stable: {int(stable.sum()):,} of {_count(len(t), 'compound')} ({stable.mean():.1%}; elements "
+        lines.append(f"stable: {int(stable.sum()):,} of {plural(len(t), 'compound')} ({stable.mean():.1%}; elements "
                      f"not counted); within 25 meV/atom of the hull: {near:,}; median energy above hull "
                      f"{t['e_above_hull'].median():.3f} eV/atom")
         if "in_reference" in t.columns:
             known = t["in_reference"].astype(bool)
-            on = int((known & (t["reference_e_above_hull"] < 5e-5)).sum())
+            on = int((known & (t["reference_e_above_hull"] < _ON_HULL)).sum())
             lines.append(f"already in {reference_name}: {int(known.sum()):,} of {len(t):,} ({on:,} on its hull): "
                          f"a composition it holds is compared with its entry there")
         by = t.groupby("n_elements")["stable"].agg(["sum", "size"])

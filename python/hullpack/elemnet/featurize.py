@@ -85,10 +85,24 @@ def _amounts_of_string(text: str) -> list[tuple[str, float]]:
     return pairs
 
 
+def plain_amounts(s: str) -> list[tuple[str, float]] | None:
+    """The (symbol, amount) pairs of a plain formula (symbols and amounts only: ``Li0.5CoO2``), as
+    written (a symbol may repeat); None for anything else (brackets, spaces, dots, a lowercase
+    symbol).
+
+    >>> plain_amounts("Li0.5CoO2"), plain_amounts("Ca(OH)2")
+    ([('Li', 0.5), ('Co', 1.0), ('O', 2.0)], None)
+    """
+    if not _FORMULA.fullmatch(s):
+        return None
+    return [(el, float(n) if n else 1.0) for el, n in _TOKEN.findall(s)]
+
+
 def _amounts_of_part(s: str) -> list[tuple[str, float]]:
     """The (symbol, amount) pairs of a formula without spaces or hydrate dots."""
-    if _FORMULA.fullmatch(s):
-        return [(el, float(n) if n else 1.0) for el, n in _TOKEN.findall(s)]
+    pairs = plain_amounts(s)
+    if pairs is not None:
+        return pairs
     if any(c in s for c in "()[]{}"):
         try:
             from pymatgen.core import Composition

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, find_column
-from ..elemnet.featurize import parse_formulas
+from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
 from ..naming import amounts_formula, formulas, systems
 
@@ -187,10 +187,6 @@ def _names(offsets, elements, fractions, total, amounts, texts=()) -> np.ndarray
     return out
 
 
-_PLAIN_FORMULA = re.compile(r"(?:[A-Z][a-z]?(?:\d+(?:\.\d*)?|\.\d+)?)+")
-_TERM = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d*)?|\.\d+)?")
-
-
 def _written_amounts(item, symbols: list[str], fractions: np.ndarray) -> np.ndarray | None:
     """The amounts of ``symbols`` as ``item`` gives them (a formula without parentheses, a mapping,
     a Composition or an entry), if they are the composition ``fractions``; else None."""
@@ -198,10 +194,11 @@ def _written_amounts(item, symbols: list[str], fractions: np.ndarray) -> np.ndar
     given: dict[str, float] = {}
     try:
         if isinstance(item, str):
-            if not _PLAIN_FORMULA.fullmatch(item.strip()):
+            pairs = plain_amounts(item.strip())
+            if pairs is None:
                 return None
-            for symbol, amount in _TERM.findall(item.strip()):
-                given[symbol] = given.get(symbol, 0.0) + (float(amount) if amount else 1.0)
+            for symbol, amount in pairs:
+                given[symbol] = given.get(symbol, 0.0) + amount
         elif hasattr(item, "items"):
             for el, amount in item.items():
                 symbol = getattr(el, "symbol", None) or str(el)

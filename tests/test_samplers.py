@@ -411,8 +411,8 @@ def test_distributed_mode_inference_and_errors():
         DistributedBalancedBatchSampler(sizes, num_replicas=2, rank=0)
     with pytest.raises(ValueError, match="mode="):
         DistributedBalancedBatchSampler(sizes, 8, num_replicas=2, rank=0, mode="greedy")
-    with pytest.raises(InvalidSizesError, match="batch_size = 101"):
-        DistributedBalancedBatchSampler(sizes, 101, num_replicas=2, rank=0)
+    with pytest.raises(InvalidSizesError, match="drop_last=True with 100 items"):
+        DistributedBalancedBatchSampler(sizes, 101, num_replicas=2, rank=0, drop_last=True)
 
 
 @pytest.fixture
@@ -621,10 +621,23 @@ def test_sizes_from_tensors_and_lists_match_arrays():
     assert list(BalancedBatchSampler(sizes.tolist(), 8, seed=2)) == expected
 
 
+def test_batch_size_above_the_item_count_gives_one_batch_as_torch_does():
+    """A small validation set with the training batch size: torch's BatchSampler yields one short
+    batch, and so do the balanced samplers; under DDP every rank gets one batch (items repeat to fill
+    ranks when there are fewer items than ranks, the documented rule)."""
+    sizes = lognormal(20)
+    batches = list(BalancedBatchSampler(sizes, 64, seed=3))
+    assert len(batches) == 1 and sorted(batches[0]) == list(range(20))
+    assert [len(b) for b in torch.utils.data.BatchSampler(range(20), 64, False)] == [20]
+    per_rank = [list(DistributedBalancedBatchSampler(sizes, 64, num_replicas=2, rank=r)) for r in range(2)]
+    assert [len(b) for b in per_rank] == [1, 1]
+    assert sorted(i for b in per_rank for i in b[0]) == list(range(20))
+
+
 def test_bad_arguments_raise():
     sizes = lognormal(20)
-    with pytest.raises(InvalidSizesError, match="batch_size = 21 is larger"):
-        BalancedBatchSampler(sizes, 21)
+    with pytest.raises(InvalidSizesError, match="drop_last=True with 20 items cannot fill one batch of batch_size 21"):
+        BalancedBatchSampler(sizes, 21, drop_last=True)
     for bs in (0, -3):
         with pytest.raises(ValueError, match="batch_size"):
             BalancedBatchSampler(sizes, bs)

@@ -80,9 +80,10 @@ class BalancedBatchSampler(PlanBatchSampler):
         self._partition = split if self.shape is None else partial(shaped_partition, self.shape, split)
         n = self.costs.size
         self.batch_size = check_int(batch_size, "batch_size", 1)
-        if self.batch_size > n:
-            raise InvalidSizesError(f"batch_size = {batch_size} is larger than the number of items ({n})")
         self.num_batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.num_batches == 0:  # drop_last would drop every item
+            raise InvalidSizesError(f"drop_last=True with {n} items cannot fill one batch of batch_size "
+                                    f"{self.batch_size}; lower batch_size or set drop_last=False")
         self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.lengths, self.batch_size,
                                         batch_cost=self._batch_cost_arg()))
         if self._shard is not None:

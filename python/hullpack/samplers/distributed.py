@@ -144,9 +144,6 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                         f"batch_size {self.batch_size}; lower batch_size or set drop_last=False"
                     )
             else:
-                if self.batch_size > n:
-                    raise InvalidSizesError(
-                        f"batch_size = {batch_size} is larger than the number of items ({n})")
                 self.num_steps = -(-n // (R * self.batch_size))
             self.budget = None
         else:

@@ -370,3 +370,36 @@ def test_binary_fractions_helper():
     x = binary_fractions(["Na", "Ca"], ["Cl", "O"], np.array([0.25, 1.0]))
     assert x[0, ELEMENT_INDEX["Na"]] == pytest.approx(0.25) and x[1, O] == 0
     np.testing.assert_allclose(x.sum(axis=1), 1)
+
+
+def test_predict_checks_arrays_but_not_their_sums():
+    net = random_mlp()
+    with pytest.raises(CompositionError, match=r"x must be an \(n, 86\) array.*shape \(2, 85\)"):
+        xai.predict(net, np.zeros((2, 85), np.float32))
+    rows = np.eye(86, dtype=np.float32)[:3]
+    rows[1, 4] = np.nan
+    with pytest.raises(CompositionError, match="x row 1 has a non-finite fraction"):
+        xai.predict(net, rows)
+    with pytest.raises(TypeError, match="got str.*load_model"):
+        xai.predict("run/best.pt", ["NaCl"])
+    mixtures = np.eye(86, dtype=np.float32)[:2] * 2       # off the simplex: evaluated, as kernel SHAP needs
+    assert np.isfinite(xai.predict(net, mixtures)).all()
+    assert xai.predict(net, []).shape == (0,)
+
+
+def test_lists_of_rows_are_fractions():
+    net = random_mlp()
+    rows = random_compositions(4, seed=2)
+    ex = xai.shap_values(net, rows.tolist())
+    np.testing.assert_array_equal(ex.data, xai.shap_values(net, rows).data)
+    np.testing.assert_allclose(xai.predict(net, rows.tolist()), xai.predict(net, rows))
+    with pytest.raises(CompositionError, match="row 0 sums to 2"):
+        xai.shap_values(net, (rows * 2).tolist())
+    with pytest.raises(CompositionError, match="neither formulas nor"):
+        xai.shap_values(net, [[0.5, 0.5], [1.0]])
+    assert xai.as_fractions(f for f in ["NaCl", "Fe2O3"]).shape == (2, 86)   # a generator of formulas
+
+
+def test_shap_names_compositions_as_chemists_write_them():
+    ex = xai.shap_values(random_mlp(), ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1234Ni0.8766"])
+    assert ex.instance_names == ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1408Ni"]

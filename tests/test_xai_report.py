@@ -127,9 +127,12 @@ def test_docs_xai_md_examples_run(tmp_path, monkeypatch):
     assert x.shape == (200, 86)
     ex = ns["ex"]                                    # SHAP of three formulas, 86 named columns
     assert ex.values.shape == (3, 86) and list(ex.feature_names) == list(ELEMNET_ELEMENTS)
+    assert ex.instance_names == ["NaCl", "Fe2O3", "CaTiO3"]
     np.testing.assert_allclose(ex.values.sum(axis=1) + ex.base_values,
                                xai.predict(model, ["NaCl", "Fe2O3", "CaTiO3"]), atol=1e-6)
     df = ns["df"]                                    # occlusion importance, one row per element present
+    assert list(xai.shap_summary(ex).columns) == ["n_present", "mean_abs", "mean", "mean_abs_absent"]
+    assert ns["measured"].isna().sum() == (ns["df"]["n_containing"] == 0).sum()
     assert {"n_containing", "delta_mae", "ci_low", "ci_high"} <= set(df.columns)
     assert (df["ci_low"] <= df["delta_mae"]).all() and (df["delta_mae"] <= df["ci_high"]).all()
     assert set(ns["al"]["property"]) <= set(xai.PROPERTIES) and ns["al"]["rho"].abs().max() <= 1
@@ -137,3 +140,79 @@ def test_docs_xai_md_examples_run(tmp_path, monkeypatch):
     assert list(s.fidelity.index) == list(range(1, 9)) and s.fidelity["r2_train"].is_monotonic_increasing
     assert len(ns["allp"]) == 3655 and ns["pairs"]["A"].isin(xai.binaries.cation_anion_elements()[0]).all()
     assert set(ns["p"].summary["set"]) == {"pure", "binary"}         # 86 pure elements, 3,655 binaries
+
+
+def _results(out):
+    return json.loads((out / "results.json").read_text())
+
+
+def test_explain_takes_only_as_one_string(model_file, tmp_path):
+    from hullpack.xai import ExplainConfig, explain, load_model
+
+    numbers = explain(tmp_path / "o", load_model(model_file), only="surrogate, ", config=ExplainConfig(n_surrogate=200))
+    assert set(numbers["seconds"]) == {"surrogate"}
+
+
+def test_a_failing_analysis_keeps_the_others(model_file, tmp_path, monkeypatch, capsys):
+    from hullpack.xai import report
+
+    def broken(*args):
+        raise RuntimeError("no bf16 path on this CPU")
+
+    monkeypatch.setitem(report._RUNNERS, "projection", broken)
+    out = tmp_path / "r"
+    rc = main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "surrogate,projection",
+               *SMALL])
+    assert rc == 1
+    assert "projection failed (RuntimeError: no bf16 path on this CPU)" in capsys.readouterr().err
+    assert _results(out)["failed"] == {"projection": "RuntimeError: no bf16 path on this CPU"}
+    md = (out / "report.md").read_text()
+    assert "## Surrogate decision tree" in md and "## projection: failed" in md
+    assert (out / "surrogate_tree.png").is_file() and "surrogate" not in _results(out).get("failed", {})
+
+
+def test_rerun_into_the_same_folder_replaces_the_report(model_file, tmp_path):
+    out = tmp_path / "r"
+    args = ["-q", "explain", "--out", str(out), "--model", str(model_file), *SMALL]
+    assert main([*args, "--only", "surrogate,projection"]) == 0
+    assert (out / "pca_pure.png").is_file() and (out / "tables" / "projection_separation.csv").is_file()
+    (out / "notes.png").write_bytes(b"mine")              # not the report's: left alone
+    assert main([*args, "--only", "surrogate"]) == 0
+    assert not (out / "pca_pure.png").exists() and not (out / "tables" / "projection_separation.csv").exists()
+    assert (out / "surrogate_tree.png").is_file() and (out / "notes.png").read_bytes() == b"mine"
+    assert set(_results(out)["files"]) == {p.relative_to(out).as_posix() for p in out.rglob("*")
+                                           if p.is_file() and p.name != "notes.png"}
+
+
+def test_explain_shap_importance_alignment_say_what_they_measured(model_file, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "r"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only",
+                 "shap,importance,alignment", *SMALL, "--n-kernel", "2"]) == 0
+    kernel = pd.read_csv(out / "tables" / "shap_kernel_check.csv")
+    # --n-background 8: the kernel check's background has 8 rows, and says so
+    assert sorted(set(kernel["reference"])) == ["8 OQMD train compositions", "elements"]
+    occ = pd.read_csv(out / "tables" / "occlusion_importance.csv", index_col="element")
+    measured = int((occ["n_containing"] > 0).sum())
+    assert measured < 86                                   # 300 compositions miss some elements
+    al = pd.read_csv(out / "tables" / "alignment.csv")
+    assert (al.loc[al["quantity"] == "occlusion", "n"] <= measured).all()
+    md = (out / "report.md").read_text()
+    assert "over all 300 compositions" in md and "counting 0 where the element is absent" in md
+    assert "not that the model uses the property" in md
+
+
+def test_explain_is_deterministic_for_a_seed(model_file, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only",
+                     "shap,importance,surrogate", "--seed", "3", *SMALL]) == 0
+        runs.append(out)
+    for table in sorted((runs[0] / "tables").glob("*.csv")):
+        assert table.read_bytes() == (runs[1] / "tables" / table.name).read_bytes(), table.name
+    a, b = (_results(out) for out in runs)
+    for numbers in (a, b):
+        numbers.pop("seconds"), numbers["shap"].pop("seconds")
+    assert a == b and a["config"]["seed"] == 3

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import warnings
 
 from .common import CommandError, positive_int, require
@@ -69,4 +70,7 @@ def run(args: argparse.Namespace) -> int:
     out = os.path.abspath(args.out)
     print(f"report: {os.path.join(out, 'report.html')} (and report.md, results.json, PNG figures)")
     print("seconds: " + ", ".join(f"{k} {v}" for k, v in numbers["seconds"].items()))
-    return 0
+    failed = numbers.get("failed", {})
+    for name, error in failed.items():
+        print(f"hullpack explain: {name} failed ({error}); the report has the other analyses", file=sys.stderr)
+    return 1 if failed else 0

@@ -164,13 +164,14 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
 
     Returns a :class:`shap.Explanation`: ``values`` ``(n, 86)``, ``base_values`` (the reference
     energy of each composition), ``data`` (the fractions), ``feature_names`` (element symbols),
-    ``instance_names`` (formulas). ``values.sum(1) + base_values`` equals the prediction.
+    ``instance_names`` (formulas as chemists write them: ``Fe2O3``). ``values.sum(1) + base_values``
+    equals the prediction.
 
     >>> _ = torch.manual_seed(0)
     >>> net = torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     >>> ex = shap_values(net, ["NaCl", "Fe2O3"])
     >>> ex.values.shape, ex.feature_names[:3], ex.instance_names
-    ((2, 86), ['H', 'Li', 'Be'], ['Na0.5Cl0.5', 'O0.6Fe0.4'])
+    ((2, 86), ['H', 'Li', 'Be'], ['NaCl', 'Fe2O3'])
     >>> bool(np.allclose(ex.values.sum(axis=1) + ex.base_values, predict(net, ex.data), atol=1e-5))
     True
     >>> int((ex.values[0] != 0).sum())                   # only Na and Cl carry attribution

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from itertools import combinations
 from numbers import Number
 from pathlib import Path
@@ -36,9 +36,7 @@ def energy_model(model: nn.Module) -> nn.Module:
     >>> predict(m, np.eye(86, dtype=np.float32)[:3]).shape
     (3,)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a torch.nn.Module mapping (n, 86) fractions to energies, "
-                        f"got {type(model).__name__}")
+    _require_module(model)
     model.eval()
     probe = torch.full((2, N_ELEMENTS), 1.0 / N_ELEMENTS, device=_device(model))
     try:
@@ -54,6 +52,12 @@ def energy_model(model: nn.Module) -> nn.Module:
     return model
 
 
+def _require_module(model: Any) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module mapping (n, {N_ELEMENTS}) fractions to energies, got "
+                        f"{type(model).__name__} (read a model file with hullpack.xai.load_model)")
+
+
 def _device(model: nn.Module) -> torch.device:
     p = next(iter(model.parameters()), None)
     return p.device if p is not None else torch.device("cpu")
@@ -62,19 +66,19 @@ def _device(model: nn.Module) -> torch.device:
 @torch.no_grad()
 def predict(model: nn.Module, x: Any, *, batch_size: int = 8192) -> np.ndarray:
     """Energies (float64, eV/atom) of ``x``, in eval mode, batch by batch: ``(n, 86)`` fractions
-    (an array or tensor, taken as they are), or formulas (a string, or a list of strings or
-    element -> amount dicts, featurized and checked by :func:`as_fractions`).
+    (an array, tensor or list of rows; checked for shape and finite values but, so that mixtures
+    off the composition simplex can be evaluated, not for summing to 1), or formulas (a string,
+    or a list of strings or element -> amount dicts, featurized and checked by :func:`as_fractions`).
 
     >>> predict(torch.nn.Linear(86, 1), np.zeros((0, 86), np.float32)).shape
     (0,)
     >>> predict(torch.nn.Linear(86, 1), ["NaCl", "Fe2O3"]).shape
     (2,)
     """
+    _require_module(model)
     if _are_formulas(x):
         x = as_fractions(x, name="x")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if not x.flags.writeable:  # torch warns on read-only buffers (the cached binaries are)
-        x = x.copy()
+    x = _fraction_array(x, "x")
     device = _device(model)
     out = np.empty(len(x), dtype=np.float64)
     for start in range(0, len(x), batch_size):
@@ -149,17 +153,11 @@ def as_fractions(compositions: Any, *, name: str = "compositions") -> np.ndarray
     ...     print(exc)
     compositions row 0 sums to 0 instead of 1: fractions must describe a composition
     """
-    if isinstance(compositions, (pd.Series, pd.Index)):
-        compositions = compositions.tolist()
-    if isinstance(compositions, (np.ndarray, torch.Tensor)) and getattr(compositions, "dtype", None) is not None \
-            and (isinstance(compositions, torch.Tensor) or compositions.dtype.kind in "fiu"):
-        x = np.asarray(compositions.detach().cpu() if isinstance(compositions, torch.Tensor) else compositions)
-        if x.ndim != 2 or x.shape[1] != N_ELEMENTS:
-            raise CompositionError(f"{name} must be an (n, {N_ELEMENTS}) array of element fractions in "
-                                   f"hullpack.elements.ELEMNET_ELEMENTS order, got shape {x.shape}")
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if not x.flags.writeable:  # torch warns on read-only buffers (the cached binaries are)
-            x = x.copy()
+    if isinstance(compositions, (pd.Series, pd.Index, Iterator)):  # a generator of formulas, too
+        compositions = list(compositions)
+    if not _are_formulas(compositions) and not (isinstance(compositions, np.ndarray)
+                                                and compositions.dtype.kind not in "fiub"):
+        x = _fraction_array(compositions, name)  # numbers: an array, a tensor, a list of rows
     else:
         from ..elemnet import featurize
 
@@ -171,9 +169,6 @@ def as_fractions(compositions: Any, *, name: str = "compositions") -> np.ndarray
             raise CompositionError(f"{name}: {exc}", exc.bad) from None
     if len(x) == 0:
         raise CompositionError(f"{name} is empty: give at least one composition")
-    bad = ~np.isfinite(x).all(axis=1)
-    if bad.any():
-        raise CompositionError(f"{name} row {int(np.flatnonzero(bad)[0])} has a non-finite fraction")
     neg = (x < 0).any(axis=1)
     if neg.any():
         i = int(np.flatnonzero(neg)[0])
@@ -188,16 +183,48 @@ def as_fractions(compositions: Any, *, name: str = "compositions") -> np.ndarray
     return x
 
 
-def formulas_of(x: np.ndarray, *, digits: int = 3) -> list[str]:
-    """Readable formulas of fraction rows (elements in ElemNet order, fractions rounded).
+def _fraction_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a writeable, contiguous ``(n, 86)`` float32 array of finite numbers;
+    CompositionError naming the shape or the first non-finite row."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+    try:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as exc:  # ragged rows, text among numbers
+        raise CompositionError(f"{name} is neither formulas nor an (n, {N_ELEMENTS}) array of element "
+                               f"fractions ({exc})") from None
+    if x.size == 0 and x.ndim == 1:  # an empty list: no rows
+        x = x.reshape(0, N_ELEMENTS)
+    if x.ndim != 2 or x.shape[1] != N_ELEMENTS:
+        raise CompositionError(f"{name} must be an (n, {N_ELEMENTS}) array of element fractions in "
+                               f"hullpack.elements.ELEMNET_ELEMENTS order, got shape {x.shape}")
+    if not x.flags.writeable:  # torch warns on read-only buffers (the cached binaries are)
+        x = x.copy()
+    bad = ~np.isfinite(x).all(axis=1)
+    if bad.any():
+        raise CompositionError(f"{name} row {int(np.flatnonzero(bad)[0])} has a non-finite fraction")
+    return x
 
-    >>> formulas_of(np.eye(86, dtype=np.float32)[[8]] * 0.5 + np.eye(86, dtype=np.float32)[[14]] * 0.5)
-    ['Na0.5Cl0.5']
+
+def formulas_of(x: np.ndarray, *, digits: int = 4, most_atoms: int = 24) -> list[str]:
+    """Formulas of fraction rows as a chemist writes them (:mod:`hullpack.naming`, pymatgen's order):
+    the reduced formula where the fractions are those of at most ``most_atoms`` whole atoms, else
+    amounts to ``digits`` significant digits.
+
+    >>> from hullpack.elemnet import featurize
+    >>> formulas_of(featurize(["LiFePO4", "Fe2O3", "NaCl", "O", "Li0.5CoO2", "Fe0.1234Ni0.8766"]))
+    ['LiFePO4', 'Fe2O3', 'NaCl', 'O2', 'Li(CoO2)2', 'Fe0.1408Ni']
     """
+    from ..naming import amounts_formula, reduced_formula
+
     out = []
-    for row in np.asarray(x):
+    for row in np.asarray(x, dtype=np.float64):
         cols = np.flatnonzero(row > 0)
-        out.append("".join(f"{ELEMNET_ELEMENTS[c]}{round(float(row[c]), digits):g}" for c in cols))
+        symbols, f = [ELEMNET_ELEMENTS[c] for c in cols], row[cols] / max(row[cols].sum(), 1e-30)
+        atoms = next((n for n in range(1, most_atoms + 1)
+                      if np.allclose(f * n, np.rint(f * n), rtol=0, atol=1e-4) and (np.rint(f * n) >= 1).all()), None)
+        out.append(reduced_formula(symbols, np.rint(f * atoms).astype(int)) if atoms
+                   else amounts_formula(symbols, f, digits) if len(cols) else "")
     return out
 
 

@@ -2,8 +2,6 @@
 (Markdown with linked PNGs, HTML with the PNGs embedded)."""
 from __future__ import annotations
 
-import base64
-import html
 import json
 import logging
 import os
@@ -18,6 +16,7 @@ import pandas as pd
 from torch import nn
 
 from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict
+from .render import markdown, to_html
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +55,8 @@ class _Report:
     out: Path
     blocks: list[tuple] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
+    #: the files written, relative to ``out``
+    files: list[str] = field(default_factory=list)
 
     def h(self, text: str, level: int = 2) -> None:
         self.blocks.append(("h", level, text))
@@ -63,78 +64,21 @@ class _Report:
     def p(self, text: str) -> None:
         self.blocks.append(("p", text))
 
+    def csv(self, df: pd.DataFrame, name: str, *, index: bool = True) -> None:
+        """``tables/<name>.csv``, without a table in the report."""
+        df.to_csv(ensure_dir(self.out / "tables") / f"{name}.csv", index=index)
+        self.files.append(f"tables/{name}.csv")
+
     def table(self, df: pd.DataFrame, name: str, *, index: bool = True, floatfmt: str = "{:.4g}") -> None:
-        ensure_dir(self.out / "tables")
-        df.to_csv(self.out / "tables" / f"{name}.csv", index=index)
+        self.csv(df, name, index=index)
         self.blocks.append(("table", df, index, floatfmt))
 
     def figure(self, fig, name: str, caption: str) -> None:
         from .plots import save
 
         path = save(fig, self.out / f"{name}.png")
+        self.files.append(path.name)
         self.blocks.append(("img", path.name, caption))
-
-
-def _fmt(v: Any, floatfmt: str) -> str:
-    if isinstance(v, (float, np.floating)):
-        return "" if np.isnan(v) else floatfmt.format(v)
-    return str(v)
-
-
-def _markdown(blocks: list[tuple]) -> str:
-    lines = []
-    for b in blocks:
-        if b[0] == "h":
-            lines += ["#" * b[1] + " " + b[2], ""]
-        elif b[0] == "p":
-            lines += [b[1], ""]
-        elif b[0] == "table":
-            df, index, ff = b[1], b[2], b[3]
-            cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cols) + " |")
-            lines.append("|" + "---|" * len(cols))
-            for idx, row in df.iterrows():
-                cells = ([str(idx)] if index else []) + [_fmt(v, ff) for v in row]
-                lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-            lines.append("")
-        elif b[0] == "img":
-            lines += [f"![{b[2]}]({b[1]})", "", f"*{b[2]}*", ""]
-    return "\n".join(lines)
-
-
-_CSS = """body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.85em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}td:first-child{text-align:left}
-img{max-width:100%;border:1px solid #eee}figcaption{font-size:0.9em;color:#555;margin-bottom:1.5em}
-code{background:#f5f5f5;padding:0 3px}"""
-
-
-def _html(blocks: list[tuple], out: Path, title: str) -> str:
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body>"]
-    for b in blocks:
-        if b[0] == "h":
-            parts.append(f"<h{b[1]}>{html.escape(b[2])}</h{b[1]}>")
-        elif b[0] == "p":
-            text = html.escape(b[1])
-            # `code` spans and **bold** as in the Markdown
-            text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-            text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
-            parts.append(f"<p>{text}</p>")
-        elif b[0] == "table":
-            df, index, ff = b[1], b[2], b[3]
-            cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
-            rows = ["<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"]
-            for idx, row in df.iterrows():
-                cells = ([str(idx)] if index else []) + [_fmt(v, ff) for v in row]
-                rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-            parts.append("<table>" + "".join(rows) + "</table>")
-        elif b[0] == "img":
-            data = base64.b64encode((out / b[1]).read_bytes()).decode("ascii")
-            parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(b[2])}'>"
-                         f"<figcaption>{html.escape(b[2])}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 class _Data:
@@ -161,6 +105,9 @@ class _Data:
         return self._train_x[idx]
 
 
+_KERNEL_BACKGROUND = 20  # background rows of the KernelExplainer cross-check
+
+
 def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
     from . import plots
     from .attributions import kernel_check, shap_summary, shap_values
@@ -179,9 +126,14 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
         f"{ex.compute_time:.1f} s. Mean reference energy {ex.base_values.mean():+.3f} {ENERGY_UNIT} (the "
         "model's pure elements; ideally 0).")
     top = summary.dropna(subset=["mean_abs"]).head(15)[["n_present", "mean_abs", "mean"]]
+    r.p("Elements by mean |SHAP| over the compositions that contain them (n_present); an element present in "
+        "only a few compositions can rank high by chance.")
     r.table(top.rename(columns={"mean_abs": f"mean abs SHAP ({ENERGY_UNIT})", "mean": f"mean SHAP ({ENERGY_UNIT})"}),
             "shap_top")
-    r.figure(plots.shap_figure(ex, "bar"), "shap_bar", "Mean |SHAP| per element over the explained compositions (shap.plots.bar).")
+    r.figure(plots.shap_figure(ex, "bar"), "shap_bar",
+             f"Mean |SHAP| per element over all {len(x)} compositions, counting 0 where the element is absent, so "
+             "common elements rank higher than in the table above, which averages over the compositions containing "
+             "the element (shap.plots.bar).")
     r.figure(plots.shap_figure(ex, "beeswarm"), "shap_beeswarm",
              "SHAP values per composition and element; colour = the element's fraction (shap.plots.beeswarm).")
     r.figure(plots.periodic_table_heatmap(summary["mean"], title="mean SHAP where present",
@@ -197,10 +149,12 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
         f"absent elements carry {sb.attrs['absent_share']:.1%} of all |attribution|: an element missing from a "
         "composition gets -E_background[x_e] times its DeepLIFT multiplier, the effect of not containing it. "
         f"Top elements by mean |SHAP| where present: {', '.join(sb.index[:8])}.")
+    n_kernel_bg = min(_KERNEL_BACKGROUND, len(bg))  # KernelExplainer costs nsamples x background rows
     kc = kernel_check(model, x, "elements", n_points=cfg.n_kernel, nsamples=cfg.kernel_nsamples, seed=cfg.seed)
-    kb = kernel_check(model, x, bg, n_points=cfg.n_kernel, nsamples=cfg.kernel_nsamples, seed=cfg.seed)
+    kb = kernel_check(model, x, bg, n_points=cfg.n_kernel, n_background=n_kernel_bg, nsamples=cfg.kernel_nsamples,
+                      seed=cfg.seed)
     kc.insert(0, "reference", "elements")
-    kb.insert(0, "reference", "OQMD sample (20)")
+    kb.insert(0, "reference", f"{n_kernel_bg} OQMD train compositions")
     kall = pd.concat([kc, kb], ignore_index=True)
     r.p("Cross-check with the model-agnostic KernelExplainer on a few compositions, each method against the "
         "same reference. Kernel SHAP evaluates the network on mixtures off the composition simplex and "
@@ -220,16 +174,18 @@ def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
 
     x, y = data.test(cfg.n_importance)
     df = occlusion_importance(model, x, y, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
-    found["occlusion"] = df["delta_mae"]
+    found["occlusion"] = df["delta_mae"].where(df["n_containing"] > 0)  # never occluded: not measured
     r.h("Occlusion importance")
     r.p(f"Each element is removed from every one of {len(x)} OQMD test compositions that contains it "
         f"(other fractions renormalised) and the MAE against DFT is measured again. Unoccluded MAE: "
-        f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE is over the whole split (common elements weigh more); "
+        f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE is over all {len(x)} compositions (common elements weigh "
+        f"more; {int((df['n_containing'] == 0).sum())} elements are in none of them); "
         f"ΔMAE affected is the mean over the compositions containing the element. Intervals: "
         f"{df.attrs['ci']:.0%} bootstrap percentile, {cfg.n_bootstrap} resamples.")
     r.table(df.head(20), "occlusion_importance_top")
-    df.to_csv(r.out / "tables" / "occlusion_importance.csv")
-    r.figure(plots.importance_bar(df, title="occlusion importance (OQMD test split)"), "importance_bar",
+    r.csv(df, "occlusion_importance")
+    r.figure(plots.importance_bar(df, title=f"occlusion importance ({len(x)} OQMD test compositions)"),
+             "importance_bar",
              f"ΔMAE ({ENERGY_UNIT}) when the element is removed, top 25, with bootstrap intervals.")
     r.figure(plots.periodic_table_heatmap(df["delta_mae_affected"], title="ΔMAE over compositions containing the element",
                                           label=f"ΔMAE ({ENERGY_UNIT})", fmt="{:.2f}"),
@@ -255,7 +211,10 @@ def _run_alignment(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     r.h("Element-property alignment")
     r.p("Per-element quantities against pymatgen's element data, by Spearman rank correlation: "
         f"**response** is the mean predicted energy ({ENERGY_UNIT}) of the 85 equiatomic binaries AB the "
-        "element forms; **occlusion** is its ΔMAE and **shap** its mean |SHAP| (when those analyses ran).")
+        "element forms; **occlusion** is its ΔMAE and **shap** its mean |SHAP| (when those analyses ran; "
+        "elements they never saw are left out, n). A rank correlation says how a quantity varies with a property "
+        "across elements, not that the model uses the property (the inputs are fractions only); with "
+        f"{len(al)} pairs tested, about {0.05 * len(al):.1f} would reach p < 0.05 by chance alone.")
     r.table(al, "alignment", index=False)
     r.table(resp.sort_values("mean").head(10), "response_most_negative", floatfmt="{:.3f}")
     r.figure(plots.alignment_scatter(q, al, units=units), "alignment_scatter",
@@ -297,7 +256,7 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     from .binaries import ANION_GROUPS, CATION_GROUPS, all_pairs_scan, cation_anion_elements, group_matrix
 
     allp = all_pairs_scan(model, n_grid=cfg.n_grid)
-    allp.to_csv(ensure_dir(r.out / "tables") / "binary_scan_all_pairs.csv", index=False)
+    r.csv(allp, "binary_scan_all_pairs", index=False)
     cations, anions = cation_anion_elements()
     study = allp[allp["A"].isin(cations) & allp["B"].isin(anions)].reset_index(drop=True)
     r.h("Binary systems: x_p against x_e")
@@ -350,11 +309,11 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
         r.p(f"Skipped: {exc}.")
         return
     s = res.systems
-    s.to_csv(ensure_dir(r.out / "tables") / "hull_screen_systems.csv", index=False)
+    r.csv(s, "hull_screen_systems", index=False)
     known = s[s["n_dft_stable"].fillna(0) > 0]
     r.p(f"All {len(s):,} binary systems screened on {cfg.hull_grid + 1} compositions each "
-        "(`hullpack.screening.screen`, bf16 certified in fp32) and compared with the hull of the OQMD "
-        f"compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound. A system "
+        f"(`hullpack.screening.screen`, {res.config.get('precision', 'fp32')} inference) and compared with the "
+        f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound. A system "
         "agrees when every predicted hull vertex matches a DFT-stable composition (within half a grid "
         "step) and vice versa; stability F1 classifies the known compounds as on or above the hull "
         "(DFT against the model's energies at those compositions). Rows: group of the less "
@@ -428,14 +387,19 @@ def _check_config(cfg: ExplainConfig) -> None:
 def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model_path: str | os.PathLike | None = None,
             only: Iterable[str] | None = None, config: ExplainConfig | None = None,
             allow_untrained: bool = False) -> dict[str, Any]:
-    """Run the analyses (``only`` a subset of :data:`ANALYSES`) on ``model``, the model file
-    ``model_path``, or hullpack's shipped default, and write into ``out_dir``: one PNG per figure,
-    ``tables/*.csv``, ``report.md`` (PNG links), ``report.html`` (self-contained) and
-    ``results.json`` (the key numbers, also returned).
+    """Run the analyses (``only``: a subset of :data:`ANALYSES`, or one comma-separated string) on
+    ``model``, the model file ``model_path``, or hullpack's shipped default, and write into
+    ``out_dir``: one PNG per figure, ``tables/*.csv``, ``report.md`` (PNG links), ``report.html``
+    (self-contained) and ``results.json`` (the key numbers, also returned; ``"files"`` lists what
+    was written). An analysis that raises is logged with its traceback and reported as failed
+    (``results["failed"]``: name -> error); the others still run. Figures and tables that an
+    earlier report in ``out_dir`` wrote and this one did not are removed.
     """
     t_start = time.perf_counter()
     cfg = config or ExplainConfig()
-    names = list(ANALYSES) if only is None else [str(a).strip() for a in only]
+    if isinstance(only, str):  # "shap,surrogate", as on the command line
+        only = only.split(",")
+    names = list(ANALYSES) if only is None else [str(a).strip() for a in only if str(a).strip()]
     unknown = [a for a in names if a not in ANALYSES]
     if unknown or not names:
         raise ValueError(f"unknown analyses {unknown}; choose from {', '.join(ANALYSES)}")
@@ -456,20 +420,44 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
     r.numbers["config"] = asdict(cfg)
     data = _Data(cfg.seed)
     found: dict[str, pd.Series] = {}
-    timings = {}
+    timings, failed = {}, {}
+    previous = _files_of_last_report(out)
     for name in [a for a in ANALYSES if a in names]:
         t0 = time.perf_counter()
         log.info("running %s", name)
-        _RUNNERS[name](model, r, data, cfg, found)
+        start = len(r.blocks)
+        try:
+            _RUNNERS[name](model, r, data, cfg, found)
+        except Exception as exc:  # one analysis failing must not lose what the others found
+            log.error("%s failed; the report keeps the other analyses", name, exc_info=True)
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            del r.blocks[start:]
+            r.h(f"{name}: failed")
+            r.p(f"**Failed**: {failed[name]} (the traceback is in the log).")
         timings[name] = round(time.perf_counter() - t0, 2)
-        log.info("%s done in %.1f s", name, timings[name])
+        log.info("%s %s in %.1f s", name, "failed" if name in failed else "done", timings[name])
     r.numbers["seconds"] = timings
+    if failed:
+        r.numbers["failed"] = failed
     r.p("Seconds per analysis: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) + ".")
-    (out / "report.md").write_text(_markdown(r.blocks), encoding="utf-8")
-    (out / "report.html").write_text(_html(r.blocks, out, "XElemNet report"), encoding="utf-8")
+    (out / "report.md").write_text(markdown(r.blocks), encoding="utf-8")
+    (out / "report.html").write_text(to_html(r.blocks, out, "XElemNet report"), encoding="utf-8")
+    r.numbers["files"] = sorted({*r.files, "report.md", "report.html", "results.json"})
     (out / "results.json").write_text(json.dumps(r.numbers, indent=2, default=_json_default), encoding="utf-8")
+    for stale in previous - set(r.numbers["files"]):  # figures and tables of an earlier run into out_dir
+        (out / stale).unlink(missing_ok=True)
     log.info("report written to %s in %.1f s", out, time.perf_counter() - t_start)
     return r.numbers
+
+
+def _files_of_last_report(out: Path) -> set[str]:
+    """The figures and tables an earlier report in ``out`` wrote (its results.json lists them)."""
+    try:
+        files = json.loads((out / "results.json").read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):  # none, or not one of ours
+        return set()
+    # only plain names inside out, as this module writes them
+    return {f for f in files if isinstance(f, str) and re.fullmatch(r"(tables/)?[\w.-]+\.(png|csv)", f)}
 
 
 def _json_default(v: Any):

@@ -81,3 +81,75 @@ def test_core_is_not_linked_against_torch():
     # "(0x00007f79c10e7000)", which can contain "c10"; where ldd finds them depends on the environment)
     needed = [line.split("=>")[0].split()[0].rsplit("/", 1)[-1] for line in out.splitlines() if line.strip()]
     assert not [n for n in needed if n.startswith(("libtorch", "libc10"))], needed
+
+
+# -- an install without the extras -------------------------------------------------------------------
+
+_HEAVY = ("torch", "pandas", "matplotlib", "scipy", "pymatgen", "shap", "sklearn", "pyarrow", "torch_geometric")
+
+
+@pytest.mark.parametrize("code", ["import hullpack", "from hullpack.cli import build_parser; build_parser()"])
+def test_import_and_the_command_line_parser_load_no_heavy_module(code):
+    # `import hullpack` and `hullpack --version` / `--help` load numpy and the core only: torch,
+    # pandas and the optional dependencies load with the subpackage or the command that needs them
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {_HEAVY!r} if m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+# runs the command line with the given modules made unimportable, as in an install without their extra
+_WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None  # `import name` raises ModuleNotFoundError
+from hullpack.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+def _run_without(modules, argv, cwd):
+    return subprocess.run([sys.executable, "-c", _WITHOUT, ",".join(modules), *argv], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_stability_without_pyarrow_names_the_parquet_extra(tmp_path):
+    # pandas' to_parquet raises a plain ImportError of its own ("Unable to find a usable engine;
+    # tried using: 'pyarrow', 'fastparquet'"), which once ended the command with a traceback
+    (tmp_path / "own.csv").write_text("formula,energy\nFe2O3,-1.70\nFeO,-1.40\n")
+    out = _run_without(["pyarrow", "fastparquet"], ["stability", "own.csv", "--reference", "none", "--out", "st"],
+                       tmp_path)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == ('hullpack stability: needs pyarrow, which is not installed: '
+                                                   'pip install "hullpack[parquet]"')
+    assert not (tmp_path / "st" / "stability.parquet").exists()
+
+
+@pytest.mark.parametrize("argv, modules, extra", [
+    (["explain", "--out", "x"], ["shap", "sklearn"], "xai"),
+    (["bench-memory"], ["torch_geometric"], "hep"),
+    (["screen", "--elements", "Fe O", "--plot", "Fe-O", "--out", "s"], ["matplotlib"], "plot"),
+])
+def test_commands_without_their_extra_stop_with_one_line(tmp_path, argv, modules, extra):
+    out = _run_without(modules, argv, tmp_path)
+    assert out.returncode == 2, out.stderr[-2000:]
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert lines[0].startswith(f"hullpack {argv[0]}: ") and f'pip install "hullpack[{extra}]"' in lines[0]
+
+
+def test_importing_the_main_module_runs_nothing():
+    # documentation tools and test collectors import every module of a package: hullpack.__main__
+    # must not run the command line (it printed the help and exited) when imported
+    out = subprocess.run([sys.executable, "-c", "import hullpack.__main__; print('imported')"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == "imported\n", out.stdout[-500:] + out.stderr[-500:]
+
+
+def test_license_metadata_covers_the_code_and_the_shipped_data():
+    from importlib.metadata import metadata
+
+    meta = metadata("hullpack")
+    assert meta["License-Expression"] == "MIT AND CC-BY-4.0"  # the OQMD data are CC BY 4.0
+    files = meta.get_all("License-File") or []
+    assert "LICENSE" in files and "python/hullpack/data/oqmd/SOURCE.md" in files

@@ -10,6 +10,14 @@ Subpackages:
 - :mod:`hullpack.stability`: any composition against a set of known compounds: energy above hull,
   decomposition energy and products, from N-dimensional hulls per chemical space (C++ core).
 - :mod:`hullpack.xai`: SHAP, permutation importance, surrogate trees and the XElemNet analyses.
+- :mod:`hullpack.hep`: synthetic collider events and the GNN memory study (the ``hep`` extra).
+- :mod:`hullpack.compositions`: system enumeration, composition grids and the fp32 layer kernel.
+
+The command line: ``hullpack --help`` (or ``python -m hullpack``). ``import hullpack`` loads only
+numpy and the compiled core; torch, pandas and the optional dependencies load with the subpackage
+that needs them. Features whose optional dependency is missing say which extra installs it
+(``pip install "hullpack[xai]"``): ``pyg``, ``materials``, ``plot``, ``parquet``, ``xai``, ``hep``,
+``screening``, ``stability``, ``all``.
 """
 from . import errors
 from ._core_loader import core as _core

@@ -12,9 +12,10 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 
-from .common import CommandError, missing_extra_message, warnings_as_notes
+from .common import EXTRA_OF, CommandError, missing_extra_message, warnings_as_notes
 
 #: the subcommand modules, in the order ``hullpack --help`` lists them
 COMMANDS = ("info", "train", "predict", "batches", "explain", "bench_memory", "screen", "stability")
@@ -48,6 +49,27 @@ def _add_output_options(parser: argparse.ArgumentParser, default) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
 
 
+def _missing_module(exc: ImportError) -> str | None:
+    """The optional module whose absence raised ``exc``: the module not found (``import pyarrow``),
+    else, for a plain ImportError that a library raises itself, the first optional module its
+    message names (pandas' ``to_parquet`` without pyarrow: "Unable to find a usable engine; tried
+    using: 'pyarrow', 'fastparquet'"). None for a module that is there but lacks a name.
+
+    >>> _missing_module(ModuleNotFoundError("No module named 'sklearn'", name="sklearn"))
+    'sklearn'
+    >>> _missing_module(ImportError("Unable to find a usable engine; tried using: 'pyarrow', 'fastparquet'."))
+    'pyarrow'
+    >>> _missing_module(ImportError("cannot import name 'Foo' from 'pymatgen.core'", name="pymatgen.core")) is None
+    True
+    """
+    if isinstance(exc, ModuleNotFoundError):
+        return exc.name
+    if exc.name is not None:  # "cannot import name 'x' from 'pymatgen.core'": installed, another version
+        return None
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(exc)))
+    return next((module for module in EXTRA_OF if module in words), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"hullpack {args.command}: {exc}", file=sys.stderr)
         return 2
-    except ModuleNotFoundError as exc:  # an optional dependency the command reached without checking
-        message = missing_extra_message(exc.name)
+    except ImportError as exc:  # an optional dependency the command reached without checking
+        message = missing_extra_message(_missing_module(exc))
         if message is None:
             raise
         print(f"hullpack {args.command}: {message}", file=sys.stderr)

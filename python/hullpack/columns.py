@@ -1,5 +1,14 @@
 """The column names hullpack reads from a table of compositions (and a file's suffixes read as a
-table), in one place, without heavy imports: the command line's help lists them too."""
+table), and how a composition cell is read, in one place, without heavy imports: the command line's
+help lists them too.
+
+A header matches a name whatever its case, spaces or hyphens, and with a unit in brackets after it
+(``Formation Energy Per Atom``, ``formation_energy (eV/atom)``); an energy column whose unit is not
+eV/atom (``(meV/atom)``, ``[kJ/mol]``) is refused, named, rather than read as eV/atom.
+"""
+import ast
+import os
+import re
 
 #: columns read as compositions (the first present), unless one is named: the names of Materials
 #: Project (``formula_pretty``, older ``pretty_formula``), AFLOW (``compound``), OQMD (``name``, last:
@@ -9,11 +18,49 @@ COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formu
 #: columns read as energies in eV/atom (the first present), unless one is named: formation energies
 #: under the names of Materials Project, JARVIS, AFLOW and OQMD first (Materials Project's
 #: ``energy_per_atom`` beside them is a total energy), then generic names
-ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_form", "enthalpy_formation_atom",
-                  "delta_e", "energy", "energy_per_atom", "target")
+ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_form", "formation_energy",
+                  "enthalpy_formation_atom", "delta_e", "energy", "energy_per_atom", "target")
+#: the unit of the values of ENERGY_COLUMNS, the only one read
+ENERGY_UNIT = "eV/atom"
 
-#: files read as tables (:func:`hullpack.stability.inputs.read_table`) rather than as text
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+#: files read as tables (:func:`hullpack.stability.inputs.read_table`) rather than as text: CSV, TSV,
+#: Parquet, JSON (records or columns, or a list of pymatgen entries) and JSON lines
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".json", ".json.gz", ".jsonl", ".jsonl.gz")
+
+_UNIT = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")           # "name (unit)", "name [unit]"
+_SEPARATORS = re.compile(r"[\s\-.]+")
+_PER_ATOM = frozenset(("ev/atom", "ev/at", "ev/at.", "evperatom", "evatom^-1", "evatom-1"))  # spaces removed
+# how to convert what a unit says to eV/atom, for the message refusing it
+_CONVERT = {"mev": "divide by 1000", "kj": "divide by 96.485, per mole of atoms", "kcal": "divide by 23.061, per mole "
+            "of atoms", "ry": "multiply by 13.606", "ha": "multiply by 27.211"}
+
+
+def header_key(header) -> tuple[str, str | None]:
+    """A header as the names above are written, and the unit it states (None if none): lower case,
+    words joined by ``_``, the unit in brackets at its end apart.
+
+    >>> header_key("Formation Energy Per Atom"), header_key("formation_energy (meV/atom)")
+    (('formation_energy_per_atom', None), ('formation_energy', 'meV/atom'))
+    """
+    text = str(header).replace("\ufeff", "").strip()
+    m = _UNIT.search(text)
+    unit = m.group(1).strip() if m else None
+    if m:
+        text = text[:m.start()]
+    return _SEPARATORS.sub("_", text.strip().lower()).strip("_"), unit or None
+
+
+def _unit_problem(header, what: str) -> str | None:
+    """Why the energy column ``header`` cannot be read as eV/atom (its unit is another), else None."""
+    key, unit = header_key(header)
+    if unit is None:
+        return None
+    u = "".join(unit.lower().split()).replace("·", "").replace("_", "")
+    if u in _PER_ATOM or (u == "ev" and "atom" in key):
+        return None
+    how = next((v for k, v in _CONVERT.items() if u.startswith(k)), None)
+    return (f"{what} column {str(header)!r} is in {unit}; hullpack reads {ENERGY_UNIT}: convert it"
+            + (f" ({how})" if how else "") + f" and write {ENERGY_UNIT} in its header")
 
 
 def first_present(columns, names) -> str | None:
@@ -45,14 +92,135 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     >>> find_column(["id", "formula"], "dH", ENERGY_COLUMNS, "energy")
     Traceback (most recent call last):
     ValueError: energy column 'dH' is not among the table's columns ['id', 'formula']
+
+    A header is matched by :func:`header_key` when no column has the name as written; a column of
+    energies (``names`` are :data:`ENERGY_COLUMNS`) whose header states a unit other than eV/atom is
+    refused (ValueError saying how to convert it), named or found.
+
+    >>> find_column(["Reduced Formula", "Formation Energy (eV/atom)"], None, ENERGY_COLUMNS, "energy")
+    'Formation Energy (eV/atom)'
+    >>> find_column(["formula", "e_form (meV/atom)"], None, ENERGY_COLUMNS, "energy")
+    Traceback (most recent call last):
+    ValueError: energy column 'e_form (meV/atom)' is in meV/atom; hullpack reads eV/atom: convert it (divide by 1000) and write eV/atom in its header
     """
     columns = list(columns)
     if name is not None:
         if name not in columns:
             raise ValueError(f"{what} column {name!r} is not among the table's columns {listed(columns)}")
-        return name
-    found = first_present(columns, names)
+        found = name
+    else:
+        found = first_present(columns, names)
+        if found is None:
+            keys = {}
+            for c in columns:
+                keys.setdefault(header_key(c)[0], c)
+            found = next((keys[n] for n in names if n in keys), None)
     if found is None and required:
         raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {listed(columns)}; "
                          f"name it" + (f" with {how}" if how else ""))
+    problem = _unit_problem(found, what) if found is not None and tuple(names) == ENERGY_COLUMNS else None
+    if problem:
+        raise ValueError(problem)
     return found
+
+
+def composition_cell(cell, *, keep_bad: bool = False):
+    """A cell of a composition column as the featurizer reads it: an ``{element: amount}`` mapping,
+    also written as text (``"{'Fe': 2.0, 'O': 3.0}"``, a Materials Project ``composition`` saved to
+    CSV), as a dict without the elements whose amount is None (a Parquet file lists every element of
+    its column in each row's mapping, None where the row has none); anything else as it is.
+    ValueError for text in braces that is no such mapping (``keep_bad``: that text as it is, for the
+    featurizer to name).
+
+    >>> composition_cell("{'Fe': 2.0, 'O': 3.0, 'Ni': None}"), composition_cell("Fe2O3")
+    ({'Fe': 2.0, 'O': 3.0}, 'Fe2O3')
+    """
+    if isinstance(cell, str):
+        if not cell.lstrip().startswith("{"):
+            return cell
+        try:
+            value = ast.literal_eval(cell.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            value = None
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        if not isinstance(value, dict) or not value or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                for k, v in value.items()):
+            if keep_bad:
+                return cell
+            raise ValueError(f"{cell[:60]!r} is not a formula, nor an {{element: amount}} mapping such as "
+                             "{'Fe': 2.0, 'O': 3.0}")
+        return value
+    if isinstance(cell, dict):
+        return {k: v for k, v in cell.items() if v is not None}
+    return cell
+
+
+def read_table(path, *, text: bool = False):
+    """A table file as a DataFrame: CSV (``.csv``), TSV (``.tsv``), Parquet (``.parquet``), JSON
+    (``.json``: a list of records, ``{column: {row: value}}``, an API answer's ``{"data": [...]}``,
+    or a list of pymatgen entries saved with monty, read as ``entry_id``, ``formula`` and their
+    ``energy_per_atom``) or JSON lines (``.jsonl``), each also gzipped (``.gz``). Empty cells are
+    missing values, and nothing else is (a formula "NaN" stays text). ``text``: a CSV's cells as
+    written (``007`` stays ``007``), not read as numbers."""
+    import pandas as pd
+
+    path = str(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    lower = path.lower().removesuffix(".gz")
+    if lower.endswith(".parquet"):
+        return pd.read_parquet(path)
+    if not path.lower().endswith(TABLE_SUFFIXES):
+        raise ValueError(f"{path}: expected a table: {', '.join(TABLE_SUFFIXES)}")
+    if lower.endswith((".json", ".jsonl")):
+        return _read_json(path, lines=lower.endswith(".jsonl"))
+    sep, kind = ("\t", "TSV") if lower.endswith(".tsv") else (",", "CSV")
+    try:
+        df = pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=str if text else None)
+    except pd.errors.ParserError as exc:  # a row with more fields than the header
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        where = (f"line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}" if m
+                 else str(exc).strip())
+        raise ValueError(f"{path}: {where}: expected a {kind} file, one row per line, values separated by "
+                         + ("tabs" if kind == "TSV" else "commas (quote a value that holds a comma)")) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): expected a {kind} file") from None
+    if kind == "CSV" and len(df.columns) == 1 and any(c in str(df.columns[0]) for c in (";", "\t")):
+        raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas"
+                         + (" (a file of tab-separated values: name it .tsv)" if "\t" in str(df.columns[0]) else ""))
+    return df
+
+
+def _read_json(path: str, lines: bool):
+    import gzip
+    import json
+
+    import pandas as pd
+
+    try:
+        with (gzip.open if path.lower().endswith(".gz") else open)(path, "rt", encoding="utf-8-sig") as f:
+            data = [json.loads(line) for line in f if line.strip()] if lines else json.load(f)
+    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):  # an API answer
+        data = data["data"]
+    if not data:
+        raise ValueError(f"{path}: no rows (an empty {'file' if lines else 'JSON ' + type(data).__name__})")
+    if isinstance(data, list) and data and all(isinstance(d, dict) and "Entry" in str(d.get("@class", ""))
+                                               for d in data):
+        try:
+            from monty.json import MontyDecoder
+        except ImportError:
+            raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install hullpack[materials])") from None
+        entries = MontyDecoder().process_decoded(data)
+        return pd.DataFrame({"entry_id": [getattr(e, "entry_id", None) for e in entries],
+                             "formula": [e.composition.reduced_formula for e in entries],
+                             "energy_per_atom": [float(e.energy_per_atom) for e in entries]})
+    if isinstance(data, list) and all(isinstance(d, dict) for d in data):
+        return pd.DataFrame.from_records(data)
+    if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+        return pd.DataFrame(data).reset_index(drop=True)  # {column: {row: value}}
+    raise ValueError(f"{path}: expected a JSON list of records ({{column: value}}), {{column: {{row: value}}}} or "
+                     "a list of pymatgen entries")

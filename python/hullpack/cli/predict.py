@@ -18,8 +18,9 @@ _ENERGY = "dH_eV_per_atom"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("formulas", nargs="*", help="formulas such as Fe2O3 NaCl")
-    p.add_argument("--file", help="more formulas: a CSV (.csv, .csv.gz) or Parquet file with a formula column (the "
-                   "file hullpack stability reads; the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or --column), "
+    p.add_argument("--file", help="more formulas: a table (" + ", ".join(TABLE_SUFFIXES) + ") with a formula "
+                   "column (the file hullpack stability reads; the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
+                   "--column), "
                    "or a text file of one formula per line (blank lines and lines starting with # are skipped); "
                    "a table's other columns are printed after the prediction, as written (a column already named "
                    "formula or " + _ENERGY + " as input_formula, input_" + _ENERGY + ")")
@@ -90,9 +91,12 @@ def run(args: argparse.Namespace) -> int:
         where += [f"--file {line}" for line in lines]
     if not formulas:
         raise CommandError("no formulas: give them as arguments (hullpack predict Fe2O3 NaCl) or with --file")
+    from hullpack.columns import composition_cell
     from hullpack.elemnet import load_model, load_pretrained, parse_formulas
+    from hullpack.naming import amounts_formula
 
-    x, bad = parse_formulas(formulas)
+    cells = [composition_cell(f, keep_bad=True) for f in formulas]
+    x, bad = parse_formulas(cells)
     if bad and args.errors == "raise":
         raise CommandError(_describe(bad, where) + " (--errors skip or nan to go on without them)")
     if bad:
@@ -100,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
               f"({'left out' if args.errors == 'skip' else 'printed as nan'})", file=sys.stderr)
     ok = np.ones(len(formulas), dtype=bool)
     ok[[i for i, _, _ in bad]] = False
+    for i in np.flatnonzero(ok):  # a mapping ({'Fe': 2.0, 'O': 3.0}) printed as the formula it is (Fe2O3)
+        if isinstance(cells[i], dict):
+            formulas[i] = amounts_formula(list(cells[i]), [float(a) for a in cells[i].values()])
     model = load_model(args.model) if args.model else load_pretrained()
     energies = np.full(len(formulas), np.nan)
     if ok.any():

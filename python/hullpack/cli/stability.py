@@ -9,7 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import COMPOSITION_COLUMNS, plural, positive_int
+from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, plural, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,8 @@ _ON_HULL = 5e-5  # eV/atom: a reference entry this close to its hull is on it (t
 
 NAME = "stability"
 HELP = "energy above hull, decomposition energy and products of any composition"
-DESCRIPTION = ("Stability of every composition of FILE (CSV or Parquet with a 'formula' column): against "
+DESCRIPTION = ("Stability of every composition of FILE (a table: CSV, TSV, Parquet, JSON, JSON lines or pymatgen "
+               "entries, with a 'formula' column): against "
                "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
                "FILE's energy column (formation_energy_per_atom, e_form, delta_e, energy, ... or --energy-column), "
                "or from an ElemNet model (--model). Or formulas on the command line, each against the shipped "
@@ -31,7 +32,7 @@ DESCRIPTION = ("Stability of every composition of FILE (CSV or Parquet with a 'f
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="+", metavar="FILE | FORMULA[=ENERGY] ...",
-                   help="a CSV (.csv, .csv.gz) or Parquet file with a 'formula' column, or formulas such as "
+                   help="a table (" + ", ".join(TABLE_SUFFIXES) + ") with a 'formula' column, or formulas such as "
                         "Fe3O4 LiFePO4, each with its formation energy in eV/atom if you have one (Fe3O4=-1.65)")
     p.add_argument("--reference", metavar="oqmd|FILE|none",
                    help="compare each composition with this set: 'oqmd' (the shipped 341,614 OQMD compounds), "
@@ -49,9 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "and no reference they always do)")
     p.add_argument("--column", help="the composition column (default: the first of "
                    + ", ".join(COMPOSITION_COLUMNS) + ")")
-    p.add_argument("--energy-column", help="FILE's energy column (default: the first of "
-                   "formation_energy_per_atom, formation_energy_peratom, e_form, enthalpy_formation_atom, "
-                   "delta_e, energy, energy_per_atom, target)")
+    p.add_argument("--energy-column", help="FILE's energy column, in eV/atom (default: the first of "
+                   + ", ".join(ENERGY_COLUMNS) + ", whatever the case, spaces or a unit in brackets)")
     p.add_argument("--reference-energy-column", metavar="NAME",
                    help="the energy column of the --reference FILE (default: as for FILE)")
     p.add_argument("--out", default="hullpack-stability",
@@ -73,7 +73,7 @@ def _energy_column(df, name: str | None, where: str) -> str | None:
     try:
         return find_column(df.columns, name, ENERGY_COLUMNS, "energy", required=False)
     except ValueError as exc:
-        raise ValueError(f"--energy-column: {where}: {exc}") from None
+        raise ValueError(f"{'--energy-column: ' if name else ''}{where}: {exc}") from None
 
 
 def _numeric_columns(df, column: str | None) -> list[str]:

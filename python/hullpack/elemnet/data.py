@@ -88,6 +88,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     """
     import warnings
 
+    from ..columns import composition_cell
     from ..errors import CompositionError
     from .featurize import describe_bad, parse_formulas
 
@@ -95,7 +96,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
         raise ValueError(f"errors={errors!r}: expected 'raise' or 'skip'")
     formula_column, energy_column = table_columns(table, formula_column=formula_column,
                                                   energy_column=energy_column)
-    x, bad = parse_formulas(table[formula_column])
+    x, bad = parse_formulas([composition_cell(v, keep_bad=True) for v in table[formula_column]])
     y = pd.to_numeric(table[energy_column], errors="coerce").to_numpy(np.float64)
     _check_formation_energies(y, energy_column)
     bad_rows = {i for i, _, _ in bad}
@@ -142,15 +143,27 @@ def _check_formation_energies(y: np.ndarray, column: str) -> None:
     finite = y[np.isfinite(y)]
     if not finite.size:
         return
-    median, (lo, hi) = float(np.median(finite)), TARGET_RANGE
-    if lo < median < TOTAL_ENERGY_MEDIAN:
+    median = float(np.median(finite))
+    if TARGET_RANGE[0] < median < TOTAL_ENERGY_MEDIAN:
         why = "total energies (such as Materials Project's energy_per_atom), not formation energies?"
-    elif not lo < median < hi:
-        why = f"another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within {lo:g}..{hi:g} eV/atom."
     else:
-        return
+        why = other_unit(median)
+        if why is None:
+            return
     raise ValueError(f"energy column {column!r}: the median is {median:.4g} eV/atom: {why} Give formation "
                      "energies in eV/atom (--energy-column or energy_column= names their column)")
+
+
+def other_unit(median: float) -> str | None:
+    """Why energies of this median (read as eV/atom) seem to be in another unit, as a message; None
+    when it lies within :data:`TARGET_RANGE`, where formation energies in eV/atom lie.
+
+    >>> other_unit(-1399.0)
+    "another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within -20..5 eV/atom."
+    """
+    lo, hi = TARGET_RANGE
+    return None if lo < median < hi else \
+        f"another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within {lo:g}..{hi:g} eV/atom."
 
 
 def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,

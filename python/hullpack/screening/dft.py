@@ -84,7 +84,8 @@ class DFTCompounds:
     @classmethod
     def read(cls, source, energies=None, *, name: str | None = None, column: str | None = None) -> "DFTCompounds":
         """Known compounds from your own database, to compare a screen with (``screen(...,
-        compare_dft=...)``, ``hullpack screen --dft FILE``): a CSV or Parquet path, a DataFrame,
+        compare_dft=...)``, ``hullpack screen --dft FILE``): a table file (CSV, TSV, Parquet, JSON,
+        JSON lines: :func:`hullpack.columns.read_table`), a DataFrame,
         formulas, pymatgen entries, any form :func:`hullpack.stability.inputs.parse` reads.
         Formulas: the column ``column``, else the first present of
         :data:`~hullpack.stability.inputs.COMPOSITION_COLUMNS`: ``formula`` (JARVIS, OQMD),
@@ -92,10 +93,11 @@ class DFTCompounds:
         ``reduced_formula``, ``compound`` (AFLOW). Energies are formation energies in eV/atom, the
         elements at 0: ``energies`` (values or a column name), else the first present of
         :data:`~hullpack.stability.inputs.ENERGY_COLUMNS`: ``formation_energy_per_atom``
-        (Materials Project), ``formation_energy_peratom`` (JARVIS), ``e_form``,
+        (Materials Project), ``formation_energy_peratom`` (JARVIS), ``e_form``, ``formation_energy``,
         ``enthalpy_formation_atom`` (AFLOW), ``delta_e`` (OQMD), ``energy``, ``energy_per_atom``,
         ``target``. Total energies are refused (an element below 0 eV/atom, or a median below -4
-        eV/atom; Materials Project's ``energy_per_atom`` is one). Bad rows (unparsable, unknown
+        eV/atom; Materials Project's ``energy_per_atom`` is one), and so are other units (a header's
+        ``(meV/atom)``, or a median outside -20..5 eV/atom). Bad rows (unparsable, unknown
         elements, energies missing or outside ElemNet's -20..5 eV/atom) are left out, named by a
         warning; rows of one element (the hull's ends, at 0 by definition) or more than 4 are left
         out. ``name`` (default: the file's name, else "reference") labels the set.

@@ -22,20 +22,20 @@ differently ("FeO", "Fe2O2") get bit-identical float64 fractions.
 from __future__ import annotations
 
 import math
-import os
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, find_column
+from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, read_table
+from ..elemnet.data import other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
+from ..errors import HullInputError
 from ..naming import amounts_formula, formulas, systems
 
-__all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "COMPOSITION_COLUMNS",
-           "ENERGY_COLUMNS"]
+__all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "unit_signs",
+           "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
 
 #: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
 TOTAL_ENERGY_MEDIAN = -4.0
@@ -278,14 +278,17 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
     problems: dict[int, str] = {}
     strings, mappings = [], []
     for i, item in enumerate(items):
-        if type(item) is str:
-            if item[:1] != "{" and not item[:2].strip().startswith("{"):
-                strings.append(i)
-                continue
-            try:  # a mapping written out: a Materials Project composition column saved as text
-                mappings.append((i, _mapping_text(item)))
+        if type(item) is str or type(item) is dict:
+            try:  # a mapping written out (a Materials Project composition column saved as text), or from Parquet
+                item = composition_cell(item)
             except ValueError as exc:
                 problems[i] = str(exc)
+                continue
+            if type(item) is str:
+                strings.append(i)
+            else:
+                items[i] = item  # shown without the absent elements
+                mappings.append((i, item))
             continue
         if _is_entry(item):
             energies_from_entries[i] = float(item.energy_per_atom)
@@ -332,26 +335,6 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), problems, n
     return (np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v), np.concatenate(parts_f32),
             problems, n)
-
-
-def _mapping_text(text: str) -> dict:
-    """``"{'Fe': 2.0, 'O': 3.0}"`` (a composition mapping written as text, as a table of pymatgen
-    compositions or Materials Project documents is saved) as a dict; ValueError if it is not one.
-
-    >>> _mapping_text("{'Fe': 2.0, 'O': 3.0}"), _mapping_text('{"Na": 1}')
-    ({'Fe': 2.0, 'O': 3.0}, {'Na': 1})
-    """
-    import ast
-
-    try:
-        value = ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        value = None
-    if not isinstance(value, dict) or not value or not all(
-            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items()):
-        raise ValueError(f"{text[:60]!r} is not a formula, nor an {{element: amount}} mapping such as "
-                         "{'Fe': 2.0, 'O': 3.0}")
-    return value
 
 
 def _text(item) -> str:
@@ -405,34 +388,12 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
             problems[int(r)] = "energy is missing" if int(r) in missing else f"energy is not finite ({e[r]})"
     texts = items if not isinstance(items, np.ndarray) else [f"row {i}" for i in range(n)]
     names = _names(offsets, cols.astype(np.int32), vals, total64, amounts64, texts)
-    return Parsed(offsets, cols.astype(np.int32), vals.astype(np.float64), e, names, dict(sorted(problems.items())),
-                  pd.Index(index), texts)
-
-
-def read_table(path, *, text: bool = False) -> pd.DataFrame:
-    """A CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``) file as a DataFrame; empty cells are
-    missing values, and nothing else is (a formula "NaN" stays text). ``text``: a CSV's cells as
-    written (``007`` stays ``007``), not read as numbers."""
-    path = str(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such file")
-    if path.lower().endswith(".parquet"):
-        return pd.read_parquet(path)
-    if not path.lower().endswith(TABLE_SUFFIXES):
-        raise ValueError(f"{path}: expected a CSV (.csv, .csv.gz) or Parquet (.parquet) file")
-    try:
-        df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str if text else None)
-    except pd.errors.ParserError as exc:  # a row with more fields than the header
-        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        where = (f"line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}" if m
-                 else str(exc).strip())
-        raise ValueError(f"{path}: {where}: expected a CSV file, one row per line, values separated by commas "
-                         "(quote a value that holds a comma)") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): expected a CSV file") from None
-    if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (";", "\t")):
-        raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas")
-    return df
+    parsed = Parsed(offsets, cols.astype(np.int32), vals.astype(np.float64), e, names,
+                    dict(sorted(problems.items())), pd.Index(index), texts)
+    unit = unit_signs(parsed) if require_energies else None
+    if unit is not None:
+        raise HullInputError(f"energies: {unit}")
+    return parsed
 
 
 def _describe(item) -> str:
@@ -489,6 +450,31 @@ def _as_energies(e: np.ndarray, n: int) -> np.ndarray:
     return e
 
 
+def _lowest_of_elements(parsed: Parsed) -> pd.Series:
+    """Each element's lowest elemental entry (valid rows), by element id."""
+    unary = parsed.valid & (parsed.n_elements == 1)
+    return pd.Series(parsed.energies[unary]).groupby(parsed.elements[parsed.offsets[:-1][unary]]).min()
+
+
+def unit_signs(parsed: Parsed) -> str | None:
+    """Why ``parsed``'s energies look like formation energies in another unit than eV/atom (None if
+    they do not): every elemental entry at 0 (within 0.1 eV/atom; or none), but a median outside
+    :data:`~hullpack.elemnet.data.TARGET_RANGE` (:func:`~hullpack.elemnet.data.other_unit`; meV/atom
+    and kJ/mol are 1000 and 96 times larger). :func:`parse` refuses such energies.
+
+    >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1.7, -1.4], require_energies=False))
+    >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1700, -1400], require_energies=False))
+    "median energy -700 eV/atom: another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom"
+    """
+    e = parsed.energies[parsed.valid]
+    e = e[np.isfinite(e)]
+    if not len(e) or (np.abs(_lowest_of_elements(parsed)) > 0.1).any():  # elements away from 0: another convention
+        return None
+    median = float(np.median(e))
+    why = other_unit(median)
+    return None if why is None else f"median energy {median:.4g} eV/atom: {why} Give formation energies in eV/atom"
+
+
 def total_energy_signs(parsed: Parsed) -> str | None:
     """Why ``parsed``'s energies look like total energies per atom rather than formation energies
     (None if they do not): an element's lowest entry more than 0.1 eV/atom below 0 (its formation
@@ -501,12 +487,9 @@ def total_energy_signs(parsed: Parsed) -> str | None:
     >>> total_energy_signs(parse(["Na", "NaCl"], [0.0, -2.1])) is None
     True
     """
-    valid = parsed.valid
-    e = parsed.energies[valid]
-    unary = valid & (parsed.n_elements == 1)
-    if unary.any():
-        el = parsed.elements[parsed.offsets[:-1][unary]]
-        lowest = pd.Series(parsed.energies[unary]).groupby(el).min()
+    e = parsed.energies[parsed.valid]
+    lowest = _lowest_of_elements(parsed)
+    if len(lowest):
         off = lowest[lowest < -0.1]
         if len(off):
             listed = ", ".join(sorted(f"{ALL_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])

@@ -1,0 +1,182 @@
+"""Tables as other materials databases export them, read by every command that takes a user's table
+(stability, screen --dft, train --data, predict --file): Materials Project documents saved to Parquet,
+JSON, JSON lines or CSV (compositions as mappings), pymatgen entries saved with monty, TSV files,
+headers with units, and energies in another unit than eV/atom refused rather than read as eV/atom."""
+import gzip
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hullpack.columns import ENERGY_COLUMNS, composition_cell, find_column, read_table
+from hullpack.elemnet.data import table_arrays
+from hullpack.errors import HullInputError, ScreeningError
+from hullpack.screening.dft import DFTCompounds
+from hullpack.stability import stability
+
+FORMULAS = ["Fe", "O2", "Fe2O3", "Fe2O3", "Fe3O4", "FeO", "LiFeO2", "Li2O", "Li"]
+AMOUNTS = [{"Fe": 1.0}, {"O": 2.0}, {"Fe": 4.0, "O": 6.0}, {"Fe": 2.0, "O": 3.0}, {"Fe": 3.0, "O": 4.0},
+           {"Fe": 1.0, "O": 1.0}, {"Li": 1.0, "Fe": 1.0, "O": 2.0}, {"Li": 2.0, "O": 1.0}, {"Li": 1.0}]
+FORMATION = [0.0, 0.0, -1.70, -1.664, -1.60, -1.30, -1.55, -2.07, 0.0]
+# total energies of the elements (eV/atom), as a DFT code gives them
+MU = {"Fe": -8.47, "O": -4.95, "Li": -1.91}
+
+
+def mp_docs() -> pd.DataFrame:
+    """A Materials Project summary-documents table (mp_api's fields) of the compounds above."""
+    return pd.DataFrame({"material_id": [f"mp-{i}" for i in range(len(FORMULAS))], "formula_pretty": FORMULAS,
+                         "formation_energy_per_atom": FORMATION, "energy_above_hull": 0.0,
+                         "energy_per_atom": [f - 5.0 for f in FORMATION], "is_stable": False,
+                         "composition": AMOUNTS})
+
+
+def pymatgen_e_above_hull(amounts, energies_per_atom):
+    pmg = pytest.importorskip("pymatgen.analysis.phase_diagram")
+    from pymatgen.core import Composition
+
+    entries = [pmg.PDEntry(Composition(a), e * sum(a.values())) for a, e in zip(amounts, energies_per_atom)]
+    diagram = pmg.PhaseDiagram(entries)
+    return np.array([diagram.get_e_above_hull(e) for e in entries])
+
+
+def test_a_parquet_of_materials_project_documents_is_read_by_every_command(tmp_path):
+    """Parquet stores the mapping column as a struct of every element in the column: each row's
+    mapping comes back with None for the elements it lacks. Those are no amounts: every row was bad
+    ('amount of Li is None') in stability, screen --dft and train."""
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "mp.parquet"
+    mp_docs().to_parquet(path)
+    assert read_table(path).composition[0] == {"Fe": 1.0, "O": None, "Li": None}  # as pyarrow gives it back
+    t = stability(read_table(path))
+    assert t.problem.isna().all() and t.formula.tolist()[:3] == ["Fe", "O2", "Fe2O3"]
+    assert t.input[2] == "{'Fe': 4.0, 'O': 6.0}"  # as written, without the elements it lacks
+    assert np.abs(t.e_above_hull.to_numpy() - pymatgen_e_above_hull(AMOUNTS, FORMATION)).max() < 1e-9
+    assert len(DFTCompounds.read(path).energy) == 5  # compounds of 2 to 4 elements, one per composition
+    x, y = table_arrays(read_table(path))
+    assert len(y) == len(FORMULAS) and x[2].tolist() == x[3].tolist()  # Fe4O6 is Fe2O3
+
+
+def test_training_and_predict_read_compositions_written_as_text(tmp_path, capsys):
+    """A Materials Project table saved to CSV holds its compositions as text ({'Fe': 2.0, ...}),
+    the column hullpack reads first: training left out every row, predict refused them all."""
+    from hullpack.cli import main
+
+    path = tmp_path / "mp.csv"
+    mp_docs().to_csv(path, index=False)
+    assert read_table(path).composition[2] == "{'Fe': 4.0, 'O': 6.0}"
+    x, y = table_arrays(read_table(path))
+    assert len(y) == len(FORMULAS) and np.allclose(x.sum(axis=1), 1)
+    assert main(["predict", "--file", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("formula,dH_eV_per_atom,material_id,formula_pretty")
+    # the composition is printed as the formula it is (as written: Fe4O6), not as a mapping
+    assert [line.split(",")[0] for line in lines[1:5]] == ["Fe", "O2", "Fe4O6", "Fe2O3"]
+    assert composition_cell("{'Fe': 4.0, 'O': None}") == {"Fe": 4.0}
+    with pytest.raises(ValueError, match="is not a formula, nor an {element: amount} mapping"):
+        composition_cell("{Fe: 2}")
+
+
+@pytest.mark.parametrize("write", ["records", "columns", "api", "lines", "lines.gz", "tsv"])
+def test_json_json_lines_and_tsv_files_are_tables(tmp_path, write):
+    docs = mp_docs()
+    if write == "tsv":
+        path = tmp_path / "mp.tsv"
+        docs.drop(columns="composition").to_csv(path, sep="\t", index=False)
+    elif write.startswith("lines"):
+        path = tmp_path / f"mp.json{write[5:]}".replace(".json", ".jsonl")
+        text = docs.to_json(orient="records", lines=True)
+        path.write_bytes(gzip.compress(text.encode()) if write.endswith(".gz") else text.encode())
+    elif write == "api":  # the REST answer: {"data": [...], "meta": {...}}
+        path = tmp_path / "mp.json"
+        path.write_text(json.dumps({"data": json.loads(docs.to_json(orient="records")), "meta": {"total_doc": 9}}))
+    else:
+        path = tmp_path / "mp.json"
+        docs.to_json(path, orient=write)
+    table = read_table(path)
+    assert table.material_id.tolist() == docs.material_id.tolist()
+    t = stability(table)
+    assert t.problem.isna().all() and t.material_id.tolist() == docs.material_id.tolist()
+    assert np.abs(t.e_above_hull.to_numpy() - pymatgen_e_above_hull(AMOUNTS, FORMATION)).max() < 1e-9
+
+
+def test_pymatgen_entries_saved_with_monty_are_a_table_of_total_energies(tmp_path, capsys):
+    """ComputedEntry and ComputedStructureEntry lists (what mp_api's get_entries returns) saved with
+    MontyEncoder: their energy_per_atom are total energies, with the elements' own entries."""
+    pytest.importorskip("pymatgen")
+    from monty.json import MontyEncoder
+    from pymatgen.analysis.phase_diagram import PhaseDiagram
+    from pymatgen.core import Composition, Lattice, Structure
+    from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry
+
+    entries = []
+    for i, (a, ef) in enumerate(zip(AMOUNTS, FORMATION)):
+        c = Composition(a)
+        entries.append(ComputedEntry(c, sum(n * MU[el.symbol] for el, n in c.items()) + c.num_atoms * ef,
+                                     entry_id=f"mp-{i}"))
+    rocksalt = Structure(Lattice.cubic(4.3), ["Fe", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    entries.append(ComputedStructureEntry(rocksalt, 2 * (0.5 * MU["Fe"] + 0.5 * MU["O"] - 1.25), entry_id="mp-rs"))
+    path = tmp_path / "entries.json"
+    path.write_text(json.dumps(entries, cls=MontyEncoder))
+    table = read_table(path)
+    assert table.columns.tolist() == ["entry_id", "formula", "energy_per_atom"]
+    assert table.entry_id.tolist()[-1] == "mp-rs" and table.formula.tolist()[2] == "Fe2O3"
+    t = stability(table)
+    diagram = PhaseDiagram(entries)
+    expected = [diagram.get_e_above_hull(e) for e in entries]
+    assert t.problem.isna().all() and np.abs(t.e_above_hull.to_numpy() - expected).max() < 1e-9
+    from hullpack.cli import main
+
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "energies: column 'energy_per_atom'" in out and "Fe2O3   Fe-O    stable by 0.2067" in out
+    assert "FeO     Fe-O    above hull by 0.1167  decomposes to 0.833333 Fe2O3 + 0.166667 Fe" in out  # the rocksalt
+
+
+@pytest.mark.parametrize("header", ["formation_energy (eV/atom)", "Formation Energy [eV/atom]",
+                                    "Formation Energy Per Atom", "formation_energy_per_atom (eV)",
+                                    "E_form [eV per atom]", "\ufeffdelta_e"])
+def test_headers_with_units_case_and_spaces_are_found(header):
+    # before, none was found: 'no energy column hullpack knows, but columns of numbers [...]'
+    df = pd.DataFrame({"Reduced Formula": FORMULAS, header: FORMATION})
+    assert find_column(df.columns, None, ENERGY_COLUMNS, "energy") == header
+    t = stability(df)
+    assert t.problem.isna().all() and t.stable.tolist()[2] is True
+
+
+@pytest.mark.parametrize("header, how", [("formation_energy (meV/atom)", "divide by 1000"),
+                                         ("delta_e [kJ/mol]", "divide by 96.485"),
+                                         ("formation_energy_per_atom (Ry/atom)", "multiply by 13.606"),
+                                         ("e_form (eV/f.u.)", "")])
+def test_an_energy_column_in_another_unit_is_refused_by_its_header(tmp_path, capsys, header, how):
+    df = pd.DataFrame({"formula": FORMULAS, header: FORMATION})
+    with pytest.raises(ValueError, match=re.escape(f"energy column '{header}' is in {header.split()[-1][1:-1]}; "
+                                                   "hullpack reads eV/atom: convert it")):
+        stability(df)
+    with pytest.raises(ValueError, match="hullpack reads eV/atom"):  # named, it is in that unit all the same
+        find_column(df.columns, header, ENERGY_COLUMNS, "energy")
+    path = tmp_path / "mev.csv"
+    df.to_csv(path, index=False)
+    from hullpack.cli import main
+
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert how in err and "--energy-column" not in err  # not said to come from an option not given
+
+
+@pytest.mark.parametrize("scale", [1000.0, 96.485])
+def test_formation_energies_in_mev_or_kj_per_mol_are_refused(tmp_path, scale):
+    """With the elements at 0, meV/atom and kJ/mol were read as eV/atom: energies above hull of
+    tens of eV/atom, no complaint. Now stability and screen --dft say it, as training did."""
+    df = pd.DataFrame({"formula": FORMULAS, "formation_energy_per_atom": np.array(FORMATION) * scale})
+    with pytest.raises(HullInputError, match=r"energies: median energy -1\d+(\.\d+)? eV/atom: another unit "
+                                             r"\(meV/atom, kJ/mol\)\?"):
+        stability(df)
+    with pytest.raises(ScreeningError, match="another unit"):
+        DFTCompounds.read(df, name="mine")
+    with pytest.raises(ValueError, match="another unit"):
+        table_arrays(df)
+    # total energies with each element's entry are a convention of their own: not another unit
+    totals = np.array(FORMATION) + [sum(MU[s] * n for s, n in a.items()) / sum(a.values()) for a in AMOUNTS]
+    assert stability(pd.DataFrame({"formula": FORMULAS, "energy_per_atom": totals * 10})).problem.isna().all()

@@ -1,15 +1,18 @@
 """The package as a wheel delivers it: one version, every file shipped, a manylinux tag, and an
 OpenMP core that runs with threads next to torch's, whichever of the two is imported first.
 
-The wheel checks need a built wheel: ``.ci/wheel`` builds and repairs one and runs this file with
-``HULLPACK_WHEEL=path/to/hullpack-*.whl``; elsewhere they are skipped.
+The wheel checks need a built wheel: ``.ci/wheel`` builds an sdist, the wheel from it, repairs the
+wheel and runs this file with ``HULLPACK_WHEEL=path/to/hullpack-*.whl`` and
+``HULLPACK_SDIST=path/to/hullpack-*.tar.gz``; elsewhere those checks are skipped.
 """
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
 import zipfile
+from email.parser import Parser
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,11 @@ import hullpack
 ROOT = Path(__file__).resolve().parents[1]
 WHEEL = os.environ.get("HULLPACK_WHEEL")
 needs_wheel = pytest.mark.skipif(not WHEEL, reason="set HULLPACK_WHEEL to a built wheel (.ci/wheel does)")
+SDIST = os.environ.get("HULLPACK_SDIST")
+needs_sdist = pytest.mark.skipif(not SDIST, reason="set HULLPACK_SDIST to a built sdist (.ci/wheel does)")
+#: files no distribution carries: build trees, caches, compiled objects, environments
+JUNK = re.compile(r"(^|/)(build|dist|__pycache__|\.pytest_cache|\.hypothesis|\.venv|venv|CMakeFiles|[^/]*\.egg-info)(/|$)"
+                  r"|\.(pyc|pyo|o|obj|a)$|(^|/)\.git/")
 
 
 def test_version_has_one_home():
@@ -106,3 +114,68 @@ def test_wheel_is_manylinux():
         pytest.skip("auditwheel is not installed")
     assert show.returncode == 0, show.stderr
     assert re.search(r'consistent\s+with\s+the\s+following\s+platform\s+tag:\s+"manylinux_2_\d+_', show.stdout), show.stdout
+
+
+def _wheel_metadata():
+    wheel = zipfile.ZipFile(WHEEL)
+    name = next(n for n in wheel.namelist() if re.fullmatch(r"hullpack-[^/]+\.dist-info/METADATA", n))
+    return Parser().parsestr(wheel.read(name).decode()), wheel.namelist()
+
+
+@needs_wheel
+def test_wheel_metadata():
+    meta, names = _wheel_metadata()
+    assert meta["Name"] == "hullpack" and meta["Version"] == hullpack.__version__
+    assert meta["Requires-Python"] == ">=3.10"
+    assert meta["License-Expression"] == "MIT AND CC-BY-4.0"
+    licences = {n.split(".dist-info/licenses/", 1)[1] for n in names if ".dist-info/licenses/" in n}
+    assert {"LICENSE", "python/hullpack/data/oqmd/SOURCE.md"} <= licences
+    assert meta["Description-Content-Type"] == "text/markdown" and "## Install" in meta.get_payload()
+    requires = meta.get_all("Requires-Dist")
+    base = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0] for r in requires if "extra ==" not in r}
+    assert base == {"numpy", "torch", "pandas", "tqdm"}
+    assert all(re.search(r">=\d", r) for r in requires if "extra ==" not in r)  # each with a lower bound
+    assert {"pyg", "materials", "plot", "parquet", "xai", "hep", "screening", "stability", "all"} <= set(
+        meta.get_all("Provides-Extra"))
+    entry_points = zipfile.ZipFile(WHEEL).read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
+    assert "hullpack = hullpack.cli:main" in entry_points.decode()
+
+
+@needs_wheel
+def test_wheel_carries_no_build_junk_or_tests():
+    _, names = _wheel_metadata()
+    assert [n for n in names if JUNK.search(n) or n.startswith(("tests/", "hullpack/tests/"))] == []
+    assert {n.split("/")[0] for n in names} <= {"hullpack", "hullpack.libs", f"hullpack-{hullpack.__version__}.dist-info"}
+
+
+@needs_sdist
+def test_sdist_has_what_a_build_needs_and_must_ship():
+    with tarfile.open(SDIST) as sdist:
+        members = {m.name.split("/", 1)[1]: m for m in sdist.getmembers() if "/" in m.name}
+    for needed in ("pyproject.toml", "CMakeLists.txt", "LICENSE", "README.md", "PKG-INFO",
+                   "python/hullpack/_version.py", "python/hullpack/_core.pyi", "python/hullpack/py.typed",
+                   "python/hullpack/data/oqmd/SOURCE.md", "python/hullpack/data/oqmd/train.csv.gz",
+                   "python/hullpack/data/elemnet_default.pt", "constraints/cpu.txt"):
+        assert needed in members, needed
+    assert any(n.startswith("csrc/include/hullpack/") for n in members) and any(
+        re.fullmatch(r"csrc/[^/]+\.cpp", n) for n in members)
+    assert [n for n in members if JUNK.search(n) or n.endswith((".so", ".whl"))] == []
+    # the shipped model and data are the large files; nothing else above 1 MB
+    large = sorted(n for n, m in members.items() if m.size > 1_000_000)
+    assert large == ["python/hullpack/data/elemnet_default.pt", "python/hullpack/data/oqmd/train.csv.gz"], large
+
+
+@pytest.mark.skipif(not WHEEL, reason="checks the installed wheel's command line (.ci/wheel)")
+@pytest.mark.parametrize("argv, modules, extra", [
+    (["explain", "--out", "x"], ("shap", "sklearn", "scipy"), "xai"),
+    (["bench-memory"], ("torch_geometric",), "hep"),
+])
+def test_installed_command_without_its_extra_stops_with_one_line(tmp_path, argv, modules, extra):
+    # .ci/wheel installs hullpack[screening]: the xai and hep extras are not there
+    if not any(subprocess.run([sys.executable, "-c", f"import {m}"], capture_output=True).returncode for m in modules):
+        pytest.skip(f"the {extra} extra is installed here")
+    out = subprocess.run([sys.executable, "-m", "hullpack", *argv], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=300)
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert out.returncode == 2 and len(lines) == 1, out.stderr[-2000:]
+    assert lines[0].startswith(f"hullpack {argv[0]}: ") and f'pip install "hullpack[{extra}]"' in lines[0]

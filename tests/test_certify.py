@@ -125,10 +125,10 @@ def test_calibration_runs_the_kernel_the_screen_runs(shipped):
 def test_bf16_runs_the_narrow_last_layers_in_fp32(shipped):
     """ElemNet's last layers (64 -> 64 -> 32 -> 1, 0.13% of its arithmetic) stay fp32 in bf16; a
     small model, whose narrow layers are all of it, stays bf16."""
-    dtypes = [b.dtype for w, b, r in InferenceEngine(shipped).tail.layers["bf16"]]
+    dtypes = [b.dtype for w, b, r, packed in InferenceEngine(shipped).tail.layers["bf16"]]
     assert dtypes[-3:] == [torch.float32] * 3 and set(dtypes[:-3]) == {torch.bfloat16}
     small = InferenceEngine(ElemNet("48x2-24x2-1", dropout=()))
-    assert {b.dtype for w, b, r in small.tail.layers["bf16"]} == {torch.bfloat16}
+    assert {b.dtype for w, b, r, packed in small.tail.layers["bf16"]} == {torch.bfloat16}
 
 
 # ----------------------------------------------------------------------------- the audit
@@ -240,7 +240,7 @@ def test_a_planted_error_through_the_public_api_is_caught():
 
     model = Hooked().eval()
     kw = dict(elements="Fe O Ni", grid=10, min_depth=0, compare_dft=False, progress=False)
-    r16, r32 = screen(model, **kw), screen(model, precision="fp32", **kw)
+    r16, r32 = screen(model, precision="bf16", **kw), screen(model, precision="fp32", **kw)
     raw = screen(model, precision="bf16-uncertified", **kw)
     assert r16.config["engine"] == "ModelEngine" and r16.config["precision"] == "bf16"
     assert "Fe2O3" in r32.systems.set_index("system").loc["Fe-O", "stable"].split(";")

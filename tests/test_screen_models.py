@@ -112,7 +112,7 @@ def test_a_non_elemnet_model_screens_certified(which):
     generic engine) over those of 29 elements; certified, with the vertices of the fp32 screen."""
     model, elements = (mlp(1), None) if which == "mlp" else (Residual(2), list(range(0, 86, 3)))
     kw = dict(elements=elements, grid=100, min_depth=0, compare_dft=False, progress=False)
-    r16, r32 = screen(model, **kw), screen(model, precision="fp32", **kw)
+    r16, r32 = screen(model, precision="bf16", **kw), screen(model, precision="fp32", **kw)
     assert len(r16.systems) == (3655 if which == "mlp" else 406) and r16.config["precision"] == "bf16"
     assert r16.vertices[["system", "formula"]].values.tolist() == r32.vertices[["system", "formula"]].values.tolist()
     cert = r16.config["certification"]
@@ -121,8 +121,12 @@ def test_a_non_elemnet_model_screens_certified(which):
     assert r16.config["engine"] == ("InferenceEngine" if which == "mlp" else "ModelEngine")
 
 
-def test_a_model_without_a_bf16_path_screens_in_fp32(caplog):
-    """A callable that autocast does not change (numpy inside) runs every point in fp32."""
+def test_a_model_without_a_bf16_path_screens_in_fp32(caplog, monkeypatch):
+    """A callable that autocast does not change (numpy inside) runs every point in fp32, also where
+    "auto" would pick bf16 (a CPU with bf16 arithmetic, taken as given here)."""
+    from hullpack.screening import pipeline
+
+    monkeypatch.setattr(pipeline, "cpu_bf16_native", lambda: True)
     def numpy_model(x):
         a = x.numpy()
         return -np.minimum(a[:, 0], a[:, 6]) + 0.1 * a[:, 22] * a[:, 6]   # H-O: one vertex, HO (written H2O2)

@@ -25,7 +25,7 @@ from ..errors import ScreeningError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "FP32_TAIL_WIDTH", "FP32_TAIL_SHARE", "ROW_MODULES", "onednn_unusable", "pick_backend", "row_pieces", "TailLayers"]
+__all__ = ["BACKENDS", "FP32_TAIL_WIDTH", "FP32_TAIL_SHARE", "ROW_MODULES", "cpu_bf16_native", "onednn_unusable", "pick_backend", "row_pieces", "TailLayers"]
 
 #: what ``InferenceEngine(backend=...)`` accepts
 BACKENDS = ("auto", "onednn", "torch")
@@ -42,18 +42,29 @@ ROW_MODULES = (nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.
 
 
 @functools.cache
-def onednn_unusable() -> str | None:
-    """Why torch's oneDNN fused linear cannot serve here (it fails, or disagrees with ``F.linear``),
-    or None where it can; checked once per process."""
+def onednn_unusable(dtype: torch.dtype = torch.float32) -> str | None:
+    """Why torch's oneDNN fused linear cannot serve in ``dtype`` here (it fails, or disagrees with
+    ``F.linear``), or None where it can; checked once per process and dtype. Its bf16 path needs
+    AVX-512 (BW, VL, DQ) or AVX-NE-CONVERT: an AVX2-only CPU runs bf16 through ``F.linear``."""
     try:
-        x = torch.linspace(-1, 1, 24).reshape(3, 8)
-        w, b = torch.linspace(-0.5, 0.5, 32).reshape(4, 8), torch.linspace(0, 0.3, 4)
+        x = torch.linspace(-1, 1, 24).reshape(3, 8).to(dtype)
+        w, b = torch.linspace(-0.5, 0.5, 32).reshape(4, 8).to(dtype), torch.linspace(0, 0.3, 4).to(dtype)
         y = torch.ops.mkldnn._linear_pointwise(x, torch.ops.mkldnn._reorder_linear_weight(w, None), b, "relu", [], "")
-    except Exception as exc:  # a torch without oneDNN's fused linear (or a changed signature)
+    except Exception as exc:  # a torch without oneDNN's fused linear (or a changed signature), a CPU without the dtype
         return str(exc)
-    if not torch.allclose(y, torch.nn.functional.linear(x, w, b).relu(), atol=1e-6):
+    if not torch.allclose(y.float(), torch.nn.functional.linear(x, w, b).relu().float(), atol=1e-6 if dtype == torch.float32 else 1e-2):
         return "results differ from torch.nn.functional.linear"
     return None
+
+
+@functools.cache
+def cpu_bf16_native() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (AVX-512 BF16 or AMX): elsewhere torch emulates
+    bf16 products, several times slower than fp32 (measured 6.6x on an AVX2-only AMD EPYC)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes: take the safe, exact precision
+        return False
 
 
 def row_pieces(m: int, chunk: int, device: torch.device) -> list[tuple[int, int, int]]:
@@ -94,12 +105,12 @@ def pick_backend(backend: str, device: torch.device) -> str:
 class TailLayers:
     """``rest``, the modules after the first Linear (and its ReLU, if ``first_relu``), prepared per
     precision: :attr:`layers` maps ``"fp32"`` and ``"bf16"`` to a list of steps on ``device``: a
-    Linear as a ``(weight, bias, ReLU after it)`` triple, any other module of :data:`ROW_MODULES`
+    Linear as a ``(weight, bias, ReLU after it, oneDNN-packed)`` tuple, any other module of :data:`ROW_MODULES`
     as itself (a float32 copy, run in float32 in both precisions). In ``"bf16"`` the last Linear
     layers with at most :data:`FP32_TAIL_WIDTH` inputs are the fp32 ones where they are cheap
     (:data:`FP32_TAIL_SHARE`); where :attr:`relu_layers` runs fp32, ``"fp32"`` is not
     kept. More precisions may be added as lists of such steps. ``backend`` is ``"onednn"`` or ``"torch"`` (see
-    :func:`pick_backend`); ``finite``: whether every parameter of the model is finite (oneDNN may
+    :func:`pick_backend`; the bf16 steps use ``"torch"`` where oneDNN has no bf16 path); ``finite``: whether every parameter of the model is finite (oneDNN may
     fuse the ReLUs only then: it maps NaN to 0); ``chunk``: the engine's rows per batch, which sets
     the padding granule (:meth:`pieces`); ``sparse``: fp32 on CPU through
     :func:`~hullpack.compositions.relu_mlp` where the layers allow (:attr:`relu_layers`)."""
@@ -141,14 +152,15 @@ class TailLayers:
 
     def _prepare(self, rest: list, dtype: torch.dtype) -> list:
         steps, fused, self._shapes = [], False, []  # (inputs, outputs) per step; (0, 0): a module
+        onednn = self.backend == "onednn" and onednn_unusable(dtype) is None
         for k, m in enumerate(rest):
             if isinstance(m, nn.Linear):
                 w = m.weight.detach().to(self.device, dtype).contiguous()
-                if self.backend == "onednn":  # packed once into oneDNN's blocked layout
+                if onednn:  # packed once into oneDNN's blocked layout
                     w = torch.ops.mkldnn._reorder_linear_weight(w, None)
                 b = (m.bias.detach() if m.bias is not None else torch.zeros(m.out_features)).to(self.device, dtype)
                 fused = k + 1 < len(rest) and isinstance(rest[k + 1], nn.ReLU)  # the ReLU joins the product
-                steps.append((w, b.contiguous(), fused))
+                steps.append((w, b.contiguous(), fused, onednn))
                 self._shapes.append((m.in_features, m.out_features))
             elif isinstance(m, nn.ReLU) and fused:
                 fused = False
@@ -181,10 +193,10 @@ class TailLayers:
                 if isinstance(step, nn.Module):  # a row-wise module, in float32
                     x = step(x.float())
                     continue
-                w, b, relu = step
+                w, b, relu, onednn = step
                 if x.dtype != b.dtype:  # a mixed precision, or after a module: into this layer's dtype
                     x = x.to(b.dtype)
-                if self.backend == "onednn":
+                if onednn:
                     fused = relu and self.fuse_relu
                     x = torch.ops.mkldnn._linear_pointwise(x, w, b, "relu" if fused else "none", [], "")
                     relu = relu and not fused

@@ -19,6 +19,7 @@ from .._progress import progress as _progress_bar
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import InvalidInputError, ScreeningError
 from ..hull import hull_batch
+from .backend import cpu_bf16_native
 from .certify import Certifier
 from .edges import EdgeEnergies, edge_sharing
 from .engine import InferenceEngine
@@ -214,10 +215,10 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer array of
     numerators (see :func:`resolve_grid`).
     ``precision``: ``"auto"`` (default: one of the two that keep fp32's hull vertices, by a rule
-    measured on an AVX-512 CPU and a GPU, :func:`auto_precision`: ``"fp32"`` on an x86-64 CPU with
+    measured on AVX-512 and AVX2 CPUs and a GPU, :func:`auto_precision`: ``"fp32"`` on an x86-64 CPU with
     AVX2+FMA where the model is a ReLU network with finite parameters, such as ElemNet, whose fp32
-    layers skip their zero activations (:func:`hullpack.compositions.relu_mlp`), and for
-    ElemNet-shaped models on a GPU; else ``"bf16"``), ``"fp32"`` (every point in float32), ``"bf16"`` (bf16 inference, every hull vertex
+    layers skip their zero activations (:func:`hullpack.compositions.relu_mlp`), for
+    ElemNet-shaped models on a GPU, and for any model on a CPU without bf16 arithmetic; else ``"bf16"``), ``"fp32"`` (every point in float32), ``"bf16"`` (bf16 inference, every hull vertex
     and every point near the hull re-evaluated in fp32, validated against fp32 by calibration and
     audit: see :mod:`hullpack.screening.certify` for what is guaranteed; a model without a bf16 path
     runs in fp32), or ``"bf16-uncertified"``. ``config["precision"]`` says which ran. ``points``: also return every
@@ -382,10 +383,13 @@ def auto_precision(engine) -> str:
     slower than certified bf16, the other precision that keeps fp32's hull vertices (on CPU, a ReLU
     network whose fp32 layers skip their zero activations through a vector version of
     :func:`~hullpack.compositions.relu_mlp`; on a GPU, the fast engine, whose screen is bound by
-    the host rather than by inference), else ``"bf16"`` (certified)."""
+    the host rather than by inference; on a CPU without bf16 arithmetic, any model:
+    :func:`~hullpack.screening.backend.cpu_bf16_native`), else ``"bf16"`` (certified)."""
     if getattr(engine, "fp32_kernel", None) == "relu_mlp":
         return "fp32"
     if engine.device.type == "cuda" and isinstance(engine, InferenceEngine):
+        return "fp32"
+    if engine.device.type == "cpu" and not cpu_bf16_native():
         return "fp32"
     return "bf16"
 

@@ -534,3 +534,18 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     p.stdout.close()
     err = p.stderr.read().decode()
     assert p.wait() == 1 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_warnings_are_notes_but_other_libraries_deprecations_are_not_shown(capsys):
+    """A command's user sees its warnings as one-line notes; deprecation warnings raised by the
+    libraries it imports (torch's jit on import of torch_geometric) say nothing they can act on."""
+    import warnings
+
+    from hullpack.cli.common import warnings_as_notes
+
+    with warnings_as_notes("demo"):
+        warnings.warn("`torch.jit.script` is deprecated", DeprecationWarning)
+        warnings.warn("soon gone", PendingDeprecationWarning)
+        warnings.warn("3 rows  skipped")
+        warnings.warn("3 rows skipped")
+    assert capsys.readouterr().err == "hullpack demo: note: 3 rows skipped\n"

@@ -12,7 +12,7 @@ from hullpack.hep.memory import MemoryMeter, static_bytes
 from hullpack.hep.model import InteractionNetwork
 from hullpack.hep.strategies import (RandomBatchSampler, RoundRobinBatchSampler, SortedBatchSampler,
                                      make_batch_sampler)
-from hullpack.hep.study import StudyConfig, run_study
+from hullpack.hep.study import StudyConfig, run_study, to_markdown
 from hullpack.hep.train import auc_score, evaluate, train
 from hullpack.samplers import BalancedBatchSampler, MemoryModel
 
@@ -218,6 +218,19 @@ def test_study_balanced_cuts_peak_at_equal_steps(low):
     assert t.loc["balanced", "peak_reduction"] > 0
     assert t.loc["packed", "over_budget_steps"] == 0  # packing never exceeds the budget
     assert details["low"]["budget_bytes"] == pytest.approx(t.loc["packed", "budget_mib"] * 2**20)
+    # the printed table signs the change of the peak: a lower peak than random's reads negative
+    rows = {line.split("|")[2].strip(): line.split("|")[6].strip() for line in to_markdown(table).splitlines()[2:]}
+    assert rows["random"] == "+0.0%"
+    assert rows["balanced"] == f"{-t.loc['balanced', 'peak_reduction']:+.1%}" and rows["balanced"].startswith("-")
+
+
+def test_memory_model_reads_in_plain_numbers():
+    model = MemoryModel([3275.999999999938, 4624.000000000069], 1.1769660700004615e-10, 653972.0000000016)
+    assert repr(model) == "MemoryModel(weights=[3276, 4624], bias=1.176966e-10, intercept=653972)"
+    from hullpack.cli.bench_memory import _memory_model_text
+    text = _memory_model_text({"memory_model": model.to_dict(), "memory_model_max_rel_error": 0.0123})
+    assert text == ("memory model: 3,276 bytes per node + 4,624 bytes per edge + 0 per graph + 653,972 per step "
+                    "(largest miss on the probes 1.2%)")
 
 
 def test_study_on_a_plain_pyg_dataset_without_edge_labels():

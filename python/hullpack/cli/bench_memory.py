@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(out["markdown"])
     for name, d in out["datasets"].items():
-        print(f"\n{name}: memory budget {d['budget_bytes'] / 2**20:.2f} MiB; memory model {d['memory_model']}")
+        print(f"\n{name}: memory budget {d['budget_bytes'] / 2**20:.2f} MiB; {_memory_model_text(d)}")
     if out["noise"]:
         print(f"\nrun-to-run spread of the random baseline's validation metrics: {out['noise']}")
     if out["distributed"]:
@@ -90,3 +90,13 @@ def run(args: argparse.Namespace) -> int:
     if written:
         print(f"\nwrote {' and '.join(written)}")
     return 0
+
+
+def _memory_model_text(details: dict) -> str:
+    """The fitted memory model in words: bytes per node and per edge (the study's size columns),
+    per graph and per step, and how far it missed the probes."""
+    m = details["memory_model"]
+    per = [f"{w:,.0f} bytes per {unit}" for w, unit in zip(m["weights"], ("node", "edge"))]
+    per += [f"{m['bias']:,.0f} per graph", f"{m['intercept']:,.0f} per step"]
+    miss = details.get("memory_model_max_rel_error")
+    return "memory model: " + " + ".join(per) + ("" if miss is None else f" (largest miss on the probes {miss:.1%})")

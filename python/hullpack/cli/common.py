@@ -84,9 +84,13 @@ def plural(n: int, word: str) -> str:
 @contextlib.contextmanager
 def warnings_as_notes(command: str):
     """Prints each distinct warning raised inside as one line, ``hullpack COMMAND: note: ...``,
-    on stderr, instead of Python's warning with its source line."""
+    on stderr, instead of Python's warning with its source line. Deprecation warnings are for
+    developers of the code that raised them (Python hides them outside ``__main__`` too): torch,
+    shap and matplotlib raise some on import that a command's user can do nothing about."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
         try:
             yield
         finally:

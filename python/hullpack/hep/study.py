@@ -196,7 +196,7 @@ def to_markdown(table) -> str:
     """The study's table as Markdown (one row per dataset and strategy)."""
     cols = [("dataset", "dataset", "{}"), ("strategy", "strategy", "{}"), ("seed", "seed", "{}"),
             ("peak_mib", "peak MiB", "{:.2f}"), ("mean_mib", "mean MiB", "{:.2f}"),
-            ("peak_reduction", "peak vs random", "{:+.1%}"), ("steps_per_epoch", "steps/epoch", "{}"),
+            ("peak_change", "peak vs random", "{:+.1%}"), ("steps_per_epoch", "steps/epoch", "{}"),
             ("alloc_peak_mib", "allocator peak MiB", "{:.2f}"), ("epoch_s", "epoch s (best)", "{:.2f}"),
             ("over_budget_steps", "steps > budget", "{}"),
             ("val_precision", "val precision", "{:.3f}"), ("val_recall", "val recall", "{:.3f}"),
@@ -205,7 +205,8 @@ def to_markdown(table) -> str:
     for _, r in table.iterrows():
         cells = []
         for key, _, fmt in cols:
-            v = r[key]
+            # the peak's change, signed as a reader expects: -25% is a peak a quarter lower than random's
+            v = 0.0 - r["peak_reduction"] if key == "peak_change" else r[key]
             cells.append("n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

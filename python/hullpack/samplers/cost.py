@@ -248,8 +248,8 @@ class MemoryModel(LinearCost):
         return cls(d["weights"], d["bias"], d["intercept"])
 
     def __repr__(self) -> str:
-        return (f"MemoryModel(weights={self.weights.tolist()}, bias={self.bias:g}, "
-                f"intercept={self.intercept:g})")
+        weights = ", ".join(f"{w:.7g}" for w in self.weights)  # not 3275.999999999938
+        return f"MemoryModel(weights=[{weights}], bias={self.bias:.7g}, intercept={self.intercept:.7g})"
 
     @classmethod
     def probe(cls, step_fn: Callable[[Any], Any], dataset: Any = None, *, sizes: Any = None,

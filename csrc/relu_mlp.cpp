@@ -69,7 +69,7 @@ inline void prefetch_row(const float* p, i64 floats) {
 // y[r, 0 .. width) for the block's nr rows: (relu) bias + the fma chain over j of xc[j, r] *
 // tile[idx[j], :]. Three versions compute the same chains (each output's multiply-adds in the same
 // order, 16 or 64 outputs at a time): portable C++, and AVX2+FMA and AVX-512 intrinsics, whose
-// accumulators stay in registers (4 rows x 16 outputs in 8 of AVX2's 16, 4 x 64 in 16 of AVX-512's
+// accumulators stay in registers (4 rows x 24 outputs in 12 of AVX2's 16, 4 x 64 in 16 of AVX-512's
 // 32) where compilers vectorize the portable loop poorly.
 void tile_portable(HULLPACK_TILE_ARGS) {
   constexpr int SUB = 16;
@@ -86,25 +86,56 @@ void tile_portable(HULLPACK_TILE_ARGS) {
 }
 
 #if HULLPACK_X86_DISPATCH
+// AVX2 runs a tile as passes over V x 8 of its outputs: R x V accumulators, V weight vectors and
+// the broadcast input fill at most AVX2's 16 registers (V = 3: 12 + 3 + 1). The inputs go in
+// chunks of JC, every pass over a chunk before the next chunk, so that the chunk's weight rows
+// (JC x 256 bytes) stay in L1 between passes; the accumulators wait in `acc` between chunks (an
+// exact store and load: each output's chain of multiply-adds is the same as in one pass).
+constexpr i64 JC = 32;
+
+template <int V>
+__attribute__((target("avx2,fma"), always_inline)) inline void avx2_pass(const float* xc, const i32* idx, i64 j0,
+                                                                         i64 j1, i64 nu, const float* tile, i64 c0,
+                                                                         float (&acc)[R][TILE]) {
+  __m256 a[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) a[r][v] = _mm256_loadu_ps(acc[r] + c0 + 8 * v);
+  for (i64 j = j0; j < j1; ++j) {
+    // the first pass brings in whole weight rows, PREFETCH inputs ahead; the others find them in L1
+    if (c0 == 0 && j + PREFETCH < nu) prefetch_row(tile + i64(idx[j + PREFETCH]) * TILE, TILE);
+    const float* w = tile + i64(idx[j]) * TILE + c0;
+    __m256 wv[V];
+    for (int v = 0; v < V; ++v) wv[v] = _mm256_loadu_ps(w + 8 * v);
+    for (int r = 0; r < R; ++r) {
+      const __m256 x = _mm256_broadcast_ss(xc + j * R + r);
+      for (int v = 0; v < V; ++v) a[r][v] = _mm256_fmadd_ps(x, wv[v], a[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(acc[r] + c0 + 8 * v, a[r][v]);
+}
+
+// Passes of 24 outputs, then what is left of `width` (a tile is zero-padded to TILE columns, so a
+// pass may read past `width`; only what is inside is stored).
 __attribute__((target("avx2,fma"))) void tile_avx2(HULLPACK_TILE_ARGS) {
-  constexpr int SUB = 16;
-  for (i64 c0 = 0; c0 < width; c0 += SUB) {
-    __m256 acc[R][2];
-    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (i64 j = 0; j < nu; ++j) {
-      if (j + PREFETCH < nu) prefetch_row(tile + i64(idx[j + PREFETCH]) * TILE + c0, SUB);
-      const float* w = tile + i64(idx[j]) * TILE + c0;
-      const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-      for (int r = 0; r < R; ++r) {
-        const __m256 x = _mm256_broadcast_ss(xc + j * R + r);
-        acc[r][0] = _mm256_fmadd_ps(x, w0, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(x, w1, acc[r][1]);
+  float acc[R][TILE] = {};
+  for (i64 j0 = 0; j0 < nu; j0 += JC) {
+    const i64 j1 = std::min(nu, j0 + JC);
+    for (i64 c0 = 0; c0 < width;) {
+      const i64 left = width - c0;
+      if (left > 16) {
+        avx2_pass<3>(xc, idx, j0, j1, nu, tile, c0, acc);
+        c0 += 24;
+      } else if (left > 8) {
+        avx2_pass<2>(xc, idx, j0, j1, nu, tile, c0, acc);
+        c0 += 16;
+      } else {
+        avx2_pass<1>(xc, idx, j0, j1, nu, tile, c0, acc);
+        c0 += 8;
       }
     }
-    float out[R][SUB];
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(out[r], acc[r][0]), _mm256_storeu_ps(out[r] + 8, acc[r][1]);
-    store_block<SUB>(out, bias, relu, nr, c0, std::min<i64>(SUB, width - c0), y, y_stride);
   }
+  store_block<TILE>(acc, bias, relu, nr, 0, width, y, y_stride);
 }
 
 __attribute__((target("avx512f"))) void tile_avx512(HULLPACK_TILE_ARGS) {

@@ -21,7 +21,10 @@
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full   # all ternaries
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_screen.py --ternary-only --full --certified
 
-Writes benchmarks/results/screen.json and prints a Markdown table.
+Writes benchmarks/results/screen.json and prints a Markdown table. On a CPU without bf16
+arithmetic (neither AVX-512 BF16 nor AMX), where torch emulates bf16 and hullpack screens in fp32,
+the bf16 screens are left out (their rate is still measured) and the results go to
+screen_no_bf16.json (screen_ternary_no_bf16.json), beside the other CPU's.
 """
 from __future__ import annotations
 
@@ -41,11 +44,15 @@ from _common import save
 from hullpack.compositions import grid_fractions, systems, uniform_grid
 from hullpack.elemnet import load_pretrained
 from hullpack.screening import screen
+from hullpack.screening.backend import cpu_bf16_native, onednn_unusable
 from hullpack.screening.certify import Certifier
 from hullpack.screening.engine import DEFAULT_CHUNK, InferenceEngine
 from hullpack.screening.hulls import plain_hulls
 
 ANCHOR_BATCH = 16384  # the plain pipeline's model(x) batch
+#: whether the bf16 screens run: where torch emulates bf16 they take many times the fp32 screen's time
+BF16 = cpu_bf16_native()
+SUFFIX = "" if BF16 else "_no_bf16"
 
 FLOP_PER_PREDICTION = 9.25e6
 
@@ -74,7 +81,7 @@ def gemm_rates(model, batch: int, repeat: int, device: str = "cpu") -> dict:
         xs = [torch.randn(batch, i, device=device).to(dt) for i, _ in shapes]
         ws = [torch.randn(o, i, device=device).to(dt) for i, o in shapes]
         out[name] = rate([lambda x=x, w=w: torch.matmul(x, w.T) for x, w in zip(xs, ws)])
-        if device == "cpu":
+        if device == "cpu" and onednn_unusable(dt) is None:  # oneDNN's bf16 needs AVX-512
             packed = [torch.ops.mkldnn._reorder_linear_weight(w, None) for w in ws]
             out[f"{name}_onednn"] = rate([lambda x=x, w=w: torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
                                           for x, w in zip(xs, packed)])
@@ -155,12 +162,20 @@ def interleaved(model, eng, dense, table, grid, calibrated, n_screen: int, repea
     of load on the shared machine hits them alike: the anchor, fp32 (``eng``: the default), fp32
     through oneDNN's dense products (``dense``), certified bf16 and uncertified bf16. The certified
     run uses the deltas calibrated on the whole screen and audits at the whole screen's rate
-    (``n_screen`` points)."""
+    (``n_screen`` points). Without :data:`BF16`, the bf16 runs are left out (NaN)."""
     best = dict.fromkeys(("anchor", "fp32", "fp32_onednn", "bf16_certified", "bf16_uncertified", "audit"), np.inf)
+    if not BF16:
+        best.update(bf16_certified=np.nan, bf16_uncertified=np.nan, audit=np.nan)
     for _ in range(repeat):
         t = time.perf_counter()
         plain_pipeline(model, table, grid)
         best["anchor"] = min(best["anchor"], time.perf_counter() - t)
+        if not BF16:
+            for name, engine in (("fp32", eng), ("fp32_onednn", dense)):
+                t = time.perf_counter()
+                plain_hulls(engine, table, grid, "fp32")
+                best[name] = min(best[name], time.perf_counter() - t)
+            continue
         t = time.perf_counter()
         cert = Certifier(eng, delta=0.0)
         cert.delta_element = calibrated.copy()  # calibrated once per screen, as screen() does
@@ -224,6 +239,9 @@ def ternary_only(full: bool, n: int, certified: bool) -> None:
               "seconds_all_extrapolated": extrapolated(r, seconds, 102_340), "full_run": n_sys == 102_340,
               "points_per_s": r.stats["n_predictions"] / seconds, "model_evaluations": r.stats["n_evaluated"],
               "n_vertices": int(len(r.vertices))}
+    if certified and not BF16:
+        print("--certified left out: this CPU has no bf16 arithmetic (torch emulates it)", file=sys.stderr)
+        certified = False
     if certified:  # the same systems in certified bf16: its time, audit, and are its vertices fp32's?
         t = time.perf_counter()
         r16 = screen(model, order=3, precision="bf16", compare_dft=False, progress=False, shard=shard,
@@ -235,7 +253,7 @@ def ternary_only(full: bool, n: int, certified: bool) -> None:
             "fp32_reevaluated_fraction": r16.stats["n_fp32"] / r16.stats["n_predictions"],
             "audit": audit_summary(r16), "vertices_equal_fp32": same_vertices(r16, r),
             "mismatch_systems": len(differing(r16, r))}
-    path = save("screen_ternary", result)
+    path = save("screen_ternary" + SUFFIX, result)
     print("| measure | value |\n|---|---|")
     print(f"| {n_sys:,} ternaries x 231 points, screen() default ({result['precision']}, "
           f"{result['fp32_kernel']}) (s) | {seconds:.0f} |")
@@ -281,14 +299,16 @@ def main() -> None:
 
     # same systems, taking turns: the plain pipeline against the engine (+ hulls, certification)
     pick = all_bin[:: max(1, len(all_bin) // n_anchor)][:n_anchor]
-    cal = Certifier(eng)
-    calibrated = cal.calibrate(all_bin, grid2[1:-1])
-    # what the calibration adds to a certified screen: its sample in fp32 (its bf16 energies come
-    # from the screen's own pass, which screen() keeps for its blocks)
-    q = np.random.default_rng(0).choice(n_pred_bin, cal.n_calibrated, replace=False)
-    t = time.perf_counter()
-    eng.predict_pairs(all_bin, grid2[1:-1], q // 99, q % 99, "fp32")
-    t_cal = time.perf_counter() - t
+    calibrated, t_cal = None, 0.0
+    if BF16:
+        cal = Certifier(eng)
+        calibrated = cal.calibrate(all_bin, grid2[1:-1])
+        # what the calibration adds to a certified screen: its sample in fp32 (its bf16 energies come
+        # from the screen's own pass, which screen() keeps for its blocks)
+        q = np.random.default_rng(0).choice(n_pred_bin, cal.n_calibrated, replace=False)
+        t = time.perf_counter()
+        eng.predict_pairs(all_bin, grid2[1:-1], q // 99, q % 99, "fp32")
+        t_cal = time.perf_counter() - t
     best = interleaved(model, eng, dense, pick, grid2, calibrated, n_pred_bin, 2 if args.quick else 3)
     per_system = {k: v / len(pick) for k, v in best.items() if k != "audit"}
     per_system["bf16_certified"] += t_cal / len(all_bin)  # the calibration, spread over a full screen
@@ -296,11 +316,12 @@ def main() -> None:
 
     # hullpack, all binaries, through screen() (tables included, DFT comparison off)
     t_def, r_def = timed_screen(model)
-    t_raw, r_raw = timed_screen(model, precision="bf16-uncertified")
-    t_bf16, r_bf16 = timed_screen(model, precision="bf16")
-    r_fp32 = r_def if r_def.config["precision"] == "fp32" else timed_screen(model, precision="fp32")[1]
-    same = same_vertices(r_bf16, r_fp32)
-    audit_bin = audit_summary(r_bf16)
+    if BF16:
+        t_raw, r_raw = timed_screen(model, precision="bf16-uncertified")
+        t_bf16, r_bf16 = timed_screen(model, precision="bf16")
+        r_fp32 = r_def if r_def.config["precision"] == "fp32" else timed_screen(model, precision="fp32")[1]
+        same = same_vertices(r_bf16, r_fp32)
+        audit_bin = audit_summary(r_bf16)
     t0 = time.perf_counter()
     r_dft = screen(model, progress=False, **PINNED[2])
     t_with_dft = time.perf_counter() - t0
@@ -311,9 +332,10 @@ def main() -> None:
     t = time.perf_counter()
     r3 = screen(model, order=3, compare_dft=False, progress=False, **PINNED[3], shard=shard3)
     t_tern = time.perf_counter() - t
-    t = time.perf_counter()
-    r3c = screen(model, order=3, precision="bf16", compare_dft=False, progress=False, **PINNED[3], shard=shard3)
-    t_tern_c = time.perf_counter() - t
+    if BF16:
+        t = time.perf_counter()
+        r3c = screen(model, order=3, precision="bf16", compare_dft=False, progress=False, **PINNED[3], shard=shard3)
+        t_tern_c = time.perf_counter() - t
 
     mem = []
     if not args.no_memory:
@@ -330,29 +352,46 @@ def main() -> None:
                          "audit_share_of_certified": best["audit"] / best["bf16_certified"],
                          "seconds_per_system": per_system, "speedup_vs_anchor": speedup},
         "binaries": {"systems": int(len(all_bin)), "points": 101, "predictions": n_pred_bin,
-                     "seconds_default": t_def, "seconds_bf16_certified": t_bf16, "seconds_bf16_uncertified": t_raw,
-                     "seconds_default_with_dft": t_with_dft, "anchor_seconds_extrapolated": anchor_all,
-                     "speedup_default": anchor_all / t_def, "speedup_bf16_certified": anchor_all / t_bf16,
-                     "fp32_reevaluated": int(r_bf16.systems["n_fp32"].sum()), "audit": audit_bin,
-                     "us_per_prediction": {"default": 1e6 * t_def / n_pred_bin, "bf16": 1e6 * t_raw / n_pred_bin},
-                     "certified_vertices_equal_fp32": bool(same),
-                     "uncertified_vertex_mismatch_systems": len(differing(r_raw, r_fp32))},
+                     "seconds_default": t_def, "seconds_default_with_dft": t_with_dft,
+                     "anchor_seconds_extrapolated": anchor_all, "speedup_default": anchor_all / t_def,
+                     "us_per_prediction": {"default": 1e6 * t_def / n_pred_bin}},
         "ternaries": {"systems_screened": int(len(r3.systems)), "points": 231, "full_run": bool(args.full),
-                      "seconds_default": t_tern, "seconds_all_extrapolated": extrapolated(r3, t_tern, 102_340),
-                      "seconds_bf16_certified": t_tern_c,
-                      "bf16_certified_all_extrapolated": extrapolated(r3c, t_tern_c, 102_340),
-                      "fp32_reevaluated_fraction": r3c.stats["n_fp32"] / r3c.stats["n_predictions"],
-                      "audit": audit_summary(r3c), "certified_vertices_equal_fp32": same_vertices(r3c, r3)},
+                      "seconds_default": t_tern, "seconds_all_extrapolated": extrapolated(r3, t_tern, 102_340)},
         "peak_rss": mem,
         "dft_summary": r_dft.summary(),
     }
-    path = save("screen", result)
+    if BF16:
+        result["binaries"].update({
+            "seconds_bf16_certified": t_bf16, "seconds_bf16_uncertified": t_raw,
+            "speedup_bf16_certified": anchor_all / t_bf16, "fp32_reevaluated": int(r_bf16.systems["n_fp32"].sum()),
+            "audit": audit_bin, "certified_vertices_equal_fp32": bool(same),
+            "uncertified_vertex_mismatch_systems": len(differing(r_raw, r_fp32))})
+        result["binaries"]["us_per_prediction"]["bf16"] = 1e6 * t_raw / n_pred_bin
+        result["ternaries"].update({
+            "seconds_bf16_certified": t_tern_c, "bf16_certified_all_extrapolated": extrapolated(r3c, t_tern_c, 102_340),
+            "fp32_reevaluated_fraction": r3c.stats["n_fp32"] / r3c.stats["n_predictions"],
+            "audit": audit_summary(r3c), "certified_vertices_equal_fp32": same_vertices(r3c, r3)})
+    else:
+        result["bf16_screens"] = "left out: this CPU has no bf16 arithmetic (torch emulates it; see gemm_gflops)"
+    path = save("screen" + SUFFIX, result)
     b, t3 = result["binaries"], result["ternaries"]
     d = result["default"]
     print(f"default precision here: {d['precision']} ({d['fp32_kernel']})\n")
     print("| measure | hullpack | anchor (same run) | ratio |\n|---|---|---|---|")
     print(f"| {len(pick)} binaries x 101 points, taking turns, best of runs (s) | default {best['fp32']:.2f} | "
           f"plain PyTorch fp32 + scipy {best['anchor']:.2f} | {speedup['fp32']:.1f}x |")
+    if not BF16:
+        print(f"| same systems: fp32 through oneDNN (s) | {best['fp32_onednn']:.2f} | | {speedup['fp32_onednn']:.1f}x |")
+        print(f"| all 3,655 binaries x 101 points, screen() default (s) | {t_def:.2f} | "
+              f"{anchor_all:.1f} (per-system, extrapolated) | {b['speedup_default']:.1f}x |")
+        print(f"| all 102,340 ternaries x 231 points, default (s) | {t3['seconds_all_extrapolated']:.0f} "
+              f"({'full run' if args.full else 'from ' + format(t3['systems_screened'], ',')}) | | target 300 |")
+        print(f"| binaries with the DFT comparison, default (s) | {t_with_dft:.1f} | | |")
+        print(f"| matmul of ElemNet's shapes (GFLOP/s): bf16 (emulated), fp32 (torch / oneDNN) | {best_bf16(rates):.0f}, "
+              f"{rates['fp32']:.0f} / {rates['fp32_onednn']:.0f} | | |")
+        print_memory(mem)
+        print(f"\nbf16 screens left out: no bf16 arithmetic on this CPU\nwrote {path}")
+        return
     print(f"| same systems: fp32 through oneDNN / certified bf16 / uncertified bf16 (s) | "
           f"{best['fp32_onednn']:.2f} / {best['bf16_certified']:.2f} / {best['bf16_uncertified']:.2f} | | "
           f"{speedup['fp32_onednn']:.1f}x / {speedup['bf16_certified']:.1f}x / {speedup['bf16_uncertified']:.1f}x |")
@@ -376,10 +415,14 @@ def main() -> None:
     print(f"| binaries with the DFT comparison, default (s) | {t_with_dft:.1f} | | |")
     print(f"| matmul of ElemNet's shapes (GFLOP/s): bf16, fp32 (torch / oneDNN) | {best_bf16(rates):.0f}, "
           f"{rates['fp32']:.0f} / {rates['fp32_onednn']:.0f} | | |")
+    print_memory(mem)
+    print(f"\nwrote {path}")
+
+
+def print_memory(mem: list) -> None:
     for m in mem:
         print(f"| peak RSS, {m['systems']:,} {'binaries' if m['order'] == 2 else 'ternaries'} (MiB) | "
               f"{m['rss_mib']:.0f} | after imports: {m['rss_after_imports_mib']:.0f} | |")
-    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

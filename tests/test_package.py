@@ -153,3 +153,29 @@ def test_license_metadata_covers_the_code_and_the_shipped_data():
     assert meta["License-Expression"] == "MIT AND CC-BY-4.0"  # the OQMD data are CC BY 4.0
     files = meta.get_all("License-File") or []
     assert "LICENSE" in files and "python/hullpack/data/oqmd/SOURCE.md" in files
+
+
+# imports a module of the API with the given modules made unimportable, then runs `call`
+_API_WITHOUT = """
+import sys
+for name in sys.argv[1].split(","):
+    sys.modules[name] = None
+try:
+    exec(sys.argv[2])
+except ImportError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("modules, call, message", [
+    (["torch_geometric"], "import hullpack.hep", 'hullpack.hep needs torch_geometric: pip install "hullpack[hep]"'),
+    (["sklearn"], "from hullpack.xai import fit_surrogate; fit_surrogate(lambda x: x.sum(1), [[1.0] + [0.0] * 85])",
+     'the surrogate tree needs sklearn: pip install "hullpack[xai]"'),
+    (["scipy"], "import pandas as pd; from hullpack.xai import property_alignment; "
+                "property_alignment(pd.Series([1.0, 2.0], index=['Fe', 'O'], name='q'))",
+     'the element-property alignment needs scipy: pip install "hullpack[xai]"'),
+])
+def test_api_without_its_extra_names_the_extra(modules, call, message):
+    out = subprocess.run([sys.executable, "-c", _API_WITHOUT, ",".join(modules), call], capture_output=True,
+                         text=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1:] == [message], out.stdout[-2000:] + out.stderr[-2000:]

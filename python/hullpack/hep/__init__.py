@@ -14,6 +14,11 @@ peak-memory measurement of training with hullpack's batch samplers against commo
 >>> ds.sizes.shape
 (2, 2)
 """
+try:
+    import torch_geometric  # noqa: F401  (the graphs are PyG Data; say so before a deep import fails)
+except ImportError:
+    raise ImportError('hullpack.hep needs torch_geometric: pip install "hullpack[hep]"') from None
+
 from .distributed import compare_distributed
 from .events import PRESETS, EventConfig, generate_event
 from .graphs import CollisionGraphs, GraphCuts, build_graph, event_graph

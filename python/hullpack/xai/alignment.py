@@ -9,7 +9,7 @@ import pandas as pd
 from torch import nn
 
 from ..elements import ELEMNET_ELEMENTS, element_table
-from .base import PROPERTIES, elements_arg, energy_model, equiatomic_binaries, predict
+from .base import PROPERTIES, elements_arg, energy_model, equiatomic_binaries, predict, xai_import
 
 
 def element_response(model: nn.Module, elements: Iterable[str] | None = None) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def property_alignment(quantities: pd.DataFrame | pd.Series | Mapping[str, pd.Se
     >>> top["quantity"], top["property"], float(top["rho"])
     ('toy', 'electronegativity', -1.0)
     """
-    from scipy.stats import spearmanr
+    spearmanr = xai_import("scipy.stats", "the element-property alignment").spearmanr
 
     if isinstance(quantities, pd.Series):
         quantities = quantities.to_frame(quantities.name or "value")

@@ -35,7 +35,7 @@ from torch import nn
 
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS
-from .base import as_fractions, energy_model, formulas_of, oqmd_split, predict, random_compositions
+from .base import as_fractions, energy_model, formulas_of, oqmd_split, predict, random_compositions, xai_import
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,7 @@ class _Column(nn.Module):
 
 
 def _shap():
-    try:
-        import shap
-    except ImportError:  # pragma: no cover - shap is part of the xai extra
-        raise ImportError("SHAP attributions need shap: pip install 'hullpack[xai]'") from None
-    return shap
+    return xai_import("shap", "SHAP attributions")
 
 
 def linear_relu_chain(model: nn.Module) -> list[nn.Module] | None:

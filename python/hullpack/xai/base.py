@@ -26,6 +26,17 @@ ENERGY_UNIT = "eV/atom"
 _ROW_SUM_TOL = 1e-3  # float32 fractions written to 4-6 digits still sum to 1 within this
 
 
+def xai_import(module: str, what: str):
+    """``module`` imported, or an ImportError that says ``what`` needs it and names the xai extra
+    (a base install has none of shap, scikit-learn or scipy)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"{what} needs {module.split('.')[0]}: pip install \"hullpack[xai]\"") from None
+
+
 # --------------------------------------------------------------------------------------------- model
 
 def energy_model(model: nn.Module) -> nn.Module:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..elements import ELEMNET_ELEMENTS, element_table
-from .base import ENERGY_UNIT, PROPERTIES, elements_arg
+from .base import ENERGY_UNIT, PROPERTIES, elements_arg, xai_import
 
 _GROUP_CMAP = "tab20"
 _PROPERTY_LABELS = {
@@ -259,7 +259,7 @@ def fidelity_plot(fidelity: pd.DataFrame, *, chosen: int | None = None):
 
 def tree_plot(tree, *, max_depth: int = 3, feature_names: Sequence[str] | None = None):
     """The top ``max_depth`` levels of a surrogate tree; node values are energies in eV/atom."""
-    from sklearn.tree import plot_tree
+    plot_tree = xai_import("sklearn.tree", "the surrogate tree plot").plot_tree
 
 
     plt = _plt()

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS, element_table
-from .base import as_fractions, energy_model, equiatomic_binaries
+from .base import as_fractions, energy_model, equiatomic_binaries, xai_import
 
 #: modules whose outputs count as a hidden layer's activations
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.PReLU)
@@ -92,7 +92,7 @@ def pca(a: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
     if min(c.shape) > 4 * k + 8:
         # only the leading components: ARPACK (fixed start vector, so deterministic) is ~100x faster
         # than a full SVD of 3,655 x 1,024 activations
-        from scipy.sparse.linalg import svds
+        svds = xai_import("scipy.sparse.linalg", "the hidden-layer projection").svds
 
         _, s, vt = svds(c, k=m, v0=np.ones(min(c.shape)) / np.sqrt(min(c.shape)))
         order = np.argsort(s)[::-1]

@@ -14,7 +14,7 @@ from torch import nn
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import CompositionError
-from .base import as_fractions, energy_model, predict
+from .base import as_fractions, energy_model, predict, xai_import
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,9 @@ def fit_surrogate(model: nn.Module, compositions: Any, *, depths: Iterable[int] 
     >>> s.splits["element"].unique().tolist(), s.importance.index[0], s.r2 > 0.95
     (['O'], 'O', True)
     """
-    from sklearn.metrics import mean_absolute_error, r2_score
-    from sklearn.tree import DecisionTreeRegressor
+    metrics = xai_import("sklearn.metrics", "the surrogate tree")
+    DecisionTreeRegressor = xai_import("sklearn.tree", "the surrogate tree").DecisionTreeRegressor
+    mean_absolute_error, r2_score = metrics.mean_absolute_error, metrics.r2_score
 
     model = energy_model(model)
     x = as_fractions(compositions)

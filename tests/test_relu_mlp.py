@@ -250,7 +250,7 @@ def test_a_cpu_without_a_vector_version_keeps_the_products(monkeypatch):
 
 
 def test_a_cpu_without_bf16_arithmetic_screens_every_model_in_fp32(monkeypatch):
-    """Where torch emulates bf16 (an AVX2-only CPU: 6.6x slower than fp32), "auto" is fp32."""
+    """Where torch emulates bf16 (an AVX2-only CPU: about 8x slower than fp32), "auto" is fp32."""
     from hullpack.screening import pipeline
     from hullpack.screening.models import ModelEngine
 

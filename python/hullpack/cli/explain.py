@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 
 from .common import CommandError, positive_int, require
 
@@ -40,10 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with warnings.catch_warnings():  # shap's import calls matplotlib functions matplotlib plans to deprecate
-        warnings.simplefilter("ignore", PendingDeprecationWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        require("xai", *NEEDS)
+    require("xai", *NEEDS)  # its deprecation warnings (shap calls matplotlib's) are left out by warnings_as_notes
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display needed

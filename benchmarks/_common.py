@@ -15,8 +15,9 @@ RESULTS = Path(os.environ.get("HULLPACK_BENCH_RESULTS", Path(__file__).resolve()
 
 
 def _cpu() -> dict:
-    """The CPU's model and its bf16 matrix instructions (AMX, AVX-512 BF16 or neither), from
-    /proc/cpuinfo where there is one: the bf16 figures depend on them."""
+    """The CPU's model name, family and model numbers, its widest vector instructions (AVX-512,
+    AVX2+FMA) and its bf16 matrix instructions (AMX, AVX-512 BF16 or neither), from /proc/cpuinfo
+    where there is one: the fp32 and bf16 figures depend on them."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -24,7 +25,14 @@ def _cpu() -> dict:
     model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "")
     flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
     bf16 = "amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else "none"
-    return {"cpu_model": model, "cpu_bf16": bf16}
+    vector = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags and "fma" in flags else "other"
+
+    def number(key: str) -> int | None:  # family and model tell CPU generations apart ("AMD EPYC" does not)
+        line = next((line for line in text.splitlines() if line.split(":", 1)[0].strip() == key), None)
+        return int(line.split(":", 1)[1]) if line and line.split(":", 1)[1].strip().isdigit() else None
+
+    return {"cpu_model": model, "cpu_family": number("cpu family"), "cpu_model_number": number("model"),
+            "cpu_vector": vector, "cpu_bf16": bf16}
 
 
 def machine() -> dict:

@@ -37,9 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grid", metavar="SPEC", help="reduced:N (every composition whose fractions have "
                    "denominators up to N; default reduced:10), uniform:N or N (step 1/N)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "bf16-uncertified"), default="auto",
-                   help="auto (default): fp32 for ReLU networks such as ElemNet (on CPU hullpack's fp32 layers skip "
-                        "zero activations and are faster than bf16), else bf16; bf16 re-evaluates every hull vertex and "
-                        "every point near the hull in fp32, validated by calibration and audit")
+                   help="auto (default): fp32 where it was measured no slower: on CPU for ReLU networks such as "
+                        "ElemNet (hullpack's fp32 layers skip zero activations) and for any model where the CPU has "
+                        "no bf16 arithmetic, on a GPU for models that start with a Linear layer; else bf16, which "
+                        "re-evaluates every hull vertex and every point near the hull in fp32, validated by "
+                        "calibration and audit")
     p.add_argument("--model", help="a model file (default: the shipped model)")
     p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen); one "
                    "that holds another screen's outputs is refused unless --overwrite")

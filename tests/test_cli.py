@@ -1,5 +1,6 @@
 """The hullpack command line: the subcommand registry, every option's path, errors that end in one
 line with exit status 2, and a base install without extras (simulated by hiding modules)."""
+import ast
 import csv
 import io
 import json
@@ -549,3 +550,62 @@ def test_warnings_are_notes_but_other_libraries_deprecations_are_not_shown(capsy
         warnings.warn("3 rows  skipped")
         warnings.warn("3 rows skipped")
     assert capsys.readouterr().err == "hullpack demo: note: 3 rows skipped\n"
+
+
+# ---------------------------------------------------------------------------- the compiled core's stubs
+
+def _parameters(fn) -> list[tuple[str, object]]:
+    """``(name, default)`` of a function's parameters (``...`` where there is none), from its ast."""
+    args = fn.args.args
+    defaults = [...] * (len(args) - len(fn.args.defaults)) + [ast.literal_eval(d) for d in fn.args.defaults]
+    return [(a.arg, d) for a, d in zip(args, defaults)]
+
+
+def _bound(obj) -> list[tuple[str, object]]:
+    """``(name, default)`` of a pybind11 function's parameters, from the signature its docstring opens with."""
+    return _parameters(ast.parse(f"def {obj.__doc__.splitlines()[0]}: ...").body[0])
+
+
+def test_the_core_s_stubs_declare_what_it_binds_with_the_same_parameters():
+    """_core.pyi (what type checkers and editors read) against hullpack._core itself: every public
+    name, every class member, and each function's parameter names and defaults."""
+    from pathlib import Path
+
+    import hullpack
+    from hullpack import _core
+
+    stub = ast.parse(Path(hullpack.__file__).with_name("_core.pyi").read_text())
+
+    def members(body):
+        out = {}
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                out[node.name] = node
+            elif isinstance(node, ast.AnnAssign):
+                out[node.target.id] = node
+        return out
+
+    def stub_only(node):  # TypedDicts of the returned dicts: no class at runtime
+        return isinstance(node, ast.ClassDef) and any(getattr(d, "id", None) == "type_check_only"
+                                                      for d in node.decorator_list)
+
+    declared = {k: v for k, v in members(stub.body).items() if not k.startswith("_") and not stub_only(v)}
+    bound = {n for n in dir(_core) if not n.startswith("_")}
+    assert sorted(bound - set(declared)) == [] and sorted(set(declared) - bound) == []
+    for name in bound:
+        obj, node = getattr(_core, name), declared[name]
+        if isinstance(obj, type):
+            assert isinstance(node, ast.ClassDef), name
+            have = members(node.body)
+            runtime = {k for k in vars(obj) if not k.startswith("_")} | {"__init__"}
+            assert sorted(runtime - set(have)) == [] and sorted(set(have) - runtime) == [], name
+            for member in runtime:
+                attr = vars(obj)[member]
+                is_property = any(getattr(d, "id", None) == "property" for d in have[member].decorator_list)
+                assert is_property == isinstance(attr, property), f"{name}.{member}"
+                if not is_property:
+                    assert _parameters(have[member]) == _bound(attr), f"{name}.{member}"
+        elif callable(obj):
+            assert isinstance(node, ast.FunctionDef) and _parameters(node) == _bound(obj), name
+        else:
+            assert isinstance(node, ast.AnnAssign), name

@@ -4,7 +4,7 @@ The core takes exact types only and converts nothing: arrays must already have t
 be C-contiguous numpy arrays, integers must be ``int`` or numpy integers (never bools), flags
 ``bool`` or numpy bools. Anything else raises ``ValueError`` naming the argument, before any work.
 The Python wrappers (:mod:`hullpack.packing`, :mod:`hullpack.hull`, :mod:`hullpack.compositions`)
-convert friendly input and are the public API.
+convert friendly input and are the public API (:mod:`hullpack.stability` for StabilityHulls).
 """
 from typing import Literal, TypedDict, type_check_only
 
@@ -117,6 +117,57 @@ def hull_batch(fractions: _F64, energies: _F64, offsets: _I64 | None = None, tol
     with energies (n_sys, n_points) and offsets None. k >= 4 (and general=True): the N-dimensional
     kernel, CPU only, no facets. depth=True: vertex_depth, how far each vertex lies below the hull
     of the other points."""
+
+# ----------------------------------------------------------------------------------- stability
+
+@type_check_only
+class StabilityResult(TypedDict):
+    """What StabilityHulls.query and query_entries return (a dict at runtime), one row per query."""
+
+    e_above_hull: _F64                # (n,) eV/atom above the lower hull of its chemical space
+    decomposition_energy: _F64        # (n,) eV/atom against the hull of the other compositions
+    stable: NDArray[np.bool_]         # (n,)
+    status: NDArray[np.uint8]         # (n,) bits: 1 an element no entry contains, 2 not converged
+    n_products: _I32                  # (n,) products used of each query's slots
+    product_offsets: _I64             # (n + 1,) query i owns slots product_offsets[i] .. [i + 1]
+    product_id: _I64                  # (product_offsets[-1],) entry index, -1 - e for element e's
+                                      # implicit reference, INT64_MIN in an unused slot
+    product_weight: _F64              # (product_offsets[-1],) 0 in an unused slot
+
+class StabilityHulls:
+    """Lower convex hulls of every chemical space of a set of entries (compositions with energies
+    per atom), built once; see hullpack.stability for the conventions. Compositions are CSR: row r
+    owns elements/fractions[offsets[r]:offsets[r + 1]], element ids strictly ascending in [0, 128),
+    fractions finite, > 0 and summing to 1 within 1e-9, energies finite."""
+
+    def __init__(self, offsets: _I64, elements: _I32, fractions: _F64, energies: _F64,
+                 tol: float | int = 1e-9, n_threads: _Int = 0) -> None:
+        """Entries: offsets int64 (n + 1,), elements int32 and fractions float64 (offsets[-1],),
+        energies float64 (n,) in eV/atom; tol (eV/atom, >= 0): how far below the hull of the other
+        compositions a compound must lie to be stable."""
+
+    def query(self, offsets: _I64, elements: _I32, fractions: _F64, energies: _F64,
+              n_threads: _Int = 0) -> StabilityResult:
+        """Outside compositions (CSR as the entries) against the hulls."""
+
+    def query_entries(self, indices: _I64 | None = None, n_threads: _Int = 0) -> StabilityResult:
+        """Entries (indices (m,) in [0, n_entries), or None: all, in order) against the hulls they
+        belong to."""
+
+    @property
+    def n_entries(self) -> int: ...
+    @property
+    def n_spaces(self) -> int: ...
+    @property
+    def n_hull_points(self) -> int:
+        """Representatives that span the hulls (vertices, and points within 1e-10 eV/atom of a hull)."""
+    @property
+    def max_elements(self) -> int:
+        """Most elements of one entry."""
+    @property
+    def tol(self) -> float: ...
+    def knows_element(self, element: _Int) -> bool:
+        """Whether some entry contains element id ``element``."""
 
 # -------------------------------------------------------------------------------- compositions
 

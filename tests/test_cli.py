@@ -492,6 +492,41 @@ def test_base_install_commands_that_need_an_extra_stop_first(argv, extra, tmp_pa
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("fmt, message", [
+    ([], '--format parquet (the default) needs pyarrow'),
+    (["--format", "parquet"], '--format parquet (the default) needs pyarrow'),
+    (["--format", "both"], '--format both needs pyarrow'),
+    (["--format", "csv", "--plot", "Fe-O"], '--plot needs matplotlib'),
+])
+def test_base_install_stability_names_the_extra_before_any_work(fmt, message, tmp_path, capsys, monkeypatch):
+    from hullpack.cli import stability as command
+
+    path = tmp_path / "f.csv"
+    pd.DataFrame({"formula": ["Fe2O3", "FeO"], "energy": [-1.7, -1.4]}).to_csv(path, index=False)
+    hide(monkeypatch, "pyarrow", "fastparquet", "matplotlib")
+    monkeypatch.setattr(command, "_inputs", lambda args: pytest.fail("FILE was read"))
+    rc, out, err = run(capsys, "stability", str(path), "--out", str(tmp_path / "o"), *fmt)
+    extra = "plot" if "matplotlib" in message else "parquet"
+    assert rc == 2 and out == "" and one_line(err) == (f'hullpack stability: {message}, which is not installed: '
+                                                       f'pip install "hullpack[{extra}]"'
+                                                       + ("" if extra == "plot" else " (or --format csv)"))
+    assert not (tmp_path / "o").exists()
+
+
+def test_base_install_stability_writes_csv_without_pyarrow(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "f.csv"
+    pd.DataFrame({"formula": ["Fe2O3", "FeO", "Fe3O4"], "energy": [-1.7, -1.4, -1.65]}).to_csv(path, index=False)
+    hide(monkeypatch, "pyarrow", "fastparquet", "matplotlib")
+    # pandas keeps text in pyarrow arrays where it found pyarrow on import, in Python objects where
+    # there is none; a space of four elements is a table, no figure: it needs no matplotlib
+    with pd.option_context("mode.string_storage", "python"):
+        rc, out, err = run(capsys, "stability", str(path), "--out", str(tmp_path / "o"), "--format", "csv",
+                           "--plot", "Fe-Ni-O-Li")
+    assert rc == 0 and err == "" and "stable: 2 of 3 compounds" in out, err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["Fe-Li-Ni-O.csv", "manifest.json", "stability.csv",
+                                                                  "summary.txt"]
+
+
 def test_base_install_bench_memory_names_the_hep_extra(capsys, monkeypatch):
     hide(monkeypatch, "torch_geometric")
     rc, out, err = run(capsys, "bench-memory", "--events", "4")

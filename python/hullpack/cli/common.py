@@ -47,13 +47,19 @@ def missing(*modules: str) -> list[str]:
     return out
 
 
-def require(extra: str, *modules: str, what: str | None = None) -> None:
+def require(extra: str, *modules: str, what: str | None = None, instead: str | None = None) -> None:
     """:class:`CommandError` naming ``extra`` if any of ``modules`` is missing (``what``: the
-    option that needs them, if not the whole command)."""
+    option that needs them, if not the whole command; ``instead``: the option that does without).
+
+    >>> require("parquet", "not_installed_here", what="--format parquet", instead="--format csv")
+    Traceback (most recent call last):
+    hullpack.cli.common.CommandError: --format parquet needs not_installed_here, which is not installed: pip install "hullpack[parquet]" (or --format csv)
+    """
     absent = missing(*modules)
     if absent:
         raise CommandError(f"{what + ' ' if what else ''}needs {', '.join(absent)}, which "
-                           f"{'is' if len(absent) == 1 else 'are'} not installed: pip install \"hullpack[{extra}]\"")
+                           f"{'is' if len(absent) == 1 else 'are'} not installed: pip install \"hullpack[{extra}]\""
+                           + (f" (or {instead})" if instead else ""))
 
 
 def positive_int(text: str) -> int:

@@ -9,7 +9,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, plural, positive_int
+from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, plural, positive_int, require
 
 log = logging.getLogger(__name__)
 
@@ -236,10 +236,15 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = bool(getattr(args, "quiet", False))
     bar = False if quiet else None
+    # the outputs' libraries are checked before any work, not when the results are written
+    if args.format != "csv":
+        default = " (the default)" if args.format == "parquet" else ""
+        require("parquet", "pyarrow", what=f"--format {args.format}{default}", instead="--format csv")
     if args.plot:
         from hullpack.stability.plot import parse_space
 
-        parse_space(args.plot)  # a bad space stops before any work
+        if len(parse_space(args.plot)) in (2, 3):  # a bad space stops before any work; 4+ elements: a table
+            require("plot", "matplotlib", what="--plot")
     df, source, typed = _inputs(args)
     # a few formulas typed in ask about known materials: against OQMD unless another set is named
     reference_spec = args.reference or ("oqmd" if typed else "none")

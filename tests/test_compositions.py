@@ -66,6 +66,8 @@ def test_systems_of_an_element_subset_in_elemnet_order():
     ({"order": 1}, r"order must be 2 to 8"),
     ({"order": 5, "elements": "Fe Ni O Al"}, "4 element.s. make no system of order 5"),
     ({"order": 2, "elements": [0, 86]}, "outside 0..85"),
+    ({"order": 2, "elements": "Fe Ni Va"}, r"'Va' \(Va is CALPHAD's vacancy, not an element: leave it out\)"),
+    ({"order": 2, "elements": ["Fe3+", "O"]}, r"'Fe3\+' \(symbols without charges: 'Fe', not 'Fe3\+'\)"),
 ])
 def test_systems_bad_requests(kwargs, match):
     with pytest.raises(InvalidInputError, match=match):
@@ -522,3 +524,60 @@ def test_core_first_layer_cuda_refuses_bad_arrays(which, override, match):
     expected = (ValueError, match) if _core.with_cuda else (RuntimeError, "built without CUDA")
     with pytest.raises(expected[0], match=expected[1]):
         _core.first_layer_cuda(*fakes[:4], 0, 1, fakes[4])
+
+
+# ---------------------------------------------------------------------------------------------
+# Formulas: charges and CALPHAD's vacancy
+# ---------------------------------------------------------------------------------------------
+
+CHARGED = ["Fe2+", "Fe3+2O3", "O2-", "Fe[2+]", "Li+", "Fe+2", "Fe[+2]", "SO4[-2]", "Fe(3+)", "Fe^2+", "Fe2O3-"]
+VACANT = ["Va", "FeVa", "Fe0.9Va0.1", "(Fe)Va3", "NaVa"]
+
+
+def test_formulas_with_charges_or_vacancies_say_so():
+    """They got 'cannot parse formula' (pymatgen's 'invalid formula' for brackets) or
+    "unknown element 'Va'"; pymatgen's Composition refuses each of them too."""
+    from hullpack.elemnet.featurize import featurize, parse_formulas
+
+    x, bad = parse_formulas(["Fe2O3"] + CHARGED + VACANT + [{"Fe2+": 2, "O2-": 3}, {"Fe": 1, "VA": 1}])
+    reasons = [reason for _, _, reason in bad]
+    assert [i for i, _, _ in bad] == list(range(1, len(CHARGED) + len(VACANT) + 3))
+    charge = "charges (oxidation states) are not read: write the neutral formula, such as 'Fe2O3' for Fe3+ with O2-"
+    vacancy = ("Va is a vacancy (CALPHAD's symbol), not an element: remove it and write the atoms only "
+               "(Fe0.9Va0.1 is Fe)")
+    assert reasons == [charge] * len(CHARGED) + [vacancy] * len(VACANT) + [charge, vacancy]
+    assert np.isnan(x[1:]).all() and x[0].sum() == pytest.approx(1.0)   # the valid row is read
+    assert parse_formulas(CHARGED, all_elements=True)[1] == [(i, f, charge) for i, f in enumerate(CHARGED)]
+    with pytest.raises(ValueError, match=r"\[1\] 'Fe3\+2O3': charges \(oxidation states\) are not read"):
+        featurize(["Fe2O3", "Fe3+2O3"])
+    pytest.importorskip("pymatgen")
+    from pymatgen.core import Composition
+
+    for formula in CHARGED + VACANT:
+        with pytest.raises(ValueError):
+            Composition(formula)
+
+
+@pytest.mark.parametrize("formula", ["Fe-O", "Fe1-xO", "Li2O-Fe2O3", "Fe2O3+Al2O3", "fe2o3", "Xx", "Fe1e-3O"])
+def test_hyphens_and_other_bad_formulas_are_no_charges(formula):
+    from hullpack.elemnet.featurize import parse_formulas
+
+    (_, _, reason), = parse_formulas([formula])[1]
+    assert "charge" not in reason and "vacancy" not in reason
+
+
+def test_formulas_that_parse_are_read_as_before():
+    """Nothing read today is refused or read otherwise: V and Na beside other symbols, brackets,
+    hydrates, and pymatgen's Species (a Composition of Fe2+ and O2- is Fe2O3, charges dropped)."""
+    from hullpack.elemnet.featurize import parse_formulas
+
+    x, bad = parse_formulas(["NaVO3", "V2O5", "Na", "VNa", "Ca(OH)2", "CuSO4·5H2O", "Li0.5CoO2"])
+    assert bad == []
+    row = dict(zip(["Na", "V", "O"], x[0, [element_index(e) for e in ("Na", "V", "O")]].tolist()))
+    assert row == pytest.approx({"Na": 0.2, "V": 0.2, "O": 0.6})
+    assert x[3, element_index("V")] == x[3, element_index("Na")] == pytest.approx(0.5)
+    pytest.importorskip("pymatgen")
+    from pymatgen.core import Composition
+
+    x, bad = parse_formulas([Composition({"Fe2+": 2, "O2-": 3}), "Fe2O3"])
+    assert bad == [] and np.array_equal(x[0], x[1])

@@ -355,3 +355,20 @@ def test_cli_energies_given_on_the_command_line_are_said_so(tmp_path, capsys):
     assert cli("Fe3O4=-1.65", "LiFePO4=-2.60", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
     assert "energies: formation energies given on the command line" in out and "column '" not in out
+
+
+def test_charges_and_vacancies_are_named_per_row(tmp_path, capsys):
+    """Oxidation states and CALPHAD's vacancy got 'cannot parse formula' or "unknown element 'Va'";
+    the other rows are read."""
+    formulas = ["Fe", "O2", "Fe2O3", "Fe3+2O3", "O2-", "Fe[2+]", "FeVa", "Fe0.9Va0.1"]
+    t = stability(pd.DataFrame({"formula": formulas, "energy": [0, 0, -1.7, -1.7, 0, 0, 0, 0]}), errors="ignore")
+    charge, vacancy = "charges (oxidation states) are not read: write the neutral formula", "Va is a vacancy"
+    assert t.problem[:3].isna().all() and t.stable.tolist()[:3] == [True, True, True]
+    assert [p.startswith(charge) for p in t.problem[3:6]] == [True] * 3
+    assert [p.startswith(vacancy) for p in t.problem[6:]] == [True] * 2
+    pd.DataFrame({"formula": formulas, "energy": [0, 0, -1.7, -1.7, 0, 0, 0, 0]}).to_csv(tmp_path / "c.csv",
+                                                                                        index=False)
+    assert cli(tmp_path / "c.csv", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert f"bad row 4 ('Fe3+2O3'): {charge}, such as 'Fe2O3' for Fe3+ with O2-" in out
+    assert "bad row 7 ('FeVa'): Va is a vacancy (CALPHAD's symbol), not an element: remove it" in out

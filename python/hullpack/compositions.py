@@ -42,7 +42,8 @@ import numpy as np
 from ._core_loader import as_int, as_int_array, as_threads
 from ._core_loader import call as _core_call
 from ._core_loader import core as _core
-from .elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS
+from .elements import (CHARGE_MESSAGE, ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS, VACANCY_MESSAGE,
+                       not_an_element)
 from . import naming
 from .errors import InvalidInputError
 
@@ -78,6 +79,11 @@ def _element_indices(elements) -> np.ndarray:
     if unknown:
         capitalised = [e.capitalize() for e in unknown if e.capitalize() in ELEMENT_INDEX]
         hint = f" (symbols start with a capital letter: {', '.join(capitalised)})" if capitalised else ""
+        why = {not_an_element(e) for e in unknown}
+        if CHARGE_MESSAGE in why:
+            hint += " (symbols without charges: 'Fe', not 'Fe3+')"
+        if VACANCY_MESSAGE in why:
+            hint += " (Va is CALPHAD's vacancy, not an element: leave it out)"
         raise InvalidInputError(f"elements: unknown element(s) {', '.join(map(repr, unknown))}{hint}: ElemNet knows "
                                 f"{N_ELEMENTS} elements ({ELEMNET_LACKS}); see hullpack.elements")
     if len(set(idx)) != len(idx):

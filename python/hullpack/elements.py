@@ -14,6 +14,7 @@ columns), then the 32 others by atomic number (86..117).
 from __future__ import annotations
 
 import functools
+import re
 
 ELEMNET_ELEMENTS: tuple[str, ...] = tuple(
     "H Li Be B C N O F Na Mg Al Si P S Cl K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr "
@@ -75,6 +76,38 @@ def not_in_elemnet(symbols) -> str:
     if len(symbols) == 1:
         return f"{symbols[0]} is not one of ElemNet's {N_ELEMENTS} elements"
     return f"{', '.join(symbols)} are not among ElemNet's {N_ELEMENTS} elements"
+
+
+# a charge or oxidation state after a symbol, an amount or a bracket ("Fe2+", "O2-", "Fe3+2O3",
+# "Fe+2", "Fe[2+]", "Fe[+2]", "Fe^2+"); not a hyphen between symbols ("Fe-O", "Li2O-Fe2O3") nor
+# one before a letter ("Fe1-xO") or an exponent's sign ("1e-3")
+_CHARGE = re.compile(r"(?<=[A-Za-z0-9)\]^\[(])(?<![0-9][eE])[+-](?:$|[\s\]),;]|\d+(?:\.\d+)?(?:$|[\s\]),;A-Z(\[]))")
+_VACANCY = re.compile(r"Va(?![a-z])")  # CALPHAD's vacancy: a site without an atom, written like a symbol
+#: why a formula with a charge cannot be read
+CHARGE_MESSAGE = ("charges (oxidation states) are not read: write the neutral formula, such as 'Fe2O3' for "
+                  "Fe3+ with O2-")
+#: why a formula with CALPHAD's vacancy cannot be read
+VACANCY_MESSAGE = ("Va is a vacancy (CALPHAD's symbol), not an element: remove it and write the atoms only "
+                   "(Fe0.9Va0.1 is Fe)")
+
+
+def not_an_element(text: str) -> str | None:
+    """Why ``text`` (a formula that did not parse, or a symbol that is no element) holds something
+    other than elements and amounts: a charge or oxidation state (``Fe2+``, ``O2-``, ``Fe[3+]``;
+    pymatgen's ``Composition`` refuses them too), or CALPHAD's vacancy ``Va`` (a symbol ``VA``
+    too, as pycalphad writes it). None for anything else.
+
+    >>> not_an_element("Fe3+2O3") == CHARGE_MESSAGE, not_an_element("FeVa") == VACANCY_MESSAGE
+    (True, True)
+    >>> not_an_element("Fe-O"), not_an_element("Xx")
+    (None, None)
+    """
+    text = str(text)
+    if _CHARGE.search(text):
+        return CHARGE_MESSAGE
+    if _VACANCY.search(text) or text.strip() == "VA":
+        return VACANCY_MESSAGE
+    return None
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,7 +19,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..elements import ALL_ELEMENT_INDEX, ELEMENT_INDEX, N_ALL_ELEMENTS, N_ELEMENTS, OTHER_ELEMENTS, not_in_elemnet
+from ..elements import (ALL_ELEMENT_INDEX, ELEMENT_INDEX, N_ALL_ELEMENTS, N_ELEMENTS, OTHER_ELEMENTS, not_an_element,
+                        not_in_elemnet)
 from ..errors import CompositionError
 
 log = logging.getLogger(__name__)
@@ -103,17 +104,21 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
     pairs = plain_amounts(s)
     if pairs is not None:
         return pairs
+    # a charge or a vacancy is named only where the formula fails to parse (pymatgen refuses both)
     if any(c in s for c in "()[]{}"):
         try:
             from pymatgen.core import Composition
         except ImportError:
-            raise ValueError("brackets need pymatgen (pip install hullpack[materials])") from None
+            raise ValueError(not_an_element(s) or "brackets need pymatgen (pip install hullpack[materials])") from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return _amounts_of_mapping(Composition(s))
         except Exception as exc:  # pymatgen raises several types for bad syntax
-            raise ValueError(f"cannot parse formula ({exc})") from None
+            raise ValueError(not_an_element(s) or f"cannot parse formula ({exc})") from None
+    why = not_an_element(s)
+    if why:
+        raise ValueError(why)
     if not s[0].isupper() and s[0].isalpha():
         raise ValueError("cannot parse formula: element symbols start with a capital letter ('Fe2O3', not 'fe2o3')")
     raise ValueError("cannot parse formula: expected element symbols with optional amounts, e.g. 'Fe2O3'")
@@ -128,7 +133,7 @@ def _row(pairs: list[tuple[str, float]], index_of: dict[str, int]) -> tuple[list
                 raise ValueError(f"{symbol} is an isotope of hydrogen: write H")
             if symbol in OTHER_ELEMENTS:
                 raise ValueError(not_in_elemnet([symbol]))
-            raise ValueError(f"unknown element {symbol!r}")
+            raise ValueError(not_an_element(symbol) or f"unknown element {symbol!r}")
         if not math.isfinite(amount) or amount < 0:
             raise ValueError(f"amount of {symbol} is {amount}; amounts must be finite and >= 0")
         cols.append(col)
@@ -234,7 +239,8 @@ def featurize(formulas: Iterable[Any] | str, *, errors: str = "raise") -> np.nda
 
     Accepts formula strings ("Fe2O3", "Li0.5CoO2", "CuSO4·5H2O", "Ca(OH)2" with pymatgen), pymatgen
     ``Composition`` objects and ``{element: amount}`` mappings. Bad entries (unparsable text,
-    unknown elements or ones ElemNet lacks such as He, empty strings, no atoms, amounts that are
+    unknown elements or ones ElemNet lacks such as He, charges such as ``Fe3+`` or ``O2-`` and
+    CALPHAD's vacancy ``Va``, which pymatgen refuses too, empty strings, no atoms, amounts that are
     not finite numbers >= 0, amounts adding up past the largest float) never abort the batch:
 
     - ``errors="raise"``: :class:`hullpack.errors.CompositionError` listing every one with its

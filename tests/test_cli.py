@@ -51,6 +51,18 @@ def hide(monkeypatch, *modules):
         for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
             monkeypatch.setitem(sys.modules, key, None)
         monkeypatch.setitem(sys.modules, name, None)
+    if "pyarrow" in modules:  # pandas keeps text in pyarrow arrays only where it found pyarrow
+        monkeypatch.setitem(_PandasOptions(), "mode.string_storage", "python")
+
+
+class _PandasOptions:
+    """pandas' options as a mapping, for monkeypatch.setitem to set one and restore it after the test."""
+
+    def get(self, key, default=None):
+        return pd.get_option(key)
+
+    def __setitem__(self, key, value):
+        pd.set_option(key, value)
 
 
 # ------------------------------------------------------------------------------------ registry
@@ -517,11 +529,9 @@ def test_base_install_stability_writes_csv_without_pyarrow(tmp_path, capsys, mon
     path = tmp_path / "f.csv"
     pd.DataFrame({"formula": ["Fe2O3", "FeO", "Fe3O4"], "energy": [-1.7, -1.4, -1.65]}).to_csv(path, index=False)
     hide(monkeypatch, "pyarrow", "fastparquet", "matplotlib")
-    # pandas keeps text in pyarrow arrays where it found pyarrow on import, in Python objects where
-    # there is none; a space of four elements is a table, no figure: it needs no matplotlib
-    with pd.option_context("mode.string_storage", "python"):
-        rc, out, err = run(capsys, "stability", str(path), "--out", str(tmp_path / "o"), "--format", "csv",
-                           "--plot", "Fe-Ni-O-Li")
+    # a space of four elements is a table, no figure: it needs no matplotlib
+    rc, out, err = run(capsys, "stability", str(path), "--out", str(tmp_path / "o"), "--format", "csv",
+                       "--plot", "Fe-Ni-O-Li")
     assert rc == 0 and err == "" and "stable: 2 of 3 compounds" in out, err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["Fe-Li-Ni-O.csv", "manifest.json", "stability.csv",
                                                                   "summary.txt"]

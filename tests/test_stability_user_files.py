@@ -327,13 +327,23 @@ def test_a_composition_column_of_mappings_written_as_text():
     assert "is not a formula, nor an {element: amount} mapping" in bad.problem[1]
 
 
-def test_a_missing_energy_is_said_missing_and_nan_written_out_not_finite(tmp_path):
+def test_a_missing_energy_is_said_missing_however_it_is_written(tmp_path):
+    """Empty, or written out as exports write it (JARVIS-DFT: `na`), in any case and with spaces;
+    an infinite energy or text that is no number stays a bad energy of its own."""
     path = tmp_path / "e.csv"
-    path.write_text("formula,energy\nFeO,nan\nFe2O3,\nFe3O4,-1.6\nNiO,inf\n")
+    path.write_text("formula,energy\nFeO,nan\nFe2O3,\nFe3O4,-1.6\nNiO,inf\nCoO, na \nCuO,N/A\nZnO,NULL\n")
     from hullpack.stability.inputs import read_table
 
     t = stability(read_table(path), errors="ignore")
-    assert t.problem.tolist() == ["energy is not finite (nan)", "energy is missing", None, "energy is not finite (inf)"]
+    assert t.problem.tolist() == ["energy is missing", "energy is missing", None, "energy is not finite (inf)"] + [
+        "energy is missing"] * 3
+    (tmp_path / "f.csv").write_text(path.read_text() + "MnO,abc\n")  # text that is no number among them
+    t = stability(read_table(tmp_path / "f.csv"), errors="ignore")
+    assert t.problem.tolist()[4:] == ["energy is missing"] * 3 + ["energy 'abc' is not a number"]
+    assert t.problem.tolist()[:4] == ["energy is missing", "energy is missing", None, "energy is not finite (inf)"]
+    t = stability(["FeO", "Fe2O3", "Fe3O4", "NiO", "CoO", "CuO"], ["na", " None ", "-1.6", "NaN", "null", "n/a"],
+                  errors="ignore")
+    assert t.problem.tolist() == ["energy is missing"] * 2 + [None] + ["energy is missing"] * 3
     t = stability(["FeO", "Fe2O3", "NiO"], [np.nan, None, np.inf], errors="ignore")
     assert t.problem.tolist() == ["energy is missing", "energy is missing", "energy is not finite (inf)"]
     t = stability(["FeO", "Fe2O3"], pd.Series([None, -1.7], dtype="Float64"), errors="ignore")
@@ -355,6 +365,22 @@ def test_cli_energies_given_on_the_command_line_are_said_so(tmp_path, capsys):
     assert cli("Fe3O4=-1.65", "LiFePO4=-2.60", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
     assert "energies: formation energies given on the command line" in out and "column '" not in out
+
+
+def test_a_jarvis_table_reads_na_as_a_missing_energy_and_na_as_sodium(capsys, tmp_path):
+    """JARVIS-DFT's `na` for a missing formation energy was "energy 'na' is not a number"; the
+    formula `Na` in the same table is sodium."""
+    jarvis = pd.DataFrame({"jid": ["JVASP-25140", "JVASP-25104", "JVASP-23862", "JVASP-9", "JVASP-10"],
+                           "formula": ["Na", "Cl2", "NaCl", "Na", "NaCl2"],
+                           "formation_energy_peratom": ["0.0", "0.0", "-2.09", "na", "NA"]})
+    t = stability(jarvis, errors="ignore")
+    assert t.problem.tolist() == [None, None, None, "energy is missing", "energy is missing"]
+    assert t.formula.tolist()[:4] == ["Na", "Cl2", "NaCl", "Na"] and t.stable.tolist()[:3] == [True, True, True]
+    assert t.jid.tolist() == jarvis.jid.tolist()
+    jarvis.to_csv(tmp_path / "j.csv", index=False)
+    assert cli(tmp_path / "j.csv", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "bad row 4 ('Na'): energy is missing" in out and "bad row 5 ('NaCl2'): energy is missing" in out
 
 
 def test_charges_and_vacancies_are_named_per_row(tmp_path, capsys):

@@ -180,3 +180,77 @@ def test_formation_energies_in_mev_or_kj_per_mol_are_refused(tmp_path, scale):
     # total energies with each element's entry are a convention of their own: not another unit
     totals = np.array(FORMATION) + [sum(MU[s] * n for s, n in a.items()) / sum(a.values()) for a in AMOUNTS]
     assert stability(pd.DataFrame({"formula": FORMULAS, "energy_per_atom": totals * 10})).problem.isna().all()
+
+
+# A JARVIS-DFT export: `na` where a value is missing, other exports' spellings of it too; Na is sodium
+JARVIS = pd.DataFrame({
+    "jid": [f"JVASP-{i}" for i in range(1, 9)],
+    "formula": ["Na", "Cl2", "NaCl", "NaCl", "Na2Cl", "NaCl3", "Na3Cl", "Na"],
+    "formation_energy_peratom": ["0.0", "0.0", "-2.1", "na", " NA ", "N/A", "null", "None"],
+    "optb88vdw_bandgap": ["na", "nan", "5.01", "4.9", "", "NaN", "0.3", "1"],
+})
+JARVIS_MISSING = [3, 4, 5, 6, 7]  # rows whose formation energy is missing
+
+
+def write_jarvis(path, df=JARVIS):
+    if path.suffix == ".json":
+        records = [{k: (float(v) if k != "jid" and k != "formula" and v.strip() and v.strip().lower() not in
+                        ("na", "nan", "n/a", "null", "none") else v) for k, v in row.items()}
+                   for row in df.to_dict("records")]
+        path.write_text(json.dumps(records))  # numbers as numbers, "na" as text, as JARVIS writes them
+    else:
+        path.write_text(df.to_csv(index=False, sep="\t" if path.suffix == ".tsv" else ","))
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json"])
+def test_missing_values_written_out_in_columns_of_numbers_are_missing(tmp_path, suffix):
+    """JARVIS-DFT writes `na` for a missing value: its energy column was read as text and every
+    such row called "energy 'na' is not a number"; a formula `Na` stays sodium."""
+    t = read_table(write_jarvis(tmp_path / f"jarvis{suffix}"))
+    assert t.formation_energy_peratom.dtype == np.float64 and t.optb88vdw_bandgap.dtype == np.float64
+    assert np.flatnonzero(t.formation_energy_peratom.isna()).tolist() == JARVIS_MISSING
+    assert t.formation_energy_peratom[2] == -2.1 and t.optb88vdw_bandgap.isna().tolist()[:2] == [True, True]
+    assert t.formula.tolist() == JARVIS.formula.tolist() and t.jid.tolist() == JARVIS.jid.tolist()
+    # parsed as the same file with empty cells there: the same bits
+    blank = JARVIS.assign(formation_energy_peratom=["0.0", "0.0", "-2.1", "", "", "", "", ""],
+                          optb88vdw_bandgap=["", "", "5.01", "4.9", "", "", "0.3", "1"])
+    same = read_table(write_jarvis(tmp_path / f"blank{suffix}", blank))
+    pd.testing.assert_frame_equal(t, same)
+
+
+def test_missing_values_stay_text_outside_columns_of_numbers(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("formula,label,energy,note\nNa,na,-1.0,7\nNA,x,na,NaN\nnan,N/A,abc,null\n")
+    t = read_table(path)
+    assert t.formula.tolist() == ["Na", "NA", "nan"] and t.label.tolist() == ["na", "x", "N/A"]
+    assert t.energy.tolist() == ["-1.0", "na", "abc"]  # 'abc': no column of numbers, named per row later
+    assert t.note.dtype == np.float64 and t.note.isna().tolist() == [False, True, True] and t.note[0] == 7
+    assert read_table(path, text=True).note.tolist() == ["7", "NaN", "null"]  # cells as written
+    # a column of JSON numbers with a mapping or a flag among them is no column of numbers
+    (tmp_path / "t.json").write_text(json.dumps([{"formula": "Na", "e": "na", "flag": True},
+                                                 {"formula": "Cl2", "e": 1.5, "flag": "na"}]))
+    t = read_table(tmp_path / "t.json")
+    assert t.e.isna().tolist() == [True, False] and t.flag.tolist() == [True, "na"]
+    assert t.formula.tolist() == ["Na", "Cl2"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_every_command_says_a_missing_energy_is_missing(tmp_path, capsys, suffix):
+    """stability, screen --dft and train read a JARVIS table's `na` energies as missing ones: the row
+    is named as such and left out, every other row is read."""
+    from hullpack.cli import main
+
+    path = write_jarvis(tmp_path / f"jarvis{suffix}")
+    t = stability(read_table(path), errors="ignore")
+    assert [i for i, p in enumerate(t.problem) if p == "energy is missing"] == JARVIS_MISSING
+    assert t.problem[:3].isna().all() and t.stable.tolist()[:3] == [True, True, True]
+    assert t.jid.tolist() == JARVIS.jid.tolist()
+    with pytest.warns(UserWarning, match=r"(?s)5 of 8 .*energy is missing"):
+        DFTCompounds.read(path)
+    with pytest.warns(UserWarning, match=r"(?s)5 of 8 rows cannot be used.*\[3\] 'NaCl': formation_energy_peratom is "
+                                          r"missing.*\[7\] 'Na': formation_energy_peratom is missing"):
+        x, y = table_arrays(read_table(path), errors="skip")
+    assert y.tolist() == [0.0, 0.0, np.float32(-2.1)]
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert "bad row 4 ('NaCl'): energy is missing" in capsys.readouterr().out

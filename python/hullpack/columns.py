@@ -23,6 +23,12 @@ ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_fo
 #: the unit of the values of ENERGY_COLUMNS, the only one read
 ENERGY_UNIT = "eV/atom"
 
+#: cells that are a missing value in a column of numbers, whatever their case and the spaces around
+#: them: JARVIS-DFT writes ``na``, other exports ``NA``, ``N/A``, ``nan``, ``None``, ``null`` or nothing.
+#: In a column of text they stay text (a formula ``Na`` is sodium)
+MISSING_VALUES = ("", "na", "n/a", "nan", "none", "null")
+_MISSING = frozenset(MISSING_VALUES)
+
 #: files read as tables (:func:`hullpack.stability.inputs.read_table`) rather than as text: CSV, TSV,
 #: Parquet, JSON (records or columns, or a list of pymatgen entries) and JSON lines
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".json", ".json.gz", ".jsonl", ".jsonl.gz")
@@ -124,6 +130,15 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     return found
 
 
+def is_missing_text(cell) -> bool:
+    """Whether ``cell`` is text that writes a missing number (:data:`MISSING_VALUES`).
+
+    >>> is_missing_text(" NA "), is_missing_text("na"), is_missing_text("N/A"), is_missing_text("-1.2")
+    (True, True, True, False)
+    """
+    return isinstance(cell, str) and cell.strip().lower() in _MISSING
+
+
 def composition_cell(cell, *, keep_bad: bool = False):
     """A cell of a composition column as the featurizer reads it: an ``{element: amount}`` mapping,
     also written as text (``"{'Fe': 2.0, 'O': 3.0}"``, a Materials Project ``composition`` saved to
@@ -161,9 +176,21 @@ def read_table(path, *, text: bool = False):
     """A table file as a DataFrame: CSV (``.csv``), TSV (``.tsv``), Parquet (``.parquet``), JSON
     (``.json``: a list of records, ``{column: {row: value}}``, an API answer's ``{"data": [...]}``,
     or a list of pymatgen entries saved with monty, read as ``entry_id``, ``formula`` and their
-    ``energy_per_atom``) or JSON lines (``.jsonl``), each also gzipped (``.gz``). Empty cells are
-    missing values, and nothing else is (a formula "NaN" stays text). ``text``: a CSV's cells as
-    written (``007`` stays ``007``), not read as numbers."""
+    ``energy_per_atom``) or JSON lines (``.jsonl``), each also gzipped (``.gz``). Empty cells (JSON
+    ``null``) are missing values; so are the cells of :data:`MISSING_VALUES` (``na``, ``NA``,
+    ``N/A``, ``nan``, ``None``, ``null``, any case) in a column whose other cells are all numbers,
+    which is then read as numbers, as if they were empty. Elsewhere they stay text (a formula
+    ``Na`` or ``NaN``). ``text``: a CSV's cells as written (``007`` stays ``007``, ``na`` stays
+    ``na``), not read as numbers.
+
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:                  # a JARVIS-DFT export
+    ...     path = pathlib.Path(folder, "jarvis.csv")
+    ...     _ = path.write_text("jid,formula,formation_energy_peratom\\nJVASP-1,Na,na\\nJVASP-2,NaCl,-2.1\\n")
+    ...     t = read_table(path)
+    >>> t.formula.tolist(), t.formation_energy_peratom.tolist()
+    (['Na', 'NaCl'], [nan, -2.1])
+    """
     import pandas as pd
 
     path = str(path)
@@ -190,7 +217,54 @@ def read_table(path, *, text: bool = False):
     if kind == "CSV" and len(df.columns) == 1 and any(c in str(df.columns[0]) for c in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas"
                          + (" (a file of tab-separated values: name it .tsv)" if "\t" in str(df.columns[0]) else ""))
+    missing = {} if text else _missing_in_numbers(df)
+    if missing:  # read again with those cells as empty ones, so the numbers are parsed as pandas parses them
+        df = pd.read_csv(path, sep=sep, keep_default_na=False,
+                         na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns})
     return df
+
+
+def _missing_in_numbers(df) -> dict:
+    """The cells of :data:`MISSING_VALUES` (as written) of each text column of ``df`` whose other
+    cells are all numbers (at least one): columns of numbers with missing values written out."""
+    import pandas as pd
+
+    found = {}
+    for j, c in enumerate(df.columns):
+        col = df.iloc[:, j]
+        if col.dtype.kind != "O":  # numbers, booleans, dates: pandas read them as such
+            continue
+        try:
+            key = col.str.strip().str.lower()
+        except AttributeError:  # no text in it
+            continue
+        written = key.isin(_MISSING) & col.notna()
+        if not written.any():
+            continue
+        others = col[col.notna() & ~written]
+        if len(others) and pd.to_numeric(others, errors="coerce").notna().all():
+            found[c] = set(col[written].tolist())
+    return found
+
+
+def _numbers_with_missing(pairs) -> set:
+    """The columns, of JSON's ``(column, value)`` pairs, that hold :data:`MISSING_VALUES` and
+    otherwise numbers (at least one) or nulls: columns of numbers with missing values written out."""
+    numbers: dict = {}  # column -> False once it holds anything but a number, null or missing value
+    written: set = set()
+    for k, v in pairs:
+        if numbers.get(k) is False:
+            continue
+        if isinstance(v, str):
+            if v.strip().lower() in _MISSING:
+                written.add(k)
+            else:
+                numbers[k] = False
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            numbers[k] = True
+        elif v is not None:
+            numbers[k] = False
+    return {k for k in written if numbers.get(k)}
 
 
 def _read_json(path: str, lines: bool):
@@ -218,9 +292,16 @@ def _read_json(path: str, lines: bool):
         return pd.DataFrame({"entry_id": [getattr(e, "entry_id", None) for e in entries],
                              "formula": [e.composition.reduced_formula for e in entries],
                              "energy_per_atom": [float(e.energy_per_atom) for e in entries]})
+    # missing values written out in columns of numbers (JARVIS-DFT's "na") are read as nulls
     if isinstance(data, list) and all(isinstance(d, dict) for d in data):
+        cols = _numbers_with_missing((k, v) for d in data for k, v in d.items())
+        if cols:
+            data = [{k: None if k in cols and isinstance(v, str) else v for k, v in d.items()} for d in data]
         return pd.DataFrame.from_records(data)
     if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+        cols = _numbers_with_missing((k, v) for k, col in data.items() for v in col.values())
+        data = {k: {r: None if isinstance(v, str) else v for r, v in col.items()} if k in cols else col
+                for k, col in data.items()}
         return pd.DataFrame(data).reset_index(drop=True)  # {column: {row: value}}
     raise ValueError(f"{path}: expected a JSON list of records ({{column: value}}), {{column: {{row: value}}}} or "
                      "a list of pymatgen entries")

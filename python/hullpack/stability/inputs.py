@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, read_table
+from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, is_missing_text, read_table
 from ..elemnet.data import other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
@@ -403,8 +403,8 @@ def _describe(item) -> str:
 
 def _energies(energies, from_entries: list, n: int, required: bool) -> tuple[np.ndarray, dict[int, object], set]:
     """The energies (NaN where none), the cells that are not numbers by row (those rows are bad;
-    the others are kept), and the rows whose energy is missing (an empty cell, None; not a NaN
-    written out as text)."""
+    the others are kept), and the rows whose energy is missing (an empty cell, None, NaN, or text
+    that writes a missing value: ``na``, ``N/A``, ``null``, ..., :data:`~hullpack.columns.MISSING_VALUES`)."""
     if energies is not None:
         if any(v is not None for v in from_entries):
             raise ValueError("energies: given both as an argument and by the entries' energy_per_atom; give one")
@@ -419,8 +419,8 @@ def _energies(energies, from_entries: list, n: int, required: bool) -> tuple[np.
         cells = _as_energies(np.asarray(values, dtype=object), n)
         e, not_numbers, missing = np.full(n, np.nan), {}, set()
         for i, cell in enumerate(cells):
-            if cell is None or cell is pd.NA or (not isinstance(cell, (str, bytes)) and _is_nan(cell)) or (
-                    isinstance(cell, str) and not cell.strip()):
+            if (cell is None or cell is pd.NA or is_missing_text(cell)
+                    or (not isinstance(cell, (str, bytes)) and _is_nan(cell))):
                 missing.add(i)
                 continue
             try:

@@ -232,7 +232,7 @@ def test_predict_prints_a_table_s_other_columns_as_written(model_file, tmp_path,
     rc, out, err = run(capsys, "predict", "KCl", "--file", str(tmp_path / "t.csv"), "--errors", "skip",
                        "--model", model_file)
     rows = list(csv.reader(io.StringIO(out)))
-    assert rc == 0 and "[--file line 4] 'Xx'" in err
+    assert rc == 0 and "[--file row 3] 'Xx'" in err
     assert rows[0] == ["formula", "dH_eV_per_atom", "material_id", "input_dH_eV_per_atom", "note"]
     assert [r[:1] + r[2:] for r in rows[1:]] == [["KCl", "", "", ""], ["Fe2O3", "007", "-1.0", "red, rust"],
                                                  ["NaCl", "mp-2", "", ""]]
@@ -241,6 +241,33 @@ def test_predict_prints_a_table_s_other_columns_as_written(model_file, tmp_path,
     assert rc == 0 and err == ""
     assert [r[:1] + r[2:] for r in csv.reader(io.StringIO(out))] == [["formula", "id", "x"], ["MgO", "1", "1.5"],
                                                                      ["CaO", "2", ""]]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_predict_and_stability_name_a_bad_row_alike(suffix, model_file, tmp_path, capsys):
+    """Both count a table's rows from 1, the first row under the header: the 3rd row of a CSV file
+    (its 4th line) or of a Parquet file is "row 3" to each."""
+    path = tmp_path / f"t{suffix}"
+    table = pd.DataFrame({"formula": ["Fe2O3", "FeO", "Xx2O", "Fe3O4"], "energy": [-1.7, -1.4, -1.0, -1.65]})
+    if suffix == ".csv":
+        table.to_csv(path, index=False)
+        assert path.read_text().splitlines()[3].startswith("Xx2O,")
+    else:
+        table.to_parquet(path, index=False)
+    rc, out, err = run(capsys, "predict", "--file", str(path), "--model", model_file)
+    assert rc == 2 and out == "" and "[--file row 3] 'Xx2O': unknown element 'Xx'" in one_line(err)
+    rc, out, err = run(capsys, "stability", str(path), "--format", "csv", "--out", str(tmp_path / "o"))
+    assert rc == 0 and "  bad row 3 ('Xx2O'): unknown element 'Xx'" in out.splitlines()
+    for command in ("predict", "stability"):  # and both say so
+        assert "the first row under the header being row 1" in main_help(command), command
+
+
+def main_help(command: str) -> str:
+    """``hullpack COMMAND --help`` on one line."""
+    from hullpack.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    return " ".join(sub.format_help().split())
 
 
 def test_quiet_and_verbose_also_after_the_subcommand(tmp_path, capsys, monkeypatch):

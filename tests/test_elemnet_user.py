@@ -283,13 +283,14 @@ def test_cli_predict_reads_a_text_file_with_a_byte_order_mark(tmp_path, capsys):
     assert [line.split(",")[0] for line in out.splitlines()] == ["formula", "Fe2O3", "CuSO4·5H2O"]
 
 
-def test_cli_predict_names_a_bad_formula_of_a_file_by_its_line(tmp_path, capsys):
+def test_cli_predict_names_a_bad_formula_of_a_file_by_its_line_or_row(tmp_path, capsys):
+    """A text file's line, every line counted; a table's row, the first under the header being 1."""
     (tmp_path / "f.txt").write_text("Fe2O3\n# a comment\n\nXx2O\n")
     mp_table(3).assign(formula_pretty=["NaCl", "Xx2O", None]).to_csv(tmp_path / "f.csv", index=False)
     rc, _, err = cli(capsys, "predict", "KCl", "Qq", "--file", str(tmp_path / "f.txt"))
     assert rc == 2 and "[1] 'Qq'" in err and "[--file line 4] 'Xx2O'" in err
     rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "f.csv"))
-    assert rc == 2 and "[--file line 3] 'Xx2O'" in err and "[--file line 4] '': empty formula" in err
+    assert rc == 2 and "[--file row 2] 'Xx2O'" in err and "[--file row 3] '': empty formula" in err
 
 
 def test_explain_names_the_background_when_it_holds_a_bad_formula():

@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "--column), "
                    "or a text file of one formula per line (blank lines and lines starting with # are skipped); "
                    "a table's other columns are printed after the prediction, as written (a column already named "
-                   "formula or " + _ENERGY + " as input_formula, input_" + _ENERGY + ")")
+                   "formula or " + _ENERGY + " as input_formula, input_" + _ENERGY + "). A bad formula is named by "
+                   "its row in a table, the first row under the header being row 1 (as hullpack stability numbers "
+                   "them), or by its line in a text file")
     p.add_argument("--column", metavar="NAME", help="--file's formula column (a CSV or Parquet file)")
     p.add_argument("--model", help="a model file (default: the shipped default model)")
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
@@ -34,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
-    """The bad formulas, each where it was given (``where``: argument index or --file line)."""
+    """The bad formulas, each where it was given (``where``: argument index, --file row or line)."""
     total = len(where)
     shown = "; ".join(f"[{where[i]}] {text!r}: {reason}" for i, text, reason in bad[:_SHOWN])
     more = f"; and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
@@ -44,8 +46,9 @@ def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
 def _file_formulas(path: str, column: str | None):
     """The formulas of --file: a table's formula column (a missing cell is an empty formula, which
     cannot be featurized), or a text file's lines that are neither blank nor comments; where each
-    stands, as a message names it ("line 12" of a text or CSV file, "row 10" of a Parquet file
-    counted from 0); and a table's other columns as text (a CSV's cells as written), else None."""
+    stands, as a message names it ("line 12" of a text file, every line counted; "row 3" of a table,
+    the first row under the header being row 1, as ``hullpack stability`` numbers its bad rows); and
+    a table's other columns as text (a CSV's cells as written), else None."""
     input_file(path, "--file")
     if not path.lower().endswith(TABLE_SUFFIXES):
         if column:
@@ -66,9 +69,9 @@ def _file_formulas(path: str, column: str | None):
     except ValueError as exc:
         raise CommandError(f"--file {path}: {exc}") from None
     formulas = ["" if pd.isna(v) else str(v).strip() for v in df[found].tolist()]
-    # a CSV's header is line 1 (line numbers hold where no cell spans lines and no line is blank)
-    where = [f"row {i}" for i in range(len(df))] if path.lower().endswith(".parquet") else \
-        [f"line {i + 2}" for i in range(len(df))]
+    # rows, not lines, in every table format: a CSV's blank lines and cells spanning lines would shift
+    # line numbers, a Parquet or JSON file has none, and hullpack stability names the same row alike
+    where = [f"row {i}" for i in range(1, len(df) + 1)]
     others = df.drop(columns=[found])
     others = others.astype(object).where(others.notna(), "").astype(str)  # a missing cell prints empty
     return formulas, where, others.rename(columns=lambda c: f"input_{c}" if c in ("formula", _ENERGY) else c)

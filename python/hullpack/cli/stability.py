@@ -27,7 +27,8 @@ DESCRIPTION = ("Stability of every composition of FILE (a table: CSV, TSV, Parqu
                "or from an ElemNet model (--model). Or formulas on the command line, each against the shipped "
                "OQMD compounds: hullpack stability Fe3O4 LiFePO4 (ElemNet's energies) or Fe3O4=-1.65 (your "
                "formation energy, eV/atom). Writes stability.parquet (or .csv), summary.txt and, with "
-               "--plot, one chemical space to --out.")
+               "--plot, one chemical space to --out. The summary names a bad row by its number in FILE, the first "
+               "row under the header being row 1, as hullpack predict --file does.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

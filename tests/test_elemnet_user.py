@@ -169,6 +169,36 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     np.testing.assert_allclose(ex.values.sum(axis=1) + ex.base_values, pred, atol=1e-5)
 
 
+def test_cli_train_reads_last_pt_once_to_resume_and_ends_where_one_run_does(tmp_path, capsys, monkeypatch):
+    """The run's settings and the state it resumes from come from one read of last.pt (a full
+    checkpoint: weights and optimizer state); the resumed run reaches the weights of an
+    uninterrupted one, and last.pt records why it stopped."""
+    data = tmp_path / "mp.csv"
+    mp_table().to_csv(data, index=False)
+    whole, run = tmp_path / "whole", tmp_path / "run"
+    assert cli(capsys, "train", str(whole), "--data", str(data), "--epochs", "2", *TINY)[0] == 0
+    assert cli(capsys, "train", str(run), "--data", str(data), "--epochs", "2", "--stop-after", "1", *TINY)[0] == 0
+    reads, load = [], torch.load
+
+    def counting_load(f, *args, **kwargs):
+        reads.append(str(f))
+        return load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting_load)
+    rc, out, err = cli(capsys, "train", str(run), "--data", str(data))  # the settings, epochs too, are the run's
+    assert rc == 0, err
+    assert json.loads(out)["epochs_done"] == 2 and reads == [str(run / "last.pt")]
+    monkeypatch.undo()
+    a, b = (torch.load(d / "last.pt", weights_only=True) for d in (whole, run))
+    assert a["state"]["stopped"] == b["state"]["stopped"] == "epochs"
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    with pytest.raises(ValueError, match=r"checkpoint: given, but .*new holds no last.pt"):
+        train(tmp_path / "new", checkpoint=b)
+
+
 def test_cli_train_refuses_other_data_of_the_same_size_on_resume(tmp_path, capsys):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     mp_table(seed=0).to_csv(a, index=False)

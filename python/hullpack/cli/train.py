@@ -107,6 +107,7 @@ def _user_data(args: argparse.Namespace, seed: int):
 
 def run(args: argparse.Namespace) -> int:
     from hullpack.elemnet import TrainConfig, export_default, run_config, train
+    from hullpack.elemnet.train import read_checkpoint
 
     if args.export:
         meta = export_default(args.export, out=args.out)
@@ -128,13 +129,15 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"--dropout {args.dropout!r}: expected comma-separated drop rates, "
                                "such as 0.2,0.1") from None
     settings["bf16"] = {"auto": None, "on": True, "off": False}[args.bf16]
-    # a resumed run keeps its own settings where none are given
-    cfg = replace(run_config(args.run_dir) or TrainConfig(), **settings)
+    # a resumed run keeps its own settings where none are given; its checkpoint is read once, for
+    # those settings and to resume from (it holds the weights and the optimizer's state)
+    checkpoint = read_checkpoint(args.run_dir)
+    cfg = replace(run_config(checkpoint) if checkpoint is not None else TrainConfig(), **settings)
     train_data = val_data = source = None
     if args.data:
         train_data, val_data, source = _user_data(args, cfg.seed)
-    out = train(args.run_dir, cfg, train_data=train_data, val_data=val_data,
-                data_source=source, device=args.device, num_threads=args.threads, stop_after=args.stop_after)
+    out = train(args.run_dir, cfg, train_data=train_data, val_data=val_data, data_source=source, device=args.device,
+                num_threads=args.threads, stop_after=args.stop_after, checkpoint=checkpoint)
     out.pop("history"), out.pop("model")
     out["best_model"] = os.path.join(args.run_dir, "best.pt")
     print(json.dumps(out))

@@ -200,18 +200,32 @@ def _data_digest(*tensors: torch.Tensor) -> str:
     return h.hexdigest()[:16]
 
 
-def run_config(run_dir: str | os.PathLike) -> TrainConfig | None:
-    """The settings of the run in ``run_dir`` (from its ``last.pt``), or None if none is there:
-    what resuming it needs.
+def read_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The checkpoint of the run in ``run_dir`` (its ``last.pt``: settings, data digest, weights,
+    optimizer and schedule states, history), or None if none is there. A caller that needs the
+    run's settings before resuming it reads the file once: :func:`run_config` and :func:`train`
+    (``checkpoint=``) both take what this returns.
 
     >>> import tempfile
-    >>> run_config(tempfile.mkdtemp()) is None
+    >>> read_checkpoint(tempfile.mkdtemp()) is None
     True
     """
     last = Path(run_dir) / "last.pt"
     if not last.is_file():
         return None
-    return _config_of(torch.load(last, map_location="cpu", weights_only=True))
+    return torch.load(last, map_location="cpu", weights_only=True)
+
+
+def run_config(run_dir: str | os.PathLike | dict[str, Any]) -> TrainConfig | None:
+    """The settings of the run in ``run_dir`` (from its ``last.pt``; or of a checkpoint that
+    :func:`read_checkpoint` returned), or None if none is there: what resuming it needs.
+
+    >>> import tempfile
+    >>> run_config(tempfile.mkdtemp()) is None
+    True
+    """
+    checkpoint = run_dir if isinstance(run_dir, dict) else read_checkpoint(run_dir)
+    return None if checkpoint is None else _config_of(checkpoint)
 
 
 def _config_of(checkpoint: dict) -> TrainConfig:
@@ -226,7 +240,8 @@ def _save_atomic(obj: Any, path: Path) -> None:
 
 def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, train_data=None,
           val_data=None, device: str | torch.device | None = None, num_threads: int | None = None,
-          stop_after: int | None = None, data_source: str | None = None, **overrides) -> dict[str, Any]:
+          stop_after: int | None = None, data_source: str | None = None, checkpoint: dict[str, Any] | None = None,
+          **overrides) -> dict[str, Any]:
     """Train ElemNet, or resume the run in ``run_dir`` where one is there.
 
     ``run_dir`` receives ``last.pt`` (model, optimizer, schedule, RNG states, history; written
@@ -239,10 +254,13 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     ``train_data``/``val_data`` take ``(X, y)`` arrays instead (:func:`hullpack.elemnet.table_arrays`
     makes them from a table of formulas and energies), and ``data_source`` says in ``best.pt``'s
     metadata (``trained_on``) where they came from. Settings come from ``config`` and/or
-    keyword overrides of :class:`TrainConfig` fields. ``stop_after`` returns after that many epochs in
-    this call (the run stays resumable). Returns a summary dict (epochs done, best epoch, best val
-    MAE, why it stopped, the per-epoch history, and ``model``: the final weights, in eval mode; the
-    best-val weights are in ``run_dir/best.pt``).
+    keyword overrides of :class:`TrainConfig` fields. ``checkpoint``: ``run_dir/last.pt`` as
+    :func:`read_checkpoint` returned it, where the caller has read it already (for the run's
+    settings): the run resumes from it without reading the file again, and updates it as it goes
+    on. ``stop_after`` returns after that many epochs in this call (the run stays resumable).
+    Returns a summary dict (epochs done, best epoch, best val MAE, why it stopped, the per-epoch
+    history, and ``model``: the final weights, in eval mode; the best-val weights are in
+    ``run_dir/best.pt``).
 
     >>> import numpy as np, tempfile
     >>> rng = np.random.default_rng(0)
@@ -254,6 +272,9 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     """
     cfg = replace(config or TrainConfig(), **overrides)
     run_dir = Path(run_dir)
+    if checkpoint is not None and not (run_dir / "last.pt").is_file():
+        raise ValueError(f"checkpoint: given, but {run_dir} holds no last.pt: pass what read_checkpoint(run_dir) "
+                         "returns (None there), or nothing")
     if num_threads:
         torch.set_num_threads(int(num_threads))
     if device is None or device == "auto":
@@ -293,8 +314,11 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         data_source = ("OQMD train split (hullpack/data/oqmd), selected on val" if train_data is None
                        else "train_data given to hullpack.elemnet.train")
 
-    if last.is_file():
-        ck = torch.load(last, map_location="cpu", weights_only=True)
+    ck = checkpoint if checkpoint is not None else read_checkpoint(run_dir)
+    # last.pt as this process last read or wrote it, and its 'stopped': why the run stops is recorded
+    # in it without reading it back
+    saved, saved_stopped = None, None
+    if ck is not None:
         old = _config_of(ck)
         diff = old.resumable_with(cfg)
         # runs saved before the data digest existed are compared on their row counts
@@ -311,6 +335,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         schedule.load_state_dict(ck["schedule"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"]["torch"])
+        saved, saved_stopped = ck, state.get("stopped")
         state["stopped"] = None  # the loop re-checks: epochs or patience may have been raised
         if rank == 0:  # the log is rebuilt from the checkpoint, so it never holds an epoch twice
             metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
@@ -396,20 +421,19 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                 save_model(model, best_path, metadata={
                     "epoch": epoch, "val_mae": val_mae, "config": asdict(cfg), "data": data_id,
                     "trained_on": data_source})
-            _save_atomic({"version": CHECKPOINT_VERSION, "config": asdict(cfg), "data": data_id,
-                          "data_source": data_source, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "schedule": schedule.state_dict(), "state": state,
-                          "rng": {"torch": torch.get_rng_state()}}, last)
+            saved = {"version": CHECKPOINT_VERSION, "config": asdict(cfg), "data": data_id,
+                     "data_source": data_source, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "schedule": schedule.state_dict(), "state": state, "rng": {"torch": torch.get_rng_state()}}
+            saved_stopped = state["stopped"]
+            _save_atomic(saved, last)
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         log.info("epoch %d: train loss (MAE in training mode) %.4f, val MAE %.4f (best %.4f @ %d), lr %.3g, %.1f s", epoch,
                  record["train_loss"], val_mae, state["best_val_mae"], state["best_epoch"], lr_used,
                  record["epoch_s"])
-    if stopped is not None and rank == 0 and last.is_file():
-        ck = torch.load(last, map_location="cpu", weights_only=True)
-        if ck["state"].get("stopped") != stopped:
-            ck["state"]["stopped"] = stopped
-            _save_atomic(ck, last)
+    if stopped is not None and rank == 0 and saved is not None and saved_stopped != stopped:
+        saved["state"]["stopped"] = stopped
+        _save_atomic(saved, last)
     if world > 1:
         import torch.distributed as dist
 

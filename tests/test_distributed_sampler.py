@@ -1,4 +1,7 @@
-"""A real two-process DDP run (gloo, localhost) with DistributedBalancedBatchSampler."""
+"""DistributedBalancedBatchSampler: a real two-process DDP run (gloo, localhost), and every rank's
+batches on data sets too small for the ranks (fewer items, or fewer packed batches, than ranks)."""
+import collections
+import hashlib
 import json
 import os
 import subprocess
@@ -8,13 +11,16 @@ import numpy as np
 import pytest
 
 import torch.distributed as dist
+from torch.utils.data import DistributedSampler
+
+from hullpack.errors import InvalidSizesError
+from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                                reason="torch.distributed with gloo is not available")
 
-
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                    reason="torch.distributed with gloo is not available")
 def test_two_process_ddp_training(tmp_path):
     sys.path.insert(0, HERE)
     try:
@@ -47,3 +53,182 @@ def test_two_process_ddp_training(tmp_path):
     assert np.mean(losses[-5:]) < np.mean(losses[:5])  # it learned
     # DDP kept the replicas in sync, so every rank took part in every step
     assert r0["param_sum"] == pytest.approx(r1["param_sum"], rel=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# Data sets too small for the ranks
+# ------------------------------------------------------------------------------------------------
+
+def rank_batches(sizes, R, epoch=0, **kw):
+    samplers = [DistributedBalancedBatchSampler(sizes, num_replicas=R, rank=r, **kw) for r in range(R)]
+    for s in samplers:
+        s.set_epoch(epoch)
+    return samplers, [list(s) for s in samplers]
+
+
+def global_batches(sizes, R, kw):
+    """The batches of an epoch, all ranks together, as the docs give them: for batch_size, the
+    steps of batch_size x R items; for max_cost, PackedBatchSampler's count, rounded to a multiple
+    of R (up, or down with drop_last)."""
+    if "batch_size" in kw:
+        per_step = R * kw["batch_size"]
+        return (len(sizes) // per_step if kw["drop_last"] else -(-len(sizes) // per_step)) * R
+    most = len(PackedBatchSampler(sizes, kw["max_cost"], shuffle=kw["shuffle"], seed=kw["seed"]))
+    return most // R * R if kw["drop_last"] else -(-most // R) * R
+
+
+def check_small(sizes, R, **kw):
+    """Every promise of the docs for one setting, over two epochs; the batches for the digest."""
+    n, out = len(sizes), []
+    G = global_batches(sizes, R, kw)
+    if kw["drop_last"] and G == 0:  # some rank would have no batch: refused, naming drop_last
+        with pytest.raises(InvalidSizesError, match="drop_last=True"):
+            DistributedBalancedBatchSampler(sizes, num_replicas=R, rank=0, **kw)
+        return "refused"
+    for epoch in (0, 3):
+        samplers, per_rank = rank_batches(sizes, R, epoch, **kw)
+        # the same number of batches on every rank, as len() says before the epoch, none empty
+        assert [len(b) for b in per_rank] == [len(s) for s in samplers] == [G // R] * R
+        assert all(len(b) >= 1 for batches in per_rank for b in batches)
+        seen = collections.Counter(i for batches in per_rank for b in batches for i in b)
+        repeats = sum(seen.values()) - len(seen)
+        info = samplers[0].stats()
+        assert info["global_batches"] == G
+        assert all(s.stats()["padded_items"] == info["padded_items"] for s in samplers)
+        pads = [(r, j) for r, s in enumerate(samplers) for j in s.padded_batches()]
+        if kw["drop_last"]:  # nothing repeated; the rest sits out
+            assert repeats == info["padded_items"] == 0 and pads == []
+            assert len(seen) == n - info["dropped_items"]
+            if "batch_size" in kw:
+                assert all(len(b) == kw["batch_size"] for batches in per_rank for b in batches)
+        else:  # every item, and exactly G - n repeats where there are fewer items than batches
+            assert sorted(seen) == list(range(n))
+            assert repeats == info["padded_items"] == max(0, G - n) < R
+            # the repeats are whole single-item batches, those padded_batches() names; without them
+            # every item is there once
+            assert len(pads) == repeats and all(len(per_rank[r][j]) == 1 for r, j in pads)
+            rest = collections.Counter(i for r, batches in enumerate(per_rank) for j, b in enumerate(batches)
+                                       if (r, j) not in pads for i in b)
+            assert rest == collections.Counter(range(n))
+            assert max(seen.values()) - 1 <= -(-repeats // n)
+            if not kw["shuffle"]:  # the lowest indices repeat, cycling through the items
+                assert seen - rest == collections.Counter(np.resize(np.arange(n), repeats).tolist())
+        # a function of seed and epoch: new samplers give the same batches
+        assert rank_batches(sizes, R, epoch, **kw)[1] == per_rank
+        out.append(per_rank)
+    return out
+
+
+SMALL_N = (1, 2, 3, 4, 5, 7, 8, 9, 13, 31)
+SMALL_R = (2, 3, 4, 8)
+
+
+def small_sizes(kind, n):
+    rng = np.random.default_rng(100 + n)
+    return {"unit": np.ones(n), "lognormal": rng.lognormal(3.0, 1.0, n),
+            "integer": rng.integers(1, 40, n).astype(float)}[kind]
+
+
+@pytest.mark.parametrize("kind", ["unit", "lognormal", "integer"])
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 16])
+def test_balanced_on_data_sets_too_small_for_the_ranks(kind, batch_size):
+    for n in SMALL_N:
+        for R in SMALL_R:
+            for drop_last in (False, True):
+                for shuffle in (True, False):
+                    check_small(small_sizes(kind, n), R, batch_size=batch_size, drop_last=drop_last,
+                                shuffle=shuffle, seed=n + R)
+
+
+@pytest.mark.parametrize("kind", ["unit", "lognormal", "integer"])
+@pytest.mark.parametrize("slack", [1.0, 1.7, 4.0, 1e4])  # max_cost = slack x the largest item
+def test_packed_on_data_sets_too_small_for_the_ranks(kind, slack):
+    for n in SMALL_N:
+        for R in SMALL_R:
+            for drop_last in (False, True):
+                for shuffle in (True, False):
+                    sizes = small_sizes(kind, n)
+                    check_small(sizes, R, max_cost=slack * float(sizes.max()), drop_last=drop_last,
+                                shuffle=shuffle, seed=n + R)
+
+
+def test_packed_splits_batches_again_before_it_repeats_an_item():
+    # 200 items that fit one batch, 8 ranks: split into 8 batches of 25 (one split and six
+    # single-item repeats before: two ranks ran 100 items, six ran one)
+    samplers, per_rank = rank_batches(np.ones(200), 8, max_cost=1e3, seed=0)
+    assert [sorted(len(b) for b in batches) for batches in per_rank] == [[25]] * 8
+    assert sorted(i for batches in per_rank for b in batches for i in b) == list(range(200))
+    assert (samplers[0].stats()["padded_items"], samplers[0].stats()["split_batches"]) == (0, 7)
+    # ten items that fill a batch each and five small ones in one of them: 12 batches for 4 ranks
+    # from 15 items: the batch of six split in two, its five small ones again (one repeat before)
+    sizes = np.r_[np.full(10, 0.9), np.full(5, 0.02)]
+    samplers, per_rank = rank_batches(sizes, 4, max_cost=1.0, shuffle=False)
+    assert sorted(len(b) for batches in per_rank for b in batches) == [1] * 10 + [2, 3]
+    assert sorted(i for batches in per_rank for b in batches for i in b) == list(range(15))
+    assert (samplers[0].stats()["padded_items"], samplers[0].stats()["split_batches"]) == (0, 2)
+    # without the small ones the 10 items cannot make 12 batches: 2 repeat, items 0 and 1
+    samplers, per_rank = rank_batches(np.full(10, 0.9), 4, max_cost=1.0, shuffle=False)
+    assert samplers[0].stats()["padded_items"] == 2
+    pads = [per_rank[r][j] for r, s in enumerate(samplers) for j in s.padded_batches()]
+    assert sorted(pads) == [[0], [1]]
+
+
+def test_items_left_out_as_oversize_are_not_counted_as_batched():
+    sizes = np.r_[np.ones(3), 50.0, 60.0]
+    with pytest.warns(UserWarning, match="left out"):
+        samplers, per_rank = rank_batches(sizes, 4, max_cost=10.0, oversize="skip")
+    seen = collections.Counter(i for batches in per_rank for b in batches for i in b)
+    assert sorted(seen) == [0, 1, 2] and sum(seen.values()) == 4  # 3 items, 4 ranks: 1 repeat
+    assert samplers[0].stats()["padded_items"] == 1 and samplers[0].stats()["oversize_skipped"] == 2
+    with pytest.warns(UserWarning, match="a batch of its own"):
+        samplers, per_rank = rank_batches(sizes, 4, max_cost=10.0, oversize="alone")
+    assert sorted(i for batches in per_rank for b in batches for i in b) == [0, 1, 2, 3, 4]
+    assert samplers[0].stats()["padded_items"] == 0
+
+
+def test_a_sampler_re_created_for_a_rank_reports_its_padded_batches():
+    """Lightning re-creates a plain sampler for each rank (validation loaders too): it repeats and
+    reports as the DistributedBalancedBatchSampler does."""
+    sizes = np.array([4.0, 9.0, 2.0])
+    for make in (lambda **kw: BalancedBatchSampler(sizes, 32, seed=1, **kw),
+                 lambda **kw: PackedBatchSampler(sizes, 100.0, seed=1, **kw)):
+        assert make().padded_batches() == []  # one process: never
+        shares = [make(sampler=DistributedSampler(range(3), num_replicas=4, rank=r)) for r in range(4)]
+        batches = [list(s) for s in shares]
+        assert [len(b) for b in batches] == [1] * 4
+        pads = [batches[r][j] for r, s in enumerate(shares) for j in s.padded_batches()]
+        assert len(pads) == shares[0].stats()["padded_items"] == 1
+        kept = sorted(i for r, s in enumerate(shares) for j, b in enumerate(batches[r])
+                      if j not in s.padded_batches() for i in b)
+        assert kept == [0, 1, 2]
+
+
+def _digest(sizes, R, **kw):
+    h = hashlib.sha256()
+    samplers = [DistributedBalancedBatchSampler(sizes, num_replicas=R, rank=r, **kw) for r in range(R)]
+    for epoch in (0, 1):
+        for s in samplers:
+            s.set_epoch(epoch)
+            h.update(json.dumps(list(s)).encode())
+    return h.hexdigest()[:16]
+
+
+_LOGN = np.random.default_rng(0).lognormal(3, 1, 1000).round() + 1
+_TWO = np.column_stack([_LOGN, (_LOGN * np.random.default_rng(1).uniform(2, 5, 1000)).round()])
+
+
+@pytest.mark.parametrize("sizes, R, kw, digest", [
+    (_LOGN, 4, dict(batch_size=16, seed=0), "98ba03ef99e5dff4"),
+    (_LOGN, 3, dict(batch_size=7, seed=1, drop_last=True), "740896427cbc3ff9"),
+    (_LOGN[:100], 3, dict(batch_size=1, seed=2), "310f51d070371842"),
+    (_LOGN, 4, dict(max_cost=2000.0, seed=0), "6a18033ceb1670ed"),
+    (_LOGN, 3, dict(max_cost=1500.0, seed=3, drop_last=True), "37aef4b9848603a7"),
+    (_LOGN, 8, dict(max_cost=3000.0, shuffle=False), "1be778e20a45b8e8"),
+    (_TWO, 2, dict(max_cost=[2000.0, 8000.0], seed=4), "5913f2c299841c15"),
+    (_LOGN, 4, dict(max_cost=4000.0, batch_cost="padded", seed=5), "5381fcaf74c51894"),
+], ids=["balanced", "balanced-drop-last", "balanced-bs1-padded", "packed", "packed-drop-last",
+        "packed-unshuffled", "packed-two-budgets", "packed-padded-shape"])
+def test_batches_of_typical_data_sets_are_unchanged(sizes, R, kw, digest):
+    """Digests of every rank's batches over two epochs, recorded before the rule that splits batches
+    again before it repeats items: inputs with enough items are not affected."""
+    assert _digest(sizes, R, **kw) == digest

@@ -222,3 +222,31 @@ def test_one_ranks_state_resumes_every_rank(make):
     with pytest.raises(ValueError, match=r"other sizes, seed or settings \(fingerprint of sizes and settings"):
         make(sizes[::-1].copy(), sampler=DistributedSampler(range(sizes.size), num_replicas=2, rank=1)).load_state_dict(
             rank0.state_dict())
+
+
+@pytest.mark.parametrize("make", [lambda s, **kw: BalancedBatchSampler(s, 32, shuffle=False, **kw),
+                                  lambda s, **kw: PackedBatchSampler(s, 2_000.0, shuffle=False, **kw)],
+                         ids=["balanced", "packed"])
+def test_a_validation_set_smaller_than_the_ranks_counts_each_graph_once_without_its_padded_batches(make):
+    """Lightning re-creates validation loaders for each rank too, here with the training settings: 5
+    graphs on 8 devices repeat 3 of them so that every rank has a batch (DistributedSampler would
+    too), and the batches padded_batches() names leave the repeats out of a metric."""
+    from torch.utils.data import DistributedSampler
+
+    sizes = nodes_of("zinc", 5)
+    error = np.random.default_rng(5).uniform(0.0, 1.0, 5)  # each graph's validation error
+    shares = [make(sizes, sampler=DistributedSampler(range(5), num_replicas=8, rank=r)) for r in range(8)]
+    summed, counted, every_batch = 0.0, 0, []
+    for share in shares:
+        skip = set(share.padded_batches())
+        batches = list(share)
+        assert len(batches) == 1  # every rank runs one validation step: no rank waits for another
+        every_batch += [i for b in batches for i in b]
+        for j, batch in enumerate(batches):
+            if j not in skip:
+                summed += error[batch].sum()
+                counted += len(batch)
+    assert len(every_batch) == 8 and shares[0].stats()["padded_items"] == 3
+    assert sorted(every_batch) == [0, 0, 1, 1, 2, 2, 3, 4]  # without shuffle the lowest indices repeat
+    assert counted == 5 and summed / counted == pytest.approx(error.mean(), rel=1e-12)
+    assert np.mean(error[every_batch]) != pytest.approx(error.mean(), rel=1e-6)  # the repeats bias it

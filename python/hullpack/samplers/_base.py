@@ -34,6 +34,8 @@ class Plan:
     items: np.ndarray  # int64 item indices
     costs: np.ndarray  # (n_batches,) or (n_batches, k): the real (not rounded) cost of each batch
     info: dict = field(default_factory=dict)  # what the sampler reports in stats()
+    # positions of the batches that only repeat an item to keep ranks in step (see padded_batches)
+    padding: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def num_batches(self) -> int:
@@ -330,4 +332,26 @@ class PlanBatchSampler(Sampler[list[int]]):
             out["mean_cost"] = float(mean) if costs.ndim == 1 else mean.tolist()
         out.update(plan.info)
         return out
+
+    def padded_batches(self, epoch: int | None = None) -> list[int]:
+        """Positions, among this sampler's batches of ``epoch`` (default: the current one), of the
+        batches that repeat an item only to keep the ranks of a distributed job in step.
+
+        Each such batch holds one item that another batch of the epoch (on this rank or another)
+        holds too; all ranks together have ``stats()["padded_items"]`` of them. There are none with
+        ``drop_last=True``, none for a single process, and none unless the epoch has fewer items than
+        the batches the ranks need (see :class:`~hullpack.samplers.DistributedBalancedBatchSampler`).
+        Train on them like any batch (DDP needs every rank in every step); skip them where every
+        item should count once, as in validation metrics.
+
+        >>> import numpy as np
+        >>> from hullpack.samplers import DistributedBalancedBatchSampler
+        >>> ranks = [DistributedBalancedBatchSampler([5.0, 3.0, 4.0], batch_size=2, num_replicas=4, rank=r)
+        ...          for r in range(4)]
+        >>> [list(s) for s in ranks]                     # 3 items, 4 ranks: one item twice
+        [[[0]], [[2]], [[1]], [[2]]]
+        >>> [s.padded_batches() for s in ranks], ranks[0].stats()["padded_items"]
+        ([[], [], [], [0]], 1)
+        """
+        return self.plan(epoch).padding.tolist()
 

@@ -50,6 +50,43 @@ def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = Non
     return R, r
 
 
+class RankBudget(Budget):
+    """The :class:`~hullpack.samplers.budget.Budget` of the packed mode on several ranks. An epoch
+    that packs into fewer batches than the ranks need splits batches in two as long as one holds two
+    items, as a single process does; only the batches still missing then (the epoch has fewer items
+    than the ranks need batches) are single-item batches that repeat items."""
+
+    def split(self, offsets: np.ndarray, items: np.ndarray, need: int, rng: np.random.Generator,
+              shuffle: bool, pad: bool) -> tuple[np.ndarray, np.ndarray, int]:
+        before = offsets.size - 1
+        offsets, items, _ = super().split(offsets, items, need, rng, shuffle, pad=False)
+        short = need - (offsets.size - 1 - before)
+        if not (short and pad):
+            return offsets, items, 0
+        # Every batch holds one item now: `short` more repeat the first items of the epoch's order of
+        # the items (a permutation with shuffle, else by index), cycling when there are fewer items.
+        n = self.costs.shape[0]
+        pool = rng.permutation(n) if shuffle else np.arange(n)
+        copies = np.resize(pool[np.isin(pool, items)][:short], short).astype(np.int64)
+        offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, short + 1)])
+        return offsets, np.concatenate([items, copies]), short
+
+
+def padding_mask(offsets: np.ndarray, items: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Which batches only repeat: single-item batches whose item a batch of several items holds, or
+    a single-item batch earlier in ``order`` (the global batches step by step, rank by rank)."""
+    counts = np.diff(offsets)
+    single = order[counts[order] == 1]
+    held = np.zeros(int(items.max()) + 1, dtype=bool)
+    held[items[np.repeat(counts > 1, counts)]] = True
+    alone = items[offsets[single]]
+    first = np.zeros(single.size, dtype=bool)
+    first[np.unique(alone, return_index=True)[1]] = True
+    mask = np.zeros(counts.size, dtype=bool)
+    mask[single[held[alone] | ~first]] = True
+    return mask
+
+
 class DistributedBalancedBatchSampler(PlanBatchSampler):
     """Batches for distributed data parallel training: the same number on every rank, and within
     each step the world-size batches cost nearly the same, so no rank waits for another.
@@ -62,22 +99,35 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     takes the ``r``-th batch of every step. ``mode`` defaults to ``"packed"`` when only
     ``max_cost`` is given, else ``"balanced"``.
 
-    Across ranks each index appears exactly once per epoch, except:
+    Every rank gets the same number of batches (DDP waits forever for a rank that runs out), and
+    across ranks each index appears exactly once per epoch, except where that cannot be. Like
+    ``DistributedSampler``, ``drop_last=False`` then repeats items and ``drop_last=True`` leaves
+    items out, but only as many as the ranks need (``DistributedSampler`` pads every epoch whose
+    ``n`` is not a multiple of ``num_replicas``):
 
-    * ``mode="balanced"``, ``drop_last=False``: ``ceil(n / (num_replicas * batch_size))`` steps;
-      batches hold ``n / (steps * num_replicas)`` items (rounded), so no padding is needed unless
-      there are fewer items than batches (``n < num_replicas``, or ``batch_size=1`` with ``n`` not
-      a multiple of ``num_replicas``): then fewer than ``num_replicas`` items are repeated.
-      ``drop_last=True``: ``n // (num_replicas * batch_size)`` steps of exactly ``batch_size``
-      items; the rest (random items with ``shuffle``) sit out the epoch.
-    * ``mode="packed"``: every epoch has the same number of steps. The global batch count is
-      fixed as for :class:`~hullpack.samplers.PackedBatchSampler` (the larger of epoch 0's and the
-      unshuffled packing's), rounded up to a multiple of ``num_replicas`` (down with
-      ``drop_last=True``). An epoch short of it splits the batches with the most items in two
-      (their halves stay within budget and are never empty; nothing repeated unless too few
-      batches have two items, then single-item batches repeat random items); ``drop_last=True``
-      leaves out the lightest batches beyond it. With ``drop_last=True`` the constructor raises
-      if that leaves no step (the items pack into fewer than ``num_replicas`` batches).
+    * ``mode="balanced"``, ``drop_last=False``: ``S = ceil(n / (num_replicas * batch_size))`` steps;
+      batches hold ``n / (S * num_replicas)`` items (rounded), so nothing is repeated unless there
+      are fewer items than batches (``n < num_replicas``, or ``batch_size=1`` with ``n`` not a
+      multiple of ``num_replicas``): then ``S * num_replicas - n`` items, fewer than
+      ``num_replicas``. ``drop_last=True``: ``n // (num_replicas * batch_size)`` steps of exactly
+      ``batch_size`` items; the rest (random items with ``shuffle``) sit out the epoch; the
+      constructor raises if that is no step.
+    * ``mode="packed"``: every epoch has the same number of batches ``G`` (``stats()["global_batches"]``):
+      the batch count of :class:`~hullpack.samplers.PackedBatchSampler` (the larger of epoch 0's and
+      the unshuffled packing's), rounded up to a multiple of ``num_replicas`` (down with
+      ``drop_last=True``). An epoch short of it splits the batches with the most items in two (the
+      halves stay within budget and are never empty), again and again until it has ``G`` batches or
+      every batch holds one item; only then are ``G - n`` items repeated (``n`` the items batched:
+      fewer items than ranks, or nearly every item alone in its batch), fewer than ``num_replicas``.
+      ``drop_last=True`` leaves out the lightest batches beyond ``G`` and never repeats an item; the
+      constructor raises if ``G`` is 0 (the items pack into fewer than ``num_replicas`` batches).
+
+    A repeated item is a batch of its own. ``stats()["padded_items"]`` counts them (all ranks
+    together; the same number in every epoch) and :meth:`padded_batches` gives their
+    positions among this rank's batches, to leave out of validation metrics (repeated items weigh
+    twice there, as with ``DistributedSampler``). The items repeated are the first of the epoch's
+    order of the items (random with ``shuffle``, else the lowest indices), cycling through it when
+    there are more repeats than items, so no item repeats more than ``ceil(padded_items / n)`` times.
 
     ``batch_cost`` (``"padded"``, ``"quadratic"``, a :class:`~hullpack.samplers.BatchCost`, ...) says
     what a batch costs when that is not the sum of its items, as for
@@ -91,8 +141,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     ``mean_cost``) and the epoch's across all ranks: ``global_batches``, ``global_peak_cost``,
     ``lower_bound`` (of the epoch's peak batch cost over all ranks, balanced mode; of the batch count,
     packed mode) with ``global_peak_over_lower_bound`` (balanced mode), ``padded_items`` and
-    ``dropped_items`` (and in packed mode ``split_batches``), and ``step_cost_spread``: the mean over
-    steps of (max - min) / max of the costs of a step's batches.
+    ``dropped_items`` (and in packed mode ``split_batches``, the batches split in two), and
+    ``step_cost_spread``: the mean over steps of (max - min) / max of the costs of a step's batches.
 
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 0.5, 1000)
@@ -152,7 +202,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             if batch_size is not None:
                 raise ValueError("batch_size= applies to mode='balanced'; mode='packed' takes max_cost=")
             self.batch_size = None
-            self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
+            self.budget = RankBudget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
             self.costs, self.lengths, self.shape = self.budget.costs, self.budget.lengths, self.budget.shape
             self.num_steps = None  # known once the count is fixed (_count.target // num_replicas)
             self._count = FixedCount(self.budget, self.rng, shuffle=self.shuffle, granularity=self.granularity,
@@ -219,4 +269,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             info["global_peak_over_lower_bound"] = float(costs.max()) / info["lower_bound"]
         mine = by_cost[:, r]
         offsets_r, items_r = reorder(offsets, items, mine)
-        return Plan(offsets_r, items_r, costs[mine], info)
+        padding = np.empty(0, dtype=np.int64)
+        if info["padded_items"]:
+            padding = np.flatnonzero(padding_mask(offsets, items, by_cost.ravel())[mine])
+        return Plan(offsets_r, items_r, costs[mine], info, padding)

@@ -65,10 +65,11 @@ class PackedBatchSampler(PlanBatchSampler):
             another order).
         sampler: under DDP, a ``DistributedSampler``: yield that rank's share of the batches,
             exactly as :class:`DistributedBalancedBatchSampler` with ``max_cost=`` and the same
-            arguments. PyTorch Lightning passes one when it re-creates the batch sampler
-            (``use_distributed_sampler=True``, its default), so the sampler works unchanged in a
-            Lightning ``Trainer`` on any number of devices; HF accelerate's ``prepare()`` with
-            several processes gets each process the same share. Iterated in a
+            arguments (items repeated only where there are fewer than the batches the ranks need:
+            :meth:`padded_batches` names them). PyTorch Lightning passes one when it re-creates the
+            batch sampler (``use_distributed_sampler=True``, its default), so the sampler works
+            unchanged in a Lightning ``Trainer`` on any number of devices; HF accelerate's
+            ``prepare()`` with several processes gets each process the same share. Iterated in a
             ``torch.distributed`` group of several processes otherwise, the sampler raises
             :class:`~hullpack.errors.DistributedConfigError` rather than give every process the
             same batches.

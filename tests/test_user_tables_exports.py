@@ -254,3 +254,13 @@ def test_every_command_says_a_missing_energy_is_missing(tmp_path, capsys, suffix
     assert y.tolist() == [0.0, 0.0, np.float32(-2.1)]
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
     assert "bad row 4 ('NaCl'): energy is missing" in capsys.readouterr().out
+
+
+def test_training_rows_name_a_written_out_missing_energy_missing():
+    """A table handed to training as a DataFrame keeps its cells as text: ``na`` is still named
+    missing there, and a cell that is not a number still says so."""
+    df = pd.DataFrame({"formula": ["NaCl", "Fe2O3", "LiF"], "formation_energy_per_atom": ["-2.0", " NA ", "abc"]})
+    with pytest.raises(ValueError) as info:
+        table_arrays(df)
+    assert "'Fe2O3': formation_energy_per_atom is missing" in str(info.value)
+    assert "'LiF': formation_energy_per_atom is 'abc', not a finite number" in str(info.value)

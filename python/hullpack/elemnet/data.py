@@ -88,7 +88,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     """
     import warnings
 
-    from ..columns import composition_cell
+    from ..columns import composition_cell, is_missing_text
     from ..errors import CompositionError
     from .featurize import describe_bad, parse_formulas
 
@@ -104,7 +104,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     lo, hi = TARGET_RANGE
     for i in np.flatnonzero(~((y > lo) & (y < hi))):
         if int(i) not in bad_rows:
-            reason = ("missing" if pd.isna(raw[i]) else f"{raw[i]!r}, not a finite number" if not np.isfinite(y[i])
+            reason = ("missing" if pd.isna(raw[i]) or is_missing_text(raw[i]) else f"{raw[i]!r}, not a finite number" if not np.isfinite(y[i])
                       else f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}")
             bad.append((int(i), str(table[formula_column].iloc[i]), f"{energy_column} is {reason}"))
     if not bad:

@@ -158,8 +158,8 @@ def test_predict_skip_keeps_each_energy_with_its_formula(model, model_file, caps
     for formula, energy in rows:   # each row's energy is its own formula's, not a neighbour's
         assert float(energy) == pytest.approx(model.predict([formula])[0], abs=5e-7)
     note = one_line(err)
-    assert note.startswith("hullpack predict: note: 3 of 6 formulas cannot be featurized: [1] 'Xx2'")
-    assert "[3] '('" in note and "[5] 'HeH'" in note and note.endswith("(left out)")
+    assert note.startswith("hullpack predict: note: 3 of 6 formulas cannot be featurized: [formula 2] 'Xx2'")
+    assert "[formula 4] '('" in note and "[formula 6] 'HeH'" in note and note.endswith("(left out)")
 
 
 def test_predict_nan_prints_every_formula(model, model_file, capsys):
@@ -183,8 +183,8 @@ def test_predict_bad_formulas_stop_by_default(model_file, capsys):
     rc, out, err = run(capsys, "predict", "NaCl", *many, "--model", model_file)
     line = one_line(err)
     assert rc == 2 and out == ""
-    assert line.startswith("hullpack predict: 8 of 9 formulas cannot be featurized: [1] 'Xx1'")
-    assert "[5] 'Xx5'" in line and "and 3 more" in line and "--errors skip or nan" in line
+    assert line.startswith("hullpack predict: 8 of 9 formulas cannot be featurized: [formula 2] 'Xx1'")
+    assert "[formula 6] 'Xx5'" in line and "and 3 more" in line and "--errors skip or nan" in line
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -584,7 +584,7 @@ def test_cli_train_export_predict(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "formula,dH_eV_per_atom" and lines[2] == "Xx,nan" and lines[1].startswith("NaCl,")
     assert main(["-q", "predict", "--model", str(tmp_path / "m.pt"), "NaCl", "Xx"]) == 2
-    assert "[1] 'Xx'" in capsys.readouterr().err
+    assert "[formula 2] 'Xx'" in capsys.readouterr().err
 
 
 def test_featurize_reads_a_pandas_series_as_formulas():

@@ -17,7 +17,8 @@ _ENERGY = "dH_eV_per_atom"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("formulas", nargs="*", help="formulas such as Fe2O3 NaCl")
+    p.add_argument("formulas", nargs="*", help="formulas such as Fe2O3 NaCl (a bad one is named by its "
+                   "place among them, from 1: formula 2)")
     p.add_argument("--file", help="more formulas: a table (" + ", ".join(TABLE_SUFFIXES) + ") with a formula "
                    "column (the file hullpack stability reads; the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
                    "--column), "
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     files = [f for f in formulas if os.path.isfile(f) or f.lower().endswith((*TABLE_SUFFIXES, ".txt"))]
     if files:  # a file where formulas go: say where files go
         raise CommandError(f"{files[0]!r} is a file, not a formula: give it with --file {files[0]}")
-    where = [str(i) for i in range(len(formulas))]
+    where = [f"formula {i}" for i in range(1, len(formulas) + 1)]  # counted as typed, from 1, as stability counts them
     if args.column and not args.file:
         raise CommandError("--column names the formula column of --file: give --file too")
     others = None

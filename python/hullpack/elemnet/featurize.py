@@ -226,9 +226,11 @@ def parse_formulas(formulas: Iterable[Any] | str, *,
     return x, bad
 
 
-def describe_bad(bad: list[tuple[int, str, str]]) -> str:
-    """Bad entries ``(index, text, reason)`` as indented lines, the first 20 of them."""
-    lines = [f"  [{i}] {_short.repr(text)}: {reason}" for i, text, reason in bad[:_MAX_LISTED]]
+def describe_bad(bad: list[tuple[int, str, str]], *, rows: bool = False) -> str:
+    """Bad entries ``(index, text, reason)`` as indented lines, the first 20 of them: ``[index]`` of
+    a list, or (``rows``) ``row N`` of a table, counted from 1 as the command line counts rows."""
+    lines = [f"  {f'row {i + 1}' if rows else f'[{i}]'} {_short.repr(text)}: {reason}"
+             for i, text, reason in bad[:_MAX_LISTED]]
     if len(bad) > _MAX_LISTED:
         lines.append(f"  ... and {len(bad) - _MAX_LISTED} more (see the exception's .bad)")
     return "\n".join(lines)

@@ -120,8 +120,9 @@ def test_stability_without_pyarrow_names_the_parquet_extra(tmp_path):
                        tmp_path)
     assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines()[-1] == ('hullpack stability: needs pyarrow, which is not installed: '
-                                                   'pip install "hullpack[parquet]"')
+    assert out.stderr.strip().splitlines()[-1] == ('hullpack stability: --format parquet (the default) needs pyarrow, '
+                                                   'which is not installed: pip install "hullpack[parquet]" (or '
+                                                   '--format csv)')
     assert not (tmp_path / "st" / "stability.parquet").exists()
 
 

@@ -66,15 +66,22 @@ def rank_batches(sizes, R, epoch=0, **kw):
     return samplers, [list(s) for s in samplers]
 
 
+def packed_count(sizes, kw):
+    """The batches PackedBatchSampler gives the items in every epoch."""
+    return len(PackedBatchSampler(sizes, kw["max_cost"], shuffle=kw["shuffle"], seed=kw["seed"]))
+
+
 def global_batches(sizes, R, kw):
     """The batches of an epoch, all ranks together, as the docs give them: for batch_size, the
     steps of batch_size x R items; for max_cost, PackedBatchSampler's count, rounded to a multiple
-    of R (up, or down with drop_last)."""
+    of R (up, or down with drop_last, but to no fewer than R when there are R items or more)."""
     if "batch_size" in kw:
         per_step = R * kw["batch_size"]
         return (len(sizes) // per_step if kw["drop_last"] else -(-len(sizes) // per_step)) * R
-    most = len(PackedBatchSampler(sizes, kw["max_cost"], shuffle=kw["shuffle"], seed=kw["seed"]))
-    return most // R * R if kw["drop_last"] else -(-most // R) * R
+    most = packed_count(sizes, kw)
+    if kw["drop_last"]:
+        return most // R * R or (R if len(sizes) >= R else 0)
+    return -(-most // R) * R
 
 
 def check_small(sizes, R, **kw):
@@ -85,6 +92,8 @@ def check_small(sizes, R, **kw):
         with pytest.raises(InvalidSizesError, match="drop_last=True"):
             DistributedBalancedBatchSampler(sizes, num_replicas=R, rank=0, **kw)
         return "refused"
+    # drop_last on a packing into fewer batches than ranks: split to one a rank, none left out
+    keeps_all = kw["drop_last"] and "max_cost" in kw and packed_count(sizes, kw) < R
     for epoch in (0, 3):
         samplers, per_rank = rank_batches(sizes, R, epoch, **kw)
         # the same number of batches on every rank, as len() says before the epoch, none empty
@@ -99,6 +108,8 @@ def check_small(sizes, R, **kw):
         if kw["drop_last"]:  # nothing repeated; the rest sits out
             assert repeats == info["padded_items"] == 0 and pads == []
             assert len(seen) == n - info["dropped_items"]
+            if keeps_all:
+                assert G == R and info["dropped_items"] == 0 and info["split_batches"] >= 1
             if "batch_size" in kw:
                 assert all(len(b) == kw["batch_size"] for batches in per_rank for b in batches)
         else:  # every item, and exactly G - n repeats where there are fewer items than batches
@@ -211,6 +222,38 @@ def _digest(sizes, R, **kw):
             s.set_epoch(epoch)
             h.update(json.dumps(list(s)).encode())
     return h.hexdigest()[:16]
+
+
+def _tiny_digest(mode):
+    """A digest of every rank's batches and padded_batches() over epochs 0 and 3, for every small
+    setting of ``mode`` that the samplers took before drop_last learned to split (the settings they
+    refused are left out: check_small covers them)."""
+    h = hashlib.sha256()
+    for kind in ("unit", "lognormal", "integer"):
+        for n in SMALL_N:
+            sizes = small_sizes(kind, n)
+            for R in SMALL_R:
+                for drop_last in (False, True):
+                    for shuffle in (True, False):
+                        for x in ((1, 3) if mode == "balanced" else (1.0, 4.0, 1e4)):
+                            kw = dict(drop_last=drop_last, shuffle=shuffle, seed=n + R)
+                            kw.update(batch_size=x) if mode == "balanced" else kw.update(max_cost=x * sizes.max())
+                            if drop_last and (n < R * x if mode == "balanced" else packed_count(sizes, kw) < R):
+                                continue
+                            samplers = [DistributedBalancedBatchSampler(sizes, num_replicas=R, rank=r, **kw)
+                                        for r in range(R)]
+                            for epoch in (0, 3):
+                                for s in samplers:
+                                    s.set_epoch(epoch)
+                                    h.update(json.dumps([list(s), s.padded_batches()]).encode())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("mode, digest", [("balanced", "d89f98393c2063cb"), ("packed", "109b31117ab99f38")])
+def test_batches_of_data_sets_too_small_for_the_ranks_are_unchanged(mode, digest):
+    """Digests recorded with the samplers of 62bc98a: the splitting rule moved into Budget.split and
+    drop_last settings that now split instead of refusing change nothing here."""
+    assert _tiny_digest(mode) == digest
 
 
 _LOGN = np.random.default_rng(0).lognormal(3, 1, 1000).round() + 1

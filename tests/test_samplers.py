@@ -377,13 +377,25 @@ def test_distributed_packed_too_few_items_repeat_instead_of_splitting():
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
-def test_distributed_packed_drop_last_is_decided_at_construction(shuffle):
-    # two items that fit one batch (1.5 x the largest item): with 2 ranks, drop_last would keep no
-    # step in the epochs that pack them together; that is known before any epoch
+def test_distributed_packed_drop_last_splits_a_packing_too_small_for_the_ranks(shuffle):
+    # two items that fit one batch (1.5 x the largest item), 2 ranks: every epoch splits the batch,
+    # one item per rank, none dropped or repeated (drop_last refused this setting before)
     sizes = np.array([1.0, 0.4])
     for seed in range(4):
-        with pytest.raises(InvalidSizesError, match=r"drop_last=True leaves no batches.*1 batch\(es\).*2 replicas"):
-            DistributedBalancedBatchSampler(sizes, max_cost=1.5, num_replicas=2, rank=0, seed=seed,
+        samplers = ranks(sizes, 2, max_cost=1.5, seed=seed, shuffle=shuffle, drop_last=True)
+        for epoch in range(3):
+            for s in samplers:
+                s.set_epoch(epoch)
+            assert sorted(map(len, (list(s) for s in samplers))) == [1, 1]
+            assert sorted(flat(sum((list(s) for s in samplers), []))) == [0, 1]
+            info = samplers[0].stats()
+            assert (info["global_batches"], info["split_batches"], info["dropped_items"], info["padded_items"]) == (
+                2, 1, 0, 0)
+    # fewer items than ranks: some rank would have no batch, refused before any epoch, naming the way out
+    for seed in range(4):
+        with pytest.raises(InvalidSizesError, match=r"drop_last=True with 2 item\(s\) on 3 replicas.*"
+                                                    r"drop_last=False \(1 item\(s\) repeated.*at most 2 replicas"):
+            DistributedBalancedBatchSampler(sizes, max_cost=1.5, num_replicas=3, rank=0, seed=seed,
                                             shuffle=shuffle, drop_last=True)
     # enough items for one step in every epoch: every epoch has one
     sizes = np.random.default_rng(0).lognormal(0.0, 1.0, 40)

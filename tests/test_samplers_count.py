@@ -148,8 +148,33 @@ def test_distributed_packed_steps_equal_on_ranks_and_over_epochs(drop_last, vect
 def test_drop_last_that_drops_everything_raises_naming_drop_last():
     with pytest.raises(InvalidSizesError, match="drop_last=True leaves no batches"):
         PackedBatchSampler(np.arange(1, 34.0), 1e9, drop_last=True)
-    with pytest.raises(InvalidSizesError, match="drop_last=True leaves no batches"):
-        DistributedBalancedBatchSampler(np.arange(1, 34.0), max_cost=1e9, num_replicas=2, rank=0, drop_last=True)
+    with pytest.raises(InvalidSizesError, match=r"drop_last=True with 33 item\(s\) on 40 replicas"):
+        DistributedBalancedBatchSampler(np.arange(1, 34.0), max_cost=1e9, num_replicas=40, rank=0, drop_last=True)
+
+
+@pytest.mark.parametrize("R", [2, 3, 33])
+def test_drop_last_on_ranks_splits_a_packing_into_fewer_batches_than_ranks(R):
+    """33 items in one batch on R ranks: drop_last splits it into R batches, one a rank, nothing
+    dropped or repeated (it refused this before: one batch rounds down to no step)."""
+    sizes = np.arange(1, 34.0)
+    ranks = [DistributedBalancedBatchSampler(sizes, max_cost=1e9, num_replicas=R, rank=r, drop_last=True)
+             for r in range(R)]
+    for epoch in (0, 2):
+        for s in ranks:
+            s.set_epoch(epoch)
+        batches = [list(s) for s in ranks]
+        assert [len(b) for b in batches] == [len(s) for s in ranks] == [1] * R
+        assert sorted(i for rank in batches for b in rank for i in b) == list(range(33))
+        info = ranks[0].stats()
+        assert (info["global_batches"], info["split_batches"], info["dropped_items"], info["padded_items"]) == (
+            R, R - 1, 0, 0)
+        if R == 2:  # halves of near-equal cost: 280 and 281
+            assert sorted(sum(rank[0]) + len(rank[0]) for rank in batches) == [280, 281]
+    # the same batches as without drop_last, which splits the same way (into R batches too)
+    even = [DistributedBalancedBatchSampler(sizes, max_cost=1e9, num_replicas=R, rank=r) for r in range(R)]
+    for s in even + ranks:
+        s.set_epoch(1)
+    assert [list(s) for s in even] == [list(s) for s in ranks]
 
 
 def test_drop_last_bound_is_for_the_items_kept():

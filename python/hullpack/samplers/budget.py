@@ -65,6 +65,10 @@ class Budget:
     (``n >= 8 * (max + 1)``): their ties alone vary the epochs, and they stay integers for the
     histogram path.
 
+    An epoch that must have more batches than its packing made (:class:`FixedCount`) gets them from
+    :meth:`split`, one rule for one process and for the ranks of a distributed job: batches split in
+    two, again and again, and items repeated only once every batch holds one.
+
     >>> b = Budget(np.array([3.0, 9.0, 4.0, 5.0]), 10.0, None, None, None, "error", "auto")
     >>> offsets, items, costs = b.pack(np.random.default_rng(0), shuffle=False, granularity=0.0)
     >>> [items[offsets[i]:offsets[i + 1]].tolist() for i in range(len(costs))], costs.tolist()
@@ -227,26 +231,37 @@ class Budget:
 
     def split(self, offsets: np.ndarray, items: np.ndarray, need: int, rng: np.random.Generator,
               shuffle: bool, pad: bool) -> tuple[np.ndarray, np.ndarray, int]:
-        """``need`` more batches: split the batches with the most items in two halves of near-equal
+        """``need`` more batches: the batches with the most items split in two halves of near-equal
         cost (neither empty; a half never costs more than its batch under a monotone batch cost), the
-        second halves appended in that order. Where too few batches have two items: with ``pad``,
-        add single-item batches repeating random items (returns how many), else split again.
-        O(n) plus the split batches."""
-        while True:
+        second halves appended in the order split, again and again until there are ``need`` more or
+        every batch holds one item. Only the batches still missing then (fewer items than batches
+        wanted) are, with ``pad``, single-item batches that repeat the first items of the epoch's
+        order of the items (a permutation drawn from ``rng`` with ``shuffle``, else by index), cycling
+        through it when there are more of them than items; without ``pad`` they stay missing.
+        Returns the layout and the number of repeated items. O(n) plus the split batches per round.
+
+        >>> b = Budget(np.array([1.0, 2.0, 3.0]), 10.0, None, None, None, "error", "auto")
+        >>> # one batch of three items, three more batches wanted: two splits, then item 0 repeats
+        >>> offsets, items, repeated = b.split(np.array([0, 3]), np.arange(3), 3, None, False, pad=True)
+        >>> [items[offsets[i]:offsets[i + 1]].tolist() for i in range(offsets.size - 1)], repeated
+        ([[2], [1], [0], [0]], 1)
+        """
+        while need:
             counts = np.diff(offsets)
             split = np.argsort(-counts, kind="stable")[:need]
             split = split[counts[split] >= 2]  # counts fall along `split`: a prefix of it
+            if not split.size:  # every batch holds one item
+                break
             offsets, items = self._halve(offsets, items, split)
             need -= int(split.size)
-            if not need or pad or not split.size:
-                break
-        if need and pad:
-            n = self.costs.shape[0]
-            pool = rng.permutation(n) if shuffle else np.arange(n)
-            fits = np.resize(pool[np.isin(pool, items)][:need], need).astype(np.int64)
-            offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, need + 1)])
-            items = np.concatenate([items, fits])
-        return offsets, items.astype(np.int64), need if pad else 0
+        items = items.astype(np.int64)
+        if not (need and pad):
+            return offsets, items, 0
+        n = self.costs.shape[0]
+        pool = rng.permutation(n) if shuffle else np.arange(n)
+        copies = np.resize(pool[np.isin(pool, items)][:need], need).astype(np.int64)
+        offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, need + 1)])
+        return offsets, np.concatenate([items, copies]), need
 
     def _halve(self, offsets: np.ndarray, items: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         counts = np.diff(offsets)
@@ -306,24 +321,27 @@ class FixedCount:
 
     The count is fixed on first use: ``most``, the larger of the batches of epoch 0's packing and of
     the unshuffled packing (the batches at least half full with ``drop_last`` and one replica),
-    rounded to a multiple of ``replicas`` (down with ``drop_last``, else up) as ``target``; ``limit``
-    is ``target`` (with ``drop_last`` and several replicas, ``target + replicas - 1``: any count
-    that rounds down to it). Every epoch packs as the seed and epoch say; a packing with more than
-    ``limit`` batches that count has its lightest such batches emptied into the others' room
-    (:meth:`Budget.dissolve`); where that fails the epoch packs again with the generator's next
-    draws (``repacked``), and after ``ATTEMPTS - 1`` such tries the unshuffled packing takes its
-    place (``repacked_unshuffled``: ``most`` or fewer batches by construction; the epoch's batch
-    order stays shuffled). Then ``drop_last`` leaves out the lightest batches beyond ``target``,
-    and batches with the most items are split in two until there are ``target``
-    (:meth:`Budget.split`; splitting never raises a batch's cost).
+    rounded to a multiple of ``replicas`` (down with ``drop_last``, else up) as ``target``; with
+    ``drop_last`` and several replicas a ``most`` below ``replicas`` gives ``target = replicas``
+    instead (the items batched must be at least as many: else it raises). ``limit`` is ``target``
+    (with ``drop_last`` and several replicas, ``target + replicas - 1``: any count that rounds down
+    to it, unless ``most`` was below ``replicas``). Every epoch packs as the seed and epoch say; a
+    packing with more than ``limit`` batches that count has its lightest such batches emptied into
+    the others' room (:meth:`Budget.dissolve`); where that fails the epoch packs again with the
+    generator's next draws (``repacked``), and after ``ATTEMPTS - 1`` such tries the unshuffled
+    packing takes its place (``repacked_unshuffled``: ``most`` or fewer batches by construction; the
+    epoch's batch order stays shuffled). Then ``drop_last`` leaves out the lightest batches beyond
+    ``target``, and an epoch with fewer splits batches until it has ``target`` or every batch holds
+    one item (:meth:`Budget.split`; splitting never raises a batch's cost); with ``pad`` the batches
+    still missing repeat items (``padded_items``), without it the epoch keeps fewer batches.
     """
 
     ATTEMPTS = 3  # packings tried per epoch, the last one unshuffled
 
     def __init__(self, budget: Budget, rng: Callable[[int], np.random.Generator], *, shuffle: bool,
-                 granularity: float, drop_last: bool, replicas: int = 1):
+                 granularity: float, drop_last: bool, replicas: int = 1, pad: bool = False):
         self.budget, self._rng, self.shuffle, self.granularity = budget, rng, shuffle, granularity
-        self.drop_last, self.replicas = drop_last, replicas
+        self.drop_last, self.replicas, self.pad = drop_last, replicas, pad
         self.under_half = drop_last and replicas == 1  # only batches at least half full count
         self._fixed: tuple[int, int] | None = None  # (limit, target)
         self._first: tuple | None = None  # epoch 0's packing, made to fix the count, for its plan
@@ -349,12 +367,21 @@ class FixedCount:
             # Packings of up to `limit` batches reach `target` by splitting or dropping alone: under
             # DDP that is every count that rounds to `target`, as it did before the count was fixed.
             limit = target + R - 1 if self.drop_last else target
-            if target == 0:
+            if target == 0 and R > 1:
+                # Fewer batches than ranks: split up to one batch per rank, nothing dropped (limit: the
+                # epochs that pack into more merge or repack down to it), if there are items enough.
+                n = int(self.budget.fit_idx.size + self.budget.alone_idx.size)
+                if n < R:
+                    skipped = f" ({self.budget.skipped} more left out as oversize)" if self.budget.skipped else ""
+                    raise InvalidSizesError(
+                        f"drop_last=True with {n} item(s){skipped} on {R} replicas: some rank would get no "
+                        f"batch, since drop_last never repeats an item; set drop_last=False ({R - n} item(s) "
+                        f"repeated, see padded_batches()) or use at most {n} replicas")
+                target = limit = R
+            elif target == 0:
                 cap = self.budget.max_cost.tolist()
-                how = (f"no batch reaches half of max_cost={cap} (drop_last drops the batches below half)"
-                       if self.under_half else
-                       f"the items pack into {most} batch(es) under max_cost={cap}, fewer than the {R} replicas")
-                raise InvalidSizesError(f"drop_last=True leaves no batches: {how}; lower max_cost or set "
+                raise InvalidSizesError(f"drop_last=True leaves no batches: no batch reaches half of max_cost={cap} "
+                                        "(drop_last drops the batches below half); lower max_cost or set "
                                         "drop_last=False")
             self._fixed = (limit, target)
         return self._fixed
@@ -395,8 +422,7 @@ class FixedCount:
             costs = costs[keep]
             info["lower_bound"] = budget.bound_of(items)  # of the items kept
         elif nb < target:
-            offsets, items, padded = budget.split(offsets, items, target - nb, rng, self.shuffle,
-                                                  pad=self.replicas > 1)
+            offsets, items, padded = budget.split(offsets, items, target - nb, rng, self.shuffle, self.pad)
             costs = budget.batch_costs(offsets, items)
-            info.update(padded_items=padded, split_batches=target - nb - padded)
+            info.update(padded_items=padded, split_batches=costs.shape[0] - nb - padded)
         return offsets, items, costs, info

@@ -50,28 +50,6 @@ def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = Non
     return R, r
 
 
-class RankBudget(Budget):
-    """The :class:`~hullpack.samplers.budget.Budget` of the packed mode on several ranks. An epoch
-    that packs into fewer batches than the ranks need splits batches in two as long as one holds two
-    items, as a single process does; only the batches still missing then (the epoch has fewer items
-    than the ranks need batches) are single-item batches that repeat items."""
-
-    def split(self, offsets: np.ndarray, items: np.ndarray, need: int, rng: np.random.Generator,
-              shuffle: bool, pad: bool) -> tuple[np.ndarray, np.ndarray, int]:
-        before = offsets.size - 1
-        offsets, items, _ = super().split(offsets, items, need, rng, shuffle, pad=False)
-        short = need - (offsets.size - 1 - before)
-        if not (short and pad):
-            return offsets, items, 0
-        # Every batch holds one item now: `short` more repeat the first items of the epoch's order of
-        # the items (a permutation with shuffle, else by index), cycling when there are fewer items.
-        n = self.costs.shape[0]
-        pool = rng.permutation(n) if shuffle else np.arange(n)
-        copies = np.resize(pool[np.isin(pool, items)][:short], short).astype(np.int64)
-        offsets = np.concatenate([offsets, offsets[-1] + np.arange(1, short + 1)])
-        return offsets, np.concatenate([items, copies]), short
-
-
 def padding_mask(offsets: np.ndarray, items: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Which batches only repeat: single-item batches whose item a batch of several items holds, or
     a single-item batch earlier in ``order`` (the global batches step by step, rank by rank)."""
@@ -115,12 +93,14 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     * ``mode="packed"``: every epoch has the same number of batches ``G`` (``stats()["global_batches"]``):
       the batch count of :class:`~hullpack.samplers.PackedBatchSampler` (the larger of epoch 0's and
       the unshuffled packing's), rounded up to a multiple of ``num_replicas`` (down with
-      ``drop_last=True``). An epoch short of it splits the batches with the most items in two (the
-      halves stay within budget and are never empty), again and again until it has ``G`` batches or
-      every batch holds one item; only then are ``G - n`` items repeated (``n`` the items batched:
-      fewer items than ranks, or nearly every item alone in its batch), fewer than ``num_replicas``.
-      ``drop_last=True`` leaves out the lightest batches beyond ``G`` and never repeats an item; the
-      constructor raises if ``G`` is 0 (the items pack into fewer than ``num_replicas`` batches).
+      ``drop_last=True``, but never below ``num_replicas``). An epoch short of it splits the batches
+      with the most items in two (the halves stay within budget and are never empty), again and
+      again until it has ``G`` batches or every batch holds one item; only then are ``G - n`` items
+      repeated (``n`` the items batched: fewer items than ranks, or nearly every item alone in its
+      batch), fewer than ``num_replicas``. ``drop_last=True`` leaves out the lightest batches beyond
+      ``G`` and never repeats an item; items that pack into fewer than ``num_replicas`` batches are
+      split into ``num_replicas`` batches, none left out, and the constructor raises only if there
+      are fewer items than ranks.
 
     A repeated item is a batch of its own. ``stats()["padded_items"]`` counts them (all ranks
     together; the same number in every epoch) and :meth:`padded_batches` gives their
@@ -202,11 +182,11 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             if batch_size is not None:
                 raise ValueError("batch_size= applies to mode='balanced'; mode='packed' takes max_cost=")
             self.batch_size = None
-            self.budget = RankBudget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
+            self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
             self.costs, self.lengths, self.shape = self.budget.costs, self.budget.lengths, self.budget.shape
             self.num_steps = None  # known once the count is fixed (_count.target // num_replicas)
             self._count = FixedCount(self.budget, self.rng, shuffle=self.shuffle, granularity=self.granularity,
-                                     drop_last=self.drop_last, replicas=R)
+                                     drop_last=self.drop_last, replicas=R, pad=True)
             if self.drop_last:
                 self._count.fix()  # raises now unless every epoch keeps a step
         self._set_fingerprint(self.lengths)

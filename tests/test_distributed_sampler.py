@@ -13,7 +13,7 @@ import pytest
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
-from hullpack.errors import InvalidSizesError
+from hullpack.errors import DistributedConfigError, InvalidSizesError
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -197,6 +197,53 @@ def test_items_left_out_as_oversize_are_not_counted_as_batched():
     assert samplers[0].stats()["padded_items"] == 0
 
 
+@pytest.mark.parametrize("mode", ["balanced", "packed"])
+def test_uneven_ranks_give_every_item_once(mode):
+    """even=False (prediction): no repeats, every item in one batch of one rank, the ranks' counts at
+    most one apart, a rank without a batch only where there are fewer items than ranks; settings
+    that repeat nothing with even=True give its batches."""
+    for kind in ("unit", "lognormal", "integer"):
+        for n in SMALL_N:
+            sizes = small_sizes(kind, n)
+            for R in SMALL_R:
+                for shuffle in (True, False):
+                    for x in ((1, 2, 16) if mode == "balanced" else (1.0, 1.7, 1e4)):
+                        kw = dict(shuffle=shuffle, seed=n + R)
+                        kw.update(batch_size=x) if mode == "balanced" else kw.update(max_cost=x * sizes.max())
+                        evens, even_batches = rank_batches(sizes, R, 3, **kw)
+                        samplers, per_rank = rank_batches(sizes, R, 3, even=False, **kw)
+                        counts = [len(b) for b in per_rank]
+                        assert counts == [len(s) for s in samplers] and max(counts) - min(counts) <= 1
+                        assert min(counts) >= 1 or n < R
+                        assert sorted(i for batches in per_rank for b in batches for i in b) == list(range(n))
+                        info, padded = samplers[0].stats(), evens[0].stats()["padded_items"]
+                        assert info["padded_items"] == 0 and all(s.padded_batches() == [] for s in samplers)
+                        assert info["global_batches"] == sum(counts) == evens[0].stats()["global_batches"] - padded
+                        if not padded:
+                            assert per_rank == even_batches
+
+
+def test_uneven_settings_are_checked():
+    sizes = np.ones(5)
+    with pytest.raises(ValueError, match="even=False keeps every item once.*drop_last=True"):
+        DistributedBalancedBatchSampler(sizes, 1, num_replicas=2, rank=0, even=False, drop_last=True)
+    with pytest.raises(ValueError, match="even: expected True, False or None"):
+        DistributedBalancedBatchSampler(sizes, 1, num_replicas=2, rank=0, even="no")
+    overrides = pytest.importorskip("lightning.pytorch.overrides.distributed")
+    unrepeated = overrides.UnrepeatedDistributedSampler(range(5), num_replicas=2, rank=1, shuffle=False)
+    with pytest.raises(DistributedConfigError, match="even=True, but sampler= is a UnrepeatedDistributedSampler"):
+        DistributedBalancedBatchSampler(sizes, 1, sampler=unrepeated, even=True)
+    # the sampler Lightning passes to predict decides, for this sampler and the plain ones built for a rank
+    uneven = DistributedBalancedBatchSampler(sizes, 1, sampler=unrepeated)
+    plain = BalancedBatchSampler(sizes, 1, sampler=unrepeated)
+    assert not uneven.even and list(uneven) == list(plain) == list(
+        DistributedBalancedBatchSampler(sizes, 1, num_replicas=2, rank=1, even=False))
+    assert len(uneven) == len(plain) == 2 and uneven.init_kwargs()["even"] is None
+    # a state saved with other counts per rank is not loaded
+    with pytest.raises(ValueError, match="other sizes, seed or settings"):
+        DistributedBalancedBatchSampler(sizes, 1, num_replicas=2, rank=1).load_state_dict(uneven.state_dict())
+
+
 def test_a_sampler_re_created_for_a_rank_reports_its_padded_batches():
     """Lightning re-creates a plain sampler for each rank (validation loaders too): it repeats and
     reports as the DistributedBalancedBatchSampler does."""
@@ -251,8 +298,9 @@ def _tiny_digest(mode):
 
 @pytest.mark.parametrize("mode, digest", [("balanced", "d89f98393c2063cb"), ("packed", "109b31117ab99f38")])
 def test_batches_of_data_sets_too_small_for_the_ranks_are_unchanged(mode, digest):
-    """Digests recorded with the samplers of 62bc98a: the splitting rule moved into Budget.split and
-    drop_last settings that now split instead of refusing change nothing here."""
+    """Digests recorded with the samplers of 62bc98a: the splitting rule moved into Budget.split,
+    drop_last settings that now split instead of refusing, and prediction without repeats change
+    nothing here."""
     assert _tiny_digest(mode) == digest
 
 

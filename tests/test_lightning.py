@@ -202,6 +202,126 @@ def test_lightning_recreation_for_prediction_keeps_every_item():
     assert sorted(i for idx, _ in new for i in idx.tolist()) == list(range(N))  # predicting: all of them
 
 
+PREDICTED = {  # sizes, the sampler, whether training on 2, 3 or 4 ranks repeats items
+    "balanced bs=1": (sizes_of(), lambda s: BalancedBatchSampler(s, 1, seed=2, drop_last=True), True),
+    "balanced": (sizes_of(), lambda s: BalancedBatchSampler(s, 8, seed=2), False),
+    "packed one item a batch": (np.arange(10.0, 15.0), lambda s: PackedBatchSampler(s, 14.0, seed=2), True),
+    "packed small set": (sizes_of(7), lambda s: PackedBatchSampler(s, 3 * float(s.max()), shuffle=False), False),
+}
+
+
+@pytest.mark.parametrize("kind", list(PREDICTED))
+@pytest.mark.parametrize("world", [2, 3, 4])
+def test_lightning_prediction_on_several_devices_predicts_every_item_once(kind, world):
+    """trainer.predict re-creates the batch sampler with Lightning's UnrepeatedDistributedSampler
+    (and drop_last=False): every item in one batch of one rank, none repeated, the ranks' counts at
+    most one apart; where training repeats nothing, the batches are training's with drop_last=False."""
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSamplerWrapper
+
+    sizes, make, repeated = PREDICTED[kind]
+    n = len(sizes)
+    predicted, trained = [], []
+    for rank in range(world):
+        loader = DataLoader(dataset(n), batch_sampler=make(sizes))
+        share = UnrepeatedDistributedSamplerWrapper(loader.sampler, num_replicas=world, rank=rank, shuffle=False)
+        new = lightning_recreated(loader, share, predicting=True)
+        predicted.append([idx.tolist() for idx, _ in new])
+        assert len(new) == len(predicted[-1]) >= 1
+        kwargs = {**loader.batch_sampler.init_kwargs(), "drop_last": False,
+                  "sampler": DistributedSampler(loader.dataset, num_replicas=world, rank=rank)}
+        trained.append(list(type(loader.batch_sampler)(**kwargs)))
+    items = [i for batches in predicted for b in batches for i in b]
+    assert sorted(items) == list(range(n))  # every item once
+    assert max(map(len, predicted)) - min(map(len, predicted)) <= 1
+    repeats = sum(len(b) for batches in trained for b in batches) - n
+    assert (repeats > 0) == repeated
+    if repeats:  # training: equal counts, some items twice
+        assert len({len(b) for b in trained}) == 1 and sum(map(len, predicted)) == sum(map(len, trained)) - repeats
+    else:
+        assert predicted == trained
+
+
+def test_lightning_prediction_on_one_device_predicts_every_item():
+    """On one device Lightning re-creates the batch sampler around the DataLoader's SequentialSampler
+    (with drop_last=False): it yields the batches of the sampler built so; it raised before."""
+    sizes = sizes_of()
+    loader = DataLoader(dataset(), batch_sampler=BalancedBatchSampler(sizes, 10, seed=0, drop_last=True))
+    new = lightning_recreated(loader, loader.sampler, predicting=True)
+    expected = list(BalancedBatchSampler(sizes, 10, seed=0))
+    assert [idx.tolist() for idx, _ in new] == expected and len(new) == 21
+
+
+class Predictor(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+
+    def predict_step(self, batch, batch_idx):
+        idx, x = batch
+        return idx.tolist(), self.net(x)
+
+
+@pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=3, drop_last=True),
+                                  lambda s: PackedBatchSampler(s, 250.0, seed=3)], ids=["balanced", "packed"])
+def test_trainer_predict_on_one_device_predicts_every_item(make):
+    loader = DataLoader(dataset(), batch_sampler=make(sizes_of()))
+    out = quiet_trainer(devices=1).predict(Predictor(), loader)
+    assert sorted(i for idx, _ in out for i in idx) == list(range(N))
+
+
+PREDICT_SCRIPT = """
+import json, sys
+import numpy as np, torch
+import lightning as L
+from hullpack.samplers import BalancedBatchSampler
+
+
+class Predictor(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+
+    def predict_step(self, batch, batch_idx):
+        idx, x = batch
+        self.net(x)
+        return idx.tolist()
+
+    def on_predict_epoch_end(self):
+        with open(f"{sys.argv[1]}/rank{self.global_rank}.json", "w") as f:
+            json.dump(self.trainer.predict_loop.predictions, f)
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    sizes = np.random.default_rng(0).lognormal(3.0, 1.0, 13).round() + 1
+    data = torch.utils.data.TensorDataset(torch.arange(13), torch.randn(13, 4))
+    loader = torch.utils.data.DataLoader(data, batch_sampler=BalancedBatchSampler(sizes, 1, seed=2))
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.predict(Predictor(), loader)
+"""
+
+
+@pytest.mark.slow
+def test_lightning_ddp_prediction_predicts_every_item_once(tmp_path):
+    """13 graphs, batch_size=1, 2 processes: training repeats one graph to give both ranks 7 steps;
+    prediction runs 7 and 6 batches, every graph once."""
+    script = tmp_path / "predict.py"
+    script.write_text(PREDICT_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    res = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300,
+                         env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert sorted(map(len, ranks)) == [6, 7]
+    assert sorted(i for batches in ranks for b in batches for i in b) == list(range(13))
+    sizes = np.random.default_rng(0).lognormal(3.0, 1.0, 13).round() + 1
+    for r, batches in enumerate(ranks):
+        assert batches == list(DistributedBalancedBatchSampler(sizes, 1, num_replicas=2, rank=r, seed=2, even=False))
+
+
 def test_a_conflicting_world_is_named():
     from hullpack.errors import DistributedConfigError
 

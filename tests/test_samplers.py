@@ -463,7 +463,15 @@ def test_plain_samplers_in_a_process_group(two_process_group, make, hint):
 def test_sampler_argument_is_checked():
     sizes = lognormal(50)
     with pytest.raises(DistributedConfigError, match="sampler: expected a DistributedSampler"):
-        BalancedBatchSampler(sizes, 5, sampler=torch.utils.data.SequentialSampler(sizes))
+        BalancedBatchSampler(sizes, 5, sampler=torch.utils.data.RandomSampler(sizes))
+    # a SequentialSampler, the DataLoader's own that Lightning passes back to predict on one device:
+    # one process
+    for sequential in (torch.utils.data.SequentialSampler(sizes), torch.utils.data.SequentialSampler(range(3))):
+        assert list(BalancedBatchSampler(sizes, 5, sampler=sequential)) == list(BalancedBatchSampler(sizes, 5))
+        cap = 2 * float(sizes.max())
+        assert list(PackedBatchSampler(sizes, cap, sampler=sequential)) == list(PackedBatchSampler(sizes, cap))
+        ranked = DistributedBalancedBatchSampler(sizes, 5, num_replicas=2, rank=1, sampler=sequential)
+        assert list(ranked) == list(DistributedBalancedBatchSampler(sizes, 5, num_replicas=2, rank=1))
     with pytest.raises(DistributedConfigError, match="disagree with sampler="):
         DistributedBalancedBatchSampler(sizes, 5, num_replicas=3, rank=0,
                                         sampler=torch.utils.data.DistributedSampler(sizes, num_replicas=2, rank=0))

@@ -20,8 +20,8 @@ from torch.utils.data import Sampler
 
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
-from .trainers import (EpochItems, Rank, accelerate_shard, recorded_for_trainers, refuse_rebatching,
-                       refuse_replicated, world_of)
+from .trainers import (EpochItems, Rank, accelerate_shard, one_process, recorded_for_trainers, refuse_rebatching,
+                       refuse_replicated, unrepeated, world_of)
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +152,18 @@ class PlanBatchSampler(Sampler[list[int]]):
 
     def _for_rank(self, sampler: Any, make_shard: Callable[..., "PlanBatchSampler"]) -> None:
         """Given ``sampler=`` (a ``DistributedSampler``): yield its rank's share of the batches, planned
-        by ``make_shard(num_replicas=, rank=, **settings)`` when there is more than one replica."""
-        if sampler is None:
+        by ``make_shard(num_replicas=, rank=, **settings)`` when there is more than one replica (with
+        ``even=False`` for an unrepeated sampler: every item once, see :func:`.trainers.unrepeated`).
+        None or a ``SequentialSampler`` (:func:`.trainers.one_process`) is one process."""
+        if one_process(sampler):
             return
         R, r = world_of(sampler)
         self._world = (R, r)
         if R > 1:
             settings = self._common_kwargs()
             del settings["sampler"]
+            if unrepeated(sampler):
+                settings["even"] = False
             with warnings.catch_warnings():  # oversize items: this sampler has warned already
                 warnings.simplefilter("ignore")
                 self._shard = make_shard(num_replicas=R, rank=r, **settings)
@@ -172,7 +176,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         """Settings that change the plan; a state saved under other settings cannot be loaded. The
         rank is not one of them: every rank has as many batches, so one rank's state (the one a
         trainer saves) resumes every rank."""
-        shard = () if self._shard is None else ("shard", self._world[0])
+        shard = () if self._shard is None else ("shard", self._world[0]) + (() if self._shard.even else ("uneven",))
         return (type(self).__name__, self.shuffle, self.drop_last, self.granularity) + shard
 
     @property

@@ -45,9 +45,13 @@ class BalancedBatchSampler(PlanBatchSampler):
     for :class:`PackedBatchSampler`).
 
     Under DDP, ``sampler=`` a ``DistributedSampler`` makes it yield that rank's share of the
-    batches, exactly as :class:`DistributedBalancedBatchSampler` with the same arguments. PyTorch
+    batches, exactly as :class:`DistributedBalancedBatchSampler` with the same arguments. Like
+    ``DistributedSampler``, it repeats items where there are fewer items than the batches the ranks
+    need (fewer than ranks, or ``batch_size=1`` with ``n`` not a multiple of them), each repeat a
+    batch of its own that :meth:`padded_batches` names, to leave out of validation metrics. PyTorch
     Lightning passes one when it re-creates the batch sampler (``use_distributed_sampler=True``, its
-    default), so the sampler works unchanged in a Lightning ``Trainer`` on any number of devices.
+    default), so the sampler works unchanged in a Lightning ``Trainer`` on any number of devices;
+    for ``trainer.predict`` it passes an unrepeated one, and every item is then predicted once.
     HF accelerate's ``prepare()`` with several processes gets each process the same share. Iterated
     in a ``torch.distributed`` group of several processes otherwise, it raises
     :class:`~hullpack.errors.DistributedConfigError` rather than give every process the same batches.

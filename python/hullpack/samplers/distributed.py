@@ -14,15 +14,16 @@ from .budget import Budget, FixedCount, fill
 from .cost import item_costs
 from .partition import balanced_partition, drop_items
 from .shape import partition_costs, resolve_batch_cost, shaped_partition
-from .trainers import BatchSizeAttribute, world_of
+from .trainers import BatchSizeAttribute, one_process, unrepeated, world_of
 
 log = logging.getLogger(__name__)
 
 
 def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = None) -> tuple[int, int]:
     """``(num_replicas, rank)``: as given, else from ``sampler`` (a ``DistributedSampler``), else from
-    the initialised ``torch.distributed`` default group."""
-    if sampler is not None:
+    the initialised ``torch.distributed`` default group. A ``SequentialSampler`` (what PyTorch
+    Lightning passes back on one device) counts as no sampler."""
+    if not one_process(sampler):
         R, r = world_of(sampler)
         if (num_replicas is not None and num_replicas != R) or (rank is not None and rank != r):
             raise DistributedConfigError(
@@ -48,6 +49,24 @@ def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = Non
     if r >= R:
         raise DistributedConfigError(f"rank = {r} must be < num_replicas = {R} (ranks are 0 .. {R - 1})")
     return R, r
+
+
+def resolve_even(even: bool | None, sampler: Any, drop_last: bool) -> bool:
+    """Whether every rank gets as many batches: ``even`` as given, else False for an unrepeated
+    distributed sampler (what PyTorch Lightning passes to predict, see :func:`.trainers.unrepeated`)
+    and True otherwise."""
+    if even is None:
+        even = not unrepeated(sampler)
+    elif not isinstance(even, (bool, np.bool_)):
+        raise ValueError(f"even: expected True, False or None, got {even!r}")
+    elif even and unrepeated(sampler):
+        raise DistributedConfigError(
+            f"even=True, but sampler= is a {type(sampler).__name__}, which asks for every item once and "
+            "lets the ranks' counts differ; leave even= unset (it follows the sampler) or pass even=False")
+    if not even and drop_last:
+        raise ValueError("even=False keeps every item once and lets ranks run different numbers of batches, "
+                         "drop_last=True leaves items out to keep the ranks even: pass one or the other")
+    return bool(even)
 
 
 def padding_mask(offsets: np.ndarray, items: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -113,6 +132,14 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     what a batch costs when that is not the sum of its items, as for
     :class:`~hullpack.samplers.PackedBatchSampler` and :class:`~hullpack.samplers.BalancedBatchSampler`.
 
+    ``even=False`` gives up the equal counts, for prediction and evaluation, where every item should
+    count once: no item is ever repeated (``drop_last`` must be False). Where ``even=True`` repeats
+    none it gives the same batches; where it would, the epoch has as many batches as items instead,
+    dealt as above but with a short last step, so some ranks run one batch fewer (none, where there
+    are fewer items than ranks). Run no collective operation per batch over such an epoch. The
+    default, ``None``, is ``even=True`` unless ``sampler`` is PyTorch Lightning's
+    ``UnrepeatedDistributedSampler``, which ``trainer.predict`` passes on several devices.
+
     ``num_replicas`` and ``rank`` are read from ``sampler`` when given (a ``DistributedSampler``, as
     PyTorch Lightning passes when it re-creates batch samplers), else from the initialised
     ``torch.distributed`` default group.
@@ -144,10 +171,12 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                  cost: Callable | None = None, weights: Sequence[float] | None = None,
                  bias: float | None = None, batch_cost: Any = "sum", method: str = "auto", oversize: str = "error",
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
-                 fields: Sequence | None = None, sampler: Any = None):
+                 fields: Sequence | None = None, sampler: Any = None, even: bool | None = None):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
         self.num_replicas, self.rank = resolve_world(num_replicas, rank, sampler)
         self._world = (self.num_replicas, self.rank)
+        self._even = even  # as given, for init_kwargs: None decides again for the sampler a trainer passes
+        self.even = resolve_even(even, sampler, self.drop_last)
         if mode is None:
             mode = "packed" if max_cost is not None and batch_size is None else "balanced"
         if mode not in ("balanced", "packed"):
@@ -186,13 +215,14 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             self.costs, self.lengths, self.shape = self.budget.costs, self.budget.lengths, self.budget.shape
             self.num_steps = None  # known once the count is fixed (_count.target // num_replicas)
             self._count = FixedCount(self.budget, self.rng, shuffle=self.shuffle, granularity=self.granularity,
-                                     drop_last=self.drop_last, replicas=R, pad=True)
+                                     drop_last=self.drop_last, replicas=R, pad=self.even)
             if self.drop_last:
                 self._count.fix()  # raises now unless every epoch keeps a step
         self._set_fingerprint(self.lengths)
 
     def init_kwargs(self) -> dict:
-        kwargs = {"mode": self.mode, "num_replicas": self.num_replicas, "rank": self.rank, **self._common_kwargs()}
+        kwargs = {"mode": self.mode, "num_replicas": self.num_replicas, "rank": self.rank, "even": self._even,
+                  **self._common_kwargs()}
         if self.budget is None:
             shape = self.shape
             kwargs.update(sizes=self.lengths, batch_size=self.batch_size,
@@ -204,6 +234,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     def _config(self) -> tuple:
         extra = (self.mode, self.num_replicas, self.batch_size)
         extra += (repr(self.shape),) if self.budget is None else self.budget.config()
+        extra += () if self.even else ("uneven",)  # (settings of former versions keep their fingerprint)
         return super()._config() + extra
 
     # -- the global plan, shared by all ranks ----------------------------------------------------
@@ -217,7 +248,9 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                 info["dropped_items"] = n - keep.size
             else:
                 keep = np.arange(n, dtype=np.int64)
-                if n < B:  # some batch would be empty: repeat a few items (fewer than R)
+                if n < B and not self.even:  # no repeats: fewer batches, one item each
+                    B = n
+                elif n < B:  # some batch would be empty: repeat a few items (fewer than R)
                     extra = (rng.permutation(n) if self.shuffle else np.arange(n))[:B - n]
                     keep = np.concatenate([keep, np.resize(extra, B - n)]).astype(np.int64)
                     info["padded_items"] = B - n
@@ -232,22 +265,27 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         offsets, items, costs, info = self._global(epoch, rng)
         R, r = self.num_replicas, self.rank
         nb = costs.shape[0]
-        S = nb // R
-        # Heaviest first, R consecutive batches per step: a step's batches cost nearly the same.
+        S = -(-nb // R)  # nb is a multiple of R unless even=False
+        # Heaviest first, R consecutive batches per step: a step's batches cost nearly the same. With
+        # even=False the last step may be short: its missing batches are -1, no batch for that rank.
         weight = costs if costs.ndim == 1 else fill(costs, self.budget.max_cost)
-        by_cost = np.argsort(-weight, kind="stable").reshape(S, R)
+        by_cost = np.argsort(-weight, kind="stable")
+        if S * R > nb:
+            by_cost = np.concatenate([by_cost, np.full(S * R - nb, -1, dtype=by_cost.dtype)])
+        by_cost = by_cost.reshape(S, R)
         if self.shuffle:
             by_cost = by_cost[rng.permutation(S)]
             by_cost = np.take_along_axis(by_cost, rng.permuted(np.tile(np.arange(R), (S, 1)), axis=1), axis=1)
-        step_w = weight[by_cost]
-        top = step_w.max(axis=1)
-        spread = float(np.mean((top - step_w.min(axis=1)) / np.maximum(top, 1e-300)))
+        real = by_cost >= 0
+        step_w = np.where(real, weight[by_cost], np.nan)
+        top = np.nanmax(step_w, axis=1)
+        spread = float(np.mean((top - np.nanmin(step_w, axis=1)) / np.maximum(top, 1e-300)))
         info.update(num_replicas=R, rank=r, num_steps=S, global_batches=nb,
                     global_peak_cost=costs.max(axis=0).tolist(),
                     step_cost_spread=spread)
         if self.mode == "balanced" and info.get("lower_bound"):  # a bound on the peak batch cost
             info["global_peak_over_lower_bound"] = float(costs.max()) / info["lower_bound"]
-        mine = by_cost[:, r]
+        mine = by_cost[:, r][real[:, r]]
         offsets_r, items_r = reorder(offsets, items, mine)
         padding = np.empty(0, dtype=np.int64)
         if info["padded_items"]:

@@ -68,7 +68,8 @@ class PackedBatchSampler(PlanBatchSampler):
             arguments (items repeated only where there are fewer than the batches the ranks need:
             :meth:`padded_batches` names them). PyTorch Lightning passes one when it re-creates the
             batch sampler (``use_distributed_sampler=True``, its default), so the sampler works
-            unchanged in a Lightning ``Trainer`` on any number of devices; HF accelerate's
+            unchanged in a Lightning ``Trainer`` on any number of devices (for ``trainer.predict``
+            an unrepeated one: every item once, see ``even=False`` there); HF accelerate's
             ``prepare()`` with several processes gets each process the same share. Iterated in a
             ``torch.distributed`` group of several processes otherwise, the sampler raises
             :class:`~hullpack.errors.DistributedConfigError` rather than give every process the

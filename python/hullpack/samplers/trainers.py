@@ -5,7 +5,10 @@ defaults, and the guards against every process of a DDP job getting the same bat
 * PyTorch Lightning (``Trainer(use_distributed_sampler=True)``, its default) re-creates the batch
   sampler of a DataLoader under DDP, passing a ``DistributedSampler`` as ``sampler=`` and the other
   constructor arguments it finds recorded on the batch sampler; and it calls ``set_epoch`` only on
-  ``dataloader.sampler`` and ``dataloader.batch_sampler.sampler``.
+  ``dataloader.sampler`` and ``dataloader.batch_sampler.sampler``. To predict it re-creates it with
+  ``drop_last=False`` and, as ``sampler=``, its ``UnrepeatedDistributedSampler`` on several devices
+  (:func:`unrepeated`: every item once, ranks' counts may differ) or the DataLoader's own
+  ``SequentialSampler`` on one (:func:`one_process`).
 * HF accelerate calls ``batch_sampler.set_epoch`` and ``batch_sampler.sampler.set_epoch``. With
   several processes ``prepare()`` wraps the batch sampler in its ``BatchSamplerShard``, which
   iterates it whole in every process and keeps the batches at positions ``process_index``,
@@ -27,7 +30,7 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
-from torch.utils.data import BatchSampler, Sampler
+from torch.utils.data import BatchSampler, Sampler, SequentialSampler
 
 from ..errors import DistributedConfigError, InvalidInputError
 
@@ -80,6 +83,21 @@ def world_of(sampler: Any) -> tuple[int, int]:
     if R < 1 or not 0 <= r < R:
         raise DistributedConfigError(f"sampler: rank = {r} and num_replicas = {R} do not fit (0 <= rank < num_replicas)")
     return R, r
+
+
+def one_process(sampler: Any) -> bool:
+    """Whether ``sampler=`` stands for a single process: None, or torch's ``SequentialSampler``, which
+    a ``DataLoader`` given a batch sampler holds as ``.sampler`` and which PyTorch Lightning passes
+    back when it re-creates the batch sampler to predict on one device."""
+    return sampler is None or type(sampler) is SequentialSampler
+
+
+def unrepeated(sampler: Any) -> bool:
+    """Whether ``sampler`` is an unrepeated distributed sampler: PyTorch Lightning's
+    ``UnrepeatedDistributedSampler`` (or a subclass), which it passes when it re-creates a batch
+    sampler to predict on several devices. It gives every item to one rank, none twice, so ranks may
+    get different counts; found by class name, so that Lightning need not be imported."""
+    return any(cls.__name__ == "UnrepeatedDistributedSampler" for cls in type(sampler).__mro__)
 
 
 def process_group_size() -> int:

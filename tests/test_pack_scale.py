@@ -232,36 +232,40 @@ def test_sampler_over_integer_sizes_holds_the_budget_and_varies():
     assert s.stats()["num_batches"] <= 1.01 * s.stats()["lower_bound"]
 
 
-def old_split(sampler, offsets, items, need, rng):
-    """The former per-batch-list implementation of the packed DDP split, as the reference."""
-    counts = np.diff(offsets)
-    batches = [items[offsets[b]:offsets[b + 1]] for b in range(counts.size)]
-    for b in np.argsort(-counts, kind="stable")[:need]:
-        members = batches[b]
-        if members.size < 2:
+def list_split(sampler, offsets, items, need, rng):
+    """The packed DDP split written over a list of batches, as the reference: rounds in which the
+    batches with the most items (two or more) split in two, second halves appended, until ``need``
+    more batches exist or every batch holds one item; then single-item repeats for the rest."""
+    batches = [items[offsets[b]:offsets[b + 1]] for b in range(offsets.size - 1)]
+    while need:
+        counts = np.array([b.size for b in batches])
+        chosen = [int(b) for b in np.argsort(-counts, kind="stable")[:need] if counts[b] >= 2]
+        if not chosen:
             break
-        c = sampler.costs[members]
-        c = c if c.ndim == 1 else (c / sampler.budget.max_cost).max(axis=1)
-        halves, load = [[], []], [0.0, 0.0]
-        for i in np.argsort(-c, kind="stable"):
-            h = 0 if (load[0], len(halves[0])) <= (load[1], len(halves[1])) else 1
-            halves[h].append(int(members[i]))
-            load[h] += float(c[i])
-        batches[b] = np.array(sorted(halves[0]), dtype=np.int64)
-        batches.append(np.array(sorted(halves[1]), dtype=np.int64))
-    missing = need - (len(batches) - counts.size)
-    if missing:
+        for b in chosen:
+            members = batches[b]
+            c = sampler.costs[members]
+            c = c if c.ndim == 1 else (c / sampler.budget.max_cost).max(axis=1)
+            halves, load = [[], []], [0.0, 0.0]
+            for i in np.argsort(-c, kind="stable"):
+                h = 0 if (load[0], len(halves[0])) <= (load[1], len(halves[1])) else 1
+                halves[h].append(int(members[i]))
+                load[h] += float(c[i])
+            batches[b] = np.array(sorted(halves[0]), dtype=np.int64)
+            batches.append(np.array(sorted(halves[1]), dtype=np.int64))
+        need -= len(chosen)
+    if need:
         pool = rng.permutation(sampler.sizes.shape[0]) if sampler.shuffle else np.arange(sampler.sizes.shape[0])
-        fits = pool[np.isin(pool, items)][:missing]
-        batches += [np.array([int(i)], dtype=np.int64) for i in np.resize(fits, missing)]
+        fits = pool[np.isin(pool, items)][:need]
+        batches += [np.array([int(i)], dtype=np.int64) for i in np.resize(fits, need)]
     new_offsets = np.concatenate([[0], np.cumsum([b.size for b in batches])])
-    return new_offsets, np.concatenate(batches), int(missing)
+    return new_offsets, np.concatenate(batches), int(need)
 
 
 @settings(max_examples=80, deadline=None)
 @given(n=st.integers(2, 150), R=st.integers(2, 8), need=st.integers(1, 10), seed=st.integers(0, 999),
        k=st.sampled_from([1, 2]))
-def test_ddp_split_equals_the_former_per_batch_implementation(n, R, need, seed, k):
+def test_ddp_split_equals_a_per_batch_list_implementation(n, R, need, seed, k):
     rng = np.random.default_rng(seed)
     sizes = rng.integers(0, 30, n if k == 1 else (n, k)).astype(float)
     cap = (sizes.max(axis=0) + 1) * rng.uniform(1, 5)
@@ -269,5 +273,5 @@ def test_ddp_split_equals_the_former_per_batch_implementation(n, R, need, seed, 
                                         seed=seed)
     offsets, items, _ = s.budget.pack(s.rng(0), True, 0.01)
     got = s.budget.split(offsets, items, need, np.random.default_rng(seed), s.shuffle, pad=True)
-    want = old_split(s, offsets, items, need, np.random.default_rng(seed))
+    want = list_split(s, offsets, items, need, np.random.default_rng(seed))
     assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist() and got[2] == want[2]

@@ -581,3 +581,29 @@ def test_formulas_that_parse_are_read_as_before():
 
     x, bad = parse_formulas([Composition({"Fe2+": 2, "O2-": 3}), "Fe2O3"])
     assert bad == [] and np.array_equal(x[0], x[1])
+
+
+@pytest.mark.parametrize("formula, hydrate, amount", [
+    ("CuSO4.5H2O", "CuSO4·5H2O", "CuSO4.5H2O1"),
+    ("Na2CO3.10H2O", "Na2CO3·10H2O", "Na2CO3.10H2O1"),
+    ("CuCl2.2NH3", "CuCl2·2NH3", "CuCl2.2N1H3"),
+])
+def test_a_full_stop_before_water_or_ammonia_is_ambiguous(formula, hydrate, amount):
+    """A hydrate written with a full stop reads as a decimal amount (pymatgen: CuSO5.5H2): it is
+    refused, naming both spellings, and each of them reads as it says."""
+    from hullpack.elemnet.featurize import parse_formulas
+
+    x, bad = parse_formulas([formula, hydrate, amount])
+    assert [b[0] for b in bad] == [0]
+    assert "ambiguous" in bad[0][2] and f"'{hydrate}'" in bad[0][2] and f"'{amount}'" in bad[0][2]
+    water = parse_formulas(["CuSO4·5H2O", "CuS1O9H10"])[0]
+    assert np.array_equal(water[0], water[1])
+
+
+def test_decimal_amounts_before_water_still_read():
+    """Only an integer amount, a full stop and a count before H2O or NH3 is taken for a hydrate:
+    fractions such as Li0.5 and decimals elsewhere read as before."""
+    from hullpack.elemnet.featurize import parse_formulas
+
+    x, bad = parse_formulas(["Li0.5H2O", "Fe2.5O3", "CuSO4.5H2O1", "H2O"])
+    assert bad == []

@@ -5,7 +5,8 @@ what needs no model).
 Plain formulas ("Fe2O3", "Al1Sm1Tm1", "Li0.5CoO2") go through a regex parser (all 341,700 OQMD
 formulas in about a second); formulas with brackets go through pymatgen when it is installed. A
 hydrate or adduct dot (·, •, ⋅, ∙ or *) joins parts, each with an optional leading count:
-"CuSO4·5H2O" is CuSO4 plus five H2O.
+"CuSO4·5H2O" is CuSO4 plus five H2O. A full stop there ("CuSO4.5H2O", "Na2CO3.10H2O") is refused
+as ambiguous, where pymatgen reads a decimal amount (O4.5): it names both ways to write it.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ _TOKEN = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d*)?|\.\d+)?")
 _HYDRATE_DOT = re.compile("[·•⋅∙*]")
 _LEADING_COUNT = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _NUMBER_APART = re.compile(r"[^\s·•⋅∙*]\s+[\d.]")  # "Cu SO4 5H2O", "H2O 2": whose number is it?
+# "CuSO4.5H2O": O4.5 to a parser (and to pymatgen), the pentahydrate to a chemist who could not type "·"
+_DOT_ADDUCT = re.compile(r"(?<![\d.])([1-9]\d*)\.(\d+)(H2O|NH3)$")
 # hydrogen's isotopes as pymatgen writes them: not elements of their own
 _ISOTOPES = frozenset(("D", "T"))
 _MAX_LISTED = 20  # bad entries spelled out in an error message; all are in CompositionError.bad
@@ -72,6 +75,13 @@ def _amounts_of_string(text: str) -> list[tuple[str, float]]:
     s = "".join(text.split())
     if not s:
         raise ValueError("empty formula")
+    dot = _DOT_ADDUCT.search(s)
+    if dot:
+        head, whole, part, molecule = s[:dot.start()], *dot.groups()
+        spelled = {"H2O": "H2O1", "NH3": "N1H3"}[molecule]  # the amount's reading, with no dot left to read
+        raise ValueError(f"{whole}.{part}{molecule} is ambiguous: write the {'hydrate' if molecule == 'H2O' else 'adduct'} "
+                         f"as '{head}{whole}·{part}{molecule}' or '{head}{whole}*{part}{molecule}', or the amount "
+                         f"{whole}.{part} as '{head}{whole}.{part}{spelled}'")
     parts = _HYDRATE_DOT.split(s)
     if len(parts) == 1:
         return _amounts_of_part(s)
@@ -176,7 +186,7 @@ def parse_formulas(formulas: Iterable[Any] | str, *,
     fullmatch, findall = _FORMULA.fullmatch, _TOKEN.findall
     for i, item in enumerate(items):
         # fast path: a plain formula of known elements with positive total (almost every input)
-        if type(item) is str and fullmatch(item):
+        if type(item) is str and fullmatch(item) and not (item.endswith(("H2O", "NH3")) and _DOT_ADDUCT.search(item)):
             tokens = findall(item)
             c, a = [], []
             for el, n in tokens:

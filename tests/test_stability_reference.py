@@ -70,7 +70,7 @@ def test_cli_says_what_oqmd_holds(tmp_path, capsys):
     assert cli("NaMnO2=-1.95", "LiFePO4=-2.6", "LiFeNiO9=-1.0", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
     assert "already in OQMD: 2 of 3 (2 on its hull)" in out
-    assert "decomposes to 1.0 NaMnO2 (OQMD has NaMnO2 on its hull)" in out
+    assert "above OQMD's own NaMnO2, on its hull" in out
     assert "its own composition" not in out
     line = next(x for x in out.splitlines() if x.strip().startswith("LiFeNiO9"))
     assert "OQMD has" not in line

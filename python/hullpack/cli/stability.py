@@ -152,16 +152,22 @@ def _reference(spec: str, args):
         raise ValueError(f"--reference {spec}: {exc}") from None
 
 
-def _known(r, name: str) -> str:
-    """What the reference (``name``) holds at row ``r``'s composition, for a summary line ("" if
-    nothing, or no reference)."""
+def _reference_verdict(r) -> str | None:
+    """Where the reference's own entry at row ``r``'s composition lies ("on its hull", "0.0120 above
+    its hull"), or None if the reference holds none (or there is no reference)."""
     import math
 
     if not bool(r.get("in_reference", False)):
-        return ""
+        return None
     above = r["reference_e_above_hull"]
-    where = "on its hull" if not math.isfinite(above) or above < _ON_HULL else f"{above:.4f} above its hull"
-    return f" ({name} has {r['formula']} {where})"
+    return "on its hull" if not math.isfinite(above) or above < _ON_HULL else f"{above:.4f} above its hull"
+
+
+def _known(r, name: str) -> str:
+    """What the reference (``name``) holds at row ``r``'s composition, for a summary line ("" if
+    nothing, or no reference)."""
+    verdict = _reference_verdict(r)
+    return "" if verdict is None else f" ({name} has {r['formula']} {verdict})"
 
 
 def _summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference") -> list[str]:
@@ -202,9 +208,15 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
             if r["stable"]:
                 how = f"stable by {-r['decomposition_energy']:.4f}  vs {r['decomposition']}{known}"
             else:
-                same = r["decomposition"] == f"1.0 {r['formula']}"  # above an entry of its own composition
-                how = (f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}"
-                       + (known or (" (its own composition, as low or lower)" if same else "")))
+                how = f"above hull by {r['e_above_hull']:.4f}  "
+                # above an entry of its own composition: the reference's own (the model's energy
+                # against DFT's there), or a lower polymorph; not a decomposition to name
+                if r["decomposition"] == f"1.0 {r['formula']}":
+                    verdict = _reference_verdict(r)
+                    how += (f"above {reference_name}'s own {r['formula']}, {verdict}" if verdict
+                            else f"above another {r['formula']} entry, as low or lower (a polymorph)")
+                else:
+                    how += f"decomposes to {r['decomposition']}{known}"
             lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
     bad = table[~ok]
     for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:

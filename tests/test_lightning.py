@@ -1,5 +1,6 @@
 """hullpack samplers in trainers that manage samplers themselves, under their default settings:
 PyTorch Lightning (one process, and DDP with 2 gloo processes) and HF accelerate (one process)."""
+import importlib
 import json
 import os
 import subprocess
@@ -18,6 +19,18 @@ from hullpack.samplers.trainers import accelerate_shard
 L = pytest.importorskip("lightning")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def script_module(name: str):
+    """A script of this folder (_lightning_fit, _lightning_predict, _accelerate_fit) imported as a
+    module, for the settings and classes the tests share with the processes it runs in."""
+    sys.path.insert(0, HERE)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(HERE)
+
+
 N = 203
 
 
@@ -251,75 +264,32 @@ def test_lightning_prediction_on_one_device_predicts_every_item():
     assert [idx.tolist() for idx, _ in new] == expected and len(new) == 21
 
 
-class Predictor(L.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.net = torch.nn.Linear(4, 1)
-
-    def predict_step(self, batch, batch_idx):
-        idx, x = batch
-        return idx.tolist(), self.net(x)
-
-
 @pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=3, drop_last=True),
                                   lambda s: PackedBatchSampler(s, 250.0, seed=3)], ids=["balanced", "packed"])
 def test_trainer_predict_on_one_device_predicts_every_item(make):
     loader = DataLoader(dataset(), batch_sampler=make(sizes_of()))
-    out = quiet_trainer(devices=1).predict(Predictor(), loader)
-    assert sorted(i for idx, _ in out for i in idx) == list(range(N))
-
-
-PREDICT_SCRIPT = """
-import json, sys
-import numpy as np, torch
-import lightning as L
-from hullpack.samplers import BalancedBatchSampler
-
-
-class Predictor(L.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.net = torch.nn.Linear(4, 1)
-
-    def predict_step(self, batch, batch_idx):
-        idx, x = batch
-        self.net(x)
-        return idx.tolist()
-
-    def on_predict_epoch_end(self):
-        with open(f"{sys.argv[1]}/rank{self.global_rank}.json", "w") as f:
-            json.dump(self.trainer.predict_loop.predictions, f)
-
-
-if __name__ == "__main__":
-    torch.set_num_threads(1)
-    sizes = np.random.default_rng(0).lognormal(3.0, 1.0, 13).round() + 1
-    data = torch.utils.data.TensorDataset(torch.arange(13), torch.randn(13, 4))
-    loader = torch.utils.data.DataLoader(data, batch_sampler=BalancedBatchSampler(sizes, 1, seed=2))
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_progress_bar=False,
-                        enable_model_summary=False)
-    trainer.predict(Predictor(), loader)
-"""
+    out = quiet_trainer(devices=1).predict(script_module("_lightning_predict").Predictor(), loader)
+    assert sorted(i for idx in out for i in idx) == list(range(N))
 
 
 @pytest.mark.slow
 def test_lightning_ddp_prediction_predicts_every_item_once(tmp_path):
     """13 graphs, batch_size=1, 2 processes: training repeats one graph to give both ranks 7 steps;
     prediction runs 7 and 6 batches, every graph once."""
-    script = tmp_path / "predict.py"
-    script.write_text(PREDICT_SCRIPT)
+    run = script_module("_lightning_predict")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(var, None)
-    res = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=300,
-                         env=env, cwd=tmp_path)
+    res = subprocess.run([sys.executable, os.path.join(HERE, "_lightning_predict.py"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert sorted(map(len, ranks)) == [6, 7]
-    assert sorted(i for batches in ranks for b in batches for i in b) == list(range(13))
-    sizes = np.random.default_rng(0).lognormal(3.0, 1.0, 13).round() + 1
+    assert run.N_ITEMS == 13 and sorted(i for batches in ranks for b in batches for i in b) == list(range(13))
     for r, batches in enumerate(ranks):
-        assert batches == list(DistributedBalancedBatchSampler(sizes, 1, num_replicas=2, rank=r, seed=2, even=False))
+        expected = DistributedBalancedBatchSampler(run.item_sizes(), 1, num_replicas=2, rank=r, seed=run.SEED,
+                                                   even=False)
+        assert batches == list(expected)
 
 
 def test_a_conflicting_world_is_named():
@@ -344,22 +314,18 @@ def run_fit(out_dir, strategy, kind, where, stage="all"):
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy,kind,where", [("ddp", "balanced", "script"), ("ddp_spawn", "packed", "hook")])
 def test_lightning_ddp_with_default_trainer_arguments(tmp_path, strategy, kind, where):
-    sys.path.insert(0, HERE)
-    try:
-        from _lightning_fit import BATCH_SIZE, EPOCHS, MAX_COST, N_ITEMS, SEED, item_sizes
-    finally:
-        sys.path.remove(HERE)
+    fit = script_module("_lightning_fit")
     ranks = run_fit(tmp_path, strategy, kind, where)
     assert [r["world"] for r in ranks] == [2, 2]
-    mode = {"batch_size": BATCH_SIZE} if kind == "balanced" else {"max_cost": MAX_COST}
-    for epoch in map(str, range(EPOCHS)):
+    mode = {"batch_size": fit.BATCH_SIZE} if kind == "balanced" else {"max_cost": fit.MAX_COST}
+    for epoch in map(str, range(fit.EPOCHS)):
         steps = [r["steps"][epoch] for r in ranks]
         # equal steps on every rank, as announced before the epoch
         assert len(steps[0]) == len(steps[1]) == ranks[0]["announced"][epoch] == ranks[1]["announced"][epoch] > 0
         seen = sorted(i for rank_steps in steps for b in rank_steps for i in b)
-        assert seen == list(range(N_ITEMS))  # every index exactly once per epoch across ranks
+        assert seen == list(range(fit.N_ITEMS))  # every index exactly once per epoch across ranks
         for r, rank_steps in enumerate(steps):  # each rank's share of DistributedBalancedBatchSampler's plan
-            reference = DistributedBalancedBatchSampler(item_sizes(), num_replicas=2, rank=r, seed=SEED, **mode)
+            reference = DistributedBalancedBatchSampler(fit.item_sizes(), num_replicas=2, rank=r, seed=fit.SEED, **mode)
             assert rank_steps == epoch_batches(reference, int(epoch))
     assert ranks[0]["steps"]["0"] != ranks[0]["steps"]["1"] != ranks[0]["steps"]["2"]  # a new permutation
 
@@ -368,17 +334,14 @@ def test_lightning_ddp_with_default_trainer_arguments(tmp_path, strategy, kind, 
 def test_lightning_ddp_resumed_from_a_checkpoint(tmp_path):
     """Each rank's resumed epoch is that epoch's share, not epoch 0's (the trainer sets the epoch after
     it creates the loader's iterator)."""
-    sys.path.insert(0, HERE)
-    try:
-        from _lightning_fit import BATCH_SIZE, EPOCHS, SEED, item_sizes
-    finally:
-        sys.path.remove(HERE)
+    fit = script_module("_lightning_fit")
     run_fit(tmp_path, "ddp", "balanced", "script", stage="first")
     ranks = run_fit(tmp_path, "ddp", "balanced", "script", stage="resume")
-    last = EPOCHS - 1
+    last = fit.EPOCHS - 1
     for r, record in enumerate(ranks):
         assert list(record["steps"]) == [str(last)]
-        reference = DistributedBalancedBatchSampler(item_sizes(), BATCH_SIZE, num_replicas=2, rank=r, seed=SEED)
+        reference = DistributedBalancedBatchSampler(fit.item_sizes(), fit.BATCH_SIZE, num_replicas=2, rank=r,
+                                                    seed=fit.SEED)
         assert record["steps"][str(last)] == epoch_batches(reference, last) != epoch_batches(reference, 0)
 
 
@@ -400,12 +363,7 @@ def test_accelerate_prepare_in_two_processes(tmp_path):
     """accelerate's prepare() deals each process its rank's batches: DistributedBalancedBatchSampler's
     (every index once per epoch across processes, equal steps), whole batches, exact metrics."""
     pytest.importorskip("accelerate")
-    sys.path.insert(0, HERE)
-    try:
-        from _accelerate_fit import (BATCH_SIZE, EPOCHS, KINDS, MAX_COST, N_ITEMS, RESUMED_EPOCH, SEED, SKIP,
-                                     item_sizes)
-    finally:
-        sys.path.remove(HERE)
+    fit = script_module("_accelerate_fit")
     env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
     for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(var, None)
@@ -415,21 +373,22 @@ def test_accelerate_prepare_in_two_processes(tmp_path):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2]
-    for kind in KINDS:
-        mode = {"batch_size": BATCH_SIZE} if kind in ("balanced", "distributed") else {"max_cost": MAX_COST}
-        for epoch in map(str, range(EPOCHS)):
+    for kind in fit.KINDS:
+        mode = {"batch_size": fit.BATCH_SIZE} if kind in ("balanced", "distributed") else {"max_cost": fit.MAX_COST}
+        for epoch in map(str, range(fit.EPOCHS)):
             steps = [r[kind]["steps"][epoch] for r in ranks]
             assert len(steps[0]) == len(steps[1]) == ranks[0][kind]["len"] > 0
             seen = sorted(i for rank_steps in steps for b in rank_steps for i in b)
-            assert seen == list(range(N_ITEMS)), kind  # every index exactly once per epoch across ranks
+            assert seen == list(range(fit.N_ITEMS)), kind  # every index exactly once per epoch across ranks
             assert sorted(ranks[0][kind]["gathered"][epoch]) == seen  # nothing cut, nothing repeated
             for r, rank_steps in enumerate(steps):  # each rank's share, as under DDP and Lightning
-                reference = DistributedBalancedBatchSampler(item_sizes(), num_replicas=2, rank=r, seed=SEED, **mode)
+                reference = DistributedBalancedBatchSampler(fit.item_sizes(), num_replicas=2, rank=r, seed=fit.SEED,
+                                                            **mode)
                 assert rank_steps == epoch_batches(reference, int(epoch)), (kind, r)
         assert ranks[0][kind]["steps"]["0"] != ranks[0][kind]["steps"]["1"]  # a new epoch each pass
-        for r in (0, 1):  # skip_first_batches resumes this rank's epoch after SKIP of its batches
-            reference = DistributedBalancedBatchSampler(item_sizes(), num_replicas=2, rank=r, seed=SEED, **mode)
-            assert ranks[r][kind]["after_skip"] == epoch_batches(reference, RESUMED_EPOCH)[SKIP:], (kind, r)
+        for r in (0, 1):  # skip_first_batches resumes this rank's epoch after fit.SKIP of its batches
+            reference = DistributedBalancedBatchSampler(fit.item_sizes(), num_replicas=2, rank=r, seed=fit.SEED, **mode)
+            assert ranks[r][kind]["after_skip"] == epoch_batches(reference, fit.RESUMED_EPOCH)[fit.SKIP:], (kind, r)
     assert "DistributedConfigError" in ranks[0]["split_batches"] and "split_batches" in ranks[0]["split_batches"]
 
 

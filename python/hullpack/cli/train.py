@@ -106,8 +106,7 @@ def _user_data(args: argparse.Namespace, seed: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullpack.elemnet import TrainConfig, export_default, run_config, train
-    from hullpack.elemnet.train import read_checkpoint
+    from hullpack.elemnet import TrainConfig, export_default, read_checkpoint, run_config, train
 
     if args.export:
         meta = export_default(args.export, out=args.out)

@@ -106,8 +106,12 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     lo, hi = TARGET_RANGE
     for i in np.flatnonzero(~((y > lo) & (y < hi))):
         if int(i) not in bad_rows:
-            reason = ("missing" if pd.isna(raw[i]) or is_missing_text(raw[i]) else f"{raw[i]!r}, not a finite number" if not np.isfinite(y[i])
-                      else f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}")
+            if pd.isna(raw[i]) or is_missing_text(raw[i]):
+                reason = "missing"
+            elif not np.isfinite(y[i]):
+                reason = f"{raw[i]!r}, not a finite number"
+            else:
+                reason = f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}"
             bad.append((int(i), str(table[formula_column].iloc[i]), f"{energy_column} is {reason}"))
     if not bad:
         _note_repeats(x)

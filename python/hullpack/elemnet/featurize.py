@@ -79,8 +79,9 @@ def _amounts_of_string(text: str) -> list[tuple[str, float]]:
     if dot:
         head, whole, part, molecule = s[:dot.start()], *dot.groups()
         spelled = {"H2O": "H2O1", "NH3": "N1H3"}[molecule]  # the amount's reading, with no dot left to read
-        raise ValueError(f"{whole}.{part}{molecule} is ambiguous: write the {'hydrate' if molecule == 'H2O' else 'adduct'} "
-                         f"as '{head}{whole}·{part}{molecule}' or '{head}{whole}*{part}{molecule}', or the amount "
+        kind = "hydrate" if molecule == "H2O" else "adduct"
+        raise ValueError(f"{whole}.{part}{molecule} is ambiguous: write the {kind} as "
+                         f"'{head}{whole}·{part}{molecule}' or '{head}{whole}*{part}{molecule}', or the amount "
                          f"{whole}.{part} as '{head}{whole}.{part}{spelled}'")
     parts = _HYDRATE_DOT.split(s)
     if len(parts) == 1:

@@ -219,6 +219,14 @@ def extrapolated(r, seconds: float, n_all: int) -> float:
     return (seconds - cal) / len(r.systems) * n_all + cal
 
 
+def time_split(r) -> dict:
+    """Where the seconds of a screen ``r``'s blocks went: evaluating the model (the first-layer
+    gather included), and the rest (hulls, depths, tables); set-up and shared edges come before."""
+    st = r.stats
+    return {"seconds_blocks": st["seconds_screen"], "seconds_evaluating": st["seconds_evaluating"],
+            "seconds_rest_of_blocks": max(st["seconds_screen"] - st["seconds_evaluating"], 0.0)}
+
+
 def audit_summary(r) -> dict:
     """The audit of a certified screen ``r``: points, exceedances, bound, seconds and their share."""
     c = r.config["certification"]
@@ -238,7 +246,7 @@ def ternary_only(full: bool, n: int, certified: bool) -> None:
               "fp32_kernel": r.config["fp32_kernel"], "seconds": seconds,
               "seconds_all_extrapolated": extrapolated(r, seconds, 102_340), "full_run": n_sys == 102_340,
               "points_per_s": r.stats["n_predictions"] / seconds, "model_evaluations": r.stats["n_evaluated"],
-              "n_vertices": int(len(r.vertices))}
+              "n_vertices": int(len(r.vertices)), "time_split": time_split(r)}
     if certified and not BF16:
         print("--certified left out: this CPU has no bf16 arithmetic (torch emulates it)", file=sys.stderr)
         certified = False
@@ -258,6 +266,9 @@ def ternary_only(full: bool, n: int, certified: bool) -> None:
     print(f"| {n_sys:,} ternaries x 231 points, screen() default ({result['precision']}, "
           f"{result['fp32_kernel']}) (s) | {seconds:.0f} |")
     print(f"| all 102,340 (extrapolated unless full) (s) | {result['seconds_all_extrapolated']:.0f} (target 300) |")
+    split = result["time_split"]
+    print(f"| the screen's blocks (s): evaluating the model; hulls, depths, tables | "
+          f"{split['seconds_evaluating']:.1f}; {split['seconds_rest_of_blocks']:.1f} |")
     if certified:
         c = result["bf16_certified"]
         a = c["audit"]
@@ -356,7 +367,8 @@ def main() -> None:
                      "anchor_seconds_extrapolated": anchor_all, "speedup_default": anchor_all / t_def,
                      "us_per_prediction": {"default": 1e6 * t_def / n_pred_bin}},
         "ternaries": {"systems_screened": int(len(r3.systems)), "points": 231, "full_run": bool(args.full),
-                      "seconds_default": t_tern, "seconds_all_extrapolated": extrapolated(r3, t_tern, 102_340)},
+                      "seconds_default": t_tern, "seconds_all_extrapolated": extrapolated(r3, t_tern, 102_340),
+                      "time_split": time_split(r3)},
         "peak_rss": mem,
         "dft_summary": r_dft.summary(),
     }

@@ -119,6 +119,8 @@ def test_a_non_elemnet_model_screens_certified(which):
     assert cert["n_audited"] >= 0.5 * 4096 and "audit:" in r16.summary()
     assert r16.stats["n_fp32"] < 0.5 * r16.stats["n_predictions"]
     assert r16.config["engine"] == ("InferenceEngine" if which == "mlp" else "ModelEngine")
+    for r in (r16, r32):  # where the blocks' time went: the model's share is within them
+        assert 0 < r.stats["seconds_evaluating"] < r.stats["seconds_screen"] <= r.stats["seconds_total"]
 
 
 def test_a_model_without_a_bf16_path_screens_in_fp32(caplog, monkeypatch):

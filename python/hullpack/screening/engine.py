@@ -30,6 +30,8 @@ Pure-element grid points are the references of the hull and are fixed at 0 eV/at
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 
 import numpy as np
 import torch
@@ -42,7 +44,7 @@ from ..elements import N_ELEMENTS
 from .backend import ROW_MODULES, TailLayers, pick_backend
 from .hulls import corner_mask
 
-__all__ = ["EngineBase", "InferenceEngine", "PRECISIONS", "DEFAULT_CHUNK", "DEFAULT_CHUNK_CUDA"]
+__all__ = ["EngineBase", "InferenceEngine", "timed_evaluation", "PRECISIONS", "DEFAULT_CHUNK", "DEFAULT_CHUNK_CUDA"]
 
 #: what an engine predicts in
 PRECISIONS = ("fp32", "bf16")
@@ -64,10 +66,24 @@ def _host_buffer(rows: int, cols: int, bf16: bool) -> tuple[np.ndarray, torch.Te
     return (buf, view.view(torch.bfloat16), "bfloat16") if bf16 else (buf, view, "float32")
 
 
+def timed_evaluation(method):
+    """Adds the wall time of an engine's ``method`` (a call that evaluates the model, and calls no
+    other such method) to the engine's :attr:`~EngineBase.seconds_evaluating`."""
+    @functools.wraps(method)
+    def timed(self, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.seconds_evaluating += time.perf_counter() - t
+    return timed
+
+
 class EngineBase:
     """What every engine shares: its ``device`` (``"cpu"`` or ``"cuda"``), ``chunk`` (pairs per
     batch: ``DEFAULT_CHUNK`` on CPU, ``DEFAULT_CHUNK_CUDA`` on a GPU, unless given), ``threads``
-    (default: torch's), the count of model evaluations by precision (:attr:`n_evaluated`), and
+    (default: torch's), the count of model evaluations by precision (:attr:`n_evaluated`) and the
+    seconds they took (:attr:`seconds_evaluating`, the first-layer gather included), and
     :meth:`predict`, a block of a screen with its pure elements at 0. A subclass provides
     ``predict_flat``, ``predict_pairs`` and ``predict_fractions``, and says whether it has a bf16
     path (:attr:`supports_bf16`) and which kernel runs its bf16 predictions (:meth:`kernel`)."""
@@ -91,6 +107,8 @@ class EngineBase:
         self.threads = int(threads) if threads else torch.get_num_threads()
         #: model evaluations so far, by precision (what a screen's throughput is counted in)
         self.n_evaluated = {"fp32": 0, "bf16": 0}
+        #: wall seconds spent evaluating the model so far (where a screen's time goes, beside its hulls)
+        self.seconds_evaluating = 0.0
 
     @contextlib.contextmanager
     def uncounted(self):
@@ -264,6 +282,7 @@ class InferenceEngine(EngineBase):
         ``"cuda"``."""
         return "line layers" if self._uses_line(table, "bf16") else super().kernel(table)
 
+    @timed_evaluation
     @torch.no_grad()
     def predict_flat(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *,
                      start: int = 0, count: int | None = None, out: np.ndarray | None = None,
@@ -360,6 +379,7 @@ class InferenceEngine(EngineBase):
         # on the host, small chunks keep numpy's temporaries in cache; a GPU wants whole chunks
         return self.chunk if self.device.type == "cuda" else min(self.chunk, _PAIR_CHUNK)
 
+    @timed_evaluation
     @torch.no_grad()
     def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
                       points_idx: np.ndarray, precision: str = "fp32") -> np.ndarray:
@@ -416,6 +436,7 @@ class InferenceEngine(EngineBase):
             out[q] = self.tail.run(tbuf[rows], "bf16", first=1).numpy()
         return out
 
+    @timed_evaluation
     @torch.no_grad()
     def predict_fractions(self, table_rows: np.ndarray, fractions: np.ndarray) -> np.ndarray:
         """fp32 energies at arbitrary compositions: ``fractions[i]`` over the elements

@@ -31,7 +31,7 @@ from torch import nn
 from .. import compositions
 from ..elements import N_ELEMENTS
 from ..errors import ModelFileError, ScreeningError
-from .engine import EngineBase, InferenceEngine
+from .engine import EngineBase, InferenceEngine, timed_evaluation
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,7 @@ class ModelEngine(EngineBase):
     def kernel(self, table: np.ndarray) -> str:
         return "model under bf16 autocast" if self.device.type == "cpu" else "model under bf16 autocast (cuda)"
 
+    @timed_evaluation
     @torch.no_grad()
     def _energies(self, els: np.ndarray, frac: np.ndarray, precision: str) -> np.ndarray:
         """The model's energies (float32) of compositions ``frac`` over ``els``, ``chunk`` rows per call."""

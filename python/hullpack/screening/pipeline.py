@@ -311,12 +311,12 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     else:
         edges = None
     sys_parts, vert_parts, pt_parts, dft_parts = [], [], [], []
-    t_screen = t_dft = t_end_check = 0.0
+    t_screen = t_dft = t_end_check = t_evaluating = 0.0
     letters = "ABCD"[:order]
     with _progress_bar(total=len(table) * n_inner, desc="screen", unit="pred",
                        disable=None if progress else True) as bar:
         for s0 in range(0, max(len(table), 1), block):  # an empty shard: one empty block, empty tables
-            t0 = time.perf_counter()
+            t0, evaluated0 = time.perf_counter(), engine.seconds_evaluating
             tb = table[s0:s0 + block]
             if not len(tb):
                 res = _no_hulls(len(g))
@@ -340,6 +340,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
                 pt_parts.append(_point_rows(tb, names[s0:s0 + block], fr, res, letters))
             t1 = time.perf_counter()
             t_screen += t1 - t0
+            t_evaluating += engine.seconds_evaluating - evaluated0
             if dft is not None:
                 from .dft import compare_block
 
@@ -358,11 +359,12 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
         log.warning(msg)
         warnings.warn(msg, RuntimeWarning, stacklevel=2)
     # n_predictions: the screen's points; n_evaluated: the model evaluations made for them, by
-    # precision (shared edges, the calibration sample, fp32 re-evaluations and the DFT side included)
+    # precision (shared edges, the calibration sample, fp32 re-evaluations and the DFT side included);
+    # seconds_screen: the blocks (inference, hulls, depths, tables), seconds_evaluating of it the model's
     stats = {"n_systems": int(len(table)), "n_predictions": int(len(table) * n_inner),
              "n_evaluated": dict(engine.n_evaluated), "n_fp32": int(systems_df["n_fp32"].sum()),
              "seconds_screen": t_screen, "seconds_end_check": t_end_check, "seconds_dft": t_dft,
-             "seconds_total": time.perf_counter() - t_start}
+             "seconds_evaluating": t_evaluating, "seconds_total": time.perf_counter() - t_start}
     if certifier is not None:
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,

@@ -321,6 +321,24 @@ def test_batches_reads_npy_csv_and_text_alike(sizes, tmp_path, capsys):
     assert batches(capsys, tmp_path / "one.txt", "--max-cost", "500")[1]["num_items"] == 200
 
 
+def test_batches_leaves_out_row_label_columns(sizes, tmp_path, capsys):
+    """A table written by pandas' to_csv() starts with its index, and exports often carry an id:
+    those label the rows; summed into the costs they would batch by row number."""
+    np.save(tmp_path / "s.npy", sizes)
+    expected = batches(capsys, tmp_path / "s.npy", "--batch-size", "8")[1]
+    table = pd.DataFrame({"num_nodes": sizes[:, 0], "num_edges": sizes[:, 1]})
+    table.to_csv(tmp_path / "pandas.csv")                                  # ",num_nodes,num_edges"
+    table.insert(0, "id", np.arange(1000, 1200))
+    table.to_csv(tmp_path / "ids.csv", index=False)
+    for name in ("pandas.csv", "ids.csv"):
+        rc, stats, err = batches(capsys, tmp_path / name, "--batch-size", "8")
+        assert rc == 0 and stats == expected, name
+        assert "row labels" in one_line(err) and "the sizes are the column(s) 'num_nodes', 'num_edges'" in one_line(err)
+    (tmp_path / "labels.csv").write_text("id\n1\n2\n")
+    rc, _, err = batches(capsys, tmp_path / "labels.csv", "--batch-size", "2")
+    assert rc == 2 and "no column of sizes, only row labels ('id')" in one_line(err)
+
+
 def test_batches_weights_and_bias_make_the_costs(sizes, tmp_path, capsys):
     from hullpack.samplers import BalancedBatchSampler
 

@@ -12,7 +12,8 @@ from .common import CommandError, input_file
 NAME = "batches"
 HELP = "how well the samplers batch items of given sizes (one epoch's stats)"
 DESCRIPTION = ("Batch the items of SIZES (.npy, .csv or whitespace-separated text: one item a row, one column "
-               "per size) with a hullpack sampler and print the epoch's quality: batch count, peak and mean "
+               "per size; a header line's row-label columns, such as the index pandas writes or an id column, are left "
+               "out) with a hullpack sampler and print the epoch's quality: batch count, peak and mean "
                "cost, lower bound.")
 
 
@@ -35,9 +36,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+#: header names of a column that labels the rows rather than sizing them: the index pandas writes
+#: with ``to_csv()`` (an empty name; "Unnamed: 0" once read back and written again) and id columns
+ROW_LABELS = ("", "unnamed: 0", "index", "id", "idx")
+
+
 def read_sizes(path: str):
     """Item sizes from a .npy, .csv or whitespace-separated text file (a first line of column
-    names is skipped); CommandError if unreadable."""
+    names is skipped, and the columns it names as row labels, :data:`ROW_LABELS`, are left out
+    with a warning); CommandError if unreadable."""
     import numpy as np
 
     input_file(path, "sizes file")
@@ -45,20 +52,34 @@ def read_sizes(path: str):
         if path.endswith(".npy"):
             return np.load(path, allow_pickle=False)
         delimiter = "," if path.endswith(".csv") else None
-        return np.loadtxt(path, delimiter=delimiter, ndmin=1, skiprows=_header_lines(path, delimiter))
+        names = _header(path, delimiter)
+        keep = None
+        if names is not None:
+            labels = [i for i, name in enumerate(names) if name.strip().strip('"').lower() in ROW_LABELS]
+            if labels:
+                keep = [i for i in range(len(names)) if i not in labels]
+                listed = ", ".join(repr(names[i]) for i in labels)
+                if not keep:
+                    raise CommandError(f"{path!r}: no column of sizes, only row labels ({listed})")
+                warnings.warn(f"{path}: left out the column(s) {listed}: row labels (such as the index that "
+                              "pandas' to_csv writes), not sizes; the sizes are the column(s) "
+                              + ", ".join(repr(names[i]) for i in keep), stacklevel=2)
+        return np.loadtxt(path, delimiter=delimiter, ndmin=1, skiprows=0 if names is None else 1, usecols=keep)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read sizes from {path!r}: {exc}") from None
 
 
-def _header_lines(path: str, delimiter: str | None) -> int:
-    """1 if the file's first line holds a word that is not a number (column names), else 0."""
+def _header(path: str, delimiter: str | None) -> list[str] | None:
+    """The column names of the file's first line if it holds a word that is not a number, else
+    None."""
     with open(path, encoding="utf-8") as f:
-        first = f.readline()
+        first = f.readline().rstrip("\r\n")
+    tokens = first.split(delimiter)
     try:
-        [float(token) for token in first.split(delimiter) if token.strip()]
+        [float(token) for token in tokens if token.strip()]
     except ValueError:
-        return 1
-    return 0
+        return tokens
+    return None
 
 
 def as_options(message: str) -> str:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hullpack.errors import DistributedConfigError, InvalidSizesError, OversizeItemError
 from hullpack.samplers import (
     BalancedBatchSampler,
+    BatchCost,
     DistributedBalancedBatchSampler,
     LinearCost,
     MemoryModel,
@@ -830,6 +831,10 @@ def test_memory_model_recovers_known_coefficients(probes, w, b, c0):
     # probes that tell the terms apart (shrinking heads for equal ones, which cannot)
     assume(np.linalg.cond(X / np.linalg.norm(X, axis=0)) < 1e4)
     peak = c0 + summed @ w + b * counts
+    if not (np.any(w > 0) or b > 0):  # nothing grows with the batch: refused (see below)
+        with pytest.raises(InvalidSizesError, match="does not grow"):
+            MemoryModel.fit(summed, counts, peak)
+        return
     model = MemoryModel.fit(summed, counts, peak)
     scale = max(peak.max(), 1.0)
     np.testing.assert_allclose(model.predict(summed, counts), peak, rtol=1e-6, atol=1e-9 * scale)
@@ -905,6 +910,35 @@ def test_memory_model_probe_on_cpu_predicts_unseen_batches():
     budget = 400_000.0
     sampler = PackedBatchSampler(ds, model.budget_to_max_cost(budget), cost=model)
     assert all(model.predict(s[b].sum(0), len(b)) <= budget * (1 + 1e-9) for b in sampler)
+
+
+def test_memory_model_refuses_probes_that_measure_no_growth():
+    # A step measured where it does not run (the model on the CPU while measure="cuda" watches the
+    # GPU, or no gradients with "saved_tensors") measures the same peak for every batch; the fit
+    # would price every item at 0 bytes and a sampler would put the whole dataset in one batch.
+    sizes = lognormal(50, seed=2)
+
+    def step(indices):
+        x = torch.ones(int(sizes[indices].sum()), 4, requires_grad=True)
+        with torch.no_grad():
+            (x * x).sum()
+
+    with pytest.raises(InvalidSizesError, match=r"15 probe batches does not grow .*measured 0 to 0 bytes"):
+        MemoryModel.probe(step, sizes=sizes, measure="saved_tensors")
+    rng = np.random.default_rng(0)
+    summed, counts = rng.integers(10, 1000, (6, 2)).astype(float), rng.integers(1, 50, 6).astype(float)
+    with pytest.raises(InvalidSizesError, match="measured 5e[+]06 to 5e[+]06 bytes"):
+        MemoryModel.fit(summed, counts, np.full(6, 5e6))  # the fixed memory alone
+    assert MemoryModel.fit(summed, counts, 5e6 + 8 * counts).bias == pytest.approx(8.0)
+    # A padded model fitted to flat peaks came out as const plus a rounding error, and packed 1,000
+    # items into one batch; bad peaks are named where they are.
+    probes = [rng.integers(10, 500, size=int(m)) for m in rng.integers(1, 64, 12)]
+    with pytest.raises(InvalidSizesError, match="12 probe batches does not grow"):
+        BatchCost.fit(probes, np.full(12, 5e6), terms=("padded", "padded_square", "const"))
+    with pytest.raises(InvalidSizesError, match=r"peak_bytes\[5\] is not finite"):
+        BatchCost.fit(probes, np.r_[np.full(5, 5e6), np.nan, np.full(6, 5e6)])
+    fitted = BatchCost.fit(probes, [5e6 + 3.0 * len(b) * b.max() for b in probes], terms=("padded", "const"))
+    assert fitted.padded == pytest.approx(3.0) and fitted.const == pytest.approx(5e6)
 
 
 def test_memory_model_probe_with_sizes_only_passes_indices():

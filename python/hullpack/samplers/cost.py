@@ -113,6 +113,21 @@ def nnls_small(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return best * y_scale / scale
 
 
+def refuse_flat_fit(growth: np.ndarray, peaks: np.ndarray) -> None:
+    """Raise where the fitted terms that grow with a batch (``growth``: their part of each probe's
+    predicted peak) add nothing to any probe: a model that prices every batch alike would let a
+    sampler put all items in one batch. Measurements taken where the step does not run look so."""
+    if float(growth.max(initial=0.0)) > 1e-9 * max(float(peaks.max(initial=0.0)), 1.0):
+        return
+    raise InvalidSizesError(
+        f"the peak memory of the {peaks.size} probe batches does not grow with their sizes or item counts "
+        f"(measured {peaks.min():.6g} to {peaks.max():.6g} bytes), so the fit would price every batch alike "
+        "and a sampler would put all items in one batch. Measure where the training step runs; with "
+        "MemoryModel.probe(), step_fn must run the forward and backward pass on the GPU for measure='cuda' "
+        "(move the model and the batch there), and with gradients for measure='saved_tensors' (not under "
+        "torch.no_grad())")
+
+
 class SavedTensorBytes:
     """Context manager counting the bytes of the tensors autograd saves for backward inside it: the
     activations, the part of a training step's memory that grows with the batch. Each storage is
@@ -212,6 +227,7 @@ class MemoryModel(LinearCost):
                 "use probes with different item counts and different summed sizes"
             )
         coef = nnls_small(X, y)
+        refuse_flat_fit(X[:, :k + 1] @ coef[:k + 1], y)
         model = cls(coef[:k], coef[k], coef[k + 1] if fit_intercept else 0.0)
         model.probes_ = {"summed_sizes": S, "counts": c, "peak_bytes": y}
         pred = X @ coef

@@ -28,7 +28,8 @@ import numpy as np
 from .. import packing, packing_runs
 from ..errors import InvalidSizesError
 from ._base import coarsen
-from .cost import LinearCost, MemoryModel, nnls_small, resolve_cost
+from ._sizes import as_sizes
+from .cost import LinearCost, MemoryModel, nnls_small, refuse_flat_fit, resolve_cost
 
 __all__ = ["BatchCost", "NAMED", "FunctionCost", "resolve_batch_cost", "pack_shaped", "shaped_costs",
            "shaped_lower_bound", "alone_costs", "padding_fill", "shaped_partition", "partition_costs"]
@@ -115,7 +116,7 @@ class BatchCost:
         unknown = [t for t in terms if t not in names]
         if unknown or not terms:
             raise ValueError(f"terms: expected some of {names}, got {list(terms)}")
-        y = np.asarray(peak_bytes, dtype=np.float64).reshape(-1)
+        y = as_sizes(peak_bytes, "peak_bytes").reshape(-1)
         if len(batches) != y.size:
             raise InvalidSizesError(f"batches ({len(batches)}) and peak_bytes ({y.size}) must have one entry per probe")
         unit = {name: cls(**{name: 1.0}) if name != "const" else None for name in terms}
@@ -124,6 +125,8 @@ class BatchCost:
             raise InvalidSizesError(f"the {y.size} probe batches cannot separate the terms {list(terms)}; "
                                     "probe batches of different counts and lengths")
         coef = nnls_small(X, y)
+        grows = [name != "const" for name in terms]
+        refuse_flat_fit(X[:, grows] @ coef[grows], y)
         return cls(**dict(zip(terms, coef.tolist())))
 
 

@@ -124,7 +124,7 @@ def test_bad_rows_are_named_and_the_rest_is_computed():
     assert problems[1] == "unknown element 'Xx'"
     assert problems[2] == "empty formula"
     assert problems[4] == "D is an isotope of hydrogen: write H"
-    assert problems[6] == "missing value"
+    assert problems[6] == "formula is missing"
     assert problems[7] == "no atoms (all amounts are zero)"
     assert problems[8] == "energy is missing"
     ok = [0, 3, 5]
@@ -167,7 +167,11 @@ def test_a_space_of_elements_only():
 
 def test_mixed_references_warn():
     with pytest.warns(UserWarning, match="elemental entries are given for Fe but not for O"):
-        Reference(["Fe", "FeO"], [0.0, -1.4])
+        Reference(["Fe", "FeO"], [0.5, -1.4])
+    # formation energies: an element's entry at 0 is the reference the others are taken at, no mix
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Reference(["Fe", "FeO", "NiO"], [0.0, -1.4, -1.2])
 
 
 def test_total_energies_without_their_elements_are_refused():

@@ -117,9 +117,9 @@ def test_cli_reads_export_files_and_names_what_it_cannot(tmp_path, capsys):
                "--out", tmp_path / "r") == 0
     capsys.readouterr()
     # other separators and formats
-    (tmp_path / "semi.csv").write_text("formula;energy\nFeO;-1.3\n")
+    (tmp_path / "semi.csv").write_text('"formula;energy, eV"\nFeO;-1.3\n')  # semicolons, and a comma in the header
     assert cli(tmp_path / "semi.csv", "--out", tmp_path / "x") == 2
-    assert "one column named 'formula;energy': expected values separated by commas" in capsys.readouterr().err
+    assert "one column named 'formula;energy, eV': expected values separated by commas" in capsys.readouterr().err
     (tmp_path / "d.json").write_text("[]")
     assert cli(tmp_path / "d.json", "--out", tmp_path / "x") == 2
     assert "d.json: no rows (an empty JSON list)" in capsys.readouterr().err

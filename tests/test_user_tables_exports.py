@@ -264,3 +264,94 @@ def test_training_rows_name_a_written_out_missing_energy_missing():
         table_arrays(df)
     assert "'Fe2O3': formation_energy_per_atom is missing" in str(info.value)
     assert "'LiF': formation_energy_per_atom is 'abc', not a finite number" in str(info.value)
+
+
+def test_a_csv_as_excel_writes_it_is_read_whole(tmp_path, capsys):
+    """Excel where the comma is the decimal mark writes semicolons between the values (with a BOM,
+    Windows line ends, `na` and spaces): it was refused as "one column"; now read as written."""
+    from hullpack.cli import main
+
+    rows = ["formula;formation_energy_per_atom;band gap (eV) ", "Fe ;0;na", "O2;0;", "Fe2 O3;-1,70; 2,1",
+            "Fe3O4;-1,65;0", "FeO;na;0,5", "Li0.5CoO2;-1,45;1", ";;"]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
+    t = read_table(path)
+    assert list(t.columns) == ["formula", "formation_energy_per_atom", "band gap (eV) "]
+    assert t.formation_energy_per_atom.tolist()[2:4] == [-1.70, -1.65] and np.isnan(t.formation_energy_per_atom[4])
+    assert t["band gap (eV) "].tolist()[2:6] == [2.1, 0.0, 0.5, 1.0]
+    table = stability(t, errors="ignore")
+    assert table.formula.tolist()[:6] == ["Fe", "O2", "Fe2O3", "Fe3O4", "FeO", "Li(CoO2)2"]
+    assert table.problem.tolist()[4:] == ["energy is missing", None, "formula is missing"]
+    assert table.stable.tolist()[:4] == [True, True, True, True] and table.input[6] == ""  # the empty row as written
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "bad row 5 ('FeO'): energy is missing" in out and "bad row 7 (''): formula is missing" in out
+
+
+def test_a_decimal_comma_in_a_csv_of_commas_is_named_with_its_fix():
+    t = stability(pd.DataFrame({"formula": ["FeO", "Fe2O3"], "energy": ["-1,3", "-1.7"]}), errors="ignore")
+    assert t.problem[0] == "energy '-1,3' is not a number (a decimal comma? write -1.3)"
+    assert t.problem[1] is None and t.stable[1]
+
+
+def test_a_repeated_header_is_read_once_or_refused_where_it_matters(tmp_path):
+    """pandas names a repeated header `name.1`: the first of two energy columns was read silently,
+    whichever was meant. Copies with the same values are one column; different ones are refused
+    where they are the composition or energy column, and stay apart elsewhere."""
+    path = tmp_path / "t.csv"
+    path.write_text("formula,energy,note,energy,note\nFeO,-1.3,a,-1.3,b\nFe2O3,-1.7,c,-1.7,d\n")
+    assert list(read_table(path).columns) == ["formula", "energy", "note", "note.1"]
+    path.write_text("formula,energy,energy\nFeO,-1.3,-1.2\n")
+    with pytest.raises(ValueError, match=r"t.csv: columns 2 and 3 are both named 'energy', with different values: "
+                                         "rename all but the one to read"):
+        read_table(path)
+    path.write_text("Formula,x,Formula,Formula\nFeO,1,FeO,Fe2O3\n")
+    with pytest.raises(ValueError, match="columns 1, 3 and 4 are all named 'Formula'"):
+        read_table(path)
+
+
+def test_formation_energies_against_a_reference_of_total_energies_are_refused():
+    """Candidates' formation energies against a user's total energies lay every candidate some
+    eV/atom above the hull: refused, as the reverse is, rather than computed."""
+    from hullpack.stability import Reference, model_protocol
+
+    totals = [sum(MU[e] * n for e, n in a.items()) / sum(a.values()) + f for a, f in zip(AMOUNTS, FORMATION)]
+    total = Reference(FORMULAS, totals)
+    with pytest.raises(HullInputError, match=r"candidates: median energy 4\.64 eV/atom above their elements' "
+                                             r"entries in the reference: these look like formation energies, but "
+                                             r"the reference's are total energies \(elements below 0 eV/atom"):
+        total.evaluate(["Fe2O3", "LiFeO2", "Fe5O7"], [-1.72, -1.6, -1.65])
+    # their total energies are compared: Fe2O3 0.02 eV/atom below the reference's
+    t = total.evaluate(["Fe2O3"], [0.4 * MU["Fe"] + 0.6 * MU["O"] - 1.72])
+    assert t.stable[0] and t.e_above_hull[0] == 0 and t.decomposition_energy[0] < -0.02
+    # the model protocol: a model's formation energies against DFT total energies
+    with pytest.raises(HullInputError, match=r"the model's energies lie a median \d\.\d\d eV/atom from the DFT energies"):
+        model_protocol(FORMULAS, totals, predicted=FORMATION)
+    assert model_protocol(FORMULAS, FORMATION, predicted=FORMATION).metrics.loc["all", "f1"] == 1.0
+
+
+def test_materials_project_and_aflow_exports_agree_with_pymatgen(tmp_path):
+    """An export as a chemist downloads it (polymorphs, elements at 0 or missing, AFLOW's `Ag1Al1`
+    compounds) gives pymatgen's energies above hull and decomposition energies."""
+    pmg = pytest.importorskip("pymatgen.analysis.phase_diagram")
+    from pymatgen.core import Composition
+
+    path = tmp_path / "mp.csv"
+    docs = mp_docs().drop(columns="composition")
+    docs.loc[docs.formula_pretty == "Li", "formation_energy_per_atom"] = np.nan  # an element left empty
+    docs.to_csv(path, index=False)
+    aflow = pd.DataFrame({"compound": ["Ag1Al1", "Ag2Al1", "Ag3Al1", "Al4O6", "Ag2O1", "Ag1"],
+                          "enthalpy_formation_atom": [-0.05, -0.08, -0.04, -3.4, -0.1, 0.0]})
+    for table, column, energy in ((read_table(path), "formula_pretty", "formation_energy_per_atom"),
+                                  (aflow, "compound", "enthalpy_formation_atom")):
+        t = stability(table, errors="ignore")
+        ok = t.problem.isna().to_numpy()
+        entries = [pmg.PDEntry(Composition(f), e * Composition(f).num_atoms)
+                   for f, e in zip(table[column][ok], table[energy][ok])]
+        entries += [pmg.PDEntry(Composition(el), 0.0) for el in ("Li", "O", "Al")]  # the implicit references
+        diagram = pmg.PhaseDiagram(entries)
+        assert t.e_above_hull[ok].to_numpy() == pytest.approx(
+            [diagram.get_e_above_hull(e) for e in entries[:ok.sum()]], abs=1e-9)
+        assert t.decomposition_energy[ok].to_numpy() == pytest.approx(
+            [diagram.get_decomp_and_phase_separation_energy(e)[1] for e in entries[:ok.sum()]], abs=1e-6)
+    assert t.formula.tolist() == ["AlAg", "AlAg2", "AlAg3", "Al2O3", "Ag2O", "Ag"]

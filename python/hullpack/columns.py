@@ -181,7 +181,10 @@ def read_table(path, *, text: bool = False):
     ``N/A``, ``nan``, ``None``, ``null``, any case) in a column whose other cells are all numbers,
     which is then read as numbers, as if they were empty. Elsewhere they stay text (a formula
     ``Na`` or ``NaN``). ``text``: a CSV's cells as written (``007`` stays ``007``, ``na`` stays
-    ``na``), not read as numbers.
+    ``na``), not read as numbers. A CSV whose header is separated by semicolons, with no comma, is
+    read as Excel writes one where the comma is the decimal mark (``formula;energy``, ``-1,7``). A
+    repeated header keeps its first column where the others hold the same values; a composition or
+    energy column repeated with other values is refused (ValueError naming the columns).
 
     >>> import pathlib, tempfile
     >>> with tempfile.TemporaryDirectory() as folder:                  # a JARVIS-DFT export
@@ -204,8 +207,12 @@ def read_table(path, *, text: bool = False):
     if lower.endswith((".json", ".jsonl")):
         return _read_json(path, lines=lower.endswith(".jsonl"))
     sep, kind = ("\t", "TSV") if lower.endswith(".tsv") else (",", "CSV")
+    decimal = "."
+    if kind == "CSV" and _semicolons(path):  # Excel's CSV where the comma is the decimal mark
+        sep, decimal = ";", ","
     try:
-        df = pd.read_csv(path, sep=sep, keep_default_na=False, na_values=[""], dtype=str if text else None)
+        df = pd.read_csv(path, sep=sep, decimal=decimal, keep_default_na=False, na_values=[""],
+                         dtype=str if text else None)
     except pd.errors.ParserError as exc:  # a row with more fields than the header
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         where = (f"line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}" if m
@@ -217,16 +224,52 @@ def read_table(path, *, text: bool = False):
     if kind == "CSV" and len(df.columns) == 1 and any(c in str(df.columns[0]) for c in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas"
                          + (" (a file of tab-separated values: name it .tsv)" if "\t" in str(df.columns[0]) else ""))
-    missing = {} if text else _missing_in_numbers(df)
+    missing = {} if text else _missing_in_numbers(df, decimal)
     if missing:  # read again with those cells as empty ones, so the numbers are parsed as pandas parses them
-        df = pd.read_csv(path, sep=sep, keep_default_na=False,
+        df = pd.read_csv(path, sep=sep, decimal=decimal, keep_default_na=False,
                          na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns})
-    return df
+    return _without_duplicate_headers(df, path, sep)
 
 
-def _missing_in_numbers(df) -> dict:
+def _semicolons(path: str) -> bool:
+    """Whether the CSV file ``path`` separates its header's names by semicolons and holds no comma
+    there: a CSV as Excel writes it where a comma is the decimal mark (``formula;energy``, ``-1,7``)."""
+    import gzip
+
+    with (gzip.open if path.lower().endswith(".gz") else open)(path, "rt", encoding="utf-8-sig",
+                                                               errors="replace") as f:
+        header = f.readline()
+    return ";" in header and "," not in header
+
+
+def _without_duplicate_headers(df, path: str, sep: str):
+    """``df`` without the later copies of a column whose header repeats an earlier one with the same
+    values (pandas names them ``name.1``); ValueError naming them where a composition or energy
+    column's copies differ, as either could be the one meant. Other repeated headers stay as pandas
+    names them."""
+    import pandas as pd
+
+    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
+    header = [str(h).replace("\ufeff", "") for h in header]
+    if len(header) != len(df.columns) or len(set(header)) == len(header):
+        return df
+    read = {header_key(n)[0] for n in COMPOSITION_COLUMNS + ENERGY_COLUMNS}
+    drop = []
+    for name in dict.fromkeys(h for h in header if header.count(h) > 1):
+        at = [j for j, h in enumerate(header) if h == name]
+        same = [j for j in at[1:] if df.iloc[:, j].equals(df.iloc[:, at[0]])]
+        drop += same
+        if len(same) < len(at) - 1 and header_key(name)[0] in read:
+            which = ", ".join(str(j + 1) for j in at[:-1]) + f" and {at[-1] + 1}"
+            raise ValueError(f"{path}: columns {which} are {'both' if len(at) == 2 else 'all'} named {name!r}, "
+                             "with different values: rename all but the one to read")
+    return df.drop(columns=[df.columns[j] for j in drop]) if drop else df
+
+
+def _missing_in_numbers(df, decimal: str = ".") -> dict:
     """The cells of :data:`MISSING_VALUES` (as written) of each text column of ``df`` whose other
-    cells are all numbers (at least one): columns of numbers with missing values written out."""
+    cells are all numbers (at least one; ``decimal``: their decimal mark): columns of numbers with
+    missing values written out."""
     import pandas as pd
 
     found = {}
@@ -242,6 +285,8 @@ def _missing_in_numbers(df) -> dict:
         if not written.any():
             continue
         others = col[col.notna() & ~written]
+        if decimal != ".":
+            others = others.str.replace(decimal, ".", regex=False)
         if len(others) and pd.to_numeric(others, errors="coerce").notna().all():
             found[c] = set(col[written].tolist())
     return found

@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     import re
     import uuid
 
-    from hullpack.errors import ScreeningError
+    from hullpack.errors import HullInputError, ScreeningError
     from hullpack.screening.outputs import MANIFEST, check_folder, write_outputs
     from hullpack.stability import parse, stability
     from hullpack.stability.inputs import read_table
@@ -300,8 +300,13 @@ def run(args: argparse.Namespace) -> int:
         if model is not None:
             energies, unpredictable = _predict(model, parse(df, None, column=args.column, require_energies=False))
         # bad rows are listed in the summary and named in the table's 'problem' column
-        table = stability(df, energies, reference=reference, join=args.join, column=args.column, tol=args.tol,
-                          threads=args.threads, errors="ignore", progress_bar=bar)
+        try:
+            table = stability(df, energies, reference=reference, join=args.join, column=args.column, tol=args.tol,
+                              threads=args.threads, errors="ignore", progress_bar=bar)
+        except HullInputError as exc:  # the candidates' energies are the model's: say so
+            if model is None:
+                raise
+            raise HullInputError(f"--model {model_spec} gives the energies: {exc}") from None
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason
         text = "\n".join(_summary_lines(table, source, energies_note, against,

@@ -15,7 +15,7 @@ from .._progress import progress
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, N_ALL_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..hull import DEFAULT_TOL
-from .inputs import Parsed, parse, table_columns, total_energy_signs
+from .inputs import Parsed, _above_elements, _lowest_of_elements, parse, table_columns, total_energy_signs
 from ..naming import formulas, join_rows
 
 __all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse_decomposition"]
@@ -37,6 +37,9 @@ _LISTED = 10     # bad rows spelled out in a warning or error
 # eV/atom: decomposition energy below energy above hull by more than this (and tol) marks a row
 # above a stable entry of its own composition (the two agree to rounding elsewhere)
 _POLYMORPH_GAP = 1e-7
+#: eV/atom: candidates whose median energy lies further above their elements' entries in a reference
+#: of total energies are formation energies (of another convention), not total energies
+FORMATION_GAP = 1.0
 
 
 def _report(parsed: Parsed, what: str, errors: str) -> None:
@@ -220,7 +223,8 @@ class Reference:
     def _check_references(self) -> None:
         """Refuse energies that look like total energies (:func:`~hullpack.stability.inputs.total_energy_signs`)
         where some element has no elemental entry (its reference is then taken at 0 eV/atom); warn when
-        some elements have elemental entries and others do not (mixed conventions)."""
+        some elements have elemental entries away from 0 eV/atom and others none (mixed conventions:
+        entries at 0 are formation energies, as the others' references are)."""
         n_el = np.diff(self.parsed.offsets)[self.rows]
         off = self.parsed.offsets
         with_entry = set(self.parsed.elements[off[self.rows[n_el == 1]]].tolist())
@@ -235,7 +239,7 @@ class Reference:
                 f"{signs}: these look like total energies, but no elemental entries give the references of "
                 f"{missing}, which are then taken at 0 eV/atom (right for formation energies only); add each "
                 "element's entry in the same convention, or give formation energies")
-        if with_entry:
+        if (np.abs(_lowest_of_elements(self.parsed)) > 0.1).any():
             warnings.warn(
                 "elemental entries are given for " + ", ".join(ALL_ELEMENTS[e] for e in sorted(with_entry))
                 + " but not for " + missing + ", whose references are taken at 0 eV/atom: right for formation "
@@ -268,10 +272,18 @@ class Reference:
         """
         parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
                                                                           column=column)
-        signs = total_energy_signs(parsed)
-        if signs is not None and total_energy_signs(self.parsed) is None:
+        signs, own = total_energy_signs(parsed), total_energy_signs(self.parsed)
+        if signs is not None and own is None:
             raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
                                  "formation energies (elements at 0 eV/atom); give the candidates' formation energies")
+        if own is not None and signs is None:
+            above = _above_elements(parsed, _lowest_of_elements(self.parsed))
+            median = float(np.nanmedian(above)) if np.isfinite(above).any() else np.nan
+            if median > FORMATION_GAP:
+                raise HullInputError(
+                    f"candidates: median energy {median:.2f} eV/atom above their elements' entries in the reference: "
+                    f"these look like formation energies, but the reference's are total energies ({own}); give the "
+                    "candidates' total energies in the reference's convention, or a reference of formation energies")
         self._flag_unknown(parsed)
         _report(parsed, "candidate", errors)
         rows = np.flatnonzero(parsed.valid)

@@ -22,6 +22,7 @@ differently ("FeO", "Fe2O2") get bit-identical float64 fractions.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -298,7 +299,7 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         elif hasattr(item, "items"):
             mappings.append((i, item))
         elif item is None or (isinstance(item, float) and math.isnan(item)):
-            problems[i] = "missing value"
+            problems[i] = "formula is missing"
         else:
             problems[i] = f"expected a formula, a Composition or an entry, got {type(item).__name__}"
     parts_r, parts_c, parts_v, parts_f32 = [], [], [], []
@@ -382,7 +383,9 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
     total64, amounts64 = rationalize(offsets, vals, _F64_TOL)
     e, not_numbers, missing = _energies(energies, from_entries, n, require_energies)
     for r, cell in not_numbers.items():
-        problems.setdefault(r, f"energy {cell!r} is not a number")
+        comma = isinstance(cell, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", cell)
+        problems.setdefault(r, f"energy {cell!r} is not a number" + (
+            f" (a decimal comma? write {cell.strip().replace(',', '.')})" if comma else ""))
     for r in np.flatnonzero(~np.isfinite(e)):
         if require_energies and int(r) not in problems:
             problems[int(r)] = "energy is missing" if int(r) in missing else f"energy is not finite ({e[r]})"
@@ -398,6 +401,8 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
 
 def _describe(item) -> str:
     comp = _composition(item)
+    if comp is None or (isinstance(comp, float) and math.isnan(comp)):  # an empty cell
+        return ""
     return comp if isinstance(comp, str) else str(getattr(comp, "formula", comp))
 
 
@@ -454,6 +459,20 @@ def _lowest_of_elements(parsed: Parsed) -> pd.Series:
     """Each element's lowest elemental entry (valid rows), by element id."""
     unary = parsed.valid & (parsed.n_elements == 1)
     return pd.Series(parsed.energies[unary]).groupby(parsed.elements[parsed.offsets[:-1][unary]]).min()
+
+
+def _above_elements(parsed: Parsed, lowest: pd.Series) -> np.ndarray:
+    """The valid rows' energies minus their elements' energies ``lowest`` (by element id, as
+    :func:`_lowest_of_elements` gives them) in proportion: formation energies, for total energies
+    (NaN where an element has none)."""
+    mu = np.full(len(ALL_ELEMENTS), np.nan)
+    mu[lowest.index.to_numpy(dtype=np.int64)] = lowest.to_numpy()
+    rows = np.flatnonzero(parsed.valid & np.isfinite(parsed.energies))
+    off, counts = parsed.offsets, parsed.n_elements[rows]
+    take = np.repeat(off[rows] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    mixed = np.zeros(len(rows))
+    np.add.at(mixed, np.repeat(np.arange(len(rows)), counts), parsed.fractions[take] * mu[parsed.elements[take]])
+    return parsed.energies[rows] - mixed
 
 
 def unit_signs(parsed: Parsed) -> str | None:

@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..elements import ALL_ELEMENTS, N_ELEMENTS, not_in_elemnet
 from ..hull import DEFAULT_TOL
-from .hulls import Reference, _report, _threads
+from ..errors import HullInputError
+from .hulls import FORMATION_GAP, Reference, _report, _threads
 from .inputs import Parsed, parse
 
 __all__ = ["ProtocolResult", "model_protocol", "stability_metrics"]
@@ -196,6 +197,12 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     pred, unpredictable = _predictions(parsed, rows, predicted, model)
     compound = parsed.n_elements[rows] > 1  # elements are references, not predictions: they keep their energy
     rows, pred = rows[compound], pred[compound]
+    gap = np.abs(pred - parsed.energies[rows])
+    if np.isfinite(gap).any() and np.nanmedian(gap) > FORMATION_GAP:
+        raise HullInputError(
+            f"the model's energies lie a median {np.nanmedian(gap):.2f} eV/atom from the DFT energies of the same "
+            "compounds: another convention (formation energies against total energies?); give DFT energies in "
+            "the model's convention (ElemNet's: formation energies, elements at 0 eV/atom)")
     nt = _threads(threads)
     base_problems = dict(parsed.problems)
     model_problems = dict(base_problems)  # the truth keeps subset rows whose prediction failed

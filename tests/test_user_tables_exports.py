@@ -355,3 +355,22 @@ def test_materials_project_and_aflow_exports_agree_with_pymatgen(tmp_path):
         assert t.decomposition_energy[ok].to_numpy() == pytest.approx(
             [diagram.get_decomp_and_phase_separation_energy(e)[1] for e in entries[:ok.sum()]], abs=1e-6)
     assert t.formula.tolist() == ["AlAg", "AlAg2", "AlAg3", "Al2O3", "Ag2O", "Ag"]
+
+
+def test_a_jarvis_export_with_lists_and_na_in_one_column_is_written_to_parquet(tmp_path, capsys):
+    """JARVIS-DFT's dft_3d holds columns of lists with `na` among them (elastic_tensor): the default
+    Parquet output failed on them after the results were computed; they are written as text."""
+    pytest.importorskip("pyarrow")
+    from hullpack.cli import main
+
+    records = json.loads(write_jarvis(tmp_path / "j.json").read_text())
+    for i, r in enumerate(records):
+        r["elastic_tensor"] = [[1.0, 2.0], [2.0, 1.0]] if i == 2 else "na"
+        r["atoms"] = {"elements": [r["formula"]], "coords": [[0.0, 0.0, 0.0]]}
+    (tmp_path / "j.json").write_text(json.dumps(records))
+    assert main(["-q", "stability", str(tmp_path / "j.json"), "--out", str(tmp_path / "o")]) == 0
+    assert "stability.parquet: column 'elastic_tensor' written as text (JSON)" in capsys.readouterr().out
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
+    assert t.elastic_tensor.tolist()[1:4] == ["na", "[[1.0, 2.0], [2.0, 1.0]]", "na"]
+    assert t.jid.tolist() == JARVIS.jid.tolist() and t.stable.tolist()[:3] == [True, True, True]
+    assert list(t.atoms[0]["elements"]) == ["Na"]  # mappings of one kind stay as they are

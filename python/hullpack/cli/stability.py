@@ -227,10 +227,39 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     return lines
 
 
+def _parquet_ready(table):
+    """``table`` with the columns Parquet cannot hold as they are (a JARVIS-DFT column of lists with
+    ``na`` among them) as text, JSON for lists and mappings; and their names."""
+    import json
+
+    import pyarrow as pa
+
+    refused = []
+    for c in table.columns:
+        if table[c].dtype.kind == "O":
+            try:
+                pa.array(table[c], from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                refused.append(c)
+    if not refused:
+        return table, []
+    def cell(v):  # missing stays missing, text stays text
+        if v is None or isinstance(v, str) or (isinstance(v, float) and v != v):
+            return None if isinstance(v, float) else v
+        return json.dumps(v, default=str)
+
+    text = {c: table[c].map(cell) for c in refused}
+    return table.assign(**text), [str(c) for c in refused]
+
+
 def _write(table, out: Path, fmt: str, name: str) -> list[Path]:
     files = []
     if fmt in ("parquet", "both"):
-        table.to_parquet(out / f"{name}.parquet")
+        ready, as_text = _parquet_ready(table)
+        if as_text:
+            print(f"{name}.parquet: column{'s' if len(as_text) > 1 else ''} {', '.join(map(repr, as_text))} written "
+                  "as text (JSON), as Parquet cannot hold cells of different kinds (lists and text) in one column")
+        ready.to_parquet(out / f"{name}.parquet")
         files.append(out / f"{name}.parquet")
     if fmt in ("csv", "both"):
         table.to_csv(out / f"{name}.csv", index=False)  # the rows are FILE's, in its order: no index column

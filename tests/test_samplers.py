@@ -592,12 +592,25 @@ def test_resume_state_checks():
     sizes = lognormal(300)
     s = BalancedBatchSampler(sizes, 10, seed=0)
     state = s.state_dict(batches_done=5)
-    with pytest.raises(ValueError, match="other sizes, seed or settings"):
+    # the error says what differs, where the fingerprint alone said nothing a user could act on
+    with pytest.raises(ValueError, match="other sizes, seed or settings: other settings"):
         BalancedBatchSampler(sizes, 12, seed=0).load_state_dict(state)
-    with pytest.raises(ValueError, match="other sizes, seed or settings"):
+    with pytest.raises(ValueError, match="other sizes, seed or settings: seed 0, this one seed 1"):
         BalancedBatchSampler(sizes, 10, seed=1).load_state_dict(state)
-    with pytest.raises(ValueError, match="other sizes, seed or settings"):
+    with pytest.raises(ValueError, match=r"other sizes, seed or settings: as many items \(300\) of other costs"):
         BalancedBatchSampler(sizes[::-1].copy(), 10, seed=0).load_state_dict(state)
+    with pytest.raises(ValueError, match="300 items, this one 250 [(]the sizes of another data set or split[)]"):
+        BalancedBatchSampler(sizes[:250], 10, seed=0).load_state_dict(state)
+    # resuming a job on another number of GPUs: the saved state names both counts
+    ranked = DistributedBalancedBatchSampler(sizes, 5, num_replicas=2, rank=0).state_dict(batches_done=5)
+    assert ranked["num_replicas"] == 2 and state["num_replicas"] == 1
+    with pytest.raises(ValueError, match=r"2 processes \(num_replicas\), this one 4"):
+        DistributedBalancedBatchSampler(sizes, 5, num_replicas=4, rank=3).load_state_dict(ranked)
+    DistributedBalancedBatchSampler(sizes, 5, num_replicas=2, rank=1).load_state_dict(ranked)  # another rank: fine
+    older = {key: value for key, value in ranked.items() if key != "num_replicas"}  # saved before the key existed
+    DistributedBalancedBatchSampler(sizes, 5, num_replicas=2, rank=1).load_state_dict(older)
+    with pytest.raises(ValueError, match="other sizes, seed or settings: other settings"):
+        DistributedBalancedBatchSampler(sizes, 5, num_replicas=4, rank=3).load_state_dict(older)
     with pytest.raises(ValueError, match="only 30 batches"):
         s.state_dict(batches_done=31)
     with pytest.raises(ValueError, match="missing"):

@@ -297,7 +297,26 @@ class PlanBatchSampler(Sampler[list[int]]):
         if done > total:
             raise ValueError(f"batches_done = {done}: the epoch has only {total} batches")
         return {"epoch": self.epoch, "batches_done": done, "num_batches": total, "seed": self.seed,
-                "fingerprint": self._fingerprint}
+                "fingerprint": self._fingerprint, "num_replicas": self._replicas()}
+
+    def _replicas(self) -> int:
+        return 1 if self._world is None else self._world[0]
+
+    def _difference(self, state: dict) -> str:
+        """What differs between the sampler that saved ``state`` and this one, in words."""
+        if state["seed"] != self.seed:
+            return f"seed {state['seed']}, this one seed {self.seed}"
+        saved, mine = str(state["fingerprint"]).split("-"), self._fingerprint.split("-")
+        if len(saved) == 3 and saved[2] != mine[2]:
+            return f"{saved[2]} items, this one {mine[2]} (the sizes of another data set or split)"
+        if len(saved) == 3 and saved[1] != mine[1]:
+            return f"as many items ({mine[2]}) of other costs (other sizes or another cost model)"
+        replicas = state.get("num_replicas")
+        if replicas is not None and replicas != self._replicas():
+            return (f"{replicas} processes (num_replicas), this one {self._replicas()}: a mid-epoch state resumes "
+                    "only on as many processes")
+        return ("other settings (the sampler's class, or one of shuffle, drop_last, granularity, batch_size or max_cost, batch_cost, "
+                "cost, method, oversize, even)")
 
     def load_state_dict(self, state: dict) -> None:
         """Resume: the next iteration yields the rest of the saved epoch (same batches)."""
@@ -305,11 +324,10 @@ class PlanBatchSampler(Sampler[list[int]]):
         if missing:
             raise ValueError(f"state_dict is missing {sorted(missing)}; pass what state_dict() returned")
         if state["seed"] != self.seed or state["fingerprint"] != self._fingerprint:
-            which = (f"seed {state['seed']} vs {self.seed}" if state["seed"] != self.seed else
-                     f"fingerprint of sizes and settings {state['fingerprint']} vs {self._fingerprint}")
             raise ValueError(
-                f"state_dict was saved by a sampler with other sizes, seed or settings ({which}); build the "
-                "sampler as it was before loading")
+                f"state_dict was saved by a sampler with other sizes, seed or settings: {self._difference(state)}; "
+                f"build the sampler as it was before loading (fingerprint of sizes and settings "
+                f"{state['fingerprint']} vs {self._fingerprint})")
         self.set_epoch(check_int(state["epoch"], "epoch", 0))
         done = check_int(state["batches_done"], "batches_done", 0)
         if done > self.plan().num_batches:

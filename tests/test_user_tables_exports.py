@@ -374,3 +374,15 @@ def test_a_jarvis_export_with_lists_and_na_in_one_column_is_written_to_parquet(t
     assert t.elastic_tensor.tolist()[1:4] == ["na", "[[1.0, 2.0], [2.0, 1.0]]", "na"]
     assert t.jid.tolist() == JARVIS.jid.tolist() and t.stable.tolist()[:3] == [True, True, True]
     assert list(t.atoms[0]["elements"]) == ["Na"]  # mappings of one kind stay as they are
+
+
+def test_csv_files_in_excels_windows_encodings_are_read(tmp_path):
+    """Excel's CSV on Windows is Windows-1252 text (`g/cm³`: one byte 0xb3, no UTF-8), its "Unicode
+    text" UTF-16: both were refused as "not UTF-8 text"; the formulas and energies are ASCII."""
+    frame = pd.DataFrame({"formula": ["Fe2O3", "FeO"], "energy": [-1.7, -1.4], "Dichte (g/cm³)": [5.2, 5.9]})
+    for name, encoding, sep in (("w.csv", "cp1252", ","), ("u.tsv", "utf-16", "\t"), ("s.csv", "cp1252", ";")):
+        frame.to_csv(tmp_path / name, index=False, encoding=encoding, sep=sep, decimal="," if sep == ";" else ".")
+        pd.testing.assert_frame_equal(read_table(tmp_path / name), frame)
+    (tmp_path / "b.csv").write_bytes(b"formula,energy\nFe2O3,-1.7\n\x81\x00,3\n")
+    with pytest.raises(ValueError, match="b.csv: not text in UTF-8 nor Windows-1252"):
+        read_table(tmp_path / "b.csv")

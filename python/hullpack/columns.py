@@ -182,7 +182,8 @@ def read_table(path, *, text: bool = False):
     which is then read as numbers, as if they were empty. Elsewhere they stay text (a formula
     ``Na`` or ``NaN``). ``text``: a CSV's cells as written (``007`` stays ``007``, ``na`` stays
     ``na``), not read as numbers. A CSV whose header is separated by semicolons, with no comma, is
-    read as Excel writes one where the comma is the decimal mark (``formula;energy``, ``-1,7``). A
+    read as Excel writes one where the comma is the decimal mark (``formula;energy``, ``-1,7``);
+    text in Windows-1252 (Excel's CSV on Windows) or UTF-16 with a byte-order mark is read too. A
     repeated header keeps its first column where the others hold the same values; a composition or
     energy column repeated with other values is refused (ValueError naming the columns).
 
@@ -207,11 +208,11 @@ def read_table(path, *, text: bool = False):
     if lower.endswith((".json", ".jsonl")):
         return _read_json(path, lines=lower.endswith(".jsonl"))
     sep, kind = ("\t", "TSV") if lower.endswith(".tsv") else (",", "CSV")
-    decimal = "."
-    if kind == "CSV" and _semicolons(path):  # Excel's CSV where the comma is the decimal mark
+    decimal, encoding = ".", _encoding(path)
+    if kind == "CSV" and _semicolons(path, encoding):  # Excel's CSV where the comma is the decimal mark
         sep, decimal = ";", ","
     try:
-        df = pd.read_csv(path, sep=sep, decimal=decimal, keep_default_na=False, na_values=[""],
+        df = pd.read_csv(path, sep=sep, decimal=decimal, encoding=encoding, keep_default_na=False, na_values=[""],
                          dtype=str if text else None)
     except pd.errors.ParserError as exc:  # a row with more fields than the header
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
@@ -220,36 +221,61 @@ def read_table(path, *, text: bool = False):
         raise ValueError(f"{path}: {where}: expected a {kind} file, one row per line, values separated by "
                          + ("tabs" if kind == "TSV" else "commas (quote a value that holds a comma)")) from None
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): expected a {kind} file") from None
+        which = {"cp1252": "UTF-8 nor Windows-1252", "utf-16": "UTF-16"}.get(encoding, encoding)
+        raise ValueError(f"{path}: not text in {which} ({exc.reason}): expected a {kind} file") from None
     if kind == "CSV" and len(df.columns) == 1 and any(c in str(df.columns[0]) for c in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas"
                          + (" (a file of tab-separated values: name it .tsv)" if "\t" in str(df.columns[0]) else ""))
     missing = {} if text else _missing_in_numbers(df, decimal)
     if missing:  # read again with those cells as empty ones, so the numbers are parsed as pandas parses them
-        df = pd.read_csv(path, sep=sep, decimal=decimal, keep_default_na=False,
+        df = pd.read_csv(path, sep=sep, decimal=decimal, encoding=encoding, keep_default_na=False,
                          na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns})
-    return _without_duplicate_headers(df, path, sep)
+    return _without_duplicate_headers(df, path, sep, encoding)
 
 
-def _semicolons(path: str) -> bool:
-    """Whether the CSV file ``path`` separates its header's names by semicolons and holds no comma
-    there: a CSV as Excel writes it where a comma is the decimal mark (``formula;energy``, ``-1,7``)."""
+def _open(path: str, mode: str = "rb", **kwargs):
     import gzip
 
-    with (gzip.open if path.lower().endswith(".gz") else open)(path, "rt", encoding="utf-8-sig",
-                                                               errors="replace") as f:
+    return (gzip.open if path.lower().endswith(".gz") else open)(path, mode, **kwargs)
+
+
+def _encoding(path: str) -> str:
+    """The text encoding of the file ``path``: UTF-16 where a byte-order mark says so (Excel's
+    "Unicode text"), UTF-8 where the whole file decodes so, else Windows-1252 (Excel's CSV on Windows,
+    where a header such as ``Density (g/cm³)`` is no UTF-8)."""
+    import codecs
+
+    with _open(path) as f:
+        if f.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8"
+
+
+def _semicolons(path: str, encoding: str) -> bool:
+    """Whether the CSV file ``path`` separates its header's names by semicolons and holds no comma
+    there: a CSV as Excel writes it where a comma is the decimal mark (``formula;energy``, ``-1,7``)."""
+    with _open(path, "rt", encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace") as f:
         header = f.readline()
     return ";" in header and "," not in header
 
 
-def _without_duplicate_headers(df, path: str, sep: str):
+def _without_duplicate_headers(df, path: str, sep: str, encoding: str):
     """``df`` without the later copies of a column whose header repeats an earlier one with the same
     values (pandas names them ``name.1``); ValueError naming them where a composition or energy
     column's copies differ, as either could be the one meant. Other repeated headers stay as pandas
     names them."""
     import pandas as pd
 
-    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
+    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, encoding=encoding,
+                         keep_default_na=False).iloc[0]
     header = [str(h).replace("\ufeff", "") for h in header]
     if len(header) != len(df.columns) or len(set(header)) == len(header):
         return df

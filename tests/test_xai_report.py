@@ -48,6 +48,7 @@ def test_explain_writes_the_report(model_file, tmp_path):
     hulls = results["hulls"]
     assert hulls["systems"] == 3655 and 0 < hulls["systems_with_dft_stable"] < 3655
     assert 0.0 <= hulls["agree_share"] <= 1.0 and 0.0 <= hulls["stability_f1"] <= 1.0
+    assert hulls["grid"] == "uniform:4"                                  # --hull-grid 4
     assert results["shap"]["additivity_max_error"] < 1e-4
     assert results["importance"]["n"] == 300
     assert results["binaries"]["pairs"] == 3655
@@ -55,6 +56,8 @@ def test_explain_writes_the_report(model_file, tmp_path):
     assert html.count("data:image/png;base64,") == len(list(out.glob("*.png")))   # self-contained
     md = (out / "report.md").read_text()
     assert "](shap_bar.png)" in md and "## Occlusion importance" in md
+    # counts are written as counts, not 25.000: groups 1 x 15 have 5 x 5 pairs
+    assert "| 1 | 15 | 25 | " in md and "| 1.000 | 15.000 |" not in md
 
 
 def test_explain_runs_one_analysis(model_file, tmp_path):
@@ -70,6 +73,7 @@ def test_explain_runs_one_analysis(model_file, tmp_path):
     ("untrained", "records no training"),
     ("bad-only", "unknown analyses"),
     ("bad-size", "--n-shap = 0 must be >= 1"),
+    ("bad-hull-grid", "--hull-grid = 'reduced:x': expected 'uniform:N'"),
 ])
 def test_explain_refuses_bad_input(setup, message, model_file, tmp_path, capsys):
     from hullpack.elemnet import ElemNet, save_model
@@ -83,6 +87,8 @@ def test_explain_refuses_bad_input(setup, message, model_file, tmp_path, capsys)
         path, extra = model_file, ["--only", "shap,magic"]
     elif setup == "bad-size":
         path, extra = model_file, ["--n-shap", "0"]
+    elif setup == "bad-hull-grid":
+        path, extra = model_file, ["--hull-grid", "reduced:x"]
     rc = main(["-q", "explain", "--out", str(tmp_path / "out"), "--model", str(path), *extra])
     assert rc == 2
     assert message in capsys.readouterr().err
@@ -201,6 +207,27 @@ def test_explain_shap_importance_alignment_say_what_they_measured(model_file, tm
     md = (out / "report.md").read_text()
     assert "over all 300 compositions" in md and "counting 0 where the element is absent" in md
     assert "not that the model uses the property" in md
+    # the report says how far the cross-check agreed, from the numbers of its table
+    own = kernel[kernel["reference"] == "elements"]
+    assert (f"against their own elements, {own['same_sign'].mean():.0%} of the element values share their sign and "
+            f"the summed difference is {own['relative_diff'].median():.0%} of the summed |DeepLIFT|") in md
+
+
+def test_explain_compares_hulls_as_the_screen_does(model_file, tmp_path):
+    """The hull comparison runs hullpack screen's own defaults (reduced:10, 10 meV/atom), so its
+    figures are those `hullpack screen` prints for the model: a uniform step of 0.01 with that
+    depth threshold matched a tenth as many DFT-stable compounds."""
+    from hullpack.screening import screen
+    from hullpack.xai import ExplainConfig, explain, load_model
+
+    model = load_model(model_file)
+    assert ExplainConfig().hull_grid is None
+    hulls = explain(tmp_path / "o", model, only="hulls")["hulls"]
+    m = screen(model, progress=False).dft_metrics()
+    assert hulls["grid"] == "reduced:10"
+    assert [hulls[k] for k in ("precision", "recall", "stability_f1")] == [m[k] for k in ("precision", "recall", "stability_f1")]
+    md = (tmp_path / "o" / "report.md").read_text()
+    assert "33 compositions each (grid reduced:10" in md and "at least 10 meV/atom below" in md
 
 
 def test_explain_is_deterministic_for_a_seed(model_file, tmp_path):

@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for intervals (default 200)")
     p.add_argument("--n-surrogate", type=int, help="test compositions for the surrogate tree (default 20000)")
     p.add_argument("--grid", type=int, help="points of each binary scan on [0, 1] (default 201)")
-    p.add_argument("--hull-grid", type=int, help="grid intervals of the binary hull screen (default 100)")
+    p.add_argument("--hull-grid", metavar="SPEC", help="grid of the binary hull screen, as hullpack screen --grid "
+                   "takes it: reduced:N, uniform:N or N (default: the screen's, reduced:10)")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--allow-untrained", action="store_true", help="explain a model file that records no training")

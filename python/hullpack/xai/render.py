@@ -17,6 +17,13 @@ def _fmt(v: Any, floatfmt: str) -> str:
     return str(v)
 
 
+def _rows(df, index: bool, floatfmt: str) -> list[list[str]]:
+    """The table's cells as text, each column by its own type: a count stays ``25``, where
+    ``DataFrame.iterrows`` would make a row of ints and floats all floats (``25.000``)."""
+    return [([str(idx)] if index else []) + [_fmt(v, floatfmt) for v in row]
+            for idx, row in zip(df.index, df.itertuples(index=False, name=None))]
+
+
 def markdown(blocks: list[tuple]) -> str:
     """Markdown of the blocks; figures link their PNG files."""
     lines = []
@@ -30,8 +37,7 @@ def markdown(blocks: list[tuple]) -> str:
             cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cols) + " |")
             lines.append("|" + "---|" * len(cols))
-            for idx, row in df.iterrows():
-                cells = ([str(idx)] if index else []) + [_fmt(v, ff) for v in row]
+            for cells in _rows(df, index, ff):
                 lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
             lines.append("")
         elif b[0] == "img":
@@ -63,8 +69,7 @@ def to_html(blocks: list[tuple], out: Path, title: str) -> str:
             df, index, ff = b[1], b[2], b[3]
             cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
             rows = ["<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"]
-            for idx, row in df.iterrows():
-                cells = ([str(idx)] if index else []) + [_fmt(v, ff) for v in row]
+            for cells in _rows(df, index, ff):
                 rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
             parts.append("<table>" + "".join(rows) + "</table>")
         elif b[0] == "img":

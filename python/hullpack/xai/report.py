@@ -42,8 +42,10 @@ class ExplainConfig:
     depths: tuple[int, ...] = tuple(range(1, 13))
     #: points on [0, 1] of the binary scans (refined around each minimum)
     n_grid: int = 201
-    #: grid intervals of the binary hull screen compared with DFT (100: step 0.01, 101 points)
-    hull_grid: int = 100
+    #: grid of the binary hull screen compared with DFT, as :func:`hullpack.screening.screen` takes
+    #: it ("reduced:N", "uniform:N" or N); None: the screen's own default (reduced:10, 33 points),
+    #: with which its depth threshold was chosen
+    hull_grid: str | int | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -156,10 +158,14 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     kc.insert(0, "reference", "elements")
     kb.insert(0, "reference", f"{n_kernel_bg} OQMD train compositions")
     kall = pd.concat([kc, kb], ignore_index=True)
+    found_here = "; ".join(
+        f"against {'their own elements' if ref == 'elements' else ref}, {g['same_sign'].mean():.0%} of the element values share their sign and the summed "
+        f"difference is {g['relative_diff'].median():.0%} of the summed |DeepLIFT| (median)"
+        for ref, g in kall.groupby("reference", sort=False))
     r.p("Cross-check with the model-agnostic KernelExplainer on a few compositions, each method against the "
         "same reference. Kernel SHAP evaluates the network on mixtures off the composition simplex and "
-        "DeepLIFT is not the Shapley value of a nonlinear network: expect agreement in sign and ranking, "
-        "not identity.")
+        "DeepLIFT is not the Shapley value of a nonlinear network, so the two need not agree; here "
+        f"{found_here}.")
     r.table(kall, "shap_kernel_check", index=False)
     r.numbers["shap"] = {"n": len(x), "reference": "elements", "seconds": ex.compute_time,
                          "additivity_max_error": additivity, "top": top.index[:10].tolist(),
@@ -311,15 +317,17 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
     s = res.systems
     r.csv(s, "hull_screen_systems", index=False)
     known = s[s["n_dft_stable"].fillna(0) > 0]
-    r.p(f"All {len(s):,} binary systems screened on {cfg.hull_grid + 1} compositions each "
-        f"(`hullpack.screening.screen`, {res.config.get('precision', 'fp32')} inference) and compared with the "
-        f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound. A system "
-        "agrees when every predicted hull vertex matches a DFT-stable composition (within half a grid "
-        "step) and vice versa; stability F1 classifies the known compounds as on or above the hull "
-        "(DFT against the model's energies at those compositions). Rows: group of the less "
-        "electronegative element.")
+    cfg_s = res.config
+    r.p(f"All {len(s):,} binary systems screened on {cfg_s['n_points']} compositions each (grid {cfg_s['grid']}; "
+        f"`hullpack.screening.screen`, {cfg_s.get('precision', 'fp32')} inference) and compared with the "
+        f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound. "
+        f"A predicted stable compound is a hull vertex at least {1000 * cfg_s['min_depth']:g} meV/atom below the "
+        "hull of the other points; precision and recall match them with the DFT-stable compounds (compositions "
+        f"within {cfg_s['match_tol']:.4g}), and a system agrees when both sets match one to one. Stability F1 "
+        "classifies the known compounds as on or above the hull (DFT against the model's energies at those "
+        "compositions). Rows of the figures: group of the less electronegative element.")
     m = res.dft_metrics()
-    numbers = {"systems": int(len(s)), "systems_with_dft_stable": int(len(known)),
+    numbers = {"grid": cfg_s["grid"], "systems": int(len(s)), "systems_with_dft_stable": int(len(known)),
                "agree_share": float(known["agree"].astype("Float64").mean()),
                **{k: m[k] for k in ("precision", "recall", "stability_f1", "mae_dft_hull")}}
     r.table(pd.DataFrame([numbers]), "hull_summary", index=False, floatfmt="{:.3f}")
@@ -374,10 +382,17 @@ def _describe_model(model: nn.Module, source: str) -> dict[str, Any]:
 def _check_config(cfg: ExplainConfig) -> None:
     """Refuse impossible sizes before any work (and before loading the model)."""
     low = {"n_shap": 1, "n_background": 1, "n_kernel": 1, "kernel_nsamples": 10, "n_bootstrap": 1,
-           "n_surrogate": 20, "n_grid": 3, "hull_grid": 2}
+           "n_surrogate": 20, "n_grid": 3}
     for name, least in low.items():
         if getattr(cfg, name) < least:
             raise ValueError(f"{name} = {getattr(cfg, name)} must be >= {least}")
+    if cfg.hull_grid is not None:
+        from ..screening.pipeline import resolve_grid
+
+        try:
+            resolve_grid(2, cfg.hull_grid)
+        except ValueError as exc:  # "grid='x': expected 'uniform:N' ..."
+            raise ValueError(f"hull_grid = {cfg.hull_grid!r}: {str(exc).partition(': ')[2]}") from None
     if cfg.n_importance is not None and cfg.n_importance < 1:
         raise ValueError(f"n_importance = {cfg.n_importance} must be >= 1 (or None for the whole split)")
     if not cfg.depths or min(cfg.depths) < 1:

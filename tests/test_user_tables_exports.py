@@ -386,3 +386,14 @@ def test_csv_files_in_excels_windows_encodings_are_read(tmp_path):
     (tmp_path / "b.csv").write_bytes(b"formula,energy\nFe2O3,-1.7\n\x81\x00,3\n")
     with pytest.raises(ValueError, match="b.csv: not text in UTF-8 nor Windows-1252"):
         read_table(tmp_path / "b.csv")
+
+
+def test_a_named_column_is_found_with_blanks_around_its_header():
+    """A spreadsheet keeps the blanks typed after a header ('dH '): --energy-column dH said the
+    column was not there, listing it."""
+    df = pd.DataFrame({"Reduced Formula ": ["Fe2O3", "FeO"], "dH ": [-1.7, -1.4]})
+    assert find_column(df.columns, "dH", ENERGY_COLUMNS, "energy") == "dH "
+    t = stability(df, "dH", column="Reduced Formula")
+    assert t.energy.tolist() == [-1.7, -1.4] and "dH " not in t.columns and t.stable.tolist() == [True, False]
+    with pytest.raises(ValueError, match=r"energy column 'dh' is not among the table's columns"):
+        find_column(df.columns, "dh", ENERGY_COLUMNS, "energy")  # a name as written, but for the blanks

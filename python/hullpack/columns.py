@@ -99,7 +99,8 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     Traceback (most recent call last):
     ValueError: energy column 'dH' is not among the table's columns ['id', 'formula']
 
-    A header is matched by :func:`header_key` when no column has the name as written; a column of
+    A named column is also found with blanks around its header (``"dH "``). A header is matched by
+    :func:`header_key` when no column has the name as written; a column of
     energies (``names`` are :data:`ENERGY_COLUMNS`) whose header states a unit other than eV/atom is
     refused (ValueError saying how to convert it), named or found.
 
@@ -111,9 +112,10 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     """
     columns = list(columns)
     if name is not None:
-        if name not in columns:
+        found = name if name in columns else next(  # a header with blanks around it, as a spreadsheet keeps them
+            iter([c for c in columns if str(c).replace("\ufeff", "").strip() == str(name).strip()][:1]), None)
+        if found is None:
             raise ValueError(f"{what} column {name!r} is not among the table's columns {listed(columns)}")
-        found = name
     else:
         found = first_present(columns, names)
         if found is None:

@@ -122,7 +122,14 @@ def test_columns_of_pandas_nullable_integers_are_sizes():
     ([3, None, 4], r"sizes\[1\] = None"),
     ([3, 5, "x", 4], r"sizes\[2\] = 'x'"),
     (pd.Series([3.0, 4.0, np.nan]), r"sizes\[2\] is not finite \(nan\)"),
-    (pd.DataFrame({"num_nodes": [3, None, 4], "num_edges": [6, 8, 9]}, dtype="Int64"), r"sizes\[1, 0\] = <NA>"),
+    (pd.DataFrame({"num_nodes": [3, None, 4], "num_edges": [6, 8, 9]}, dtype="Int64"),
+     r"sizes\[1, 0\] \(column 'num_nodes'\) = <NA>"),
+    # pandas sizes keyed by graph id (or filtered, keeping the original index): the row is named too
+    (pd.Series([3.0, np.nan, 4.0], index=["mp-1", "mp-2", "mp-3"]), r"sizes\[1\] \(row 'mp-2'\) is not finite"),
+    (pd.DataFrame({"num_nodes": [3, 4, 5], "num_edges": [6, -1, 9]}, index=[10, 11, 12]),
+     r"sizes\[1, 1\] \(row 11, column 'num_edges'\) is negative \(-1.0\)"),
+    (pd.DataFrame({"num_nodes": [3, 4], "num_edges": [6, "8"]}, index=["a", "b"]),
+     r"sizes\[1, 1\] \(row 'b', column 'num_edges'\) = '8'"),
     (torch.tensor([[3.0, 1.0], [2.0, -1.0]]), r"sizes\[1, 1\] is negative \(-1.0\)"),
 ])
 def test_bad_sizes_name_the_item(sizes, match):

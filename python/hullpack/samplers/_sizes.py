@@ -78,7 +78,7 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if raw.dtype.kind in "iu" and raw.size and int(np.abs(raw).max()) > _EXACT_INTEGERS:
         big = np.abs(raw) > _EXACT_INTEGERS
         raise InvalidSizesError(
-            f"{name}[{_first(big)}] = {raw[_index(big)]} is beyond 2**53: costs are float64, which holds integers "
+            f"{name}{_where(big, sizes)} = {raw[_index(big)]} is beyond 2**53: costs are float64, which holds integers "
             "exactly only up to 2**53; express the sizes in a larger unit")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
     if arr.ndim not in (1, 2):
@@ -89,13 +89,12 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
         raise InvalidSizesError(f"{name}: has shape {arr.shape}; every item needs at least one size")
     bad = ~np.isfinite(arr)
     if bad.any():
-        where = _first(bad)
         raise InvalidSizesError(
-            f"{name}[{where}] is not finite ({arr[_index(bad)]}); sizes must be finite and >= 0"
+            f"{name}{_where(bad, sizes)} is not finite ({arr[_index(bad)]}); sizes must be finite and >= 0"
         )
     neg = arr < 0
     if neg.any():
-        raise InvalidSizesError(f"{name}[{_first(neg)}] is negative ({arr[_index(neg)]}); sizes must be >= 0")
+        raise InvalidSizesError(f"{name}{_where(neg, sizes)} is negative ({arr[_index(neg)]}); sizes must be >= 0")
     return arr
 
 
@@ -121,7 +120,8 @@ def _first_non_number(sizes: Any, raw: np.ndarray) -> str:
     for i, x in enumerate(entries):
         x = x.item() if isinstance(x, np.generic) else x
         if isinstance(x, (bool, str, bytes)) or not isinstance(x, numbers.Real):
-            return f"[{', '.join(map(str, np.unravel_index(i, raw.shape)))}] = {x!r}"
+            at = tuple(int(j) for j in np.unravel_index(i, raw.shape))
+            return f"[{', '.join(map(str, at))}]{_labels(sizes, at)} = {x!r}"
     return ""
 
 
@@ -129,8 +129,31 @@ def _index(mask: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
-def _first(mask: np.ndarray) -> str:
-    return ", ".join(str(i) for i in _index(mask))
+def _where(mask: np.ndarray, sizes: Any) -> str:
+    """``"[i]"`` or ``"[i, j]"`` for the first True entry of ``mask``, with its pandas labels."""
+    at = _index(mask)
+    return f"[{', '.join(map(str, at))}]{_labels(sizes, at)}"
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _labels(sizes: Any, at: tuple) -> str:
+    """The pandas labels of position ``at`` of ``sizes``: its row where the index is not the
+    positions (graph ids, a filtered frame) and a DataFrame's column, as
+    ``" (row 'mp-1234', column 'num_edges')"``; ``""`` for anything else."""
+    index, columns = getattr(sizes, "index", None), getattr(sizes, "columns", None)
+    if index is None or not hasattr(index, "equals") or len(index) <= at[0]:
+        return ""
+    parts = []
+    if not np.array_equal(np.asarray(index), np.arange(len(index))):
+        label = index[at[0]]  # numpy scalars as plain numbers: row 11, not row np.int64(11)
+        label = tuple(map(_plain, label)) if isinstance(label, tuple) else _plain(label)
+        parts.append(f"row {label!r}")
+    if columns is not None and len(at) == 2 and len(columns) > at[1]:
+        parts.append(f"column {columns[at[1]]!r}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def is_dataset(obj: Any) -> bool:

@@ -325,7 +325,7 @@ def test_formation_energies_against_a_reference_of_total_energies_are_refused():
     t = total.evaluate(["Fe2O3"], [0.4 * MU["Fe"] + 0.6 * MU["O"] - 1.72])
     assert t.stable[0] and t.e_above_hull[0] == 0 and t.decomposition_energy[0] < -0.02
     # the model protocol: a model's formation energies against DFT total energies
-    with pytest.raises(HullInputError, match=r"the model's energies lie a median \d\.\d\d eV/atom from the DFT energies"):
+    with pytest.raises(HullInputError, match=r"the model's energies lie a median \d\.\d\d eV/atom from the DFT"):
         model_protocol(FORMULAS, totals, predicted=FORMATION)
     assert model_protocol(FORMULAS, FORMATION, predicted=FORMATION).metrics.loc["all", "f1"] == 1.0
 
@@ -397,3 +397,13 @@ def test_a_named_column_is_found_with_blanks_around_its_header():
     assert t.energy.tolist() == [-1.7, -1.4] and "dH " not in t.columns and t.stable.tolist() == [True, False]
     with pytest.raises(ValueError, match=r"energy column 'dh' is not among the table's columns"):
         find_column(df.columns, "dh", ENERGY_COLUMNS, "energy")  # a name as written, but for the blanks
+
+
+def test_the_summary_counts_one_chemical_space_as_one(tmp_path, capsys):
+    from hullpack.cli import main
+
+    pd.DataFrame({"formula": ["Fe2O3", "FeO"], "energy": [-1.7, -1.4]}).to_csv(tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"formula": ["Fe3O4"], "energy": [-1.65]}).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["-q", "stability", str(tmp_path / "c.csv"), "--reference", str(tmp_path / "ref.csv"),
+                 "--out", str(tmp_path / "o")]) == 0
+    assert "ref.csv: 2 compounds in 1 chemical space (each composition alone)" in capsys.readouterr().out

@@ -312,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(re.sub(r"^out\b", "--out", str(exc))) from None
     reference, against = (None, "each other") if reference_spec == "none" else _reference(reference_spec, args)
     if reference is not None:
-        against = (f"{against}: {len(reference):,} compounds in {reference.n_spaces:,} chemical spaces"
+        against = (f"{against}: {plural(len(reference), 'compound')} in {plural(reference.n_spaces, 'chemical space')}"
                    f" ({'together with each other' if args.join else 'each composition alone'})")
     model = None if model_spec == "none" else _load_model(model_spec)
     energies_note = (("formation energies given on the command line" if typed else f"column '{e_col}'")

@@ -14,6 +14,7 @@ import torch
 from hullpack.cli import main
 from hullpack.elemnet import (ElemNet, load_model, load_pretrained, parse_formulas, read_model_file, run_config,
                               save_model, table_arrays, table_columns, train)
+from hullpack.elemnet.io import weights_sha256
 from hullpack.errors import CompositionError, ModelFileError
 
 
@@ -125,7 +126,8 @@ def test_table_columns_names_a_missing_column_and_the_table_s_columns():
     df = mp_table(3)
     with pytest.raises(ValueError, match=r"energy column 'e_hull' is not among .*'formula_pretty'"):
         table_columns(df, energy_column="e_hull")
-    with pytest.raises(ValueError, match=r"no energy column .*\['material_id', 'formula_pretty'\]"):
+    with pytest.raises(ValueError, match=r"no energy column .*\['material_id', 'formula_pretty'\]; name it with "
+                                         r"energy_column= \(--energy-column\)"):
         table_columns(df.drop(columns="formation_energy_per_atom"))
 
 
@@ -219,7 +221,7 @@ def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_pat
     assert "row 3 'HeO': He is not one of ElemNet's 86 elements" in err and "--errors skip" in err
     rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"),
                        "--errors", "skip", "--epochs", "1", *TINY)
-    assert rc == 0 and "note: 1 of 40 rows cannot be used" in err
+    assert rc == 0 and re.search(r"note: --data .*mp\.csv: 1 of 40 rows cannot be used", err)
     data = read_model_file(tmp_path / "run" / "best.pt")["metadata"]["data"]
     assert data["n_train"] + data["n_val"] == 39 and data["n_train"] >= 35  # the 39 good rows, about 10% held out
 
@@ -388,3 +390,134 @@ def test_table_arrays_notes_compositions_in_several_rows(caplog):
     with caplog.at_level(logging.INFO, logger="hullpack.elemnet.data"):
         table_arrays(df)
     assert "2 compositions fill 4 rows (polymorphs or repeated entries)" in caplog.text
+
+
+# ------------------------------------------------------------------------------- fine-tuning
+
+def _fine_tuning_data(start: ElemNet):
+    """Training rows that pull the model away from ``start``, and val rows on which ``start`` is exact."""
+    x_tr, _ = parse_formulas(["NaCl", "KCl", "Fe2O3", "MgO"] * 8)
+    x_va, _ = parse_formulas(["LiF", "CaO", "ZnS", "CuCl"])
+    return (x_tr, np.full(len(x_tr), 3.0, np.float32)), (x_va, start.predict(x_va).astype(np.float32))
+
+
+def test_fine_tuning_starts_from_the_model_and_keeps_it_where_no_epoch_does_better(tmp_path):
+    torch.manual_seed(7)
+    start_file = save_model(ElemNet("16x1D-1", (0.1,)), tmp_path / "start.pt")
+    start = load_model(start_file)
+    train_data, val_data = _fine_tuning_data(start)
+    tiny = dict(architecture="16x1D-1", dropout=(0.1,), bf16=False)
+    out = train(tmp_path / "run", train_data=train_data, val_data=val_data, init=start_file, epochs=3, lr=1e-2, **tiny)
+    assert out["init_val_mae"] < 1e-6 and out["best_epoch"] == 0 and out["best_val_mae"] == out["init_val_mae"]
+    assert min(r["val_mae"] for r in out["history"]) > 1e-3  # every epoch moved away from the exact weights
+    best = read_model_file(tmp_path / "run" / "best.pt")
+    assert best["sha256"] == read_model_file(start_file)["sha256"]  # best.pt: the starting weights
+    assert best["metadata"]["epoch"] == 0 and best["metadata"]["init"]["source"] == str(start_file)
+    # at a learning rate too small to move them, the trained weights are the starting ones, not a seed's
+    out = train(tmp_path / "slow", train_data=train_data, val_data=val_data, init=start, epochs=1, lr=1e-12, **tiny)
+    for name, weights in out["model"].state_dict().items():
+        torch.testing.assert_close(weights, start.state_dict()[name], rtol=0, atol=1e-6)
+
+
+def test_fine_tuning_stops_early_when_the_starting_weights_stay_best(tmp_path):
+    torch.manual_seed(7)
+    start = ElemNet("16x1D-1", (0.1,))
+    train_data, val_data = _fine_tuning_data(start)
+    out = train(tmp_path, train_data=train_data, val_data=val_data, init=start, epochs=50, patience=3, lr=1e-2,
+                architecture="16x1D-1", dropout=(0.1,), bf16=False)
+    assert (out["stopped"], out["epochs_done"], out["best_epoch"]) == ("early_stopping", 3, 0)
+
+
+def test_a_fine_tuning_run_resumes_from_its_own_start_only(tmp_path):
+    torch.manual_seed(7)
+    start, other = ElemNet("16x1D-1", (0.1,)), ElemNet("16x1D-1", (0.1,))
+    train_data, val_data = _fine_tuning_data(start)
+    kw = dict(train_data=train_data, val_data=val_data, architecture="16x1D-1", dropout=(0.1,), bf16=False)
+    train(tmp_path / "run", init=start, epochs=1, **kw)
+    with pytest.raises(ValueError, match="started from an ElemNet given .*resume it without init"):
+        train(tmp_path / "run", init=save_model(other, tmp_path / "other.pt"), epochs=2, **kw)
+    assert train(tmp_path / "run", epochs=2, **kw)["epochs_done"] == 2  # no init: its weights are in last.pt
+    assert read_model_file(tmp_path / "run" / "best.pt")["metadata"]["init"]["source"].startswith("an ElemNet")
+    train(tmp_path / "scratch", epochs=1, **kw)
+    with pytest.raises(ValueError, match=r"started from no init \(trained from scratch\)"):
+        train(tmp_path / "scratch", init=start, epochs=2, **kw)
+    with pytest.raises(ValueError, match="has architecture '16x1D-1', the run asks '8x1-1'"):
+        train(tmp_path / "new", init=start, epochs=1, **{**kw, "architecture": "8x1-1", "dropout": ()})
+
+
+def test_cli_train_init_takes_the_model_s_architecture_and_names_a_conflicting_one(tmp_path, capsys):
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
+    save_model(ElemNet("8x1-1", ()), tmp_path / "start.pt")
+    data = ["--data", str(tmp_path / "mp.csv")]
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), *data, "--init", str(tmp_path / "start.pt"),
+                       "--epochs", "1")
+    assert rc == 0, err
+    assert run_config(tmp_path / "run").architecture == "8x1-1" and json.loads(out)["init_val_mae"] > 0
+    rc, _, err = cli(capsys, "train", str(tmp_path / "new"), *data, "--init", str(tmp_path / "start.pt"),
+                     "--architecture", "32x1-1")
+    assert rc == 2 and "its architecture is '8x1-1', --architecture asks '32x1-1'" in err
+    rc, out, err = cli(capsys, "train", str(tmp_path / "default"), *data, "--init", "default", "--epochs", "1",
+                       "--batch-size", "64")
+    assert rc == 0, err
+    meta = read_model_file(tmp_path / "default" / "best.pt")["metadata"]
+    assert meta["init"]["source"].startswith("the shipped default model")
+    assert meta["init"]["sha256"] == weights_sha256(load_pretrained().state_dict())  # of the float32 weights
+
+
+def test_cli_train_says_how_to_resume_after_ctrl_c(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    elemnet = importlib.import_module("hullpack.elemnet")
+    real = elemnet.train
+
+    def interrupted(*args, **kwargs):
+        real(*args, **{**kwargs, "stop_after": 1})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(elemnet, "train", interrupted)
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), *TINY)
+    assert rc == 130
+    assert f"interrupted; {tmp_path / 'run'} holds 1 finished epoch: run the same command again" in err
+
+
+def test_cli_train_names_the_rows_it_leaves_out_before_it_trains(tmp_path, capsys, monkeypatch):
+    import importlib
+
+    elemnet = importlib.import_module("hullpack.elemnet")
+    seen = []
+    monkeypatch.setattr(elemnet, "train", lambda *a, **k: seen.append(capsys.readouterr().err) or
+                        {"history": [], "model": None})
+    df = mp_table(40)
+    df.loc[2, "formula_pretty"] = "HeO"
+    df.to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--errors", "skip")
+    assert rc == 0
+    assert "1 of 40 rows cannot be used" in seen[0] and "row 3 'HeO'" in seen[0]
+    assert "rows cannot be used" not in err  # said once
+
+
+def test_read_checkpoint_reads_last_pt_and_names_a_model_file(tmp_path):
+    from hullpack.elemnet import read_checkpoint
+
+    x, _ = parse_formulas(["NaCl", "KCl"] * 8)
+    y = np.linspace(-2, 0, len(x)).astype(np.float32)
+    train(tmp_path, train_data=(x, y), val_data=(x, y), epochs=1, architecture="8x1-1", dropout=())
+    assert read_checkpoint(tmp_path / "last.pt")["state"]["epoch"] == read_checkpoint(tmp_path)["state"]["epoch"] == 1
+    with pytest.raises(ModelFileError, match=r"best\.pt is not a training checkpoint .*it is a model file.*load_model"):
+        read_checkpoint(tmp_path / "best.pt")
+    with pytest.raises(ModelFileError, match=r"metrics\.jsonl is not a training checkpoint"):
+        read_checkpoint(tmp_path / "metrics.jsonl")
+    assert read_checkpoint(tmp_path / "nothing") is None
+
+
+def test_cli_predict_names_a_table_without_a_header(tmp_path, capsys):
+    (tmp_path / "f.csv").write_text("Fe2O3\nNaCl\n")
+    rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "f.csv"))
+    assert rc == 2 and "its first line (Fe2O3) is data, not a header" in err and ".txt file" in err
+
+
+def test_cli_train_names_a_table_given_as_run_dir(tmp_path, capsys):
+    mp_table(10).to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "mp.csv"), "--epochs", "1")
+    assert rc == 2 and re.search(r"RUN_DIR '.*mp\.csv' is a file: .*goes with --data", err), err

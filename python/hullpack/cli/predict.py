@@ -68,6 +68,13 @@ def _file_formulas(path: str, column: str | None):
     try:
         found = find_column(df.columns, column, COMPOSITION_COLUMNS, "formula", how="--column")
     except ValueError as exc:
+        from hullpack.elemnet import parse_formulas
+
+        first = str(df.columns[0]) if len(df.columns) else ""
+        if column is None and first and not parse_formulas([first])[1]:  # a formula where the header goes
+            raise CommandError(f"--file {path}: its first line ({', '.join(map(str, df.columns))}) is data, not a "
+                               "header naming the columns: add a header line (formula for the formulas), or give "
+                               "the formulas as a .txt file, one per line") from None
         raise CommandError(f"--file {path}: {exc}") from None
     formulas = ["" if pd.isna(v) else str(v).strip() for v in df[found].tolist()]
     # rows, not lines, in every table format: a CSV's blank lines and cells spanning lines would shift

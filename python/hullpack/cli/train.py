@@ -6,9 +6,11 @@ import argparse
 import json
 import logging
 import os
+import sys
+import warnings
 from dataclasses import replace
 
-from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, positive_int
+from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, plural, positive_int
 
 log = logging.getLogger("hullpack.cli.train")
 
@@ -40,6 +42,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--errors", choices=("raise", "skip"), default="raise", help="with --data: rows whose formula "
                    "cannot be featurized or whose energy is missing: stop (raise, the default) or leave them "
                    "out (skip, named in a note)")
+    p.add_argument("--init", metavar="MODEL", help="fine-tune: start from this model's weights (a model file, a run "
+                   "folder, or 'default': the shipped model trained on OQMD) instead of random ones; its "
+                   "architecture and drop rates are the run's. Its val MAE before training counts as epoch 0: "
+                   "best.pt keeps the starting weights unless an epoch does better. A smaller --lr (1e-4) "
+                   "suits a small table")
     p.add_argument("--export", metavar="RUN_DIR", help="export RUN_DIR/best.pt as the shipped default "
                    "model (fp16) after measuring its test MAE, then exit")
     p.add_argument("--out", help="with --export: write here instead of the package's default file")
@@ -76,7 +83,12 @@ def _table(path: str, what: str, args: argparse.Namespace):
     df = read_table(input_file(path, what))
     try:
         columns = table_columns(df, formula_column=args.formula_column, energy_column=args.energy_column)
-        return table_arrays(df, formula_column=columns[0], energy_column=columns[1], errors=args.errors), columns
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arrays = table_arrays(df, formula_column=columns[0], energy_column=columns[1], errors=args.errors)
+        for w in caught:  # the rows left out, said now rather than after the training
+            print(f"hullpack train: note: {what} {path}: {w.message}", file=sys.stderr)
+        return arrays, columns
     except CompositionError as exc:
         hint = "" if args.errors == "skip" else "\n(--errors skip leaves them out)"
         raise CommandError(f"{what} {path}: {exc}{hint}") from None
@@ -105,6 +117,13 @@ def _user_data(args: argparse.Namespace, seed: int):
                                               f"composition at a time (seed {seed})")
 
 
+def _init_model_file(spec: str) -> dict:
+    """The checked contents of --init's model file ('default': the shipped one)."""
+    from hullpack.elemnet import default_path, read_model_file
+
+    return read_model_file(default_path() if spec == "default" else spec)
+
+
 def run(args: argparse.Namespace) -> int:
     from hullpack.elemnet import TrainConfig, export_default, read_checkpoint, run_config, train
 
@@ -114,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.run_dir:
         raise CommandError("give RUN_DIR (or --export RUN_DIR)")
+    if os.path.isfile(args.run_dir):
+        raise CommandError(f"RUN_DIR {args.run_dir!r} is a file: RUN_DIR is the folder the run writes to and resumes "
+                           "from (a table to train on goes with --data)")
     data_options = ("val_data", "formula_column", "energy_column")
     if not args.data and any(getattr(args, k) for k in data_options):
         raise CommandError("--val-data, --formula-column and --energy-column go with --data: give --data too")
@@ -131,12 +153,26 @@ def run(args: argparse.Namespace) -> int:
     # a resumed run keeps its own settings where none are given; its checkpoint is read once, for
     # those settings and to resume from (it holds the weights and the optimizer's state)
     checkpoint = read_checkpoint(args.run_dir)
+    if args.init and checkpoint is None:  # a fine-tuned model keeps its shape: settings not given are its own
+        model = _init_model_file(args.init)
+        for name, value in (("architecture", model["architecture"]), ("dropout", tuple(model["dropout"]))):
+            if settings.setdefault(name, value) != value:
+                raise CommandError(f"--init {args.init}: its {name} is {value!r}, --{name} asks {settings[name]!r}: "
+                                   f"fine-tuning keeps the model's {name}; leave --{name} out")
     cfg = replace(run_config(checkpoint) if checkpoint is not None else TrainConfig(), **settings)
     train_data = val_data = source = None
     if args.data:
         train_data, val_data, source = _user_data(args, cfg.seed)
-    out = train(args.run_dir, cfg, train_data=train_data, val_data=val_data, data_source=source, device=args.device,
-                num_threads=args.threads, stop_after=args.stop_after, checkpoint=checkpoint)
+    try:
+        out = train(args.run_dir, cfg, train_data=train_data, val_data=val_data, data_source=source,
+                    device=args.device, num_threads=args.threads, stop_after=args.stop_after, checkpoint=checkpoint,
+                    init=args.init)
+    except KeyboardInterrupt:  # Ctrl-C: last.pt holds every finished epoch
+        done = read_checkpoint(args.run_dir)
+        epochs = plural(done["state"]["epoch"] if done else 0, "finished epoch")
+        print(f"hullpack train: interrupted; {args.run_dir} holds {epochs}: run the same command again to resume",
+              file=sys.stderr)
+        return 130
     out.pop("history"), out.pop("model")
     out["best_model"] = os.path.join(args.run_dir, "best.pt")
     print(json.dumps(out))

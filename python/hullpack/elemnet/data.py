@@ -183,8 +183,9 @@ def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,
     """
     from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, find_column
 
-    return (find_column(table.columns, formula_column, COMPOSITION_COLUMNS, "formula"),
-            find_column(table.columns, energy_column, ENERGY_COLUMNS, "energy"))
+    return (find_column(table.columns, formula_column, COMPOSITION_COLUMNS, "formula",
+                        how="formula_column= (--formula-column)"),
+            find_column(table.columns, energy_column, ENERGY_COLUMNS, "energy", how="energy_column= (--energy-column)"))
 
 
 def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -21,12 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from .._progress import progress
-from .io import as_device, save_model
+from ..errors import ModelFileError
+from .io import FORMAT as MODEL_FORMAT, as_device, model_from_contents, read_model_file, save_model, weights_sha256
 from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet, check_dropout
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
+MODEL_FILE_MAGIC = MODEL_FORMAT.encode()
 
 
 @dataclass(frozen=True)
@@ -201,19 +203,32 @@ def _data_digest(*tensors: torch.Tensor) -> str:
 
 
 def read_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:
-    """The checkpoint of the run in ``run_dir`` (its ``last.pt``: settings, data digest, weights,
-    optimizer and schedule states, history), or None if none is there. A caller that needs the
-    run's settings before resuming it reads the file once: :func:`run_config` and :func:`train`
-    (``checkpoint=``) both take what this returns.
+    """The checkpoint of the run in ``run_dir`` (its ``last.pt``, or that file itself: settings,
+    data digest, weights, optimizer and schedule states, history), or None if none is there. A
+    caller that needs the run's settings before resuming it reads the file once: :func:`run_config`
+    and :func:`train` (``checkpoint=``) both take what this returns. A model file (``best.pt``)
+    is a :class:`~hullpack.errors.ModelFileError` saying that :func:`load_model` reads it.
 
     >>> import tempfile
     >>> read_checkpoint(tempfile.mkdtemp()) is None
     True
     """
-    last = Path(run_dir) / "last.pt"
+    path = Path(run_dir)
+    last = path if path.is_file() else path / "last.pt"
     if not last.is_file():
         return None
-    return torch.load(last, map_location="cpu", weights_only=True)
+    with open(last, "rb") as f:
+        is_model_file = f.read(len(MODEL_FILE_MAGIC)) == MODEL_FILE_MAGIC
+    checkpoint, reason = None, "it is a model file"
+    if not is_model_file:
+        try:
+            checkpoint, reason = torch.load(last, map_location="cpu", weights_only=True), "it holds no training state"
+        except Exception as exc:  # torch raises many types for what is not one of its archives
+            reason = f"{type(exc).__name__}: {str(exc).strip().split('. ')[0][:120]}"
+    if not (isinstance(checkpoint, dict) and {"config", "model", "optimizer", "state"} <= checkpoint.keys()):
+        raise ModelFileError(f"{last} is not a training checkpoint of `hullpack train` ({reason}); a run folder's "
+                             "last.pt is one, and hullpack.elemnet.load_model reads model files such as best.pt")
+    return checkpoint
 
 
 def run_config(run_dir: str | os.PathLike | dict[str, Any]) -> TrainConfig | None:
@@ -232,6 +247,28 @@ def _config_of(checkpoint: dict) -> TrainConfig:
     return TrainConfig(**{k: tuple(v) if k == "dropout" else v for k, v in checkpoint["config"].items()})
 
 
+def _initial_weights(init, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The weights a fine-tuning run starts from, and what to record of them: ``init`` is a model
+    file, a run folder of ``hullpack train``, ``"default"`` (the shipped model) or an ElemNet.
+    ValueError when its architecture or drop rates are not the run's."""
+    from .pretrained import default_path, load_pretrained
+
+    if isinstance(init, ElemNet):
+        model, source = init, "an ElemNet given to hullpack.elemnet.train"
+    elif isinstance(init, str) and init == "default":
+        model, source = load_pretrained(), f"the shipped default model ({default_path().name})"
+    else:
+        model = model_from_contents(init, read_model_file(init))
+        source = os.fspath(init)
+    for name, have, want in (("architecture", model.architecture, cfg.architecture),
+                             ("dropout", tuple(model.dropout_rates), tuple(cfg.dropout))):
+        if have != want:
+            raise ValueError(f"init: {source} has {name} {have!r}, the run asks {want!r}; fine-tuning keeps the "
+                             f"model's {name}: leave {name} unset or give {have!r}")
+    state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+    return state, {"source": source, "sha256": weights_sha256(state)}
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -241,7 +278,7 @@ def _save_atomic(obj: Any, path: Path) -> None:
 def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, train_data=None,
           val_data=None, device: str | torch.device | None = None, num_threads: int | None = None,
           stop_after: int | None = None, data_source: str | None = None, checkpoint: dict[str, Any] | None = None,
-          **overrides) -> dict[str, Any]:
+          init: str | os.PathLike | ElemNet | None = None, **overrides) -> dict[str, Any]:
     """Train ElemNet, or resume the run in ``run_dir`` where one is there.
 
     ``run_dir`` receives ``last.pt`` (model, optimizer, schedule, RNG states, history; written
@@ -261,6 +298,15 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     Returns a summary dict (epochs done, best epoch, best val MAE, why it stopped, the per-epoch
     history, and ``model``: the final weights, in eval mode; the best-val weights are in
     ``run_dir/best.pt``).
+
+    ``init`` fine-tunes: the run starts from the weights of a model file, a run folder,
+    ``"default"`` (the shipped model, :func:`~hullpack.elemnet.load_pretrained`) or an ElemNet,
+    whose architecture and drop rates must be the run's (``best.pt``'s metadata names it, with
+    the sha256 of its float32 weights, as ``init``). Its val MAE before any training is
+    ``init_val_mae`` in the summary and counts as epoch 0: where no epoch beats it, ``best.pt``
+    holds the starting weights (``best_epoch`` 0). The targets are the model's own (formation
+    energies in eV/atom, no scaling), so nothing is renormalised. Resuming needs the same ``init``
+    or none.
 
     >>> import numpy as np, tempfile
     >>> rng = np.random.default_rng(0)
@@ -303,6 +349,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
 
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     model = ElemNet(cfg.architecture, cfg.dropout, n_inputs=x_tr.shape[1]).to(device)
+    init_state, init_id = _initial_weights(init, cfg) if init is not None else (None, None)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = LRSchedule(cfg, steps_per_epoch)
     state: dict[str, Any] = {"epoch": 0, "best_val_mae": math.inf, "best_epoch": 0, "history": [],
@@ -314,6 +361,12 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         data_source = ("OQMD train split (hullpack/data/oqmd), selected on val" if train_data is None
                        else "train_data given to hullpack.elemnet.train")
 
+    def best_metadata(epoch: int, val_mae: float) -> dict[str, Any]:
+        meta = {"epoch": epoch, "val_mae": val_mae, "config": asdict(cfg), "data": data_id, "trained_on": data_source}
+        if init_id is not None:
+            meta.update(init=init_id, init_val_mae=state.get("init_val_mae"))
+        return meta
+
     ck = checkpoint if checkpoint is not None else read_checkpoint(run_dir)
     # last.pt as this process last read or wrote it, and its 'stopped': why the run stops is recorded
     # in it without reading it back
@@ -323,6 +376,11 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         diff = old.resumable_with(cfg)
         # runs saved before the data digest existed are compared on their row counts
         same_data = all(data_id.get(k) == v for k, v in ck["data"].items())
+        if init_id is not None and ck.get("init", {}).get("sha256") != init_id["sha256"]:
+            had = ck.get("init", {}).get("source") or "no init (trained from scratch)"
+            raise ValueError(f"{run_dir} holds a run started from {had}, not from {init_id['source']}: resume it "
+                             "without init (its weights are in last.pt) or use a new run directory")
+        init_id = ck.get("init")
         if diff or not same_data:
             what = ", ".join(f"{k}: run has {getattr(old, k)!r}, asked {getattr(cfg, k)!r}" for k in diff)
             if not same_data:
@@ -341,8 +399,17 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
         log.info("resuming %s after epoch %d (best val MAE %.4f at epoch %d)", run_dir,
                  state["epoch"], state["best_val_mae"], state["best_epoch"])
-    elif rank == 0:
-        metrics_path.write_text("")
+    else:
+        if init_state is not None:
+            model.load_state_dict(init_state)
+            state["init_val_mae"] = evaluate_mae(model, x_va, y_va)
+            # the starting weights are epoch 0: fine-tuning keeps them unless an epoch does better
+            state["best_val_mae"] = state["init_val_mae"]
+            log.info("fine-tuning %s: val MAE %.4f before training", init_id["source"], state["init_val_mae"])
+            if rank == 0:
+                save_model(model, best_path, metadata=best_metadata(0, state["init_val_mae"]))
+        if rank == 0:
+            metrics_path.write_text("")
 
     net = model
     if world > 1:
@@ -358,7 +425,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         if epoch >= cfg.epochs:
             stopped = "epochs"
             break
-        if epoch - state["best_epoch"] >= cfg.patience and state["best_epoch"] > 0:
+        if epoch - state["best_epoch"] >= cfg.patience and (state["best_epoch"] > 0 or init_id is not None):
             stopped = "early_stopping"
             break
         if stop_after is not None and done_here >= stop_after:
@@ -418,12 +485,12 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         done_here += 1
         if rank == 0:
             if improved:
-                save_model(model, best_path, metadata={
-                    "epoch": epoch, "val_mae": val_mae, "config": asdict(cfg), "data": data_id,
-                    "trained_on": data_source})
+                save_model(model, best_path, metadata=best_metadata(epoch, val_mae))
             saved = {"version": CHECKPOINT_VERSION, "config": asdict(cfg), "data": data_id,
                      "data_source": data_source, "model": model.state_dict(), "optimizer": opt.state_dict(),
                      "schedule": schedule.state_dict(), "state": state, "rng": {"torch": torch.get_rng_state()}}
+            if init_id is not None:
+                saved["init"] = init_id
             saved_stopped = state["stopped"]
             _save_atomic(saved, last)
             with open(metrics_path, "a") as f:
@@ -440,4 +507,5 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         dist.barrier()
     return {"run_dir": str(run_dir), "epochs_done": state["epoch"], "best_epoch": state["best_epoch"],
             "best_val_mae": state["best_val_mae"], "stopped": stopped or "stop_after",
-            "bf16": bf16, "history": state["history"], "model": model.eval()}
+            "init_val_mae": state.get("init_val_mae"), "bf16": bf16, "history": state["history"],
+            "model": model.eval()}

@@ -925,6 +925,23 @@ def test_memory_model_probe_on_cpu_predicts_unseen_batches():
     assert all(model.predict(s[b].sum(0), len(b)) <= budget * (1 + 1e-9) for b in sampler)
 
 
+@needs_pyg
+def test_a_memory_model_fitted_on_other_fields_than_the_samplers_read_says_to_pass_them():
+    ds = Graphs(make_graphs(40, seed=3))
+    net = _TinyGNN()
+
+    def step(batch):
+        net.zero_grad()
+        net(batch).backward()
+
+    model = MemoryModel.probe(step, ds, fields=("num_nodes",), batch_sizes=(1, 4, 16), measure="saved_tensors")
+    with pytest.raises(InvalidSizesError, match=r"sizes have 2 column\(s\) but the cost model has 1 weight.*"
+                                                r"\('num_nodes', 'num_edges'\) unless fields= says otherwise"):
+        BalancedBatchSampler(ds, 8, cost=model)
+    sampler = BalancedBatchSampler(ds, 8, cost=model, fields=("num_nodes",))
+    assert sorted(i for b in sampler for i in b) == list(range(40))
+
+
 def test_memory_model_refuses_probes_that_measure_no_growth():
     # A step measured where it does not run (the model on the CPU while measure="cuda" watches the
     # GPU, or no gradients with "saved_tensors") measures the same peak for every batch; the fit

@@ -68,7 +68,8 @@ class LinearCost:
         if s.shape[1] != self.k:
             raise InvalidSizesError(
                 f"sizes have {s.shape[1]} column(s) but the cost model has {self.k} weight(s); "
-                "give one weight per size column"
+                "give one weight per size column (sizes read from a dataset have one column per field, "
+                f"{DEFAULT_FIELDS} unless fields= says otherwise: pass the fields the model was fitted on)"
             )
         return s
 

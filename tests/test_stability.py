@@ -398,7 +398,14 @@ def test_cli_model_and_compare(tmp_path, capsys):
     assert "ElemNet predictions (default, as FILE has no energy column); elements at 0 eV/atom" in capsys.readouterr().out
     pd.DataFrame({"formula": FORMULAS, "energy": ENERGIES}).to_csv(tmp_path / "e.csv", index=False)
     assert cli(tmp_path / "e.csv", "--out", tmp_path / "p", "--compare", "--model", "default") == 0
-    assert "stable class: precision" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "stable class: precision" in out
+    # what the numbers compare is said first: the file, its DFT column, the model, the hulls
+    assert out.startswith(f"hullpack stability --compare: the compounds of {tmp_path / 'e.csv'}\n"
+                          "DFT energies: column 'energy'; model energies: ElemNet predictions (default) of the "
+                          "compounds, elements keeping their DFT energies")
+    assert "\nagainst: each other\n" in out
+    assert (tmp_path / "p" / "summary.txt").read_text().startswith("hullpack stability --compare")
     assert (tmp_path / "p" / "metrics.csv").is_file() and (tmp_path / "p" / "protocol.parquet").is_file()
     assert cli(tmp_path / "f.csv", "--model", "none", "--out", tmp_path / "x") == 2
     assert "has no energy column" in capsys.readouterr().err

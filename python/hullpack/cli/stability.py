@@ -323,7 +323,12 @@ def run(args: argparse.Namespace) -> int:
                      + _model_error(model))
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
-        text, table = result.summary(), None
+        # what was compared with what, before the protocol's numbers
+        text = "\n".join([f"hullpack stability --compare: the compounds of {source}",
+                          f"DFT energies: column '{e_col}'; model energies: ElemNet predictions ({model_spec}) of the "
+                          f"compounds, elements keeping their DFT energies{_model_error(model)}",
+                          f"against: {against if reference is not None else 'each other'}", result.summary()])
+        table = None
     else:
         energies, unpredictable = e_col, {}
         if model is not None:

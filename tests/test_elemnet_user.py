@@ -61,6 +61,11 @@ def test_a_lowercase_formula_is_told_that_symbols_start_with_a_capital():
     assert "start with a capital letter" in reason("fe2o3")
 
 
+def test_a_fraction_amount_is_told_to_be_written_as_a_decimal():
+    assert "amounts are decimal numbers ('Mg0.5O0.5'), not fractions" in reason("Mg1/2O1/2")
+    assert "decimal numbers" in reason("LiCo1/3Ni1/3Mn1/3O2")
+
+
 def test_hydrate_predictions_match_the_bracketed_form():
     pytest.importorskip("pymatgen")
     e = load_pretrained().predict(["CuSO4·5H2O", "CuSO4(H2O)5"])
@@ -453,6 +458,9 @@ def test_cli_train_init_takes_the_model_s_architecture_and_names_a_conflicting_o
                        "--epochs", "1")
     assert rc == 0, err
     assert run_config(tmp_path / "run").architecture == "8x1-1" and json.loads(out)["init_val_mae"] > 0
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), *data, "--init", str(tmp_path / "start.pt"),
+                       "--epochs", "2")  # the same command again, after Ctrl-C, with more epochs: resumes
+    assert rc == 0 and json.loads(out)["epochs_done"] == 2, err
     rc, _, err = cli(capsys, "train", str(tmp_path / "new"), *data, "--init", str(tmp_path / "start.pt"),
                      "--architecture", "32x1-1")
     assert rc == 2 and "its architecture is '8x1-1', --architecture asks '32x1-1'" in err

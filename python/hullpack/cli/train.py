@@ -21,7 +21,8 @@ DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val,
                "file for hullpack predict --model and hullpack explain --model), last.pt (the checkpoint a "
                "resumed run starts from; not a model file) and metrics.jsonl (one JSON line per epoch). "
                "Run it again on RUN_DIR to resume: settings not given are the run's own; --epochs and "
-               "--patience may be raised. Under torchrun it trains with DDP. Defaults are those of "
+               "--patience may be raised. --init MODEL (--init default: the shipped model) fine-tunes a trained "
+               "model on --data instead of starting from random weights. Under torchrun it trains with DDP. Defaults are those of "
                "hullpack.elemnet.TrainConfig.")
 
 

@@ -132,6 +132,8 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
         raise ValueError(why)
     if not s[0].isupper() and s[0].isalpha():
         raise ValueError("cannot parse formula: element symbols start with a capital letter ('Fe2O3', not 'fe2o3')")
+    if re.search(r"\d/\d", s):  # Mg1/2O1/2
+        raise ValueError("cannot parse formula: amounts are decimal numbers ('Mg0.5O0.5'), not fractions ('Mg1/2O1/2')")
     raise ValueError("cannot parse formula: expected element symbols with optional amounts, e.g. 'Fe2O3'")
 
 

@@ -369,7 +369,8 @@ def test_a_jarvis_export_with_lists_and_na_in_one_column_is_written_to_parquet(t
         r["atoms"] = {"elements": [r["formula"]], "coords": [[0.0, 0.0, 0.0]]}
     (tmp_path / "j.json").write_text(json.dumps(records))
     assert main(["-q", "stability", str(tmp_path / "j.json"), "--out", str(tmp_path / "o")]) == 0
-    assert "stability.parquet: column 'elastic_tensor' written as text (JSON)" in capsys.readouterr().out
+    assert ("stability.parquet: column 'elastic_tensor' written as text (lists and mappings as JSON): Parquet cannot "
+            "hold it as it is") in capsys.readouterr().out
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
     assert t.elastic_tensor.tolist()[1:4] == ["na", "[[1.0, 2.0], [2.0, 1.0]]", "na"]
     assert t.jid.tolist() == JARVIS.jid.tolist() and t.stable.tolist()[:3] == [True, True, True]
@@ -407,3 +408,24 @@ def test_the_summary_counts_one_chemical_space_as_one(tmp_path, capsys):
     assert main(["-q", "stability", str(tmp_path / "c.csv"), "--reference", str(tmp_path / "ref.csv"),
                  "--out", str(tmp_path / "o")]) == 0
     assert "ref.csv: 2 compounds in 1 chemical space (each composition alone)" in capsys.readouterr().out
+
+
+def test_materials_project_documents_saved_with_monty_are_read_and_written(tmp_path, capsys):
+    """mp_api's documents saved with monty (dumpfn, MontyEncoder): each composition carries monty's
+    '@module' and '@class', which made every row bad ("amount of @module is ..."), and a structure's
+    empty 'properties' made the Parquet output fail after the results were computed."""
+    pytest.importorskip("pyarrow")
+    from hullpack.cli import main
+
+    structure = {"@module": "pymatgen.core.structure", "@class": "Structure", "properties": {},
+                 "sites": [{"species": [{"element": "Fe", "occu": 1}], "abc": [0.0, 0.0, 0.0], "properties": {}}]}
+    docs = [{"material_id": f"mp-{i}", "formula_pretty": f, "formation_energy_per_atom": e, "structure": structure,
+             "composition": {**a, "@module": "pymatgen.core.composition", "@class": "Composition"}}
+            for i, (f, e, a) in enumerate(zip(FORMULAS, FORMATION, AMOUNTS))]
+    (tmp_path / "docs.json").write_text(json.dumps({"data": docs}))
+    assert composition_cell(docs[2]["composition"]) == {"Fe": 4.0, "O": 6.0}
+    assert main(["-q", "stability", str(tmp_path / "docs.json"), "--out", str(tmp_path / "o")]) == 0
+    assert "column 'structure' written as text" in capsys.readouterr().out
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
+    assert t.problem.isna().all() and t.formula.tolist() == FORMULAS
+    assert t.input[2] == "{'Fe': 4.0, 'O': 6.0}" and json.loads(t.structure[0])["@class"] == "Structure"

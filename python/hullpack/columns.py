@@ -145,7 +145,8 @@ def composition_cell(cell, *, keep_bad: bool = False):
     """A cell of a composition column as the featurizer reads it: an ``{element: amount}`` mapping,
     also written as text (``"{'Fe': 2.0, 'O': 3.0}"``, a Materials Project ``composition`` saved to
     CSV), as a dict without the elements whose amount is None (a Parquet file lists every element of
-    its column in each row's mapping, None where the row has none); anything else as it is.
+    its column in each row's mapping, None where the row has none) and without monty's ``@module``
+    and ``@class`` (a Composition saved by monty); anything else as it is.
     ValueError for text in braces that is no such mapping (``keep_bad``: that text as it is, for the
     featurizer to name).
 
@@ -160,7 +161,7 @@ def composition_cell(cell, *, keep_bad: bool = False):
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             value = None
         if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if v is not None}
+            value = _amounts(value)
         if not isinstance(value, dict) or not value or not all(
                 isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
                 for k, v in value.items()):
@@ -170,8 +171,14 @@ def composition_cell(cell, *, keep_bad: bool = False):
                              "{'Fe': 2.0, 'O': 3.0}")
         return value
     if isinstance(cell, dict):
-        return {k: v for k, v in cell.items() if v is not None}
+        return _amounts(cell)
     return cell
+
+
+def _amounts(mapping: dict) -> dict:
+    """An ``{element: amount}`` mapping without the elements at None, nor monty's ``@module`` and
+    ``@class`` (a pymatgen Composition saved with monty's ``MontyEncoder`` or ``dumpfn``)."""
+    return {k: v for k, v in mapping.items() if v is not None and not (isinstance(k, str) and k.startswith("@"))}
 
 
 def read_table(path, *, text: bool = False):

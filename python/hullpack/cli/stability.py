@@ -227,39 +227,49 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     return lines
 
 
-def _parquet_ready(table):
-    """``table`` with the columns Parquet cannot hold as they are (a JARVIS-DFT column of lists with
-    ``na`` among them) as text, JSON for lists and mappings; and their names."""
-    import json
+_ARROW_ERRORS = ("ArrowInvalid", "ArrowTypeError", "ArrowNotImplementedError")
+
+
+def _parquet_refuses(column) -> bool:
+    """Whether Parquet cannot hold ``column`` (a Series) as it is: cells of different kinds (a
+    JARVIS-DFT column of lists with ``na`` among them), or mappings it cannot store (a pymatgen
+    structure's empty ``properties``)."""
+    import io
 
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    refused = []
-    for c in table.columns:
-        if table[c].dtype.kind == "O":
-            try:
-                pa.array(table[c], from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                refused.append(c)
-    if not refused:
-        return table, []
-    def cell(v):  # missing stays missing, text stays text
-        if v is None or isinstance(v, str) or (isinstance(v, float) and v != v):
-            return None if isinstance(v, float) else v
-        return json.dumps(v, default=str)
+    try:
+        pq.write_table(pa.table({"c": pa.array(column, from_pandas=True)}), io.BytesIO())
+    except tuple(getattr(pa, e) for e in _ARROW_ERRORS):
+        return True
+    return False
 
-    text = {c: table[c].map(cell) for c in refused}
-    return table.assign(**text), [str(c) for c in refused]
+
+def _as_text(value):
+    """A cell as text: lists and mappings as JSON; missing stays missing, text stays text."""
+    import json
+
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value != value:
+        return None
+    return json.dumps(value, default=str)
 
 
 def _write(table, out: Path, fmt: str, name: str) -> list[Path]:
     files = []
     if fmt in ("parquet", "both"):
-        ready, as_text = _parquet_ready(table)
-        if as_text:
-            print(f"{name}.parquet: column{'s' if len(as_text) > 1 else ''} {', '.join(map(repr, as_text))} written "
-                  "as text (JSON), as Parquet cannot hold cells of different kinds (lists and text) in one column")
-        ready.to_parquet(out / f"{name}.parquet")
+        import pyarrow as pa
+
+        try:
+            table.to_parquet(out / f"{name}.parquet")
+        except tuple(getattr(pa, e) for e in _ARROW_ERRORS):  # an input column Parquet cannot hold: as text
+            refused = [c for c in table.columns if table[c].dtype.kind == "O" and _parquet_refuses(table[c])]
+            print(f"{name}.parquet: column{'s' if len(refused) > 1 else ''} {', '.join(repr(str(c)) for c in refused)} "
+                  "written as text (lists and mappings as JSON): Parquet cannot hold "
+                  f"{'them' if len(refused) > 1 else 'it'} as it is")
+            table.assign(**{c: table[c].map(_as_text) for c in refused}).to_parquet(out / f"{name}.parquet")
         files.append(out / f"{name}.parquet")
     if fmt in ("csv", "both"):
         table.to_csv(out / f"{name}.csv", index=False)  # the rows are FILE's, in its order: no index column

@@ -161,3 +161,35 @@ def test_cli_bad_outputs_stop_before_any_work(make, argv, message, tmp_path, cap
     rc, out, err = run(capsys, "--elements", "Fe Ni O", "--out", str(out_dir), *argv)
     assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
     assert out_dir.is_file() or not out_dir.exists()
+
+
+# ------------------------------------------------------------------------------ group-pair heatmaps
+def test_group_agreement_counts_the_systems_with_compounds_as_the_summary_does(tmp_path):
+    """Two empty stable sets agree; the summary's figure leaves such systems out, and so do the
+    group table's agree_with_compounds and the heatmap groups_agree.png: a pair of groups whose
+    only agreeing system has no compound on either side is not drawn as agreeing."""
+    import matplotlib.image
+    import numpy as np
+
+    from hullpack.screening.dft import by_group_pair, plot_group_heatmaps
+
+    counts = dict(tp_pred=[0, 0, 1], tp_dft=[0, 0, 1], stab_tp=[0, 0, 1], stab_fp=[0, 1, 0], stab_fn=[0, 1, 0],
+                  mae_dft_hull=[np.nan, 0.05, 0.9])
+    systems = pd.DataFrame({"A": ["Li", "Na", "Li"], "B": ["K", "Rb", "F"], "n_stable": [0, 1, 1],
+                            "n_dft_stable": [0, 1, 1], "agree": [True, False, True], **counts})
+    g = by_group_pair(systems).set_index(["group_lo", "group_hi"])
+    assert g.loc[(1, 1), "agree"] == 0.5 and g.loc[(1, 1), "agree_with_compounds"] == 0.0   # Li-K: both empty
+    assert g.loc[(1, 17), "agree_with_compounds"] == 1.0
+    paths = plot_group_heatmaps(g.reset_index(), tmp_path)
+    assert [p.name for p in paths] == ["groups_stab_f1.png", "groups_precision.png", "groups_recall.png",
+                                       "groups_mae_dft_hull.png", "groups_agree.png"]
+    # ratios on one 0..1 scale whatever their values, so that two screens' figures compare; the
+    # MAE's scale ends at the 95th percentile of its cells: one cell of 0.7 eV/atom leaves the rest
+    # their colours
+    from hullpack.screening.dft import heatmap_scale
+
+    assert heatmap_scale("agree_with_compounds", g["agree_with_compounds"].to_numpy()) == (1.0, "neither")
+    assert heatmap_scale("stab_f1", np.array([0.4, 0.75])) == (1.0, "neither")
+    top, extend = heatmap_scale("mae_dft_hull", np.r_[np.linspace(0.01, 0.1, 40), 0.7])
+    assert 0.09 < top < 0.11 and extend == "max"
+    assert heatmap_scale("mae_dft_hull", np.array([0.02, 0.02])) == (0.02, "neither")

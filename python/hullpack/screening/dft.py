@@ -416,7 +416,9 @@ def match_compositions(ps: np.ndarray, pf: np.ndarray, ds: np.ndarray, df_: np.n
 
 def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:
     """Sum a screen's DFT counts over unordered group pairs ``(group_lo, group_hi)``: systems,
-    precision, recall, stability F1, mean MAE at the DFT hull compositions, agreement rate.
+    precision, recall, stability F1, mean MAE at the DFT hull compositions, agreement rate over
+    all systems (``agree``: two empty stable sets agree) and over the systems with a predicted or
+    DFT stable compound (``agree_with_compounds``, NaN where there is none; the summary's figure).
 
     ``systems`` needs the columns ``A``, ``B`` (symbols) and those of :func:`compare_block`; a
     ternary screen (column ``C`` too) counts each system under each of its three element pairs, a
@@ -434,11 +436,14 @@ def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:
     df = systems.assign(group_lo=np.minimum(ga, gb), group_hi=np.maximum(ga, gb),
                         n_pred_stable=systems["n_stable"])
     df = df[df["tp_pred"].notna()]
+    either = (df["n_stable"] > 0) | (df["n_dft_stable"] > 0)
+    df = df.assign(agree_with_compounds=df["agree"].astype("Float64").where(either))
     agg = df.groupby(["group_lo", "group_hi"]).agg(
         n_systems=("A", "size"), n_pred_stable=("n_pred_stable", "sum"), n_dft_stable=("n_dft_stable", "sum"),
         tp_pred=("tp_pred", "sum"), tp_dft=("tp_dft", "sum"), stab_tp=("stab_tp", "sum"),
         stab_fp=("stab_fp", "sum"), stab_fn=("stab_fn", "sum"), mae_dft_hull=("mae_dft_hull", "mean"),
-        agree=("agree", "mean"))
+        agree=("agree", "mean"), agree_with_compounds=("agree_with_compounds", "mean"))
+    agg["agree_with_compounds"] = agg["agree_with_compounds"].astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         agg["precision"] = np.where(agg["n_pred_stable"] > 0, agg["tp_pred"] / agg["n_pred_stable"], np.nan)
         agg["recall"] = np.where(agg["n_dft_stable"] > 0, agg["tp_dft"] / agg["n_dft_stable"], np.nan)
@@ -446,10 +451,43 @@ def by_group_pair(systems: pd.DataFrame) -> pd.DataFrame:
     return agg.reset_index()
 
 
-def plot_group_heatmaps(groups: pd.DataFrame, out_dir, *, metrics=("stab_f1", "precision", "recall", "mae_dft_hull",
-                                                                  "agree")) -> list[Path]:
-    """One 18x18 group-pair heatmap (PNG) per metric of :func:`by_group_pair` into ``out_dir``;
-    returns the paths."""
+#: the group-pair heatmaps: metric of :func:`by_group_pair` -> (file stem, title); ratios run
+#: over a fixed 0..1 scale, so that figures of different screens compare
+GROUP_HEATMAPS = {
+    "stab_f1": ("stab_f1", "stability F1 of the known compounds"),
+    "precision": ("precision", "stable-compound precision"),
+    "recall": ("recall", "stable-compound recall"),
+    "mae_dft_hull": ("mae_dft_hull", "MAE at DFT hull compositions (eV/atom)"),
+    "agree_with_compounds": ("agree", "share of systems with a predicted or DFT stable compound\n"
+                                      "whose stable sets agree"),
+}
+
+
+def heatmap_scale(metric: str, values: np.ndarray) -> tuple[float, str]:
+    """The top of a group-pair heatmap's colour scale (its bottom is 0) and matplotlib's
+    ``extend`` for its colour bar: 1 for the ratios, whatever the values; for the MAE the 95th
+    percentile of the cells, with an arrow ("max") where some lie above it.
+
+    >>> heatmap_scale("stab_f1", np.array([0.4, 0.75, np.nan]))
+    (1.0, 'neither')
+    >>> top, extend = heatmap_scale("mae_dft_hull", np.r_[np.full(19, 0.02), 0.7])
+    >>> round(top, 3), extend
+    (0.054, 'max')
+    """
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if metric != "mae_dft_hull":
+        return 1.0, "neither"
+    top = float(np.percentile(finite, 95)) if finite.size else 0.0
+    top = top if top > 0 else max(float(finite.max()) if finite.size else 0.0, 1.0)
+    return top, "max" if finite.size and finite.max() > top else "neither"
+
+
+def plot_group_heatmaps(groups: pd.DataFrame, out_dir, *, metrics=tuple(GROUP_HEATMAPS)) -> list[Path]:
+    """One 18x18 group-pair heatmap (PNG) per metric of :func:`by_group_pair` into ``out_dir``
+    (``groups_<stem>.png``, :data:`GROUP_HEATMAPS`), each cell's value written in it; ratios on a
+    0..1 scale, the MAE from 0 to its 95th percentile over the cells (the colour bar's arrow
+    marks the cells above); returns the paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -458,26 +496,30 @@ def plot_group_heatmaps(groups: pd.DataFrame, out_dir, *, metrics=("stab_f1", "p
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    titles = {"stab_f1": "stability F1", "precision": "stable-compound precision", "recall":
-              "stable-compound recall", "mae_dft_hull": "MAE at DFT hull compositions (eV/atom)",
-              "agree": "fraction of systems whose stable sets agree"}
     for m in metrics:
+        stem, title = GROUP_HEATMAPS.get(m, (m, m))
         mat = np.full((18, 18), np.nan)
         for lo, hi, v in zip(groups["group_lo"], groups["group_hi"], groups[m]):
             mat[lo - 1, hi - 1] = mat[hi - 1, lo - 1] = v
-        fig, ax = plt.subplots(figsize=(7, 6))
-        im = ax.imshow(mat, origin="lower", cmap="viridis_r" if m == "mae_dft_hull" else "viridis",
-                       extent=(0.5, 18.5, 0.5, 18.5))
+        vmax, extend = heatmap_scale(m, mat)
+        fig, ax = plt.subplots(figsize=(8, 7))
+        im = ax.imshow(mat, origin="lower", extent=(0.5, 18.5, 0.5, 18.5), vmin=0.0, vmax=vmax,
+                       cmap="viridis_r" if m == "mae_dft_hull" else "viridis")
+        cmap, norm = im.get_cmap(), im.norm
+        for i, j in zip(*np.nonzero(np.isfinite(mat))):
+            rgb = cmap(norm(mat[i, j]))[:3]
+            dark = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 0.5
+            ax.text(j + 1, i + 1, f"{mat[i, j]:.2f}",
+                    ha="center", va="center", fontsize=5, color="white" if dark else "black")
         ax.set_xticks(range(1, 19))
         ax.set_yticks(range(1, 19))
         ax.set_xlabel("group")
         ax.set_ylabel("group")
-        ax.set_title(titles.get(m, m))
-        fig.colorbar(im, ax=ax)
+        ax.set_title(title + "\n(blank: no system with a value)", fontsize=10)
+        fig.colorbar(im, ax=ax, extend=extend)
         fig.tight_layout()
-        path = out_dir / f"groups_{m}.png"
-        fig.savefig(path, dpi=110)
+        path = out_dir / f"groups_{stem}.png"
+        fig.savefig(path, dpi=130)
         plt.close(fig)
         paths.append(path)
     return paths
-

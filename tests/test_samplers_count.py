@@ -8,7 +8,7 @@ import torch
 
 from hullpack.errors import InvalidSizesError
 from hullpack.samplers import (BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler,
-                               as_sizes)
+                               as_sizes, graph_sizes)
 
 EPOCHS = range(21)
 
@@ -196,12 +196,25 @@ def test_drop_last_bound_is_for_the_items_kept():
     (np.array(5.0), "single number"),
     (torch.arange(1, 41).to_sparse(), "layout"),
     (torch.empty(3, device="meta"), "meta"),
+    # columns held in a dict (a Hugging Face dataset's ds[:], say): a bare KeyError 0 before
+    ({"num_nodes": [3, 4], "num_edges": [6, 8]}, r"got a dict \(keys 'num_nodes', 'num_edges'\).*column_stack"),
+    ((n for n in [3, 4, 5]), r"got a generator, not an array of sizes; pass list\(...\) of it"),
+    ({3, 4, 5}, "got a set, not an array of sizes"),
+    ("3 4 5", "got a str, not an array of sizes"),
 ])
 def test_sizes_that_are_not_sizes_are_refused(bad, match):
     with pytest.raises(InvalidSizesError, match=match):
         PackedBatchSampler(bad, 100.0)
     with pytest.raises(InvalidSizesError, match=match):
         BalancedBatchSampler(bad, 2)
+
+
+def test_graphs_held_as_dicts_are_read_by_key():
+    rows = [{"num_nodes": 3, "num_edges": 6}, {"num_nodes": 5, "num_edges": 12}, {"num_nodes": 4}]
+    assert graph_sizes(rows[:2]).tolist() == [[3.0, 6.0], [5.0, 12.0]]
+    assert PackedBatchSampler(rows, 20.0, fields=("num_nodes",)).sizes.tolist() == [[3.0], [5.0], [4.0]]
+    with pytest.raises(InvalidSizesError, match=r"dataset\[2\] has no size 'num_edges'"):
+        graph_sizes(rows)
 
 
 def test_sizes_that_are_sizes_are_read():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -51,14 +52,22 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     """
     if hasattr(sizes, "detach") and hasattr(sizes, "cpu"):  # a torch tensor
         sizes = _tensor_values(sizes, name)
+    if isinstance(sizes, Mapping):  # numpy reads a dict as one object; its values are columns or items
+        keys = ", ".join(repr(k) for k in list(sizes)[:4]) + (", ..." if len(sizes) > 4 else "")
+        raise InvalidSizesError(
+            f"{name}: got a {type(sizes).__name__} (keys {keys}), not an array of sizes; pass its columns as "
+            "one (n, k) array, np.column_stack([d['num_nodes'], d['num_edges']]) or pandas.DataFrame(d), or "
+            "its values in item order")
     try:
         raw = np.asarray(sizes)
     except (ValueError, TypeError) as exc:
         raise InvalidSizesError(f"{name}: cannot be read as a numeric array ({exc})") from None
     if raw.ndim == 0:  # a number is not a dataset (numbers inside a list are fine)
+        what = (f"a single number ({raw.item()!r}), not one size per item" if raw.dtype.kind in "biufc" else
+                f"a {type(sizes).__name__}, not an array of sizes")
+        once = "list(...) of it (an iterator is read once), " if isinstance(sizes, Iterator) else ""
         raise InvalidSizesError(
-            f"{name}: got a single number ({raw.item()!r}), not one size per item; pass a 1-D array of item "
-            "sizes, an (n, k) array, or a PyG dataset")
+            f"{name}: got {what}; pass {once}a 1-D array of item sizes, an (n, k) array, or a PyG dataset")
     if raw.dtype.kind == "b":
         raise InvalidSizesError(
             f"{name}: got an array of dtype {raw.dtype} (True/False), not sizes; pass numbers (a mask "
@@ -166,7 +175,7 @@ def is_dataset(obj: Any) -> bool:
     >>> is_dataset([1.0, 2.0]), is_dataset(np.ones(3)), is_dataset(pd.Series([3, 5])), is_dataset(range(1, 9))
     (False, False, False, False)
     """
-    if _array_like(obj) or isinstance(obj, range):
+    if _array_like(obj) or isinstance(obj, (range, str, bytes, Mapping)):  # Mappings: refused as sizes
         return False
     if isinstance(obj, (list, tuple)):
         scalar_or_row = (numbers.Number, str, bytes, list, tuple)
@@ -213,11 +222,12 @@ def graph_sizes(dataset: Any, fields: Sequence[Field] = DEFAULT_FIELDS, *,
     for i in bar:
         item = dataset[i]
         for j, field in enumerate(fields):
-            value = field(item) if callable(field) else getattr(item, field, None)
+            value = field(item) if callable(field) else (
+                item.get(field) if isinstance(item, Mapping) else getattr(item, field, None))
             if value is None:
                 name = getattr(field, "__name__", field)
                 raise InvalidSizesError(
-                    f"dataset[{i}] has no size {name!r} (got None); give graphs that attribute "
+                    f"dataset[{i}] has no size {name!r} (got None); give graphs that attribute (or key) "
                     f"(e.g. set data.num_nodes), choose other fields, or pass sizes as an array"
                 )
             try:

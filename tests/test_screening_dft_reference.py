@@ -60,6 +60,10 @@ def test_your_compounds_are_what_the_screen_compares_tabulates_and_draws(model, 
     fig = r.plot_system("Fe-O", tmp_path / "Fe-O.png")
     assert fig.axes[0].get_title() == "Fe-O: predicted vs DFT (MP) convex hull"
     assert "MP compounds" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    # the known stable compounds no predicted one matches are named on the plot, in the DFT's red
+    mp = t[t["source"] == "MP"]
+    named_red = {a.get_text() for a in fig.axes[0].texts if a.get_color() == "C3"}
+    assert (~mp["matched"]).any() and named_red == set(mp.loc[~mp["matched"], "formula"])
     merged = ScreenResult.concat([tiny(model, compare_dft=known, shard=f"{i}/2") for i in range(2)])
     assert merged.dft is known and merged.config["dft"] == "MP"
     pd.testing.assert_frame_equal(merged.systems, r.systems)

@@ -58,7 +58,8 @@ _LABEL_OFFSETS = [(0, -11), (0, 6), (7, -3), (-7, -3), (9, -13), (-9, -13), (9, 
 
 
 def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
-    """Annotate the points ``(x, y)`` with ``labels``, each at the first offset of a fixed list
+    """Annotate the points ``(x, y)`` with ``labels`` (``color``: one colour, or one per label),
+    each at the first offset of a fixed list
     around its point where its text box overlaps no label placed before and no labelled point
     (else where it overlaps least), on a pale box that keeps it readable over lines, with a thin
     line back to the point when it sits farther out. Text boxes are estimated from the font size;
@@ -76,7 +77,8 @@ def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
         return sum(max(0.0, min(box[2], o[2]) - max(box[0], o[0])) * max(0.0, min(box[3], o[3]) - max(box[1], o[1]))
                    for o in others)
 
-    for (ax_, ay), label in sorted(zip(anchors.tolist(), labels), key=lambda t: (t[0][0], t[0][1])):
+    colors = [color] * len(labels) if isinstance(color, str) else list(color)
+    for (ax_, ay), label, color in sorted(zip(anchors.tolist(), labels, colors), key=lambda t: (t[0][0], t[0][1])):
         w, h = 0.6 * px * len(label), 1.2 * px
         best = None
         for dx, dy in _LABEL_OFFSETS:

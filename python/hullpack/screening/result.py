@@ -61,6 +61,19 @@ def _metric(value: float) -> str:
     return f"{value:.3f}" if np.isfinite(value) else "undefined"
 
 
+def _known_formulas(els: np.ndarray, fractions: np.ndarray) -> list[str]:
+    """The formulas of known compounds given as fractions over ``els`` (small whole numbers of
+    atoms: 0.4, 0.6 -> Fe2O3)."""
+    from fractions import Fraction
+
+    out = []
+    for f in fractions:
+        fr = [Fraction(float(v)).limit_denominator(1000) for v in f]
+        den = math.lcm(*(x.denominator for x in fr))
+        out.append(formula_of(els, [int(x * den) for x in fr]))
+    return out
+
+
 @dataclass
 class ScreenResult:
     """Tables of a screen (see :func:`hullpack.screening.screen`).
@@ -394,8 +407,6 @@ class ScreenResult:
         (eV/atom), ``depth`` (below the hull of the other points of the same source) and
         ``matched`` (a compound of the other source lies within ``match_tol`` in every fraction).
         """
-        from fractions import Fraction
-
         from ..hull import hull_batch
         from .dft import match_compositions
         from .hulls import HULL_TOL
@@ -414,11 +425,7 @@ class ScreenResult:
         tol = float(self.config.get("match_tol", 0.0))
         mp, md = match_compositions(np.zeros(len(pf), np.int64), pf, np.zeros(len(df_), np.int64), df_, 1, tol)
 
-        def amounts(f):  # a known compound's fractions as small whole numbers, for its formula
-            fr = [Fraction(float(v)).limit_denominator(1000) for v in f]
-            den = math.lcm(*(x.denominator for x in fr))
-            return [int(x * den) for x in fr]
-        d_formulas = [formula_of(els, amounts(f)) for f in df_]
+        d_formulas = _known_formulas(els, df_)
         parts = []
         for source, f, e, depth, form, matched in (
                 ("model", pf, one["e"][stable], one["depth"][stable], list(one["labels"]), mp),
@@ -432,9 +439,10 @@ class ScreenResult:
 
     def plot_system(self, name: str, path=None):
         """Draw one system ("Fe-O", any order of the symbols): the model's points on this screen's
-        grid, the predicted hull with its stable compounds (at least ``min_depth`` deep) labelled by
-        formula, the known DFT compounds (those the screen compared with, else the shipped OQMD
-        set) and their hull; a line plot for a binary (the fraction of
+        grid, the predicted hull and its vertices, the stable compounds among them (at least
+        ``min_depth`` deep) labelled by formula, the known DFT compounds (those the screen compared
+        with, else the shipped OQMD set) and their hull, whose stable compounds that no predicted one
+        matches are labelled too (in red); a line plot for a binary (the fraction of
         the alphabetically second element across: "fraction of O in Fe-O"), a composition triangle
         for a ternary. Saves to ``path`` (PNG) when given; returns the figure. Quaternaries are not
         drawn (:class:`~hullpack.errors.ScreeningError`): :meth:`system_table` lists them.
@@ -465,6 +473,7 @@ class ScreenResult:
             hv = np.r_[0.0, x[h.is_vertex], 1.0], np.r_[0.0, e[h.is_vertex], 0.0]
             o = np.argsort(hv[0])
             ax.plot(hv[0][o], hv[1][o], "-", color="C0", label="predicted hull")
+            ax.plot(x[h.is_vertex], e[h.is_vertex], "o", color="C0", ms=3, mfc="none", label="predicted hull vertices")
             ax.plot(x[stable], e[stable], "o", color="C0", ms=5, label="predicted stable")
             named = x[stable], e[stable]
             if len(ed):
@@ -473,6 +482,7 @@ class ScreenResult:
                 dv = np.r_[0.0, xd[hd.is_vertex], 1.0], np.r_[0.0, ed[hd.is_vertex], 0.0]
                 o = np.argsort(dv[0])
                 ax.plot(dv[0][o], dv[1][o], "--s", color="C3", ms=5, mfc="none", label="DFT hull")
+                known_xy = xd[hd.is_vertex], ed[hd.is_vertex]
             ax.axhline(0, color="k", lw=0.5)
             ax.set_xlabel(f"fraction of {names[1]} in {system}")
             ax.set_ylabel("formation energy (eV/atom)")
@@ -495,6 +505,21 @@ class ScreenResult:
                 ax.plot(dx, dy, "x", color="C3", ms=5, label=f"{known} compounds")
                 sx, sy = xy(fd[hd.is_vertex])
                 ax.plot(sx, sy, "s", color="C3", mfc="none", ms=8, label="DFT stable")
+                known_xy = sx, sy
             label_triangle(ax, names)
-        place_labels(ax, *named, list(labels), color="C0")  # the predicted stable compounds' formulas
+        # the predicted stable compounds' formulas, and those of the DFT stable compounds no
+        # predicted one matches (a matched one sits under its predicted twin's label)
+        px_, py_, texts, colors = *named, list(labels), ["C0"] * len(labels)
+        if len(ed):
+            from .dft import match_compositions
+
+            dft_stable = fd[hd.is_vertex]
+            _, matched = match_compositions(np.zeros(int(stable.sum()), np.int64), fr[stable],
+                                            np.zeros(len(dft_stable), np.int64), dft_stable, 1,
+                                            float(self.config.get("match_tol", 0.0)))
+            missed = ~np.asarray(matched, bool)
+            px_, py_ = np.r_[px_, known_xy[0][missed]], np.r_[py_, known_xy[1][missed]]
+            texts += _known_formulas(els, dft_stable[missed])
+            colors += ["C3"] * int(missed.sum())
+        place_labels(ax, px_, py_, texts, color=colors)
         return finish_figure(fig, ax, f"{system}: predicted vs DFT ({known}) convex hull", path)

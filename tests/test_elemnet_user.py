@@ -529,3 +529,11 @@ def test_cli_train_names_a_table_given_as_run_dir(tmp_path, capsys):
     mp_table(10).to_csv(tmp_path / "mp.csv", index=False)
     rc, _, err = cli(capsys, "train", str(tmp_path / "mp.csv"), "--epochs", "1")
     assert rc == 2 and re.search(r"RUN_DIR '.*mp\.csv' is a file: .*goes with --data", err), err
+
+
+def test_cli_predict_skips_the_header_line_of_a_text_file(tmp_path, capsys):
+    (tmp_path / "f.txt").write_text("Formula\nFe2O3\nformula\n")
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.txt"), "--errors", "nan")
+    assert rc == 0
+    assert [line.split(",")[0] for line in out.splitlines()] == ["formula", "Fe2O3", "formula"]  # only the first
+    assert "[--file line 3] 'formula'" in err

@@ -22,7 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", help="more formulas: a table (" + ", ".join(TABLE_SUFFIXES) + ") with a formula "
                    "column (the file hullpack stability reads; the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
                    "--column), "
-                   "or a text file of one formula per line (blank lines and lines starting with # are skipped); "
+                   "or a text file of one formula per line (blank lines, lines starting with # and a first line "
+                   "naming the column, such as formula, are skipped); "
                    "a table's other columns are printed after the prediction, as written (a column already named "
                    "formula or " + _ENERGY + " as input_formula, input_" + _ENERGY + "). A bad formula is named by "
                    "its row in a table, the first row under the header being row 1 (as hullpack stability numbers "
@@ -46,8 +47,9 @@ def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
 
 def _file_formulas(path: str, column: str | None):
     """The formulas of --file: a table's formula column (a missing cell is an empty formula, which
-    cannot be featurized), or a text file's lines that are neither blank nor comments; where each
-    stands, as a message names it ("line 12" of a text file, every line counted; "row 3" of a table,
+    cannot be featurized), or a text file's lines that are neither blank, comments nor a first line
+    naming the column (formula); where each stands, as a message names it ("line 12" of a text file,
+    every line counted; "row 3" of a table,
     the first row under the header being row 1, as ``hullpack stability`` numbers its bad rows); and
     a table's other columns as text (a CSV's cells as written), else None."""
     input_file(path, "--file")
@@ -58,6 +60,8 @@ def _file_formulas(path: str, column: str | None):
         with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula
             kept = [(t, f"line {n}") for n, t in enumerate((line.strip() for line in f), 1)
                     if t and not t.startswith("#")]
+        if kept and kept[0][0].lower() in COMPOSITION_COLUMNS:  # a header line ("formula"), not a formula
+            kept = kept[1:]
         return [t for t, _ in kept], [w for _, w in kept], None
     import pandas as pd
 

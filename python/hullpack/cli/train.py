@@ -22,8 +22,8 @@ DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val,
                "resumed run starts from; not a model file) and metrics.jsonl (one JSON line per epoch). "
                "Run it again on RUN_DIR to resume: settings not given are the run's own; --epochs and "
                "--patience may be raised. --init MODEL (--init default: the shipped model) fine-tunes a trained "
-               "model on --data instead of starting from random weights. Under torchrun it trains with DDP. Defaults are those of "
-               "hullpack.elemnet.TrainConfig.")
+               "model on --data instead of starting from random weights. Under torchrun it trains with DDP. "
+               "Defaults are those of hullpack.elemnet.TrainConfig.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -289,7 +289,7 @@ def test_a_run_folder_or_its_checkpoint_given_as_a_model_file_points_to_best_pt(
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_a_cuda_device_without_cuda_is_a_clear_error(tmp_path):
+def test_a_cuda_device_without_cuda_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(ValueError, match="device='cuda'.* sees no CUDA GPU; use 'cpu'"):
         load_pretrained("cuda")
     path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
@@ -300,6 +300,9 @@ def test_a_cuda_device_without_cuda_is_a_clear_error(tmp_path):
         train(tmp_path / "run", train_data=(x, [0.0, 1.0]), val_data=(x, [0.0, 1.0]), device="cuda")
     with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
         train(tmp_path / "run", train_data=(x, [0.0, 1.0]), val_data=(x, [0.0, 1.0]), device="gpu")
+    # hullpack train says so before it reads the data (here a file that is not there)
+    rc = main(["-q", "train", str(tmp_path / "run"), "--data", str(tmp_path / "none.csv"), "--device", "cuda"])
+    assert rc == 2 and "sees no CUDA GPU" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------ predict, explain

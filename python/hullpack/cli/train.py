@@ -134,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.run_dir:
         raise CommandError("give RUN_DIR (or --export RUN_DIR)")
+    if args.device != "auto":  # before the data are read: a machine without CUDA says so at once
+        from hullpack.elemnet.io import as_device
+
+        as_device(args.device)
     if os.path.isfile(args.run_dir):
         raise CommandError(f"RUN_DIR {args.run_dir!r} is a file: RUN_DIR is the folder the run writes to and resumes "
                            "from (a table to train on goes with --data)")

@@ -58,6 +58,8 @@ def test_explain_writes_the_report(model_file, tmp_path):
     assert "](shap_bar.png)" in md and "## Occlusion importance" in md
     # counts are written as counts, not 25.000: groups 1 x 15 have 5 x 5 pairs
     assert "| 1 | 15 | 25 | " in md and "| 1.000 | 15.000 |" not in md
+    # the projection's table names the layers as its figures do ("layer 1 (32)"), with their modules
+    assert "| layer 1 (32): net.1 |" in md and "| layer 2 (16): " in md
 
 
 def test_explain_runs_one_analysis(model_file, tmp_path):

@@ -353,8 +353,12 @@ def _run_projection(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
     r.p(f"PCA of the activations of each of the {len(p.layers)} hidden layers, for the 86 pure elements and "
         "the 3,655 equiatomic binaries (coloured by the group of the less electronegative element). "
         "Separation: the between-group share of the variance in the first two components.")
-    r.table(p.summary.pivot(index="layer", columns="set", values="group_separation")
-            .reindex(p.layers).rename(columns=lambda c: f"separation ({c})"), "projection_separation", floatfmt="{:.3f}")
+    sep = (p.summary.pivot(index="layer", columns="set", values="group_separation").reindex(p.layers)
+           .rename(columns=lambda c: f"separation ({c})"))
+    # the figures' names of the layers (layer 1 .. n, with the width), and the module of each
+    sep.index = pd.Index([f"layer {k} ({w}): {name}" for k, (name, w) in enumerate(zip(p.layers, p.widths), 1)],
+                         name="layer (width): module")
+    r.table(sep, "projection_separation", floatfmt="{:.3f}")
     r.figure(plots.pca_grid(p, "pure"), "pca_pure", "Hidden-layer PCA of the pure elements, coloured by group.")
     r.figure(plots.pca_grid(p, "binary"), "pca_binary", "Hidden-layer PCA of the equiatomic binaries, coloured by the cation's group.")
     s = p.summary

@@ -540,3 +540,13 @@ def test_cli_predict_skips_the_header_line_of_a_text_file(tmp_path, capsys):
     assert rc == 0
     assert [line.split(",")[0] for line in out.splitlines()] == ["formula", "Fe2O3", "formula"]  # only the first
     assert "[--file line 3] 'formula'" in err
+
+
+def test_cli_predict_reads_a_run_folder_and_the_word_default_as_models(tmp_path, capsys):
+    x, _ = parse_formulas(["NaCl", "KCl"] * 8)
+    train(tmp_path, train_data=(x, np.linspace(-2, 0, len(x))), val_data=(x, np.linspace(-2, 0, len(x))), epochs=1,
+          architecture="8x1-1", dropout=())
+    energy = load_model(tmp_path / "best.pt").predict(["NaCl"])[0]
+    assert cli(capsys, "predict", "NaCl", "--model", str(tmp_path))[1].splitlines()[1] == f"NaCl,{energy:.6f}"
+    shipped = load_pretrained().predict(["NaCl"])[0]
+    assert cli(capsys, "predict", "NaCl", "--model", "default")[1].splitlines()[1] == f"NaCl,{shipped:.6f}"

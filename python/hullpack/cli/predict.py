@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "its row in a table, the first row under the header being row 1 (as hullpack stability numbers "
                    "them), or by its line in a text file")
     p.add_argument("--column", metavar="NAME", help="--file's formula column (a CSV or Parquet file)")
-    p.add_argument("--model", help="a model file (default: the shipped default model)")
+    p.add_argument("--model", help="a model file or a run folder of hullpack train (default, or 'default': the "
+                   "shipped model)")
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
                    help="formulas that cannot be featurized: stop (raise, the default), leave them out "
                         "(skip) or print NaN (nan); skip and nan name them in one line on stderr")
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     for i in np.flatnonzero(ok):  # a mapping ({'Fe': 2.0, 'O': 3.0}) printed as the formula it is (Fe2O3)
         if isinstance(cells[i], dict):
             formulas[i] = amounts_formula(list(cells[i]), [float(a) for a in cells[i].values()])
-    model = load_model(args.model) if args.model else load_pretrained()
+    model = load_model(args.model) if args.model not in (None, "default") else load_pretrained()
     energies = np.full(len(formulas), np.nan)
     if ok.any():
         energies[ok] = model.predict(x[ok], bf16=args.bf16)

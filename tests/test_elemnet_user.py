@@ -215,6 +215,7 @@ def test_cli_train_refuses_other_data_of_the_same_size_on_resume(tmp_path, capsy
     rc, _, err = cli(capsys, "train", str(run), "--data", str(b), "--epochs", "2")
     assert rc == 2 and "data: run has" in err and "'sha256'" in err
     assert re.search(r"from .*a\.csv .*now .* from .*b\.csv", err), err
+    assert "new run directory (a new one with init=" in err and "fine-tunes this run's best weights" in err
 
 
 def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_path, capsys):

@@ -386,8 +386,10 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             if not same_data:
                 what += (f"{'; ' if what else ''}data: run has {ck['data']} from {ck.get('data_source', '?')}, "
                          f"now {data_id} from {data_source}")
+            tune = "" if same_data else (f" (a new one with init={os.fspath(run_dir)!r}, --init on the command line, "
+                                         "fine-tunes this run's best weights on the new data)")
             raise ValueError(f"{run_dir} holds a run with other settings ({what}); resume with the "
-                             "same settings or use a new run directory")
+                             f"same settings or use a new run directory{tune}")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         schedule.load_state_dict(ck["schedule"])

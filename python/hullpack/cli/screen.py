@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from hullpack.errors import ScreeningError
     from hullpack.screening import screen
     from hullpack.screening.names import parse_system, system_name
     from hullpack.screening.outputs import MANIFEST, check_folder
@@ -171,7 +172,10 @@ def _run(args: argparse.Namespace) -> int:
     for option, value in (("--dft-column", args.dft_column), ("--dft-energy-column", args.dft_energy_column)):
         if value and not args.dft:
             raise CommandError(f"{option} names a column of --dft FILE: give --dft too")
-    plot = system_name(args.plot) if args.plot else None  # a bad name stops before any work
+    try:
+        plot = system_name(args.plot) if args.plot else None  # a bad name stops before any work
+    except ScreeningError as exc:  # "system 'FeO': expected ...": the name came as --plot
+        raise CommandError(re.sub(r"^system ", "--plot ", str(exc))) from None
     table_only = plot is not None and len(parse_system(plot)) > 3  # a quaternary: a table, not a figure
     if args.plot and not table_only:
         require("plot", "matplotlib", what="--plot")

@@ -225,11 +225,15 @@ def test_explain_compares_hulls_as_the_screen_does(model_file, tmp_path):
     model = load_model(model_file)
     assert ExplainConfig().hull_grid is None
     hulls = explain(tmp_path / "o", model, only="hulls")["hulls"]
-    m = screen(model, progress=False).dft_metrics()
+    same = screen(model, progress=False)
+    m = same.dft_metrics()
     assert hulls["grid"] == "reduced:10"
     assert [hulls[k] for k in ("precision", "recall", "stability_f1")] == [m[k] for k in ("precision", "recall", "stability_f1")]
     md = (tmp_path / "o" / "report.md").read_text()
     assert "33 compositions each (grid reduced:10" in md and "at least 10 meV/atom below" in md
+    from hullpack.xai.report import _PRECISION_WORDS
+
+    assert _PRECISION_WORDS[same.config["precision"]] in md      # "fp32 inference", or certified bf16
 
 
 def test_explain_is_deterministic_for_a_seed(model_file, tmp_path):

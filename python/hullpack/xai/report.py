@@ -302,6 +302,13 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
         "share_forming": float(allp["forms"].mean())}
 
 
+#: how the hull section says the screen's precision (``config["precision"]``)
+_PRECISION_WORDS = {"fp32": "fp32 inference",
+                    "bf16": "bf16 inference certified against fp32: every hull vertex and every point near the "
+                            "hull evaluated in fp32",
+                    "bf16-uncertified": "bf16 inference, not certified"}
+
+
 def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
     from ..errors import ScreeningError
     from ..screening import screen
@@ -311,7 +318,7 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
     r.h("Binary hulls against DFT")
     try:
         res = screen(model, order=2, grid=cfg.hull_grid)
-    except ScreeningError as exc:  # the screen streams ElemNet's layers; other models cannot
+    except ScreeningError as exc:  # a model the screen cannot run (it says why)
         r.p(f"Skipped: {exc}.")
         return
     s = res.systems
@@ -319,7 +326,8 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
     known = s[s["n_dft_stable"].fillna(0) > 0]
     cfg_s = res.config
     r.p(f"All {len(s):,} binary systems screened on {cfg_s['n_points']} compositions each (grid {cfg_s['grid']}; "
-        f"`hullpack.screening.screen`, {cfg_s.get('precision', 'fp32')} inference) and compared with the "
+        f"`hullpack.screening.screen`, {_PRECISION_WORDS.get(cfg_s.get('precision'), cfg_s.get('precision'))}) "
+        "and compared with the "
         f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound. "
         f"A predicted stable compound is a hull vertex at least {1000 * cfg_s['min_depth']:g} meV/atom below the "
         "hull of the other points; precision and recall match them with the DFT-stable compounds (compositions "

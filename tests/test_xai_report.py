@@ -76,6 +76,7 @@ def test_explain_runs_one_analysis(model_file, tmp_path):
     ("bad-only", "unknown analyses"),
     ("bad-size", "--n-shap = 0 must be >= 1"),
     ("bad-hull-grid", "--hull-grid = 'reduced:x': expected 'uniform:N'"),
+    ("out-is-a-file", "is a file; give a folder for the report"),
 ])
 def test_explain_refuses_bad_input(setup, message, model_file, tmp_path, capsys):
     from hullpack.elemnet import ElemNet, save_model
@@ -91,10 +92,20 @@ def test_explain_refuses_bad_input(setup, message, model_file, tmp_path, capsys)
         path, extra = model_file, ["--n-shap", "0"]
     elif setup == "bad-hull-grid":
         path, extra = model_file, ["--hull-grid", "reduced:x"]
-    rc = main(["-q", "explain", "--out", str(tmp_path / "out"), "--model", str(path), *extra])
+    out = tmp_path / "out"
+    if setup == "out-is-a-file":
+        path, out = model_file, tmp_path / "report.txt"
+        out.write_text("mine")
+    rc = main(["-q", "explain", "--out", str(out), "--model", str(path), *extra])
     assert rc == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out" / "report.html").exists()
+    if setup == "out-is-a-file":
+        from hullpack.xai import explain
+
+        with pytest.raises(ValueError, match="is a file; the report needs a folder"):
+            explain(out, model_path=model_file, only="surrogate")
+        assert out.read_text() == "mine"
 
 
 def test_explain_help_names_every_analysis_and_default():

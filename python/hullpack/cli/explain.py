@@ -40,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CommandError(f"--out {args.out!r} is a file; give a folder for the report (it is created if missing)")
     require("xai", *NEEDS)  # its deprecation warnings (shap calls matplotlib's) are left out by warnings_as_notes
     import matplotlib
 

@@ -431,6 +431,8 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
     if unknown or not names:
         raise ValueError(f"unknown analyses {unknown}; choose from {', '.join(ANALYSES)}")
     _check_config(cfg)
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():  # before the minutes of work, not after
+        raise ValueError(f"out_dir {str(out_dir)!r} is a file; the report needs a folder (it is created if missing)")
     if model is None:
         model = load_model(model_path, allow_untrained=allow_untrained)
         source = str(model_path) if model_path is not None else "hullpack default (load_pretrained)"

@@ -1,5 +1,7 @@
 """Comparing a screen with known compounds of your own (another database): read, checked, named
 in the summary, tables and plots, and equal to the shipped OQMD comparison when given its rows."""
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,6 +121,23 @@ def test_cli_dft_file(model, oqmd_fe_ni_o, tmp_path, capsys, monkeypatch):
         rc, out, err = run(capsys, *common, *argv, "--out", str(tmp_path / "x"))
         assert rc == 2 and out == "" and message in err and len(err.strip().splitlines()) == 1
         assert not (tmp_path / "x").exists()
+
+
+def test_cli_names_the_bad_rows_of_a_dft_file_as_predict_and_stability_do(model, tmp_path, capsys):
+    """Counted from 1 under the header, in file order: a Materials Project export whose 4th row
+    lacks its energy is told so as '--dft row 4'; the good rows are compared."""
+    model_file = str(save_model(model, tmp_path / "m.pt"))
+    path = tmp_path / "mp.csv"
+    pd.DataFrame({"material_id": ["mp-1", "mp-2", "mp-3", "mp-4", "mp-5", "mp-6"],
+                  "formula_pretty": ["Fe2O3", "Fe2O3", "FeO", "Fe3O4", "Fe2O3x", "FeO"],
+                  "formation_energy_per_atom": [-1.65, -1.59, -1.35, None, -1.0, -30.0]}).to_csv(path, index=False)
+    rc, out, err = run(capsys, "--elements", ELEMENTS, "--grid", "10", "--model", model_file, "--dft", str(path),
+                       "--out", str(tmp_path / "o"))
+    assert rc == 0 and "DFT (mp.csv) stable compounds" in out
+    note = " ".join(err.split())
+    assert "3 of 6 DFT compounds (mp.csv) rows cannot be used" in note
+    rows = re.findall(r"\[--dft row (\d+)\] '([^']+)'", note)
+    assert rows == [("4", "Fe3O4"), ("5", "Fe2O3x"), ("6", "FeO")]
 
 
 def test_the_shipped_compounds_are_cached_on_disk(tmp_path, monkeypatch):

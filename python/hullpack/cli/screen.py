@@ -131,11 +131,15 @@ def cli_words(message: str) -> str:
 def _read_dft(args: argparse.Namespace):
     """--dft FILE's compounds, its columns named by --dft-column / --dft-energy-column or found
     among the recognised names; a missing column is named in this command's words."""
+    import pandas as pd
+
     from hullpack.columns import find_column
     from hullpack.screening.dft import DFTCompounds
     from hullpack.stability.inputs import read_table
 
     df = read_table(input_file(args.dft, "--dft"))
+    # its bad rows named as hullpack predict and stability name them: the first under the header is row 1
+    df.index = pd.Index([f"--dft row {i}" for i in range(1, len(df) + 1)])
     where = f"--dft {args.dft}"
     try:
         column = find_column(df.columns, args.dft_column, COMPOSITION_COLUMNS, "formula", how="--dft-column")

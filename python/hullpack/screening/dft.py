@@ -130,6 +130,9 @@ class DFTCompounds:
         lo, hi = TARGET_RANGE  # ElemNet's filter of the OQMD data: outside it, a failed calculation
         for r in np.flatnonzero(parsed.valid & ~((parsed.energies > lo) & (parsed.energies < hi))):
             parsed.problems[int(r)] = f"formation energy {parsed.energies[r]:.4g} eV/atom outside {lo:g}..{hi:g}"
+        ordered = sorted(parsed.problems.items())  # the warning names the bad rows in file order
+        parsed.problems.clear()
+        parsed.problems.update(ordered)
         _report(parsed, f"DFT compounds ({name})", "warn")
         n_el, valid = parsed.n_elements, parsed.valid
         keep = np.flatnonzero(valid & (n_el >= 2) & (n_el <= MAX_ELEMENTS))

@@ -11,7 +11,7 @@ Speed (lognormal sizes, sigma 1, clipped at the capacity of 64 = about 39 items 
   batch size 32.
 
 Several budgets (k = 2 and 4 at 1e6 items, correlated node/edge-like sizes, integer node and edge
-counts around the budgets' ratio, anti-correlated Dirichlet sizes): first fit, best fit and
+counts around the budgets' ratio, anti-correlated Dirichlet sizes, QM9-like small molecules): first fit, best fit and
 "auto" (first fit, then spreading over fewer bins); time against 1-D first fit on the same number
 of items in the same run, bins against the per-budget volume bound and the Martello-Toth L2 bound;
 for k = 2 on the very sizes the former exact first fit was recorded on, its bin count beside
@@ -247,6 +247,13 @@ def budget_cases(n, rng):
                                            [20_000.0, 100_000.0])
     cases[(4, "correlated")] = (np.stack(cols, 1), [4000.0, 12000.0, 12000.0, 12000.0])
     cases[(4, "anti-correlated")] = (rng.dirichlet(np.ones(4), n) * 100, [1000.0] * 4)
+    # QM9-like molecules (3-29 atoms, 2-6 edges per atom), 8 and 32 mean molecules per budget: many
+    # small items to a bin (their own generator, so the cases above keep their draws)
+    mol = np.random.default_rng(9)
+    atoms = mol.integers(3, 30, n)
+    molecules = np.column_stack([atoms, np.round(atoms * mol.uniform(2, 6, n))]).astype(float)
+    for per_batch in (8, 32):
+        cases[(2, f"small molecules, {per_batch} per batch")] = (molecules, list(molecules.mean(axis=0) * per_batch))
     return cases
 
 

@@ -160,13 +160,14 @@ py::tuple core_spread(const py::handle& sizes_obj, const py::handle& capacity_ob
   const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
   i64_array bins(sizes.n);
   std::int64_t* out = bins.mutable_data();
-  bool fits;
+  std::int64_t n_total, set_aside;
   double peak;
   {
     py::gil_scoped_release release;
-    fits = packing::spread(sizes.data(), sizes.n, sizes.k, capacity.data(), n_bins, order, out, &peak);
+    n_total = packing::spread(sizes.data(), sizes.n, sizes.k, capacity.data(), n_bins, order, out, &peak,
+                              &set_aside);
   }
-  return py::make_tuple(bins, fits, peak);
+  return py::make_tuple(bins, n_total, set_aside, peak);
 }
 
 py::tuple core_pack_runs(const py::handle& lengths_obj, const py::handle& terms_obj, const py::handle& capacity_obj,
@@ -343,8 +344,10 @@ void bind_packing(py::module_& m) {
         "Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item int64 (n,), n_bins), or None "
         "where the sizes are not all integers or floor(capacity) exceeds 2**20.");
   m.def("spread", &core_spread, py::arg("sizes"), py::arg("capacity"), py::arg("n_bins"), py::arg("order") = py::none(),
-        "Items spread over n_bins bins, each where it raises the fullest normalised load least: (bin_of_item "
-        "int64 (n,), whether every bin is within the capacity, the largest load / capacity).");
+        "Items spread over n_bins bins, each where it raises the fullest normalised load least if it fits there, "
+        "the others (set aside) placed after them by first fit, in new bins where none fits: (bin_of_item int64 "
+        "(n,), the number of bins, the number of items set aside, the largest load / capacity a chosen bin would "
+        "have had).");
   m.def("pack_runs", &core_pack_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
         py::arg("order") = py::none(),
         "Sorted-run packing under a batch cost shape: (bin_of_item int64 (n,), n_bins, run costs float64 (n_bins,)). "

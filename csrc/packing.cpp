@@ -437,11 +437,16 @@ class VecTree {
   }
 };
 
+// With n_bins > 0, bins 0..n_bins-1 already hold the items whose bin_of_item is >= 0, which keep
+// their bins; the others are placed after them. With n_bins == 0 every item is placed.
 template <int K, typename Items>
 i64 pack_nd(const double* sizes, i64 n, i64 k, const double* cap, const Items& items, Method method,
-            i64 bins_hint, i64* bin_of_item) {
+            i64 bins_hint, i64* bin_of_item, i64 n_bins = 0) {
   if (K > 0) k = K;  // a constant for the loops below
-  VecTree<K> tree(k, bins_hint, cap);
+  VecTree<K> tree(k, std::max(bins_hint, n_bins), cap);
+  if (n_bins > 0)
+    for (i64 i = 0; i < n; ++i)
+      if (bin_of_item[i] >= 0) tree.add(bin_of_item[i], sizes + i * k);
   // The sizes in placement order, gathered in one tight loop (many loads in flight) rather than
   // one cache miss at a time inside the placement loop; bins are scattered back the same way.
   std::vector<double> seq(n * k);
@@ -450,8 +455,10 @@ i64 pack_nd(const double* sizes, i64 n, i64 k, const double* cap, const Items& i
     for (i64 d = 0; d < k; ++d) seq[p * k + d] = from[d];
   }
   std::vector<i64> chosen(n);
-  i64 n_bins = 0, pool = kCredit;
+  const bool placed_before = n_bins > 0;
+  i64 pool = kCredit;
   for (i64 p = 0; p < n; ++p) {
+    if (placed_before && (chosen[p] = bin_of_item[static_cast<i64>(items[p])]) >= 0) continue;
     const double* s = &seq[p * k];
     for (i64 d = 0; d < k; ++d)
       if (!(s[d] <= cap[d])) oversize(static_cast<i64>(items[p]));
@@ -565,6 +572,20 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
                : k == 3 ? pack_nd<3>(sizes, n, k, capacity, items, method, hint, bin_of_item)
                : k == 4 ? pack_nd<4>(sizes, n, k, capacity, items, method, hint, bin_of_item)
                         : pack_nd<0>(sizes, n, k, capacity, items, method, hint, bin_of_item);
+  });
+  return n_bins;
+}
+
+i64 first_fit_rest(const double* sizes, i64 n, i64 k, const double* capacity, const i64* order, i64 n_bins,
+                   i64* bin_of_item) {
+  std::vector<double> keys(n);
+  packing_keys(sizes, n, k, capacity, keys.data());
+  detail::with_sorted(keys.data(), n, order, [&](const std::vector<u64>&, const auto& items) {
+    const Method ff = Method::first_fit;
+    n_bins = k == 2   ? pack_nd<2>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins)
+             : k == 3 ? pack_nd<3>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins)
+             : k == 4 ? pack_nd<4>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins)
+                      : pack_nd<0>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins);
   });
   return n_bins;
 }

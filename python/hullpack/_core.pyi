@@ -37,10 +37,11 @@ def pack_histogram(sizes: _F64, capacity: float, order: _I64 | None = None) -> t
     """Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item (n,), n_bins), or None
     where a size is not an integer or floor(capacity) exceeds 2**20."""
 
-def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None) -> tuple[_I64, bool, float]:
+def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None) -> tuple[_I64, int, int, float]:
     """Items of sizes (n,) or (n, k) spread over n_bins bins (1 <= n_bins <= n), each where it raises the
-    fullest normalised load least: (bin_of_item (n,), whether every bin is within the capacity, the
-    largest load / capacity)."""
+    fullest normalised load least if it fits there, the others (set aside) placed after them by first
+    fit, in new bins where none fits: (bin_of_item (n,), the number of bins, the number of items set
+    aside, the largest load / capacity a chosen bin would have had)."""
 
 def pack_runs(lengths: _F64, terms: _F64, capacity: float,
               order: _I64 | None = None) -> tuple[_I64, int, _F64]:

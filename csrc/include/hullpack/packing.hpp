@@ -46,12 +46,22 @@ std::int64_t pack_histogram(const double* sizes, std::int64_t n, double capacity
 
 // Spreads items over n_bins bins (pack_spread.cpp): in the placement sequence of packing_keys, each
 // item goes to whichever of the least-loaded bins per dimension its addition leaves with the
-// lowest fullest normalised load (ties to the lowest number). Writes bin_of_item and the largest
-// load / capacity of any bin in any dimension (*peak); returns whether every bin stayed within the
-// capacity (load + size <= capacity at every step). O(n k log(n k)). Some bins may be left empty
-// when there are few items.
-bool spread(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity, std::int64_t n_bins,
-            const std::int64_t* order, std::int64_t* bin_of_item, double* peak);
+// lowest fullest normalised load (ties to the lowest number), if it fits there; an item that fits
+// none of those bins is set aside, and the items set aside are then placed by first_fit_rest.
+// Every bin stays within the capacity. Writes bin_of_item, the number of items set aside
+// (*set_aside) and the largest fullest normalised load any item's chosen bin would have had
+// (*peak: above 1 where items were set aside, and a guide to how many more bins a spread needs);
+// returns the number of bins, n_bins plus those opened for items set aside. O(n k log(n k)). Some
+// bins may be left empty when there are few items.
+std::int64_t spread(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
+                    std::int64_t n_bins, const std::int64_t* order, std::int64_t* bin_of_item, double* peak,
+                    std::int64_t* set_aside);
+
+// First fit (as pack's, k >= 1, with its bounded search) of the items whose bin_of_item is -1, in
+// the placement sequence of packing_keys, into bins 0..n_bins-1 (n_bins >= 1), which hold the other
+// items and keep them, then into new bins. Returns the number of bins.
+std::int64_t first_fit_rest(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
+                            const std::int64_t* order, std::int64_t n_bins, std::int64_t* bin_of_item);
 
 // ---- batch cost shapes (pack_runs.cpp) ------------------------------------------------------
 

@@ -138,6 +138,9 @@ def test_cli_names_the_bad_rows_of_a_dft_file_as_predict_and_stability_do(model,
     assert "3 of 6 DFT compounds (mp.csv) rows cannot be used" in note
     rows = re.findall(r"\[--dft row (\d+)\] '([^']+)'", note)
     assert rows == [("4", "Fe3O4"), ("5", "Fe2O3x"), ("6", "FeO")]
+    with pytest.warns(UserWarning) as caught:                 # the same rows from Python, given the file
+        DFTCompounds.read(path)
+    assert re.findall(r"\[row (\d+)\]", str(caught[0].message)) == ["4", "5", "6"]
 
 
 def test_the_shipped_compounds_are_cached_on_disk(tmp_path, monkeypatch):

@@ -99,7 +99,8 @@ class DFTCompounds:
         eV/atom; Materials Project's ``energy_per_atom`` is one), and so are other units (a header's
         ``(meV/atom)``, or a median outside -20..5 eV/atom). Bad rows (unparsable, unknown
         elements, energies missing or outside ElemNet's -20..5 eV/atom) are left out, named by a
-        warning; rows of one element (the hull's ends, at 0 by definition) or more than 4 are left
+        warning (a file's rows as "row 1" for the first under the header, a DataFrame's by its
+        index); rows of one element (the hull's ends, at 0 by definition) or more than 4 are left
         out. ``name`` (default: the file's name, else "reference") labels the set.
 
         >>> import pandas as pd
@@ -120,6 +121,7 @@ class DFTCompounds:
         try:
             if isinstance(source, (str, Path)):
                 source = read_table(source)
+                source.index = pd.Index([f"row {i}" for i in range(1, len(source) + 1)])  # 1: under the header
             if energies is None and isinstance(source, pd.DataFrame):
                 energies = find_column(source.columns, None, ENERGY_COLUMNS, "formation energy (eV/atom)",
                                        how="energies=")

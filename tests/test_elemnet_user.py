@@ -40,6 +40,18 @@ def test_hydrate_dots_add_the_parts_with_their_counts(hydrate, written_out):
     np.testing.assert_allclose(x[0], x[1], atol=1e-7)
 
 
+@pytest.mark.parametrize("pasted, typed", [
+    ("Fe₂O₃", "Fe2O3"),                 # copied from a web page or a document
+    ("Li₀.₅CoO₂", "Li0.5CoO2"),
+    ("CuSO₄·5H₂O", "CuSO4·5H2O"),
+    ("Fe₁₂O₁₉Ba", "Fe12O19Ba"),
+])
+def test_subscript_digits_read_as_digits(pasted, typed):
+    x, bad = parse_formulas([pasted, typed])
+    assert bad == []
+    np.testing.assert_array_equal(x[0], x[1])
+
+
 @pytest.mark.parametrize("formula", ["CuSO4·", "·H2O", "CuSO4·5"])
 def test_a_hydrate_dot_without_a_formula_after_it_is_refused(formula):
     assert "hydrate dot with nothing after it" in reason(formula)

@@ -5,7 +5,7 @@ what needs no model).
 Plain formulas ("Fe2O3", "Al1Sm1Tm1", "Li0.5CoO2") go through a regex parser (all 341,700 OQMD
 formulas in about a second); formulas with brackets go through pymatgen when it is installed. A
 hydrate or adduct dot (·, •, ⋅, ∙ or *) joins parts, each with an optional leading count:
-"CuSO4·5H2O" is CuSO4 plus five H2O. A full stop there ("CuSO4.5H2O", "Na2CO3.10H2O") is refused
+"CuSO4·5H2O" is CuSO4 plus five H2O. Subscript digits read as digits ("Fe₂O₃"). A full stop there ("CuSO4.5H2O", "Na2CO3.10H2O") is refused
 as ambiguous, where pymatgen reads a decimal amount (O4.5): it names both ways to write it.
 """
 from __future__ import annotations
@@ -35,6 +35,8 @@ _NUMBER_APART = re.compile(r"[^\s·•⋅∙*]\s+[\d.]")  # "Cu SO4 5H2O", "H2O 
 _DOT_ADDUCT = re.compile(r"(?<![\d.])([1-9]\d*)\.(\d+)(H2O|NH3)$")
 # hydrogen's isotopes as pymatgen writes them: not elements of their own
 _ISOTOPES = frozenset(("D", "T"))
+# subscript digits, as formulas pasted from a web page or a document have them: "Fe₂O₃"
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _MAX_LISTED = 20  # bad entries spelled out in an error message; all are in CompositionError.bad
 _short = reprlib.Repr()  # reprs of bad entries in messages: a 1e400-digit formula stays one line
 _short.maxstring, _short.maxlong = 60, 30
@@ -70,6 +72,7 @@ def _amounts_of_mapping(obj: Any) -> list[tuple[str, float]]:
 
 
 def _amounts_of_string(text: str) -> list[tuple[str, float]]:
+    text = text.translate(_SUBSCRIPT_DIGITS)
     if _NUMBER_APART.search(text):  # "Cu SO4 5H2O" joined would be CuSO45H2O
         raise ValueError("a number after a space is ambiguous; write a hydrate as 'CuSO4·5H2O' or 'CuSO4(H2O)5'")
     s = "".join(text.split())

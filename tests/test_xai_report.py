@@ -220,6 +220,7 @@ def test_explain_shap_importance_alignment_say_what_they_measured(model_file, tm
     md = (out / "report.md").read_text()
     assert "over all 300 compositions" in md and "counting 0 where the element is absent" in md
     assert "not that the model uses the property" in md
+    assert "the partner of the lowest (min_partner)" in md          # the response table's columns explained
     # the report says how far the cross-check agreed, from the numbers of its table
     own = kernel[kernel["reference"] == "elements"]
     assert (f"against their own elements, {own['same_sign'].mean():.0%} of the element values share their sign and "

@@ -222,6 +222,9 @@ def _run_alignment(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
         "across elements, not that the model uses the property (the inputs are fractions only); with "
         f"{len(al)} pairs tested, about {0.05 * len(al):.1f} would reach p < 0.05 by chance alone.")
     r.table(al, "alignment", index=False)
+    r.p(f"The ten elements of lowest response ({ENERGY_UNIT}): the mean and the lowest predicted energy of their "
+        "equiatomic binaries, the partner of the lowest (min_partner), and the model's energy of the pure element "
+        "(pure; 0 by definition in the data it learned from).")
     r.table(resp.sort_values("mean").head(10), "response_most_negative", floatfmt="{:.3f}")
     r.figure(plots.alignment_scatter(q, al, units=units), "alignment_scatter",
              "Per-element quantities against element properties; colour = group; ρ: Spearman.")

@@ -321,6 +321,15 @@ def test_batches_reads_npy_csv_and_text_alike(sizes, tmp_path, capsys):
     assert batches(capsys, tmp_path / "one.txt", "--max-cost", "500")[1]["num_items"] == 200
 
 
+def test_batches_text_says_what_the_lower_bound_bounds(sizes, tmp_path, capsys):
+    """A cost for balanced batches, a number of batches for packed ones: the same key, two meanings."""
+    np.save(tmp_path / "s.npy", sizes)
+    rc, out, _ = run(capsys, "batches", str(tmp_path / "s.npy"), "--batch-size", "8")
+    assert rc == 0 and out.splitlines()[-1].strip() == "(lower_bound: no split into this many batches has a lower peak cost)"
+    rc, out, _ = run(capsys, "batches", str(tmp_path / "s.npy"), "--max-cost", "2000")
+    assert rc == 0 and out.splitlines()[-1].strip() == "(lower_bound: no packing within --max-cost needs fewer batches)"
+
+
 def test_batches_leaves_out_row_label_columns(sizes, tmp_path, capsys):
     """A table written by pandas' to_csv() starts with its index, and exports often carry an id:
     those label the rows; summed into the costs they would batch by row number."""

@@ -140,4 +140,9 @@ def run(args: argparse.Namespace) -> int:
         width = max(map(len, stats))
         for key, value in stats.items():
             print(f"{key:>{width}}: {value:.6g}" if isinstance(value, float) else f"{key:>{width}}: {value}")
+        # lower_bound is a cost for balanced batches and a count of batches for packed ones: say which
+        if args.num_replicas is None:
+            print(f"{'':>{width}}  (lower_bound: "
+                  + ("no split into this many batches has a lower peak cost)" if balanced else
+                     "no packing within --max-cost needs fewer batches)"))
     return 0

@@ -290,9 +290,10 @@ def _fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np
     """Several cost dimensions: spread the items over as many bins as the lower bound, each where it
     raises the fullest normalised load least if it fits there, and first fit the items that fit
     none of its candidates (:func:`hullpack._core.spread`); while items were set aside, try again
-    over that many bins times the fullest load a chosen bin would have had (plus 0.2%), three tries
-    at most. Keeps the try with the fewest bins (on a tie, the one that set nothing aside) if it
-    uses fewer than ``n_bins``, else ``(bins, n_bins)`` unchanged.
+    over that many bins times the fullest load a chosen bin would have had (plus 0.2%), if that is
+    still fewer bins than the best try so far, three tries at most. Keeps the try with the fewest
+    bins (on a tie, the one that set nothing aside) if it uses fewer than ``n_bins``, else
+    ``(bins, n_bins)`` unchanged.
 
     First fit fills bins one after another and leaves room in one dimension of a bin that is full
     in another; with many items per bin, spreading keeps every bin near the overall mix instead:
@@ -306,7 +307,7 @@ def _fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np
     m = int(_core.lower_bound_pack(sizes, cap))
     best = None
     for _ in range(3):
-        if m >= n_bins:
+        if m >= (n_bins if best is None else best[1]):  # a spread over m bins keeps them all, mostly
             break
         spread_bins, total, set_aside, peak = _core.spread(sizes, cap, m, order)
         used = np.flatnonzero(np.bincount(spread_bins, minlength=total))  # drop bins left empty

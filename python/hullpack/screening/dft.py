@@ -112,7 +112,6 @@ class DFTCompounds:
         >>> DFTCompounds.read(aflow, name="AFLOW").energy.tolist()           # AFLOW's column names
         [-1.7, -1.4]
         """
-        from ..stability.hulls import _report
         from ..columns import ENERGY_COLUMNS, find_column
         from ..stability.inputs import parse, read_table
 
@@ -135,7 +134,7 @@ class DFTCompounds:
         ordered = sorted(parsed.problems.items())  # the warning names the bad rows in file order
         parsed.problems.clear()
         parsed.problems.update(ordered)
-        _report(parsed, f"DFT compounds ({name})", "warn")
+        parsed.report(f"DFT compounds ({name})", "warn", done="used")
         n_el, valid = parsed.n_elements, parsed.valid
         keep = np.flatnonzero(valid & (n_el >= 2) & (n_el <= MAX_ELEMENTS))
         offsets, els, fr, e = parsed.core_arrays(keep)

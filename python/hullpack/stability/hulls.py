@@ -13,7 +13,7 @@ from .._cache import load_arrays, oqmd_cache_file, save_arrays
 from .._core_loader import core as _core
 from .._progress import progress
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, N_ALL_ELEMENTS
-from ..errors import CompositionError, HullInputError
+from ..errors import HullInputError
 from ..hull import DEFAULT_TOL
 from .inputs import Parsed, _above_elements, _lowest_of_elements, parse, table_columns, total_energy_signs
 from ..naming import formulas, join_rows
@@ -33,29 +33,12 @@ REFERENCE_COLUMNS = ("in_reference", "reference_energy", "reference_e_above_hull
 _CHUNK = 65536   # queries per call of the core when a progress bar is shown
 # each element's name as a product: its reduced formula (O2, N2, Fe)
 _ELEMENT_NAMES = formulas(np.arange(N_ALL_ELEMENTS + 1), np.arange(N_ALL_ELEMENTS), np.ones(N_ALL_ELEMENTS, dtype=np.int64))
-_LISTED = 10     # bad rows spelled out in a warning or error
 # eV/atom: decomposition energy below energy above hull by more than this (and tol) marks a row
 # above a stable entry of its own composition (the two agree to rounding elsewhere)
 _POLYMORPH_GAP = 1e-7
 #: eV/atom: candidates whose median energy lies further above their elements' entries in a reference
 #: of total energies are formation energies (of another convention), not total energies
 FORMATION_GAP = 1.0
-
-
-def _report(parsed: Parsed, what: str, errors: str) -> None:
-    """Warn about (or raise for) the bad rows of ``parsed``."""
-    if errors not in ("warn", "raise", "ignore"):
-        raise ValueError(f"errors={errors!r}: expected 'warn', 'raise' or 'ignore'")
-    if not parsed.problems or errors == "ignore":
-        return
-    bad = [(r, parsed.describe(r), reason) for r, reason in parsed.problems.items()]
-    lines = [f"  [{parsed.index[r]}] {text!r}: {reason}" for r, text, reason in bad[:_LISTED]]
-    if len(bad) > _LISTED:
-        lines.append(f"  ... and {len(bad) - _LISTED} more (the 'problem' column names each)")
-    message = f"{len(bad)} of {len(parsed)} {what} rows cannot be used:\n" + "\n".join(lines)
-    if errors == "raise":
-        raise CompositionError(message, bad)
-    warnings.warn(message + "\n(left out; the other rows are computed)", stacklevel=3)
 
 
 _PARSED_ARRAYS = ("offsets", "elements", "fractions", "energies", "names", "texts", "problem_rows", "problem_texts")
@@ -148,7 +131,7 @@ class Reference:
     def __init__(self, compositions, energies=None, *, elements=None, column: str | None = None,
                  tol: float | None = None, threads: int | None = None, errors: str = "warn"):
         parsed = parse(compositions, energies, elements=elements, column=column)
-        _report(parsed, "reference", errors)
+        parsed.report("reference", errors)
         self._init(parsed, DEFAULT_TOL if tol is None else tol, threads)
 
     @classmethod
@@ -179,7 +162,7 @@ class Reference:
             splits = (splits,)
         if set(kwargs) <= {"tol", "threads", "errors"}:  # the parsed rows come from the disk cache
             parsed = _oqmd_parsed(tuple(splits))
-            _report(parsed, "reference", kwargs.get("errors", "warn"))
+            parsed.report("reference", kwargs.get("errors", "warn"))
             tol = kwargs.get("tol")
             return cls._from_parsed(parsed, DEFAULT_TOL if tol is None else tol, kwargs.get("threads"))
         df = pd.concat([load_oqmd(s) for s in splits], ignore_index=True)
@@ -285,7 +268,7 @@ class Reference:
                     f"these look like formation energies, but the reference's are total energies ({own}); give the "
                     "candidates' total energies in the reference's convention, or a reference of formation energies")
         self._flag_unknown(parsed)
-        _report(parsed, "candidate", errors)
+        parsed.report("candidate", errors)
         rows = np.flatnonzero(parsed.valid)
         nt = _threads(threads)
         if not join:
@@ -420,7 +403,7 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
     """
     if reference is None:
         parsed = parse(compositions, energies, elements=elements, column=column)
-        _report(parsed, "input", errors)
+        parsed.report("input", errors)
         table = Reference._from_parsed(parsed, DEFAULT_TOL if tol is None else tol, threads).stability(
             threads=threads, progress_bar=progress_bar)
         return _with_input_columns(table, compositions, energies, column)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, fin
 from ..elemnet.data import other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
-from ..errors import HullInputError
+from ..errors import CompositionError, HullInputError
 from ..naming import amounts_formula, formulas, systems
 
 __all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "unit_signs",
@@ -45,6 +46,7 @@ _CHUNK = 65536                 # formulas per featurizer call (its float32 outpu
 _F32_TOL = 2.0 ** -22          # relative: four float32 roundings
 _F64_TOL = 1e-10               # relative, when naming float64 fractions
 MAX_DENOMINATOR = 10_000
+_LISTED = 10                   # bad rows spelled out in a warning or error
 
 
 @dataclass
@@ -70,6 +72,23 @@ class Parsed:
         """Row ``row`` as given, for a message."""
         text = self.texts[row] if row < len(self.texts) else None
         return f"row {row}" if text is None else _describe(text)
+
+    def report(self, what: str, errors: str, *, done: str = "computed") -> None:
+        """Warn about (``errors="warn"``), raise :class:`~hullpack.errors.CompositionError` for
+        (``"raise"``) or ignore the bad rows, naming up to ten of them; ``what`` names the rows
+        ("candidate", "reference", ...), ``done`` what happens to the others."""
+        if errors not in ("warn", "raise", "ignore"):
+            raise ValueError(f"errors={errors!r}: expected 'warn', 'raise' or 'ignore'")
+        if not self.problems or errors == "ignore":
+            return
+        bad = [(r, self.describe(r), reason) for r, reason in self.problems.items()]
+        lines = [f"  [{self.index[r]}] {text!r}: {reason}" for r, text, reason in bad[:_LISTED]]
+        if len(bad) > _LISTED:
+            lines.append(f"  ... and {len(bad) - _LISTED} more (the 'problem' column names each)")
+        message = f"{len(bad)} of {len(self)} {what} rows cannot be used:\n" + "\n".join(lines)
+        if errors == "raise":
+            raise CompositionError(message, bad)
+        warnings.warn(message + f"\n(left out; the other rows are {done})", stacklevel=3)
 
     @property
     def n_elements(self) -> np.ndarray:

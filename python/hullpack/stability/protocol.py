@@ -14,7 +14,7 @@ import pandas as pd
 from ..elements import ALL_ELEMENTS, N_ELEMENTS, not_in_elemnet
 from ..hull import DEFAULT_TOL
 from ..errors import HullInputError
-from .hulls import FORMATION_GAP, Reference, _report, _threads
+from .hulls import FORMATION_GAP, Reference, _threads
 from .inputs import Parsed, parse
 
 __all__ = ["ProtocolResult", "model_protocol", "stability_metrics"]
@@ -192,7 +192,7 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     tol = DEFAULT_TOL if tol is None else tol
     parsed = compositions if isinstance(compositions, Parsed) else parse(compositions, energies, elements=elements,
                                                                            column=column)
-    _report(parsed, "input", errors)
+    parsed.report("input", errors)
     rows = _subset_rows(subset, len(parsed))
     pred, unpredictable = _predictions(parsed, rows, predicted, model)
     compound = parsed.n_elements[rows] > 1  # elements are references, not predictions: they keep their energy

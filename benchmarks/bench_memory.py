@@ -19,48 +19,12 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # shared cores: do not spin
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import RESULTS, save  # noqa: E402
 
 from hullpack.hep.strategies import STRATEGIES  # noqa: E402
-from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown  # noqa: E402
-
-
-def target(table: list[dict], noise: dict, seed: int) -> list[dict]:
-    """Balanced vs random at equal batch size and step count: peak reduction against each random
-    seed, and the validation metrics' gap against the random runs' own spread."""
-    rows = []
-    for name in dict.fromkeys(r["dataset"] for r in table):
-        rnd = [r for r in table if r["dataset"] == name and r["strategy"] == "random"]
-        bal = [r for r in table if r["dataset"] == name and r["strategy"] == "balanced"]
-        if not rnd or not bal:
-            continue
-        b = bal[0]
-        red = [1 - b["peak_mib"] / r["peak_mib"] for r in rnd]
-        row = {"dataset": name, "random_runs": len(rnd), "reduction_min": min(red), "reduction_median":
-               float(np.median(red)), "reduction_max": max(red), "same_steps": all(
-                   r["steps_per_epoch"] == b["steps_per_epoch"] for r in rnd)}
-        for m in ("val_auc", "val_precision", "val_recall"):
-            vals = [r[m] for r in rnd if r[m] is not None]
-            if vals and b[m] is not None:
-                row[f"{m}_random_range"] = [min(vals), max(vals)]
-                row[f"{m}_balanced"] = b[m]
-        rows.append(row)
-    return rows
-
-
-def target_markdown(rows: list[dict]) -> str:
-    lines = ["| dataset | random runs | peak reduction (min / median / max over random seeds) | equal steps | "
-             "val AUC balanced | val AUC random (range) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        auc = r.get("val_auc_random_range")
-        lines.append(f"| {r['dataset']} | {r['random_runs']} | {r['reduction_min']:.1%} / {r['reduction_median']:.1%}"
-                     f" / {r['reduction_max']:.1%} | {r['same_steps']} | "
-                     f"{r.get('val_auc_balanced', float('nan')):.4f} | "
-                     f"{'n/a' if auc is None else f'{auc[0]:.4f} - {auc[1]:.4f}'} |")
-    return "\n".join(lines)
+from hullpack.hep.study import (StudyConfig, bench_memory, distributed_markdown,  # noqa: E402
+                                versus_random_markdown)
 
 
 def main(argv=None):
@@ -88,12 +52,12 @@ def main(argv=None):
     png = str(RESULTS / "memory.png")
     out = bench_memory(args.dataset or ["low", "high"], cfg, num_events=args.events,
                        distributed=not args.no_distributed, plot_path=png)
-    tgt = target(out["table"], out["noise"], args.seed)
-    path = save("memory", {k: v for k, v in out.items() if k != "markdown"} | {"target": tgt})
+    tgt = out["versus_random"]
+    path = save("memory", {k: v for k, v in out.items() if k != "markdown"})
     print("\n## Peak step memory by batching strategy (anchor: random, same run)\n")
     print(out["markdown"])
     print("\n## Balanced vs random at equal batch size and step count\n")
-    print(target_markdown(tgt))
+    print(versus_random_markdown(tgt))
     if out["distributed"]:
         print(f"\n## Two processes (gloo), {out['distributed']['dataset']} preset\n")
         print(distributed_markdown(out["distributed"]))

@@ -329,3 +329,121 @@ def test_docs_memory_study_md_examples_run(tmp_path, monkeypatch):
     # the balanced batches' peak below the random ones', at the same number of steps
     assert table.at["balanced", "peak_mib"] < table.at["random", "peak_mib"]
     assert table.at["balanced", "steps_per_epoch"] == table.at["random", "steps_per_epoch"]
+
+
+def _random_graphs(rng, count, *, x_width=3, deg=3, edge_labels=True, x_dtype=torch.float32):
+    graphs = []
+    for n in rng.integers(5, 60, count):
+        n = int(n)
+        g = Data(x=torch.randn(n, x_width).to(x_dtype) if x_dtype.is_floating_point else
+                 torch.randint(0, 9, (n, x_width)), edge_index=torch.from_numpy(rng.integers(0, n, (2, deg * n))))
+        if edge_labels:
+            g.y = torch.from_numpy(rng.integers(0, 2, deg * n)).float()
+        graphs.append(g)
+    return graphs
+
+
+def test_load_dataset_reads_pyg_files_and_refuses_the_rest_by_name(tmp_path, monkeypatch):
+    from torch_geometric.data import InMemoryDataset
+
+    from hullpack.hep.study import load_dataset
+
+    graphs = _random_graphs(np.random.default_rng(0), 6)
+    InMemoryDataset.save(graphs, tmp_path / "processed.pt")           # how a PyG dataset stores itself
+    ds = load_dataset(str(tmp_path / "processed.pt"))
+    assert isinstance(ds, InMemoryDataset) and len(ds) == 6
+    assert torch.equal(ds[4].edge_index, graphs[4].edge_index) and torch.equal(ds[4].y, graphs[4].y)
+    torch.save(InMemoryDataset.collate(graphs), tmp_path / "old.pth")  # older PyG: (Data, slices)
+    assert torch.equal(load_dataset(str(tmp_path / "old.pth"))[5].x, graphs[5].x)
+    refused = {"one.pt": (graphs[0], "is a single graph"), "d.pt": ({"train": graphs}, "holds a dict"),
+               "t.pt": (torch.randn(10, 3), "holds a Tensor"), "e.pt": ([], "holds no graphs"),
+               "mixed.pt": ([graphs[0], torch.ones(3)], "item 1 is a Tensor, not a graph")}
+    for name, (obj, message) in refused.items():
+        torch.save(obj, tmp_path / name)
+        with pytest.raises(ValueError, match=f"'{tmp_path / name}'.*{message}.*list of torch_geometric Data"
+                           if name != "one.pt" else message):
+            load_dataset(str(tmp_path / name))
+    # a dataset class that cannot be imported where the file is read (defined in the saving script)
+    (tmp_path / "savedhere.py").write_text(
+        "from torch_geometric.data import InMemoryDataset\n"
+        "class Mine(InMemoryDataset):\n"
+        "    def __init__(self, graphs):\n        super().__init__(None)\n"
+        "        self.data, self.slices = self.collate(graphs)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import savedhere
+
+    torch.save(savedhere.Mine(graphs), tmp_path / "mine.pt")
+    (tmp_path / "savedhere.py").unlink()
+    monkeypatch.delitem(__import__("sys").modules, "savedhere")
+    with pytest.raises(ValueError, match="cannot load dataset file .*mine.pt.*save list\\(dataset\\) instead"):
+        load_dataset(str(tmp_path / "mine.pt"))
+
+
+def test_study_on_integer_features_and_refusal_of_flat_ones():
+    from hullpack.hep.model import feature_widths
+
+    graphs = _random_graphs(np.random.default_rng(1), 20, x_width=9, x_dtype=torch.int64)   # OGB-like atom types
+    cfg = StudyConfig(strategies=("random", "balanced"), batch_size=4, epochs=1, hidden=8, num_steps=1)
+    table, _ = run_study({"ints": graphs}, cfg)
+    assert (table["peak_mib"] > 0).all() and table["val_auc"].notna().all()
+    flat = [Data(x=torch.randn(7), edge_index=torch.zeros(2, 4, dtype=torch.long)) for _ in range(10)]
+    with pytest.raises(InvalidSizesError, match=r"x have shape \(7,\).*unsqueeze"):
+        run_study({"flat": flat}, cfg)
+    with pytest.raises(InvalidSizesError, match="no node features x"):
+        feature_widths([Data(edge_index=torch.zeros(2, 4, dtype=torch.long), num_nodes=3)])
+
+
+def test_training_without_edge_labels_weights_nothing():
+    from hullpack.hep.train import pos_weight_of
+
+    rng = np.random.default_rng(2)
+    unlabelled = _random_graphs(rng, 8, edge_labels=False)
+    node_labelled = [Data(x=g.x, edge_index=g.edge_index, y=torch.randn(g.num_nodes)) for g in unlabelled]
+    assert pos_weight_of(unlabelled) == pos_weight_of(node_labelled) == 1.0
+    labelled = _random_graphs(rng, 8)
+    y = torch.cat([g.y for g in labelled])
+    assert pos_weight_of(labelled) == float((y == 0).sum()) / float(y.sum())
+    torch.manual_seed(0)
+    out = train(InteractionNetwork(3, 0, hidden=8, num_steps=1), unlabelled, [[0, 1, 2, 3], [4, 5, 6, 7]],
+                val_dataset=unlabelled)                       # pos_weight not given: read from the labels
+    assert len(out["steps"]) == 2 and out["val"]["auc"] is None
+
+
+def test_cli_bench_memory_says_what_it_measured_and_writes_strict_json(tmp_path, capsys):
+    from hullpack.cli import main
+
+    path = tmp_path / "mine.pt"
+    torch.save(_random_graphs(np.random.default_rng(3), 30, edge_labels=False), path)
+    common = ["-q", "bench-memory", "--dataset", str(path), "--epochs", "1", "--hidden", "8", "--num-steps", "1",
+              "--batch-size", "4"]
+    # no random baseline: the peak's change against it cannot be computed, and reads null
+    assert main(common + ["--strategies", "balanced,packed", "--json", "--out", str(tmp_path / "o")]) == 0
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+
+    printed = strict(capsys.readouterr().out)
+    written = strict((tmp_path / "o" / "memory.json").read_text())
+    for res in (printed, written):
+        assert [r["peak_reduction"] for r in res["table"]] == [None, None]
+        assert [r["val_auc"] for r in res["table"]] == [None, None] and res["versus_random"] == []
+        assert "saved for backward" in res["measured"]
+    assert main(common + ["--strategies", "random,balanced", "--baseline-repeats", "1", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("peak of a training step, measured on the CPU: the bytes of the tensors saved")
+    line = next(l for l in text.splitlines() if l.startswith(f"{path}: balanced batches peak"))
+    peaks = {(r["strategy"], r["seed"]): r["peak_mib"] for r in strict((tmp_path / "memory.json").read_text())["table"]}
+    cuts = sorted(1 - peaks[("balanced", 0)] / peaks[("random", s)] for s in (0, 1))
+    assert f"{cuts[0]:.1%}-{cuts[1]:.1%} below random batching over 2 seeds" in line
+    assert line.endswith("at the same 6 steps per epoch.")                  # 24 training graphs, batch 4
+    assert "run-to-run spread" not in text          # no validation metrics without edge labels
+
+
+@pytest.mark.parametrize("flag, value", [("--budget-mib", "0"), ("--budget-mib", "-5"), ("--budget-factor", "0"),
+                                         ("--batch-size", "0")])
+def test_cli_bench_memory_refuses_budgets_and_sizes_that_are_not_positive(flag, value, capsys):
+    from hullpack.cli import main
+
+    with pytest.raises(SystemExit) as stop:             # refused before anything is generated or trained
+        main(["-q", "bench-memory", "--dataset", "low", "--events", "4", f"{flag}={value}"])
+    assert stop.value.code == 2 and f"argument {flag}: expected " in capsys.readouterr().err

@@ -25,13 +25,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="cache generated events in this folder")
     p.add_argument("--strategies", default="random,sorted,roundrobin,balanced,packed",
                    help="comma-separated subset of random,sorted,roundrobin,balanced,packed")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=32, help="width of the Interaction Network's MLPs")
-    p.add_argument("--num-steps", type=int, default=3, help="message-passing rounds")
-    p.add_argument("--budget-mib", type=float, help="memory budget (default: --budget-factor x an average batch, "
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--epochs", type=positive_int, default=2)
+    p.add_argument("--hidden", type=positive_int, default=32, help="width of the Interaction Network's MLPs")
+    p.add_argument("--num-steps", type=positive_int, default=3, help="message-passing rounds")
+    p.add_argument("--budget-mib", type=_positive_float, help="memory budget (default: --budget-factor x an average batch, "
                    "at least 1.1 x the largest graph)")
-    p.add_argument("--budget-factor", type=float, default=1.25)
+    p.add_argument("--budget-factor", type=_positive_float, default=1.25)
     p.add_argument("--baseline-repeats", type=int, default=0,
                    help="extra seeds of the random baseline, to show run-to-run noise of the metrics")
     p.add_argument("--allocator", action="store_true", help="on the CPU also record the allocator's peak "
@@ -46,6 +46,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
+def _positive_float(text: str) -> float:
+    """argparse type: a number > 0 (a budget of 0 MiB is no budget to pack under)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     require("hep", "torch_geometric")
     from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown
@@ -53,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = StudyConfig(strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
                       batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
                       num_steps=args.num_steps, seed=args.seed, device=args.device,
-                      budget_bytes=args.budget_mib * 2**20 if args.budget_mib else None,
+                      budget_bytes=None if args.budget_mib is None else args.budget_mib * 2**20,
                       budget_factor=args.budget_factor, baseline_repeats=args.baseline_repeats,
                       allocator=args.allocator)
     if args.threads:
@@ -73,17 +84,22 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         written.append(os.path.join(args.out, "memory.json"))
         with open(written[0], "w") as f:
-            json.dump(out, f, indent=1, default=float)
+            json.dump(out, f, indent=1, default=float, allow_nan=False)
         if plot:
             written.append(os.path.join(args.out, "memory.png"))
     if args.json:
-        print(json.dumps(out, default=float))
+        print(json.dumps(out, default=float, allow_nan=False))
         return 0
+    print(out["measured"] + ".\n")
     print(out["markdown"])
     for name, d in out["datasets"].items():
         print(f"\n{name}: memory budget {d['budget_bytes'] / 2**20:.2f} MiB; {_memory_model_text(d)}")
+    for row in out["versus_random"]:
+        print("\n" + _versus_random_text(row))
     if out["noise"]:
-        print(f"\nrun-to-run spread of the random baseline's validation metrics: {out['noise']}")
+        spread = "; ".join(f"{name}: " + ", ".join(f"{m.removeprefix('val_')} {v:.4f}" for m, v in d.items())
+                           for name, d in out["noise"].items())
+        print(f"\nrun-to-run spread (max - min) of the random baseline's validation metrics: {spread}")
     if out["distributed"]:
         print(f"\n{out['distributed']['world_size']} processes (gloo), dataset {out['distributed']['dataset']}:")
         print(distributed_markdown(out["distributed"]))
@@ -100,3 +116,18 @@ def _memory_model_text(details: dict) -> str:
     per += [f"{m['bias']:,.0f} per graph", f"{m['intercept']:,.0f} per step"]
     miss = details.get("memory_model_max_rel_error")
     return "memory model: " + " + ".join(per) + ("" if miss is None else f" (largest miss on the probes {miss:.1%})")
+
+
+def _versus_random_text(row: dict) -> str:
+    """What the study found on one dataset, in a sentence: balanced against random batching."""
+    lo, hi = row["peak_mib_random"]
+    runs = row["random_runs"]
+    if runs == 1:
+        cut = f"{row['reduction_min']:.1%} below random batching ({row['peak_mib_balanced']:.2f} vs {hi:.2f} MiB; " \
+              "one random seed, --baseline-repeats 2 shows the spread)"
+    else:
+        cut = (f"{row['reduction_min']:.1%}-{row['reduction_max']:.1%} below random batching over {runs} seeds "
+               f"({row['peak_mib_balanced']:.2f} vs {lo:.2f}-{hi:.2f} MiB)")
+    steps = f"at the same {row['steps_per_epoch']} steps per epoch" if row["same_steps"] else \
+        "(at another number of steps per epoch)"
+    return f"{row['dataset']}: balanced batches peak {cut}, {steps}."

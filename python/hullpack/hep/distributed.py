@@ -46,7 +46,7 @@ def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.nd
     from torch_geometric.loader import DataLoader
 
     from ..samplers import DistributedBalancedBatchSampler, MemoryModel
-    from .model import InteractionNetwork
+    from .model import InteractionNetwork, feature_widths
     from .train import loss_of
 
     torch.set_num_threads(cfg["threads"])
@@ -55,7 +55,7 @@ def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.nd
     mem = MemoryModel.from_dict(memory)
     # warm-up (lazy initialisation, first-call overheads) so that neither sampler pays for it
     torch.manual_seed(cfg["seed"])
-    warm = InteractionNetwork(dataset[0].x.shape[1], dataset[0].edge_attr.shape[1], hidden=cfg["hidden"],
+    warm = InteractionNetwork(*feature_widths(dataset), hidden=cfg["hidden"],
                               num_steps=cfg["num_steps"])
     for batch in DataLoader(dataset, batch_size=cfg["batch_size"]):
         for _ in range(2):
@@ -72,8 +72,7 @@ def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.nd
             sampler = DistributedBalancedBatchSampler(sizes, batch_size=cfg["batch_size"], cost=mem,
                                                       num_replicas=world_size, rank=rank, seed=cfg["seed"])
         torch.manual_seed(cfg["seed"])  # the same initial model on every rank and for both samplers
-        model = InteractionNetwork(dataset[0].x.shape[1], dataset[0].edge_attr.shape[1],
-                                   hidden=cfg["hidden"], num_steps=cfg["num_steps"])
+        model = InteractionNetwork(*feature_widths(dataset), hidden=cfg["hidden"], num_steps=cfg["num_steps"])
         opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"])
         rows = []
         for epoch in range(cfg["epochs"]):
@@ -117,14 +116,14 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
     import torch.multiprocessing as mp
 
     from .memory import calibrate, static_bytes
-    from .model import InteractionNetwork
+    from .model import InteractionNetwork, feature_widths
     from .train import loss_of, pos_weight_of
 
     sizes = dataset_sizes(dataset)
     pos_weight = pos_weight_of(dataset)
     if memory is None:
         torch.manual_seed(seed)
-        probe = InteractionNetwork(dataset[0].x.shape[1], dataset[0].edge_attr.shape[1], hidden=hidden,
+        probe = InteractionNetwork(*feature_widths(dataset), hidden=hidden,
                                    num_steps=num_steps)
 
         def step(batch):

@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import InvalidSizesError
+
 
 def mlp(sizes: list[int], *, final_activation: bool = True) -> nn.Sequential:
     """Linear layers with LayerNorm + ReLU between them (and after the last, unless told not to)."""
@@ -53,10 +55,10 @@ class InteractionNetwork(nn.Module):
         self.classifier = mlp([3 * hidden] + h + [1], final_activation=False)
 
     def forward(self, data) -> torch.Tensor:
-        x, (src, dst) = data.x, data.edge_index
+        x, (src, dst) = _floats(data.x), data.edge_index
         e_in = [x[src], x[dst]]
         if self.edge_features:
-            e_in.append(data.edge_attr)
+            e_in.append(_floats(data.edge_attr))
         h = self.node_encoder(x)
         e = self.edge_encoder(torch.cat(e_in, dim=1))
         for edge_net, node_net in zip(self.edge_net, self.node_net):
@@ -65,3 +67,32 @@ class InteractionNetwork(nn.Module):
             outgoing = torch.zeros_like(h).index_add_(0, src, e)
             h = h + node_net(torch.cat([h, incoming, outgoing], dim=1))
         return self.classifier(torch.cat([h[src], h[dst], e], dim=1)).squeeze(-1)
+
+
+def _floats(t: torch.Tensor) -> torch.Tensor:
+    # integer features (atom and bond types, as OGB's molecules have) enter the MLPs as numbers
+    return t if t.is_floating_point() else t.float()
+
+
+def feature_widths(dataset) -> tuple[int, int]:
+    """``(node_features, edge_features)`` of a dataset's graphs for :class:`InteractionNetwork`:
+    the width of ``x`` and of ``edge_attr`` (0 where the graphs have none).
+
+    >>> from torch_geometric.data import Data
+    >>> feature_widths([Data(x=torch.zeros(4, 7), edge_index=torch.zeros(2, 3, dtype=torch.long))])
+    (7, 0)
+    >>> feature_widths([Data(x=torch.zeros(4), edge_index=torch.zeros(2, 3, dtype=torch.long))])
+    Traceback (most recent call last):
+    ...
+    hullpack.errors.InvalidSizesError: graph 0: node features x have shape (4,), expected (num_nodes, features); for one feature per node set data.x = data.x.unsqueeze(-1)
+    """
+    g = dataset[0]
+    x = getattr(g, "x", None)
+    if x is None:
+        raise InvalidSizesError("the graphs have no node features x; the Interaction Network needs them "
+                                "(e.g. data.x = torch.ones(data.num_nodes, 1) for graphs without any)")
+    if x.dim() != 2:
+        raise InvalidSizesError(f"graph 0: node features x have shape {tuple(x.shape)}, expected (num_nodes, "
+                                "features); for one feature per node set data.x = data.x.unsqueeze(-1)")
+    ea = getattr(g, "edge_attr", None)
+    return int(x.shape[1]), int(ea.shape[1]) if ea is not None and ea.dim() == 2 else 0

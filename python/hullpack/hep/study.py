@@ -37,11 +37,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..errors import InvalidSizesError
 from ..samplers import MemoryModel
 from .distributed import compare_distributed
 from .memory import calibrate, static_bytes
-from .model import InteractionNetwork
+from .model import InteractionNetwork, feature_widths
 from .strategies import STRATEGIES, check_budget, dataset_sizes, make_batch_sampler
 from .train import loss_of, pos_weight_of, train
 
@@ -84,14 +83,6 @@ class StudyConfig:
             raise ValueError(f"budget_bytes = {self.budget_bytes} must be > 0")
 
 
-def _features(dataset: Any) -> tuple[int, int]:
-    g = dataset[0]
-    if getattr(g, "x", None) is None:
-        raise InvalidSizesError("the graphs have no node features x; the Interaction Network needs them")
-    ea = getattr(g, "edge_attr", None)
-    return int(g.x.shape[1]), int(ea.shape[1]) if ea is not None and ea.dim() == 2 else 0
-
-
 def _summary(name: str, strategy: str, out: dict, budget: float, memory: MemoryModel) -> dict:
     steps = out["steps"]
     peaks = np.array([s["peak_bytes"] for s in steps], dtype=np.float64)
@@ -131,9 +122,8 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
                              f"fewer than batch_size = {config.batch_size}")
         val_set, train_set = dataset[:n_val], dataset[n_val:]
         sizes = sizes_all[n_val:]
-        node_f, edge_f = _features(dataset)
-        pos_weight = pos_weight_of(train_set) if getattr(dataset[0], "y", None) is not None and \
-            dataset[0].y.numel() == dataset[0].num_edges else 1.0
+        node_f, edge_f = feature_widths(dataset)
+        pos_weight = pos_weight_of(train_set)
         torch.manual_seed(config.seed)
         init = InteractionNetwork(node_f, edge_f, hidden=config.hidden, num_steps=config.num_steps)
         fixed = static_bytes(init) + 2 * sum(p.numel() * p.element_size() for p in init.parameters())  # + AdamW moments
@@ -186,9 +176,10 @@ def noise(table) -> dict:
     """Run-to-run spread (max - min) of the random baseline's validation metrics per dataset."""
     out = {}
     for name, g in table[table.strategy == "random"].groupby("dataset"):
-        if len(g) > 1:
-            out[name] = {m: float(g[m].max() - g[m].min()) for m in ("val_precision", "val_recall", "val_auc")
-                         if g[m].notna().all()}
+        spread = {m: float(g[m].max() - g[m].min()) for m in ("val_precision", "val_recall", "val_auc")
+                  if g[m].notna().all()}
+        if len(g) > 1 and spread:  # graphs without edge labels have no metrics to spread
+            out[name] = spread
     return out
 
 
@@ -254,10 +245,16 @@ def plot(table, details: dict, path: str) -> None:
     plt.close(fig)
 
 
+EXPECTED = ("give a list of torch_geometric Data (x, edge_index; y with one label per edge for validation "
+            "metrics), a PyG dataset, or a file written by InMemoryDataset.save")
+
+
 def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str | None = None):
     """A dataset by name: a preset (``"low"``, ``"high"``: ``num_events`` synthetic events), a file
-    saved with ``torch.save`` (a list of PyG ``Data`` or a dataset), or ``"module:attribute"``
-    naming a dataset or a function that returns one (e.g. ``"mypackage.data:make_graphs"``).
+    saved with ``torch.save`` (a list of PyG ``Data`` or a dataset) or written by PyG's
+    ``InMemoryDataset.save`` (a ``processed/data.pt``), or ``"module:attribute"`` naming a dataset or
+    a function that returns one (e.g. ``"mypackage.data:make_graphs"``). Anything else is refused
+    with a ``ValueError`` saying what is expected.
 
     >>> len(load_dataset("low", num_events=3))
     3
@@ -266,17 +263,25 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
     ...
     ValueError: unknown dataset 'nonsense': give a preset (high, low), a .pt file saved with torch.save, or module:attribute
     """
+    import os
+
     from .events import PRESETS
     from .graphs import CollisionGraphs
 
     if spec in PRESETS:
         return CollisionGraphs(root, preset=spec, num_events=num_events, seed=seed)
-    if spec.endswith(".pt"):
-        import os
-
+    if os.path.isfile(spec) or spec.endswith((".pt", ".pth")):
         if not os.path.exists(spec):
             raise ValueError(f"dataset file {spec!r} does not exist")
-        return torch.load(spec, weights_only=False)
+        try:
+            obj = torch.load(spec, weights_only=False)
+        except (AttributeError, ModuleNotFoundError) as exc:  # a class pickled from the saving script
+            raise ValueError(f"cannot load dataset file {spec!r} ({exc}): it holds an object of a class that "
+                             "cannot be imported here, such as a dataset class defined in the script that saved "
+                             "it; save list(dataset) instead, or give module:attribute") from None
+        except Exception as exc:
+            raise ValueError(f"cannot load dataset file {spec!r} with torch.load ({exc}); {EXPECTED}") from None
+        return as_graphs(obj, spec)
     if ":" in spec:
         import importlib
 
@@ -285,9 +290,43 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
             obj = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"dataset {spec!r}: cannot import it ({exc})") from None
-        return obj() if callable(obj) and not hasattr(obj, "__getitem__") else obj
+        return as_graphs(obj() if callable(obj) and not hasattr(obj, "__getitem__") else obj, spec)
     raise ValueError(f"unknown dataset {spec!r}: give a preset ({', '.join(sorted(PRESETS))}), "
                      "a .pt file saved with torch.save, or module:attribute")
+
+
+def as_graphs(obj: Any, name: str):
+    """``obj`` as a dataset of PyG graphs: a list or dataset of ``Data`` as it is, the
+    ``(data, slices[, class])`` tuple of ``InMemoryDataset.save`` as an ``InMemoryDataset``; a
+    ``ValueError`` naming ``name`` and what it holds otherwise.
+
+    >>> as_graphs({"train": []}, "d.pt")
+    Traceback (most recent call last):
+    ...
+    ValueError: dataset 'd.pt' holds a dict; give a list of torch_geometric Data (x, edge_index; y with one label per edge for validation metrics), a PyG dataset, or a file written by InMemoryDataset.save
+    """
+    from torch_geometric.data import Data, InMemoryDataset
+    from torch_geometric.data.data import BaseData
+
+    if isinstance(obj, tuple) and len(obj) in (2, 3) and isinstance(obj[0], (dict, BaseData)) \
+            and isinstance(obj[1], dict):  # InMemoryDataset.save, or torch.save(collate(...)) of older PyG
+        data, slices = obj[0], obj[1]
+        cls = obj[2] if len(obj) == 3 else Data
+        dataset = InMemoryDataset()
+        dataset._data, dataset.slices = (cls.from_dict(data) if isinstance(data, dict) else data), slices
+        return dataset
+    if isinstance(obj, BaseData):
+        raise ValueError(f"dataset {name!r} is a single graph ({type(obj).__name__}); the study batches many "
+                         "graphs: save a list of them, torch.save([graph, ...], path)")
+    if isinstance(obj, (str, bytes, dict, np.ndarray)) or torch.is_tensor(obj) or not (hasattr(obj, "__len__") and hasattr(obj, "__getitem__")):
+        raise ValueError(f"dataset {name!r} holds a {type(obj).__name__}; {EXPECTED}")
+    if len(obj) == 0:
+        raise ValueError(f"dataset {name!r} holds no graphs; {EXPECTED}")
+    items = obj if isinstance(obj, (list, tuple)) else [obj[0]]
+    bad = next((i for i, g in enumerate(items) if not isinstance(g, BaseData)), None)
+    if bad is not None:
+        raise ValueError(f"dataset {name!r}: item {bad} is a {type(items[bad]).__name__}, not a graph; {EXPECTED}")
+    return list(obj) if isinstance(obj, tuple) else obj
 
 
 def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig = StudyConfig(), *,
@@ -296,13 +335,16 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
     """Everything ``hullpack bench-memory`` does: load the datasets, :func:`run_study`, optionally
     :func:`~hullpack.hep.distributed.compare_distributed` on the last dataset, and a plot.
 
-    Returns ``{"config", "table" (list of row dicts), "markdown", "noise", "datasets", "distributed"}``.
+    Returns ``{"config", "measured" (what the peak is, in words), "table" (list of row dicts),
+    "markdown", "noise", "versus_random" (:func:`versus_random`), "datasets", "distributed"}``, with
+    every value that could not be computed (NaN) as None.
     """
     loaded = {name: load_dataset(name, num_events=num_events, seed=config.seed, root=root) for name in datasets}
     table, details = run_study(loaded, config)
+    records = table.to_dict(orient="records")
     out = {"config": asdict(config) | {"strategies": list(config.strategies), "num_events": num_events},
-           "table": table.to_dict(orient="records"), "markdown": to_markdown(table), "noise": noise(table),
-           "datasets": details, "distributed": None}
+           "measured": measured(config.device), "table": records, "markdown": to_markdown(table),
+           "noise": noise(table), "versus_random": versus_random(records), "datasets": details, "distributed": None}
     if distributed:
         name = list(loaded)[-1]
         n_val = details[name]["num_val"]
@@ -313,12 +355,77 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
     if plot_path:
         plot(table, details, plot_path)
         out["plot"] = plot_path
-    return out
+    return finite(out)
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None, so that it is valid JSON (a
+    metric that could not be computed reads null, not NaN, which strict JSON readers refuse).
+
+    >>> finite({"auc": float("nan"), "peak": [1.5, float("inf")]})
+    {'auc': None, 'peak': [1.5, None]}
+    """
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def measured(device: str) -> str:
+    """What the study's peak memory of a step is on ``device``, in words."""
+    if torch.device(device).type == "cuda":
+        return "peak of a training step: torch.cuda.max_memory_allocated, reset at the start of every step"
+    return ("peak of a training step, measured on the CPU: the bytes of the tensors saved for backward plus "
+            "parameters, gradients and AdamW state, the memory a GPU holds at the end of the forward pass "
+            "(not the process RSS; --device cuda measures the GPU allocator)")
+
+
+def versus_random(table: list[dict]) -> list[dict]:
+    """Balanced against random batching per dataset (at equal batch size and step count): the peak
+    reduction against each random seed's run (min, median, max) and the validation metrics of
+    balanced next to the random runs' range; datasets without both strategies are left out."""
+    rows = []
+    for name in dict.fromkeys(r["dataset"] for r in table):
+        rnd = [r for r in table if r["dataset"] == name and r["strategy"] == "random"]
+        bal = [r for r in table if r["dataset"] == name and r["strategy"] == "balanced"]
+        if not rnd or not bal:
+            continue
+        b = bal[0]
+        red = [1 - b["peak_mib"] / r["peak_mib"] for r in rnd]
+        row = {"dataset": name, "random_runs": len(rnd), "reduction_min": min(red),
+               "reduction_median": float(np.median(red)), "reduction_max": max(red),
+               "peak_mib_balanced": b["peak_mib"], "peak_mib_random": [min(r["peak_mib"] for r in rnd),
+                                                                        max(r["peak_mib"] for r in rnd)],
+               "steps_per_epoch": b["steps_per_epoch"],
+               "same_steps": all(r["steps_per_epoch"] == b["steps_per_epoch"] for r in rnd)}
+        for m in ("val_auc", "val_precision", "val_recall"):
+            vals = [r[m] for r in rnd if r[m] is not None and not math.isnan(r[m])]
+            if vals and b[m] is not None and not math.isnan(b[m]):
+                row[f"{m}_random_range"] = [min(vals), max(vals)]
+                row[f"{m}_balanced"] = b[m]
+        rows.append(row)
+    return rows
+
+
+def versus_random_markdown(rows: list[dict]) -> str:
+    """:func:`versus_random` as a Markdown table."""
+    lines = ["| dataset | random runs | peak reduction (min / median / max over random seeds) | equal steps | "
+             "val AUC balanced | val AUC random (range) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        auc = r.get("val_auc_random_range")
+        lines.append(f"| {r['dataset']} | {r['random_runs']} | {r['reduction_min']:.1%} / {r['reduction_median']:.1%}"
+                     f" / {r['reduction_max']:.1%} | {r['same_steps']} | "
+                     f"{'n/a' if auc is None else format(r['val_auc_balanced'], '.4f')} | "
+                     f"{'n/a' if auc is None else f'{auc[0]:.4f} - {auc[1]:.4f}'} |")
+    return "\n".join(lines)
 
 
 def distributed_markdown(result: dict) -> str:
     """The distributed comparison as a Markdown table."""
-    lines = ["| sampler | steps/rank | peak MiB | mean step cost spread | worst step max/mean | "
+    lines = ["| sampler | steps/rank | peak MiB (predicted) | mean step cost spread | worst step max/mean | "
              "compute s | wait s | wait fraction |", "|---|---|---|---|---|---|---|---|"]
     for name, s in result["summary"].items():
         lines.append(f"| {name} | {s['steps']} | {s['peak_cost_mib']:.2f} | {s['mean_cost_spread']:.1%} | "

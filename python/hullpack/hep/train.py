@@ -41,8 +41,13 @@ from .memory import MemoryMeter, static_bytes
 log = logging.getLogger(__name__)
 
 
-def edge_labels(dataset: Any) -> torch.Tensor:
-    """All edge labels of a dataset in one tensor (read from the collated store when possible)."""
+def edge_labels(dataset: Any) -> torch.Tensor | None:
+    """All edge labels of a dataset in one tensor (read from the collated store when possible);
+    None where the graphs have no label per edge (no ``y``, or graph or node labels)."""
+    first = dataset[0]
+    y = getattr(first, "y", None)
+    if y is None or y.numel() != first.num_edges:
+        return None
     data = getattr(dataset, "_data", None)
     if data is not None and getattr(dataset, "_indices", None) is None and getattr(data, "y", None) is not None:
         return data.y
@@ -50,7 +55,8 @@ def edge_labels(dataset: Any) -> torch.Tensor:
 
 
 def pos_weight_of(dataset: Any) -> float:
-    """False-to-true edge ratio of a dataset: the BCE weight that balances the two classes.
+    """False-to-true edge ratio of a dataset: the BCE weight that balances the two classes (1.0
+    where the graphs have no edge labels).
 
     >>> from hullpack.hep import CollisionGraphs
     >>> ds = CollisionGraphs(preset="low", num_events=5, seed=0)
@@ -59,6 +65,8 @@ def pos_weight_of(dataset: Any) -> float:
     True
     """
     y = edge_labels(dataset)
+    if y is None:
+        return 1.0
     pos = float(y.sum())
     return float(y.numel() - pos) / max(pos, 1.0)
 

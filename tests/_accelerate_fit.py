@@ -4,8 +4,10 @@ tests/test_lightning.py in 2 processes (``torchrun --standalone --nproc_per_node
 
 Every rank writes OUT_DIR/rank<r>.json: for each sampler kind the item indices of each step of each
 epoch, ``len()`` of the prepared loader, what ``gather_for_metrics`` returned for per-item outputs,
-the steps of epoch RESUMED_EPOCH left after ``skip_first_batches``, and the error for ``split_batches=True``.
+the steps of epoch RESUMED_EPOCH left after ``skip_first_batches`` and after a stateful loader's
+``load_state_dict`` (when torchdata is installed), and the error for ``split_batches=True``.
 """
+import importlib.util
 import json
 import os
 import sys
@@ -70,6 +72,19 @@ def main(out_dir: str) -> None:
         skipped = accelerator.skip_first_batches(loader, SKIP)
         record[kind] = {"len": len(loader), "steps": steps, "gathered": gathered,
                         "after_skip": [index.tolist() for index, _ in skipped]}
+    if importlib.util.find_spec("torchdata") is not None:
+        stateful = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(use_stateful_dataloader=True))
+        for kind in ("balanced", "packed"):
+            loader = stateful.prepare(make_loader(kind))
+            loader.set_epoch(RESUMED_EPOCH)
+            for step, _ in enumerate(loader):
+                if step == SKIP - 1:
+                    state = loader.state_dict()  # SKIP steps done
+                    break
+            resumed = stateful.prepare(make_loader(kind))
+            resumed.set_epoch(RESUMED_EPOCH)  # several processes: the state holds no epoch, only a count
+            resumed.load_state_dict(state)
+            record[kind]["after_state"] = [index.tolist() for index, _ in resumed]
     split = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(split_batches=True))
     try:
         list(split.prepare(make_loader("balanced")))

@@ -8,7 +8,7 @@ step peak is the bytes of tensors saved for backward plus parameters, gradients 
 (what a GPU would hold at the peak); on a GPU (``--device cuda``) torch.cuda.max_memory_allocated.
 
     python benchmarks/bench_memory.py --quick      # ~2 min on 2 cores
-    python benchmarks/bench_memory.py              # ~6 min: 3 random seeds, distributed run
+    python benchmarks/bench_memory.py              # ~3 min: 3 random seeds, distributed run
 """
 from __future__ import annotations
 

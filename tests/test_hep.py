@@ -306,29 +306,7 @@ def test_memory_study_doc_examples_run(tmp_path, monkeypatch):
     table = ns[2]["table"]
     assert table["strategy"].tolist() == ["random", "balanced"]
     assert table["steps_per_epoch"].nunique() == 1 and table["peak_reduction"].iloc[0] == 0
-
-
-def test_docs_memory_study_md_examples_run(tmp_path, monkeypatch):
-    """Every example of docs/memory-study.md runs as written, with what its text says of it."""
-    import re
-    from pathlib import Path
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "memory-study.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
-    assert len(blocks) == 3
-    monkeypatch.chdir(tmp_path)
-    spaces = []
-    for i, code in enumerate(blocks):
-        spaces.append({"__name__": "__memory_study_doc__"})
-        exec(compile(code, f"docs/memory-study.md example {i}", "exec"), spaces[-1])
-    first, second, third = spaces
-    assert first["edge_index"].shape[0] == 2 and len(first["ds"]) == 50
-    assert first["hits"]["r"].size > 0 and 0 < first["truth"].mean() < 1
-    assert second["memory"].intercept > 0 and set(second["out"]["val"]) >= {"precision", "recall", "auc"}
-    table = third["table"].set_index("strategy")
-    # the balanced batches' peak below the random ones', at the same number of steps
-    assert table.at["balanced", "peak_mib"] < table.at["random", "peak_mib"]
-    assert table.at["balanced", "steps_per_epoch"] == table.at["random", "steps_per_epoch"]
+    assert table["peak_mib"].iloc[1] < table["peak_mib"].iloc[0]          # balanced below random
 
 
 def _random_graphs(rng, count, *, x_width=3, deg=3, edge_labels=True, x_dtype=torch.float32):
@@ -431,7 +409,7 @@ def test_cli_bench_memory_says_what_it_measured_and_writes_strict_json(tmp_path,
     assert main(common + ["--strategies", "random,balanced", "--baseline-repeats", "1", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert text.startswith("peak of a training step, measured on the CPU: the bytes of the tensors saved")
-    line = next(l for l in text.splitlines() if l.startswith(f"{path}: balanced batches peak"))
+    line = next(x for x in text.splitlines() if x.startswith(f"{path}: balanced batches peak"))
     peaks = {(r["strategy"], r["seed"]): r["peak_mib"] for r in strict((tmp_path / "memory.json").read_text())["table"]}
     cuts = sorted(1 - peaks[("balanced", 0)] / peaks[("random", s)] for s in (0, 1))
     assert f"{cuts[0]:.1%}-{cuts[1]:.1%} below random batching over 2 seeds" in line

@@ -269,6 +269,29 @@ def test_lowest_energy_fraction_refines_between_grid_points():
     assert df.at[0, "x_p"] == pytest.approx(0.7, abs=1e-6)       # x is the fraction of Ca
 
 
+@pytest.mark.parametrize("which", ["relu", "layernorm"])
+def test_binary_scans_give_the_models_own_energies(which):
+    """The scans run the screen's engine (the first layer gathered from two columns; fp32 ReLU
+    layers through relu_mlp): their energies are the model's dense forward's, for an ElemNet-shaped
+    ReLU network and for a model the fast engine cannot run (LayerNorm first)."""
+    torch.manual_seed(3)
+    if which == "relu":
+        net = nn.Sequential(nn.Linear(86, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 1))
+    else:
+        net = nn.Sequential(nn.LayerNorm(86), nn.Linear(86, 32), nn.GELU(), nn.Linear(32, 1))
+    pairs = [("Na", "Cl"), ("Fe", "O"), ("H", "Pu")]
+    df = xai.lowest_energy_fraction(net, pairs, n_grid=21, refine=5)
+    for i, (a, b) in enumerate(pairs):
+        x = np.zeros((3, 86), np.float32)
+        x[0, ELEMENT_INDEX[a]] = 1
+        x[1, ELEMENT_INDEX[b]] = 1
+        x[2, ELEMENT_INDEX[a]], x[2, ELEMENT_INDEX[b]] = df.at[i, "x_p"], 1 - df.at[i, "x_p"]
+        with torch.no_grad():
+            e = net(torch.from_numpy(x)).reshape(-1).numpy()
+        assert df.at[i, "e_A"] == pytest.approx(e[0], abs=1e-5) and df.at[i, "e_B"] == pytest.approx(e[1], abs=1e-5)
+        assert df.at[i, "e_min"] == pytest.approx(e[2], abs=1e-5)   # the energy at x_p (an end if nothing forms)
+
+
 def test_group_matrix_and_hull_hook():
     pairs = xai.all_pairs_scan(tent_model(), ["Na", "Mg", "O", "F", "Fe"], n_grid=41)
     assert len(pairs) == 10

@@ -35,7 +35,7 @@ from .engine import EngineBase, InferenceEngine, timed_evaluation
 
 log = logging.getLogger(__name__)
 
-__all__ = ["resolve_model", "make_engine", "ModelEngine", "PROBE_TOL"]
+__all__ = ["resolve_model", "make_engine", "module_device", "ModelEngine", "PROBE_TOL"]
 
 #: eV/atom: the fast engine is used only where it agrees with the model's forward within this
 #: (absolute and relative) on the probe compositions; their float32 sums differ by about 1e-6
@@ -107,7 +107,9 @@ def _energies_of(out, rows: int, what: str) -> torch.Tensor:
     return t.detach().reshape(-1).float()
 
 
-def _module_device(model) -> torch.device | None:
+def module_device(model) -> torch.device | None:
+    """The device of a torch module's first parameter or buffer; None for a module with neither,
+    or for a plain callable."""
     if isinstance(model, nn.Module):
         for t in list(model.parameters()) + list(model.buffers()):
             return t.device
@@ -123,7 +125,7 @@ def _agrees(engine: InferenceEngine, model: nn.Module) -> bool:
     els, frac = _probe_compositions()
     with engine.uncounted():  # the probe is not part of a screen
         fast = engine.predict_fractions(els, frac)
-    x = torch.from_numpy(dense_fractions(els, frac)).to(_module_device(model) or "cpu")
+    x = torch.from_numpy(dense_fractions(els, frac)).to(module_device(model) or "cpu")
     try:
         ref = _energies_of(model(x), len(x), "its forward").cpu().numpy()
     except ScreeningError:
@@ -175,7 +177,7 @@ class ModelEngine(EngineBase):
         super().__init__(device=device, chunk=chunk, threads=threads)
         if not callable(model):
             raise ScreeningError(f"model: expected a torch module or a callable, got {type(model).__name__}")
-        where = _module_device(model)
+        where = module_device(model)
         if where is not None and where.type != self.device.type:
             raise ScreeningError(f"model: its parameters are on {where} but device={str(self.device)!r}; move it "
                                  f"(model.to({self.device.type!r})) or pass device={where.type!r}")

@@ -18,8 +18,8 @@ import pandas as pd
 from torch import nn
 
 from .._progress import progress
-from ..elements import ELEMNET_ELEMENTS, element_table
-from .base import binary_fractions, elements_arg, energy_model, predict
+from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, element_table
+from .base import FastEnergies, elements_arg, energy_model
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +101,24 @@ def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *
     grid = np.linspace(0.0, 1.0, n_grid)
     step = grid[1] - grid[0]
     interior = grid[1:-1]
+    fast = FastEnergies(model)  # a sixth of the dense forward's time for an ElemNet on CPU
+
+    def energies(block, x):  # (len(block), x.shape[1]) energies of A_x B_(1-x)
+        ab = np.array([[ELEMENT_INDEX[a], ELEMENT_INDEX[b]] for a, b in block], dtype=np.int64)
+        xa = x.astype(np.float32).ravel()
+        return fast.pairs(np.repeat(ab, x.shape[1], axis=0), np.column_stack([xa, 1 - xa])).reshape(x.shape)
+
     out = []
     for p0 in progress(range(0, len(pairs), batch_pairs), total=-(-len(pairs) // batch_pairs),
                        desc="binary scans", unit="block", disable=None if show_progress is None else not show_progress):
         block = pairs[p0:p0 + batch_pairs]
-        a = np.repeat([p[0] for p in block], n_grid)
-        b = np.repeat([p[1] for p in block], n_grid)
-        e = predict(model, binary_fractions(a, b, np.tile(grid, len(block)))).reshape(len(block), n_grid)
+        e = energies(block, np.tile(grid, (len(block), 1)))
         e_b, e_a = e[:, 0], e[:, -1]
         k = np.argmin(e[:, 1:-1], axis=1)
         x_best, e_best = interior[k], e[np.arange(len(block)), k + 1]
         if refine:
             fine = np.clip(x_best[:, None] + np.linspace(-step, step, refine)[None, :], step / 1e3, 1 - step / 1e3)
-            a = np.repeat([p[0] for p in block], refine)
-            b = np.repeat([p[1] for p in block], refine)
-            ef = predict(model, binary_fractions(a, b, fine.ravel())).reshape(len(block), refine)
+            ef = energies(block, fine)
             kf = np.argmin(ef, axis=1)
             better = ef[np.arange(len(block)), kf] < e_best
             x_best = np.where(better, fine[np.arange(len(block)), kf], x_best)

@@ -11,7 +11,7 @@ from torch import nn
 from .._progress import progress
 from ..elements import ELEMENT_INDEX
 from ..errors import CompositionError
-from .base import as_fractions, elements_arg, energy_model, predict
+from .base import FastEnergies, as_fractions, elements_arg, energy_model
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
 
     >>> import torch
     >>> from hullpack.elemnet import featurize
+    >>> from hullpack.xai import predict
     >>> oxygen = torch.nn.Linear(86, 1)                 # a toy: E = -2 x_O
     >>> _ = torch.nn.init.zeros_(oxygen.bias)
     >>> with torch.no_grad():
@@ -71,7 +72,8 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
         raise ValueError(f"n_bootstrap = {n_bootstrap} must be >= 1")
     elements = elements_arg(elements)
     n = len(x)
-    base_err = np.abs(predict(model, x) - y)
+    energies = FastEnergies(model)
+    base_err = np.abs(energies(x) - y)
     # d[i, k]: change of composition i's absolute error when element k is occluded (0 if absent)
     d = np.zeros((n, len(elements)), dtype=np.float64)
     contains = np.zeros((n, len(elements)), dtype=bool)
@@ -82,7 +84,7 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
         counts[k] = len(rows)
         contains[rows, k] = True
         if len(rows):
-            d[rows, k] = np.abs(predict(model, xo) - y[rows]) - base_err[rows]
+            d[rows, k] = np.abs(energies(xo) - y[rows]) - base_err[rows]
     delta = d.sum(axis=0) / n
     with np.errstate(invalid="ignore", divide="ignore"):
         affected = np.where(counts > 0, d.sum(axis=0) / np.maximum(counts, 1), np.nan)

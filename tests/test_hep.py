@@ -425,3 +425,11 @@ def test_cli_bench_memory_refuses_budgets_and_sizes_that_are_not_positive(flag, 
     with pytest.raises(SystemExit) as stop:             # refused before anything is generated or trained
         main(["-q", "bench-memory", "--dataset", "low", "--events", "4", f"{flag}={value}"])
     assert stop.value.code == 2 and f"argument {flag}: expected " in capsys.readouterr().err
+
+
+def test_study_refuses_a_device_it_cannot_use():
+    with pytest.raises(ValueError, match="'gpu' is not a torch device; give cpu or cuda"):
+        StudyConfig(device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda': torch finds no CUDA GPU here.*run on the CPU"):
+            StudyConfig(device="cuda")

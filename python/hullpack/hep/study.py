@@ -81,6 +81,13 @@ class StudyConfig:
             raise ValueError(f"val_fraction = {self.val_fraction} must be in (0, 1)")
         if self.budget_bytes is not None and not self.budget_bytes > 0:
             raise ValueError(f"budget_bytes = {self.budget_bytes} must be > 0")
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise ValueError(f"device {self.device!r} is not a torch device; give cpu or cuda") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r}: torch finds no CUDA GPU here (torch {torch.__version__}); "
+                             "run on the CPU, which measures what a GPU would hold, or on a machine with a GPU")
 
 
 def _summary(name: str, strategy: str, out: dict, budget: float, memory: MemoryModel) -> dict:

@@ -204,6 +204,37 @@ def test_lightning_recreation_gives_each_rank_its_share(kind):
         assert seen == list(range(N))
 
 
+class GraphBatches(BalancedBatchSampler):
+    """A subclass with a constructor of its own, as users write to fix their settings in one place."""
+
+    def __init__(self, sizes, sampler=None):
+        super().__init__(sizes, 8, seed=1, sampler=sampler)
+
+
+class FixedBatches(BalancedBatchSampler):
+    def __init__(self, sizes):
+        super().__init__(sizes, 8, seed=1)
+
+
+def test_lightning_recreates_a_subclass_with_its_own_constructor():
+    """Lightning re-creates a subclass from the arguments its own constructor was given, as it does for
+    BatchSampler subclasses: GraphBatches(sizes, sampler=...), not BalancedBatchSampler's arguments."""
+    sizes = sizes_of()
+    per_rank = []
+    for rank in range(2):
+        loader = DataLoader(dataset(), batch_sampler=GraphBatches(sizes))
+        new = lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=2, rank=rank))
+        assert type(new.batch_sampler) is GraphBatches
+        reference = DistributedBalancedBatchSampler(sizes, 8, seed=1, num_replicas=2, rank=rank)
+        per_rank.append([idx.tolist() for idx, _ in new])
+        assert per_rank[-1] == list(reference)
+    assert sorted(i for batches in per_rank for b in batches for i in b) == list(range(N))
+    # a constructor without sampler=: Lightning says what to add
+    loader = DataLoader(dataset(), batch_sampler=FixedBatches(sizes))
+    with pytest.raises(TypeError, match="expose an argument `sampler`"):
+        lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=2, rank=0))
+
+
 def test_lightning_recreation_for_prediction_keeps_every_item():
     from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSamplerWrapper
 

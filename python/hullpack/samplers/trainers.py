@@ -25,10 +25,12 @@ batches may hold a few items fewer than ``batch_size``.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
 
 from torch.utils.data import BatchSampler, Sampler, SequentialSampler
 
@@ -118,15 +120,65 @@ def refuse_replicated(name: str, arguments: str) -> None:
             "rank=0 if every process should see every batch)")
 
 
+class Call(NamedTuple):
+    """The arguments a constructor was called with, as PyTorch Lightning records them for the
+    ``BatchSampler`` subclasses it re-creates: positional ``args`` and the names they bind to,
+    ``kwargs`` given by name, and the defaults of the other named parameters."""
+    args: tuple
+    kwargs: dict
+    arg_names: tuple
+    default_kwargs: dict
+
+
+def _recording(init: Callable) -> Callable:
+    """``init`` (a subclass's own ``__init__``), recording the arguments of the outermost constructor
+    call on the instance, those that build it again."""
+    named = [p for p in list(inspect.signature(init).parameters.values())[1:]
+             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        if "_trainer_call" not in self.__dict__:  # the outermost: the class a trainer instantiates
+            names = tuple(p.name for p in named)[:len(args)]
+            defaults = {p.name: p.default for p in named
+                        if p.name not in kwargs and p.name not in names and p.default is not p.empty}
+            self.__dict__["_trainer_call"] = Call(args, dict(kwargs), names, defaults)
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _saved(self: Any) -> Call:
+    """The arguments that re-create ``self``: its own constructor's, where a subclass outside hullpack
+    has one, else ``init_kwargs()`` (with ``sampler=`` for the trainer to set). New dicts each time:
+    Lightning sets ``sampler`` in them."""
+    call = self.__dict__.get("_trainer_call")
+    if call is None:
+        return Call((), self.init_kwargs(), (), {})
+    return call._replace(kwargs=dict(call.kwargs), default_kwargs=dict(call.default_kwargs))
+
+
 def recorded_for_trainers(cls: type) -> type:
-    """Class decorator: PyTorch Lightning finds the arguments that re-create an instance
-    (``instance.init_kwargs()``, with ``sampler=`` for it to set) under the attribute names its own
-    capture of ``BatchSampler`` constructor arguments uses, wherever the instance was built."""
-    setattr(cls, "__pl_saved_args", property(lambda self: ()))
-    setattr(cls, "__pl_saved_arg_names", property(lambda self: ()))
-    setattr(cls, "__pl_saved_kwargs", property(lambda self: self.init_kwargs()))  # a new dict each time
-    setattr(cls, "__pl_saved_default_kwargs", property(lambda self: {}))
+    """Class decorator: PyTorch Lightning finds the arguments that re-create an instance under the
+    attribute names its own capture of ``BatchSampler`` constructor arguments uses, wherever the
+    instance was built: ``instance.init_kwargs()`` (with ``sampler=`` for it to set), or for a
+    subclass with a constructor of its own, the arguments that constructor was given (Lightning then
+    sets its ``sampler`` argument, and says to add one where there is none)."""
+    setattr(cls, "__pl_saved_args", property(lambda self: _saved(self).args))
+    setattr(cls, "__pl_saved_arg_names", property(lambda self: _saved(self).arg_names))
+    setattr(cls, "__pl_saved_kwargs", property(lambda self: _saved(self).kwargs))
+    setattr(cls, "__pl_saved_default_kwargs", property(lambda self: _saved(self).default_kwargs))
+
+    def init_subclass(sub: type, **kwargs: Any) -> None:
+        super(cls, sub).__init_subclass__(**kwargs)
+        if "__init__" in vars(sub) and not sub.__module__.startswith(_PACKAGE):
+            sub.__init__ = _recording(sub.__init__)
+
+    cls.__init_subclass__ = classmethod(init_subclass)
     return cls
+
+
+_PACKAGE = __name__.split(".")[0] + "."
 
 
 def refuse_rebatching(frame: FrameType | None, batch_sampler: Any) -> None:

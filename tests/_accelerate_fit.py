@@ -5,7 +5,8 @@ tests/test_lightning.py in 2 processes (``torchrun --standalone --nproc_per_node
 Every rank writes OUT_DIR/rank<r>.json: for each sampler kind the item indices of each step of each
 epoch, ``len()`` of the prepared loader, what ``gather_for_metrics`` returned for per-item outputs,
 the steps of epoch RESUMED_EPOCH left after ``skip_first_batches`` and after a stateful loader's
-``load_state_dict`` (when torchdata is installed), and the error for ``split_batches=True``.
+``load_state_dict`` (when torchdata is installed), and the errors for ``split_batches=True`` and, for
+a plain and a distributed sampler, ``dispatch_batches=True``.
 """
 import importlib.util
 import json
@@ -85,12 +86,14 @@ def main(out_dir: str) -> None:
             resumed.set_epoch(RESUMED_EPOCH)  # several processes: the state holds no epoch, only a count
             resumed.load_state_dict(state)
             record[kind]["after_state"] = [index.tolist() for index, _ in resumed]
-    split = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(split_batches=True))
-    try:
-        list(split.prepare(make_loader("balanced")))
-        record["split_batches"] = None
-    except Exception as exc:  # noqa: BLE001 - recorded for the test to check
-        record["split_batches"] = f"{type(exc).__name__}: {exc}"
+    for setting, kind in (("split_batches", "balanced"), ("dispatch_batches", "balanced"),
+                          ("dispatch_batches", "distributed")):
+        refused = Accelerator(cpu=True, dataloader_config=DataLoaderConfiguration(**{setting: True}))
+        try:
+            list(refused.prepare(make_loader(kind)))
+            record[f"{setting} {kind}"] = None
+        except Exception as exc:  # noqa: BLE001 - recorded for the test to check
+            record[f"{setting} {kind}"] = f"{type(exc).__name__}: {exc}"
     with open(os.path.join(out_dir, f"rank{accelerator.process_index}.json"), "w") as f:
         json.dump(record, f)
 

@@ -423,7 +423,11 @@ def test_accelerate_prepare_in_two_processes(tmp_path):
             if kind in ("balanced", "packed") and importlib.util.find_spec("torchdata") is not None:
                 # a stateful loader's state, loaded after set_epoch, resumes the same
                 assert ranks[r][kind]["after_state"] == ranks[r][kind]["after_skip"], (kind, r)
-    assert "DistributedConfigError" in ranks[0]["split_batches"] and "split_batches" in ranks[0]["split_batches"]
+    for r in (0, 1):  # refused in every process, none left waiting for the others
+        for setting, kind in (("split_batches", "balanced"), ("dispatch_batches", "balanced"),
+                              ("dispatch_batches", "distributed")):
+            error = ranks[r][f"{setting} {kind}"]
+            assert error.startswith("DistributedConfigError") and f"{setting}=True" in error, (setting, kind, error)
 
 
 @pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=2), lambda s: PackedBatchSampler(s, 250.0, seed=2),

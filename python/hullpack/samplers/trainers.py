@@ -198,6 +198,7 @@ def refuse_rebatching(frame: FrameType | None, batch_sampler: Any) -> None:
 
 _TORCH_SAMPLER_FILE = os.path.join("torch", "utils", "data", "sampler.py")
 _ACCELERATE_FILE = os.path.join("accelerate", "data_loader.py")
+_DISPATCHER_DEPTH = 8  # frames from the DataLoader's call of iter()/len() up to the dispatcher's
 
 
 def _shard_running(frame: FrameType | None) -> Any:
@@ -208,14 +209,37 @@ def _shard_running(frame: FrameType | None) -> Any:
     return owner if type(owner).__name__ == "BatchSamplerShard" else None
 
 
+def _dispatcher_running(frame: FrameType | None) -> Any:
+    """The accelerate ``DataLoaderDispatcher`` of several processes whose ``__iter__`` or ``__len__``
+    runs somewhere up the callers from ``frame`` (through the ``DataLoader`` it wraps), else None."""
+    for _ in range(_DISPATCHER_DEPTH):
+        if frame is None:
+            return None
+        if frame.f_code.co_filename.endswith(_ACCELERATE_FILE):
+            owner = frame.f_locals.get("self")
+            if type(owner).__name__ == "DataLoaderDispatcher":
+                return owner if getattr(getattr(owner, "state", None), "num_processes", 1) > 1 else None
+        frame = frame.f_back
+    return None
+
+
 def accelerate_shard(frame: FrameType | None, batch_sampler: Any) -> tuple[int, int] | None:
     """``(num_processes, process_index)`` when ``frame`` (the caller of ``iter()`` or ``len()`` on
     ``batch_sampler``) is HF accelerate's ``BatchSamplerShard`` dealing ``batch_sampler``'s batches to
-    several processes, else None. Raises on the shard settings that would cut or drop batches."""
+    several processes, else None. Raises on the shard settings that would cut or drop batches, and
+    under accelerate's ``dispatch_batches=True``, whose first process runs the batch sampler for all
+    and cuts what it gathers by position."""
+    name = type(batch_sampler).__name__
     shard = _shard_running(frame)
     if shard is None or getattr(shard, "batch_sampler", None) is not batch_sampler:
+        if _dispatcher_running(frame) is not None:
+            raise DistributedConfigError(
+                f"accelerate's dispatch_batches=True runs {name} in the first process alone, joins as many of "
+                "its batches as there are processes and cuts them by position, which undoes the balancing (a "
+                "sampler built for one rank would also leave the other ranks' items out); leave "
+                "dispatch_batches off, DataLoaderConfiguration(dispatch_batches=False), the default for a "
+                "map-style dataset: each process then gets whole batches of its own")
         return None
-    name = type(batch_sampler).__name__
     if getattr(shard, "split_batches", False):
         raise DistributedConfigError(
             f"accelerate's split_batches=True cuts every batch of {name} into num_processes pieces by "

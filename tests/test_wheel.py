@@ -5,9 +5,11 @@ The wheel checks need a built wheel: ``.ci/wheel`` builds an sdist, the wheel fr
 wheel and runs this file with ``HULLPACK_WHEEL=path/to/hullpack-*.whl`` and
 ``HULLPACK_SDIST=path/to/hullpack-*.tar.gz``; elsewhere those checks are skipped.
 """
+import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -163,6 +165,42 @@ def test_sdist_has_what_a_build_needs_and_must_ship():
     # the shipped model and data are the large files; nothing else above 1 MB
     large = sorted(n for n, m in members.items() if m.size > 1_000_000)
     assert large == ["python/hullpack/data/elemnet_default.pt", "python/hullpack/data/oqmd/train.csv.gz"], large
+
+
+def _tracked_files():
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return [name for name in out.stdout.split("\0") if name and (ROOT / name).is_file()]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("scikit_build_core") is None,
+                    reason="needs scikit-build-core (.ci/wheel installs it)")
+def test_sdist_of_a_worked_in_tree_holds_the_tracked_files_only(tmp_path):
+    # a developer's tree after the README's wheel commands, a coverage run and a mutation run: none
+    # of what they leave behind may ride along in the sdist (a repaired wheel once doubled its size)
+    tracked = _tracked_files()
+    src = tmp_path / "src"
+    for name in tracked:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
+    junk = ["wheelhouse/hullpack-0.1.0-cp311-cp311-manylinux_2_34_x86_64.whl", "dist/hullpack-0.1.0.tar.gz",
+            "build/cp311-cp311-linux_x86_64/CMakeCache.txt", ".coverage", ".coverage.host.123", "htmlcov/index.html",
+            "mutants/python/hullpack/hull.py", "row.sqlite", ".hypothesis/examples/0/1",
+            ".pytest_cache/v/cache/lastfailed", "python/hullpack/__pycache__/hull.cpython-311.pyc",
+            "python/hullpack/_core.cpython-311-x86_64-linux-gnu.so", "local.whl"]
+    for name in junk:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(b"junk")
+    code = "import sys; from scikit_build_core.build import build_sdist; print(build_sdist(sys.argv[1]))"
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], cwd=src, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    with tarfile.open(tmp_path / "out" / out.stdout.split()[-1]) as sdist:
+        members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if m.isfile()}
+    members.discard("PKG-INFO")
+    assert members == set(tracked), (sorted(members - set(tracked)), sorted(set(tracked) - members))
 
 
 @pytest.mark.skipif(not WHEEL, reason="checks the installed wheel's command line (.ci/wheel)")

@@ -37,7 +37,8 @@ def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = Non
             raise DistributedConfigError(
                 "num_replicas and rank were not given and torch.distributed is not initialised; "
                 "call torch.distributed.init_process_group() first or pass num_replicas= and rank= (under "
-                "PyTorch Lightning, give the DataLoader a BalancedBatchSampler or PackedBatchSampler instead)"
+                "PyTorch Lightning or HF accelerate, give the DataLoader a BalancedBatchSampler or "
+                "PackedBatchSampler instead; under accelerate you may also build this one after Accelerator())"
             )
         num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
         rank = dist.get_rank() if rank is None else rank

@@ -70,6 +70,19 @@ def test_info_json():
     assert json.loads(out.stdout) == hullpack.build_info()
 
 
+def test_sources_that_hide_the_installed_package_are_named():
+    # from the checkout's python/ folder `import hullpack` finds the sources, which hold no compiled
+    # core where hullpack is installed as a wheel: the error says where hullpack came from and what to
+    # do, where it said to install the package that was installed
+    src = Path(__file__).resolve().parents[1] / "python"
+    out = subprocess.run([sys.executable, "-c", "import hullpack"], cwd=src, capture_output=True, text=True)
+    if out.returncode == 0:
+        pytest.skip("an editable install maps the core into the sources")
+    last = out.stderr.strip().splitlines()[-1]
+    assert f"hullpack was imported from {src / 'hullpack'}." in last, last
+    assert "it hides the installed hullpack: run from another directory" in last, last
+
+
 def test_core_is_not_linked_against_torch():
     # The compiled core must stay importable and usable without torch's shared libraries.
     path = hullpack._core.__file__

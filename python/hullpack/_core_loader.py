@@ -16,11 +16,17 @@ import numpy as np
 
 try:
     from . import _core as core
-except ImportError as exc:  # pragma: no cover - only on a broken install
+except ImportError as exc:  # only on a broken install, or sources that shadow an installed hullpack
+    import sys
+    from pathlib import Path
+
     raise ImportError(
-        "hullpack's compiled core (hullpack._core) could not be imported. Install the package "
-        "with pip (it builds the core), e.g. `pip install -c constraints/cpu.txt '.[test]'` from "
-        f"a source checkout. Original error: {exc}"
+        f"hullpack's compiled core (hullpack._core) could not be imported for Python "
+        f"{sys.version_info.major}.{sys.version_info.minor}: hullpack was imported from "
+        f"{Path(__file__).resolve().parent}. If that is a source checkout on the path (the current "
+        "directory or PYTHONPATH), it hides the installed hullpack: run from another directory. "
+        "Otherwise install hullpack with pip, which builds the core (from a source checkout: "
+        f"`pip install -c constraints/cpu.txt '.[test]'`; again after a change of Python). Original error: {exc}"
     ) from exc
 
 from .errors import InvalidInputError

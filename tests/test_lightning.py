@@ -216,19 +216,25 @@ class FixedBatches(BalancedBatchSampler):
         super().__init__(sizes, 8, seed=1)
 
 
+class ForwardingBatches(BalancedBatchSampler):
+    def __init__(self, sizes, **kwargs):
+        super().__init__(sizes, 8, seed=1, **kwargs)
+
+
 def test_lightning_recreates_a_subclass_with_its_own_constructor():
     """Lightning re-creates a subclass from the arguments its own constructor was given, as it does for
     BatchSampler subclasses: GraphBatches(sizes, sampler=...), not BalancedBatchSampler's arguments."""
     sizes = sizes_of()
-    per_rank = []
-    for rank in range(2):
-        loader = DataLoader(dataset(), batch_sampler=GraphBatches(sizes))
-        new = lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=2, rank=rank))
-        assert type(new.batch_sampler) is GraphBatches
-        reference = DistributedBalancedBatchSampler(sizes, 8, seed=1, num_replicas=2, rank=rank)
-        per_rank.append([idx.tolist() for idx, _ in new])
-        assert per_rank[-1] == list(reference)
-    assert sorted(i for batches in per_rank for b in batches for i in b) == list(range(N))
+    for cls in (GraphBatches, ForwardingBatches):
+        per_rank = []
+        for rank in range(2):
+            loader = DataLoader(dataset(), batch_sampler=cls(sizes))
+            new = lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=2, rank=rank))
+            assert type(new.batch_sampler) is cls
+            reference = DistributedBalancedBatchSampler(sizes, 8, seed=1, num_replicas=2, rank=rank)
+            per_rank.append([idx.tolist() for idx, _ in new])
+            assert per_rank[-1] == list(reference)
+        assert sorted(i for batches in per_rank for b in batches for i in b) == list(range(N))
     # a constructor without sampler=: Lightning says what to add
     loader = DataLoader(dataset(), batch_sampler=FixedBatches(sizes))
     with pytest.raises(TypeError, match="expose an argument `sampler`"):

@@ -132,9 +132,11 @@ class Call(NamedTuple):
 
 def _recording(init: Callable) -> Callable:
     """``init`` (a subclass's own ``__init__``), recording the arguments of the outermost constructor
-    call on the instance, those that build it again."""
-    named = [p for p in list(inspect.signature(init).parameters.values())[1:]
-             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    call on the instance, those that build it again. A ``**kwargs`` constructor is taken to pass
+    ``sampler=`` on to the hullpack sampler's."""
+    params = list(inspect.signature(init).parameters.values())[1:]
+    named = [p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    forwards = any(p.kind is p.VAR_KEYWORD for p in params) and "sampler" not in {p.name for p in named}
 
     @functools.wraps(init)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -142,6 +144,8 @@ def _recording(init: Callable) -> Callable:
             names = tuple(p.name for p in named)[:len(args)]
             defaults = {p.name: p.default for p in named
                         if p.name not in kwargs and p.name not in names and p.default is not p.empty}
+            if forwards and "sampler" not in kwargs:
+                defaults["sampler"] = None
             self.__dict__["_trainer_call"] = Call(args, dict(kwargs), names, defaults)
         init(self, *args, **kwargs)
 

@@ -226,8 +226,9 @@ def test_uneven_ranks_give_every_item_once(mode):
 def test_a_sampler_without_its_rank_says_how_to_get_one():
     if dist.is_available() and dist.is_initialized():
         pytest.skip("a process group is initialised in this process")
-    with pytest.raises(DistributedConfigError, match=r"init_process_group\(\) first or pass num_replicas= and rank=.*"
-                       r"Lightning or HF accelerate, give the DataLoader a BalancedBatchSampler.*after Accelerator\(\)"):
+    with pytest.raises(DistributedConfigError, match=r"init_process_group\(\) first or pass num_replicas= and "
+                       r"rank=.*Lightning or HF accelerate, give the DataLoader a BalancedBatchSampler.*"
+                       r"after Accelerator\(\)"):
         DistributedBalancedBatchSampler(np.ones(5), 2)
 
 

@@ -203,6 +203,20 @@ def test_sdist_of_a_worked_in_tree_holds_the_tracked_files_only(tmp_path):
     assert members == set(tracked), (sorted(members - set(tracked)), sorted(set(tracked) - members))
 
 
+@pytest.mark.skipif(importlib.util.find_spec("scikit_build_core") is None,
+                    reason="needs scikit-build-core (.ci/wheel installs it)")
+def test_only_editable_installs_build_in_the_checkout():
+    # `pip install .` from a checkout the user cannot write (another user's, a read-only mount)
+    # stopped with "build directory build/cp311-cp311-linux_x86_64 must be a (creatable) directory"
+    from scikit_build_core.settings.skbuild_read_settings import SettingsReader
+
+    def build_dir(state):
+        return SettingsReader.from_file(ROOT / "pyproject.toml", {}, state=state).settings.build_dir
+
+    assert build_dir("wheel") == ""  # a temporary folder
+    assert build_dir("editable") == "build/{wheel_tag}"  # kept for the next rebuild (CONTRIBUTING.md)
+
+
 @pytest.mark.skipif(not WHEEL, reason="checks the installed wheel's command line (.ci/wheel)")
 @pytest.mark.parametrize("argv, modules, extra", [
     (["explain", "--out", "x"], ("shap", "sklearn", "scipy"), "xai"),

@@ -241,6 +241,20 @@ def test_lightning_recreates_a_subclass_with_its_own_constructor():
         lightning_recreated(loader, DistributedSampler(loader.dataset, num_replicas=2, rank=0))
 
 
+def test_accelerate_shards_a_subclass_with_its_own_constructor():
+    """accelerate's shard of each process builds the sampler again for its rank from the subclass's
+    own constructor's arguments, as Lightning does; without a sampler argument it says what to add."""
+    shards = pytest.importorskip("accelerate.data_loader")
+    sizes = sizes_of()
+    for cls in (GraphBatches, ForwardingBatches):
+        for r in range(2):
+            shard = shards.BatchSamplerShard(cls(sizes), num_processes=2, process_index=r)
+            reference = DistributedBalancedBatchSampler(sizes, 8, seed=1, num_replicas=2, rank=r)
+            assert list(shard) == epoch_batches(reference, 0), (cls, r)
+    with pytest.raises(DistributedConfigError, match="FixedBatches.__init__ takes no 'sampler' argument"):
+        list(shards.BatchSamplerShard(FixedBatches(sizes), num_processes=2, process_index=0))
+
+
 def test_lightning_recreation_for_prediction_keeps_every_item():
     from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSamplerWrapper
 

@@ -20,8 +20,8 @@ from torch.utils.data import Sampler
 
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
-from .trainers import (EpochItems, Rank, accelerate_shard, one_process, recorded_for_trainers, refuse_rebatching,
-                       refuse_replicated, unrepeated, world_of)
+from .trainers import (EpochItems, Rank, accelerate_shard, one_process, recorded_for_trainers, recreate,
+                       refuse_rebatching, refuse_replicated, unrepeated, world_of)
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         if self._ranked is None or self._ranked._world != (num_replicas, rank):
             with warnings.catch_warnings():  # oversize items: this sampler has warned already
                 warnings.simplefilter("ignore")
-                self._ranked = type(self)(**{**self.init_kwargs(), "sampler": Rank(num_replicas, rank)})
+                self._ranked = recreate(self, Rank(num_replicas, rank))
         return self._ranked
 
     # -- resume ----------------------------------------------------------------------------------

@@ -162,6 +162,21 @@ def _saved(self: Any) -> Call:
     return call._replace(kwargs=dict(call.kwargs), default_kwargs=dict(call.default_kwargs))
 
 
+def recreate(instance: Any, sampler: Any) -> Any:
+    """``instance`` built again with ``sampler=`` (a rank to build for), as a trainer re-creates it:
+    from its own constructor's arguments, where a subclass outside hullpack has one (it must take a
+    ``sampler`` argument, or pass ``**kwargs`` on), else from ``init_kwargs()``."""
+    call = _saved(instance)
+    if "sampler" in call.arg_names:  # given by position
+        at = call.arg_names.index("sampler")
+        return type(instance)(*call.args[:at], sampler, *call.args[at + 1:], **call.kwargs)
+    if "sampler" not in call.kwargs and "sampler" not in call.default_kwargs:
+        raise DistributedConfigError(
+            f"{type(instance).__name__}.__init__ takes no 'sampler' argument, so it cannot be built again for "
+            "each process; add `sampler=None` to it and pass it on to the hullpack sampler's constructor")
+    return type(instance)(*call.args, **{**call.kwargs, "sampler": sampler})
+
+
 def recorded_for_trainers(cls: type) -> type:
     """Class decorator: PyTorch Lightning finds the arguments that re-create an instance under the
     attribute names its own capture of ``BatchSampler`` constructor arguments uses, wherever the

@@ -51,6 +51,15 @@ def test_cibuildwheel_builds_linux_and_macos_with_cpu_torch_tests():
     assert all(f"cp3{m}-*" in config["build"] for m in (10, 11, 12, 13))
 
 
+def test_cmake_asks_for_the_pybind11_that_the_build_requires():
+    # an isolated build found an older pybind11 of the user's environment (2.11.1) before the
+    # build environment's: CMake must ask for the minimum that pyproject.toml's build requires
+    requires = re.search(r'"pybind11>=([0-9.]+)"', (ROOT / "pyproject.toml").read_text())
+    asked = re.search(r"^find_package\(pybind11 ([0-9.]+) CONFIG REQUIRED\)", (ROOT / "CMakeLists.txt").read_text(),
+                      flags=re.M)
+    assert requires and asked and asked.group(1) == requires.group(1)
+
+
 _OPENMP_NEXT_TO_TORCH = r"""
 import json, os, sys
 if sys.argv[1] == "torch":

@@ -189,3 +189,20 @@ def test_the_cache_keeps_the_files_used_last_of_each_kind(tmp_path, monkeypatch)
     kept = {p.name for p in tmp_path.glob("oqmd-compounds-val-*.npz")}
     assert paths[2].name in kept and paths[-1].name in kept and len(kept) == KEEP
     assert other.is_file()
+
+
+def test_a_damaged_cache_file_or_a_cache_folder_that_is_a_file_costs_only_the_saving(tmp_path):
+    """A truncated file (a process killed while another wrote it) is read as absent, and a cache
+    directory that is a file leaves the arrays unsaved, without an error."""
+    import numpy as np
+
+    from hullpack._cache import load_arrays, save_arrays
+
+    path = tmp_path / "oqmd-compounds-val-0000000000000000.npz"
+    save_arrays(path, a=np.arange(1000))
+    path.write_bytes(path.read_bytes()[:300])  # truncated: no zip directory
+    assert load_arrays(path, ["a"]) is None
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    save_arrays(blocker / "oqmd-compounds-val-0000000000000000.npz", a=np.zeros(1))
+    assert blocker.is_file()

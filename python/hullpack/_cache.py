@@ -10,10 +10,12 @@ only costs the saving. Of each kind, the :data:`KEEP` files used last stay (the 
 when a new one is written), so that upgrades and edits do not fill the disk."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import logging
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +64,7 @@ def load_arrays(path: Path | None, names) -> dict | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {name: z[name] for name in names}
-    except (OSError, KeyError, ValueError, EOFError):  # damaged: derived again and rewritten
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: derived again and rewritten
         return None
     try:
         os.utime(path)  # used now: the last to be pruned
@@ -84,7 +86,8 @@ def save_arrays(path: Path | None, **arrays) -> None:
         os.replace(tmp, path)
     except OSError as exc:  # a read-only home, say: the cache is only a saving
         log.debug("not cached at %s: %s", path, exc)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # its folder may be no folder at all
+            tmp.unlink(missing_ok=True)
         return
     _prune(path)
 

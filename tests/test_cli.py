@@ -560,8 +560,7 @@ def test_base_install_commands_that_need_an_extra_stop_first(argv, extra, tmp_pa
 
 
 @pytest.mark.parametrize("fmt, message", [
-    ([], '--format parquet (the default) needs pyarrow'),
-    (["--format", "parquet"], '--format parquet (the default) needs pyarrow'),
+    (["--format", "parquet"], '--format parquet needs pyarrow'),
     (["--format", "both"], '--format both needs pyarrow'),
     (["--format", "csv", "--plot", "Fe-O"], '--plot needs matplotlib'),
 ])
@@ -578,6 +577,19 @@ def test_base_install_stability_names_the_extra_before_any_work(fmt, message, tm
                                                        f'pip install "hullpack[{extra}]"'
                                                        + ("" if extra == "plot" else " (or --format csv)"))
     assert not (tmp_path / "o").exists()
+
+
+def test_base_install_stability_writes_csv_by_default_with_a_note(tmp_path, capsys, monkeypatch):
+    """Without pyarrow the default table format is CSV, as hullpack screen does, with a note
+    naming the extra; asked for by name, Parquet is refused before any work (above)."""
+    path = tmp_path / "f.csv"
+    pd.DataFrame({"formula": ["Fe2O3", "FeO", "Fe3O4"], "energy": [-1.7, -1.4, -1.65]}).to_csv(path, index=False)
+    hide(monkeypatch, "pyarrow", "fastparquet")
+    rc, out, err = run(capsys, "stability", str(path), "--out", str(tmp_path / "o"))
+    assert rc == 0 and "stable: 2 of 3 compounds" in out, err
+    assert one_line(err) == ('hullpack stability: note: wrote CSV, not Parquet (pyarrow not installed): '
+                             'pip install "hullpack[parquet]"')
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["manifest.json", "stability.csv", "summary.txt"]
 
 
 def test_base_install_stability_writes_csv_without_pyarrow(tmp_path, capsys, monkeypatch):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
-from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, plural, positive_int, require
+from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, missing, plural, positive_int, require
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="hullpack-stability",
                    help="output folder (default ./hullpack-stability); a run replaces the files the previous "
                         "stability run there listed in its manifest.json, and leaves other files alone")
-    p.add_argument("--format", choices=("parquet", "csv", "both"), default="parquet",
-                   help="table format (default parquet; csv needs no pyarrow)")
+    p.add_argument("--format", choices=("parquet", "csv", "both"), default=None,
+                   help="table format (default: parquet where pyarrow is installed, else csv, with a note; "
+                        "csv needs no pyarrow)")
     p.add_argument("--plot", metavar="SPACE", help="draw one chemical space, e.g. Fe-O or Fe-Ni-O (4+ elements: "
                    "a table SPACE.csv)")
     p.add_argument("--tol", type=float, help="eV/atom below the hull of the other compositions to count as stable "
@@ -95,8 +97,8 @@ def _formulas(items: list[str]):
     if not any(with_energy):
         return pd.DataFrame({"formula": formulas})
     if not all(with_energy):
-        missing = [f for f, given in zip(formulas, with_energy) if not given]
-        raise ValueError(f"{', '.join(missing[:5])}: no energy given, where others have one (FORMULA=ENERGY, eV/atom): "
+        bare = [f for f, given in zip(formulas, with_energy) if not given]
+        raise ValueError(f"{', '.join(bare[:5])}: no energy given, where others have one (FORMULA=ENERGY, eV/atom): "
                          "give one to every formula, or to none (ElemNet's energies)")
     energies = []
     for formula, (_, _, text) in zip(formulas, split):
@@ -284,14 +286,15 @@ def run(args: argparse.Namespace) -> int:
     from hullpack.errors import HullInputError, ScreeningError
     from hullpack.screening.outputs import MANIFEST, check_folder, write_outputs
     from hullpack.stability import parse, stability
-    from hullpack.stability.inputs import read_table
 
     quiet = bool(getattr(args, "quiet", False))
     bar = False if quiet else None
     # the outputs' libraries are checked before any work, not when the results are written
-    if args.format != "csv":
-        default = " (the default)" if args.format == "parquet" else ""
-        require("parquet", "pyarrow", what=f"--format {args.format}{default}", instead="--format csv")
+    csv_for_parquet = args.format is None and bool(missing("pyarrow"))  # the default where Parquet cannot be
+    if args.format is None:
+        args.format = "csv" if csv_for_parquet else "parquet"
+    elif args.format != "csv":
+        require("parquet", "pyarrow", what=f"--format {args.format}", instead="--format csv")
     if args.plot:
         from hullpack.stability.plot import parse_space
 
@@ -372,6 +375,9 @@ def run(args: argparse.Namespace) -> int:
 
     files = write_outputs(args.out, uuid.uuid4().hex, [write], overwrite=True, kind="stability",
                           record={"command": "hullpack stability", "file": source})
+    if csv_for_parquet:
+        print('hullpack stability: note: wrote CSV, not Parquet (pyarrow not installed): pip install '
+              '"hullpack[parquet]"', file=sys.stderr)
     print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {Path(args.out).resolve()}")
     return 0
 

@@ -193,3 +193,24 @@ def test_group_agreement_counts_the_systems_with_compounds_as_the_summary_does(t
     top, extend = heatmap_scale("mae_dft_hull", np.r_[np.linspace(0.01, 0.1, 40), 0.7])
     assert 0.09 < top < 0.11 and extend == "max"
     assert heatmap_scale("mae_dft_hull", np.array([0.02, 0.02])) == (0.02, "neither")
+
+
+def test_the_api_names_a_missing_extra_before_writing(tmp_path, monkeypatch):
+    """ScreenResult.save and plot_system say which extra to install, in one line, before any file is
+    written, where pandas' and Python's own import errors came from deep inside."""
+    import sys
+
+    from hullpack.screening import screen
+
+    r = screen(elements="Fe O Ni", compare_dft=False, progress=False)
+    for module in ("pyarrow", "matplotlib"):
+        monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(ImportError, match=r'save\(parquet=True\): needs pyarrow, which is not installed: '
+                                          r'pip install "hullpack\[parquet\]" \(or parquet=False\)'):
+        r.save(tmp_path / "a")
+    with pytest.raises(ImportError, match=r"heatmaps=...\): needs matplotlib.*hullpack\[plot\]"):
+        r.save(tmp_path / "b", parquet=False, plots=["Fe-O"])
+    with pytest.raises(ImportError, match=r"plot_system: needs matplotlib.*hullpack\[plot\]"):
+        r.plot_system("Fe-O")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert r.save(tmp_path / "c", parquet=False)  # CSV needs neither

@@ -2,6 +2,7 @@
 :mod:`~hullpack.screening.outputs`) and plots."""
 from __future__ import annotations
 
+import importlib.util
 import math
 import uuid
 from collections import Counter
@@ -72,6 +73,12 @@ def _known_formulas(els: np.ndarray, fractions: np.ndarray) -> list[str]:
         den = math.lcm(*(x.denominator for x in fr))
         out.append(formula_of(els, [int(x * den) for x in fr]))
     return out
+
+
+def _need(module: str, what: str, extra: str, instead: str = "") -> None:
+    """ImportError naming the extra that installs ``module``, before ``what`` starts any work."""
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(f'{what}: needs {module}, which is not installed: pip install "hullpack[{extra}]"{instead}')
 
 
 @dataclass
@@ -307,6 +314,10 @@ class ScreenResult:
         paths written."""
         tables = {"systems": self.systems, "vertices": self.vertices, "points": self.points}
         names = [system_name(n) for n in plots]  # bad names fail before writing
+        if parquet:  # missing libraries, too, before writing
+            _need("pyarrow", "ScreenResult.save(parquet=True)", "parquet", " (or parquet=False)")
+        if heatmaps or any(len(parse_system(n)) <= 3 for n in names):
+            _need("matplotlib", "ScreenResult.save(plots=..., heatmaps=...)", "plot")
 
         def write_tables(suffix, write):
             def writer(d):
@@ -452,6 +463,7 @@ class ScreenResult:
             raise ScreeningError(f"system {name!r} is a quaternary: it is not drawn; "
                                  f"ScreenResult.system_table({name!r}) lists its predicted and known stable "
                                  "compounds (the command line writes it to SYSTEM.csv)")
+        _need("matplotlib", "ScreenResult.plot_system", "plot")
         import matplotlib
 
         if path is not None:

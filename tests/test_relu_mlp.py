@@ -112,6 +112,16 @@ def test_every_version_this_cpu_has_gives_the_same_bits():
     assert "portable" in runs and len(set(runs.values())) == 1, runs
 
 
+def test_an_unknown_kernel_request_is_named_not_ignored():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HULLPACK_RELU_MLP="avx3")
+    run = subprocess.run([sys.executable, "-c", "import hullpack"], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and "HULLPACK_RELU_MLP='avx3': the fp32 layer kernel runs its" in run.stderr
+
+
 def test_signs_of_zero_and_the_callers_float_mode_change_nothing():
     # an underflowing negative product makes a -0 sum, which a neighbour's live input turned to +0
     w = np.array([[-1e-30, 1.0]], np.float32)

@@ -31,6 +31,24 @@ except ImportError as exc:  # only on a broken install, or sources that shadow a
 
 from .errors import InvalidInputError
 
+
+def _check_relu_mlp_request() -> None:
+    """Warn where ``HULLPACK_RELU_MLP`` (read by the core as it loads, to ask for a slower version
+    of its fp32 layer kernel) asked for a version that is not the one running: an unknown name, or
+    one this CPU does not have."""
+    import os
+
+    asked = os.environ.get("HULLPACK_RELU_MLP")
+    if asked and asked != core.relu_mlp_version:
+        import warnings
+
+        warnings.warn(f"HULLPACK_RELU_MLP={asked!r}: the fp32 layer kernel runs its {core.relu_mlp_version!r} version; "
+                      "the variable takes 'avx2' or 'portable', versions this CPU has, slower than its own",
+                      RuntimeWarning, stacklevel=2)
+
+
+_check_relu_mlp_request()
+
 __all__ = ["core", "call", "as_int", "as_threads", "as_flag", "as_real", "as_int_array", "as_float_array"]
 
 #: the most OpenMP threads the kernels accept

@@ -125,18 +125,22 @@ def _run_without(modules, argv, cwd):
                           text=True, cwd=cwd, timeout=600)
 
 
-def test_stability_without_pyarrow_names_the_parquet_extra(tmp_path):
+def test_stability_without_pyarrow_writes_csv_or_names_the_parquet_extra(tmp_path):
     # pandas' to_parquet raises a plain ImportError of its own ("Unable to find a usable engine;
     # tried using: 'pyarrow', 'fastparquet'"), which once ended the command with a traceback
     (tmp_path / "own.csv").write_text("formula,energy\nFe2O3,-1.70\nFeO,-1.40\n")
     out = _run_without(["pyarrow", "fastparquet"], ["stability", "own.csv", "--reference", "none", "--out", "st"],
                        tmp_path)
-    assert out.returncode == 2, out.stderr[-2000:]
-    assert "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines()[-1] == ('hullpack stability: --format parquet (the default) needs pyarrow, '
-                                                   'which is not installed: pip install "hullpack[parquet]" (or '
-                                                   '--format csv)')
-    assert not (tmp_path / "st" / "stability.parquet").exists()
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.strip() == ('hullpack stability: note: wrote CSV, not Parquet (pyarrow not installed): '
+                                  'pip install "hullpack[parquet]"')
+    assert (tmp_path / "st" / "stability.csv").is_file() and not (tmp_path / "st" / "stability.parquet").exists()
+    out = _run_without(["pyarrow", "fastparquet"], ["stability", "own.csv", "--reference", "none", "--out", "pq",
+                                                    "--format", "parquet"], tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.strip().splitlines()[-1] == ('hullpack stability: --format parquet needs pyarrow, which is not '
+                                                   'installed: pip install "hullpack[parquet]" (or --format csv)')
+    assert not (tmp_path / "pq").exists()
 
 
 @pytest.mark.parametrize("argv, modules, extra", [

@@ -3,6 +3,8 @@
 // argument checks of bind_checks.hpp.
 #include <pybind11/pybind11.h>
 
+#include "hullpack/build_config.hpp"
+
 namespace py = pybind11;
 
 namespace hullpack::bind {
@@ -20,6 +22,9 @@ PYBIND11_MODULE(_core, m) {
 #else
   m.attr("with_openmp") = false;
 #endif
+  m.attr("compiler") = HULLPACK_CXX_COMPILER;
+  m.attr("cuda_compiler") = HULLPACK_CUDA_COMPILER;  // empty without the CUDA kernels
+  m.attr("cuda_architectures") = HULLPACK_CUDA_ARCHITECTURES;  // "80;90", say; empty without them
   hullpack::bind::bind_packing(m);
   hullpack::bind::bind_hull(m);
   hullpack::bind::bind_compositions(m);

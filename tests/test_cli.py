@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import platform
 import sys
 import types
 
@@ -101,7 +102,10 @@ def test_info_fields_say_what_was_built_and_what_can_run(capsys):
     rc, out, _ = run(capsys, "info", "--json")
     info = json.loads(out)
     assert rc == 0 and info == hullpack.build_info()
-    assert set(info) == {"version", "openmp", "relu_mlp", "cuda_built", "cuda_devices", "cuda_available"}
+    assert set(info) == {"version", "openmp", "relu_mlp", "cuda_built", "cuda_devices", "cuda_available", "compiler",
+                         "cuda_compiler", "cuda_architectures", "python", "platform", "numpy", "torch"}
+    assert info["compiler"] and info["python"] == platform.python_version()
+    assert bool(info["cuda_architectures"]) == bool(info["cuda_compiler"]) == info["cuda_built"]
     assert info["relu_mlp"] in ("avx512", "avx2", "portable")
     assert info["cuda_available"] == (info["cuda_built"] and info["cuda_devices"] > 0)
     rc, out, _ = run(capsys, "info")

@@ -166,7 +166,7 @@ def test_sdist_has_what_a_build_needs_and_must_ship():
     for needed in ("pyproject.toml", "CMakeLists.txt", "LICENSE", "README.md", "PKG-INFO",
                    "python/hullpack/_version.py", "python/hullpack/_core.pyi", "python/hullpack/py.typed",
                    "python/hullpack/data/oqmd/SOURCE.md", "python/hullpack/data/oqmd/train.csv.gz",
-                   "python/hullpack/data/elemnet_default.pt", "constraints/cpu.txt"):
+                   "python/hullpack/data/elemnet_default.pt", "constraints/cpu.txt", "csrc/build_config.hpp.in"):
         assert needed in members, needed
     assert any(n.startswith("csrc/include/hullpack/") for n in members) and any(
         re.fullmatch(r"csrc/[^/]+\.cpp", n) for n in members)

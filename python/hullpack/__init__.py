@@ -30,10 +30,23 @@ def build_info() -> dict:
     kernels were compiled), ``cuda_devices`` (CUDA devices visible now) and ``cuda_available``
     (both: the CUDA paths can run), and ``relu_mlp``: the version of the fp32 layer kernel this CPU
     runs (``"avx512"``, ``"avx2"`` or ``"portable"``, the last much slower; all give the same bits).
+    For a bug report also: the ``compiler`` of the core, the ``cuda_compiler`` and
+    ``cuda_architectures`` of its CUDA kernels (empty without them), and the ``python``,
+    ``platform``, ``numpy`` and ``torch`` versions (read from the installed packages' metadata,
+    without importing torch).
 
-    >>> sorted(build_info())
-    ['cuda_available', 'cuda_built', 'cuda_devices', 'openmp', 'relu_mlp', 'version']
+    >>> sorted(build_info())[:6]
+    ['compiler', 'cuda_architectures', 'cuda_available', 'cuda_built', 'cuda_compiler', 'cuda_devices']
     """
+    import platform
+    from importlib import metadata
+
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
     return {
         "version": __version__,
         "openmp": bool(_core.with_openmp),
@@ -41,6 +54,13 @@ def build_info() -> dict:
         "cuda_built": cuda_built(),
         "cuda_devices": cuda_device_count(),
         "cuda_available": cuda_available(),
+        "compiler": str(_core.compiler),
+        "cuda_compiler": str(_core.cuda_compiler),
+        "cuda_architectures": str(_core.cuda_architectures),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": installed("numpy"),
+        "torch": installed("torch"),
     }
 
 

@@ -23,6 +23,9 @@ _Flag = bool | np.bool_
 
 #: whether the core was built with OpenMP (the kernels run on several threads)
 with_openmp: bool
+compiler: str  # the C++ compiler's id and version, e.g. "GNU 12.2.0"
+cuda_compiler: str  # the CUDA compiler's, "" without the CUDA kernels
+cuda_architectures: str  # the CUDA architectures built, e.g. "80;90"; "" without the CUDA kernels
 #: whether the core was built with its CUDA kernels
 with_cuda: bool
 

@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info))
     else:
+        width = max(map(len, info))
         for key, value in info.items():
-            print(f"{key:>14}: {value}")
+            print(f"{key:>{width}}: {value}")
     return 0

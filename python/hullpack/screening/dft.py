@@ -56,7 +56,8 @@ MAX_ELEMENTS = 4
 @dataclass(frozen=True)
 class DFTCompounds:
     """Known compounds of 2 to 4 elements: ``elements`` (n, 4) int32 ElemNet indices ascending
-    (-1 padded for binaries and ternaries), ``fractions`` (n, 4) float64 over those elements,
+    (-1 padded for binaries and ternaries; an element ElemNet lacks, such as Po in a file of your
+    own, has an index past its 86, so such compounds never fall in a screened system), ``fractions`` (n, 4) float64 over those elements,
     ``energy`` (n,) formation energy in eV/atom; one row per distinct composition (its lowest
     energy). ``name``: what summaries, tables and plots call the set ("OQMD" for the shipped one)."""
 

@@ -27,7 +27,7 @@ from .device import cuda_available, cuda_built, cuda_device_count
 
 def build_info() -> dict:
     """What the compiled core was built with, and what it can use now: ``cuda_built`` (the CUDA
-    kernels were compiled), ``cuda_devices`` (CUDA devices visible now) and ``cuda_available``
+    kernels were compiled), ``cuda_devices`` (CUDA devices the kernels can run on now) and ``cuda_available``
     (both: the CUDA paths can run), and ``relu_mlp``: the version of the fp32 layer kernel this CPU
     runs (``"avx512"``, ``"avx2"`` or ``"portable"``, the last much slower; all give the same bits).
     For a bug report also: the ``compiler`` of the core, the ``cuda_compiler`` and

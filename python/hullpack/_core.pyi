@@ -207,7 +207,8 @@ def relu_mlp(x: _F32, layers: list[tuple[_F32, _F32]], out: _F32, n_threads: _In
 # ---------------------------------------------------------------------------------------- CUDA
 
 def cuda_device_count() -> int:
-    """Number of usable CUDA devices (0 without a driver, a device or a CUDA build)."""
+    """Number of CUDA devices the kernels can run on: compute capability at least the lowest architecture
+    built (0 without a driver, such a device or a CUDA build)."""
 
 def first_layer_cuda(systems: object, grid: object, weight_t: object, bias: object, start: _Int, count: _Int,
                      out: object, stream: _Int | None = None) -> object:

@@ -18,7 +18,9 @@ def cuda_built() -> bool:
 
 
 def cuda_device_count() -> int:
-    """CUDA devices the core can see now (0 in a build without CUDA)."""
+    """CUDA devices the core's kernels can run on now: those of compute capability at least the
+    lowest architecture they were built for (``build_info()["cuda_architectures"]``; a T4, 7.5,
+    does not count for the default 80 and 90); 0 in a build without CUDA."""
     return int(_core.cuda_device_count())
 
 

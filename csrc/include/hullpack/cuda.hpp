@@ -3,7 +3,8 @@
 
 namespace hullpack::cuda {
 
-// Number of usable CUDA devices; 0 when the driver or a device is missing.
+// Number of CUDA devices the kernels can run on (compute capability at least the lowest
+// architecture built); 0 when the driver or a device is missing.
 int device_count();
 
 }  // namespace hullpack::cuda

@@ -210,9 +210,10 @@ def to_markdown(table) -> str:
     return "\n".join(lines)
 
 
-def plot(table, details: dict, path: str) -> None:
+def plot(table, details: dict, path: str, device: str = "cpu") -> None:
     """Bar chart of peak and mean memory per strategy and dataset, and the per-step memory of the
-    largest dataset against its budget; written to ``path`` (PNG)."""
+    largest dataset against its budget, under a line saying what was measured on ``device``;
+    written to ``path`` (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -247,6 +248,9 @@ def plot(table, details: dict, path: str) -> None:
     ax.set_ylabel("step peak memory (MiB)")
     ax.set_title(f"{main}: every step")
     ax.legend(fontsize=8)
+    fig.suptitle("GPU allocator's peak per step (torch.cuda.max_memory_allocated)" if torch.device(device).type == "cuda"
+                 else "measured on the CPU: tensors saved for backward + parameters, gradients, optimizer state "
+                      "(what a GPU holds), not the process RSS", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -360,7 +364,7 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
                                   memory=MemoryModel.from_dict(details[name]["memory_model"]))
         out["distributed"] = {"dataset": name, **{k: v for k, v in res.items() if k != "steps"}}
     if plot_path:
-        plot(table, details, plot_path)
+        plot(table, details, plot_path, config.device)
         out["plot"] = plot_path
     return finite(out)
 

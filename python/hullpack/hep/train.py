@@ -44,9 +44,7 @@ log = logging.getLogger(__name__)
 def edge_labels(dataset: Any) -> torch.Tensor | None:
     """All edge labels of a dataset in one tensor (read from the collated store when possible);
     None where the graphs have no label per edge (no ``y``, or graph or node labels)."""
-    first = dataset[0]
-    y = getattr(first, "y", None)
-    if y is None or y.numel() != first.num_edges:
+    if _targets(dataset[0]) is None:
         return None
     data = getattr(dataset, "_data", None)
     if data is not None and getattr(dataset, "_indices", None) is None and getattr(data, "y", None) is not None:

@@ -113,7 +113,7 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     columns = list(columns)
     if name is not None:
         found = name if name in columns else next(  # a header with blanks around it, as a spreadsheet keeps them
-            iter([c for c in columns if str(c).replace("\ufeff", "").strip() == str(name).strip()][:1]), None)
+            (c for c in columns if str(c).replace("\ufeff", "").strip() == str(name).strip()), None)
         if found is None:
             raise ValueError(f"{what} column {name!r} is not among the table's columns {listed(columns)}")
     else:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .._progress import progress
 from ..errors import ModelFileError
-from .io import FORMAT as MODEL_FORMAT, as_device, model_from_contents, read_model_file, save_model, weights_sha256
+from .io import FORMAT as MODEL_FORMAT, as_device, load_model, save_model, weights_sha256
 from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet, check_dropout
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ def _initial_weights(init, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], d
     elif isinstance(init, str) and init == "default":
         model, source = load_pretrained(), f"the shipped default model ({default_path().name})"
     else:
-        model = model_from_contents(init, read_model_file(init))
+        model = load_model(init)
         source = os.fspath(init)
     for name, have, want in (("architecture", model.architecture, cfg.architecture),
                              ("dropout", tuple(model.dropout_rates), tuple(cfg.dropout))):

@@ -144,7 +144,8 @@ py::object core_first_layer_cuda(const py::handle& systems_obj, const py::handle
 void bind_cuda(py::module_& m) {
 #ifdef HULLPACK_WITH_CUDA
   m.attr("with_cuda") = true;
-  m.def("cuda_device_count", &cuda::device_count, "Number of CUDA devices the kernels can run on: compute capability at least the lowest architecture "
+  m.def("cuda_device_count", &cuda::device_count,
+        "Number of CUDA devices the kernels can run on: compute capability at least the lowest architecture "
         "built (0 without a driver).");
 #else
   m.attr("with_cuda") = false;

@@ -476,6 +476,16 @@ i64 pack_nd(const double* sizes, i64 n, i64 k, const double* cap, const Items& i
   return n_bins;
 }
 
+// pack_nd with the number of dimensions fixed at compile time where it is 2, 3 or 4.
+template <typename Items>
+i64 pack_nd_any(const double* sizes, i64 n, i64 k, const double* cap, const Items& items, Method method,
+                i64 bins_hint, i64* bin_of_item, i64 n_bins = 0) {
+  return k == 2   ? pack_nd<2>(sizes, n, k, cap, items, method, bins_hint, bin_of_item, n_bins)
+         : k == 3 ? pack_nd<3>(sizes, n, k, cap, items, method, bins_hint, bin_of_item, n_bins)
+         : k == 4 ? pack_nd<4>(sizes, n, k, cap, items, method, bins_hint, bin_of_item, n_bins)
+                  : pack_nd<0>(sizes, n, k, cap, items, method, bins_hint, bin_of_item, n_bins);
+}
+
 // Martello and Toth's L2 bound in dimension d, over up to 255 thresholds alpha (sizes <= C / 2
 // from a strided sample). For each alpha: items above C - alpha (J1) share a bin with no item of
 // size >= alpha; items in (C / 2, C - alpha] (J2) pairwise never share a bin, and the room they
@@ -568,10 +578,7 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
       n_bins = method == Method::first_fit ? first_fit_1d(codes, items, capacity[0], hint, bin_of_item)
                                            : best_fit_1d(codes, items, capacity[0], bin_of_item);
     else
-      n_bins = k == 2   ? pack_nd<2>(sizes, n, k, capacity, items, method, hint, bin_of_item)
-               : k == 3 ? pack_nd<3>(sizes, n, k, capacity, items, method, hint, bin_of_item)
-               : k == 4 ? pack_nd<4>(sizes, n, k, capacity, items, method, hint, bin_of_item)
-                        : pack_nd<0>(sizes, n, k, capacity, items, method, hint, bin_of_item);
+      n_bins = pack_nd_any(sizes, n, k, capacity, items, method, hint, bin_of_item);
   });
   return n_bins;
 }
@@ -581,11 +588,7 @@ i64 first_fit_rest(const double* sizes, i64 n, i64 k, const double* capacity, co
   std::vector<double> keys(n);
   packing_keys(sizes, n, k, capacity, keys.data());
   detail::with_sorted(keys.data(), n, order, [&](const std::vector<u64>&, const auto& items) {
-    const Method ff = Method::first_fit;
-    n_bins = k == 2   ? pack_nd<2>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins)
-             : k == 3 ? pack_nd<3>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins)
-             : k == 4 ? pack_nd<4>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins)
-                      : pack_nd<0>(sizes, n, k, capacity, items, ff, n_bins, bin_of_item, n_bins);
+    n_bins = pack_nd_any(sizes, n, k, capacity, items, Method::first_fit, n_bins, bin_of_item, n_bins);
   });
   return n_bins;
 }

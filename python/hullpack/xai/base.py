@@ -18,7 +18,7 @@ from torch import nn
 
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS
 from ..errors import CompositionError, ModelFileError
-from ..screening.models import module_device
+from ..screening.models import make_engine, module_device
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,6 @@ class FastEnergies:
     """
 
     def __init__(self, model: nn.Module):
-        from ..screening.models import make_engine
-
         self.engine = make_engine(model, device=(module_device(model) or torch.device("cpu")).type)
 
     def pairs(self, elements: np.ndarray, fractions: np.ndarray) -> np.ndarray:

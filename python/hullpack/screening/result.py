@@ -408,6 +408,14 @@ class ScreenResult:
                     labels=formulas(els[None, :], grid, np.zeros(int(stable.sum()), np.int64), np.flatnonzero(stable)),
                     names=[ELEMNET_ELEMENTS[els[k]] for k in perm])
 
+    def _match(self, predicted: np.ndarray, known: np.ndarray):
+        """Which of one system's predicted and known stable compounds (fractions) the other source
+        matches within the screen's ``match_tol``: (predicted matched, known matched)."""
+        from .dft import match_compositions
+
+        return match_compositions(np.zeros(len(predicted), np.int64), predicted, np.zeros(len(known), np.int64), known,
+                                  1, float(self.config.get("match_tol", 0.0)))
+
     def system_table(self, name: str) -> pd.DataFrame:
         """One system ("Fe-Li-O-P", any order of the symbols, any order 2 to 4) as a table, the
         quaternaries' answer to :meth:`plot_system`: the predicted stable compounds (the model
@@ -419,7 +427,6 @@ class ScreenResult:
         ``matched`` (a compound of the other source lies within ``match_tol`` in every fraction).
         """
         from ..hull import hull_batch
-        from .dft import match_compositions
         from .hulls import HULL_TOL
 
         els = parse_system(name)
@@ -433,8 +440,7 @@ class ScreenResult:
         else:
             dv, d_depth = np.zeros(0, np.int64), np.zeros(0)
         pf, df_ = one["fr"][stable], fd[dv]
-        tol = float(self.config.get("match_tol", 0.0))
-        mp, md = match_compositions(np.zeros(len(pf), np.int64), pf, np.zeros(len(df_), np.int64), df_, 1, tol)
+        mp, md = self._match(pf, df_)
 
         d_formulas = _known_formulas(els, df_)
         parts = []
@@ -523,13 +529,8 @@ class ScreenResult:
         # predicted one matches (a matched one sits under its predicted twin's label)
         px_, py_, texts, colors = *named, list(labels), ["C0"] * len(labels)
         if len(ed):
-            from .dft import match_compositions
-
             dft_stable = fd[hd.is_vertex]
-            _, matched = match_compositions(np.zeros(int(stable.sum()), np.int64), fr[stable],
-                                            np.zeros(len(dft_stable), np.int64), dft_stable, 1,
-                                            float(self.config.get("match_tol", 0.0)))
-            missed = ~np.asarray(matched, bool)
+            missed = ~np.asarray(self._match(fr[stable], dft_stable)[1], bool)
             px_, py_ = np.r_[px_, known_xy[0][missed]], np.r_[py_, known_xy[1][missed]]
             texts += _known_formulas(els, dft_stable[missed])
             colors += ["C3"] * int(missed.sum())

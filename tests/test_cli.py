@@ -446,6 +446,9 @@ def test_screen_plot_only_draws_one_system_and_writes_nothing_else(model_file, t
     (["--plot", "FeO", "--plot-only"], "--plot 'FeO': expected 2 to 4 distinct element symbols"),
     (["--plot", "Fe-Xx"], "--plot 'Fe-Xx': expected 2 to 4 distinct element symbols of ElemNet's 86 joined by "
                           "'-' (e.g. 'Fe-O'); unknown: Xx"),
+    (["--plot", "Fe-O-"], "--plot 'Fe-O-': expected 2 to 4 distinct element symbols of ElemNet's 86 joined by "
+                          "'-' (e.g. 'Fe-O'); an element symbol is empty"),
+    (["--plot", "Fe--O", "--plot-only"], "--plot 'Fe--O': expected 2 to 4 distinct"),
     (["--plot-only"], "--plot-only draws the system of --plot SYSTEM"),
 ])
 def test_screen_bad_plot_requests_stop_before_any_work(argv, message, tmp_path, capsys, monkeypatch):

@@ -37,6 +37,23 @@ def test_system_names_are_alphabetical_as_pymatgen_writes_them():
                      for a, b in table]
 
 
+@pytest.mark.parametrize("name, why", [("Fe-O-", "an element symbol is empty"), ("-Fe-O", "an element symbol is empty"),
+                                       ("Fe--O", "an element symbol is empty"), ("Fe,,O", "an element symbol is empty"),
+                                       ("", "an element symbol is empty"), ("Fe-Fe", "repeated: Fe"),
+                                       ("Fe-Ox", "unknown: Ox"), ("Fe", ""), ("Li-Fe-Mn-Co-O", "")])
+def test_a_system_name_with_an_empty_or_bad_symbol_is_refused(name, why):
+    """A trailing, leading or doubled separator is a mistake to report, not an empty symbol to skip:
+    "Fe-O-" was screened as Fe-O."""
+    with pytest.raises(ScreeningError, match="expected 2 to 4 distinct element symbols") as e:
+        system_name(name)
+    assert str(e.value).startswith(f"system {name!r}:") and str(e.value).endswith(why)
+
+
+def test_system_names_take_any_separator_and_order():
+    assert {system_name(n) for n in ["Fe-O", "O-Fe", "Fe O", " Fe,O ", "O, Fe", "Fe - O", "O  Fe"]} == {"Fe-O"}
+    assert system_name("Ni, O, Fe") == "Fe-Ni-O"
+
+
 def test_electronegativities_are_pymatgens():
     pymatgen = pytest.importorskip("pymatgen.core")
     import warnings

@@ -13,6 +13,8 @@ element symbols in alphabetical order), looked up in any order, and formulas as 
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..elements import ELEMENT_INDEX
@@ -39,11 +41,17 @@ def parse_system(name: str) -> np.ndarray:
     ...
     hullpack.errors.ScreeningError: system 'FeO': expected 2 to 4 distinct element symbols of ElemNet's 86 joined by '-' (e.g. 'Fe-O'); unknown: FeO
     """
-    symbols = [t for t in str(name).replace(",", "-").replace(" ", "-").split("-") if t]
-    unknown = [t for t in symbols if t not in ELEMENT_INDEX]
-    if unknown or len(symbols) not in (2, 3, 4) or len(set(symbols)) != len(symbols):
+    # one '-' or ',' (blanks around it allowed) or a run of blanks between two symbols: "Fe-O-",
+    # "-Fe-O" and "Fe--O" leave an empty symbol, which is refused rather than skipped
+    symbols = re.split(r"\s*[-,]\s*|\s+", str(name).strip())
+    unknown = [t for t in symbols if t and t not in ELEMENT_INDEX]
+    empty = "" in symbols
+    if unknown or empty or len(symbols) not in (2, 3, 4) or len(set(symbols)) != len(symbols):
+        repeated = sorted({t for t in symbols if t and symbols.count(t) > 1})
+        why = ("; unknown: " + ", ".join(unknown) if unknown else "; an element symbol is empty" if empty
+               else "; repeated: " + ", ".join(repeated) if repeated else "")
         raise ScreeningError(f"system {name!r}: expected 2 to 4 distinct element symbols of ElemNet's 86 "
-                             f"joined by '-' (e.g. 'Fe-O'){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+                             f"joined by '-' (e.g. 'Fe-O'){why}")
     return np.array(sorted(ELEMENT_INDEX[t] for t in symbols), dtype=np.int32)
 
 

@@ -7,6 +7,7 @@ A header matches a name whatever its case, spaces or hyphens, and with a unit in
 eV/atom (``(meV/atom)``, ``[kJ/mol]``) is refused, named, rather than read as eV/atom.
 """
 import ast
+import io
 import os
 import re
 
@@ -217,29 +218,29 @@ def read_table(path, *, text: bool = False):
     if lower.endswith((".json", ".jsonl")):
         return _read_json(path, lines=lower.endswith(".jsonl"))
     sep, kind = ("\t", "TSV") if lower.endswith(".tsv") else (",", "CSV")
-    decimal, encoding = ".", _encoding(path)
-    if kind == "CSV" and _semicolons(path, encoding):  # Excel's CSV where the comma is the decimal mark
+    content = _decoded(path, kind)
+    decimal = "."
+    if kind == "CSV" and _semicolons(content):  # Excel's CSV where the comma is the decimal mark
         sep, decimal = ";", ","
+
+    def parse(**kwargs):
+        return pd.read_csv(io.StringIO(content), sep=sep, decimal=decimal, keep_default_na=False, **kwargs)
+
     try:
-        df = pd.read_csv(path, sep=sep, decimal=decimal, encoding=encoding, keep_default_na=False, na_values=[""],
-                         dtype=str if text else None)
+        df = parse(na_values=[""], dtype=str if text else None)
     except pd.errors.ParserError as exc:  # a row with more fields than the header
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         where = (f"line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}" if m
                  else str(exc).strip())
         raise ValueError(f"{path}: {where}: expected a {kind} file, one row per line, values separated by "
                          + ("tabs" if kind == "TSV" else "commas (quote a value that holds a comma)")) from None
-    except UnicodeDecodeError as exc:
-        which = {"cp1252": "UTF-8 nor Windows-1252", "utf-16": "UTF-16"}.get(encoding, encoding)
-        raise ValueError(f"{path}: not text in {which} ({exc.reason}): expected a {kind} file") from None
     if kind == "CSV" and len(df.columns) == 1 and any(c in str(df.columns[0]) for c in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas"
                          + (" (a file of tab-separated values: name it .tsv)" if "\t" in str(df.columns[0]) else ""))
     missing = {} if text else _missing_in_numbers(df, decimal)
-    if missing:  # read again with those cells as empty ones, so the numbers are parsed as pandas parses them
-        df = pd.read_csv(path, sep=sep, decimal=decimal, encoding=encoding, keep_default_na=False,
-                         na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns})
-    return _without_duplicate_headers(df, path, sep, encoding)
+    if missing:  # parsed again with those cells as empty ones, so the numbers are parsed as pandas parses them
+        df = parse(na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns})
+    return _without_duplicate_headers(df, path, parse(header=None, nrows=1, dtype=str))
 
 
 def _open(path: str, mode: str = "rb", **kwargs):
@@ -248,44 +249,42 @@ def _open(path: str, mode: str = "rb", **kwargs):
     return (gzip.open if path.lower().endswith(".gz") else open)(path, mode, **kwargs)
 
 
-def _encoding(path: str) -> str:
-    """The text encoding of the file ``path``: UTF-16 where a byte-order mark says so (Excel's
-    "Unicode text"), UTF-8 where the whole file decodes so, else Windows-1252 (Excel's CSV on Windows,
-    where a header such as ``Density (g/cm³)`` is no UTF-8)."""
+def _decoded(path: str, kind: str) -> str:
+    """The text of the file ``path`` (gzipped where its name ends in ``.gz``), read and decoded once:
+    UTF-16 where a byte-order mark says so (Excel's "Unicode text"), UTF-8 (a
+    byte-order mark dropped) where the whole file decodes so, else Windows-1252 (Excel's CSV on
+    Windows, where a header such as ``Density (g/cm³)`` is no UTF-8). ValueError where it is none of
+    them (``kind``: what the file should be, for the message)."""
     import codecs
 
     with _open(path) as f:
-        if f.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-            return "utf-16"
-        f.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
+        data = f.read()
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        encoding, which = "utf-16", "UTF-16"
+    else:
         try:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+            return data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8"
+            encoding, which = "cp1252", "UTF-8 nor Windows-1252"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not text in {which} ({exc.reason}): expected a {kind} file") from None
 
 
-def _semicolons(path: str, encoding: str) -> bool:
-    """Whether the CSV file ``path`` separates its header's names by semicolons and holds no comma
+def _semicolons(text: str) -> bool:
+    """Whether a CSV file's ``text`` separates its header's names by semicolons and holds no comma
     there: a CSV as Excel writes it where a comma is the decimal mark (``formula;energy``, ``-1,7``)."""
-    with _open(path, "rt", encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace") as f:
-        header = f.readline()
+    header = re.split(r"\r\n?|\n", text, maxsplit=1)[0]
     return ";" in header and "," not in header
 
 
-def _without_duplicate_headers(df, path: str, sep: str, encoding: str):
+def _without_duplicate_headers(df, path: str, first_row):
     """``df`` without the later copies of a column whose header repeats an earlier one with the same
     values (pandas names them ``name.1``); ValueError naming them where a composition or energy
     column's copies differ, as either could be the one meant. Other repeated headers stay as pandas
-    names them."""
-    import pandas as pd
-
-    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, encoding=encoding,
-                         keep_default_na=False).iloc[0]
-    header = [str(h).replace("\ufeff", "") for h in header]
+    names them. ``first_row``: the file's first row as written (a one-row DataFrame), its header."""
+    header = [str(h).replace("\ufeff", "") for h in first_row.iloc[0]]
     if len(header) != len(df.columns) or len(set(header)) == len(header):
         return df
     read = {header_key(n)[0] for n in COMPOSITION_COLUMNS + ENERGY_COLUMNS}

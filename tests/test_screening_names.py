@@ -3,6 +3,7 @@ evidence-based defaults (grid, depth threshold) and the summary that separates r
 from shallow ones."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hullpack.compositions import reduced_grid, systems, uniform_grid
@@ -110,6 +111,27 @@ def test_tables_name_systems_and_formulas_as_chemists_do(binaries):
     assert (pts.A == "Li").all() and (pts.B == "O").all() and np.allclose(pts[["x_A", "x_B"]].sum(axis=1), 1)
     fe_o = p[(p.system == "Fe-O") & np.isclose(p.x_A, 0.4)]
     assert len(fe_o) == 1     # Fe2O3 is on the default grid (denominator 5)
+
+
+def test_every_point_is_named_by_its_formula_in_every_format(binaries, tmp_path):
+    """points.csv and points.parquet say which composition a row is, as the other tables write it."""
+    p, v, s = binaries.points, binaries.vertices, binaries.systems
+    assert p.columns.tolist() == ["system", "A", "B", "x_A", "x_B", "formula", "energy", "e_above_hull", "is_vertex"]
+    for _, r in p.sample(40, random_state=0).iterrows():
+        els = [ELEMNET_ELEMENTS.index(r.A), ELEMNET_ELEMENTS.index(r.B)]
+        assert r.formula == formula_of(els, np.round(np.array([r.x_A, r.x_B]) * 2520).astype(int))
+    fe_o = p[p.system == "Fe-O"].set_index("formula")
+    assert fe_o.loc["Fe2O3", "x_B"] == pytest.approx(0.6) and {"Fe", "O2", "FeO", "Fe3O4"} <= set(fe_o.index)
+    # the same compound as in vertices and in the systems' min_formula
+    on_hull = p[p.is_vertex].merge(v, on=["system", "x_A", "x_B"])
+    assert len(on_hull) == len(v) and (on_hull.formula_x == on_hull.formula_y).all()
+    lowest = p.loc[p.groupby("system", sort=False)["energy"].idxmin()]
+    below = s.min_energy < 0
+    assert lowest.formula.tolist() == [f if b else lowest.formula.iloc[i] for i, (f, b) in
+                                       enumerate(zip(s.min_formula, below))]
+    binaries.save(tmp_path, groups=False)
+    for back in (pd.read_csv(tmp_path / "points.csv"), pd.read_parquet(tmp_path / "points.parquet")):
+        assert back["formula"].tolist() == p["formula"].tolist()
 
 
 def test_plot_titles_and_axes_follow_the_names(binaries, tmp_path):

@@ -337,7 +337,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
             vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], fr, res, s, p, letters, vf, depth=depth,
                                            end_depth=end_depth, end_artifact=end_artifact, end_element=end_element))
             if points:
-                pt_parts.append(_point_rows(tb, names[s0:s0 + block], fr, res, letters))
+                pt_parts.append(_point_rows(tb, names[s0:s0 + block], g, fr, res, letters))
             t1 = time.perf_counter()
             t_screen += t1 - t0
             t_evaluating += engine.seconds_evaluating - evaluated0
@@ -541,7 +541,8 @@ def _vertex_rows(tb, names, fr, res, s, p, letters, vertex_formulas, *, depth, e
     return _text_typed(df)
 
 
-def _point_rows(tb, names, fr, res, letters) -> pd.DataFrame:
+def _point_rows(tb, names, g, fr, res, letters) -> pd.DataFrame:
+    """Every grid point of the systems ``tb``, one row each, named as ``vertices`` names them."""
     n_sys, P = res.energies.shape
     df = pd.DataFrame({"system": np.repeat(np.array(names, dtype=object), P)})
     df = pd.concat([df, pd.DataFrame(_element_cols(tb, letters, repeat=P))], axis=1)
@@ -549,6 +550,7 @@ def _point_rows(tb, names, fr, res, letters) -> pd.DataFrame:
     p = np.tile(np.arange(P), n_sys)
     for j, L in enumerate(letters):
         df[f"x_{L}"] = fr[p, perm[:, j]]
+    df["formula"] = formulas(tb, g, np.repeat(np.arange(n_sys), P), p)
     df["energy"] = res.energies.ravel().astype(np.float64)
     df["e_above_hull"] = res.e_above_hull.ravel()
     df["is_vertex"] = res.is_vertex.ravel()

@@ -107,7 +107,8 @@ class ScreenResult:
     ends at the model's own energies where those are below 0, ``config["element_energies"]``),
     ``end_artifact`` (``end_depth`` below ``min_depth``: stable only because an end is pinned at 0)
     and ``end_element`` (the end it owes that to). ``points`` (on request): every grid point of
-    every system with ``energy``, ``e_above_hull``, ``is_vertex``.
+    every system with its elements, fractions and ``formula`` as ``vertices`` has them, ``energy``,
+    ``e_above_hull``, ``is_vertex``.
     """
 
     systems: pd.DataFrame

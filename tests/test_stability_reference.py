@@ -97,3 +97,22 @@ def test_cli_counts_have_thousands_separators_and_the_csv_no_index(tmp_path, cap
     t = pd.read_csv(tmp_path / "o" / "stability.csv")
     assert list(t.columns[:2]) == ["formula", "chemsys"] and len(t) == 1600
     assert t.energy.tolist() == pytest.approx(df.energy.tolist())
+
+
+def test_a_reference_is_checked_once_and_candidates_against_it_once():
+    """A reference's energies are checked when it is built; evaluating candidates, alone or joined
+    with it, checks the candidates' convention against it and no longer checks the reference again
+    (a joined evaluation repeated the reference's mixed-convention warning at every call)."""
+    import warnings
+
+    from hullpack.errors import HullInputError
+
+    with pytest.warns(UserWarning, match="elemental entries are given for Fe but not for O"):
+        ref = Reference(["Fe", "Fe2O3", "FeO"], [0.3, -1.7, -1.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for join in (False, True):
+            t = ref.evaluate(["Fe3O4"], [-1.65], join=join)
+            assert t.problem[0] is None and t.e_above_hull[0] >= 0
+    with pytest.raises(HullInputError, match="candidates: elements below 0 eV/atom"):
+        ref.evaluate(["Fe", "Fe3O4"], [-8.2, -7.1], join=True)

@@ -135,12 +135,14 @@ class Reference:
         self._init(parsed, DEFAULT_TOL if tol is None else tol, threads)
 
     @classmethod
-    def _from_parsed(cls, parsed: Parsed, tol: float, threads) -> "Reference":
+    def _from_parsed(cls, parsed: Parsed, tol: float, threads, *, check: bool = True) -> "Reference":
+        """A reference of ``parsed``; ``check=False``: its energies were checked already (a reference
+        joined with candidates checked against it)."""
         self = cls.__new__(cls)
-        self._init(parsed, tol, threads)
+        self._init(parsed, tol, threads, check=check)
         return self
 
-    def _init(self, parsed: Parsed, tol: float, threads) -> None:
+    def _init(self, parsed: Parsed, tol: float, threads, *, check: bool = True) -> None:
         self.parsed = parsed
         #: hull-set entry i is row rows[i] of the input
         self.rows = np.flatnonzero(parsed.valid)
@@ -149,7 +151,10 @@ class Reference:
         except ValueError as exc:
             raise HullInputError(str(exc)) from None
         self._names = parsed.names[self.rows]
-        self._check_references()
+        #: why the entries' energies look like total energies (None: formation energies)
+        self.total_energy_signs = total_energy_signs(parsed)
+        if check:
+            self._check_references()
 
     @classmethod
     def oqmd(cls, splits=("train", "val", "test"), **kwargs) -> "Reference":
@@ -216,7 +221,7 @@ class Reference:
         missing = ", ".join(ALL_ELEMENTS[e] for e in sorted(present - with_entry))
         if not missing:
             return
-        signs = total_energy_signs(self.parsed)
+        signs = self.total_energy_signs
         if signs is not None:
             raise HullInputError(
                 f"{signs}: these look like total energies, but no elemental entries give the references of "
@@ -227,6 +232,24 @@ class Reference:
                 "elemental entries are given for " + ", ".join(ALL_ELEMENTS[e] for e in sorted(with_entry))
                 + " but not for " + missing + ", whose references are taken at 0 eV/atom: right for formation "
                 "energies, wrong for total energies", stacklevel=4)
+
+    def _check_candidates(self, parsed: Parsed) -> None:
+        """Refuse candidates whose energies are of another convention than this reference's: total
+        energies (:func:`~hullpack.stability.inputs.total_energy_signs`) against formation energies,
+        or formation energies (a median more than :data:`FORMATION_GAP` above their elements' entries)
+        against total energies."""
+        signs, own = total_energy_signs(parsed), self.total_energy_signs
+        if signs is not None and own is None:
+            raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
+                                 "formation energies (elements at 0 eV/atom); give the candidates' formation energies")
+        if own is not None and signs is None:
+            above = _above_elements(parsed, _lowest_of_elements(self.parsed))
+            median = float(np.nanmedian(above)) if np.isfinite(above).any() else np.nan
+            if median > FORMATION_GAP:
+                raise HullInputError(
+                    f"candidates: median energy {median:.2f} eV/atom above their elements' entries in the reference: "
+                    f"these look like formation energies, but the reference's are total energies ({own}); give the "
+                    "candidates' total energies in the reference's convention, or a reference of formation energies")
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -255,18 +278,7 @@ class Reference:
         """
         parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
                                                                           column=column)
-        signs, own = total_energy_signs(parsed), total_energy_signs(self.parsed)
-        if signs is not None and own is None:
-            raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
-                                 "formation energies (elements at 0 eV/atom); give the candidates' formation energies")
-        if own is not None and signs is None:
-            above = _above_elements(parsed, _lowest_of_elements(self.parsed))
-            median = float(np.nanmedian(above)) if np.isfinite(above).any() else np.nan
-            if median > FORMATION_GAP:
-                raise HullInputError(
-                    f"candidates: median energy {median:.2f} eV/atom above their elements' entries in the reference: "
-                    f"these look like formation energies, but the reference's are total energies ({own}); give the "
-                    "candidates' total energies in the reference's convention, or a reference of formation energies")
+        self._check_candidates(parsed)
         self._flag_unknown(parsed)
         parsed.report("candidate", errors)
         rows = np.flatnonzero(parsed.valid)
@@ -282,7 +294,8 @@ class Reference:
             res = _query(call, len(rows), "stability", progress_bar)
             return self._with_reference(_table(parsed, rows, res, self._product_names, self.tol), parsed, rows, nt,
                                         alone=True)
-        both = Reference._from_parsed(Parsed.join([self.parsed.take(self.rows), parsed.take(rows)]), self.tol, threads)
+        both = Reference._from_parsed(Parsed.join([self.parsed.take(self.rows), parsed.take(rows)]), self.tol, threads,
+                                      check=False)
         first = len(self.rows)
         res = _query(lambda a, b: both._hulls.query_entries(np.arange(first + a, first + b, dtype=np.int64),
                                                             n_threads=nt), len(rows), "stability", progress_bar)

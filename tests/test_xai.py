@@ -426,3 +426,24 @@ def test_lists_of_rows_are_fractions():
 def test_shap_names_compositions_as_chemists_write_them():
     ex = xai.shap_values(random_mlp(), ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1234Ni0.8766"])
     assert ex.instance_names == ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1408Ni"]
+
+
+def test_heatmaps_write_white_on_dark_cells_and_black_on_light_ones():
+    """Every heatmap (a matrix, the periodic table) picks its text colour by one rule, that of the
+    screen's group-pair heatmaps: a cell's value stays readable at both ends of the colour map."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hullpack.screening.dft import cell_text_colour
+    from hullpack.xai import plots
+
+    assert [cell_text_colour(c) for c in [(0, 0, 0), (1, 1, 1), (0.88, 0.88, 0.88, 1.0), (0.2, 0.3, 0.9)]] == [
+        "white", "black", "black", "white"]
+    m = pd.DataFrame([[0.0, 1.0]], index=[1], columns=[16, 17])
+    fig = plots.matrix_heatmap(m, cmap="Greys")  # 0 white, 1 black
+    assert {t.get_text(): t.get_color() for t in fig.axes[0].texts} == {"0.00": "black", "1.00": "white"}
+    fig = plots.periodic_table_heatmap(pd.Series({"Na": 0.0, "Cl": 1.0}), cmap="Greys")
+    colour = {t.get_text(): t.get_color() for t in fig.axes[0].texts}
+    assert (colour["Na"], colour["Cl"], colour["Fe"]) == ("black", "white", "black")   # Fe: no value, grey
+    matplotlib.pyplot.close("all")

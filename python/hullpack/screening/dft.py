@@ -45,7 +45,7 @@ from .hulls import HULL_TOL
 log = logging.getLogger(__name__)
 
 __all__ = ["DFTCompounds", "load_dft", "dft_cache_file", "dft_reference", "compare_block", "stable_compounds",
-           "match_compositions", "by_group_pair", "plot_group_heatmaps", "f1_score"]
+           "match_compositions", "by_group_pair", "plot_group_heatmaps", "cell_text_colour", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
@@ -468,6 +468,17 @@ GROUP_HEATMAPS = {
 }
 
 
+def cell_text_colour(rgba) -> str:
+    """The colour of text written on a cell of colour ``rgba`` (0..1, as a colour map returns it):
+    ``"white"`` on a dark cell (luma, ITU-R BT.601, below 0.5), else ``"black"``. The one rule of
+    every heatmap hullpack draws (the group-pair heatmaps, :mod:`hullpack.xai.plots`).
+
+    >>> cell_text_colour((0.27, 0.0, 0.33, 1.0)), cell_text_colour((0.99, 0.91, 0.14))   # viridis' ends
+    ('white', 'black')
+    """
+    return "white" if 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5 else "black"
+
+
 def heatmap_scale(metric: str, values: np.ndarray) -> tuple[float, str]:
     """The top of a group-pair heatmap's colour scale (its bottom is 0) and matplotlib's
     ``extend`` for its colour bar: 1 for the ratios, whatever the values; for the MAE the 95th
@@ -512,10 +523,8 @@ def plot_group_heatmaps(groups: pd.DataFrame, out_dir, *, metrics=tuple(GROUP_HE
                        cmap="viridis_r" if m == "mae_dft_hull" else "viridis")
         cmap, norm = im.get_cmap(), im.norm
         for i, j in zip(*np.nonzero(np.isfinite(mat))):
-            rgb = cmap(norm(mat[i, j]))[:3]
-            dark = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 0.5
-            ax.text(j + 1, i + 1, f"{mat[i, j]:.2f}",
-                    ha="center", va="center", fontsize=5, color="white" if dark else "black")
+            ax.text(j + 1, i + 1, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                    color=cell_text_colour(cmap(norm(mat[i, j]))))
         ax.set_xticks(range(1, 19))
         ax.set_yticks(range(1, 19))
         ax.set_xlabel("group")

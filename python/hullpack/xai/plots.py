@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..elements import ELEMNET_ELEMENTS, element_table
+from ..screening.dft import cell_text_colour
 from .base import ENERGY_UNIT, PROPERTIES, elements_arg, xai_import
 
 _GROUP_CMAP = "tab20"
@@ -80,8 +81,7 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
         v = values.get(symbol, np.nan)
         face = cmap(norm(v)) if np.isfinite(v) else (0.88, 0.88, 0.88, 1.0)
         ax.add_patch(Rectangle((c - 0.47, y - 0.47), 0.94, 0.94, facecolor=face, edgecolor="white", lw=1.0))
-        dark = np.isfinite(v) and (0.299 * face[0] + 0.587 * face[1] + 0.114 * face[2]) < 0.5
-        colour = "white" if dark else "black"
+        colour = cell_text_colour(face)  # black on the grey of an element without a value
         ax.text(c, y - 0.12, symbol, ha="center", va="center", fontsize=10, fontweight="bold", color=colour)
         if np.isfinite(v):
             ax.text(c, y + 0.24, fmt.format(v), ha="center", va="center", fontsize=6.5, color=colour)
@@ -136,8 +136,7 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", label: str = "", cm
             for j in range(w):
                 v = m.iat[i, j]
                 if np.isfinite(v):
-                    rgba = cmap_(norm(v))
-                    colour = "white" if (0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]) < 0.5 else "black"
+                    colour = cell_text_colour(cmap_(norm(v)))
                     text = fmt.format(v)
                     if counts is not None:
                         n = counts.reindex(index=m.index, columns=m.columns).iat[i, j]

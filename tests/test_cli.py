@@ -496,7 +496,8 @@ def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_pa
     assert pd.concat(parts)["system"].tolist() == whole["system"].tolist() == ["Fe-O", "Ni-O", "Fe-Ni"]
     # more shards than systems: an empty, valid result
     rc, out, err = screen_cli(capsys, tmp_path / "empty", *common, "--shard", "5/10")
-    assert rc == 0 and err == "" and out.startswith("0 binary systems x 11 grid points")
+    assert rc == 0 and err == "" and out.startswith("0 binary systems (shard 5/10 of the screen's systems; every figure below "
+                                                        "is the shard's) x 11 grid points")
     empty = pd.read_csv(tmp_path / "empty" / "systems.csv")
     assert len(empty) == 0 and list(empty.columns) == list(whole.columns)
     assert len(pd.read_csv(tmp_path / "empty" / "vertices.csv")) == 0

@@ -436,7 +436,8 @@ def test_an_empty_shard_is_an_empty_valid_result(result):
     for table, full in ((empty.systems, result.systems), (empty.vertices, result.vertices),
                         (empty.points, result.points)):
         assert table.dtypes.to_dict() == full.dtypes.to_dict()
-    assert empty.summary().startswith("0 binary systems x 21 grid points")
+    assert empty.summary().startswith("0 binary systems (shard 20/40 of the screen's systems; every figure below is the "
+                                      "shard's) x 21 grid points")
     parts = [screen(result.model, elements=els, grid=20, shard=f"{i}/3", progress=False, min_depth=0) for i in range(3)]
     merged = ScreenResult.concat([empty, parts[0], empty, parts[1], parts[2], empty])
     # every shard calibrates on the whole screen: the same points re-evaluated, the same depths
@@ -470,6 +471,10 @@ def test_shards_merge_to_the_whole(result):
     merged = ScreenResult.concat(parts)
     assert merged.systems["system"].tolist() == result.systems["system"].tolist()
     assert merged.vertices["formula"].tolist() == result.vertices["formula"].tolist()
+    # a shard's summary says it counts a slice of the screen; the merge is the whole screen again
+    assert parts[1].summary().splitlines()[0].startswith(
+        "5 binary systems (shard 1/3 of the screen's systems; every figure below is the shard's) x 21 grid points")
+    assert merged.summary().splitlines()[0].startswith("15 binary systems x 21 grid points")
 
 
 def test_plots(result, tmp_path):

@@ -165,7 +165,9 @@ class ScreenResult:
         n_points = int(s["n_points"].iloc[0]) if len(s) else self.config.get("n_points", 0)
         kind = ORDER_NAMES.get(self.order, f"order-{self.order}")
         grid = f" ({self.config['grid']})" if self.config.get("grid") else ""
-        lines = [f"{_count(len(s), kind + ' system')} x {n_points} grid points{grid}, precision "
+        shard = self.config.get("shard")  # (i, n); None for a whole screen and a merge of shards
+        part = f" (shard {shard[0]}/{shard[1]} of the screen's systems; every figure below is the shard's)" if shard else ""
+        lines = [f"{_count(len(s), kind + ' system')}{part} x {n_points} grid points{grid}, precision "
                  f"{self.config.get('precision')}", *self._stable_lines()]
         if "n_fp32" in s and self.config.get("certification"):  # a certified screen, or shards with one
             from .certify import certification_lines

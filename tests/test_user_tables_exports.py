@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hullpack.columns import ENERGY_COLUMNS, composition_cell, find_column, read_table
+from hullpack.columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, read_table
 from hullpack.elemnet.data import table_arrays
 from hullpack.errors import HullInputError, ScreeningError
 from hullpack.screening.dft import DFTCompounds
@@ -429,3 +429,32 @@ def test_materials_project_documents_saved_with_monty_are_read_and_written(tmp_p
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
     assert t.problem.isna().all() and t.formula.tolist() == FORMULAS
     assert t.input[2] == "{'Fe': 4.0, 'O': 6.0}" and json.loads(t.structure[0])["@class"] == "Structure"
+
+
+def test_materials_project_documents_with_fields_not_asked_for_are_read(tmp_path, capsys):
+    """mp_api's summary documents hold every field, None where it was not asked for: the empty
+    'composition' was read before 'formula_pretty' and every row was 'formula is missing' (named
+    'row 0', 'row 1', ... beside 'bad row 1'). A column with no value is passed over for the next
+    name with values; a missing cell is shown as ''."""
+    from hullpack.cli import main
+
+    fields = ("composition", "formula_pretty", "material_id", "energy_per_atom", "formation_energy_per_atom",
+              "energy_above_hull")
+    docs = [dict(dict.fromkeys(fields), formula_pretty=f, material_id=f"mp-{i}", formation_energy_per_atom=e,
+                 fields_not_requested=["composition", "energy_per_atom"])
+            for i, (f, e) in enumerate(zip(FORMULAS + ["LiFeO2"], FORMATION + [None]))]
+    docs[0]["formula_pretty"] = None  # and one document without its formula
+    (tmp_path / "mp.json").write_text(json.dumps(docs))
+    table = read_table(tmp_path / "mp.json")
+    assert find_column(table, None, COMPOSITION_COLUMNS, "formula") == "formula_pretty"
+    assert find_column(table.columns, None, COMPOSITION_COLUMNS, "formula") == "composition"  # names only
+    assert find_column(table, None, ENERGY_COLUMNS, "energy") == "formation_energy_per_atom"
+    t = stability(table, errors="ignore")
+    assert t.problem.tolist() == ["formula is missing"] + [None] * (len(FORMULAS) - 1) + ["energy is missing"]
+    assert t.formula.tolist()[1:-1] == FORMULAS[1:] and t.input[0] == ""
+    assert main(["-q", "stability", str(tmp_path / "mp.json"), "--out", str(tmp_path / "o"), "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "bad row 1 (''): formula is missing" in out and f"bad row {len(docs)} ('LiFeO2'): energy is missing" in out
+    # a table whose only composition column is empty still names every row
+    empty = pd.DataFrame({"composition": [None, None], "energy": [-1.0, -2.0]})
+    assert stability(empty, errors="ignore").problem.tolist() == ["formula is missing"] * 2

@@ -87,12 +87,27 @@ def listed(columns, most: int = 12) -> str:
     return repr(names[:most])[:-1] + (f", ... ({len(names)} in all)]" if len(names) > most else "]")
 
 
+def _named(columns: list, names) -> str | None:
+    """The first of ``names`` among ``columns`` as written, else the first whose header matches one
+    by :func:`header_key`; None if none does."""
+    found = first_present(columns, names)
+    if found is None:
+        keys = {}
+        for c in columns:
+            keys.setdefault(header_key(c)[0], c)
+        found = next((keys[n] for n in names if n in keys), None)
+    return found
+
+
 def find_column(columns, name: str | None, names, what: str, *, required: bool = True,
                 how: str | None = None) -> str | None:
     """The column of a table read as ``what`` (``"formula"``, ``"energy"``): ``name`` when one is
-    given, else the first of ``names`` present (:func:`first_present`). ValueError naming the
-    table's columns when ``name`` is not among them, or when none of ``names`` is and the column is
-    ``required`` (``how``: how to name one, e.g. ``"--energy-column"``); else None.
+    given, else the first of ``names`` present (:func:`first_present`); ``columns`` may be the table
+    itself (a DataFrame), and then a column found without a name that holds no value at all is
+    passed over for a later one of ``names`` with values (Materials Project's documents hold every
+    field, None where it was not asked for: ``composition`` before ``formula_pretty``). ValueError
+    naming the table's columns when ``name`` is not among them, or when none of ``names`` is and the
+    column is ``required`` (``how``: how to name one, e.g. ``"--energy-column"``); else None.
 
     >>> find_column(["id", "formula_pretty"], None, COMPOSITION_COLUMNS, "formula")
     'formula_pretty'
@@ -111,6 +126,7 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     Traceback (most recent call last):
     ValueError: energy column 'e_form (meV/atom)' is in meV/atom; hullpack reads eV/atom: convert it (divide by 1000) and write eV/atom in its header
     """
+    table = columns if hasattr(columns, "iloc") else None
     columns = list(columns)
     if name is not None:
         found = name if name in columns else next(  # a header with blanks around it, as a spreadsheet keeps them
@@ -118,12 +134,12 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
         if found is None:
             raise ValueError(f"{what} column {name!r} is not among the table's columns {listed(columns)}")
     else:
-        found = first_present(columns, names)
-        if found is None:
-            keys = {}
-            for c in columns:
-                keys.setdefault(header_key(c)[0], c)
-            found = next((keys[n] for n in names if n in keys), None)
+        found = _named(columns, names)
+        if found is not None and table is not None and table.iloc[:, columns.index(found)].isna().all():
+            # a column without a value (Materials Project's documents hold every field, None where it was not
+            # asked for): the next name with values, if any
+            filled = [c for j, c in enumerate(columns) if table.iloc[:, j].notna().any()]
+            found = _named(filled, names) or found
     if found is None and required:
         raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {listed(columns)}; "
                          f"name it" + (f" with {how}" if how else ""))

@@ -74,7 +74,7 @@ def _energy_column(df, name: str | None, where: str) -> str | None:
     from hullpack.columns import ENERGY_COLUMNS, find_column
 
     try:
-        return find_column(df.columns, name, ENERGY_COLUMNS, "energy", required=False)
+        return find_column(df, name, ENERGY_COLUMNS, "energy", required=False)
     except ValueError as exc:
         raise ValueError(f"{'--energy-column: ' if name else ''}{where}: {exc}") from None
 
@@ -147,7 +147,7 @@ def _reference(spec: str, args):
         return Reference.oqmd(tol=args.tol, threads=args.threads), "the shipped OQMD set"
     try:
         df = read_table(spec)
-        e_col = find_column(df.columns, args.reference_energy_column, ENERGY_COLUMNS, "energy",
+        e_col = find_column(df, args.reference_energy_column, ENERGY_COLUMNS, "energy",
                             how="--reference-energy-column")
         return Reference(df, e_col, column=args.column, tol=args.tol, threads=args.threads), spec
     except ValueError as exc:

@@ -69,9 +69,8 @@ class Parsed:
         return len(self.offsets) - 1
 
     def describe(self, row: int) -> str:
-        """Row ``row`` as given, for a message."""
-        text = self.texts[row] if row < len(self.texts) else None
-        return f"row {row}" if text is None else _describe(text)
+        """Row ``row`` as given, for a message ("" for a missing cell: None, NaN)."""
+        return _describe(self.texts[row]) if row < len(self.texts) else f"row {row}"
 
     def report(self, what: str, errors: str, *, done: str = "computed") -> None:
         """Warn about (``errors="warn"``), raise :class:`~hullpack.errors.CompositionError` for
@@ -127,7 +126,8 @@ class Parsed:
         return cls(np.concatenate(offsets), np.concatenate([p.elements for p in parts]),
                    np.concatenate([p.fractions for p in parts]), np.concatenate([p.energies for p in parts]),
                    np.concatenate([p.names for p in parts]), problems, pd.RangeIndex(start),
-                   [t for p in parts for t in (p.texts if len(p.texts) == len(p) else [None] * len(p))])
+                   [t for p in parts
+                    for t in (p.texts if len(p.texts) == len(p) else [f"row {i}" for i in range(len(p))])])
 
     def core_arrays(self, rows: np.ndarray, energies: np.ndarray | None = None) -> tuple:
         """``(offsets, elements, fractions, energies)`` of ``rows`` in the core's CSR form."""
@@ -238,9 +238,9 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     """The columns of ``df`` read as compositions and as energies (None: no energy column): those
     named (``column=``, ``energies=`` a column name), else the first of :data:`COMPOSITION_COLUMNS`
     and, unless ``energies`` gives the values, of :data:`ENERGY_COLUMNS`."""
-    col = find_column(df.columns, column, COMPOSITION_COLUMNS, "composition", how="column= (hullpack stability --column)")
+    col = find_column(df, column, COMPOSITION_COLUMNS, "composition", how="column= (hullpack stability --column)")
     if isinstance(energies, str) or energies is None:
-        return col, find_column(df.columns, energies, ENERGY_COLUMNS, "energy", required=False)
+        return col, find_column(df, energies, ENERGY_COLUMNS, "energy", required=False)
     return col, None
 
 

@@ -121,6 +121,26 @@ def test_shards_of_other_screens_do_not_merge_and_mixed_precisions_are_named(mod
     assert mixed.config["precision"] == "bf16+fp32" and "precision bf16+fp32" in mixed.summary()
 
 
+def test_shards_of_two_models_of_your_own_do_not_merge(model, model_file, tmp_path):
+    """A module of your own is identified by the sha256 of its weights, the digest its model file
+    would record: shards screened with two different modules are refused, where both were None."""
+    import torch
+
+    from hullpack.elemnet.io import weights_sha256
+    from test_screening import small_model
+
+    other = small_model(seed=1)
+    first = tiny(model, shard="0/2")
+    assert first.config["model"] == weights_sha256(model.state_dict()) == tiny(model_file).config["model"]
+    with pytest.raises(ScreeningError, match="not shards of one screen: their model differs"):
+        ScreenResult.concat([first, tiny(other, shard="1/2")])
+    assert len(ScreenResult.concat([first, tiny(model, shard="1/2")]).systems) == 3
+    plain = torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    assert tiny(plain, compare_dft=False).config["model"] == weights_sha256(plain.state_dict())
+    first.save(tmp_path)
+    assert read_manifest(tmp_path)["config"]["model"] == first.config["model"]
+
+
 # ------------------------------------------------------------------------------------ command line
 def run(capsys, *argv):
     rc = main(["-q", "screen", *argv])

@@ -371,13 +371,30 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
               "match_tol": match_tol, "min_depth": float(min_depth), "dft": None if dft is None else dft.name, "device": str(device),
               "backend": engine.backend, "fp32_kernel": getattr(engine, "fp32_kernel", engine.backend), "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
-              "grid_array": g, "model": getattr(net, "metadata", {}).get("sha256"),
+              "grid_array": g, "model": model_digest(net),
               "model_test_mae": getattr(net, "metadata", {}).get("test_mae"),
               "engine": type(engine).__name__, "certification": certifier.report() if certifier else None,
               "element_energies": {ELEMNET_ELEMENTS[k]: float(references[k]) for k in np.unique(whole)}}
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)
     return ScreenResult(systems_df, pd.concat(vert_parts, ignore_index=True),
                         pd.concat(pt_parts, ignore_index=True) if points else None, config, stats, net, dft)
+
+
+def model_digest(net) -> str | None:
+    """The screened model's identity (``config["model"]``, the manifest; shards of different models
+    do not merge): the weights' sha256 that a hullpack model file records, or the same digest of a
+    torch module's parameters and buffers (:func:`hullpack.elemnet.io.weights_sha256`), so that two
+    modules of your own tell apart; None for a callable that is no module."""
+    recorded = (getattr(net, "metadata", None) or {}).get("sha256")
+    if recorded is not None:
+        return recorded
+    import torch
+
+    if not isinstance(net, torch.nn.Module):
+        return None
+    from ..elemnet.io import weights_sha256
+
+    return weights_sha256(net.state_dict())
 
 
 def auto_precision(engine) -> str:

@@ -31,8 +31,10 @@ MISSING_VALUES = ("", "na", "n/a", "nan", "none", "null")
 _MISSING = frozenset(MISSING_VALUES)
 
 #: files read as tables (:func:`hullpack.stability.inputs.read_table`) rather than as text: CSV, TSV,
-#: Parquet, JSON (records or columns, or a list of pymatgen entries) and JSON lines
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".json", ".json.gz", ".jsonl", ".jsonl.gz")
+#: Parquet, JSON (records or columns, or a list of pymatgen entries) and JSON lines, also compressed
+#: with gzip or bzip2 (Alexandria's entries are ``.json.bz2``)
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".tsv", ".tsv.gz", ".tsv.bz2", ".parquet", ".json", ".json.gz",
+                  ".json.bz2", ".jsonl", ".jsonl.gz", ".jsonl.bz2")
 
 _UNIT = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")           # "name (unit)", "name [unit]"
 _SEPARATORS = re.compile(r"[\s\-.]+")
@@ -201,8 +203,9 @@ def _amounts(mapping: dict) -> dict:
 def read_table(path, *, text: bool = False):
     """A table file as a DataFrame: CSV (``.csv``), TSV (``.tsv``), Parquet (``.parquet``), JSON
     (``.json``: a list of records, ``{column: {row: value}}``, an API answer's ``{"data": [...]}``,
-    or a list of pymatgen entries saved with monty, read as ``entry_id``, ``formula`` and their
-    ``energy_per_atom``) or JSON lines (``.jsonl``), each also gzipped (``.gz``). Empty cells (JSON
+    or a list of pymatgen entries saved with monty, also as Alexandria's ``{"entries": [...]}``, read
+    as ``entry_id``, ``formula``, their ``energy_per_atom`` and their ``data``'s numbers and text) or
+    JSON lines (``.jsonl``), each also compressed (``.gz``, ``.bz2``). Empty cells (JSON
     ``null``) are missing values; so are the cells of :data:`MISSING_VALUES` (``na``, ``NA``,
     ``N/A``, ``nan``, ``None``, ``null``, any case) in a column whose other cells are all numbers,
     which is then read as numbers, as if they were empty. Elsewhere they stay text (a formula
@@ -226,7 +229,7 @@ def read_table(path, *, text: bool = False):
     path = str(path)
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
-    lower = path.lower().removesuffix(".gz")
+    lower = re.sub(r"\.(gz|bz2)$", "", path.lower())
     if lower.endswith(".parquet"):
         return pd.read_parquet(path)
     if not path.lower().endswith(TABLE_SUFFIXES):
@@ -260,21 +263,27 @@ def read_table(path, *, text: bool = False):
 
 
 def _open(path: str, mode: str = "rb", **kwargs):
+    """The file ``path``, decompressed where its name ends in ``.gz`` or ``.bz2``."""
+    import bz2
     import gzip
 
-    return (gzip.open if path.lower().endswith(".gz") else open)(path, mode, **kwargs)
+    lower = path.lower()
+    return (gzip.open if lower.endswith(".gz") else bz2.open if lower.endswith(".bz2") else open)(path, mode, **kwargs)
 
 
 def _decoded(path: str, kind: str) -> str:
-    """The text of the file ``path`` (gzipped where its name ends in ``.gz``), read and decoded once:
+    """The text of the file ``path`` (decompressed: :func:`_open`), read and decoded once:
     UTF-16 where a byte-order mark says so (Excel's "Unicode text"), UTF-8 (a
     byte-order mark dropped) where the whole file decodes so, else Windows-1252 (Excel's CSV on
     Windows, where a header such as ``Density (g/cm³)`` is no UTF-8). ValueError where it is none of
     them (``kind``: what the file should be, for the message)."""
     import codecs
 
-    with _open(path) as f:
-        data = f.read()
+    try:
+        with _open(path) as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:  # a damaged .gz or .bz2 file
+        raise ValueError(f"{path}: cannot be read ({exc}): expected a {kind} file") from None
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         encoding, which = "utf-16", "UTF-16"
     else:
@@ -362,19 +371,31 @@ def _numbers_with_missing(pairs) -> set:
     return {k for k in written if numbers.get(k)}
 
 
+def _entry_data(entries, taken) -> "pd.DataFrame":
+    """The numbers and text of pymatgen entries' ``data`` (Alexandria's ``mat_id``, ``e_form``,
+    ``e_above_hull``, ...) as columns, but for names read as the entry's energy per atom or already
+    ``taken``: a formation energy there (``e_form``) is then read before the total ``energy_per_atom``."""
+    import pandas as pd
+
+    generic = {header_key(n)[0] for n in ENERGY_COLUMNS[ENERGY_COLUMNS.index("energy"):]}
+    rows = [{k: v for k, v in (getattr(e, "data", None) or {}).items()
+             if isinstance(k, str) and k not in taken and header_key(k)[0] not in generic
+             and (v is None or isinstance(v, (str, int, float)))} for e in entries]
+    return pd.DataFrame.from_records(rows, index=range(len(entries)))
+
+
 def _read_json(path: str, lines: bool):
-    import gzip
     import json
 
     import pandas as pd
 
     try:
-        with (gzip.open if path.lower().endswith(".gz") else open)(path, "rt", encoding="utf-8-sig") as f:
+        with _open(path, "rt", encoding="utf-8-sig") as f:
             data = [json.loads(line) for line in f if line.strip()] if lines else json.load(f)
-    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+    except (ValueError, UnicodeDecodeError, OSError, EOFError) as exc:  # also a damaged .gz or .bz2 file
         raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("data"), list):  # an API answer
-        data = data["data"]
+    if isinstance(data, dict):  # an API answer's {"data": [...]}, Alexandria's {"entries": [...]}
+        data = next((data[k] for k in ("data", "entries") if isinstance(data.get(k), list)), data)
     if not data:
         raise ValueError(f"{path}: no rows (an empty {'file' if lines else 'JSON ' + type(data).__name__})")
     if isinstance(data, list) and data and all(isinstance(d, dict) and "Entry" in str(d.get("@class", ""))
@@ -384,9 +405,10 @@ def _read_json(path: str, lines: bool):
         except ImportError:
             raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install hullpack[materials])") from None
         entries = MontyDecoder().process_decoded(data)
-        return pd.DataFrame({"entry_id": [getattr(e, "entry_id", None) for e in entries],
-                             "formula": [e.composition.reduced_formula for e in entries],
-                             "energy_per_atom": [float(e.energy_per_atom) for e in entries]})
+        table = pd.DataFrame({"entry_id": [getattr(e, "entry_id", None) for e in entries],
+                              "formula": [e.composition.reduced_formula for e in entries],
+                              "energy_per_atom": [float(e.energy_per_atom) for e in entries]})
+        return table.join(_entry_data(entries, table.columns))
     # missing values written out in columns of numbers (JARVIS-DFT's "na") are read as nulls
     if isinstance(data, list) and all(isinstance(d, dict) for d in data):
         cols = _numbers_with_missing((k, v) for d in data for k, v in d.items())

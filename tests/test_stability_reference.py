@@ -116,3 +116,15 @@ def test_a_reference_is_checked_once_and_candidates_against_it_once():
             assert t.problem[0] is None and t.e_above_hull[0] >= 0
     with pytest.raises(HullInputError, match="candidates: elements below 0 eV/atom"):
         ref.evaluate(["Fe", "Fe3O4"], [-8.2, -7.1], join=True)
+
+
+def test_a_bad_candidate_row_still_says_what_the_reference_holds_at_its_composition():
+    """A candidate left out for its energy (missing, not a number) has a composition: the
+    reference's entry there was reported as absent (in_reference False, NaN) though it holds one."""
+    ref = Reference(["Fe2O3", "FeO", "NaCl"], [-1.7, -1.3, -2.1])
+    t = ref.evaluate(pd.DataFrame({"formula": ["Fe2O3", "Fe4O6", "Fe3+", "NiO", "FeO"],
+                                   "energy": ["", "abc", "-1", "-1.2", "-1.2"]}), errors="ignore")
+    assert t.problem.tolist()[:2] == ["energy is missing", "energy 'abc' is not a number"]
+    assert t.in_reference.tolist() == [True, True, False, False, True]
+    assert t.reference_energy.tolist()[:2] == [-1.7, -1.7] and t.reference_e_above_hull.tolist()[:2] == [0.0, 0.0]
+    assert np.isnan(t.e_above_hull[:4]).all() and t.e_above_hull[4] == pytest.approx(-1.2 + 1.7 / 1.2)

@@ -327,27 +327,34 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
     s = res.systems
     r.csv(s, "hull_screen_systems", index=False)
     known = s[s["n_dft_stable"].fillna(0) > 0]
+    # agreement where there is something to agree on, as the screen's summary and groups_agree.png
+    # count it: a system with a predicted or a DFT stable compound (two empty sets agree trivially)
+    either = s[(s["n_stable"] > 0) | (s["n_dft_stable"].fillna(0) > 0)]
     cfg_s = res.config
     r.p(f"All {len(s):,} binary systems screened on {cfg_s['n_points']} compositions each (grid {cfg_s['grid']}; "
         f"`hullpack.screening.screen`, {_PRECISION_WORDS.get(cfg_s.get('precision'), cfg_s.get('precision'))}) "
         "and compared with the "
-        f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound. "
+        f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound, "
+        f"{len(either):,} a predicted or a DFT-stable one. "
         f"A predicted stable compound is a hull vertex at least {1000 * cfg_s['min_depth']:g} meV/atom below the "
         "hull of the other points; precision and recall match them with the DFT-stable compounds (compositions "
-        f"within {cfg_s['match_tol']:.4g}), and a system agrees when both sets match one to one. Stability F1 "
-        "classifies the known compounds as on or above the hull (DFT against the model's energies at those "
-        "compositions). Rows of the figures: group of the less electronegative element.")
+        f"within {cfg_s['match_tol']:.4g}), and a system agrees when both sets match one to one (agreement is "
+        "counted over the systems with a predicted or a DFT-stable compound, as `hullpack screen` counts it). "
+        "Stability F1 classifies the known compounds as on or above the hull (DFT against the model's energies "
+        "at those compositions). Rows of the figures: group of the less electronegative element.")
     m = res.dft_metrics()
     numbers = {"grid": cfg_s["grid"], "systems": int(len(s)), "systems_with_dft_stable": int(len(known)),
-               "agree_share": float(known["agree"].astype("Float64").mean()),
+               "systems_with_compounds": m["n_systems_with_compounds"],
+               "agree_with_compounds": m["agree_with_compounds"],
                **{k: m[k] for k in ("precision", "recall", "stability_f1", "mae_dft_hull")}}
     r.table(pd.DataFrame([numbers]), "hull_summary", index=False, floatfmt="{:.3f}")
-    counts = hull_agreement_by_group(known, "agree", agg="count")
-    r.figure(plots.matrix_heatmap(hull_agreement_by_group(known, "agree"), counts=counts,
+    r.figure(plots.matrix_heatmap(hull_agreement_by_group(either, "agree"),
+                                  counts=hull_agreement_by_group(either, "agree", agg="count"),
                                   title="share of systems whose stable sets agree with DFT", label="agreement",
                                   xlabel="group of B", ylabel="group of A"),
-             "hull_agreement", "Share of binary systems (with a DFT-stable compound) whose predicted and DFT "
-             "stable sets agree, by group pair.")
+             "hull_agreement", "Share of binary systems (with a predicted or a DFT-stable compound) whose "
+             "predicted and DFT stable sets agree, by group pair.")
+    counts = hull_agreement_by_group(known, "stab_f1", agg="count")
     r.figure(plots.matrix_heatmap(hull_agreement_by_group(known, "stab_f1"), counts=counts,
                                   title="stability F1 by group pair", label="F1", xlabel="group of B",
                                   ylabel="group of A"),

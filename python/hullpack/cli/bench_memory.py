@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .common import missing, positive_int, require
+from .common import missing, positive_float, positive_int, require
 
 NAME = "bench-memory"
 HELP = "GNN memory study: peak memory of training with batching strategies"
@@ -29,9 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=2)
     p.add_argument("--hidden", type=positive_int, default=32, help="width of the Interaction Network's MLPs")
     p.add_argument("--num-steps", type=positive_int, default=3, help="message-passing rounds")
-    p.add_argument("--budget-mib", type=_positive_float, help="memory budget (default: --budget-factor x an average batch, "
+    p.add_argument("--budget-mib", type=positive_float, help="memory budget (default: --budget-factor x an average batch, "
                    "at least 1.1 x the largest graph)")
-    p.add_argument("--budget-factor", type=_positive_float, default=1.25)
+    p.add_argument("--budget-factor", type=positive_float, default=1.25)
     p.add_argument("--baseline-repeats", type=int, default=0,
                    help="extra seeds of the random baseline, to show run-to-run noise of the metrics")
     p.add_argument("--allocator", action="store_true", help="on the CPU also record the allocator's peak "
@@ -44,17 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--out", help="write memory.json and memory.png into this folder")
     p.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _positive_float(text: str) -> float:
-    """argparse type: a number > 0 (a budget of 0 MiB is no budget to pack under)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

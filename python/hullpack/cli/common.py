@@ -73,6 +73,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (a budget of 0 MiB is no budget to pack under)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def input_file(path: str, what: str) -> str:
     """``path`` if it is a readable file, else :class:`CommandError` naming ``what``."""
     if not os.path.exists(path):
@@ -88,11 +99,21 @@ def plural(n: int, word: str) -> str:
 
 
 @contextlib.contextmanager
-def warnings_as_notes(command: str):
-    """Prints each distinct warning raised inside as one line, ``hullpack COMMAND: note: ...``,
-    on stderr, instead of Python's warning with its source line. Deprecation warnings are for
-    developers of the code that raised them (Python hides them outside ``__main__`` too): torch,
-    shap and matplotlib raise some on import that a command's user can do nothing about."""
+def warnings_as_notes(command: str, about: str = ""):
+    """Prints each distinct warning raised inside as a note, ``hullpack COMMAND: note: ABOUT...``,
+    on stderr, instead of Python's warning with its source line: the message's first line there,
+    each further line (the rows a table left out, say) indented under it, runs of blanks within a
+    line made one. Deprecation warnings are for developers of the code that raised them (Python
+    hides them outside ``__main__`` too): torch, shap and matplotlib raise some on import that a
+    command's user can do nothing about.
+
+    >>> import contextlib, sys, warnings
+    >>> with contextlib.redirect_stderr(sys.stdout), warnings_as_notes("demo", about="--data t.csv: "):
+    ...     warnings.warn("2 rows  cannot be used:\\n  row 3 'HeO': He\\n  row 5 '': empty")
+    hullpack demo: note: --data t.csv: 2 rows cannot be used:
+      row 3 'HeO': He
+      row 5 '': empty
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -102,7 +123,8 @@ def warnings_as_notes(command: str):
         finally:
             seen = set()
             for w in caught:
-                text = " ".join(str(w.message).split())
+                lines = [" ".join(line.split()) for line in str(w.message).splitlines()]
+                text = "\n  ".join(line for line in lines if line)
                 if text not in seen:
                     seen.add(text)
-                    print(f"hullpack {command}: note: {text}", file=sys.stderr)
+                    print(f"hullpack {command}: note: {about}{text}", file=sys.stderr)

@@ -430,7 +430,14 @@ def test_fine_tuning_starts_from_the_model_and_keeps_it_where_no_epoch_does_bett
     tiny = dict(architecture="16x1D-1", dropout=(0.1,), bf16=False)
     out = train(tmp_path / "run", train_data=train_data, val_data=val_data, init=start_file, epochs=3, lr=1e-2, **tiny)
     assert out["init_val_mae"] < 1e-6 and out["best_epoch"] == 0 and out["best_val_mae"] == out["init_val_mae"]
-    assert min(r["val_mae"] for r in out["history"]) > 1e-3  # every epoch moved away from the exact weights
+    start_line, *epochs = out["history"]
+    assert min(r["val_mae"] for r in epochs) > 1e-3  # every epoch moved away from the exact weights
+    # the log says why best.pt is epoch 0: the starting weights' val MAE is its first line
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert lines == out["history"] and [r["epoch"] for r in lines] == [0, 1, 2, 3]
+    assert start_line["val_mae"] == out["init_val_mae"] and start_line["best_epoch"] == 0
+    assert start_line["init"] == str(start_file) and start_line["train_loss"] is None
+    assert all(r["best_epoch"] == 0 for r in epochs)
     best = read_model_file(tmp_path / "run" / "best.pt")
     assert best["sha256"] == read_model_file(start_file)["sha256"]  # best.pt: the starting weights
     assert best["metadata"]["epoch"] == 0 and best["metadata"]["init"]["source"] == str(start_file)

@@ -93,7 +93,7 @@ def _file_formulas(path: str, column: str | None):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    formulas = list(args.formulas)
+    formulas = [f.strip() for f in args.formulas]  # printed as given, without the blanks a shell quote kept
     files = [f for f in formulas if os.path.isfile(f) or f.lower().endswith((*TABLE_SUFFIXES, ".txt"))]
     if files:  # a file where formulas go: say where files go
         raise CommandError(f"{files[0]!r} is a file, not a formula: give it with --file {files[0]}")
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if not formulas:
         raise CommandError("no formulas: give them as arguments (hullpack predict Fe2O3 NaCl) or with --file")
     from hullpack.columns import composition_cell
-    from hullpack.elemnet import load_model, load_pretrained, parse_formulas
+    from hullpack.elemnet import parse_formulas, resolve_model
     from hullpack.naming import amounts_formula
 
     cells = [composition_cell(f, keep_bad=True) for f in formulas]
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     for i in np.flatnonzero(ok):  # a mapping ({'Fe': 2.0, 'O': 3.0}) printed as the formula it is (Fe2O3)
         if isinstance(cells[i], dict):
             formulas[i] = amounts_formula(list(cells[i]), [float(a) for a in cells[i].values()])
-    model = load_model(args.model) if args.model not in (None, "default") else load_pretrained()
+    model = resolve_model(args.model)
     energies = np.full(len(formulas), np.nan)
     if ok.any():
         energies[ok] = model.predict(x[ok], bf16=args.bf16)

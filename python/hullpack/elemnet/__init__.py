@@ -9,7 +9,7 @@ elemental fractions alone.
 from .data import hold_out, load_oqmd, oqmd_arrays, table_arrays, table_columns
 from .featurize import featurize, parse_formulas
 from .io import FORMAT_VERSION, load_model, read_model_file, save_model
-from .pretrained import default_path, export_default, load_pretrained
+from .pretrained import default_path, export_default, load_pretrained, resolve_model
 from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet, parse_architecture
 from .train import TrainConfig, evaluate_mae, read_checkpoint, run_config, train
 
@@ -18,5 +18,5 @@ __all__ = [
     "featurize", "parse_formulas", "load_oqmd", "oqmd_arrays", "table_arrays", "table_columns", "hold_out",
     "TrainConfig", "train", "evaluate_mae", "run_config", "read_checkpoint",
     "save_model", "load_model", "read_model_file", "FORMAT_VERSION",
-    "load_pretrained", "export_default", "default_path",
+    "load_pretrained", "export_default", "default_path", "resolve_model",
 ]

@@ -77,7 +77,8 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     Rows whose formula cannot be featurized, or whose energy is missing, not a finite number or
     outside ElemNet's range (:data:`TARGET_RANGE`, the filter of its OQMD data) raise
     :class:`hullpack.errors.CompositionError` naming them by row and formula (``errors="raise"``),
-    or are left out with a warning naming them (``errors="skip"``). Rows are counted from 1, the
+    or are left out with a warning naming them (``errors="skip"``; the error still, where no row
+    is left). Rows are counted from 1, the
     first under the header, as ``hullpack stability`` and ``hullpack predict --file`` count them;
     the error's ``.bad`` holds their positions from 0. Energies
     whose median says they are not formation energies in eV/atom (total energies, such as Materials
@@ -119,7 +120,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     bad.sort()
     message = (f"{len(bad)} of {len(table)} rows cannot be used (columns {formula_column!r}, {energy_column!r}):\n"
                f"{describe_bad(bad, rows=True)}")
-    if errors == "raise":
+    if errors == "raise" or len(bad) == len(table):  # skipping them all leaves nothing to train on
         raise CompositionError(message, bad)
     warnings.warn(message + "\n(left out)", stacklevel=2)
     keep = np.ones(len(table), dtype=bool)

@@ -59,6 +59,23 @@ def load_pretrained(device: str | torch.device = "cpu") -> ElemNet:
     return model_from_contents(path, blob, device=device)
 
 
+def resolve_model(spec: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> ElemNet:
+    """The model that ``spec`` names, where a command or a run takes a model: ``None`` or
+    ``"default"``, the shipped model (:func:`load_pretrained`); else a model file or a run folder
+    of ``hullpack train`` (:func:`~hullpack.elemnet.load_model`). Its ``source`` attribute says
+    which, in words (what a fine-tuning run records as its start).
+
+    >>> resolve_model("default").source
+    'the shipped default model (elemnet_default.pt)'
+    """
+    if spec is None or (isinstance(spec, str) and spec == "default"):
+        model, source = load_pretrained(device), f"the shipped default model ({DEFAULT_FILE})"
+    else:
+        model, source = load_model(spec, device=device), os.fspath(spec)
+    model.source = source
+    return model
+
+
 def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *,
                    dtype: str = "float16") -> dict:
     """Export the best-val weights of a training run (``RUN_DIR/best.pt``) as the default model

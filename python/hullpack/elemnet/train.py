@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .._progress import progress
 from ..errors import ModelFileError
-from .io import FORMAT as MODEL_FORMAT, as_device, load_model, save_model, weights_sha256
+from .io import FORMAT as MODEL_FORMAT, as_device, save_model, weights_sha256
 from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet, check_dropout
 
 log = logging.getLogger(__name__)
@@ -249,17 +249,13 @@ def _config_of(checkpoint: dict) -> TrainConfig:
 
 def _initial_weights(init, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The weights a fine-tuning run starts from, and what to record of them: ``init`` is a model
-    file, a run folder of ``hullpack train``, ``"default"`` (the shipped model) or an ElemNet.
+    file, a run folder of ``hullpack train``, ``"default"`` (the shipped model) or an ElemNet
+    (one that :func:`~hullpack.elemnet.pretrained.resolve_model` loaded is named by its source).
     ValueError when its architecture or drop rates are not the run's."""
-    from .pretrained import default_path, load_pretrained
+    from .pretrained import resolve_model
 
-    if isinstance(init, ElemNet):
-        model, source = init, "an ElemNet given to hullpack.elemnet.train"
-    elif isinstance(init, str) and init == "default":
-        model, source = load_pretrained(), f"the shipped default model ({default_path().name})"
-    else:
-        model = load_model(init)
-        source = os.fspath(init)
+    model = init if isinstance(init, ElemNet) else resolve_model(init)
+    source = getattr(model, "source", None) or "an ElemNet given to hullpack.elemnet.train"
     for name, have, want in (("architecture", model.architecture, cfg.architecture),
                              ("dropout", tuple(model.dropout_rates), tuple(cfg.dropout))):
         if have != want:
@@ -296,15 +292,17 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     settings): the run resumes from it without reading the file again, and updates it as it goes
     on. ``stop_after`` returns after that many epochs in this call (the run stays resumable).
     Returns a summary dict (epochs done, best epoch, best val MAE, why it stopped, the per-epoch
-    history, and ``model``: the final weights, in eval mode; the best-val weights are in
-    ``run_dir/best.pt``).
+    history as in ``metrics.jsonl``, and ``model``: the final weights, in eval mode; the best-val
+    weights are in ``run_dir/best.pt``). A run whose weights stop being finite numbers raises
+    FloatingPointError at the end of that epoch, which it does not record.
 
     ``init`` fine-tunes: the run starts from the weights of a model file, a run folder,
     ``"default"`` (the shipped model, :func:`~hullpack.elemnet.load_pretrained`) or an ElemNet,
     whose architecture and drop rates must be the run's (``best.pt``'s metadata names it, with
     the sha256 of its float32 weights, as ``init``). Its val MAE before any training is
-    ``init_val_mae`` in the summary and counts as epoch 0: where no epoch beats it, ``best.pt``
-    holds the starting weights (``best_epoch`` 0). The targets are the model's own (formation
+    ``init_val_mae`` in the summary and counts as epoch 0, the first line of ``metrics.jsonl`` and
+    of the history (with ``init``: the source, and no train loss): where no epoch beats it,
+    ``best.pt`` holds the starting weights (``best_epoch`` 0). The targets are the model's own (formation
     energies in eV/atom, no scaling), so nothing is renormalised. Resuming needs the same ``init``
     or none.
 
@@ -397,21 +395,26 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         torch.set_rng_state(ck["rng"]["torch"])
         saved, saved_stopped = ck, state.get("stopped")
         state["stopped"] = None  # the loop re-checks: epochs or patience may have been raised
-        if rank == 0:  # the log is rebuilt from the checkpoint, so it never holds an epoch twice
-            metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
         log.info("resuming %s after epoch %d (best val MAE %.4f at epoch %d)", run_dir,
                  state["epoch"], state["best_val_mae"], state["best_epoch"])
     else:
         if init_state is not None:
             model.load_state_dict(init_state)
+            t0 = time.perf_counter()
             state["init_val_mae"] = evaluate_mae(model, x_va, y_va)
-            # the starting weights are epoch 0: fine-tuning keeps them unless an epoch does better
+            # the starting weights are epoch 0: fine-tuning keeps them unless an epoch does better, and
+            # the log's first line says so (no training: no train loss, learning rate nor dropout)
             state["best_val_mae"] = state["init_val_mae"]
+            state["history"].append({"epoch": 0, "train_loss": None, "val_mae": state["init_val_mae"],
+                                     "best_val_mae": state["init_val_mae"], "best_epoch": 0, "lr": None,
+                                     "epoch_s": round(time.perf_counter() - t0, 2), "train_samples_per_s": None,
+                                     "bf16": False, "dropout": False, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                     "init": init_id["source"]})
             log.info("fine-tuning %s: val MAE %.4f before training", init_id["source"], state["init_val_mae"])
             if rank == 0:
                 save_model(model, best_path, metadata=best_metadata(0, state["init_val_mae"]))
-        if rank == 0:
-            metrics_path.write_text("")
+    if rank == 0:  # the log is (re)built from the history, so it never holds an epoch twice
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
 
     net = model
     if world > 1:
@@ -472,6 +475,11 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         bar.close()
         train_s = time.perf_counter() - t0
         val_mae = evaluate_mae(model, x_va, y_va)
+        if not math.isfinite(val_mae):  # NaN weights stay NaN: say so now, not after every epoch left
+            kept = f"{run_dir} keeps epoch {epoch - 1}" if epoch > 1 else f"{run_dir} holds no finished epoch"
+            raise FloatingPointError(f"training diverged in epoch {epoch}: the val MAE is {val_mae} (the weights are "
+                                     f"no longer finite numbers). Lower the learning rate (lr {cfg.lr:g}, --lr) or clip "
+                                     f"the gradients (grad_clip, --grad-clip) in a new run directory; {kept}")
         lr_used = schedule.lr()
         improved = val_mae < state["best_val_mae"]
         if improved:

@@ -1,0 +1,176 @@
+"""hullpack train and hullpack predict as a materials scientist runs them on their own tables, and
+the helpers the commands share (hullpack.cli.common)."""
+import argparse
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hullpack.cli import main
+from hullpack.cli.common import positive_float, warnings_as_notes
+from hullpack.elemnet import ElemNet, run_config, save_model, table_arrays
+from hullpack.errors import CompositionError
+
+TINY = ["--batch-size", "32", "--lr", "1e-3", "--bf16", "off"]
+
+
+def cli(capsys, *argv):
+    rc = main(["-q", *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def mp_export(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """A Materials Project style export: material_id, formula_pretty, formation_energy_per_atom."""
+    rng = np.random.default_rng(seed)
+    metals, anions = ["Li", "Na", "Mg", "Al", "Fe", "Cu", "Zn", "Ti"], ["O", "S", "F", "Cl", "N"]
+    rows = []
+    for i in range(n):
+        m, a = rng.choice(metals), rng.choice(anions)
+        p, q = rng.integers(1, 4, size=2)
+        rows.append((f"mp-{i}", f"{m}{p}{a}{q}", float(-0.5 * q / (p + q) - 0.1 * len(m))))
+    return pd.DataFrame(rows, columns=["material_id", "formula_pretty", "formation_energy_per_atom"])
+
+
+# ----------------------------------------------------------------------------------- predict
+
+def test_predict_prints_a_formula_without_the_blanks_around_it_as_a_file_row_does(tmp_path, capsys):
+    rc, out, err = cli(capsys, "predict", " NaCl ", "Fe2O3\t")
+    assert rc == 0, err
+    args = out.splitlines()
+    assert [line.split(",")[0] for line in args] == ["formula", "NaCl", "Fe2O3"]
+    (tmp_path / "f.txt").write_text(" NaCl \nFe2O3\t\n")
+    pd.DataFrame({"formula": [" NaCl ", "Fe2O3\t"]}).to_csv(tmp_path / "f.csv", index=False)
+    for name in ("f.txt", "f.csv"):
+        rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / name))
+        assert rc == 0 and out.splitlines() == args, err
+
+
+# ------------------------------------------------------------------------------ shared helpers
+
+def test_a_warning_of_several_lines_is_a_note_with_its_lines_under_it(capsys):
+    with warnings_as_notes("demo", about="--data t.csv: "):
+        warnings.warn("2 of 9 rows cannot be used:\n  row 3 'HeO2': He is not one of ElemNet's 86 elements\n"
+                      "  row 5  'Xx':  unknown element 'Xx'\n(left out)")
+        warnings.warn("2 of 9 rows cannot be used:\n row 3 'HeO2': He is not one of ElemNet's 86 elements\n"
+                      "row 5 'Xx': unknown element 'Xx'\n\n(left out)")  # the same, spaced otherwise
+    assert capsys.readouterr().err == (
+        "hullpack demo: note: --data t.csv: 2 of 9 rows cannot be used:\n"
+        "  row 3 'HeO2': He is not one of ElemNet's 86 elements\n"
+        "  row 5 'Xx': unknown element 'Xx'\n"
+        "  (left out)\n")
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "inf", "nan", "ten"])
+def test_positive_float_refuses_what_is_no_positive_number(text):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"expected a number > 0, got '{text}'"):
+        positive_float(text)
+    assert positive_float("1.5") == 1.5
+
+
+def test_bench_memory_refuses_a_budget_of_zero(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench-memory", "--budget-mib", "0"])
+    assert exit_.value.code == 2 and "argument --budget-mib: expected a number > 0, got '0'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- train
+
+@pytest.mark.parametrize("flag", ["--epochs", "--batch-size", "--patience", "--stop-after", "--lr"])
+def test_train_names_the_option_given_zero(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(tmp_path / "run"), flag, "0"])
+    assert exit_.value.code == 2 and f"argument {flag}: expected" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_names_the_validation_table_whose_rows_are_all_bad(tmp_path, capsys):
+    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    pd.DataFrame({"formula": ["HeO2", "Xx2O"], "e_form": [-0.3, -1.0]}).to_csv(tmp_path / "val.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--val-data",
+                     str(tmp_path / "val.csv"), "--errors", "skip", "--epochs", "1", *TINY)
+    assert rc == 2 and not (tmp_path / "run").exists()
+    assert f"hullpack train: --val-data {tmp_path / 'val.csv'}: 2 of 2 rows cannot be used" in err
+    assert "row 1 'HeO2'" in err and "row 2 'Xx2O'" in err and "(none is left)" in err
+
+
+def test_table_arrays_skipping_every_row_raises_rather_than_return_nothing():
+    df = pd.DataFrame({"formula": ["HeO2", "NaCl"], "e_form": [-0.3, "n/a"]})
+    with pytest.raises(CompositionError, match=r"2 of 2 rows cannot be used(.|\n)*row 2 'NaCl': e_form is missing"):
+        table_arrays(df, errors="skip")
+
+
+def test_train_notes_the_rows_it_leaves_out_on_lines_of_their_own(tmp_path, capsys):
+    df = mp_export()
+    df.loc[3, "formula_pretty"] = "HeO2"
+    df.to_csv(tmp_path / "mp.csv", index=False)
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--errors", "skip",
+                       "--epochs", "1", "--architecture", "16x1D-1", "--dropout", "0.1", *TINY)
+    assert rc == 0, err
+    assert (f"hullpack train: note: --data {tmp_path / 'mp.csv'}: 1 of 40 rows cannot be used (columns "
+            "'formula_pretty', 'formation_energy_per_atom'):\n  row 4 'HeO2': He is not one of ElemNet's 86 elements\n"
+            "  (left out)\n") in err
+
+
+def test_train_reads_the_init_model_file_once(tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    torch.manual_seed(0)
+    start = save_model(ElemNet("16x1D-1", (0.1,)), tmp_path / "start.pt")
+    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    reads, real = [], Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"),
+                       "--init", str(start), "--epochs", "1", *TINY)
+    assert rc == 0, err
+    assert reads.count("start.pt") == 1
+    start_line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert start_line["init"] == str(start)  # named by the path given
+
+
+def test_a_fine_tuning_log_opens_with_epoch_0_and_keeps_it_when_resumed(tmp_path, capsys):
+    torch.manual_seed(0)
+    save_model(ElemNet("16x1D-1", (0.1,)), tmp_path / "start.pt")
+    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    command = ["train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--init", str(tmp_path / "start.pt"),
+               *TINY]
+    rc, out, err = cli(capsys, *command, "--epochs", "1")
+    assert rc == 0, err
+    init_val_mae = json.loads(out)["init_val_mae"]
+    rc, out, err = cli(capsys, *command, "--epochs", "2")  # resumed
+    assert rc == 0, err
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [0, 1, 2]
+    assert lines[0]["val_mae"] == init_val_mae and lines[0]["init"] == str(tmp_path / "start.pt")
+    assert lines[0]["train_loss"] is None and lines[1]["train_loss"] > 0
+
+
+def test_fine_tuning_keeps_dropout_off_unless_asked(tmp_path, capsys):
+    torch.manual_seed(0)
+    save_model(ElemNet("16x1D-1", (0.1,)), tmp_path / "start.pt")
+    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    data = ["--data", str(tmp_path / "mp.csv"), "--init", str(tmp_path / "start.pt"), "--epochs", "1", *TINY]
+    rc, _, err = cli(capsys, "train", str(tmp_path / "off"), *data)
+    assert rc == 0, err
+    assert run_config(tmp_path / "off").dropout_epochs == 0
+    assert not json.loads((tmp_path / "off" / "metrics.jsonl").read_text().splitlines()[1])["dropout"]
+    rc, _, err = cli(capsys, "train", str(tmp_path / "on"), *data, "--dropout-epochs", "3")
+    assert rc == 0, err
+    assert run_config(tmp_path / "on").dropout_epochs == 3
+    rc, _, err = cli(capsys, "train", str(tmp_path / "scratch"), "--data", str(tmp_path / "mp.csv"), "--epochs", "1",
+                     "--architecture", "16x1D-1", "--dropout", "0.1", *TINY)
+    assert rc == 0 and run_config(tmp_path / "scratch").dropout_epochs == 8, err  # from scratch: early dropout
+
+
+def test_a_diverging_run_stops_at_once_and_says_what_to_change(tmp_path, capsys):
+    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--architecture",
+                       "16x1D-1", "--dropout", "0.1", "--batch-size", "32", "--bf16", "off", "--warmup-epochs", "0",
+                       "--lr", "1e30", "--epochs", "50")
+    assert rc == 2 and out == ""
+    assert "hullpack train: training diverged in epoch 1: the val MAE is nan" in err
+    assert "Lower the learning rate (lr 1e+30, --lr)" in err and "holds no finished epoch" in err
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == "" and not (tmp_path / "run" / "best.pt").exists()

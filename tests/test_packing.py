@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -382,6 +383,12 @@ def test_batch_costs_and_group_match_numpy(data):
     ([[[1.0]]], InvalidSizesError, "shape"),
     (np.zeros((3, 0)), InvalidSizesError, "at least one cost"),
     (["a", "b"], InvalidSizesError, "float64"),
+    # a missing entry is named as missing, not as the NaN numpy would make of it
+    ([1, None], InvalidSizesError, "sizes[1] is missing (None): every item needs a size (1 missing)"),
+    ([[1, 2], [None, 3], [4, None]], InvalidSizesError, "sizes[1, 0] is missing (None): every item needs a size (2 missing)"),
+    (pd.Series([1.0, None, 3.0]), InvalidSizesError, "sizes[1] is missing (NaN)"),
+    (pd.array([1, None, 3], dtype="Int64"), InvalidSizesError, "sizes[1] is missing"),
+    (np.array([1.0, pd.NA], dtype=object), InvalidSizesError, "sizes[1] is missing (<NA>)"),
     ([1.0, 11.0, 12.0], OversizeItemError, "item 1 has size 11.0 > capacity 10.0"),
 ])
 def test_pack_rejects_bad_sizes(sizes, error, words):
@@ -418,6 +425,7 @@ def test_pack_rejects_bad_arguments(kwargs, words):
     (([1.0, 2.0, 3.0], 0, 3), {}, ValueError, "n_batches must be >= 1"),
     (([1.0, 2.0, 3.0], 1.5, 3), {}, ValueError, "integer"),
     (([1.0, np.nan, 3.0], 1, 3), {}, InvalidSizesError, "costs[1]"),
+    (([1.0, 2.0, None], 1, 3), {}, InvalidSizesError, "costs[2] is missing (None)"),
     (([[1.0, 2.0]], 1, 1), {}, InvalidSizesError, "shape"),
     (([], 1, 1), {}, InvalidSizesError, "empty"),
     (([1.0, 2.0, 3.0], 1, 3), dict(order=[2, 2, 0]), ValueError, "repeats"),

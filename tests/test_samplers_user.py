@@ -119,13 +119,17 @@ def test_columns_of_pandas_nullable_integers_are_sizes():
 
 
 @pytest.mark.parametrize("sizes,match", [
-    ([3, None, 4], r"sizes\[1\] = None"),
+    ([3, None, 4], r"sizes\[1\] is missing \(None\)"),
+    ([[3, 6], [4, None]], r"sizes\[1, 1\] is missing \(None\)"),
+    ([3.0, float("nan"), 4.0], r"sizes\[1\] is not finite \(nan\)"),  # a NaN of numpy is no missing mark
     ([3, 5, "x", 4], r"sizes\[2\] = 'x'"),
-    (pd.Series([3.0, 4.0, np.nan]), r"sizes\[2\] is not finite \(nan\)"),
+    (pd.Series([3.0, 4.0, np.nan]), r"sizes\[2\] is missing \(NaN\)"),
+    (pd.Series([3, None, 4]), r"sizes\[1\] is missing \(NaN\)"),  # pandas turns None into NaN
+    (pd.Series([3, None, 4], dtype="Int64"), r"sizes\[1\] is missing"),
     (pd.DataFrame({"num_nodes": [3, None, 4], "num_edges": [6, 8, 9]}, dtype="Int64"),
-     r"sizes\[1, 0\] \(column 'num_nodes'\) = <NA>"),
+     r"sizes\[1, 0\] \(column 'num_nodes'\) is missing \(<NA>\)"),
     # pandas sizes keyed by graph id (or filtered, keeping the original index): the row is named too
-    (pd.Series([3.0, np.nan, 4.0], index=["mp-1", "mp-2", "mp-3"]), r"sizes\[1\] \(row 'mp-2'\) is not finite"),
+    (pd.Series([3.0, np.nan, 4.0], index=["mp-1", "mp-2", "mp-3"]), r"sizes\[1\] \(row 'mp-2'\) is missing"),
     (pd.DataFrame({"num_nodes": [3, 4, 5], "num_edges": [6, -1, 9]}, index=[10, 11, 12]),
      r"sizes\[1, 1\] \(row 11, column 'num_edges'\) is negative \(-1.0\)"),
     (pd.DataFrame({"num_nodes": [3, 4], "num_edges": [6, "8"]}, index=["a", "b"]),

@@ -51,8 +51,15 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 
 def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
-    """float64, C-contiguous, (n,) or (n, k) with n >= 1, k >= 1."""
-    arr = as_float_array(sizes, name, error=InvalidSizesError)
+    """float64, C-contiguous, (n,) or (n, k) with n >= 1, k >= 1; a missing entry (None, pandas' NA
+    or NaN) is named as missing, not as the NaN it would become."""
+    try:
+        raw = np.asarray(sizes)
+    except (TypeError, ValueError):
+        raw = None  # as_float_array says why
+    if raw is not None:
+        check_missing(sizes, raw, name)
+    arr = as_float_array(sizes if raw is None else raw, name, error=InvalidSizesError)
     if arr.ndim not in ((1, 2) if two_d else (1,)):
         want = "(n,) or (n, k)" if two_d else "(n,)"
         raise InvalidSizesError(f"{name} must have shape {want}, got shape {arr.shape}")
@@ -61,6 +68,29 @@ def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] == 0:
         raise InvalidSizesError(f"{name} has shape {arr.shape}: each item needs at least one cost")
     return arr
+
+
+def check_missing(sizes, raw: np.ndarray, name: str, where=None) -> None:
+    """InvalidSizesError naming the first missing entry of ``sizes`` (``raw``: it as an array): None
+    or pandas' NA among objects, or NaN in a pandas object (pandas' mark of a missing value, also
+    what None becomes in a Series of numbers). ``where(mask)`` names an entry (default ``[i, j]``).
+    Objects are scanned one by one, others in one pass; NaN in other arrays is left to the
+    finiteness check."""
+    if raw.dtype.kind == "O":
+        mask = np.fromiter((x is None or type(x).__name__ == "NAType" for x in raw.flat), bool, raw.size)
+    elif raw.dtype.kind == "f" and hasattr(sizes, "isna"):
+        mask = np.isnan(raw)
+    else:
+        return
+    if not mask.any():
+        return
+    at = int(np.argmax(mask.reshape(-1)))
+    what = "NaN" if raw.dtype.kind == "f" else repr(raw.reshape(-1)[at])
+    place = where(mask.reshape(raw.shape)) if where is not None else (
+        f"[{', '.join(str(int(i)) for i in np.unravel_index(at, raw.shape))}]" if raw.ndim else "")
+    raise InvalidSizesError(
+        f"{name}{place} is missing ({what}): every item needs a size ({int(mask.sum())} missing); drop those "
+        "items or fill in their sizes first")
 
 
 def _where(arr: np.ndarray, flat: int) -> str:

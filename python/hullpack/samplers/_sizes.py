@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from ..errors import InvalidSizesError
+from ..packing import check_missing
 from .._progress import progress
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
         raise InvalidSizesError(
             f"{name}: looks transposed: pass (n, k) sizes, one row per item; got shape {raw.shape} (more than "
             f"{_MAX_COLUMNS} columns and more columns than rows); np.column_stack([nodes, edges]) stacks columns")
+    check_missing(sizes, raw, name, lambda mask: _where(mask, sizes))
     where = "" if raw.dtype.kind in "biuf" else _first_non_number(sizes, raw)
     if raw.dtype.kind == "O" and raw.ndim and not where:  # numbers held as objects (pandas' nullable dtypes)
         raw = np.asarray(raw.tolist())

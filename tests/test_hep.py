@@ -200,11 +200,11 @@ def test_study_errors():
     with pytest.raises(ValueError, match="unknown strategy"):
         make_batch_sampler("bogus", sizes, 1, mm)
 
-    class NoSizes:                                    # graphs without num_nodes / num_edges
+    class NoSizes:                                    # not graphs: no num_nodes / num_edges
         num_nodes = None
         num_edges = None
 
-    with pytest.raises(InvalidSizesError, match="has no size 'num_nodes'"):
+    with pytest.raises(InvalidSizesError, match="'bad': graph 0 is a NoSizes, not a torch_geometric Data graph"):
         run_study({"bad": [NoSizes() for _ in range(10)]}, StudyConfig(batch_size=2, epochs=1))
 
 

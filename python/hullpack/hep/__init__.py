@@ -6,6 +6,7 @@ peak-memory measurement of training with hullpack's batch samplers against commo
 - :class:`InteractionNetwork` and :func:`train` (any batch sampler, DDP under torchrun);
 - :class:`MemoryMeter` (peak memory per step, CPU and GPU) and :func:`calibrate` (a samplers'
   ``MemoryModel`` fitted on probe batches);
+- :func:`check_graphs`: what the study needs of a dataset's graphs, checked on every graph;
 - :func:`run_study` / :func:`bench_memory` (``hullpack bench-memory``) and
   :func:`compare_distributed` (two-process gloo run).
 
@@ -19,6 +20,7 @@ try:
 except ImportError:
     raise ImportError('hullpack.hep needs torch_geometric: pip install "hullpack[hep]"') from None
 
+from .checks import GraphFields, check_graphs
 from .distributed import compare_distributed
 from .events import PRESETS, EventConfig, generate_event
 from .graphs import CollisionGraphs, GraphCuts, build_graph, event_graph
@@ -30,4 +32,4 @@ from .train import evaluate, train
 __all__ = ["PRESETS", "EventConfig", "generate_event", "CollisionGraphs", "GraphCuts", "build_graph",
            "event_graph", "InteractionNetwork", "train", "evaluate", "MemoryMeter", "calibrate",
            "static_bytes", "STRATEGIES", "StudyConfig", "run_study", "bench_memory", "load_dataset",
-           "compare_distributed"]
+           "compare_distributed", "check_graphs", "GraphFields"]

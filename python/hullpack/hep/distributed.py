@@ -59,7 +59,7 @@ def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.nd
                               num_steps=cfg["num_steps"])
     for batch in DataLoader(dataset, batch_size=cfg["batch_size"]):
         for _ in range(2):
-            loss_of(warm, batch, cfg["pos_weight"]).backward()
+            loss_of(warm, batch, cfg["pos_weight"], cfg["labels"]).backward()
         break
     dist.barrier()
     records = {}
@@ -81,7 +81,7 @@ def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.nd
             for batch in DataLoader(dataset, batch_sampler=sampler):
                 t0 = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
-                loss_of(model, batch, cfg["pos_weight"]).backward()
+                loss_of(model, batch, cfg["pos_weight"], cfg["labels"]).backward()
                 t1 = time.perf_counter()
                 dist.barrier()
                 t2 = time.perf_counter()
@@ -103,7 +103,7 @@ def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.nd
 
 def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 2, epochs: int = 1,
                         hidden: int = 16, num_steps: int = 2, lr: float = 2e-3, seed: int = 0,
-                        memory: Any = None, threads: int = 1) -> dict:
+                        memory: Any = None, threads: int = 1, labels: str | None = "auto") -> dict:
     """Train on ``world_size`` local processes with each sampler; per-step cost imbalance and wait.
 
     Returns ``{"summary": {sampler: {...}}, "steps": {sampler: [[rank0 step...], ...]}}`` where the
@@ -111,16 +111,18 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
     the ranks' predicted batch memory), ``max_cost_ratio`` (worst step's max / mean over ranks),
     ``wait_s`` (seconds the ranks spent at the barrier, summed over ranks), ``compute_s`` and
     ``wait_fraction`` = wait / (wait + compute). ``memory`` is a calibrated
-    :class:`~hullpack.samplers.MemoryModel` (default: calibrated here on this model).
+    :class:`~hullpack.samplers.MemoryModel` (default: calibrated here on this model); ``labels``
+    the field with one 0/1 label per edge (see :func:`~hullpack.hep.train.label_field`).
     """
     import torch.multiprocessing as mp
 
     from .memory import calibrate, static_bytes
     from .model import InteractionNetwork, feature_widths
-    from .train import loss_of, pos_weight_of
+    from .train import label_field, loss_of, pos_weight_of
 
     sizes = dataset_sizes(dataset)
-    pos_weight = pos_weight_of(dataset)
+    labels = label_field(dataset, labels)
+    pos_weight = pos_weight_of(dataset, labels)
     if memory is None:
         torch.manual_seed(seed)
         probe = InteractionNetwork(*feature_widths(dataset), hidden=hidden,
@@ -128,11 +130,11 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
 
         def step(batch):
             probe.zero_grad()
-            loss_of(probe, batch, pos_weight).backward()
+            loss_of(probe, batch, pos_weight, labels).backward()
 
         memory = calibrate(step, dataset, sizes=sizes, fixed_bytes=2 * static_bytes(probe), seed=seed)
     cfg = {"batch_size": batch_size, "epochs": epochs, "hidden": hidden, "num_steps": num_steps, "lr": lr,
-           "seed": seed, "pos_weight": pos_weight, "threads": threads}
+           "seed": seed, "pos_weight": pos_weight, "threads": threads, "labels": labels}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "result.json")
         mp.spawn(_rank_main, args=(world_size, _free_port(), dataset, sizes, memory.to_dict(), cfg, path),

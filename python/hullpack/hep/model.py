@@ -20,8 +20,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import InvalidSizesError
-
 
 def mlp(sizes: list[int], *, final_activation: bool = True) -> nn.Sequential:
     """Linear layers with LayerNorm + ReLU between them (and after the last, unless told not to)."""
@@ -76,7 +74,8 @@ def _floats(t: torch.Tensor) -> torch.Tensor:
 
 def feature_widths(dataset) -> tuple[int, int]:
     """``(node_features, edge_features)`` of a dataset's graphs for :class:`InteractionNetwork`:
-    the width of ``x`` and of ``edge_attr`` (0 where the graphs have none).
+    the width of ``x`` and of ``edge_attr`` (0 where the graphs have none), read from the first graph
+    (:func:`~hullpack.hep.checks.check_graphs` checks all of them).
 
     >>> from torch_geometric.data import Data
     >>> feature_widths([Data(x=torch.zeros(4, 7), edge_index=torch.zeros(2, 3, dtype=torch.long))])
@@ -86,13 +85,6 @@ def feature_widths(dataset) -> tuple[int, int]:
     ...
     hullpack.errors.InvalidSizesError: graph 0: node features x have shape (4,), expected (num_nodes, features); for one feature per node set data.x = data.x.unsqueeze(-1)
     """
-    g = dataset[0]
-    x = getattr(g, "x", None)
-    if x is None:
-        raise InvalidSizesError("the graphs have no node features x; the Interaction Network needs them "
-                                "(e.g. data.x = torch.ones(data.num_nodes, 1) for graphs without any)")
-    if x.dim() != 2:
-        raise InvalidSizesError(f"graph 0: node features x have shape {tuple(x.shape)}, expected (num_nodes, "
-                                "features); for one feature per node set data.x = data.x.unsqueeze(-1)")
-    ea = getattr(g, "edge_attr", None)
-    return int(x.shape[1]), int(ea.shape[1]) if ea is not None and ea.dim() == 2 else 0
+    from .checks import check_graph
+
+    return check_graph(dataset[0], "graph 0")

@@ -38,9 +38,10 @@ import numpy as np
 import torch
 
 from ..samplers import MemoryModel
+from .checks import check_graphs
 from .distributed import compare_distributed
 from .memory import calibrate, static_bytes
-from .model import InteractionNetwork, feature_widths
+from .model import InteractionNetwork
 from .strategies import STRATEGIES, check_budget, dataset_sizes, make_batch_sampler
 from .train import loss_of, pos_weight_of, train
 
@@ -69,6 +70,10 @@ class StudyConfig:
     device: str = "cpu"
     #: on the CPU also record the allocator's peak of every step (torch.profiler; ~60 ms more a step)
     allocator: bool = False
+    #: the graphs' field with one 0/1 label per edge, for the validation metrics: "auto" (edge_label,
+    #: else y where its shape says it labels edges; see hullpack.hep.checks), a field name, or None
+    #: (none: memory and time only)
+    edge_labels: str | None = "auto"
 
     def __post_init__(self):
         unknown = [s for s in self.strategies if s not in STRATEGIES]
@@ -79,6 +84,8 @@ class StudyConfig:
             raise ValueError("batch_size, epochs, hidden and num_steps must be >= 1")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction = {self.val_fraction} must be in (0, 1)")
+        if self.edge_labels is not None and not (isinstance(self.edge_labels, str) and self.edge_labels):
+            raise ValueError(f"edge_labels = {self.edge_labels!r}: give 'auto', a field name such as 'y', or None")
         if self.budget_bytes is not None and not self.budget_bytes > 0:
             raise ValueError(f"budget_bytes = {self.budget_bytes} must be > 0")
         try:
@@ -121,6 +128,8 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
 
     rows, details = [], {}
     for name, dataset in datasets.items():
+        fields = check_graphs(dataset, name, config.edge_labels)  # every graph, before any training
+        labels = fields.edge_labels
         sizes_all = dataset_sizes(dataset)
         n = len(dataset)
         n_val = max(1, int(round(config.val_fraction * n)))
@@ -129,16 +138,16 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
                              f"fewer than batch_size = {config.batch_size}")
         val_set, train_set = dataset[:n_val], dataset[n_val:]
         sizes = sizes_all[n_val:]
-        node_f, edge_f = feature_widths(dataset)
-        pos_weight = pos_weight_of(train_set)
+        pos_weight = pos_weight_of(train_set, labels)
         torch.manual_seed(config.seed)
-        init = InteractionNetwork(node_f, edge_f, hidden=config.hidden, num_steps=config.num_steps)
+        init = InteractionNetwork(fields.node_features, fields.edge_features, hidden=config.hidden,
+                                  num_steps=config.num_steps)
         fixed = static_bytes(init) + 2 * sum(p.numel() * p.element_size() for p in init.parameters())  # + AdamW moments
         probe_model = copy.deepcopy(init).to(config.device)
 
         def step(batch, _m=probe_model):
             _m.zero_grad()
-            loss_of(_m, batch.to(config.device), pos_weight).backward()
+            loss_of(_m, batch.to(config.device), pos_weight, labels).backward()
 
         memory = calibrate(step, train_set, sizes=sizes, device=config.device, fixed_bytes=fixed, seed=config.seed)
         avg_batch = float(memory.predict(sizes.mean(axis=0) * config.batch_size, config.batch_size))
@@ -153,8 +162,9 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         runs = [(s, config.seed) for s in config.strategies]
         if "random" in config.strategies:
             runs += [("random", config.seed + 1 + r) for r in range(config.baseline_repeats)]
-        det = {"memory_model": memory.to_dict(), "memory_model_max_rel_error": memory.max_rel_error_,
-               "budget_bytes": budget, "num_train": n - n_val, "num_val": n_val,
+        det = {"edge_labels": labels, "memory_model": memory.to_dict(),
+               "memory_model_max_rel_error": memory.max_rel_error_, "budget_bytes": budget,
+               "num_train": n - n_val, "num_val": n_val,
                "sizes": {"nodes_min_median_max": np.percentile(sizes_all[:, 0], [0, 50, 100]).tolist(),
                          "edges_min_median_max": np.percentile(sizes_all[:, 1], [0, 50, 100]).tolist()},
                "runs": {}}
@@ -163,7 +173,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
             model = copy.deepcopy(init)
             out = train(model, train_set, sampler, epochs=config.epochs, lr=config.lr, pos_weight=pos_weight,
                         val_dataset=val_set, device=config.device, seed=seed, allocator=config.allocator,
-                        desc=f"{name}/{strategy}")
+                        desc=f"{name}/{strategy}", labels=labels)
             row = _summary(name, strategy, out, budget, memory)
             row["seed"] = seed
             row["budget_mib"] = budget / 2**20
@@ -361,7 +371,8 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
         n_val = details[name]["num_val"]
         res = compare_distributed(loaded[name][n_val:], batch_size=config.batch_size, world_size=world_size,
                                   hidden=config.hidden, num_steps=config.num_steps, seed=config.seed,
-                                  memory=MemoryModel.from_dict(details[name]["memory_model"]))
+                                  memory=MemoryModel.from_dict(details[name]["memory_model"]),
+                                  labels=details[name]["edge_labels"])
         out["distributed"] = {"dataset": name, **{k: v for k, v in res.items() if k != "steps"}}
     if plot_path:
         plot(table, details, plot_path, config.device)

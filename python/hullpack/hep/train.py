@@ -41,20 +41,33 @@ from .memory import MemoryMeter, static_bytes
 log = logging.getLogger(__name__)
 
 
-def edge_labels(dataset: Any) -> torch.Tensor | None:
+def label_field(dataset: Any, labels: str | None = "auto") -> str | None:
+    """The field of ``dataset``'s graphs with one 0/1 label per edge (None: none), decided once for
+    the whole dataset by :func:`~hullpack.hep.checks.check_graphs` where ``labels`` is ``"auto"``,
+    else ``labels`` as given."""
+    if labels != "auto":
+        return labels
+    from .checks import check_graphs
+
+    return check_graphs(dataset, show_progress=False).edge_labels
+
+
+def edge_labels(dataset: Any, labels: str | None = "auto") -> torch.Tensor | None:
     """All edge labels of a dataset in one tensor (read from the collated store when possible);
-    None where the graphs have no label per edge (no ``y``, or graph or node labels)."""
-    if _targets(dataset[0]) is None:
+    None where the graphs have no label per edge (no ``y``, or graph or node labels). ``labels``
+    as in :func:`label_field`."""
+    field = label_field(dataset, labels)
+    if field is None:
         return None
     data = getattr(dataset, "_data", None)
-    if data is not None and getattr(dataset, "_indices", None) is None and getattr(data, "y", None) is not None:
-        return data.y
-    return torch.cat([g.y for g in dataset])
+    if data is not None and getattr(dataset, "_indices", None) is None and getattr(data, field, None) is not None:
+        return data[field].reshape(-1)
+    return torch.cat([dataset[i][field].reshape(-1) for i in range(len(dataset))])
 
 
-def pos_weight_of(dataset: Any) -> float:
+def pos_weight_of(dataset: Any, labels: str | None = "auto") -> float:
     """False-to-true edge ratio of a dataset: the BCE weight that balances the two classes (1.0
-    where the graphs have no edge labels).
+    where the graphs have no edge labels). ``labels`` as in :func:`label_field`.
 
     >>> from hullpack.hep import CollisionGraphs
     >>> ds = CollisionGraphs(preset="low", num_events=5, seed=0)
@@ -62,29 +75,35 @@ def pos_weight_of(dataset: Any) -> float:
     >>> pos_weight_of(ds) == float((y == 0).sum()) / float(y.sum())
     True
     """
-    y = edge_labels(dataset)
+    y = edge_labels(dataset, labels)
     if y is None:
         return 1.0
     pos = float(y.sum())
     return float(y.numel() - pos) / max(pos, 1.0)
 
 
-def _targets(batch) -> torch.Tensor | None:
-    y = getattr(batch, "y", None)
-    if y is not None and y.numel() == batch.num_edges:
-        return y.float()
-    return None  # no per-edge labels: memory and time only
+def _targets(batch, labels: str | None) -> torch.Tensor | None:
+    y = None if labels is None else getattr(batch, labels, None)
+    if y is None:
+        return None  # no per-edge labels: memory and time only
+    if y.numel() != batch.num_edges:
+        raise ValueError(f"the batch's {labels} has shape {tuple(y.shape)}, not one label per edge "
+                         f"({batch.num_edges} edges); hullpack.hep.checks.check_graphs says which graph, "
+                         "and labels=None trains without labels")
+    return y.reshape(-1).float()
 
 
-def loss_of(model: torch.nn.Module, batch, pos_weight: float) -> torch.Tensor:
-    """Weighted BCE of the edge logits; a stand-in target of zeros where the graphs have no
-    per-edge labels (such a run measures memory and time, not accuracy)."""
+def loss_of(model: torch.nn.Module, batch, pos_weight: float, labels: str | None = "y") -> torch.Tensor:
+    """Weighted BCE of the edge logits against the batch's field ``labels`` (one 0/1 label per
+    edge); a stand-in target of zeros where ``labels`` is None or the graphs lack it (such a run
+    measures memory and time, not accuracy). A batch without edges has a loss of 0."""
     logits = model(batch)
-    y = _targets(batch)
+    y = _targets(batch, labels)
     if y is None:
         y = torch.zeros_like(logits)
     pw = torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
-    return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw)
+    # the mean over no edges is NaN, their sum 0 (and the same tensors are saved for backward)
+    return F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="mean" if y.numel() else "sum")
 
 
 def auc_score(y: np.ndarray, score: np.ndarray) -> float:
@@ -109,23 +128,28 @@ def auc_score(y: np.ndarray, score: np.ndarray) -> float:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, dataset: Any, *, batch_size: int = 16, pos_weight: float = 1.0,
-             threshold: float = 0.5, device: torch.device | str = "cpu") -> dict:
-    """Edge precision, recall (at ``threshold`` on the sigmoid), ROC AUC and mean loss on ``dataset``."""
+             threshold: float = 0.5, device: torch.device | str = "cpu", labels: str | None = "auto") -> dict:
+    """Edge precision, recall (at ``threshold`` on the sigmoid), ROC AUC and mean loss on ``dataset``
+    against its edge labels (``labels`` as in :func:`label_field`); all None without edge labels."""
+    labels = label_field(dataset, labels)
+    if labels is None:
+        return {"precision": None, "recall": None, "auc": None, "loss": None}
     model.eval()
     ys, ps, losses, weights = [], [], [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         batch = batch.to(device)
         logits = model(batch)
-        y = _targets(batch)
-        if y is None:
-            model.train()
-            return {"precision": None, "recall": None, "auc": None, "loss": None}
+        y = _targets(batch, labels)
+        if y is None or not y.numel():
+            continue
         pw = torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
         losses.append(float(F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw)) * y.numel())
         weights.append(y.numel())
         ys.append(y.cpu().numpy())
         ps.append(torch.sigmoid(logits).cpu().numpy())
     model.train()
+    if not ys:  # validation graphs without a single edge
+        return {"precision": None, "recall": None, "auc": None, "loss": None}
     y, p = np.concatenate(ys).astype(bool), np.concatenate(ps)
     pred = p >= threshold
     tp = int((pred & y).sum())
@@ -136,7 +160,8 @@ def evaluate(model: torch.nn.Module, dataset: Any, *, batch_size: int = 16, pos_
 def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence[int]], *, epochs: int = 1,
           lr: float = 2e-3, weight_decay: float = 1e-4, pos_weight: float | None = None,
           val_dataset: Any = None, device: torch.device | str = "cpu", seed: int = 0,
-          eval_batch_size: int = 16, allocator: bool = False, desc: str = "training") -> dict:
+          eval_batch_size: int = 16, allocator: bool = False, desc: str = "training",
+          labels: str | None = "auto") -> dict:
     """Train ``model`` in place; returns ``{"steps": [...], "epochs": [...], "val": {...}}``.
 
     Every step record has its batch's ``num_graphs``, ``num_nodes``, ``num_edges``, ``seconds``
@@ -144,13 +169,16 @@ def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence
     ``seconds``, ``steps`` and mean ``loss``. ``set_epoch`` is called on samplers that have it.
     ``allocator=True`` also records the CPU allocator's peak of every step (``alloc_peak_bytes``).
     Under an initialised ``torch.distributed`` the model is wrapped in DDP (give a distributed
-    sampler, which hands each rank its own batches).
+    sampler, which hands each rank its own batches). ``labels`` names the field with one 0/1 label
+    per edge, None for none; ``"auto"`` decides it once from the whole dataset
+    (:func:`label_field`). The epoch's loss is the mean over its steps with at least one edge.
     """
     device = torch.device(device)
     torch.manual_seed(seed)
     model.to(device).train()
+    labels = label_field(dataset, labels)
     if pos_weight is None:
-        pos_weight = pos_weight_of(dataset)
+        pos_weight = pos_weight_of(dataset, labels)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     net = model
     if distributed:
@@ -168,25 +196,29 @@ def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence
             t0 = time.perf_counter()
             with meter.step() as m:
                 opt.zero_grad(set_to_none=True)
-                loss = loss_of(net, batch, pos_weight)
+                loss = loss_of(net, batch, pos_weight, labels)
                 loss.backward()
             opt.step()
             if meter.fixed_bytes == 0 and not meter.cuda:  # optimizer state exists after the first step
                 meter.fixed_bytes = static_bytes(model, opt)
                 m.peak_bytes += meter.fixed_bytes
                 m.static_bytes = meter.fixed_bytes
-            losses.append(float(loss.detach()))
+            value = float(loss.detach()) if batch.num_edges else None  # no edges: no loss to average
+            if value is not None:
+                losses.append(value)
             steps.append({"epoch": epoch, "num_graphs": int(batch.num_graphs), "num_nodes": int(batch.num_nodes),
                           "num_edges": int(batch.num_edges), "seconds": time.perf_counter() - t0,
                           "peak_bytes": m.peak_bytes, "saved_bytes": m.saved_bytes,
                           "rss_growth_bytes": m.rss_growth_bytes, "rss_peak_bytes": m.rss_peak_bytes,
                           "alloc_peak_bytes": m.alloc_peak_bytes,
-                          "loss": losses[-1]})
-        epochs_out.append({"epoch": epoch, "seconds": time.perf_counter() - t_epoch, "steps": len(losses),
+                          "loss": value})
+        epochs_out.append({"epoch": epoch, "seconds": time.perf_counter() - t_epoch,
+                           "steps": sum(1 for s in steps if s["epoch"] == epoch),
                            "loss": float(np.mean(losses)) if losses else float("nan")})
-        log.info("%s epoch %d: %d steps, loss %.4f, %.1f s", desc, epoch, len(losses),
+        log.info("%s epoch %d: %d steps, loss %.4f, %.1f s", desc, epoch, epochs_out[-1]["steps"],
                  epochs_out[-1]["loss"], epochs_out[-1]["seconds"])
-    val = evaluate(model, val_dataset, batch_size=eval_batch_size, pos_weight=pos_weight, device=device) \
+    val = evaluate(model, val_dataset, batch_size=eval_batch_size, pos_weight=pos_weight, device=device,
+                   labels=labels) \
         if val_dataset is not None else {}
     return {"steps": steps, "epochs": epochs_out, "val": val}
 

@@ -1,0 +1,205 @@
+"""What the memory study needs of a dataset's graphs, checked on every graph before any training.
+
+:func:`check_graphs` reads each graph once (a list, a PyG dataset, any ``torch`` dataset or
+sequence with ``len`` and indexing) and refuses the first one the Interaction Network cannot use,
+naming its index and what is wrong: no graph, no 2-D node features ``x``, a feature width or an
+``edge_attr`` unlike the others', an ``edge_index`` that is not ``(2, num_edges)`` integers inside
+the graph's own nodes, features that are not finite, edge labels that are not 0 or 1.
+
+It also decides, once for the whole dataset, which field holds one label per edge (the validation
+metrics need them), so that node or graph labels are never read as edge labels: ``edge_label``
+where the graphs have it (without ``edge_label_index``, which would make them labels of other
+edges), else ``y`` where its length is the number of edges of every graph and, in at least one
+graph, neither the number of nodes nor one per graph. Where ``y`` has as many entries as nodes
+(or one) and as edges in every graph, it cannot tell, and asks.
+
+>>> import torch
+>>> from torch_geometric.data import Data
+>>> ring = torch.tensor([[0, 1, 2], [1, 2, 0]])                  # 3 nodes, 3 edges
+>>> path = torch.tensor([[0, 1], [1, 2]])                        # 3 nodes, 2 edges
+>>> node_labels = [Data(x=torch.ones(3, 2), edge_index=e, y=torch.tensor([1., 0, 1])) for e in (ring, path)]
+>>> check_graphs(node_labels)                  # graph 1 has 3 labels and 2 edges: they label nodes
+GraphFields(node_features=2, edge_features=0, edge_labels=None)
+>>> edge_labels = [Data(x=torch.ones(3, 2), edge_index=e, y=torch.ones(e.shape[1])) for e in (ring, path)]
+>>> check_graphs(edge_labels)
+GraphFields(node_features=2, edge_features=0, edge_labels='y')
+>>> check_graphs(node_labels[:1])                                # rings only: nodes or edges?
+Traceback (most recent call last):
+...
+hullpack.errors.InvalidSizesError: 'dataset': y has as many entries as edges and as nodes (or one per graph) in every graph, so it is not clear that it labels edges; store edge labels as data.edge_label (or pass edge_labels='y'), or leave y out to measure memory and time only (edge_labels=None)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .._progress import progress
+from ..errors import InvalidSizesError
+
+__all__ = ["GraphFields", "check_graphs", "check_graph"]
+
+#: the name a field of per-edge labels can always be given, whatever the graph's node count
+EDGE_LABEL = "edge_label"
+
+
+@dataclass(frozen=True)
+class GraphFields:
+    """What :func:`check_graphs` found: the widths of ``x`` and ``edge_attr`` (0: none) and the
+    field with one 0/1 label per edge (None: the run measures memory and time only)."""
+
+    node_features: int
+    edge_features: int
+    edge_labels: str | None
+
+
+def _shape(t: Any) -> str:
+    return str(tuple(t.shape)) if torch.is_tensor(t) else type(t).__name__
+
+
+def _finite(t: torch.Tensor) -> bool:
+    return not t.is_floating_point() or bool(torch.isfinite(t).all())
+
+
+def check_graph(g: Any, where: str) -> tuple[int, int]:
+    """``(node_features, edge_features)`` of one graph, or an :class:`InvalidSizesError` starting
+    with ``where`` (e.g. ``"graph 7"``) that says what is wrong with it and what to do."""
+    from torch_geometric.data import Data
+
+    if not isinstance(g, Data):
+        hint = "; convert it with data.to_homogeneous()" if type(g).__name__ == "HeteroData" else ""
+        raise InvalidSizesError(f"{where} is a {type(g).__name__}, not a torch_geometric Data graph{hint}")
+    x = getattr(g, "x", None)
+    if x is None:
+        raise InvalidSizesError(f"{where} has no node features x; the Interaction Network needs them "
+                                "(e.g. data.x = torch.ones(data.num_nodes, 1) for graphs without any)")
+    if not torch.is_tensor(x) or x.dim() != 2:
+        raise InvalidSizesError(f"{where}: node features x have shape {_shape(x)}, expected (num_nodes, "
+                                "features); for one feature per node set data.x = data.x.unsqueeze(-1)")
+    n = g.num_nodes
+    if x.shape[0] != n:
+        raise InvalidSizesError(f"{where}: node features x have {x.shape[0]} rows but the graph says "
+                                f"num_nodes = {n}; give one row of x per node")
+    if not _finite(x):
+        raise InvalidSizesError(f"{where}: node features x hold NaN or infinite values; fix or drop this graph")
+    ei = getattr(g, "edge_index", None)
+    if not torch.is_tensor(ei) or ei.dim() != 2 or ei.shape[0] != 2 or ei.is_floating_point() \
+            or ei.dtype == torch.bool:
+        raise InvalidSizesError(f"{where}: edge_index is {_shape(ei)}"
+                                f"{'' if not torch.is_tensor(ei) else ' ' + str(ei.dtype)}, expected integers "
+                                "of shape (2, num_edges) (a graph without edges: torch.zeros(2, 0, dtype=torch.long))")
+    if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= n):
+        bad = int(ei.max()) if int(ei.max()) >= n else int(ei.min())
+        raise InvalidSizesError(f"{where}: edge_index refers to node {bad}, but the graph has nodes 0..{n - 1}; "
+                                "edge_index holds each graph's own node numbers")
+    ea = getattr(g, "edge_attr", None)
+    if ea is None:
+        return int(x.shape[1]), 0
+    if not torch.is_tensor(ea) or ea.dim() != 2 or ea.shape[0] != ei.shape[1]:
+        raise InvalidSizesError(f"{where}: edge_attr has shape {_shape(ea)}, expected ({ei.shape[1]}, features): "
+                                "one row per edge (for one feature per edge, data.edge_attr.unsqueeze(-1))")
+    if not _finite(ea):
+        raise InvalidSizesError(f"{where}: edge features edge_attr hold NaN or infinite values; fix or drop this graph")
+    return int(x.shape[1]), int(ea.shape[1])
+
+
+def _per_edge(y: Any, num_edges: int) -> bool:
+    return torch.is_tensor(y) and y.dim() in (1, 2) and y.shape[0] == num_edges and y.numel() == num_edges
+
+
+def _binary(y: torch.Tensor) -> bool:
+    return bool(((y == 0) | (y == 1)).all())
+
+
+def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = "auto", *,
+                 show_progress: bool | None = None) -> GraphFields:
+    """Check every graph of ``dataset`` for what the study needs (see the module docstring) and
+    return its :class:`GraphFields`; the first bad graph is refused with an
+    :class:`~hullpack.errors.InvalidSizesError` naming ``name``, its index and what to change.
+
+    ``edge_labels`` is ``"auto"`` (decide as the module docstring says), the name of the field
+    with one 0/1 label per edge (``"y"``, ``"edge_label"``, ...; every graph must have it), or
+    None (no edge labels: memory and time only, no validation metrics).
+    """
+    n = len(dataset)
+    if n == 0:
+        raise InvalidSizesError(f"{name!r} holds no graphs")
+    widths = None
+    explicit = edge_labels if edge_labels != "auto" else None
+    first_edge_only = first_not_edge = first_missing = first_nonbinary = None
+    bar = progress(range(n), total=n, desc=f"checking {name}", unit="graph",
+                   disable=None if show_progress is None else not show_progress)
+    for i in bar:
+        g = dataset[i]
+        where = f"{name!r}: graph {i}"
+        w = check_graph(g, where)
+        if widths is None:
+            widths = w
+            if edge_labels == "auto" and getattr(g, EDGE_LABEL, None) is not None \
+                    and getattr(g, "edge_label_index", None) is None:
+                explicit = EDGE_LABEL
+        elif w != widths:
+            k = 0 if w[0] != widths[0] else 1
+            field, per = ("x", "node") if k == 0 else ("edge_attr", "edge")
+            has = [f"no {field}" if v == 0 else f"{v} features per {per} in {field}" for v in (w[k], widths[k])]
+            raise InvalidSizesError(f"{where} has {has[0]}, graph 0 has {has[1]}; every graph needs the same "
+                                    "fields, of the same width")
+        if edge_labels is None:
+            continue
+        field = explicit or "y"
+        y = getattr(g, field, None)
+        ne = int(g.edge_index.shape[1])
+        if explicit:
+            if not _per_edge(y, ne):
+                raise InvalidSizesError(f"{where}: edge labels {field} have shape {_shape(y)}, expected one per "
+                                        f"edge ({ne},)" + ("" if edge_labels != "auto" else
+                                                           f" (the graphs have a field {EDGE_LABEL})"))
+        elif y is None:
+            first_missing = i if first_missing is None else first_missing
+            continue
+        edge = _per_edge(y, ne)
+        other = not torch.is_tensor(y) or y.dim() == 0 or y.shape[0] in (g.num_nodes, 1)
+        if edge and not _binary(y):
+            if explicit:
+                _refuse_labels(name, i, field, y)
+            first_nonbinary = i if first_nonbinary is None else first_nonbinary
+        if edge and not other and first_edge_only is None:
+            first_edge_only = i
+        if not edge and first_not_edge is None:
+            first_not_edge = i
+    fields = GraphFields(*widths, edge_labels=_edge_label_field(
+        name, dataset, edge_labels, explicit, first_edge_only, first_not_edge, first_missing))
+    if fields.edge_labels is not None and first_nonbinary is not None:
+        _refuse_labels(name, first_nonbinary, fields.edge_labels, getattr(dataset[first_nonbinary], fields.edge_labels))
+    return fields
+
+
+def _refuse_labels(name: str, index: int, field: str, y: torch.Tensor) -> None:
+    odd = y[~((y == 0) | (y == 1))].flatten()[0].item()
+    raise InvalidSizesError(f"{name!r}: graph {index}: edge labels {field} hold {odd!r}; the study trains a binary "
+                            f"edge classifier: give 0 or 1 per edge (e.g. data.{field} = (data.{field} > 0).float())")
+
+
+def _edge_label_field(name, dataset, edge_labels, explicit, edge_only, not_edge, missing) -> str | None:
+    if edge_labels is None:
+        return None
+    if explicit:
+        return explicit
+    if edge_only is not None:
+        if not_edge is not None:
+            g = dataset[not_edge]
+            raise InvalidSizesError(
+                f"{name!r}: graph {edge_only} has one y per edge, graph {not_edge} has y of shape "
+                f"{_shape(g.y)} with {g.num_nodes} nodes and {g.edge_index.shape[1]} edges: y must label the "
+                "edges of every graph (or none: then the run measures memory and time only)")
+        if missing is not None:
+            raise InvalidSizesError(f"{name!r}: graph {missing} has no y, graph {edge_only} has one per edge: "
+                                    "give every graph its edge labels, or none")
+        return "y"
+    if not_edge is not None or missing is not None:
+        return None  # node or graph labels, or none: memory and time only
+    raise InvalidSizesError(
+        f"{name!r}: y has as many entries as edges and as nodes (or one per graph) in every graph, so it is "
+        f"not clear that it labels edges; store edge labels as data.{EDGE_LABEL} (or pass edge_labels='y'), "
+        "or leave y out to measure memory and time only (edge_labels=None)")

@@ -1,0 +1,233 @@
+"""The memory study on users' own graphs: every graph is checked before training and the bad one
+named, the edge labels are told apart from node and graph labels, and unusual but valid graphs
+(no edges, labels as a column) train."""
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data, HeteroData, InMemoryDataset
+
+from hullpack.errors import InvalidSizesError
+from hullpack.hep.checks import check_graphs
+from hullpack.hep.model import InteractionNetwork
+from hullpack.hep.study import StudyConfig, run_study
+from hullpack.hep.train import evaluate, loss_of, pos_weight_of, train
+
+TINY = dict(strategies=("random", "balanced"), batch_size=4, epochs=1, hidden=8, num_steps=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _graphs(count=16, *, seed=0, deg=3, edge_attr=0, edges=None):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, n in enumerate(rng.integers(5, 30, count).tolist()):
+        e = deg * n if edges is None else edges(i, n)
+        g = Data(x=torch.randn(n, 3), edge_index=torch.from_numpy(rng.integers(0, n, (2, e))),
+                 y=torch.from_numpy(rng.integers(0, 2, e)).float())
+        if edge_attr:
+            g.edge_attr = torch.randn(e, edge_attr)
+        out.append(g)
+    return out
+
+
+class TorchDataset(torch.utils.data.Dataset):
+    """A plain torch Dataset subclass, as users write around their own files."""
+
+    def __init__(self, graphs):
+        self.graphs = graphs
+
+    def __len__(self):
+        return len(self.graphs)
+
+    def __getitem__(self, i):
+        return self.graphs[i]
+
+
+class Lazy:
+    """A sequence that builds each graph when asked (as a reader of files on disk does)."""
+
+    def __init__(self, graphs):
+        self.make = [lambda g=g: g.clone() for g in graphs]
+
+    def __len__(self):
+        return len(self.make)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self.make[i]()
+
+
+class Stored(InMemoryDataset):
+    def __init__(self, graphs):
+        super().__init__(None)
+        self.data, self.slices = self.collate(graphs)
+
+
+def _out_of_range(g):
+    g.edge_index[1, 2] = g.num_nodes            # points into the next graph's nodes once batched
+
+
+def _nan(g):
+    g.x[1, 0] = float("nan")
+
+
+def _multiclass(g):
+    g.y[0] = 2.0
+
+
+def _flat(g):
+    g.x = g.x[:, 0]
+
+
+def _wider(g):
+    g.x = torch.randn(g.num_nodes, 5)
+
+
+def _no_edge_attr(g):
+    del g.edge_attr
+
+
+def _attr_per_node(g):
+    g.edge_attr = torch.randn(g.num_nodes, 2)
+
+
+DEFECTS = {  # defect: (change to graph 11, what the message says); the first three collate
+    "out_of_range": (_out_of_range, r"edge_index refers to node \d+, but the graph has nodes 0\.\.\d+"),
+    "nan": (_nan, "node features x hold NaN"),
+    "multiclass": (_multiclass, "edge labels y hold 2.0.*binary edge classifier"),
+    "flat": (_flat, r"node features x have shape \(\d+,\).*unsqueeze"),
+    "wider": (_wider, "5 features per node in x, graph 0 has 3 features per node in x"),
+    "no_edge_attr": (_no_edge_attr, "no edge_attr, graph 0 has 2 features per edge in edge_attr"),
+    "attr_per_node": (_attr_per_node, r"edge_attr has shape \(\d+, 2\), expected \(\d+, features\)"),
+}
+
+
+@pytest.mark.parametrize("container, defect", [(c, d) for c in ("list", "torch", "lazy", "stored") for d in DEFECTS
+                                                if c != "stored" or d in ("out_of_range", "nan", "multiclass")])
+def test_every_graph_is_checked_and_the_bad_one_named(container, defect):
+    change, message = DEFECTS[defect]         # (one store cannot hold graphs of different shapes)
+    graphs = _graphs(edge_attr=2)
+    change(graphs[11])
+    dataset = {"list": list, "torch": TorchDataset, "lazy": Lazy, "stored": Stored}[container](graphs)
+    with pytest.raises(InvalidSizesError, match=f"'mine': graph 11[: ].*{message}"):
+        check_graphs(dataset, "mine")
+    # the study refuses it before any training (it used to fail in a batch, or train on it)
+    with pytest.raises(InvalidSizesError, match=f"'mine': graph 11"):
+        run_study({"mine": dataset}, StudyConfig(**TINY))
+
+
+def test_items_that_are_not_graphs_are_named_wherever_they_are():
+    graphs = _graphs()
+    graphs[9] = (graphs[9].x, graphs[9].edge_index)          # a tuple, as a custom Dataset might return
+    with pytest.raises(InvalidSizesError, match="'d': graph 9 is a tuple, not a torch_geometric Data graph"):
+        run_study({"d": TorchDataset(graphs)}, StudyConfig(**TINY))
+    hetero = HeteroData()
+    hetero["hit"].x = torch.randn(4, 3)
+    graphs[9] = hetero
+    with pytest.raises(InvalidSizesError, match="graph 9 is a HeteroData.*to_homogeneous"):
+        check_graphs(Lazy(graphs), "d")
+    with pytest.raises(InvalidSizesError, match="'empty' holds no graphs"):
+        check_graphs([], "empty")
+
+
+def _rings(count=16, seed=0):
+    """Cycles: as many edges as nodes in every graph, with one 0/1 label per node."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in rng.integers(5, 30, count).tolist():
+        src = torch.arange(n)
+        out.append(Data(x=torch.randn(n, 3), edge_index=torch.stack([src, (src + 1) % n]),
+                        y=torch.from_numpy(rng.integers(0, 2, n)).float()))
+    return out
+
+
+def test_node_labels_are_not_read_as_edge_labels():
+    # every graph has as many nodes as edges: y could be either, so the study asks
+    rings = _rings()
+    with pytest.raises(InvalidSizesError, match="'rings': y has as many entries as edges and as nodes.*"
+                                                "data.edge_label.*edge_labels=None"):
+        run_study({"rings": rings}, StudyConfig(**TINY))
+    with pytest.raises(InvalidSizesError, match="as many entries as edges and as nodes"):
+        pos_weight_of(rings)                          # was 0.85: node labels weighted as edge labels
+    table, details = run_study({"rings": rings}, StudyConfig(**TINY, edge_labels=None))
+    assert details["rings"]["edge_labels"] is None and table["val_auc"].isna().all()
+    table, details = run_study({"rings": rings}, StudyConfig(**TINY, edge_labels="y"))
+    assert details["rings"]["edge_labels"] == "y" and table["val_auc"].notna().all()
+    # node labels, where a few graphs happen to have as many edges as nodes: node labels throughout
+    nodes = _graphs(edges=lambda i, n: n if i % 4 == 0 else 2 * n)
+    for g in nodes:
+        g.y = torch.randint(0, 2, (g.num_nodes,)).float()
+    assert check_graphs(nodes).edge_labels is None and pos_weight_of(nodes) == 1.0
+    table, details = run_study({"nodes": nodes}, StudyConfig(**TINY))
+    assert details["nodes"]["edge_labels"] is None and table["val_auc"].isna().all()
+    # a label per graph on graphs of one edge each: ambiguous too
+    pairs = [Data(x=torch.randn(2, 3), edge_index=torch.tensor([[0], [1]]), y=torch.tensor([1.0]))
+             for _ in range(10)]
+    with pytest.raises(InvalidSizesError, match="as many entries as edges and as nodes \\(or one per graph\\)"):
+        check_graphs(pairs)
+
+
+def test_edge_labels_must_label_the_edges_of_every_graph():
+    graphs = _graphs()
+    graphs[7].y = torch.randint(0, 2, (graphs[7].num_nodes,)).float()     # one graph labelled by node
+    with pytest.raises(InvalidSizesError, match=r"'g': graph 0 has one y per edge, graph 7 has y of shape "
+                                                r"\(\d+,\) with \d+ nodes and \d+ edges"):
+        check_graphs(graphs, "g")
+    del graphs[7].y
+    with pytest.raises(InvalidSizesError, match="'g': graph 7 has no y, graph 0 has one per edge"):
+        check_graphs(graphs, "g")
+    with pytest.raises(InvalidSizesError, match=r"'g': graph 7: edge labels y have shape NoneType, expected one "
+                                                r"per edge"):
+        check_graphs(graphs, "g", edge_labels="y")
+
+
+def test_edge_labels_by_name_and_as_a_column():
+    # edge_label names per-edge labels whatever the counts; y per node beside them is left alone
+    rings = _rings()
+    for g in rings:
+        g.edge_label = torch.randint(0, 2, (g.num_edges,))
+    assert check_graphs(rings).edge_labels == "edge_label"
+    table, details = run_study({"named": rings}, StudyConfig(**TINY))
+    assert details["named"]["edge_labels"] == "edge_label" and table["val_auc"].notna().all()
+    # labels as a column (num_edges, 1), as a regression-style export writes them: used, not refused
+    column = _graphs()
+    for g in column:
+        g.y = g.y.unsqueeze(-1)
+    y = torch.cat([g.y for g in column[3:]]).flatten()
+    assert pos_weight_of(column[3:]) == pytest.approx(float((y == 0).sum() / y.sum()))
+    table, _ = run_study({"column": column}, StudyConfig(**TINY))
+    assert table["val_auc"].notna().all()
+
+
+def test_a_batch_whose_labels_do_not_match_its_edges_is_refused():
+    g = _graphs(1)[0]
+    g.y = g.y[:-1]
+    model = InteractionNetwork(3, 0, hidden=8, num_steps=1)
+    with pytest.raises(ValueError, match=r"batch's y has shape \(\d+,\), not one label per edge"):
+        loss_of(model, g, 1.0)
+    assert torch.isfinite(loss_of(model, g, 1.0, labels=None))
+
+
+def test_graphs_without_edges_train_with_finite_losses():
+    # a third of the graphs have no edges; batches of two meet batches without a single edge
+    graphs = _graphs(24, edges=lambda i, n: 0 if i % 3 == 0 else 3 * n)
+    torch.manual_seed(0)
+    model = InteractionNetwork(3, 0, hidden=8, num_steps=1)
+    empty = [[0, 3], [6, 9]]
+    out = train(model, graphs, empty + [[1, 2], [4, 5]], epochs=2, val_dataset=graphs[12:])
+    assert [s["loss"] is None for s in out["steps"][:4]] == [True, True, False, False]
+    assert all(np.isfinite(e["loss"]) for e in out["epochs"]) and [e["steps"] for e in out["epochs"]] == [4, 4]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert 0 <= out["val"]["auc"] <= 1
+    assert evaluate(model, [graphs[0], graphs[3]])["auc"] is None      # nothing to score
+    table, details = run_study({"sparse": graphs}, StudyConfig(**{**TINY, "batch_size": 2}))
+    assert table["train_loss"].notna().all()
+    model_ = details["sparse"]["memory_model"]
+    assert details["sparse"]["memory_model_max_rel_error"] < 1e-6 and model_["bias"] == pytest.approx(0, abs=1e-3)

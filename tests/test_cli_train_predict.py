@@ -174,3 +174,19 @@ def test_a_diverging_run_stops_at_once_and_says_what_to_change(tmp_path, capsys)
     assert "hullpack train: training diverged in epoch 1: the val MAE is nan" in err
     assert "Lower the learning rate (lr 1e+30, --lr)" in err and "holds no finished epoch" in err
     assert (tmp_path / "run" / "metrics.jsonl").read_text() == "" and not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_resuming_a_run_on_a_table_without_the_table_says_to_give_it_again(tmp_path, capsys, monkeypatch):
+    import hullpack.elemnet.data as data
+
+    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    tiny = ["--architecture", "16x1D-1", "--dropout", "0.1", *TINY]
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--epochs", "1", *tiny)
+    assert rc == 0, err
+    monkeypatch.setattr(data, "oqmd_arrays", lambda split: pytest.fail("read OQMD to refuse the run"))
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--epochs", "2")
+    assert rc == 2 and out == ""
+    assert f"holds a run trained on {tmp_path / 'mp.csv'} (formula column formula_pretty" in err
+    assert "resume it with the same data (--data" in err
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--epochs", "2")
+    assert rc == 0 and json.loads(out)["epochs_done"] == 2, err

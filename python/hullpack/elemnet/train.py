@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 MODEL_FILE_MAGIC = MODEL_FORMAT.encode()
+#: what a run on the shipped data records as its data source
+OQMD_SOURCE = "OQMD train split (hullpack/data/oqmd), selected on val"
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,11 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
 
     from .data import oqmd_arrays
 
+    ck = checkpoint if checkpoint is not None else read_checkpoint(run_dir)
+    if ck is not None and train_data is None and ck.get("data_source", OQMD_SOURCE) != OQMD_SOURCE:
+        raise ValueError(f"{run_dir} holds a run trained on {ck['data_source']}, not on the shipped OQMD data: resume "
+                         "it with the same data (--data, and --val-data if it had one; train_data=, val_data=): a "
+                         "run folder keeps no copy of them")
     x_tr, y_tr = _as_tensors(train_data if train_data is not None else oqmd_arrays("train"))
     x_va, y_va = _as_tensors(val_data if val_data is not None else oqmd_arrays("val"))
     n = len(x_tr)
@@ -356,7 +363,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     data_id = {"n_train": n, "n_val": len(x_va), "world_size": world,
                "sha256": _data_digest(x_tr, y_tr, x_va, y_va)}
     if data_source is None:
-        data_source = ("OQMD train split (hullpack/data/oqmd), selected on val" if train_data is None
+        data_source = (OQMD_SOURCE if train_data is None
                        else "train_data given to hullpack.elemnet.train")
 
     def best_metadata(epoch: int, val_mae: float) -> dict[str, Any]:
@@ -365,7 +372,6 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             meta.update(init=init_id, init_val_mae=state.get("init_val_mae"))
         return meta
 
-    ck = checkpoint if checkpoint is not None else read_checkpoint(run_dir)
     # last.pt as this process last read or wrote it, and its 'stopped': why the run stops is recorded
     # in it without reading it back
     saved, saved_stopped = None, None

@@ -306,7 +306,8 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     of the history (with ``init``: the source, and no train loss): where no epoch beats it,
     ``best.pt`` holds the starting weights (``best_epoch`` 0). The targets are the model's own (formation
     energies in eV/atom, no scaling), so nothing is renormalised. Resuming needs the same ``init``
-    or none.
+    or none. ``dropout_epochs=0`` keeps dropout off, as ``hullpack train --init`` does by default:
+    switched on again, dropout pulls a model trained to its end without it away from where it was.
 
     >>> import numpy as np, tempfile
     >>> rng = np.random.default_rng(0)

@@ -3,7 +3,8 @@ tests/test_distributed_sampler.py as a script: ``python _ddp_train.py OUT_DIR [W
 
 Each rank trains a tiny model on variable-size items for a few epochs (balanced mode, then packed
 mode) and writes what it saw to OUT_DIR/rank<r>.json: the indices of every step, the step counts
-and a checksum of the final parameters.
+and a checksum of the final parameters. ``python _ddp_train.py OUT_DIR WORLD_SIZE CASE`` instead
+builds every rank's samplers from sizes that differ between ranks as CASE says (see ``mismatched``).
 """
 import datetime
 import json
@@ -85,6 +86,36 @@ def train(rank: int, world: int, port: int, out_dir: str) -> None:
     dist.destroy_process_group()
 
 
+def mismatched(rank: int, world: int, port: int, out_dir: str, case: str) -> None:
+    """Each rank builds its sampler from sizes that differ from rank 0's (``case``: ``order``, the same
+    sizes in another order; ``length``, one item fewer; ``same``, no difference; ``opt-out``, other
+    sizes with ``check_ranks=False``) and writes what iterating it gave to OUT_DIR/rank<r>.json."""
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=30))
+    from hullpack.samplers import DistributedBalancedBatchSampler, PackedBatchSampler
+
+    sizes = item_sizes()
+    if rank > 0 and case in ("order", "opt-out"):
+        sizes = np.random.default_rng(rank).permutation(sizes)
+    elif rank > 0 and case == "length":
+        sizes = sizes[:-1]
+    record = {"rank": rank}
+    for name, make in (
+            ("distributed", lambda: DistributedBalancedBatchSampler(sizes, batch_size=8, seed=3,
+                                                                   check_ranks=case != "opt-out")),
+            # as PyTorch Lightning re-creates a plain sampler for each rank under DDP
+            ("lightning", lambda: PackedBatchSampler(sizes, max_cost=120.0, seed=3, check_ranks=case != "opt-out",
+                                                     sampler=torch.utils.data.DistributedSampler(sizes)))):
+        try:
+            record[name] = {"batches": list(make())}
+        except ValueError as exc:
+            record[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump(record, f)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,4 +126,7 @@ if __name__ == "__main__":
     out = sys.argv[1]
     world = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     torch.set_num_threads(1)
-    mp.spawn(train, args=(world, free_port(), out), nprocs=world, join=True)
+    if len(sys.argv) > 3:  # mismatched sizes: ORDER, LENGTH, SAME or OPT-OUT
+        mp.spawn(mismatched, args=(world, free_port(), out, sys.argv[3]), nprocs=world, join=True)
+    else:
+        mp.spawn(train, args=(world, free_port(), out), nprocs=world, join=True)

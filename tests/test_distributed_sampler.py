@@ -4,6 +4,7 @@ import collections
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -53,6 +54,44 @@ def test_two_process_ddp_training(tmp_path):
     assert np.mean(losses[-5:]) < np.mean(losses[:5])  # it learned
     # DDP kept the replicas in sync, so every rank took part in every step
     assert r0["param_sum"] == pytest.approx(r1["param_sum"], rel=1e-12)
+
+
+def _mismatched_run(tmp_path, case):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1")
+    res = subprocess.run([sys.executable, os.path.join(HERE, "_ddp_train.py"), str(tmp_path), "2", case],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                    reason="torch.distributed with gloo is not available")
+@pytest.mark.parametrize("case, says", [
+    ("order", r"rank 1: as many items \(203\) with other sizes, or the same sizes in another order"),
+    ("length", r"rank 1: 202 items, rank 0 203"),
+])
+def test_ranks_built_from_different_sizes_are_refused_on_every_rank(tmp_path, case, says):
+    """Ranks whose sizes differ (another order, another length) would train some items twice and
+    others never: the first batch raises on every rank, naming the ranks and the difference, both for
+    DistributedBalancedBatchSampler and for a plain sampler re-created for a rank (Lightning)."""
+    for record in _mismatched_run(tmp_path, case):
+        for name in ("distributed", "lightning"):
+            error = record[name].get("error", "")
+            assert error.startswith("DistributedConfigError"), (record["rank"], name, record[name])
+            assert re.search(says, error) and "check_ranks=False" in error
+
+
+@pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                    reason="torch.distributed with gloo is not available")
+def test_ranks_built_from_the_same_sizes_run_and_check_ranks_false_skips_the_check(tmp_path):
+    same = _mismatched_run(tmp_path, "same")
+    for name in ("distributed", "lightning"):
+        seen = sorted(i for record in same for b in record[name]["batches"] for i in b)
+        assert seen == list(range(203))
+    # what the check guards against: with it off, other orders give items twice and others never
+    off = _mismatched_run(tmp_path, "opt-out")
+    seen = collections.Counter(i for record in off for b in record["distributed"]["batches"] for i in b)
+    assert len(seen) < 203 and max(seen.values()) > 1
 
 
 # ------------------------------------------------------------------------------------------------

@@ -437,6 +437,12 @@ def two_process_group(monkeypatch):
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "get_world_size", lambda group=None: 2)
     monkeypatch.setattr(dist, "get_rank", lambda group=None: 1)
+    monkeypatch.setattr(dist, "get_backend", lambda group=None: "gloo")
+
+    def all_gather_object(out, obj, group=None):  # both ranks built the same sampler
+        out[:] = [obj] * len(out)
+
+    monkeypatch.setattr(dist, "all_gather_object", all_gather_object)
 
 
 @pytest.mark.parametrize("make,hint", [
@@ -482,6 +488,41 @@ def test_sampler_argument_is_checked():
     # one replica: the single-process batches
     one = torch.utils.data.DistributedSampler(sizes, num_replicas=1, rank=0)
     assert list(BalancedBatchSampler(sizes, 5, sampler=one)) == list(BalancedBatchSampler(sizes, 5))
+
+
+@pytest.mark.parametrize("other, says", [
+    (dict(seed=4), r"rank 1: seed 3, rank 0 seed 4"),
+    (dict(epoch=2), r"rank 1: epoch 0, rank 0 epoch 2 \(call set_epoch on every rank\)"),
+    (dict(settings="0"), r"rank 1: other settings"),
+    (dict(items=99), r"rank 1: 100 items, rank 0 99"),
+])
+def test_ranks_that_would_plan_from_other_inputs_are_named(two_process_group, monkeypatch, other, says):
+    """The summaries every rank sends are compared once, at the first batch of the sampler built for
+    this process's rank; a sampler built for another rank (or one process) sends none."""
+    import torch.distributed as dist
+
+    calls = []
+
+    def all_gather_object(out, obj, group=None):  # rank 0 built its sampler otherwise
+        calls.append(obj)
+        out[:] = [{**obj, **other}, obj]
+
+    monkeypatch.setattr(dist, "all_gather_object", all_gather_object)
+    sizes = lognormal(100)
+    for sampler in (DistributedBalancedBatchSampler(sizes, 8, seed=3, num_replicas=2, rank=0),
+                    DistributedBalancedBatchSampler(sizes, 8, seed=3, num_replicas=3, rank=1),
+                    DistributedBalancedBatchSampler(sizes, 8, seed=3, check_ranks=False)):
+        assert len(list(sampler)) == len(sampler) > 0
+    assert calls == []
+    mine = DistributedBalancedBatchSampler(sizes, 8, seed=3)  # rank 1 of 2, from the group
+    with pytest.raises(DistributedConfigError, match=r"^DistributedBalancedBatchSampler: the ranks of this "
+                       r"torch.distributed group built their samplers from different inputs \(" + says):
+        next(iter(mine))
+    assert len(calls) == 1 and calls[0]["items"] == 100 and calls[0]["seed"] == 3
+    next(iter(mine))  # compared once: the next iterations run
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="check_ranks: expected True or False"):
+        BalancedBatchSampler(sizes, 8, check_ranks="no")
 
 
 def test_samplers_survive_pickling_as_spawned_processes_need():

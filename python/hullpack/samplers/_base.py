@@ -20,8 +20,8 @@ from torch.utils.data import Sampler
 
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
-from .trainers import (EpochItems, Rank, accelerate_shard, one_process, recorded_for_trainers, recreate,
-                       refuse_rebatching, refuse_replicated, unrepeated, world_of)
+from .trainers import (EpochItems, Rank, accelerate_shard, check_same_plan_inputs, one_process,
+                       recorded_for_trainers, recreate, refuse_rebatching, refuse_replicated, unrepeated, world_of)
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,12 @@ class PlanBatchSampler(Sampler[list[int]]):
     ``init_kwargs()``; one built for a rank (``sampler=``) sets ``_world`` and, if it delegates its
     plan to a distributed sampler, ``_shard``."""
 
-    def __init__(self, *, shuffle: bool, seed: int, drop_last: bool, granularity: float):
+    def __init__(self, *, shuffle: bool, seed: int, drop_last: bool, granularity: float, check_ranks: bool = True):
         super().__init__()
+        if not isinstance(check_ranks, (bool, np.bool_)):
+            raise ValueError(f"check_ranks: expected True or False, got {check_ranks!r}")
+        self.check_ranks = bool(check_ranks)
+        self._ranks_checked = False
         self.shuffle = bool(shuffle)
         self.seed = check_int(seed, "seed", 0)
         self.drop_last = bool(drop_last)
@@ -170,7 +174,7 @@ class PlanBatchSampler(Sampler[list[int]]):
 
     def _common_kwargs(self) -> dict:
         return {"shuffle": self.shuffle, "seed": self.seed, "drop_last": self.drop_last,
-                "granularity": self.granularity, "sampler": None}
+                "granularity": self.granularity, "check_ranks": self.check_ranks, "sampler": None}
 
     def _config(self) -> tuple:
         """Settings that change the plan; a state saved under other settings cannot be loaded. The
@@ -186,6 +190,12 @@ class PlanBatchSampler(Sampler[list[int]]):
         Trainers call ``batch_sampler.sampler.set_epoch(epoch)`` at every epoch (PyTorch Lightning,
         accelerate): so they move this sampler to the next epoch without a hook of yours."""
         return EpochItems(self)
+
+    def _plan_inputs(self) -> dict:
+        """What the plan of the current epoch is made from, as the ranks of a job compare it (see
+        :func:`.trainers.check_same_plan_inputs`)."""
+        settings, costs, items = self._fingerprint.split("-")
+        return {"items": int(items), "costs": costs, "settings": settings, "seed": self.seed, "epoch": self.epoch}
 
     def _set_fingerprint(self, costs: np.ndarray) -> None:
         crc = zlib.crc32(np.ascontiguousarray(costs).view(np.uint8))
@@ -243,13 +253,18 @@ class PlanBatchSampler(Sampler[list[int]]):
         refuse_rebatching(sys._getframe(1), self)
         world = accelerate_shard(sys._getframe(1), self)
         if world is not None:
-            return self._batches(lambda: self._dealt_plan(*world), world[0])
+            return self._batches(lambda: self._dealt_plan(*world), world[0], world)
         if self._world is None:
             refuse_replicated(type(self).__name__, self._replicated_hint())
-        return self._batches(self.plan, 1)
+        return self._batches(self.plan, 1, self._world)
 
-    def _batches(self, plan_of: Callable[[], Plan], copies: int) -> Iterator[list[int]]:
-        plan = plan_of()  # a generator: runs at the first next()
+    def _batches(self, plan_of: Callable[[], Plan], copies: int,
+                 world: tuple[int, int] | None) -> Iterator[list[int]]:
+        # a generator: runs at the first next(), where every rank of a DDP job takes its first batch
+        if world is not None and self.check_ranks and not self._ranks_checked:
+            self._ranks_checked = True
+            check_same_plan_inputs(self._plan_inputs(), world, type(self).__name__)
+        plan = plan_of()
         start = self._start()
         self._resume = None
         self._done = start

@@ -52,7 +52,9 @@ class BalancedBatchSampler(PlanBatchSampler):
     Lightning passes one when it re-creates the batch sampler (``use_distributed_sampler=True``, its
     default), so the sampler works unchanged in a Lightning ``Trainer`` on any number of devices;
     for ``trainer.predict`` it passes an unrepeated one, and every item is then predicted once.
-    HF accelerate's ``prepare()`` with several processes gets each process the same share. Iterated
+    HF accelerate's ``prepare()`` with several processes gets each process the same share; there the
+    first batch checks once that every rank built its sampler from the same sizes and settings
+    (``check_ranks=False`` skips it, see :class:`DistributedBalancedBatchSampler`). Iterated
     in a ``torch.distributed`` group of several processes otherwise, it raises
     :class:`~hullpack.errors.DistributedConfigError` rather than give every process the same batches.
 
@@ -74,8 +76,9 @@ class BalancedBatchSampler(PlanBatchSampler):
     def __init__(self, sizes: Any, batch_size: int, *, cost: Callable | None = None,
                  weights: Sequence[float] | None = None, bias: float | None = None, batch_cost: Any = "sum",
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
-                 fields: Sequence | None = None, sampler: Any = None):
-        super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
+                 fields: Sequence | None = None, sampler: Any = None, check_ranks: bool = True):
+        super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity,
+                         check_ranks=check_ranks)
         self.sizes = read_sizes(sizes, fields)
         model, self.shape = resolve_batch_cost(batch_cost, cost, weights, bias)
         self.lengths = item_costs(self.sizes, model)

@@ -141,6 +141,15 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     default, ``None``, is ``even=True`` unless ``sampler`` is PyTorch Lightning's
     ``UnrepeatedDistributedSampler``, which ``trainer.predict`` passes on several devices.
 
+    Every rank must build it from the same sizes, in the same order, with the same settings: a rank
+    built from others would give some items twice and others never. So the first batch taken by a
+    sampler built for this process's rank of the initialised ``torch.distributed`` group gathers
+    every rank's number of items, checksum of sizes, settings, seed and epoch once
+    (``all_gather_object``) and raises :class:`~hullpack.errors.DistributedConfigError` on every
+    rank, naming the ranks that differ, where they do; every rank must then take a first batch (a
+    sampler only some ranks iterate: ``check_ranks=False``). Plain samplers run on several
+    processes by a trainer do the same.
+
     ``num_replicas`` and ``rank`` are read from ``sampler`` when given (a ``DistributedSampler``, as
     PyTorch Lightning passes when it re-creates batch samplers), else from the initialised
     ``torch.distributed`` default group.
@@ -172,8 +181,10 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                  cost: Callable | None = None, weights: Sequence[float] | None = None,
                  bias: float | None = None, batch_cost: Any = "sum", method: str = "auto", oversize: str = "error",
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False, granularity: float = 0.01,
-                 fields: Sequence | None = None, sampler: Any = None, even: bool | None = None):
-        super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
+                 fields: Sequence | None = None, sampler: Any = None, even: bool | None = None,
+                 check_ranks: bool = True):
+        super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity,
+                         check_ranks=check_ranks)
         self.num_replicas, self.rank = resolve_world(num_replicas, rank, sampler)
         self._world = (self.num_replicas, self.rank)
         self._even = even  # as given, for init_kwargs: None decides again for the sampler a trainer passes

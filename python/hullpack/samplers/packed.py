@@ -74,6 +74,10 @@ class PackedBatchSampler(PlanBatchSampler):
             ``torch.distributed`` group of several processes otherwise, the sampler raises
             :class:`~hullpack.errors.DistributedConfigError` rather than give every process the
             same batches.
+        check_ranks: under DDP (a ``DistributedSampler`` given, or several processes of accelerate),
+            the first batch compares the sizes, settings, seed and epoch of every rank's sampler once
+            and raises :class:`~hullpack.errors.DistributedConfigError` where they differ (every rank
+            must then take a first batch); ``False`` skips that.
 
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 1, 1000).round()
@@ -94,8 +98,9 @@ class PackedBatchSampler(PlanBatchSampler):
                  weights: Sequence[float] | None = None, bias: float | None = None, batch_cost: Any = "sum",
                  method: str = "auto", shuffle: bool = True, seed: int = 0, oversize: str = "error",
                  drop_last: bool = False, granularity: float = 0.01, fields: Sequence | None = None,
-                 sampler: Any = None):
-        super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity)
+                 sampler: Any = None, check_ranks: bool = True):
+        super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity,
+                         check_ranks=check_ranks)
         self.sizes = read_sizes(sizes, fields)
         self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
         self.max_cost = self.budget.max_cost

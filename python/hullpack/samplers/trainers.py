@@ -120,6 +120,76 @@ def refuse_replicated(name: str, arguments: str) -> None:
             "rank=0 if every process should see every batch)")
 
 
+def check_same_plan_inputs(summary: dict, world: tuple[int, int], name: str) -> None:
+    """Raise, on every rank at once, where the ranks of a ``torch.distributed`` group would plan their
+    epochs from different inputs: ``summary`` (this rank's number of items, a checksum of their
+    costs in order, a checksum of the settings, the seed and the epoch) is gathered from every rank
+    once and compared.
+
+    Each rank plans the epoch on its own, so sizes that differ between ranks (a dataset drawn with
+    unseeded randomness, files listed in another order, a split made in each process) would give
+    some items twice and others never, with no error. It runs only where ``world`` (the sampler's
+    ``(num_replicas, rank)``) is this process's place in the initialised default group, so every
+    process of the group reaches the one collective with its own sampler; elsewhere it does nothing.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    R, r = world
+    if R < 2 or dist.get_world_size() != R or dist.get_rank() != r:
+        return
+    gathered: list = [None] * R
+    with _object_collective_device():
+        dist.all_gather_object(gathered, summary)
+    groups: dict = {}
+    for rank, s in enumerate(gathered):
+        groups.setdefault(tuple(sorted(s.items())), []).append(rank)
+    if len(groups) == 1:
+        return
+    ref = gathered[0]
+    lines = []
+    for ranks in groups.values():
+        if ranks[0] == 0:
+            continue
+        s = gathered[ranks[0]]
+        who = f"rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}"
+        if s["items"] != ref["items"]:
+            what = f"{s['items']} items, rank 0 {ref['items']}"
+        elif s["costs"] != ref["costs"]:
+            what = f"as many items ({s['items']}) with other sizes, or the same sizes in another order"
+        elif s["seed"] != ref["seed"]:
+            what = f"seed {s['seed']}, rank 0 seed {ref['seed']}"
+        elif s["epoch"] != ref["epoch"]:
+            what = f"epoch {s['epoch']}, rank 0 epoch {ref['epoch']} (call set_epoch on every rank)"
+        else:
+            what = "other settings (the sampler's class, batch_size or max_cost, shuffle, drop_last, cost, ...)"
+        lines.append(f"{who}: {what}")
+    raise DistributedConfigError(
+        f"{name}: the ranks of this torch.distributed group built their samplers from different inputs "
+        f"({'; '.join(lines)}), so their batches would give some items twice and others never. Build the "
+        "sampler from the same sizes, in the same order, with the same settings on every rank (seed a "
+        "randomly drawn dataset on every rank, sort file lists, make splits once with a fixed seed); "
+        "check_ranks=False turns this check off")
+
+
+def _object_collective_device():
+    """A context for ``all_gather_object`` on a default group of NCCL alone, which sends its objects
+    from the current CUDA device: that of the process's ``LOCAL_RANK`` where ``torch.cuda.set_device``
+    was not called (the current device is still 0 in every process, and NCCL refuses two ranks on
+    one device); otherwise nothing changes."""
+    import contextlib
+
+    import torch
+    import torch.distributed as dist
+
+    local = os.environ.get("LOCAL_RANK", "")
+    if (dist.get_backend() != "nccl" or not local.isdigit() or not torch.cuda.is_available()
+            or torch.cuda.device_count() < 2 or torch.cuda.current_device() != 0):
+        return contextlib.nullcontext()
+    return torch.cuda.device(int(local) % torch.cuda.device_count())
+
+
 class Call(NamedTuple):
     """The arguments a constructor was called with, as PyTorch Lightning records them for the
     ``BatchSampler`` subclasses it re-creates: positional ``args`` and the names they bind to,

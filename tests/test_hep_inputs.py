@@ -231,3 +231,15 @@ def test_graphs_without_edges_train_with_finite_losses():
     assert table["train_loss"].notna().all()
     model_ = details["sparse"]["memory_model"]
     assert details["sparse"]["memory_model_max_rel_error"] < 1e-6 and model_["bias"] == pytest.approx(0, abs=1e-3)
+
+
+def test_too_few_or_equal_graphs_say_what_to_change():
+    with pytest.raises(ValueError, match=r"'one': 1 graph, 1 held out for validation \(val_fraction = 0.2\), leave 0 "
+                                         "to train on, fewer than batch_size = 4: give more graphs"):
+        run_study({"one": _graphs(1)}, StudyConfig(**TINY))
+    same = _graphs(12, edges=lambda i, n: 30)
+    for g in same:
+        g.x = g.x[:1].repeat(10, 1)
+        g.edge_index = g.edge_index % 10
+    with pytest.raises(ValueError, match=r"every graph has the same size \(10, 30\).*graphs of different sizes"):
+        run_study({"same": same}, StudyConfig(**TINY))

@@ -198,5 +198,8 @@ def independent_columns(sizes: np.ndarray) -> list[int]:
         if np.linalg.matrix_rank(scaled, tol=1e-9) == trial.shape[1]:
             keep.append(j)
     if not keep:
-        raise ValueError("every graph has the same size: nothing to calibrate a memory model on")
+        size = ", ".join(f"{v:g}" for v in sizes[0])
+        raise ValueError(f"every graph has the same size ({size}): a batch of k graphs costs k times one, whichever "
+                         "graphs it holds, so there is no memory model to fit and no batching to compare; "
+                         "the study needs graphs of different sizes")
     return keep

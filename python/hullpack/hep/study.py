@@ -134,8 +134,9 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         n = len(dataset)
         n_val = max(1, int(round(config.val_fraction * n)))
         if n - n_val < config.batch_size:
-            raise ValueError(f"dataset {name!r}: {n - n_val} training graphs, "
-                             f"fewer than batch_size = {config.batch_size}")
+            raise ValueError(f"dataset {name!r}: {n} graph{'s' * (n != 1)}, {n_val} held out for validation "
+                             f"(val_fraction = {config.val_fraction}), leave {n - n_val} to train on, fewer than "
+                             f"batch_size = {config.batch_size}: give more graphs or a smaller batch size")
         val_set, train_set = dataset[:n_val], dataset[n_val:]
         sizes = sizes_all[n_val:]
         pos_weight = pos_weight_of(train_set, labels)

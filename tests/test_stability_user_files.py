@@ -398,3 +398,15 @@ def test_charges_and_vacancies_are_named_per_row(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"bad row 4 ('Fe3+2O3'): {charge}, such as 'Fe2O3' for Fe3+ with O2-" in out
     assert "bad row 7 ('FeVa'): Va is a vacancy (CALPHAD's symbol), not an element: remove it" in out
+
+
+def test_a_reference_files_bad_rows_are_numbered_as_in_the_file(tmp_path, capsys):
+    """--reference FILE's bad rows were listed by pandas' index, from 0 ('[1] Xx2O' for the second row
+    under the header), where FILE's own are numbered from 1; they are 'row 2' now, and used, not
+    'computed'."""
+    (tmp_path / "ref.csv").write_text("formula,energy\nFe2O3,-1.7\nXx2O,-1\nFeO,na\nFe3O4,-1.6\n,-1\n")
+    pd.DataFrame({"formula": ["Fe2O3", "FeO"], "energy": [-1.7, -1.4]}).to_csv(tmp_path / "c.csv", index=False)
+    assert cli(tmp_path / "c.csv", "--reference", tmp_path / "ref.csv", "--out", tmp_path / "o") == 0
+    err = capsys.readouterr().err
+    assert ("3 of 5 reference rows cannot be used:\n  [row 2] 'Xx2O': unknown element 'Xx'\n  [row 3] 'FeO': energy "
+            "is missing\n  [row 5] '': formula is missing\n  (left out; the other rows are used)") in err

@@ -145,8 +145,12 @@ def _reference(spec: str, args):
 
     if spec == "oqmd":
         return Reference.oqmd(tol=args.tol, threads=args.threads), "the shipped OQMD set"
+    import pandas as pd
+
     try:
         df = read_table(spec)
+        # its bad rows numbered as FILE's are, the first under the header being row 1
+        df.index = pd.Index([f"row {i}" for i in range(1, len(df) + 1)])
         e_col = find_column(df, args.reference_energy_column, ENERGY_COLUMNS, "energy",
                             how="--reference-energy-column")
         return Reference(df, e_col, column=args.column, tol=args.tol, threads=args.threads), spec

@@ -131,7 +131,7 @@ class Reference:
     def __init__(self, compositions, energies=None, *, elements=None, column: str | None = None,
                  tol: float | None = None, threads: int | None = None, errors: str = "warn"):
         parsed = parse(compositions, energies, elements=elements, column=column)
-        parsed.report("reference", errors)
+        parsed.report("reference", errors, done="used")
         self._init(parsed, DEFAULT_TOL if tol is None else tol, threads)
 
     @classmethod
@@ -167,7 +167,7 @@ class Reference:
             splits = (splits,)
         if set(kwargs) <= {"tol", "threads", "errors"}:  # the parsed rows come from the disk cache
             parsed = _oqmd_parsed(tuple(splits))
-            parsed.report("reference", kwargs.get("errors", "warn"))
+            parsed.report("reference", kwargs.get("errors", "warn"), done="used")
             tol = kwargs.get("tol")
             return cls._from_parsed(parsed, DEFAULT_TOL if tol is None else tol, kwargs.get("threads"))
         df = pd.concat([load_oqmd(s) for s in splits], ignore_index=True)

@@ -1,5 +1,6 @@
 """Output folders never mix two screens' files and never hold a half-written one: the manifest,
 the refusals (before any work on the command line), --overwrite, staging."""
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,6 +36,27 @@ def test_save_writes_a_manifest_of_its_files(model, tmp_path):
     assert all(f["bytes"] == (tmp_path / "out" / f["name"]).stat().st_size for f in m["files"])
     assert m["run_id"] == r.run_id and m["config"]["grid"] == "uniform:10" and m["config"]["shard"] is None
     assert m["hullpack"] and m["written"].endswith("+00:00")
+
+
+def strict_json(text: str):
+    """JSON as strict readers (JavaScript's JSON.parse, RFC 8259) take it: no NaN, no Infinity."""
+    import json
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_manifest_is_standard_json_where_a_number_is_undefined(model, tmp_path):
+    """A certified screen too small to audit has no bound on its exceedances (NaN in config): the
+    manifest writes null there, where it wrote NaN, which strict JSON readers refuse."""
+    r = tiny(model, precision="bf16")
+    assert r.config["certification"]["n_audited"] == 0 and np.isnan(r.config["certification"]["exceedance_bound"])
+    r.save(tmp_path)
+    m = strict_json((tmp_path / MANIFEST).read_text())
+    assert m["config"]["certification"]["exceedance_bound"] is None and m["config"]["min_depth"] == 0.01
+    assert read_manifest(tmp_path)["run_id"] == r.run_id
 
 
 def test_the_same_screen_adds_files_another_is_refused(model, tmp_path):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -39,7 +40,7 @@ from pathlib import Path
 
 from ..errors import ScreeningError
 
-__all__ = ["MANIFEST", "OUTPUT_PATTERNS", "check_folder", "read_manifest", "write_outputs"]
+__all__ = ["MANIFEST", "OUTPUT_PATTERNS", "check_folder", "json_text", "read_manifest", "write_outputs"]
 
 MANIFEST = "manifest.json"
 #: names of the files a screen writes (besides ``SYSTEM.png`` plots): a folder holding such files
@@ -50,6 +51,30 @@ _KINDS = {"screen": ("screen", OUTPUT_PATTERNS),
           # a folder of an earlier release's stability run (no manifest) takes the new files beside its own
           "stability": ("stability run", ())}
 _STAGING = ".hullpack-staging-"
+
+
+def json_text(value, *, indent: int = 1, default=str) -> str:
+    """``value`` as standard JSON (RFC 8259), which has no NaN or Infinity: a float that is not
+    finite (a bound with nothing to bound, a metric with nothing to count) is written as null, where
+    Python's ``json`` writes ``NaN``, which JavaScript's ``JSON.parse`` and other strict readers
+    refuse. ``default`` turns what JSON cannot hold (numpy numbers, paths) into something it can.
+
+    >>> json_text({"bound": float("nan"), "n": [1, float("inf"), 0.5]}, indent=None)
+    '{"bound": null, "n": [1, null, 0.5]}'
+    """
+    def finite(v):
+        if isinstance(v, float):  # numpy's float64 too
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return v
+
+    def default_finite(v):
+        return finite(default(v))
+
+    return json.dumps(finite(value), indent=indent, default=default_finite, allow_nan=False)
 
 
 def read_manifest(folder) -> dict | None:
@@ -153,7 +178,7 @@ def write_outputs(folder, run_id: str, writers: Iterable[Callable[[Path], list]]
         manifest = {"run_id": run_id, "kind": kind, "hullpack": __version__,
                     "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     **(record or {}), "files": files}
-        (stage / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str) + "\n")
+        (stage / MANIFEST).write_text(json_text(manifest, indent=1) + "\n")
         os.replace(stage / MANIFEST, p / MANIFEST)
         done = True
     finally:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ..screening.outputs import json_text
 from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict
 from .render import markdown, to_html
 
@@ -482,7 +483,7 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
     (out / "report.md").write_text(markdown(r.blocks), encoding="utf-8")
     (out / "report.html").write_text(to_html(r.blocks, out, "XElemNet report"), encoding="utf-8")
     r.numbers["files"] = sorted({*r.files, "report.md", "report.html", "results.json"})
-    (out / "results.json").write_text(json.dumps(r.numbers, indent=2, default=_json_default), encoding="utf-8")
+    (out / "results.json").write_text(json_text(r.numbers, indent=2, default=_json_default), encoding="utf-8")
     for stale in previous - set(r.numbers["files"]):  # figures and tables of an earlier run into out_dir
         (out / stale).unlink(missing_ok=True)
     log.info("report written to %s in %.1f s", out, time.perf_counter() - t_start)

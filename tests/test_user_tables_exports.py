@@ -492,3 +492,14 @@ def test_alexandria_entries_are_read_with_their_formation_energies(tmp_path):
     assert t.e_above_hull.to_numpy() == pytest.approx([diagram.get_e_above_hull(e) for e in entries], abs=1e-9)
     # without Li's entry the total energies could not be read; the formation energies can
     assert stability(table[table.formula != "Li"]).problem.isna().all()
+
+
+def test_a_typeset_minus_sign_is_named_with_its_fix(tmp_path):
+    """A table copied from a paper holds the typeset minus sign (U+2212), which looks like '-' but is
+    no number to Python: the row said only "energy '−1.3' is not a number"."""
+    path = tmp_path / "paper.csv"
+    path.write_text("formula,energy\nFeO,\u22121.3\nFe2O3,-1.7\nFe3O4,\u22121.60e0\n", encoding="utf-8")
+    t = stability(read_table(path), errors="ignore")
+    assert t.problem[0] == "energy '\u22121.3' is not a number (a typeset minus sign, U+2212? write -1.3)"
+    assert t.problem[2] == "energy '\u22121.60e0' is not a number (a typeset minus sign, U+2212? write -1.60e0)"
+    assert t.problem[1] is None and t.stable[1]

@@ -243,3 +243,26 @@ def test_too_few_or_equal_graphs_say_what_to_change():
         g.edge_index = g.edge_index % 10
     with pytest.raises(ValueError, match=r"every graph has the same size \(10, 30\).*graphs of different sizes"):
         run_study({"same": same}, StudyConfig(**TINY))
+
+
+class OneFilePerEvent(torch.utils.data.Dataset):
+    """A reader that takes one integer index (as most do): dataset[2:5] is not a graph list."""
+
+    def __init__(self, graphs):
+        self.graphs = graphs
+
+    def __len__(self):
+        return len(self.graphs)
+
+    def __getitem__(self, i):
+        return self.graphs[int(i)].clone()          # int(slice) raises TypeError
+
+
+def test_a_dataset_that_takes_only_integer_indices_is_split_without_slicing():
+    graphs = _graphs(20)
+    table, details = run_study({"files": OneFilePerEvent(graphs)}, StudyConfig(**TINY))
+    assert details["files"]["num_val"] == 4 and table["steps_per_epoch"].tolist() == [4, 4]
+    assert table["val_auc"].notna().all()
+    same, _ = run_study({"list": graphs}, StudyConfig(**TINY))   # the same graphs as a list: the same run
+    assert table["peak_mib"].tolist() == same["peak_mib"].tolist()
+    assert table["val_auc"].tolist() == pytest.approx(same["val_auc"].tolist())

@@ -137,7 +137,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
             raise ValueError(f"dataset {name!r}: {n} graph{'s' * (n != 1)}, {n_val} held out for validation "
                              f"(val_fraction = {config.val_fraction}), leave {n - n_val} to train on, fewer than "
                              f"batch_size = {config.batch_size}: give more graphs or a smaller batch size")
-        val_set, train_set = dataset[:n_val], dataset[n_val:]
+        val_set, train_set = split(dataset, n_val)
         sizes = sizes_all[n_val:]
         pos_weight = pos_weight_of(train_set, labels)
         torch.manual_seed(config.seed)
@@ -188,6 +188,22 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
     table["peak_reduction"] = [1.0 - p / base[d] if d in base.index else float("nan")
                                for d, p in zip(table.dataset, table.peak_mib)]
     return table, details
+
+
+def split(dataset: Any, n_val: int) -> tuple[Any, Any]:
+    """The first ``n_val`` graphs of ``dataset`` and the rest: slices of a list or a PyG dataset,
+    else ``torch.utils.data.Subset`` views (a ``torch`` ``Dataset`` need not take a slice).
+
+    >>> val, rest = split(torch.utils.data.TensorDataset(torch.arange(5)), 2)
+    >>> len(val), int(rest[0][0])
+    (2, 2)
+    """
+    from torch_geometric.data import Dataset as PygDataset
+
+    if isinstance(dataset, (list, tuple, PygDataset)):
+        return dataset[:n_val], dataset[n_val:]
+    return (torch.utils.data.Subset(dataset, range(n_val)),
+            torch.utils.data.Subset(dataset, range(n_val, len(dataset))))
 
 
 def noise(table) -> dict:
@@ -370,7 +386,7 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
     if distributed:
         name = list(loaded)[-1]
         n_val = details[name]["num_val"]
-        res = compare_distributed(loaded[name][n_val:], batch_size=config.batch_size, world_size=world_size,
+        res = compare_distributed(split(loaded[name], n_val)[1], batch_size=config.batch_size, world_size=world_size,
                                   hidden=config.hidden, num_steps=config.num_steps, seed=config.seed,
                                   memory=MemoryModel.from_dict(details[name]["memory_model"]),
                                   labels=details[name]["edge_labels"])

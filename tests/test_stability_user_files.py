@@ -282,7 +282,7 @@ def test_cli_formulas_on_the_command_line_name_what_is_wrong(tmp_path, capsys, a
     assert message in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_stability_and_screen_refuse_the_same_total_energies(tmp_path):
+def test_stability_and_screen_refuse_the_same_total_energies(tmp_path, capsys):
     """Elements well below 0 eV/atom beside an element with no entry (taken at 0): total energies,
     refused alike by stability and by screen's DFT comparison, with the same reason."""
     from hullpack.errors import ScreeningError
@@ -302,7 +302,8 @@ def test_stability_and_screen_refuse_the_same_total_energies(tmp_path):
         DFTCompounds.read(str(path))
     with pytest.raises(HullInputError, match="candidates: " + reason):
         stability(df, reference=Reference(FORMULAS, FORMATION))
-    assert cli(path, "--out", tmp_path / "o") == 2
+    assert cli(path, "--out", tmp_path / "o") == 2  # the command line says which column it read
+    assert f"{path}: energies from column 'energy_per_atom': " + reason.replace("\\", "") in capsys.readouterr().err
     # with each element's entry (Cl2 too), total energies are the user's convention, and fine
     full = pd.concat([df, pd.DataFrame({"formula_pretty": ["Cl2"], "energy_per_atom": [-1.85]})], ignore_index=True)
     assert stability(full).problem.isna().all()

@@ -354,10 +354,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             table = stability(df, energies, reference=reference, join=args.join, column=args.column, tol=args.tol,
                               threads=args.threads, errors="ignore", progress_bar=bar)
-        except HullInputError as exc:  # the candidates' energies are the model's: say so
-            if model is None:
+        except HullInputError as exc:  # say where the energies come from: the model, or which column
+            where = (f"--model {model_spec} gives the energies" if model is not None
+                     else f"{source}: energies from column '{e_col}'" if not typed else None)
+            if where is None:
                 raise
-            raise HullInputError(f"--model {model_spec} gives the energies: {exc}") from None
+            raise HullInputError(f"{where}: {exc}") from None
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason
         text = "\n".join(_summary_lines(table, source, energies_note, against,

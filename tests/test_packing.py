@@ -384,8 +384,8 @@ def test_batch_costs_and_group_match_numpy(data):
     (np.zeros((3, 0)), InvalidSizesError, "at least one cost"),
     (["a", "b"], InvalidSizesError, "float64"),
     # a missing entry is named as missing, not as the NaN numpy would make of it
-    ([1, None], InvalidSizesError, "sizes[1] is missing (None): every item needs a size (1 missing)"),
-    ([[1, 2], [None, 3], [4, None]], InvalidSizesError, "sizes[1, 0] is missing (None): every item needs a size (2 missing)"),
+    ([1, None], InvalidSizesError, "sizes[1] is missing (None): every item needs a size"),
+    ([[1, 2], [None, 3], [4, None]], InvalidSizesError, "sizes[1, 0] is missing (None; 2 missing in all): every item needs a size"),
     (pd.Series([1.0, None, 3.0]), InvalidSizesError, "sizes[1] is missing (NaN)"),
     (pd.array([1, None, 3], dtype="Int64"), InvalidSizesError, "sizes[1] is missing"),
     (np.array([1.0, pd.NA], dtype=object), InvalidSizesError, "sizes[1] is missing (<NA>)"),

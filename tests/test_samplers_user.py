@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from hullpack import packing
 from hullpack.errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
@@ -139,6 +140,18 @@ def test_columns_of_pandas_nullable_integers_are_sizes():
 def test_bad_sizes_name_the_item(sizes, match):
     with pytest.raises(InvalidSizesError, match=match):
         BalancedBatchSampler(sizes, 2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda budget: PackedBatchSampler([[3, 6], [4, 8]], budget),
+    lambda budget: packing.pack([[3, 6], [4, 8]], budget),
+])
+def test_a_missing_budget_is_named_as_missing(make):
+    """A budget of None (a config value left unset) was read as NaN: 'max_cost = nan'."""
+    with pytest.raises(ValueError, match=r"(max_cost|capacity) is missing \(None\): give the"):
+        make(None)
+    with pytest.raises(ValueError, match=r"(max_cost|capacity)\[1\] is missing \(None\)"):
+        make([100, None])
 
 
 def test_one_graph_far_over_the_budget():

@@ -70,12 +70,17 @@ def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
     return arr
 
 
-def check_missing(sizes, raw: np.ndarray, name: str, where=None) -> None:
-    """InvalidSizesError naming the first missing entry of ``sizes`` (``raw``: it as an array): None
-    or pandas' NA among objects, or NaN in a pandas object (pandas' mark of a missing value, also
-    what None becomes in a Series of numbers). ``where(mask)`` names an entry (default ``[i, j]``).
-    Objects are scanned one by one, others in one pass; NaN in other arrays is left to the
-    finiteness check."""
+def check_missing(sizes, raw: np.ndarray | None, name: str, where=None,
+                  fix: str = "every item needs a size; drop those items or fill in their sizes first",
+                  error: type[ValueError] = InvalidSizesError) -> None:
+    """Raise ``error`` naming the first missing entry of ``sizes``: None or pandas' NA among objects,
+    or NaN in a pandas object (pandas' mark of a missing value, also what None becomes in a Series
+    of numbers). ``raw`` is ``sizes`` as an array (None: read it as objects); ``where(mask)`` names
+    an entry (default ``[i, j]``); ``fix`` says what to do. Objects are scanned one by one, numbers
+    in one pass; a NaN outside pandas is left to the finiteness check.
+    """
+    if raw is None:
+        raw = _objects(sizes)
     if raw.dtype.kind == "O":
         mask = np.fromiter((x is None or type(x).__name__ == "NAType" for x in raw.flat), bool, raw.size)
     elif raw.dtype.kind == "f" and hasattr(sizes, "isna"):
@@ -88,9 +93,8 @@ def check_missing(sizes, raw: np.ndarray, name: str, where=None) -> None:
     what = "NaN" if raw.dtype.kind == "f" else repr(raw.reshape(-1)[at])
     place = where(mask.reshape(raw.shape)) if where is not None else (
         f"[{', '.join(str(int(i)) for i in np.unravel_index(at, raw.shape))}]" if raw.ndim else "")
-    raise InvalidSizesError(
-        f"{name}{place} is missing ({what}): every item needs a size ({int(mask.sum())} missing); drop those "
-        "items or fill in their sizes first")
+    count = f"; {int(mask.sum())} missing in all" if mask.sum() > 1 else ""
+    raise error(f"{name}{place} is missing ({what}{count}): {fix}")
 
 
 def _where(arr: np.ndarray, flat: int) -> str:
@@ -118,7 +122,19 @@ def _check_values(arr: np.ndarray, name: str) -> None:
             f"({neg.size} such entries)")
 
 
+def _objects(values) -> np.ndarray:
+    """``values`` as an array of objects, to look for missing entries (empty where numpy cannot)."""
+    try:
+        return np.asarray(values, dtype=object)
+    except (TypeError, ValueError):
+        return np.empty(0, dtype=object)
+
+
+_CAPACITY = "give the capacity of a bin, a number or one per cost dimension"
+
+
 def _as_capacity(capacity, k: int) -> np.ndarray:
+    check_missing(capacity, None, "capacity", fix=_CAPACITY, error=InvalidInputError)
     cap = as_float_array(capacity, "capacity")
     if cap.ndim == 0:
         cap = np.full(k, float(cap))

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import packing
-from ..errors import InvalidSizesError, OversizeItemError
+from ..errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from ._base import coarsen, reorder
 from .cost import item_costs
 from .shape import (BatchCost, FunctionCost, alone_costs, pack_shaped, resolve_batch_cost, shaped_costs,
@@ -36,6 +36,8 @@ def bin_totals(costs: np.ndarray, bin_of_item: np.ndarray, n_bins: int) -> np.nd
 def _as_budget(max_cost: Any) -> np.ndarray:
     if isinstance(max_cost, (bool, np.bool_, str, bytes)):
         raise ValueError(f"max_cost: expected a number or a vector of numbers, got {max_cost!r}")
+    packing.check_missing(max_cost, None, "max_cost", error=InvalidInputError,
+                          fix="give the budget of one batch, a number or one per size column")
     try:
         return np.asarray(max_cost, dtype=np.float64)
     except (TypeError, ValueError):

@@ -359,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
                      else f"{source}: energies from column '{e_col}'" if not typed else None)
             if where is None:
                 raise
-            raise HullInputError(f"{where}: {exc}") from None
+            raise HullInputError(f"{where}: {str(exc).removeprefix('energies: ')}") from None
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason
         text = "\n".join(_summary_lines(table, source, energies_note, against,

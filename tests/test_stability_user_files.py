@@ -408,6 +408,8 @@ def test_a_reference_files_bad_rows_are_numbered_as_in_the_file(tmp_path, capsys
     (tmp_path / "ref.csv").write_text("formula,energy\nFe2O3,-1.7\nXx2O,-1\nFeO,na\nFe3O4,-1.6\n,-1\n")
     pd.DataFrame({"formula": ["Fe2O3", "FeO"], "energy": [-1.7, -1.4]}).to_csv(tmp_path / "c.csv", index=False)
     assert cli(tmp_path / "c.csv", "--reference", tmp_path / "ref.csv", "--out", tmp_path / "o") == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "against: {}: 2 compounds in 1 chemical space (3 bad rows left out) (each composition alone)".format(
+        tmp_path / "ref.csv") in out and "(3 bad rows left out)" in (tmp_path / "o" / "summary.txt").read_text()
     assert ("3 of 5 reference rows cannot be used:\n  [row 2] 'Xx2O': unknown element 'Xx'\n  [row 3] 'FeO': energy "
             "is missing\n  [row 5] '': formula is missing\n  (left out; the other rows are used)") in err

@@ -329,8 +329,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(re.sub(r"^out\b", "--out", str(exc))) from None
     reference, against = (None, "each other") if reference_spec == "none" else _reference(reference_spec, args)
     if reference is not None:
+        left_out = len(reference.parsed) - len(reference)  # its bad rows, listed in a note
         against = (f"{against}: {plural(len(reference), 'compound')} in {plural(reference.n_spaces, 'chemical space')}"
-                   f" ({'together with each other' if args.join else 'each composition alone'})")
+                   + (f" ({plural(left_out, 'bad row')} left out)" if left_out else "")
+                   + f" ({'together with each other' if args.join else 'each composition alone'})")
     model = None if model_spec == "none" else _load_model(model_spec)
     energies_note = (("formation energies given on the command line" if typed else f"column '{e_col}'")
                      if model is None else f"ElemNet predictions ({model_spec}"

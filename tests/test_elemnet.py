@@ -525,7 +525,7 @@ def test_default_checkpoint_predicts_test_compounds():
     from hullpack.elemnet import default_path, load_pretrained
 
     if not default_path().is_file():
-        pytest.skip(f"no default checkpoint at {default_path()} yet (export one with `hullpack train --export RUN_DIR`)")
+        pytest.skip(f"no default checkpoint at {default_path()} yet (export one with `hullpack train --export RUN_DIR --out default`)")
     model = load_pretrained()
     meta = model.metadata
     # the facts the README states: epoch 111, val MAE 0.0429, test MAE 0.0420 on 51,251 compositions
@@ -577,6 +577,9 @@ def test_cli_train_export_predict(tmp_path, capsys):
                  "--batch-size", "4096", "--lr", "1e-3"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["epochs_done"] == 1 and out["stopped"] == "epochs"
+    # the shipped model is replaced only by name: --export alone writes nothing
+    assert main(["-q", "train", "--export", str(run)]) == 2
+    assert "--out default" in capsys.readouterr().err
     assert main(["-q", "train", "--export", str(run), "--out", str(tmp_path / "m.pt")]) == 0
     meta = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert meta["epoch"] == 1 and meta["test_mae"] > 0

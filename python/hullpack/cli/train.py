@@ -1,5 +1,5 @@
 """``hullpack train``: train ElemNet on the shipped OQMD data or a table of formulas and formation
-energies (resuming a run folder), or export a run's best weights as the shipped default model."""
+energies (resuming a run folder), or export a run's best weights as a model file."""
 from __future__ import annotations
 
 import argparse
@@ -49,9 +49,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "given. Its val MAE before training counts as epoch 0: "
                    "best.pt keeps the starting weights unless an epoch does better. A smaller --lr (1e-4) "
                    "suits a small table")
-    p.add_argument("--export", metavar="RUN_DIR", help="export RUN_DIR/best.pt as the shipped default "
-                   "model (fp16) after measuring its test MAE, then exit")
-    p.add_argument("--out", help="with --export: write here instead of the package's default file")
+    p.add_argument("--export", metavar="RUN_DIR", help="export RUN_DIR/best.pt as an fp16 model file "
+                   "(--out), after measuring its MAE on the OQMD test split, then exit")
+    p.add_argument("--out", metavar="FILE", help="with --export: the model file to write; 'default' replaces "
+                   "the shipped model inside the installed package")
     p.add_argument("--epochs", type=positive_int, help="most epochs in all (default 1000)")
     p.add_argument("--batch-size", type=positive_int, help="default 256 (per process under DDP)")
     p.add_argument("--lr", type=positive_float, help="peak learning rate, default 5e-4")
@@ -120,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
     from hullpack.elemnet import TrainConfig, export_default, read_checkpoint, resolve_model, run_config, train
 
     if args.export:
-        meta = export_default(args.export, out=args.out)
+        if not args.out:  # the package's own file is replaced only when asked for by name
+            raise CommandError("--export needs --out FILE (the model file to write), or --out default to "
+                               "replace the shipped model inside the installed package")
+        meta = export_default(args.export, out=None if args.out == "default" else args.out)
         print(json.dumps({k: meta.get(k) for k in ("epoch", "val_mae", "test_mae", "n_test", "source_run")}))
         return 0
     if not args.run_dir:

@@ -266,3 +266,17 @@ def test_a_dataset_that_takes_only_integer_indices_is_split_without_slicing():
     same, _ = run_study({"list": graphs}, StudyConfig(**TINY))   # the same graphs as a list: the same run
     assert table["peak_mib"].tolist() == same["peak_mib"].tolist()
     assert table["val_auc"].tolist() == pytest.approx(same["val_auc"].tolist())
+
+
+def test_the_check_reads_the_sizes_on_the_way():
+    class Counting(Lazy):
+        reads = 0
+
+        def __getitem__(self, i):
+            Counting.reads += 1
+            return super().__getitem__(i)
+
+    graphs = _graphs(10, edges=lambda i, n: 0 if i == 4 else 2 * n + i)
+    fields = check_graphs(Counting(graphs))
+    assert Counting.reads == 10                       # one pass over a dataset that reads from disk
+    assert fields.sizes.tolist() == [[g.num_nodes, g.num_edges] for g in graphs] and fields.sizes.dtype == np.float64

@@ -30,9 +30,10 @@ hullpack.errors.InvalidSizesError: 'dataset': y has as many entries as edges and
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._progress import progress
@@ -46,12 +47,14 @@ EDGE_LABEL = "edge_label"
 
 @dataclass(frozen=True)
 class GraphFields:
-    """What :func:`check_graphs` found: the widths of ``x`` and ``edge_attr`` (0: none) and the
-    field with one 0/1 label per edge (None: the run measures memory and time only)."""
+    """What :func:`check_graphs` found: the widths of ``x`` and ``edge_attr`` (0: none), the
+    field with one 0/1 label per edge (None: the run measures memory and time only) and, read on
+    the way, every graph's ``(num_nodes, num_edges)`` as an ``(n, 2)`` float64 array."""
 
     node_features: int
     edge_features: int
     edge_labels: str | None
+    sizes: np.ndarray = field(default=None, repr=False, compare=False)
 
 
 def _shape(t: Any) -> str:
@@ -126,6 +129,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
     if n == 0:
         raise InvalidSizesError(f"{name!r} holds no graphs")
     widths = None
+    sizes = np.empty((n, 2), dtype=np.float64)
     explicit = edge_labels if edge_labels != "auto" else None
     first_edge_only = first_not_edge = first_missing = first_nonbinary = None
     bar = progress(range(n), total=n, desc=f"checking {name}", unit="graph",
@@ -134,6 +138,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
         g = dataset[i]
         where = f"{name!r}: graph {i}"
         w = check_graph(g, where)
+        sizes[i] = g.num_nodes, g.edge_index.shape[1]
         if widths is None:
             widths = w
             if edge_labels == "auto" and getattr(g, EDGE_LABEL, None) is not None \
@@ -169,7 +174,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
         if not edge and first_not_edge is None:
             first_not_edge = i
     fields = GraphFields(*widths, edge_labels=_edge_label_field(
-        name, dataset, edge_labels, explicit, first_edge_only, first_not_edge, first_missing))
+        name, dataset, edge_labels, explicit, first_edge_only, first_not_edge, first_missing), sizes=sizes)
     if fields.edge_labels is not None and first_nonbinary is not None:
         _refuse_labels(name, first_nonbinary, fields.edge_labels, getattr(dataset[first_nonbinary], fields.edge_labels))
     return fields

@@ -42,7 +42,7 @@ from .checks import check_graphs
 from .distributed import compare_distributed
 from .memory import calibrate, static_bytes
 from .model import InteractionNetwork
-from .strategies import STRATEGIES, check_budget, dataset_sizes, make_batch_sampler
+from .strategies import STRATEGIES, check_budget, make_batch_sampler
 from .train import loss_of, pos_weight_of, train
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
     rows, details = [], {}
     for name, dataset in datasets.items():
         fields = check_graphs(dataset, name, config.edge_labels)  # every graph, before any training
-        labels = fields.edge_labels
-        sizes_all = dataset_sizes(dataset)
+        labels, sizes_all = fields.edge_labels, fields.sizes   # sizes read in the same pass
         n = len(dataset)
         n_val = max(1, int(round(config.val_fraction * n)))
         if n - n_val < config.batch_size:

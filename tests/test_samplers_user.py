@@ -124,6 +124,7 @@ def test_columns_of_pandas_nullable_integers_are_sizes():
     ([[3, 6], [4, None]], r"sizes\[1, 1\] is missing \(None\)"),
     ([3.0, float("nan"), 4.0], r"sizes\[1\] is not finite \(nan\)"),  # a NaN of numpy is no missing mark
     ([3, 5, "x", 4], r"sizes\[2\] = 'x'"),
+    ([[3, 6], [5, "x"]], r"sizes\[1, 1\] = 'x'"),  # numpy makes strings of all: '3' is not the bad one
     (pd.Series([3.0, 4.0, np.nan]), r"sizes\[2\] is missing \(NaN\)"),
     (pd.Series([3, None, 4]), r"sizes\[1\] is missing \(NaN\)"),  # pandas turns None into NaN
     (pd.Series([3, None, 4], dtype="Int64"), r"sizes\[1\] is missing"),

@@ -33,6 +33,7 @@ good assignments per epoch.
 from __future__ import annotations
 
 import logging
+import numbers
 from typing import Literal
 
 import numpy as np
@@ -59,6 +60,10 @@ def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
         raw = None  # as_float_array says why
     if raw is not None:
         check_missing(sizes, raw, name)
+        found = None if raw.dtype.kind in "biuf" else first_non_number(sizes, raw)
+        if found is not None:
+            raise InvalidSizesError(f"{name}[{', '.join(map(str, found[0]))}] = {found[1]!r} is not a number: "
+                                    "every item needs a numeric size")
     arr = as_float_array(sizes if raw is None else raw, name, error=InvalidSizesError)
     if arr.ndim not in ((1, 2) if two_d else (1,)):
         want = "(n,) or (n, k)" if two_d else "(n,)"
@@ -95,6 +100,21 @@ def check_missing(sizes, raw: np.ndarray | None, name: str, where=None,
         f"[{', '.join(str(int(i)) for i in np.unravel_index(at, raw.shape))}]" if raw.ndim else "")
     count = f"; {int(mask.sum())} missing in all" if mask.sum() > 1 else ""
     raise error(f"{name}{place} is missing ({what}{count}): {fix}")
+
+
+def first_non_number(sizes, raw: np.ndarray) -> tuple[tuple[int, ...], object] | None:
+    """``(position, value)`` of the first entry of ``sizes`` (``raw``: it as an array) that is not
+    a real number (a string, a bool among numbers, an object), else None."""
+    if raw.ndim == 0:
+        return None
+    if isinstance(sizes, (list, tuple)):  # scanned as given: numpy turns [3, "x"] into strings throughout
+        given = _objects(sizes)
+        raw = given if given.shape == raw.shape else raw
+    for i, x in enumerate(raw.flat):
+        x = x.item() if isinstance(x, np.generic) else x
+        if isinstance(x, (bool, str, bytes)) or not isinstance(x, numbers.Real):
+            return tuple(int(j) for j in np.unravel_index(i, raw.shape)), x
+    return None
 
 
 def _where(arr: np.ndarray, flat: int) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from ..errors import InvalidSizesError
-from ..packing import check_missing
+from ..packing import check_missing, first_non_number
 from .._progress import progress
 
 log = logging.getLogger(__name__)
@@ -124,16 +124,11 @@ def _tensor_values(tensor: Any, name: str) -> np.ndarray:
 
 def _first_non_number(sizes: Any, raw: np.ndarray) -> str:
     """``"[i] = value"`` for the first entry of ``sizes`` that is not a real number, else ``""``."""
-    if raw.ndim == 0:
+    found = first_non_number(sizes, raw)
+    if found is None:
         return ""
-    # a list is scanned as given: numpy turns [3, "x"] into strings throughout
-    entries = sizes if isinstance(sizes, (list, tuple)) and raw.ndim == 1 else raw.flat
-    for i, x in enumerate(entries):
-        x = x.item() if isinstance(x, np.generic) else x
-        if isinstance(x, (bool, str, bytes)) or not isinstance(x, numbers.Real):
-            at = tuple(int(j) for j in np.unravel_index(i, raw.shape))
-            return f"[{', '.join(map(str, at))}]{_labels(sizes, at)} = {x!r}"
-    return ""
+    at, x = found
+    return f"[{', '.join(map(str, at))}]{_labels(sizes, at)} = {x!r}"
 
 
 def _index(mask: np.ndarray) -> tuple:

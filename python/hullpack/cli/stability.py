@@ -105,7 +105,10 @@ def _formulas(items: list[str]):
         try:
             energies.append(float(text))
         except ValueError:
-            raise ValueError(f"{formula}={text}: the energy is not a number (FORMULA=ENERGY, eV/atom)") from None
+            from hullpack.stability.inputs import _number_hint
+
+            raise ValueError(f"{formula}={text}: the energy is not a number{_number_hint(text)} (FORMULA=ENERGY, "
+                             "eV/atom)") from None
     return pd.DataFrame({"formula": formulas, "formation_energy_per_atom": energies})
 
 

@@ -398,6 +398,18 @@ def test_pack_rejects_bad_sizes(sizes, error, words):
     assert words in str(info.value)
 
 
+def test_pack_reads_torch_tensors_of_any_float_dtype():
+    """bfloat16 (which numpy lacks) is read as float32, as the samplers read it."""
+    torch = pytest.importorskip("torch")
+    sizes = [3.0, 5.0, 2.0, 7.0, 4.0]
+    expect = packing.pack(sizes, 10.0)
+    for dtype in (torch.bfloat16, torch.float16, torch.int32):
+        bins, n = packing.pack(torch.tensor(sizes, dtype=dtype), 10.0)
+        assert (bins.tolist(), n) == (expect[0].tolist(), expect[1])
+    assert packing.lower_bound(torch.tensor(sizes, dtype=torch.bfloat16), n_batches=2) == \
+        packing.lower_bound(sizes, n_batches=2)
+
+
 @pytest.mark.parametrize("kwargs, words", [
     (dict(capacity=0.0), "capacity[0]"),
     (dict(capacity=-1.0), "capacity[0]"),

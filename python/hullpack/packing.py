@@ -53,7 +53,11 @@ log = logging.getLogger(__name__)
 
 def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
     """float64, C-contiguous, (n,) or (n, k) with n >= 1, k >= 1; a missing entry (None, pandas' NA
-    or NaN) is named as missing, not as the NaN it would become."""
+    or NaN) is named as missing, not as the NaN it would become. Torch tensors are read on the CPU
+    (bfloat16, which numpy lacks, as float32), as the samplers read them."""
+    if hasattr(sizes, "detach") and hasattr(sizes, "cpu"):  # a torch tensor, without importing torch
+        sizes = sizes.detach().cpu()
+        sizes = sizes.float() if str(sizes.dtype) == "torch.bfloat16" else sizes
     try:
         raw = np.asarray(sizes)
     except (TypeError, ValueError):

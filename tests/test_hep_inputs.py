@@ -280,3 +280,13 @@ def test_the_check_reads_the_sizes_on_the_way():
     fields = check_graphs(Counting(graphs))
     assert Counting.reads == 10                       # one pass over a dataset that reads from disk
     assert fields.sizes.tolist() == [[g.num_nodes, g.num_edges] for g in graphs] and fields.sizes.dtype == np.float64
+
+
+def test_a_graph_too_large_for_the_budget_is_named_by_its_index_in_the_dataset():
+    graphs = _graphs(20)
+    graphs[15] = _graphs(1, edges=lambda i, n: 1200)[0]
+    graphs[15].x = torch.randn(400, 3)
+    graphs[15].edge_index = graphs[15].edge_index * 10       # still within its 400 nodes
+    # 4 graphs held out for validation: graph 15 is the 12th training graph, but graph 15 of the dataset
+    with pytest.raises(ValueError, match=r"below what graph 15 needs on its own \(.*400 nodes, 1200 edges\)"):
+        run_study({"b": graphs}, StudyConfig(**{**TINY, "strategies": ("random", "packed")}, budget_bytes=200_000))

@@ -156,7 +156,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         budget = float(config.budget_bytes) if config.budget_bytes else \
             max(config.budget_factor * avg_batch, 1.1 * largest)
         if "packed" in config.strategies:
-            check_budget(sizes, memory, budget)
+            check_budget(sizes, memory, budget, first=n_val)   # graphs named by their index in the dataset
         log.info("%s: %d train / %d val graphs, %r (max rel. error %.3f), budget %.2f MiB", name, n - n_val,
                  n_val, memory, memory.max_rel_error_, budget / 2**20)
         runs = [(s, config.seed) for s in config.strategies]

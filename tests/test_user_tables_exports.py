@@ -503,3 +503,39 @@ def test_a_typeset_minus_sign_is_named_with_its_fix(tmp_path):
     assert t.problem[0] == "energy '\u22121.3' is not a number (a typeset minus sign, U+2212? write -1.3)"
     assert t.problem[2] == "energy '\u22121.60e0' is not a number (a typeset minus sign, U+2212? write -1.60e0)"
     assert t.problem[1] is None and t.stable[1]
+
+
+def test_gnome_and_oqmd_api_exports_agree_with_pymatgen(tmp_path):
+    """GNoME's stable_materials_summary.csv (headers in words, 'Composition' as 'Li2O1') and an OQMD
+    REST answer ({"data": [...]} with 'name', 'composition' as 'Fe2 O3', 'delta_e', 'stability' and
+    lists) give pymatgen's energies above hull and decomposition energies; their own hull columns
+    are kept beside."""
+    pmg = pytest.importorskip("pymatgen.analysis.phase_diagram")
+    from pymatgen.core import Composition
+
+    gnome = pd.DataFrame({"Composition": ["Li2O1", "Li1Co1O2", "Co3O4", "Co1O1", "Li6Co1O4", "Li2O2"],
+                          "MaterialId": ["a1", "a2", "a3", "a4", "a5", "a6"],
+                          "Reduced Formula": ["Li2O", "LiCoO2", "Co3O4", "CoO", "Li6CoO4", "LiO"],
+                          "Elements": ["['Li', 'O']"] * 6, "Corrected Energy": [-57.2] * 6,
+                          "Formation Energy Per Atom": [-2.07, -1.72, -1.35, -1.28, -1.90, -1.66],
+                          "Decomposition Energy Per Atom": [-0.1] * 6, "Bandgap": [4.9, 2.1, None, None, 3.2, 3.3]})
+    gnome.to_csv(tmp_path / "stable_materials_summary.csv", index=False)
+    data = [{"name": n, "entry_id": i, "composition": c, "delta_e": e, "stability": 0.0, "ntypes": 2,
+             "unit_cell": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], "sites": ["Fe @ 0 0 0"]}
+            for i, (n, c, e) in enumerate([("Fe2O3", "Fe2 O3", -1.71), ("Fe3O4", "Fe3 O4", -1.64),
+                                           ("FeO", "Fe1 O1", -1.33), ("Fe", "Fe1", 0.0), ("Fe2O3", "Fe2 O3", -1.60),
+                                           ("O2", "O2", 0.0)])]
+    (tmp_path / "oqmd.json").write_text(json.dumps({"links": {"next": None}, "data": data, "meta": {},
+                                                    "response_message": "OK"}))
+    for path, column, energy in ((tmp_path / "stable_materials_summary.csv", "Composition",
+                                  "Formation Energy Per Atom"), (tmp_path / "oqmd.json", "composition", "delta_e")):
+        table = read_table(path)
+        t = stability(table)
+        entries = [pmg.PDEntry(Composition(f), e * Composition(f).num_atoms)
+                   for f, e in zip(table[column], table[energy])]
+        diagram = pmg.PhaseDiagram(entries + [pmg.PDEntry(Composition(el), 0.0) for el in ("Li", "Co", "O", "Fe")])
+        assert t.energy.tolist() == table[energy].tolist() and t.problem.isna().all()
+        assert t.e_above_hull.to_numpy() == pytest.approx([diagram.get_e_above_hull(e) for e in entries], abs=1e-9)
+        assert t.decomposition_energy.to_numpy() == pytest.approx(
+            [diagram.get_decomp_and_phase_separation_energy(e)[1] for e in entries], abs=1e-6)
+    assert t["stability"].tolist() == [0.0] * 6 and t["name"].tolist()[:2] == ["Fe2O3", "Fe3O4"]  # its columns kept

@@ -133,6 +133,9 @@ def test_items_that_are_not_graphs_are_named_wherever_they_are():
     graphs[9] = hetero
     with pytest.raises(InvalidSizesError, match="graph 9 is a HeteroData.*to_homogeneous"):
         check_graphs(Lazy(graphs), "d")
+    cloud = [Data(pos=torch.randn(5, 3), edge_index=torch.zeros(2, 0, dtype=torch.long)) for _ in range(3)]
+    with pytest.raises(InvalidSizesError, match=r"'d': graph 0 has no node features x.*data.x = data.pos"):
+        check_graphs(cloud, "d")                              # a point cloud: positions, no features
     with pytest.raises(InvalidSizesError, match="'empty' holds no graphs"):
         check_graphs([], "empty")
 

@@ -75,8 +75,9 @@ def check_graph(g: Any, where: str) -> tuple[int, int]:
         raise InvalidSizesError(f"{where} is a {type(g).__name__}, not a torch_geometric Data graph{hint}")
     x = getattr(g, "x", None)
     if x is None:
-        raise InvalidSizesError(f"{where} has no node features x; the Interaction Network needs them "
-                                "(e.g. data.x = torch.ones(data.num_nodes, 1) for graphs without any)")
+        hint = "data.x = data.pos, its positions" if torch.is_tensor(getattr(g, "pos", None)) else \
+            "data.x = torch.ones(data.num_nodes, 1) for graphs without any"
+        raise InvalidSizesError(f"{where} has no node features x; the Interaction Network needs them (e.g. {hint})")
     if not torch.is_tensor(x) or x.dim() != 2:
         raise InvalidSizesError(f"{where}: node features x have shape {_shape(x)}, expected (num_nodes, "
                                 "features); for one feature per node set data.x = data.x.unsqueeze(-1)")

@@ -385,8 +385,8 @@ def test_batch_costs_and_group_match_numpy(data):
     (["a", "b"], InvalidSizesError, "sizes[0] = 'a' is not a number"),
     ([[1, 2], [3, "b"]], InvalidSizesError, "sizes[1, 1] = 'b' is not a number"),  # not the '1' numpy makes of 1
     # a missing entry is named as missing, not as the NaN numpy would make of it
-    ([1, None], InvalidSizesError, "sizes[1] is missing (None): every item needs a size"),
-    ([[1, 2], [None, 3], [4, None]], InvalidSizesError, "sizes[1, 0] is missing (None; 2 missing in all): every item needs a size"),
+    ([1, None], InvalidSizesError, "sizes[1] is missing (None): drop those items or fill them in first"),
+    ([[1, 2], [None, 3], [4, None]], InvalidSizesError, "sizes[1, 0] is missing (None; 2 missing in all)"),
     (pd.Series([1.0, None, 3.0]), InvalidSizesError, "sizes[1] is missing (NaN)"),
     (pd.array([1, None, 3], dtype="Int64"), InvalidSizesError, "sizes[1] is missing"),
     (np.array([1.0, pd.NA], dtype=object), InvalidSizesError, "sizes[1] is missing (<NA>)"),

@@ -143,6 +143,14 @@ def test_bad_sizes_name_the_item(sizes, match):
         BalancedBatchSampler(sizes, 2)
 
 
+def test_a_missing_weight_is_named_as_missing():
+    """weights=[1, None] (a weight left unset) was read as NaN: 'weights[1] = nan'."""
+    with pytest.raises(InvalidSizesError, match=r"weights\[1\] is missing \(None\): give a number for every size"):
+        PackedBatchSampler([[3, 6], [4, 8]], 100, weights=[1.0, None])
+    with pytest.raises(InvalidSizesError, match=r"weights: expected a vector of numbers, got \[1.0, 'x'\]"):
+        BalancedBatchSampler([[3, 6], [4, 8]], 2, weights=[1.0, "x"])
+
+
 @pytest.mark.parametrize("make", [
     lambda budget: PackedBatchSampler([[3, 6], [4, 8]], budget),
     lambda budget: packing.pack([[3, 6], [4, 8]], budget),

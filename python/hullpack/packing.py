@@ -80,7 +80,7 @@ def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
 
 
 def check_missing(sizes, raw: np.ndarray | None, name: str, where=None,
-                  fix: str = "every item needs a size; drop those items or fill in their sizes first",
+                  fix: str = "drop those items or fill them in first",
                   error: type[ValueError] = InvalidSizesError) -> None:
     """Raise ``error`` naming the first missing entry of ``sizes``: None or pandas' NA among objects,
     or NaN in a pandas object (pandas' mark of a missing value, also what None becomes in a Series

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import packing
 from ..errors import InvalidSizesError
 from .._progress import progress
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
@@ -21,7 +22,11 @@ log = logging.getLogger(__name__)
 
 
 def _vector(values: Any, name: str) -> np.ndarray:
-    v = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    packing.check_missing(values, None, name, fix="give a number for every size column")
+    try:
+        v = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise InvalidSizesError(f"{name}: expected a vector of numbers, got {values!r}") from None
     if v.ndim != 1 or v.size == 0:
         raise InvalidSizesError(f"{name}: expected a non-empty 1-D vector, got shape {v.shape}")
     for i, x in enumerate(v):

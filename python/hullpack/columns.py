@@ -241,9 +241,12 @@ def read_table(path, *, text: bool = False):
     decimal = "."
     if kind == "CSV" and _semicolons(content):  # Excel's CSV where the comma is the decimal mark
         sep, decimal = ";", ","
+    # pandas' C parser reads bytes: the text as UTF-8, without holding it twice
+    encoded, content = content.encode("utf-8"), None
 
     def parse(**kwargs):
-        return pd.read_csv(io.StringIO(content), sep=sep, decimal=decimal, keep_default_na=False, **kwargs)
+        return pd.read_csv(io.BytesIO(encoded), sep=sep, decimal=decimal, encoding="utf-8", keep_default_na=False,
+                           **kwargs)
 
     try:
         df = parse(na_values=[""], dtype=str if text else None)

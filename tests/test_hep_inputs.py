@@ -293,3 +293,19 @@ def test_a_graph_too_large_for_the_budget_is_named_by_its_index_in_the_dataset()
     # 4 graphs held out for validation: graph 15 is the 12th training graph, but graph 15 of the dataset
     with pytest.raises(ValueError, match=r"below what graph 15 needs on its own \(.*400 nodes, 1200 edges\)"):
         run_study({"b": graphs}, StudyConfig(**{**TINY, "strategies": ("random", "packed")}, budget_bytes=200_000))
+
+
+def test_a_dataset_folder_is_answered_with_the_file_to_give(tmp_path):
+    from hullpack.hep.study import load_dataset
+
+    InMemoryDataset.save(_graphs(4), tmp_path / "processed.pt")
+    (tmp_path / "mydata" / "processed").mkdir(parents=True)
+    (tmp_path / "processed.pt").rename(tmp_path / "mydata" / "processed" / "data.pt")
+    torch.save("None", tmp_path / "mydata" / "processed" / "pre_filter.pt")      # as PyG writes beside it
+    with pytest.raises(ValueError, match=f"'{tmp_path / 'mydata'}' is a folder; give the file that holds the graphs, "
+                                         f"e.g. {tmp_path / 'mydata' / 'processed' / 'data.pt'}$"):
+        load_dataset(str(tmp_path / "mydata"))
+    assert len(load_dataset(str(tmp_path / "mydata" / "processed" / "data.pt"))) == 4
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="'.*empty' is a folder; give the file that holds the graphs \\(no .pt file"):
+        load_dataset(str(tmp_path / "empty"))

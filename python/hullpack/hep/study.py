@@ -307,6 +307,13 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
 
     if spec in PRESETS:
         return CollisionGraphs(root, preset=spec, num_events=num_events, seed=seed)
+    if os.path.isdir(spec):  # a PyG dataset's root: its graphs are in a file under processed/
+        import glob
+
+        found = sorted(glob.glob(os.path.join(spec, "processed", "*.pt")) + glob.glob(os.path.join(spec, "*.pt")))
+        found = [f for f in found if not os.path.basename(f).startswith("pre_")][:3]  # PyG's pre_filter.pt, ...
+        raise ValueError(f"dataset {spec!r} is a folder; give the file that holds the graphs"
+                         + (f", e.g. {', '.join(found)}" if found else " (no .pt file found in it)"))
     if os.path.isfile(spec) or spec.endswith((".pt", ".pth")):
         if not os.path.exists(spec):
             raise ValueError(f"dataset file {spec!r} does not exist")

@@ -2,7 +2,8 @@
 run by tests/test_lightning.py as a script (Lightning's "ddp" strategy re-runs the script in every
 process): ``python _lightning_fit.py OUT_DIR STRATEGY KIND WHERE [DEVICES [STAGE]]``.
 
-KIND is the sampler (``balanced``, ``packed`` or ``distributed``), WHERE where the DataLoader is built
+KIND is the sampler (``balanced``, ``packed`` or ``distributed``; with ``-reordered``, every process
+but the first builds it from the sizes in reverse order), WHERE where the DataLoader is built
 (``script``: before ``Trainer.fit``, passed to it; ``hook``: in ``train_dataloader()``). STAGE is
 ``all`` (the default: EPOCHS epochs), ``first`` (EPOCHS - 1 epochs, checkpointed into OUT_DIR) or
 ``resume`` (from that checkpoint to EPOCHS). Every rank writes OUT_DIR/rank<r>.json: the item
@@ -33,6 +34,9 @@ def make_loader(kind: str) -> torch.utils.data.DataLoader:
     from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
     sizes = item_sizes()
+    if kind.endswith("-reordered"):  # every process but the first reads the items in another order
+        kind = kind[:-len("-reordered")]
+        sizes = sizes[::-1] if int(os.environ.get("LOCAL_RANK", "0")) > 0 else sizes
     sampler = {
         "balanced": lambda: BalancedBatchSampler(sizes, BATCH_SIZE, seed=SEED),
         "packed": lambda: PackedBatchSampler(sizes, MAX_COST, seed=SEED),

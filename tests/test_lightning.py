@@ -382,6 +382,25 @@ def test_lightning_ddp_with_default_trainer_arguments(tmp_path, strategy, kind, 
 
 
 @pytest.mark.slow
+def test_lightning_ddp_with_sizes_in_another_order_on_one_rank_stops_every_rank(tmp_path):
+    """A plain sampler that Lightning re-creates for each rank, built from the sizes in another order on
+    rank 1: both ranks stop at the first batch with the same error instead of training some items
+    twice and others never (and neither waits for the other)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    res = subprocess.run([sys.executable, os.path.join(HERE, "_lightning_fit.py"), str(tmp_path), "ddp",
+                          "packed-reordered", "script", "2"], capture_output=True, text=True, timeout=300, env=env,
+                         cwd=tmp_path)
+    assert res.returncode != 0
+    for rank in (0, 1):
+        assert (f"[rank{rank}]: hullpack.errors.DistributedConfigError: PackedBatchSampler: the ranks of this "
+                "torch.distributed group built their samplers from different inputs (rank 1: as many items (203) "
+                "with other sizes, or the same sizes in another order)") in res.stderr
+    assert not list(tmp_path.glob("rank*.json"))  # no epoch was trained
+
+
+@pytest.mark.slow
 def test_lightning_ddp_resumed_from_a_checkpoint(tmp_path):
     """Each rank's resumed epoch is that epoch's share, not epoch 0's (the trainer sets the epoch after
     it creates the loader's iterator)."""

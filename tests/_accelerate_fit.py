@@ -6,7 +6,8 @@ Every rank writes OUT_DIR/rank<r>.json: for each sampler kind the item indices o
 epoch, ``len()`` of the prepared loader, what ``gather_for_metrics`` returned for per-item outputs,
 the steps of epoch RESUMED_EPOCH left after ``skip_first_batches`` and after a stateful loader's
 ``load_state_dict`` (when torchdata is installed), and the errors for ``split_batches=True`` and, for
-a plain and a distributed sampler, ``dispatch_batches=True``.
+a plain and a distributed sampler, ``dispatch_batches=True``, and for samplers built from the sizes
+in another order in every process but the first.
 """
 import importlib.util
 import json
@@ -94,6 +95,17 @@ def main(out_dir: str) -> None:
             record[f"{setting} {kind}"] = None
         except Exception as exc:  # noqa: BLE001 - recorded for the test to check
             record[f"{setting} {kind}"] = f"{type(exc).__name__}: {exc}"
+    # every process but the first builds its sampler from the sizes in another order
+    sizes = item_sizes()[::-1] if accelerator.process_index > 0 else item_sizes()
+    from hullpack.samplers import DistributedBalancedBatchSampler, PackedBatchSampler
+    data = torch.utils.data.TensorDataset(torch.arange(N_ITEMS), torch.randn(N_ITEMS, 4))
+    for kind, sampler in (("packed", PackedBatchSampler(sizes, MAX_COST, seed=SEED)),
+                          ("distributed", DistributedBalancedBatchSampler(sizes, BATCH_SIZE, seed=SEED))):
+        try:
+            list(accelerator.prepare(torch.utils.data.DataLoader(data, batch_sampler=sampler)))
+            record[f"reordered {kind}"] = None
+        except Exception as exc:  # noqa: BLE001 - recorded for the test to check
+            record[f"reordered {kind}"] = f"{type(exc).__name__}: {exc}"
     with open(os.path.join(out_dir, f"rank{accelerator.process_index}.json"), "w") as f:
         json.dump(record, f)
 

@@ -467,6 +467,10 @@ def test_accelerate_prepare_in_two_processes(tmp_path):
                               ("dispatch_batches", "distributed")):
             error = ranks[r][f"{setting} {kind}"]
             assert error.startswith("DistributedConfigError") and f"{setting}=True" in error, (setting, kind, error)
+        for kind, name in (("packed", "PackedBatchSampler"), ("distributed", "DistributedBalancedBatchSampler")):
+            error = ranks[r][f"reordered {kind}"]  # sizes in another order on rank 1: refused on both
+            assert error.startswith(f"DistributedConfigError: {name}: the ranks of this torch.distributed group "
+                                    "built their samplers from different inputs (rank 1: as many items (203)"), error
 
 
 @pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=2), lambda s: PackedBatchSampler(s, 250.0, seed=2),

@@ -309,3 +309,18 @@ def test_a_dataset_folder_is_answered_with_the_file_to_give(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="'.*empty' is a folder; give the file that holds the graphs \\(no .pt file"):
         load_dataset(str(tmp_path / "empty"))
+
+
+def test_float64_features_from_numpy_train_as_float32():
+    rng = np.random.default_rng(5)
+    doubles = []
+    for n in rng.integers(5, 40, 20).tolist():
+        e = 3 * n
+        doubles.append(Data(x=torch.from_numpy(rng.normal(size=(n, 3))),            # numpy's float64
+                            edge_index=torch.from_numpy(rng.integers(0, n, (2, e))),
+                            edge_attr=torch.from_numpy(rng.normal(size=(e, 2))), y=torch.from_numpy(rng.integers(0, 2, e))))
+    singles = [Data(x=g.x.float(), edge_index=g.edge_index, edge_attr=g.edge_attr.float(), y=g.y) for g in doubles]
+    table, _ = run_study({"f64": doubles}, StudyConfig(**TINY))              # stopped in the first Linear layer
+    same, _ = run_study({"f32": singles}, StudyConfig(**TINY))
+    assert table["peak_mib"].tolist() == same["peak_mib"].tolist()          # what a GPU holds: float32 activations
+    assert table["val_auc"].tolist() == pytest.approx(same["val_auc"].tolist(), abs=1e-6)

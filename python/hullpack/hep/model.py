@@ -53,10 +53,11 @@ class InteractionNetwork(nn.Module):
         self.classifier = mlp([3 * hidden] + h + [1], final_activation=False)
 
     def forward(self, data) -> torch.Tensor:
-        x, (src, dst) = _floats(data.x), data.edge_index
+        dtype = self.node_encoder[0].weight.dtype
+        x, (src, dst) = _as(data.x, dtype), data.edge_index
         e_in = [x[src], x[dst]]
         if self.edge_features:
-            e_in.append(_floats(data.edge_attr))
+            e_in.append(_as(data.edge_attr, dtype))
         h = self.node_encoder(x)
         e = self.edge_encoder(torch.cat(e_in, dim=1))
         for edge_net, node_net in zip(self.edge_net, self.node_net):
@@ -67,9 +68,10 @@ class InteractionNetwork(nn.Module):
         return self.classifier(torch.cat([h[src], h[dst], e], dim=1)).squeeze(-1)
 
 
-def _floats(t: torch.Tensor) -> torch.Tensor:
-    # integer features (atom and bond types, as OGB's molecules have) enter the MLPs as numbers
-    return t if t.is_floating_point() else t.float()
+def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    # integer features (atom and bond types, as OGB's molecules have) enter the MLPs as numbers, and
+    # float64 ones (numpy's default) in the model's precision
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def feature_widths(dataset) -> tuple[int, int]:

@@ -539,3 +539,14 @@ def test_gnome_and_oqmd_api_exports_agree_with_pymatgen(tmp_path):
         assert t.decomposition_energy.to_numpy() == pytest.approx(
             [diagram.get_decomp_and_phase_separation_energy(e)[1] for e in entries], abs=1e-6)
     assert t["stability"].tolist() == [0.0] * 6 and t["name"].tolist()[:2] == ["Fe2O3", "Fe3O4"]  # its columns kept
+
+
+def test_a_formula_written_as_a_missing_value_is_missing(tmp_path):
+    """'None', 'N/A', 'null' or 'NA' in a formula column is a missing formula, as an empty cell is:
+    they were named as formulas that cannot be parsed ('unknown element 'A''). What reads as a
+    formula stays one: 'Na' is sodium, 'NaN' sodium nitride."""
+    path = tmp_path / "f.csv"
+    path.write_text("formula,energy\nFe2O3,-1.7\nNone,-1\nN/A,-1\nnull,-1\nNA,-1\nNaN,-1\nNa,0\n")
+    t = stability(read_table(path), errors="ignore")
+    assert t.problem.tolist() == [None] + ["formula is missing"] * 4 + [None, None]
+    assert t.input.tolist()[1:5] == ["None", "N/A", "null", "NA"] and t.formula.tolist()[5:] == ["NaN", "Na"]

@@ -325,8 +325,9 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
     for s0 in range(0, len(strings), _CHUNK):
         idx = strings[s0:s0 + _CHUNK]
         x, bad = parse_formulas([_text(items[i]) for i in idx], all_elements=True)
-        for j, _, reason in bad:
-            problems[idx[j]] = reason
+        for j, _, reason in bad:  # text no formula reads that writes a missing value ('None', 'N/A'), as an empty cell
+            text = _text(items[idx[j]])
+            problems[idx[j]] = "formula is missing" if text.strip() and is_missing_text(text) else reason
         x[[j for j, _, _ in bad]] = 0.0
         r, c = np.nonzero(x > 0)
         parts_r.append(np.asarray(idx, dtype=np.int64)[r])

@@ -324,3 +324,24 @@ def test_float64_features_from_numpy_train_as_float32():
     same, _ = run_study({"f32": singles}, StudyConfig(**TINY))
     assert table["peak_mib"].tolist() == same["peak_mib"].tolist()          # what a GPU holds: float32 activations
     assert table["val_auc"].tolist() == pytest.approx(same["val_auc"].tolist(), abs=1e-6)
+
+
+@pytest.mark.parametrize("change, hint", [
+    (lambda g: setattr(g, "edge_index", g.edge_index.t()), r"\(\d+, 2\) torch.int64.*edge_index.t\(\).contiguous\(\)"),
+    (lambda g: setattr(g, "edge_index", g.edge_index.double()), r"\(2, \d+\) torch.float64.*edge_index.long\(\)"),
+    (lambda g: setattr(g, "edge_index", g.edge_index[0]), r"\(\d+,\) torch.int64.*torch.zeros\(2, 0"),
+])
+def test_an_edge_index_of_the_wrong_shape_or_type_is_answered_with_its_fix(change, hint):
+    graphs = _graphs(6)
+    change(graphs[4])
+    with pytest.raises(InvalidSizesError, match=f"'g': graph 4: edge_index is {hint}"):
+        check_graphs(graphs, "g")
+
+
+def test_graphs_turned_into_sparse_adjacencies_are_asked_to_keep_edge_index():
+    import torch_geometric.transforms as T
+
+    graphs = _graphs(6)
+    graphs[2] = T.ToSparseTensor()(graphs[2])
+    with pytest.raises(InvalidSizesError, match="'g': graph 2: edge_index is NoneType.*adj_t \\(ToSparseTensor\\)"):
+        check_graphs(graphs, "g")

@@ -92,7 +92,7 @@ def check_graph(g: Any, where: str) -> tuple[int, int]:
             or ei.dtype == torch.bool:
         raise InvalidSizesError(f"{where}: edge_index is {_shape(ei)}"
                                 f"{'' if not torch.is_tensor(ei) else ' ' + str(ei.dtype)}, expected integers "
-                                "of shape (2, num_edges) (a graph without edges: torch.zeros(2, 0, dtype=torch.long))")
+                                f"of shape (2, num_edges) ({_edge_index_hint(g, ei)})")
     if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= n):
         bad = int(ei.max()) if int(ei.max()) >= n else int(ei.min())
         raise InvalidSizesError(f"{where}: edge_index refers to node {bad}, but the graph has nodes 0..{n - 1}; "
@@ -106,6 +106,16 @@ def check_graph(g: Any, where: str) -> tuple[int, int]:
     if not _finite(ea):
         raise InvalidSizesError(f"{where}: edge features edge_attr hold NaN or infinite values; fix or drop this graph")
     return int(x.shape[1]), int(ea.shape[1])
+
+
+def _edge_index_hint(g: Any, ei: Any) -> str:
+    if ei is None and getattr(g, "adj_t", None) is not None:
+        return "the graph has adj_t (ToSparseTensor): leave that transform out"
+    if torch.is_tensor(ei) and ei.dim() == 2 and ei.shape[0] == 2:
+        return "data.edge_index = data.edge_index.long()"
+    if torch.is_tensor(ei) and ei.dim() == 2 and ei.shape[1] == 2:
+        return "one column per edge: data.edge_index = data.edge_index.t().contiguous()"
+    return "a graph without edges: torch.zeros(2, 0, dtype=torch.long)"
 
 
 def _per_edge(y: Any, num_edges: int) -> bool:

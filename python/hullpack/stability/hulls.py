@@ -151,8 +151,8 @@ class Reference:
         except ValueError as exc:
             raise HullInputError(str(exc)) from None
         self._names = parsed.names[self.rows]
-        #: why the entries' energies look like total energies (None: formation energies)
-        self.total_energy_signs = total_energy_signs(parsed)
+        # why the entries' energies look like total energies (None: formation energies)
+        self._total_signs = total_energy_signs(parsed)
         if check:
             self._check_references()
 
@@ -221,7 +221,7 @@ class Reference:
         missing = ", ".join(ALL_ELEMENTS[e] for e in sorted(present - with_entry))
         if not missing:
             return
-        signs = self.total_energy_signs
+        signs = self._total_signs
         if signs is not None:
             raise HullInputError(
                 f"{signs}: these look like total energies, but no elemental entries give the references of "
@@ -238,7 +238,7 @@ class Reference:
         energies (:func:`~hullpack.stability.inputs.total_energy_signs`) against formation energies,
         or formation energies (a median more than :data:`FORMATION_GAP` above their elements' entries)
         against total energies."""
-        signs, own = total_energy_signs(parsed), self.total_energy_signs
+        signs, own = total_energy_signs(parsed), self._total_signs
         if signs is not None and own is None:
             raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
                                  "formation energies (elements at 0 eV/atom); give the candidates' formation energies")

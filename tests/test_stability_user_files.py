@@ -415,3 +415,18 @@ def test_a_reference_files_bad_rows_are_numbered_as_in_the_file(tmp_path, capsys
         tmp_path / "ref.csv") in out and "(3 bad rows left out)" in (tmp_path / "o" / "summary.txt").read_text()
     assert ("3 of 5 reference rows cannot be used:\n  [row 2] 'Xx2O': unknown element 'Xx'\n  [row 3] 'FeO': energy "
             "is missing\n  [row 5] '': formula is missing\n  (left out; the other rows are used)") in err
+
+
+def test_a_composition_at_the_energy_of_an_entry_there_is_said_to_be_on_the_hull(tmp_path, capsys):
+    """A candidate at the energy of the reference's own entry, or a duplicate in a set, read
+    'above hull by 0.0000  above OQMD's own NaCl': it is on the hull, at that entry's energy."""
+    pd.DataFrame({"formula": ["Fe2O3", "Fe2O3", "FeO"], "energy": [-1.7, -1.7, -1.3]}).to_csv(tmp_path / "d.csv",
+                                                                                              index=False)
+    pd.DataFrame({"formula": ["NaCl", "Fe2O3"], "energy": [-2.1, -1.69]}).to_csv(tmp_path / "r.csv", index=False)
+    assert cli(tmp_path / "d.csv", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "Fe2O3   Fe-O    on the hull, at the energy of another Fe2O3 entry\n" in out and "0.0000" not in out
+    assert cli("NaCl=-2.1", "Fe2O3=-1.65", "--reference", tmp_path / "r.csv", "--out", tmp_path / "p") == 0
+    out = capsys.readouterr().out
+    assert "NaCl    Cl-Na   on the hull, at the energy of the reference's own NaCl, on its hull" in out
+    assert "Fe2O3   Fe-O    above hull by 0.0400  above the reference's own Fe2O3, on its hull" in out

@@ -217,15 +217,18 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
             if r["stable"]:
                 how = f"stable by {-r['decomposition_energy']:.4f}  vs {r['decomposition']}{known}"
             else:
-                how = f"above hull by {r['e_above_hull']:.4f}  "
                 # above an entry of its own composition: the reference's own (the model's energy
-                # against DFT's there), or a lower polymorph; not a decomposition to name
+                # against DFT's there), or a lower polymorph; not a decomposition to name. At its
+                # energy (0.0000 as printed), on the hull with it
                 if r["decomposition"] == f"1.0 {r['formula']}":
                     verdict = _reference_verdict(r)
-                    how += (f"above {reference_name}'s own {r['formula']}, {verdict}" if verdict
-                            else f"above another {r['formula']} entry, as low or lower (a polymorph)")
+                    same = r["e_above_hull"] < _ON_HULL
+                    how = ("on the hull, at the energy of " if same
+                           else f"above hull by {r['e_above_hull']:.4f}  above ")
+                    how += (f"{reference_name}'s own {r['formula']}, {verdict}" if verdict
+                            else f"another {r['formula']} entry" + ("" if same else ", as low or lower (a polymorph)"))
                 else:
-                    how += f"decomposes to {r['decomposition']}{known}"
+                    how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
             lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
     bad = table[~ok]
     for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:

@@ -550,3 +550,14 @@ def test_a_formula_written_as_a_missing_value_is_missing(tmp_path):
     t = stability(read_table(path), errors="ignore")
     assert t.problem.tolist() == [None] + ["formula is missing"] * 4 + [None, None]
     assert t.input.tolist()[1:5] == ["None", "N/A", "null", "NA"] and t.formula.tolist()[5:] == ["NaN", "Na"]
+
+
+def test_a_bad_line_of_json_lines_is_named_by_its_line_in_the_file(tmp_path):
+    """A record that is no JSON was named 'line 1 column 37', the place within the record, whatever
+    its line in the file."""
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"formula": "Fe2O3", "energy": -1.7}\n\n{"formula": "FeO", "energy": -1.3}\n'
+                    '{"formula": "Fe3O4", "energy": -1.6,}\n')
+    with pytest.raises(ValueError, match=r"t.jsonl: line 4 is not JSON \(Expecting property name enclosed in double "
+                                         r"quotes, column 37\): expected JSON lines, one record per line"):
+        read_table(path)

@@ -392,10 +392,20 @@ def _read_json(path: str, lines: bool):
 
     import pandas as pd
 
+    at = None  # the line of JSON lines being read
     try:
         with _open(path, "rt", encoding="utf-8-sig") as f:
-            data = [json.loads(line) for line in f if line.strip()] if lines else json.load(f)
+            if lines:
+                data = []
+                for at, line in enumerate(f, 1):
+                    if line.strip():
+                        data.append(json.loads(line))
+            else:
+                data = json.load(f)
     except (ValueError, UnicodeDecodeError, OSError, EOFError) as exc:  # also a damaged .gz or .bz2 file
+        if at is not None and isinstance(exc, json.JSONDecodeError):  # the line of the file, not of the record
+            raise ValueError(f"{path}: line {at} is not JSON ({exc.msg}, column {exc.colno}): expected JSON lines, "
+                             "one record per line") from None
         raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc})") from None
     if isinstance(data, dict):  # an API answer's {"data": [...]}, Alexandria's {"entries": [...]}
         data = next((data[k] for k in ("data", "entries") if isinstance(data.get(k), list)), data)

@@ -345,3 +345,18 @@ def test_graphs_turned_into_sparse_adjacencies_are_asked_to_keep_edge_index():
     graphs[2] = T.ToSparseTensor()(graphs[2])
     with pytest.raises(InvalidSizesError, match="'g': graph 2: edge_index is NoneType.*adj_t \\(ToSparseTensor\\)"):
         check_graphs(graphs, "g")
+
+
+def test_calibration_probes_no_more_graphs_at_a_time_than_a_training_batch(monkeypatch):
+    import hullpack.hep.study as study
+
+    seen = []
+
+    def counting_loss(model, batch, *args):
+        seen.append(int(batch.num_graphs))
+        return loss_of(model, batch, *args)
+
+    monkeypatch.setattr(study, "loss_of", counting_loss)      # the study's calibration step, not training
+    table, details = run_study({"g": _graphs(30)}, StudyConfig(**{**TINY, "batch_size": 2}))
+    assert seen and max(seen) == 2                           # was 16: the 16 largest graphs at once
+    assert details["g"]["memory_model_max_rel_error"] < 1e-6

@@ -116,7 +116,7 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
     """
     import torch.multiprocessing as mp
 
-    from .memory import calibrate, static_bytes
+    from .memory import calibrate, probe_counts, static_bytes
     from .model import InteractionNetwork, feature_widths
     from .train import label_field, loss_of, pos_weight_of
 
@@ -132,7 +132,8 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
             probe.zero_grad()
             loss_of(probe, batch, pos_weight, labels).backward()
 
-        memory = calibrate(step, dataset, sizes=sizes, fixed_bytes=2 * static_bytes(probe), seed=seed)
+        memory = calibrate(step, dataset, sizes=sizes, fixed_bytes=2 * static_bytes(probe), seed=seed,
+                           batch_sizes=probe_counts(batch_size))
     cfg = {"batch_size": batch_size, "epochs": epochs, "hidden": hidden, "num_steps": num_steps, "lr": lr,
            "seed": seed, "pos_weight": pos_weight, "threads": threads, "labels": labels}
     with tempfile.TemporaryDirectory() as tmp:

@@ -180,6 +180,19 @@ def calibrate(step_fn: Callable[[Any], Any], dataset: Any, *, sizes: np.ndarray 
     return model
 
 
+def probe_counts(batch_size: int) -> tuple[int, ...]:
+    """Graphs per probe batch of :func:`calibrate` for training at ``batch_size``: powers of two up
+    to it (at least 2, to tell the per-graph cost from the per-step one; at most 16). A probe of the
+    largest graphs then holds no more of them than a training batch can, where probing 16 of them
+    for batches of 2 could run out of the memory the study is about.
+
+    >>> probe_counts(8), probe_counts(1), probe_counts(12), probe_counts(64)
+    ((1, 2, 4, 8), (1, 2), (1, 2, 4, 8), (1, 2, 4, 8, 16))
+    """
+    top = max(2, min(16, int(batch_size)))
+    return tuple(c for c in (1, 2, 4, 8, 16) if c <= top)
+
+
 def independent_columns(sizes: np.ndarray) -> list[int]:
     """Size columns that are not a linear function of the earlier ones (e.g. ``num_edges = k *
     num_nodes`` for k-nearest-neighbour graphs): a memory model cannot tell such columns apart.

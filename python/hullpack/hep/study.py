@@ -40,7 +40,7 @@ import torch
 from ..samplers import MemoryModel
 from .checks import check_graphs
 from .distributed import compare_distributed
-from .memory import calibrate, static_bytes
+from .memory import calibrate, probe_counts, static_bytes
 from .model import InteractionNetwork
 from .strategies import STRATEGIES, check_budget, make_batch_sampler
 from .train import loss_of, pos_weight_of, train
@@ -149,7 +149,8 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
             _m.zero_grad()
             loss_of(_m, batch.to(config.device), pos_weight, labels).backward()
 
-        memory = calibrate(step, train_set, sizes=sizes, device=config.device, fixed_bytes=fixed, seed=config.seed)
+        memory = calibrate(step, train_set, sizes=sizes, device=config.device, fixed_bytes=fixed, seed=config.seed,
+                           batch_sizes=probe_counts(config.batch_size))
         avg_batch = float(memory.predict(sizes.mean(axis=0) * config.batch_size, config.batch_size))
         largest = float(memory.intercept + memory(sizes).max())
         # by default: budget_factor x an average batch, but room for the largest graph on its own

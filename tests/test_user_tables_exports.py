@@ -561,3 +561,14 @@ def test_a_bad_line_of_json_lines_is_named_by_its_line_in_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"t.jsonl: line 4 is not JSON \(Expecting property name enclosed in double "
                                          r"quotes, column 37\): expected JSON lines, one record per line"):
         read_table(path)
+
+
+def test_an_empty_table_file_is_named(tmp_path):
+    """An empty CSV stopped with pandas' 'No columns to parse from file', naming no file; one with a
+    header only gave a run over no rows, as if it were a result."""
+    (tmp_path / "zero.csv").write_text("")
+    (tmp_path / "head.tsv").write_text("formula\tenergy\n\n")
+    with pytest.raises(ValueError, match=r"zero.csv: an empty file: expected a CSV file, a header line then one row"):
+        read_table(tmp_path / "zero.csv")
+    with pytest.raises(ValueError, match=r"head.tsv: no rows under the header \(formula, energy\)"):
+        read_table(tmp_path / "head.tsv")

@@ -250,6 +250,8 @@ def read_table(path, *, text: bool = False):
 
     try:
         df = parse(na_values=[""], dtype=str if text else None)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: an empty file: expected a {kind} file, a header line then one row per line") from None
     except pd.errors.ParserError as exc:  # a row with more fields than the header
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         where = (f"line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}" if m
@@ -259,6 +261,8 @@ def read_table(path, *, text: bool = False):
     if kind == "CSV" and len(df.columns) == 1 and any(c in str(df.columns[0]) for c in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas"
                          + (" (a file of tab-separated values: name it .tsv)" if "\t" in str(df.columns[0]) else ""))
+    if df.empty and len(df.columns):
+        raise ValueError(f"{path}: no rows under the header ({', '.join(map(str, df.columns[:5]))})")
     missing = {} if text else _missing_in_numbers(df, decimal)
     if missing:  # parsed again with those cells as empty ones, so the numbers are parsed as pandas parses them
         df = parse(na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns})

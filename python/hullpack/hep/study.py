@@ -345,10 +345,10 @@ def as_graphs(obj: Any, name: str):
     ``(data, slices[, class])`` tuple of ``InMemoryDataset.save`` as an ``InMemoryDataset``; a
     ``ValueError`` naming ``name`` and what it holds otherwise.
 
-    >>> as_graphs({"train": []}, "d.pt")
+    >>> as_graphs({"train": [], "val": []}, "d.pt")
     Traceback (most recent call last):
     ...
-    ValueError: dataset 'd.pt' holds a dict; give a list of torch_geometric Data (x, edge_index; y with one label per edge for validation metrics), a PyG dataset, or a file written by InMemoryDataset.save
+    ValueError: dataset 'd.pt' holds a dict (keys 'train', 'val'): save one of its lists of graphs on its own, torch.save(d['train'], path); give a list of torch_geometric Data (x, edge_index; y with one label per edge for validation metrics), a PyG dataset, or a file written by InMemoryDataset.save
     """
     from torch_geometric.data import Data, InMemoryDataset
     from torch_geometric.data.data import BaseData
@@ -363,6 +363,10 @@ def as_graphs(obj: Any, name: str):
     if isinstance(obj, BaseData):
         raise ValueError(f"dataset {name!r} is a single graph ({type(obj).__name__}); the study batches many "
                          "graphs: save a list of them, torch.save([graph, ...], path)")
+    if isinstance(obj, dict) and obj:  # splits saved together, {"train": [...], "val": [...]}
+        keys = ", ".join(repr(k) for k in list(obj)[:5])
+        raise ValueError(f"dataset {name!r} holds a dict (keys {keys}): save one of its lists of graphs on its own, "
+                         f"torch.save(d[{next(iter(obj))!r}], path); {EXPECTED}")
     if isinstance(obj, (str, bytes, dict, np.ndarray)) or torch.is_tensor(obj) or not (hasattr(obj, "__len__") and hasattr(obj, "__getitem__")):
         raise ValueError(f"dataset {name!r} holds a {type(obj).__name__}; {EXPECTED}")
     if len(obj) == 0:

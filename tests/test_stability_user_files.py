@@ -430,3 +430,11 @@ def test_a_composition_at_the_energy_of_an_entry_there_is_said_to_be_on_the_hull
     out = capsys.readouterr().out
     assert "NaCl    Cl-Na   on the hull, at the energy of the reference's own NaCl, on its hull" in out
     assert "Fe2O3   Fe-O    above hull by 0.0400  above the reference's own Fe2O3, on its hull" in out
+
+
+def test_a_file_of_elements_only_says_so(tmp_path, capsys):
+    """A file of elements only printed no line about them: the summary said nothing after 'against'."""
+    pd.DataFrame({"formula": ["Fe", "O2", "Fe"], "energy": [0.0, 0.0, 0.1]}).to_csv(tmp_path / "e.csv", index=False)
+    assert cli(tmp_path / "e.csv", "--out", tmp_path / "o") == 0
+    assert ("no compounds, only elements (the hulls' ends): the table gives each against its element's lowest entry"
+            in capsys.readouterr().out)

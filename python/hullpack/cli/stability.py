@@ -230,6 +230,9 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                 else:
                     how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
             lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
+    if not len(t) and ok.any():
+        lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
+                     "lowest entry")
     bad = table[~ok]
     for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:
         r = table.iloc[position]

@@ -67,7 +67,8 @@ def _mismatched_run(tmp_path, case):
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 @pytest.mark.parametrize("case, says", [
-    ("order", r"rank 1: as many items \(203\) with other sizes, or the same sizes in another order"),
+    ("order", r"rank 1: as many items \(203\) of other costs: other sizes, the same sizes in another order, or "
+              r"another cost model"),
     ("length", r"rank 1: 202 items, rank 0 203"),
 ])
 def test_ranks_built_from_different_sizes_are_refused_on_every_rank(tmp_path, case, says):

@@ -396,7 +396,7 @@ def test_lightning_ddp_with_sizes_in_another_order_on_one_rank_stops_every_rank(
     for rank in (0, 1):
         assert (f"[rank{rank}]: hullpack.errors.DistributedConfigError: PackedBatchSampler: the ranks of this "
                 "torch.distributed group built their samplers from different inputs (rank 1: as many items (203) "
-                "with other sizes, or the same sizes in another order)") in res.stderr
+                "of other costs: other sizes, the same sizes in another order, or another cost model)") in res.stderr
     assert not list(tmp_path.glob("rank*.json"))  # no epoch was trained
 
 

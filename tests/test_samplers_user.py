@@ -283,3 +283,23 @@ def test_a_validation_set_smaller_than_the_ranks_counts_each_graph_once_without_
     assert sorted(every_batch) == [0, 0, 1, 1, 2, 2, 3, 4]  # without shuffle the lowest indices repeat
     assert counted == 5 and summed / counted == pytest.approx(error.mean(), rel=1e-12)
     assert np.mean(error[every_batch]) != pytest.approx(error.mean(), rel=1e-6)  # the repeats bias it
+
+
+def test_costs_of_a_linear_model_are_the_same_bits_on_every_machine():
+    """Item costs of weights=/LinearCost/MemoryModel are computed column by column in plain double
+    arithmetic, not by a BLAS product, which fuses multiply-adds on some CPUs (it did here for 17% of
+    these items) and not on others: costs differing in the last bit gave ranks on different machines
+    different batches."""
+    from hullpack.samplers import LinearCost, MemoryModel
+
+    rng = np.random.default_rng(0)
+    sizes = np.rint(rng.lognormal(3, 1, (20_000, 2)))
+    w, bias = [512.37, 96.113], 2048.5
+    plain = sizes[:, 0] * w[0] + sizes[:, 1] * w[1] + bias
+    assert np.array_equal(LinearCost(w, bias=bias)(sizes), plain)
+    model = MemoryModel(w, bias=bias, intercept=1e6)
+    assert np.array_equal(model(sizes), plain)
+    assert model.batch_cost(sizes[:3].sum(axis=0), 3) == pytest.approx(plain[:3].sum(), rel=1e-15)
+    ranks = [DistributedBalancedBatchSampler(sizes, 32, weights=w, bias=bias, num_replicas=2, rank=r) for r in (0, 1)]
+    assert [list(s) for s in ranks] == [
+        list(DistributedBalancedBatchSampler(plain, 32, num_replicas=2, rank=r)) for r in (0, 1)]

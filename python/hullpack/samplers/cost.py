@@ -45,6 +45,17 @@ def _scalar(value: Any, name: str) -> float:
     return x
 
 
+def weighted_sum(sizes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``sizes @ weights`` over the last axis in plain double arithmetic, one column after another:
+    the same bits on every machine, so every process of a job computes the same costs and batches.
+    A BLAS product (numpy's ``@``) fuses multiply-adds or sums in another order depending on the CPU,
+    and costs that differ in the last bit can give two machines different batches."""
+    out = sizes[..., 0] * weights[0]
+    for j in range(1, weights.size):
+        out = out + sizes[..., j] * weights[j]
+    return out
+
+
 class LinearCost:
     """Per-item cost ``sizes @ weights + bias``; a batch costs the sum over its items.
 
@@ -80,12 +91,12 @@ class LinearCost:
 
     def __call__(self, sizes: Any) -> np.ndarray:
         """Cost of every item, shape ``(n,)``."""
-        return self._as_matrix(sizes) @ self.weights + self.bias
+        return weighted_sum(self._as_matrix(sizes), self.weights) + self.bias
 
     def batch_cost(self, summed_sizes: Any, count: Any) -> Any:
         """Cost of batches given their summed sizes ``(k,)`` or ``(m, k)`` and item counts."""
         s = np.asarray(summed_sizes, dtype=np.float64)
-        out = s @ self.weights + np.asarray(count, dtype=np.float64) * self.bias
+        out = weighted_sum(s, self.weights) + np.asarray(count, dtype=np.float64) * self.bias
         return float(out) if np.ndim(out) == 0 else out
 
     def __repr__(self) -> str:

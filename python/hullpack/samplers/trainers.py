@@ -157,7 +157,8 @@ def check_same_plan_inputs(summary: dict, world: tuple[int, int], name: str) -> 
         if s["items"] != ref["items"]:
             what = f"{s['items']} items, rank 0 {ref['items']}"
         elif s["costs"] != ref["costs"]:
-            what = f"as many items ({s['items']}) with other sizes, or the same sizes in another order"
+            what = (f"as many items ({s['items']}) of other costs: other sizes, the same sizes in another order, or "
+                    "another cost model")
         elif s["seed"] != ref["seed"]:
             what = f"seed {s['seed']}, rank 0 seed {ref['seed']}"
         elif s["epoch"] != ref["epoch"]:

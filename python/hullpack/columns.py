@@ -251,7 +251,8 @@ def read_table(path, *, text: bool = False):
     try:
         df = parse(na_values=[""], dtype=str if text else None)
     except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: an empty file: expected a {kind} file, a header line then one row per line") from None
+        raise ValueError(f"{path}: an empty file: expected a {kind} file, a header line then one row per line"
+                         ) from None
     except pd.errors.ParserError as exc:  # a row with more fields than the header
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         where = (f"line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}" if m
@@ -279,11 +280,11 @@ def _open(path: str, mode: str = "rb", **kwargs):
 
 
 def _decoded(path: str, kind: str) -> str:
-    """The text of the file ``path`` (decompressed: :func:`_open`), read and decoded once:
-    UTF-16 where a byte-order mark says so (Excel's "Unicode text"), UTF-8 (a
-    byte-order mark dropped) where the whole file decodes so, else Windows-1252 (Excel's CSV on
-    Windows, where a header such as ``Density (g/cm³)`` is no UTF-8). ValueError where it is none of
-    them (``kind``: what the file should be, for the message)."""
+    """The text of the file ``path`` (decompressed: :func:`_open`), read and decoded once: UTF-16
+    where a byte-order mark says so (Excel's "Unicode text"), UTF-8 (a byte-order mark dropped) where
+    the whole file decodes so, else Windows-1252 (Excel's CSV on Windows, where a header such as
+    ``Density (g/cm³)`` is no UTF-8). ValueError where it is none of them (``kind``: what the file
+    should be, for the message)."""
     import codecs
 
     try:

@@ -325,7 +325,7 @@ class Reference:
         entry already)."""
         n = len(parsed)
         at = np.full(n, -1, dtype=np.int64)
-        read = np.flatnonzero(parsed.n_elements > 0)  # a bad row's composition too, where it was read (a missing energy)
+        read = np.flatnonzero(parsed.n_elements > 0)  # a bad row's composition too, where it was read
         at[read] = self.lowest_at(parsed.names[read])
         found = np.flatnonzero(at >= 0)
         energy = np.full(n, np.nan)

@@ -490,6 +490,26 @@ def test_sampler_argument_is_checked():
     assert list(BalancedBatchSampler(sizes, 5, sampler=one)) == list(BalancedBatchSampler(sizes, 5))
 
 
+def test_a_sampler_iterated_in_a_dataloader_worker_runs_no_collective(two_process_group, monkeypatch):
+    """A worker process inherits the group's state, not the right to use it: a sampler iterated
+    inside an IterableDataset compares nothing there."""
+    import torch.distributed as dist
+
+    def all_gather_object(out, obj, group=None):
+        raise RuntimeError("a collective ran in a DataLoader worker")
+
+    monkeypatch.setattr(dist, "all_gather_object", all_gather_object)
+    sizes = lognormal(100)
+
+    class Batches(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(DistributedBalancedBatchSampler(sizes, 8, seed=3))
+
+    loader = torch.utils.data.DataLoader(Batches(), batch_size=None, num_workers=1, multiprocessing_context="fork")
+    expect = DistributedBalancedBatchSampler(sizes, 8, seed=3, num_replicas=2, rank=1, check_ranks=False)
+    assert [[int(i) for i in b] for b in loader] == list(expect)
+
+
 @pytest.mark.parametrize("other, says", [
     (dict(seed=4), r"rank 1: seed 3, rank 0 seed 4"),
     (dict(epoch=2), r"rank 1: epoch 0, rank 0 epoch 2 \(call set_epoch on every rank\)"),

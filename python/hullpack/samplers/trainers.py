@@ -130,11 +130,15 @@ def check_same_plan_inputs(summary: dict, world: tuple[int, int], name: str) -> 
     unseeded randomness, files listed in another order, a split made in each process) would give
     some items twice and others never, with no error. It runs only where ``world`` (the sampler's
     ``(num_replicas, rank)``) is this process's place in the initialised default group, so every
-    process of the group reaches the one collective with its own sampler; elsewhere it does nothing.
+    process of the group reaches the one collective with its own sampler; elsewhere (and in a
+    DataLoader worker) it does nothing.
     """
     import torch.distributed as dist
+    from torch.utils.data import get_worker_info
 
-    if not (dist.is_available() and dist.is_initialized()):
+    # a DataLoader worker (a sampler iterated inside an IterableDataset) inherits the group's state
+    # but must not run its collectives
+    if not (dist.is_available() and dist.is_initialized()) or get_worker_info() is not None:
         return
     R, r = world
     if R < 2 or dist.get_world_size() != R or dist.get_rank() != r:

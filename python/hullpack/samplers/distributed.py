@@ -1,5 +1,5 @@
 """Balanced or packed batches for DDP: equal batch counts on every rank, equal cost in every step,
-without any communication between ranks."""
+planned by every rank on its own (the ranks only check once that they plan from the same inputs)."""
 from __future__ import annotations
 
 import logging
@@ -89,8 +89,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     """Batches for distributed data parallel training: the same number on every rank, and within
     each step the world-size batches cost nearly the same, so no rank waits for another.
 
-    Every rank computes the same global plan from ``sizes``, ``seed`` and the epoch, without any
-    collective communication: all batches of the epoch are made at once (``mode="balanced"``:
+    Every rank computes the same global plan from ``sizes``, ``seed`` and the epoch, without
+    communication (beyond one check of those inputs at the first batch, below): all batches of the epoch are made at once (``mode="balanced"``:
     ``batch_size`` items per batch at most, balanced cost; ``mode="packed"``: cost within
     ``max_cost``), sorted by cost and grouped into steps of ``num_replicas`` consecutive batches;
     steps are shuffled (and the batches within a step dealt to ranks at random), and rank ``r``

@@ -160,6 +160,24 @@ def is_missing_text(cell) -> bool:
     return isinstance(cell, str) and cell.strip().lower() in _MISSING
 
 
+def number_hint(cell) -> str:
+    """How to write ``cell``, text that is no number, as one, where it is a number written otherwise:
+    with a decimal comma (``-1,7``), or with the minus sign of typeset text (U+2212, ``−1.7``, as a
+    table copied from a paper or a word processor holds it).
+
+    >>> number_hint("-1,7"), number_hint("\u22121.7"), number_hint("abc")
+    (' (a decimal comma? write -1.7)', ' (a typeset minus sign, U+2212? write -1.7)', '')
+    """
+    if not isinstance(cell, str):
+        return ""
+    text = cell.strip()
+    if re.fullmatch(r"[-+\u2212]?\d*,\d+", text):
+        return f" (a decimal comma? write {text.replace(',', '.').replace(chr(0x2212), '-')})"
+    if "\u2212" in text and re.fullmatch(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text.replace("\u2212", "-")):
+        return f" (a typeset minus sign, U+2212? write {text.replace(chr(0x2212), '-')})"
+    return ""
+
+
 def composition_cell(cell, *, keep_bad: bool = False):
     """A cell of a composition column as the featurizer reads it: an ``{element: amount}`` mapping,
     also written as text (``"{'Fe': 2.0, 'O': 3.0}"``, a Materials Project ``composition`` saved to

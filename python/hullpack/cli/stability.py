@@ -105,9 +105,9 @@ def _formulas(items: list[str]):
         try:
             energies.append(float(text))
         except ValueError:
-            from hullpack.stability.inputs import _number_hint
+            from hullpack.columns import number_hint
 
-            raise ValueError(f"{formula}={text}: the energy is not a number{_number_hint(text)} (FORMULA=ENERGY, "
+            raise ValueError(f"{formula}={text}: the energy is not a number{number_hint(text)} (FORMULA=ENERGY, "
                              "eV/atom)") from None
     return pd.DataFrame({"formula": formulas, "formation_energy_per_atom": energies})
 

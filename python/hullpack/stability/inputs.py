@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, is_missing_text, read_table
+from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, is_missing_text,
+                       number_hint, read_table)
 from ..elemnet.data import other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
@@ -403,7 +404,7 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
     total64, amounts64 = rationalize(offsets, vals, _F64_TOL)
     e, not_numbers, missing = _energies(energies, from_entries, n, require_energies)
     for r, cell in not_numbers.items():
-        problems.setdefault(r, f"energy {cell!r} is not a number" + _number_hint(cell))
+        problems.setdefault(r, f"energy {cell!r} is not a number" + number_hint(cell))
     for r in np.flatnonzero(~np.isfinite(e)):
         if require_energies and int(r) not in problems:
             problems[int(r)] = "energy is missing" if int(r) in missing else f"energy is not finite ({e[r]})"
@@ -458,24 +459,6 @@ def _energies(energies, from_entries: list, n: int, required: bool) -> tuple[np.
         raise ValueError("energies: none given (pass energies=, an energy column "
                          f"{' / '.join(ENERGY_COLUMNS)}, or pymatgen entries)")
     return np.full(n, np.nan), {}, set()
-
-
-def _number_hint(cell) -> str:
-    """How to write ``cell``, text that is no number, as one, where it is a number written otherwise:
-    with a decimal comma (``-1,7``), or with the minus sign of typeset text (U+2212, ``−1.7``, as a
-    table copied from a paper or a word processor holds it).
-
-    >>> _number_hint("-1,7"), _number_hint("\u22121.7"), _number_hint("abc")
-    (' (a decimal comma? write -1.7)', ' (a typeset minus sign, U+2212? write -1.7)', '')
-    """
-    if not isinstance(cell, str):
-        return ""
-    text = cell.strip()
-    if re.fullmatch(r"[-+\u2212]?\d*,\d+", text):
-        return f" (a decimal comma? write {text.replace(',', '.').replace(chr(0x2212), '-')})"
-    if "\u2212" in text and re.fullmatch(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text.replace("\u2212", "-")):
-        return f" (a typeset minus sign, U+2212? write {text.replace(chr(0x2212), '-')})"
-    return ""
 
 
 def _is_nan(cell) -> bool:

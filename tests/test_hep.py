@@ -415,6 +415,36 @@ def test_cli_bench_memory_says_what_it_measured_and_writes_strict_json(tmp_path,
     assert f"{cuts[0]:.1%}-{cuts[1]:.1%} below random batching over 2 seeds" in line
     assert line.endswith("at the same 6 steps per epoch.")                  # 24 training graphs, batch 4
     assert "run-to-run spread" not in text          # no validation metrics without edge labels
+    assert f"{path}: no edge labels (--edge-labels names the field)" in text
+
+
+def test_cli_bench_memory_edge_labels_option_picks_or_drops_the_label_field(tmp_path, capsys):
+    from hullpack.cli import main
+
+    path = tmp_path / "labelled.pt"
+    torch.save(_random_graphs(np.random.default_rng(4), 30), path)      # y: one 0/1 label per edge
+    common = ["-q", "bench-memory", "--dataset", str(path), "--epochs", "1", "--hidden", "8", "--num-steps", "1",
+              "--batch-size", "4", "--strategies", "balanced", "--json"]
+    for flag, field in ((["--edge-labels", "none"], None), (["--edge-labels", "y"], "y"), ([], "y")):
+        assert main(common + flag) == 0
+        res = json.loads(capsys.readouterr().out)
+        assert res["datasets"][str(path)]["edge_labels"] == field
+        assert (res["table"][0]["val_auc"] is None) == (field is None)
+
+
+def test_versus_random_says_above_where_balanced_peaks_higher():
+    from hullpack.cli.bench_memory import _versus_random_text
+
+    row = {"dataset": "d", "random_runs": 3, "peak_mib_balanced": 10.0, "peak_mib_random": [9.0, 11.0],
+           "steps_per_epoch": 4, "same_steps": True}
+    assert "2.0%-5.0% below random batching over 3 seeds" in _versus_random_text(
+        row | {"reduction_min": 0.02, "reduction_max": 0.05})
+    assert "5.0%-11.1% above random batching" in _versus_random_text(
+        row | {"reduction_min": -0.111, "reduction_max": -0.05})
+    assert "from 11.1% above to 9.1% below random batching" in _versus_random_text(
+        row | {"reduction_min": -0.111, "reduction_max": 0.091})
+    one = _versus_random_text(row | {"random_runs": 1, "reduction_min": -0.05, "reduction_max": -0.05})
+    assert "5.0% above random batching" in one and "-5.0%" not in one
 
 
 @pytest.mark.parametrize("flag, value", [("--budget-mib", "0"), ("--budget-mib", "-5"), ("--budget-factor", "0"),

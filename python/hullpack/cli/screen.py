@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "no bf16 arithmetic, on a GPU for models that start with a Linear layer; else bf16, which "
                         "re-evaluates every hull vertex and every point near the hull in fp32, validated by "
                         "calibration and audit")
-    p.add_argument("--model", help="a model file (default: the shipped model)")
+    p.add_argument("--model", help="a model file or a `hullpack train` run folder (default, or 'default': the "
+                   "shipped model)")
     p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen); one "
                    "that holds another screen's outputs is refused unless --overwrite")
     p.add_argument("--overwrite", action="store_true",
@@ -53,6 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "to SYSTEM.csv")
     p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system")
     p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based)")
+    p.add_argument("--merge", nargs="+", metavar="FOLDER",
+                   help="merge the --out folders of a screen's shards (--shard i/n, in any order) into --out: the "
+                        "tables, groups and heatmaps of the whole screen, and its summary printed; the screen's "
+                        "settings come from the shards' manifests")
     p.add_argument("--points", action="store_true", help="also write every grid point (large)")
     p.add_argument("--no-dft", action="store_true", help="skip the comparison with the OQMD hulls")
     p.add_argument("--dft", metavar="FILE", help="compare with these known compounds instead of the shipped OQMD "
@@ -159,11 +164,87 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(cli_words(str(exc))) from None
 
 
+#: options that set what a screen computes: --merge takes them from the shards' manifests
+_SCREEN_OPTIONS = ("order", "elements", "grid", "precision", "model", "plot", "plot_only", "shard", "points",
+                   "no_dft", "dft", "dft_column", "dft_energy_column", "min_depth", "match_tol", "device", "threads")
+
+
+def _merge(args: argparse.Namespace) -> int:
+    """--merge FOLDER...: the shards' folders read back, merged in shard order, written to --out
+    and summarised, as the unsharded screen would have been."""
+    from hullpack.screening import ScreenResult
+    from hullpack.screening.outputs import MANIFEST, check_folder
+
+    defaults = argparse.ArgumentParser()
+    add_arguments(defaults)
+    given = [f"--{o.replace('_', '-')}" for o in _SCREEN_OPTIONS if getattr(args, o) != defaults.get_default(o)]
+    if given:
+        raise CommandError(f"--merge takes the screen's settings from the shards' manifests: {', '.join(given)} "
+                           "cannot be given with it (give them to each --shard screen; draw a system with "
+                           "--plot SYSTEM --plot-only and the shards' --model and --grid)")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise CommandError("--merge reads and writes folders: run it once, not under torchrun")
+    out = os.path.realpath(args.out)
+    for folder in args.merge:
+        if os.path.realpath(folder) == out:
+            raise CommandError(f"--out {args.out!r} is one of the shard folders to merge: give a new folder")
+    check_folder(args.out, None, overwrite=args.overwrite)  # before reading the shards
+    result = ScreenResult.read_shards(args.merge)
+    skipped = []
+    files = _save(result, args, None, skipped)
+    print(result.summary())
+    print(f"merged {plural(len(args.merge), 'shard')} of one screen ({', '.join(args.merge)})")
+    _note_skipped(skipped)
+    print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {os.path.abspath(args.out)}")
+    return 0
+
+
+def _check_plot_is_screened(plot: str, args: argparse.Namespace, world: int) -> None:
+    """--plot SYSTEM draws a system of this screen, beside its tables: one it does not screen
+    (another order, an element outside --elements, another shard) is refused before any work,
+    with the two ways to get what was meant."""
+    import numpy as np
+
+    from hullpack import compositions
+    from hullpack.screening.names import ORDER_NAMES, parse_system, system_names
+    from hullpack.screening.pipeline import parse_shard
+
+    n = len(parse_system(plot))
+    alone = f"draw it alone with --plot {plot} --plot-only"
+    if n != args.order:
+        raise CommandError(f"--plot {plot} is a {ORDER_NAMES[n]} system and this screen screens {ORDER_NAMES[args.order]}"
+                           f" systems (--order {args.order}): give --order {n}, or {alone}")
+    try:
+        table = compositions.systems(args.order, args.elements)
+        shard = parse_shard(args.shard) if world == 1 else None  # under torchrun rank 0 writes them all
+    except ValueError:
+        return  # the screen itself names what is wrong with --elements or --shard
+    if args.elements is not None and plot not in system_names(table):
+        raise CommandError(f"--plot {plot} is not among the systems of --elements {args.elements!r}: add its "
+                           f"elements to --elements, or {alone}")
+    if shard is not None:
+        where = [k for k, part in enumerate(np.array_split(table, shard[1])) if plot in system_names(part)]
+        if where and where[0] != shard[0]:
+            raise CommandError(f"--plot {plot} is screened by shard {where[0]}/{shard[1]}, not {shard[0]}/{shard[1]}: "
+                               f"give it to that shard's command, or {alone}")
+
+
+def _note_skipped(skipped: list[tuple[str, str]]) -> None:
+    """One line on stderr: what was not written and the extra that adds it."""
+    if skipped:
+        needs = sorted({module for _, module in skipped})
+        print(f"hullpack screen: note: skipped {', '.join(what for what, _ in skipped)} "
+              f"({', '.join(needs)} not installed): pip install \"hullpack[screening]\"", file=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
     from hullpack.errors import ScreeningError
     from hullpack.screening import screen
     from hullpack.screening.names import parse_system, system_name
     from hullpack.screening.outputs import MANIFEST, check_folder
+
+    if args.merge:
+        return _merge(args)
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -181,6 +262,8 @@ def _run(args: argparse.Namespace) -> int:
     except ScreeningError as exc:  # "system 'FeO': expected ...": the name came as --plot
         raise CommandError(re.sub(r"^system ", "--plot ", str(exc))) from None
     table_only = plot is not None and len(parse_system(plot)) > 3  # a quaternary: a table, not a figure
+    if plot is not None and not args.plot_only:
+        _check_plot_is_screened(plot, args, world)
     if args.plot and not table_only:
         require("plot", "matplotlib", what="--plot")
     check_folder(args.out, None, overwrite=args.overwrite)  # every rank: a refused --out stops them all
@@ -220,9 +303,6 @@ def _run(args: argparse.Namespace) -> int:
         with pd.option_context("display.width", 120, "display.max_columns", 20, "display.max_rows", 60):
             print(f"{plot}: a quaternary is listed, not drawn (also in {plot}.csv)\n"
                   f"{result.system_table(plot).to_string(index=False, float_format=lambda v: f'{v:.4f}')}")
-    if skipped:
-        needs = sorted({module for _, module in skipped})
-        print(f"hullpack screen: note: skipped {', '.join(what for what, _ in skipped)} "
-              f"({', '.join(needs)} not installed): pip install \"hullpack[screening]\"", file=sys.stderr)
+    _note_skipped(skipped)
     print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {os.path.abspath(args.out)}")
     return 0

@@ -44,22 +44,21 @@ _N_PROBE = 48
 
 
 def resolve_model(model):
-    """The model a screen's ``model`` argument names: None -> the shipped ElemNet; a path -> the
-    model file there (``hullpack train``'s ``RUN/best.pt`` or any file of
-    :func:`hullpack.elemnet.save_model`; a run folder means its ``best.pt``); a torch module ->
-    itself, in eval mode; any other callable -> itself. :class:`~hullpack.errors.ModelFileError`
-    for a path that holds no model, :class:`~hullpack.errors.ScreeningError` for anything else."""
-    from ..elemnet import load_model, load_pretrained
+    """The model a screen's ``model`` argument names: None or ``"default"`` -> the shipped ElemNet;
+    a path -> the model file there (``hullpack train``'s ``RUN/best.pt`` or any file of
+    :func:`hullpack.elemnet.save_model`; a run folder means its ``best.pt``), read by
+    :func:`hullpack.elemnet.resolve_model`; a torch module -> itself, in eval mode; any other
+    callable -> itself. :class:`~hullpack.errors.ModelFileError` for a path that holds no model,
+    :class:`~hullpack.errors.ScreeningError` for anything else."""
+    from ..elemnet import resolve_model as elemnet_model
 
-    if model is None:
-        return load_pretrained()
-    if isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-        if not path.exists():
+    if model is None or isinstance(model, (str, os.PathLike)):
+        path = Path(model if model is not None else "default")
+        if model not in (None, "default") and not path.exists():
             raise ModelFileError(f"model file {str(model)!r} does not exist; give a file written by "
-                                 "`hullpack train` / hullpack.elemnet.save_model, or None for the shipped model")
+                                 "`hullpack train` / hullpack.elemnet.save_model, or 'default' for the shipped model")
         try:
-            return load_model(path)
+            return elemnet_model(model)
         except ModelFileError:
             if path.name == "last.pt" and (path.parent / "best.pt").is_file():
                 raise ModelFileError(f"{path} is a training checkpoint (for resuming), not a model file; "

@@ -77,20 +77,21 @@ def json_text(value, *, indent: int = 1, default=str) -> str:
     return json.dumps(finite(value), indent=indent, default=default_finite, allow_nan=False)
 
 
-def read_manifest(folder) -> dict | None:
+def read_manifest(folder, *, where: str | None = None) -> dict | None:
     """The manifest of ``folder`` (None if it has none); a ``manifest.json`` that is not one of
-    hullpack's raises :class:`~hullpack.errors.ScreeningError`."""
+    hullpack's raises :class:`~hullpack.errors.ScreeningError`, naming the folder as ``where``
+    (default: ``out 'FOLDER'``, the folder a run writes to)."""
     path = Path(folder) / MANIFEST
     if not path.is_file():
         return None
+    where = where or f"out {str(folder)!r}"
+    todo = "remove it or choose another folder" if where.startswith("out ") else "it is not a hullpack run's folder"
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ScreeningError(f"out {str(folder)!r}: {MANIFEST} cannot be read ({exc}); remove it or choose "
-                             "another folder") from None
+        raise ScreeningError(f"{where}: {MANIFEST} cannot be read ({exc}); {todo}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list) or "run_id" not in manifest:
-        raise ScreeningError(f"out {str(folder)!r}: {MANIFEST} is not a hullpack run's manifest; remove it or "
-                             "choose another folder")
+        raise ScreeningError(f"{where}: {MANIFEST} is not a hullpack run's manifest; {todo}")
     return manifest
 
 

@@ -371,6 +371,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
               "match_tol": match_tol, "min_depth": float(min_depth), "dft": None if dft is None else dft.name, "device": str(device),
               "backend": engine.backend, "fp32_kernel": getattr(engine, "fp32_kernel", engine.backend), "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
+              "elements": [ELEMNET_ELEMENTS[k] for k in np.unique(whole)],  # the whole screen's, in every shard
               "grid_array": g, "model": model_digest(net),
               "model_test_mae": getattr(net, "metadata", {}).get("test_mae"),
               "engine": type(engine).__name__, "certification": certifier.report() if certifier else None,

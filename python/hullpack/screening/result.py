@@ -36,7 +36,15 @@ ROBUST_DEPTH = 0.050
 
 
 # what shards of one screen share (ScreenResult.concat refuses others)
-_SAME_IN_EVERY_SHARD = ("order", "grid", "n_points", "min_depth", "match_tol", "model", "dft")
+_SAME_IN_EVERY_SHARD = ("order", "elements", "grid", "n_points", "min_depth", "match_tol", "model", "dft")
+#: the tables of a screen, as files in its folder (``systems.parquet`` / ``systems.csv``)
+_TABLES = ("systems", "vertices", "points")
+#: what :meth:`ScreenResult.read` takes from a folder's manifest besides its files (the settings,
+#: the counts and times, and each table's column types); a folder whose manifest lacks one was
+#: written by an earlier release
+_MANIFEST_NEEDS = ("config", "stats", "tables")
+#: the type pandas gives a column of text it reads or builds (``str`` in pandas 3, ``object`` before)
+_TEXT = pd.Series([""]).dtype
 
 
 def _count(n: int, noun: str) -> str:
@@ -73,6 +81,29 @@ def _known_formulas(els: np.ndarray, fractions: np.ndarray) -> list[str]:
         den = math.lcm(*(x.denominator for x in fr))
         out.append(formula_of(els, [int(x * den) for x in fr]))
     return out
+
+
+def _read_table(path: Path, types: dict) -> pd.DataFrame:
+    """One table of a screen's folder (Parquet or CSV) with the column types ``types`` recorded
+    by :meth:`ScreenResult.save`: text stays text (an empty ``stable`` is "", the formula ``NaN``
+    is no missing value) and counts, flags and missing values keep their pandas types."""
+    text = pd.Series([""]).dtype  # what pandas makes of text here: str (pandas 3) or object
+    is_text = {c: t in ("object", "str", "string") for c, t in types.items()}
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+    else:
+        # pandas before 3 reads a float's shortest repr back exactly only with the round-trip parser
+        exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+        df = pd.read_csv(path, dtype={c: str for c, t in is_text.items() if t}, keep_default_na=False,
+                         na_values={c: [""] for c, t in is_text.items() if not t}, **exact)
+    if list(df.columns) != list(types):
+        raise ScreeningError(f"{path}: its columns are not those its manifest.json records: was it edited? "
+                             "Screen it again (the same options, --overwrite)")
+    try:
+        return df.astype({c: text if is_text[c] else t for c, t in types.items() if str(df[c].dtype) != t})
+    except (TypeError, ValueError) as exc:
+        raise ScreeningError(f"{path}: a column does not hold the type its manifest.json records ({exc}); "
+                             "screen it again (the same options, --overwrite)") from None
 
 
 def _need(module: str, what: str, extra: str, instead: str = "") -> None:
@@ -127,26 +158,44 @@ class ScreenResult:
         return int(self.config.get("order", 2))
 
     @classmethod
-    def concat(cls, parts: list["ScreenResult"]) -> "ScreenResult":
+    def concat(cls, parts: list["ScreenResult"], *, labels: list[str] | None = None) -> "ScreenResult":
         """Merge the results of shards (in shard order) into one; shards of different screens
-        (another grid, order, depth threshold, model or DFT set) are refused. Where shards ran
+        (another grid, order, element set, depth threshold, model or DFT set) are refused, and so
+        are shards of which some have ``points`` and others not. Where shards ran
         in different precisions (``"auto"`` on different machines), ``config["precision"]``
-        names them all (``"bf16+fp32"``)."""
-        parts = [p for p in parts if p is not None]
+        names them all (``"bf16+fp32"``). ``labels``: the parts' names in messages (their folders).
+        :meth:`read_shards` merges the folders of a screen's shards."""
+        given = labels is not None  # name the parts in messages (else list the distinct values)
+        if labels is None:
+            labels = [f"part {k}" for k in range(len(parts))]
+        named = [(p, label) for p, label in zip(parts, labels) if p is not None]
+        parts = [p for p, _ in named]
         if not parts:
             raise ScreeningError("no results to merge")
+        for key in _SAME_IN_EVERY_SHARD:
+            values = [str(p.config.get(key)) for p in parts]
+            if len(set(values)) > 1:
+                which = (", ".join(f"{label}: {v}" for (_, label), v in zip(named, values)) if given
+                         else ", ".join(dict.fromkeys(values)))
+                raise ScreeningError(f"these results are not shards of one screen: their {key} "
+                                     f"{'differ' if key == 'elements' else 'differs'} ({which})")
+        with_points = [p.points is not None for p in parts]
+        if any(with_points) and not all(with_points):
+            lack = [label for (_, label), has in zip(named, with_points) if not has]
+            raise ScreeningError(f"{', '.join(lack)} {'has' if len(lack) == 1 else 'have'} no points table and the "
+                                 "others have one: screen every shard with points=True (hullpack screen --points), "
+                                 "or none")
         pts = [p.points for p in parts if p.points is not None]
         stats = {}
         for p in parts:
             for k, v in p.stats.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                if isinstance(v, dict):  # n_evaluated: model evaluations by precision, summed
+                    stats[k] = {m: stats.get(k, {}).get(m, 0) + n for m, n in v.items()}
+                elif isinstance(v, (int, float)) and not isinstance(v, bool):
                     stats[k] = max(stats.get(k, 0), v) if k.startswith(("seconds", "peak", "delta")) else stats.get(k, 0) + v
-        for key in _SAME_IN_EVERY_SHARD:
-            values = list(dict.fromkeys(str(p.config.get(key)) for p in parts))
-            if len(values) > 1:
-                raise ScreeningError(f"these results are not shards of one screen: their {key} differs ({', '.join(values)})")
         cfg = dict(parts[0].config)
         cfg.update(shard=None, run_id=uuid.uuid4().hex)  # the merged result is a screen of its own
+        cfg["merged_shards"] = sum(p.config.get("merged_shards") or (p.config.get("shard") is not None) for p in parts)
         for key in ("precision", "fp32_kernel", "backend", "engine", "device"):  # "auto" may pick per host
             values = sorted({str(p.config.get(key)) for p in parts})
             if len(values) > 1:
@@ -155,8 +204,11 @@ class ScreenResult:
             from .certify import merge_certification
 
             cfg["certification"] = merge_certification([p.config.get("certification") for p in parts])
-        return cls(pd.concat([p.systems for p in parts], ignore_index=True),
-                   pd.concat([p.vertices for p in parts], ignore_index=True),
+        systems = pd.concat([p.systems for p in parts], ignore_index=True)
+        if "n_elements" in cfg:  # the elements of the merged systems, as a whole screen counts its own
+            letters = [c for c in "ABCD" if c in systems]
+            cfg["n_elements"] = int(pd.unique(systems[letters].to_numpy().ravel()).size) if len(systems) else 0
+        return cls(systems, pd.concat([p.vertices for p in parts], ignore_index=True),
                    pd.concat(pts, ignore_index=True) if pts else None, cfg, stats, parts[0].model, parts[0].dft)
 
     def summary(self) -> str:
@@ -182,7 +234,10 @@ class ScreenResult:
         if "seconds_total" in self.stats:
             total, work, dft = (self.stats.get(k, 0) for k in ("seconds_total", "seconds_screen", "seconds_dft"))
             setup = "model, data" + (", calibration" if self.config.get("certification") else "")
-            lines.append(f"time: {total:.1f} s ({work:.1f} s inference + hulls, {dft:.1f} s DFT comparison, "
+            compared = f"{dft:.1f} s DFT comparison, " if "stab_tp" in s else ""  # none without one
+            merged = self.config.get("merged_shards")  # shards run side by side: the slowest one's times
+            lines.append(f"time{f' of the slowest of {merged} shards' if merged else ''}: {total:.1f} s ({work:.1f} s "
+                         f"inference + hulls, {compared}"
                          f"{max(total - work - dft, 0):.1f} s set-up: {setup})")
         return "\n".join(lines)
 
@@ -357,8 +412,129 @@ class ScreenResult:
         writers += [lambda d, name=name: write_plot(d, name) for name in names]
         config = {k: list(v) if isinstance(v, tuple) else v for k, v in self.config.items()
                   if k not in ("grid_array", "run_id")}
+        # what read() needs besides the files: counts and times, and the column types CSV loses
+        column_types = {name: {c: str(t) for c, t in df.dtypes.items()} for name, df in tables.items() if df is not None}
         return write_outputs(directory, self.run_id, writers, overwrite=overwrite,
-                             record={"config": config, **(record or {})})
+                             record={"config": config, "stats": self.stats, "tables": column_types, **(record or {})})
+
+    @classmethod
+    def read(cls, folder) -> "ScreenResult":
+        """The screen saved in ``folder`` (by :meth:`save` or ``hullpack screen --out``): its tables
+        from Parquet where the folder has them and pyarrow is installed, else from CSV, with the
+        column types of a fresh screen (formulas such as ``NaN``, sodium nitride, stay text);
+        ``config``, ``stats`` and the certification from its ``manifest.json``. The result has no
+        model attached (:meth:`plot_system` and :meth:`system_table` need one: screen that system
+        again). A folder that is not a screen's, lacks its tables (``--plot-only`` writes none) or
+        was written by an earlier release whose manifest lacks what this needs raises
+        :class:`~hullpack.errors.ScreeningError`.
+
+        >>> import tempfile
+        >>> from hullpack.screening import screen
+        >>> r = screen(elements="Fe O", progress=False, compare_dft=False)
+        >>> folder = tempfile.mkdtemp() + "/fe-o"
+        >>> _ = r.save(folder, parquet=False)
+        >>> back = ScreenResult.read(folder)
+        >>> back.vertices["formula"].tolist() == r.vertices["formula"].tolist(), back.config["grid"]
+        (True, 'reduced:10')
+        """
+        from .outputs import MANIFEST, read_manifest
+
+        where = f"screen folder {str(folder)!r}"
+        path = Path(folder)
+        if not path.is_dir():
+            raise ScreeningError(f"{where} {'is a file, not a folder' if path.exists() else 'does not exist'}: "
+                                 "give a folder written by hullpack screen --out")
+        manifest = read_manifest(path, where=where)
+        if manifest is None:
+            raise ScreeningError(f"{where} has no {MANIFEST}: it is not a folder written by hullpack screen --out")
+        if manifest.get("kind", "screen") != "screen":
+            raise ScreeningError(f"{where} holds the outputs of a {manifest['kind']} run, not of a screen")
+        lacking = [k for k in _MANIFEST_NEEDS if not isinstance(manifest.get(k), dict)]
+        lacking += [f"config.{k}" for k in (*_SAME_IN_EVERY_SHARD, "shard") if "config" not in lacking
+                    and k not in manifest["config"]]
+        if lacking:
+            from .. import __version__
+
+            raise ScreeningError(f"{where} was written by hullpack {manifest.get('hullpack', 'of an unknown version')}, "
+                                 f"whose {MANIFEST} lacks {', '.join(lacking)}, which reading a screen back needs: "
+                                 f"screen it again with hullpack {__version__} (the same options, --overwrite)")
+        listed = {f.get("name") for f in manifest["files"] if isinstance(f, dict)}
+        parquet_ok = importlib.util.find_spec("pyarrow") is not None
+        tables = {}
+        for name in _TABLES:
+            kinds = [k for k in ("parquet", "csv") if f"{name}.{k}" in listed and (k == "csv" or parquet_ok)]
+            types = manifest["tables"].get(name)
+            if not kinds or types is None:
+                if name == "points":
+                    continue
+                more = (f" ({name}.parquet needs pyarrow: pip install \"hullpack[parquet]\")"
+                        if f"{name}.parquet" in listed else " (hullpack screen --plot-only writes no tables)")
+                raise ScreeningError(f"{where} holds no {name} table{more}")
+            file = path / f"{name}.{kinds[0]}"
+            if not file.is_file():
+                raise ScreeningError(f"{where}: {file.name}, listed in its {MANIFEST}, is missing; screen it again "
+                                     "(the same options, --overwrite)")
+            tables[name] = _read_table(file, types)
+        config = dict(manifest["config"])
+        if config.get("shard") is not None:
+            config["shard"] = tuple(config["shard"])
+        config["run_id"] = manifest["run_id"]  # written again into this folder, it is the same screen
+        return cls(tables["systems"], tables["vertices"], tables.get("points"), config, dict(manifest["stats"]))
+
+    @classmethod
+    def read_shards(cls, folders) -> "ScreenResult":
+        """The whole screen from the folders of its shards (``hullpack screen --shard i/n --out
+        FOLDER``, each read by :meth:`read`), given in any order: they are merged by shard index
+        (:meth:`concat`), so the result equals the unsharded screen's tables row for row. Refused,
+        naming the folders: a folder given twice, a folder of a whole screen, shards of different
+        splits (``/3`` and ``/4``) or of different screens, a shard given twice or missing.
+
+        >>> import tempfile
+        >>> from hullpack.screening import screen
+        >>> root = tempfile.mkdtemp()
+        >>> for i in range(2):
+        ...     _ = screen(elements="Fe Ni O", shard=f"{i}/2", progress=False, compare_dft=False).save(
+        ...         f"{root}/part{i}", parquet=False)
+        >>> ScreenResult.read_shards([f"{root}/part1", f"{root}/part0"]).systems["system"].tolist()
+        ['Fe-O', 'Ni-O', 'Fe-Ni']
+        """
+        folders = [str(f) for f in folders]
+        if not folders:
+            raise ScreeningError("no shard folders to merge")
+        seen = {}
+        for f in folders:
+            key = Path(f).resolve()
+            if key in seen:
+                both = "" if seen[key] == f else f" ({seen[key]!r} and {f!r} are one folder)"
+                raise ScreeningError(f"shard folder {f!r} is given twice{both}; give each shard's folder once")
+            seen[key] = f
+        parts = [cls.read(f) for f in folders]
+        shards = [p.config.get("shard") for p in parts]
+        whole = [f for f, sh in zip(folders, shards) if sh is None]
+        if whole:
+            raise ScreeningError(f"screen folder {whole[0]!r} holds a whole screen, not a shard (written without "
+                                 "--shard, or merged already): merge only the folders of one screen's shards")
+        splits = list(dict.fromkeys(n for _, n in shards))
+        if len(splits) > 1:
+            raise ScreeningError("these folders hold shards of different splits of the systems: "
+                                 + ", ".join(f"{f}: {i}/{n}" for f, (i, n) in zip(folders, shards)))
+        n = splits[0]
+        by_index = {}
+        for f, (i, _) in zip(folders, shards):
+            if i in by_index:
+                raise ScreeningError(f"shard {i}/{n} is given twice: {by_index[i]!r} and {f!r}; give each shard "
+                                     "once")
+            by_index[i] = f
+        missing = [i for i in range(n) if i not in by_index]
+        if missing:
+            one = len(missing) == 1
+            raise ScreeningError(f"{_count(len(missing), 'shard')} of {n} {'is' if one else 'are'} missing "
+                                 f"({', '.join(f'{i}/{n}' for i in missing[:10])}{' ...' if len(missing) > 10 else ''}): "
+                                 f"screen {'it' if one else 'them'} with hullpack screen --shard {missing[0]}/{n}"
+                                 f"{'' if one else ' (and so on)'} and the same options, and give "
+                                 f"{'its folder' if one else 'their folders'} too")
+        order = sorted(range(len(parts)), key=lambda k: shards[k][0])
+        return cls.concat([parts[k] for k in order], labels=[folders[k] for k in order])
 
     def to_parquet(self, directory, *, overwrite: bool = False) -> list[Path]:
         """``systems.parquet``, ``vertices.parquet`` (and ``points.parquet``) into ``directory``

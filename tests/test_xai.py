@@ -364,6 +364,8 @@ def test_bad_models(tmp_path):
         xai.load_model(garbage)
     with pytest.raises(ModelFileError, match="does not exist"):
         xai.load_model(tmp_path / "missing.pt")
+    # "default" names the shipped model, as None does (and as predict, train --init and stability take it)
+    assert xai.load_model("default").metadata["sha256"] == xai.load_model(None).metadata["sha256"]
     untrained = save_model(ElemNet("8x1-1", ()), tmp_path / "untrained.pt")
     with pytest.raises(ModelFileError, match="records no training"):
         xai.load_model(untrained)
@@ -435,7 +437,7 @@ def test_heatmaps_write_white_on_dark_cells_and_black_on_light_ones():
     import matplotlib
 
     matplotlib.use("Agg")
-    from hullpack.screening.dft import cell_text_colour
+    from hullpack.plotting import cell_text_colour
     from hullpack.xai import plots
 
     assert [cell_text_colour(c) for c in [(0, 0, 0), (1, 1, 1), (0.88, 0.88, 0.88, 1.0), (0.2, 0.3, 0.9)]] == [

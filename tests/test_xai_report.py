@@ -271,3 +271,19 @@ def test_explain_is_deterministic_for_a_seed(model_file, tmp_path):
     for numbers in (a, b):
         numbers.pop("seconds"), numbers["shap"].pop("seconds")
     assert a == b and a["config"]["seed"] == 3
+
+
+def test_explain_takes_default_for_the_shipped_model_and_counts_in_words(tmp_path):
+    """--model default is the shipped model, as in predict and stability; 1,000 test compositions
+    (seed 0) leave exactly one element out, which the occlusion paragraph says in the singular."""
+    from hullpack.elemnet import load_pretrained
+
+    out = tmp_path / "default"
+    rc = main(["-q", "explain", "--out", str(out), "--model", "default", "--only", "importance",
+               "--n-importance", "1000", "--n-bootstrap", "5", "--threads", "1"])
+    assert rc == 0
+    model = json.loads((out / "results.json").read_text())["model"]
+    assert model["sha256"] == load_pretrained().metadata["sha256"]
+    assert model["source"] == "hullpack default (load_pretrained)"
+    md = (out / "report.md").read_text()
+    assert "1 element is in none of them" in md and "1 elements" not in md

@@ -1,11 +1,12 @@
-"""Drawing helpers shared by the screening and stability plots: ternary compositions on an
-equilateral triangle (first element at the lower left, second at the lower right, third on top).
-Needs matplotlib only through the ``ax`` it is given."""
+"""Drawing helpers shared by the screening, stability and XElemNet plots: ternary compositions on an
+equilateral triangle (first element at the lower left, second at the lower right, third on top),
+labels that avoid each other, and the colour of text on a heatmap's cells. Needs matplotlib only
+through the ``ax`` it is given."""
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["draw_ternary_facets", "finish_figure", "label_triangle", "triangle_xy"]
+__all__ = ["cell_text_colour", "draw_ternary_facets", "finish_figure", "label_triangle", "place_labels", "triangle_xy"]
 
 _HEIGHT = 3 ** 0.5 / 2
 
@@ -97,3 +98,14 @@ def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
                     ha="center" if dx == 0 else "left" if dx > 0 else "right", va="center", fontsize=fontsize,
                     color=color, bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.75},
                     arrowprops={"arrowstyle": "-", "color": color, "lw": 0.4} if far else None)
+
+
+def cell_text_colour(rgba) -> str:
+    """The colour of text written on a cell of colour ``rgba`` (0..1, as a colour map returns it):
+    ``"white"`` on a dark cell (luma, ITU-R BT.601, below 0.5), else ``"black"``. The one rule of
+    every heatmap hullpack draws (the group-pair heatmaps of :mod:`hullpack.screening.dft`, :mod:`hullpack.xai.plots`).
+
+    >>> cell_text_colour((0.27, 0.0, 0.33, 1.0)), cell_text_colour((0.99, 0.91, 0.14))   # viridis' ends
+    ('white', 'black')
+    """
+    return "white" if 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5 else "black"

@@ -40,12 +40,13 @@ from ..elemnet.data import TARGET_RANGE
 from ..elements import element_groups
 from ..errors import ScreeningError
 from ..hull import hull_batch
+from ..plotting import cell_text_colour
 from .hulls import HULL_TOL
 
 log = logging.getLogger(__name__)
 
 __all__ = ["DFTCompounds", "load_dft", "dft_cache_file", "dft_reference", "compare_block", "stable_compounds",
-           "match_compositions", "by_group_pair", "plot_group_heatmaps", "cell_text_colour", "f1_score"]
+           "match_compositions", "by_group_pair", "plot_group_heatmaps", "f1_score"]
 
 # compositions equal to this many decimals are one composition (the lowest energy is kept)
 _DECIMALS = 6
@@ -466,17 +467,6 @@ GROUP_HEATMAPS = {
     "agree_with_compounds": ("agree", "share of systems with a predicted or DFT stable compound\n"
                                       "whose stable sets agree"),
 }
-
-
-def cell_text_colour(rgba) -> str:
-    """The colour of text written on a cell of colour ``rgba`` (0..1, as a colour map returns it):
-    ``"white"`` on a dark cell (luma, ITU-R BT.601, below 0.5), else ``"black"``. The one rule of
-    every heatmap hullpack draws (the group-pair heatmaps, :mod:`hullpack.xai.plots`).
-
-    >>> cell_text_colour((0.27, 0.0, 0.33, 1.0)), cell_text_colour((0.99, 0.91, 0.14))   # viridis' ends
-    ('white', 'black')
-    """
-    return "white" if 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] < 0.5 else "black"
 
 
 def heatmap_scale(metric: str, values: np.ndarray) -> tuple[float, str]:

@@ -167,15 +167,20 @@ def check_trained(model: nn.Module, *, where: str = "the model") -> None:
 
 
 def load_model(path: str | os.PathLike | None = None, *, allow_untrained: bool = False) -> nn.Module:
-    """The model to explain: hullpack's shipped default when ``path`` is None, else a model file
-    written by :func:`hullpack.elemnet.save_model` (or ``hullpack train``). Missing, corrupt and
-    untrained files raise :class:`hullpack.errors.ModelFileError`.
-    """
-    from ..elemnet import load_model as _load, load_pretrained
+    """The model to explain: hullpack's shipped default when ``path`` is None or ``"default"``,
+    else a model file written by :func:`hullpack.elemnet.save_model` or a run folder of ``hullpack
+    train`` (its ``best.pt``), as :func:`hullpack.elemnet.resolve_model` reads them. Missing,
+    corrupt and untrained files raise :class:`hullpack.errors.ModelFileError`.
 
-    model = load_pretrained() if path is None else _load(path)
+    >>> load_model("default").metadata["sha256"] == load_model().metadata["sha256"]
+    True
+    """
+    from ..elemnet import resolve_model
+
+    model = resolve_model(path)
     if not allow_untrained:
-        check_trained(model, where="the default model" if path is None else f"model file {path}")
+        shipped = path is None or (isinstance(path, str) and path == "default")
+        check_trained(model, where="the default model" if shipped else f"model file {path}")
     return model
 
 

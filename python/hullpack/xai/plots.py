@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..elements import ELEMNET_ELEMENTS, element_table
-from ..screening.dft import cell_text_colour
+from ..plotting import cell_text_colour
 from .base import ENERGY_UNIT, PROPERTIES, elements_arg, xai_import
 
 _GROUP_CMAP = "tab20"

@@ -175,6 +175,15 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
                          "kernel_relative_diff": kall["relative_diff"].tolist()}
 
 
+def _in_none(n: int) -> str:
+    """The occlusion paragraph's count of the elements no test composition contains.
+
+    >>> _in_none(1), _in_none(3)
+    ('1 element is in none of them', '3 elements are in none of them')
+    """
+    return f"{n} element is in none of them" if n == 1 else f"{n} elements are in none of them"
+
+
 def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
     from . import plots
     from .importance import occlusion_importance
@@ -186,7 +195,7 @@ def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
     r.p(f"Each element is removed from every one of {len(x)} OQMD test compositions that contains it "
         f"(other fractions renormalised) and the MAE against DFT is measured again. Unoccluded MAE: "
         f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE is over all {len(x)} compositions (common elements weigh "
-        f"more; {int((df['n_containing'] == 0).sum())} elements are in none of them); "
+        f"more; {_in_none(int((df['n_containing'] == 0).sum()))}); "
         f"ΔMAE affected is the mean over the compositions containing the element. Intervals: "
         f"{df.attrs['ci']:.0%} bootstrap percentile, {cfg.n_bootstrap} resamples.")
     r.table(df.head(20), "occlusion_importance_top")
@@ -446,7 +455,8 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
         raise ValueError(f"out_dir {str(out_dir)!r} is a file; the report needs a folder (it is created if missing)")
     if model is None:
         model = load_model(model_path, allow_untrained=allow_untrained)
-        source = str(model_path) if model_path is not None else "hullpack default (load_pretrained)"
+        source = (str(model_path) if model_path not in (None, "default")
+                  else "hullpack default (load_pretrained)")
     else:
         source = type(model).__name__
     model = energy_model(model)

@@ -228,7 +228,7 @@ def test_screen_takes_default_for_the_shipped_model(tmp_path, capsys):
 
 def test_a_screen_without_dft_has_no_dft_time(model, tmp_path, capsys):
     r = screen(model, elements="Fe O", grid=10, compare_dft=False, progress=False)
-    assert "DFT" not in r.summary()
+    assert "DFT" not in r.summary() and r.summary().splitlines()[-1].endswith(" s set-up: model)")
     assert "DFT comparison" in screen(model, elements="Fe O", grid=10, progress=False).summary().splitlines()[-1]
 
 

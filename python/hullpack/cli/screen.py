@@ -53,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(Fe-Li-O-P) is listed instead: its stable compounds, predicted and known, printed and written "
                    "to SYSTEM.csv")
     p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system")
-    p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based)")
+    p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based); --merge joins the "
+                   "shards' --out folders into the whole screen")
     p.add_argument("--merge", nargs="+", metavar="FOLDER",
                    help="merge the --out folders of a screen's shards (--shard i/n, in any order) into --out: the "
                         "tables, groups and heatmaps of the whole screen, and its summary printed; the screen's "

@@ -233,8 +233,9 @@ class ScreenResult:
             lines += self._dft_lines()
         if "seconds_total" in self.stats:
             total, work, dft = (self.stats.get(k, 0) for k in ("seconds_total", "seconds_screen", "seconds_dft"))
-            setup = "model, data" + (", calibration" if self.config.get("certification") else "")
-            compared = f"{dft:.1f} s DFT comparison, " if "stab_tp" in s else ""  # none without one
+            compares = "stab_tp" in s  # without a DFT comparison no DFT data is loaded or compared
+            setup = "model" + (", data" if compares else "") + (", calibration" if self.config.get("certification") else "")
+            compared = f"{dft:.1f} s DFT comparison, " if compares else ""
             merged = self.config.get("merged_shards")  # shards run side by side: the slowest one's times
             lines.append(f"time{f' of the slowest of {merged} shards' if merged else ''}: {total:.1f} s ({work:.1f} s "
                          f"inference + hulls, {compared}"

@@ -434,9 +434,12 @@ def test_screen_plot_only_draws_one_system_and_writes_nothing_else(model_file, t
     calls, real = [], screening.screen
     monkeypatch.setattr(screening, "screen", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
     rc, out, err = screen_cli(capsys, tmp_path / "o", "--plot", "O-Fe", "--plot-only", "--grid", "20",
-                              "--model", model_file)
+                              "--model", model_file, "--match-tol", "0.02")
     assert rc == 0 and err == ""
     assert [(kw["order"], kw["elements"], kw["compare_dft"]) for kw in calls] == [(2, [6, 22], False)]  # O-Fe only
+    # the figure labels the DFT stable compounds no predicted one matches within --match-tol
+    assert calls[0]["match_tol"] == 0.02
+    assert json.loads((tmp_path / "o" / MANIFEST).read_text())["config"]["match_tol"] == 0.02
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["Fe-O.png", "manifest.json"]   # named as chemists do
     assert (tmp_path / "o" / "Fe-O.png").stat().st_size > 10_000
     assert out.strip() == f"wrote 1 file and manifest.json to {tmp_path / 'o'}"          # no summary, one file

@@ -282,7 +282,7 @@ def _run(args: argparse.Namespace) -> int:
         plot_elements = parse_system(plot)
         result = screen(args.model, order=len(plot_elements), elements=plot_elements.tolist(), grid=args.grid,
                         precision=args.precision, compare_dft=compare_dft if args.dft else False, device=args.device,
-                        progress=not args.quiet,
+                        match_tol=args.match_tol, progress=not args.quiet,  # the figure matches within it
                         **depth)
     else:
         result = screen(args.model, order=args.order, elements=args.elements, grid=args.grid,

@@ -7,6 +7,13 @@ formulas in about a second); formulas with brackets go through pymatgen when it 
 hydrate or adduct dot (·, •, ⋅, ∙ or *) joins parts, each with an optional leading count:
 "CuSO4·5H2O" is CuSO4 plus five H2O. Subscript digits read as digits ("Fe₂O₃"). A full stop there ("CuSO4.5H2O", "Na2CO3.10H2O") is refused
 as ambiguous, where pymatgen reads a decimal amount (O4.5): it names both ways to write it.
+
+A formula that cannot be read is told what it is and what to write instead, where it is one of the
+things tables and papers hold in a formula's place: a database id (``mp-19770``), an ion with its
+charge (``SO4 2-``), a phase label or a note in brackets (``H2O(l)``, ``NaCl (rock salt)``), symbols
+in the wrong case (``FE2O3``: did you mean Fe2O3?), a variable amount (``Ba1-xSrxTiO3``), an amount in
+brackets or a LaTeX subscript (``Li(0.5)CoO2``, ``Fe_2O_3``), a chemical system (``Fe-O``), a number,
+a missing-value marker, quotes, several formulas in one, an invisible or typeset character.
 """
 from __future__ import annotations
 
@@ -20,8 +27,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..elements import (ALL_ELEMENT_INDEX, ELEMENT_INDEX, N_ALL_ELEMENTS, N_ELEMENTS, OTHER_ELEMENTS, not_an_element,
-                        not_in_elemnet)
+from ..elements import (ALL_ELEMENT_INDEX, CHARGE_MESSAGE, ELEMENT_INDEX, N_ALL_ELEMENTS, N_ELEMENTS, OTHER_ELEMENTS,
+                        not_an_element, not_in_elemnet)
 from ..errors import CompositionError
 
 log = logging.getLogger(__name__)
@@ -128,8 +135,8 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return _amounts_of_mapping(Composition(s))
-        except Exception as exc:  # pymatgen raises several types for bad syntax
-            raise ValueError(not_an_element(s) or f"cannot parse formula ({exc})") from None
+        except Exception:  # pymatgen raises several types for bad syntax, in its own words
+            raise ValueError(not_an_element(s) or _bracket_problem(s)) from None
     why = not_an_element(s)
     if why:
         raise ValueError(why)
@@ -138,6 +145,19 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
     if re.search(r"\d/\d", s):  # Mg1/2O1/2
         raise ValueError("cannot parse formula: amounts are decimal numbers ('Mg0.5O0.5'), not fractions ('Mg1/2O1/2')")
     raise ValueError("cannot parse formula: expected element symbols with optional amounts, e.g. 'Fe2O3'")
+
+
+def _bracket_problem(s: str) -> str:
+    """Why a formula with brackets that pymatgen refuses cannot be read."""
+    depth = 0
+    for c in s:
+        depth += c in "([{"
+        depth -= c in ")]}"
+        if depth < 0:
+            break
+    if depth:
+        return "cannot parse formula: its brackets do not pair up"
+    return "cannot parse formula: expected element symbols, amounts and brackets, such as 'Ca(OH)2'"
 
 
 def _row(pairs: list[tuple[str, float]], index_of: dict[str, int]) -> tuple[list[int], list[float]]:
@@ -160,6 +180,159 @@ def _row(pairs: list[tuple[str, float]], index_of: dict[str, int]) -> tuple[list
     if total == math.inf:  # every fraction would be 0: an all-zero row, the input of no composition
         raise ValueError("the amounts add up past the largest float (1.8e308); scale them down")
     return cols, amts
+
+
+def _string_row(text: str, index_of: dict[str, int]) -> tuple[list[int], list[float]]:
+    """:func:`_row` of a formula string; where it cannot be read, a ValueError saying what the text
+    is in a chemist's words (a database id, an ion, a phase label, ...) and what to write instead,
+    else the parser's own reason."""
+    try:
+        return _row(_amounts_of_string(text), index_of)
+    except ValueError as exc:
+        raise ValueError(_explained(text) or str(exc)) from None
+
+
+def _reads(text: str) -> bool:
+    """Whether ``text`` is a formula the featurizer reads (of any element H..Og)."""
+    try:
+        _row(_amounts_of_string(text), ALL_ELEMENT_INDEX)
+    except ValueError:
+        return False
+    return bool(text.strip())
+
+
+# what a formula that cannot be read often is, as tables and papers hold them
+_DATABASES = {"mp": "Materials Project", "mvc": "Materials Project", "oqmd": "OQMD", "jvasp": "JARVIS-DFT",
+              "jarvis": "JARVIS-DFT", "agm": "Alexandria", "icsd": "ICSD", "cod": "COD", "aflow": "AFLOW"}
+_DATABASE_ID = re.compile(r"(?i)(mp|mvc|oqmd|jvasp|jarvis|agm|icsd|cod|aflow)[-_:]?[0-9a-f]*\d[0-9a-f]*")
+_NUMBER = re.compile(r"[-+−]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?")
+_PHASES = {"s": "solid", "l": "liquid", "g": "gas", "aq": "aqueous solution", "cr": "crystal", "c": "crystal",
+           "am": "amorphous", "liq": "liquid", "gas": "gas", "sol": "solid", "solid": "solid", "liquid": "liquid"}
+_TRAILING_BRACKETS = re.compile(r"(.*?)\s*[(\[]([^()\[\]]*)[)\]]")
+# an ion's charge at the end, apart from its atoms: "SO4 2-", "SO4^2-", "SO4(2-)", "Fe[3+]"
+_ION = re.compile(r"(.*?[A-Za-z0-9)])\s*(?:\^\s*|\s+)?(?:[(\[]\s*)?(\d?[+-]|[+-]\d?)\s*[)\]]?")
+_TRAILING_CHARGE = re.compile(r"(?:\d?[+-]|[+-]\d?)\s*[)\]]?$")
+_SEPARATED_CHARGE = re.compile(r"(?:\s|\^|[(\[])\s*(?:\d?[+-]|[+-]\d?)\s*[)\]]?$")
+_SYSTEM = re.compile(r"[A-Z][a-z]?(?:-[A-Z][a-z]?)+")
+# a variable amount: "LixCoO2", "Ba1-xSrxTiO3", "Fe1-xO", "Li1+xMn2-xO4", "YBa2Cu3O7-δ"
+_VARIABLE = re.compile(r"(?<=[A-Za-z)\]])(?:(\d+(?:\.\d+)?)\s*([-+]))?\s*(\d+(?:\.\d+)?)?([xyzδ])(?![a-z])")
+# an amount in brackets or as a LaTeX subscript: "Li(0.5)CoO2", "Fe_2O_3", "Fe_{2}O_{3}", "Fe$_2$O$_3$"
+_WRAPPED_AMOUNT = re.compile(r"\$?_\{?(\d+(?:\.\d+)?)\}?\$?|[({\[]\s*(\d+(?:\.\d+)?)\s*[)}\]]")
+_QUOTES = "'\"`‘’“”"
+
+
+def _respelled(text: str) -> list[str]:
+    """Formulas (up to 3, the fewest symbols first) that ``text`` spells with its symbols'
+    capitals put right: ``FE2O3`` is Fe2O3, ``licoo2`` LiCoO2 or LiCOO2."""
+    parts = re.findall(r"[A-Za-z]+|[^A-Za-z]+", text)
+    symbols = {e.lower(): e for e in ALL_ELEMENT_INDEX if e not in _ISOTOPES}
+
+    def spell(letters: str) -> list[list[str]]:
+        if not letters:
+            return [[]]
+        out = []
+        for n in (2, 1):
+            head = symbols.get(letters[:n].lower()) if len(letters) >= n else None
+            if head:
+                out += [[head, *rest] for rest in spell(letters[n:])]
+        return out[:8]
+
+    readings = [[]]
+    for part in parts:
+        options = spell(part) if part[0].isalpha() else [[part]]
+        readings = [r + o for r in readings for o in options][:8]
+    found = ["".join(r) for r in sorted(readings, key=len)]
+    return [f for f in dict.fromkeys(found) if f != text and _reads(f)][:3]
+
+
+def _variable_value(text: str, value: float = 0.1) -> str | None:
+    """``text`` with its variable amounts (x, y, z, δ) at ``value``: Ba1-xSrxTiO3 is Ba0.9Sr0.1TiO3."""
+    def amount(m: re.Match) -> str:
+        base, sign, factor = m.group(1), m.group(2), float(m.group(3) or 1)
+        a = factor * value if base is None else float(base) + (factor * value if sign == "+" else -factor * value)
+        return f"{round(a, 6):g}" if a > 0 else "!"
+    text = text.replace("\u2212", "-").replace("\u2013", "-")
+    written = _VARIABLE.sub(amount, text)
+    return written if written != text and "!" not in written and _reads(written) else None
+
+
+def _explained(text: str) -> str | None:
+    """What a formula that cannot be read is, in a chemist's words, and what to write instead;
+    None where it is nothing recognised (the parser's own reason then stands)."""
+    s = text.strip()
+    if not s:
+        return None
+    if s.lower() in ("na", "n/a", "nan", "none", "null", "-", "?"):
+        return f"{s!r} marks a missing value, not a formula: give the formula, or leave the entry out"
+    if _NUMBER.fullmatch(s):
+        return ("a number, not a formula (an energy or an id in the formula's place?): give a formula such as "
+                "'Fe2O3'")
+    m = _DATABASE_ID.fullmatch(s)
+    if m:
+        database = _DATABASES[m.group(1).lower()]
+        field = " (Materials Project's formula_pretty)" if database == "Materials Project" else ""
+        return f"a database id ({database}), not a formula: give the material's formula{field}, such as 'Fe2O3'"
+    if len(s) > 2 and s[0] in _QUOTES and s[-1] in _QUOTES and _reads(s[1:-1].strip()):
+        return f"quotes around the formula: write '{s[1:-1].strip()}' without them"
+    odd = [c for c in s if not (c.isascii() or c in "·•⋅∙₀₁₂₃₄₅₆₇₈₉δ" or c.isspace() and c.isprintable())]
+    if odd:
+        import unicodedata
+
+        c = odd[0]
+        name = unicodedata.name(c, "")
+        numeric = unicodedata.numeric(c, None) if not c.isdigit() else None
+        if numeric is not None:  # a vulgar fraction: "Mg½O½"
+            cleaned = "".join(f"{unicodedata.numeric(ch):g}" if not ch.isdigit() and unicodedata.numeric(ch, None)
+                              is not None else ch for ch in s)
+            return (f"amounts are decimal numbers, not the fraction {c} ({name.lower()})"
+                    + (f": write '{cleaned}'" if _reads(cleaned) else ""))
+        dashes = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-"}
+        cleaned = "".join(dashes.get(ch, "") if ch in odd else ch for ch in s)
+        hint = f": write '{cleaned}'" if _reads(cleaned) else ""
+        if c in dashes:
+            return _explained(cleaned) or f"the character {c!r} (U+{ord(c):04X}, {name.lower()}) is no part of a formula"
+        what = "an invisible character" if not c.isprintable() or unicodedata.category(c) == "Cf" else "the character"
+        return f"{what} {c!r} (U+{ord(c):04X}, {name.lower() or 'unnamed'}) is no part of a formula{hint}"
+    if not_an_element(s) == CHARGE_MESSAGE and _TRAILING_CHARGE.search(s):
+        m = _ION.fullmatch(s) if _SEPARATED_CHARGE.search(s) else None  # "SO42-": SO4 2- or SO 42-?
+        atoms = m.group(1).strip() if m else ""
+        return (f"{CHARGE_MESSAGE}; {s} is an ion: write the compound it is part of, with its counter-ions (such as "
+                "'Na2SO4' for SO4 2-)" + (f", or '{atoms}' for its atoms alone" if _reads(atoms) else ""))
+    pieces = [p.strip() for p in re.split(r"[,;]|\.$", s) if p.strip()]
+    if len(pieces) > 1 or (pieces and pieces[0] != s):
+        readable = [p for p in pieces if _reads(p)]
+        if len(readable) > 1:
+            return f"several formulas ({', '.join(readable)}) in one: give each its own entry (row)"
+        if len(readable) == 1:
+            return f"write the formula alone: '{readable[0]}'"
+    m = _TRAILING_BRACKETS.fullmatch(s)
+    if m and _reads(m.group(1)):
+        label, head = m.group(2).strip(), m.group(1)
+        phase = _PHASES.get(label.lower())
+        if phase:
+            return (f"({label}) is a phase label ({phase}): ElemNet and the hull read compositions only: write "
+                    f"'{head}'")
+        if _NUMBER.fullmatch(label) is None:
+            return (f"({label}) is a note, not part of the formula (a polymorph or a mineral is not read: one "
+                    f"energy per composition): write '{head}'")
+    if _SYSTEM.fullmatch(s) and all(e in ALL_ELEMENT_INDEX for e in s.split("-")):
+        return (f"{s} is a chemical system (its elements), not a formula: give a composition, such as "
+                f"'{''.join(s.split('-'))}'")
+    written = _variable_value(s)
+    if written:
+        variable = _VARIABLE.search(s.replace("\u2212", "-")).group(4)
+        return f"a variable amount ({variable}) is not read: give it a value, such as '{written}' for {variable} = 0.1"
+    unwrapped = _WRAPPED_AMOUNT.sub(lambda m: m.group(1) or m.group(2), s)
+    if unwrapped != s and _reads(unwrapped):
+        return f"amounts follow their symbol without brackets or subscript marks: write '{unwrapped}'"
+    joined = "".join(s.split())
+    as_written = plain_amounts(joined)
+    respelled = _respelled(joined) if as_written is None or any(
+        e not in ALL_ELEMENT_INDEX for e, _ in as_written) else []  # not where each symbol is one as written
+    if respelled:
+        return ("element symbols start with a capital letter, and a second letter is lowercase: did you mean "
+                + " or ".join(map(repr, respelled)) + "?")
+    return None
 
 
 def parse_formulas(formulas: Iterable[Any] | str, *,
@@ -213,17 +386,14 @@ def parse_formulas(formulas: Iterable[Any] | str, *,
                     totals[i] = total
                     continue
         try:
-            if isinstance(item, str):
-                pairs = _amounts_of_string(item)
-            elif isinstance(item, bytes):
-                pairs = _amounts_of_string(item.decode("utf-8", "replace"))
+            if isinstance(item, (str, bytes)):
+                c, a = _string_row(item if isinstance(item, str) else item.decode("utf-8", "replace"), index_of)
             elif hasattr(item, "items"):
-                pairs = _amounts_of_mapping(item)
+                c, a = _row(_amounts_of_mapping(item), index_of)
             elif item is None or (isinstance(item, float) and math.isnan(item)):
                 raise ValueError("missing value")
             else:
                 raise ValueError(f"expected a formula string or a Composition, got {type(item).__name__}")
-            c, a = _row(pairs, index_of)
         except ValueError as exc:
             bad.append((i, str(item), str(exc)))
             continue

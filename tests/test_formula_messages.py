@@ -1,0 +1,100 @@
+"""Formulas as people paste them from papers, databases and spreadsheets: each one that cannot be
+read is told what it is, in a chemist's words, and what to write instead; every reader (the
+featurizer, hullpack predict, hullpack stability, hullpack train's tables) says the same."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from hullpack.cli import main
+from hullpack.elemnet import parse_formulas
+
+
+def reason(formula: str) -> str:
+    _, bad = parse_formulas([formula])
+    assert len(bad) == 1, formula
+    return bad[0][2]
+
+
+@pytest.mark.parametrize("formula, says", [
+    # an ion with its charge was blamed on a hydrate ("a number after a space is ambiguous")
+    ("SO4 2-", "SO4 2- is an ion: write the compound it is part of, with its counter-ions (such as 'Na2SO4' for "
+               "SO4 2-), or 'SO4' for its atoms alone"),
+    ("SO4^2-", "or 'SO4' for its atoms alone"),
+    ("SO4(2-)", "or 'SO4' for its atoms alone"),          # was taken for a note
+    ("NH4+", "NH4+ is an ion"),
+    # capitals: "unknown element 'E'"
+    ("FE2O3", "element symbols start with a capital letter, and a second letter is lowercase: did you mean "
+              "'Fe2O3'?"),
+    ("NACL", "did you mean 'NaCl'?"),                      # "unknown element 'A'"
+    ("fe2o3", "start with a capital letter, and a second letter is lowercase: did you mean 'Fe2O3'?"),
+    ("co", "did you mean 'Co' or 'CO'?"),
+    # a Materials Project id was called a charge
+    ("mp-19770", "a database id (Materials Project), not a formula: give the material's formula (Materials "
+                 "Project's formula_pretty), such as 'Fe2O3'"),
+    ("JVASP-1002", "a database id (JARVIS-DFT), not a formula"),
+    ("oqmd-1234", "a database id (OQMD), not a formula"),
+    # phase labels leaked pymatgen's "l is an invalid formula!"
+    ("H2O(l)", "(l) is a phase label (liquid): ElemNet and the hull read compositions only: write 'H2O'"),
+    ("CO2 (g)", "(g) is a phase label (gas)"),
+    ("NaCl (rock salt)", "(rock salt) is a note, not part of the formula"),
+    ("Fe3O4 (magnetite)", "write 'Fe3O4'"),
+    ("Li(0.5)CoO2", "amounts follow their symbol without brackets or subscript marks: write 'Li0.5CoO2'"),
+    ("Fe_{2}O_{3}", "write 'Fe2O3'"),
+    # variable amounts: "cannot parse formula: expected element symbols ..."
+    ("LixCoO2", "a variable amount (x) is not read: give it a value, such as 'Li0.1CoO2' for x = 0.1"),
+    ("Ba1-xSrxTiO3", "such as 'Ba0.9Sr0.1TiO3' for x = 0.1"),
+    ("Fe1\u2212xO", "such as 'Fe0.9O' for x = 0.1"),
+    ("YBa2Cu3O7-\u03b4", "a variable amount (\u03b4)"),
+    ("Fe-O", "Fe-O is a chemical system (its elements), not a formula"),
+    ("123", "a number, not a formula"),
+    ("-1.65", "a number, not a formula"),
+    ("N/A", "'N/A' marks a missing value, not a formula"),
+    ("nan", "marks a missing value"),                       # was told to capitalise: NaN is Na + N
+    ("NaCl\u200b", "an invisible character '\\u200b' (U+200B, zero width space) is no part of a formula: "
+                   "write 'NaCl'"),
+    ("Mg\u00bdO\u00bd", "amounts are decimal numbers, not the fraction \u00bd (vulgar fraction one half): write "
+                        "'Mg0.5O0.5'"),
+    ("'Fe2O3'", "quotes around the formula: write 'Fe2O3' without them"),
+    ("Fe2O3;NaCl", "several formulas (Fe2O3, NaCl) in one: give each its own entry (row)"),
+    ("Fe2O3,", "write the formula alone: 'Fe2O3'"),
+    ("(", "its brackets do not pair up"),                  # pymatgen's "( is an invalid formula!"
+])
+def test_a_formula_that_cannot_be_read_is_told_what_it_is_and_what_to_write(formula, says):
+    assert says in reason(formula)
+    assert "invalid formula" not in reason(formula)         # pymatgen's words never reach the user
+
+
+@pytest.mark.parametrize("formula, same_as", [
+    ("LiFePO4 ", "LiFePO4"), ("Fe2O3\u00a0", "Fe2O3"), ("Fe\u2082O\u2083", "Fe2O3"), ("CaCO3\u00b7H2O", "CaCO4H2"),
+    ("Fe0.947O", "Fe0.947O1"), ("CO", "C1O1"), ("COO", "CO2"),
+])
+def test_what_was_read_is_still_read_the_same(formula, same_as):
+    x, bad = parse_formulas([formula, same_as])
+    assert bad == []
+    np.testing.assert_allclose(x[0], x[1], atol=1e-7)
+
+
+@pytest.mark.parametrize("formula, says", [
+    ("Cu SO4 5H2O", "a number after a space is ambiguous"),  # its own reason stands: no respelling
+    ("Xx2", "unknown element 'Xx'"),                          # no variable x
+    ("D2O", "D is an isotope of hydrogen"),
+    ("HeO", "He is not one of ElemNet's 86 elements"),
+    ("Fe3+2O3", "charges (oxidation states) are not read"),
+])
+def test_the_parsers_own_reason_stands_where_nothing_better_is_known(formula, says):
+    assert reason(formula).startswith(says)
+
+
+def test_predict_and_stability_name_the_same_problems(tmp_path, capsys):
+    formulas = ["SO4 2-", "FE2O3", "mp-19770", "H2O(l)", "Fe2O3"]
+    assert main(["-q", "predict", *formulas]) == 2
+    err = capsys.readouterr().err
+    assert "[formula 1] 'SO4 2-': charges (oxidation states) are not read" in err and "is an ion" in err
+    assert "[formula 2] 'FE2O3': element symbols start with a capital letter" in err and "'Fe2O3'?" in err
+    assert "[formula 3] 'mp-19770': a database id (Materials Project), not a formula" in err
+    assert "[formula 4] 'H2O(l)': (l) is a phase label (liquid)" in err and "invalid formula" not in err
+    pd.DataFrame({"formula": formulas, "energy": [-1, -1.7, -1, -1, -1.7]}).to_csv(tmp_path / "t.csv", index=False)
+    assert main(["-q", "stability", str(tmp_path / "t.csv"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "bad row 2 ('FE2O3'): element symbols start with a capital letter" in out
+    assert "bad row 3 ('mp-19770'): a database id (Materials Project)" in out

@@ -2,6 +2,7 @@
 the helpers the commands share (hullpack.cli.common)."""
 import argparse
 import json
+import re
 import warnings
 
 import numpy as np
@@ -190,3 +191,41 @@ def test_resuming_a_run_on_a_table_without_the_table_says_to_give_it_again(tmp_p
     assert "resume it with the same data (--data" in err
     rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--epochs", "2")
     assert rc == 0 and json.loads(out)["epochs_done"] == 2, err
+
+
+# ------------------------------------------------------------- tables shaped as the mp-api writes them
+
+def mp_api_table(n: int = 40) -> pd.DataFrame:
+    """An mp-api export: every field of the document, None where it was not asked for (composition
+    here), before formula_pretty with the formulas."""
+    df = mp_export(n)
+    return pd.DataFrame({"material_id": df.material_id, "composition": [None] * n,
+                         "formula_pretty": df.formula_pretty,
+                         "formation_energy_per_atom": df.formation_energy_per_atom})
+
+
+def test_training_and_prediction_pass_over_a_column_without_values_as_stability_does(tmp_path, capsys):
+    """table_columns and predict --file took the empty 'composition' column (every row 'missing
+    value'), where hullpack stability reads formula_pretty."""
+    from hullpack.elemnet import table_columns
+
+    df = mp_api_table()
+    assert table_columns(df) == ("formula_pretty", "formation_energy_per_atom")
+    x, y = table_arrays(df)
+    assert len(x) == len(y) == len(df) and not np.isnan(x).any()
+    df.head(3).to_csv(tmp_path / "mp.csv", index=False)
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "mp.csv"))
+    assert rc == 0, err
+    rows = out.splitlines()
+    assert rows[0] == "formula,dH_eV_per_atom,material_id,composition,formation_energy_per_atom"
+    assert [r.split(",")[0] for r in rows[1:]] == df.formula_pretty[:3].tolist()
+
+
+@pytest.mark.parametrize("cell, hint", [("-1,7", "(a decimal comma? write -1.7)"),
+                                        ("\u22121.7", "(a typeset minus sign, U+2212? write -1.7)")])
+def test_an_energy_written_as_a_paper_writes_it_is_told_how_to_write_it(cell, hint):
+    df = mp_export(4).astype({"formation_energy_per_atom": object})
+    df.loc[2, "formation_energy_per_atom"] = cell
+    with pytest.raises(CompositionError, match="row 3 .*formation_energy_per_atom is .*, not a finite number "
+                                               + re.escape(hint)):
+        table_arrays(df)

@@ -71,7 +71,7 @@ def _file_formulas(path: str, column: str | None):
 
     df = read_table(path, text=True)
     try:
-        found = find_column(df.columns, column, COMPOSITION_COLUMNS, "formula", how="--column")
+        found = find_column(df, column, COMPOSITION_COLUMNS, "formula", how="--column")
     except ValueError as exc:
         from hullpack.elemnet import parse_formulas
 

@@ -91,7 +91,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     """
     import warnings
 
-    from ..columns import composition_cell, is_missing_text
+    from ..columns import composition_cell, is_missing_text, number_hint
     from ..errors import CompositionError
     from .featurize import describe_bad, parse_formulas
 
@@ -110,7 +110,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
             if pd.isna(raw[i]) or is_missing_text(raw[i]):
                 reason = "missing"
             elif not np.isfinite(y[i]):
-                reason = f"{raw[i]!r}, not a finite number"
+                reason = f"{raw[i]!r}, not a finite number{number_hint(raw[i])}"
             else:
                 reason = f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}"
             bad.append((int(i), str(table[formula_column].iloc[i]), f"{energy_column} is {reason}"))
@@ -177,16 +177,19 @@ def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,
                   energy_column: str | None = None) -> tuple[str, str]:
     """The formula and energy columns :func:`table_arrays` reads: those named (checked), else the
     first present of :data:`hullpack.columns.COMPOSITION_COLUMNS` and
-    :data:`hullpack.columns.ENERGY_COLUMNS`; ValueError naming the table's columns if one is missing.
+    :data:`hullpack.columns.ENERGY_COLUMNS`, passing over one that holds no value at all for a later
+    name with values (a Materials Project document's ``composition``, None where it was not asked
+    for, before ``formula_pretty``), as ``hullpack stability`` does; ValueError naming the table's
+    columns if one is missing.
 
     >>> table_columns(pd.DataFrame(columns=["material_id", "formula_pretty", "formation_energy_per_atom"]))
     ('formula_pretty', 'formation_energy_per_atom')
     """
     from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, find_column
 
-    return (find_column(table.columns, formula_column, COMPOSITION_COLUMNS, "formula",
+    return (find_column(table, formula_column, COMPOSITION_COLUMNS, "formula",
                         how="formula_column= (--formula-column)"),
-            find_column(table.columns, energy_column, ENERGY_COLUMNS, "energy", how="energy_column= (--energy-column)"))
+            find_column(table, energy_column, ENERGY_COLUMNS, "energy", how="energy_column= (--energy-column)"))
 
 
 def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -229,3 +229,19 @@ def test_an_energy_written_as_a_paper_writes_it_is_told_how_to_write_it(cell, hi
     with pytest.raises(CompositionError, match="row 3 .*formation_energy_per_atom is .*, not a finite number "
                                                + re.escape(hint)):
         table_arrays(df)
+
+
+def test_a_missing_formula_in_a_training_table_is_named_empty_not_nan(tmp_path, capsys):
+    """Its row read "row 3 'nan': missing value", as if the formula were the text nan (sodium
+    nitride's NaN is a formula); hullpack predict --file names the same cell ''."""
+    df = mp_export(6).astype({"formula_pretty": object})
+    df.loc[2, "formula_pretty"] = None
+    df.loc[4, "formula_pretty"] = np.nan
+    df.loc[4, "formation_energy_per_atom"] = np.nan
+    with pytest.raises(CompositionError) as err:
+        table_arrays(df)
+    assert "row 3 '': empty formula" in str(err.value) and "'nan'" not in str(err.value)
+    assert "row 5 '': empty formula" in str(err.value)
+    df.to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"))
+    assert rc == 2 and "row 3 '': empty formula" in err and "'nan'" not in err

@@ -12,7 +12,7 @@ import torch
 
 from hullpack.cli import main
 from hullpack.cli.common import positive_float, warnings_as_notes
-from hullpack.elemnet import ElemNet, run_config, save_model, table_arrays
+from hullpack.elemnet import ElemNet, parse_formulas, run_config, save_model, table_arrays
 from hullpack.errors import CompositionError
 
 TINY = ["--batch-size", "32", "--lr", "1e-3", "--bf16", "off"]
@@ -245,3 +245,13 @@ def test_a_missing_formula_in_a_training_table_is_named_empty_not_nan(tmp_path, 
     df.to_csv(tmp_path / "mp.csv", index=False)
     rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"))
     assert rc == 2 and "row 3 '': empty formula" in err and "'nan'" not in err
+
+
+def test_predict_reads_a_formula_list_with_a_comment_after_a_formula(tmp_path, capsys):
+    """'NaCl  # rock salt' was refused as a formula that cannot be parsed; a # starts a comment on
+    any line of a text file, as on a line of its own."""
+    (tmp_path / "f.txt").write_text("# my list\nformula\nFe2O3\nNaCl  # rock salt\n  # TiO2\n")
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.txt"))
+    assert rc == 0, err
+    assert [r.split(",")[0] for r in out.splitlines()] == ["formula", "Fe2O3", "NaCl"]
+    assert "write the formula alone: 'NaCl'" in ";".join(r for _, _, r in parse_formulas(["NaCl # halite"])[1])

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", help="more formulas: a table (" + ", ".join(TABLE_SUFFIXES) + ") with a formula "
                    "column (the file hullpack stability reads; the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
                    "--column), "
-                   "or a text file of one formula per line (blank lines, lines starting with # and a first line "
+                   "or a text file of one formula per line (blank lines, comments after a # and a first line "
                    "naming the column, such as formula, are skipped); "
                    "a table's other columns are printed after the prediction, as written (a column already named "
                    "formula or " + _ENERGY + " as input_formula, input_" + _ENERGY + "). A bad formula is named by "
@@ -59,8 +59,8 @@ def _file_formulas(path: str, column: str | None):
             raise CommandError(f"--column {column!r} names a column of a CSV or Parquet --file; {path!r} is read as text "
                                "(one formula per line)")
         with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula
-            kept = [(t, f"line {n}") for n, t in enumerate((line.strip() for line in f), 1)
-                    if t and not t.startswith("#")]
+            # what follows a # is a comment, on a line of its own or after a formula (no formula holds a #)
+            kept = [(t, f"line {n}") for n, t in enumerate((line.split("#", 1)[0].strip() for line in f), 1) if t]
         if kept and kept[0][0].lower() in COMPOSITION_COLUMNS:  # a header line ("formula"), not a formula
             kept = kept[1:]
         return [t for t, _ in kept], [w for _, w in kept], None

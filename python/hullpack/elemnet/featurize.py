@@ -298,7 +298,7 @@ def _explained(text: str) -> str | None:
         atoms = m.group(1).strip() if m else ""
         return (f"{CHARGE_MESSAGE}; {s} is an ion: write the compound it is part of, with its counter-ions (such as "
                 "'Na2SO4' for SO4 2-)" + (f", or '{atoms}' for its atoms alone" if _reads(atoms) else ""))
-    pieces = [p.strip() for p in re.split(r"[,;]|\.$", s) if p.strip()]
+    pieces = [p.strip() for p in re.split(r"[,;]|\.$|#.*", s) if p.strip()]  # "Fe2O3, hematite", "NaCl # halite"
     if len(pieces) > 1 or (pieces and pieces[0] != s):
         readable = [p for p in pieces if _reads(p)]
         if len(readable) > 1:

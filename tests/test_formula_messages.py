@@ -98,3 +98,11 @@ def test_predict_and_stability_name_the_same_problems(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "bad row 2 ('FE2O3'): element symbols start with a capital letter" in out
     assert "bad row 3 ('mp-19770'): a database id (Materials Project)" in out
+
+
+def test_a_long_bad_formula_gets_a_message_of_one_short_line():
+    """Capitals put right letter by letter recursed once a letter: 6,000 capitals raised
+    RecursionError out of parse_formulas, which never raises for a bad entry."""
+    x, bad = parse_formulas(["FE" * 3000, "Fe" * 50000 + "(l)", "Fe2O3"])
+    assert [i for i, _, _ in bad] == [0, 1] and not np.isnan(x[2]).any()
+    assert all(len(r) < 200 for _, _, r in bad)

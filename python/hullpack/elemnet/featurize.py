@@ -273,7 +273,7 @@ def _explained(text: str) -> str | None:
         field = " (Materials Project's formula_pretty)" if database == "Materials Project" else ""
         return f"a database id ({database}), not a formula: give the material's formula{field}, such as 'Fe2O3'"
     if len(s) > 2 and s[0] in _QUOTES and s[-1] in _QUOTES and _reads(s[1:-1].strip()):
-        return f"quotes around the formula: write '{s[1:-1].strip()}' without them"
+        return f"quotes around the formula: write {_short.repr(s[1:-1].strip())} without them"
     odd = [c for c in s if not (c.isascii() or c in "·•⋅∙₀₁₂₃₄₅₆₇₈₉δ" or c.isspace() and c.isprintable())]
     if odd:
         import unicodedata
@@ -285,50 +285,52 @@ def _explained(text: str) -> str | None:
             cleaned = "".join(f"{unicodedata.numeric(ch):g}" if not ch.isdigit() and unicodedata.numeric(ch, None)
                               is not None else ch for ch in s)
             return (f"amounts are decimal numbers, not the fraction {c} ({name.lower()})"
-                    + (f": write '{cleaned}'" if _reads(cleaned) else ""))
+                    + (f": write {_short.repr(cleaned)}" if _reads(cleaned) else ""))
         dashes = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-"}
         cleaned = "".join(dashes.get(ch, "") if ch in odd else ch for ch in s)
-        hint = f": write '{cleaned}'" if _reads(cleaned) else ""
+        hint = f": write {_short.repr(cleaned)}" if _reads(cleaned) else ""
         if c in dashes:
-            return _explained(cleaned) or f"the character {c!r} (U+{ord(c):04X}, {name.lower()}) is no part of a formula"
+            return _explained(cleaned) or \
+                f"the character {c!r} (U+{ord(c):04X}, {name.lower()}) is no part of a formula"
         what = "an invisible character" if not c.isprintable() or unicodedata.category(c) == "Cf" else "the character"
         return f"{what} {c!r} (U+{ord(c):04X}, {name.lower() or 'unnamed'}) is no part of a formula{hint}"
     if not_an_element(s) == CHARGE_MESSAGE and _TRAILING_CHARGE.search(s):
         m = _ION.fullmatch(s) if _SEPARATED_CHARGE.search(s) else None  # "SO42-": SO4 2- or SO 42-?
         atoms = m.group(1).strip() if m else ""
         return (f"{CHARGE_MESSAGE}; {s} is an ion: write the compound it is part of, with its counter-ions (such as "
-                "'Na2SO4' for SO4 2-)" + (f", or '{atoms}' for its atoms alone" if _reads(atoms) else ""))
+                "'Na2SO4' for SO4 2-)" + (f", or {_short.repr(atoms)} for its atoms alone" if _reads(atoms) else ""))
     pieces = [p.strip() for p in re.split(r"[,;]|\.$|#.*", s) if p.strip()]  # "Fe2O3, hematite", "NaCl # halite"
     if len(pieces) > 1 or (pieces and pieces[0] != s):
         readable = [p for p in pieces if _reads(p)]
         if len(readable) > 1:
             return f"several formulas ({', '.join(readable)}) in one: give each its own entry (row)"
         if len(readable) == 1:
-            return f"write the formula alone: '{readable[0]}'"
+            return f"write the formula alone: {_short.repr(readable[0])}"
     m = _TRAILING_BRACKETS.fullmatch(s)
     if m and _reads(m.group(1)):
         label, head = m.group(2).strip(), m.group(1)
         phase = _PHASES.get(label.lower())
         if phase:
             return (f"({label}) is a phase label ({phase}): ElemNet and the hull read compositions only: write "
-                    f"'{head}'")
+                    f"{_short.repr(head)}")
         if _NUMBER.fullmatch(label) is None:
             return (f"({label}) is a note, not part of the formula (a polymorph or a mineral is not read: one "
-                    f"energy per composition): write '{head}'")
+                    f"energy per composition): write {_short.repr(head)}")
     if _SYSTEM.fullmatch(s) and all(e in ALL_ELEMENT_INDEX for e in s.split("-")):
         return (f"{s} is a chemical system (its elements), not a formula: give a composition, such as "
-                f"'{''.join(s.split('-'))}'")
+                f"{_short.repr(''.join(s.split('-')))}")
     written = _variable_value(s)
     if written:
         variable = _VARIABLE.search(s.replace("\u2212", "-")).group(4)
-        return f"a variable amount ({variable}) is not read: give it a value, such as '{written}' for {variable} = 0.1"
+        return (f"a variable amount ({variable}) is not read: give it a value, such as {_short.repr(written)} for "
+                f"{variable} = 0.1")
     unwrapped = _WRAPPED_AMOUNT.sub(lambda m: m.group(1) or m.group(2), s)
     if unwrapped != s and _reads(unwrapped):
-        return f"amounts follow their symbol without brackets or subscript marks: write '{unwrapped}'"
+        return f"amounts follow their symbol without brackets or subscript marks: write {_short.repr(unwrapped)}"
     joined = "".join(s.split())
     as_written = plain_amounts(joined)
-    respelled = _respelled(joined) if as_written is None or any(
-        e not in ALL_ELEMENT_INDEX for e, _ in as_written) else []  # not where each symbol is one as written
+    respelled = _respelled(joined) if len(joined) <= 100 and (as_written is None or any(
+        e not in ALL_ELEMENT_INDEX for e, _ in as_written)) else []  # not where each symbol is one as written
     if respelled:
         return ("element symbols start with a capital letter, and a second letter is lowercase: did you mean "
                 + " or ".join(map(repr, respelled)) + "?")

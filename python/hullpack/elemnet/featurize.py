@@ -27,6 +27,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ..columns import is_missing_text
 from ..elements import (ALL_ELEMENT_INDEX, CHARGE_MESSAGE, ELEMENT_INDEX, N_ALL_ELEMENTS, N_ELEMENTS, OTHER_ELEMENTS,
                         not_an_element, not_in_elemnet)
 from ..errors import CompositionError
@@ -262,7 +263,7 @@ def _explained(text: str) -> str | None:
     s = text.strip()
     if not s:
         return None
-    if s.lower() in ("na", "n/a", "nan", "none", "null", "-", "?"):
+    if is_missing_text(s):
         return f"{s!r} marks a missing value, not a formula: give the formula, or leave the entry out"
     if _NUMBER.fullmatch(s):
         return ("a number, not a formula (an energy or an id in the formula's place?): give a formula such as "

@@ -610,3 +610,21 @@ def test_decimal_amounts_before_water_still_read():
 
     x, bad = parse_formulas(["Li0.5H2O", "Fe2.5O3", "CuSO4.5H2O1", "H2O"])
     assert bad == []
+
+
+@pytest.mark.parametrize("elements, match", [
+    ("Fe2O3", r"'Fe2O3' \(formulas, not elements: give the elements of 'Fe2O3': Fe, O\)"),
+    ("Li O2", r"give the elements of 'O2': O\)"),
+    ("Fe O He", r"'He' \(He is not one of ElemNet's 86 elements\)"),
+])
+def test_an_element_list_holding_a_formula_or_an_element_elemnet_lacks_says_so(elements, match):
+    """'Fe2O3' was an unknown element, and He one too, where it is an element ElemNet lacks."""
+    with pytest.raises(InvalidInputError, match=match):
+        systems(2, elements)
+
+
+@pytest.mark.parametrize("written", ["Fe;O;Li", "Fe\u2013O\u2013Li", "Fe \u2212 O \u2212 Li", "Fe O\u200b Li"])
+def test_an_element_list_with_semicolons_typeset_dashes_or_invisible_characters_reads(written):
+    """Semicolons (a European spreadsheet's list), en dashes and minus signs (a chemical system
+    copied from a paper) and zero-width spaces made unknown elements such as 'Fe;O;Li'."""
+    assert systems(2, written).tolist() == systems(2, "Fe O Li").tolist()

@@ -35,6 +35,7 @@ index must be a whole number, an integer must fit int32, a bool is not an intege
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -42,8 +43,8 @@ import numpy as np
 from ._core_loader import as_int, as_int_array, as_threads
 from ._core_loader import call as _core_call
 from ._core_loader import core as _core
-from .elements import (CHARGE_MESSAGE, ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS, VACANCY_MESSAGE,
-                       not_an_element)
+from .elements import (ALL_ELEMENT_INDEX, CHARGE_MESSAGE, ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS,
+                       OTHER_ELEMENTS, VACANCY_MESSAGE, not_an_element, not_in_elemnet)
 from . import naming
 from .errors import InvalidInputError
 
@@ -54,11 +55,21 @@ __all__ = ["MAX_ORDER", "systems", "system_names", "uniform_grid", "reduced_grid
 MAX_ORDER = 8
 
 
+_ELEMENT_SEPARATORS = re.compile("[\\s,;\\-\u2010-\u2015\u2212]+")
+
+
+def _is_formula(text: str) -> bool:
+    """Whether ``text`` is a formula of more than a symbol: ``Fe2O3``, ``FeO``, ``O2``."""
+    tokens = re.findall(r"([A-Z][a-z]?)(\d*\.?\d*)", text)
+    return ("".join(a + b for a, b in tokens) == text and (len(tokens) > 1 or bool(tokens and tokens[0][1]))
+            and all(sym in ALL_ELEMENT_INDEX for sym, _ in tokens))
+
+
 def _element_indices(elements) -> np.ndarray:
     if elements is None:
         return np.arange(N_ELEMENTS, dtype=np.int32)
-    if isinstance(elements, str):
-        elements = elements.replace(",", " ").replace("-", " ").split()
+    if isinstance(elements, str):  # "Fe Ni", "Fe,Ni", "Fe;Ni", "Fe-Ni" (also with a typeset dash)
+        elements = _ELEMENT_SEPARATORS.sub(" ", "".join(c for c in elements if c.isprintable() or c.isspace())).split()
     elif isinstance(elements, np.ndarray) and elements.dtype.kind in "biuf":
         elements = as_int_array(elements, "elements").tolist()  # whole numbers only, no bools
     idx, unknown = [], []
@@ -79,6 +90,13 @@ def _element_indices(elements) -> np.ndarray:
     if unknown:
         capitalised = [e.capitalize() for e in unknown if e.capitalize() in ELEMENT_INDEX]
         hint = f" (symbols start with a capital letter: {', '.join(capitalised)})" if capitalised else ""
+        lacking = [e for e in unknown if e in OTHER_ELEMENTS]
+        if lacking:
+            hint += f" ({not_in_elemnet(lacking)})"
+        formulas = [e for e in unknown if _is_formula(e)]
+        if formulas:
+            symbols = ", ".join(dict.fromkeys(re.findall(r"[A-Z][a-z]?", formulas[0])))
+            hint += f" (formulas, not elements: give the elements of {formulas[0]!r}: {symbols})"
         why = {not_an_element(e) for e in unknown}
         if CHARGE_MESSAGE in why:
             hint += " (symbols without charges: 'Fe', not 'Fe3+')"

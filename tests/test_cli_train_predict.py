@@ -14,6 +14,7 @@ from hullpack.cli import main
 from hullpack.cli.common import positive_float, warnings_as_notes
 from hullpack.elemnet import ElemNet, parse_formulas, run_config, save_model, table_arrays
 from hullpack.errors import CompositionError
+from test_elemnet_user import mp_table  # a Materials Project style export
 
 TINY = ["--batch-size", "32", "--lr", "1e-3", "--bf16", "off"]
 
@@ -22,18 +23,6 @@ def cli(capsys, *argv):
     rc = main(["-q", *argv])
     out, err = capsys.readouterr()
     return rc, out, err
-
-
-def mp_export(n: int = 40, seed: int = 0) -> pd.DataFrame:
-    """A Materials Project style export: material_id, formula_pretty, formation_energy_per_atom."""
-    rng = np.random.default_rng(seed)
-    metals, anions = ["Li", "Na", "Mg", "Al", "Fe", "Cu", "Zn", "Ti"], ["O", "S", "F", "Cl", "N"]
-    rows = []
-    for i in range(n):
-        m, a = rng.choice(metals), rng.choice(anions)
-        p, q = rng.integers(1, 4, size=2)
-        rows.append((f"mp-{i}", f"{m}{p}{a}{q}", float(-0.5 * q / (p + q) - 0.1 * len(m))))
-    return pd.DataFrame(rows, columns=["material_id", "formula_pretty", "formation_energy_per_atom"])
 
 
 # ----------------------------------------------------------------------------------- predict
@@ -89,7 +78,7 @@ def test_train_names_the_option_given_zero(tmp_path, capsys, flag):
 
 
 def test_train_names_the_validation_table_whose_rows_are_all_bad(tmp_path, capsys):
-    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
     pd.DataFrame({"formula": ["HeO2", "Xx2O"], "e_form": [-0.3, -1.0]}).to_csv(tmp_path / "val.csv", index=False)
     rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--val-data",
                      str(tmp_path / "val.csv"), "--errors", "skip", "--epochs", "1", *TINY)
@@ -105,7 +94,7 @@ def test_table_arrays_skipping_every_row_raises_rather_than_return_nothing():
 
 
 def test_train_notes_the_rows_it_leaves_out_on_lines_of_their_own(tmp_path, capsys):
-    df = mp_export()
+    df = mp_table(40)
     df.loc[3, "formula_pretty"] = "HeO2"
     df.to_csv(tmp_path / "mp.csv", index=False)
     rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--errors", "skip",
@@ -121,7 +110,7 @@ def test_train_reads_the_init_model_file_once(tmp_path, capsys, monkeypatch):
 
     torch.manual_seed(0)
     start = save_model(ElemNet("16x1D-1", (0.1,)), tmp_path / "start.pt")
-    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
     reads, real = [], Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
     rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"),
@@ -135,7 +124,7 @@ def test_train_reads_the_init_model_file_once(tmp_path, capsys, monkeypatch):
 def test_a_fine_tuning_log_opens_with_epoch_0_and_keeps_it_when_resumed(tmp_path, capsys):
     torch.manual_seed(0)
     save_model(ElemNet("16x1D-1", (0.1,)), tmp_path / "start.pt")
-    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
     command = ["train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--init", str(tmp_path / "start.pt"),
                *TINY]
     rc, out, err = cli(capsys, *command, "--epochs", "1")
@@ -152,7 +141,7 @@ def test_a_fine_tuning_log_opens_with_epoch_0_and_keeps_it_when_resumed(tmp_path
 def test_fine_tuning_keeps_dropout_off_unless_asked(tmp_path, capsys):
     torch.manual_seed(0)
     save_model(ElemNet("16x1D-1", (0.1,)), tmp_path / "start.pt")
-    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
     data = ["--data", str(tmp_path / "mp.csv"), "--init", str(tmp_path / "start.pt"), "--epochs", "1", *TINY]
     rc, _, err = cli(capsys, "train", str(tmp_path / "off"), *data)
     assert rc == 0, err
@@ -167,7 +156,7 @@ def test_fine_tuning_keeps_dropout_off_unless_asked(tmp_path, capsys):
 
 
 def test_a_diverging_run_stops_at_once_and_says_what_to_change(tmp_path, capsys):
-    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
     rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--architecture",
                        "16x1D-1", "--dropout", "0.1", "--batch-size", "32", "--bf16", "off", "--warmup-epochs", "0",
                        "--lr", "1e30", "--epochs", "50")
@@ -180,7 +169,7 @@ def test_a_diverging_run_stops_at_once_and_says_what_to_change(tmp_path, capsys)
 def test_resuming_a_run_on_a_table_without_the_table_says_to_give_it_again(tmp_path, capsys, monkeypatch):
     import hullpack.elemnet.data as data
 
-    mp_export().to_csv(tmp_path / "mp.csv", index=False)
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
     tiny = ["--architecture", "16x1D-1", "--dropout", "0.1", *TINY]
     rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--epochs", "1", *tiny)
     assert rc == 0, err
@@ -198,7 +187,7 @@ def test_resuming_a_run_on_a_table_without_the_table_says_to_give_it_again(tmp_p
 def mp_api_table(n: int = 40) -> pd.DataFrame:
     """An mp-api export: every field of the document, None where it was not asked for (composition
     here), before formula_pretty with the formulas."""
-    df = mp_export(n)
+    df = mp_table(n)
     return pd.DataFrame({"material_id": df.material_id, "composition": [None] * n,
                          "formula_pretty": df.formula_pretty,
                          "formation_energy_per_atom": df.formation_energy_per_atom})
@@ -224,7 +213,7 @@ def test_training_and_prediction_pass_over_a_column_without_values_as_stability_
 @pytest.mark.parametrize("cell, hint", [("-1,7", "(a decimal comma? write -1.7)"),
                                         ("\u22121.7", "(a typeset minus sign, U+2212? write -1.7)")])
 def test_an_energy_written_as_a_paper_writes_it_is_told_how_to_write_it(cell, hint):
-    df = mp_export(4).astype({"formation_energy_per_atom": object})
+    df = mp_table(4).astype({"formation_energy_per_atom": object})
     df.loc[2, "formation_energy_per_atom"] = cell
     with pytest.raises(CompositionError, match="row 3 .*formation_energy_per_atom is .*, not a finite number "
                                                + re.escape(hint)):
@@ -234,7 +223,7 @@ def test_an_energy_written_as_a_paper_writes_it_is_told_how_to_write_it(cell, hi
 def test_a_missing_formula_in_a_training_table_is_named_empty_not_nan(tmp_path, capsys):
     """Its row read "row 3 'nan': missing value", as if the formula were the text nan (sodium
     nitride's NaN is a formula); hullpack predict --file names the same cell ''."""
-    df = mp_export(6).astype({"formula_pretty": object})
+    df = mp_table(6).astype({"formula_pretty": object})
     df.loc[2, "formula_pretty"] = None
     df.loc[4, "formula_pretty"] = np.nan
     df.loc[4, "formation_energy_per_atom"] = np.nan

@@ -11,16 +11,9 @@ from hullpack.hep.checks import check_graphs
 from hullpack.hep.model import InteractionNetwork
 from hullpack.hep.study import StudyConfig, run_study
 from hullpack.hep.train import evaluate, loss_of, pos_weight_of, train
+from test_hep import one_thread  # noqa: F401  (autouse: tiny graphs train on one thread)
 
 TINY = dict(strategies=("random", "balanced"), batch_size=4, epochs=1, hidden=8, num_steps=1)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _graphs(count=16, *, seed=0, deg=3, edge_attr=0, edges=None):

@@ -572,3 +572,165 @@ def test_an_empty_table_file_is_named(tmp_path):
         read_table(tmp_path / "zero.csv")
     with pytest.raises(ValueError, match=r"head.tsv: no rows under the header \(formula, energy\)"):
         read_table(tmp_path / "head.tsv")
+
+
+def optimade_formula(amounts: dict) -> str:
+    """OPTIMADE's chemical_formula_reduced: elements in alphabetical order, amounts divided by their
+    greatest common divisor, no 1s (NaCl is ClNa)."""
+    import math
+
+    n = {el: int(a) for el, a in amounts.items()}
+    g = math.gcd(*n.values())
+    return "".join(el + (str(k // g) if k // g != 1 else "") for el, k in sorted(n.items()))
+
+
+def optimade_answer(attributes: list, **answer) -> dict:
+    return {"data": [{"id": f"x-{i}", "type": "structures", "attributes": a, "links": {}}
+                     for i, a in enumerate(attributes)],
+            "meta": {"api_version": "1.1.0", "data_returned": len(attributes), "more_data_available": False},
+            "links": {"next": None}, **answer}
+
+
+# compositions whose OPTIMADE formulas put the elements in another order than pymatgen's (ClNa, FeLiO2)
+OPTIMADE_AMOUNTS = AMOUNTS + [{"Na": 1.0}, {"Cl": 2.0}, {"Na": 1.0, "Cl": 1.0}, {"Na": 3.0, "Cl": 1.0},
+                              {"Li": 1.0, "Cl": 1.0}, {"Li": 2.0, "Fe": 1.0, "Cl": 4.0}]
+OPTIMADE_FORMATION = FORMATION + [0.0, 0.0, -2.10, -0.45, -2.05, -1.60]
+
+
+def test_an_oqmd_optimade_answer_is_read_by_its_attributes(tmp_path, capsys):
+    """An OPTIMADE answer ({"data": [{"id", "type", "attributes"}], "meta", "links"}) was read as
+    columns id, type, attributes and links: 'no composition column'. Its attributes are the columns:
+    chemical_formula_reduced (alphabetical: ClNa is NaCl) and OQMD's formation energy _oqmd_delta_e,
+    not its hull distance _oqmd_stability; the energies above hull are pymatgen's."""
+    attributes = [{"chemical_formula_reduced": optimade_formula(a), "chemical_formula_descriptive": optimade_formula(a),
+                   "elements": sorted(a), "nelements": len(a), "_oqmd_entry_id": i, "_oqmd_delta_e": e,
+                   "_oqmd_stability": 0.25, "_oqmd_band_gap": None}
+                  for i, (a, e) in enumerate(zip(OPTIMADE_AMOUNTS, OPTIMADE_FORMATION))]
+    path = tmp_path / "oqmd.json"
+    path.write_text(json.dumps(optimade_answer(attributes)))
+    table = read_table(path)
+    assert table.columns.tolist()[:3] == ["id", "chemical_formula_reduced", "chemical_formula_descriptive"]
+    t = stability(table)
+    assert t.problem.isna().all() and t.energy.tolist() == OPTIMADE_FORMATION
+    assert t.input.tolist()[-4:] == ["ClNa", "ClNa3", "ClLi", "Cl4FeLi2"]
+    assert t.formula.tolist()[-4:] == ["NaCl", "Na3Cl", "LiCl", "Li2FeCl4"]
+    expected = pymatgen_e_above_hull(OPTIMADE_AMOUNTS, OPTIMADE_FORMATION)
+    assert np.abs(t.e_above_hull.to_numpy() - expected).max() < 1e-9 and expected.max() > 0.1
+    from hullpack.cli import main
+
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o"), "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "energies: column '_oqmd_delta_e'" in out and "NaCl" in out and "ClNa" not in out
+
+
+def test_an_optimade_answer_names_its_energy_fields_when_none_or_several_could_be_read(tmp_path, capsys):
+    """Materials Project's OPTIMADE answer holds _mp_stability, a formation energy per functional,
+    nested: read as columns joined by dots, and refused until one is named (the hulls of one
+    functional's energies). An answer with no formation energy names its fields and --energy-column,
+    rather than taking ElemNet's predictions for it."""
+    from hullpack.cli import main
+
+    def mp(e, shift):  # the elements at 0 eV/atom in every functional
+        return {"energy_above_hull": 0.0, "formation_energy_per_atom": e + shift if e else 0.0}
+
+    attributes = [{"chemical_formula_reduced": optimade_formula(a), "elements": sorted(a),
+                   "_mp_stability": {"gga_gga+u": mp(e, 0.0), "r2scan": mp(e, -0.1), "gga_gga+u_r2scan": mp(e, -0.05)}}
+                  for a, e in zip(OPTIMADE_AMOUNTS, OPTIMADE_FORMATION)]
+    path = tmp_path / "mp.json"
+    path.write_text(json.dumps(optimade_answer(attributes)))
+    with pytest.raises(ValueError, match=r"3 energy columns could be read: '_mp_stability\.gga_gga\+u\.formation_"
+                                         r"energy_per_atom', '_mp_stability\.r2scan\..*name the one to read"):
+        stability(read_table(path))
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "name the one to read with --energy-column" in capsys.readouterr().err
+    column = "_mp_stability.r2scan.formation_energy_per_atom"
+    t = stability(read_table(path), column)
+    energies = [e - 0.1 if e else 0.0 for e in OPTIMADE_FORMATION]
+    assert t.energy.tolist() == pytest.approx(energies, abs=1e-12)
+    assert np.abs(t.e_above_hull.to_numpy() - pymatgen_e_above_hull(OPTIMADE_AMOUNTS, energies)).max() < 1e-9
+    assert main(["-q", "stability", str(path), "--energy-column", column, "--out", str(tmp_path / "o"),
+                 "--format", "csv"]) == 0
+    assert f"energies: column '{column}'" in capsys.readouterr().out
+    # the answer for one entry (structures/ID) holds it alone, not in a list
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"data": optimade_answer(attributes)["data"][2], "meta": {}}))
+    assert read_table(one)[column].tolist() == [-1.80]
+    # no formation energy: the fields named, and how to name one (not ElemNet's predictions)
+    for a in attributes:
+        del a["_mp_stability"]
+        a["_mp_band_gap"] = 1.5
+    path.write_text(json.dumps(optimade_answer(attributes)))
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert ("no energy column hullpack knows, but columns of numbers ['_mp_band_gap']: name the energy column "
+            "with --energy-column") in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"energies: none given .*the table's columns: \['id', "
+                                         r"'chemical_formula_reduced', 'elements', '_mp_band_gap'\]"):
+        stability(read_table(path))
+
+
+def test_an_alexandria_optimade_answer_reads_its_formation_energy_and_warns_of_a_page_of_more(tmp_path, capsys):
+    """Alexandria's OPTIMADE fields: _alexandria_formation_energy_per_atom is read, not the total
+    _alexandria_energy (per cell) nor the hull distance. An answer that is one page of more (meta's
+    data_returned, links.next) says its hulls miss the other pages' compounds."""
+    from hullpack.cli import main
+
+    attributes = [{"chemical_formula_reduced": optimade_formula(a), "nsites": int(sum(a.values())),
+                   "_alexandria_energy": -5.0 * sum(a.values()), "_alexandria_hull_distance": 0.0,
+                   "_alexandria_formation_energy_per_atom": e}
+                  for a, e in zip(OPTIMADE_AMOUNTS, OPTIMADE_FORMATION)]
+    path = tmp_path / "alexandria.json"
+    path.write_text(json.dumps(optimade_answer(attributes)))
+    t = stability(read_table(path))
+    assert t.energy.tolist() == OPTIMADE_FORMATION
+    assert np.abs(t.e_above_hull.to_numpy() - pymatgen_e_above_hull(OPTIMADE_AMOUNTS, OPTIMADE_FORMATION)).max() < 1e-9
+    page = optimade_answer(attributes, links={"next": "https://alexandria.icams.rub.de/pbe/v1/structures?page_offset=9"})
+    page["meta"]["data_returned"] = 4000
+    path.write_text(json.dumps(page))
+    with pytest.warns(UserWarning, match=r"15 of the 4,000 entries of an OPTIMADE answer, one page of it"):
+        read_table(path)
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o"), "--format", "csv"]) == 0
+    assert "note: " in capsys.readouterr().err
+
+
+def test_saved_entries_are_read_from_their_fields_with_pymatgens_energies(tmp_path, monkeypatch):
+    """ComputedEntry and ComputedStructureEntry dicts are read from their saved fields, without
+    rebuilding each entry and its structure (0.3-0.6 ms an entry: tens of minutes for Alexandria's
+    millions): the energies per atom are pymatgen's to the last bit, with every kind of energy
+    adjustment, a legacy correction, and other entries (a PDEntry) rebuilt as before. An entry that
+    is none is named."""
+    pytest.importorskip("pymatgen")
+    from monty.json import MontyEncoder
+    from pymatgen.analysis.phase_diagram import PDEntry
+    from pymatgen.core import Composition, Lattice, Structure
+    from pymatgen.entries.computed_entries import (CompositionEnergyAdjustment, ComputedEntry,
+                                                   ComputedStructureEntry, ConstantEnergyAdjustment,
+                                                   ManualEnergyAdjustment, TemperatureEnergyAdjustment)
+
+    c = Composition("Fe2O3")
+    entries = [ComputedEntry(c, -38.123456789, entry_id="plain", data={"e_form": -1.7, "note": "x"}),
+               ComputedEntry(c, -38.1, energy_adjustments=[CompositionEnergyAdjustment(-0.687, 3, name="oxide"),
+                                                           ConstantEnergyAdjustment(0.1234567),
+                                                           TemperatureEnergyAdjustment(-1e-4, 300, 5)],
+                             entry_id="adjusted"),
+               ComputedEntry(Composition("Li2O"), -14.3, correction=-0.7, entry_id="legacy"),
+               ComputedEntry(Composition({"Li": 0.5, "Fe": 0.5, "O": 1}), -11.1,
+                             energy_adjustments=[ManualEnergyAdjustment(0.3)], entry_id="fractional"),
+               ComputedStructureEntry(Structure(Lattice.cubic(4.3), ["Fe", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]), -14.9,
+                                      energy_adjustments=[CompositionEnergyAdjustment(-0.687, 1)], entry_id="rocksalt",
+                                      data={"e_form": -1.25, "spg": 225}),
+               PDEntry(Composition("LiFeO2"), -26.0)]
+    path = tmp_path / "entries.json"
+    path.write_text(json.dumps(entries, cls=MontyEncoder))
+    monkeypatch.setattr(Structure, "from_dict", classmethod(lambda *a, **k: pytest.fail("a structure was rebuilt")))
+    table = read_table(path)
+    assert table.entry_id.tolist()[:5] == ["plain", "adjusted", "legacy", "fractional", "rocksalt"]
+    assert table.formula.tolist() == [e.composition.reduced_formula for e in entries]
+    assert table.energy_per_atom.tolist() == [e.energy_per_atom for e in entries]  # bit for bit
+    assert table.energy_per_atom[1] != table.energy_per_atom[0] and table.energy_per_atom[2] == (-14.3 - 0.7) / 3
+    assert table.e_form.tolist()[::4] == [-1.7, -1.25] and table.spg[4] == 225
+    broken = json.loads(path.read_text())
+    del broken[4]["energy"]
+    path.write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match=r"entries\.json: entry 4 \(ComputedStructureEntry, 'rocksalt'\) cannot be "
+                                         r"read as a pymatgen entry \(KeyError: 'energy'\)"):
+        read_table(path)

@@ -10,12 +10,16 @@ import ast
 import io
 import os
 import re
+from math import fsum, isclose
 
 #: columns read as compositions (the first present), unless one is named: the names of Materials
 #: Project (``formula_pretty``, older ``pretty_formula``), AFLOW (``compound``), OQMD (``name``, last:
 #: elsewhere a name may be no formula) and others' exports
 COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formula", "reduced_formula", "compound",
                        "name")
+#: an OPTIMADE entry's formulas, read as its composition where none of COMPOSITION_COLUMNS is
+#: (``chemical_formula_reduced`` writes the elements in alphabetical order: ``ClNa`` is NaCl)
+OPTIMADE_COMPOSITION_COLUMNS = ("chemical_formula_reduced", "chemical_formula_descriptive")
 #: columns read as energies in eV/atom (the first present), unless one is named: formation energies
 #: under the names of Materials Project, JARVIS, AFLOW and OQMD first (Materials Project's
 #: ``energy_per_atom`` beside them is a total energy), then generic names
@@ -23,6 +27,10 @@ ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_fo
                   "enthalpy_formation_atom", "delta_e", "energy", "energy_per_atom", "target")
 #: the unit of the values of ENERGY_COLUMNS, the only one read
 ENERGY_UNIT = "eV/atom"
+#: the formation energies of ENERGY_COLUMNS: also read under an OPTIMADE provider's prefix
+#: (``_oqmd_delta_e``, ``_alexandria_formation_energy_per_atom``, ``_jarvis_formation_energy_peratom``,
+#: Materials Project's ``_mp_stability`` per functional: ``_mp_stability.r2scan.formation_energy_per_atom``)
+FORMATION_ENERGY_COLUMNS = ENERGY_COLUMNS[:ENERGY_COLUMNS.index("energy")]
 
 #: cells that are a missing value in a column of numbers, whatever their case and the spaces around
 #: them: JARVIS-DFT writes ``na``, other exports ``NA``, ``N/A``, ``nan``, ``None``, ``null`` or nothing.
@@ -36,6 +44,7 @@ _MISSING = frozenset(MISSING_VALUES)
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".tsv", ".tsv.gz", ".tsv.bz2", ".parquet", ".json", ".json.gz",
                   ".json.bz2", ".jsonl", ".jsonl.gz", ".jsonl.bz2")
 
+_PROVIDER = re.compile(r"_[a-z][a-z0-9]*_(.+)")                # OPTIMADE's provider prefix, "_oqmd_"
 _UNIT = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")           # "name (unit)", "name [unit]"
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _PER_ATOM = frozenset(("ev/atom", "ev/at", "ev/at.", "evperatom", "evatom^-1", "evatom-1"))  # spaces removed
@@ -101,6 +110,19 @@ def _named(columns: list, names) -> str | None:
     return found
 
 
+def _provider_fields(columns: list, names) -> list:
+    """The columns whose name is an OPTIMADE provider's field (``_oqmd_delta_e``; nested fields as
+    :func:`read_table` joins them: ``_mp_stability.gga_gga+u.formation_energy_per_atom``) for the
+    first of ``names`` that any is, without the prefix and the nesting: all of them, as several
+    (one per functional) leave the choice to the reader."""
+    fields: dict = {}
+    for c in columns:
+        m = _PROVIDER.fullmatch(str(c))
+        if m:
+            fields.setdefault(m.group(1).rsplit(".", 1)[-1], []).append(c)
+    return next((fields[n] for n in names if n in fields), [])
+
+
 def find_column(columns, name: str | None, names, what: str, *, required: bool = True,
                 how: str | None = None) -> str | None:
     """The column of a table read as ``what`` (``"formula"``, ``"energy"``): ``name`` when one is
@@ -110,6 +132,10 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     field, None where it was not asked for: ``composition`` before ``formula_pretty``). ValueError
     naming the table's columns when ``name`` is not among them, or when none of ``names`` is and the
     column is ``required`` (``how``: how to name one, e.g. ``"--energy-column"``); else None.
+    Where none of ``names`` is, an OPTIMADE entry's fields are: its formula
+    (:data:`OPTIMADE_COMPOSITION_COLUMNS`) for :data:`COMPOSITION_COLUMNS`, a provider's formation
+    energy (:data:`FORMATION_ENERGY_COLUMNS` after its prefix) for :data:`ENERGY_COLUMNS`, and
+    ValueError naming them where several could be read (Materials Project's, one per functional).
 
     >>> find_column(["id", "formula_pretty"], None, COMPOSITION_COLUMNS, "formula")
     'formula_pretty'
@@ -124,6 +150,8 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
 
     >>> find_column(["Reduced Formula", "Formation Energy (eV/atom)"], None, ENERGY_COLUMNS, "energy")
     'Formation Energy (eV/atom)'
+    >>> find_column(["id", "chemical_formula_reduced", "_oqmd_delta_e"], None, ENERGY_COLUMNS, "energy")
+    '_oqmd_delta_e'
     >>> find_column(["formula", "e_form (meV/atom)"], None, ENERGY_COLUMNS, "energy")
     Traceback (most recent call last):
     ValueError: energy column 'e_form (meV/atom)' is in meV/atom; hullpack reads eV/atom: convert it (divide by 1000) and write eV/atom in its header
@@ -137,11 +165,23 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
             raise ValueError(f"{what} column {name!r} is not among the table's columns {listed(columns)}")
     else:
         found = _named(columns, names)
-        if found is not None and table is not None and table.iloc[:, columns.index(found)].isna().all():
+        filled = None
+        if table is not None and (found is None or table.iloc[:, columns.index(found)].isna().all()):
             # a column without a value (Materials Project's documents hold every field, None where it was not
             # asked for): the next name with values, if any
             filled = [c for j, c in enumerate(columns) if table.iloc[:, j].notna().any()]
             found = _named(filled, names) or found
+        if found is None and tuple(names) == COMPOSITION_COLUMNS:  # an OPTIMADE entry's formula
+            found = _named(filled, OPTIMADE_COMPOSITION_COLUMNS) if filled else None
+            found = found or _named(columns, OPTIMADE_COMPOSITION_COLUMNS)
+        if found is None and tuple(names) == ENERGY_COLUMNS:  # an OPTIMADE provider's formation energy
+            fields = (filled is not None and _provider_fields(filled, FORMATION_ENERGY_COLUMNS)
+                      or _provider_fields(columns, FORMATION_ENERGY_COLUMNS))
+            if len(fields) > 1:
+                raise ValueError(f"{len(fields)} {what} columns could be read: {', '.join(map(repr, fields))}: name "
+                                 "the one to read" + (f" with {how}" if how else "") + " (a hull takes one set "
+                                 "of energies, such as one functional's)")
+            found = fields[0] if fields else None
     if found is None and required:
         raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {listed(columns)}; "
                          f"name it" + (f" with {how}" if how else ""))
@@ -220,11 +260,13 @@ def _amounts(mapping: dict) -> dict:
 
 def read_table(path, *, text: bool = False):
     """A table file as a DataFrame: CSV (``.csv``), TSV (``.tsv``), Parquet (``.parquet``), JSON
-    (``.json``: a list of records, ``{column: {row: value}}``, an API answer's ``{"data": [...]}``,
-    or a list of pymatgen entries saved with monty, also as Alexandria's ``{"entries": [...]}``, read
-    as ``entry_id``, ``formula``, their ``energy_per_atom`` and their ``data``'s numbers and text) or
-    JSON lines (``.jsonl``), each also compressed (``.gz``, ``.bz2``). Empty cells (JSON
-    ``null``) are missing values; so are the cells of :data:`MISSING_VALUES` (``na``, ``NA``,
+    (``.json``: a list of records, ``{column: {row: value}}``, an API answer's ``{"data": [...]}``
+    (an OPTIMADE answer's entries read as their ``id`` and ``attributes``, a provider's nested ones
+    joined by dots: ``_mp_stability.r2scan.formation_energy_per_atom``), or a list of pymatgen
+    entries saved with monty, also as Alexandria's ``{"entries": [...]}``, read as ``entry_id``,
+    ``formula``, their ``energy_per_atom`` and their ``data``'s numbers and text) or JSON lines
+    (``.jsonl``, also of OPTIMADE entries), each also compressed (``.gz``, ``.bz2``). Empty cells
+    (JSON ``null``) are missing values; so are the cells of :data:`MISSING_VALUES` (``na``, ``NA``,
     ``N/A``, ``nan``, ``None``, ``null``, any case) in a column whose other cells are all numbers,
     which is then read as numbers, as if they were empty. Elsewhere they stay text (a formula
     ``Na`` or ``NaN``). ``text``: a CSV's cells as written (``007`` stays ``007``, ``na`` stays
@@ -397,17 +439,114 @@ def _numbers_with_missing(pairs) -> set:
     return {k for k in written if numbers.get(k)}
 
 
-def _entry_data(entries, taken) -> "pd.DataFrame":
-    """The numbers and text of pymatgen entries' ``data`` (Alexandria's ``mat_id``, ``e_form``,
-    ``e_above_hull``, ...) as columns, but for names read as the entry's energy per atom or already
-    ``taken``: a formation energy there (``e_form``) is then read before the total ``energy_per_atom``."""
+def _entry_data(data, taken) -> "pd.DataFrame":
+    """The numbers and text of pymatgen entries' ``data`` mappings (Alexandria's ``mat_id``,
+    ``e_form``, ``e_above_hull``, ...) as columns, but for names read as the entry's energy per atom
+    or already ``taken``: a formation energy there (``e_form``) is then read before the total
+    ``energy_per_atom``."""
     import pandas as pd
 
     generic = {header_key(n)[0] for n in ENERGY_COLUMNS[ENERGY_COLUMNS.index("energy"):]}
-    rows = [{k: v for k, v in (getattr(e, "data", None) or {}).items()
-             if isinstance(k, str) and k not in taken and header_key(k)[0] not in generic
-             and (v is None or isinstance(v, (str, int, float)))} for e in entries]
-    return pd.DataFrame.from_records(rows, index=range(len(entries)))
+    keys: dict = {}  # each name's verdict, decided once: the entries of a file share their names
+
+    def kept(k) -> bool:
+        if k not in keys:
+            keys[k] = isinstance(k, str) and k not in taken and header_key(k)[0] not in generic
+        return keys[k]
+
+    rows = [{k: v for k, v in (d or {}).items() if (v is None or isinstance(v, (str, int, float))) and kept(k)}
+            for d in data]
+    return pd.DataFrame.from_records(rows, index=range(len(data)))
+
+
+#: pymatgen entries read from their saved fields, without rebuilding the entry (and its structure)
+_PLAIN_ENTRIES = frozenset(("ComputedEntry", "ComputedStructureEntry"))
+#: energy adjustments whose saved ``value`` is their value (others are rebuilt to compute theirs)
+_VALUE_ADJUSTMENTS = frozenset(("ConstantEnergyAdjustment", "ManualEnergyAdjustment"))
+
+
+def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
+    """Pymatgen entries saved with monty (their dicts) as a table: ``entry_id``, ``formula`` (the
+    reduced formula), ``energy_per_atom`` (with the entry's corrections) and the numbers and text of
+    their ``data``. A ComputedEntry or ComputedStructureEntry is read from its saved composition,
+    energy and adjustments, as pymatgen computes them, without rebuilding it (a structure takes far
+    longer to rebuild than the fields to read: a file of Alexandria's holds 100,000 entries); other
+    entries are rebuilt with monty. ValueError naming an entry that is none."""
+    import pandas as pd
+
+    try:
+        from monty.json import MontyDecoder
+        from pymatgen.core import Composition
+    except ImportError:
+        raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install hullpack[materials])") from None
+    decoder, compositions = MontyDecoder(), {}
+    ids, names, energies, data = [], [], [], []
+    for i, d in enumerate(dicts):
+        try:
+            fields = _entry_fields(d, decoder, compositions, Composition)
+            if fields is None:  # another kind of entry (a PDEntry, a GibbsComputedStructureEntry): rebuilt
+                e = decoder.process_decoded(d)
+                fields = (getattr(e, "entry_id", None), e.composition.reduced_formula, float(e.energy_per_atom),
+                          getattr(e, "data", None))
+        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
+            raise ValueError(f"{path}: entry {i} ({d.get('@class')}, {d.get('entry_id')!r}) cannot be read as a "
+                             f"pymatgen entry ({type(exc).__name__}: {exc})") from None
+        for column, value in zip((ids, names, energies, data), fields):
+            column.append(value)
+    table = pd.DataFrame({"entry_id": ids, "formula": names, "energy_per_atom": energies})
+    return table.join(_entry_data(data, table.columns))
+
+
+def _entry_fields(d: dict, decoder, compositions: dict, composition) -> tuple | None:
+    """``(entry_id, reduced formula, energy per atom, data)`` of a saved ComputedEntry or
+    ComputedStructureEntry, read from its fields as its ``from_dict`` and properties compute them
+    (the energy with its adjustments, or a legacy ``correction`` where it has none); None for
+    another kind of entry, or one saved without its composition. ``compositions``: a cache of the
+    ``(num_atoms, reduced_formula)`` of each composition seen."""
+    if d.get("@class") not in _PLAIN_ENTRIES or not isinstance(d.get("composition"), dict):
+        return None
+    amounts = _amounts(d["composition"])
+    key = tuple(amounts.items())
+    if key not in compositions:
+        c = composition(amounts)
+        compositions[key] = (c.num_atoms, c.reduced_formula)
+    atoms, name = compositions[key]
+    adjustments = d.get("energy_adjustments") or []
+    if adjustments:
+        correction = fsum(a["value"] if a.get("@class") in _VALUE_ADJUSTMENTS else decoder.process_decoded(a).value
+                          for a in adjustments)
+    else:  # saved before energy adjustments: its correction as such (from_dict takes one close to 0 as 0)
+        correction = d.get("correction") or 0.0
+        correction = 0.0 if isclose(correction, 0.0) else correction
+    return d.get("entry_id"), name, float((d["energy"] + correction) / atoms), d.get("data")
+
+
+def _optimade_record(entry: dict, within: str = "") -> dict:
+    """An OPTIMADE entry (``{"id": ..., "type": "structures", "attributes": {...}}``) as a record:
+    its ``id`` and its attributes, a provider's nested ones joined by dots
+    (``_mp_stability.gga_gga+u.formation_energy_per_atom``)."""
+    record = {"id": entry.get("id")} if not within else {}
+    for k, v in (entry["attributes"] if not within else entry).items():
+        if isinstance(v, dict) and v and (within or str(k).startswith("_")):
+            record.update(_optimade_record(v, f"{within}{k}."))
+        else:
+            record[f"{within}{k}"] = v
+    return record
+
+
+def _warn_page(path: str, answer: dict, n: int) -> None:
+    """Warn where an OPTIMADE ``answer`` of ``n`` entries is one page of more (its ``meta``'s
+    ``data_returned``, a ``links.next``): hulls of one page miss the other pages' compounds."""
+    import warnings
+
+    meta, links = answer.get("meta"), answer.get("links")
+    total = meta.get("data_returned") if isinstance(meta, dict) else None
+    more = isinstance(links, dict) and bool(links.get("next"))
+    if more or (isinstance(total, int) and total > n):
+        of = f"{n:,} of the {total:,}" if isinstance(total, int) and total > n else f"{n:,}"
+        warnings.warn(f"{path}: {of} entries of an OPTIMADE answer, one page of it (more are at its links.next): "
+                      "a hull of these misses the other pages' compounds, so energies above it can be too low; "
+                      "save every page into the file (or raise page_limit)", stacklevel=4)
 
 
 def _read_json(path: str, lines: bool):
@@ -430,21 +569,20 @@ def _read_json(path: str, lines: bool):
             raise ValueError(f"{path}: line {at} is not JSON ({exc.msg}, column {exc.colno}): expected JSON lines, "
                              "one record per line") from None
         raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), dict) and "attributes" in data["data"]:
+        data["data"] = [data["data"]]  # OPTIMADE's answer for one entry (structures/ID)
+    answer = data if isinstance(data, dict) else {}
     if isinstance(data, dict):  # an API answer's {"data": [...]}, Alexandria's {"entries": [...]}
         data = next((data[k] for k in ("data", "entries") if isinstance(data.get(k), list)), data)
+    if isinstance(data, list) and data and all(isinstance(d, dict) and isinstance(d.get("attributes"), dict)
+                                               for d in data):
+        _warn_page(path, answer, len(data))
+        data = [_optimade_record(d) for d in data]
     if not data:
         raise ValueError(f"{path}: no rows (an empty {'file' if lines else 'JSON ' + type(data).__name__})")
     if isinstance(data, list) and data and all(isinstance(d, dict) and "Entry" in str(d.get("@class", ""))
                                                for d in data):
-        try:
-            from monty.json import MontyDecoder
-        except ImportError:
-            raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install hullpack[materials])") from None
-        entries = MontyDecoder().process_decoded(data)
-        table = pd.DataFrame({"entry_id": [getattr(e, "entry_id", None) for e in entries],
-                              "formula": [e.composition.reduced_formula for e in entries],
-                              "energy_per_atom": [float(e.energy_per_atom) for e in entries]})
-        return table.join(_entry_data(entries, table.columns))
+        return _entries_table(path, data)
     # missing values written out in columns of numbers (JARVIS-DFT's "na") are read as nulls
     if isinstance(data, list) and all(isinstance(d, dict) for d in data):
         cols = _numbers_with_missing((k, v) for d in data for k, v in d.items())

@@ -21,8 +21,8 @@ _ON_HULL = 5e-5  # eV/atom: a reference entry this close to its hull is on it (t
 
 NAME = "stability"
 HELP = "energy above hull, decomposition energy and products of any composition"
-DESCRIPTION = ("Stability of every composition of FILE (a table: CSV, TSV, Parquet, JSON, JSON lines or pymatgen "
-               "entries, with a 'formula' column): against "
+DESCRIPTION = ("Stability of every composition of FILE (a table: CSV, TSV, Parquet, JSON, JSON lines, pymatgen "
+               "entries or an OPTIMADE answer, with a 'formula' column): against "
                "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
                "FILE's energy column (formation_energy_per_atom, e_form, delta_e, energy, ... or --energy-column), "
                "or from an ElemNet model (--model). Or formulas on the command line, each against the shipped "
@@ -53,7 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--column", help="the composition column (default: the first of "
                    + ", ".join(COMPOSITION_COLUMNS) + ")")
     p.add_argument("--energy-column", help="FILE's energy column, in eV/atom (default: the first of "
-                   + ", ".join(ENERGY_COLUMNS) + ", whatever the case, spaces or a unit in brackets)")
+                   + ", ".join(ENERGY_COLUMNS) + ", whatever the case, spaces or a unit in brackets; else an "
+                   "OPTIMADE provider's formation energy, such as _oqmd_delta_e)")
     p.add_argument("--reference-energy-column", metavar="NAME",
                    help="the energy column of the --reference FILE (default: as for FILE)")
     p.add_argument("--out", default="hullpack-stability",
@@ -74,7 +75,7 @@ def _energy_column(df, name: str | None, where: str) -> str | None:
     from hullpack.columns import ENERGY_COLUMNS, find_column
 
     try:
-        return find_column(df, name, ENERGY_COLUMNS, "energy", required=False)
+        return find_column(df, name, ENERGY_COLUMNS, "energy", required=False, how="--energy-column")
     except ValueError as exc:
         raise ValueError(f"{'--energy-column: ' if name else ''}{where}: {exc}") from None
 

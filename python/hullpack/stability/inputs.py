@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, is_missing_text,
-                       number_hint, read_table)
+                       listed, number_hint, read_table)
 from ..elemnet.data import other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
@@ -241,7 +241,8 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     and, unless ``energies`` gives the values, of :data:`ENERGY_COLUMNS`."""
     col = find_column(df, column, COMPOSITION_COLUMNS, "composition", how="column= (hullpack stability --column)")
     if isinstance(energies, str) or energies is None:
-        return col, find_column(df, energies, ENERGY_COLUMNS, "energy", required=False)
+        return col, find_column(df, energies, ENERGY_COLUMNS, "energy", required=False,
+                                how="energies= (hullpack stability --energy-column)")
     return col, None
 
 
@@ -402,7 +403,12 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
         row_sum[np.diff(offsets) > 0] = sums
         vals = np.where(unsnapped, vals / np.repeat(row_sum, np.diff(offsets)), vals)
     total64, amounts64 = rationalize(offsets, vals, _F64_TOL)
-    e, not_numbers, missing = _energies(energies, from_entries, n, require_energies)
+    try:
+        e, not_numbers, missing = _energies(energies, from_entries, n, require_energies)
+    except ValueError as exc:  # no energy column: say which columns the table has
+        if not isinstance(compositions, pd.DataFrame) or energies is not None:
+            raise
+        raise ValueError(f"{exc}; the table's columns: {listed(compositions.columns)}") from None
     for r, cell in not_numbers.items():
         problems.setdefault(r, f"energy {cell!r} is not a number" + number_hint(cell))
     for r in np.flatnonzero(~np.isfinite(e)):
@@ -457,7 +463,8 @@ def _energies(energies, from_entries: list, n: int, required: bool) -> tuple[np.
                 {i for i, v in enumerate(from_entries) if v is None})
     if required:
         raise ValueError("energies: none given (pass energies=, an energy column "
-                         f"{' / '.join(ENERGY_COLUMNS)}, or pymatgen entries)")
+                         f"{' / '.join(ENERGY_COLUMNS)}, also an OPTIMADE provider's such as _oqmd_delta_e, or "
+                         "pymatgen entries)")
     return np.full(n, np.nan), {}, set()
 
 

@@ -690,6 +690,9 @@ def test_an_alexandria_optimade_answer_reads_its_formation_energy_and_warns_of_a
         read_table(path)
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o"), "--format", "csv"]) == 0
     assert "note: " in capsys.readouterr().err
+    path.write_text(json.dumps({"data": page["data"], "meta": {"more_data_available": True}}))
+    with pytest.warns(UserWarning, match=r": 15 entries of an OPTIMADE answer, one page of it"):
+        read_table(path)
 
 
 def test_saved_entries_are_read_from_their_fields_with_pymatgens_energies(tmp_path, monkeypatch):
@@ -733,4 +736,21 @@ def test_saved_entries_are_read_from_their_fields_with_pymatgens_energies(tmp_pa
     path.write_text(json.dumps(broken))
     with pytest.raises(ValueError, match=r"entries\.json: entry 4 \(ComputedStructureEntry, 'rocksalt'\) cannot be "
                                          r"read as a pymatgen entry \(KeyError: 'energy'\)"):
+        read_table(path)
+
+
+def test_an_api_error_answer_or_an_empty_answer_says_so(tmp_path):
+    """An OPTIMADE (JSON:API) answer saved when the query failed holds {"errors": [...]} and no data:
+    it said 'expected a JSON list of records'. It names the API's error; an answer with no entries
+    says its query matched none."""
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps({"errors": [{"status": "400", "title": "Bad Request",
+                                            "detail": "Unrecognized filter field '_oqmd_delta'"}],
+                                "meta": {"api_version": "1.1.0"}}))
+    with pytest.raises(ValueError, match=r"answer\.json: an API's error answer, no data \(400: Bad Request: "
+                                         r"Unrecognized filter field '_oqmd_delta'\): correct the query"):
+        read_table(path)
+    path.write_text(json.dumps({"data": [], "meta": {"data_returned": 0}, "links": {"next": None}}))
+    with pytest.raises(ValueError, match=r"no rows \(an empty JSON list, an API answer with no entries: its query "
+                                         r"matched none\)"):
         read_table(path)

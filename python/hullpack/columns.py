@@ -536,12 +536,14 @@ def _optimade_record(entry: dict, within: str = "") -> dict:
 
 def _warn_page(path: str, answer: dict, n: int) -> None:
     """Warn where an OPTIMADE ``answer`` of ``n`` entries is one page of more (its ``meta``'s
-    ``data_returned``, a ``links.next``): hulls of one page miss the other pages' compounds."""
+    ``data_returned`` or ``more_data_available``, a ``links.next``): hulls of one page miss the other
+    pages' compounds."""
     import warnings
 
     meta, links = answer.get("meta"), answer.get("links")
-    total = meta.get("data_returned") if isinstance(meta, dict) else None
-    more = isinstance(links, dict) and bool(links.get("next"))
+    meta = meta if isinstance(meta, dict) else {}
+    total = meta.get("data_returned")
+    more = (isinstance(links, dict) and bool(links.get("next"))) or meta.get("more_data_available") is True
     if more or (isinstance(total, int) and total > n):
         of = f"{n:,} of the {total:,}" if isinstance(total, int) and total > n else f"{n:,}"
         warnings.warn(f"{path}: {of} entries of an OPTIMADE answer, one page of it (more are at its links.next): "
@@ -569,6 +571,11 @@ def _read_json(path: str, lines: bool):
             raise ValueError(f"{path}: line {at} is not JSON ({exc.msg}, column {exc.colno}): expected JSON lines, "
                              "one record per line") from None
         raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc})") from None
+    if isinstance(data, dict) and "data" not in data and isinstance(data.get("errors"), list) and data["errors"]:
+        e = data["errors"][0] if isinstance(data["errors"][0], dict) else {}  # JSON:API's (OPTIMADE's) error answer
+        said = ": ".join(str(e[k]) for k in ("status", "title", "detail") if e.get(k) not in (None, ""))
+        raise ValueError(f"{path}: an API's error answer, no data" + (f" ({said})" if said else "")
+                         + ": correct the query and save its answer again")
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "attributes" in data["data"]:
         data["data"] = [data["data"]]  # OPTIMADE's answer for one entry (structures/ID)
     answer = data if isinstance(data, dict) else {}
@@ -579,7 +586,9 @@ def _read_json(path: str, lines: bool):
         _warn_page(path, answer, len(data))
         data = [_optimade_record(d) for d in data]
     if not data:
-        raise ValueError(f"{path}: no rows (an empty {'file' if lines else 'JSON ' + type(data).__name__})")
+        raise ValueError(f"{path}: no rows (an empty {'file' if lines else 'JSON ' + type(data).__name__}"
+                         + (", an API answer with no entries: its query matched none" if "data" in answer else "")
+                         + ")")
     if isinstance(data, list) and data and all(isinstance(d, dict) and "Entry" in str(d.get("@class", ""))
                                                for d in data):
         return _entries_table(path, data)

@@ -1,7 +1,8 @@
 """Tables as other materials databases export them, read by every command that takes a user's table
 (stability, screen --dft, train --data, predict --file): Materials Project documents saved to Parquet,
-JSON, JSON lines or CSV (compositions as mappings), pymatgen entries saved with monty, TSV files,
-headers with units, and energies in another unit than eV/atom refused rather than read as eV/atom."""
+JSON, JSON lines or CSV (compositions as mappings), pymatgen entries saved with monty, OPTIMADE
+answers (OQMD, Materials Project, Alexandria), TSV files, headers with units, and energies in
+another unit than eV/atom refused rather than read as eV/atom."""
 import gzip
 import json
 import re

@@ -87,7 +87,6 @@ def _read_table(path: Path, types: dict) -> pd.DataFrame:
     """One table of a screen's folder (Parquet or CSV) with the column types ``types`` recorded
     by :meth:`ScreenResult.save`: text stays text (an empty ``stable`` is "", the formula ``NaN``
     is no missing value) and counts, flags and missing values keep their pandas types."""
-    text = pd.Series([""]).dtype  # what pandas makes of text here: str (pandas 3) or object
     is_text = {c: t in ("object", "str", "string") for c, t in types.items()}
     if path.suffix == ".parquet":
         df = pd.read_parquet(path)
@@ -100,7 +99,7 @@ def _read_table(path: Path, types: dict) -> pd.DataFrame:
         raise ScreeningError(f"{path}: its columns are not those its manifest.json records: was it edited? "
                              "Screen it again (the same options, --overwrite)")
     try:
-        return df.astype({c: text if is_text[c] else t for c, t in types.items() if str(df[c].dtype) != t})
+        return df.astype({c: _TEXT if is_text[c] else t for c, t in types.items() if str(df[c].dtype) != t})
     except (TypeError, ValueError) as exc:
         raise ScreeningError(f"{path}: a column does not hold the type its manifest.json records ({exc}); "
                              "screen it again (the same options, --overwrite)") from None

@@ -11,10 +11,10 @@ from .common import CommandError, input_file
 
 NAME = "batches"
 HELP = "how well the samplers batch items of given sizes (one epoch's stats)"
-DESCRIPTION = ("Batch the items of SIZES (.npy, .csv or whitespace-separated text: one item a row, one column "
-               "per size; a header line's row-label columns, such as the index pandas writes or an id column, are left "
-               "out) with a hullpack sampler and print the epoch's quality: batch count, peak and mean "
-               "cost, lower bound.")
+DESCRIPTION = ("Batch the items of SIZES (.npy, a table: CSV, TSV, Parquet, JSON, or whitespace-separated "
+               "numbers: one item a row, one column per size; a table's row labels, such as the index pandas "
+               "writes or an id column, and its text columns are left out, or --columns names the size columns) "
+               "with a hullpack sampler and print the epoch's quality: batch count, peak and mean cost, lower bound.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-replicas", type=int, help="DistributedBalancedBatchSampler over this many ranks")
     p.add_argument("--rank", type=int, default=0, help="with --num-replicas: the rank whose batches are "
                    "described (default 0); global_* and lower_bound are the whole epoch's")
+    p.add_argument("--columns", nargs="+", metavar="NAME", help="of a table: the columns of sizes (default: every "
+                   "column of numbers but row labels such as an index or an id)")
     p.add_argument("--weights", type=float, nargs="+", help="cost = sizes @ weights + bias")
     p.add_argument("--bias", type=float, help="per-item cost added to sizes @ weights")
     p.add_argument("--oversize", choices=("error", "alone", "skip"), default="error",
@@ -37,49 +39,86 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 #: header names of a column that labels the rows rather than sizing them: the index pandas writes
-#: with ``to_csv()`` (an empty name; "Unnamed: 0" once read back and written again) and id columns
-ROW_LABELS = ("", "unnamed: 0", "index", "id", "idx")
+#: with ``to_csv()`` (an empty name; "Unnamed: 0" once read back), and ids (``id``, ``graph_id``,
+#: ``index``, ``idx``)
+ROW_LABEL = re.compile(r"(unnamed: \d+|(.*[_ .-])?(id|idx|index))?", re.IGNORECASE)
 
 
-def read_sizes(path: str):
-    """Item sizes from a .npy, .csv or whitespace-separated text file (a first line of column
-    names is skipped, and the columns it names as row labels, :data:`ROW_LABELS`, are left out
-    with a warning); CommandError if unreadable."""
+def read_sizes(path: str, columns: list[str] | None = None):
+    """Item sizes, one row an item, from a .npy file, a table (CSV, TSV, Parquet, JSON, JSON lines:
+    :func:`hullpack.columns.read_table`) or whitespace-separated numbers, each with or without a
+    header line of column names. Of a table with column names, the ``columns`` named, else every
+    column of numbers whose name does not mark a row label (:data:`ROW_LABEL`): row labels and text
+    columns (ids, formulas) are left out with a warning. CommandError if unreadable."""
     import numpy as np
+    import pandas as pd
+
+    from ..columns import TABLE_SUFFIXES, read_table
 
     input_file(path, "sizes file")
+    lower = path.lower()
     try:
-        if path.endswith(".npy"):
-            return np.load(path, allow_pickle=False)
-        delimiter = "," if path.endswith(".csv") else None
-        names = _header(path, delimiter)
-        keep = None
-        if names is not None:
-            labels = [i for i, name in enumerate(names) if name.strip().strip('"').lower() in ROW_LABELS]
-            if labels:
-                keep = [i for i in range(len(names)) if i not in labels]
-                listed = ", ".join(repr(names[i]) for i in labels)
-                if not keep:
-                    raise CommandError(f"{path!r}: no column of sizes, only row labels ({listed})")
-                warnings.warn(f"{path}: left out the column(s) {listed}: row labels (such as the index that "
-                              "pandas' to_csv writes), not sizes; the sizes are the column(s) "
-                              + ", ".join(repr(names[i]) for i in keep), stacklevel=2)
-        return np.loadtxt(path, delimiter=delimiter, ndmin=1, skiprows=0 if names is None else 1, usecols=keep)
+        if lower.endswith(".npy"):
+            sizes = np.load(path, allow_pickle=False)
+        elif lower.endswith(".csv") and not _has_header(path, ","):
+            sizes = np.loadtxt(path, delimiter=",", ndmin=1)
+        elif lower.endswith((*TABLE_SUFFIXES, ".parquet")):
+            return _named_sizes(path, read_table(path), columns)
+        elif _has_header(path, None):  # whitespace-separated, with column names
+            return _named_sizes(path, pd.read_csv(path, sep=r"\s+"), columns)
+        else:
+            sizes = np.loadtxt(path, ndmin=1)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read sizes from {path!r}: {exc}") from None
+    if columns:
+        raise CommandError(f"--columns names columns of a table with a header line; {path!r} has none")
+    return sizes
 
 
-def _header(path: str, delimiter: str | None) -> list[str] | None:
-    """The column names of the file's first line if it holds a word that is not a number, else
-    None."""
-    with open(path, encoding="utf-8") as f:
-        first = f.readline().rstrip("\r\n")
-    tokens = first.split(delimiter)
+def _has_header(path: str, delimiter: str | None) -> bool:
+    """Whether the file's first line holds a word that is not a number (column names)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        tokens = f.readline().strip().split(delimiter)
     try:
         [float(token) for token in tokens if token.strip()]
     except ValueError:
-        return tokens
-    return None
+        return True
+    return False
+
+
+def _named_sizes(path: str, table, columns: list[str] | None):
+    """The size columns of a table with column names (see :func:`read_sizes`)."""
+    import numpy as np
+    import pandas as pd
+
+    names = [str(c) for c in table.columns]
+    table.columns = names
+    if columns:
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise CommandError(f"{path!r} has no column {unknown[0]!r}; its columns: {', '.join(map(repr, names))}")
+        keep = list(columns)
+    else:
+        labels = [c for c in names if ROW_LABEL.fullmatch(c.strip())]
+        text = [c for c in names if c not in labels and (pd.api.types.is_bool_dtype(table[c]) or
+                                                         pd.to_numeric(table[c], errors="coerce").isna().all())]
+        keep = [c for c in names if c not in labels and c not in text]
+        if not keep:
+            only = " and ".join(f"{kind} ({', '.join(map(repr, cols))})" for kind, cols in
+                                (("row labels", labels), ("text", text)) if cols)
+            raise CommandError(f"cannot read sizes from {path!r}: no column of sizes, only {only}; name the size "
+                               "columns with --columns")
+        left = [f"{c!r} (a row label)" for c in labels] + [f"{c!r} (text)" for c in text]
+        if left:
+            warnings.warn(f"{path}: left out the column(s) {', '.join(left)}: row labels (such as the index that "
+                          "pandas' to_csv writes, or an id) and text, not sizes; the sizes are the column(s) "
+                          + ", ".join(map(repr, keep)) + " (--columns names others)", stacklevel=3)
+    for c in keep:  # a column of sizes with a word in it: name the cell
+        bad = pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise CommandError(f"{path!r}: column {c!r}, row {row + 1}: {table[c].iloc[row]!r} is not a number")
+    return table[keep].apply(pd.to_numeric).to_numpy(dtype=float)
 
 
 def as_options(message: str) -> str:
@@ -118,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rank and args.num_replicas is None:
         raise CommandError("--rank picks one of --num-replicas ranks: give --num-replicas too")
-    sizes = read_sizes(args.sizes)
+    sizes = read_sizes(args.sizes, args.columns)
     balanced = args.batch_size is not None  # --batch-size 0 is a batch size (and refused), not "unset"
     with warnings.catch_warnings(record=True) as caught:  # warned again below in this command's terms
         warnings.simplefilter("always")

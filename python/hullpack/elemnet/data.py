@@ -99,8 +99,11 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
         raise ValueError(f"errors={errors!r}: expected 'raise' or 'skip'")
     formula_column, energy_column = table_columns(table, formula_column=formula_column,
                                                   energy_column=energy_column)
-    # a missing cell is an empty formula, named '' as hullpack predict --file names it, not 'nan'
-    x, bad = parse_formulas(["" if _missing(v) else composition_cell(v, keep_bad=True) for v in table[formula_column]])
+    # a missing cell (None, NaN, pd.NA; a mapping or a list is none) is an empty formula, named '' as
+    # hullpack predict --file names it, not 'nan'
+    cells = table[formula_column]
+    missing = cells.isna().to_numpy()
+    x, bad = parse_formulas(["" if m else composition_cell(v, keep_bad=True) for v, m in zip(cells, missing)])
     y = pd.to_numeric(table[energy_column], errors="coerce").to_numpy(np.float64)
     _check_formation_energies(y, energy_column)
     bad_rows = {i for i, _, _ in bad}
@@ -114,8 +117,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
                 reason = f"{raw[i]!r}, not a finite number{number_hint(raw[i])}"
             else:
                 reason = f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}"
-            formula = table[formula_column].iloc[i]
-            bad.append((int(i), "" if _missing(formula) else str(formula), f"{energy_column} is {reason}"))
+            bad.append((int(i), "" if missing[i] else str(cells.iloc[i]), f"{energy_column} is {reason}"))
     if not bad:
         _note_repeats(x)
         return x, y.astype(np.float32)
@@ -129,11 +131,6 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     keep[[i for i, _, _ in bad]] = False
     _note_repeats(x[keep])
     return x[keep], y[keep].astype(np.float32)
-
-
-def _missing(cell) -> bool:
-    """Whether a formula cell is missing (None, NaN, pd.NA); a mapping or a list is no missing cell."""
-    return pd.api.types.is_scalar(cell) and bool(pd.isna(cell))
 
 
 def _note_repeats(x: np.ndarray) -> None:

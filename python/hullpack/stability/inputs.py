@@ -22,7 +22,6 @@ differently ("FeO", "Fe2O2") get bit-identical float64 fractions.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass, field
 

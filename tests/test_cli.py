@@ -463,6 +463,26 @@ def test_screen_bad_plot_requests_stop_before_any_work(argv, message, tmp_path, 
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("argv, unused", [
+    (["--shard", "0/2"], "--shard has no effect with it; leave it out"),
+    (["--points", "--order", "3"], "--order, --points have no effect with it; leave them out"),
+    (["--elements", "Fe Ni O", "--no-dft"], "--elements, --no-dft have no effect with it"),
+])
+def test_screen_plot_only_refuses_the_options_of_a_screen_of_many_systems(argv, unused, tmp_path, capsys,
+                                                                            monkeypatch):
+    """--plot-only screens one system and writes no tables: the options it would silently ignore
+    are named before any work."""
+    import hullpack.screening.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
+    rc, out, err = screen_cli(capsys, tmp_path / "o", "--plot", "Fe-Ni-O", "--plot-only", *argv)
+    line = one_line(err)
+    assert rc == 2 and out == "" and line.startswith("hullpack screen: --plot-only screens and draws Fe-Ni-O alone")
+    assert unused in line and line.endswith("or drop --plot-only to screen the systems and draw Fe-Ni-O beside "
+                                            "their tables")
+    assert not (tmp_path / "o").exists()
+
+
 def test_screen_ternaries_points_no_dft(model_file, tmp_path, capsys):
     rc, out, _ = screen_cli(capsys, tmp_path, "--order", "3", "--elements", "Fe Ni O Al", "--grid", "6",
                             "--no-dft", "--points", "--model", model_file)

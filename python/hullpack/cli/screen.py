@@ -52,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="SYSTEM", help="also draw one system, e.g. Fe-O or Fe-Ni-O; a quaternary "
                    "(Fe-Li-O-P) is listed instead: its stable compounds, predicted and known, printed and written "
                    "to SYSTEM.csv")
-    p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system")
+    p.add_argument("--plot-only", action="store_true", help="with --plot: screen and draw only that system (no "
+                   "tables; --order, --elements, --shard, --points and --no-dft are refused with it)")
     p.add_argument("--shard", metavar="I/N", help="screen the I-th of N slices of the systems (0-based); --merge joins the "
                    "shards' --out folders into the whole screen")
     p.add_argument("--merge", nargs="+", metavar="FOLDER",
@@ -168,6 +169,17 @@ def run(args: argparse.Namespace) -> int:
 #: options that set what a screen computes: --merge takes them from the shards' manifests
 _SCREEN_OPTIONS = ("order", "elements", "grid", "precision", "model", "plot", "plot_only", "shard", "points",
                    "no_dft", "dft", "dft_column", "dft_energy_column", "min_depth", "match_tol", "device", "threads")
+#: options of a screen of many systems, which --plot-only's screen of one system has no use for: its
+#: order and elements are the system's, it writes no tables, and it compares only with --dft FILE
+_NOT_FOR_PLOT_ONLY = ("order", "elements", "shard", "points", "no_dft")
+
+
+def _given(args: argparse.Namespace, options) -> list[str]:
+    """The options among ``options`` (their ``args`` names) that this command line sets to other
+    than their defaults, as they are written (``--min-depth``)."""
+    defaults = argparse.ArgumentParser()
+    add_arguments(defaults)
+    return [f"--{o.replace('_', '-')}" for o in options if getattr(args, o) != defaults.get_default(o)]
 
 
 def _merge(args: argparse.Namespace) -> int:
@@ -176,9 +188,7 @@ def _merge(args: argparse.Namespace) -> int:
     from hullpack.screening import ScreenResult
     from hullpack.screening.outputs import MANIFEST, check_folder
 
-    defaults = argparse.ArgumentParser()
-    add_arguments(defaults)
-    given = [f"--{o.replace('_', '-')}" for o in _SCREEN_OPTIONS if getattr(args, o) != defaults.get_default(o)]
+    given = _given(args, _SCREEN_OPTIONS)
     if given:
         raise CommandError(f"--merge takes the screen's settings from the shards' manifests: {', '.join(given)} "
                            "cannot be given with it (give them to each --shard screen; draw a system with "
@@ -262,6 +272,14 @@ def _run(args: argparse.Namespace) -> int:
         plot = system_name(args.plot) if args.plot else None  # a bad name stops before any work
     except ScreeningError as exc:  # "system 'FeO': expected ...": the name came as --plot
         raise CommandError(re.sub(r"^system ", "--plot ", str(exc))) from None
+    if args.plot_only:
+        unused = _given(args, _NOT_FOR_PLOT_ONLY)
+        if unused:
+            raise CommandError(f"--plot-only screens and draws {plot} alone (its own order and elements, no tables, "
+                               f"known compounds only from --dft FILE): {', '.join(unused)} "
+                               f"{'has' if len(unused) == 1 else 'have'} no effect with it; leave "
+                               f"{'it' if len(unused) == 1 else 'them'} out, or drop --plot-only to screen "
+                               f"the systems and draw {plot} beside their tables")
     table_only = plot is not None and len(parse_system(plot)) > 3  # a quaternary: a table, not a figure
     if plot is not None and not args.plot_only:
         _check_plot_is_screened(plot, args, world)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from torch.utils.data import Sampler
 
+from .._core_loader import as_flag
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
 from .trainers import (EpochItems, Rank, accelerate_shard, check_same_plan_inputs, one_process,
@@ -124,9 +125,7 @@ class PlanBatchSampler(Sampler[list[int]]):
 
     def __init__(self, *, shuffle: bool, seed: int, drop_last: bool, granularity: float, check_ranks: bool = True):
         super().__init__()
-        if not isinstance(check_ranks, (bool, np.bool_)):
-            raise ValueError(f"check_ranks: expected True or False, got {check_ranks!r}")
-        self.check_ranks = bool(check_ranks)
+        self.check_ranks = as_flag(check_ranks, "check_ranks", error=ValueError)
         self._ranks_checked = False
         self.shuffle = bool(shuffle)
         self.seed = check_int(seed, "seed", 0)

@@ -241,14 +241,8 @@ def test_too_few_or_equal_graphs_say_what_to_change():
         run_study({"same": same}, StudyConfig(**TINY))
 
 
-class OneFilePerEvent(torch.utils.data.Dataset):
+class OneFilePerEvent(TorchDataset):
     """A reader that takes one integer index (as most do): dataset[2:5] is not a graph list."""
-
-    def __init__(self, graphs):
-        self.graphs = graphs
-
-    def __len__(self):
-        return len(self.graphs)
 
     def __getitem__(self, i):
         return self.graphs[int(i)].clone()          # int(slice) raises TypeError

@@ -136,12 +136,6 @@ def _model_error(model) -> str:
             "error" if mae else "")
 
 
-def _load_model(spec: str):
-    from hullpack.elemnet import load_model, load_pretrained
-
-    return load_pretrained() if spec == "default" else load_model(spec)
-
-
 def _reference(spec: str, args):
     from hullpack.columns import ENERGY_COLUMNS, find_column
     from hullpack.stability import Reference
@@ -297,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
     import re
     import uuid
 
+    from hullpack.elemnet import resolve_model
     from hullpack.errors import HullInputError, ScreeningError
     from hullpack.screening.outputs import MANIFEST, check_folder, write_outputs
     from hullpack.stability import parse, stability
@@ -343,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
         against = (f"{against}: {plural(len(reference), 'compound')} in {plural(reference.n_spaces, 'chemical space')}"
                    + (f" ({plural(left_out, 'bad row')} left out)" if left_out else "")
                    + f" ({'together with each other' if args.join else 'each composition alone'})")
-    model = None if model_spec == "none" else _load_model(model_spec)
+    model = None if model_spec == "none" else resolve_model(model_spec)
     energies_note = (("formation energies given on the command line" if typed else f"column '{e_col}'")
                      if model is None else f"ElemNet predictions ({model_spec}"
                      + (f", as {'none were given' if typed else 'FILE has no energy column'}"

@@ -624,6 +624,29 @@ def test_an_oqmd_optimade_answer_is_read_by_its_attributes(tmp_path, capsys):
     assert "energies: column '_oqmd_delta_e'" in out and "NaCl" in out and "ClNa" not in out
 
 
+def test_hull_distances_are_marked_where_no_energy_column_is_found(tmp_path, capsys):
+    """Where no energy column is found, the columns of numbers offered for --energy-column mark hull
+    distances (OQMD's _oqmd_stability, an e_above_hull), which are no formation energies; the
+    command still refuses rather than take ElemNet's energies."""
+    from hullpack.cli import main
+
+    attributes = [{"chemical_formula_reduced": optimade_formula(a), "_oqmd_stability": 0.25, "_oqmd_band_gap": 1.5}
+                  for a in OPTIMADE_AMOUNTS]
+    path = tmp_path / "oqmd.json"
+    path.write_text(json.dumps(optimade_answer(attributes)))
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert ("no energy column hullpack knows, but columns of numbers ['_oqmd_band_gap'] and hull distances "
+            "['_oqmd_stability'] (energies above a hull, not formation energies): name the energy column with "
+            "--energy-column") in err
+    pd.DataFrame({"formula": FORMULAS, "E above hull (eV/atom)": [0.1] * len(FORMULAS)}).to_csv(
+        tmp_path / "hull.csv", index=False)
+    assert main(["-q", "stability", str(tmp_path / "hull.csv"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert ("no energy column hullpack knows, but hull distances ['E above hull (eV/atom)'] (energies above a "
+            "hull, not formation energies)") in err and "columns of numbers" not in err
+
+
 def test_an_optimade_answer_names_its_energy_fields_when_none_or_several_could_be_read(tmp_path, capsys):
     """Materials Project's OPTIMADE answer holds _mp_stability, a formation energy per functional,
     nested: read as columns joined by dots, and refused until one is named (the hulls of one

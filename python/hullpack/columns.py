@@ -31,6 +31,12 @@ ENERGY_UNIT = "eV/atom"
 #: (``_oqmd_delta_e``, ``_alexandria_formation_energy_per_atom``, ``_jarvis_formation_energy_peratom``,
 #: Materials Project's ``_mp_stability`` per functional: ``_mp_stability.r2scan.formation_energy_per_atom``)
 FORMATION_ENERGY_COLUMNS = ENERGY_COLUMNS[:ENERGY_COLUMNS.index("energy")]
+#: columns of hull distances, which are no formation energies (never read as energies): the names of
+#: Materials Project (``energy_above_hull``), OQMD (``stability``, OPTIMADE's ``_oqmd_stability``),
+#: Alexandria (``e_above_hull``, OPTIMADE's ``_alexandria_hull_distance``), JARVIS (``ehull``) and
+#: hullpack's own tables (``e_above_hull``, ``decomposition_energy``)
+HULL_DISTANCE_COLUMNS = ("e_above_hull", "energy_above_hull", "ehull", "e_hull", "hull_distance", "stability",
+                         "decomposition_energy")
 
 #: cells that are a missing value in a column of numbers, whatever their case and the spaces around
 #: them: JARVIS-DFT writes ``na``, other exports ``NA``, ``N/A``, ``nan``, ``None``, ``null`` or nothing.
@@ -110,17 +116,37 @@ def _named(columns: list, names) -> str | None:
     return found
 
 
+def _field(column) -> str | None:
+    """The field of a column named as an OPTIMADE provider's (``_oqmd_delta_e``; nested fields as
+    :func:`read_table` joins them: ``_mp_stability.gga_gga+u.formation_energy_per_atom``), without
+    the prefix and the nesting; None for another column."""
+    m = _PROVIDER.fullmatch(str(column))
+    return m.group(1).rsplit(".", 1)[-1] if m else None
+
+
 def _provider_fields(columns: list, names) -> list:
-    """The columns whose name is an OPTIMADE provider's field (``_oqmd_delta_e``; nested fields as
-    :func:`read_table` joins them: ``_mp_stability.gga_gga+u.formation_energy_per_atom``) for the
-    first of ``names`` that any is, without the prefix and the nesting: all of them, as several
-    (one per functional) leave the choice to the reader."""
+    """The columns whose name is an OPTIMADE provider's field (:func:`_field`) for the first of
+    ``names`` that any is: all of them, as several (one per functional) leave the choice to the
+    reader."""
     fields: dict = {}
     for c in columns:
-        m = _PROVIDER.fullmatch(str(c))
-        if m:
-            fields.setdefault(m.group(1).rsplit(".", 1)[-1], []).append(c)
+        f = _field(c)
+        if f is not None:
+            fields.setdefault(f, []).append(c)
     return next((fields[n] for n in names if n in fields), [])
+
+
+def is_hull_distance(column) -> bool:
+    """Whether ``column`` is named as a column of hull distances (:data:`HULL_DISTANCE_COLUMNS`,
+    whatever the case, spaces or unit, also as an OPTIMADE provider's field), which are no
+    formation energies.
+
+    >>> is_hull_distance("_oqmd_stability"), is_hull_distance("E above hull (eV/atom)")
+    (True, True)
+    >>> is_hull_distance("_mp_stability.r2scan.energy_above_hull"), is_hull_distance("_oqmd_delta_e")
+    (True, False)
+    """
+    return header_key(_field(column) or column)[0] in HULL_DISTANCE_COLUMNS
 
 
 def find_column(columns, name: str | None, names, what: str, *, required: bool = True,

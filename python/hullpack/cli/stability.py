@@ -316,9 +316,15 @@ def run(args: argparse.Namespace) -> int:
     if e_col is None and args.model is None:
         numbers = _numeric_columns(df, args.column)
         if numbers:  # energies under a name not known: never replace them by a model's silently
-            raise ValueError(f"{source} has no energy column hullpack knows, but columns of numbers "
-                             f"{numbers[:8]}: name the energy column with --energy-column, or predict energies "
-                             "with --model default")
+            from hullpack.columns import is_hull_distance
+
+            hull = [c for c in numbers if is_hull_distance(c)]  # energies above a hull, marked as such
+            others = [c for c in numbers if c not in hull]
+            found = " and ".join(([f"columns of numbers {others[:8]}"] if others else [])
+                                 + ([f"hull distances {hull[:8]} (energies above a hull, not formation energies)"]
+                                    if hull else []))
+            raise ValueError(f"{source} has no energy column hullpack knows, but {found}: name the energy column "
+                             "with --energy-column, or predict energies with --model default")
     model_spec = args.model or ("none" if e_col is not None else "default")
     if args.compare and (model_spec == "none" or e_col is None):
         raise ValueError("--compare needs DFT energies in FILE and a --model (default or PATH)")

@@ -269,6 +269,25 @@ def test_lowest_energy_fraction_refines_between_grid_points():
     assert df.at[0, "x_p"] == pytest.approx(0.7, abs=1e-6)       # x is the fraction of Ca
 
 
+class _Dip(nn.Module):
+    """E = -x_Cl - 0.8 x_Na x_Cl: pure Na at 0, pure Cl at -1, every mixture below the straight
+    line between them (by 0.8 x_Na x_Cl) but above pure Cl."""
+
+    def forward(self, x):
+        na, cl = x[:, ELEMENT_INDEX["Na"]], x[:, ELEMENT_INDEX["Cl"]]
+        return -cl - 0.8 * na * cl
+
+
+def test_forms_means_the_lowest_energy_lies_between_the_ends():
+    """`forms` and x_p as documented: a dip below the line between the pure elements' predictions
+    that stays above the lower element is not a predicted compound; x_p is that element."""
+    row = xai.lowest_energy_fraction(_Dip(), [("Na", "Cl")], n_grid=21).iloc[0]
+    assert row["e_A"] == pytest.approx(0.0, abs=1e-6) and row["e_B"] == pytest.approx(-1.0, abs=1e-6)
+    assert not row["forms"] and row["x_p"] == 0.0 and row["e_min"] == pytest.approx(-1.0, abs=1e-6)
+    doc = xai.lowest_energy_fraction.__doc__
+    assert "below both pure elements' predictions" in doc and "does not count" in doc
+
+
 @pytest.mark.parametrize("which", ["relu", "layernorm"])
 def test_binary_scans_give_the_models_own_energies(which):
     """The scans run the screen's engine (the first layer gathered from two columns; fp32 ReLU

@@ -81,7 +81,9 @@ def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *
     spanning one coarse step either side of the coarse minimum (a ReLU network is piecewise
     linear along the line, with sharp minima a coarse grid can miss). Columns: ``A``, ``B``,
     ``x_p``, ``e_min`` (eV/atom), ``e_A`` and ``e_B`` (the pure elements' predictions), ``forms``
-    (the minimum lies below the straight line between the pure elements' predictions).
+    (the lowest energy along the line lies between the ends: below both pure elements' predictions,
+    hence below the straight line between them). A dip below that line that stays above the lower
+    pure element does not count: x_p is then that element (0 or 1) and ``forms`` is False.
 
     >>> import torch
     >>> toy = torch.nn.Sequential(torch.nn.Linear(86, 1))

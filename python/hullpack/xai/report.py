@@ -298,13 +298,16 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     forms = group_matrix(allp, "forms")
     r.p("All 3,655 pairs by group of A (rows; the less electronegative element) and group of B (columns): "
         "mean |x_p - x_e| where a charge-balanced composition exists, and the share of pairs with a "
-        "predicted compound (a minimum below the line between the pure elements).")
+        "predicted compound: the lowest predicted energy along A_x B_(1-x) lies between the pure elements, below "
+        "both of their predictions (a dip below the line between them that stays above the lower one does not "
+        "count; x_p is then that element).")
     r.figure(plots.matrix_heatmap(dev, title="mean |x_p - x_e| by group pair", label="mean |x_p - x_e|",
                                   counts=counts, xlabel="group of B", ylabel="group of A"),
              "group_deviation", "Mean |x_p - x_e| by group pair (n = pairs with a charge-balanced composition).")
     r.figure(plots.matrix_heatmap(forms, title="share of pairs with a predicted compound", label="share forming",
                                   cmap="magma", xlabel="group of B", ylabel="group of A"),
-             "group_forms", "Share of element pairs whose predicted energy has a minimum below the pure-element line.")
+             "group_forms", "Share of element pairs whose lowest predicted energy lies between the pure elements, "
+             "below both of their predictions.")
     r.numbers["binaries"] = {
         "pairs": len(allp), "study_pairs": len(study),
         "study_mean_abs_deviation": float(study["abs_deviation"].mean()),

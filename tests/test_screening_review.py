@@ -1,7 +1,8 @@
 """What a chemist reads in a screen: stable compounds that owe their depth to an element end pinned
 at 0 (``end_artifact``), the order of the stable formulas, ``min_formula``, agreement counted where
-there is something to agree on, DFT files of other databases and a DFT set with nothing to compare,
-said in the command line's own words."""
+there is something to agree on, DFT files of other databases (OPTIMADE answers among them) and a DFT
+set with nothing to compare, said in the command line's own words."""
+import json
 import re
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from hullpack.cli import main
-from hullpack.columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS
+from hullpack.columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, OPTIMADE_COMPOSITION_COLUMNS
 from hullpack.elemnet import save_model
 from hullpack.elements import ELEMENT_INDEX, N_ELEMENTS
 from hullpack.screening import screen
@@ -177,17 +178,28 @@ FE_NI_O = {"formula": ["Fe2O3", "Fe3O4", "FeO", "NiO", "NiFe2O4", "Ni3Fe"],
 
 
 @pytest.mark.parametrize("database, formula, energy", [
-    ("jarvis", "formula", "formation_energy_peratom"),
-    ("aflow", "compound", "enthalpy_formation_atom"),
-    ("mp", "formula_pretty", "formation_energy_per_atom"),
+    ("jarvis.csv", "formula", "formation_energy_peratom"),
+    ("aflow.csv", "compound", "enthalpy_formation_atom"),
+    ("mp.csv", "formula_pretty", "formation_energy_per_atom"),
+    # OPTIMADE answers: an entry's formula and its provider's formation energy
+    ("oqmd.json", "chemical_formula_reduced", "_oqmd_delta_e"),
+    ("alexandria.json", "chemical_formula_descriptive", "_alexandria_formation_energy_per_atom"),
 ])
 def test_dft_files_of_other_databases_are_read_by_their_column_names(database, formula, energy, model, model_file,
                                                                      tmp_path, capsys):
-    path = tmp_path / f"{database}.csv"
-    pd.DataFrame({"id": range(6), formula: FE_NI_O["formula"], energy: FE_NI_O["energy"]}).to_csv(path, index=False)
+    path = tmp_path / database
+    if path.suffix == ".csv":
+        pd.DataFrame({"id": range(6), formula: FE_NI_O["formula"], energy: FE_NI_O["energy"]}).to_csv(path, index=False)
+    else:  # the JSON of a provider's /structures query, as saved: each entry's attributes a row, the elements at 0 too
+        rows = list(zip(FE_NI_O["formula"], FE_NI_O["energy"])) + [("Fe", 0.0), ("O", 0.0)]
+        path.write_text(json.dumps({
+            "data": [{"id": f"{path.stem}-{k}", "type": "structures", "attributes": {formula: f, energy: e}}
+                     for k, (f, e) in enumerate(rows)],
+            "meta": {"api_version": "1.1.0", "data_returned": len(rows), "more_data_available": False},
+            "links": {"next": None}}))
     rc, out, err = run(capsys, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--dft", str(path),
                        "--out", str(tmp_path / "o"), "-q")
-    assert rc == 0 and err == "" and f"DFT ({database}.csv) stable compounds" in out
+    assert rc == 0 and err == "" and f"DFT ({database}) stable compounds" in out
     want = screen(model, elements="Fe Ni O", grid=10, progress=False,
                   compare_dft=DFTCompounds.read(pd.DataFrame(FE_NI_O), "energy")).systems
     got = pd.read_csv(tmp_path / "o" / "systems.csv")
@@ -217,10 +229,11 @@ def test_help_lists_the_recognised_column_names(capsys):
     with pytest.raises(SystemExit):
         main(["screen", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert all(name in text for name in COMPOSITION_COLUMNS + ENERGY_COLUMNS)
-    assert "--dft-column" in text and "--dft-energy-column" in text
+    assert all(name in text for name in COMPOSITION_COLUMNS + ENERGY_COLUMNS + OPTIMADE_COMPOSITION_COLUMNS)
+    assert "--dft-column" in text and "--dft-energy-column" in text and "_oqmd_delta_e" in text
     doc = " ".join(DFTCompounds.read.__doc__.split())
-    assert all(f"``{name}``" in doc for name in COMPOSITION_COLUMNS + ENERGY_COLUMNS)
+    assert all(f"``{name}``" in doc for name in COMPOSITION_COLUMNS + ENERGY_COLUMNS + OPTIMADE_COMPOSITION_COLUMNS)
+    assert "OPTIMADE" in doc and "``_oqmd_delta_e``" in doc
 
 
 def test_a_dft_set_without_compounds_in_the_systems_says_so(model_file, tmp_path, capsys):

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 
+from ..columns import OPTIMADE_COMPOSITION_COLUMNS
 from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, CommandError, input_file, missing, plural,
                      positive_int, require)
 
@@ -63,12 +64,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--points", action="store_true", help="also write every grid point (large)")
     p.add_argument("--no-dft", action="store_true", help="skip the comparison with the OQMD hulls")
     p.add_argument("--dft", metavar="FILE", help="compare with these known compounds instead of the shipped OQMD "
-                   "set: a CSV (.csv, .csv.gz) or Parquet file of formulas and formation energies in eV/atom "
-                   "(elements at 0), e.g. from Materials Project, JARVIS, AFLOW or OQMD; also drawn by --plot")
+                   "set: a table file (CSV, TSV, Parquet, JSON) or a saved OPTIMADE answer of formulas and "
+                   "formation energies in eV/atom (elements at 0), e.g. from Materials Project, JARVIS, AFLOW or "
+                   "OQMD; also drawn by --plot")
     p.add_argument("--dft-column", metavar="NAME", help="--dft FILE's formula column (default: the first of "
-                   + ", ".join(COMPOSITION_COLUMNS) + ")")
+                   + ", ".join(COMPOSITION_COLUMNS) + "; in an OPTIMADE answer "
+                   + " or ".join(OPTIMADE_COMPOSITION_COLUMNS) + ")")
     p.add_argument("--dft-energy-column", metavar="NAME", help="--dft FILE's formation energy column (eV/atom; "
-                   "default: the first of " + ", ".join(ENERGY_COLUMNS) + "; Materials Project's "
+                   "default: the first of " + ", ".join(ENERGY_COLUMNS) + "; in an OPTIMADE answer, a formation "
+                   "energy of these after its provider's prefix, e.g. _oqmd_delta_e; Materials Project's "
                    "energy_per_atom is a total energy and is refused)")
     p.add_argument("--min-depth", type=float, metavar="EV",
                    help="count a hull vertex as stable only if it lies this far (eV/atom) below the hull "

@@ -92,13 +92,21 @@ class DFTCompounds:
         Formulas: the column ``column``, else the first present of
         :data:`~hullpack.stability.inputs.COMPOSITION_COLUMNS`: ``formula`` (JARVIS, OQMD),
         ``composition``, ``formula_pretty`` / ``pretty_formula`` (Materials Project),
-        ``reduced_formula``, ``compound`` (AFLOW). Energies are formation energies in eV/atom, the
+        ``reduced_formula``, ``compound`` (AFLOW), ``name`` (OQMD); in an OPTIMADE answer (the JSON
+        of a provider's ``/structures`` query, its entries read as rows) where none of those is,
+        :data:`~hullpack.columns.OPTIMADE_COMPOSITION_COLUMNS`: ``chemical_formula_reduced``,
+        ``chemical_formula_descriptive``. Energies are formation energies in eV/atom, the
         elements at 0: ``energies`` (values or a column name), else the first present of
         :data:`~hullpack.stability.inputs.ENERGY_COLUMNS`: ``formation_energy_per_atom``
         (Materials Project), ``formation_energy_peratom`` (JARVIS), ``e_form``, ``formation_energy``,
         ``enthalpy_formation_atom`` (AFLOW), ``delta_e`` (OQMD), ``energy``, ``energy_per_atom``,
-        ``target``. Total energies are refused (an element below 0 eV/atom, or a median below -4
-        eV/atom; Materials Project's ``energy_per_atom`` is one), and so are other units (a header's
+        ``target``; where none is, an OPTIMADE provider's formation energy under its prefix
+        (:data:`~hullpack.columns.FORMATION_ENERGY_COLUMNS`: OQMD's ``_oqmd_delta_e``, Alexandria's
+        ``_alexandria_formation_energy_per_atom``; where several are, as Materials Project's, one per
+        functional: ``_mp_stability.r2scan.formation_energy_per_atom``, name one as ``energies``,
+        ``--dft-energy-column`` on the command line). Total energies are refused (an element below 0
+        eV/atom, or a median below -4 eV/atom; Materials Project's ``energy_per_atom`` is one), and so
+        are other units (a header's
         ``(meV/atom)``, or a median outside -20..5 eV/atom). Bad rows (unparsable, unknown
         elements, energies missing or outside ElemNet's -20..5 eV/atom) are left out, named by a
         warning (a file's rows as "row 1" for the first under the header, a DataFrame's by its
@@ -112,6 +120,9 @@ class DFTCompounds:
         ('mine', 2, [-1.7, -1.4])
         >>> aflow = pd.DataFrame({"compound": ["Fe2O3", "FeO"], "enthalpy_formation_atom": [-1.7, -1.4]})
         >>> DFTCompounds.read(aflow, name="AFLOW").energy.tolist()           # AFLOW's column names
+        [-1.7, -1.4]
+        >>> optimade = pd.DataFrame({"chemical_formula_reduced": ["Fe2O3", "FeO"], "_oqmd_delta_e": [-1.7, -1.4]})
+        >>> DFTCompounds.read(optimade, name="OQMD").energy.tolist()         # OQMD's OPTIMADE fields
         [-1.7, -1.4]
         """
         from ..columns import ENERGY_COLUMNS, find_column

@@ -8,29 +8,12 @@ import pandas as pd
 import pytest
 
 from hullpack.cli import main
-from hullpack.elemnet import save_model
 from hullpack.errors import ScreeningError
 from hullpack.screening import ScreenResult, screen
 from hullpack.screening.outputs import MANIFEST
-from test_screening import small_model
+from test_cli import model, model_file, run  # noqa: F401  (fixtures: a small ElemNet and its file)
 
 ELEMENTS = "Na N O Fe Cu"  # N-Na 1:1 is the formula NaN, which a CSV reader takes for a missing value
-
-
-@pytest.fixture(scope="module")
-def model():
-    return small_model()
-
-
-@pytest.fixture(scope="module")
-def model_file(model, tmp_path_factory):
-    return str(save_model(model, tmp_path_factory.mktemp("model") / "m.pt"))
-
-
-def run(capsys, *argv):
-    rc = main(["-q", *argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def same_numbers(a: dict, b: dict) -> bool:

@@ -27,6 +27,24 @@ def cli(capsys, *argv):
 
 # ----------------------------------------------------------------------------------- predict
 
+def test_predict_says_how_it_read_an_argument_that_looks_like_two_formulas(tmp_path, capsys):
+    """Spaces join a formula's parts ("Fe2 O3" is Fe2O3), so "Fe2O3 NaCl" is one compound: read so,
+    with a note saying how and that formulas go as separate arguments; "Fe2 O3" and "Li Fe P O4",
+    whose words are an element each, and a formula list's line, are read without one."""
+    rc, out, err = cli(capsys, "predict", "Fe2O3 NaCl", "Fe2 O3", "Li Fe P O4", "NaCl")
+    assert rc == 0
+    rows = out.splitlines()[1:]
+    assert [r.rsplit(",", 1)[0] for r in rows] == ["Fe2O3 NaCl", "Fe2 O3", "Li Fe P O4", "NaCl"]
+    assert err.count("note:") == 1
+    assert ("note: formula 1 'Fe2O3 NaCl' is read as one compound, Fe2O3NaCl, as the spaces within a formula join "
+            "its parts ('Fe2 O3' is Fe2O3); if it is several formulas ('Fe2O3' and 'NaCl'), give each as an argument "
+            "of its own") in err
+    assert cli(capsys, "predict", "Fe2NaClO3")[1].splitlines()[1] == "Fe2NaClO3," + rows[0].rsplit(",", 1)[1]
+    (tmp_path / "f.txt").write_text("Fe2O3 NaCl\n")
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.txt"))
+    assert rc == 0 and "note:" not in err
+
+
 def test_predict_prints_a_formula_without_the_blanks_around_it_as_a_file_row_does(tmp_path, capsys):
     rc, out, err = cli(capsys, "predict", " NaCl ", "Fe2O3\t")
     assert rc == 0, err

@@ -247,12 +247,12 @@ def _respelled(text: str) -> list[str]:
 
 
 def _variable_value(text: str, value: float = 0.1) -> str | None:
-    """``text`` with its variable amounts (x, y, z, δ) at ``value``: Ba1-xSrxTiO3 is Ba0.9Sr0.1TiO3."""
+    """``text`` with its variable amounts (x, y, z, δ) at ``value``: Ba1-xSrxTiO3 is Ba0.9Sr0.1TiO3
+    (a typeset minus sign made ``-`` already, as :func:`_explained` gives it)."""
     def amount(m: re.Match) -> str:
         base, sign, factor = m.group(1), m.group(2), float(m.group(3) or 1)
         a = factor * value if base is None else float(base) + (factor * value if sign == "+" else -factor * value)
         return f"{round(a, 6):g}" if a > 0 else "!"
-    text = text.replace("\u2212", "-").replace("\u2013", "-")
     written = _VARIABLE.sub(amount, text)
     return written if written != text and "!" not in written and _reads(written) else None
 
@@ -322,7 +322,7 @@ def _explained(text: str) -> str | None:
                 f"{_short.repr(''.join(s.split('-')))}")
     written = _variable_value(s)
     if written:
-        variable = _VARIABLE.search(s.replace("\u2212", "-")).group(4)
+        variable = _VARIABLE.search(s).group(4)
         return (f"a variable amount ({variable}) is not read: give it a value, such as {_short.repr(written)} for "
                 f"{variable} = 0.1")
     unwrapped = _WRAPPED_AMOUNT.sub(lambda m: m.group(1) or m.group(2), s)

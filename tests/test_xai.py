@@ -342,6 +342,24 @@ def test_layer_projection_separates_groups_when_the_layer_encodes_them():
     assert 0.0 <= s["group_separation"].min() and s["group_separation"].max() <= 1.0 + 1e-9
 
 
+@pytest.mark.parametrize("show", [None, False, True])
+def test_layer_projection_shows_progress_over_the_layers(show, monkeypatch):
+    """The projection (several seconds for the shipped model's 16 layers) has a bar over the
+    layers, off when asked (hullpack explain -q sets HULLPACK_QUIET, which None honours)."""
+    import hullpack.xai.projection as projection
+
+    bars = []
+
+    def record(iterable, **kwargs):
+        bars.append(kwargs)
+        return iterable
+
+    monkeypatch.setattr(projection, "progress", record)
+    xai.layer_projection(random_mlp(), show_progress=show)
+    assert len(bars) == 1 and bars[0]["desc"] == "layer PCA"
+    assert bars[0]["disable"] == (None if show is None else not show)
+
+
 def test_layer_activations_are_the_hidden_outputs():
     net = random_mlp()
     x = random_compositions(5, seed=1)

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS, element_table
 from .base import as_fractions, energy_model, equiatomic_binaries, xai_import
 
@@ -137,8 +138,9 @@ class LayerProjection:
     summary: pd.DataFrame
 
 
-def layer_projection(model: nn.Module) -> LayerProjection:
-    """PCA of each hidden layer for the 86 pure elements and the 3,655 equiatomic binaries.
+def layer_projection(model: nn.Module, *, show_progress: bool | None = None) -> LayerProjection:
+    """PCA of each hidden layer for the 86 pure elements and the 3,655 equiatomic binaries (a
+    progress bar over the layers: the shipped model's 16 take several seconds).
 
     >>> from hullpack.elemnet import ElemNet
     >>> p = layer_projection(ElemNet("8x2D-4x1-1", (0.1,)))
@@ -155,7 +157,8 @@ def layer_projection(model: nn.Module) -> LayerProjection:
     cations = [a if (en[a], table.at[a, "Z"]) <= (en[b], table.at[b, "Z"]) else b for a, b in pairs]
     binary_groups = table.loc[cations, "group"].to_numpy()
     pure, binary, rows = {}, {}, []
-    for name in pure_acts:
+    for name in progress(list(pure_acts), desc="layer PCA", unit="layer",
+                         disable=None if show_progress is None else not show_progress):
         for label, acts, groups, store in (("pure", pure_acts[name], pure_groups, pure),
                                            ("binary", bin_acts[name], binary_groups, binary)):
             scores, share = pca(acts)

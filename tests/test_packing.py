@@ -384,6 +384,8 @@ def test_batch_costs_and_group_match_numpy(data):
     (np.zeros((3, 0)), InvalidSizesError, "at least one cost"),
     (["a", "b"], InvalidSizesError, "sizes[0] = 'a' is not a number"),
     ([[1, 2], [3, "b"]], InvalidSizesError, "sizes[1, 1] = 'b' is not a number"),  # not the '1' numpy makes of 1
+    ([1, True], InvalidSizesError, "sizes[1] = True is not a number"),  # not the 1 numpy makes of it
+    ([[1, 2], [np.True_, 3]], InvalidSizesError, "sizes[1, 0] = True is not a number"),
     # a missing entry is named as missing, not as the NaN numpy would make of it
     ([1, None], InvalidSizesError, "sizes[1] is missing (None): drop those items or fill them in first"),
     ([[1, 2], [None, 3], [4, None]], InvalidSizesError, "sizes[1, 0] is missing (None; 2 missing in all)"),

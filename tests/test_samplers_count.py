@@ -191,6 +191,9 @@ def test_drop_last_bound_is_for_the_items_kept():
 @pytest.mark.parametrize("bad, match", [
     (np.array([True, False, True]), "dtype bool"),
     (torch.tensor([True, False]), "dtype bool"),
+    # a flag among numbers, which numpy reads as 1 or 0
+    ([3, True, 5], r"sizes\[1\] = True: a True/False among the sizes, not a size"),
+    ([[3, 6], [np.True_, 8]], r"sizes\[1, 0\] = True: a True/False among the sizes"),
     (np.vstack([np.arange(1, 5001.0), np.arange(1, 5001.0)]), r"looks transposed.*\(2, 5000\)"),
     (np.float64(5.0), "single number"),
     (np.array(5.0), "single number"),

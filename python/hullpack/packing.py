@@ -64,7 +64,7 @@ def _as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
         raw = None  # as_float_array says why
     if raw is not None:
         check_missing(sizes, raw, name)
-        found = None if raw.dtype.kind in "biuf" else first_non_number(sizes, raw)
+        found = first_non_number(sizes, raw)
         if found is not None:
             raise InvalidSizesError(f"{name}[{', '.join(map(str, found[0]))}] = {found[1]!r} is not a number: "
                                     "every item needs a numeric size")
@@ -108,13 +108,19 @@ def check_missing(sizes, raw: np.ndarray | None, name: str, where=None,
 
 def first_non_number(sizes, raw: np.ndarray) -> tuple[tuple[int, ...], object] | None:
     """``(position, value)`` of the first entry of ``sizes`` (``raw``: it as an array) that is not
-    a real number (a string, a bool among numbers, an object), else None."""
-    if raw.ndim == 0:
+    a real number (a string, a bool among numbers, an object), else None. An array of numbers (or
+    of bools alone, refused as a whole) holds none; where numpy read a list or tuple as numbers,
+    only a bool can be among them (numpy reads ``[3, True]`` as ``[3, 1]``)."""
+    given = isinstance(sizes, (list, tuple))
+    if raw.ndim == 0 or raw.dtype.kind == "b" or (raw.dtype.kind in "iuf" and not given):
         return None
-    if isinstance(sizes, (list, tuple)):  # scanned as given: numpy turns [3, "x"] into strings throughout
-        given = _objects(sizes)
-        raw = given if given.shape == raw.shape else raw
+    numbers_only = raw.dtype.kind in "iuf"
+    if given:  # scanned as given: numpy turns [3, "x"] into strings throughout, [3, True] into numbers
+        objects = _objects(sizes)
+        raw = objects if objects.shape == raw.shape else raw
     for i, x in enumerate(raw.flat):
+        if numbers_only and not isinstance(x, (bool, np.bool_)):
+            continue
         x = x.item() if isinstance(x, np.generic) else x
         if isinstance(x, (bool, str, bytes)) or not isinstance(x, numbers.Real):
             return tuple(int(j) for j in np.unravel_index(i, raw.shape)), x

@@ -78,7 +78,11 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
             f"{name}: looks transposed: pass (n, k) sizes, one row per item; got shape {raw.shape} (more than "
             f"{_MAX_COLUMNS} columns and more columns than rows); np.column_stack([nodes, edges]) stacks columns")
     check_missing(sizes, raw, name, lambda mask: _where(mask, sizes))
-    where = "" if raw.dtype.kind in "biuf" else _first_non_number(sizes, raw)
+    where = _first_non_number(sizes, raw)
+    if where and raw.dtype.kind in "iuf":  # numpy read [3, True] as numbers
+        raise InvalidSizesError(
+            f"{name}{where}: a True/False among the sizes, not a size; pass numbers (a mask or a flag as a "
+            "size would make the item cost 0 or 1: int() it if that is meant)")
     if raw.dtype.kind == "O" and raw.ndim and not where:  # numbers held as objects (pandas' nullable dtypes)
         raw = np.asarray(raw.tolist())
     if raw.dtype.kind not in "biuf":

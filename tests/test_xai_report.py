@@ -88,6 +88,7 @@ def test_explain_runs_one_analysis(model_file, tmp_path):
     ("untrained", "records no training"),
     ("bad-only", "unknown analyses"),
     ("bad-size", "--n-shap = 0 must be >= 1"),
+    ("negative-seed", "--seed = -1 must be >= 0"),       # not every analysis failing on it later
     ("bad-hull-grid", "--hull-grid = 'reduced:x': expected 'uniform:N'"),
     ("out-is-a-file", "is a file; give a folder for the report"),
 ])
@@ -103,6 +104,8 @@ def test_explain_refuses_bad_input(setup, message, model_file, tmp_path, capsys)
         path, extra = model_file, ["--only", "shap,magic"]
     elif setup == "bad-size":
         path, extra = model_file, ["--n-shap", "0"]
+    elif setup == "negative-seed":
+        path, extra = model_file, ["--seed", "-1"]
     elif setup == "bad-hull-grid":
         path, extra = model_file, ["--hull-grid", "reduced:x"]
     out = tmp_path / "out"

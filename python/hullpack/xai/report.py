@@ -417,7 +417,7 @@ def _describe_model(model: nn.Module, source: str) -> dict[str, Any]:
 def _check_config(cfg: ExplainConfig) -> None:
     """Refuse impossible sizes before any work (and before loading the model)."""
     low = {"n_shap": 1, "n_background": 1, "n_kernel": 1, "kernel_nsamples": 10, "n_bootstrap": 1,
-           "n_surrogate": 20, "n_grid": 3}
+           "n_surrogate": 20, "n_grid": 3, "seed": 0}  # numpy's generators take seeds >= 0
     for name, least in low.items():
         if getattr(cfg, name) < least:
             raise ValueError(f"{name} = {getattr(cfg, name)} must be >= {least}")
@@ -429,7 +429,7 @@ def _check_config(cfg: ExplainConfig) -> None:
         except ValueError as exc:  # "grid='x': expected 'uniform:N' ..."
             raise ValueError(f"hull_grid = {cfg.hull_grid!r}: {str(exc).partition(': ')[2]}") from None
     if cfg.n_importance is not None and cfg.n_importance < 1:
-        raise ValueError(f"n_importance = {cfg.n_importance} must be >= 1 (or None for the whole split)")
+        raise ValueError(f"n_importance = {cfg.n_importance} must be >= 1 (or unset, None, for the whole split)")
     if not cfg.depths or min(cfg.depths) < 1:
         raise ValueError(f"depths {cfg.depths} must be positive integers")
 

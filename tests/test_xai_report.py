@@ -243,6 +243,22 @@ def test_explain_shap_importance_alignment_say_what_they_measured(model_file, tm
             f"the summed difference is {own['relative_diff'].median():.0%} of the summed |DeepLIFT|") in md
 
 
+def test_explain_names_only_present_elements_as_top_of_the_background_shap(model_file, tmp_path):
+    """With one composition the comparison against a background has fewer than eight elements
+    present: the paragraph names those, not elements the composition lacks (NaN, sorted last)."""
+    import re
+
+    import pandas as pd
+
+    out = tmp_path / "one"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "shap",
+                 "--n-shap", "1", "--n-background", "2", "--n-kernel", "1", "--threads", "1"]) == 0
+    present = set(pd.read_csv(out / "tables" / "shap_top.csv", index_col=0).index)
+    named = re.search(r"Top elements by mean \|SHAP\| where present: ([^.]*)\.", (out / "report.md").read_text())
+    assert named and 1 <= len(present) < 8
+    assert set(named.group(1).split(", ")) == present
+
+
 def test_explain_compares_hulls_as_the_screen_does(model_file, tmp_path):
     """The hull comparison runs hullpack screen's own defaults (reduced:10, 10 meV/atom), so its
     figures are those `hullpack screen` prints for the model: a uniform step of 0.01 with that

@@ -151,7 +151,7 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
         f"{len(ex_bg.values)} of the compositions; {ex_bg.compute_time:.1f} s), "
         f"absent elements carry {sb.attrs['absent_share']:.1%} of all |attribution|: an element missing from a "
         "composition gets -E_background[x_e] times its DeepLIFT multiplier, the effect of not containing it. "
-        f"Top elements by mean |SHAP| where present: {', '.join(sb.index[:8])}.")
+        f"Top elements by mean |SHAP| where present: {', '.join(sb.dropna(subset=['mean_abs']).index[:8])}.")
     n_kernel_bg = min(_KERNEL_BACKGROUND, len(bg))  # KernelExplainer costs nsamples x background rows
     kc = kernel_check(model, x, "elements", n_points=cfg.n_kernel, nsamples=cfg.kernel_nsamples, seed=cfg.seed)
     kb = kernel_check(model, x, bg, n_points=cfg.n_kernel, n_background=n_kernel_bg, nsamples=cfg.kernel_nsamples,

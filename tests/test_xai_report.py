@@ -259,6 +259,26 @@ def test_explain_names_only_present_elements_as_top_of_the_background_shap(model
     assert set(named.group(1).split(", ")) == present
 
 
+def test_explain_names_the_pure_element_energies_shap_is_taken_against(model_file, tmp_path):
+    """The SHAP reference is the model's own pure elements: beside their mean, the report names the
+    three present elements whose pure prediction is furthest from 0, with the model's values."""
+    import numpy as np
+
+    from hullpack.elements import ELEMENT_INDEX
+    from hullpack.xai import load_model, predict
+
+    out = tmp_path / "pure"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "shap",
+                 "--n-shap", "12", "--n-background", "4", "--n-kernel", "1", "--threads", "1"]) == 0
+    furthest = _results(out)["shap"]["pure_energy_furthest"]
+    pure = predict(load_model(model_file), np.eye(86, dtype=np.float32))
+    assert len(furthest) == 3
+    assert [round(pure[ELEMENT_INDEX[e]], 4) for e in furthest] == list(furthest.values())
+    assert list(furthest.values()) == sorted(furthest.values(), key=abs, reverse=True)
+    md = (out / "report.md").read_text()
+    assert ("furthest from 0 among those present: " + ", ".join(f"{e} {v:+.3f}" for e, v in furthest.items())) in md
+
+
 def test_explain_compares_hulls_as_the_screen_does(model_file, tmp_path):
     """The hull comparison runs hullpack screen's own defaults (reduced:10, 10 meV/atom), so its
     figures are those `hullpack screen` prints for the model: a uniform step of 0.01 with that

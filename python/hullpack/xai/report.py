@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ..elements import ELEMNET_ELEMENTS
 from ..screening.outputs import json_text
 from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict
 from .render import markdown, to_html
@@ -121,13 +122,20 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     additivity = float(np.abs(ex.values.sum(axis=1) + ex.base_values - pred).max())
     summary = shap_summary(ex)
     found["shap"] = summary["mean_abs"]
+    # the pure elements' own predictions, furthest from 0 first: the reference each value is taken against
+    present = summary.index[summary["n_present"] > 0]
+    pure = pd.Series(predict(model, np.eye(len(ELEMNET_ELEMENTS), dtype=np.float32)), index=list(ELEMNET_ELEMENTS))
+    off = pure[present].reindex(pure[present].abs().sort_values(ascending=False).index).head(3)
     r.h("SHAP attributions")
     r.p(f"DeepLIFT/DeepSHAP attributions of the predicted energy of {len(x)} OQMD test compositions to their "
         "element fractions. Reference: each composition's own elements, pure, weighted by fraction, so the "
         "values of the present elements add up to the predicted energy below the pure elements' line "
         f"(absent elements get exactly zero); additivity holds within {additivity:.1e} {ENERGY_UNIT}; "
         f"{ex.compute_time:.1f} s. Mean reference energy {ex.base_values.mean():+.3f} {ENERGY_UNIT} (the "
-        "model's pure elements; ideally 0).")
+        "model's pure elements; ideally 0). The pure elements furthest from 0 among those present: "
+        + ", ".join(f"{e} {v:+.3f}" for e, v in off.items()) + f" {ENERGY_UNIT}; where a pure element's "
+        "prediction is off 0, a compound's values add up to its energy below those predictions, not to its "
+        "formation energy.")
     top = summary.dropna(subset=["mean_abs"]).head(15)[["n_present", "mean_abs", "mean"]]
     r.p("Elements by mean |SHAP| over the compositions that contain them (n_present); an element present in "
         "only a few compositions can rank high by chance.")
@@ -169,7 +177,7 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
         f"{found_here}.")
     r.table(kall, "shap_kernel_check", index=False)
     r.numbers["shap"] = {"n": len(x), "reference": "elements", "seconds": ex.compute_time,
-                         "additivity_max_error": additivity, "top": top.index[:10].tolist(),
+                         "additivity_max_error": additivity, "pure_energy_furthest": off.round(4).to_dict(), "top": top.index[:10].tolist(),
                          "background_rows": len(bg), "background_absent_share": sb.attrs["absent_share"],
                          "kernel_same_sign": kall["same_sign"].tolist(),
                          "kernel_relative_diff": kall["relative_diff"].tolist()}

@@ -288,6 +288,16 @@ def test_forms_means_the_lowest_energy_lies_between_the_ends():
     assert "below both pure elements' predictions" in doc and "does not count" in doc
 
 
+def test_fast_energies_of_the_shipped_model_match_its_dense_forward():
+    """The scans and occlusion run the screen's engine: for the shipped model its energies are the
+    dense forward's within the 1e-5 eV/atom docs/xai.md states (float32 sums in another order)."""
+    from hullpack.xai.base import FastEnergies, equiatomic_binaries, oqmd_split
+
+    model = xai.load_model()
+    x = np.vstack([oqmd_split("test", n=3000, seed=0)[0], equiatomic_binaries()[0]])
+    assert np.abs(FastEnergies(model)(x) - xai.predict(model, x)).max() < 1e-5
+
+
 @pytest.mark.parametrize("which", ["relu", "layernorm"])
 def test_binary_scans_give_the_models_own_energies(which):
     """The scans run the screen's engine (the first layer gathered from two columns; fp32 ReLU

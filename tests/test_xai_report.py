@@ -273,6 +273,12 @@ def test_explain_names_the_pure_element_energies_shap_is_taken_against(model_fil
     furthest = _results(out)["shap"]["pure_energy_furthest"]
     pure = predict(load_model(model_file), np.eye(86, dtype=np.float32))
     assert len(furthest) == 3
+    # the top elements come with the number of compositions their means are over, as in the table
+    import pandas as pd
+
+    table = pd.read_csv(out / "tables" / "shap_top.csv", index_col=0)
+    shap = _results(out)["shap"]
+    assert shap["top_n_present"] == table["n_present"].iloc[:10].tolist() and shap["top"] == table.index[:10].tolist()
     assert [round(pure[ELEMENT_INDEX[e]], 4) for e in furthest] == list(furthest.values())
     assert list(furthest.values()) == sorted(furthest.values(), key=abs, reverse=True)
     md = (out / "report.md").read_text()

@@ -178,6 +178,8 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     r.table(kall, "shap_kernel_check", index=False)
     r.numbers["shap"] = {"n": len(x), "reference": "elements", "seconds": ex.compute_time,
                          "additivity_max_error": additivity, "pure_energy_furthest": off.round(4).to_dict(), "top": top.index[:10].tolist(),
+                         # how many compositions each top element's mean is over (one can rank first)
+                         "top_n_present": top["n_present"].iloc[:10].astype(int).tolist(),
                          "background_rows": len(bg), "background_absent_share": sb.attrs["absent_share"],
                          "kernel_same_sign": kall["same_sign"].tolist(),
                          "kernel_relative_diff": kall["relative_diff"].tolist()}

@@ -496,3 +496,31 @@ def test_heatmaps_write_white_on_dark_cells_and_black_on_light_ones():
     colour = {t.get_text(): t.get_color() for t in fig.axes[0].texts}
     assert (colour["Na"], colour["Cl"], colour["Fe"]) == ("black", "white", "black")   # Fe: no value, grey
     matplotlib.pyplot.close("all")
+
+
+def test_xp_xe_histogram_legend_leaves_the_bars_visible():
+    """Most deviations sit near 0, so the histogram's bars there are tall: its legend, drawn where
+    matplotlib found room inside the panel, hid them; it now sits below the panel."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hullpack.xai import plots
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for gb in (15, 16, 17):
+        for dev in np.concatenate([rng.normal(0.0, 0.02, 60), rng.uniform(-0.5, 0.4, 20)]):
+            rows.append({"group_A": 1, "group_B": gb, "x_e": 0.5, "x_p": 0.5 + dev, "deviation": dev,
+                         "abs_deviation": abs(dev)})
+    fig = plots.xp_xe_plot(pd.DataFrame(rows))
+    fig.canvas.draw()
+    ax = fig.axes[1]
+    legend = ax.get_legend().get_window_extent()
+    inside = []
+    for patch in ax.patches:  # the step outlines of the three histograms
+        v = patch.get_transform().transform(patch.get_path().vertices)
+        for p, q in zip(v[:-1], v[1:]):
+            inside += [legend.contains(*(p + t * (q - p))) for t in np.linspace(0, 1, 25)]
+    assert inside and not any(inside)
+    matplotlib.pyplot.close("all")

@@ -298,7 +298,8 @@ def xp_xe_plot(df: pd.DataFrame):
     ax2.axvline(0, color="k", lw=0.8)
     ax2.set_xlabel("x_p - x_e")
     ax2.set_ylabel("pairs")
-    ax2.legend(fontsize=8)
+    # below the panel: the tall bars at 0 run through any corner it could take inside
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     return fig

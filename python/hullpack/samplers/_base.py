@@ -13,6 +13,7 @@ import time
 import warnings
 import zlib
 from dataclasses import dataclass, field
+from decimal import Context, Decimal
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -62,32 +63,97 @@ def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, 
     Items whose costs fall in one grid cell tie, and the packing kernels break ties by the seeded
     ``order``; so near-equal items trade places from epoch to epoch even when no two costs are
     exactly equal, while every batch stays within ``granularity`` of its balanced cost. ``up``
-    rounds up (never below the real cost, so capacity still holds for the real costs); ``cap`` keeps
-    an item that fits alone from being rounded past the capacity.
+    rounds up to the next grid value (never below the real cost, so capacity still holds for the
+    real costs), else to the nearest one in ratio; ``cap`` keeps an item that fits alone from being
+    rounded past the capacity.
+
+    The same on every machine: the grid values are computed in decimal arithmetic (correctly
+    rounded) or IEEE multiplications, and a cost near a cell's edge finds its cell by exact
+    comparisons with them, so no value depends on a CPU's ``log`` or ``exp``, whose last bits
+    differ between numpy's SIMD implementations (they decided batches: machines with and without
+    AVX-512 planned different epochs for some seeds).
     """
     if granularity <= 0:
         return costs
-    step = np.log1p(granularity)
     offset = rng.random(costs.shape[1] if costs.ndim == 2 else None)
-    # In place, a few passes over n values: log(0) = -inf stays -inf through the grid and exp gives
-    # 0 back, so zero costs need no mask.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log(costs)
-        out /= step
-        out -= offset
-        if up:
-            np.ceil(out, out=out)
-        else:
-            out += 0.5
-            np.floor(out, out=out)
-        out += offset
-        out *= step
-        np.exp(out, out=out)
-    if up:
-        np.maximum(out, costs, out=out)  # guard against exp/log rounding below the real cost
-        if cap is not None:
-            np.minimum(out, cap, out=out)
+    if costs.ndim == 2:
+        out = np.column_stack([_snap(costs[:, j], granularity, offset[j], up) for j in range(costs.shape[1])])
+    else:
+        out = _snap(costs, granularity, float(offset), up)
+    if up and cap is not None:
+        np.minimum(out, cap, out=out)
     return out
+
+
+def _snap(costs: np.ndarray, granularity: float, offset: float, up: bool) -> np.ndarray:
+    """One column of :func:`coarsen`: each cost > 0 as the grid value of its cell, zeros as 0. Cell
+    ``k``'s value is ``exp((k + offset) * step)``, ``step = log1p(granularity)``, correctly rounded
+    (the values of a libm whose exp and log are, as glibc's nearly always are); where the costs span
+    more than about 8,000 cells, ``r**offset * r**k`` (``r = 1 + granularity``) in IEEE
+    multiplications."""
+    out = np.zeros_like(costs, dtype=np.float64)
+    positive = costs > 0
+    c = costs[positive]
+    if not c.size:
+        return out
+    ctx = Context(prec=40)
+    # the cells the costs span, about (in decimal: the choice must not hang on a libm's last bit)
+    table = ctx.ln(Decimal(float(c.max()))) - ctx.ln(Decimal(float(c.min()))) < 8000 * Decimal(granularity)
+    # the grid's ratio: 1 + granularity exactly for the table, the float r for the IEEE powers
+    r = Decimal(1) + Decimal(granularity) if table else Decimal(1.0 + granularity)
+    step = float(ctx.ln(r))
+    # each cost's cell from log: exact where it lies clear of a cell edge, checked below elsewhere
+    x = np.log(c)
+    x /= step
+    x -= offset
+    if not up:  # the nearest value in ratio: the edges lie halfway between grid values
+        x += 0.5
+    k = (np.ceil(x) if up else np.floor(x)).astype(np.int64)
+    if table:
+        lo = int(k.min()) - 2
+        values = np.array([float(ctx.exp(Decimal((float(j) + offset) * step)))
+                           for j in range(lo, int(k.max()) + 3)])
+
+        def value(cell):
+            return values[cell - lo]
+    else:
+        base = float(ctx.exp(ctx.multiply(Decimal(offset), ctx.ln(r))))
+
+        def value(cell):
+            return _powers(cell, base, 1.0 + granularity)
+    # log and the values' own rounding move an edge by far less than this share of a cell
+    tol = 1e-6 + 1e-12 / step
+    near = np.flatnonzero(np.abs(x - np.rint(x)) < tol)
+    if near.size:
+        kn, cn = k[near], c[near]
+        half = 1.0 if up else float(np.sqrt(1.0 + granularity))  # sqrt: IEEE, correctly rounded
+        for _ in range(4):  # a cell off by one at most: settles in a pass or two
+            below = value(kn - 1) * half >= cn if up else value(kn - 1) * half > cn
+            above = value(kn) < cn if up else value(kn) * half <= cn
+            if not (below.any() or above.any()):
+                break
+            kn = kn - below + above
+        k[near] = kn
+    out[positive] = value(k)
+    if up:
+        np.maximum(out, costs, out=out)  # never below the real cost, whatever the rounding
+    return out
+
+
+def _powers(cells: np.ndarray, base: float, r: float) -> np.ndarray:
+    """``base * r**cells`` by repeated squaring in IEEE multiplications (no pow: the same bits on
+    every machine), within a few ulps of the exact value."""
+    ratio = np.where(cells < 0, 1.0 / r, r)
+    n = np.abs(cells)
+    power = np.ones(cells.shape)
+    square = ratio.copy()
+    with np.errstate(over="ignore"):  # squares past the last bit an item uses may overflow, unused
+        while n.any():
+            odd = (n & 1).astype(bool)
+            power[odd] *= square[odd]
+            square *= square
+            n >>= 1
+    return base * power
 
 
 def check_int(value: Any, name: str, minimum: int) -> int:

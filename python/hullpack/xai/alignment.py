@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from ..elements import ELEMNET_ELEMENTS, element_table
-from .base import PROPERTIES, elements_arg, energy_model, equiatomic_binaries, predict, xai_import
+from ..elements import element_table
+from .base import PROPERTIES, elements_arg, energy_model, equiatomic_binaries, predict, pure_energies, xai_import
 
 
 def element_response(model: nn.Module, elements: Iterable[str] | None = None) -> pd.DataFrame:
@@ -27,7 +27,6 @@ def element_response(model: nn.Module, elements: Iterable[str] | None = None) ->
     elements = elements_arg(elements)
     x, pairs = equiatomic_binaries()
     e = predict(model, x)
-    pure = predict(model, np.eye(len(ELEMNET_ELEMENTS), dtype=np.float32))
     a = np.array([p[0] for p in pairs])
     b = np.array([p[1] for p in pairs])
     long = pd.DataFrame({"element": np.concatenate([a, b]), "partner": np.concatenate([b, a]),
@@ -35,7 +34,7 @@ def element_response(model: nn.Module, elements: Iterable[str] | None = None) ->
     g = long.groupby("element", sort=False)["energy"]
     idx = long.loc[g.idxmin(), ["element", "partner"]].set_index("element")["partner"]
     out = pd.DataFrame({"mean": g.mean(), "min": g.min(), "min_partner": idx})
-    out["pure"] = pd.Series(pure, index=list(ELEMNET_ELEMENTS))
+    out["pure"] = pure_energies(model)
     out.index.name = "element"
     return out.loc[elements]
 

@@ -35,7 +35,8 @@ from torch import nn
 
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS
-from .base import as_fractions, energy_model, formulas_of, oqmd_split, predict, random_compositions, xai_import
+from .base import (as_fractions, energy_model, formulas_of, oqmd_split, predict, pure_energies, random_compositions,
+                   xai_import)
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
         rows, cols = np.nonzero(x > 0)
         weights = x[rows, cols]
         pure = np.eye(N_ELEMENTS, dtype=np.float32)
-        expected = np.bincount(rows, weights * predict(model, pure)[cols], minlength=len(x))
+        expected = np.bincount(rows, weights * pure_energies(model).to_numpy()[cols], minlength=len(x))
     else:
         rows = np.repeat(np.arange(len(x)), len(xb))
         cols = np.tile(np.arange(len(xb)), len(x))

@@ -94,6 +94,17 @@ def predict(model: nn.Module, x: Any, *, batch_size: int = 8192) -> np.ndarray:
     return out
 
 
+def pure_energies(model: nn.Module) -> pd.Series:
+    """The model's predicted energy (eV/atom) of each of the 86 pure elements, indexed by symbol:
+    the reference of the ``"elements"`` SHAP values, ideally 0.
+
+    >>> pure_energies(torch.nn.Linear(86, 1)).index[:3].tolist()
+    ['H', 'Li', 'Be']
+    """
+    return pd.Series(predict(model, np.eye(N_ELEMENTS, dtype=np.float32)), index=list(ELEMNET_ELEMENTS),
+                     name="pure")
+
+
 class FastEnergies:
     """A model's energies through the screen's engine (:func:`hullpack.screening.models.make_engine`):
     the first layer gathered from the few elements a composition holds, and on CPU the fp32 ReLU

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from ..elements import ELEMNET_ELEMENTS
 from ..screening.outputs import json_text
-from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict
+from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict, pure_energies
 from .render import markdown, to_html
 
 log = logging.getLogger(__name__)
@@ -124,7 +123,7 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     found["shap"] = summary["mean_abs"]
     # the pure elements' own predictions, furthest from 0 first: the reference each value is taken against
     present = summary.index[summary["n_present"] > 0]
-    pure = pd.Series(predict(model, np.eye(len(ELEMNET_ELEMENTS), dtype=np.float32)), index=list(ELEMNET_ELEMENTS))
+    pure = pure_energies(model)
     off = pure[present].reindex(pure[present].abs().sort_values(ascending=False).index).head(3)
     r.h("SHAP attributions")
     r.p(f"DeepLIFT/DeepSHAP attributions of the predicted energy of {len(x)} OQMD test compositions to their "

@@ -237,6 +237,25 @@ def test_surrogate_finds_oxygen(comps):
     assert s.r2 > 0.99   # 0.998 where measured
     assert s.fidelity["r2_train"].is_monotonic_increasing
     assert list(s.fidelity.index) == [1, 2, 3, 4, 6]
+    assert s.no_split is None
+
+
+def test_surrogate_says_why_it_never_split():
+    """A tree that never split is one leaf: it says so, and why, where it reported 'depth 1'."""
+    from hullpack.xai import plots
+
+    flat = random_compositions(40, seed=1)                       # no oxygen: the tent model is 0 on all
+    flat[:, O] = 0
+    flat /= flat.sum(axis=1, keepdims=True)
+    s = xai.fit_surrogate(tent_model(), flat, depths=[1, 2, 3])
+    assert s.tree.get_n_leaves() == 1 and "no signal" in s.no_split
+    # 15 training compositions of 2-4 random elements each: no element is in 5 of them and out of 5
+    s = xai.fit_surrogate(electronegativity_model(), random_compositions(20, seed=0), depths=[1, 2, 3])
+    assert s.tree.get_n_leaves() == 1 and "too few" in s.no_split and "15 training compositions" in s.no_split
+    fig = plots.tree_plot(s.tree)
+    title = fig.axes[0].get_title()
+    assert "no split" in title and "top 0" not in title
+    plots._plt().close(fig)
 
 
 def test_surrogate_needs_enough_compositions():

@@ -335,3 +335,21 @@ def test_explain_takes_default_for_the_shipped_model_and_counts_in_words(tmp_pat
     assert model["source"] == "hullpack default (load_pretrained)"
     md = (out / "report.md").read_text()
     assert "1 element is in none of them" in md and "1 elements" not in md
+
+
+def test_explain_says_when_the_surrogate_tree_never_split(model_file, tmp_path):
+    """On 20 compositions the tree cannot split (15 to train on, 5 needed on each side): the report
+    says so and why, where it said 'Chosen depth 1 ... 1 leaves', and draws no tree of 'top 0 levels'."""
+    out = tmp_path / "tiny"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "surrogate",
+                 *SMALL, "--n-surrogate", "20"]) == 0
+    md = (out / "report.md").read_text()
+    assert "found no split" in md and "too few" in md and "Chosen depth" not in md
+    assert not (out / "surrogate_tree.png").exists()
+    assert "too few" in _results(out)["surrogate"]["no_split"]
+    # with enough compositions it splits, and says how many levels it draws
+    out = tmp_path / "enough"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "surrogate", *SMALL]) == 0
+    md = (out / "report.md").read_text()
+    assert "Chosen depth" in md and "levels of the chosen tree" in md and (out / "surrogate_tree.png").is_file()
+    assert _results(out)["surrogate"]["no_split"] is None

@@ -267,7 +267,11 @@ def tree_plot(tree, *, max_depth: int = 3, feature_names: Sequence[str] | None =
     names = [f"x_{e}" for e in (feature_names or ELEMNET_ELEMENTS)]
     plot_tree(tree, max_depth=max_depth, feature_names=names, filled=True, impurity=False, precision=3,
               rounded=True, fontsize=8, ax=ax)
-    ax.set_title(f"surrogate tree (top {depth} levels; value = predicted energy, {ENERGY_UNIT})")
+    if depth == 0:  # one leaf: the tree never split
+        ax.set_title(f"surrogate tree: no split (one leaf; value = mean predicted energy, {ENERGY_UNIT})")
+    else:
+        levels = "level" if depth == 1 else f"{depth} levels"
+        ax.set_title(f"surrogate tree (top {levels}; value = predicted energy, {ENERGY_UNIT})")
     return fig
 
 

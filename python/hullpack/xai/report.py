@@ -264,6 +264,17 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     x, _ = data.test(cfg.n_surrogate)
     s = fit_surrogate(model, x, depths=cfg.depths, seed=cfg.seed)
     r.h("Surrogate decision tree")
+    numbers = {"n": len(x), "depth": s.depth, "r2_test": s.r2, "fidelity": s.fidelity["r2_test"].round(4).to_dict(),
+               "top_split_elements": s.splits["element"].head(5).tolist(), "no_split": s.no_split}
+    if s.no_split:
+        r.p(f"Regression trees were fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
+            f"the 86 fractions), fidelity measured on a held-out quarter, but the tree found no split at any "
+            f"depth tried: {s.no_split}. It is one leaf predicting the mean (held-out R² {s.r2:.3f}), so it has "
+            "no rules to show.")
+        r.table(s.fidelity, "surrogate_fidelity")
+        r.numbers["surrogate"] = numbers
+        return
+    levels = min(3, s.tree.get_depth())
     r.p(f"Regression trees fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
         f"the 86 fractions), fidelity measured on a held-out quarter. Chosen depth {s.depth} (the smallest "
         f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves.")
@@ -273,10 +284,9 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     r.figure(plots.fidelity_plot(s.fidelity, chosen=s.depth), "surrogate_fidelity",
              "Fidelity (R² of the tree against the model) against tree depth.")
     r.figure(plots.tree_plot(s.tree, max_depth=3), "surrogate_tree",
-             "Top three levels of the chosen tree: each split reads 'x_element <= fraction'.")
-    r.numbers["surrogate"] = {"n": len(x), "depth": s.depth, "r2_test": s.r2,
-                              "fidelity": s.fidelity["r2_test"].round(4).to_dict(),
-                              "top_split_elements": s.splits["element"].head(5).tolist()}
+             f"Top {('level' if levels == 1 else f'{levels} levels')} of the chosen tree: each split reads "
+             "'x_element <= fraction'.")
+    r.numbers["surrogate"] = numbers
 
 
 def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:

@@ -40,6 +40,21 @@ class Surrogate:
         """Held-out fidelity of the chosen tree."""
         return float(self.fidelity.loc[self.depth, "r2_test"])
 
+    @property
+    def no_split(self) -> str | None:
+        """Why the tree never split (it is one leaf, predicting the mean at every depth), in words;
+        None when it split. Either the model's predictions on the training compositions are all
+        equal (nothing to explain), or no element's fraction separates ``min_samples_leaf`` of them
+        on each side (too few, or too alike, compositions)."""
+        t = self.tree.tree_
+        if t.node_count > 1:
+            return None
+        n, leaf = int(t.n_node_samples[0]), self.tree.min_samples_leaf
+        if t.impurity[0] <= 1e-12:
+            return f"the model predicts the same energy for all {n} training compositions: there is no signal to split on"
+        return (f"no element's fraction separates at least {leaf} of the {n} training compositions on each side "
+                f"(min_samples_leaf={leaf}): too few, or too alike, compositions; fit it to more")
+
 
 def top_splits(tree, *, max_depth: int = 3, feature_names: Iterable[str] = ELEMNET_ELEMENTS) -> pd.DataFrame:
     """The splits of a fitted regression tree down to ``max_depth`` (root = 0): node, depth, element,

@@ -353,3 +353,23 @@ def test_explain_says_when_the_surrogate_tree_never_split(model_file, tmp_path):
     md = (out / "report.md").read_text()
     assert "Chosen depth" in md and "levels of the chosen tree" in md and (out / "surrogate_tree.png").is_file()
     assert _results(out)["surrogate"]["no_split"] is None
+
+
+def test_explain_alignment_figure_says_what_each_quantity_is(model_file, tmp_path, monkeypatch):
+    """The alignment figure's rows are labelled as the report's text defines them, with units: the
+    SHAP row is the mean |SHAP| over the compositions containing the element, not just 'shap'."""
+    from hullpack.xai import plots
+
+    labels = {}
+    save = plots.save
+
+    def keep_labels(fig, path, **kw):
+        if str(path).endswith("alignment_scatter.png"):
+            labels["y"] = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+        return save(fig, path, **kw)
+
+    monkeypatch.setattr(plots, "save", keep_labels)
+    out = tmp_path / "al"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "shap,alignment",
+                 *SMALL]) == 0
+    assert labels["y"] == ["mean energy of its equiatomic AB (eV/atom)", "mean |SHAP| where present (eV/atom)"]

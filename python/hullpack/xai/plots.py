@@ -167,9 +167,10 @@ def _group_legend(ax, groups: Iterable[int], **kwargs) -> None:
 
 def alignment_scatter(quantities: pd.DataFrame, alignment: pd.DataFrame, *,
                       properties: Sequence[str] | None = None, units: dict[str, str] | None = None,
-                      label_top: int = 4):
+                      labels: dict[str, str] | None = None, label_top: int = 4):
     """Scatter of each per-element quantity (rows) against each element property (columns),
     points coloured by group, the most extreme elements named, Spearman ρ and p in each title.
+    A row's axis reads ``labels[quantity]`` (default: the quantity's name) and its unit from ``units``.
 
     >>> t = element_table()
     >>> q = pd.DataFrame({"toy": -t["electronegativity"]})
@@ -203,7 +204,8 @@ def alignment_scatter(quantities: pd.DataFrame, alignment: pd.DataFrame, *,
             ax.set_xlabel(_PROPERTY_LABELS.get(p, p), fontsize=8)
             if j == 0:
                 unit = units.get(q, "")
-                ax.set_ylabel(f"{q} ({unit})" if unit else q, fontsize=8)
+                name = (labels or {}).get(q, q)
+                ax.set_ylabel(f"{name} ({unit})" if unit else name, fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
     _group_legend(axes[0, -1], table["group"], loc="upper left", bbox_to_anchor=(1.02, 1.0))

@@ -219,6 +219,11 @@ def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
                                "top_delta_mae": df["delta_mae"].iloc[:10].round(5).tolist()}
 
 
+#: the axis of each per-element quantity in the alignment figure (what the short names in its table mean)
+_QUANTITY_LABELS = {"response": "mean energy of its equiatomic AB", "occlusion": "occlusion ΔMAE",
+                    "shap": "mean |SHAP| where present"}
+
+
 def _run_alignment(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
     from . import plots
     from .alignment import element_response, property_alignment
@@ -245,7 +250,7 @@ def _run_alignment(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
         "equiatomic binaries, the partner of the lowest (min_partner), and the model's energy of the pure element "
         "(pure; 0 by definition in the data it learned from).")
     r.table(resp.sort_values("mean").head(10), "response_most_negative", floatfmt="{:.3f}")
-    r.figure(plots.alignment_scatter(q, al, units=units), "alignment_scatter",
+    r.figure(plots.alignment_scatter(q, al, units=units, labels=_QUANTITY_LABELS), "alignment_scatter",
              "Per-element quantities against element properties; colour = group; ρ: Spearman.")
     r.figure(plots.periodic_table_heatmap(resp["mean"], title="learned response: mean energy of equiatomic AB",
                                           label=f"mean predicted energy ({ENERGY_UNIT})", center=0.0),

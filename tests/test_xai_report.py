@@ -373,3 +373,20 @@ def test_explain_alignment_figure_says_what_each_quantity_is(model_file, tmp_pat
     assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "shap,alignment",
                  *SMALL]) == 0
     assert labels["y"] == ["mean energy of its equiatomic AB (eV/atom)", "mean |SHAP| where present (eV/atom)"]
+
+
+def test_explain_says_how_far_shap_values_add_up_for_a_network_that_is_not_relu(tmp_path):
+    """shap.DeepExplainer's rules are exact for Linear/ReLU layers only: for LayerNorm and GELU the
+    values add up within some 4e-2 eV/atom. The report says so and warns, where it said they 'add
+    up' as for ElemNet."""
+    from hullpack import xai
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.LayerNorm(86), torch.nn.Linear(86, 32), torch.nn.GELU(), torch.nn.Linear(32, 1))
+    cfg = xai.ExplainConfig(n_shap=12, n_background=8, n_kernel=1, kernel_nsamples=100)
+    results = xai.explain(tmp_path / "ln", net, only=["shap"], config=cfg)
+    shap = results["shap"]
+    assert shap["additivity_max_error"] > 1e-3 and shap["additive"] is False
+    md = (tmp_path / "ln" / "report.md").read_text()
+    assert f"only approximately: within {shap['additivity_max_error']:.2g} eV/atom" in md
+    assert "**Warning**" in md

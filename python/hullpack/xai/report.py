@@ -119,6 +119,7 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     ex = shap_values(model, x, "elements")
     pred = predict(model, x)
     additivity = float(np.abs(ex.values.sum(axis=1) + ex.base_values - pred).max())
+    typical = float(np.median(np.abs(pred - ex.base_values)))  # what the values of a composition add up to
     summary = shap_summary(ex)
     found["shap"] = summary["mean_abs"]
     # the pure elements' own predictions, furthest from 0 first: the reference each value is taken against
@@ -127,10 +128,9 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     off = pure[present].reindex(pure[present].abs().sort_values(ascending=False).index).head(3)
     r.h("SHAP attributions")
     r.p(f"DeepLIFT/DeepSHAP attributions of the predicted energy of {len(x)} OQMD test compositions to their "
-        "element fractions. Reference: each composition's own elements, pure, weighted by fraction, so the "
-        "values of the present elements add up to the predicted energy below the pure elements' line "
-        f"(absent elements get exactly zero); additivity holds within {additivity:.1e} {ENERGY_UNIT}; "
-        f"{ex.compute_time:.1f} s. Mean reference energy {ex.base_values.mean():+.3f} {ENERGY_UNIT} (the "
+        f"element fractions ({ex.compute_time:.1f} s). Reference: each composition's own elements, pure, weighted "
+        "by fraction (absent elements get exactly zero), so the values of the present elements add up to the "
+        f"predicted energy below the pure elements' line{_additivity_words(additivity, typical)}. Mean reference energy {ex.base_values.mean():+.3f} {ENERGY_UNIT} (the "
         "model's pure elements; ideally 0). The pure elements furthest from 0 among those present: "
         + ", ".join(f"{e} {v:+.3f}" for e, v in off.items()) + f" {ENERGY_UNIT}; where a pure element's "
         "prediction is off 0, a compound's values add up to its energy below those predictions, not to its "
@@ -176,12 +176,35 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
         f"{found_here}.")
     r.table(kall, "shap_kernel_check", index=False)
     r.numbers["shap"] = {"n": len(x), "reference": "elements", "seconds": ex.compute_time,
-                         "additivity_max_error": additivity, "pure_energy_furthest": off.round(4).to_dict(), "top": top.index[:10].tolist(),
+                         "additivity_max_error": additivity, "additive": additivity <= _ADDITIVE,
+                         "median_abs_explained": typical, "pure_energy_furthest": off.round(4).to_dict(), "top": top.index[:10].tolist(),
                          # how many compositions each top element's mean is over (one can rank first)
                          "top_n_present": top["n_present"].iloc[:10].astype(int).tolist(),
                          "background_rows": len(bg), "background_absent_share": sb.attrs["absent_share"],
                          "kernel_same_sign": kall["same_sign"].tolist(),
                          "kernel_relative_diff": kall["relative_diff"].tolist()}
+
+
+_ADDITIVE = 1e-4  # eV/atom: values that add up within this add up (float32 sums of a ReLU network's exact DeepLIFT)
+
+
+def _additivity_words(error: float, typical: float) -> str:
+    """How well the SHAP values add up, as measured: ``error`` the largest gap between their sum
+    and the prediction less the reference, ``typical`` the median of what they add up to (eV/atom).
+
+    >>> _additivity_words(3e-7, 0.5)
+    ' (within 3.0e-07 eV/atom)'
+    >>> print(_additivity_words(0.04, 0.07))  # doctest: +ELLIPSIS
+     only approximately: within 0.04 eV/atom ... **Warning**: that is 57% of the median 0.07 eV/atom ...
+    """
+    if error <= _ADDITIVE:
+        return f" (within {error:.1e} {ENERGY_UNIT})"
+    words = (f" only approximately: within {error:.2g} {ENERGY_UNIT} (the largest gap over the compositions; "
+             "shap's DeepLIFT rules add up exactly for Linear and ReLU layers, and this network has others)")
+    if error > 0.1 * typical:
+        words += (f". **Warning**: that is {error / max(typical, 1e-12):.0%} of the median {typical:.2g} {ENERGY_UNIT} "
+                  "the values of a composition add up to: read single values as rough")
+    return words
 
 
 def _in_none(n: int) -> str:

@@ -463,3 +463,20 @@ def test_study_refuses_a_device_it_cannot_use():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="'cuda': torch finds no CUDA GPU here.*run on the CPU"):
             StudyConfig(device="cuda")
+
+
+def test_a_dataset_given_twice_is_studied_once_and_said_so(tmp_path, capsys, monkeypatch):
+    from hullpack.cli import main
+    from hullpack.hep.study import bench_memory
+
+    torch.save([event_graph("low", 0, i) for i in range(12)], tmp_path / "g.pt")
+    monkeypatch.chdir(tmp_path)
+    rc = main(["-q", "bench-memory", "--dataset", "g.pt", "--dataset", "./g.pt", "--dataset", "g.pt",
+               "--epochs", "1", "--hidden", "8", "--num-steps", "1", "--batch-size", "4",
+               "--strategies", "random", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0 and [r["dataset"] for r in json.loads(out.out)["table"]] == ["g.pt"]
+    assert "note: --dataset ./g.pt is g.pt again (the same file): studied once" in out.err
+    assert "note: --dataset g.pt is g.pt again: studied once" in out.err
+    with pytest.raises(ValueError, match="dataset 'low' is 'low' again: give each dataset once"):
+        bench_memory(["low", "high", "low"], StudyConfig(strategies=("random",)), num_events=5)

@@ -347,3 +347,42 @@ def test_calibration_probes_no_more_graphs_at_a_time_than_a_training_batch(monke
     table, details = run_study({"g": _graphs(30)}, StudyConfig(**{**TINY, "batch_size": 2}))
     assert seen and max(seen) == 2                           # was 16: the 16 largest graphs at once
     assert details["g"]["memory_model_max_rel_error"] < 1e-6
+
+
+def test_one_hot_edge_labels_are_read_as_the_class_index_or_refused_by_row():
+    graphs = _graphs()
+    flat = [g.y.clone() for g in graphs]
+    for g in graphs:
+        g.y = torch.nn.functional.one_hot(g.y.long(), 2).float()   # [1, 0] false, [0, 1] true
+    fields = check_graphs(graphs)
+    assert fields.edge_labels == "y" and fields.one_hot                  # was None: no labels, no word
+    y = torch.cat(flat[3:])
+    assert pos_weight_of(graphs[3:]) == pytest.approx(float((y == 0).sum() / y.sum()))
+    table, details = run_study({"onehot": graphs}, StudyConfig(**TINY))
+    assert details["onehot"]["edge_labels_one_hot"] and table["val_auc"].notna().all()
+    # the same graphs with flat labels give the same study
+    plain = [Data(x=g.x, edge_index=g.edge_index, y=f) for g, f in zip(graphs, flat)]
+    table2, _ = run_study({"onehot": plain}, StudyConfig(**TINY))
+    assert table2["val_auc"].tolist() == table["val_auc"].tolist()
+    # stored as edge_label: read too
+    for g in graphs:
+        g.edge_label = g.y
+        del g.y
+    assert check_graphs(graphs).edge_labels == "edge_label"
+    # rows that are not one-hot, soft labels, more classes: refused, naming graph, row and what to store
+    graphs[5].edge_label[2] = torch.tensor([1.0, 1.0])
+    with pytest.raises(InvalidSizesError, match=r"'g': graph 5: edge labels edge_label have shape \(\d+, 2\), "
+                                                r"read as one-hot .* row 2 is \[1, 1\]; store one 0/1 label"):
+        check_graphs(graphs, "g")
+    graphs[5].edge_label[2] = torch.tensor([0.3, 0.7])
+    with pytest.raises(InvalidSizesError, match=r"graph 5: edge labels edge_label hold 0.3.*argmax\(-1\)"):
+        check_graphs(graphs, "g")
+    for g in graphs:
+        g.edge_label = torch.zeros(g.num_edges, 3)
+    with pytest.raises(InvalidSizesError, match=r"graph 0: edge labels edge_label have shape \(\d+, 3\), 3 classes"):
+        check_graphs(graphs, "g")
+    # one-hot in some graphs, flat in others: refused
+    mixed = _graphs()
+    mixed[4].y = torch.nn.functional.one_hot(mixed[4].y.long(), 2).float()
+    with pytest.raises(InvalidSizesError, match="graph 4 has one-hot edge labels y .* graph 0 one per edge"):
+        check_graphs(mixed)

@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     require("hep", "torch_geometric")
-    from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown
+    from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown, repeated_datasets
 
     cfg = StudyConfig(strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
                       batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
@@ -71,7 +71,14 @@ def run(args: argparse.Namespace) -> int:
         if not plot:
             print('hullpack bench-memory: note: memory.png skipped, matplotlib is not installed '
                   '(pip install "hullpack[plot]")', file=sys.stderr)
-    out = bench_memory(args.dataset or ["low", "high"], cfg, num_events=args.events, root=args.root,
+    datasets = args.dataset or ["low", "high"]
+    repeated = repeated_datasets(datasets)
+    for _, again, first in repeated:
+        same = "" if again == first else " (the same file)"
+        print(f"hullpack bench-memory: note: --dataset {again} is {first} again{same}: studied once",
+              file=sys.stderr)
+    datasets = [d for i, d in enumerate(datasets) if i not in {j for j, _, _ in repeated}]
+    out = bench_memory(datasets, cfg, num_events=args.events, root=args.root,
                        distributed=args.distributed, world_size=args.world_size,
                        plot_path=os.path.join(args.out, "memory.png") if plot else None)
     written = []
@@ -91,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
         if d.get("edge_labels") is None:
             print(f"{name}: no edge labels (--edge-labels names the field): validation metrics n/a, "
                   "memory and time only")
+        elif d.get("edge_labels_one_hot"):
+            print(f"{name}: edge labels {d['edge_labels']} are one-hot (num_edges, 2): [0, 1] read as a true edge, "
+                  "[1, 0] as a false one")
     for row in out["versus_random"]:
         print("\n" + _versus_random_text(row))
     if out["noise"]:

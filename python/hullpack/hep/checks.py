@@ -4,7 +4,8 @@
 sequence with ``len`` and indexing) and refuses the first one the Interaction Network cannot use,
 naming its index and what is wrong: no graph, no 2-D node features ``x``, a feature width or an
 ``edge_attr`` unlike the others', an ``edge_index`` that is not ``(2, num_edges)`` integers inside
-the graph's own nodes, features that are not finite, edge labels that are not 0 or 1.
+the graph's own nodes, features that are not finite, edge labels that are not 0 or 1 (one 0/1 per
+edge, or one-hot rows ``[1, 0]`` / ``[0, 1]`` of shape ``(num_edges, 2)``, read as the class index).
 
 It also decides, once for the whole dataset, which field holds one label per edge (the validation
 metrics need them), so that node or graph labels are never read as edge labels: ``edge_label``
@@ -39,7 +40,7 @@ import torch
 from .._progress import progress
 from ..errors import InvalidSizesError
 
-__all__ = ["GraphFields", "check_graphs", "check_graph"]
+__all__ = ["GraphFields", "check_graphs", "check_graph", "flat_labels"]
 
 #: the name a field of per-edge labels can always be given, whatever the graph's node count
 EDGE_LABEL = "edge_label"
@@ -55,6 +56,8 @@ class GraphFields:
     edge_features: int
     edge_labels: str | None
     sizes: np.ndarray = field(default=None, repr=False, compare=False)
+    #: the edge labels are one-hot ``(num_edges, 2)``, read as their class index (:func:`flat_labels`)
+    one_hot: bool = field(default=False, repr=False)
 
 
 def _shape(t: Any) -> str:
@@ -119,11 +122,46 @@ def _edge_index_hint(g: Any, ei: Any) -> str:
 
 
 def _per_edge(y: Any, num_edges: int) -> bool:
-    return torch.is_tensor(y) and y.dim() in (1, 2) and y.shape[0] == num_edges and y.numel() == num_edges
+    """One row per edge: ``(num_edges,)``, a column ``(num_edges, 1)``, or classes ``(num_edges, k)``
+    (one-hot with k = 2 is read; :func:`_label_problem` refuses the rest)."""
+    return torch.is_tensor(y) and y.dim() in (1, 2) and y.shape[0] == num_edges and (y.dim() == 1 or y.shape[1] >= 1)
 
 
-def _binary(y: torch.Tensor) -> bool:
-    return bool(((y == 0) | (y == 1)).all())
+def _one_hot(y: torch.Tensor) -> bool:
+    return y.dim() == 2 and y.shape[1] == 2
+
+
+def flat_labels(y: torch.Tensor) -> torch.Tensor:
+    """One label per edge from a field :func:`check_graphs` accepted: ``(num_edges,)`` and
+    ``(num_edges, 1)`` as they are, one-hot ``(num_edges, 2)`` as its class index (column 1: a
+    true edge is ``[0, 1]``, a false one ``[1, 0]``).
+
+    >>> flat_labels(torch.tensor([[1., 0], [0, 1], [0, 1]]))
+    tensor([0., 1., 1.])
+    """
+    return y[:, 1] if _one_hot(y) else y.reshape(-1)
+
+
+def _label_problem(field: str, y: torch.Tensor) -> str | None:
+    """Why a per-edge field cannot be the study's 0/1 edge labels (None: it can), and what to store."""
+    store = f"store one 0/1 label per edge as data.{field}"
+    if y.dim() == 2 and y.shape[1] > 2:
+        return (f"edge labels {field} have shape {tuple(y.shape)}, {y.shape[1]} classes per edge; the study trains "
+                f"a binary edge classifier: {store} (e.g. data.{field} = (data.{field}.argmax(-1) == k).float() "
+                "for class k)")
+    bad = ~((y == 0) | (y == 1))
+    if bad.any():
+        hint = f"data.{field} = data.{field}.argmax(-1)" if _one_hot(y) else f"data.{field} = (data.{field} > 0).float()"
+        return (f"edge labels {field} hold {y[bad].flatten()[0].item()!r}; the study trains a binary edge "
+                f"classifier: give 0 or 1 per edge (e.g. {hint})")
+    if _one_hot(y):
+        rows = (y.sum(1) != 1).nonzero().flatten()
+        if rows.numel():
+            r = int(rows[0])
+            return (f"edge labels {field} have shape {tuple(y.shape)}, read as one-hot ([1, 0] a false edge, "
+                    f"[0, 1] a true one), but row {r} is {[int(v) for v in y[r].tolist()]}; {store} "
+                    f"(e.g. data.{field} = data.{field}[:, 1] if column 1 marks true edges)")
+    return None
 
 
 def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = "auto", *,
@@ -143,6 +181,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
     sizes = np.empty((n, 2), dtype=np.float64)
     explicit = edge_labels if edge_labels != "auto" else None
     first_edge_only = first_not_edge = first_missing = first_nonbinary = None
+    one_hot: dict[bool, int] = {}  # one-hot (num_edges, 2) or not: the first graph of each kind
     bar = progress(range(n), total=n, desc=f"checking {name}", unit="graph",
                    disable=None if show_progress is None else not show_progress)
     for i in bar:
@@ -169,32 +208,38 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
         if explicit:
             if not _per_edge(y, ne):
                 raise InvalidSizesError(f"{where}: edge labels {field} have shape {_shape(y)}, expected one per "
-                                        f"edge ({ne},)" + ("" if edge_labels != "auto" else
+                                        f"edge ({ne},) or one-hot ({ne}, 2)" + ("" if edge_labels != "auto" else
                                                            f" (the graphs have a field {EDGE_LABEL})"))
         elif y is None:
             first_missing = i if first_missing is None else first_missing
             continue
         edge = _per_edge(y, ne)
         other = not torch.is_tensor(y) or y.dim() == 0 or y.shape[0] in (g.num_nodes, 1)
-        if edge and not _binary(y):
+        if edge and _label_problem(field, y):
             if explicit:
                 _refuse_labels(name, i, field, y)
             first_nonbinary = i if first_nonbinary is None else first_nonbinary
+        if edge:
+            one_hot.setdefault(_one_hot(y), i)
         if edge and not other and first_edge_only is None:
             first_edge_only = i
         if not edge and first_not_edge is None:
             first_not_edge = i
-    fields = GraphFields(*widths, edge_labels=_edge_label_field(
-        name, dataset, edge_labels, explicit, first_edge_only, first_not_edge, first_missing), sizes=sizes)
-    if fields.edge_labels is not None and first_nonbinary is not None:
-        _refuse_labels(name, first_nonbinary, fields.edge_labels, getattr(dataset[first_nonbinary], fields.edge_labels))
-    return fields
+    label_field = _edge_label_field(name, dataset, edge_labels, explicit, first_edge_only, first_not_edge,
+                                    first_missing)
+    if label_field is not None and first_nonbinary is not None:
+        _refuse_labels(name, first_nonbinary, label_field, getattr(dataset[first_nonbinary], label_field))
+    if label_field is not None and len(one_hot) == 2:
+        a, b = one_hot[True], one_hot[False]
+        raise InvalidSizesError(f"{name!r}: graph {a} has one-hot edge labels {label_field} (num_edges, 2), graph {b} "
+                                f"one per edge: store them one way in every graph (one 0/1 label per edge: "
+                                f"data.{label_field} = data.{label_field}.argmax(-1) where one-hot)")
+    return GraphFields(*widths, edge_labels=label_field, sizes=sizes,
+                       one_hot=label_field is not None and one_hot.get(True) is not None)
 
 
 def _refuse_labels(name: str, index: int, field: str, y: torch.Tensor) -> None:
-    odd = y[~((y == 0) | (y == 1))].flatten()[0].item()
-    raise InvalidSizesError(f"{name!r}: graph {index}: edge labels {field} hold {odd!r}; the study trains a binary "
-                            f"edge classifier: give 0 or 1 per edge (e.g. data.{field} = (data.{field} > 0).float())")
+    raise InvalidSizesError(f"{name!r}: graph {index}: {_label_problem(field, y)}")
 
 
 def _edge_label_field(name, dataset, edge_labels, explicit, edge_only, not_edge, missing) -> str | None:

@@ -163,7 +163,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         runs = [(s, config.seed) for s in config.strategies]
         if "random" in config.strategies:
             runs += [("random", config.seed + 1 + r) for r in range(config.baseline_repeats)]
-        det = {"edge_labels": labels, "memory_model": memory.to_dict(),
+        det = {"edge_labels": labels, "edge_labels_one_hot": fields.one_hot, "memory_model": memory.to_dict(),
                "memory_model_max_rel_error": memory.max_rel_error_, "budget_bytes": budget,
                "num_train": n - n_val, "num_val": n_val,
                "sizes": {"nodes_min_median_max": np.percentile(sizes_all[:, 0], [0, 50, 100]).tolist(),
@@ -388,6 +388,11 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
     "markdown", "noise", "versus_random" (:func:`versus_random`), "datasets", "distributed"}``, with
     every value that could not be computed (NaN) as None.
     """
+    repeated = repeated_datasets(datasets)
+    if repeated:
+        _, again, first = repeated[0]
+        raise ValueError(f"dataset {again!r} is {first!r} again" + (" (the same file)" if again != first else "")
+                         + ": give each dataset once")
     loaded = {name: load_dataset(name, num_events=num_events, seed=config.seed, root=root) for name in datasets}
     table, details = run_study(loaded, config)
     records = table.to_dict(orient="records")
@@ -406,6 +411,31 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
         plot(table, details, plot_path, config.device)
         out["plot"] = plot_path
     return finite(out)
+
+
+def repeated_datasets(specs: Sequence[str]) -> list[tuple[int, str, str]]:
+    """``(position, spec, earlier spec)`` for every dataset named again: the same name, or the same file by
+    another path (``g.pt`` and ``./g.pt``, a link to it). A preset is its name, whatever files exist.
+
+    >>> repeated_datasets(["low", "high", "low"])
+    [(2, 'low', 'low')]
+    """
+    import os
+
+    from .events import PRESETS
+
+    seen: dict[Any, str] = {}
+    out = []
+    for i, spec in enumerate(specs):
+        key: Any = spec
+        if spec not in PRESETS and os.path.isfile(spec):
+            st = os.stat(spec)
+            key = (st.st_dev, st.st_ino)
+        if key in seen:
+            out.append((i, spec, seen[key]))
+        else:
+            seen[key] = spec
+    return out
 
 
 def finite(obj: Any) -> Any:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch_geometric.loader import DataLoader
 
 from .._progress import progress
+from .checks import flat_labels
 from .memory import MemoryMeter, static_bytes
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ def edge_labels(dataset: Any, labels: str | None = "auto") -> torch.Tensor | Non
         return None
     data = getattr(dataset, "_data", None)
     if data is not None and getattr(dataset, "_indices", None) is None and getattr(data, field, None) is not None:
-        return data[field].reshape(-1)
-    return torch.cat([dataset[i][field].reshape(-1) for i in range(len(dataset))])
+        return flat_labels(data[field])
+    return torch.cat([flat_labels(dataset[i][field]) for i in range(len(dataset))])
 
 
 def pos_weight_of(dataset: Any, labels: str | None = "auto") -> float:
@@ -86,11 +87,12 @@ def _targets(batch, labels: str | None) -> torch.Tensor | None:
     y = None if labels is None else getattr(batch, labels, None)
     if y is None:
         return None  # no per-edge labels: memory and time only
-    if y.numel() != batch.num_edges:
+    flat = flat_labels(y)
+    if flat.numel() != batch.num_edges:
         raise ValueError(f"the batch's {labels} has shape {tuple(y.shape)}, not one label per edge "
                          f"({batch.num_edges} edges); hullpack.hep.checks.check_graphs says which graph, "
                          "and labels=None trains without labels")
-    return y.reshape(-1).float()
+    return flat.float()
 
 
 def loss_of(model: torch.nn.Module, batch, pos_weight: float, labels: str | None = "y") -> torch.Tensor:

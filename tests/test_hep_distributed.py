@@ -27,3 +27,46 @@ def test_distributed_comparison_on_graphs_without_edge_labels_or_features():
     out = compare_distributed(graphs, batch_size=4, world_size=2, hidden=8, num_steps=1)
     assert out["summary"]["DistributedBalancedBatchSampler"]["steps"] == 2
     assert out["summary"]["DistributedBalancedBatchSampler"]["peak_cost_mib"] > 0
+
+
+def test_the_comparison_reads_sizes_and_labels_in_one_pass(monkeypatch):
+    import collections
+
+    import torch
+    import torch.multiprocessing as mp
+    from torch_geometric.data import Data
+
+    from hullpack.hep.strategies import dataset_sizes
+    from hullpack.hep.train import label_field, pos_weight_of
+    from hullpack.samplers import MemoryModel
+
+    class Counting(torch.utils.data.Dataset):   # a dataset that reads its graphs from disk, say
+        def __init__(self, graphs):
+            self.graphs, self.reads = graphs, collections.Counter()
+
+        def __len__(self):
+            return len(self.graphs)
+
+        def __getitem__(self, i):
+            self.reads[int(i)] += 1
+            return self.graphs[i]
+
+    rng = np.random.default_rng(0)
+    graphs = [Data(x=torch.randn(int(n), 3), edge_index=torch.from_numpy(rng.integers(0, n, (2, 3 * n))),
+                   y=torch.from_numpy(rng.integers(0, 2, 3 * n)).float()) for n in rng.integers(5, 200, 16)]
+    ds = Counting(graphs)
+    spawned = {}
+
+    def spawn(fn, args, nprocs, join):
+        spawned.update(sizes=args[3], cfg=args[5])
+
+    monkeypatch.setattr(mp, "spawn", spawn)
+    try:
+        compare_distributed(ds, batch_size=4, hidden=8, num_steps=1, memory=MemoryModel([1.0, 1.0]))
+    except FileNotFoundError:        # no ranks ran, so no result file
+        pass
+    # one pass for the label decision and the sizes, one for the positive-class weight (was three)
+    assert set(ds.reads.values()) == {2}
+    np.testing.assert_array_equal(spawned["sizes"], dataset_sizes(graphs))
+    assert spawned["cfg"]["labels"] == label_field(graphs) == "y"
+    assert spawned["cfg"]["pos_weight"] == pos_weight_of(graphs)

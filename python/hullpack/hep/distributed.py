@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .checks import check_graphs
 from .strategies import dataset_sizes
 
 log = logging.getLogger(__name__)
@@ -118,10 +119,13 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
 
     from .memory import calibrate, probe_counts, static_bytes
     from .model import InteractionNetwork, feature_widths
-    from .train import label_field, loss_of, pos_weight_of
+    from .train import loss_of, pos_weight_of
 
-    sizes = dataset_sizes(dataset)
-    labels = label_field(dataset, labels)
+    if labels == "auto":  # one pass over the graphs decides the labels and reads the sizes
+        fields = check_graphs(dataset, show_progress=False)
+        labels, sizes = fields.edge_labels, fields.sizes
+    else:
+        sizes = dataset_sizes(dataset)
     pos_weight = pos_weight_of(dataset, labels)
     if memory is None:
         torch.manual_seed(seed)

@@ -390,3 +390,32 @@ def test_explain_says_how_far_shap_values_add_up_for_a_network_that_is_not_relu(
     md = (tmp_path / "ln" / "report.md").read_text()
     assert f"only approximately: within {shap['additivity_max_error']:.2g} eV/atom" in md
     assert "**Warning**" in md
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda:0"])
+def test_explain_screens_hulls_on_the_models_device(device, model_file, tmp_path, monkeypatch):
+    """The hull screen runs where the model is, as the other analyses do, where it ran on the CPU
+    whatever the model's device: a CPU model still screens on the CPU (the same numbers as the screen
+    itself gives), a model on a GPU (its device faked here) on that GPU."""
+    import hullpack.screening as screening
+    from hullpack.elemnet import load_model
+    from hullpack.xai import report
+
+    seen = []
+    real = screening.screen
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("device"))
+        return real(*args, **{**kwargs, "device": "cpu"})
+
+    monkeypatch.setattr(screening, "screen", recording)
+    if device != "cpu":  # this machine may have no GPU: say the model is on one
+        monkeypatch.setattr(report, "module_device", lambda m: torch.device(device))
+    out = tmp_path / "hulls"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "hulls", *SMALL]) == 0
+    assert seen == [device]
+    if device == "cpu":
+        m = real(load_model(model_file), order=2, grid=4, device="cpu", progress=False).dft_metrics()
+        hulls = _results(out)["hulls"]
+        assert hulls["agree_with_compounds"] == pytest.approx(m["agree_with_compounds"])
+        assert hulls["systems_with_compounds"] == m["n_systems_with_compounds"]

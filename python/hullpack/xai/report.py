@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ..screening.models import module_device
 from ..screening.outputs import json_text
 from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, predict, pure_energies
 from .render import markdown, to_html
@@ -380,7 +381,8 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
 
     r.h("Binary hulls against DFT")
     try:
-        res = screen(model, order=2, grid=cfg.hull_grid)
+        # on the model's device, as the other analyses run it (a module without parameters: the CPU)
+        res = screen(model, order=2, grid=cfg.hull_grid, device=str(module_device(model) or "cpu"))
     except ScreeningError as exc:  # a model the screen cannot run (it says why)
         r.p(f"Skipped: {exc}.")
         return

@@ -70,10 +70,16 @@ def test_cli_says_what_oqmd_holds(tmp_path, capsys):
     assert cli("NaMnO2=-1.95", "LiFePO4=-2.6", "LiFeNiO9=-1.0", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
     assert "already in OQMD: 2 of 3 (2 on its hull)" in out
-    assert "above OQMD's own NaMnO2, on its hull" in out
-    assert "its own composition" not in out
+    # NaMnO2 is on OQMD's hull: a known stable compound, its energy here above OQMD's, not a new unstable one
+    assert ("stable: 2 of 3 compounds (66.7%; elements not counted) by the given energies; 1 more known stable, on "
+            "OQMD's hull, the given energy at most 72.4 meV/atom above OQMD's there;") in out
+    assert "  NaMnO2   Mn-Na-O    known stable: on OQMD's hull, the given energy 0.0724 above OQMD's NaMnO2\n" in out
+    assert "stable by number of elements: 3: 0/1 (+1 known), 4: 2/2\n" in out
+    assert ("LiFePO4  Fe-Li-O-P  stable by 0.1947  vs 0.619048 Fe3(PO4)2 + 0.380952 Li3PO4; OQMD: on its hull, the "
+            "given energy 0.1901 below OQMD's\n") in out
+    assert "its own composition" not in out and "above hull by" not in out
     line = next(x for x in out.splitlines() if x.strip().startswith("LiFeNiO9"))
-    assert "OQMD has" not in line
+    assert "OQMD" not in line
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
     assert t.in_reference.tolist() == [True, True, False]
 
@@ -128,3 +134,51 @@ def test_a_bad_candidate_row_still_says_what_the_reference_holds_at_its_composit
     assert t.in_reference.tolist() == [True, True, False, False, True]
     assert t.reference_energy.tolist()[:2] == [-1.7, -1.7] and t.reference_e_above_hull.tolist()[:2] == [0.0, 0.0]
     assert np.isnan(t.e_above_hull[:4]).all() and t.e_above_hull[4] == pytest.approx(-1.2 + 1.7 / 1.2)
+
+
+def test_cli_counts_a_known_stable_compound_apart_from_the_models_error(tmp_path, capsys):
+    """ElemNet's NaCl lies 8 meV/atom above OQMD's NaCl, which is on OQMD's hull: the summary said
+    "stable: 2 of 5" and "NaCl above hull by 0.0082", which a chemist reads as NaCl unstable. A
+    compound on the reference's hull is counted as known stable, its line giving DFT's verdict and
+    how far the energy given lies from DFT's; one the reference has above its hull says so beside
+    its decomposition."""
+    assert cli("NaCl=-2.0424", "FeO2=-1.0", "Fe2O3=-1.70", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert out.startswith((tmp_path / "o" / "summary.txt").read_text())  # summary.txt says the same
+    assert ("stable: 1 of 3 compounds (33.3%; elements not counted) by the given energies; 1 more known stable, on "
+            "OQMD's hull, the given energy at most 8.2 meV/atom above OQMD's there;") in out
+    lines = out.splitlines()
+    top = lines.index(next(x for x in lines if x.startswith("most stable")))
+    assert [x.split()[0] for x in lines[top + 1:top + 4]] == ["Fe2O3", "NaCl", "FeO2"]  # known stable before unstable
+    assert lines[top + 2] == "  NaCl    Cl-Na   known stable: on OQMD's hull, the given energy 0.0082 above OQMD's NaCl"
+    assert lines[top + 3].endswith("; OQMD: 0.0972 above its hull, the given energy 0.2776 above OQMD's")
+    assert lines[top + 3].startswith("  FeO2    Fe-O    above hull by 0.3748  decomposes to ")
+    # the table keeps its meaning: NaCl is not stable by this energy, and OQMD holds it on its hull
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet").set_index("formula")
+    assert not t.stable["NaCl"] and t.in_reference["NaCl"] and t.reference_e_above_hull["NaCl"] == 0
+    assert t.e_above_hull["NaCl"] == pytest.approx(0.0082, abs=1e-4)
+
+
+def test_cli_model_energies_are_named_as_the_models(tmp_path, capsys):
+    assert cli("NaCl", "--out", tmp_path / "o") == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  NaCl"))
+    # known stable (ElemNet a little above OQMD's NaCl) or stable (below it): either way DFT's verdict is given
+    assert ("known stable: on OQMD's hull, the model's energy " in line
+            or "; OQMD: on its hull, the model's energy " in line), line
+
+
+def test_cli_compare_leaves_out_the_references_own_entries_of_files_compounds(tmp_path, capsys):
+    """--compare against a reference that holds FILE's compounds themselves (test compounds drawn from
+    OQMD, against OQMD) saw each compound's DFT energy beside its own duplicate: on the hull, never
+    stable, so "DFT-stable: 0" whatever the data. Those entries are left out, FILE's rows standing
+    for them; a polymorph at another energy stays."""
+    pd.DataFrame({"formula": ["Fe2O3", "Fe3O4", "FeO", "Fe3O4"], "energy": [-1.70, -1.65, -1.40, -1.60]}).to_csv(
+        tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"formula": ["Fe3O4", "FeO"], "energy": [-1.65, -1.40]}).to_csv(tmp_path / "t.csv", index=False)
+    assert cli(tmp_path / "t.csv", "--reference", tmp_path / "ref.csv", "--model", "default", "--compare",
+               "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert f"2 reference entries left out as {tmp_path / 't.csv'}'s own compounds (the same composition and energy)" in out
+    assert "DFT-stable: 1 (50.0%)" in out
+    t = pd.read_parquet(tmp_path / "o" / "protocol.parquet").set_index("formula")
+    assert t.stable_dft.to_dict() == {"Fe3O4": True, "FeO": False}

@@ -420,7 +420,8 @@ def test_a_reference_files_bad_rows_are_numbered_as_in_the_file(tmp_path, capsys
 
 def test_a_composition_at_the_energy_of_an_entry_there_is_said_to_be_on_the_hull(tmp_path, capsys):
     """A candidate at the energy of the reference's own entry, or a duplicate in a set, read
-    'above hull by 0.0000  above OQMD's own NaCl': it is on the hull, at that entry's energy."""
+    'above hull by 0.0000  above OQMD's own NaCl': it is on the hull, at that entry's energy (against a
+    reference: a known stable compound, at the reference's energy)."""
     pd.DataFrame({"formula": ["Fe2O3", "Fe2O3", "FeO"], "energy": [-1.7, -1.7, -1.3]}).to_csv(tmp_path / "d.csv",
                                                                                               index=False)
     pd.DataFrame({"formula": ["NaCl", "Fe2O3"], "energy": [-2.1, -1.69]}).to_csv(tmp_path / "r.csv", index=False)
@@ -429,8 +430,9 @@ def test_a_composition_at_the_energy_of_an_entry_there_is_said_to_be_on_the_hull
     assert "Fe2O3   Fe-O    on the hull, at the energy of another Fe2O3 entry\n" in out and "0.0000" not in out
     assert cli("NaCl=-2.1", "Fe2O3=-1.65", "--reference", tmp_path / "r.csv", "--out", tmp_path / "p") == 0
     out = capsys.readouterr().out
-    assert "NaCl    Cl-Na   on the hull, at the energy of the reference's own NaCl, on its hull" in out
-    assert "Fe2O3   Fe-O    above hull by 0.0400  above the reference's own Fe2O3, on its hull" in out
+    assert "NaCl    Cl-Na   known stable: on the reference's hull, the given energy is the reference's NaCl\n" in out
+    assert "Fe2O3   Fe-O    known stable: on the reference's hull, the given energy 0.0400 above the reference's Fe2O3" in out
+    assert "0.0000" not in out
 
 
 def test_a_file_of_elements_only_says_so(tmp_path, capsys):
@@ -439,3 +441,24 @@ def test_a_file_of_elements_only_says_so(tmp_path, capsys):
     assert cli(tmp_path / "e.csv", "--out", tmp_path / "o") == 0
     assert ("no compounds, only elements (the hulls' ends): the table gives each against its element's lowest entry"
             in capsys.readouterr().out)
+
+
+def test_an_argument_that_looks_like_two_formulas_says_how_it_was_read(tmp_path, capsys):
+    """hullpack stability "Fe2O3 NaCl" read the argument silently as one compound (spaces join a
+    formula's parts), as predict did: a note says so, and how to give several; "Fe2 O3" and
+    "Li Fe P O4", whose words are an element each, are read without one. Two energies in one
+    argument are refused, naming it."""
+    assert cli("Fe2O3 NaCl=-1.2", "Fe2 O3=-1.7", "Li Fe P O4=-2.5", "--out", tmp_path / "o") == 0
+    out, err = capsys.readouterr()
+    assert err.count("note:") == 1
+    assert ("hullpack stability: note: formula 1 'Fe2O3 NaCl' is read as one compound, Fe2O3NaCl, as the spaces "
+            "within a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas ('Fe2O3' and 'NaCl'), give "
+            "each as an argument of its own, without quotes around them") in " ".join(err.split())
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
+    assert t.formula.tolist() == ["NaFe2ClO3", "Fe2O3", "LiFePO4"]  # read as before: one compound each
+    assert cli("Fe2O3=-1.7 NaCl=-2.1", "--out", tmp_path / "p") == 2
+    out, err = capsys.readouterr()
+    assert out == "" and ("'Fe2O3=-1.7 NaCl=-2.1' has 2 energies in one argument: give each FORMULA=ENERGY as an "
+                          "argument of its own") in " ".join(err.split())
+    assert cli("Fe2O3", "Fe2 O3", "--out", tmp_path / "q") == 0
+    assert "note:" not in capsys.readouterr().err

@@ -98,6 +98,50 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def joined_formulas(texts: dict[int, str]) -> dict[int, tuple[str, str]]:
+    """Of formulas read as one compound (``texts``, by index), those that look like several in one
+    argument: words apart (spaces between them) of which two each read as a formula of more than
+    one element (``'Fe2O3 NaCl'``; not ``'Fe2 O3'`` nor ``'Li Fe P O4'``, whose words are an element
+    each), with the first two such words.
+
+    >>> joined_formulas({0: "Fe2O3 NaCl", 1: "Fe2 O3", 2: "Li Fe P O4", 3: "CuSO4 H2O LiF", 4: "Ca (OH)2"})
+    {0: ('Fe2O3', 'NaCl'), 3: ('CuSO4', 'H2O')}
+    """
+    import numpy as np
+
+    from hullpack.elemnet import parse_formulas
+
+    words = [(i, word) for i, text in texts.items() for word in text.split()]
+    x, bad = parse_formulas([word for _, word in words], all_elements=True)
+    compound = np.count_nonzero(x, axis=1) > 1
+    compound[[j for j, _, _ in bad]] = False  # a bad word's row is NaN, no compound
+    compounds: dict[int, list[str]] = {}
+    for (i, word), is_compound in zip(words, compound):
+        if is_compound:
+            compounds.setdefault(i, []).append(word)
+    return {i: (c[0], c[1]) for i, c in compounds.items() if len(c) > 1}
+
+
+def note_joined(command: str, texts: dict[int, str], where) -> None:
+    """Spaces join a formula's parts ("Fe2 O3" is Fe2O3), so a formula typed as an argument that
+    looks like several (``joined_formulas``) is read as one compound: a note on stderr says so and
+    how to give several (``where[i]``: what the note calls ``texts[i]``, "formula 1").
+
+    >>> import contextlib, sys
+    >>> with contextlib.redirect_stderr(sys.stdout):
+    ...     note_joined("demo", {0: "Fe2O3 NaCl", 1: "Fe2 O3"}, ["formula 1", "formula 2"])
+    hullpack demo: note: formula 1 'Fe2O3 NaCl' is read as one compound, Fe2O3NaCl, as the spaces within
+    a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas ('Fe2O3' and 'NaCl'), give
+    each as an argument of its own, without quotes around them
+    """
+    for i, (left, right) in joined_formulas(texts).items():
+        print(f"hullpack {command}: note: {where[i]} {texts[i]!r} is read as one compound, "
+              f"{''.join(texts[i].split())}, "
+              f"as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas "
+              f"({left!r} and {right!r}), give each as an argument of its own, without quotes around them",
+              file=sys.stderr)
+
+
 @contextlib.contextmanager
 def warnings_as_notes(command: str, about: str = ""):
     """Prints each distinct warning raised inside as a note, ``hullpack COMMAND: note: ABOUT...``,

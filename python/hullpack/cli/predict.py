@@ -6,7 +6,7 @@ import csv
 import os
 import sys
 
-from .common import COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, plural
+from .common import COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note_joined, plural
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
@@ -44,30 +44,6 @@ def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
     shown = "; ".join(f"[{where[i]}] {text!r}: {reason}" for i, text, reason in bad[:_SHOWN])
     more = f"; and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
     return f"{len(bad)} of {plural(total, 'formula')} cannot be featurized: {shown}{more}"
-
-
-def _joined(texts: dict[int, str]) -> dict[int, tuple[str, str]]:
-    """Of formulas read as one compound (``texts``, by index), those that look like several in one
-    argument: words apart (spaces between them) of which two each read as a formula of more than
-    one element (``'Fe2O3 NaCl'``; not ``'Fe2 O3'`` nor ``'Li Fe P O4'``, whose words are an element
-    each), with the first two such words.
-
-    >>> _joined({0: "Fe2O3 NaCl", 1: "Fe2 O3", 2: "Li Fe P O4", 3: "CuSO4 H2O LiF", 4: "Ca (OH)2"})
-    {0: ('Fe2O3', 'NaCl'), 3: ('CuSO4', 'H2O')}
-    """
-    import numpy as np
-
-    from hullpack.elemnet import parse_formulas
-
-    words = [(i, word) for i, text in texts.items() for word in text.split()]
-    x, bad = parse_formulas([word for _, word in words], all_elements=True)
-    compound = np.count_nonzero(x, axis=1) > 1
-    compound[[j for j, _, _ in bad]] = False  # a bad word's row is NaN, no compound
-    compounds: dict[int, list[str]] = {}
-    for (i, word), is_compound in zip(words, compound):
-        if is_compound:
-            compounds.setdefault(i, []).append(word)
-    return {i: (c[0], c[1]) for i, c in compounds.items() if len(c) > 1}
 
 
 def _file_formulas(path: str, column: str | None):
@@ -146,11 +122,7 @@ def run(args: argparse.Namespace) -> int:
     ok[[i for i, _, _ in bad]] = False
     # spaces join a formula's parts ("Fe2 O3"): an argument that looks like several formulas says how it was read
     typed = {i: cells[i] for i in range(len(args.formulas)) if ok[i] and isinstance(cells[i], str)}
-    for i, (left, right) in _joined(typed).items():
-        print(f"hullpack predict: note: {where[i]} {formulas[i]!r} is read as one compound, "
-              f"{''.join(formulas[i].split())}, as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3); "
-              f"if it is several formulas ({left!r} and {right!r}), give each as an argument of its own, without "
-              "quotes around them", file=sys.stderr)
+    note_joined("predict", typed, where)
     for i in np.flatnonzero(ok):  # a mapping ({'Fe': 2.0, 'O': 3.0}) printed as the formula it is (Fe2O3)
         if isinstance(cells[i], dict):
             formulas[i] = amounts_formula(list(cells[i]), [float(a) for a in cells[i].values()])

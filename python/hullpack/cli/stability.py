@@ -10,7 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .common import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, missing, plural, positive_int, require
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, missing, note_joined, plural, positive_int,
+                     require)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,10 @@ def _formulas(items: list[str]):
     formula column, and an energy column if any has one (then all must)."""
     import pandas as pd
 
+    several = [item for item in items if item.count("=") > 1]
+    if several:  # "Fe2O3=-1.7 NaCl=-2.1" in quotes: not one formula with an energy
+        raise ValueError(f"{several[0]!r} has {several[0].count('=')} energies in one argument: give each "
+                         "FORMULA=ENERGY as an argument of its own, without quotes around them")
     split = [item.rpartition("=") if "=" in item else ("", "", item) for item in items]
     formulas = [f.strip() if eq else e.strip() for f, eq, e in split]
     with_energy = [bool(eq) for _, eq, _ in split]
@@ -167,63 +172,98 @@ def _reference_verdict(r) -> str | None:
     return "on its hull" if not math.isfinite(above) or above < _ON_HULL else f"{above:.4f} above its hull"
 
 
-def _known(r, name: str) -> str:
-    """What the reference (``name``) holds at row ``r``'s composition, for a summary line ("" if
-    nothing, or no reference)."""
+def _versus(r, name: str, energy_name: str) -> str:
+    """Row ``r``'s energy beside the reference's (``name``: "OQMD") at its composition ("the model's
+    energy 0.0082 above OQMD's"), as a chemist weighs a model's error against DFT."""
+    d = r["energy"] - r["reference_energy"]
+    if abs(d) < _ON_HULL:  # as printed, 0.0000: the reference's own value
+        return f"{energy_name} is {name}'s"
+    return f"{energy_name} {abs(d):.4f} {'above' if d > 0 else 'below'} {name}'s"
+
+
+def _known(r, name: str, energy_name: str) -> str:
+    """What the reference (``name``) says at row ``r``'s composition, after a summary line ("; OQMD:
+    0.0120 above its hull, the given energy 0.0050 above OQMD's"; "" if nothing, or no reference)."""
     verdict = _reference_verdict(r)
-    return "" if verdict is None else f" ({name} has {r['formula']} {verdict})"
+    return "" if verdict is None else f"; {name}: {verdict}, {_versus(r, name, energy_name)}"
 
 
-def _summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference") -> list[str]:
+def _known_stable(t):
+    """Which compounds of ``t`` (computed rows) are on the reference's hull at their composition but
+    not stable by their own energy: known stable compounds, above the hull by the energy given for
+    them (a model's error against DFT), not new unstable ones."""
+    import pandas as pd
+
+    if "in_reference" not in t.columns:
+        return pd.Series(False, index=t.index)
+    return t["in_reference"].astype(bool) & (t["reference_e_above_hull"] < _ON_HULL) & ~t["stable"].astype(bool)
+
+
+def _summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference",
+                   energy_name: str = "the given energy") -> list[str]:
     """The summary a chemist reads: counts, then the most stable compounds and the bad rows (by
     their number in the file, the first data row being 1, and as written). Against a reference,
-    which compositions it holds already and its verdict there (``reference_name``: "OQMD")."""
+    which compositions it holds already and its verdict there (``reference_name``: "OQMD") beside
+    the row's energy (``energy_name``: "the model's energy"): a compound on the reference's hull is
+    counted as known stable, not as unstable because its energy here is a little above the
+    reference's."""
     import numpy as np
     import pandas as pd
 
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
+    known_stable = _known_stable(t)
     lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
              + (f" ({plural(int((~ok).sum()), 'bad row')}, see the 'problem' column)" if (~ok).any() else ""),
              f"energies: {energies}", f"against: {against}"]
     if len(t):
         near = int((t["e_above_hull"] <= 0.025).sum())
+        by_what = energy_name.replace("energy", "energies", 1)
+        known_line = ""
+        if known_stable.any():  # how far the energies given lie from the reference's at those compounds
+            gap = (t["energy"] - t["reference_energy"])[known_stable].max()
+            known_line = (f"; {int(known_stable.sum()):,} more known stable, on {reference_name}'s hull, {energy_name} "
+                          + (f"at most {1000 * gap:.1f} meV/atom above {reference_name}'s there" if gap >= _ON_HULL
+                             else f"at {reference_name}'s there"))
         lines.append(f"stable: {int(stable.sum()):,} of {plural(len(t), 'compound')} ({stable.mean():.1%}; elements "
-                     f"not counted); within 25 meV/atom of the hull: {near:,}; median energy above hull "
-                     f"{t['e_above_hull'].median():.3f} eV/atom")
+                     f"not counted) by {by_what}{known_line}; within 25 meV/atom of the hull: {near:,}; median energy "
+                     f"above hull {t['e_above_hull'].median():.3f} eV/atom")
         if "in_reference" in t.columns:
             known = t["in_reference"].astype(bool)
             on = int((known & (t["reference_e_above_hull"] < _ON_HULL)).sum())
             lines.append(f"already in {reference_name}: {int(known.sum()):,} of {len(t):,} ({on:,} on its hull): "
                          f"a composition it holds is compared with its entry there")
-        by = t.groupby("n_elements")["stable"].agg(["sum", "size"])
+        by = t.assign(known_stable=known_stable).groupby("n_elements")[["stable", "known_stable"]].sum()
+        by["size"] = t.groupby("n_elements").size()
         lines.append("stable by number of elements: " + ", ".join(
-            f"{k}: {int(r['sum']):,}/{int(r['size']):,}" for k, r in by.iterrows()))
-        # stable ones by how far below the others' hull, then unstable ones by how far above the hull
+            f"{k}: {int(r['stable']):,}/{int(r['size']):,}"
+            + (f" (+{int(r['known_stable']):,} known)" if r["known_stable"] else "") for k, r in by.iterrows()))
+        # stable ones by how far below the others' hull, then known stable ones, then the others by how
+        # far above the hull
         top = pd.concat([t[stable].sort_values("decomposition_energy"),
-                         t[~stable].sort_values("e_above_hull")]).head(_TOP)
+                         t[known_stable].sort_values("e_above_hull"),
+                         t[~stable & ~known_stable].sort_values("e_above_hull")]).head(_TOP)
         lines.append("most stable (eV/atom): stable by how far below the hull of the other compositions, "
-                     "else how far above the hull")
+                     + (f"then those on {reference_name}'s hull, " if known_stable.any() else "")
+                     + "else how far above the hull")
         width = max(7, int(top["formula"].str.len().max()))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
-        for _, r in top.iterrows():
-            known = _known(r, reference_name)
+        for i, r in top.iterrows():
+            known = _known(r, reference_name, energy_name)
             if r["stable"]:
                 how = f"stable by {-r['decomposition_energy']:.4f}  vs {r['decomposition']}{known}"
+            elif known_stable[i]:  # DFT's verdict first, then how this energy compares with DFT's
+                how = (f"known stable: on {reference_name}'s hull, {_versus(r, reference_name, energy_name)} "
+                       f"{r['formula']}")
+            elif r["decomposition"] == f"1.0 {r['formula']}":
+                # above (or at the energy of) another entry of its own composition, a lower polymorph:
+                # not a decomposition to name
+                how = ("on the hull, at the energy of another " if r["e_above_hull"] < _ON_HULL
+                       else f"above hull by {r['e_above_hull']:.4f}  above another ") + f"{r['formula']} entry"
+                how += "" if r["e_above_hull"] < _ON_HULL else ", as low or lower (a polymorph)"
             else:
-                # above an entry of its own composition: the reference's own (the model's energy
-                # against DFT's there), or a lower polymorph; not a decomposition to name. At its
-                # energy (0.0000 as printed), on the hull with it
-                if r["decomposition"] == f"1.0 {r['formula']}":
-                    verdict = _reference_verdict(r)
-                    same = r["e_above_hull"] < _ON_HULL
-                    how = ("on the hull, at the energy of " if same
-                           else f"above hull by {r['e_above_hull']:.4f}  above ")
-                    how += (f"{reference_name}'s own {r['formula']}, {verdict}" if verdict
-                            else f"another {r['formula']} entry" + ("" if same else ", as low or lower (a polymorph)"))
-                else:
-                    how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
+                how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
             lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
     if not len(t) and ok.any():
         lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
@@ -352,12 +392,16 @@ def run(args: argparse.Namespace) -> int:
                      + "); elements at 0 eV/atom, their formation energy by definition"
                      + _model_error(model))
     if args.compare:
-        result = _compare(df, e_col, model, reference, args, bar)
+        result, duplicates = _compare(df, e_col, model, reference, args, bar)
         # what was compared with what, before the protocol's numbers
         text = "\n".join([f"hullpack stability --compare: the compounds of {source}",
                           f"DFT energies: column '{e_col}'; model energies: ElemNet predictions ({model_spec}) of the "
                           f"compounds, elements keeping their DFT energies{_model_error(model)}",
-                          f"against: {against if reference is not None else 'each other'}", result.summary()])
+                          f"against: {against if reference is not None else 'each other'}"]
+                         + ([f"{duplicates:,} reference {'entry' if duplicates == 1 else 'entries'} left out as "
+                             f"{source}'s own compounds (the same composition and energy): its rows stand for them"]
+                            if duplicates else [])
+                         + [result.summary()])
         table = None
     else:
         energies, unpredictable = e_col, {}
@@ -375,8 +419,13 @@ def run(args: argparse.Namespace) -> int:
             raise HullInputError(f"{where}: {str(exc).removeprefix('energies: ')}") from None
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason
+        if typed:  # spaces join a formula's parts ("Fe2 O3"): an argument that looks like several says how it was read
+            read = table["formula"].notna().to_numpy()
+            note_joined("stability", {i: f for i, f in enumerate(df["formula"]) if read[i]},
+                        [f"formula {i}" for i in range(1, len(df) + 1)])
         text = "\n".join(_summary_lines(table, source, energies_note, against,
-                                         "OQMD" if reference_spec == "oqmd" else "the reference"))
+                                         "OQMD" if reference_spec == "oqmd" else "the reference",
+                                         "the given energy" if model is None else "the model's energy"))
     print(text)
 
     def write(stage: Path) -> list[Path]:
@@ -424,9 +473,30 @@ def _compare(df, e_col, model, reference, args, bar):
     own = parse(df, e_col, column=args.column)
     common = dict(model=model, tol=args.tol, threads=args.threads, errors="ignore", progress_bar=bar)
     if reference is None:
-        return model_protocol(own, join=True, **common)
-    both = Parsed.join([reference.parsed.take(reference.rows), own])
-    return model_protocol(both, subset=np.arange(len(reference.rows), len(both)), join=args.join, **common)
+        return model_protocol(own, join=True, **common), 0
+    rows = _not_duplicated(reference, own)
+    both = Parsed.join([reference.parsed.take(rows), own])
+    return (model_protocol(both, subset=np.arange(len(rows), len(both)), join=args.join, **common),
+            len(reference.rows) - len(rows))
+
+
+def _not_duplicated(reference, own):
+    """The reference's rows (its hull set) without those that are one of ``own``'s compounds (parsed
+    FILE rows): the same composition at the same energy (within what the summary prints as 0.0000).
+    FILE's row stands for such an entry: kept, the DFT truth would see each compound beside its
+    own duplicate, on the hull but never stable, and the model's energy would be judged against
+    the compound's own DFT energy (test compounds drawn from the reference set itself)."""
+    import numpy as np
+    import pandas as pd
+
+    rows = reference.rows
+    ref = pd.DataFrame({"at": np.arange(len(rows)), "name": reference.parsed.names[rows],
+                        "energy": reference.parsed.energies[rows]})
+    ok = own.valid & (own.n_elements > 1)  # elements keep their DFT energies in the protocol: they stay
+    mine = pd.DataFrame({"name": own.names[ok], "own": own.energies[ok]})
+    pairs = ref.merge(mine, on="name")
+    same = pairs["at"][(pairs["energy"] - pairs["own"]).abs() < _ON_HULL].unique()
+    return np.delete(rows, same)
 
 
 def _plot(space: str, reference, own_df, table, args, out: Path, source: str) -> list[Path]:

@@ -275,6 +275,9 @@ def test_lowest_energy_fraction_and_charge_balance():
         assert row["deviation"] == pytest.approx(0.5 - x_e)
     assert not df.loc[("Na", "Cl"), "forms"]                    # the toy is flat without oxygen
     assert df.loc[("Na", "Cl"), "x_e"] == pytest.approx(0.5)
+    # no compound, so no x_p in the paper's sense: no deviation (it was |1 - 0.5|, a pure element's)
+    assert df.loc[("Na", "Cl"), "x_p"] in (0.0, 1.0)
+    assert np.isnan(df.loc[("Na", "Cl"), "deviation"]) and np.isnan(df.loc[("Na", "Cl"), "abs_deviation"])
 
 
 def test_lowest_energy_fraction_refines_between_grid_points():
@@ -347,6 +350,8 @@ def test_group_matrix_and_hull_hook():
     m = xai.group_matrix(pairs, "abs_deviation")
     assert m.shape == (18, 18)
     assert m.at[1, 16] == pytest.approx(abs(0.5 - 2 / 3))        # Na-O
+    assert np.isnan(m.at[1, 17])                                # Na-F: no compound, so no mean |x_p - x_e|
+    assert xai.group_matrix(pairs, "forms").at[1, 17] == 0.0    # but counted among the pairs that form none
     assert np.isnan(m.at[8, 1])                                 # no such pair
     systems = pd.DataFrame({"A": ["O", "Na"], "B": ["Mg", "F"], "agree": [True, False]})
     h = xai.hull_agreement_by_group(systems)

@@ -419,3 +419,25 @@ def test_explain_screens_hulls_on_the_models_device(device, model_file, tmp_path
         hulls = _results(out)["hulls"]
         assert hulls["agree_with_compounds"] == pytest.approx(m["agree_with_compounds"])
         assert hulls["systems_with_compounds"] == m["n_systems_with_compounds"]
+
+
+def test_explain_leaves_pairs_without_a_compound_out_of_the_x_p_deviations(model_file, tmp_path):
+    """A pair whose lowest predicted energy is a pure element has no x_p in the paper's sense: the mean
+    |x_p - x_e| is over the pairs with a predicted compound, and the others are counted apart, where
+    their |0 or 1 - x_e| went into the mean."""
+    import pandas as pd
+
+    out = tmp_path / "bin"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "binaries", *SMALL]) == 0
+    b = _results(out)["binaries"]
+    allp = pd.read_csv(out / "tables" / "binary_scan_all_pairs.csv")
+    assert allp.loc[~allp["forms"], "abs_deviation"].isna().all()
+    from hullpack.xai.binaries import cation_anion_elements
+
+    cations, anions = cation_anion_elements()
+    study = allp[allp["A"].isin(cations) & allp["B"].isin(anions)]
+    assert 0 < b["study_pairs_without_compound"] == int((~study["forms"]).sum()) < len(study)
+    assert b["study_mean_abs_deviation"] == pytest.approx(study.loc[study["forms"], "abs_deviation"].mean())
+    md = (out / "report.md").read_text()
+    assert f"{b['study_pairs_without_compound']} of the {len(study)} study pairs" in md
+    assert "| group_A | group_B | pairs | no_compound |" in md

@@ -140,7 +140,10 @@ def xp_vs_xe(model: nn.Module, cations: Iterable[str] | None = None, anions: Ite
              n_grid: int = 201, refine: int = 41, show_progress: bool | None = None) -> pd.DataFrame:
     """x_p against x_e for every cation × anion pair (default: groups 1-3 × groups 15-17). Columns
     of :func:`lowest_energy_fraction` plus ``group_A``, ``group_B``, ``x_e`` (nearest charge-balanced
-    fraction; NaN if none), ``x_e_all``, ``deviation`` (x_p - x_e) and ``abs_deviation``.
+    fraction; NaN if none), ``x_e_all``, ``deviation`` (x_p - x_e) and ``abs_deviation``. A pair
+    with no predicted compound (``forms`` False: x_p is a pure element, 0 or 1) has no x_p in the
+    paper's sense, and its deviation is NaN, so that means over pairs (:func:`group_matrix`) leave
+    it out; count such pairs from ``forms``.
     """
     if cations is None or anions is None:
         default_a, default_b = cation_anion_elements()
@@ -172,7 +175,9 @@ def _with_charge_balance(df: pd.DataFrame) -> pd.DataFrame:
     x_e = [min(c, key=lambda v: abs(v - xp)) if c else np.nan for c, xp in zip(candidates, df["x_p"])]
     df["x_e"] = np.asarray(x_e, dtype=np.float64)
     df["x_e_all"] = [", ".join(f"{v:.3g}" for v in c) for c in candidates]
-    df["deviation"] = df["x_p"] - df["x_e"]
+    # a pair with no predicted compound has no x_p in the paper's sense (x_p is then a pure element):
+    # no deviation, so that means over pairs measure where the model puts its compound
+    df["deviation"] = (df["x_p"] - df["x_e"]).where(df["forms"])
     df["abs_deviation"] = df["deviation"].abs()
     return df
 

@@ -278,9 +278,13 @@ def tree_plot(tree, *, max_depth: int = 3, feature_names: Sequence[str] | None =
 
 
 def xp_xe_plot(df: pd.DataFrame):
-    """x_p against x_e for cation–anion pairs, coloured by the anion's group, marked by the cation's."""
+    """x_p against x_e for cation–anion pairs with a predicted compound and a charge-balanced
+    composition (a deviation), coloured by the anion's group, marked by the cation's; the title
+    counts the pairs left out for having no predicted compound."""
     plt = _plt()
     d = df.dropna(subset=["x_e"])
+    no_compound = int((~d["forms"].astype(bool)).sum()) if "forms" in d else 0
+    d = d.dropna(subset=["deviation"])
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.1, 1]})
     markers = {1: "o", 2: "s", 3: "^"}
     colours = {15: "tab:blue", 16: "tab:orange", 17: "tab:green"}
@@ -294,7 +298,9 @@ def xp_xe_plot(df: pd.DataFrame):
     ax.set_ylim(0, 1)
     ax.set_xlabel("x_e (charge-balanced fraction of A)")
     ax.set_ylabel("x_p (fraction of A at lowest predicted energy)")
-    ax.set_title("A_x B_(1-x): predicted vs charge-balanced")
+    ax.set_title("A_x B_(1-x): predicted vs charge-balanced"
+                 + (f"\n({no_compound} pairs with no predicted compound left out)" if no_compound else ""),
+                 fontsize=10)
     ax.legend(title="group A × group B", fontsize=7, title_fontsize=8, ncol=3, loc="upper left")
     ax.grid(alpha=0.3)
     bins = np.linspace(-1, 1, 41)

@@ -480,3 +480,17 @@ def test_a_dataset_given_twice_is_studied_once_and_said_so(tmp_path, capsys, mon
     assert "note: --dataset g.pt is g.pt again: studied once" in out.err
     with pytest.raises(ValueError, match="dataset 'low' is 'low' again: give each dataset once"):
         bench_memory(["low", "high", "low"], StudyConfig(strategies=("random",)), num_events=5)
+
+
+def test_the_allocator_figure_counts_parameters_gradients_and_optimizer_state(low):
+    from hullpack.hep.study import measured
+
+    torch.manual_seed(0)
+    model = InteractionNetwork(hidden=256, num_steps=2)       # parameters outweigh the smallest graphs' activations
+    smallest = [[int(i)] for i in np.argsort(low.sizes[:, 1])[:3]]
+    out = train(model, low, smallest, epochs=1, allocator=True)
+    fixed = out["steps"][-1]["peak_bytes"] - out["steps"][-1]["saved_bytes"]   # parameters, gradients, AdamW
+    assert fixed > 2e7       # the allocator's peak above the step's start alone was under 1e6 here
+    for s in out["steps"][1:]:   # after backward, parameters, gradients and both moments are all allocated
+        assert s["alloc_peak_bytes"] >= fixed
+    assert "parameters, the last step's gradients and AdamW state included" in measured("cpu", allocator=True)

@@ -386,3 +386,18 @@ def test_one_hot_edge_labels_are_read_as_the_class_index_or_refused_by_row():
     mixed[4].y = torch.nn.functional.one_hot(mixed[4].y.long(), 2).float()
     with pytest.raises(InvalidSizesError, match="graph 4 has one-hot edge labels y .* graph 0 one per edge"):
         check_graphs(mixed)
+
+
+def test_validation_graphs_are_drawn_at_random_by_the_seed_not_the_first_ones():
+    # a dataset sorted by size, as files listed by event size are: the first 20% are its smallest graphs
+    graphs = sorted(_graphs(30), key=lambda g: g.num_edges)
+    table, details = run_study({"sorted": graphs}, StudyConfig(**TINY))
+    val = details["sorted"]["val_indices"]
+    assert details["sorted"]["split"] == "random, seed 0" and len(val) == details["sorted"]["num_val"] == 6
+    edges = np.array([g.num_edges for g in graphs])
+    assert edges[val].max() > np.median(edges)             # was graphs 0-5, all below the median
+    _, again = run_study({"sorted": graphs}, StudyConfig(**TINY))
+    _, other = run_study({"sorted": graphs}, StudyConfig(**TINY, seed=1))
+    assert again["sorted"]["val_indices"] == val != other["sorted"]["val_indices"]
+    # the model trains on the rest: together they are every graph once
+    assert details["sorted"]["num_train"] + len(val) == len(graphs)

@@ -39,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(edge_label, else y where its shape says it labels edges), a field name such as y, or "
                    "none (memory and time only)")
     p.add_argument("--allocator", action="store_true", help="on the CPU also record the allocator's peak "
-                   "of every step (torch.profiler memory events; slower)")
+                   "of every step (torch.profiler memory events, plus the parameters, gradients and AdamW state "
+                   "held when the step began: what torch.cuda.max_memory_allocated counts; slower)")
     p.add_argument("--distributed", action="store_true",
                    help="also compare DistributedSampler with DistributedBalancedBatchSampler on local processes")
     p.add_argument("--world-size", type=positive_int, default=2)

@@ -5,9 +5,11 @@ the CPU torch keeps no peak statistic, so the meter counts what a GPU would have
 the peak, which comes at the end of the forward pass: the bytes of every tensor saved for backward
 (the activations; counted once per storage, as several ops save the same tensor) plus the fixed
 bytes of parameters, gradients and optimizer state. It also records the process's resident set
-size (RSS) during the step, and with ``allocator=True`` the CPU allocator's own peak during the step
-(from ``torch.profiler`` memory events: bytes allocated minus bytes freed since the step began,
-an independent check of the saved-tensor count; it adds a little time per step).
+size (RSS) during the step, and with ``allocator=True`` the CPU allocator's own peak (from
+``torch.profiler`` memory events: the highest bytes allocated minus bytes freed since the step
+began, plus the bytes held when it began, :func:`held_bytes`: parameters, the last step's gradients,
+optimizer state), an independent check of the saved-tensor count that counts what
+``torch.cuda.max_memory_allocated`` does on a GPU; it adds a little time per step.
 
 >>> import torch
 >>> meter = MemoryMeter(torch.device("cpu"))
@@ -58,6 +60,24 @@ def static_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
     return int(total)
 
 
+def held_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> int:
+    """Bytes a training step finds allocated when it begins: parameters, the gradients still held
+    from the last step (none before the first) and the optimizer state (AdamW: two moments, after
+    its first step).
+
+    >>> layer = torch.nn.Linear(10, 10)
+    >>> held_bytes(layer)                                  # 110 float32 parameters, no gradients yet
+    440
+    """
+    params = list(model.parameters())
+    total = sum(p.numel() * p.element_size() for p in params)
+    total += sum(p.grad.numel() * p.grad.element_size() for p in params if p.grad is not None)
+    if optimizer is not None:
+        for state in optimizer.state.values():
+            total += sum(v.numel() * v.element_size() for v in state.values() if torch.is_tensor(v) and v.dim() > 0)
+    return int(total)
+
+
 @dataclass
 class StepReading:
     """What :meth:`MemoryMeter.step` measured: ``peak_bytes`` is the figure to compare."""
@@ -68,7 +88,9 @@ class StepReading:
     rss_growth_bytes: int = 0
     #: highest resident set size of the process seen during the step (forward and after backward)
     rss_peak_bytes: int = 0
-    #: CPU allocator peak during the step above what was allocated before it (``allocator=True``)
+    #: CPU allocator peak during the step (``allocator=True``): the peak above what was allocated
+    #: when it began, plus the ``held_bytes`` given to :meth:`MemoryMeter.step` (parameters, last
+    #: gradients, optimizer state), so that it counts what ``torch.cuda.max_memory_allocated`` does
     alloc_peak_bytes: int = 0
     cuda: bool = False
 
@@ -87,7 +109,9 @@ class MemoryMeter:
         self.allocator = bool(allocator)
 
     @contextlib.contextmanager
-    def step(self) -> Iterator[StepReading]:
+    def step(self, held_bytes: int = 0) -> Iterator[StepReading]:
+        """Measure one step; ``held_bytes`` (:func:`held_bytes`) is what was allocated before it,
+        added to the allocator's peak during it."""
         reading = StepReading(static_bytes=self.fixed_bytes, cuda=self.cuda)
         if self.cuda:
             torch.cuda.synchronize(self.device)
@@ -117,7 +141,7 @@ class MemoryMeter:
                 with _quiet_stderr():
                     prof.__exit__(None, None, None)
         if prof is not None:
-            reading.alloc_peak_bytes = _allocator_peak(prof)
+            reading.alloc_peak_bytes = _allocator_peak(prof) + int(held_bytes)
         top[0] = max(top[0], rss_bytes())
         reading.rss_peak_bytes = int(top[0])
         reading.saved_bytes = saved.nbytes

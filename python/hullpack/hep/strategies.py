@@ -133,9 +133,11 @@ def make_batch_sampler(strategy: str, sizes: np.ndarray, batch_size: int, memory
     raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
 
 
-def check_budget(sizes: np.ndarray, memory: MemoryModel, budget_bytes: float, first: int = 0) -> None:
+def check_budget(sizes: np.ndarray, memory: MemoryModel, budget_bytes: float, first: int = 0,
+                 index: np.ndarray | None = None) -> None:
     """Raise :class:`~hullpack.errors.OversizeItemError` if one graph alone needs more than the
-    budget, naming it by its index in the dataset (``sizes`` row ``i`` is graph ``first + i``).
+    budget, naming it by its index in the dataset (``sizes`` row ``i`` is graph ``index[i]``, or
+    ``first + i``).
 
     >>> check_budget(np.array([[100.0, 9], [2048, 90]]), MemoryModel([1024.0, 0.0]), 2**20, first=10)
     Traceback (most recent call last):
@@ -146,6 +148,7 @@ def check_budget(sizes: np.ndarray, memory: MemoryModel, budget_bytes: float, fi
     worst = int(np.argmax(need))
     if need[worst] > budget_bytes:
         raise OversizeItemError(
-            f"memory budget {budget_bytes / 2**20:.2f} MiB is below what graph {first + worst} needs on its own "
+            f"memory budget {budget_bytes / 2**20:.2f} MiB is below what graph "
+            f"{first + worst if index is None else int(index[worst])} needs on its own "
             f"({need[worst] / 2**20:.2f} MiB, {int(sizes[worst, 0])} nodes, {int(sizes[worst, 1])} edges); "
             "raise the budget or leave such graphs out")

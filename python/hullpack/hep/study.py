@@ -59,7 +59,7 @@ class StudyConfig:
     num_steps: int = 3
     lr: float = 2e-3
     seed: int = 0
-    #: fraction of each dataset held out for validation (the first graphs)
+    #: fraction of each dataset held out for validation, drawn at random by seed (split_indices)
     val_fraction: float = 0.2
     #: memory budget in bytes; None: budget_factor x the predicted memory of an average batch (at
     #: least 1.1 x what the largest graph needs on its own)
@@ -136,8 +136,9 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
             raise ValueError(f"dataset {name!r}: {n} graph{'s' * (n != 1)}, {n_val} held out for validation "
                              f"(val_fraction = {config.val_fraction}), leave {n - n_val} to train on, fewer than "
                              f"batch_size = {config.batch_size}: give more graphs or a smaller batch size")
-        val_set, train_set = split(dataset, n_val)
-        sizes = sizes_all[n_val:]
+        val_index, train_index = split_indices(n, n_val, config.seed)
+        val_set, train_set = split(dataset, val_index, train_index)
+        sizes = sizes_all[train_index]
         pos_weight = pos_weight_of(train_set, labels)
         torch.manual_seed(config.seed)
         init = InteractionNetwork(fields.node_features, fields.edge_features, hidden=config.hidden,
@@ -157,7 +158,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         budget = float(config.budget_bytes) if config.budget_bytes else \
             max(config.budget_factor * avg_batch, 1.1 * largest)
         if "packed" in config.strategies:
-            check_budget(sizes, memory, budget, first=n_val)   # graphs named by their index in the dataset
+            check_budget(sizes, memory, budget, index=train_index)   # graphs named by their index in the dataset
         log.info("%s: %d train / %d val graphs, %r (max rel. error %.3f), budget %.2f MiB", name, n - n_val,
                  n_val, memory, memory.max_rel_error_, budget / 2**20)
         runs = [(s, config.seed) for s in config.strategies]
@@ -166,6 +167,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         det = {"edge_labels": labels, "edge_labels_one_hot": fields.one_hot, "memory_model": memory.to_dict(),
                "memory_model_max_rel_error": memory.max_rel_error_, "budget_bytes": budget,
                "num_train": n - n_val, "num_val": n_val,
+               "split": f"random, seed {config.seed}", "val_indices": val_index.tolist(),
                "sizes": {"nodes_min_median_max": np.percentile(sizes_all[:, 0], [0, 50, 100]).tolist(),
                          "edges_min_median_max": np.percentile(sizes_all[:, 1], [0, 50, 100]).tolist()},
                "runs": {}}
@@ -190,20 +192,34 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
     return table, details
 
 
-def split(dataset: Any, n_val: int) -> tuple[Any, Any]:
-    """The first ``n_val`` graphs of ``dataset`` and the rest: slices of a list or a PyG dataset,
-    else ``torch.utils.data.Subset`` views (a ``torch`` ``Dataset`` need not take a slice).
+def split_indices(n: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the ``n_val`` validation graphs, drawn at random from ``n`` by ``seed``, and of
+    the rest, each in dataset order. Random, not the first graphs: a dataset sorted by size (files
+    listed by event size, a sorted PyG dataset) would otherwise validate on its smallest graphs.
 
-    >>> val, rest = split(torch.utils.data.TensorDataset(torch.arange(5)), 2)
-    >>> len(val), int(rest[0][0])
+    >>> split_indices(10, 3, seed=0)
+    (array([2, 4, 6]), array([0, 1, 3, 5, 7, 8, 9]))
+    """
+    val = np.sort(np.random.default_rng(seed).permutation(n)[:n_val])
+    return val, np.setdiff1d(np.arange(n), val)
+
+
+def split(dataset: Any, *parts: np.ndarray) -> tuple[Any, ...]:
+    """``dataset`` restricted to each array of indices in ``parts``: a list of a list, an indexed
+    copy of a PyG dataset, else ``torch.utils.data.Subset`` views (a ``torch`` ``Dataset`` need
+    only take integers).
+
+    >>> val, rest = split(torch.utils.data.TensorDataset(torch.arange(5)), np.array([1, 3]), np.array([0, 2, 4]))
+    >>> len(val), int(rest[1][0])
     (2, 2)
     """
     from torch_geometric.data import Dataset as PygDataset
 
-    if isinstance(dataset, (list, tuple, PygDataset)):
-        return dataset[:n_val], dataset[n_val:]
-    return (torch.utils.data.Subset(dataset, range(n_val)),
-            torch.utils.data.Subset(dataset, range(n_val, len(dataset))))
+    if isinstance(dataset, (list, tuple)):
+        return tuple([dataset[int(i)] for i in idx] for idx in parts)
+    if isinstance(dataset, PygDataset):
+        return tuple(dataset[torch.as_tensor(idx, dtype=torch.long)] for idx in parts)
+    return tuple(torch.utils.data.Subset(dataset, [int(i) for i in idx]) for idx in parts)
 
 
 def noise(table) -> dict:
@@ -397,12 +413,13 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
     table, details = run_study(loaded, config)
     records = table.to_dict(orient="records")
     out = {"config": asdict(config) | {"strategies": list(config.strategies), "num_events": num_events},
-           "measured": measured(config.device), "table": records, "markdown": to_markdown(table),
+           "measured": measured(config.device, config.allocator), "table": records, "markdown": to_markdown(table),
            "noise": noise(table), "versus_random": versus_random(records), "datasets": details, "distributed": None}
     if distributed:
         name = list(loaded)[-1]
-        n_val = details[name]["num_val"]
-        res = compare_distributed(split(loaded[name], n_val)[1], batch_size=config.batch_size, world_size=world_size,
+        val = set(details[name]["val_indices"])
+        train_index = np.array([i for i in range(len(loaded[name])) if i not in val])
+        res = compare_distributed(split(loaded[name], train_index)[0], batch_size=config.batch_size, world_size=world_size,
                                   hidden=config.hidden, num_steps=config.num_steps, seed=config.seed,
                                   memory=MemoryModel.from_dict(details[name]["memory_model"]),
                                   labels=details[name]["edge_labels"])
@@ -454,13 +471,19 @@ def finite(obj: Any) -> Any:
     return obj
 
 
-def measured(device: str) -> str:
-    """What the study's peak memory of a step is on ``device``, in words."""
+def measured(device: str, allocator: bool = False) -> str:
+    """What the study's peak memory of a step is on ``device`` (and, with ``allocator``, the
+    allocator's figure beside it), in words."""
     if torch.device(device).type == "cuda":
         return "peak of a training step: torch.cuda.max_memory_allocated, reset at the start of every step"
-    return ("peak of a training step, measured on the CPU: the bytes of the tensors saved for backward plus "
+    text = ("peak of a training step, measured on the CPU: the bytes of the tensors saved for backward plus "
             "parameters, gradients and AdamW state, the memory a GPU holds at the end of the forward pass "
             "(not the process RSS; --device cuda measures the GPU allocator)")
+    if allocator:
+        text += ("; allocator peak: the CPU allocator's highest allocated bytes during the step (torch.profiler), "
+                 "parameters, the last step's gradients and AdamW state included, as torch.cuda.max_memory_allocated "
+                 "counts them; it adds the temporaries the saved-tensor figure leaves out")
+    return text
 
 
 def versus_random(table: list[dict]) -> list[dict]:

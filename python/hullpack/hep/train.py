@@ -37,7 +37,7 @@ from torch_geometric.loader import DataLoader
 
 from .._progress import progress
 from .checks import flat_labels
-from .memory import MemoryMeter, static_bytes
+from .memory import MemoryMeter, held_bytes, static_bytes
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence
         for batch in progress(loader, total=len(loader), desc=f"{desc} epoch {epoch}", unit="step"):
             batch = batch.to(device)
             t0 = time.perf_counter()
-            with meter.step() as m:
+            with meter.step(held_bytes(model, opt) if allocator else 0) as m:
                 opt.zero_grad(set_to_none=True)
                 loss = loss_of(net, batch, pos_weight, labels)
                 loss.backward()

@@ -581,9 +581,7 @@ def _json_default(v: Any):
         return float(v)
     if isinstance(v, (np.bool_,)):
         return bool(v)
-    if isinstance(v, tuple):
-        return list(v)
-    return str(v)
+    return str(v)  # tuples never get here: json writes them as lists
 
 
 __all__ = ["ANALYSES", "ExplainConfig", "explain"]

@@ -494,3 +494,28 @@ def test_the_allocator_figure_counts_parameters_gradients_and_optimizer_state(lo
     for s in out["steps"][1:]:   # after backward, parameters, gradients and both moments are all allocated
         assert s["alloc_peak_bytes"] >= fixed
     assert "parameters, the last step's gradients and AdamW state included" in measured("cpu", allocator=True)
+
+
+def test_torchrun_entry_point_holds_out_the_studys_random_split(monkeypatch, capsys):
+    # hep.train.main validates on the graphs run_study would hold out (drawn by seed), not the first 20%
+    import importlib
+
+    from hullpack.hep.study import split_indices
+
+    hep_train = importlib.import_module("hullpack.hep.train")  # the module, not hullpack.hep's train function
+    seen = {}
+
+    def fake_train(model, train_set, sampler, *, val_dataset, **kw):
+        seen.update(train=train_set, val=val_dataset, sizes=np.asarray(sampler.sizes))
+        return {"steps": [{"peak_bytes": 1}], "epochs": [], "val": {}}
+
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setattr(hep_train, "train", fake_train)
+    assert hep_train.main(["--events", "10", "--seed", "3", "--batch-size", "2"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    val_index, train_index = split_indices(10, 2, seed=3)
+    assert out["val_indices"] == val_index.tolist() != [0, 1] and out["split"] == "random, seed 3"
+    full = CollisionGraphs(preset="low", num_events=10, seed=3)
+    assert [g.num_nodes for g in seen["val"]] == [full[int(i)].num_nodes for i in val_index]
+    assert [g.num_nodes for g in seen["train"]] == [full[int(i)].num_nodes for i in train_index]
+    np.testing.assert_array_equal(seen["sizes"], full.sizes[train_index])

@@ -131,7 +131,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         fields = check_graphs(dataset, name, config.edge_labels)  # every graph, before any training
         labels, sizes_all = fields.edge_labels, fields.sizes   # sizes read in the same pass
         n = len(dataset)
-        n_val = max(1, int(round(config.val_fraction * n)))
+        n_val = val_count(n, config.val_fraction)
         if n - n_val < config.batch_size:
             raise ValueError(f"dataset {name!r}: {n} graph{'s' * (n != 1)}, {n_val} held out for validation "
                              f"(val_fraction = {config.val_fraction}), leave {n - n_val} to train on, fewer than "
@@ -190,6 +190,15 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
     table["peak_reduction"] = [1.0 - p / base[d] if d in base.index else float("nan")
                                for d, p in zip(table.dataset, table.peak_mib)]
     return table, details
+
+
+def val_count(n: int, fraction: float) -> int:
+    """How many of ``n`` graphs a ``fraction`` held out for validation is: at least one.
+
+    >>> val_count(200, 0.2), val_count(8, 0.2), val_count(3, 0.2)
+    (40, 2, 1)
+    """
+    return max(1, int(round(fraction * n)))
 
 
 def split_indices(n: int, n_val: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..samplers import DistributedBalancedBatchSampler, BalancedBatchSampler
     from .graphs import CollisionGraphs
     from .model import InteractionNetwork
+    from .study import StudyConfig, split, split_indices, val_count  # study imports this module
 
     p = argparse.ArgumentParser(prog="python -m hullpack.hep.train", description=main.__doc__)
     p.add_argument("--preset", default="low")
@@ -249,9 +250,10 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.set_device(device)
         torch.distributed.init_process_group("nccl" if cuda else "gloo")
     full = CollisionGraphs(preset=args.preset, num_events=args.events, seed=args.seed)
-    n_val = max(1, len(full) // 5)
-    train_set, val_set = full[n_val:], full[:n_val]
-    sizes = full.sizes[n_val:]
+    # the study's split: validation graphs drawn at random by seed, not the first ones
+    val_index, train_index = split_indices(len(full), val_count(len(full), StudyConfig.val_fraction), args.seed)
+    val_set, train_set = split(full, val_index, train_index)
+    sizes = full.sizes[train_index]
     sampler = (DistributedBalancedBatchSampler(sizes, batch_size=args.batch_size, seed=args.seed) if distributed
                else BalancedBatchSampler(sizes, batch_size=args.batch_size, seed=args.seed))
     torch.manual_seed(args.seed)  # the same initial model on every rank
@@ -259,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     out = train(model, train_set, sampler, epochs=args.epochs, val_dataset=val_set, device=device, seed=args.seed)
     if not distributed or torch.distributed.get_rank() == 0:
         print(json.dumps({"epochs": out["epochs"], "val": out["val"],
-                          "peak_bytes": max(s["peak_bytes"] for s in out["steps"])}))
+                          "peak_bytes": max(s["peak_bytes"] for s in out["steps"]),
+                          "split": f"random, seed {args.seed}", "val_indices": val_index.tolist()}))
     if distributed:
         torch.distributed.destroy_process_group()
     return 0

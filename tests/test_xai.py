@@ -438,14 +438,28 @@ def test_bad_models(tmp_path):
     # "default" names the shipped model, as None does (and as predict, train --init and stability take it)
     assert xai.load_model("default").metadata["sha256"] == xai.load_model(None).metadata["sha256"]
     untrained = save_model(ElemNet("8x1-1", ()), tmp_path / "untrained.pt")
-    with pytest.raises(ModelFileError, match="records no training"):
+    with pytest.raises(ModelFileError, match="records no training") as err:
         xai.load_model(untrained)
+    assert str(err.value).startswith(f"{untrained} records no training")  # names the file given
     assert xai.load_model(untrained, allow_untrained=True).architecture == "8x1-1"
     flat = nn.Linear(86, 1)
     with torch.no_grad():
         flat.weight.zero_()
     with pytest.raises(ModelFileError, match="same energy"):
         xai.check_trained(flat)
+
+
+def test_load_model_names_the_model_as_resolve_model_does(tmp_path, monkeypatch):
+    # the trained-check and the report name a model by resolve_model's source: the shipped one as such
+    import hullpack.xai.base as base
+    from hullpack.elemnet import ElemNet, save_model
+
+    named = []
+    monkeypatch.setattr(base, "check_trained", lambda model, where: named.append(where))
+    path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
+    for spec in (None, "default", path, str(path)):
+        xai.load_model(spec)
+    assert named == ["the shipped default model (elemnet_default.pt)"] * 2 + [str(path)] * 2
 
 
 def test_bad_arguments(comps):

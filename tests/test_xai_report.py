@@ -332,7 +332,7 @@ def test_explain_takes_default_for_the_shipped_model_and_counts_in_words(tmp_pat
     assert rc == 0
     model = json.loads((out / "results.json").read_text())["model"]
     assert model["sha256"] == load_pretrained().metadata["sha256"]
-    assert model["source"] == "hullpack default (load_pretrained)"
+    assert model["source"] == "the shipped default model (elemnet_default.pt)"  # resolve_model's words
     md = (out / "report.md").read_text()
     assert "1 element is in none of them" in md and "1 elements" not in md
 

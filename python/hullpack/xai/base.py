@@ -190,8 +190,7 @@ def load_model(path: str | os.PathLike | None = None, *, allow_untrained: bool =
 
     model = resolve_model(path)
     if not allow_untrained:
-        shipped = path is None or (isinstance(path, str) and path == "default")
-        check_trained(model, where="the default model" if shipped else f"model file {path}")
+        check_trained(model, where=model.source)  # the shipped default model, or the path given
     return model
 
 

@@ -519,8 +519,7 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
         raise ValueError(f"out_dir {str(out_dir)!r} is a file; the report needs a folder (it is created if missing)")
     if model is None:
         model = load_model(model_path, allow_untrained=allow_untrained)
-        source = (str(model_path) if model_path not in (None, "default")
-                  else "hullpack default (load_pretrained)")
+        source = model.source  # resolve_model's words: the shipped default model, or the path given
     else:
         source = type(model).__name__
     model = energy_model(model)

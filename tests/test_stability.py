@@ -323,6 +323,36 @@ def test_model_protocol_alone_names_an_element_only_the_subset_has():
     assert r.metrics.loc["all", "n"] == 1
 
 
+def test_model_protocol_leaves_out_copies_of_subset_compounds():
+    """Test compounds drawn from the set they are judged against (OQMD's test split against OQMD)
+    each sat beside their own copy: on the hull, never stable, so no compound was DFT-stable. A copy
+    outside the subset (same composition, energy within COPY_TOL) is left out and counted; a polymorph
+    at another energy, an element and a copy farther than COPY_TOL stay."""
+    from hullpack.stability.protocol import COPY_TOL, subset_copies
+
+    test = ["Fe3O4", "FeO", "NiO"]
+    e_test = [-1.65, -1.45, -1.20]
+    # the rest: two copies of Fe3O4 (within COPY_TOL; Fe6O8 is its composition), FeO's copy and a higher
+    # FeO polymorph, NiO 2*COPY_TOL lower (no copy)
+    rest = ["Fe2O3", "Fe3O4", "Fe6O8", "FeO", "FeO", "NiO", "Fe", "O"]
+    e_rest = [-1.70, -1.65 + COPY_TOL / 2, -1.65, -1.45, -1.30, -1.20 - 2 * COPY_TOL, 0.0, 0.0]
+    formulas, dft = test + rest, e_test + e_rest
+    assert subset_copies(parse(formulas, dft), [0, 1, 2]).tolist() == [4, 5, 6]
+    kept = [0, 1, 2, 3, 7, 8, 9, 10]  # without the copies
+    for join in (True, False):
+        r = model_protocol(formulas, dft, predicted=[-1.60, -1.50, -1.25], subset=[0, 1, 2], join=join)
+        assert r.copies == 3
+        alone = model_protocol([formulas[i] for i in kept], [dft[i] for i in kept],
+                               predicted=[-1.60, -1.50, -1.25], subset=[0, 1, 2], join=join)
+        assert alone.copies == 0
+        assert r.table.equals(alone.table) and r.metrics.equals(alone.metrics)
+        # Fe3O4 and FeO are DFT-stable again (kept, each was on the hull beside its copy); NiO is not
+        # (the other NiO lies 1e-4 eV/atom below it: no copy, a lower entry)
+        assert r.table.stable_dft.tolist() == [True, True, False]
+    # against the rest with its copies, none of the three is stable: what the rule is for
+    assert Reference(rest, e_rest).evaluate(test, e_test).stable.tolist() == [False, False, False]
+
+
 def test_model_protocol_bad_input():
     with pytest.raises(ValueError, match="predicted: expected 2 values"):
         model_protocol(FORMULAS, ENERGIES, predicted=[0.0], subset=[0, 1])

@@ -180,5 +180,24 @@ def test_cli_compare_leaves_out_the_references_own_entries_of_files_compounds(tm
     out = capsys.readouterr().out
     assert f"2 reference entries left out as {tmp_path / 't.csv'}'s own compounds (the same composition and energy)" in out
     assert "DFT-stable: 1 (50.0%)" in out
-    t = pd.read_parquet(tmp_path / "o" / "protocol.parquet").set_index("formula")
-    assert t.stable_dft.to_dict() == {"Fe3O4": True, "FeO": False}
+    t = pd.read_parquet(tmp_path / "o" / "protocol.parquet")
+    assert t.index.tolist() == [0, 1]  # FILE's rows, as without a reference
+    assert t.set_index("formula").stable_dft.to_dict() == {"Fe3O4": True, "FeO": False}
+
+
+def test_cli_names_a_bad_formula_from_the_command_line_as_predict_does(tmp_path, capsys):
+    """Formulas typed on the command line were named "bad row N", where hullpack predict says
+    "formula N": rows are a file's. Now the same words as predict, counted as typed from 1."""
+    bad = [f"X{c}2O=-1" for c in "xyzqvw"]  # six unknown elements: five listed, then "... and 1 more"
+    assert cli("Fe2O3=-1.7", *bad, "FeO=-1.4", "--reference", "none", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "8 compositions from the command line (6 bad formulas, see the 'problem' column)" in out
+    assert "  formula 2 ('Xx2O'): unknown element 'Xx'" in out.splitlines()
+    assert "  formula 6 ('Xv2O'): unknown element 'Xv'" in out.splitlines()
+    assert "  ... and 1 more bad formula (the table's 'problem' column names each)" in out.splitlines()
+    assert "bad row" not in out
+    # a FILE's rows keep their name
+    pd.DataFrame({"formula": ["Fe2O3", "Xx2O"], "energy": [-1.7, -1.0]}).to_csv(tmp_path / "f.csv", index=False)
+    assert cli(tmp_path / "f.csv", "--out", tmp_path / "f") == 0
+    out = capsys.readouterr().out
+    assert "(1 bad row, see the 'problem' column)" in out and "  bad row 2 ('Xx2O'): unknown element 'Xx'" in out

@@ -200,22 +200,24 @@ def _known_stable(t):
 
 
 def _summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference",
-                   energy_name: str = "the given energy") -> list[str]:
+                   energy_name: str = "the given energy", typed: bool = False) -> list[str]:
     """The summary a chemist reads: counts, then the most stable compounds and the bad rows (by
     their number in the file, the first data row being 1, and as written). Against a reference,
     which compositions it holds already and its verdict there (``reference_name``: "OQMD") beside
     the row's energy (``energy_name``: "the model's energy"): a compound on the reference's hull is
     counted as known stable, not as unstable because its energy here is a little above the
-    reference's."""
+    reference's. ``typed``: the compositions are formulas from the command line, a bad one named
+    "formula N" as ``hullpack predict`` names it (rows are a file's)."""
     import numpy as np
     import pandas as pd
 
+    bad_one = "bad formula" if typed else "bad row"
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
     known_stable = _known_stable(t)
     lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
-             + (f" ({plural(int((~ok).sum()), 'bad row')}, see the 'problem' column)" if (~ok).any() else ""),
+             + (f" ({plural(int((~ok).sum()), bad_one)}, see the 'problem' column)" if (~ok).any() else ""),
              f"energies: {energies}", f"against: {against}"]
     if len(t):
         near = int((t["e_above_hull"] <= 0.025).sum())
@@ -271,9 +273,10 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     bad = table[~ok]
     for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:
         r = table.iloc[position]
-        lines.append(f"  bad row {position + 1} ({r['input']!r}): {r['problem']}")
+        lines.append(f"  {'formula' if typed else 'bad row'} {position + 1} ({r['input']!r}): {r['problem']}")
     if len(bad) > _BAD_LISTED:
-        lines.append(f"  ... and {len(bad) - _BAD_LISTED:,} more bad rows (the table's 'problem' column names each)")
+        lines.append(f"  ... and {plural(len(bad) - _BAD_LISTED, 'more ' + bad_one)} (the table's 'problem' column "
+                     "names each)")
     return lines
 
 
@@ -392,7 +395,8 @@ def run(args: argparse.Namespace) -> int:
                      + "); elements at 0 eV/atom, their formation energy by definition"
                      + _model_error(model))
     if args.compare:
-        result, duplicates = _compare(df, e_col, model, reference, args, bar)
+        result = _compare(df, e_col, model, reference, args, bar)
+        duplicates = result.copies
         # what was compared with what, before the protocol's numbers
         text = "\n".join([f"hullpack stability --compare: the compounds of {source}",
                           f"DFT energies: column '{e_col}'; model energies: ElemNet predictions ({model_spec}) of the "
@@ -425,7 +429,7 @@ def run(args: argparse.Namespace) -> int:
                         [f"formula {i}" for i in range(1, len(df) + 1)])
         text = "\n".join(_summary_lines(table, source, energies_note, against,
                                          "OQMD" if reference_spec == "oqmd" else "the reference",
-                                         "the given energy" if model is None else "the model's energy"))
+                                         "the given energy" if model is None else "the model's energy", typed))
     print(text)
 
     def write(stage: Path) -> list[Path]:
@@ -465,7 +469,8 @@ def _predict(model, parsed):
 
 
 def _compare(df, e_col, model, reference, args, bar):
-    """The model protocol: FILE's rows get the model's energies, the reference (if any) keeps its own."""
+    """The model protocol: FILE's rows get the model's energies, the reference (if any) keeps its own
+    but for its copies of FILE's compounds, FILE's rows standing for them (``model_protocol``)."""
     import numpy as np
 
     from hullpack.stability import Parsed, model_protocol, parse
@@ -473,30 +478,12 @@ def _compare(df, e_col, model, reference, args, bar):
     own = parse(df, e_col, column=args.column)
     common = dict(model=model, tol=args.tol, threads=args.threads, errors="ignore", progress_bar=bar)
     if reference is None:
-        return model_protocol(own, join=True, **common), 0
-    rows = _not_duplicated(reference, own)
-    both = Parsed.join([reference.parsed.take(rows), own])
-    return (model_protocol(both, subset=np.arange(len(rows), len(both)), join=args.join, **common),
-            len(reference.rows) - len(rows))
-
-
-def _not_duplicated(reference, own):
-    """The reference's rows (its hull set) without those that are one of ``own``'s compounds (parsed
-    FILE rows): the same composition at the same energy (within what the summary prints as 0.0000).
-    FILE's row stands for such an entry: kept, the DFT truth would see each compound beside its
-    own duplicate, on the hull but never stable, and the model's energy would be judged against
-    the compound's own DFT energy (test compounds drawn from the reference set itself)."""
-    import numpy as np
-    import pandas as pd
-
-    rows = reference.rows
-    ref = pd.DataFrame({"at": np.arange(len(rows)), "name": reference.parsed.names[rows],
-                        "energy": reference.parsed.energies[rows]})
-    ok = own.valid & (own.n_elements > 1)  # elements keep their DFT energies in the protocol: they stay
-    mine = pd.DataFrame({"name": own.names[ok], "own": own.energies[ok]})
-    pairs = ref.merge(mine, on="name")
-    same = pairs["at"][(pairs["energy"] - pairs["own"]).abs() < _ON_HULL].unique()
-    return np.delete(rows, same)
+        return model_protocol(own, join=True, **common)
+    n = len(reference.rows)
+    both = Parsed.join([reference.parsed.take(reference.rows), own])
+    result = model_protocol(both, subset=np.arange(n, len(both)), join=args.join, **common)
+    result.table.index = own.index[result.table.index - n]  # FILE's rows, as without a reference
+    return result
 
 
 def _plot(space: str, reference, own_df, table, args, out: Path, source: str) -> list[Path]:

@@ -17,7 +17,11 @@ from ..errors import HullInputError
 from .hulls import FORMATION_GAP, Reference, _threads
 from .inputs import Parsed, parse
 
-__all__ = ["ProtocolResult", "model_protocol", "stability_metrics"]
+__all__ = ["ProtocolResult", "model_protocol", "stability_metrics", "subset_copies", "COPY_TOL"]
+
+#: eV/atom: an entry outside the subset at a subset compound's composition and this close to its
+#: energy is a copy of that compound (0.0000 as the CLI's summary prints energies)
+COPY_TOL = 5e-5
 
 
 @dataclass
@@ -25,11 +29,13 @@ class ProtocolResult:
     """``table``: one row per compound of the subset (``formula``, ``chemsys``, ``n_elements``,
     ``energy_dft``, ``energy_model``, ``e_above_hull_dft``/``_model``,
     ``decomposition_energy_dft``/``_model``, ``stable_dft``/``_model``, ``problem``);
-    ``metrics``: :func:`stability_metrics` over the rows without a problem."""
+    ``metrics``: :func:`stability_metrics` over the rows without a problem; ``copies``: how many
+    entries outside the subset were left out as copies of subset compounds (:func:`subset_copies`)."""
 
     table: pd.DataFrame
     metrics: pd.DataFrame
     join: bool = True
+    copies: int = 0
 
     def summary(self) -> str:
         """A few lines a chemist can read."""
@@ -163,6 +169,27 @@ def _predictions(parsed: Parsed, rows: np.ndarray, predicted, model) -> tuple[np
                      f"got shape {p.shape}")
 
 
+def subset_copies(parsed: Parsed, rows, tol: float = COPY_TOL) -> np.ndarray:
+    """The rows of ``parsed`` outside ``rows`` that are copies of one of ``rows``' compounds: the same
+    composition (reduced formula) at an energy within ``tol`` eV/atom. Kept, a copy stands beside its
+    compound in the DFT truth, both on the hull and neither stable (test compounds drawn from the set
+    they are judged against, such as OQMD's own test compounds against OQMD, would give no stable
+    compound at all), and the model's energy would be judged against the compound's own DFT energy.
+    Elements (one-element rows) are never copies: they keep their energies as the hulls' ends.
+
+    >>> p = parse(["Fe3O4", "FeO", "Fe3O4", "Fe3O4", "Fe"], [-1.65, -1.40, -1.65, -1.60, 0.0])
+    >>> subset_copies(p, [0, 1]).tolist()  # the second Fe3O4 at the same energy; the third is a polymorph
+    [2]
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    valid, n_el = parsed.valid, parsed.n_elements
+    mine = rows[valid[rows] & (n_el[rows] > 1)]
+    others = np.setdiff1d(np.flatnonzero(valid & (n_el > 1)), rows)
+    pairs = pd.DataFrame({"at": others, "name": parsed.names[others], "energy": parsed.energies[others]}).merge(
+        pd.DataFrame({"name": parsed.names[mine], "own": parsed.energies[mine]}), on="name")
+    return np.unique(pairs["at"][(pairs["energy"] - pairs["own"]).abs() < tol].to_numpy()).astype(np.int64)
+
+
 def model_protocol(compositions, energies=None, predicted=None, *, model=None, subset=None, join: bool = True,
                    elements=None, column: str | None = None, tol: float | None = None, threads: int | None = None,
                    errors: str = "warn", progress_bar: bool | None = None) -> ProtocolResult:
@@ -179,7 +206,10 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     ElemNet lacks (He, Am, ...) for ``model=``, are left out of the model's hulls and of the metrics
     (``problem`` says so and names the element). Elements (one-element rows) are the hulls'
     references, not predictions: they keep their DFT energies and are left out of the table and the
-    metrics.
+    metrics. Rows outside the subset that are copies of a subset compound (the same composition, the
+    energy within :data:`COPY_TOL`, 5e-5 eV/atom: :func:`subset_copies`) are left out of both the DFT
+    truth and the model's hulls, the subset row standing for each; ``ProtocolResult.copies`` says how
+    many (0 when the subset's compounds are not in the rest of the set).
 
     >>> formulas = ["Fe2O3", "Fe3O4", "FeO", "NiO", "Ni2O3", "FeNi3"]
     >>> dft = [-1.70, -1.62, -1.40, -1.20, -0.80, -0.10]
@@ -204,6 +234,10 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
             "compounds: another convention (formation energies against total energies?); give DFT energies in "
             "the model's convention (ElemNet's: formation energies, elements at 0 eV/atom)")
     nt = _threads(threads)
+    copies = subset_copies(parsed, rows)
+    if len(copies):  # the subset row stands for its copy, in the truth and in the model's hulls
+        parsed = replace(parsed, problems={**parsed.problems,
+                                           **{int(r): "a copy of a subset compound" for r in copies}})
     base_problems = dict(parsed.problems)
     model_problems = dict(base_problems)  # the truth keeps subset rows whose prediction failed
     for r, v in zip(rows, pred):
@@ -236,4 +270,4 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     metrics = stability_metrics(t["stable_dft"].astype(bool), t["stable_model"].astype(bool),
                                 t["decomposition_energy_dft"], t["decomposition_energy_model"], t["n_elements"],
                                 t["energy_dft"], t["energy_model"])
-    return ProtocolResult(table, metrics, join)
+    return ProtocolResult(table, metrics, join, len(copies))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -115,6 +116,9 @@ def _formulas(items: list[str]):
 
             raise ValueError(f"{formula}={text}: the energy is not a number{number_hint(text)} (FORMULA=ENERGY, "
                              "eV/atom)") from None
+        if not math.isfinite(energies[-1]):  # float() reads nan and inf: a typed energy is a number
+            raise ValueError(f"{formula}={text}: the energy is not a finite number (FORMULA=ENERGY, eV/atom; "
+                             "leave the formula out, or give no energies for ElemNet's)")
     return pd.DataFrame({"formula": formulas, "formation_energy_per_atom": energies})
 
 

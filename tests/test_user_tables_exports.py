@@ -559,8 +559,9 @@ def test_a_bad_line_of_json_lines_is_named_by_its_line_in_the_file(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text('{"formula": "Fe2O3", "energy": -1.7}\n\n{"formula": "FeO", "energy": -1.3}\n'
                     '{"formula": "Fe3O4", "energy": -1.6,}\n')
-    with pytest.raises(ValueError, match=r"t.jsonl: line 4 is not JSON \(Expecting property name enclosed in double "
-                                         r"quotes, column 37\): expected JSON lines, one record per line"):
+    # json's own words and column differ between Pythons (3.13: "Illegal trailing comma ..., column 36")
+    with pytest.raises(ValueError, match=r"t.jsonl: line 4 is not JSON \([^()]+, column 3[67]\): expected JSON lines, "
+                                         r"one record per line"):
         read_table(path)
 
 

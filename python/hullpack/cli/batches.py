@@ -93,6 +93,7 @@ def _named_sizes(path: str, table, columns: list[str] | None):
 
     names = [str(c) for c in table.columns]
     table.columns = names
+    numbers = {c: pd.to_numeric(table[c], errors="coerce") for c in names}  # NaN where a cell is no number
     if columns:
         unknown = [c for c in columns if c not in names]
         if unknown:
@@ -101,7 +102,7 @@ def _named_sizes(path: str, table, columns: list[str] | None):
     else:
         labels = [c for c in names if ROW_LABEL.fullmatch(c.strip())]
         text = [c for c in names if c not in labels and (pd.api.types.is_bool_dtype(table[c]) or
-                                                         pd.to_numeric(table[c], errors="coerce").isna().all())]
+                                                         numbers[c].isna().all())]
         keep = [c for c in names if c not in labels and c not in text]
         if not keep:
             only = " and ".join(f"{kind} ({', '.join(map(repr, cols))})" for kind, cols in
@@ -114,11 +115,11 @@ def _named_sizes(path: str, table, columns: list[str] | None):
                           "pandas' to_csv writes, or an id) and text, not sizes; the sizes are the column(s) "
                           + ", ".join(map(repr, keep)) + " (--columns names others)", stacklevel=3)
     for c in keep:  # a column of sizes with a word in it: name the cell
-        bad = pd.to_numeric(table[c], errors="coerce").isna() & table[c].notna()
+        bad = numbers[c].isna() & table[c].notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise CommandError(f"{path!r}: column {c!r}, row {row + 1}: {table[c].iloc[row]!r} is not a number")
-    return table[keep].apply(pd.to_numeric).to_numpy(dtype=float)
+    return np.column_stack([numbers[c].to_numpy(dtype=float) for c in keep])
 
 
 def as_options(message: str) -> str:

@@ -108,6 +108,9 @@ def main(out_dir: str) -> None:
             record[f"reordered {kind}"] = f"{type(exc).__name__}: {exc}"
     with open(os.path.join(out_dir, f"rank{accelerator.process_index}.json"), "w") as f:
         json.dump(record, f)
+    # destroy the process group before exit: left to the interpreter's teardown, gloo's threads can
+    # abort the process ("terminate called without an active exception")
+    accelerator.end_training()
 
 
 if __name__ == "__main__":

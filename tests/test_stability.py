@@ -346,6 +346,11 @@ def test_model_protocol_leaves_out_copies_of_subset_compounds():
                                predicted=[-1.60, -1.50, -1.25], subset=[0, 1, 2], join=join)
         assert alone.copies == 0
         assert r.table.equals(alone.table) and r.metrics.equals(alone.metrics)
+        # the summary says so (the CLI's --compare prints it); none left out, no such line
+        assert r.summary().splitlines()[-1] == (
+            "3 entries of the rest of the set left out as copies of the subset's compounds (the same composition, "
+            "energy within 5e-05 eV/atom): their rows stand for them")
+        assert "left out as" not in alone.summary()
         # Fe3O4 and FeO are DFT-stable again (kept, each was on the hull beside its copy); NiO is not
         # (the other NiO lies 1e-4 eV/atom below it: no copy, a lower entry)
         assert r.table.stable_dft.tolist() == [True, True, False]
@@ -466,3 +471,12 @@ def test_the_shipped_oqmd_reference_is_parsed_once_and_cached(tmp_path, monkeypa
         assert p.texts == direct.texts and p.problems == direct.problems and p.index.equals(direct.index)
     ref = Reference.oqmd("val")
     assert len(ref) == len(direct) and ref.stability().equals(Reference(load_oqmd("val"), "target").stability())
+
+
+def test_the_protocol_table_keeps_the_composition_as_written():
+    """The table names each compound by its reduced formula; ``input`` keeps what was written
+    (Fe0.95O is Fe19O20, Fe2O2 is FeO), as in stability()'s table."""
+    r = model_protocol(["Fe2O3", "Fe0.95O", "Fe2O2", "Fe", "O2"], [-1.7, -1.35, -1.4, 0.0, 0.0],
+                       predicted=[-1.65, -1.3, -1.45], subset=[0, 1, 2])
+    assert r.table[["formula", "input"]].values.tolist() == [["Fe2O3", "Fe2O3"], ["Fe19O20", "Fe0.95O"],
+                                                              ["FeO", "Fe2O2"]]

@@ -178,7 +178,9 @@ def test_cli_compare_leaves_out_the_references_own_entries_of_files_compounds(tm
     assert cli(tmp_path / "t.csv", "--reference", tmp_path / "ref.csv", "--model", "default", "--compare",
                "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
-    assert f"2 reference entries left out as {tmp_path / 't.csv'}'s own compounds (the same composition and energy)" in out
+    # the sentence of ProtocolResult.summary, naming FILE and the reference
+    assert (f"2 entries of the reference left out as copies of {tmp_path / 't.csv'}'s compounds (the same "
+            "composition, energy within 5e-05 eV/atom): their rows stand for them") in out.splitlines()
     assert "DFT-stable: 1 (50.0%)" in out
     t = pd.read_parquet(tmp_path / "o" / "protocol.parquet")
     assert t.index.tolist() == [0, 1]  # FILE's rows, as without a reference

@@ -464,3 +464,23 @@ def test_an_argument_that_looks_like_two_formulas_says_how_it_was_read(tmp_path,
                           "argument of its own") in " ".join(err.split())
     assert cli("Fe2O3", "Fe2 O3", "--out", tmp_path / "q") == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_cli_lists_a_compound_as_the_chemist_wrote_it_where_its_name_differs(tmp_path, capsys):
+    """LiNi0.5Mn1.5O4 was listed only as Li2Mn3NiO8, a hydrate only as CuH10SO9: a chemist did not
+    find their own input. The reduced formula still names the compound; what was written follows it
+    where it has other amounts, brackets or a hydrate dot, not where it only orders the elements
+    otherwise (NiFe2O4 is Fe2NiO4)."""
+    typed = {"LiNi0.5Mn1.5O4": -1.9, "Fe2O2": -1.4, "Ca(OH)2": -2.0, "CuSO4\u00b75H2O": -1.2, "NiFe2O4": -1.5,
+             "Fe2O3": -1.7}
+    assert cli(*(f"{f}={e}" for f, e in typed.items()), "--reference", "none", "--out", tmp_path / "o") == 0
+    listed = {x.split()[0]: x for x in capsys.readouterr().out.splitlines() if x.startswith("  ")}
+    assert listed["Li2Mn3NiO8"].startswith("  Li2Mn3NiO8 (LiNi0.5Mn1.5O4) Li-Mn-Ni-O ")
+    assert listed["FeO"].startswith("  FeO (Fe2O2) ")
+    assert listed["Ca(HO)2"].startswith("  Ca(HO)2 (Ca(OH)2) ")
+    assert listed["CuH10SO9"].startswith("  CuH10SO9 (CuSO4\u00b75H2O) ")
+    assert listed["Fe2NiO4"].split()[1] == "Fe-Ni-O" and listed["Fe2O3"].split()[1] == "Fe-O"
+    # the table keeps pymatgen's reduced formula as the name, and the input as written
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
+    assert t.formula.tolist() == ["Li2Mn3NiO8", "FeO", "Ca(HO)2", "CuH10SO9", "Fe2NiO4", "Fe2O3"]
+    assert t.input.tolist() == list(typed)

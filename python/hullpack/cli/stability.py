@@ -215,6 +215,8 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     import numpy as np
     import pandas as pd
 
+    from hullpack.stability.inputs import written_as
+
     bad_one = "bad formula" if typed else "bad row"
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
@@ -253,7 +255,11 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
         lines.append("most stable (eV/atom): stable by how far below the hull of the other compositions, "
                      + (f"then those on {reference_name}'s hull, " if known_stable.any() else "")
                      + "else how far above the hull")
-        width = max(7, int(top["formula"].str.len().max()))
+        # the reduced formula names the compound; what was written follows where a reader would not
+        # recognise it there: "Li2Mn3NiO8 (LiNi0.5Mn1.5O4)"
+        names = {i: r["formula"] + (f" ({w})" if (w := written_as(r["formula"], r["input"])) else "")
+                 for i, r in top.iterrows()}
+        width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for i, r in top.iterrows():
             known = _known(r, reference_name, energy_name)
@@ -270,7 +276,7 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                 how += "" if r["e_above_hull"] < _ON_HULL else ", as low or lower (a polymorph)"
             else:
                 how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
-            lines.append(f"  {r['formula']:<{width}} {r['chemsys']:<{sys_width}} {how}")
+            lines.append(f"  {names[i]:<{width}} {r['chemsys']:<{sys_width}} {how}")
     if not len(t) and ok.any():
         lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
                      "lowest entry")
@@ -400,16 +406,12 @@ def run(args: argparse.Namespace) -> int:
                      + _model_error(model))
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
-        duplicates = result.copies
         # what was compared with what, before the protocol's numbers
         text = "\n".join([f"hullpack stability --compare: the compounds of {source}",
                           f"DFT energies: column '{e_col}'; model energies: ElemNet predictions ({model_spec}) of the "
                           f"compounds, elements keeping their DFT energies{_model_error(model)}",
-                          f"against: {against if reference is not None else 'each other'}"]
-                         + ([f"{duplicates:,} reference {'entry' if duplicates == 1 else 'entries'} left out as "
-                             f"{source}'s own compounds (the same composition and energy): its rows stand for them"]
-                            if duplicates else [])
-                         + [result.summary()])
+                          f"against: {against if reference is not None else 'each other'}",
+                          result.summary(subset=f"{source}'s compounds", rest="the reference")])
         table = None
     else:
         energies, unpredictable = e_col, {}

@@ -37,7 +37,7 @@ from ..errors import CompositionError, HullInputError
 from ..naming import amounts_formula, formulas, systems
 
 __all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "unit_signs",
-           "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
+           "written_as", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
 
 #: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
 TOTAL_ENERGY_MEDIAN = -4.0
@@ -421,6 +421,29 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
     if unit is not None:
         raise HullInputError(f"energies: {unit}")
     return parsed
+
+
+def written_as(formula: str, given) -> str | None:
+    """The formula as the user wrote it (``given``, a result table's ``input``) where a reader would
+    not recognise it in the reduced ``formula`` naming the compound: other amounts (``Fe2O2``,
+    ``LiNi0.5Mn1.5O4``), brackets or a hydrate dot (``Ca(OH)2``, ``CuSO4·5H2O``). None where it only
+    orders the elements otherwise (``NiFe2O4`` for ``Fe2NiO4``, OPTIMADE's ``ClNa``), or spaces them
+    (pymatgen's ``Fe2 O3``), or is no formula (a mapping, an empty cell).
+
+    >>> written_as("Li2Mn3NiO8", "LiNi0.5Mn1.5O4"), written_as("Ca(HO)2", "Ca(OH)2")
+    ('LiNi0.5Mn1.5O4', 'Ca(OH)2')
+    >>> written_as("Fe2NiO4", "NiFe2O4"), written_as("Fe2O3", "Fe2 O3"), written_as("AlNi3", "Al1Ni3")
+    (None, None, None)
+    """
+    if not isinstance(given, str) or not isinstance(formula, str) or not formula:
+        return None
+    text = "".join(given.split())
+    if not text or text.startswith("{") or text == formula:
+        return None
+    mine, theirs = plain_amounts(formula), plain_amounts(text)
+    if mine is not None and theirs is not None and sorted(mine) == sorted(theirs):
+        return None
+    return given.strip()
 
 
 def _describe(item) -> str:

@@ -28,7 +28,8 @@ COPY_TOL = 5e-5
 class ProtocolResult:
     """``table``: one row per compound of the subset (``formula``, ``chemsys``, ``n_elements``,
     ``energy_dft``, ``energy_model``, ``e_above_hull_dft``/``_model``,
-    ``decomposition_energy_dft``/``_model``, ``stable_dft``/``_model``, ``problem``);
+    ``decomposition_energy_dft``/``_model``, ``stable_dft``/``_model``, ``problem``, ``input``: the
+    composition as written);
     ``metrics``: :func:`stability_metrics` over the rows without a problem; ``copies``: how many
     entries outside the subset were left out as copies of subset compounds (:func:`subset_copies`)."""
 
@@ -37,8 +38,16 @@ class ProtocolResult:
     join: bool = True
     copies: int = 0
 
-    def summary(self) -> str:
-        """A few lines a chemist can read."""
+    def summary(self, subset: str = "the subset's compounds", rest: str = "the rest of the set") -> str:
+        """A few lines a chemist can read. ``subset`` and ``rest`` name the compounds with model
+        energies and the other entries in the line on :attr:`copies` (``hullpack stability --compare``:
+        "FILE's compounds" and "the reference").
+
+        >>> r = model_protocol(["Fe3O4", "FeO", "Fe2O3", "Fe3O4"], [-1.65, -1.4, -1.7, -1.65],
+        ...                    predicted=[-1.6, -1.45], subset=[0, 1])
+        >>> print(r.summary().splitlines()[-1])
+        1 entry of the rest of the set left out as a copy of the subset's compounds (the same composition, energy within 5e-05 eV/atom): their rows stand for it
+        """
         m = self.metrics
         a = m.loc["all"]
         left_out = int(self.table["problem"].notna().sum())
@@ -55,6 +64,11 @@ class ProtocolResult:
                      f"{k}: F1 {r['f1']:.3f} (n={int(r['n']):,})" for k, r in m.drop(index="all").iterrows())]
         if left_out:
             lines.append(f"{left_out:,} subset rows left out (see the table's 'problem' column)")
+        if self.copies:  # kept, each compound would sit beside its own copy: on the hull, never stable
+            one = self.copies == 1
+            lines.append(f"{self.copies:,} {'entry' if one else 'entries'} of {rest} left out as "
+                         f"{'a copy' if one else 'copies'} of {subset} (the same composition, energy within "
+                         f"{COPY_TOL:g} eV/atom): their rows stand for {'it' if one else 'them'}")
         return "\n".join(lines)
 
 
@@ -264,6 +278,7 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
         # None for a good row; e.g. an element only the subset has (join=False)
         "problem": pd.Series([model_problems.get(int(r)) or a or b for r, a, b in
                               zip(rows, truth["problem"], guess["problem"])], dtype=object, index=parsed.index[rows]),
+        "input": truth["input"].to_numpy(),  # the composition as written, where `formula` is the reduced one
     }, index=parsed.index[rows])
     ok = table["problem"].isna().to_numpy()
     t = table[ok]

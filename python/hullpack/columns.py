@@ -127,12 +127,16 @@ def _field(column) -> str | None:
 def _provider_fields(columns: list, names) -> list:
     """The columns whose name is an OPTIMADE provider's field (:func:`_field`) for the first of
     ``names`` that any is: all of them, as several (one per functional) leave the choice to the
-    reader."""
+    reader; and all the columns of ``names`` where they are several providers' (``_oqmd_delta_e``
+    and ``_alexandria_formation_energy_per_atom`` in one table: their energies are no one set)."""
     fields: dict = {}
     for c in columns:
         f = _field(c)
-        if f is not None:
+        if f in names:
             fields.setdefault(f, []).append(c)
+    providers = {str(c)[:-len(_PROVIDER.fullmatch(str(c)).group(1))] for found in fields.values() for c in found}
+    if len(providers) > 1:
+        return [c for n in names for c in fields.get(n, [])]
     return next((fields[n] for n in names if n in fields), [])
 
 
@@ -206,7 +210,7 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
             if len(fields) > 1:
                 raise ValueError(f"{len(fields)} {what} columns could be read: {', '.join(map(repr, fields))}: name "
                                  "the one to read" + (f" with {how}" if how else "") + " (a hull takes one set "
-                                 "of energies, such as one functional's)")
+                                 "of energies, such as one functional's of one database)")
             found = fields[0] if fields else None
     if found is None and required:
         raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {listed(columns)}; "
@@ -560,10 +564,11 @@ def _optimade_record(entry: dict, within: str = "") -> dict:
     return record
 
 
-def _warn_page(path: str, answer: dict, n: int) -> None:
+def _warn_page(path: str, answer: dict, n: int, what: str = "an OPTIMADE answer",
+               how: str = "save every page into the file (or raise page_limit)") -> None:
     """Warn where an OPTIMADE ``answer`` of ``n`` entries is one page of more (its ``meta``'s
     ``data_returned`` or ``more_data_available``, a ``links.next``): hulls of one page miss the other
-    pages' compounds."""
+    pages' compounds. ``what``: the answer, ``how``: how to save them all, for the message."""
     import warnings
 
     meta, links = answer.get("meta"), answer.get("links")
@@ -572,9 +577,97 @@ def _warn_page(path: str, answer: dict, n: int) -> None:
     more = (isinstance(links, dict) and bool(links.get("next"))) or meta.get("more_data_available") is True
     if more or (isinstance(total, int) and total > n):
         of = f"{n:,} of the {total:,}" if isinstance(total, int) and total > n else f"{n:,}"
-        warnings.warn(f"{path}: {of} entries of an OPTIMADE answer, one page of it (more are at its links.next): "
+        warnings.warn(f"{path}: {of} entries of {what}, one page of it (more are at its links.next): "
                       "a hull of these misses the other pages' compounds, so energies above it can be too low; "
-                      "save every page into the file (or raise page_limit)", stacklevel=4)
+                      f"{how}", stacklevel=4)
+
+
+#: the fields of an OPTIMADE (JSON:API) answer, also of one saved by optimade-python-tools' client
+_ANSWER_FIELDS = frozenset(("data", "meta", "links", "errors", "included", "jsonapi"))
+#: OPTIMADE's entry endpoints, the first keys of a file of optimade-python-tools' client
+_ENDPOINTS = frozenset(("structures", "references", "calculations", "trajectories"))
+
+
+def _optimade_lines(path: str, records: list, lines: list) -> list:
+    """The ``structures`` entries of an OPTIMADE JSON lines file (``records``: its lines' JSON,
+    ``lines``: their lines in the file): after the header (``{"x-optimade": {...}}``), its info lines
+    (``{"type": "info", ...}``, or an entry type's info without a type) and entries of other types
+    (``references``) left out. ValueError naming a line that is none of them, or a file with no
+    structures."""
+    others: dict = {}
+    entries = []
+    for record, at in zip(records[1:], lines[1:]):
+        kind = record.get("type") if isinstance(record, dict) else None
+        if isinstance(record, dict) and ("x-optimade" in record or kind == "info"
+                                         or (kind is None and "properties" in record)):
+            continue  # a header again (files joined) or an info line
+        if not (isinstance(kind, str) and "id" in record and isinstance(record.get("attributes"), dict)):
+            got = (f"keys {listed(record, 6)}" if isinstance(record, dict) else f"a JSON {type(record).__name__}")
+            raise ValueError(f"{path}: line {at} is no OPTIMADE entry ({got}): expected one "
+                             '{"type": "structures", "id": ..., "attributes": {...}} per line after the header')
+        if kind == "structures":
+            entries.append(record)
+        else:
+            others[kind] = others.get(kind, 0) + 1
+    if not entries:
+        held = ", ".join(f"{n} {kind}" for kind, n in others.items())
+        raise ValueError(f"{path}: an OPTIMADE JSON lines file with no structures entries"
+                         + (f" (it holds {held})" if held else "") + ": expected structures to read as a table")
+    return entries
+
+
+def _client_answers(data, keys: tuple = ()) -> list:
+    """The OPTIMADE answers of a file saved by optimade-python-tools' client (``optimade-get
+    --output-file``: ``{endpoint: {filter: {base_url: answer}}}``, also without the endpoint or the
+    filter), each as ``(keys, answer)``; empty for another file."""
+    if isinstance(data, dict) and keys and "data" in data and set(data) <= _ANSWER_FIELDS:
+        return [(keys, data)]
+    if not isinstance(data, dict) or len(keys) == 3:
+        return []
+    return [found for k, v in data.items() for found in _client_answers(v, keys + (k,))]
+
+
+def _client_records(path: str, answers: list) -> list:
+    """The structures entries of optimade-python-tools' client's ``answers`` (:func:`_client_answers`)
+    as records (:func:`_optimade_record`), each with the ``base_url`` and ``filter`` of the query that
+    found it. Warns of an answer that is one page of more, of a provider whose query failed, and of
+    entries of several databases (their energies are no one set, which one hull should not mix);
+    ValueError where no answer holds an entry."""
+    import warnings
+
+    records, failed, counts = [], [], {}
+    for keys, answer in answers:
+        base_url, query = keys[-1], keys[-2] if len(keys) > 1 else ""
+        errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+        entries = [d for d in answer["data"] if isinstance(d, dict) and isinstance(d.get("attributes"), dict)
+                   and d.get("type", "structures") == "structures"] if isinstance(answer["data"], list) else []
+        if errors:
+            failed.append(f"{base_url}: {_said(errors[0])}")
+        if entries:
+            _warn_page(path, answer, len(entries), f"the OPTIMADE answer of {base_url}",
+                       "save them all (optimade-get --max-results-per-provider -1)")
+            counts[base_url] = counts.get(base_url, 0) + len(entries)
+            records += [{"id": d.get("id"), "base_url": base_url, "filter": query, **_optimade_record(d)}
+                        for d in entries]
+    if not records:
+        raise ValueError(f"{path}: no structures entries in the answers of optimade-python-tools' client ("
+                         + ("; ".join(failed) if failed else "its queries matched none") + ")")
+    if failed:
+        warnings.warn(f"{path}: {len(failed)} of the client's queries failed, their entries missing: "
+                      + "; ".join(failed), stacklevel=3)
+    if len(counts) > 1:
+        warnings.warn(f"{path}: entries of {len(counts)} OPTIMADE databases ("
+                      + ", ".join(f"{url}: {n:,}" for url, n in counts.items()) + "): their energies come from "
+                      "different calculations, which one hull should not mix; column 'base_url' names each entry's "
+                      "database: keep one database's entries", stacklevel=3)
+    return records
+
+
+def _said(error) -> str:
+    """What an answer's error says: JSON:API's ``{"status", "title", "detail"}`` or a client's text."""
+    if isinstance(error, dict):
+        return ": ".join(str(error[k]) for k in ("status", "title", "detail") if error.get(k) not in (None, ""))
+    return str(error).strip()
 
 
 def _read_json(path: str, lines: bool):
@@ -583,6 +676,7 @@ def _read_json(path: str, lines: bool):
     import pandas as pd
 
     at = None  # the line of JSON lines being read
+    numbers = []  # the lines of JSON lines' records
     try:
         with _open(path, "rt", encoding="utf-8-sig") as f:
             if lines:
@@ -590,20 +684,35 @@ def _read_json(path: str, lines: bool):
                 for at, line in enumerate(f, 1):
                     if line.strip():
                         data.append(json.loads(line))
+                        numbers.append(at)
             else:
                 data = json.load(f)
     except (ValueError, UnicodeDecodeError, OSError, EOFError) as exc:  # also a damaged .gz or .bz2 file
         if at is not None and isinstance(exc, json.JSONDecodeError):  # the line of the file, not of the record
             raise ValueError(f"{path}: line {at} is not JSON ({exc.msg}, column {exc.colno}): expected JSON lines, "
                              "one record per line") from None
-        raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc})") from None
-    if isinstance(data, dict) and "data" not in data and isinstance(data.get("errors"), list) and data["errors"]:
-        e = data["errors"][0] if isinstance(data["errors"][0], dict) else {}  # JSON:API's (OPTIMADE's) error answer
-        said = ": ".join(str(e[k]) for k in ("status", "title", "detail") if e.get(k) not in (None, ""))
+        lines_hint = (" (JSON lines, one record per line? name the file .jsonl)"
+                      if not lines and isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data" else "")
+        raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc}){lines_hint}") from None
+    if lines and data and isinstance(data[0], dict) and "optimade-partial-data" in data[0]:
+        raise ValueError(f"{path}: OPTIMADE partial data (the values of one property, "
+                         f"{data[0].get('property_name')!r}, of one entry), no entries: expected a table of entries")
+    if lines and data and isinstance(data[0], dict) and "x-optimade" in data[0]:  # OPTIMADE JSON lines
+        data = _optimade_lines(path, data, numbers)
+    if (isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]
+            and not data.get("data")):  # JSON:API's (OPTIMADE's) error answer; the client's errors are text
+        said = _said(data["errors"][0])
         raise ValueError(f"{path}: an API's error answer, no data" + (f" ({said})" if said else "")
                          + ": correct the query and save its answer again")
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "attributes" in data["data"]:
         data["data"] = [data["data"]]  # OPTIMADE's answer for one entry (structures/ID)
+    answers = _client_answers(data) if isinstance(data, dict) and not _ANSWER_FIELDS & set(data) else []
+    if answers:  # optimade-python-tools' client's file: {endpoint: {filter: {base_url: answer}}}
+        data = _client_records(path, answers)
+    elif isinstance(data, dict) and data and set(data) <= _ENDPOINTS and all(isinstance(v, dict)
+                                                                              for v in data.values()):
+        raise ValueError(f"{path}: a file of optimade-python-tools' client with no answers (counts, of optimade-get "
+                         "--count?): expected the entries it saves with optimade-get --output-file")
     answer = data if isinstance(data, dict) else {}
     if isinstance(data, dict):  # an API answer's {"data": [...]}, Alexandria's {"entries": [...]}
         data = next((data[k] for k in ("data", "entries") if isinstance(data.get(k), list)), data)

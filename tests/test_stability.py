@@ -446,6 +446,9 @@ def test_cli_model_and_compare(tmp_path, capsys):
     assert "has no energy column" in capsys.readouterr().err
     assert cli(tmp_path / "f.csv", "--compare", "--out", tmp_path / "x") == 2
     assert "--compare needs DFT energies" in capsys.readouterr().err
+    assert cli(tmp_path / "e.csv", "--compare", "--out", tmp_path / "x") == 2  # DFT energies, no model
+    assert "--compare needs a model whose energies replace the DFT energies: add --model default" in \
+        capsys.readouterr().err
     assert cli(tmp_path / "missing.csv", "--out", tmp_path / "x") == 2
     assert "no such file" in capsys.readouterr().err
     assert cli(tmp_path / "e.csv", "--join", "--out", tmp_path / "x") == 2
@@ -480,3 +483,21 @@ def test_the_protocol_table_keeps_the_composition_as_written():
                        predicted=[-1.65, -1.3, -1.45], subset=[0, 1, 2])
     assert r.table[["formula", "input"]].values.tolist() == [["Fe2O3", "Fe2O3"], ["Fe19O20", "Fe0.95O"],
                                                               ["FeO", "Fe2O2"]]
+
+
+def test_cli_compare_of_typed_energies_says_they_were_typed(tmp_path, capsys):
+    """Energies typed with the formulas (Fe2O3=-1.7) were called "column 'formation_energy_per_atom'",
+    a column the user never had, and the compounds "of the command line"; without --model the refusal
+    asked for "DFT energies in FILE", which the user had given."""
+    typed = ["Fe2O3=-1.7", "Fe3O4=-1.62", "FeO=-1.4", "Fe=0", "O2=0"]
+    assert cli(*typed, "--compare", "--reference", "none", "--out", tmp_path / "x") == 2
+    err = capsys.readouterr().err
+    assert "add --model default" in err and "FILE" not in err
+    assert cli("Fe2O3", "FeO", "--compare", "--model", "default", "--out", tmp_path / "x") == 2
+    assert "--compare needs DFT energies to compare the model's with: the command line has none (give each " \
+        "formula its own, FORMULA=ENERGY)" in capsys.readouterr().err
+    assert cli(*typed, "--compare", "--model", "default", "--reference", "none", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "hullpack stability --compare: the formulas given on the command line"
+    assert out[1].startswith("DFT energies: given on the command line; model energies: ElemNet predictions (default)")
+    assert "column" not in out[1]

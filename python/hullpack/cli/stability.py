@@ -379,8 +379,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{source} has no energy column hullpack knows, but {found}: name the energy column "
                              "with --energy-column, or predict energies with --model default")
     model_spec = args.model or ("none" if e_col is not None else "default")
-    if args.compare and (model_spec == "none" or e_col is None):
-        raise ValueError("--compare needs DFT energies in FILE and a --model (default or PATH)")
+    if args.compare and e_col is None:
+        raise ValueError(f"--compare needs DFT energies to compare the model's with: {source} has none ("
+                         + ("give each formula its own, FORMULA=ENERGY" if typed else "name FILE's energy column with "
+                            "--energy-column") + ")")
+    if args.compare and model_spec == "none":
+        raise ValueError("--compare needs a model whose energies replace the DFT energies: add --model default "
+                         "(the shipped ElemNet) or --model PATH")
     if model_spec == "none" and e_col is None:
         raise ValueError(f"{source} has no energy column: name one with --energy-column, or predict energies "
                          "with --model default")
@@ -407,11 +412,14 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
         # what was compared with what, before the protocol's numbers
-        text = "\n".join([f"hullpack stability --compare: the compounds of {source}",
-                          f"DFT energies: column '{e_col}'; model energies: ElemNet predictions ({model_spec}) of the "
-                          f"compounds, elements keeping their DFT energies{_model_error(model)}",
+        own = "the formulas given" if typed else f"{source}'s compounds"
+        text = "\n".join(["hullpack stability --compare: " + ("the formulas given on the command line" if typed
+                                                               else f"the compounds of {source}"),
+                          f"DFT energies: {'given on the command line' if typed else f'column {e_col!r}'}; model "
+                          f"energies: ElemNet predictions ({model_spec}) of the compounds, elements keeping their DFT "
+                          f"energies{_model_error(model)}",
                           f"against: {against if reference is not None else 'each other'}",
-                          result.summary(subset=f"{source}'s compounds", rest="the reference")])
+                          result.summary(subset=own, rest="the reference")])
         table = None
     else:
         energies, unpredictable = e_col, {}

@@ -190,6 +190,9 @@ def subset_copies(parsed: Parsed, rows, tol: float = COPY_TOL) -> np.ndarray:
     they are judged against, such as OQMD's own test compounds against OQMD, would give no stable
     compound at all), and the model's energy would be judged against the compound's own DFT energy.
     Elements (one-element rows) are never copies: they keep their energies as the hulls' ends.
+    Not the hulls' rule for entries at one composition (:class:`Reference` keeps them all, the lowest,
+    then the first, standing for the composition): a copy is left out, every one within ``tol``,
+    also one a rounding above or below the compound (a file's energies, rounded when saved).
 
     >>> p = parse(["Fe3O4", "FeO", "Fe3O4", "Fe3O4", "Fe"], [-1.65, -1.40, -1.65, -1.60, 0.0])
     >>> subset_copies(p, [0, 1]).tolist()  # the second Fe3O4 at the same energy; the third is a polymorph

@@ -210,3 +210,20 @@ def test_json_lines_saved_as_json_are_named_with_their_fix(tmp_path):
         read_table(path)
     path.rename(tmp_path / "optimade.jsonl")
     assert len(read_table(tmp_path / "optimade.jsonl")) == len(REDUCED)
+
+
+def test_an_apis_answers_saved_one_page_a_line_are_read_as_their_entries(tmp_path):
+    """A script that pages through an OPTIMADE API appends each page's answer to a .jsonl file: the
+    pages were read as rows with columns data, meta and links ('no composition column'). Their
+    entries are the rows; a last page with a links.next says more pages were not saved."""
+    data = entries()
+    pages = [{"data": data[:4], "meta": {"data_returned": 9, "more_data_available": True},
+              "links": {"next": "http://oqmd.org/optimade/structures?page_offset=4"}},
+             {"data": data[4:], "meta": {"data_returned": 9, "more_data_available": False}, "links": {"next": None}}]
+    path = tmp_path / "pages.jsonl"
+    write_lines(path, pages)
+    t = stability(read_table(path))
+    assert t.id.tolist() == [f"oqmd-{i}" for i in range(9)] and t.energy.tolist() == FORMATION
+    write_lines(path, pages[:1])
+    with pytest.warns(UserWarning, match=r"pages\.jsonl: 4 of the 9 entries of an OPTIMADE answer, one page of it"):
+        assert len(read_table(path)) == 4

@@ -294,8 +294,13 @@ def read_table(path, *, text: bool = False):
     (an OPTIMADE answer's entries read as their ``id`` and ``attributes``, a provider's nested ones
     joined by dots: ``_mp_stability.r2scan.formation_energy_per_atom``), or a list of pymatgen
     entries saved with monty, also as Alexandria's ``{"entries": [...]}``, read as ``entry_id``,
-    ``formula``, their ``energy_per_atom`` and their ``data``'s numbers and text) or JSON lines
-    (``.jsonl``, also of OPTIMADE entries), each also compressed (``.gz``, ``.bz2``). Empty cells
+    ``formula``, their ``energy_per_atom`` and their ``data``'s numbers and text; or the file of
+    optimade-python-tools' client, ``optimade-get --output-file``'s ``{endpoint: {filter: {base_url:
+    answer}}}``, its structures read with the ``base_url`` and ``filter`` that found each, a warning
+    where they are several databases', whose energies one hull should not mix) or JSON lines
+    (``.jsonl``: records, OPTIMADE entries, an API's answers one page a line, or the OPTIMADE JSON
+    lines format, its header and info lines left out and its structures read), each also compressed
+    (``.gz``, ``.bz2``). Empty cells
     (JSON ``null``) are missing values; so are the cells of :data:`MISSING_VALUES` (``na``, ``NA``,
     ``N/A``, ``nan``, ``None``, ``null``, any case) in a column whose other cells are all numbers,
     which is then read as numbers, as if they were empty. Elsewhere they stay text (a formula
@@ -624,7 +629,7 @@ def _client_answers(data, keys: tuple = ()) -> list:
         return [(keys, data)]
     if not isinstance(data, dict) or len(keys) == 3:
         return []
-    return [found for k, v in data.items() for found in _client_answers(v, keys + (k,))]
+    return [found for k, v in data.items() if isinstance(v, dict) for found in _client_answers(v, keys + (k,))]
 
 
 def _client_records(path: str, answers: list) -> list:
@@ -699,6 +704,10 @@ def _read_json(path: str, lines: bool):
                          f"{data[0].get('property_name')!r}, of one entry), no entries: expected a table of entries")
     if lines and data and isinstance(data[0], dict) and "x-optimade" in data[0]:  # OPTIMADE JSON lines
         data = _optimade_lines(path, data, numbers)
+    elif lines and data and all(isinstance(d, dict) and isinstance(d.get("data"), list) and set(d) <= _ANSWER_FIELDS
+                                for d in data):  # an API's answers, one page a line: its entries, its last links
+        data = {"data": [e for d in data for e in d["data"]], "meta": data[-1].get("meta"),
+                "links": data[-1].get("links")}
     if (isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]
             and not data.get("data")):  # JSON:API's (OPTIMADE's) error answer; the client's errors are text
         said = _said(data["errors"][0])

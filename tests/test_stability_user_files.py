@@ -484,3 +484,20 @@ def test_cli_lists_a_compound_as_the_chemist_wrote_it_where_its_name_differs(tmp
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
     assert t.formula.tolist() == ["Li2Mn3NiO8", "FeO", "Ca(HO)2", "CuH10SO9", "Fe2NiO4", "Fe2O3"]
     assert t.input.tolist() == list(typed)
+
+
+def test_cli_typed_total_energies_against_oqmd_say_how_to_build_their_own_hull(tmp_path, capsys):
+    """A chemist's own total energies typed against the shipped OQMD set (formation energies) were
+    refused as "candidates" with no word of the way that works: their own hull, each element's
+    total energy typed too, with --reference none."""
+    typed = ["Fe2O3=-6.85", "FeO=-6.9", "Fe=-8.47", "O2=-4.95"]
+    assert cli(*typed, "--out", tmp_path / "x") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("hullpack stability: the energies given: elements below 0 eV/atom (Fe -8.470, O -4.950): these "
+                   "look like total energies, but the reference's are formation energies (elements at 0 eV/atom); "
+                   "give their formation energies; or, with each element's total energy given too (Fe=-8.47), "
+                   "compare the formulas with each other: --reference none")
+    assert cli(*typed, "--reference", "none", "--out", tmp_path / "o") == 0
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet").set_index("formula")
+    # pymatgen's PhaseDiagram: FeO 0.22 eV/atom above 5/6 Fe2O3 + 1/6 Fe
+    assert t.e_above_hull["FeO"] == pytest.approx(0.22, abs=1e-9) and t.stable["Fe2O3"]

@@ -433,7 +433,14 @@ def run(args: argparse.Namespace) -> int:
             where = (f"--model {model_spec} gives the energies" if model is not None
                      else f"{source}: energies from column '{e_col}'" if not typed else None)
             if where is None:
-                raise
+                from hullpack.stability.inputs import total_energy_signs
+
+                if reference is None or total_energy_signs(parse(df, e_col)) is None:
+                    raise
+                # a chemist's own total energies, each element's typed too: a hull of their own
+                raise HullInputError(f"the energies given: {str(exc).removeprefix('candidates: ')}; or, with each "
+                                     "element's total energy given too (Fe=-8.47), compare the formulas with each "
+                                     "other: --reference none") from None
             raise HullInputError(f"{where}: {str(exc).removeprefix('energies: ')}") from None
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason

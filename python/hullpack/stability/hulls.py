@@ -241,7 +241,7 @@ class Reference:
         signs, own = total_energy_signs(parsed), self._total_signs
         if signs is not None and own is None:
             raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
-                                 "formation energies (elements at 0 eV/atom); give the candidates' formation energies")
+                                 "formation energies (elements at 0 eV/atom); give their formation energies")
         if own is not None and signs is None:
             above = _above_elements(parsed, _lowest_of_elements(self.parsed))
             median = float(np.nanmedian(above)) if np.isfinite(above).any() else np.nan

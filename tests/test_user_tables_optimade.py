@@ -227,3 +227,14 @@ def test_an_apis_answers_saved_one_page_a_line_are_read_as_their_entries(tmp_pat
     write_lines(path, pages[:1])
     with pytest.warns(UserWarning, match=r"pages\.jsonl: 4 of the 9 entries of an OPTIMADE answer, one page of it"):
         assert len(read_table(path)) == 4
+
+
+def test_a_client_file_of_another_endpoint_says_what_it_holds(tmp_path):
+    """optimade-get --endpoint references saves references, no structures: it said its queries
+    matched none."""
+    path = tmp_path / "refs.json"
+    refs = [{"type": "references", "id": f"r{i}", "attributes": {"doi": "10.1/x"}} for i in range(3)]
+    path.write_text(json.dumps({"references": {"": {OQMD: client_answer(refs)}}}))
+    with pytest.raises(ValueError, match=r"no structures entries in the answers of optimade-python-tools' client "
+                                         r"\(3 entries of other types\)"):
+        read_table(path)

@@ -210,7 +210,7 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
             if len(fields) > 1:
                 raise ValueError(f"{len(fields)} {what} columns could be read: {', '.join(map(repr, fields))}: name "
                                  "the one to read" + (f" with {how}" if how else "") + " (a hull takes one set "
-                                 "of energies, such as one functional's of one database)")
+                                 "of energies: one database's, of one functional)")
             found = fields[0] if fields else None
     if found is None and required:
         raise ValueError(f"no {what} column ({', '.join(names)}) among the table's columns {listed(columns)}; "
@@ -640,12 +640,14 @@ def _client_records(path: str, answers: list) -> list:
     ValueError where no answer holds an entry."""
     import warnings
 
-    records, failed, counts = [], [], {}
+    records, failed, counts, others = [], [], {}, 0
     for keys, answer in answers:
         base_url, query = keys[-1], keys[-2] if len(keys) > 1 else ""
         errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
-        entries = [d for d in answer["data"] if isinstance(d, dict) and isinstance(d.get("attributes"), dict)
-                   and d.get("type", "structures") == "structures"] if isinstance(answer["data"], list) else []
+        data = answer["data"] if isinstance(answer["data"], list) else []
+        entries = [d for d in data if isinstance(d, dict) and isinstance(d.get("attributes"), dict)
+                   and d.get("type", "structures") == "structures"]
+        others += len(data) - len(entries)
         if errors:
             failed.append(f"{base_url}: {_said(errors[0])}")
         if entries:
@@ -656,7 +658,8 @@ def _client_records(path: str, answers: list) -> list:
                         for d in entries]
     if not records:
         raise ValueError(f"{path}: no structures entries in the answers of optimade-python-tools' client ("
-                         + ("; ".join(failed) if failed else "its queries matched none") + ")")
+                         + ("; ".join(failed) if failed else f"{others:,} entries of other types" if others
+                            else "its queries matched none") + ")")
     if failed:
         warnings.warn(f"{path}: {len(failed)} of the client's queries failed, their entries missing: "
                       + "; ".join(failed), stacklevel=3)

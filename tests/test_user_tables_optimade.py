@@ -136,6 +136,8 @@ def test_a_file_of_the_optimade_client_is_read_with_each_entrys_database(tmp_pat
     assert "energies: column '_oqmd_delta_e'" in capsys.readouterr().out
     out = tmp_path / "screen"
     assert main(["-q", "screen", "--elements", "Fe O", "--dft", str(path), "--out", str(out)]) == 0
+    # Fe-O's DFT hull: Fe2O3 alone on it, Fe3O4 and FeO above (pymatgen's, above)
+    assert "DFT (results.json) stable compounds: 1;" in capsys.readouterr().out
     assert sorted(DFTCompounds.read(path).energy) == sorted(e for e in FORMATION if e)
 
 

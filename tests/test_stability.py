@@ -501,3 +501,35 @@ def test_cli_compare_of_typed_energies_says_they_were_typed(tmp_path, capsys):
     assert out[0] == "hullpack stability --compare: the formulas given on the command line"
     assert out[1].startswith("DFT energies: given on the command line; model energies: ElemNet predictions (default)")
     assert "column" not in out[1]
+
+
+def test_a_subset_row_that_could_not_be_read_stays_in_the_protocol(tmp_path, capsys):
+    """A subset row whose formula could not be read (Xx2O) vanished from the protocol table and the
+    summary's count, as if it were an element; --compare did not name it, where the plain summary
+    does. It stays, with its problem, and --compare lists the bad rows by their number in FILE."""
+    r = model_protocol(["Fe2O3", "FeO2", "Xx2O", "Fe", "O2"], [-1.7, -0.5, -1.0, 0.0, 0.0], predicted=[-0.4, -1.0],
+                       subset=[1, 2], errors="ignore")
+    assert r.table.input.tolist() == ["FeO2", "Xx2O"] and r.table.problem.tolist() == [None, "unknown element 'Xx'"]
+    assert r.metrics.loc["all", "n"] == 1
+    assert "1 of the subset's compounds left out (see the table's 'problem' column)" in r.summary().splitlines()
+    pd.DataFrame({"formula": ["Fe2O3", "Fe3O4", "Xx2O", "FeO", "Fe", "O2", "FeO2"],
+                  "energy": ["-1.7", "-1.62", "-1.0", "-1.4", "0", "0", "abc"]}).to_csv(tmp_path / "b.csv", index=False)
+    assert cli(tmp_path / "b.csv", "--compare", "--model", "default", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-4:-1] == [f"2 of {tmp_path / 'b.csv'}'s compounds left out (see the table's 'problem' column)",
+                          "  bad row 3 ('Xx2O'): unknown element 'Xx'", "  bad row 7 ('FeO2'): energy 'abc' is not a number"]
+    assert pd.read_parquet(tmp_path / "o" / "protocol.parquet").input.tolist() == ["Fe2O3", "Fe3O4", "Xx2O", "FeO", "FeO2"]
+
+
+def test_the_protocol_summary_writes_a_ratio_without_a_denominator_as_a_dash():
+    """With no compound stable by DFT nor by the model, precision, recall and F1 have no denominator:
+    the summary printed "nan"; now "-" as the docs' table writes it, with what it means."""
+    r = model_protocol(["Fe2O3", "FeO2", "Fe", "O2"], [-1.7, -0.5, 0, 0], predicted=[-0.4], subset=[1])
+    lines = r.summary().splitlines()
+    assert lines[1] == ("stable class: precision -, recall -, F1 -, accuracy 1.000 (all-stable baseline: F1 0.000, "
+                        "accuracy 0.000); '-': no compound stable by DFT or by the model to count from")
+    assert lines[3] == "by number of elements: 2: F1 - (n=1)" and "nan" not in r.summary()
+    bad = model_protocol(["Fe2O3", "Xx2O", "Fe", "O2"], [-1.7, -0.5, 0, 0], predicted=[-0.4], subset=[1],
+                         errors="ignore")
+    assert bad.summary().splitlines() == ["no compound with model energies to compare",
+                                          "1 of the subset's compounds left out (see the table's 'problem' column)"]

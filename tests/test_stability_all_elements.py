@@ -132,7 +132,9 @@ def test_cli_dft_stability_takes_every_element_and_the_model_names_what_it_lacks
     assert t.problem[bad].str.startswith(("He ", "Am ", "Po ")).all()
     assert t.stable[~bad].astype(bool).all() and t.energy[t.n_elements == 1].eq(0).all()  # He, Am, Ar, Po kept
     assert cli(path, "--model", "default", "--compare", "--out", tmp_path / "cmp") == 0
-    assert "3 subset rows left out" in capsys.readouterr().out
+    out = capsys.readouterr().out.splitlines()
+    assert f"3 of {path}'s compounds left out (see the table's 'problem' column)" in out
+    assert "  bad row 5 ('NaHe'): He is not one of ElemNet's 86 elements" in out  # as without --compare
     p = pd.read_parquet(tmp_path / "cmp" / "protocol.parquet")
     assert p.formula.tolist() == ["NaCl", "NaHe", "AmO2", "PoO2"] and p.problem.isna().tolist()[0]
     assert p.problem.tolist()[1:] == ["He is not one of ElemNet's 86 elements",

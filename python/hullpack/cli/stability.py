@@ -280,13 +280,17 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     if not len(t) and ok.any():
         lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
                      "lowest entry")
-    bad = table[~ok]
-    for position in np.flatnonzero((~ok).to_numpy())[:_BAD_LISTED]:
-        r = table.iloc[position]
-        lines.append(f"  {'formula' if typed else 'bad row'} {position + 1} ({r['input']!r}): {r['problem']}")
+    return lines + _bad_lines(np.flatnonzero((~ok).to_numpy()) + 1, table[~ok], typed)
+
+
+def _bad_lines(numbers, bad, typed: bool) -> list[str]:
+    """The first bad rows of ``bad`` (a table's rows with a ``problem``), numbered ``numbers`` as in
+    FILE (the first row under the header being 1) or as typed ("formula N"), and shown as written."""
+    lines = [f"  {'formula' if typed else 'bad row'} {k} ({r['input']!r}): {r['problem']}"
+             for k, (_, r) in zip(list(numbers)[:_BAD_LISTED], bad.iterrows())]
     if len(bad) > _BAD_LISTED:
-        lines.append(f"  ... and {plural(len(bad) - _BAD_LISTED, 'more ' + bad_one)} (the table's 'problem' column "
-                     "names each)")
+        lines.append(f"  ... and {plural(len(bad) - _BAD_LISTED, 'more bad ' + ('formula' if typed else 'row'))} "
+                     "(the table's 'problem' column names each)")
     return lines
 
 
@@ -411,6 +415,7 @@ def run(args: argparse.Namespace) -> int:
                      + _model_error(model))
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
+        bad = result.table["problem"].notna().to_numpy()
         # what was compared with what, before the protocol's numbers
         own = "the formulas given" if typed else f"{source}'s compounds"
         text = "\n".join(["hullpack stability --compare: " + ("the formulas given on the command line" if typed
@@ -419,7 +424,9 @@ def run(args: argparse.Namespace) -> int:
                           f"energies: ElemNet predictions ({model_spec}) of the compounds, elements keeping their DFT "
                           f"energies{_model_error(model)}",
                           f"against: {against if reference is not None else 'each other'}",
-                          result.summary(subset=own, rest="the reference")])
+                          result.summary(subset=own, rest="the reference")]
+                         # FILE's rows by their number in FILE (the protocol table's index is FILE's)
+                         + _bad_lines(result.table.index[bad] + 1, result.table[bad], typed))
         table = None
     else:
         energies, unpredictable = e_col, {}

@@ -52,18 +52,25 @@ class ProtocolResult:
         a = m.loc["all"]
         left_out = int(self.table["problem"].notna().sum())
         n = int(a["n"])
+        def f(v, spec=".3f"):  # a ratio without a denominator (no compound stable) is NaN: "-", as in the docs
+            return "-" if not np.isfinite(v) else format(v, spec)
+
+        undefined = not all(np.isfinite(a[k]) for k in ("precision", "recall", "f1"))
         lines = [f"{n:,} compound{'' if n == 1 else 's'} with model energies ({'joined in one hull' if self.join else 'each alone'}); "
-                 f"DFT-stable: {int(a['n_stable_dft']):,} ({a['baseline_precision']:.1%}), "
+                 f"DFT-stable: {int(a['n_stable_dft']):,} ({f(a['baseline_precision'], '.1%')}), "
                  f"model-stable: {int(a['n_stable_model']):,}",
-                 f"stable class: precision {a['precision']:.3f}, recall {a['recall']:.3f}, F1 {a['f1']:.3f}, "
-                 f"accuracy {a['accuracy']:.3f} (all-stable baseline: F1 {a['baseline_f1']:.3f}, "
-                 f"accuracy {a['baseline_accuracy']:.3f})",
-                 f"decomposition energy MAE {a['mae_decomposition_energy']:.4f} eV/atom "
-                 f"(formation energy MAE {a['mae_energy']:.4f})",
+                 f"stable class: precision {f(a['precision'])}, recall {f(a['recall'])}, F1 {f(a['f1'])}, "
+                 f"accuracy {f(a['accuracy'])} (all-stable baseline: F1 {f(a['baseline_f1'])}, "
+                 f"accuracy {f(a['baseline_accuracy'])})"
+                 + ("; '-': no compound stable by DFT or by the model to count from" if undefined else ""),
+                 f"decomposition energy MAE {f(a['mae_decomposition_energy'], '.4f')} eV/atom "
+                 f"(formation energy MAE {f(a['mae_energy'], '.4f')})",
                  "by number of elements: " + ", ".join(
-                     f"{k}: F1 {r['f1']:.3f} (n={int(r['n']):,})" for k, r in m.drop(index="all").iterrows())]
+                     f"{k}: F1 {f(r['f1'])} (n={int(r['n']):,})" for k, r in m.drop(index="all").iterrows())]
+        if not n:  # every subset row bad: no numbers to give
+            lines = ["no compound with model energies to compare"]
         if left_out:
-            lines.append(f"{left_out:,} subset rows left out (see the table's 'problem' column)")
+            lines.append(f"{left_out:,} of {subset} left out (see the table's 'problem' column)")
         if self.copies:  # kept, each compound would sit beside its own copy: on the hull, never stable
             one = self.copies == 1
             lines.append(f"{self.copies:,} {'entry' if one else 'entries'} of {rest} left out as "
@@ -221,7 +228,8 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     DFT energies; ``join=False``: each subset compound alone against the compounds outside the subset
     (and likewise for its DFT truth). Subset rows with a non-finite prediction, or with an element
     ElemNet lacks (He, Am, ...) for ``model=``, are left out of the model's hulls and of the metrics
-    (``problem`` says so and names the element). Elements (one-element rows) are the hulls'
+    (``problem`` says so and names the element), as are subset rows that could not be read (an
+    unknown element, an energy that is not a number). Elements (one-element rows) are the hulls'
     references, not predictions: they keep their DFT energies and are left out of the table and the
     metrics. Rows outside the subset that are copies of a subset compound (the same composition, the
     energy within :data:`COPY_TOL`, 5e-5 eV/atom: :func:`subset_copies`) are left out of both the DFT
@@ -242,7 +250,9 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     parsed.report("input", errors)
     rows = _subset_rows(subset, len(parsed))
     pred, unpredictable = _predictions(parsed, rows, predicted, model)
-    compound = parsed.n_elements[rows] > 1  # elements are references, not predictions: they keep their energy
+    # elements are references, not predictions: they keep their energy; a row whose composition could
+    # not be read stays, its problem said
+    compound = (parsed.n_elements[rows] > 1) | (parsed.n_elements[rows] == 0)
     rows, pred = rows[compound], pred[compound]
     gap = np.abs(pred - parsed.energies[rows])
     if np.isfinite(gap).any() and np.nanmedian(gap) > FORMATION_GAP:

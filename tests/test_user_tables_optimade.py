@@ -160,7 +160,8 @@ def test_the_client_file_of_several_databases_never_mixes_their_energies_silentl
         stability(table)
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "note: " in err and "entries of 2 OPTIMADE databases" in err and "name the one to read with --energy-column" in err
+    assert "note: " in err and "entries of 2 OPTIMADE databases" in err
+    assert "name the one to read with --energy-column" in err
     # one database's entries, kept by its column: its own hull, as pymatgen's
     alexandria = table[table.base_url == ALEXANDRIA]
     t = stability(alexandria, "_alexandria_formation_energy_per_atom")

@@ -129,8 +129,13 @@ def _inputs(args):
     from hullpack.stability.inputs import read_table
 
     items = args.file
-    if len(items) == 1 and (Path(items[0]).exists() or items[0].lower().endswith(TABLE_SUFFIXES)):
+    files = [item for item in items if Path(item).exists() or item.lower().endswith(TABLE_SUFFIXES)]
+    if len(items) == 1 and files:
         return read_table(items[0]), items[0], False
+    if files:  # read as formulas, "cands.csv" was "cannot parse formula"
+        raise ValueError(f"{' and '.join(files[:2])}: {'files' if len(files) > 1 else 'a file'} among "
+                         f"{len(items)} arguments: give one FILE (another set to compare with goes to --reference "
+                         "FILE), or formulas only")
     if args.column or args.energy_column:
         raise ValueError("--column and --energy-column name columns of a FILE; formulas on the command line are "
                          "FORMULA or FORMULA=ENERGY")

@@ -519,3 +519,27 @@ def test_torchrun_entry_point_holds_out_the_studys_random_split(monkeypatch, cap
     assert [g.num_nodes for g in seen["val"]] == [full[int(i)].num_nodes for i in val_index]
     assert [g.num_nodes for g in seen["train"]] == [full[int(i)].num_nodes for i in train_index]
     np.testing.assert_array_equal(seen["sizes"], full.sizes[train_index])
+
+
+def test_the_cpu_peak_column_is_what_its_description_says(low):
+    # the peak column is the saved tensors plus 4x the parameters' bytes; beyond what a GPU holds at
+    # the end of the forward pass it counts the gradients (freed by then) and the weights the layers
+    # save for backward (the parameters again): both fixed, about 2x the parameters' bytes
+    from hullpack.hep.study import measured
+    from hullpack.hep.train import loss_of
+    from hullpack.samplers.cost import SavedTensorBytes
+    from torch_geometric.loader import DataLoader
+
+    torch.manual_seed(0)
+    model = InteractionNetwork(hidden=32, num_steps=3)
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    out = train(model, low, [[0, 1, 2], [3, 4, 5]], epochs=1)
+    for s in out["steps"]:
+        assert s["peak_bytes"] - s["saved_bytes"] == 4 * params     # parameters, gradients, two AdamW moments
+    storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    with SavedTensorBytes() as saved:
+        loss_of(model, next(iter(DataLoader(low, batch_size=3))), 1.0).backward()
+    weights = sum(b for ptr, b in saved._saved.items() if ptr in storages)
+    assert 0.9 * params < weights <= params                          # nearly every weight is saved, once
+    text = measured("cpu")
+    assert "plus the gradients" in text and "the parameters again" in text and "2x the parameters' bytes" in text

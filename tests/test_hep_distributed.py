@@ -65,8 +65,15 @@ def test_the_comparison_reads_sizes_and_labels_in_one_pass(monkeypatch):
         compare_distributed(ds, batch_size=4, hidden=8, num_steps=1, memory=MemoryModel([1.0, 1.0]))
     except FileNotFoundError:        # no ranks ran, so no result file
         pass
-    # one pass for the label decision and the sizes, one for the positive-class weight (was three)
-    assert set(ds.reads.values()) == {2}
+    # one pass decides the labels, reads the sizes and counts the true edges (was two, at first three)
+    assert set(ds.reads.values()) == {1}
     np.testing.assert_array_equal(spawned["sizes"], dataset_sizes(graphs))
     assert spawned["cfg"]["labels"] == label_field(graphs) == "y"
-    assert spawned["cfg"]["pos_weight"] == pos_weight_of(graphs)
+    y = torch.cat([g.y for g in graphs])                 # the weight as it was computed from every label
+    assert spawned["cfg"]["pos_weight"] == pos_weight_of(graphs) == float((y == 0).sum()) / float(y.sum())
+    ds.reads.clear()                                     # with the labels named, still one pass
+    try:
+        compare_distributed(ds, batch_size=4, hidden=8, num_steps=1, memory=MemoryModel([1.0, 1.0]), labels="y")
+    except FileNotFoundError:
+        pass
+    assert set(ds.reads.values()) == {1} and spawned["cfg"]["pos_weight"] == float((y == 0).sum()) / float(y.sum())

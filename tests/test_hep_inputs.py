@@ -401,3 +401,96 @@ def test_validation_graphs_are_drawn_at_random_by_the_seed_not_the_first_ones():
     assert again["sorted"]["val_indices"] == val != other["sorted"]["val_indices"]
     # the model trains on the rest: together they are every graph once
     assert details["sorted"]["num_train"] + len(val) == len(graphs)
+
+
+def test_the_positive_class_weight_comes_from_the_check_pass():
+    # per graph, the check counts the true edges; the weight of any subset (the study's training
+    # graphs) is the one computed from all its labels, for every way of storing them
+    def old(graphs, field):       # the weight as it was computed: every label read again
+        y = torch.cat([g[field][:, 1] if g[field].dim() == 2 and g[field].shape[1] == 2 else g[field].reshape(-1)
+                       for g in graphs]).float()
+        return float(y.numel() - y.sum()) / max(float(y.sum()), 1.0)
+
+    plain, column, one_hot, named = _graphs(seed=1), _graphs(seed=2), _graphs(seed=3), _graphs(seed=4)
+    for g in column:
+        g.y = g.y.unsqueeze(-1)
+    for g in one_hot:
+        g.y = torch.nn.functional.one_hot(g.y.long(), 2).float()
+    for g in named:
+        g.edge_label, g.y = g.y.bool(), torch.tensor([1.0])
+    train_index = np.array([0, 2, 3, 5, 8, 9, 10, 15])
+    for graphs, field in ((plain, "y"), (column, "y"), (one_hot, "y"), (named, "edge_label")):
+        fields = check_graphs(graphs)
+        assert fields.edge_labels == field
+        assert fields.pos_weight() == old(graphs, field) == pos_weight_of(graphs)
+        assert fields.pos_weight(train_index) == old([graphs[i] for i in train_index], field)
+    assert check_graphs(_rings(), edge_labels=None).pos_weight() == 1.0     # no edge labels, no weighting
+
+    class Counting(TorchDataset):
+        reads = 0
+
+        def __getitem__(self, i):
+            Counting.reads += 1
+            return super().__getitem__(i)
+
+    assert pos_weight_of(Counting(plain)) == old(plain, "y") and Counting.reads == len(plain)   # was read twice
+
+
+def test_a_folder_of_graphs_saved_one_per_file_is_a_dataset(tmp_path):
+    from hullpack.hep.study import load_dataset
+
+    graphs = _graphs(12, edge_attr=2)
+    (tmp_path / "one_per_file").mkdir()
+    for i, g in enumerate(graphs):                   # graph_2.pt before graph_10.pt: graph i is file i
+        torch.save(g, tmp_path / "one_per_file" / f"graph_{i}.pt")
+    ds = load_dataset(str(tmp_path / "one_per_file"))          # was: "give the file", and a file was refused
+    assert len(ds) == 12 and all(torch.equal(ds[i].x, graphs[i].x) for i in range(12))
+    table, details = run_study({"one_per_file": ds}, StudyConfig(**TINY))
+    assert details["one_per_file"]["edge_labels"] == "y" and table["val_auc"].notna().all()
+    # PyG's on-disk Dataset: processed/data_{i}.pt beside pre_filter.pt and pre_transform.pt
+    (tmp_path / "ondisk" / "processed").mkdir(parents=True)
+    for i, g in enumerate(graphs[:3]):
+        torch.save(g, tmp_path / "ondisk" / "processed" / f"data_{i}.pt")
+    torch.save("None", tmp_path / "ondisk" / "processed" / "pre_filter.pt")
+    assert len(load_dataset(str(tmp_path / "ondisk"))) == 3
+    # a bad graph, and a file that is not one graph, are named by their file
+    bad = graphs[5].clone()
+    del bad.x
+    torch.save(bad, tmp_path / "one_per_file" / "graph_5.pt")
+    with pytest.raises(InvalidSizesError, match=r"graph 5 \(.*graph_5\.pt\) has no node features x"):
+        run_study({"one_per_file": load_dataset(str(tmp_path / "one_per_file"))}, StudyConfig(**TINY))
+    torch.save(graphs[:2], tmp_path / "one_per_file" / "graph_5.pt")
+    with pytest.raises(ValueError, match=r"graph 5 \(.*graph_5\.pt\) holds a list, not one torch_geometric Data"):
+        check_graphs(load_dataset(str(tmp_path / "one_per_file")))
+
+
+def test_a_dataset_class_named_module_attribute_is_made(tmp_path, monkeypatch):
+    from hullpack.hep.study import load_dataset
+
+    InMemoryDataset.save(_graphs(6), tmp_path / "data.pt")
+    (tmp_path / "mydatasets.py").write_text(
+        "from torch_geometric.data import InMemoryDataset\n"
+        "class Mine(InMemoryDataset):\n"
+        f"    def __init__(self, root={str(tmp_path)!r}):\n"
+        "        super().__init__(root)\n"
+        f"        self.load({str(tmp_path / 'data.pt')!r})\n"
+        "class NeedsRoot(Mine):\n"
+        "    def __init__(self, root):\n"
+        "        super().__init__(root)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert len(load_dataset("mydatasets:Mine")) == 6          # was: TypeError, object of type 'type' has no len()
+    with pytest.raises(ValueError, match=r"'mydatasets:NeedsRoot': calling NeedsRoot\(\) failed \(TypeError: .*root"):
+        load_dataset("mydatasets:NeedsRoot")
+
+
+def test_a_size_that_follows_from_the_others_is_not_printed_as_free():
+    from hullpack.cli.bench_memory import _memory_model_text
+
+    knn = _graphs(16, edges=lambda i, n: 4 * n)             # k-nearest-neighbour graphs: edges = 4 x nodes
+    _, details = run_study({"knn": knn}, StudyConfig(**TINY))
+    d = details["knn"]
+    assert d["memory_model_folded"] == ["edges"] and d["memory_model"]["weights"][1] == 0
+    text = _memory_model_text(d)
+    assert "per edge" not in text and "edges follow linearly from the other sizes" in text   # was "0 bytes per edge"
+    _, details = run_study({"free": _graphs(16, edges=lambda i, n: int(n * (1 + i % 3)))}, StudyConfig(**TINY))
+    assert details["free"]["memory_model_folded"] == [] and "bytes per edge" in _memory_model_text(details["free"])

@@ -118,12 +118,25 @@ def run(args: argparse.Namespace) -> int:
 
 def _memory_model_text(details: dict) -> str:
     """The fitted memory model in words: bytes per node and per edge (the study's size columns),
-    per graph and per step, and how far it missed the probes."""
+    per graph and per step, and how far it missed the probes. A column that follows linearly from
+    the others in every graph (``memory_model_folded``: edges = k x nodes) is said so, not read as free.
+
+    >>> _memory_model_text({"memory_model": {"weights": [2532.0, 0.0], "bias": 0.0, "intercept": 23988.0},
+    ...                     "memory_model_folded": ["edges"]})  # doctest: +NORMALIZE_WHITESPACE
+    'memory model: 2,532 bytes per node + 0 per graph + 23,988 per step (edges follow linearly from the other
+     sizes in every graph, so their cost is inside these figures and cannot be told apart)'
+    """
     m = details["memory_model"]
-    per = [f"{w:,.0f} bytes per {unit}" for w, unit in zip(m["weights"], ("node", "edge"))]
+    folded = details.get("memory_model_folded") or []
+    per = [f"{w:,.0f} bytes per {unit}" for w, unit, col in zip(m["weights"], ("node", "edge"), ("nodes", "edges"))
+           if col not in folded]
     per += [f"{m['bias']:,.0f} per graph", f"{m['intercept']:,.0f} per step"]
     miss = details.get("memory_model_max_rel_error")
-    return "memory model: " + " + ".join(per) + ("" if miss is None else f" (largest miss on the probes {miss:.1%})")
+    notes = [] if miss is None else [f"largest miss on the probes {miss:.1%}"]
+    if folded:
+        notes.append(f"{' and '.join(folded)} follow linearly from the other sizes in "
+                     "every graph, so their cost is inside these figures and cannot be told apart")
+    return "memory model: " + " + ".join(per) + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _versus_random_text(row: dict) -> str:

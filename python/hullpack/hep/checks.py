@@ -39,8 +39,9 @@ import torch
 
 from .._progress import progress
 from ..errors import InvalidSizesError
+from .files import GraphFiles
 
-__all__ = ["GraphFields", "check_graphs", "check_graph", "flat_labels"]
+__all__ = ["GraphFields", "check_graphs", "check_graph", "flat_labels", "pos_weight_from_counts"]
 
 #: the name a field of per-edge labels can always be given, whatever the graph's node count
 EDGE_LABEL = "edge_label"
@@ -50,7 +51,9 @@ EDGE_LABEL = "edge_label"
 class GraphFields:
     """What :func:`check_graphs` found: the widths of ``x`` and ``edge_attr`` (0: none), the
     field with one 0/1 label per edge (None: the run measures memory and time only) and, read on
-    the way, every graph's ``(num_nodes, num_edges)`` as an ``(n, 2)`` float64 array."""
+    the way, every graph's ``(num_nodes, num_edges)`` as an ``(n, 2)`` float64 array and its
+    number of true edges (``true_edges``, None without edge labels), from which
+    :meth:`pos_weight` comes without reading the graphs again."""
 
     node_features: int
     edge_features: int
@@ -58,6 +61,34 @@ class GraphFields:
     sizes: np.ndarray = field(default=None, repr=False, compare=False)
     #: the edge labels are one-hot ``(num_edges, 2)``, read as their class index (:func:`flat_labels`)
     one_hot: bool = field(default=False, repr=False)
+    #: true edges (label 1) of every graph, ``(n,)`` float64; None where there are no edge labels
+    true_edges: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def pos_weight(self, index: Any = None) -> float:
+        """The BCE weight of true edges, false-to-true ratio (:func:`pos_weight_from_counts`), of
+        the graphs at ``index`` (default: all); 1.0 without edge labels.
+
+        >>> from torch_geometric.data import Data
+        >>> graphs = [Data(x=torch.ones(3, 1), edge_index=torch.tensor([[0, 1, 2], [1, 2, 0]]),
+        ...                edge_label=torch.tensor(labels)) for labels in ([1, 0, 0], [1, 1, 0])]
+        >>> fields = check_graphs(graphs)
+        >>> fields.pos_weight(), fields.pos_weight([0])
+        (1.0, 2.0)
+        """
+        if self.true_edges is None:
+            return 1.0
+        pick = slice(None) if index is None else np.asarray(index, dtype=np.int64)
+        return pos_weight_from_counts(float(self.true_edges[pick].sum()), float(self.sizes[pick, 1].sum()))
+
+
+def pos_weight_from_counts(true_edges: float, edges: float) -> float:
+    """False-to-true edge ratio, the BCE weight that balances the two classes (a dataset without a
+    true edge counts as one).
+
+    >>> pos_weight_from_counts(25, 100)
+    3.0
+    """
+    return float(edges - true_edges) / max(float(true_edges), 1.0)
 
 
 def _shape(t: Any) -> str:
@@ -179,6 +210,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
         raise InvalidSizesError(f"{name!r} holds no graphs")
     widths = None
     sizes = np.empty((n, 2), dtype=np.float64)
+    true_edges = np.full(n, np.nan)  # of the candidate label field, where it has one label per edge
     explicit = edge_labels if edge_labels != "auto" else None
     first_edge_only = first_not_edge = first_missing = first_nonbinary = None
     one_hot: dict[bool, int] = {}  # one-hot (num_edges, 2) or not: the first graph of each kind
@@ -186,7 +218,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
                    disable=None if show_progress is None else not show_progress)
     for i in bar:
         g = dataset[i]
-        where = f"{name!r}: graph {i}"
+        where = f"{name!r}: graph {i}" + (f" ({dataset.files[i]})" if isinstance(dataset, GraphFiles) else "")
         w = check_graph(g, where)
         sizes[i] = g.num_nodes, g.edge_index.shape[1]
         if widths is None:
@@ -221,6 +253,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
             first_nonbinary = i if first_nonbinary is None else first_nonbinary
         if edge:
             one_hot.setdefault(_one_hot(y), i)
+            true_edges[i] = float(flat_labels(y).sum())
         if edge and not other and first_edge_only is None:
             first_edge_only = i
         if not edge and first_not_edge is None:
@@ -235,7 +268,8 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
                                 f"one per edge: store them one way in every graph (one 0/1 label per edge: "
                                 f"data.{label_field} = data.{label_field}.argmax(-1) where one-hot)")
     return GraphFields(*widths, edge_labels=label_field, sizes=sizes,
-                       one_hot=label_field is not None and one_hot.get(True) is not None)
+                       one_hot=label_field is not None and one_hot.get(True) is not None,
+                       true_edges=None if label_field is None else true_edges)
 
 
 def _refuse_labels(name: str, index: int, field: str, y: torch.Tensor) -> None:

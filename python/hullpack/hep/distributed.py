@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from .checks import check_graphs
-from .strategies import dataset_sizes
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +118,12 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
 
     from .memory import calibrate, probe_counts, static_bytes
     from .model import InteractionNetwork, feature_widths
-    from .train import loss_of, pos_weight_of
+    from .train import loss_of
 
-    if labels == "auto":  # one pass over the graphs decides the labels and reads the sizes
-        fields = check_graphs(dataset, show_progress=False)
-        labels, sizes = fields.edge_labels, fields.sizes
-    else:
-        sizes = dataset_sizes(dataset)
-    pos_weight = pos_weight_of(dataset, labels)
+    # one pass over the graphs checks them, decides the labels (where "auto"), reads the sizes and
+    # counts the true edges for the positive-class weight
+    fields = check_graphs(dataset, edge_labels=labels, show_progress=False)
+    labels, sizes, pos_weight = fields.edge_labels, fields.sizes, fields.pos_weight()
     if memory is None:
         torch.manual_seed(seed)
         probe = InteractionNetwork(*feature_widths(dataset), hidden=hidden,

@@ -1,10 +1,13 @@
 """Peak memory of a training step, on the CPU and on a GPU, and calibration of a MemoryModel.
 
 On a GPU the peak is ``torch.cuda.max_memory_allocated`` (reset at the start of every step). On
-the CPU torch keeps no peak statistic, so the meter counts what a GPU would have to hold at
-the peak, which comes at the end of the forward pass: the bytes of every tensor saved for backward
-(the activations; counted once per storage, as several ops save the same tensor) plus the fixed
-bytes of parameters, gradients and optimizer state. It also records the process's resident set
+the CPU torch keeps no peak statistic, so the meter counts what a GPU holds at the end of the
+forward pass, where the peak comes: the bytes of every tensor saved for backward (the activations;
+counted once per storage, as several ops save the same tensor) plus the fixed bytes of parameters,
+gradients and optimizer state. Two of its terms a GPU does not hold then, both fixed, so that
+strategies compare alike: the gradients (``zero_grad(set_to_none=True)`` frees them before the
+forward pass) and the weights a layer saves for backward, which are the parameters counted again;
+the temporaries freed during the forward pass are left out. It also records the process's resident set
 size (RSS) during the step, and with ``allocator=True`` the CPU allocator's own peak (from
 ``torch.profiler`` memory events: the highest bytes allocated minus bytes freed since the step
 began, plus the bytes held when it began, :func:`held_bytes`: parameters, the last step's gradients,

@@ -40,12 +40,16 @@ import torch
 from ..samplers import MemoryModel
 from .checks import check_graphs
 from .distributed import compare_distributed
-from .memory import calibrate, probe_counts, static_bytes
+from .files import GraphFiles
+from .memory import calibrate, independent_columns, probe_counts, static_bytes
 from .model import InteractionNetwork
 from .strategies import STRATEGIES, check_budget, make_batch_sampler
-from .train import loss_of, pos_weight_of, train
+from .train import loss_of, train
 
 log = logging.getLogger(__name__)
+
+#: the size columns of the study's memory model, in order
+SIZE_COLUMNS = ("nodes", "edges")
 
 
 @dataclass
@@ -139,7 +143,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         val_index, train_index = split_indices(n, n_val, config.seed)
         val_set, train_set = split(dataset, val_index, train_index)
         sizes = sizes_all[train_index]
-        pos_weight = pos_weight_of(train_set, labels)
+        pos_weight = fields.pos_weight(train_index)  # counted in the check's pass, not read again
         torch.manual_seed(config.seed)
         init = InteractionNetwork(fields.node_features, fields.edge_features, hidden=config.hidden,
                                   num_steps=config.num_steps)
@@ -165,7 +169,11 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         if "random" in config.strategies:
             runs += [("random", config.seed + 1 + r) for r in range(config.baseline_repeats)]
         det = {"edge_labels": labels, "edge_labels_one_hot": fields.one_hot, "memory_model": memory.to_dict(),
-               "memory_model_max_rel_error": memory.max_rel_error_, "budget_bytes": budget,
+               "memory_model_max_rel_error": memory.max_rel_error_,
+               # sizes that follow linearly from the others here (edges = k x nodes): their cost is in the
+               # other terms, and their weight reads 0
+               "memory_model_folded": [c for j, c in enumerate(SIZE_COLUMNS) if j not in independent_columns(sizes)],
+               "budget_bytes": budget,
                "num_train": n - n_val, "num_val": n_val,
                "split": f"random, seed {config.seed}", "val_indices": val_index.tolist(),
                "sizes": {"nodes_min_median_max": np.percentile(sizes_all[:, 0], [0, 50, 100]).tolist(),
@@ -302,7 +310,8 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
     ax.legend(fontsize=8)
     fig.suptitle("GPU allocator's peak per step (torch.cuda.max_memory_allocated)" if torch.device(device).type == "cuda"
                  else "measured on the CPU: tensors saved for backward + parameters, gradients, optimizer state "
-                      "(what a GPU holds), not the process RSS", fontsize=9)
+                      "(a GPU's end of the forward pass + gradients and saved weights), not the process RSS",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -333,8 +342,11 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
 
     if spec in PRESETS:
         return CollisionGraphs(root, preset=spec, num_events=num_events, seed=seed)
-    if os.path.isdir(spec):  # a PyG dataset's root: its graphs are in a file under processed/
-        import glob
+    if os.path.isdir(spec):
+        folder = GraphFiles.find(spec)  # one graph per file, as PyG's on-disk Dataset writes them
+        if folder is not None:
+            return folder
+        import glob  # a PyG dataset's root: its graphs are in a file under processed/
 
         found = sorted(glob.glob(os.path.join(spec, "processed", "*.pt")) + glob.glob(os.path.join(spec, "*.pt")))
         found = [f for f in found if not os.path.basename(f).startswith("pre_")][:3]  # PyG's pre_filter.pt, ...
@@ -360,7 +372,13 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
             obj = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"dataset {spec!r}: cannot import it ({exc})") from None
-        return as_graphs(obj() if callable(obj) and not hasattr(obj, "__getitem__") else obj, spec)
+        if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "__getitem__")):  # a dataset class, a function
+            try:
+                obj = obj()
+            except Exception as exc:
+                raise ValueError(f"dataset {spec!r}: calling {attr}() failed ({type(exc).__name__}: {exc}); name a "
+                                 "dataset, or a class or function that makes one without arguments") from exc
+        return as_graphs(obj, spec)
     raise ValueError(f"unknown dataset {spec!r}: give a preset ({', '.join(sorted(PRESETS))}), "
                      "a .pt file saved with torch.save, or module:attribute")
 
@@ -485,9 +503,12 @@ def measured(device: str, allocator: bool = False) -> str:
     allocator's figure beside it), in words."""
     if torch.device(device).type == "cuda":
         return "peak of a training step: torch.cuda.max_memory_allocated, reset at the start of every step"
-    text = ("peak of a training step, measured on the CPU: the bytes of the tensors saved for backward plus "
-            "parameters, gradients and AdamW state, the memory a GPU holds at the end of the forward pass "
-            "(not the process RSS; --device cuda measures the GPU allocator)")
+    text = ("peak of a training step, measured on the CPU: the bytes of the tensors saved for backward (each "
+            "storage once) plus parameters, gradients and AdamW state (4x the parameters' bytes). That is what a "
+            "GPU holds at the end of the forward pass, plus the gradients (zero_grad(set_to_none=True) frees "
+            "them before it) and the weights layers save for backward (the parameters again): about 2x the "
+            "parameters' bytes more, the same in every step and strategy; it leaves out temporaries freed "
+            "during the forward pass (not the process RSS; --device cuda measures the GPU allocator)")
     if allocator:
         text += ("; allocator peak: the CPU allocator's highest allocated bytes during the step (torch.profiler), "
                  "parameters, the last step's gradients and AdamW state included, as torch.cuda.max_memory_allocated "

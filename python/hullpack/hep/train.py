@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch_geometric.loader import DataLoader
 
 from .._progress import progress
-from .checks import flat_labels
+from .checks import flat_labels, pos_weight_from_counts
 from .memory import MemoryMeter, held_bytes, static_bytes
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,10 @@ def edge_labels(dataset: Any, labels: str | None = "auto") -> torch.Tensor | Non
 
 def pos_weight_of(dataset: Any, labels: str | None = "auto") -> float:
     """False-to-true edge ratio of a dataset: the BCE weight that balances the two classes (1.0
-    where the graphs have no edge labels). ``labels`` as in :func:`label_field`.
+    where the graphs have no edge labels). ``labels`` as in :func:`label_field`; ``"auto"`` reads
+    the graphs once, in :func:`~hullpack.hep.checks.check_graphs`, whose
+    :meth:`~hullpack.hep.checks.GraphFields.pos_weight` is this weight (use that where the graphs
+    were checked already).
 
     >>> from hullpack.hep import CollisionGraphs
     >>> ds = CollisionGraphs(preset="low", num_events=5, seed=0)
@@ -76,11 +79,14 @@ def pos_weight_of(dataset: Any, labels: str | None = "auto") -> float:
     >>> pos_weight_of(ds) == float((y == 0).sum()) / float(y.sum())
     True
     """
+    if labels == "auto":
+        from .checks import check_graphs
+
+        return check_graphs(dataset, show_progress=False).pos_weight()
     y = edge_labels(dataset, labels)
     if y is None:
         return 1.0
-    pos = float(y.sum())
-    return float(y.numel() - pos) / max(pos, 1.0)
+    return pos_weight_from_counts(float(y.sum()), y.numel())
 
 
 def _targets(batch, labels: str | None) -> torch.Tensor | None:
@@ -178,8 +184,13 @@ def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence
     device = torch.device(device)
     torch.manual_seed(seed)
     model.to(device).train()
-    labels = label_field(dataset, labels)
-    if pos_weight is None:
+    if labels == "auto":  # one pass over the graphs decides the labels and counts the true edges
+        from .checks import check_graphs
+
+        fields = check_graphs(dataset, show_progress=False)
+        labels = fields.edge_labels
+        pos_weight = fields.pos_weight() if pos_weight is None else pos_weight
+    elif pos_weight is None:
         pos_weight = pos_weight_of(dataset, labels)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     net = model

@@ -103,6 +103,17 @@ def test_bad_configs_raise():
         EventConfig(radii=(50.0, 30.0), half_lengths=(1, 1), sigma_rphi=(1, 1), sigma_z=(1, 1))
     with pytest.raises(ValueError, match="num_events"):
         CollisionGraphs(preset="low", num_events=0)
+    for bad in (-2, 1.5):          # -2 ran no extra seed and said nothing
+        with pytest.raises(ValueError, match=f"baseline_repeats = {bad}: give the number of extra"):
+            StudyConfig(baseline_repeats=bad)
+    assert StudyConfig(baseline_repeats=np.int64(2)).baseline_repeats == 2
+
+
+def test_cli_refuses_a_negative_baseline_repeats(capsys):
+    from hullpack.cli import main
+
+    assert main(["bench-memory", "--baseline-repeats", "-1", "--dataset", "low", "--events", "12"]) != 0
+    assert "baseline_repeats = -1: give the number of extra random-baseline seeds, 0 or more" in capsys.readouterr().err
 
 
 def test_model_forward_backward_and_learning(low):

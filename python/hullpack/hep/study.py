@@ -86,6 +86,10 @@ class StudyConfig:
                              f"choose from {', '.join(STRATEGIES)}")
         if self.batch_size < 1 or self.epochs < 1 or self.hidden < 1 or self.num_steps < 1:
             raise ValueError("batch_size, epochs, hidden and num_steps must be >= 1")
+        if isinstance(self.baseline_repeats, bool) or not isinstance(self.baseline_repeats, (int, np.integer)) \
+                or self.baseline_repeats < 0:
+            raise ValueError(f"baseline_repeats = {self.baseline_repeats!r}: give the number of extra random-baseline "
+                             "seeds, 0 or more (2 shows the run-to-run spread)")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction = {self.val_fraction} must be in (0, 1)")
         if self.edge_labels is not None and not (isinstance(self.edge_labels, str) and self.edge_labels):

@@ -505,3 +505,17 @@ def test_cli_typed_total_energies_against_oqmd_say_how_to_build_their_own_hull(t
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet").set_index("formula")
     # pymatgen's PhaseDiagram: FeO 0.22 eV/atom above 5/6 Fe2O3 + 1/6 Fe
     assert t.e_above_hull["FeO"] == pytest.approx(0.22, abs=1e-9) and t.stable["Fe2O3"]
+
+
+def test_one_formula_takes_one_energy_and_a_mapping_of_formulas_is_named():
+    """The daily question in Python, stability("Fe2O3", -1.7, ...), was refused ("expected 1 values,
+    got shape ()"); a dict of formulas to energies, as typed on the command line, was read as one
+    composition of unknown elements and refused as "energies: none given"."""
+    one = stability("Fe2O3", -1.7, reference=Reference(["Fe3O4", "FeO"], [-1.6, -1.3]))
+    assert one.formula.tolist() == ["Fe2O3"] and one.energy.tolist() == [-1.7] and one.stable[0]
+    assert stability({"Fe": 2, "O": 3}, -1.7).formula.tolist() == ["Fe2O3"]  # a mapping is one composition
+    with pytest.raises(ValueError, match=r"compositions: a mapping is one composition, \{element: amount\}, and "
+                                         r"'Fe2O3' is a formula, no element; .*stability\(list\(d\), list\(d.values"):
+        stability({"Fe2O3": -1.7, "FeO": -1.4})
+    with pytest.warns(UserWarning, match="unknown element 'Xx'"):  # a bad element stays a bad row
+        assert stability({"Xx": 1, "O": 2}, 0.0).problem.tolist() == ["unknown element 'Xx'"]

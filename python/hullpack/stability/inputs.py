@@ -22,6 +22,7 @@ differently ("FeO", "Fe2O2") get bit-identical float64 fractions.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ _CHUNK = 65536                 # formulas per featurizer call (its float32 outpu
 _F32_TOL = 2.0 ** -22          # relative: four float32 roundings
 _F64_TOL = 1e-10               # relative, when naming float64 fractions
 MAX_DENOMINATOR = 10_000
+_FORMULA_KEY = re.compile(r"[A-Z].*[A-Z]|\d|\(")  # a mapping's key that is a formula (FeO, O2), no element
 _LISTED = 10                   # bad rows spelled out in a warning or error
 
 
@@ -257,8 +259,16 @@ def _items_and_energies(compositions, energies, elements, column):
         if e_col is not None:
             energies = df[e_col].to_numpy()
         return df[col].tolist(), energies, df.index
+    formulas = [k for k in compositions if isinstance(k, str) and _FORMULA_KEY.search(k)] \
+        if type(compositions) is dict else []
+    if formulas:  # {"Fe2O3": -1.7, "FeO": -1.4} read as one composition of unknown elements
+        raise ValueError(f"compositions: a mapping is one composition, {{element: amount}}, and {formulas[0]!r} is a "
+                         "formula, no element; for formulas with their energies give both lists: "
+                         "stability(list(d), list(d.values()))")
     if isinstance(compositions, str) or hasattr(compositions, "items"):
         compositions = [compositions]
+        if energies is not None and not isinstance(energies, str) and np.ndim(energies) == 0:
+            energies = [energies]  # one composition, one energy: stability("Fe2O3", -1.7, reference="oqmd")
     if isinstance(compositions, np.ndarray) and compositions.ndim == 2 and compositions.dtype.kind in "fiu":
         if elements is None:
             raise ValueError("compositions: an amounts array needs elements= naming its columns")

@@ -431,7 +431,7 @@ def run(args: argparse.Namespace) -> int:
                           f"against: {against if reference is not None else 'each other'}",
                           result.summary(subset=own, rest="the reference")]
                          # FILE's rows by their number in FILE (the protocol table's index is FILE's)
-                         + _bad_lines(result.table.index[bad] + 1, result.table[bad], typed))
+                         + _bad_lines(df.index.get_indexer(result.table.index[bad]) + 1, result.table[bad], typed))
         table = None
     else:
         energies, unpredictable = e_col, {}

@@ -47,8 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "column (elements stay at 0 eV/atom); default: FILE's energy column if it has one, "
                         "else the shipped model for a FILE of compositions only")
     p.add_argument("--compare", action="store_true",
-                   help="with --model and FILE energies: the model protocol, FILE's DFT energies replaced by the "
-                        "model's (together with --reference) and the stable sets compared")
+                   help="with --model and DFT energies (FILE's, or typed as FORMULA=ENERGY): the model protocol, "
+                        "the DFT energies replaced by the model's (together with --reference) and the stable sets "
+                        "compared")
     p.add_argument("--join", action="store_true",
                    help="with --reference: FILE's compositions also enter each other's hulls (with --compare "
                         "and no reference they always do)")

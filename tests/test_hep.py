@@ -491,6 +491,18 @@ def test_a_dataset_given_twice_is_studied_once_and_said_so(tmp_path, capsys, mon
     assert "note: --dataset g.pt is g.pt again: studied once" in out.err
     with pytest.raises(ValueError, match="dataset 'low' is 'low' again: give each dataset once"):
         bench_memory(["low", "high", "low"], StudyConfig(strategies=("random",)), num_events=5)
+    # a folder of graph files by two paths: studied once too (was studied twice)
+    (tmp_path / "graphs").mkdir()
+    for i in range(12):
+        torch.save(event_graph("low", 0, i), tmp_path / "graphs" / f"{i}.pt")
+    rc = main(["-q", "bench-memory", "--dataset", "graphs", "--dataset", "./graphs/",
+               "--epochs", "1", "--hidden", "8", "--num-steps", "1", "--batch-size", "4",
+               "--strategies", "random", "--json"])
+    out = capsys.readouterr()
+    assert rc == 0 and [r["dataset"] for r in json.loads(out.out)["table"]] == ["graphs"]
+    assert "note: --dataset ./graphs/ is graphs again (the same folder): studied once" in out.err
+    with pytest.raises(ValueError, match=r"dataset './graphs' is 'graphs' again \(the same folder\): give each"):
+        bench_memory(["graphs", "./graphs"], StudyConfig(strategies=("random",)))
 
 
 def test_the_allocator_figure_counts_parameters_gradients_and_optimizer_state(low):

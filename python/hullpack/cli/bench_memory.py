@@ -19,8 +19,9 @@ DESCRIPTION = ("Train an Interaction Network edge classifier on synthetic collid
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # defaults live in hullpack.hep.study.StudyConfig (not imported here: it pulls in torch)
-    p.add_argument("--dataset", action="append", help="low, high (synthetic presets), a .pt file of PyG graphs, "
-                   "or module:attribute; repeat for several (default: low and high)")
+    p.add_argument("--dataset", action="append", help="low, high (synthetic presets), a .pt file of PyG graphs, a "
+                   "folder of graphs saved one per file, or module:attribute (a dataset, a dataset class or a "
+                   "function making one); repeat for several (default: low and high)")
     p.add_argument("--events", type=positive_int, default=300, help="events per synthetic preset (default 300)")
     p.add_argument("--root", help="cache generated events in this folder")
     p.add_argument("--strategies", default="random,sorted,roundrobin,balanced,packed",
@@ -45,7 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also compare DistributedSampler with DistributedBalancedBatchSampler on local processes")
     p.add_argument("--world-size", type=positive_int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (peak from torch.cuda.max_memory_allocated)")
+    p.add_argument("--device", default="cpu", help="cpu (peak: tensors saved for backward + parameters, gradients "
+                   "and AdamW state; the output's first line says exactly what) or cuda (peak from "
+                   "torch.cuda.max_memory_allocated)")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--out", help="write memory.json and memory.png into this folder")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     datasets = args.dataset or ["low", "high"]
     repeated = repeated_datasets(datasets)
     for _, again, first in repeated:
-        same = "" if again == first else " (the same file)"
+        same = "" if again == first else f" (the same {'folder' if os.path.isdir(again) else 'file'})"
         print(f"hullpack bench-memory: note: --dataset {again} is {first} again{same}: studied once",
               file=sys.stderr)
     datasets = [d for i, d in enumerate(datasets) if i not in {j for j, _, _ in repeated}]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -438,8 +439,8 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
     repeated = repeated_datasets(datasets)
     if repeated:
         _, again, first = repeated[0]
-        raise ValueError(f"dataset {again!r} is {first!r} again" + (" (the same file)" if again != first else "")
-                         + ": give each dataset once")
+        same = f" (the same {'folder' if os.path.isdir(again) else 'file'})" if again != first else ""
+        raise ValueError(f"dataset {again!r} is {first!r} again{same}: give each dataset once")
     loaded = {name: load_dataset(name, num_events=num_events, seed=config.seed, root=root) for name in datasets}
     table, details = run_study(loaded, config)
     records = table.to_dict(orient="records")
@@ -462,8 +463,8 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
 
 
 def repeated_datasets(specs: Sequence[str]) -> list[tuple[int, str, str]]:
-    """``(position, spec, earlier spec)`` for every dataset named again: the same name, or the same file by
-    another path (``g.pt`` and ``./g.pt``, a link to it). A preset is its name, whatever files exist.
+    """``(position, spec, earlier spec)`` for every dataset named again: the same name, or the same file or
+    folder by another path (``g.pt`` and ``./g.pt``, a link to it). A preset is its name, whatever files exist.
 
     >>> repeated_datasets(["low", "high", "low"])
     [(2, 'low', 'low')]
@@ -476,7 +477,7 @@ def repeated_datasets(specs: Sequence[str]) -> list[tuple[int, str, str]]:
     out = []
     for i, spec in enumerate(specs):
         key: Any = spec
-        if spec not in PRESETS and os.path.isfile(spec):
+        if spec not in PRESETS and os.path.exists(spec):  # a file, or a folder of graph files
             st = os.stat(spec)
             key = (st.st_dev, st.st_ino)
         if key in seen:

@@ -100,7 +100,9 @@ def test_cli_reads_export_files_and_names_what_it_cannot(tmp_path, capsys):
     assert cli(tmp_path / "mp.csv", "--out", tmp_path / "o", "--format", "csv") == 0
     out = capsys.readouterr().out
     assert "energies: column 'formation_energy_per_atom'" in out
-    assert "stable: 1 of 4 compounds" in out and "Fe2O3   Fe-O    stable by 0.2067" in out
+    # two Fe2O3 entries (rows 3 and 4): each line says which
+    assert "stable: 1 of 4 compounds" in out and "  Fe2O3 (row 3) Fe-O    stable by 0.2067" in out
+    assert "  Fe2O3 (row 4) Fe-O    above hull by 0.0360" in out
     assert "above hull by 0.0360  above another Fe2O3 entry, as low or lower (a polymorph)" in out
     table = pd.read_csv(tmp_path / "o" / "stability.csv")
     assert table.material_id.tolist() == list(range(6))
@@ -433,7 +435,7 @@ def test_a_composition_at_the_energy_of_an_entry_there_is_said_to_be_on_the_hull
     pd.DataFrame({"formula": ["NaCl", "Fe2O3"], "energy": [-2.1, -1.69]}).to_csv(tmp_path / "r.csv", index=False)
     assert cli(tmp_path / "d.csv", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
-    assert "Fe2O3   Fe-O    on the hull, at the energy of another Fe2O3 entry\n" in out and "0.0000" not in out
+    assert "Fe2O3 (row 2) Fe-O    on the hull, at the energy of another Fe2O3 entry\n" in out and "0.0000" not in out
     assert cli("NaCl=-2.1", "Fe2O3=-1.65", "--reference", tmp_path / "r.csv", "--out", tmp_path / "p") == 0
     out = capsys.readouterr().out
     assert "NaCl    Cl-Na   known stable: on the reference's hull, the given energy is the reference's NaCl\n" in out
@@ -519,3 +521,22 @@ def test_one_formula_takes_one_energy_and_a_mapping_of_formulas_is_named():
         stability({"Fe2O3": -1.7, "FeO": -1.4})
     with pytest.warns(UserWarning, match="unknown element 'Xx'"):  # a bad element stays a bad row
         assert stability({"Xx": 1, "O": 2}, 0.0).problem.tolist() == ["unknown element 'Xx'"]
+
+
+def test_cli_says_which_row_each_polymorph_is(tmp_path, capsys):
+    """A Materials Project export holds several entries of one composition: the summary listed three
+    lines "Fe2O3", which the reader could not tell apart. Each now says its row."""
+    pd.DataFrame({"material_id": ["mp-19770", "mp-24972", "mp-715572", "mp-19306", "mp-13", "mp-12957"],
+                  "formula_pretty": ["Fe2O3", "Fe2O3", "Fe2O3", "Fe3O4", "Fe", "O2"],
+                  "formation_energy_per_atom": [-1.66, -1.70, -1.60, -1.62, 0, 0]}).to_csv(tmp_path / "mp.csv",
+                                                                                         index=False)
+    assert cli(tmp_path / "mp.csv", "--out", tmp_path / "o") == 0
+    listed = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  Fe")]
+    assert [x.split(")")[0] for x in listed if x.startswith("  Fe2O3")] == ["  Fe2O3 (row 2", "  Fe2O3 (row 1",
+                                                                           "  Fe2O3 (row 3"]
+    assert listed[0].startswith("  Fe2O3 (row 2) Fe-O    stable by ")
+    assert any(x.startswith("  Fe3O4         Fe-O ") for x in listed)  # given once: no row
+    # typed: counted as typed, beside what was written
+    assert cli("Fe2O3=-1.7", "Fe4O6=-1.6", "Fe=0", "O2=0", "--reference", "none", "--out", tmp_path / "t") == 0
+    out = capsys.readouterr().out
+    assert "  Fe2O3 (formula 1)        Fe-O " in out and "  Fe2O3 (Fe4O6, formula 2) Fe-O " in out

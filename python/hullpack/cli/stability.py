@@ -262,9 +262,16 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                      + (f"then those on {reference_name}'s hull, " if known_stable.any() else "")
                      + "else how far above the hull")
         # the reduced formula names the compound; what was written follows where a reader would not
-        # recognise it there: "Li2Mn3NiO8 (LiNi0.5Mn1.5O4)"
-        names = {i: r["formula"] + (f" ({w})" if (w := written_as(r["formula"], r["input"])) else "")
-                 for i, r in top.iterrows()}
+        # recognise it there: "Li2Mn3NiO8 (LiNi0.5Mn1.5O4)"; a composition given more than once (polymorphs)
+        # says which row each line is: "Fe2O3 (row 2)"
+        repeated = set(t["formula"][t["formula"].duplicated()])
+        position = dict(zip(table.index, range(1, len(table) + 1)))
+        names = {}
+        for i, r in top.iterrows():
+            said = [w] if (w := written_as(r["formula"], r["input"])) else []
+            if r["formula"] in repeated:
+                said.append(f"{'formula' if typed else 'row'} {position[i]}")
+            names[i] = r["formula"] + (f" ({', '.join(said)})" if said else "")
         width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for i, r in top.iterrows():

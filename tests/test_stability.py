@@ -441,7 +441,10 @@ def test_cli_model_and_compare(tmp_path, capsys):
                           "compounds, elements keeping their DFT energies")
     assert "\nagainst: each other\n" in out
     assert (tmp_path / "p" / "summary.txt").read_text().startswith("hullpack stability --compare")
-    assert (tmp_path / "p" / "metrics.csv").is_file() and (tmp_path / "p" / "protocol.parquet").is_file()
+    assert (tmp_path / "p" / "protocol.parquet").is_file()
+    # the rows are named: all compounds, then by number of elements (the column was unnamed, "Unnamed: 0")
+    metrics = pd.read_csv(tmp_path / "p" / "metrics.csv")
+    assert metrics.columns[0] == "n_elements" and metrics.n_elements.iloc[0] == "all"
     assert cli(tmp_path / "f.csv", "--model", "none", "--out", tmp_path / "x") == 2
     assert "has no energy column" in capsys.readouterr().err
     assert cli(tmp_path / "f.csv", "--compare", "--out", tmp_path / "x") == 2

@@ -478,7 +478,7 @@ def run(args: argparse.Namespace) -> int:
         files = [stage / "summary.txt"]
         if args.compare:
             files += _write(result.table, stage, args.format, "protocol")
-            result.metrics.to_csv(stage / "metrics.csv")
+            result.metrics.to_csv(stage / "metrics.csv", index_label="n_elements")  # "all", then 2, 3, ...
             files.append(stage / "metrics.csv")
         else:
             files += _write(table, stage, args.format, "stability")

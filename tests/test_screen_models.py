@@ -77,13 +77,21 @@ def test_engine_choice_follows_what_the_fast_engine_can_run():
         def forward(self, x):
             return 2 * super().forward(x)
 
-    scaled = Scaled("32x2-1", dropout=()).eval()
-    assert InferenceEngine.unsupported(scaled) is None           # the structure would do ...
-    eng = make_engine(scaled)                                    # ... the probe finds the forward differs
-    assert isinstance(eng, ModelEngine)
+    class Doubled(torch.nn.Sequential):  # a Sequential, but a forward of its own
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    torch.manual_seed(0)
+    doubled = Doubled(torch.nn.Linear(86, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     table, grid = systems(2, "Fe O"), uniform_grid(2, 10)
-    np.testing.assert_allclose(eng.predict(table, grid)[0, 1:-1], dense_reference(scaled, table, grid)[0, 1:-1],
-                               atol=1e-6)
+    assert "not a list of layers" in InferenceEngine.unsupported(doubled)
+    for model in (Scaled("32x2-1", dropout=()).eval(), doubled,
+                  torch.nn.Sequential(doubled, torch.nn.Identity())):         # nested: not expanded
+        assert InferenceEngine.unsupported(model) is not None
+        eng = make_engine(model)
+        assert isinstance(eng, ModelEngine)
+        np.testing.assert_allclose(eng.predict(table, grid)[0, 1:-1], dense_reference(model, table, grid)[0, 1:-1],
+                                   atol=1e-6)
 
 
 def test_the_generic_engine_gives_the_model_row_by_row():
@@ -146,11 +154,73 @@ def test_a_model_without_a_bf16_path_screens_in_fp32(caplog, monkeypatch):
     (lambda x: x.sum(), r"shape \(\)"),
     (lambda x: 1 / 0, "ZeroDivisionError"),
     (torch.nn.Linear(10, 1), "mat1 and mat2"),
+    # a float64 model on the float32 fractions: its own error, and the conversion that fixes it
+    (torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double(),
+     r"RuntimeError: .*Double.*\(its parameters are float64: model.float\(\) converts them"),
     (42, "got int"),
 ])
 def test_a_bad_model_is_named_before_any_work(model, match):
     with pytest.raises(ScreeningError, match=match):
         screen(model, elements="Fe Ni", progress=False, compare_dft=False)
+
+
+class WithNet(torch.nn.Module):
+    """A Sequential ``net`` as ElemNet holds one, and a forward that adds to it a term for one
+    pair of elements (O and Fe), which no probe composition has."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(5)
+        self.net = torch.nn.Sequential(torch.nn.Linear(86, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1) - 4 * x[:, 6] * x[:, 22]
+
+
+def test_a_module_that_adds_to_its_net_is_screened_with_its_own_forward():
+    """Only ElemNet's forward is known to be its ``net``: another module's runs as it is."""
+    model = WithNet().eval()
+    table, grid = systems(2, "Fe Ni O"), uniform_grid(2, 10)
+    assert isinstance(make_engine(model), ModelEngine) and isinstance(make_engine(model.net), InferenceEngine)
+    r = screen(model, elements="Fe Ni O", grid=10, min_depth=0, compare_dft=False, progress=False, points=True)
+    fe_o = r.points[r.points["system"] == "Fe-O"]           # x_Fe from 0: grid order over (O, Fe)
+    row = [t.tolist() for t in table].index([6, 22])
+    inner = ~corner_mask(grid)
+    np.testing.assert_allclose(fe_o["energy"].to_numpy()[inner], dense_reference(model, table, grid)[row][inner],
+                               atol=1e-5)
+    assert float(fe_o.loc[fe_o["formula"] == "FeO", "energy"].iloc[0]) < -0.9   # the -4 x_O x_Fe term: -1 at FeO
+
+
+class Norm(torch.nn.Module):
+    """Batch norm on the fractions first: not a Linear layer first, so the generic engine runs it."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.norm = torch.nn.BatchNorm1d(86)
+        self.net = torch.nn.Sequential(torch.nn.Linear(86, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                       torch.nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.net(self.norm(x)).squeeze(-1) - 4 * x[:, 6] * x[:, 22]
+
+
+@pytest.mark.parametrize("make", [lambda: mlp(2), Norm])
+def test_a_model_in_training_mode_is_screened_in_eval_mode_and_left_as_it_was(make):
+    """Screened between two epochs: the screen runs the model in eval mode (no dropout, batch norm
+    on its running statistics) and leaves it training, its running statistics untouched."""
+    model = make()
+    kw = dict(elements="Fe Ni O Li", grid=20, min_depth=0, compare_dft=False, progress=False)
+    expected = screen(model.eval(), precision="fp32", points=True, **kw).points
+    model.train()
+    stats = [b.clone() for b in model.buffers()]
+    for precision in ("fp32", "bf16"):
+        r = screen(model, precision=precision, points=True, **kw)
+        assert all(m.training for m in model.modules())
+        assert all(torch.equal(a, b) for a, b in zip(stats, model.buffers()))
+        if precision == "fp32":   # dropout on would give other energies
+            np.testing.assert_array_equal(r.points["energy"], expected["energy"])
+    assert r.config["engine"] == ("InferenceEngine" if isinstance(model, torch.nn.Sequential) else "ModelEngine")
 
 
 def test_screening_a_training_run(tmp_path):

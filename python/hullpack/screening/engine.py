@@ -157,19 +157,29 @@ class EngineBase:
         return s, p
 
 
+def _plain_sequential(m) -> bool:
+    """Whether ``m`` is a Sequential whose forward is Sequential's (a subclass may change it)."""
+    return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
+
+
 def flat_modules(model: nn.Module) -> list[nn.Module]:
-    """The modules of ``model`` (its ``net`` if it has one, as ElemNet does) in order, nested
-    Sequentials expanded, Dropout and Identity left out (eval mode); [] for a module that is not
-    a Sequential (its forward is not a list of modules)."""
-    net = getattr(model, "net", model)
-    if not isinstance(net, nn.Sequential):
+    """The modules of ``model`` (of an ElemNet, its ``net``) in order, nested Sequentials expanded,
+    Dropout and Identity left out (eval mode); [] for a module whose forward is not a list of
+    modules. Only a Sequential with Sequential's forward counts, and ElemNet, whose forward is its
+    ``net``'s: another module's forward may add to what it holds (``self.net(x) - x[:, 6] *
+    x[:, 22]``) where the probe compositions of :func:`~hullpack.screening.models.make_engine`
+    would not see it."""
+    from ..elemnet.model import ElemNet
+
+    net = model.net if isinstance(model, ElemNet) and type(model).forward is ElemNet.forward else model
+    if not _plain_sequential(net):
         return []
     out = []
     for m in net:
-        if isinstance(m, nn.Sequential):
+        if _plain_sequential(m):
             out += flat_modules(m)
         elif not isinstance(m, (nn.Dropout, nn.Identity)):
-            out.append(m)
+            out.append(m)  # a Sequential with a forward of its own stays whole: not a layer the engine runs
     return out
 
 
@@ -195,7 +205,7 @@ def _unsupported(layers: list[nn.Module]) -> str | None:
 
 
 class InferenceEngine(EngineBase):
-    """A model that starts with a Linear layer on the fractions (``model`` or its ``net``: a
+    """A model that starts with a Linear layer on the fractions (``model``, or an ElemNet's ``net``: a
     Sequential of Linear layers from 86 inputs to 1 output with ReLU, Dropout, LayerNorm or
     elementwise activations between them, as ElemNet) prepared for streaming: the first layer's
     weights transposed for the gather, the rest in fp32 and bf16 copies (:attr:`tail`). ``chunk``:
@@ -212,7 +222,7 @@ class InferenceEngine(EngineBase):
                  threads: int | None = None, backend: str = "auto"):
         why = self.unsupported(model)
         if why is not None:
-            raise ScreeningError(f"model: expected an ElemNet-shaped model (a Sequential `net` of Linear layers from "
+            raise ScreeningError(f"model: expected an ElemNet-shaped model (a Sequential of Linear layers from "
                                  f"{N_ELEMENTS} inputs to 1 output with ReLU, Dropout, LayerNorm or elementwise "
                                  f"activations between them), but {why}; hullpack.screening.models.make_engine "
                                  "runs any model")
@@ -261,7 +271,7 @@ class InferenceEngine(EngineBase):
             return "it is not a torch module"
         layers = flat_modules(model)
         if not layers:
-            return "it is neither a Sequential nor has a Sequential `net`"
+            return "it is neither a Sequential nor an ElemNet (its forward is not a list of layers)"
         return _unsupported(layers)
 
     @property

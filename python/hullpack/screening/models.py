@@ -20,6 +20,7 @@ agrees with the model's own forward on probe compositions; anything else runs th
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -35,7 +36,7 @@ from .engine import EngineBase, InferenceEngine, timed_evaluation
 
 log = logging.getLogger(__name__)
 
-__all__ = ["resolve_model", "make_engine", "module_device", "ModelEngine", "PROBE_TOL"]
+__all__ = ["resolve_model", "make_engine", "module_device", "evaluating", "ModelEngine", "PROBE_TOL"]
 
 #: eV/atom: the fast engine is used only where it agrees with the model's forward within this
 #: (absolute and relative) on the probe compositions; their float32 sums differ by about 1e-6
@@ -47,8 +48,8 @@ def resolve_model(model):
     """The model a screen's ``model`` argument names: None or ``"default"`` -> the shipped ElemNet;
     a path -> the model file there (``hullpack train``'s ``RUN/best.pt`` or any file of
     :func:`hullpack.elemnet.save_model`; a run folder means its ``best.pt``), read by
-    :func:`hullpack.elemnet.resolve_model`; a torch module -> itself, in eval mode; any other
-    callable -> itself. :class:`~hullpack.errors.ModelFileError` for a path that holds no model,
+    :func:`hullpack.elemnet.resolve_model`; a torch module -> itself, left in the mode it is in
+    (the engines call it in eval mode, :func:`evaluating`); any other callable -> itself. :class:`~hullpack.errors.ModelFileError` for a path that holds no model,
     :class:`~hullpack.errors.ScreeningError` for anything else."""
     from ..elemnet import resolve_model as elemnet_model
 
@@ -64,12 +65,39 @@ def resolve_model(model):
                 raise ModelFileError(f"{path} is a training checkpoint (for resuming), not a model file; "
                                      f"screen with {path.parent / 'best.pt'}") from None
             raise
-    if isinstance(model, nn.Module):
-        return model.eval()
-    if callable(model):
+    if callable(model):  # a torch module too
         return model
     raise ScreeningError(f"model: expected None, a model file, a torch module or a callable mapping (n, "
                          f"{N_ELEMENTS}) fractions to (n,) energies, got {type(model).__name__}")
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """Runs the ``with`` block with a torch module in eval mode (dropout off, batch norm on its
+    running statistics, which stay as they are) and then puts each of its submodules back in the
+    mode it was in: a model screened between training epochs goes on training as it was. Anything
+    else is left alone."""
+    if not isinstance(model, nn.Module):
+        yield model
+        return
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _call_failed(model, x: torch.Tensor, exc: Exception) -> ScreeningError:
+    """The error of a model that failed on the tensor ``x`` of fractions, with its own error and,
+    for a module whose floating-point parameters are not float32, how to make them so."""
+    dtypes = sorted({str(t.dtype).replace("torch.", "") for t in model.parameters() if t.is_floating_point()}
+                    - {"float32"}) if isinstance(model, nn.Module) else []
+    hint = (f" (its parameters are {', '.join(dtypes)}: model.float() converts them to the float32 the "
+            "fractions come in)" if dtypes else "")
+    return ScreeningError(f"model: calling it on a ({len(x)}, {N_ELEMENTS}) float32 tensor of fractions failed: "
+                          f"{type(exc).__name__}: {exc}{hint}")
 
 
 def _probe_compositions() -> tuple[np.ndarray, np.ndarray]:
@@ -126,8 +154,9 @@ def _agrees(engine: InferenceEngine, model: nn.Module) -> bool:
         fast = engine.predict_fractions(els, frac)
     x = torch.from_numpy(dense_fractions(els, frac)).to(module_device(model) or "cpu")
     try:
-        ref = _energies_of(model(x), len(x), "its forward").cpu().numpy()
-    except ScreeningError:
+        with evaluating(model):
+            ref = _energies_of(model(x), len(x), "its forward").cpu().numpy()
+    except Exception:  # ModelEngine names what is wrong with the model's forward
         return False
     both = np.isfinite(fast) & np.isfinite(ref)
     return bool(np.allclose(fast[both], ref[both], rtol=PROBE_TOL, atol=PROBE_TOL)
@@ -184,13 +213,12 @@ class ModelEngine(EngineBase):
         els, frac = _probe_compositions()
         x = torch.from_numpy(dense_fractions(els, frac)).to(self.device)
         try:
-            with torch.no_grad():
+            with torch.no_grad(), evaluating(model):
                 e32 = self.model(x)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16):
                     e16 = self.model(x)
         except Exception as exc:  # the model's own error, named
-            raise ScreeningError(f"model: calling it on a ({len(x)}, {N_ELEMENTS}) float32 tensor of fractions "
-                                 f"failed: {type(exc).__name__}: {exc}") from None
+            raise _call_failed(model, x, exc) from None
         what = f"calling it on a ({len(x)}, {N_ELEMENTS}) float32 tensor"
         e32, e16 = _energies_of(e32, len(x), what), _energies_of(e16, len(x), what + " under bf16 autocast")
         self.supports_bf16 = not torch.equal(e32, e16)
@@ -204,12 +232,13 @@ class ModelEngine(EngineBase):
         """The model's energies (float32) of compositions ``frac`` over ``els``, ``chunk`` rows per call."""
         out = np.empty(len(els), dtype=np.float32)
         self.n_evaluated[precision] += len(els)
-        for q0 in range(0, len(els), self.chunk):
-            m = min(self.chunk, len(els) - q0)
-            x = torch.from_numpy(dense_fractions(els[q0:q0 + m], frac[q0:q0 + m], self.chunk)).to(self.device)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                e = _energies_of(self.model(x), self.chunk, "the model")
-            out[q0:q0 + m] = e[:m].cpu().numpy()
+        with evaluating(self.model):
+            for q0 in range(0, len(els), self.chunk):
+                m = min(self.chunk, len(els) - q0)
+                x = torch.from_numpy(dense_fractions(els[q0:q0 + m], frac[q0:q0 + m], self.chunk)).to(self.device)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    e = _energies_of(self.model(x), self.chunk, "the model")
+                out[q0:q0 + m] = e[:m].cpu().numpy()
         return out
 
     def predict_flat(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *,

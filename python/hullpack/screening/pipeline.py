@@ -75,9 +75,17 @@ def parse_shard(shard) -> tuple[int, int] | None:
         i, n = (int(v) for v in (shard.split("/") if isinstance(shard, str) else shard))
     except (ValueError, TypeError):
         raise ScreeningError(f"shard={shard!r}: expected 'i/n' or (i, n), e.g. '0/4'") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise ScreeningError(f"shard={shard!r}: need 0 <= i < n")
+    if n < 1:
+        raise ScreeningError(f"shard={shard!r}: expected at least 1 shard (n >= 1), e.g. '0/4'")
+    if not 0 <= i < n:
+        raise ScreeningError(f"shard={shard!r}: shards are numbered from 0: expected 0 <= i < {n}, "
+                             f"one of {_shard_range(n)}")
     return i, n
+
+
+def _shard_range(n: int) -> str:
+    """The shards of a split into ``n``, in words: ``0/3, 1/3, 2/3`` or ``0/10 .. 9/10``."""
+    return ", ".join(f"{i}/{n}" for i in range(n)) if n <= 3 else f"0/{n} .. {n - 1}/{n}"
 
 
 def _grid_spec(order: int, grid):
@@ -214,7 +222,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     ternary, 831 per quaternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N`` (step ``1/N``;
     ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer array of
     numerators (see :func:`resolve_grid`).
-    ``precision``: ``"auto"`` (default: one of the two that keep fp32's hull vertices, by a rule
+    ``precision``: ``"auto"`` (default: ``"fp32"`` or certified ``"bf16"``, by a rule
     measured on AVX-512 and AVX2 CPUs and a GPU, :func:`auto_precision`: ``"fp32"`` on an x86-64 CPU with
     AVX2+FMA where the model is a ReLU network with finite parameters, such as ElemNet, whose fp32
     layers skip their zero activations (:func:`hullpack.compositions.relu_mlp`), for
@@ -400,7 +408,7 @@ def model_digest(net) -> str | None:
 
 def auto_precision(engine) -> str:
     """What ``precision="auto"`` runs on ``engine``: ``"fp32"`` where fp32 was measured to be no
-    slower than certified bf16, the other precision that keeps fp32's hull vertices (on CPU, a ReLU
+    slower than certified bf16, the other precision whose hull vertices carry fp32 energies (on CPU, a ReLU
     network whose fp32 layers skip their zero activations through a vector version of
     :func:`~hullpack.compositions.relu_mlp`; on a GPU, the fast engine, whose screen is bound by
     the host rather than by inference; on a CPU without bf16 arithmetic, any model:

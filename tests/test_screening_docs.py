@@ -44,7 +44,7 @@ def check_own_model(ns, tmp_path):
         assert len(res.systems) == 21
         if res.config["precision"] == "bf16":
             assert res.config["certification"]["calibration_pairs"] == res.stats["n_predictions"]
-            assert "audit:" in res.summary()
+            assert "(the calibration sample was every point): none left in bf16, nothing to audit" in res.summary()
     assert "stab_f1" in r.systems
 
 

@@ -145,12 +145,20 @@ def merge_certification(records: list[dict]) -> dict | None:
 
 
 def certification_lines(record: dict | None, n_fp32: int, n_pred: int) -> list[str]:
-    """The summary lines of a certified screen: its fp32 work and its audit."""
+    """The summary lines of a certified screen: its fp32 work and its audit; one line where no
+    point was left in bf16 (a screen no larger than its calibration sample).
+
+    >>> certification_lines({"calibration_pairs": 186, "screen_points": 186}, 186, 186)
+    ['bf16 certification: all 186 points evaluated in fp32 (the calibration sample was every point): none left in bf16, nothing to audit']
+    """
+    if n_fp32 >= n_pred:
+        why = ("the calibration sample was every point" if record and record.get("calibration_pairs", 0)
+               >= record.get("screen_points", math.inf) else "calibration sample, near the hull, audit")
+        return [f"bf16 certification: all {n_pred:,} points evaluated in fp32 ({why}): none left in bf16, "
+                "nothing to audit"]
     lines = [f"bf16 certification: {n_fp32:,} of {n_pred:,} points evaluated in fp32 (calibration sample, near "
              "the hull, audit), validated against fp32 by calibration and audit"]
-    if record and record.get("calibration_pairs", 0) >= record.get("screen_points", math.inf):
-        lines.append("audit: none needed: the calibration sample was every point")
-    elif record:
+    if record:
         m, k = int(record.get("n_audited", 0)), int(record.get("n_exceeded", 0))
         bound = exceedance_bound(m, k, record.get("confidence", CONFIDENCE)) if m else math.nan
         lines.append(f"audit: {m:,} random points left in bf16, checked in fp32; {k:,} exceeded their delta"

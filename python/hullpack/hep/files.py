@@ -20,11 +20,11 @@ class GraphFiles(torch.utils.data.Dataset):
 
     >>> import tempfile
     >>> from torch_geometric.data import Data
-    >>> root = tempfile.mkdtemp()
-    >>> for i in (2, 10):
-    ...     torch.save(Data(x=torch.ones(i, 1), edge_index=torch.zeros(2, 0, dtype=torch.long)), f"{root}/g_{i}.pt")
-    >>> folder = GraphFiles.find(root)
-    >>> len(folder), folder[1].num_nodes
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     for i in (2, 10):
+    ...         torch.save(Data(x=torch.ones(i, 1), edge_index=torch.zeros(2, 0, dtype=torch.long)), f"{root}/g_{i}.pt")
+    ...     folder = GraphFiles.find(root)
+    ...     len(folder), folder[1].num_nodes
     (2, 10)
     """
 

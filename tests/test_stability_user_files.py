@@ -286,6 +286,13 @@ def test_cli_formulas_on_the_command_line_are_compared_with_oqmd(tmp_path, capsy
     (["cands.csv", "ref.csv"], "cands.csv and ref.csv: files among 2 arguments: give one FILE (another set to "
                                "compare with goes to --reference FILE), or formulas only"),
     (["Fe2O3", "cands.json"], "cands.json: a file among 2 arguments"),
+    # spaces around "=" made the shell split FORMULA=ENERGY: "-1.7: no energy given, where others have one"
+    (["Fe2O3=", "-1.7", "FeO=-1.4"], "'Fe2O3=': write each energy as one argument, FORMULA=ENERGY without spaces "
+                                     "around '=' (Fe2O3=-1.7)"),
+    (["Fe2O3", "=", "-1.7", "FeO=-1.4"], "'=': write each energy as one argument"),
+    (["Fe2O3", "=-1.7"], "'=-1.7': write each energy as one argument"),
+    # another separator: "cannot parse formula"
+    (["Fe2O3:-1.7", "FeO:-1.4"], "'Fe2O3:-1.7': an energy is given as FORMULA=ENERGY (Fe2O3=-1.7)"),
 ])
 def test_cli_formulas_on_the_command_line_name_what_is_wrong(tmp_path, capsys, argv, message):
     assert cli(*argv, "--out", tmp_path / "o") == 2

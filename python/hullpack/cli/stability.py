@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -99,6 +100,15 @@ def _formulas(items: list[str]):
     if several:  # "Fe2O3=-1.7 NaCl=-2.1" in quotes: not one formula with an energy
         raise ValueError(f"{several[0]!r} has {several[0].count('=')} energies in one argument: give each "
                          "FORMULA=ENERGY as an argument of its own, without quotes around them")
+    spaced = [item for item in items if item.strip() == "=" or item.strip().startswith("=") or item.strip().endswith("=")]
+    if spaced:  # "Fe2O3 = -1.7": the shell made three arguments of it
+        raise ValueError(f"{spaced[0]!r}: write each energy as one argument, FORMULA=ENERGY without spaces around '=' "
+                         "(Fe2O3=-1.7)")
+    other = [m for item in items if "=" not in item and (m := re.fullmatch(r"\s*(\S+?)\s*[:;]\s*([-+\u2212]?[\d.]+)\s*",
+                                                                             item))]
+    if other:  # "Fe2O3:-1.7", as a formula "cannot parse"
+        raise ValueError(f"{other[0].group(0).strip()!r}: an energy is given as FORMULA=ENERGY "
+                         f"({other[0].group(1)}={other[0].group(2)})")
     split = [item.rpartition("=") if "=" in item else ("", "", item) for item in items]
     formulas = [f.strip() if eq else e.strip() for f, eq, e in split]
     with_energy = [bool(eq) for _, eq, _ in split]
@@ -358,7 +368,6 @@ def _write(table, out: Path, fmt: str, name: str) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import re
     import uuid
 
     from hullpack.elemnet import resolve_model

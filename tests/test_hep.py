@@ -116,6 +116,14 @@ def test_cli_refuses_a_negative_baseline_repeats(capsys):
     assert "baseline_repeats = -1: give the number of extra random-baseline seeds, 0 or more" in capsys.readouterr().err
 
 
+def test_cli_refuses_world_size_without_distributed(capsys):
+    from hullpack.cli import main
+
+    assert main(["bench-memory", "--world-size", "4", "--dataset", "low", "--events", "12"]) == 2
+    assert ("--world-size sets the processes of --distributed: add --distributed, or leave --world-size out"
+            in capsys.readouterr().err)
+
+
 def test_model_forward_backward_and_learning(low):
     torch.manual_seed(0)
     model = InteractionNetwork(hidden=16, num_steps=2)

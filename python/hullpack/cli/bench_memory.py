@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .common import missing, positive_float, positive_int, require
+from .common import CommandError, missing, positive_float, positive_int, require
 
 NAME = "bench-memory"
 HELP = "GNN memory study: peak memory of training with batching strategies"
@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "held when the step began: what torch.cuda.max_memory_allocated counts; slower)")
     p.add_argument("--distributed", action="store_true",
                    help="also compare DistributedSampler with DistributedBalancedBatchSampler on local processes")
-    p.add_argument("--world-size", type=positive_int, default=2)
+    p.add_argument("--world-size", type=positive_int, help="processes of --distributed (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (peak: tensors saved for backward + parameters, gradients "
                    "and AdamW state; the output's first line says exactly what) or cuda (peak from "
@@ -55,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.world_size is not None and not args.distributed:
+        raise CommandError("--world-size sets the processes of --distributed: add --distributed, or leave "
+                           "--world-size out")
     require("hep", "torch_geometric")
     from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown, repeated_datasets
 
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     datasets = [d for i, d in enumerate(datasets) if i not in {j for j, _, _ in repeated}]
     out = bench_memory(datasets, cfg, num_events=args.events, root=args.root,
-                       distributed=args.distributed, world_size=args.world_size,
+                       distributed=args.distributed, world_size=args.world_size or 2,
                        plot_path=os.path.join(args.out, "memory.png") if plot else None)
     written = []
     if args.out:

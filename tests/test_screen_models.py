@@ -223,6 +223,21 @@ def test_a_model_in_training_mode_is_screened_in_eval_mode_and_left_as_it_was(ma
     assert r.config["engine"] == ("InferenceEngine" if isinstance(model, torch.nn.Sequential) else "ModelEngine")
 
 
+def test_a_torch_file_of_your_own_model_is_named_with_how_to_screen_it(tmp_path):
+    """torch.save of a whole module was reported as a corrupt file to re-download; a state dict as
+    no hullpack file. Both now say what they are and how to screen such a model."""
+    model = torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    torch.save(model, tmp_path / "whole.pt")
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    how = r"load it in Python and pass the module to hullpack.screening.screen\(model, ...\)"
+    with pytest.raises(ModelFileError, match=r"whole.pt is a torch.save archive of Python objects \(a whole torch "
+                                             r"module\?\), not a hullpack model file; to screen .*" + how) as e:
+        screen(str(tmp_path / "whole.pt"), elements="Fe O", progress=False, compare_dft=False)
+    assert "corrupt" not in str(e.value) and "re-download" not in str(e.value)
+    with pytest.raises(ModelFileError, match=r"weights.pt is not a hullpack ElemNet model file .*" + how):
+        screen(str(tmp_path / "weights.pt"), elements="Fe O", progress=False, compare_dft=False)
+
+
 def test_screening_a_training_run(tmp_path):
     """A run of hullpack's training loop screens by its folder or its best.pt; last.pt is named."""
     rng = np.random.default_rng(0)

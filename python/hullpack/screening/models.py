@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +61,28 @@ def resolve_model(model):
                                  "`hullpack train` / hullpack.elemnet.save_model, or 'default' for the shipped model")
         try:
             return elemnet_model(model)
-        except ModelFileError:
+        except ModelFileError as exc:
             if path.name == "last.pt" and (path.parent / "best.pt").is_file():
                 raise ModelFileError(f"{path} is a training checkpoint (for resuming), not a model file; "
                                      f"screen with {path.parent / 'best.pt'}") from None
+            if path.is_file() and zipfile.is_zipfile(path) and "checkpoint" not in str(exc):
+                raise ModelFileError(_own_torch_file(path, str(exc))) from None
             raise
     if callable(model):  # a torch module too
         return model
     raise ScreeningError(f"model: expected None, a model file, a torch module or a callable mapping (n, "
                          f"{N_ELEMENTS}) fractions to (n,) energies, got {type(model).__name__}")
+
+
+def _own_torch_file(path: Path, message: str) -> str:
+    """The message for a complete ``torch.save`` archive that is no hullpack model file: a whole
+    module (pickled objects, which a model file never holds) or a state dict, and how to screen it."""
+    if "Weights only load failed" in message:  # read as a damaged file; it is a whole pickled module
+        message = (f"{path} is a torch.save archive of Python objects (a whole torch module?), not a hullpack "
+                   "model file")
+    return (f"{message}; to screen a model of your own, load it in Python and pass the module to "
+            "hullpack.screening.screen(model, ...) (docs/screening.md, 'Screening with your own model'); an "
+            "ElemNet saved with hullpack.elemnet.save_model screens here")
 
 
 @contextlib.contextmanager

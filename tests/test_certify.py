@@ -216,7 +216,11 @@ def test_planted_errors_at_many_points_are_reported(shipped):
     rec = cert.report()
     assert (rec["n_audited"], rec["n_exceeded"]) == (m, k)
     line = certification_lines(rec, 1000, 2000)[1]
-    assert f"{m:,} random points" in line and f"{k:,} exceeded" in line and "95% upper bound" in line
+    assert f"{m:,} random points" in line and "95% upper bound" in line
+    assert f"; {k:,} exceeded their systems' deltas, which were widened and the selection run again;" in line
+    one = certification_lines(dict(rec, n_exceeded=1), 1000, 2000)[1]
+    none = certification_lines(dict(rec, n_exceeded=0), 1000, 2000)[1]
+    assert "; 1 exceeded its system's delta, which" in one and "; none exceeded its system's delta;" in none
 
 
 def test_a_planted_error_through_the_public_api_is_caught():

@@ -161,9 +161,12 @@ def certification_lines(record: dict | None, n_fp32: int, n_pred: int) -> list[s
     if record:
         m, k = int(record.get("n_audited", 0)), int(record.get("n_exceeded", 0))
         bound = exceedance_bound(m, k, record.get("confidence", CONFIDENCE)) if m else math.nan
-        lines.append(f"audit: {m:,} random points left in bf16, checked in fp32; {k:,} exceeded their delta"
-                     + (f"; {record.get('confidence', CONFIDENCE):.0%} upper bound on the rate of such points "
-                        f"{bound:.2g}" if m else ""))
+        exceeded = ("none exceeded its system's delta" if k == 0 else
+                    "1 exceeded its system's delta, which was widened and the selection run again" if k == 1 else
+                    f"{k:,} exceeded their systems' deltas, which were widened and the selection run again")
+        lines.append(f"audit: {m:,} random points left in bf16, checked in fp32; {exceeded}"
+                     + (f"; {record.get('confidence', CONFIDENCE):.0%} upper bound on the share of the points left "
+                        f"in bf16 that exceed their delta: {bound:.2g}" if m else ""))
     return lines
 
 

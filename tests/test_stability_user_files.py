@@ -101,8 +101,8 @@ def test_cli_reads_export_files_and_names_what_it_cannot(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "energies: column 'formation_energy_per_atom'" in out
     # two Fe2O3 entries (rows 3 and 4): each line says which
-    assert "stable: 1 of 4 compounds" in out and "  Fe2O3 (row 3) Fe-O    stable by 0.2067" in out
-    assert "  Fe2O3 (row 4) Fe-O    above hull by 0.0360" in out
+    assert "stable: 1 of 4 compounds" in out and "\n  Fe2O3   Fe-O    stable by 0.2067" in out
+    assert "  Fe2O3   Fe-O    above hull by 0.0360  above another Fe2O3 entry, as low or lower (a polymorph)  [row 4]\n" in out
     assert "above hull by 0.0360  above another Fe2O3 entry, as low or lower (a polymorph)" in out
     table = pd.read_csv(tmp_path / "o" / "stability.csv")
     assert table.material_id.tolist() == list(range(6))
@@ -442,7 +442,7 @@ def test_a_composition_at_the_energy_of_an_entry_there_is_said_to_be_on_the_hull
     pd.DataFrame({"formula": ["NaCl", "Fe2O3"], "energy": [-2.1, -1.69]}).to_csv(tmp_path / "r.csv", index=False)
     assert cli(tmp_path / "d.csv", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
-    assert "Fe2O3 (row 2) Fe-O    on the hull, at the energy of another Fe2O3 entry\n" in out and "0.0000" not in out
+    assert "Fe2O3   Fe-O    on the hull, at the energy of another Fe2O3 entry  [row 2]\n" in out and "0.0000" not in out
     assert cli("NaCl=-2.1", "Fe2O3=-1.65", "--reference", tmp_path / "r.csv", "--out", tmp_path / "p") == 0
     out = capsys.readouterr().out
     assert "NaCl    Cl-Na   known stable: on the reference's hull, the given energy is the reference's NaCl\n" in out
@@ -539,11 +539,23 @@ def test_cli_says_which_row_each_polymorph_is(tmp_path, capsys):
                                                                                          index=False)
     assert cli(tmp_path / "mp.csv", "--out", tmp_path / "o") == 0
     listed = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  Fe")]
-    assert [x.split(")")[0] for x in listed if x.startswith("  Fe2O3")] == ["  Fe2O3 (row 2", "  Fe2O3 (row 1",
-                                                                           "  Fe2O3 (row 3"]
-    assert listed[0].startswith("  Fe2O3 (row 2) Fe-O    stable by ")
-    assert any(x.startswith("  Fe3O4         Fe-O ") for x in listed)  # given once: no row
-    # typed: counted as typed, beside what was written
+    assert [x.rsplit("  ", 1)[1] for x in listed if x.startswith("  Fe2O3")] == ["[row 2]", "[row 1]", "[row 3]"]
+    assert listed[0].startswith("  Fe2O3   Fe-O    stable by ")
+    assert [x for x in listed if x.startswith("  Fe3O4")][0].endswith("Fe")  # given once: no row
+    # typed: counted as typed, after what was written
     assert cli("Fe2O3=-1.7", "Fe4O6=-1.6", "Fe=0", "O2=0", "--reference", "none", "--out", tmp_path / "t") == 0
-    out = capsys.readouterr().out
-    assert "  Fe2O3 (formula 1)        Fe-O " in out and "  Fe2O3 (Fe4O6, formula 2) Fe-O " in out
+    out = capsys.readouterr().out.splitlines()
+    assert [x for x in out if x.startswith("  Fe2O3 (Fe4O6) Fe-O ")][0].endswith("(a polymorph)  [formula 2]")
+    assert [x for x in out if x.startswith("  Fe2O3         Fe-O ")][0].endswith("Fe  [formula 1]")
+
+
+def test_cli_names_typed_energies_of_another_convention_than_the_references_as_typed(tmp_path, capsys):
+    """Formation energies typed against a reference file of total energies were refused as
+    "candidates: ...; give the candidates' total energies": the user typed formulas, no candidates."""
+    pd.DataFrame({"formula": ["Li", "Fe", "O2", "Li2O", "Fe2O3"],
+                  "energy_per_atom": [-1.909, -8.47, -4.95, -4.80, -6.85]}).to_csv(tmp_path / "ref.csv", index=False)
+    assert cli("LiFeO2=-1.9", "Li5FeO4=-1.8", "--reference", tmp_path / "ref.csv", "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hullpack stability: the energies given: median energy ") and "candidates" not in err
+    assert "these look like formation energies, but the reference's are total energies" in err
+    assert "give their total energies in the reference's convention" in err and "--reference none" not in err

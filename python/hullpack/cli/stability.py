@@ -272,16 +272,12 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                      + (f"then those on {reference_name}'s hull, " if known_stable.any() else "")
                      + "else how far above the hull")
         # the reduced formula names the compound; what was written follows where a reader would not
-        # recognise it there: "Li2Mn3NiO8 (LiNi0.5Mn1.5O4)"; a composition given more than once (polymorphs)
-        # says which row each line is: "Fe2O3 (row 2)"
+        # recognise it there: "Li2Mn3NiO8 (LiNi0.5Mn1.5O4)"
+        names = {i: r["formula"] + (f" ({w})" if (w := written_as(r["formula"], r["input"])) else "")
+                 for i, r in top.iterrows()}
+        # a composition given more than once (polymorphs) ends each of its lines with its row: "[row 2]"
         repeated = set(t["formula"][t["formula"].duplicated()])
         position = dict(zip(table.index, range(1, len(table) + 1)))
-        names = {}
-        for i, r in top.iterrows():
-            said = [w] if (w := written_as(r["formula"], r["input"])) else []
-            if r["formula"] in repeated:
-                said.append(f"{'formula' if typed else 'row'} {position[i]}")
-            names[i] = r["formula"] + (f" ({', '.join(said)})" if said else "")
         width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for i, r in top.iterrows():
@@ -299,7 +295,8 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                 how += "" if r["e_above_hull"] < _ON_HULL else ", as low or lower (a polymorph)"
             else:
                 how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
-            lines.append(f"  {names[i]:<{width}} {r['chemsys']:<{sys_width}} {how}")
+            where = f"  [{'formula' if typed else 'row'} {position[i]}]" if r["formula"] in repeated else ""
+            lines.append(f"  {names[i]:<{width}} {r['chemsys']:<{sys_width}} {how}{where}")
     if not len(t) and ok.any():
         lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
                      "lowest entry")
@@ -459,18 +456,17 @@ def run(args: argparse.Namespace) -> int:
             table = stability(df, energies, reference=reference, join=args.join, column=args.column, tol=args.tol,
                               threads=args.threads, errors="ignore", progress_bar=bar)
         except HullInputError as exc:  # say where the energies come from: the model, or which column
-            where = (f"--model {model_spec} gives the energies" if model is not None
-                     else f"{source}: energies from column '{e_col}'" if not typed else None)
-            if where is None:
-                from hullpack.stability.inputs import total_energy_signs
+            from hullpack.stability.inputs import total_energy_signs
 
-                if reference is None or total_energy_signs(parse(df, e_col)) is None:
-                    raise
+            where = (f"--model {model_spec} gives the energies" if model is not None
+                     else f"{source}: energies from column '{e_col}'" if not typed else "the energies given")
+            # the library's "candidates" are FILE's rows or the formulas typed, named above
+            why = str(exc).removeprefix("energies: ").removeprefix("candidates: ")
+            if typed and model is None and reference is not None and total_energy_signs(parse(df, e_col)) is not None:
                 # a chemist's own total energies, each element's typed too: a hull of their own
-                raise HullInputError(f"the energies given: {str(exc).removeprefix('candidates: ')}; or, with each "
-                                     "element's total energy given too (Fe=-8.47), compare the formulas with each "
-                                     "other: --reference none") from None
-            raise HullInputError(f"{where}: {str(exc).removeprefix('energies: ')}") from None
+                why += ("; or, with each element's total energy given too (Fe=-8.47), compare the formulas with each "
+                        "other: --reference none")
+            raise HullInputError(f"{where}: {why}") from None
         for r, reason in unpredictable.items():  # a row the model cannot take: why, not "energy is not finite"
             table.iat[r, table.columns.get_loc("problem")] = reason
         if typed:  # spaces join a formula's parts ("Fe2 O3"): an argument that looks like several says how it was read

@@ -248,8 +248,8 @@ class Reference:
             if median > FORMATION_GAP:
                 raise HullInputError(
                     f"candidates: median energy {median:.2f} eV/atom above their elements' entries in the reference: "
-                    f"these look like formation energies, but the reference's are total energies ({own}); give the "
-                    "candidates' total energies in the reference's convention, or a reference of formation energies")
+                    f"these look like formation energies, but the reference's are total energies ({own}); give their "
+                    "total energies in the reference's convention, or a reference of formation energies")
 
     # -- queries -------------------------------------------------------------------------------
 

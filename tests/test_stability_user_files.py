@@ -559,3 +559,17 @@ def test_cli_names_typed_energies_of_another_convention_than_the_references_as_t
     assert err.startswith("hullpack stability: the energies given: median energy ") and "candidates" not in err
     assert "these look like formation energies, but the reference's are total energies" in err
     assert "give their total energies in the reference's convention" in err and "--reference none" not in err
+
+
+def test_cli_says_how_many_compounds_its_listing_leaves_out(tmp_path, capsys):
+    """The summary lists ten compounds: a chemist who typed twelve saw ten lines and no word of the
+    other two."""
+    typed = [f"{f}={e}" for f, e in zip(["Fe2O3", "Fe3O4", "FeO", "FeO2", "NiO", "Ni2O3", "Fe2NiO4", "FeNi3", "Ni3O4",
+                                          "Fe5O7", "FeNi", "Fe4O5"],
+                                         [-1.7, -1.62, -1.4, -0.9, -1.2, -0.8, -1.55, -0.1, -1.0, -1.5, -0.05, -1.45])]
+    assert cli(*typed, "Fe=0", "Ni=0", "O2=0", "--reference", "none", "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out.splitlines()
+    listed = out[out.index(next(x for x in out if x.startswith("most stable"))) + 1:-1]
+    assert len(listed) == 11 and listed[-1] == "  ... and 2 more compounds (the table lists each)"
+    assert cli(*typed[:10], "Fe=0", "Ni=0", "O2=0", "--reference", "none", "--out", tmp_path / "p") == 0
+    assert "more compound" not in capsys.readouterr().out  # ten: all listed

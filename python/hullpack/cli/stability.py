@@ -297,6 +297,8 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                 how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
             where = f"  [{'formula' if typed else 'row'} {position[i]}]" if r["formula"] in repeated else ""
             lines.append(f"  {names[i]:<{width}} {r['chemsys']:<{sys_width}} {how}{where}")
+        if len(t) > len(top):  # the others were left unsaid
+            lines.append(f"  ... and {plural(len(t) - len(top), 'more compound')} (the table lists each)")
     if not len(t) and ok.any():
         lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
                      "lowest entry")

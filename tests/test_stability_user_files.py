@@ -573,3 +573,25 @@ def test_cli_says_how_many_compounds_its_listing_leaves_out(tmp_path, capsys):
     assert len(listed) == 11 and listed[-1] == "  ... and 2 more compounds (the table lists each)"
     assert cli(*typed[:10], "Fe=0", "Ni=0", "O2=0", "--reference", "none", "--out", tmp_path / "p") == 0
     assert "more compound" not in capsys.readouterr().out  # ten: all listed
+
+
+def test_cli_a_compound_on_the_hull_but_no_vertex_is_said_to_be_on_it(tmp_path, capsys):
+    """A compound exactly on a tie-line (pymatgen: e_above_hull 0, not stable), or a vertex by less
+    than --tol, read "above hull by 0.0000  decomposes to ...": it is on the hull, not above it."""
+    on_line = -(2 * 1.5 + 5 * 1.7) / 7  # Fe3O4 on the FeO-Fe2O3 tie-line
+    assert cli("Fe2O3=-1.7", "FeO=-1.5", f"Fe3O4={on_line!r}", "Fe=0", "O2=0", "--reference", "none",
+               "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "  Fe3O4   Fe-O    on the hull, not stable: as low as 0.714286 Fe2O3 + 0.285714 FeO, not below\n" in out
+    assert "0.0000" not in out
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet").set_index("formula")
+    assert t.e_above_hull["Fe3O4"] == pytest.approx(0, abs=1e-12) and not t.stable["Fe3O4"]
+    # stable by 0.95 meV/atom, less than --tol 0.01
+    assert cli("Fe2O3=-1.7", "FeO=-1.4", "Fe3O4=-1.62", "Fe=0", "O2=0", "--reference", "none", "--tol", "0.01",
+               "--out", tmp_path / "p") == 0
+    assert ("  Fe3O4   Fe-O    on the hull, not stable: 0.0010 below 0.952381 Fe2O3 + 0.047619 Fe, less than --tol\n"
+            in capsys.readouterr().out)
+    for bad in ("-1", "nan", "inf", "abc"):  # were read, and reported as a problem of the energies given
+        with pytest.raises(SystemExit, match="2"):  # argparse's usage error
+            cli("Fe2O3=-1.7", "--tol", bad, "--out", tmp_path / "x")
+        assert f"argument --tol: expected eV/atom >= 0, such as 0.001, got '{bad}'" in capsys.readouterr().err

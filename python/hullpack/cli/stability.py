@@ -69,9 +69,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "csv needs no pyarrow)")
     p.add_argument("--plot", metavar="SPACE", help="draw one chemical space, e.g. Fe-O or Fe-Ni-O (4+ elements: "
                    "a table SPACE.csv)")
-    p.add_argument("--tol", type=float, help="eV/atom below the hull of the other compositions to count as stable "
+    p.add_argument("--tol", type=_tolerance, help="eV/atom below the hull of the other compositions to count as stable "
                    "(default 1e-9)")
     p.add_argument("--threads", type=positive_int, help="OpenMP threads (default: all cores)")
+
+
+def _tolerance(text: str) -> float:
+    """argparse type of --tol: a finite number of eV/atom >= 0 (a negative or NaN one reached the hulls and was
+    reported as a problem of the energies)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected eV/atom >= 0, such as 0.001, got {text!r}") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected eV/atom >= 0, such as 0.001, got {text!r}")
+    return value
 
 
 def _energy_column(df, name: str | None, where: str) -> str | None:
@@ -293,6 +305,11 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                 how = ("on the hull, at the energy of another " if r["e_above_hull"] < _ON_HULL
                        else f"above hull by {r['e_above_hull']:.4f}  above another ") + f"{r['formula']} entry"
                 how += "" if r["e_above_hull"] < _ON_HULL else ", as low or lower (a polymorph)"
+            elif r["e_above_hull"] < _ON_HULL:  # a point of the hull but no vertex: on a facet, or a vertex within --tol
+                below = -r["decomposition_energy"]
+                how = "on the hull, not stable: " + (
+                    f"{below:.4f} below {r['decomposition']}, less than --tol" if below >= _ON_HULL
+                    else f"as low as {r['decomposition']}, not below") + known
             else:
                 how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
             where = f"  [{'formula' if typed else 'row'} {position[i]}]" if r["formula"] in repeated else ""

@@ -510,6 +510,11 @@ def test_cli_typed_total_energies_against_oqmd_say_how_to_build_their_own_hull(t
                    "look like total energies, but the reference's are formation energies (elements at 0 eV/atom); "
                    "give their formation energies; or, with each element's total energy given too (Fe=-8.47), "
                    "compare the formulas with each other: --reference none")
+    # meV/atom typed: named as the energies given too
+    assert cli("Fe2O3=-1700", "FeO=-1400", "--out", tmp_path / "x") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hullpack stability: the energies given: median energy -1550 eV/atom: another unit "
+                          "(meV/atom, kJ/mol)?") and "--reference none" not in err
     assert cli(*typed, "--reference", "none", "--out", tmp_path / "o") == 0
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet").set_index("formula")
     # pymatgen's PhaseDiagram: FeO 0.22 eV/atom above 5/6 Fe2O3 + 1/6 Fe

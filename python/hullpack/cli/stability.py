@@ -475,13 +475,15 @@ def run(args: argparse.Namespace) -> int:
             table = stability(df, energies, reference=reference, join=args.join, column=args.column, tol=args.tol,
                               threads=args.threads, errors="ignore", progress_bar=bar)
         except HullInputError as exc:  # say where the energies come from: the model, or which column
-            from hullpack.stability.inputs import total_energy_signs
+            from hullpack.stability.inputs import total_energy_signs, unit_signs
 
             where = (f"--model {model_spec} gives the energies" if model is not None
                      else f"{source}: energies from column '{e_col}'" if not typed else "the energies given")
             # the library's "candidates" are FILE's rows or the formulas typed, named above
             why = str(exc).removeprefix("energies: ").removeprefix("candidates: ")
-            if typed and model is None and reference is not None and total_energy_signs(parse(df, e_col)) is not None:
+            given = parse(df, e_col, require_energies=False) if typed and model is None else None  # no unit check
+            if (given is not None and reference is not None and unit_signs(given) is None
+                    and total_energy_signs(given) is not None):
                 # a chemist's own total energies, each element's typed too: a hull of their own
                 why += ("; or, with each element's total energy given too (Fe=-8.47), compare the formulas with each "
                         "other: --reference none")

@@ -291,6 +291,13 @@ def test_cli_formulas_on_the_command_line_are_compared_with_oqmd(tmp_path, capsy
                                      "around '=' (Fe2O3=-1.7)"),
     (["Fe2O3", "=", "-1.7", "FeO=-1.4"], "'=': write each energy as one argument"),
     (["Fe2O3", "=-1.7"], "'=-1.7': write each energy as one argument"),
+    # a unit typed with the energy: "the energy is not a number", or a unit alone "no energy given"
+    (["Fe2O3=-170meV/atom"], "Fe2O3=-170meV/atom: the energy is not a number (a unit: write eV/atom without one, "
+                             "Fe2O3=-0.17)"),
+    (["Fe2O3=-1.7eV"], "(a unit: write eV/atom without one, Fe2O3=-1.7)"),
+    (["Fe2O3=-824.2kJ/mol"], "(a unit: write eV/atom without one: kJ/mol of formula units divided by 96.485 and by "
+                             "the atoms of the formula)"),
+    (["Fe2O3=-1.7", "eV"], "'eV': a unit alone; energies are typed in eV/atom, without a unit (Fe2O3=-1.7)"),
     # another separator: "cannot parse formula"
     (["Fe2O3:-1.7", "FeO:-1.4"], "'Fe2O3:-1.7': an energy is given as FORMULA=ENERGY (Fe2O3=-1.7)"),
 ])

@@ -121,6 +121,9 @@ def _formulas(items: list[str]):
     if other:  # "Fe2O3:-1.7", as a formula "cannot parse"
         raise ValueError(f"{other[0].group(0).strip()!r}: an energy is given as FORMULA=ENERGY "
                          f"({other[0].group(1)}={other[0].group(2)})")
+    units = [item for item in items if _UNIT.fullmatch(item.strip())]
+    if units:  # "Fe2O3=-1.7 eV": the unit read as a formula without an energy
+        raise ValueError(f"{units[0]!r}: a unit alone; energies are typed in eV/atom, without a unit (Fe2O3=-1.7)")
     split = [item.rpartition("=") if "=" in item else ("", "", item) for item in items]
     formulas = [f.strip() if eq else e.strip() for f, eq, e in split]
     with_energy = [bool(eq) for _, eq, _ in split]
@@ -137,12 +140,34 @@ def _formulas(items: list[str]):
         except ValueError:
             from hullpack.columns import number_hint
 
-            raise ValueError(f"{formula}={text}: the energy is not a number{number_hint(text)} (FORMULA=ENERGY, "
-                             "eV/atom)") from None
+            raise ValueError(f"{formula}={text}: the energy is not a number{number_hint(text) or _unit_hint(formula, text)}"
+                             " (FORMULA=ENERGY, eV/atom)") from None
         if not math.isfinite(energies[-1]):  # float() reads nan and inf: a typed energy is a number
             raise ValueError(f"{formula}={text}: the energy is not a finite number (FORMULA=ENERGY, eV/atom; "
                              "leave the formula out, or give no energies for ElemNet's)")
     return pd.DataFrame({"formula": formulas, "formation_energy_per_atom": energies})
+
+
+_UNIT = re.compile(r"(m?eV|kJ|kcal)(/(atom|mol))?", re.IGNORECASE)
+
+
+def _unit_hint(formula: str, text: str) -> str:
+    """How to write ``text``, an energy typed with its unit (``-1.7eV``, ``-170 meV/atom``, ``-824 kJ/mol``),
+    in eV/atom without one; "" for other text. A molar energy is per mole of formula units, as tables
+    of formation enthalpies give it: its conversion depends on the formula's atoms, so it is said, not done.
+
+    >>> _unit_hint("Fe2O3", "-170meV/atom"), _unit_hint("Fe2O3", "abc")
+    (' (a unit: write eV/atom without one, Fe2O3=-0.17)', '')
+    """
+    m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(" + _UNIT.pattern + r")\s*", text,
+                     re.IGNORECASE)
+    if not m:
+        return ""
+    unit = m.group(3).lower()
+    if unit in ("kj", "kcal"):
+        return (f" (a unit: write eV/atom without one: {unit.replace('j', 'J')}/mol of formula units divided by "
+                f"{96.485 if unit == 'kj' else 23.061} and by the atoms of the formula)")
+    return f" (a unit: write eV/atom without one, {formula}={float(m.group(1)) / (1000.0 if unit == 'mev' else 1.0):.6g})"
 
 
 def _inputs(args):

@@ -500,6 +500,8 @@ def test_cli_lists_a_compound_as_the_chemist_wrote_it_where_its_name_differs(tmp
     assert listed["Ca(HO)2"].startswith("  Ca(HO)2 (Ca(OH)2) ")
     assert listed["CuH10SO9"].startswith("  CuH10SO9 (CuSO4\u00b75H2O) ")
     assert listed["Fe2NiO4"].split()[1] == "Fe-Ni-O" and listed["Fe2O3"].split()[1] == "Fe-O"
+    # summary.txt is UTF-8 whatever the locale (a hydrate dot, subscripts copied from a paper)
+    assert "CuH10SO9 (CuSO4\u00b75H2O)" in (tmp_path / "o" / "summary.txt").read_text(encoding="utf-8")
     # the table keeps pymatgen's reduced formula as the name, and the input as written
     t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
     assert t.formula.tolist() == ["Li2Mn3NiO8", "FeO", "Ca(HO)2", "CuH10SO9", "Fe2NiO4", "Fe2O3"]

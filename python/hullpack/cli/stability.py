@@ -525,7 +525,7 @@ def run(args: argparse.Namespace) -> int:
     print(text)
 
     def write(stage: Path) -> list[Path]:
-        (stage / "summary.txt").write_text(text + "\n")
+        (stage / "summary.txt").write_text(text + "\n", encoding="utf-8")  # formulas as written: Fe₂O₃, CuSO4·5H2O
         files = [stage / "summary.txt"]
         if args.compare:
             files += _write(result.table, stage, args.format, "protocol")

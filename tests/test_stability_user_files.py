@@ -605,6 +605,11 @@ def test_cli_a_compound_on_the_hull_but_no_vertex_is_said_to_be_on_it(tmp_path, 
                "--out", tmp_path / "p") == 0
     assert ("  Fe3O4   Fe-O    on the hull, not stable: 0.0010 below 0.952381 Fe2O3 + 0.047619 Fe, less than --tol\n"
             in capsys.readouterr().out)
+    # a vertex by less than 0.05 meV/atom (above the tie-line's -1.6428571 by 1.4e-6 eV/atom) read "stable by 0.0000"
+    assert cli("Fe2O3=-1.7", "FeO=-1.5", "Fe3O4=-1.64286", "Fe=0", "O2=0", "--reference", "none", "--out",
+               tmp_path / "q") == 0
+    assert ("  Fe3O4   Fe-O    stable by less than 0.0001 (2.9e-06)  vs 0.714286 Fe2O3 + 0.285714 FeO\n"
+            in capsys.readouterr().out)
     for bad in ("-1", "nan", "inf", "abc"):  # were read, and reported as a problem of the energies given
         with pytest.raises(SystemExit, match="2"):  # argparse's usage error
             cli("Fe2O3=-1.7", "--tol", bad, "--out", tmp_path / "x")

@@ -320,7 +320,9 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
         for i, r in top.iterrows():
             known = _known(r, reference_name, energy_name)
             if r["stable"]:
-                how = f"stable by {-r['decomposition_energy']:.4f}  vs {r['decomposition']}{known}"
+                margin = -r["decomposition_energy"]  # under 0.05 meV/atom it would print as "stable by 0.0000"
+                how = (f"stable by {margin:.4f}" if margin >= _ON_HULL else f"stable by less than 0.0001 ({margin:.1e})"
+                       ) + f"  vs {r['decomposition']}{known}"
             elif known_stable[i]:  # DFT's verdict first, then how this energy compares with DFT's
                 how = (f"known stable: on {reference_name}'s hull, {_versus(r, reference_name, energy_name)} "
                        f"{r['formula']}")

@@ -337,6 +337,27 @@ def test_summary_and_cli_report_the_audit(tmp_path, capsys):
     assert rc == 0 and ", precision fp32\n" in out and "certification" not in out and "audit" not in out
 
 
+def test_the_summary_counts_the_shared_edge_points_among_the_fp32_ones():
+    """A ternary's edge points are fp32 from the start (shared between systems): the summary counted
+    only the re-evaluated points, '436 of 808 points evaluated in fp32' where all 808 were, with an
+    audit of 0 points."""
+    small = screen(order=3, elements="Fe O Li Ni", precision="bf16", progress=False, compare_dft=False)
+    n_edges = 4 * 3 * 31                              # 4 systems, 3 edges of 31 inner points (reduced:10)
+    assert small.stats["n_shared_fp32"] == n_edges and small.stats["n_predictions"] == 808
+    assert "bf16 certification: all 808 points evaluated in fp32 (the calibration sample was every point)" \
+        in small.summary() and "audit:" not in small.summary()
+    kw = dict(order=3, elements="Li O Fe Ni Mn Co P S F Al Cu Zn", precision="bf16", progress=False, compare_dft=False)
+    r = screen(**kw)
+    shared, n = 220 * 3 * 31, r.stats["n_predictions"]
+    n_fp32 = int(r.systems["n_fp32"].sum()) + shared
+    assert r.stats["n_shared_fp32"] == shared and n_fp32 < n
+    line = f"bf16 certification: {n_fp32:,} of {n:,} points evaluated in fp32 ({shared:,} on edges or faces shared"
+    assert line in r.summary() and r.config["certification"]["n_audited"] > 0
+    assert "Zn at -0.064 eV/atom: 20, 1 more element):" in r.summary()   # the end artifacts' elements, counted
+    merged = ScreenResult.concat([screen(**kw, shard=f"{i}/2") for i in range(2)])
+    assert merged.summary().splitlines()[4:6] == r.summary().splitlines()[4:6]   # the certification lines
+
+
 def test_vertex_energies_are_fp32_where_the_audit_evaluated(shipped):
     """Audited points enter the hull with their fp32 energies; n_fp32 counts them."""
     table, grid = systems(2, "Fe Ni O Al Cu"), uniform_grid(2, 100)

@@ -144,29 +144,37 @@ def merge_certification(records: list[dict]) -> dict | None:
     return out
 
 
-def certification_lines(record: dict | None, n_fp32: int, n_pred: int) -> list[str]:
-    """The summary lines of a certified screen: its fp32 work and its audit; one line where no
-    point was left in bf16 (a screen no larger than its calibration sample).
+def certification_lines(record: dict | None, n_fp32: int, n_pred: int, *, shared: int = 0) -> list[str]:
+    """The summary lines of a certified screen: its fp32 work (``n_fp32`` of its ``n_pred``
+    points, ``shared`` of them on edges or faces shared between systems, fp32 from the start) and
+    its audit; one line where no point was left in bf16.
 
     >>> certification_lines({"calibration_pairs": 186, "screen_points": 186}, 186, 186)
     ['bf16 certification: all 186 points evaluated in fp32 (the calibration sample was every point): none left in bf16, nothing to audit']
+    >>> certification_lines({"calibration_pairs": 8192, "screen_points": 9000, "n_audited": 0}, 6000, 9000, shared=4000)[0]
+    'bf16 certification: 6,000 of 9,000 points evaluated in fp32 (4,000 on edges or faces shared between systems; calibration sample, near the hull, audit), validated against fp32 by calibration and audit'
     """
+    sources = "calibration sample, near the hull, audit"
+    if shared:
+        sources = f"{shared:,} on edges or faces shared between systems; {sources}"
     if n_fp32 >= n_pred:
-        why = ("the calibration sample was every point" if record and record.get("calibration_pairs", 0)
-               >= record.get("screen_points", math.inf) else "calibration sample, near the hull, audit")
-        return [f"bf16 certification: all {n_pred:,} points evaluated in fp32 ({why}): none left in bf16, "
+        if record and record.get("calibration_pairs", 0) >= record.get("screen_points", math.inf):
+            sources = "the calibration sample was every point"
+        return [f"bf16 certification: all {n_pred:,} points evaluated in fp32 ({sources}): none left in bf16, "
                 "nothing to audit"]
-    lines = [f"bf16 certification: {n_fp32:,} of {n_pred:,} points evaluated in fp32 (calibration sample, near "
-             "the hull, audit), validated against fp32 by calibration and audit"]
+    lines = [f"bf16 certification: {n_fp32:,} of {n_pred:,} points evaluated in fp32 ({sources}), validated "
+             "against fp32 by calibration and audit"]
     if record:
         m, k = int(record.get("n_audited", 0)), int(record.get("n_exceeded", 0))
-        bound = exceedance_bound(m, k, record.get("confidence", CONFIDENCE)) if m else math.nan
+        if not m:
+            return lines + ["audit: every point it drew had an fp32 energy already; nothing to check"]
+        bound = exceedance_bound(m, k, record.get("confidence", CONFIDENCE))
         exceeded = ("none exceeded its system's delta" if k == 0 else
                     "1 exceeded its system's delta, which was widened and the selection run again" if k == 1 else
                     f"{k:,} exceeded their systems' deltas, which were widened and the selection run again")
-        lines.append(f"audit: {m:,} random points left in bf16, checked in fp32; {exceeded}"
-                     + (f"; {record.get('confidence', CONFIDENCE):.0%} upper bound on the share of the points left "
-                        f"in bf16 that exceed their delta: {bound:.2g}" if m else ""))
+        lines.append(f"audit: {m:,} random points left in bf16, checked in fp32; {exceeded}; "
+                     f"{record.get('confidence', CONFIDENCE):.0%} upper bound on the share of the points left in "
+                     f"bf16 that exceed their delta: {bound:.2g}")
     return lines
 
 

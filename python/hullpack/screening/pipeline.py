@@ -371,6 +371,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     # seconds_screen: the blocks (inference, hulls, depths, tables), seconds_evaluating of it the model's
     stats = {"n_systems": int(len(table)), "n_predictions": int(len(table) * n_inner),
              "n_evaluated": dict(engine.n_evaluated), "n_fp32": int(systems_df["n_fp32"].sum()),
+             # the screen's points on edges (faces) shared between systems: fp32 from the start
+             "n_shared_fp32": int(len(table) * (edges.mask & inner).sum()) if edges is not None else 0,
              "seconds_screen": t_screen, "seconds_end_check": t_end_check, "seconds_dft": t_dft,
              "seconds_evaluating": t_evaluating, "seconds_total": time.perf_counter() - t_start}
     if certifier is not None:

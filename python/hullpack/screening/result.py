@@ -223,8 +223,9 @@ class ScreenResult:
         if "n_fp32" in s and self.config.get("certification"):  # a certified screen, or shards with one
             from .certify import certification_lines
 
-            lines += certification_lines(self.config.get("certification"), int(s["n_fp32"].sum()),
-                                         self.stats.get("n_predictions", 0))
+            shared = int(self.stats.get("n_shared_fp32", 0))  # edge (face) points, fp32 from the start
+            lines += certification_lines(self.config.get("certification"), int(s["n_fp32"].sum()) + shared,
+                                         self.stats.get("n_predictions", 0), shared=shared)
         bad = int(s["nonfinite"].sum())
         if bad:
             lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])})")
@@ -283,7 +284,7 @@ class ScreenResult:
         by_element = Counter(flagged["end_element"].tolist()).most_common()
         shown = [f"{el} at {energies[el]:.3f} eV/atom: {k:,}" if el in energies else f"{el}: {k:,}"
                  for el, k in by_element[:4]]
-        more = f", {len(by_element) - 4} more elements" if len(by_element) > 4 else ""
+        more = f", {_count(len(by_element) - 4, 'more element')}" if len(by_element) > 4 else ""
         after = (f"less than {1000 * min_depth:g} meV/atom deep" if min_depth > 0 else "no longer hull vertices")
         robust = f"; {deep:,} of them at least {1000 * ROBUST_DEPTH:g} meV/atom deep otherwise" if deep else ""
         return (f"  {len(flagged):,} only because an element end is pinned at 0 eV/atom while the model predicts "

@@ -112,7 +112,7 @@ def _formulas(items: list[str]):
     if several:  # "Fe2O3=-1.7 NaCl=-2.1" in quotes: not one formula with an energy
         raise ValueError(f"{several[0]!r} has {several[0].count('=')} energies in one argument: give each "
                          "FORMULA=ENERGY as an argument of its own, without quotes around them")
-    spaced = [item for item in items if item.strip() == "=" or item.strip().startswith("=") or item.strip().endswith("=")]
+    spaced = [item for item in items if item.strip().startswith("=") or item.strip().endswith("=")]
     if spaced:  # "Fe2O3 = -1.7": the shell made three arguments of it
         raise ValueError(f"{spaced[0]!r}: write each energy as one argument, FORMULA=ENERGY without spaces around '=' "
                          "(Fe2O3=-1.7)")
@@ -140,8 +140,8 @@ def _formulas(items: list[str]):
         except ValueError:
             from hullpack.columns import number_hint
 
-            raise ValueError(f"{formula}={text}: the energy is not a number{number_hint(text) or _unit_hint(formula, text)}"
-                             " (FORMULA=ENERGY, eV/atom)") from None
+            hint = number_hint(text) or _unit_hint(formula, text)
+            raise ValueError(f"{formula}={text}: the energy is not a number{hint} (FORMULA=ENERGY, eV/atom)") from None
         if not math.isfinite(energies[-1]):  # float() reads nan and inf: a typed energy is a number
             raise ValueError(f"{formula}={text}: the energy is not a finite number (FORMULA=ENERGY, eV/atom; "
                              "leave the formula out, or give no energies for ElemNet's)")
@@ -167,7 +167,8 @@ def _unit_hint(formula: str, text: str) -> str:
     if unit in ("kj", "kcal"):
         return (f" (a unit: write eV/atom without one: {unit.replace('j', 'J')}/mol of formula units divided by "
                 f"{96.485 if unit == 'kj' else 23.061} and by the atoms of the formula)")
-    return f" (a unit: write eV/atom without one, {formula}={float(m.group(1)) / (1000.0 if unit == 'mev' else 1.0):.6g})"
+    value = float(m.group(1)) / (1000.0 if unit == "mev" else 1.0)
+    return f" (a unit: write eV/atom without one, {formula}={value:.6g})"
 
 
 def _inputs(args):
@@ -332,7 +333,7 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
                 how = ("on the hull, at the energy of another " if r["e_above_hull"] < _ON_HULL
                        else f"above hull by {r['e_above_hull']:.4f}  above another ") + f"{r['formula']} entry"
                 how += "" if r["e_above_hull"] < _ON_HULL else ", as low or lower (a polymorph)"
-            elif r["e_above_hull"] < _ON_HULL:  # a point of the hull but no vertex: on a facet, or a vertex within --tol
+            elif r["e_above_hull"] < _ON_HULL:  # on the hull but no vertex: on a facet, or a vertex within --tol
                 below = -r["decomposition_energy"]
                 how = "on the hull, not stable: " + (
                     f"{below:.4f} below {r['decomposition']}, less than --tol" if below >= _ON_HULL

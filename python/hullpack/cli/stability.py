@@ -24,8 +24,9 @@ _ON_HULL = 5e-5  # eV/atom: a reference entry this close to its hull is on it (t
 
 NAME = "stability"
 HELP = "energy above hull, decomposition energy and products of any composition"
-DESCRIPTION = ("Stability of every composition of FILE (a table: CSV, TSV, Parquet, JSON, JSON lines, pymatgen "
-               "entries or an OPTIMADE answer, with a 'formula' column): against "
+DESCRIPTION = ("Stability of every composition of FILE (a table with a 'formula' column: CSV, TSV, Parquet, "
+               "JSON, JSON lines; pymatgen entries; an OPTIMADE answer or JSON lines file, or optimade-get's "
+               "--output-file): against "
                "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
                "FILE's energy column (formation_energy_per_atom, e_form, delta_e, energy, ... or --energy-column), "
                "or from an ElemNet model (--model). Or formulas on the command line, each against the shipped "

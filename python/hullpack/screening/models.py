@@ -50,7 +50,8 @@ def resolve_model(model):
     a path -> the model file there (``hullpack train``'s ``RUN/best.pt`` or any file of
     :func:`hullpack.elemnet.save_model`; a run folder means its ``best.pt``), read by
     :func:`hullpack.elemnet.resolve_model`; a torch module -> itself, left in the mode it is in
-    (the engines call it in eval mode, :func:`evaluating`); any other callable -> itself. :class:`~hullpack.errors.ModelFileError` for a path that holds no model,
+    (the engines call it in eval mode, :func:`evaluating`); any other callable -> itself.
+    :class:`~hullpack.errors.ModelFileError` for a path that holds no model,
     :class:`~hullpack.errors.ScreeningError` for anything else."""
     from ..elemnet import resolve_model as elemnet_model
 

@@ -45,6 +45,16 @@ def reason(formula: str) -> str:
     ("Ba1-xSrxTiO3", "such as 'Ba0.9Sr0.1TiO3' for x = 0.1"),
     ("Fe1\u2212xO", "such as 'Fe0.9O' for x = 0.1"),
     ("YBa2Cu3O7-\u03b4", "a variable amount (\u03b4)"),
+    ("La0.6Sr0.4CoO3-d", "a variable amount (d, for \u03b4) is not read: give it a value, such as "
+                         "'La0.6Sr0.4CoO2.9' for \u03b4 = 0.1"),
+    # oxidation states were read as iodine and vanadium, silently: Fe(II)O as FeI2O
+    ("Fe(II)O", "Fe(II) is an oxidation state, not atoms (I is iodine, V vanadium): write the formula without "
+                "it, 'FeO'"),
+    ("Fe(III)2O3", "write the formula without it, 'Fe2O3'"),
+    ("Mn(IV)O2", "Mn(IV) is an oxidation state"),
+    ("Mn[IV]O2", "write the formula without it, 'MnO2'"),
+    ("V(V)2O5", "V(V) is an oxidation state"),
+    ("Mn(IV)", "Mn(IV) is an oxidation state"),              # was taken for a note
     ("Fe-O", "Fe-O is a chemical system (its elements), not a formula"),
     ("123", "a number, not a formula"),
     ("-1.65", "a number, not a formula"),
@@ -66,7 +76,7 @@ def test_a_formula_that_cannot_be_read_is_told_what_it_is_and_what_to_write(form
 
 @pytest.mark.parametrize("formula, same_as", [
     ("LiFePO4 ", "LiFePO4"), ("Fe2O3\u00a0", "Fe2O3"), ("Fe\u2082O\u2083", "Fe2O3"), ("CaCO3\u00b7H2O", "CaCO4H2"),
-    ("Fe0.947O", "Fe0.947O1"), ("CO", "C1O1"), ("COO", "CO2"),
+    ("Fe0.947O", "Fe0.947O1"), ("CO", "C1O1"), ("COO", "CO2"), ("Ca(IO3)2", "CaI2O6"), ("Cd2S", "Cd2S1"),
 ])
 def test_what_was_read_is_still_read_the_same(formula, same_as):
     x, bad = parse_formulas([formula, same_as])

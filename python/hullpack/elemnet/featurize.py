@@ -128,6 +128,8 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
         return pairs
     # a charge or a vacancy is named only where the formula fails to parse (pymatgen refuses both)
     if any(c in s for c in "()[]{}"):
+        if _OXIDATION_STATE.search(s):
+            raise ValueError(_oxidation_state_problem(s))
         try:
             from pymatgen.core import Composition
         except ImportError:
@@ -220,6 +222,11 @@ _VARIABLE = re.compile(r"(?<=[A-Za-z)\]])(?:(\d+(?:\.\d+)?)\s*([-+]))?\s*(\d+(?:
 # an amount in brackets or as a LaTeX subscript: "Li(0.5)CoO2", "Fe_2O_3", "Fe_{2}O_{3}", "Fe$_2$O$_3$"
 _WRAPPED_AMOUNT = re.compile(r"\$?_\{?(\d+(?:\.\d+)?)\}?\$?|[({\[]\s*(\d+(?:\.\d+)?)\s*[)}\]]")
 _QUOTES = "'\"`‘’“”"
+# a Roman-numeral oxidation state after a symbol: "Fe(II)O", "Cu(I)2O", "Mn[IV]O2", which pymatgen
+# reads as iodine and vanadium (FeI2O)
+_OXIDATION_STATE = re.compile(r"([A-Z][a-z]?)[(\[](I{1,3}|IV|VI{0,3}|IX|X)[)\]]")
+# δ typed as d after a sign: "La0.6Sr0.4CoO3-d"
+_DELTA_AS_D = re.compile(r"(?<=\d)([-+])d(?![A-Za-z])")
 
 
 def _respelled(text: str) -> list[str]:
@@ -244,6 +251,19 @@ def _respelled(text: str) -> list[str]:
         readings = [r + o for r in readings for o in options][:8]
     found = ["".join(r) for r in sorted(readings, key=len)]
     return [f for f in dict.fromkeys(found) if f != text and _reads(f)][:3]
+
+
+def _oxidation_state_problem(text: str) -> str:
+    """Why ``text`` with an oxidation state in brackets (``Fe(II)O``) is not read, and what to write.
+
+    >>> _oxidation_state_problem("Fe(III)2O3")
+    "Fe(III) is an oxidation state, not atoms (I is iodine, V vanadium): write the formula without it, 'Fe2O3'"
+    """
+    m = _OXIDATION_STATE.search(text)
+    neutral = _OXIDATION_STATE.sub(r"\1", text)
+    what = f", {_short.repr(neutral)}" if _reads(neutral) else ""
+    return (f"{m.group(0)} is an oxidation state, not atoms (I is iodine, V vanadium): write the formula "
+            f"without it{what}")
 
 
 def _variable_value(text: str, value: float = 0.1) -> str | None:
@@ -300,6 +320,8 @@ def _explained(text: str) -> str | None:
         atoms = m.group(1).strip() if m else ""
         return (f"{CHARGE_MESSAGE}; {s} is an ion: write the compound it is part of, with its counter-ions (such as "
                 "'Na2SO4' for SO4 2-)" + (f", or {_short.repr(atoms)} for its atoms alone" if _reads(atoms) else ""))
+    if _OXIDATION_STATE.search(s):
+        return _oxidation_state_problem(s)
     pieces = [p.strip() for p in re.split(r"[,;]|\.$|#.*", s) if p.strip()]  # "Fe2O3, hematite", "NaCl # halite"
     if len(pieces) > 1 or (pieces and pieces[0] != s):
         readable = [p for p in pieces if _reads(p)]
@@ -320,10 +342,12 @@ def _explained(text: str) -> str | None:
     if _SYSTEM.fullmatch(s) and all(e in ALL_ELEMENT_INDEX for e in s.split("-")):
         return (f"{s} is a chemical system (its elements), not a formula: give a composition, such as "
                 f"{_short.repr(''.join(s.split('-')))}")
-    written = _variable_value(s)
+    delta = _DELTA_AS_D.sub(r"\1δ", s)
+    written = _variable_value(delta)
     if written:
-        variable = _VARIABLE.search(s).group(4)
-        return (f"a variable amount ({variable}) is not read: give it a value, such as {_short.repr(written)} for "
+        variable = _VARIABLE.search(delta).group(4)
+        typed = "d, for δ" if delta != s and variable == "δ" else variable
+        return (f"a variable amount ({typed}) is not read: give it a value, such as {_short.repr(written)} for "
                 f"{variable} = 0.1")
     unwrapped = _WRAPPED_AMOUNT.sub(lambda m: m.group(1) or m.group(2), s)
     if unwrapped != s and _reads(unwrapped):

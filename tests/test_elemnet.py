@@ -287,6 +287,12 @@ def test_corrupt_truncated_and_mismatched_files(tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
     with pytest.raises(ModelFileError, match="no 'hullpack-elemnet' header"):
         load_model(tmp_path / "plain.pt")
+    torch.save(model, tmp_path / "whole.pt")  # an intact file, of a pickled module: it was called corrupt
+    with pytest.raises(ModelFileError, match=r"whole.pt is a torch.save archive of Python objects \(a whole torch "
+                                             r"module\?\), not a hullpack model file \(hullpack.elemnet.save_model") as err:
+        load_model(tmp_path / "whole.pt")
+    said = str(err.value).split("whole.pt")[1]  # the test's folder is named after it: "corrupt"
+    assert "corrupt" not in said and "re-download" not in said
     with pytest.raises(ValueError, match="metadata must be JSON-like"):
         save_model(model, tmp_path / "bad-meta.pt", metadata={"when": object()})
     assert load_model(save_model(model, tmp_path / "np.pt", metadata={"mae": np.float32(0.5)})).metadata["mae"] == 0.5

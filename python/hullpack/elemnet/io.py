@@ -156,6 +156,9 @@ def _decode_v1(path: Path, data: bytes) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt zip archives
+        if "Weights only load failed" in str(exc):  # whole, intact, but pickled Python objects
+            raise ModelFileError(f"{path} is a torch.save archive of Python objects (a whole torch module?), not a "
+                                 "hullpack model file (hullpack.elemnet.save_model writes those)") from None
         # torch's first sentence says what failed; the rest is generic advice
         reason = str(exc).strip().split(". ")[0][:160]
         raise ModelFileError(f"model file {path} is corrupt or truncated and cannot be read "
@@ -223,7 +226,7 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
                                  "`hullpack train`")
         path = path / "best.pt"
     if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist")
+        raise ModelFileError(f"model file {path} " + ("is not a file" if path.exists() else "does not exist"))
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -78,9 +78,6 @@ def resolve_model(model):
 def _own_torch_file(path: Path, message: str) -> str:
     """The message for a complete ``torch.save`` archive that is no hullpack model file: a whole
     module (pickled objects, which a model file never holds) or a state dict, and how to screen it."""
-    if "Weights only load failed" in message:  # read as a damaged file; it is a whole pickled module
-        message = (f"{path} is a torch.save archive of Python objects (a whole torch module?), not a hullpack "
-                   "model file")
     return (f"{message}; to screen a model of your own, load it in Python and pass the module to "
             "hullpack.screening.screen(model, ...) (docs/screening.md, 'Screening with your own model'); an "
             "ElemNet saved with hullpack.elemnet.save_model screens here")

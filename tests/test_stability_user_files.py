@@ -169,9 +169,15 @@ def test_cli_plot_is_checked_first_and_draws_no_bad_row(tmp_path, capsys):
     # a candidate at a reference entry's energy is on the hull (drawn apart), not "unstable"
     ref = Reference(FORMULAS, FORMATION)
     candidates = stability(["Fe2O3", "FeO", "Fe3O4", "Fe"], [-1.70, -1.0, -1.8, 0.0], reference=ref)
-    _, _, stable, names, on = _candidate_points(candidates, ["Fe", "O"], ref.tol)
+    _, _, stable, names, on, known = _candidate_points(candidates, ["Fe", "O"], ref.tol)
     assert names.tolist() == ["Fe2O3", "FeO", "Fe3O4", "Fe"]
     assert stable.tolist() == [False, False, True, False] and on.tolist() == [True, False, False, True]
+    assert not known.any()
+    # a compound on the reference's hull, a little above it here, is known stable (drawn apart, as the
+    # summary counts it), not "unstable"
+    slightly_above = stability(["Fe2O3", "FeO2"], [-1.69, -0.5], reference=ref)
+    _, _, stable, names, on, known = _candidate_points(slightly_above, ["Fe", "O"], ref.tol)
+    assert known.tolist() == [True, False] and not (stable | on).any()
     from hullpack.stability.plot import plot_space
 
     plot_space(ref, "Fe-O", tmp_path / "c.png", candidates=candidates)

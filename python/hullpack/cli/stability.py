@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 _TOP = 10  # most stable compositions listed in the summary
 _BAD_LISTED = 5  # bad rows listed in the summary
-_ON_HULL = 5e-5  # eV/atom: a reference entry this close to its hull is on it (the summary prints 4 decimals)
+_ON_HULL = 5e-5  # eV/atom: hullpack.stability.hulls.ON_HULL (not imported: it loads the compiled core)
 
 
 NAME = "stability"
@@ -247,17 +247,6 @@ def _known(r, name: str, energy_name: str) -> str:
     return "" if verdict is None else f"; {name}: {verdict}, {_versus(r, name, energy_name)}"
 
 
-def _known_stable(t):
-    """Which compounds of ``t`` (computed rows) are on the reference's hull at their composition but
-    not stable by their own energy: known stable compounds, above the hull by the energy given for
-    them (a model's error against DFT), not new unstable ones."""
-    import pandas as pd
-
-    if "in_reference" not in t.columns:
-        return pd.Series(False, index=t.index)
-    return t["in_reference"].astype(bool) & (t["reference_e_above_hull"] < _ON_HULL) & ~t["stable"].astype(bool)
-
-
 def _summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference",
                    energy_name: str = "the given energy", typed: bool = False) -> list[str]:
     """The summary a chemist reads: counts, then the most stable compounds and the bad rows (by
@@ -270,13 +259,14 @@ def _summary_lines(table, what: str, energies: str, against: str, reference_name
     import numpy as np
     import pandas as pd
 
+    from hullpack.stability.hulls import known_stable as known_stable_rows
     from hullpack.stability.inputs import written_as
 
     bad_one = "bad formula" if typed else "bad row"
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
-    known_stable = _known_stable(t)
+    known_stable = known_stable_rows(t)
     lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
              + (f" ({plural(int((~ok).sum()), bad_one)}, see the 'problem' column)" if (~ok).any() else ""),
              f"energies: {energies}", f"against: {against}"]

@@ -18,7 +18,7 @@ from ..hull import DEFAULT_TOL
 from .inputs import Parsed, _above_elements, _lowest_of_elements, parse, table_columns, total_energy_signs
 from ..naming import formulas, join_rows
 
-__all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse_decomposition"]
+__all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse_decomposition", "known_stable"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ RESULT_COLUMNS = ("formula", "chemsys", "n_elements", "energy", "e_above_hull", 
 #: reference holds the candidate's composition, its lowest energy there and that entry's energy
 #: above the reference's own hull (0: on the hull)
 REFERENCE_COLUMNS = ("in_reference", "reference_energy", "reference_e_above_hull")
+
+#: eV/atom: a reference entry this close to its hull is on it (tables print 4 decimals)
+ON_HULL = 5e-5
 
 _CHUNK = 65536   # queries per call of the core when a progress bar is shown
 # each element's name as a product: its reduced formula (O2, N2, Fe)
@@ -362,6 +365,23 @@ class Reference:
         """Names of product ids: an entry index, or -1 - e for element e's implicit reference (named
         as an elemental entry would be: ``Fe``, ``O2``)."""
         return np.where(ids >= 0, self._names[np.maximum(ids, 0)], _ELEMENT_NAMES[np.maximum(-1 - ids, 0)])
+
+
+def known_stable(table: pd.DataFrame) -> pd.Series:
+    """Which rows of a table of candidates against a reference (:meth:`Reference.evaluate`) are
+    known stable compounds: on the reference's hull at their composition (within :data:`ON_HULL`)
+    but not stable by their own energy, which lies above the reference's there (a model's error
+    against DFT), rather than new unstable compounds. All False for a table without the reference's
+    columns.
+
+    >>> ref = Reference(["Fe2O3", "FeO"], [-1.70, -1.40])
+    >>> known_stable(ref.evaluate(["Fe2O3", "Fe3O4"], [-1.69, -1.50])).tolist()
+    [True, False]
+    """
+    if "in_reference" not in table.columns:
+        return pd.Series(False, index=table.index)
+    return (table["in_reference"].astype(bool) & (table["reference_e_above_hull"] < ON_HULL)
+            & ~table["stable"].astype(bool))
 
 
 def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names, tol: float) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pandas as pd
 from ..elements import ALL_ELEMENT_INDEX, N_ALL_ELEMENTS
 from ..hull import lower_hull
 from ..plotting import draw_ternary_facets, finish_figure, label_triangle, triangle_xy
-from .hulls import Reference
+from .hulls import Reference, known_stable
 from .inputs import parse
 
 __all__ = ["parse_space", "plot_space", "space_table"]
@@ -68,21 +68,35 @@ def space_table(reference: Reference, space: str) -> pd.DataFrame:
 
 
 def _candidate_points(candidates: pd.DataFrame, symbols: list[str], tol: float = 1e-9):
-    """Fractions, energies, stable flags and names of the candidates in the space, and which of the
-    unstable ones lie on the hull (``e_above_hull`` within ``tol``: at a reference entry's energy)."""
+    """Fractions, energies, stable flags and names of the candidates in the space, which of the
+    unstable ones lie on the hull (``e_above_hull`` within ``tol``: at a reference entry's energy)
+    and which are known stable (:func:`~hullpack.stability.hulls.known_stable`), the rest."""
     candidates = candidates[candidates["problem"].isna()]  # bad rows have no place to be drawn
     parsed = parse(candidates["formula"].tolist(), candidates["energy"].to_numpy(), require_energies=False)
     rows = _rows_in(parsed, symbols)
     stable = candidates["stable"].to_numpy(dtype=bool, na_value=False)[rows]
     on = ~stable & (candidates["e_above_hull"].to_numpy(dtype=float)[rows] <= tol)
-    return _fractions(parsed, rows, symbols), parsed.energies[rows], stable, parsed.names[rows], on
+    known = known_stable(candidates).to_numpy(dtype=bool)[rows] & ~on
+    return _fractions(parsed, rows, symbols), parsed.energies[rows], stable, parsed.names[rows], on, known
+
+
+def _draw_candidates(ax, x, y, stable, names, on, known) -> None:
+    """The candidates at ``(x, y)``, one marker per kind, each kind in the legend where it has any."""
+    kinds = ((stable, "*", dict(color="C2", ms=11), "candidate, stable"),
+             (on, "o", dict(mfc="none", color="C2", ms=9), "candidate, on the hull"),
+             (known, "D", dict(mfc="none", color="C1", ms=7), "candidate, known stable (on the reference's hull)"),
+             (~stable & ~on & ~known, "x", dict(color="C3", ms=7), "candidate, unstable"))
+    for which, marker, style, label in kinds:
+        if which.any():
+            ax.plot(x[which], y[which], marker, label=label, **style)
 
 
 def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.DataFrame | None = None):
     """Draw a binary or ternary space: the reference's entries, its hull (stable compounds labelled,
     tie-lines for a ternary) and, given a result table of :meth:`Reference.evaluate`, the candidates
     (stars: stable; open circles: on the hull at a reference entry's energy, not a new stable
-    compound; crosses: above the hull). Saves a PNG to ``path`` when given; returns the figure. Spaces of
+    compound; open diamonds: known stable, a compound on the reference's hull whose energy here lies
+    above the reference's; crosses: above the hull). Saves a PNG to ``path`` when given; returns the figure. Spaces of
     four or more elements have no drawing: ValueError (use :func:`space_table`).
     """
     symbols = parse_space(space)
@@ -120,10 +134,8 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
             ax.annotate(table["formula"].iloc[i], (x[i], e[i]), textcoords="offset points",
                         xytext=(0, -12 if k % 2 == 0 else 7), ha="center", fontsize=8)
         if candidates is not None:
-            cf, ce, cs, _, con = _candidate_points(candidates, symbols, reference.tol)
-            ax.plot(cf[cs, 1], ce[cs], "*", color="C2", ms=11, label="candidate, stable")
-            ax.plot(cf[con, 1], ce[con], "o", mfc="none", color="C2", ms=9, label="candidate, on the hull")
-            ax.plot(cf[~cs & ~con, 1], ce[~cs & ~con], "x", color="C3", ms=7, label="candidate, unstable")
+            cf, ce, *kinds = _candidate_points(candidates, symbols, reference.tol)
+            _draw_candidates(ax, cf[:, 1], ce, *kinds)
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xlabel(f"fraction of {symbols[1]} in {symbols[0]}-{symbols[1]}")
         ax.set_ylabel("energy (eV/atom)")
@@ -136,11 +148,8 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         for xi, yi, name in zip(px[stable & ~pure], py[stable & ~pure], table["formula"].to_numpy()[stable & ~pure]):
             ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
         if candidates is not None:
-            cf, ce, cs, _, con = _candidate_points(candidates, symbols, reference.tol)
-            cx, cy = triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))
-            ax.plot(cx[cs], cy[cs], "*", color="C2", ms=12, label="candidate, stable")
-            ax.plot(cx[con], cy[con], "o", mfc="none", color="C2", ms=10, label="candidate, on the hull")
-            ax.plot(cx[~cs & ~con], cy[~cs & ~con], "x", color="C3", ms=7, label="candidate, unstable")
+            cf, _, *kinds = _candidate_points(candidates, symbols, reference.tol)
+            _draw_candidates(ax, *(triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))), *kinds)
         label_triangle(ax, symbols)
     return finish_figure(fig, ax, f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} "
                          "entries)", path)

@@ -562,3 +562,26 @@ def test_xp_xe_histogram_legend_leaves_the_bars_visible():
             inside += [legend.contains(*(p + t * (q - p))) for t in np.linspace(0, 1, 25)]
     assert inside and not any(inside)
     matplotlib.pyplot.close("all")
+
+
+def test_matrix_heatmap_draws_missing_cells_grey_not_the_colour_of_zero():
+    """On the per-pair x_p - x_e map (diverging, centred at 0) a pair with no predicted compound was
+    white, the colour of x_p = x_e exactly: a model that predicts no compound for most pairs read as
+    one in perfect agreement. Missing cells are now the grey of the periodic table's."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_rgba
+
+    from hullpack.xai import plots
+
+    m = pd.DataFrame([[0.0, np.nan], [-0.3, 0.2]], index=["Li", "Na"], columns=["N", "O"])
+    for kwargs in ({"center": 0.0, "cmap": "RdBu_r"}, {}):
+        fig = plots.matrix_heatmap(m, **kwargs)
+        image = fig.axes[0].images[0]
+        bad, zero = to_rgba(image.cmap.get_bad()), to_rgba(image.cmap(image.norm(0.0)))
+        assert bad == pytest.approx((0.88, 0.88, 0.88, 1.0))
+        assert np.abs(np.subtract(bad, zero)).max() > 0.05 or "center" not in kwargs
+        assert [t.get_text() for t in fig.axes[0].texts] == ["0.00", "-0.30", "0.20"]  # no text in the grey cell
+    matplotlib.pyplot.close("all")

@@ -1,5 +1,6 @@
 """`hullpack explain` and xai.explain end to end on a tiny model file (a few seconds)."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -441,3 +442,59 @@ def test_explain_leaves_pairs_without_a_compound_out_of_the_x_p_deviations(model
     md = (out / "report.md").read_text()
     assert f"{b['study_pairs_without_compound']} of the {len(study)} study pairs" in md
     assert "| group_A | group_B | pairs | no_compound |" in md
+
+
+def test_explain_gives_each_figure_its_unit_and_what_it_is_computed_on(model_file, tmp_path, monkeypatch):
+    """The report's numbers carry their units and say what they are measured on: the model's MAEs
+    ('val_mae 0.5000' had none), the occlusion and surrogate tables' columns (mae_test is against the
+    model, not DFT), and a hull precision left blank because the model predicts no stable compound;
+    the group map of pairs forming a compound gives n per cell, as the other group maps do."""
+    import pandas as pd
+
+    from hullpack.xai import plots
+
+    texts = {}
+    save = plots.save
+
+    def keep_texts(fig, path, **kw):
+        texts[Path(path).stem] = [t.get_text() for t in fig.axes[0].texts]
+        return save(fig, path, **kw)
+
+    monkeypatch.setattr(plots, "save", keep_texts)
+    out = tmp_path / "units"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only",
+                 "importance,surrogate,binaries,hulls", *SMALL]) == 0
+    md = (out / "report.md").read_text()
+    assert "weights of epoch 1; validation MAE 0.5000 eV/atom (as the model file records it)" in md
+    assert "val_mae 0.5" not in md and "Model: source " not in md
+    assert "ΔMAE (delta_mae, ci_low, ci_high)" in md and "both in eV/atom" in md
+    assert "mae_test, the mean |tree - model| on the held-out ones (eV/atom; against the model, not DFT)" in md
+    assert "(mean_left, mean_right; eV/atom)" in md
+    hulls = _results(out)["hulls"]
+    s = pd.read_csv(out / "tables" / "hull_screen_systems.csv")
+    predicted = int((s.n_stable > 0).sum())
+    assert hulls["systems_with_predicted_stable"] == predicted > 0 and hulls["precision"] is not None
+    assert f"{predicted:,} a predicted one" in md and "undefined" not in md
+    assert "mae_dft_hull is the model's mean absolute error (eV/atom)" in md
+    forms = texts["group_forms"]
+    assert forms and all("\nn=" in t for t in forms)
+
+
+
+def test_explain_says_why_hull_precision_is_blank_when_no_compound_is_predicted(tmp_path):
+    """A model that predicts the same energy everywhere has no stable compound in any system: the
+    precision is undefined (a blank cell, null in JSON), and the report says why, where it left the
+    cell blank without a word."""
+    from hullpack.elemnet import ElemNet
+    from hullpack.xai import explain
+
+    flat = ElemNet("8x1-1", ())
+    with torch.no_grad():
+        for p in flat.parameters():
+            p.zero_()
+    explain(tmp_path / "flat", flat, only="hulls")
+    hulls = _results(tmp_path / "flat")["hulls"]
+    assert hulls["systems_with_predicted_stable"] == 0 and hulls["precision"] is None
+    md = (tmp_path / "flat" / "report.md").read_text()
+    assert "0 a predicted one" in md and "predicts no stable compound in any system" in md
+    assert "precision (the share of predicted stable compounds that DFT confirms) is undefined" in md

@@ -16,6 +16,9 @@ from ..plotting import cell_text_colour
 from .base import ENERGY_UNIT, PROPERTIES, elements_arg, xai_import
 
 _GROUP_CMAP = "tab20"
+#: the colour of a cell without a value (periodic table, matrices): apart from every colour map's
+#: values, white included (the centre of a diverging map, a value of 0)
+_NO_VALUE = (0.88, 0.88, 0.88, 1.0)
 _PROPERTY_LABELS = {
     "electronegativity": "Pauling electronegativity",
     "group": "group",
@@ -79,7 +82,7 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
         r, c = int(row["table_row"]), int(row["table_col"])
         y = r + (0.4 if r >= 8 else 0.0)  # a gap above the f-block rows
         v = values.get(symbol, np.nan)
-        face = cmap(norm(v)) if np.isfinite(v) else (0.88, 0.88, 0.88, 1.0)
+        face = cmap(norm(v)) if np.isfinite(v) else _NO_VALUE
         ax.add_patch(Rectangle((c - 0.47, y - 0.47), 0.94, 0.94, facecolor=face, edgecolor="white", lw=1.0))
         colour = cell_text_colour(face)  # black on the grey of an element without a value
         ax.text(c, y - 0.12, symbol, ha="center", va="center", fontsize=10, fontweight="bold", color=colour)
@@ -108,8 +111,9 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
 def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", label: str = "", cmap: str = "viridis",
                    center: float | None = None, fmt: str = "{:.2f}", counts: pd.DataFrame | None = None,
                    xlabel: str | None = None, ylabel: str | None = None, drop_empty: bool = True):
-    """Heatmap of a matrix (e.g. group × group); NaN cells blank; values written in the cells
-    (with ``n=`` from ``counts`` when given); rows and columns without any value dropped.
+    """Heatmap of a matrix (e.g. group × group); NaN cells grey (on a diverging map white is a value,
+    its centre); values written in the cells (with ``n=`` from ``counts`` when given); rows and
+    columns without any value dropped.
 
     >>> m = pd.DataFrame([[0.1, np.nan], [0.3, 0.0]], index=[1, 2], columns=[16, 17])
     >>> len(matrix_heatmap(m, label="|x_p - x_e|").axes)
@@ -121,7 +125,7 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", label: str = "", cm
         m = m.dropna(how="all", axis=0).dropna(how="all", axis=1)
     if m.empty:
         raise ValueError("nothing to plot: the matrix has no values")
-    cmap_ = plt.get_cmap("RdBu_r" if center is not None and cmap == "viridis" else cmap).with_extremes(bad="white")
+    cmap_ = plt.get_cmap("RdBu_r" if center is not None and cmap == "viridis" else cmap).with_extremes(bad=_NO_VALUE)
     norm = _norm(m.to_numpy(), center)
     h, w = m.shape
     cell = 0.5 if w * h <= 400 else 0.3  # annotated cells need room; bare ones do not

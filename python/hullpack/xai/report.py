@@ -174,7 +174,10 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     r.p("Cross-check with the model-agnostic KernelExplainer on a few compositions, each method against the "
         "same reference. Kernel SHAP evaluates the network on mixtures off the composition simplex and "
         "DeepLIFT is not the Shapley value of a nonlinear network, so the two need not agree; here "
-        f"{found_here}.")
+        f"{found_here}. In the table, elements counts the element values compared (the composition's own, or "
+        "all those in it or its reference); max_abs_diff, the largest difference of one element's two values, "
+        "and the additivity errors, how far each method's values miss the prediction less the reference, are "
+        f"in {ENERGY_UNIT}.")
     r.table(kall, "shap_kernel_check", index=False)
     r.numbers["shap"] = {"n": len(x), "reference": "elements", "seconds": ex.compute_time,
                          "additivity_max_error": additivity, "additive": additivity <= _ADDITIVE,
@@ -227,9 +230,10 @@ def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
     r.h("Occlusion importance")
     r.p(f"Each element is removed from every one of {len(x)} OQMD test compositions that contains it "
         f"(other fractions renormalised) and the MAE against DFT is measured again. Unoccluded MAE: "
-        f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE is over all {len(x)} compositions (common elements weigh "
-        f"more; {_in_none(int((df['n_containing'] == 0).sum()))}); "
-        f"ΔMAE affected is the mean over the compositions containing the element. Intervals: "
+        f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE (delta_mae, ci_low, ci_high) is over all {len(x)} compositions "
+        f"(common elements weigh more; {_in_none(int((df['n_containing'] == 0).sum()))}); "
+        "ΔMAE affected (delta_mae_affected, affected_ci_low, affected_ci_high) is the mean over the compositions "
+        f"containing the element (n_containing); both in {ENERGY_UNIT}. Intervals: "
         f"{df.attrs['ci']:.0%} bootstrap percentile, {cfg.n_bootstrap} resamples.")
     r.table(df.head(20), "occlusion_importance_top")
     r.csv(df, "occlusion_importance")
@@ -307,6 +311,13 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     r.p(f"Regression trees fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
         f"the 86 fractions), fidelity measured on a held-out quarter. Chosen depth {s.depth} (the smallest "
         f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves.")
+    r.p("The tables: per depth, R² of the tree against the model's predictions on its training (r2_train) and "
+        f"held-out (r2_test) compositions, and mae_test, the mean |tree - model| on the held-out ones ({ENERGY_UNIT}; "
+        "against the model, not DFT); the splits of the chosen tree's top four levels (depth 0: the root), each "
+        "reading x_element <= threshold (a fraction) to the left, over the training compositions that reach it "
+        "(samples), with the mean predicted energy on either side "
+        f"(mean_left, mean_right; {ENERGY_UNIT}) and gain, its share of the tree's whole decrease in squared error; "
+        "and each element's importance, its splits' share of that decrease (summing to 1 over the elements).")
     r.table(s.fidelity, "surrogate_fidelity")
     r.table(s.splits.head(15), "surrogate_top_splits", index=False)
     r.table(s.importance.head(10).to_frame(), "surrogate_importance")
@@ -352,6 +363,7 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     dev = group_matrix(allp, "abs_deviation")
     counts = group_matrix(allp, "abs_deviation", agg="count")
     forms = group_matrix(allp, "forms")
+    pairs = group_matrix(allp, "forms", agg="count")
     r.p("All 3,655 pairs by group of A (rows; the less electronegative element) and group of B (columns): "
         "mean |x_p - x_e| where a compound is predicted and a charge-balanced composition exists, and the share "
         "of pairs with a "
@@ -361,11 +373,11 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     r.figure(plots.matrix_heatmap(dev, title="mean |x_p - x_e| by group pair", label="mean |x_p - x_e|",
                                   counts=counts, xlabel="group of B", ylabel="group of A"),
              "group_deviation", "Mean |x_p - x_e| by group pair (n = pairs with a predicted compound and a "
-             "charge-balanced composition).")
+             "charge-balanced composition; grey: none).")
     r.figure(plots.matrix_heatmap(forms, title="share of pairs with a predicted compound", label="share forming",
-                                  cmap="magma", xlabel="group of B", ylabel="group of A"),
+                                  counts=pairs, cmap="magma", xlabel="group of B", ylabel="group of A"),
              "group_forms", "Share of element pairs whose lowest predicted energy lies between the pure elements, "
-             "below both of their predictions.")
+             "below both of their predictions (n = pairs; grey: no pair of those groups).")
     r.numbers["binaries"] = {
         "pairs": len(allp), "study_pairs": len(study),
         # over the pairs with a predicted compound (and an x_e); those without are counted apart
@@ -404,21 +416,25 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
     # agreement where there is something to agree on, as the screen's summary and groups_agree.png
     # count it: a system with a predicted or a DFT stable compound (two empty sets agree trivially)
     either = s[(s["n_stable"] > 0) | (s["n_dft_stable"].fillna(0) > 0)]
+    predicted = int((s["n_stable"] > 0).sum())
     cfg_s = res.config
     r.p(f"All {len(s):,} binary systems screened on {cfg_s['n_points']} compositions each (grid {cfg_s['grid']}; "
         f"`hullpack.screening.screen`, {_PRECISION_WORDS.get(cfg_s.get('precision'), cfg_s.get('precision'))}) "
         "and compared with the "
         f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound, "
-        f"{len(either):,} a predicted or a DFT-stable one. "
+        f"{predicted:,} a predicted one, {len(either):,} either. "
         f"A predicted stable compound is a hull vertex at least {1000 * cfg_s['min_depth']:g} meV/atom below the "
         "hull of the other points; precision and recall match them with the DFT-stable compounds (compositions "
         f"within {cfg_s['match_tol']:.4g}), and a system agrees when both sets match one to one (agreement is "
         "counted over the systems with a predicted or a DFT-stable compound, as `hullpack screen` counts it). "
         "Stability F1 classifies the known compounds as on or above the hull (DFT against the model's energies "
-        "at those compositions). Rows of the figures: group of the less electronegative element.")
+        f"at those compositions); mae_dft_hull is the model's mean absolute error ({ENERGY_UNIT}) at the DFT hull "
+        "compositions, averaged over the systems. Rows of the figures: group of the less electronegative element."
+        + ("" if predicted else " The model predicts no stable compound in any system, so precision (the share of "
+           "predicted stable compounds that DFT confirms) is undefined: blank in the table, null in results.json."))
     m = res.dft_metrics()
     numbers = {"grid": cfg_s["grid"], "systems": int(len(s)), "systems_with_dft_stable": int(len(known)),
-               "systems_with_compounds": m["n_systems_with_compounds"],
+               "systems_with_predicted_stable": predicted, "systems_with_compounds": m["n_systems_with_compounds"],
                "agree_with_compounds": m["agree_with_compounds"],
                **{k: m[k] for k in ("precision", "recall", "stability_f1", "mae_dft_hull")}}
     r.table(pd.DataFrame([numbers]), "hull_summary", index=False, floatfmt="{:.3f}")
@@ -427,12 +443,13 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
                                   title="share of systems whose stable sets agree with DFT", label="agreement",
                                   xlabel="group of B", ylabel="group of A"),
              "hull_agreement", "Share of binary systems (with a predicted or a DFT-stable compound) whose "
-             "predicted and DFT stable sets agree, by group pair.")
+             "predicted and DFT stable sets agree, by group pair (n = systems; grey: none).")
     counts = hull_agreement_by_group(known, "stab_f1", agg="count")
     r.figure(plots.matrix_heatmap(hull_agreement_by_group(known, "stab_f1"), counts=counts,
                                   title="stability F1 by group pair", label="F1", xlabel="group of B",
                                   ylabel="group of A"),
-             "hull_f1", "Stability F1 of the known compounds by group pair (mean over systems).")
+             "hull_f1", "Stability F1 of the known compounds by group pair (mean over the n systems with a "
+             "DFT-stable compound; grey: none).")
     r.numbers["hulls"] = numbers
 
 
@@ -473,6 +490,23 @@ def _describe_model(model: nn.Module, source: str) -> dict[str, Any]:
         if k in meta:
             info[k] = meta[k]
     return info
+
+
+def _model_words(info: dict[str, Any]) -> str:
+    """The report's first line on the model, each figure with its unit and what it is.
+
+    >>> _model_words({"source": "run/best.pt", "architecture": "64x2D-32x1-1", "parameters": 11841,
+    ...               "epoch": 2, "val_mae": 0.57742, "sha256": "ab12"})
+    'run/best.pt; architecture 64x2D-32x1-1, 11,841 parameters; weights of epoch 2; validation MAE 0.5774 eV/atom (as the model file records it)'
+    """
+    words = [str(info["source"]), f"architecture {info['architecture']}, {info['parameters']:,} parameters"]
+    if "epoch" in info:
+        words.append(f"weights of epoch {info['epoch']}")
+    maes = [f"{name} MAE {info[k]:.4f} {ENERGY_UNIT}" for k, name in (("val_mae", "validation"), ("test_mae", "test"))
+            if isinstance(info.get(k), (int, float))]
+    if maes:
+        words.append(", ".join(maes) + " (as the model file records it)")
+    return "; ".join(words)
 
 
 def _check_config(cfg: ExplainConfig) -> None:
@@ -527,8 +561,7 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
     r = _Report(out)
     info = _describe_model(model, source)
     r.h("XElemNet report", 1)
-    facts = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items() if k != "sha256")
-    r.p(f"Model: {facts}. Energies in {ENERGY_UNIT}. Seed {cfg.seed}.")
+    r.p(f"Model: {_model_words(info)}. Energies in {ENERGY_UNIT}. Seed {cfg.seed}.")
     r.numbers["model"] = info
     r.numbers["config"] = asdict(cfg)
     data = _Data(cfg.seed)

@@ -60,6 +60,35 @@ def test_cmake_asks_for_the_pybind11_that_the_build_requires():
     assert requires and asked and asked.group(1) == requires.group(1)
 
 
+def _configure(tmp_path, value):
+    """CMake's configure step of the core with ``-DHULLPACK_CUDA=value`` (no compile)."""
+    if shutil.which("cmake") is None or importlib.util.find_spec("pybind11") is None:
+        pytest.skip("needs cmake and pybind11 (.ci/wheel installs them)")
+    import pybind11
+
+    return subprocess.run(["cmake", "-S", str(ROOT), "-B", str(tmp_path / "build"), f"-DHULLPACK_CUDA={value}",
+                           f"-Dpybind11_DIR={pybind11.get_cmake_dir()}", f"-DPython_EXECUTABLE={sys.executable}"],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("value", ["OFF", "off", "0", "false"])
+def test_cuda_off_is_read_in_any_spelling(tmp_path, value):
+    # -C cmake.define.HULLPACK_CUDA=off built the CUDA kernels where nvcc was found: only "OFF" was off
+    out = _configure(tmp_path, value)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert re.search(r"hullpack: OpenMP=\w+ CUDA=OFF", out.stdout), out.stdout[-2000:]
+    assert "Looking for a CUDA compiler" not in out.stdout
+
+
+@pytest.mark.slow
+def test_an_unknown_cuda_choice_is_named(tmp_path):
+    out = _configure(tmp_path, "maybe")
+    assert out.returncode != 0
+    message = " ".join(out.stderr.split())
+    assert "HULLPACK_CUDA=maybe is not a choice: give AUTO" in message and "OFF (CPU kernels only)" in message, message
+
+
 _OPENMP_NEXT_TO_TORCH = r"""
 import json, os, sys
 if sys.argv[1] == "torch":

@@ -570,3 +570,52 @@ def test_cli_predict_reads_a_run_folder_and_the_word_default_as_models(tmp_path,
     assert cli(capsys, "predict", "NaCl", "--model", str(tmp_path))[1].splitlines()[1] == f"NaCl,{energy:.6f}"
     shipped = load_pretrained().predict(["NaCl"])[0]
     assert cli(capsys, "predict", "NaCl", "--model", "default")[1].splitlines()[1] == f"NaCl,{shipped:.6f}"
+
+
+def test_fine_tuning_in_python_takes_the_model_s_settings_as_hullpack_train_init_does(tmp_path):
+    """train(init=...) without settings fine-tunes as ``hullpack train --init`` does: the model's
+    architecture and drop rates, dropout off (on again, it pulls the model away from where it was)."""
+    torch.manual_seed(7)
+    start = ElemNet("16x1D-1", (0.1,))
+    train_data, val_data = _fine_tuning_data(start)
+    kw = dict(train_data=train_data, val_data=val_data, init=start, epochs=2, lr=1e-3, bf16=False)
+    out = train(tmp_path / "api", **kw)
+    cfg = run_config(tmp_path / "api")
+    assert (cfg.architecture, cfg.dropout, cfg.dropout_epochs) == ("16x1D-1", (0.1,), 0)
+    assert [r["dropout"] for r in out["history"][1:]] == [False, False]
+    same = train(tmp_path / "explicit", **kw, architecture="16x1D-1", dropout=(0.1,), dropout_epochs=0)
+    assert weights_sha256(out["model"].state_dict()) == weights_sha256(same["model"].state_dict())
+    # a setting given is kept: dropout on for the first epoch when asked
+    asked = train(tmp_path / "asked", **kw, dropout_epochs=1)
+    assert [r["dropout"] for r in asked["history"][1:]] == [True, False]
+    # the same call resumes the run it started
+    assert train(tmp_path / "api", **{**kw, "epochs": 3})["epochs_done"] == 3
+    # an architecture that is not the model's is still named
+    with pytest.raises(ValueError, match="has architecture '16x1D-1', the run asks '8x1-1'"):
+        train(tmp_path / "other", **kw, architecture="8x1-1", dropout=())
+
+
+def test_hold_out_names_a_single_row_as_one_row():
+    from hullpack.elemnet import hold_out
+
+    x, _ = parse_formulas(["NaCl"])
+    with pytest.raises(ValueError, match=r"^1 row of 1 composition: too few"):
+        hold_out(x, 0.1)
+
+
+def test_cli_train_notes_validation_compositions_that_are_also_trained_on(tmp_path, capsys):
+    table = mp_table(60)
+    x, _ = table_arrays(table)
+    table = table.iloc[np.sort(np.unique(x, axis=0, return_index=True)[1])]  # one row per composition (Li2O2 is LiO)
+    table.to_csv(tmp_path / "all.csv", index=False)
+    table.iloc[:5].to_csv(tmp_path / "seen.csv", index=False)
+    table.iloc[-5:].to_csv(tmp_path / "new.csv", index=False)
+    rest = table.iloc[:-5]
+    rest.to_csv(tmp_path / "rest.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "a"), "--data", str(tmp_path / "all.csv"), "--val-data",
+                     str(tmp_path / "seen.csv"), "--epochs", "1", *TINY)
+    assert rc == 0, err
+    assert f"note: --val-data {tmp_path / 'seen.csv'}: 5 of its 5 compositions are also in --data" in err
+    rc, _, err = cli(capsys, "train", str(tmp_path / "b"), "--data", str(tmp_path / "rest.csv"), "--val-data",
+                     str(tmp_path / "new.csv"), "--epochs", "1", *TINY)
+    assert rc == 0 and "note" not in err, err

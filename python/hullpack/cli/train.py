@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from dataclasses import replace
 
 from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, plural,
@@ -100,12 +101,20 @@ def _user_data(args: argparse.Namespace, seed: int):
     """Training and validation ``(X, y)`` of --data (and --val-data; else compositions held out by
     ``seed``), and where they came from."""
     from hullpack.elemnet import hold_out
+    from hullpack.elemnet.data import shared_compositions
 
     (x, y), (fcol, ecol) = _table(args.data, "--data", args)
     source = f"{args.data} (formula column {fcol}, energy column {ecol} in eV/atom; {len(y)} rows)"
     log.info("--data: %s", source)
     if args.val_data:
         val, _ = _table(args.val_data, "--val-data", args)
+        shared, total = shared_compositions(x, val[0])
+        if shared:  # said before training: the best epoch is chosen on these
+            with warnings_as_notes(NAME, about=f"--val-data {args.val_data}: "):
+                warnings.warn(f"{shared} of its {plural(total, 'composition')} {'is' if shared == 1 else 'are'} also in "
+                              f"--data {args.data}: "
+                              "validation measures them as trained on, not how the model does on new "
+                              "compositions (leave --val-data out to hold some of --data out instead)", stacklevel=2)
         return (x, y), val, f"{source}, selected on {args.val_data}"
     if not 0 < args.val_fraction < 1:
         raise CommandError(f"--val-fraction {args.val_fraction}: expected a share between 0 and 1")
@@ -118,7 +127,8 @@ def _user_data(args: argparse.Namespace, seed: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hullpack.elemnet import TrainConfig, export_default, read_checkpoint, resolve_model, run_config, train
+    from hullpack.elemnet import (TrainConfig, export_default, fine_tuning_defaults, read_checkpoint, resolve_model,
+                                  run_config, train)
 
     if args.export:
         if not args.out:  # the package's own file is replaced only when asked for by name
@@ -160,9 +170,7 @@ def run(args: argparse.Namespace) -> int:
             if settings.setdefault(name, value) != value:
                 raise CommandError(f"--init {args.init}: its {name} is {value!r}, --{name} asks {settings[name]!r}: "
                                    f"fine-tuning keeps the model's {name}; leave --{name} out")
-        # dropout switched on again pulls a model trained to its end without it away from where it was
-        # (one epoch of the shipped model at --lr 1e-4 on 270 OQMD rows: val MAE x1.7, x1.06 without)
-        settings.setdefault("dropout_epochs", 0)
+        settings = {**fine_tuning_defaults(init, settings), **settings}  # dropout off unless --dropout-epochs
     cfg = replace(run_config(checkpoint) if checkpoint is not None else TrainConfig(), **settings)
     train_data = val_data = source = None
     if args.data:

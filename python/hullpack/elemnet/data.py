@@ -213,7 +213,8 @@ def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray,
     group = group.reshape(-1)
     n_groups = int(group.max()) + 1 if len(group) else 0
     if n_groups < 2:
-        raise ValueError(f"{len(group)} rows of {n_groups} composition{'' if n_groups == 1 else 's'}: too few to hold "
+        raise ValueError(f"{len(group)} row{'' if len(group) == 1 else 's'} of {n_groups} composition"
+                         f"{'' if n_groups == 1 else 's'}: too few to hold "
                          "some out for validation and train on the rest")
     # whole compositions in a random order until the share is reached; at least one on each side
     sizes = np.bincount(group, minlength=n_groups)
@@ -222,3 +223,17 @@ def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray,
     taken[-1] = False
     is_val = np.isin(group, order[taken])
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def shared_compositions(x_train: np.ndarray, x_val: np.ndarray) -> tuple[int, int]:
+    """``(shared, total)``: how many of the distinct compositions of the fractions ``x_val`` are
+    also among those of ``x_train``, and how many there are: a validation set of compositions the
+    model trains on measures what it has seen, not how it does on new ones.
+
+    >>> x = np.array([[1, 0], [0.5, 0.5], [0, 1]], dtype=np.float32)
+    >>> shared_compositions(x[:2], x[1:])
+    (1, 2)
+    """
+    train, val = np.unique(np.asarray(x_train), axis=0), np.unique(np.asarray(x_val), axis=0)
+    union = np.unique(np.concatenate([train, val]), axis=0)
+    return len(train) + len(val) - len(union), len(val)

@@ -249,20 +249,32 @@ def _config_of(checkpoint: dict) -> TrainConfig:
     return TrainConfig(**{k: tuple(v) if k == "dropout" else v for k, v in checkpoint["config"].items()})
 
 
-def _initial_weights(init, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The weights a fine-tuning run starts from, and what to record of them: ``init`` is a model
-    file, a run folder of ``hullpack train``, ``"default"`` (the shipped model) or an ElemNet
-    (one that :func:`~hullpack.elemnet.pretrained.resolve_model` loaded is named by its source).
-    ValueError when its architecture or drop rates are not the run's."""
-    from .pretrained import resolve_model
+def fine_tuning_defaults(model: ElemNet, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The settings a fine-tuning run of ``model`` takes where none are given, as ``hullpack train
+    --init`` takes them: the model's architecture and drop rates (the rates only where the
+    architecture is the model's) and ``dropout_epochs=0``: switched on again, dropout pulls a model
+    trained to its end without it away from where it was (one epoch of the shipped model at lr 1e-4
+    on 180 OQMD rows: val MAE 0.050 -> 0.058 with dropout, 0.057 without; five: 0.118 and 0.054).
 
-    model = init if isinstance(init, ElemNet) else resolve_model(init)
+    >>> fine_tuning_defaults(ElemNet("8x1D-1", (0.1,)), {})
+    {'dropout_epochs': 0, 'architecture': '8x1D-1', 'dropout': (0.1,)}
+    """
+    defaults: dict[str, Any] = {"dropout_epochs": 0}
+    if overrides.get("architecture", model.architecture) == model.architecture:
+        defaults.update(architecture=model.architecture, dropout=tuple(model.dropout_rates))
+    return defaults
+
+
+def _initial_weights(model: ElemNet, cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The weights a fine-tuning run starts from, and what to record of them (one that
+    :func:`~hullpack.elemnet.pretrained.resolve_model` loaded is named by its source). ValueError
+    when its architecture or drop rates are not the run's."""
     source = getattr(model, "source", None) or "an ElemNet given to hullpack.elemnet.train"
     for name, have, want in (("architecture", model.architecture, cfg.architecture),
                              ("dropout", tuple(model.dropout_rates), tuple(cfg.dropout))):
         if have != want:
             raise ValueError(f"init: {source} has {name} {have!r}, the run asks {want!r}; fine-tuning keeps the "
-                             f"model's {name}: leave {name} unset or give {have!r}")
+                             f"model's {name}: leave {name} unset (and config=None) or give {have!r}")
     state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
     return state, {"source": source, "sha256": weights_sha256(state)}
 
@@ -306,8 +318,10 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     of the history (with ``init``: the source, and no train loss): where no epoch beats it,
     ``best.pt`` holds the starting weights (``best_epoch`` 0). The targets are the model's own (formation
     energies in eV/atom, no scaling), so nothing is renormalised. Resuming needs the same ``init``
-    or none. ``dropout_epochs=0`` keeps dropout off, as ``hullpack train --init`` does by default:
-    switched on again, dropout pulls a model trained to its end without it away from where it was.
+    or none. Without ``config``, the settings not given are the model's, as ``hullpack train --init``
+    takes them (:func:`fine_tuning_defaults`): its architecture and drop rates, and
+    ``dropout_epochs=0`` (dropout off: switched on again, it pulls a model trained to its end without
+    it away from where it was); ``config``'s are taken as they are.
 
     >>> import numpy as np, tempfile
     >>> rng = np.random.default_rng(0)
@@ -317,11 +331,21 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     >>> out["epochs_done"], out["stopped"]
     (2, 'epochs')
     """
-    cfg = replace(config or TrainConfig(), **overrides)
     run_dir = Path(run_dir)
     if checkpoint is not None and not (run_dir / "last.pt").is_file():
         raise ValueError(f"checkpoint: given, but {run_dir} holds no last.pt: pass what read_checkpoint(run_dir) "
                          "returns (None there), or nothing")
+    ck = checkpoint if checkpoint is not None else read_checkpoint(run_dir)
+    if init is not None:  # read once, before the settings: those not given are the model's own
+        from .pretrained import resolve_model
+
+        init = init if isinstance(init, ElemNet) else resolve_model(init)
+        if config is None:
+            overrides = {**fine_tuning_defaults(init, overrides), **overrides}
+    elif config is None and ck is not None and ck.get("init") is not None:  # a fine-tuning run resumed without
+        run = _config_of(ck)                                                # init: its model's settings, as above
+        overrides = {**{k: getattr(run, k) for k in ("architecture", "dropout", "dropout_epochs")}, **overrides}
+    cfg = replace(config or TrainConfig(), **overrides)
     if num_threads:
         torch.set_num_threads(int(num_threads))
     if device is None or device == "auto":
@@ -337,7 +361,6 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
 
     from .data import oqmd_arrays
 
-    ck = checkpoint if checkpoint is not None else read_checkpoint(run_dir)
     if ck is not None and train_data is None and ck.get("data_source", OQMD_SOURCE) != OQMD_SOURCE:
         raise ValueError(f"{run_dir} holds a run trained on {ck['data_source']}, not on the shipped OQMD data: resume "
                          "it with the same data (--data, and --val-data if it had one; train_data=, val_data=): a "

@@ -585,3 +585,33 @@ def test_matrix_heatmap_draws_missing_cells_grey_not_the_colour_of_zero():
         assert np.abs(np.subtract(bad, zero)).max() > 0.05 or "center" not in kwargs
         assert [t.get_text() for t in fig.axes[0].texts] == ["0.00", "-0.30", "0.20"]  # no text in the grey cell
     matplotlib.pyplot.close("all")
+
+
+def test_xp_xe_plot_tells_apart_every_group_pair_a_user_picks():
+    """With elements of other groups than the study set's (Fe, Co, Ti with O, N, C) every cation group
+    past 3 got the same diamond and every anion group outside 15-17 the same grey: '8 × 16' and
+    '9 × 16' were one symbol in the legend. Each pair of groups now has its own marker and colour, and
+    the legend sits below the panel, off the points."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hullpack.xai import plots
+
+    rows = [{"A": a, "B": b, "group_A": ga, "group_B": gb, "x_e": 0.5, "x_p": 0.5 + 0.01 * k,
+             "deviation": 0.01 * k, "abs_deviation": 0.01 * k, "forms": True}
+            for k, ((a, ga), (b, gb)) in enumerate((ca, an) for ca in (("Fe", 8), ("Co", 9), ("Ti", 4), ("Na", 1))
+                                                   for an in (("O", 16), ("N", 15), ("C", 14)))]
+    fig = plots.xp_xe_plot(pd.DataFrame(rows))
+    ax = fig.axes[0]
+    looks = {}
+    for coll in ax.collections:
+        marker = coll.get_paths()[0].vertices.round(3).tobytes()
+        looks[coll.get_label()] = (marker, tuple(np.round(coll.get_facecolor()[0], 3)))
+    assert len(looks) == 12 and len(set(looks.values())) == 12
+    assert len({m for m, _ in looks.values()}) == 4 and len({c for _, c in looks.values()}) == 3
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    points = np.concatenate([c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections])
+    assert not any(legend.contains(*p) for p in points)
+    matplotlib.pyplot.close("all")

@@ -283,19 +283,23 @@ def tree_plot(tree, *, max_depth: int = 3, feature_names: Sequence[str] | None =
 
 def xp_xe_plot(df: pd.DataFrame):
     """x_p against x_e for cation–anion pairs with a predicted compound and a charge-balanced
-    composition (a deviation), coloured by the anion's group, marked by the cation's; the title
-    counts the pairs left out for having no predicted compound."""
+    composition (a deviation), coloured by the anion's group, marked by the cation's (a marker and a
+    colour per group present: the study set's 1-3 × 15-17 or any other); the title counts the pairs
+    left out for having no predicted compound."""
     plt = _plt()
     d = df.dropna(subset=["x_e"])
     no_compound = int((~d["forms"].astype(bool)).sum()) if "forms" in d else 0
     d = d.dropna(subset=["deviation"])
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1.1, 1]})
-    markers = {1: "o", 2: "s", 3: "^"}
-    colours = {15: "tab:blue", 16: "tab:orange", 17: "tab:green"}
+    # in order of group, so groups 1-3 are o, s, ^ and 15-17 blue, orange, green in the study set
+    markers = dict(zip(sorted(d["group_A"].unique()), "os^DvPX*<>phHd8" * 2))  # filled markers, 15 apart
+    colours = dict(zip(sorted(d["group_B"].unique()), [f"tab:{c}" for c in (
+        "blue", "orange", "green", "red", "purple", "brown", "pink", "grey", "olive", "cyan")]
+        + ["black", "gold", "lime", "navy", "magenta", "teal", "salmon", "tan"]))  # 18, one per group
     jitter = np.random.default_rng(0).uniform(-0.006, 0.006, len(d))  # x_e takes few values
     for (ga, gb), part in d.groupby(["group_A", "group_B"]):
         ax.scatter(part["x_e"] + jitter[d.index.get_indexer(part.index)], part["x_p"], s=20,
-                   marker=markers.get(ga, "D"), color=colours.get(gb, "grey"), edgecolor="k", linewidth=0.3,
+                   marker=markers[ga], color=colours[gb], edgecolor="k", linewidth=0.3,
                    alpha=0.85, label=f"{ga} × {gb}")
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set_xlim(0, 1)
@@ -305,17 +309,24 @@ def xp_xe_plot(df: pd.DataFrame):
     ax.set_title("A_x B_(1-x): predicted vs charge-balanced"
                  + (f"\n({no_compound} pairs with no predicted compound left out)" if no_compound else ""),
                  fontsize=10)
-    ax.legend(title="group A × group B", fontsize=7, title_fontsize=8, ncol=3, loc="upper left")
+    # below the panel, as the histogram's: inside, it hid the points near x_e = x_p of its corner;
+    # half an inch under the axis, clear of its label however much room the legends take
+    from matplotlib.transforms import ScaledTranslation
+
+    below = dict(loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False)
+    ax.legend(title="group A × group B", fontsize=7, title_fontsize=8, ncol=3, **below,
+              bbox_transform=ax.transAxes + ScaledTranslation(0, -0.5, fig.dpi_scale_trans))
     ax.grid(alpha=0.3)
     bins = np.linspace(-1, 1, 41)
     for gb, part in d.groupby("group_B"):
-        ax2.hist(part["deviation"], bins=bins, histtype="step", lw=1.5, color=colours.get(gb, "grey"),
+        ax2.hist(part["deviation"], bins=bins, histtype="step", lw=1.5, color=colours[gb],
                  label=f"B in group {gb} (mean |dev| {part['abs_deviation'].mean():.3f})")
     ax2.axvline(0, color="k", lw=0.8)
     ax2.set_xlabel("x_p - x_e")
     ax2.set_ylabel("pairs")
+    ax2.yaxis.get_major_locator().set_params(integer=True)  # counts
     # below the panel: the tall bars at 0 run through any corner it could take inside
-    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+    ax2.legend(fontsize=8, **below, bbox_transform=ax2.transAxes + ScaledTranslation(0, -0.5, fig.dpi_scale_trans))
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     return fig

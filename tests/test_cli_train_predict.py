@@ -262,3 +262,36 @@ def test_predict_reads_a_formula_list_with_a_comment_after_a_formula(tmp_path, c
     assert rc == 0, err
     assert [r.split(",")[0] for r in out.splitlines()] == ["formula", "Fe2O3", "NaCl"]
     assert "write the formula alone: 'NaCl'" in ";".join(r for _, _, r in parse_formulas(["NaCl # halite"])[1])
+
+
+def test_predict_prints_block_by_block_and_stops_when_the_reader_does(tmp_path, capsys, monkeypatch):
+    """Rows are written as each block is predicted, the same rows as one prediction of all; a
+    reader that stops early (| head) ends the command before the rest is predicted."""
+    import io
+
+    from hullpack.cli import predict as predict_cli
+    from hullpack.elemnet import load_pretrained
+
+    formulas = ["NaCl", "Fe2O3", "HeO", "MgO", "LiF", "CaO", "ZnS"]
+    (tmp_path / "f.txt").write_text("\n".join(formulas) + "\n")
+    monkeypatch.setattr(predict_cli, "_BLOCK", 2)
+    calls = []
+    real = ElemNet.predict
+    monkeypatch.setattr(ElemNet, "predict", lambda self, x, **kw: calls.append(len(x)) or real(self, x, **kw))
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.txt"), "--errors", "nan")
+    assert rc == 0, err
+    assert calls == [2, 1, 2, 1]  # HeO left out of its block
+    with pytest.warns(UserWarning, match="HeO"):
+        expected = real(load_pretrained(), formulas, errors="nan")
+    rows = [line.split(",") for line in out.splitlines()[1:]]
+    assert [r[0] for r in rows] == formulas
+    assert [r[1] for r in rows] == [f"{e:.6f}" for e in expected]
+
+    class ClosedPipe(io.StringIO):  # the reader has gone after the first block's rows
+        def flush(self):
+            raise BrokenPipeError
+
+    calls.clear()
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["-q", "predict", *formulas[:2], *formulas[3:]]) == 1
+    assert calls == [2]

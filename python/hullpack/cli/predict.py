@@ -14,6 +14,8 @@ HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
 _SHOWN = 5
 #: the printed prediction's column
 _ENERGY = "dH_eV_per_atom"
+#: formulas predicted, then printed, at a time (ElemNet.predict's batch)
+_BLOCK = 8192
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         where += [f"--file {line}" for line in lines]
     if not formulas:
         raise CommandError("no formulas: give them as arguments (hullpack predict Fe2O3 NaCl) or with --file")
+    from hullpack._progress import progress
     from hullpack.columns import composition_cell
     from hullpack.elemnet import parse_formulas, resolve_model
     from hullpack.naming import amounts_formula
@@ -127,9 +130,6 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(cells[i], dict):
             formulas[i] = amounts_formula(list(cells[i]), [float(a) for a in cells[i].values()])
     model = resolve_model(args.model)
-    energies = np.full(len(formulas), np.nan)
-    if ok.any():
-        energies[ok] = model.predict(x[ok], bf16=args.bf16)
     elements = [f for f, row, keep in zip(formulas, x, ok) if keep and np.count_nonzero(row) == 1]
     if elements:  # ElemNet learned compounds; an element's formation enthalpy is 0 by definition
         print(f"hullpack predict: note: {plural(len(elements), 'pure element')} ({', '.join(elements[:_SHOWN])}"
@@ -140,7 +140,19 @@ def run(args: argparse.Namespace) -> int:
         [[""] * len(others.columns)] * (len(formulas) - len(others)) + others.to_numpy().tolist()
     out = csv.writer(sys.stdout, lineterminator="\n")  # quotes a formula holding a comma or a quote
     out.writerow(["formula", _ENERGY, *([] if others is None else others.columns)])
-    for formula, energy, keep, cells in zip(formulas, energies, ok, extra):
-        if keep or args.errors == "nan":
-            out.writerow([formula, f"{energy:.6f}", *cells])
+    # written a block at a time as it is predicted: a reader has the first rows in seconds, and one
+    # that stops early (| head) ends the command without predicting the rest
+    bar = progress(total=int(ok.sum()), desc="predict", unit="formula")
+    for start in range(0, len(formulas), _BLOCK):
+        block = slice(start, start + _BLOCK)
+        keep = ok[block]
+        energies = np.full(len(keep), np.nan)
+        if keep.any():
+            energies[keep] = model.predict(x[block][keep], bf16=args.bf16)
+        for formula, energy, kept, cells in zip(formulas[block], energies, keep, extra[block]):
+            if kept or args.errors == "nan":
+                out.writerow([formula, f"{energy:.6f}", *cells])
+        sys.stdout.flush()
+        bar.update(int(keep.sum()))
+    bar.close()
     return 0

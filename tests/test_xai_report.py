@@ -498,3 +498,26 @@ def test_explain_says_why_hull_precision_is_blank_when_no_compound_is_predicted(
     md = (tmp_path / "flat" / "report.md").read_text()
     assert "0 a predicted one" in md and "predicts no stable compound in any system" in md
     assert "precision (the share of predicted stable compounds that DFT confirms) is undefined" in md
+
+
+def test_explain_says_when_the_chosen_tree_is_the_deepest_tried(tmp_path):
+    """A tree chosen at the deepest depth tried may not be the most faithful one: the report says so,
+    where it gave the depth as if it were the best of all depths."""
+    from hullpack import xai
+
+    from hullpack.elements import ELEMENT_INDEX
+
+    linear = torch.nn.Linear(86, 1)  # E = -3 x_O - 2 x_F - x_S: each level of the tree adds fidelity
+    with torch.no_grad():
+        linear.weight.zero_(), linear.bias.zero_()
+        for element, w in (("O", -3.0), ("F", -2.0), ("S", -1.0)):
+            linear.weight[0, ELEMENT_INDEX[element]] = w
+    cfg = xai.ExplainConfig(n_surrogate=400, depths=(1, 2))
+    xai.explain(tmp_path / "shallow", linear, only="surrogate", config=cfg)
+    assert _results(tmp_path / "shallow")["surrogate"]["depth"] == 2
+    md = (tmp_path / "shallow" / "report.md").read_text()
+    assert "the deepest tried, so a deeper tree may follow the model more closely" in md
+    xai.explain(tmp_path / "deep", linear, only="surrogate", config=xai.ExplainConfig(n_surrogate=400))
+    chosen = _results(tmp_path / "deep")["surrogate"]["depth"]
+    md = (tmp_path / "deep" / "report.md").read_text()
+    assert ("the deepest tried" in md) == (chosen == 12)

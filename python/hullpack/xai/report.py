@@ -310,7 +310,9 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     levels = min(3, s.tree.get_depth())
     r.p(f"Regression trees fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
         f"the 86 fractions), fidelity measured on a held-out quarter. Chosen depth {s.depth} (the smallest "
-        f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves.")
+        f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves"
+        + (f"; the deepest tried, so a deeper tree may follow the model more closely (ExplainConfig.depths)."
+           if s.depth == max(cfg.depths) and len(cfg.depths) > 1 else "."))
     r.p("The tables: per depth, R² of the tree against the model's predictions on its training (r2_train) and "
         f"held-out (r2_test) compositions, and mae_test, the mean |tree - model| on the held-out ones ({ENERGY_UNIT}; "
         "against the model, not DFT); the splits of the chosen tree's top four levels (depth 0: the root), each "
@@ -425,7 +427,7 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
         f"{predicted:,} a predicted one, {len(either):,} either. "
         f"A predicted stable compound is a hull vertex at least {1000 * cfg_s['min_depth']:g} meV/atom below the "
         "hull of the other points; precision and recall match them with the DFT-stable compounds (compositions "
-        f"within {cfg_s['match_tol']:.4g}), and a system agrees when both sets match one to one (agreement is "
+        f"within {cfg_s['match_tol']:.4g} in the fraction of either element), and a system agrees when both sets match one to one (agreement is "
         "counted over the systems with a predicted or a DFT-stable compound, as `hullpack screen` counts it). "
         "Stability F1 classifies the known compounds as on or above the hull (DFT against the model's energies "
         f"at those compositions); mae_dft_hull is the model's mean absolute error ({ENERGY_UNIT}) at the DFT hull "
@@ -524,7 +526,7 @@ def _check_config(cfg: ExplainConfig) -> None:
         except ValueError as exc:  # "grid='x': expected 'uniform:N' ..."
             raise ValueError(f"hull_grid = {cfg.hull_grid!r}: {str(exc).partition(': ')[2]}") from None
     if cfg.n_importance is not None and cfg.n_importance < 1:
-        raise ValueError(f"n_importance = {cfg.n_importance} must be >= 1 (or unset, None, for the whole split)")
+        raise ValueError(f"n_importance = {cfg.n_importance} must be >= 1 (leave it unset for the whole test split)")
     if not cfg.depths or min(cfg.depths) < 1:
         raise ValueError(f"depths {cfg.depths} must be positive integers")
 

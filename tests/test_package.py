@@ -147,8 +147,13 @@ def test_stability_without_pyarrow_writes_csv_or_names_the_parquet_extra(tmp_pat
     (["explain", "--out", "x"], ["shap", "sklearn"], "xai"),
     (["bench-memory"], ["torch_geometric"], "hep"),
     (["screen", "--elements", "Fe O", "--plot", "Fe-O", "--out", "s"], ["matplotlib"], "plot"),
+    (["stability", "own.csv", "--reference", "none", "--plot", "Fe-O", "--out", "s"], ["matplotlib"], "plot"),
+    (["predict", "--file", "own.parquet"], ["pyarrow", "fastparquet"], "parquet"),
+    (["batches", "own.parquet", "--batch-size", "2"], ["pyarrow", "fastparquet"], "parquet"),
 ])
 def test_commands_without_their_extra_stop_with_one_line(tmp_path, argv, modules, extra):
+    (tmp_path / "own.csv").write_text("formula,energy\nFe2O3,-1.70\nFeO,-1.40\n")
+    (tmp_path / "own.parquet").write_bytes(b"PAR1")  # never read: the reader is what is missing
     out = _run_without(modules, argv, tmp_path)
     assert out.returncode == 2, out.stderr[-2000:]
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]

@@ -25,7 +25,15 @@ DISTRIBUTIONS = {
     "crystals": lambda rng, n: _capped(rng.lognormal(3.0, 0.8, n), 1, 444),
     "power-law-social": lambda rng, n: _capped(rng.zipf(1.6, n), 1, 100_000) + 1,
     "all-equal": lambda rng, n: np.full(n, 25, dtype=np.int64),
+    "oc20-catalysts": lambda rng, n: _capped(rng.normal(130, 45, n), 50, 250),
+    "collider-giants": lambda rng, n: _with_giants(_capped(rng.lognormal(4.0, 0.7, n), 5, 5_000), rng),
 }
+
+
+def _with_giants(sizes, rng):
+    """A few events far beyond the rest (pile-up), each larger than 64 median events together."""
+    sizes[rng.choice(sizes.size, 4, replace=False)] = [40_000, 60_000, 90_000, 150_000]
+    return sizes
 
 
 def nodes_of(name, n=3_000, seed=7):
@@ -79,6 +87,27 @@ def test_packed_and_distributed_on_realistic_size_distributions(name):
         per_rank = [epoch_batches(r, 1) for r in ranks]
         assert len({len(b) for b in per_rank}) == 1 and [len(r) for r in ranks] == [len(per_rank[0])] * 3
         assert sorted(i for b in per_rank for batch in b for i in batch) == list(range(sizes.size))
+
+
+@pytest.mark.parametrize("sizes", [[17], [17, 5], [[17, 204], [5, 60]]], ids=["one graph", "two graphs", "two crystals"])
+def test_a_dataset_of_one_or_two_graphs(sizes):
+    """Every sampler on the smallest datasets: each graph once per epoch (DDP: on some rank, the
+    missing steps filled by repeats that padded_batches names), the same batches in a new sampler."""
+    n = len(sizes)
+    makers = [lambda: [BalancedBatchSampler(sizes, 8, seed=1)],
+              lambda: [PackedBatchSampler(sizes, 10_000, seed=1)],
+              lambda: [DistributedBalancedBatchSampler(sizes, 8, num_replicas=4, rank=r, seed=1) for r in range(4)],
+              lambda: [DistributedBalancedBatchSampler(sizes, max_cost=10_000, num_replicas=4, rank=r, seed=1)
+                       for r in range(4)]]
+    for make in makers:
+        ranks = make()
+        for epoch in (0, 1):
+            per_rank = [epoch_batches(s, epoch) for s in ranks]
+            assert [len(b) for b in per_rank] == [len(s) for s in ranks] == [1] * len(ranks)
+            kept = [i for s, batches in zip(ranks, per_rank) for j, b in enumerate(batches)
+                    if j not in s.padded_batches() for i in b]
+            assert sorted(kept) == list(range(n))
+            assert per_rank == [epoch_batches(s, epoch) for s in make()]
 
 
 def graphs(nodes):
@@ -173,6 +202,60 @@ def test_one_graph_far_over_the_budget():
     balanced = BalancedBatchSampler(sizes, 8, seed=0)  # no budget: the large graph joins the lightest items
     batch = next(b for b in balanced if 200 in b)
     assert sizes[batch].sum() == balanced.stats()["peak_cost"] == balanced.stats()["lower_bound"]
+
+
+def test_a_graph_over_the_budget_is_named_by_its_row_in_a_filtered_frame():
+    """Sizes from a filtered DataFrame keep its index: position 2 is row 30, and the message said only
+    'item 2', which df.loc reads as another graph."""
+    frame = pd.DataFrame({"num_nodes": [3, 4, 7, 5], "num_edges": [6, 8, 60, 10]}, index=[10, 20, 30, 40])
+    for make in (lambda s, **kw: PackedBatchSampler(s, [6, 40], **kw),
+                 lambda s, **kw: DistributedBalancedBatchSampler(s, max_cost=[6, 40], num_replicas=2, rank=0, **kw)):
+        with pytest.raises(OversizeItemError, match=r"\(first: item 2 \(row 30\), cost \[7.0, 60.0\]\)") as err:
+            make(frame)
+        assert err.value.items.tolist() == [2]
+        with pytest.warns(UserWarning, match=r"item 2 \(row 30\).*left out"):
+            make(frame, oversize="skip")
+    with pytest.raises(OversizeItemError, match=r"\(first: item 1 \(row 'b'\), cost 9.0\)"):
+        PackedBatchSampler(pd.Series([3.0, 9.0], index=["a", "b"]), 6)
+    with pytest.raises(OversizeItemError, match=r"\(first: item 1, cost 9.0\)"):  # positions are the rows
+        PackedBatchSampler(pd.Series([3.0, 9.0]), 6)
+
+
+def test_nothing_left_to_batch_says_what_budget_would_do():
+    with pytest.raises(OversizeItemError, match=r"max_cost=3.0 and oversize='skip': nothing to batch; raise "
+                                                r"max_cost \(the least item cost is 5.0\)"), \
+            pytest.warns(UserWarning, match="left out"):
+        PackedBatchSampler([17, 5], 3, oversize="skip")
+
+
+def test_budgets_and_weights_keyed_by_column_say_to_give_them_in_column_order():
+    """A dict keyed by DataFrame columns was refused as 'expected a number or a vector of numbers'."""
+    frame = pd.DataFrame({"num_nodes": [5, 9], "num_edges": [10, 20]})
+    with pytest.raises(ValueError, match=r"max_cost: a dict .* is not read by its keys; give a number, or a list "
+                                         r"with one budget per size column in the order of the columns"):
+        PackedBatchSampler(frame, {"num_nodes": 40, "num_edges": 100})
+    with pytest.raises(InvalidSizesError, match=r"weights: a dict .* is not read by its keys"):
+        BalancedBatchSampler(frame, 2, weights={"num_nodes": 1.0, "num_edges": 0.5})
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: BalancedBatchSampler([3, 4], 8, drop_last=True), "lower batch_size to at most 2 or set drop_last=False"),
+    (lambda: DistributedBalancedBatchSampler([3] * 9, batch_size=8, num_replicas=4, rank=0, drop_last=True),
+     "lower batch_size to at most 2 or set drop_last=False"),
+    (lambda: DistributedBalancedBatchSampler([3], batch_size=8, num_replicas=4, rank=0, drop_last=True),
+     "no batch_size can with fewer items than replicas: set drop_last=False or use at most 1 replicas"),
+])
+def test_drop_last_on_too_few_items_says_what_fits(make, match):
+    with pytest.raises(InvalidSizesError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("state", [None, "checkpoint.pt", 3])
+def test_a_state_that_is_no_dict_is_named(state):
+    """load_state_dict(None) (a checkpoint without the sampler's entry) raised TypeError: 'NoneType'
+    object is not iterable."""
+    with pytest.raises(ValueError, match=r"state_dict: expected the dict that state_dict\(\) returned, got "):
+        BalancedBatchSampler([3, 4, 6], 2).load_state_dict(state)
 
 
 @pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=2),

@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from typing import Any, Callable, Iterator
@@ -400,6 +401,9 @@ class PlanBatchSampler(Sampler[list[int]]):
 
     def load_state_dict(self, state: dict) -> None:
         """Resume: the next iteration yields the rest of the saved epoch (same batches)."""
+        if not isinstance(state, Mapping):
+            raise ValueError(f"state_dict: expected the dict that state_dict() returned, got "
+                             f"{type(state).__name__} {state!r:.60}")
         missing = {"epoch", "batches_done", "seed", "fingerprint"} - set(state)
         if missing:
             raise ValueError(f"state_dict is missing {sorted(missing)}; pass what state_dict() returned")

@@ -132,7 +132,7 @@ def _first_non_number(sizes: Any, raw: np.ndarray) -> str:
     if found is None:
         return ""
     at, x = found
-    return f"[{', '.join(map(str, at))}]{_labels(sizes, at)} = {x!r}"
+    return f"[{', '.join(map(str, at))}]{row_labels(sizes, at)} = {x!r}"
 
 
 def _index(mask: np.ndarray) -> tuple:
@@ -142,14 +142,14 @@ def _index(mask: np.ndarray) -> tuple:
 def _where(mask: np.ndarray, sizes: Any) -> str:
     """``"[i]"`` or ``"[i, j]"`` for the first True entry of ``mask``, with its pandas labels."""
     at = _index(mask)
-    return f"[{', '.join(map(str, at))}]{_labels(sizes, at)}"
+    return f"[{', '.join(map(str, at))}]{row_labels(sizes, at)}"
 
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _labels(sizes: Any, at: tuple) -> str:
+def row_labels(sizes: Any, at: tuple) -> str:
     """The pandas labels of position ``at`` of ``sizes``: its row where the index is not the
     positions (graph ids, a filtered frame) and a DataFrame's column, as
     ``" (row 'mp-1234', column 'num_edges')"``; ``""`` for anything else."""

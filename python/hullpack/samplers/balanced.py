@@ -90,7 +90,7 @@ class BalancedBatchSampler(PlanBatchSampler):
         self.num_batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self.num_batches == 0:  # drop_last would drop every item
             raise InvalidSizesError(f"drop_last=True with {n} items cannot fill one batch of batch_size "
-                                    f"{self.batch_size}; lower batch_size or set drop_last=False")
+                                    f"{self.batch_size}; lower batch_size to at most {n} or set drop_last=False")
         self._for_rank(sampler, partial(DistributedBalancedBatchSampler, self.lengths, self.batch_size,
                                         batch_cost=self._batch_cost_arg()))
         if self._shard is not None:

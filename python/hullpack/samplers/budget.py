@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from .. import packing
 from ..errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from ._base import coarsen, reorder
+from ._sizes import row_labels
 from .cost import item_costs
 from .shape import (BatchCost, FunctionCost, alone_costs, pack_shaped, resolve_batch_cost, shaped_costs,
                     shaped_lower_bound)
@@ -34,6 +36,9 @@ def bin_totals(costs: np.ndarray, bin_of_item: np.ndarray, n_bins: int) -> np.nd
 
 
 def _as_budget(max_cost: Any) -> np.ndarray:
+    if isinstance(max_cost, Mapping):
+        raise ValueError(f"max_cost: a dict ({max_cost!r}) is not read by its keys; give a number, or a list "
+                         "with one budget per size column in the order of the columns")
     if isinstance(max_cost, (bool, np.bool_, str, bytes)):
         raise ValueError(f"max_cost: expected a number or a vector of numbers, got {max_cost!r}")
     packing.check_missing(max_cost, None, "max_cost", error=InvalidInputError,
@@ -57,7 +62,8 @@ class Budget:
     of their lengths) or a vector (one budget per size column, the costs summed). Item costs (or
     lengths) are the sizes, summed over columns, or ``cost(sizes)`` for a cost model. Items over
     budget on their own raise :class:`~hullpack.errors.OversizeItemError` (``oversize="error"``),
-    get a batch of their own (``"alone"``) or are left out (``"skip"``), both with a warning.
+    get a batch of their own (``"alone"``) or are left out (``"skip"``), both with a warning that
+    names the first by its position (and, for ``source`` a pandas Series or DataFrame, its row label).
 
     Summed costs are packed first/best fit (best fit over histograms for integer costs with
     ``method="auto"``); a :class:`~hullpack.samplers.BatchCost` without padding terms likewise, on
@@ -80,7 +86,7 @@ class Budget:
     """
 
     def __init__(self, sizes: np.ndarray, max_cost: Any, cost: Any, weights: Any, bias: Any,
-                 oversize: str, method: str, batch_cost: Any = None):
+                 oversize: str, method: str, batch_cost: Any = None, source: Any = None):
         model, shape = resolve_batch_cost(batch_cost, cost, weights, bias)
         cap = _as_budget(max_cost)
         if cap.ndim == 1 and cap.size == 1 and (sizes.ndim == 1 or model is not None or shape is not None):
@@ -125,7 +131,7 @@ class Budget:
             alone = "alone " if shape is not None else ""
             kind = "length" if shape is not None else "cost"
             what = (f"{over_idx.size} item(s) cost more than max_cost={cap.tolist()} {alone}"
-                    f"(first: item {i}, {kind} {np.round(lengths[i], 6).tolist()})")
+                    f"(first: item {i}{row_labels(source, (i,))}, {kind} {np.round(lengths[i], 6).tolist()})")
             if oversize == "error":
                 exc = OversizeItemError(
                     f"{what}: no batch can hold them. Raise max_cost, or pass oversize='alone' (own batch) "
@@ -139,7 +145,9 @@ class Budget:
         self.skipped = int(over_idx.size) if oversize == "skip" else 0
         if self.fit_idx.size == 0 and self.alone_idx.size == 0:
             raise OversizeItemError(
-                "every item costs more than max_cost and oversize='skip': nothing to batch")
+                f"every item costs more than max_cost={cap.tolist()} and oversize='skip': nothing to batch; "
+                f"raise max_cost (the least item {'length' if shape is not None else 'cost'} is "
+                f"{np.round(lengths.min(axis=0), 6).tolist()})")
         fitting = self.costs[self.fit_idx]
         self.lower_bound = self._bound(fitting) + self.alone_idx.size
         # Integer costs with at least 8 items per possible value are not rounded: ties alone vary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Mapping
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def _vector(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, Mapping):
+        raise InvalidSizesError(f"{name}: a dict ({values!r}) is not read by its keys; give a list with one "
+                                "number per size column in the order of the columns")
     packing.check_missing(values, None, name, fix="give a number for every size column")
     try:
         v = np.atleast_1d(np.asarray(values, dtype=np.float64))

@@ -212,7 +212,10 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
                 if self.num_steps == 0:
                     raise InvalidSizesError(
                         f"drop_last=True with {n} items cannot fill one step of {R} replicas x "
-                        f"batch_size {self.batch_size}; lower batch_size or set drop_last=False"
+                        f"batch_size {self.batch_size}; " + (
+                            f"lower batch_size to at most {n // R} or set drop_last=False" if n >= R else
+                            f"no batch_size can with fewer items than replicas: set drop_last=False "
+                            f"or use at most {n} replicas")
                     )
             else:
                 self.num_steps = -(-n // (R * self.batch_size))
@@ -223,7 +226,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             if batch_size is not None:
                 raise ValueError("batch_size= applies to mode='balanced'; mode='packed' takes max_cost=")
             self.batch_size = None
-            self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
+            self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost,
+                                 source=sizes)
             self.costs, self.lengths, self.shape = self.budget.costs, self.budget.lengths, self.budget.shape
             self.num_steps = None  # known once the count is fixed (_count.target // num_replicas)
             self._count = FixedCount(self.budget, self.rng, shuffle=self.shuffle, granularity=self.granularity,

@@ -102,7 +102,8 @@ class PackedBatchSampler(PlanBatchSampler):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity,
                          check_ranks=check_ranks)
         self.sizes = read_sizes(sizes, fields)
-        self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost)
+        self.budget = Budget(self.sizes, max_cost, cost, weights, bias, oversize, method, batch_cost,
+                             source=sizes)
         self.max_cost = self.budget.max_cost
         rebuild = self.budget.init_kwargs()
         self._for_rank(sampler, partial(DistributedBalancedBatchSampler, rebuild.pop("sizes"), **rebuild))

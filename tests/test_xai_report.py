@@ -470,6 +470,7 @@ def test_explain_gives_each_figure_its_unit_and_what_it_is_computed_on(model_fil
     assert "ΔMAE (delta_mae, ci_low, ci_high)" in md and "both in eV/atom" in md
     assert "mae_test, the mean |tree - model| on the held-out ones (eV/atom; against the model, not DFT)" in md
     assert "(mean_left, mean_right; eV/atom)" in md
+    assert "groups 1-3 (no H; the lanthanides and actinides counted in group 3)" in md   # La-Pu are cations
     hulls = _results(out)["hulls"]
     s = pd.read_csv(out / "tables" / "hull_screen_systems.csv")
     predicted = int((s.n_stable > 0).sum())

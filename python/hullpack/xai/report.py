@@ -269,7 +269,8 @@ def _run_alignment(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     r.h("Element-property alignment")
     r.p("Per-element quantities against pymatgen's element data, by Spearman rank correlation: "
         f"**response** is the mean predicted energy ({ENERGY_UNIT}) of the 85 equiatomic binaries AB the "
-        "element forms; **occlusion** is its ΔMAE and **shap** its mean |SHAP| (when those analyses ran; "
+        "element forms; **occlusion** is its ΔMAE over all the occlusion compositions (delta_mae: common elements "
+        "weigh more) and **shap** its mean |SHAP| where present (when those analyses ran; "
         "elements they never saw are left out, n). A rank correlation says how a quantity varies with a property "
         "across elements, not that the model uses the property (the inputs are fractions only); with "
         f"{len(al)} pairs tested, about {0.05 * len(al):.1f} would reach p < 0.05 by chance alone.")
@@ -344,7 +345,8 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     r.p(f"For every pair A-B the predicted energy of A_x B_(1-x) is scanned on {cfg.n_grid} points (refined "
         "around the minimum); x_p is the fraction of A at the lowest energy (A = the less electronegative "
         "element). x_e is the charge-balanced fraction from common oxidation states (pymatgen); where there "
-        "are several, the one nearest x_p. Study set: A in groups 1-3 (no H), B in groups 15-17, "
+        "are several, the one nearest x_p. Study set: A in groups 1-3 (no H; the lanthanides and actinides "
+        "counted in group 3), B in groups 15-17, "
         f"{len(study)} pairs. A pair where the model predicts no compound (its lowest energy is a pure element, "
         "x_p 0 or 1) has no x_p in the paper's sense: it is left out of the deviations and their means, and "
         f"counted apart (no_compound): {no_compound} of the {len(study)} study pairs"

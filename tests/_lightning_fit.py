@@ -88,6 +88,8 @@ def main(out_dir: str, strategy: str, kind: str, where: str, devices: int, stage
         trainer.fit(Recorder(out_dir, kind), ckpt_path=checkpoint)
     else:
         trainer.fit(Recorder(out_dir), train_dataloaders=make_loader(kind), ckpt_path=checkpoint)
+    if torch.distributed.is_initialized():  # as _lightning_predict.py: not left to the teardown
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -48,3 +48,6 @@ if __name__ == "__main__":
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_progress_bar=False,
                         enable_model_summary=False)
     trainer.predict(Predictor(sys.argv[1]), loader)
+    # Lightning leaves a gloo group to the interpreter's teardown, where gloo's threads can abort the
+    # process ("terminate called without an active exception"): end it while Python is alive
+    torch.distributed.destroy_process_group()

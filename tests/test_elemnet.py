@@ -606,3 +606,22 @@ def test_featurize_reads_a_pandas_series_as_formulas():
     np.testing.assert_array_equal(x, featurize(["NaCl", "Fe2O3", "AlNi"]))
     model = load_pretrained()
     np.testing.assert_array_equal(model.predict(series), model.predict(series.tolist()))
+
+
+def test_predict_refuses_an_array_that_is_not_element_fractions():
+    """Amounts (Fe2O3 as 2 and 3) or negative values in an array are named by row, never mapped to
+    an energy; fractions, and the NaN rows parse_formulas gives a bad entry, are predicted."""
+    model = ElemNet("8x1-1", ())
+    x = featurize(["Fe2O3", "NaCl"])
+    amounts = x.copy()
+    amounts[0] *= 5
+    with pytest.raises(ValueError, match=r"1 of 2 rows .* not element fractions .*row 0 \(sum 5\); divide each row"):
+        model.predict(amounts)
+    negative = x.copy()
+    negative[1, :2] = [-0.5, 0.5]
+    with pytest.raises(ValueError, match=r"row 1 \(sum 1, a negative value\)"):
+        model.predict(negative)
+    x64 = np.vstack([x, np.full((1, 86), np.nan)]).astype(np.float64)
+    out = model.predict(x64)
+    assert np.array_equal(out[:2], model.predict(["Fe2O3", "NaCl"])) and np.isnan(out[2])
+    assert model.predict(np.round(x, 3)).shape == (2,)  # fractions rounded to 3 decimals still are fractions

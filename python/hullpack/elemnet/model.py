@@ -60,6 +60,23 @@ def check_dropout(architecture: str, dropout: Sequence[float]) -> tuple[float, .
     return rates
 
 
+#: how far a row of fractions may sum from 1 (float32 fractions of a formula: ~1e-7)
+FRACTION_SUM_TOLERANCE = 1e-3
+
+
+def _check_fractions(x: np.ndarray) -> None:
+    """ValueError naming the rows of ``x`` (rows of NaN aside) that are not element fractions: a
+    negative value, or a sum off 1 by more than :data:`FRACTION_SUM_TOLERANCE`."""
+    sums, negative = x.sum(axis=1, dtype=np.float64), (x < 0).any(axis=1)
+    off = np.flatnonzero(~np.isnan(sums) & ((np.abs(sums - 1) > FRACTION_SUM_TOLERANCE) | negative))
+    if off.size:
+        shown = ", ".join(f"row {i} (sum {sums[i]:.6g}{', a negative value' if negative[i] else ''})" for i in off[:5])
+        more = f" and {off.size - 5} more" if off.size > 5 else ""
+        raise ValueError(f"{off.size} of {len(x)} rows of the fraction array are not element fractions (each row's "
+                         f"fractions are >= 0 and sum to 1): {shown}{more}; divide each row by its sum "
+                         "(x / x.sum(axis=1, keepdims=True)) or give the formulas")
+
+
 class ElemNet(nn.Module):
     """ElemNet: ReLU after every hidden layer, dropout after the last layer of each ``D`` block,
     Glorot-uniform weights and zero biases. The default has 4,631,361 parameters.
@@ -112,6 +129,11 @@ class ElemNet(nn.Module):
         """Formation enthalpies (eV/atom, float64 numpy) of formulas, pymatgen Compositions, or an
         ``(n, 86)`` fraction array, in eval mode (no dropout), ``batch_size`` at a time.
 
+        An array's rows are element fractions, each summing to 1 (a row of NaN, as
+        :func:`~hullpack.elemnet.parse_formulas` marks a bad entry, gives NaN); ValueError naming the
+        rows that are not (amounts such as Fe2O3's 2 and 3, negative values), which the model would
+        map to meaningless energies.
+
         ``errors`` is passed to :func:`hullpack.elemnet.featurize`: ``"raise"`` (default) raises
         :class:`hullpack.errors.CompositionError` listing every bad entry, ``"nan"`` returns NaN for
         them, ``"skip"`` leaves them out (with a warning naming them). ``bf16=True`` uses bf16
@@ -131,6 +153,8 @@ class ElemNet(nn.Module):
             x = np.asarray(formulas, dtype=np.float32)
             if x.shape[1] != self.n_inputs:
                 raise ValueError(f"fraction array has {x.shape[1]} columns, the model takes {self.n_inputs}")
+            if self.n_inputs == N_ELEMENTS:
+                _check_fractions(x)
         else:
             x = featurize(formulas, errors=errors)
         if batch_size < 1:

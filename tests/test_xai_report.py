@@ -458,6 +458,7 @@ def test_explain_gives_each_figure_its_unit_and_what_it_is_computed_on(model_fil
 
     def keep_texts(fig, path, **kw):
         texts[Path(path).stem] = [t.get_text() for t in fig.axes[0].texts]
+        texts[Path(path).stem + ".xlabels"] = [ax.get_xlabel() for ax in fig.axes]
         return save(fig, path, **kw)
 
     monkeypatch.setattr(plots, "save", keep_texts)
@@ -468,6 +469,9 @@ def test_explain_gives_each_figure_its_unit_and_what_it_is_computed_on(model_fil
     assert "weights of epoch 1; validation MAE 0.5000 eV/atom (as the model file records it)" in md
     assert "val_mae 0.5" not in md and "Model: source " not in md
     assert "ΔMAE (delta_mae, ci_low, ci_high)" in md and "both in eV/atom" in md
+    # the two occlusion figures show the two ΔMAEs, and their axes say which
+    assert texts["importance_bar.xlabels"] == ["ΔMAE over all 300 compositions (eV/atom)"]
+    assert "ΔMAE over the compositions containing it (eV/atom)" in texts["periodic_importance.xlabels"]
     assert "mae_test, the mean |tree - model| on the held-out ones (eV/atom; against the model, not DFT)" in md
     assert "(mean_left, mean_right; eV/atom)" in md
     assert "groups 1-3 (no H; the lanthanides and actinides counted in group 3)" in md   # La-Pu are cations

@@ -237,11 +237,13 @@ def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
         f"{df.attrs['ci']:.0%} bootstrap percentile, {cfg.n_bootstrap} resamples.")
     r.table(df.head(20), "occlusion_importance_top")
     r.csv(df, "occlusion_importance")
-    r.figure(plots.importance_bar(df, title=f"occlusion importance ({len(x)} OQMD test compositions)"),
+    r.figure(plots.importance_bar(df, title=f"occlusion importance ({len(x)} OQMD test compositions)",
+                                  label=f"ΔMAE over all {len(x)} compositions ({ENERGY_UNIT})"),
              "importance_bar",
              f"ΔMAE ({ENERGY_UNIT}) when the element is removed, top 25, with bootstrap intervals.")
     r.figure(plots.periodic_table_heatmap(df["delta_mae_affected"], title="ΔMAE over compositions containing the element",
-                                          label=f"ΔMAE ({ENERGY_UNIT})", fmt="{:.2f}"),
+                                          label=f"ΔMAE over the compositions containing it ({ENERGY_UNIT})",
+                                          fmt="{:.2f}"),
              "periodic_importance", "Occlusion ΔMAE per element, averaged over the compositions that contain it.")
     r.numbers["importance"] = {"n": len(x), "mae": df.attrs["mae"], "top": df.index[:10].tolist(),
                                "top_delta_mae": df["delta_mae"].iloc[:10].round(5).tolist()}

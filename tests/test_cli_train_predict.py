@@ -295,3 +295,18 @@ def test_predict_prints_block_by_block_and_stops_when_the_reader_does(tmp_path, 
     monkeypatch.setattr("sys.stdout", ClosedPipe())
     assert main(["-q", "predict", *formulas[:2], *formulas[3:]]) == 1
     assert calls == [2]
+
+
+def test_export_of_a_run_on_one_s_own_table_says_where_its_test_mae_was_measured(tmp_path, capsys, caplog):
+    mp_table(60).to_csv(tmp_path / "mp.csv", index=False)
+    run = tmp_path / "run"
+    rc, _, err = cli(capsys, "train", str(run), "--data", str(tmp_path / "mp.csv"), "--epochs", "1",
+                     "--architecture", "8x1-1", "--dropout", "", *TINY)
+    assert rc == 0, err
+    caplog.clear()
+    rc, out, err = cli(capsys, "train", "--export", str(run), "--out", str(tmp_path / "m.pt"))
+    assert rc == 0, err
+    meta = json.loads(out)
+    assert meta["test_data"] == "OQMD test split (hullpack/data/oqmd)" and meta["n_test"] == 51251
+    assert meta["trained_on"].startswith(f"{tmp_path / 'mp.csv'} (formula column formula_pretty")
+    assert "not on a held-out part of those data" in caplog.text

@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--export needs --out FILE (the model file to write), or --out default to "
                                "replace the shipped model inside the installed package")
         meta = export_default(args.export, out=None if args.out == "default" else args.out)
-        print(json.dumps({k: meta.get(k) for k in ("epoch", "val_mae", "test_mae", "n_test", "source_run")}))
+        print(json.dumps({k: meta.get(k) for k in ("epoch", "val_mae", "test_mae", "n_test", "test_data", "trained_on",
+                                                   "source_run")}))
         return 0
     if not args.run_dir:
         raise CommandError("give RUN_DIR (or --export RUN_DIR)")

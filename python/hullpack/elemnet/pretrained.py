@@ -82,10 +82,13 @@ def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = N
     file (fp16 by default, ~9 MB), after evaluating its test-split MAE once, on the exported
     (rounded) weights; the MAE goes into the file's metadata. Returns that metadata.
 
-    This is the only place hullpack looks at the OQMD test split.
+    This is the only place hullpack looks at the OQMD test split. ``test_data`` in the metadata
+    names it; a run trained on other data (``trained_on``: ``hullpack train --data``, fine-tuning
+    on one's own table) is measured there too, and a warning says that this is no held-out part of
+    its own data (which may even hold test compositions).
     """
     from .data import oqmd_arrays
-    from .train import evaluate_mae
+    from .train import OQMD_SOURCE, evaluate_mae
 
     run_dir = Path(run_dir)
     best = run_dir / "best.pt"
@@ -101,6 +104,11 @@ def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = N
     x, y = oqmd_arrays("test")
     meta["test_mae"] = evaluate_mae(rounded, torch.from_numpy(x), torch.from_numpy(y))
     meta["n_test"] = int(len(y))
+    meta["test_data"] = "OQMD test split (hullpack/data/oqmd)"
+    trained_on = meta.get("trained_on", OQMD_SOURCE)
+    if trained_on != OQMD_SOURCE:
+        log.warning("%s was trained on %s: its test_mae is measured on the OQMD test split, not on a held-out part "
+                    "of those data (which may hold test compositions)", run_dir, trained_on)
     meta.setdefault("val_mae", None)
     save_model(rounded, out, metadata=meta, dtype=dtype)
     tmp.unlink()

@@ -190,6 +190,20 @@ def test_pack_dimensions_filling_unevenly_match_reference(k):
         assert (bins.tolist(), n_bins) == ref_pack(sizes, cap, method)
 
 
+def test_a_scalar_capacity_budgets_every_dimension_not_their_sum():
+    """packing.pack reads a scalar capacity as one budget per column, where PackedBatchSampler's
+    scalar max_cost budgets the columns' sum: both as documented, and not to be confused."""
+    from hullpack.samplers import PackedBatchSampler
+
+    atoms = np.random.default_rng(0).integers(1, 200, 500).astype(float)
+    crystals = np.column_stack([atoms, 12 * atoms])           # edges ~ 12 x atoms
+    bins, n_bins = packing.pack(crystals, 3_000)
+    totals = np.column_stack([packing.batch_costs(crystals[:, j].copy(), bins, n_bins) for j in range(2)])
+    assert totals.max() <= 3_000 < totals.sum(axis=1).max()
+    assert n_bins == packing.pack(crystals, [3_000, 3_000])[1]
+    assert all(crystals[b].sum() <= 3_000 for b in PackedBatchSampler(crystals, 3_000, seed=0))
+
+
 def test_pack_grows_past_its_first_guess():
     # Items just above half the capacity each need a bin of their own: twice the volume bound.
     sizes = np.full(5000, 0.51)

@@ -262,7 +262,9 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
 
     Args:
         sizes: ``(n,)`` or ``(n, k)`` non-negative finite costs.
-        capacity: the budget per bin, a scalar or one value per dimension, each > 0.
+        capacity: the budget per bin, a scalar or one value per dimension, each > 0. A scalar is
+            the budget of every dimension (each column within it, not their sum: a scalar
+            ``max_cost`` of :class:`~hullpack.samplers.PackedBatchSampler` budgets the sum).
         method: ``"ffd"`` (first-fit-decreasing), ``"bfd"`` (best-fit-decreasing), ``"hist"``
             (best fit over histograms of integer sizes) or ``"auto"``.
         order: a permutation of ``range(n)`` that breaks ties between equal costs.

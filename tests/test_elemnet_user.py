@@ -267,6 +267,12 @@ def test_cli_train_errors_name_the_bad_option(tmp_path, capsys, argv, message):
     ({"lr": 0.0}, "lr = 0.0 must be > 0"),
     ({"plateau_factor": 1.0}, r"plateau_factor = 1.0 must be in \(0, 1\)"),
     ({"warmup_epochs": -1.0}, "warmup_epochs = -1.0 must be >= 0"),
+    # a negative floor turned a cosine schedule's last steps into gradient ascent; 0 or a negative
+    # number of dropout epochs, or a clipping norm of 0, did nothing without a word
+    ({"min_lr": -1e-5}, "min_lr = -1e-05 must be >= 0"),
+    ({"weight_decay": -0.1}, "weight_decay = -0.1 must be >= 0"),
+    ({"grad_clip": 0.0}, r"grad_clip = 0.0 must be > 0 \(None: no clipping\)"),
+    ({"dropout_epochs": -2}, r"dropout_epochs = -2 must be >= 0 \(0: no dropout"),
     # checked when the settings are made, not when the model is built after the data are read
     ({"architecture": "64x2D-32x1D-1"}, r"2 dropout blocks .* such as dropout=\(0.1, 0.1\)"),
     ({"architecture": "64x1D-1", "dropout": (1.0,)}, r"must lie in \[0, 1\)"),

@@ -64,7 +64,11 @@ class TrainConfig:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} = {getattr(self, name)} must be >= 1")
         for name, ok, want in (("lr", self.lr > 0, "> 0"), ("plateau_factor", 0 < self.plateau_factor < 1, "in (0, 1)"),
-                               ("warmup_epochs", self.warmup_epochs >= 0, ">= 0")):
+                               ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"),
+                               ("min_lr", self.min_lr >= 0, ">= 0"), ("weight_decay", self.weight_decay >= 0, ">= 0"),
+                               ("grad_clip", self.grad_clip is None or self.grad_clip > 0, "> 0 (None: no clipping)"),
+                               ("dropout_epochs", self.dropout_epochs is None or self.dropout_epochs >= 0,
+                                ">= 0 (0: no dropout; None: dropout in every epoch)")):
             if not ok:
                 raise ValueError(f"{name} = {getattr(self, name)} must be {want}")
         # checked here, not first when the model is built after the data are read

@@ -89,7 +89,8 @@ def test_packed_and_distributed_on_realistic_size_distributions(name):
         assert sorted(i for b in per_rank for batch in b for i in batch) == list(range(sizes.size))
 
 
-@pytest.mark.parametrize("sizes", [[17], [17, 5], [[17, 204], [5, 60]]], ids=["one graph", "two graphs", "two crystals"])
+@pytest.mark.parametrize("sizes", [[17], [17, 5], [[17, 204], [5, 60]]],
+                         ids=["one graph", "two graphs", "two crystals"])
 def test_a_dataset_of_one_or_two_graphs(sizes):
     """Every sampler on the smallest datasets: each graph once per epoch (DDP: on some rank, the
     missing steps filled by repeats that padded_batches names), the same batches in a new sampler."""
@@ -170,6 +171,17 @@ def test_columns_of_pandas_nullable_integers_are_sizes():
 def test_bad_sizes_name_the_item(sizes, match):
     with pytest.raises(InvalidSizesError, match=match):
         BalancedBatchSampler(sizes, 2)
+
+
+@pytest.mark.parametrize("sizes,match", [
+    ([[3, 6], [4, 8], [5]], r"sizes\[2\] has 1 entry where \[0\] has 2 entries: give every item the same number"),
+    ([[3, 6], 4], r"sizes\[1\] has a single number where \[0\] has 2 entries"),
+    ([torch.tensor([5, 10]), torch.tensor([3])], r"sizes\[1\] has 1 entry where \[0\] has 2 entries"),
+])
+def test_rows_of_sizes_of_different_lengths_name_the_row(sizes, match):
+    """A list of [nodes, edges] rows with one row short said only numpy's 'inhomogeneous shape'."""
+    with pytest.raises(InvalidSizesError, match=match):
+        PackedBatchSampler(sizes, 100)
 
 
 def test_a_missing_weight_is_named_as_missing():

@@ -62,6 +62,10 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     try:
         raw = np.asarray(sizes)
     except (ValueError, TypeError) as exc:
+        ragged = _ragged_row(sizes)
+        if ragged:
+            raise InvalidSizesError(f"{name}{ragged}: give every item the same number of sizes, one row per "
+                                    "item (say [nodes, edges] for each)") from None
         raise InvalidSizesError(f"{name}: cannot be read as a numeric array ({exc})") from None
     if raw.ndim == 0:  # a number is not a dataset (numbers inside a list are fine)
         what = (f"a single number ({raw.item()!r}), not one size per item" if raw.dtype.kind in "biufc" else
@@ -111,6 +115,20 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if neg.any():
         raise InvalidSizesError(f"{name}{_where(neg, sizes)} is negative ({arr[_index(neg)]}); sizes must be >= 0")
     return arr
+
+
+def _ragged_row(sizes: Any) -> str:
+    """``"[i] has 1 entry where [0] has 2"`` for the first row of a list of rows whose length differs
+    from the first row's, else ``""``."""
+    if not isinstance(sizes, (list, tuple)) or not sizes:
+        return ""
+    lengths = [len(row) if isinstance(row, (list, tuple)) or getattr(row, "ndim", 0) else None for row in sizes]
+    bad = next((i for i, k in enumerate(lengths) if k != lengths[0]), None)
+    if bad is None:
+        return ""
+    said = ["a single number" if k is None else f"{k} entr{'y' if k == 1 else 'ies'}"
+            for k in (lengths[bad], lengths[0])]
+    return f"[{bad}] has {said[0]} where [0] has {said[1]}"
 
 
 def _tensor_values(tensor: Any, name: str) -> np.ndarray:

@@ -240,6 +240,14 @@ def test_nothing_left_to_batch_says_what_budget_would_do():
         PackedBatchSampler([17, 5], 3, oversize="skip")
 
 
+def test_a_budget_below_the_fixed_cost_of_a_batch_says_to_raise_it():
+    from hullpack.samplers import BatchCost
+
+    with pytest.raises(ValueError, match=r"max_cost = 50.0 is not above the fixed cost of a batch, const = 60.0, so "
+                                         r"no batch fits; raise max_cost above const"):
+        PackedBatchSampler([3, 4], 50, batch_cost=BatchCost(sum=1.0, const=60.0))
+
+
 def test_budgets_and_weights_keyed_by_column_say_to_give_them_in_column_order():
     """A dict keyed by DataFrame columns was refused as 'expected a number or a vector of numbers'."""
     frame = pd.DataFrame({"num_nodes": [5, 9], "num_edges": [10, 20]})

@@ -120,7 +120,8 @@ class Budget:
         self.const = shape.const if isinstance(shape, BatchCost) else 0.0
         self.costs = shape.item_costs(lengths) if shape is not None and not self.runs else lengths
         if cap.ndim == 0 and self.const >= cap:
-            raise ValueError(f"max_cost = {float(cap)} is not above the fixed cost of a batch, const = {self.const}")
+            raise ValueError(f"max_cost = {float(cap)} is not above the fixed cost of a batch, const = {self.const}, "
+                             "so no batch fits; raise max_cost above const (in the units of batch_cost)")
         room = cap - self.const
 
         over = alone_costs(shape, lengths, float(cap)) if self.runs else (

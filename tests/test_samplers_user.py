@@ -111,6 +111,48 @@ def test_a_dataset_of_one_or_two_graphs(sizes):
             assert per_rank == [epoch_batches(s, epoch) for s in make()]
 
 
+def fresh_process_plans(n=1_500):
+    """Epoch 3 of every sampler on each distribution (node counts, and nodes with edges at about 12 per
+    atom as crystal graphs have), as plain lists: what a second process must reproduce exactly."""
+    out = {}
+    for name in DISTRIBUTIONS:
+        nodes = nodes_of(name, n)
+        crystals = np.column_stack([nodes, 12 * nodes])
+        budget = float(max(nodes.max(), 64 * np.median(nodes)))
+        makers = {
+            "balanced": lambda r: BalancedBatchSampler(torch.as_tensor(nodes), 16, seed=5),
+            "packed": lambda r: PackedBatchSampler(pd.Series(nodes, index=np.arange(n)[::-1]), budget, seed=5),
+            "packed crystals": lambda r: PackedBatchSampler(crystals, [budget, 12 * budget], seed=5),
+            "ddp balanced crystals": lambda r: DistributedBalancedBatchSampler(crystals, 16, num_replicas=3, rank=r,
+                                                                               seed=5),
+            "ddp packed": lambda r: DistributedBalancedBatchSampler(nodes, max_cost=budget, num_replicas=3, rank=r,
+                                                                    seed=5),
+        }
+        for kind, make in makers.items():
+            ranks = [make(r) for r in range(3 if kind.startswith("ddp") else 1)]
+            out[f"{name} {kind}"] = [[[int(i) for i in b] for b in epoch_batches(s, 3)] for s in ranks]
+    return out
+
+
+def test_every_graph_once_and_the_same_batches_in_a_fresh_process():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    here = fresh_process_plans()
+    for key, ranks in here.items():
+        assert sorted(i for batches in ranks for b in batches for i in b) == list(range(1_500)), key
+        assert len({len(batches) for batches in ranks}) == 1, key
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import test_samplers_user as t; "
+            "print(json.dumps(t.fresh_process_plans()))")
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONHASHSEED": "123"}
+    res = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__))],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout) == here
+
+
 def graphs(nodes):
     from torch_geometric.data import Data
 

@@ -615,3 +615,18 @@ def test_xp_xe_plot_tells_apart_every_group_pair_a_user_picks():
     points = np.concatenate([c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections])
     assert not any(legend.contains(*p) for p in points)
     matplotlib.pyplot.close("all")
+
+
+def test_a_background_that_is_no_keyword_nor_formula_says_what_background_takes():
+    """background='Elements' or 'zeros' (a keyword misspelt) was read as a formula, and the error
+    offered "did you mean 'FOO'?" for 'foo'; it now names the keywords and what else background takes.
+    A single formula is still a background of one composition."""
+    net = tent_model()
+    for bad in ("Elements", "zeros", "foo"):
+        with pytest.raises(CompositionError, match=rf"background='{bad}' is neither 'elements' nor 'zero' nor a "
+                                                   r"formula: give 'elements' \(the default\), 'zero', None"):
+            xai.shap_values(net, ["NaCl"], background=bad)
+    with pytest.raises(CompositionError, match=r"\[1\] 'Xq'"):  # compositions keep their row-by-row message
+        xai.shap_values(net, ["NaCl"], background=["KCl", "Xq"])
+    ex = xai.shap_values(net, ["NaCl", "KCl"], background="KCl")
+    assert ex.values.shape == (2, 86) and np.allclose(ex.base_values, xai.predict(net, ["KCl"])[0])

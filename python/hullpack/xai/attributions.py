@@ -35,6 +35,7 @@ from torch import nn
 
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS
+from ..errors import CompositionError
 from .base import (as_fractions, energy_model, formulas_of, oqmd_split, predict, pure_energies, random_compositions,
                    xai_import)
 
@@ -131,7 +132,15 @@ def _background(background: Any, n_background: int, seed: int) -> np.ndarray | s
     if background is None:
         xb, _ = oqmd_split("train", n=n_background, seed=seed)
         return xb
-    xb = as_fractions(background, name="background")
+    try:
+        xb = as_fractions(background, name="background")
+    except CompositionError:
+        if not isinstance(background, str):
+            raise
+        # a misspelt keyword ('Elements', 'zeros') read as a formula: name what background takes
+        raise CompositionError(f"background={background!r} is neither 'elements' nor 'zero' nor a formula: give "
+                               "'elements' (the default), 'zero', None (OQMD train compositions) or reference "
+                               "compositions (formulas or fractions)") from None
     if len(xb) > n_background:
         xb = xb[np.sort(np.random.default_rng(seed).choice(len(xb), n_background, replace=False))]
     return xb

@@ -625,3 +625,15 @@ def test_cli_train_notes_validation_compositions_that_are_also_trained_on(tmp_pa
     rc, _, err = cli(capsys, "train", str(tmp_path / "b"), "--data", str(tmp_path / "rest.csv"), "--val-data",
                      str(tmp_path / "new.csv"), "--epochs", "1", *TINY)
     assert rc == 0 and "note" not in err, err
+
+
+def test_train_data_without_val_data_says_the_run_is_selected_on_oqmd(tmp_path, caplog, monkeypatch):
+    x, _ = parse_formulas(["NaCl", "KCl", "Fe2O3", "MgO"] * 8)
+    y = np.linspace(-2, 0, len(x)).astype(np.float32)
+    val = (x[:3], y[:3])
+    monkeypatch.setattr("hullpack.elemnet.data.oqmd_arrays", lambda split: val)  # the val split, small
+    with caplog.at_level("WARNING", logger="hullpack.elemnet.train"):
+        train(tmp_path, train_data=(x, y), epochs=1, architecture="8x1-1", dropout=())
+    assert "chosen on the shipped OQMD val split, not on your data; give val_data" in caplog.text
+    meta = read_model_file(tmp_path / "best.pt")["metadata"]
+    assert meta["trained_on"] == "train_data given to hullpack.elemnet.train, selected on the OQMD val split"

@@ -303,7 +303,9 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
 
     Data default to the shipped OQMD train and val splits (the test split is never looked at);
     ``train_data``/``val_data`` take ``(X, y)`` arrays instead (:func:`hullpack.elemnet.table_arrays`
-    makes them from a table of formulas and energies), and ``data_source`` says in ``best.pt``'s
+    makes them from a table of formulas and energies; ``train_data`` without ``val_data`` is selected
+    on the OQMD val split, with a warning: :func:`~hullpack.elemnet.hold_out` holds some of it out for
+    ``val_data``), and ``data_source`` says in ``best.pt``'s
     metadata (``trained_on``) where they came from. Settings come from ``config`` and/or
     keyword overrides of :class:`TrainConfig` fields. ``checkpoint``: ``run_dir/last.pt`` as
     :func:`read_checkpoint` returned it, where the caller has read it already (for the run's
@@ -393,6 +395,11 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     if data_source is None:
         data_source = (OQMD_SOURCE if train_data is None
                        else "train_data given to hullpack.elemnet.train")
+        if train_data is not None and val_data is None:
+            data_source += ", selected on the OQMD val split"
+    if train_data is not None and val_data is None and rank == 0 and ck is None:
+        log.warning("train_data without val_data: best.pt and early stopping are chosen on the shipped OQMD val "
+                    "split, not on your data; give val_data (hullpack.elemnet.hold_out holds some of yours out)")
 
     def best_metadata(epoch: int, val_mae: float) -> dict[str, Any]:
         meta = {"epoch": epoch, "val_mae": val_mae, "config": asdict(cfg), "data": data_id, "trained_on": data_source}

@@ -111,8 +111,8 @@ def _user_data(args: argparse.Namespace, seed: int):
         shared, total = shared_compositions(x, val[0])
         if shared:  # said before training: the best epoch is chosen on these
             with warnings_as_notes(NAME, about=f"--val-data {args.val_data}: "):
-                warnings.warn(f"{shared} of its {plural(total, 'composition')} {'is' if shared == 1 else 'are'} also in "
-                              f"--data {args.data}: "
+                verb = "is" if shared == 1 else "are"
+                warnings.warn(f"{shared} of its {plural(total, 'composition')} {verb} also in --data {args.data}: "
                               "validation measures them as trained on, not how the model does on new "
                               "compositions (leave --val-data out to hold some of --data out instead)", stacklevel=2)
         return (x, y), val, f"{source}, selected on {args.val_data}"

@@ -637,3 +637,20 @@ def test_train_data_without_val_data_says_the_run_is_selected_on_oqmd(tmp_path, 
     assert "chosen on the shipped OQMD val split, not on your data; give val_data" in caplog.text
     meta = read_model_file(tmp_path / "best.pt")["metadata"]
     assert meta["trained_on"] == "train_data given to hullpack.elemnet.train, selected on the OQMD val split"
+
+
+def test_a_new_run_does_not_overwrite_a_model_file_put_in_its_folder(tmp_path, capsys):
+    """A best.pt without a run beside it (an export, a copy) is refused as RUN_DIR, not replaced at
+    the first epoch; --init fine-tunes it; a run's own folder, killed before last.pt, still restarts."""
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
+    model = save_model(ElemNet("8x1-1", ()), tmp_path / "models" / "best.pt")
+    digest = read_model_file(model)["file_sha256"]
+    data = ["--data", str(tmp_path / "mp.csv"), "--epochs", "1"]
+    rc, _, err = cli(capsys, "train", str(tmp_path / "models"), *data, "--architecture", "8x1-1", "--dropout", "")
+    assert rc == 2 and "holds a best.pt but no run of hullpack train" in err and f"init='{model}'" in err
+    assert read_model_file(model)["file_sha256"] == digest
+    rc, _, err = cli(capsys, "train", str(tmp_path / "tuned"), *data, "--init", str(model))
+    assert rc == 0, err
+    (tmp_path / "tuned" / "last.pt").unlink()  # killed after epoch 0's best.pt: the same command starts again
+    rc, _, err = cli(capsys, "train", str(tmp_path / "tuned"), *data, "--init", str(model))
+    assert rc == 0, err

@@ -367,6 +367,12 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
 
     from .data import oqmd_arrays
 
+    if rank == 0 and ck is None and (run_dir / "best.pt").is_file() and not (run_dir / "metrics.jsonl").is_file():
+        # a model file put there (an export, a copy), not a run: a new run would overwrite it at its first epoch.
+        # Rank 0 alone asks, before it writes anything: another rank could find its epoch-0 best.pt
+        raise ValueError(f"{run_dir} holds a best.pt but no run of hullpack train (no last.pt nor metrics.jsonl): a "
+                         f"new run would overwrite it: use a new run directory (init={os.fspath(run_dir / 'best.pt')!r}, "
+                         "--init on the command line, fine-tunes that model there)")
     if ck is not None and train_data is None and ck.get("data_source", OQMD_SOURCE) != OQMD_SOURCE:
         raise ValueError(f"{run_dir} holds a run trained on {ck['data_source']}, not on the shipped OQMD data: resume "
                          "it with the same data (--data, and --val-data if it had one; train_data=, val_data=): a "

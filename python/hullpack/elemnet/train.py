@@ -168,15 +168,17 @@ def _seed_for(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
 
 
-def _setup_distributed(device: torch.device) -> tuple[int, int]:
-    """Join the torchrun process group when WORLD_SIZE > 1; returns ``(rank, world_size)``."""
+def _setup_distributed(device: torch.device) -> tuple[int, int, bool]:
+    """Join the torchrun process group when WORLD_SIZE > 1; returns ``(rank, world_size, created)``,
+    ``created`` where this call made the group (and so ends it)."""
     import torch.distributed as dist
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 and not dist.is_initialized():
-        return 0, 1
-    if not dist.is_initialized():
+        return 0, 1, False
+    created = not dist.is_initialized()
+    if created:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size()
+    return dist.get_rank(), dist.get_world_size(), created
 
 
 def _distributed_batches(n: int, batch_size: int, world: int, rank: int, seed: int):
@@ -357,7 +359,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     if device is None or device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device = as_device(device)  # ValueError for a bad name or CUDA where there is none
-    rank, world = _setup_distributed(device)
+    rank, world, own_group = _setup_distributed(device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
         torch.cuda.set_device(device)
@@ -562,6 +564,9 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         import torch.distributed as dist
 
         dist.barrier()
+        if own_group:  # ended while Python is alive: at the interpreter's teardown gloo's threads can abort
+            del net  # DDP before its process group: its teardown can hang otherwise
+            dist.destroy_process_group()
     return {"run_dir": str(run_dir), "epochs_done": state["epoch"], "best_epoch": state["best_epoch"],
             "best_val_mae": state["best_val_mae"], "stopped": stopped or "stop_after",
             "init_val_mae": state.get("init_val_mae"), "bf16": bf16, "history": state["history"],

@@ -298,6 +298,16 @@ def test_budgets_and_weights_keyed_by_column_say_to_give_them_in_column_order():
         PackedBatchSampler(frame, {"num_nodes": 40, "num_edges": 100})
     with pytest.raises(InvalidSizesError, match=r"weights: a dict .* is not read by its keys"):
         BalancedBatchSampler(frame, 2, weights={"num_nodes": 1.0, "num_edges": 0.5})
+    # a labelled Series was read by position: weights for (edges, nodes) costed nodes by the edges' weight
+    with pytest.raises(InvalidSizesError, match=r"weights: a pandas Series labelled \['num_edges', 'num_nodes'\] is "
+                                                r"not read by its labels; give a list .* in the order of the columns"):
+        BalancedBatchSampler(frame, 2, weights=pd.Series({"num_edges": 0.0, "num_nodes": 1.0}))
+    with pytest.raises(ValueError, match=r"max_cost: a pandas Series labelled .* is not read by its labels"):
+        PackedBatchSampler(frame, pd.Series({"num_edges": 100.0, "num_nodes": 40.0}))
+    # a Series without labels (its index 0..k-1) is a vector, read in order as before
+    plain = BalancedBatchSampler(frame, 2, weights=pd.Series([1.0, 0.5]))
+    assert list(plain) == list(BalancedBatchSampler(frame, 2, weights=[1.0, 0.5]))
+    assert list(PackedBatchSampler(frame, pd.Series([40.0, 100.0]))) == list(PackedBatchSampler(frame, [40.0, 100.0]))
 
 
 @pytest.mark.parametrize("make,match", [

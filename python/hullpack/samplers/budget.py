@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -18,7 +17,7 @@ from .. import packing
 from ..errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from ._base import coarsen, reorder
 from ._sizes import row_labels
-from .cost import item_costs
+from .cost import item_costs, labelled
 from .shape import (BatchCost, FunctionCost, alone_costs, pack_shaped, resolve_batch_cost, shaped_costs,
                     shaped_lower_bound)
 
@@ -36,9 +35,10 @@ def bin_totals(costs: np.ndarray, bin_of_item: np.ndarray, n_bins: int) -> np.nd
 
 
 def _as_budget(max_cost: Any) -> np.ndarray:
-    if isinstance(max_cost, Mapping):
-        raise ValueError(f"max_cost: a dict ({max_cost!r}) is not read by its keys; give a number, or a list "
-                         "with one budget per size column in the order of the columns")
+    why = labelled(max_cost)
+    if why:
+        raise ValueError(f"max_cost: {why}; give a number, or a list with one budget per size column in the order "
+                         "of the columns")
     if isinstance(max_cost, (bool, np.bool_, str, bytes)):
         raise ValueError(f"max_cost: expected a number or a vector of numbers, got {max_cost!r}")
     packing.check_missing(max_cost, None, "max_cost", error=InvalidInputError,

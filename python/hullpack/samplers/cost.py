@@ -22,10 +22,22 @@ from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
 log = logging.getLogger(__name__)
 
 
-def _vector(values: Any, name: str) -> np.ndarray:
+def labelled(values: Any) -> str | None:
+    """Why ``values``, given for one number per size column, is not read: a dict or a labelled pandas
+    Series, whose keys a vector would ignore, taking their order for the columns'; else None."""
     if isinstance(values, Mapping):
-        raise InvalidSizesError(f"{name}: a dict ({values!r}) is not read by its keys; give a list with one "
-                                "number per size column in the order of the columns")
+        return f"a dict ({values!r}) is not read by its keys"
+    labels = getattr(values, "index", None)
+    if hasattr(values, "to_numpy") and labels is not None and not labels.equals(type(labels)(range(len(labels)))):
+        return f"a pandas Series labelled {list(labels)!r} is not read by its labels"
+    return None
+
+
+def _vector(values: Any, name: str) -> np.ndarray:
+    why = labelled(values)
+    if why:
+        raise InvalidSizesError(f"{name}: {why}; give a list with one number per size column in the order of the "
+                                "columns")
     packing.check_missing(values, None, name, fix="give a number for every size column")
     try:
         v = np.atleast_1d(np.asarray(values, dtype=np.float64))

@@ -137,13 +137,21 @@ def test_pymatgen_entries_saved_with_monty_are_a_table_of_total_energies(tmp_pat
 
 @pytest.mark.parametrize("header", ["formation_energy (eV/atom)", "Formation Energy [eV/atom]",
                                     "Formation Energy Per Atom", "formation_energy_per_atom (eV)",
-                                    "E_form [eV per atom]", "\ufeffdelta_e"])
+                                    "E_form [eV per atom]", "\ufeffdelta_e", "Formation enthalpy (eV/atom)",
+                                    "dHf (eV/atom)", "Delta H_f", "heat of formation"])
 def test_headers_with_units_case_and_spaces_are_found(header):
     # before, none was found: 'no energy column hullpack knows, but columns of numbers [...]'
     df = pd.DataFrame({"Reduced Formula": FORMULAS, header: FORMATION})
     assert find_column(df.columns, None, ENERGY_COLUMNS, "energy") == header
     t = stability(df)
     assert t.problem.isna().all() and t.stable.tolist()[2] is True
+
+
+def test_ef_is_not_taken_for_a_formation_energy():
+    """'Ef' may be a Fermi energy: it is named as a column of numbers to choose, not read."""
+    df = pd.DataFrame({"formula": FORMULAS, "Ef (eV/atom)": FORMATION})
+    with pytest.raises(ValueError, match=r"no energy column .* among the table's columns \['formula', 'Ef \(eV/atom\)'\]"):
+        find_column(df.columns, None, ENERGY_COLUMNS, "energy")
 
 
 @pytest.mark.parametrize("header, how", [("formation_energy (meV/atom)", "divide by 1000"),

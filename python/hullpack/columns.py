@@ -21,10 +21,12 @@ COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formu
 #: (``chemical_formula_reduced`` writes the elements in alphabetical order: ``ClNa`` is NaCl)
 OPTIMADE_COMPOSITION_COLUMNS = ("chemical_formula_reduced", "chemical_formula_descriptive")
 #: columns read as energies in eV/atom (the first present), unless one is named: formation energies
-#: under the names of Materials Project, JARVIS, AFLOW and OQMD first (Materials Project's
-#: ``energy_per_atom`` beside them is a total energy), then generic names
+#: under the names of Materials Project, JARVIS, AFLOW and OQMD first, then as papers' tables name
+#: them (``Formation enthalpy (eV/atom)``, ``dHf``; not ``Ef``, which may be a Fermi energy), then
+#: generic names (Materials Project's ``energy_per_atom`` is a total energy)
 ENERGY_COLUMNS = ("formation_energy_per_atom", "formation_energy_peratom", "e_form", "formation_energy",
-                  "enthalpy_formation_atom", "delta_e", "energy", "energy_per_atom", "target")
+                  "enthalpy_formation_atom", "delta_e", "formation_enthalpy", "enthalpy_of_formation",
+                  "heat_of_formation", "dhf", "delta_hf", "delta_h_f", "energy", "energy_per_atom", "target")
 #: the unit of the values of ENERGY_COLUMNS, the only one read
 ENERGY_UNIT = "eV/atom"
 #: the formation energies of ENERGY_COLUMNS: also read under an OPTIMADE provider's prefix

@@ -70,6 +70,17 @@ def test_info_json():
     assert json.loads(out.stdout) == hullpack.build_info()
 
 
+def test_info_text_names_every_field_and_leaves_none_blank():
+    # a build without the CUDA kernels printed "cuda_compiler: " and "cuda_architectures: " with nothing
+    # after them, which a bug report's reader cannot tell from a value lost in copying
+    out = subprocess.run([sys.executable, "-m", "hullpack", "info"], capture_output=True, text=True, check=True)
+    printed = dict(line.strip().split(": ", 1) for line in out.stdout.splitlines())
+    info = hullpack.build_info()
+    assert list(printed) == list(info)
+    assert printed == {key: "none" if value == "" else str(value) for key, value in info.items()}
+    assert info["cuda_built"] or printed["cuda_compiler"] == printed["cuda_architectures"] == "none"
+
+
 def test_sources_that_hide_the_installed_package_are_named():
     # from the checkout's python/ folder `import hullpack` finds the sources, which hold no compiled
     # core where hullpack is installed as a wheel: the error says where hullpack came from and what to

@@ -20,6 +20,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(info))
     else:
         width = max(map(len, info))
-        for key, value in info.items():
-            print(f"{key:>{width}}: {value}")
+        for key, value in info.items():  # "" (no CUDA compiler, no architectures in a CPU build) read as a gap
+            print(f"{key:>{width}}: {'none' if value == '' else value}")
     return 0

@@ -14,12 +14,10 @@ from pathlib import Path
 
 from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, missing, note_joined, plural, positive_int,
                      require)
+from .stability_summary import bad_lines, summary_lines
 
 log = logging.getLogger(__name__)
 
-_TOP = 10  # most stable compositions listed in the summary
-_BAD_LISTED = 5  # bad rows listed in the summary
-_ON_HULL = 5e-5  # eV/atom: hullpack.stability.hulls.ON_HULL (not imported: it loads the compiled core)
 
 
 NAME = "stability"
@@ -220,138 +218,6 @@ def _reference(spec: str, args):
         raise ValueError(f"--reference {spec}: {exc}") from None
 
 
-def _reference_verdict(r) -> str | None:
-    """Where the reference's own entry at row ``r``'s composition lies ("on its hull", "0.0120 above
-    its hull"), or None if the reference holds none (or there is no reference)."""
-    import math
-
-    if not bool(r.get("in_reference", False)):
-        return None
-    above = r["reference_e_above_hull"]
-    return "on its hull" if not math.isfinite(above) or above < _ON_HULL else f"{above:.4f} above its hull"
-
-
-def _versus(r, name: str, energy_name: str) -> str:
-    """Row ``r``'s energy beside the reference's (``name``: "OQMD") at its composition ("the model's
-    energy 0.0082 above OQMD's"), as a chemist weighs a model's error against DFT."""
-    d = r["energy"] - r["reference_energy"]
-    if abs(d) < _ON_HULL:  # as printed, 0.0000: the reference's own value
-        return f"{energy_name} is {name}'s"
-    return f"{energy_name} {abs(d):.4f} {'above' if d > 0 else 'below'} {name}'s"
-
-
-def _known(r, name: str, energy_name: str) -> str:
-    """What the reference (``name``) says at row ``r``'s composition, after a summary line ("; OQMD:
-    0.0120 above its hull, the given energy 0.0050 above OQMD's"; "" if nothing, or no reference)."""
-    verdict = _reference_verdict(r)
-    return "" if verdict is None else f"; {name}: {verdict}, {_versus(r, name, energy_name)}"
-
-
-def _summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference",
-                   energy_name: str = "the given energy", typed: bool = False) -> list[str]:
-    """The summary a chemist reads: counts, then the most stable compounds and the bad rows (by
-    their number in the file, the first data row being 1, and as written). Against a reference,
-    which compositions it holds already and its verdict there (``reference_name``: "OQMD") beside
-    the row's energy (``energy_name``: "the model's energy"): a compound on the reference's hull is
-    counted as known stable, not as unstable because its energy here is a little above the
-    reference's. ``typed``: the compositions are formulas from the command line, a bad one named
-    "formula N" as ``hullpack predict`` names it (rows are a file's)."""
-    import numpy as np
-    import pandas as pd
-
-    from hullpack.stability.hulls import known_stable as known_stable_rows
-    from hullpack.stability.inputs import written_as
-
-    bad_one = "bad formula" if typed else "bad row"
-    ok = table["problem"].isna()
-    t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
-    stable = t["stable"].astype(bool)
-    known_stable = known_stable_rows(t)
-    lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
-             + (f" ({plural(int((~ok).sum()), bad_one)}, see the 'problem' column)" if (~ok).any() else ""),
-             f"energies: {energies}", f"against: {against}"]
-    if len(t):
-        near = int((t["e_above_hull"] <= 0.025).sum())
-        by_what = energy_name.replace("energy", "energies", 1)
-        known_line = ""
-        if known_stable.any():  # how far the energies given lie from the reference's at those compounds
-            gap = (t["energy"] - t["reference_energy"])[known_stable].max()
-            known_line = (f"; {int(known_stable.sum()):,} more known stable, on {reference_name}'s hull, {energy_name} "
-                          + (f"at most {1000 * gap:.1f} meV/atom above {reference_name}'s there" if gap >= _ON_HULL
-                             else f"at {reference_name}'s there"))
-        lines.append(f"stable: {int(stable.sum()):,} of {plural(len(t), 'compound')} ({stable.mean():.1%}; elements "
-                     f"not counted) by {by_what}{known_line}; within 25 meV/atom of the hull: {near:,}; median energy "
-                     f"above hull {t['e_above_hull'].median():.3f} eV/atom")
-        if "in_reference" in t.columns:
-            known = t["in_reference"].astype(bool)
-            on = int((known & (t["reference_e_above_hull"] < _ON_HULL)).sum())
-            lines.append(f"already in {reference_name}: {int(known.sum()):,} of {len(t):,} ({on:,} on its hull): "
-                         f"a composition it holds is compared with its entry there")
-        by = t.assign(known_stable=known_stable).groupby("n_elements")[["stable", "known_stable"]].sum()
-        by["size"] = t.groupby("n_elements").size()
-        lines.append("stable by number of elements: " + ", ".join(
-            f"{k}: {int(r['stable']):,}/{int(r['size']):,}"
-            + (f" (+{int(r['known_stable']):,} known)" if r["known_stable"] else "") for k, r in by.iterrows()))
-        # stable ones by how far below the others' hull, then known stable ones, then the others by how
-        # far above the hull
-        top = pd.concat([t[stable].sort_values("decomposition_energy"),
-                         t[known_stable].sort_values("e_above_hull"),
-                         t[~stable & ~known_stable].sort_values("e_above_hull")]).head(_TOP)
-        lines.append("most stable (eV/atom): stable by how far below the hull of the other compositions, "
-                     + (f"then those on {reference_name}'s hull, " if known_stable.any() else "")
-                     + "else how far above the hull")
-        # the reduced formula names the compound; what was written follows where a reader would not
-        # recognise it there: "Li2Mn3NiO8 (LiNi0.5Mn1.5O4)"
-        names = {i: r["formula"] + (f" ({w})" if (w := written_as(r["formula"], r["input"])) else "")
-                 for i, r in top.iterrows()}
-        # a composition given more than once (polymorphs) ends each of its lines with its row: "[row 2]"
-        repeated = set(t["formula"][t["formula"].duplicated()])
-        position = dict(zip(table.index, range(1, len(table) + 1)))
-        width = max(7, max(map(len, names.values())))
-        sys_width = max(7, int(top["chemsys"].str.len().max()))
-        for i, r in top.iterrows():
-            known = _known(r, reference_name, energy_name)
-            if r["stable"]:
-                margin = -r["decomposition_energy"]  # under 0.05 meV/atom it would print as "stable by 0.0000"
-                how = (f"stable by {margin:.4f}" if margin >= _ON_HULL else f"stable by less than 0.0001 ({margin:.1e})"
-                       ) + f"  vs {r['decomposition']}{known}"
-            elif known_stable[i]:  # DFT's verdict first, then how this energy compares with DFT's
-                how = (f"known stable: on {reference_name}'s hull, {_versus(r, reference_name, energy_name)} "
-                       f"{r['formula']}")
-            elif r["decomposition"] == f"1.0 {r['formula']}":
-                # above (or at the energy of) another entry of its own composition, a lower polymorph:
-                # not a decomposition to name
-                how = ("on the hull, at the energy of another " if r["e_above_hull"] < _ON_HULL
-                       else f"above hull by {r['e_above_hull']:.4f}  above another ") + f"{r['formula']} entry"
-                how += "" if r["e_above_hull"] < _ON_HULL else ", as low or lower (a polymorph)"
-            elif r["e_above_hull"] < _ON_HULL:  # on the hull but no vertex: on a facet, or a vertex within --tol
-                below = -r["decomposition_energy"]
-                how = "on the hull, not stable: " + (
-                    f"{below:.4f} below {r['decomposition']}, less than --tol" if below >= _ON_HULL
-                    else f"as low as {r['decomposition']}, not below") + known
-            else:
-                how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
-            where = f"  [{'formula' if typed else 'row'} {position[i]}]" if r["formula"] in repeated else ""
-            lines.append(f"  {names[i]:<{width}} {r['chemsys']:<{sys_width}} {how}{where}")
-        if len(t) > len(top):  # the others were left unsaid
-            lines.append(f"  ... and {plural(len(t) - len(top), 'more compound')} (the table lists each)")
-    if not len(t) and ok.any():
-        lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
-                     "lowest entry")
-    return lines + _bad_lines(np.flatnonzero((~ok).to_numpy()) + 1, table[~ok], typed)
-
-
-def _bad_lines(numbers, bad, typed: bool) -> list[str]:
-    """The first bad rows of ``bad`` (a table's rows with a ``problem``), numbered ``numbers`` as in
-    FILE (the first row under the header being 1) or as typed ("formula N"), and shown as written."""
-    lines = [f"  {'formula' if typed else 'bad row'} {k} ({r['input']!r}): {r['problem']}"
-             for k, (_, r) in zip(list(numbers)[:_BAD_LISTED], bad.iterrows())]
-    if len(bad) > _BAD_LISTED:
-        lines.append(f"  ... and {plural(len(bad) - _BAD_LISTED, 'more bad ' + ('formula' if typed else 'row'))} "
-                     "(the table's 'problem' column names each)")
-    return lines
-
-
 _ARROW_ERRORS = ("ArrowInvalid", "ArrowTypeError", "ArrowNotImplementedError")
 
 
@@ -483,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
                           f"against: {against if reference is not None else 'each other'}",
                           result.summary(subset=own, rest="the reference")]
                          # FILE's rows by their number in FILE (the protocol table's index is FILE's)
-                         + _bad_lines(df.index.get_indexer(result.table.index[bad]) + 1, result.table[bad], typed))
+                         + bad_lines(df.index.get_indexer(result.table.index[bad]) + 1, result.table[bad], typed))
         table = None
     else:
         energies, unpredictable = e_col, {}
@@ -513,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
             read = table["formula"].notna().to_numpy()
             note_joined("stability", {i: f for i, f in enumerate(df["formula"]) if read[i]},
                         [f"formula {i}" for i in range(1, len(df) + 1)])
-        text = "\n".join(_summary_lines(table, source, energies_note, against,
+        text = "\n".join(summary_lines(table, source, energies_note, against,
                                          "OQMD" if reference_spec == "oqmd" else "the reference",
                                          "the given energy" if model is None else "the model's energy", typed))
     print(text)

@@ -116,3 +116,12 @@ def test_a_long_bad_formula_gets_a_message_of_one_short_line():
     x, bad = parse_formulas(["FE" * 3000, "Fe" * 50000 + "(l)", "Fe2O3"])
     assert [i for i, _, _ in bad] == [0, 1] and not np.isnan(x[2]).any()
     assert all(len(r) < 200 for _, _, r in bad)
+
+
+def test_brackets_without_pymatgen_name_the_extra_as_a_shell_takes_it(monkeypatch):
+    """The extra is quoted, as every other message quotes it: zsh reads an unquoted [materials] as a glob."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pymatgen", None)
+    monkeypatch.setitem(sys.modules, "pymatgen.core", None)
+    assert reason("Ca(OH)2") == 'brackets need pymatgen (pip install "hullpack[materials]")'

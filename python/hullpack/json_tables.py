@@ -52,7 +52,7 @@ def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
         from monty.json import MontyDecoder
         from pymatgen.core import Composition
     except ImportError:
-        raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install hullpack[materials])") from None
+        raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install \"hullpack[materials]\")") from None
     decoder, compositions = MontyDecoder(), {}
     ids, names, energies, data = [], [], [], []
     for i, d in enumerate(dicts):

@@ -133,7 +133,7 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
         try:
             from pymatgen.core import Composition
         except ImportError:
-            raise ValueError(not_an_element(s) or "brackets need pymatgen (pip install hullpack[materials])") from None
+            raise ValueError(not_an_element(s) or "brackets need pymatgen (pip install \"hullpack[materials]\")") from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

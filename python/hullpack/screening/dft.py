@@ -99,8 +99,9 @@ class DFTCompounds:
         elements at 0: ``energies`` (values or a column name), else the first present of
         :data:`~hullpack.stability.inputs.ENERGY_COLUMNS`: ``formation_energy_per_atom``
         (Materials Project), ``formation_energy_peratom`` (JARVIS), ``e_form``, ``formation_energy``,
-        ``enthalpy_formation_atom`` (AFLOW), ``delta_e`` (OQMD), ``energy``, ``energy_per_atom``,
-        ``target``; where none is, an OPTIMADE provider's formation energy under its prefix
+        ``enthalpy_formation_atom`` (AFLOW), ``delta_e`` (OQMD), papers' ``formation_enthalpy``,
+        ``enthalpy_of_formation``, ``heat_of_formation``, ``dhf``, ``delta_hf``, ``delta_h_f``, then
+        ``energy``, ``energy_per_atom``, ``target``; where none is, an OPTIMADE provider's formation energy under its prefix
         (:data:`~hullpack.columns.FORMATION_ENERGY_COLUMNS`: OQMD's ``_oqmd_delta_e``, Alexandria's
         ``_alexandria_formation_energy_per_atom``; where several are, as Materials Project's, one per
         functional: ``_mp_stability.r2scan.formation_energy_per_atom``, name one as ``energies``,

@@ -56,11 +56,7 @@ def static_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
     880
     """
     params = sum(p.numel() * p.element_size() for p in model.parameters())
-    total = 2 * params
-    if optimizer is not None:
-        for state in optimizer.state.values():
-            total += sum(v.numel() * v.element_size() for v in state.values() if torch.is_tensor(v) and v.dim() > 0)
-    return int(total)
+    return int(2 * params + _optimizer_bytes(optimizer))
 
 
 def held_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> int:
@@ -75,10 +71,15 @@ def held_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None =
     params = list(model.parameters())
     total = sum(p.numel() * p.element_size() for p in params)
     total += sum(p.grad.numel() * p.grad.element_size() for p in params if p.grad is not None)
-    if optimizer is not None:
-        for state in optimizer.state.values():
-            total += sum(v.numel() * v.element_size() for v in state.values() if torch.is_tensor(v) and v.dim() > 0)
-    return int(total)
+    return int(total + _optimizer_bytes(optimizer))
+
+
+def _optimizer_bytes(optimizer: torch.optim.Optimizer | None) -> int:
+    """Bytes of the optimizer's state tensors (AdamW: two moments; its scalar step counts not)."""
+    if optimizer is None:
+        return 0
+    return sum(v.numel() * v.element_size() for state in optimizer.state.values() for v in state.values()
+               if torch.is_tensor(v) and v.dim() > 0)
 
 
 @dataclass

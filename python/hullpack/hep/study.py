@@ -449,8 +449,7 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
            "noise": noise(table), "versus_random": versus_random(records), "datasets": details, "distributed": None}
     if distributed:
         name = list(loaded)[-1]
-        val = set(details[name]["val_indices"])
-        train_index = np.array([i for i in range(len(loaded[name])) if i not in val])
+        train_index = np.setdiff1d(np.arange(len(loaded[name])), details[name]["val_indices"])
         res = compare_distributed(split(loaded[name], train_index)[0], batch_size=config.batch_size, world_size=world_size,
                                   hidden=config.hidden, num_steps=config.num_steps, seed=config.seed,
                                   memory=MemoryModel.from_dict(details[name]["memory_model"]),
@@ -469,8 +468,6 @@ def repeated_datasets(specs: Sequence[str]) -> list[tuple[int, str, str]]:
     >>> repeated_datasets(["low", "high", "low"])
     [(2, 'low', 'low')]
     """
-    import os
-
     from .events import PRESETS
 
     seen: dict[Any, str] = {}

@@ -167,11 +167,11 @@ def run(args: argparse.Namespace) -> int:
     init = args.init
     if init and checkpoint is None:  # a fine-tuned model keeps its shape: settings not given are its own
         init = resolve_model(init)  # read once: train() starts from it
+        settings = {**fine_tuning_defaults(init, settings), **settings}  # dropout off unless --dropout-epochs
         for name, value in (("architecture", init.architecture), ("dropout", tuple(init.dropout_rates))):
-            if settings.setdefault(name, value) != value:
+            if settings.get(name, value) != value:
                 raise CommandError(f"--init {args.init}: its {name} is {value!r}, --{name} asks {settings[name]!r}: "
                                    f"fine-tuning keeps the model's {name}; leave --{name} out")
-        settings = {**fine_tuning_defaults(init, settings), **settings}  # dropout off unless --dropout-epochs
     cfg = replace(run_config(checkpoint) if checkpoint is not None else TrainConfig(), **settings)
     train_data = val_data = source = None
     if args.data:

@@ -67,7 +67,7 @@ def resolve_model(model):
                 raise ModelFileError(f"{path} is a training checkpoint (for resuming), not a model file; "
                                      f"screen with {path.parent / 'best.pt'}") from None
             if path.is_file() and zipfile.is_zipfile(path) and "checkpoint" not in str(exc):
-                raise ModelFileError(_own_torch_file(path, str(exc))) from None
+                raise ModelFileError(_own_torch_file(str(exc))) from None
             raise
     if callable(model):  # a torch module too
         return model
@@ -75,7 +75,7 @@ def resolve_model(model):
                          f"{N_ELEMENTS}) fractions to (n,) energies, got {type(model).__name__}")
 
 
-def _own_torch_file(path: Path, message: str) -> str:
+def _own_torch_file(message: str) -> str:
     """The message for a complete ``torch.save`` archive that is no hullpack model file: a whole
     module (pickled objects, which a model file never holds) or a state dict, and how to screen it."""
     return (f"{message}; to screen a model of your own, load it in Python and pass the module to "

@@ -62,7 +62,7 @@ def read_sizes(path: str, columns: list[str] | None = None):
             sizes = np.load(path, allow_pickle=False)
         elif lower.endswith(".csv") and not _has_header(path, ","):
             sizes = np.loadtxt(path, delimiter=",", ndmin=1)
-        elif lower.endswith((*TABLE_SUFFIXES, ".parquet")):
+        elif lower.endswith(TABLE_SUFFIXES):
             return _named_sizes(path, read_table(path), columns)
         elif _has_header(path, None):  # whitespace-separated, with column names
             return _named_sizes(path, pd.read_csv(path, sep=r"\s+"), columns)

@@ -125,8 +125,7 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     found["shap"] = summary["mean_abs"]
     # the pure elements' own predictions, furthest from 0 first: the reference each value is taken against
     present = summary.index[summary["n_present"] > 0]
-    pure = pure_energies(model)
-    off = pure[present].reindex(pure[present].abs().sort_values(ascending=False).index).head(3)
+    off = pure_energies(model)[present].sort_values(key=abs, ascending=False).head(3)
     r.h("SHAP attributions")
     r.p(f"DeepLIFT/DeepSHAP attributions of the predicted energy of {len(x)} OQMD test compositions to their "
         f"element fractions ({ex.compute_time:.1f} s). Reference: each composition's own elements, pure, weighted "

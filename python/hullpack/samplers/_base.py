@@ -144,14 +144,12 @@ def _snap(costs: np.ndarray, granularity: float, offset: float, up: bool) -> np.
 def _powers(cells: np.ndarray, base: float, r: float) -> np.ndarray:
     """``base * r**cells`` by repeated squaring in IEEE multiplications (no pow: the same bits on
     every machine), within a few ulps of the exact value."""
-    ratio = np.where(cells < 0, 1.0 / r, r)
+    square = np.where(cells < 0, 1.0 / r, r)
     n = np.abs(cells)
     power = np.ones(cells.shape)
-    square = ratio.copy()
     with np.errstate(over="ignore"):  # squares past the last bit an item uses may overflow, unused
         while n.any():
-            odd = (n & 1).astype(bool)
-            power[odd] *= square[odd]
+            np.multiply(power, square, out=power, where=(n & 1).astype(bool))
             square *= square
             n >>= 1
     return base * power

@@ -72,3 +72,17 @@ def test_a_word_in_a_size_column_is_named_by_column_and_row(tmp_path, capsys):
     rc, _, err = batches(capsys, tmp_path / "only.csv", "--batch-size", "2")
     assert rc == 2 and "no column of sizes, only row labels ('graph_id') and text ('formula')" in err
     assert "--columns" in err
+
+
+@pytest.mark.parametrize("name, write", [
+    ("s.tsv", lambda p, text: p.write_text(text.replace(",", "\t"))),
+    ("s.csv.gz", lambda p, text: __import__("gzip").open(p, "wt").write(text)),
+    ("s.tsv.bz2", lambda p, text: __import__("bz2").open(p, "wt").write(text.replace(",", "\t"))),
+])
+def test_a_headerless_tsv_or_compressed_table_keeps_its_first_row(name, write, tmp_path):
+    """Read as a table with a header, a file of numbers alone lost its first item without a word."""
+    from hullpack.cli.batches import read_sizes
+
+    path = tmp_path / name
+    write(path, "3,4\n5,6\n7,8\n")
+    assert read_sizes(str(path)).tolist() == [[3, 4], [5, 6], [7, 8]]

@@ -60,8 +60,8 @@ def read_sizes(path: str, columns: list[str] | None = None):
     try:
         if lower.endswith(".npy"):
             sizes = np.load(path, allow_pickle=False)
-        elif lower.endswith(".csv") and not _has_header(path, ","):
-            sizes = np.loadtxt(path, delimiter=",", ndmin=1)
+        elif (delimiter := _text_table_delimiter(lower)) is not None and not _has_header(path, delimiter):
+            sizes = np.loadtxt(path, delimiter=delimiter, ndmin=1)  # numbers only: no header row to take
         elif lower.endswith(TABLE_SUFFIXES):
             return _named_sizes(path, read_table(path), columns)
         elif _has_header(path, None):  # whitespace-separated, with column names
@@ -75,9 +75,17 @@ def read_sizes(path: str, columns: list[str] | None = None):
     return sizes
 
 
+def _text_table_delimiter(lower: str) -> str | None:
+    """The delimiter of a CSV or TSV file name (also .gz or .bz2), else None."""
+    name = lower.removesuffix(".gz").removesuffix(".bz2")
+    return "," if name.endswith(".csv") else "\t" if name.endswith(".tsv") else None
+
+
 def _has_header(path: str, delimiter: str | None) -> bool:
     """Whether the file's first line holds a word that is not a number (column names)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    from ..columns import _open
+
+    with _open(path, "rt", encoding="utf-8", errors="replace") as f:
         tokens = f.readline().strip().split(delimiter)
     try:
         [float(token) for token in tokens if token.strip()]

@@ -304,6 +304,8 @@ def test_budgets_and_weights_keyed_by_column_say_to_give_them_in_column_order():
         BalancedBatchSampler(frame, 2, weights=pd.Series({"num_edges": 0.0, "num_nodes": 1.0}))
     with pytest.raises(ValueError, match=r"max_cost: a pandas Series labelled .* is not read by its labels"):
         PackedBatchSampler(frame, pd.Series({"num_edges": 100.0, "num_nodes": 40.0}))
+    with pytest.raises(InvalidSizesError, match=r"weights: a pandas Series labelled \[\('x', 1\), \('y', 2\)\]"):
+        BalancedBatchSampler(frame, 2, weights=pd.Series([1.0, 0.5], index=pd.MultiIndex.from_tuples([("x", 1), ("y", 2)])))
     # a Series without labels (its index 0..k-1) is a vector, read in order as before
     plain = BalancedBatchSampler(frame, 2, weights=pd.Series([1.0, 0.5]))
     assert list(plain) == list(BalancedBatchSampler(frame, 2, weights=[1.0, 0.5]))

@@ -167,6 +167,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def is_positions(index) -> bool:
+    """Whether a pandas index holds only the positions 0..n-1 (a default index), no labels."""
+    return np.array_equal(np.asarray(index), np.arange(len(index)))
+
+
 def row_labels(sizes: Any, at: tuple) -> str:
     """The pandas labels of position ``at`` of ``sizes``: its row where the index is not the
     positions (graph ids, a filtered frame) and a DataFrame's column, as
@@ -175,7 +180,7 @@ def row_labels(sizes: Any, at: tuple) -> str:
     if index is None or not hasattr(index, "equals") or len(index) <= at[0]:
         return ""
     parts = []
-    if not np.array_equal(np.asarray(index), np.arange(len(index))):
+    if not is_positions(index):
         label = index[at[0]]  # numpy scalars as plain numbers: row 11, not row np.int64(11)
         label = tuple(map(_plain, label)) if isinstance(label, tuple) else _plain(label)
         parts.append(f"row {label!r}")

@@ -17,7 +17,7 @@ import numpy as np
 from .. import packing
 from ..errors import InvalidSizesError
 from .._progress import progress
-from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
+from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset, is_positions
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def labelled(values: Any) -> str | None:
     if isinstance(values, Mapping):
         return f"a dict ({values!r}) is not read by its keys"
     labels = getattr(values, "index", None)
-    if hasattr(values, "to_numpy") and labels is not None and not labels.equals(type(labels)(range(len(labels)))):
+    if hasattr(values, "to_numpy") and labels is not None and not is_positions(labels):
         return f"a pandas Series labelled {list(labels)!r} is not read by its labels"
     return None
 

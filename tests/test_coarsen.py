@@ -61,3 +61,15 @@ class _Fixed:
 
     def random(self, size=None):
         return self.value
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_a_few_costs_over_many_cells_get_the_values_of_every_cell_computed(up):
+    # 40 costs spread over ~1,500 cells take only their own cells' values; each must be the value
+    # the whole range's table gives it (a cost's value is its cell's, for one offset and step)
+    c = costs(3)
+    c = c[c > 0]
+    few = np.r_[c.min(), c.max(), np.random.default_rng(6).choice(c, 38)]
+    many = np.r_[few, c]
+    assert np.array_equal(coarsen(few, 0.01, np.random.default_rng(8), up=up),
+                          coarsen(many, 0.01, np.random.default_rng(8), up=up)[:few.size])

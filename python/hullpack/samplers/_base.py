@@ -111,12 +111,7 @@ def _snap(costs: np.ndarray, granularity: float, offset: float, up: bool) -> np.
         x += 0.5
     k = (np.ceil(x) if up else np.floor(x)).astype(np.int64)
     if table:
-        lo = int(k.min()) - 2
-        values = np.array([float(ctx.exp(Decimal((float(j) + offset) * step)))
-                           for j in range(lo, int(k.max()) + 3)])
-
-        def value(cell):
-            return values[cell - lo]
+        value = _cell_table(k, offset, step, ctx)
     else:
         base = float(ctx.exp(ctx.multiply(Decimal(offset), ctx.ln(r))))
 
@@ -139,6 +134,27 @@ def _snap(costs: np.ndarray, granularity: float, offset: float, up: bool) -> np.
     if up:
         np.maximum(out, costs, out=out)  # never below the real cost, whatever the rounding
     return out
+
+
+def _cell_table(k: np.ndarray, offset: float, step: float, ctx: Context):
+    """The grid value of a cell, ``exp((cell + offset) * step)`` in decimal, as a function of an
+    array of cells: a table of every cell from ``k``'s lowest to its highest (and two beyond) where
+    the costs fill them, else of the cells asked for, each computed once (a few costs spread over
+    thousands of cells, as a small data set's are, need not pay for every cell between)."""
+    def exact(cell: int) -> float:
+        return float(ctx.exp(Decimal((float(cell) + offset) * step)))
+
+    lo, hi = int(k.min()) - 2, int(k.max()) + 3
+    if hi - lo <= 2 * k.size:
+        values = np.array([exact(j) for j in range(lo, hi)])
+        return lambda cells: values[cells - lo]
+    known: dict[int, float] = {}
+
+    def value(cells):
+        distinct, at = np.unique(cells, return_inverse=True)
+        found = np.array([known[j] if j in known else known.setdefault(j, exact(j)) for j in distinct.tolist()])
+        return found[at].reshape(np.shape(cells))
+    return value
 
 
 def _powers(cells: np.ndarray, base: float, r: float) -> np.ndarray:

@@ -249,6 +249,8 @@ def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_pat
     (["--data", "{tmp}/mp.csv", "--energy-column", "e_hull"], "energy column 'e_hull' is not among"),
     (["--data", "{tmp}/mp.csv", "--val-fraction", "1.5"], "--val-fraction 1.5"),
     (["--val-data", "{tmp}/mp.csv"], "go with --data"),
+    (["--val-fraction", "0.2"], "go with --data"),    # OQMD's validation set is fixed: not silently ignored
+    (["--data", "{tmp}/mp.csv", "--val-data", "{tmp}/mp.csv", "--val-fraction", "0.2"], "give one of them"),
     (["--dropout", "0.1,x"], "--dropout '0.1,x'"),
     # an architecture of its own without --dropout: the default rates fit only the default architecture
     (["--architecture", "32x2D-1"], r"has 1 dropout block \(D\) but 4 drop rates were given \(the default rates.*"

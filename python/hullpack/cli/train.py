@@ -16,6 +16,7 @@ from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, Comman
 log = logging.getLogger("hullpack.cli.train")
 
 NAME = "train"
+VAL_FRACTION = 0.1  # of --data held out for validation when no --val-data is given
 HELP = "train ElemNet on OQMD or your own formulas and energies (resumes RUN_DIR), or export a run"
 DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val, or on --data (a table of formulas "
                "and formation energies in eV/atom). RUN_DIR receives best.pt (the best-val weights: the model "
@@ -37,8 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-data", metavar="FILE", help="with --data: the validation table (default: --val-fraction "
                    "of --data, held out at random by --seed, a composition at a time: polymorphs of one composition all train "
                    "or all validate)")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="with --data and no --val-data: the share of "
-                   "rows held out for validation, whole compositions at a time (default 0.1)")
+    p.add_argument("--val-fraction", type=float, help="with --data and no --val-data: the share of "
+                   f"rows held out for validation, whole compositions at a time (default {VAL_FRACTION})")
     p.add_argument("--formula-column", metavar="NAME", help="with --data: the formula column")
     p.add_argument("--energy-column", metavar="NAME", help="with --data: the formation energy column (eV/atom)")
     p.add_argument("--errors", choices=("raise", "skip"), default="raise", help="with --data: rows whose formula "
@@ -116,10 +117,11 @@ def _user_data(args: argparse.Namespace, seed: int):
                               "validation measures them as trained on, not how the model does on new "
                               "compositions (leave --val-data out to hold some of --data out instead)", stacklevel=2)
         return (x, y), val, f"{source}, selected on {args.val_data}"
-    if not 0 < args.val_fraction < 1:
-        raise CommandError(f"--val-fraction {args.val_fraction}: expected a share between 0 and 1")
+    fraction = VAL_FRACTION if args.val_fraction is None else args.val_fraction
+    if not 0 < fraction < 1:
+        raise CommandError(f"--val-fraction {fraction}: expected a share between 0 and 1")
     try:
-        tr, val = hold_out(x, args.val_fraction, seed)
+        tr, val = hold_out(x, fraction, seed)
     except ValueError as exc:
         raise CommandError(f"--data {args.data}: {exc}") from None
     return (x[tr], y[tr]), (x[val], y[val]), (f"{source}, selected on {len(val)} rows held out at random a "
@@ -147,9 +149,13 @@ def run(args: argparse.Namespace) -> int:
     if os.path.isfile(args.run_dir):
         raise CommandError(f"RUN_DIR {args.run_dir!r} is a file: RUN_DIR is the folder the run writes to and resumes "
                            "from (a table to train on goes with --data)")
-    data_options = ("val_data", "formula_column", "energy_column")
-    if not args.data and any(getattr(args, k) for k in data_options):
-        raise CommandError("--val-data, --formula-column and --energy-column go with --data: give --data too")
+    data_options = ("val_data", "val_fraction", "formula_column", "energy_column")
+    if not args.data and any(getattr(args, k) is not None for k in data_options):
+        raise CommandError("--val-data, --val-fraction, --formula-column and --energy-column go with --data: give "
+                           "--data too (OQMD's validation set is its own)")
+    if args.val_data and args.val_fraction is not None:
+        raise CommandError(f"--val-fraction {args.val_fraction} holds rows of --data out for validation; --val-data "
+                           f"{args.val_data} is the validation set: give one of them")
     names = ("epochs", "batch_size", "lr", "warmup_epochs", "schedule", "plateau_factor",
              "plateau_patience", "min_lr", "weight_decay", "grad_clip", "patience", "seed",
              "architecture", "dropout_epochs")

@@ -169,6 +169,26 @@ def test_the_client_file_of_several_databases_never_mixes_their_energies_silentl
     assert np.abs(t.e_above_hull.to_numpy() - pymatgen_e_above_hull(AMOUNTS, energies)).max() < 1e-9
 
 
+def test_an_entry_two_filters_of_the_client_found_is_one_row(tmp_path):
+    """Entries matched by two of the client's filters were two rows each: polymorphs to the hull, and
+    compounds counted twice. Each is one row, under the first filter; another database's entry of
+    the same id is another entry."""
+    iron = 'elements HAS "Fe"'
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"structures": {FILTER: {OQMD: client_answer(entries())},
+                                               iron: {OQMD: client_answer([e for e in entries()
+                                                                           if "Fe" in e["attributes"]["elements"]]),
+                                                      ALEXANDRIA: client_answer(entries("alexandria")[:1])}}}))
+    with pytest.warns(UserWarning) as caught:
+        table = read_table(path)
+    said = [str(w.message) for w in caught]
+    assert any(m.endswith("5 entries found by more than one of the client's filters are listed once, under the "
+                          "first filter that found them") for m in said), said
+    assert any(f"({OQMD}: 9, {ALEXANDRIA}: 1)" in m for m in said), said
+    assert table.id.tolist() == [f"oqmd-{i}" for i in range(9)] + ["alexandria-0"]
+    assert set(table["filter"][:9]) == {FILTER} and table["filter"].iloc[9] == iron
+
+
 def test_the_client_file_says_which_queries_failed_or_stopped_at_a_page(tmp_path):
     """The client saves a provider that failed as an answer with no data and its error as text, and
     stops at --max-results-per-provider (10 by default): both were read without a word."""

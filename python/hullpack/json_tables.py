@@ -179,7 +179,7 @@ def _client_records(path: str, answers: list) -> list:
     ValueError where no answer holds an entry."""
     import warnings
 
-    records, failed, counts, others = [], [], {}, 0
+    records, failed, counts, others, seen, again = [], [], {}, 0, set(), 0
     for keys, answer in answers:
         base_url, query = keys[-1], keys[-2] if len(keys) > 1 else ""
         errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
@@ -192,13 +192,20 @@ def _client_records(path: str, answers: list) -> list:
         if entries:
             _warn_page(path, answer, len(entries), f"the OPTIMADE answer of {base_url}",
                        "save them all (optimade-get --max-results-per-provider -1)")
-            counts[base_url] = counts.get(base_url, 0) + len(entries)
+            # an entry two filters found is one entry: listed once, under the first filter
+            new = [d for d in entries if d.get("id") is None or (base_url, d["id"]) not in seen]
+            seen.update((base_url, d["id"]) for d in new if d.get("id") is not None)
+            again += len(entries) - len(new)
+            counts[base_url] = counts.get(base_url, 0) + len(new)
             records += [{"id": d.get("id"), "base_url": base_url, "filter": query, **_optimade_record(d)}
-                        for d in entries]
+                        for d in new]
     if not records:
         raise ValueError(f"{path}: no structures entries in the answers of optimade-python-tools' client ("
                          + ("; ".join(failed) if failed else f"{others:,} entries of other types" if others
                             else "its queries matched none") + ")")
+    if again:
+        warnings.warn(f"{path}: {again:,} entries found by more than one of the client's filters are listed once, "
+                      "under the first filter that found them", stacklevel=3)
     if failed:
         warnings.warn(f"{path}: {len(failed)} of the client's queries failed, their entries missing: "
                       + "; ".join(failed), stacklevel=3)

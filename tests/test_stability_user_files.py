@@ -67,6 +67,30 @@ def test_total_energies_are_refused_where_an_element_would_be_taken_at_zero():
         stability(["FeO", "Fe2O3"], [-7.0, -6.9], reference=Reference(FORMULAS, FORMATION))
 
 
+# rare-earth fluorides with OQMD's formation energies (eV/atom): a median below -4, as total energies
+# have, but none below -4.6, where no formation energy lies
+FLUORIDES = {"LaF3": -4.479, "ErF3": -4.442, "HoF3": -4.442, "SmF3": -4.422, "NdF3": -4.392, "PrF3": -4.384,
+             "CeF3": -4.372, "TbF3": -4.281, "ScF3": -4.270, "YF3": -4.198, "GdF3": -4.155, "BaEr2F8": -4.393,
+             "KY3F10": -4.235, "EuF2": -4.566, "CaF2": -4.219}
+
+
+def test_formation_energies_of_strongly_bound_compounds_are_not_taken_for_total_energies():
+    """A set of rare-earth fluorides was refused as total energies (median -4.37 eV/atom), by
+    stability, screen --dft and train --data alike, with no way around."""
+    from hullpack.elemnet.data import table_arrays
+    from hullpack.screening.dft import DFTCompounds
+
+    formulas, energies = list(FLUORIDES), list(FLUORIDES.values())
+    t = stability(formulas, energies)
+    assert t.problem.isna().all() and t.stable.all()  # each the only compound of its system
+    assert len(DFTCompounds.read(pd.DataFrame({"formula": formulas, "formation_energy_per_atom": energies})).energy) == 15
+    _, y = table_arrays(pd.DataFrame({"formula": formulas, "formation_energy_per_atom": energies}))
+    assert len(y) == 15
+    # the same compounds' total energies (a few eV/atom lower) are still refused
+    with pytest.raises(HullInputError, match="these look like total energies"):
+        stability(formulas, [e - 2.5 for e in energies])
+
+
 def test_an_unstable_polymorph_decomposes_into_the_stable_one():
     t = stability(FORMULAS, FORMATION)
     assert t.decomposition[3] == "1.0 Fe2O3"  # 36 meV/atom above the other Fe2O3

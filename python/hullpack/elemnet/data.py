@@ -149,13 +149,13 @@ def _note_repeats(x: np.ndarray) -> None:
 
 def _check_formation_energies(y: np.ndarray, column: str) -> None:
     """ValueError if the median of ``y`` says they are not formation energies in eV/atom."""
-    from ..stability.inputs import TOTAL_ENERGY_MEDIAN
+    from ..stability.inputs import looks_total
 
     finite = y[np.isfinite(y)]
     if not finite.size:
         return
     median = float(np.median(finite))
-    if TARGET_RANGE[0] < median < TOTAL_ENERGY_MEDIAN:
+    if TARGET_RANGE[0] < median and looks_total(finite):
         why = "total energies (such as Materials Project's energy_per_atom), not formation energies?"
     else:
         why = other_unit(median)

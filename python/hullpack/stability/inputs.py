@@ -37,11 +37,13 @@ from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..naming import amounts_formula, formulas, systems
 
-__all__ = ["Parsed", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "unit_signs",
+__all__ = ["Parsed", "looks_total", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "unit_signs",
            "written_as", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
 
 #: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
 TOTAL_ENERGY_MEDIAN = -4.0
+#: below every formation energy known (eV/atom): OQMD's lowest, EuF2's, is -4.57
+BELOW_FORMATION = -4.6
 
 _CHUNK = 65536                 # formulas per featurizer call (its float32 output is n x 118)
 _F32_TOL = 2.0 ** -22          # relative: four float32 roundings
@@ -555,7 +557,7 @@ def unit_signs(parsed: Parsed) -> str | None:
 def total_energy_signs(parsed: Parsed) -> str | None:
     """Why ``parsed``'s energies look like total energies per atom rather than formation energies
     (None if they do not): an element's lowest entry more than 0.1 eV/atom below 0 (its formation
-    energy is 0, a polymorph's above that), or a median below :data:`TOTAL_ENERGY_MEDIAN`. The one
+    energy is 0, a polymorph's above that), or their spread (:func:`looks_total`). The one
     rule of ``hullpack stability`` (where some element has no elemental entry to be its reference)
     and ``hullpack screen --dft``.
 
@@ -571,6 +573,19 @@ def total_energy_signs(parsed: Parsed) -> str | None:
         if len(off):
             listed = ", ".join(sorted(f"{ALL_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
             return f"elements below 0 eV/atom ({listed})"
-    if len(e) and np.median(e) < TOTAL_ENERGY_MEDIAN:
+    if looks_total(e):
         return f"median energy {np.median(e):.2f} eV/atom"
     return None
+
+
+def looks_total(energies: np.ndarray) -> bool:
+    """Whether energies per atom look like total energies rather than formation energies: a median
+    below :data:`TOTAL_ENERGY_MEDIAN` with at least 5% of them below :data:`BELOW_FORMATION`, lower
+    than any formation energy known. Strongly bound compounds alone can have formation energies of
+    such a median, none of them that low (rare-earth trifluorides: LaF3 -4.48, ErF3 -4.44).
+
+    >>> looks_total(np.array([-6.9, -7.0, -6.2])), looks_total(np.array([-4.48, -4.44, -4.2, -4.37]))
+    (True, False)
+    """
+    e = energies[np.isfinite(energies)]
+    return bool(len(e) and np.median(e) < TOTAL_ENERGY_MEDIAN and np.mean(e < BELOW_FORMATION) >= 0.05)

@@ -37,8 +37,8 @@ from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..naming import amounts_formula, formulas, systems
 
-__all__ = ["Parsed", "looks_total", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs", "unit_signs",
-           "written_as", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
+__all__ = ["Parsed", "looks_total", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs",
+           "unit_signs", "written_as", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
 
 #: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
 TOTAL_ENERGY_MEDIAN = -4.0

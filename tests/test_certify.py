@@ -370,3 +370,24 @@ def test_vertex_energies_are_fp32_where_the_audit_evaluated(shipped):
     np.testing.assert_array_equal(res.energies[changed], e32[changed])
     assert res.n_fp32.sum() >= changed[:, ~corner_mask(grid)].sum() and cert.n_audited > 0
     assert (hull_batch(fr, res.energies).is_vertex == res.is_vertex).all()
+
+
+def test_the_points_table_says_which_energies_are_bf16(shipped):
+    """A certified bf16 screen's points table mixed fp32 energies (vertices, re-evaluated and audited
+    points) with bf16 ones and said nowhere which: column bf16 does, as n_fp32 counts them, and its
+    fp32 energies are those of an fp32 screen, bit for bit."""
+    kw = dict(elements=ELEMENTS, compare_dft=False, progress=False, points=True)
+    r16 = screen(shipped, grid=100, precision="bf16", **kw)
+    r32 = screen(shipped, grid=100, precision="fp32", **kw)
+    pts, p32 = r16.points, r32.points
+    assert pts["bf16"].dtype == bool and not p32["bf16"].any()
+    pure = (pts.filter(like="x_") == 1).any(axis=1)                         # the references, 0 eV/atom
+    assert not pts.loc[pure, "bf16"].any() and (pts.loc[pure, "energy"] == 0).all()
+    fp32 = ~pts["bf16"] & ~pure
+    assert fp32.groupby(pts["system"], sort=False).sum().tolist() == r16.systems["n_fp32"].tolist()
+    assert not pts.loc[pts["is_vertex"], "bf16"].any()
+    assert (pts.loc[fp32, "energy"] == p32.loc[fp32, "energy"]).all()
+    bf16 = pts["bf16"]                                                       # 39% of the points here
+    assert 0 < bf16.sum() < len(pts) and (pts.loc[bf16, "energy"] != p32.loc[bf16, "energy"]).mean() > 0.5
+    loose = screen(shipped, grid=100, precision="bf16-uncertified", **kw).points
+    assert loose["bf16"].tolist() == (~pure).tolist()

@@ -116,7 +116,8 @@ def test_tables_name_systems_and_formulas_as_chemists_do(binaries):
 def test_every_point_is_named_by_its_formula_in_every_format(binaries, tmp_path):
     """points.csv and points.parquet say which composition a row is, as the other tables write it."""
     p, v, s = binaries.points, binaries.vertices, binaries.systems
-    assert p.columns.tolist() == ["system", "A", "B", "x_A", "x_B", "formula", "energy", "e_above_hull", "is_vertex"]
+    assert p.columns.tolist() == ["system", "A", "B", "x_A", "x_B", "formula", "energy", "e_above_hull", "is_vertex",
+                                 "bf16"]
     for _, r in p.sample(40, random_state=0).iterrows():
         els = [ELEMNET_ELEMENTS.index(r.A), ELEMNET_ELEMENTS.index(r.B)]
         assert r.formula == formula_of(els, np.round(np.array([r.x_A, r.x_B]) * 2520).astype(int))

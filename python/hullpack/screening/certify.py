@@ -428,4 +428,4 @@ class Certifier:
         n_fp32 = done[:, ~exact].sum(axis=1).astype(np.int32)
         return BlockHulls(e, h.e_above_hull, h.is_vertex, h.valid, n_fp32, delta,
                           {"n_fp32": int(n_fp32.sum()), "n_pred": int(len(table) * len(inner_idx)),
-                           "rounds": rounds, "n_audited": int(len(s)), "n_exceeded": n_exceeded})
+                           "rounds": rounds, "n_audited": int(len(s)), "n_exceeded": n_exceeded}, bf16=~done)

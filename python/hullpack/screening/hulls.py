@@ -45,6 +45,9 @@ class BlockHulls:
     #: (n_systems,) the delta (eV/atom) each system's selection finally used (NaN: uncertified)
     delta: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
+    #: (n_systems, n_points) True where an energy is a bf16 prediction, not evaluated in fp32 (None:
+    #: none is)
+    bf16: np.ndarray | None = None
 
 
 def vertex_depth(fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndarray, *,
@@ -91,4 +94,7 @@ def plain_hulls(engine, table: np.ndarray, grid: np.ndarray, precision: str, *,
                    threads=threads)
     n = np.zeros(len(table), np.int32) if precision == "bf16" else np.full(
         len(table), int((~corner_mask(grid)).sum()), np.int32)
-    return BlockHulls(e, h.e_above_hull, h.is_vertex, h.valid, n, np.full(len(table), math.nan))
+    # the pure elements are the references (0) and the shared face points fp32: the rest is bf16
+    bf16 = (np.broadcast_to(~(corner_mask(grid) | (edges.mask if edges is not None else False)), e.shape)
+            if precision == "bf16" else None)
+    return BlockHulls(e, h.e_above_hull, h.is_vertex, h.valid, n, np.full(len(table), math.nan), bf16=bf16)

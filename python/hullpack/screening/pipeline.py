@@ -582,4 +582,5 @@ def _point_rows(tb, names, g, fr, res, letters) -> pd.DataFrame:
     df["energy"] = res.energies.ravel().astype(np.float64)
     df["e_above_hull"] = res.e_above_hull.ravel()
     df["is_vertex"] = res.is_vertex.ravel()
+    df["bf16"] = res.bf16.ravel() if res.bf16 is not None else np.zeros(len(df), dtype=bool)
     return _text_typed(df)

@@ -138,7 +138,8 @@ class ScreenResult:
     ``end_artifact`` (``end_depth`` below ``min_depth``: stable only because an end is pinned at 0)
     and ``end_element`` (the end it owes that to). ``points`` (on request): every grid point of
     every system with its elements, fractions and ``formula`` as ``vertices`` has them, ``energy``,
-    ``e_above_hull``, ``is_vertex``.
+    ``e_above_hull``, ``is_vertex`` and ``bf16`` (True where the energy is a bf16 prediction, not
+    evaluated in fp32: in a certified bf16 screen, the points its selection and audit left alone).
     """
 
     systems: pd.DataFrame

@@ -20,6 +20,7 @@ from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSamp
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 def test_two_process_ddp_training(tmp_path):
@@ -64,6 +65,7 @@ def _mismatched_run(tmp_path, case):
     return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 @pytest.mark.parametrize("case, says", [
@@ -82,6 +84,7 @@ def test_ranks_built_from_different_sizes_are_refused_on_every_rank(tmp_path, ca
             assert re.search(says, error) and "check_ranks=False" in error
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 def test_ranks_built_from_the_same_sizes_run_and_check_ranks_false_skips_the_check(tmp_path):

@@ -1,10 +1,12 @@
 """Two gloo processes on localhost: DistributedSampler against DistributedBalancedBatchSampler."""
 import numpy as np
+import pytest
 
 from hullpack.hep import CollisionGraphs
 from hullpack.hep.distributed import compare_distributed
 
 
+@pytest.mark.slow  # processes that listen on ports
 def test_balanced_sampler_evens_out_the_ranks():
     ds = CollisionGraphs(preset="high", num_events=32, seed=0)
     out = compare_distributed(ds, batch_size=4, world_size=2, hidden=8, num_steps=1)
@@ -17,6 +19,7 @@ def test_balanced_sampler_evens_out_the_ranks():
     assert steps.shape == (2, 4, 4) and (steps[:, :, 1] > 0).all()     # compute seconds recorded
 
 
+@pytest.mark.slow  # processes that listen on ports
 def test_distributed_comparison_on_graphs_without_edge_labels_or_features():
     import torch
     from torch_geometric.data import Data

@@ -16,6 +16,11 @@ by :func:`write_outputs` (every writer of :class:`~hullpack.screening.result.Scr
 * files are written into a hidden staging folder inside the folder and moved in only once all of
   them are written; on an error the staging folder is removed and the folder is as it was.
 
+A screen's folder is written by :func:`save_screen` (:meth:`ScreenResult.save
+<hullpack.screening.result.ScreenResult.save>`) and read back by :func:`read_screen` and
+:func:`read_shard_folders` (:meth:`ScreenResult.read <hullpack.screening.result.ScreenResult.read>`,
+:meth:`ScreenResult.read_shards <hullpack.screening.result.ScreenResult.read_shards>`).
+
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp()) / "out"
 >>> [p.name for p in write_outputs(d, "run-1", [lambda s: [s / "a.txt"] if (s / "a.txt").write_text("a") else []])]
@@ -30,6 +35,7 @@ hullpack.errors.ScreeningError: out ...: holds another screen's outputs (1 file 
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import json
 import math
 import os
@@ -38,9 +44,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import ScreeningError
+import pandas as pd
 
-__all__ = ["MANIFEST", "OUTPUT_PATTERNS", "check_folder", "json_text", "read_manifest", "write_outputs"]
+from ..errors import ScreeningError
+from .dft import plot_group_heatmaps
+from .names import parse_system, system_name
+from .summary import _count
+
+__all__ = ["MANIFEST", "OUTPUT_PATTERNS", "check_folder", "json_text", "read_manifest", "read_screen",
+           "read_shard_folders", "save_screen", "write_outputs"]
 
 MANIFEST = "manifest.json"
 #: names of the files a screen writes (besides ``SYSTEM.png`` plots): a folder holding such files
@@ -51,6 +63,16 @@ _KINDS = {"screen": ("screen", OUTPUT_PATTERNS),
           # a folder of an earlier release's stability run (no manifest) takes the new files beside its own
           "stability": ("stability run", ())}
 _STAGING = ".hullpack-staging-"
+# what shards of one screen share (ScreenResult.concat refuses others)
+_SAME_IN_EVERY_SHARD = ("order", "elements", "grid", "n_points", "min_depth", "match_tol", "model", "dft")
+#: the tables of a screen, as files in its folder (``systems.parquet`` / ``systems.csv``)
+_TABLES = ("systems", "vertices", "points")
+#: what :func:`read_screen` takes from a folder's manifest besides its files (the settings,
+#: the counts and times, and each table's column types); a folder whose manifest lacks one was
+#: written by an earlier release
+_MANIFEST_NEEDS = ("config", "stats", "tables")
+#: the type pandas gives a column of text it reads or builds (``str`` in pandas 3, ``object`` before)
+_TEXT = pd.Series([""]).dtype
 
 
 def json_text(value, *, indent: int = 1, default=str) -> str:
@@ -190,3 +212,172 @@ def write_outputs(folder, run_id: str, writers: Iterable[Callable[[Path], list]]
             except OSError:
                 pass
     return [p / name for name in names]
+
+
+def _need(module: str, what: str, extra: str, instead: str = "") -> None:
+    """ImportError naming the extra that installs ``module``, before ``what`` starts any work."""
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(f'{what}: needs {module}, which is not installed: pip install "hullpack[{extra}]"{instead}')
+
+
+def _read_table(path: Path, types: dict) -> pd.DataFrame:
+    """One table of a screen's folder (Parquet or CSV) with the column types ``types`` recorded
+    by :func:`save_screen`: text stays text (an empty ``stable`` is "", the formula ``NaN``
+    is no missing value) and counts, flags and missing values keep their pandas types."""
+    is_text = {c: t in ("object", "str", "string") for c, t in types.items()}
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+    else:
+        # pandas before 3 reads a float's shortest repr back exactly only with the round-trip parser
+        exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+        df = pd.read_csv(path, dtype={c: str for c, t in is_text.items() if t}, keep_default_na=False,
+                         na_values={c: [""] for c, t in is_text.items() if not t}, **exact)
+    if list(df.columns) != list(types):
+        raise ScreeningError(f"{path}: its columns are not those its manifest.json records: was it edited? "
+                             "Screen it again (the same options, --overwrite)")
+    try:
+        return df.astype({c: _TEXT if is_text[c] else t for c, t in types.items() if str(df[c].dtype) != t})
+    except (TypeError, ValueError) as exc:
+        raise ScreeningError(f"{path}: a column does not hold the type its manifest.json records ({exc}); "
+                             "screen it again (the same options, --overwrite)") from None
+
+
+def save_screen(result, directory, *, csv: bool = True, parquet: bool = True, groups: bool = False,
+                heatmaps: bool = False, plots=(), overwrite: bool = False, record: dict | None = None) -> list[Path]:
+    """Writes the files of :meth:`ScreenResult.save
+    <hullpack.screening.result.ScreenResult.save>` for ``result``; returns their paths."""
+    tables = {"systems": result.systems, "vertices": result.vertices, "points": result.points}
+    names = [system_name(n) for n in plots]  # bad names fail before writing
+    if parquet:  # missing libraries, too, before writing
+        _need("pyarrow", "ScreenResult.save(parquet=True)", "parquet", " (or parquet=False)")
+    if heatmaps or any(len(parse_system(n)) <= 3 for n in names):
+        _need("matplotlib", "ScreenResult.save(plots=..., heatmaps=...)", "plot")
+
+    def write_tables(suffix, write):
+        def writer(d):
+            paths = [d / f"{name}.{suffix}" for name, df in tables.items() if df is not None]
+            for path in paths:
+                write(tables[path.stem], path)
+            return paths
+        return writer
+
+    group_table = result.group_table() if groups or heatmaps else None  # needs the DFT comparison
+
+    def write_groups(d):
+        group_table.to_csv(d / "groups.csv", index=False)
+        return [d / "groups.csv"]
+
+    def write_plot(d, name):
+        if len(parse_system(name)) > 3:  # quaternaries: a table, not a figure
+            result.system_table(name).to_csv(d / f"{name}.csv", index=False)
+            return [d / f"{name}.csv"]
+        result.plot_system(name, d / f"{name}.png")
+        return [d / f"{name}.png"]
+
+    writers = []
+    if csv:
+        writers.append(write_tables("csv", lambda df, path: df.to_csv(path, index=False)))
+    if parquet:
+        writers.append(write_tables("parquet", lambda df, path: df.to_parquet(path, index=False)))
+    if groups:
+        writers.append(write_groups)
+    if heatmaps:
+        writers.append(lambda d: plot_group_heatmaps(group_table, d))
+    writers += [lambda d, name=name: write_plot(d, name) for name in names]
+    config = {k: list(v) if isinstance(v, tuple) else v for k, v in result.config.items()
+              if k not in ("grid_array", "run_id")}
+    # what read_screen() needs besides the files: counts and times, and the column types CSV loses
+    column_types = {name: {c: str(t) for c, t in df.dtypes.items()} for name, df in tables.items() if df is not None}
+    return write_outputs(directory, result.run_id, writers, overwrite=overwrite,
+                         record={"config": config, "stats": result.stats, "tables": column_types, **(record or {})})
+
+
+def read_screen(folder) -> tuple[dict, dict, dict]:
+    """The tables, ``config`` and ``stats`` of the screen saved in ``folder``, as
+    :meth:`ScreenResult.read <hullpack.screening.result.ScreenResult.read>` reads them:
+    ``({"systems": .., "vertices": .., "points": ..}, config, stats)``, without ``points`` where the
+    folder has none."""
+    where = f"screen folder {str(folder)!r}"
+    path = Path(folder)
+    if not path.is_dir():
+        raise ScreeningError(f"{where} {'is a file, not a folder' if path.exists() else 'does not exist'}: "
+                             "give a folder written by hullpack screen --out")
+    manifest = read_manifest(path, where=where)
+    if manifest is None:
+        raise ScreeningError(f"{where} has no {MANIFEST}: it is not a folder written by hullpack screen --out")
+    if manifest.get("kind", "screen") != "screen":
+        raise ScreeningError(f"{where} holds the outputs of a {manifest['kind']} run, not of a screen")
+    lacking = [k for k in _MANIFEST_NEEDS if not isinstance(manifest.get(k), dict)]
+    lacking += [f"config.{k}" for k in (*_SAME_IN_EVERY_SHARD, "shard") if "config" not in lacking
+                and k not in manifest["config"]]
+    if lacking:
+        from .. import __version__
+
+        raise ScreeningError(f"{where} was written by hullpack {manifest.get('hullpack', 'of an unknown version')}, "
+                             f"whose {MANIFEST} lacks {', '.join(lacking)}, which reading a screen back needs: "
+                             f"screen it again with hullpack {__version__} (the same options, --overwrite)")
+    listed = {f.get("name") for f in manifest["files"] if isinstance(f, dict)}
+    parquet_ok = importlib.util.find_spec("pyarrow") is not None
+    tables = {}
+    for name in _TABLES:
+        kinds = [k for k in ("parquet", "csv") if f"{name}.{k}" in listed and (k == "csv" or parquet_ok)]
+        types = manifest["tables"].get(name)
+        if not kinds or types is None:
+            if name == "points":
+                continue
+            more = (f" ({name}.parquet needs pyarrow: pip install \"hullpack[parquet]\")"
+                    if f"{name}.parquet" in listed else " (hullpack screen --plot-only writes no tables)")
+            raise ScreeningError(f"{where} holds no {name} table{more}")
+        file = path / f"{name}.{kinds[0]}"
+        if not file.is_file():
+            raise ScreeningError(f"{where}: {file.name}, listed in its {MANIFEST}, is missing; screen it again "
+                                 "(the same options, --overwrite)")
+        tables[name] = _read_table(file, types)
+    config = dict(manifest["config"])
+    if config.get("shard") is not None:
+        config["shard"] = tuple(config["shard"])
+    config["run_id"] = manifest["run_id"]  # written again into this folder, it is the same screen
+    return tables, config, dict(manifest["stats"])
+
+
+def read_shard_folders(folders, read) -> tuple[list, list[str]]:
+    """The results of a screen's shards, read from ``folders`` (in any order) by ``read``, and their
+    folders, both in shard order, for :meth:`ScreenResult.read_shards
+    <hullpack.screening.result.ScreenResult.read_shards>` to merge; refuses what that refuses."""
+    folders = [str(f) for f in folders]
+    if not folders:
+        raise ScreeningError("no shard folders to merge")
+    seen = {}
+    for f in folders:
+        key = Path(f).resolve()
+        if key in seen:
+            both = "" if seen[key] == f else f" ({seen[key]!r} and {f!r} are one folder)"
+            raise ScreeningError(f"shard folder {f!r} is given twice{both}; give each shard's folder once")
+        seen[key] = f
+    parts = [read(f) for f in folders]
+    shards = [p.config.get("shard") for p in parts]
+    whole = [f for f, sh in zip(folders, shards) if sh is None]
+    if whole:
+        raise ScreeningError(f"screen folder {whole[0]!r} holds a whole screen, not a shard (written without "
+                             "--shard, or merged already): merge only the folders of one screen's shards")
+    splits = list(dict.fromkeys(n for _, n in shards))
+    if len(splits) > 1:
+        raise ScreeningError("these folders hold shards of different splits of the systems: "
+                             + ", ".join(f"{f}: {i}/{n}" for f, (i, n) in zip(folders, shards)))
+    n = splits[0]
+    by_index = {}
+    for f, (i, _) in zip(folders, shards):
+        if i in by_index:
+            raise ScreeningError(f"shard {i}/{n} is given twice: {by_index[i]!r} and {f!r}; give each shard "
+                                 "once")
+        by_index[i] = f
+    missing = [i for i in range(n) if i not in by_index]
+    if missing:
+        one = len(missing) == 1
+        raise ScreeningError(f"{_count(len(missing), 'shard')} of {n} {'is' if one else 'are'} missing "
+                             f"({', '.join(f'{i}/{n}' for i in missing[:10])}{' ...' if len(missing) > 10 else ''}): "
+                             f"screen {'it' if one else 'them'} with hullpack screen --shard {missing[0]}/{n}"
+                             f"{'' if one else ' (and so on)'} and the same options, and give "
+                             f"{'its folder' if one else 'their folders'} too")
+    order = sorted(range(len(parts)), key=lambda k: shards[k][0])
+    return [parts[k] for k in order], [folders[k] for k in order]

@@ -11,9 +11,10 @@ The modules, in the order data flows through them:
 - :mod:`~hullpack.screening.certify`: :class:`Certifier`, bf16 hulls checked against fp32;
 - :mod:`~hullpack.screening.hulls`: hull tolerance, vertex depth, uncertified hulls;
 - :mod:`~hullpack.screening.dft`: the comparison with OQMD; :mod:`~hullpack.screening.result`:
-  :class:`ScreenResult`, its tables, files and plots; :mod:`~hullpack.screening.names`: systems
-  and formulas as chemists (and pymatgen) write them; :mod:`~hullpack.screening.outputs`: output
-  folders with a manifest.
+  :class:`ScreenResult` and its tables; :mod:`~hullpack.screening.summary`: its summary's lines;
+  :mod:`~hullpack.screening.system_plots`: one system's table and plot;
+  :mod:`~hullpack.screening.names`: systems and formulas as chemists (and pymatgen) write them;
+  :mod:`~hullpack.screening.outputs`: output folders with a manifest, saved and read back.
 
 >>> import torch
 >>> from hullpack.elemnet import ElemNet

@@ -217,7 +217,7 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     r.p(f"Regression trees fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
         f"the 86 fractions), fidelity measured on a held-out quarter. Chosen depth {s.depth} (the smallest "
         f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves"
-        + (f"; the deepest tried, so a deeper tree may follow the model more closely (ExplainConfig.depths)."
+        + ("; the deepest tried, so a deeper tree may follow the model more closely (ExplainConfig.depths)."
            if s.depth == max(cfg.depths) and len(cfg.depths) > 1 else "."))
     r.p("The tables: per depth, R² of the tree against the model's predictions on its training (r2_train) and "
         f"held-out (r2_test) compositions, and mae_test, the mean |tree - model| on the held-out ones ({ENERGY_UNIT}; "

@@ -169,6 +169,37 @@ def test_the_client_file_of_several_databases_never_mixes_their_energies_silentl
     assert np.abs(t.e_above_hull.to_numpy() - pymatgen_e_above_hull(AMOUNTS, energies)).max() < 1e-9
 
 
+def test_two_databases_in_one_energy_field_are_not_one_hull(tmp_path, capsys):
+    """Alexandria's PBE and PBEsol databases share their energy field: a client file of both read
+    as one column of energies, mixed into one hull with only a note. Each command that takes
+    energies refuses it, naming the databases and how to keep one."""
+    from hullpack.cli import main
+    from hullpack.elemnet.data import table_arrays
+    from hullpack.errors import ScreeningError
+
+    pbesol = ALEXANDRIA + "sol"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"structures": {FILTER: {ALEXANDRIA: client_answer(entries("alexandria")),
+                                                        pbesol: client_answer(entries("alexandria", -0.2))}}}))
+    with pytest.warns(UserWarning, match="entries of 2 OPTIMADE databases"):
+        table = read_table(path)
+    says = re.escape(f"energy column '_alexandria_formation_energy_per_atom' holds the energies of 2 OPTIMADE "
+                     f"databases ({ALEXANDRIA}: 9, {pbesol}: 9): a hull takes one set of energies")
+    with pytest.raises(ValueError, match=says):
+        stability(table)
+    with pytest.raises(ValueError, match=says):
+        table_arrays(table)
+    with pytest.raises(ScreeningError, match=says):
+        DFTCompounds.read(table)
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "keep one database's rows (column base_url), e.g. table[table.base_url == " in err
+    # one database's rows: its own hull, as pymatgen's
+    t = stability(table[table.base_url == pbesol])
+    energies = [e - 0.2 if e else 0.0 for e in FORMATION]
+    assert np.abs(t.e_above_hull.to_numpy() - pymatgen_e_above_hull(AMOUNTS, energies)).max() < 1e-9
+
+
 def test_an_entry_two_filters_of_the_client_found_is_one_row(tmp_path):
     """Entries matched by two of the client's filters were two rows each: polymorphs to the hull, and
     compounds counted twice. Each is one row, under the first filter; another database's entry of

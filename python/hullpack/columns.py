@@ -222,6 +222,28 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     return found
 
 
+def one_database(table, column: str | None) -> None:
+    """ValueError where the energies of ``column`` come from several OPTIMADE databases (the
+    ``base_url`` of each entry of an optimade-python-tools client's file): a hull takes one set of
+    energies, one database's of one functional, and Alexandria's PBE and PBEsol databases share
+    their field.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"base_url": ["https://a/pbe", "https://a/pbesol"], "e": [-1.0, -1.1]})
+    >>> one_database(t, "e")
+    Traceback (most recent call last):
+    ValueError: energy column 'e' holds the energies of 2 OPTIMADE databases (https://a/pbe: 1, ...): ...
+    """
+    if column is None or "base_url" not in table.columns or column not in table.columns:
+        return
+    counts = table.loc[table[column].notna(), "base_url"].value_counts(sort=False)
+    if len(counts) > 1:
+        raise ValueError(f"energy column {column!r} holds the energies of {len(counts)} OPTIMADE databases ("
+                         + ", ".join(f"{url}: {n:,}" for url, n in counts.items()) + "): a hull takes one set of "
+                         "energies, one database's of one functional: keep one database's rows (column base_url), "
+                         f"e.g. table[table.base_url == {counts.index[0]!r}]")
+
+
 def is_missing_text(cell) -> bool:
     """Whether ``cell`` is text that writes a missing number (:data:`MISSING_VALUES`).
 

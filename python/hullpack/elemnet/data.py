@@ -189,11 +189,13 @@ def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,
     >>> table_columns(pd.DataFrame(columns=["material_id", "formula_pretty", "formation_energy_per_atom"]))
     ('formula_pretty', 'formation_energy_per_atom')
     """
-    from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, find_column
+    from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, find_column, one_database
 
-    return (find_column(table, formula_column, COMPOSITION_COLUMNS, "formula",
-                        how="formula_column= (--formula-column)"),
-            find_column(table, energy_column, ENERGY_COLUMNS, "energy", how="energy_column= (--energy-column)"))
+    formula = find_column(table, formula_column, COMPOSITION_COLUMNS, "formula",
+                          how="formula_column= (--formula-column)")
+    energy = find_column(table, energy_column, ENERGY_COLUMNS, "energy", how="energy_column= (--energy-column)")
+    one_database(table, energy)
+    return formula, energy
 
 
 def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, is_missing_text,
-                       listed, number_hint, read_table)
+                       listed, number_hint, one_database, read_table)
 from ..elemnet.data import other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
@@ -244,8 +244,10 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     and, unless ``energies`` gives the values, of :data:`ENERGY_COLUMNS`."""
     col = find_column(df, column, COMPOSITION_COLUMNS, "composition", how="column= (hullpack stability --column)")
     if isinstance(energies, str) or energies is None:
-        return col, find_column(df, energies, ENERGY_COLUMNS, "energy", required=False,
-                                how="energies= (hullpack stability --energy-column)")
+        e_col = find_column(df, energies, ENERGY_COLUMNS, "energy", required=False,
+                            how="energies= (hullpack stability --energy-column)")
+        one_database(df, e_col)
+        return col, e_col
     return col, None
 
 

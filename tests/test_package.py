@@ -92,6 +92,8 @@ def test_sources_that_hide_the_installed_package_are_named():
     last = out.stderr.strip().splitlines()[-1]
     assert f"hullpack was imported from {src / 'hullpack'}." in last, last
     assert "it hides the installed hullpack: run from another directory" in last, last
+    # and not Python's guess, which is wrong here
+    assert "circular import" not in last and "no compiled core (_core*.so) for this Python" in last, last
 
 
 def test_core_is_not_linked_against_torch():

@@ -20,13 +20,17 @@ except ImportError as exc:  # only on a broken install, or sources that shadow a
     import sys
     from pathlib import Path
 
+    # no _core file beside this module: Python says "partially initialized module ... (most likely
+    # due to a circular import)", which it is not
+    said = ("no compiled core (_core*.so) for this Python in that folder" if "partially initialized module" in str(exc)
+            else str(exc))
     raise ImportError(
         f"hullpack's compiled core (hullpack._core) could not be imported for Python "
         f"{sys.version_info.major}.{sys.version_info.minor}: hullpack was imported from "
         f"{Path(__file__).resolve().parent}. If that is a source checkout on the path (the current "
         "directory or PYTHONPATH), it hides the installed hullpack: run from another directory. "
         "Otherwise install hullpack with pip, which builds the core (from a source checkout: "
-        f"`pip install -c constraints/cpu.txt '.[test]'`; again after a change of Python). Original error: {exc}"
+        f"`pip install -c constraints/cpu.txt '.[test]'`; again after a change of Python). Original error: {said}"
     ) from exc
 
 from .errors import InvalidInputError

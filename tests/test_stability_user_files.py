@@ -89,6 +89,11 @@ def test_formation_energies_of_strongly_bound_compounds_are_not_taken_for_total_
     # the same compounds' total energies (a few eV/atom lower) are still refused
     with pytest.raises(HullInputError, match="these look like total energies"):
         stability(formulas, [e - 2.5 for e in energies])
+    # the median said is that of the energies given, as the rule takes it, where one is missing
+    from hullpack.stability.inputs import parse, total_energy_signs
+
+    given = parse(["FeO", "Fe2O3", "NiO", "CoO"], [-7.0, -6.9, -6.2, np.nan], require_energies=False)
+    assert total_energy_signs(given) == "median energy -6.90 eV/atom"
 
 
 def test_an_unstable_polymorph_decomposes_into_the_stable_one():

@@ -106,10 +106,9 @@ class DFTCompounds:
         ``_alexandria_formation_energy_per_atom``; where several are, as Materials Project's, one per
         functional: ``_mp_stability.r2scan.formation_energy_per_atom``, name one as ``energies``,
         ``--dft-energy-column`` on the command line). Total energies are refused (an element below 0
-        eV/atom, or :func:`~hullpack.stability.inputs.looks_total`; Materials Project's ``energy_per_atom`` is
-        one), and so
-        are other units (a header's
-        ``(meV/atom)``, or a median outside -20..5 eV/atom). Bad rows (unparsable, unknown
+        eV/atom, or :func:`~hullpack.stability.inputs.looks_total`; Materials Project's
+        ``energy_per_atom`` is one), and so are other units (a header's ``(meV/atom)``, or a median
+        outside -20..5 eV/atom). Bad rows (unparsable, unknown
         elements, energies missing or outside ElemNet's -20..5 eV/atom) are left out, named by a
         warning (a file's rows as "row 1" for the first under the header, a DataFrame's by its
         index); rows of one element (the hull's ends, at 0 by definition) or more than 4 are left

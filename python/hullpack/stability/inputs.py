@@ -575,8 +575,8 @@ def total_energy_signs(parsed: Parsed) -> str | None:
         if len(off):
             listed = ", ".join(sorted(f"{ALL_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
             return f"elements below 0 eV/atom ({listed})"
-    if looks_total(e):
-        return f"median energy {np.median(e):.2f} eV/atom"
+    if looks_total(e):  # the median of the energies given, as looks_total takes it
+        return f"median energy {np.nanmedian(e):.2f} eV/atom"
     return None
 
 

@@ -414,6 +414,39 @@ def test_pack_rejects_bad_sizes(sizes, error, words):
     assert words in str(info.value)
 
 
+@pytest.mark.parametrize("method", ["ffd", "bfd", "hist", "auto"])
+def test_pack_oversize_names_the_first_item_its_size_the_capacity_the_count_and_the_ways_out(method):
+    with pytest.raises(OversizeItemError) as err:
+        packing.pack([3, 9, 2, 12, 5], 8, method=method)
+    assert str(err.value) == (
+        "item 1 has size 9.0 > capacity 8.0: it fits no bin (the first of 2 such items). Raise the capacity, or "
+        "pack without them (drop them, or give each a bin of its own); the samplers do either with "
+        "oversize='skip' or oversize='alone'")
+    assert err.value.items.tolist() == [1, 3]
+    with pytest.raises(OversizeItemError, match=r"^item 1 has size 9.5 > capacity 8.0: it fits no bin \(the only "
+                                                r"such item\)\. Raise the capacity, or pack without it \(drop it, "
+                                                r"or give it a bin of its own\)"):
+        packing.pack([3.5, 9.5, 2.0], 8, method="ffd" if method == "hist" else method)
+
+
+def test_pack_oversize_in_several_dimensions_counts_items_and_names_the_dimension_over():
+    """An item over in two dimensions is one item, not two entries."""
+    sizes = np.array([[3, 1], [5, 11], [2, 30], [9, 12]])
+    with pytest.raises(OversizeItemError, match=r"^item 1 has size 11.0 > capacity 10.0 in dimension 1: it fits "
+                                                r"no bin \(the first of 3 such items\)") as err:
+        packing.pack(sizes, [8, 10])
+    assert err.value.items.tolist() == [1, 2, 3]
+
+
+def test_pack_runs_oversize_says_what_the_item_costs_alone_and_the_ways_out():
+    from hullpack import packing_runs
+    with pytest.raises(OversizeItemError, match=r"^item 1 \(length 9.0\) alone costs 81.0 > capacity 20.0: it "
+                                                r"fits no batch \(the first of 2 such items\)\. Raise the capacity, "
+                                                r"or pack without them \(drop them, or give each a batch of its own\)") as err:
+        packing_runs.pack_runs(np.array([3.0, 9.0, 2.0, 12.0]), 20, [0, 0, 0, 1, 0, 0])
+    assert err.value.items.tolist() == [1, 3]
+
+
 def test_pack_reads_torch_tensors_of_any_float_dtype():
     """bfloat16 (which numpy lacks) is read as float32, as the samplers read it."""
     torch = pytest.importorskip("torch")

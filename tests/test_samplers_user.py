@@ -8,7 +8,7 @@ import torch
 
 from hullpack import packing
 from hullpack.errors import InvalidInputError, InvalidSizesError, OversizeItemError
-from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
+from hullpack.samplers import BalancedBatchSampler, BatchCost, DistributedBalancedBatchSampler, PackedBatchSampler
 
 
 def _capped(values, lo, hi):
@@ -264,7 +264,7 @@ def test_a_graph_over_the_budget_is_named_by_its_row_in_a_filtered_frame():
     frame = pd.DataFrame({"num_nodes": [3, 4, 7, 5], "num_edges": [6, 8, 60, 10]}, index=[10, 20, 30, 40])
     for make in (lambda s, **kw: PackedBatchSampler(s, [6, 40], **kw),
                  lambda s, **kw: DistributedBalancedBatchSampler(s, max_cost=[6, 40], num_replicas=2, rank=0, **kw)):
-        with pytest.raises(OversizeItemError, match=r"\(first: item 2 \(row 30\), cost \[7.0, 60.0\]\)") as err:
+        with pytest.raises(OversizeItemError, match=r"\(first: item 2 \(row 30\), cost \[7.0, 60.0\], 7.0 > 6.0 in column 0\)") as err:
             make(frame)
         assert err.value.items.tolist() == [2]
         with pytest.warns(UserWarning, match=r"item 2 \(row 30\).*left out"):
@@ -273,6 +273,33 @@ def test_a_graph_over_the_budget_is_named_by_its_row_in_a_filtered_frame():
         PackedBatchSampler(pd.Series([3.0, 9.0], index=["a", "b"]), 6)
     with pytest.raises(OversizeItemError, match=r"\(first: item 1, cost 9.0\)"):  # positions are the rows
         PackedBatchSampler(pd.Series([3.0, 9.0]), 6)
+
+
+def test_every_oversize_error_names_the_item_its_cost_the_budget_and_the_ways_out():
+    """The first oversize item by position, what it costs (the column over a vector budget; alone, for
+    a batch cost shape), how many there are and the three ways out: raise the budget, the oversize
+    policies, or drop the items."""
+    sizes = np.array([3.0, 9.0, 2.0, 12.0, 5.0])
+    cases = [
+        (lambda: PackedBatchSampler(sizes, 8), r"^2 item\(s\) cost more than max_cost=8.0 \(first: item 1, cost 9.0\)"),
+        (lambda: PackedBatchSampler(np.array([[3, 10], [4, 25], [2, 30]]), [8, 20]),
+         r"^2 item\(s\) cost more than max_cost=\[8.0, 20.0\] \(first: item 1, cost \[4.0, 25.0\], 25.0 > 20.0 in column 1\)"),
+        (lambda: PackedBatchSampler(sizes, 20, batch_cost="quadratic"),
+         r"^3 item\(s\) cost more than max_cost=20.0 alone \(first: item 1, length 9.0, alone costing 81.0\)"),
+        (lambda: PackedBatchSampler(sizes, 20, batch_cost=BatchCost(padded_square=1, const=5)),
+         r"^3 item\(s\) cost more than max_cost=20.0 alone \(first: item 1, length 9.0, alone costing 86.0\)"),
+        (lambda: PackedBatchSampler(sizes, 20, batch_cost=lambda lengths: len(lengths) * lengths[0] ** 2),
+         r"^3 item\(s\) cost more than max_cost=20.0 alone \(first: item 1, length 9.0, alone costing 81.0\)"),
+        (lambda: DistributedBalancedBatchSampler(sizes, max_cost=8, num_replicas=2, rank=0),
+         r"^2 item\(s\) cost more than max_cost=8.0 \(first: item 1, cost 9.0\)"),
+    ]
+    for make, first in cases:
+        with pytest.raises(OversizeItemError, match=first) as err:
+            make()
+        assert str(err.value).endswith(": no batch can hold them. Raise max_cost, or pass oversize='alone' (own batch) "
+                                       "or oversize='skip' (left out), or drop them from the sizes")
+        assert err.value.items.tolist() == ([1, 2] if "column" in str(err.value) else
+                                             [1, 3] if "=8.0" in str(err.value) else [1, 3, 4])
 
 
 def test_nothing_left_to_batch_says_what_budget_would_do():

@@ -180,16 +180,26 @@ def _as_capacity(capacity, k: int) -> np.ndarray:
 def _check_oversize(sizes: np.ndarray, cap: np.ndarray) -> None:
     """OversizeItemError naming the first item larger than the capacity in some dimension."""
     over = sizes > cap if sizes.ndim == 2 else sizes > cap[0]
-    flat = np.flatnonzero(over.reshape(-1))
-    if flat.size:
-        j = int(flat[0])
-        item = j // sizes.shape[1] if sizes.ndim == 2 else j
-        dim = j % sizes.shape[1] if sizes.ndim == 2 else 0
-        raise OversizeItemError(
-            f"item {item} has size {sizes.reshape(-1)[j]} > capacity {cap[dim]}"
-            + (f" in dimension {dim}" if sizes.ndim == 2 else "")
-            + f": it fits no bin ({flat.size} oversize entries). Raise the capacity, or drop the "
-            "item or give it a batch of its own before packing")
+    items = np.flatnonzero(over.any(axis=1) if sizes.ndim == 2 else over)
+    if items.size:
+        i = int(items[0])
+        dim = int(np.argmax(over[i])) if sizes.ndim == 2 else 0
+        size, where = (sizes[i, dim], f" in dimension {dim}") if sizes.ndim == 2 else (sizes[i], "")
+        raise oversize_error(f"item {i} has size {float(size)} > capacity {float(cap[dim])}{where}", items, "bin")
+
+
+def oversize_error(first: str, items: np.ndarray, unit: str) -> OversizeItemError:
+    """The error for items that fit no ``unit`` (bin, batch) alone: ``first`` says what the first of
+    them (``items``, positions) costs against the capacity; the message adds how many there are and
+    the ways out. The positions are kept as ``.items``."""
+    many = items.size > 1
+    them, each = ("them", "each") if many else ("it", "it")
+    exc = OversizeItemError(
+        f"{first}: it fits no {unit} ({f'the first of {items.size} such items' if many else 'the only such item'}). "
+        f"Raise the capacity, or pack without {them} (drop {them}, or give {each} a {unit} of its own); the "
+        "samplers do either with oversize='skip' or oversize='alone'")
+    exc.items = items
+    return exc
 
 
 def _as_order(order, n: int) -> np.ndarray | None:

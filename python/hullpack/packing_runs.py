@@ -24,8 +24,8 @@ import numpy as np
 
 from ._core_loader import as_float_array, call
 from ._core_loader import core as _core
-from .errors import InvalidInputError, OversizeItemError
-from .packing import _as_bins, _as_capacity, _as_count, _as_order, _as_sizes, _check_values
+from .errors import InvalidInputError
+from .packing import _as_bins, _as_capacity, _as_count, _as_order, _as_sizes, _check_values, oversize_error
 
 __all__ = ["pack_runs", "cut_sorted", "run_costs", "lower_bound_runs", "alone_cost", "TERMS"]
 
@@ -65,8 +65,8 @@ def _check_alone(lengths: np.ndarray, terms: np.ndarray, capacity: float) -> Non
     over = np.flatnonzero(alone > capacity)
     if over.size:
         i = int(over[0])
-        raise OversizeItemError(f"item {i} (length {lengths[i]}) alone costs {alone[i]} > capacity {capacity} "
-                                f"({over.size} such items): it fits no batch")
+        raise oversize_error(f"item {i} (length {float(lengths[i])}) alone costs {float(alone[i])} > capacity "
+                             f"{float(capacity)}", over, "batch")
 
 
 def pack_runs(lengths, capacity, terms, order=None) -> tuple[np.ndarray, int]:

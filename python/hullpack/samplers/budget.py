@@ -129,14 +129,12 @@ class Budget:
         over_idx = np.flatnonzero(over)
         if over_idx.size:
             i = int(over_idx[0])
-            alone = "alone " if shape is not None else ""
-            kind = "length" if shape is not None else "cost"
-            what = (f"{over_idx.size} item(s) cost more than max_cost={cap.tolist()} {alone}"
-                    f"(first: item {i}{row_labels(source, (i,))}, {kind} {np.round(lengths[i], 6).tolist()})")
+            what = (f"{over_idx.size} item(s) cost more than max_cost={cap.tolist()} {'alone ' if shape is not None else ''}"
+                    f"(first: item {i}{row_labels(source, (i,))}, {self._first_cost(i, room)})")
             if oversize == "error":
                 exc = OversizeItemError(
                     f"{what}: no batch can hold them. Raise max_cost, or pass oversize='alone' (own batch) "
-                    "or oversize='skip' (left out)")
+                    "or oversize='skip' (left out), or drop them from the sizes")
                 exc.items, exc.max_cost = over_idx, cap.tolist()  # for callers that word it their own way
                 raise exc
             warnings.warn(f"{what}: {'each gets a batch of its own' if oversize == 'alone' else 'left out'}"
@@ -157,6 +155,18 @@ class Budget:
         integral = (not self.runs and fitting.ndim == 1 and fitting.size > 0
                     and bool(np.array_equal(fitting, np.round(fitting))))
         self._round = not (integral and float(fitting.max()) + 1 <= fitting.size / 8)
+
+    def _first_cost(self, i: int, room: np.ndarray) -> str:
+        """What oversize item ``i`` costs, as its message names it: its length and the cost of a batch
+        of it alone under a batch cost shape, else its cost (with a vector budget, the column over)."""
+        if self.shape is not None:
+            alone = float(self.shape(self.lengths[i:i + 1]))
+            return f"length {np.round(self.lengths[i], 6).tolist()}, alone costing {round(alone, 6)}"
+        if room.ndim == 0:
+            return f"cost {np.round(self.costs[i], 6).tolist()}"
+        col = int(np.argmax(self.costs[i] > room))
+        return f"cost {np.round(self.costs[i], 6).tolist()}, {np.round(self.costs[i, col], 6).tolist()} > " \
+               f"{room[col].tolist()} in column {col}"
 
     def _bound(self, fitting: np.ndarray) -> float:
         """A lower bound on the batches that the items of costs ``fitting`` (none oversize) need."""

@@ -649,3 +649,19 @@ def test_cli_a_compound_on_the_hull_but_no_vertex_is_said_to_be_on_it(tmp_path, 
         with pytest.raises(SystemExit, match="2"):  # argparse's usage error
             cli("Fe2O3=-1.7", "--tol", bad, "--out", tmp_path / "x")
         assert f"argument --tol: expected eV/atom >= 0, such as 0.001, got '{bad}'" in capsys.readouterr().err
+
+
+def test_energies_in_mev_are_refused_though_most_rows_are_elements_at_zero(tmp_path, capsys):
+    """The unit check took the median of every energy, the elements' zeros among them: an export of
+    three elements and two compounds in meV/atom had a median of 0 and was read as eV/atom, Fe2O3
+    "stable by 1700 eV/atom". Elements at 0 are 0 in any unit: the median is the compounds'."""
+    formulas, mev = ["Li", "Fe", "O2", "Fe2O3", "LiFeO2"], [0, 0, 0, -1700, -1900]
+    with pytest.raises(HullInputError, match=r"median energy -1800 eV/atom: another unit \(meV/atom, kJ/mol\)\?"):
+        stability(formulas, mev)
+    path = tmp_path / "mev.csv"
+    pd.DataFrame({"formula": formulas, "formation_energy_per_atom": mev}).to_csv(path, index=False)
+    assert cli(path, "--out", tmp_path / "o") == 2
+    assert "median energy -1800 eV/atom: another unit" in capsys.readouterr().err
+    # in eV/atom the same set is read; elements alone (no compound) still take their own median
+    assert stability(formulas, np.array(mev) / 1000).stable.all()
+    assert stability(["Fe", "Fe", "O2"], [0, 0.05, 0]).energy.tolist() == [0, 0.05, 0]

@@ -539,19 +539,20 @@ def _above_elements(parsed: Parsed, lowest: pd.Series) -> np.ndarray:
 
 def unit_signs(parsed: Parsed) -> str | None:
     """Why ``parsed``'s energies look like formation energies in another unit than eV/atom (None if
-    they do not): every elemental entry at 0 (within 0.1 eV/atom; or none), but a median outside
+    they do not): every elemental entry at 0 (within 0.1 eV/atom; or none), but a median (of the
+    compounds, where there are any: elements at 0 are 0 in any unit) outside
     :data:`~hullpack.elemnet.data.TARGET_RANGE` (:func:`~hullpack.elemnet.data.other_unit`; meV/atom
     and kJ/mol are 1000 and 96 times larger). :func:`parse` refuses such energies.
 
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1.7, -1.4], require_energies=False))
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1700, -1400], require_energies=False))
-    "median energy -700 eV/atom: another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom"
+    "median energy -1550 eV/atom: another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom"
     """
-    e = parsed.energies[parsed.valid]
-    e = e[np.isfinite(e)]
-    if not len(e) or (np.abs(_lowest_of_elements(parsed)) > 0.1).any():  # elements away from 0: another convention
+    usable = parsed.valid & np.isfinite(parsed.energies)
+    if not usable.any() or (np.abs(_lowest_of_elements(parsed)) > 0.1).any():  # elements away from 0: another convention
         return None
-    median = float(np.median(e))
+    compounds = usable & (parsed.n_elements > 1)  # elements at 0 read the same in any unit: not in the median
+    median = float(np.median(parsed.energies[compounds if compounds.any() else usable]))
     why = other_unit(median)
     return None if why is None else f"median energy {median:.4g} eV/atom: {why} Give formation energies in eV/atom"
 

@@ -310,3 +310,45 @@ def test_export_of_a_run_on_one_s_own_table_says_where_its_test_mae_was_measured
     assert meta["test_data"] == "OQMD test split (hullpack/data/oqmd)" and meta["n_test"] == 51251
     assert meta["trained_on"].startswith(f"{tmp_path / 'mp.csv'} (formula column formula_pretty")
     assert "not on a held-out part of those data" in caplog.text
+
+
+def test_train_reads_the_validation_table_s_own_energy_column(tmp_path, capsys):
+    """--val-data may name its columns otherwise than --data: --val-energy-column (and
+    --val-formula-column) name them, defaulting to --energy-column (--formula-column); a name
+    that is not there is an error naming the file, its columns and the option to give."""
+    mp_table(60).rename(columns={"formation_energy_per_atom": "e_f"}).to_csv(tmp_path / "mp.csv", index=False)
+    val = mp_table(20, seed=3).rename(columns={"formula_pretty": "chem", "formation_energy_per_atom": "dH"})
+    val.to_csv(tmp_path / "val.csv", index=False)
+    base = ["train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--energy-column", "e_f",
+            "--val-data", str(tmp_path / "val.csv"), "--epochs", "1", "--architecture", "16x1D-1", "--dropout", "0.1",
+            *TINY]
+    rc, _, err = cli(capsys, *base, "--val-energy-column", "dH")
+    assert rc == 2 and "no formula column" in err and err.rstrip().endswith("name it with --val-formula-column")
+    base += ["--val-formula-column", "chem"]
+    rc, _, err = cli(capsys, *base)
+    assert rc == 2 and not (tmp_path / "run").exists()
+    assert (f"hullpack train: --val-data {tmp_path / 'val.csv'}: energy column 'e_f' is not among the table's columns "
+            "['material_id', 'chem', 'dH'] (--energy-column names the column of --data; --val-energy-column "
+            "names that of --val-data)") in err
+    rc, _, err = cli(capsys, *base, "--val-energy-column", "dh_form")
+    assert rc == 2 and "energy column 'dh_form' is not among the table's columns" in err
+    rc, out, err = cli(capsys, *base, "--val-energy-column", "dH")
+    assert rc == 0, err
+    assert json.loads(out)["best_val_mae"] < 5
+    meta = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["data"]
+    assert (meta["n_train"], meta["n_val"]) == (60, 20)
+    # without --energy-column, a validation table whose energy column has no name hullpack knows says what to give
+    mp_table(60).to_csv(tmp_path / "mp2.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run2"), "--data", str(tmp_path / "mp2.csv"), "--val-data",
+                     str(tmp_path / "val.csv"), "--val-formula-column", "chem", "--epochs", "1", *TINY)
+    assert rc == 2 and f"--val-data {tmp_path / 'val.csv'}: no energy column" in err
+    assert err.rstrip().endswith("name it with --val-energy-column")
+
+
+def test_train_val_column_options_go_with_val_data(tmp_path, capsys):
+    mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "mp.csv"), "--val-energy-column",
+                     "dH")
+    assert rc == 2 and ("--val-energy-column names the columns of --val-data: give --val-data too (--formula-column "
+                        "and --energy-column name those of --data)") in err
+    assert not (tmp_path / "run").exists()

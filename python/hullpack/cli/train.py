@@ -42,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"rows held out for validation, whole compositions at a time (default {VAL_FRACTION})")
     p.add_argument("--formula-column", metavar="NAME", help="with --data: the formula column")
     p.add_argument("--energy-column", metavar="NAME", help="with --data: the formation energy column (eV/atom)")
+    p.add_argument("--val-formula-column", metavar="NAME", help="with --val-data: its formula column (default: "
+                   "--formula-column, else found as in --data)")
+    p.add_argument("--val-energy-column", metavar="NAME", help="with --val-data: its formation energy column "
+                   "(eV/atom; default: --energy-column, else found as in --data)")
     p.add_argument("--errors", choices=("raise", "skip"), default="raise", help="with --data: rows whose formula "
                    "cannot be featurized or whose energy is missing: stop (raise, the default) or leave them "
                    "out (skip, named in a note)")
@@ -86,16 +90,29 @@ def _table(path: str, what: str, args: argparse.Namespace):
     if not path.lower().endswith(TABLE_SUFFIXES):
         raise CommandError(f"{what} {path!r}: expected a table, {' or '.join(TABLE_SUFFIXES)}")
     df = read_table(input_file(path, what))
+    formula_column, energy_column, how = args.formula_column, args.energy_column, None
+    if what == "--val-data":  # its own column names where given, else those of --data
+        formula_column = args.val_formula_column or formula_column
+        energy_column = args.val_energy_column or energy_column
+        how = ("--val-formula-column", "--val-energy-column")
     try:
-        columns = table_columns(df, formula_column=args.formula_column, energy_column=args.energy_column)
+        columns = table_columns(df, formula_column=formula_column, energy_column=energy_column,
+                                **({"how": how} if how else {}))
         with warnings_as_notes(NAME, about=f"{what} {path}: "):  # the rows left out, said now, not after training
-            arrays = table_arrays(df, formula_column=columns[0], energy_column=columns[1], errors=args.errors)
+            arrays = table_arrays(df, formula_column=columns[0], energy_column=columns[1], errors=args.errors,
+                                  **({"how": how} if how else {}))
         return arrays, columns
     except CompositionError as exc:
         hint = "\n(none is left)" if args.errors == "skip" else "\n(--errors skip leaves them out)"
         raise CommandError(f"{what} {path}: {exc}{hint}") from None
     except ValueError as exc:
-        raise CommandError(f"{what} {path}: {exc}") from None
+        hint = ""
+        for what_column, own, base in (("formula", args.val_formula_column, args.formula_column),
+                                       ("energy", args.val_energy_column, args.energy_column)):
+            if how and base and not own and str(exc).startswith(f"{what_column} column {base!r} is not among"):
+                hint = (f" (--{what_column}-column names the column of --data; --val-{what_column}-column names "
+                        "that of --val-data)")
+        raise CommandError(f"{what} {path}: {exc}{hint}") from None
 
 
 def _user_data(args: argparse.Namespace, seed: int):
@@ -149,10 +166,15 @@ def run(args: argparse.Namespace) -> int:
     if os.path.isfile(args.run_dir):
         raise CommandError(f"RUN_DIR {args.run_dir!r} is a file: RUN_DIR is the folder the run writes to and resumes "
                            "from (a table to train on goes with --data)")
-    data_options = ("val_data", "val_fraction", "formula_column", "energy_column")
+    data_options = ("val_data", "val_fraction", "formula_column", "energy_column", "val_formula_column",
+                    "val_energy_column")
     if not args.data and any(getattr(args, k) is not None for k in data_options):
-        raise CommandError("--val-data, --val-fraction, --formula-column and --energy-column go with --data: give "
-                           "--data too (OQMD's validation set is its own)")
+        raise CommandError("--val-data, --val-fraction, --formula-column, --energy-column and their --val- forms go "
+                           "with --data: give --data too (OQMD's validation set is its own)")
+    given = [f"--{k.replace('_', '-')}" for k in ("val_formula_column", "val_energy_column") if getattr(args, k)]
+    if given and not args.val_data:
+        raise CommandError(f"{' and '.join(given)} name{'s' if len(given) == 1 else ''} the columns of --val-data: "
+                           "give --val-data too (--formula-column and --energy-column name those of --data)")
     if args.val_data and args.val_fraction is not None:
         raise CommandError(f"--val-fraction {args.val_fraction} holds rows of --data out for validation; --val-data "
                            f"{args.val_data} is the validation set: give one of them")

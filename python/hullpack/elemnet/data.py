@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 #: ElemNet's filter on the target (eV/atom), open interval
 TARGET_RANGE = (-20.0, 5.0)
+#: how :func:`table_columns` tells to name the formula and the energy column
+COLUMN_OPTIONS = ("formula_column= (--formula-column)", "energy_column= (--energy-column)")
 
 
 def data_dir() -> Path:
@@ -68,7 +70,7 @@ def oqmd_arrays(split: str, *, filter: bool = True) -> tuple[np.ndarray, np.ndar
 
 
 def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, energy_column: str | None = None,
-                 errors: str = "raise") -> tuple[np.ndarray, np.ndarray]:
+                 errors: str = "raise", how: tuple[str, str] = COLUMN_OPTIONS) -> tuple[np.ndarray, np.ndarray]:
     """``(X, y)`` to train on from a table of formulas and formation energies (eV/atom): the columns
     named, else the first of :data:`hullpack.columns.COMPOSITION_COLUMNS` (``formula``,
     ``formula_pretty``, ...) and of :data:`hullpack.columns.ENERGY_COLUMNS`
@@ -82,7 +84,8 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     first under the header, as ``hullpack stability`` and ``hullpack predict --file`` count them;
     the error's ``.bad`` holds their positions from 0. Energies
     whose median says they are not formation energies in eV/atom (total energies, such as Materials
-    Project's ``energy_per_atom``, or another unit) raise ValueError.
+    Project's ``energy_per_atom``, or another unit) raise ValueError. ``how``: how a message tells
+    to name the formula and the energy column (:func:`table_columns`).
 
     >>> df = pd.DataFrame({"formula_pretty": ["Fe2O3", "NaCl"], "formation_energy_per_atom": [-1.65, -2.1]})
     >>> x, y = table_arrays(df)
@@ -98,14 +101,14 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     if errors not in ("raise", "skip"):
         raise ValueError(f"errors={errors!r}: expected 'raise' or 'skip'")
     formula_column, energy_column = table_columns(table, formula_column=formula_column,
-                                                  energy_column=energy_column)
+                                                  energy_column=energy_column, how=how)
     # a missing cell (None, NaN, pd.NA; a mapping or a list is none) is an empty formula, named '' as
     # hullpack predict --file names it, not 'nan'
     cells = table[formula_column]
     missing = cells.isna().to_numpy()
     x, bad = parse_formulas(["" if m else composition_cell(v, keep_bad=True) for v, m in zip(cells, missing)])
     y = pd.to_numeric(table[energy_column], errors="coerce").to_numpy(np.float64)
-    _check_formation_energies(y, energy_column)
+    _check_formation_energies(y, energy_column, how[1])
     bad_rows = {i for i, _, _ in bad}
     raw = table[energy_column].tolist()
     lo, hi = TARGET_RANGE
@@ -147,7 +150,7 @@ def _note_repeats(x: np.ndarray) -> None:
                  "states", n, "" if n == 1 else "s", int(counts[repeated].sum()))
 
 
-def _check_formation_energies(y: np.ndarray, column: str) -> None:
+def _check_formation_energies(y: np.ndarray, column: str, how: str) -> None:
     """ValueError if the median of ``y`` says they are not formation energies in eV/atom."""
     from ..stability.inputs import looks_total
 
@@ -162,7 +165,7 @@ def _check_formation_energies(y: np.ndarray, column: str) -> None:
         if why is None:
             return
     raise ValueError(f"energy column {column!r}: the median is {median:.4g} eV/atom: {why} Give formation "
-                     "energies in eV/atom (--energy-column or energy_column= names their column)")
+                     f"energies in eV/atom ({how} names their column)")
 
 
 def other_unit(median: float) -> str | None:
@@ -178,22 +181,22 @@ def other_unit(median: float) -> str | None:
 
 
 def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,
-                  energy_column: str | None = None) -> tuple[str, str]:
+                  energy_column: str | None = None, how: tuple[str, str] = COLUMN_OPTIONS) -> tuple[str, str]:
     """The formula and energy columns :func:`table_arrays` reads: those named (checked), else the
     first present of :data:`hullpack.columns.COMPOSITION_COLUMNS` and
     :data:`hullpack.columns.ENERGY_COLUMNS`, passing over one that holds no value at all for a later
     name with values (a Materials Project document's ``composition``, None where it was not asked
     for, before ``formula_pretty``), as ``hullpack stability`` does; ValueError naming the table's
-    columns if one is missing.
+    columns if one is missing, saying how to name it (``how``: for the formula and the energy column,
+    such as ``--val-formula-column`` where a command reads a second table).
 
     >>> table_columns(pd.DataFrame(columns=["material_id", "formula_pretty", "formation_energy_per_atom"]))
     ('formula_pretty', 'formation_energy_per_atom')
     """
     from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, find_column, one_database
 
-    formula = find_column(table, formula_column, COMPOSITION_COLUMNS, "formula",
-                          how="formula_column= (--formula-column)")
-    energy = find_column(table, energy_column, ENERGY_COLUMNS, "energy", how="energy_column= (--energy-column)")
+    formula = find_column(table, formula_column, COMPOSITION_COLUMNS, "formula", how=how[0])
+    energy = find_column(table, energy_column, ENERGY_COLUMNS, "energy", how=how[1])
     one_database(table, energy)
     return formula, energy
 

@@ -447,6 +447,18 @@ def test_pack_runs_oversize_says_what_the_item_costs_alone_and_the_ways_out():
     assert err.value.items.tolist() == [1, 3]
 
 
+def test_a_bool_anywhere_in_a_long_list_is_found_and_mixed_number_types_are_read():
+    """Lists are checked for bools by the set of their entries' types before any scan of the entries."""
+    sizes = list(range(1, 100_001))
+    assert packing._as_sizes(sizes + [np.int64(3), np.float32(2.5), 7.25]).tolist()[-3:] == [3.0, 2.5, 7.25]
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[100000\] = True is not a number"):
+        packing._as_sizes(sizes + [True])
+    rows = [[n, 2 * n] for n in sizes]
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[100000, 1\] = False is not a number"):
+        packing._as_sizes(rows + [(4, np.False_)])
+    assert packing._as_sizes(rows + [(4, np.int32(8))])[-1].tolist() == [4.0, 8.0]
+
+
 def test_pack_reads_torch_tensors_of_any_float_dtype():
     """bfloat16 (which numpy lacks) is read as float32, as the samplers read it."""
     torch = pytest.importorskip("torch")

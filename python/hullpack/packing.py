@@ -32,6 +32,7 @@ good assignments per epoch.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import numbers
 from typing import Literal
@@ -115,6 +116,8 @@ def first_non_number(sizes, raw: np.ndarray) -> tuple[tuple[int, ...], object] |
     if raw.ndim == 0 or raw.dtype.kind == "b" or (raw.dtype.kind in "iuf" and not given):
         return None
     numbers_only = raw.dtype.kind in "iuf"
+    if numbers_only and _plain_numbers(sizes, raw.ndim):
+        return None
     if given:  # scanned as given: numpy turns [3, "x"] into strings throughout, [3, True] into numbers
         objects = _objects(sizes)
         raw = objects if objects.shape == raw.shape else raw
@@ -125,6 +128,17 @@ def first_non_number(sizes, raw: np.ndarray) -> tuple[tuple[int, ...], object] |
         if isinstance(x, (bool, str, bytes)) or not isinstance(x, numbers.Real):
             return tuple(int(j) for j in np.unravel_index(i, raw.shape)), x
     return None
+
+
+def _plain_numbers(sizes: list | tuple, ndim: int) -> bool:
+    """Whether a list (or tuple) of numbers, or of rows of numbers, holds only numbers of types that
+    are neither bools nor anything else than real numbers: one look at the set of their types (in C),
+    where a scan of every entry in Python took 0.3 s per million. False where it cannot tell."""
+    if ndim == 2 and all(type(row) in (list, tuple) for row in sizes):
+        sizes = itertools.chain.from_iterable(sizes)
+    elif ndim != 1:
+        return False
+    return all(issubclass(kind, numbers.Real) and kind not in (bool, np.bool_) for kind in set(map(type, sizes)))
 
 
 def _where(arr: np.ndarray, flat: int) -> str:

@@ -33,8 +33,8 @@ True
 from .certify import Certifier
 from .engine import InferenceEngine
 from .names import formula_of, system_name
-from .pipeline import (DEFAULT_GRID, DEFAULT_MIN_DEPTH, MAX_INTERVALS, PRECISIONS, grid_label, grid_spacing,
-                       parse_shard, resolve_grid, screen)
+from .grids import DEFAULT_GRID, MAX_INTERVALS, grid_label, grid_spacing, resolve_grid
+from .pipeline import DEFAULT_MIN_DEPTH, PRECISIONS, parse_shard, screen
 from .result import ScreenResult
 
 __all__ = ["screen", "ScreenResult", "InferenceEngine", "Certifier", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",

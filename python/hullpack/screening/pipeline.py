@@ -23,33 +23,23 @@ from .backend import cpu_bf16_native
 from .certify import Certifier
 from .edges import EdgeEnergies, edge_sharing
 from .engine import InferenceEngine
+from .grids import DEFAULT_GRID, MAX_INTERVALS, default_match_tol, grid_label, grid_spacing, resolve_grid
 from .hulls import HULL_TOL, BlockHulls, corner_mask, plain_hulls, vertex_depth
 from .models import make_engine
 from .models import resolve_model as _load_model
-from .names import ORDER_NAMES, alphabetical_order, formulas, system_names
+from .names import ORDER_NAMES, formulas, system_names
 from .result import ScreenResult
+from .tables import chemists_order, point_rows, system_rows, vertex_rows
 
 __all__ = ["screen", "auto_precision", "parse_shard", "resolve_grid", "grid_label", "grid_spacing", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
            "MAX_INTERVALS", "PRECISIONS", "element_energies", "end_depths"]
 
 log = logging.getLogger(__name__)
 
-#: default grids: every composition whose fractions have denominators up to 10 (binaries 33 points,
-#: ternaries 205), the coarsest reduced-fraction grid that can write at least 90% of the DFT-stable
-#: OQMD compounds of both orders; chosen with DEFAULT_MIN_DEPTH from benchmarks/screen_defaults.py
-#: (docs/screening.md, "Defaults"). ``"uniform:100"`` / ``"uniform:20"`` were the defaults before.
-#: Quaternaries take the same rule of fractions (831 points, 205 of them inside the tetrahedron): it
-#: writes 59% of the DFT-stable OQMD quaternaries exactly (``reduced:12``: 72%, 1,537 points;
-#: ``reduced:20``: 93%, 9,373 points), at a cost per system of about four ternaries.
-DEFAULT_GRID = {2: "reduced:10", 3: "reduced:10", 4: "reduced:10"}
 #: eV/atom: a hull vertex counts as a predicted stable compound when it lies at least this far
 #: below the hull of the other points (on the default grids the F1 against DFT peaks at 5 meV/atom
 #: for binaries, within 0.003 of 10, and at 10 for ternaries)
 DEFAULT_MIN_DEPTH = 0.010
-#: finest grids accepted: beyond these the grid step is far below the model's accuracy and a full
-#: screen's cost grows as n (binaries), n^2 / 2 (ternaries) or n^3 / 6 (quaternaries: 12,341 points
-#: at 40) per system
-MAX_INTERVALS = {2: 1000, 3: 200, 4: 40}
 #: (system, point) pairs per block of systems: memory stays flat in the number of systems
 _BLOCK_PAIRS = 1 << 18
 #: the face points of ternaries (edges) and quaternaries (ternary faces and edges) are shared (in
@@ -59,8 +49,6 @@ _BLOCK_PAIRS = 1 << 18
 #: (through :func:`~hullpack.compositions.relu_mlp`, fp32 costs less than bf16: 1 then)
 EDGE_FP32_COST = 4
 PRECISIONS = ("auto", "bf16", "fp32", "bf16-uncertified")
-# the text columns of the result tables
-_TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "min_formula", "formula", "end_element")
 
 
 def parse_shard(shard) -> tuple[int, int] | None:
@@ -86,103 +74,6 @@ def parse_shard(shard) -> tuple[int, int] | None:
 def _shard_range(n: int) -> str:
     """The shards of a split into ``n``, in words: ``0/3, 1/3, 2/3`` or ``0/10 .. 9/10``."""
     return ", ".join(f"{i}/{n}" for i in range(n)) if n <= 3 else f"0/{n} .. {n - 1}/{n}"
-
-
-def _grid_spec(order: int, grid):
-    """``(kind, n)`` of a grid given by name (``"uniform:N"``, ``"reduced:N"``, an int ``N`` or
-    ``"N"`` for ``uniform:N``, None for the default), or None for an array of numerators."""
-    if grid is None:
-        grid = DEFAULT_GRID[order]
-    if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
-        return "uniform", int(grid)
-    if isinstance(grid, str) and grid.strip().isdigit():   # "100", as a command line gives it
-        return "uniform", int(grid)
-    if isinstance(grid, str):
-        kind, _, n = grid.strip().partition(":")
-        try:
-            n = int(n) if kind in ("uniform", "reduced") else None
-        except ValueError:
-            n = None
-        if n is None:
-            raise ScreeningError(f"grid={grid!r}: expected 'uniform:N' (step 1/N), 'reduced:N' (every fraction with "
-                                 "denominator up to N), an int N or an integer array of numerators")
-        return kind, n
-    return None
-
-
-def grid_label(order: int, grid=None) -> str:
-    """How a grid is written in a result's ``config["grid"]`` and summary.
-
-    >>> grid_label(2), grid_label(3, 20), grid_label(2, "reduced:6"), grid_label(2, np.array([[1, 1], [2, 0], [0, 2]]))
-    ('reduced:10', 'uniform:20', 'reduced:6', '3 points')
-    """
-    spec = _grid_spec(order, grid)
-    return f"{spec[0]}:{spec[1]}" if spec else f"{len(np.asarray(grid))} points"  # an array of numerators
-
-
-def resolve_grid(order: int, grid=None) -> np.ndarray:
-    """The grid of numerators a screen uses: ``None`` (the default for ``order``,
-    :data:`DEFAULT_GRID`), ``"uniform:N"`` or an int ``N`` (step ``1/N``), ``"reduced:N"`` (every
-    distinct composition whose fractions have denominators up to ``N``,
-    :func:`hullpack.compositions.reduced_grid`), or an ``(n_points, order)`` array of non-negative
-    integer numerators.
-
-    >>> resolve_grid(2).shape, resolve_grid(3).shape, resolve_grid(2, 10).shape, resolve_grid(2, "uniform:100").shape
-    ((33, 2), (205, 3), (11, 2), (101, 2))
-    """
-    spec = _grid_spec(order, grid)
-    finest = compositions.uniform_grid(order, MAX_INTERVALS[order]).shape[0]
-    if spec is not None:
-        kind, n = spec
-        if n < 2:
-            raise ScreeningError(f"grid={grid!r}: too coarse; at least 2 intervals (step 1/2) are needed for a "
-                                 "composition between the pure elements")
-        if n > MAX_INTERVALS[order]:
-            raise ScreeningError(f"grid={grid!r}: too fine for order {order}; at most {MAX_INTERVALS[order]} "
-                                 f"intervals (step {1 / MAX_INTERVALS[order]:g}): finer steps are far below ElemNet's "
-                                 "accuracy (~0.04 eV/atom) and multiply the cost; screen a subset of elements "
-                                 "or use hullpack.hull on your own points")
-        if kind == "uniform":
-            return compositions.uniform_grid(order, n)
-        spec_text, grid = f"reduced:{n}", compositions.reduced_grid(order, n)
-        if len(grid) > finest:
-            raise ScreeningError(f"grid={spec_text!r}: {len(grid):,} points is more than the finest accepted grid "
-                                 f"(uniform:{MAX_INTERVALS[order]}, {finest:,} points)")
-        return grid
-    g = np.asarray(grid)
-    if g.ndim != 2 or g.shape[1] != order or g.dtype.kind not in "iu":
-        raise ScreeningError(f"grid: expected an int n or an integer array (n_points, {order}) of numerators, "
-                             f"got {g.dtype} with shape {g.shape}")
-    if (g < 0).any() or (g.sum(axis=1) <= 0).any():
-        raise ScreeningError("grid: numerators must be >= 0 with a positive sum in every row")
-    den = np.lcm.reduce(g.sum(axis=1).astype(np.int64))
-    if den < 2 or int((~corner_mask(g)).sum()) == 0:
-        raise ScreeningError("grid: too coarse; it has no composition between the pure elements")
-    if len(g) > finest:
-        raise ScreeningError(f"grid: {len(g)} points is more than the finest accepted uniform grid "
-                             f"({MAX_INTERVALS[order]} intervals)")
-    return np.ascontiguousarray(g, dtype=np.int32)
-
-
-def grid_spacing(grid: np.ndarray) -> float:
-    """The smallest distance between two distinct compositions of a grid, in the largest
-    difference of a fraction (the step ``1/N`` of a uniform grid; the default ``match_tol`` is
-    half of it).
-
-    >>> grid_spacing(compositions.uniform_grid(3, 20)), round(grid_spacing(compositions.reduced_grid(2, 10)), 5)
-    (0.05, 0.01111)
-    """
-    fr = np.unique(compositions.grid_fractions(grid).round(12), axis=0)
-    if len(fr) < 2:
-        return float("inf")
-    if fr.shape[1] == 2:
-        return round(float(np.diff(np.sort(fr[:, 1])).min()), 12)
-    best = np.inf
-    for i in range(0, len(fr) - 1, 64):  # all pairs, 64 rows at a time
-        d = np.abs(fr[i:i + 64, None, :] - fr[None, :, :]).max(axis=2)
-        d[d == 0] = np.inf
-        best = min(best, float(d.min()))
-    return round(best, 12)
 
 
 @functools.cache
@@ -275,10 +166,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     g = resolve_grid(order, grid)
     sh = parse_shard(shard)
     den = int(np.lcm.reduce(g.sum(axis=1).astype(np.int64)))
-    spec = _grid_spec(order, grid)
-    if match_tol is None:
-        match_tol = 0.5 / spec[1] if spec and spec[0] == "uniform" else 0.5 * grid_spacing(g)
-    match_tol = float(match_tol)
+    match_tol = float(default_match_tol(order, grid, g) if match_tol is None else match_tol)
     if not match_tol >= 0:
         raise ScreeningError(f"match_tol={match_tol}: expected >= 0")
     if not (np.isfinite(min_depth) and min_depth >= 0):
@@ -339,13 +227,13 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
             end_depth, end_element = end_depths(tb, fr, res.energies, stable, depth, references, threads=threads)
             end_artifact = stable & ~(end_depth >= max(min_depth, HULL_TOL))
             t_end_check += time.perf_counter() - t_end
-            s, p = _chemists_order(tb, fr, stable)
+            s, p = chemists_order(tb, fr, stable)
             vf = formulas(tb, g, s, p)
-            sys_parts.append(_system_rows(tb, names[s0:s0 + block], g, res, stable, end_artifact, letters, vf))
-            vert_parts.append(_vertex_rows(tb, names[s0:s0 + block], fr, res, s, p, letters, vf, depth=depth,
+            sys_parts.append(system_rows(tb, names[s0:s0 + block], g, res, stable, end_artifact, letters, vf))
+            vert_parts.append(vertex_rows(tb, names[s0:s0 + block], fr, res, s, p, letters, vf, depth=depth,
                                            end_depth=end_depth, end_artifact=end_artifact, end_element=end_element))
             if points:
-                pt_parts.append(_point_rows(tb, names[s0:s0 + block], g, fr, res, letters))
+                pt_parts.append(point_rows(tb, names[s0:s0 + block], g, fr, res, letters))
             t1 = time.perf_counter()
             t_screen += t1 - t0
             t_evaluating += engine.seconds_evaluating - evaluated0
@@ -443,37 +331,6 @@ def _no_hulls(n_points: int) -> BlockHulls:
                       np.zeros(0, np.int32), np.zeros(0))
 
 
-def _text_typed(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with the text columns of an empty block typed as text (as pandas infers them from
-    strings), so that merging it with other blocks or shards keeps their column types."""
-    if len(df):
-        return df
-    return df.astype({c: str for c in df.columns if c in _TEXT_COLUMNS})
-
-
-def _element_cols(tb: np.ndarray, letters: str, repeat=None) -> dict:
-    """The element columns ``A``, ``B`` (``C``) of the systems of ``tb``, in the order of their
-    names (alphabetical), each row ``repeat`` times if given."""
-    named = np.take_along_axis(tb, alphabetical_order(tb), axis=1)
-    cols = {}
-    for j, L in enumerate(letters):
-        sym = np.array(ELEMNET_ELEMENTS, dtype=object)[named[:, j]]
-        cols[L] = sym if repeat is None else np.repeat(sym, repeat)
-    return cols
-
-
-def _chemists_order(table: np.ndarray, fractions: np.ndarray, stable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ``(system, point)`` indices of ``stable``, system by system, and within a system from the
-    first element of its name towards the last: by decreasing fraction of ``A``, then of ``B`` (a
-    binary's compounds by increasing fraction of ``B``, as its plot's x axis runs: FeO, Fe3O4,
-    Fe2O3 in Fe-O)."""
-    s, p = np.nonzero(stable)
-    named = np.take_along_axis(fractions[p], alphabetical_order(table)[s], axis=1)  # the name's order
-    keys = tuple(-named[:, j] for j in reversed(range(named.shape[1])))
-    order = np.lexsort(keys + (s,))
-    return s[order], p[order]
-
-
 def element_energies(engine) -> np.ndarray:
     """The model's own fp32 energy (eV/atom) of each of ElemNet's 86 pure elements, in
     :data:`~hullpack.elements.ELEMNET_ELEMENTS` order. A screen's hulls keep their element ends at
@@ -530,57 +387,3 @@ def end_depths(table: np.ndarray, fractions: np.ndarray, energies: np.ndarray, s
     return end_depth, end_element
 
 
-def _system_rows(tb, names, g, res, stable, end_artifact, letters, vertex_formulas) -> pd.DataFrame:
-    """``vertex_formulas``: the formulas of the stable vertices, system by system."""
-    e = res.energies.astype(np.float64)
-    kmin = np.argmin(np.where(np.isfinite(e), e, np.inf), axis=1)
-    counts = stable.sum(axis=1)
-    per_system = np.split(vertex_formulas, np.cumsum(counts)[:-1]) if len(tb) else []
-    min_energy = np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan)
-    # no point below 0: the lowest energy is the elements' 0, and no compound is named
-    min_formula = np.where(res.valid & (min_energy < 0), formulas(tb, g, np.arange(len(tb)), kmin), "")
-    return _text_typed(pd.DataFrame({
-        "system": names, **_element_cols(tb, letters), "n_points": np.full(len(tb), g.shape[0]),
-        "n_vertices": res.is_vertex.sum(axis=1).astype(np.int64),
-        "n_stable": counts.astype(np.int64), "n_end_artifact": end_artifact.sum(axis=1).astype(np.int64),
-        "stable": [";".join(f) for f in per_system],
-        "min_energy": min_energy, "min_formula": min_formula.astype(object),
-        "nonfinite": ~res.valid, "n_fp32": res.n_fp32, "delta": res.delta,
-    }))
-
-
-def _vertex_rows(tb, names, fr, res, s, p, letters, vertex_formulas, *, depth, end_depth, end_artifact,
-                 end_element) -> pd.DataFrame:
-    """The stable vertices ``(s, p)`` (system, point), one row each."""
-    df = pd.DataFrame({"system": np.array(names, dtype=object)[s] if len(s) else np.array([], dtype=object)})
-    cols = _element_cols(tb, letters)
-    for L in letters:
-        df[L] = cols[L][s] if len(s) else np.array([], dtype=object)
-    perm = alphabetical_order(tb)[s]  # the fractions follow the element columns
-    for j, L in enumerate(letters):
-        df[f"x_{L}"] = fr[p, perm[:, j]]
-    df["formula"] = vertex_formulas
-    df["energy"] = res.energies[s, p].astype(np.float64)
-    df["depth"] = depth[s, p]  # below the hull of the other points, eV/atom
-    df["end_depth"] = end_depth[s, p]  # the same, with the element ends at the model's energies
-    df["end_artifact"] = end_artifact[s, p]
-    symbols = np.array([""] + list(ELEMNET_ELEMENTS), dtype=object)
-    df["end_element"] = np.where(end_artifact[s, p], symbols[end_element[s, p] + 1], "").astype(object)
-    return _text_typed(df)
-
-
-def _point_rows(tb, names, g, fr, res, letters) -> pd.DataFrame:
-    """Every grid point of the systems ``tb``, one row each, named as ``vertices`` names them."""
-    n_sys, P = res.energies.shape
-    df = pd.DataFrame({"system": np.repeat(np.array(names, dtype=object), P)})
-    df = pd.concat([df, pd.DataFrame(_element_cols(tb, letters, repeat=P))], axis=1)
-    perm = np.repeat(alphabetical_order(tb), P, axis=0)  # the fractions follow the element columns
-    p = np.tile(np.arange(P), n_sys)
-    for j, L in enumerate(letters):
-        df[f"x_{L}"] = fr[p, perm[:, j]]
-    df["formula"] = formulas(tb, g, np.repeat(np.arange(n_sys), P), p)
-    df["energy"] = res.energies.ravel().astype(np.float64)
-    df["e_above_hull"] = res.e_above_hull.ravel()
-    df["is_vertex"] = res.is_vertex.ravel()
-    df["bf16"] = res.bf16.ravel() if res.bf16 is not None else np.zeros(len(df), dtype=bool)
-    return _text_typed(df)

@@ -41,7 +41,7 @@ def one_system(result, els: np.ndarray, what: str) -> dict:
     """One system of ``result`` predicted again in fp32 on its grid (its order's default grid if
     the screen's is of another order), its hull, stable compounds and known DFT compounds."""
     # not at the top: .pipeline imports .result, which imports this module
-    from .pipeline import resolve_grid
+    from .grids import resolve_grid
 
     if result.model is None:
         raise ScreeningError(f"this result has no model attached (loaded from files?): screen again to {what}")

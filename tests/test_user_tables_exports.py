@@ -290,11 +290,31 @@ def test_a_csv_as_excel_writes_it_is_read_whole(tmp_path, capsys):
     assert t["band gap (eV) "].tolist()[2:6] == [2.1, 0.0, 0.5, 1.0]
     table = stability(t, errors="ignore")
     assert table.formula.tolist()[:6] == ["Fe", "O2", "Fe2O3", "Fe3O4", "FeO", "Li(CoO2)2"]
-    assert table.problem.tolist()[4:] == ["energy is missing", None, "formula is missing"]
-    assert table.stable.tolist()[:4] == [True, True, True, True] and table.input[6] == ""  # the empty row as written
+    assert table.problem.tolist()[4:] == ["energy is missing", None]
+    assert table.stable.tolist()[:4] == [True, True, True, True]
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
-    assert "bad row 5 ('FeO'): energy is missing" in out and "bad row 7 (''): formula is missing" in out
+    assert "bad row 5 ('FeO'): energy is missing" in out and "formula is missing" not in out
+
+
+def test_empty_rows_at_the_end_of_a_csv_are_no_rows_and_the_others_keep_their_numbers(tmp_path, capsys):
+    """Excel writes ';;' for rows once used and cleared: a clean export of three compounds read as "5
+    compositions (2 bad rows)", each empty row "formula is missing". Those at the end are no rows; an
+    empty row between rows stays one (the rows below keep their numbers)."""
+    from hullpack.cli import main
+
+    rows = ["formula;formation_energy_per_atom;note", "Fe2O3;-1,70;hematite", "FeO;-1,40;", "Fe3O4;-1,62;", ";;", ";;"]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")
+    assert read_table(path).formula.tolist() == ["Fe2O3", "FeO", "Fe3O4"]
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().out.startswith(f"hullpack stability: 3 compositions from {path}\n")
+    path.write_text("formula,formation_energy_per_atom\nFe2O3,-1.7\n,\nXx2O,-1\n,\n,\n")
+    t = stability(read_table(path), errors="ignore")
+    assert t.problem.tolist() == [None, "formula is missing", "unknown element 'Xx'"]
+    path.write_text("formula,formation_energy_per_atom\n,\n,\n")
+    with pytest.raises(ValueError, match="no rows under the header"):
+        read_table(path)
 
 
 def test_a_decimal_comma_in_a_csv_of_commas_is_named_with_its_fix():

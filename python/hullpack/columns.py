@@ -332,7 +332,8 @@ def read_table(path, *, text: bool = False):
     read as Excel writes one where the comma is the decimal mark (``formula;energy``, ``-1,7``);
     text in Windows-1252 (Excel's CSV on Windows) or UTF-16 with a byte-order mark is read too. A
     repeated header keeps its first column where the others hold the same values; a composition or
-    energy column repeated with other values is refused (ValueError naming the columns).
+    energy column repeated with other values is refused (ValueError naming the columns). Rows of
+    empty cells at the end (``;;``, as a spreadsheet writes rows once used) are no rows.
 
     >>> import pathlib, tempfile
     >>> with tempfile.TemporaryDirectory() as folder:                  # a JARVIS-DFT export
@@ -382,12 +383,20 @@ def read_table(path, *, text: bool = False):
     if kind == "CSV" and len(df.columns) == 1 and any(c in str(df.columns[0]) for c in (";", "\t")):
         raise ValueError(f"{path}: one column named {str(df.columns[0])!r}: expected values separated by commas"
                          + (" (a file of tab-separated values: name it .tsv)" if "\t" in str(df.columns[0]) else ""))
+    df = _without_empty_rows_at_end(df)
     if df.empty and len(df.columns):
         raise ValueError(f"{path}: no rows under the header ({', '.join(map(str, df.columns[:5]))})")
     missing = {} if text else _missing_in_numbers(df, decimal)
     if missing:  # parsed again with those cells as empty ones, so the numbers are parsed as pandas parses them
-        df = parse(na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns})
+        df = _without_empty_rows_at_end(parse(na_values={c: [""] + sorted(missing.get(c, ())) for c in df.columns}))
     return _without_duplicate_headers(df, path, parse(header=None, nrows=1, dtype=str))
+
+
+def _without_empty_rows_at_end(df):
+    """``df`` without its last rows where every cell is empty: no rows, but the ``;;`` or ``,,``
+    lines a spreadsheet writes for rows once used. The rows above keep their numbers."""
+    filled = df.notna().any(axis=1).to_numpy()
+    return df.iloc[:len(filled) - int(filled[::-1].argmax()) if filled.any() else 0]
 
 
 def _open(path: str, mode: str = "rb", **kwargs):

@@ -244,6 +244,25 @@ def test_cli_train_names_bad_rows_of_the_table_and_skips_them_when_asked(tmp_pat
     assert data["n_train"] + data["n_val"] == 39 and data["n_train"] >= 35  # the 39 good rows, about 10% held out
 
 
+def test_cli_train_names_every_row_it_leaves_out_of_a_jarvis_file(tmp_path, capsys):
+    """A JARVIS JSON file writes a missing energy as 'na': past the 20 rows spelled out, the note
+    still says where each left-out row stands (a command's user sees no exception)."""
+    df = mp_table(120)
+    records = [{"jid": f"JVASP-{i}", "formula": f, "formation_energy_peratom": "na" if i % 5 == 0 else e,
+                "optb88vdw_bandgap": "na"} for i, (f, e) in enumerate(zip(df.formula_pretty, df.formation_energy_per_atom))]
+    (tmp_path / "jarvis.json").write_text(json.dumps(records))
+    argv = ["train", str(tmp_path / "run"), "--data", str(tmp_path / "jarvis.json"), "--epochs", "1",
+            "--architecture", "16x1D-1", "--dropout", "0.1", *TINY]
+    rc, _, err = cli(capsys, *argv)
+    assert rc == 2 and "24 of 120 rows cannot be used" in err
+    assert "row 1 'Zn2Cl1': formation_energy_peratom is missing" in err
+    assert "  ... and 4 more: rows 101, 106, 111, 116\n" in err and "exception" not in err
+    rc, _, err = cli(capsys, *argv, "--errors", "skip")
+    assert rc == 0 and "  ... and 4 more: rows 101, 106, 111, 116\n  (left out)" in err
+    data = read_model_file(tmp_path / "run" / "best.pt")["metadata"]["data"]
+    assert data["n_train"] + data["n_val"] == 96
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--data", "{tmp}/none.csv"], "--data '.*none.csv' does not exist"),
     (["--data", "{tmp}/mp.csv", "--energy-column", "e_hull"], "energy column 'e_hull' is not among"),

@@ -90,17 +90,16 @@ def _table(path: str, what: str, args: argparse.Namespace):
     if not path.lower().endswith(TABLE_SUFFIXES):
         raise CommandError(f"{what} {path!r}: expected a table, {' or '.join(TABLE_SUFFIXES)}")
     df = read_table(input_file(path, what))
-    formula_column, energy_column, how = args.formula_column, args.energy_column, None
+    formula_column, energy_column, how = args.formula_column, args.energy_column, ("--formula-column", "--energy-column")
     if what == "--val-data":  # its own column names where given, else those of --data
         formula_column = args.val_formula_column or formula_column
         energy_column = args.val_energy_column or energy_column
         how = ("--val-formula-column", "--val-energy-column")
     try:
-        columns = table_columns(df, formula_column=formula_column, energy_column=energy_column,
-                                **({"how": how} if how else {}))
+        columns = table_columns(df, formula_column=formula_column, energy_column=energy_column, how=how)
         with warnings_as_notes(NAME, about=f"{what} {path}: "):  # the rows left out, said now, not after training
             arrays = table_arrays(df, formula_column=columns[0], energy_column=columns[1], errors=args.errors,
-                                  **({"how": how} if how else {}))
+                                  how=how)
         return arrays, columns
     except CompositionError as exc:
         hint = "\n(none is left)" if args.errors == "skip" else "\n(--errors skip leaves them out)"
@@ -109,7 +108,7 @@ def _table(path: str, what: str, args: argparse.Namespace):
         hint = ""
         for what_column, own, base in (("formula", args.val_formula_column, args.formula_column),
                                        ("energy", args.val_energy_column, args.energy_column)):
-            if how and base and not own and str(exc).startswith(f"{what_column} column {base!r} is not among"):
+            if what == "--val-data" and base and not own and str(exc).startswith(f"{what_column} column {base!r} is not among"):
                 hint = (f" (--{what_column}-column names the column of --data; --val-{what_column}-column names "
                         "that of --val-data)")
         raise CommandError(f"{what} {path}: {exc}{hint}") from None

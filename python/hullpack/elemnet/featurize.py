@@ -46,6 +46,7 @@ _ISOTOPES = frozenset(("D", "T"))
 # subscript digits, as formulas pasted from a web page or a document have them: "Fe₂O₃"
 _SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _MAX_LISTED = 20  # bad entries spelled out in an error message; all are in CompositionError.bad
+_MAX_PLACES = 200  # bad entries after those named by their place alone (row or index)
 _short = reprlib.Repr()  # reprs of bad entries in messages: a 1e400-digit formula stays one line
 _short.maxstring, _short.maxlong = 60, 30
 
@@ -440,12 +441,21 @@ def parse_formulas(formulas: Iterable[Any] | str, *,
 
 
 def describe_bad(bad: list[tuple[int, str, str]], *, rows: bool = False) -> str:
-    """Bad entries ``(index, text, reason)`` as indented lines, the first 20 of them: ``[index]`` of
-    a list, or (``rows``) ``row N`` of a table, counted from 1 as the command line counts rows."""
+    """Bad entries ``(index, text, reason)`` as indented lines, the first 20 of them with their text
+    and reason: ``[index]`` of a list, or (``rows``) ``row N`` of a table, counted from 1 as the
+    command line counts rows; then where the next 200 stand, and how many more there are (a
+    command's user sees no exception's ``.bad``, and a warning has none).
+
+    >>> describe_bad([(i, "Xx", "unknown element 'Xx'") for i in range(23)], rows=True).splitlines()[-1]
+    '  ... and 3 more: rows 21, 22, 23'
+    """
     lines = [f"  {f'row {i + 1}' if rows else f'[{i}]'} {_short.repr(text)}: {reason}"
              for i, text, reason in bad[:_MAX_LISTED]]
-    if len(bad) > _MAX_LISTED:
-        lines.append(f"  ... and {len(bad) - _MAX_LISTED} more (see the exception's .bad)")
+    rest = bad[_MAX_LISTED:]
+    if rest:
+        places = ", ".join(str(i + 1 if rows else i) for i, _, _ in rest[:_MAX_PLACES])
+        after = f" and {len(rest) - _MAX_PLACES:,} after them" if len(rest) > _MAX_PLACES else ""
+        lines.append(f"  ... and {len(rest):,} more: {'rows' if rows else 'indices'} {places}{after}")
     return "\n".join(lines)
 
 

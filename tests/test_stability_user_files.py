@@ -665,3 +665,28 @@ def test_energies_in_mev_are_refused_though_most_rows_are_elements_at_zero(tmp_p
     # in eV/atom the same set is read; elements alone (no compound) still take their own median
     assert stability(formulas, np.array(mev) / 1000).stable.all()
     assert stability(["Fe", "Fe", "O2"], [0, 0.05, 0]).energy.tolist() == [0, 0.05, 0]
+
+
+def test_a_series_of_formulas_and_a_pymatgen_phase_diagram_are_read():
+    """stability(df.formula, df.energy) was refused ("energies: expected 1 values, got shape (2,)"):
+    a Series was read as one {element: amount} mapping. A pymatgen PhaseDiagram, as a set or as the
+    reference, was a TypeError ("'PhaseDiagram' object is not iterable")."""
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+
+    df = pd.DataFrame({"formula": FORMULAS, "energy": FORMATION}, index=[f"id-{i}" for i in range(6)])
+    t = stability(df.formula, df.energy)
+    assert t.index.tolist() == df.index.tolist() and t.formula.tolist() == ["Fe", "O2"] + FORMULAS[2:]
+    assert t.stable.tolist() == stability(FORMULAS, FORMATION).stable.tolist()
+    assert Reference(df.formula, df.energy.to_numpy()).evaluate(pd.Series(["Fe5O7"]), [-1.5]).e_above_hull[0] > 0
+    entries = [PDEntry("Fe", -8.3), PDEntry("O2", -9.86), PDEntry("Fe2O3", -38.0), PDEntry("FeO", -14.2)]
+    diagram = PhaseDiagram(entries)
+    own = stability(diagram)
+    assert own.formula.tolist() == [e.composition.reduced_formula for e in diagram.all_entries]  # its order
+    assert own.e_above_hull.tolist() == pytest.approx([diagram.get_e_above_hull(e) for e in diagram.all_entries], abs=1e-9)
+    new = PDEntry("Fe3O4", -7.4 * 7)
+    t = stability([new], reference=diagram)
+    assert t.e_above_hull[0] == pytest.approx(diagram.get_e_above_hull(new), abs=1e-9)
+    assert t.decomposition_energy[0] == pytest.approx(diagram.get_decomp_and_phase_separation_energy(new)[1], abs=1e-9)
+    # a reference without energies is named as the reference's, not taken for the candidates'
+    with pytest.raises(ValueError, match="^reference: energies: none given"):
+        stability(["Fe3O4"], [-1.6], reference=["Fe", "O2"])

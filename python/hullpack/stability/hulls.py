@@ -447,7 +447,12 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
                              "(read a file with pandas first)")
         reference = Reference.oqmd(tol=tol, threads=threads)
     elif not isinstance(reference, Reference):
-        reference = Reference(reference, tol=tol, threads=threads, errors=errors)
+        try:
+            reference = Reference(reference, tol=tol, threads=threads, errors=errors)
+        except (HullInputError, ValueError) as exc:  # "energies: none given" is the reference's, not the candidates'
+            if type(exc) not in (HullInputError, ValueError):  # a CompositionError keeps its .bad
+                raise
+            raise type(exc)(f"reference: {exc}") from None
     elif tol is not None and tol != reference.tol:
         raise ValueError(f"tol={tol}: the reference was built with tol={reference.tol}; build it again to change it")
     table = reference.evaluate(compositions, energies, join=join, elements=elements, column=column, threads=threads,

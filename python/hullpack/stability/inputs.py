@@ -5,7 +5,8 @@ every bad row (bad rows are kept, named and left out of the computation).
 Accepted compositions: formula strings (parsed by hullpack's featurizer), pymatgen ``Composition``
 objects or ``{element: amount}`` mappings (also written as text, ``"{'Fe': 2.0, 'O': 3.0}"``, as a
 table of Materials Project compositions is saved), pymatgen ``PDEntry``/``ComputedEntry`` objects (energy:
-their ``energy_per_atom``), an ``(n, k)`` array of amounts whose columns ``elements=`` names, or a
+their ``energy_per_atom``) or a ``PhaseDiagram`` (its entries), a list or a pandas Series of any of
+these (a table's column: its index kept), an ``(n, k)`` array of amounts whose columns ``elements=`` names, or a
 DataFrame with a ``formula`` (or ``composition``) column. Elements: every element H..Og, by their
 ids in :data:`hullpack.elements.ALL_ELEMENTS` (ElemNet's 86 keep their indices).
 
@@ -263,6 +264,10 @@ def _items_and_energies(compositions, energies, elements, column):
         if e_col is not None:
             energies = df[e_col].to_numpy()
         return df[col].tolist(), energies, df.index
+    if isinstance(compositions, pd.Series) and compositions.dtype.kind not in "fiub":
+        return compositions.tolist(), energies, compositions.index  # a table's column (df.formula), not one mapping
+    if hasattr(compositions, "all_entries") and hasattr(compositions, "get_e_above_hull"):
+        compositions = compositions.all_entries  # a pymatgen PhaseDiagram: its entries
     formulas = [k for k in compositions if isinstance(k, str) and _FORMULA_KEY.search(k)] \
         if type(compositions) is dict else []
     if formulas:  # {"Fe2O3": -1.7, "FeO": -1.4} read as one composition of unknown elements

@@ -404,7 +404,7 @@ def test_format_1_files_are_still_read(tmp_path):
             assert all(torch.equal(a, b) for a, b in zip(small.state_dict().values(), got.state_dict().values()))
 
 
-def test_devices_and_paths_are_not_confused(tmp_path):
+def test_devices_and_paths_are_not_confused(tmp_path, monkeypatch):
     from hullpack.elemnet import load_pretrained
 
     with pytest.raises(TypeError, match=r"file path, not a device.*load_model\('/nope.pt'\)"):
@@ -413,6 +413,10 @@ def test_devices_and_paths_are_not_confused(tmp_path):
         load_pretrained(tmp_path / "m.pt")
     with pytest.raises(ValueError, match="device='gpu0' is not a torch device"):
         load_pretrained("gpu0")
+    (tmp_path / "my_run").mkdir()  # a run folder named without a slash, from where it lies
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=r"file path, not a device.*load_model\('my_run'\)"):
+        load_pretrained("my_run")
     path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
     with pytest.raises(ValueError, match="device='nope' is not a torch device"):
         load_model(path, device="nope")

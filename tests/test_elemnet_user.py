@@ -163,7 +163,8 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     data = tmp_path / "mp.csv"
     mp_table().to_csv(data, index=False)
     run = tmp_path / "run"
-    rc, out, err = cli(capsys, "train", str(run), "--data", str(data), "--epochs", "2", "--stop-after", "1", *TINY)
+    rc, out, err = cli(capsys, "train", str(run), "--data", str(data), "--epochs", "2", "--stop-after", "1", "--bf16",
+                       "off", *TINY)
     assert rc == 0, err
     first = json.loads(out)
     assert first["epochs_done"] == 1 and first["best_model"] == str(run / "best.pt")
@@ -179,6 +180,9 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     assert "held out at random a composition at a time (seed 0)" in meta["trained_on"]
     assert "mp.csv (formula column formula_pretty, energy column formation_energy_per_atom" in meta["trained_on"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    # --bf16 off too is the run's own: resuming without it does not switch bf16 on where the hardware has it
+    assert run_config(run).bf16 is False
+    assert [json.loads(line)["bf16"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [False] * 3
     # the best weights are the model file of predict and explain
     rc, out, err = cli(capsys, "predict", "--model", str(run / "best.pt"), "Fe2O3")
     assert rc == 0 and out.splitlines()[1].startswith("Fe2O3,")

@@ -75,7 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", help="comma-separated drop rates of the D blocks (default 0.2,0.1,0.3,0.2)")
     p.add_argument("--dropout-epochs", type=int,
                    help="train with dropout only in the first N epochs (default 8; 0: never)")
-    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--bf16", choices=("auto", "on", "off"), help="bf16 autocast: auto (where the hardware has "
+                   "it), on or off (default auto; a resumed run keeps its own)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--stop-after", type=positive_int, help="return after this many epochs (resumable)")
@@ -187,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise CommandError(f"--dropout {args.dropout!r}: expected comma-separated drop rates, "
                                "such as 0.2,0.1") from None
-    settings["bf16"] = {"auto": None, "on": True, "off": False}[args.bf16]
+    if args.bf16 is not None:  # else auto for a new run, a resumed run's own setting
+        settings["bf16"] = {"auto": None, "on": True, "off": False}[args.bf16]
     # a resumed run keeps its own settings where none are given; its checkpoint is read once, for
     # those settings and to resume from (it holds the weights and the optimizer's state)
     checkpoint = read_checkpoint(args.run_dir)

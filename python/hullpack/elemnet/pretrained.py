@@ -43,7 +43,8 @@ def load_pretrained(device: str | torch.device = "cpu") -> ElemNet:
     (1,)
     """
     if isinstance(device, (os.PathLike, bytes)) or (
-            isinstance(device, str) and (device.endswith(".pt") or "/" in device or os.sep in device)):
+            isinstance(device, str) and (device.endswith(".pt") or "/" in device or os.sep in device
+                                         or os.path.exists(device))):  # a run folder, a model file here
         raise TypeError(f"load_pretrained(device={device!r}): that is a file path, not a device; "
                         f"load a model file with hullpack.elemnet.load_model({os.fsdecode(device)!r})")
     device = as_device(device)

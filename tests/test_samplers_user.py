@@ -230,7 +230,7 @@ def test_a_missing_weight_is_named_as_missing():
     """weights=[1, None] (a weight left unset) was read as NaN: 'weights[1] = nan'."""
     with pytest.raises(InvalidSizesError, match=r"weights\[1\] is missing \(None\): give a number for every size"):
         PackedBatchSampler([[3, 6], [4, 8]], 100, weights=[1.0, None])
-    with pytest.raises(InvalidSizesError, match=r"weights: expected a vector of numbers, got \[1.0, 'x'\]"):
+    with pytest.raises(InvalidSizesError, match=r"weights\[1\] = 'x' is not a number"):
         BalancedBatchSampler([[3, 6], [4, 8]], 2, weights=[1.0, "x"])
 
 
@@ -300,6 +300,12 @@ def test_every_oversize_error_names_the_item_its_cost_the_budget_and_the_ways_ou
                                        "or oversize='skip' (left out), or drop them from the sizes")
         assert err.value.items.tolist() == ([1, 2] if "column" in str(err.value) else
                                              [1, 3] if "=8.0" in str(err.value) else [1, 3, 4])
+
+
+def test_an_oversize_item_of_1e308_is_shown_as_its_cost_not_as_inf():
+    """Rounding to 6 decimals multiplies by 1e6, which overflowed: the message said 'cost inf'."""
+    with pytest.raises(OversizeItemError, match=r"\(first: item 1, cost 1e\+308\)"):
+        PackedBatchSampler([3.0, 1e308], 20)
 
 
 def test_nothing_left_to_batch_says_what_budget_would_do():
@@ -487,3 +493,35 @@ def test_costs_of_a_linear_model_are_the_same_bits_on_every_machine():
     ranks = [DistributedBalancedBatchSampler(sizes, 32, weights=w, bias=bias, num_replicas=2, rank=r) for r in (0, 1)]
     assert [list(s) for s in ranks] == [
         list(DistributedBalancedBatchSampler(plain, 32, num_replicas=2, rank=r)) for r in (0, 1)]
+
+
+@pytest.mark.parametrize("make", [lambda **kw: BalancedBatchSampler([3, 5, 7, 9], 2, **kw),
+                                  lambda **kw: PackedBatchSampler([3, 5, 7, 9], 12, **kw),
+                                  lambda **kw: DistributedBalancedBatchSampler([3, 5, 7, 9], 1, num_replicas=2,
+                                                                               rank=0, **kw)])
+def test_flags_and_granularity_are_refused_unless_they_are_what_they_say(make):
+    """shuffle="no" was truthy, so it shuffled; granularity="0.1" was read by float()."""
+    for name, value in (("shuffle", "no"), ("shuffle", None), ("drop_last", "False"), ("drop_last", 1)):
+        with pytest.raises(ValueError, match=rf"^{name}: expected True or False, got {value!r}"):
+            make(**{name: value})
+    for value in ("0.1", None, True):
+        with pytest.raises(ValueError, match=rf"^granularity: expected a number, got {value!r}"):
+            make(granularity=value)
+    assert list(make(shuffle=np.False_, drop_last=np.False_)) == list(make(shuffle=False))
+    assert list(make(granularity=np.float64(0.05), seed=3)) == list(make(granularity=0.05, seed=3))
+
+
+def test_budgets_weights_and_bias_given_as_words_or_bools_are_refused_by_position():
+    """np.asarray(..., float) reads "10" as 10 and True as 1: a budget of [10, True] was a budget of 1."""
+    sizes = np.array([[3, 4], [5, 6], [1, 2]])
+    for kw, words in ((dict(max_cost=[10, True]), r"^max_cost\[1\] = True is not a number"),
+                      (dict(max_cost=["10", 20]), r"^max_cost\[0\] = '10' is not a number"),
+                      (dict(max_cost=20, weights=[1, "0.5"]), r"^weights\[1\] = '0.5' is not a number"),
+                      (dict(max_cost=20, weights=[True, 1]), r"^weights\[0\] = True is not a number"),
+                      (dict(max_cost=20, weights=[1, 0.5], bias="2"), r"^bias = '2' is not a number"),
+                      (dict(max_cost=20, weights=[1, 0.5], bias=True), r"^bias = True is not a number")):
+        with pytest.raises(ValueError, match=words):
+            PackedBatchSampler(sizes, **kw)
+    same = PackedBatchSampler(sizes, max_cost=torch.tensor(30.0), weights=torch.tensor([1.0, 2.0]),
+                              bias=np.float32(2), seed=0)
+    assert list(same) == list(PackedBatchSampler(sizes, max_cost=30, weights=[1, 2], bias=2, seed=0))

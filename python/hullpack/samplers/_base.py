@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from torch.utils.data import Sampler
 
-from .._core_loader import as_flag
+from .._core_loader import as_flag, as_real
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
 from .trainers import (EpochItems, Rank, accelerate_shard, check_same_plan_inputs, one_process,
@@ -208,10 +208,10 @@ class PlanBatchSampler(Sampler[list[int]]):
         super().__init__()
         self.check_ranks = as_flag(check_ranks, "check_ranks", error=ValueError)
         self._ranks_checked = False
-        self.shuffle = bool(shuffle)
+        self.shuffle = as_flag(shuffle, "shuffle", error=ValueError)  # shuffle="no" is no False
         self.seed = check_int(seed, "seed", 0)
-        self.drop_last = bool(drop_last)
-        g = float(granularity)
+        self.drop_last = as_flag(drop_last, "drop_last", error=ValueError)
+        g = as_real(granularity, "granularity", error=ValueError)
         if not (0.0 <= g < 1.0):
             raise ValueError(f"granularity = {granularity}: must be in [0, 1)")
         self.granularity = g

@@ -17,7 +17,7 @@ from .. import packing
 from ..errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from ._base import coarsen, reorder
 from ._sizes import row_labels
-from .cost import item_costs, labelled
+from .cost import item_costs, labelled, refuse_non_numbers
 from .shape import (BatchCost, FunctionCost, alone_costs, pack_shaped, resolve_batch_cost, shaped_costs,
                     shaped_lower_bound)
 
@@ -43,10 +43,18 @@ def _as_budget(max_cost: Any) -> np.ndarray:
         raise ValueError(f"max_cost: expected a number or a vector of numbers, got {max_cost!r}")
     packing.check_missing(max_cost, None, "max_cost", error=InvalidInputError,
                           fix="give the budget of one batch, a number or one per size column")
+    refuse_non_numbers(max_cost, "max_cost", ValueError)
     try:
         return np.asarray(max_cost, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"max_cost: expected a number or a vector of numbers, got {max_cost!r}") from None
+
+
+def _shown(values: Any) -> Any:
+    """Costs as a message shows them: rounded to 6 decimals, except where that overflows (1e308)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = np.round(values, 6)
+    return np.where(np.isfinite(rounded), rounded, values).tolist()
 
 
 def fill(costs: np.ndarray, max_cost: np.ndarray) -> np.ndarray:
@@ -146,7 +154,7 @@ class Budget:
             raise OversizeItemError(
                 f"every item costs more than max_cost={cap.tolist()} and oversize='skip': nothing to batch; "
                 f"raise max_cost (the least item {'length' if shape is not None else 'cost'} is "
-                f"{np.round(lengths.min(axis=0), 6).tolist()})")
+                f"{_shown(lengths.min(axis=0))})")
         fitting = self.costs[self.fit_idx]
         self.lower_bound = self._bound(fitting) + self.alone_idx.size
         # Integer costs with at least 8 items per possible value are not rounded: ties alone vary
@@ -161,11 +169,11 @@ class Budget:
         of it alone under a batch cost shape, else its cost (with a vector budget, the column over)."""
         if self.shape is not None:
             alone = float(self.shape(self.lengths[i:i + 1]))
-            return f"length {np.round(self.lengths[i], 6).tolist()}, alone costing {round(alone, 6)}"
+            return f"length {_shown(self.lengths[i])}, alone costing {_shown(alone)}"
         if room.ndim == 0:
-            return f"cost {np.round(self.costs[i], 6).tolist()}"
+            return f"cost {_shown(self.costs[i])}"
         col = int(np.argmax(self.costs[i] > room))
-        return f"cost {np.round(self.costs[i], 6).tolist()}, {np.round(self.costs[i, col], 6).tolist()} > " \
+        return f"cost {_shown(self.costs[i])}, {_shown(self.costs[i, col])} > " \
                f"{room[col].tolist()} in column {col}"
 
     def _bound(self, fitting: np.ndarray) -> float:

@@ -39,6 +39,7 @@ def _vector(values: Any, name: str) -> np.ndarray:
         raise InvalidSizesError(f"{name}: {why}; give a list with one number per size column in the order of the "
                                 "columns")
     packing.check_missing(values, None, name, fix="give a number for every size column")
+    refuse_non_numbers(values, name, InvalidSizesError)
     try:
         v = np.atleast_1d(np.asarray(values, dtype=np.float64))
     except (TypeError, ValueError):
@@ -51,7 +52,22 @@ def _vector(values: Any, name: str) -> np.ndarray:
     return v
 
 
+def refuse_non_numbers(values: Any, name: str, error: type[ValueError]) -> None:
+    """``error`` naming the first entry of ``values`` (a number or a vector of them) that is a string,
+    a bool or another object that float() would read as a number all the same ("10", True)."""
+    try:
+        raw = np.asarray(values)
+    except (TypeError, ValueError):
+        return  # the conversion that follows says why
+    found = packing.first_non_number(values, raw) if raw.ndim else (
+        ((), raw.item()) if raw.dtype.kind in "bUS" else None)
+    if found is not None:
+        at = f"[{', '.join(map(str, found[0]))}]" if found[0] else ""
+        raise error(f"{name}{at} = {found[1]!r} is not a number: give {'numbers' if raw.ndim else 'a number'}")
+
+
 def _scalar(value: Any, name: str) -> float:
+    refuse_non_numbers(value, name, InvalidSizesError)
     try:
         x = float(value)
     except (TypeError, ValueError):

@@ -168,7 +168,11 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     assert rc == 0, err
     first = json.loads(out)
     assert first["epochs_done"] == 1 and first["best_model"] == str(run / "best.pt")
-    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt", "config.json", "last.pt", "metrics.jsonl"]
+    about = json.loads((run / "config.json").read_text())  # what the run is, without torch
+    assert about["config"]["architecture"] == "16x1D-1" and about["config"]["epochs"] == 2
+    assert about["trained_on"].startswith(f"{data} (formula column formula_pretty")
+    assert about["data"]["n_train"] + about["data"]["n_val"] == 80 and about["device"] == "cpu"
     # resume: only RUN_DIR, --data and the raised epoch count; the settings are the run's own
     assert run_config(run).architecture == "16x1D-1"
     rc, out, err = cli(capsys, "train", str(run), "--data", str(data), "--epochs", "3")
@@ -180,6 +184,7 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     assert "held out at random a composition at a time (seed 0)" in meta["trained_on"]
     assert "mp.csv (formula column formula_pretty, energy column formation_energy_per_atom" in meta["trained_on"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    assert json.loads((run / "config.json").read_text())["config"]["epochs"] == 3  # rewritten on resume
     # --bf16 off too is the run's own: resuming without it does not switch bf16 on where the hardware has it
     assert run_config(run).bf16 is False
     assert [json.loads(line)["bf16"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [False] * 3

@@ -21,7 +21,8 @@ HELP = "train ElemNet on OQMD or your own formulas and energies (resumes RUN_DIR
 DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val, or on --data (a table of formulas "
                "and formation energies in eV/atom). RUN_DIR receives best.pt (the best-val weights: the model "
                "file for hullpack predict --model and hullpack explain --model), last.pt (the checkpoint a "
-               "resumed run starts from; not a model file) and metrics.jsonl (one JSON line per epoch). "
+               "resumed run starts from; not a model file), metrics.jsonl (one JSON line per epoch) and "
+               "config.json (the run's settings and data). "
                "Run it again on RUN_DIR to resume: settings not given are the run's own; --epochs and "
                "--patience may be raised. --init MODEL (--init default: the shipped model) fine-tunes a trained "
                "model on --data instead of starting from random weights. Under torchrun it trains with DDP. "
@@ -30,9 +31,9 @@ DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val,
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # defaults live in hullpack.elemnet.TrainConfig (not imported here: it pulls in torch)
-    p.add_argument("run_dir", nargs="?", help="checkpoints, best weights and metrics.jsonl go here")
-    p.add_argument("--data", metavar="FILE", help="train on this CSV (.csv, .csv.gz) or Parquet table instead of "
-                   "OQMD: a formula column (the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
+    p.add_argument("run_dir", nargs="?", help="checkpoints, best weights, metrics.jsonl and config.json go here")
+    p.add_argument("--data", metavar="FILE", help="train on this table (" + ", ".join(TABLE_SUFFIXES) + ") "
+                   "instead of OQMD: a formula column (the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
                    "--formula-column) and a formation energy column in eV/atom (the first of "
                    + ", ".join(ENERGY_COLUMNS) + ", or --energy-column)")
     p.add_argument("--val-data", metavar="FILE", help="with --data: the validation table (default: --val-fraction "

@@ -525,3 +525,12 @@ def test_budgets_weights_and_bias_given_as_words_or_bools_are_refused_by_positio
     same = PackedBatchSampler(sizes, max_cost=torch.tensor(30.0), weights=torch.tensor([1.0, 2.0]),
                               bias=np.float32(2), seed=0)
     assert list(same) == list(PackedBatchSampler(sizes, max_cost=30, weights=[1, 2], bias=2, seed=0))
+
+
+def test_a_frame_with_an_id_column_says_which_columns_to_pass():
+    frame = pd.DataFrame({"id": ["mp-1", "mp-2"], "num_nodes": [3, 4], "num_edges": [6, 8]})
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[0, 0\] \(column 'id'\) = 'mp-1': expected numbers.*; of a "
+                                                r"DataFrame, pass the size columns alone, e\.g\. "
+                                                r"frame\[\['num_nodes', 'num_edges'\]\]$"):
+        PackedBatchSampler(frame, 100)
+    assert list(PackedBatchSampler(frame[["num_nodes", "num_edges"]], 100, shuffle=False)) == [[0, 1]]

@@ -92,7 +92,7 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if raw.dtype.kind not in "biuf":
         raise InvalidSizesError(
             f"{name}{where}: expected numbers, got an array of dtype {raw.dtype}; pass a 1-D array of item "
-            "sizes, an (n, k) array, or a PyG dataset"
+            f"sizes, an (n, k) array, or a PyG dataset{_size_columns_hint(sizes)}"
         )
     if raw.dtype.kind in "iu" and raw.size and int(np.abs(raw).max()) > _EXACT_INTEGERS:
         big = np.abs(raw) > _EXACT_INTEGERS
@@ -115,6 +115,15 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if neg.any():
         raise InvalidSizesError(f"{name}{_where(neg, sizes)} is negative ({arr[_index(neg)]}); sizes must be >= 0")
     return arr
+
+
+def _size_columns_hint(sizes: Any) -> str:
+    """For a DataFrame with columns that are not numbers (ids, formulas): how to pass its sizes alone."""
+    if not hasattr(sizes, "select_dtypes"):
+        return ""
+    numeric = [c for c in sizes.select_dtypes("number").columns]
+    return (f"; of a DataFrame, pass the size columns alone, e.g. frame[{numeric!r}]" if numeric else
+            "; of a DataFrame, pass the size columns alone, converted to numbers (pandas.to_numeric)")
 
 
 def _ragged_row(sizes: Any) -> str:

@@ -690,3 +690,31 @@ def test_a_series_of_formulas_and_a_pymatgen_phase_diagram_are_read():
     # a reference without energies is named as the reference's, not taken for the candidates'
     with pytest.raises(ValueError, match="^reference: energies: none given"):
         stability(["Fe3O4"], [-1.6], reference=["Fe", "O2"])
+
+
+def test_cli_elements_typed_are_answered_in_the_summary(tmp_path, capsys):
+    """Elements typed beside compounds (`O2=-0.1`, `Fe=0.2`) were computed but never named in the
+    summary: a chemist who asked about them read nothing. Each one away from its element's
+    reference gets a line: against the reference's lowest entry of the element, or 0 eV/atom where
+    the reference has none (the shipped OQMD set). One at its reference (`Fe=0`) is the hull's end,
+    as expected: no line."""
+    pd.DataFrame({"formula": FORMULAS, "formation_energy_per_atom": FORMATION}).to_csv(tmp_path / "r.csv", index=False)
+    assert cli("Fe5O7=-1.6", "Fe=0", "Fe=-0.01", "O2=0.1", "--reference", tmp_path / "r.csv",
+               "--out", tmp_path / "o") == 0
+    out = capsys.readouterr().out
+    assert "  Fe      Fe      element: stable by 0.0100  below the reference's lowest Fe entry  [formula 3]\n" in out
+    assert "  O2      O       element: above hull by 0.1000  above the reference's lowest O entry  [formula 4]\n" in out
+    assert "[formula 2]" not in out
+    t = pd.read_parquet(tmp_path / "o" / "stability.parquet")
+    assert t.stable.tolist() == [False, False, True, False] and t.e_above_hull[3] == pytest.approx(0.1)
+    assert cli("Fe2O3=-1.7", "Fe=0.2", "Fe=0", "O2=0", "--reference", "none", "--out", tmp_path / "p") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == "  Fe      Fe      element: above hull by 0.2000  above the lowest Fe entry  [formula 2]"
+    assert out[-3].startswith("  Fe2O3 ")
+    # against a reference of compounds only, an element's reference is 0 eV/atom
+    pd.DataFrame({"formula": ["Fe2O3", "FeO"], "formation_energy_per_atom": [-1.7, -1.3]}).to_csv(
+        tmp_path / "c.csv", index=False)
+    assert cli("Fe=0", "O2=0.2", "--reference", tmp_path / "c.csv", "--out", tmp_path / "q") == 0
+    out = capsys.readouterr().out
+    assert "element: above hull by 0.2000  above 0 eV/atom (the reference has no entry of O alone)  [formula 2]" in out
+    assert "[formula 1]" not in out

@@ -52,6 +52,7 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
     from hullpack.stability.inputs import written_as
 
     bad_one = "bad formula" if typed else "bad row"
+    position = dict(zip(table.index, range(1, len(table) + 1)))
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
@@ -95,7 +96,6 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
                  for i, r in top.iterrows()}
         # a composition given more than once (polymorphs) ends each of its lines with its row: "[row 2]"
         repeated = set(t["formula"][t["formula"].duplicated()])
-        position = dict(zip(table.index, range(1, len(table) + 1)))
         width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for i, r in top.iterrows():
@@ -127,7 +127,33 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
     if not len(t) and ok.any():
         lines.append("no compounds, only elements (the hulls' ends): the table gives each against its element's "
                      "lowest entry")
+    if typed:  # an element typed is a question asked too, though not counted among the compounds
+        lines += _element_lines(table[ok & (table["n_elements"] == 1)], reference_name, position,
+                                "in_reference" in table.columns)
     return lines + bad_lines(np.flatnonzero((~ok).to_numpy()) + 1, table[~ok], typed)
+
+
+def _element_lines(elements, reference_name: str, position: dict, against: bool) -> list[str]:
+    """A line for each element typed on the command line (``elements``: their rows of the table)
+    that is not its element's reference itself: above its element's lowest entry (the reference's,
+    when ``against``; 0 eV/atom where the reference has none), or below the reference's, as
+    ``[formula N]``. Elements are the hulls' ends, not counted among the compounds."""
+    lines = []
+    for i, r in elements.iterrows():
+        symbol, margin = r["chemsys"], -r["decomposition_energy"]
+        below = against and r["stable"] and margin >= _ON_HULL
+        if r["e_above_hull"] < _ON_HULL and not below:  # at its reference (Fe=0): nothing to tell
+            continue
+        if not against:
+            base = f"the lowest {symbol} entry"
+        elif bool(r["in_reference"]):
+            base = f"{reference_name}'s lowest {symbol} entry"
+        else:  # no elemental entry there (the shipped OQMD set has none): the element's reference is 0 eV/atom
+            base = f"0 eV/atom ({reference_name} has no entry of {symbol} alone)"
+        how = (f"stable by {margin:.4f}  below {base}" if below
+               else f"above hull by {r['e_above_hull']:.4f}  above {base}")
+        lines.append(f"  {r['formula']:<7} {symbol:<7} element: {how}  [formula {position[i]}]")
+    return lines
 
 
 def bad_lines(numbers, bad, typed: bool) -> list[str]:

@@ -331,8 +331,13 @@ def test_a_run_folder_or_its_checkpoint_given_as_a_model_file_points_to_best_pt(
     by_folder, by_file = load_model(tmp_path), load_model(tmp_path / "best.pt")  # a run folder: its best.pt
     assert by_folder.metadata == by_file.metadata
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelFileError, match=r"model folder .* holds no best\.pt"):
+    with pytest.raises(ModelFileError, match=r"model folder .* holds no best\.pt: give a model file or a run folder"):
         load_model(tmp_path / "empty")
+    (tmp_path / "started").mkdir()  # a run killed in its first epoch: a run folder, not yet a model
+    (tmp_path / "started" / "metrics.jsonl").write_text("")
+    with pytest.raises(ModelFileError, match=r"holds no best\.pt: a run of `hullpack train` writes it at the end of "
+                                             r"its first epoch"):
+        load_model(tmp_path / "started")
     with pytest.raises(ModelFileError, match=r"last\.pt is a training checkpoint .*best\.pt"):
         load_model(tmp_path / "last.pt")
 

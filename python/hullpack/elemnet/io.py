@@ -222,8 +222,11 @@ def read_model_file(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():  # a run folder of `hullpack train`: its best weights
         if not (path / "best.pt").is_file():
-            raise ModelFileError(f"model folder {path} holds no best.pt: give a model file or a run folder of "
-                                 "`hullpack train`")
+            run = (path / "metrics.jsonl").is_file() or (path / "last.pt").is_file()
+            raise ModelFileError(f"model folder {path} holds no best.pt: " + (
+                "a run of `hullpack train` writes it at the end of its first epoch: train on (the same command "
+                "resumes the run), or give another model" if run else
+                "give a model file or a run folder of `hullpack train`"))
         path = path / "best.pt"
     if not path.is_file():
         raise ModelFileError(f"model file {path} " + ("is not a file" if path.exists() else "does not exist"))

@@ -407,6 +407,9 @@ def test_batch_costs_and_group_match_numpy(data):
     (pd.array([1, None, 3], dtype="Int64"), InvalidSizesError, "sizes[1] is missing"),
     (np.array([1.0, pd.NA], dtype=object), InvalidSizesError, "sizes[1] is missing (<NA>)"),
     ([1.0, 11.0, 12.0], OversizeItemError, "item 1 has size 11.0 > capacity 10.0"),
+    # np.asarray reads a masked entry as the value under the mask
+    (np.ma.array([1, 2, 3], mask=[0, 1, 0]), InvalidSizesError, "sizes[1] is missing (masked): drop those items"),
+    (np.ma.array([[1, 2], [3, 4]], mask=[[0, 0], [1, 1]]), InvalidSizesError, "sizes[1, 0] is missing (masked; 2"),
 ])
 def test_pack_rejects_bad_sizes(sizes, error, words):
     with pytest.raises(error) as info:

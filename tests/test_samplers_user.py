@@ -534,3 +534,10 @@ def test_a_frame_with_an_id_column_says_which_columns_to_pass():
                                                 r"frame\[\['num_nodes', 'num_edges'\]\]$"):
         PackedBatchSampler(frame, 100)
     assert list(PackedBatchSampler(frame[["num_nodes", "num_edges"]], 100, shuffle=False)) == [[0, 1]]
+
+
+def test_a_masked_size_is_missing_not_the_value_under_the_mask():
+    sizes = np.ma.array([3, 50, 4], mask=[0, 1, 0])
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[1\] is missing \(masked\): drop those items"):
+        BalancedBatchSampler(sizes, 2)
+    assert BalancedBatchSampler(np.ma.array([3, 50, 4]), 2).sizes.tolist() == [3.0, 50.0, 4.0]  # nothing masked

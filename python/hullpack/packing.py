@@ -84,14 +84,17 @@ def check_missing(sizes, raw: np.ndarray | None, name: str, where=None,
                   fix: str = "drop those items or fill them in first",
                   error: type[ValueError] = InvalidSizesError) -> None:
     """Raise ``error`` naming the first missing entry of ``sizes``: None or pandas' NA among objects,
-    or NaN in a pandas object (pandas' mark of a missing value, also what None becomes in a Series
-    of numbers). ``raw`` is ``sizes`` as an array (None: read it as objects); ``where(mask)`` names
+    an entry under the mask of a numpy masked array (which ``np.asarray`` reads as the value under
+    it), or NaN in a pandas object (pandas' mark of a missing value, also what None becomes in a
+    Series of numbers). ``raw`` is ``sizes`` as an array (None: read it as objects); ``where(mask)`` names
     an entry (default ``[i, j]``); ``fix`` says what to do. Objects are scanned one by one, numbers
     in one pass; a NaN outside pandas is left to the finiteness check.
     """
     if raw is None:
         raw = _objects(sizes)
-    if raw.dtype.kind == "O":
+    if np.ma.isMaskedArray(sizes) and np.ma.getmaskarray(sizes).any():  # numpy reads the values under the mask
+        mask, raw = np.ma.getmaskarray(sizes), np.ma.getdata(sizes)
+    elif raw.dtype.kind == "O":
         mask = np.fromiter((x is None or type(x).__name__ == "NAType" for x in raw.flat), bool, raw.size)
     elif raw.dtype.kind == "f" and hasattr(sizes, "isna"):
         mask = np.isnan(raw)
@@ -100,7 +103,7 @@ def check_missing(sizes, raw: np.ndarray | None, name: str, where=None,
     if not mask.any():
         return
     at = int(np.argmax(mask.reshape(-1)))
-    what = "NaN" if raw.dtype.kind == "f" else repr(raw.reshape(-1)[at])
+    what = "masked" if np.ma.isMaskedArray(sizes) else "NaN" if raw.dtype.kind == "f" else repr(raw.reshape(-1)[at])
     place = where(mask.reshape(raw.shape)) if where is not None else (
         f"[{', '.join(str(int(i)) for i in np.unravel_index(at, raw.shape))}]" if raw.ndim else "")
     count = f"; {int(mask.sum())} missing in all" if mask.sum() > 1 else ""

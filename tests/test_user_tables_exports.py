@@ -807,3 +807,31 @@ def test_an_api_error_answer_or_an_empty_answer_says_so(tmp_path):
     with pytest.raises(ValueError, match=r"no rows \(an empty JSON list, an API answer with no entries: its query "
                                          r"matched none\)"):
         read_table(path)
+
+
+def test_json_of_materials_by_their_id_and_pandas_split_json_are_tables(tmp_path, capsys):
+    """A JSON object of materials keyed by their id ({"mp-19770": {"formula_pretty": ..., ...}}, pandas'
+    orient="index") was read as {column: {row: value}}, its materials' ids taken for columns, and
+    refused for want of a composition column; pandas' orient="split" was refused. Both are read,
+    the ids kept in a column 'id'."""
+    from hullpack.cli import main
+
+    docs = {f"mp-{i}": {"formula_pretty": f, "formation_energy_per_atom": e} for i, (f, e) in
+            enumerate(zip(FORMULAS, FORMATION))}
+    docs["mp-1"]["formation_energy_per_atom"] = "na"
+    (tmp_path / "byid.json").write_text(json.dumps(docs))
+    t = read_table(tmp_path / "byid.json")
+    assert list(t.columns) == ["id", "formula_pretty", "formation_energy_per_atom"] and t.id[0] == "mp-0"
+    assert np.isnan(t.formation_energy_per_atom[1]) and t.formation_energy_per_atom[2] == FORMATION[2]
+    assert main(["-q", "stability", str(tmp_path / "byid.json"), "--format", "csv", "--out", str(tmp_path / "o")]) == 0
+    out = pd.read_csv(tmp_path / "o" / "stability.csv")
+    assert out.id.tolist() == list(docs) and out.problem[1] == "energy is missing"
+    assert "bad row 2 ('O2'): energy is missing" in capsys.readouterr().out
+    with_ids = {k: {"id": k.upper(), **v} for k, v in docs.items()}  # an 'id' field of their own stays
+    (tmp_path / "ids.json").write_text(json.dumps(with_ids))
+    assert list(read_table(tmp_path / "ids.json").columns[:2]) == ["key", "id"]
+    df = pd.DataFrame({"material_id": ["mp-1", "mp-2"], "formula": ["Fe2O3", "FeO"], "delta_e": [-1.7, -1.4]})
+    df.to_json(tmp_path / "split.json", orient="split")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "split.json"), df)
+    df.to_json(tmp_path / "columns.json", orient="columns")  # {column: {row: value}} stays as it was read
+    pd.testing.assert_frame_equal(read_table(tmp_path / "columns.json"), df)

@@ -313,7 +313,8 @@ def _amounts(mapping: dict) -> dict:
 
 def read_table(path, *, text: bool = False):
     """A table file as a DataFrame: CSV (``.csv``), TSV (``.tsv``), Parquet (``.parquet``), JSON
-    (``.json``: a list of records, ``{column: {row: value}}``, an API answer's ``{"data": [...]}``
+    (``.json``: a list of records, ``{column: {row: value}}``, ``{row: {column: value}}`` (materials
+    by their id: the keys read as a column ``id``), pandas' ``orient="split"``, an API answer's ``{"data": [...]}``
     (an OPTIMADE answer's entries read as their ``id`` and ``attributes``, a provider's nested ones
     joined by dots: ``_mp_stability.r2scan.formation_energy_per_atom``), or a list of pymatgen
     entries saved with monty, also as Alexandria's ``{"entries": [...]}``, read as ``entry_id``,

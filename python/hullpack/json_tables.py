@@ -7,7 +7,8 @@ from __future__ import annotations
 from math import fsum, isclose
 from typing import TYPE_CHECKING
 
-from .columns import ENERGY_COLUMNS, _amounts, _numbers_with_missing, _open, header_key, listed
+from .columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, _amounts, _named, _numbers_with_missing, _open, header_key,
+                      listed)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -224,6 +225,15 @@ def _said(error) -> str:
     return str(error).strip()
 
 
+def _keyed_by_row(data: dict) -> bool:
+    """Whether a JSON object of objects is ``{row: {column: value}}`` (materials by their id, pandas'
+    ``orient="index"``) rather than ``{column: {row: value}}``: its inner keys name a composition or
+    energy column, and its outer keys do not."""
+    names = COMPOSITION_COLUMNS + ENERGY_COLUMNS
+    return _named(list(dict.fromkeys(k for v in data.values() for k in v)), names) is not None and \
+        _named(list(data), names) is None
+
+
 def read_json(path: str, lines: bool):
     """A JSON or JSON lines file (``lines``) as a table (:func:`hullpack.columns.read_table`)."""
     import json
@@ -272,6 +282,12 @@ def read_json(path: str, lines: bool):
                                                                               for v in data.values()):
         raise ValueError(f"{path}: a file of optimade-python-tools' client with no answers (counts, of optimade-get "
                          "--count?): expected the entries it saves with optimade-get --output-file")
+    if (isinstance(data, dict) and set(data) <= {"columns", "index", "data"} and isinstance(data.get("columns"), list)
+            and isinstance(data.get("data"), list) and all(isinstance(r, list) for r in data["data"])):
+        data = [dict(zip(data["columns"], r)) for r in data["data"]]  # pandas' orient="split"
+    elif isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()) and _keyed_by_row(data):
+        key = "key" if any("id" in v for v in data.values()) else "id"  # the rows' keys kept: materials' ids
+        data = [{key: k, **v} for k, v in data.items()]
     answer = data if isinstance(data, dict) else {}
     if isinstance(data, dict):  # an API answer's {"data": [...]}, Alexandria's {"entries": [...]}
         data = next((data[k] for k in ("data", "entries") if isinstance(data.get(k), list)), data)
@@ -297,5 +313,5 @@ def read_json(path: str, lines: bool):
         data = {k: {r: None if isinstance(v, str) else v for r, v in col.items()} if k in cols else col
                 for k, col in data.items()}
         return pd.DataFrame(data).reset_index(drop=True)  # {column: {row: value}}
-    raise ValueError(f"{path}: expected a JSON list of records ({{column: value}}), {{column: {{row: value}}}} or "
-                     "a list of pymatgen entries")
+    raise ValueError(f"{path}: expected a JSON list of records ({{column: value}}), {{column: {{row: value}}}}, "
+                     "{row: {column: value}} or a list of pymatgen entries")

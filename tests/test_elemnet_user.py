@@ -659,7 +659,24 @@ def test_cli_train_notes_validation_compositions_that_are_also_trained_on(tmp_pa
     assert f"note: --val-data {tmp_path / 'seen.csv'}: 5 of its 5 compositions are also in --data" in err
     rc, _, err = cli(capsys, "train", str(tmp_path / "b"), "--data", str(tmp_path / "rest.csv"), "--val-data",
                      str(tmp_path / "new.csv"), "--epochs", "1", *TINY)
-    assert rc == 0 and "note" not in err, err
+    assert rc == 0 and "also in --data" not in err, err
+
+
+def test_cli_train_notes_a_validation_set_of_a_few_rows(tmp_path, capsys):
+    """20 rows hold out 2 for validation: a note says that best_val_mae and best.pt rest on them."""
+    mp_table(20).to_csv(tmp_path / "small.csv", index=False)
+    mp_table(60).to_csv(tmp_path / "mp.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "a"), "--data", str(tmp_path / "small.csv"), "--epochs", "1", *TINY)
+    data = read_model_file(tmp_path / "a" / "best.pt")["metadata"]["data"]
+    assert rc == 0 and (f"note: --val-fraction 0.1 holds out {data['n_val']} rows for validation: the val MAE, the "
+                        "epoch best.pt keeps and early stopping rest on them alone") in err, err
+    rc, _, err = cli(capsys, "train", str(tmp_path / "b"), "--data", str(tmp_path / "mp.csv"), "--val-data",
+                     str(tmp_path / "small.csv"), "--epochs", "1", *TINY)
+    assert rc == 0 and "for validation" not in err, err  # 20 rows: no note
+    mp_table(5, seed=1).to_csv(tmp_path / "five.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "c"), "--data", str(tmp_path / "mp.csv"), "--val-data",
+                     str(tmp_path / "five.csv"), "--epochs", "1", *TINY)
+    assert rc == 0 and f"note: --val-data {tmp_path / 'five.csv'} holds 5 rows for validation" in err, err
 
 
 def test_train_data_without_val_data_says_the_run_is_selected_on_oqmd(tmp_path, caplog, monkeypatch):

@@ -17,6 +17,7 @@ log = logging.getLogger("hullpack.cli.train")
 
 NAME = "train"
 VAL_FRACTION = 0.1  # of --data held out for validation when no --val-data is given
+FEW_VAL_ROWS = 20  # a validation set of fewer rows is noted: best.pt and early stopping rest on them
 HELP = "train ElemNet on OQMD or your own formulas and energies (resumes RUN_DIR), or export a run"
 DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val, or on --data (a table of formulas "
                "and formation energies in eV/atom). RUN_DIR receives best.pt (the best-val weights: the model "
@@ -110,10 +111,20 @@ def _table(path: str, what: str, args: argparse.Namespace):
         hint = ""
         for what_column, own, base in (("formula", args.val_formula_column, args.formula_column),
                                        ("energy", args.val_energy_column, args.energy_column)):
-            if what == "--val-data" and base and not own and str(exc).startswith(f"{what_column} column {base!r} is not among"):
+            if what == "--val-data" and base and not own and \
+                    str(exc).startswith(f"{what_column} column {base!r} is not among"):
                 hint = (f" (--{what_column}-column names the column of --data; --val-{what_column}-column names "
                         "that of --val-data)")
         raise CommandError(f"{what} {path}: {exc}{hint}") from None
+
+
+def _note_few(n_val: int, holds: str, more: str) -> None:
+    """A note where the validation set has fewer than :data:`FEW_VAL_ROWS` rows: its MAE, the epoch
+    best.pt keeps and early stopping rest on them, which a user reading best_val_mae may not expect."""
+    if n_val < FEW_VAL_ROWS:
+        with warnings_as_notes(NAME):
+            warnings.warn(f"{holds} {plural(n_val, 'row')} for validation: the val MAE, the epoch best.pt keeps and "
+                          f"early stopping rest on {'it' if n_val == 1 else 'them'} alone ({more})", stacklevel=2)
 
 
 def _user_data(args: argparse.Namespace, seed: int):
@@ -134,6 +145,7 @@ def _user_data(args: argparse.Namespace, seed: int):
                 warnings.warn(f"{shared} of its {plural(total, 'composition')} {verb} also in --data {args.data}: "
                               "validation measures them as trained on, not how the model does on new "
                               "compositions (leave --val-data out to hold some of --data out instead)", stacklevel=2)
+        _note_few(len(val[1]), f"--val-data {args.val_data} holds", "give a larger --val-data")
         return (x, y), val, f"{source}, selected on {args.val_data}"
     fraction = VAL_FRACTION if args.val_fraction is None else args.val_fraction
     if not 0 < fraction < 1:
@@ -142,6 +154,8 @@ def _user_data(args: argparse.Namespace, seed: int):
         tr, val = hold_out(x, fraction, seed)
     except ValueError as exc:
         raise CommandError(f"--data {args.data}: {exc}") from None
+    _note_few(len(val), f"--val-fraction {fraction:g} holds out", "a larger --val-fraction holds out more, or "
+              "--val-data gives a table of its own")
     return (x[tr], y[tr]), (x[val], y[val]), (f"{source}, selected on {len(val)} rows held out at random a "
                                               f"composition at a time (seed {seed})")
 

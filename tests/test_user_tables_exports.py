@@ -835,3 +835,20 @@ def test_json_of_materials_by_their_id_and_pandas_split_json_are_tables(tmp_path
     pd.testing.assert_frame_equal(read_table(tmp_path / "split.json"), df)
     df.to_json(tmp_path / "columns.json", orient="columns")  # {column: {row: value}} stays as it was read
     pd.testing.assert_frame_equal(read_table(tmp_path / "columns.json"), df)
+
+
+def test_an_amount_written_with_a_decimal_comma_is_named_with_its_fix(tmp_path, capsys):
+    """In a spreadsheet of a decimal-comma locale a doped compound is typed Li0,5CoO2: the row was
+    "cannot parse formula: expected element symbols with optional amounts", no word of the comma."""
+    from hullpack.cli import main
+
+    rows = ["formula;formation_energy_per_atom", "LiCoO2;-1,80", "Li0,5CoO2;-1,45", "LiNi0,8Co0,15Al0,05O2;-1,6",
+            "Fe2O3,2FeO;-1,6"]
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\r\n".join(rows).encode() + b"\r\n")
+    t = stability(read_table(path), errors="ignore")
+    assert t.problem.tolist() == [None, "a decimal comma in an amount: write 'Li0.5CoO2'",
+                                  "a decimal comma in an amount: write 'LiNi0.8Co0.15Al0.05O2'",
+                                  "write the formula alone: 'Fe2O3'"]  # two formulas, perhaps: no decimal comma
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert "bad row 2 ('Li0,5CoO2'): a decimal comma in an amount: write 'Li0.5CoO2'" in capsys.readouterr().out

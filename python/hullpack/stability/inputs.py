@@ -252,6 +252,9 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     return col, None
 
 
+_DECIMAL_COMMA = re.compile(r"(?<![\d.])(0),(\d)")  # an amount below one: "Li0,5": "Fe2O3,2FeO" may be two formulas
+
+
 def _is_entry(item) -> bool:
     return hasattr(item, "composition") and hasattr(item, "energy_per_atom")
 
@@ -347,7 +350,8 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         x, bad = parse_formulas([_text(items[i]) for i in idx], all_elements=True)
         for j, _, reason in bad:  # text no formula reads that writes a missing value ('None', 'N/A'), as an empty cell
             text = _text(items[idx[j]])
-            problems[idx[j]] = "formula is missing" if text.strip() and is_missing_text(text) else reason
+            problems[idx[j]] = ("formula is missing" if text.strip() and is_missing_text(text)
+                                else _decimal_comma(text) or reason)
         x[[j for j, _, _ in bad]] = 0.0
         r, c = np.nonzero(x > 0)
         parts_r.append(np.asarray(idx, dtype=np.int64)[r])
@@ -376,6 +380,16 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), problems, n
     return (np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v), np.concatenate(parts_f32),
             problems, n)
+
+
+def _decimal_comma(text: str) -> str | None:
+    """Why ``text`` is no formula where it writes its amounts below one with a decimal comma
+    (``Li0,5CoO2``, as in a spreadsheet of a decimal-comma locale), naming the formula to write;
+    None otherwise."""
+    if not _DECIMAL_COMMA.search(text):
+        return None
+    fixed = _DECIMAL_COMMA.sub(r"\1.\2", text)
+    return None if parse_formulas([fixed], all_elements=True)[1] else f"a decimal comma in an amount: write {fixed!r}"
 
 
 def _text(item) -> str:

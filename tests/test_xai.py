@@ -310,6 +310,33 @@ def test_forms_means_the_lowest_energy_lies_between_the_ends():
     assert "below both pure elements' predictions" in doc and "does not count" in doc
 
 
+class _Bowl(nn.Module):
+    """E = -4 depth x_Na x_Cl: both pure elements at 0, the lowest energy -depth at NaCl."""
+
+    def __init__(self, depth):
+        super().__init__()
+        self.depth = depth
+
+    def forward(self, x):
+        return -4 * self.depth * x[:, ELEMENT_INDEX["Na"]] * x[:, ELEMENT_INDEX["Cl"]]
+
+
+def test_a_dip_shallower_than_the_screens_depth_threshold_is_no_compound():
+    """A barely trained model dips a meV/atom or less below its pure elements everywhere (float32
+    noise can do it too): that is no predicted compound, as the hull screen's 10 meV/atom threshold
+    says, and the scans once counted every such pair as forming one."""
+    shallow = xai.lowest_energy_fraction(_Bowl(0.002), [("Na", "Cl")], n_grid=21).iloc[0]
+    assert not shallow["forms"] and shallow["x_p"] in (0.0, 1.0) and shallow["e_min"] == pytest.approx(0.0, abs=1e-6)
+    deep = xai.lowest_energy_fraction(_Bowl(0.05), [("Na", "Cl")], n_grid=21).iloc[0]
+    assert deep["forms"] and deep["x_p"] == pytest.approx(0.5, abs=1e-6) and deep["e_min"] == pytest.approx(-0.05, abs=1e-6)
+    # the threshold is the screen's, and can be set (0: any dip below both ends)
+    any_dip = xai.lowest_energy_fraction(_Bowl(0.002), [("Na", "Cl")], n_grid=21, min_depth=0).iloc[0]
+    assert any_dip["forms"] and any_dip["x_p"] == pytest.approx(0.5, abs=1e-6)
+    assert not xai.xp_vs_xe(_Bowl(0.002), ["Na"], ["Cl"], n_grid=21).at[0, "forms"]
+    with pytest.raises(ValueError, match="min_depth"):
+        xai.lowest_energy_fraction(_Bowl(0.002), [("Na", "Cl")], min_depth=-1)
+
+
 def test_fast_energies_of_the_shipped_model_match_its_dense_forward():
     """The scans and occlusion run the screen's engine: for the shipped model its energies are the
     dense forward's within the 1e-5 eV/atom docs/xai.md states (float32 sums in another order)."""

@@ -442,6 +442,8 @@ def test_explain_leaves_pairs_without_a_compound_out_of_the_x_p_deviations(model
     md = (out / "report.md").read_text()
     assert f"{b['study_pairs_without_compound']} of the {len(study)} study pairs" in md
     assert "| group_A | group_B | pairs | no_compound |" in md
+    # a compound is a dip at least the hull screen's depth below both ends, and the report says so
+    assert b["min_depth"] == 0.01 and "no compound (nothing along the line lies at least 10 meV/atom below both" in md
 
 
 def test_explain_gives_each_figure_its_unit_and_what_it_is_computed_on(model_file, tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ from torch import nn
 
 from .._progress import progress
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, element_table
+from ..screening.pipeline import DEFAULT_MIN_DEPTH
 from .base import FastEnergies, elements_arg, energy_model
 
 log = logging.getLogger(__name__)
@@ -74,16 +75,19 @@ def orient(a: str, b: str, *, table: pd.DataFrame | None = None) -> tuple[str, s
 
 
 def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *, n_grid: int = 201,
-                           refine: int = 41, batch_pairs: int = 256,
+                           refine: int = 41, min_depth: float = DEFAULT_MIN_DEPTH, batch_pairs: int = 256,
                            show_progress: bool | None = None) -> pd.DataFrame:
     """x_p for each pair (A, B): the fraction of A of lowest predicted energy in A_x B_(1-x), over
     the interior of a grid of ``n_grid`` points on [0, 1], then refined on ``refine`` points
     spanning one coarse step either side of the coarse minimum (a ReLU network is piecewise
     linear along the line, with sharp minima a coarse grid can miss). Columns: ``A``, ``B``,
     ``x_p``, ``e_min`` (eV/atom), ``e_A`` and ``e_B`` (the pure elements' predictions), ``forms``
-    (the lowest energy along the line lies between the ends: below both pure elements' predictions,
-    hence below the straight line between them). A dip below that line that stays above the lower
-    pure element does not count: x_p is then that element (0 or 1) and ``forms`` is False.
+    (the lowest energy along the line lies between the ends, ``min_depth`` eV/atom or more
+    below both pure elements' predictions, hence below the straight line between them; default the
+    hull screen's :data:`~hullpack.screening.DEFAULT_MIN_DEPTH`, 10 meV/atom, so that a dip of
+    float32 rounding is no compound). A dip below that line that stays above the lower pure element, or
+    less than ``min_depth`` below it, does not count: x_p is then that element (0 or 1) and
+    ``forms`` is False.
 
     >>> import torch
     >>> toy = torch.nn.Sequential(torch.nn.Linear(86, 1))
@@ -100,6 +104,8 @@ def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *
     elements_arg([p[0] for p in pairs] + [p[1] for p in pairs])
     if n_grid < 3 or refine < 2:
         raise ValueError(f"n_grid = {n_grid} must be >= 3 and refine = {refine} >= 2")
+    if not (np.isfinite(min_depth) and min_depth >= 0):
+        raise ValueError(f"min_depth = {min_depth}: expected a finite number >= 0 (eV/atom)")
     grid = np.linspace(0.0, 1.0, n_grid)
     step = grid[1] - grid[0]
     interior = grid[1:-1]
@@ -125,10 +131,11 @@ def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *
             better = ef[np.arange(len(block)), kf] < e_best
             x_best = np.where(better, fine[np.arange(len(block)), kf], x_best)
             e_best = np.where(better, ef[np.arange(len(block)), kf], e_best)
-        # an interior minimum above both ends means no compound: x_p is the lower pure element
+        # an interior minimum not min_depth below both ends means no compound: x_p is the lower pure element
         ends = np.where(e_a <= e_b, 1.0, 0.0)
         forms = e_best < x_best * e_a + (1 - x_best) * e_b
-        no_compound = e_best >= np.minimum(e_a, e_b)
+        depth = np.minimum(e_a, e_b) - e_best
+        no_compound = (depth <= 0) | ~(depth >= min_depth)
         out.append(pd.DataFrame({"A": [p[0] for p in block], "B": [p[1] for p in block],
                                  "x_p": np.where(no_compound, ends, x_best),
                                  "e_min": np.where(no_compound, np.minimum(e_a, e_b), e_best),
@@ -137,7 +144,8 @@ def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *
 
 
 def xp_vs_xe(model: nn.Module, cations: Iterable[str] | None = None, anions: Iterable[str] | None = None, *,
-             n_grid: int = 201, refine: int = 41, show_progress: bool | None = None) -> pd.DataFrame:
+             n_grid: int = 201, refine: int = 41, min_depth: float = DEFAULT_MIN_DEPTH,
+             show_progress: bool | None = None) -> pd.DataFrame:
     """x_p against x_e for every cation × anion pair (default: groups 1-3 × groups 15-17). Columns
     of :func:`lowest_energy_fraction` plus ``group_A``, ``group_B``, ``x_e`` (nearest charge-balanced
     fraction; NaN if none), ``x_e_all``, ``deviation`` (x_p - x_e) and ``abs_deviation``. A pair
@@ -152,18 +160,19 @@ def xp_vs_xe(model: nn.Module, cations: Iterable[str] | None = None, anions: Ite
     cations, anions = elements_arg(cations), elements_arg(anions)
     pairs = [(a, b) for a in cations for b in anions if a != b]
     return _with_charge_balance(lowest_energy_fraction(model, pairs, n_grid=n_grid, refine=refine,
-                                                      show_progress=show_progress))
+                                                      min_depth=min_depth, show_progress=show_progress))
 
 
 def all_pairs_scan(model: nn.Module, elements: Iterable[str] | None = None, *, n_grid: int = 201,
-                   refine: int = 41, show_progress: bool | None = None) -> pd.DataFrame:
+                   refine: int = 41, min_depth: float = DEFAULT_MIN_DEPTH,
+                   show_progress: bool | None = None) -> pd.DataFrame:
     """:func:`xp_vs_xe` over every unordered pair of ``elements`` (all 3,655 of ElemNet's by
     default), each oriented cation first (:func:`orient`). The input of :func:`group_matrix`."""
     elements = elements_arg(elements)
     t = element_table()
     pairs = [orient(a, b, table=t) for a, b in combinations(elements, 2)]
     return _with_charge_balance(lowest_energy_fraction(model, pairs, n_grid=n_grid, refine=refine,
-                                                      show_progress=show_progress))
+                                                      min_depth=min_depth, show_progress=show_progress))
 
 
 def _with_charge_balance(df: pd.DataFrame) -> pd.DataFrame:

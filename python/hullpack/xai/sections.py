@@ -237,7 +237,17 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     r.numbers["surrogate"] = numbers
 
 
+def _meV(ev: float) -> str:
+    """An energy threshold in the words of the report.
+
+    >>> _meV(0.01)
+    '10 meV/atom'
+    """
+    return f"{1000 * ev:g} meV/atom"
+
+
 def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
+    from ..screening import DEFAULT_MIN_DEPTH
     from . import plots
     from .binaries import ANION_GROUPS, CATION_GROUPS, all_pairs_scan, cation_anion_elements, group_matrix
 
@@ -252,8 +262,9 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
         "element). x_e is the charge-balanced fraction from common oxidation states (pymatgen); where there "
         "are several, the one nearest x_p. Study set: A in groups 1-3 (no H; the lanthanides and actinides "
         "counted in group 3), B in groups 15-17, "
-        f"{len(study)} pairs. A pair where the model predicts no compound (its lowest energy is a pure element, "
-        "x_p 0 or 1) has no x_p in the paper's sense: it is left out of the deviations and their means, and "
+        f"{len(study)} pairs. A pair where the model predicts no compound (nothing along the line lies at least "
+        f"{_meV(DEFAULT_MIN_DEPTH)} below both pure elements' predictions, the hull screen's depth threshold: its "
+        "lowest energy is then a pure element, x_p 0 or 1) has no x_p in the paper's sense: it is left out of the deviations and their means, and "
         f"counted apart (no_compound): {no_compound} of the {len(study)} study pairs"
         + (f", mean |x_p - x_e| {float(study['abs_deviation'].mean()):.3f} over the other "
            f"{int(study['abs_deviation'].count())}." if study["abs_deviation"].notna().any() else "."))
@@ -276,9 +287,9 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     r.p("All 3,655 pairs by group of A (rows; the less electronegative element) and group of B (columns): "
         "mean |x_p - x_e| where a compound is predicted and a charge-balanced composition exists, and the share "
         "of pairs with a "
-        "predicted compound: the lowest predicted energy along A_x B_(1-x) lies between the pure elements, below "
-        "both of their predictions (a dip below the line between them that stays above the lower one does not "
-        "count; x_p is then that element).")
+        "predicted compound: the lowest predicted energy along A_x B_(1-x) lies between the pure elements, at least "
+        f"{_meV(DEFAULT_MIN_DEPTH)} below both of their predictions (a dip below the line between them that stays "
+        "above the lower one, or less than that below it, does not count; x_p is then that element).")
     r.figure(plots.matrix_heatmap(dev, title="mean |x_p - x_e| by group pair", label="mean |x_p - x_e|",
                                   counts=counts, xlabel="group of B", ylabel="group of A"),
              "group_deviation", "Mean |x_p - x_e| by group pair (n = pairs with a predicted compound and a "
@@ -286,9 +297,10 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     r.figure(plots.matrix_heatmap(forms, title="share of pairs with a predicted compound", label="share forming",
                                   counts=pairs, cmap="magma", xlabel="group of B", ylabel="group of A"),
              "group_forms", "Share of element pairs whose lowest predicted energy lies between the pure elements, "
-             "below both of their predictions (n = pairs; grey: no pair of those groups).")
+             f"at least {_meV(DEFAULT_MIN_DEPTH)} below both of their predictions (n = pairs; grey: no pair of those "
+             "groups).")
     r.numbers["binaries"] = {
-        "pairs": len(allp), "study_pairs": len(study),
+        "pairs": len(allp), "study_pairs": len(study), "min_depth": DEFAULT_MIN_DEPTH,
         # over the pairs with a predicted compound (and an x_e); those without are counted apart
         "study_pairs_without_compound": no_compound,
         "study_mean_abs_deviation": float(study["abs_deviation"].mean()),

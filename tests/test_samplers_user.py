@@ -541,3 +541,17 @@ def test_a_masked_size_is_missing_not_the_value_under_the_mask():
     with pytest.raises(InvalidSizesError, match=r"^sizes\[1\] is missing \(masked\): drop those items"):
         BalancedBatchSampler(sizes, 2)
     assert BalancedBatchSampler(np.ma.array([3, 50, 4]), 2).sizes.tolist() == [3.0, 50.0, 4.0]  # nothing masked
+
+
+def test_numbers_numpy_holds_as_objects_are_named():
+    """A Python int beyond int64 or a Fraction makes numpy hold the sizes as objects: the message said
+    only 'got an array of dtype object', naming no item."""
+    from fractions import Fraction
+
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[1\] \(row 'b'\) = 1180591620717411303424 is beyond 2\*\*53"):
+        BalancedBatchSampler(pd.Series([3, 2**70], index=["a", "b"]), 2)
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[1, 0\] = 18446744073709551616 is beyond 2\*\*53"):
+        PackedBatchSampler([[1, 2], [2**64, 4]], 100)
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[0\] = Fraction\(7, 2\) is a Fraction, .*convert the sizes "
+                                                r"with float\(\)"):
+        BalancedBatchSampler([Fraction(7, 2), 4], 2)

@@ -89,6 +89,8 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
             "size would make the item cost 0 or 1: int() it if that is meant)")
     if raw.dtype.kind == "O" and raw.ndim and not where:  # numbers held as objects (pandas' nullable dtypes)
         raw = np.asarray(raw.tolist())
+        if raw.dtype.kind == "O":  # numbers numpy holds in no numeric dtype: an int beyond int64, a Fraction
+            _refuse_unheld(raw, sizes, name)
     if raw.dtype.kind not in "biuf":
         raise InvalidSizesError(
             f"{name}{where}: expected numbers, got an array of dtype {raw.dtype}; pass a 1-D array of item "
@@ -115,6 +117,19 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if neg.any():
         raise InvalidSizesError(f"{name}{_where(neg, sizes)} is negative ({arr[_index(neg)]}); sizes must be >= 0")
     return arr
+
+
+def _refuse_unheld(raw: np.ndarray, sizes: Any, name: str) -> None:
+    """InvalidSizesError naming the first of the real numbers ``raw`` holds as objects that float64
+    would not hold exactly (an int beyond 2**53) or that numpy reads as no number (a Fraction)."""
+    bad = np.fromiter((not isinstance(x, (float, np.number)) and not (type(x) is int and abs(x) <= _EXACT_INTEGERS)
+                       for x in raw.flat), bool, raw.size).reshape(raw.shape)
+    if bad.any():
+        value = raw[_index(bad)]
+        why = ("is beyond 2**53: costs are float64, which holds integers exactly only up to 2**53; express the sizes "
+               "in a larger unit") if isinstance(value, int) else (
+               f"is a {type(value).__name__}, which numpy holds in no numeric dtype; convert the sizes with float()")
+        raise InvalidSizesError(f"{name}{_where(bad, sizes)} = {value!r} {why}")
 
 
 def _size_columns_hint(sizes: Any) -> str:

@@ -230,12 +230,18 @@ def test_cli_train_reads_last_pt_once_to_resume_and_ends_where_one_run_does(tmp_
 def test_cli_train_refuses_other_data_of_the_same_size_on_resume(tmp_path, capsys):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     mp_table(seed=0).to_csv(a, index=False)
-    mp_table(seed=1).to_csv(b, index=False)
+    edited = mp_table(seed=0)  # the same formulas, so the same rows held out; energies edited
+    edited["formation_energy_per_atom"] -= 0.01
+    edited.to_csv(b, index=False)
     run = tmp_path / "run"
     assert cli(capsys, "train", str(run), "--data", str(a), "--epochs", "1", *TINY)[0] == 0
     rc, _, err = cli(capsys, "train", str(run), "--data", str(b), "--epochs", "2")
-    assert rc == 2 and "data: run has" in err and "'sha256'" in err
-    assert re.search(r"from .*a\.csv .*now .* from .*b\.csv", err), err
+    assert rc == 2 and "data: run has 72 training and 8 validation rows from " in err, err
+    assert re.search(r"from .*a\.csv .*now 72 training and 8 validation rows from .*b\.csv", err), err
+    assert "(as many rows, other values: data sha256 " in err
+    rc, _, err = cli(capsys, "train", str(run), "--data", str(a), "--epochs", "2", "--val-fraction", "0.5")
+    assert rc == 2 and re.search(r"run has 72 training and 8 validation rows from .*a\.csv.*, now \d+ training and "
+                                 r"\d+ validation rows from", err) and "as many rows" not in err, err
     assert "new run directory (a new one with init=" in err and "fine-tunes this run's best weights" in err
 
 

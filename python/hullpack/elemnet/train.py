@@ -285,6 +285,17 @@ def _initial_weights(model: ElemNet, cfg: TrainConfig) -> tuple[dict[str, torch.
     return state, {"source": source, "sha256": weights_sha256(state)}
 
 
+def _rows(data: dict[str, Any]) -> str:
+    """A run's data record (``n_train``, ``n_val``, ``world_size``) in words.
+
+    >>> _rows({"n_train": 1800, "n_val": 200, "world_size": 1, "sha256": "ab"})
+    '1,800 training and 200 validation rows'
+    """
+    world = data.get("world_size", 1)
+    return (f"{data.get('n_train', 0):,} training and {data.get('n_val', 0):,} validation rows"
+            + (f" on {world} processes" if world != 1 else ""))
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -432,8 +443,12 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         if diff or not same_data:
             what = ", ".join(f"{k}: run has {getattr(old, k)!r}, asked {getattr(cfg, k)!r}" for k in diff)
             if not same_data:
-                what += (f"{'; ' if what else ''}data: run has {ck['data']} from {ck.get('data_source', '?')}, "
-                         f"now {data_id} from {data_source}")
+                had = ck["data"]
+                what += (f"{'; ' if what else ''}data: run has {_rows(had)} from {ck.get('data_source', '?')}, now "
+                         f"{_rows(data_id)} from {data_source}")
+                if all(had.get(k) == data_id[k] for k in ("n_train", "n_val", "world_size")):
+                    what += (f" (as many rows, other values: data sha256 {had.get('sha256', '?')}, now "
+                             f"{data_id['sha256']})")
             tune = "" if same_data else (f" (a new one with init={os.fspath(run_dir)!r}, --init on the command line, "
                                          "fine-tunes this run's best weights on the new data)")
             raise ValueError(f"{run_dir} holds a run with other settings ({what}); resume with the "

@@ -852,3 +852,28 @@ def test_an_amount_written_with_a_decimal_comma_is_named_with_its_fix(tmp_path, 
                                   "write the formula alone: 'Fe2O3'"]  # two formulas, perhaps: no decimal comma
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
     assert "bad row 2 ('Li0,5CoO2'): a decimal comma in an amount: write 'Li0.5CoO2'" in capsys.readouterr().out
+
+
+def test_saved_entries_of_noble_gases_are_read_without_pymatgens_warning(tmp_path, capsys):
+    """A file of saved entries holding helium or argon (Materials Project has their compounds)
+    printed pymatgen's "note: No Pauling electronegativity for He. Setting to NaN. This has no
+    physical meaning" under the summary: a warning of pymatgen's formula ordering, none of the data."""
+    pytest.importorskip("pymatgen")
+    import warnings
+
+    from monty.json import MontyEncoder
+    from pymatgen.analysis.phase_diagram import PDEntry
+    from pymatgen.entries.computed_entries import ComputedEntry
+
+    from hullpack.cli import main
+
+    entries = [ComputedEntry("Na", -1.3, entry_id="mp-1"), ComputedEntry("He", -0.02, entry_id="mp-2"),
+               ComputedEntry("Na2He", -2.9, entry_id="mp-3"), PDEntry("Ar", -0.06, name="Ar")]
+    path = tmp_path / "noble.json"
+    path.write_text(json.dumps(entries, cls=MontyEncoder))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_table(path).formula.tolist() == ["Na", "He", "Na2He", "Ar"]
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    assert "Pauling" not in captured.out + captured.err and "Na2He   He-Na   stable by" in captured.out

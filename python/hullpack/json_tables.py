@@ -4,6 +4,7 @@ optimade-python-tools' client files (their structures entries), and JSON lines o
 """
 from __future__ import annotations
 
+import warnings
 from math import fsum, isclose
 from typing import TYPE_CHECKING
 
@@ -56,18 +57,20 @@ def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
         raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install \"hullpack[materials]\")") from None
     decoder, compositions = MontyDecoder(), {}
     ids, names, energies, data = [], [], [], []
-    for i, d in enumerate(dicts):
-        try:
-            fields = _entry_fields(d, decoder, compositions, Composition)
-            if fields is None:  # another kind of entry (a PDEntry, a GibbsComputedStructureEntry): rebuilt
-                e = decoder.process_decoded(d)
-                fields = (getattr(e, "entry_id", None), e.composition.reduced_formula, float(e.energy_per_atom),
-                          getattr(e, "data", None))
-        except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
-            raise ValueError(f"{path}: entry {i} ({d.get('@class')}, {d.get('entry_id')!r}) cannot be read as a "
-                             f"pymatgen entry ({type(exc).__name__}: {exc})") from None
-        for column, value in zip((ids, names, energies, data), fields):
-            column.append(value)
+    with warnings.catch_warnings():  # He, Ne, Ar: pymatgen's formulas warn of no electronegativity, and order them last
+        warnings.filterwarnings("ignore", message="No Pauling electronegativity")
+        for i, d in enumerate(dicts):
+            try:
+                fields = _entry_fields(d, decoder, compositions, Composition)
+                if fields is None:  # another kind of entry (a PDEntry, a GibbsComputedStructureEntry): rebuilt
+                    e = decoder.process_decoded(d)
+                    fields = (getattr(e, "entry_id", None), e.composition.reduced_formula, float(e.energy_per_atom),
+                              getattr(e, "data", None))
+            except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
+                raise ValueError(f"{path}: entry {i} ({d.get('@class')}, {d.get('entry_id')!r}) cannot be read as a "
+                                 f"pymatgen entry ({type(exc).__name__}: {exc})") from None
+            for column, value in zip((ids, names, energies, data), fields):
+                column.append(value)
     table = pd.DataFrame({"entry_id": ids, "formula": names, "energy_per_atom": energies})
     return table.join(_entry_data(data, table.columns))
 

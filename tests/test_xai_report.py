@@ -352,7 +352,13 @@ def test_explain_says_when_the_surrogate_tree_never_split(model_file, tmp_path):
     out = tmp_path / "enough"
     assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "surrogate", *SMALL]) == 0
     md = (out / "report.md").read_text()
-    assert "Chosen depth" in md and "levels of the chosen tree" in md and (out / "surrogate_tree.png").is_file()
+    assert "Chosen depth" in md and (out / "surrogate_tree.png").is_file()
+    # the figure and the table of splits show the same levels (depth 0 to at most 3), and say how many
+    import pandas as pd
+
+    levels = pd.read_csv(out / "tables" / "surrogate_top_splits.csv")["depth"].nunique()
+    assert levels == min(4, _results(out)["surrogate"]["depth"])
+    assert f"the splits of the chosen tree's top {levels} levels" in md and f"top {levels} levels of splits" in md
     assert _results(out)["surrogate"]["no_split"] is None
 
 

@@ -263,12 +263,19 @@ def fidelity_plot(fidelity: pd.DataFrame, *, chosen: int | None = None):
 
 
 def tree_plot(tree, *, max_depth: int = 3, feature_names: Sequence[str] | None = None):
-    """The top ``max_depth`` levels of a surrogate tree; node values are energies in eV/atom."""
+    """A surrogate tree down to nodes of depth ``max_depth`` (the root at 0), so its top
+    ``max_depth + 1`` levels of splits; node values are energies in eV/atom.
+
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> x = np.random.default_rng(0).random((200, 86))
+    >>> fig = tree_plot(DecisionTreeRegressor(max_depth=6, random_state=0).fit(x, x[:, 0] * x[:, 1]))
+    >>> fig.axes[0].get_title()
+    'surrogate tree (top 4 levels of splits; value = predicted energy, eV/atom)'
+    """
     plot_tree = xai_import("sklearn.tree", "the surrogate tree plot").plot_tree
 
-
     plt = _plt()
-    depth = min(max_depth, tree.get_depth())
+    depth = split_levels(tree, max_depth)
     fig, ax = plt.subplots(figsize=(min(26, 3.0 * 2 ** depth), 2.4 * (depth + 1)))
     names = [f"x_{e}" for e in (feature_names or ELEMNET_ELEMENTS)]
     plot_tree(tree, max_depth=max_depth, feature_names=names, filled=True, impurity=False, precision=3,
@@ -277,8 +284,14 @@ def tree_plot(tree, *, max_depth: int = 3, feature_names: Sequence[str] | None =
         ax.set_title(f"surrogate tree: no split (one leaf; value = mean predicted energy, {ENERGY_UNIT})")
     else:
         levels = "level" if depth == 1 else f"{depth} levels"
-        ax.set_title(f"surrogate tree (top {levels}; value = predicted energy, {ENERGY_UNIT})")
+        ax.set_title(f"surrogate tree (top {levels} of splits; value = predicted energy, {ENERGY_UNIT})")
     return fig
+
+
+def split_levels(tree, max_depth: int = 3) -> int:
+    """How many levels of splits :func:`tree_plot` draws: the nodes down to depth ``max_depth``
+    are drawn, and those at the tree's own depth are leaves."""
+    return min(max_depth + 1, tree.get_depth())
 
 
 def xp_xe_plot(df: pd.DataFrame):

@@ -213,15 +213,15 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
         r.table(s.fidelity, "surrogate_fidelity")
         r.numbers["surrogate"] = numbers
         return
-    levels = min(3, s.tree.get_depth())
     r.p(f"Regression trees fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
         f"the 86 fractions), fidelity measured on a held-out quarter. Chosen depth {s.depth} (the smallest "
         f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves"
         + ("; the deepest tried, so a deeper tree may follow the model more closely (ExplainConfig.depths)."
            if s.depth == max(cfg.depths) and len(cfg.depths) > 1 else "."))
+    levels = plots.split_levels(s.tree, 3)  # those of the table of splits and of the figure
     r.p("The tables: per depth, R² of the tree against the model's predictions on its training (r2_train) and "
         f"held-out (r2_test) compositions, and mae_test, the mean |tree - model| on the held-out ones ({ENERGY_UNIT}; "
-        "against the model, not DFT); the splits of the chosen tree's top four levels (depth 0: the root), each "
+        f"against the model, not DFT); the splits of the chosen tree's top {levels} level{'s' * (levels > 1)} (depth 0: the root), each "
         "reading x_element <= threshold (a fraction) to the left, over the training compositions that reach it "
         "(samples), with the mean predicted energy on either side "
         f"(mean_left, mean_right; {ENERGY_UNIT}) and gain, its share of the tree's whole decrease in squared error; "
@@ -232,8 +232,8 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     r.figure(plots.fidelity_plot(s.fidelity, chosen=s.depth), "surrogate_fidelity",
              "Fidelity (R² of the tree against the model) against tree depth.")
     r.figure(plots.tree_plot(s.tree, max_depth=3), "surrogate_tree",
-             f"Top {('level' if levels == 1 else f'{levels} levels')} of the chosen tree: each split reads "
-             "'x_element <= fraction'.")
+             f"The chosen tree's top {('level' if levels == 1 else f'{levels} levels')} of splits, those of the "
+             "table of splits: each split reads 'x_element <= fraction'.")
     r.numbers["surrogate"] = numbers
 
 

@@ -418,6 +418,9 @@ def test_devices_and_paths_are_not_confused(tmp_path, monkeypatch):
     with pytest.raises(TypeError, match=r"file path, not a device.*load_model\('my_run'\)"):
         load_pretrained("my_run")
     path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
+    torch.save(ElemNet("8x1-1", ()).state_dict(), tmp_path / "state.pt")  # the weights alone, as torch saves them
+    with pytest.raises(ModelFileError, match=r"state\.pt is a bare state_dict .*hullpack\.elemnet\.save_model"):
+        load_model(tmp_path / "state.pt")
     with pytest.raises(ValueError, match="device='nope' is not a torch device"):
         load_model(path, device="nope")
     assert next(load_model(path, device=torch.device("cpu")).parameters()).device.type == "cpu"

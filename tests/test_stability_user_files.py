@@ -156,8 +156,14 @@ def test_cli_reads_export_files_and_names_what_it_cannot(tmp_path, capsys):
     assert "d.json: no rows (an empty JSON list)" in capsys.readouterr().err
     (tmp_path / "d.xlsx").write_text("")
     assert cli(tmp_path / "d.xlsx", "--out", tmp_path / "x") == 2
-    assert ("expected a table: .csv, .csv.gz, .csv.bz2, .tsv, .tsv.gz, .tsv.bz2, .parquet, .json"
-            in capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert "expected a table: .csv, .csv.gz, .csv.bz2, .tsv, .tsv.gz, .tsv.bz2, .parquet, .json" in err
+    # a spreadsheet says how to make it a table
+    assert err.rstrip().endswith("; save the spreadsheet as CSV (Excel: File > Save As > CSV UTF-8), or read it with "
+                                 "pandas.read_excel and pass the DataFrame")
+    (tmp_path / "d.txt").write_text("formula,energy\nFeO,-1.3\n")
+    assert cli(tmp_path / "d.txt", "--out", tmp_path / "x") == 2
+    assert "spreadsheet" not in capsys.readouterr().err
 
 
 def test_cli_bad_rows_are_numbered_from_one_and_shown_as_written(tmp_path, capsys):

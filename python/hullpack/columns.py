@@ -353,7 +353,10 @@ def read_table(path, *, text: bool = False):
     if lower.endswith(".parquet"):
         return pd.read_parquet(path)
     if not path.lower().endswith(TABLE_SUFFIXES):
-        raise ValueError(f"{path}: expected a table: {', '.join(TABLE_SUFFIXES)}")
+        spreadsheet = lower.endswith((".xlsx", ".xls", ".xlsm", ".ods", ".numbers"))
+        raise ValueError(f"{path}: expected a table: {', '.join(TABLE_SUFFIXES)}"
+                         + ("; save the spreadsheet as CSV (Excel: File > Save As > CSV UTF-8), or read it with "
+                            "pandas.read_excel and pass the DataFrame" if spreadsheet else ""))
     if lower.endswith((".json", ".jsonl")):
         from .json_tables import read_json
 

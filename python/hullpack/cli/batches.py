@@ -101,13 +101,14 @@ def _named_sizes(path: str, table, columns: list[str] | None):
 
     names = [str(c) for c in table.columns]
     table.columns = names
-    numbers = {c: pd.to_numeric(table[c], errors="coerce") for c in names}  # NaN where a cell is no number
     if columns:
         unknown = [c for c in columns if c not in names]
         if unknown:
             raise CommandError(f"{path!r} has no column {unknown[0]!r}; its columns: {', '.join(map(repr, names))}")
         keep = list(columns)
+        numbers = {c: pd.to_numeric(table[c], errors="coerce") for c in keep}  # NaN where a cell is no number
     else:
+        numbers = {c: pd.to_numeric(table[c], errors="coerce") for c in names}  # every column: which are text?
         labels = [c for c in names if ROW_LABEL.fullmatch(c.strip())]
         text = [c for c in names if c not in labels and (pd.api.types.is_bool_dtype(table[c]) or
                                                          numbers[c].isna().all())]

@@ -419,7 +419,8 @@ def test_devices_and_paths_are_not_confused(tmp_path, monkeypatch):
         load_pretrained("my_run")
     path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
     torch.save(ElemNet("8x1-1", ()).state_dict(), tmp_path / "state.pt")  # the weights alone, as torch saves them
-    with pytest.raises(ModelFileError, match=r"state\.pt is a bare state_dict .*hullpack\.elemnet\.save_model"):
+    with pytest.raises(ModelFileError, match=r"state\.pt is not a hullpack ElemNet model file but a bare state_dict .*"
+                                             r"hullpack\.elemnet\.save_model"):
         load_model(tmp_path / "state.pt")
     with pytest.raises(ValueError, match="device='nope' is not a torch device"):
         load_model(path, device="nope")

@@ -168,9 +168,9 @@ def _decode_v1(path: Path, data: bytes) -> dict[str, Any]:
                              f"model file: load the run's best.pt ({path.with_name('best.pt')})")
     if isinstance(blob, dict) and blob and all(isinstance(k, str) and "." in k and isinstance(v, torch.Tensor)
                                                for k, v in blob.items()):  # torch.save(model.state_dict())
-        raise ModelFileError(f"{path} is a bare state_dict (weights without their architecture nor drop rates), not a "
-                             "hullpack model file: load it into an ElemNet of its architecture (load_state_dict) and "
-                             "write that with hullpack.elemnet.save_model")
+        raise ModelFileError(f"{path} is not a hullpack ElemNet model file but a bare state_dict (weights without "
+                             "their architecture nor drop rates): if they are an ElemNet's, load them into an ElemNet "
+                             "of its architecture (load_state_dict) and write that with hullpack.elemnet.save_model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a hullpack ElemNet model file (no '{FORMAT}' header)")
     version = blob.get("format_version")

@@ -724,3 +724,22 @@ def test_cli_elements_typed_are_answered_in_the_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "element: above hull by 0.2000  above 0 eV/atom (the reference has no entry of O alone)  [formula 2]" in out
     assert "[formula 1]" not in out
+
+
+def test_a_column_of_hull_distances_named_as_the_energies_is_refused(tmp_path, capsys):
+    """--energy-column energy_above_hull (or energies="e_above_hull") built hulls from the distances
+    above Materials Project's hull: every compound read unstable or stable by nothing, without a word."""
+    df = pd.DataFrame({"material_id": [f"mp-{i}" for i in range(6)], "formula_pretty": FORMULAS,
+                       "formation_energy_per_atom": FORMATION, "energy_above_hull": [0, 0, 0, 0.036, 0.04, 0.1]})
+    with pytest.raises(ValueError, match=r"^energy column 'energy_above_hull' holds hull distances \(energies above a "
+                                         r"hull\), not the energies a hull is built from: name a formation energy "
+                                         r"column \('formation_energy_per_atom'\) instead$"):
+        stability(df, "energy_above_hull")
+    df.to_csv(tmp_path / "mp.csv", index=False)
+    assert cli(tmp_path / "mp.csv", "--energy-column", "energy_above_hull", "--out", tmp_path / "o") == 2
+    assert "holds hull distances" in capsys.readouterr().err
+    assert cli("Fe5O7=-1.6", "--reference", tmp_path / "mp.csv", "--reference-energy-column", "energy_above_hull",
+               "--out", tmp_path / "o") == 2
+    assert capsys.readouterr().err.startswith(f"hullpack stability: --reference {tmp_path / 'mp.csv'}: energy column "
+                                              "'energy_above_hull' holds hull distances")
+    assert stability(df).stable.tolist() == [True, True, True, False, False, False]  # its formation energies

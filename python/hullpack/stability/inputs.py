@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, composition_cell, find_column, is_missing_text,
-                       listed, number_hint, one_database, read_table)
+from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, _named, composition_cell, find_column, is_hull_distance,
+                       is_missing_text, listed, number_hint, one_database, read_table)
 from ..elemnet.data import other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
@@ -247,6 +247,11 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     if isinstance(energies, str) or energies is None:
         e_col = find_column(df, energies, ENERGY_COLUMNS, "energy", required=False,
                             how="energies= (hullpack stability --energy-column)")
+        if e_col is not None and is_hull_distance(e_col):  # named so: hulls of distances above another hull
+            formation = [c for c in df.columns if c != e_col and _named([c], ENERGY_COLUMNS)]
+            raise ValueError(f"energy column {e_col!r} holds hull distances (energies above a hull), not the energies a "
+                             "hull is built from: name a formation energy column"
+                             + (f" ({', '.join(map(repr, formation[:3]))})" if formation else "") + " instead")
         one_database(df, e_col)
         return col, e_col
     return col, None

@@ -321,6 +321,23 @@ class _Bowl(nn.Module):
         return -4 * self.depth * x[:, ELEMENT_INDEX["Na"]] * x[:, ELEMENT_INDEX["Cl"]]
 
 
+def test_occlusion_lists_elements_in_no_composition_last():
+    """An element in none of the compositions was never removed: its ΔMAE of 0 is not measured, and
+    it ranked above an element whose removal was measured to lower the error (and was drawn so)."""
+    oxygen = nn.Linear(86, 1)                         # E = -2 x_O
+    with torch.no_grad():
+        oxygen.weight.zero_(); oxygen.bias.zero_(); oxygen.weight[0, O] = -2.0
+    # FeO predicted -1 against a target of -2: without Fe (pure O, -2) the error falls, without O it rises
+    df = xai.occlusion_importance(oxygen, ["FeO"], [-2.0], elements=["Cl", "Fe", "O"], n_bootstrap=5)
+    assert df.loc["Fe", "delta_mae"] < 0 < df.loc["O", "delta_mae"] and df.loc["Cl", "n_containing"] == 0
+    assert list(df.index) == ["O", "Fe", "Cl"]
+    from hullpack.xai import plots
+
+    fig = plots.importance_bar(df)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["Fe", "O"]   # bottom to top
+    plots._plt().close(fig)
+
+
 def test_a_dip_shallower_than_the_screens_depth_threshold_is_no_compound():
     """A barely trained model dips a meV/atom or less below its pure elements everywhere (float32
     noise can do it too): that is no predicted compound, as the hull screen's 10 meV/atom threshold

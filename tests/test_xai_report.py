@@ -68,7 +68,7 @@ def test_explain_writes_the_report(model_file, tmp_path):
     md = (out / "report.md").read_text()
     assert "](shap_bar.png)" in md and "## Occlusion importance" in md
     # the share forming is said as lowest_energy_fraction computes it, not as any dip below the line
-    assert "lies between the pure elements, below both of their predictions" in md
+    assert "lies between the pure elements, at least 10 meV/atom below both of their predictions" in md
     assert "a minimum below the line between the pure elements" not in md
     # counts are written as counts, not 25.000: groups 1 x 15 have 5 x 5 pairs
     assert "| 1 | 15 | 25 | " in md and "| 1.000 | 15.000 |" not in md

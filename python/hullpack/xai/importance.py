@@ -44,7 +44,9 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
     whole set: what the model loses without the element, weighted by how common it is) with its
     bootstrap percentile interval ``ci_low``/``ci_high`` (``n_bootstrap`` resamples of the
     compositions, by ``seed``), and ``delta_mae_affected`` (the mean change over the compositions
-    containing ``e`` only, with ``affected_ci_low``/``affected_ci_high``). Sorted by ``delta_mae``.
+    containing ``e`` only, with ``affected_ci_low``/``affected_ci_high``). Sorted by ``delta_mae``,
+    the elements in none of the compositions last: their 0 is not measured (nothing was removed), so
+    it does not rank them above an element whose removal was measured to help.
     ``df.attrs`` holds ``mae`` (unoccluded), ``n`` and ``ci``.
 
     >>> import torch
@@ -109,7 +111,7 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
     df = pd.DataFrame({"n_containing": counts, "delta_mae": delta, "ci_low": lo, "ci_high": hi,
                        "delta_mae_affected": affected, "affected_ci_low": alo, "affected_ci_high": ahi},
                       index=pd.Index(elements, name="element"))
-    df = df.sort_values("delta_mae", ascending=False)
+    df = df.iloc[np.lexsort((-delta, counts == 0))]  # by delta_mae, the unmeasured last
     df.attrs.update({"mae": float(base_err.mean()), "n": n, "ci": ci, "n_bootstrap": n_bootstrap})
     log.info("occlusion importance over %d compositions (MAE %.4f eV/atom): top %s", n,
              df.attrs["mae"], ", ".join(df.index[:5]))

@@ -219,13 +219,16 @@ def alignment_scatter(quantities: pd.DataFrame, alignment: pd.DataFrame, *,
 
 def importance_bar(df: pd.DataFrame, *, value: str = "delta_mae", low: str = "ci_low", high: str = "ci_high",
                    top: int = 25, title: str = "", label: str = f"ΔMAE ({ENERGY_UNIT})"):
-    """Horizontal bars of the ``top`` elements by ``value`` with their interval as error bars.
+    """Horizontal bars of the ``top`` elements by ``value`` with their interval as error bars;
+    elements in none of the compositions (``n_containing`` 0: nothing measured) are left out.
 
     >>> df = pd.DataFrame({"delta_mae": [0.3, 0.1], "ci_low": [0.2, 0.05], "ci_high": [0.4, 0.2]}, index=["O", "F"])
     >>> len(importance_bar(df).axes)
     1
     """
     plt = _plt()
+    if "n_containing" in df:
+        df = df[df["n_containing"] > 0]
     d = df.sort_values(value, ascending=False).head(top).iloc[::-1]
     groups = element_table().loc[d.index, "group"].to_numpy()
     fig, ax = plt.subplots(figsize=(6.5, max(3.0, 0.26 * len(d) + 1.2)))

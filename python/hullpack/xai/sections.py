@@ -134,7 +134,8 @@ def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
     r.p(f"Each element is removed from every one of {len(x)} OQMD test compositions that contains it "
         f"(other fractions renormalised) and the MAE against DFT is measured again. Unoccluded MAE: "
         f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE (delta_mae, ci_low, ci_high) is over all {len(x)} compositions "
-        f"(common elements weigh more; {_in_none(int((df['n_containing'] == 0).sum()))}); "
+        f"(common elements weigh more; {_in_none(int((df['n_containing'] == 0).sum()))}: nothing was removed, so "
+        "they are listed last); "
         "ΔMAE affected (delta_mae_affected, affected_ci_low, affected_ci_high) is the mean over the compositions "
         f"containing the element (n_containing); both in {ENERGY_UNIT}. Intervals: "
         f"{df.attrs['ci']:.0%} bootstrap percentile, {cfg.n_bootstrap} resamples.")
@@ -143,7 +144,8 @@ def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
     r.figure(plots.importance_bar(df, title=f"occlusion importance ({len(x)} OQMD test compositions)",
                                   label=f"ΔMAE over all {len(x)} compositions ({ENERGY_UNIT})"),
              "importance_bar",
-             f"ΔMAE ({ENERGY_UNIT}) when the element is removed, top 25, with bootstrap intervals.")
+             f"ΔMAE ({ENERGY_UNIT}) when the element is removed, top 25 of the elements in at least one "
+             "composition, with bootstrap intervals.")
     r.figure(plots.periodic_table_heatmap(df["delta_mae_affected"], title="ΔMAE over compositions containing the element",
                                           label=f"ΔMAE over the compositions containing it ({ENERGY_UNIT})",
                                           fmt="{:.2f}"),

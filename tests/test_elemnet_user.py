@@ -139,6 +139,18 @@ def test_hold_out_keeps_each_composition_on_one_side():
         hold_out(x[:1].repeat(5, axis=0), 0.1)
 
 
+def test_hold_out_does_not_validate_on_a_composition_larger_than_the_share():
+    """100 rows of NaCl among 110: drawn first, NaCl alone was held out, 100 rows for a share of 0.1;
+    now the compositions that fit the share are, and where none does, the smallest one."""
+    from hullpack.elemnet import hold_out
+
+    x, _ = parse_formulas(["NaCl"] * 100 + ["KCl", "MgO", "CaO", "LiF", "NaF", "KBr", "FeO", "ZnO", "CuO", "NiO"])
+    sizes = [len(hold_out(x, 0.1, seed)[1]) for seed in range(20)]  # seed 2 draws NaCl first
+    assert all(1 <= n <= 11 for n in sizes), sizes
+    x, _ = parse_formulas(["NaCl"] * 50 + ["KCl"] * 20)  # neither fits 7 rows: KCl, the smaller, validates
+    assert all(hold_out(x, 0.1, seed)[1].tolist() == list(range(50, 70)) for seed in range(6))
+
+
 def test_table_columns_names_a_missing_column_and_the_table_s_columns():
     df = mp_table(3)
     with pytest.raises(ValueError, match=r"energy column 'e_hull' is not among .*'formula_pretty'"):

@@ -205,7 +205,9 @@ def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray,
     """Row indices ``(train, val)``, both sorted, that hold out about ``fraction`` of the rows of
     fractions ``x`` for validation, drawn at random by ``seed`` **a composition at a time**: rows of
     the same composition (polymorphs, repeated entries) all land on one side, so that validation
-    measures compositions the model has not seen. ValueError if ``x`` has too few compositions.
+    measures compositions the model has not seen: of those drawn first, the ones that fit the share
+    (the smallest composition where none does, so that one of 100 rows in 110 is not the validation
+    set of a 0.1 share). ValueError if ``x`` has too few compositions.
 
     >>> x = np.array([[1, 0], [1, 0], [0.5, 0.5], [0, 1]], dtype=np.float32)
     >>> train, val = hold_out(x, 0.25, seed=1)
@@ -224,9 +226,13 @@ def hold_out(x: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray,
     # whole compositions in a random order until the share is reached; at least one on each side
     sizes = np.bincount(group, minlength=n_groups)
     order = np.random.default_rng(seed).permutation(n_groups)
-    taken = np.cumsum(sizes[order]) <= max(fraction * len(group), sizes[order[0]])
-    taken[-1] = False
-    is_val = np.isin(group, order[taken])
+    target = fraction * len(group)
+    if sizes[order[0]] <= target:
+        taken = order[:-1][np.cumsum(sizes[order[:-1]]) <= target]  # the last drawn always trains
+    else:  # the first composition drawn alone fills more than the share (100 rows of NaCl of 110): those that fit,
+        fits = order[sizes[order] <= target]  # in the same order, else the smallest one (the first drawn trains)
+        taken = fits[np.cumsum(sizes[fits]) <= target] if len(fits) else order[[np.argmin(sizes[order])]]
+    is_val = np.isin(group, taken)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 

@@ -342,6 +342,24 @@ def test_train_metadata_says_where_the_data_came_from(tmp_path):
 
 # ------------------------------------------------------------------------------- model files
 
+@pytest.mark.parametrize("given, got", [
+    ("table", "got a DataFrame"),
+    ("formulas", r"got formulas \(str\)"),
+    ("path", "got a str"),
+])
+def test_train_names_data_that_are_no_arrays_and_how_to_make_them(tmp_path, given, got):
+    """A table, formulas or a file's name given as train_data raised numpy's 'could not convert
+    string to float: 'formula_pretty''; now what train expects, and the call that makes it."""
+    table = mp_table(20)
+    data = {"table": table, "formulas": (table.formula_pretty.tolist(), table.formation_energy_per_atom.to_numpy()),
+            "path": str(tmp_path / "mp.csv")}[given]
+    with pytest.raises(ValueError, match=r"^train_data: expected \(X, y\), X the \(n, 86\) element fractions .*; "
+                                         + got + r": hullpack\.elemnet\.featurize\(formulas\) makes X of formulas, "
+                                         r"table_arrays\(table\) \(X, y\) of a table$"):
+        train(tmp_path / "run", train_data=data, val_data=table_arrays(table), epochs=1, architecture="8x1-1",
+              dropout=())
+
+
 def test_a_run_folder_or_its_checkpoint_given_as_a_model_file_points_to_best_pt(tmp_path):
     x, _ = parse_formulas(["NaCl", "KCl"] * 8)
     y = np.linspace(-2, 0, len(x)).astype(np.float32)

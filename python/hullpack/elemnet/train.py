@@ -190,14 +190,34 @@ def _distributed_batches(n: int, batch_size: int, world: int, rank: int, seed: i
                                            rank=rank, seed=seed)
 
 
-def _as_tensors(data) -> tuple[torch.Tensor, torch.Tensor]:
-    x, y = data
-    x = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    y = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(-1)
+def _as_tensors(data, what: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
+    """``(X, y)`` of ``data`` as float32 tensors; ValueError naming ``what`` (``train_data``) where
+    it is no pair of numbers, such as a table or formulas, with the call that makes one of them.
+
+    >>> _as_tensors((["NaCl"], [-2.1]), "train_data")
+    Traceback (most recent call last):
+    ValueError: train_data: expected (X, y), X the (n, 86) element fractions of each row, y its formation energy (eV/atom); got formulas (str): hullpack.elemnet.featurize(formulas) makes X of formulas, table_arrays(table) (X, y) of a table
+    """
+    how = "hullpack.elemnet.featurize(formulas) makes X of formulas, table_arrays(table) (X, y) of a table"
+    want = f"{what}: expected (X, y), X the (n, 86) element fractions of each row, y its formation energy (eV/atom)"
+    if hasattr(data, "columns") or isinstance(data, (str, os.PathLike)):  # a DataFrame, a file's name
+        raise ValueError(f"{want}; got a {type(data).__name__}: {how}")
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise ValueError(f"{want}; got a {type(data).__name__}: {how}") from None
+    try:
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        y = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(-1)
+    except (TypeError, ValueError):
+        first = next(iter(x), None) if isinstance(x, (list, tuple)) or hasattr(x, "tolist") else None
+        got = f"formulas ({type(first).__name__})" if isinstance(first, str) or hasattr(first, "elements") else \
+            "values that are no numbers"
+        raise ValueError(f"{want}; got {got}: {how}") from None
     if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"data must be (X (n, k), y (n,)) with n > 0; got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(f"{what} must be (X (n, k), y (n,)) with n > 0; got {tuple(x.shape)} and {tuple(y.shape)}")
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
-        raise ValueError("training data contain NaN or infinite values")
+        raise ValueError(f"{what} contain NaN or infinite values")
     return x, y
 
 
@@ -391,8 +411,8 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         raise ValueError(f"{run_dir} holds a run trained on {ck['data_source']}, not on the shipped OQMD data: resume "
                          "it with the same data (--data, and --val-data if it had one; train_data=, val_data=): a "
                          "run folder keeps no copy of them")
-    x_tr, y_tr = _as_tensors(train_data if train_data is not None else oqmd_arrays("train"))
-    x_va, y_va = _as_tensors(val_data if val_data is not None else oqmd_arrays("val"))
+    x_tr, y_tr = _as_tensors(train_data if train_data is not None else oqmd_arrays("train"), "train_data")
+    x_va, y_va = _as_tensors(val_data if val_data is not None else oqmd_arrays("val"), "val_data")
     n = len(x_tr)
 
     sampler = None

@@ -337,6 +337,8 @@ def test_train_reads_the_validation_table_s_own_energy_column(tmp_path, capsys):
     assert json.loads(out)["best_val_mae"] < 5
     meta = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["data"]
     assert (meta["n_train"], meta["n_val"]) == (60, 20)
+    trained_on = json.loads((tmp_path / "run" / "config.json").read_text())["trained_on"]
+    assert trained_on.endswith(f"selected on {tmp_path / 'val.csv'} (formula column chem, energy column dH; 20 rows)")
     # without --energy-column, a validation table whose energy column has no name hullpack knows says what to give
     mp_table(60).to_csv(tmp_path / "mp2.csv", index=False)
     rc, _, err = cli(capsys, "train", str(tmp_path / "run2"), "--data", str(tmp_path / "mp2.csv"), "--val-data",

@@ -137,7 +137,7 @@ def _user_data(args: argparse.Namespace, seed: int):
     source = f"{args.data} (formula column {fcol}, energy column {ecol} in eV/atom; {len(y)} rows)"
     log.info("--data: %s", source)
     if args.val_data:
-        val, _ = _table(args.val_data, "--val-data", args)
+        val, (val_fcol, val_ecol) = _table(args.val_data, "--val-data", args)
         shared, total = shared_compositions(x, val[0])
         if shared:  # said before training: the best epoch is chosen on these
             with warnings_as_notes(NAME, about=f"--val-data {args.val_data}: "):
@@ -146,7 +146,8 @@ def _user_data(args: argparse.Namespace, seed: int):
                               "validation measures them as trained on, not how the model does on new "
                               "compositions (leave --val-data out to hold some of --data out instead)", stacklevel=2)
         _note_few(len(val[1]), f"--val-data {args.val_data} holds", "give a larger --val-data")
-        return (x, y), val, f"{source}, selected on {args.val_data}"
+        return (x, y), val, (f"{source}, selected on {args.val_data} (formula column {val_fcol}, energy column "
+                             f"{val_ecol}; {len(val[1])} rows)")
     fraction = VAL_FRACTION if args.val_fraction is None else args.val_fraction
     if not 0 < fraction < 1:
         raise CommandError(f"--val-fraction {fraction}: expected a share between 0 and 1")

@@ -321,6 +321,21 @@ class _Bowl(nn.Module):
         return -4 * self.depth * x[:, ELEMENT_INDEX["Na"]] * x[:, ELEMENT_INDEX["Cl"]]
 
 
+def test_shap_and_kernel_check_name_formulas_as_the_chemist_wrote_them():
+    """Formulas given as strings come back as written, where pymatgen's order wrote NaOH as 'NaHO',
+    Ca(OH)2 as 'Ca(HO)2' and NH4Cl as 'H4NCl'; compositions and fractions are named by formula."""
+    from pymatgen.core import Composition
+
+    net = nn.Sequential(nn.Linear(86, 8), nn.ReLU(), nn.Linear(8, 1))
+    given = ["NaOH", "Ca(OH)2", "NH4Cl", "Fe2O3"]
+    assert xai.shap_values(net, given).instance_names == given
+    assert xai.shap_values(net, pd.Series(given)).instance_names == given
+    assert xai.shap_values(net, " NaOH").instance_names == ["NaOH"]
+    assert xai.shap_values(net, [Composition("Ca(OH)2")]).instance_names == ["Ca(HO)2"]   # pymatgen's own
+    kc = xai.kernel_check(net, given, n_points=2, nsamples=50)
+    assert len(kc) == 2 and set(kc["formula"]) <= set(given)
+
+
 def test_occlusion_lists_elements_in_no_composition_last():
     """An element in none of the compositions was never removed: its ΔMAE of 0 is not measured, and
     it ranked above an element whose removal was measured to lower the error (and was drawn so)."""
@@ -555,8 +570,13 @@ def test_lists_of_rows_are_fractions():
 
 
 def test_shap_names_compositions_as_chemists_write_them():
-    ex = xai.shap_values(random_mlp(), ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1234Ni0.8766"])
-    assert ex.instance_names == ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1408Ni"]
+    # fractions are named by formula (Fe2O3, not O0.6Fe0.4); formulas given as strings keep their own
+    from hullpack.elemnet import featurize
+
+    x = featurize(["LiFePO4", "Fe2O3", "NaCl", "Fe0.1234Ni0.8766"])
+    assert xai.shap_values(random_mlp(), x).instance_names == ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1408Ni"]
+    given = ["LiFePO4", "Fe2O3", "NaCl", "Fe0.1234Ni0.8766"]
+    assert xai.shap_values(random_mlp(), given).instance_names == given
 
 
 def test_heatmaps_write_white_on_dark_cells_and_black_on_light_ones():

@@ -36,7 +36,7 @@ from torch import nn
 from .._progress import progress
 from ..elements import ELEMNET_ELEMENTS, N_ELEMENTS
 from ..errors import CompositionError
-from .base import (as_fractions, energy_model, formulas_of, oqmd_split, predict, pure_energies, random_compositions,
+from .base import (as_fractions, energy_model, named_fractions, oqmd_split, predict, pure_energies, random_compositions,
                    xai_import)
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,8 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
 
     Returns a :class:`shap.Explanation`: ``values`` ``(n, 86)``, ``base_values`` (the reference
     energy of each composition), ``data`` (the fractions), ``feature_names`` (element symbols),
-    ``instance_names`` (formulas as chemists write them: ``Fe2O3``). ``values.sum(1) + base_values``
+    ``instance_names`` (formulas given as strings as written, others as chemists write them:
+    ``Fe2O3``). ``values.sum(1) + base_values``
     equals the prediction.
 
     >>> _ = torch.manual_seed(0)
@@ -191,7 +192,7 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
     if batch_pairs < 1:
         raise ValueError(f"batch_pairs = {batch_pairs} must be >= 1")
     model = energy_model(model)
-    x = as_fractions(compositions)
+    x, names = named_fractions(compositions)
     xb = _background(background, n_background, seed)
     elements_ref = isinstance(xb, str)
     if elements_ref and method != "deep":
@@ -244,7 +245,7 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
              "elements" if elements_ref else f"{len(xb)}-row", len(x), elapsed)
     return shap.Explanation(
         values=np.asarray(phi, dtype=np.float64), base_values=np.asarray(expected, dtype=np.float64),
-        data=x.astype(np.float64), feature_names=list(ELEMNET_ELEMENTS), instance_names=formulas_of(x),
+        data=x.astype(np.float64), feature_names=list(ELEMNET_ELEMENTS), instance_names=names,
         compute_time=elapsed)
 
 
@@ -307,12 +308,13 @@ def kernel_check(model: nn.Module, compositions: Any, background: Any = "element
     from shap.utils._legacy import DenseData  # the only way to give KernelExplainer weighted references
 
     model = energy_model(model)
-    x = as_fractions(compositions)
+    x, formulas = named_fractions(compositions)
     if n_points < 1:
         raise ValueError(f"n_points = {n_points} must be >= 1")
     rng = np.random.default_rng(seed)
     if len(x) > n_points:
-        x = x[np.sort(rng.choice(len(x), n_points, replace=False))]
+        keep = np.sort(rng.choice(len(x), n_points, replace=False))
+        x, formulas = x[keep], [formulas[i] for i in keep]
     xb = _background(background, n_background, seed)
     deep = shap_values(model, x, xb, n_background=n_background, seed=seed, show_progress=False)
     f = lambda z: predict(model, np.asarray(z, dtype=np.float32))  # noqa: E731
@@ -326,14 +328,14 @@ def kernel_check(model: nn.Module, compositions: Any, background: Any = "element
     level = shap_log.level
     shap_log.setLevel(max(level, logging.WARNING))  # it logs every sampling step at INFO
     try:
-        rows = _kernel_rows(shap, DenseData, f, names, x, deep, pred, nsamples, fixed)
+        rows = _kernel_rows(shap, DenseData, f, names, x, formulas, deep, pred, nsamples, fixed)
     finally:
         np.random.set_state(global_state)
         shap_log.setLevel(level)
     return pd.DataFrame(rows)
 
 
-def _kernel_rows(shap, DenseData, f, names, x, deep, pred, nsamples, fixed) -> list[dict]:
+def _kernel_rows(shap, DenseData, f, names, x, formulas, deep, pred, nsamples, fixed) -> list[dict]:
     rows = []
     for i in progress(range(len(x)), desc="KernelExplainer", unit="composition"):
         if fixed is None:  # this composition's own pure elements, weighted by fraction
@@ -350,7 +352,7 @@ def _kernel_rows(shap, DenseData, f, names, x, deep, pred, nsamples, fixed) -> l
         # a correlation of two numbers is always +-1: report it from three elements on
         r = float(np.corrcoef(a, b)[0, 1]) if used.sum() > 2 and a.std() > 0 and b.std() > 0 else float("nan")
         expected = float(np.ravel(kernel.expected_value)[0])
-        rows.append({"formula": deep.instance_names[i], "elements": int(used.sum()), "pearson_r": r,
+        rows.append({"formula": formulas[i], "elements": int(used.sum()), "pearson_r": r,
                      "same_sign": float((np.sign(a) == np.sign(b)).mean()) if used.any() else float("nan"),
                      "max_abs_diff": float(np.abs(dv - kv).max()),
                      "relative_diff": float(np.abs(dv - kv).sum() / max(np.abs(dv).sum(), 1e-12)),

@@ -239,6 +239,23 @@ def as_fractions(compositions: Any, *, name: str = "compositions") -> np.ndarray
     return x
 
 
+def named_fractions(compositions: Any, *, name: str = "compositions") -> tuple[np.ndarray, list[str]]:
+    """:func:`as_fractions` of ``compositions`` and a name for each row: the formula as given where
+    it is a string (``NaOH``, ``CH3NH3PbI3``: as the chemist wrote it), else :func:`formulas_of`
+    the fractions (pymatgen compositions, dicts, arrays).
+
+    >>> named_fractions(["NaOH", "Ca(OH)2"])[1], named_fractions(np.eye(86, dtype=np.float32)[[6]])[1]
+    (['NaOH', 'Ca(OH)2'], ['O2'])
+    """
+    if isinstance(compositions, (pd.Series, pd.Index, Iterator)):  # read once, for both
+        compositions = list(compositions)
+    x = as_fractions(compositions, name=name)
+    given = [compositions] if isinstance(compositions, str) else compositions
+    if isinstance(given, (list, tuple)) and all(isinstance(c, str) for c in given):
+        return x, [c.strip() for c in given]
+    return x, formulas_of(x)
+
+
 def _fraction_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a writeable, contiguous ``(n, 86)`` float32 array of finite numbers;
     CompositionError naming the shape or the first non-finite row."""

@@ -93,7 +93,8 @@ def _table(path: str, what: str, args: argparse.Namespace):
     if not path.lower().endswith(TABLE_SUFFIXES):
         raise CommandError(f"{what} {path!r}: expected a table, {' or '.join(TABLE_SUFFIXES)}")
     df = read_table(input_file(path, what))
-    formula_column, energy_column, how = args.formula_column, args.energy_column, ("--formula-column", "--energy-column")
+    formula_column, energy_column = args.formula_column, args.energy_column
+    how = ("--formula-column", "--energy-column")
     if what == "--val-data":  # its own column names where given, else those of --data
         formula_column = args.val_formula_column or formula_column
         energy_column = args.val_energy_column or energy_column

@@ -600,6 +600,25 @@ def test_heatmaps_write_white_on_dark_cells_and_black_on_light_ones():
     matplotlib.pyplot.close("all")
 
 
+def test_heatmaps_write_small_values_with_their_digits():
+    """A barely trained model's mean SHAP values, -0.0006 eV/atom and so on, all read '-0.00' in the
+    periodic table (and would in a matrix): the cells now keep two significant digits."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hullpack.xai import plots
+
+    fig = plots.periodic_table_heatmap(pd.Series({"Na": -0.00068, "Cl": -0.00041}), center=0.0)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"-0.00068", "-0.00041"} <= texts and "-0.00" not in texts
+    fig = plots.matrix_heatmap(pd.DataFrame([[0.0012, 0.0003]], index=[1], columns=[16, 17]))
+    assert {t.get_text() for t in fig.axes[0].texts} == {"0.0012", "0.0003"}
+    fig = plots.periodic_table_heatmap(pd.Series({"O": -1.30, "Mg": -0.004}), center=0.0)   # the usual scale
+    assert {"-1.30", "-0.00"} <= {t.get_text() for t in fig.axes[0].texts}
+    matplotlib.pyplot.close("all")
+
+
 def test_xp_xe_histogram_legend_leaves_the_bars_visible():
     """Most deviations sit near 0, so the histogram's bars there are tall: its legend, drawn where
     matplotlib found room inside the panel, hid them; it now sits below the panel."""

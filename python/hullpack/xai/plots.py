@@ -54,6 +54,19 @@ def _norm(values: np.ndarray, center: float | None):
     return Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
 
 
+def cell_format(values, fmt: str = "{:.2f}") -> str:
+    """``fmt``, or two significant digits where ``fmt`` is too coarse for the values: where it
+    shows the largest magnitude off by more than a tenth (a barely trained model's SHAP values of
+    -0.0006 eV/atom all read "-0.00").
+
+    >>> cell_format([1.51, -0.004]), cell_format([-0.00068, -0.0004]).format(-0.00068)
+    ('{:.2f}', '-0.00068')
+    """
+    v = np.abs(np.asarray(values, dtype=float))
+    top = float(v[np.isfinite(v)].max(initial=0.0))
+    return fmt if top == 0 or abs(abs(float(fmt.format(top))) - top) <= 0.1 * top else "{:.2g}"
+
+
 def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "", cmap: str | None = None,
                            center: float | None = None, fmt: str = "{:.2f}", ax=None):
     """Colour the periodic table by a per-element value (a Series indexed by symbol). Elements
@@ -74,6 +87,7 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
         elements_arg(values.index)  # a misspelt symbol would be a grey cell, its value still in the scale
     cmap = plt.get_cmap(cmap or ("RdBu_r" if center is not None else "viridis"))
     norm = _norm(values.to_numpy(), center)
+    fmt = cell_format(values.to_numpy(), fmt)
     if ax is None:
         fig, ax = plt.subplots(figsize=(13, 7))
     else:
@@ -136,6 +150,7 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", label: str = "", cm
     ax.set_xlabel(xlabel if xlabel is not None else str(m.columns.name or ""))
     ax.set_ylabel(ylabel if ylabel is not None else str(m.index.name or ""))
     if w * h <= 400:
+        fmt = cell_format(m.to_numpy(), fmt)
         for i in range(h):
             for j in range(w):
                 v = m.iat[i, j]

@@ -877,3 +877,24 @@ def test_saved_entries_of_noble_gases_are_read_without_pymatgens_warning(tmp_pat
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
     captured = capsys.readouterr()
     assert "Pauling" not in captured.out + captured.err and "Na2He   He-Na   stable by" in captured.out
+
+
+def test_spreadsheet_error_values_and_numbers_with_units_are_named(tmp_path, capsys):
+    """Excel writes a missing value as #N/A and a failed formula as #DIV/0! or #VALUE!; pandas writes
+    <NA>. They were "energy '#N/A' is not a number"; an energy written with its unit (`-1.7 eV/atom`)
+    too, with no word of the fix. #N/A and <NA> are missing; the others say what to write."""
+    from hullpack.cli import main
+
+    rows = ["formula,formation_energy_per_atom", "Fe,0", "O2,0", "Fe2O3,-1.7 eV/atom", "FeO,#N/A", "Fe3O4,-1.62",
+            "Fe4O5,#DIV/0!", "Fe5O7,<NA>", "FeO2,-900 meV/atom", "Fe2O,#N/A"]
+    path = tmp_path / "cells.csv"
+    path.write_text("\n".join(rows) + "\n")
+    t = stability(read_table(path), errors="ignore")
+    assert t.problem.tolist()[2:] == [
+        "energy '-1.7 eV/atom' is not a number (write the number alone, in eV/atom: -1.7)", "energy is missing", None,
+        "energy '#DIV/0!' is not a number (a spreadsheet's error value: its formula failed there)", "energy is missing",
+        "energy '-900 meV/atom' is not a number (write the number alone, in eV/atom: -0.9)", "energy is missing"]
+    path.write_text("formula,formation_energy_per_atom\nFe2O3,-1.7\n#N/A,-1.2\n")
+    assert stability(read_table(path), errors="ignore").problem.tolist() == [None, "formula is missing"]
+    assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert "bad row 2 ('#N/A'): formula is missing" in capsys.readouterr().out

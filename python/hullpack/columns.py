@@ -42,7 +42,7 @@ HULL_DISTANCE_COLUMNS = ("e_above_hull", "energy_above_hull", "ehull", "e_hull",
 #: cells that are a missing value in a column of numbers, whatever their case and the spaces around
 #: them: JARVIS-DFT writes ``na``, other exports ``NA``, ``N/A``, ``nan``, ``None``, ``null`` or nothing.
 #: In a column of text they stay text (a formula ``Na`` is sodium)
-MISSING_VALUES = ("", "na", "n/a", "nan", "none", "null")
+MISSING_VALUES = ("", "na", "n/a", "nan", "none", "null", "#n/a", "#n/a n/a", "<na>")  # also Excel's #N/A, pandas' <NA>
 _MISSING = frozenset(MISSING_VALUES)
 
 #: files read as tables (:func:`hullpack.stability.inputs.read_table`) rather than as text: CSV, TSV,
@@ -258,12 +258,23 @@ def number_hint(cell) -> str:
     with a decimal comma (``-1,7``), or with the minus sign of typeset text (U+2212, ``−1.7``, as a
     table copied from a paper or a word processor holds it).
 
+    A spreadsheet's error value (``#DIV/0!``) is named as one, and a number written with its unit
+    (``-1.7 eV/atom``) says to write the number alone, in eV/atom.
+
     >>> number_hint("-1,7"), number_hint("\u22121.7"), number_hint("abc")
     (' (a decimal comma? write -1.7)', ' (a typeset minus sign, U+2212? write -1.7)', '')
+    >>> number_hint("#DIV/0!"), number_hint("-1.7 eV/atom"), number_hint("-170 meV/atom")
+    (" (a spreadsheet's error value: its formula failed there)", ' (write the number alone, in eV/atom: -1.7)', ' (write the number alone, in eV/atom: -0.17)')
     """
     if not isinstance(cell, str):
         return ""
     text = cell.strip()
+    if re.fullmatch(r"#(VALUE!|DIV/0!|REF!|NUM!|NAME\?|NULL!|SPILL!|CALC!)", text.upper()):
+        return " (a spreadsheet's error value: its formula failed there)"
+    m = re.fullmatch(r"([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*(m?)eV(?:\s*/\s*at(?:om)?\.?)?", text)
+    if m:
+        value = float(m.group(1)) / (1000 if m.group(2) else 1)
+        return f" (write the number alone, in eV/atom: {value:g})"
     if re.fullmatch(r"[-+\u2212]?\d*,\d+", text):
         return f" (a decimal comma? write {text.replace(',', '.').replace(chr(0x2212), '-')})"
     if "\u2212" in text and re.fullmatch(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text.replace("\u2212", "-")):

@@ -139,7 +139,7 @@ def _formulas(items: list[str]):
         except ValueError:
             from hullpack.columns import number_hint
 
-            hint = number_hint(text) or _unit_hint(formula, text)
+            hint = _unit_hint(formula, text) or number_hint(text)
             raise ValueError(f"{formula}={text}: the energy is not a number{hint} (FORMULA=ENERGY, eV/atom)") from None
         if not math.isfinite(energies[-1]):  # float() reads nan and inf: a typed energy is a number
             raise ValueError(f"{formula}={text}: the energy is not a finite number (FORMULA=ENERGY, eV/atom; "

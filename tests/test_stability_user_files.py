@@ -743,3 +743,15 @@ def test_a_column_of_hull_distances_named_as_the_energies_is_refused(tmp_path, c
     assert capsys.readouterr().err.startswith(f"hullpack stability: --reference {tmp_path / 'mp.csv'}: energy column "
                                               "'energy_above_hull' holds hull distances")
     assert stability(df).stable.tolist() == [True, True, True, False, False, False]  # its formation energies
+
+
+def test_a_plot_says_which_corner_no_entry_holds(tmp_path):
+    """--plot Li-Fe-O against a set without lithium drew Li's corner as an end of the hull, facets
+    running to it, with nothing to say that no entry holds Li: its title says so now."""
+    pytest.importorskip("matplotlib")
+    from hullpack.stability.plot import plot_space
+
+    ref = Reference(FORMULAS, FORMATION)
+    fig = plot_space(ref, "Li-Fe-O", tmp_path / "a.png")
+    assert fig.axes[0].get_title() == "Fe-Li-O: convex hull (3 stable of 6 entries)\nno entry holds Li: drawn at 0 eV/atom"
+    assert plot_space(ref, "Fe-O").axes[0].get_title() == "Fe-O: convex hull (3 stable of 6 entries)"

@@ -151,5 +151,8 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
             cf, _, *kinds = _candidate_points(candidates, symbols, reference.tol)
             _draw_candidates(ax, *(triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))), *kinds)
         label_triangle(ax, symbols)
+    # an element no entry holds: its corner is drawn at 0 eV/atom, the hull's end by convention only
+    absent = [s for j, s in enumerate(symbols) if not (f[:, j] > 0).any()]
     return finish_figure(fig, ax, f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} "
-                         "entries)", path)
+                         "entries)" + (f"\nno entry holds {', '.join(absent)}: drawn at 0 eV/atom" if absent else ""),
+                         path)

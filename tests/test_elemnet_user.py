@@ -197,6 +197,9 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     assert "mp.csv (formula column formula_pretty, energy column formation_energy_per_atom" in meta["trained_on"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
     assert json.loads((run / "config.json").read_text())["config"]["epochs"] == 3  # rewritten on resume
+    rc, out, err = cli(capsys, "train", str(run), "--data", str(data), "--epochs", "2")  # no epoch left to run
+    assert rc == 0 and json.loads(out)["epochs_done"] == 3, err
+    assert json.loads((run / "config.json").read_text())["config"]["epochs"] == run_config(run).epochs == 3
     # --bf16 off too is the run's own: resuming without it does not switch bf16 on where the hardware has it
     assert run_config(run).bf16 is False
     assert [json.loads(line)["bf16"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [False] * 3

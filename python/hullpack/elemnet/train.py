@@ -331,7 +331,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     ``run_dir`` receives ``last.pt`` (model, optimizer, schedule, RNG states, history; written
     atomically after every epoch), ``best.pt`` (the best-val weights so far, a model file for
     :func:`hullpack.elemnet.load_model`), ``metrics.jsonl`` (one JSON line per epoch) and
-    ``config.json`` (the run's settings, data and device, rewritten each time it starts). Calling
+    ``config.json`` (the run's settings, data and device, as ``last.pt`` holds them). Calling
     again with the same settings continues where it stopped and reaches bit-for-bit the weights an
     uninterrupted run would (same device and thread count); ``epochs`` and ``patience`` may be raised.
 
@@ -498,13 +498,19 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             log.info("fine-tuning %s: val MAE %.4f before training", init_id["source"], state["init_val_mae"])
             if rank == 0:
                 save_model(model, best_path, metadata=best_metadata(0, state["init_val_mae"]))
-    if rank == 0:  # what the run is, readable without torch; the log is (re)built from the history, so it never
-        from .. import __version__  # holds an epoch twice
+    def write_about() -> None:
+        """config.json: what the run is, readable without torch; as last.pt has it (a resumed run's
+        with its first epoch here: one that has no epoch left to run changes neither)."""
+        from .. import __version__
 
         about = {"config": asdict(cfg), "trained_on": data_source, "data": data_id, "init": init_id,
                  "device": str(device), "bf16": bf16, "hullpack": __version__}
         (run_dir / "config.json.tmp").write_text(json.dumps(about, indent=2) + "\n")
         os.replace(run_dir / "config.json.tmp", run_dir / "config.json")
+
+    if rank == 0:  # the log is (re)built from the history, so it never holds an epoch twice
+        if ck is None:
+            write_about()
         metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
 
     net = model
@@ -594,6 +600,8 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                 saved["init"] = init_id
             saved_stopped = state["stopped"]
             _save_atomic(saved, last)
+            if done_here == 1:
+                write_about()
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
         log.info("epoch %d: train loss (MAE in training mode) %.4f, val MAE %.4f (best %.4f @ %d), lr %.3g, %.1f s", epoch,

@@ -92,7 +92,11 @@ def _table(path: str, what: str, args: argparse.Namespace):
 
     if not path.lower().endswith(TABLE_SUFFIXES):
         raise CommandError(f"{what} {path!r}: expected a table, {' or '.join(TABLE_SUFFIXES)}")
-    df = read_table(input_file(path, what))
+    try:
+        df = read_table(input_file(path, what))
+    except ValueError as exc:  # an empty file, no rows, no Parquet: which option's file
+        text = str(exc)
+        raise CommandError(f"{what} {text}" if text.startswith(path) else f"{what} {path}: {text}") from None
     formula_column, energy_column = args.formula_column, args.energy_column
     how = ("--formula-column", "--energy-column")
     if what == "--val-data":  # its own column names where given, else those of --data

@@ -534,3 +534,19 @@ def test_explain_says_when_the_chosen_tree_is_the_deepest_tried(tmp_path):
     chosen = _results(tmp_path / "deep")["surrogate"]["depth"]
     md = (tmp_path / "deep" / "report.md").read_text()
     assert ("the deepest tried" in md) == (chosen == 12)
+
+
+def test_explain_binaries_of_a_model_that_predicts_no_compound(tmp_path):
+    """A model linear in the fractions never dips below its pure elements (nor does one whose dips
+    are all shallower than the 10 meV/atom threshold): the section says there is no x_p to compare,
+    where it failed drawing an empty matrix ('nothing to plot')."""
+    import hullpack.xai as xai
+
+    torch.manual_seed(0)
+    flat = torch.nn.Linear(86, 1)
+    numbers = xai.explain(tmp_path / "r", flat, only="binaries", config=xai.ExplainConfig(n_grid=11))
+    assert "failed" not in numbers and numbers["binaries"]["share_forming"] == 0.0
+    assert numbers["binaries"]["study_pairs_without_compound"] == numbers["binaries"]["study_pairs"]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "predicts no compound in any study pair" in md and "group_forms.png" in md
+    assert not (tmp_path / "r" / "xp_xe.png").exists() and not (tmp_path / "r" / "group_deviation.png").exists()

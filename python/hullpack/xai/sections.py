@@ -275,13 +275,16 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
                                                     mean_deviation=("deviation", "mean"),
                                                     forms=("forms", "mean")).reset_index()
     r.table(by, "xp_xe_by_group", index=False, floatfmt="{:.3f}")
-    r.figure(plots.xp_xe_plot(study), "xp_xe", "x_p against x_e (left) and the deviation x_p - x_e by anion group "
-             "(right), over the pairs with a predicted compound.")
-    pair_dev = study.pivot(index="A", columns="B", values="deviation").reindex(index=cations, columns=anions)
-    r.figure(plots.matrix_heatmap(pair_dev, title="x_p - x_e per pair", label="x_p - x_e", center=0.0,
-                                  cmap="RdBu_r", xlabel="B (anion)", ylabel="A (cation)"),
-             "xp_xe_pairs", "x_p - x_e for each cation (rows) and anion (columns); blue: fewer cations than charge balance; "
-             "grey: no predicted compound.")
+    if study["deviation"].notna().any():
+        r.figure(plots.xp_xe_plot(study), "xp_xe", "x_p against x_e (left) and the deviation x_p - x_e by anion "
+                 "group (right), over the pairs with a predicted compound.")
+        pair_dev = study.pivot(index="A", columns="B", values="deviation").reindex(index=cations, columns=anions)
+        r.figure(plots.matrix_heatmap(pair_dev, title="x_p - x_e per pair", label="x_p - x_e", center=0.0,
+                                      cmap="RdBu_r", xlabel="B (anion)", ylabel="A (cation)"),
+                 "xp_xe_pairs", "x_p - x_e for each cation (rows) and anion (columns); blue: fewer cations than "
+                 "charge balance; grey: no predicted compound.")
+    else:
+        r.p("The model predicts no compound in any study pair: there is no x_p to set against x_e, and no figure of it.")
     dev = group_matrix(allp, "abs_deviation")
     counts = group_matrix(allp, "abs_deviation", agg="count")
     forms = group_matrix(allp, "forms")
@@ -292,10 +295,13 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
         "predicted compound: the lowest predicted energy along A_x B_(1-x) lies between the pure elements, at least "
         f"{_meV(DEFAULT_MIN_DEPTH)} below both of their predictions (a dip below the line between them that stays "
         "above the lower one, or less than that below it, does not count; x_p is then that element).")
-    r.figure(plots.matrix_heatmap(dev, title="mean |x_p - x_e| by group pair", label="mean |x_p - x_e|",
-                                  counts=counts, xlabel="group of B", ylabel="group of A"),
-             "group_deviation", "Mean |x_p - x_e| by group pair (n = pairs with a predicted compound and a "
-             "charge-balanced composition; grey: none).")
+    if dev.notna().any(axis=None):
+        r.figure(plots.matrix_heatmap(dev, title="mean |x_p - x_e| by group pair", label="mean |x_p - x_e|",
+                                      counts=counts, xlabel="group of B", ylabel="group of A"),
+                 "group_deviation", "Mean |x_p - x_e| by group pair (n = pairs with a predicted compound and a "
+                 "charge-balanced composition; grey: none).")
+    else:
+        r.p("No pair with a charge-balanced composition has a predicted compound: no mean |x_p - x_e| to draw.")
     r.figure(plots.matrix_heatmap(forms, title="share of pairs with a predicted compound", label="share forming",
                                   counts=pairs, cmap="magma", xlabel="group of B", ylabel="group of A"),
              "group_forms", "Share of element pairs whose lowest predicted energy lies between the pure elements, "

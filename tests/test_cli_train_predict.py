@@ -356,7 +356,7 @@ def test_train_val_column_options_go_with_val_data(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_train_names_the_option_of_an_empty_or_unreadable_table(tmp_path, capsys):
+def test_train_and_predict_name_the_option_of_an_empty_or_unreadable_table(tmp_path, capsys):
     mp_table(40).to_csv(tmp_path / "mp.csv", index=False)
     (tmp_path / "empty.csv").write_text("formula,formation_energy_per_atom\n")
     (tmp_path / "bad.json").write_text("{not json")
@@ -366,3 +366,5 @@ def test_train_names_the_option_of_an_empty_or_unreadable_table(tmp_path, capsys
     rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "bad.json"))
     assert rc == 2 and err.startswith(f"hullpack train: --data {tmp_path / 'bad.json'}: not JSON")
     assert not (tmp_path / "run").exists()
+    rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "empty.csv"))
+    assert rc == 2 and err.startswith(f"hullpack predict: --file {tmp_path / 'empty.csv'}: no rows under the header")

@@ -93,6 +93,19 @@ def input_file(path: str, what: str) -> str:
     return path
 
 
+def read_input_table(path: str, what: str, **kwargs):
+    """The table at ``path`` (:func:`hullpack.stability.inputs.read_table`, ``kwargs`` passed on);
+    :class:`CommandError` naming ``what`` (the option, ``--data``) and the file where it is
+    missing, empty or unreadable."""
+    from hullpack.stability.inputs import read_table
+
+    try:
+        return read_table(input_file(path, what), **kwargs)
+    except ValueError as exc:  # an empty file, no rows, not Parquet (pyarrow's words name no option)
+        text = str(exc)
+        raise CommandError(f"{what} {text}" if text.startswith(path) else f"{what} {path}: {text}") from None
+
+
 def plural(n: int, word: str) -> str:
     """``"1 file"``, ``"2 files"``, ``"50,000 compounds"``."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"

@@ -6,7 +6,8 @@ import csv
 import os
 import sys
 
-from .common import COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note_joined, plural
+from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note_joined, plural,
+                     read_input_table)
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
@@ -69,9 +70,8 @@ def _file_formulas(path: str, column: str | None):
     import pandas as pd
 
     from hullpack.columns import find_column
-    from hullpack.stability.inputs import read_table
 
-    df = read_table(path, text=True)
+    df = read_input_table(path, "--file", text=True)
     try:
         found = find_column(df, column, COMPOSITION_COLUMNS, "formula", how="--column")
     except ValueError as exc:

@@ -10,8 +10,8 @@ import sys
 import warnings
 from dataclasses import replace
 
-from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, plural,
-                     positive_float, positive_int, warnings_as_notes)
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, plural, positive_float,
+                     positive_int, read_input_table, warnings_as_notes)
 
 log = logging.getLogger("hullpack.cli.train")
 
@@ -88,15 +88,9 @@ def _table(path: str, what: str, args: argparse.Namespace):
     """``(X, y)`` of the --data or --val-data table (``what``), and the columns read."""
     from hullpack.elemnet import table_arrays, table_columns
     from hullpack.errors import CompositionError
-    from hullpack.stability.inputs import read_table
-
     if not path.lower().endswith(TABLE_SUFFIXES):
         raise CommandError(f"{what} {path!r}: expected a table, {' or '.join(TABLE_SUFFIXES)}")
-    try:
-        df = read_table(input_file(path, what))
-    except ValueError as exc:  # an empty file, no rows, no Parquet: which option's file
-        text = str(exc)
-        raise CommandError(f"{what} {text}" if text.startswith(path) else f"{what} {path}: {text}") from None
+    df = read_input_table(path, what)
     formula_column, energy_column = args.formula_column, args.energy_column
     how = ("--formula-column", "--energy-column")
     if what == "--val-data":  # its own column names where given, else those of --data

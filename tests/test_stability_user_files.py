@@ -755,3 +755,21 @@ def test_a_plot_says_which_corner_no_entry_holds(tmp_path):
     fig = plot_space(ref, "Li-Fe-O", tmp_path / "a.png")
     assert fig.axes[0].get_title() == "Fe-Li-O: convex hull (3 stable of 6 entries)\nno entry holds Li: drawn at 0 eV/atom"
     assert plot_space(ref, "Fe-O").axes[0].get_title() == "Fe-O: convex hull (3 stable of 6 entries)"
+
+
+def test_total_energies_per_cell_are_refused(tmp_path, capsys):
+    """Total energies per cell, as VASP gives them (Fe4O6: -76 eV), read as eV/atom beside the
+    elements' entries gave hulls of nonsense (FeO 77 eV/atom above it) without a word: their
+    formation energies against the elemental entries lie far outside any formation energy's range.
+    All-electron total energies (thousands of eV/atom) are read: their formation energies are sound."""
+    with pytest.raises(HullInputError, match=r"^energies: median formation energy -66.76 eV/atom against the elemental "
+                                             r"entries: energies per cell or per formula unit, or in another unit"):
+        stability(["Fe", "O2", "Fe4O6", "Fe2O2", "Fe6O8"], [-8.3, -9.86, -76.0, -14.2, -103.0])
+    mu = {"Fe": -34600.0, "O": -2040.0}  # all-electron, eV/atom
+    t = stability(["Fe", "O2", "Fe2O3", "FeO"], [mu["Fe"], mu["O"], 0.4 * mu["Fe"] + 0.6 * mu["O"] - 1.7,
+                                                 0.5 * mu["Fe"] + 0.5 * mu["O"] - 1.4])
+    assert t.stable.tolist() == [True, True, True, False] and t.e_above_hull[3] == pytest.approx(0.0167, abs=1e-3)
+    pd.DataFrame({"formula": ["Fe", "O2", "Fe4O6", "Fe2O2"], "energy": [-8.3, -9.86, -76.0, -14.2]}).to_csv(
+        tmp_path / "cells.csv", index=False)
+    assert cli(tmp_path / "cells.csv", "--out", tmp_path / "o") == 2
+    assert "energies per cell or per formula unit" in capsys.readouterr().err

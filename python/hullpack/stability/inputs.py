@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, _named, composition_cell, find_column, is_hull_distance,
                        is_missing_text, listed, number_hint, one_database, read_table)
-from ..elemnet.data import other_unit
+from ..elemnet.data import TARGET_RANGE, other_unit
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
 from ..errors import CompositionError, HullInputError
@@ -566,15 +566,29 @@ def unit_signs(parsed: Parsed) -> str | None:
     they do not): every elemental entry at 0 (within 0.1 eV/atom; or none), but a median (of the
     compounds, where there are any: elements at 0 are 0 in any unit) outside
     :data:`~hullpack.elemnet.data.TARGET_RANGE` (:func:`~hullpack.elemnet.data.other_unit`; meV/atom
-    and kJ/mol are 1000 and 96 times larger). :func:`parse` refuses such energies.
+    and kJ/mol are 1000 and 96 times larger). Total energies (elements away from 0) are judged by
+    their compounds' formation energies against the elemental entries, whose median lies there too
+    unless the energies are per cell or per formula unit (VASP's, -76 eV for a cell of Fe4O6), or in
+    another unit. :func:`parse` refuses such energies.
 
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1.7, -1.4], require_energies=False))
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1700, -1400], require_energies=False))
     "median energy -1550 eV/atom: another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom"
+    >>> unit_signs(parse(["Fe", "O2", "Fe4O6"], [-8.3, -9.86, -76.0], require_energies=False))[:50]
+    'median formation energy -66.76 eV/atom against the'
     """
     usable = parsed.valid & np.isfinite(parsed.energies)
-    if not usable.any() or (np.abs(_lowest_of_elements(parsed)) > 0.1).any():  # elements away from 0: another convention
+    if not usable.any():
         return None
+    lowest = _lowest_of_elements(parsed)
+    if (np.abs(lowest) > 0.1).any():  # total energies: their compounds' formation energies against the elements
+        formation = _above_elements(parsed, lowest)[parsed.n_elements[usable] > 1]
+        formation = formation[np.isfinite(formation)]
+        median = float(np.median(formation)) if len(formation) else 0.0
+        if TARGET_RANGE[0] < median < TARGET_RANGE[1]:
+            return None
+        return (f"median formation energy {median:.4g} eV/atom against the elemental entries: energies per cell or "
+                "per formula unit, or in another unit, rather than eV/atom? Give energies per atom in eV/atom")
     compounds = usable & (parsed.n_elements > 1)  # elements at 0 read the same in any unit: not in the median
     median = float(np.median(parsed.energies[compounds if compounds.any() else usable]))
     why = other_unit(median)

@@ -321,6 +321,23 @@ class _Bowl(nn.Module):
         return -4 * self.depth * x[:, ELEMENT_INDEX["Na"]] * x[:, ELEMENT_INDEX["Cl"]]
 
 
+def test_occlusion_takes_one_formula_with_one_energy_and_names_a_bad_target():
+    """One formula and its energy work as everywhere else (it raised "'float' object is not
+    iterable"); an energy that is not a number is named by row and value (it raised numpy's "could
+    not convert string to float" without either)."""
+    oxygen = nn.Linear(86, 1)
+    with torch.no_grad():
+        oxygen.weight.zero_(); oxygen.bias.zero_(); oxygen.weight[0, O] = -2.0
+    one = xai.occlusion_importance(oxygen, "FeO", -2.0, elements=["Fe", "O"], n_bootstrap=5)
+    assert one.loc["Fe", "delta_mae"] == pytest.approx(-1.0, abs=1e-6)
+    two = xai.occlusion_importance(oxygen, ["FeO", "MgO"], (e for e in [-2.0, -1.0]), elements=["O"], n_bootstrap=5)
+    assert two.loc["O", "n_containing"] == 2
+    with pytest.raises(CompositionError, match=r"targets row 1 \('n/a'\) is not a finite energy in eV/atom"):
+        xai.occlusion_importance(oxygen, ["FeO", "MgO"], [-2.0, "n/a"], n_bootstrap=5)
+    with pytest.raises(CompositionError, match="targets has 1 values for 2 compositions"):
+        xai.occlusion_importance(oxygen, ["FeO", "MgO"], -2.0, n_bootstrap=5)
+
+
 def test_shap_and_kernel_check_name_formulas_as_the_chemist_wrote_them():
     """Formulas given as strings come back as written, where pymatgen's order wrote NaOH as 'NaHO',
     Ca(OH)2 as 'Ca(HO)2' and NH4Cl as 'H4NCl'; compositions and fractions are named by formula."""

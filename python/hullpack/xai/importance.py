@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any, Iterable
 
 import numpy as np
@@ -11,7 +12,7 @@ from torch import nn
 from .._progress import progress
 from ..elements import ELEMENT_INDEX
 from ..errors import CompositionError
-from .base import FastEnergies, as_fractions, elements_arg, energy_model
+from .base import ENERGY_UNIT, FastEnergies, as_fractions, elements_arg, energy_model
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,15 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
     """
     model = energy_model(model)
     x = as_fractions(compositions)
-    y = np.asarray(list(targets) if not isinstance(targets, np.ndarray) else targets, dtype=np.float64).reshape(-1)
+    if isinstance(targets, Iterator):  # a generator of energies
+        targets = list(targets)
+    given = pd.Series(np.ravel(np.asarray(targets if np.ndim(targets) else [targets], dtype=object)))  # or one energy
+    y = pd.to_numeric(given, errors="coerce").to_numpy(dtype=np.float64)
     if y.shape != (len(x),):
         raise CompositionError(f"targets has {y.size} values for {len(x)} compositions")
     if not np.isfinite(y).all():
-        raise CompositionError(f"targets row {int(np.flatnonzero(~np.isfinite(y))[0])} is not finite")
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise CompositionError(f"targets row {i} ({given[i]!r}) is not a finite energy in {ENERGY_UNIT}")
     if not 0 < ci < 1:
         raise ValueError(f"ci = {ci} must lie in (0, 1)")
     if n_bootstrap < 1:

@@ -368,3 +368,8 @@ def test_train_and_predict_name_the_option_of_an_empty_or_unreadable_table(tmp_p
     assert not (tmp_path / "run").exists()
     rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "empty.csv"))
     assert rc == 2 and err.startswith(f"hullpack predict: --file {tmp_path / 'empty.csv'}: no rows under the header")
+    (tmp_path / "t.xlsx").write_bytes(b"PK\x03\x04" + bytes(range(256)))  # a spreadsheet: read as text, it was
+    rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "t.xlsx"))  # "'utf-8' codec can't decode byte 0x80"
+    assert rc == 2 and err.startswith(f"hullpack predict: --file {tmp_path / 't.xlsx'}: not UTF-8 text (one formula "
+                                      "per line) nor a table hullpack reads (.csv, ")
+    assert err.rstrip().endswith("save a spreadsheet as CSV, text as UTF-8")

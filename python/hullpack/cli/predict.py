@@ -61,9 +61,13 @@ def _file_formulas(path: str, column: str | None):
         if column:
             raise CommandError(f"--column {column!r} names a column of a CSV or Parquet --file; {path!r} is read as text "
                                "(one formula per line)")
-        with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula
-            # what follows a # is a comment, on a line of its own or after a formula (no formula holds a #)
-            kept = [(t, f"line {n}") for n, t in enumerate((line.split("#", 1)[0].strip() for line in f), 1) if t]
+        try:
+            with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula
+                # what follows a # is a comment, on a line of its own or after a formula (no formula holds a #)
+                kept = [(t, f"line {n}") for n, t in enumerate((line.split("#", 1)[0].strip() for line in f), 1) if t]
+        except UnicodeDecodeError:  # a spreadsheet (.xlsx), a binary file
+            raise CommandError(f"--file {path}: not UTF-8 text (one formula per line) nor a table hullpack reads "
+                               f"({', '.join(TABLE_SUFFIXES)}): save a spreadsheet as CSV, text as UTF-8") from None
         if kept and kept[0][0].lower() in COMPOSITION_COLUMNS:  # a header line ("formula"), not a formula
             kept = kept[1:]
         return [t for t, _ in kept], [w for _, w in kept], None

@@ -373,3 +373,14 @@ def test_train_and_predict_name_the_option_of_an_empty_or_unreadable_table(tmp_p
     assert rc == 2 and err.startswith(f"hullpack predict: --file {tmp_path / 't.xlsx'}: not UTF-8 text (one formula "
                                       "per line) nor a table hullpack reads (.csv, ")
     assert err.rstrip().endswith("save a spreadsheet as CSV, text as UTF-8")
+
+
+def test_predict_names_where_every_formula_it_leaves_out_stands(tmp_path, capsys):
+    """Past the 5 formulas a note spells out, --errors skip left the rest out as "and 3 more":
+    now each is named by its place, so that a reader can find them."""
+    (tmp_path / "f.txt").write_text("NaCl\nXx1\nXx2\nXx3\nKCl\nXx4\nXx5\nXx6\nXx7\nMgO\n")
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.txt"), "--errors", "skip", "Fe2O3", "Qq")
+    assert rc == 0 and [line.split(",")[0] for line in out.splitlines()[1:]] == ["Fe2O3", "NaCl", "KCl", "MgO"]
+    assert "note: 8 of 12 formulas cannot be featurized: [formula 2] 'Qq'" in err
+    assert err.rstrip().endswith("[--file line 6] 'Xx4': unknown element 'Xx'; and 3 more: --file line 7, --file line 8, "
+                                 "--file line 9 (left out)")

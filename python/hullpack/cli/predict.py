@@ -11,8 +11,8 @@ from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_fi
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
-#: bad formulas named in a message before "and N more"
-_SHOWN = 5
+#: bad formulas named in a message before "and N more", and those of the rest named by their place alone
+_SHOWN, _PLACES = 5, 200
 #: the printed prediction's column
 _ENERGY = "dH_eV_per_atom"
 #: formulas predicted, then printed, at a time (ElemNet.predict's batch)
@@ -45,7 +45,10 @@ def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
     """The bad formulas, each where it was given (``where``: argument index, --file row or line)."""
     total = len(where)
     shown = "; ".join(f"[{where[i]}] {text!r}: {reason}" for i, text, reason in bad[:_SHOWN])
-    more = f"; and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
+    rest = bad[_SHOWN:]  # where they are, without their text: a reader can find each (skip leaves them out)
+    more = f"; and {len(rest):,} more: " + ", ".join(where[i] for i, _, _ in rest[:_PLACES]) if rest else ""
+    if len(rest) > _PLACES:
+        more += f" and {len(rest) - _PLACES:,} after them"
     return f"{len(bad)} of {plural(total, 'formula')} cannot be featurized: {shown}{more}"
 
 

@@ -310,6 +310,12 @@ def test_export_of_a_run_on_one_s_own_table_says_where_its_test_mae_was_measured
     assert meta["test_data"] == "OQMD test split (hullpack/data/oqmd)" and meta["n_test"] == 51251
     assert meta["trained_on"].startswith(f"{tmp_path / 'mp.csv'} (formula column formula_pretty")
     assert "not on a held-out part of those data" in caplog.text
+    # its best.pt named exports the same; a folder that holds none is named as such
+    rc, out, err = cli(capsys, "train", "--export", str(run / "best.pt"), "--out", str(tmp_path / "m2.pt"))
+    assert rc == 0 and json.loads(out)["source_run"] == meta["source_run"] == str(run.resolve()), err
+    (tmp_path / "empty").mkdir()
+    rc, out, err = cli(capsys, "train", "--export", str(tmp_path / "empty"), "--out", str(tmp_path / "m3.pt"))
+    assert rc == 2 and f"model folder {tmp_path / 'empty'} holds no best.pt" in err
 
 
 def test_train_reads_the_validation_table_s_own_energy_column(tmp_path, capsys):

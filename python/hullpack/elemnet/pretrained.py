@@ -92,12 +92,12 @@ def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = N
     from .train import OQMD_SOURCE, evaluate_mae
 
     run_dir = Path(run_dir)
-    best = run_dir / "best.pt"
-    src = read_model_file(best)
+    best = run_dir / "best.pt" if run_dir.is_dir() else run_dir  # a run folder, or its best.pt named
+    src = read_model_file(run_dir)  # a folder without best.pt is named as such
     model = load_model(best)
     out = Path(out) if out is not None else default_path()
     meta = dict(src.get("metadata") or {})
-    meta.update({"source_run": str(run_dir.resolve()), "weights_dtype": dtype,
+    meta.update({"source_run": str(best.parent.resolve()), "weights_dtype": dtype,
                  "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
     tmp = out.with_name(out.name + ".export")
     save_model(model, tmp, metadata=meta, dtype=dtype)

@@ -550,3 +550,23 @@ def test_explain_binaries_of_a_model_that_predicts_no_compound(tmp_path):
     md = (tmp_path / "r" / "report.md").read_text()
     assert "predicts no compound in any study pair" in md and "group_forms.png" in md
     assert not (tmp_path / "r" / "xp_xe.png").exists() and not (tmp_path / "r" / "group_deviation.png").exists()
+
+
+def test_explain_says_when_the_model_file_records_no_training(tmp_path):
+    """--allow-untrained explains a model file with no epoch or MAE: the report said nothing of it, so
+    a reader took its figures for what a trained model learned."""
+    from hullpack.elemnet import ElemNet, save_model
+
+    torch.manual_seed(0)
+    path = save_model(ElemNet("32x1D-16x1-1", (0.1,)), tmp_path / "untrained.pt")
+    out = tmp_path / "r"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(path), "--allow-untrained", "--only",
+                 "alignment", "--threads", "1"]) == 0
+    assert "its file records no training" in (out / "report.md").read_text()
+    assert _results(out)["model"]["trained"] is False
+    path = save_model(ElemNet("32x1D-16x1-1", (0.1,)), tmp_path / "trained.pt", metadata={"epoch": 1})
+    trained = tmp_path / "t"   # a file that records its training: nothing said
+    assert main(["-q", "explain", "--out", str(trained), "--model", str(path), "--only", "alignment",
+                 "--threads", "1"]) == 0
+    assert "records no training" not in (trained / "report.md").read_text()
+    assert "trained" not in _results(trained)["model"]

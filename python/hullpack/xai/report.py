@@ -190,6 +190,8 @@ def _describe_model(model: nn.Module, source: str) -> dict[str, Any]:
     for k in ("epoch", "val_mae", "test_mae", "sha256"):
         if k in meta:
             info[k] = meta[k]
+    if isinstance(getattr(model, "metadata", None), dict) and not {"epoch", "val_mae", "test_mae"} & set(meta):
+        info["trained"] = False  # a model file that records no training (explained with allow_untrained)
     return info
 
 
@@ -207,6 +209,9 @@ def _model_words(info: dict[str, Any]) -> str:
             if isinstance(info.get(k), (int, float))]
     if maes:
         words.append(", ".join(maes) + " (as the model file records it)")
+    if info.get("trained") is False:
+        words.append("**its file records no training** (no epoch or MAE): what follows describes those weights, "
+                     "not what a trained model learned about chemistry")
     return "; ".join(words)
 
 

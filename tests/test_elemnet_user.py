@@ -293,6 +293,23 @@ def test_cli_train_names_every_row_it_leaves_out_of_a_jarvis_file(tmp_path, caps
     assert data["n_train"] + data["n_val"] == 96
 
 
+def test_cli_train_says_a_formula_column_of_no_formula_may_be_the_wrong_one(tmp_path, capsys):
+    """'name' comes before other formula columns hullpack knows: a table of mineral names and
+    formulas (under another header) was refused row by row, advising --errors skip, which leaves none."""
+    df = mp_table(21).rename(columns={"formula_pretty": "chem"})
+    df.insert(0, "name", ["hematite", "halite", "periclase"] * 7)
+    df.to_csv(tmp_path / "named.csv", index=False)
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "named.csv"), *TINY)
+    assert rc == 2 and "21 of 21 rows cannot be used (columns 'name', 'formation_energy_per_atom')" in err
+    assert "  ... and 1 more: row 21\n" in err
+    assert ("(no row of column 'name' reads as a formula: is it the formula column? --formula-column names another of "
+            "the table's columns ['name', 'material_id', 'chem', 'formation_energy_per_atom'])") in err
+    assert err.rstrip().endswith("'formation_energy_per_atom'])") and "--errors skip" not in err
+    rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "named.csv"),
+                       "--formula-column", "chem", "--epochs", "1", *TINY)
+    assert rc == 0, err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--data", "{tmp}/none.csv"], "--data '.*none.csv' does not exist"),
     (["--data", "{tmp}/mp.csv", "--energy-column", "e_hull"], "energy column 'e_hull' is not among"),

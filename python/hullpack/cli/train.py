@@ -104,7 +104,8 @@ def _table(path: str, what: str, args: argparse.Namespace):
                                   how=how)
         return arrays, columns
     except CompositionError as exc:
-        hint = "\n(none is left)" if args.errors == "skip" else "\n(--errors skip leaves them out)"
+        hint = "\n(none is left)" if args.errors == "skip" else "" if len(exc.bad) == len(df) else \
+            "\n(--errors skip leaves them out)"  # not where it would leave none
         raise CommandError(f"{what} {path}: {exc}{hint}") from None
     except ValueError as exc:
         hint = ""

@@ -94,7 +94,7 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     """
     import warnings
 
-    from ..columns import composition_cell, is_missing_text, number_hint
+    from ..columns import composition_cell, is_missing_text, listed, number_hint
     from ..errors import CompositionError
     from .featurize import describe_bad, parse_formulas
 
@@ -127,6 +127,9 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     bad.sort()
     message = (f"{len(bad)} of {len(table)} rows cannot be used (columns {formula_column!r}, {energy_column!r}):\n"
                f"{describe_bad(bad, rows=True)}")
+    if len(bad_rows) == len(table) > 1:  # not one formula: the column is likely another's (names of minerals)
+        message += (f"\n(no row of column {formula_column!r} reads as a formula: is it the formula column? "
+                    f"{how[0]} names another of the table's columns {listed(table.columns)})")
     if errors == "raise" or len(bad) == len(table):  # skipping them all leaves nothing to train on
         raise CompositionError(message, bad)
     warnings.warn(message + "\n(left out)", stacklevel=2)

@@ -455,7 +455,8 @@ def describe_bad(bad: list[tuple[int, str, str]], *, rows: bool = False) -> str:
     if rest:
         places = ", ".join(str(i + 1 if rows else i) for i, _, _ in rest[:_MAX_PLACES])
         after = f" and {len(rest) - _MAX_PLACES:,} after them" if len(rest) > _MAX_PLACES else ""
-        lines.append(f"  ... and {len(rest):,} more: {'rows' if rows else 'indices'} {places}{after}")
+        kind = ("row" if rows else "index") if len(rest) == 1 else ("rows" if rows else "indices")
+        lines.append(f"  ... and {len(rest):,} more: {kind} {places}{after}")
     return "\n".join(lines)
 
 

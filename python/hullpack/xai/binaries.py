@@ -85,9 +85,9 @@ def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *
     (the lowest energy along the line lies between the ends, ``min_depth`` eV/atom or more
     below both pure elements' predictions, hence below the straight line between them; default the
     hull screen's :data:`~hullpack.screening.DEFAULT_MIN_DEPTH`, 10 meV/atom, so that a dip of
-    float32 rounding is no compound). A dip below that line that stays above the lower pure element, or
-    less than ``min_depth`` below it, does not count: x_p is then that element (0 or 1) and
-    ``forms`` is False.
+    float32 rounding is no compound). A dip below that line that stays above the lower pure
+    element, or less than ``min_depth`` below it, does not count: x_p is then that element (0 or 1)
+    and ``forms`` is False.
 
     >>> import torch
     >>> toy = torch.nn.Sequential(torch.nn.Linear(86, 1))

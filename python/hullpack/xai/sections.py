@@ -223,7 +223,8 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     levels = plots.split_levels(s.tree, 3)  # those of the table of splits and of the figure
     r.p("The tables: per depth, R² of the tree against the model's predictions on its training (r2_train) and "
         f"held-out (r2_test) compositions, and mae_test, the mean |tree - model| on the held-out ones ({ENERGY_UNIT}; "
-        f"against the model, not DFT); the splits of the chosen tree's top {levels} level{'s' * (levels > 1)} (depth 0: the root), each "
+        f"against the model, not DFT); the splits of the chosen tree's top {levels} level{'s' * (levels > 1)} "
+        "(depth 0: the root), each "
         "reading x_element <= threshold (a fraction) to the left, over the training compositions that reach it "
         "(samples), with the mean predicted energy on either side "
         f"(mean_left, mean_right; {ENERGY_UNIT}) and gain, its share of the tree's whole decrease in squared error; "
@@ -266,7 +267,8 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
         "counted in group 3), B in groups 15-17, "
         f"{len(study)} pairs. A pair where the model predicts no compound (nothing along the line lies at least "
         f"{_meV(DEFAULT_MIN_DEPTH)} below both pure elements' predictions, the hull screen's depth threshold: its "
-        "lowest energy is then a pure element, x_p 0 or 1) has no x_p in the paper's sense: it is left out of the deviations and their means, and "
+        "lowest energy is then a pure element, x_p 0 or 1) has no x_p in the paper's sense: it is left out of the "
+        "deviations and their means, and "
         f"counted apart (no_compound): {no_compound} of the {len(study)} study pairs"
         + (f", mean |x_p - x_e| {float(study['abs_deviation'].mean()):.3f} over the other "
            f"{int(study['abs_deviation'].count())}." if study["abs_deviation"].notna().any() else "."))
@@ -284,7 +286,8 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
                  "xp_xe_pairs", "x_p - x_e for each cation (rows) and anion (columns); blue: fewer cations than "
                  "charge balance; grey: no predicted compound.")
     else:
-        r.p("The model predicts no compound in any study pair: there is no x_p to set against x_e, and no figure of it.")
+        r.p("The model predicts no compound in any study pair: there is no x_p to set against x_e, and no figure "
+            "of it.")
     dev = group_matrix(allp, "abs_deviation")
     counts = group_matrix(allp, "abs_deviation", agg="count")
     forms = group_matrix(allp, "forms")

@@ -293,7 +293,7 @@ def test_cli_train_names_every_row_it_leaves_out_of_a_jarvis_file(tmp_path, caps
     assert data["n_train"] + data["n_val"] == 96
 
 
-def test_cli_train_says_a_formula_column_of_no_formula_may_be_the_wrong_one(tmp_path, capsys):
+def test_cli_train_says_a_column_of_no_formula_or_no_energy_may_be_the_wrong_one(tmp_path, capsys):
     """'name' comes before other formula columns hullpack knows: a table of mineral names and
     formulas (under another header) was refused row by row, advising --errors skip, which leaves none."""
     df = mp_table(21).rename(columns={"formula_pretty": "chem"})
@@ -305,6 +305,11 @@ def test_cli_train_says_a_formula_column_of_no_formula_may_be_the_wrong_one(tmp_
     assert ("(no row of column 'name' reads as a formula: is it the formula column? --formula-column names another of "
             "the table's columns ['name', 'material_id', 'chem', 'formation_energy_per_atom'])") in err
     assert err.rstrip().endswith("'formation_energy_per_atom'])") and "--errors skip" not in err
+    rc, _, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "named.csv"),
+                     "--formula-column", "chem", "--energy-column", "material_id", *TINY)
+    assert rc == 2 and "row 1 'Zn2Cl1': material_id is 'mp-0', not a finite number" in err
+    assert ("(no row of column 'material_id' holds a number: is it the energy column? --energy-column names another "
+            "of the table's columns") in err and "formula column?" not in err
     rc, out, err = cli(capsys, "train", str(tmp_path / "run"), "--data", str(tmp_path / "named.csv"),
                        "--formula-column", "chem", "--epochs", "1", *TINY)
     assert rc == 0, err

@@ -127,9 +127,12 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     bad.sort()
     message = (f"{len(bad)} of {len(table)} rows cannot be used (columns {formula_column!r}, {energy_column!r}):\n"
                f"{describe_bad(bad, rows=True)}")
-    if len(bad_rows) == len(table) > 1:  # not one formula: the column is likely another's (names of minerals)
-        message += (f"\n(no row of column {formula_column!r} reads as a formula: is it the formula column? "
-                    f"{how[0]} names another of the table's columns {listed(table.columns)})")
+    for column, option, kind, holds, none in (
+            (formula_column, how[0], "formula", "reads as a formula", len(bad_rows) == len(table)),
+            (energy_column, how[1], "energy", "holds a number", not np.isfinite(y).any())):
+        if none and len(table) > 1:  # not one: the column is likely another's (names of minerals, notes)
+            message += (f"\n(no row of column {column!r} {holds}: is it the {kind} column? {option} names another "
+                        f"of the table's columns {listed(table.columns)})")
     if errors == "raise" or len(bad) == len(table):  # skipping them all leaves nothing to train on
         raise CompositionError(message, bad)
     warnings.warn(message + "\n(left out)", stacklevel=2)

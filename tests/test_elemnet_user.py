@@ -193,7 +193,7 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     meta = read_model_file(run / "best.pt")["metadata"]
     # about 10% held out, whole compositions at a time
     assert meta["data"]["n_train"] + meta["data"]["n_val"] == 80 and 6 <= meta["data"]["n_val"] <= 10
-    assert "held out at random a composition at a time (seed 0)" in meta["trained_on"]
+    assert "held out at random a composition at a time (--val-fraction 0.1, seed 0)" in meta["trained_on"]
     assert "mp.csv (formula column formula_pretty, energy column formation_energy_per_atom" in meta["trained_on"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
     assert json.loads((run / "config.json").read_text())["config"]["epochs"] == 3  # rewritten on resume
@@ -255,8 +255,9 @@ def test_cli_train_refuses_other_data_of_the_same_size_on_resume(tmp_path, capsy
     assert re.search(r"from .*a\.csv .*now 72 training and 8 validation rows from .*b\.csv", err), err
     assert "(as many rows, other values: data sha256 " in err
     rc, _, err = cli(capsys, "train", str(run), "--data", str(a), "--epochs", "2", "--val-fraction", "0.5")
-    assert rc == 2 and re.search(r"run has 72 training and 8 validation rows from .*a\.csv.*, now \d+ training and "
-                                 r"\d+ validation rows from", err) and "as many rows" not in err, err
+    assert rc == 2 and re.search(r"run has 72 training and 8 validation rows from .*a\.csv.*\(--val-fraction 0\.1, "
+                                 r"seed 0\), now \d+ training and \d+ validation rows from .*\(--val-fraction 0\.5, "
+                                 r"seed 0\)", err) and "as many rows" not in err, err
     assert "new run directory (a new one with init=" in err and "fine-tunes this run's best weights" in err
 
 

@@ -158,7 +158,7 @@ def _user_data(args: argparse.Namespace, seed: int):
     _note_few(len(val), f"--val-fraction {fraction:g} holds out", "a larger --val-fraction holds out more, or "
               "--val-data gives a table of its own")
     return (x[tr], y[tr]), (x[val], y[val]), (f"{source}, selected on {len(val)} rows held out at random a "
-                                              f"composition at a time (seed {seed})")
+                                              f"composition at a time (--val-fraction {fraction:g}, seed {seed})")
 
 
 def run(args: argparse.Namespace) -> int:

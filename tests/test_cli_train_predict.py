@@ -388,5 +388,21 @@ def test_predict_names_where_every_formula_it_leaves_out_stands(tmp_path, capsys
     rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.txt"), "--errors", "skip", "Fe2O3", "Qq")
     assert rc == 0 and [line.split(",")[0] for line in out.splitlines()[1:]] == ["Fe2O3", "NaCl", "KCl", "MgO"]
     assert "note: 8 of 12 formulas cannot be featurized: [formula 2] 'Qq'" in err
-    assert err.rstrip().endswith("[--file line 6] 'Xx4': unknown element 'Xx'; and 3 more: --file line 7, --file line 8, "
-                                 "--file line 9 (left out)")
+    assert err.rstrip().endswith("[--file line 6] 'Xx4': unknown element 'Xx'; and 3 more: --file lines 7, 8, 9 "
+                                 "(left out)")
+    rc, out, err = cli(capsys, "predict", "Qq", "Xx", "Xx3", "Xx4", "Xx5", "Zz", "--file", str(tmp_path / "f.txt"))
+    assert rc == 2 and ("; and 8 more: formula 6; --file lines 2, 3, 4, 6, 7, 8, 9 (--errors skip or nan to go on "
+                        "without them)") in err
+
+
+def test_predict_asks_whether_a_file_column_of_no_formula_is_the_formula_column(tmp_path, capsys):
+    pd.DataFrame({"name": ["hematite", "halite"] * 4, "chem": ["Fe2O3", "NaCl"] * 4}).to_csv(tmp_path / "m.csv",
+                                                                                         index=False)
+    rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "m.csv"), "NaCl")
+    assert rc == 2 and ("; no row of --file's column 'name' (of ['name', 'chem']) reads as a formula: is it the formula "
+                        "column? --column names another (--errors skip") in err
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "m.csv"), "--column", "chem")
+    assert rc == 0 and len(out.splitlines()) == 9, err
+    (tmp_path / "some.csv").write_text("formula\nNaCl\nXx\n")  # one bad formula of two: no such question
+    rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "some.csv"))
+    assert rc == 2 and "formula column?" not in err

@@ -46,7 +46,13 @@ def _describe(bad: list[tuple[int, str, str]], where: list[str]) -> str:
     total = len(where)
     shown = "; ".join(f"[{where[i]}] {text!r}: {reason}" for i, text, reason in bad[:_SHOWN])
     rest = bad[_SHOWN:]  # where they are, without their text: a reader can find each (skip leaves them out)
-    more = f"; and {len(rest):,} more: " + ", ".join(where[i] for i, _, _ in rest[:_PLACES]) if rest else ""
+    places: dict[str, list[str]] = {}  # "--file row 7", "--file row 9" -> "--file rows 7, 9"
+    for i, _, _ in rest[:_PLACES]:
+        kind, number = where[i].rsplit(" ", 1)
+        places.setdefault(kind, []).append(number)
+    more = "; ".join(f"{kind}{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
+                     for kind, numbers in places.items())
+    more = f"; and {len(rest):,} more: {more}" if rest else ""
     if len(rest) > _PLACES:
         more += f" and {len(rest) - _PLACES:,} after them"
     return f"{len(bad)} of {plural(total, 'formula')} cannot be featurized: {shown}{more}"
@@ -58,7 +64,8 @@ def _file_formulas(path: str, column: str | None):
     naming the column (formula); where each stands, as a message names it ("line 12" of a text file,
     every line counted; "row 3" of a table,
     the first row under the header being row 1, as ``hullpack stability`` numbers its bad rows); and
-    a table's other columns as text (a CSV's cells as written), else None."""
+    a table's other columns as text (a CSV's cells as written), else None; and a table's formula
+    column among its columns, in words for a message, else None."""
     input_file(path, "--file")
     if not path.lower().endswith(TABLE_SUFFIXES):
         if column:
@@ -73,10 +80,10 @@ def _file_formulas(path: str, column: str | None):
                                f"({', '.join(TABLE_SUFFIXES)}): save a spreadsheet as CSV, text as UTF-8") from None
         if kept and kept[0][0].lower() in COMPOSITION_COLUMNS:  # a header line ("formula"), not a formula
             kept = kept[1:]
-        return [t for t, _ in kept], [w for _, w in kept], None
+        return [t for t, _ in kept], [w for _, w in kept], None, None
     import pandas as pd
 
-    from hullpack.columns import find_column
+    from hullpack.columns import find_column, listed
 
     df = read_input_table(path, "--file", text=True)
     try:
@@ -96,7 +103,8 @@ def _file_formulas(path: str, column: str | None):
     where = [f"row {i}" for i in range(1, len(df) + 1)]
     others = df.drop(columns=[found])
     others = others.astype(object).where(others.notna(), "").astype(str)  # a missing cell prints empty
-    return formulas, where, others.rename(columns=lambda c: f"input_{c}" if c in ("formula", _ENERGY) else c)
+    return formulas, where, others.rename(columns=lambda c: f"input_{c}" if c in ("formula", _ENERGY) else c), \
+        f"column {found!r} (of {listed(df.columns)})"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
     where = [f"formula {i}" for i in range(1, len(formulas) + 1)]  # counted as typed, from 1, as stability counts them
     if args.column and not args.file:
         raise CommandError("--column names the formula column of --file: give --file too")
-    others = None
+    others = read_column = None
     if args.file:
-        more, lines, others = _file_formulas(args.file, args.column)
+        more, lines, others, read_column = _file_formulas(args.file, args.column)
         formulas += more
         where += [f"--file {line}" for line in lines]
     if not formulas:
@@ -123,10 +131,15 @@ def run(args: argparse.Namespace) -> int:
 
     cells = [composition_cell(f, keep_bad=True) for f in formulas]
     x, bad = parse_formulas(cells)
+    from_file, bad_column = len(formulas) - len(args.formulas), ""
+    if read_column and from_file > 1 and sum(i >= len(args.formulas) for i, _, _ in bad) == from_file:
+        # not one formula: the column is likely another's (names of minerals)
+        bad_column = (f"; no row of --file's {read_column} reads as a formula: is it the formula column? --column "
+                      "names another")
     if bad and args.errors == "raise":
-        raise CommandError(_describe(bad, where) + " (--errors skip or nan to go on without them)")
+        raise CommandError(_describe(bad, where) + bad_column + " (--errors skip or nan to go on without them)")
     if bad:
-        print(f"hullpack predict: note: {_describe(bad, where)} "
+        print(f"hullpack predict: note: {_describe(bad, where)}{bad_column} "
               f"({'left out' if args.errors == 'skip' else 'printed as nan'})", file=sys.stderr)
     ok = np.ones(len(formulas), dtype=bool)
     ok[[i for i, _, _ in bad]] = False

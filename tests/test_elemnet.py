@@ -417,6 +417,8 @@ def test_devices_and_paths_are_not_confused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(TypeError, match=r"file path, not a device.*load_model\('my_run'\)"):
         load_pretrained("my_run")
+    (tmp_path / "cpu").mkdir()  # a folder that happens to be named as a device does not make it a path
+    assert load_pretrained("cpu").architecture == load_pretrained(torch.device("cpu")).architecture
     path = save_model(ElemNet("8x1-1", ()), tmp_path / "m.pt")
     torch.save(ElemNet("8x1-1", ()).state_dict(), tmp_path / "state.pt")  # the weights alone, as torch saves them
     with pytest.raises(ModelFileError, match=r"state\.pt is not a hullpack ElemNet model file but a bare state_dict .*"

@@ -19,7 +19,7 @@ from torch import nn
 
 from .._progress import progress
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, element_table
-from ..screening.pipeline import DEFAULT_MIN_DEPTH
+from ..screening import DEFAULT_MIN_DEPTH
 from .base import FastEnergies, elements_arg, energy_model
 
 log = logging.getLogger(__name__)

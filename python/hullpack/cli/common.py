@@ -142,7 +142,7 @@ def note_joined(command: str, texts: dict[int, str], where) -> None:
 
     >>> import contextlib, sys
     >>> with contextlib.redirect_stderr(sys.stdout):
-    ...     note_joined("demo", {0: "Fe2O3 NaCl", 1: "Fe2 O3"}, ["formula 1", "formula 2"])
+    ...     note_joined("demo", {0: "Fe2O3 NaCl", 1: "Fe2 O3"}, ["formula 1", "formula 2"])  # doctest: +NORMALIZE_WHITESPACE
     hullpack demo: note: formula 1 'Fe2O3 NaCl' is read as one compound, Fe2O3NaCl, as the spaces within
     a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas ('Fe2O3' and 'NaCl'), give
     each as an argument of its own, without quotes around them

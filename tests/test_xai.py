@@ -620,7 +620,8 @@ def test_heatmaps_write_white_on_dark_cells_and_black_on_light_ones():
 
 def test_heatmaps_write_small_values_with_their_digits():
     """A barely trained model's mean SHAP values, -0.0006 eV/atom and so on, all read '-0.00' in the
-    periodic table (and would in a matrix): the cells now keep two significant digits."""
+    periodic table (and would in a matrix): the cells now keep two significant digits. Its colour
+    bar has one scale either side of 0."""
     pytest.importorskip("matplotlib")
     import matplotlib
 
@@ -630,6 +631,10 @@ def test_heatmaps_write_small_values_with_their_digits():
     fig = plots.periodic_table_heatmap(pd.Series({"Na": -0.00068, "Cl": -0.00041}), center=0.0)
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert {"-0.00068", "-0.00041"} <= texts and "-0.00" not in texts
+    # all below the centre: the colour bar's red half spanned 0 to 1e-9, unlabelled, its blue half's
+    # ticks crowded together; both halves now have one scale
+    lo, hi = fig.axes[1].get_xlim()
+    assert (lo, hi) == (pytest.approx(-0.00068), pytest.approx(0.00068))
     fig = plots.matrix_heatmap(pd.DataFrame([[0.0012, 0.0003]], index=[1], columns=[16, 17]))
     assert {t.get_text() for t in fig.axes[0].texts} == {"0.0012", "0.0003"}
     fig = plots.periodic_table_heatmap(pd.Series({"O": -1.30, "Mg": -0.004}), center=0.0)   # the usual scale

@@ -49,7 +49,9 @@ def _norm(values: np.ndarray, center: float | None):
     finite = values[np.isfinite(values)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if center is not None:
-        lo, hi = min(lo, center - 1e-9), max(hi, center + 1e-9)
+        if hi <= center or lo >= center:  # all on one side: the other half of the bar keeps the same scale
+            half = max(center - lo, hi - center, 1e-9)
+            lo, hi = center - half, center + half
         return TwoSlopeNorm(vcenter=center, vmin=lo, vmax=hi)
     return Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
 

@@ -68,6 +68,29 @@ def reason(formula: str) -> str:
     ("Fe2O3;NaCl", "several formulas (Fe2O3, NaCl) in one: give each its own entry (row)"),
     ("Fe2O3,", "write the formula alone: 'Fe2O3'"),
     ("(", "its brackets do not pair up"),                  # pymatgen's "( is an invalid formula!"
+    # a decimal comma was taken for two formulas: "write the formula alone: 'Fe2'"
+    ("Fe2,5O", "amounts take a decimal point, not a comma: write 'Fe2.5O'"),
+    ("Li0,5CoO2", "write 'Li0.5CoO2'"),
+    # a variable hydrate count was re-capitalised: "did you mean 'Fe2O3·Nh2O'"
+    ("Fe2O3\u00b7nH2O", "a variable hydrate count (n) is not read: give it a number, such as 'Fe2O3\u00b72H2O'"),
+    ("CuSO4*xH2O", "such as 'CuSO4*2H2O'"),
+    ("Fe2O3.nH2O", "such as 'Fe2O3\u00b72H2O'"),        # the full stop is ambiguous: not suggested back
+    # a count before the formula: "expected element symbols with optional amounts"
+    ("2Fe2O3", "the count 2 before the formula (formula units, as in an equation) is no part of a composition: "
+               "write 'Fe2O3'"),
+    ("0.5 H2O", "the count 0.5 before the formula"),
+    ("2(NH4)2SO4", "write '(NH4)2SO4'"),
+    # names re-capitalised into symbols: "did you mean 'HAlITe'?", "'WAtEr'?", "'IrON'?"
+    ("halite", "halite looks like a name, not a formula: give its formula of element symbols, such as 'NaCl'"),
+    ("water", "water looks like a name, not a formula"),
+    ("iron", "iron looks like a name"),
+    ("Hematite", "Hematite looks like a name"),         # was "element symbols start with a capital letter"
+    ("sodium chloride", "sodium chloride looks like a name"),
+    ("nacl", "did you mean 'NaCl'?"),                      # a short word of two-letter symbols is still respelled
+    ("mp-19770", "a database id (Materials Project)"),
+    ("Fe2O3(s)", "write 'Fe2O3'"),
+    ("LiFePO4 (olivine)", "write 'LiFePO4'"),
+    ("LiFePO4(T)", "(T) is a note, not part of the formula"),  # pymatgen read it as LiFePO4H, silently
 ])
 def test_a_formula_that_cannot_be_read_is_told_what_it_is_and_what_to_write(formula, says):
     assert says in reason(formula)
@@ -77,6 +100,9 @@ def test_a_formula_that_cannot_be_read_is_told_what_it_is_and_what_to_write(form
 @pytest.mark.parametrize("formula, same_as", [
     ("LiFePO4 ", "LiFePO4"), ("Fe2O3\u00a0", "Fe2O3"), ("Fe\u2082O\u2083", "Fe2O3"), ("CaCO3\u00b7H2O", "CaCO4H2"),
     ("Fe0.947O", "Fe0.947O1"), ("CO", "C1O1"), ("COO", "CO2"), ("Ca(IO3)2", "CaI2O6"), ("Cd2S", "Cd2S1"),
+    ("Fe2O3  ", "Fe2O3"), ("(NH4)2SO4", "N2H8S1O4"), ("CuSO4\u00b75H2O", "CuSO9H10"), ("CuSO4*5H2O", "CuSO9H10"),
+    ("3CdSO4\u00b78H2O", "Cd3S3O20H16"),  # a count before the first part of a hydrate is its own
+    ("Co", "Co1"), ("Fe0.95O", "Fe19O20"),
 ])
 def test_what_was_read_is_still_read_the_same(formula, same_as):
     x, bad = parse_formulas([formula, same_as])
@@ -87,7 +113,12 @@ def test_what_was_read_is_still_read_the_same(formula, same_as):
 @pytest.mark.parametrize("formula, says", [
     ("Cu SO4 5H2O", "a number after a space is ambiguous"),  # its own reason stands: no respelling
     ("Xx2", "unknown element 'Xx'"),                          # no variable x
-    ("D2O", "D is an isotope of hydrogen"),
+    ("Xx2O", "unknown element 'Xx'"),
+    ("Xx", "unknown element 'Xx'"),                           # too short to be taken for a name
+    ("", "empty formula"), ("  ", "empty formula"),
+    ("D2O", "D is an isotope of hydrogen: write H"),
+    ("(ND4)2SO4", "D is an isotope of hydrogen: write H"),  # was read as (NH4)2SO4 by pymatgen, silently
+
     ("HeO", "He is not one of ElemNet's 86 elements"),
     ("Fe3+2O3", "charges (oxidation states) are not read"),
 ])

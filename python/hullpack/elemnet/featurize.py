@@ -12,8 +12,10 @@ A formula that cannot be read is told what it is and what to write instead, wher
 things tables and papers hold in a formula's place: a database id (``mp-19770``), an ion with its
 charge (``SO4 2-``), a phase label or a note in brackets (``H2O(l)``, ``NaCl (rock salt)``), symbols
 in the wrong case (``FE2O3``: did you mean Fe2O3?), a variable amount (``Ba1-xSrxTiO3``), an amount in
-brackets or a LaTeX subscript (``Li(0.5)CoO2``, ``Fe_2O_3``), a chemical system (``Fe-O``), a number,
-a missing-value marker, quotes, several formulas in one, an invisible or typeset character.
+brackets or a LaTeX subscript (``Li(0.5)CoO2``, ``Fe_2O_3``), a decimal comma (``Fe2,5O``), a variable
+hydrate count (``Fe2O3·nH2O``), a count before the formula (``2Fe2O3``), a chemical system (``Fe-O``),
+a name (``halite``: no symbols put in capitals, as ``HAlITe``), a number, a missing-value marker,
+quotes, several formulas in one, an invisible or typeset character.
 """
 from __future__ import annotations
 
@@ -131,6 +133,9 @@ def _amounts_of_part(s: str) -> list[tuple[str, float]]:
     if any(c in s for c in "()[]{}"):
         if _OXIDATION_STATE.search(s):
             raise ValueError(_oxidation_state_problem(s))
+        isotope = _ISOTOPE_SYMBOL.search(s)
+        if isotope:  # pymatgen reads D and T as H, silently, where "D2O" is refused
+            raise ValueError(f"{isotope.group()} is an isotope of hydrogen: write H")
         try:
             from pymatgen.core import Composition
         except ImportError:
@@ -228,6 +233,18 @@ _QUOTES = "'\"`‘’“”"
 _OXIDATION_STATE = re.compile(r"([A-Z][a-z]?)[(\[](I{1,3}|IV|VI{0,3}|IX|X)[)\]]")
 # δ typed as d after a sign: "La0.6Sr0.4CoO3-d"
 _DELTA_AS_D = re.compile(r"(?<=\d)([-+])d(?![A-Za-z])")
+# a decimal comma in an amount after a symbol: "Fe2,5O", "Li0,5CoO2" (not "NaCl,2KCl": two formulas)
+_DECIMAL_COMMA = re.compile(r"(?<=[A-Za-z)\]])(\d+),(\d+)(?=[A-Z(\[]|$)")
+# a variable hydrate count after the dot: "Fe2O3·nH2O", "CuSO4.xH2O"
+_HYDRATE_VARIABLE = re.compile(r"\s*([·•⋅∙*.])\s*([nmxyz])\s*(?=[A-Z(])")
+# a count before a formula, as an equation has it: "2Fe2O3", "0.5 H2O"
+_LEADING_COUNT_ALONE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(?=[A-Z(\[])")
+# a word or words rather than symbols: "halite", "Quartz", "sodium chloride"
+_NAME = re.compile(r"[A-Za-z][a-z]+(?:[ -]+[A-Za-z][a-z]+)*")
+# two-letter symbols only: "NaCl" is what "nacl" plausibly means, "WAtEr" not what "water" does
+_TWO_LETTER_SYMBOLS = re.compile(r"(?:[A-Z][a-z])+")
+# hydrogen's isotopes as symbols: "D2O", "CD4", but not Dy, Ta, Ti, ...
+_ISOTOPE_SYMBOL = re.compile(r"[DT](?![a-z])")
 
 
 def _respelled(text: str) -> list[str]:
@@ -323,6 +340,18 @@ def _explained(text: str) -> str | None:
                 "'Na2SO4' for SO4 2-)" + (f", or {_short.repr(atoms)} for its atoms alone" if _reads(atoms) else ""))
     if _OXIDATION_STATE.search(s):
         return _oxidation_state_problem(s)
+    comma = _DECIMAL_COMMA.sub(r"\1.\2", s)
+    if comma != s and _reads(comma):
+        return f"amounts take a decimal point, not a comma: write {_short.repr(comma)}"
+    m = _HYDRATE_VARIABLE.search(s)
+    if m:
+        written = _HYDRATE_VARIABLE.sub(lambda d: f"{d.group(1).replace('.', '·')}2", s)  # the full stop: ambiguous
+        return (f"a variable hydrate count ({m.group(2)}) is not read: give it a number"
+                + (f", such as {_short.repr(written)}" if _reads(written) else ""))
+    m = _LEADING_COUNT_ALONE.match(s)
+    if m and _reads(s[m.end():]):
+        return (f"the count {m.group(1)} before the formula (formula units, as in an equation) is no part of a "
+                f"composition: write {_short.repr(s[m.end():])}")
     pieces = [p.strip() for p in re.split(r"[,;]|\.$|#.*", s) if p.strip()]  # "Fe2O3, hematite", "NaCl # halite"
     if len(pieces) > 1 or (pieces and pieces[0] != s):
         readable = [p for p in pieces if _reads(p)]
@@ -355,8 +384,15 @@ def _explained(text: str) -> str | None:
         return f"amounts follow their symbol without brackets or subscript marks: write {_short.repr(unwrapped)}"
     joined = "".join(s.split())
     as_written = plain_amounts(joined)
-    respelled = _respelled(joined) if len(joined) <= 100 and (as_written is None or any(
+    # a heavy hydrogen is no symbol in the wrong case: "(ND4)2SO4" is not "(Nd4)2SO4"
+    isotope = _ISOTOPE_SYMBOL.search(joined) and _reads(_ISOTOPE_SYMBOL.sub("H", joined))
+    respelled = _respelled(joined) if len(joined) <= 100 and not isotope and (as_written is None or any(
         e not in ALL_ELEMENT_INDEX for e, _ in as_written)) else []  # not where each symbol is one as written
+    if _NAME.fullmatch(s) and len(joined) > 3:  # re-capitalised, a word is mostly symbols it never meant
+        respelled = [f for f in respelled if _TWO_LETTER_SYMBOLS.fullmatch(f)]
+        if not respelled:
+            return (f"{s} looks like a name, not a formula: give its formula of element symbols, such as 'NaCl' for "
+                    "halite or 'Fe' for iron")
     if respelled:
         return ("element symbols start with a capital letter, and a second letter is lowercase: did you mean "
                 + " or ".join(map(repr, respelled)) + "?")

@@ -635,3 +635,16 @@ def test_predict_refuses_an_array_that_is_not_element_fractions():
     out = model.predict(x64)
     assert np.array_equal(out[:2], model.predict(["Fe2O3", "NaCl"])) and np.isnan(out[2])
     assert model.predict(np.round(x, 3)).shape == (2,)  # fractions rounded to 3 decimals still are fractions
+
+
+def test_other_unit_names_elemnet_only_where_elemnet_is_involved():
+    """hullpack stability's messages about a user's DFT energies said "ElemNet's formation energies",
+    where no model is involved."""
+    from hullpack.elemnet.data import other_unit
+
+    assert other_unit(-1.5) is None and other_unit(-1.5, elemnet=False) is None
+    assert other_unit(-1399.0) == ("another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within "
+                                   "-20..5 eV/atom.")
+    plain = other_unit(-1399.0, elemnet=False)
+    assert plain == "another unit (meV/atom, kJ/mol)? Formation energies lie within -20..5 eV/atom."
+    assert "ElemNet" not in other_unit(6.0, elemnet=False)

@@ -174,16 +174,21 @@ def _check_formation_energies(y: np.ndarray, column: str, how: str) -> None:
                      f"energies in eV/atom ({how} names their column)")
 
 
-def other_unit(median: float) -> str | None:
+def other_unit(median: float, *, elemnet: bool = True) -> str | None:
     """Why energies of this median (read as eV/atom) seem to be in another unit, as a message; None
-    when it lies within :data:`TARGET_RANGE`, where formation energies in eV/atom lie.
+    when it lies within :data:`TARGET_RANGE`, where formation energies in eV/atom lie. ``elemnet``:
+    the energies are ElemNet's to train on, and the message says the range is its; else (a user's
+    DFT energies, where no model is involved) it names the range alone.
 
     >>> other_unit(-1399.0)
     "another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within -20..5 eV/atom."
+    >>> other_unit(-1399.0, elemnet=False)
+    'another unit (meV/atom, kJ/mol)? Formation energies lie within -20..5 eV/atom.'
     """
     lo, hi = TARGET_RANGE
+    whose = "ElemNet's formation energies" if elemnet else "Formation energies"
     return None if lo < median < hi else \
-        f"another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within {lo:g}..{hi:g} eV/atom."
+        f"another unit (meV/atom, kJ/mol)? {whose} lie within {lo:g}..{hi:g} eV/atom."
 
 
 def table_columns(table: pd.DataFrame, *, formula_column: str | None = None,

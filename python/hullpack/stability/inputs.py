@@ -257,6 +257,36 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     return col, None
 
 
+def _aligned(energies, index: pd.Index, labelled: bool):
+    """``energies`` in the order of the rows ``index``: a pandas Series is read by its labels, never by
+    position. Where the compositions are ``labelled`` (a Series or a DataFrame), its labels must be
+    theirs, in any order; else its index must be the default 0..n-1. ValueError naming the first
+    label that does not match otherwise.
+
+    >>> _aligned(pd.Series([-1.4, -1.7], index=["b", "a"]), pd.Index(["a", "b"]), True).tolist()
+    [-1.7, -1.4]
+    """
+    if not isinstance(energies, pd.Series) or energies.index.equals(index):
+        return energies
+    given = energies.index
+    if not labelled:
+        if given.equals(pd.RangeIndex(len(given))):
+            return energies  # read by position, as the labels say: its length is checked with the others'
+        raise ValueError(f"energies: a pandas Series labelled {listed(given, 3)} for compositions without labels (a "
+                         "list or an array), so no label says which energy is whose: pass energies.to_numpy() if "
+                         "they are in the compositions' order, or the compositions as a Series with the same index")
+    if given.is_unique and index.is_unique and len(given) == len(index) and given.isin(index).all():
+        return energies.reindex(index)
+    extra, absent = given[~given.isin(index)], index[~index.isin(given)]
+    repeated = given[given.duplicated()].append(index[index.duplicated()])
+    why = (f"its label {extra[0]!r} is no composition's" if len(extra) else
+           f"the composition labelled {absent[0]!r} has none" if len(absent) else
+           f"the label {repeated[0]!r} repeats, so labels cannot pair them")
+    raise ValueError(f"energies: a pandas Series whose index is not the compositions' ({why}): energies are "
+                     "paired with compositions by label; give them the compositions' index, or pass "
+                     "energies.to_numpy() in the compositions' order")
+
+
 _DECIMAL_COMMA = re.compile(r"(?<![\d.])(0),(\d)")  # an amount below one: "Li0,5": "Fe2O3,2FeO" may be two formulas
 
 
@@ -415,6 +445,7 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
     (unparsable text, unknown elements, no atoms, a non-finite energy) are listed in ``problems``.
     """
     items, energies, index = _items_and_energies(compositions, energies, elements, column)
+    energies = _aligned(energies, index, isinstance(compositions, (pd.DataFrame, pd.Series)))
     n = len(items)
     from_entries: list = [None] * n
     if isinstance(items, np.ndarray):

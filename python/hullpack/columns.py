@@ -51,6 +51,7 @@ _MISSING = frozenset(MISSING_VALUES)
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".tsv", ".tsv.gz", ".tsv.bz2", ".parquet", ".json", ".json.gz",
                   ".json.bz2", ".jsonl", ".jsonl.gz", ".jsonl.bz2")
 
+_BLANK_LINES_AT_START = re.compile(r"\A(?:[ \t]*(?:\r\n|\r|\n))+")
 _PROVIDER = re.compile(r"_[a-z][a-z0-9]*_(.+)")                # OPTIMADE's provider prefix, "_oqmd_"
 _UNIT = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")           # "name (unit)", "name [unit]"
 _SEPARATORS = re.compile(r"[\s\-.]+")
@@ -345,7 +346,9 @@ def read_table(path, *, text: bool = False):
     text in Windows-1252 (Excel's CSV on Windows) or UTF-16 with a byte-order mark is read too. A
     repeated header keeps its first column where the others hold the same values; a composition or
     energy column repeated with other values is refused (ValueError naming the columns). Rows of
-    empty cells at the end (``;;``, as a spreadsheet writes rows once used) are no rows.
+    empty cells at the end (``;;``, as a spreadsheet writes rows once used) and blank lines there are
+    no rows; between rows, either is an empty row, so row ``i`` (from 1) is the ``i``-th under the
+    header, as a spreadsheet shows it (the ``i``-th line under it, unless a quoted cell spans lines).
 
     >>> import pathlib, tempfile
     >>> with tempfile.TemporaryDirectory() as folder:                  # a JARVIS-DFT export
@@ -373,7 +376,7 @@ def read_table(path, *, text: bool = False):
 
         return read_json(path, lines=lower.endswith(".jsonl"))
     sep, kind = ("\t", "TSV") if lower.endswith(".tsv") else (",", "CSV")
-    content = _decoded(path, kind)
+    content = _BLANK_LINES_AT_START.sub("", _decoded(path, kind))  # the header is the first line written
     decimal = "."
     if kind == "CSV" and _semicolons(content):  # Excel's CSV where the comma is the decimal mark
         sep, decimal = ";", ","
@@ -381,8 +384,10 @@ def read_table(path, *, text: bool = False):
     encoded, content = content.encode("utf-8"), None
 
     def parse(**kwargs):
+        # a blank line between rows is an empty row, as a line of empty cells is: the rows below keep the
+        # numbers a spreadsheet gives them
         return pd.read_csv(io.BytesIO(encoded), sep=sep, decimal=decimal, encoding="utf-8", keep_default_na=False,
-                           **kwargs)
+                           skip_blank_lines=False, **kwargs)
 
     try:
         df = parse(na_values=[""], dtype=str if text else None)

@@ -320,18 +320,19 @@ def test_empty_rows_at_the_end_of_a_csv_are_no_rows_and_the_others_keep_their_nu
 def test_a_blank_line_between_rows_is_an_empty_row_so_bad_rows_keep_the_files_numbers(tmp_path, capsys):
     """pandas skipped a blank line between rows, so every bad row below it was named one row above
     where an editor or a spreadsheet shows it ('bad row 3' for the 4th row under the header). A blank
-    line there is an empty row, as ',,' is; blank lines at the end are no rows, nor those above the
-    header."""
+    line there (or one of spaces) is an empty row, as ',,' is; blank lines at the end are no rows, nor
+    those above the header."""
     from hullpack.cli import main
 
     path = tmp_path / "blank.csv"
-    path.write_text("\nformula,formation_energy_per_atom,note\nFe2O3,-1.7,a\n\nFeO,-1.4,b\nXx2O,-1,c\n\n\n")
+    path.write_text("\nformula,formation_energy_per_atom,note\nFe2O3,-1.7,a\n\nFeO,-1.4,b\n  \nXx2O,-1,c\n\n \n")
     t = read_table(path)
-    assert t.formula.tolist()[::2] == ["Fe2O3", "FeO"] and t.formula.isna().tolist() == [False, True, False, False]
-    assert read_table(path, text=True).note.tolist()[2:] == ["b", "c"]
+    assert t.formula.tolist()[::2] == ["Fe2O3", "FeO", "Xx2O"]
+    assert t.formula.isna().tolist() == [False, True, False, True, False]
+    assert read_table(path, text=True).note.fillna("").tolist()[1:] == ["", "b", "", "c"]
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
-    assert "bad row 2 (''): formula is missing" in out and "bad row 4 ('Xx2O'): unknown element 'Xx'" in out
+    assert "bad row 2 (''): formula is missing" in out and "bad row 5 ('Xx2O'): unknown element 'Xx'" in out
     tsv = tmp_path / "blank.tsv"
     tsv.write_text("formula\tenergy\nFe2O3\t-1.7\n\nXx2O\t-1\n\n")
     assert stability(read_table(tsv), errors="ignore").problem.tolist() == [None, "formula is missing",

@@ -51,7 +51,8 @@ _MISSING = frozenset(MISSING_VALUES)
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".tsv", ".tsv.gz", ".tsv.bz2", ".parquet", ".json", ".json.gz",
                   ".json.bz2", ".jsonl", ".jsonl.gz", ".jsonl.bz2")
 
-_BLANK_LINES_AT_START = re.compile(r"\A(?:[ \t]*(?:\r\n|\r|\n))+")
+_BLANK_LINES_AT_START = re.compile(r"\A(?:\r\n|\r|\n)+")
+_BLANKS = re.compile(r"^[ \t]+(?=\r?$)", re.MULTILINE)     # a line of spaces or tabs only
 _PROVIDER = re.compile(r"_[a-z][a-z0-9]*_(.+)")                # OPTIMADE's provider prefix, "_oqmd_"
 _UNIT = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")           # "name (unit)", "name [unit]"
 _SEPARATORS = re.compile(r"[\s\-.]+")
@@ -376,7 +377,10 @@ def read_table(path, *, text: bool = False):
 
         return read_json(path, lines=lower.endswith(".jsonl"))
     sep, kind = ("\t", "TSV") if lower.endswith(".tsv") else (",", "CSV")
-    content = _BLANK_LINES_AT_START.sub("", _decoded(path, kind))  # the header is the first line written
+    content = _decoded(path, kind)
+    if "\n " in content or "\n\t" in content or content[:1] in (" ", "\t"):  # (the test is faster than the search)
+        content = _BLANKS.sub("", content)  # a line of blanks is a blank line: no value, as pandas read it
+    content = _BLANK_LINES_AT_START.sub("", content)  # the header is the first line written
     decimal = "."
     if kind == "CSV" and _semicolons(content):  # Excel's CSV where the comma is the decimal mark
         sep, decimal = ";", ","

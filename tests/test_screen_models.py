@@ -149,6 +149,28 @@ def test_a_model_without_a_bf16_path_screens_in_fp32(caplog, monkeypatch):
     assert r.systems.set_index("system").loc["H-O", "stable"] == "H2O2"
 
 
+def test_a_model_that_fails_under_bf16_autocast_screens_in_fp32():
+    """A torch model whose output goes through numpy raises under bf16 autocast (numpy has no
+    bfloat16); it was refused as a bad model although it runs in float32. It has no bf16 path now:
+    asked for bf16, it screens in fp32 and gives the module's own energies."""
+    net = mlp(width=16)
+
+    def through_numpy(x):
+        return net(x).detach().numpy().astype(np.float64)   # (n, 1) float64, as a user's wrapper may
+
+    with pytest.raises(TypeError, match="BFloat16"), torch.autocast("cpu", dtype=torch.bfloat16):
+        through_numpy(torch.full((2, 86), 1 / 86))
+    assert not make_engine(through_numpy).supports_bf16
+    r = screen(through_numpy, elements="Fe Ni O", grid=10, precision="bf16", points=True, compare_dft=False,
+               progress=False)
+    assert r.config["precision"] == "fp32" and r.stats["n_evaluated"]["bf16"] == 0
+    ref = screen(net, elements="Fe Ni O", grid=10, precision="fp32", points=True, compare_dft=False, progress=False)
+    np.testing.assert_allclose(r.points["energy"], ref.points["energy"], atol=1e-5)
+    with pytest.raises(ScreeningError, match="ValueError: only in fp32 too"):   # one that fails in fp32 is named
+        screen(lambda x: (_ for _ in ()).throw(ValueError("only in fp32 too")), elements="Fe Ni",
+               compare_dft=False, progress=False)
+
+
 @pytest.mark.parametrize("model,match", [
     (lambda x: x[:, :2], r"shape \(48, 2\)"),
     (lambda x: x.sum(), r"shape \(\)"),
@@ -236,6 +258,20 @@ def test_a_torch_file_of_your_own_model_is_named_with_how_to_screen_it(tmp_path)
     assert "corrupt" not in str(e.value) and "re-download" not in str(e.value)
     with pytest.raises(ModelFileError, match=r"weights.pt is not a hullpack ElemNet model file .*" + how):
         screen(str(tmp_path / "weights.pt"), elements="Fe O", progress=False, compare_dft=False)
+
+
+def test_a_torchscript_file_is_named_as_one_and_its_loaded_module_screens(tmp_path):
+    """torch.jit.save's archive was called corrupt or truncated, to re-download. It is named as a
+    TorchScript archive now, with how to screen it; torch.jit.load's module screens."""
+    model = mlp(width=16)
+    torch.jit.script(model).save(str(tmp_path / "scripted.pt"))
+    with pytest.raises(ModelFileError, match=r"scripted.pt is a TorchScript archive \(torch.jit.save\), not a hullpack "
+                                             r"model file; to screen it, load it in Python with torch.jit.load") as e:
+        resolve_model(tmp_path / "scripted.pt")
+    assert "corrupt" not in str(e.value) and "re-download" not in str(e.value)
+    kw = dict(elements="Fe Ni O", grid=10, precision="fp32", points=True, compare_dft=False, progress=False)
+    r = screen(torch.jit.load(str(tmp_path / "scripted.pt")), **kw)
+    np.testing.assert_allclose(r.points["energy"], screen(model, **kw).points["energy"], atol=1e-5)
 
 
 def test_screening_a_training_run(tmp_path):

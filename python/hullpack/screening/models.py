@@ -67,12 +67,25 @@ def resolve_model(model):
                 raise ModelFileError(f"{path} is a training checkpoint (for resuming), not a model file; "
                                      f"screen with {path.parent / 'best.pt'}") from None
             if path.is_file() and zipfile.is_zipfile(path) and "checkpoint" not in str(exc):
+                if _is_torchscript(path):  # not corrupt: torch.load cannot read what torch.jit.save wrote
+                    raise ModelFileError(f"{path} is a TorchScript archive (torch.jit.save), not a hullpack model "
+                                         "file; to screen it, load it in Python with torch.jit.load and pass the "
+                                         "module to hullpack.screening.screen(model, ...) (docs/screening.md, "
+                                         "'Screening with your own model')") from None
                 raise ModelFileError(_own_torch_file(str(exc))) from None
             raise
     if callable(model):  # a torch module too
         return model
     raise ScreeningError(f"model: expected None, a model file, a torch module or a callable mapping (n, "
                          f"{N_ELEMENTS}) fractions to (n,) energies, got {type(model).__name__}")
+
+
+def _is_torchscript(path: Path) -> bool:
+    """Whether the zip archive at ``path`` is one torch.jit.save wrote: its compiled code and
+    constants, which a torch.save archive never holds."""
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
 
 
 def _own_torch_file(message: str) -> str:
@@ -200,8 +213,9 @@ class ModelEngine(EngineBase):
     batches of dense fractions, always ``chunk`` rows per call (zero rows pad the last), so that a
     point's energy does not depend on the points it ran with (BLAS libraries pick their kernels
     by the number of rows). bf16 runs the model under ``torch.autocast`` with bfloat16; a model
-    whose output autocast does not change (on the probe compositions) has no bf16 path
-    (:attr:`supports_bf16` False: screens run it in fp32). The model is checked on probe
+    whose output autocast does not change (on the probe compositions), or that fails under autocast
+    (``.numpy()`` of a bfloat16 tensor), has no bf16 path (:attr:`supports_bf16` False: screens run
+    it in fp32). The model is checked on probe
     compositions when the engine is made: :class:`~hullpack.errors.ScreeningError` says what is
     wrong with its output.
 
@@ -224,15 +238,21 @@ class ModelEngine(EngineBase):
         self.model = model
         els, frac = _probe_compositions()
         x = torch.from_numpy(dense_fractions(els, frac)).to(self.device)
-        try:
-            with torch.no_grad(), evaluating(model):
-                e32 = self.model(x)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16):
-                    e16 = self.model(x)
-        except Exception as exc:  # the model's own error, named
-            raise _call_failed(model, x, exc) from None
         what = f"calling it on a ({len(x)}, {N_ELEMENTS}) float32 tensor"
-        e32, e16 = _energies_of(e32, len(x), what), _energies_of(e16, len(x), what + " under bf16 autocast")
+        with torch.no_grad(), evaluating(model):
+            try:
+                e32 = _energies_of(self.model(x), len(x), what)
+            except ScreeningError:
+                raise
+            except Exception as exc:  # the model's own error, named
+                raise _call_failed(model, x, exc) from None
+            try:  # a model that runs in float32 only (numpy of a bf16 tensor, say) has no bf16 path
+                with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                    e16 = _energies_of(self.model(x), len(x), what + " under bf16 autocast")
+            except Exception as exc:
+                log.info("screening: the model fails under bf16 autocast (%s: %s); it runs in fp32",
+                         type(exc).__name__, exc)
+                e16 = e32
         self.supports_bf16 = not torch.equal(e32, e16)
 
     def kernel(self, table: np.ndarray) -> str:

@@ -256,3 +256,29 @@ def test_the_api_names_a_missing_extra_before_writing(tmp_path, monkeypatch):
         r.plot_system("Fe-O")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     assert r.save(tmp_path / "c", parquet=False)  # CSV needs neither
+
+
+def test_a_system_the_model_gives_nan_in_is_drawn_and_tabulated_without_a_hull(tmp_path):
+    """save(plots=[...]) of a system with a NaN prediction raised the hull kernel's error (naming an
+    option of its own) and wrote nothing, the tables included. The system is drawn and tabulated
+    as the screen flags it: its finite points, no predicted hull, no predicted stable compound."""
+    pytest.importorskip("matplotlib")
+    from hullpack.elements import ELEMENT_INDEX
+
+    fe, o = ELEMENT_INDEX["Fe"], ELEMENT_INDEX["O"]
+
+    def model(x):   # mixing energies of Fe-O and Ni-O, NaN at the O-rich compositions with Fe
+        e = -2 * x[:, fe] * x[:, o] - 4 * x[:, ELEMENT_INDEX["Ni"]] * x[:, o]
+        return e.masked_fill((x[:, fe] > 0) & (x[:, o] >= 0.65) & (x[:, o] < 1), float("nan"))
+
+    with pytest.warns(RuntimeWarning, match="non-finite predictions .*Fe-Ni-O"):
+        r = tiny(model, order=3, compare_dft=False)
+    with pytest.warns(RuntimeWarning, match="Fe-O"):
+        b = tiny(model, compare_dft=False)
+    assert b.system("Fe-O")["nonfinite"] and not b.system("Ni-O")["nonfinite"]
+    paths = b.save(tmp_path / "bin", plots=["Fe-O", "Ni-O"])
+    assert {p.name for p in paths} >= {"systems.csv", "vertices.csv", "Fe-O.png", "Ni-O.png"}
+    assert "model" not in set(b.system_table("Fe-O")["source"])      # no predicted stable compound
+    assert (b.system_table("Ni-O")["source"] == "model").sum() == b.system("Ni-O")["n_stable"] > 0
+    r.save(tmp_path / "ter", plots=["Fe-Ni-O"])
+    assert (tmp_path / "ter" / "Fe-Ni-O.png").stat().st_size > 10_000

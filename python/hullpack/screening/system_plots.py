@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -52,13 +53,19 @@ def one_system(result, els: np.ndarray, what: str) -> dict:
     grid = np.asarray(grid, dtype=np.int32)
     e = make_engine(result.model).predict(els[None, :], grid, "fp32")[0].astype(np.float64)
     fr = compositions.grid_fractions(grid)
-    h = lower_hull(fr, e, tol=HULL_TOL)
-    depth = vertex_depth(fr, e[None, :], h.is_vertex[None, :])[0]
+    n_nonfinite = int((~np.isfinite(e)).sum())
+    if n_nonfinite:  # as in the screen (its 'nonfinite' column): no hull, no stable compound
+        h = SimpleNamespace(is_vertex=np.zeros(len(e), bool), facets=np.zeros((0, order), np.int64))
+        depth = np.full(len(e), np.nan)
+    else:
+        h = lower_hull(fr, e, tol=HULL_TOL)
+        depth = vertex_depth(fr, e[None, :], h.is_vertex[None, :])[0]
     stable = h.is_vertex & (depth >= float(result.config.get("min_depth", 0.0)))
     known = result.dft if result.dft is not None else load_dft()
     fd, ed, _ = known.of_system(els)
     perm = alphabetical_order(els[None, :])[0]       # columns in the order of the system's name
     return dict(grid=grid, fr=fr, e=e, h=h, depth=depth, stable=stable, fd=fd, ed=ed, perm=perm, known=known.name,
+                n_nonfinite=n_nonfinite,
                 labels=formulas(els[None, :], grid, np.zeros(int(stable.sum()), np.int64), np.flatnonzero(stable)),
                 names=[ELEMNET_ELEMENTS[els[k]] for k in perm])
 
@@ -123,9 +130,10 @@ def plot_system(result, name: str, path=None):
     if order == 2:
         x, xd = fr[:, perm[1]], fd[:, perm[1]]
         ax.plot(x, e, ".", ms=3, color="0.6", label="model (grid)")
-        hv = np.r_[0.0, x[h.is_vertex], 1.0], np.r_[0.0, e[h.is_vertex], 0.0]
-        o = np.argsort(hv[0])
-        ax.plot(hv[0][o], hv[1][o], "-", color="C0", label="predicted hull")
+        if not one["n_nonfinite"]:
+            hv = np.r_[0.0, x[h.is_vertex], 1.0], np.r_[0.0, e[h.is_vertex], 0.0]
+            o = np.argsort(hv[0])
+            ax.plot(hv[0][o], hv[1][o], "-", color="C0", label="predicted hull")
         ax.plot(x[h.is_vertex], e[h.is_vertex], "o", color="C0", ms=3, mfc="none", label="predicted hull vertices")
         ax.plot(x[stable], e[stable], "o", color="C0", ms=5, label="predicted stable")
         named = x[stable], e[stable]
@@ -170,4 +178,7 @@ def plot_system(result, name: str, path=None):
         texts += _known_formulas(els, dft_stable[missed])
         colors += ["C3"] * int(missed.sum())
     place_labels(ax, px_, py_, texts, color=colors)
-    return finish_figure(fig, ax, f"{system}: predicted vs DFT ({known}) convex hull", path)
+    title = f"{system}: predicted vs DFT ({known}) convex hull"
+    if one["n_nonfinite"]:
+        title += f"\nno predicted hull: the model is not finite at {one['n_nonfinite']} of {len(e)} points"
+    return finish_figure(fig, ax, title, path)

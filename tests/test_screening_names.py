@@ -201,6 +201,23 @@ def test_robust_line_cites_the_screened_models_own_error(binaries):
             binaries.config["model_test_mae"] = None
 
 
+def test_robust_line_cites_a_training_runs_validation_error(tmp_path):
+    """A model of hullpack train records a validation MAE, no test MAE: the summary called its
+    50-meV/atom-deep compounds robust, deeper than its error, whatever that error was. It now
+    quotes the validation MAE, and says when it is larger than the depth."""
+    from hullpack.elemnet import train
+
+    rng = np.random.default_rng(0)
+    x = rng.dirichlet(np.ones(86), 256).astype("float32")
+    y = rng.normal(-1, 1, 256).astype("float32")   # energies it cannot learn: a large error
+    run = tmp_path / "run"
+    train(run, train_data=(x, y), val_data=(x, y), epochs=1, architecture="32x1-1", dropout=(), batch_size=128)
+    r = screen(run, elements="Fe O Li", min_depth=0, compare_dft=False, progress=False)
+    val = r.model.metadata["val_mae"]
+    assert r.config["model_test_mae"] is None and val > 0.05 and len(r.vertices)
+    assert f"; the model's validation MAE of {1000 * val:.0f} meV/atom is larger, so these too may be noise" in r.summary()
+
+
 @pytest.mark.parametrize("order, spec, n_points", [(2, None, 33), (3, None, 205), (2, "reduced:4", 7), (2, 10, 11),
                                                    (2, "uniform:100", 101), (3, " reduced:6 ", 55), (3, "uniform:20", 231),
                                                    (2, "50", 51)])

@@ -86,19 +86,30 @@ def _stable_lines(result) -> list[str]:
     if counts_robust:
         robust = int((deep & ~end).sum())
         band = f"{1000 * ROBUST_DEPTH:g} meV/atom"
-        mae = result.config.get("model_test_mae")  # in the metadata of hullpack's model files
+        mae, split = _model_mae(result)
         if mae is None:
             why = ""
         elif mae < ROBUST_DEPTH:
-            why = f", more than the model's test MAE of {1000 * mae:.0f} meV/atom"
+            why = f", more than the model's {split} MAE of {1000 * mae:.0f} meV/atom"
         else:
-            why = f"; the model's test MAE of {1000 * mae:.0f} meV/atom is larger, so these too may be noise"
+            why = f"; the model's {split} MAE of {1000 * mae:.0f} meV/atom is larger, so these too may be noise"
         but = ", not counting the end artifacts below" if (deep & end).any() else ""
         lines.append(f"  {robust:,} robust (at least {band} deep{why}{but}), "
                      f"{int((~deep).sum()):,} within {band} of the hull of the others")
     if end.any():
         lines.append(_end_line(result.config, v[end], min_depth, int((deep & end).sum()) if counts_robust else None))
     return lines
+
+
+def _model_mae(result) -> tuple[float | None, str]:
+    """The model's MAE (eV/atom) and the split it was measured on: the test MAE a screen records
+    (the shipped model's), else the validation MAE of a ``hullpack train`` model's metadata;
+    ``(None, "")`` where neither is known (a model of your own, a result read from files)."""
+    mae = result.config.get("model_test_mae")  # in the metadata of hullpack's model files
+    if mae is not None:
+        return float(mae), "test"
+    val = (getattr(result.model, "metadata", None) or {}).get("val_mae")
+    return (float(val), "validation") if val is not None else (None, "")
 
 
 def _end_line(config: dict, flagged: pd.DataFrame, min_depth: float, deep: int | None) -> str:

@@ -494,3 +494,83 @@ def test_a_size_that_follows_from_the_others_is_not_printed_as_free():
     assert "per edge" not in text and "edges follow linearly from the other sizes" in text   # was "0 bytes per edge"
     _, details = run_study({"free": _graphs(16, edges=lambda i, n: int(n * (1 + i % 3)))}, StudyConfig(**TINY))
     assert details["free"]["memory_model_folded"] == [] and "bytes per edge" in _memory_model_text(details["free"])
+
+
+def test_a_mistyped_dataset_says_what_is_not_there_and_the_likely_fix(tmp_path, monkeypatch):
+    from hullpack.hep.study import load_dataset
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"'data/grphs': there is no file or folder of that name \(a relative "
+                                         f"path is read from {tmp_path}\\).*a folder of graph files"):
+        load_dataset("data/grphs")
+    with pytest.raises(ValueError, match="did you mean the preset 'high'"):
+        load_dataset("High")
+    with pytest.raises(ValueError, match="join them with a colon: json:loads"):
+        load_dataset("json.loads")
+
+
+def test_one_graph_file_of_a_folder_of_them_points_to_the_folder(tmp_path):
+    from hullpack.hep.study import load_dataset
+
+    for i, g in enumerate(_graphs(3)):
+        torch.save(g, tmp_path / f"{i}.pt")
+    with pytest.raises(ValueError, match=f"single graph.*give its folder, --dataset {tmp_path}, read as one graph"):
+        load_dataset(str(tmp_path / "1.pt"))
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    torch.save(_graphs(1)[0], alone / "g.pt")
+    with pytest.raises(ValueError, match=r"single graph \(Data\); .*torch.save\(\[graph, \.\.\.\], path\)$"):
+        load_dataset(str(alone / "g.pt"))
+
+
+class SelfLoops(InMemoryDataset):
+    """A dataset whose transform adds edges but leaves the edge labels as stored."""
+
+    def __init__(self, graphs):
+        from torch_geometric.transforms import AddSelfLoops
+
+        super().__init__(None, transform=AddSelfLoops())
+        self.data, self.slices = self.collate(graphs)
+
+
+def test_edge_labels_a_transform_left_behind_name_the_transform():
+    graphs = _graphs(8)
+    for g in graphs:
+        g.edge_label = g.pop("y")
+    with pytest.raises(InvalidSizesError, match=r"'t': graph 0: edge labels edge_label have shape .*the dataset's "
+                                                r"transform AddSelfLoops\(\) runs on every graph"):
+        check_graphs(SelfLoops(graphs), "t")
+    with pytest.raises(InvalidSizesError) as plain:  # the same mismatch without a transform does not mention one
+        check_graphs(Stored(graphs[:1] + [Data(x=torch.ones(3, 3), edge_index=torch.zeros(2, 2, dtype=torch.long),
+                                                edge_label=torch.ones(1))]), "s")
+    assert "graph 1" in str(plain.value) and "transform" not in str(plain.value)
+
+
+def test_the_budget_line_says_what_the_budget_came_from_and_the_largest_graphs_floor():
+    from hullpack.cli.bench_memory import _budget_text
+
+    graphs = _graphs(20)
+    graphs[3] = _graphs(1, seed=5, edges=lambda i, n: 3 * 40 * n)[0]  # a heavy tail: one graph far above the rest
+    _, details = run_study({"h": graphs}, StudyConfig(**TINY))
+    d = details["h"]
+    assert d["budget_from"] == "largest graph"
+    assert d["budget_bytes"] == pytest.approx(1.1 * d["largest_graph_bytes"])
+    assert 1.1 * d["largest_graph_bytes"] > 1.25 * d["average_batch_bytes"]
+    text = _budget_text(d, 1.25)
+    assert f"1.1 x a step of the largest training graph alone, {d['largest_graph_bytes'] / 2**20:.2f} MiB" in text
+    _, details = run_study({"g": _graphs(20)}, StudyConfig(**TINY))
+    assert details["g"]["budget_from"] == "average batch"
+    assert details["g"]["budget_bytes"] == pytest.approx(1.25 * details["g"]["average_batch_bytes"])
+    assert "(1.25 x an average batch" in _budget_text(details["g"], 1.25)
+    given = details["g"] | {"budget_from": "given"}
+    assert _budget_text(given, 1.25).startswith(f"memory budget {given['budget_bytes'] / 2**20:.2f} MiB (--budget-mib")
+
+
+def test_a_single_step_per_epoch_is_said_to_compare_nothing():
+    from hullpack.cli.bench_memory import _versus_random_text
+
+    row = {"dataset": "d", "random_runs": 1, "reduction_min": 0.0, "reduction_max": 0.0, "peak_mib_balanced": 1.0,
+           "peak_mib_random": [1.0, 1.0], "steps_per_epoch": 1, "same_steps": True}
+    assert "at the same 1 step per epoch: one batch holds every training graph" in _versus_random_text(row)
+    more = _versus_random_text(row | {"steps_per_epoch": 2})
+    assert "same 2 steps per epoch." in more and "compares nothing" not in more

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     print(out["measured"] + ".\n")
     print(out["markdown"])
     for name, d in out["datasets"].items():
-        print(f"\n{name}: memory budget {d['budget_bytes'] / 2**20:.2f} MiB; {_memory_model_text(d)}")
+        print(f"\n{name}: {_budget_text(d, args.budget_factor)}; {_memory_model_text(d)}")
         if d.get("edge_labels") is None:
             print(f"{name}: no edge labels (--edge-labels names the field): validation metrics n/a, "
                   "memory and time only")
@@ -120,6 +120,29 @@ def run(args: argparse.Namespace) -> int:
     if written:
         print(f"\nwrote {' and '.join(written)}")
     return 0
+
+
+def _budget_text(details: dict, factor: float) -> str:
+    """The memory budget and what it came from, beside the floor no batching goes below: a step of
+    the largest training graph on its own (both as the memory model predicts them).
+
+    >>> _budget_text({"budget_bytes": 2.2 * 2**20, "budget_from": "largest graph",
+    ...               "largest_graph_bytes": 2**21, "average_batch_bytes": 2**19}, 1.25)  # doctest: +NORMALIZE_WHITESPACE
+    'memory budget 2.20 MiB (1.1 x a step of the largest training graph alone, 2.00 MiB, which no batching
+     goes below; 1.25 x an average batch, 0.62 MiB, is less)'
+    """
+    mib = 2**20
+    budget = f"memory budget {details['budget_bytes'] / mib:.2f} MiB"
+    largest, average = details.get("largest_graph_bytes"), details.get("average_batch_bytes")
+    if largest is None or average is None:
+        return budget
+    floor = f"a step of the largest training graph alone, {largest / mib:.2f} MiB, which no batching goes below"
+    source = details.get("budget_from")
+    if source == "largest graph":
+        return f"{budget} (1.1 x {floor}; {factor:g} x an average batch, {factor * average / mib:.2f} MiB, is less)"
+    if source == "average batch":
+        return f"{budget} ({factor:g} x an average batch, {average / mib:.2f} MiB; {floor})"
+    return f"{budget} (--budget-mib; an average batch {average / mib:.2f} MiB; {floor})"
 
 
 def _memory_model_text(details: dict) -> str:
@@ -166,8 +189,12 @@ def _versus_random_text(row: dict) -> str:
                   else f"from {-low:.1%} above to {high:.1%} below")
         cut = (f"{spread} random batching over {runs} seeds "
                f"({row['peak_mib_balanced']:.2f} vs {lo:.2f}-{hi:.2f} MiB)")
-    steps = f"at the same {row['steps_per_epoch']} steps per epoch" if row["same_steps"] else \
+    k = row["steps_per_epoch"]
+    steps = f"at the same {k} step{'s' * (k != 1)} per epoch" if row["same_steps"] else \
         "(at another number of steps per epoch)"
+    if row["same_steps"] and k == 1:  # every training graph in the one batch: no strategy can differ
+        steps += (": one batch holds every training graph, so both strategies train on the same batch and "
+                  "this compares nothing; give more graphs or a smaller --batch-size")
     return f"{row['dataset']}: balanced batches peak {cut}, {steps}."
 
 

@@ -241,7 +241,8 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
             if not _per_edge(y, ne):
                 raise InvalidSizesError(f"{where}: edge labels {field} have shape {_shape(y)}, expected one per "
                                         f"edge ({ne},) or one-hot ({ne}, 2)" + ("" if edge_labels != "auto" else
-                                                           f" (the graphs have a field {EDGE_LABEL})"))
+                                                           f" (the graphs have a field {EDGE_LABEL})")
+                                        + _transform_note(dataset, field))
         elif y is None:
             first_missing = i if first_missing is None else first_missing
             continue
@@ -270,6 +271,18 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
     return GraphFields(*widths, edge_labels=label_field, sizes=sizes,
                        one_hot=label_field is not None and one_hot.get(True) is not None,
                        true_edges=None if label_field is None else true_edges)
+
+
+def _transform_note(dataset: Any, field: str) -> str:
+    """Where a PyG dataset has a ``transform``, that it runs on every graph handed out: a transform that
+    adds or removes edges (``AddSelfLoops``, ``ToUndirected`` without the labels among its keys) leaves
+    ``field`` one per stored edge, and is the likely cause of a label count unlike the edge count."""
+    transform = getattr(dataset, "transform", None)
+    if transform is None:
+        return ""
+    return (f"; the dataset's transform {transform!r} runs on every graph it hands out: if it adds or removes "
+            f"edges, it must change {field} with them (or apply it before saving the graphs, with {field} "
+            "updated, and drop it)")
 
 
 def _refuse_labels(name: str, index: int, field: str, y: torch.Tensor) -> None:

@@ -179,6 +179,11 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
                # other terms, and their weight reads 0
                "memory_model_folded": [c for j, c in enumerate(SIZE_COLUMNS) if j not in independent_columns(sizes)],
                "budget_bytes": budget,
+               # what the budget stands against: a step of the largest training graph alone (no batching can
+               # go below it) and an average batch of batch_size graphs, both as the memory model predicts
+               "largest_graph_bytes": largest, "average_batch_bytes": avg_batch,
+               "budget_from": "given" if config.budget_bytes else
+               "average batch" if config.budget_factor * avg_batch >= 1.1 * largest else "largest graph",
                "num_train": n - n_val, "num_val": n_val,
                "split": f"random, seed {config.seed}", "val_indices": val_index.tolist(),
                "sizes": {"nodes_min_median_max": np.percentile(sizes_all[:, 0], [0, 50, 100]).tolist(),
@@ -335,10 +340,10 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
 
     >>> len(load_dataset("low", num_events=3))
     3
-    >>> load_dataset("nonsense")
+    >>> load_dataset("nonsense")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: unknown dataset 'nonsense': give a preset (high, low), a .pt file saved with torch.save, or module:attribute
+    ValueError: unknown dataset 'nonsense': there is no file or folder of that name (a relative path is read from ...); give a preset (high, low), a .pt file or a folder of graph files, or module:attribute
     """
     import os
 
@@ -384,8 +389,30 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
                 raise ValueError(f"dataset {spec!r}: calling {attr}() failed ({type(exc).__name__}: {exc}); name a "
                                  "dataset, or a class or function that makes one without arguments") from exc
         return as_graphs(obj, spec)
-    raise ValueError(f"unknown dataset {spec!r}: give a preset ({', '.join(sorted(PRESETS))}), "
-                     "a .pt file saved with torch.save, or module:attribute")
+    raise ValueError(_unknown_dataset(spec, sorted(PRESETS)))
+
+
+def _unknown_dataset(spec: str, presets: list[str]) -> str:
+    """Why ``spec`` names no dataset, with the likeliest fix: a preset in other letter case, a module
+    and attribute joined by a dot, else a file or folder that is not there (a typo of a path).
+
+    >>> _unknown_dataset("Low", ["high", "low"])
+    "unknown dataset 'Low': did you mean the preset 'low'? (presets are lower case); give a preset (high, low), a .pt file or a folder of graph files, or module:attribute"
+    >>> _unknown_dataset("json.decoder", ["high", "low"])
+    "unknown dataset 'json.decoder': to name an attribute of a module, join them with a colon: json:decoder; give a preset (high, low), a .pt file or a folder of graph files, or module:attribute"
+    """
+    import importlib.util
+
+    options = f"give a preset ({', '.join(presets)}), a .pt file or a folder of graph files, or module:attribute"
+    if spec.lower() in presets:
+        return f"unknown dataset {spec!r}: did you mean the preset {spec.lower()!r}? (presets are lower case); {options}"
+    head, _, tail = spec.rpartition(".")
+    top = head.split(".")[0]
+    if top.isidentifier() and tail.isidentifier() and importlib.util.find_spec(top) is not None:
+        return (f"unknown dataset {spec!r}: to name an attribute of a module, join them with a colon: "
+                f"{head}:{tail}; {options}")
+    return (f"unknown dataset {spec!r}: there is no file or folder of that name (a relative path is read from "
+            f"{os.getcwd()}); {options}")
 
 
 def as_graphs(obj: Any, name: str):
@@ -409,8 +436,11 @@ def as_graphs(obj: Any, name: str):
         dataset._data, dataset.slices = (cls.from_dict(data) if isinstance(data, dict) else data), slices
         return dataset
     if isinstance(obj, BaseData):
+        folder = os.path.dirname(name) or "."
+        beside = f", or give its folder, --dataset {folder}, read as one graph per file" \
+            if os.path.isfile(name) and GraphFiles.find(folder) is not None else ""
         raise ValueError(f"dataset {name!r} is a single graph ({type(obj).__name__}); the study batches many "
-                         "graphs: save a list of them, torch.save([graph, ...], path)")
+                         f"graphs: save a list of them, torch.save([graph, ...], path){beside}")
     if isinstance(obj, dict) and obj:  # splits saved together, {"train": [...], "val": [...]}
         keys = ", ".join(repr(k) for k in list(obj)[:5])
         raise ValueError(f"dataset {name!r} holds a dict (keys {keys}): save one of its lists of graphs on its own, "

@@ -171,6 +171,32 @@ def test_a_model_that_fails_under_bf16_autocast_screens_in_fp32():
                compare_dft=False, progress=False)
 
 
+def test_a_model_that_checks_its_inputs_are_compositions_screens():
+    """The last batch was padded with zero rows, so a model that checks that its rows sum to 1, as
+    the fractions are documented to, failed mid-screen with its own bare traceback. The padding
+    repeats the batch's last composition now; a model that fails on some composition of the
+    screen is named in a ScreeningError."""
+    net = mlp(width=16)
+
+    def strict(x):
+        if not torch.allclose(x.sum(1), torch.ones(len(x)), atol=1e-5):
+            raise ValueError("rows must sum to 1")
+        return net(x)
+
+    kw = dict(elements="Fe Ni O", grid=10, precision="fp32", points=True, compare_dft=False, progress=False)
+    r = screen(strict, **kw)
+    assert r.config["engine"] == "ModelEngine" and r.stats["n_predictions"] % ModelEngine(strict).chunk
+    np.testing.assert_allclose(r.points["energy"], screen(net, **kw).points["energy"], atol=1e-5)
+
+    def no_oxygen_rich(x):   # fails on a composition the probe has not got
+        if (x[:, 6] > 0.85).any():
+            raise ValueError("O above 85% is out of my training range")
+        return net(x)
+
+    with pytest.raises(ScreeningError, match=r"model: calling it on a \(\d+, 86\) .*ValueError: O above 85%"):
+        screen(no_oxygen_rich, **kw)
+
+
 @pytest.mark.parametrize("model,match", [
     (lambda x: x[:, :2], r"shape \(48, 2\)"),
     (lambda x: x.sum(), r"shape \(\)"),

@@ -136,12 +136,18 @@ def _probe_compositions() -> tuple[np.ndarray, np.ndarray]:
 
 
 def dense_fractions(els: np.ndarray, frac: np.ndarray, rows: int | None = None) -> np.ndarray:
-    """``(rows, 86)`` float32 inputs (default ``rows = len(els)``; zero rows pad the rest): row i
-    holds ``frac[i, j]`` at column ``els[i, j]``."""
+    """``(rows, 86)`` float32 inputs (default ``rows = len(els)``): row i holds ``frac[i, j]`` at
+    column ``els[i, j]``; the rows past ``len(els)`` repeat the last one, so that every row is a
+    composition (its fractions sum to 1), as a model that checks its inputs requires.
+
+    >>> dense_fractions(np.array([[0, 6]]), np.array([[0.25, 0.75]]), rows=2)[:, [0, 6]].tolist()
+    [[0.25, 0.75], [0.25, 0.75]]
+    """
     n = len(els)
     x = np.zeros((n if rows is None else rows, N_ELEMENTS), dtype=np.float32)
     if n:
         x[np.arange(n)[:, None], np.asarray(els, dtype=np.int64)] = frac
+        x[n:] = x[n - 1]
     return x
 
 
@@ -210,9 +216,9 @@ def make_engine(model, *, device: str = "cpu", chunk: int | None = None, threads
 class ModelEngine(EngineBase):
     """Any model: a torch module or callable mapping an ``(n, 86)`` float32 tensor of fractions (on
     ``device``) to ``n`` energies (a tensor or array of shape ``(n,)`` or ``(n, 1)``), called on
-    batches of dense fractions, always ``chunk`` rows per call (zero rows pad the last), so that a
-    point's energy does not depend on the points it ran with (BLAS libraries pick their kernels
-    by the number of rows). bf16 runs the model under ``torch.autocast`` with bfloat16; a model
+    batches of dense fractions, always ``chunk`` rows per call (copies of its last row pad the last
+    batch), so that a point's energy does not depend on the points it ran with (BLAS libraries pick
+    their kernels by the number of rows). bf16 runs the model under ``torch.autocast`` with bfloat16; a model
     whose output autocast does not change (on the probe compositions), or that fails under autocast
     (``.numpy()`` of a bfloat16 tensor), has no bf16 path (:attr:`supports_bf16` False: screens run
     it in fp32). The model is checked on probe
@@ -268,8 +274,13 @@ class ModelEngine(EngineBase):
             for q0 in range(0, len(els), self.chunk):
                 m = min(self.chunk, len(els) - q0)
                 x = torch.from_numpy(dense_fractions(els[q0:q0 + m], frac[q0:q0 + m], self.chunk)).to(self.device)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-                    e = _energies_of(self.model(x), self.chunk, "the model")
+                try:
+                    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                        e = _energies_of(self.model(x), self.chunk, "the model")
+                except ScreeningError:
+                    raise
+                except Exception as exc:  # the model's own error on compositions of the screen, named
+                    raise _call_failed(self.model, x, exc) from None
                 out[q0:q0 + m] = e[:m].cpu().numpy()
         return out
 

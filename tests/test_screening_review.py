@@ -231,6 +231,9 @@ def test_help_lists_the_recognised_column_names(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert all(name in text for name in COMPOSITION_COLUMNS + ENERGY_COLUMNS + OPTIMADE_COMPOSITION_COLUMNS)
     assert "--dft-column" in text and "--dft-energy-column" in text and "_oqmd_delta_e" in text
+    # --model's help says where a model of your own screens, and in which element order its inputs come
+    assert "TorchScript" in text and "hullpack.screening.screen(model, ...), inputs in " \
+        "hullpack.elements.ELEMNET_ELEMENTS order" in text
     doc = " ".join(DFTCompounds.read.__doc__.split())
     assert all(f"``{name}``" in doc for name in COMPOSITION_COLUMNS + ENERGY_COLUMNS + OPTIMADE_COMPOSITION_COLUMNS)
     assert "OPTIMADE" in doc and "``_oqmd_delta_e``" in doc

@@ -44,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "re-evaluates every hull vertex and every point near the hull in fp32, validated by "
                         "calibration and audit")
     p.add_argument("--model", help="a model file or a `hullpack train` run folder (default, or 'default': the "
-                   "shipped model)")
+                   "shipped model); a model of your own (torch.save, TorchScript, any callable) screens from Python: "
+                   "hullpack.screening.screen(model, ...), inputs in hullpack.elements.ELEMNET_ELEMENTS order")
     p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen); one "
                    "that holds another screen's outputs is refused unless --overwrite")
     p.add_argument("--overwrite", action="store_true",

@@ -564,6 +564,9 @@ def test_the_budget_line_says_what_the_budget_came_from_and_the_largest_graphs_f
     assert "(1.25 x an average batch" in _budget_text(details["g"], 1.25)
     given = details["g"] | {"budget_from": "given"}
     assert _budget_text(given, 1.25).startswith(f"memory budget {given['budget_bytes'] / 2**20:.2f} MiB (--budget-mib")
+    assert "below it" not in _budget_text(given, 1.25)
+    tight = given | {"budget_bytes": 0.5 * given["largest_graph_bytes"]}
+    assert "the budget is below it, so every strategy goes over it" in _budget_text(tight, 1.25)
 
 
 def test_a_single_step_per_epoch_is_said_to_compare_nothing():
@@ -574,3 +577,18 @@ def test_a_single_step_per_epoch_is_said_to_compare_nothing():
     assert "at the same 1 step per epoch: one batch holds every training graph" in _versus_random_text(row)
     more = _versus_random_text(row | {"steps_per_epoch": 2})
     assert "same 2 steps per epoch." in more and "compares nothing" not in more
+
+
+def test_the_plot_leaves_room_for_its_legend_and_draws_the_largest_graphs_floor(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from hullpack.hep.study import plot
+
+    table, details = run_study({"g": _graphs(20)}, StudyConfig(**TINY))
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
+    plot(table, details, str(tmp_path / "m.png"))
+    bars, steps = figures[0].axes[:2]
+    assert bars.get_ylim()[1] == pytest.approx(1.3 * (table.peak_mib / table.peak_mib.iloc[0]).max())
+    floor = [line for line in steps.get_lines() if line.get_label() == "largest graph alone (predicted)"]
+    assert floor and floor[0].get_ydata()[0] == pytest.approx(details["g"]["largest_graph_bytes"] / 2**20)

@@ -142,7 +142,9 @@ def _budget_text(details: dict, factor: float) -> str:
         return f"{budget} (1.1 x {floor}; {factor:g} x an average batch, {factor * average / mib:.2f} MiB, is less)"
     if source == "average batch":
         return f"{budget} ({factor:g} x an average batch, {average / mib:.2f} MiB; {floor})"
-    return f"{budget} (--budget-mib; an average batch {average / mib:.2f} MiB; {floor})"
+    below = "" if details["budget_bytes"] >= largest else \
+        ": the budget is below it, so every strategy goes over it in the steps holding that graph"
+    return f"{budget} (--budget-mib; an average batch {average / mib:.2f} MiB; {floor}{below})"
 
 
 def _memory_model_text(details: dict) -> str:

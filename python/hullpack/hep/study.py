@@ -296,17 +296,20 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
     first = table.drop_duplicates(["dataset", "strategy"])
     strategies = list(dict.fromkeys(first.strategy))
     w = 0.8 / len(strategies)
+    top = 0.0
     for j, s in enumerate(strategies):
         sub = first[first.strategy == s].set_index("dataset").reindex(names)
         base = first[first.strategy == "random"].set_index("dataset").reindex(names)["peak_mib"] \
             if "random" in strategies else sub["peak_mib"]
         x = np.arange(len(names)) + j * w
         ax.bar(x, sub["peak_mib"] / base, w, label=f"{s} peak")
+        top = max(top, float(np.nanmax(sub["peak_mib"] / base)))
         ax.scatter(x, sub["mean_mib"] / base, color="k", marker="_", s=80, zorder=3)
     ax.set_xticks(np.arange(len(names)) + 0.4 - w / 2, names)
     ax.set_ylabel("memory / peak of random batching")
     ax.set_xlabel("bars: peak step, dashes: mean step")
-    ax.legend(fontsize=8)
+    ax.set_ylim(0, 1.3 * top)  # room above the bars for the legend, which hid the tallest ones
+    ax.legend(fontsize=8, loc="upper center", ncol=min(len(strategies), 3))
     ax.set_title("peak memory per training step")
     ax = axes[1]
     det = details[main]
@@ -314,6 +317,7 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
         if key.split("/")[0] in strategies and key.endswith(f"/{int(first.seed.iloc[0])}"):
             ax.plot(np.array(run["peak_bytes"]) / 2**20, label=key.split("/")[0], lw=1)
     ax.axhline(det["budget_bytes"] / 2**20, color="r", ls="--", label="budget")
+    ax.axhline(det["largest_graph_bytes"] / 2**20, color="0.4", ls=":", label="largest graph alone (predicted)")
     ax.set_xlabel("training step")
     ax.set_ylabel("step peak memory (MiB)")
     ax.set_title(f"{main}: every step")

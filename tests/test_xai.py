@@ -642,6 +642,25 @@ def test_heatmaps_write_small_values_with_their_digits():
     matplotlib.pyplot.close("all")
 
 
+def test_diverging_heatmaps_give_both_signs_one_scale():
+    """The occlusion ΔMAE of the shipped model runs from -0.09 (Kr) to +2.01 (F): fitted half by half,
+    Kr's small negative value was as deep a blue, under white text, as F's was red, and the blue half
+    of the bar had no tick. Both halves now have the scale of the larger side."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hullpack.xai import plots
+
+    fig = plots.periodic_table_heatmap(pd.Series({"F": 2.01, "O": 1.69, "Kr": -0.09}), center=0.0)
+    assert fig.axes[1].get_xlim() == (pytest.approx(-2.01), pytest.approx(2.01))
+    colour = {t.get_text(): t.get_color() for t in fig.axes[0].texts}
+    assert (colour["Kr"], colour["F"]) == ("black", "white")   # Kr pale, F deep
+    fig = plots.matrix_heatmap(pd.DataFrame([[-0.44, 0.22]], index=[1], columns=[16, 17]), center=0.0)
+    assert fig.axes[1].get_ylim() == (pytest.approx(-0.44), pytest.approx(0.44))
+    matplotlib.pyplot.close("all")
+
+
 def test_xp_xe_histogram_legend_leaves_the_bars_visible():
     """Most deviations sit near 0, so the histogram's bars there are tall: its legend, drawn where
     matplotlib found room inside the panel, hid them; it now sits below the panel."""

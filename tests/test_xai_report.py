@@ -134,7 +134,7 @@ def test_explain_help_names_every_analysis_and_default():
     assert ",".join(ANALYSES) in text.replace(" ", "")
     d = ExplainConfig()
     for value in (d.n_shap, d.n_background, d.n_kernel, d.n_bootstrap, d.n_surrogate, d.n_grid):
-        assert f"default {value})" in text, value
+        assert f"default {value:,})" in text, value                      # 20,000 as the report writes it
 
 
 
@@ -335,7 +335,9 @@ def test_explain_takes_default_for_the_shipped_model_and_counts_in_words(tmp_pat
     assert model["sha256"] == load_pretrained().metadata["sha256"]
     assert model["source"] == "the shipped default model (elemnet_default.pt)"  # resolve_model's words
     md = (out / "report.md").read_text()
-    assert "1 element is in none of them" in md and "1 elements" not in md
+    assert "1 element is in none of them: nothing was removed, so it is listed last" in md
+    assert "1 elements" not in md
+    assert "every one of the 1,000 OQMD test compositions" in md and "1000" not in md   # thousands separated
 
 
 def test_explain_says_when_the_surrogate_tree_never_split(model_file, tmp_path):
@@ -467,6 +469,9 @@ def test_explain_gives_each_figure_its_unit_and_what_it_is_computed_on(model_fil
     def keep_texts(fig, path, **kw):
         texts[Path(path).stem] = [t.get_text() for t in fig.axes[0].texts]
         texts[Path(path).stem + ".xlabels"] = [ax.get_xlabel() for ax in fig.axes]
+        # where 0 lies along each axis's x, as a fraction of its width (0.5 on a bar centred there)
+        texts[Path(path).stem + ".zero_at"] = [
+            float(ax.transAxes.inverted().transform(ax.transData.transform((0.0, 0.0)))[0]) for ax in fig.axes]
         return save(fig, path, **kw)
 
     monkeypatch.setattr(plots, "save", keep_texts)
@@ -479,7 +484,11 @@ def test_explain_gives_each_figure_its_unit_and_what_it_is_computed_on(model_fil
     assert "ΔMAE (delta_mae, ci_low, ci_high)" in md and "both in eV/atom" in md
     # the two occlusion figures show the two ΔMAEs, and their axes say which
     assert texts["importance_bar.xlabels"] == ["ΔMAE over all 300 compositions (eV/atom)"]
-    assert "ΔMAE over the compositions containing it (eV/atom)" in texts["periodic_importance.xlabels"]
+    # the periodic table of the signed ΔMAE: a diverging map centred on 0, its bar saying what the sign means
+    assert texts["periodic_importance.xlabels"][1] == ("ΔMAE over the compositions containing it (eV/atom); red: "
+                                                       "removing the element raises the error, blue: lowers it")
+    assert texts["periodic_importance.zero_at"][1] == pytest.approx(0.5)
+    assert "(red: the predictions are worse without the element" in md
     assert "mae_test, the mean |tree - model| on the held-out ones (eV/atom; against the model, not DFT)" in md
     assert "(mean_left, mean_right; eV/atom)" in md
     assert "groups 1-3 (no H; the lanthanides and actinides counted in group 3)" in md   # La-Pu are cations
@@ -570,3 +579,32 @@ def test_explain_says_when_the_model_file_records_no_training(tmp_path):
                  "--threads", "1"]) == 0
     assert "records no training" not in (trained / "report.md").read_text()
     assert "trained" not in _results(trained)["model"]
+
+
+def test_explain_writes_counts_as_words_and_cuts_sample_sizes_to_their_split(model_file, tmp_path, caplog):
+    """--n-background beyond the train split failed inside numpy ("Cannot take a larger sample than
+    population"); it now takes the whole split, and the report, results.json and a warning say so.
+    Counts read as counts: "1 OQMD test composition" (not "compositions"), 239,121 (not 239121)."""
+    out = tmp_path / "big"
+    assert main(["-q", "explain", "--out", str(out), "--model", str(model_file), "--only", "shap",
+                 "--n-shap", "1", "--n-background", "1000000", "--n-kernel", "1", "--threads", "1"]) == 0
+    note = "n_background = 1,000,000 is more than the 239,121 compositions of the OQMD train split"
+    assert any(note in m for m in caplog.messages)                  # a warning, on stderr from the command
+    results = _results(out)
+    assert results["clipped"] == {"n_background": {"asked": 1000000, "used": 239121}}
+    assert results["shap"]["background_rows"] == 239121
+    md = (out / "report.md").read_text()
+    assert "## SHAP attributions\n\nSample size: " + note in md
+    assert "predicted energy of 1 OQMD test composition to its element fractions" in md and "1 OQMD test compositions" not in md
+    assert "over all 1 composition, counting 0" in md
+    assert "Against a background of 239,121 OQMD train compositions" in md and "239121" not in md
+
+
+def test_explain_help_gives_the_split_sizes_it_cuts_to():
+    """--help says what a sample size beyond its split does, with the sizes of the shipped splits."""
+    from hullpack.cli.explain import DESCRIPTION
+    from hullpack.elemnet import oqmd_arrays
+
+    sizes = {s: len(oqmd_arrays(s)[1]) for s in ("test", "train")}
+    assert (f"(test: {sizes['test']:,} compositions, train: {sizes['train']:,}) takes the whole split, and the "
+            "report and a warning say so") in DESCRIPTION

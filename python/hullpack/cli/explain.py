@@ -12,8 +12,9 @@ HELP = "XElemNet: explain an ElemNet model; figures and an HTML/Markdown report"
 DESCRIPTION = ("Run the XElemNet analyses (SHAP, occlusion importance, element-property alignment, surrogate tree, "
                "binary x_p vs x_e, binary hulls vs DFT, hidden-layer PCA) on the shipped model or a model file, "
                "writing PNG figures, CSV tables, report.md, a self-contained report.html and results.json into "
-               "OUT. Defaults are those of hullpack.xai.ExplainConfig. Needs the xai extra "
-               '(pip install "hullpack[xai]").')
+               "OUT. Defaults are those of hullpack.xai.ExplainConfig. A sample size larger than its OQMD split "
+               "(test: 51,251 compositions, train: 239,121) takes the whole split, and the report and a warning "
+               'say so. Needs the xai extra (pip install "hullpack[xai]").')
 #: what the analyses import (the xai extra)
 NEEDS = ("shap", "sklearn", "scipy", "matplotlib", "pymatgen")
 
@@ -31,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-importance", type=int,
                    help="test compositions for occlusion importance (default: the whole split)")
     p.add_argument("--n-bootstrap", type=int, help="bootstrap resamples for intervals (default 200)")
-    p.add_argument("--n-surrogate", type=int, help="test compositions for the surrogate tree (default 20000)")
+    p.add_argument("--n-surrogate", type=int, help="test compositions for the surrogate tree (default 20,000)")
     p.add_argument("--grid", type=int, help="points of each binary scan on [0, 1] (default 201)")
     p.add_argument("--hull-grid", metavar="SPEC", help="grid of the binary hull screen, as hullpack screen --grid "
                    "takes it: reduced:N, uniform:N or N (default: the screen's, reduced:10)")

@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..cli.common import plural
 from ..elements import ELEMNET_ELEMENTS, element_table
 from ..plotting import cell_text_colour
 from .base import ENERGY_UNIT, PROPERTIES, elements_arg, xai_import
@@ -49,10 +50,11 @@ def _norm(values: np.ndarray, center: float | None):
     finite = values[np.isfinite(values)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if center is not None:
-        if hi <= center or lo >= center:  # all on one side: the other half of the bar keeps the same scale
-            half = max(center - lo, hi - center, 1e-9)
-            lo, hi = center - half, center + half
-        return TwoSlopeNorm(vcenter=center, vmin=lo, vmax=hi)
+        # one scale either side of the centre, so a colour's depth reads as the same size of value on
+        # both: fitting each half to its own extreme drew -0.09 as deep a blue as +2.0 was red (and a
+        # half without values spanned the centre to 1e-9)
+        half = max(center - lo, hi - center, 1e-9)
+        return TwoSlopeNorm(vcenter=center, vmin=center - half, vmax=center + half)
     return Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
 
 
@@ -340,7 +342,7 @@ def xp_xe_plot(df: pd.DataFrame):
     ax.set_xlabel("x_e (charge-balanced fraction of A)")
     ax.set_ylabel("x_p (fraction of A at lowest predicted energy)")
     ax.set_title("A_x B_(1-x): predicted vs charge-balanced"
-                 + (f"\n({no_compound} pairs with no predicted compound left out)" if no_compound else ""),
+                 + (f"\n({plural(no_compound, 'pair')} with no predicted compound left out)" if no_compound else ""),
                  fontsize=10)
     # below the panel, as the histogram's: inside, it hid the points near x_e = x_p of its corner;
     # half an inch under the axis, clear of its label however much room the legends take

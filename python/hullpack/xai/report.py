@@ -33,7 +33,8 @@ ANALYSES = ("shap", "importance", "alignment", "surrogate", "binaries", "hulls",
 class ExplainConfig:
     """Sample sizes and seed of :func:`explain` (the defaults take a few minutes on 2 CPU cores)."""
 
-    #: test-split compositions explained with SHAP, and train-split background rows
+    #: test-split compositions explained with SHAP, and train-split background rows (each of the
+    #: sample sizes of a split: one larger than the split takes all of it, and the report says so)
     n_shap: int = 500
     n_background: int = 100
     #: compositions (and samples each) of the KernelExplainer cross-check
@@ -89,25 +90,44 @@ class _Report:
 
 
 class _Data:
-    """The OQMD splits, loaded once and only if an analysis needs them."""
+    """The OQMD splits, loaded once and only if an analysis needs them. A sample size larger than
+    its split takes the whole split, and says so in :attr:`notes` (and the log); :attr:`clipped`
+    has the sizes asked for and used, by :class:`ExplainConfig` field."""
 
     def __init__(self, seed: int):
         self.seed = seed
         self._test: tuple[np.ndarray, np.ndarray] | None = None
         self._train_x: np.ndarray | None = None
+        self.notes: list[str] = []
+        self.clipped: dict[str, dict[str, int]] = {}
 
-    def test(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _clip(self, field: str, n: int | None, split: str, size: int) -> int | None:
+        """``n``, or None (all rows) where it is None or more than the split's ``size``, noting that."""
+        if n is not None and n > size:
+            note = (f"{field} = {n:,} is more than the {size:,} compositions of the OQMD {split} split: all of "
+                    "them are used.")
+            log.warning(note)
+            self.notes.append(note)
+            self.clipped[field] = {"asked": int(n), "used": int(size)}
+            return None
+        return n
+
+    def test(self, n: int | None = None, field: str = "n") -> tuple[np.ndarray, np.ndarray]:
         if self._test is None:
             self._test = oqmd_split("test")
         x, y = self._test
+        n = self._clip(field, n, "test", len(x))
         if n is not None and n < len(x):
             idx = np.sort(np.random.default_rng(self.seed).choice(len(x), n, replace=False))
             return x[idx], y[idx]
         return x, y
 
-    def background(self, n: int) -> np.ndarray:
+    def background(self, n: int, field: str = "n_background") -> np.ndarray:
         if self._train_x is None:
             self._train_x, _ = oqmd_split("train")
+        n = self._clip(field, n, "train", len(self._train_x))
+        if n is None:
+            return self._train_x
         idx = np.sort(np.random.default_rng(self.seed + 1).choice(len(self._train_x), n, replace=False))
         return self._train_x[idx]
 
@@ -286,9 +306,14 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
             del r.blocks[start:]
             r.h(f"{name}: failed")
             r.p(f"**Failed**: {failed[name]} (the traceback is in the log).")
+        notes, data.notes = data.notes, []
+        if notes:  # a sample size cut to its split: said under the section's heading
+            r.blocks.insert(start + 1, ("p", "Sample size: " + " ".join(notes)))
         timings[name] = round(time.perf_counter() - t0, 2)
         log.info("%s %s in %.1f s", name, "failed" if name in failed else "done", timings[name])
     r.numbers["seconds"] = timings
+    if data.clipped:
+        r.numbers["clipped"] = data.clipped
     if failed:
         r.numbers["failed"] = failed
     r.p("Seconds per analysis: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()) + ".")

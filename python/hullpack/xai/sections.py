@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..cli.common import plural
 from .base import ENERGY_UNIT, predict, pure_energies
 
 if TYPE_CHECKING:  # only for the annotations: the report imports this module
@@ -20,7 +21,7 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     from . import plots
     from .attributions import kernel_check, shap_summary, shap_values
 
-    x, _ = data.test(cfg.n_shap)
+    x, _ = data.test(cfg.n_shap, "n_shap")
     ex = shap_values(model, x, "elements")
     pred = predict(model, x)
     additivity = float(np.abs(ex.values.sum(axis=1) + ex.base_values - pred).max())
@@ -31,8 +32,9 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     present = summary.index[summary["n_present"] > 0]
     off = pure_energies(model)[present].sort_values(key=abs, ascending=False).head(3)
     r.h("SHAP attributions")
-    r.p(f"DeepLIFT/DeepSHAP attributions of the predicted energy of {len(x)} OQMD test compositions to their "
-        f"element fractions ({ex.compute_time:.1f} s). Reference: each composition's own elements, pure, weighted "
+    r.p(f"DeepLIFT/DeepSHAP attributions of the predicted energy of {plural(len(x), 'OQMD test composition')} to "
+        f"{'its' if len(x) == 1 else 'their'} element fractions ({ex.compute_time:.1f} s). Reference: each "
+        "composition's own elements, pure, weighted "
         "by fraction (absent elements get exactly zero), so the values of the present elements add up to the "
         f"predicted energy below the pure elements' line{_additivity_words(additivity, typical)}. Mean reference energy {ex.base_values.mean():+.3f} {ENERGY_UNIT} (the "
         "model's pure elements; ideally 0). The pure elements furthest from 0 among those present: "
@@ -45,21 +47,21 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     r.table(top.rename(columns={"mean_abs": f"mean abs SHAP ({ENERGY_UNIT})", "mean": f"mean SHAP ({ENERGY_UNIT})"}),
             "shap_top")
     r.figure(plots.shap_figure(ex, "bar"), "shap_bar",
-             f"Mean |SHAP| per element over all {len(x)} compositions, counting 0 where the element is absent, so "
+             f"Mean |SHAP| per element over all {plural(len(x), 'composition')}, counting 0 where the element is absent, so "
              "common elements rank higher than in the table above, which averages over the compositions containing "
              "the element (shap.plots.bar).")
     r.figure(plots.shap_figure(ex, "beeswarm"), "shap_beeswarm",
              "SHAP values per composition and element; colour = the element's fraction (shap.plots.beeswarm).")
     r.figure(plots.periodic_table_heatmap(summary["mean"], title="mean SHAP where present",
-                                          label=f"mean SHAP ({ENERGY_UNIT})", center=0.0, fmt="{:.2f}"),
+                                          label=f"mean SHAP ({ENERGY_UNIT}); blue: lowers the predicted energy, red: raises it", center=0.0, fmt="{:.2f}"),
              "periodic_shap", "Mean SHAP per element over the compositions containing it (blue: lowers the "
              "energy); grey: never present.")
     bg = data.background(cfg.n_background)
     # the usual DeepSHAP for comparison, on at most 100 of the compositions (it costs n x background)
     ex_bg = shap_values(model, x[:100], bg, n_background=cfg.n_background, seed=cfg.seed)
     sb = shap_summary(ex_bg)
-    r.p(f"Against a background of {len(bg)} OQMD train compositions instead (usual DeepSHAP, on "
-        f"{len(ex_bg.values)} of the compositions; {ex_bg.compute_time:.1f} s), "
+    r.p(f"Against a background of {plural(len(bg), 'OQMD train composition')} instead (usual DeepSHAP, on "
+        f"{len(ex_bg.values):,} of the compositions; {ex_bg.compute_time:.1f} s), "
         f"absent elements carry {sb.attrs['absent_share']:.1%} of all |attribution|: an element missing from a "
         "composition gets -E_background[x_e] times its DeepLIFT multiplier, the effect of not containing it. "
         f"Top elements by mean |SHAP| where present: {', '.join(sb.dropna(subset=['mean_abs']).index[:8])}.")
@@ -68,7 +70,7 @@ def _run_shap(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -
     kb = kernel_check(model, x, bg, n_points=cfg.n_kernel, n_background=n_kernel_bg, nsamples=cfg.kernel_nsamples,
                       seed=cfg.seed)
     kc.insert(0, "reference", "elements")
-    kb.insert(0, "reference", f"{n_kernel_bg} OQMD train compositions")
+    kb.insert(0, "reference", plural(n_kernel_bg, "OQMD train composition"))
     kall = pd.concat([kc, kb], ignore_index=True)
     found_here = "; ".join(
         f"against {'their own elements' if ref == 'elements' else ref}, {g['same_sign'].mean():.0%} of the element values share their sign and the summed "
@@ -117,39 +119,45 @@ def _additivity_words(error: float, typical: float) -> str:
 def _in_none(n: int) -> str:
     """The occlusion paragraph's count of the elements no test composition contains.
 
-    >>> _in_none(1), _in_none(3)
-    ('1 element is in none of them', '3 elements are in none of them')
+    >>> _in_none(1)
+    '1 element is in none of them: nothing was removed, so it is listed last'
+    >>> _in_none(3)
+    '3 elements are in none of them: nothing was removed, so they are listed last'
     """
-    return f"{n} element is in none of them" if n == 1 else f"{n} elements are in none of them"
+    if n == 1:
+        return "1 element is in none of them: nothing was removed, so it is listed last"
+    return f"{n} elements are in none of them: nothing was removed, so they are listed last"
 
 
 def _run_importance(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) -> None:
     from . import plots
     from .importance import occlusion_importance
 
-    x, y = data.test(cfg.n_importance)
+    x, y = data.test(cfg.n_importance, "n_importance")
     df = occlusion_importance(model, x, y, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
     found["occlusion"] = df["delta_mae"].where(df["n_containing"] > 0)  # never occluded: not measured
     r.h("Occlusion importance")
-    r.p(f"Each element is removed from every one of {len(x)} OQMD test compositions that contains it "
+    r.p(f"Each element is removed from every one of the {plural(len(x), 'OQMD test composition')} that contains it "
         f"(other fractions renormalised) and the MAE against DFT is measured again. Unoccluded MAE: "
-        f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE (delta_mae, ci_low, ci_high) is over all {len(x)} compositions "
-        f"(common elements weigh more; {_in_none(int((df['n_containing'] == 0).sum()))}: nothing was removed, so "
-        "they are listed last); "
+        f"{df.attrs['mae']:.4f} {ENERGY_UNIT}. ΔMAE (delta_mae, ci_low, ci_high) is over all {plural(len(x), 'composition')} "
+        f"(common elements weigh more; {_in_none(int((df['n_containing'] == 0).sum()))}); "
         "ΔMAE affected (delta_mae_affected, affected_ci_low, affected_ci_high) is the mean over the compositions "
         f"containing the element (n_containing); both in {ENERGY_UNIT}. Intervals: "
-        f"{df.attrs['ci']:.0%} bootstrap percentile, {cfg.n_bootstrap} resamples.")
+        f"{df.attrs['ci']:.0%} bootstrap percentile, {plural(cfg.n_bootstrap, 'resample')}.")
     r.table(df.head(20), "occlusion_importance_top")
     r.csv(df, "occlusion_importance")
-    r.figure(plots.importance_bar(df, title=f"occlusion importance ({len(x)} OQMD test compositions)",
-                                  label=f"ΔMAE over all {len(x)} compositions ({ENERGY_UNIT})"),
+    r.figure(plots.importance_bar(df, title=f"occlusion importance ({plural(len(x), 'OQMD test composition')})",
+                                  label=f"ΔMAE over all {plural(len(x), 'composition')} ({ENERGY_UNIT})"),
              "importance_bar",
              f"ΔMAE ({ENERGY_UNIT}) when the element is removed, top 25 of the elements in at least one "
              "composition, with bootstrap intervals.")
     r.figure(plots.periodic_table_heatmap(df["delta_mae_affected"], title="ΔMAE over compositions containing the element",
-                                          label=f"ΔMAE over the compositions containing it ({ENERGY_UNIT})",
-                                          fmt="{:.2f}"),
-             "periodic_importance", "Occlusion ΔMAE per element, averaged over the compositions that contain it.")
+                                          label=f"ΔMAE over the compositions containing it ({ENERGY_UNIT}); "
+                                          "red: removing the element raises the error, blue: lowers it",
+                                          center=0.0, fmt="{:.2f}"),
+             "periodic_importance", "Occlusion ΔMAE per element, averaged over the compositions that contain it "
+             "(red: the predictions are worse without the element, so the model relies on it; blue: better "
+             "without it); grey: in none of the compositions.")
     r.numbers["importance"] = {"n": len(x), "mae": df.attrs["mae"], "top": df.index[:10].tolist(),
                                "top_delta_mae": df["delta_mae"].iloc[:10].round(5).tolist()}
 
@@ -180,7 +188,7 @@ def _run_alignment(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
         "weigh more) and **shap** its mean |SHAP| where present (when those analyses ran; "
         "elements they never saw are left out, n). A rank correlation says how a quantity varies with a property "
         "across elements, not that the model uses the property (the inputs are fractions only); with "
-        f"{len(al)} pairs tested, about {0.05 * len(al):.1f} would reach p < 0.05 by chance alone.")
+        f"{plural(len(al), 'pair')} tested, about {0.05 * len(al):.1f} would reach p < 0.05 by chance alone.")
     r.table(al, "alignment", index=False)
     r.p(f"The ten elements of lowest response ({ENERGY_UNIT}): the mean and the lowest predicted energy of their "
         "equiatomic binaries, the partner of the lowest (min_partner), and the model's energy of the pure element "
@@ -202,22 +210,22 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     from . import plots
     from .surrogate import fit_surrogate
 
-    x, _ = data.test(cfg.n_surrogate)
+    x, _ = data.test(cfg.n_surrogate, "n_surrogate")
     s = fit_surrogate(model, x, depths=cfg.depths, seed=cfg.seed)
     r.h("Surrogate decision tree")
     numbers = {"n": len(x), "depth": s.depth, "r2_test": s.r2, "fidelity": s.fidelity["r2_test"].round(4).to_dict(),
                "top_split_elements": s.splits["element"].head(5).tolist(), "no_split": s.no_split}
     if s.no_split:
-        r.p(f"Regression trees were fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
+        r.p(f"Regression trees were fitted to the model's predictions on {plural(len(x), 'OQMD test composition')} (inputs: "
             f"the 86 fractions), fidelity measured on a held-out quarter, but the tree found no split at any "
             f"depth tried: {s.no_split}. It is one leaf predicting the mean (held-out R² {s.r2:.3f}), so it has "
             "no rules to show.")
         r.table(s.fidelity, "surrogate_fidelity")
         r.numbers["surrogate"] = numbers
         return
-    r.p(f"Regression trees fitted to the model's predictions on {len(x)} OQMD test compositions (inputs: "
+    r.p(f"Regression trees fitted to the model's predictions on {plural(len(x), 'OQMD test composition')} (inputs: "
         f"the 86 fractions), fidelity measured on a held-out quarter. Chosen depth {s.depth} (the smallest "
-        f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves'])} leaves"
+        f"within 0.02 of the best held-out R²): R² {s.r2:.3f}, {int(s.fidelity.loc[s.depth, 'n_leaves']):,} leaves"
         + ("; the deepest tried, so a deeper tree may follow the model more closely (ExplainConfig.depths)."
            if s.depth == max(cfg.depths) and len(cfg.depths) > 1 else "."))
     levels = plots.split_levels(s.tree, 3)  # those of the table of splits and of the figure
@@ -260,18 +268,18 @@ def _run_binaries(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dic
     study = allp[allp["A"].isin(cations) & allp["B"].isin(anions)].reset_index(drop=True)
     no_compound = int((~study["forms"]).sum())
     r.h("Binary systems: x_p against x_e")
-    r.p(f"For every pair A-B the predicted energy of A_x B_(1-x) is scanned on {cfg.n_grid} points (refined "
+    r.p(f"For every pair A-B the predicted energy of A_x B_(1-x) is scanned on {plural(cfg.n_grid, 'point')} (refined "
         "around the minimum); x_p is the fraction of A at the lowest energy (A = the less electronegative "
         "element). x_e is the charge-balanced fraction from common oxidation states (pymatgen); where there "
         "are several, the one nearest x_p. Study set: A in groups 1-3 (no H; the lanthanides and actinides "
         "counted in group 3), B in groups 15-17, "
-        f"{len(study)} pairs. A pair where the model predicts no compound (nothing along the line lies at least "
+        f"{plural(len(study), 'pair')}. A pair where the model predicts no compound (nothing along the line lies at least "
         f"{_meV(DEFAULT_MIN_DEPTH)} below both pure elements' predictions, the hull screen's depth threshold: its "
         "lowest energy is then a pure element, x_p 0 or 1) has no x_p in the paper's sense: it is left out of the "
         "deviations and their means, and "
-        f"counted apart (no_compound): {no_compound} of the {len(study)} study pairs"
+        f"counted apart (no_compound): {no_compound:,} of the {plural(len(study), 'study pair')}"
         + (f", mean |x_p - x_e| {float(study['abs_deviation'].mean()):.3f} over the other "
-           f"{int(study['abs_deviation'].count())}." if study["abs_deviation"].notna().any() else "."))
+           f"{int(study['abs_deviation'].count()):,}." if study["abs_deviation"].notna().any() else "."))
     by = study.assign(no_compound=~study["forms"]).groupby(["group_A", "group_B"]).agg(
         pairs=("x_p", "size"), no_compound=("no_compound", "sum"), mean_abs_deviation=("abs_deviation", "mean"),
                                                     mean_deviation=("deviation", "mean"),
@@ -328,7 +336,8 @@ def _run_projection(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
 
     p = layer_projection(model)
     r.h("Hidden-layer projection")
-    r.p(f"PCA of the activations of each of the {len(p.layers)} hidden layers, for the 86 pure elements and "
+    layers = "the one hidden layer" if len(p.layers) == 1 else f"each of the {len(p.layers)} hidden layers"
+    r.p(f"PCA of the activations of {layers}, for the 86 pure elements and "
         "the 3,655 equiatomic binaries (coloured by the group of the less electronegative element). "
         "Separation: the between-group share of the variance in the first two components.")
     sep = (p.summary.pivot(index="layer", columns="set", values="group_separation").reindex(p.layers)

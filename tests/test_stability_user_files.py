@@ -779,21 +779,23 @@ def test_total_energies_per_cell_are_refused(tmp_path, capsys):
 
 def test_an_energies_series_is_read_by_its_labels_never_by_position():
     """stability(["Fe2O3", "FeO"], pd.Series([-1.4, -1.7], index=["FeO", "Fe2O3"])) gave Fe2O3 -1.4
-    and FeO -1.7: the Series was read by position. Labelled compositions pair with its labels, in any
-    order; unlabelled ones (a list) take only a Series of the default index; anything else is refused,
-    naming the label."""
+    and FeO -1.7: the Series was read by position (and a dict {formula: energy} was refused as
+    'got shape ()'). Labelled compositions pair with its labels, in any order; unlabelled ones (a
+    list) take only the default index 0..n-1; anything else is refused, naming the label."""
     by_formula = pd.Series([-1.4, -1.7], index=["FeO", "Fe2O3"])
-    with pytest.raises(ValueError, match=r"labelled \['FeO', 'Fe2O3'\] for compositions without labels .* "
-                                         r"pass energies.to_numpy\(\)"):
-        stability(["Fe2O3", "FeO"], by_formula)
+    for labelled in (by_formula, by_formula.to_dict()):  # a dict {formula: energy} too
+        with pytest.raises(ValueError, match=r"labelled \['FeO', 'Fe2O3'\] .* for compositions without labels .* "
+                                             r"\(energies.to_numpy\(\), list\(d.values\(\)\)\)"):
+            stability(["Fe2O3", "FeO"], labelled)
     with pytest.raises(ValueError, match="labelled"):  # a filtered table's column: its ids are no positions
         stability(["Fe2O3", "FeO"], pd.Series([-1.7, -1.4], index=[3, 5]))
     assert stability(["Fe2O3", "FeO"], pd.Series([-1.7, -1.4])).energy.tolist() == [-1.7, -1.4]
     df = pd.DataFrame({"formula": ["Fe", "O2", "Fe2O3", "FeO"]}, index=["mp-13", "mp-12957", "mp-19770", "mp-715"])
     energies = pd.Series([-1.4, -1.7, 0.0, 0.0], index=["mp-715", "mp-19770", "mp-13", "mp-12957"])
     for compositions in (df, df.formula):
-        t = stability(compositions, energies)
-        assert t.index.tolist() == df.index.tolist() and t.energy.tolist() == [0.0, 0.0, -1.7, -1.4]
+        for given in (energies, energies.to_dict()):
+            t = stability(compositions, given)
+            assert t.index.tolist() == df.index.tolist() and t.energy.tolist() == [0.0, 0.0, -1.7, -1.4]
     assert Reference(df.formula, energies).evaluate(["FeO"], [-1.4]).e_above_hull[0] == pytest.approx(1 / 60)
     for other, named in [(energies.rename({"mp-715": "mp-1"}), "its label 'mp-1' is no composition's"),
                          (energies.iloc[:3], "the composition labelled 'mp-12957' has none"),

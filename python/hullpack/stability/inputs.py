@@ -258,23 +258,26 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
 
 
 def _aligned(energies, index: pd.Index, labelled: bool):
-    """``energies`` in the order of the rows ``index``: a pandas Series is read by its labels, never by
-    position. Where the compositions are ``labelled`` (a Series or a DataFrame), its labels must be
-    theirs, in any order; else its index must be the default 0..n-1. ValueError naming the first
-    label that does not match otherwise.
+    """``energies`` in the order of the rows ``index``: a pandas Series (or a dict, read as one) is
+    read by its labels, never by position. Where the compositions are ``labelled`` (a Series or a
+    DataFrame), its labels must be theirs, in any order; else they must be the default 0..n-1.
+    ValueError naming the first label that does not pair otherwise.
 
     >>> _aligned(pd.Series([-1.4, -1.7], index=["b", "a"]), pd.Index(["a", "b"]), True).tolist()
     [-1.7, -1.4]
     """
+    if isinstance(energies, dict):  # {label: energy}, {"FeO": -1.4}: its keys are its labels
+        energies = pd.Series(energies, dtype=object)
     if not isinstance(energies, pd.Series) or energies.index.equals(index):
         return energies
     given = energies.index
+    alone = "pass the energies alone in the compositions' order (energies.to_numpy(), list(d.values()))"
     if not labelled:
         if given.equals(pd.RangeIndex(len(given))):
             return energies  # read by position, as the labels say: its length is checked with the others'
-        raise ValueError(f"energies: a pandas Series labelled {listed(given, 3)} for compositions without labels (a "
-                         "list or an array), so no label says which energy is whose: pass energies.to_numpy() if "
-                         "they are in the compositions' order, or the compositions as a Series with the same index")
+        raise ValueError(f"energies: labelled {listed(given, 3)} (a pandas Series' index, a dict's keys) for "
+                         "compositions without labels (a list or an array), so no label says which energy is "
+                         f"whose: {alone}, or the compositions as a pandas Series with those labels")
     if given.is_unique and index.is_unique and len(given) == len(index) and given.isin(index).all():
         return energies.reindex(index)
     extra, absent = given[~given.isin(index)], index[~index.isin(given)]
@@ -282,9 +285,9 @@ def _aligned(energies, index: pd.Index, labelled: bool):
     why = (f"its label {extra[0]!r} is no composition's" if len(extra) else
            f"the composition labelled {absent[0]!r} has none" if len(absent) else
            f"the label {repeated[0]!r} repeats, so labels cannot pair them")
-    raise ValueError(f"energies: a pandas Series whose index is not the compositions' ({why}): energies are "
-                     "paired with compositions by label; give them the compositions' index, or pass "
-                     "energies.to_numpy() in the compositions' order")
+    raise ValueError(f"energies: labelled otherwise than the compositions ({why}); energies in a pandas Series "
+                     f"or a dict are paired with the compositions by label: {alone}, or energies with the "
+                     "compositions' labels")
 
 
 _DECIMAL_COMMA = re.compile(r"(?<![\d.])(0),(\d)")  # an amount below one: "Li0,5": "Fe2O3,2FeO" may be two formulas

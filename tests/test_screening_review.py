@@ -272,3 +272,13 @@ def test_ternary_summary_says_how_many_compounds_are_distinct():
     assert "stable compounds: " in text and "(counted in each system that has them)" in text
     one = screen(order=3, elements="Li Fe O").summary()  # one system: nothing is counted twice
     assert "distinct" not in one and "counted in each system" not in one
+
+
+def test_a_screen_without_a_dft_comparison_draws_the_oqmd_compounds(model_file, tmp_path, capsys, monkeypatch):
+    """The docs said --plot-only drew known compounds only from --dft FILE; its plot, like one of
+    --no-dft, shows the shipped OQMD compounds, as the refusal of --no-dft with it now says."""
+    r = screen(model_file, elements="Fe O", grid=10, compare_dft=False, progress=False)
+    assert "stab_tp" not in r.systems and set(r.system_table("Fe-O")["source"]) == {"model", "OQMD"}
+    monkeypatch.chdir(tmp_path)
+    assert main(["screen", "--plot", "Fe-O", "--plot-only", "--no-dft", "--model", model_file]) == 2
+    assert "compared only with --dft FILE; drawn with the OQMD compounds without it" in capsys.readouterr().err

@@ -281,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
         unused = _given(args, _NOT_FOR_PLOT_ONLY)
         if unused:
             raise CommandError(f"--plot-only screens and draws {plot} alone (its own order and elements, no tables, "
-                               f"known compounds only from --dft FILE): {', '.join(unused)} "
+                               f"compared only with --dft FILE; drawn with the OQMD compounds without it): {', '.join(unused)} "
                                f"{'has' if len(unused) == 1 else 'have'} no effect with it; leave "
                                f"{'it' if len(unused) == 1 else 'them'} out, or drop --plot-only to screen "
                                f"the systems and draw {plot} beside their tables")

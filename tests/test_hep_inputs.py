@@ -179,8 +179,8 @@ def test_edge_labels_must_label_the_edges_of_every_graph():
     del graphs[7].y
     with pytest.raises(InvalidSizesError, match="'g': graph 7 has no y, graph 0 has one per edge"):
         check_graphs(graphs, "g")
-    with pytest.raises(InvalidSizesError, match=r"'g': graph 7: edge labels y have shape NoneType, expected one "
-                                                r"per edge"):
+    with pytest.raises(InvalidSizesError, match=r"'g': graph 7 has no field y for the edge labels \(its fields: "
+                                                r"edge_index, x\)"):
         check_graphs(graphs, "g", edge_labels="y")
 
 
@@ -592,3 +592,15 @@ def test_the_plot_leaves_room_for_its_legend_and_draws_the_largest_graphs_floor(
     assert bars.get_ylim()[1] == pytest.approx(1.3 * (table.peak_mib / table.peak_mib.iloc[0]).max())
     floor = [line for line in steps.get_lines() if line.get_label() == "largest graph alone (predicted)"]
     assert floor and floor[0].get_ydata()[0] == pytest.approx(details["g"]["largest_graph_bytes"] / 2**20)
+
+
+def test_an_edge_label_field_a_graph_lacks_is_named_with_the_fields_it_has():
+    with pytest.raises(InvalidSizesError, match=r"'d': graph 0 has no field edge_labels for the edge labels "
+                                                r"\(its fields: edge_index, x, y\)"):
+        check_graphs(_graphs(4), "d", edge_labels="edge_labels")
+    graphs = _graphs(4)
+    for g in graphs:
+        g.edge_label = g.pop("y")
+    del graphs[2].edge_label
+    with pytest.raises(InvalidSizesError, match=r"'d': graph 2 has no field edge_label for the edge labels"):
+        check_graphs(graphs, "d")

@@ -238,6 +238,11 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
         y = getattr(g, field, None)
         ne = int(g.edge_index.shape[1])
         if explicit:
+            if y is None:
+                fields = ", ".join(sorted(g.keys()))
+                raise InvalidSizesError(f"{where} has no field {field} for the edge labels (its fields: {fields}); "
+                                        "name the field that holds one 0/1 label per edge in every graph, or "
+                                        "measure memory and time only (edge_labels=None, --edge-labels none)")
             if not _per_edge(y, ne):
                 raise InvalidSizesError(f"{where}: edge labels {field} have shape {_shape(y)}, expected one per "
                                         f"edge ({ne},) or one-hot ({ne}, 2)" + ("" if edge_labels != "auto" else

@@ -755,3 +755,24 @@ def test_a_background_that_is_no_keyword_nor_formula_says_what_background_takes(
         xai.shap_values(net, ["NaCl"], background=["KCl", "Xq"])
     ex = xai.shap_values(net, ["NaCl", "KCl"], background="KCl")
     assert ex.values.shape == (2, 86) and np.allclose(ex.base_values, xai.predict(net, ["KCl"])[0])
+
+
+@pytest.mark.parametrize("kind", ["bar", "beeswarm"])
+def test_shap_figure_names_the_elements_it_sums(kind):
+    """shap's last row read "Sum of 67 other features" beside rows named by element: it now says
+    elements, and the other rows keep their symbols."""
+    pytest.importorskip("shap")
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from hullpack.xai import plots, shap_values
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    ex = shap_values(net, ["NaCl", "Fe2O3", "CaTiO3", "LiF", "MgO"])
+    fig = plots.shap_figure(ex, kind, max_display=3)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "sum of the 84 other elements" in labels and not any("features" in t for t in labels)
+    assert set(labels) - {"sum of the 84 other elements"} <= set(ex.feature_names)
+    matplotlib.pyplot.close("all")

@@ -72,6 +72,8 @@ def test_explain_writes_the_report(model_file, tmp_path):
     assert "a minimum below the line between the pure elements" not in md
     # counts are written as counts, not 25.000: groups 1 x 15 have 5 x 5 pairs
     assert "| 1 | 15 | 25 | " in md and "| 1.000 | 15.000 |" not in md
+    # and with thousands separated, as the text writes them ("All 3,655 binary systems")
+    assert "| uniform:4 | 3,655 | " in md and "All 3,655 binary systems" in md and "3655" not in md
     # the projection's table names the layers as its figures do ("layer 1 (32)"), with their modules
     assert "| layer 1 (32): net.1 |" in md and "| layer 2 (16): " in md
 

@@ -5,6 +5,7 @@ backend first (``matplotlib.use("Agg")``; ``hullpack explain`` does).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -419,6 +420,9 @@ def shap_figure(explanation, kind: str = "beeswarm", *, max_display: int = 20):
                            else f"SHAP value (impact on predicted energy, {ENERGY_UNIT})")
     if kind == "beeswarm" and len(fig.axes) > 1:
         fig.axes[-1].set_ylabel("element fraction")  # shap's colour bar says "Feature value"
+    ax = fig.axes[0]  # shap's last row, "Sum of 67 other features": the features are elements
+    ax.set_yticks(ax.get_yticks(), [re.sub(r"^Sum of (\d+) other features$", r"sum of the \1 other elements",
+                                           t.get_text()) for t in ax.get_yticklabels()])
     return fig
 
 

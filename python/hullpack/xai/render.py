@@ -12,8 +12,16 @@ import numpy as np
 
 
 def _fmt(v: Any, floatfmt: str) -> str:
+    """A cell's text: a float by ``floatfmt``, a count with thousands separated as the report's text
+    writes it (``3,655`` systems, not ``3655``).
+
+    >>> _fmt(3655, "{:.3f}"), _fmt(np.int64(25), "{:.3f}"), _fmt(0.0528, "{:.3f}"), _fmt(True, "{:.3f}")
+    ('3,655', '25', '0.053', 'True')
+    """
     if isinstance(v, (float, np.floating)):
         return "" if np.isnan(v) else floatfmt.format(v)
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return f"{v:,}"
     return str(v)
 
 

@@ -131,7 +131,7 @@ def test_merged_shards_are_a_screen_of_their_own(model, tmp_path):
     merged = ScreenResult.concat(parts)
     assert merged.run_id not in {p.run_id for p in parts}
     parts[0].save(tmp_path)
-    with pytest.raises(ScreeningError, match="another screen"):
+    with pytest.raises(ScreeningError, match="holds the outputs of shard 0/2 of a screen; each shard needs a folder"):
         merged.save(tmp_path)
 
 
@@ -190,6 +190,20 @@ def test_cli_refuses_another_screens_folder_before_any_work(model_file, tmp_path
     assert rc == 0 and "points.csv" not in names(tmp_path / "o") and "points.parquet" not in names(tmp_path / "o")
     assert read_manifest(tmp_path / "o")["run_id"] != first["run_id"]
     assert len(pd.read_csv(tmp_path / "o" / "systems.csv")) == 3
+
+
+def test_a_second_shard_into_the_first_ones_folder_is_told_how_shards_are_merged(model_file, tmp_path, capsys,
+                                                                                  monkeypatch):
+    """Two shards given one --out: the second was told to --overwrite, which deletes the first
+    shard's results. It is told to give each shard its own folder and merge them with --merge."""
+    common = ["--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--no-dft", "--out", str(tmp_path / "o")]
+    assert run(capsys, *common, "--shard", "0/2")[0] == 0
+    with monkeypatch.context() as m:
+        no_screen(m)
+        rc, out, err = run(capsys, *common, "--shard", "1/2")
+    assert rc == 2 and f"--out '{tmp_path / 'o'}': holds the outputs of shard 0/2 of a screen; each shard needs a " \
+        "folder of its own (part0, part1, ...), which hullpack screen --merge part0 part1 ... --out all" in err
+    assert read_manifest(tmp_path / "o")["config"]["shard"] == [0, 2]        # the first shard is kept
 
 
 @pytest.mark.parametrize("make, argv, message", [
@@ -273,9 +287,15 @@ def test_a_system_the_model_gives_nan_in_is_drawn_and_tabulated_without_a_hull(t
 
     with pytest.warns(RuntimeWarning, match="non-finite predictions .*Fe-Ni-O"):
         r = tiny(model, order=3, compare_dft=False)
+    from hullpack.screening.dft import DFTCompounds
+
+    known = DFTCompounds.from_formulas(["Fe2O3", "NiO"], [-1.7, -1.2], name="mine")
     with pytest.warns(RuntimeWarning, match="Fe-O"):
-        b = tiny(model, compare_dft=False)
+        b = tiny(model, compare_dft=known)
     assert b.system("Fe-O")["nonfinite"] and not b.system("Ni-O")["nonfinite"]
+    # the summary says that the system's known compounds are not in the DFT figures
+    assert "systems with non-finite predictions: 1 (Fe-O): no hull, and not compared with DFT below" in b.summary()
+    assert "DFT (mine) stable compounds: 1;" in b.summary()          # NiO; Fe2O3 is in Fe-O
     paths = b.save(tmp_path / "bin", plots=["Fe-O", "Ni-O"])
     assert {p.name for p in paths} >= {"systems.csv", "vertices.csv", "Fe-O.png", "Ni-O.png"}
     assert "model" not in set(b.system_table("Fe-O")["source"])      # no predicted stable compound

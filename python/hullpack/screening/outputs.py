@@ -151,6 +151,12 @@ def check_folder(folder, run_id: str | None, *, overwrite: bool = False, kind: s
         if overwrite or (run_id is not None and manifest["run_id"] == run_id):
             return manifest
         n = len(_listed(manifest))
+        shard = (manifest.get("config") or {}).get("shard") if kind == "screen" else None
+        if shard:  # shards of one screen into one folder: replacing one loses it
+            raise ScreeningError(f"{where}: holds the outputs of shard {shard[0]}/{shard[1]} of a screen; each shard "
+                                 "needs a folder of its own (part0, part1, ...), which hullpack screen --merge part0 "
+                                 "part1 ... --out all (ScreenResult.read_shards) joins into the whole screen; or "
+                                 "replace that shard's outputs with overwrite=True (hullpack screen --overwrite)")
         raise ScreeningError(f"{where}: holds another {what}'s outputs ({n} file{'' if n == 1 else 's'} listed in "
                              f"its {MANIFEST}, written {manifest.get('written', 'at an unknown time')}); replace "
                              "them with overwrite=True (hullpack screen --overwrite) or choose another folder")

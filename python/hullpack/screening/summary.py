@@ -50,7 +50,9 @@ def summary_text(result) -> str:
                                      stats.get("n_predictions", 0), shared=shared)
     bad = int(s["nonfinite"].sum())
     if bad:
-        lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])})")
+        compared = ": no hull, and not compared with DFT below" if "stab_tp" in s else ": no hull"
+        lines.append(f"systems with non-finite predictions: {bad} ({', '.join(s.loc[s['nonfinite'], 'system'][:10])}"
+                     f"{', ...' if bad > 10 else ''}){compared}")
     if "stab_tp" in s:
         lines += _dft_lines(result)
     if "seconds_total" in stats:

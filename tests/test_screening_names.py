@@ -94,6 +94,24 @@ def test_formula_rules_by_example():
     assert f(Fe=1, Co=1) == "FeCo" and f(Co=1, Ni=3) == "CoNi3"                   # by electronegativity, not alphabet
 
 
+@pytest.mark.parametrize("name, meant", [("Fe2O3", "Fe-O"), ("fe-o", "Fe-O"), ("FeO", "Fe-O"), ("LiFePO4", "Li-Fe-P-O"),
+                                         ("li fe o", "Li-Fe-O"), ("Xx-O", None), ("CO", None)])
+def test_a_formula_or_lower_case_symbols_given_as_a_system_name_the_system_meant(binaries, name, meant):
+    """A formula (Fe2O3) or lower-case symbols were refused as unknown symbols; the message now
+    names the system they most likely mean, where that is clear, also on the command line."""
+    hint = f"; did you mean '{meant}'?"
+    with pytest.raises(ScreeningError, match=r"expected 2 to 4 distinct element symbols") as e:
+        binaries.system(name)
+    assert str(e.value).endswith(hint) if meant else "did you mean" not in str(e.value)
+
+
+def test_a_system_outside_the_screen_is_named_with_the_screens_systems(binaries):
+    elements = " ".join(binaries.config["elements"])
+    with pytest.raises(ScreeningError, match=rf"'Li-Fe-O' \(Fe-Li-O\) is not in this screen \(the binary systems of "
+                                             rf"{elements}\)"):
+        binaries.system("Li-Fe-O")
+
+
 # --------------------------------------------------------------------------------- result tables
 def test_tables_name_systems_and_formulas_as_chemists_do(binaries):
     s, v, p = binaries.systems, binaries.vertices, binaries.points

@@ -39,7 +39,7 @@ def parse_system(name: str) -> np.ndarray:
     >>> parse_system("FeO")
     Traceback (most recent call last):
     ...
-    hullpack.errors.ScreeningError: system 'FeO': expected 2 to 4 distinct element symbols of ElemNet's 86 joined by '-' (e.g. 'Fe-O'); unknown: FeO
+    hullpack.errors.ScreeningError: system 'FeO': expected 2 to 4 distinct element symbols of ElemNet's 86 joined by '-' (e.g. 'Fe-O'); unknown: FeO; did you mean 'Fe-O'?
     """
     # one '-' or ',' (blanks around it allowed) or a run of blanks between two symbols: "Fe-O-",
     # "-Fe-O" and "Fe--O" leave an empty symbol, which is refused rather than skipped
@@ -50,9 +50,23 @@ def parse_system(name: str) -> np.ndarray:
         repeated = sorted({t for t in symbols if t and symbols.count(t) > 1})
         why = ("; unknown: " + ", ".join(unknown) if unknown else "; an element symbol is empty" if empty
                else "; repeated: " + ", ".join(repeated) if repeated else "")
+        meant = _meant(symbols) if unknown else None
         raise ScreeningError(f"system {name!r}: expected 2 to 4 distinct element symbols of ElemNet's 86 "
-                             f"joined by '-' (e.g. 'Fe-O'){why}")
+                             f"joined by '-' (e.g. 'Fe-O'){why}{f'; did you mean {meant!r}?' if meant else ''}")
     return np.array(sorted(ELEMENT_INDEX[t] for t in symbols), dtype=np.int32)
+
+
+def _meant(symbols: list[str]) -> str | None:
+    """The system a name of unknown symbols most likely meant: its symbols capitalised (``fe-o``)
+    or read out of a formula (``Fe2O3``, ``LiFePO4``), in the order given; None where that gives no
+    system of 2 to 4 distinct elements of ElemNet's."""
+    found = []
+    for t in symbols:
+        found += ([t] if t in ELEMENT_INDEX else [t.capitalize()] if t.capitalize() in ELEMENT_INDEX
+                  else re.findall(r"[A-Z][a-z]?", t))
+    found = list(dict.fromkeys(found))
+    ok = 2 <= len(found) <= 4 and all(t in ELEMENT_INDEX for t in found)
+    return "-".join(found) if ok else None
 
 
 def system_name(name: str) -> str:

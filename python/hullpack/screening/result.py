@@ -17,7 +17,7 @@ from ..errors import ScreeningError
 from . import system_plots
 from .certify import merge_certification
 from .dft import by_group_pair, f1_score
-from .names import formula_of, formulas, parse_system, system_name
+from .names import ORDER_NAMES, formula_of, formulas, parse_system, system_name
 from .outputs import _SAME_IN_EVERY_SHARD, read_screen, read_shard_folders, save_screen
 from .summary import ROBUST_DEPTH, summary_text
 
@@ -146,7 +146,10 @@ class ScreenResult:
         canonical = system_name(name)
         rows = self.systems[self.systems["system"] == canonical]
         if not len(rows):
-            raise ScreeningError(f"system {name!r} ({canonical}) is not in this screen")
+            elements = self.config.get("elements") or []
+            raise ScreeningError(f"system {name!r} ({canonical}) is not in this screen (the "
+                                 f"{ORDER_NAMES.get(self.order, f'order-{self.order}')} systems of "
+                                 f"{' '.join(elements) if len(elements) <= 20 else f'{len(elements)} elements'})")
         return rows.iloc[0]
 
     def dft_metrics(self) -> dict:

@@ -604,3 +604,10 @@ def test_an_edge_label_field_a_graph_lacks_is_named_with_the_fields_it_has():
     del graphs[2].edge_label
     with pytest.raises(InvalidSizesError, match=r"'d': graph 2 has no field edge_label for the edge labels"):
         check_graphs(graphs, "d")
+
+
+def test_a_study_of_graphs_without_a_single_edge_is_refused():
+    graphs = _graphs(12, edges=lambda i, n: 0)
+    with pytest.raises(InvalidSizesError, match=r"'e': none of its 12 graphs has an edge"):
+        run_study({"e": graphs}, StudyConfig(**TINY))
+    assert check_graphs(graphs, "e").sizes[:, 1].tolist() == [0] * 12  # edgeless graphs themselves are valid

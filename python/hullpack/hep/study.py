@@ -38,6 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..errors import InvalidSizesError
 from ..samplers import MemoryModel
 from .checks import check_graphs
 from .distributed import compare_distributed
@@ -139,6 +140,10 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
     for name, dataset in datasets.items():
         fields = check_graphs(dataset, name, config.edge_labels)  # every graph, before any training
         labels, sizes_all = fields.edge_labels, fields.sizes   # sizes read in the same pass
+        if not sizes_all[:, 1].any():
+            raise InvalidSizesError(f"{name!r}: none of its {len(sizes_all)} graphs has an edge (every edge_index is "
+                                    "(2, 0)); the Interaction Network classifies edges, so there would be nothing to "
+                                    "train or measure but node encodings: give the graphs' edges in edge_index")
         n = len(dataset)
         n_val = val_count(n, config.val_fraction)
         if n - n_val < config.batch_size:

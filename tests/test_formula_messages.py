@@ -71,6 +71,14 @@ def reason(formula: str) -> str:
     # a decimal comma was taken for two formulas: "write the formula alone: 'Fe2'"
     ("Fe2,5O", "amounts take a decimal point, not a comma: write 'Fe2.5O'"),
     ("Li0,5CoO2", "write 'Li0.5CoO2'"),
+    ("LiNi0,8Co0,15Al0,05O2", "amounts take a decimal point, not a comma: write 'LiNi0.8Co0.15Al0.05O2'"),
+    # two compounds, or a decimal comma: both readings named (the decimal one alone read O3.2)
+    ("Fe2O3,2FeO", "several formulas (Fe2O3, FeO) in one: give each its own entry (row); or, if not, amounts "
+                   "take a decimal point, not a comma: write 'Fe2O3.2FeO'"),
+    # a count before the second formula: it said "write the formula alone: 'NaCl'"
+    ("NaCl,2KCl", "several formulas (NaCl, KCl) in one: give each its own entry (row)"),
+    ("CuSO4,5H2O", "several formulas (CuSO4, H2O) in one: give each its own entry (row); or, for a hydrate, "
+                   "write 'CuSO4\u00b75H2O'"),
     # a variable hydrate count was re-capitalised: "did you mean 'Fe2O3·Nh2O'"
     ("Fe2O3\u00b7nH2O", "a variable hydrate count (n) is not read: give it a number, such as 'Fe2O3\u00b72H2O'"),
     ("CuSO4*xH2O", "such as 'CuSO4*2H2O'"),

@@ -235,6 +235,7 @@ _OXIDATION_STATE = re.compile(r"([A-Z][a-z]?)[(\[](I{1,3}|IV|VI{0,3}|IX|X)[)\]]"
 _DELTA_AS_D = re.compile(r"(?<=\d)([-+])d(?![A-Za-z])")
 # a decimal comma in an amount after a symbol: "Fe2,5O", "Li0,5CoO2" (not "NaCl,2KCl": two formulas)
 _DECIMAL_COMMA = re.compile(r"(?<=[A-Za-z)\]])(\d+),(\d+)(?=[A-Z(\[]|$)")
+_ELEMENT_SYMBOL = re.compile(r"[A-Z][a-z]?")
 # a variable hydrate count after the dot: "Fe2O3·nH2O", "CuSO4.xH2O"
 _HYDRATE_VARIABLE = re.compile(r"\s*([·•⋅∙*.])\s*([nmxyz])\s*(?=[A-Z(])")
 # a count before a formula, as an equation has it: "2Fe2O3", "0.5 H2O"
@@ -245,6 +246,13 @@ _NAME = re.compile(r"[A-Za-z][a-z]+(?:[ -]+[A-Za-z][a-z]+)*")
 _TWO_LETTER_SYMBOLS = re.compile(r"(?:[A-Z][a-z])+")
 # hydrogen's isotopes as symbols: "D2O", "CD4", but not Dy, Ta, Ti, ...
 _ISOTOPE_SYMBOL = re.compile(r"[DT](?![a-z])")
+
+
+def _without_count(piece: str) -> str:
+    """``piece`` without a count of formula units before it: "2KCl" -> "KCl"."""
+    piece = piece.strip()
+    m = _LEADING_COUNT_ALONE.match(piece)
+    return piece[m.end():] if m else piece
 
 
 def _respelled(text: str) -> list[str]:
@@ -342,7 +350,13 @@ def _explained(text: str) -> str | None:
         return _oxidation_state_problem(s)
     comma = _DECIMAL_COMMA.sub(r"\1.\2", s)
     if comma != s and _reads(comma):
-        return f"amounts take a decimal point, not a comma: write {_short.repr(comma)}"
+        fix = f"amounts take a decimal point, not a comma: write {_short.repr(comma)}"
+        # "Fe2O3,2FeO" may be two compounds as well; an amount "0,5" is surely a decimal comma
+        pieces = [_without_count(p) for p in s.split(",")]
+        if any(m.group(1) != "0" for m in _DECIMAL_COMMA.finditer(s)) and all(
+                _reads(p) and len(set(_ELEMENT_SYMBOL.findall(p))) > 1 for p in pieces):
+            return f"several formulas ({', '.join(pieces)}) in one: give each its own entry (row); or, if not, {fix}"
+        return fix
     m = _HYDRATE_VARIABLE.search(s)
     if m:
         written = _HYDRATE_VARIABLE.sub(lambda d: f"{d.group(1).replace('.', '·')}2", s)  # the full stop: ambiguous
@@ -354,9 +368,12 @@ def _explained(text: str) -> str | None:
                 f"composition: write {_short.repr(s[m.end():])}")
     pieces = [p.strip() for p in re.split(r"[,;]|\.$|#.*", s) if p.strip()]  # "Fe2O3, hematite", "NaCl # halite"
     if len(pieces) > 1 or (pieces and pieces[0] != s):
-        readable = [p for p in pieces if _reads(p)]
+        readable = [_without_count(p) for p in pieces if _reads(_without_count(p))]  # "NaCl,2KCl"
         if len(readable) > 1:
-            return f"several formulas ({', '.join(readable)}) in one: give each its own entry (row)"
+            hydrate = re.fullmatch(r"([^,]+),\s*(\d+)\s*H2O", s)  # "CuSO4,5H2O"
+            return (f"several formulas ({', '.join(readable)}) in one: give each its own entry (row)"
+                    + (f"; or, for a hydrate, write {_short.repr(hydrate.group(1).strip() + '·' + hydrate.group(2) + 'H2O')}"
+                       if hydrate else ""))
         if len(readable) == 1:
             return f"write the formula alone: {_short.repr(readable[0])}"
     m = _TRAILING_BRACKETS.fullmatch(s)

@@ -290,7 +290,6 @@ def _aligned(energies, index: pd.Index, labelled: bool):
                      "compositions' labels")
 
 
-_DECIMAL_COMMA = re.compile(r"(?<![\d.])(0),(\d)")  # an amount below one: "Li0,5": "Fe2O3,2FeO" may be two formulas
 
 
 def _is_entry(item) -> bool:
@@ -389,7 +388,7 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         for j, _, reason in bad:  # text no formula reads that writes a missing value ('None', 'N/A'), as an empty cell
             text = _text(items[idx[j]])
             problems[idx[j]] = ("formula is missing" if text.strip() and is_missing_text(text)
-                                else _decimal_comma(text) or reason)
+                                else reason)
         x[[j for j, _, _ in bad]] = 0.0
         r, c = np.nonzero(x > 0)
         parts_r.append(np.asarray(idx, dtype=np.int64)[r])
@@ -418,16 +417,6 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), problems, n
     return (np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v), np.concatenate(parts_f32),
             problems, n)
-
-
-def _decimal_comma(text: str) -> str | None:
-    """Why ``text`` is no formula where it writes its amounts below one with a decimal comma
-    (``Li0,5CoO2``, as in a spreadsheet of a decimal-comma locale), naming the formula to write;
-    None otherwise."""
-    if not _DECIMAL_COMMA.search(text):
-        return None
-    fixed = _DECIMAL_COMMA.sub(r"\1.\2", text)
-    return None if parse_formulas([fixed], all_elements=True)[1] else f"a decimal comma in an amount: write {fixed!r}"
 
 
 def _text(item) -> str:
@@ -607,7 +596,7 @@ def unit_signs(parsed: Parsed) -> str | None:
 
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1.7, -1.4], require_energies=False))
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1700, -1400], require_energies=False))
-    "median energy -1550 eV/atom: another unit (meV/atom, kJ/mol)? ElemNet's formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom"
+    'median energy -1550 eV/atom: another unit (meV/atom, kJ/mol)? Formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom'
     >>> unit_signs(parse(["Fe", "O2", "Fe4O6"], [-8.3, -9.86, -76.0], require_energies=False))[:50]
     'median formation energy -66.76 eV/atom against the'
     """
@@ -625,7 +614,7 @@ def unit_signs(parsed: Parsed) -> str | None:
                 "per formula unit, or in another unit, rather than eV/atom? Give energies per atom in eV/atom")
     compounds = usable & (parsed.n_elements > 1)  # elements at 0 read the same in any unit: not in the median
     median = float(np.median(parsed.energies[compounds if compounds.any() else usable]))
-    why = other_unit(median)
+    why = other_unit(median, elemnet=False)
     return None if why is None else f"median energy {median:.4g} eV/atom: {why} Give formation energies in eV/atom"
 
 

@@ -611,3 +611,13 @@ def test_a_study_of_graphs_without_a_single_edge_is_refused():
     with pytest.raises(InvalidSizesError, match=r"'e': none of its 12 graphs has an edge"):
         run_study({"e": graphs}, StudyConfig(**TINY))
     assert check_graphs(graphs, "e").sizes[:, 1].tolist() == [0] * 12  # edgeless graphs themselves are valid
+
+
+def test_baseline_repeats_without_the_random_baseline_are_refused(capsys):
+    from hullpack.cli import main
+
+    with pytest.raises(ValueError, match="baseline_repeats = 2 repeats the random baseline.*random is not among"):
+        StudyConfig(strategies=("balanced",), baseline_repeats=2)
+    assert StudyConfig(strategies=("balanced",)).baseline_repeats == 0
+    rc = main(["-q", "bench-memory", "--dataset", "low", "--strategies", "balanced,packed", "--baseline-repeats", "1"])
+    assert rc == 2 and "add it (--strategies random,...)" in capsys.readouterr().err

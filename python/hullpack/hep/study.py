@@ -92,6 +92,10 @@ class StudyConfig:
                 or self.baseline_repeats < 0:
             raise ValueError(f"baseline_repeats = {self.baseline_repeats!r}: give the number of extra random-baseline "
                              "seeds, 0 or more (2 shows the run-to-run spread)")
+        if self.baseline_repeats and "random" not in self.strategies:
+            raise ValueError(f"baseline_repeats = {self.baseline_repeats} repeats the random baseline with other "
+                             "seeds, but random is not among the strategies: add it (--strategies random,...), or "
+                             "leave the repeats out")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction = {self.val_fraction} must be in (0, 1)")
         if self.edge_labels is not None and not (isinstance(self.edge_labels, str) and self.edge_labels):

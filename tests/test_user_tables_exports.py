@@ -339,8 +339,6 @@ def test_a_blank_line_between_rows_is_an_empty_row_so_bad_rows_keep_the_files_nu
                                                                            "unknown element 'Xx'"]
 
 
-@pytest.mark.xfail(strict=True, reason="read_json (hullpack/json_tables.py) nulls missing-value text in columns of "
-                                       "numbers whatever read_table's text=: it needs a text= of its own")
 def test_a_json_tables_missing_values_come_back_as_written_with_text(tmp_path, capsys):
     """hullpack predict --file prints a table's other columns as the file wrote them (read_table's
     text=True): a CSV's 'na' stays 'na', a JSON file's (JARVIS's missing marker) came back empty."""

@@ -342,7 +342,7 @@ def read_table(path, *, text: bool = False):
     ``N/A``, ``nan``, ``None``, ``null``, any case) in a column whose other cells are all numbers,
     which is then read as numbers, as if they were empty. Elsewhere they stay text (a formula
     ``Na`` or ``NaN``). ``text``: a CSV's cells as written (``007`` stays ``007``, ``na`` stays
-    ``na``), not read as numbers. A CSV whose header is separated by semicolons, with no comma, is
+    ``na``), not read as numbers; a JSON file's missing values as written (its numbers stay numbers). A CSV whose header is separated by semicolons, with no comma, is
     read as Excel writes one where the comma is the decimal mark (``formula;energy``, ``-1,7``);
     text in Windows-1252 (Excel's CSV on Windows) or UTF-16 with a byte-order mark is read too. A
     repeated header keeps its first column where the others hold the same values; a composition or
@@ -375,7 +375,7 @@ def read_table(path, *, text: bool = False):
     if lower.endswith((".json", ".jsonl")):
         from .json_tables import read_json
 
-        return read_json(path, lines=lower.endswith(".jsonl"))
+        return read_json(path, lines=lower.endswith(".jsonl"), text=text)
     sep, kind = ("\t", "TSV") if lower.endswith(".tsv") else (",", "CSV")
     content = _decoded(path, kind)
     if "\n " in content or "\n\t" in content or content[:1] in (" ", "\t"):  # (the test is faster than the search)

@@ -237,8 +237,10 @@ def _keyed_by_row(data: dict) -> bool:
         _named(list(data), names) is None
 
 
-def read_json(path: str, lines: bool):
-    """A JSON or JSON lines file (``lines``) as a table (:func:`hullpack.columns.read_table`)."""
+def read_json(path: str, lines: bool, text: bool = False):
+    """A JSON or JSON lines file (``lines``) as a table (:func:`hullpack.columns.read_table`);
+    ``text``: missing values written out in columns of numbers (JARVIS-DFT's ``"na"``) stay as
+    written, where they are otherwise read as nulls."""
     import json
 
     import pandas as pd
@@ -307,12 +309,12 @@ def read_json(path: str, lines: bool):
         return _entries_table(path, data)
     # missing values written out in columns of numbers (JARVIS-DFT's "na") are read as nulls
     if isinstance(data, list) and all(isinstance(d, dict) for d in data):
-        cols = _numbers_with_missing((k, v) for d in data for k, v in d.items())
+        cols = set() if text else _numbers_with_missing((k, v) for d in data for k, v in d.items())
         if cols:
             data = [{k: None if k in cols and isinstance(v, str) else v for k, v in d.items()} for d in data]
         return pd.DataFrame.from_records(data)
     if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
-        cols = _numbers_with_missing((k, v) for k, col in data.items() for v in col.values())
+        cols = set() if text else _numbers_with_missing((k, v) for k, col in data.items() for v in col.values())
         data = {k: {r: None if isinstance(v, str) else v for r, v in col.items()} if k in cols else col
                 for k, col in data.items()}
         return pd.DataFrame(data).reset_index(drop=True)  # {column: {row: value}}

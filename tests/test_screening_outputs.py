@@ -3,6 +3,7 @@ the refusals (before any work on the command line), --overwrite, staging."""
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from hullpack.cli import main
 from hullpack.elemnet import save_model
@@ -296,6 +297,13 @@ def test_a_system_the_model_gives_nan_in_is_drawn_and_tabulated_without_a_hull(t
     # the summary says that the system's known compounds are not in the DFT figures
     assert "systems with non-finite predictions: 1 (Fe-O): no hull, and not compared with DFT below" in b.summary()
     assert "DFT (mine) stable compounds: 1;" in b.summary()          # NiO; Fe2O3 is in Fe-O
+    # ... nor in its counts: "stability F1 over 2 known compounds" counted Fe2O3 too
+    assert b.dft_metrics()["n_dft"] == 1 and "stability F1 over 1 known compound:" in b.summary()
+    with pytest.warns(RuntimeWarning, match="Fe-O"):   # a set only in such systems was "all above the hull"
+        nan = screen(lambda x: torch.full((len(x),), float("nan")), elements="Fe O", grid=10, compare_dft=known,
+                     progress=False)
+    assert ("DFT (mine): its compounds in these systems are all in systems with non-finite predictions, so "
+            "nothing to compare with") in nan.summary() and "above the hull" not in nan.summary()
     paths = b.save(tmp_path / "bin", plots=["Fe-O", "Ni-O"])
     assert {p.name for p in paths} >= {"systems.csv", "vertices.csv", "Fe-O.png", "Ni-O.png"}
     assert "model" not in set(b.system_table("Fe-O")["source"])      # no predicted stable compound

@@ -158,7 +158,9 @@ class ScreenResult:
         (``precision_without_end``, ``recall_without_end``), stability F1, mean MAE at the DFT hull
         compositions and the share of systems whose stable sets agree: ``agree`` over all systems
         (two empty sets agree), ``agree_with_compounds`` over the ``n_systems_with_compounds`` where
-        either set has a compound. NaN where a ratio has nothing to count."""
+        either set has a compound. NaN where a ratio has nothing to count. A system with a non-finite
+        prediction (``nonfinite``) has no hull and is compared with nothing: its known compounds
+        are not counted."""
         s = self.systems
         if "stab_tp" not in s:
             raise ScreeningError("DFT metrics need a screen with compare_dft=True")
@@ -166,7 +168,7 @@ class ScreenResult:
         compared = s["tp_pred"].notna()
         n_pred, n_dft = float(s["n_stable"][compared].sum()), float(s["n_dft_stable"].sum())
         any_side = ((s["n_stable"] > 0) | (s["n_dft_stable"] > 0).fillna(False)) & compared
-        out = {"n_dft": int(s["n_dft"].sum()), "n_dft_stable": int(n_dft),
+        out = {"n_dft": int(s["n_dft"][compared].sum()), "n_dft_stable": int(n_dft),  # no system without a hull
                "precision": _ratio(s["tp_pred"].sum(), n_pred), "recall": _ratio(s["tp_dft"].sum(), n_dft),
                "stability_f1": float(f1_score(tp, fp, fn)),
                "mae_dft_hull": _nanmean(s["mae_dft_hull"]), "agree": _nanmean(s["agree"]),

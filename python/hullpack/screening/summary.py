@@ -134,6 +134,10 @@ def _dft_lines(result) -> list[str]:
     m = result.dft_metrics()
     known = result.config.get("dft") or "OQMD"
     if m["n_dft"] == 0:
+        s = result.systems
+        if (s["nonfinite"] & (s["n_dft"] > 0)).any():
+            return [f"DFT ({known}): its compounds in these systems are all in systems with non-finite "
+                    "predictions, so nothing to compare with"]
         return [f"DFT ({known}): no known compounds in these systems, so nothing to compare with"]
     if m["n_dft_stable"] == 0:
         lines = [f"DFT ({known}) stable compounds: none among the {_count(m['n_dft'], 'known compound')} of these "

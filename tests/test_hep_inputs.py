@@ -621,3 +621,16 @@ def test_baseline_repeats_without_the_random_baseline_are_refused(capsys):
     assert StudyConfig(strategies=("balanced",)).baseline_repeats == 0
     rc = main(["-q", "bench-memory", "--dataset", "low", "--strategies", "balanced,packed", "--baseline-repeats", "1"])
     assert rc == 2 and "add it (--strategies random,...)" in capsys.readouterr().err
+
+
+def test_a_dataset_module_that_fails_on_import_is_named_with_its_error(tmp_path, monkeypatch):
+    from hullpack.hep.study import load_dataset
+
+    (tmp_path / "events_db.py").write_text("raise RuntimeError('ROOT file not found: /data/events.root')\n")
+    (tmp_path / "typo_mod.py").write_text("def make(:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match=r"'events_db:make': importing module 'events_db' failed \(RuntimeError: "
+                                         r"ROOT file not found: /data/events.root\); python -c 'import events_db'"):
+        load_dataset("events_db:make")
+    with pytest.raises(ValueError, match=r"importing module 'typo_mod' failed \(SyntaxError"):
+        load_dataset("typo_mod:make")

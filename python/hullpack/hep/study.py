@@ -395,6 +395,9 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
             obj = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise ValueError(f"dataset {spec!r}: cannot import it ({exc})") from None
+        except Exception as exc:  # the module's own code failed while it was imported
+            raise ValueError(f"dataset {spec!r}: importing module {module!r} failed ({type(exc).__name__}: {exc}); "
+                             f"python -c 'import {module}' shows where") from exc
         if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "__getitem__")):  # a dataset class, a function
             try:
                 obj = obj()

@@ -27,7 +27,7 @@ import numpy as np
 from .elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, ELECTRONEGATIVITY
 
 __all__ = ["formulas", "systems", "alphabetical_order", "join_rows", "reduced_formula", "fraction_formula",
-           "amounts_formula", "chemical_system"]
+           "amounts_formula", "chemical_system", "plural"]
 
 # pymatgen's Composition.special_formulas: formulas it does not reduce completely
 _SPECIAL = {"LiO": "Li2O2", "NaO": "Na2O2", "KO": "K2O2", "HO": "H2O2", "CsO": "Cs2O2", "RbO": "Rb2O2",
@@ -203,3 +203,13 @@ def chemical_system(symbols: Sequence[str]) -> str:
     'Fe-O'
     """
     return "-".join(sorted(set(symbols)))
+
+
+def plural(n: int, noun: str) -> str:
+    """A count and its noun as hullpack's messages and reports write them.
+
+    >>> plural(1, "file"), plural(2, "file"), plural(50_000, "compound"), plural(2, "vertex")
+    ('1 file', '2 files', '50,000 compounds', '2 vertices')
+    """
+    many = noun[:-2] + "ices" if noun.endswith("ex") else noun + "s"
+    return f"{n:,} {noun if n == 1 else many}"

@@ -16,6 +16,7 @@ import sys
 import warnings
 
 from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES  # noqa: F401 - the commands' help
+from ..naming import plural  # noqa: F401 - the commands' counts
 
 #: optional modules -> the extra of hullpack that installs them
 EXTRA_OF = {"matplotlib": "plot", "pyarrow": "parquet", "pymatgen": "materials", "torch_geometric": "pyg",
@@ -104,11 +105,6 @@ def read_input_table(path: str, what: str, **kwargs):
     except ValueError as exc:  # an empty file, no rows, not Parquet (pyarrow's words name no option)
         text = str(exc)
         raise CommandError(f"{what} {text}" if text.startswith(path) else f"{what} {path}: {text}") from None
-
-
-def plural(n: int, word: str) -> str:
-    """``"1 file"``, ``"2 files"``, ``"50,000 compounds"``."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def joined_formulas(texts: dict[int, str]) -> dict[int, tuple[str, str]]:

@@ -12,8 +12,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..cli.common import plural
 from ..elements import ELEMNET_ELEMENTS, element_table
+from ..naming import plural
 from ..plotting import cell_text_colour
 from .base import ENERGY_UNIT, PROPERTIES, elements_arg, xai_import
 

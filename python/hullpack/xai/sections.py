@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..cli.common import plural
+from ..naming import plural
 from .base import ENERGY_UNIT, predict, pure_energies
 
 if TYPE_CHECKING:  # only for the annotations: the report imports this module

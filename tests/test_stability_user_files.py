@@ -803,3 +803,27 @@ def test_an_energies_series_is_read_by_its_labels_never_by_position():
                          (energies.reset_index(drop=True), "its label 0 is no composition's")]:
         with pytest.raises(ValueError, match=re.escape(named)):
             stability(df.formula, other)
+
+
+def test_model_protocols_predictions_in_a_series_are_paired_by_label():
+    """model_protocol(..., predicted=pd.Series(...)) read the Series by position, as stability's
+    energies were: predictions labelled by formula were given to the wrong compounds."""
+    formulas, dft = ["Fe2O3", "Fe3O4", "FeO", "Fe", "O2"], [-1.70, -1.62, -1.40, 0.0, 0.0]
+    df = pd.DataFrame({"formula": formulas, "energy": dft}, index=["a", "b", "c", "d", "e"])
+    by_position = model_protocol(df, predicted=[-1.50, -1.66, -1.45], subset=[0, 1, 2])
+    shuffled = pd.Series({"c": -1.45, "a": -1.50, "b": -1.66})  # the subset's labels, in another order
+    for predicted in (shuffled, shuffled.to_dict()):
+        t = model_protocol(df, predicted=predicted, subset=[0, 1, 2]).table
+        assert t.energy_model.tolist() == by_position.table.energy_model.tolist() == [-1.50, -1.66, -1.45]
+    everyone = pd.Series([0.0, -1.45, -1.66, 0.0, -1.50], index=["e", "c", "b", "d", "a"])  # one per row
+    assert model_protocol(df, predicted=everyone, subset=[0, 1, 2]).table.energy_model.tolist() == [-1.50, -1.66, -1.45]
+    # a default index is no label: read by position, as before
+    t = model_protocol(formulas, dft, predicted=pd.Series([-1.50, -1.66, -1.45]), subset=[0, 1, 2]).table
+    assert t.energy_model.tolist() == [-1.50, -1.66, -1.45]
+    with pytest.raises(ValueError, match=r"predicted: labelled \['FeO', 'Fe2O3', 'Fe3O4'\] .* for compositions "
+                                         r"without labels .*predicted.to_numpy\(\)"):
+        model_protocol(formulas, dft, predicted=pd.Series([-1.45, -1.50, -1.66], index=["FeO", "Fe2O3", "Fe3O4"]),
+                       subset=[0, 1, 2])
+    with pytest.raises(ValueError, match="predicted: labelled otherwise than the compositions \\(its label 'x' is no "
+                                         "composition's\\)"):
+        model_protocol(df, predicted={"c": -1.45, "a": -1.50, "x": -1.66}, subset=[0, 1, 2])

@@ -257,13 +257,13 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
     return col, None
 
 
-def _aligned(energies, index: pd.Index, labelled: bool):
+def aligned(energies, index: pd.Index, labelled: bool, what: str = "energies"):
     """``energies`` in the order of the rows ``index``: a pandas Series (or a dict, read as one) is
-    read by its labels, never by position. Where the compositions are ``labelled`` (a Series or a
+    read by its labels, never by position (``what``: the argument, as messages name it). Where the compositions are ``labelled`` (a Series or a
     DataFrame), its labels must be theirs, in any order; else they must be the default 0..n-1.
     ValueError naming the first label that does not pair otherwise.
 
-    >>> _aligned(pd.Series([-1.4, -1.7], index=["b", "a"]), pd.Index(["a", "b"]), True).tolist()
+    >>> aligned(pd.Series([-1.4, -1.7], index=["b", "a"]), pd.Index(["a", "b"]), True).tolist()
     [-1.7, -1.4]
     """
     if isinstance(energies, dict):  # {label: energy}, {"FeO": -1.4}: its keys are its labels
@@ -271,11 +271,11 @@ def _aligned(energies, index: pd.Index, labelled: bool):
     if not isinstance(energies, pd.Series) or energies.index.equals(index):
         return energies
     given = energies.index
-    alone = "pass the energies alone in the compositions' order (energies.to_numpy(), list(d.values()))"
+    alone = f"pass the energies alone in the compositions' order ({what}.to_numpy(), list(d.values()))"
     if not labelled:
         if given.equals(pd.RangeIndex(len(given))):
             return energies  # read by position, as the labels say: its length is checked with the others'
-        raise ValueError(f"energies: labelled {listed(given, 3)} (a pandas Series' index, a dict's keys) for "
+        raise ValueError(f"{what}: labelled {listed(given, 3)} (a pandas Series' index, a dict's keys) for "
                          "compositions without labels (a list or an array), so no label says which energy is "
                          f"whose: {alone}, or the compositions as a pandas Series with those labels")
     if given.is_unique and index.is_unique and len(given) == len(index) and given.isin(index).all():
@@ -285,11 +285,9 @@ def _aligned(energies, index: pd.Index, labelled: bool):
     why = (f"its label {extra[0]!r} is no composition's" if len(extra) else
            f"the composition labelled {absent[0]!r} has none" if len(absent) else
            f"the label {repeated[0]!r} repeats, so labels cannot pair them")
-    raise ValueError(f"energies: labelled otherwise than the compositions ({why}); energies in a pandas Series "
+    raise ValueError(f"{what}: labelled otherwise than the compositions ({why}); energies in a pandas Series "
                      f"or a dict are paired with the compositions by label: {alone}, or energies with the "
                      "compositions' labels")
-
-
 
 
 def _is_entry(item) -> bool:
@@ -437,7 +435,7 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
     (unparsable text, unknown elements, no atoms, a non-finite energy) are listed in ``problems``.
     """
     items, energies, index = _items_and_energies(compositions, energies, elements, column)
-    energies = _aligned(energies, index, isinstance(compositions, (pd.DataFrame, pd.Series)))
+    energies = aligned(energies, index, isinstance(compositions, (pd.DataFrame, pd.Series)))
     n = len(items)
     from_entries: list = [None] * n
     if isinstance(items, np.ndarray):

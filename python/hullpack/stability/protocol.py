@@ -15,7 +15,7 @@ from ..elements import ALL_ELEMENTS, N_ELEMENTS, not_in_elemnet
 from ..hull import DEFAULT_TOL
 from ..errors import HullInputError
 from .hulls import FORMATION_GAP, Reference, _threads
-from .inputs import Parsed, parse
+from .inputs import Parsed, aligned, parse
 
 __all__ = ["ProtocolResult", "model_protocol", "stability_metrics", "subset_copies", "COPY_TOL"]
 
@@ -181,6 +181,10 @@ def _predictions(parsed: Parsed, rows: np.ndarray, predicted, model) -> tuple[np
         raise ValueError("give either predicted= (energies) or model= (something with .predict), not both or none")
     if model is not None:
         return model_energies(model, parsed, rows)
+    if isinstance(predicted, (pd.Series, dict)):  # paired by label, never by position (inputs.aligned)
+        labels = parsed.index
+        predicted = aligned(predicted, labels[rows] if len(predicted) == len(rows) else labels,
+                            not labels.equals(pd.RangeIndex(n)), what="predicted")
     p = np.asarray(predicted, dtype=np.float64)
     if p.shape == (len(rows),):
         return p.copy(), {}
@@ -222,7 +226,8 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     ``compositions``/``energies`` (DFT, eV/atom): the whole set, in any form
     :func:`hullpack.stability.inputs.parse` reads (or a parsed set). ``subset`` (a boolean mask or row positions;
     default all rows): the compounds whose energies are replaced by ``predicted`` (one value per
-    subset row, or one per row) or by ``model.predict`` of their ElemNet fractions (e.g.
+    subset row, or one per row; a pandas Series or a dict is paired with the rows by label, as
+    :func:`~hullpack.stability.inputs.parse` pairs energies) or by ``model.predict`` of their ElemNet fractions (e.g.
     :func:`hullpack.elemnet.load_pretrained`). The DFT truth is the whole set against itself.
     ``join=True`` (default): the model's compounds enter the hulls together with the other compounds'
     DFT energies; ``join=False``: each subset compound alone against the compounds outside the subset

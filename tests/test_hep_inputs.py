@@ -634,3 +634,28 @@ def test_a_dataset_module_that_fails_on_import_is_named_with_its_error(tmp_path,
         load_dataset("events_db:make")
     with pytest.raises(ValueError, match=r"importing module 'typo_mod' failed \(SyntaxError"):
         load_dataset("typo_mod:make")
+
+
+def test_graphs_that_would_not_batch_together_are_named_before_training():
+    graphs = _graphs(10)
+    graphs[6].y = graphs[6].y.unsqueeze(-1)                         # labels as a column in one graph only
+    with pytest.raises(InvalidSizesError, match=r"'b': graph 6: y has shape \(\*, 1\), graph 0's \(\*,\) .*"
+                                                r"data.y = data.y.view\(-1\)"):
+        check_graphs(graphs, "b")
+    graphs = _graphs(10)
+    for g in graphs:
+        g.pos = torch.randn(g.num_nodes, 3)
+        g.event = f"run1/{g.num_nodes}"                             # strings batch into lists, whatever they hold
+    graphs[4].pos = graphs[4].pos[:, :2]
+    with pytest.raises(InvalidSizesError, match=r"'b': graph 4: pos has shape \(\*, 2\), graph 0's \(\*, 3\)"):
+        check_graphs(graphs, "b")
+    del graphs[4].pos
+    with pytest.raises(InvalidSizesError, match="'b': graph 4 has no field pos, graph 0 has it"):
+        check_graphs(graphs, "b")
+    graphs[4].pos = torch.randn(graphs[4].num_nodes, 3)
+    del graphs[0].pos
+    with pytest.raises(InvalidSizesError, match="'b': graph 1 has a field pos, graph 0 has none"):
+        check_graphs(graphs, "b")
+    graphs[0].pos = torch.randn(graphs[0].num_nodes, 3)
+    table, _ = run_study({"b": graphs}, StudyConfig(**TINY))       # the same fields and shapes: it trains
+    assert len(table) == 2

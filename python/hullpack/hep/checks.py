@@ -152,6 +152,53 @@ def _edge_index_hint(g: Any, ei: Any) -> str:
     return "a graph without edges: torch.zeros(2, 0, dtype=torch.long)"
 
 
+def _batch_shapes(g: Any) -> dict[str, tuple | None]:
+    """Every tensor field's shape, its batching dimension (nodes, edges, graphs) as ``"*"``, as PyG
+    concatenates them into a batch; None for other values, which batch into lists whatever they are."""
+    out: dict[str, tuple | None] = {}
+    for key in g.keys():
+        value = g[key]
+        if torch.is_tensor(value) and value.dim():
+            shape: list = list(value.shape)
+            dim = g.__cat_dim__(key, value)
+            if dim is not None:
+                shape[dim] = "*"
+            out[key] = tuple(shape)
+        else:
+            out[key] = None
+    return out
+
+
+def _say(shape: tuple) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _unbatchable(where: str, first: dict, shapes: dict) -> str | None:
+    """Why a graph with field ``shapes`` cannot be batched with graph 0 (``first``), where PyG would
+    fail mid-training: a field one of them lacks (a batch takes the fields of its first graph, and
+    fails on a later one without them), a tensor of another shape; None where it can."""
+    used = "the study uses x, edge_index, edge_attr and the edge labels"
+    extra = next((key for key in shapes if key not in first), None)
+    if extra is not None:
+        return (f"{where} has a field {extra}, graph 0 has none: a batch takes the fields of its first graph, so "
+                f"every graph needs the same fields; give every graph {extra}, or drop it from all ({used}; "
+                f"del data.{extra})")
+    for key, shape in first.items():
+        if key not in shapes:
+            return (f"{where} has no field {key}, graph 0 has it: a batch takes the fields of its first graph, so "
+                    f"every graph needs the same fields; give every graph {key}, or drop it from all ({used}; "
+                    f"del data.{key})")
+        other = shapes[key]
+        if shape is not None and other is not None and shape != other:
+            fix = f" (e.g. data.{key} = data.{key}.view(-1))" if {len(shape), len(other)} == {1, 2} \
+                and 1 in shape + other else ""
+            return (f"{where}: {key} has shape {_say(other)}, graph 0's {_say(shape)} (* stands for the nodes, edges "
+                    f"or graphs it is batched along), and graphs batch together only with the same shapes apart "
+                    f"from that: store {key} one way in every graph{fix}, or drop it if the study does not use it "
+                    f"({used})")
+    return None
+
+
 def _per_edge(y: Any, num_edges: int) -> bool:
     """One row per edge: ``(num_edges,)``, a column ``(num_edges, 1)``, or classes ``(num_edges, k)``
     (one-hot with k = 2 is read; :func:`_label_problem` refuses the rest)."""
@@ -214,6 +261,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
     explicit = edge_labels if edge_labels != "auto" else None
     first_edge_only = first_not_edge = first_missing = first_nonbinary = None
     one_hot: dict[bool, int] = {}  # one-hot (num_edges, 2) or not: the first graph of each kind
+    first_shapes = unbatchable = None  # graph 0's tensor shapes, and the first graph that cannot batch with it
     bar = progress(range(n), total=n, desc=f"checking {name}", unit="graph",
                    disable=None if show_progress is None else not show_progress)
     for i in bar:
@@ -232,6 +280,11 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
             has = [f"no {field}" if v == 0 else f"{v} features per {per} in {field}" for v in (w[k], widths[k])]
             raise InvalidSizesError(f"{where} has {has[0]}, graph 0 has {has[1]}; every graph needs the same "
                                     "fields, of the same width")
+        shapes = _batch_shapes(g)
+        if first_shapes is None:
+            first_shapes = shapes
+        elif unbatchable is None:
+            unbatchable = _unbatchable(where, first_shapes, shapes)
         if edge_labels is None:
             continue
         field = explicit or "y"
@@ -273,6 +326,8 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
         raise InvalidSizesError(f"{name!r}: graph {a} has one-hot edge labels {label_field} (num_edges, 2), graph {b} "
                                 f"one per edge: store them one way in every graph (one 0/1 label per edge: "
                                 f"data.{label_field} = data.{label_field}.argmax(-1) where one-hot)")
+    if unbatchable is not None:  # after the label checks, whose messages say more about the label fields
+        raise InvalidSizesError(unbatchable)
     return GraphFields(*widths, edge_labels=label_field, sizes=sizes,
                        one_hot=label_field is not None and one_hot.get(True) is not None,
                        true_edges=None if label_field is None else true_edges)

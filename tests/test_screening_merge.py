@@ -75,6 +75,21 @@ def test_shards_of_another_element_set_do_not_merge(model):
         ScreenResult.concat([a, b])
 
 
+def test_shards_compared_with_other_compounds_under_one_name_do_not_merge(model):
+    """Two DFT files of one name (mp.csv, other/mp.csv): the shards merged, config["dft"] recording
+    only the name, into one result that compared half its systems with each set."""
+    from hullpack.screening.dft import DFTCompounds
+
+    one = DFTCompounds.from_formulas(["FeO", "Fe2O3", "NiO"], [-1.4, -1.7, -1.2], name="mp.csv")
+    other = DFTCompounds.from_formulas(["FeO", "Fe2O3", "NiO"], [-1.4, -1.6, -1.2], name="mp.csv")
+    kw = dict(elements="Fe Ni O", grid=10, progress=False)
+    a = screen(model, shard="0/2", compare_dft=one, **kw)
+    assert ScreenResult.concat([a, screen(model, shard="1/2", compare_dft=one, **kw)]).config["dft_sha256"] == one.sha256
+    with pytest.raises(ScreeningError, match=r"their DFT sets, named alike \(mp.csv\), hold other compounds "
+                                             r"\(sha256 part 0: [0-9a-f]{12}, part 1: [0-9a-f]{12}\)"):
+        ScreenResult.concat([a, screen(model, shard="1/2", compare_dft=other, **kw)])
+
+
 def test_shards_with_and_without_points_do_not_merge_into_a_partial_points_table(model):
     a = screen(model, elements="Fe Ni O", grid=10, shard="0/2", progress=False, points=True)
     b = screen(model, elements="Fe Ni O", grid=10, shard="1/2", progress=False)

@@ -175,6 +175,17 @@ class DFTCompounds:
         return cls(els[idx], fr[idx], df["e"].to_numpy(), name)
 
     @functools.cached_property
+    def sha256(self) -> str:
+        """The digest of the compounds (elements, fractions, energies), whatever the set is called:
+        shards compared with sets of the same name but other compounds do not merge."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for a in (self.elements, self.fractions, self.energy):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+    @functools.cached_property
     def _index(self) -> dict:
         keys = {}
         for i, row in enumerate(map(tuple, self.elements.tolist())):

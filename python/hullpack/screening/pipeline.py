@@ -107,7 +107,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     but no plots (:meth:`ScreenResult.system_table <hullpack.screening.ScreenResult.system_table>`).
 
     ``model``: None (the shipped ElemNet), a model file or ``hullpack train`` run folder, or any torch
-    module or callable mapping an ``(n, 86)`` float32 tensor of fractions to ``n`` energies (eV/atom;
+    module or callable mapping an ``(n, 86)`` float32 tensor of fractions (columns in
+    :data:`~hullpack.elements.ELEMNET_ELEMENTS` order) to ``n`` energies (eV/atom;
     see :mod:`hullpack.screening.models`). ``grid``: None (:data:`DEFAULT_GRID`: ``"reduced:10"``,
     every composition whose fractions have denominators up to 10: 33 points per binary, 205 per
     ternary, 831 per quaternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N`` (step ``1/N``;
@@ -266,7 +267,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     if certifier is not None:
         stats.update(delta_doublings=certifier.n_doublings, delta_max_error_seen=certifier.max_error_seen)
     config = {"order": order, "precision": precision, "n_points": int(len(g)), "grid_denominator": den,
-              "match_tol": match_tol, "min_depth": float(min_depth), "dft": None if dft is None else dft.name, "device": str(device),
+              "match_tol": match_tol, "min_depth": float(min_depth), "dft": None if dft is None else dft.name,
+              "dft_sha256": None if dft is None else dft.sha256, "device": str(device),
               "backend": engine.backend, "fp32_kernel": getattr(engine, "fp32_kernel", engine.backend), "shard": sh,
               "n_elements": int(len(np.unique(table))) if len(table) else 0,
               "elements": [ELEMNET_ELEMENTS[k] for k in np.unique(whole)],  # the whole screen's, in every shard

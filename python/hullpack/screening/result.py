@@ -106,6 +106,11 @@ class ScreenResult:
                          else ", ".join(dict.fromkeys(values)))
                 raise ScreeningError(f"these results are not shards of one screen: their {key} "
                                      f"{'differ' if key == 'elements' else 'differs'} ({which})")
+        digests = [p.config.get("dft_sha256") for p in parts]  # None: no DFT, or a folder of an earlier release
+        if len(set(digests) - {None}) > 1:
+            which = ", ".join(f"{label}: {d[:12] if d else None}" for (_, label), d in zip(named, digests))
+            raise ScreeningError(f"these results are not shards of one screen: their DFT sets, named alike "
+                                 f"({parts[0].config.get('dft')}), hold other compounds (sha256 {which})")
         with_points = [p.points is not None for p in parts]
         if any(with_points) and not all(with_points):
             lack = [label for (_, label), has in zip(named, with_points) if not has]

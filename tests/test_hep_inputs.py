@@ -659,3 +659,14 @@ def test_graphs_that_would_not_batch_together_are_named_before_training():
     graphs[0].pos = torch.randn(graphs[0].num_nodes, 3)
     table, _ = run_study({"b": graphs}, StudyConfig(**TINY))       # the same fields and shapes: it trains
     assert len(table) == 2
+
+
+def test_a_folder_of_one_graph_says_so_rather_than_pointing_to_its_file(tmp_path):
+    from hullpack.hep.study import load_dataset
+
+    torch.save(_graphs(1)[0], tmp_path / "0.pt")
+    with pytest.raises(ValueError, match=r"is a folder of one graph \(.*0\.pt\); the study batches many graphs"):
+        load_dataset(str(tmp_path))
+    torch.save(_graphs(4), tmp_path / "0.pt")                       # one file of many graphs: that file is given
+    with pytest.raises(ValueError, match=r"is a folder; give the file that holds the graphs, e.g. .*0\.pt"):
+        load_dataset(str(tmp_path))

@@ -373,6 +373,14 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
 
         found = sorted(glob.glob(os.path.join(spec, "processed", "*.pt")) + glob.glob(os.path.join(spec, "*.pt")))
         found = [f for f in found if not os.path.basename(f).startswith("pre_")][:3]  # PyG's pre_filter.pt, ...
+        if len(found) == 1:
+            try:
+                GraphFiles(found)[0]
+            except ValueError:  # not one graph: the file of many graphs to give, as below
+                pass
+            else:
+                raise ValueError(f"dataset {spec!r} is a folder of one graph ({found[0]}); the study batches many "
+                                 "graphs: save the others beside it, one graph per file")
         raise ValueError(f"dataset {spec!r} is a folder; give the file that holds the graphs"
                          + (f", e.g. {', '.join(found)}" if found else " (no .pt file found in it)"))
     if os.path.isfile(spec) or spec.endswith((".pt", ".pth")):

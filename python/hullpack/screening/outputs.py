@@ -47,9 +47,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ScreeningError
+from ..naming import plural
 from .dft import plot_group_heatmaps
 from .names import parse_system, system_name
-from .summary import _count
 
 __all__ = ["MANIFEST", "OUTPUT_PATTERNS", "check_folder", "json_text", "read_manifest", "read_screen",
            "read_shard_folders", "save_screen", "write_outputs"]
@@ -380,7 +380,7 @@ def read_shard_folders(folders, read) -> tuple[list, list[str]]:
     missing = [i for i in range(n) if i not in by_index]
     if missing:
         one = len(missing) == 1
-        raise ScreeningError(f"{_count(len(missing), 'shard')} of {n} {'is' if one else 'are'} missing "
+        raise ScreeningError(f"{plural(len(missing), 'shard')} of {n} {'is' if one else 'are'} missing "
                              f"({', '.join(f'{i}/{n}' for i in missing[:10])}{' ...' if len(missing) > 10 else ''}): "
                              f"screen {'it' if one else 'them'} with hullpack screen --shard {missing[0]}/{n}"
                              f"{'' if one else ' (and so on)'} and the same options, and give "

@@ -9,6 +9,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
+from ..naming import plural
 from .names import ORDER_NAMES
 
 __all__ = ["ROBUST_DEPTH", "summary_text"]
@@ -18,12 +19,6 @@ __all__ = ["ROBUST_DEPTH", "summary_text"]
 #: error (test MAE 0.042 eV/atom); on the shipped data such compounds matched a DFT-stable one
 #: about twice as often as those within 10-25 meV/atom (docs/screening.md, "Defaults")
 ROBUST_DEPTH = 0.050
-
-
-def _count(n: int, noun: str) -> str:
-    """``"1 system"``, ``"3,655 systems"``, ``"2 vertices"``."""
-    plural = noun[:-2] + "ices" if noun.endswith("ex") else noun + "s"
-    return f"{n:,} {noun if n == 1 else plural}"
 
 
 def _metric(value: float) -> str:
@@ -40,7 +35,7 @@ def summary_text(result) -> str:
     grid = f" ({config['grid']})" if config.get("grid") else ""
     shard = config.get("shard")  # (i, n); None for a whole screen and a merge of shards
     part = f" (shard {shard[0]}/{shard[1]} of the screen's systems; every figure below is the shard's)" if shard else ""
-    lines = [f"{_count(len(s), kind + ' system')}{part} x {n_points} grid points{grid}, precision "
+    lines = [f"{plural(len(s), kind + ' system')}{part} x {n_points} grid points{grid}, precision "
              f"{config.get('precision')}", *_stable_lines(result)]
     if "n_fp32" in s and config.get("certification"):  # a certified screen, or shards with one
         from .certify import certification_lines
@@ -76,11 +71,11 @@ def _stable_lines(result) -> list[str]:
     rule = (f"hull vertices at least {1000 * min_depth:g} meV/atom below the hull of the other points"
             if min_depth > 0 else "every hull vertex")
     if "n_vertices" in s and min_depth > 0:
-        rule += f"; {_count(int(s['n_vertices'].sum()) - n, 'shallower vertex')} not counted"
+        rule += f"; {plural(int(s['n_vertices'].sum()) - n, 'shallower vertex')} not counted"
     distinct = v["formula"].nunique() if "formula" in v else n
     shared = (f", {distinct:,} distinct (a compound on a shared edge or face counts in each system that has it, "
               "here and below)" if distinct < n else "")
-    lines = [f"predicted stable compounds: {n:,} in {_count(int((s['n_stable'] > 0).sum()), 'system')}{shared} "
+    lines = [f"predicted stable compounds: {n:,} in {plural(int((s['n_stable'] > 0).sum()), 'system')}{shared} "
              f"({rule})"]
     end = v["end_artifact"].to_numpy(bool) if "end_artifact" in v else np.zeros(len(v), bool)
     deep = v["depth"].to_numpy(float) >= ROBUST_DEPTH
@@ -121,7 +116,7 @@ def _end_line(config: dict, flagged: pd.DataFrame, min_depth: float, deep: int |
     by_element = Counter(flagged["end_element"].tolist()).most_common()
     shown = [f"{el} at {energies[el]:.3f} eV/atom: {k:,}" if el in energies else f"{el}: {k:,}"
              for el, k in by_element[:4]]
-    more = f", {_count(len(by_element) - 4, 'more element')}" if len(by_element) > 4 else ""
+    more = f", {plural(len(by_element) - 4, 'more element')}" if len(by_element) > 4 else ""
     after = (f"less than {1000 * min_depth:g} meV/atom deep" if min_depth > 0 else "no longer hull vertices")
     robust = f"; {deep:,} of them at least {1000 * ROBUST_DEPTH:g} meV/atom deep otherwise" if deep else ""
     return (f"  {len(flagged):,} only because an element end is pinned at 0 eV/atom while the model predicts "
@@ -140,7 +135,7 @@ def _dft_lines(result) -> list[str]:
                     "predictions, so nothing to compare with"]
         return [f"DFT ({known}): no known compounds in these systems, so nothing to compare with"]
     if m["n_dft_stable"] == 0:
-        lines = [f"DFT ({known}) stable compounds: none among the {_count(m['n_dft'], 'known compound')} of these "
+        lines = [f"DFT ({known}) stable compounds: none among the {plural(m['n_dft'], 'known compound')} of these "
                  "systems (all lie above the hull of the elements), so no precision or recall"]
     else:
         per_system = " (counted in each system that has them)" if result.order > 2 and len(result.systems) > 1 else ""
@@ -151,10 +146,10 @@ def _dft_lines(result) -> list[str]:
             lines.append(f"  without the {m['n_end_artifact']:,} end artifacts: precision "
                          f"{_metric(m['precision_without_end'])}, recall {m['recall_without_end']:.3f}")
     mae = m["mae_dft_hull"]  # NaN without DFT stable compounds
-    lines.append(f"stability F1 over {_count(m['n_dft'], 'known compound')}: {_metric(m['stability_f1'])}"
+    lines.append(f"stability F1 over {plural(m['n_dft'], 'known compound')}: {_metric(m['stability_f1'])}"
                  + (f"; MAE at DFT hull compositions {mae:.3f} eV/atom (mean over systems)" if np.isfinite(mae) else ""))
     if m["n_systems_with_compounds"]:
         lines.append(f"stable sets agree in {m['agree_with_compounds']:.1%} of the "
-                     f"{_count(m['n_systems_with_compounds'], 'system')} with a predicted or DFT stable compound "
+                     f"{plural(m['n_systems_with_compounds'], 'system')} with a predicted or DFT stable compound "
                      f"({m['agree']:.1%} of all systems, counting those where both sets are empty)")
     return lines

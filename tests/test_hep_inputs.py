@@ -561,7 +561,9 @@ def test_the_budget_line_says_what_the_budget_came_from_and_the_largest_graphs_f
     _, details = run_study({"g": _graphs(20)}, StudyConfig(**TINY))
     assert details["g"]["budget_from"] == "average batch"
     assert details["g"]["budget_bytes"] == pytest.approx(1.25 * details["g"]["average_batch_bytes"])
-    assert "(1.25 x an average batch" in _budget_text(details["g"], 1.25)
+    assert f"(1.25 x an average batch of {details['g']['average_batch_bytes'] / 2**20:.2f} MiB; a step" \
+        in _budget_text(details["g"], 1.25)
+    assert f"1.25 x an average batch of {d['average_batch_bytes'] / 2**20:.2f} MiB is less" in text
     given = details["g"] | {"budget_from": "given"}
     assert _budget_text(given, 1.25).startswith(f"memory budget {given['budget_bytes'] / 2**20:.2f} MiB (--budget-mib")
     assert "below it" not in _budget_text(given, 1.25)

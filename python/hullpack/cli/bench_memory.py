@@ -129,7 +129,7 @@ def _budget_text(details: dict, factor: float) -> str:
     >>> _budget_text({"budget_bytes": 2.2 * 2**20, "budget_from": "largest graph",
     ...               "largest_graph_bytes": 2**21, "average_batch_bytes": 2**19}, 1.25)  # doctest: +NORMALIZE_WHITESPACE
     'memory budget 2.20 MiB (1.1 x a step of the largest training graph alone, 2.00 MiB, which no batching
-     goes below; 1.25 x an average batch, 0.62 MiB, is less)'
+     goes below; 1.25 x an average batch of 0.50 MiB is less)'
     """
     mib = 2**20
     budget = f"memory budget {details['budget_bytes'] / mib:.2f} MiB"
@@ -139,9 +139,9 @@ def _budget_text(details: dict, factor: float) -> str:
     floor = f"a step of the largest training graph alone, {largest / mib:.2f} MiB, which no batching goes below"
     source = details.get("budget_from")
     if source == "largest graph":
-        return f"{budget} (1.1 x {floor}; {factor:g} x an average batch, {factor * average / mib:.2f} MiB, is less)"
+        return f"{budget} (1.1 x {floor}; {factor:g} x an average batch of {average / mib:.2f} MiB is less)"
     if source == "average batch":
-        return f"{budget} ({factor:g} x an average batch, {average / mib:.2f} MiB; {floor})"
+        return f"{budget} ({factor:g} x an average batch of {average / mib:.2f} MiB; {floor})"
     below = "" if details["budget_bytes"] >= largest else \
         ": the budget is below it, so every strategy goes over it in the steps holding that graph"
     return f"{budget} (--budget-mib; an average batch {average / mib:.2f} MiB; {floor}{below})"

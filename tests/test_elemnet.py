@@ -424,6 +424,11 @@ def test_devices_and_paths_are_not_confused(tmp_path, monkeypatch):
     with pytest.raises(ModelFileError, match=r"state\.pt is not a hullpack ElemNet model file but a bare state_dict .*"
                                              r"hullpack\.elemnet\.save_model"):
         load_model(tmp_path / "state.pt")
+    # a TorchScript archive is whole: it was called corrupt or truncated, to re-download
+    torch.jit.save(torch.jit.script(torch.nn.Linear(86, 1)), tmp_path / "ts.pt")
+    with pytest.raises(ModelFileError, match=r"ts\.pt is a TorchScript archive \(torch\.jit\.save\), not a hullpack "
+                                             r"ElemNet model file .*screen\(torch\.jit\.load\(path\)\)"):
+        load_model(tmp_path / "ts.pt")
     with pytest.raises(ValueError, match="device='nope' is not a torch device"):
         load_model(path, device="nope")
     assert next(load_model(path, device=torch.device("cpu")).parameters()).device.type == "cpu"

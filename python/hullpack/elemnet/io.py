@@ -159,6 +159,10 @@ def _decode_v1(path: Path, data: bytes) -> dict[str, Any]:
         if "Weights only load failed" in str(exc):  # whole, intact, but pickled Python objects
             raise ModelFileError(f"{path} is a torch.save archive of Python objects (a whole torch module?), not a "
                                  "hullpack model file (hullpack.elemnet.save_model writes those)") from None
+        if "TorchScript" in str(exc):  # whole and intact: torch.jit.save's, which torch.load does not read
+            raise ModelFileError(f"{path} is a TorchScript archive (torch.jit.save), not a hullpack ElemNet model "
+                                 "file (hullpack train's best.pt, hullpack.elemnet.save_model); a model of your own "
+                                 "screens in Python: hullpack.screening.screen(torch.jit.load(path))") from None
         # torch's first sentence says what failed; the rest is generic advice
         reason = str(exc).strip().split(". ")[0][:160]
         raise ModelFileError(f"model file {path} is corrupt or truncated and cannot be read "

@@ -592,6 +592,8 @@ def test_the_plot_leaves_room_for_its_legend_and_draws_the_largest_graphs_floor(
     plot(table, details, str(tmp_path / "m.png"))
     bars, steps = figures[0].axes[:2]
     assert bars.get_ylim()[1] == pytest.approx(1.3 * (table.peak_mib / table.peak_mib.iloc[0]).max())
+    highest = max(max(line.get_ydata()) for line in steps.get_lines())
+    assert steps.get_ylim()[1] >= 1.3 * highest                    # the legend sits above every line
     floor = [line for line in steps.get_lines() if line.get_label() == "largest graph alone (predicted)"]
     assert floor and floor[0].get_ydata()[0] == pytest.approx(details["g"]["largest_graph_bytes"] / 2**20)
 

@@ -330,7 +330,9 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
     ax.set_xlabel("training step")
     ax.set_ylabel("step peak memory (MiB)")
     ax.set_title(f"{main}: every step")
-    ax.legend(fontsize=8)
+    ax.xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # room above the lines for the legend, which hid the highest peaks
+    ax.legend(fontsize=8, loc="upper center", ncol=3)
     fig.suptitle("GPU allocator's peak per step (torch.cuda.max_memory_allocated)" if torch.device(device).type == "cuda"
                  else "measured on the CPU: tensors saved for backward + parameters, gradients, optimizer state "
                       "(a GPU's end of the forward pass + gradients and saved weights), not the process RSS",

@@ -674,3 +674,30 @@ def test_a_folder_of_one_graph_says_so_rather_than_pointing_to_its_file(tmp_path
     torch.save(_graphs(4), tmp_path / "0.pt")                       # one file of many graphs: that file is given
     with pytest.raises(ValueError, match=r"is a folder; give the file that holds the graphs, e.g. .*0\.pt"):
         load_dataset(str(tmp_path))
+
+
+def test_a_dataset_path_under_the_home_folder_is_found(tmp_path, monkeypatch):
+    from hullpack.hep.study import load_dataset
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    torch.save(_graphs(3), tmp_path / "g.pt")
+    assert len(load_dataset("~/g.pt")) == 3
+
+
+def test_small_peaks_that_differ_do_not_read_the_same_beside_their_percentage():
+    from hullpack.cli.bench_memory import _versus_random_text
+    from hullpack.hep.study import to_markdown
+
+    row = {"dataset": "d", "random_runs": 1, "reduction_min": 0.054, "reduction_max": 0.054,
+           "peak_mib_balanced": 0.1290, "peak_mib_random": [0.1364, 0.1364], "steps_per_epoch": 2, "same_steps": True}
+    assert "5.4% below random batching (0.129 vs 0.136 MiB" in _versus_random_text(row)
+    assert "(187.45 vs 372.35 MiB" in _versus_random_text(
+        row | {"peak_mib_balanced": 187.452, "peak_mib_random": [372.351, 372.351]})
+    import pandas as pd
+
+    cells = {"dataset": "d", "seed": 0, "steps_per_epoch": 2, "alloc_peak_mib": None, "epoch_s": 0.1,
+             "over_budget_steps": 0, "val_precision": None, "val_recall": None, "val_auc": None}
+    table = pd.DataFrame([cells | {"strategy": "random", "peak_mib": 0.1364, "mean_mib": 0.1290, "peak_reduction": 0.0},
+                          cells | {"strategy": "balanced", "peak_mib": 0.1290, "mean_mib": 0.1290,
+                                   "peak_reduction": 0.054}])
+    assert "| d | balanced | 0 | 0.129 | 0.129 | -5.4% | 2 | n/a |" in to_markdown(table)

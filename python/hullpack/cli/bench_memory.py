@@ -180,17 +180,19 @@ def _versus_random_text(row: dict) -> str:
     'd: balanced batches peak 5.0% above random batching (10.50 vs 10.00 MiB; one random seed,
      --baseline-repeats 2 shows the spread), at the same 4 steps per epoch.'
     """
-    lo, hi = row["peak_mib_random"]
+    from hullpack.hep.study import mib_text
+
+    lo, hi = (mib_text(v) for v in row["peak_mib_random"])
+    balanced = mib_text(row["peak_mib_balanced"])
     runs = row["random_runs"]
     low, high = row["reduction_min"], row["reduction_max"]
     if runs == 1:
-        cut = f"{_below_or_above(low)} random batching ({row['peak_mib_balanced']:.2f} vs {hi:.2f} MiB; " \
+        cut = f"{_below_or_above(low)} random batching ({balanced} vs {hi} MiB; " \
               "one random seed, --baseline-repeats 2 shows the spread)"
     else:
         spread = (f"{low:.1%}-{high:.1%} below" if low >= 0 else f"{-high:.1%}-{-low:.1%} above" if high <= 0
                   else f"from {-low:.1%} above to {high:.1%} below")
-        cut = (f"{spread} random batching over {runs} seeds "
-               f"({row['peak_mib_balanced']:.2f} vs {lo:.2f}-{hi:.2f} MiB)")
+        cut = f"{spread} random batching over {runs} seeds ({balanced} vs {lo}-{hi} MiB)"
     k = row["steps_per_epoch"]
     steps = f"at the same {k} step{'s' * (k != 1)} per epoch" if row["same_steps"] else \
         "(at another number of steps per epoch)"

@@ -269,12 +269,24 @@ def noise(table) -> dict:
     return out
 
 
+def mib_text(value: float) -> str:
+    """MiB with two decimals, and with three significant digits below 10 MiB, so that small peaks that
+    differ (by the percentage printed beside them) do not read the same.
+
+    >>> mib_text(187.4521), mib_text(0.1294), mib_text(0.1363), mib_text(0.0012345)
+    ('187.45', '0.129', '0.136', '0.00123')
+    """
+    if not value > 0 or not math.isfinite(value):
+        return f"{value:.2f}"
+    return f"{value:.{max(2, 2 - math.floor(math.log10(value)))}f}"
+
+
 def to_markdown(table) -> str:
     """The study's table as Markdown (one row per dataset and strategy)."""
     cols = [("dataset", "dataset", "{}"), ("strategy", "strategy", "{}"), ("seed", "seed", "{}"),
-            ("peak_mib", "peak MiB", "{:.2f}"), ("mean_mib", "mean MiB", "{:.2f}"),
+            ("peak_mib", "peak MiB", mib_text), ("mean_mib", "mean MiB", mib_text),
             ("peak_change", "peak vs random", "{:+.1%}"), ("steps_per_epoch", "steps/epoch", "{}"),
-            ("alloc_peak_mib", "allocator peak MiB", "{:.2f}"), ("epoch_s", "epoch s (best)", "{:.2f}"),
+            ("alloc_peak_mib", "allocator peak MiB", mib_text), ("epoch_s", "epoch s (best)", "{:.2f}"),
             ("over_budget_steps", "steps > budget", "{}"),
             ("val_precision", "val precision", "{:.3f}"), ("val_recall", "val recall", "{:.3f}"),
             ("val_auc", "val AUC", "{:.4f}")]
@@ -284,7 +296,8 @@ def to_markdown(table) -> str:
         cells = []
         for key, _, fmt in cols:
             v = r[key]
-            cells.append("n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v))
+            cells.append("n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else
+                         fmt(v) if callable(fmt) else fmt.format(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -367,6 +380,7 @@ def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str |
 
     if spec in PRESETS:
         return CollisionGraphs(root, preset=spec, num_events=num_events, seed=seed)
+    spec = os.path.expanduser(spec)  # ~/data/graphs.pt, which a shell leaves as it is in --dataset=~/...
     if os.path.isdir(spec):
         folder = GraphFiles.find(spec)  # one graph per file, as PyG's on-disk Dataset writes them
         if folder is not None:

@@ -31,6 +31,9 @@ _EDGE_KEYS = ("edge_index", "edge_weight", "edge_attr", "edge_type", "e_id")
 
 # the largest integer range float64 holds exactly: integer sizes beyond it would be rounded
 _EXACT_INTEGERS = 2 ** 53
+# what an integer size beyond it is told
+_BEYOND_EXACT = ("is beyond 2**53: costs are float64, which holds integers exactly only up to 2**53; "
+                 "express the sizes in a larger unit")
 
 #: Sizes with more columns than this, and more columns than rows, are refused as transposed.
 _MAX_COLUMNS = 8
@@ -99,8 +102,7 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if raw.dtype.kind in "iu" and raw.size and int(np.abs(raw).max()) > _EXACT_INTEGERS:
         big = np.abs(raw) > _EXACT_INTEGERS
         raise InvalidSizesError(
-            f"{name}{_where(big, sizes)} = {raw[_index(big)]} is beyond 2**53: costs are float64, which holds integers "
-            "exactly only up to 2**53; express the sizes in a larger unit")
+            f"{name}{_where(big, sizes)} = {raw[_index(big)]} {_BEYOND_EXACT}")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
     if arr.ndim not in (1, 2):
         raise InvalidSizesError(f"{name}: expected a 1-D (n,) or 2-D (n, k) array, got shape {arr.shape}")
@@ -126,9 +128,8 @@ def _refuse_unheld(raw: np.ndarray, sizes: Any, name: str) -> None:
                        for x in raw.flat), bool, raw.size).reshape(raw.shape)
     if bad.any():
         value = raw[_index(bad)]
-        why = ("is beyond 2**53: costs are float64, which holds integers exactly only up to 2**53; express the sizes "
-               "in a larger unit") if isinstance(value, int) else (
-               f"is a {type(value).__name__}, which numpy holds in no numeric dtype; convert the sizes with float()")
+        why = _BEYOND_EXACT if isinstance(value, int) else (
+            f"is a {type(value).__name__}, which numpy holds in no numeric dtype; convert the sizes with float()")
         raise InvalidSizesError(f"{name}{_where(bad, sizes)} = {value!r} {why}")
 
 

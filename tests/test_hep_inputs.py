@@ -701,3 +701,12 @@ def test_small_peaks_that_differ_do_not_read_the_same_beside_their_percentage():
                           cells | {"strategy": "balanced", "peak_mib": 0.1290, "mean_mib": 0.1290,
                                    "peak_reduction": 0.054}])
     assert "| d | balanced | 0 | 0.129 | 0.129 | -5.4% | 2 | n/a |" in to_markdown(table)
+
+
+def test_a_strategy_given_twice_is_refused(capsys):
+    from hullpack.cli import main
+
+    with pytest.raises(ValueError, match="strategy 'random' is given twice"):
+        StudyConfig(strategies=("random", "balanced", "random"))
+    rc = main(["-q", "bench-memory", "--dataset", "low", "--strategies", "random,balanced,random"])
+    assert rc == 2 and "give each strategy once (--baseline-repeats" in capsys.readouterr().err

@@ -86,6 +86,10 @@ class StudyConfig:
         if unknown or not self.strategies:
             raise ValueError(f"unknown strategy {unknown[0] if unknown else None!r}; "
                              f"choose from {', '.join(STRATEGIES)}")
+        again = next((s for i, s in enumerate(self.strategies) if s in self.strategies[:i]), None)
+        if again is not None:
+            raise ValueError(f"strategy {again!r} is given twice; give each strategy once (--baseline-repeats "
+                             "runs the random baseline with more seeds)")
         if self.batch_size < 1 or self.epochs < 1 or self.hidden < 1 or self.num_steps < 1:
             raise ValueError("batch_size, epochs, hidden and num_steps must be >= 1")
         if isinstance(self.baseline_repeats, bool) or not isinstance(self.baseline_repeats, (int, np.integer)) \

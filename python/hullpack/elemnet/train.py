@@ -600,7 +600,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                 saved["init"] = init_id
             saved_stopped = state["stopped"]
             _save_atomic(saved, last)
-            if done_here == 1:
+            if done_here == 1 and ck is not None:  # a new run's was written before its first epoch
                 write_about()
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")

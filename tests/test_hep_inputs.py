@@ -706,6 +706,8 @@ def test_small_peaks_that_differ_do_not_read_the_same_beside_their_percentage():
 def test_a_strategy_given_twice_is_refused(capsys):
     from hullpack.cli import main
 
+    with pytest.raises(ValueError, match="^no strategy given; choose from random, sorted"):
+        StudyConfig(strategies=())
     with pytest.raises(ValueError, match="strategy 'random' is given twice"):
         StudyConfig(strategies=("random", "balanced", "random"))
     rc = main(["-q", "bench-memory", "--dataset", "low", "--strategies", "random,balanced,random"])

@@ -84,8 +84,8 @@ class StudyConfig:
     def __post_init__(self):
         unknown = [s for s in self.strategies if s not in STRATEGIES]
         if unknown or not self.strategies:
-            raise ValueError(f"unknown strategy {unknown[0] if unknown else None!r}; "
-                             f"choose from {', '.join(STRATEGIES)}")
+            what = f"unknown strategy {unknown[0]!r}" if unknown else "no strategy given"
+            raise ValueError(f"{what}; choose from {', '.join(STRATEGIES)}")
         again = next((s for i, s in enumerate(self.strategies) if s in self.strategies[:i]), None)
         if again is not None:
             raise ValueError(f"strategy {again!r} is given twice; give each strategy once (--baseline-repeats "

@@ -149,6 +149,13 @@ def _are_formulas(x: Any) -> bool:
             and not isinstance(x[0], (Number, list, tuple, np.ndarray, torch.Tensor)))
 
 
+def records_no_training(model: nn.Module) -> bool:
+    """Whether ``model`` has ``metadata`` (as hullpack's model files do) that records no training:
+    no epoch and no MAE, as :func:`check_trained` refuses it."""
+    meta = getattr(model, "metadata", None)
+    return isinstance(meta, dict) and not {"epoch", "val_mae", "test_mae"} & set(meta)
+
+
 def check_trained(model: nn.Module, *, where: str = "the model") -> None:
     """Refuse a model that was never trained: one whose ``metadata`` (as written by hullpack's
     training) records no epoch, or whose energies do not vary over compositions.
@@ -161,8 +168,7 @@ def check_trained(model: nn.Module, *, where: str = "the model") -> None:
     ...     print(str(exc)[:36])
     the model predicts the same energy (
     """
-    meta = getattr(model, "metadata", None)
-    if isinstance(meta, dict) and "epoch" not in meta and "val_mae" not in meta and "test_mae" not in meta:
+    if records_no_training(model):
         raise ModelFileError(f"{where} records no training (its metadata has no epoch or MAE): "
                              "explaining an untrained network says nothing about chemistry; train "
                              "one with `hullpack train`, or pass allow_untrained=True / --allow-untrained")

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..screening.models import module_device
 from ..screening.outputs import json_text
-from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split
+from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, records_no_training
 from .render import markdown, to_html
 from .sections import (_run_alignment, _run_binaries, _run_importance, _run_projection, _run_shap,
                        _run_surrogate)
@@ -210,7 +210,7 @@ def _describe_model(model: nn.Module, source: str) -> dict[str, Any]:
     for k in ("epoch", "val_mae", "test_mae", "sha256"):
         if k in meta:
             info[k] = meta[k]
-    if isinstance(getattr(model, "metadata", None), dict) and not {"epoch", "val_mae", "test_mae"} & set(meta):
+    if records_no_training(model):
         info["trained"] = False  # a model file that records no training (explained with allow_untrained)
     return info
 

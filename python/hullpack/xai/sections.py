@@ -231,7 +231,7 @@ def _run_surrogate(model, r: _Report, data: _Data, cfg: ExplainConfig, found: di
     levels = plots.split_levels(s.tree, 3)  # those of the table of splits and of the figure
     r.p("The tables: per depth, R² of the tree against the model's predictions on its training (r2_train) and "
         f"held-out (r2_test) compositions, and mae_test, the mean |tree - model| on the held-out ones ({ENERGY_UNIT}; "
-        f"against the model, not DFT); the splits of the chosen tree's top {levels} level{'s' * (levels > 1)} "
+        f"against the model, not DFT); the splits of the chosen tree's top {plural(levels, 'level')} "
         "(depth 0: the root), each "
         "reading x_element <= threshold (a fraction) to the left, over the training compositions that reach it "
         "(samples), with the mean predicted energy on either side "

@@ -15,7 +15,6 @@ __all__ = ["chemists_order", "system_rows", "vertex_rows", "point_rows"]
 _TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "min_formula", "formula", "end_element")
 
 
-
 def _text_typed(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with the text columns of an empty block typed as text (as pandas infers them from
     strings), so that merging it with other blocks or shards keeps their column types."""

@@ -712,3 +712,16 @@ def test_a_strategy_given_twice_is_refused(capsys):
         StudyConfig(strategies=("random", "balanced", "random"))
     rc = main(["-q", "bench-memory", "--dataset", "low", "--strategies", "random,balanced,random"])
     assert rc == 2 and "give each strategy once (--baseline-repeats" in capsys.readouterr().err
+
+
+def test_graph_and_target_pairs_are_asked_for_the_graph_alone(tmp_path):
+    from hullpack.hep.study import load_dataset
+
+    pairs = [(g, 1) for g in _graphs(4)]
+    torch.save(pairs, tmp_path / "pairs.pt")
+    with pytest.raises(ValueError, match=r"item 0 is a tuple, not a graph; it holds \(Data, int\): hand out the "
+                                         r"graph alone.*data.y = target"):
+        load_dataset(str(tmp_path / "pairs.pt"))
+    with pytest.raises(InvalidSizesError, match=r"'p': graph 0 is a tuple, not a torch_geometric Data graph; it "
+                                                r"holds \(Data, int\)"):
+        check_graphs(TorchDataset(pairs), "p")

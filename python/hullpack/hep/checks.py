@@ -105,8 +105,7 @@ def check_graph(g: Any, where: str) -> tuple[int, int]:
     from torch_geometric.data import Data
 
     if not isinstance(g, Data):
-        hint = "; convert it with data.to_homogeneous()" if type(g).__name__ == "HeteroData" else ""
-        raise InvalidSizesError(f"{where} is a {type(g).__name__}, not a torch_geometric Data graph{hint}")
+        raise InvalidSizesError(f"{where} is a {type(g).__name__}, not a torch_geometric Data graph{not_graph_hint(g)}")
     x = getattr(g, "x", None)
     if x is None:
         hint = "data.x = data.pos, its positions" if torch.is_tensor(getattr(g, "pos", None)) else \
@@ -140,6 +139,21 @@ def check_graph(g: Any, where: str) -> tuple[int, int]:
     if not _finite(ea):
         raise InvalidSizesError(f"{where}: edge features edge_attr hold NaN or infinite values; fix or drop this graph")
     return int(x.shape[1]), int(ea.shape[1])
+
+
+def not_graph_hint(item: Any) -> str:
+    """What to do with an item of a dataset that is not a ``Data`` graph, where it is clear ("" if not):
+    a ``HeteroData`` converts, a ``(graph, target)`` pair (a ``Dataset.__getitem__`` returning both)
+    should hand out the graph alone."""
+    from torch_geometric.data import Data
+
+    if type(item).__name__ == "HeteroData":
+        return "; convert it with data.to_homogeneous()"
+    if isinstance(item, (tuple, list)) and any(isinstance(v, Data) for v in item):
+        kinds = ", ".join(type(v).__name__ for v in item[:4]) + (", ..." if len(item) > 4 else "")
+        return (f"; it holds ({kinds}): hand out the graph alone, with any target stored on it as a field "
+                "(data.y = target)")
+    return ""
 
 
 def _edge_index_hint(g: Any, ei: Any) -> str:

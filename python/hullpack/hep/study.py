@@ -40,7 +40,7 @@ import torch
 
 from ..errors import InvalidSizesError
 from ..samplers import MemoryModel
-from .checks import check_graphs
+from .checks import check_graphs, not_graph_hint
 from .distributed import compare_distributed
 from .files import GraphFiles
 from .memory import calibrate, independent_columns, probe_counts, static_bytes
@@ -496,7 +496,9 @@ def as_graphs(obj: Any, name: str):
     items = obj if isinstance(obj, (list, tuple)) else [obj[0]]
     bad = next((i for i, g in enumerate(items) if not isinstance(g, BaseData)), None)
     if bad is not None:
-        raise ValueError(f"dataset {name!r}: item {bad} is a {type(items[bad]).__name__}, not a graph; {EXPECTED}")
+        hint = not_graph_hint(items[bad])
+        raise ValueError(f"dataset {name!r}: item {bad} is a {type(items[bad]).__name__}, not a graph"
+                         + (hint or f"; {EXPECTED}"))
     return list(obj) if isinstance(obj, tuple) else obj
 
 

@@ -5,7 +5,9 @@ sequence with ``len`` and indexing) and refuses the first one the Interaction Ne
 naming its index and what is wrong: no graph, no 2-D node features ``x``, a feature width or an
 ``edge_attr`` unlike the others', an ``edge_index`` that is not ``(2, num_edges)`` integers inside
 the graph's own nodes, features that are not finite, edge labels that are not 0 or 1 (one 0/1 per
-edge, or one-hot rows ``[1, 0]`` / ``[0, 1]`` of shape ``(num_edges, 2)``, read as the class index).
+edge, or one-hot rows ``[1, 0]`` / ``[0, 1]`` of shape ``(num_edges, 2)``, read as the class index),
+fields that would not batch with graph 0's (a field one of them lacks, a tensor of another shape apart
+from the dimension PyG batches along).
 
 It also decides, once for the whole dataset, which field holds one label per edge (the validation
 metrics need them), so that node or graph labels are never read as edge labels: ``edge_label``

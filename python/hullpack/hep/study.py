@@ -449,7 +449,8 @@ def _unknown_dataset(spec: str, presets: list[str]) -> str:
 
     options = f"give a preset ({', '.join(presets)}), a .pt file or a folder of graph files, or module:attribute"
     if spec.lower() in presets:
-        return f"unknown dataset {spec!r}: did you mean the preset {spec.lower()!r}? (presets are lower case); {options}"
+        return (f"unknown dataset {spec!r}: did you mean the preset {spec.lower()!r}? (presets are lower case); "
+                f"{options}")
     head, _, tail = spec.rpartition(".")
     top = head.split(".")[0]
     if top.isidentifier() and tail.isidentifier() and importlib.util.find_spec(top) is not None:

@@ -725,3 +725,18 @@ def test_graph_and_target_pairs_are_asked_for_the_graph_alone(tmp_path):
     with pytest.raises(InvalidSizesError, match=r"'p': graph 0 is a tuple, not a torch_geometric Data graph; it "
                                                 r"holds \(Data, int\)"):
         check_graphs(TorchDataset(pairs), "p")
+
+
+def test_the_plot_without_a_random_run_shows_mib_not_ratios_to_itself(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from hullpack.hep.study import plot
+
+    table, details = run_study({"g": _graphs(20)}, StudyConfig(**{**TINY, "strategies": ("balanced", "packed")}))
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
+    plot(table, details, str(tmp_path / "m.png"))
+    bars = figures[0].axes[0]
+    assert bars.get_ylabel() == "step memory (MiB)"
+    heights = sorted(p.get_height() for p in bars.patches)
+    assert heights == pytest.approx(sorted(table.peak_mib))

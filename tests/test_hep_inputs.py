@@ -1,6 +1,8 @@
 """The memory study on users' own graphs: every graph is checked before training and the bad one
 named, the edge labels are told apart from node and graph labels, and unusual but valid graphs
 (no edges, labels as a column) train."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -740,3 +742,25 @@ def test_the_plot_without_a_random_run_shows_mib_not_ratios_to_itself(tmp_path, 
     assert bars.get_ylabel() == "step memory (MiB)"
     heights = sorted(p.get_height() for p in bars.patches)
     assert heights == pytest.approx(sorted(table.peak_mib))
+
+
+def test_an_out_folder_that_cannot_be_made_is_refused_before_training(tmp_path, capsys):
+    from hullpack.cli import main
+
+    (tmp_path / "taken").write_text("")
+    rc = main(["-q", "bench-memory", "--dataset", "nowhere.pt", "--out", str(tmp_path / "taken")])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"--out {tmp_path / 'taken'}: cannot make a folder there (File exists)" in err
+    assert "nowhere.pt" not in err                                  # refused before the dataset is read
+
+
+def test_an_out_folder_that_cannot_be_written_is_refused_before_training(tmp_path, capsys, monkeypatch):
+    from hullpack.cli import bench_memory, main
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(bench_memory.os, "access", lambda path, mode: False if str(path) == str(locked)
+                        else real(path, mode))                      # a read-only folder, whoever runs the test
+    rc = main(["-q", "bench-memory", "--dataset", "nowhere.pt", "--out", str(locked)])
+    assert rc == 2 and f"--out {locked}: this folder cannot be written to" in capsys.readouterr().err

@@ -74,7 +74,14 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     plot = bool(args.out) and not missing("matplotlib")
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
+        try:  # before any training: a run's results are not lost to a folder that cannot be written
+            os.makedirs(args.out, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"--out {args.out}: cannot make a folder there ({exc.strerror}); give a folder to "
+                               "write memory.json and memory.png into") from None
+        if not os.access(args.out, os.W_OK):
+            raise CommandError(f"--out {args.out}: this folder cannot be written to; give one where memory.json and "
+                               "memory.png can be written")
         if not plot:
             print('hullpack bench-memory: note: memory.png skipped, matplotlib is not installed '
                   '(pip install "hullpack[plot]")', file=sys.stderr)

@@ -764,3 +764,12 @@ def test_an_out_folder_that_cannot_be_written_is_refused_before_training(tmp_pat
                         else real(path, mode))                      # a read-only folder, whoever runs the test
     rc = main(["-q", "bench-memory", "--dataset", "nowhere.pt", "--out", str(locked)])
     assert rc == 2 and f"--out {locked}: this folder cannot be written to" in capsys.readouterr().err
+
+
+def test_a_negative_seed_is_refused_naming_the_option(capsys):
+    from hullpack.cli import main
+
+    with pytest.raises(ValueError, match=r"seed = -1: give a whole number, 0 or more"):
+        StudyConfig(seed=-1)
+    rc = main(["-q", "bench-memory", "--dataset", "low", "--seed", "-1"])
+    assert rc == 2 and "(--seed;" in capsys.readouterr().err

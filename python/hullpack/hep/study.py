@@ -100,6 +100,9 @@ class StudyConfig:
             raise ValueError(f"baseline_repeats = {self.baseline_repeats} repeats the random baseline with other "
                              "seeds, but random is not among the strategies: add it (--strategies random,...), or "
                              "leave the repeats out")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed = {self.seed!r}: give a whole number, 0 or more (--seed; it seeds numpy's "
+                             "random generators, which take no negative seeds)")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction = {self.val_fraction} must be in (0, 1)")
         if self.edge_labels is not None and not (isinstance(self.edge_labels, str) and self.edge_labels):

@@ -53,51 +53,131 @@ def finish_figure(fig, ax, title: str, path=None):
     return fig
 
 
-# label offsets (points) tried in turn around a point: below, above, the sides, then farther out
-_LABEL_OFFSETS = [(0, -11), (0, 6), (7, -3), (-7, -3), (9, -13), (-9, -13), (9, 6), (-9, 6),
-                  (0, -21), (0, 15), (16, -20), (-16, -20), (16, 14), (-16, 14), (0, -31), (0, 25)]
+# where a label may go around its point: directions (degrees, below first, then above, the sides,
+# the diagonals, then between) and clearances (points between the point's marker and the text box)
+_DIRECTIONS = (270, 90, 0, 180, 315, 225, 45, 135, 292.5, 247.5, 67.5, 112.5, 337.5, 202.5, 22.5, 157.5)
+_CLEARANCES = (1.5, 5, 10, 16, 24, 34, 46)
+_LEADER_FROM = 8  # points: a label farther out than this from its point gets a thin line back to it
+
+
+def _obstacles(ax):
+    """What a label must not cover, in display coordinates: the boxes of the markers of ``ax``'s
+    lines (scatter plots are background, under the labels' pale boxes) and of its texts, and
+    points sampled every few pixels along its drawn lines."""
+    marks, centres, samples = [np.zeros((0, 4))], [np.zeros((0, 2))], [np.zeros((0, 2))]
+    for line in ax.lines:
+        xy = line.get_transform().transform(np.asarray(line.get_xydata(), dtype=float))
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if line.get_marker() not in (None, "None", "none", "", " ") and len(xy):
+            r = (line.get_markersize() + line.get_markeredgewidth()) / 2 * ax.figure.dpi / 72
+            marks.append(np.column_stack([xy - r, xy + r]))
+            centres.append(xy)
+        if line.get_linestyle() not in ("None", "none", "", " ") and len(xy) > 1:
+            for a, b in zip(xy[:-1], xy[1:]):
+                t = np.linspace(0, 1, max(2, int(np.hypot(*(b - a)) / 3) + 1))[:, None]
+                samples.append(a + t * (b - a))
+    for text in ax.texts:
+        bb = text.get_window_extent()
+        marks.append(np.array([[bb.x0, bb.y0, bb.x1, bb.y1]]))
+    return np.vstack(marks), np.vstack(centres), np.vstack(samples)
+
+
+def _overlap(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Area each of ``boxes`` (n, 4: x0 y0 x1 y1) shares with ``others`` (m, 4), summed."""
+    if not len(others):
+        return np.zeros(len(boxes))
+    w = np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0])
+    h = np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1])
+    return (np.clip(w, 0, None) * np.clip(h, 0, None)).sum(axis=1)
+
+
+def _box_distance(boxes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Distance (n, m) from each box to each point (0 inside)."""
+    dx = np.maximum(boxes[:, None, 0] - points[None, :, 0], 0) + np.maximum(points[None, :, 0] - boxes[:, None, 2], 0)
+    dy = np.maximum(boxes[:, None, 1] - points[None, :, 1], 0) + np.maximum(points[None, :, 1] - boxes[:, None, 3], 0)
+    return np.hypot(dx, dy)
 
 
 def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
-    """Annotate the points ``(x, y)`` with ``labels`` (``color``: one colour, or one per label),
-    each at the first offset of a fixed list
-    around its point where its text box overlaps no label placed before and no labelled point
-    (else where it overlaps least), on a pale box that keeps it readable over lines, with a thin
-    line back to the point when it sits farther out. Text boxes are estimated from the font size;
-    call after the axes' contents are drawn."""
+    """Annotate the points ``(x, y)`` with ``labels`` (``color``: one colour, or one per label), on
+    a pale box that keeps each readable over lines. Each goes where its text box, measured by the
+    renderer, overlaps no other label, no marker of the axes' lines and no text already there, stays
+    inside the axes, crosses as few drawn lines as it can and lies clearly nearer its own point than
+    any other marker (at most half as far), as close to its point as that allows; a label that has to
+    sit farther out, or nearer another marker, gets a thin line back to its point. Scatter plots are
+    background, under the labels. Call after the axes' contents and title are drawn: the axes'
+    limits are fixed from here on, and a later ``tight_layout`` leaves the labels out."""
     fig = ax.figure
     fig.tight_layout()
     ax.set_xlim(ax.get_xlim())  # fixed from here on: the placement is in display coordinates
     ax.set_ylim(ax.get_ylim())
-    px = fontsize * fig.dpi / 72  # points -> pixels
-    anchors = ax.transData.transform(np.column_stack([x, y])) if len(labels) else np.zeros((0, 2))
-    marks = [(ax_ - 4, ay - 4, ax_ + 4, ay + 4) for ax_, ay in anchors]
-    placed: list[tuple[float, float, float, float]] = []
-
-    def overlap(box, others):
-        return sum(max(0.0, min(box[2], o[2]) - max(box[0], o[0])) * max(0.0, min(box[3], o[3]) - max(box[1], o[1]))
-                   for o in others)
-
+    ax.apply_aspect()  # an equal-aspect (ternary) axes takes its drawn shape now, not at drawing
+    if not len(labels):
+        return
     colors = [color] * len(labels) if isinstance(color, str) else list(color)
-    for (ax_, ay), label, color in sorted(zip(anchors.tolist(), labels, colors), key=lambda t: (t[0][0], t[0][1])):
-        w, h = 0.6 * px * len(label), 1.2 * px
-        best = None
-        for dx, dy in _LABEL_OFFSETS:
-            cx, cy = ax_ + dx * fig.dpi / 72, ay + dy * fig.dpi / 72
-            left = cx - w / 2 if dx == 0 else cx if dx > 0 else cx - w
-            box = (left, cy - h / 2, left + w, cy + h / 2)
-            cost = overlap(box, placed) + overlap(box, marks)
-            if best is None or cost < best[0]:
-                best = (cost, dx, dy, box)
-            if cost == 0:
-                break
-        _, dx, dy, box = best
-        placed.append(box)
-        far = abs(dx) > 10 or abs(dy) > 14
-        ax.annotate(label, ax.transData.inverted().transform((ax_, ay)), textcoords="offset points", xytext=(dx, dy),
-                    ha="center" if dx == 0 else "left" if dx > 0 else "right", va="center", fontsize=fontsize,
-                    color=color, bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.75},
-                    arrowprops={"arrowstyle": "-", "color": color, "lw": 0.4} if far else None)
+    anchors = ax.transData.transform(np.column_stack([x, y]).astype(float))
+    marks, centres, samples = _obstacles(ax)
+    frame = ax.bbox
+    pt = fig.dpi / 72
+    style = dict(textcoords="offset points", ha="center", va="center", fontsize=fontsize,
+                 bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.75})
+    sizes = []
+    for label in labels:  # the renderer's size of each text box
+        probe = ax.annotate(label, (0, 0), xytext=(0, 0), **style)
+        bb = probe.get_window_extent()
+        sizes.append((bb.width + 2, bb.height + 2))
+        probe.remove()
+    # each label's own marker: the largest marker drawn at its point
+    mid, half = (marks[:, :2] + marks[:, 2:]) / 2, (marks[:, 2] - marks[:, 0]) / 2
+    own_r = np.array([half[np.hypot(*(mid - a).T) < 1.5].max(initial=3.0) for a in anchors])
+    theta = np.radians(_DIRECTIONS)
+    u = np.column_stack([np.cos(theta), np.sin(theta)])
+    u[np.abs(u) < 1e-9] = 0.0
+    cands = []
+    for (w, h), a, r in zip(sizes, anchors, own_r):
+        with np.errstate(divide="ignore"):
+            reach = np.minimum(np.where(u[:, 0] != 0, w / 2 / np.abs(u[:, 0]), np.inf),
+                               np.where(u[:, 1] != 0, h / 2 / np.abs(u[:, 1]), np.inf))
+        rows = []
+        for gap in _CLEARANCES:
+            c = a + u * (r + gap * pt + reach)[:, None]
+            rows.append(np.column_stack([c[:, 0] - w / 2, c[:, 1] - h / 2, c[:, 0] + w / 2, c[:, 1] + h / 2,
+                                         np.full(len(u), gap), np.arange(len(u))]))
+        cands.append(np.vstack(rows))
+
+    def costs(i, others):
+        box = cands[i][:, :4]
+        outside = (np.clip(frame.x0 - box[:, 0], 0, None) + np.clip(box[:, 2] - frame.x1, 0, None)
+                   + np.clip(frame.y0 - box[:, 1], 0, None) + np.clip(box[:, 3] - frame.y1, 0, None))
+        d = _box_distance(box, centres) if len(centres) else np.zeros((len(box), 0))
+        mine = np.hypot(*(centres - anchors[i]).T) < 1.5 if len(centres) else np.zeros(0, bool)
+        own = _box_distance(box, anchors[i][None])[:, 0]
+        nearer = (d[:, ~mine] < 2 * own[:, None] + 3).any(axis=1) if (~mine).any() else np.zeros(len(box), bool)
+        near_samples = samples[np.hypot(*(samples - anchors[i]).T) < 250] if len(samples) else samples
+        crossing = ((near_samples[None, :, 0] >= box[:, None, 0]) & (near_samples[None, :, 0] <= box[:, None, 2])
+                    & (near_samples[None, :, 1] >= box[:, None, 1])
+                    & (near_samples[None, :, 1] <= box[:, None, 3])).sum(axis=1) if len(near_samples) else 0
+        hard = _overlap(box, others) + _overlap(box, marks) + 100 * outside
+        leader = nearer | (cands[i][:, 4] > _LEADER_FROM)
+        return 1000 * hard + 2 * crossing + cands[i][:, 4] + 6 * nearer + 0.05 * cands[i][:, 5], leader
+
+    # most crowded points first, then each label again with all the others in place
+    crowd = np.array([(np.hypot(*(anchors - a).T) < 60).sum() for a in anchors])
+    order = sorted(range(len(labels)), key=lambda i: (-crowd[i], anchors[i][0]))
+    chosen: dict[int, int] = {}
+    for _ in range(2):
+        for i in order:
+            chosen.pop(i, None)
+            others = np.array([cands[j][k, :4] for j, k in chosen.items()]).reshape(-1, 4)
+            chosen[i] = int(np.argmin(costs(i, others)[0]))
+    for i, k in chosen.items():
+        others = np.array([cands[j][m, :4] for j, m in chosen.items() if j != i]).reshape(-1, 4)
+        leader = costs(i, others)[1][k]
+        box = cands[i][k, :4]
+        offset = ((box[:2] + box[2:]) / 2 - anchors[i]) / pt
+        ax.annotate(labels[i], ax.transData.inverted().transform(anchors[i]), xytext=tuple(offset), color=colors[i],
+                    arrowprops={"arrowstyle": "-", "color": colors[i], "lw": 0.4, "shrinkA": 0, "shrinkB": 2}
+                    if leader else None, **style).set_in_layout(False)  # a later tight_layout keeps the axes
 
 
 def cell_text_colour(rgba) -> str:

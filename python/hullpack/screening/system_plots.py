@@ -177,8 +177,9 @@ def plot_system(result, name: str, path=None):
         px_, py_ = np.r_[px_, known_xy[0][missed]], np.r_[py_, known_xy[1][missed]]
         texts += _known_formulas(els, dft_stable[missed])
         colors += ["C3"] * int(missed.sum())
-    place_labels(ax, px_, py_, texts, color=colors)
     title = f"{system}: predicted vs DFT ({known}) convex hull"
     if one["n_nonfinite"]:
         title += f"\nno predicted hull: the model is not finite at {one['n_nonfinite']} of {len(e)} points"
+    ax.set_title(title)  # before the labels, which are placed in the final layout
+    place_labels(ax, px_, py_, texts, color=colors)
     return finish_figure(fig, ax, title, path)

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..elements import ALL_ELEMENT_INDEX, N_ALL_ELEMENTS
 from ..hull import lower_hull
-from ..plotting import draw_ternary_facets, finish_figure, label_triangle, triangle_xy
+from ..plotting import draw_ternary_facets, finish_figure, label_triangle, place_labels, triangle_xy
 from .hulls import Reference, known_stable
 from .inputs import parse
 
@@ -129,10 +129,7 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         hx, he = np.r_[0.0, x[stable & ~pure], 1.0], np.r_[refs[0], e[stable & ~pure], refs[1]]
         o = np.argsort(hx)
         ax.plot(hx[o], he[o], "-o", color="C0", ms=6, label="hull (stable)")
-        on = np.flatnonzero(stable & ~pure)
-        for k, i in enumerate(on[np.argsort(x[on])]):  # labels alternate below and above the hull
-            ax.annotate(table["formula"].iloc[i], (x[i], e[i]), textcoords="offset points",
-                        xytext=(0, -12 if k % 2 == 0 else 7), ha="center", fontsize=8)
+        named = x, e
         if candidates is not None:
             cf, ce, *kinds = _candidate_points(candidates, symbols, reference.tol)
             _draw_candidates(ax, cf[:, 1], ce, *kinds)
@@ -145,14 +142,17 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         px, py = triangle_xy(f)
         ax.plot(px[~stable], py[~stable], "o", color="0.6", ms=4, label="unstable")
         ax.plot(px[stable], py[stable], "o", color="C0", ms=7, label="stable")
-        for xi, yi, name in zip(px[stable & ~pure], py[stable & ~pure], table["formula"].to_numpy()[stable & ~pure]):
-            ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+        named = px, py
         if candidates is not None:
             cf, _, *kinds = _candidate_points(candidates, symbols, reference.tol)
             _draw_candidates(ax, *(triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))), *kinds)
         label_triangle(ax, symbols)
     # an element no entry holds: its corner is drawn at 0 eV/atom, the hull's end by convention only
     absent = [s for j, s in enumerate(symbols) if not (f[:, j] > 0).any()]
-    return finish_figure(fig, ax, f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} "
-                         "entries)" + (f"\nno entry holds {', '.join(absent)}: drawn at 0 eV/atom" if absent else ""),
-                         path)
+    title = (f"{'-'.join(symbols)}: convex hull ({int(stable.sum())} stable of {len(table)} entries)"
+             + (f"\nno entry holds {', '.join(absent)}: drawn at 0 eV/atom" if absent else ""))
+    ax.set_title(title)  # before the labels, which are placed in the final layout
+    labelled = stable & ~pure
+    place_labels(ax, named[0][labelled], named[1][labelled], table["formula"].to_numpy()[labelled], color="black",
+                 fontsize=8)
+    return finish_figure(fig, ax, title, path)

@@ -26,7 +26,7 @@ def labels_of(ax):
 
 def label_problems(fig) -> list[str]:
     """What a reader would trip over in ``fig``'s labels, measured on the Agg canvas: labels over
-    each other or over a marker of the axes' lines, outside the axes, or, without a leader line,
+    each other, over a marker of the axes' lines or under the legend, outside the axes, or, without a leader line,
     as near another marker as their own point."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -45,6 +45,8 @@ def label_problems(fig) -> list[str]:
         out += [f"{t.get_text()} over {u.get_text()}" for u, c in zip(labels[i + 1:], boxes[i + 1:]) if b.overlaps(c)]
         out += [f"{t.get_text()} over a marker of {name!r} at {p.round()}" for p, r, name in marks
                 if b.x0 < p[0] + r and b.x1 > p[0] - r and b.y0 < p[1] + r and b.y1 > p[1] - r]
+        if ax.get_legend() is not None and b.overlaps(ax.get_legend().get_window_extent(renderer)):
+            out.append(f"{t.get_text()} under the legend")
         if not (ax.bbox.contains(b.x0, b.y0) and ax.bbox.contains(b.x1, b.y1)):
             out.append(f"{t.get_text()} outside the axes")
         if t.arrow_patch is None:

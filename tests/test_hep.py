@@ -574,3 +574,24 @@ def test_the_cpu_peak_column_is_what_its_description_says(low):
     assert 0.9 * params < weights <= params                          # nearly every weight is saved, once
     text = measured("cpu")
     assert "plus the gradients" in text and "the parameters again" in text and "2x the parameters' bytes" in text
+
+
+def test_the_distributed_table_writes_peaks_as_the_study_table_does():
+    from hullpack.hep.study import distributed_markdown
+
+    row = {"steps": 3, "mean_cost_spread": 0.1, "max_cost_ratio": 1.2, "compute_s": 1.0, "wait_s": 0.1,
+           "wait_fraction": 0.09}
+    text = distributed_markdown({"summary": {"DistributedSampler": row | {"peak_cost_mib": 0.1364},
+                                             "DistributedBalancedBatchSampler": row | {"peak_cost_mib": 187.452}}})
+    assert "| DistributedSampler | 3 | 0.136 |" in text                  # was 0.14
+    assert "| DistributedBalancedBatchSampler | 3 | 187.45 |" in text
+
+
+def test_the_spread_of_the_random_runs_lists_the_datasets_in_the_studys_order():
+    import pandas as pd
+
+    from hullpack.hep.study import noise
+
+    rows = [{"dataset": d, "strategy": "random", "val_precision": p, "val_recall": 0.5, "val_auc": 0.9}
+            for d in ("low", "high") for p in (0.8, 0.9)]
+    assert list(noise(pd.DataFrame(rows))) == ["low", "high"]                 # was high first, alphabetically

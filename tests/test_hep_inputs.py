@@ -550,6 +550,7 @@ def test_edge_labels_a_transform_left_behind_name_the_transform():
 
 def test_the_budget_line_says_what_the_budget_came_from_and_the_largest_graphs_floor():
     from hullpack.cli.bench_memory import _budget_text
+    from hullpack.hep.study import mib_text
 
     graphs = _graphs(20)
     graphs[3] = _graphs(1, seed=5, edges=lambda i, n: 3 * 40 * n)[0]  # a heavy tail: one graph far above the rest
@@ -559,15 +560,15 @@ def test_the_budget_line_says_what_the_budget_came_from_and_the_largest_graphs_f
     assert d["budget_bytes"] == pytest.approx(1.1 * d["largest_graph_bytes"])
     assert 1.1 * d["largest_graph_bytes"] > 1.25 * d["average_batch_bytes"]
     text = _budget_text(d, 1.25)
-    assert f"1.1 x a step of the largest training graph alone, {d['largest_graph_bytes'] / 2**20:.2f} MiB" in text
+    assert f"1.1 x a step of the largest training graph alone, {mib_text(d['largest_graph_bytes'] / 2**20)} MiB" in text
     _, details = run_study({"g": _graphs(20)}, StudyConfig(**TINY))
     assert details["g"]["budget_from"] == "average batch"
     assert details["g"]["budget_bytes"] == pytest.approx(1.25 * details["g"]["average_batch_bytes"])
-    assert f"(1.25 x an average batch of {details['g']['average_batch_bytes'] / 2**20:.2f} MiB; a step" \
+    assert f"(1.25 x an average batch of {mib_text(details['g']['average_batch_bytes'] / 2**20)} MiB; a step" \
         in _budget_text(details["g"], 1.25)
-    assert f"1.25 x an average batch of {d['average_batch_bytes'] / 2**20:.2f} MiB is less" in text
+    assert f"1.25 x an average batch of {mib_text(d['average_batch_bytes'] / 2**20)} MiB is less" in text
     given = details["g"] | {"budget_from": "given"}
-    assert _budget_text(given, 1.25).startswith(f"memory budget {given['budget_bytes'] / 2**20:.2f} MiB (--budget-mib")
+    assert _budget_text(given, 1.25).startswith(f"memory budget {mib_text(given['budget_bytes'] / 2**20)} MiB (--budget-mib")
     assert "below it" not in _budget_text(given, 1.25)
     tight = given | {"budget_bytes": 0.5 * given["largest_graph_bytes"]}
     assert "the budget is below it, so every strategy goes over it" in _budget_text(tight, 1.25)
@@ -773,3 +774,51 @@ def test_a_negative_seed_is_refused_naming_the_option(capsys):
         StudyConfig(seed=-1)
     rc = main(["-q", "bench-memory", "--dataset", "low", "--seed", "-1"])
     assert rc == 2 and "(--seed;" in capsys.readouterr().err
+
+
+def test_edges_all_of_one_class_train_with_a_defined_weight_and_are_said_so(tmp_path, capsys):
+    from hullpack.cli import main
+    from hullpack.hep.checks import class_balance_note, pos_weight_from_counts
+
+    # all true: the false-to-true ratio was 0, a loss of 0 that trained nothing; none true: the edge count
+    assert pos_weight_from_counts(100, 100) == pos_weight_from_counts(0, 100) == 1.0
+    assert pos_weight_from_counts(1, 10**6) == 1000.0 and pos_weight_from_counts(10**6 - 1, 10**6) == 1 / 1000
+    assert pos_weight_from_counts(25, 100) == 3.0 and class_balance_note(25, 100) is None
+    assert "held at 1000" in class_balance_note(1, 10**6)
+    every, none = _graphs(seed=5), _graphs(seed=6)
+    for g in every:
+        g.y = torch.ones_like(g.y)
+    for g in none:
+        g.y = torch.zeros_like(g.y)
+    table, details = run_study({"every": every, "none": none}, StudyConfig(**TINY))
+    assert (table[table.dataset == "every"]["train_loss"] > 0).all()           # was 0.0: nothing trained
+    assert details["every"]["pos_weight"] == details["none"]["pos_weight"] == 1.0
+    assert details["every"]["class_balance"].startswith("all of its ")
+    assert details["none"]["class_balance"].startswith("none of its ")
+    with pytest.warns(UserWarning, match="training edges are true: the edge classifier has no false edge"):
+        train(InteractionNetwork(3, 0, hidden=8, num_steps=1), every, [[0, 1, 2, 3]])
+    torch.save(every, tmp_path / "every.pt")
+    rc = main(["-q", "bench-memory", "--dataset", str(tmp_path / "every.pt"), "--strategies", "random",
+               "--batch-size", "4", "--epochs", "1", "--hidden", "8", "--num-steps", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0 and f"{tmp_path / 'every.pt'}: all of its " in out and "plain BCE (true-edge weight 1)" in out
+
+
+def test_the_synthetic_presets_keep_their_false_to_true_weight():
+    from hullpack.hep import CollisionGraphs
+
+    for preset in ("low", "high"):
+        fields = check_graphs(CollisionGraphs(preset=preset, num_events=20, seed=0), show_progress=False)
+        y = fields.true_edges.sum()
+        assert fields.pos_weight() == (fields.sizes[:, 1].sum() - y) / y and fields.class_balance_note() is None
+
+
+@pytest.mark.parametrize("options", [["--events", "50"], ["--root", "cache"], ["--events", "50", "--root", "cache"]])
+def test_preset_options_given_with_only_own_datasets_are_refused(options, capsys):
+    from hullpack.cli import main
+
+    rc = main(["-q", "bench-memory", "--dataset", "nowhere.pt", *options])
+    err = capsys.readouterr().err
+    given = " and ".join(o for o in options if o.startswith("--"))
+    assert rc == 2 and f"{given} only appl{'y' if ' and ' in given else 'ies'} to the synthetic presets (high, low" in err
+    assert "(nowhere.pt) are used whole" in err

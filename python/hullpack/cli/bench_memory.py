@@ -22,8 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", action="append", help="low, high (synthetic presets), a .pt file of PyG graphs, a "
                    "folder of graphs saved one per file, or module:attribute (a dataset, a dataset class or a "
                    "function making one); repeat for several (default: low and high)")
-    p.add_argument("--events", type=positive_int, default=300, help="events per synthetic preset (default 300)")
-    p.add_argument("--root", help="cache generated events in this folder")
+    p.add_argument("--events", type=positive_int, help="events per synthetic preset (default 300; your own datasets "
+                   "are used whole)")
+    p.add_argument("--root", help="cache the synthetic presets' generated events in this folder")
     p.add_argument("--strategies", default="random,sorted,roundrobin,balanced,packed",
                    help="comma-separated subset of random,sorted,roundrobin,balanced,packed")
     p.add_argument("--batch-size", type=positive_int, default=8)
@@ -86,13 +87,14 @@ def run(args: argparse.Namespace) -> int:
             print('hullpack bench-memory: note: memory.png skipped, matplotlib is not installed '
                   '(pip install "hullpack[plot]")', file=sys.stderr)
     datasets = args.dataset or ["low", "high"]
+    _check_preset_options(args, datasets)
     repeated = repeated_datasets(datasets)
     for _, again, first in repeated:
         same = "" if again == first else f" (the same {'folder' if os.path.isdir(again) else 'file'})"
         print(f"hullpack bench-memory: note: --dataset {again} is {first} again{same}: studied once",
               file=sys.stderr)
     datasets = [d for i, d in enumerate(datasets) if i not in {j for j, _, _ in repeated}]
-    out = bench_memory(datasets, cfg, num_events=args.events, root=args.root,
+    out = bench_memory(datasets, cfg, num_events=args.events or 300, root=args.root,
                        distributed=args.distributed, world_size=args.world_size or 2,
                        plot_path=os.path.join(args.out, "memory.png") if plot else None)
     written = []
@@ -115,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         elif d.get("edge_labels_one_hot"):
             print(f"{name}: edge labels {d['edge_labels']} are one-hot (num_edges, 2): [0, 1] read as a true edge, "
                   "[1, 0] as a false one")
+        if d.get("class_balance"):  # training edges all (or almost all) of one class
+            print(f"{name}: {d['class_balance']}")
     for row in out["versus_random"]:
         print("\n" + _versus_random_text(row))
     if out["noise"]:
@@ -129,29 +133,46 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_preset_options(args: argparse.Namespace, datasets: list[str]) -> None:
+    """Refuse ``--events`` and ``--root``, which only the synthetic presets use, where no preset is
+    studied: a user's own graphs are used whole, and nothing would be generated or cached."""
+    from hullpack.hep.events import PRESETS
+
+    given = [opt for opt, value in (("--events", args.events), ("--root", args.root)) if value is not None]
+    if given and not any(d in PRESETS for d in datasets):
+        options = " and ".join(given)
+        raise CommandError(f"{options} only appl{'y' if len(given) > 1 else 'ies'} to the synthetic presets "
+                           f"({', '.join(sorted(PRESETS))}: --events sets how many events are generated, --root where "
+                           f"they are cached), and none is studied here; your datasets ({', '.join(datasets)}) are "
+                           f"used whole: leave {options} out, or add --dataset low or --dataset high")
+
+
 def _budget_text(details: dict, factor: float) -> str:
     """The memory budget and what it came from, beside the floor no batching goes below: a step of
-    the largest training graph on its own (both as the memory model predicts them).
+    the largest training graph on its own (both as the memory model predicts them), in MiB as the
+    table writes them (:func:`~hullpack.hep.study.mib_text`).
 
     >>> _budget_text({"budget_bytes": 2.2 * 2**20, "budget_from": "largest graph",
     ...               "largest_graph_bytes": 2**21, "average_batch_bytes": 2**19}, 1.25)  # doctest: +NORMALIZE_WHITESPACE
     'memory budget 2.20 MiB (1.1 x a step of the largest training graph alone, 2.00 MiB, which no batching
-     goes below; 1.25 x an average batch of 0.50 MiB is less)'
+     goes below; 1.25 x an average batch of 0.500 MiB is less)'
     """
+    from hullpack.hep.study import mib_text
+
     mib = 2**20
-    budget = f"memory budget {details['budget_bytes'] / mib:.2f} MiB"
+    budget = f"memory budget {mib_text(details['budget_bytes'] / mib)} MiB"
     largest, average = details.get("largest_graph_bytes"), details.get("average_batch_bytes")
     if largest is None or average is None:
         return budget
-    floor = f"a step of the largest training graph alone, {largest / mib:.2f} MiB, which no batching goes below"
+    floor = f"a step of the largest training graph alone, {mib_text(largest / mib)} MiB, which no batching goes below"
     source = details.get("budget_from")
     if source == "largest graph":
-        return f"{budget} (1.1 x {floor}; {factor:g} x an average batch of {average / mib:.2f} MiB is less)"
+        return f"{budget} (1.1 x {floor}; {factor:g} x an average batch of {mib_text(average / mib)} MiB is less)"
     if source == "average batch":
-        return f"{budget} ({factor:g} x an average batch of {average / mib:.2f} MiB; {floor})"
+        return f"{budget} ({factor:g} x an average batch of {mib_text(average / mib)} MiB; {floor})"
     below = "" if details["budget_bytes"] >= largest else \
         ": the budget is below it, so every strategy goes over it in the steps holding that graph"
-    return f"{budget} (--budget-mib; an average batch {average / mib:.2f} MiB; {floor}{below})"
+    return f"{budget} (--budget-mib; an average batch {mib_text(average / mib)} MiB; {floor}{below})"
 
 
 def _memory_model_text(details: dict) -> str:

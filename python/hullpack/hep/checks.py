@@ -43,7 +43,7 @@ from .._progress import progress
 from ..errors import InvalidSizesError
 from .files import GraphFiles
 
-__all__ = ["GraphFields", "check_graphs", "check_graph", "flat_labels", "pos_weight_from_counts"]
+__all__ = ["GraphFields", "check_graphs", "check_graph", "class_balance_note", "flat_labels", "pos_weight_from_counts"]
 
 #: the name a field of per-edge labels can always be given, whatever the graph's node count
 EDGE_LABEL = "edge_label"
@@ -79,18 +79,61 @@ class GraphFields:
         """
         if self.true_edges is None:
             return 1.0
+        return pos_weight_from_counts(*self._counts(index))
+
+    def class_balance_note(self, index: Any = None) -> str | None:
+        """Why :meth:`pos_weight` of the graphs at ``index`` is not their false-to-true ratio
+        (:func:`class_balance_note`: their edges are all, or almost all, of one class); None where it is."""
+        return None if self.true_edges is None else class_balance_note(*self._counts(index))
+
+    def _counts(self, index: Any) -> tuple[float, float]:
         pick = slice(None) if index is None else np.asarray(index, dtype=np.int64)
-        return pos_weight_from_counts(float(self.true_edges[pick].sum()), float(self.sizes[pick, 1].sum()))
+        return float(self.true_edges[pick].sum()), float(self.sizes[pick, 1].sum())
+
+
+#: the positive-class weight is kept within [1 / POS_WEIGHT_CAP, POS_WEIGHT_CAP]: beyond, a handful of
+#: edges of the rare class would carry the whole loss
+POS_WEIGHT_CAP = 1000.0
 
 
 def pos_weight_from_counts(true_edges: float, edges: float) -> float:
-    """False-to-true edge ratio, the BCE weight that balances the two classes (a dataset without a
-    true edge counts as one).
+    """False-to-true edge ratio, the BCE weight that balances the two classes, kept within
+    ``[1 / POS_WEIGHT_CAP, POS_WEIGHT_CAP]``; 1.0 (plain BCE) where the edges are all of one class,
+    which leaves nothing to balance (the ratio would be 0, a loss of 0 that trains nothing, where
+    every edge is true). :func:`class_balance_note` says so in words.
 
-    >>> pos_weight_from_counts(25, 100)
-    3.0
+    >>> pos_weight_from_counts(25, 100), pos_weight_from_counts(100, 100), pos_weight_from_counts(1, 10**6)
+    (3.0, 1.0, 1000.0)
     """
-    return float(edges - true_edges) / max(float(true_edges), 1.0)
+    true, false = float(true_edges), float(edges) - float(true_edges)
+    if true <= 0 or false <= 0:
+        return 1.0
+    return min(max(false / true, 1.0 / POS_WEIGHT_CAP), POS_WEIGHT_CAP)
+
+
+def class_balance_note(true_edges: float, edges: float) -> str | None:
+    """Why the positive-class weight of edges of which ``true_edges`` are true is not their
+    false-to-true ratio (:func:`pos_weight_from_counts`), in words; None where it is.
+
+    >>> class_balance_note(0, 50)
+    'none of its 50 training edges is true: the edge classifier has no true edge to learn from, the loss is plain BCE (true-edge weight 1), and its validation precision, recall and AUC say nothing'
+    """
+    true, edges = float(true_edges), float(edges)
+    if edges <= 0:
+        return None
+    what = None
+    if true <= 0:
+        what = f"none of its {edges:,.0f} training edges is true: the edge classifier has no true edge to learn from"
+    elif true >= edges:
+        what = f"all of its {edges:,.0f} training edges are true: the edge classifier has no false edge to learn from"
+    if what is not None:
+        return f"{what}, the loss is plain BCE (true-edge weight 1), and its validation precision, recall and AUC say nothing"
+    ratio = (edges - true) / true
+    weight = pos_weight_from_counts(true, edges)
+    if weight == ratio:
+        return None
+    return (f"{true:,.0f} of its {edges:,.0f} training edges are true, a false-to-true ratio of {ratio:.3g}: the "
+            f"true-edge weight is held at {weight:g} (a weight further from 1 lets a handful of edges carry the loss)")
 
 
 def _shape(t: Any) -> str:

@@ -165,6 +165,9 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         val_set, train_set = split(dataset, val_index, train_index)
         sizes = sizes_all[train_index]
         pos_weight = fields.pos_weight(train_index)  # counted in the check's pass, not read again
+        balance = fields.class_balance_note(train_index)  # edges all (or almost all) of one class
+        if balance is not None:
+            log.warning("%s: %s", name, balance)
         torch.manual_seed(config.seed)
         init = InteractionNetwork(fields.node_features, fields.edge_features, hidden=config.hidden,
                                   num_steps=config.num_steps)
@@ -189,7 +192,8 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
         runs = [(s, config.seed) for s in config.strategies]
         if "random" in config.strategies:
             runs += [("random", config.seed + 1 + r) for r in range(config.baseline_repeats)]
-        det = {"edge_labels": labels, "edge_labels_one_hot": fields.one_hot, "memory_model": memory.to_dict(),
+        det = {"edge_labels": labels, "edge_labels_one_hot": fields.one_hot, "pos_weight": pos_weight,
+               "class_balance": balance, "memory_model": memory.to_dict(),
                "memory_model_max_rel_error": memory.max_rel_error_,
                # sizes that follow linearly from the others here (edges = k x nodes): their cost is in the
                # other terms, and their weight reads 0
@@ -266,9 +270,10 @@ def split(dataset: Any, *parts: np.ndarray) -> tuple[Any, ...]:
 
 
 def noise(table) -> dict:
-    """Run-to-run spread (max - min) of the random baseline's validation metrics per dataset."""
+    """Run-to-run spread (max - min) of the random baseline's validation metrics per dataset, in the
+    study's order of datasets (as the table and the other lines give them)."""
     out = {}
-    for name, g in table[table.strategy == "random"].groupby("dataset"):
+    for name, g in table[table.strategy == "random"].groupby("dataset", sort=False):
         spread = {m: float(g[m].max() - g[m].min()) for m in ("val_precision", "val_recall", "val_auc")
                   if g[m].notna().all()}
         if len(g) > 1 and spread:  # graphs without edge labels have no metrics to spread
@@ -640,11 +645,12 @@ def versus_random_markdown(rows: list[dict]) -> str:
 
 
 def distributed_markdown(result: dict) -> str:
-    """The distributed comparison as a Markdown table."""
+    """The distributed comparison as a Markdown table (peaks in MiB as :func:`to_markdown` writes them:
+    :func:`mib_text`)."""
     lines = ["| sampler | steps/rank | peak MiB (predicted) | mean step cost spread | worst step max/mean | "
              "compute s | wait s | wait fraction |", "|---|---|---|---|---|---|---|---|"]
     for name, s in result["summary"].items():
-        lines.append(f"| {name} | {s['steps']} | {s['peak_cost_mib']:.2f} | {s['mean_cost_spread']:.1%} | "
+        lines.append(f"| {name} | {s['steps']} | {mib_text(s['peak_cost_mib'])} | {s['mean_cost_spread']:.1%} | "
                      f"{s['max_cost_ratio']:.3f} | {s['compute_s']:.2f} | {s['wait_s']:.2f} | "
                      f"{s['wait_fraction']:.1%} |")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -189,7 +190,11 @@ def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence
 
         fields = check_graphs(dataset, show_progress=False)
         labels = fields.edge_labels
-        pos_weight = fields.pos_weight() if pos_weight is None else pos_weight
+        if pos_weight is None:
+            pos_weight = fields.pos_weight()
+            note = fields.class_balance_note()
+            if note is not None:  # all (or almost all) edges of one class: the weight is not their ratio
+                warnings.warn(f"{desc}: {note}", stacklevel=2)
     elif pos_weight is None:
         pos_weight = pos_weight_of(dataset, labels)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()

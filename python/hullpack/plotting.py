@@ -165,19 +165,20 @@ def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
     crowd = np.array([(np.hypot(*(anchors - a).T) < 60).sum() for a in anchors])
     order = sorted(range(len(labels)), key=lambda i: (-crowd[i], anchors[i][0]))
     chosen: dict[int, int] = {}
+    leaders: dict[int, bool] = {}  # whether the chosen place needs a line back (whatever the other labels)
     for _ in range(2):
         for i in order:
             chosen.pop(i, None)
             others = np.array([cands[j][k, :4] for j, k in chosen.items()]).reshape(-1, 4)
-            chosen[i] = int(np.argmin(costs(i, others)[0]))
+            cost, leader = costs(i, others)
+            chosen[i] = int(np.argmin(cost))
+            leaders[i] = bool(leader[chosen[i]])
     for i, k in chosen.items():
-        others = np.array([cands[j][m, :4] for j, m in chosen.items() if j != i]).reshape(-1, 4)
-        leader = costs(i, others)[1][k]
         box = cands[i][k, :4]
         offset = ((box[:2] + box[2:]) / 2 - anchors[i]) / pt
         ax.annotate(labels[i], ax.transData.inverted().transform(anchors[i]), xytext=tuple(offset), color=colors[i],
                     arrowprops={"arrowstyle": "-", "color": colors[i], "lw": 0.4, "shrinkA": 0, "shrinkB": 2}
-                    if leader else None, **style).set_in_layout(False)  # a later tight_layout keeps the axes
+                    if leaders[i] else None, **style).set_in_layout(False)  # a later tight_layout keeps the axes
 
 
 def cell_text_colour(rgba) -> str:

@@ -237,16 +237,17 @@ def _unbatchable(where: str, first: dict, shapes: dict) -> str | None:
     fail mid-training: a field one of them lacks (a batch takes the fields of its first graph, and
     fails on a later one without them), a tensor of another shape; None where it can."""
     used = "the study uses x, edge_index, edge_attr and the edge labels"
+
+    def lacking(key: str, which: str) -> str:  # a field that one of the two graphs lacks
+        return (f"{where} {which}: a batch takes the fields of its first graph, so every graph needs the same "
+                f"fields; give every graph {key}, or drop it from all ({used}; del data.{key})")
+
     extra = next((key for key in shapes if key not in first), None)
     if extra is not None:
-        return (f"{where} has a field {extra}, graph 0 has none: a batch takes the fields of its first graph, so "
-                f"every graph needs the same fields; give every graph {extra}, or drop it from all ({used}; "
-                f"del data.{extra})")
+        return lacking(extra, f"has a field {extra}, graph 0 has none")
     for key, shape in first.items():
         if key not in shapes:
-            return (f"{where} has no field {key}, graph 0 has it: a batch takes the fields of its first graph, so "
-                    f"every graph needs the same fields; give every graph {key}, or drop it from all ({used}; "
-                    f"del data.{key})")
+            return lacking(key, f"has no field {key}, graph 0 has it")
         other = shapes[key]
         if shape is not None and other is not None and shape != other:
             fix = f" (e.g. data.{key} = data.{key}.view(-1))" if {len(shape), len(other)} == {1, 2} \

@@ -165,7 +165,8 @@ def evaluate_mae(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, ba
 
 def _seed_for(*parts: int) -> int:
     """A 63-bit seed mixing seed, epoch and rank (SeedSequence is stable across numpy versions)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
+    # shifted as a Python int: numpy < 2 refuses uint64 >> int (it would mix them as float64)
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0]) >> 1
 
 
 def _setup_distributed(device: torch.device) -> tuple[int, int, bool]:

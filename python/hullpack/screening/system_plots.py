@@ -19,6 +19,7 @@ from ..errors import ScreeningError
 from ..hull import hull_batch, lower_hull
 from ..plotting import draw_ternary_facets, finish_figure, label_triangle, place_labels, triangle_xy
 from .dft import load_dft, match_compositions
+from .grids import resolve_grid
 from .hulls import HULL_TOL, vertex_depth
 from .models import make_engine
 from .names import alphabetical_order, formula_of, formulas, parse_system
@@ -41,9 +42,6 @@ def _known_formulas(els: np.ndarray, fractions: np.ndarray) -> list[str]:
 def one_system(result, els: np.ndarray, what: str) -> dict:
     """One system of ``result`` predicted again in fp32 on its grid (its order's default grid if
     the screen's is of another order), its hull, stable compounds and known DFT compounds."""
-    # not at the top: .pipeline imports .result, which imports this module
-    from .grids import resolve_grid
-
     if result.model is None:
         raise ScreeningError(f"this result has no model attached (loaded from files?): screen again to {what}")
     order = len(els)

@@ -127,7 +127,7 @@ class Reference:
     >>> ref = Reference(["Fe2O3", "Fe3O4", "FeO", "FeO2"], [-1.65, -1.64, -1.52, -0.9])
     >>> len(ref), ref.n_spaces
     (4, 1)
-    >>> ref.stability()[["formula", "e_above_hull", "stable"]].round(4).values.tolist()
+    >>> ref.stability()[["formula", "e_above_hull", "stable"]].round({"e_above_hull": 4}).values.tolist()  # not "stable"
     [['Fe2O3', 0.0, True], ['Fe3O4', 0.0, True], ['FeO', 0.0, True], ['FeO2', 0.475, False]]
     """
 

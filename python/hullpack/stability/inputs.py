@@ -282,9 +282,10 @@ def aligned(energies, index: pd.Index, labelled: bool, what: str = "energies"):
         return energies.reindex(index)
     extra, absent = given[~given.isin(index)], index[~index.isin(given)]
     repeated = given[given.duplicated()].append(index[index.duplicated()])
-    why = (f"its label {extra[0]!r} is no composition's" if len(extra) else
-           f"the composition labelled {absent[0]!r} has none" if len(absent) else
-           f"the label {repeated[0]!r} repeats, so labels cannot pair them")
+    first = [labels.tolist()[0] if len(labels) else None for labels in (extra, absent, repeated)]  # Python's, not numpy's
+    why = (f"its label {first[0]!r} is no composition's" if len(extra) else
+           f"the composition labelled {first[1]!r} has none" if len(absent) else
+           f"the label {first[2]!r} repeats, so labels cannot pair them")
     raise ValueError(f"{what}: labelled otherwise than the compositions ({why}); energies in a pandas Series "
                      f"or a dict are paired with the compositions by label: {alone}, or energies with the "
                      "compositions' labels")

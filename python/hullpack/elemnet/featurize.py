@@ -235,7 +235,6 @@ _OXIDATION_STATE = re.compile(r"([A-Z][a-z]?)[(\[](I{1,3}|IV|VI{0,3}|IX|X)[)\]]"
 _DELTA_AS_D = re.compile(r"(?<=\d)([-+])d(?![A-Za-z])")
 # a decimal comma in an amount after a symbol: "Fe2,5O", "Li0,5CoO2" (not "NaCl,2KCl": two formulas)
 _DECIMAL_COMMA = re.compile(r"(?<=[A-Za-z)\]])(\d+),(\d+)(?=[A-Z(\[]|$)")
-_ELEMENT_SYMBOL = re.compile(r"[A-Z][a-z]?")
 # a variable hydrate count after the dot: "Fe2O3·nH2O", "CuSO4.xH2O"
 _HYDRATE_VARIABLE = re.compile(r"\s*([·•⋅∙*.])\s*([nmxyz])\s*(?=[A-Z(])")
 # a count before a formula, as an equation has it: "2Fe2O3", "0.5 H2O"
@@ -354,7 +353,7 @@ def _explained(text: str) -> str | None:
         # "Fe2O3,2FeO" may be two compounds as well; an amount "0,5" is surely a decimal comma
         pieces = [_without_count(p) for p in s.split(",")]
         if any(m.group(1) != "0" for m in _DECIMAL_COMMA.finditer(s)) and all(
-                _reads(p) and len(set(_ELEMENT_SYMBOL.findall(p))) > 1 for p in pieces):
+                _reads(p) and len({symbol for symbol, _ in _TOKEN.findall(p)}) > 1 for p in pieces):
             return f"several formulas ({', '.join(pieces)}) in one: give each its own entry (row); or, if not, {fix}"
         return fix
     m = _HYDRATE_VARIABLE.search(s)

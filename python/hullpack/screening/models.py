@@ -67,7 +67,7 @@ def resolve_model(model):
                 raise ModelFileError(f"{path} is a training checkpoint (for resuming), not a model file; "
                                      f"screen with {path.parent / 'best.pt'}") from None
             if path.is_file() and zipfile.is_zipfile(path) and "checkpoint" not in str(exc):
-                if _is_torchscript(path):  # not corrupt: torch.load cannot read what torch.jit.save wrote
+                if "TorchScript archive" in str(exc):  # told apart by the model file reader (elemnet.io)
                     raise ModelFileError(f"{path} is a TorchScript archive (torch.jit.save), not a hullpack model "
                                          "file; to screen it, load it in Python with torch.jit.load and pass the "
                                          "module to hullpack.screening.screen(model, ...) (docs/screening.md, "
@@ -78,14 +78,6 @@ def resolve_model(model):
         return model
     raise ScreeningError(f"model: expected None, a model file, a torch module or a callable mapping (n, "
                          f"{N_ELEMENTS}) fractions to (n,) energies, got {type(model).__name__}")
-
-
-def _is_torchscript(path: Path) -> bool:
-    """Whether the zip archive at ``path`` is one torch.jit.save wrote: its compiled code and
-    constants, which a torch.save archive never holds."""
-    with zipfile.ZipFile(path) as z:
-        names = z.namelist()
-    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
 
 
 def _own_torch_file(message: str) -> str:

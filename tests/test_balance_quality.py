@@ -167,15 +167,27 @@ def test_each_part_binds_somewhere():
     assert max(parts[p] for p in PARTS if p != "full_batches") == 6.5
 
 
+def capped_zipf(seed, n, a=1.3, cap=100_000):
+    """n sizes from Zipf(a), those above cap cut to it, by inverse CDF from uniform draws: the same
+    sizes on every numpy (the stream of Generator.zipf changed between numpy 1.x and 2.x)."""
+    k = np.arange(1, cap, dtype=float)
+    pmf = k ** -a
+    zeta = pmf.sum() + cap ** (1 - a) / (a - 1) + cap ** -a / 2  # the tail by Euler-Maclaurin
+    u = np.random.default_rng(seed).random(n)
+    return (np.searchsorted(np.cumsum(pmf) / zeta, u, side="right") + 1).astype(float)
+
+
 def test_exclusion_binds_on_a_capped_heavy_tail():
-    # sizes cut at a cap: 537 items at 100,000 sit one to a batch and keep the next largest items
-    # out of theirs; the light-batches part left the sampler at 1.06 of the bound, exclusion 1.016
-    costs = np.minimum(np.random.default_rng(0).zipf(1.3, 20000), 100_000).astype(float)
+    # sizes cut at a cap: 538 items at 100,000 sit one to a batch and keep the next largest items
+    # out of theirs; the light-batches part left the sampler at 1.07 of the bound, exclusion 1.016
+    # (a draw where the sampler comes that close: on most draws it stays within 1.05)
+    costs = capped_zipf(85, 20000)
+    assert (costs == 100_000).sum() == 538
     parts = core.lower_bounds_balance(costs, 625)
     assert parts["exclusion"] > 1.04 * max(parts[p] for p in PARTS if p != "exclusion")
-    assert parts["best"] == parts["exclusion"] == 135765.0
+    assert parts["best"] == parts["exclusion"] == 136748.0
     stats = BalancedBatchSampler(costs, 32).stats()
-    assert stats["lower_bound"] == 135765.0 and stats["peak_over_lower_bound"] < 1.02
+    assert stats["lower_bound"] == 136748.0 and stats["peak_over_lower_bound"] < 1.02
 
 
 def test_light_batches_bind_on_a_bimodal_mix():

@@ -17,6 +17,10 @@ DESCRIPTION = ("Train an Interaction Network edge classifier on synthetic collid
                'run out of memory. Needs the hep extra (pip install "hullpack[hep]").')
 
 
+#: bench_memory's arguments as this command spells them, for its messages
+OPTIONS = {"num_events": "--events", "root": "--root", "world_size": "--world-size", "distributed": "--distributed"}
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # defaults live in hullpack.hep.study.StudyConfig (not imported here: it pulls in torch)
     p.add_argument("--dataset", action="append", help="low, high (synthetic presets), a .pt file of PyG graphs, a "
@@ -33,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-steps", type=positive_int, default=3, help="message-passing rounds")
     p.add_argument("--budget-mib", type=positive_float, help="memory budget (default: --budget-factor x an average batch, "
                    "at least 1.1 x the largest graph)")
-    p.add_argument("--budget-factor", type=positive_float, default=1.25)
+    p.add_argument("--budget-factor", type=positive_float, help="the default budget's multiple of an average "
+                   "batch (default 1.25); not with --budget-mib")
     p.add_argument("--baseline-repeats", type=int, default=0,
                    help="extra seeds of the random baseline, to show run-to-run noise of the metrics")
     p.add_argument("--edge-labels", default="auto", metavar="FIELD",
@@ -56,19 +61,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.world_size is not None and not args.distributed:
-        raise CommandError("--world-size sets the processes of --distributed: add --distributed, or leave "
-                           "--world-size out")
     require("hep", "torch_geometric")
-    from hullpack.hep.study import StudyConfig, bench_memory, distributed_markdown, repeated_datasets
+    from hullpack.hep.study import (StudyConfig, bench_memory, check_bench_options, distributed_markdown,
+                                    repeated_datasets)
 
+    datasets = args.dataset or ["low", "high"]
+    check_bench_options(datasets, distributed=args.distributed, num_events=args.events, root=args.root,
+                        world_size=args.world_size, spelled=OPTIONS)
     cfg = StudyConfig(strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
                       batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
                       num_steps=args.num_steps, seed=args.seed, device=args.device,
                       budget_bytes=None if args.budget_mib is None else args.budget_mib * 2**20,
-                      budget_factor=args.budget_factor, baseline_repeats=args.baseline_repeats,
+                      baseline_repeats=args.baseline_repeats,
                       allocator=args.allocator,
-                      edge_labels=None if args.edge_labels.lower() == "none" else args.edge_labels)
+                      edge_labels=None if args.edge_labels.lower() == "none" else args.edge_labels,
+                      **({} if args.budget_factor is None else {"budget_factor": args.budget_factor}))
     if args.threads:
         import torch
 
@@ -86,16 +93,14 @@ def run(args: argparse.Namespace) -> int:
         if not plot:
             print('hullpack bench-memory: note: memory.png skipped, matplotlib is not installed '
                   '(pip install "hullpack[plot]")', file=sys.stderr)
-    datasets = args.dataset or ["low", "high"]
-    _check_preset_options(args, datasets)
     repeated = repeated_datasets(datasets)
     for _, again, first in repeated:
         same = "" if again == first else f" (the same {'folder' if os.path.isdir(again) else 'file'})"
         print(f"hullpack bench-memory: note: --dataset {again} is {first} again{same}: studied once",
               file=sys.stderr)
     datasets = [d for i, d in enumerate(datasets) if i not in {j for j, _, _ in repeated}]
-    out = bench_memory(datasets, cfg, num_events=args.events or 300, root=args.root,
-                       distributed=args.distributed, world_size=args.world_size or 2,
+    out = bench_memory(datasets, cfg, num_events=args.events, root=args.root,
+                       distributed=args.distributed, world_size=args.world_size,
                        plot_path=os.path.join(args.out, "memory.png") if plot else None)
     written = []
     if args.out:
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     print(out["measured"] + ".\n")
     print(out["markdown"])
     for name, d in out["datasets"].items():
-        print(f"\n{name}: {_budget_text(d, args.budget_factor)}; {_memory_model_text(d)}")
+        print(f"\n{name}: {_budget_text(d, cfg.budget_factor)}; {_memory_model_text(d)}")
         if d.get("edge_labels") is None:
             print(f"{name}: no edge labels (--edge-labels names the field): validation metrics n/a, "
                   "memory and time only")
@@ -131,20 +136,6 @@ def run(args: argparse.Namespace) -> int:
     if written:
         print(f"\nwrote {' and '.join(written)}")
     return 0
-
-
-def _check_preset_options(args: argparse.Namespace, datasets: list[str]) -> None:
-    """Refuse ``--events`` and ``--root``, which only the synthetic presets use, where no preset is
-    studied: a user's own graphs are used whole, and nothing would be generated or cached."""
-    from hullpack.hep.events import PRESETS
-
-    given = [opt for opt, value in (("--events", args.events), ("--root", args.root)) if value is not None]
-    if given and not any(d in PRESETS for d in datasets):
-        options = " and ".join(given)
-        raise CommandError(f"{options} only appl{'y' if len(given) > 1 else 'ies'} to the synthetic presets "
-                           f"({', '.join(sorted(PRESETS))}: --events sets how many events are generated, --root where "
-                           f"they are cached), and none is studied here; your datasets ({', '.join(datasets)}) are "
-                           f"used whole: leave {options} out, or add --dataset low or --dataset high")
 
 
 def _budget_text(details: dict, factor: float) -> str:

@@ -44,7 +44,7 @@ class InteractionNetwork(nn.Module):
         super().__init__()
         if min(node_features, hidden, num_steps, mlp_layers) < 1 or edge_features < 0:
             raise ValueError("node_features, hidden, num_steps and mlp_layers must be >= 1")
-        self.edge_features = edge_features
+        self.node_features, self.edge_features = node_features, edge_features
         h = [hidden] * mlp_layers
         self.node_encoder = mlp([node_features] + h)
         self.edge_encoder = mlp([2 * node_features + edge_features] + h)
@@ -53,6 +53,7 @@ class InteractionNetwork(nn.Module):
         self.classifier = mlp([3 * hidden] + h + [1], final_activation=False)
 
     def forward(self, data) -> torch.Tensor:
+        self._check_widths(data)
         dtype = self.node_encoder[0].weight.dtype
         x, (src, dst) = _as(data.x, dtype), data.edge_index
         e_in = [x[src], x[dst]]
@@ -66,6 +67,23 @@ class InteractionNetwork(nn.Module):
             outgoing = torch.zeros_like(h).index_add_(0, src, e)
             h = h + node_net(torch.cat([h, incoming, outgoing], dim=1))
         return self.classifier(torch.cat([h[src], h[dst], e], dim=1)).squeeze(-1)
+
+    def _check_widths(self, data) -> None:
+        """Refuse graphs whose ``x`` or ``edge_attr`` is not as wide as the model was built for, naming
+        the widths to build it with (torch's words, "mat1 and mat2 shapes cannot be multiplied" or an
+        AttributeError of None, name neither the field nor the fix)."""
+        x, ea = getattr(data, "x", None), getattr(data, "edge_attr", None)
+        node = int(x.shape[1]) if torch.is_tensor(x) and x.dim() == 2 else None
+        edge = int(ea.shape[1]) if torch.is_tensor(ea) and ea.dim() == 2 else 0
+        if node == self.node_features and (edge == self.edge_features or self.edge_features == 0):
+            return  # edge_attr left out by a model built without edge features: its builder's choice
+        has = "no x" if x is None else f"x of shape {tuple(x.shape)}"
+        has += f", edge_attr of shape {tuple(ea.shape)}" if torch.is_tensor(ea) else ", no edge_attr"
+        fix = "" if node is None else \
+            f": build it for these graphs, InteractionNetwork(node_features={node}, edge_features={edge}, ...)"
+        raise ValueError(f"the graphs have {has}; the model takes {self.node_features} node features and "
+                         f"{self.edge_features} edge features{fix} (hullpack.hep.model.feature_widths(dataset) "
+                         "reads both)")
 
 
 def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -109,10 +109,20 @@ class StudyConfig:
             raise ValueError(f"edge_labels = {self.edge_labels!r}: give 'auto', a field name such as 'y', or None")
         if self.budget_bytes is not None and not self.budget_bytes > 0:
             raise ValueError(f"budget_bytes = {self.budget_bytes} must be > 0")
+        if not self.budget_factor > 0:
+            raise ValueError(f"budget_factor = {self.budget_factor} must be > 0 (the budget is budget_factor x the "
+                             "memory of an average batch)")
+        if self.budget_bytes is not None and self.budget_factor != StudyConfig.budget_factor:
+            raise ValueError(f"budget_factor = {self.budget_factor} (--budget-factor) sets the budget where none is "
+                             f"given, but budget_bytes = {self.budget_bytes:.6g} (--budget-mib) is: give one of them")
         try:
             device = torch.device(self.device)
         except RuntimeError:
             raise ValueError(f"device {self.device!r} is not a torch device; give cpu or cuda") from None
+        if device.type == "cuda" and self.allocator:
+            raise ValueError("allocator = True (--allocator) adds the CPU allocator's peak beside the CPU's measured "
+                             "peak; on cuda the peak already is the GPU allocator's (torch.cuda.max_memory_allocated): "
+                             "leave allocator out")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r}: torch finds no CUDA GPU here (torch {torch.__version__}); "
                              "run on the CPU, which measures what a GPU would hold, or on a machine with a GPU")
@@ -512,31 +522,46 @@ def as_graphs(obj: Any, name: str):
     return list(obj) if isinstance(obj, tuple) else obj
 
 
+#: events per synthetic preset where ``num_events`` (``--events``) is not given
+DEFAULT_EVENTS = 300
+
+
 def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig = StudyConfig(), *,
-                 num_events: int = 300, root: str | None = None, distributed: bool = False,
-                 world_size: int = 2, plot_path: str | None = None) -> dict:
+                 num_events: int | None = None, root: str | None = None, distributed: bool = False,
+                 world_size: int | None = None, plot_path: str | None = None) -> dict:
     """Everything ``hullpack bench-memory`` does: load the datasets, :func:`run_study`, optionally
     :func:`~hullpack.hep.distributed.compare_distributed` on the last dataset, and a plot.
+
+    ``num_events`` (default :data:`DEFAULT_EVENTS`) and ``root`` set the synthetic presets, ``world_size``
+    (default 2) the processes of ``distributed``: given where they would be ignored (no preset among
+    ``datasets``; ``distributed`` off) they are refused (:func:`check_bench_options`).
 
     Returns ``{"config", "measured" (what the peak is, in words), "table" (list of row dicts),
     "markdown", "noise", "versus_random" (:func:`versus_random`), "datasets", "distributed"}``, with
     every value that could not be computed (NaN) as None.
     """
+    check_bench_options(datasets, distributed=distributed, num_events=num_events, root=root, world_size=world_size)
     repeated = repeated_datasets(datasets)
     if repeated:
         _, again, first = repeated[0]
         same = f" (the same {'folder' if os.path.isdir(again) else 'file'})" if again != first else ""
         raise ValueError(f"dataset {again!r} is {first!r} again{same}: give each dataset once")
+    from .events import PRESETS
+
+    num_events = DEFAULT_EVENTS if num_events is None else num_events
     loaded = {name: load_dataset(name, num_events=num_events, seed=config.seed, root=root) for name in datasets}
     table, details = run_study(loaded, config)
     records = table.to_dict(orient="records")
-    out = {"config": asdict(config) | {"strategies": list(config.strategies), "num_events": num_events},
+    presets = any(d in PRESETS for d in datasets)  # events per preset; None where none was generated
+    out = {"config": asdict(config) | {"strategies": list(config.strategies),
+                                       "num_events": num_events if presets else None},
            "measured": measured(config.device, config.allocator), "table": records, "markdown": to_markdown(table),
            "noise": noise(table), "versus_random": versus_random(records), "datasets": details, "distributed": None}
     if distributed:
         name = list(loaded)[-1]
         train_index = np.setdiff1d(np.arange(len(loaded[name])), details[name]["val_indices"])
-        res = compare_distributed(split(loaded[name], train_index)[0], batch_size=config.batch_size, world_size=world_size,
+        res = compare_distributed(split(loaded[name], train_index)[0], batch_size=config.batch_size,
+                                  world_size=2 if world_size is None else world_size,
                                   hidden=config.hidden, num_steps=config.num_steps, seed=config.seed,
                                   memory=MemoryModel.from_dict(details[name]["memory_model"]),
                                   labels=details[name]["edge_labels"])
@@ -545,6 +570,37 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
         plot(table, details, plot_path, config.device)
         out["plot"] = plot_path
     return finite(out)
+
+
+def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, num_events: int | None = None,
+                        root: str | None = None, world_size: int | None = None,
+                        spelled: dict[str, str] | None = None) -> None:
+    """Refuse the options of :func:`bench_memory` that would be ignored (None: not given): ``num_events``
+    and ``root``, which only the synthetic presets use, where no preset is among ``datasets`` (a user's
+    own graphs are used whole, and nothing would be generated or cached), and ``world_size`` without
+    ``distributed``. ``spelled`` names the options as the caller writes them (the CLI: ``--events``).
+
+    >>> check_bench_options(["g.pt"], num_events=50)
+    Traceback (most recent call last):
+    ...
+    ValueError: num_events only applies to the synthetic presets (high, low: num_events sets how many events are generated, root where they are cached), and none is studied here; your datasets (g.pt) are used whole: leave num_events out, or add the preset high or low to the datasets
+    """
+    from .events import PRESETS
+
+    say = {"num_events": "num_events", "root": "root", "world_size": "world_size",
+           "distributed": "distributed=True"} | (spelled or {})
+    if world_size is not None and not distributed:
+        raise ValueError(f"{say['world_size']} sets the processes of {say['distributed']}: add {say['distributed']}, "
+                         f"or leave {say['world_size']} out")
+    given = [say[k] for k, v in (("num_events", num_events), ("root", root)) if v is not None]
+    if not given or any(d in PRESETS for d in datasets):
+        return
+    these = " and ".join(given)
+    presets = sorted(PRESETS)
+    raise ValueError(f"{these} only appl{'y' if len(given) > 1 else 'ies'} to the synthetic presets "
+                     f"({', '.join(presets)}: {say['num_events']} sets how many events are generated, {say['root']} "
+                     f"where they are cached), and none is studied here; your datasets ({', '.join(datasets)}) are "
+                     f"used whole: leave {these} out, or add the preset {' or '.join(presets)} to the datasets")
 
 
 def repeated_datasets(specs: Sequence[str]) -> list[tuple[int, str, str]]:

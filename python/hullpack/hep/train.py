@@ -185,18 +185,16 @@ def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence
     device = torch.device(device)
     torch.manual_seed(seed)
     model.to(device).train()
-    if labels == "auto":  # one pass over the graphs decides the labels and counts the true edges
+    if labels == "auto" or pos_weight is None:  # one pass decides the labels and counts the true edges
         from .checks import check_graphs
 
-        fields = check_graphs(dataset, show_progress=False)
+        fields = check_graphs(dataset, edge_labels=labels, show_progress=False)
         labels = fields.edge_labels
-        if pos_weight is None:
+        if pos_weight is None:  # from the edge labels, whichever field holds them
             pos_weight = fields.pos_weight()
             note = fields.class_balance_note()
             if note is not None:  # all (or almost all) edges of one class: the weight is not their ratio
                 warnings.warn(f"{desc}: {note}", stacklevel=2)
-    elif pos_weight is None:
-        pos_weight = pos_weight_of(dataset, labels)
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     net = model
     if distributed:

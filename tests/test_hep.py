@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pytest
 import torch
+
+pytest.importorskip("torch_geometric")
 from torch_geometric.data import Data
 
 from hullpack.errors import InvalidSizesError, OversizeItemError

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+pytest.importorskip("torch_geometric")
 from hullpack.hep import CollisionGraphs
 from hullpack.hep.distributed import compare_distributed
 

@@ -6,6 +6,8 @@ import os
 import numpy as np
 import pytest
 import torch
+
+pytest.importorskip("torch_geometric")
 from torch_geometric.data import Data, HeteroData, InMemoryDataset
 
 from hullpack.errors import InvalidSizesError

@@ -98,7 +98,9 @@ def test_a_line_of_an_optimade_json_lines_file_that_is_no_entry_is_named(tmp_pat
                         "property_name": "cartesian_site_positions", "entry": {"id": "x", "type": "structures"}},
                        [0.0, 0.1, 0.2], ["PARTIAL-DATA-END", [""]]])
     with pytest.raises(ValueError, match=r"OPTIMADE partial data \(the values of one property, "
-                                         r"'cartesian_site_positions', of one entry\), no entries"):
+                                         r"'cartesian_site_positions', of one entry, 'x'\), no entries: read the "
+                                         r"answer that lists the entries \(the structures query whose "
+                                         r"meta.partial_data_links led here\)"):
         read_table(path)
 
 

@@ -4,12 +4,13 @@ optimade-python-tools' client files (their structures entries), and JSON lines o
 """
 from __future__ import annotations
 
+import re
 import warnings
 from math import fsum, isclose
 from typing import TYPE_CHECKING
 
-from .columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, _amounts, _named, _numbers_with_missing, _open, header_key,
-                      listed)
+from .columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, OPTIMADE_COMPOSITION_COLUMNS, _amounts, _field, _named,
+                      _numbers_with_missing, _open, header_key, listed)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,24 +115,62 @@ def _optimade_record(entry: dict, within: str = "") -> dict:
 
 def _warn_page(path: str, answer: dict, n: int, what: str = "an OPTIMADE answer",
                how: str = "save every page into the file (or raise page_limit)") -> None:
-    """Warn where an OPTIMADE ``answer`` of ``n`` entries is one page of more (its ``meta``'s
-    ``data_returned`` or ``more_data_available``, a ``links.next``): hulls of one page miss the other
-    pages' compounds. ``what``: the answer, ``how``: how to save them all, for the message."""
-    import warnings
-
+    """Warn where an API's ``answer`` (OPTIMADE's, OQMD's REST) of ``n`` entries is one page of more
+    (its ``meta``'s ``data_returned`` above ``n`` or ``more_data_available``, a ``links.next``): hulls
+    of one page miss the other pages' compounds. ``what``: the answer, ``how``: how to save them all,
+    for the message."""
     meta, links = answer.get("meta"), answer.get("links")
     meta = meta if isinstance(meta, dict) else {}
     total = meta.get("data_returned")
-    more = (isinstance(links, dict) and bool(links.get("next"))) or meta.get("more_data_available") is True
-    if more or (isinstance(total, int) and total > n):
-        of = f"{n:,} of the {total:,}" if isinstance(total, int) and total > n else f"{n:,}"
-        warnings.warn(f"{path}: {of} entries of {what}, one page of it (more are at its links.next): "
-                      "a hull of these misses the other pages' compounds, so energies above it can be too low; "
-                      f"{how}", stacklevel=4)
+    at_next = isinstance(links, dict) and bool(links.get("next"))
+    if at_next or meta.get("more_data_available") is True or (isinstance(total, int) and total > n):
+        _warn_one_page(path, n, total, what + (", one page of it (more are at its links.next)" if at_next
+                                               else ", one page of it"), how)
 
 
-#: the fields of an OPTIMADE (JSON:API) answer, also of one saved by optimade-python-tools' client
-_ANSWER_FIELDS = frozenset(("data", "meta", "links", "errors", "included", "jsonapi"))
+def _warn_one_page(path: str, n: int, total, what: str, how: str, stacklevel: int = 5) -> None:
+    """Warn that the ``n`` entries of ``path`` are ``what`` (one page of an answer), of ``total``
+    where it is known (an int above ``n``): a hull of them misses the others; ``how`` saves them all."""
+    of = f"{n:,} of the {total:,}" if isinstance(total, int) and total > n else f"{n:,}"
+    warnings.warn(f"{path}: {of} entries of {what}: a hull of these misses the other pages' compounds, so energies "
+                  f"above it can be too low; {how}", stacklevel=stacklevel)
+
+
+def _warn_partial_data(path: str, entries: list) -> None:
+    """Warn of OPTIMADE ``entries`` whose composition or energy is partial data (OPTIMADE 1.2: null,
+    its value at the entry's ``meta.partial_data_links``): their rows are read without it, and the
+    message names the first such entry and its link. Other properties given so (the positions of a
+    large structure) are no column a hull reads."""
+    names = {header_key(c)[0] for c in COMPOSITION_COLUMNS + OPTIMADE_COMPOSITION_COLUMNS + ENERGY_COLUMNS}
+    held: dict = {}  # property -> the positions of the entries that give it only as partial data
+    first = None
+    for i, d in enumerate(entries):
+        links = d.get("meta", {}).get("partial_data_links") if isinstance(d.get("meta"), dict) else None
+        for name, where in (links.items() if isinstance(links, dict) else ()):
+            if d["attributes"].get(name) is None and header_key(_field(name) or name)[0] in names:
+                held.setdefault(name, []).append(i)
+                if first is None:
+                    link = next((w.get("link") for w in where if isinstance(w, dict) and w.get("link")), None) \
+                        if isinstance(where, list) else None
+                    first = (i, d.get("id"), name, link)
+    if first is None:
+        return
+    i, ident, name, link = first
+    counts = ", ".join(f"{name} of {len(rows):,} entr{'y' if len(rows) == 1 else 'ies'}" for name, rows in held.items())
+    warnings.warn(f"{path}: OPTIMADE partial data (null in the answer, the value at the entry's "
+                  f"meta.partial_data_links): {counts}, the first entry {i} ({ident!r}, its {name} at "
+                  f"{link or 'no link'}); those rows are read without it: fetch the values from the links "
+                  "and add them to the file, or leave those rows out", stacklevel=4)
+
+
+#: the fields of an OPTIMADE (JSON:API) answer, also of one saved by optimade-python-tools' client, and
+#: of OQMD's own REST answer (``/oqmdapi/formationenergy``), which adds ``resource`` and ``response_message``
+_ANSWER_FIELDS = frozenset(("data", "meta", "links", "errors", "included", "jsonapi", "resource", "response_message"))
+#: how to save every page of an API's answer that is not OPTIMADE's (OQMD's REST), for the message
+_EVERY_PAGE = ("save every page (follow links.next until meta.more_data_available is false, one answer per line "
+               "of a .jsonl file), or raise the query's limit=")
+#: AFLUX's keys of its entries, "1 of 1532": the entry's place and how many the query matched
+_AFLUX_KEY = re.compile(r"\s*(\d+)\s+of\s+(\d+)\s*")
 #: OPTIMADE's entry endpoints, the first keys of a file of optimade-python-tools' client
 _ENDPOINTS = frozenset(("structures", "references", "calculations", "trajectories"))
 
@@ -196,6 +235,7 @@ def _client_records(path: str, answers: list) -> list:
         if entries:
             _warn_page(path, answer, len(entries), f"the OPTIMADE answer of {base_url}",
                        "save them all (optimade-get --max-results-per-provider -1)")
+            _warn_partial_data(path, entries)
             # an entry two filters found is one entry: listed once, under the first filter
             new = [d for d in entries if d.get("id") is None or (base_url, d["id"]) not in seen]
             seen.update((base_url, d["id"]) for d in new if d.get("id") is not None)
@@ -265,8 +305,11 @@ def read_json(path: str, lines: bool, text: bool = False):
                       if not lines and isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data" else "")
         raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc}){lines_hint}") from None
     if lines and data and isinstance(data[0], dict) and "optimade-partial-data" in data[0]:
+        entry = data[0].get("entry") if isinstance(data[0].get("entry"), dict) else {}
         raise ValueError(f"{path}: OPTIMADE partial data (the values of one property, "
-                         f"{data[0].get('property_name')!r}, of one entry), no entries: expected a table of entries")
+                         f"{data[0].get('property_name')!r}, of one entry, {entry.get('id')!r}), no entries: read the "
+                         "answer that lists the entries (the structures query whose meta.partial_data_links led here) "
+                         "and add a value fetched so to its entry")
     if lines and data and isinstance(data[0], dict) and "x-optimade" in data[0]:  # OPTIMADE JSON lines
         data = _optimade_lines(path, data, numbers)
     elif lines and data and all(isinstance(d, dict) and isinstance(d.get("data"), list) and set(d) <= _ANSWER_FIELDS
@@ -292,6 +335,10 @@ def read_json(path: str, lines: bool, text: bool = False):
         data = [dict(zip(data["columns"], r)) for r in data["data"]]  # pandas' orient="split"
     elif isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()) and _keyed_by_row(data):
         key = "key" if any("id" in v for v in data.values()) else "id"  # the rows' keys kept: materials' ids
+        places = [_AFLUX_KEY.fullmatch(str(k)) for k in data]
+        if all(places) and int(places[0].group(2)) > len(data):  # AFLUX's {"1 of 1532": {...}}: one page of more
+            _warn_one_page(path, len(data), int(places[0].group(2)), "an AFLUX answer, one page of it",
+                           "save every page ($paging(n) for each n) or all at once ($paging(0))", stacklevel=4)
         data = [{key: k, **v} for k, v in data.items()]
     answer = data if isinstance(data, dict) else {}
     if isinstance(data, dict):  # an API answer's {"data": [...]}, Alexandria's {"entries": [...]}
@@ -299,7 +346,10 @@ def read_json(path: str, lines: bool, text: bool = False):
     if isinstance(data, list) and data and all(isinstance(d, dict) and isinstance(d.get("attributes"), dict)
                                                for d in data):
         _warn_page(path, answer, len(data))
+        _warn_partial_data(path, data)
         data = [_optimade_record(d) for d in data]
+    elif isinstance(data, list) and data and "data" in answer:  # another API's answer: OQMD's REST
+        _warn_page(path, answer, len(data), "an API answer", _EVERY_PAGE)
     if not data:
         raise ValueError(f"{path}: no rows (an empty {'file' if lines else 'JSON ' + type(data).__name__}"
                          + (", an API answer with no entries: its query matched none" if "data" in answer else "")

@@ -2,6 +2,7 @@
 import doctest
 import importlib
 import pkgutil
+import tempfile
 
 import pytest
 
@@ -14,7 +15,9 @@ MODULES = sorted(
 
 
 @pytest.mark.parametrize("name", ["hullpack"] + MODULES)
-def test_docstring_examples(name):
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    # the examples' tempfile.mkdtemp() folders go under pytest's own tmp_path, which pytest prunes
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"

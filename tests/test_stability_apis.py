@@ -92,6 +92,12 @@ def test_an_aflux_answer_is_read_and_one_page_of_more_says_so(tmp_path):
     with pytest.warns(UserWarning, match=r"aflux\.json: 5 of the 1,532 entries of an AFLUX answer, one page of it: "
                                          r".*\$paging\(0\)"):
         assert len(read_table(path)) == 5
+    # its pages, one a line of a .jsonl file, were rows of pages ('no composition column')
+    path, pages = tmp_path / "aflux.jsonl", list(aflux(5).items())
+    path.write_text(json.dumps(dict(pages[:3])) + "\n" + json.dumps(dict(pages[3:])) + "\n")
+    t = stability(read_quietly(path))
+    assert t.id.tolist() == [f"{i} of 5" for i in range(1, 6)]
+    assert np.abs(t.e_above_hull.to_numpy() - expected()).max() < 1e-12
 
 
 def test_exports_of_materials_project_and_jarvis_are_read_without_renaming(tmp_path):

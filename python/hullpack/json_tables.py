@@ -316,6 +316,9 @@ def read_json(path: str, lines: bool, text: bool = False):
                                 for d in data):  # an API's answers, one page a line: its entries, its last links
         data = {"data": [e for d in data for e in d["data"]], "meta": data[-1].get("meta"),
                 "links": data[-1].get("links")}
+    elif lines and data and all(isinstance(d, dict) and d and all(_AFLUX_KEY.fullmatch(str(k)) for k in d)
+                                for d in data):  # AFLUX's answers, one page a line: {"1 of 1532": {...}}
+        data = {k: v for d in data for k, v in d.items()}
     if (isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]
             and not data.get("data")):  # JSON:API's (OPTIMADE's) error answer; the client's errors are text
         said = _said(data["errors"][0])

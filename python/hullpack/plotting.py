@@ -43,7 +43,7 @@ def label_triangle(ax, symbols) -> None:
 def finish_figure(fig, ax, title: str, path=None):
     """Title, legend and layout; saved to ``path`` (and closed) when one is given. Returns ``fig``."""
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="best")  # clear of the formula labels: "best" weighs texts from matplotlib 3.9
     fig.tight_layout()
     if path is not None:
         import matplotlib.pyplot as plt  # the callers have imported it already

@@ -26,7 +26,8 @@ from .events import PRESETS, EventConfig, generate_event
 from .graphs import CollisionGraphs, GraphCuts, build_graph, event_graph
 from .memory import MemoryMeter, calibrate, static_bytes
 from .model import InteractionNetwork
-from .study import STRATEGIES, StudyConfig, bench_memory, load_dataset, run_study
+from .datasets import load_dataset
+from .study import STRATEGIES, StudyConfig, bench_memory, run_study
 from .train import evaluate, train
 
 __all__ = ["PRESETS", "EventConfig", "generate_event", "CollisionGraphs", "GraphCuts", "build_graph",

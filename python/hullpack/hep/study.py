@@ -12,7 +12,8 @@ Strategies (``STRATEGIES``, defined in :mod:`hullpack.hep.strategies`):
   costs from the calibrated memory model;
 * ``packed``: :class:`~hullpack.samplers.PackedBatchSampler` under the memory budget.
 
-Costs come from a :class:`~hullpack.samplers.MemoryModel` calibrated on probe batches of the
+The datasets come by name from :mod:`hullpack.hep.datasets` (:func:`load_dataset`, also importable
+from here). Costs come from a :class:`~hullpack.samplers.MemoryModel` calibrated on probe batches of the
 very training step (see :mod:`hullpack.hep.memory`). The memory budget (``budget_bytes``, by default
 ``budget_factor`` times the predicted memory of an average batch, at least 1.1 times the largest
 graph's) is where a GPU of that size would
@@ -32,6 +33,7 @@ import copy
 import logging
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -40,9 +42,10 @@ import torch
 
 from ..errors import InvalidSizesError
 from ..samplers import MemoryModel
-from .checks import check_graphs, not_graph_hint
+from .checks import check_graphs
+from .datasets import DEFAULT_EVENTS, EXPECTED, as_graphs, load_dataset, repeated_datasets  # noqa: F401 (public here too)
 from .distributed import compare_distributed
-from .files import GraphFiles
+from .events import PRESETS
 from .memory import calibrate, independent_columns, probe_counts, static_bytes
 from .model import InteractionNetwork
 from .strategies import STRATEGIES, check_budget, make_batch_sampler
@@ -119,10 +122,10 @@ class StudyConfig:
             device = torch.device(self.device)
         except RuntimeError:
             raise ValueError(f"device {self.device!r} is not a torch device; give cpu or cuda") from None
-        if device.type == "cuda" and self.allocator:
-            raise ValueError("allocator = True (--allocator) adds the CPU allocator's peak beside the CPU's measured "
-                             "peak; on cuda the peak already is the GPU allocator's (torch.cuda.max_memory_allocated): "
-                             "leave allocator out")
+        if device.type == "cuda" and self.allocator:  # said, not refused: scripts turn it on for every device
+            warnings.warn("allocator = True (--allocator) adds the CPU allocator's peak beside the CPU's measured "
+                          "peak; on cuda the peak already is the GPU allocator's (torch.cuda.max_memory_allocated), "
+                          "so it is left out (the allocator peak column reads n/a)", stacklevel=3)
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r}: torch finds no CUDA GPU here (torch {torch.__version__}); "
                              "run on the CPU, which measures what a GPU would hold, or on a machine with a GPU")
@@ -378,154 +381,6 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
     plt.close(fig)
 
 
-EXPECTED = ("give a list of torch_geometric Data (x, edge_index; y with one label per edge for validation "
-            "metrics), a PyG dataset, or a file written by InMemoryDataset.save")
-
-
-def load_dataset(spec: str, *, num_events: int = 300, seed: int = 0, root: str | None = None):
-    """A dataset by name: a preset (``"low"``, ``"high"``: ``num_events`` synthetic events), a file
-    saved with ``torch.save`` (a list of PyG ``Data`` or a dataset) or written by PyG's
-    ``InMemoryDataset.save`` (a ``processed/data.pt``), or ``"module:attribute"`` naming a dataset or
-    a function that returns one (e.g. ``"mypackage.data:make_graphs"``). Anything else is refused
-    with a ``ValueError`` saying what is expected.
-
-    >>> len(load_dataset("low", num_events=3))
-    3
-    >>> load_dataset("nonsense")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown dataset 'nonsense': there is no file or folder of that name (a relative path is read from ...); give a preset (high, low), a .pt file or a folder of graph files, or module:attribute
-    """
-    import os
-
-    from .events import PRESETS
-    from .graphs import CollisionGraphs
-
-    if spec in PRESETS:
-        return CollisionGraphs(root, preset=spec, num_events=num_events, seed=seed)
-    spec = os.path.expanduser(spec)  # ~/data/graphs.pt, which a shell leaves as it is in --dataset=~/...
-    if os.path.isdir(spec):
-        folder = GraphFiles.find(spec)  # one graph per file, as PyG's on-disk Dataset writes them
-        if folder is not None:
-            return folder
-        import glob  # a PyG dataset's root: its graphs are in a file under processed/
-
-        found = sorted(glob.glob(os.path.join(spec, "processed", "*.pt")) + glob.glob(os.path.join(spec, "*.pt")))
-        found = [f for f in found if not os.path.basename(f).startswith("pre_")][:3]  # PyG's pre_filter.pt, ...
-        if len(found) == 1:
-            try:
-                GraphFiles(found)[0]
-            except ValueError:  # not one graph: the file of many graphs to give, as below
-                pass
-            else:
-                raise ValueError(f"dataset {spec!r} is a folder of one graph ({found[0]}); the study batches many "
-                                 "graphs: save the others beside it, one graph per file")
-        raise ValueError(f"dataset {spec!r} is a folder; give the file that holds the graphs"
-                         + (f", e.g. {', '.join(found)}" if found else " (no .pt file found in it)"))
-    if os.path.isfile(spec) or spec.endswith((".pt", ".pth")):
-        if not os.path.exists(spec):
-            raise ValueError(f"dataset file {spec!r} does not exist")
-        try:
-            obj = torch.load(spec, weights_only=False)
-        except (AttributeError, ModuleNotFoundError) as exc:  # a class pickled from the saving script
-            raise ValueError(f"cannot load dataset file {spec!r} ({exc}): it holds an object of a class that "
-                             "cannot be imported here, such as a dataset class defined in the script that saved "
-                             "it; save list(dataset) instead, or give module:attribute") from None
-        except Exception as exc:
-            raise ValueError(f"cannot load dataset file {spec!r} with torch.load ({exc}); {EXPECTED}") from None
-        return as_graphs(obj, spec)
-    if ":" in spec:
-        import importlib
-
-        module, _, attr = spec.partition(":")
-        try:
-            obj = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"dataset {spec!r}: cannot import it ({exc})") from None
-        except Exception as exc:  # the module's own code failed while it was imported
-            raise ValueError(f"dataset {spec!r}: importing module {module!r} failed ({type(exc).__name__}: {exc}); "
-                             f"python -c 'import {module}' shows where") from exc
-        if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "__getitem__")):  # a dataset class, a function
-            try:
-                obj = obj()
-            except Exception as exc:
-                raise ValueError(f"dataset {spec!r}: calling {attr}() failed ({type(exc).__name__}: {exc}); name a "
-                                 "dataset, or a class or function that makes one without arguments") from exc
-        return as_graphs(obj, spec)
-    raise ValueError(_unknown_dataset(spec, sorted(PRESETS)))
-
-
-def _unknown_dataset(spec: str, presets: list[str]) -> str:
-    """Why ``spec`` names no dataset, with the likeliest fix: a preset in other letter case, a module
-    and attribute joined by a dot, else a file or folder that is not there (a typo of a path).
-
-    >>> _unknown_dataset("Low", ["high", "low"])
-    "unknown dataset 'Low': did you mean the preset 'low'? (presets are lower case); give a preset (high, low), a .pt file or a folder of graph files, or module:attribute"
-    >>> _unknown_dataset("json.decoder", ["high", "low"])
-    "unknown dataset 'json.decoder': to name an attribute of a module, join them with a colon: json:decoder; give a preset (high, low), a .pt file or a folder of graph files, or module:attribute"
-    """
-    import importlib.util
-
-    options = f"give a preset ({', '.join(presets)}), a .pt file or a folder of graph files, or module:attribute"
-    if spec.lower() in presets:
-        return (f"unknown dataset {spec!r}: did you mean the preset {spec.lower()!r}? (presets are lower case); "
-                f"{options}")
-    head, _, tail = spec.rpartition(".")
-    top = head.split(".")[0]
-    if top.isidentifier() and tail.isidentifier() and importlib.util.find_spec(top) is not None:
-        return (f"unknown dataset {spec!r}: to name an attribute of a module, join them with a colon: "
-                f"{head}:{tail}; {options}")
-    return (f"unknown dataset {spec!r}: there is no file or folder of that name (a relative path is read from "
-            f"{os.getcwd()}); {options}")
-
-
-def as_graphs(obj: Any, name: str):
-    """``obj`` as a dataset of PyG graphs: a list or dataset of ``Data`` as it is, the
-    ``(data, slices[, class])`` tuple of ``InMemoryDataset.save`` as an ``InMemoryDataset``; a
-    ``ValueError`` naming ``name`` and what it holds otherwise.
-
-    >>> as_graphs({"train": [], "val": []}, "d.pt")
-    Traceback (most recent call last):
-    ...
-    ValueError: dataset 'd.pt' holds a dict (keys 'train', 'val'): save one of its lists of graphs on its own, torch.save(d['train'], path); give a list of torch_geometric Data (x, edge_index; y with one label per edge for validation metrics), a PyG dataset, or a file written by InMemoryDataset.save
-    """
-    from torch_geometric.data import Data, InMemoryDataset
-    from torch_geometric.data.data import BaseData
-
-    if isinstance(obj, tuple) and len(obj) in (2, 3) and isinstance(obj[0], (dict, BaseData)) \
-            and isinstance(obj[1], dict):  # InMemoryDataset.save, or torch.save(collate(...)) of older PyG
-        data, slices = obj[0], obj[1]
-        cls = obj[2] if len(obj) == 3 else Data
-        dataset = InMemoryDataset()
-        dataset._data, dataset.slices = (cls.from_dict(data) if isinstance(data, dict) else data), slices
-        return dataset
-    if isinstance(obj, BaseData):
-        folder = os.path.dirname(name) or "."
-        beside = f", or give its folder, --dataset {folder}, read as one graph per file" \
-            if os.path.isfile(name) and GraphFiles.find(folder) is not None else ""
-        raise ValueError(f"dataset {name!r} is a single graph ({type(obj).__name__}); the study batches many "
-                         f"graphs: save a list of them, torch.save([graph, ...], path){beside}")
-    if isinstance(obj, dict) and obj:  # splits saved together, {"train": [...], "val": [...]}
-        keys = ", ".join(repr(k) for k in list(obj)[:5])
-        raise ValueError(f"dataset {name!r} holds a dict (keys {keys}): save one of its lists of graphs on its own, "
-                         f"torch.save(d[{next(iter(obj))!r}], path); {EXPECTED}")
-    if isinstance(obj, (str, bytes, dict, np.ndarray)) or torch.is_tensor(obj) or not (hasattr(obj, "__len__") and hasattr(obj, "__getitem__")):
-        raise ValueError(f"dataset {name!r} holds a {type(obj).__name__}; {EXPECTED}")
-    if len(obj) == 0:
-        raise ValueError(f"dataset {name!r} holds no graphs; {EXPECTED}")
-    items = obj if isinstance(obj, (list, tuple)) else [obj[0]]
-    bad = next((i for i, g in enumerate(items) if not isinstance(g, BaseData)), None)
-    if bad is not None:
-        hint = not_graph_hint(items[bad])
-        raise ValueError(f"dataset {name!r}: item {bad} is a {type(items[bad]).__name__}, not a graph"
-                         + (hint or f"; {EXPECTED}"))
-    return list(obj) if isinstance(obj, tuple) else obj
-
-
-#: events per synthetic preset where ``num_events`` (``--events``) is not given
-DEFAULT_EVENTS = 300
-
-
 def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig = StudyConfig(), *,
                  num_events: int | None = None, root: str | None = None, distributed: bool = False,
                  world_size: int | None = None, plot_path: str | None = None) -> dict:
@@ -546,8 +401,6 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
         _, again, first = repeated[0]
         same = f" (the same {'folder' if os.path.isdir(again) else 'file'})" if again != first else ""
         raise ValueError(f"dataset {again!r} is {first!r} again{same}: give each dataset once")
-    from .events import PRESETS
-
     num_events = DEFAULT_EVENTS if num_events is None else num_events
     loaded = {name: load_dataset(name, num_events=num_events, seed=config.seed, root=root) for name in datasets}
     table, details = run_study(loaded, config)
@@ -585,8 +438,6 @@ def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, n
     ...
     ValueError: num_events only applies to the synthetic presets (high, low: num_events sets how many events are generated, root where they are cached), and none is studied here; your datasets (g.pt) are used whole: leave num_events out, or add the preset high or low to the datasets
     """
-    from .events import PRESETS
-
     say = {"num_events": "num_events", "root": "root", "world_size": "world_size",
            "distributed": "distributed=True"} | (spelled or {})
     if world_size is not None and not distributed:
@@ -601,29 +452,6 @@ def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, n
                      f"({', '.join(presets)}: {say['num_events']} sets how many events are generated, {say['root']} "
                      f"where they are cached), and none is studied here; your datasets ({', '.join(datasets)}) are "
                      f"used whole: leave {these} out, or add the preset {' or '.join(presets)} to the datasets")
-
-
-def repeated_datasets(specs: Sequence[str]) -> list[tuple[int, str, str]]:
-    """``(position, spec, earlier spec)`` for every dataset named again: the same name, or the same file or
-    folder by another path (``g.pt`` and ``./g.pt``, a link to it). A preset is its name, whatever files exist.
-
-    >>> repeated_datasets(["low", "high", "low"])
-    [(2, 'low', 'low')]
-    """
-    from .events import PRESETS
-
-    seen: dict[Any, str] = {}
-    out = []
-    for i, spec in enumerate(specs):
-        key: Any = spec
-        if spec not in PRESETS and os.path.exists(spec):  # a file, or a folder of graph files
-            st = os.stat(spec)
-            key = (st.st_dev, st.st_ino)
-        if key in seen:
-            out.append((i, spec, seen[key]))
-        else:
-            seen[key] = spec
-    return out
 
 
 def finite(obj: Any) -> Any:

@@ -15,7 +15,8 @@ from .._progress import progress
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, N_ALL_ELEMENTS
 from ..errors import HullInputError
 from ..hull import DEFAULT_TOL
-from .inputs import Parsed, _above_elements, _lowest_of_elements, parse, table_columns, total_energy_signs
+from .energies import above_elements, lowest_of_elements, total_energy_signs
+from .inputs import Parsed, parse, table_columns
 from ..naming import formulas, join_rows
 
 __all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse_decomposition", "known_stable"]
@@ -230,7 +231,7 @@ class Reference:
                 f"{signs}: these look like total energies, but no elemental entries give the references of "
                 f"{missing}, which are then taken at 0 eV/atom (right for formation energies only); add each "
                 "element's entry in the same convention, or give formation energies")
-        if (np.abs(_lowest_of_elements(self.parsed)) > 0.1).any():
+        if (np.abs(lowest_of_elements(self.parsed)) > 0.1).any():
             warnings.warn(
                 "elemental entries are given for " + ", ".join(ALL_ELEMENTS[e] for e in sorted(with_entry))
                 + " but not for " + missing + ", whose references are taken at 0 eV/atom: right for formation "
@@ -246,7 +247,7 @@ class Reference:
             raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
                                  "formation energies (elements at 0 eV/atom); give their formation energies")
         if own is not None and signs is None:
-            above = _above_elements(parsed, _lowest_of_elements(self.parsed))
+            above = above_elements(parsed, lowest_of_elements(self.parsed))
             median = float(np.nanmedian(above)) if np.isfinite(above).any() else np.nan
             if median > FORMATION_GAP:
                 raise HullInputError(

@@ -1,0 +1,119 @@
+"""Whether energies per atom look like formation energies in eV/atom: the signs of another unit
+(meV/atom, kJ/mol, energies per cell) and of total energies rather than formation energies, and each
+element's lowest elemental entry, which total energies are measured against.
+:func:`hullpack.stability.inputs.parse` refuses energies in another unit; ``hullpack stability`` and
+``hullpack screen --dft`` say when they look like total energies.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..elemnet.data import TARGET_RANGE, other_unit
+from ..elements import ALL_ELEMENTS
+
+if TYPE_CHECKING:
+    from .inputs import Parsed
+
+__all__ = ["BELOW_FORMATION", "TOTAL_ENERGY_MEDIAN", "above_elements", "looks_total", "lowest_of_elements",
+           "total_energy_signs", "unit_signs"]
+
+#: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
+TOTAL_ENERGY_MEDIAN = -4.0
+#: below every formation energy known (eV/atom): OQMD's lowest, EuF2's, is -4.57
+BELOW_FORMATION = -4.6
+
+
+def lowest_of_elements(parsed: Parsed) -> pd.Series:
+    """Each element's lowest elemental entry (valid rows), by element id."""
+    unary = parsed.valid & (parsed.n_elements == 1)
+    return pd.Series(parsed.energies[unary]).groupby(parsed.elements[parsed.offsets[:-1][unary]]).min()
+
+
+def above_elements(parsed: Parsed, lowest: pd.Series) -> np.ndarray:
+    """The valid rows' energies minus their elements' energies ``lowest`` (by element id, as
+    :func:`lowest_of_elements` gives them) in proportion: formation energies, for total energies
+    (NaN where an element has none)."""
+    mu = np.full(len(ALL_ELEMENTS), np.nan)
+    mu[lowest.index.to_numpy(dtype=np.int64)] = lowest.to_numpy()
+    rows = np.flatnonzero(parsed.valid & np.isfinite(parsed.energies))
+    off, counts = parsed.offsets, parsed.n_elements[rows]
+    take = np.repeat(off[rows] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    mixed = np.zeros(len(rows))
+    np.add.at(mixed, np.repeat(np.arange(len(rows)), counts), parsed.fractions[take] * mu[parsed.elements[take]])
+    return parsed.energies[rows] - mixed
+
+
+def unit_signs(parsed: Parsed) -> str | None:
+    """Why ``parsed``'s energies look like formation energies in another unit than eV/atom (None if
+    they do not): every elemental entry at 0 (within 0.1 eV/atom; or none), but a median (of the
+    compounds, where there are any: elements at 0 are 0 in any unit) outside
+    :data:`~hullpack.elemnet.data.TARGET_RANGE` (:func:`~hullpack.elemnet.data.other_unit`; meV/atom
+    and kJ/mol are 1000 and 96 times larger). Total energies (elements away from 0) are judged by
+    their compounds' formation energies against the elemental entries, whose median lies there too
+    unless the energies are per cell or per formula unit (VASP's, -76 eV for a cell of Fe4O6), or in
+    another unit. :func:`~hullpack.stability.inputs.parse` refuses such energies.
+
+    >>> from hullpack.stability.inputs import parse
+    >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1.7, -1.4], require_energies=False))
+    >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1700, -1400], require_energies=False))
+    'median energy -1550 eV/atom: another unit (meV/atom, kJ/mol)? Formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom'
+    >>> unit_signs(parse(["Fe", "O2", "Fe4O6"], [-8.3, -9.86, -76.0], require_energies=False))[:50]
+    'median formation energy -66.76 eV/atom against the'
+    """
+    usable = parsed.valid & np.isfinite(parsed.energies)
+    if not usable.any():
+        return None
+    lowest = lowest_of_elements(parsed)
+    if (np.abs(lowest) > 0.1).any():  # total energies: their compounds' formation energies against the elements
+        formation = above_elements(parsed, lowest)[parsed.n_elements[usable] > 1]
+        formation = formation[np.isfinite(formation)]
+        median = float(np.median(formation)) if len(formation) else 0.0
+        if TARGET_RANGE[0] < median < TARGET_RANGE[1]:
+            return None
+        return (f"median formation energy {median:.4g} eV/atom against the elemental entries: energies per cell or "
+                "per formula unit, or in another unit, rather than eV/atom? Give energies per atom in eV/atom")
+    compounds = usable & (parsed.n_elements > 1)  # elements at 0 read the same in any unit: not in the median
+    median = float(np.median(parsed.energies[compounds if compounds.any() else usable]))
+    why = other_unit(median, elemnet=False)
+    return None if why is None else f"median energy {median:.4g} eV/atom: {why} Give formation energies in eV/atom"
+
+
+def total_energy_signs(parsed: Parsed) -> str | None:
+    """Why ``parsed``'s energies look like total energies per atom rather than formation energies
+    (None if they do not): an element's lowest entry more than 0.1 eV/atom below 0 (its formation
+    energy is 0, a polymorph's above that), or their spread (:func:`looks_total`). The one
+    rule of ``hullpack stability`` (where some element has no elemental entry to be its reference)
+    and ``hullpack screen --dft``.
+
+    >>> from hullpack.stability.inputs import parse
+    >>> total_energy_signs(parse(["Na", "K", "NaCl", "KCl"], [-1.31, -1.10, -3.43, -3.42]))
+    'elements below 0 eV/atom (K -1.100, Na -1.310)'
+    >>> total_energy_signs(parse(["Na", "NaCl"], [0.0, -2.1])) is None
+    True
+    """
+    e = parsed.energies[parsed.valid]
+    lowest = lowest_of_elements(parsed)
+    if len(lowest):
+        off = lowest[lowest < -0.1]
+        if len(off):
+            listed = ", ".join(sorted(f"{ALL_ELEMENTS[k]} {v:.3f}" for k, v in off.items())[:5])
+            return f"elements below 0 eV/atom ({listed})"
+    if looks_total(e):  # the median of the energies given, as looks_total takes it
+        return f"median energy {np.nanmedian(e):.2f} eV/atom"
+    return None
+
+
+def looks_total(energies: np.ndarray) -> bool:
+    """Whether energies per atom look like total energies rather than formation energies: a median
+    below :data:`TOTAL_ENERGY_MEDIAN` with at least 5% of them below :data:`BELOW_FORMATION`, lower
+    than any formation energy known. Strongly bound compounds alone can have formation energies of
+    such a median, none of them that low (rare-earth trifluorides: LaF3 -4.48, ErF3 -4.44).
+
+    >>> looks_total(np.array([-6.9, -7.0, -6.2])), looks_total(np.array([-4.48, -4.44, -4.2, -4.37]))
+    (True, False)
+    """
+    e = energies[np.isfinite(energies)]
+    return bool(len(e) and np.median(e) < TOTAL_ENERGY_MEDIAN and np.mean(e < BELOW_FORMATION) >= 0.05)

@@ -84,6 +84,8 @@ def test_readme_example_runs(i, tmp_path, monkeypatch):
     block = BLOCKS[i]
     if "torch_geometric" in block or "hullpack.hep" in block:
         pytest.importorskip("torch_geometric")
+    if ".plot_system(" in block:  # draws a plot
+        pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     out, ns = io.StringIO(), {"__name__": "__readme__"}
     with contextlib.redirect_stdout(out):

@@ -18,7 +18,8 @@ DESCRIPTION = ("Train an Interaction Network edge classifier on synthetic collid
 
 
 #: bench_memory's arguments as this command spells them, for its messages
-OPTIONS = {"num_events": "--events", "root": "--root", "world_size": "--world-size", "distributed": "--distributed"}
+OPTIONS = {"num_events": "--events", "root": "--root", "world_size": "--world-size", "distributed": "--distributed",
+           "dataset": "--dataset"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -439,7 +439,7 @@ def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, n
     ValueError: num_events only applies to the synthetic presets (high, low: num_events sets how many events are generated, root where they are cached), and none is studied here; your datasets (g.pt) are used whole: leave num_events out, or add the preset high or low to the datasets
     """
     say = {"num_events": "num_events", "root": "root", "world_size": "world_size",
-           "distributed": "distributed=True"} | (spelled or {})
+           "distributed": "distributed=True", "dataset": None} | (spelled or {})
     if world_size is not None and not distributed:
         raise ValueError(f"{say['world_size']} sets the processes of {say['distributed']}: add {say['distributed']}, "
                          f"or leave {say['world_size']} out")
@@ -448,10 +448,12 @@ def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, n
         return
     these = " and ".join(given)
     presets = sorted(PRESETS)
+    add = f"add the preset {' or '.join(presets)} to the datasets" if say["dataset"] is None else \
+        "add " + " or ".join(f"{say['dataset']} {p}" for p in presets)
     raise ValueError(f"{these} only appl{'y' if len(given) > 1 else 'ies'} to the synthetic presets "
                      f"({', '.join(presets)}: {say['num_events']} sets how many events are generated, {say['root']} "
                      f"where they are cached), and none is studied here; your datasets ({', '.join(datasets)}) are "
-                     f"used whole: leave {these} out, or add the preset {' or '.join(presets)} to the datasets")
+                     f"used whole: leave {these} out, or {add}")
 
 
 def finite(obj: Any) -> Any:

@@ -120,3 +120,14 @@ def test_a_model_of_other_feature_widths_is_refused_naming_the_widths_to_build()
         InteractionNetwork(hidden=4)(qm9_like)   # was: "mat1 and mat2 shapes cannot be multiplied"
     assert InteractionNetwork(11, 4, hidden=4)(qm9_like).shape == (16,)
     assert InteractionNetwork(11, 0, hidden=4)(qm9_like).shape == (16,)   # edge_attr left out by choice
+
+
+def test_cli_names_its_own_options_in_the_shared_refusal(capsys):
+    from hullpack.cli import main
+
+    assert main(["-q", "bench-memory", "--dataset", "mine.pt", "--root", "cache"]) == 2
+    err = capsys.readouterr().err
+    assert ("--root only applies to the synthetic presets (high, low: --events sets how many events are generated, "
+            "--root where they are cached)" in err and err.rstrip().endswith("add --dataset high or --dataset low"))
+    assert main(["-q", "bench-memory", "--dataset", "low", "--world-size", "3"]) == 2
+    assert "--world-size sets the processes of --distributed: add --distributed" in capsys.readouterr().err

@@ -31,23 +31,25 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="200 events, 1 extra random seed, no distributed run")
     ap.add_argument("--dataset", action="append", help="as for `hullpack bench-memory` (default: low and high)")
-    ap.add_argument("--events", type=int, default=300)
+    ap.add_argument("--events", type=int, help="events per preset (default: the presets' own, 300; 200 with --quick)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--num-steps", type=int, default=3)
     ap.add_argument("--baseline-repeats", type=int, default=2, help="extra random-baseline seeds")
     ap.add_argument("--no-distributed", action="store_true")
-    ap.add_argument("--no-allocator", action="store_true", help="skip the CPU allocator peak (torch.profiler)")
+    ap.add_argument("--no-allocator", action="store_true", help="skip the CPU allocator peak (torch.profiler; measured on cpu only)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if args.quick:
-        args.events, args.baseline_repeats, args.no_distributed = 200, 1, True
+        args.baseline_repeats, args.no_distributed = 1, True
+        if args.events is None and any(d in ("low", "high") for d in args.dataset or ["low"]):
+            args.events = 200
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = StudyConfig(strategies=STRATEGIES, batch_size=args.batch_size, epochs=args.epochs, hidden=args.hidden,
                       num_steps=args.num_steps, seed=args.seed, baseline_repeats=args.baseline_repeats,
-                      device=args.device, allocator=not args.no_allocator)
+                      device=args.device, allocator=not args.no_allocator and args.device == "cpu")
     RESULTS.mkdir(parents=True, exist_ok=True)
     png = str(RESULTS / "memory.png")
     out = bench_memory(args.dataset or ["low", "high"], cfg, num_events=args.events,

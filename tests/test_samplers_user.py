@@ -154,7 +154,7 @@ def test_every_graph_once_and_the_same_batches_in_a_fresh_process():
 
 
 def graphs(nodes):
-    from torch_geometric.data import Data
+    Data = pytest.importorskip("torch_geometric.data").Data
 
     return [Data(x=torch.zeros(int(k), 2), edge_index=torch.zeros(2, 3 * int(k), dtype=torch.long),
                  graph_id=torch.tensor([i])) for i, k in enumerate(nodes)]

@@ -428,6 +428,7 @@ def test_cli_own_stability_and_against_a_reference(tmp_path, capsys):
 
 
 def test_cli_model_and_compare(tmp_path, capsys):
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     pd.DataFrame({"formula": FORMULAS}).to_csv(tmp_path / "f.csv", index=False)
     assert cli(tmp_path / "f.csv", "--out", tmp_path / "m") == 0  # no energies: the shipped model
     assert "ElemNet predictions (default, as FILE has no energy column); elements at 0 eV/atom" in capsys.readouterr().out
@@ -510,6 +511,7 @@ def test_a_subset_row_that_could_not_be_read_stays_in_the_protocol(tmp_path, cap
     """A subset row whose formula could not be read (Xx2O) vanished from the protocol table and the
     summary's count, as if it were an element; --compare did not name it, where the plain summary
     does. It stays, with its problem, and --compare lists the bad rows by their number in FILE."""
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     r = model_protocol(["Fe2O3", "FeO2", "Xx2O", "Fe", "O2"], [-1.7, -0.5, -1.0, 0.0, 0.0], predicted=[-0.4, -1.0],
                        subset=[1, 2], errors="ignore")
     assert r.table.input.tolist() == ["FeO2", "Xx2O"] and r.table.problem.tolist() == [None, "unknown element 'Xx'"]

@@ -98,6 +98,100 @@ def test_ranks_built_from_the_same_sizes_run_and_check_ranks_false_skips_the_che
     assert len(seen) < 203 and max(seen.values()) > 1
 
 
+RANK_SCRIPT = r"""
+import datetime, json, os, sys, time
+import numpy as np
+import torch.distributed as dist
+from torch.utils.data import DistributedSampler
+from hullpack.samplers import DistributedBalancedBatchSampler, PackedBatchSampler
+
+rank, world, case, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+absent = int(case[-1]) if case[-1].isdigit() else None  # the rank that does not iterate (in time)
+dist.init_process_group("gloo", init_method="file://" + os.path.join(out, "rendezvous"), rank=rank,
+                        world_size=world, timeout=datetime.timedelta(seconds=10))
+sizes = np.random.default_rng(0).lognormal(2.5, 0.8, 101).round() + 1
+record = {}
+others = [os.path.join(out, f"rank{q}.json") for q in range(world) if q != absent]
+if rank == absent:  # wait (in another part of its training, say) until the others have reported
+    deadline = time.time() + 100
+    while not all(map(os.path.exists, others)) and time.time() < deadline:
+        time.sleep(0.2)
+if rank != absent or case.startswith("late"):
+    for name, build in [("distributed", lambda: DistributedBalancedBatchSampler(sizes, 8, seed=3)),
+                        ("packed", lambda: PackedBatchSampler(sizes, max_cost=120.0, seed=3,
+                                                              sampler=DistributedSampler(range(101), seed=3)))]:
+        try:
+            record[name] = {"batches": list(build())}
+        except Exception as exc:
+            record[name] = {"error": f"{type(exc).__name__}: {exc}"}
+with open(os.path.join(out, f"rank{rank}.json.part"), "w") as f:
+    json.dump(record, f)
+os.replace(os.path.join(out, f"rank{rank}.json.part"), os.path.join(out, f"rank{rank}.json"))
+"""
+
+
+def _ranks_run(tmp_path, world, case):
+    """Run ``world`` processes of one gloo group (timeout 10 s) that build two samplers from the same
+    sizes; ``case`` "skipN": rank N never iterates them, "lateN": rank N iterates them only after
+    the others have reported, "same": every rank iterates them. What each rank got, by rank."""
+    script = tmp_path / "rank.py"
+    script.write_text(RANK_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1")
+    procs = [subprocess.Popen([sys.executable, str(script), str(r), str(world), case, str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+             for r in range(world)]
+    logs = [p.communicate(timeout=150)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), logs
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+
+
+needs_gloo = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                                reason="torch.distributed with gloo is not available")
+
+
+@pytest.mark.slow
+@needs_gloo
+@pytest.mark.parametrize("world, absent", [(3, 1), (2, 0)])
+def test_a_rank_that_never_iterates_is_named_after_the_groups_timeout(tmp_path, world, absent):
+    """The check once waited in a collective the absent rank never joined (a bare gloo timeout, or no
+    end under NCCL): now the ranks that iterate raise after the group's timeout, naming the absent
+    rank and check_ranks=False, for a DistributedBalancedBatchSampler and a plain sampler re-created
+    for a rank."""
+    records = _ranks_run(tmp_path, world, f"skip{absent}")
+    assert records[absent] == {}
+    for rank in set(range(world)) - {absent}:
+        for name in ("distributed", "packed"):
+            error = records[rank][name].get("error", "")
+            assert error.startswith("DistributedConfigError"), (rank, name, records[rank][name])
+            assert f"rank {absent} of this torch.distributed group did not take a first batch" in error
+            assert "timeout (0:00:10)" in error and "check_ranks=False" in error
+
+
+@pytest.mark.slow
+@needs_gloo
+def test_a_rank_that_comes_after_the_others_gave_up_raises_too(tmp_path):
+    """A rank that takes its first batch after the others stopped waiting does not go on alone."""
+    records = _ranks_run(tmp_path, 2, "late1")
+    assert "rank 1 of this torch.distributed group did not take" in records[0]["distributed"]["error"]
+    for name in ("distributed", "packed"):
+        error = records[1][name].get("error", "")
+        assert error.startswith("DistributedConfigError: "), (name, records[1][name])
+        assert "stopped waiting for rank 1" in error and "check_ranks=False" in error
+
+
+@pytest.mark.slow
+@needs_gloo
+def test_ranks_that_all_iterate_get_the_batches_of_their_rank(tmp_path):
+    records = _ranks_run(tmp_path, 3, "same")
+    sizes = np.random.default_rng(0).lognormal(2.5, 0.8, 101).round() + 1
+    for r, record in enumerate(records):
+        expect = DistributedBalancedBatchSampler(sizes, 8, seed=3, num_replicas=3, rank=r)
+        assert record["distributed"]["batches"] == list(expect)
+        assert "error" not in record["packed"]
+    seen = sorted(i for record in records for b in record["distributed"]["batches"] for i in b)
+    assert seen == list(range(101))
+
+
 # ------------------------------------------------------------------------------------------------
 # Data sets too small for the ranks
 # ------------------------------------------------------------------------------------------------

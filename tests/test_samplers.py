@@ -428,21 +428,43 @@ def test_distributed_mode_inference_and_errors():
         DistributedBalancedBatchSampler(sizes, 101, num_replicas=2, rank=0, drop_last=True)
 
 
+class PeerStore:
+    """The key-value store of a group of 2 processes as rank 1 sees it: rank 0 answers each summary
+    rank 1 writes with ``answer(summary)`` at once (None: it never answers)."""
+
+    def __init__(self):
+        import torch.distributed as dist
+
+        self.store = dist.HashStore()
+        self.answer = lambda summary: summary  # both ranks built the same sampler
+        self.sent = []
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def set(self, key, value):
+        self.store.set(key, value)
+        head, _, rank = key.rpartition("/")
+        if rank == "1":
+            self.sent.append(json.loads(value))
+            answer = self.answer(self.sent[-1])
+            if answer is not None:
+                self.store.set(f"{head}/0", json.dumps(answer))
+
+
 @pytest.fixture
 def two_process_group(monkeypatch):
-    """torch.distributed as seen inside an initialised group of 2 processes (no processes needed)."""
+    """torch.distributed as seen inside an initialised group of 2 processes (no processes needed),
+    with rank 0 answering through the group's store (a :class:`PeerStore`, returned)."""
     import torch.distributed as dist
 
     monkeypatch.setattr(dist, "is_available", lambda: True)
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "get_world_size", lambda group=None: 2)
     monkeypatch.setattr(dist, "get_rank", lambda group=None: 1)
-    monkeypatch.setattr(dist, "get_backend", lambda group=None: "gloo")
-
-    def all_gather_object(out, obj, group=None):  # both ranks built the same sampler
-        out[:] = [obj] * len(out)
-
-    monkeypatch.setattr(dist, "all_gather_object", all_gather_object)
+    store = PeerStore()
+    monkeypatch.setattr(dist.distributed_c10d, "_get_default_store", lambda: store)
+    return store
 
 
 @pytest.mark.parametrize("make,hint", [
@@ -490,15 +512,13 @@ def test_sampler_argument_is_checked():
     assert list(BalancedBatchSampler(sizes, 5, sampler=one)) == list(BalancedBatchSampler(sizes, 5))
 
 
-def test_a_sampler_iterated_in_a_dataloader_worker_runs_no_collective(two_process_group, monkeypatch):
+def test_a_sampler_iterated_in_a_dataloader_worker_runs_no_collective(two_process_group):
     """A worker process inherits the group's state, not the right to use it: a sampler iterated
     inside an IterableDataset compares nothing there."""
-    import torch.distributed as dist
+    def answer(summary):
+        raise RuntimeError("a check ran in a DataLoader worker")
 
-    def all_gather_object(out, obj, group=None):
-        raise RuntimeError("a collective ran in a DataLoader worker")
-
-    monkeypatch.setattr(dist, "all_gather_object", all_gather_object)
+    two_process_group.answer = answer
     sizes = lognormal(100)
 
     class Batches(torch.utils.data.IterableDataset):
@@ -516,18 +536,11 @@ def test_a_sampler_iterated_in_a_dataloader_worker_runs_no_collective(two_proces
     (dict(settings="0"), r"rank 1: other settings"),
     (dict(items=99), r"rank 1: 100 items, rank 0 99"),
 ])
-def test_ranks_that_would_plan_from_other_inputs_are_named(two_process_group, monkeypatch, other, says):
+def test_ranks_that_would_plan_from_other_inputs_are_named(two_process_group, other, says):
     """The summaries every rank sends are compared once, at the first batch of the sampler built for
     this process's rank; a sampler built for another rank (or one process) sends none."""
-    import torch.distributed as dist
-
-    calls = []
-
-    def all_gather_object(out, obj, group=None):  # rank 0 built its sampler otherwise
-        calls.append(obj)
-        out[:] = [{**obj, **other}, obj]
-
-    monkeypatch.setattr(dist, "all_gather_object", all_gather_object)
+    two_process_group.answer = lambda summary: {**summary, **other}  # rank 0 built its sampler otherwise
+    calls = two_process_group.sent
     sizes = lognormal(100)
     for sampler in (DistributedBalancedBatchSampler(sizes, 8, seed=3, num_replicas=2, rank=0),
                     DistributedBalancedBatchSampler(sizes, 8, seed=3, num_replicas=3, rank=1),
@@ -543,6 +556,33 @@ def test_ranks_that_would_plan_from_other_inputs_are_named(two_process_group, mo
     assert len(calls) == 1
     with pytest.raises(ValueError, match="check_ranks: expected True or False"):
         BalancedBatchSampler(sizes, 8, check_ranks="no")
+
+
+def test_a_rank_that_does_not_answer_is_named_after_the_groups_timeout(two_process_group):
+    """Rank 0 never takes a first batch (it runs another loop, or never iterates this sampler): rank 1
+    waits as long as the group's timeout, then raises naming rank 0 and check_ranks=False."""
+    import datetime
+
+    two_process_group.answer = lambda summary: None
+    two_process_group.store.set_timeout(datetime.timedelta(milliseconds=300))
+    sizes = lognormal(100)
+    for make in (lambda: DistributedBalancedBatchSampler(sizes, 8, seed=3),
+                 lambda: PackedBatchSampler(sizes, 500.0, sampler=torch.utils.data.DistributedSampler(range(100)))):
+        with pytest.raises(DistributedConfigError, match=r"^\w+BatchSampler: rank 0 of this torch.distributed group "
+                           r"did not take a first batch from this sampler within the group's timeout \(0:00:00.3"
+                           r"00000\).*build it with check_ranks=False"):
+            next(iter(make()))
+    assert len(two_process_group.sent) == 2
+
+
+def test_a_rank_that_comes_after_the_others_gave_up_raises(two_process_group):
+    """Rank 0 stopped waiting for rank 1 at their first check (it marked the turn given up): rank 1,
+    coming later, raises instead of going on alone, and sends nothing."""
+    two_process_group.add("hullpack/check_ranks/1/arrived", 1 + 3)  # rank 0 arrived, then gave up
+    with pytest.raises(DistributedConfigError, match=r"^DistributedBalancedBatchSampler: the other ranks of this "
+                       r"torch.distributed group stopped waiting for rank 1 .*check_ranks=False"):
+        next(iter(DistributedBalancedBatchSampler(lognormal(100), 8, seed=3)))
+    assert two_process_group.sent == []
 
 
 def test_samplers_survive_pickling_as_spawned_processes_need():

@@ -144,11 +144,11 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
     Every rank must build it from the same sizes, in the same order, with the same settings: a rank
     built from others would give some items twice and others never. So the first batch taken by a
     sampler built for this process's rank of the initialised ``torch.distributed`` group gathers
-    every rank's number of items, checksum of sizes, settings, seed and epoch once
-    (``all_gather_object``) and raises :class:`~hullpack.errors.DistributedConfigError` on every
-    rank, naming the ranks that differ, where they do; every rank must then take a first batch (a
-    sampler only some ranks iterate: ``check_ranks=False``). Plain samplers run on several
-    processes by a trainer do the same.
+    every rank's number of items, checksum of sizes, settings, seed and epoch once (through the
+    group's key-value store) and raises :class:`~hullpack.errors.DistributedConfigError` on every
+    rank, naming the ranks that differ, where they do. Every rank must then take a first batch: where
+    some do not within the group's timeout, the others raise naming them (a sampler only some ranks
+    iterate: ``check_ranks=False``). Plain samplers run on several processes by a trainer do the same.
 
     ``num_replicas`` and ``rank`` are read from ``sampler`` when given (a ``DistributedSampler``, as
     PyTorch Lightning passes when it re-creates batch samplers), else from the initialised

@@ -77,7 +77,8 @@ class PackedBatchSampler(PlanBatchSampler):
         check_ranks: under DDP (a ``DistributedSampler`` given, or several processes of accelerate),
             the first batch compares the sizes, settings, seed and epoch of every rank's sampler once
             and raises :class:`~hullpack.errors.DistributedConfigError` where they differ (every rank
-            must then take a first batch); ``False`` skips that.
+            must then take a first batch: the others raise after the group's timeout, naming the
+            ranks that did not); ``False`` skips that.
 
     >>> import numpy as np
     >>> sizes = np.random.default_rng(0).lognormal(3, 1, 1000).round()

@@ -124,28 +124,26 @@ def check_same_plan_inputs(summary: dict, world: tuple[int, int], name: str) -> 
     """Raise, on every rank at once, where the ranks of a ``torch.distributed`` group would plan their
     epochs from different inputs: ``summary`` (this rank's number of items, a checksum of their
     costs in order, a checksum of the settings, the seed and the epoch) is gathered from every rank
-    once and compared.
+    once (:func:`gather_summaries`) and compared.
 
     Each rank plans the epoch on its own, so sizes that differ between ranks (a dataset drawn with
     unseeded randomness, files listed in another order, a split made in each process) would give
     some items twice and others never, with no error. It runs only where ``world`` (the sampler's
     ``(num_replicas, rank)``) is this process's place in the initialised default group, so every
-    process of the group reaches the one collective with its own sampler; elsewhere (and in a
+    process of the group reaches the one exchange with its own sampler; elsewhere (and in a
     DataLoader worker) it does nothing.
     """
     import torch.distributed as dist
     from torch.utils.data import get_worker_info
 
     # a DataLoader worker (a sampler iterated inside an IterableDataset) inherits the group's state
-    # but must not run its collectives
+    # but must not take part in the exchange
     if not (dist.is_available() and dist.is_initialized()) or get_worker_info() is not None:
         return
     R, r = world
     if R < 2 or dist.get_world_size() != R or dist.get_rank() != r:
         return
-    gathered: list = [None] * R
-    with _object_collective_device():
-        dist.all_gather_object(gathered, summary)
+    gathered = gather_summaries(summary, R, r, name)
     groups: dict = {}
     for rank, s in enumerate(gathered):
         groups.setdefault(tuple(sorted(s.items())), []).append(rank)
@@ -178,21 +176,58 @@ def check_same_plan_inputs(summary: dict, world: tuple[int, int], name: str) -> 
         "check_ranks=False turns this check off")
 
 
-def _object_collective_device():
-    """A context for ``all_gather_object`` on a default group of NCCL alone, which sends its objects
-    from the current CUDA device: that of the process's ``LOCAL_RANK`` where ``torch.cuda.set_device``
-    was not called (the current device is still 0 in every process, and NCCL refuses two ranks on
-    one device); otherwise nothing changes."""
-    import contextlib
+_CHECKS = "hullpack/check_ranks"  # the keys of the exchange in the group's store
 
-    import torch
+
+def gather_summaries(summary: dict, R: int, r: int, name: str) -> list[dict]:
+    """Every rank's ``summary`` (plain JSON values), exchanged through the key-value store of the
+    initialised default group rather than a collective, so that a rank that never takes part leaves
+    neither the others waiting for ever nor the group's collectives out of step.
+
+    A rank's ``k``-th check writes its summary under turn ``k`` and waits for the others' as long as
+    the store's timeout (the group's, ``init_process_group(timeout=)``). A rank that times out marks
+    the turn abandoned unless every rank had arrived by then, and raises naming the ranks that did
+    not answer; a rank arriving at an abandoned turn raises too, so no rank goes on alone.
+    """
+    import datetime
+    import json
+
     import torch.distributed as dist
 
-    local = os.environ.get("LOCAL_RANK", "")
-    if (dist.get_backend() != "nccl" or not local.isdigit() or not torch.cuda.is_available()
-            or torch.cuda.device_count() < 2 or torch.cuda.current_device() != 0):
-        return contextlib.nullcontext()
-    return torch.cuda.device(int(local) % torch.cuda.device_count())
+    store = dist.distributed_c10d._get_default_store()
+    timeout = getattr(store, "timeout", None) or datetime.timedelta(minutes=30)
+    turn = store.add(f"{_CHECKS}/rank{r}", 1)
+    arrived, keys = f"{_CHECKS}/{turn}/arrived", [f"{_CHECKS}/{turn}/{q}" for q in range(R)]
+    gave_up = R + 1  # what a rank that times out adds to ``arrived``: more than all arrivals together
+    fix = ("where only some ranks iterate this sampler (an evaluation loop on rank 0 alone, a loader one rank "
+           "never iterates), build it with check_ranks=False; else raise the group's timeout "
+           "(init_process_group(timeout=)) if a rank is this much slower to take its first batch")
+    if store.add(arrived, 1) > R:
+        raise DistributedConfigError(
+            f"{name}: the other ranks of this torch.distributed group stopped waiting for rank {r} to take its "
+            f"first batch (after {timeout}) and raised, so the ranks cannot check that they build the same "
+            f"batches; {fix}")
+    store.set(keys[r], json.dumps(summary, default=str))
+    try:
+        store.wait(keys, timeout)
+    except RuntimeError:  # (DistStoreError) the timeout
+        if store.add(arrived, gave_up) % gave_up < R or not _waited(store, keys, timeout):
+            missing = [q for q in range(R) if not store.check([keys[q]])]
+            raise DistributedConfigError(
+                f"{name}: rank{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of this "
+                f"torch.distributed group did not take a first batch from this sampler within the group's "
+                f"timeout ({timeout}), so the ranks cannot check that they build the same batches; {fix}") from None
+    return [json.loads(store.get(k)) for k in keys]
+
+
+def _waited(store: Any, keys: list, timeout: Any) -> bool:
+    """Whether ``keys`` are all set within ``timeout``: every rank had arrived, their summaries are on
+    their way."""
+    try:
+        store.wait(keys, timeout)
+    except RuntimeError:
+        return False
+    return True
 
 
 class Call(NamedTuple):

@@ -20,7 +20,8 @@ TINY = ["--batch-size", "32", "--lr", "1e-3", "--bf16", "off"]
 
 
 def cli(capsys, *argv):
-    rc = main(["-q", *argv])
+    """``(exit status, stdout, stderr)`` of ``hullpack ARGV`` (notes on stderr)."""
+    rc = main(list(argv))
     out, err = capsys.readouterr()
     return rc, out, err
 

@@ -3,8 +3,12 @@
 Each subcommand is a module of this package named in :data:`COMMANDS`: it defines ``NAME`` (the
 subcommand), ``HELP`` (one line for ``hullpack --help``), optionally ``DESCRIPTION``,
 ``add_arguments(parser)`` and ``run(args) -> int``. Adding a subcommand is adding its module and
-its name to :data:`COMMANDS`. Errors the user can fix print one line, ``hullpack COMMAND: ...``,
-and exit with status 2 (see :mod:`hullpack.cli.common`).
+its name to :data:`COMMANDS`; ``EXAMPLES`` (command lines) end its ``--help``. Errors the user can
+fix print one line, ``hullpack COMMAND: ...``, and exit with status 2 (see :mod:`hullpack.cli.common`);
+Ctrl-C exits with 130, a reader that stops early (``| head``) with 1, neither with a traceback.
+
+Results go to stdout; notes, progress bars and logging to stderr, as much as -q or -v asks
+(:func:`hullpack.cli.common.verbosity`).
 """
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ import os
 import re
 import sys
 
-from .common import EXTRA_OF, CommandError, missing_extra_message, warnings_as_notes
+from .common import (EXTRA_OF, NOTES, QUIET, VERBOSE, CommandError, missing_extra_message, verbosity,
+                     warnings_as_notes)
 
 #: the subcommand modules, in the order ``hullpack --help`` lists them
 COMMANDS = ("info", "train", "predict", "batches", "explain", "bench_memory", "screen", "stability")
@@ -25,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser = argparse.ArgumentParser(
-        prog="hullpack",
-        description="Graph-size-aware batch samplers; ElemNet hull screening and explainability.",
+        prog="hullpack", formatter_class=HelpFormatter,
+        description="Graph-size-aware batch samplers; ElemNet hull screening and explainability. Results go to "
+                    "stdout, notes and progress bars to stderr.",
+        epilog="examples:\n  hullpack predict Fe2O3 NaCl > energies.csv\n  hullpack COMMAND --help",
     )
     parser.add_argument("--version", action="version", version=f"hullpack {__version__}")
     _add_output_options(parser, default=False)
@@ -37,16 +44,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         command = importlib.import_module(f"{__name__}.{name}")
+        examples = getattr(command, "EXAMPLES", ())
         p = sub.add_parser(command.NAME, help=command.HELP, description=getattr(command, "DESCRIPTION", None),
-                           parents=[after])
+                           parents=[after], formatter_class=HelpFormatter,
+                           epilog="examples:\n" + "\n".join(f"  {line}" for line in examples) if examples else None)
         command.add_arguments(p)
         p.set_defaults(func=command.run)
     return parser
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, but an option's default is shown where its help does not say it, and the
+    example lines of the epilog are kept as written, not run together."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.option_strings and "default" not in text
+                and action.default not in (None, False, True, argparse.SUPPRESS)):
+            text += " (default: %(default)s)"
+        return text
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 def _add_output_options(parser: argparse.ArgumentParser, default) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="no progress bars, warnings only")
-    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="results and errors only: no notes, warnings, logging or progress bars")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="also debug logging (by default: results, notes, progress bars on a terminal)")
 
 
 def _missing_module(exc: ImportError) -> str | None:
@@ -73,19 +101,21 @@ def _missing_module(exc: ImportError) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if args.quiet:
-        os.environ["HULLPACK_QUIET"] = "1"  # read by hullpack._progress
     if args.command is None:
         parser.print_help()
         return 0
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")  # the level: verbosity's
     # OpenMP threads that spin while waiting are many times slower when another process shares the
     # cores; effective only before torch is first imported (every command imports it lazily)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
-        with warnings_as_notes(args.command):
-            return int(args.func(args) or 0)
+        with verbosity(QUIET if args.quiet else VERBOSE if args.verbose else NOTES), warnings_as_notes(args.command):
+            status = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader gone by then (| head) is handled below
+        return status
+    except KeyboardInterrupt:  # Ctrl-C: the shell's status for it, without a traceback
+        print(f"hullpack {args.command}: interrupted", file=sys.stderr)
+        return 130
     except CommandError as exc:
         print(f"hullpack {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,9 @@ DESCRIPTION = ("Batch the items of SIZES (.npy, a table: CSV, TSV, Parquet, JSON
                "numbers: one item a row, one column per size; a table's row labels, such as the index pandas "
                "writes or an id column, and its text columns are left out, or --columns names the size columns) "
                "with a hullpack sampler and print the epoch's quality: batch count, peak and mean cost, lower bound.")
+EXAMPLES = ("hullpack batches sizes.npy --batch-size 32",
+            "hullpack batches graphs.csv --columns num_nodes num_edges --max-cost 4000 20000",
+            "hullpack batches sizes.npy --batch-size 32 --num-replicas 4 --rank 1 --json")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,8 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--oversize", choices=("error", "alone", "skip"), default="error",
                    help="items that cost more than --max-cost: stop (error), a batch of their own (alone), "
                         "or leave them out (skip)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epoch", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the sampler's seed: the same seed and epoch, the same batches")
+    p.add_argument("--epoch", type=int, default=0, help="the epoch described (set_epoch)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
 

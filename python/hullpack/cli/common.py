@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import sys
 import warnings
@@ -21,6 +22,54 @@ from ..naming import plural  # noqa: F401 - the commands' counts
 #: optional modules -> the extra of hullpack that installs them
 EXTRA_OF = {"matplotlib": "plot", "pyarrow": "parquet", "pymatgen": "materials", "torch_geometric": "pyg",
             "shap": "xai", "sklearn": "xai", "scipy": "xai"}
+
+
+#: what a command says on stderr besides its results and errors: -q nothing more, by default notes
+#: (warnings, what was left out, INFO logging) and progress bars, -v also DEBUG logging
+QUIET, NOTES, VERBOSE = 0, 1, 2
+_level = NOTES
+
+
+@contextlib.contextmanager
+def verbosity(level: int):
+    """Commands inside say as much as ``level`` (QUIET, NOTES or VERBOSE) allows: the notes of
+    :func:`note`, the root logger's level and the progress bars (``HULLPACK_QUIET``, read by
+    :mod:`hullpack._progress`); all as they were after."""
+    global _level
+    root = logging.getLogger()
+    saved = _level, root.level, os.environ.get("HULLPACK_QUIET")
+    _level = level
+    root.setLevel({QUIET: logging.ERROR, NOTES: logging.INFO}.get(level, logging.DEBUG))
+    if level == QUIET:
+        os.environ["HULLPACK_QUIET"] = "1"
+    try:
+        yield
+    finally:
+        _level = saved[0]
+        root.setLevel(saved[1])
+        if saved[2] is None:
+            os.environ.pop("HULLPACK_QUIET", None)
+        else:
+            os.environ["HULLPACK_QUIET"] = saved[2]
+
+
+def note(command: str, text: str) -> None:
+    """``hullpack COMMAND: note: TEXT`` on stderr, unless quiet (-q).
+
+    >>> import contextlib, sys
+    >>> with contextlib.redirect_stderr(sys.stdout):
+    ...     note("demo", "1 row left out")
+    ...     with verbosity(QUIET):
+    ...         note("demo", "not printed")
+    hullpack demo: note: 1 row left out
+    """
+    message(f"hullpack {command}: note: {text}")
+
+
+def message(text: str) -> None:
+    """``text`` on stderr, unless quiet (-q): what a command says beside the results on stdout."""
+    if _level >= NOTES:
+        print(text, file=sys.stderr)
 
 
 class CommandError(Exception):
@@ -144,17 +193,15 @@ def note_joined(command: str, texts: dict[int, str], where) -> None:
     each as an argument of its own, without quotes around them
     """
     for i, (left, right) in joined_formulas(texts).items():
-        print(f"hullpack {command}: note: {where[i]} {texts[i]!r} is read as one compound, "
-              f"{''.join(texts[i].split())}, "
-              f"as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas "
-              f"({left!r} and {right!r}), give each as an argument of its own, without quotes around them",
-              file=sys.stderr)
+        note(command, f"{where[i]} {texts[i]!r} is read as one compound, {''.join(texts[i].split())}, "
+             f"as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas "
+             f"({left!r} and {right!r}), give each as an argument of its own, without quotes around them")
 
 
 @contextlib.contextmanager
 def warnings_as_notes(command: str, about: str = ""):
-    """Prints each distinct warning raised inside as a note, ``hullpack COMMAND: note: ABOUT...``,
-    on stderr, instead of Python's warning with its source line: the message's first line there,
+    """Prints each distinct warning raised inside as a note (:func:`note`: none with -q),
+    ``hullpack COMMAND: note: ABOUT...``, on stderr, instead of Python's warning with its source line: the message's first line there,
     each further line (the rows a table left out, say) indented under it, runs of blanks within a
     line made one. Deprecation warnings are for developers of the code that raised them (Python
     hides them outside ``__main__`` too): torch, shap and matplotlib raise some on import that a
@@ -180,4 +227,4 @@ def warnings_as_notes(command: str, about: str = ""):
                 text = "\n  ".join(line for line in lines if line)
                 if text not in seen:
                     seen.add(text)
-                    print(f"hullpack {command}: note: {about}{text}", file=sys.stderr)
+                    note(command, f"{about}{text}")

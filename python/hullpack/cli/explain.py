@@ -15,6 +15,9 @@ DESCRIPTION = ("Run the XElemNet analyses (SHAP, occlusion importance, element-p
                "OUT. Defaults are those of hullpack.xai.ExplainConfig. A sample size larger than its OQMD split "
                "(test: 51,251 compositions, train: 239,121) takes the whole split, and the report and a warning "
                'say so. Needs the xai extra (pip install "hullpack[xai]").')
+EXAMPLES = ("hullpack explain --out xai-report",
+            "hullpack explain --out xai-quick --only shap,importance --n-shap 100 --n-importance 2000",
+            "hullpack explain --model runs/mine --out xai-mine")
 #: what the analyses import (the xai extra)
 NEEDS = ("shap", "sklearn", "scipy", "matplotlib", "pymatgen")
 

@@ -6,6 +6,7 @@ import json
 
 NAME = "info"
 HELP = "show the version and what the compiled core was built with"
+EXAMPLES = ("hullpack info", "hullpack info --json > build.json")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

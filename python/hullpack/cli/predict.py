@@ -6,11 +6,17 @@ import csv
 import os
 import sys
 
-from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note_joined, plural,
+from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note, note_joined, plural,
                      read_input_table)
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
+DESCRIPTION = ("Predict the formation enthalpy (eV/atom) of each formula with ElemNet and print a CSV table on "
+               "stdout (formula, dH_eV_per_atom, then --file's other columns); notes and the progress bar go to "
+               "stderr.")
+EXAMPLES = ("hullpack predict Fe2O3 NaCl LiFePO4",
+            "hullpack predict --file formulas.txt > energies.csv",
+            "hullpack predict --file candidates.csv --column name --errors skip > energies.csv")
 #: bad formulas named in a message before "and N more", and those of the rest named by their place alone
 _SHOWN, _PLACES = 5, 200
 #: the printed prediction's column
@@ -36,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "shipped model)")
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
                    help="formulas that cannot be featurized: stop (raise, the default), leave them out "
-                        "(skip) or print NaN (nan); skip and nan name them in one line on stderr")
+                        "(skip) or print NaN (nan); skip and nan name them in a note on stderr")
     p.add_argument("--bf16", action="store_true",
                    help="bf16 autocast (faster; ~2 meV/atom off on average, a few tens at most)")
 
@@ -139,8 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if bad and args.errors == "raise":
         raise CommandError(_describe(bad, where) + bad_column + " (--errors skip or nan to go on without them)")
     if bad:
-        print(f"hullpack predict: note: {_describe(bad, where)}{bad_column} "
-              f"({'left out' if args.errors == 'skip' else 'printed as nan'})", file=sys.stderr)
+        note(NAME, f"{_describe(bad, where)}{bad_column} ({'left out' if args.errors == 'skip' else 'printed as nan'})")
     ok = np.ones(len(formulas), dtype=bool)
     ok[[i for i, _, _ in bad]] = False
     # spaces join a formula's parts ("Fe2 O3"): an argument that looks like several formulas says how it was read
@@ -152,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
     model = resolve_model(args.model)
     elements = [f for f, row, keep in zip(formulas, x, ok) if keep and np.count_nonzero(row) == 1]
     if elements:  # ElemNet learned compounds; an element's formation enthalpy is 0 by definition
-        print(f"hullpack predict: note: {plural(len(elements), 'pure element')} ({', '.join(elements[:_SHOWN])}"
-              f"{' ...' if len(elements) > _SHOWN else ''}): an element's formation enthalpy is 0 eV/atom by definition; "
-              "the model was trained on compounds and its value there means nothing", file=sys.stderr)
+        note(NAME, f"{plural(len(elements), 'pure element')} ({', '.join(elements[:_SHOWN])}"
+             f"{' ...' if len(elements) > _SHOWN else ''}): an element's formation enthalpy is 0 eV/atom by definition; "
+             "the model was trained on compounds and its value there means nothing")
     # the arguments' rows leave a table's other columns empty
     extra = [[]] * len(formulas) if others is None else \
         [[""] * len(others.columns)] * (len(formulas) - len(others)) + others.to_numpy().tolist()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 
 from ..columns import OPTIMADE_COMPOSITION_COLUMNS
-from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, CommandError, input_file, missing, plural,
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, CommandError, input_file, missing, note, plural,
                      positive_int, require)
 
 NAME = "screen"
@@ -28,6 +27,10 @@ DESCRIPTION = ("Predict every composition of a grid in every binary (ternary, qu
 #: the library's names of screen()'s parameters in its messages -> this command's options
 _PARAMETER = re.compile(r"(?<![\w-])(grid|shard|order|min_depth|match_tol|device|elements|column|energies)=")
 _OPTION_OF = {"column": "dft-column", "energies": "dft-energy-column"}
+EXAMPLES = ("hullpack screen                                    # all binaries, shipped model",
+            'hullpack screen --order 3 --elements "Li Fe Mn Co Ni O" --plot Fe-Ni-O',
+            "hullpack screen --shard 2/4 --out part2",
+            "hullpack screen --merge part0 part1 part2 part3 --out all")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -249,8 +252,8 @@ def _note_skipped(skipped: list[tuple[str, str]]) -> None:
     """One line on stderr: what was not written and the extra that adds it."""
     if skipped:
         needs = sorted({module for _, module in skipped})
-        print(f"hullpack screen: note: skipped {', '.join(what for what, _ in skipped)} "
-              f"({', '.join(needs)} not installed): pip install \"hullpack[screening]\"", file=sys.stderr)
+        note(NAME, f"skipped {', '.join(what for what, _ in skipped)} "
+             f"({', '.join(needs)} not installed): pip install \"hullpack[screening]\"")
 
 
 def _run(args: argparse.Namespace) -> int:

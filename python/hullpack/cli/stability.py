@@ -12,8 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, missing, note_joined, plural, positive_int,
-                     require)
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, message, missing, note,
+                     note_joined, plural, positive_int, require)
 from .stability_summary import bad_lines, summary_lines
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,12 @@ DESCRIPTION = ("Stability of every composition of FILE (a table with a 'formula'
                "formation energy, eV/atom). Writes stability.parquet (or .csv), summary.txt and, with "
                "--plot, one chemical space to --out. The summary names a bad row by its number in FILE, the first "
                "row under the header being row 1, as hullpack predict --file does.")
+
+
+EXAMPLES = ("hullpack stability Fe3O4 LiFePO4 NaMnO2",
+            "hullpack stability Fe3O4=-1.65 LiFePO4=-2.60",
+            "hullpack stability candidates.csv --reference oqmd --out stab",
+            "hullpack stability candidates.csv --reference oqmd --out - > stability.csv")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,7 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the energy column of the --reference FILE (default: as for FILE)")
     p.add_argument("--out", default="hullpack-stability",
                    help="output folder (default ./hullpack-stability); a run replaces the files the previous "
-                        "stability run there listed in its manifest.json, and leaves other files alone")
+                        "stability run there listed in its manifest.json, and leaves other files alone; '-': the "
+                        "table as CSV on stdout (> stability.csv), the summary on stderr, no files")
     p.add_argument("--format", choices=("parquet", "csv", "both"), default=None,
                    help="table format (default: parquet where pyarrow is installed, else csv, with a note; "
                         "csv needs no pyarrow)")
@@ -278,6 +285,14 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = bool(getattr(args, "quiet", False))
     bar = False if quiet else None
+    to_stdout = args.out == "-"  # the table on stdout, the summary on stderr
+    if to_stdout and args.format not in (None, "csv"):
+        raise CommandError(f"--out - writes the table as CSV on stdout, not --format {args.format}: leave --format "
+                           "out, or give --out a folder")
+    if to_stdout and args.plot:
+        raise CommandError(f"--plot {args.plot} draws into the --out folder: give --out a folder, not -")
+    if to_stdout:
+        args.format = "csv"
     # the outputs' libraries are checked before any work, not when the results are written
     csv_for_parquet = args.format is None and bool(missing("pyarrow"))  # the default where Parquet cannot be
     if args.format is None:
@@ -320,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--join needs --reference")
     # a folder of the previous stability run: its listed files are replaced, nothing else
     try:
-        check_folder(args.out, None, overwrite=True, kind="stability")
+        if not to_stdout:
+            check_folder(args.out, None, overwrite=True, kind="stability")
     except ScreeningError as exc:
         raise ValueError(re.sub(r"^out\b", "--out", str(exc))) from None
     reference, against = (None, "each other") if reference_spec == "none" else _reference(reference_spec, args)
@@ -382,6 +398,10 @@ def run(args: argparse.Namespace) -> int:
         text = "\n".join(summary_lines(table, source, energies_note, against,
                                          "OQMD" if reference_spec == "oqmd" else "the reference",
                                          "the given energy" if model is None else "the model's energy", typed))
+    if to_stdout:
+        message(text)
+        (result.table if args.compare else table).to_csv(sys.stdout, index=False)
+        return 0
     print(text)
 
     def write(stage: Path) -> list[Path]:
@@ -400,8 +420,7 @@ def run(args: argparse.Namespace) -> int:
     files = write_outputs(args.out, uuid.uuid4().hex, [write], overwrite=True, kind="stability",
                           record={"command": "hullpack stability", "file": source})
     if csv_for_parquet:
-        print('hullpack stability: note: wrote CSV, not Parquet (pyarrow not installed): pip install '
-              '"hullpack[parquet]"', file=sys.stderr)
+        note(NAME, 'wrote CSV, not Parquet (pyarrow not installed): pip install "hullpack[parquet]"')
     print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {Path(args.out).resolve()}")
     return 0
 

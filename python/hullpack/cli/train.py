@@ -28,6 +28,10 @@ DESCRIPTION = ("Train ElemNet on the shipped OQMD train split, selecting on val,
                "--patience may be raised. --init MODEL (--init default: the shipped model) fine-tunes a trained "
                "model on --data instead of starting from random weights. Under torchrun it trains with DDP. "
                "Defaults are those of hullpack.elemnet.TrainConfig.")
+EXAMPLES = ("hullpack train runs/oqmd                               # resumes runs/oqmd if it holds a run",
+            "hullpack train runs/mine --data mine.csv --val-fraction 0.1 --epochs 40",
+            "hullpack train runs/tuned --data mine.csv --init default  # fine-tune the shipped model",
+            "hullpack train --export runs/mine --out mine.pt")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -513,6 +513,7 @@ def test_an_argument_that_looks_like_two_formulas_says_how_it_was_read(tmp_path,
     formula's parts), as predict did: a note says so, and how to give several; "Fe2 O3" and
     "Li Fe P O4", whose words are an element each, are read without one. Two energies in one
     argument are refused, naming it."""
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     assert cli("Fe2O3 NaCl=-1.2", "Fe2 O3=-1.7", "Li Fe P O4=-2.5", "--out", tmp_path / "o") == 0
     out, err = capsys.readouterr()
     assert err.count("note:") == 1
@@ -534,6 +535,8 @@ def test_cli_lists_a_compound_as_the_chemist_wrote_it_where_its_name_differs(tmp
     find their own input. The reduced formula still names the compound; what was written follows it
     where it has other amounts, brackets or a hydrate dot, not where it only orders the elements
     otherwise (NiFe2O4 is Fe2NiO4)."""
+    pytest.importorskip("pyarrow")  # reads the Parquet table it writes
+    pytest.importorskip("pymatgen")  # brackets (Ca(OH)2) are read by pymatgen
     typed = {"LiNi0.5Mn1.5O4": -1.9, "Fe2O2": -1.4, "Ca(OH)2": -2.0, "CuSO4\u00b75H2O": -1.2, "NiFe2O4": -1.5,
              "Fe2O3": -1.7}
     assert cli(*(f"{f}={e}" for f, e in typed.items()), "--reference", "none", "--out", tmp_path / "o") == 0
@@ -555,6 +558,7 @@ def test_cli_typed_total_energies_against_oqmd_say_how_to_build_their_own_hull(t
     """A chemist's own total energies typed against the shipped OQMD set (formation energies) were
     refused as "candidates" with no word of the way that works: their own hull, each element's
     total energy typed too, with --reference none."""
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     typed = ["Fe2O3=-6.85", "FeO=-6.9", "Fe=-8.47", "O2=-4.95"]
     assert cli(*typed, "--out", tmp_path / "x") == 2
     err = capsys.readouterr().err.strip()
@@ -635,6 +639,7 @@ def test_cli_says_how_many_compounds_its_listing_leaves_out(tmp_path, capsys):
 def test_cli_a_compound_on_the_hull_but_no_vertex_is_said_to_be_on_it(tmp_path, capsys):
     """A compound exactly on a tie-line (pymatgen: e_above_hull 0, not stable), or a vertex by less
     than --tol, read "above hull by 0.0000  decomposes to ...": it is on the hull, not above it."""
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     on_line = -(2 * 1.5 + 5 * 1.7) / 7  # Fe3O4 on the FeO-Fe2O3 tie-line
     assert cli("Fe2O3=-1.7", "FeO=-1.5", f"Fe3O4={on_line!r}", "Fe=0", "O2=0", "--reference", "none",
                "--out", tmp_path / "o") == 0
@@ -679,6 +684,7 @@ def test_a_series_of_formulas_and_a_pymatgen_phase_diagram_are_read():
     """stability(df.formula, df.energy) was refused ("energies: expected 1 values, got shape (2,)"):
     a Series was read as one {element: amount} mapping. A pymatgen PhaseDiagram, as a set or as the
     reference, was a TypeError ("'PhaseDiagram' object is not iterable")."""
+    pytest.importorskip("pymatgen")
     from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 
     df = pd.DataFrame({"formula": FORMULAS, "energy": FORMATION}, index=[f"id-{i}" for i in range(6)])
@@ -706,6 +712,7 @@ def test_cli_elements_typed_are_answered_in_the_summary(tmp_path, capsys):
     reference gets a line: against the reference's lowest entry of the element, or 0 eV/atom where
     the reference has none (the shipped OQMD set). One at its reference (`Fe=0`) is the hull's end,
     as expected: no line."""
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     pd.DataFrame({"formula": FORMULAS, "formation_energy_per_atom": FORMATION}).to_csv(tmp_path / "r.csv", index=False)
     assert cli("Fe5O7=-1.6", "Fe=0", "Fe=-0.01", "O2=0.1", "--reference", tmp_path / "r.csv",
                "--out", tmp_path / "o") == 0

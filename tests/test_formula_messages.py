@@ -1,12 +1,17 @@
 """Formulas as people paste them from papers, databases and spreadsheets: each one that cannot be
 read is told what it is, in a chemist's words, and what to write instead; every reader (the
 featurizer, hullpack predict, hullpack stability, hullpack train's tables) says the same."""
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from hullpack.cli import main
 from hullpack.elemnet import parse_formulas
+
+#: formulas with brackets are read by pymatgen: without it they get the note naming the extra
+BRACKETS = pytest.mark.skipif(importlib.util.find_spec("pymatgen") is None, reason="needs pymatgen (brackets)")
 
 
 def reason(formula: str) -> str:
@@ -67,7 +72,7 @@ def reason(formula: str) -> str:
     ("'Fe2O3'", "quotes around the formula: write 'Fe2O3' without them"),
     ("Fe2O3;NaCl", "several formulas (Fe2O3, NaCl) in one: give each its own entry (row)"),
     ("Fe2O3,", "write the formula alone: 'Fe2O3'"),
-    ("(", "its brackets do not pair up"),                  # pymatgen's "( is an invalid formula!"
+    pytest.param("(", "its brackets do not pair up", marks=BRACKETS),  # pymatgen's "( is an invalid formula!"
     # a decimal comma was taken for two formulas: "write the formula alone: 'Fe2'"
     ("Fe2,5O", "amounts take a decimal point, not a comma: write 'Fe2.5O'"),
     ("Li0,5CoO2", "write 'Li0.5CoO2'"),
@@ -87,7 +92,7 @@ def reason(formula: str) -> str:
     ("2Fe2O3", "the count 2 before the formula (formula units, as in an equation) is no part of a composition: "
                "write 'Fe2O3'"),
     ("0.5 H2O", "the count 0.5 before the formula"),
-    ("2(NH4)2SO4", "write '(NH4)2SO4'"),
+    pytest.param("2(NH4)2SO4", "write '(NH4)2SO4'", marks=BRACKETS),
     # names re-capitalised into symbols: "did you mean 'HAlITe'?", "'WAtEr'?", "'IrON'?"
     ("halite", "halite looks like a name, not a formula: give its formula of element symbols, such as 'NaCl'"),
     ("water", "water looks like a name, not a formula"),
@@ -107,8 +112,9 @@ def test_a_formula_that_cannot_be_read_is_told_what_it_is_and_what_to_write(form
 
 @pytest.mark.parametrize("formula, same_as", [
     ("LiFePO4 ", "LiFePO4"), ("Fe2O3\u00a0", "Fe2O3"), ("Fe\u2082O\u2083", "Fe2O3"), ("CaCO3\u00b7H2O", "CaCO4H2"),
-    ("Fe0.947O", "Fe0.947O1"), ("CO", "C1O1"), ("COO", "CO2"), ("Ca(IO3)2", "CaI2O6"), ("Cd2S", "Cd2S1"),
-    ("Fe2O3  ", "Fe2O3"), ("(NH4)2SO4", "N2H8S1O4"), ("CuSO4\u00b75H2O", "CuSO9H10"), ("CuSO4*5H2O", "CuSO9H10"),
+    ("Fe0.947O", "Fe0.947O1"), ("CO", "C1O1"), ("COO", "CO2"), pytest.param("Ca(IO3)2", "CaI2O6", marks=BRACKETS),
+    ("Cd2S", "Cd2S1"), ("Fe2O3  ", "Fe2O3"), pytest.param("(NH4)2SO4", "N2H8S1O4", marks=BRACKETS),
+    ("CuSO4\u00b75H2O", "CuSO9H10"), ("CuSO4*5H2O", "CuSO9H10"),
     ("3CdSO4\u00b78H2O", "Cd3S3O20H16"),  # a count before the first part of a hydrate is its own
     ("Co", "Co1"), ("Fe0.95O", "Fe19O20"),
 ])

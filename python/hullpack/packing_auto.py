@@ -1,0 +1,80 @@
+"""What ``pack(method="auto")`` tries after first fit (or best fit over histograms), to pack into
+fewer bins where that strands a little room in every bin: balanced partitions for one cost
+dimension, spreading for several. Each takes the sizes, capacity and ``order`` as
+:func:`hullpack.packing.pack` checked them, and the bins it has so far, and returns fewer bins or
+those unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._core_loader import core as _core
+
+__all__ = ["fewer_bins_by_balancing", "fewer_bins_by_spreading"]
+
+
+def fewer_bins_by_balancing(costs: np.ndarray, capacity: float, order, bins: np.ndarray,
+                             n_bins: int) -> tuple[np.ndarray, int]:
+    """The fewest bins, between the lower bound and ``n_bins``, into which :func:`balance` splits
+    the items with no bin over ``capacity``; ``(bins, n_bins)`` unchanged when none is found.
+
+    Balanced partitions also balance item counts, so this finds little where sizes are heavy-tailed
+    (first fit is at the bound there anyway) and much where many similar items share a bin. It
+    tries ``n_bins - 1`` first (one pass when balancing cannot help) and then bisects, taking
+    feasibility as monotone in the bin count, which holds closely in practice.
+    """
+    n = costs.shape[0]
+    lo = int(_core.lower_bound_pack(costs, np.array([capacity]))) - 1  # largest count known infeasible
+
+    def split(m: int):
+        b = _core.balance(costs, m, -(-n // m), order, True)
+        return b if _core.batch_costs(costs, b, m).max() <= capacity else None
+
+    hi = n_bins - 1
+    if hi <= lo or (best := split(hi)) is None:
+        return bins, n_bins
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if (b := split(mid)) is None:
+            lo = mid
+        else:
+            hi, best = mid, b
+    return best, hi
+
+
+def fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np.ndarray,
+                             n_bins: int) -> tuple[np.ndarray, int]:
+    """Several cost dimensions: spread the items over as many bins as the lower bound, each where it
+    raises the fullest normalised load least if it fits there, and first fit the items that fit
+    none of its candidates (:func:`hullpack._core.spread`); while items were set aside, try again
+    over that many bins times the fullest load a chosen bin would have had (plus 0.2%), if that is
+    still fewer bins than the best try so far, three tries at most. Keeps the try with the fewest
+    bins (on a tie, the one that set nothing aside) if it uses fewer than ``n_bins``, else
+    ``(bins, n_bins)`` unchanged.
+
+    First fit fills bins one after another and leaves room in one dimension of a bin that is full
+    in another; with many items per bin, spreading keeps every bin near the overall mix instead:
+    node and edge counts whose ratio varies around the budgets' ratio lose 4-8% of the bins to
+    first fit and under 0.1% to spreading. Where a few dozen small items share a bin, no spread
+    into the lower bound's count fits, but the items it sets aside fill the room left: QM9-like
+    molecules (3-29 atoms, 2-6 edges per atom) under node and edge budgets of 8, 16, 32 and 64 mean
+    molecules pack at most 4.5%, 3.0%, 1.6% and 0.6% above the bound (20,000 molecules, 8 seeds),
+    against first fit's 11-12%.
+    """
+    m = int(_core.lower_bound_pack(sizes, cap))
+    best = None
+    for _ in range(3):
+        if m >= (n_bins if best is None else best[1]):  # a spread over m bins keeps them all, mostly
+            break
+        spread_bins, total, set_aside, peak = _core.spread(sizes, cap, m, order)
+        used = np.flatnonzero(np.bincount(spread_bins, minlength=total))  # drop bins left empty
+        if used.size < total:
+            renumber = np.full(total, -1, np.int64)
+            renumber[used] = np.arange(used.size)
+            spread_bins = renumber[spread_bins]
+        if best is None or used.size < best[1] or (used.size == best[1] and not set_aside):
+            best = spread_bins, int(used.size)
+        if not set_aside:
+            break
+        m = max(m + 1, int(np.ceil(m * peak * 1.002)))
+    return best if best is not None and best[1] < n_bins else (bins, n_bins)

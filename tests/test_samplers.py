@@ -585,6 +585,23 @@ def test_a_rank_that_comes_after_the_others_gave_up_raises(two_process_group):
     assert two_process_group.sent == []
 
 
+def test_a_group_without_a_store_compares_through_one_collective(two_process_group, monkeypatch):
+    """The MPI backend's group has no store: the summaries are gathered with all_gather_object."""
+    import torch.distributed as dist
+
+    gathered = []
+
+    def all_gather_object(out, obj, group=None):
+        gathered.append(obj)
+        out[:] = [{**obj, "seed": 4}, obj]  # rank 0 built its sampler with another seed
+
+    monkeypatch.setattr(dist.distributed_c10d, "_get_default_store", lambda: None)
+    monkeypatch.setattr(dist, "all_gather_object", all_gather_object)
+    with pytest.raises(DistributedConfigError, match=r"rank 1: seed 3, rank 0 seed 4"):
+        next(iter(DistributedBalancedBatchSampler(lognormal(100), 8, seed=3)))
+    assert len(gathered) == 1 and two_process_group.sent == []
+
+
 def test_samplers_survive_pickling_as_spawned_processes_need():
     import pickle
 

@@ -187,14 +187,19 @@ def gather_summaries(summary: dict, R: int, r: int, name: str) -> list[dict]:
     A rank's ``k``-th check writes its summary under turn ``k`` and waits for the others' as long as
     the store's timeout (the group's, ``init_process_group(timeout=)``). A rank that times out marks
     the turn abandoned unless every rank had arrived by then, and raises naming the ranks that did
-    not answer; a rank arriving at an abandoned turn raises too, so no rank goes on alone.
+    not answer; a rank arriving at an abandoned turn raises too, so no rank goes on alone. A group
+    without a store (the MPI backend's) gathers them with ``all_gather_object``.
     """
     import datetime
     import json
 
     import torch.distributed as dist
 
-    store = dist.distributed_c10d._get_default_store()
+    store = getattr(dist.distributed_c10d, "_get_default_store", lambda: None)()
+    if store is None:  # a group without a store (MPI's): the one collective, waited on as collectives are
+        gathered: list = [None] * R
+        dist.all_gather_object(gathered, summary)
+        return gathered
     timeout = getattr(store, "timeout", None) or datetime.timedelta(minutes=30)
     turn = store.add(f"{_CHECKS}/rank{r}", 1)
     arrived, keys = f"{_CHECKS}/{turn}/arrived", [f"{_CHECKS}/{turn}/{q}" for q in range(R)]

@@ -23,6 +23,7 @@ def batches(capsys, path, *argv):
 
 
 def test_tables_of_every_format_give_the_batches_of_the_bare_sizes(sizes, tmp_path, capsys):
+    pytest.importorskip("pyarrow")  # writes and reads a Parquet table
     np.save(tmp_path / "s.npy", sizes)
     expected = batches(capsys, tmp_path / "s.npy", "--batch-size", "8")[1]
     table = pd.DataFrame({"graph_id": [f"g{i}" for i in range(len(sizes))], "formula": "C6H6",

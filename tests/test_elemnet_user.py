@@ -206,6 +206,7 @@ def test_cli_train_on_a_table_resumes_with_the_run_s_own_settings(tmp_path, caps
     # the best weights are the model file of predict and explain
     rc, out, err = cli(capsys, "predict", "--model", str(run / "best.pt"), "Fe2O3")
     assert rc == 0 and out.splitlines()[1].startswith("Fe2O3,")
+    pytest.importorskip("shap")
     xai = pytest.importorskip("hullpack.xai")
     ex = xai.shap_values(xai.load_model(run / "best.pt"), ["Fe2O3", "NaCl"])
     pred = load_model(run / "best.pt").predict(["Fe2O3", "NaCl"])
@@ -450,6 +451,7 @@ def test_cli_predict_names_a_bad_formula_of_a_file_by_its_line_or_row(tmp_path, 
 
 
 def test_explain_names_the_background_when_it_holds_a_bad_formula():
+    pytest.importorskip("shap")
     xai = pytest.importorskip("hullpack.xai")
     with pytest.raises(CompositionError, match=r"^background: 1 of 2 compositions(.|\n)*'Xx'"):
         xai.shap_values(ElemNet("8x1-1", ()), ["NaCl"], background=["KCl", "Xx"])

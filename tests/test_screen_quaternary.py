@@ -61,6 +61,7 @@ def screens():
 
 
 def test_quaternary_screen_agrees_with_plain_fp32_and_pymatgen(screens):
+    pytest.importorskip("pymatgen")
     model, r16, r32 = screens
     table, grid = systems(4, ELEMENTS), reduced_grid(4, 6)
     assert len(r16.systems) == 5 and (r16.systems["n_points"] == 161).all()
@@ -130,6 +131,7 @@ def test_quaternary_vertex_depths_equal_lifting():
 
 
 def test_dft_quaternary_system_collects_its_faces_and_group_pairs():
+    pytest.importorskip("pymatgen")
     dft = DFTCompounds.from_formulas(["FeO", "LiFePO4", "Li3PO4", "FePO4", "LiFeMnPO4", "Li2O", "FeP"],
                                      [-1.5, -2.4, -2.6, -2.2, -2.0, -2.0, -0.7])
     f, e, _ = dft.of_system(systems(4, "Li Fe P O")[0])
@@ -142,6 +144,7 @@ def test_dft_quaternary_system_collects_its_faces_and_group_pairs():
 
 
 def test_quaternary_screen_with_dft_and_tables_not_plots(tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     model = small_model(1)
     r = screen(model, order=4, elements=ELEMENTS, grid="reduced:6", progress=False)
     assert {"precision", "recall", "stab_f1", "n_dft"} <= set(r.systems.columns)

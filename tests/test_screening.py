@@ -328,6 +328,7 @@ def test_vectorised_formulas_equal_formula_of(order, grid):
 # ------------------------------------------------------------------------------------------ DFT
 def test_dft_metrics_hand_made_case():
     # O-Fe (ElemNet order: O first); grid of step 1/4 in the fraction of Fe: 0, .25, .5, .75, 1
+    pytest.importorskip("pymatgen")  # periodic-table groups
     table, grid = systems(2, "Fe O"), uniform_grid(2, 4)
     assert grid_fractions(grid)[:, 1].tolist() == [0, 0.25, 0.5, 0.75, 1]
     energies = np.array([[0.0, -0.6, -1.0, -0.2, 0.0]])
@@ -373,6 +374,7 @@ def result():  # every hull vertex counts (min_depth=0), on a uniform grid
 
 
 def test_screen_tables(result, tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     s, v, p = result.systems, result.vertices, result.points
     assert len(s) == 15 and set(s.columns) >= {"system", "A", "B", "n_stable", "stable", "min_energy",
                                                 "nonfinite", "n_fp32", "precision", "recall", "stab_f1",
@@ -481,6 +483,7 @@ def test_shards_merge_to_the_whole(result):
 
 
 def test_plots(result, tmp_path):
+    pytest.importorskip("matplotlib")
     result.plot_system("O-Fe", tmp_path / "b.png")
     result.plot_system("Fe-Ni-O", tmp_path / "t.png")
     paths = result.plot_groups(tmp_path)
@@ -491,6 +494,7 @@ def test_plots(result, tmp_path):
 
 
 def test_ternary_group_table_counts_each_pair():
+    pytest.importorskip("pymatgen")  # periodic-table groups
     r = screen(small_model(), order=3, elements="Fe Ni O Al", grid=6, progress=False)
     g = r.group_table()
     # 4 ternaries x 3 element pairs each
@@ -568,6 +572,7 @@ def test_engine_rejects_non_elemnet():
 
 # ----------------------------------------------------------------------------------------- CLI
 def test_cli_screen_tiny(tmp_path, capsys):
+    pytest.importorskip("matplotlib")  # --plot
     from hullpack.cli import main
 
     path = save_model(small_model(), tmp_path / "m.pt")

@@ -51,6 +51,7 @@ def test_a_screen_against_oqmd_rows_of_your_own_equals_the_shipped_comparison(mo
 
 
 def test_your_compounds_are_what_the_screen_compares_tabulates_and_draws(model, tmp_path):
+    pytest.importorskip("matplotlib")
     known = DFTCompounds.read(pd.DataFrame({"formula": ["Fe", "O2", "Fe2O3", "FeO", "NiO", "Fe3O4"],
                                             "energy": [0.0, 0.0, -1.70, -1.40, -1.10, -1.68]}), name="MP")
     r = tiny(model, compare_dft=known)
@@ -103,6 +104,7 @@ def run(capsys, *argv):
 
 
 def test_cli_dft_file(model, oqmd_fe_ni_o, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")  # --plot
     model_file = str(save_model(model, tmp_path / "m.pt"))
     path = tmp_path / "mp.csv"
     oqmd_fe_ni_o.to_csv(path, index=False)

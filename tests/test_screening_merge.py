@@ -30,6 +30,9 @@ def without_times(summary: str) -> list[str]:
 # ------------------------------------------------------------------------------------ Python API
 @pytest.mark.parametrize("parquet", [False, True])
 def test_a_saved_screen_reads_back_with_the_types_of_a_fresh_one(tmp_path, parquet):
+    pytest.importorskip("pymatgen")  # the group tables
+    if parquet:
+        pytest.importorskip("pyarrow")
     r = screen(elements=ELEMENTS, points=True, progress=False)  # the shipped model: some systems have no compound
     assert "NaN" in r.points["formula"].tolist()
     assert (r.vertices["end_element"] == "").any() and (r.systems["stable"] == "").any()
@@ -50,6 +53,7 @@ def test_a_saved_screen_reads_back_with_the_types_of_a_fresh_one(tmp_path, parqu
 
 
 def test_certified_shards_read_back_merge_into_the_unsharded_screen(model, tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     kw = dict(elements="Na N O Fe", order=3, grid=10, precision="bf16", progress=False)
     whole = screen(model, **kw)
     for i in range(3):
@@ -116,6 +120,8 @@ def shards(model_file, tmp_path_factory):
 
 
 def test_merge_writes_the_unsharded_screen(shards, tmp_path, capsys):
+    pytest.importorskip("pymatgen")  # the group tables: without them and pyarrow the screen notes what it skipped
+    pytest.importorskip("pyarrow")
     root, summaries = shards
     rc, out, err = run(capsys, "screen", "--merge", *(str(root / f"part{i}") for i in (1, 2, 0)),
                        "--out", str(tmp_path / "all"))
@@ -193,6 +199,7 @@ def test_merge_refuses_folders_that_are_not_one_screens_shards(shards, model_fil
         _older_release(root / "old1")
         folders[1] = str(root / "old1")
     elif case == "plot-only":
+        pytest.importorskip("matplotlib")  # --plot-only draws the plot
         assert main(["-q", "screen", "--out", str(root / "plot"), "--model", model_file, "--grid", "10", "--plot",
                      "Fe-O", "--plot-only", "--overwrite"]) == 0
         folders[0] = str(root / "plot")

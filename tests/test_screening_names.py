@@ -133,6 +133,7 @@ def test_tables_name_systems_and_formulas_as_chemists_do(binaries):
 
 def test_every_point_is_named_by_its_formula_in_every_format(binaries, tmp_path):
     """points.csv and points.parquet say which composition a row is, as the other tables write it."""
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     p, v, s = binaries.points, binaries.vertices, binaries.systems
     assert p.columns.tolist() == ["system", "A", "B", "x_A", "x_B", "formula", "energy", "e_above_hull", "is_vertex",
                                  "bf16"]
@@ -154,6 +155,7 @@ def test_every_point_is_named_by_its_formula_in_every_format(binaries, tmp_path)
 
 
 def test_plot_titles_and_axes_follow_the_names(binaries, tmp_path):
+    pytest.importorskip("matplotlib")
     fig = binaries.plot_system("O-Fe")
     ax = fig.axes[0]
     assert ax.get_title() == "Fe-O: predicted vs DFT (OQMD) convex hull"

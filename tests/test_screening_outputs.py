@@ -27,6 +27,7 @@ def names(folder):
 
 # -------------------------------------------------------------------------------------- Python API
 def test_save_writes_a_manifest_of_its_files(model, tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     r = tiny(model, points=True)
     paths = r.save(tmp_path / "out")
     assert [p.name for p in paths] == ["systems.csv", "vertices.csv", "points.csv", "systems.parquet",
@@ -52,6 +53,7 @@ def strict_json(text: str):
 def test_the_manifest_is_standard_json_where_a_number_is_undefined(model, tmp_path):
     """A certified screen too small to audit has no bound on its exceedances (NaN in config): the
     manifest writes null there, where it wrote NaN, which strict JSON readers refuse."""
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     r = tiny(model, precision="bf16")
     assert r.config["certification"]["n_audited"] == 0 and np.isnan(r.config["certification"]["exceedance_bound"])
     r.save(tmp_path)
@@ -61,6 +63,7 @@ def test_the_manifest_is_standard_json_where_a_number_is_undefined(model, tmp_pa
 
 
 def test_the_same_screen_adds_files_another_is_refused(model, tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     first, second = tiny(model), tiny(model)
     assert first.run_id != second.run_id
     first.to_csv(tmp_path)
@@ -76,6 +79,7 @@ def test_the_same_screen_adds_files_another_is_refused(model, tmp_path):
 
 
 def test_overwrite_removes_the_listed_files_and_nothing_else(model, tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     tiny(model, points=True).save(tmp_path)
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "Fe-O.png").write_bytes(b"not listed")     # a file the manifest does not list stays
@@ -87,6 +91,7 @@ def test_overwrite_removes_the_listed_files_and_nothing_else(model, tmp_path):
 
 
 def test_a_failed_write_leaves_the_folder_as_it_was(model, tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     r = tiny(model)
 
     def broken(self, name, path=None):
@@ -119,6 +124,7 @@ def test_folders_that_are_refused_even_with_overwrite(setup, match, tmp_path):
 
 
 def test_bad_plot_names_and_missing_dft_fail_before_writing(model, tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     r = tiny(model, compare_dft=False)
     with pytest.raises(ScreeningError, match="unknown: Xx"):
         r.save(tmp_path / "a", plots=["Fe-Xx"])
@@ -128,6 +134,7 @@ def test_bad_plot_names_and_missing_dft_fail_before_writing(model, tmp_path):
 
 
 def test_merged_shards_are_a_screen_of_their_own(model, tmp_path):
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     parts = [tiny(model, shard=f"{i}/2") for i in range(2)]
     merged = ScreenResult.concat(parts)
     assert merged.run_id not in {p.run_id for p in parts}
@@ -147,6 +154,7 @@ def test_shards_of_other_screens_do_not_merge_and_mixed_precisions_are_named(mod
 def test_shards_of_two_models_of_your_own_do_not_merge(model, model_file, tmp_path):
     """A module of your own is identified by the sha256 of its weights, the digest its model file
     would record: shards screened with two different modules are refused, where both were None."""
+    pytest.importorskip("pyarrow")  # writes the tables as Parquet
     import torch
 
     from hullpack.elemnet.io import weights_sha256
@@ -225,6 +233,7 @@ def test_group_agreement_counts_the_systems_with_compounds_as_the_summary_does(t
     """Two empty stable sets agree; the summary's figure leaves such systems out, and so do the
     group table's agree_with_compounds and the heatmap groups_agree.png: a pair of groups whose
     only agreeing system has no compound on either side is not drawn as agreeing."""
+    pytest.importorskip("matplotlib")
     import matplotlib.image
     import numpy as np
 

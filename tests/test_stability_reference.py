@@ -67,6 +67,7 @@ def test_a_candidate_element_at_the_hulls_end_is_stable():
 
 
 def test_cli_says_what_oqmd_holds(tmp_path, capsys):
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     assert cli("NaMnO2=-1.95", "LiFePO4=-2.6", "LiFeNiO9=-1.0", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
     assert "already in OQMD: 2 of 3 (2 on its hull)" in out
@@ -142,6 +143,7 @@ def test_cli_counts_a_known_stable_compound_apart_from_the_models_error(tmp_path
     compound on the reference's hull is counted as known stable, its line giving DFT's verdict and
     how far the energy given lies from DFT's; one the reference has above its hull says so beside
     its decomposition."""
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     assert cli("NaCl=-2.0424", "FeO2=-1.0", "Fe2O3=-1.70", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
     assert out.startswith((tmp_path / "o" / "summary.txt").read_text())  # summary.txt says the same
@@ -172,6 +174,7 @@ def test_cli_compare_leaves_out_the_references_own_entries_of_files_compounds(tm
     OQMD, against OQMD) saw each compound's DFT energy beside its own duplicate: on the hull, never
     stable, so "DFT-stable: 0" whatever the data. Those entries are left out, FILE's rows standing
     for them; a polymorph at another energy stays."""
+    pytest.importorskip("pyarrow")  # reads the Parquet tables it writes
     pd.DataFrame({"formula": ["Fe2O3", "Fe3O4", "FeO", "Fe3O4"], "energy": [-1.70, -1.65, -1.40, -1.60]}).to_csv(
         tmp_path / "ref.csv", index=False)
     pd.DataFrame({"formula": ["Fe3O4", "FeO"], "energy": [-1.65, -1.40]}).to_csv(tmp_path / "t.csv", index=False)

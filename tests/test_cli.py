@@ -203,6 +203,7 @@ def test_predict_without_input_is_one_line_exit_2(argv, message, capsys):
 
 def test_predict_reads_the_formula_column_of_a_table_and_skips_comments(model, model_file, tmp_path, capsys):
     """The file hullpack stability takes (CSV, gzipped CSV, Parquet) or text with comment lines."""
+    pytest.importorskip("pyarrow")  # writes a Parquet table
     formulas = ["Fe2O3", "MgO", "LiCoO2"]
     want = run(capsys, "predict", *formulas, "--model", model_file)[1].splitlines()
     table = pd.DataFrame({"id": [1, 2, 3], "formula": formulas, "energy": [-1.7, -3.0, -1.5]})
@@ -232,6 +233,7 @@ def test_predict_reads_the_formula_column_of_a_table_and_skips_comments(model, m
 def test_predict_prints_a_table_s_other_columns_as_written(model_file, tmp_path, capsys):
     """IDs keep their leading zeros and text its commas; the arguments' rows leave them empty; a
     column named like an output column is renamed input_...; a missing cell prints empty."""
+    pytest.importorskip("pyarrow")  # writes a Parquet table
     (tmp_path / "t.csv").write_text('material_id,formula,dH_eV_per_atom,note\n007,Fe2O3,-1.0,"red, rust"\n'
                                     "mp-2,NaCl,,\nmp-3,Xx,1,bad\n")
     rc, out, err = run(capsys, "predict", "KCl", "--file", str(tmp_path / "t.csv"), "--errors", "skip",
@@ -252,6 +254,8 @@ def test_predict_prints_a_table_s_other_columns_as_written(model_file, tmp_path,
 def test_predict_and_stability_name_a_bad_row_alike(suffix, model_file, tmp_path, capsys):
     """Both count a table's rows from 1, the first row under the header: the 3rd row of a CSV file
     (its 4th line) or of a Parquet file is "row 3" to each."""
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
     path = tmp_path / f"t{suffix}"
     table = pd.DataFrame({"formula": ["Fe2O3", "FeO", "Xx2O", "Fe3O4"], "energy": [-1.7, -1.4, -1.0, -1.65]})
     if suffix == ".csv":
@@ -436,6 +440,7 @@ def screen_cli(capsys, out, *argv):
 
 
 def test_screen_plot_only_draws_one_system_and_writes_nothing_else(model_file, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")  # --plot-only draws the plot
     import hullpack.screening as screening
 
     calls, real = [], screening.screen
@@ -516,6 +521,8 @@ def test_screen_min_depth_keeps_the_deep_vertices(model_file, tmp_path, capsys):
 
 
 def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("pymatgen")
+    pytest.importorskip("pyarrow")  # without it and pymatgen the screen notes what it skipped
     common = ["--elements", "Fe Ni O", "--grid", "10", "--model", model_file]
     assert screen_cli(capsys, tmp_path / "whole", *common)[0] == 0
     parts = []
@@ -573,6 +580,8 @@ def test_base_install_screen_writes_csv_and_names_the_extra(model_file, tmp_path
 
 
 def test_base_install_screen_without_matplotlib_only(model_file, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("pyarrow")  # only matplotlib is hidden: the rest of [screening] is installed
+    pytest.importorskip("pymatgen")
     hide(monkeypatch, "matplotlib")
     rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file)
     assert rc == 0 and (tmp_path / "systems.parquet").is_file() and (tmp_path / "groups.csv").is_file()
@@ -589,6 +598,9 @@ def test_base_install_screen_without_matplotlib_only(model_file, tmp_path, capsy
 def test_base_install_commands_that_need_an_extra_stop_first(argv, extra, tmp_path, capsys, monkeypatch):
     import hullpack.screening.pipeline as pipeline
 
+    if argv[0] == "explain":  # only shap and matplotlib are hidden: the rest of [xai] is installed
+        for package in ("sklearn", "scipy", "pymatgen"):
+            pytest.importorskip(package)
     hide(monkeypatch, "matplotlib", "shap")
     monkeypatch.setattr(pipeline, "_load_model", lambda m: pytest.fail("the screen ran"))
     argv = [str(tmp_path / "o") if a == "OUT" else a for a in argv]

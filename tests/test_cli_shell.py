@@ -19,8 +19,9 @@ def _subparsers():
 
 # ------------------------------------------------------------------------------------ -q, default, -v
 
-def test_quiet_prints_the_results_and_errors_but_no_notes(tmp_path, capsys):
-    """hullpack -q predict: the same table, without the notes the default prints on stderr."""
+def test_quiet_prints_the_results_notes_and_errors(tmp_path, capsys):
+    """hullpack -q predict: the same table and the same notes (rows left out can change what the
+    table means); what -q leaves out is progress bars and logging below warnings."""
     path = tmp_path / "f.txt"
     path.write_text("formula\nFe2O3\nFe\nXx2\nNaCl\n")
     argv = ["predict", "--file", str(path), "--errors", "skip"]
@@ -30,25 +31,26 @@ def test_quiet_prints_the_results_and_errors_but_no_notes(tmp_path, capsys):
     assert "note: 1 of 4 formulas cannot be featurized" in err and "note: 1 pure element (Fe)" in err
     for quiet in (["-q", *argv], [*argv, "-q"], [*argv, "--quiet"]):
         assert main(quiet) == 0, quiet
-        assert capsys.readouterr() == (out, ""), quiet
+        assert capsys.readouterr() == (out, err), quiet
     # an error still says what is wrong
     assert main(["-q", "predict", "--file", str(path)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "hullpack predict: 1 of 4 formulas cannot be featurized: [--file line 4] 'Xx2'" in err
 
 
-def test_quiet_leaves_out_the_warnings_a_command_prints_as_notes(tmp_path, capsys):
-    """A warning (here: batches leaves a table's index column out) is a note: none with -q."""
+def test_quiet_keeps_the_warnings_a_command_prints_as_notes(tmp_path, capsys):
+    """A warning (here: batches leaves a table's index column out) can change what the results mean:
+    -q prints it too, as pip's -q does."""
     path = tmp_path / "sizes.csv"
     pd.DataFrame({"size": [3, 5, 8, 13, 21, 34]}).to_csv(path)  # the index pandas writes, as "Unnamed: 0"
     assert main(["batches", str(path), "--batch-size", "2"]) == 0
     out, err = capsys.readouterr()
     assert "num_batches: 3" in out and "hullpack batches: note:" in err and "Unnamed: 0" in err
     assert main(["-q", "batches", str(path), "--batch-size", "2"]) == 0
-    assert capsys.readouterr() == (out, "")
+    assert capsys.readouterr() == (out, err)
 
 
-@pytest.mark.parametrize("flag, shown", [("-q", ["ERROR"]), (None, ["INFO", "WARNING", "ERROR"]),
+@pytest.mark.parametrize("flag, shown", [("-q", ["WARNING", "ERROR"]), (None, ["INFO", "WARNING", "ERROR"]),
                                          ("-v", ["DEBUG", "INFO", "WARNING", "ERROR"])])
 def test_logging_follows_quiet_and_verbose_and_is_restored_after(monkeypatch, caplog, capsys, flag, shown):
     from hullpack.cli import info

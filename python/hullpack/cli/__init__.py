@@ -72,7 +72,7 @@ class HelpFormatter(argparse.HelpFormatter):
 
 def _add_output_options(parser: argparse.ArgumentParser, default) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", default=default,
-                        help="results and errors only: no notes, warnings, logging or progress bars")
+                        help="no progress bars or logging below warnings: results, notes (what was left out or read otherwise) and errors only")
     parser.add_argument("-v", "--verbose", action="store_true", default=default,
                         help="also debug logging (by default: results, notes, progress bars on a terminal)")
 

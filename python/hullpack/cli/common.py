@@ -32,14 +32,14 @@ _level = NOTES
 
 @contextlib.contextmanager
 def verbosity(level: int):
-    """Commands inside say as much as ``level`` (QUIET, NOTES or VERBOSE) allows: the notes of
-    :func:`note`, the root logger's level and the progress bars (``HULLPACK_QUIET``, read by
+    """Commands inside say as much as ``level`` (QUIET, NOTES or VERBOSE) allows: what
+    :func:`message` prints beside the results, the root logger's level and the progress bars (``HULLPACK_QUIET``, read by
     :mod:`hullpack._progress`); all as they were after."""
     global _level
     root = logging.getLogger()
     saved = _level, root.level, os.environ.get("HULLPACK_QUIET")
     _level = level
-    root.setLevel({QUIET: logging.ERROR, NOTES: logging.INFO}.get(level, logging.DEBUG))
+    root.setLevel({QUIET: logging.WARNING, NOTES: logging.INFO}.get(level, logging.DEBUG))
     if level == QUIET:
         os.environ["HULLPACK_QUIET"] = "1"
     try:
@@ -54,16 +54,17 @@ def verbosity(level: int):
 
 
 def note(command: str, text: str) -> None:
-    """``hullpack COMMAND: note: TEXT`` on stderr, unless quiet (-q).
+    """``hullpack COMMAND: note: TEXT`` on stderr, with -q too: a note says what was left out or read
+    otherwise than one might expect (rows skipped, a formula read as one compound, CSV written for
+    Parquet), which can change what the results mean; -q leaves out the progress bars and logging.
 
     >>> import contextlib, sys
     >>> with contextlib.redirect_stderr(sys.stdout):
-    ...     note("demo", "1 row left out")
     ...     with verbosity(QUIET):
-    ...         note("demo", "not printed")
+    ...         note("demo", "1 row left out")
     hullpack demo: note: 1 row left out
     """
-    message(f"hullpack {command}: note: {text}")
+    print(f"hullpack {command}: note: {text}", file=sys.stderr)
 
 
 def message(text: str) -> None:
@@ -200,7 +201,7 @@ def note_joined(command: str, texts: dict[int, str], where) -> None:
 
 @contextlib.contextmanager
 def warnings_as_notes(command: str, about: str = ""):
-    """Prints each distinct warning raised inside as a note (:func:`note`: none with -q),
+    """Prints each distinct warning raised inside as a note (:func:`note`),
     ``hullpack COMMAND: note: ABOUT...``, on stderr, instead of Python's warning with its source line: the message's first line there,
     each further line (the rows a table left out, say) indented under it, runs of blanks within a
     line made one. Deprecation warnings are for developers of the code that raised them (Python

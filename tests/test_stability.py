@@ -409,6 +409,7 @@ def cli(*argv):
 
 def test_cli_own_stability_and_against_a_reference(tmp_path, capsys):
     pytest.importorskip("matplotlib")
+    pytest.importorskip("pyarrow")  # --format both writes Parquet too
     pd.DataFrame({"formula": FORMULAS, "energy": ENERGIES}).to_csv(tmp_path / "ref.csv", index=False)
     pd.DataFrame({"formula": ["Fe5O7", "FeNi2O4", "Xx"], "energy": [-1.9, -1.0, 0.0]}).to_csv(
         tmp_path / "c.csv", index=False)

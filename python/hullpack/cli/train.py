@@ -59,15 +59,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "folder, or 'default': the shipped model trained on OQMD) instead of random ones; its "
                    "architecture and drop rates are the run's, with dropout off unless --dropout-epochs is "
                    "given. Its val MAE before training counts as epoch 0: "
-                   "best.pt keeps the starting weights unless an epoch does better. A smaller --lr (1e-4) "
-                   "suits a small table")
+                   "best.pt keeps the starting weights unless an epoch does better; --lr is then 1e-4 unless given")
     p.add_argument("--export", metavar="RUN_DIR", help="export RUN_DIR/best.pt as an fp16 model file "
                    "(--out), after measuring its MAE on the OQMD test split, then exit")
     p.add_argument("--out", metavar="FILE", help="with --export: the model file to write; 'default' replaces "
                    "the shipped model inside the installed package")
     p.add_argument("--epochs", type=positive_int, help="most epochs in all (default 1000)")
     p.add_argument("--batch-size", type=positive_int, help="default 256 (per process under DDP)")
-    p.add_argument("--lr", type=positive_float, help="peak learning rate, default 5e-4")
+    p.add_argument("--lr", type=positive_float, help="peak learning rate, default 5e-4 (1e-4 with --init)")
     p.add_argument("--warmup-epochs", type=float, help="linear warmup, default 1")
     p.add_argument("--schedule", choices=("plateau", "cosine", "constant"), help="default plateau")
     p.add_argument("--plateau-factor", type=float, help="default 0.5")

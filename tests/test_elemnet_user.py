@@ -714,6 +714,8 @@ def test_fine_tuning_takes_lr_1e_4_unless_given_and_resumes_with_it(tmp_path, ca
     assert train(tmp_path / "ft", init=start, **{**kw, "epochs": 3})["epochs_done"] == 3
     train(tmp_path / "given", init=start, lr=3e-4, **kw)
     assert run_config(tmp_path / "given").lr == 3e-4
+    # a run of another learning rate (as fine-tuning runs took 5e-4 before) resumes with its own
+    assert train(tmp_path / "given", init=start, **{**kw, "epochs": 2})["epochs_done"] == 2
     train(tmp_path / "scratch", architecture="16x1D-1", dropout=(0.1,), **kw)
     assert run_config(tmp_path / "scratch").lr == 5e-4
 

@@ -391,11 +391,11 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         from .pretrained import resolve_model
 
         init = init if isinstance(init, ElemNet) else resolve_model(init)
-        if config is None:
-            overrides = {**fine_tuning_defaults(init, overrides), **overrides}
-    elif config is None and ck is not None and ck.get("init") is not None:  # a fine-tuning run resumed without
-        run = _config_of(ck)                                                # init: its model's settings, as above
+    if config is None and ck is not None and ck.get("init") is not None:  # a fine-tuning run resumed: its own
+        run = _config_of(ck)                                              # settings where fine-tuning has defaults
         overrides = {**{k: getattr(run, k) for k in ("architecture", "dropout", "dropout_epochs", "lr")}, **overrides}
+    elif config is None and init is not None:
+        overrides = {**fine_tuning_defaults(init, overrides), **overrides}
     cfg = replace(config or TrainConfig(), **overrides)
     if num_threads:
         torch.set_num_threads(int(num_threads))

@@ -160,6 +160,8 @@ def test_kernels_name_bad_input():
         packing_runs.pack_runs([1.0, 2.0], 10, [0, -1, 0, 0, 0, 0])
     with pytest.raises(InvalidInputError, match="terms: expected 6 values"):
         packing_runs.pack_runs([1.0], 10, [1, 0])
+    with pytest.raises(InvalidInputError, match=r"^terms\[1\] is missing \(None\): give six numbers, one per term"):
+        packing_runs.pack_runs([1.0], 10, [0, None, 0, 0, 0, 0])  # was read as NaN and named as one
     with pytest.raises(OversizeItemError, match="item 1 .* alone costs 12"):
         packing_runs.pack_runs([1.0, 12.0], 10, PADDED)
     with pytest.raises(InvalidSizesError, match=r"lengths\[0\] is negative"):
@@ -168,6 +170,16 @@ def test_kernels_name_bad_input():
         packing_runs.cut_sorted([1.0, 2.0], 3)
     with pytest.raises(OversizeItemError, match="item 0"):
         packing_runs.lower_bound_runs([11.0], 10, PADDED)
+
+
+def test_run_costs_refuses_lengths_it_would_price_wrongly():
+    """A batch is priced by its longest item: a NaN or negative length was left out of the price
+    ([5, nan] cost 10 padded, [1, -3] cost 1 and 0) instead of being named."""
+    with pytest.raises(InvalidSizesError, match=r"^lengths\[1\] is not finite \(nan\): every item needs a finite cost"):
+        packing_runs.run_costs([5.0, np.nan, 1.0], [0, 0, 1], 2, PADDED)
+    with pytest.raises(InvalidSizesError, match=r"^lengths\[1\] is negative \(-3.0\): costs must be >= 0"):
+        packing_runs.run_costs([1.0, -3.0], [0, 1], 2, PADDED)
+    assert packing_runs.run_costs([5.0, 7.0, 1.0], [0, 0, 1], 2, PADDED).tolist() == [14.0, 1.0]
 
 
 # ---------------------------------------------------------------------------------------------

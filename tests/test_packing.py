@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import hullpack
 from hullpack import packing
+from hullpack._packing_inputs import as_sizes
 from hullpack.errors import InvalidSizesError, OversizeItemError
 
 core = hullpack._core
@@ -453,13 +454,13 @@ def test_pack_runs_oversize_says_what_the_item_costs_alone_and_the_ways_out():
 def test_a_bool_anywhere_in_a_long_list_is_found_and_mixed_number_types_are_read():
     """Lists are checked for bools by the set of their entries' types before any scan of the entries."""
     sizes = list(range(1, 100_001))
-    assert packing._as_sizes(sizes + [np.int64(3), np.float32(2.5), 7.25]).tolist()[-3:] == [3.0, 2.5, 7.25]
+    assert as_sizes(sizes + [np.int64(3), np.float32(2.5), 7.25]).tolist()[-3:] == [3.0, 2.5, 7.25]
     with pytest.raises(InvalidSizesError, match=r"^sizes\[100000\] = True is not a number"):
-        packing._as_sizes(sizes + [True])
+        as_sizes(sizes + [True])
     rows = [[n, 2 * n] for n in sizes]
     with pytest.raises(InvalidSizesError, match=r"^sizes\[100000, 1\] = False is not a number"):
-        packing._as_sizes(rows + [(4, np.False_)])
-    assert packing._as_sizes(rows + [(4, np.int32(8))])[-1].tolist() == [4.0, 8.0]
+        as_sizes(rows + [(4, np.False_)])
+    assert as_sizes(rows + [(4, np.int32(8))])[-1].tolist() == [4.0, 8.0]
 
 
 def test_pack_reads_torch_tensors_of_any_float_dtype():
@@ -668,3 +669,35 @@ def test_auto_is_first_fit_for_several_dimensions_and_deterministic():
     a = packing.pack(one, 100.0, method="auto", order=order)
     b = packing.pack(one, 100.0, method="auto", order=order)
     assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+
+
+def test_the_packing_modules_take_no_private_name_from_another_module():
+    """DESIGN.md: what two modules share gets one public home below both (here hullpack._packing_inputs);
+    no module imports another's private names, nor reaches them as attributes."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(hullpack.__file__).parent
+    files = [root / "packing.py", root / "packing_runs.py", root / "packing_auto.py", root / "_packing_inputs.py",
+             *sorted((root / "samplers").glob("*.py"))]
+    modules = {"packing", "packing_runs", "packing_auto", "_packing_inputs", "_core_loader"}
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                found += [f"{path.name}: from {'.' * node.level}{node.module} import {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__") and a.name != "_core"]
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                  and node.attr.startswith("_") and not node.attr.startswith("__")):
+                found.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert found == []
+
+
+def test_the_input_checks_keep_their_names_in_packing():
+    """check_missing, first_non_number and oversize_error, named in hullpack.packing before they had a
+    home of their own, are still there, and are the same functions."""
+    from hullpack import _packing_inputs
+    for name in ("check_missing", "first_non_number", "oversize_error"):
+        assert getattr(packing, name) is getattr(_packing_inputs, name)
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[1\] is missing \(None\): drop those items"):
+        packing.pack([3, None, 2], capacity=4)

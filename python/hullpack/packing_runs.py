@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core_loader import as_float_array, call
+from ._core_loader import as_float_array, as_int, call
 from ._core_loader import core as _core
+from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, check_missing, check_values, oversize_error
 from .errors import InvalidInputError
-from .packing import _as_bins, _as_capacity, _as_count, _as_order, _as_sizes, _check_values, oversize_error
 
 __all__ = ["pack_runs", "cut_sorted", "run_costs", "lower_bound_runs", "alone_cost", "TERMS"]
 
@@ -37,7 +37,9 @@ TERMS = ("sum", "padded", "square", "padded_square", "count", "constant")
 
 def _as_terms(terms) -> np.ndarray:
     """Six non-negative finite floats in the order of :data:`TERMS` (or an object with ``.terms``)."""
-    arr = as_float_array(getattr(terms, "terms", terms), "terms")
+    terms = getattr(terms, "terms", terms)
+    check_missing(terms, None, "terms", fix=f"give six numbers, one per term of {TERMS}", error=InvalidInputError)
+    arr = as_float_array(terms, "terms")
     if arr.shape != (len(TERMS),):
         raise InvalidInputError(f"terms: expected {len(TERMS)} values {TERMS}, got shape {arr.shape}")
     bad = np.flatnonzero(~(np.isfinite(arr) & (arr >= 0)))
@@ -47,7 +49,7 @@ def _as_terms(terms) -> np.ndarray:
 
 
 def _as_scalar_capacity(capacity) -> float:
-    return float(_as_capacity(capacity, 1)[0])
+    return float(as_capacity(capacity, 1)[0])
 
 
 def alone_cost(lengths: np.ndarray, terms) -> np.ndarray:
@@ -102,14 +104,14 @@ def pack_runs(lengths, capacity, terms, order=None) -> tuple[np.ndarray, int]:
     >>> run_costs(lengths, bins, n, [0, 1, 0, 0, 0, 0]).tolist()              # 3 x 10, 5 x 3 padded
     [30.0, 15.0]
     """
-    arr = _as_sizes(lengths, "lengths", two_d=False)
+    arr = as_sizes(lengths, "lengths", two_d=False)
     t = _as_terms(terms)
     cap = _as_scalar_capacity(capacity)
-    perm = _as_order(order, arr.shape[0])
+    perm = as_order(order, arr.shape[0])
     try:
         bins, n_bins, _ = _core.pack_runs(arr, t, cap, perm)
     except ValueError as exc:
-        _check_values(arr, "lengths")
+        check_values(arr, "lengths")
         _check_alone(arr, t, cap)
         raise InvalidInputError(str(exc)) from None
     return bins, int(n_bins)
@@ -129,22 +131,26 @@ def cut_sorted(keys, n_batches: int, order=None) -> np.ndarray:
     >>> cut_sorted([5, 1, 4, 2, 3, 3, 0], n_batches=3).tolist()
     [0, 2, 0, 2, 1, 1, 2]
     """
-    arr = _as_sizes(keys, "keys", two_d=False)
-    n_batches = _as_count(n_batches, "n_batches")
+    arr = as_sizes(keys, "keys", two_d=False)
+    n_batches = as_int(n_batches, "n_batches", minimum=1)
     if n_batches > arr.shape[0]:
         raise InvalidInputError(f"n_batches={n_batches} exceeds the number of items ({arr.shape[0]})")
-    return call(_core.cut_sorted, arr, n_batches, _as_order(order, arr.shape[0]))
+    return call(_core.cut_sorted, arr, n_batches, as_order(order, arr.shape[0]))
 
 
 def run_costs(lengths, bin_of_item, n_bins: int, terms) -> np.ndarray:
     """The cost of every batch under a batch cost shape (:data:`TERMS`); 0 for an empty batch.
 
+    Lengths must be finite and >= 0, as :func:`pack_runs` takes them: a batch is priced by its
+    longest item, which a NaN or negative length would silently leave out.
+
     >>> run_costs([4, 1, 3], [0, 0, 1], 2, terms=[0, 1, 0, 0, 0, 0]).tolist()   # 2 x 4, 1 x 3
     [8.0, 3.0]
     """
-    arr = _as_sizes(lengths, "lengths", two_d=False)
-    bins = _as_bins(bin_of_item, arr.shape[0])
-    return call(_core.run_costs, arr, bins, _as_count(n_bins, "n_bins", minimum=0), _as_terms(terms))
+    arr = as_sizes(lengths, "lengths", two_d=False)
+    check_values(arr, "lengths")  # the core prices what it is given
+    bins = as_bins(bin_of_item, arr.shape[0])
+    return call(_core.run_costs, arr, bins, as_int(n_bins, "n_bins", minimum=0), _as_terms(terms))
 
 
 def lower_bound_runs(lengths, capacity, terms) -> float:
@@ -156,12 +162,12 @@ def lower_bound_runs(lengths, capacity, terms) -> float:
     >>> lower_bound_runs([10, 9, 8, 3, 3, 2, 2, 1], capacity=30, terms=[0, 1, 0, 0, 0, 0])
     2.0
     """
-    arr = _as_sizes(lengths, "lengths", two_d=False)
+    arr = as_sizes(lengths, "lengths", two_d=False)
     t = _as_terms(terms)
     cap = _as_scalar_capacity(capacity)
     try:
         return float(_core.lower_bound_runs(arr, t, cap))
     except ValueError as exc:
-        _check_values(arr, "lengths")
+        check_values(arr, "lengths")
         _check_alone(arr, t, cap)
         raise InvalidInputError(str(exc)) from None

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from ..errors import InvalidSizesError
-from ..packing import check_missing, first_non_number
+from .._packing_inputs import check_missing, first_non_number
 from .._progress import progress
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import packing
+from .._packing_inputs import check_missing
 from ..errors import InvalidInputError, InvalidSizesError, OversizeItemError
 from ._base import coarsen, reorder
 from ._sizes import row_labels
@@ -41,8 +42,8 @@ def _as_budget(max_cost: Any) -> np.ndarray:
                          "of the columns")
     if isinstance(max_cost, (bool, np.bool_, str, bytes)):
         raise ValueError(f"max_cost: expected a number or a vector of numbers, got {max_cost!r}")
-    packing.check_missing(max_cost, None, "max_cost", error=InvalidInputError,
-                          fix="give the budget of one batch, a number or one per size column")
+    check_missing(max_cost, None, "max_cost", error=InvalidInputError,
+                  fix="give the budget of one batch, a number or one per size column")
     refuse_non_numbers(max_cost, "max_cost", ValueError)
     try:
         return np.asarray(max_cost, dtype=np.float64)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import packing
+from .._packing_inputs import check_missing, first_non_number
 from ..errors import InvalidSizesError
 from .._progress import progress
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset, is_positions
@@ -38,7 +38,7 @@ def _vector(values: Any, name: str) -> np.ndarray:
     if why:
         raise InvalidSizesError(f"{name}: {why}; give a list with one number per size column in the order of the "
                                 "columns")
-    packing.check_missing(values, None, name, fix="give a number for every size column")
+    check_missing(values, None, name, fix="give a number for every size column")
     refuse_non_numbers(values, name, InvalidSizesError)
     try:
         v = np.atleast_1d(np.asarray(values, dtype=np.float64))
@@ -59,7 +59,7 @@ def refuse_non_numbers(values: Any, name: str, error: type[ValueError]) -> None:
         raw = np.asarray(values)
     except (TypeError, ValueError):
         return  # the conversion that follows says why
-    found = packing.first_non_number(values, raw) if raw.ndim else (
+    found = first_non_number(values, raw) if raw.ndim else (
         ((), raw.item()) if raw.dtype.kind in "bUS" else None)
     if found is not None:
         at = f"[{', '.join(map(str, found[0]))}]" if found[0] else ""

@@ -22,7 +22,7 @@ DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").gl
 #: tester of CONTRIBUTING.md, optimade-python-tools' client)
 OUTSIDE = {"--no-deps", "--no-build-isolation", "--index-url", "--upgrade", "--config-settings", "--sdist",
            "--nproc_per_node", "--nproc-per-node", "--short", "--platform", "--print-build-identifiers", "--fmad",
-           "--config", "--show-pending", "--filter", "--output-file", "--max-results-per-provider", "--count"}
+           "--config", "--surviving-only", "--show-diff", "--filter", "--output-file", "--max-results-per-provider", "--count"}
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:

@@ -113,3 +113,16 @@ def test_a_wrong_option_is_caught():
 def test_a_command_that_does_not_parse_is_caught(capsys):
     with pytest.raises(pytest.fail.Exception, match=r"does not parse: (?s:.*)unrecognized arguments: --ordr"):
         test_bash_command_parses("x", "hullpack screen --ordr 3", capsys)
+
+
+def test_mutation_line_filter_covers_the_function_it_names():
+    """CONTRIBUTING.md's cosmic-ray configuration names _row's lines by number: they must still be
+    the function's, from its def to its last line."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    path, first, last = re.search(r'lines = \{ "([^"]+)" = \["(\d+)-(\d+)"\] \}', text).groups()
+    lines = (ROOT / path).read_text().splitlines()
+    first, last = int(first), int(last)
+    assert lines[first - 1].startswith("def _row("), f"line {first} of {path} is {lines[first - 1]!r}"
+    body_end = next(i for i in range(first, len(lines)) if lines[i] and not lines[i][0].isspace())
+    body = [i for i in range(first, body_end) if lines[i].strip()]
+    assert last == body[-1] + 1, f"_row ends at line {body[-1] + 1} of {path}, not {last}"

@@ -126,3 +126,22 @@ def test_mutation_line_filter_covers_the_function_it_names():
     body_end = next(i for i in range(first, len(lines)) if lines[i] and not lines[i][0].isspace())
     body = [i for i in range(first, body_end) if lines[i].strip()]
     assert last == body[-1] + 1, f"_row ends at line {body[-1] + 1} of {path}, not {last}"
+
+
+def test_batches_output_in_samplers_md(tmp_path, capsys):
+    """docs/samplers.md shows what `hullpack batches sizes.csv --batch-size 32` prints for 2,000
+    lognormal node counts with five edges a node and an id column: the same, line for line."""
+    import numpy as np
+    import pandas as pd
+
+    from hullpack.cli import main
+
+    nodes = np.random.default_rng(0).lognormal(3, 0.8, 2000).astype(int) + 1
+    pd.DataFrame({"id": [f"g{i}" for i in range(2000)], "num_nodes": nodes, "num_edges": 5 * nodes}).to_csv(
+        tmp_path / "sizes.csv", index=False)
+    assert main(["batches", str(tmp_path / "sizes.csv"), "--batch-size", "32"]) == 0
+    out, err = capsys.readouterr()
+    assert "left out the column(s) 'id'" in err
+    text = (ROOT / "docs" / "samplers.md").read_text()
+    shown = re.search(r"prints, after a note that `id` was left out:\n\n```text\n(.*?)```", text, flags=re.S).group(1)
+    assert out == shown

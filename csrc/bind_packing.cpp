@@ -72,16 +72,21 @@ std::int64_t expect_n_bins(const py::handle& obj, std::int64_t n) {
   return n_bins;
 }
 
-py::tuple core_pack(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& method_obj,
-                    const py::handle& order_obj) {
-  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
-  const auto capacity = expect_capacity(capacity_obj, sizes.k);
-  const double* cap = capacity.data();
+// Every item within the capacity in every dimension; names the first that fits no bin.
+void expect_fits(const Sizes& sizes, const double* cap) {
   for (std::int64_t i = 0; i < sizes.n; ++i)
     for (std::int64_t d = 0; d < sizes.k; ++d)
       if (sizes.data()[i * sizes.k + d] > cap[d])
         fail("sizes[", i, sizes.k > 1 ? ", " + std::to_string(d) : std::string(), "] = ", sizes.data()[i * sizes.k + d],
              " exceeds the capacity ", cap[d], ": the item fits no bin");
+}
+
+py::tuple core_pack(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& method_obj,
+                    const py::handle& order_obj) {
+  const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
+  const auto capacity = expect_capacity(capacity_obj, sizes.k);
+  const double* cap = capacity.data();
+  expect_fits(sizes, cap);
   const auto method = expect_choice(method_obj, "method", {"ffd", "bfd"}) == "ffd" ? packing::Method::first_fit
                                                                                   : packing::Method::best_fit;
   i64_array order_keep;
@@ -208,6 +213,8 @@ py::array_t<double> core_run_costs(const py::handle& lengths_obj, const py::hand
                                    const py::handle& terms_obj) {
   auto lengths = expect_array<double>(lengths_obj, "lengths", 1, 1);
   const std::int64_t n = lengths.shape(0);
+  // A batch is priced by its longest item: a NaN or negative length would be left out of it.
+  expect_finite_nonnegative(lengths.data(), n, "lengths");
   const std::int64_t n_bins = expect_n_bins(n_bins_obj, n);
   auto bins = expect_bins(bins_obj, n, n_bins);
   const packing::CostTerms terms = expect_terms(terms_obj);
@@ -271,6 +278,7 @@ i64_array core_balance(const py::handle& costs_obj, const py::handle& n_batches_
 double core_lower_bound_pack(const py::handle& sizes_obj, const py::handle& capacity_obj) {
   const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
   const auto capacity = expect_capacity(capacity_obj, sizes.k);
+  expect_fits(sizes, capacity.data());  // no number of bins holds an item larger than a bin
   py::gil_scoped_release release;
   return packing::lower_bound_pack(sizes.data(), sizes.n, sizes.k, capacity.data());
 }
@@ -306,6 +314,7 @@ py::array_t<double> core_batch_costs(const py::handle& costs_obj, const py::hand
                                      const py::handle& n_bins_obj) {
   auto costs = expect_array<double>(costs_obj, "costs", 1, 2);
   const std::int64_t n = costs.shape(0), k = costs.ndim() == 2 ? costs.shape(1) : 1;
+  expect_finite_nonnegative(costs.data(), n * k, "costs", costs.ndim() == 2 ? k : 1);
   const std::int64_t n_bins = expect_n_bins(n_bins_obj, n);
   auto bins = expect_bins(bins_obj, n, n_bins);
   py::array_t<double> out = costs.ndim() == 2 ? py::array_t<double>(std::vector<py::ssize_t>{n_bins, k})
@@ -355,7 +364,7 @@ void bind_packing(py::module_& m) {
   m.def("cut_sorted", &core_cut_sorted, py::arg("keys"), py::arg("n_batches"), py::arg("order") = py::none(),
         "Items by decreasing key cut into n_batches runs, the shorter runs first: bin_of_item int64 (n,).");
   m.def("run_costs", &core_run_costs, py::arg("lengths"), py::arg("bin_of_item"), py::arg("n_bins"), py::arg("terms"),
-        "Per-bin cost under the terms of a batch cost shape: (n_bins,).");
+        "Per-bin cost of finite, non-negative lengths under the terms of a batch cost shape: (n_bins,).");
   m.def("lower_bound_runs", &core_lower_bound_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
         "Lower bound on the number of batches of cost <= capacity under a batch cost shape.");
   m.def("balance", &core_balance, py::arg("costs"), py::arg("n_batches"), py::arg("batch_size"),
@@ -363,14 +372,14 @@ void bind_packing(py::module_& m) {
         "Largest-first balanced split into n_batches batches of near-equal cardinality, dealt by keys (default: "
         "costs), refined on costs: bin_of_item int64 (n,). refine: a flag or 'none', 'lightest', 'exchange'.");
   m.def("lower_bound_pack", &core_lower_bound_pack, py::arg("sizes"), py::arg("capacity"),
-        "Lower bound on the number of bins any packing needs.");
+        "Lower bound on the number of bins any packing needs; an item larger than the capacity is refused.");
   m.def("lower_bound_balance", &core_lower_bound_balance, py::arg("costs"), py::arg("n_batches"),
         "Lower bound on the peak batch cost of any split into n_batches batches of near-equal cardinality.");
   m.def("lower_bounds_balance", &core_lower_bounds_balance, py::arg("costs"), py::arg("n_batches"),
         "The parts of lower_bound_balance, each a lower bound on its own: a dict with mean, top_items, "
         "pigeonhole, light_batches, exclusion, full_batches (floats), integral (bool) and best (their maximum, rounded up when integral).");
   m.def("batch_costs", &core_batch_costs, py::arg("costs"), py::arg("bin_of_item"), py::arg("n_bins"),
-        "Per-bin totals of costs (n,) or (n, k): (n_bins,) or (n_bins, k).");
+        "Per-bin totals of finite, non-negative costs (n,) or (n, k): (n_bins,) or (n_bins, k).");
   m.def("group", &core_group, py::arg("bin_of_item"), py::arg("n_bins"),
         "CSR grouping (offsets (n_bins + 1,), items (n,)), items of a bin in ascending order.");
 }

@@ -50,6 +50,42 @@ def test_lower_bound_balance_overflowing_double_is_inf():
 
 
 # ---------------------------------------------------------------------------------------------
+# Values the packing kernels would take silently: NaN, negative, oversize
+# ---------------------------------------------------------------------------------------------
+
+TERMS_PADDED = np.array([0, 1, 0, 0, 0, 0], np.float64)  # count x longest
+
+
+@pytest.mark.parametrize("bad, what", [(math.nan, "is not finite \\(nan\\)"), (math.inf, "is not finite \\(inf\\)"),
+                                       (-3.0, "is negative \\(-3\\)")])
+def test_core_run_costs_refuses_lengths_it_would_leave_out_of_the_price(bad, what):
+    # [5, nan] was priced 2 x 5 = 10: the longest item sets the price, and NaN never compares longer.
+    bins = np.zeros(3, np.int64)
+    with pytest.raises(ValueError, match=rf"^lengths\[1\] {what}$"):
+        _core.run_costs(np.array([5.0, bad, 1.0]), bins, 1, TERMS_PADDED)
+    assert _core.run_costs(np.array([5.0, 0.0, 1.0]), bins, 1, TERMS_PADDED).tolist() == [15.0]
+
+
+@pytest.mark.parametrize("costs, where", [
+    (np.array([1.0, math.nan, 2.0]), r"^costs\[1\] is not finite \(nan\)$"),
+    (np.array([1.0, 2.0, -0.5]), r"^costs\[2\] is negative \(-0.5\)$"),
+    (np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 0.0]]), r"^costs\[1, 1\] is negative \(-1\)$"),
+])
+def test_core_batch_costs_refuses_non_finite_and_negative_costs(costs, where):
+    with pytest.raises(ValueError, match=where):
+        _core.batch_costs(costs, np.array([0, 0, 1], np.int64), 2)
+
+
+def test_core_lower_bound_pack_refuses_an_item_larger_than_the_capacity():
+    # It was 2.0 for [1, 5] in bins of 3, though no number of bins holds item 1.
+    with pytest.raises(ValueError, match=r"^sizes\[1\] = 5 exceeds the capacity 3: the item fits no bin$"):
+        _core.lower_bound_pack(np.array([1.0, 5.0]), np.array([3.0]))
+    with pytest.raises(ValueError, match=r"^sizes\[0, 1\] = 9 exceeds the capacity 8"):
+        _core.lower_bound_pack(np.array([[1.0, 9.0], [1.0, 1.0]]), np.array([8.0, 8.0]))
+    assert _core.lower_bound_pack(np.array([1.0, 3.0, 3.0]), np.array([3.0])) == 3.0  # at the capacity: fits
+
+
+# ---------------------------------------------------------------------------------------------
 # Integers: no wrapping, no truncation, no bools, no inf
 # ---------------------------------------------------------------------------------------------
 

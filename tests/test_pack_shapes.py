@@ -172,6 +172,17 @@ def test_kernels_name_bad_input():
         packing_runs.lower_bound_runs([11.0], 10, PADDED)
 
 
+@pytest.mark.parametrize("keys, message", [([3.0, np.nan, 1.0], r"^keys\[1\] is not finite \(nan\)"),
+                                          ([3.0, 2.0, -1.0], r"^keys\[2\] is negative \(-1.0\)")])
+def test_cut_sorted_names_a_bad_key_as_the_other_functions_do(keys, message):
+    """A NaN key raised the core's InvalidInputError; like pack_runs, cut_sorted raises
+    InvalidSizesError naming the index and what to do."""
+    with pytest.raises(InvalidSizesError, match=message + ": "):
+        packing_runs.cut_sorted(keys, 2)
+    with pytest.raises(InvalidSizesError, match=message.replace("keys", "lengths") + ": "):
+        packing_runs.pack_runs(keys, 10, PADDED)
+
+
 def test_run_costs_refuses_lengths_it_would_price_wrongly():
     """A batch is priced by its longest item: a NaN or negative length was left out of the price
     ([5, nan] cost 10 padded, [1, -3] cost 1 and 0) instead of being named."""

@@ -533,6 +533,34 @@ def test_lower_bound_and_helpers_reject_bad_input():
         packing.group([0], -3)
 
 
+def test_lower_bound_refuses_an_item_no_bin_holds_as_pack_does():
+    """[1, 5] in bins of 3 had a bound of 2.0 though no packing exists; pack, lower_bound_runs and
+    the samplers (which bound only the items that fit) all refuse such an item, naming it."""
+    with pytest.raises(OversizeItemError, match=r"^item 1 has size 5.0 > capacity 3.0: it fits no bin") as caught:
+        packing.lower_bound([1, 5], capacity=3)
+    assert caught.value.items.tolist() == [1]
+    with pytest.raises(OversizeItemError, match=r"^item 2 has size 7.0 > capacity 6.0 in dimension 1"):
+        packing.lower_bound([[1, 1], [2, 6], [1, 7]], capacity=[2, 6])
+    with pytest.raises(OversizeItemError, match=r"^item 1 has size 5.0 > capacity 3.0"):
+        packing.pack([1, 5], capacity=3)  # the same words as pack's
+    with pytest.raises(InvalidSizesError, match=r"^sizes\[0\] is not finite"):
+        packing.lower_bound([np.nan, 5], capacity=3)  # a NaN is named first, as by pack
+    assert packing.lower_bound([1, 3, 3], capacity=3) == 3.0  # at the capacity: fits
+
+
+@pytest.mark.parametrize("costs, message", [
+    ([1.0, np.nan, 2.0], r"^costs\[1\] is not finite \(nan\): every item needs a finite cost"),
+    ([1.0, 2.0, -2.0], r"^costs\[2\] is negative \(-2.0\): costs must be >= 0"),
+    ([[1, 10], [2, np.inf], [3, -1]], r"^costs\[1, 1\] is not finite \(inf\)"),
+])
+def test_batch_costs_names_the_first_bad_cost_as_pack_does(costs, message):
+    """NaN and negative costs were summed into NaN or negative batch totals without a word."""
+    with pytest.raises(InvalidSizesError, match=message):
+        packing.batch_costs(costs, [0, 0, 1], 2)
+    with pytest.raises(InvalidSizesError, match=message.replace("costs", "sizes", 1)):
+        packing.pack(costs, capacity=100)
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input straight into hullpack._core: always ValueError, never a crash
 # ---------------------------------------------------------------------------------------------

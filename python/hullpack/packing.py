@@ -294,6 +294,10 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
       batch cost summed in floating point may round below the exact sums. Each part is proved in the core's ``balance_bound.cpp``; O(n) after a radix
       sort.
 
+    Packing refuses an item larger than the capacity (no number of bins holds it) with
+    :class:`~hullpack.errors.OversizeItemError` naming it, as :func:`pack` and
+    :func:`hullpack.packing_runs.lower_bound_runs` do; leave such items out first.
+
     >>> lower_bound([5, 4, 3, 3, 2, 2, 1], capacity=8)
     3.0
     >>> lower_bound([9, 7, 6, 5, 4, 3, 2, 1], n_batches=2, batch_size=4)
@@ -328,11 +332,17 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
         return float(compute())
     except ValueError as exc:
         check_values(arr, "sizes" if packing else "costs")
+        if packing:
+            check_oversize(arr, cap)
         raise InvalidInputError(str(exc)) from None
 
 
 def batch_costs(costs, bin_of_item, n_bins: int) -> np.ndarray:
     """Total cost of each bin: ``(n_bins,)`` for ``(n,)`` costs, ``(n_bins, k)`` for ``(n, k)``.
+
+    Costs must be finite and >= 0, as :func:`pack` takes them: the first NaN, infinite or negative
+    entry is named (:class:`~hullpack.errors.InvalidSizesError`) rather than summed into a NaN or
+    negative total.
 
     >>> batch_costs([1.0, 2.0, 3.0, 4.0], [1, 0, 1, 0], 2)
     array([6., 4.])
@@ -342,7 +352,12 @@ def batch_costs(costs, bin_of_item, n_bins: int) -> np.ndarray:
     """
     arr = as_sizes(costs, "costs")
     bins = as_bins(bin_of_item, arr.shape[0])
-    return call(_core.batch_costs, arr, bins, as_int(n_bins, "n_bins", minimum=0))
+    n_bins = as_int(n_bins, "n_bins", minimum=0)
+    try:
+        return _core.batch_costs(arr, bins, n_bins)
+    except ValueError as exc:
+        check_values(arr, "costs")
+        raise InvalidInputError(str(exc)) from None
 
 
 def group(bin_of_item, n_bins: int) -> tuple[np.ndarray, np.ndarray]:

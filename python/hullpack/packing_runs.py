@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core_loader import as_float_array, as_int, call
+from ._core_loader import as_float_array, as_int
 from ._core_loader import core as _core
 from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, check_missing, check_values, oversize_error
 from .errors import InvalidInputError
@@ -135,7 +135,12 @@ def cut_sorted(keys, n_batches: int, order=None) -> np.ndarray:
     n_batches = as_int(n_batches, "n_batches", minimum=1)
     if n_batches > arr.shape[0]:
         raise InvalidInputError(f"n_batches={n_batches} exceeds the number of items ({arr.shape[0]})")
-    return call(_core.cut_sorted, arr, n_batches, as_order(order, arr.shape[0]))
+    perm = as_order(order, arr.shape[0])
+    try:
+        return _core.cut_sorted(arr, n_batches, perm)
+    except ValueError as exc:
+        check_values(arr, "keys")
+        raise InvalidInputError(str(exc)) from None
 
 
 def run_costs(lengths, bin_of_item, n_bins: int, terms) -> np.ndarray:
@@ -148,9 +153,13 @@ def run_costs(lengths, bin_of_item, n_bins: int, terms) -> np.ndarray:
     [8.0, 3.0]
     """
     arr = as_sizes(lengths, "lengths", two_d=False)
-    check_values(arr, "lengths")  # the core prices what it is given
     bins = as_bins(bin_of_item, arr.shape[0])
-    return call(_core.run_costs, arr, bins, as_int(n_bins, "n_bins", minimum=0), _as_terms(terms))
+    n_bins, t = as_int(n_bins, "n_bins", minimum=0), _as_terms(terms)
+    try:
+        return _core.run_costs(arr, bins, n_bins, t)
+    except ValueError as exc:
+        check_values(arr, "lengths")
+        raise InvalidInputError(str(exc)) from None
 
 
 def lower_bound_runs(lengths, capacity, terms) -> float:

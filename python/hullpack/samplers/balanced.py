@@ -8,10 +8,8 @@ from typing import Any, Callable, Sequence
 
 from ..errors import InvalidSizesError
 from ._base import Plan, PlanBatchSampler, check_int, read_sizes, reorder
-from .cost import item_costs
-from .distributed import DistributedBalancedBatchSampler
-from .partition import balanced_partition, drop_items
-from .shape import partition_costs, resolve_batch_cost, shaped_partition
+from .distributed import DistributedBalancedBatchSampler, balanced_costs
+from .partition import drop_items
 from .trainers import BatchSizeAttribute
 
 log = logging.getLogger(__name__)
@@ -80,11 +78,8 @@ class BalancedBatchSampler(PlanBatchSampler):
         super().__init__(shuffle=shuffle, seed=seed, drop_last=drop_last, granularity=granularity,
                          check_ranks=check_ranks)
         self.sizes = read_sizes(sizes, fields)
-        model, self.shape = resolve_batch_cost(batch_cost, cost, weights, bias)
-        self.lengths = item_costs(self.sizes, model)
-        self.costs = partition_costs(self.shape, self.lengths)
-        split = partial(balanced_partition, bound_cache={})
-        self._partition = split if self.shape is None else partial(shaped_partition, self.shape, split)
+        self.shape, self.lengths, self.costs, self._partition = balanced_costs(self.sizes, batch_cost, cost, weights,
+                                                                               bias)
         n = self.costs.size
         self.batch_size = check_int(batch_size, "batch_size", 1)
         self.num_batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)

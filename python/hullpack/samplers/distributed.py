@@ -70,6 +70,18 @@ def resolve_even(even: bool | None, sampler: Any, drop_last: bool) -> bool:
     return bool(even)
 
 
+def balanced_costs(sizes: np.ndarray, batch_cost: Any, cost: Callable | None, weights: Sequence[float] | None,
+                   bias: float | None) -> tuple[Any, np.ndarray, np.ndarray, Callable]:
+    """What the balanced samplers split, from their cost arguments: ``(shape, lengths, costs,
+    partition)``, the batch cost shape (None for a sum of item costs), each item's cost under the
+    model, the costs the partition balances, and the function that splits an epoch's items."""
+    model, shape = resolve_batch_cost(batch_cost, cost, weights, bias)
+    lengths = item_costs(sizes, model)
+    split = partial(balanced_partition, bound_cache={})
+    return shape, lengths, partition_costs(shape, lengths), split if shape is None else partial(
+        shaped_partition, shape, split)
+
+
 def padding_mask(offsets: np.ndarray, items: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Which batches only repeat: single-item batches whose item a batch of several items holds, or
     a single-item batch earlier in ``order`` (the global batches step by step, rank by rank)."""
@@ -202,11 +214,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
             if max_cost is not None:
                 raise ValueError("max_cost= applies to mode='packed'; mode='balanced' takes batch_size=")
             self.batch_size = check_int(batch_size, "batch_size", 1)
-            model, self.shape = resolve_batch_cost(batch_cost, cost, weights, bias)
-            self.lengths = item_costs(self.sizes, model)
-            self.costs = partition_costs(self.shape, self.lengths)
-            split = partial(balanced_partition, bound_cache={})
-            self._split = split if self.shape is None else partial(shaped_partition, self.shape, split)
+            self.shape, self.lengths, self.costs, self._split = balanced_costs(self.sizes, batch_cost, cost, weights,
+                                                                               bias)
             if self.drop_last:
                 self.num_steps = n // (R * self.batch_size)
                 if self.num_steps == 0:

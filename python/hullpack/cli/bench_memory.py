@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
-from .common import CommandError, missing, positive_float, positive_int, require
+from .common import CommandError, missing, note, positive_float, positive_int, require
 
 NAME = "bench-memory"
 HELP = "GNN memory study: peak memory of training with batching strategies"
@@ -92,13 +91,11 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"--out {args.out}: this folder cannot be written to; give one where memory.json and "
                                "memory.png can be written")
         if not plot:
-            print('hullpack bench-memory: note: memory.png skipped, matplotlib is not installed '
-                  '(pip install "hullpack[plot]")', file=sys.stderr)
+            note(NAME, 'memory.png skipped, matplotlib is not installed (pip install "hullpack[plot]")')
     repeated = repeated_datasets(datasets)
     for _, again, first in repeated:
         same = "" if again == first else f" (the same {'folder' if os.path.isdir(again) else 'file'})"
-        print(f"hullpack bench-memory: note: --dataset {again} is {first} again{same}: studied once",
-              file=sys.stderr)
+        note(NAME, f"--dataset {again} is {first} again{same}: studied once")
     datasets = [d for i, d in enumerate(datasets) if i not in {j for j, _, _ in repeated}]
     out = bench_memory(datasets, cfg, num_events=args.events, root=args.root,
                        distributed=args.distributed, world_size=args.world_size,

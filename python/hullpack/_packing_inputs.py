@@ -23,8 +23,8 @@ import numpy as np
 from ._core_loader import as_float_array, as_int_array
 from .errors import InvalidInputError, InvalidSizesError, OversizeItemError
 
-__all__ = ["as_sizes", "check_missing", "first_non_number", "check_values", "as_capacity", "check_oversize",
-           "oversize_error", "as_order", "as_bins"]
+__all__ = ["as_sizes", "check_missing", "first_non_number", "check_values", "call_checked", "as_capacity",
+           "check_oversize", "oversize_error", "as_order", "as_bins"]
 
 
 def as_sizes(sizes, name: str = "sizes", *, two_d: bool = True) -> np.ndarray:
@@ -142,6 +142,23 @@ def check_values(arr: np.ndarray, name: str) -> None:
         raise InvalidSizesError(
             f"{name}{_where(arr, j)} is negative ({flat[j]}): costs must be >= 0 "
             f"({neg.size} such entries)")
+
+
+def call_checked(fn, *args, values: dict[str, np.ndarray | None], then=None):
+    """``fn(*args)`` for a function of the core. Where the core refuses (a ``ValueError``), the input
+    at fault is named with hullpack's own error classes first: :func:`check_values` on each array of
+    ``values`` (its name: it; None is left out), in order, then ``then()`` (such as
+    :func:`check_oversize`); else the core's message is raised as :class:`InvalidInputError`. The
+    checks run only on a refusal, so valid input pays nothing for them."""
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        for name, arr in values.items():
+            if arr is not None:
+                check_values(arr, name)
+        if then is not None:
+            then()
+        raise InvalidInputError(str(exc)) from None
 
 
 def _objects(values) -> np.ndarray:

@@ -40,7 +40,7 @@ import numpy as np
 
 from ._core_loader import as_int, call
 from ._core_loader import core as _core
-from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, check_oversize, check_values
+from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, call_checked, check_oversize
 from ._packing_inputs import check_missing, first_non_number, oversize_error  # noqa: F401 (named here before)
 from .errors import InvalidInputError
 from .packing_auto import fewer_bins_by_balancing, fewer_bins_by_spreading
@@ -144,26 +144,19 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     if method not in ("ffd", "bfd", "hist", "auto"):
         raise InvalidInputError(f"method must be 'ffd', 'bfd', 'hist' or 'auto', got {method!r}")
     perm = as_order(order, arr.shape[0])
-    try:
-        result = None
-        if method in ("hist", "auto") and k == 1:
-            result = _core.pack_histogram(arr, float(cap[0]), perm)
-            if result is None and method == "hist":
-                what = f"a capacity of {cap[0]}" if cap[0] >= 2**20 + 1 else "sizes that are not all integers"
-                raise InvalidInputError(f"method='hist' needs one column of integer sizes and a capacity of at most "
-                                        f"2**20, got {what}; use method='ffd' or 'bfd'")
-        elif method == "hist":
-            raise InvalidInputError(f"method='hist' packs one column of sizes, got shape {arr.shape}")
-        bins, n_bins = result if result is not None else _core.pack(arr, cap, "ffd" if method == "auto" else method,
-                                                                    perm)
-    except InvalidInputError:
-        raise
-    except ValueError as exc:
-        # The core names the problem too; say it with hullpack's own error classes when the
-        # sizes are at fault (checked only here, so valid input pays nothing for it).
-        check_values(arr, "sizes")
-        check_oversize(arr, cap)
-        raise InvalidInputError(str(exc)) from None
+    # where the core refuses, the sizes at fault are named with hullpack's own error classes
+    refused = {"values": {"sizes": arr}, "then": lambda: check_oversize(arr, cap)}
+    result = None
+    if method in ("hist", "auto") and k == 1:
+        result = call_checked(_core.pack_histogram, arr, float(cap[0]), perm, **refused)
+        if result is None and method == "hist":
+            what = f"a capacity of {cap[0]}" if cap[0] >= 2**20 + 1 else "sizes that are not all integers"
+            raise InvalidInputError(f"method='hist' needs one column of integer sizes and a capacity of at most "
+                                    f"2**20, got {what}; use method='ffd' or 'bfd'")
+    elif method == "hist":
+        raise InvalidInputError(f"method='hist' packs one column of sizes, got shape {arr.shape}")
+    bins, n_bins = result if result is not None else call_checked(
+        _core.pack, arr, cap, "ffd" if method == "auto" else method, perm, **refused)
     if method == "auto" and arr.shape[0] <= AUTO_BALANCE_MAX:
         if k == 1:
             bins, n_bins = fewer_bins_by_balancing(arr, float(cap[0]), perm, bins, int(n_bins))
@@ -253,13 +246,8 @@ def balance(costs, n_batches: int, batch_size: int, order=None,
         key_arr = as_sizes(keys, "keys", two_d=False)
         if key_arr.shape != (n,):
             raise InvalidInputError(f"keys must have shape ({n},), one per item, got {key_arr.shape}")
-    try:
-        bins = _core.balance(arr, n_batches, batch_size, perm, how, key_arr)
-    except ValueError as exc:
-        check_values(arr, "costs")
-        if key_arr is not None:
-            check_values(key_arr, "keys")
-        raise InvalidInputError(str(exc)) from None
+    bins = call_checked(_core.balance, arr, n_batches, batch_size, perm, how, key_arr,
+                        values={"costs": arr, "keys": key_arr})
     log.debug("balance: %d items into %d batches of <= %d (%s)", n, n_batches, batch_size, how)
     return bins
 
@@ -328,13 +316,8 @@ def lower_bound(sizes, *, capacity=None, n_batches: int | None = None,
         elif n_batches > n:
             raise InvalidInputError(f"n_batches={n_batches} exceeds the number of items ({n})")
         compute = lambda: _core.lower_bound_balance(arr, n_batches)  # noqa: E731
-    try:
-        return float(compute())
-    except ValueError as exc:
-        check_values(arr, "sizes" if packing else "costs")
-        if packing:
-            check_oversize(arr, cap)
-        raise InvalidInputError(str(exc)) from None
+    return float(call_checked(compute, values={"sizes" if packing else "costs": arr},
+                              then=(lambda: check_oversize(arr, cap)) if packing else None))
 
 
 def batch_costs(costs, bin_of_item, n_bins: int) -> np.ndarray:
@@ -353,11 +336,7 @@ def batch_costs(costs, bin_of_item, n_bins: int) -> np.ndarray:
     arr = as_sizes(costs, "costs")
     bins = as_bins(bin_of_item, arr.shape[0])
     n_bins = as_int(n_bins, "n_bins", minimum=0)
-    try:
-        return _core.batch_costs(arr, bins, n_bins)
-    except ValueError as exc:
-        check_values(arr, "costs")
-        raise InvalidInputError(str(exc)) from None
+    return call_checked(_core.batch_costs, arr, bins, n_bins, values={"costs": arr})
 
 
 def group(bin_of_item, n_bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._core_loader import as_float_array, as_int
 from ._core_loader import core as _core
-from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, check_missing, check_values, oversize_error
+from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, call_checked, check_missing, oversize_error
 from .errors import InvalidInputError
 
 __all__ = ["pack_runs", "cut_sorted", "run_costs", "lower_bound_runs", "alone_cost", "TERMS"]
@@ -108,12 +108,8 @@ def pack_runs(lengths, capacity, terms, order=None) -> tuple[np.ndarray, int]:
     t = _as_terms(terms)
     cap = _as_scalar_capacity(capacity)
     perm = as_order(order, arr.shape[0])
-    try:
-        bins, n_bins, _ = _core.pack_runs(arr, t, cap, perm)
-    except ValueError as exc:
-        check_values(arr, "lengths")
-        _check_alone(arr, t, cap)
-        raise InvalidInputError(str(exc)) from None
+    bins, n_bins, _ = call_checked(_core.pack_runs, arr, t, cap, perm, values={"lengths": arr},
+                                   then=lambda: _check_alone(arr, t, cap))
     return bins, int(n_bins)
 
 
@@ -135,12 +131,7 @@ def cut_sorted(keys, n_batches: int, order=None) -> np.ndarray:
     n_batches = as_int(n_batches, "n_batches", minimum=1)
     if n_batches > arr.shape[0]:
         raise InvalidInputError(f"n_batches={n_batches} exceeds the number of items ({arr.shape[0]})")
-    perm = as_order(order, arr.shape[0])
-    try:
-        return _core.cut_sorted(arr, n_batches, perm)
-    except ValueError as exc:
-        check_values(arr, "keys")
-        raise InvalidInputError(str(exc)) from None
+    return call_checked(_core.cut_sorted, arr, n_batches, as_order(order, arr.shape[0]), values={"keys": arr})
 
 
 def run_costs(lengths, bin_of_item, n_bins: int, terms) -> np.ndarray:
@@ -155,11 +146,7 @@ def run_costs(lengths, bin_of_item, n_bins: int, terms) -> np.ndarray:
     arr = as_sizes(lengths, "lengths", two_d=False)
     bins = as_bins(bin_of_item, arr.shape[0])
     n_bins, t = as_int(n_bins, "n_bins", minimum=0), _as_terms(terms)
-    try:
-        return _core.run_costs(arr, bins, n_bins, t)
-    except ValueError as exc:
-        check_values(arr, "lengths")
-        raise InvalidInputError(str(exc)) from None
+    return call_checked(_core.run_costs, arr, bins, n_bins, t, values={"lengths": arr})
 
 
 def lower_bound_runs(lengths, capacity, terms) -> float:
@@ -174,9 +161,5 @@ def lower_bound_runs(lengths, capacity, terms) -> float:
     arr = as_sizes(lengths, "lengths", two_d=False)
     t = _as_terms(terms)
     cap = _as_scalar_capacity(capacity)
-    try:
-        return float(_core.lower_bound_runs(arr, t, cap))
-    except ValueError as exc:
-        check_values(arr, "lengths")
-        _check_alone(arr, t, cap)
-        raise InvalidInputError(str(exc)) from None
+    return float(call_checked(_core.lower_bound_runs, arr, t, cap, values={"lengths": arr},
+                              then=lambda: _check_alone(arr, t, cap)))

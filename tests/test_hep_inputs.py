@@ -645,6 +645,33 @@ def test_a_dataset_module_that_fails_on_import_is_named_with_its_error(tmp_path,
         load_dataset("typo_mod:make")
 
 
+def test_a_dataset_module_that_is_not_importable_says_how_to_make_it_so(tmp_path, monkeypatch):
+    """mypkg/data.py in the current folder is not on sys.path for the hullpack command: the message says
+    to install it or put its folder on PYTHONPATH; a module missing inside it is named as it is."""
+    from hullpack.hep.study import load_dataset
+
+    with pytest.raises(ValueError, match=r"'mypkg_nowhere.data:make_graphs': cannot import it \(No module named "
+                                         r"'mypkg_nowhere'\): mypkg_nowhere must be installed, or its folder on "
+                                         r"PYTHONPATH \(PYTHONPATH=\. for"):
+        load_dataset("mypkg_nowhere.data:make_graphs")
+    (tmp_path / "uses_missing.py").write_text("import some_missing_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ValueError, match=r"cannot import it \(No module named 'some_missing_dependency'\)$"):
+        load_dataset("uses_missing:make")
+
+
+def test_python_m_hullpack_hep_trains_without_a_warning_of_a_module_loaded_twice():
+    """python -m hullpack.hep.train warned (RuntimeWarning: found in sys.modules after import of
+    package 'hullpack.hep'): the package imports its train module. python -m hullpack.hep does not."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "hullpack.hep", "--help"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: python -m hullpack.hep ") and "--preset" in res.stdout
+
+
 def test_graphs_that_would_not_batch_together_are_named_before_training():
     graphs = _graphs(10)
     graphs[6].y = graphs[6].y.unsqueeze(-1)                         # labels as a column in one graph only

@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     from .model import InteractionNetwork
     from .study import StudyConfig, split, split_indices, val_count  # study imports this module
 
-    p = argparse.ArgumentParser(prog="python -m hullpack.hep.train", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m hullpack.hep", description=main.__doc__)
     p.add_argument("--preset", default="low")
     p.add_argument("--events", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=8)
@@ -282,5 +282,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":  # pragma: no cover  (python -m hullpack.hep runs it without Python's warning)
     raise SystemExit(main())

@@ -261,6 +261,7 @@ def test_review_edge_cases(tmp_path, capsys):
     (old / "stability.parquet").write_text("old")
     assert cli(tmp_path / "F.CSV", "--out", old) == 0
     assert (old / "manifest.json").is_file()
+    capsys.readouterr()  # the runs' notes (without pyarrow: CSV written for Parquet), even with -q
     (tmp_path / "file").write_text("")
     assert cli(tmp_path / "F.CSV", "--out", tmp_path / "file") == 2
     assert capsys.readouterr().err.startswith(f"hullpack stability: --out '{tmp_path / 'file'}' is a file")

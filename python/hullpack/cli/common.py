@@ -24,8 +24,9 @@ EXTRA_OF = {"matplotlib": "plot", "pyarrow": "parquet", "pymatgen": "materials",
             "shap": "xai", "sklearn": "xai", "scipy": "xai"}
 
 
-#: what a command says on stderr besides its results and errors: -q nothing more, by default notes
-#: (warnings, what was left out, INFO logging) and progress bars, -v also DEBUG logging
+#: what a command says on stderr besides its results, errors and notes (:func:`note`, always):
+#: -q logging of warnings only, by default also INFO logging, progress bars and :func:`message`'s
+#: summaries, -v also DEBUG logging
 QUIET, NOTES, VERBOSE = 0, 1, 2
 _level = NOTES
 

@@ -415,6 +415,47 @@ def test_lightning_ddp_resumed_from_a_checkpoint(tmp_path):
         assert record["steps"][str(last)] == epoch_batches(reference, last) != epoch_batches(reference, 0)
 
 
+def test_fabric_on_one_device_gives_every_item_once_and_a_new_epoch_every_pass():
+    """Fabric's loader sets the sampler's epoch at every pass, as Lightning's Trainer does."""
+    fit = script_module("_fabric_fit")
+    fabric = L.Fabric(accelerator="cpu", devices=1)
+    for kind in fit.KINDS:
+        loader = fabric.setup_dataloaders(fit.make_loader(kind))
+        epochs = [[idx.tolist() for idx, _ in loader] for _ in range(fit.EPOCHS)]
+        for epoch, steps in enumerate(epochs):
+            assert sorted(i for b in steps for i in b) == list(range(fit.N_ITEMS)), kind
+            assert steps == epoch_batches(fit.make_loader(kind).batch_sampler, epoch), kind
+        assert epochs[0] != epochs[1] != epochs[2], kind
+
+
+@pytest.mark.slow
+def test_fabric_ddp_with_default_arguments(tmp_path):
+    """Fabric's setup_dataloaders under DDP re-creates the batch sampler for each rank, as the Trainer
+    does: each rank gets its share of DistributedBalancedBatchSampler's plan, equal steps, every index
+    once per epoch across ranks."""
+    fit = script_module("_fabric_fit")
+    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    res = subprocess.run([sys.executable, os.path.join(HERE, "_fabric_fit.py"), str(tmp_path), "2"],
+                         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world"] for r in ranks] == [2, 2]
+    for kind in fit.KINDS:
+        mode = {"batch_size": fit.BATCH_SIZE} if kind == "balanced" else {"max_cost": fit.MAX_COST}
+        for epoch in map(str, range(fit.EPOCHS)):
+            steps = [r[kind]["steps"][epoch] for r in ranks]
+            assert len(steps[0]) == len(steps[1]) == ranks[0][kind]["len"] == ranks[1][kind]["len"] > 0, kind
+            seen = sorted(i for rank_steps in steps for b in rank_steps for i in b)
+            assert seen == list(range(fit.N_ITEMS)), kind  # every index exactly once per epoch across ranks
+            for r, rank_steps in enumerate(steps):
+                reference = DistributedBalancedBatchSampler(fit.item_sizes(), num_replicas=2, rank=r, seed=fit.SEED,
+                                                            **mode)
+                assert rank_steps == epoch_batches(reference, int(epoch)), (kind, r)
+        assert ranks[0][kind]["steps"]["0"] != ranks[0][kind]["steps"]["1"]  # a new permutation
+
+
 def test_accelerate_prepare_single_process():
     accelerate = pytest.importorskip("accelerate")
     sizes = sizes_of()

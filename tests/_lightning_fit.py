@@ -3,7 +3,8 @@ run by tests/test_lightning.py as a script (Lightning's "ddp" strategy re-runs t
 process): ``python _lightning_fit.py OUT_DIR STRATEGY KIND WHERE [DEVICES [STAGE]]``.
 
 KIND is the sampler (``balanced``, ``packed`` or ``distributed``; with ``-reordered``, every process
-but the first builds it from the sizes in reverse order), WHERE where the DataLoader is built
+but the first builds it from the sizes in reverse order; with ``-pyg``, it batches PyG graphs of
+those sizes through ``torch_geometric.loader.DataLoader``), WHERE where the DataLoader is built
 (``script``: before ``Trainer.fit``, passed to it; ``hook``: in ``train_dataloader()``). STAGE is
 ``all`` (the default: EPOCHS epochs), ``first`` (EPOCHS - 1 epochs, checkpointed into OUT_DIR) or
 ``resume`` (from that checkpoint to EPOCHS). Every rank writes OUT_DIR/rank<r>.json: the item
@@ -34,6 +35,8 @@ def make_loader(kind: str) -> torch.utils.data.DataLoader:
     from hullpack.samplers import BalancedBatchSampler, DistributedBalancedBatchSampler, PackedBatchSampler
 
     sizes = item_sizes()
+    pyg = kind.endswith("-pyg")
+    kind = kind.removesuffix("-pyg")
     if kind.endswith("-reordered"):  # every process but the first reads the items in another order
         kind = kind[:-len("-reordered")]
         sizes = sizes[::-1] if int(os.environ.get("LOCAL_RANK", "0")) > 0 else sizes
@@ -42,6 +45,12 @@ def make_loader(kind: str) -> torch.utils.data.DataLoader:
         "packed": lambda: PackedBatchSampler(sizes, MAX_COST, seed=SEED),
         "distributed": lambda: DistributedBalancedBatchSampler(sizes, BATCH_SIZE, seed=SEED),
     }[kind]()
+    if pyg:  # graph i has sizes[i] nodes and knows its index
+        from torch_geometric.data import Data
+        from torch_geometric.loader import DataLoader
+
+        graphs = [Data(x=torch.randn(int(n), 4), idx=torch.tensor([i])) for i, n in enumerate(item_sizes())]
+        return DataLoader(graphs, batch_sampler=sampler)
     data = torch.utils.data.TensorDataset(torch.arange(N_ITEMS), torch.randn(N_ITEMS, 4))
     return torch.utils.data.DataLoader(data, batch_sampler=sampler)
 
@@ -61,7 +70,7 @@ class Recorder(L.LightningModule):
         self.announced[self.current_epoch] = int(self.trainer.num_training_batches)
 
     def training_step(self, batch, batch_idx):
-        idx, x = batch
+        idx, x = (batch.idx, batch.x) if hasattr(batch, "num_graphs") else batch
         self.steps.setdefault(self.current_epoch, []).append(idx.tolist())
         return self.net(x).pow(2).mean()  # DDP all-reduces: a rank with an extra step would hang
 

@@ -363,8 +363,12 @@ def run_fit(out_dir, strategy, kind, where, stage="all"):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy,kind,where", [("ddp", "balanced", "script"), ("ddp_spawn", "packed", "hook")])
+@pytest.mark.parametrize("strategy,kind,where", [("ddp", "balanced", "script"), ("ddp_spawn", "packed", "hook"),
+                                                  ("ddp", "packed-pyg", "script")])
 def test_lightning_ddp_with_default_trainer_arguments(tmp_path, strategy, kind, where):
+    """packed-pyg: PyG graphs through torch_geometric.loader.DataLoader, which Lightning re-creates too."""
+    if kind.endswith("-pyg"):
+        pytest.importorskip("torch_geometric")
     fit = script_module("_lightning_fit")
     ranks = run_fit(tmp_path, strategy, kind, where)
     assert [r["world"] for r in ranks] == [2, 2]

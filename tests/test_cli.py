@@ -340,7 +340,12 @@ def test_batches_text_says_what_the_lower_bound_bounds(sizes, tmp_path, capsys):
     """A cost for balanced batches, a number of batches for packed ones: the same key, two meanings."""
     np.save(tmp_path / "s.npy", sizes)
     rc, out, _ = run(capsys, "batches", str(tmp_path / "s.npy"), "--batch-size", "8")
-    assert rc == 0 and out.splitlines()[-1].strip() == "(lower_bound: no split into this many batches has a lower peak cost)"
+    assert rc == 0 and out.splitlines()[-2].strip() == "(lower_bound: no split into this many batches has a lower peak cost)"
+    # and the comparison with random batches, in words
+    stats = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines()[:-2])}
+    above = float(stats["random_batching_peak_cost"]) / float(stats["peak_cost"]) - 1
+    assert out.splitlines()[-1].strip() == (f"(random_batching_peak_cost: the heaviest of as many batches of items in "
+                                            f"random order, {above:.0%} above peak_cost)")
     rc, out, _ = run(capsys, "batches", str(tmp_path / "s.npy"), "--max-cost", "2000")
     assert rc == 0 and out.splitlines()[-1].strip() == "(lower_bound: no packing within --max-cost needs fewer batches)"
 

@@ -197,4 +197,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'':>{width}}  (lower_bound: "
                   + ("no split into this many batches has a lower peak cost)" if balanced else
                      "no packing within --max-cost needs fewer batches)"))
+        if stats.get("random_batching_peak_cost") and stats["peak_cost"] > 0:  # the comparison users make, in words
+            above = stats["random_batching_peak_cost"] / stats["peak_cost"] - 1
+            print(f"{'':>{width}}  (random_batching_peak_cost: the heaviest of as many batches of items in random "
+                  f"order, {above:.0%} above peak_cost)")
     return 0

@@ -124,6 +124,12 @@ if rank != absent or case.startswith("late"):
             record[name] = {"batches": list(build())}
         except Exception as exc:
             record[name] = {"error": f"{type(exc).__name__}: {exc}"}
+if case == "same":  # once every rank has read both checks, their keys are gone: only the turn counters stay
+    dist.barrier()
+    store = dist.distributed_c10d._get_default_store()
+    turn_keys = [f"hullpack/check_ranks/{t}/{k}" for t in (1, 2) for k in [*range(world), "arrived", "read"]]
+    record["left"] = [k for k in turn_keys if store.check([k])]
+    record["counters"] = store.check([f"hullpack/check_ranks/rank{q}" for q in range(world)])
 with open(os.path.join(out, f"rank{rank}.json.part"), "w") as f:
     json.dump(record, f)
 os.replace(os.path.join(out, f"rank{rank}.json.part"), os.path.join(out, f"rank{rank}.json"))
@@ -188,6 +194,7 @@ def test_ranks_that_all_iterate_get_the_batches_of_their_rank(tmp_path):
         expect = DistributedBalancedBatchSampler(sizes, 8, seed=3, num_replicas=3, rank=r)
         assert record["distributed"]["batches"] == list(expect)
         assert "error" not in record["packed"]
+        assert record["left"] == [] and record["counters"] is True  # the checks' keys removed, bar the counters
     seen = sorted(i for record in records for b in record["distributed"]["batches"] for i in b)
     assert seen == list(range(101))
 

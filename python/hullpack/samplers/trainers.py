@@ -185,7 +185,8 @@ def gather_summaries(summary: dict, R: int, r: int, name: str) -> list[dict]:
     neither the others waiting for ever nor the group's collectives out of step.
 
     A rank's ``k``-th check writes its summary under turn ``k`` and waits for the others' as long as
-    the store's timeout (the group's, ``init_process_group(timeout=)``). A rank that times out marks
+    the store's timeout (the group's, ``init_process_group(timeout=)``); the last rank to read them
+    removes the turn's keys. A rank that times out marks
     the turn abandoned unless every rank had arrived by then, and raises naming the ranks that did
     not answer; a rank arriving at an abandoned turn raises too, so no rank goes on alone. A group
     without a store (the MPI backend's) gathers them with ``all_gather_object``.
@@ -222,7 +223,17 @@ def gather_summaries(summary: dict, R: int, r: int, name: str) -> list[dict]:
                 f"{name}: rank{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of this "
                 f"torch.distributed group did not take a first batch from this sampler within the group's "
                 f"timeout ({timeout}), so the ranks cannot check that they build the same batches; {fix}") from None
-    return [json.loads(store.get(k)) for k in keys]
+    gathered = [json.loads(store.get(k)) for k in keys]
+    # the last rank to read removes the turn's keys: a job that builds a sampler every epoch leaves
+    # only the ranks' turn counters in the store
+    read = f"{_CHECKS}/{turn}/read"
+    if store.add(read, 1) == R:
+        try:
+            for key in (*keys, arrived, read):
+                store.delete_key(key)
+        except (RuntimeError, NotImplementedError):  # a store that cannot delete keys keeps them
+            pass
+    return gathered
 
 
 def _waited(store: Any, keys: list, timeout: Any) -> bool:

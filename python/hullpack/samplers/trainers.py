@@ -186,10 +186,10 @@ def gather_summaries(summary: dict, R: int, r: int, name: str) -> list[dict]:
 
     A rank's ``k``-th check writes its summary under turn ``k`` and waits for the others' as long as
     the store's timeout (the group's, ``init_process_group(timeout=)``); the last rank to read them
-    removes the turn's keys. A rank that times out marks
-    the turn abandoned unless every rank had arrived by then, and raises naming the ranks that did
-    not answer; a rank arriving at an abandoned turn raises too, so no rank goes on alone. A group
-    without a store (the MPI backend's) gathers them with ``all_gather_object``.
+    removes the turn's keys. A rank that times out marks the turn abandoned unless every rank had
+    arrived by then, and raises naming the ranks that did not answer; a rank arriving at an
+    abandoned turn raises too, so no rank goes on alone. A group without a store (the MPI
+    backend's) gathers them with ``all_gather_object``.
     """
     import datetime
     import json

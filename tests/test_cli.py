@@ -347,7 +347,31 @@ def test_batches_text_says_what_the_lower_bound_bounds(sizes, tmp_path, capsys):
     assert out.splitlines()[-1].strip() == (f"(random_batching_peak_cost: the heaviest of as many batches of items in "
                                             f"random order, {above:.0%} above peak_cost)")
     rc, out, _ = run(capsys, "batches", str(tmp_path / "s.npy"), "--max-cost", "2000")
-    assert rc == 0 and out.splitlines()[-1].strip() == "(lower_bound: no packing within --max-cost needs fewer batches)"
+    assert rc == 0 and out.splitlines()[-2].strip() == "(lower_bound: no packing within --max-cost needs fewer batches)"
+
+
+def test_batches_compares_packed_batches_with_random_ones(sizes, tmp_path, capsys):
+    """Packed batches get the anchor balanced ones get: the epoch's items in random order, cut into
+    as many batches, peak at so much (one peak per budget column)."""
+    from hullpack.samplers import PackedBatchSampler
+
+    np.save(tmp_path / "s.npy", sizes)
+    for budget in (["3000"], ["800", "2000"]):
+        rc, stats, _ = batches(capsys, tmp_path / "s.npy", "--max-cost", *budget, "--seed", "4", "--epoch", "2")
+        assert rc == 0
+        sampler = PackedBatchSampler(sizes, [float(b) for b in budget] if len(budget) > 1 else float(budget[0]),
+                                     seed=4)
+        sampler.set_epoch(2)
+        epoch_items = np.concatenate([np.asarray(b) for b in sampler])
+        shuffled = np.random.default_rng([4, 2]).permutation(epoch_items)
+        item_cost = sizes if len(budget) > 1 else sizes.sum(axis=1, keepdims=True)  # one budget: nodes + edges
+        peaks = np.max([item_cost[part].sum(axis=0) for part in np.array_split(shuffled, len(sampler))], axis=0)
+        assert np.atleast_1d(stats["random_batching_peak_cost"]).tolist() == peaks.tolist()
+        assert (peaks > np.atleast_1d(stats["peak_cost"])).all()
+    rc, out, _ = run(capsys, "batches", str(tmp_path / "s.npy"), "--max-cost", "800", "2000")
+    assert rc == 0 and out.splitlines()[-1].strip().startswith(
+        "(random_batching_peak_cost: the heaviest of as many batches of items in random order, ")
+    assert out.splitlines()[-1].count("%") == 2 and out.splitlines()[-1].endswith("above peak_cost)")
 
 
 def test_batches_leaves_out_row_label_columns(sizes, tmp_path, capsys):

@@ -57,6 +57,10 @@ def main(out_dir: str, devices: int) -> None:
         record[kind] = {"len": len(loader), "steps": steps}
     with open(os.path.join(out_dir, f"rank{fabric.global_rank}.json"), "w") as f:
         json.dump(record, f)
+    # The DDP wrapper goes before its process group, as the Trainer's teardown does it: left to the
+    # interpreter's exit, the group's last reference died with the wrapper while a gloo thread waited
+    # for the GIL, and the process never ended (1 run in 3)
+    del model, optimizer
     if torch.distributed.is_initialized():  # as _lightning_fit.py: not left to the teardown
         torch.distributed.destroy_process_group()
 

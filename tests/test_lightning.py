@@ -31,6 +31,15 @@ def script_module(name: str):
         sys.path.remove(HERE)
 
 
+def process_env(**settings: str) -> dict:
+    """The environment of the processes a test starts: one thread each, no warnings, ``settings``, and
+    none of the launcher's variables this process may have inherited (the run sets its own)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", **settings)
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    return env
+
+
 N = 203
 
 
@@ -328,9 +337,7 @@ def test_lightning_ddp_prediction_predicts_every_item_once(tmp_path):
     """13 graphs, batch_size=1, 2 processes: training repeats one graph to give both ranks 7 steps;
     prediction runs 7 and 6 batches, every graph once."""
     run = script_module("_lightning_predict")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(var, None)
+    env = process_env()
     res = subprocess.run([sys.executable, os.path.join(HERE, "_lightning_predict.py"), str(tmp_path)],
                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
@@ -353,9 +360,7 @@ def test_a_conflicting_world_is_named():
 
 
 def run_fit(out_dir, strategy, kind, where, stage="all"):
-    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
-    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(var, None)
+    env = process_env(HULLPACK_QUIET="1")
     res = subprocess.run([sys.executable, os.path.join(HERE, "_lightning_fit.py"), str(out_dir), strategy, kind,
                           where, "2", stage], capture_output=True, text=True, timeout=300, env=env, cwd=out_dir)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
@@ -390,9 +395,7 @@ def test_lightning_ddp_with_sizes_in_another_order_on_one_rank_stops_every_rank(
     """A plain sampler that Lightning re-creates for each rank, built from the sizes in another order on
     rank 1: both ranks stop at the first batch with the same error instead of training some items
     twice and others never (and neither waits for the other)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
-    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(var, None)
+    env = process_env(HULLPACK_QUIET="1")
     res = subprocess.run([sys.executable, os.path.join(HERE, "_lightning_fit.py"), str(tmp_path), "ddp",
                           "packed-reordered", "script", "2"], capture_output=True, text=True, timeout=300, env=env,
                          cwd=tmp_path)
@@ -438,9 +441,7 @@ def test_fabric_ddp_with_default_arguments(tmp_path):
     does: each rank gets its share of DistributedBalancedBatchSampler's plan, equal steps, every index
     once per epoch across ranks."""
     fit = script_module("_fabric_fit")
-    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
-    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(var, None)
+    env = process_env(HULLPACK_QUIET="1")
     res = subprocess.run([sys.executable, os.path.join(HERE, "_fabric_fit.py"), str(tmp_path), "2"],
                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
@@ -479,9 +480,7 @@ def test_accelerate_prepare_in_two_processes(tmp_path):
     (every index once per epoch across processes, equal steps), whole batches, exact metrics."""
     pytest.importorskip("accelerate")
     fit = script_module("_accelerate_fit")
-    env = dict(os.environ, OMP_NUM_THREADS="1", HULLPACK_QUIET="1", PYTHONWARNINGS="ignore")
-    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(var, None)
+    env = process_env(HULLPACK_QUIET="1")
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                           os.path.join(HERE, "_accelerate_fit.py"), str(tmp_path)],
                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)

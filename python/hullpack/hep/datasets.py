@@ -81,13 +81,11 @@ def load_dataset(spec: str, *, num_events: int = DEFAULT_EVENTS, seed: int = 0, 
         module, _, attr = spec.partition(":")
         try:
             obj = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            where = "" if exc.name != module.split(".")[0] else (
-                f": {exc.name} must be installed, or its folder on PYTHONPATH (PYTHONPATH=. for a {exc.name}/ or "
-                f"{exc.name}.py in the current folder)")
-            raise ValueError(f"dataset {spec!r}: cannot import it ({exc}){where}") from None
         except (ImportError, AttributeError) as exc:
-            raise ValueError(f"dataset {spec!r}: cannot import it ({exc})") from None
+            top = module.split(".")[0]  # the named module itself not found, not a module it imports
+            where = (f": {top} must be installed, or its folder on PYTHONPATH (PYTHONPATH=. for a {top}/ or {top}.py "
+                     "in the current folder)") if isinstance(exc, ModuleNotFoundError) and exc.name == top else ""
+            raise ValueError(f"dataset {spec!r}: cannot import it ({exc}){where}") from None
         except Exception as exc:  # the module's own code failed while it was imported
             raise ValueError(f"dataset {spec!r}: importing module {module!r} failed ({type(exc).__name__}: {exc}); "
                              f"python -c 'import {module}' shows where") from exc

@@ -31,7 +31,8 @@ def cli(capsys, *argv):
 def test_predict_says_how_it_read_an_argument_that_looks_like_two_formulas(tmp_path, capsys):
     """Spaces join a formula's parts ("Fe2 O3" is Fe2O3), so "Fe2O3 NaCl" is one compound: read so,
     with a note saying how and that formulas go as separate arguments; "Fe2 O3" and "Li Fe P O4",
-    whose words are an element each, and a formula list's line, are read without one."""
+    whose words are an element each, are read without one; a formula list's line gets a note of its own
+    (test_predict_notes_a_file_line_that_looks_like_several_formulas)."""
     rc, out, err = cli(capsys, "predict", "Fe2O3 NaCl", "Fe2 O3", "Li Fe P O4", "NaCl")
     assert rc == 0
     rows = out.splitlines()[1:]
@@ -41,9 +42,44 @@ def test_predict_says_how_it_read_an_argument_that_looks_like_two_formulas(tmp_p
             "its parts ('Fe2 O3' is Fe2O3); if it is several formulas ('Fe2O3' and 'NaCl'), give each as an argument "
             "of its own") in err
     assert cli(capsys, "predict", "Fe2NaClO3")[1].splitlines()[1] == "Fe2NaClO3," + rows[0].rsplit(",", 1)[1]
-    (tmp_path / "f.txt").write_text("Fe2O3 NaCl\n")
+
+
+def test_predict_notes_a_file_line_that_looks_like_several_formulas(tmp_path, capsys):
+    """'Fe2O3 NaCl KCl' on one line of a formula list (or in one cell of a table) was read as one
+    compound, Fe2O3NaClKCl, without a word: a note names each such line and says to give each
+    formula a line (a row) of its own; 'Fe2 O3' and 'Li Fe P O4' are read without one."""
+    (tmp_path / "f.txt").write_text("Fe2 O3\nFe2O3 NaCl KCl\nLi Fe P O4\n")
     rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.txt"))
-    assert rc == 0 and "note:" not in err
+    assert rc == 0 and len(out.splitlines()) == 4, err
+    assert err.count("note:") == 1
+    assert ("note: 1 formula of --file is read as one compound, as the spaces within a formula join its parts "
+            "('Fe2 O3' is Fe2O3): --file line 2 'Fe2O3 NaCl KCl' is Fe2O3NaClKCl; if one is several formulas "
+            "('Fe2O3' and 'NaCl'), give each a line of its own") in err
+    pd.DataFrame({"formula": ["NaCl", "Fe2O3 NaCl"]}).to_csv(tmp_path / "f.csv", index=False)
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "f.csv"))
+    assert rc == 0 and "--file row 2 'Fe2O3 NaCl' is Fe2O3NaCl;" in err and err.rstrip().endswith("a row of its own")
+
+
+def test_predict_refuses_a_text_file_that_is_a_table(tmp_path, capsys):
+    """A text --file of formulas that holds a table: a CSV saved as .txt had its header and every row
+    refused as a bad formula ('formula,dH': "element symbols start with a capital letter"), and a
+    line of tab-separated cells pasted from a spreadsheet was read as one formula, 'Fe2O3<tab>P1' as
+    Fe2O3P, a phosphide, without a word. Both are refused, naming the line and what to do."""
+    for name, text, sep in (("t.txt", "formula,dH\nFe2O3,-1.7\n", ","), ("s.txt", "Formula;dH\nFe2O3;-1,7\n", ";"),
+                            ("tab.txt", "name\tspacegroup\nFe2O3\tR-3c\n", "\t")):
+        (tmp_path / name).write_text(text)
+        rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / name))
+        header = text.split("\n")[0]
+        assert rc == 2 and out == "" and err.startswith(
+            f"hullpack predict: --file {tmp_path / name}: its line 1 ({header!r}) names the columns of a table: give "
+            "the file a .csv name (.tsv where tabs separate the columns)"), err
+    (tmp_path / "p.txt").write_text("NaCl\nFe2O3\tP1\n")
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "p.txt"))
+    assert rc == 2 and out == "" and err.startswith(
+        f"hullpack predict: --file {tmp_path / 'p.txt'}: its line 2 ('Fe2O3\\tP1') holds cells separated by tabs"), err
+    (tmp_path / "p.csv").write_text("formula,dH\nFe2O3,-1.7\n")  # the same table, as a .csv: read
+    rc, out, err = cli(capsys, "predict", "--file", str(tmp_path / "p.csv"))
+    assert rc == 0 and out.splitlines()[0] == "formula,dH_eV_per_atom,dH", err
 
 
 def test_predict_prints_a_formula_without_the_blanks_around_it_as_a_file_row_does(tmp_path, capsys):

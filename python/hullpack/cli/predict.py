@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 
-from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note, note_joined, plural,
-                     read_input_table)
+from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, joined_formulas, note,
+                     note_joined, plural, read_input_table)
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
@@ -86,6 +87,7 @@ def _file_formulas(path: str, column: str | None):
                                f"({', '.join(TABLE_SUFFIXES)}): save a spreadsheet as CSV, text as UTF-8") from None
         if kept and kept[0][0].lower() in COMPOSITION_COLUMNS:  # a header line ("formula"), not a formula
             kept = kept[1:]
+        _columns_in_text(path, kept)
         return [t for t, _ in kept], [w for _, w in kept], None, None
     import pandas as pd
 
@@ -111,6 +113,41 @@ def _file_formulas(path: str, column: str | None):
     others = others.astype(object).where(others.notna(), "").astype(str)  # a missing cell prints empty
     return formulas, where, others.rename(columns=lambda c: f"input_{c}" if c in ("formula", _ENERGY) else c), \
         f"column {found!r} (of {listed(df.columns)})"
+
+
+def _columns_in_text(path: str, kept: list[tuple[str, str]]) -> None:
+    """Refuse a text file (``kept``: its formulas and their lines) that is a table: a first line naming
+    columns (``formula,dH``: a CSV saved as .txt, whose header and rows were each a bad formula) or
+    a line of tab-separated cells (pasted from a spreadsheet: ``Fe2O3<tab>P1`` read as Fe2O3P, the
+    tab joining the cells as the spaces within a formula join its parts)."""
+    if not kept:
+        return
+    first, line = kept[0]
+    cells = [c.strip().lower() for c in re.split(r"[,;\t]", first)]
+    if len(cells) > 1 and any(c in COMPOSITION_COLUMNS for c in cells):
+        raise CommandError(f"--file {path}: its {line} ({first!r}) names the columns of a table: give the file a "
+                           ".csv name (.tsv where tabs separate the columns) to read it as a table, or write one "
+                           "formula per line")
+    tabbed = next(((t, w) for t, w in kept if "\t" in t), None)
+    if tabbed:
+        raise CommandError(f"--file {path}: its {tabbed[1]} ({tabbed[0]!r}) holds cells separated by tabs, as a "
+                           "spreadsheet copies them: write one formula per line, or save the table as .tsv or .csv "
+                           "with a header line naming its columns (formula for the formulas)")
+
+
+def _note_joined_lines(texts: dict[int, str], where: list[str]) -> None:
+    """A note naming the --file formulas (``texts``, by index) that look like several formulas in one
+    (``Fe2O3 NaCl KCl`` on a line), read as one compound as the spaces within a formula join its parts."""
+    joined = joined_formulas({i: t for i, t in texts.items() if len(t.split()) > 1})
+    if not joined:
+        return
+    shown = "; ".join(f"{where[i]} {texts[i]!r} is {''.join(texts[i].split())}" for i in list(joined)[:_SHOWN])
+    more = f"; and {len(joined) - _SHOWN:,} more" if len(joined) > _SHOWN else ""
+    first = next(iter(joined))
+    left, right = joined[first]
+    note(NAME, f"{plural(len(joined), 'formula')} of --file {'is' if len(joined) == 1 else 'are'} read as one "
+         f"compound{'' if len(joined) == 1 else ' each'}, as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3): {shown}{more}; if one is several formulas ({left!r} and "
+         f"{right!r}), give each {'a line' if where[first].startswith('--file line') else 'a row'} of its own")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
     # spaces join a formula's parts ("Fe2 O3"): an argument that looks like several formulas says how it was read
     typed = {i: cells[i] for i in range(len(args.formulas)) if ok[i] and isinstance(cells[i], str)}
     note_joined("predict", typed, where)
+    _note_joined_lines({i: cells[i] for i in range(len(args.formulas), len(formulas))
+                        if ok[i] and isinstance(cells[i], str)}, where)
     for i in np.flatnonzero(ok):  # a mapping ({'Fe': 2.0, 'O': 3.0}) printed as the formula it is (Fe2O3)
         if isinstance(cells[i], dict):
             formulas[i] = amounts_formula(list(cells[i]), [float(a) for a in cells[i].values()])

@@ -65,6 +65,7 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     try:
         raw = np.asarray(sizes)
     except (ValueError, TypeError) as exc:
+        _refuse_data_items(sizes, name)
         ragged = _ragged_row(sizes)
         if ragged:
             raise InvalidSizesError(f"{name}{ragged}: give every item the same number of sizes, one row per "
@@ -105,6 +106,7 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
             f"{name}{_where(big, sizes)} = {raw[_index(big)]} {_BEYOND_EXACT}")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
     if arr.ndim not in (1, 2):
+        _refuse_data_items(sizes, name)
         raise InvalidSizesError(f"{name}: expected a 1-D (n,) or 2-D (n, k) array, got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise InvalidSizesError(f"{name}: is empty; there is nothing to batch")
@@ -140,6 +142,25 @@ def _size_columns_hint(sizes: Any) -> str:
     numeric = [c for c in sizes.select_dtypes("number").columns]
     return (f"; of a DataFrame, pass the size columns alone, e.g. frame[{numeric!r}]" if numeric else
             "; of a DataFrame, pass the size columns alone, converted to numbers (pandas.to_numeric)")
+
+
+def _refuse_data_items(sizes: Any, name: str) -> None:
+    """InvalidSizesError for a list whose first entry is an item's data rather than its sizes: a
+    tensor of features (2-D or more), or a row holding one, such as the ``(x, y)`` pairs of a plain
+    PyTorch dataset."""
+    if not isinstance(sizes, (list, tuple)) or not sizes:
+        return
+    first = sizes[0]
+    held = first if getattr(first, "ndim", 0) >= 2 else None
+    if held is None and isinstance(first, (list, tuple)):
+        held = next((x for x in first if getattr(x, "ndim", 0) >= 1), None)
+    if held is None:
+        return
+    what = f"a {type(held).__name__} of shape {tuple(held.shape)}"
+    raise InvalidSizesError(
+        f"{name}[0] is {what if held is first else f'a {type(first).__name__} holding {what}'}: an item's data, "
+        "not its sizes; pass one size per item, such as [len(x) for x in data] (or rows [nodes, edges]), "
+        "or a PyG dataset")
 
 
 def _ragged_row(sizes: Any) -> str:

@@ -34,9 +34,10 @@ def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = Non
         import torch.distributed as dist
 
         if not (dist.is_available() and dist.is_initialized()):
+            missing = [name for name, value in (("num_replicas", num_replicas), ("rank", rank)) if value is None]
             raise DistributedConfigError(
-                "num_replicas and rank were not given and torch.distributed is not initialised; "
-                "call torch.distributed.init_process_group() first or pass num_replicas= and rank= (under "
+                f"{' and '.join(missing)} {'was' if len(missing) == 1 else 'were'} not given and torch.distributed "
+                "is not initialised; call torch.distributed.init_process_group() first or pass num_replicas= and rank= (under "
                 "PyTorch Lightning or HF accelerate, give the DataLoader a BalancedBatchSampler or "
                 "PackedBatchSampler instead; under accelerate you may also build this one after Accelerator())"
             )

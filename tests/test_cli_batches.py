@@ -87,3 +87,16 @@ def test_a_headerless_tsv_or_compressed_table_keeps_its_first_row(name, write, t
     path = tmp_path / name
     write(path, "3,4\n5,6\n7,8\n")
     assert read_sizes(str(path)).tolist() == [[3, 4], [5, 6], [7, 8]]
+
+
+def test_an_empty_cell_in_a_size_column_is_named_by_column_and_row(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text("id,num_nodes,num_edges\n0,12,30\n1,,14\n2,9,20\n")
+    rc, _, err = batches(capsys, tmp_path / "t.csv", "--batch-size", "2")
+    assert rc == 2 and "column 'num_nodes', row 2 is missing (an empty cell or NaN)" in err
+
+
+def test_stats_of_several_budget_columns_are_printed_to_six_digits(tmp_path, capsys):
+    np.save(tmp_path / "s.npy", np.c_[np.arange(1, 301) % 29 + 1, 3 * (np.arange(1, 301) % 31) + 1])
+    assert main(["batches", str(tmp_path / "s.npy"), "--max-cost", "400", "1200"]) == 0
+    mean = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("mean_cost:"))
+    assert all(len(x.strip(" []").replace(".", "")) <= 6 for x in mean.split(":")[1].split(",")), mean

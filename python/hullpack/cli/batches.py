@@ -126,11 +126,14 @@ def _named_sizes(path: str, table, columns: list[str] | None):
             warnings.warn(f"{path}: left out the column(s) {', '.join(left)}: row labels (such as the index that "
                           "pandas' to_csv writes, or an id) and text, not sizes; the sizes are the column(s) "
                           + ", ".join(map(repr, keep)) + " (--columns names others)", stacklevel=3)
-    for c in keep:  # a column of sizes with a word in it: name the cell
-        bad = numbers[c].isna() & table[c].notna()
+    for c in keep:  # a column of sizes with a word or an empty cell in it: name the cell
+        bad = numbers[c].isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise CommandError(f"{path!r}: column {c!r}, row {row + 1}: {table[c].iloc[row]!r} is not a number")
+            cell = table[c].iloc[row]
+            what = (f": {cell!r} is not a number" if pd.notna(cell) else
+                    " is missing (an empty cell or NaN); fill it in or drop the row")
+            raise CommandError(f"{path!r}: column {c!r}, row {row + 1}{what}")
     return np.column_stack([numbers[c].to_numpy(dtype=float) for c in keep])
 
 
@@ -181,6 +184,19 @@ def random_batching_peak(sampler, balanced: bool, seed: int, epoch: int) -> floa
     return float(peak) if np.ndim(peak) == 0 else [float(p) for p in peak]
 
 
+def _shown(value) -> str:
+    """A statistic as printed: floats to 6 significant digits, alone or in a list (one per budget column).
+
+    >>> _shown(787.8205128205128), _shown([393.9102564102564, 798.0]), _shown(63)
+    ('787.821', '[393.91, 798]', '63')
+    """
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return f"[{', '.join(map(_shown, value))}]"
+    return str(value)
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -205,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
                   "are this rank's; global_* and lower_bound are the whole epoch's, all ranks together")
         width = max(map(len, stats))
         for key, value in stats.items():
-            print(f"{key:>{width}}: {value:.6g}" if isinstance(value, float) else f"{key:>{width}}: {value}")
+            print(f"{key:>{width}}: {_shown(value)}")
         # lower_bound is a cost for balanced batches and a count of batches for packed ones: say which
         if args.num_replicas is None:
             print(f"{'':>{width}}  (lower_bound: "

@@ -610,3 +610,26 @@ def test_explain_help_gives_the_split_sizes_it_cuts_to():
     sizes = {s: len(oqmd_arrays(s)[1]) for s in ("test", "train")}
     assert (f"(test: {sizes['test']:,} compositions, train: {sizes['train']:,}) takes the whole split, and the "
             "report and a warning say so") in DESCRIPTION
+
+
+def test_explain_says_what_a_fine_tuned_model_was_trained_on_and_from_which_model(model_file, tmp_path):
+    """A model of `hullpack train --init` whose best weights are epoch 0 is its starting model,
+    unchanged: the report said only "weights of epoch 0; validation MAE ...", read as an untrained
+    model, with no word of the data that MAE was measured on nor of the model it started from."""
+    import numpy as np
+
+    from hullpack.elemnet import featurize, train
+
+    x = featurize(["NaCl", "KCl", "LiF", "NaF", "MgO", "CaO", "FeO", "NiO"] * 4)
+    y = np.linspace(-3.0, -1.0, len(x), dtype=np.float32)
+    run = tmp_path / "tuned"
+    out = train(run, train_data=(x, y), val_data=(x[:8], y[:8]), init=str(model_file), epochs=1, lr=1e-30,
+                warmup_epochs=0, batch_size=16, data_source="mine.csv (32 rows)")
+    assert out["best_epoch"] == 0  # no step moves the weights: the starting model is the best
+    report = tmp_path / "r"
+    assert main(["-q", "explain", "--out", str(report), "--model", str(run), "--only", "alignment",
+                 "--threads", "1"]) == 0
+    md = (report / "report.md").read_text()
+    assert f"trained on mine.csv (32 rows), fine-tuned from {model_file}" in md
+    assert "weights of epoch 0: the starting weights, unchanged (no epoch of fine-tuning did better" in md
+    assert _results(report)["model"]["trained_on"] == "mine.csv (32 rows)"

@@ -207,23 +207,39 @@ def _describe_model(model: nn.Module, source: str) -> dict[str, Any]:
     meta = dict(getattr(model, "metadata", {}) or {})
     info = {"source": source, "architecture": getattr(model, "architecture", type(model).__name__),
             "parameters": int(sum(p.numel() for p in model.parameters()))}
-    for k in ("epoch", "val_mae", "test_mae", "sha256"):
+    for k in ("epoch", "val_mae", "test_mae", "sha256", "trained_on"):
         if k in meta:
             info[k] = meta[k]
+    if isinstance(meta.get("init"), dict):  # fine-tuned (hullpack train --init): from which model
+        info["init"] = meta["init"].get("source")
     if records_no_training(model):
         info["trained"] = False  # a model file that records no training (explained with allow_untrained)
     return info
 
 
 def _model_words(info: dict[str, Any]) -> str:
-    """The report's first line on the model, each figure with its unit and what it is.
+    """The report's first line on the model, each figure with its unit and what it is: what the
+    model was trained on (its validation MAE is measured on that data's validation rows, not on
+    OQMD's) and, for a fine-tuned model, from which model; epoch 0 of a fine-tuning run is the
+    starting weights, which no epoch bettered.
 
     >>> _model_words({"source": "run/best.pt", "architecture": "64x2D-32x1-1", "parameters": 11841,
     ...               "epoch": 2, "val_mae": 0.57742, "sha256": "ab12"})
     'run/best.pt; architecture 64x2D-32x1-1, 11,841 parameters; weights of epoch 2; validation MAE 0.5774 eV/atom (as the model file records it)'
+    >>> _model_words({"source": "tuned", "architecture": "64x2D-32x1-1", "parameters": 11841, "epoch": 0,
+    ...               "trained_on": "mine.csv (300 rows)", "init": "the shipped default model"})
+    'tuned; architecture 64x2D-32x1-1, 11,841 parameters; trained on mine.csv (300 rows), fine-tuned from the shipped default model; weights of epoch 0: the starting weights, unchanged (no epoch of fine-tuning did better on validation)'
     """
     words = [str(info["source"]), f"architecture {info['architecture']}, {info['parameters']:,} parameters"]
-    if "epoch" in info:
+    trained = [f"trained on {info['trained_on']}"] if info.get("trained_on") else []
+    if info.get("init"):
+        trained.append(f"fine-tuned from {info['init']}")
+    if trained:
+        words.append(", ".join(trained))
+    if info.get("init") and info.get("epoch") == 0:
+        words.append("weights of epoch 0: the starting weights, unchanged (no epoch of fine-tuning did better on "
+                     "validation)")
+    elif "epoch" in info:
         words.append(f"weights of epoch {info['epoch']}")
     maes = [f"{name} MAE {info[k]:.4f} {ENERGY_UNIT}" for k, name in (("val_mae", "validation"), ("test_mae", "test"))
             if isinstance(info.get(k), (int, float))]

@@ -202,6 +202,10 @@ def test_a_model_that_checks_its_inputs_are_compositions_screens():
     (lambda x: x.sum(), r"shape \(\)"),
     (lambda x: 1 / 0, "ZeroDivisionError"),
     (torch.nn.Linear(10, 1), "mat1 and mat2"),
+    # a model of another element set (every element up to Lr by atomic number, say): its width, and the way out
+    (torch.nn.Sequential(torch.nn.Linear(103, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)),
+     r"mat1 and mat2.*\(its first Linear layer takes 103 inputs, not ElemNet's 86 element fractions in "
+     r"hullpack.elements.ELEMNET_ELEMENTS order: wrap it"),
     # a float64 model on the float32 fractions: its own error, and the conversion that fixes it
     (torch.nn.Sequential(torch.nn.Linear(86, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double(),
      r"RuntimeError: .*Double.*\(its parameters are float64: model.float\(\) converts them"),

@@ -113,6 +113,13 @@ def _call_failed(model, x: torch.Tensor, exc: Exception) -> ScreeningError:
                     - {"float32"}) if isinstance(model, nn.Module) else []
     hint = (f" (its parameters are {', '.join(dtypes)}: model.float() converts them to the float32 the "
             "fractions come in)" if dtypes else "")
+    first = next((m for m in model.modules() if isinstance(m, nn.Linear)), None) if isinstance(model, nn.Module) \
+        else None
+    if first is not None and first.in_features != N_ELEMENTS:  # a model of other inputs: say so, and the way out
+        hint += (f" (its first Linear layer takes {first.in_features} inputs, not ElemNet's {N_ELEMENTS} element "
+                 "fractions in hullpack.elements.ELEMNET_ELEMENTS order: wrap it in a function that puts each "
+                 "fraction in your model's column for that element; docs/screening.md, 'Screening with your own "
+                 "model')")
     return ScreeningError(f"model: calling it on a ({len(x)}, {N_ELEMENTS}) float32 tensor of fractions failed: "
                           f"{type(exc).__name__}: {exc}{hint}")
 

@@ -87,7 +87,10 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
         top = pd.concat([t[stable].sort_values("decomposition_energy"),
                          t[known_stable].sort_values("e_above_hull"),
                          t[~stable & ~known_stable].sort_values("e_above_hull")]).head(_TOP)
-        lines.append("most stable (eV/atom): stable by how far below the hull of the other compositions, "
+        # products by atom fraction, as the table's decomposition: "0.875 Fe3O4 + 0.125 Fe" is no reaction
+        # of formula units (4 FeO -> Fe3O4 + Fe), which a chemist reads a coefficient before a formula as
+        lines.append("most stable (eV/atom; products by their fraction of the atoms): stable by how far below the hull "
+                     "of the other compositions, "
                      + (f"then those on {reference_name}'s hull, " if known_stable.any() else "")
                      + "else how far above the hull")
         # the reduced formula names the compound; what was written follows where a reader would not

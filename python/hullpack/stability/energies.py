@@ -51,7 +51,8 @@ def unit_signs(parsed: Parsed) -> str | None:
     they do not): every elemental entry at 0 (within 0.1 eV/atom; or none), but a median (of the
     compounds, where there are any: elements at 0 are 0 in any unit) outside
     :data:`~hullpack.elemnet.data.TARGET_RANGE` (:func:`~hullpack.elemnet.data.other_unit`; meV/atom
-    and kJ/mol are 1000 and 96 times larger). Total energies (elements away from 0) are judged by
+    and kJ/mol are 1000 and 96 times larger), or, with elemental entries at 0, compounds' energies lower
+    than formation energies per atom reach (:func:`looks_total`: per formula unit). Total energies (elements away from 0) are judged by
     their compounds' formation energies against the elemental entries, whose median lies there too
     unless the energies are per cell or per formula unit (VASP's, -76 eV for a cell of Fe4O6), or in
     another unit. :func:`~hullpack.stability.inputs.parse` refuses such energies.
@@ -60,6 +61,8 @@ def unit_signs(parsed: Parsed) -> str | None:
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1.7, -1.4], require_energies=False))
     >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -1700, -1400], require_energies=False))
     'median energy -1550 eV/atom: another unit (meV/atom, kJ/mol)? Formation energies lie within -20..5 eV/atom. Give formation energies in eV/atom'
+    >>> unit_signs(parse(["Fe", "O2", "Fe2O3", "FeO"], [0, 0, -8.5, -2.8], require_energies=False))[:69]
+    'median energy -5.65 eV/atom with the elemental entries at 0 eV/atom, '
     >>> unit_signs(parse(["Fe", "O2", "Fe4O6"], [-8.3, -9.86, -76.0], require_energies=False))[:50]
     'median formation energy -66.76 eV/atom against the'
     """
@@ -78,6 +81,13 @@ def unit_signs(parsed: Parsed) -> str | None:
     compounds = usable & (parsed.n_elements > 1)  # elements at 0 read the same in any unit: not in the median
     median = float(np.median(parsed.energies[compounds if compounds.any() else usable]))
     why = other_unit(median, elemnet=False)
+    if why is None and len(lowest) and looks_total(parsed.energies[compounds]):
+        # elements at 0 eV/atom, so formation energies, but lower than any per atom: per formula unit
+        low = int((parsed.energies[compounds] < BELOW_FORMATION).sum())
+        return (f"median energy {median:.4g} eV/atom with the elemental entries at 0 eV/atom, and {low} of "
+                f"{int(compounds.sum())} compounds below {BELOW_FORMATION} eV/atom, lower than any formation energy per "
+                "atom (OQMD's lowest, EuF2's, is -4.57): energies per formula unit or per cell rather than per atom? "
+                "Give formation energies in eV/atom")
     return None if why is None else f"median energy {median:.4g} eV/atom: {why} Give formation energies in eV/atom"
 
 

@@ -230,7 +230,7 @@ class Reference:
             raise HullInputError(
                 f"{signs}: these look like total energies, but no elemental entries give the references of "
                 f"{missing}, which are then taken at 0 eV/atom (right for formation energies only); add each "
-                "element's entry in the same convention, or give formation energies")
+                "element's entry in the same convention, or give formation energies per atom (not per formula unit)")
         if (np.abs(lowest_of_elements(self.parsed)) > 0.1).any():
             warnings.warn(
                 "elemental entries are given for " + ", ".join(ALL_ELEMENTS[e] for e in sorted(with_entry))

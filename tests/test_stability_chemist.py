@@ -46,3 +46,13 @@ def test_the_summary_says_its_products_are_atom_fractions(tmp_path, capsys):
     assert rc == 0, err
     assert "most stable (eV/atom; products by their fraction of the atoms): stable by how far below" in err
     assert "FeO     Fe-O    above hull by 0.0175  decomposes to 0.875 Fe3O4 + 0.125 Fe" in err
+
+
+def test_a_table_of_hull_distances_alone_is_named_so_by_the_python_api():
+    """A Materials Project table with energy_above_hull but no formation energy: the command says
+    the column holds hull distances; stability() listed the columns without a word on it."""
+    mp = pd.DataFrame({"formula_pretty": ["Fe2O3", "FeO"], "energy_above_hull": [0.0, 0.02]})
+    with pytest.raises(ValueError, match=r"the table's columns: \['formula_pretty', 'energy_above_hull'\] "
+                                         r"\('energy_above_hull': hull distances, energies above a hull, not the "
+                                         r"formation energies a hull is built from\)"):
+        stability(mp)

@@ -462,7 +462,10 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
     except ValueError as exc:  # no energy column: say which columns the table has
         if not isinstance(compositions, pd.DataFrame) or energies is not None:
             raise
-        raise ValueError(f"{exc}; the table's columns: {listed(compositions.columns)}") from None
+        hull = [str(c) for c in compositions.columns if is_hull_distance(c)]  # e_above_hull: no energy to build on
+        raise ValueError(f"{exc}; the table's columns: {listed(compositions.columns)}"
+                         + (f" ({', '.join(map(repr, hull))}: hull distances, energies above a hull, not the "
+                            "formation energies a hull is built from)" if hull else "")) from None
     for r, cell in not_numbers.items():
         problems.setdefault(r, f"energy {cell!r} is not a number" + number_hint(cell))
     for r in np.flatnonzero(~np.isfinite(e)):

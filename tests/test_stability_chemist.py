@@ -56,3 +56,21 @@ def test_a_table_of_hull_distances_alone_is_named_so_by_the_python_api():
                                          r"\('energy_above_hull': hull distances, energies above a hull, not the "
                                          r"formation energies a hull is built from\)"):
         stability(mp)
+
+
+def test_a_file_without_a_header_line_is_named_so(tmp_path, capsys):
+    """A CSV without a header ('Fe2O3,-1.7' first) had its first row read as the column names:
+    "no energy column hullpack knows, but columns of numbers ['-1.7']", or "no composition column
+    among the table's columns ['Fe2O3']". Its first line is named as data, as hullpack predict
+    --file names it."""
+    (tmp_path / "e.csv").write_text("Fe2O3,-1.7\nFeO,-1.4\n")
+    (tmp_path / "f.csv").write_text("Fe2O3\nFeO\n")
+    for name, first, header in (("e.csv", "Fe2O3, -1.7", "formula,formation_energy_per_atom (in eV/atom)"),
+                                ("f.csv", "Fe2O3", "formula")):
+        rc, out, err = cli(capsys, "stability", str(tmp_path / name), "--out", str(tmp_path / "out"))
+        assert rc == 2 and out == "" and err.strip() == (
+            f"hullpack stability: {tmp_path / name}: its first line ({first}) is data, not a header naming the "
+            f"columns: add a header line, such as {header}"), err
+    (tmp_path / "g.csv").write_text("formula,formation_energy_per_atom\nFe2O3,-1.7\nFeO,-1.4\n")
+    rc, out, err = cli(capsys, "stability", str(tmp_path / "g.csv"), "--out", "-", "-q")
+    assert rc == 0 and len(out.splitlines()) == 3, err

@@ -186,7 +186,9 @@ def _inputs(args):
     items = args.file
     files = [item for item in items if Path(item).exists() or item.lower().endswith(TABLE_SUFFIXES)]
     if len(items) == 1 and files:
-        return read_table(items[0]), items[0], False
+        df = read_table(items[0])
+        _header_is_data(df, items[0], args.column)
+        return df, items[0], False
     if files:  # read as formulas, "cands.csv" was "cannot parse formula"
         raise ValueError(f"{' and '.join(files[:2])}: {'files' if len(files) > 1 else 'a file'} among "
                          f"{len(items)} arguments: give one FILE (another set to compare with goes to --reference "
@@ -195,6 +197,24 @@ def _inputs(args):
         raise ValueError("--column and --energy-column name columns of a FILE; formulas on the command line are "
                          "FORMULA or FORMULA=ENERGY")
     return _formulas(items), "the command line", True
+
+
+def _header_is_data(df, source: str, column: str | None) -> None:
+    """Refuse a table without a header line, whose first row was read as its column names: where no
+    composition column is found, a first column named by a formula (``Fe2O3,-1.7`` as the first line)
+    is data, not a header (the table's columns were named ``['Fe2O3', '-1.7']``, "no energy column
+    hullpack knows, but columns of numbers ['-1.7']"), as ``hullpack predict --file`` says."""
+    from hullpack.columns import COMPOSITION_COLUMNS, find_column
+    from hullpack.elemnet import parse_formulas
+
+    if column is not None or not len(df.columns) or find_column(df, None, COMPOSITION_COLUMNS, "formula",
+                                                                 required=False) is not None:
+        return
+    first = str(df.columns[0])
+    if not parse_formulas([first])[1]:  # a formula where the header goes
+        raise ValueError(f"{source}: its first line ({', '.join(map(str, df.columns))}) is data, not a header naming "
+                         "the columns: add a header line, such as "
+                         + ("formula" if len(df.columns) == 1 else "formula,formation_energy_per_atom (in eV/atom)"))
 
 
 def _model_error(model) -> str:

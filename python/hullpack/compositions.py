@@ -114,7 +114,8 @@ def systems(order: int = 2, elements: Iterable[str | int] | str | None = None) -
     """All systems of ``order`` elements (2 binaries, 3 ternaries, 4 quaternaries, .. up to
     :data:`MAX_ORDER`) of an element set: ``C(n, order)`` of ``n`` elements.
 
-    ``elements``: symbols or ElemNet indices (a string like ``"Fe Ni Al"`` works too); default all 86.
+    ``elements``: symbols or ElemNet indices (positions in ``ELEMNET_ELEMENTS``, not atomic
+    numbers; a string like ``"Fe Ni Al"`` works too); default all 86.
     Returns int32 ``(n_systems, order)`` element indices, ascending in ElemNet's order within a row,
     rows in lexicographic order. A request for more than ``2**31`` table entries is refused before
     anything is allocated (``systems(4)``, all 86 elements, is 2,123,555 rows).

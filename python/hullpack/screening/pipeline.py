@@ -101,7 +101,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
            match_tol: float | None = None, min_depth: float = DEFAULT_MIN_DEPTH, threads: int | None = None,
            chunk: int | None = None, seed: int = 0) -> ScreenResult:
     """Screen every binary (``order=2``), ternary (``order=3``) or quaternary (``order=4``) system
-    of ``elements`` (default: ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices) on a
+    of ``elements`` (default: ElemNet's 86; symbols, a string like ``"Fe Ni O"``, or indices in
+    :data:`~hullpack.elements.ELEMNET_ELEMENTS`, which are not atomic numbers: Fe is 22) on a
     composition grid. Quaternaries: all ``C(n, 4)`` systems of the ``n`` elements given (``elements``
     is required: all 86 would make 2.1 million systems), hulls by the N-dimensional kernel, tables
     but no plots (:meth:`ScreenResult.system_table <hullpack.screening.ScreenResult.system_table>`).

@@ -443,3 +443,25 @@ def test_predict_asks_whether_a_file_column_of_no_formula_is_the_formula_column(
     (tmp_path / "some.csv").write_text("formula\nNaCl\nXx\n")  # one bad formula of two: no such question
     rc, _, err = cli(capsys, "predict", "--file", str(tmp_path / "some.csv"))
     assert rc == 2 and "formula column?" not in err
+
+
+def test_predict_prints_json_lines_with_json(tmp_path, capsys):
+    """--json: one JSON object per formula, the CSV's columns as keys, the same rows and numbers; a
+    formula that cannot be featurized (--errors nan) is null, and the note says so."""
+    import json
+
+    pd.DataFrame({"id": ["a", "b", "c"], "formula": ["Fe2O3", "HeO", "CuSO4·5H2O"]}).to_csv(tmp_path / "f.csv",
+                                                                                           index=False)
+    argv = ["predict", "NaCl", "--file", str(tmp_path / "f.csv"), "--errors", "nan"]
+    rc, out, err = cli(capsys, *argv)
+    assert rc == 0, err
+    table = pd.read_csv(__import__("io").StringIO(out), dtype={"id": str}, keep_default_na=False)
+    rc, out, err = cli(capsys, *argv, "--json")
+    assert rc == 0 and "(printed as null)" in err, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [list(r) for r in records] == [["formula", "dH_eV_per_atom", "id"]] * 4
+    assert [r["formula"] for r in records] == ["NaCl", "Fe2O3", "HeO", "CuSO4·5H2O"]
+    assert [r["id"] for r in records] == ["", "a", "b", "c"]
+    assert records[2]["dH_eV_per_atom"] is None
+    energies = [r["dH_eV_per_atom"] for i, r in enumerate(records) if i != 2]
+    assert energies == [float(v) for i, v in enumerate(table["dH_eV_per_atom"]) if i != 2]

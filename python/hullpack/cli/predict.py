@@ -16,6 +16,7 @@ DESCRIPTION = ("Predict the formation enthalpy (eV/atom) of each formula with El
                "stdout (formula, dH_eV_per_atom, then --file's other columns); notes and the progress bar go to "
                "stderr.")
 EXAMPLES = ("hullpack predict Fe2O3 NaCl LiFePO4",
+            "hullpack predict Fe2O3 NaCl --json",
             "hullpack predict --file formulas.txt > energies.csv",
             "hullpack predict --file candidates.csv --column name --errors skip > energies.csv")
 #: bad formulas named in a message before "and N more", and those of the rest named by their place alone
@@ -44,6 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
                    help="formulas that cannot be featurized: stop (raise, the default), leave them out "
                         "(skip) or print NaN (nan); skip and nan name them in a note on stderr")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON lines instead of CSV: one object per formula, the CSV's columns as keys, the "
+                        "prediction a number (null for NaN), --file's other columns as text, as written")
     p.add_argument("--bf16", action="store_true",
                    help="bf16 autocast (faster; ~2 meV/atom off on average, a few tens at most)")
 
@@ -150,6 +154,21 @@ def _note_joined_lines(texts: dict[int, str], where: list[str]) -> None:
          f"{right!r}), give each {'a line' if where[first].startswith('--file line') else 'a row'} of its own")
 
 
+class _JsonLines:
+    """``hullpack predict --json``'s writer: each row ``writerow`` is given, as the CSV writer takes it,
+    printed as a JSON object of ``header``'s keys, the prediction a number (null for NaN)."""
+
+    def __init__(self, header: list[str]):
+        self.header = header
+
+    def writerow(self, row: list[str]) -> None:
+        import json
+
+        energy = float(row[1])
+        record = dict(zip(self.header, [row[0], round(energy, 6) if energy == energy else None, *row[2:]]))
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -182,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if bad and args.errors == "raise":
         raise CommandError(_describe(bad, where) + bad_column + " (--errors skip or nan to go on without them)")
     if bad:
-        note(NAME, f"{_describe(bad, where)}{bad_column} ({'left out' if args.errors == 'skip' else 'printed as nan'})")
+        note(NAME, f"{_describe(bad, where)}{bad_column} ({'left out' if args.errors == 'skip' else 'printed as null' if args.json else 'printed as nan'})")
     ok = np.ones(len(formulas), dtype=bool)
     ok[[i for i, _, _ in bad]] = False
     # spaces join a formula's parts ("Fe2 O3"): an argument that looks like several formulas says how it was read
@@ -202,8 +221,12 @@ def run(args: argparse.Namespace) -> int:
     # the arguments' rows leave a table's other columns empty
     extra = [[]] * len(formulas) if others is None else \
         [[""] * len(others.columns)] * (len(formulas) - len(others)) + others.to_numpy().tolist()
-    out = csv.writer(sys.stdout, lineterminator="\n")  # quotes a formula holding a comma or a quote
-    out.writerow(["formula", _ENERGY, *([] if others is None else others.columns)])
+    header = ["formula", _ENERGY, *([] if others is None else map(str, others.columns))]
+    if args.json:  # a row as an object: {"formula": "Fe2O3", "dH_eV_per_atom": -1.657043, ...}, NaN as null
+        out = _JsonLines(header)
+    else:
+        out = csv.writer(sys.stdout, lineterminator="\n")  # quotes a formula holding a comma or a quote
+        out.writerow(header)
     # written a block at a time as it is predicted: a reader has the first rows in seconds, and one
     # that stops early (| head) ends the command without predicting the rest
     bar = progress(total=int(ok.sum()), desc="predict", unit="formula")

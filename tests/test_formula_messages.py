@@ -104,6 +104,21 @@ def reason(formula: str) -> str:
     ("Fe2O3(s)", "write 'Fe2O3'"),
     ("LiFePO4 (olivine)", "write 'LiFePO4'"),
     ("LiFePO4(T)", "(T) is a note, not part of the formula"),  # pymatgen read it as LiFePO4H, silently
+    # a solid solution's shared site: "cannot parse formula: expected element symbols, amounts and brackets"
+    ("(Li,Na)Cl", "a shared site (Li,Na) is not read: write each element's amount, such as 'Li0.5Na0.5Cl' for "
+                  "equal shares"),
+    ("(Fe, Mg)2SiO4", "such as 'FeMgSiO4' for equal shares"),
+    # compounds joined: "cannot parse formula", or, with counts, taken for charges
+    ("NaCl-KCl", "NaCl-KCl joins compounds (NaCl, KCl: a section between them, a sum or a composite), not one "
+                 "composition: give each its own entry (row), or one point of the join as one formula, such as "
+                 "'KNaCl2' (the parts summed)"),
+    ("0.5Fe2O3-0.5Al2O3", "joins compounds (Fe2O3, Al2O3: a section between them"),
+    ("Fe2O3 + NaCl", "joins compounds (Fe2O3, NaCl:"),
+    ("LiFePO4/C", "joins compounds (LiFePO4, C:"),
+    # a hydrate's dot typed as x was taken for a variable amount: "such as 'CuSO0.45H2O' for x = 0.1"
+    ("CuSO4x5H2O", "a hydrate is written with a dot, not 'x' (read as a variable amount or no symbol): write "
+                   "'CuSO4\u00b75H2O'"),
+    ("CuSO4\u00d75H2O", "not '\u00d7'"),
 ])
 def test_a_formula_that_cannot_be_read_is_told_what_it_is_and_what_to_write(formula, says):
     assert says in reason(formula)

@@ -13,7 +13,9 @@ things tables and papers hold in a formula's place: a database id (``mp-19770``)
 charge (``SO4 2-``), a phase label or a note in brackets (``H2O(l)``, ``NaCl (rock salt)``), symbols
 in the wrong case (``FE2O3``: did you mean Fe2O3?), a variable amount (``Ba1-xSrxTiO3``), an amount in
 brackets or a LaTeX subscript (``Li(0.5)CoO2``, ``Fe_2O_3``), a decimal comma (``Fe2,5O``), a variable
-hydrate count (``Fe2O3·nH2O``), a count before the formula (``2Fe2O3``), a chemical system (``Fe-O``),
+hydrate count (``Fe2O3·nH2O``), a hydrate's dot typed as x (``CuSO4x5H2O``), a shared site of a solid
+solution (``(Li,Na)Cl``), compounds joined (``NaCl-KCl``, ``Fe2O3 + Al2O3``, ``LiFePO4/C``), a count
+before the formula (``2Fe2O3``), a chemical system (``Fe-O``),
 a name (``halite``: no symbols put in capitals, as ``HAlITe``), a number, a missing-value marker,
 quotes, several formulas in one, an invisible or typeset character.
 """
@@ -33,6 +35,7 @@ from ..columns import is_missing_text
 from ..elements import (ALL_ELEMENT_INDEX, CHARGE_MESSAGE, ELEMENT_INDEX, N_ALL_ELEMENTS, N_ELEMENTS, OTHER_ELEMENTS,
                         not_an_element, not_in_elemnet)
 from ..errors import CompositionError
+from ..naming import amounts_formula, reduced_formula
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +248,13 @@ _NAME = re.compile(r"[A-Za-z][a-z]+(?:[ -]+[A-Za-z][a-z]+)*")
 _TWO_LETTER_SYMBOLS = re.compile(r"(?:[A-Z][a-z])+")
 # hydrogen's isotopes as symbols: "D2O", "CD4", but not Dy, Ta, Ti, ...
 _ISOTOPE_SYMBOL = re.compile(r"[DT](?![a-z])")
+# compounds joined as a pseudo-binary section, a sum or a composite: "NaCl-KCl", "0.5Fe2O3-0.5Al2O3",
+# "Fe2O3 + NaCl", "LiFePO4/C" (a variable amount's "Fe1-xO" leaves a piece that does not read)
+_JOIN = re.compile(r"\s*(?:[-+]|/(?!\d))\s*")  # not a fraction's slash: "Co1/3"
+# a site shared by several elements, as a solid solution is written: "(Li,Na)Cl", "(Fe, Mg)2SiO4"
+_SHARED_SITE = re.compile(r"\(\s*([A-Z][a-z]?(?:\s*,\s*[A-Z][a-z]?)+)\s*\)(\d+(?:\.\d+)?)?")
+# a hydrate's dot typed as a letter x or a multiplication sign: "CuSO4x5H2O", "CuSO4×5H2O"
+_HYDRATE_AS_X = re.compile(r"(.+?)\s*[xX×]\s*(\d+(?:\.\d+)?\s*H2O)")
 
 
 def _without_count(piece: str) -> str:
@@ -302,6 +312,46 @@ def _variable_value(text: str, value: float = 0.1) -> str | None:
     return written if written != text and "!" not in written and _reads(written) else None
 
 
+def _compound_problem(s: str) -> str | None:
+    """What ``s`` is where it writes a hydrate, a solid solution or several compounds in a way no
+    formula does; None otherwise.
+
+    >>> _compound_problem("(Li,Na)Cl")
+    "a shared site (Li,Na) is not read: write each element's amount, such as 'Li0.5Na0.5Cl' for equal shares"
+    >>> _compound_problem("0.5Fe2O3-0.5Al2O3")
+    "0.5Fe2O3-0.5Al2O3 joins compounds (Fe2O3, Al2O3: a section between them, a sum or a composite), not \
+one composition: give each its own entry (row), or one point of the join as one formula, such as 'AlFeO3' \
+(the parts summed)"
+    """
+    m = _HYDRATE_AS_X.fullmatch(s)
+    if m and _reads(m.group(1)):
+        return (f"a hydrate is written with a dot, not {s[m.end(1):m.start(2)].strip()!r} (read as a variable "
+                f"amount or no symbol): write {_short.repr(m.group(1) + '·' + m.group(2))}")
+    m = _SHARED_SITE.search(s)
+    if m:
+        symbols = [e.strip() for e in m.group(1).split(",")]
+        share = float(m.group(2) or 1) / len(symbols)
+        amount = "" if share == 1 else f"{round(share, 6):g}"
+        written = s[:m.start()] + "".join(e + amount for e in symbols) + s[m.end():]
+        return (f"a shared site ({','.join(symbols)}) is not read: write each element's amount"
+                + (f", such as {_short.repr(written)} for equal shares" if _reads(written) else ""))
+    pieces = _JOIN.split(s)
+    if len(pieces) > 1 and all(_reads(_without_count(p)) for p in pieces) and any(
+            len({e for e, _ in _TOKEN.findall(_without_count(p))}) > 1 for p in pieces):
+        amounts: dict[str, float] = {}
+        for piece in pieces:
+            count = _LEADING_COUNT_ALONE.match(piece.strip())
+            k = float(count.group(1)) if count else 1.0
+            for e, a in _amounts_of_string(_without_count(piece)):
+                amounts[e] = amounts.get(e, 0.0) + k * a
+        whole = all(float(a).is_integer() for a in amounts.values())
+        point = (reduced_formula if whole else amounts_formula)(list(amounts), list(amounts.values()))
+        return (f"{s} joins compounds ({', '.join(_without_count(p) for p in pieces)}: a section between them, a "
+                "sum or a composite), not one composition: give each its own entry (row), or one point of the "
+                f"join as one formula, such as {_short.repr(point)} (the parts summed)")
+    return None
+
+
 def _explained(text: str) -> str | None:
     """What a formula that cannot be read is, in a chemist's words, and what to write instead;
     None where it is nothing recognised (the parser's own reason then stands)."""
@@ -320,6 +370,9 @@ def _explained(text: str) -> str | None:
         return f"a database id ({database}), not a formula: give the material's formula{field}, such as 'Fe2O3'"
     if len(s) > 2 and s[0] in _QUOTES and s[-1] in _QUOTES and _reads(s[1:-1].strip()):
         return f"quotes around the formula: write {_short.repr(s[1:-1].strip())} without them"
+    found = _compound_problem(s)
+    if found:
+        return found
     odd = [c for c in s if not (c.isascii() or c in "·•⋅∙₀₁₂₃₄₅₆₇₈₉δ" or c.isspace() and c.isprintable())]
     if odd:
         import unicodedata

@@ -23,6 +23,7 @@
 // Everything is deterministic and in double arithmetic: equal input, equal split, on any process.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -172,6 +173,9 @@ std::vector<Index> projected_lpt(const std::vector<u64>& codes, i64 n_batches) {
     if (p == q) heaviest = rest;
   }
   if (q + 1 >= n) heaviest = rest;
+  // Keys summing past the double range: no grid spans the loads (its step would be inf and the
+  // cell counts NaN), so deal them by the plain split.
+  if (!std::isfinite(rest)) return plain_lpt<Index>(codes, n_batches);
   double step = rest / static_cast<double>(n) / 64;
   i64 width = 2;  // cells per count (q < kProjectedCounts, so most >= 16)
   if (step > 0.0) {

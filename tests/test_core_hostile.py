@@ -359,3 +359,39 @@ def test_allocation_failure_is_a_memory_error(setup, margin, call):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "MemoryError"
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Costs whose sum overflows the double range (a crash in the child process before the fix)
+# ---------------------------------------------------------------------------------------------
+
+def _in_child(code: str) -> str:
+    """stdout of ``code`` run in a child process, which must exit normally (a segfault shows here)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def test_balance_of_costs_summing_past_the_double_range():
+    # The split by projected load laid its grid over the sum of the costs: inf, so its cell count
+    # was a NaN cast to an integer (a segfault, or "cannot create std::vector larger than max_size()").
+    out = _in_child("""
+        import numpy as np
+        from hullpack import _core, packing
+        bins = packing.balance(np.array([1e308, 1e308, 1.0]), 2, 2)
+        print(sorted(np.bincount(bins).tolist()), bins[0] != bins[1])
+        print(np.bincount(_core.balance(np.full(10, 1e308), 5, 2)).tolist())
+        print(np.bincount(_core.balance(np.full(10, 9e307), 3, 4)).tolist())
+    """)
+    assert out.split("\n")[:3] == ["[1, 2] True", "[2, 2, 2, 2, 2]", "[4, 3, 3]"]
+
+
+def test_balanced_sampler_over_costs_summing_past_the_double_range():
+    out = _in_child("""
+        import numpy as np
+        from hullpack.samplers import BalancedBatchSampler
+        print(sorted(len(b) for b in BalancedBatchSampler(np.full(10, 1e308), batch_size=4, shuffle=False)))
+    """)
+    assert out.strip() == "[3, 3, 4]"

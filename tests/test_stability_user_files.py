@@ -322,6 +322,7 @@ def test_cli_formulas_on_the_command_line_are_compared_with_oqmd(tmp_path, capsy
     (["Fe3O4=abc"], "Fe3O4=abc: the energy is not a number (FORMULA=ENERGY, eV/atom)"),
     (["Fe3O4=-1,65"], "Fe3O4=-1,65: the energy is not a number (a decimal comma? write -1.65)"),
     (["Fe3O4=\u22121.65"], "Fe3O4=\u22121.65: the energy is not a number (a typeset minus sign, U+2212? write -1.65)"),
+    (["Fe3O4=\u20131.65"], "Fe3O4=\u20131.65: the energy is not a number (an en dash, U+2013? write -1.65)"),
     (["Fe3O4=nan"], "Fe3O4=nan: the energy is not a finite number (FORMULA=ENERGY, eV/atom"),
     (["Fe3O4=-1.6", "FeO=inf"], "FeO=inf: the energy is not a finite number"),
     (["Fe3O4", "--energy-column", "e"], "--column and --energy-column name columns of a FILE"),

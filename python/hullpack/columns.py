@@ -255,16 +255,22 @@ def is_missing_text(cell) -> bool:
     return isinstance(cell, str) and cell.strip().lower() in _MISSING
 
 
+# dashes that typeset text (a paper, a word processor's autocorrection) puts where a minus sign was typed
+_TYPESET_DASHES = {"\u2212": "a typeset minus sign", "\u2013": "an en dash", "\u2014": "an em dash"}
+
+
 def number_hint(cell) -> str:
     """How to write ``cell``, text that is no number, as one, where it is a number written otherwise:
-    with a decimal comma (``-1,7``), or with the minus sign of typeset text (U+2212, ``−1.7``, as a
-    table copied from a paper or a word processor holds it).
+    with a decimal comma (``-1,7``), or with the minus sign of typeset text (U+2212, ``−1.7``, or
+    the en dash a word processor's autocorrection makes of ``-``, as a table copied from a paper or
+    a document holds them).
 
     A spreadsheet's error value (``#DIV/0!``) is named as one, and a number written with its unit
     (``-1.7 eV/atom``) says to write the number alone, in eV/atom.
 
-    >>> number_hint("-1,7"), number_hint("\u22121.7"), number_hint("abc")
-    (' (a decimal comma? write -1.7)', ' (a typeset minus sign, U+2212? write -1.7)', '')
+    >>> number_hint("-1,7"), number_hint("\u22121.7"), number_hint("\u20131.7"), number_hint("abc")
+    (' (a decimal comma? write -1.7)', ' (a typeset minus sign, U+2212? write -1.7)',
+     ' (an en dash, U+2013? write -1.7)', '')
     >>> number_hint("#DIV/0!"), number_hint("-1.7 eV/atom"), number_hint("-170 meV/atom")
     (" (a spreadsheet's error value: its formula failed there)", ' (write the number alone, in eV/atom: -1.7)', ' (write the number alone, in eV/atom: -0.17)')
     """
@@ -277,10 +283,12 @@ def number_hint(cell) -> str:
     if m:
         value = float(m.group(1)) / (1000 if m.group(2) else 1)
         return f" (write the number alone, in eV/atom: {value:g})"
-    if re.fullmatch(r"[-+\u2212]?\d*,\d+", text):
-        return f" (a decimal comma? write {text.replace(',', '.').replace(chr(0x2212), '-')})"
-    if "\u2212" in text and re.fullmatch(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text.replace("\u2212", "-")):
-        return f" (a typeset minus sign, U+2212? write {text.replace(chr(0x2212), '-')})"
+    dash = next((d for d in _TYPESET_DASHES if d in text), None)
+    plain = text.replace(dash, "-") if dash else text
+    if re.fullmatch(r"[-+]?\d*,\d+", plain):
+        return f" (a decimal comma? write {plain.replace(',', '.')})"
+    if dash and re.fullmatch(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", plain):
+        return f" ({_TYPESET_DASHES[dash]}, U+{ord(dash):04X}? write {plain})"
     return ""
 
 

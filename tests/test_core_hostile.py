@@ -395,3 +395,11 @@ def test_balanced_sampler_over_costs_summing_past_the_double_range():
         print(sorted(len(b) for b in BalancedBatchSampler(np.full(10, 1e308), batch_size=4, shuffle=False)))
     """)
     assert out.strip() == "[3, 3, 4]"
+
+
+def test_auto_pack_of_several_dimensions_when_a_spread_load_overflows():
+    # The spread set an item aside with a bin load of inf (1.7e308 + 1e307), and the next try's
+    # bin count was int(inf): OverflowError. First fit's packing stands instead.
+    sizes = np.array([[1.7e308, 1.0], [1e307, 1.7e308], [1.7e308, 1.0], [1e307, 1e307]])
+    bins, n_bins = packing.pack(sizes, 1.7976931348623157e308, method="auto")
+    assert n_bins == 4 and sorted(bins.tolist()) == [0, 1, 2, 3]

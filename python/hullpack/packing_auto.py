@@ -74,7 +74,7 @@ def fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np.
             spread_bins = renumber[spread_bins]
         if best is None or used.size < best[1] or (used.size == best[1] and not set_aside):
             best = spread_bins, int(used.size)
-        if not set_aside:
+        if not set_aside or not np.isfinite(peak):  # an infinite peak: a load overflowed, no scale to retry by
             break
         m = max(m + 1, int(np.ceil(m * peak * 1.002)))
     return best if best is not None and best[1] < n_bins else (bins, n_bins)

@@ -147,7 +147,7 @@ std::unique_ptr<HullSet> make_hulls(const py::handle& offsets, const py::handle&
                                     const py::handle& energies, const py::handle& tol, const py::handle& n_threads) {
   const CsrView v = expect_compositions(offsets, elements, fractions, energies, "entries");
   const double t = expect_tol(tol);
-  const int nt = static_cast<int>(expect_int(n_threads, "n_threads"));
+  const int nt = hullpack::bind::expect_n_threads(n_threads);  // 0..4096, never truncated to int
   py::gil_scoped_release release;
   return std::make_unique<HullSet>(v.view(), t, nt);
 }
@@ -155,13 +155,13 @@ std::unique_ptr<HullSet> make_hulls(const py::handle& offsets, const py::handle&
 py::dict query(const HullSet& hulls, const py::handle& offsets, const py::handle& elements, const py::handle& fractions,
                const py::handle& energies, const py::handle& n_threads) {
   const CsrView v = expect_compositions(offsets, elements, fractions, energies, "queries");
-  const int nt = static_cast<int>(expect_int(n_threads, "n_threads"));
+  const int nt = hullpack::bind::expect_n_threads(n_threads);  // 0..4096, never truncated to int
   const Compositions c = v.view();
   return run(c.n, c.offsets, [&](const QueryOutput& out) { hulls.query(c, out, nt); });
 }
 
 py::dict query_entries(const HullSet& hulls, const py::handle& indices_obj, const py::handle& n_threads) {
-  const int nt = static_cast<int>(expect_int(n_threads, "n_threads"));
+  const int nt = hullpack::bind::expect_n_threads(n_threads);  // 0..4096, never truncated to int
   const std::int64_t n_entries = hulls.n_entries();
   py::array_t<std::int64_t, py::array::c_style> keep;
   const std::int64_t* idx = nullptr;
@@ -200,6 +200,12 @@ void bind_stability(py::module_& m) {
       .def_property_readonly("n_hull_points", &HullSet::n_hull_points)
       .def_property_readonly("max_elements", &HullSet::max_elements)
       .def_property_readonly("tol", &HullSet::tol)
-      .def("knows_element", &HullSet::knows_element, py::arg("element"),
+      .def(
+          "knows_element",
+          [](const HullSet& hulls, const py::handle& element) {  // an integer (no bool), any in int64
+            const std::int64_t e = expect_int(element, "element");
+            return e >= 0 && e < kMaxElements && hulls.knows_element(static_cast<int>(e));
+          },
+          py::arg("element"),
            "Whether some entry contains element id `element`.");
 }

@@ -403,3 +403,36 @@ def test_auto_pack_of_several_dimensions_when_a_spread_load_overflows():
     sizes = np.array([[1.7e308, 1.0], [1e307, 1.7e308], [1.7e308, 1.0], [1e307, 1e307]])
     bins, n_bins = packing.pack(sizes, 1.7976931348623157e308, method="auto")
     assert n_bins == 4 and sorted(bins.tolist()) == [0, 1, 2, 3]
+
+
+# ---------------------------------------------------------------------------------------------
+# StabilityHulls: thread counts and element ids as the other kernels take them
+# ---------------------------------------------------------------------------------------------
+
+def _stability_hulls(**kw):
+    return _core.StabilityHulls(np.array([0, 1, 2, 4]), np.array([0, 1, 0, 1], np.int32),
+                                np.array([1.0, 1.0, 0.5, 0.5]), np.array([0.0, 0.0, -0.3]), **kw)
+
+
+@pytest.mark.parametrize("n_threads", [-1, 2**32, 2**31, 4097])
+def test_stability_hulls_thread_counts_are_not_truncated(n_threads):
+    # They were cast to int unchecked: 2**32 ran as 0 (all cores), -1 as the default too.
+    with pytest.raises(ValueError, match=rf"^n_threads must be in 0..4096 .*got {n_threads}$"):
+        _stability_hulls(n_threads=n_threads)
+    hulls = _stability_hulls()
+    with pytest.raises(ValueError, match="n_threads"):
+        hulls.query(np.array([0, 1]), np.array([0], np.int32), np.array([1.0]), np.array([0.0]), n_threads=n_threads)
+    with pytest.raises(ValueError, match="n_threads"):
+        hulls.query_entries(None, n_threads=n_threads)
+    assert hulls.query_entries(None, n_threads=4096)["stable"].tolist() == [True, True, True]
+
+
+def test_stability_hulls_knows_element_takes_integers_only():
+    hulls = _stability_hulls()
+    assert [hulls.knows_element(e) for e in (0, np.int64(1), 2, -1, 128, 2**40)] == [True, True, False, False,
+                                                                                         False, False]
+    for bad in (True, np.True_, 1.0, "1"):  # True was element 1
+        with pytest.raises(ValueError, match="^element: expected an integer"):
+            hulls.knows_element(bad)
+    with pytest.raises(ValueError, match="^element = 2361183241434822606848 is out of range"):
+        hulls.knows_element(2**71)

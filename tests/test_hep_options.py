@@ -131,3 +131,17 @@ def test_cli_names_its_own_options_in_the_shared_refusal(capsys):
             "--root where they are cached)" in err and err.rstrip().endswith("add --dataset high or --dataset low"))
     assert main(["-q", "bench-memory", "--dataset", "low", "--world-size", "3"]) == 2
     assert "--world-size sets the processes of --distributed: add --distributed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, said", [(["--preset", "mid"], "argument --preset: invalid choice: 'mid'"),
+                                        (["--events", "-5"], "argument --events: expected an integer >= 1"),
+                                        (["--epochs", "0"], "argument --epochs: expected an integer >= 1"),
+                                        (["--batch-size", "0"], "argument --batch-size: expected an integer >= 1"),
+                                        (["--seed", "-1"], "argument --seed: expected an integer >= 0")])
+def test_python_m_hullpack_hep_refuses_bad_options_in_one_line(capsys, args, said):
+    from hullpack.hep.train import main
+
+    with pytest.raises(SystemExit) as exit_:  # was: a traceback from deep inside (epochs 0: max() of no steps)
+        main(args)
+    assert exit_.value.code == 2
+    assert said in capsys.readouterr().err

@@ -19,7 +19,7 @@ measures the peak memory of every step with :class:`~hullpack.hep.memory.MemoryM
 
 Under ``torchrun`` (DDP over gloo on CPUs, NCCL on GPUs)::
 
-    torchrun --nproc-per-node=2 -m hullpack.hep.train --preset low --events 200 --epochs 2
+    torchrun --nproc-per-node=2 -m hullpack.hep --preset low --events 200 --epochs 2
 """
 from __future__ import annotations
 
@@ -246,14 +246,19 @@ def main(argv: list[str] | None = None) -> int:
     from .model import InteractionNetwork
     from .study import StudyConfig, split, split_indices, val_count  # study imports this module
 
+    from ..cli.common import positive_int
+    from .events import PRESETS
+
     p = argparse.ArgumentParser(prog="python -m hullpack.hep", description=main.__doc__)
-    p.add_argument("--preset", default="low")
-    p.add_argument("--events", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--preset", default="low", choices=sorted(PRESETS))
+    p.add_argument("--events", type=positive_int, default=200)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--epochs", type=positive_int, default=2)
+    p.add_argument("--hidden", type=positive_int, default=32)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.seed < 0:  # numpy's generators take no negative seeds
+        p.error(f"argument --seed: expected an integer >= 0, got {args.seed}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     distributed = "RANK" in os.environ
     device = torch.device("cpu")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hullpack import _core, compositions, hull, packing
+from hullpack import _core, compositions, hull, packing, packing_runs
 from hullpack.compositions import first_layer, first_layer_pairs, line_layers, line_weight_tiles
 from hullpack.errors import HullInputError, InvalidInputError, ScreeningError
 
@@ -436,3 +436,37 @@ def test_stability_hulls_knows_element_takes_integers_only():
             hulls.knows_element(bad)
     with pytest.raises(ValueError, match="^element = 2361183241434822606848 is out of range"):
         hulls.knows_element(2**71)
+
+
+# ---------------------------------------------------------------------------------------------
+# The wrappers' conversions: what numpy reads as a number though it is none
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, message", [
+    # numpy reads [True, -0.1] as [1.0, -0.1] and [0, True] as [0, 1]
+    (lambda: hull.lower_hull([0.25, 0.5], [True, -0.1]), r"^energies\[0\] = True is not a number$"),
+    (lambda: hull.lower_hull([[0.0, np.True_], [0.5, 0.5]], [-0.2, -0.1]), r"^fractions\[0, 1\] = np.True_ is not"),
+    (lambda: hull.hull_batch([[0.5, 0.5]], [-0.1], [0, True]), r"^offsets\[1\] = True is not an integer$"),
+    (lambda: packing.pack([1.0, 2.0], 3.0, order=[True, 0]), r"^order\[0\] = True is not an integer$"),
+    (lambda: packing.batch_costs([1.0, 2.0], [0, True], 2), r"^bin_of_item\[1\] = True is not an integer$"),
+    (lambda: packing.group([0, True], 2), r"^bin_of_item\[1\] = True is not an integer$"),
+    (lambda: packing.pack([[1.0, 2.0]], [3.0, True]), r"^capacity\[1\] = True is not a number$"),
+    (lambda: packing_runs.pack_runs([1.0, 2.0], 10.0, [True, 0, 0, 0, 0, 0]), r"^terms\[0\] = True is not a number$"),
+    (lambda: first_layer_pairs(TABLE, GRID, [0, True], [0, 1], WT, B), r"^systems_idx\[1\] = True is not an integer$"),
+    # numpy reads None among objects as NaN, and a string among objects as the number it spells
+    (lambda: hull.lower_hull([0.25, 0.5], [None, -0.1]), r"^energies\[0\] is missing \(None\): expected a number$"),
+    (lambda: hull.hull_batch([0.25, 0.5], [None, -0.1], [0, 2], nonfinite="nan"), r"^energies\[0\] is missing"),
+    (lambda: hull.lower_hull(np.array([0.25, 0.5], object), np.array([-0.1, "-0.2"], object)),
+     r"^energies\[1\] = '-0.2' is not a number$"),
+])
+def test_wrappers_do_not_read_bools_none_or_strings_as_numbers(call, message):
+    with pytest.raises(InvalidInputError, match=message):
+        call()
+
+
+def test_wrappers_still_read_lists_and_objects_of_numbers():
+    assert hull.lower_hull([0.25, 0.5], (np.float32(-0.1), -0.2)).e_above_hull.tolist() == [0.0, 0.0]
+    assert hull.lower_hull(np.array([0.25, 0.5], object), np.array([-0.1, -0.3], object)).vertices.tolist() == [1]
+    assert packing.pack([1.0, 2.0], 3, order=(1, 0))[1] == 1
+    assert hull.hull_batch([[0.5, 0.5]], [-0.1], [0, 1.0]).n_vertices.tolist() == [1]
+    assert hull.hull_batch([0.25, 0.5], [math.nan, -0.1], [0, 2], nonfinite="nan").valid.tolist() == [False]

@@ -127,8 +127,9 @@ def as_float_array(values, name: str, *, error: type[ValueError] = InvalidInputE
         arr = np.asarray(values)
     except (TypeError, ValueError) as exc:
         raise error(f"{name}: expected numbers convertible to float64, got {type(values).__name__} ({exc})") from None
+    _refuse_non_numbers(values, arr, name, "a number", error)
     if arr.dtype.kind not in "fiu" and not (arr.dtype.kind == "O" and arr.size == 0):
-        if arr.dtype.kind == "O":  # e.g. Python ints beyond int64, or None
+        if arr.dtype.kind == "O":  # e.g. Python ints beyond int64
             try:
                 return np.asarray(arr, dtype=np.float64, order="C")
             except (TypeError, ValueError, OverflowError) as exc:
@@ -139,6 +140,30 @@ def as_float_array(values, name: str, *, error: type[ValueError] = InvalidInputE
 
 def _where(name: str, shape: tuple, flat: int) -> str:
     return f"{name}[{', '.join(map(str, np.unravel_index(flat, shape)))}]" if shape else name
+
+
+def _refuse_non_numbers(values, arr: np.ndarray, name: str, what: str, error: type[ValueError]) -> None:
+    """Raise ``error`` naming the first entry of ``values`` (``arr``: it as an array) that numpy would
+    read as a number though it is none: None (NaN to numpy), a string among objects (``'-0.2'``
+    becomes -0.2), a bool among objects or in a list of numbers (``[0, True]`` becomes ``[0, 1]``)."""
+    if arr.dtype.kind == "O":
+        flat = arr.reshape(-1).tolist()
+    elif isinstance(values, (list, tuple)) and arr.dtype.kind in "iuf" and arr.size:
+        objects = np.empty(0, dtype=object)
+        try:
+            objects = np.asarray(values, dtype=object)
+        except (TypeError, ValueError):
+            pass
+        if objects.shape != arr.shape or not {bool, np.bool_} & set(map(type, objects.flat)):
+            return
+        flat = objects.reshape(-1).tolist()
+    else:
+        return
+    for j, v in enumerate(flat):
+        if v is None:
+            raise error(f"{_where(name, arr.shape, j)} is missing (None): expected {what}")
+        if _is_bool(v) or isinstance(v, (str, bytes)):
+            raise error(f"{_where(name, arr.shape, j)} = {v!r} is not {what}")
 
 
 def as_int_array(values, name: str, dtype=np.int64, *, floats: bool = True,
@@ -177,6 +202,7 @@ def as_int_array(values, name: str, dtype=np.int64, *, floats: bool = True,
         return np.array(ints, dtype=target).reshape(arr.shape)
     if kind == "b" or kind not in ("iuf" if floats else "iu"):
         raise error(f"{name}: expected integers, got dtype {arr.dtype}")
+    _refuse_non_numbers(values, arr, name, "an integer", error)
     if kind == "f":
         bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.trunc(arr)))
         if bad.size:

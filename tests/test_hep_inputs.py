@@ -851,3 +851,19 @@ def test_preset_options_given_with_only_own_datasets_are_refused(options, capsys
     given = " and ".join(o for o in options if o.startswith("--"))
     assert rc == 2 and f"{given} only appl{'y' if ' and ' in given else 'ies'} to the synthetic presets (high, low" in err
     assert "(nowhere.pt) are used whole" in err
+
+
+def test_the_plots_budget_line_has_a_colour_of_its_own(tmp_path, monkeypatch):
+    import matplotlib.colors
+    import matplotlib.figure
+
+    from hullpack.hep.study import plot
+
+    cfg = StudyConfig(**TINY | {"strategies": ("random", "sorted", "roundrobin", "balanced", "packed")})
+    table, details = run_study({"g": _graphs(20)}, cfg)
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", lambda fig, *a, **k: figures.append(fig))
+    plot(table, details, str(tmp_path / "m.png"))
+    rgb = {line.get_label(): np.array(matplotlib.colors.to_rgb(line.get_color())) for line in figures[0].axes[1].get_lines()}
+    nearest = min(np.linalg.norm(rgb["budget"] - rgb[s]) for s in cfg.strategies)
+    assert nearest > 0.5   # was pure red beside balanced's brick red (0.27 apart)

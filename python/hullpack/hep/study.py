@@ -364,7 +364,8 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
     for key, run in det["runs"].items():
         if key.split("/")[0] in strategies and key.endswith(f"/{int(first.seed.iloc[0])}"):
             ax.plot(np.array(run["peak_bytes"]) / 2**20, label=key.split("/")[0], lw=1)
-    ax.axhline(det["budget_bytes"] / 2**20, color="r", ls="--", label="budget")
+    # black: red is the default colour cycle's fourth, balanced's line with all five strategies
+    ax.axhline(det["budget_bytes"] / 2**20, color="k", ls="--", label="budget")
     ax.axhline(det["largest_graph_bytes"] / 2**20, color="0.4", ls=":", label="largest graph alone (predicted)")
     ax.set_xlabel("training step")
     ax.set_ylabel("step peak memory (MiB)")

@@ -470,3 +470,12 @@ def test_wrappers_still_read_lists_and_objects_of_numbers():
     assert packing.pack([1.0, 2.0], 3, order=(1, 0))[1] == 1
     assert hull.hull_batch([[0.5, 0.5]], [-0.1], [0, 1.0]).n_vertices.tolist() == [1]
     assert hull.hull_batch([0.25, 0.5], [math.nan, -0.1], [0, 2], nonfinite="nan").valid.tolist() == [False]
+
+
+def test_hist_names_a_capacity_below_one_not_the_sizes():
+    # [0, 0] are integers: the histogram path refused the capacity, and the message blamed the sizes.
+    with pytest.raises(InvalidInputError, match=r"capacity of 1 to 2\*\*20, got a capacity of 0.5;"):
+        packing.pack([0.0, 0.0], 0.5, method="hist")
+    with pytest.raises(InvalidInputError, match="got sizes that are not all integers"):
+        packing.pack([0.5, 1.0], 4.0, method="hist")
+    assert packing.pack([0.0, 0.0], 0.5)[1] == 1

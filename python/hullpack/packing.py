@@ -79,7 +79,7 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     histograms: O(n + S + bins) for sizes up to S, two passes over the items. Bins are those of
     ``"bfd"`` up to which of several equally full bins an item joins (the same number of bins);
     equal sizes are taken in the order of ``order``; bins are numbered in the order they are
-    opened. It needs a capacity of at most 2**20 (else use ``"ffd"``/``"bfd"``).
+    opened. It needs a capacity of 1 to 2**20 (else use ``"ffd"``/``"bfd"``).
 
     With several cost dimensions (``sizes`` of shape ``(n, k)``), items are ordered by their largest
     normalised cost ``max_d sizes[i, d] / capacity[d]``; best fit picks the bin whose normalised
@@ -150,8 +150,8 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     if method in ("hist", "auto") and k == 1:
         result = call_checked(_core.pack_histogram, arr, float(cap[0]), perm, **refused)
         if result is None and method == "hist":
-            what = f"a capacity of {cap[0]}" if cap[0] >= 2**20 + 1 else "sizes that are not all integers"
-            raise InvalidInputError(f"method='hist' needs one column of integer sizes and a capacity of at most "
+            what = f"a capacity of {cap[0]}" if not 1 <= cap[0] < 2**20 + 1 else "sizes that are not all integers"
+            raise InvalidInputError(f"method='hist' needs one column of integer sizes and a capacity of 1 to "
                                     f"2**20, got {what}; use method='ffd' or 'bfd'")
     elif method == "hist":
         raise InvalidInputError(f"method='hist' packs one column of sizes, got shape {arr.shape}")

@@ -78,6 +78,8 @@ def test_energy_column_and_argument_errors():
         stability(FORMULAS, ENERGIES, errors="loud")
     with pytest.raises(ValueError, match="threads=-1"):
         stability(FORMULAS, ENERGIES, threads=-1)
+    with pytest.raises(ValueError, match=r"threads=5000: expected an integer in 0\.\.4096"):  # the core's bound
+        stability(FORMULAS, ENERGIES, threads=5000)
 
 
 def test_rationalize_recovers_integer_amounts():

@@ -236,6 +236,8 @@ def test_flags_are_bools():
         packing.balance(np.ones(4), 2, 2, refine="no")
     with pytest.raises(ValueError, match="decomposition"):
         hull.hull_batch(np.full((1, 2), 0.5), np.zeros((1, 1)), decomposition="no")
+    with pytest.raises(ValueError, match="progress_bar: expected True or False, got 'yes'"):  # was taken as true
+        hull.hull_batch(np.full((1, 2), 0.5), np.zeros((1, 1)), progress_bar="yes")
     # numpy bools are fine where a flag is meant
     assert packing.balance(np.ones(4), 2, 2, refine=np.False_).tolist() == [0, 1, 0, 1]
     b = _core.hull_batch(np.full((1, 2), 0.5), np.zeros(1), np.array([0, 1]), decomposition=np.False_)

@@ -241,6 +241,8 @@ def hull_batch(fractions, energies, offsets=None, *, tol: float = DEFAULT_TOL, d
     kw = _options(tol, decomposition, facets, nonfinite=nonfinite,
                   n_threads=as_threads(threads, error=HullInputError), device=device,
                   depth=as_flag(depth, "depth", error=HullInputError))
+    if progress_bar is not None:
+        progress_bar = as_flag(progress_bar, "progress_bar", error=HullInputError)
     if offsets is not None:
         offsets = as_int_array(offsets, "offsets", error=HullInputError)
         n_sys = offsets.shape[0] - 1 if offsets.ndim == 1 else -1

@@ -29,7 +29,7 @@ GraphFields(node_features=2, edge_features=0, edge_labels='y')
 >>> check_graphs(node_labels[:1])                                # rings only: nodes or edges?
 Traceback (most recent call last):
 ...
-hullpack.errors.InvalidSizesError: 'dataset': y has as many entries as edges and as nodes (or one per graph) in every graph, so it is not clear that it labels edges; store edge labels as data.edge_label (or pass edge_labels='y'), or leave y out to measure memory and time only (edge_labels=None)
+hullpack.errors.InvalidSizesError: 'dataset': y has as many entries as edges and as nodes (or one per graph) in every graph, so it is not clear that it labels edges; store edge labels as data.edge_label (or pass edge_labels='y', --edge-labels y), or measure memory and time only (edge_labels=None, --edge-labels none)
 """
 from __future__ import annotations
 
@@ -159,6 +159,13 @@ def check_graph(g: Any, where: str) -> tuple[int, int]:
     if not torch.is_tensor(x) or x.dim() != 2:
         raise InvalidSizesError(f"{where}: node features x have shape {_shape(x)}, expected (num_nodes, "
                                 "features); for one feature per node set data.x = data.x.unsqueeze(-1)")
+    if x.layout != torch.strided or x.is_complex():  # torch's own error names neither the graph nor x
+        raise InvalidSizesError(f"{where}: node features x are a {'complex' if x.is_complex() else 'sparse'} tensor "
+                                f"({x.dtype}, {x.layout}); the network takes real dense features (e.g. data.x = "
+                                f"data.x.{'real' if x.is_complex() else 'to_dense()'})")
+    if x.shape[1] == 0:  # the network's first layer needs an input
+        raise InvalidSizesError(f"{where}: node features x have shape {_shape(x)}, no feature per node; the "
+                                "Interaction Network needs at least one (e.g. data.x = torch.ones(data.num_nodes, 1))")
     n = g.num_nodes
     if x.shape[0] != n:
         raise InvalidSizesError(f"{where}: node features x have {x.shape[0]} rows but the graph says "
@@ -406,7 +413,9 @@ def _transform_note(dataset: Any, field: str) -> str:
 
 
 def _refuse_labels(name: str, index: int, field: str, y: torch.Tensor) -> None:
-    raise InvalidSizesError(f"{name!r}: graph {index}: {_label_problem(field, y)}")
+    # a field of other per-edge values (a bond length to regress, edge classes) may be no edge labels at all
+    raise InvalidSizesError(f"{name!r}: graph {index}: {_label_problem(field, y)}; or, where {field} holds no edge "
+                            "labels, measure memory and time only (edge_labels=None, --edge-labels none)")
 
 
 def _edge_label_field(name, dataset, edge_labels, explicit, edge_only, not_edge, missing) -> str | None:
@@ -429,5 +438,5 @@ def _edge_label_field(name, dataset, edge_labels, explicit, edge_only, not_edge,
         return None  # node or graph labels, or none: memory and time only
     raise InvalidSizesError(
         f"{name!r}: y has as many entries as edges and as nodes (or one per graph) in every graph, so it is "
-        f"not clear that it labels edges; store edge labels as data.{EDGE_LABEL} (or pass edge_labels='y'), "
-        "or leave y out to measure memory and time only (edge_labels=None)")
+        f"not clear that it labels edges; store edge labels as data.{EDGE_LABEL} (or pass edge_labels='y', --edge-labels y), "
+        "or measure memory and time only (edge_labels=None, --edge-labels none)")

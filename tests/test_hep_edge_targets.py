@@ -54,3 +54,11 @@ def test_node_features_the_network_cannot_read_are_named(x, said):
     # was: the model's "node_features ... must be >= 1", torch's NotImplementedError, or the imaginary part dropped
     with pytest.raises(InvalidSizesError, match=f"'g': graph 5: node features {said}"):
         check_graphs(graphs, "g", edge_labels=None)
+
+
+def test_graphs_of_positions_without_edges_are_told_to_build_them():
+    graphs = [Data(x=torch.randn(n, 3), pos=torch.randn(n, 3), energy=torch.randn(1)) for n in range(5, 20)]
+    # was: "a graph without edges: torch.zeros(2, 0)", which the study then refuses for having no edge at all
+    with pytest.raises(InvalidSizesError, match=r"'md': graph 0: edge_index is NoneType.*positions pos but no edges: "
+                                                r"build them, e.g. with torch_geometric.transforms.RadiusGraph"):
+        check_graphs(graphs, "md")

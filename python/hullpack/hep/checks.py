@@ -211,6 +211,9 @@ def not_graph_hint(item: Any) -> str:
 def _edge_index_hint(g: Any, ei: Any) -> str:
     if ei is None and getattr(g, "adj_t", None) is not None:
         return "the graph has adj_t (ToSparseTensor): leave that transform out"
+    if ei is None and torch.is_tensor(getattr(g, "pos", None)):  # a point cloud, a molecule of positions (MD17)
+        return ("the graph has positions pos but no edges: build them, e.g. with "
+                "torch_geometric.transforms.RadiusGraph(r) or KNNGraph(k), before the study")
     if torch.is_tensor(ei) and ei.dim() == 2 and ei.shape[0] == 2:
         return "data.edge_index = data.edge_index.long()"
     if torch.is_tensor(ei) and ei.dim() == 2 and ei.shape[1] == 2:

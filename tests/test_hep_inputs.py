@@ -584,6 +584,10 @@ def test_a_single_step_per_epoch_is_said_to_compare_nothing():
     assert "at the same 1 step per epoch: one batch holds every training graph" in _versus_random_text(row)
     more = _versus_random_text(row | {"steps_per_epoch": 2})
     assert "same 2 steps per epoch." in more and "compares nothing" not in more
+    # one graph a batch: the same batches in another order (was: "0.0% below random batching", as a finding)
+    single = _versus_random_text(row | {"steps_per_epoch": 96}, batch_size=1)
+    assert "with --batch-size 1 every batch is one graph" in single and "compares nothing" in single
+    assert "compares nothing" not in _versus_random_text(row | {"steps_per_epoch": 96}, batch_size=2)
 
 
 def test_the_plot_leaves_room_for_its_legend_and_draws_the_largest_graphs_floor(tmp_path, monkeypatch):

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         if d.get("class_balance"):  # training edges all (or almost all) of one class
             print(f"{name}: {d['class_balance']}")
     for row in out["versus_random"]:
-        print("\n" + _versus_random_text(row))
+        print("\n" + _versus_random_text(row, cfg.batch_size))
     if out["noise"]:
         spread = "; ".join(f"{name}: " + ", ".join(f"{m.removeprefix('val_')} {v:.4f}" for m, v in d.items())
                            for name, d in out["noise"].items())
@@ -187,9 +187,10 @@ def _memory_model_text(details: dict) -> str:
     return "memory model: " + " + ".join(per) + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _versus_random_text(row: dict) -> str:
+def _versus_random_text(row: dict, batch_size: int | None = None) -> str:
     """What the study found on one dataset, in a sentence: balanced against random batching.
-    A reduction below 0 is a peak above random's, and is said so.
+    A reduction below 0 is a peak above random's, and is said so; batches of one graph (``batch_size``
+    1), or one batch of every graph, leave nothing to compare, and are said so.
 
     >>> _versus_random_text({"dataset": "d", "random_runs": 1, "reduction_min": -0.05, "reduction_max": -0.05,
     ...                      "peak_mib_balanced": 10.5, "peak_mib_random": [10.0, 10.0],
@@ -216,6 +217,9 @@ def _versus_random_text(row: dict) -> str:
     if row["same_steps"] and k == 1:  # every training graph in the one batch: no strategy can differ
         steps += (": one batch holds every training graph, so both strategies train on the same batch and "
                   "this compares nothing; give more graphs or a smaller --batch-size")
+    elif row["same_steps"] and batch_size == 1:  # one graph a batch: the same batches in another order
+        steps += (": with --batch-size 1 every batch is one graph, so both strategies train on the same batches "
+                  "in another order and this compares nothing; give a larger --batch-size")
     return f"{row['dataset']}: balanced batches peak {cut}, {steps}."
 
 

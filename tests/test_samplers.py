@@ -1131,6 +1131,8 @@ def _doc_params():
             marks.append(pytest.mark.skipif(
                 not all(importlib.util.find_spec(m) for m in ("lightning", "accelerate")),
                 reason="needs lightning and accelerate"))
+        if "from ignite" in block or "import ignite" in block:
+            marks.append(pytest.mark.skipif(importlib.util.find_spec("ignite") is None, reason="needs pytorch-ignite"))
         params.append(pytest.param(i, marks=marks))
     return params
 

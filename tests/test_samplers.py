@@ -418,6 +418,8 @@ def test_distributed_mode_inference_and_errors():
         DistributedBalancedBatchSampler(sizes, 8, num_replicas=2, rank=-1)
     with pytest.raises(DistributedConfigError, match="num_replicas"):
         DistributedBalancedBatchSampler(sizes, 8, num_replicas=0, rank=0)
+    with pytest.raises(DistributedConfigError, match="num_replicas = 1099511627776: more than 1,048,576 ranks"):
+        DistributedBalancedBatchSampler(sizes, 8, num_replicas=2**40, rank=0)  # was a MemoryError
     with pytest.raises(DistributedConfigError, match="init_process_group"):
         DistributedBalancedBatchSampler(sizes, 8)
     with pytest.raises(ValueError, match="needs batch_size"):

@@ -19,6 +19,10 @@ from .trainers import BatchSizeAttribute, one_process, unrepeated, world_of
 log = logging.getLogger(__name__)
 
 
+#: the most ranks a distributed sampler takes (2**20; the largest jobs run some 10**5 processes)
+MAX_REPLICAS = 1 << 20
+
+
 def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = None) -> tuple[int, int]:
     """``(num_replicas, rank)``: as given, else from ``sampler`` (a ``DistributedSampler``), else from
     the initialised ``torch.distributed`` default group. A ``SequentialSampler`` (what PyTorch
@@ -48,6 +52,8 @@ def resolve_world(num_replicas: int | None, rank: int | None, sampler: Any = Non
         r = check_int(rank, "rank", 0)
     except ValueError as exc:
         raise DistributedConfigError(str(exc)) from None
+    if R > MAX_REPLICAS:  # each rank's share is planned for every rank: a mistyped count would exhaust memory
+        raise DistributedConfigError(f"num_replicas = {R}: more than {MAX_REPLICAS:,} ranks; give the job's world size")
     if r >= R:
         raise DistributedConfigError(f"rank = {r} must be < num_replicas = {R} (ranks are 0 .. {R - 1})")
     return R, r

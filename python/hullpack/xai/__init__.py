@@ -29,6 +29,7 @@ from .attributions import kernel_check, shap_summary, shap_values
 from .binaries import (all_pairs_scan, cation_anion_elements, charge_balanced_fractions, group_matrix,
                        hull_agreement_by_group, lowest_energy_fraction, xp_vs_xe)
 from .importance import occlusion_importance
+from . import plots  # matplotlib is imported when a figure is drawn, not here
 from .projection import layer_activations, layer_projection
 from .report import ANALYSES, ExplainConfig, explain
 from .surrogate import Surrogate, fit_surrogate
@@ -40,5 +41,5 @@ __all__ = [
     "element_response", "property_alignment", "Surrogate", "fit_surrogate",
     "lowest_energy_fraction", "xp_vs_xe", "all_pairs_scan", "cation_anion_elements",
     "charge_balanced_fractions", "group_matrix", "hull_agreement_by_group",
-    "layer_activations", "layer_projection", "ANALYSES", "ExplainConfig", "explain",
+    "layer_activations", "layer_projection", "ANALYSES", "ExplainConfig", "explain", "plots",
 ]

@@ -64,6 +64,9 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
     """
     model = energy_model(model)
     x = as_fractions(compositions)
+    if targets is None:
+        raise CompositionError(f"targets is None: give the energies ({ENERGY_UNIT}) to measure the MAE against, "
+                               "one per composition (the DFT energies, or xai.predict(model, compositions))")
     if isinstance(targets, Iterator):  # a generator of energies
         targets = list(targets)
     given = pd.Series(np.ravel(np.asarray(targets if np.ndim(targets) else [targets], dtype=object)))  # or one energy

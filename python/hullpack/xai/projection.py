@@ -49,6 +49,9 @@ def layer_activations(model: nn.Module, compositions: Any, layers: Iterable[str]
     names = hidden_layers(model) if layers is None else list(layers)
     modules = dict(model.named_modules())
     unknown = [n for n in names if n not in modules]
+    if not names and layers is None:
+        raise ValueError("the model has no hidden layer (no activation module, and at most one Linear): "
+                         "there is nothing to project")
     if unknown or not names:
         raise ValueError(f"no such layers {unknown}; the model's hidden layers are {hidden_layers(model)}")
     seen: dict[str, list[torch.Tensor]] = {n: [] for n in names}

@@ -600,6 +600,22 @@ def test_cli_train_init_takes_the_model_s_architecture_and_names_a_conflicting_o
     assert meta["init"]["sha256"] == weights_sha256(load_pretrained().state_dict())  # of the float32 weights
 
 
+def test_cli_fine_tuning_the_shipped_model_names_validation_compositions_it_was_trained_on(tmp_path, capsys):
+    from hullpack.elemnet import load_oqmd
+
+    load_oqmd("train").head(60).to_csv(tmp_path / "seen.csv", index=False)  # what the shipped model fit
+    pd.DataFrame({"formula": [f"Li{i + 3}Fe{i + 7}Co11Ni13O{50 + i}" for i in range(60)],
+                  "energy": -1.0}).to_csv(tmp_path / "new.csv", index=False)
+    fine_tune = ["--init", "default", "--epochs", "1", "--batch-size", "64"]
+    rc, _, err = cli(capsys, "train", str(tmp_path / "seen"), "--data", str(tmp_path / "seen.csv"), *fine_tune)
+    assert rc == 0, err
+    assert ("--init default: 6 of the 6 validation compositions are in OQMD's train split, which the shipped model "
+            "was trained on: its validation MAE on them flatters the starting weights") in err
+    rc, _, err = cli(capsys, "train", str(tmp_path / "new"), "--data", str(tmp_path / "new.csv"), *fine_tune)
+    assert rc == 0, err
+    assert "OQMD's train split" not in err
+
+
 def test_cli_train_says_how_to_resume_after_ctrl_c(tmp_path, capsys, monkeypatch):
     import importlib
 

@@ -130,6 +130,21 @@ def _note_few(n_val: int, holds: str, more: str) -> None:
                           f"early stopping rest on {'it' if n_val == 1 else 'them'} alone ({more})", stacklevel=2)
 
 
+def _note_seen_by_shipped(x_val) -> None:
+    """A note where --init default fine-tunes on validation compositions of OQMD's train split, which
+    the shipped model was trained on: it has fit them, so its validation MAE there flatters the
+    starting weights, and best.pt may keep them for no other reason."""
+    from hullpack.elemnet.data import oqmd_arrays, shared_compositions
+
+    shared, total = shared_compositions(oqmd_arrays("train")[0], x_val)
+    if shared:
+        with warnings_as_notes(NAME, about="--init default: "):
+            warnings.warn(f"{shared} of the {plural(total, 'validation composition')} are in OQMD's train split, which "
+                          "the shipped model was trained on: its validation MAE on them flatters the starting weights "
+                          "(best.pt may keep them for that); validate on compositions OQMD's train split lacks "
+                          "(--val-data) to choose on new ones", stacklevel=2)
+
+
 def _user_data(args: argparse.Namespace, seed: int):
     """Training and validation ``(X, y)`` of --data (and --val-data; else compositions held out by
     ``seed``), and where they came from."""
@@ -224,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     train_data = val_data = source = None
     if args.data:
         train_data, val_data, source = _user_data(args, cfg.seed)
+        if args.init == "default" and checkpoint is None:  # said once, before the first epoch
+            _note_seen_by_shipped(val_data[0])
     try:
         out = train(args.run_dir, cfg, train_data=train_data, val_data=val_data, data_source=source,
                     device=args.device, num_threads=args.threads, stop_after=args.stop_after, checkpoint=checkpoint,

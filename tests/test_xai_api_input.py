@@ -30,3 +30,12 @@ def test_occlusion_without_targets_says_so():
 def test_projection_of_a_model_without_hidden_layers_says_so():
     with pytest.raises(ValueError, match=r"^the model has no hidden layer"):
         xai.layer_projection(torch.nn.Linear(86, 1))
+
+
+def test_element_pairs_name_an_unknown_symbol():
+    from hullpack.xai.binaries import charge_balanced_fractions, orient
+
+    with pytest.raises(ValueError, match="unknown element\\(s\\) 'Qq': give element symbols"):  # was KeyError: 'Qq'
+        charge_balanced_fractions("Fe", "Qq")
+    with pytest.raises(ValueError, match="'fe'"):
+        orient("fe", "O")

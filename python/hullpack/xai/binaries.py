@@ -43,6 +43,15 @@ def cation_anion_elements() -> tuple[list[str], list[str]]:
     return a, b
 
 
+def _table_of(table: pd.DataFrame | None, *symbols: str) -> pd.DataFrame:
+    """``table`` (default: :func:`element_table`), which must hold each of ``symbols``."""
+    t = element_table() if table is None else table
+    unknown = [s for s in symbols if s not in t.index]
+    if unknown:
+        raise ValueError(f"unknown element(s) {', '.join(map(repr, unknown))}: give element symbols such as 'Fe'")
+    return t
+
+
 def charge_balanced_fractions(a: str, b: str, *, table: pd.DataFrame | None = None) -> tuple[float, ...]:
     """Fractions x of A in A_x B_(1-x) that balance a positive common oxidation state of A against a
     negative one of B (empty when there is none). ``table``: the :func:`element_table` to read
@@ -53,7 +62,7 @@ def charge_balanced_fractions(a: str, b: str, *, table: pd.DataFrame | None = No
     >>> charge_balanced_fractions("Fe", "Ni")
     ()
     """
-    t = element_table() if table is None else table
+    t = _table_of(table, a, b)
     qa = [q for q in t.at[a, "common_oxidation_states"] if q > 0]
     qb = [q for q in t.at[b, "common_oxidation_states"] if q < 0]
     if not qb and t.at[b, "group"] in ANION_GROUPS:  # Bi: no negative common state, but Bi(3-) exists
@@ -68,7 +77,7 @@ def orient(a: str, b: str, *, table: pd.DataFrame | None = None) -> tuple[str, s
     >>> orient("Cl", "Na")
     ('Na', 'Cl')
     """
-    t = element_table() if table is None else table
+    t = _table_of(table, a, b)
     ka = (t.at[a, "electronegativity"], t.at[a, "Z"])
     kb = (t.at[b, "electronegativity"], t.at[b, "Z"])
     return (a, b) if ka <= kb else (b, a)

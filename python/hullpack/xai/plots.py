@@ -216,6 +216,7 @@ def alignment_scatter(quantities: pd.DataFrame, alignment: pd.DataFrame, *,
             both = pd.concat([table[p].astype(float).rename("x"), y.rename("y")], axis=1, join="inner").dropna()
             groups = table.loc[both.index, "group"].to_numpy()
             ax.scatter(both["x"], both["y"], c=_group_colours(groups), s=18, edgecolor="k", linewidth=0.3)
+            ax.margins(0.08, 0.12)  # room for the extreme points' labels inside the frame
             if len(both):
                 extreme = both["y"].abs().sort_values(ascending=False).index[:label_top]
                 for s in extreme:

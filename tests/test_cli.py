@@ -442,9 +442,9 @@ def test_batches_over_ranks_says_whose_figures_they_are(sizes, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--batch-size", "0"], "batch_size = 0"),                    # 0 is a batch size, not "unset"
-    (["--batch-size", "-3"], "batch_size = -3"),
-    (["--max-cost", "0"], "max_cost = 0.0"),
+    (["--batch-size", "0"], "--batch-size 0: must be >= 1"),      # 0 is a batch size, not "unset"
+    (["--batch-size", "-3"], "--batch-size -3: must be >= 1"),
+    (["--max-cost", "0"], "--max-cost 0.0: must be finite and > 0"),
 ])
 def test_batches_bad_numbers_are_named(argv, message, sizes, tmp_path, capsys):
     np.save(tmp_path / "s.npy", sizes)

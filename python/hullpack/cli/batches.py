@@ -142,8 +142,12 @@ def as_options(message: str) -> str:
 
     >>> as_options("raise max_cost, or pass oversize='alone' (own batch)")
     'raise --max-cost, or pass --oversize alone (own batch)'
+    >>> as_options("rank = 4 must be < num_replicas = 4 (ranks are 0 .. 3)")
+    '--rank 4 must be < --num-replicas 4 (ranks are 0 .. 3)'
     """
     message = re.sub(r"oversize='(\w+)'", r"--oversize \1", message)
+    message = re.sub(r"\b(batch_size|max_cost|num_replicas|rank|epoch|seed) = ",
+                     lambda m: f"--{m[1].replace('_', '-')} ", message)
     return re.sub(r"\bmax_cost\b", "--max-cost", message)
 
 
@@ -162,8 +166,9 @@ def _sampler(args: argparse.Namespace, sizes, balanced: bool):
             sampler = samplers.BalancedBatchSampler(sizes, args.batch_size, **common)
         else:
             sampler = samplers.PackedBatchSampler(sizes, max_cost, oversize=args.oversize, **common)
-    except OversizeItemError as exc:
-        # the library's advice is Python (oversize='alone'); say it as the options of this command
+    except (OversizeItemError, ValueError) as exc:
+        # the library names its parameters (batch_size = 0) and advises in Python (oversize='alone'):
+        # say it with the options of this command
         raise CommandError(as_options(str(exc))) from None
     return sampler
 
@@ -209,7 +214,10 @@ def run(args: argparse.Namespace) -> int:
         sampler = _sampler(args, sizes, balanced)
     for w in caught:
         warnings.warn(as_options(str(w.message)), w.category, stacklevel=1)
-    sampler.set_epoch(args.epoch)
+    try:
+        sampler.set_epoch(args.epoch)
+    except ValueError as exc:  # epoch = -1: --epoch -1
+        raise CommandError(as_options(str(exc))) from None
     stats = sampler.stats()
     if args.num_replicas is None and len(sampler):  # (--oversize skip may leave no batch)
         stats["random_batching_peak_cost"] = random_batching_peak(sampler, balanced, args.seed, args.epoch)

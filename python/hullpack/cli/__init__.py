@@ -5,7 +5,9 @@ subcommand), ``HELP`` (one line for ``hullpack --help``), optionally ``DESCRIPTI
 ``add_arguments(parser)`` and ``run(args) -> int``. Adding a subcommand is adding its module and
 its name to :data:`COMMANDS`; ``EXAMPLES`` (command lines) end its ``--help``. Errors the user can
 fix print one line, ``hullpack COMMAND: ...``, and exit with status 2 (see :mod:`hullpack.cli.common`);
-Ctrl-C exits with 130, a reader that stops early (``| head``) with 1, neither with a traceback.
+Ctrl-C exits with 130, a reader that stops early (``| head``) with 1, a path that cannot be made or
+read with 2 and a stream that cannot be written (a full disk) with 1, none with a traceback. An
+option or choice the parser does not know is answered with the nearest one (``did you mean``).
 
 Results go to stdout; notes, progress bars and logging to stderr, as much as -q or -v asks
 (:func:`hullpack.cli.common.verbosity`).
@@ -13,6 +15,7 @@ Results go to stdout; notes, progress bars and logging to stderr, as much as -q 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import os
@@ -29,7 +32,7 @@ COMMANDS = ("info", "train", "predict", "batches", "explain", "bench_memory", "s
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hullpack", formatter_class=HelpFormatter,
         description="Graph-size-aware batch samplers; ElemNet hull screening and explainability. Results go to "
                     "stdout, notes and progress bars to stderr.",
@@ -45,12 +48,55 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         command = importlib.import_module(f"{__name__}.{name}")
         examples = getattr(command, "EXAMPLES", ())
-        p = sub.add_parser(command.NAME, help=command.HELP, description=getattr(command, "DESCRIPTION", None),
+        # its --help opens with what it does: the DESCRIPTION, else the line hullpack --help lists
+        description = getattr(command, "DESCRIPTION", None) or command.HELP
+        p = sub.add_parser(command.NAME, help=command.HELP, description=description,
                            parents=[after], formatter_class=HelpFormatter,
                            epilog="examples:\n" + "\n".join(f"  {line}" for line in examples) if examples else None)
         command.add_arguments(p)
         p.set_defaults(func=command.run)
     return parser
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, but a word it does not know is refused by the subcommand it was given to
+    (``hullpack predict: error: unrecognized arguments: --jsn``, with that subcommand's usage), and a
+    mistyped option or choice is answered with the nearest one (``did you mean --json?``)."""
+
+    def parse_args(self, args=None, namespace=None):
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            subparsers = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+            command = getattr(namespace, "command", None)
+            parser = subparsers[0].choices[command] if subparsers and command else self
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{_nearest(extras, parser)}")
+        return namespace
+
+    def _check_value(self, action, value):
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as exc:
+            close = difflib.get_close_matches(str(value), [str(c) for c in action.choices], n=1)
+            if not close:
+                raise
+            raise argparse.ArgumentError(action, f"{exc.message}; did you mean {close[0]!r}?") from None
+
+
+def _nearest(words: list[str], parser: argparse.ArgumentParser) -> str:
+    """`` (did you mean --json?)`` for the first of ``words`` that is a mistyped option of ``parser``.
+
+    >>> _nearest(["--jsn"], build_parser()._subparsers._group_actions[0].choices["info"])
+    ' (did you mean --json?)'
+    >>> _nearest(["Fe2O3"], build_parser())
+    ''
+    """
+    options = [o for o in parser._option_string_actions if o.startswith("--")]
+    for word in words:
+        if word.startswith("--"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -59,8 +105,8 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if (action.option_strings and "default" not in text
-                and action.default not in (None, False, True, argparse.SUPPRESS)):
+        if (action.option_strings and "default" not in text and action.default is not None
+                and not isinstance(action.default, bool) and action.default is not argparse.SUPPRESS):
             text += " (default: %(default)s)"
         return text
 
@@ -129,11 +175,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hullpack {args.command}: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader stopped early (hullpack predict ... | head): no traceback
-        try:  # Python flushes stdout again at exit: point it at nothing first
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        _stdout_to_nothing()
         return 1
+    except OSError as exc:  # a path given that cannot be made or read (RUN_DIR inside a file); a full disk
+        print(f"hullpack {args.command}: {f'{exc.filename}: ' if exc.filename else ''}{exc.strerror or exc}",
+              file=sys.stderr)
+        if exc.filename is not None:
+            return 2
+        try:  # stdout itself may be what failed (> /dev/full): Python would fail again, flushing it at exit
+            sys.stdout.flush()
+        except OSError:
+            _stdout_to_nothing()
+        return 1
+
+
+def _stdout_to_nothing() -> None:
+    """Point stdout at nothing: Python flushes it again at exit, which fails where writing it did."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

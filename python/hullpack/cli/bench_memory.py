@@ -15,6 +15,9 @@ DESCRIPTION = ("Train an Interaction Network edge classifier on synthetic collid
                "and validation metrics; steps over the memory budget are those where a GPU of that size would "
                'run out of memory. Needs the hep extra (pip install "hullpack[hep]").')
 
+EXAMPLES = ("hullpack bench-memory --events 100 --epochs 1",
+            "hullpack bench-memory --dataset graphs.pt --batch-size 16 --out memory",
+            "hullpack bench-memory --dataset low --events 100 --distributed --world-size 2 --json > memory.json")
 
 #: bench_memory's arguments as this command spells them, for its messages
 OPTIONS = {"num_events": "--events", "root": "--root", "world_size": "--world-size", "distributed": "--distributed",
@@ -31,8 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", help="cache the synthetic presets' generated events in this folder")
     p.add_argument("--strategies", default="random,sorted,roundrobin,balanced,packed",
                    help="comma-separated subset of random,sorted,roundrobin,balanced,packed")
-    p.add_argument("--batch-size", type=positive_int, default=8)
-    p.add_argument("--epochs", type=positive_int, default=2)
+    p.add_argument("--batch-size", type=positive_int, default=8, help="graphs per batch (packed: as many as the "
+                   "memory budget holds)")
+    p.add_argument("--epochs", type=positive_int, default=2, help="training epochs of each strategy")
     p.add_argument("--hidden", type=positive_int, default=32, help="width of the Interaction Network's MLPs")
     p.add_argument("--num-steps", type=positive_int, default=3, help="message-passing rounds")
     p.add_argument("--budget-mib", type=positive_float, help="memory budget (default: --budget-factor x an average batch, "
@@ -51,7 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distributed", action="store_true",
                    help="also compare DistributedSampler with DistributedBalancedBatchSampler on local processes")
     p.add_argument("--world-size", type=positive_int, help="processes of --distributed (default 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic events, the validation split, the "
+                   "model's weights and the batches")
     p.add_argument("--device", default="cpu", help="cpu (peak: tensors saved for backward + parameters, gradients "
                    "and AdamW state; the output's first line says exactly what) or cuda (peak from "
                    "torch.cuda.max_memory_allocated)")

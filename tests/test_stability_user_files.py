@@ -327,6 +327,7 @@ def test_cli_formulas_on_the_command_line_are_compared_with_oqmd(tmp_path, capsy
     (["Fe3O4=-1.6", "FeO=inf"], "FeO=inf: the energy is not a finite number"),
     (["Fe3O4", "--energy-column", "e"], "--column and --energy-column name columns of a FILE"),
     (["missing.csv"], "missing.csv: no such file"),
+    (["."], ".: a folder, not a table file"),  # a folder said "no such file"
     # two files were read as two formulas: "cannot parse formula"
     (["cands.csv", "ref.csv"], "cands.csv and ref.csv: files among 2 arguments: give one FILE (another set to "
                                "compare with goes to --reference FILE), or formulas only"),

@@ -371,7 +371,7 @@ def read_table(path, *, text: bool = False):
 
     path = str(path)
     if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such file")
+        raise ValueError(f"{path}: " + ("a folder, not a table file" if os.path.isdir(path) else "no such file"))
     lower = re.sub(r"\.(gz|bz2)$", "", path.lower())
     if lower.endswith(".parquet"):
         return pd.read_parquet(path)

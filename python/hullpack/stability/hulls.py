@@ -281,7 +281,7 @@ class Reference:
         ``candidates`` may also be an already :func:`~hullpack.stability.inputs.parse`-d set.
         """
         parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
-                                                                          column=column)
+                                                                          column=column, progress_bar=progress_bar)
         self._check_candidates(parsed)
         self._flag_unknown(parsed)
         parsed.report("candidate", errors)
@@ -437,7 +437,7 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
     [['Fe2O3', True, '0.933333 Fe3O4 + 0.066667 O2'], ['FeO', False, '0.833333 Fe2O3 + 0.166667 Fe'], ['Fe3O4', False, '0.952381 Fe2O3 + 0.047619 Fe']]
     """
     if reference is None:
-        parsed = parse(compositions, energies, elements=elements, column=column)
+        parsed = parse(compositions, energies, elements=elements, column=column, progress_bar=progress_bar)
         parsed.report("input", errors)
         table = Reference._from_parsed(parsed, DEFAULT_TOL if tol is None else tol, threads).stability(
             threads=threads, progress_bar=progress_bar)

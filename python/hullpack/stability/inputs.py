@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._progress import progress
 from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, _named, composition_cell, find_column, is_hull_distance,
                        is_missing_text, listed, number_hint, one_database, read_table)
 from ..elemnet.featurize import parse_formulas, plain_amounts
@@ -346,8 +347,10 @@ def _from_array(amounts: np.ndarray, elements) -> tuple[list, list, list, dict]:
     return r, cols[c], frac[r, c], problems
 
 
-def _from_items(items: list, energies_from_entries: list) -> tuple:
-    """Rows, element ids, float64 fractions, exact flags and problems of strings/mappings/entries."""
+def _from_items(items: list, energies_from_entries: list, progress_bar: bool | None = None) -> tuple:
+    """Rows, element ids, float64 fractions, exact flags and problems of strings/mappings/entries;
+    more than one chunk of formulas is read behind a progress bar (``progress_bar`` as for
+    :func:`parse`)."""
     n = len(items)
     problems: dict[int, str] = {}
     strings, mappings = [], []
@@ -376,6 +379,10 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         else:
             problems[i] = f"expected a formula, a Composition or an entry, got {type(item).__name__}"
     parts_r, parts_c, parts_v, parts_f32 = [], [], [], []
+    # as the hulls' queries show theirs: None on a terminal, unless HULLPACK_QUIET is set
+    quiet = len(strings) <= _CHUNK or progress_bar is False
+    bar = progress(total=len(strings), desc="parse", unit="formula", disable=True if quiet else (
+        None if progress_bar is None else False))
     for s0 in range(0, len(strings), _CHUNK):
         idx = strings[s0:s0 + _CHUNK]
         x, bad = parse_formulas([_text(items[i]) for i in idx], all_elements=True)
@@ -389,6 +396,8 @@ def _from_items(items: list, energies_from_entries: list) -> tuple:
         parts_c.append(c)
         parts_v.append(x[r, c].astype(np.float64))
         parts_f32.append(np.ones(len(r), dtype=bool))
+        bar.update(len(idx))
+    bar.close()
     if mappings:
         comps = [_composition(item) for _, item in mappings]
         _, bad = parse_formulas(comps, all_elements=True)  # validates symbols and amounts with the featurizer's messages
@@ -422,13 +431,15 @@ def _composition(item):
 
 
 def parse(compositions, energies=None, *, elements=None, column: str | None = None,
-          require_energies: bool = True) -> Parsed:
+          require_energies: bool = True, progress_bar: bool | None = None) -> Parsed:
     """Read compositions (and energies in eV/atom) in any accepted form (see the module docstring).
 
     ``energies``: an array-like (one per row), a DataFrame column name, or None: the first of
     :data:`ENERGY_COLUMNS` in a DataFrame, or the entries' ``energy_per_atom``. Without energies,
     ``require_energies=False`` leaves them NaN (to be predicted), otherwise it is an error. Bad rows
     (unparsable text, unknown elements, no atoms, a non-finite energy) are listed in ``problems``.
+    More than 65,536 formulas are read behind a progress bar on a terminal (``progress_bar=False``:
+    never, ``True``: always; ``HULLPACK_QUIET`` set: none unless ``True``).
     """
     items, energies, index = _items_and_energies(compositions, energies, elements, column)
     energies = aligned(energies, index, isinstance(compositions, (pd.DataFrame, pd.Series)))
@@ -438,7 +449,7 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
         rows, cols, vals, problems = _from_array(items, elements)
         f32 = np.zeros(len(rows), dtype=bool)
     else:
-        rows, cols, vals, f32, problems, _ = _from_items(items, from_entries)
+        rows, cols, vals, f32, problems, _ = _from_items(items, from_entries, progress_bar)
     order = np.lexsort((cols, rows))
     rows, cols, vals, f32 = rows[order], cols[order], vals[order], f32[order]
     offsets = np.zeros(n + 1, dtype=np.int64)

@@ -251,7 +251,7 @@ def model_protocol(compositions, energies=None, predicted=None, *, model=None, s
     """
     tol = DEFAULT_TOL if tol is None else tol
     parsed = compositions if isinstance(compositions, Parsed) else parse(compositions, energies, elements=elements,
-                                                                           column=column)
+                                                                           column=column, progress_bar=progress_bar)
     parsed.report("input", errors)
     rows = _subset_rows(subset, len(parsed))
     pred, unpredictable = _predictions(parsed, rows, predicted, model)

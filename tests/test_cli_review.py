@@ -100,7 +100,22 @@ def test_explain_out_inside_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "f.csv").write_text("x\n")
     out = tmp_path / "f.csv" / "report"
     assert main(["explain", "--out", str(out), "--only", "shap"]) == 2
-    assert capsys.readouterr() == ("", f"hullpack explain: {out}: Not a directory\n")
+    assert capsys.readouterr() == ("", f"hullpack explain: {out}: {tmp_path / 'f.csv'} is a file, where the path "
+                                       "needs a folder\n")
+
+
+def test_train_export_out_inside_a_file_names_the_file(tmp_path, capsys, monkeypatch):
+    """--out f.csv/m.pt: making the folder f.csv fails with "File exists", which read as if m.pt did."""
+    from hullpack.cli import train
+
+    def run(args):
+        raise FileExistsError(17, "File exists", "f.csv")
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.csv").write_text("x\n")
+    monkeypatch.setattr(train, "run", run)
+    assert main(["train", "--export", "runs/a", "--out", "f.csv/m.pt"]) == 2
+    assert capsys.readouterr() == ("", "hullpack train: f.csv: a file, where the path needs a folder\n")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/full is Linux's")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import importlib
 import logging
 import os
@@ -178,8 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         _stdout_to_nothing()
         return 1
     except OSError as exc:  # a path given that cannot be made or read (RUN_DIR inside a file); a full disk
-        print(f"hullpack {args.command}: {f'{exc.filename}: ' if exc.filename else ''}{exc.strerror or exc}",
-              file=sys.stderr)
+        print(f"hullpack {args.command}: {_path_problem(exc)}", file=sys.stderr)
         if exc.filename is not None:
             return 2
         try:  # stdout itself may be what failed (> /dev/full): Python would fail again, flushing it at exit
@@ -187,6 +187,22 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             _stdout_to_nothing()
         return 1
+
+
+def _path_problem(exc: OSError) -> str:
+    """``exc`` in a line: where a file stands in a path that needs a folder there (``--out
+    f.csv/m.pt``: mkdir says "File exists", open says "Not a directory"), the file is named as such."""
+    name = exc.filename
+    if name is None:
+        return str(exc.strerror or exc)
+    in_the_way = str(name)
+    while in_the_way and not os.path.exists(in_the_way):
+        in_the_way = os.path.dirname(in_the_way)
+    if in_the_way and os.path.isfile(in_the_way) and in_the_way != os.path.normpath(str(name)):
+        return f"{name}: {in_the_way} is a file, where the path needs a folder"
+    if in_the_way and os.path.isfile(in_the_way) and exc.errno == errno.EEXIST:  # made as a folder
+        return f"{name}: a file, where the path needs a folder"
+    return f"{name}: {exc.strerror or exc}"
 
 
 def _stdout_to_nothing() -> None:

@@ -174,6 +174,21 @@ def test_auto_spreads_several_budgets_into_fewer_bins_than_first_fit():
     assert n_bins < 0.99 * packing.pack(anti, cap2)[1]
 
 
+def test_auto_spreads_several_budgets_beyond_the_one_budget_limit(monkeypatch):
+    # Several budgets spread up to AUTO_SPREAD_MAX items, past AUTO_BALANCE_MAX (one budget's
+    # limit), where first fit alone left 4-10% more bins at 5M node/edge-like sizes; beyond it,
+    # first fit's packing stands. Shown with both limits lowered, on the sizes spreading improves.
+    rng = np.random.default_rng(6)
+    nodes = rng.integers(1, 500, 20_000)
+    sizes = np.column_stack([nodes, nodes * rng.integers(2, 8, nodes.size)]).astype(float)
+    cap = [20_000.0, 100_000.0]
+    ffd = packing.pack(sizes, cap)[1]
+    monkeypatch.setattr(packing, "AUTO_BALANCE_MAX", 1000)
+    assert packing.pack(sizes, cap, method="auto")[1] < 0.97 * ffd
+    monkeypatch.setattr(packing, "AUTO_SPREAD_MAX", 1000)
+    assert packing.pack(sizes, cap, method="auto")[1] == ffd
+
+
 @pytest.mark.parametrize("per_batch", [8, 32])
 def test_auto_packs_small_molecules_under_two_budgets_near_the_bound(per_batch):
     """QM9-like molecules (3-29 atoms, 2-6 edges per atom) under node and edge budgets of

@@ -58,7 +58,7 @@ def reorder(offsets: np.ndarray, items: np.ndarray, perm: np.ndarray) -> tuple[n
 
 
 def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, up: bool,
-            cap: Any = None) -> np.ndarray:
+            cap: Any = None, one_offset: bool = False) -> np.ndarray:
     """Costs snapped to a geometric grid of relative step ``granularity`` with a random offset.
 
     Items whose costs fall in one grid cell tie, and the packing kernels break ties by the seeded
@@ -66,7 +66,10 @@ def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, 
     exactly equal, while every batch stays within ``granularity`` of its balanced cost. ``up``
     rounds up to the next grid value (never below the real cost, so capacity still holds for the
     real costs), else to the nearest one in ratio; ``cap`` keeps an item that fits alone from being
-    rounded past the capacity.
+    rounded past the capacity. ``one_offset``: the columns of ``(n, k)`` costs share one grid
+    offset, as packing several budgets needs (first fit orders items by their fullest normalised
+    column: columns on grids offset apart set items heavy in one column systematically before those
+    heavy in another, and batches fill one budget long before the other, 27-36% more of them).
 
     The same on every machine: the grid values are computed in decimal arithmetic (correctly
     rounded) or IEEE multiplications, and a cost near a cell's edge finds its cell by exact
@@ -76,7 +79,9 @@ def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, 
     """
     if granularity <= 0:
         return costs
-    offset = rng.random(costs.shape[1] if costs.ndim == 2 else None)
+    offset = rng.random(costs.shape[1] if costs.ndim == 2 and not one_offset else None)
+    if costs.ndim == 2 and one_offset:
+        offset = np.full(costs.shape[1], offset)
     if costs.ndim == 2:
         out = np.column_stack([_snap(costs[:, j], granularity, offset[j], up) for j in range(costs.shape[1])])
     else:

@@ -206,7 +206,8 @@ class Budget:
             real = self.costs[idx] if idx.size < self.costs.shape[0] else self.costs
             room = self.max_cost - self.const
             order = rng.permutation(idx.size) if shuffle else None
-            keys = coarsen(real, granularity, rng, up=True, cap=room) if shuffle and self._round else real
+            keys = (coarsen(real, granularity, rng, up=True, cap=room, one_offset=True) if shuffle and self._round
+                    else real)
             bin_of, nb = packing.pack(np.ascontiguousarray(keys), room if room.ndim else float(room),
                                       method=self.method, order=order)
             offsets, local = packing.group(bin_of, nb)

@@ -168,10 +168,9 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
 #: ``pack(method="auto")`` tries balanced partitions into fewer bins up to this many items: each
 #: try is a balancing pass (seconds at 1e7 items) for at most a percent or two fewer bins.
 AUTO_BALANCE_MAX = 1 << 22
-#: ``pack(method="auto")`` spreads several cost dimensions up to this many items: 2-6 s per million
-#: items (up to three tries), and first fit alone leaves 4-10% more bins than the spread on
-#: node/edge-like sizes at 5M items (benchmarks/distributions.py: crystals 1.104 of the bound
-#: against 1.023, collider 1.045 against 1.007).
+#: ``pack(method="auto")`` spreads several cost dimensions up to this many items: 2-8 s per million
+#: items (up to three tries), where first fit alone leaves up to a third more bins at 5M graphs
+#: (benchmarks/bench_budgets_scale.py).
 AUTO_SPREAD_MAX = 1 << 24
 
 

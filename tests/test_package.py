@@ -215,3 +215,22 @@ def test_api_without_its_extra_names_the_extra(modules, call, message):
     out = subprocess.run([sys.executable, "-c", _API_WITHOUT, ",".join(modules), call], capture_output=True,
                          text=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1:] == [message], out.stdout[-2000:] + out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("show, tty, quiet, disabled", [
+    (None, True, False, False), (None, False, False, True), (None, True, True, True),
+    (True, False, False, False), (True, True, True, False), (False, True, False, True),
+])
+def test_progress_bars_follow_the_show_argument_then_the_terminal(monkeypatch, show, tty, quiet, disabled):
+    """A function's progress_bar / show_progress, as progress() takes it: None, a bar on a terminal
+    unless HULLPACK_QUIET is set; True always; False never."""
+    import sys
+
+    from hullpack._progress import progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: tty, raising=False)
+    monkeypatch.delenv("HULLPACK_QUIET", raising=False)
+    if quiet:
+        monkeypatch.setenv("HULLPACK_QUIET", "1")
+    with progress(total=3, show=show) as bar:
+        assert bar.disable is disabled

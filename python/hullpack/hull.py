@@ -255,7 +255,7 @@ def hull_batch(fractions, energies, offsets=None, *, tol: float = DEFAULT_TOL, d
 
     # Chunks of systems behind a progress bar (input already checked as a whole).
     parts = []
-    with progress(total=n_sys, desc="hulls", unit="system", disable=None if progress_bar is None else False) as bar:
+    with progress(total=n_sys, desc="hulls", unit="system", show=progress_bar) as bar:
         for s0 in range(0, n_sys, chunk):
             s1 = min(n_sys, s0 + chunk)
             if offsets is None:

@@ -333,7 +333,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
     one_hot: dict[bool, int] = {}  # one-hot (num_edges, 2) or not: the first graph of each kind
     first_shapes = unbatchable = None  # graph 0's tensor shapes, and the first graph that cannot batch with it
     bar = progress(range(n), total=n, desc=f"checking {name}", unit="graph",
-                   disable=None if show_progress is None else not show_progress)
+                   show=show_progress)
     for i in bar:
         g = dataset[i]
         where = f"{name!r}: graph {i}" + (f" ({dataset.files[i]})" if isinstance(dataset, GraphFiles) else "")

@@ -166,7 +166,7 @@ class CollisionGraphs(InMemoryDataset):
 
     def _generate(self) -> list[Data]:
         bar = progress(range(self.num_events), desc=f"generating {self.preset_name} events", unit="event",
-                       disable=None if self._log_progress else True)
+                       show=None if self._log_progress else False)
         return [event_graph(self.config, self.seed, i, self.cuts) for i in bar]
 
     def _compute_sizes(self) -> np.ndarray:

@@ -288,7 +288,7 @@ def graph_sizes(dataset: Any, fields: Sequence[Field] = DEFAULT_FIELDS, *,
         return as_sizes(fast, "dataset sizes")
     out = np.empty((n, len(fields)), dtype=np.float64)
     bar = progress(range(n), total=n, desc="reading graph sizes", unit="graph",
-                   disable=None if show_progress is None else not show_progress)
+                   show=show_progress)
     for i in bar:
         item = dataset[i]
         for j, field in enumerate(fields):

@@ -212,7 +212,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     t_screen = t_dft = t_end_check = t_evaluating = 0.0
     letters = "ABCD"[:order]
     with _progress_bar(total=len(table) * n_inner, desc="screen", unit="pred",
-                       disable=None if progress else True) as bar:
+                       show=None if progress else False) as bar:
         for s0 in range(0, max(len(table), 1), block):  # an empty shard: one empty block, empty tables
             t0, evaluated0 = time.perf_counter(), engine.seconds_evaluating
             tb = table[s0:s0 + block]

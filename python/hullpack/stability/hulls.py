@@ -100,7 +100,7 @@ def _query(call, n: int, bar_label: str, show) -> dict:
     if n <= _CHUNK or show is False:
         return call(0, n)
     parts = []
-    with progress(total=n, desc=bar_label, unit="composition", disable=None if show is None else False) as bar:
+    with progress(total=n, desc=bar_label, unit="composition", show=show) as bar:
         for s in range(0, n, _CHUNK):
             parts.append(call(s, min(n, s + _CHUNK)))
             bar.update(min(n, s + _CHUNK) - s)

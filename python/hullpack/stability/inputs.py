@@ -379,25 +379,24 @@ def _from_items(items: list, energies_from_entries: list, progress_bar: bool | N
         else:
             problems[i] = f"expected a formula, a Composition or an entry, got {type(item).__name__}"
     parts_r, parts_c, parts_v, parts_f32 = [], [], [], []
-    # as the hulls' queries show theirs: None on a terminal, unless HULLPACK_QUIET is set
-    quiet = len(strings) <= _CHUNK or progress_bar is False
-    bar = progress(total=len(strings), desc="parse", unit="formula", disable=True if quiet else (
-        None if progress_bar is None else False))
-    for s0 in range(0, len(strings), _CHUNK):
-        idx = strings[s0:s0 + _CHUNK]
-        x, bad = parse_formulas([_text(items[i]) for i in idx], all_elements=True)
-        for j, _, reason in bad:  # text no formula reads that writes a missing value ('None', 'N/A'), as an empty cell
-            text = _text(items[idx[j]])
-            problems[idx[j]] = ("formula is missing" if text.strip() and is_missing_text(text)
-                                else reason)
-        x[[j for j, _, _ in bad]] = 0.0
-        r, c = np.nonzero(x > 0)
-        parts_r.append(np.asarray(idx, dtype=np.int64)[r])
-        parts_c.append(c)
-        parts_v.append(x[r, c].astype(np.float64))
-        parts_f32.append(np.ones(len(r), dtype=bool))
-        bar.update(len(idx))
-    bar.close()
+    # as the hulls' queries show theirs: above one chunk, on a terminal unless HULLPACK_QUIET is set
+    show = False if len(strings) <= _CHUNK else progress_bar
+    with progress(total=len(strings), desc="parse", unit="formula", show=show) as bar:
+        for s0 in range(0, len(strings), _CHUNK):
+            idx = strings[s0:s0 + _CHUNK]
+            x, bad = parse_formulas([_text(items[i]) for i in idx], all_elements=True)
+            # text no formula reads that writes a missing value ('None', 'N/A'), as an empty cell
+            for j, _, reason in bad:
+                text = _text(items[idx[j]])
+                problems[idx[j]] = ("formula is missing" if text.strip() and is_missing_text(text)
+                                    else reason)
+            x[[j for j, _, _ in bad]] = 0.0
+            r, c = np.nonzero(x > 0)
+            parts_r.append(np.asarray(idx, dtype=np.int64)[r])
+            parts_c.append(c)
+            parts_v.append(x[r, c].astype(np.float64))
+            parts_f32.append(np.ones(len(r), dtype=bool))
+            bar.update(len(idx))
     if mappings:
         comps = [_composition(item) for _, item in mappings]
         _, bad = parse_formulas(comps, all_elements=True)  # validates symbols and amounts with the featurizer's messages

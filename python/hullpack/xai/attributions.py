@@ -108,7 +108,7 @@ def _deeplift_pairs(chain: list[nn.Module], x: torch.Tensor, bg: torch.Tensor, r
     phi = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
     n_pairs = len(rows)
     for p0 in progress(range(0, n_pairs, batch_pairs), total=-(-n_pairs // batch_pairs), desc="DeepLIFT",
-                       unit="block", disable=None if show is None else not show):
+                       unit="block", show=show):
         r, k, w = rows[p0:p0 + batch_pairs], refs[p0:p0 + batch_pairs], weights[p0:p0 + batch_pairs]
         g = torch.ones(len(r), 1, device=x.device)  # d output / d (current layer's output), per pair
         layer = len(px)
@@ -227,7 +227,7 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
             phi = np.zeros(x.shape, dtype=np.float64)
             present = np.flatnonzero((x > 0).any(axis=0))
             for e in progress(present, desc="DeepExplainer", unit="element",
-                              disable=None if show_progress is None else not show_progress):
+                              show=show_progress):
                 idx = np.flatnonzero(x[:, e] > 0)
                 explainer = shap.DeepExplainer(_Column(model), bt[e:e + 1])
                 v = np.asarray(explainer.shap_values(xt[idx], check_additivity=False)).reshape(len(idx), N_ELEMENTS)
@@ -252,7 +252,7 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
 def _explain_in_chunks(fn, x: torch.Tensor, desc: str, show: bool | None, chunk: int = 32) -> np.ndarray:
     parts = []
     for start in progress(range(0, len(x), chunk), total=-(-len(x) // chunk), desc=desc, unit="chunk",
-                          disable=None if show is None else not show):
+                          show=show):
         v = np.asarray(fn(x[start:start + chunk]))
         parts.append(v.reshape(v.shape[0], N_ELEMENTS))
     return np.concatenate(parts)

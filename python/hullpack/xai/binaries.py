@@ -127,7 +127,7 @@ def lowest_energy_fraction(model: nn.Module, pairs: Iterable[tuple[str, str]], *
 
     out = []
     for p0 in progress(range(0, len(pairs), batch_pairs), total=-(-len(pairs) // batch_pairs),
-                       desc="binary scans", unit="block", disable=None if show_progress is None else not show_progress):
+                       desc="binary scans", unit="block", show=show_progress):
         block = pairs[p0:p0 + batch_pairs]
         e = energies(block, np.tile(grid, (len(block), 1)))
         e_b, e_a = e[:, 0], e[:, -1]

@@ -89,7 +89,7 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
     contains = np.zeros((n, len(elements)), dtype=bool)
     counts = np.zeros(len(elements), dtype=np.int64)
     for k, el in enumerate(progress(elements, desc="occlusion", unit="element",
-                                    disable=None if show_progress is None else not show_progress)):
+                                    show=show_progress)):
         xo, rows = occlude(x, el)
         counts[k] = len(rows)
         contains[rows, k] = True

@@ -161,7 +161,7 @@ def layer_projection(model: nn.Module, *, show_progress: bool | None = None) -> 
     binary_groups = table.loc[cations, "group"].to_numpy()
     pure, binary, rows = {}, {}, []
     for name in progress(list(pure_acts), desc="layer PCA", unit="layer",
-                         disable=None if show_progress is None else not show_progress):
+                         show=show_progress):
         for label, acts, groups, store in (("pure", pure_acts[name], pure_groups, pure),
                                            ("binary", bin_acts[name], binary_groups, binary)):
             scores, share = pca(acts)

@@ -128,7 +128,7 @@ def fit_surrogate(model: nn.Module, compositions: Any, *, depths: Iterable[int] 
     test, train = perm[:n_test], perm[n_test:]
     rows, trees = [], {}
     for d in progress(depths, desc="surrogate depths", unit="depth",
-                      disable=None if show_progress is None else not show_progress):
+                      show=show_progress):
         tree = DecisionTreeRegressor(max_depth=d, min_samples_leaf=min_samples_leaf, random_state=seed)
         tree.fit(x[train], y[train])
         pred = tree.predict(x[test])

@@ -394,11 +394,25 @@ def test_chunked_batch_equals_one_call(monkeypatch):
     whole = hull_batch(f, e, off, facets=True)
     monkeypatch.setattr(hull_module, "_CHUNK", 10)
     chunked = hull_batch(f, e, off, facets=True, progress_bar=True)
-    for name in ("e_above_hull", "is_vertex", "n_vertices", "decomp_index", "facet_offsets", "facets"):
-        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name))
-    grid = uniform(2, 20)
+    fields = ("e_above_hull", "is_vertex", "n_vertices", "valid", "decomp_index", "decomp_weight", "vertex_depth",
+              "facet_offsets", "facets")
+
+    def assert_same(a, b):
+        for name in fields:
+            if getattr(a, name) is None:
+                assert getattr(b, name) is None, name
+            else:
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+    assert_same(chunked, whole)
+    grid = uniform(2, 20)  # the shared grid, each chunk written into the batch's arrays
     eg = np.stack([bowl(grid, rng) for _ in range(25)])
-    np.testing.assert_array_equal(hull_batch(grid, eg).e_above_hull, hull_batch(grid, eg, progress_bar=False).e_above_hull)
+    eg[3, 5] = np.nan
+    assert_same(hull_batch(grid, eg, progress_bar=True, depth=True, nonfinite="nan"),
+                hull_batch(grid, eg, progress_bar=False, depth=True, nonfinite="nan"))
+    monkeypatch.setattr(hull_module, "_CHUNK_ND", 4)  # quaternaries: their own chunk size
+    f4, e4, off4 = _csr_batch(4, 11, rng)
+    assert_same(hull_batch(f4, e4, off4, progress_bar=True, depth=True), hull_batch(f4, e4, off4, depth=True))
     # a bad point late in the batch fails before any chunk runs, named by its global system
     e[off[40] + 0] = np.nan
     with pytest.raises(HullInputError, match=r"system 40, point 0"):

@@ -66,6 +66,7 @@ MAX_ORDER = 8
 # and higher orders (a quaternary grid of step 0.05 costs about as much as 100 ternaries)
 _CHUNK = 8192
 _CHUNK_ND = 64
+_PER_SYSTEM = frozenset({"n_vertices", "status"})  # the core's outputs with one row a system in either layout
 
 
 @dataclass(frozen=True)
@@ -253,24 +254,35 @@ def hull_batch(fractions, energies, offsets=None, *, tol: float = DEFAULT_TOL, d
     if n_sys <= chunk or progress_bar is False or _has_problem(f, e, offsets, nonfinite):
         return _to_batch(_call(f, e, offsets, **kw))  # one call: validation names global indices
 
-    # Chunks of systems behind a progress bar (input already checked as a whole).
-    parts = []
+    # Chunks of systems behind a progress bar (input already checked as a whole), each written
+    # into the whole batch's arrays as it ends: holding the chunks, then joining them, doubled the peak.
+    merged: dict = {}
+    facet_parts = []
     with progress(total=n_sys, desc="hulls", unit="system", show=progress_bar) as bar:
         for s0 in range(0, n_sys, chunk):
             s1 = min(n_sys, s0 + chunk)
             if offsets is None:
-                parts.append(_call(f, e[s0:s1], None, **kw))
+                rows, part = (s0, s1), _call(f, e[s0:s1], None, **kw)
             else:
                 lo, hi = int(offsets[s0]), int(offsets[s1])
-                parts.append(_call(f[lo:hi], e[lo:hi], offsets[s0:s1 + 1] - lo, **kw))
+                rows, part = (lo, hi), _call(f[lo:hi], e[lo:hi], offsets[s0:s1 + 1] - lo, **kw)
+            for key, value in part.items():
+                if key in ("facets", "facet_offsets"):
+                    continue
+                # per system: n_vertices, status, and every output of the shared grid; else per point
+                start, stop = (s0, s1) if key in _PER_SYSTEM or offsets is None else rows
+                if key not in merged:
+                    total = n_sys if key in _PER_SYSTEM or offsets is None else e.shape[0]
+                    merged[key] = np.empty((total,) + value.shape[1:], value.dtype)
+                merged[key][start:stop] = value
+            if "facets" in part:
+                facet_parts.append((part["facets"], np.diff(part["facet_offsets"])))
+            del part
             bar.update(s1 - s0)
-    merged = {}
-    for key in parts[0]:
-        if key == "facet_offsets":
-            sizes = np.concatenate([np.diff(p[key]) for p in parts])
-            merged[key] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        else:
-            merged[key] = np.concatenate([p[key] for p in parts])
+    if facet_parts:
+        merged["facets"] = np.concatenate([facets for facets, _ in facet_parts])
+        sizes = np.concatenate([n for _, n in facet_parts])
+        merged["facet_offsets"] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     return _to_batch(merged)
 
 

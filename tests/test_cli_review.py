@@ -127,3 +127,35 @@ def test_a_full_stdout_is_one_line_exit_1(tmp_path):
         p = subprocess.run([sys.executable, "-c", code, "info"], stdout=full, stderr=subprocess.PIPE, cwd=tmp_path,
                            text=True)
     assert p.returncode == 1 and p.stderr == "hullpack info: No space left on device\n", p.stderr
+
+
+@pytest.mark.parametrize("options, work", [([], "stability"), (["--compare", "--model", "default"], "model_protocol")])
+def test_stability_prints_its_header_line_before_the_work(options, work, tmp_path, capsys, monkeypatch):
+    """The summary's first line ("hullpack stability: 3 compositions from ...") came after the work,
+    the reference's hulls (seconds for the shipped OQMD set): a user waited in silence, then read the
+    header. It comes first, on stdout, or on stderr with --out - (stdout is the table alone), and
+    not with -q there; the rest follows, summary.txt holding the whole summary."""
+    import hullpack.stability as stability
+
+    said = []  # stdout and stderr when the work began
+
+    def spy(real):
+        def work_begins(*args, **kwargs):
+            said.append(capsys.readouterr())
+            return real(*args, **kwargs)
+        return work_begins
+
+    monkeypatch.setattr(stability, work, spy(getattr(stability, work)))
+    typed = ["Fe2O3=-1.7", "Fe3O4=-1.62", "FeO=-1.4", "Fe=0", "O2=0"]
+    header = ("hullpack stability --compare: the formulas given on the command line" if options
+              else "hullpack stability: 5 compositions from the command line")
+    assert main(["stability", *typed, *options, "--reference", "none", "--out", str(tmp_path / "o")]) == 0
+    out, err = capsys.readouterr()
+    assert said[-1].out == header + "\n"
+    summary = (tmp_path / "o" / "summary.txt").read_text()
+    assert summary.startswith(header + "\n") and said[-1].out + out == summary + out.splitlines(True)[-1]
+    assert main(["stability", *typed, *options, "--reference", "none", "--out", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert said[-1] == ("", header + "\n") and out.startswith("formula,")
+    assert main(["stability", *typed, *options, "--reference", "none", "--out", "-", "-q"]) == 0
+    assert said[-1] == ("", "") and capsys.readouterr().err == ""

@@ -424,7 +424,7 @@ def test_cli_own_stability_and_against_a_reference(tmp_path, capsys):
     assert cli(tmp_path / "c.csv", "--reference", tmp_path / "ref.csv", "--out", tmp_path / "vs", "--plot",
                "Fe-Ni-O", "--format", "both") == 0
     out = capsys.readouterr().out
-    assert "(1 bad row," in out and "unknown element 'Xx'" in out
+    assert "\n1 bad row, see the 'problem' column:\n" in out and "unknown element 'Xx'" in out
     vs = pd.read_parquet(tmp_path / "vs" / "stability.parquet")
     assert vs.stable.tolist()[:2] == [True, False]
     assert (tmp_path / "vs" / "Fe-Ni-O.png").is_file()

@@ -125,7 +125,7 @@ def test_cli_dft_stability_takes_every_element_and_the_model_names_what_it_lacks
         True, True, True, False]
     assert cli(path, "--model", "default", "--out", tmp_path / "model", "--format", "csv") == 0
     out = capsys.readouterr().out
-    assert "(3 bad rows," in out and "bad row 5 ('NaHe'): He is not one of ElemNet's 86 elements" in out
+    assert "\n3 bad rows, see the 'problem' column:\n" in out and "bad row 5 ('NaHe'): He is not one of ElemNet's 86 elements" in out
     t = pd.read_csv(tmp_path / "model" / "stability.csv", keep_default_na=False, na_values=[""])
     bad = t.problem.notna()
     assert t.formula[bad].tolist() == ["NaHe", "AmO2", "PoO2"]

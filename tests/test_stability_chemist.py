@@ -28,7 +28,9 @@ def test_formation_energies_per_formula_unit_with_their_elements_at_zero_are_ref
         stability(per_unit)
     per_unit.to_csv(tmp_path / "fu.csv", index=False)
     rc, out, err = cli(capsys, "stability", str(tmp_path / "fu.csv"), "--out", str(tmp_path / "out"))
-    assert rc == 2 and out == "" and "energies per formula unit or per cell rather than per atom?" in err
+    # the header line, printed before the work, then the refusal
+    assert rc == 2 and out == f"hullpack stability: 7 compositions from {tmp_path / 'fu.csv'}\n"
+    assert "energies per formula unit or per cell rather than per atom?" in err
     # without the elements: refused as total energies were, the message naming formation energies per atom
     with pytest.raises(HullInputError, match=r"or give formation energies per atom \(not per formula unit\)"):
         stability(per_unit[:4])

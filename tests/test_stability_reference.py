@@ -196,7 +196,8 @@ def test_cli_names_a_bad_formula_from_the_command_line_as_predict_does(tmp_path,
     bad = [f"X{c}2O=-1" for c in "xyzqvw"]  # six unknown elements: five listed, then "... and 1 more"
     assert cli("Fe2O3=-1.7", *bad, "FeO=-1.4", "--reference", "none", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
-    assert "8 compositions from the command line (6 bad formulas, see the 'problem' column)" in out
+    assert out.startswith("hullpack stability: 8 compositions from the command line\n")
+    assert "6 bad formulas, see the 'problem' column:" in out.splitlines()
     assert "  formula 2 ('Xx2O'): unknown element 'Xx'" in out.splitlines()
     assert "  formula 6 ('Xv2O'): unknown element 'Xv'" in out.splitlines()
     assert "  ... and 1 more bad formula (the table's 'problem' column names each)" in out.splitlines()
@@ -205,4 +206,4 @@ def test_cli_names_a_bad_formula_from_the_command_line_as_predict_does(tmp_path,
     pd.DataFrame({"formula": ["Fe2O3", "Xx2O"], "energy": [-1.7, -1.0]}).to_csv(tmp_path / "f.csv", index=False)
     assert cli(tmp_path / "f.csv", "--out", tmp_path / "f") == 0
     out = capsys.readouterr().out
-    assert "(1 bad row, see the 'problem' column)" in out and "  bad row 2 ('Xx2O'): unknown element 'Xx'" in out
+    assert "1 bad row, see the 'problem' column:" in out.splitlines() and "  bad row 2 ('Xx2O'): unknown element 'Xx'" in out

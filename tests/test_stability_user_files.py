@@ -173,7 +173,7 @@ def test_cli_bad_rows_are_numbered_from_one_and_shown_as_written(tmp_path, capsy
     pd.DataFrame({"formula": rows, "energy": [-1.7, -1.3] + [-1.0] * 7}).to_csv(tmp_path / "b.csv", index=False)
     assert cli(tmp_path / "b.csv", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
-    assert "(7 bad rows, see the 'problem' column)" in out
+    assert "7 bad rows, see the 'problem' column:" in out.splitlines()
     assert "  bad row 3 ('Xx0O'): unknown element 'Xx'" in out
     assert "  ... and 2 more bad rows (the table's 'problem' column names each)" in out
 

@@ -6,6 +6,7 @@ reference set), with energies from the file or from an ElemNet model. Thin: it p
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, message, missing, note,
                      note_joined, plural, positive_int, require)
-from .stability_summary import bad_lines, summary_lines
+from .stability_summary import bad_lines, header_line, summary_lines
 
 log = logging.getLogger(__name__)
 
@@ -359,13 +360,19 @@ def run(args: argparse.Namespace) -> int:
             check_folder(args.out, None, overwrite=True, kind="stability")
     except ScreeningError as exc:
         raise ValueError(re.sub(r"^out\b", "--out", str(exc))) from None
+    model = None if model_spec == "none" else resolve_model(model_spec)  # a bad --model refused before the header
+    # the summary's first line before the work (the shipped OQMD set alone loads for seconds), the rest after it
+    header = ("hullpack stability --compare: " + ("the formulas given on the command line" if typed
+                                                   else f"the compounds of {source}")
+              if args.compare else header_line(len(df), source))
+    say = message if to_stdout else functools.partial(print, flush=True)
+    say(header)
     reference, against = (None, "each other") if reference_spec == "none" else _reference(reference_spec, args)
     if reference is not None:
         left_out = len(reference.parsed) - len(reference)  # its bad rows, listed in a note
         against = (f"{against}: {plural(len(reference), 'compound')} in {plural(reference.n_spaces, 'chemical space')}"
                    + (f" ({plural(left_out, 'bad row')} left out)" if left_out else "")
                    + f" ({'together with each other' if args.join else 'each composition alone'})")
-    model = None if model_spec == "none" else resolve_model(model_spec)
     energies_note = (("formation energies given on the command line" if typed else f"column '{e_col}'")
                      if model is None else f"ElemNet predictions ({model_spec}"
                      + (f", as {'none were given' if typed else 'FILE has no energy column'}"
@@ -377,8 +384,7 @@ def run(args: argparse.Namespace) -> int:
         bad = result.table["problem"].notna().to_numpy()
         # what was compared with what, before the protocol's numbers
         own = "the formulas given" if typed else f"{source}'s compounds"
-        text = "\n".join(["hullpack stability --compare: " + ("the formulas given on the command line" if typed
-                                                               else f"the compounds of {source}"),
+        text = "\n".join([header,
                           f"DFT energies: {'given on the command line' if typed else f'column {e_col!r}'}; model "
                           f"energies: ElemNet predictions ({model_spec}) of the compounds, elements keeping their DFT "
                           f"energies{_model_error(model)}",
@@ -418,11 +424,10 @@ def run(args: argparse.Namespace) -> int:
         text = "\n".join(summary_lines(table, source, energies_note, against,
                                          "OQMD" if reference_spec == "oqmd" else "the reference",
                                          "the given energy" if model is None else "the model's energy", typed))
+    say(text.partition("\n")[2])  # the header was said before the work
     if to_stdout:
-        message(text)
         (result.table if args.compare else table).to_csv(sys.stdout, index=False)
         return 0
-    print(text)
 
     def write(stage: Path) -> list[Path]:
         (stage / "summary.txt").write_text(text + "\n", encoding="utf-8")  # formulas as written: Fe₂O₃, CuSO4·5H2O

@@ -36,10 +36,21 @@ def _known(r, name: str, energy_name: str) -> str:
     return "" if verdict is None else f"; {name}: {verdict}, {_versus(r, name, energy_name)}"
 
 
+def header_line(n: int, what: str) -> str:
+    """The summary's first line, which ``hullpack stability`` prints before the work: how many
+    compositions, from where (``what``: FILE, "the command line").
+
+    >>> header_line(3, "the command line")
+    'hullpack stability: 3 compositions from the command line'
+    """
+    return f"hullpack stability: {plural(n, 'composition')} from {what}"
+
+
 def summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference",
                    energy_name: str = "the given energy", typed: bool = False) -> list[str]:
-    """The summary a chemist reads: counts, then the most stable compounds and the bad rows (by
-    their number in the file, the first data row being 1, and as written). Against a reference,
+    """The summary a chemist reads: the header line (:func:`header_line`), counts, then the most
+    stable compounds and the bad rows, counted and listed (by their number in the file, the first
+    data row being 1, and as written). Against a reference,
     which compositions it holds already and its verdict there (``reference_name``: "OQMD") beside
     the row's energy (``energy_name``: "the model's energy"): a compound on the reference's hull is
     counted as known stable, not as unstable because its energy here is a little above the
@@ -57,9 +68,7 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
     known_stable = known_stable_rows(t)
-    lines = [f"hullpack stability: {plural(len(table), 'composition')} from {what}"
-             + (f" ({plural(int((~ok).sum()), bad_one)}, see the 'problem' column)" if (~ok).any() else ""),
-             f"energies: {energies}", f"against: {against}"]
+    lines = [header_line(len(table), what), f"energies: {energies}", f"against: {against}"]
     if len(t):
         near = int((t["e_above_hull"] <= 0.025).sum())
         by_what = energy_name.replace("energy", "energies", 1)
@@ -133,6 +142,8 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
     if typed:  # an element typed is a question asked too, though not counted among the compounds
         lines += _element_lines(table[ok & (table["n_elements"] == 1)], reference_name, position,
                                 "in_reference" in table.columns)
+    if (~ok).any():  # counted here, not in the header line, which is printed before the work
+        lines.append(f"{plural(int((~ok).sum()), bad_one)}, see the 'problem' column:")
     return lines + bad_lines(np.flatnonzero((~ok).to_numpy()) + 1, table[~ok], typed)
 
 

@@ -159,3 +159,19 @@ def test_stability_prints_its_header_line_before_the_work(options, work, tmp_pat
     assert said[-1] == ("", header + "\n") and out.startswith("formula,")
     assert main(["stability", *typed, *options, "--reference", "none", "--out", "-", "-q"]) == 0
     assert said[-1] == ("", "") and capsys.readouterr().err == ""
+
+
+def test_threads_is_worded_once_for_every_command_that_takes_it(capsys):
+    """--threads said "torch CPU threads" in four commands and "OpenMP threads (default: all cores)" in
+    stability, neither the default of the others nor that the parser refuses 0 and negative numbers."""
+    from hullpack.cli.common import THREADS_HELP
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    helps = {name: action.help for name, sub in commands.items() for action in sub._actions
+             if "--threads" in action.option_strings}
+    assert set(helps) == {"train", "explain", "bench-memory", "screen", "stability"}
+    assert set(helps.values()) == {THREADS_HELP}
+    assert "default: all cores" in THREADS_HELP and "0 and negative numbers are refused" in THREADS_HELP
+    for value in ("0", "-2"):
+        err = _usage_error(capsys, ["stability", "NaCl", "--threads", value])
+        assert f"argument --threads: expected an integer >= 1, got '{value}'" in err

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from .common import CommandError, missing, note, positive_float, positive_int, require
+from .common import CommandError, add_threads, missing, note, positive_float, positive_int, require
 
 NAME = "bench-memory"
 HELP = "GNN memory study: peak memory of training with batching strategies"
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu (peak: tensors saved for backward + parameters, gradients "
                    "and AdamW state; the output's first line says exactly what) or cuda (peak from "
                    "torch.cuda.max_memory_allocated)")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    add_threads(p)
     p.add_argument("--out", help="write memory.json and memory.png into this folder")
     p.add_argument("--json", action="store_true", help="print JSON")
 

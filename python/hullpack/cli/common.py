@@ -125,6 +125,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+#: --threads' help, worded once for every command that takes it (:func:`add_threads`)
+THREADS_HELP = ("CPU threads, an integer >= 1 (0 and negative numbers are refused); default: all cores, or "
+                "OMP_NUM_THREADS where set")
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """The --threads option, with the same help in every command (:data:`THREADS_HELP`)."""
+    parser.add_argument("--threads", type=positive_int, help=THREADS_HELP)
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0 (a budget of 0 MiB is no budget to pack under)."""
     try:

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from .common import CommandError, positive_int, require
+from .common import CommandError, add_threads, require
 
 NAME = "explain"
 HELP = "XElemNet: explain an ElemNet model; figures and an HTML/Markdown report"
@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hull-grid", metavar="SPEC", help="grid of the binary hull screen, as hullpack screen --grid "
                    "takes it: reduced:N, uniform:N or N (default: the screen's, reduced:10)")
     p.add_argument("--seed", type=int, help="default 0")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    add_threads(p)
     p.add_argument("--allow-untrained", action="store_true", help="explain a model file that records no training")
 
 

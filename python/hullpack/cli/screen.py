@@ -8,8 +8,8 @@ import os
 import re
 
 from ..columns import OPTIMADE_COMPOSITION_COLUMNS
-from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, CommandError, input_file, missing, note, plural,
-                     positive_int, require)
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, CommandError, add_threads, input_file, missing, note,
+                     plural, require)
 
 NAME = "screen"
 HELP = "screen binary/ternary/quaternary systems for predicted stable compounds vs DFT"
@@ -85,7 +85,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="composition tolerance when matching predicted and DFT stable compounds "
                         "(default: half the grid's smallest spacing)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    add_threads(p)
 
 
 def _gather(result, world: int, rank: int):

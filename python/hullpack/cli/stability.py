@@ -13,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, message, missing, note,
-                     note_joined, plural, positive_int, require)
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, add_threads, message, missing,
+                     note, note_joined, plural, require)
 from .stability_summary import bad_lines, header_line, summary_lines
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "a table SPACE.csv)")
     p.add_argument("--tol", type=_tolerance, help="eV/atom below the hull of the other compositions to count as stable "
                    "(default 1e-9)")
-    p.add_argument("--threads", type=positive_int, help="OpenMP threads (default: all cores)")
+    add_threads(p)
 
 
 def _tolerance(text: str) -> float:

@@ -10,8 +10,8 @@ import sys
 import warnings
 from dataclasses import replace
 
-from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, plural, positive_float,
-                     positive_int, read_input_table, warnings_as_notes)
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, add_threads, plural,
+                     positive_float, positive_int, read_input_table, warnings_as_notes)
 
 log = logging.getLogger("hullpack.cli.train")
 
@@ -83,7 +83,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bf16", choices=("auto", "on", "off"), help="bf16 autocast: auto (where the hardware has "
                    "it), on or off (default auto; a resumed run keeps its own)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    add_threads(p)
     p.add_argument("--stop-after", type=positive_int, help="return after this many epochs (resumable)")
 
 

@@ -60,6 +60,31 @@ def test_predict_notes_a_file_line_that_looks_like_several_formulas(tmp_path, ca
     assert rc == 0 and "--file row 2 'Fe2O3 NaCl' is Fe2O3NaCl;" in err and err.rstrip().endswith("a row of its own")
 
 
+def test_one_note_joined_serves_arguments_one_note_each_and_a_file_s_lines_one_note_for_all(capsys):
+    """predict's note on --file lines was a twin of note_joined, the arguments' note: one function, its
+    grouped note naming the first five lines, then how many more."""
+    import contextlib
+    import io
+
+    from hullpack.cli.common import note_joined
+
+    texts = {i: f"Fe2O3 NaCl{'K' * i}" for i in range(7)}
+    where = [f"--file row {i + 1}" for i in range(7)]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        note_joined("predict", texts, where, grouped="--file")
+    assert err.getvalue().count("note:") == 1
+    assert err.getvalue().startswith("hullpack predict: note: 7 formulas of --file are read as one compound each, as "
+                                     "the spaces within a formula join its parts ('Fe2 O3' is Fe2O3): --file row 1 "
+                                     "'Fe2O3 NaCl' is Fe2O3NaCl; --file row 2 'Fe2O3 NaClK' is Fe2O3NaClK;")
+    assert err.getvalue().endswith("--file row 5 'Fe2O3 NaClKKKK' is Fe2O3NaClKKKK; and 2 more; if one is several "
+                                   "formulas ('Fe2O3' and 'NaCl'), give each a row of its own\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        note_joined("predict", texts, [f"formula {i + 1}" for i in range(7)])
+    assert err.getvalue().count("note: formula ") == 7
+
+
 def test_predict_refuses_a_text_file_that_is_a_table(tmp_path, capsys):
     """A text --file of formulas that holds a table: a CSV saved as .txt had its header and every row
     refused as a bad formula ('formula,dH': "element symbols start with a capital letter"), and a

@@ -17,7 +17,7 @@ import sys
 import warnings
 
 from ..columns import COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES  # noqa: F401 - the commands' help
-from ..naming import plural  # noqa: F401 - the commands' counts
+from ..naming import plural  # the commands' counts
 
 #: optional modules -> the extra of hullpack that installs them
 EXTRA_OF = {"matplotlib": "plot", "pyarrow": "parquet", "pymatgen": "materials", "torch_geometric": "pyg",
@@ -192,10 +192,16 @@ def joined_formulas(texts: dict[int, str]) -> dict[int, tuple[str, str]]:
     return {i: (c[0], c[1]) for i, c in compounds.items() if len(c) > 1}
 
 
-def note_joined(command: str, texts: dict[int, str], where) -> None:
-    """Spaces join a formula's parts ("Fe2 O3" is Fe2O3), so a formula typed as an argument that
-    looks like several (``joined_formulas``) is read as one compound: a note on stderr says so and
-    how to give several (``where[i]``: what the note calls ``texts[i]``, "formula 1").
+#: texts of a grouped note_joined named in it before "and N more"
+_JOINED_SHOWN = 5
+
+
+def note_joined(command: str, texts: dict[int, str], where, *, grouped: str | None = None) -> None:
+    """Spaces join a formula's parts ("Fe2 O3" is Fe2O3), so a formula that looks like several
+    (``joined_formulas``) is read as one compound: a note on stderr says so and how to give several
+    (``where[i]``: what the note calls ``texts[i]``, "formula 1"). One note per text typed as an
+    argument; ``grouped`` (what holds the texts, "--file"): one note for them all, naming the first
+    five, as a file's lines may be many, and saying to give each formula a line (a row) of its own.
 
     >>> import contextlib, sys
     >>> with contextlib.redirect_stderr(sys.stdout):
@@ -203,11 +209,30 @@ def note_joined(command: str, texts: dict[int, str], where) -> None:
     hullpack demo: note: formula 1 'Fe2O3 NaCl' is read as one compound, Fe2O3NaCl, as the spaces within
     a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas ('Fe2O3' and 'NaCl'), give
     each as an argument of its own, without quotes around them
+    >>> with contextlib.redirect_stderr(sys.stdout):
+    ...     note_joined("demo", {0: "Fe2O3 NaCl KCl"}, ["--file line 2"], grouped="--file")  # doctest: +NORMALIZE_WHITESPACE
+    hullpack demo: note: 1 formula of --file is read as one compound, as the spaces within a formula join
+    its parts ('Fe2 O3' is Fe2O3): --file line 2 'Fe2O3 NaCl KCl' is Fe2O3NaClKCl; if one is several
+    formulas ('Fe2O3' and 'NaCl'), give each a line of its own
     """
-    for i, (left, right) in joined_formulas(texts).items():
-        note(command, f"{where[i]} {texts[i]!r} is read as one compound, {''.join(texts[i].split())}, "
-             f"as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas "
-             f"({left!r} and {right!r}), give each as an argument of its own, without quotes around them")
+    joined = joined_formulas({i: t for i, t in texts.items() if len(t.split()) > 1})
+    if grouped is None:
+        for i, (left, right) in joined.items():
+            note(command, f"{where[i]} {texts[i]!r} is read as one compound, {''.join(texts[i].split())}, "
+                 f"as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3); if it is several formulas "
+                 f"({left!r} and {right!r}), give each as an argument of its own, without quotes around them")
+        return
+    if not joined:
+        return
+    shown = "; ".join(f"{where[i]} {texts[i]!r} is {''.join(texts[i].split())}" for i in list(joined)[:_JOINED_SHOWN])
+    more = f"; and {len(joined) - _JOINED_SHOWN:,} more" if len(joined) > _JOINED_SHOWN else ""
+    first = next(iter(joined))
+    left, right = joined[first]
+    one = len(joined) == 1
+    note(command, f"{plural(len(joined), 'formula')} of {grouped} {'is' if one else 'are'} read as one "
+         f"compound{'' if one else ' each'}, as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3): "
+         f"{shown}{more}; if one is several formulas ({left!r} and {right!r}), give each "
+         f"{'a line' if where[first].startswith(f'{grouped} line') else 'a row'} of its own")
 
 
 @contextlib.contextmanager

@@ -7,8 +7,8 @@ import os
 import re
 import sys
 
-from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, joined_formulas, note,
-                     note_joined, plural, read_input_table)
+from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note, note_joined, plural,
+                     read_input_table)
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
@@ -139,21 +139,6 @@ def _columns_in_text(path: str, kept: list[tuple[str, str]]) -> None:
                            "with a header line naming its columns (formula for the formulas)")
 
 
-def _note_joined_lines(texts: dict[int, str], where: list[str]) -> None:
-    """A note naming the --file formulas (``texts``, by index) that look like several formulas in one
-    (``Fe2O3 NaCl KCl`` on a line), read as one compound as the spaces within a formula join its parts."""
-    joined = joined_formulas({i: t for i, t in texts.items() if len(t.split()) > 1})
-    if not joined:
-        return
-    shown = "; ".join(f"{where[i]} {texts[i]!r} is {''.join(texts[i].split())}" for i in list(joined)[:_SHOWN])
-    more = f"; and {len(joined) - _SHOWN:,} more" if len(joined) > _SHOWN else ""
-    first = next(iter(joined))
-    left, right = joined[first]
-    note(NAME, f"{plural(len(joined), 'formula')} of --file {'is' if len(joined) == 1 else 'are'} read as one "
-         f"compound{'' if len(joined) == 1 else ' each'}, as the spaces within a formula join its parts ('Fe2 O3' is Fe2O3): {shown}{more}; if one is several formulas ({left!r} and "
-         f"{right!r}), give each {'a line' if where[first].startswith('--file line') else 'a row'} of its own")
-
-
 class _JsonLines:
     """``hullpack predict --json``'s writer: each row ``writerow`` is given, as the CSV writer takes it,
     printed as a JSON object of ``header``'s keys, the prediction a number (null for NaN)."""
@@ -207,8 +192,8 @@ def run(args: argparse.Namespace) -> int:
     # spaces join a formula's parts ("Fe2 O3"): an argument that looks like several formulas says how it was read
     typed = {i: cells[i] for i in range(len(args.formulas)) if ok[i] and isinstance(cells[i], str)}
     note_joined("predict", typed, where)
-    _note_joined_lines({i: cells[i] for i in range(len(args.formulas), len(formulas))
-                        if ok[i] and isinstance(cells[i], str)}, where)
+    note_joined("predict", {i: cells[i] for i in range(len(args.formulas), len(formulas))
+                            if ok[i] and isinstance(cells[i], str)}, where, grouped="--file")
     for i in np.flatnonzero(ok):  # a mapping ({'Fe': 2.0, 'O': 3.0}) printed as the formula it is (Fe2O3)
         if isinstance(cells[i], dict):
             formulas[i] = amounts_formula(list(cells[i]), [float(a) for a in cells[i].values()])

@@ -35,9 +35,13 @@ FORMATION_ENERGY_COLUMNS = ENERGY_COLUMNS[:ENERGY_COLUMNS.index("energy")]
 #: columns of hull distances, which are no formation energies (never read as energies): the names of
 #: Materials Project (``energy_above_hull``), OQMD (``stability``, OPTIMADE's ``_oqmd_stability``),
 #: Alexandria (``e_above_hull``, OPTIMADE's ``_alexandria_hull_distance``), JARVIS (``ehull``) and
-#: hullpack's own tables (``e_above_hull``, ``decomposition_energy``)
+#: hullpack's own tables (``e_above_hull``, ``decomposition_energy``), and the decomposition energies
+#: (signed distances to the hull of the other compositions) of Materials Project
+#: (``equilibrium_reaction_energy_per_atom``), Alexandria (``e_phase_separation``) and GNoME
+#: (``Decomposition Energy Per Atom``)
 HULL_DISTANCE_COLUMNS = ("e_above_hull", "energy_above_hull", "ehull", "e_hull", "hull_distance", "stability",
-                         "decomposition_energy")
+                         "decomposition_energy", "decomposition_energy_per_atom",
+                         "equilibrium_reaction_energy_per_atom", "e_phase_separation")
 
 #: cells that are a missing value in a column of numbers, whatever their case and the spaces around
 #: them: JARVIS-DFT writes ``na``, other exports ``NA``, ``N/A``, ``nan``, ``None``, ``null`` or nothing.
@@ -156,13 +160,27 @@ def is_hull_distance(column) -> bool:
     return header_key(_field(column) or column)[0] in HULL_DISTANCE_COLUMNS
 
 
+def _readable(column, compositions: bool) -> bool:
+    """Whether a table's ``column`` holds a value, and where it is read as ``compositions``, no list
+    (AFLOW's ``composition``, ``[4, 6]``, is the amounts of its ``species``, ``["Fe", "O"]``: its
+    ``compound``, ``Fe4O6``, is the formula), judged by its first value."""
+    import numpy as np
+
+    held = column.notna().to_numpy()
+    if not held.any():
+        return False
+    return not (compositions and isinstance(column.iloc[int(held.argmax())], (list, tuple, np.ndarray)))
+
+
 def find_column(columns, name: str | None, names, what: str, *, required: bool = True,
                 how: str | None = None) -> str | None:
     """The column of a table read as ``what`` (``"formula"``, ``"energy"``): ``name`` when one is
     given, else the first of ``names`` present (:func:`first_present`); ``columns`` may be the table
     itself (a DataFrame), and then a column found without a name that holds no value at all is
     passed over for a later one of ``names`` with values (Materials Project's documents hold every
-    field, None where it was not asked for: ``composition`` before ``formula_pretty``). ValueError
+    field, None where it was not asked for: ``composition`` before ``formula_pretty``), as is a
+    composition column of lists (AFLOW's ``composition``, the amounts of its ``species``: its
+    ``compound`` is read). ValueError
     naming the table's columns when ``name`` is not among them, or when none of ``names`` is and the
     column is ``required`` (``how``: how to name one, e.g. ``"--energy-column"``); else None.
     Where none of ``names`` is, an OPTIMADE entry's fields are: its formula
@@ -199,12 +217,14 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     else:
         found = _named(columns, names)
         filled = None
-        if table is not None and (found is None or table.iloc[:, columns.index(found)].isna().all()):
+        compositions = tuple(names) == COMPOSITION_COLUMNS
+        if table is not None and (found is None or not _readable(table.iloc[:, columns.index(found)], compositions)):
             # a column without a value (Materials Project's documents hold every field, None where it was not
-            # asked for): the next name with values, if any
-            filled = [c for j, c in enumerate(columns) if table.iloc[:, j].notna().any()]
+            # asked for), or of lists (AFLOW's composition, the amounts of its species): the next name with
+            # values, if any
+            filled = [c for j, c in enumerate(columns) if _readable(table.iloc[:, j], compositions)]
             found = _named(filled, names) or found
-        if found is None and tuple(names) == COMPOSITION_COLUMNS:  # an OPTIMADE entry's formula
+        if found is None and compositions:  # an OPTIMADE entry's formula
             found = _named(filled, OPTIMADE_COMPOSITION_COLUMNS) if filled else None
             found = found or _named(columns, OPTIMADE_COMPOSITION_COLUMNS)
         if found is None and tuple(names) == ENERGY_COLUMNS:  # an OPTIMADE provider's formation energy
@@ -224,11 +244,21 @@ def find_column(columns, name: str | None, names, what: str, *, required: bool =
     return found
 
 
+#: columns that say which set of energies a row's are from, where a table may hold several: the
+#: database of an optimade-python-tools client's entry (``base_url``), and Materials Project's thermo
+#: type of a ThermoDoc (``thermo_type``: ``GGA_GGA+U``, ``GGA_GGA+U_R2SCAN``, ``R2SCAN``, one
+#: document of a material for each), as ``(column, what its values are, what to keep, the value
+#: suggested first)``
+ENERGY_SETS = (("base_url", "OPTIMADE databases", "one database's rows", None),
+               ("thermo_type", "Materials Project thermo types", "one thermo type's rows", "GGA_GGA+U_R2SCAN"))
+
+
 def one_database(table, column: str | None) -> None:
-    """ValueError where the energies of ``column`` come from several OPTIMADE databases (the
-    ``base_url`` of each entry of an optimade-python-tools client's file): a hull takes one set of
-    energies, one database's of one functional, and Alexandria's PBE and PBEsol databases share
-    their field.
+    """ValueError where the energies of ``column`` come from several databases or functionals
+    (:data:`ENERGY_SETS`: the ``base_url`` of each entry of an optimade-python-tools client's file,
+    the ``thermo_type`` of Materials Project's thermo documents): a hull takes one set of energies,
+    one database's of one functional, and Alexandria's PBE and PBEsol databases share their field,
+    as Materials Project's thermo types share ``formation_energy_per_atom``.
 
     >>> import pandas as pd
     >>> t = pd.DataFrame({"base_url": ["https://a/pbe", "https://a/pbesol"], "e": [-1.0, -1.1]})
@@ -236,14 +266,20 @@ def one_database(table, column: str | None) -> None:
     Traceback (most recent call last):
     ValueError: energy column 'e' holds the energies of 2 OPTIMADE databases (https://a/pbe: 1, ...): ...
     """
-    if column is None or "base_url" not in table.columns or column not in table.columns:
+    if column is None or column not in table.columns:
         return
-    counts = table.loc[table[column].notna(), "base_url"].value_counts(sort=False)
-    if len(counts) > 1:
-        raise ValueError(f"energy column {column!r} holds the energies of {len(counts)} OPTIMADE databases ("
-                         + ", ".join(f"{url}: {n:,}" for url, n in counts.items()) + "): a hull takes one set of "
-                         "energies, one database's of one functional: keep one database's rows (column base_url), "
-                         f"e.g. table[table.base_url == {counts.index[0]!r}]")
+    for marker, what, keep_what, suggested in ENERGY_SETS:
+        if marker not in table.columns:
+            continue
+        # monty saves an enum as {"@class": ..., "value": ...}: its value
+        labels = table.loc[table[column].notna(), marker].map(lambda v: v.get("value") if isinstance(v, dict) else v)
+        counts = labels.astype(str).where(labels.notna()).value_counts(sort=False)
+        if len(counts) > 1:
+            keep = suggested if suggested in counts.index else counts.index[0]
+            raise ValueError(f"energy column {column!r} holds the energies of {len(counts)} {what} ("
+                             + ", ".join(f"{v}: {n:,}" for v, n in counts.items()) + "): a hull takes one set of "
+                             f"energies, one database's of one functional: keep {keep_what} (column {marker}), "
+                             f"e.g. table[table.{marker} == {keep!r}]")
 
 
 def is_missing_text(cell) -> bool:

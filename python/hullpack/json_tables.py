@@ -65,7 +65,7 @@ def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
                 fields = _entry_fields(d, decoder, compositions, Composition)
                 if fields is None:  # another kind of entry (a PDEntry, a GibbsComputedStructureEntry): rebuilt
                     e = decoder.process_decoded(d)
-                    fields = (getattr(e, "entry_id", None), e.composition.reduced_formula, float(e.energy_per_atom),
+                    fields = (_entry_id(e), e.composition.reduced_formula, float(e.energy_per_atom),
                               getattr(e, "data", None))
             except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
                 raise ValueError(f"{path}: entry {i} ({d.get('@class')}, {d.get('entry_id')!r}) cannot be read as a "
@@ -74,6 +74,15 @@ def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
                 column.append(value)
     table = pd.DataFrame({"entry_id": ids, "formula": names, "energy_per_atom": energies})
     return table.join(_entry_data(data, table.columns))
+
+
+def _entry_id(entry):
+    """An entry's ``entry_id``; a PDEntry's ``name`` where it was given one (its id, ``mp-19770``),
+    not left to be its reduced formula."""
+    ident = getattr(entry, "entry_id", None)
+    if ident is None and getattr(entry, "name", None) != entry.composition.reduced_formula:
+        ident = getattr(entry, "name", None)
+    return ident
 
 
 def _entry_fields(d: dict, decoder, compositions: dict, composition) -> tuple | None:
@@ -98,6 +107,25 @@ def _entry_fields(d: dict, decoder, compositions: dict, composition) -> tuple | 
         correction = d.get("correction") or 0.0
         correction = 0.0 if isclose(correction, 0.0) else correction
     return d.get("entry_id"), name, float((d["energy"] + correction) / atoms), d.get("data")
+
+
+def _diagram_entries(path: str, diagram: dict) -> list:
+    """The entries of a pymatgen PhaseDiagram or PatchedPhaseDiagram saved with monty (``dumpfn(pd,
+    ...)``: its ``computed_data``'s ``all_entries``, at the top in older versions' files). ValueError for
+    another phase diagram, whose entries' energies are no formation or total energies of the
+    compositions (a grand potential diagram's) or which is a diagram of other compositions (a
+    CompoundPhaseDiagram's pseudo-elements)."""
+    kind = diagram["@class"]
+    entries = (diagram.get("computed_data") or {}).get("all_entries") or diagram.get("all_entries")
+    if kind not in ("PhaseDiagram", "PatchedPhaseDiagram"):
+        what = ("its entries' energies are grand potentials at fixed chemical potentials"
+                if kind == "GrandPotentialPhaseDiagram" else "a diagram between other compositions than the elements")
+        raise ValueError(f"{path}: a pymatgen {kind} ({what}), not a table of energies: save the entries it was built "
+                         "from (dumpfn(entries, path), or dumpfn(PhaseDiagram(entries), path)) and read those")
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: a pymatgen {kind} without its entries (computed_data.all_entries): save it with "
+                         "monty's dumpfn, or save its entries (dumpfn(diagram.all_entries, path))")
+    return entries
 
 
 def _optimade_record(entry: dict, within: str = "") -> dict:
@@ -324,6 +352,8 @@ def read_json(path: str, lines: bool, text: bool = False):
         said = _said(data["errors"][0])
         raise ValueError(f"{path}: an API's error answer, no data" + (f" ({said})" if said else "")
                          + ": correct the query and save its answer again")
+    if isinstance(data, dict) and str(data.get("@class", "")).endswith("PhaseDiagram"):
+        data = _diagram_entries(path, data)
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "attributes" in data["data"]:
         data["data"] = [data["data"]]  # OPTIMADE's answer for one entry (structures/ID)
     answers = _client_answers(data) if isinstance(data, dict) and not _ANSWER_FIELDS & set(data) else []

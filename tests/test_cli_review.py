@@ -175,3 +175,18 @@ def test_threads_is_worded_once_for_every_command_that_takes_it(capsys):
     for value in ("0", "-2"):
         err = _usage_error(capsys, ["stability", "NaCl", "--threads", value])
         assert f"argument --threads: expected an integer >= 1, got '{value}'" in err
+
+
+def test_an_element_elemnet_lacks_is_refused_naming_every_element_it_lacks(capsys):
+    """'He is not one of ElemNet's 86 elements' left a user to guess which others it lacks: the line
+    lists them, from the element tables, those past its last element (Pu) in a few words."""
+    from hullpack.elements import ELEMNET_ELEMENTS, ELEMNET_LACKS, OTHER_ELEMENTS, PERIODIC_TABLE
+
+    assert main(["predict", "HeO"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1
+    assert ("[formula 1] 'HeO': He is not one of ElemNet's 86 elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any "
+            "past Pu)") in err
+    named, past = ELEMNET_LACKS.removeprefix("no ").split(", nor any past ")
+    z = PERIODIC_TABLE.index
+    assert past == ELEMNET_ELEMENTS[-1] and set(OTHER_ELEMENTS) == set(named.split(", ")) | set(PERIODIC_TABLE[z(past) + 1:])

@@ -181,8 +181,8 @@ def test_train_notes_the_rows_it_leaves_out_on_lines_of_their_own(tmp_path, caps
                        "--epochs", "1", "--architecture", "16x1D-1", "--dropout", "0.1", *TINY)
     assert rc == 0, err
     assert (f"hullpack train: note: --data {tmp_path / 'mp.csv'}: 1 of 40 rows cannot be used (columns "
-            "'formula_pretty', 'formation_energy_per_atom'):\n  row 4 'HeO2': He is not one of ElemNet's 86 elements\n"
-            "  (left out)\n") in err
+            "'formula_pretty', 'formation_energy_per_atom'):\n  row 4 'HeO2': He is not one of ElemNet's 86 elements (no He, Ne, Ar, "
+            "Po, At, Rn, Fr, Ra, nor any past Pu)\n  (left out)\n") in err
 
 
 def test_train_reads_the_init_model_file_once(tmp_path, capsys, monkeypatch):

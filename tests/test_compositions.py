@@ -615,7 +615,7 @@ def test_decimal_amounts_before_water_still_read():
 @pytest.mark.parametrize("elements, match", [
     ("Fe2O3", r"'Fe2O3' \(formulas, not elements: give the elements of 'Fe2O3': Fe, O\)"),
     ("Li O2", r"give the elements of 'O2': O\)"),
-    ("Fe O He", r"'He' \(He is not one of ElemNet's 86 elements\)"),
+    ("Fe O He", r"'He' \(He is not one of ElemNet's 86 elements \(no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu\)\)"),
 ])
 def test_an_element_list_holding_a_formula_or_an_element_elemnet_lacks_says_so(elements, match):
     """'Fe2O3' was an unknown element, and He one too, where it is an element ElemNet lacks."""

@@ -24,16 +24,31 @@ ELEMNET_ELEMENTS: tuple[str, ...] = tuple(
 N_ELEMENTS = len(ELEMNET_ELEMENTS)
 assert N_ELEMENTS == 86
 
-#: the elements ElemNet lacks, in the words of messages
-ELEMNET_LACKS = "no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu"
-
 #: symbol -> column index in ElemNet's input
 ELEMENT_INDEX: dict[str, int] = {symbol: i for i, symbol in enumerate(ELEMNET_ELEMENTS)}
 
-#: the elements of Z 1-118 ElemNet lacks, by atomic number
-OTHER_ELEMENTS: tuple[str, ...] = tuple(
-    "He Ne Ar Po At Rn Fr Ra Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
+#: every element H..Og by atomic number (Z: the position, from 1)
+PERIODIC_TABLE: tuple[str, ...] = tuple(
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr "
+    "Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir "
+    "Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl "
+    "Mc Lv Ts Og".split()
 )
+assert len(PERIODIC_TABLE) == 118 and ELEMNET_ELEMENTS == tuple(s for s in PERIODIC_TABLE if s in ELEMENT_INDEX)
+
+#: the elements of Z 1-118 ElemNet lacks, by atomic number
+OTHER_ELEMENTS: tuple[str, ...] = tuple(s for s in PERIODIC_TABLE if s not in ELEMENT_INDEX)
+
+
+def _lacks() -> str:
+    """The elements ElemNet lacks, in a few words: those among its own by name, then all past its last."""
+    last = ELEMNET_ELEMENTS[-1]
+    among = [s for s in OTHER_ELEMENTS if PERIODIC_TABLE.index(s) < PERIODIC_TABLE.index(last)]
+    return f"no {', '.join(among)}, nor any past {last}"
+
+
+#: the elements ElemNet lacks, in the words of messages: "no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu"
+ELEMNET_LACKS = _lacks()
 #: every element H..Og: ElemNet's 86 (same indices), then :data:`OTHER_ELEMENTS` (86..117)
 ALL_ELEMENTS: tuple[str, ...] = ELEMNET_ELEMENTS + OTHER_ELEMENTS
 N_ALL_ELEMENTS = len(ALL_ELEMENTS)
@@ -67,15 +82,18 @@ def element_index(symbol: str) -> int:
 
 
 def not_in_elemnet(symbols) -> str:
-    """Why a composition with ``symbols`` (elements ElemNet lacks) cannot be ElemNet's input.
+    """Why a composition with ``symbols`` (elements ElemNet lacks) cannot be ElemNet's input, in one
+    line that says which elements ElemNet lacks (:data:`ELEMNET_LACKS`).
 
-    >>> not_in_elemnet(["He"]), not_in_elemnet(["Ar", "He"])
-    ("He is not one of ElemNet's 86 elements", "Ar, He are not among ElemNet's 86 elements")
+    >>> not_in_elemnet(["He"])
+    "He is not one of ElemNet's 86 elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu)"
+    >>> not_in_elemnet(["Ar", "He"])
+    "Ar, He are not among ElemNet's 86 elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu)"
     """
     symbols = list(symbols)
     if len(symbols) == 1:
-        return f"{symbols[0]} is not one of ElemNet's {N_ELEMENTS} elements"
-    return f"{', '.join(symbols)} are not among ElemNet's {N_ELEMENTS} elements"
+        return f"{symbols[0]} is not one of ElemNet's {N_ELEMENTS} elements ({ELEMNET_LACKS})"
+    return f"{', '.join(symbols)} are not among ElemNet's {N_ELEMENTS} elements ({ELEMNET_LACKS})"
 
 
 # a charge or oxidation state after a symbol, an amount or a bracket ("Fe2+", "O2-", "Fe3+2O3",

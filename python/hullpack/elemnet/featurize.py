@@ -241,7 +241,7 @@ def parse_formulas(formulas: Iterable[Any] | str, *,
 
     >>> x, bad = parse_formulas(["Fe2O3", "Xx2", "HeO"])
     >>> round(float(x[0].sum()), 6), bad
-    (1.0, [(1, 'Xx2', "unknown element 'Xx'"), (2, 'HeO', "He is not one of ElemNet's 86 elements")])
+    (1.0, [(1, 'Xx2', "unknown element 'Xx'"), (2, 'HeO', "He is not one of ElemNet's 86 elements (no He, ...)")])
     >>> x, bad = parse_formulas(["Fe2O3", "HeO"], all_elements=True)
     >>> x.shape, float(x[1, 86]), bad
     ((2, 118), 0.5, [])
@@ -353,7 +353,7 @@ def featurize(formulas: Iterable[Any] | str, *, errors: str = "raise") -> np.nda
     ...     print(err)
     2 of 3 compositions cannot be featurized:
       [1] '': empty formula
-      [2] 'HeH': He is not one of ElemNet's 86 elements
+      [2] 'HeH': He is not one of ElemNet's 86 elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu)
     >>> import warnings; warnings.simplefilter("ignore")
     >>> featurize(["NaCl", "(", "KBr"], errors="skip").shape
     (2, 86)

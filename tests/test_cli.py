@@ -222,7 +222,7 @@ def test_predict_reads_the_formula_column_of_a_table_and_skips_comments(model, m
             assert [r[2:] for r in rows] == [["id", "energy"], ["1", "-1.7"], ["2", "-3.0"], ["3", "-1.5"]], name
     for argv, message in ((["--file", str(tmp_path / "named.csv")], "no formula column (formula, composition, "),
                           (["--file", str(tmp_path / "a.csv"), "--column", "x"], "a.csv: formula column 'x' is not among the table's"),
-                          (["--file", str(tmp_path / "a.txt"), "--column", "x"], "names a column of a CSV or Parquet"),
+                          (["--file", str(tmp_path / "a.txt"), "--column", "x"], "names a column of a table --file"),
                           (["Fe2O3", "--column", "x"], "give --file too"),
                           ([str(tmp_path / "a.csv")], "a.csv' is a file, not a formula: give it with --file"),
                           (["NaCl", "mine.txt"], "'mine.txt' is a file, not a formula")):

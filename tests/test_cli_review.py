@@ -190,3 +190,23 @@ def test_an_element_elemnet_lacks_is_refused_naming_every_element_it_lacks(capsy
     named, past = ELEMNET_LACKS.removeprefix("no ").split(", nor any past ")
     z = PERIODIC_TABLE.index
     assert past == ELEMNET_ELEMENTS[-1] and set(OTHER_ELEMENTS) == set(named.split(", ")) | set(PERIODIC_TABLE[z(past) + 1:])
+
+
+def test_help_names_things_alike_and_rightly():
+    """What --help said wrongly or in several words: usage wrote stability's argument "FILE | FORMULA[=ENERGY]
+    ... [FILE | FORMULA[=ENERGY] ... ...]"; train's and batches' descriptions name RUN_DIR and SIZES,
+    their usage run_dir and sizes; --model took three wordings in predict, explain and screen;
+    predict's --column was "(a CSV or Parquet file)", where every table (TSV, JSON) has columns;
+    stability's --column applies to a --reference FILE too; --budget-mib gave no unit."""
+    from hullpack.cli.common import MODEL_HELP
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    usage = {name: " ".join(sub.format_usage().split()) for name, sub in commands.items()}
+    assert usage["stability"].endswith(" FILE|FORMULA[=ENERGY] [FILE|FORMULA[=ENERGY] ...]")
+    assert usage["train"].endswith(" [RUN_DIR]") and usage["batches"].endswith(" SIZES")
+    helps = {(name, option): action.help for name, sub in commands.items() for action in sub._actions
+             for option in action.option_strings}
+    assert {helps[name, "--model"].split(";")[0] for name in ("predict", "explain", "screen")} == {MODEL_HELP}
+    assert "CSV or Parquet" not in helps["predict", "--column"] and "table" in helps["predict", "--column"]
+    assert "--reference FILE" in helps["stability", "--column"]
+    assert "in MiB" in helps["bench-memory", "--budget-mib"]

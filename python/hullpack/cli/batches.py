@@ -21,7 +21,7 @@ EXAMPLES = ("hullpack batches sizes.npy --batch-size 32",
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sizes", help="file of item sizes")
+    p.add_argument("sizes", metavar="SIZES", help="file of item sizes")
     how = p.add_mutually_exclusive_group(required=True)
     how.add_argument("--batch-size", type=int, help="BalancedBatchSampler with this batch size")
     how.add_argument("--max-cost", type=float, nargs="+", help="PackedBatchSampler with this budget "

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int, default=2, help="training epochs of each strategy")
     p.add_argument("--hidden", type=positive_int, default=32, help="width of the Interaction Network's MLPs")
     p.add_argument("--num-steps", type=positive_int, default=3, help="message-passing rounds")
-    p.add_argument("--budget-mib", type=positive_float, help="memory budget (default: --budget-factor x an average batch, "
+    p.add_argument("--budget-mib", type=positive_float, help="memory budget in MiB (default: --budget-factor x an average batch, "
                    "at least 1.1 x the largest graph)")
     p.add_argument("--budget-factor", type=positive_float, help="the default budget's multiple of an average "
                    "batch (default 1.25); not with --budget-mib")

@@ -125,6 +125,9 @@ def positive_int(text: str) -> int:
     return value
 
 
+#: --model's help where it takes a model to predict with, worded once
+MODEL_HELP = "a model file or a run folder of hullpack train (default, or 'default': the shipped model)"
+
 #: --threads' help, worded once for every command that takes it (:func:`add_threads`)
 THREADS_HELP = ("CPU threads, an integer >= 1 (0 and negative numbers are refused); default: all cores, or "
                 "OMP_NUM_THREADS where set")

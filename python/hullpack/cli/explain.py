@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from .common import CommandError, add_threads, require
+from .common import MODEL_HELP, CommandError, add_threads, require
 
 NAME = "explain"
 HELP = "XElemNet: explain an ElemNet model; figures and an HTML/Markdown report"
@@ -25,8 +25,7 @@ NEEDS = ("shap", "sklearn", "scipy", "matplotlib", "pymatgen")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # defaults live in hullpack.xai.ExplainConfig (not imported here: it pulls in torch)
     p.add_argument("--out", required=True, help="output folder (created if needed)")
-    p.add_argument("--model", help="a model file or run folder from `hullpack train` (default, or 'default': the "
-                   "shipped model)")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--only", help="comma-separated subset of: shap,importance,alignment,surrogate,binaries,hulls,projection")
     p.add_argument("--n-shap", type=int, help="test compositions explained with SHAP (default 500)")
     p.add_argument("--n-background", type=int,

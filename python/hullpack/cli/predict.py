@@ -7,8 +7,8 @@ import os
 import re
 import sys
 
-from .common import (COMPOSITION_COLUMNS, TABLE_SUFFIXES, CommandError, input_file, note, note_joined, plural,
-                     read_input_table)
+from .common import (COMPOSITION_COLUMNS, MODEL_HELP, TABLE_SUFFIXES, CommandError, input_file, note, note_joined,
+                     plural, read_input_table)
 
 NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
@@ -39,9 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "formula or " + _ENERGY + " as input_formula, input_" + _ENERGY + "). A bad formula is named by "
                    "its row in a table, the first row under the header being row 1 (as hullpack stability numbers "
                    "them), or by its line in a text file")
-    p.add_argument("--column", metavar="NAME", help="--file's formula column (a CSV or Parquet file)")
-    p.add_argument("--model", help="a model file or a run folder of hullpack train (default, or 'default': the "
-                   "shipped model)")
+    p.add_argument("--column", metavar="NAME", help="the formula column of a table --file (default: the first of "
+                   + ", ".join(COMPOSITION_COLUMNS) + ")")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--errors", choices=("raise", "skip", "nan"), default="raise",
                    help="formulas that cannot be featurized: stop (raise, the default), leave them out "
                         "(skip) or print NaN (nan); skip and nan name them in a note on stderr")
@@ -80,7 +80,7 @@ def _file_formulas(path: str, column: str | None):
     input_file(path, "--file")
     if not path.lower().endswith(TABLE_SUFFIXES):
         if column:
-            raise CommandError(f"--column {column!r} names a column of a CSV or Parquet --file; {path!r} is read as text "
+            raise CommandError(f"--column {column!r} names a column of a table --file; {path!r} is read as text "
                                "(one formula per line)")
         try:
             with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark (Windows editors) is not a formula

@@ -8,7 +8,7 @@ import os
 import re
 
 from ..columns import OPTIMADE_COMPOSITION_COLUMNS
-from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, CommandError, add_threads, input_file, missing, note,
+from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, MODEL_HELP, CommandError, add_threads, input_file, missing, note,
                      plural, require)
 
 NAME = "screen"
@@ -46,8 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "no bf16 arithmetic, on a GPU for models that start with a Linear layer; else bf16, which "
                         "re-evaluates every hull vertex and every point near the hull in fp32, validated by "
                         "calibration and audit")
-    p.add_argument("--model", help="a model file or a `hullpack train` run folder (default, or 'default': the "
-                   "shipped model); a model of your own (torch.save, TorchScript, any callable) screens from Python: "
+    p.add_argument("--model", help=MODEL_HELP + "; a model of your own (torch.save, TorchScript, any callable) screens from Python: "
                    "hullpack.screening.screen(model, ...), inputs in hullpack.elements.ELEMNET_ELEMENTS order")
     p.add_argument("--out", default="hullpack-screen", help="output folder (default ./hullpack-screen); one "
                    "that holds another screen's outputs is refused unless --overwrite")

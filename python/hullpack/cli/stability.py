@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 NAME = "stability"
 HELP = "energy above hull, decomposition energy and products of any composition"
-DESCRIPTION = ("Stability of every composition of FILE (a table with a 'formula' column: CSV, TSV, Parquet, "
+DESCRIPTION = ("Stability of every composition of FILE (a table with a formula column: CSV, TSV, Parquet, "
                "JSON, JSON lines; pymatgen entries; an OPTIMADE answer or JSON lines file, or optimade-get's "
                "--output-file): against "
                "each other, or each against a reference set (--reference). Energies (eV/atom) come from "
@@ -42,8 +42,8 @@ EXAMPLES = ("hullpack stability Fe3O4 LiFePO4 NaMnO2",
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", nargs="+", metavar="FILE | FORMULA[=ENERGY] ...",
-                   help="a table (" + ", ".join(TABLE_SUFFIXES) + ") with a 'formula' column, or formulas such as "
+    p.add_argument("file", nargs="+", metavar="FILE|FORMULA[=ENERGY]",
+                   help="a table (" + ", ".join(TABLE_SUFFIXES) + ") with a formula column (--column), or formulas such as "
                         "Fe3O4 LiFePO4, each with its formation energy in eV/atom if you have one (Fe3O4=-1.65)")
     p.add_argument("--reference", metavar="oqmd|FILE|none",
                    help="compare each composition with this set: 'oqmd' (the shipped 341,614 OQMD compounds), "
@@ -60,9 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--join", action="store_true",
                    help="with --reference: FILE's compositions also enter each other's hulls (with --compare "
                         "and no reference they always do)")
-    p.add_argument("--column", help="the composition column (default: the first of "
+    p.add_argument("--column", metavar="NAME", help="the composition column of FILE and of a --reference FILE "
+                   "(default: the first of "
                    + ", ".join(COMPOSITION_COLUMNS) + ")")
-    p.add_argument("--energy-column", help="FILE's energy column, in eV/atom (default: the first of "
+    p.add_argument("--energy-column", metavar="NAME", help="FILE's energy column, in eV/atom (default: the first of "
                    + ", ".join(ENERGY_COLUMNS) + ", whatever the case, spaces or a unit in brackets; else an "
                    "OPTIMADE provider's formation energy, such as _oqmd_delta_e)")
     p.add_argument("--reference-energy-column", metavar="NAME",

@@ -36,7 +36,7 @@ EXAMPLES = ("hullpack train runs/oqmd                               # resumes ru
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # defaults live in hullpack.elemnet.TrainConfig (not imported here: it pulls in torch)
-    p.add_argument("run_dir", nargs="?", help="checkpoints, best weights, metrics.jsonl and config.json go here")
+    p.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="checkpoints, best weights, metrics.jsonl and config.json go here")
     p.add_argument("--data", metavar="FILE", help="train on this table (" + ", ".join(TABLE_SUFFIXES) + ") "
                    "instead of OQMD: a formula column (the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
                    "--formula-column) and a formation energy column in eV/atom (the first of "

@@ -526,7 +526,7 @@ def test_nonfinite_predictions_are_reported_not_dropped():
 # ----------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("kwargs,match", [
     (dict(elements="Fe Xx Qq"), "'Xx', 'Qq'"),
-    (dict(elements="Fe He"), "'He'"),
+    (dict(elements="Fe He"), "He is not one of ElemNet's"),
     (dict(order=5), "order=5: expected 2 .*, 3 .* or 4"),
     (dict(order=1), "order"),
     (dict(grid=1), "too coarse"),

@@ -87,12 +87,12 @@ def _element_indices(elements) -> np.ndarray:
             raise InvalidInputError(f"elements[{j}]: element index {i} is outside 0..{N_ELEMENTS - 1} "
                                     "(ElemNet's elements)")
         idx.append(i)
+    lacking = [e for e in unknown if e in OTHER_ELEMENTS]
+    if lacking and len(lacking) == len(unknown):  # elements all, but not ElemNet's: the message says which it lacks
+        raise InvalidInputError(f"elements: {not_in_elemnet(lacking)}; see hullpack.elements")
     if unknown:
         capitalised = [e.capitalize() for e in unknown if e.capitalize() in ELEMENT_INDEX]
         hint = f" (symbols start with a capital letter: {', '.join(capitalised)})" if capitalised else ""
-        lacking = [e for e in unknown if e in OTHER_ELEMENTS]
-        if lacking:
-            hint += f" ({not_in_elemnet(lacking)})"
         formulas = [e for e in unknown if _is_formula(e)]
         if formulas:
             symbols = ", ".join(dict.fromkeys(re.findall(r"[A-Z][a-z]?", formulas[0])))
@@ -102,6 +102,8 @@ def _element_indices(elements) -> np.ndarray:
             hint += " (symbols without charges: 'Fe', not 'Fe3+')"
         if VACANCY_MESSAGE in why:
             hint += " (Va is CALPHAD's vacancy, not an element: leave it out)"
+        if lacking:
+            hint += f" ({', '.join(lacking)}: elements ElemNet lacks)"
         raise InvalidInputError(f"elements: unknown element(s) {', '.join(map(repr, unknown))}{hint}: ElemNet knows "
                                 f"{N_ELEMENTS} elements ({ELEMNET_LACKS}); see hullpack.elements")
     if len(set(idx)) != len(idx):

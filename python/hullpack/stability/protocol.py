@@ -141,7 +141,7 @@ def outside_elemnet(parsed: Parsed, rows: np.ndarray) -> dict[int, str]:
     cannot take them: the rows a model cannot predict.
 
     >>> outside_elemnet(parse(["NaCl", "Na2He", "ArHe"], require_energies=False), np.arange(3))
-    {1: "He is not one of ElemNet's 86 elements", 2: "Ar, He are not among ElemNet's 86 elements"}
+    {1: "He is not one of ElemNet's 86 elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu)", 2: "Ar, He are not among ElemNet's 86 elements (no He, Ne, Ar, Po, At, Rn, Fr, Ra, nor any past Pu)"}
     """
     rows = np.asarray(rows, dtype=np.int64)
     off, el = parsed.offsets, parsed.elements

@@ -208,3 +208,22 @@ def test_a_damaged_cache_file_or_a_cache_folder_that_is_a_file_costs_only_the_sa
     blocker.write_text("")
     save_arrays(blocker / "oqmd-compounds-val-0000000000000000.npz", a=np.zeros(1))
     assert blocker.is_file()
+
+
+def test_cli_dft_reads_database_exports_as_hullpack_stability_does(model, tmp_path, capsys):
+    """AFLOW's `composition` (the amounts of its `species`, [2, 3]) and Materials Project's empty
+    `composition` field were taken for the formula column of --dft (every row bad); the formula is
+    `compound` and `formula_pretty` there, as `hullpack stability` reads them."""
+    model_file = str(save_model(model, tmp_path / "m.pt"))
+    aflow = pd.DataFrame({"auid": ["aflow:1", "aflow:2"], "compound": ["Fe2O3", "Fe1O1"], "species": [["Fe", "O"]] * 2,
+                          "composition": [[2, 3], [1, 1]], "enthalpy_formation_atom": [-1.7, -1.4]})
+    mp = pd.DataFrame({"material_id": ["mp-1", "mp-2"], "composition": [None, None], "formula_pretty": ["Fe2O3", "FeO"],
+                       "formation_energy_per_atom": [-1.7, -1.4]})
+    for name, table in (("aflow.json", aflow), ("mp.json", mp)):
+        table.to_json(tmp_path / name, orient="records")
+        rc, out, err = run(capsys, "--elements", "Fe O", "--grid", "10", "--model", model_file,
+                           "--dft", str(tmp_path / name), "--out", str(tmp_path / name.split(".")[0]))
+        assert rc == 0 and err == "" and f"DFT ({name}) stable compounds: 1;" in out
+        assert f"stability F1 over 2 known compounds" in out
+        read = DFTCompounds.read(tmp_path / name)  # the same from Python
+        assert read.energy.tolist() == [-1.7, -1.4]

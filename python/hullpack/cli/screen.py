@@ -156,8 +156,8 @@ def _read_dft(args: argparse.Namespace):
     df.index = pd.Index([f"--dft row {i}" for i in range(1, len(df) + 1)])
     where = f"--dft {args.dft}"
     try:
-        column = find_column(df.columns, args.dft_column, COMPOSITION_COLUMNS, "formula", how="--dft-column")
-        energy = find_column(df.columns, args.dft_energy_column, ENERGY_COLUMNS, "formation energy",
+        column = find_column(df, args.dft_column, COMPOSITION_COLUMNS, "formula", how="--dft-column")
+        energy = find_column(df, args.dft_energy_column, ENERGY_COLUMNS, "formation energy",
                              how="--dft-energy-column")
     except ValueError as exc:
         raise CommandError(f"{where}: {exc}") from None

@@ -136,7 +136,7 @@ class DFTCompounds:
                 source = read_table(source)
                 source.index = pd.Index([f"row {i}" for i in range(1, len(source) + 1)])  # 1: under the header
             if energies is None and isinstance(source, pd.DataFrame):
-                energies = find_column(source.columns, None, ENERGY_COLUMNS, "formation energy (eV/atom)",
+                energies = find_column(source, None, ENERGY_COLUMNS, "formation energy (eV/atom)",
                                        how="energies=")
             parsed = parse(source, energies, column=column)
         except ValueError as exc:

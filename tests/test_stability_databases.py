@@ -160,6 +160,40 @@ def test_each_databases_export_gives_pymatgens_numbers_and_keeps_its_ids(tmp_pat
             assert table.formula.tolist() == [e.composition.reduced_formula for e in entries], argv
 
 
+#: the id each database's summary names beside a row, by the row's index among CELLS
+SUMMARY_IDS = {"mp_summary.json": "mp-{}".format, "mp_summary.csv": "mp-{}".format,
+               "mp_entries.json": "mp-{}".format, "phase_diagram.json": "mp-{}".format,  # material_id, not entry_id
+               "dft_3d.json": "JVASP-{}".format, "aflux.json": "aflow:{:016x}".format,
+               "alexandria_000.json.bz2": "agm{:09d}".format, "oqmd.json": lambda i: f"entry_id {1000 + i}"}
+
+
+def test_the_summary_names_a_polymorph_by_its_row_and_its_database_id(tmp_path, monkeypatch, capsys):
+    """Fe4O6 and Fe8O12 are two Fe2O3 entries: each line ends with its row and, beside it, the
+    entry's id in the database (was '[row 4]' only: which entry is it?); OQMD's number is named."""
+    from hullpack.cli import main
+
+    files = write_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for argv in COMMANDS:
+        entries = files[argv[2]][0]
+        assert main([*argv[1:], "--out", str(tmp_path / f"out-{argv[2]}"), "--format", "csv"]) == 0, argv
+        printed = capsys.readouterr().out
+        for cell in (3, 6):  # Fe4O6, Fe8O12
+            row = 1 + next(k for k, e in enumerate(entries) if e.composition == Composition(CELLS[cell]))
+            assert f"  [row {row}, {SUMMARY_IDS[argv[2]](cell)}]\n" in printed, (argv, printed)
+
+
+@pytest.mark.parametrize("options", [[], ["--model", "default", "--compare"]])
+def test_a_bad_row_of_an_export_is_named_by_its_row_and_its_database_id(tmp_path, options, capsys):
+    from hullpack.cli import main
+
+    docs = pd.DataFrame(summary_docs(dumped_by_monty=False)).drop(columns="composition")
+    docs.loc[2, "formula_pretty"] = "Xx2O3"
+    docs.to_csv(tmp_path / "mp_summary.csv", index=False)
+    assert main(["stability", str(tmp_path / "mp_summary.csv"), *options, "--out", str(tmp_path / "out")]) == 0
+    assert "  bad row 3, mp-2 ('Xx2O3'): unknown element 'Xx'\n" in capsys.readouterr().out
+
+
 def test_materials_project_thermo_documents_of_several_thermo_types_are_refused(tmp_path):
     """mpr.materials.thermo.search gives a document per material and thermo type (GGA_GGA+U,
     GGA_GGA+U_R2SCAN, R2SCAN), all with formation_energy_per_atom: they were read as one set, each

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, add_threads, message, missing,
                      note, note_joined, plural, require)
-from .stability_summary import bad_lines, header_line, summary_lines
+from .stability_summary import bad_lines, header_line, row_ids, summary_lines
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +383,7 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
         bad = result.table["problem"].notna().to_numpy()
+        rows = df.index.get_indexer(result.table.index[bad])
         # what was compared with what, before the protocol's numbers
         own = "the formulas given" if typed else f"{source}'s compounds"
         text = "\n".join([header,
@@ -391,8 +392,8 @@ def run(args: argparse.Namespace) -> int:
                           f"energies{_model_error(model)}",
                           f"against: {against if reference is not None else 'each other'}",
                           result.summary(subset=own, rest="the reference")]
-                         # FILE's rows by their number in FILE (the protocol table's index is FILE's)
-                         + bad_lines(df.index.get_indexer(result.table.index[bad]) + 1, result.table[bad], typed))
+                         # FILE's rows by their number in FILE (the protocol table's index is FILE's), and their ids
+                         + bad_lines(rows + 1, result.table[bad], typed, row_ids(df.iloc[rows])))
         table = None
     else:
         energies, unpredictable = e_col, {}

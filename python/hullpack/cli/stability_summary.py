@@ -2,8 +2,13 @@
 compounds with what the reference says of each, and the bad rows, in a chemist's words."""
 from __future__ import annotations
 
+from ..columns import first_present
 from .common import plural
 
+#: columns holding a database's id of each row, the first present named beside a row the summary
+#: lists: Materials Project (``material_id``, before its entries' ``entry_id``), JARVIS (``jid``),
+#: AFLOW (``auid``), OQMD and pymatgen entries (``entry_id``), Alexandria (``mat_id``), OPTIMADE (``id``)
+ID_COLUMNS = ("material_id", "jid", "auid", "entry_id", "mat_id", "id")
 _TOP = 10  # most stable compositions listed in the summary
 _BAD_LISTED = 5  # bad rows listed in the summary
 _ON_HULL = 5e-5  # eV/atom: hullpack.stability.hulls.ON_HULL (not imported: it loads the compiled core)
@@ -36,6 +41,38 @@ def _known(r, name: str, energy_name: str) -> str:
     return "" if verdict is None else f"; {name}: {verdict}, {_versus(r, name, energy_name)}"
 
 
+def row_ids(table) -> list:
+    """Each row's id in a database export (the first of :data:`ID_COLUMNS` that ``table`` has), as
+    the summary names it beside the row: text as written (``mp-1234``), a number after its column's
+    name (``entry_id 1004``); None where a row has none, or the table no id column.
+
+    >>> import pandas as pd
+    >>> row_ids(pd.DataFrame({"entry_id": [1004, None], "formula": ["Fe2O3", "FeO"]}))
+    ['entry_id 1004', None]
+    """
+    import numbers
+
+    import pandas as pd
+
+    column = first_present(table.columns, ID_COLUMNS)
+    if column is None:
+        return [None] * len(table)
+
+    def text(v) -> str | None:
+        if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)) or not str(v).strip():
+            return None
+        if isinstance(v, numbers.Number):  # OQMD's entry_id 1004: a number alone would read as another row's
+            return f"{column} {int(v) if float(v).is_integer() else v}"
+        return str(v)
+
+    return [text(v) for v in table[column]]
+
+
+def _with_id(where: str, ident: str | None) -> str:
+    """``where`` (``row 4``) and the row's id beside it (``row 4, mp-1234``), if it has one."""
+    return where if ident is None else f"{where}, {ident}"
+
+
 def header_line(n: int, what: str) -> str:
     """The summary's first line, which ``hullpack stability`` prints before the work: how many
     compositions, from where (``what``: FILE, "the command line").
@@ -50,7 +87,8 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
                    energy_name: str = "the given energy", typed: bool = False) -> list[str]:
     """The summary a chemist reads: the header line (:func:`header_line`), counts, then the most
     stable compounds and the bad rows, counted and listed (by their number in the file, the first
-    data row being 1, and as written). Against a reference,
+    data row being 1, with their database id beside it where the file has one (:data:`ID_COLUMNS`),
+    and as written). Against a reference,
     which compositions it holds already and its verdict there (``reference_name``: "OQMD") beside
     the row's energy (``energy_name``: "the model's energy"): a compound on the reference's hull is
     counted as known stable, not as unstable because its energy here is a little above the
@@ -64,6 +102,7 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
 
     bad_one = "bad formula" if typed else "bad row"
     position = dict(zip(table.index, range(1, len(table) + 1)))
+    ids = dict(zip(table.index, row_ids(table)))
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
@@ -106,7 +145,8 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
         # recognise it there: "Li2Mn3NiO8 (LiNi0.5Mn1.5O4)"
         names = {i: r["formula"] + (f" ({w})" if (w := written_as(r["formula"], r["input"])) else "")
                  for i, r in top.iterrows()}
-        # a composition given more than once (polymorphs) ends each of its lines with its row: "[row 2]"
+        # a composition given more than once (polymorphs) ends each of its lines with its row and its id in
+        # a database export: "[row 2]", "[row 2, mp-19770]"
         repeated = set(t["formula"][t["formula"].duplicated()])
         width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
@@ -132,7 +172,8 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
                     else f"as low as {r['decomposition']}, not below") + known
             else:
                 how = f"above hull by {r['e_above_hull']:.4f}  decomposes to {r['decomposition']}{known}"
-            where = f"  [{'formula' if typed else 'row'} {position[i]}]" if r["formula"] in repeated else ""
+            kind = "formula" if typed else "row"
+            where = f"  [{_with_id(f'{kind} {position[i]}', ids[i])}]" if r["formula"] in repeated else ""
             lines.append(f"  {names[i]:<{width}} {r['chemsys']:<{sys_width}} {how}{where}")
         if len(t) > len(top):  # the others were left unsaid
             lines.append(f"  ... and {plural(len(t) - len(top), 'more compound')} (the table lists each)")
@@ -170,11 +211,14 @@ def _element_lines(elements, reference_name: str, position: dict, against: bool)
     return lines
 
 
-def bad_lines(numbers, bad, typed: bool) -> list[str]:
+def bad_lines(numbers, bad, typed: bool, ids: list | None = None) -> list[str]:
     """The first bad rows of ``bad`` (a table's rows with a ``problem``), numbered ``numbers`` as in
-    FILE (the first row under the header being 1) or as typed ("formula N"), and shown as written."""
-    lines = [f"  {'formula' if typed else 'bad row'} {k} ({r['input']!r}): {r['problem']}"
-             for k, (_, r) in zip(list(numbers)[:_BAD_LISTED], bad.iterrows())]
+    FILE (the first row under the header being 1) or as typed ("formula N"), with their ``ids`` (one
+    a row, None for none; default: :func:`row_ids` of ``bad``) beside the number, and shown as written."""
+    ids = row_ids(bad) if ids is None else ids
+    kind = "formula" if typed else "bad row"
+    lines = [f"  {_with_id(f'{kind} {k}', ident)} ({r['input']!r}): {r['problem']}"
+             for k, ident, (_, r) in zip(list(numbers)[:_BAD_LISTED], ids, bad.iterrows())]
     if len(bad) > _BAD_LISTED:
         lines.append(f"  ... and {plural(len(bad) - _BAD_LISTED, 'more bad ' + ('formula' if typed else 'row'))} "
                      "(the table's 'problem' column names each)")

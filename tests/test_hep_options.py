@@ -145,3 +145,31 @@ def test_python_m_hullpack_hep_refuses_bad_options_in_one_line(capsys, args, sai
         main(args)
     assert exit_.value.code == 2
     assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, each", [(["--threads", "4"], 2), (["--threads", "3"], 1), ([], 1)])
+def test_bench_memory_distributed_processes_share_the_threads_given(monkeypatch, capsys, options, each):
+    """--threads reached the study but not --distributed's processes: each ran one thread whatever was given.
+    The processes share them now, each running --threads // --world-size, at least 1."""
+    import json
+
+    from hullpack.cli import main
+    from hullpack.hep import study
+
+    given = {}
+
+    def compare_distributed(dataset, **kwargs):
+        given.update(kwargs)
+        return {"summary": {}, "steps": {}, "world_size": kwargs["world_size"], "threads": kwargs["threads"],
+                "batch_size": kwargs["batch_size"], "memory_model": {}}
+
+    monkeypatch.setattr(study, "compare_distributed", compare_distributed)
+    before = torch.get_num_threads()
+    try:  # --threads sets torch's process-wide thread count: give the rest of the session its own back
+        assert main(["-q", "bench-memory", "--dataset", "low", "--events", "6", "--strategies", "random",
+                     "--batch-size", "2", "--epochs", "1", "--hidden", "4", "--num-steps", "1", "--distributed",
+                     "--world-size", "2", *options, "--json"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert given["threads"] == each and given["world_size"] == 2
+    assert json.loads(capsys.readouterr().out)["distributed"]["threads"] == each

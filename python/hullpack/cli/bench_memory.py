@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from .common import CommandError, add_threads, missing, note, positive_float, positive_int, require
+from .common import THREADS_HELP, CommandError, missing, note, positive_float, positive_int, require
 
 NAME = "bench-memory"
 HELP = "GNN memory study: peak memory of training with batching strategies"
@@ -60,7 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu (peak: tensors saved for backward + parameters, gradients "
                    "and AdamW state; the output's first line says exactly what) or cuda (peak from "
                    "torch.cuda.max_memory_allocated)")
-    add_threads(p)
+    p.add_argument("--threads", type=positive_int, help=THREADS_HELP + "; the --distributed processes share them, "
+                   "each running --threads divided by --world-size (at least 1; without --threads, 1 each)")
     p.add_argument("--out", help="write memory.json and memory.png into this folder")
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         note(NAME, f"--dataset {again} is {first} again{same}: studied once")
     datasets = [d for i, d in enumerate(datasets) if i not in {j for j, _, _ in repeated}]
     out = bench_memory(datasets, cfg, num_events=args.events, root=args.root,
-                       distributed=args.distributed, world_size=args.world_size,
+                       distributed=args.distributed, world_size=args.world_size, threads=args.threads,
                        plot_path=os.path.join(args.out, "memory.png") if plot else None)
     written = []
     if args.out:
@@ -134,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
                            for name, d in out["noise"].items())
         print(f"\nrun-to-run spread (max - min) of the random baseline's validation metrics: {spread}")
     if out["distributed"]:
-        print(f"\n{out['distributed']['world_size']} processes (gloo), dataset {out['distributed']['dataset']}:")
+        d = out["distributed"]
+        print(f"\n{d['world_size']} processes (gloo), {d['threads']} thread{'s' if d['threads'] > 1 else ''} each, "
+              f"dataset {d['dataset']}:")
         print(distributed_markdown(out["distributed"]))
     if written:
         print(f"\nwrote {' and '.join(written)}")

@@ -110,7 +110,8 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
     summary has ``steps`` (per rank), ``mean_cost_spread`` (mean over steps of (max - min) / max of
     the ranks' predicted batch memory), ``max_cost_ratio`` (worst step's max / mean over ranks),
     ``wait_s`` (seconds the ranks spent at the barrier, summed over ranks), ``compute_s`` and
-    ``wait_fraction`` = wait / (wait + compute). ``memory`` is a calibrated
+    ``wait_fraction`` = wait / (wait + compute), and ``threads``, the torch threads of each process
+    (``threads``). ``memory`` is a calibrated
     :class:`~hullpack.samplers.MemoryModel` (default: calibrated here on this model); ``labels``
     the field with one 0/1 label per edge (see :func:`~hullpack.hep.train.label_field`).
     """
@@ -157,5 +158,5 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
             "step_time_s": float(np.sum(compute.max(0))),
         }
         steps[name] = arr.tolist()
-    return {"summary": summary, "steps": steps, "world_size": world_size, "batch_size": batch_size,
+    return {"summary": summary, "steps": steps, "world_size": world_size, "threads": threads, "batch_size": batch_size,
             "memory_model": memory.to_dict()}

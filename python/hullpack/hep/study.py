@@ -384,13 +384,15 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
 
 def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig = StudyConfig(), *,
                  num_events: int | None = None, root: str | None = None, distributed: bool = False,
-                 world_size: int | None = None, plot_path: str | None = None) -> dict:
+                 world_size: int | None = None, threads: int | None = None, plot_path: str | None = None) -> dict:
     """Everything ``hullpack bench-memory`` does: load the datasets, :func:`run_study`, optionally
     :func:`~hullpack.hep.distributed.compare_distributed` on the last dataset, and a plot.
 
     ``num_events`` (default :data:`DEFAULT_EVENTS`) and ``root`` set the synthetic presets, ``world_size``
     (default 2) the processes of ``distributed``: given where they would be ignored (no preset among
-    ``datasets``; ``distributed`` off) they are refused (:func:`check_bench_options`).
+    ``datasets``; ``distributed`` off) they are refused (:func:`check_bench_options`). ``threads``: the
+    CPU threads the ``distributed`` processes share, each running ``threads // world_size`` (at least
+    1; None: 1 each, :func:`distributed_threads`).
 
     Returns ``{"config", "measured" (what the peak is, in words), "table" (list of row dicts),
     "markdown", "noise", "versus_random" (:func:`versus_random`), "datasets", "distributed"}``, with
@@ -414,8 +416,9 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
     if distributed:
         name = list(loaded)[-1]
         train_index = np.setdiff1d(np.arange(len(loaded[name])), details[name]["val_indices"])
+        world_size = 2 if world_size is None else world_size
         res = compare_distributed(split(loaded[name], train_index)[0], batch_size=config.batch_size,
-                                  world_size=2 if world_size is None else world_size,
+                                  world_size=world_size, threads=distributed_threads(threads, world_size),
                                   hidden=config.hidden, num_steps=config.num_steps, seed=config.seed,
                                   memory=MemoryModel.from_dict(details[name]["memory_model"]),
                                   labels=details[name]["edge_labels"])
@@ -424,6 +427,17 @@ def bench_memory(datasets: Sequence[str] = ("low", "high"), config: StudyConfig 
         plot(table, details, plot_path, config.device)
         out["plot"] = plot_path
     return finite(out)
+
+
+def distributed_threads(threads: int | None, world_size: int) -> int:
+    """The torch threads of each of ``world_size`` processes sharing ``threads`` CPU threads (``--threads``):
+    an equal share, at least 1; 1 where no number is given (a process a core, as the study's tables were
+    measured).
+
+    >>> distributed_threads(8, 2), distributed_threads(3, 2), distributed_threads(1, 4), distributed_threads(None, 2)
+    (4, 1, 1, 1)
+    """
+    return 1 if threads is None else max(1, threads // world_size)
 
 
 def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, num_events: int | None = None,

@@ -133,7 +133,7 @@ def test_cli_reads_export_files_and_names_what_it_cannot(tmp_path, capsys):
     assert "energies: column 'formation_energy_per_atom'" in out
     # two Fe2O3 entries (rows 3 and 4): each line says which
     assert "stable: 1 of 4 compounds" in out and "\n  Fe2O3   Fe-O    stable by 0.2067" in out
-    assert "  Fe2O3   Fe-O    above hull by 0.0360  above another Fe2O3 entry, as low or lower (a polymorph)  [row 4]\n" in out
+    assert "  Fe2O3   Fe-O    above hull by 0.0360  above another Fe2O3 entry, as low or lower (a polymorph)  [row 4, material_id 3]\n" in out
     assert "above hull by 0.0360  above another Fe2O3 entry, as low or lower (a polymorph)" in out
     table = pd.read_csv(tmp_path / "o" / "stability.csv")
     assert table.material_id.tolist() == list(range(6))
@@ -452,7 +452,7 @@ def test_a_jarvis_table_reads_na_as_a_missing_energy_and_na_as_sodium(capsys, tm
     jarvis.to_csv(tmp_path / "j.csv", index=False)
     assert cli(tmp_path / "j.csv", "--out", tmp_path / "o") == 0
     out = capsys.readouterr().out
-    assert "bad row 4 ('Na'): energy is missing" in out and "bad row 5 ('NaCl2'): energy is missing" in out
+    assert "bad row 4, JVASP-9 ('Na'): energy is missing" in out and "bad row 5, JVASP-10 ('NaCl2'): energy is missing" in out
 
 
 def test_charges_and_vacancies_are_named_per_row(tmp_path, capsys):
@@ -603,7 +603,8 @@ def test_cli_says_which_row_each_polymorph_is(tmp_path, capsys):
                                                                                          index=False)
     assert cli(tmp_path / "mp.csv", "--out", tmp_path / "o") == 0
     listed = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  Fe")]
-    assert [x.rsplit("  ", 1)[1] for x in listed if x.startswith("  Fe2O3")] == ["[row 2]", "[row 1]", "[row 3]"]
+    assert [x.rsplit("  ", 1)[1] for x in listed if x.startswith("  Fe2O3")] == ["[row 2, mp-24972]", "[row 1, mp-19770]",
+                                                                                  "[row 3, mp-715572]"]
     assert listed[0].startswith("  Fe2O3   Fe-O    stable by ")
     assert [x for x in listed if x.startswith("  Fe3O4")][0].endswith("Fe")  # given once: no row
     # typed: counted as typed, after what was written

@@ -262,7 +262,7 @@ def test_every_command_says_a_missing_energy_is_missing(tmp_path, capsys, suffix
         x, y = table_arrays(read_table(path), errors="skip")
     assert y.tolist() == [0.0, 0.0, np.float32(-2.1)]
     assert main(["-q", "stability", str(path), "--out", str(tmp_path / "o")]) == 0
-    assert "bad row 4 ('NaCl'): energy is missing" in capsys.readouterr().out
+    assert "bad row 4, JVASP-4 ('NaCl'): energy is missing" in capsys.readouterr().out
 
 
 def test_training_rows_name_a_written_out_missing_energy_missing():
@@ -517,7 +517,7 @@ def test_materials_project_documents_with_fields_not_asked_for_are_read(tmp_path
     assert t.formula.tolist()[1:-1] == FORMULAS[1:] and t.input[0] == ""
     assert main(["-q", "stability", str(tmp_path / "mp.json"), "--out", str(tmp_path / "o"), "--format", "csv"]) == 0
     out = capsys.readouterr().out
-    assert "bad row 1 (''): formula is missing" in out and f"bad row {len(docs)} ('LiFeO2'): energy is missing" in out
+    assert "bad row 1, mp-0 (''): formula is missing" in out and f"bad row {len(docs)}, mp-{len(docs) - 1} ('LiFeO2'): energy is missing" in out
     # a table whose only composition column is empty still names every row
     empty = pd.DataFrame({"composition": [None, None], "energy": [-1.0, -2.0]})
     assert stability(empty, errors="ignore").problem.tolist() == ["formula is missing"] * 2
@@ -860,7 +860,7 @@ def test_json_of_materials_by_their_id_and_pandas_split_json_are_tables(tmp_path
     assert main(["-q", "stability", str(tmp_path / "byid.json"), "--format", "csv", "--out", str(tmp_path / "o")]) == 0
     out = pd.read_csv(tmp_path / "o" / "stability.csv")
     assert out.id.tolist() == list(docs) and out.problem[1] == "energy is missing"
-    assert "bad row 2 ('O2'): energy is missing" in capsys.readouterr().out
+    assert "bad row 2, mp-1 ('O2'): energy is missing" in capsys.readouterr().out
     with_ids = {k: {"id": k.upper(), **v} for k, v in docs.items()}  # an 'id' field of their own stays
     (tmp_path / "ids.json").write_text(json.dumps(with_ids))
     assert list(read_table(tmp_path / "ids.json").columns[:2]) == ["key", "id"]

@@ -16,6 +16,11 @@ import re
 #: elsewhere a name may be no formula) and others' exports
 COMPOSITION_COLUMNS = ("formula", "composition", "formula_pretty", "pretty_formula", "reduced_formula", "compound",
                        "name")
+#: columns holding a database's id of each row, the first present named beside a row that
+#: ``hullpack stability``'s summary lists: Materials Project (``material_id``, before its entries'
+#: ``entry_id``), JARVIS (``jid``), AFLOW (``auid``), OQMD and pymatgen entries (``entry_id``),
+#: Alexandria (``mat_id``), OPTIMADE (``id``)
+ID_COLUMNS = ("material_id", "jid", "auid", "entry_id", "mat_id", "id")
 #: an OPTIMADE entry's formulas, read as its composition where none of COMPOSITION_COLUMNS is
 #: (``chemical_formula_reduced`` writes the elements in alphabetical order: ``ClNa`` is NaCl)
 OPTIMADE_COMPOSITION_COLUMNS = ("chemical_formula_reduced", "chemical_formula_descriptive")

@@ -2,13 +2,9 @@
 compounds with what the reference says of each, and the bad rows, in a chemist's words."""
 from __future__ import annotations
 
-from ..columns import first_present
+from ..columns import ID_COLUMNS, first_present
 from .common import plural
 
-#: columns holding a database's id of each row, the first present named beside a row the summary
-#: lists: Materials Project (``material_id``, before its entries' ``entry_id``), JARVIS (``jid``),
-#: AFLOW (``auid``), OQMD and pymatgen entries (``entry_id``), Alexandria (``mat_id``), OPTIMADE (``id``)
-ID_COLUMNS = ("material_id", "jid", "auid", "entry_id", "mat_id", "id")
 _TOP = 10  # most stable compositions listed in the summary
 _BAD_LISTED = 5  # bad rows listed in the summary
 _ON_HULL = 5e-5  # eV/atom: hullpack.stability.hulls.ON_HULL (not imported: it loads the compiled core)

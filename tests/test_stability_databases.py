@@ -192,6 +192,10 @@ def test_a_bad_row_of_an_export_is_named_by_its_row_and_its_database_id(tmp_path
     docs.to_csv(tmp_path / "mp_summary.csv", index=False)
     assert main(["stability", str(tmp_path / "mp_summary.csv"), *options, "--out", str(tmp_path / "out")]) == 0
     assert "  bad row 3, mp-2 ('Xx2O3'): unknown element 'Xx'\n" in capsys.readouterr().out
+    # the table, --compare's protocol table too, keeps the export's other columns: its ids row by row
+    table = pd.read_parquet(tmp_path / "out" / ("protocol.parquet" if options else "stability.parquet"))
+    listed = docs[~docs.formula_pretty.isin(["Fe", "O2", "Li"])] if options else docs  # the protocol's: compounds
+    assert table.material_id.tolist() == listed.material_id.tolist() and table.input.tolist() == listed.formula_pretty.tolist()
 
 
 def test_materials_project_thermo_documents_of_several_thermo_types_are_refused(tmp_path):

@@ -472,15 +472,19 @@ def _compare(df, e_col, model, reference, args, bar):
     import numpy as np
 
     from hullpack.stability import Parsed, model_protocol, parse
+    from hullpack.stability.hulls import _with_input_columns
 
     own = parse(df, e_col, column=args.column)
     common = dict(model=model, tol=args.tol, threads=args.threads, errors="ignore", progress_bar=bar)
     if reference is None:
-        return model_protocol(own, join=True, **common)
-    n = len(reference.rows)
-    both = Parsed.join([reference.parsed.take(reference.rows), own])
-    result = model_protocol(both, subset=np.arange(n, len(both)), join=args.join, **common)
-    result.table.index = own.index[result.table.index - n]  # FILE's rows, as without a reference
+        result = model_protocol(own, join=True, **common)
+    else:
+        n = len(reference.rows)
+        both = Parsed.join([reference.parsed.take(reference.rows), own])
+        result = model_protocol(both, subset=np.arange(n, len(both)), join=args.join, **common)
+        result.table.index = own.index[result.table.index - n]  # FILE's rows, as without a reference
+    # FILE's other columns (ids, labels), row by row, as the stability table keeps them
+    result.table = _with_input_columns(result.table, df.loc[result.table.index], e_col, args.column)
     return result
 
 

@@ -94,8 +94,22 @@ def as_int(value, name: str, *, minimum: int | None = None, maximum: int | None 
 
 
 def as_threads(value, name: str = "threads", *, error: type[ValueError] = InvalidInputError) -> int:
-    """An OpenMP thread count: ``None`` (0, the OpenMP default) or an integer in 0..4096."""
-    return 0 if value is None else as_int(value, name, minimum=0, maximum=MAX_THREADS, error=error)
+    """An OpenMP thread count: ``None`` (0, the OpenMP default: all cores) or an integer (not a bool)
+    in 0..4096.
+
+    >>> as_threads(np.int64(2)), as_threads(None)
+    (2, 0)
+    >>> as_threads(-1)
+    Traceback (most recent call last):
+    ...
+    hullpack.errors.InvalidInputError: threads=-1: expected an integer in 0..4096 (0 or None: all cores)
+    """
+    if value is None:
+        return 0
+    if (_is_bool(value) or not isinstance(value, (numbers.Integral, np.integer))
+            or not 0 <= operator.index(value) <= MAX_THREADS):
+        raise error(f"{name}={value!r}: expected an integer in 0..{MAX_THREADS} (0 or None: all cores)")
+    return operator.index(value)
 
 
 def as_flag(value, name: str, *, error: type[ValueError] = InvalidInputError) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._cache import load_arrays, oqmd_cache_file, save_arrays
-from .._core_loader import MAX_THREADS
+from .._core_loader import as_threads
 from .._core_loader import core as _core
 from .._progress import progress
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, N_ALL_ELEMENTS
@@ -76,10 +76,8 @@ def _oqmd_parsed(splits: tuple[str, ...]) -> Parsed:
 
 
 def _threads(threads) -> int:
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
-                                or not 0 <= threads <= MAX_THREADS):
-        raise ValueError(f"threads={threads!r}: expected an integer in 0..{MAX_THREADS} (0 or None: all cores)")
-    return 0 if threads is None else int(threads)
+    """``threads`` for the core (:func:`~hullpack._core_loader.as_threads`), a bad one a ValueError."""
+    return as_threads(threads, error=ValueError)
 
 
 def parse_decomposition(text: str) -> dict[str, float]:

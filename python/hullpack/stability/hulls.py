@@ -93,23 +93,32 @@ def parse_decomposition(text: str) -> dict[str, float]:
     return out
 
 
-def _query(call, n: int, bar_label: str, show) -> dict:
-    """Run ``call(start, stop)`` over chunks of ``n`` queries behind a progress bar; merged dict."""
-    if n <= _CHUNK or show is False:
-        return call(0, n)
-    parts = []
-    with progress(total=n, desc=bar_label, unit="composition", show=show) as bar:
-        for s in range(0, n, _CHUNK):
-            parts.append(call(s, min(n, s + _CHUNK)))
-            bar.update(min(n, s + _CHUNK) - s)
-    out = {}
-    for key in parts[0]:
-        if key == "product_offsets":
-            sizes = np.concatenate([np.diff(p[key]) for p in parts])
-            out[key] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        else:
-            out[key] = np.concatenate([p[key] for p in parts])
+def _query(call, n: int, bar_label: str, show, product_names) -> dict:
+    """Run ``call(start, stop)`` over chunks of ``n`` queries (behind a progress bar above one chunk,
+    ``show`` as :func:`~hullpack._progress.progress` takes it): the results of every query, each
+    chunk's products read into its ``decomposition`` cells as it comes (``product_names``: their
+    names by product id), so that no chunk's products are kept."""
+    out: dict = {}
+    with progress(total=n, desc=bar_label, unit="composition", show=False if n <= _CHUNK else show) as bar:
+        for s in range(0, max(n, 1), _CHUNK):
+            res = call(s, min(n, s + _CHUNK))
+            for key in ("e_above_hull", "decomposition_energy", "stable", "status"):
+                out.setdefault(key, np.empty(n, dtype=res[key].dtype))[s:s + _CHUNK] = res[key]
+            cells = _decomposition(res, product_names)
+            out.setdefault("decomposition", np.empty(n, dtype=object))[s:s + _CHUNK] = cells
+            bar.update(len(res["stable"]))
     return out
+
+
+def _decomposition(res: dict, product_names) -> np.ndarray:
+    """The products of each query of ``res`` (the core's results), in its slots up to n_products,
+    as ``"0.6 Fe2O3 + 0.4 Fe3O4"``."""
+    count = res["n_products"].astype(np.int64)
+    first = np.cumsum(count) - count
+    used = np.repeat(res["product_offsets"][:-1], count) + (np.arange(count.sum()) - np.repeat(first, count))
+    values, which = np.unique(np.round(res["product_weight"][used], 6), return_inverse=True)
+    parts = (values.astype(str).astype(object) + " ")[which] + product_names(res["product_id"][used])
+    return join_rows(np.append(first, count.sum()), parts, " + ")
 
 
 class Reference:
@@ -267,8 +276,8 @@ class Reference:
             valid = np.flatnonzero(parsed.valid)
             entries = np.searchsorted(self.rows, rows[valid]).astype(np.int64)
         res = _query(lambda a, b: self._hulls.query_entries(entries[a:b], n_threads=nt), len(entries), "stability",
-                     progress_bar)
-        return _table(parsed, valid, res, self._product_names, self.tol)
+                     progress_bar, self._product_names)
+        return _table(parsed, valid, res, self.tol)
 
     def evaluate(self, candidates, energies=None, *, join: bool = False, elements=None, column: str | None = None,
                  threads: int | None = None, errors: str = "warn", progress_bar: bool | None = None) -> pd.DataFrame:
@@ -293,16 +302,15 @@ class Reference:
                 return self._hulls.query(off - off[0], arrays[1][off[0]:off[-1]], arrays[2][off[0]:off[-1]],
                                          arrays[3][a:b], n_threads=nt)
 
-            res = _query(call, len(rows), "stability", progress_bar)
-            return self._with_reference(_table(parsed, rows, res, self._product_names, self.tol), parsed, rows, nt,
-                                        alone=True)
+            res = _query(call, len(rows), "stability", progress_bar, self._product_names)
+            return self._with_reference(_table(parsed, rows, res, self.tol), parsed, rows, nt, alone=True)
         both = Reference._from_parsed(Parsed.join([self.parsed.take(self.rows), parsed.take(rows)]), self.tol, threads,
                                       check=False)
         first = len(self.rows)
         res = _query(lambda a, b: both._hulls.query_entries(np.arange(first + a, first + b, dtype=np.int64),
-                                                            n_threads=nt), len(rows), "stability", progress_bar)
-        return self._with_reference(_table(parsed, rows, res, both._product_names, self.tol), parsed, rows, nt,
-                                    alone=False)
+                                                            n_threads=nt), len(rows), "stability", progress_bar,
+                     both._product_names)
+        return self._with_reference(_table(parsed, rows, res, self.tol), parsed, rows, nt, alone=False)
 
     def lowest_at(self, names) -> np.ndarray:
         """For each reduced formula of ``names``, the hull-set entry (an index into :attr:`rows`) of
@@ -383,7 +391,7 @@ def known_stable(table: pd.DataFrame) -> pd.Series:
             & ~table["stable"].astype(bool))
 
 
-def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names, tol: float) -> pd.DataFrame:
+def _table(parsed: Parsed, rows: np.ndarray, res: dict, tol: float) -> pd.DataFrame:
     n = len(parsed)
     e_above = np.full(n, np.nan)
     d_energy = np.full(n, np.nan)
@@ -392,18 +400,12 @@ def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names, tol: floa
     stable = pd.array(np.zeros(n, dtype=bool), dtype="boolean")
     stable[:] = pd.NA
     stable[rows] = res["stable"]
-    # products: "0.6 Fe2O3 + 0.4 Fe3O4", in each query's slots up to n_products
-    slot0 = res["product_offsets"][:-1]
-    count = res["n_products"].astype(np.int64)
-    used = np.repeat(slot0, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
-    values, which = np.unique(np.round(res["product_weight"][used], 6), return_inverse=True)
-    parts = (values.astype(str).astype(object) + " ")[which] + product_names(res["product_id"][used])
     decomposition = np.full(n, None, dtype=object)
-    decomposition[rows] = join_rows(np.concatenate([[0], np.cumsum(count)]), parts, " + ")
-    # The products above are those of the decomposition energy: the hull without the row's
-    # composition. An unstable row whose decomposition energy lies more than tol below its energy
-    # above the hull sits above an entry of its own composition that is more than tol below that
-    # hull, a stable one (a polymorph, or an equal duplicate): that entry is what it decomposes into.
+    decomposition[rows] = res["decomposition"]
+    # The products (res["decomposition"]) are those of the decomposition energy: the hull without
+    # the row's composition. An unstable row whose decomposition energy lies more than tol below its
+    # energy above the hull sits above an entry of its own composition that is more than tol below
+    # that hull, a stable one (a polymorph, or an equal duplicate): that entry is what it decomposes into.
     gap = max(tol, _POLYMORPH_GAP)
     polymorph = rows[~res["stable"].astype(bool) & (res["decomposition_energy"] < res["e_above_hull"] - gap)]
     decomposition[polymorph] = "1.0 " + parsed.names[polymorph].astype(object)
@@ -412,10 +414,9 @@ def _table(parsed: Parsed, rows: np.ndarray, res: dict, product_names, tol: floa
     problem = np.full(n, None, dtype=object)
     for r, reason in parsed.problems.items():
         problem[r] = reason
-    energy = parsed.energies.copy()
-    return pd.DataFrame({
+    return pd.DataFrame({  # of a dict: every column a copy (energy too)
         "formula": parsed.names, "chemsys": parsed.chemsys(), "n_elements": np.diff(parsed.offsets),
-        "energy": energy, "e_above_hull": e_above, "decomposition_energy": d_energy, "stable": stable,
+        "energy": parsed.energies, "e_above_hull": e_above, "decomposition_energy": d_energy, "stable": stable,
         "decomposition": pd.Series(decomposition, dtype=object, index=parsed.index),
         "problem": pd.Series(problem, dtype=object, index=parsed.index),  # None for a good row
         "input": [parsed.describe(r) for r in range(n)],  # the composition as given (bad rows have no formula)

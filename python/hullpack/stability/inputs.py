@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = ["Parsed", "looks_total", "parse", "read_table", "rationalize", "table
            "unit_signs", "written_as", "COMPOSITION_COLUMNS", "ENERGY_COLUMNS"]
 
 _CHUNK = 65536                 # formulas per featurizer call (its float32 output is n x 118)
+_BLOCK = 1 << 18               # (element, fraction) pairs rationalized or named at a time
 _F32_TOL = 2.0 ** -22          # relative: four float32 roundings
 _F64_TOL = 1e-10               # relative, when naming float64 fractions
 MAX_DENOMINATOR = 10_000
@@ -102,8 +104,10 @@ class Parsed:
         return ok
 
     def chemsys(self) -> np.ndarray:
-        """Chemical systems ("Fe-O") of the rows ("" for bad rows)."""
-        return systems(self.offsets, self.elements)
+        """Chemical systems ("Fe-O") of the rows ("" for bad rows): one per distinct element set,
+        shared by the rows that have it."""
+        first, inverse = _distinct_rows(self.offsets, self.elements.astype(np.int64), 7)  # ids < 128
+        return systems(*_take(self.offsets, first, self.elements))[inverse]
 
     def take(self, rows) -> "Parsed":
         """The rows ``rows`` (positions) as a set of their own."""
@@ -133,13 +137,18 @@ class Parsed:
     def core_arrays(self, rows: np.ndarray, energies: np.ndarray | None = None) -> tuple:
         """``(offsets, elements, fractions, energies)`` of ``rows`` in the core's CSR form."""
         rows = np.asarray(rows, dtype=np.int64)
-        n_el = np.diff(self.offsets)[rows]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(n_el, out=offsets[1:])
-        take = np.repeat(self.offsets[rows] - offsets[:-1], n_el) + np.arange(offsets[-1])
+        offsets, elements, fractions = _take(self.offsets, rows, self.elements, self.fractions)
         e = self.energies[rows] if energies is None else np.asarray(energies, dtype=np.float64)
-        return (offsets, np.ascontiguousarray(self.elements[take]), np.ascontiguousarray(self.fractions[take]),
-                np.ascontiguousarray(e, dtype=np.float64))
+        return offsets, elements, fractions, np.ascontiguousarray(e, dtype=np.float64)
+
+
+def _take(offsets: np.ndarray, rows: np.ndarray, *columns: np.ndarray) -> tuple:
+    """The CSR offsets of rows ``rows`` of CSR ``offsets``, and their pairs of each of ``columns``."""
+    n_el = np.diff(offsets)[rows]
+    out = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(n_el, out=out[1:])
+    take = np.repeat(offsets[rows] - out[:-1], n_el) + np.arange(out[-1])
+    return (out, *(np.ascontiguousarray(c[take]) for c in columns))
 
 
 def rationalize(offsets: np.ndarray, values: np.ndarray, rel_tol: float,
@@ -152,7 +161,25 @@ def rationalize(offsets: np.ndarray, values: np.ndarray, rel_tol: float,
     >>> total.tolist(), amounts.tolist()
     ([5, 10], [2, 3, 3, 7])
     """
-    v = np.asarray(values, dtype=np.float64)
+    offsets, v = np.asarray(offsets, dtype=np.int64), np.asarray(values, dtype=np.float64)
+    n = len(offsets) - 1
+    total = np.zeros(n, dtype=np.int64)
+    amounts = np.zeros(len(v), dtype=np.int64)
+    for a, b in _blocks(offsets):  # rows are independent: a block's temporaries at a time
+        lo, hi = offsets[a], offsets[b]
+        total[a:b], amounts[lo:hi] = _rationalize(offsets[a:b + 1] - lo, v[lo:hi], rel_tol, max_denominator)
+    return total, amounts
+
+
+def _blocks(offsets: np.ndarray, pairs: int = _BLOCK) -> list[tuple[int, int]]:
+    """Row ranges ``(a, b)`` covering rows ``0..n`` (CSR ``offsets``), about ``pairs`` pairs each."""
+    n = len(offsets) - 1
+    cuts = np.searchsorted(offsets, np.arange(offsets[0] + pairs, offsets[-1], pairs), side="right") - 1
+    cuts = np.unique(np.concatenate([[0], cuts, [n]])).tolist()
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _rationalize(offsets: np.ndarray, v: np.ndarray, rel_tol: float, max_denominator: int) -> tuple:
     n = len(offsets) - 1
     q = np.zeros(len(v), dtype=np.int64)
     tol = rel_tol * v + 1e-15
@@ -195,17 +222,56 @@ def rationalize(offsets: np.ndarray, values: np.ndarray, rel_tol: float,
     return total, amounts
 
 
-def _names(offsets, elements, fractions, total, amounts, texts=()) -> np.ndarray:
+def _names(offsets, elements, fractions, texts=()) -> np.ndarray:
+    """Reduced formulas of the rows: one per distinct composition (a row of integer amounts, by its
+    elements and amounts), shared by the rows that have it; ``texts``: the rows as given, for the
+    amounts of a row without integer amounts."""
+    total, amounts = rationalize(offsets, fractions, _F64_TOL)
     counts = np.diff(offsets)
-    exact = np.repeat(total > 0, counts)
-    whole = np.where(total > 0, counts, 0)
-    out = formulas(np.concatenate([[0], np.cumsum(whole)]), elements[exact], amounts[exact])
+    out = np.full(len(counts), "", dtype=object)
+    shift = MAX_DENOMINATOR.bit_length()  # a row's (element, amount) pairs as codes of 7 + shift bits
+    first, inverse = _distinct_rows(offsets, (elements.astype(np.int64) << shift) | amounts, 7 + shift)
+    exact = total > 0
+    first, at = first[exact[first]], np.cumsum(exact[first]) - 1  # compositions of integer amounts
+    if len(first):
+        off, el, amt = _take(offsets, first, elements, amounts)
+        named = np.empty(len(first), dtype=object)
+        for a, b in _blocks(off):
+            named[a:b] = formulas(off[a:b + 1] - off[a], el[off[a]:off[b]], amt[off[a]:off[b]])
+        out[exact] = named[at[inverse[exact]]]
     for r in np.flatnonzero((total == 0) & (counts > 0)):  # no integer amounts: as the formula writes them
         a, b = offsets[r], offsets[r + 1]
         symbols = [ALL_ELEMENTS[e] for e in elements[a:b]]
         written = _written_amounts(texts[r] if r < len(texts) else None, symbols, fractions[a:b])
         out[r] = amounts_formula(symbols, fractions[a:b] if written is None else written)
     return out
+
+
+def _distinct_rows(offsets: np.ndarray, codes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (CSR ``offsets`` over ``codes``, integers in ``0..2**bits``) of distinct code
+    sequences: ``(first, inverse)``, the first row of each, and which of them each row has.
+
+    >>> first, inverse = _distinct_rows(np.array([0, 2, 3, 5, 5]), np.array([6, 22, 6, 6, 22]), 7)
+    >>> first.tolist(), inverse.tolist()
+    ([3, 1, 0], [2, 1, 2, 0])
+    """
+    counts = np.diff(offsets)
+    per = 63 // bits  # codes packed in one int64
+    inverse = np.empty(len(counts), dtype=np.int64)
+    firsts, seen = [], 0
+    for k in np.unique(counts).tolist():
+        rows = np.flatnonzero(counts == k)
+        keys = np.zeros((len(rows), max(1, -(-k // per))), dtype=np.int64)
+        for j in range(k):
+            keys[:, j // per] |= codes[offsets[rows] + j] << (bits * (j % per))
+        if keys.shape[1] == 1:
+            _, first, inv = np.unique(keys[:, 0], return_index=True, return_inverse=True)
+        else:
+            _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inverse[rows] = seen + inv.reshape(-1)
+        firsts.append(rows[first])
+        seen += len(first)
+    return (np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)), inverse
 
 
 def _written_amounts(item, symbols: list[str], fractions: np.ndarray) -> np.ndarray | None:
@@ -323,7 +389,7 @@ def _items_and_energies(compositions, energies, elements, column):
     return items, energies, pd.RangeIndex(len(items))
 
 
-def _from_array(amounts: np.ndarray, elements) -> tuple[list, list, list, dict]:
+def _from_array(amounts: np.ndarray, elements) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
     symbols = [str(s) for s in elements]
     if len(symbols) != amounts.shape[1]:
         raise ValueError(f"elements: {len(symbols)} symbols for an amounts array of {amounts.shape[1]} columns")
@@ -353,7 +419,7 @@ def _from_items(items: list, energies_from_entries: list, progress_bar: bool | N
     :func:`parse`)."""
     n = len(items)
     problems: dict[int, str] = {}
-    strings, mappings = [], []
+    strings, mappings = array("q"), []  # the rows of formulas: 8 bytes each, not an int object
     for i, item in enumerate(items):
         if type(item) is str or type(item) is dict:
             try:  # a mapping written out (a Materials Project composition column saved as text), or from Parquet
@@ -417,8 +483,11 @@ def _from_items(items: list, energies_from_entries: list, progress_bar: bool | N
             parts_f32.append(np.zeros(len(cols), dtype=bool))
     if not parts_r:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool), problems, n
-    return (np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_v), np.concatenate(parts_f32),
-            problems, n)
+    joined: list[np.ndarray] = []
+    for parts in (parts_r, parts_c, parts_v, parts_f32):  # each kind's chunks let go once joined
+        joined.append(np.concatenate(parts))
+        parts.clear()
+    return (*joined, problems, n)
 
 
 def _text(item) -> str:
@@ -427,6 +496,42 @@ def _text(item) -> str:
 
 def _composition(item):
     return item.composition if _is_entry(item) else item
+
+
+def _csr(n: int, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, f32: np.ndarray) -> tuple:
+    """``(offsets, elements, fractions)`` of ``n`` rows from (row, element id, fraction) pairs, the
+    rows of float32 formulas (``f32``) snapped to integer amounts (:func:`_snap`)."""
+    key = (rows << 7) | cols  # element ids < 128
+    if (key[1:] < key[:-1]).any():  # not in (row, element) order: mappings, entries, an amounts array
+        order = np.lexsort((cols, rows))
+        rows, cols, vals, f32 = rows[order], cols[order], vals[order], f32[order]
+    del key
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
+    row_f32 = np.zeros(n, dtype=bool)
+    row_f32[rows[f32]] = True
+    _snap(offsets, vals, row_f32)
+    return offsets, cols.astype(np.int32), vals
+
+
+def _snap(offsets: np.ndarray, vals: np.ndarray, row_f32: np.ndarray) -> None:
+    """Snap the rows of float32 formulas (``row_f32``) of fractions ``vals`` (float64, CSR
+    ``offsets``; in place) to their smallest integer amounts (:func:`rationalize`), or, where none
+    fits, renormalise them in float64; the other rows (float64 fractions) stay. A block of rows at a
+    time."""
+    for a, b in _blocks(offsets):
+        lo, hi = offsets[a], offsets[b]
+        off, v, f32 = offsets[a:b + 1] - lo, vals[lo:hi], row_f32[a:b]
+        counts = np.diff(off)
+        total, amounts = rationalize(off, v, _F32_TOL)
+        snap = np.repeat(f32 & (total > 0), counts)
+        v = np.where(snap, amounts / np.where(snap, np.repeat(total, counts), 1), v)
+        unsnapped = np.repeat(f32 & (total == 0), counts)
+        if unsnapped.any():  # renormalise float32 rows in float64
+            row_sum = np.ones(b - a)
+            row_sum[counts > 0] = np.add.reduceat(v, off[:-1][counts > 0])
+            v = np.where(unsnapped, v / np.repeat(row_sum, counts), v)
+        vals[lo:hi] = v
 
 
 def parse(compositions, energies=None, *, elements=None, column: str | None = None,
@@ -449,24 +554,8 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
         f32 = np.zeros(len(rows), dtype=bool)
     else:
         rows, cols, vals, f32, problems, _ = _from_items(items, from_entries, progress_bar)
-    order = np.lexsort((cols, rows))
-    rows, cols, vals, f32 = rows[order], cols[order], vals[order], f32[order]
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
-    # float32 formula rows snap to integer amounts; float64 rows keep their values
-    row_f32 = np.zeros(n, dtype=bool)
-    row_f32[rows[f32]] = True
-    total, amounts = rationalize(offsets, vals, _F32_TOL)
-    snap = np.repeat(row_f32 & (total > 0), np.diff(offsets))
-    tot_pairs = np.repeat(total, np.diff(offsets))
-    vals = np.where(snap, amounts / np.where(snap, tot_pairs, 1), vals)
-    unsnapped = np.repeat(row_f32 & (total == 0), np.diff(offsets))
-    if unsnapped.any():  # renormalise float32 rows in float64
-        sums = np.add.reduceat(vals, offsets[:-1][np.diff(offsets) > 0])
-        row_sum = np.ones(n)
-        row_sum[np.diff(offsets) > 0] = sums
-        vals = np.where(unsnapped, vals / np.repeat(row_sum, np.diff(offsets)), vals)
-    total64, amounts64 = rationalize(offsets, vals, _F64_TOL)
+    offsets, elements, vals = _csr(n, rows, cols, vals, f32)
+    del rows, cols, f32
     try:
         e, not_numbers, missing = _energies(energies, from_entries, n, require_energies)
     except ValueError as exc:  # no energy column: say which columns the table has
@@ -482,8 +571,7 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
         if require_energies and int(r) not in problems:
             problems[int(r)] = "energy is missing" if int(r) in missing else f"energy is not finite ({e[r]})"
     texts = items if not isinstance(items, np.ndarray) else [f"row {i}" for i in range(n)]
-    names = _names(offsets, cols.astype(np.int32), vals, total64, amounts64, texts)
-    parsed = Parsed(offsets, cols.astype(np.int32), vals.astype(np.float64), e, names,
+    parsed = Parsed(offsets, elements, vals, e, _names(offsets, elements, vals, texts),
                     dict(sorted(problems.items())), pd.Index(index), texts)
     unit = unit_signs(parsed) if require_energies else None
     if unit is not None:

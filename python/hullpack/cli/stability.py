@@ -425,7 +425,8 @@ def run(args: argparse.Namespace) -> int:
                         [f"formula {i}" for i in range(1, len(df) + 1)])
         text = "\n".join(summary_lines(table, source, energies_note, against,
                                          "OQMD" if reference_spec == "oqmd" else "the reference",
-                                         "the given energy" if model is None else "the model's energy", typed))
+                                         "the given energy" if model is None else "the model's energy", typed,
+                                         None if reference is None else reference.id_column))
     say(text.partition("\n")[2])  # the header was said before the work
     if to_stdout:
         (result.table if args.compare else table).to_csv(sys.stdout, index=False)

@@ -10,15 +10,25 @@ _BAD_LISTED = 5  # bad rows listed in the summary
 _ON_HULL = 5e-5  # eV/atom: hullpack.stability.hulls.ON_HULL (not imported: it loads the compiled core)
 
 
-def _reference_verdict(r) -> str | None:
+def _reference_verdict(r, id_column: str | None = None) -> str | None:
     """Where the reference's own entry at row ``r``'s composition lies ("on its hull", "0.0120 above
-    its hull"), or None if the reference holds none (or there is no reference)."""
+    its hull", with that entry's id where the reference has ids: "on its hull (mp-19770)"), or None
+    if the reference holds none (or there is no reference)."""
     import math
 
     if not bool(r.get("in_reference", False)):
         return None
     above = r["reference_e_above_hull"]
-    return "on its hull" if not math.isfinite(above) or above < _ON_HULL else f"{above:.4f} above its hull"
+    return ("on its hull" if not math.isfinite(above) or above < _ON_HULL else f"{above:.4f} above its hull"
+            ) + _reference_id(r, id_column)
+
+
+def _reference_id(r, id_column: str | None) -> str:
+    """`` (mp-19770)``: the id of the reference entry row ``r`` is compared with (:func:`id_text`, a
+    number after ``id_column``, the reference's id column), or "" if none (or the reference has no
+    ids: a ``reference_id`` column is then the input's own)."""
+    ident = None if id_column is None else id_text(r.get("reference_id"), id_column)
+    return "" if ident is None else f" ({ident})"
 
 
 def _versus(r, name: str, energy_name: str) -> str:
@@ -30,10 +40,10 @@ def _versus(r, name: str, energy_name: str) -> str:
     return f"{energy_name} {abs(d):.4f} {'above' if d > 0 else 'below'} {name}'s"
 
 
-def _known(r, name: str, energy_name: str) -> str:
+def _known(r, name: str, energy_name: str, id_column: str | None = None) -> str:
     """What the reference (``name``) says at row ``r``'s composition, after a summary line ("; OQMD:
     0.0120 above its hull, the given energy 0.0050 above OQMD's"; "" if nothing, or no reference)."""
-    verdict = _reference_verdict(r)
+    verdict = _reference_verdict(r, id_column)
     return "" if verdict is None else f"; {name}: {verdict}, {_versus(r, name, energy_name)}"
 
 
@@ -46,22 +56,28 @@ def row_ids(table) -> list:
     >>> row_ids(pd.DataFrame({"entry_id": [1004, None], "formula": ["Fe2O3", "FeO"]}))
     ['entry_id 1004', None]
     """
+    column = first_present(table.columns, ID_COLUMNS)
+    if column is None:
+        return [None] * len(table)
+    return [id_text(v, column) for v in table[column]]
+
+
+def id_text(value, column: str) -> str | None:
+    """An id of a database export's ``column`` as the summary writes it: text as written, a number
+    after the column's name; None for a missing or blank one.
+
+    >>> id_text("mp-19770", "material_id"), id_text(1004.0, "entry_id"), id_text(float("nan"), "jid")
+    ('mp-19770', 'entry_id 1004', None)
+    """
     import numbers
 
     import pandas as pd
 
-    column = first_present(table.columns, ID_COLUMNS)
-    if column is None:
-        return [None] * len(table)
-
-    def text(v) -> str | None:
-        if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)) or not str(v).strip():
-            return None
-        if isinstance(v, numbers.Number):  # OQMD's entry_id 1004: a number alone would read as another row's
-            return f"{column} {int(v) if float(v).is_integer() else v}"
-        return str(v)
-
-    return [text(v) for v in table[column]]
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) or not str(value).strip():
+        return None
+    if isinstance(value, numbers.Number):  # OQMD's entry_id 1004: a number alone would read as another row's
+        return f"{column} {int(value) if float(value).is_integer() else value}"
+    return str(value)
 
 
 def _with_id(where: str, ident: str | None) -> str:
@@ -80,7 +96,8 @@ def header_line(n: int, what: str) -> str:
 
 
 def summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference",
-                   energy_name: str = "the given energy", typed: bool = False) -> list[str]:
+                   energy_name: str = "the given energy", typed: bool = False,
+                   reference_id_column: str | None = None) -> list[str]:
     """The summary a chemist reads: the header line (:func:`header_line`), counts, then the most
     stable compounds and the bad rows, counted and listed (by their number in the file, the first
     data row being 1, with their database id beside it where the file has one (:data:`ID_COLUMNS`),
@@ -88,8 +105,11 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
     which compositions it holds already and its verdict there (``reference_name``: "OQMD") beside
     the row's energy (``energy_name``: "the model's energy"): a compound on the reference's hull is
     counted as known stable, not as unstable because its energy here is a little above the
-    reference's. ``typed``: the compositions are formulas from the command line, a bad one named
-    "formula N" as ``hullpack predict`` names it (rows are a file's)."""
+    reference's; where the reference has ids (``reference_id_column``: the column they came from,
+    :attr:`hullpack.stability.Reference.id_column`, which also names a number: ``entry_id 1004``),
+    the id of the entry compared with, from the table's ``reference_id`` ("the reference: on its
+    hull (mp-19770)"). ``typed``: the compositions are formulas from the command line, a bad one
+    named "formula N" as ``hullpack predict`` names it (rows are a file's)."""
     import numpy as np
     import pandas as pd
 
@@ -147,14 +167,14 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
         width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for i, r in top.iterrows():
-            known = _known(r, reference_name, energy_name)
+            known = _known(r, reference_name, energy_name, reference_id_column)
             if r["stable"]:
                 margin = -r["decomposition_energy"]  # under 0.05 meV/atom it would print as "stable by 0.0000"
                 how = (f"stable by {margin:.4f}" if margin >= _ON_HULL else f"stable by less than 0.0001 ({margin:.1e})"
                        ) + f"  vs {r['decomposition']}{known}"
             elif known_stable[i]:  # DFT's verdict first, then how this energy compares with DFT's
                 how = (f"known stable: on {reference_name}'s hull, {_versus(r, reference_name, energy_name)} "
-                       f"{r['formula']}")
+                       f"{r['formula']}{_reference_id(r, reference_id_column)}")
             elif r["decomposition"] == f"1.0 {r['formula']}":
                 # above (or at the energy of) another entry of its own composition, a lower polymorph:
                 # not a decomposition to name
@@ -178,17 +198,19 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
                      "lowest entry")
     if typed:  # an element typed is a question asked too, though not counted among the compounds
         lines += _element_lines(table[ok & (table["n_elements"] == 1)], reference_name, position,
-                                "in_reference" in table.columns)
+                                "in_reference" in table.columns, reference_id_column)
     if (~ok).any():  # counted here, not in the header line, which is printed before the work
         lines.append(f"{plural(int((~ok).sum()), bad_one)}, see the 'problem' column:")
     return lines + bad_lines(np.flatnonzero((~ok).to_numpy()) + 1, table[~ok], typed)
 
 
-def _element_lines(elements, reference_name: str, position: dict, against: bool) -> list[str]:
+def _element_lines(elements, reference_name: str, position: dict, against: bool,
+                   id_column: str | None = None) -> list[str]:
     """A line for each element typed on the command line (``elements``: their rows of the table)
     that is not its element's reference itself: above its element's lowest entry (the reference's,
-    when ``against``; 0 eV/atom where the reference has none), or below the reference's, as
-    ``[formula N]``. Elements are the hulls' ends, not counted among the compounds."""
+    when ``against``, with its id where the reference has ids; 0 eV/atom where the reference has
+    none), or below the reference's, as ``[formula N]``. Elements are the hulls' ends, not counted
+    among the compounds."""
     lines = []
     for i, r in elements.iterrows():
         symbol, margin = r["chemsys"], -r["decomposition_energy"]
@@ -198,7 +220,7 @@ def _element_lines(elements, reference_name: str, position: dict, against: bool)
         if not against:
             base = f"the lowest {symbol} entry"
         elif bool(r["in_reference"]):
-            base = f"{reference_name}'s lowest {symbol} entry"
+            base = f"{reference_name}'s lowest {symbol} entry{_reference_id(r, id_column)}"
         else:  # no elemental entry there (the shipped OQMD set has none): the element's reference is 0 eV/atom
             base = f"0 eV/atom ({reference_name} has no entry of {symbol} alone)"
         how = (f"stable by {margin:.4f}  below {base}" if below

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._cache import load_arrays, oqmd_cache_file, save_arrays
+from ..columns import ID_COLUMNS, first_present
 from .._core_loader import as_threads
 from .._core_loader import core as _core
 from .._progress import progress
@@ -20,7 +21,8 @@ from .energies import above_elements, lowest_of_elements, total_energy_signs
 from .inputs import Parsed, parse, table_columns
 from ..naming import formulas, join_rows
 
-__all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse_decomposition", "known_stable"]
+__all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "REFERENCE_ID", "parse_decomposition",
+           "known_stable"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,10 @@ RESULT_COLUMNS = ("formula", "chemsys", "n_elements", "energy", "e_above_hull", 
 #: reference holds the candidate's composition, its lowest energy there and that entry's energy
 #: above the reference's own hull (0: on the hull)
 REFERENCE_COLUMNS = ("in_reference", "reference_energy", "reference_e_above_hull")
+#: the column after :data:`REFERENCE_COLUMNS` where the reference was built from a table with an id
+#: column (the first of :data:`~hullpack.columns.ID_COLUMNS`: ``material_id``, ``jid``, ...): that
+#: entry's id (None/NaN where the reference holds no entry of the composition)
+REFERENCE_ID = "reference_id"
 
 #: eV/atom: a reference entry this close to its hull is on it (tables print 4 decimals)
 ON_HULL = 5e-5
@@ -130,7 +136,9 @@ class Reference:
     reads. Bad rows (unknown elements, unparsable formulas, non-finite energies) are left out of the
     hulls, named by a warning (``errors="raise"``: a :class:`~hullpack.errors.CompositionError`;
     ``"ignore"``: silently) and reported in the tables' ``problem`` column. ``tol`` (eV/atom): how far
-    below the hull of the other compositions a compound must lie to count as stable.
+    below the hull of the other compositions a compound must lie to count as stable. A DataFrame with
+    an id column (the first of :data:`~hullpack.columns.ID_COLUMNS`: :attr:`id_column`) gives each
+    entry its id, which :meth:`evaluate` names in ``reference_id``.
 
     >>> ref = Reference(["Fe2O3", "Fe3O4", "FeO", "FeO2"], [-1.65, -1.64, -1.52, -0.9])
     >>> len(ref), ref.n_spaces
@@ -143,7 +151,7 @@ class Reference:
                  tol: float | None = None, threads: int | None = None, errors: str = "warn"):
         parsed = parse(compositions, energies, elements=elements, column=column)
         parsed.report("reference", errors, done="used")
-        self._init(parsed, DEFAULT_TOL if tol is None else tol, threads)
+        self._init(parsed, DEFAULT_TOL if tol is None else tol, threads, ids=_table_ids(compositions))
 
     @classmethod
     def _from_parsed(cls, parsed: Parsed, tol: float, threads, *, check: bool = True) -> "Reference":
@@ -153,8 +161,11 @@ class Reference:
         self._init(parsed, tol, threads, check=check)
         return self
 
-    def _init(self, parsed: Parsed, tol: float, threads, *, check: bool = True) -> None:
+    def _init(self, parsed: Parsed, tol: float, threads, *, check: bool = True,
+              ids: tuple[str, np.ndarray] | None = None) -> None:
         self.parsed = parsed
+        #: the column of the table the entries' ids came from (None: no ids), and the ids, one per input row
+        self.id_column, self._ids = ids if ids is not None else (None, None)
         #: hull-set entry i is row rows[i] of the input
         self.rows = np.flatnonzero(parsed.valid)
         try:
@@ -286,6 +297,15 @@ class Reference:
         ``join=True``: the candidates join the hulls of the reference and of each other. A candidate
         with an element no reference entry contains is a bad row (its ``problem`` names the element).
         ``candidates`` may also be an already :func:`~hullpack.stability.inputs.parse`-d set.
+        Columns: :data:`RESULT_COLUMNS`, :data:`REFERENCE_COLUMNS`, and ``reference_id`` (the id of the
+        reference entry compared with, the lowest at the composition) where this reference has ids
+        (:attr:`id_column`).
+
+        >>> ref = Reference(pd.DataFrame({"material_id": ["mp-1", "mp-2", "mp-3"],
+        ...                               "formula": ["Fe2O3", "Fe2O3", "FeO"], "energy": [-1.65, -1.70, -1.30]}))
+        >>> t = ref.evaluate(["Fe4O6", "FeO"], [-1.68, -1.35])
+        >>> t[["formula", "reference_energy", "reference_id"]].values.tolist()
+        [['Fe2O3', -1.7, 'mp-2'], ['FeO', -1.3, 'mp-3']]
         """
         parsed = candidates if isinstance(candidates, Parsed) else parse(candidates, energies, elements=elements,
                                                                           column=column, progress_bar=progress_bar)
@@ -352,6 +372,10 @@ class Reference:
         table["in_reference"] = at >= 0
         table["reference_energy"] = energy
         table["reference_e_above_hull"] = above
+        if self._ids is not None:  # that entry's id
+            ids = np.full(n, None, dtype=object)
+            ids[found] = self._ids[self.rows[at[found]]]
+            table[REFERENCE_ID] = ids
         return table
 
     def _flag_unknown(self, parsed: Parsed) -> None:
@@ -372,6 +396,19 @@ class Reference:
         """Names of product ids: an entry index, or -1 - e for element e's implicit reference (named
         as an elemental entry would be: ``Fe``, ``O2``)."""
         return np.where(ids >= 0, self._names[np.maximum(ids, 0)], _ELEMENT_NAMES[np.maximum(-1 - ids, 0)])
+
+
+def _table_ids(compositions) -> tuple[str, np.ndarray] | None:
+    """The first of :data:`~hullpack.columns.ID_COLUMNS` a DataFrame of entries has and its values,
+    as written (None where a cell is missing); None for no such column, or no DataFrame."""
+    if not isinstance(compositions, pd.DataFrame):
+        return None
+    column = first_present(compositions.columns, ID_COLUMNS)
+    if column is None:
+        return None
+    ids = np.array(compositions[column].to_numpy(dtype=object), dtype=object)  # a copy: the caller's table stays
+    ids[pd.isna(ids)] = None
+    return column, ids
 
 
 def known_stable(table: pd.DataFrame) -> pd.Series:

@@ -47,7 +47,9 @@ Result tables have one row per input row, in input order, with the input's index
 (pymatgen's reduced formula), ``chemsys`` (``Fe-O``), ``n_elements``, ``energy``,
 ``e_above_hull``, ``decomposition_energy``, ``stable``, ``decomposition``, ``problem`` and
 ``input``; candidates against a reference also ``in_reference``, ``reference_energy`` and
-``reference_e_above_hull`` (what the reference holds at the composition). Bad rows
+``reference_e_above_hull`` (what the reference holds at the composition), and ``reference_id``
+(the id of the reference entry compared with) where the reference was built from a table with an
+id column (:data:`hullpack.columns.ID_COLUMNS`: a database export). Bad rows
 (an unknown element, an unparsable formula, a non-finite energy, no atoms, a candidate with an
 element no reference entry contains) keep their row with NaN results and the reason in
 ``problem``; a warning lists them (``errors="raise"`` raises

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, TABLE_SUFFIXES, CommandError, add_threads, message, missing,
                      note, note_joined, plural, require)
-from .stability_summary import bad_lines, header_line, row_ids, summary_lines
+from .stability_summary import bad_lines, header_line, summary_lines
 
 log = logging.getLogger(__name__)
 
@@ -383,7 +383,6 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         result = _compare(df, e_col, model, reference, args, bar)
         bad = result.table["problem"].notna().to_numpy()
-        rows = df.index.get_indexer(result.table.index[bad])
         # what was compared with what, before the protocol's numbers
         own = "the formulas given" if typed else f"{source}'s compounds"
         text = "\n".join([header,
@@ -393,7 +392,8 @@ def run(args: argparse.Namespace) -> int:
                           f"against: {against if reference is not None else 'each other'}",
                           result.summary(subset=own, rest="the reference")]
                          # FILE's rows by their number in FILE (the protocol table's index is FILE's), and their ids
-                         + bad_lines(rows + 1, result.table[bad], typed, row_ids(df.iloc[rows])))
+                         # (the table keeps FILE's columns)
+                         + bad_lines(df.index.get_indexer(result.table.index[bad]) + 1, result.table[bad], typed))
         table = None
     else:
         energies, unpredictable = e_col, {}
@@ -473,7 +473,7 @@ def _compare(df, e_col, model, reference, args, bar):
     import numpy as np
 
     from hullpack.stability import Parsed, model_protocol, parse
-    from hullpack.stability.hulls import _with_input_columns
+    from hullpack.stability.hulls import with_input_columns
 
     own = parse(df, e_col, column=args.column)
     common = dict(model=model, tol=args.tol, threads=args.threads, errors="ignore", progress_bar=bar)
@@ -485,7 +485,7 @@ def _compare(df, e_col, model, reference, args, bar):
         result = model_protocol(both, subset=np.arange(n, len(both)), join=args.join, **common)
         result.table.index = own.index[result.table.index - n]  # FILE's rows, as without a reference
     # FILE's other columns (ids, labels), row by row, as the stability table keeps them
-    result.table = _with_input_columns(result.table, df.loc[result.table.index], e_col, args.column)
+    result.table = with_input_columns(result.table, df.loc[result.table.index], e_col, args.column)
     return result
 
 

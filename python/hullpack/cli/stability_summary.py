@@ -118,7 +118,6 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
 
     bad_one = "bad formula" if typed else "bad row"
     position = dict(zip(table.index, range(1, len(table) + 1)))
-    ids = dict(zip(table.index, row_ids(table)))
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
@@ -164,6 +163,7 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
         # a composition given more than once (polymorphs) ends each of its lines with its row and its id in
         # a database export: "[row 2]", "[row 2, mp-19770]"
         repeated = set(t["formula"][t["formula"].duplicated()])
+        ids = dict(zip(top.index, row_ids(top)))  # of the listed rows only: a Python step a row
         width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for i, r in top.iterrows():
@@ -229,11 +229,11 @@ def _element_lines(elements, reference_name: str, position: dict, against: bool,
     return lines
 
 
-def bad_lines(numbers, bad, typed: bool, ids: list | None = None) -> list[str]:
+def bad_lines(numbers, bad, typed: bool) -> list[str]:
     """The first bad rows of ``bad`` (a table's rows with a ``problem``), numbered ``numbers`` as in
-    FILE (the first row under the header being 1) or as typed ("formula N"), with their ``ids`` (one
-    a row, None for none; default: :func:`row_ids` of ``bad``) beside the number, and shown as written."""
-    ids = row_ids(bad) if ids is None else ids
+    FILE (the first row under the header being 1) or as typed ("formula N"), with their database ids
+    (:func:`row_ids`) beside the number, and shown as written."""
+    ids = row_ids(bad.iloc[:_BAD_LISTED])
     kind = "formula" if typed else "bad row"
     lines = [f"  {_with_id(f'{kind} {k}', ident)} ({r['input']!r}): {r['problem']}"
              for k, ident, (_, r) in zip(list(numbers)[:_BAD_LISTED], ids, bad.iterrows())]

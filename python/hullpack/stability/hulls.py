@@ -477,7 +477,7 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
         parsed.report("input", errors)
         table = Reference._from_parsed(parsed, DEFAULT_TOL if tol is None else tol, threads).stability(
             threads=threads, progress_bar=progress_bar)
-        return _with_input_columns(table, compositions, energies, column)
+        return with_input_columns(table, compositions, energies, column)
     if isinstance(reference, str):
         if reference != "oqmd":
             raise ValueError(f"reference={reference!r}: expected 'oqmd', a Reference, or compositions with energies "
@@ -494,10 +494,10 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
         raise ValueError(f"tol={tol}: the reference was built with tol={reference.tol}; build it again to change it")
     table = reference.evaluate(compositions, energies, join=join, elements=elements, column=column, threads=threads,
                                errors=errors, progress_bar=progress_bar)
-    return _with_input_columns(table, compositions, energies, column)
+    return with_input_columns(table, compositions, energies, column)
 
 
-def _with_input_columns(table: pd.DataFrame, compositions, energies, column) -> pd.DataFrame:
+def with_input_columns(table: pd.DataFrame, compositions, energies, column) -> pd.DataFrame:
     """``table`` and, for a DataFrame of compositions, its other columns (ids, labels, properties),
     row by row; those named like a result column get an ``input_`` prefix."""
     if not isinstance(compositions, pd.DataFrame):

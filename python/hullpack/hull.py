@@ -270,10 +270,10 @@ def hull_batch(fractions, energies, offsets=None, *, tol: float = DEFAULT_TOL, d
                 if key in ("facets", "facet_offsets"):
                     continue
                 # per system: n_vertices, status, and every output of the shared grid; else per point
-                start, stop = (s0, s1) if key in _PER_SYSTEM or offsets is None else rows
+                per_system = key in _PER_SYSTEM or offsets is None
                 if key not in merged:
-                    total = n_sys if key in _PER_SYSTEM or offsets is None else e.shape[0]
-                    merged[key] = np.empty((total,) + value.shape[1:], value.dtype)
+                    merged[key] = np.empty((n_sys if per_system else e.shape[0],) + value.shape[1:], value.dtype)
+                start, stop = (s0, s1) if per_system else rows
                 merged[key][start:stop] = value
             if "facets" in part:
                 facet_parts.append((part["facets"], np.diff(part["facet_offsets"])))

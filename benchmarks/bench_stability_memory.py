@@ -82,29 +82,24 @@ def child(n: int) -> dict:
     out = {"n": n, "hullpack_from": os.path.dirname(hullpack.__file__), "baseline_mb": base / 2**20}
     mb = 2.0**-20
 
-    _reset_peak()
-    t = time.perf_counter()
-    parsed = parse(df)  # progress_bar as users leave it: no bar off a terminal
+    def phase(name: str, run):
+        """``run()`` as phase ``name``: its seconds, and its peak above the table's baseline and
+        above what was held when it began."""
+        _reset_peak()
+        held = _status("VmRSS")
+        t = time.perf_counter()
+        result = run()
+        out[f"seconds_{name}"] = time.perf_counter() - t
+        peak = _status("VmHWM")
+        out[f"{name}_peak_mb"] = (peak - base) * mb
+        out[f"{name}_peak_above_held_mb"] = (peak - held) * mb
+        return result
+
+    parsed = phase("parse", lambda: parse(df))  # progress_bar as users leave it: no bar off a terminal
     parsed.report("input", "ignore")
-    out["seconds_parse"] = time.perf_counter() - t
-    out["parse_peak_mb"] = (_status("VmHWM") - base) * mb
     out["parsed_mb"] = (_status("VmRSS") - base) * mb
-
-    _reset_peak()
-    held = _status("VmRSS")
-    t = time.perf_counter()
-    ref = Reference._from_parsed(parsed, DEFAULT_TOL, None)
-    out["seconds_hulls"] = time.perf_counter() - t
-    out["hulls_peak_mb"] = (_status("VmHWM") - base) * mb
-    out["hulls_peak_above_held_mb"] = (_status("VmHWM") - held) * mb
-
-    _reset_peak()
-    held = _status("VmRSS")
-    t = time.perf_counter()
-    result = ref.stability()
-    out["seconds_query"] = time.perf_counter() - t
-    out["query_peak_mb"] = (_status("VmHWM") - base) * mb
-    out["query_peak_above_held_mb"] = (_status("VmHWM") - held) * mb
+    ref = phase("hulls", lambda: Reference._from_parsed(parsed, DEFAULT_TOL, None))
+    result = phase("query", ref.stability)
     out["table_mb"] = float(result.memory_usage(deep=True).sum()) * mb
     out["peak_mb"] = max(out["parse_peak_mb"], out["hulls_peak_mb"], out["query_peak_mb"])
     out["n_stable"] = int(result.stable.sum())

@@ -38,8 +38,10 @@ Quality (graph-size distributions below, batch sizes 8 and 32):
 
     python benchmarks/bench_packing.py            # full run (numba, 1e7 items, 1e8 at scale)
     python benchmarks/bench_packing.py --quick    # a minute: 1e5/1e6 items, 1e7 at scale
+    python benchmarks/bench_packing.py --budgets-only   # the several-budgets section alone
 
-Writes benchmarks/results/packing.json and prints Markdown tables.
+Writes benchmarks/results/packing.json (``--budgets-only``: packing_budgets.json) and prints
+Markdown tables.
 """
 from __future__ import annotations
 
@@ -548,6 +550,8 @@ def main(argv=None):
     ap.add_argument("--numba-max", type=float, default=1e6, help="largest n for the numba anchor (0: skip it)")
     ap.add_argument("--pyg-n", type=float, default=1e5, help="largest n for the PyG anchor (0: skip it)")
     ap.add_argument("--budgets-n", type=float, default=1e6, help="items for the several-budgets section")
+    ap.add_argument("--budgets-only", action="store_true",
+                    help="run the several-budgets section alone (writes results/packing_budgets.json)")
     ap.add_argument("--padded-n", type=int, default=100_000, help="items per padded-cost case")
     ap.add_argument("--scale-n", type=float, default=1e8, help="items for the scale section (0: skip it)")
     ap.add_argument("--quality-n", type=int, default=100_000, help="items per quality case")
@@ -561,6 +565,11 @@ def main(argv=None):
     ns = [int(n) for n in (args.sizes or [1e5, 1e6, 1e7])]
 
     load_start = list(os.getloadavg())  # the machine is shared: its load at the start, beside save()'s at the end
+    if args.budgets_only:
+        budget_rows = budgets(int(args.budgets_n), args.repeat, np.random.default_rng(1))
+        out = save("packing_budgets", dict(load_average_start=load_start, budgets=budget_rows))
+        print(budgets_table(budget_rows) + f"\n\nwrote {out}")
+        return
     rng = np.random.default_rng(0)
     print("speed ...", flush=True)
     speed_rows = speed(ns, int(args.numba_max), int(args.pyg_n), args.repeat, rng)

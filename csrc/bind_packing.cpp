@@ -353,7 +353,7 @@ void bind_packing(py::module_& m) {
         "Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item int64 (n,), n_bins), or None "
         "where the sizes are not all integers or floor(capacity) exceeds 2**20.");
   m.def("spread", &core_spread, py::arg("sizes"), py::arg("capacity"), py::arg("n_bins"), py::arg("order") = py::none(),
-        "Items spread over n_bins bins, each where it raises the fullest normalised load least if it fits there, "
+        "Items spread over n_bins bins, each in the candidate bin it fits whose loads best complement its costs, "
         "the others (set aside) placed after them by first fit, in new bins where none fits: (bin_of_item int64 "
         "(n,), the number of bins, the number of items set aside, the largest load / capacity a chosen bin would "
         "have had).");

@@ -41,10 +41,11 @@ def pack_histogram(sizes: _F64, capacity: float, order: _I64 | None = None) -> t
     where a size is not an integer or floor(capacity) exceeds 2**20."""
 
 def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None) -> tuple[_I64, int, int, float]:
-    """Items of sizes (n,) or (n, k) spread over n_bins bins (1 <= n_bins <= n), each where it raises the
-    fullest normalised load least if it fits there, the others (set aside) placed after them by first
-    fit, in new bins where none fits: (bin_of_item (n,), the number of bins, the number of items set
-    aside, the largest load / capacity a chosen bin would have had)."""
+    """Items of sizes (n,) or (n, k) spread over n_bins bins (1 <= n_bins <= n), each in the candidate bin
+    it fits (the least loaded along a few directions) whose loads best complement its costs, the others
+    (set aside) placed after them by first fit, in new bins where none fits: (bin_of_item (n,), the
+    number of bins, the number of items set aside, the largest load / capacity a chosen bin, or the
+    candidate a set-aside item overflowed least, would have had)."""
 
 def pack_runs(lengths: _F64, terms: _F64, capacity: float,
               order: _I64 | None = None) -> tuple[_I64, int, _F64]:

@@ -98,10 +98,10 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     where first fit strands a little room in every bin) it also tries balanced partitions into
     fewer bins (:func:`balance`, each checked against the capacity; a bisection over the bin count,
     so a few more O(n log n) passes) and keeps whichever uses fewer bins. With several cost
-    dimensions it tries spreading the items over as many bins as the lower bound says, each where
-    it raises the fullest dimension least, items that fit nowhere there placed afterwards by first
-    fit (three O(n k log n) tries at most), which keeps the room first fit strands in one dimension
-    of bins full in another. Beyond :data:`AUTO_BALANCE_MAX` (4M) items, with one cost dimension,
+    dimensions it tries spreading the items over as many bins as the lower bound says, each in the
+    bin whose loads best complement its costs, items that fit nowhere there placed afterwards by
+    first fit (three O(n k log n) tries at most, bisecting the bin count), which keeps the room
+    first fit strands in one dimension of bins full in another. Beyond :data:`AUTO_BALANCE_MAX` (4M) items, with one cost dimension,
     and :data:`AUTO_SPREAD_MAX` (16M), with several, it skips those tries. The samplers pack with
     ``"auto"``; pass it here too for the fewest bins under several budgets: first fit alone, the
     default, took 1.35x the lower bound's bins on QM9-like molecules mixed 95:5 with proteins under
@@ -171,9 +171,9 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
 #: ``pack(method="auto")`` tries balanced partitions into fewer bins up to this many items: each
 #: try is a balancing pass (seconds at 1e7 items) for at most a percent or two fewer bins.
 AUTO_BALANCE_MAX = 1 << 22
-#: ``pack(method="auto")`` spreads several cost dimensions up to this many items: 2-8 s per million
+#: ``pack(method="auto")`` spreads several cost dimensions up to this many items: 1-6 s per million
 #: items (up to three tries), where first fit alone leaves up to a third more bins at 5M graphs
-#: (benchmarks/bench_budgets_scale.py).
+#: (benchmarks/bench_budgets_scale.py, benchmarks/bench_distributions.py).
 AUTO_SPREAD_MAX = 1 << 24
 
 

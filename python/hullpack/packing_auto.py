@@ -12,6 +12,9 @@ from ._core_loader import core as _core
 
 __all__ = ["fewer_bins_by_balancing", "fewer_bins_by_spreading"]
 
+#: Spreads tried at most by :func:`fewer_bins_by_spreading`, bisecting the bin count.
+SPREAD_TRIES = 3
+
 
 def fewer_bins_by_balancing(costs: np.ndarray, capacity: float, order, bins: np.ndarray,
                              n_bins: int) -> tuple[np.ndarray, int]:
@@ -44,27 +47,27 @@ def fewer_bins_by_balancing(costs: np.ndarray, capacity: float, order, bins: np.
 
 def fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np.ndarray,
                              n_bins: int) -> tuple[np.ndarray, int]:
-    """Several cost dimensions: spread the items over as many bins as the lower bound, each where it
-    raises the fullest normalised load least if it fits there, and first fit the items that fit
-    none of its candidates (:func:`hullpack._core.spread`); while items were set aside, try again
-    over that many bins times the fullest load a chosen bin would have had (plus 0.2%), if that is
-    still fewer bins than the best try so far, three tries at most. Keeps the try with the fewest
+    """Several cost dimensions: spread the items over as many bins as the lower bound, each in the
+    candidate bin it fits whose loads best complement its costs, and first fit the items that fit
+    none of its candidates (:func:`hullpack._core.spread`); while items were set aside, bisect the
+    bin count between the most bins known to set items aside and the fewest bins found, until they
+    are within 0.1% of each other, :data:`SPREAD_TRIES` tries at most. Keeps the try with the fewest
     bins (on a tie, the one that set nothing aside) if it uses fewer than ``n_bins``, else
     ``(bins, n_bins)`` unchanged.
 
     First fit fills bins one after another and leaves room in one dimension of a bin that is full
     in another; with many items per bin, spreading keeps every bin near the overall mix instead:
-    node and edge counts whose ratio varies around the budgets' ratio lose 4-8% of the bins to
-    first fit and under 0.1% to spreading. Where a few dozen small items share a bin, no spread
-    into the lower bound's count fits, but the items it sets aside fill the room left: QM9-like
-    molecules (3-29 atoms, 2-6 edges per atom) under node and edge budgets of 8, 16, 32 and 64 mean
-    molecules pack at most 4.5%, 3.0%, 1.6% and 0.6% above the bound (20,000 molecules, 8 seeds),
-    against first fit's 11-12%.
+    node and edge counts whose ratio varies 2-8x between graphs lose 4-10% of the bins to first fit
+    and about 0.1% to spreading (``benchmarks/bench_distributions.py``). Where a few dozen small
+    items share a bin, no spread into the lower bound's count fits, but the items it sets aside
+    fill the room left: QM9-like molecules (3-29 atoms, 2-6 edges per atom) under node and edge
+    budgets of 8, 16, 32 and 64 mean molecules pack at most 3.1%, 0.9%, 0.8% and 0.3% above the
+    bound (20,000 molecules, 8 seeds), against first fit's 11-12%.
     """
     m = int(_core.lower_bound_pack(sizes, cap))
-    best = None
-    for _ in range(3):
-        if m >= (n_bins if best is None else best[1]):  # a spread over m bins keeps them all, mostly
+    best, crowded = None, None  # the try with the fewest bins; the most bins known to set items aside
+    for _ in range(SPREAD_TRIES):
+        if m >= (n_bins if best is None else best[1]) or (crowded is not None and m <= crowded):
             break
         spread_bins, total, set_aside, peak = _core.spread(sizes, cap, m, order)
         used = np.flatnonzero(np.bincount(spread_bins, minlength=total))  # drop bins left empty
@@ -74,7 +77,13 @@ def fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np.
             spread_bins = renumber[spread_bins]
         if best is None or used.size < best[1] or (used.size == best[1] and not set_aside):
             best = spread_bins, int(used.size)
-        if not set_aside or not np.isfinite(peak):  # an infinite peak: a load overflowed, no scale to retry by
+        if not np.isfinite(peak):  # a load overflowed the double range: no better spread to look for
             break
-        m = max(m + 1, int(np.ceil(m * peak * 1.002)))
+        if set_aside:
+            crowded = m
+        elif crowded is None:  # a spread into the lower bound's count
+            break
+        if best[1] - crowded <= max(1, best[1] // 1000):  # within 0.1% of a count known too few
+            break
+        m = (crowded + best[1]) // 2
     return best if best is not None and best[1] < n_bins else (bins, n_bins)

@@ -45,13 +45,14 @@ std::int64_t pack_histogram(const double* sizes, std::int64_t n, double capacity
                             std::int64_t* bin_of_item);
 
 // Spreads items over n_bins bins (pack_spread.cpp): in the placement sequence of packing_keys, each
-// item goes to whichever of the least-loaded bins per dimension its addition leaves with the
-// lowest fullest normalised load (ties to the lowest number), if it fits there; an item that fits
-// none of those bins is set aside, and the items set aside are then placed by first_fit_rest.
-// Every bin stays within the capacity. Writes bin_of_item, the number of items set aside
-// (*set_aside) and the largest fullest normalised load any item's chosen bin would have had
-// (*peak: above 1 where items were set aside, and a guide to how many more bins a spread needs);
-// returns the number of bins, n_bins plus those opened for items set aside. O(n k log(n k)). Some
+// item goes to whichever of the least-loaded bins along a few directions of the load space (the
+// axes and points between them) it fits has normalised loads of the least dot product with its
+// normalised costs (ties to the lowest number); an item that fits none of those bins is set aside,
+// and the items set aside are then placed by first_fit_rest. Every bin stays within the capacity.
+// Writes bin_of_item, the number of items set aside (*set_aside) and the largest fullest normalised
+// load any item's chosen bin (or, set aside, the candidate it overflowed least) would have had
+// (*peak: above 1 where items were set aside among open bins); returns the number of bins, n_bins
+// plus those opened for items set aside. O(n D (k + log n_bins)) for D <= max(6, k) directions. Some
 // bins may be left empty when there are few items.
 std::int64_t spread(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
                     std::int64_t n_bins, const std::int64_t* order, std::int64_t* bin_of_item, double* peak,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import numbers
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -113,10 +115,12 @@ def _plain_numbers(sizes: list | tuple, ndim: int) -> bool:
     are neither bools nor anything else than real numbers: one look at the set of their types (in C),
     where a scan of every entry in Python took 0.3 s per million. False where it cannot tell."""
     if ndim == 2 and all(type(row) in (list, tuple) for row in sizes):
-        sizes = itertools.chain.from_iterable(sizes)
+        values: Iterable[Any] = itertools.chain.from_iterable(sizes)
     elif ndim != 1:
         return False
-    return all(issubclass(kind, numbers.Real) and kind not in (bool, np.bool_) for kind in set(map(type, sizes)))
+    else:
+        values = sizes
+    return all(issubclass(kind, numbers.Real) and kind not in (bool, np.bool_) for kind in set(map(type, values)))
 
 
 def _where(arr: np.ndarray, flat: int) -> str:

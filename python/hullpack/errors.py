@@ -16,6 +16,12 @@ to know the input was bad catches ``InvalidInputError`` (or ``ValueError``).
     │   ├── ScreeningError               a screening request
     │   └── DistributedConfigError       rank and world-size settings
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class HullpackError(Exception):
@@ -34,6 +40,11 @@ class InvalidSizesError(InvalidInputError):
 
 class OversizeItemError(InvalidSizesError):
     """An item's cost exceeds the capacity of a batch."""
+
+    #: positions of the oversize items (int64), set by the packers and samplers that raise it
+    items: np.ndarray
+    #: the capacity they exceed (a number, or one per dimension), set by the samplers that raise it
+    max_cost: float | list[float]
 
 
 class CompositionError(InvalidInputError):

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 from torch.utils.data import Sampler
@@ -25,6 +25,9 @@ from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
 from .trainers import (EpochItems, Rank, accelerate_shard, check_same_plan_inputs, one_process,
                        recorded_for_trainers, recreate, refuse_rebatching, refuse_replicated, unrepeated, world_of)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .distributed import DistributedBalancedBatchSampler
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +83,9 @@ def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, 
     if granularity <= 0:
         return costs
     offset = rng.random(costs.shape[1] if costs.ndim == 2 and not one_offset else None)
-    if costs.ndim == 2 and one_offset:
-        offset = np.full(costs.shape[1], offset)
     if costs.ndim == 2:
-        out = np.column_stack([_snap(costs[:, j], granularity, offset[j], up) for j in range(costs.shape[1])])
+        offsets = np.broadcast_to(offset, costs.shape[1])  # one offset for every column, or one each
+        out = np.column_stack([_snap(costs[:, j], granularity, offsets[j], up) for j in range(costs.shape[1])])
     else:
         out = _snap(costs, granularity, float(offset), up)
     if up and cap is not None:
@@ -226,7 +228,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         self._done = 0  # batches handed out so far in the current epoch
         self._fingerprint = ""
         self._world: tuple[int, int] | None = None  # (num_replicas, rank) when built for one rank
-        self._shard: PlanBatchSampler | None = None  # the distributed sampler this one's plan comes from
+        self._shard: DistributedBalancedBatchSampler | None = None  # the sampler this one's plan comes from
         self._ranked: PlanBatchSampler | None = None  # this one built for a rank, when accelerate deals it
 
     # -- to be provided by subclasses -----------------------------------------------------------
@@ -239,7 +241,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         ``DistributedSampler``: PyTorch Lightning re-creates batch samplers from them under DDP."""
         raise NotImplementedError
 
-    def _for_rank(self, sampler: Any, make_shard: Callable[..., "PlanBatchSampler"]) -> None:
+    def _for_rank(self, sampler: Any, make_shard: Callable[..., DistributedBalancedBatchSampler]) -> None:
         """Given ``sampler=`` (a ``DistributedSampler``): yield its rank's share of the batches, planned
         by ``make_shard(num_replicas=, rank=, **settings)`` when there is more than one replica (with
         ``even=False`` for an unrepeated sampler: every item once, see :func:`.trainers.unrepeated`).
@@ -265,7 +267,8 @@ class PlanBatchSampler(Sampler[list[int]]):
         """Settings that change the plan; a state saved under other settings cannot be loaded. The
         rank is not one of them: every rank has as many batches, so one rank's state (the one a
         trainer saves) resumes every rank."""
-        shard = () if self._shard is None else ("shard", self._world[0]) + (() if self._shard.even else ("uneven",))
+        shard = () if self._shard is None else (
+            ("shard", self._shard.num_replicas) + (() if self._shard.even else ("uneven",)))
         return (type(self).__name__, self.shuffle, self.drop_last, self.granularity) + shard
 
     @property
@@ -283,7 +286,8 @@ class PlanBatchSampler(Sampler[list[int]]):
         return {"items": int(items), "costs": costs, "settings": settings, "seed": self.seed, "epoch": self.epoch}
 
     def _set_fingerprint(self, costs: np.ndarray) -> None:
-        crc = zlib.crc32(np.ascontiguousarray(costs).view(np.uint8))
+        # an ndarray is a buffer; numpy's stubs say so only from Python 3.12 (PEP 688)
+        crc = zlib.crc32(np.ascontiguousarray(costs).view(np.uint8))  # type: ignore[arg-type]
         self._fingerprint = f"{zlib.crc32(repr(self._config()).encode()):08x}-{crc:08x}-{costs.shape[0]}"
 
     # -- the epoch's plan ------------------------------------------------------------------------
@@ -444,7 +448,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         plan = self.plan(epoch)
         counts = np.diff(plan.offsets)
         costs = plan.costs
-        out = {
+        out: dict[str, Any] = {
             "epoch": self.epoch if epoch is None else epoch,
             "num_batches": plan.num_batches,
             "num_items": int(plan.offsets[-1]),

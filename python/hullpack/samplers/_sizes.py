@@ -168,7 +168,7 @@ def _ragged_row(sizes: Any) -> str:
     from the first row's, else ``""``."""
     if not isinstance(sizes, (list, tuple)) or not sizes:
         return ""
-    lengths = [len(row) if isinstance(row, (list, tuple)) or getattr(row, "ndim", 0) else None for row in sizes]
+    lengths = [len(row) if isinstance(row, (list, tuple)) or bool(getattr(row, "ndim", 0)) else None for row in sizes]
     bad = next((i for i, k in enumerate(lengths) if k != lengths[0]), None)
     if bad is None:
         return ""
@@ -318,7 +318,7 @@ def _sizes_from_slices(dataset: Any, fields: tuple) -> np.ndarray | None:
     if not isinstance(dataset, InMemoryDataset) or getattr(dataset, "transform", None) is not None:
         return None
     data, slices = getattr(dataset, "_data", None), getattr(dataset, "slices", None)
-    if slices is None or type(data) is not Data:  # HeteroData and custom classes: iterate
+    if slices is None or not isinstance(data, Data) or type(data) is not Data:  # HeteroData, subclasses: iterate
         return None
     store = data._store
     columns = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Literal, cast
 
 import numpy as np
 
@@ -122,18 +122,19 @@ class Budget:
             raise ValueError(f"oversize={oversize!r}: expected one of {OVERSIZE_POLICIES}")
         if method not in ("auto", "ffd", "bfd"):
             raise ValueError(f"method={method!r}: expected 'auto', 'ffd' (first fit) or 'bfd' (best fit)")
-        self.lengths, self.max_cost, self.method, self.oversize, self.shape = lengths, cap, method, oversize, shape
+        self.lengths, self.max_cost, self.oversize, self.shape = lengths, cap, oversize, shape
+        self.method = cast(Literal["auto", "ffd", "bfd"], method)  # checked above
         # What the packer sees: per-item costs under a budget less the fixed per-batch cost, or the
         # lengths themselves for sorted runs.
         self.runs = shape is not None and not (isinstance(shape, BatchCost) and shape.additive)
         self.const = shape.const if isinstance(shape, BatchCost) else 0.0
-        self.costs = shape.item_costs(lengths) if shape is not None and not self.runs else lengths
+        self.costs = shape.item_costs(lengths) if isinstance(shape, BatchCost) and not self.runs else lengths
         if cap.ndim == 0 and self.const >= cap:
             raise ValueError(f"max_cost = {float(cap)} is not above the fixed cost of a batch, const = {self.const}, "
                              "so no batch fits; raise max_cost above const (in the units of batch_cost)")
         room = cap - self.const
 
-        over = alone_costs(shape, lengths, float(cap)) if self.runs else (
+        over = alone_costs(self._run_shape, lengths, float(cap)) if self.runs else (
             self.costs > room if self.costs.ndim == 1 else (self.costs > room).any(axis=1))
         over_idx = np.flatnonzero(over)
         if over_idx.size:
@@ -177,12 +178,18 @@ class Budget:
         return f"cost {_shown(self.costs[i])}, {_shown(self.costs[i, col])} > " \
                f"{room[col].tolist()} in column {col}"
 
+    @property
+    def _run_shape(self) -> BatchCost | FunctionCost:
+        """The batch cost shape packed by sorted runs (``self.runs``: there is one)."""
+        assert self.shape is not None, "sorted runs only pack under a batch cost shape"
+        return self.shape
+
     def _bound(self, fitting: np.ndarray) -> float:
         """A lower bound on the batches that the items of costs ``fitting`` (none oversize) need."""
         if not fitting.size:
             return 0.0
         if self.runs:
-            return shaped_lower_bound(self.shape, fitting, float(self.max_cost))
+            return shaped_lower_bound(self._run_shape, fitting, float(self.max_cost))
         return float(packing.lower_bound(fitting, capacity=self.max_cost - self.const))
 
     def bound_of(self, items: np.ndarray) -> float | None:
@@ -198,7 +205,7 @@ class Budget:
         """One packing: CSR offsets, items and the real cost of every batch (oversize ones last)."""
         idx = self.fit_idx
         if idx.size and self.runs:
-            bin_of, nb, costs = pack_shaped(self.shape, self.costs[idx], float(self.max_cost), rng, shuffle,
+            bin_of, nb, costs = pack_shaped(self._run_shape, self.costs[idx], float(self.max_cost), rng, shuffle,
                                             granularity)
             offsets, local = packing.group(bin_of, nb)
             items = idx[local]
@@ -227,7 +234,7 @@ class Budget:
     def batch_costs(self, offsets: np.ndarray, items: np.ndarray) -> np.ndarray:
         """The real cost of every batch of a CSR layout (after batches are split, say)."""
         if self.runs:
-            return shaped_costs(self.shape, self.costs, offsets, items)
+            return shaped_costs(self._run_shape, self.costs, offsets, items)
         nb = offsets.size - 1
         bins = np.repeat(np.arange(nb, dtype=np.int64), np.diff(offsets))
         return bin_totals(np.ascontiguousarray(self.costs[items]), bins, nb) + self.const

@@ -277,7 +277,7 @@ class MemoryModel(LinearCost):
             )
         coef = nnls_small(X, y)
         refuse_flat_fit(X[:, :k + 1] @ coef[:k + 1], y)
-        model = cls(coef[:k], coef[k], coef[k + 1] if fit_intercept else 0.0)
+        model = cls(coef[:k], float(coef[k]), float(coef[k + 1]) if fit_intercept else 0.0)
         model.probes_ = {"summed_sizes": S, "counts": c, "peak_bytes": y}
         pred = X @ coef
         model.max_rel_error_ = float(np.max(np.abs(pred - y) / np.maximum(y, 1.0)))

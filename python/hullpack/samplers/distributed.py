@@ -264,7 +264,7 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         return kwargs
 
     def _config(self) -> tuple:
-        extra = (self.mode, self.num_replicas, self.batch_size)
+        extra: tuple = (self.mode, self.num_replicas, self.batch_size)
         extra += (repr(self.shape),) if self.budget is None else self.budget.config()
         extra += () if self.even else ("uneven",)  # (settings of former versions keep their fingerprint)
         return super()._config() + extra
@@ -300,7 +300,11 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
         S = -(-nb // R)  # nb is a multiple of R unless even=False
         # Heaviest first, R consecutive batches per step: a step's batches cost nearly the same. With
         # even=False the last step may be short: its missing batches are -1, no batch for that rank.
-        weight = costs if costs.ndim == 1 else fill(costs, self.budget.max_cost)
+        if costs.ndim == 1:
+            weight = costs
+        else:  # a cost per budget: mode='packed' (balanced mode sums an item's sizes into one cost)
+            assert self.budget is not None
+            weight = fill(costs, self.budget.max_cost)
         by_cost = np.argsort(-weight, kind="stable")
         if S * R > nb:
             by_cost = np.concatenate([by_cost, np.full(S * R - nb, -1, dtype=by_cost.dtype)])

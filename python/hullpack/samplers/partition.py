@@ -35,12 +35,12 @@ def balanced_partition(costs: np.ndarray, keep: np.ndarray, n_batches: int, max_
     bs = max_batch_size if (B - 1) * max_batch_size < m else -(-m // B)
 
     def lower_bound(values: np.ndarray) -> float:
-        cached = bound_cache is not None and every
-        if cached and bound_cache.get("costs") is costs and bound_cache.get("shape") == (B, bs):
-            return bound_cache["bound"]
+        cache = bound_cache if every else None
+        if cache is not None and cache.get("costs") is costs and cache.get("shape") == (B, bs):
+            return cache["bound"]
         bound = packing.lower_bound(values, n_batches=B, batch_size=bs)
-        if cached:
-            bound_cache.update(costs=costs, shape=(B, bs), bound=bound)
+        if cache is not None:
+            cache.update(costs=costs, shape=(B, bs), bound=bound)
         return bound
 
     if (B - 1) * bs < m:

@@ -119,7 +119,7 @@ class BatchCost:
         y = as_sizes(peak_bytes, "peak_bytes").reshape(-1)
         if len(batches) != y.size:
             raise InvalidSizesError(f"batches ({len(batches)}) and peak_bytes ({y.size}) must have one entry per probe")
-        unit = {name: cls(**{name: 1.0}) if name != "const" else None for name in terms}
+        unit = {name: cls(**{name: 1.0}) for name in terms if name != "const"}
         X = np.array([[1.0 if name == "const" else unit[name](b) for name in terms] for b in batches])
         if np.linalg.matrix_rank(X / np.maximum(np.linalg.norm(X, axis=0), 1e-300)) < len(terms):
             raise InvalidSizesError(f"the {y.size} probe batches cannot separate the terms {list(terms)}; "

@@ -30,7 +30,7 @@ import inspect
 import os
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, TypeVar
 
 from torch.utils.data import BatchSampler, Sampler, SequentialSampler
 
@@ -38,6 +38,8 @@ from ..errors import DistributedConfigError, InvalidInputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import PlanBatchSampler
+
+_C = TypeVar("_C", bound=type)
 
 
 class EpochItems(Sampler[int]):
@@ -303,7 +305,7 @@ def recreate(instance: Any, sampler: Any) -> Any:
     return type(instance)(*call.args, **{**call.kwargs, "sampler": sampler})
 
 
-def recorded_for_trainers(cls: type) -> type:
+def recorded_for_trainers(cls: _C) -> _C:
     """Class decorator: PyTorch Lightning finds the arguments that re-create an instance under the
     attribute names its own capture of ``BatchSampler`` constructor arguments uses, wherever the
     instance was built: ``instance.init_kwargs()`` (with ``sampler=`` for it to set), or for a
@@ -315,11 +317,12 @@ def recorded_for_trainers(cls: type) -> type:
     setattr(cls, "__pl_saved_default_kwargs", property(lambda self: _saved(self).default_kwargs))
 
     def init_subclass(sub: type, **kwargs: Any) -> None:
-        super(cls, sub).__init_subclass__(**kwargs)
+        # cls is the decorated class; mypy takes a class held in a variable for no type object
+        super(cls, sub).__init_subclass__(**kwargs)  # type: ignore[arg-type]
         if "__init__" in vars(sub) and not sub.__module__.startswith(_PACKAGE):
-            sub.__init__ = _recording(sub.__init__)
+            setattr(sub, "__init__", _recording(vars(sub)["__init__"]))
 
-    cls.__init_subclass__ = classmethod(init_subclass)
+    setattr(cls, "__init_subclass__", classmethod(init_subclass))
     return cls
 
 

@@ -13,8 +13,11 @@
 // dimensions was never the least loaded in either, and batches ended full in one budget and 85-95%
 // full in the other (4-5% more bins than the volume bound where a budget holds ~60 graphs whose
 // edges per node vary 2-8x; 0.1% with the directions between). Bins too full for the item are
-// looked past (a few, then the item is set aside); a bin with less room in some dimension than
-// every item still to place needs is dropped for good. O(n D (k + log bins)) for D directions.
+// looked past (a few, then the item is set aside), and each look past sinks the bin in that
+// direction's order: bins full in one dimension and light in the others otherwise stay the least
+// loaded there and use up the look of every item after (3% more bins at 16 graphs a batch, 0.6%
+// with them sunk). A bin with less room in some dimension than every item still to place needs
+// is dropped for good. O(n D (k + log bins)) for D directions.
 // The items set aside are placed afterwards by first fit over all bins (their room left in other
 // dimensions) and new ones, so a spread into slightly too few bins still packs into fewer bins
 // than first fit alone, where many small items share a bin.
@@ -137,8 +140,12 @@ i64 spread(const double* sizes, i64 n, i64 k, const double* capacity, i64 n_bins
   const std::vector<std::vector<double>> dirs = directions(k);
   const i64 n_dirs = static_cast<i64>(dirs.size());
   std::vector<double> load(n_bins * k, 0.0);
+  // A bin looked past in a direction (too full for that item) sinks there by one per time: the key
+  // is passes + load . w with load . w in [0, 1], so bins that fit most items come first and a
+  // few full in one dimension stop using up every item's look (sunk is n_dirs x n_bins).
+  std::vector<double> sunk(n_dirs * n_bins, 0.0);
   auto along = [&](i64 b, i64 j) {
-    double key = 0.0;
+    double key = sunk[j * n_bins + b];
     for (i64 d = 0; d < k; ++d)  // a zero weight skipped: 0 * an overflowed load would be NaN
       if (dirs[j][d] != 0.0) key += dirs[j][d] * (load[b * k + d] / capacity[d]);
     return key;
@@ -156,7 +163,7 @@ i64 spread(const double* sizes, i64 n, i64 k, const double* capacity, i64 n_bins
         if (least_from[d].empty() || s < least_from[d].back().second) least_from[d].push_back({p, s});
       }
     std::vector<double> smallest(k), v(k);
-    std::vector<i64> newly_full;
+    std::vector<i64> newly_full, missed;
     bool last_set_aside = false;
     for (i64 p = 0; p < n; ++p) {
       const i64 i = static_cast<i64>(items[p]);
@@ -191,9 +198,14 @@ i64 spread(const double* sizes, i64 n, i64 k, const double* capacity, i64 n_bins
             best = b, best_dot = dot, best_peak = bin_peak;
           if (closest < 0 || bin_peak < closest_peak || (bin_peak == closest_peak && b < closest))
             closest = b, closest_peak = bin_peak;
-          if (!fits) ++misses;
+          if (!fits) ++misses, missed.push_back(b);
           return fits || misses >= miss_budget;
         });
+        for (const i64 b : missed) {  // after the look: raising a key reorders the heap it walked
+          sunk[j * n_bins + b] += 1.0;
+          least[j].raise(b, along(b, j));
+        }
+        missed.clear();
       }
       for (const i64 b : newly_full)
         for (i64 j = 0; j < n_dirs; ++j)

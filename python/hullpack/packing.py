@@ -142,6 +142,8 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     3
     """
     arr = as_sizes(sizes)
+    if arr.ndim == 2 and arr.shape[1] == 1:  # one column: the one-budget paths (histograms, balancing)
+        arr = arr[:, 0]
     k = 1 if arr.ndim == 1 else arr.shape[1]
     cap = as_capacity(capacity, k)
     if method not in ("ffd", "bfd", "hist", "auto"):

@@ -46,7 +46,8 @@ std::int64_t pack_histogram(const double* sizes, std::int64_t n, double capacity
 
 // Spreads items over n_bins bins (pack_spread.cpp): in the placement sequence of packing_keys, each
 // item goes to whichever of the least-loaded bins along a few directions of the load space (the
-// axes and points between them) it fits has normalised loads of the least dot product with its
+// axes and points between them; a bin too full for an item ranks after the others in that
+// direction from then on) it fits has normalised loads of the least dot product with its
 // normalised costs (ties to the lowest number); an item that fits none of those bins is set aside,
 // and the items set aside are then placed by first_fit_rest. Every bin stays within the capacity.
 // Writes bin_of_item, the number of items set aside (*set_aside) and the largest fullest normalised

@@ -10,6 +10,7 @@ import ast
 import io
 import os
 import re
+from typing import Any, Literal, overload
 
 #: columns read as compositions (the first present), unless one is named: the names of Materials
 #: Project (``formula_pretty``, older ``pretty_formula``), AFLOW (``compound``), OQMD (``name``, last:
@@ -121,7 +122,7 @@ def _named(columns: list, names) -> str | None:
     by :func:`header_key`; None if none does."""
     found = first_present(columns, names)
     if found is None:
-        keys = {}
+        keys: dict[str, Any] = {}
         for c in columns:
             keys.setdefault(header_key(c)[0], c)
         found = next((keys[n] for n in names if n in keys), None)
@@ -146,7 +147,8 @@ def _provider_fields(columns: list, names) -> list:
         f = _field(c)
         if f in names:
             fields.setdefault(f, []).append(c)
-    providers = {str(c)[:-len(_PROVIDER.fullmatch(str(c)).group(1))] for found in fields.values() for c in found}
+    providers = {str(c)[:m.start(1)] for found in fields.values() for c in found
+                 if (m := _PROVIDER.fullmatch(str(c)))}  # all do: _field read them
     if len(providers) > 1:
         return [c for n in names for c in fields.get(n, [])]
     return next((fields[n] for n in names if n in fields), [])
@@ -177,6 +179,12 @@ def _readable(column, compositions: bool) -> bool:
     return not (compositions and isinstance(column.iloc[int(held.argmax())], (list, tuple, np.ndarray)))
 
 
+@overload
+def find_column(columns, name: str | None, names, what: str, *, required: Literal[True] = ...,
+                how: str | None = None) -> str: ...
+@overload
+def find_column(columns, name: str | None, names, what: str, *, required: bool,
+                how: str | None = None) -> str | None: ...
 def find_column(columns, name: str | None, names, what: str, *, required: bool = True,
                 how: str | None = None) -> str | None:
     """The column of a table read as ``what`` (``"formula"``, ``"energy"``): ``name`` when one is
@@ -434,7 +442,8 @@ def read_table(path, *, text: bool = False):
     if kind == "CSV" and _semicolons(content):  # Excel's CSV where the comma is the decimal mark
         sep, decimal = ";", ","
     # pandas' C parser reads bytes: the text as UTF-8, without holding it twice
-    encoded, content = content.encode("utf-8"), None
+    encoded = content.encode("utf-8")
+    del content
 
     def parse(**kwargs):
         # a blank line between rows is an empty row, as a line of empty cells is: the rows below keep the

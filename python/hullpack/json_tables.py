@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import warnings
 from math import fsum, isclose
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, OPTIMADE_COMPOSITION_COLUMNS, _amounts, _field, _named,
                       _numbers_with_missing, _open, header_key, listed)
@@ -56,8 +56,12 @@ def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
         from pymatgen.core import Composition
     except ImportError:
         raise ValueError(f"{path}: pymatgen entries need pymatgen (pip install \"hullpack[materials]\")") from None
-    decoder, compositions = MontyDecoder(), {}
-    ids, names, energies, data = [], [], [], []
+    decoder = MontyDecoder()
+    compositions: dict[Any, tuple[float, str]] = {}
+    ids: list[Any] = []
+    names: list[Any] = []
+    energies: list[Any] = []
+    data: list[Any] = []
     with warnings.catch_warnings():  # He, Ne, Ar: pymatgen's formulas warn of no electronegativity, and order them last
         warnings.filterwarnings("ignore", message="No Pauling electronegativity")
         for i, d in enumerate(dicts):
@@ -231,7 +235,7 @@ def _optimade_lines(path: str, records: list, lines: list) -> list:
     return entries
 
 
-def _client_answers(data, keys: tuple = ()) -> list:
+def _client_answers(data, keys: tuple = ()) -> list[tuple[tuple, dict]]:
     """The OPTIMADE answers of a file saved by optimade-python-tools' client (``optimade-get
     --output-file``: ``{endpoint: {filter: {base_url: answer}}}``, also without the endpoint or the
     filter), each as ``(keys, answer)``; empty for another file."""
@@ -250,7 +254,11 @@ def _client_records(path: str, answers: list) -> list:
     ValueError where no answer holds an entry."""
     import warnings
 
-    records, failed, counts, others, seen, again = [], [], {}, 0, set(), 0
+    records: list[dict[str, Any]] = []
+    failed: list[str] = []
+    counts: dict[str, int] = {}
+    seen: set[tuple[str, Any]] = set()
+    others = again = 0
     for keys, answer in answers:
         base_url, query = keys[-1], keys[-2] if len(keys) > 1 else ""
         errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
@@ -315,6 +323,7 @@ def read_json(path: str, lines: bool, text: bool = False):
 
     at = None  # the line of JSON lines being read
     numbers = []  # the lines of JSON lines' records
+    data: Any  # what the file holds: JSON of any shape
     try:
         with _open(path, "rt", encoding="utf-8-sig") as f:
             if lines:
@@ -333,9 +342,10 @@ def read_json(path: str, lines: bool, text: bool = False):
                       if not lines and isinstance(exc, json.JSONDecodeError) and exc.msg == "Extra data" else "")
         raise ValueError(f"{path}: not {'JSON lines' if lines else 'JSON'} ({exc}){lines_hint}") from None
     if lines and data and isinstance(data[0], dict) and "optimade-partial-data" in data[0]:
-        entry = data[0].get("entry") if isinstance(data[0].get("entry"), dict) else {}
+        entry = data[0].get("entry")
+        ident = entry.get("id") if isinstance(entry, dict) else None
         raise ValueError(f"{path}: OPTIMADE partial data (the values of one property, "
-                         f"{data[0].get('property_name')!r}, of one entry, {entry.get('id')!r}), no entries: read the "
+                         f"{data[0].get('property_name')!r}, of one entry, {ident!r}), no entries: read the "
                          "answer that lists the entries (the structures query whose meta.partial_data_links led here) "
                          "and add a value fetched so to its entry")
     if lines and data and isinstance(data[0], dict) and "x-optimade" in data[0]:  # OPTIMADE JSON lines
@@ -368,12 +378,12 @@ def read_json(path: str, lines: bool, text: bool = False):
         data = [dict(zip(data["columns"], r)) for r in data["data"]]  # pandas' orient="split"
     elif isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()) and _keyed_by_row(data):
         key = "key" if any("id" in v for v in data.values()) else "id"  # the rows' keys kept: materials' ids
-        places = [_AFLUX_KEY.fullmatch(str(k)) for k in data]
-        if all(places) and int(places[0].group(2)) > len(data):  # AFLUX's {"1 of 1532": {...}}: one page of more
-            _warn_one_page(path, len(data), int(places[0].group(2)), "an AFLUX answer, one page of it",
+        pages = [int(m.group(2)) for k in data if (m := _AFLUX_KEY.fullmatch(str(k)))]
+        if len(pages) == len(data) and pages[0] > len(data):  # AFLUX's {"1 of 1532": {...}}: one page of more
+            _warn_one_page(path, len(data), pages[0], "an AFLUX answer, one page of it",
                            "save every page ($paging(n) for each n) or all at once ($paging(0))", stacklevel=4)
         data = [{key: k, **v} for k, v in data.items()]
-    answer = data if isinstance(data, dict) else {}
+    answer: dict[str, Any] = data if isinstance(data, dict) else {}
     if isinstance(data, dict):  # an API answer's {"data": [...]}, Alexandria's {"entries": [...]}
         data = next((data[k] for k in ("data", "entries") if isinstance(data.get(k), list)), data)
     if isinstance(data, list) and data and all(isinstance(d, dict) and isinstance(d.get("attributes"), dict)

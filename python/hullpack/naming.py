@@ -156,7 +156,7 @@ def fraction_formula(symbols: Sequence[str], fractions: Sequence[float]) -> str:
     return "".join(f"{s}{_decimal(f)}" for s, f in pairs)
 
 
-def amounts_formula(symbols: Sequence[str], amounts: Sequence[float], digits: int = 6) -> str:
+def amounts_formula(symbols: Sequence[str], amounts: Sequence[float] | np.ndarray, digits: int = 6) -> str:
     """A formula of non-integer ``amounts`` (as written, or atomic fractions), for a composition with
     no small integer amounts, that reads like one written by hand: pymatgen's ``reduced_formula`` of
     it, without the ``1``s. Amounts to ``digits`` significant digits, positional, elements in
@@ -170,13 +170,14 @@ def amounts_formula(symbols: Sequence[str], amounts: Sequence[float], digits: in
     """
     a = np.asarray(amounts, dtype=np.float64)
     if len(a) and abs(a.sum() - 1.0) < 1e-9:  # atomic fractions: a scale that reads like a formula
-        best = None
+        best: tuple[tuple[int, float, int], np.ndarray] | None = None
         for i in range(len(a)):
             scaled = a / a[i]
             whole = np.abs(scaled - np.rint(scaled)) <= 1e-5 * np.maximum(scaled, 1.0)
             key = (-int((whole & (scaled >= 1) & (scaled <= 100)).sum()), float(scaled.max()), i)
             if best is None or key < best[0]:
                 best = (key, scaled)
+        assert best is not None  # len(a) > 0
         a = best[1]
     pairs = sorted(zip(symbols, a), key=lambda p: _FORMULA_RANK[ALL_ELEMENT_INDEX[p[0]]])
     return "".join(s + _significant(v, digits) for s, v in pairs)

@@ -165,7 +165,7 @@ def _check_formation_energies(y: np.ndarray, column: str, how: str) -> None:
         return
     median = float(np.median(finite))
     if TARGET_RANGE[0] < median and looks_total(finite):
-        why = "total energies (such as Materials Project's energy_per_atom), not formation energies?"
+        why: str | None = "total energies (such as Materials Project's energy_per_atom), not formation energies?"
     else:
         why = other_unit(median)
         if why is None:

@@ -226,6 +226,7 @@ def _oxidation_state_problem(text: str) -> str:
     "Fe(III) is an oxidation state, not atoms (I is iodine, V vanadium): write the formula without it, 'Fe2O3'"
     """
     m = _OXIDATION_STATE.search(text)
+    assert m is not None, "text holds an oxidation state"
     neutral = _OXIDATION_STATE.sub(r"\1", text)
     what = f", {_short.repr(neutral)}" if _reads(neutral) else ""
     return (f"{m.group(0)} is an oxidation state, not atoms (I is iodine, V vanadium): write the formula "
@@ -247,7 +248,8 @@ def parse_formulas(formulas: Iterable[Any] | str, *,
     ((2, 118), 0.5, [])
     """
     if hasattr(formulas, "to_numpy") and not isinstance(formulas, Mapping):
-        formulas = formulas.tolist()  # a pandas Series: its values, not one (index, value) mapping
+        # a pandas Series (duck-typed): its values, not one (index, value) mapping
+        formulas = formulas.tolist()  # type: ignore[union-attr]
     elif isinstance(formulas, (str, bytes)) or hasattr(formulas, "items"):
         formulas = [formulas]
     items = list(formulas)

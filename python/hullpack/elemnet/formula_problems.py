@@ -74,7 +74,7 @@ def _respelled(text: str) -> list[str]:
                 out += [[head, *rest] for rest in spell(letters[n:])]
         return out[:8]
 
-    readings = [[]]
+    readings: list[list[str]] = [[]]
     for part in parts:
         options = spell(part) if part[0].isalpha() else [[part]]
         readings = [r + o for r in readings for o in options][:8]
@@ -125,8 +125,9 @@ one composition: give each its own entry (row), or one point of the join as one 
             k = float(count.group(1)) if count else 1.0
             for e, a in _amounts_of_string(_without_count(piece)):
                 amounts[e] = amounts.get(e, 0.0) + k * a
-        whole = all(float(a).is_integer() for a in amounts.values())
-        point = (reduced_formula if whole else amounts_formula)(list(amounts), list(amounts.values()))
+        symbols, values = list(amounts), list(amounts.values())
+        whole = all(float(a).is_integer() for a in values)
+        point = reduced_formula(symbols, [int(a) for a in values]) if whole else amounts_formula(symbols, values)
         return (f"{s} joins compounds ({', '.join(_without_count(p) for p in pieces)}: a section between them, a "
                 "sum or a composite), not one composition: give each its own entry (row), or one point of the "
                 f"join as one formula, such as {_short.repr(point)} (the parts summed)")
@@ -223,11 +224,12 @@ def explained(text: str) -> str | None:
         return (f"{s} is a chemical system (its elements), not a formula: give a composition, such as "
                 f"{_short.repr(''.join(s.split('-')))}")
     delta = _DELTA_AS_D.sub(r"\1δ", s)
-    written = _variable_value(delta)
-    if written:
-        variable = _VARIABLE.search(delta).group(4)
+    value = _variable_value(delta)
+    m = _VARIABLE.search(delta)
+    if value and m:  # (a value is written where a variable is)
+        variable = m.group(4)
         typed = "d, for δ" if delta != s and variable == "δ" else variable
-        return (f"a variable amount ({typed}) is not read: give it a value, such as {_short.repr(written)} for "
+        return (f"a variable amount ({typed}) is not read: give it a value, such as {_short.repr(value)} for "
                 f"{variable} = 0.1")
     unwrapped = _WRAPPED_AMOUNT.sub(lambda m: m.group(1) or m.group(2), s)
     if unwrapped != s and _reads(unwrapped):

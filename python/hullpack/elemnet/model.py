@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -67,7 +67,7 @@ FRACTION_SUM_TOLERANCE = 1e-3
 def _check_fractions(x: np.ndarray) -> None:
     """ValueError naming the rows of ``x`` (rows of NaN aside) that are not element fractions: a
     negative value, or a sum off 1 by more than :data:`FRACTION_SUM_TOLERANCE`."""
-    sums, negative = x.sum(axis=1, dtype=np.float64), (x < 0).any(axis=1)
+    sums, negative = x.sum(axis=1, dtype=np.float64), np.asarray((x < 0).any(axis=1))
     off = np.flatnonzero(~np.isnan(sums) & ((np.abs(sums - 1) > FRACTION_SUM_TOLERANCE) | negative))
     if off.size:
         shown = ", ".join(f"row {i} (sum {sums[i]:.6g}{', a negative value' if negative[i] else ''})" for i in off[:5])
@@ -92,6 +92,11 @@ class ElemNet(nn.Module):
     >>> model.eval()(torch.zeros(3, 86)).shape
     torch.Size([3])
     """
+
+    #: what a loaded model's file says of it (training facts, ``sha256``): set by :func:`load_model`
+    metadata: dict[str, Any]
+    #: where a loaded model came from (its file, or the shipped default): set by :func:`resolve_model`
+    source: str
 
     def __init__(self, architecture: str = DEFAULT_ARCHITECTURE,
                  dropout: Sequence[float] = DEFAULT_DROPOUT, n_inputs: int = N_ELEMENTS):

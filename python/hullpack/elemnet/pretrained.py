@@ -42,18 +42,18 @@ def load_pretrained(device: str | torch.device = "cpu") -> ElemNet:
     >>> model.predict(["Fe2O3"]).shape
     (1,)
     """
-    def not_a_device() -> TypeError:
-        return TypeError(f"load_pretrained(device={device!r}): that is a file path, not a device; "
-                         f"load a model file with hullpack.elemnet.load_model({os.fsdecode(device)!r})")
+    def not_a_device(path: str | bytes | os.PathLike) -> TypeError:
+        return TypeError(f"load_pretrained(device={path!r}): that is a file path, not a device; "
+                         f"load a model file with hullpack.elemnet.load_model({os.fsdecode(path)!r})")
 
     if isinstance(device, (os.PathLike, bytes)) or (
             isinstance(device, str) and (device.endswith(".pt") or "/" in device or os.sep in device)):
-        raise not_a_device()
+        raise not_a_device(device)
     try:
         device = as_device(device)
     except ValueError:
         if isinstance(device, str) and os.path.exists(device):  # a run folder or a model file here, named alone
-            raise not_a_device() from None
+            raise not_a_device(device) from None
         raise
     path = default_path()
     if not path.is_file():

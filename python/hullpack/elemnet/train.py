@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -260,6 +260,10 @@ def read_checkpoint(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     return checkpoint
 
 
+@overload
+def run_config(run_dir: dict[str, Any]) -> TrainConfig: ...
+@overload
+def run_config(run_dir: str | os.PathLike) -> TrainConfig | None: ...
 def run_config(run_dir: str | os.PathLike | dict[str, Any]) -> TrainConfig | None:
     """The settings of the run in ``run_dir`` (from its ``last.pt``; or of a checkpoint that
     :func:`read_checkpoint` returned), or None if none is there: what resuming it needs.
@@ -273,7 +277,8 @@ def run_config(run_dir: str | os.PathLike | dict[str, Any]) -> TrainConfig | Non
 
 
 def _config_of(checkpoint: dict) -> TrainConfig:
-    return TrainConfig(**{k: tuple(v) if k == "dropout" else v for k, v in checkpoint["config"].items()})
+    config: dict[str, Any] = {k: tuple(v) if k == "dropout" else v for k, v in checkpoint["config"].items()}
+    return TrainConfig(**config)
 
 
 #: The learning rate a fine-tuning run takes where none is given: the shipped model fine-tuned on
@@ -495,6 +500,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                  state["epoch"], state["best_val_mae"], state["best_epoch"])
     else:
         if init_state is not None:
+            assert init_id is not None  # read with init_state
             model.load_state_dict(init_state)
             t0 = time.perf_counter()
             state["init_val_mae"] = evaluate_mae(model, x_va, y_va)
@@ -524,7 +530,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             write_about()
         metrics_path.write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
 
-    net = model
+    net: torch.nn.Module = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 

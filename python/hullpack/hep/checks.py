@@ -60,7 +60,7 @@ class GraphFields:
     node_features: int
     edge_features: int
     edge_labels: str | None
-    sizes: np.ndarray = field(default=None, repr=False, compare=False)
+    sizes: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: the edge labels are one-hot ``(num_edges, 2)``, read as their class index (:func:`flat_labels`)
     one_hot: bool = field(default=False, repr=False)
     #: true edges (label 1) of every graph, ``(n,)`` float64; None where there are no edge labels
@@ -88,6 +88,7 @@ class GraphFields:
 
     def _counts(self, index: Any) -> tuple[float, float]:
         pick = slice(None) if index is None else np.asarray(index, dtype=np.int64)
+        assert self.true_edges is not None and self.sizes is not None, "check_graphs reads both"
         return float(self.true_edges[pick].sum()), float(self.sizes[pick, 1].sum())
 
 
@@ -325,7 +326,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
     n = len(dataset)
     if n == 0:
         raise InvalidSizesError(f"{name!r} holds no graphs")
-    widths = None
+    widths: tuple[int, int] | None = None
     sizes = np.empty((n, 2), dtype=np.float64)
     true_edges = np.full(n, np.nan)  # of the candidate label field, where it has one label per edge
     explicit = edge_labels if edge_labels != "auto" else None
@@ -398,6 +399,7 @@ def check_graphs(dataset: Any, name: str = "dataset", edge_labels: str | None = 
                                 f"data.{label_field} = data.{label_field}.argmax(-1) where one-hot)")
     if unbatchable is not None:  # after the label checks, whose messages say more about the label fields
         raise InvalidSizesError(unbatchable)
+    assert widths is not None  # set by graph 0
     return GraphFields(*widths, edge_labels=label_field, sizes=sizes,
                        one_hot=label_field is not None and one_hot.get(True) is not None,
                        true_edges=None if label_field is None else true_edges)

@@ -42,7 +42,7 @@ def _free_port() -> int:
 def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.ndarray, memory: dict,
                cfg: dict, result_path: str) -> None:
     import torch.distributed as dist
-    from torch.utils.data import BatchSampler, DistributedSampler
+    from torch.utils.data import BatchSampler, DistributedSampler, Sampler
     from torch_geometric.loader import DataLoader
 
     from ..samplers import DistributedBalancedBatchSampler, MemoryModel
@@ -65,19 +65,22 @@ def _rank_main(rank: int, world_size: int, port: int, dataset: Any, sizes: np.nd
     records = {}
     for name in SAMPLERS:
         if name == "DistributedSampler":
-            per_rank = DistributedSampler(range(len(dataset)), num_replicas=world_size, rank=rank, shuffle=True,
-                                          seed=cfg["seed"])
-            sampler = BatchSampler(per_rank, cfg["batch_size"], drop_last=False)
+            # any sized sequence of indices will do; torch's stubs ask for a Dataset
+            per_rank: DistributedSampler[int] = DistributedSampler(
+                range(len(dataset)), num_replicas=world_size, rank=rank, shuffle=True,  # type: ignore[arg-type]
+                seed=cfg["seed"])
+            sampler: Sampler[list[int]] = BatchSampler(per_rank, cfg["batch_size"], drop_last=False)
+            set_epoch = per_rank.set_epoch
         else:
-            sampler = DistributedBalancedBatchSampler(sizes, batch_size=cfg["batch_size"], cost=mem,
-                                                      num_replicas=world_size, rank=rank, seed=cfg["seed"])
+            balanced = DistributedBalancedBatchSampler(sizes, batch_size=cfg["batch_size"], cost=mem,
+                                                       num_replicas=world_size, rank=rank, seed=cfg["seed"])
+            sampler, set_epoch = balanced, balanced.set_epoch
         torch.manual_seed(cfg["seed"])  # the same initial model on every rank and for both samplers
         model = InteractionNetwork(*feature_widths(dataset), hidden=cfg["hidden"], num_steps=cfg["num_steps"])
         opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"])
         rows = []
         for epoch in range(cfg["epochs"]):
-            inner = getattr(sampler, "sampler", sampler)
-            inner.set_epoch(epoch)
+            set_epoch(epoch)
             for batch in DataLoader(dataset, batch_sampler=sampler):
                 t0 = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
@@ -125,6 +128,7 @@ def compare_distributed(dataset: Any, *, batch_size: int = 8, world_size: int = 
     # counts the true edges for the positive-class weight
     fields = check_graphs(dataset, edge_labels=labels, show_progress=False)
     labels, sizes, pos_weight = fields.edge_labels, fields.sizes, fields.pos_weight()
+    assert sizes is not None  # check_graphs reads them
     if memory is None:
         torch.manual_seed(seed)
         probe = InteractionNetwork(*feature_widths(dataset), hidden=hidden,

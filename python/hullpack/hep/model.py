@@ -54,7 +54,9 @@ class InteractionNetwork(nn.Module):
 
     def forward(self, data) -> torch.Tensor:
         self._check_widths(data)
-        dtype = self.node_encoder[0].weight.dtype
+        first = self.node_encoder[0]
+        assert isinstance(first, nn.Linear)  # mlp() starts with one
+        dtype = first.weight.dtype
         x, (src, dst) = _as(data.x, dtype), data.edge_index
         e_in = [x[src], x[dst]]
         if self.edge_features:

@@ -42,6 +42,9 @@ class _SeededBatches(torch.utils.data.Sampler):
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch])
 
+    def batches(self) -> list[np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def __iter__(self) -> Iterator[list[int]]:
         return iter([[int(i) for i in b] for b in self.batches()])
 

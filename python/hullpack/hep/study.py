@@ -35,7 +35,7 @@ import math
 import os
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -164,6 +164,7 @@ def run_study(datasets: dict[str, Any], config: StudyConfig = StudyConfig()):
     for name, dataset in datasets.items():
         fields = check_graphs(dataset, name, config.edge_labels)  # every graph, before any training
         labels, sizes_all = fields.edge_labels, fields.sizes   # sizes read in the same pass
+        assert sizes_all is not None
         if not sizes_all[:, 1].any():
             raise InvalidSizesError(f"{name!r}: none of its {len(sizes_all)} graphs has an edge (every edge_index is "
                                     "(2, 0)); the Interaction Network classifies edges, so there would be nothing to "
@@ -308,13 +309,15 @@ def mib_text(value: float) -> str:
 
 def to_markdown(table) -> str:
     """The study's table as Markdown (one row per dataset and strategy)."""
-    cols = [("dataset", "dataset", "{}"), ("strategy", "strategy", "{}"), ("seed", "seed", "{}"),
-            ("peak_mib", "peak MiB", mib_text), ("mean_mib", "mean MiB", mib_text),
-            ("peak_change", "peak vs random", "{:+.1%}"), ("steps_per_epoch", "steps/epoch", "{}"),
-            ("alloc_peak_mib", "allocator peak MiB", mib_text), ("epoch_s", "epoch s (best)", "{:.2f}"),
-            ("over_budget_steps", "steps > budget", "{}"),
-            ("val_precision", "val precision", "{:.3f}"), ("val_recall", "val recall", "{:.3f}"),
-            ("val_auc", "val AUC", "{:.4f}")]
+    # (column, header, format: a str.format pattern or a function)
+    cols: list[tuple[str, str, str | Callable[[float], str]]] = [
+        ("dataset", "dataset", "{}"), ("strategy", "strategy", "{}"), ("seed", "seed", "{}"),
+        ("peak_mib", "peak MiB", mib_text), ("mean_mib", "mean MiB", mib_text),
+        ("peak_change", "peak vs random", "{:+.1%}"), ("steps_per_epoch", "steps/epoch", "{}"),
+        ("alloc_peak_mib", "allocator peak MiB", mib_text), ("epoch_s", "epoch s (best)", "{:.2f}"),
+        ("over_budget_steps", "steps > budget", "{}"),
+        ("val_precision", "val precision", "{:.3f}"), ("val_recall", "val recall", "{:.3f}"),
+        ("val_auc", "val AUC", "{:.4f}")]
     lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---|" * len(cols)]
     # the peak's change, signed as a reader expects: -25% is a peak a quarter lower than random's
     for _, r in table.assign(peak_change=0.0 - table["peak_reduction"]).iterrows():
@@ -454,7 +457,8 @@ def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, n
     ValueError: num_events only applies to the synthetic presets (high, low: num_events sets how many events are generated, root where they are cached), and none is studied here; your datasets (g.pt) are used whole: leave num_events out, or add the preset high or low to the datasets
     """
     say = {"num_events": "num_events", "root": "root", "world_size": "world_size",
-           "distributed": "distributed=True", "dataset": None} | (spelled or {})
+           "distributed": "distributed=True"} | (spelled or {})
+    dataset = say.get("dataset")  # how the caller names a dataset argument, if it does
     if world_size is not None and not distributed:
         raise ValueError(f"{say['world_size']} sets the processes of {say['distributed']}: add {say['distributed']}, "
                          f"or leave {say['world_size']} out")
@@ -463,8 +467,8 @@ def check_bench_options(datasets: Sequence[str], *, distributed: bool = False, n
         return
     these = " and ".join(given)
     presets = sorted(PRESETS)
-    add = f"add the preset {' or '.join(presets)} to the datasets" if say["dataset"] is None else \
-        "add " + " or ".join(f"{say['dataset']} {p}" for p in presets)
+    add = f"add the preset {' or '.join(presets)} to the datasets" if dataset is None else \
+        "add " + " or ".join(f"{dataset} {p}" for p in presets)
     raise ValueError(f"{these} only appl{'y' if len(given) > 1 else 'ies'} to the synthetic presets "
                      f"({', '.join(presets)}: {say['num_events']} sets how many events are generated, {say['root']} "
                      f"where they are cached), and none is studied here; your datasets ({', '.join(datasets)}) are "

@@ -159,11 +159,11 @@ def evaluate(model: torch.nn.Module, dataset: Any, *, batch_size: int = 16, pos_
     model.train()
     if not ys:  # validation graphs without a single edge
         return {"precision": None, "recall": None, "auc": None, "loss": None}
-    y, p = np.concatenate(ys).astype(bool), np.concatenate(ps)
-    pred = p >= threshold
-    tp = int((pred & y).sum())
-    return {"precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
-            "auc": auc_score(y, p), "loss": sum(losses) / max(sum(weights), 1)}
+    truth, prob = np.concatenate(ys).astype(bool), np.concatenate(ps)
+    pred = prob >= threshold
+    tp = int((pred & truth).sum())
+    return {"precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(truth.sum()), 1),
+            "auc": auc_score(truth, prob), "loss": sum(losses) / max(sum(weights), 1)}
 
 
 def train(model: torch.nn.Module, dataset: Any, batch_sampler: Iterable[Sequence[int]], *, epochs: int = 1,

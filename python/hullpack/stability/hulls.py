@@ -165,7 +165,10 @@ class Reference:
               ids: tuple[str, np.ndarray] | None = None) -> None:
         self.parsed = parsed
         #: the column of the table the entries' ids came from (None: no ids), and the ids, one per input row
-        self.id_column, self._ids = ids if ids is not None else (None, None)
+        self.id_column: str | None = None
+        self._ids: np.ndarray | None = None
+        if ids is not None:
+            self.id_column, self._ids = ids
         #: hull-set entry i is row rows[i] of the input
         self.rows = np.flatnonzero(parsed.valid)
         try:

@@ -134,7 +134,8 @@ class Parsed:
                    [t for p in parts
                     for t in (p.texts if len(p.texts) == len(p) else [f"row {i}" for i in range(len(p))])])
 
-    def core_arrays(self, rows: np.ndarray, energies: np.ndarray | None = None) -> tuple:
+    def core_arrays(self, rows: np.ndarray, energies: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(offsets, elements, fractions, energies)`` of ``rows`` in the core's CSR form."""
         rows = np.asarray(rows, dtype=np.int64)
         offsets, elements, fractions = _take(self.offsets, rows, self.elements, self.fractions)
@@ -398,7 +399,7 @@ def _from_array(amounts: np.ndarray, elements) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError(f"elements: expected distinct symbols of elements H..Og, got {symbols}"
                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     a = np.asarray(amounts, dtype=np.float64)
-    problems = {}
+    problems: dict[int, str] = {}
     bad = ~np.isfinite(a).all(axis=1) | (a < 0).any(axis=1)
     for r in np.flatnonzero(bad):
         problems[int(r)] = "amounts must be finite and >= 0"
@@ -409,8 +410,8 @@ def _from_array(amounts: np.ndarray, elements) -> tuple[np.ndarray, np.ndarray, 
     cols = np.array([ALL_ELEMENT_INDEX[s] for s in symbols])[order]
     frac = np.where((total > 0)[:, None], a / np.where(total > 0, total, 1.0)[:, None], 0.0)[:, order]
     frac[list(problems)] = 0.0
-    r, c = np.nonzero(frac > 0)
-    return r, cols[c], frac[r, c], problems
+    rows, c = np.nonzero(frac > 0)
+    return rows, cols[c], frac[rows, c], problems
 
 
 def _from_items(items: list, energies_from_entries: list, progress_bar: bool | None = None) -> tuple:
@@ -567,9 +568,9 @@ def parse(compositions, energies=None, *, elements=None, column: str | None = No
                             "formation energies a hull is built from)" if hull else "")) from None
     for r, cell in not_numbers.items():
         problems.setdefault(r, f"energy {cell!r} is not a number" + number_hint(cell))
-    for r in np.flatnonzero(~np.isfinite(e)):
-        if require_energies and int(r) not in problems:
-            problems[int(r)] = "energy is missing" if int(r) in missing else f"energy is not finite ({e[r]})"
+    for i in np.flatnonzero(~np.isfinite(e)):
+        if require_energies and int(i) not in problems:
+            problems[int(i)] = "energy is missing" if int(i) in missing else f"energy is not finite ({e[i]})"
     texts = items if not isinstance(items, np.ndarray) else [f"row {i}" for i in range(n)]
     parsed = Parsed(offsets, elements, vals, e, _names(offsets, elements, vals, texts),
                     dict(sorted(problems.items())), pd.Index(index), texts)

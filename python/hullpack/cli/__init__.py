@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         # its --help opens with what it does: the DESCRIPTION, else the line hullpack --help lists
         description = getattr(command, "DESCRIPTION", None) or command.HELP
         p = sub.add_parser(command.NAME, help=command.HELP, description=description,
-                           parents=[after], formatter_class=HelpFormatter,
+                           # typeshed asks parents of the subparsers' own class; argparse takes any parser
+                           parents=[after],  # type: ignore[list-item]
+                           formatter_class=HelpFormatter,
                            epilog="examples:\n" + "\n".join(f"  {line}" for line in examples) if examples else None)
         command.add_arguments(p)
         p.set_defaults(func=command.run)

@@ -6,8 +6,12 @@ import argparse
 import json
 import re
 import warnings
+from typing import TYPE_CHECKING
 
 from .common import CommandError, input_file
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..samplers._base import PlanBatchSampler
 
 NAME = "batches"
 HELP = "how well the samplers batch items of given sizes (one epoch's stats)"
@@ -157,6 +161,7 @@ def _sampler(args: argparse.Namespace, sizes, balanced: bool):
 
     common = dict(seed=args.seed, weights=args.weights, bias=args.bias)
     max_cost = args.max_cost[0] if args.max_cost and len(args.max_cost) == 1 else args.max_cost
+    sampler: PlanBatchSampler
     try:
         if args.num_replicas is not None:
             sampler = samplers.DistributedBalancedBatchSampler(

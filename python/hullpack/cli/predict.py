@@ -6,6 +6,7 @@ import csv
 import os
 import re
 import sys
+from typing import Any, Protocol
 
 from .common import (COMPOSITION_COLUMNS, MODEL_HELP, TABLE_SUFFIXES, CommandError, input_file, note, note_joined,
                      plural, read_input_table)
@@ -139,6 +140,12 @@ def _columns_in_text(path: str, kept: list[tuple[str, str]]) -> None:
                            "with a header line naming its columns (formula for the formulas)")
 
 
+class _RowWriter(Protocol):
+    """What the rows are written with: a CSV writer, or :class:`_JsonLines`."""
+
+    def writerow(self, row: list[str], /) -> Any: ...
+
+
 class _JsonLines:
     """``hullpack predict --json``'s writer: each row ``writerow`` is given, as the CSV writer takes it,
     printed as a JSON object of ``header``'s keys, the prediction a number (null for NaN)."""
@@ -207,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     extra = [[]] * len(formulas) if others is None else \
         [[""] * len(others.columns)] * (len(formulas) - len(others)) + others.to_numpy().tolist()
     header = ["formula", _ENERGY, *([] if others is None else map(str, others.columns))]
+    out: _RowWriter
     if args.json:  # a row as an object: {"formula": "Fe2O3", "dH_eV_per_atom": -1.657043, ...}, NaN as null
         out = _JsonLines(header)
     else:

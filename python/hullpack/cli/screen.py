@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import Any
 
 from ..columns import OPTIMADE_COMPOSITION_COLUMNS
 from .common import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, MODEL_HELP, CommandError, add_threads, input_file, missing, note,
@@ -96,10 +97,10 @@ def _gather(result, world: int, rank: int):
     if not dist.is_initialized():
         dist.init_process_group("gloo")
     model, known, result.model, result.dft = result.model, result.dft, None, None  # not sent between processes
-    parts = [None] * world if rank == 0 else None
+    parts: list[Any] | None = [None] * world if rank == 0 else None  # rank 0's: every rank's shard
     dist.gather_object(result, parts, dst=0)
     dist.destroy_process_group()
-    if rank != 0:
+    if parts is None:  # not rank 0
         return None
     merged = ScreenResult.concat(parts)
     merged.model, merged.dft = model, known
@@ -208,7 +209,7 @@ def _merge(args: argparse.Namespace) -> int:
             raise CommandError(f"--out {args.out!r} is one of the shard folders to merge: give a new folder")
     check_folder(args.out, None, overwrite=args.overwrite)  # before reading the shards
     result = ScreenResult.read_shards(args.merge)
-    skipped = []
+    skipped: list[tuple[str, str]] = []
     files = _save(result, args, None, skipped)
     print(result.summary())
     print(f"merged {plural(len(args.merge), 'shard')} of one screen ({', '.join(args.merge)})")
@@ -304,6 +305,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot_only:
         if rank != 0:
             return 0
+        assert plot is not None  # --plot-only needs --plot (checked above)
         plot_elements = parse_system(plot)
         result = screen(args.model, order=len(plot_elements), elements=plot_elements.tolist(), grid=args.grid,
                         precision=args.precision, compare_dft=compare_dft if args.dft else False, device=args.device,
@@ -319,11 +321,12 @@ def _run(args: argparse.Namespace) -> int:
             result = _gather(result, world, rank)
             if result is None:
                 return 0
-    skipped = []
+    skipped: list[tuple[str, str]] = []
     files = _save(result, args, plot, skipped)
     if not args.plot_only:
         print(result.summary())
     if table_only:
+        assert plot is not None  # a quaternary named by --plot
         import pandas as pd
 
         with pd.option_context("display.width", 120, "display.max_columns", 20, "display.max_rows", 60):

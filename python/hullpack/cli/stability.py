@@ -395,6 +395,7 @@ def run(args: argparse.Namespace) -> int:
                          # (the table keeps FILE's columns)
                          + bad_lines(df.index.get_indexer(result.table.index[bad]) + 1, result.table[bad], typed))
         table = None
+        shown = result.table  # the table written to stdout: the protocol's
     else:
         energies, unpredictable = e_col, {}
         if model is not None:
@@ -427,9 +428,10 @@ def run(args: argparse.Namespace) -> int:
                                          "OQMD" if reference_spec == "oqmd" else "the reference",
                                          "the given energy" if model is None else "the model's energy", typed,
                                          None if reference is None else reference.id_column))
+        shown = table
     say(text.partition("\n")[2])  # the header was said before the work
     if to_stdout:
-        (result.table if args.compare else table).to_csv(sys.stdout, index=False)
+        shown.to_csv(sys.stdout, index=False)
         return 0
 
     def write(stage: Path) -> list[Path]:

@@ -76,7 +76,9 @@ def id_text(value, column: str) -> str | None:
     if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) or not str(value).strip():
         return None
     if isinstance(value, numbers.Number):  # OQMD's entry_id 1004: a number alone would read as another row's
-        return f"{column} {int(value) if float(value).is_integer() else value}"
+        # a table's numbers (int, float, numpy's, a Parquet decimal's Decimal) convert; typeshed gives
+        # numbers.Number no __int__ or __float__
+        return f"{column} {int(value) if float(value).is_integer() else value}"  # type: ignore[call-overload,arg-type]
     return str(value)
 
 

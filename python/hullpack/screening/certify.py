@@ -128,18 +128,19 @@ def audit_draw(table: np.ndarray, n_points: int, rate: float, seed: int = 0) -> 
     return u < np.uint64(min(max(rate, 0.0) * 2.0 ** 64, 2.0 ** 64 - 2048))
 
 
-def merge_certification(records: list[dict]) -> dict | None:
+def merge_certification(records: list[dict | None]) -> dict | None:
     """The certification record of a screen merged from its shards' (counts summed, the largest
     error and the bound recomputed); None when no part has one."""
-    records = [r for r in records if r]
-    if not records:
+    given = [r for r in records if r]
+    if not given:
         return None
-    out = dict(max(records, key=lambda r: r.get("screen_points", 0)))  # an empty shard calibrated nothing
+    largest = max(given, key=lambda r: r.get("screen_points", 0))  # an empty shard calibrated nothing
+    out = dict(largest)
     for key in ("n_audited", "n_exceeded", "delta_doublings"):
-        out[key] = int(sum(r.get(key, 0) for r in records))
-    out["max_error_seen"] = max(float(r.get("max_error_seen", 0.0)) for r in records)
+        out[key] = int(sum(r.get(key, 0) for r in given))
+    out["max_error_seen"] = max(float(r.get("max_error_seen", 0.0)) for r in given)
     for key in ("seconds_audit", "seconds_calibration"):  # shards run side by side
-        out[key] = max(float(r.get(key, 0.0)) for r in records)
+        out[key] = max(float(r.get(key, 0.0)) for r in given)
     out["exceedance_bound"] = exceedance_bound(out["n_audited"], out["n_exceeded"], out.get("confidence", CONFIDENCE))
     return out
 
@@ -216,8 +217,10 @@ class Certifier:
         #: seconds spent on the audit (its fp32 evaluations and any selection it restarted), and on
         #: the calibration (with the screen's bf16 pass where it keeps it for the blocks)
         self.seconds_audit = self.seconds_calibration = 0.0
-        self._kept = None  # (inner grid, row of each binary system, bf16 energies) of calibrate()
-        self._sample = None  # (inner grid, system keys, points, fp32 energies) of the calibration sample
+        # (inner grid, row of each binary system, bf16 energies) of calibrate()
+        self._kept: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # (inner grid, system keys, points, fp32 energies) of the calibration sample
+        self._sample: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def audit_rate(self) -> float:

@@ -187,7 +187,7 @@ class DFTCompounds:
 
     @functools.cached_property
     def _index(self) -> dict:
-        keys = {}
+        keys: dict[tuple, list[int]] = {}
         for i, row in enumerate(map(tuple, self.elements.tolist())):
             keys.setdefault(row, []).append(i)
         return {k: np.array(v, dtype=np.int64) for k, v in keys.items()}

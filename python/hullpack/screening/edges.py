@@ -14,7 +14,7 @@ from ..elements import N_ELEMENTS
 from ..errors import ScreeningError
 
 if TYPE_CHECKING:  # annotations only: the engine takes an EdgeEnergies, never imports this module
-    from .engine import InferenceEngine
+    from .engine import EngineBase
 
 __all__ = ["EdgeEnergies", "edge_sharing", "system_key"]
 
@@ -52,7 +52,8 @@ def _face_points(grid: np.ndarray):
     nonzero = grid != 0
     count = nonzero.sum(axis=1)
     mask = (count >= 2) & (count < grid.shape[1])
-    sides, numerators = [], {}
+    sides: list[tuple[tuple[int, ...], np.ndarray]] = []
+    numerators: dict[int, list[np.ndarray]] = {}
     for side in _sides(grid.shape[1]):
         on = mask & nonzero[:, list(side)].all(axis=1) & (count == len(side))
         pts = np.flatnonzero(on)
@@ -134,7 +135,7 @@ class EdgeEnergies:
         #: at every distinct composition of a face of that size (None until :meth:`evaluate`)
         self.energies: dict[int, np.ndarray] | None = None
 
-    def evaluate(self, engine: InferenceEngine) -> EdgeEnergies:
+    def evaluate(self, engine: EngineBase) -> EdgeEnergies:
         """Predicts the face energies in fp32; returns self."""
         self.energies = {}
         for k, rows in self.subsystems.items():
@@ -154,4 +155,5 @@ class EdgeEnergies:
             rows = np.searchsorted(keys, want)
             if len(rows) and ((rows >= len(keys)).any() or (keys[np.minimum(rows, len(keys) - 1)] != want).any()):
                 raise ScreeningError("EdgeEnergies.fill: a system has a subset of elements not in this screen's table")
+            assert self.energies is not None, "EdgeEnergies.fill before evaluate()"
             e[:, pts] = self.energies[len(side)][rows][:, cols]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from typing import TypeGuard
 
 import numpy as np
 import torch
@@ -146,6 +147,26 @@ class EngineBase:
                 bar.update(len(table) * int(edges.mask.sum()))
         return e
 
+    # -- provided by subclasses ------------------------------------------------------------------
+    def predict_flat(self, table: np.ndarray, grid: np.ndarray, precision: str = "fp32", *,
+                     start: int = 0, count: int | None = None, out: np.ndarray | None = None,
+                     bar=None) -> np.ndarray:  # pragma: no cover - abstract
+        """Energies (float32) of the flat pairs ``start .. start + count - 1`` of ``table x grid``
+        (pair ``q``: system ``q // len(grid)``, point ``q % len(grid)``)."""
+        raise NotImplementedError
+
+    def predict_pairs(self, table: np.ndarray, grid: np.ndarray, systems_idx: np.ndarray,
+                      points_idx: np.ndarray, precision: str = "fp32") -> np.ndarray:  # pragma: no cover - abstract
+        """Energies (float32) of arbitrary pairs ``(systems_idx[i], points_idx[i])``, as
+        :meth:`predict_flat` computes them on the same ``grid``."""
+        raise NotImplementedError
+
+    def predict_fractions(self, table_rows: np.ndarray,
+                          fractions: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """fp32 energies at arbitrary compositions: ``fractions[i]`` over the elements
+        ``table_rows[i]`` (same shapes, fractions rows summing to 1), e.g. DFT compounds."""
+        raise NotImplementedError
+
     @staticmethod
     def _pair_indices(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx):
         """The checked int64 ``(systems_idx, points_idx)`` of a ``predict_pairs`` call."""
@@ -157,7 +178,7 @@ class EngineBase:
         return s, p
 
 
-def _plain_sequential(m) -> bool:
+def _plain_sequential(m) -> TypeGuard[nn.Sequential]:
     """Whether ``m`` is a Sequential whose forward is Sequential's (a subclass may change it)."""
     return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
 
@@ -174,7 +195,7 @@ def flat_modules(model: nn.Module) -> list[nn.Module]:
     net = model.net if isinstance(model, ElemNet) and type(model).forward is ElemNet.forward else model
     if not _plain_sequential(net):
         return []
-    out = []
+    out: list[nn.Module] = []
     for m in net:
         if _plain_sequential(m):
             out += flat_modules(m)
@@ -229,6 +250,7 @@ class InferenceEngine(EngineBase):
         super().__init__(device=device, chunk=chunk, threads=threads)
         layers = flat_modules(model)
         first = layers[0]
+        assert isinstance(first, nn.Linear)  # unsupported() checked
         with torch.no_grad():
             self.weight_t = first.weight.detach().float().T.contiguous().cpu().numpy()  # (86, h)
             bias = first.bias if first.bias is not None else torch.zeros(first.out_features)
@@ -376,14 +398,14 @@ class InferenceEngine(EngineBase):
             for j in range(els.shape[1]):
                 h += self._wt_dev[els_d[:, j]] * frac_d[:, j:j + 1]
             return h
-        h = np.empty((len(els), self.width), dtype=np.float32)
-        h[:] = self.bias
-        tmp = np.empty_like(h)
+        acc = np.empty((len(els), self.width), dtype=np.float32)
+        acc[:] = self.bias
+        tmp = np.empty_like(acc)
         for j in range(els.shape[1]):
             np.take(self.weight_t, els[:, j], axis=0, out=tmp)
             tmp *= frac[:, j:j + 1]
-            h += tmp
-        return torch.from_numpy(h)
+            acc += tmp
+        return torch.from_numpy(acc)
 
     def _pair_chunk(self) -> int:
         # on the host, small chunks keep numpy's temporaries in cache; a GPU wants whole chunks

@@ -35,9 +35,9 @@ def _grid_spec(order: int, grid):
     if isinstance(grid, str) and grid.strip().isdigit():   # "100", as a command line gives it
         return "uniform", int(grid)
     if isinstance(grid, str):
-        kind, _, n = grid.strip().partition(":")
+        kind, _, text = grid.strip().partition(":")
         try:
-            n = int(n) if kind in ("uniform", "reduced") else None
+            n = int(text) if kind in ("uniform", "reduced") else None
         except ValueError:
             n = None
         if n is None:

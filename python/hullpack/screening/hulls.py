@@ -70,6 +70,7 @@ def vertex_depth(fractions: np.ndarray, energies: np.ndarray, is_vertex: np.ndar
         h = hull_batch(fractions, energies, tol=tol, decomposition=False, depth=True, nonfinite="nan",
                        threads=threads, progress_bar=False)
         same = is_vertex & h.is_vertex
+        assert h.vertex_depth is not None  # depth=True
         depth[same] = h.vertex_depth[same]
         is_vertex = is_vertex & ~same  # any other vertex (none from a screen's hulls): lifted below
     s, p = np.nonzero(is_vertex)

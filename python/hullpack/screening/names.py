@@ -60,7 +60,7 @@ def _meant(symbols: list[str]) -> str | None:
     """The system a name of unknown symbols most likely meant: its symbols capitalised (``fe-o``)
     or read out of a formula (``Fe2O3``, ``LiFePO4``), in the order given; None where that gives no
     system of 2 to 4 distinct elements of ElemNet's."""
-    found = []
+    found: list[str] = []
     for t in symbols:
         found += ([t] if t in ELEMENT_INDEX else [t.capitalize()] if t.capitalize() in ELEMENT_INDEX
                   else re.findall(r"[A-Z][a-z]?", t))

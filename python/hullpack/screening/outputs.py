@@ -353,7 +353,7 @@ def read_shard_folders(folders, read) -> tuple[list, list[str]]:
     folders = [str(f) for f in folders]
     if not folders:
         raise ScreeningError("no shard folders to merge")
-    seen = {}
+    seen: dict[Path, str] = {}
     for f in folders:
         key = Path(f).resolve()
         if key in seen:
@@ -371,7 +371,7 @@ def read_shard_folders(folders, read) -> tuple[list, list[str]]:
         raise ScreeningError("these folders hold shards of different splits of the systems: "
                              + ", ".join(f"{f}: {i}/{n}" for f, (i, n) in zip(folders, shards)))
     n = splits[0]
-    by_index = {}
+    by_index: dict[int, str] = {}
     for f, (i, _) in zip(folders, shards):
         if i in by_index:
             raise ScreeningError(f"shard {i}/{n} is given twice: {by_index[i]!r} and {f!r}; give each shard "

@@ -380,6 +380,7 @@ def end_depths(table: np.ndarray, fractions: np.ndarray, energies: np.ndarray, s
                        threads=threads, progress_bar=False)
         # removing a point that is no vertex leaves the hull as it is: its depth below the hull of
         # the others is minus its energy above the hull
+        assert h.vertex_depth is not None  # depth=True
         d = np.where(h.is_vertex, h.vertex_depth, -h.e_above_hull)
         end_depth[rows] = np.where(stable[rows], d, np.nan)
         s, p = np.nonzero(stable[rows])

@@ -9,6 +9,7 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,7 @@ class ScreenResult:
                                  "others have one: screen every shard with points=True (hullpack screen --points), "
                                  "or none")
         pts = [p.points for p in parts if p.points is not None]
-        stats = {}
+        stats: dict[str, Any] = {}
         for p in parts:
             for k, v in p.stats.items():
                 if isinstance(v, dict):  # n_evaluated: model evaluations by precision, summed

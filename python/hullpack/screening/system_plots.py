@@ -16,7 +16,7 @@ import pandas as pd
 from .. import compositions
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import ScreeningError
-from ..hull import hull_batch, lower_hull
+from ..hull import Hull, hull_batch, lower_hull
 from ..plotting import draw_ternary_facets, finish_figure, label_triangle, place_labels, triangle_xy
 from .dft import load_dft, match_compositions
 from .grids import resolve_grid
@@ -53,7 +53,8 @@ def one_system(result, els: np.ndarray, what: str) -> dict:
     fr = compositions.grid_fractions(grid)
     n_nonfinite = int((~np.isfinite(e)).sum())
     if n_nonfinite:  # as in the screen (its 'nonfinite' column): no hull, no stable compound
-        h = SimpleNamespace(is_vertex=np.zeros(len(e), bool), facets=np.zeros((0, order), np.int64))
+        h: Hull | SimpleNamespace = SimpleNamespace(is_vertex=np.zeros(len(e), bool),
+                                                    facets=np.zeros((0, order), np.int64))
         depth = np.full(len(e), np.nan)
     else:
         h = lower_hull(fr, e, tol=HULL_TOL)
@@ -85,6 +86,7 @@ def system_table(result, name: str) -> pd.DataFrame:
     if len(ed):
         hd = hull_batch(fd, ed, np.array([0, len(ed)]), tol=HULL_TOL, decomposition=False, depth=True)
         dv = np.flatnonzero(hd.is_vertex)
+        assert hd.vertex_depth is not None  # depth=True
         d_depth = hd.vertex_depth[dv]
     else:
         dv, d_depth = np.zeros(0, np.int64), np.zeros(0)

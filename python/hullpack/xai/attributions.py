@@ -72,7 +72,7 @@ def linear_relu_chain(model: nn.Module) -> list[nn.Module] | None:
     leaves = [m for m in model.modules() if not any(True for _ in m.children())]
     if not leaves or not all(isinstance(m, (nn.Linear, nn.ReLU, nn.Dropout, nn.Identity)) for m in leaves):
         return None
-    chain = [m for m in leaves if isinstance(m, (nn.Linear, nn.ReLU))]
+    chain: list[nn.Module] = [m for m in leaves if isinstance(m, (nn.Linear, nn.ReLU))]
     params = list(model.parameters())
     x = torch.from_numpy(random_compositions(16, seed=0))
     x = x.to(params[0].device) if params else x
@@ -202,7 +202,7 @@ def shap_values(model: nn.Module, compositions: Any, background: Any = "elements
     device = params[0].device if params else torch.device("cpu")
     xt = torch.from_numpy(x).to(device)
     t0 = time.perf_counter()
-    if elements_ref:
+    if isinstance(xb, str):  # background="elements"
         # references: the pure elements present, each weighted by its fraction
         rows, cols = np.nonzero(x > 0)
         weights = x[rows, cols]

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from itertools import combinations
 from numbers import Number
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from torch import nn
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, ELEMNET_LACKS, N_ELEMENTS
 from ..errors import CompositionError, ModelFileError
 from ..screening.models import make_engine, module_device
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..elemnet import ElemNet
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +186,7 @@ def check_trained(model: nn.Module, *, where: str = "the model") -> None:
                              "element and equiatomic binary: it is untrained or collapsed")
 
 
-def load_model(path: str | os.PathLike | None = None, *, allow_untrained: bool = False) -> nn.Module:
+def load_model(path: str | os.PathLike | None = None, *, allow_untrained: bool = False) -> ElemNet:
     """The model to explain: hullpack's shipped default when ``path`` is None or ``"default"``,
     else a model file written by :func:`hullpack.elemnet.save_model` or a run folder of ``hullpack
     train`` (its ``best.pt``), as :func:`hullpack.elemnet.resolve_model` reads them. Missing,

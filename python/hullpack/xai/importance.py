@@ -34,7 +34,7 @@ def occlude(x: np.ndarray, element: str) -> tuple[np.ndarray, np.ndarray]:
     return xo, rows
 
 
-def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[float], *,
+def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[float] | float, *,
                          elements: Iterable[str] | None = None, n_bootstrap: int = 200,
                          ci: float = 0.95, seed: int = 0, show_progress: bool | None = None) -> pd.DataFrame:
     """Per element ``e``: remove ``e`` from every composition containing it (other fractions
@@ -67,9 +67,8 @@ def occlusion_importance(model: nn.Module, compositions: Any, targets: Iterable[
     if targets is None:
         raise CompositionError(f"targets is None: give the energies ({ENERGY_UNIT}) to measure the MAE against, "
                                "one per composition (the DFT energies, or xai.predict(model, compositions))")
-    if isinstance(targets, Iterator):  # a generator of energies
-        targets = list(targets)
-    given = pd.Series(np.ravel(np.asarray(targets if np.ndim(targets) else [targets], dtype=object)))  # or one energy
+    values: Any = list(targets) if isinstance(targets, Iterator) else targets  # a generator of energies: a list
+    given = pd.Series(np.ravel(np.asarray(values if np.ndim(values) else [values], dtype=object)))  # or one energy
     y = pd.to_numeric(given, errors="coerce").to_numpy(dtype=np.float64)
     if y.shape != (len(x),):
         raise CompositionError(f"targets has {y.size} values for {len(x)} compositions")

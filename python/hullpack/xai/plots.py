@@ -90,7 +90,7 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
     values = pd.Series(values, dtype=float)
     if len(values):
         elements_arg(values.index)  # a misspelt symbol would be a grey cell, its value still in the scale
-    cmap = plt.get_cmap(cmap or ("RdBu_r" if center is not None else "viridis"))
+    cmap_ = plt.get_cmap(cmap or ("RdBu_r" if center is not None else "viridis"))
     norm = _norm(values.to_numpy(), center)
     fmt = cell_format(values.to_numpy(), fmt)
     if ax is None:
@@ -101,7 +101,7 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
         r, c = int(row["table_row"]), int(row["table_col"])
         y = r + (0.4 if r >= 8 else 0.0)  # a gap above the f-block rows
         v = values.get(symbol, np.nan)
-        face = cmap(norm(v)) if np.isfinite(v) else _NO_VALUE
+        face = cmap_(norm(v)) if np.isfinite(v) else _NO_VALUE
         ax.add_patch(Rectangle((c - 0.47, y - 0.47), 0.94, 0.94, facecolor=face, edgecolor="white", lw=1.0))
         colour = cell_text_colour(face)  # black on the grey of an element without a value
         ax.text(c, y - 0.12, symbol, ha="center", va="center", fontsize=10, fontweight="bold", color=colour)
@@ -119,7 +119,7 @@ def periodic_table_heatmap(values: pd.Series, *, title: str = "", label: str = "
     for side in ("right", "bottom", "left", "top"):
         ax.spines[side].set_visible(False)
     ax.tick_params(length=0)
-    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap_)
     cbar = fig.colorbar(sm, ax=ax, orientation="horizontal", fraction=0.04, pad=0.04, aspect=40)
     cbar.set_label(label)
     if title:

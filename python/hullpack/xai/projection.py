@@ -69,7 +69,7 @@ def layer_activations(model: nn.Module, compositions: Any, layers: Iterable[str]
             model(xb)
             calls = {n: len(v) for n, v in seen.items()}
             if len(set(calls.values())) != 1:  # a module applied twice per forward has no single output
-                raise ValueError(f"layers {sorted(calls, key=calls.get)[-1:]} ran more than once per "
+                raise ValueError(f"layers {sorted(calls, key=lambda n: calls[n])[-1:]} ran more than once per "
                                  "forward pass; name modules that are used once")
     finally:
         for h in handles:
@@ -159,7 +159,9 @@ def layer_projection(model: nn.Module, *, show_progress: bool | None = None) -> 
     en = table["electronegativity"]
     cations = [a if (en[a], table.at[a, "Z"]) <= (en[b], table.at[b, "Z"]) else b for a, b in pairs]
     binary_groups = table.loc[cations, "group"].to_numpy()
-    pure, binary, rows = {}, {}, []
+    pure: dict[str, np.ndarray] = {}
+    binary: dict[str, np.ndarray] = {}
+    rows = []
     for name in progress(list(pure_acts), desc="layer PCA", unit="layer",
                          show=show_progress):
         for label, acts, groups, store in (("pure", pure_acts[name], pure_groups, pure),

@@ -125,10 +125,10 @@ class _Data:
     def background(self, n: int, field: str = "n_background") -> np.ndarray:
         if self._train_x is None:
             self._train_x, _ = oqmd_split("train")
-        n = self._clip(field, n, "train", len(self._train_x))
-        if n is None:
+        rows = self._clip(field, n, "train", len(self._train_x))
+        if rows is None:
             return self._train_x
-        idx = np.sort(np.random.default_rng(self.seed + 1).choice(len(self._train_x), n, replace=False))
+        idx = np.sort(np.random.default_rng(self.seed + 1).choice(len(self._train_x), rows, replace=False))
         return self._train_x[idx]
 
 
@@ -164,7 +164,7 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
     predicted = int((s["n_stable"] > 0).sum())
     cfg_s = res.config
     r.p(f"All {len(s):,} binary systems screened on {cfg_s['n_points']} compositions each (grid {cfg_s['grid']}; "
-        f"`hullpack.screening.screen`, {_PRECISION_WORDS.get(cfg_s.get('precision'), cfg_s.get('precision'))}) "
+        f"`hullpack.screening.screen`, {_PRECISION_WORDS.get(str(cfg_s.get('precision')), cfg_s.get('precision'))}) "
         "and compared with the "
         f"hull of the OQMD compounds shipped with hullpack; {len(known):,} systems have a DFT-stable compound, "
         f"{predicted:,} a predicted one, {len(either):,} either. "

@@ -34,7 +34,7 @@ good assignments per epoch.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -150,7 +150,7 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
         raise InvalidInputError(f"method must be 'ffd', 'bfd', 'hist' or 'auto', got {method!r}")
     perm = as_order(order, arr.shape[0])
     # where the core refuses, the sizes at fault are named with hullpack's own error classes
-    refused = {"values": {"sizes": arr}, "then": lambda: check_oversize(arr, cap)}
+    refused: dict[str, Any] = {"values": {"sizes": arr}, "then": lambda: check_oversize(arr, cap)}
     result = None
     if method in ("hist", "auto") and k == 1:
         result = call_checked(_core.pack_histogram, arr, float(cap[0]), perm, **refused)

@@ -61,7 +61,7 @@ def fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np.
     and about 0.1% to spreading (``benchmarks/bench_distributions.py``). Where a few dozen small
     items share a bin, no spread into the lower bound's count fits, but the items it sets aside
     fill the room left: QM9-like molecules (3-29 atoms, 2-6 edges per atom) under node and edge
-    budgets of 8, 16, 32 and 64 mean molecules pack at most 3.1%, 0.9%, 0.8% and 0.3% above the
+    budgets of 8, 16, 32 and 64 mean molecules pack at most 2.0%, 0.7%, 0.8% and 0.3% above the
     bound (20,000 molecules, 8 seeds), against first fit's 11-12%.
     """
     m = int(_core.lower_bound_pack(sizes, cap))

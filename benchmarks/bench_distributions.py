@@ -6,9 +6,10 @@ For every family, at ``--n`` graphs (100k by default):
 
 * ``BalancedBatchSampler`` (batch size 32, cost nodes and nodes + edges): peak batch cost over the
   sampler's lower bound, and over the peak of random batching into as many batches;
-* ``PackedBatchSampler`` (a budget of 64 mean graphs: nodes, and nodes and edges as two budgets;
-  graphs over it get a batch of their own, ``oversize="alone"``; the two budgets also with
-  ``method="ffd"``, first fit alone): batches over the lower bound,
+* ``PackedBatchSampler`` (a budget of 64 mean graphs: nodes, nodes and edges as two budgets, and
+  nodes, edges and angle triplets as three, as DimeNet-like models gather them; graphs over it get
+  a batch of their own, ``oversize="alone"``; the two budgets also with ``method="ffd"``, first fit
+  alone): batches over the lower bound,
   the fullest batch (cost / budget, the fullest column) and over random batching's fullest with as
   many batches, the budget held by every batch that is not an oversize graph alone;
 * ``DistributedBalancedBatchSampler`` with 4 replicas (balanced at batch size 32, packed under the
@@ -184,14 +185,22 @@ def distributed(name, mode, costs, epochs, cap=None):
     return row
 
 
+def triplets(nodes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Angle triplets (pairs of edges sharing a node) of graphs with these node and directed edge
+    counts, at a uniform degree: edges x (edges per node - 1)."""
+    return np.rint(edges * np.maximum(edges / np.maximum(nodes, 1.0) - 1.0, 0.0))
+
+
 def family_rows(name, n, epochs, pack_only=False):
     nodes, edges = (a.astype(np.float64) for a in ALL_DISTRIBUTIONS[name](n, np.random.default_rng(0)))
     both = np.column_stack([nodes, edges])
+    three = np.column_stack([nodes, edges, triplets(nodes, edges)])
     cap_nodes, cap_both = MEAN_GRAPHS * nodes.mean(), [MEAN_GRAPHS * nodes.mean(), MEAN_GRAPHS * edges.mean()]
     rows = []
     if not pack_only:
         rows += [balanced(name, "nodes", nodes, epochs), balanced(name, "nodes+edges", nodes + edges, epochs)]
-    rows += [packed(name, "nodes", nodes, cap_nodes, epochs), packed(name, "nodes, edges", both, cap_both, epochs)]
+    rows += [packed(name, "nodes", nodes, cap_nodes, epochs), packed(name, "nodes, edges", both, cap_both, epochs),
+             packed(name, "nodes, edges, triplets", three, list(MEAN_GRAPHS * three.mean(axis=0)), epochs)]
     if not pack_only:
         rows.append(packed(name, "nodes, edges", both, cap_both, epochs, method="ffd"))
         rows += [distributed(name, "balanced", nodes, epochs), distributed(name, "packed", nodes, epochs, cap_nodes)]

@@ -738,8 +738,8 @@ def test_auto_fills_both_budgets_where_edges_per_node_vary_widely(per_batch, wit
     # Graphs whose edges per node vary 2-8x: a batch full in nodes needs the graphs heavy in edges,
     # and the other way round. Candidate batches only along the two axes left batches full in one
     # budget and 85-95% full in the other (1.0365x the bound at 64 graphs a batch); at 16 a batch,
-    # batches full in one budget stayed the least loaded along the others and used up every item's
-    # look until they sank there (1.031x before, 1.0055x after).
+    # batches full in one budget stay the least loaded along the others and use up every item's look
+    # unless each look past sinks them in that direction (1.031x without sinking, 1.0055x with).
     rng = np.random.default_rng(0)
     small = rng.random(100_000) < 0.7
     nodes = np.rint(np.where(small, rng.lognormal(4, 0.5, 100_000), rng.lognormal(6, 0.8, 100_000))).clip(1, None)

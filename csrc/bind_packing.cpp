@@ -81,8 +81,17 @@ void expect_fits(const Sizes& sizes, const double* cap) {
              " exceeds the capacity ", cap[d], ": the item fits no bin");
 }
 
+// Optional sort keys, one finite value >= 0 per item: null for None (keep holds the array).
+const double* expect_keys(const py::handle& obj, std::int64_t n, f64_array& keep) {
+  if (obj.is_none()) return nullptr;
+  keep = expect_array<double>(obj, "keys", 1, 1);
+  if (keep.shape(0) != n) fail("keys: expected ", n, " entries (one per item), got ", keep.shape(0));
+  expect_finite_nonnegative(keep.data(), n, "keys");
+  return keep.data();
+}
+
 py::tuple core_pack(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& method_obj,
-                    const py::handle& order_obj) {
+                    const py::handle& order_obj, const py::handle& keys_obj) {
   const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
   const auto capacity = expect_capacity(capacity_obj, sizes.k);
   const double* cap = capacity.data();
@@ -91,13 +100,15 @@ py::tuple core_pack(const py::handle& sizes_obj, const py::handle& capacity_obj,
                                                                                   : packing::Method::best_fit;
   i64_array order_keep;
   const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
+  f64_array keys_keep;
+  const double* keys = expect_keys(keys_obj, sizes.n, keys_keep);
 
   i64_array bins(sizes.n);
   std::int64_t* out = bins.mutable_data();
   std::int64_t n_bins;
   {
     py::gil_scoped_release release;
-    n_bins = packing::pack(sizes.data(), sizes.n, sizes.k, cap, order, method, out);
+    n_bins = packing::pack(sizes.data(), sizes.n, sizes.k, cap, order, method, out, keys);
   }
   return py::make_tuple(bins, n_bins);
 }
@@ -157,12 +168,14 @@ py::object core_pack_histogram(const py::handle& sizes_obj, const py::handle& ca
 }
 
 py::tuple core_spread(const py::handle& sizes_obj, const py::handle& capacity_obj, const py::handle& n_bins_obj,
-                      const py::handle& order_obj) {
+                      const py::handle& order_obj, const py::handle& keys_obj) {
   const Sizes sizes = expect_sizes(sizes_obj, "sizes", 2);
   const auto capacity = expect_capacity(capacity_obj, sizes.k);
   const std::int64_t n_bins = expect_int_in(n_bins_obj, "n_bins", 1, sizes.n, "one item per bin at least");
   i64_array order_keep;
   const std::int64_t* order = expect_permutation(order_obj, sizes.n, "order", order_keep);
+  f64_array keys_keep;
+  const double* keys = expect_keys(keys_obj, sizes.n, keys_keep);
   i64_array bins(sizes.n);
   std::int64_t* out = bins.mutable_data();
   std::int64_t n_total, set_aside;
@@ -170,7 +183,7 @@ py::tuple core_spread(const py::handle& sizes_obj, const py::handle& capacity_ob
   {
     py::gil_scoped_release release;
     n_total = packing::spread(sizes.data(), sizes.n, sizes.k, capacity.data(), n_bins, order, out, &peak,
-                              &set_aside);
+                              &set_aside, keys);
   }
   return py::make_tuple(bins, n_total, set_aside, peak);
 }
@@ -258,13 +271,7 @@ i64_array core_balance(const py::handle& costs_obj, const py::handle& n_batches_
   const std::int64_t* order = expect_permutation(order_obj, costs.n, "order", order_keep);
   const packing::Refine refine = expect_refine(refine_obj);
   f64_array keys_keep;
-  const double* keys = nullptr;
-  if (!keys_obj.is_none()) {
-    keys_keep = expect_array<double>(keys_obj, "keys", 1, 1);
-    if (keys_keep.shape(0) != costs.n) fail("keys: expected ", costs.n, " entries (one per item), got ", keys_keep.shape(0));
-    expect_finite_nonnegative(keys_keep.data(), costs.n, "keys");
-    keys = keys_keep.data();
-  }
+  const double* keys = expect_keys(keys_obj, costs.n, keys_keep);
 
   i64_array bins(costs.n);
   std::int64_t* out = bins.mutable_data();
@@ -346,17 +353,19 @@ py::tuple core_group(const py::handle& bins_obj, const py::handle& n_bins_obj) {
 
 void bind_packing(py::module_& m) {
   m.def("pack", &core_pack, py::arg("sizes"), py::arg("capacity"), py::arg("method") = "ffd",
-        py::arg("order") = py::none(),
+        py::arg("order") = py::none(), py::arg("keys") = py::none(),
         "First/best-fit-decreasing bin packing: (bin_of_item int64 (n,), n_bins). sizes float64 (n,) or (n, k), "
-        "capacity float64 (k,), order None or an int64 permutation (the tie order).");
+        "capacity float64 (k,), order None or an int64 permutation (the tie order), keys None or float64 (n,) "
+        "values that order the items in place of their sizes (capacities are checked on the sizes).");
   m.def("pack_histogram", &core_pack_histogram, py::arg("sizes"), py::arg("capacity"), py::arg("order") = py::none(),
         "Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item int64 (n,), n_bins), or None "
         "where the sizes are not all integers or floor(capacity) exceeds 2**20.");
   m.def("spread", &core_spread, py::arg("sizes"), py::arg("capacity"), py::arg("n_bins"), py::arg("order") = py::none(),
+        py::arg("keys") = py::none(),
         "Items spread over n_bins bins, each in the candidate bin it fits whose loads best complement its costs, "
         "the others (set aside) placed after them by first fit, in new bins where none fits: (bin_of_item int64 "
         "(n,), the number of bins, the number of items set aside, the largest load / capacity a chosen bin would "
-        "have had).");
+        "have had). keys: as pack's.");
   m.def("pack_runs", &core_pack_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
         py::arg("order") = py::none(),
         "Sorted-run packing under a batch cost shape: (bin_of_item int64 (n,), n_bins, run costs float64 (n_bins,)). "

@@ -131,12 +131,16 @@ class BinHeap {
 }  // namespace
 
 i64 spread(const double* sizes, i64 n, i64 k, const double* capacity, i64 n_bins, const i64* order,
-           i64* bin_of_item, double* peak, i64* set_aside) {
+           i64* bin_of_item, double* peak, i64* set_aside, const double* user_keys) {
   *peak = 0.0;
   *set_aside = 0;
   if (n <= 0 || n_bins <= 0) return n_bins;
-  std::vector<double> keys(n);
-  packing_keys(sizes, n, k, capacity, keys.data());
+  std::vector<double> key_store;
+  if (!user_keys) {
+    key_store.resize(n);
+    packing_keys(sizes, n, k, capacity, key_store.data());
+  }
+  const double* keys = user_keys ? user_keys : key_store.data();
   const std::vector<std::vector<double>> dirs = directions(k);
   const i64 n_dirs = static_cast<i64>(dirs.size());
   std::vector<double> load(n_bins * k, 0.0);
@@ -153,7 +157,7 @@ i64 spread(const double* sizes, i64 n, i64 k, const double* capacity, i64 n_bins
   std::vector<BinHeap> least(n_dirs, BinHeap(n_bins));
   constexpr double kDropped = std::numeric_limits<double>::infinity();
   std::vector<i64> frontier;
-  detail::with_sorted(keys.data(), n, order, [&](const std::vector<u64>&, const auto& items) {
+  detail::with_sorted(keys, n, order, [&](const std::vector<u64>&, const auto& items) {
     // The least of each dimension over the items from position p on, as its change points (few
     // where the items come largest first): a bin with less room than that is dropped for good.
     std::vector<std::vector<std::pair<i64, double>>> least_from(k);
@@ -223,7 +227,7 @@ i64 spread(const double* sizes, i64 n, i64 k, const double* capacity, i64 n_bins
       bin_of_item[i] = best;
     }
   });
-  return *set_aside ? first_fit_rest(sizes, n, k, capacity, order, n_bins, bin_of_item) : n_bins;
+  return *set_aside ? first_fit_rest(sizes, n, k, capacity, order, n_bins, bin_of_item, user_keys) : n_bins;
 }
 
 }  // namespace hullpack::packing

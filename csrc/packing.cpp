@@ -92,9 +92,16 @@ struct MinTree8 {
   }
 };
 
+// The size of the item at sorted position p: decoded from its sort code, or read from `sizes` where
+// the items were ordered by other keys.
 template <typename Items>
-i64 first_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, i64 bins_hint,
-                 i64* bin_of_item) {
+double size_at(const std::vector<u64>& codes, const Items& items, const double* sizes, i64 p) {
+  return sizes ? sizes[static_cast<i64>(items[p])] : decode(codes[p]);
+}
+
+template <typename Items>
+i64 first_fit_1d(const std::vector<u64>& codes, const Items& items, const double* keyed_sizes, double cap,
+                 i64 bins_hint, i64* bin_of_item) {
   MinTree8 tree(bins_hint);
   i64 n_bins = 0;
   const i64 n = static_cast<i64>(codes.size());
@@ -102,7 +109,7 @@ i64 first_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, 
   // (there are never more bins than items).
   std::vector<typename Items::value_type> chosen(n);
   for (i64 p = 0; p < n; ++p) {
-    const double s = decode(codes[p]);
+    const double s = size_at(codes, items, keyed_sizes, p);
     if (tree.t[0] + s > cap) {  // no open bin has room and no unopened leaf is left
       if (n_bins < tree.leaves()) oversize(items[p]);
       tree.grow();
@@ -187,13 +194,14 @@ double largest_fitting_load(double s, double cap) {
 }
 
 template <typename Items>
-i64 best_fit_1d(const std::vector<u64>& codes, const Items& items, double cap, i64* bin_of_item) {
+i64 best_fit_1d(const std::vector<u64>& codes, const Items& items, const double* keyed_sizes, double cap,
+                i64* bin_of_item) {
   std::set<std::pair<double, i64>, LoadOrder> bins;
   i64 n_bins = 0;
   const i64 n = static_cast<i64>(codes.size());
   std::vector<i64> chosen(n);
   for (i64 p = 0; p < n; ++p) {
-    const double s = decode(codes[p]);
+    const double s = size_at(codes, items, keyed_sizes, p);
     if (s > cap) oversize(items[p]);
     auto it = bins.upper_bound({largest_fitting_load(s, cap), -1});
     i64 b;
@@ -552,11 +560,11 @@ void packing_keys(const double* sizes, i64 n, i64 k, const double* capacity, dou
 }
 
 i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* order,
-         Method method, i64* bin_of_item) {
+         Method method, i64* bin_of_item, const double* user_keys) {
   if (n <= 0) return 0;
   std::vector<double> key_store;
-  const double* keys = sizes;
-  if (k > 1) {
+  const double* keys = user_keys ? user_keys : sizes;
+  if (k > 1 && !user_keys) {
     key_store.resize(n);
     packing_keys(sizes, n, k, capacity, key_store.data());
     keys = key_store.data();
@@ -572,11 +580,12 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
   // range, and casting a value beyond int64 to an integer is undefined.
   const double guess = 1.25 * most + 16.0;
   const i64 hint = guess < static_cast<double>(n) ? static_cast<i64>(guess) : n;
+  const double* keyed_sizes = user_keys ? sizes : nullptr;  // k == 1: sizes no longer in the sort codes
   i64 n_bins = 0;
   detail::with_sorted(keys, n, order, [&](const std::vector<u64>& codes, const auto& items) {
     if (k == 1)
-      n_bins = method == Method::first_fit ? first_fit_1d(codes, items, capacity[0], hint, bin_of_item)
-                                           : best_fit_1d(codes, items, capacity[0], bin_of_item);
+      n_bins = method == Method::first_fit ? first_fit_1d(codes, items, keyed_sizes, capacity[0], hint, bin_of_item)
+                                           : best_fit_1d(codes, items, keyed_sizes, capacity[0], bin_of_item);
     else
       n_bins = pack_nd_any(sizes, n, k, capacity, items, method, hint, bin_of_item);
   });
@@ -584,10 +593,13 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
 }
 
 i64 first_fit_rest(const double* sizes, i64 n, i64 k, const double* capacity, const i64* order, i64 n_bins,
-                   i64* bin_of_item) {
-  std::vector<double> keys(n);
-  packing_keys(sizes, n, k, capacity, keys.data());
-  detail::with_sorted(keys.data(), n, order, [&](const std::vector<u64>&, const auto& items) {
+                   i64* bin_of_item, const double* user_keys) {
+  std::vector<double> key_store;
+  if (!user_keys) {
+    key_store.resize(n);
+    packing_keys(sizes, n, k, capacity, key_store.data());
+  }
+  detail::with_sorted(user_keys ? user_keys : key_store.data(), n, order, [&](const std::vector<u64>&, const auto& items) {
     n_bins = pack_nd_any(sizes, n, k, capacity, items, Method::first_fit, n_bins, bin_of_item, n_bins);
   });
   return n_bins;

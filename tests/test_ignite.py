@@ -107,17 +107,19 @@ def test_supervised_trainer_with_the_handler_gives_every_epoch_its_batches(kind,
 
 
 def test_every_packed_epoch_fits_the_epoch_length_ignite_read():
-    """Ignite reads len(loader) once as every epoch's length: sizes whose shuffled packings need 776 or
-    777 batches still give 776 in every epoch, every item in it."""
+    """Ignite reads len(loader) once as every epoch's length: sizes and budgets (one per column) whose
+    epochs 1 and 2 pack into more batches than the count, 802, still give 802 in every epoch, every
+    item in it."""
     r = np.random.default_rng(0)
     atoms = r.integers(20, 226, 3000)
     sizes = np.column_stack([atoms, atoms * r.integers(20, 40, 3000)]).astype(float)
-    sampler = PackedBatchSampler(sizes, 4 * np.median(sizes.sum(1)), seed=0)
+    sampler = PackedBatchSampler(sizes, list(4 * np.median(sizes, axis=0)), seed=5, oversize="alone")
     trainer, steps = recording_engine(sampler)
     state = trainer.run(DataLoader(dataset(3000), batch_sampler=sampler), max_epochs=3)
-    assert state.epoch_length == 776
+    assert state.epoch_length == 802
     for batches in steps.values():
-        assert len(batches) == 776 and sorted(i for b in batches for i in b) == list(range(3000))
+        assert len(batches) == 802 and sorted(i for b in batches for i in b) == list(range(3000))
+    assert sampler.stats(1)["repacked"] and sampler.stats(2)["repacked"]  # the case this guards
 
 
 def interrupted_and_resumed(tmp_path, make, num_workers, handler="skip", stop_at=26 + 7):

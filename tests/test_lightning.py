@@ -94,12 +94,13 @@ def test_single_process_trainer_gives_a_new_epoch_every_epoch(make):
 
 
 def test_trainer_with_default_arguments_trains_every_item_in_every_packed_epoch(tmp_path):
-    # Sizes whose shuffled packings need 776 or 777 batches: Lightning reads len() once, so an epoch
-    # with more batches than the first would lose its last ones.
+    # Sizes and budgets (one per column) whose epochs 1 and 2 pack into more batches than the count,
+    # 802, and are packed again: Lightning reads len() once, so an epoch with more batches than the
+    # first would lose its last ones.
     r = np.random.default_rng(0)
     atoms = r.integers(20, 226, 3000)
     sizes = np.column_stack([atoms, atoms * r.integers(20, 40, 3000)]).astype(float)
-    sampler = PackedBatchSampler(sizes, 4 * np.median(sizes.sum(1)), seed=0)
+    sampler = PackedBatchSampler(sizes, list(4 * np.median(sizes, axis=0)), seed=5, oversize="alone")
     model = Recorder()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Lightning's advice on workers and logging
@@ -107,8 +108,9 @@ def test_trainer_with_default_arguments_trains_every_item_in_every_packed_epoch(
         trainer.fit(model, DataLoader(dataset(3000), batch_sampler=sampler))
     assert sorted(model.steps) == [0, 1, 2]
     for epoch, steps in model.steps.items():
-        assert len(steps) == 776
+        assert len(steps) == 802
         assert sorted(i for b in steps for i in b) == list(range(3000))
+    assert sampler.stats(1)["repacked"] and sampler.stats(2)["repacked"]  # the case this guards
 
 
 @pytest.mark.parametrize("make", [lambda s: BalancedBatchSampler(s, 8, seed=3),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import hullpack
 from hullpack import packing
 from hullpack._packing_inputs import as_sizes
-from hullpack.errors import InvalidSizesError, OversizeItemError
+from hullpack.errors import InvalidInputError, InvalidSizesError, OversizeItemError
 
 core = hullpack._core
 
@@ -766,3 +766,49 @@ def test_one_column_of_sizes_packs_as_one_budget():
     assert list(dealt) == list(DistributedBalancedBatchSampler(column, num_replicas=2, rank=1, max_cost=100.0, seed=0))
     with pytest.raises(InvalidSizesError, match=r"sizes\[2\] is negative"):
         packing.pack(np.array([[1.0], [2.0], [-3.0]]), [4.0], "auto")
+
+
+@pytest.mark.parametrize("method", ["ffd", "bfd", "auto"])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_keys_order_the_items_and_the_capacity_holds_for_the_sizes(method, k):
+    """Keys (rounded costs, say) set the order items are taken in; every bin holds the real sizes,
+    and a key is never taken for a size: keys far below the sizes still give feasible bins."""
+    rng = np.random.default_rng(k)
+    sizes = rng.lognormal(0.0, 0.7, (3000, k)) if k > 1 else rng.lognormal(0.0, 0.7, 3000)
+    cap = 20 * sizes.mean(axis=0)
+    real_keys = sizes if k == 1 else (sizes / cap).max(axis=1)
+    for keys in (real_keys, np.round(real_keys, 1), real_keys * 1e-3, np.zeros(sizes.shape[0])):
+        bins, nb = packing.pack(sizes, cap, method, order=rng.permutation(sizes.shape[0]), keys=keys)
+        loads = packing.batch_costs(sizes, bins, nb)
+        assert (loads <= cap * (1 + 1e-12)).all() and np.bincount(bins, minlength=nb).min() >= 1
+    # Keys equal to the packing's own sort keys give exactly the bins of no keys.
+    order = rng.permutation(sizes.shape[0])
+    plain = packing.pack(sizes, cap, method, order=order)
+    keyed = packing.pack(sizes, cap, method, order=order, keys=real_keys)
+    assert np.array_equal(plain[0], keyed[0]) and plain[1] == keyed[1]
+
+
+def test_keys_are_checked_and_named():
+    sizes = np.array([3.0, 2.0, 1.0])
+    with pytest.raises(InvalidInputError, match=r"keys must have shape \(3,\)"):
+        packing.pack(sizes, 4.0, keys=[1.0, 2.0])
+    with pytest.raises(InvalidSizesError, match=r"keys\[1\]"):
+        packing.pack(sizes, 4.0, keys=[1.0, np.nan, 2.0])
+    with pytest.raises(InvalidSizesError, match=r"keys\[2\] is negative"):
+        packing.pack(sizes, 4.0, method="auto", keys=[1.0, 2.0, -1.0])
+    with pytest.raises(InvalidInputError, match="method='hist' .* takes no keys"):
+        packing.pack(sizes, 4.0, method="hist", keys=sizes)
+    with pytest.raises(OversizeItemError, match="item 0 has size 5.0 > capacity 4.0"):  # sizes, not keys, must fit
+        packing.pack(np.array([5.0, 1.0]), 4.0, keys=[1.0, 1.0])
+
+
+def test_packed_sampler_fills_both_budgets_with_equal_items():
+    """Equal items whose budgets are exact multiples of their sizes fill every batch: costs rounded
+    up to the epoch's grid only order the items (they once lost one item a batch to rounding)."""
+    from hullpack.samplers import PackedBatchSampler
+    sizes = np.tile([20.0, 40.0], (6400, 1))
+    for cap in ([1280.0, 2560.0], 1280.0 + 2560.0):
+        sampler = PackedBatchSampler(sizes, cap, seed=0)
+        for epoch in (0, 1):
+            sampler.set_epoch(epoch)
+            assert sorted({len(b) for b in sampler}) == [64] and len(sampler) == 100

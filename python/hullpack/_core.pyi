@@ -32,20 +32,22 @@ with_cuda: bool
 # ------------------------------------------------------------------------------------- packing
 
 def pack(sizes: _F64, capacity: _F64, method: Literal["ffd", "bfd"] = "ffd",
-         order: _I64 | None = None) -> tuple[_I64, int]:
+         order: _I64 | None = None, keys: _F64 | None = None) -> tuple[_I64, int]:
     """First/best-fit-decreasing bin packing of sizes (n,) or (n, k) into bins of capacity (k,):
-    (bin_of_item (n,), n_bins). order: None or a permutation of 0..n-1 that breaks ties."""
+    (bin_of_item (n,), n_bins). order: None or a permutation of 0..n-1 that breaks ties; keys: None
+    or (n,) values that order the items in place of their sizes (capacities checked on the sizes)."""
 
 def pack_histogram(sizes: _F64, capacity: float, order: _I64 | None = None) -> tuple[_I64, int] | None:
     """Best-fit-decreasing over histograms of integer sizes (n,): (bin_of_item (n,), n_bins), or None
     where a size is not an integer or floor(capacity) exceeds 2**20."""
 
-def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None) -> tuple[_I64, int, int, float]:
+def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None,
+           keys: _F64 | None = None) -> tuple[_I64, int, int, float]:
     """Items of sizes (n,) or (n, k) spread over n_bins bins (1 <= n_bins <= n), each in the candidate bin
     it fits (the least loaded along a few directions) whose loads best complement its costs, the others
     (set aside) placed after them by first fit, in new bins where none fits: (bin_of_item (n,), the
     number of bins, the number of items set aside, the largest load / capacity a chosen bin, or the
-    candidate a set-aside item overflowed least, would have had)."""
+    candidate a set-aside item overflowed least, would have had). keys: as pack's."""
 
 def pack_runs(lengths: _F64, terms: _F64, capacity: float,
               order: _I64 | None = None) -> tuple[_I64, int, _F64]:

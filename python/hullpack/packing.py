@@ -64,7 +64,7 @@ def _check_batches(n: int, n_batches: int, batch_size: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
-         order=None) -> tuple[np.ndarray, int]:
+         order=None, keys=None) -> tuple[np.ndarray, int]:
     """Pack items into as few bins as possible, no bin exceeding ``capacity``.
 
     Items are taken by decreasing cost, with a *stable* sort over ``order`` (default: item index
@@ -115,6 +115,11 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
         method: ``"ffd"`` (first-fit-decreasing), ``"bfd"`` (best-fit-decreasing), ``"hist"``
             (best fit over histograms of integer sizes) or ``"auto"``.
         order: a permutation of ``range(n)`` that breaks ties between equal costs.
+        keys: ``(n,)`` non-negative finite values that set the order items are taken in (decreasing,
+            ties in ``order``) in place of their costs, e.g. costs rounded to a coarse grid, so that
+            near-equal items trade places from one ``order`` to the next, as the samplers do every
+            epoch; every capacity is still checked on ``sizes``. Not with ``"hist"`` (``"auto"``
+            packs one column by first fit instead).
 
     Returns:
         ``(bin_of_item, n_bins)``: an int64 array giving each item's bin in ``0..n_bins-1``.
@@ -122,8 +127,8 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     Raises:
         InvalidSizesError: empty, mis-shaped, non-finite or negative sizes (the index is named).
         OversizeItemError: an item larger than the capacity (the index and size are named).
-        ValueError: a bad capacity, method or order; ``"hist"`` with sizes that are not all
-            integers or a capacity above 2**20.
+        ValueError: a bad capacity, method, order or keys; ``"hist"`` with sizes that are not all
+            integers or a capacity above 2**20, or with keys.
 
     >>> import numpy as np
     >>> pack([4, 4, 3, 3, 2, 2], capacity=6)
@@ -140,6 +145,9 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     >>> # Integer sizes: best fit over histograms.
     >>> pack([4, 4, 3, 3, 2, 2], capacity=6, method="hist")[1]
     3
+    >>> # Keys order the items; the capacity holds for the sizes: 3.2 and 2.8 tie at key 3.
+    >>> pack([3.2, 2.8, 3.0], capacity=6, keys=[3, 3, 3], order=[1, 2, 0])
+    (array([1, 0, 0]), 2)
     """
     arr = as_sizes(sizes)
     if arr.ndim == 2 and arr.shape[1] == 1:  # one column: the one-budget paths (histograms, balancing)
@@ -149,10 +157,18 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     if method not in ("ffd", "bfd", "hist", "auto"):
         raise InvalidInputError(f"method must be 'ffd', 'bfd', 'hist' or 'auto', got {method!r}")
     perm = as_order(order, arr.shape[0])
+    key_arr = None
+    if keys is not None:
+        key_arr = as_sizes(keys, "keys", two_d=False)
+        if key_arr.shape != (arr.shape[0],):
+            raise InvalidInputError(f"keys must have shape ({arr.shape[0]},), one per item, got {key_arr.shape}")
+        if method == "hist":
+            raise InvalidInputError("method='hist' orders items by their integer sizes and takes no keys; "
+                                    "use method='ffd', 'bfd' or 'auto'")
     # where the core refuses, the sizes at fault are named with hullpack's own error classes
-    refused: dict[str, Any] = {"values": {"sizes": arr}, "then": lambda: check_oversize(arr, cap)}
+    refused: dict[str, Any] = {"values": {"sizes": arr, "keys": key_arr}, "then": lambda: check_oversize(arr, cap)}
     result = None
-    if method in ("hist", "auto") and k == 1:
+    if method in ("hist", "auto") and k == 1 and key_arr is None:
         result = call_checked(_core.pack_histogram, arr, float(cap[0]), perm, **refused)
         if result is None and method == "hist":
             what = f"a capacity of {cap[0]}" if not 1 <= cap[0] < 2**20 + 1 else "sizes that are not all integers"
@@ -161,11 +177,11 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     elif method == "hist":
         raise InvalidInputError(f"method='hist' packs one column of sizes, got shape {arr.shape}")
     bins, n_bins = result if result is not None else call_checked(
-        _core.pack, arr, cap, "ffd" if method == "auto" else method, perm, **refused)
+        _core.pack, arr, cap, "ffd" if method == "auto" else method, perm, key_arr, **refused)
     if method == "auto" and k == 1 and arr.shape[0] <= AUTO_BALANCE_MAX:
-        bins, n_bins = fewer_bins_by_balancing(arr, float(cap[0]), perm, bins, int(n_bins))
+        bins, n_bins = fewer_bins_by_balancing(arr, float(cap[0]), perm, bins, int(n_bins), key_arr)
     elif method == "auto" and k > 1 and arr.shape[0] <= AUTO_SPREAD_MAX:
-        bins, n_bins = fewer_bins_by_spreading(arr, cap, perm, bins, int(n_bins))
+        bins, n_bins = fewer_bins_by_spreading(arr, cap, perm, bins, int(n_bins), key_arr)
     log.debug("pack: %d items into %d bins (%s)", arr.shape[0], n_bins, method)
     return bins, int(n_bins)
 

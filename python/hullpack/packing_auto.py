@@ -1,6 +1,6 @@
 """What ``pack(method="auto")`` tries after first fit (or best fit over histograms), to pack into
 fewer bins where that strands a little room in every bin: balanced partitions for one cost
-dimension, spreading for several. Each takes the sizes, capacity and ``order`` as
+dimension, spreading for several. Each takes the sizes, capacity, ``order`` and ``keys`` as
 :func:`hullpack.packing.pack` checked them, and the bins it has so far, and returns fewer bins or
 those unchanged.
 """
@@ -17,7 +17,7 @@ SPREAD_TRIES = 3
 
 
 def fewer_bins_by_balancing(costs: np.ndarray, capacity: float, order, bins: np.ndarray,
-                             n_bins: int) -> tuple[np.ndarray, int]:
+                             n_bins: int, keys: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """The fewest bins, between the lower bound and ``n_bins``, into which :func:`balance` splits
     the items with no bin over ``capacity``; ``(bins, n_bins)`` unchanged when none is found.
 
@@ -30,7 +30,7 @@ def fewer_bins_by_balancing(costs: np.ndarray, capacity: float, order, bins: np.
     lo = int(_core.lower_bound_pack(costs, np.array([capacity]))) - 1  # largest count known infeasible
 
     def split(m: int):
-        b = _core.balance(costs, m, -(-n // m), order, True)
+        b = _core.balance(costs, m, -(-n // m), order, True, keys)
         return b if _core.batch_costs(costs, b, m).max() <= capacity else None
 
     hi = n_bins - 1
@@ -46,7 +46,7 @@ def fewer_bins_by_balancing(costs: np.ndarray, capacity: float, order, bins: np.
 
 
 def fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np.ndarray,
-                             n_bins: int) -> tuple[np.ndarray, int]:
+                             n_bins: int, keys: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Several cost dimensions: spread the items over as many bins as the lower bound, each in the
     candidate bin it fits whose loads best complement its costs, and first fit the items that fit
     none of its candidates (:func:`hullpack._core.spread`); while items were set aside, bisect the
@@ -69,7 +69,7 @@ def fewer_bins_by_spreading(sizes: np.ndarray, cap: np.ndarray, order, bins: np.
     for _ in range(SPREAD_TRIES):
         if m >= (n_bins if best is None else best[1]) or (crowded is not None and m <= crowded):
             break
-        spread_bins, total, set_aside, peak = _core.spread(sizes, cap, m, order)
+        spread_bins, total, set_aside, peak = _core.spread(sizes, cap, m, order, keys)
         used = np.flatnonzero(np.bincount(spread_bins, minlength=total))  # drop bins left empty
         if used.size < total:
             renumber = np.full(total, -1, np.int64)

@@ -30,9 +30,12 @@ void packing_keys(const double* sizes, std::int64_t n, std::int64_t k, const dou
 // bin_of_item (n) and returns the number of bins. k == 1 takes O(n log n). k > 1 takes
 // O(n k log bins): the search for the bin is bounded (a pool of visits, see packing.cpp), and an
 // item whose search runs out of visits goes to a recent bin or a bin that surely fits, if any fits,
-// else to a new bin; until the pool runs dry the result is exact first/best fit.
+// else to a new bin; until the pool runs dry the result is exact first/best fit. `keys` (n values,
+// optional) replaces packing_keys in the placement sequence, e.g. sizes rounded to a grid so that
+// near-equal items tie and `order` decides among them; capacities are still checked on `sizes`.
 std::int64_t pack(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
-                  const std::int64_t* order, Method method, std::int64_t* bin_of_item);
+                  const std::int64_t* order, Method method, std::int64_t* bin_of_item,
+                  const double* keys = nullptr);
 
 // Best-fit-decreasing over histograms (pack_hist.cpp), for one dimension of integer sizes: items of
 // equal size are taken in `order` (identity when null), bins are numbered in opening order and
@@ -54,16 +57,17 @@ std::int64_t pack_histogram(const double* sizes, std::int64_t n, double capacity
 // load any item's chosen bin (or, set aside, the candidate it overflowed least) would have had
 // (*peak: above 1 where items were set aside among open bins); returns the number of bins, n_bins
 // plus those opened for items set aside. O(n D (k + log n_bins)) for D <= max(6, k) directions. Some
-// bins may be left empty when there are few items.
+// bins may be left empty when there are few items. `keys`: as pack's.
 std::int64_t spread(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
                     std::int64_t n_bins, const std::int64_t* order, std::int64_t* bin_of_item, double* peak,
-                    std::int64_t* set_aside);
+                    std::int64_t* set_aside, const double* keys = nullptr);
 
 // First fit (as pack's, k >= 1, with its bounded search) of the items whose bin_of_item is -1, in
 // the placement sequence of packing_keys, into bins 0..n_bins-1 (n_bins >= 1), which hold the other
-// items and keep them, then into new bins. Returns the number of bins.
+// items and keep them, then into new bins. Returns the number of bins. `keys`: as pack's.
 std::int64_t first_fit_rest(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
-                            const std::int64_t* order, std::int64_t n_bins, std::int64_t* bin_of_item);
+                            const std::int64_t* order, std::int64_t n_bins, std::int64_t* bin_of_item,
+                            const double* keys = nullptr);
 
 // ---- batch cost shapes (pack_runs.cpp) ------------------------------------------------------
 

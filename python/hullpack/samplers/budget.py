@@ -77,10 +77,10 @@ class Budget:
     Summed costs are packed first/best fit (best fit over histograms for integer costs with
     ``method="auto"``); a :class:`~hullpack.samplers.BatchCost` without padding terms likewise, on
     its per-item costs, with ``const`` taken off the budget; padded shapes and functions of the
-    lengths by sorted runs (:mod:`.shape`). With ``shuffle``, costs are rounded up to the epoch's
-    ``granularity`` grid, except integer costs with at least 8 items per possible value
-    (``n >= 8 * (max + 1)``): their ties alone vary the epochs, and they stay integers for the
-    histogram path.
+    lengths by sorted runs (:mod:`.shape`). With ``shuffle``, items are taken in the order of their
+    costs rounded up to the epoch's ``granularity`` grid (near-equal ones tie and trade places; the
+    budget holds their real costs), except integer costs with at least 8 items per possible value
+    (``n >= 8 * (max + 1)``): their ties alone vary the epochs, and they pack by the histogram path.
 
     An epoch that must have more batches than its packing made (:class:`FixedCount`) gets them from
     :meth:`split`, one rule for one process and for the ranks of a distributed job: batches split in
@@ -213,10 +213,14 @@ class Budget:
             real = self.costs[idx] if idx.size < self.costs.shape[0] else self.costs
             room = self.max_cost - self.const
             order = rng.permutation(idx.size) if shuffle else None
-            keys = (coarsen(real, granularity, rng, up=True, cap=room, one_offset=True) if shuffle and self._round
-                    else real)
-            bin_of, nb = packing.pack(np.ascontiguousarray(keys), room if room.ndim else float(room),
-                                      method=self.method, order=order)
+            # Rounded costs only order the items (near-equal ones tie and trade places from epoch to
+            # epoch); the budget holds the real costs, so no batch loses the room rounding up adds.
+            keys = None
+            if shuffle and self._round and granularity > 0:
+                rounded = coarsen(real, granularity, rng, up=True, cap=room, one_offset=True)
+                keys = np.ascontiguousarray(rounded if rounded.ndim == 1 else (rounded / room).max(axis=1))
+            bin_of, nb = packing.pack(real, room if room.ndim else float(room),
+                                      method=self.method, order=order, keys=keys)
             offsets, local = packing.group(bin_of, nb)
             items = idx[local] if idx.size < self.costs.shape[0] else local
             costs = bin_totals(real, bin_of, nb) + self.const

@@ -57,10 +57,11 @@ class PackedBatchSampler(PlanBatchSampler):
             (first/best fit leaves at most one such batch for a scalar budget). The number kept is
             the same every epoch, fixed as above from the batches at least half full; the
             constructor raises if that is none.
-        granularity: with ``shuffle``, costs are rounded up to a geometric grid of this relative
-            step before packing, so near-equal items trade places between epochs; the real batch
-            cost never exceeds ``max_cost``, the count may grow by about this fraction. Larger
-            steps mix batches more from epoch to epoch, for more batches (docs/samplers.md);
+        granularity: with ``shuffle``, items are taken in the order of their costs rounded up to
+            a geometric grid of this relative step, so near-equal items trade places between epochs;
+            the budget holds the real costs (summed costs; lengths under a padded ``batch_cost``
+            are packed rounded, and the count may grow by about this fraction there). Larger
+            steps mix batches more from epoch to epoch (docs/samplers.md);
             ``0`` varies only the order of equal costs (none: the same batches every epoch, in
             another order).
         sampler: under DDP, a ``DistributedSampler``: yield that rank's share of the batches,

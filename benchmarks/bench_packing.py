@@ -39,8 +39,10 @@ Quality (graph-size distributions below, batch sizes 8 and 32):
     python benchmarks/bench_packing.py            # full run (numba, 1e7 items, 1e8 at scale)
     python benchmarks/bench_packing.py --quick    # a minute: 1e5/1e6 items, 1e7 at scale
     python benchmarks/bench_packing.py --budgets-only   # the several-budgets section alone
+    python benchmarks/bench_packing.py --padded-only    # the padded-cost section alone
 
-Writes benchmarks/results/packing.json (``--budgets-only``: packing_budgets.json) and prints
+Writes benchmarks/results/packing.json (``--budgets-only``: packing_budgets.json, ``--padded-only``:
+packing_padded.json) and prints
 Markdown tables.
 """
 from __future__ import annotations
@@ -553,6 +555,8 @@ def main(argv=None):
     ap.add_argument("--budgets-only", action="store_true",
                     help="run the several-budgets section alone (writes results/packing_budgets.json)")
     ap.add_argument("--padded-n", type=int, default=100_000, help="items per padded-cost case")
+    ap.add_argument("--padded-only", action="store_true",
+                    help="run the padded-cost section alone (writes results/packing_padded.json)")
     ap.add_argument("--scale-n", type=float, default=1e8, help="items for the scale section (0: skip it)")
     ap.add_argument("--quality-n", type=int, default=100_000, help="items per quality case")
     ap.add_argument("--seeds", type=int, default=5, help="seeds for random and round-robin batching")
@@ -569,6 +573,11 @@ def main(argv=None):
         budget_rows = budgets(int(args.budgets_n), args.repeat, np.random.default_rng(1))
         out = save("packing_budgets", dict(load_average_start=load_start, budgets=budget_rows))
         print(budgets_table(budget_rows) + f"\n\nwrote {out}")
+        return
+    if args.padded_only:
+        padded_rows = padded(args.padded_n, np.random.default_rng(2))
+        out = save("packing_padded", dict(load_average_start=load_start, padded=padded_rows))
+        print(padded_table(padded_rows) + f"\n\nwrote {out}")
         return
     rng = np.random.default_rng(0)
     print("speed ...", flush=True)

@@ -189,19 +189,21 @@ py::tuple core_spread(const py::handle& sizes_obj, const py::handle& capacity_ob
 }
 
 py::tuple core_pack_runs(const py::handle& lengths_obj, const py::handle& terms_obj, const py::handle& capacity_obj,
-                         const py::handle& order_obj) {
+                         const py::handle& order_obj, const py::handle& keys_obj) {
   const Sizes lengths = expect_sizes(lengths_obj, "lengths", 1);
   const packing::CostTerms terms = expect_terms(terms_obj);
   const double cap = expect_capacity_scalar(capacity_obj);
   i64_array order_keep;
   const std::int64_t* order = expect_permutation(order_obj, lengths.n, "order", order_keep);
+  f64_array keys_keep;
+  const double* keys = expect_keys(keys_obj, lengths.n, keys_keep);
   i64_array bins(lengths.n);
   std::int64_t* out = bins.mutable_data();
   std::vector<double> costs;
   std::int64_t n_bins;
   {
     py::gil_scoped_release release;
-    n_bins = packing::pack_runs(lengths.data(), lengths.n, terms, cap, order, out, &costs);
+    n_bins = packing::pack_runs(lengths.data(), lengths.n, terms, cap, order, out, &costs, keys);
   }
   py::array_t<double> cost_arr(static_cast<py::ssize_t>(costs.size()));
   std::copy(costs.begin(), costs.end(), cost_arr.mutable_data());
@@ -367,9 +369,10 @@ void bind_packing(py::module_& m) {
         "(n,), the number of bins, the number of items set aside, the largest load / capacity a chosen bin would "
         "have had). keys: as pack's.");
   m.def("pack_runs", &core_pack_runs, py::arg("lengths"), py::arg("terms"), py::arg("capacity"),
-        py::arg("order") = py::none(),
+        py::arg("order") = py::none(), py::arg("keys") = py::none(),
         "Sorted-run packing under a batch cost shape: (bin_of_item int64 (n,), n_bins, run costs float64 (n_bins,)). "
-        "terms float64 (6,) = (sum, padded, square, padded_square, count, constant).");
+        "terms float64 (6,) = (sum, padded, square, padded_square, count, constant); keys None or float64 (n,) "
+        "values that order the items in place of their lengths (runs priced on the lengths).");
   m.def("cut_sorted", &core_cut_sorted, py::arg("keys"), py::arg("n_batches"), py::arg("order") = py::none(),
         "Items by decreasing key cut into n_batches runs, the shorter runs first: bin_of_item int64 (n,).");
   m.def("run_costs", &core_run_costs, py::arg("lengths"), py::arg("bin_of_item"), py::arg("n_bins"), py::arg("terms"),

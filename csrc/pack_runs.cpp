@@ -57,21 +57,24 @@ using detail::u64;
                               ", more than the capacity");
 }
 
-// The greedy cut of the sorted lengths: positions where each run starts, plus n at the end.
-// `items` (when given) names an item that alone exceeds the capacity.
+// The greedy cut of the sorted items: positions where each run starts, plus n at the end. Lengths
+// come from the sort codes, or from `keyed_lengths` where other keys set the order (then a run's
+// longest is its running maximum, not its first item). `items` names an item that alone exceeds
+// the capacity.
 template <typename Items>
-std::vector<i64> greedy_cuts(const std::vector<u64>& codes, const Items* items, const CostTerms& t,
-                             double capacity, std::vector<double>* run_cost_out) {
+std::vector<i64> greedy_cuts(const std::vector<u64>& codes, const Items& items, const double* keyed_lengths,
+                             const CostTerms& t, double capacity, std::vector<double>* run_cost_out) {
   const i64 n = static_cast<i64>(codes.size());
   std::vector<i64> starts;
   double longest = 0.0, s1 = 0.0, s2 = 0.0, cost = 0.0;
   i64 m = 0;
   for (i64 p = 0; p < n; ++p) {
-    const double l = decode(codes[p]);
+    const double l = keyed_lengths ? keyed_lengths[static_cast<i64>(items[p])] : decode(codes[p]);
     if (m > 0) {
-      const double c = run_cost(t, static_cast<double>(m + 1), longest, s1 + l, s2 + l * l);
+      const double top = std::max(longest, l);
+      const double c = run_cost(t, static_cast<double>(m + 1), top, s1 + l, s2 + l * l);
       if (c <= capacity) {
-        ++m, s1 += l, s2 += l * l, cost = c;
+        ++m, longest = top, s1 += l, s2 += l * l, cost = c;
         continue;
       }
       if (run_cost_out) run_cost_out->push_back(cost);
@@ -79,7 +82,7 @@ std::vector<i64> greedy_cuts(const std::vector<u64>& codes, const Items* items, 
     starts.push_back(p);  // a new run, led by its longest item
     m = 1, longest = l, s1 = l, s2 = l * l;
     cost = run_cost(t, 1.0, l, s1, s2);
-    if (!(cost <= capacity)) over_budget(items ? static_cast<i64>((*items)[p]) : p, cost);
+    if (!(cost <= capacity)) over_budget(static_cast<i64>(items[p]), cost);
   }
   if (m > 0 && run_cost_out) run_cost_out->push_back(cost);
   starts.push_back(n);
@@ -109,11 +112,11 @@ double run_cost(const CostTerms& t, double m, double longest, double s1, double 
 }
 
 i64 pack_runs(const double* lengths, i64 n, const CostTerms& terms, double capacity, const i64* order,
-              i64* bin_of_item, std::vector<double>* bin_costs) {
+              i64* bin_of_item, std::vector<double>* bin_costs, const double* keys) {
   if (n <= 0) return 0;
   i64 n_bins = 0;
-  detail::with_sorted(lengths, n, order, [&](const std::vector<u64>& codes, const auto& items) {
-    const auto starts = greedy_cuts(codes, &items, terms, capacity, bin_costs);
+  detail::with_sorted(keys ? keys : lengths, n, order, [&](const std::vector<u64>& codes, const auto& items) {
+    const auto starts = greedy_cuts(codes, items, keys ? lengths : nullptr, terms, capacity, bin_costs);
     write_runs(starts, items, bin_of_item);
     n_bins = static_cast<i64>(starts.size()) - 1;
   });
@@ -166,8 +169,8 @@ double lower_bound_runs(const double* lengths, i64 n, const CostTerms& terms, do
   padded_only.sum = padded_only.square = 0.0;
   if (padded_only.padded > 0 || padded_only.padded_square > 0 || padded_only.count > 0) {
     i64 runs = 0;
-    detail::with_sorted(lengths, n, nullptr, [&](const std::vector<u64>& codes, const auto&) {
-      runs = static_cast<i64>(greedy_cuts<std::vector<u64>>(codes, nullptr, padded_only, capacity, nullptr).size()) - 1;
+    detail::with_sorted(lengths, n, nullptr, [&](const std::vector<u64>& codes, const auto& items) {
+      runs = static_cast<i64>(greedy_cuts(codes, items, nullptr, padded_only, capacity, nullptr).size()) - 1;
     });
     bound = std::max(bound, static_cast<double>(runs));
   }

@@ -599,7 +599,8 @@ i64 first_fit_rest(const double* sizes, i64 n, i64 k, const double* capacity, co
     key_store.resize(n);
     packing_keys(sizes, n, k, capacity, key_store.data());
   }
-  detail::with_sorted(user_keys ? user_keys : key_store.data(), n, order, [&](const std::vector<u64>&, const auto& items) {
+  const double* keys = user_keys ? user_keys : key_store.data();
+  detail::with_sorted(keys, n, order, [&](const std::vector<u64>&, const auto& items) {
     n_bins = pack_nd_any(sizes, n, k, capacity, items, Method::first_fit, n_bins, bin_of_item, n_bins);
   });
   return n_bins;

@@ -50,9 +50,10 @@ def spread(sizes: _F64, capacity: _F64, n_bins: _Int, order: _I64 | None = None,
     candidate a set-aside item overflowed least, would have had). keys: as pack's."""
 
 def pack_runs(lengths: _F64, terms: _F64, capacity: float,
-              order: _I64 | None = None) -> tuple[_I64, int, _F64]:
+              order: _I64 | None = None, keys: _F64 | None = None) -> tuple[_I64, int, _F64]:
     """Sorted-run packing of lengths (n,) under a batch cost shape, terms (6,) = (sum, padded, square,
-    padded_square, count, constant): (bin_of_item (n,), n_bins, cost of each run (n_bins,))."""
+    padded_square, count, constant): (bin_of_item (n,), n_bins, cost of each run (n_bins,)). keys:
+    None or (n,) values that order the items in place of their lengths (runs priced on the lengths)."""
 
 def cut_sorted(keys: _F64, n_batches: _Int, order: _I64 | None = None) -> _I64:
     """Items by decreasing key cut into n_batches runs (1 <= n_batches <= n), the shorter runs first:

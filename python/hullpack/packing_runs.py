@@ -71,7 +71,7 @@ def _check_alone(lengths: np.ndarray, terms: np.ndarray, capacity: float) -> Non
                              f"{float(capacity)}", over, "batch")
 
 
-def pack_runs(lengths, capacity, terms, order=None) -> tuple[np.ndarray, int]:
+def pack_runs(lengths, capacity, terms, order=None, keys=None) -> tuple[np.ndarray, int]:
     """Pack items into as few batches as possible when a batch costs more than the sum of its
     items: padded tensors (``count x longest``), attention (``count x longest**2``), mixed with
     per-item terms (see :data:`TERMS`).
@@ -90,6 +90,11 @@ def pack_runs(lengths, capacity, terms, order=None) -> tuple[np.ndarray, int]:
         terms: six non-negative weights in the order of :data:`TERMS` (or a
             :class:`~hullpack.samplers.BatchCost`).
         order: a permutation of ``range(n)`` that breaks ties between equal lengths.
+        keys: ``(n,)`` non-negative finite values that order the items in place of their lengths,
+            e.g. lengths rounded to a coarse grid, so that near-equal items trade places from one
+            ``order`` to the next (as the samplers do every epoch). Runs are still priced on the
+            lengths, by their longest item wherever it lies in the run; the optimality above is
+            for the length order.
 
     Returns:
         ``(bin_of_item, n_bins)``.
@@ -108,8 +113,13 @@ def pack_runs(lengths, capacity, terms, order=None) -> tuple[np.ndarray, int]:
     t = _as_terms(terms)
     cap = _as_scalar_capacity(capacity)
     perm = as_order(order, arr.shape[0])
-    bins, n_bins, _ = call_checked(_core.pack_runs, arr, t, cap, perm, values={"lengths": arr},
-                                   then=lambda: _check_alone(arr, t, cap))
+    key_arr = None
+    if keys is not None:
+        key_arr = as_sizes(keys, "keys", two_d=False)
+        if key_arr.shape != arr.shape:
+            raise InvalidInputError(f"keys must have shape {arr.shape}, one per item, got {key_arr.shape}")
+    bins, n_bins, _ = call_checked(_core.pack_runs, arr, t, cap, perm, key_arr,
+                                   values={"lengths": arr, "keys": key_arr}, then=lambda: _check_alone(arr, t, cap))
     return bins, int(n_bins)
 
 

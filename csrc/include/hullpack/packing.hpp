@@ -84,9 +84,13 @@ double run_cost(const CostTerms& terms, double m, double longest, double s1, dou
 // optimal among partitions into runs of the length order otherwise (proofs in pack_runs.cpp).
 // Writes bin_of_item (runs numbered longest first) and, if given, the cost of every run (as the
 // greedy computed it); returns the number of runs. Throws std::invalid_argument naming an item
-// that costs more than the capacity alone.
+// that costs more than the capacity alone. `keys` (n values, optional) order the items in place of
+// their lengths (e.g. lengths rounded to a grid, so near-equal ones tie and `order` decides); runs
+// are still priced on the lengths, by their longest item wherever it lies (the optimality above
+// holds for the length order only).
 std::int64_t pack_runs(const double* lengths, std::int64_t n, const CostTerms& terms, double capacity,
-                       const std::int64_t* order, std::int64_t* bin_of_item, std::vector<double>* run_costs);
+                       const std::int64_t* order, std::int64_t* bin_of_item, std::vector<double>* run_costs,
+                       const double* keys = nullptr);
 
 // Sorts by decreasing key (ties in `order`) and cuts into n_batches (1..n) runs of n / n_batches
 // items, the last n % n_batches runs one more: the shorter runs hold the longest items, which

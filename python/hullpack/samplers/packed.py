@@ -59,9 +59,9 @@ class PackedBatchSampler(PlanBatchSampler):
             constructor raises if that is none.
         granularity: with ``shuffle``, items are taken in the order of their costs rounded up to
             a geometric grid of this relative step, so near-equal items trade places between epochs;
-            the budget holds the real costs (summed costs; lengths under a padded ``batch_cost``
-            are packed rounded, and the count may grow by about this fraction there). Larger
-            steps mix batches more from epoch to epoch (docs/samplers.md);
+            the budget holds the real costs (under a padded ``batch_cost``, runs in that order are
+            priced on the real lengths, a few tenths of a percent more batches than the
+            unshuffled runs). Larger steps mix batches more from epoch to epoch (docs/samplers.md);
             ``0`` varies only the order of equal costs (none: the same batches every epoch, in
             another order).
         sampler: under DDP, a ``DistributedSampler``: yield that rank's share of the batches,

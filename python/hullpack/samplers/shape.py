@@ -207,36 +207,35 @@ def alone_costs(shape: BatchCost | FunctionCost, lengths: np.ndarray, max_cost: 
     return lengths > distinct[lo] if lo >= 0 else np.ones(lengths.shape, dtype=bool)
 
 
-def _keys(shape, real: np.ndarray, rng: np.random.Generator, shuffle: bool, granularity: float,
-          max_cost: float) -> np.ndarray:
-    """Lengths rounded up to the epoch's grid (so near-equal ones tie and trade places), except where
-    the rounded length would no longer fit alone."""
+def _keys(real: np.ndarray, rng: np.random.Generator, shuffle: bool, granularity: float) -> np.ndarray | None:
+    """Lengths rounded up to the epoch's grid, which order the items (near-equal ones tie and trade
+    places; runs are priced on the real lengths); None where the lengths order them themselves."""
     if not shuffle or granularity <= 0:
-        return real
-    keys = coarsen(real, granularity, rng, up=True)
-    return np.where(alone_costs(shape, keys, max_cost), real, keys)
+        return None
+    return np.ascontiguousarray(coarsen(real, granularity, rng, up=True))
 
 
 def pack_shaped(shape: BatchCost | FunctionCost, real: np.ndarray, max_cost: float, rng: np.random.Generator,
                 shuffle: bool, granularity: float) -> tuple[np.ndarray, int, np.ndarray]:
     """Sorted-run packing of lengths ``real`` under ``shape``: ``(bin_of_item, n_bins, batch costs)``."""
     order = rng.permutation(real.size) if shuffle else None
-    keys = np.ascontiguousarray(_keys(shape, real, rng, shuffle, granularity, max_cost))
+    keys = _keys(real, rng, shuffle, granularity)
     if isinstance(shape, BatchCost):
-        bins, n_bins = packing_runs.pack_runs(keys, max_cost, shape.terms, order=order)
+        bins, n_bins = packing_runs.pack_runs(real, max_cost, shape.terms, order=order, keys=keys)
         return bins, n_bins, packing_runs.run_costs(real, bins, n_bins, shape.terms)
     seq = np.arange(real.size) if order is None else order
-    seq = seq[np.argsort(-keys[seq], kind="stable")]  # longest first, ties in the epoch's order
-    sorted_keys = keys[seq]
+    by = real if keys is None else keys
+    seq = seq[np.argsort(-by[seq], kind="stable")]  # longest first, ties in the epoch's order
+    ordered = real[seq]  # in the keys' order; FunctionCost hands each run to the function longest first
     starts, p, n = [], 0, real.size
     while p < n:  # the longest run from p within budget: gallop, then bisect
         good, step = p + 1, 1
-        while good < n and shape(sorted_keys[p:min(n, good + step)]) <= max_cost:
+        while good < n and shape(ordered[p:min(n, good + step)]) <= max_cost:
             good, step = min(n, good + step), 2 * step
         bad = min(n + 1, good + step)
         while bad - good > 1:
             mid = (good + bad) // 2
-            if mid <= n and shape(sorted_keys[p:mid]) <= max_cost:
+            if mid <= n and shape(ordered[p:mid]) <= max_cost:
                 good = mid
             else:
                 bad = mid
@@ -245,7 +244,7 @@ def pack_shaped(shape: BatchCost | FunctionCost, real: np.ndarray, max_cost: flo
     bounds = np.append(starts, n)
     bins = np.empty(n, dtype=np.int64)
     bins[seq] = np.repeat(np.arange(len(starts)), np.diff(bounds))
-    costs = np.array([shape(real[seq[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])])
+    costs = np.array([shape(ordered[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
     return bins, len(starts), costs
 
 

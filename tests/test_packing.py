@@ -792,7 +792,7 @@ def test_keys_are_checked_and_named():
     sizes = np.array([3.0, 2.0, 1.0])
     with pytest.raises(InvalidInputError, match=r"keys must have shape \(3,\)"):
         packing.pack(sizes, 4.0, keys=[1.0, 2.0])
-    with pytest.raises(InvalidSizesError, match=r"keys\[1\]"):
+    with pytest.raises(InvalidSizesError, match=r"keys\[1\] is not finite \(nan\): every item needs a finite key"):
         packing.pack(sizes, 4.0, keys=[1.0, np.nan, 2.0])
     with pytest.raises(InvalidSizesError, match=r"keys\[2\] is negative"):
         packing.pack(sizes, 4.0, method="auto", keys=[1.0, 2.0, -1.0])

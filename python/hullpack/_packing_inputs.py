@@ -133,18 +133,19 @@ def _where(arr: np.ndarray, flat: int) -> str:
 
 def check_values(arr: np.ndarray, name: str) -> None:
     """InvalidSizesError naming the first non-finite or negative entry."""
+    what = "key" if name == "keys" else "cost"  # keys only order the items
     flat = arr.reshape(-1)
     bad = np.flatnonzero(~np.isfinite(flat))
     if bad.size:
         j = int(bad[0])
         raise InvalidSizesError(
-            f"{name}{_where(arr, j)} is not finite ({flat[j]}): every item needs a finite cost "
+            f"{name}{_where(arr, j)} is not finite ({flat[j]}): every item needs a finite {what} "
             f"({bad.size} such entries); drop or repair those items first")
     neg = np.flatnonzero(flat < 0)
     if neg.size:
         j = int(neg[0])
         raise InvalidSizesError(
-            f"{name}{_where(arr, j)} is negative ({flat[j]}): costs must be >= 0 "
+            f"{name}{_where(arr, j)} is negative ({flat[j]}): {what}s must be >= 0 "
             f"({neg.size} such entries)")
 
 

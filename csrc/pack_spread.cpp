@@ -136,11 +136,7 @@ i64 spread(const double* sizes, i64 n, i64 k, const double* capacity, i64 n_bins
   *set_aside = 0;
   if (n <= 0 || n_bins <= 0) return n_bins;
   std::vector<double> key_store;
-  if (!user_keys) {
-    key_store.resize(n);
-    packing_keys(sizes, n, k, capacity, key_store.data());
-  }
-  const double* keys = user_keys ? user_keys : key_store.data();
+  const double* keys = placement_keys(sizes, n, k, capacity, user_keys, key_store);
   const std::vector<std::vector<double>> dirs = directions(k);
   const i64 n_dirs = static_cast<i64>(dirs.size());
   std::vector<double> load(n_bins * k, 0.0);

@@ -559,16 +559,20 @@ void packing_keys(const double* sizes, i64 n, i64 k, const double* capacity, dou
   }
 }
 
+const double* placement_keys(const double* sizes, i64 n, i64 k, const double* capacity, const double* keys,
+                             std::vector<double>& store) {
+  if (keys) return keys;
+  if (k == 1) return sizes;
+  store.resize(n);
+  packing_keys(sizes, n, k, capacity, store.data());
+  return store.data();
+}
+
 i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* order,
          Method method, i64* bin_of_item, const double* user_keys) {
   if (n <= 0) return 0;
   std::vector<double> key_store;
-  const double* keys = user_keys ? user_keys : sizes;
-  if (k > 1 && !user_keys) {
-    key_store.resize(n);
-    packing_keys(sizes, n, k, capacity, key_store.data());
-    keys = key_store.data();
-  }
+  const double* keys = placement_keys(sizes, n, k, capacity, user_keys, key_store);
   // Tree size from the volume bound; it doubles if first fit needs more.
   double most = 0.0;
   for (i64 d = 0; d < k; ++d) {
@@ -595,11 +599,7 @@ i64 pack(const double* sizes, i64 n, i64 k, const double* capacity, const i64* o
 i64 first_fit_rest(const double* sizes, i64 n, i64 k, const double* capacity, const i64* order, i64 n_bins,
                    i64* bin_of_item, const double* user_keys) {
   std::vector<double> key_store;
-  if (!user_keys) {
-    key_store.resize(n);
-    packing_keys(sizes, n, k, capacity, key_store.data());
-  }
-  const double* keys = user_keys ? user_keys : key_store.data();
+  const double* keys = placement_keys(sizes, n, k, capacity, user_keys, key_store);
   detail::with_sorted(keys, n, order, [&](const std::vector<u64>&, const auto& items) {
     n_bins = pack_nd_any(sizes, n, k, capacity, items, Method::first_fit, n_bins, bin_of_item, n_bins);
   });

@@ -22,6 +22,11 @@ enum class Method {
 void packing_keys(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
                   double* keys);
 
+// The keys of the placement sequence: `keys` when given, else the sizes (k == 1) or packing_keys
+// written to `store` (k > 1).
+const double* placement_keys(const double* sizes, std::int64_t n, std::int64_t k, const double* capacity,
+                             const double* keys, std::vector<double>& store);
+
 // Packs items, in the placement sequence of packing_keys, into bins of `capacity` (k values). An item
 // fits a bin when load[d] + size[d] <= capacity[d] for every d. First fit takes the lowest-numbered
 // bin that fits; best fit the bin with the largest load (k == 1) or the largest sum_d

@@ -226,6 +226,17 @@ def as_order(order, n: int) -> np.ndarray | None:
     return arr
 
 
+def as_keys(keys, n: int) -> np.ndarray | None:
+    """None, or float64 ``(n,)`` values that order the items in place of their costs (the caller's
+    ``call_checked`` names a non-finite or negative one)."""
+    if keys is None:
+        return None
+    arr = as_sizes(keys, "keys", two_d=False)
+    if arr.shape != (n,):
+        raise InvalidInputError(f"keys must have shape ({n},), one per item, got {arr.shape}")
+    return arr
+
+
 
 
 def as_bins(bin_of_item, n: int | None) -> np.ndarray:

@@ -40,7 +40,7 @@ import numpy as np
 
 from ._core_loader import as_int, call
 from ._core_loader import core as _core
-from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, call_checked, check_oversize
+from ._packing_inputs import as_bins, as_capacity, as_keys, as_order, as_sizes, call_checked, check_oversize
 from ._packing_inputs import check_missing, first_non_number, oversize_error  # noqa: F401 (named here before)
 from .errors import InvalidInputError
 from .packing_auto import fewer_bins_by_balancing, fewer_bins_by_spreading
@@ -157,14 +157,10 @@ def pack(sizes, capacity, method: Literal["ffd", "bfd", "hist", "auto"] = "ffd",
     if method not in ("ffd", "bfd", "hist", "auto"):
         raise InvalidInputError(f"method must be 'ffd', 'bfd', 'hist' or 'auto', got {method!r}")
     perm = as_order(order, arr.shape[0])
-    key_arr = None
-    if keys is not None:
-        key_arr = as_sizes(keys, "keys", two_d=False)
-        if key_arr.shape != (arr.shape[0],):
-            raise InvalidInputError(f"keys must have shape ({arr.shape[0]},), one per item, got {key_arr.shape}")
-        if method == "hist":
-            raise InvalidInputError("method='hist' orders items by their integer sizes and takes no keys; "
-                                    "use method='ffd', 'bfd' or 'auto'")
+    key_arr = as_keys(keys, arr.shape[0])
+    if key_arr is not None and method == "hist":
+        raise InvalidInputError("method='hist' orders items by their integer sizes and takes no keys; "
+                                "use method='ffd', 'bfd' or 'auto'")
     # where the core refuses, the sizes at fault are named with hullpack's own error classes
     refused: dict[str, Any] = {"values": {"sizes": arr, "keys": key_arr}, "then": lambda: check_oversize(arr, cap)}
     result = None
@@ -265,11 +261,7 @@ def balance(costs, n_batches: int, batch_size: int, order=None,
     _check_batches(n, n_batches, batch_size)
     perm = as_order(order, n)
     how = _as_refine(refine)
-    key_arr = None
-    if keys is not None:
-        key_arr = as_sizes(keys, "keys", two_d=False)
-        if key_arr.shape != (n,):
-            raise InvalidInputError(f"keys must have shape ({n},), one per item, got {key_arr.shape}")
+    key_arr = as_keys(keys, n)
     bins = call_checked(_core.balance, arr, n_batches, batch_size, perm, how, key_arr,
                         values={"costs": arr, "keys": key_arr})
     log.debug("balance: %d items into %d batches of <= %d (%s)", n, n_batches, batch_size, how)

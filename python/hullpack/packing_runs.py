@@ -24,7 +24,7 @@ import numpy as np
 
 from ._core_loader import as_float_array, as_int
 from ._core_loader import core as _core
-from ._packing_inputs import as_bins, as_capacity, as_order, as_sizes, call_checked, check_missing, oversize_error
+from ._packing_inputs import as_bins, as_capacity, as_keys, as_order, as_sizes, call_checked, check_missing, oversize_error
 from .errors import InvalidInputError
 
 __all__ = ["pack_runs", "cut_sorted", "run_costs", "lower_bound_runs", "alone_cost", "TERMS"]
@@ -113,11 +113,7 @@ def pack_runs(lengths, capacity, terms, order=None, keys=None) -> tuple[np.ndarr
     t = _as_terms(terms)
     cap = _as_scalar_capacity(capacity)
     perm = as_order(order, arr.shape[0])
-    key_arr = None
-    if keys is not None:
-        key_arr = as_sizes(keys, "keys", two_d=False)
-        if key_arr.shape != arr.shape:
-            raise InvalidInputError(f"keys must have shape {arr.shape}, one per item, got {key_arr.shape}")
+    key_arr = as_keys(keys, arr.shape[0])
     bins, n_bins, _ = call_checked(_core.pack_runs, arr, t, cap, perm, key_arr,
                                    values={"lengths": arr, "keys": key_arr}, then=lambda: _check_alone(arr, t, cap))
     return bins, int(n_bins)

@@ -67,9 +67,9 @@ def coarsen(costs: np.ndarray, granularity: float, rng: np.random.Generator, *, 
     Items whose costs fall in one grid cell tie, and the packing kernels break ties by the seeded
     ``order``; so near-equal items trade places from epoch to epoch even when no two costs are
     exactly equal, while every batch stays within ``granularity`` of its balanced cost. ``up``
-    rounds up to the next grid value (never below the real cost, so capacity still holds for the
-    real costs), else to the nearest one in ratio; ``cap`` keeps an item that fits alone from being
-    rounded past the capacity. ``one_offset``: the columns of ``(n, k)`` costs share one grid
+    rounds up to the next grid value (never below the real cost), else to the nearest one in ratio;
+    ``cap`` bounds the rounded values (the packed samplers' keys: items within a grid step of the
+    budget tie at it; the budget itself is checked on the real costs). ``one_offset``: the columns of ``(n, k)`` costs share one grid
     offset, as packing several budgets needs (first fit orders items by their fullest normalised
     column: columns on grids offset apart set items heavy in one column systematically before those
     heavy in another, and batches fill one budget long before the other, 27-36% more of them).

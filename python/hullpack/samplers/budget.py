@@ -271,6 +271,59 @@ class Budget:
         costs = self.batch_costs(offsets, items)
         return None if np.any(costs > cap) else (offsets, items, costs)  # rounding of the sums: checked
 
+    def leave_out_random(self, offsets: np.ndarray, items: np.ndarray, drop: np.ndarray,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """The batches ``drop`` left out without leaving out their items: those (the smallest, as
+        first/best fit packs them last) go, largest first, into the room the other batches have left,
+        and where that is not enough, items of the kept batches taken in a random order (``rng``) are
+        left out one at a time, each batch that loses one refilled from the items still waiting. So
+        the items an epoch leaves out are random ones, about the cost of the batches dropped, not the
+        same smallest items every epoch. Oversize items alone in their batch stay. Returns the kept
+        batches (in their order), their real costs and how many items are left out; None for sorted
+        runs (a batch cost that is not a sum)."""
+        if self.runs:
+            return None
+        nb = offsets.size - 1
+        keep = np.setdiff1d(np.arange(nb), drop)
+        bins = np.repeat(np.arange(nb, dtype=np.int64), np.diff(offsets))
+        cap = self.max_cost.reshape(-1)
+        need = self.costs[items].reshape(items.size, -1)  # (m, k), checked on the real costs
+        room = cap - self.const - bin_totals(need, bins, nb).reshape(nb, -1)
+        waiting = np.flatnonzero(np.isin(bins, drop))
+        waiting = waiting[np.argsort(-(need[waiting] / cap).max(axis=1), kind="stable")]  # largest first
+        bins[waiting] = -1
+
+        def refill(b: int) -> None:
+            nonlocal waiting
+            while waiting.size:
+                fits = np.flatnonzero((need[waiting] <= room[b]).all(axis=1))
+                if not fits.size:
+                    return
+                p = waiting[fits[0]]
+                room[b] -= need[p]
+                bins[p] = b
+                waiting = np.delete(waiting, fits[0])
+
+        for b in keep[np.argsort(-(room[keep] / cap).min(axis=1), kind="stable")]:  # the most room first
+            refill(int(b))
+        alone = np.isin(items, self.alone_idx)
+        for p in rng.permutation(np.flatnonzero(np.isin(bins, keep) & ~alone)):
+            if not waiting.size:
+                break
+            b = int(bins[p])
+            room[b] += need[p]
+            bins[p] = -1
+            refill(b)
+        number = np.full(nb, -1, dtype=np.int64)
+        number[keep] = np.arange(keep.size)
+        kept = bins >= 0
+        offsets, local = packing.group(number[bins[kept]], keep.size)
+        items = items[kept][local]
+        costs = self.batch_costs(offsets, items)
+        if np.any(costs > self.max_cost):  # the running room drifted by rounding: as without
+            return None
+        return offsets, items, costs, int((~kept).sum())
+
     def split(self, offsets: np.ndarray, items: np.ndarray, need: int, rng: np.random.Generator,
               shuffle: bool, pad: bool) -> tuple[np.ndarray, np.ndarray, int]:
         """``need`` more batches: the batches with the most items split in two halves of near-equal
@@ -373,7 +426,8 @@ class FixedCount:
     generator's next draws (``repacked``), and after ``ATTEMPTS - 1`` such tries the unshuffled
     packing takes its place (``repacked_unshuffled``: ``most`` or fewer batches by construction; the
     epoch's batch order stays shuffled). Then ``drop_last`` leaves out the lightest batches beyond
-    ``target``, and an epoch with fewer splits batches until it has ``target`` or every batch holds
+    ``target`` (shuffled, random items of about their cost in place of theirs:
+    :meth:`Budget.leave_out_random`), and an epoch with fewer splits batches until it has ``target`` or every batch holds
     one item (:meth:`Budget.split`; splitting never raises a batch's cost); with ``pad`` the batches
     still missing repeat items (``padded_items``), without it the epoch keeps fewer batches.
     """
@@ -458,10 +512,16 @@ class FixedCount:
         nb = costs.shape[0]
         if nb > target:
             lightest = np.argsort(fill(costs, budget.max_cost), kind="stable")[:nb - target]
-            keep = np.setdiff1d(np.arange(nb), lightest)
-            info["dropped_items"] = int(np.diff(offsets)[lightest].sum())
-            offsets, items = reorder(offsets, items, keep)
-            costs = costs[keep]
+            # Shuffled epochs leave out random items in place of the lightest batches' (the smallest
+            # items every epoch); unshuffled ones the lightest batches, the same every epoch.
+            traded = budget.leave_out_random(offsets, items, lightest, rng) if self.shuffle else None
+            if traded is not None:
+                offsets, items, costs, info["dropped_items"] = traded
+            else:
+                keep = np.setdiff1d(np.arange(nb), lightest)
+                info["dropped_items"] = int(np.diff(offsets)[lightest].sum())
+                offsets, items = reorder(offsets, items, keep)
+                costs = costs[keep]
             info["lower_bound"] = budget.bound_of(items)  # of the items kept
         elif nb < target:
             offsets, items, padded = budget.split(offsets, items, target - nb, rng, self.shuffle, self.pad)

@@ -137,7 +137,8 @@ class DistributedBalancedBatchSampler(PlanBatchSampler):
       again until it has ``G`` batches or every batch holds one item; only then are ``G - n`` items
       repeated (``n`` the items batched: fewer items than ranks, or nearly every item alone in its
       batch), fewer than ``num_replicas``. ``drop_last=True`` leaves out the lightest batches beyond
-      ``G`` and never repeats an item; items that pack into fewer than ``num_replicas`` batches are
+      ``G`` (with ``shuffle``, random items of about their cost instead of their own, as
+      :class:`PackedBatchSampler` does) and never repeats an item; items that pack into fewer than ``num_replicas`` batches are
       split into ``num_replicas`` batches, none left out, and the constructor raises only if there
       are fewer items than ranks.
 

@@ -508,6 +508,8 @@ def test_plain_samplers_in_a_process_group(two_process_group, make, hint):
                        r"torch.distributed group the same batches; use " + hint) as err:
         next(iter(s))
     assert "\n" not in str(err.value)
+    # the one-process fix is named with arguments the class takes
+    assert re.search(hint[:-2] + r", num_replicas=1, rank=0\) where a process should see every batch", str(err.value))
     # given the rank's DistributedSampler (as PyTorch Lightning passes it): that rank's share
     dist_sampler = torch.utils.data.DistributedSampler(range(100), num_replicas=2, rank=1)
     share = make(sizes, sampler=dist_sampler)
@@ -833,6 +835,9 @@ def test_bad_arguments_raise():
             PackedBatchSampler(sizes, bad)
     with pytest.raises(InvalidSizesError, match="max_cost has 3 entries but sizes have 2"):
         PackedBatchSampler(lognormal(20, k=2), [1e9, 1e9, 1e9])
+    with pytest.raises(InvalidSizesError, match=r"but sizes have 5 column\(s\).*shape \(2, 5\) have a row per "
+                                                r"budget: pass them transposed, one row per item, sizes.T"):
+        PackedBatchSampler(lognormal(5, k=2).T, [1e9, 1e9])  # np.vstack([nodes, edges]) of 5 graphs
     with pytest.raises(ValueError, match="cannot be combined with a cost model"):
         PackedBatchSampler(lognormal(20, k=2), [1e9, 1e9], weights=[1, 1])
     with pytest.raises(InvalidSizesError, match="2 column.*3 weight"):

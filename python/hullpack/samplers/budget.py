@@ -108,9 +108,12 @@ class Budget:
                                  "combined with a cost model or a batch_cost other than 'sum' (use a scalar "
                                  "max_cost with cost= / batch_cost=)")
             if sizes.ndim != 2 or sizes.shape[1] != cap.size:
+                # (k, n) sizes, np.vstack([nodes, edges]) say, with as many rows as budgets
+                transposed = (f" (sizes of shape {sizes.shape} have a row per budget: pass them transposed, "
+                              f"one row per item, sizes.T)" if sizes.ndim == 2 and sizes.shape[0] == cap.size else "")
                 raise InvalidSizesError(
                     f"max_cost has {cap.size} entries but sizes have "
-                    f"{sizes.shape[1] if sizes.ndim == 2 else 1} column(s); give one budget per column"
+                    f"{sizes.shape[1] if sizes.ndim == 2 else 1} column(s); give one budget per column{transposed}"
                 )
             lengths = sizes
         else:

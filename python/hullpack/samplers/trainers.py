@@ -118,8 +118,9 @@ def refuse_replicated(name: str, arguments: str) -> None:
     if size > 1:
         raise DistributedConfigError(
             f"{name} gives all {size} processes of this torch.distributed group the same batches; use "
-            f"DistributedBalancedBatchSampler(sizes, {arguments}) for data-parallel training (num_replicas=1, "
-            "rank=0 if every process should see every batch)")
+            f"DistributedBalancedBatchSampler(sizes, {arguments}) for data-parallel training, or "
+            f"DistributedBalancedBatchSampler(sizes, {arguments}, num_replicas=1, rank=0) where a process "
+            "should see every batch (evaluating on rank 0 only, say)")
 
 
 def check_same_plan_inputs(summary: dict, world: tuple[int, int], name: str) -> None:

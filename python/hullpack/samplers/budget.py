@@ -277,44 +277,40 @@ class Budget:
     def leave_out_random(self, offsets: np.ndarray, items: np.ndarray, drop: np.ndarray,
                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
         """The batches ``drop`` left out without leaving out their items: those (the smallest, as
-        first/best fit packs them last) go, largest first, into the room the other batches have left,
-        and where that is not enough, items of the kept batches taken in a random order (``rng``) are
-        left out one at a time, each batch that loses one refilled from the items still waiting. So
-        the items an epoch leaves out are random ones, about the cost of the batches dropped, not the
-        same smallest items every epoch. Oversize items alone in their batch stay. Returns the kept
-        batches (in their order), their real costs and how many items are left out; None for sorted
-        runs (a batch cost that is not a sum)."""
-        if self.runs:
-            return None
+        first/best fit and sorted runs pack them last) go, largest first, into the room the other
+        batches have left, and where that is not enough, items of the kept batches taken in a random
+        order (``rng``) are left out one at a time, each batch that loses one refilled from the items
+        still waiting. So the items an epoch leaves out are random ones, about the cost of the
+        batches dropped, not the same smallest items every epoch. Oversize items alone in their batch
+        stay. Returns the kept batches (in their order), their real costs and how many items are left
+        out; None where a sum's running room drifted by rounding past the budget."""
         nb = offsets.size - 1
         keep = np.setdiff1d(np.arange(nb), drop)
         bins = np.repeat(np.arange(nb, dtype=np.int64), np.diff(offsets))
-        cap = self.max_cost.reshape(-1)
-        need = self.costs[items].reshape(items.size, -1)  # (m, k), checked on the real costs
-        room = cap - self.const - bin_totals(need, bins, nb).reshape(nb, -1)
+        costs = self.batch_costs(offsets, items)
+        room = _RunRoom(self, offsets, items, costs) if self.runs else _SumRoom(self, items, costs)
         waiting = np.flatnonzero(np.isin(bins, drop))
-        waiting = waiting[np.argsort(-(need[waiting] / cap).max(axis=1), kind="stable")]  # largest first
+        waiting = waiting[np.argsort(-room.size(waiting), kind="stable")]  # largest first
         bins[waiting] = -1
 
         def refill(b: int) -> None:
             nonlocal waiting
             while waiting.size:
-                fits = np.flatnonzero((need[waiting] <= room[b]).all(axis=1))
-                if not fits.size:
+                j = room.largest_fitting(b, waiting)
+                if j < 0:
                     return
-                p = waiting[fits[0]]
-                room[b] -= need[p]
-                bins[p] = b
-                waiting = np.delete(waiting, fits[0])
+                room.add(b, waiting[j])
+                bins[waiting[j]] = b
+                waiting = np.delete(waiting, j)
 
-        for b in keep[np.argsort(-(room[keep] / cap).min(axis=1), kind="stable")]:  # the most room first
+        for b in keep[np.argsort(-room.slack(keep), kind="stable")]:  # the most room first
             refill(int(b))
         alone = np.isin(items, self.alone_idx)
         for p in rng.permutation(np.flatnonzero(np.isin(bins, keep) & ~alone)):
             if not waiting.size:
                 break
             b = int(bins[p])
-            room[b] += need[p]
+            room.remove(b, p)
             bins[p] = -1
             refill(b)
         number = np.full(nb, -1, dtype=np.int64)
@@ -323,7 +319,7 @@ class Budget:
         offsets, local = packing.group(number[bins[kept]], keep.size)
         items = items[kept][local]
         costs = self.batch_costs(offsets, items)
-        if np.any(costs > self.max_cost):  # the running room drifted by rounding: as without
+        if np.any(costs > self.max_cost):
             return None
         return offsets, items, costs, int((~kept).sum())
 
@@ -531,3 +527,73 @@ class FixedCount:
             costs = budget.batch_costs(offsets, items)
             info.update(padded_items=padded, split_batches=costs.shape[0] - nb - padded)
         return offsets, items, costs, info
+
+
+class _SumRoom:
+    """The room each batch has left under summed costs, column by column, on the real costs (for
+    :meth:`Budget.leave_out_random`; positions index the layout's ``items``)."""
+
+    def __init__(self, budget: Budget, items: np.ndarray, costs: np.ndarray):
+        self.cap = budget.max_cost.reshape(-1)
+        self.need = budget.costs[items].reshape(items.size, -1)  # (m, k)
+        self.room = self.cap - costs.reshape(costs.shape[0], -1)  # costs include the batch's const
+
+    def size(self, positions: np.ndarray) -> np.ndarray:
+        return (self.need[positions] / self.cap).max(axis=1)
+
+    def slack(self, batches: np.ndarray) -> np.ndarray:
+        return (self.room[batches] / self.cap).min(axis=1)
+
+    def largest_fitting(self, b: int, waiting: np.ndarray) -> int:
+        fits = np.flatnonzero((self.need[waiting] <= self.room[b]).all(axis=1))
+        return int(fits[0]) if fits.size else -1
+
+    def add(self, b: int, p: int) -> None:
+        self.room[b] -= self.need[p]
+
+    def remove(self, b: int, p: int) -> None:
+        self.room[b] += self.need[p]
+
+
+class _RunRoom:
+    """Batches under a batch cost shape that is not a sum: each batch's members, priced by the shape
+    on their lengths (for :meth:`Budget.leave_out_random`)."""
+
+    def __init__(self, budget: Budget, offsets: np.ndarray, items: np.ndarray, costs: np.ndarray):
+        self.shape, self.cap = budget._run_shape, float(budget.max_cost)
+        self.length = budget.costs[items]
+        self.offsets, self.costs = offsets, costs
+        self.members: dict[int, list[int]] = {}  # positions of a batch, listed once it changes
+
+    def _of(self, b: int) -> list[int]:
+        if b not in self.members:
+            self.members[b] = list(range(int(self.offsets[b]), int(self.offsets[b + 1])))
+        return self.members[b]
+
+    def _fits(self, b: int, p: int) -> bool:
+        lengths = self.length[self._of(b) + [int(p)]]
+        return float(self.shape(np.sort(lengths)[::-1])) <= self.cap
+
+    def size(self, positions: np.ndarray) -> np.ndarray:
+        return self.length[positions]
+
+    def slack(self, batches: np.ndarray) -> np.ndarray:
+        return self.cap - self.costs[batches]
+
+    def largest_fitting(self, b: int, waiting: np.ndarray) -> int:
+        # waiting is longest first and a batch never costs less for a longer item, so the items
+        # that fit are a suffix of it: the shortest first (most batches have no room), then halving
+        if not self._fits(b, waiting[-1]):
+            return -1
+        lo, hi = 0, waiting.size - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if self._fits(b, waiting[mid]) else (mid + 1, hi)
+        return lo
+
+    def add(self, b: int, p: int) -> None:
+        self._of(b).append(int(p))
+
+    def remove(self, b: int, p: int) -> None:
+        self._of(b).remove(int(p))
+

@@ -58,10 +58,9 @@ class PackedBatchSampler(PlanBatchSampler):
             the same every epoch, fixed as above from the batches at least half full; the
             constructor raises if that is none. With ``shuffle`` the items left out are random ones
             of about the remainder's cost: the remainder's items (the smallest, which first/best
-            fit packs last) take the room the kept batches have, and random items of the kept
-            batches make more (``stats()["dropped_items"]`` counts those left out; a padded
-            ``batch_cost`` leaves out the remainder itself). Without ``shuffle`` the remainder is
-            left out, the same smallest items every epoch.
+            fit and sorted runs pack last) take the room the kept batches have, and random items of
+            the kept batches make more (``stats()["dropped_items"]`` counts those left out).
+            Without ``shuffle`` the remainder is left out, the same smallest items every epoch.
         granularity: with ``shuffle``, items are taken in the order of their costs rounded up to
             a geometric grid of this relative step, so near-equal items trade places between epochs;
             the budget holds the real costs (under a padded ``batch_cost``, runs in that order are

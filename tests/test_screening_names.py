@@ -136,7 +136,7 @@ def test_every_point_is_named_by_its_formula_in_every_format(binaries, tmp_path)
     pytest.importorskip("pyarrow")  # writes the tables as Parquet
     p, v, s = binaries.points, binaries.vertices, binaries.systems
     assert p.columns.tolist() == ["system", "A", "B", "x_A", "x_B", "formula", "energy", "e_above_hull", "is_vertex",
-                                 "bf16"]
+                                 "depth", "bf16"]
     for _, r in p.sample(40, random_state=0).iterrows():
         els = [ELEMNET_ELEMENTS.index(r.A), ELEMNET_ELEMENTS.index(r.B)]
         assert r.formula == formula_of(els, np.round(np.array([r.x_A, r.x_B]) * 2520).astype(int))

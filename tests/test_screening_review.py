@@ -197,8 +197,8 @@ def test_dft_files_of_other_databases_are_read_by_their_column_names(database, f
                      for k, (f, e) in enumerate(rows)],
             "meta": {"api_version": "1.1.0", "data_returned": len(rows), "more_data_available": False},
             "links": {"next": None}}))
-    rc, out, err = run(capsys, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--dft", str(path),
-                       "--out", str(tmp_path / "o"), "-q")
+    rc, out, err = run(capsys, "--elements", "Fe Ni O", "--order", "2", "--grid", "10", "--model", model_file,
+                       "--dft", str(path), "--out", str(tmp_path / "o"), "-q")
     assert rc == 0 and err == "" and f"DFT ({database}) stable compounds" in out
     want = screen(model, elements="Fe Ni O", grid=10, progress=False,
                   compare_dft=DFTCompounds.read(pd.DataFrame(FE_NI_O), "energy")).systems
@@ -242,8 +242,8 @@ def test_help_lists_the_recognised_column_names(capsys):
 def test_a_dft_set_without_compounds_in_the_systems_says_so(model_file, tmp_path, capsys):
     path = tmp_path / "salt.csv"
     pd.DataFrame({"formula": ["NaCl"], "formation_energy_per_atom": [-2.1]}).to_csv(path, index=False)
-    rc, out, err = run(capsys, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file, "--dft", str(path),
-                       "--out", str(tmp_path / "o"), "-q")
+    rc, out, err = run(capsys, "--elements", "Fe Ni O", "--order", "2", "--grid", "10", "--model", model_file,
+                       "--dft", str(path), "--out", str(tmp_path / "o"), "-q")
     assert rc == 0 and err == ""
     assert "DFT (salt.csv): no known compounds in these systems, so nothing to compare with" in out
     assert "predicted-stable precision" not in out and "recall" not in out and "nan" not in out and "F1" not in out

@@ -56,8 +56,9 @@ def finish_figure(fig, ax, title: str, path=None):
 # where a label may go around its point: directions (degrees, below first, then above, the sides,
 # the diagonals, then between) and clearances (points between the point's marker and the text box)
 _DIRECTIONS = (270, 90, 0, 180, 315, 225, 45, 135, 292.5, 247.5, 67.5, 112.5, 337.5, 202.5, 22.5, 157.5)
-_CLEARANCES = (1.5, 5, 10, 16, 24, 34, 46)
+_CLEARANCES = (1.5, 5, 10, 16, 24, 34, 46, 60, 76)
 _LEADER_FROM = 8  # points: a label farther out than this from its point gets a thin line back to it
+_LABEL_GAP = 4  # points: the least room between two labels, so that side by side they read as two
 
 
 def _obstacles(ax):
@@ -130,6 +131,7 @@ def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
     # each label's own marker: the largest marker drawn at its point
     mid, half = (marks[:, :2] + marks[:, 2:]) / 2, (marks[:, 2] - marks[:, 0]) / 2
     own_r = np.array([half[np.hypot(*(mid - a).T) < 1.5].max(initial=3.0) for a in anchors])
+    apart = _LABEL_GAP * pt * np.array([-1, -1, 1, 1])  # the other labels' boxes, widened by the gap
     theta = np.radians(_DIRECTIONS)
     u = np.column_stack([np.cos(theta), np.sin(theta)])
     u[np.abs(u) < 1e-9] = 0.0
@@ -157,7 +159,7 @@ def place_labels(ax, x, y, labels, *, color, fontsize: float = 7) -> None:
         crossing = ((near_samples[None, :, 0] >= box[:, None, 0]) & (near_samples[None, :, 0] <= box[:, None, 2])
                     & (near_samples[None, :, 1] >= box[:, None, 1])
                     & (near_samples[None, :, 1] <= box[:, None, 3])).sum(axis=1) if len(near_samples) else 0
-        hard = _overlap(box, others) + _overlap(box, marks) + 100 * outside
+        hard = _overlap(box, others + apart) + _overlap(box, marks) + 100 * outside
         leader = nearer | (cands[i][:, 4] > _LEADER_FROM)
         return 1000 * hard + 2 * crossing + cands[i][:, 4] + 6 * nearer + 0.05 * cands[i][:, 5], leader
 

@@ -35,7 +35,8 @@ EXAMPLES = ("hullpack screen                                    # all binaries, 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--order", type=int, default=2, help="2 (binaries, default), 3 (ternaries) or 4 (quaternaries: "
+    # default None, read as 2: a screen of 3 or more --elements without --order notes what it left out
+    p.add_argument("--order", type=int, default=None, help="2 (binaries, default), 3 (ternaries) or 4 (quaternaries: "
                    "give --elements; a quaternary's --plot is a table, SYSTEM.csv)")
     p.add_argument("--elements", help='element symbols, e.g. "Fe Ni O" or Fe,Ni,O (default: all 86; '
                    'required with --order 4)')
@@ -248,6 +249,23 @@ def _check_plot_is_screened(plot: str, args: argparse.Namespace, world: int) -> 
                                f"give it to that shard's command, or {alone}")
 
 
+def _note_higher_orders(elements: list[str]) -> None:
+    """A note on stderr that a screen of binaries (no --order) left out the ternary (quaternary)
+    systems of its --elements, and the option that screens them."""
+    from math import comb
+
+    from hullpack.screening.names import ORDER_NAMES
+
+    left = [(k, comb(len(elements), k)) for k in (3, 4) if comb(len(elements), k)]  # orders a screen runs
+    if not left:
+        return
+    systems = " and ".join(plural(count, f"{ORDER_NAMES[k]} system") for k, count in left)
+    how = (" or ".join(f"--order {k} ({ORDER_NAMES[k]})" for k, _ in left) if len(left) > 1
+           else f"--order {left[0][0]}")
+    note(NAME, f"no --order given: screened only the binary systems of {' '.join(sorted(elements))}, not their "
+         f"{systems}; add {how} to screen {'it' if sum(c for _, c in left) == 1 else 'them'}")
+
+
 def _note_skipped(skipped: list[tuple[str, str]]) -> None:
     """One line on stderr: what was not written and the extra that adds it."""
     if skipped:
@@ -261,9 +279,13 @@ def _run(args: argparse.Namespace) -> int:
     from hullpack.screening import screen
     from hullpack.screening.names import parse_system, system_name
     from hullpack.screening.outputs import MANIFEST, check_folder
+    from hullpack.screening.summary import system_line
 
     if args.merge:
         return _merge(args)
+    binaries_by_default = args.order is None and args.elements is not None and not args.plot_only
+    if args.order is None and not args.plot_only:  # --plot-only takes the order of its system
+        args.order = 2
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -325,6 +347,8 @@ def _run(args: argparse.Namespace) -> int:
     files = _save(result, args, plot, skipped)
     if not args.plot_only:
         print(result.summary())
+        if plot is not None and not table_only:
+            print(system_line(result, plot))
     if table_only:
         assert plot is not None  # a quaternary named by --plot
         import pandas as pd
@@ -332,6 +356,8 @@ def _run(args: argparse.Namespace) -> int:
         with pd.option_context("display.width", 120, "display.max_columns", 20, "display.max_rows", 60):
             print(f"{plot}: a quaternary is listed, not drawn (also in {plot}.csv)\n"
                   f"{result.system_table(plot).to_string(index=False, float_format=lambda v: f'{v:.4f}')}")
+    if binaries_by_default:
+        _note_higher_orders(result.config["elements"])
     _note_skipped(skipped)
     print(f"wrote {plural(len(files), 'file')} and {MANIFEST} to {os.path.abspath(args.out)}")
     return 0

@@ -70,8 +70,8 @@ def resolve_model(model):
                 if "TorchScript archive" in str(exc):  # told apart by the model file reader (elemnet.io)
                     raise ModelFileError(f"{path} is a TorchScript archive (torch.jit.save), not a hullpack model "
                                          "file; to screen it, load it in Python with torch.jit.load and pass the "
-                                         "module to hullpack.screening.screen(model, ...) (docs/screening.md, "
-                                         "'Screening with your own model')") from None
+                                         "module to hullpack.screening.screen(model, ...) (what a model must "
+                                         "map: help(hullpack.screening.screen))") from None
                 raise ModelFileError(_own_torch_file(str(exc))) from None
             raise
     if callable(model):  # a torch module too
@@ -84,7 +84,7 @@ def _own_torch_file(message: str) -> str:
     """The message for a complete ``torch.save`` archive that is no hullpack model file: a whole
     module (pickled objects, which a model file never holds) or a state dict, and how to screen it."""
     return (f"{message}; to screen a model of your own, load it in Python and pass the module to "
-            "hullpack.screening.screen(model, ...) (docs/screening.md, 'Screening with your own model'); an "
+            "hullpack.screening.screen(model, ...) (what a model must map: help(hullpack.screening.screen)); an "
             "ElemNet saved with hullpack.elemnet.save_model screens here")
 
 
@@ -118,8 +118,7 @@ def _call_failed(model, x: torch.Tensor, exc: Exception) -> ScreeningError:
     if first is not None and first.in_features != N_ELEMENTS:  # a model of other inputs: say so, and the way out
         hint += (f" (its first Linear layer takes {first.in_features} inputs, not ElemNet's {N_ELEMENTS} element "
                  "fractions in hullpack.elements.ELEMNET_ELEMENTS order: wrap it in a function that puts each "
-                 "fraction in your model's column for that element; docs/screening.md, 'Screening with your own "
-                 "model')")
+                 "fraction in your model's column for that element, as help(hullpack.screening.screen) shows)")
     return ScreeningError(f"model: calling it on a ({len(x)}, {N_ELEMENTS}) float32 tensor of fractions failed: "
                           f"{type(exc).__name__}: {exc}{hint}")
 

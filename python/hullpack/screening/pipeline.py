@@ -29,7 +29,7 @@ from .models import make_engine
 from .models import resolve_model as _load_model
 from .names import ORDER_NAMES, formulas, system_names
 from .result import ScreenResult
-from .tables import chemists_order, point_rows, system_rows, vertex_rows
+from .tables import chemists_order, point_rows, shallow_labels, system_rows, vertex_rows
 
 __all__ = ["screen", "auto_precision", "parse_shard", "resolve_grid", "grid_label", "grid_spacing", "DEFAULT_GRID", "DEFAULT_MIN_DEPTH",
            "MAX_INTERVALS", "PRECISIONS", "element_energies", "end_depths"]
@@ -109,8 +109,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
 
     ``model``: None (the shipped ElemNet), a model file or ``hullpack train`` run folder, or any torch
     module or callable mapping an ``(n, 86)`` float32 tensor of fractions (columns in
-    :data:`~hullpack.elements.ELEMNET_ELEMENTS` order) to ``n`` energies (eV/atom;
-    see :mod:`hullpack.screening.models`). ``grid``: None (:data:`DEFAULT_GRID`: ``"reduced:10"``,
+    :data:`~hullpack.elements.ELEMNET_ELEMENTS` order) to ``n`` energies (eV/atom; see "Your own
+    model" below). ``grid``: None (:data:`DEFAULT_GRID`: ``"reduced:10"``,
     every composition whose fractions have denominators up to 10: 33 points per binary, 205 per
     ternary, 831 per quaternary), ``"reduced:N"``, ``"uniform:N"`` or an int ``N`` (step ``1/N``;
     ``"uniform:100"`` / ``"uniform:20"`` were the defaults before), or an integer array of
@@ -134,7 +134,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     set) and the hull kernels; default: torch's.
     ``min_depth`` (eV/atom, default :data:`DEFAULT_MIN_DEPTH`: 0.010): a hull vertex counts as a
     predicted stable compound only if it lies at least this far below the hull of the other points
-    (the ``depth`` column of ``vertices``; ``n_vertices`` in ``systems`` counts every vertex); on a
+    (the ``depth`` column of ``vertices`` and ``points``; ``n_vertices`` in ``systems`` counts every
+    vertex, and ``shallow`` names those left out, with their depths in meV/atom); on a
     fine grid a smooth prediction has many shallow vertices side by side, and 0 counts them all.
     Depths come from the screen's energies (in a bf16 screen, bf16 at the points not re-evaluated),
     so a vertex whose depth is within the bf16 error of ``min_depth`` may count differently from an
@@ -148,6 +149,38 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
     Bad requests raise :class:`~hullpack.errors.ScreeningError` / ``ModelFileError`` (both
     ``ValueError``) before any work. Systems with non-finite predictions are kept, flagged in
     ``nonfinite``, with a warning.
+
+    Your own model: it is called (in eval mode, on ``device``) on an ``(n, 86)`` float32 tensor of
+    element fractions, rows summing to 1, columns in :data:`~hullpack.elements.ELEMNET_ELEMENTS`
+    order (by atomic number without He, Ne, Ar, Po, At, Rn, Fr, Ra and all past Pu: Fe is column 22,
+    not 25), and must return ``n`` formation energies in eV/atom (shape ``(n,)`` or ``(n, 1)``, a
+    tensor or a numpy array). The fast engine runs a ``torch.nn.Sequential`` whose first layer is
+    ``Linear(86, h)`` on those fractions, followed only by Linear, ReLU, Dropout, Identity,
+    LayerNorm and elementwise activations (pass ``model.net`` where your module's forward is that
+    Sequential alone); any other model is called on batches of dense fractions, slower
+    (``config["engine"]`` says which ran). A file of ``torch.save`` or ``torch.jit.save`` is loaded
+    in Python (``torch.load``, ``torch.jit.load``) and the module passed. Nothing tells a model's
+    element order from its weights: a model whose inputs are other columns screens silently wrong
+    unless they are put in place, by re-indexing its first Linear layer (which keeps the fast
+    engine; the columns of elements outside the 86 are dropped, their fractions being 0) or by
+    wrapping it in a function:
+
+    >>> import torch
+    >>> from hullpack.elements import ELEMNET_ELEMENTS
+    >>> my_order = sorted(ELEMNET_ELEMENTS)              # the element of each of your model's inputs
+    >>> cols = [my_order.index(s) for s in ELEMNET_ELEMENTS]
+    >>> mine = torch.nn.Sequential(torch.nn.Linear(len(my_order), 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    >>> first = torch.nn.Linear(86, 16)                  # the same layer, its columns in ElemNet's order
+    >>> first.load_state_dict({"weight": mine[0].weight[:, cols], "bias": mine[0].bias})
+    <All keys matched successfully>
+    >>> r = screen(torch.nn.Sequential(first, *mine[1:]), elements="Fe O", compare_dft=False, progress=False)
+    >>> def in_my_order(x):                              # any model: x holds ElemNet's columns
+    ...     z = x.new_zeros(len(x), len(my_order))
+    ...     z[:, cols] = x
+    ...     return mine(z)
+    >>> w = screen(in_my_order, elements="Fe O", compare_dft=False, progress=False)
+    >>> r.config["engine"], w.config["engine"], bool(abs(r.systems.min_energy - w.systems.min_energy).max() < 1e-5)
+    ('InferenceEngine', 'ModelEngine', True)
     """
     t_start = time.perf_counter()
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in ORDER_NAMES:
@@ -231,11 +264,12 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
             t_end_check += time.perf_counter() - t_end
             s, p = chemists_order(tb, fr, stable)
             vf = formulas(tb, g, s, p)
-            sys_parts.append(system_rows(tb, names[s0:s0 + block], g, res, stable, end_artifact, letters, vf))
+            shallow = shallow_labels(tb, g, fr, res.is_vertex & ~stable, depth)  # named, not dropped unseen
+            sys_parts.append(system_rows(tb, names[s0:s0 + block], g, res, stable, end_artifact, letters, vf, shallow))
             vert_parts.append(vertex_rows(tb, names[s0:s0 + block], fr, res, s, p, letters, vf, depth=depth,
                                            end_depth=end_depth, end_artifact=end_artifact, end_element=end_element))
             if points:
-                pt_parts.append(point_rows(tb, names[s0:s0 + block], g, fr, res, letters))
+                pt_parts.append(point_rows(tb, names[s0:s0 + block], g, fr, res, letters, depth))
             t1 = time.perf_counter()
             t_screen += t1 - t0
             t_evaluating += engine.seconds_evaluating - evaluated0

@@ -53,8 +53,9 @@ class ScreenResult:
     ``min_depth`` below the hull of the other points: the predicted stable compounds, end artifacts
     included), ``n_end_artifact`` (those that are end artifacts, below), ``stable`` (their formulas,
     ";"-separated, from the first element of the name towards the last: a binary's by increasing
-    fraction of ``B``), ``min_energy`` (lowest predicted energy; 0, the elements', where no point is
-    below 0) and ``min_formula`` (its compound; empty where no point is below 0), ``nonfinite``
+    fraction of ``B``), ``shallow`` (the hull vertices less than ``min_depth`` deep, which do not
+    count, in the same order with their depths in meV/atom: ``"Fe3O4 (3.1)"``), ``min_energy``
+    (lowest predicted energy; 0, the elements', where no point is below 0) and ``min_formula`` (its compound; empty where no point is below 0), ``nonfinite``
     (True: a prediction was NaN/inf; the system has no hull), ``n_fp32`` (points re-evaluated in
     fp32 by the bf16 certification) and, with the DFT comparison, ``n_dft``, ``n_dft_stable``,
     ``tp_pred``, ``tp_dft``, ``tp_pred_end``, ``tp_dft_end`` (matches owed to end artifacts),
@@ -66,7 +67,8 @@ class ScreenResult:
     ``end_artifact`` (``end_depth`` below ``min_depth``: stable only because an end is pinned at 0)
     and ``end_element`` (the end it owes that to). ``points`` (on request): every grid point of
     every system with its elements, fractions and ``formula`` as ``vertices`` has them, ``energy``,
-    ``e_above_hull``, ``is_vertex`` and ``bf16`` (True where the energy is a bf16 prediction, not
+    ``e_above_hull``, ``is_vertex``, ``depth`` (a vertex's, as in ``vertices``; NaN off the
+    vertices) and ``bf16`` (True where the energy is a bf16 prediction, not
     evaluated in fp32: in a certified bf16 screen, the points its selection and audit left alone).
     """
 

@@ -12,13 +12,16 @@ import pandas as pd
 from ..naming import plural
 from .names import ORDER_NAMES
 
-__all__ = ["ROBUST_DEPTH", "summary_text"]
+__all__ = ["ROBUST_DEPTH", "summary_text", "system_line"]
 
 #: eV/atom: a predicted stable compound at least this far below the hull of the other points is
 #: counted as robust in :meth:`ScreenResult.summary`: deeper than the shipped model's typical
 #: error (test MAE 0.042 eV/atom); on the shipped data such compounds matched a DFT-stable one
 #: about twice as often as those within 10-25 meV/atom (docs/screening.md, "Defaults")
 ROBUST_DEPTH = 0.050
+#: the summary names the shallow vertices (column ``shallow``) where there are at most this many;
+#: a screen of many systems has thousands, which the column lists
+_NAMED_SHALLOW = 8
 
 
 def _metric(value: float) -> str:
@@ -77,6 +80,8 @@ def _stable_lines(result) -> list[str]:
               "here and below)" if distinct < n else "")
     lines = [f"predicted stable compounds: {n:,} in {plural(int((s['n_stable'] > 0).sum()), 'system')}{shared} "
              f"({rule})"]
+    if "shallow" in s and min_depth > 0:
+        lines += _shallow_lines(s, min_depth)
     end = v["end_artifact"].to_numpy(bool) if "end_artifact" in v else np.zeros(len(v), bool)
     deep = v["depth"].to_numpy(float) >= ROBUST_DEPTH
     counts_robust = n and min_depth < ROBUST_DEPTH
@@ -96,6 +101,38 @@ def _stable_lines(result) -> list[str]:
     if end.any():
         lines.append(_end_line(result.config, v[end], min_depth, int((deep & end).sum()) if counts_robust else None))
     return lines
+
+
+def _not_counted(min_depth: float) -> str:
+    """How the summary introduces the vertices of the column ``shallow``."""
+    return f"shallower than {1000 * min_depth:g} meV/atom, not counted (depth in meV/atom)"
+
+
+def _shallow_lines(s: pd.DataFrame, min_depth: float) -> list[str]:
+    """The summary's line naming the hull vertices left out as too shallow, with their depths, or
+    where there are many, where to find them."""
+    some = s[s["shallow"] != ""]
+    n = int(s["n_vertices"].sum() - s["n_stable"].sum())
+    if not len(some):
+        return []
+    if n > _NAMED_SHALLOW:
+        return [f"  {_not_counted(min_depth)}: {n:,} vertices in {plural(len(some), 'system')}, listed by "
+                "system in the column shallow of systems"]
+    named = "; ".join(f"{name}: {shallow.replace(';', ', ')}" for name, shallow in zip(some["system"], some["shallow"]))
+    return [f"  {_not_counted(min_depth)}: {named}"]
+
+
+def system_line(result, name: str) -> str:
+    """One system of ``result`` in a line: its stable compounds and the hull vertices too shallow to
+    count, e.g. ``Fe-O: stable FeO;Fe4O5;Fe2O3;Fe3O5; shallower than 10 meV/atom, not counted (depth
+    in meV/atom): Fe3O4 (3.1)``."""
+    row = result.system(name)
+    if row["nonfinite"]:
+        return f"{row['system']}: no hull (non-finite predictions)"
+    line = f"{row['system']}: stable {row['stable'] or 'none'}"
+    if row.get("shallow"):
+        line += f"; {_not_counted(float(result.config.get('min_depth', 0.0)))}: {row['shallow'].replace(';', ', ')}"
+    return line
 
 
 def _model_mae(result) -> tuple[float | None, str]:

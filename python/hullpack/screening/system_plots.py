@@ -145,6 +145,7 @@ def plot_system(result, name: str, path=None):
             ax.plot(dv[0][o], dv[1][o], "--s", color="C3", ms=5, mfc="none", label="DFT hull")
             known_xy = xd[hd.is_vertex], ed[hd.is_vertex]
         ax.axhline(0, color="k", lw=0.5)
+        ax.set_ymargin(0.1)  # room under the hull's lowest vertices for their labels
         ax.set_xlabel(f"fraction of {names[1]} in {system}")
         ax.set_ylabel("formation energy (eV/atom)")
     else:

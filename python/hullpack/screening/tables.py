@@ -9,10 +9,10 @@ import pandas as pd
 from ..elements import ELEMNET_ELEMENTS
 from .names import alphabetical_order, formulas
 
-__all__ = ["chemists_order", "system_rows", "vertex_rows", "point_rows"]
+__all__ = ["chemists_order", "shallow_labels", "system_rows", "vertex_rows", "point_rows"]
 
 # the text columns of the result tables
-_TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "min_formula", "formula", "end_element")
+_TEXT_COLUMNS = ("system", "A", "B", "C", "D", "stable", "shallow", "min_formula", "formula", "end_element")
 
 
 def _text_typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -46,12 +46,27 @@ def chemists_order(table: np.ndarray, fractions: np.ndarray, stable: np.ndarray)
     return s[order], p[order]
 
 
-def system_rows(tb, names, g, res, stable, end_artifact, letters, vertex_formulas) -> pd.DataFrame:
-    """``vertex_formulas``: the formulas of the stable vertices, system by system."""
+def shallow_labels(tb, g, fr, shallow: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hull vertices ``shallow`` that are not deep enough to count, as ``Fe3O4 (3.1)``: formula
+    and depth in meV/atom, system by system in :func:`chemists_order`. Returns ``(per-system
+    counts, labels)``, so that a chemist sees which vertices the depth threshold left out."""
+    s, p = chemists_order(tb, fr, shallow)
+    labels = [f"{f} ({1000 * d:.1f})" for f, d in zip(formulas(tb, g, s, p), depth[s, p])]
+    return shallow.sum(axis=1), np.array(labels, dtype=object)
+
+
+def _joined(counts: np.ndarray, items: np.ndarray) -> list[str]:
+    """``items`` (system by system, ``counts`` of each) joined per system with ``;``."""
+    per_system = np.split(items, np.cumsum(counts)[:-1]) if len(counts) else []
+    return [";".join(f) for f in per_system]
+
+
+def system_rows(tb, names, g, res, stable, end_artifact, letters, vertex_formulas, shallow) -> pd.DataFrame:
+    """``vertex_formulas``: the formulas of the stable vertices, system by system; ``shallow``: the
+    ``(counts, labels)`` of :func:`shallow_labels`."""
     e = res.energies.astype(np.float64)
     kmin = np.argmin(np.where(np.isfinite(e), e, np.inf), axis=1)
     counts = stable.sum(axis=1)
-    per_system = np.split(vertex_formulas, np.cumsum(counts)[:-1]) if len(tb) else []
     min_energy = np.where(res.valid, e[np.arange(len(tb)), kmin], np.nan)
     # no point below 0: the lowest energy is the elements' 0, and no compound is named
     min_formula = np.where(res.valid & (min_energy < 0), formulas(tb, g, np.arange(len(tb)), kmin), "")
@@ -59,7 +74,7 @@ def system_rows(tb, names, g, res, stable, end_artifact, letters, vertex_formula
         "system": names, **_element_cols(tb, letters), "n_points": np.full(len(tb), g.shape[0]),
         "n_vertices": res.is_vertex.sum(axis=1).astype(np.int64),
         "n_stable": counts.astype(np.int64), "n_end_artifact": end_artifact.sum(axis=1).astype(np.int64),
-        "stable": [";".join(f) for f in per_system],
+        "stable": _joined(counts, vertex_formulas), "shallow": _joined(*shallow),
         "min_energy": min_energy, "min_formula": min_formula.astype(object),
         "nonfinite": ~res.valid, "n_fp32": res.n_fp32, "delta": res.delta,
     }))
@@ -85,8 +100,9 @@ def vertex_rows(tb, names, fr, res, s, p, letters, vertex_formulas, *, depth, en
     return _text_typed(df)
 
 
-def point_rows(tb, names, g, fr, res, letters) -> pd.DataFrame:
-    """Every grid point of the systems ``tb``, one row each, named as ``vertices`` names them."""
+def point_rows(tb, names, g, fr, res, letters, depth) -> pd.DataFrame:
+    """Every grid point of the systems ``tb``, one row each, named as ``vertices`` names them;
+    ``depth``: each hull vertex's depth below the hull of the other points (NaN off the vertices)."""
     n_sys, P = res.energies.shape
     df = pd.DataFrame({"system": np.repeat(np.array(names, dtype=object), P)})
     df = pd.concat([df, pd.DataFrame(_element_cols(tb, letters, repeat=P))], axis=1)
@@ -98,5 +114,6 @@ def point_rows(tb, names, g, fr, res, letters) -> pd.DataFrame:
     df["energy"] = res.energies.ravel().astype(np.float64)
     df["e_above_hull"] = res.e_above_hull.ravel()
     df["is_vertex"] = res.is_vertex.ravel()
+    df["depth"] = depth.ravel()  # NaN where no vertex: those have e_above_hull
     df["bf16"] = res.bf16.ravel() if res.bf16 is not None else np.zeros(len(df), dtype=bool)
     return _text_typed(df)

@@ -102,9 +102,10 @@ def test_info_fields_say_what_was_built_and_what_can_run(capsys):
 
     rc, out, _ = run(capsys, "info", "--json")
     info = json.loads(out)
-    assert rc == 0 and info == hullpack.build_info()
+    assert rc == 0 and {k: info[k] for k in hullpack.build_info()} == hullpack.build_info()
     assert set(info) == {"version", "openmp", "relu_mlp", "cuda_built", "cuda_devices", "cuda_available", "compiler",
-                         "cuda_compiler", "cuda_architectures", "python", "platform", "numpy", "torch"}
+                         "cuda_compiler", "cuda_architectures", "python", "platform", "numpy", "torch", "location",
+                         "pandas", "pymatgen", "matplotlib", "shap", "lightning", "default_model", "oqmd_data"}
     assert info["compiler"] and info["python"] == platform.python_version()
     assert bool(info["cuda_architectures"]) == bool(info["cuda_compiler"]) == info["cuda_built"]
     assert info["relu_mlp"] in ("avx512", "avx2", "portable")
@@ -552,7 +553,7 @@ def test_screen_min_depth_keeps_the_deep_vertices(model_file, tmp_path, capsys):
 def test_screen_shards_partition_the_systems_and_may_be_empty(model_file, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pymatgen")
     pytest.importorskip("pyarrow")  # without it and pymatgen the screen notes what it skipped
-    common = ["--elements", "Fe Ni O", "--grid", "10", "--model", model_file]
+    common = ["--elements", "Fe Ni O", "--order", "2", "--grid", "10", "--model", model_file]
     assert screen_cli(capsys, tmp_path / "whole", *common)[0] == 0
     parts = []
     for i in range(2):
@@ -599,7 +600,8 @@ def test_bench_memory_distributed_tiny(tmp_path, capsys):
 
 def test_base_install_screen_writes_csv_and_names_the_extra(model_file, tmp_path, capsys, monkeypatch):
     hide(monkeypatch, "matplotlib", "pyarrow", "pymatgen", "fastparquet")
-    rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file)
+    rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--order", "2", "--grid", "10", "--model",
+                              model_file)
     assert rc == 0 and "3 binary systems" in out and "DFT (OQMD) stable compounds" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["manifest.json", "systems.csv", "vertices.csv"]
     assert "wrote 2 files and manifest.json" in out
@@ -612,7 +614,8 @@ def test_base_install_screen_without_matplotlib_only(model_file, tmp_path, capsy
     pytest.importorskip("pyarrow")  # only matplotlib is hidden: the rest of [screening] is installed
     pytest.importorskip("pymatgen")
     hide(monkeypatch, "matplotlib")
-    rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--grid", "10", "--model", model_file)
+    rc, out, err = screen_cli(capsys, tmp_path, "--elements", "Fe Ni O", "--order", "2", "--grid", "10", "--model",
+                              model_file)
     assert rc == 0 and (tmp_path / "systems.parquet").is_file() and (tmp_path / "groups.csv").is_file()
     assert not list(tmp_path.glob("*.png"))
     assert "skipped group-pair heatmaps (matplotlib not installed)" in one_line(err)

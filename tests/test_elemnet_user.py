@@ -509,13 +509,11 @@ def test_train_names_energies_outside_elemnet_s_range_and_skips_them_when_asked(
     assert len(y) == 19
 
 
-def test_table_arrays_notes_compositions_in_several_rows(caplog):
-    import logging
-
+def test_table_arrays_notes_compositions_in_several_rows():
     df = pd.DataFrame({"formula": ["Fe2O3", "Fe4O6", "NaCl", "KCl", "KCl"], "energy": [-1.7, -1.6, -2.0, -2.2, -2.1]})
-    with caplog.at_level(logging.INFO, logger="hullpack.elemnet.data"):
+    with pytest.warns(UserWarning, match=r"2 compositions fill 4 rows \(polymorphs or repeated entries\): 'Fe2O3' in "
+                                         "rows 1, 2; 'KCl' in rows 4, 5"):
         table_arrays(df)
-    assert "2 compositions fill 4 rows (polymorphs or repeated entries)" in caplog.text
 
 
 # ------------------------------------------------------------------------------- fine-tuning

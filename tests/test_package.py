@@ -67,15 +67,22 @@ def test_version_flag(argv):
 def test_info_json():
     out = subprocess.run([sys.executable, "-m", "hullpack", "info", "--json"], capture_output=True,
                          text=True, check=True)
-    assert json.loads(out.stdout) == hullpack.build_info()
+    from hullpack.cli.info import report
+
+    info = json.loads(out.stdout)
+    assert info == report()
+    assert {k: info[k] for k in hullpack.build_info()} == hullpack.build_info()  # the build, then the install
 
 
 def test_info_text_names_every_field_and_leaves_none_blank():
     # a build without the CUDA kernels printed "cuda_compiler: " and "cuda_architectures: " with nothing
     # after them, which a bug report's reader cannot tell from a value lost in copying
     out = subprocess.run([sys.executable, "-m", "hullpack", "info"], capture_output=True, text=True, check=True)
+    from hullpack.cli.info import report
+
     printed = dict(line.strip().split(": ", 1) for line in out.stdout.splitlines())
-    info = hullpack.build_info()
+    info = report()
+    assert printed.pop("relu_mlp").startswith(str(info.pop("relu_mlp")) + " (")  # glossed in text
     assert list(printed) == list(info)
     assert printed == {key: "none" if value == "" else str(value) for key, value in info.items()}
     assert info["cuda_built"] or printed["cuda_compiler"] == printed["cuda_architectures"] == "none"

@@ -52,9 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "--formula-column, else found as in --data)")
     p.add_argument("--val-energy-column", metavar="NAME", help="with --val-data: its formation energy column "
                    "(eV/atom; default: --energy-column, else found as in --data)")
-    p.add_argument("--errors", choices=("raise", "skip"), default="raise", help="with --data: rows whose formula "
-                   "cannot be featurized or whose energy is missing: stop (raise, the default) or leave them "
-                   "out (skip, named in a note)")
+    p.add_argument("--errors", choices=("raise", "skip"), help="with --data: rows whose formula "
+                   "cannot be featurized or whose energy is missing: stop (raise, the default; a resumed run: its "
+                   "own) or leave them out (skip, named in a note)")
     p.add_argument("--init", metavar="MODEL", help="fine-tune: start from this model's weights (a model file, a run "
                    "folder, or 'default': the shipped model trained on OQMD) instead of random ones; its "
                    "architecture and drop rates are the run's, with dropout off unless --dropout-epochs is "
@@ -63,7 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", metavar="RUN_DIR", help="export RUN_DIR/best.pt as an fp16 model file "
                    "(--out), after measuring its MAE on the OQMD test split, then exit")
     p.add_argument("--out", metavar="FILE", help="with --export: the model file to write; 'default' replaces "
-                   "the shipped model inside the installed package")
+                   "the default model inside the installed package, which every command then uses (with "
+                   "--overwrite; the shipped file is kept as elemnet_default.shipped.pt)")
+    p.add_argument("--overwrite", action="store_true", help="with --export RUN_DIR --out default: replace the "
+                   "default model")
     p.add_argument("--epochs", type=positive_int, help="most epochs in all (default 1000)")
     p.add_argument("--batch-size", type=positive_int, help="default 256 (per process under DDP)")
     p.add_argument("--lr", type=positive_float, help="peak learning rate, default 5e-4 (1e-4 with --init)")
@@ -179,15 +182,59 @@ def _user_data(args: argparse.Namespace, seed: int):
                                               f"composition at a time (--val-fraction {fraction:g}, seed {seed})")
 
 
+#: the options that say how --data and --val-data are read: a run keeps them (its data_options), and
+#: a resumed run reads its tables the same way where they are not given
+DATA_OPTIONS = ("errors", "val_fraction", "formula_column", "energy_column", "val_formula_column", "val_energy_column")
+
+
+def _data_options(args: argparse.Namespace) -> dict:
+    """The :data:`DATA_OPTIONS` of this run, as it read its tables (--val-fraction only without --val-data)."""
+    options = {k: getattr(args, k) for k in DATA_OPTIONS}
+    if args.val_data:
+        options.pop("val_fraction")
+    elif options["val_fraction"] is None:
+        options["val_fraction"] = VAL_FRACTION
+    return options
+
+
+def _run_data_options(args: argparse.Namespace, run: dict) -> None:
+    """Sets the :data:`DATA_OPTIONS` not given to those of the resumed run (``run``): "settings not
+    given are the run's own". Given ones stay, and the data digest checks them with the rest. The
+    --val-data ones only with --val-data, --val-fraction only without."""
+    for name in DATA_OPTIONS:
+        applies = not name.startswith("val_") or (name == "val_fraction") != bool(args.val_data)
+        if applies and getattr(args, name) is None and run.get(name) is not None:
+            setattr(args, name, run[name])
+
+
+def _check_new_run_dir(run_dir: str) -> None:
+    """CommandError where a new run may not go into ``run_dir``: a folder of another command's
+    outputs (a screen's or a stability run's, known by its manifest) or of other files."""
+    from hullpack.elemnet.train import check_run_dir
+    from hullpack.screening.outputs import MANIFEST, read_manifest
+
+    try:
+        manifest = read_manifest(run_dir)
+    except ValueError:  # a manifest.json of something else: named below with the other files
+        manifest = None
+    if manifest is not None:
+        raise CommandError(f"RUN_DIR {run_dir}: holds the outputs of a hullpack {manifest.get('kind', 'screen')} (its "
+                           f"{MANIFEST}): train into a new or empty folder")
+    check_run_dir(run_dir)
+
+
 def run(args: argparse.Namespace) -> int:
     from hullpack.elemnet import (TrainConfig, export_default, fine_tuning_defaults, read_checkpoint, resolve_model,
                                   run_config, train)
 
+    if args.overwrite and not args.export:
+        raise CommandError("--overwrite goes with --export RUN_DIR --out default (it replaces the default model); "
+                           "a run folder is resumed, or refused where it holds other files, never overwritten")
     if args.export:
         if not args.out:  # the package's own file is replaced only when asked for by name
-            raise CommandError("--export needs --out FILE (the model file to write), or --out default to "
-                               "replace the shipped model inside the installed package")
-        meta = export_default(args.export, out=None if args.out == "default" else args.out)
+            raise CommandError("--export needs --out FILE (the model file to write), or --out default --overwrite "
+                               "to replace the shipped model inside the installed package")
+        meta = export_default(args.export, out=None if args.out == "default" else args.out, overwrite=args.overwrite)
         print(json.dumps({k: meta.get(k) for k in ("epoch", "val_mae", "test_mae", "n_test", "test_data", "trained_on",
                                                    "source_run")}))
         return 0
@@ -227,6 +274,11 @@ def run(args: argparse.Namespace) -> int:
     # a resumed run keeps its own settings where none are given; its checkpoint is read once, for
     # those settings and to resume from (it holds the weights and the optimizer's state)
     checkpoint = read_checkpoint(args.run_dir)
+    if checkpoint is None:  # before the data are read: a folder of other files is refused at once
+        _check_new_run_dir(args.run_dir)
+    elif args.data:  # the run's own way of reading its tables, where not given
+        _run_data_options(args, checkpoint.get("data_options") or {})
+    args.errors = args.errors or "raise"
     init = args.init
     if init and checkpoint is None:  # a fine-tuned model keeps its shape: settings not given are its own
         init = resolve_model(init)  # read once: train() starts from it
@@ -244,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = train(args.run_dir, cfg, train_data=train_data, val_data=val_data, data_source=source,
                     device=args.device, num_threads=args.threads, stop_after=args.stop_after, checkpoint=checkpoint,
-                    init=init)
+                    init=init, data_options=_data_options(args) if args.data else None)
     except FloatingPointError as exc:  # diverged: one line saying what to change
         raise CommandError(str(exc)) from None
     except KeyboardInterrupt:  # Ctrl-C: last.pt holds every finished epoch

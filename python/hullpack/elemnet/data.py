@@ -3,10 +3,13 @@ see its SOURCE.md), with ElemNet's filter -20 < dH < 5 eV/atom."""
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..naming import plural
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,8 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     outside ElemNet's range (:data:`TARGET_RANGE`, the filter of its OQMD data) raise
     :class:`hullpack.errors.CompositionError` naming them by row and formula (``errors="raise"``),
     or are left out with a warning naming them (``errors="skip"``; the error still, where no row
-    is left). Rows are counted from 1, the
+    is left). A warning names compositions that fill several rows (polymorphs, repeated entries),
+    of which ElemNet learns one energy, after the rows left out. Rows are counted from 1, the
     first under the header, as ``hullpack stability`` and ``hullpack predict --file`` count them;
     the error's ``.bad`` holds their positions from 0. Energies
     whose median says they are not formation energies in eV/atom (total energies, such as Materials
@@ -92,8 +96,6 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     >>> x.shape, y.tolist()
     ((2, 86), [-1.649999976158142, -2.0999999046325684])
     """
-    import warnings
-
     from ..columns import composition_cell, is_missing_text, listed, number_hint
     from ..errors import CompositionError
     from .featurize import describe_bad, parse_formulas
@@ -121,8 +123,9 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
             else:
                 reason = f"{y[i]:g} eV/atom, outside ElemNet's range {lo:g}..{hi:g}"
             bad.append((int(i), "" if missing[i] else str(cells.iloc[i]), f"{energy_column} is {reason}"))
+    texts = ["" if m else str(v) for v, m in zip(cells, missing)]
     if not bad:
-        _note_repeats(x)
+        _note_repeats(x, texts, np.arange(len(table)))
         return x, y.astype(np.float32)
     bad.sort()
     message = (f"{len(bad)} of {len(table)} rows cannot be used (columns {formula_column!r}, {energy_column!r}):\n"
@@ -138,22 +141,47 @@ def table_arrays(table: pd.DataFrame, *, formula_column: str | None = None, ener
     warnings.warn(message + "\n(left out)", stacklevel=2)
     keep = np.ones(len(table), dtype=bool)
     keep[[i for i, _, _ in bad]] = False
-    _note_repeats(x[keep])
+    _note_repeats(x[keep], texts, np.flatnonzero(keep))  # after the rows left out: the notes in reading order
     return x[keep], y[keep].astype(np.float32)
 
 
-def _note_repeats(x: np.ndarray) -> None:
-    """Logs how many compositions fill more than one row (polymorphs, repeated entries): ElemNet
-    maps a composition to one energy, where the shipped OQMD set keeps one row per composition."""
+#: compositions, and rows of each, that the note on repeated compositions names
+_REPEATS_NAMED, _REPEAT_ROWS_NAMED = 3, 5
+
+
+def _note_repeats(x: np.ndarray, texts: list[str], rows: np.ndarray) -> None:
+    """Warns of compositions that fill more than one row (polymorphs, repeated entries), naming
+    the first few by the formula of their first row and their rows: ElemNet maps a composition to
+    one energy, where the shipped OQMD set keeps one row per composition. ``rows``: the table's
+    rows of ``x`` (from 0; named from 1, as bad rows are); ``texts``: the formula of every row.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _note_repeats(np.array([[1.0], [0.5], [1.0]]), ["NaCl", "KCl", "HeO", "Na2Cl2"], np.array([0, 1, 3]))
+    >>> str(caught[0].message).split(". ElemNet")[0]
+    "1 composition fills 2 rows (polymorphs or repeated entries): 'NaCl' in rows 1, 4"
+    """
     if len(x) < 2:
         return
-    _, counts = np.unique(x, axis=0, return_counts=True)
-    repeated = counts > 1
-    if repeated.any():
-        n = int(repeated.sum())
-        log.info("%d composition%s fill %d rows (polymorphs or repeated entries): ElemNet learns one energy per "
-                 "composition (their median, under its L1 loss); keep the lowest-energy row of each for ground "
-                 "states", n, "" if n == 1 else "s", int(counts[repeated].sum()))
+    _, first, group, counts = np.unique(x, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    group = group.reshape(-1)
+    repeated = np.flatnonzero(counts > 1)
+    if not len(repeated):
+        return
+    repeated = repeated[np.argsort(first[repeated])]  # in the order of their first row
+
+    def where(g: int) -> str:
+        at = rows[group == g] + 1
+        more = f" and {len(at) - _REPEAT_ROWS_NAMED:,} more" if len(at) > _REPEAT_ROWS_NAMED else ""
+        return f"{texts[at[0] - 1]!r} in rows {', '.join(str(r) for r in at[:_REPEAT_ROWS_NAMED])}{more}"
+
+    n = len(repeated)
+    named = "; ".join(where(g) for g in repeated[:_REPEATS_NAMED])
+    more = f"; and {n - _REPEATS_NAMED:,} more" if n > _REPEATS_NAMED else ""
+    warnings.warn(f"{plural(n, 'composition')} {'fills' if n == 1 else 'fill'} {plural(int(counts[repeated].sum()), 'row')} "
+                  f"(polymorphs or repeated entries): {named}{more}. ElemNet learns one energy per composition (their "
+                  "median, under its L1 loss): keep the lowest-energy row of each for ground states", stacklevel=3)
 
 
 def _check_formation_energies(y: np.ndarray, column: str, how: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from .model import ElemNet
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE = "elemnet_default.pt"
+#: the shipped default model, kept beside it when an export replaces it (:func:`export_default`)
+SHIPPED_BACKUP_FILE = "elemnet_default.shipped.pt"
 #: sha256 of every byte of the default file shipped in format 1, whose own digest covers only the
 #: weights: the pin covers its header (architecture, drop rates, metadata) too. Files of format 2
 #: (what :func:`export_default` writes) carry a digest of all their bytes and need no pin.
@@ -29,6 +32,17 @@ def default_path() -> Path:
     'hullpack/data/elemnet_default.pt'
     """
     return data_dir() / DEFAULT_FILE
+
+
+def shipped_backup_path() -> Path:
+    """Where the shipped default model is kept once an export has replaced it
+    (``hullpack/data/elemnet_default.shipped.pt``; copied back over :func:`default_path`, it is the
+    default again).
+
+    >>> shipped_backup_path().name
+    'elemnet_default.shipped.pt'
+    """
+    return data_dir() / SHIPPED_BACKUP_FILE
 
 
 def load_pretrained(device: str | torch.device = "cpu") -> ElemNet:
@@ -85,10 +99,16 @@ def resolve_model(spec: str | os.PathLike | None = None, device: str | torch.dev
 
 
 def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *,
-                   dtype: str = "float16") -> dict:
-    """Export the best-val weights of a training run (``RUN_DIR/best.pt``) as the default model
-    file (fp16 by default, ~9 MB), after evaluating its test-split MAE once, on the exported
-    (rounded) weights; the MAE goes into the file's metadata. Returns that metadata.
+                   dtype: str = "float16", overwrite: bool = False) -> dict:
+    """Export the best-val weights of a training run (``RUN_DIR/best.pt``) as a model file
+    (``out``; None: the default model inside the installed package), fp16 by default (~9 MB),
+    after evaluating its test-split MAE once, on the exported (rounded) weights; the MAE goes into
+    the file's metadata. Returns that metadata.
+
+    Replacing the default model takes ``overwrite=True`` (``hullpack train --export RUN_DIR --out
+    default --overwrite``): every command and :func:`load_pretrained` use it from then on. The
+    shipped file is first kept as :func:`shipped_backup_path` (where none is kept yet), and a
+    warning gives the new test MAE against the replaced model's and how to restore the shipped one.
 
     This is the only place hullpack looks at the OQMD test split. ``test_data`` in the metadata
     names it; a run trained on other data (``trained_on``: ``hullpack train --data``, fine-tuning
@@ -103,6 +123,8 @@ def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = N
     src = read_model_file(run_dir)  # a folder without best.pt is named as such
     model = load_model(best)
     out = Path(out) if out is not None else default_path()
+    # said before the test MAE is measured (seconds); the default named by its path is the default too
+    replaced = _replaceable_default(overwrite) if out.resolve() == default_path().resolve() else None
     meta = dict(src.get("metadata") or {})
     meta.update({"source_run": str(best.parent.resolve()), "weights_dtype": dtype,
                  "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
@@ -118,8 +140,51 @@ def export_default(run_dir: str | os.PathLike, out: str | os.PathLike | None = N
         log.warning("%s was trained on %s: its test_mae is measured on the OQMD test split, not on a held-out part "
                     "of those data (which may hold test compositions)", run_dir, trained_on)
     meta.setdefault("val_mae", None)
+    if replaced is not None:
+        _keep_shipped(out)
     save_model(rounded, out, metadata=meta, dtype=dtype)
     tmp.unlink()
+    if replaced is not None:
+        _say_replaced(out, meta["test_mae"], replaced)
     log.info("exported %s (epoch %s, val MAE %.4f) to %s: test MAE %.4f eV/atom", best,
              meta.get("epoch"), meta.get("val_mae") or float("nan"), out, meta["test_mae"])
     return meta
+
+
+def _replaceable_default(overwrite: bool) -> dict | None:
+    """The metadata of the default model file an export is to replace ({} where it has none,
+    None where there is no file): ValueError unless ``overwrite``, as every command would use the
+    export from then on."""
+    path = default_path()
+    if not path.is_file():
+        return None
+    if not overwrite:
+        raise ValueError(f"the default model {path} is the one every command and load_pretrained() use: replace it "
+                         "with overwrite=True (--overwrite), which keeps the shipped file as "
+                         f"{SHIPPED_BACKUP_FILE}, or export to a file of your own (out=, --out FILE) and give it "
+                         "as the model (--model FILE, load_model(FILE))")
+    try:
+        return dict(read_model_file(path).get("metadata") or {})
+    except ModelFileError:  # a damaged default is replaced all the same; its test MAE is unknown
+        return {}
+
+
+def _keep_shipped(default: Path) -> None:
+    """Copies the default model file to :func:`shipped_backup_path` before it is first replaced;
+    a later export replaces an export, and the shipped file stays kept."""
+    backup = shipped_backup_path()
+    if not backup.is_file():
+        tmp = backup.with_name(backup.name + ".tmp")
+        shutil.copy2(default, tmp)
+        os.replace(tmp, backup)
+
+
+def _say_replaced(default: Path, test_mae: float, replaced: dict) -> None:
+    """Warns that the default model was replaced: its test MAE against the replaced one's, and how
+    to restore the shipped file."""
+    old = replaced.get("test_mae")
+    than = "the replaced model's is unknown" if old is None else \
+        f"{abs(test_mae - old):.4f} {'better' if test_mae < old else 'worse'} than the replaced model's {old:.4f}"
+    backup = shipped_backup_path()
+    log.warning("replaced the default model %s: its test MAE is %.4f eV/atom, %s; the shipped model is kept as %s: "
+                "`cp %s %s` restores it", default, test_mae, than, backup, backup, default)

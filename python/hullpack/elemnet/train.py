@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from .._progress import progress
 from ..errors import ModelFileError
+from ..naming import plural
 from .io import FORMAT as MODEL_FORMAT, as_device, save_model, weights_sha256
 from .model import DEFAULT_ARCHITECTURE, DEFAULT_DROPOUT, ElemNet, check_dropout
 
@@ -331,6 +332,36 @@ def _rows(data: dict[str, Any]) -> str:
             + (f" on {world} processes" if world != 1 else ""))
 
 
+#: the files a run of :func:`train` writes into its folder (and their ``.tmp`` forms, renamed into place)
+RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "config.json")
+
+
+def check_run_dir(run_dir: str | os.PathLike) -> None:
+    """ValueError where a new run may not go into ``run_dir``: a folder that holds files no run of
+    :func:`train` writes (another command's outputs, data), named in the message, which a run
+    would mix its own into. A folder that does not exist yet, an empty one, one that holds a run
+    (resumed) or one a run left before its first epoch is fine; hidden files (``.DS_Store``) are
+    passed over.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_run_dir(d / "new")
+    >>> _ = (d / "systems.csv").write_text("system\\n")
+    >>> check_run_dir(d)
+    Traceback (most recent call last):
+    ValueError: run folder ... holds files no run of hullpack train writes (systems.csv): train into a new or empty folder
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        return
+    ours = set(RUN_FILES) | {f"{name}.tmp" for name in RUN_FILES}
+    others = sorted(f.name for f in path.iterdir() if f.name not in ours and not f.name.startswith("."))
+    if others:
+        raise ValueError(f"run folder {os.fspath(path)} holds files no run of hullpack train writes "
+                         f"({', '.join(others[:4])}{', ...' if len(others) > 4 else ''}): train into a new or empty "
+                         "folder")
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -340,7 +371,8 @@ def _save_atomic(obj: Any, path: Path) -> None:
 def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, train_data=None,
           val_data=None, device: str | torch.device | None = None, num_threads: int | None = None,
           stop_after: int | None = None, data_source: str | None = None, checkpoint: dict[str, Any] | None = None,
-          init: str | os.PathLike | ElemNet | None = None, **overrides) -> dict[str, Any]:
+          init: str | os.PathLike | ElemNet | None = None, data_options: dict[str, Any] | None = None,
+          **overrides) -> dict[str, Any]:
     """Train ElemNet, or resume the run in ``run_dir`` where one is there.
 
     ``run_dir`` receives ``last.pt`` (model, optimizer, schedule, RNG states, history; written
@@ -349,13 +381,17 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     ``config.json`` (the run's settings, data and device, as ``last.pt`` holds them). Calling
     again with the same settings continues where it stopped and reaches bit-for-bit the weights an
     uninterrupted run would (same device and thread count); ``epochs`` and ``patience`` may be raised.
+    A new run refuses a folder that holds other files (:func:`check_run_dir`).
 
     Data default to the shipped OQMD train and val splits (the test split is never looked at);
     ``train_data``/``val_data`` take ``(X, y)`` arrays instead (:func:`hullpack.elemnet.table_arrays`
     makes them from a table of formulas and energies; ``train_data`` without ``val_data`` is selected
     on the OQMD val split, with a warning: :func:`~hullpack.elemnet.hold_out` holds some of it out for
     ``val_data``), and ``data_source`` says in ``best.pt``'s
-    metadata (``trained_on``) where they came from. Settings come from ``config`` and/or
+    metadata (``trained_on``) where they came from, and ``data_options`` (JSON-like) how they were
+    read, kept with the run (``last.pt``, ``config.json``; a resumed run keeps its own where None):
+    ``hullpack train`` keeps its ``--errors``, ``--val-fraction`` and column options there, to read
+    the tables the same way when it resumes. Settings come from ``config`` and/or
     keyword overrides of :class:`TrainConfig` fields. ``checkpoint``: ``run_dir/last.pt`` as
     :func:`read_checkpoint` returned it, where the caller has read it already (for the run's
     settings): the run resumes from it without reading the file again, and updates it as it goes
@@ -364,6 +400,17 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
     history as in ``metrics.jsonl``, and ``model``: the final weights, in eval mode; the best-val
     weights are in ``run_dir/best.pt``). A run whose weights stop being finite numbers raises
     FloatingPointError at the end of that epoch, which it does not record.
+
+    Progress: each epoch's losses, val MAE and learning rate go to the ``hullpack.elemnet.train``
+    logger at INFO level, which Python shows only once logging is set up
+    (``logging.basicConfig(level=logging.INFO)``); a progress bar over each epoch's batches shows
+    where stderr is a terminal (not in a notebook), unless ``HULLPACK_QUIET`` is set. Whatever is
+    shown, ``run_dir/metrics.jsonl`` gets a line per epoch as it ends.
+
+    Validation differs from ``hullpack train --data``'s: ``train_data`` without ``val_data`` is
+    selected on the OQMD val split, where the command holds 10% of the table out. To do as the
+    command does: ``tr, va = hold_out(x, 0.1, seed=0)``, then ``train(run_dir, train_data=(x[tr],
+    y[tr]), val_data=(x[va], y[va]))``.
 
     ``init`` fine-tunes: the run starts from the weights of a model file, a run folder,
     ``"default"`` (the shipped model, :func:`~hullpack.elemnet.load_pretrained`) or an ElemNet,
@@ -417,6 +464,8 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
 
     from .data import oqmd_arrays
 
+    if rank == 0 and ck is None:  # rank 0 alone looks, before it writes anything (as below)
+        check_run_dir(run_dir)
     if rank == 0 and ck is None and (run_dir / "best.pt").is_file() and not (run_dir / "metrics.jsonl").is_file():
         # a model file put there (an export, a copy), not a run: a new run would overwrite it at its first epoch.
         # Rank 0 alone asks, before it writes anything: another rank could find its epoch-0 best.pt
@@ -476,6 +525,8 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             raise ValueError(f"{run_dir} holds a run started from {had}, not from {init_id['source']}: resume it "
                              "without init (its weights are in last.pt) or use a new run directory")
         init_id = ck.get("init")
+        if data_options is None:
+            data_options = ck.get("data_options")
         if diff or not same_data:
             what = ", ".join(f"{k}: run has {getattr(old, k)!r}, asked {getattr(cfg, k)!r}" for k in diff)
             if not same_data:
@@ -520,8 +571,8 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         with its first epoch here: one that has no epoch left to run changes neither)."""
         from .. import __version__
 
-        about = {"config": asdict(cfg), "trained_on": data_source, "data": data_id, "init": init_id,
-                 "device": str(device), "bf16": bf16, "hullpack": __version__}
+        about = {"config": asdict(cfg), "trained_on": data_source, "data_options": data_options, "data": data_id,
+                 "init": init_id, "device": str(device), "bf16": bf16, "hullpack": __version__}
         (run_dir / "config.json.tmp").write_text(json.dumps(about, indent=2) + "\n")
         os.replace(run_dir / "config.json.tmp", run_dir / "config.json")
 
@@ -536,16 +587,31 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    log.info("training ElemNet on %d rows (%s, bf16=%s, world size %d), %d steps/epoch", n, device,
-             bf16, world, steps_per_epoch)
-    done_here, stopped = 0, state.get("stopped")
-    epoch = state["epoch"]
-    while stopped is None:
+    def done(epoch: int) -> str | None:
+        """Why the run stops after ``epoch``: "epochs" (all asked for are done), "early_stopping"
+        (``patience`` epochs without a better val MAE), or None: it goes on."""
         if epoch >= cfg.epochs:
-            stopped = "epochs"
-            break
+            return "epochs"
         if epoch - state["best_epoch"] >= cfg.patience and (state["best_epoch"] > 0 or init_id is not None):
-            stopped = "early_stopping"
+            return "early_stopping"
+        return None
+
+    epoch = state["epoch"]
+    if done(epoch) is None:
+        log.info("training ElemNet on %d rows (%s, bf16=%s, world size %d), %d steps/epoch", n, device,
+                 bf16, world, steps_per_epoch)
+    elif done(epoch) == "epochs":  # a resumed run asked for no more epochs than it has: said, not silently passed
+        log.info("%s: already trained %s (asked %d): nothing to do; epochs (--epochs) more than %d to go on",
+                 run_dir, plural(epoch, "epoch"), cfg.epochs, epoch)
+    else:
+        flat = epoch - state["best_epoch"]
+        log.info("%s: stopped early after epoch %d, %s without a better val MAE than epoch %d's (patience %d): "
+                 "nothing to do; a patience (--patience) more than %d to go on", run_dir, epoch, plural(flat, "epoch"),
+                 state["best_epoch"], cfg.patience, flat)
+    done_here, stopped = 0, state.get("stopped")
+    while stopped is None:
+        stopped = done(epoch)
+        if stopped is not None:
             break
         if stop_after is not None and done_here >= stop_after:
             break
@@ -611,7 +677,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
             if improved:
                 save_model(model, best_path, metadata=best_metadata(epoch, val_mae))
             saved = {"version": CHECKPOINT_VERSION, "config": asdict(cfg), "data": data_id,
-                     "data_source": data_source, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                     "data_source": data_source, "data_options": data_options, "model": model.state_dict(), "optimizer": opt.state_dict(),
                      "schedule": schedule.state_dict(), "state": state, "rng": {"torch": torch.get_rng_state()}}
             if init_id is not None:
                 saved["init"] = init_id

@@ -746,7 +746,8 @@ def test_a_column_of_hull_distances_named_as_the_energies_is_refused(tmp_path, c
                        "formation_energy_per_atom": FORMATION, "energy_above_hull": [0, 0, 0, 0.036, 0.04, 0.1]})
     with pytest.raises(ValueError, match=r"^energy column 'energy_above_hull' holds hull distances \(energies above a "
                                          r"hull\), not the energies a hull is built from: name a formation energy "
-                                         r"column \('formation_energy_per_atom'\) instead$"):
+                                         r"column \('formation_energy_per_atom'\) instead, or a total energy column where the "
+                                         r"table has each element's entry too$"):
         stability(df, "energy_above_hull")
     df.to_csv(tmp_path / "mp.csv", index=False)
     assert cli(tmp_path / "mp.csv", "--energy-column", "energy_above_hull", "--out", tmp_path / "o") == 2

@@ -601,7 +601,7 @@ def test_gnome_and_oqmd_api_exports_agree_with_pymatgen(tmp_path):
         assert t.e_above_hull.to_numpy() == pytest.approx([diagram.get_e_above_hull(e) for e in entries], abs=1e-9)
         assert t.decomposition_energy.to_numpy() == pytest.approx(
             [diagram.get_decomp_and_phase_separation_energy(e)[1] for e in entries], abs=1e-6)
-    assert t["stability"].tolist() == [0.0] * 6 and t["name"].tolist()[:2] == ["Fe2O3", "Fe3O4"]  # its columns kept
+    assert t["input_stability"].tolist() == [0.0] * 6 and t["name"].tolist()[:2] == ["Fe2O3", "Fe3O4"]  # its columns kept
 
 
 def test_a_formula_written_as_a_missing_value_is_missing(tmp_path):

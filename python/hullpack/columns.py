@@ -68,8 +68,11 @@ _UNIT = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")           # "name (unit)", 
 _SEPARATORS = re.compile(r"[\s\-.]+")
 _PER_ATOM = frozenset(("ev/atom", "ev/at", "ev/at.", "evperatom", "evatom^-1", "evatom-1"))  # spaces removed
 # how to convert what a unit says to eV/atom, for the message refusing it
-_CONVERT = {"mev": "divide by 1000", "kj": "divide by 96.485, per mole of atoms", "kcal": "divide by 23.061, per mole "
-            "of atoms", "ry": "multiply by 13.606", "ha": "multiply by 27.211"}
+# tables of formation enthalpies (NIST-JANAF) give them per mole of formula units, not of atoms
+_PER_UNIT = ("per mole of atoms; per mole of formula units, as tables of formation enthalpies give them, divide also by "
+             "the atoms of each formula, 5 for Fe2O3")
+_CONVERT = {"mev": "divide by 1000", "kj": f"divide by 96.485 {_PER_UNIT}", "kcal": f"divide by 23.061 {_PER_UNIT}",
+            "ry": "multiply by 13.606", "ha": "multiply by 27.211"}
 
 
 def header_key(header) -> tuple[str, str | None]:

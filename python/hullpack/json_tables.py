@@ -69,7 +69,7 @@ def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
                 fields = _entry_fields(d, decoder, compositions, Composition)
                 if fields is None:  # another kind of entry (a PDEntry, a GibbsComputedStructureEntry): rebuilt
                     e = decoder.process_decoded(d)
-                    fields = (_entry_id(e), e.composition.reduced_formula, float(e.energy_per_atom),
+                    fields = (entry_id(e), e.composition.reduced_formula, float(e.energy_per_atom),
                               getattr(e, "data", None))
             except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as exc:
                 raise ValueError(f"{path}: entry {i} ({d.get('@class')}, {d.get('entry_id')!r}) cannot be read as a "
@@ -80,7 +80,7 @@ def _entries_table(path: str, dicts: list) -> "pd.DataFrame":
     return table.join(_entry_data(data, table.columns))
 
 
-def _entry_id(entry):
+def entry_id(entry):
     """An entry's ``entry_id``; a PDEntry's ``name`` where it was given one (its id, ``mp-19770``),
     not left to be its reduced formula."""
     ident = getattr(entry, "entry_id", None)

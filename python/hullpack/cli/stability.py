@@ -427,7 +427,8 @@ def run(args: argparse.Namespace) -> int:
         text = "\n".join(summary_lines(table, source, energies_note, against,
                                          "OQMD" if reference_spec == "oqmd" else "the reference",
                                          "the given energy" if model is None else "the model's energy", typed,
-                                         None if reference is None else reference.id_column))
+                                         None if reference is None else reference.id_column, given=model is None,
+                                         competing=None if reference is None else reference.competing_phases))
         shown = table
     say(text.partition("\n")[2])  # the header was said before the work
     if to_stdout:
@@ -444,7 +445,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             files += _write(table, stage, args.format, "stability")
         if args.plot:
-            files += _plot(args.plot, reference, df if reference is None else None, table, args, stage, source)
+            files += _plot(args.plot, reference, df if reference is None else None, table, args, stage, source,
+                           given=model is None)
         return files
 
     files = write_outputs(args.out, uuid.uuid4().hex, [write], overwrite=True, kind="stability",
@@ -491,7 +493,7 @@ def _compare(df, e_col, model, reference, args, bar):
     return result
 
 
-def _plot(space: str, reference, own_df, table, args, out: Path, source: str) -> list[Path]:
+def _plot(space: str, reference, own_df, table, args, out: Path, source: str, given: bool) -> list[Path]:
     from hullpack.stability import Reference
     from hullpack.stability.plot import parse_space, plot_space, space_table
 
@@ -507,7 +509,7 @@ def _plot(space: str, reference, own_df, table, args, out: Path, source: str) ->
     if len(symbols) in (2, 3):
         path = out / f"{name}.png"
         try:
-            plot_space(reference, name, path, candidates=candidates)
+            plot_space(reference, name, path, candidates=candidates, given=given)
         except ValueError as exc:  # an empty space: the other outputs stand
             print(f"--plot {space}: {exc}")
             return []

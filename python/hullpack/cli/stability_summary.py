@@ -8,6 +8,7 @@ from .common import plural
 _TOP = 10  # most stable compositions listed in the summary
 _BAD_LISTED = 5  # bad rows listed in the summary
 _ON_HULL = 5e-5  # eV/atom: hullpack.stability.hulls.ON_HULL (not imported: it loads the compiled core)
+MODEL_ERROR = 0.1  # eV/atom: hullpack.stability.hulls.MODEL_ERROR (not imported, as above)
 
 
 def _reference_verdict(r, id_column: str | None = None) -> str | None:
@@ -97,9 +98,28 @@ def header_line(n: int, what: str) -> str:
     return f"hullpack stability: {plural(n, 'composition')} from {what}"
 
 
+def _off_hull(r, name: str, energy_name: str, given: bool, competing, id_column: str | None) -> str:
+    """Row ``r``'s line where the reference (``name``) has its composition on its hull but its energy
+    here is no known stable one (:func:`~hullpack.stability.hulls.known_stable`): the user's own
+    energy (``given``) above the hull of the other compositions, into the products ``competing``
+    (a function of formulas, :meth:`~hullpack.stability.Reference.competing_phases`) names, or a
+    model's energy further from the reference's than its error."""
+    ident = _reference_id(r, id_column)
+    de = r["decomposition_energy"]
+    products = competing([r["formula"]])[0] if competing is not None else None
+    into = f", decomposes to {products}" if products else ""
+    if given:
+        return (f"unstable by {energy_name}: above the hull of the other compositions by {de:.4f}{into}; {name} has "
+                f"{r['formula']} on its hull{ident}, {r['energy'] - r['reference_energy']:.4f} below {energy_name}")
+    side = f"above the hull of the other compositions by {de:.4f}{into}" if de >= _ON_HULL else (
+        f"below the hull of the other compositions by {-de:.4f}")
+    return (f"a large model error: {name} has {r['formula']} on its hull{ident}, {_versus(r, name, energy_name)} "
+            f"(more than {MODEL_ERROR} eV/atom); by it, {side}")
+
+
 def summary_lines(table, what: str, energies: str, against: str, reference_name: str = "the reference",
                    energy_name: str = "the given energy", typed: bool = False,
-                   reference_id_column: str | None = None) -> list[str]:
+                   reference_id_column: str | None = None, given: bool = True, competing=None) -> list[str]:
     """The summary a chemist reads: the header line (:func:`header_line`), counts, then the most
     stable compounds and the bad rows, counted and listed (by their number in the file, the first
     data row being 1, with their database id beside it where the file has one (:data:`ID_COLUMNS`),
@@ -111,11 +131,17 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
     :attr:`hullpack.stability.Reference.id_column`, which also names a number: ``entry_id 1004``),
     the id of the entry compared with, from the table's ``reference_id`` ("the reference: on its
     hull (mp-19770)"). ``typed``: the compositions are formulas from the command line, a bad one
-    named "formula N" as ``hullpack predict`` names it (rows are a file's)."""
+    named "formula N" as ``hullpack predict`` names it (rows are a file's). ``given``: the energies
+    are the user's own, not a model's: a compound on the reference's hull that they put above the
+    hull of the other compositions is unstable by them, not known stable (a model's energy is
+    known stable within :data:`~hullpack.stability.hulls.MODEL_ERROR` of the reference's, a
+    large model error beyond it); ``competing`` (a :class:`~hullpack.stability.Reference`'s
+    :meth:`~hullpack.stability.Reference.competing_phases`) names the products there."""
     import numpy as np
     import pandas as pd
 
     from hullpack.stability.hulls import known_stable as known_stable_rows
+    from hullpack.stability.hulls import on_reference_hull
     from hullpack.stability.inputs import written_as
 
     bad_one = "bad formula" if typed else "bad row"
@@ -123,10 +149,11 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
     ok = table["problem"].isna()
     t = table[ok & (table["n_elements"] > 1)]  # elements are the hulls' ends, stable by definition
     stable = t["stable"].astype(bool)
-    known_stable = known_stable_rows(t)
+    known_stable = known_stable_rows(t, given)
+    off_hull = on_reference_hull(t) & ~known_stable  # on the reference's hull, but not by these energies
     lines = [header_line(len(table), what), f"energies: {energies}", f"against: {against}"]
     if len(t):
-        near = int((t["e_above_hull"] <= 0.025).sum())
+        near = int((~stable & ~known_stable & (t["e_above_hull"] <= 0.025)).sum())  # stable ones counted apart
         by_what = energy_name.replace("energy", "energies", 1)
         known_line = ""
         if known_stable.any():  # how far the energies given lie from the reference's at those compounds
@@ -134,9 +161,13 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
             known_line = (f"; {int(known_stable.sum()):,} more known stable, on {reference_name}'s hull, {energy_name} "
                           + (f"at most {1000 * gap:.1f} meV/atom above {reference_name}'s there" if gap >= _ON_HULL
                              else f"at {reference_name}'s there"))
+        if off_hull.any():
+            known_line += (f"; {int(off_hull.sum()):,} on {reference_name}'s hull but "
+                           + (f"above the hull of the other compositions by {by_what}" if given else
+                              f"{by_what} more than {MODEL_ERROR} eV/atom above {reference_name}'s (large model errors)"))
         lines.append(f"stable: {int(stable.sum()):,} of {plural(len(t), 'compound')} ({stable.mean():.1%}; elements "
-                     f"not counted) by {by_what}{known_line}; within 25 meV/atom of the hull: {near:,}; median energy "
-                     f"above hull {t['e_above_hull'].median():.3f} eV/atom")
+                     f"not counted) by {by_what}{known_line}; not stable, at most 25 meV/atom above the hull: {near:,}; "
+                     f"median energy above hull {t['e_above_hull'].median():.3f} eV/atom")
         if "in_reference" in t.columns:
             known = t["in_reference"].astype(bool)
             on = int((known & (t["reference_e_above_hull"] < _ON_HULL)).sum())
@@ -177,6 +208,8 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
             elif known_stable[i]:  # DFT's verdict first, then how this energy compares with DFT's
                 how = (f"known stable: on {reference_name}'s hull, {_versus(r, reference_name, energy_name)} "
                        f"{r['formula']}{_reference_id(r, reference_id_column)}")
+            elif off_hull[i]:  # DFT has it on its hull, these energies do not: said plainly, not as known stable
+                how = _off_hull(r, reference_name, energy_name, given, competing, reference_id_column)
             elif r["decomposition"] == f"1.0 {r['formula']}":
                 # above (or at the energy of) another entry of its own composition, a lower polymorph:
                 # not a decomposition to name

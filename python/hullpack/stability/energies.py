@@ -18,12 +18,17 @@ if TYPE_CHECKING:
     from .inputs import Parsed
 
 __all__ = ["BELOW_FORMATION", "TOTAL_ENERGY_MEDIAN", "above_elements", "looks_total", "lowest_of_elements",
-           "total_energy_signs", "unit_signs"]
+           "per_unit_example", "reference_mismatch", "total_energy_signs", "unit_signs"]
 
 #: a median energy below this (eV/atom) is read as total energies: formation energies rarely reach it
 TOTAL_ENERGY_MEDIAN = -4.0
 #: below every formation energy known (eV/atom): OQMD's lowest, EuF2's, is -4.57
 BELOW_FORMATION = -4.6
+#: relative: an energy within this of a whole multiple of the reference's energy at its composition
+#: (the formula's atoms times it) reads as an energy per formula unit
+PER_UNIT_TOL = 0.03
+#: eV/atom: reference energies closer to 0 give no ratio or sign worth reading
+SIGNIFICANT = 0.1
 
 
 def lowest_of_elements(parsed: Parsed) -> pd.Series:
@@ -127,3 +132,79 @@ def looks_total(energies: np.ndarray) -> bool:
     """
     e = energies[np.isfinite(energies)]
     return bool(len(e) and np.median(e) < TOTAL_ENERGY_MEDIAN and np.mean(e < BELOW_FORMATION) >= 0.05)
+
+
+def _atoms(parsed: Parsed) -> np.ndarray:
+    """The atoms of each row's reduced formula (5 for Fe2O3; 0 where it has no integer amounts)."""
+    from .inputs import rationalize  # inputs imports this module
+
+    return rationalize(parsed.offsets, parsed.fractions, 1e-9)[0]
+
+
+def per_unit_example(parsed: Parsed, reference_energies: np.ndarray) -> str:
+    """How the first compound of ``parsed`` whose energy divided by its formula's atoms is about (within
+    10%) the reference's energy per atom there (``reference_energies``, NaN where it has none)
+    converts (`` (Fe2O3: -8.5 / 5 = -1.7 eV/atom)``), for a message refusing energies that look like
+    total energies; "" where none is.
+
+    >>> from hullpack.stability.inputs import parse
+    >>> per_unit_example(parse(["Fe", "Fe2O3"], [0.0, -8.5], require_energies=False), np.array([0.0, -1.65]))
+    ' (Fe2O3: -8.5 / 5 = -1.7 eV/atom)'
+    """
+    atoms = _atoms(parsed)
+    ref = np.asarray(reference_energies, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_atom = parsed.energies / atoms
+        fits = parsed.valid & (atoms >= 2) & (ref <= -SIGNIFICANT) & (np.abs(per_atom / ref - 1) <= 0.1)
+    if not fits.any():
+        return ""
+    r = int(np.flatnonzero(fits)[0])
+    return f" ({parsed.names[r]}: {parsed.energies[r]:.4g} / {atoms[r]} = {per_atom[r]:.4g} eV/atom)"
+
+
+def reference_mismatch(parsed: Parsed, reference_energies: np.ndarray, listed: int = 5) -> list[str]:
+    """Notes on energies of compositions that a reference holds (``reference_energies``: its lowest
+    energy at each row's composition, NaN where it has none) which look like another convention than
+    the reference's eV/atom: per formula unit (about the formula's atoms times the reference's energy,
+    within :data:`PER_UNIT_TOL`, for at least half of the compositions more than :data:`SIGNIFICANT`
+    from the reference's), or of the opposite sign (positive, about minus the reference's where it is
+    negative, for at least half of those). Such energies are valid data, so they are noted, not
+    refused; energies per atom of another convention are checked by :func:`unit_signs` and
+    :func:`total_energy_signs`.
+
+    >>> from hullpack.stability.inputs import parse
+    >>> reference_mismatch(parse(["NaCl", "LiF"], [-4.10, -3.0]), np.array([-2.05, -3.1]))[0].partition("): ")[2]
+    "divide each energy per formula unit by its formula's atoms (NaCl: -4.1 / 2 = -2.05 eV/atom)"
+    >>> reference_mismatch(parse(["Li2O", "Fe2O3"], [2.07, 1.7]), np.array([-2.0, -1.65]))[0].partition("?")[0]
+    'formation energies of the opposite sign'
+    """
+    ref = np.asarray(reference_energies, dtype=np.float64)
+    e = parsed.energies
+    with np.errstate(invalid="ignore"):
+        known = parsed.valid & np.isfinite(e) & np.isfinite(ref) & (np.abs(ref) >= SIGNIFICANT)
+        atoms = _atoms(parsed)
+        far = known & (np.abs(e - ref) > SIGNIFICANT)
+        per_unit = far & (atoms >= 2) & (np.abs(e / np.where(known, ref, 1.0) / np.maximum(atoms, 1) - 1) <= PER_UNIT_TOL)
+        negative = known & (ref < 0)
+        flipped = negative & (e > 0) & (np.abs(e + ref) <= 0.25 * np.abs(ref))
+    notes = []
+    if per_unit.any() and 2 * per_unit.sum() >= far.sum():
+        rows = np.flatnonzero(per_unit)
+        shown = ", ".join(f"{parsed.names[r]} {e[r]:.4g}, {atoms[r]} x {ref[r]:.4g}" for r in rows[:listed])
+        r = rows[0]
+        notes.append(f"energies per formula unit rather than per atom? {len(rows)} of the {int(known.sum())} "
+                     f"compositions the reference holds {'has' if len(rows) == 1 else 'have'} about their formula's "
+                     "atoms times the reference's "
+                     f"energy per atom ({shown}{', ...' if len(rows) > listed else ''}): divide each energy per "
+                     f"formula unit by its formula's atoms ({parsed.names[r]}: {e[r]:.4g} / {atoms[r]} = "
+                     f"{e[r] / atoms[r]:.4g} eV/atom)")
+    if flipped.any() and 2 * flipped.sum() >= negative.sum():
+        rows = np.flatnonzero(flipped)
+        shown = ", ".join(f"{parsed.names[r]} {e[r]:.4g} where the reference has {ref[r]:.4g}" for r in rows[:listed])
+        notes.append(f"formation energies of the opposite sign? {len(rows)} of the {int(negative.sum())} "
+                     f"compositions the reference holds at a negative energy {'is' if len(rows) == 1 else 'are'} "
+                     "given about as large but positive "
+                     f"({shown}{', ...' if len(rows) > listed else ''}): a formation energy is negative for a "
+                     "compound more stable than its elements; negate the energies if their table counts "
+                     "energy released as positive")
+    return notes

@@ -10,19 +10,19 @@ import numpy as np
 import pandas as pd
 
 from .._cache import load_arrays, oqmd_cache_file, save_arrays
-from ..columns import ID_COLUMNS, first_present
+from ..columns import FORMATION_ENERGY_COLUMNS, ID_COLUMNS, first_present, header_key, is_hull_distance
 from .._core_loader import as_threads
 from .._core_loader import core as _core
 from .._progress import progress
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS, N_ALL_ELEMENTS
 from ..errors import HullInputError
 from ..hull import DEFAULT_TOL
-from .energies import above_elements, lowest_of_elements, total_energy_signs
+from .energies import above_elements, lowest_of_elements, per_unit_example, reference_mismatch, total_energy_signs
 from .inputs import Parsed, parse, table_columns
 from ..naming import formulas, join_rows
 
 __all__ = ["Reference", "stability", "RESULT_COLUMNS", "REFERENCE_COLUMNS", "REFERENCE_ID", "parse_decomposition",
-           "known_stable"]
+           "known_stable", "on_reference_hull", "MODEL_ERROR", "ON_HULL"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ REFERENCE_ID = "reference_id"
 
 #: eV/atom: a reference entry this close to its hull is on it (tables print 4 decimals)
 ON_HULL = 5e-5
+#: eV/atom: a model's energy further above the reference's at a compound on the reference's hull is
+#: a large model error (over twice the shipped ElemNet's test MAE, 42 meV/atom), not a known stable compound
+MODEL_ERROR = 0.1
 
 _CHUNK = 65536   # queries per call of the core when a progress bar is shown
 # each element's name as a product: its reduced formula (O2, N2, Fe)
@@ -265,8 +268,11 @@ class Reference:
         against total energies."""
         signs, own = total_energy_signs(parsed), self._total_signs
         if signs is not None and own is None:
-            raise HullInputError(f"candidates: {signs}: these look like total energies, but the reference's are "
-                                 "formation energies (elements at 0 eV/atom); give their formation energies")
+            example = self._per_unit_example(parsed)  # said only where a compound's energy reads so
+            raise HullInputError(f"candidates: {signs}: these look like total energies"
+                                 + (f", or formation energies per formula unit{example}" if example else "")
+                                 + ", but the reference's are formation energies (elements at 0 eV/atom); give their "
+                                 "formation energies" + (" per atom" if example else ""))
         if own is not None and signs is None:
             above = above_elements(parsed, lowest_of_elements(self.parsed))
             median = float(np.nanmedian(above)) if np.isfinite(above).any() else np.nan
@@ -275,6 +281,12 @@ class Reference:
                     f"candidates: median energy {median:.2f} eV/atom above their elements' entries in the reference: "
                     f"these look like formation energies, but the reference's are total energies ({own}); give their "
                     "total energies in the reference's convention, or a reference of formation energies")
+
+    def _per_unit_example(self, parsed: Parsed) -> str:
+        """:func:`~hullpack.stability.energies.per_unit_example` against this reference's energies."""
+        at = self.lowest_at(parsed.names)
+        ref = np.where(at >= 0, self.parsed.energies[self.rows[np.maximum(at, 0)]], np.nan)
+        return per_unit_example(parsed, ref)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -318,14 +330,8 @@ class Reference:
         rows = np.flatnonzero(parsed.valid)
         nt = _threads(threads)
         if not join:
-            arrays = parsed.core_arrays(rows)
-
-            def call(a, b):
-                off = arrays[0][a:b + 1]
-                return self._hulls.query(off - off[0], arrays[1][off[0]:off[-1]], arrays[2][off[0]:off[-1]],
-                                         arrays[3][a:b], n_threads=nt)
-
-            res = _query(call, len(rows), "stability", progress_bar, self._product_names)
+            res = _query(self._chunk_query(parsed.core_arrays(rows), nt), len(rows), "stability", progress_bar,
+                         self._product_names)
             return self._with_reference(_table(parsed, rows, res, self.tol), parsed, rows, nt, alone=True)
         both = Reference._from_parsed(Parsed.join([self.parsed.take(self.rows), parsed.take(rows)]), self.tol, threads,
                                       check=False)
@@ -334,6 +340,35 @@ class Reference:
                                                             n_threads=nt), len(rows), "stability", progress_bar,
                      both._product_names)
         return self._with_reference(_table(parsed, rows, res, self.tol), parsed, rows, nt, alone=False)
+
+    def competing_phases(self, compositions) -> list[str]:
+        """The phases under each of ``compositions`` of the hull of this reference's entries at *other*
+        compositions, as a ``decomposition`` cell (``"0.875 Fe3O4 + 0.125 Fe"``): the competing phases
+        behind a ``decomposition_energy``, what a compound there decomposes into when it lies above
+        them, whatever entry of its own composition the reference holds (which a table's
+        ``decomposition`` names instead: ``"1.0 FeO"``). None for a composition this reference
+        cannot take.
+
+        >>> Reference(["Fe2O3", "Fe3O4", "FeO"], [-1.70, -1.62, -1.40]).competing_phases(["FeO"])
+        ['0.875 Fe3O4 + 0.125 Fe']
+        """
+        parsed = parse(compositions, np.zeros(len(compositions)))  # the products do not depend on the energy
+        self._flag_unknown(parsed)
+        rows = np.flatnonzero(parsed.valid)
+        res = _query(self._chunk_query(parsed.core_arrays(rows), 1), len(rows), "stability", False, self._product_names)
+        out: list = [None] * len(parsed)
+        for r, cell in zip(rows.tolist(), res["decomposition"]):
+            out[r] = cell
+        return out
+
+    def _chunk_query(self, arrays: tuple, nt: int):
+        """``call(a, b)`` for :func:`_query`: the queries ``a:b`` of compositions in the core's CSR
+        ``arrays`` (:meth:`Parsed.core_arrays`), each alone against this reference."""
+        def call(a, b):
+            off = arrays[0][a:b + 1]
+            return self._hulls.query(off - off[0], arrays[1][off[0]:off[-1]], arrays[2][off[0]:off[-1]],
+                                     arrays[3][a:b], n_threads=nt)
+        return call
 
     def lowest_at(self, names) -> np.ndarray:
         """For each reduced formula of ``names``, the hull-set entry (an index into :attr:`rows`) of
@@ -375,6 +410,8 @@ class Reference:
         table["in_reference"] = at >= 0
         table["reference_energy"] = energy
         table["reference_e_above_hull"] = above
+        for why in reference_mismatch(parsed, energy):  # valid data, likely of another convention: said, not refused
+            warnings.warn(why, stacklevel=4)
         if self._ids is not None:  # that entry's id
             ids = np.full(n, None, dtype=object)
             ids[found] = self._ids[self.rows[at[found]]]
@@ -403,9 +440,11 @@ class Reference:
 
 def _table_ids(compositions) -> tuple[str, np.ndarray] | None:
     """The first of :data:`~hullpack.columns.ID_COLUMNS` a DataFrame of entries has and its values,
-    as written (None where a cell is missing); None for no such column, or no DataFrame."""
+    as written (None where a cell is missing), or pymatgen entries' ids (:func:`_entry_ids`); None
+    for no such column, or entries without ids."""
     if not isinstance(compositions, pd.DataFrame):
-        return None
+        ids = _entry_ids(compositions)
+        return None if ids is None else ("entry_id", ids)
     column = first_present(compositions.columns, ID_COLUMNS)
     if column is None:
         return None
@@ -414,21 +453,53 @@ def _table_ids(compositions) -> tuple[str, np.ndarray] | None:
     return column, ids
 
 
-def known_stable(table: pd.DataFrame) -> pd.Series:
-    """Which rows of a table of candidates against a reference (:meth:`Reference.evaluate`) are
-    known stable compounds: on the reference's hull at their composition (within :data:`ON_HULL`)
-    but not stable by their own energy, which lies above the reference's there (a model's error
-    against DFT), rather than new unstable compounds. All False for a table without the reference's
-    columns.
-
-    >>> ref = Reference(["Fe2O3", "FeO"], [-1.70, -1.40])
-    >>> known_stable(ref.evaluate(["Fe2O3", "Fe3O4"], [-1.69, -1.50])).tolist()
-    [True, False]
-    """
+def on_reference_hull(table: pd.DataFrame) -> pd.Series:
+    """Which rows of a table of candidates against a reference (:meth:`Reference.evaluate`) are not
+    stable by their own energy at a composition the reference has on its hull (within
+    :data:`ON_HULL`): their energy lies above the reference's there. All False for a table without
+    the reference's columns."""
     if "in_reference" not in table.columns:
         return pd.Series(False, index=table.index)
     return (table["in_reference"].astype(bool) & (table["reference_e_above_hull"] < ON_HULL)
             & ~table["stable"].astype(bool))
+
+
+def _entry_ids(compositions) -> np.ndarray | None:
+    """The ids of a list of pymatgen entries or a ``PhaseDiagram``'s, as a file of saved entries gives
+    them (:func:`hullpack.columns.read_table`): an entry's ``entry_id``, a ``PDEntry``'s ``name``
+    where it was given one (not its reduced formula); None where none has one, or for no entries."""
+    entries = getattr(compositions, "all_entries", compositions)  # a PhaseDiagram: its entries
+    if not isinstance(entries, (list, tuple)) or not entries or not all(
+            hasattr(e, "composition") and hasattr(e, "energy_per_atom") for e in entries):
+        return None
+    from ..json_tables import entry_id
+
+    ids = np.empty(len(entries), dtype=object)
+    ids[:] = [entry_id(e) for e in entries]
+    return ids if any(i is not None for i in ids) else None
+
+
+def known_stable(table: pd.DataFrame, given: bool = False) -> pd.Series:
+    """Which rows of a table of candidates against a reference (:meth:`Reference.evaluate`) are
+    known stable compounds rather than new unstable ones: on the reference's hull at their composition
+    (:func:`on_reference_hull`) but not stable by their own energy, which lies above the reference's
+    there. A model's energy (``given=False``) counts so within :data:`MODEL_ERROR` of the
+    reference's (the model's error against DFT; further above is a large model error); energies
+    ``given`` as the user's own count so only while still below the hull of the other compositions
+    (``decomposition_energy`` below :data:`ON_HULL`): above it, the compound decomposes by them. All
+    False for a table without the reference's columns.
+
+    >>> ref = Reference(["Fe2O3", "Fe3O4", "FeO"], [-1.65, -1.64, -1.52])   # all three on the hull
+    >>> t = ref.evaluate(["Fe2O3", "FeO", "FeO"], [-1.64, -1.43, -1.30])
+    >>> known_stable(t).tolist(), known_stable(t, given=True).tolist()
+    ([True, True, False], [True, False, False])
+    """
+    on = on_reference_hull(table)
+    if not on.any():
+        return on
+    if given:
+        return on & (table["decomposition_energy"] < ON_HULL)
+    return on & (table["energy"] - table["reference_energy"] <= MODEL_ERROR)
 
 
 def _table(parsed: Parsed, rows: np.ndarray, res: dict, tol: float) -> pd.DataFrame:
@@ -500,12 +571,29 @@ def stability(compositions, energies=None, *, reference=None, join: bool = False
     return with_input_columns(table, compositions, energies, column)
 
 
+#: input columns that hold what a result column does, under another name: Materials Project's
+#: stable flag and products (``is_stable``, ``decomposes_to``); hull distances, decomposition
+#: energies (:func:`~hullpack.columns.is_hull_distance`) and formation energies are found by name
+_SAME_AS_RESULT = ("is_stable", "decomposes_to")
+
+
+def _like_result(column, result_columns) -> bool:
+    """Whether an input ``column`` is named like a result column or holds what one does (an export's
+    ``energy_above_hull`` beside ``e_above_hull``, ``formation_energy_per_atom`` beside ``energy``)."""
+    key = header_key(column)[0]
+    return (column in result_columns or is_hull_distance(column) or key in _SAME_AS_RESULT
+            or key in FORMATION_ENERGY_COLUMNS)
+
+
 def with_input_columns(table: pd.DataFrame, compositions, energies, column) -> pd.DataFrame:
     """``table`` and, for a DataFrame of compositions, its other columns (ids, labels, properties),
-    row by row; those named like a result column get an ``input_`` prefix."""
+    row by row, those that read like a result column (:func:`_like_result`: a database's own
+    ``energy_above_hull``) with an ``input_`` prefix; for pymatgen entries with ids, their
+    ``entry_id``."""
     if not isinstance(compositions, pd.DataFrame):
-        return table
+        ids = _entry_ids(compositions)
+        return table if ids is None else table.assign(entry_id=pd.Series(ids, dtype=object, index=table.index))
     used = table_columns(compositions, energies, column)  # energies given as values: no energy column used
     extra = compositions.iloc[:, [i for i, c in enumerate(compositions.columns) if c not in used]]
-    extra = extra.set_axis([f"input_{c}" if c in table.columns else c for c in extra.columns], axis=1)
+    extra = extra.set_axis([f"input_{c}" if _like_result(c, table.columns) else c for c in extra.columns], axis=1)
     return pd.concat([table, extra.set_axis(table.index)], axis=1)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .._progress import progress
-from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, _named, composition_cell, find_column, is_hull_distance,
+from ..columns import (COMPOSITION_COLUMNS, ENERGY_COLUMNS, FORMATION_ENERGY_COLUMNS, _named, composition_cell, find_column, is_hull_distance,
                        is_missing_text, listed, number_hint, one_database, read_table)
 from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
@@ -311,10 +311,14 @@ def table_columns(df: pd.DataFrame, energies=None, column: str | None = None) ->
         e_col = find_column(df, energies, ENERGY_COLUMNS, "energy", required=False,
                             how="energies= (hullpack stability --energy-column)")
         if e_col is not None and is_hull_distance(e_col):  # named so: hulls of distances above another hull
-            formation = [c for c in df.columns if c != e_col and _named([c], ENERGY_COLUMNS)]
+            energy = [c for c in df.columns if c != e_col and _named([c], ENERGY_COLUMNS)]
+            formation = [c for c in energy if _named([c], FORMATION_ENERGY_COLUMNS)]
+            other = [c for c in energy if c not in formation]  # Materials Project's energy_per_atom is a total energy
             raise ValueError(f"energy column {e_col!r} holds hull distances (energies above a hull), not the energies a "
                              "hull is built from: name a formation energy column"
-                             + (f" ({', '.join(map(repr, formation[:3]))})" if formation else "") + " instead")
+                             + (f" ({', '.join(map(repr, formation[:3]))})" if formation else "")
+                             + " instead, or a total energy column" + (f" ({', '.join(map(repr, other[:3]))})" if other else "")
+                             + " where the table has each element's entry too")
         one_database(df, e_col)
         return col, e_col
     return col, None

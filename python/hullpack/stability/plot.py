@@ -67,16 +67,17 @@ def space_table(reference: Reference, space: str) -> pd.DataFrame:
     return table.sort_values(["decomposition_energy", "formula"], kind="stable")
 
 
-def _candidate_points(candidates: pd.DataFrame, symbols: list[str], tol: float = 1e-9):
+def _candidate_points(candidates: pd.DataFrame, symbols: list[str], tol: float = 1e-9, given: bool = False):
     """Fractions, energies, stable flags and names of the candidates in the space, which of the
     unstable ones lie on the hull (``e_above_hull`` within ``tol``: at a reference entry's energy)
-    and which are known stable (:func:`~hullpack.stability.hulls.known_stable`), the rest."""
+    and which are known stable (:func:`~hullpack.stability.hulls.known_stable`, ``given`` as it
+    takes it), the rest."""
     candidates = candidates[candidates["problem"].isna()]  # bad rows have no place to be drawn
     parsed = parse(candidates["formula"].tolist(), candidates["energy"].to_numpy(), require_energies=False)
     rows = _rows_in(parsed, symbols)
     stable = candidates["stable"].to_numpy(dtype=bool, na_value=False)[rows]
     on = ~stable & (candidates["e_above_hull"].to_numpy(dtype=float)[rows] <= tol)
-    known = known_stable(candidates).to_numpy(dtype=bool)[rows] & ~on
+    known = known_stable(candidates, given).to_numpy(dtype=bool)[rows] & ~on
     return _fractions(parsed, rows, symbols), parsed.energies[rows], stable, parsed.names[rows], on, known
 
 
@@ -91,12 +92,14 @@ def _draw_candidates(ax, x, y, stable, names, on, known) -> None:
             ax.plot(x[which], y[which], marker, label=label, **style)
 
 
-def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.DataFrame | None = None):
+def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.DataFrame | None = None,
+               given: bool = False):
     """Draw a binary or ternary space: the reference's entries, its hull (stable compounds labelled,
     tie-lines for a ternary) and, given a result table of :meth:`Reference.evaluate`, the candidates
     (stars: stable; open circles: on the hull at a reference entry's energy, not a new stable
     compound; open diamonds: known stable, a compound on the reference's hull whose energy here lies
-    above the reference's; crosses: above the hull). Saves a PNG to ``path`` when given; returns the figure. Spaces of
+    above the reference's, :func:`~hullpack.stability.hulls.known_stable` with ``given``: the
+    candidates' energies are the user's own, not a model's; crosses: above the hull). Saves a PNG to ``path`` when given; returns the figure. Spaces of
     four or more elements have no drawing: ValueError (use :func:`space_table`).
     """
     symbols = parse_space(space)
@@ -131,7 +134,7 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         ax.plot(hx[o], he[o], "-o", color="C0", ms=6, label="hull (stable)")
         named = x, e
         if candidates is not None:
-            cf, ce, *kinds = _candidate_points(candidates, symbols, reference.tol)
+            cf, ce, *kinds = _candidate_points(candidates, symbols, reference.tol, given)
             _draw_candidates(ax, cf[:, 1], ce, *kinds)
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xlabel(f"fraction of {symbols[1]} in {symbols[0]}-{symbols[1]}")
@@ -144,7 +147,7 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         ax.plot(px[stable], py[stable], "o", color="C0", ms=7, label="stable")
         named = px, py
         if candidates is not None:
-            cf, _, *kinds = _candidate_points(candidates, symbols, reference.tol)
+            cf, _, *kinds = _candidate_points(candidates, symbols, reference.tol, given)
             _draw_candidates(ax, *(triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))), *kinds)
         label_triangle(ax, symbols)
     # an element no entry holds: its corner is drawn at 0 eV/atom, the hull's end by convention only

@@ -91,10 +91,14 @@ def test_stability_plot_labels_every_stable_compound_readably(oqmd, space):
 
 
 def test_stability_plot_labels_avoid_the_candidates(oqmd):
-    """hullpack stability --plot Fe-O with candidates: the labels keep off their markers too."""
-    candidates = oqmd.evaluate(["Fe3O4", "Fe2O3", "FeO", "Fe4O5", "Fe5O7"], [-1.70, -1.66, -1.40, -1.60, -1.55])
+    """hullpack stability --plot Fe-O with candidates: the labels keep off their markers too, and
+    the candidates are named (green) beside the reference's stable compounds (black)."""
+    names = ["Fe3O4", "Fe2O3", "FeO", "Fe4O5", "Fe5O7"]
+    candidates = oqmd.evaluate(names, [-1.70, -1.66, -1.40, -1.60, -1.55])
     fig = plot_space(oqmd, "Fe-O", candidates=candidates)
-    assert {t.get_text() for t in labels_of(fig.axes[0])} == {"FeO", "Fe3O4", "Fe2O3"}
+    texts = labels_of(fig.axes[0])
+    assert sorted(t.get_text() for t in texts if t.get_color() == "black") == ["Fe2O3", "Fe3O4", "FeO"]
+    assert sorted(t.get_text() for t in texts if t.get_color() == "C2") == sorted(names)
     assert label_problems(fig) == []
     plt.close(fig)
 

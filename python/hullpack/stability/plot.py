@@ -14,6 +14,9 @@ from .inputs import parse
 
 __all__ = ["parse_space", "plot_space", "space_table"]
 
+#: a plot names every candidate where it has at most this many in the space, else the stable ones
+MAX_CANDIDATE_LABELS = 12
+
 
 def parse_space(space: str) -> list[str]:
     """The element symbols of a chemical space written ``Fe-O``, ``Fe,O`` or ``Fe O``, sorted
@@ -99,7 +102,9 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
     (stars: stable; open circles: on the hull at a reference entry's energy, not a new stable
     compound; open diamonds: known stable, a compound on the reference's hull whose energy here lies
     above the reference's, :func:`~hullpack.stability.hulls.known_stable` with ``given``: the
-    candidates' energies are the user's own, not a model's; crosses: above the hull). Saves a PNG to ``path`` when given; returns the figure. Spaces of
+    candidates' energies are the user's own, not a model's; crosses: above the hull), labelled in
+    green (every one of up to :data:`MAX_CANDIDATE_LABELS`, else the stable ones). Saves a PNG to
+    ``path`` when given; returns the figure. Spaces of
     four or more elements have no drawing: ValueError (use :func:`space_table`).
     """
     symbols = parse_space(space)
@@ -136,6 +141,7 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         if candidates is not None:
             cf, ce, *kinds = _candidate_points(candidates, symbols, reference.tol, given)
             _draw_candidates(ax, cf[:, 1], ce, *kinds)
+            drawn = cf[:, 1], ce, kinds[0], kinds[1]
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xlabel(f"fraction of {symbols[1]} in {symbols[0]}-{symbols[1]}")
         ax.set_ylabel("energy (eV/atom)")
@@ -148,7 +154,9 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
         named = px, py
         if candidates is not None:
             cf, _, *kinds = _candidate_points(candidates, symbols, reference.tol, given)
-            _draw_candidates(ax, *(triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))), *kinds)
+            cxy = triangle_xy(cf) if len(cf) else (np.zeros(0), np.zeros(0))
+            _draw_candidates(ax, *cxy, *kinds)
+            drawn = cxy[0], cxy[1], kinds[0], kinds[1]
         label_triangle(ax, symbols)
     # an element no entry holds: its corner is drawn at 0 eV/atom, the hull's end by convention only
     absent = [s for j, s in enumerate(symbols) if not (f[:, j] > 0).any()]
@@ -158,4 +166,9 @@ def plot_space(reference: Reference, space: str, path=None, *, candidates: pd.Da
     labelled = stable & ~pure
     place_labels(ax, named[0][labelled], named[1][labelled], table["formula"].to_numpy()[labelled], color="black",
                  fontsize=8)
+    if candidates is not None and len(drawn[0]):
+        # the candidates by name too (green): all of a few, else the stable ones, so labels stay legible
+        cx, cy, cand_stable, names = drawn
+        which = np.ones(len(cx), bool) if len(cx) <= MAX_CANDIDATE_LABELS else cand_stable
+        place_labels(ax, cx[which], cy[which], np.asarray(names)[which], color="C2", fontsize=8)
     return finish_figure(fig, ax, title, path)

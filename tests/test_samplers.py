@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os
 import re
+import warnings
 import subprocess
 import sys
 import textwrap
@@ -149,17 +150,24 @@ def test_packed_drop_last_drops_only_underfilled_remainder():
     assert len(PackedBatchSampler(sizes, max_cost=12, shuffle=False)) == 6
 
 
-@pytest.mark.parametrize("max_cost, batch_cost", [(4000.0, "sum"), ([4000.0, 12000.0], "sum"), (8192.0, "padded")],
-                         ids=["one-budget", "two-budgets", "padded"])
-def test_packed_drop_last_leaves_out_random_items_not_the_smallest(max_cost, batch_cost):
+@pytest.mark.parametrize("max_cost, batch_cost, alone", [
+    (4000.0, "sum", False), ([4000.0, 12000.0], "sum", False), (8192.0, "padded", False), (4000.0, "sum", True)],
+    ids=["one-budget", "two-budgets", "padded", "oversize-alone"])
+def test_packed_drop_last_leaves_out_random_items_not_the_smallest(max_cost, batch_cost, alone):
     # First/best fit and sorted runs pack the smallest items last: dropping the lightest batch left
     # out the same smallest items every epoch (about 12% of a lognormal set). Shuffled epochs leave
-    # out random items of about the dropped batch's cost instead; the kept batches stay within budget.
+    # out random items of about the dropped batch's cost instead; the kept batches stay within budget
+    # (oversize items alone in their batch, over it by definition, did not stop that).
     rng = np.random.default_rng(0)
     nodes = np.clip(rng.lognormal(3.0, 1.0, 3000).round() + 1, 1, 390)
+    if alone:
+        nodes[[5, 50, 500]] = 5000.0
     sizes = nodes if np.ndim(max_cost) == 0 else np.column_stack([nodes, (nodes * rng.uniform(1, 4, 3000)).round()])
     cost = BatchCost(padded=1) if batch_cost == "padded" else None
-    s = PackedBatchSampler(sizes, max_cost=max_cost, batch_cost=batch_cost, drop_last=True, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the oversize items' warning
+        s = PackedBatchSampler(sizes, max_cost=max_cost, batch_cost=batch_cost, drop_last=True, seed=0,
+                               oversize="alone" if alone else "error")
     times_left_out = np.zeros(nodes.size, int)
     for epoch in range(10):
         s.set_epoch(epoch)
@@ -167,7 +175,7 @@ def test_packed_drop_last_leaves_out_random_items_not_the_smallest(max_cost, bat
         assert len(batches) == len(s)
         for b in batches:
             total = cost(np.sort(sizes[b])[::-1]) if cost else sizes[b].sum(axis=0)
-            assert np.all(np.atleast_1d(total) <= np.asarray(max_cost))
+            assert np.all(np.atleast_1d(total) <= np.asarray(max_cost)) or (alone and b == [b[0]] and nodes[b[0]] > 4000)
         kept = np.concatenate(batches)
         assert np.unique(kept).size == kept.size
         out = np.setdiff1d(np.arange(nodes.size), kept)
@@ -175,7 +183,10 @@ def test_packed_drop_last_leaves_out_random_items_not_the_smallest(max_cost, bat
         times_left_out[out] += 1
     assert times_left_out.max() <= 3  # no item left out epoch after epoch
     assert np.median(nodes[times_left_out > 0]) >= 0.7 * np.median(nodes)  # not a size filter
-    unshuffled = PackedBatchSampler(sizes, max_cost=max_cost, batch_cost=batch_cost, drop_last=True, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unshuffled = PackedBatchSampler(sizes, max_cost=max_cost, batch_cost=batch_cost, drop_last=True, shuffle=False,
+                                        oversize="alone" if alone else "error")
     assert unshuffled.stats()["dropped_items"] > 50  # the lightest batch's smallest items, as documented
 
 

@@ -319,7 +319,8 @@ class Budget:
         offsets, local = packing.group(number[bins[kept]], keep.size)
         items = items[kept][local]
         costs = self.batch_costs(offsets, items)
-        if np.any(costs > self.max_cost):
+        over = costs > self.max_cost
+        if np.any((over if over.ndim == 1 else over.any(axis=1)) & (np.diff(offsets) > 1)):  # oversize alone: over
             return None
         return offsets, items, costs, int((~kept).sum())
 

@@ -476,6 +476,30 @@ def test_accelerate_prepare_single_process():
         assert epochs[0] != epochs[1] != epochs[2]
 
 
+def test_accelerate_prepared_loader_resumes_mid_epoch_as_the_docs_say():
+    """Under prepare() the sampler runs a batch ahead of the loop (accelerate looks one batch ahead),
+    and a new prepared loader sets epoch 0: the recipe in docs/samplers.md resumes exactly."""
+    accelerate = pytest.importorskip("accelerate")
+    sizes = sizes_of()
+    accelerator = accelerate.Accelerator(cpu=True)
+    sampler = PackedBatchSampler(sizes, 250.0, seed=2)
+    loader = accelerator.prepare(DataLoader(dataset(), batch_sampler=sampler))
+    [None for _ in loader]  # epoch 0
+    done = []
+    for step, (idx, _) in enumerate(loader):  # epoch 1, stopped after 5 steps
+        done.append(idx.tolist())
+        if step == 4:
+            break
+    assert sampler.state_dict()["batches_done"] == 6  # one ahead, with num_workers=0
+    state = sampler.state_dict(batches_done=5)
+
+    resumed = PackedBatchSampler(sizes, 250.0, seed=2)
+    new_loader = accelerator.prepare(DataLoader(dataset(), batch_sampler=resumed))
+    new_loader.set_epoch(1)
+    resumed.load_state_dict(state)
+    assert done + [idx.tolist() for idx, _ in new_loader] == epoch_batches(PackedBatchSampler(sizes, 250.0, seed=2), 1)
+
+
 @pytest.mark.slow
 def test_accelerate_prepare_in_two_processes(tmp_path):
     """accelerate's prepare() deals each process its rank's batches: DistributedBalancedBatchSampler's

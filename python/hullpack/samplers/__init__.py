@@ -6,7 +6,7 @@ Each sampler is a ``torch.utils.data.Sampler[list[int]]`` to pass as ``batch_sam
 - :class:`PackedBatchSampler`: variable batch size, every batch's cost within ``max_cost``;
 - :class:`BalancedBatchSampler`: fixed number of batches (as random batching), balanced cost;
 - :class:`DistributedBalancedBatchSampler`: either of the above for DDP, with equal batch counts on
-  all ranks and near-equal cost within every step, planned by every rank on its own.
+  all ranks and near-equal cost within a step, planned by every rank on its own.
 
 Sizes come as an ``(n,)`` or ``(n, k)`` array or are read once from a PyG dataset
 (:func:`graph_sizes`); :class:`LinearCost` and :class:`MemoryModel` turn sizes into costs, and

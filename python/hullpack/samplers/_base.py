@@ -23,8 +23,9 @@ from torch.utils.data import Sampler
 from .._core_loader import as_flag, as_real
 from ..errors import DistributedConfigError
 from ._sizes import DEFAULT_FIELDS, as_sizes, graph_sizes, is_dataset
-from .trainers import (EpochItems, Rank, accelerate_shard, check_same_plan_inputs, one_process,
-                       recorded_for_trainers, recreate, refuse_rebatching, refuse_replicated, unrepeated, world_of)
+from .trainers import (EpochItems, Rank, accelerate_shard, check_dataset_length, check_same_plan_inputs,
+                       one_process, recorded_for_trainers, recreate, refuse_rebatching, refuse_replicated,
+                       unrepeated, world_of)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .distributed import DistributedBalancedBatchSampler
@@ -340,6 +341,7 @@ class PlanBatchSampler(Sampler[list[int]]):
         trainers that resume from a checkpoint (PyTorch Lightning) create the iterator first and
         set the epoch after, as ``BatchSampler`` over a ``DistributedSampler`` allows."""
         refuse_rebatching(sys._getframe(1), self)
+        check_dataset_length(sys._getframe(1), self, self._plan_inputs()["items"])
         world = accelerate_shard(sys._getframe(1), self)
         if world is not None:
             return self._batches(lambda: self._dealt_plan(*world), world[0], world)

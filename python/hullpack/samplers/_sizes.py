@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from typing import Any, Callable, Sequence, Union
 
 import numpy as np
@@ -74,7 +74,8 @@ def as_sizes(sizes: Any, name: str = "sizes") -> np.ndarray:
     if raw.ndim == 0:  # a number is not a dataset (numbers inside a list are fine)
         what = (f"a single number ({raw.item()!r}), not one size per item" if raw.dtype.kind in "biufc" else
                 f"a {type(sizes).__name__}, not an array of sizes")
-        once = "list(...) of it (an iterator is read once), " if isinstance(sizes, Iterator) else ""
+        once = ("list(...) of it (an iterator is read once), " if isinstance(sizes, Iterator) else
+                "list(...) of it, " if isinstance(sizes, Iterable) and not isinstance(sizes, (str, bytes, Set)) else "")
         raise InvalidSizesError(
             f"{name}: got {what}; pass {once}a 1-D array of item sizes, an (n, k) array, or a PyG dataset")
     if raw.dtype.kind == "b":

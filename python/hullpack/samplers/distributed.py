@@ -1,4 +1,4 @@
-"""Balanced or packed batches for DDP: equal batch counts on every rank, equal cost in every step,
+"""Balanced or packed batches for DDP: equal batch counts on every rank, near-equal cost in a step,
 planned by every rank on its own (the ranks only check once that they plan from the same inputs)."""
 from __future__ import annotations
 
@@ -106,7 +106,9 @@ def padding_mask(offsets: np.ndarray, items: np.ndarray, order: np.ndarray) -> n
 
 class DistributedBalancedBatchSampler(PlanBatchSampler):
     """Batches for distributed data parallel training: the same number on every rank, and within
-    each step the world-size batches cost nearly the same, so no rank waits for another.
+    each step the world-size batches cost nearly the same, so ranks hardly wait for each other (all
+    steps with balanced summed costs; on average, ``stats()["step_cost_spread"]``, where batches vary
+    in cost: packed, or under a padded ``batch_cost``).
 
     Every rank computes the same global plan from ``sizes``, ``seed`` and the epoch, without
     communication (beyond one check of those inputs at the first batch, below): all batches of the epoch are made at once (``mode="balanced"``:

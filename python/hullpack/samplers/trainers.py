@@ -29,12 +29,13 @@ import functools
 import inspect
 import os
 import sys
+import warnings
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, TypeVar
 
 from torch.utils.data import BatchSampler, Sampler, SequentialSampler
 
-from ..errors import DistributedConfigError, InvalidInputError
+from ..errors import DistributedConfigError, InvalidInputError, InvalidSizesError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._base import PlanBatchSampler
@@ -345,7 +346,42 @@ def refuse_rebatching(frame: FrameType | None, batch_sampler: Any) -> None:
             f"(the DataLoader would group its batches into batches of batch_size={owner.batch_size})")
 
 
+def check_dataset_length(frame: FrameType | None, batch_sampler: Any, n_items: int) -> None:
+    """Raise when ``frame`` (the caller of ``iter()`` on ``batch_sampler``) is a ``DataLoader``'s (or
+    torchdata ``StatefulDataLoader``'s) iterator over a dataset with fewer items than the sampler has
+    sizes (its batches would index items the dataset lacks: an ``IndexError`` from deep in the
+    loader, or in a worker); warn when it has more (the items beyond the sizes would never be
+    loaded). Sizes of one split and a loader over another, or over the whole data set, are the
+    usual cause."""
+    if frame is None or not frame.f_code.co_filename.endswith(_DATALOADER_FILES):
+        return
+    owner = frame.f_locals.get("self")
+    dataset = getattr(owner, "_dataset", None)
+    try:
+        n_data = len(dataset)  # type: ignore[arg-type]
+    except TypeError:  # no dataset found, or one without a length
+        return
+    if n_data == n_items:
+        return
+    name = type(batch_sampler).__name__
+    said = (f"{name} was built from {n_items} sizes but the DataLoader's dataset "
+            f"({type(dataset).__name__}) has {n_data} items")
+    fix = ("build the sampler from the sizes of this dataset, one per item in the dataset's order "
+           "(the same split, the same filtering)")
+    if n_data < n_items:
+        if owner is not None and not hasattr(owner, "_shutdown"):
+            # raised while the iterator is built, before it starts workers: its __del__ would report
+            # the attribute it has not set yet ("Exception ignored ... no attribute '_shutdown'")
+            owner._shutdown = True
+        raise InvalidSizesError(f"{said}: its batches would ask for items {n_data}..{n_items - 1}, which "
+                                f"the dataset does not have; {fix}")
+    warnings.warn(f"{said}: items {n_items}..{n_data - 1} will never be loaded; {fix}", stacklevel=2)
+
+
 _TORCH_SAMPLER_FILE = os.path.join("torch", "utils", "data", "sampler.py")
+# the DataLoaders whose iterators call iter() on a batch sampler: torch's (PyG's subclasses it), torchdata's
+_DATALOADER_FILES = (os.path.join("torch", "utils", "data", "dataloader.py"),
+                     os.path.join("torchdata", "stateful_dataloader", "stateful_dataloader.py"))
 _ACCELERATE_FILE = os.path.join("accelerate", "data_loader.py")
 _DISPATCHER_DEPTH = 8  # frames from the DataLoader's call of iter()/len() up to the dispatcher's
 

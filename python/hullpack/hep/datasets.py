@@ -73,7 +73,12 @@ def load_dataset(spec: str, *, num_events: int = DEFAULT_EVENTS, seed: int = 0, 
                              "cannot be imported here, such as a dataset class defined in the script that saved "
                              "it; save list(dataset) instead, or give module:attribute") from None
         except Exception as exc:
-            raise ValueError(f"cannot load dataset file {spec!r} with torch.load ({exc}); {EXPECTED}") from None
+            ext = os.path.splitext(spec)[1].lower()
+            why = "the file is empty (0 bytes)" if os.path.getsize(spec) == 0 else str(exc)
+            if ext not in ("", ".pt", ".pth") and os.path.getsize(spec):  # numpy, HDF5, ROOT, CSV ...
+                why += (f"; a {ext} file is not one torch.save writes: build torch_geometric Data graphs from its "
+                        "arrays and save the list with torch.save(graphs, 'graphs.pt')")
+            raise ValueError(f"cannot load dataset file {spec!r} with torch.load ({why}); {EXPECTED}") from None
         return as_graphs(obj, spec)
     if ":" in spec:
         import importlib

@@ -368,8 +368,10 @@ def plot(table, details: dict, path: str, device: str = "cpu") -> None:
         if key.split("/")[0] in strategies and key.endswith(f"/{int(first.seed.iloc[0])}"):
             ax.plot(np.array(run["peak_bytes"]) / 2**20, label=key.split("/")[0], lw=1)
     # black: red is the default colour cycle's fourth, balanced's line with all five strategies
-    ax.axhline(det["budget_bytes"] / 2**20, color="k", ls="--", label="budget")
-    ax.axhline(det["largest_graph_bytes"] / 2**20, color="0.4", ls=":", label="largest graph alone (predicted)")
+    # behind the steps: packed batches fill the budget, and their line ran hidden under it
+    ax.axhline(det["budget_bytes"] / 2**20, color="k", ls="--", label="budget", zorder=1)
+    ax.axhline(det["largest_graph_bytes"] / 2**20, color="0.4", ls=":", label="largest graph alone (predicted)",
+               zorder=1)
     ax.set_xlabel("training step")
     ax.set_ylabel("step peak memory (MiB)")
     ax.set_title(f"{main}: every step")

@@ -139,7 +139,8 @@ def auc_score(y: np.ndarray, score: np.ndarray) -> float:
 def evaluate(model: torch.nn.Module, dataset: Any, *, batch_size: int = 16, pos_weight: float = 1.0,
              threshold: float = 0.5, device: torch.device | str = "cpu", labels: str | None = "auto") -> dict:
     """Edge precision, recall (at ``threshold`` on the sigmoid), ROC AUC and mean loss on ``dataset``
-    against its edge labels (``labels`` as in :func:`label_field`); all None without edge labels."""
+    against its edge labels (``labels`` as in :func:`label_field`); all None without edge labels.
+    Precision is NaN where no edge is predicted true, recall and AUC where no edge is true."""
     labels = label_field(dataset, labels)
     if labels is None:
         return {"precision": None, "recall": None, "auc": None, "loss": None}
@@ -162,7 +163,10 @@ def evaluate(model: torch.nn.Module, dataset: Any, *, batch_size: int = 16, pos_
     truth, prob = np.concatenate(ys).astype(bool), np.concatenate(ps)
     pred = prob >= threshold
     tp = int((pred & truth).sum())
-    return {"precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(truth.sum()), 1),
+    # undefined (NaN, n/a in the study's table) where no edge is predicted true, or none is true: 0 would
+    # read as every prediction wrong
+    return {"precision": tp / int(pred.sum()) if pred.any() else float("nan"),
+            "recall": tp / int(truth.sum()) if truth.any() else float("nan"),
             "auc": auc_score(truth, prob), "loss": sum(losses) / max(sum(weights), 1)}
 
 
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..samplers import DistributedBalancedBatchSampler, BalancedBatchSampler
     from .graphs import CollisionGraphs
     from .model import InteractionNetwork
-    from .study import StudyConfig, split, split_indices, val_count  # study imports this module
+    from .study import StudyConfig, finite, split, split_indices, val_count  # study imports this module
 
     from ..cli.common import positive_int
     from .events import PRESETS
@@ -279,9 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     model = InteractionNetwork(hidden=args.hidden)
     out = train(model, train_set, sampler, epochs=args.epochs, val_dataset=val_set, device=device, seed=args.seed)
     if not distributed or torch.distributed.get_rank() == 0:
-        print(json.dumps({"epochs": out["epochs"], "val": out["val"],
-                          "peak_bytes": max(s["peak_bytes"] for s in out["steps"]),
-                          "split": f"random, seed {args.seed}", "val_indices": val_index.tolist()}))
+        # a metric that could not be computed (NaN) is null: strict JSON readers refuse NaN
+        print(json.dumps(finite({"epochs": out["epochs"], "val": out["val"],
+                                 "peak_bytes": max(s["peak_bytes"] for s in out["steps"]),
+                                 "split": f"random, seed {args.seed}", "val_indices": val_index.tolist()}),
+                         allow_nan=False))
     if distributed:
         torch.distributed.destroy_process_group()
     return 0

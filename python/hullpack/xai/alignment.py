@@ -65,6 +65,9 @@ def property_alignment(quantities: pd.DataFrame | pd.Series | Mapping[str, pd.Se
     if unknown:
         raise ValueError(f"unknown properties {unknown}; choose from {list(PROPERTIES)}")
     elements_arg(quantities.index)
+    if not len(quantities.columns) or not props:
+        raise ValueError(f"nothing to correlate: {len(quantities.columns)} quantities and {len(props)} properties; "
+                         "give at least one per-element quantity (a column indexed by element symbol) and property")
     rows = []
     for q in quantities.columns:
         values = pd.to_numeric(quantities[q], errors="coerce")

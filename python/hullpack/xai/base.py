@@ -311,16 +311,21 @@ def formulas_of(x: np.ndarray, *, digits: int = 4, most_atoms: int = 24) -> list
 
 
 def elements_arg(elements: Iterable[str] | None) -> list[str]:
-    """Checked element symbols (all 86 when None); CompositionError names unknown ones."""
+    """Checked element symbols (all 86 when None; one symbol as a string is a list of one);
+    CompositionError names unknown ones.
+
+    >>> elements_arg("Fe")
+    ['Fe']
+    """
     if elements is None:
         return list(ELEMNET_ELEMENTS)
-    elements = [str(e) for e in elements]
+    elements = [elements] if isinstance(elements, str) else [str(e) for e in elements]  # "Fe", not "F", "e"
     unknown = [(i, e, "not one of ElemNet's 86 elements") for i, e in enumerate(elements) if e not in ELEMENT_INDEX]
     if unknown:
         raise CompositionError(f"unknown elements {[u[1] for u in unknown]}: ElemNet covers "
                                f"{N_ELEMENTS} elements ({ELEMNET_LACKS})", unknown)
     if not elements:
-        raise CompositionError("the element list is empty")
+        raise CompositionError("the element list is empty: give element symbols, or None for all 86 of ElemNet's")
     return elements
 
 

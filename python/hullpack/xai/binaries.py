@@ -19,6 +19,7 @@ from torch import nn
 
 from .._progress import progress
 from ..elements import ELEMENT_INDEX, ELEMNET_ELEMENTS, element_table
+from ..errors import CompositionError
 from ..screening import DEFAULT_MIN_DEPTH
 from .base import FastEnergies, elements_arg, energy_model
 
@@ -168,6 +169,9 @@ def xp_vs_xe(model: nn.Module, cations: Iterable[str] | None = None, anions: Ite
         anions = default_b if anions is None else anions
     cations, anions = elements_arg(cations), elements_arg(anions)
     pairs = [(a, b) for a in cations for b in anions if a != b]
+    if not pairs:
+        raise CompositionError(f"cations {cations} and anions {anions} make no pair of two different elements: "
+                               "give at least one cation and one anion that differ")
     return _with_charge_balance(lowest_energy_fraction(model, pairs, n_grid=n_grid, refine=refine,
                                                       min_depth=min_depth, show_progress=show_progress))
 
@@ -180,6 +184,8 @@ def all_pairs_scan(model: nn.Module, elements: Iterable[str] | None = None, *, n
     elements = elements_arg(elements)
     t = element_table()
     pairs = [orient(a, b, table=t) for a, b in combinations(elements, 2)]
+    if not pairs:
+        raise CompositionError(f"elements {elements} make no pair: give at least two different elements")
     return _with_charge_balance(lowest_energy_fraction(model, pairs, n_grid=n_grid, refine=refine,
                                                       min_depth=min_depth, show_progress=show_progress))
 

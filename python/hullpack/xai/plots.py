@@ -398,8 +398,9 @@ def pca_grid(projection, which: str = "pure", *, label_points: bool | None = Non
     for k in range(n, rows * cols):
         axes[k // cols, k % cols].axis("off")
     _group_legend(axes[0, -1], groups, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    chance = f" (random groups: {summary['chance_separation'].iloc[0]:.2f})" if "chance_separation" in summary else ""
     fig.suptitle(f"hidden-layer PCA, {'pure elements' if which == 'pure' else 'equiatomic binaries (cation group)'}"
-                 "; sep = between-group share of variance", fontsize=10)
+                 f"; sep = between-group share of variance{chance}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -123,6 +123,20 @@ def group_separation(scores: np.ndarray, groups: np.ndarray) -> float:
     return float(between / total)
 
 
+def chance_separation(groups: np.ndarray) -> float:
+    """The group separation that random group labels give on average, ``(k - 1) / (n - 1)`` for ``k``
+    groups over ``n`` points (exact for any scores, as the expected eta squared under permutation of
+    the labels): the level a layer must beat to group its points by group at all. 18 groups over the
+    86 pure elements already give 0.2.
+
+    >>> round(chance_separation(np.repeat(np.arange(18), 5)[:86]), 3)
+    0.2
+    """
+    groups = np.asarray(groups)
+    n = len(groups)
+    return (len(np.unique(groups)) - 1) / (n - 1) if n > 1 else 0.0
+
+
 @dataclass
 class LayerProjection:
     """2-D PCA of every hidden layer, for pure elements and equiatomic binaries."""
@@ -137,7 +151,8 @@ class LayerProjection:
     pure_groups: np.ndarray
     binary_groups: np.ndarray
     binary_pairs: list[tuple[str, str]]
-    #: one row per (layer, set): width, variance shares of PC1 and PC2, group separation
+    #: one row per (layer, set): width, variance shares of PC1 and PC2, group separation and the
+    #: separation random group labels give (``chance_separation``)
     summary: pd.DataFrame
 
 
@@ -148,7 +163,7 @@ def layer_projection(model: nn.Module, *, show_progress: bool | None = None) -> 
     >>> from hullpack.elemnet import ElemNet
     >>> p = layer_projection(ElemNet("8x2D-4x1-1", (0.1,)))
     >>> p.pure["net.1"].shape, p.binary["net.6"].shape, list(p.summary.columns)
-    ((86, 2), (3655, 2), ['layer', 'width', 'set', 'pc1_share', 'pc2_share', 'group_separation'])
+    ((86, 2), (3655, 2), ['layer', 'width', 'set', 'pc1_share', 'pc2_share', 'group_separation', 'chance_separation'])
     """
     table = element_table()
     pure_x = np.eye(N_ELEMENTS, dtype=np.float32)
@@ -169,7 +184,8 @@ def layer_projection(model: nn.Module, *, show_progress: bool | None = None) -> 
             scores, share = pca(acts)
             store[name] = scores
             rows.append({"layer": name, "width": acts.shape[1], "set": label, "pc1_share": share[0],
-                         "pc2_share": share[1], "group_separation": group_separation(scores, groups)})
+                         "pc2_share": share[1], "group_separation": group_separation(scores, groups),
+                         "chance_separation": chance_separation(groups)})
     return LayerProjection(layers=list(pure_acts), widths=[pure_acts[n].shape[1] for n in pure_acts],
                            pure=pure, binary=binary, pure_groups=pure_groups, binary_groups=binary_groups,
                            binary_pairs=pairs, summary=pd.DataFrame(rows))

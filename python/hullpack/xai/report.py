@@ -3,6 +3,7 @@
 :mod:`hullpack.xai.sections`."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ..naming import plural
 from ..screening.models import module_device
 from ..screening.outputs import json_text
 from .base import ENERGY_UNIT, energy_model, ensure_dir, load_model, oqmd_split, records_no_training
@@ -182,6 +184,10 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
                "systems_with_predicted_stable": predicted, "systems_with_compounds": m["n_systems_with_compounds"],
                "agree_with_compounds": m["agree_with_compounds"],
                **{k: m[k] for k in ("precision", "recall", "stability_f1", "mae_dft_hull")}}
+    end = _end_artifacts(s, m, cfg_s["min_depth"])
+    if end is not None:
+        r.p(end[0])
+        numbers.update(end[1])
     r.table(pd.DataFrame([numbers]), "hull_summary", index=False, floatfmt="{:.3f}")
     r.figure(plots.matrix_heatmap(hull_agreement_by_group(either, "agree"),
                                   counts=hull_agreement_by_group(either, "agree", agg="count"),
@@ -196,6 +202,30 @@ def _run_hulls(model, r: _Report, data: _Data, cfg: ExplainConfig, found: dict) 
              "hull_f1", "Stability F1 of the known compounds by group pair (mean over the n systems with a "
              "DFT-stable compound; grey: none).")
     r.numbers["hulls"] = numbers
+
+
+def _end_artifacts(s: pd.DataFrame, m: dict, min_depth: float) -> tuple[str, dict[str, Any]] | None:
+    """The hull section's words and numbers on the predicted stable compounds that are stable only
+    because the screen pins each element end at 0 eV/atom where the model predicts the pure element
+    below 0 (the screen's ``end_artifact``); None where there are none. A model whose pure elements
+    are far below 0 (a briefly trained one) can owe most of its predicted compounds to them."""
+    n_end = int(s["n_end_artifact"].sum()) if "n_end_artifact" in s else 0
+    if not n_end:
+        return None
+    n_stable = int(s["n_stable"].sum())
+    systems = int(((s["n_stable"] - s["n_end_artifact"]) > 0).sum())
+    rates = {name: m.get(f"{name}_without_end") for name in ("precision", "recall")}
+    numbers = {"predicted_stable": n_stable, "end_artifacts": n_end,
+               "systems_with_predicted_stable_without_end": systems,
+               **{f"{name}_without_end": v for name, v in rates.items()}}
+    pr = ", ".join(f"{name} {v:.3f}" for name, v in rates.items() if isinstance(v, float) and np.isfinite(v))
+    words = (f"{n_end:,} of the {plural(n_stable, 'predicted stable compound')} ({n_end / n_stable:.0%}) are stable "
+             "only because the screen puts each element end at 0 eV/atom while the model predicts that pure element "
+             f"below 0: with the ends at the model's own energies they are less than {1000 * min_depth:g} meV/atom deep "
+             "(column n_end_artifact of tables/hull_screen_systems.csv). Without them "
+             f"{plural(systems, 'system')} {'has' if systems == 1 else 'have'} a predicted stable compound"
+             + (f"; {pr} (results.json: precision_without_end, recall_without_end)." if pr else "."))
+    return words, numbers
 
 
 _RUNNERS: dict[str, Callable] = {"shap": _run_shap, "importance": _run_importance, "alignment": _run_alignment,
@@ -300,6 +330,8 @@ def explain(out_dir: str | os.PathLike, model: nn.Module | None = None, *, model
         source = type(model).__name__
     model = energy_model(model)
     out = ensure_dir(out_dir)
+    if not os.access(out, os.W_OK | os.X_OK):  # before the minutes of work: every file written would fail
+        raise PermissionError(errno.EACCES, "the report's folder is not writable; give one you can write to", str(out))
     r = _Report(out)
     info = _describe_model(model, source)
     r.h("XElemNet report", 1)

@@ -119,11 +119,15 @@ def _additivity_words(error: float, typical: float) -> str:
 def _in_none(n: int) -> str:
     """The occlusion paragraph's count of the elements no test composition contains.
 
+    >>> _in_none(0)
+    'every element is in at least one of them'
     >>> _in_none(1)
     '1 element is in none of them: nothing was removed, so it is listed last'
     >>> _in_none(3)
     '3 elements are in none of them: nothing was removed, so they are listed last'
     """
+    if n == 0:
+        return "every element is in at least one of them"
     if n == 1:
         return "1 element is in none of them: nothing was removed, so it is listed last"
     return f"{n} elements are in none of them: nothing was removed, so they are listed last"
@@ -337,9 +341,14 @@ def _run_projection(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
     p = layer_projection(model)
     r.h("Hidden-layer projection")
     layers = "the one hidden layer" if len(p.layers) == 1 else f"each of the {len(p.layers)} hidden layers"
+    chance = p.summary.groupby("set", sort=False)["chance_separation"].first().reindex(["pure", "binary"])
     r.p(f"PCA of the activations of {layers}, for the 86 pure elements and "
         "the 3,655 equiatomic binaries (coloured by the group of the less electronegative element). "
-        "Separation: the between-group share of the variance in the first two components.")
+        "Separation: the between-group share of the variance in the first two components (1: each group "
+        "collapses to a point). Random group labels give "
+        + " and ".join(f"{c:.3f} for the {'pure elements' if k == 'pure' else 'binaries'}"
+                       for k, c in chance.items())
+        + " on average, (groups - 1) / (points - 1): a separation near that is no sorting by group.")
     sep = (p.summary.pivot(index="layer", columns="set", values="group_separation").reindex(p.layers)
            .rename(columns=lambda c: f"separation ({c})"))
     # the figures' names of the layers (layer 1 .. n, with the width), and the module of each
@@ -352,5 +361,6 @@ def _run_projection(model, r: _Report, data: _Data, cfg: ExplainConfig, found: d
     r.numbers["projection"] = {
         "layers": len(p.layers),
         "separation_pure": s[s["set"] == "pure"]["group_separation"].round(4).tolist(),
-        "separation_binary": s[s["set"] == "binary"]["group_separation"].round(4).tolist()}
+        "separation_binary": s[s["set"] == "binary"]["group_separation"].round(4).tolist(),
+        "chance_separation_pure": float(chance["pure"]), "chance_separation_binary": float(chance["binary"])}
 

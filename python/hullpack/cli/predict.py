@@ -15,7 +15,9 @@ NAME = "predict"
 HELP = "ElemNet formation enthalpies (eV/atom) of formulas, as CSV"
 DESCRIPTION = ("Predict the formation enthalpy (eV/atom) of each formula with ElemNet and print a CSV table on "
                "stdout (formula, dH_eV_per_atom, then --file's other columns); notes and the progress bar go to "
-               "stderr.")
+               "stderr. Notes name pure elements (0 eV/atom by definition) and, for a model learned from OQMD, the "
+               "formulas its training data barely cover: with Kr or Xe (in 3 and 35 of its 239,121 training "
+               "compositions), or of more than 7 elements.")
 EXAMPLES = ("hullpack predict Fe2O3 NaCl LiFePO4",
             "hullpack predict Fe2O3 NaCl --json",
             "hullpack predict --file formulas.txt > energies.csv",
@@ -140,6 +142,16 @@ def _columns_in_text(path: str, kept: list[tuple[str, str]]) -> None:
                            "with a header line naming its columns (formula for the formulas)")
 
 
+def _learned_from_oqmd(metadata: dict) -> bool:
+    """Whether a model (its ``metadata``) learned from the shipped OQMD train split: the shipped
+    model, a run of ``hullpack train`` on OQMD, or one fine-tuned from the shipped model."""
+    from hullpack.elemnet.train import OQMD_SOURCE
+
+    init = metadata.get("init")
+    return metadata.get("trained_on") == OQMD_SOURCE or (
+        isinstance(init, dict) and str(init.get("source", "")).startswith("the shipped default model"))
+
+
 class _RowWriter(Protocol):
     """What the rows are written with: a CSV writer, or :class:`_JsonLines`."""
 
@@ -181,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
     from hullpack._progress import progress
     from hullpack.columns import composition_cell
     from hullpack.elemnet import parse_formulas, resolve_model
+    from hullpack.elemnet.data import sparse_training_note
     from hullpack.naming import amounts_formula
 
     cells = [composition_cell(f, keep_bad=True) for f in formulas]
@@ -210,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
         note(NAME, f"{plural(len(elements), 'pure element')} ({', '.join(elements[:_SHOWN])}"
              f"{' ...' if len(elements) > _SHOWN else ''}): an element's formation enthalpy is 0 eV/atom by definition; "
              "the model was trained on compounds and its value there means nothing")
+    if _learned_from_oqmd(model.metadata):  # where the shipped training data are thin, a prediction is a guess
+        sparse = sparse_training_note(x[ok], [f for f, keep in zip(formulas, ok) if keep])
+        if sparse:
+            note(NAME, sparse)
     # the arguments' rows leave a table's other columns empty
     extra = [[]] * len(formulas) if others is None else \
         [[""] * len(others.columns)] * (len(formulas) - len(others)) + others.to_numpy().tolist()

@@ -40,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE", help="train on this table (" + ", ".join(TABLE_SUFFIXES) + ") "
                    "instead of OQMD: a formula column (the first of " + ", ".join(COMPOSITION_COLUMNS) + ", or "
                    "--formula-column) and a formation energy column in eV/atom (the first of "
-                   + ", ".join(ENERGY_COLUMNS) + ", or --energy-column)")
+                   + ", ".join(ENERGY_COLUMNS) + ", or --energy-column); energies that look negated or per "
+                   "formula unit, against the shipped model's, are noted before training")
     p.add_argument("--val-data", metavar="FILE", help="with --data: the validation table (default: --val-fraction "
                    "of --data, held out at random by --seed, a composition at a time: polymorphs of one composition all train "
                    "or all validate)")
@@ -148,14 +149,41 @@ def _note_seen_by_shipped(x_val) -> None:
                           "(--val-data) to choose on new ones", stacklevel=2)
 
 
-def _user_data(args: argparse.Namespace, seed: int):
+#: rows of --data (the first ones) whose energies are compared with the shipped model's
+_CONVENTION_ROWS = 5000
+
+
+def _note_other_convention(x, y, what: str) -> None:
+    """A note where the energies ``y`` of --data (``what``; fractions ``x``) look like another
+    convention than formation energies per atom next to the shipped model's energies of the same
+    rows (the first :data:`_CONVENTION_ROWS`): the opposite sign, or per formula unit
+    (:func:`hullpack.stability.energies.reference_mismatch`). Such numbers pass every range check
+    and would train the model on another quantity; said before training."""
+    from hullpack.elemnet import load_pretrained
+    from hullpack.elements import ELEMNET_ELEMENTS
+    from hullpack.stability.energies import reference_mismatch
+    from hullpack.stability.inputs import parse
+
+    x, y = x[:_CONVENTION_ROWS], y[:_CONVENTION_ROWS]
+    notes = reference_mismatch(parse(x, y, elements=list(ELEMNET_ELEMENTS)), load_pretrained().predict(x), 3,
+                               rows_named="rows the shipped model predicts", source="the shipped model")
+    if notes:
+        with warnings_as_notes(NAME, about=f"{what}: "):
+            for text in notes:
+                warnings.warn(text, stacklevel=2)
+
+
+def _user_data(args: argparse.Namespace, seed: int, new_run: bool = True):
     """Training and validation ``(X, y)`` of --data (and --val-data; else compositions held out by
-    ``seed``), and where they came from."""
+    ``seed``), and where they came from. A ``new_run``'s energies are checked for another convention
+    (a resumed run's were when it began)."""
     from hullpack.elemnet import hold_out
     from hullpack.elemnet.data import shared_compositions
 
     (x, y), (fcol, ecol) = _table(args.data, "--data", args)
     source = f"{args.data} (formula column {fcol}, energy column {ecol} in eV/atom; {len(y)} rows)"
+    if new_run:
+        _note_other_convention(x, y, f"--data {args.data}")
     log.info("--data: %s", source)
     if args.val_data:
         val, (val_fcol, val_ecol) = _table(args.val_data, "--val-data", args)
@@ -226,6 +254,7 @@ def _check_new_run_dir(run_dir: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from hullpack.elemnet import (TrainConfig, export_default, fine_tuning_defaults, read_checkpoint, resolve_model,
                                   run_config, train)
+    from hullpack.errors import ModelFileError
 
     if args.overwrite and not args.export:
         raise CommandError("--overwrite goes with --export RUN_DIR --out default (it replaces the default model); "
@@ -280,8 +309,16 @@ def run(args: argparse.Namespace) -> int:
         _run_data_options(args, checkpoint.get("data_options") or {})
     args.errors = args.errors or "raise"
     init = args.init
+    if init == "default" and checkpoint is None and not args.data:  # the shipped model on the data it has fit
+        raise CommandError("--init default fine-tunes the shipped model on your table: give it with --data (without "
+                           "--data the run would train the shipped model again on the OQMD data it was trained on)")
     if init and checkpoint is None:  # a fine-tuned model keeps its shape: settings not given are its own
-        init = resolve_model(init)  # read once: train() starts from it
+        try:
+            init = resolve_model(init)  # read once: train() starts from it
+        except (ModelFileError, FileNotFoundError, IsADirectoryError) as exc:
+            hint = "" if os.path.exists(args.init) and not args.init.lower().endswith(TABLE_SUFFIXES) else \
+                " (--init takes a model file, a run folder of hullpack train or default; a table goes with --data)"
+            raise CommandError(f"--init {args.init}: {exc}{hint}") from None
         settings = {**fine_tuning_defaults(init, settings), **settings}  # dropout off unless --dropout-epochs
         for name, value in (("architecture", init.architecture), ("dropout", tuple(init.dropout_rates))):
             if settings.get(name, value) != value:
@@ -290,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = replace(run_config(checkpoint) if checkpoint is not None else TrainConfig(), **settings)
     train_data = val_data = source = None
     if args.data:
-        train_data, val_data, source = _user_data(args, cfg.seed)
+        train_data, val_data, source = _user_data(args, cfg.seed, new_run=checkpoint is None)
         if args.init == "default" and checkpoint is None:  # said once, before the first epoch
             _note_seen_by_shipped(val_data[0])
     try:

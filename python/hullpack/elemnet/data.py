@@ -193,7 +193,8 @@ def _check_formation_energies(y: np.ndarray, column: str, how: str) -> None:
         return
     median = float(np.median(finite))
     if TARGET_RANGE[0] < median and looks_total(finite):
-        why: str | None = "total energies (such as Materials Project's energy_per_atom), not formation energies?"
+        why: str | None = ("total energies (such as Materials Project's energy_per_atom), not formation energies? Or "
+                              "formation energies per formula unit, not per atom?")
     else:
         why = other_unit(median)
         if why is None:
@@ -287,3 +288,43 @@ def shared_compositions(x_train: np.ndarray, x_val: np.ndarray) -> tuple[int, in
     train, val = np.unique(np.asarray(x_train), axis=0), np.unique(np.asarray(x_val), axis=0)
     union = np.unique(np.concatenate([train, val]), axis=0)
     return len(train) + len(val) - len(union), len(val)
+
+
+#: ElemNet's elements in fewer than 100 compositions of the shipped OQMD train split (the shipped
+#: model's training set), with how many; every other element is in 693 (Br) or more
+SPARSE_TRAIN_ELEMENTS = {"Kr": 3, "Xe": 35}
+#: the most elements in one composition of the shipped OQMD train split
+MAX_TRAIN_ELEMENTS = 7
+#: the compositions of the shipped OQMD train split, ElemNet's filter applied
+N_TRAIN_COMPOSITIONS = 239_121
+
+
+def sparse_training_note(x: np.ndarray, formulas: list[str], shown: int = 5) -> str | None:
+    """A note on the rows of fractions ``x`` (named by ``formulas``) that the shipped OQMD train
+    split covers little or not at all, for a model trained on it: those with an element of
+    :data:`SPARSE_TRAIN_ELEMENTS`, and those of more elements than :data:`MAX_TRAIN_ELEMENTS`.
+    None where there are none. A prediction there is an extrapolation, however confident it reads.
+
+    >>> from hullpack.elemnet import featurize
+    >>> note = sparse_training_note(featurize(["KrF2", "NaCl"]), ["KrF2", "NaCl"])
+    >>> note.partition(": ")[0]
+    '1 formula (KrF2) holds Kr, which is in only 3 of the 239,121 OQMD training compositions'
+    """
+    from ..elements import ELEMENT_INDEX
+
+    present = np.asarray(x) > 0
+    notes = []
+    for symbol, count in SPARSE_TRAIN_ELEMENTS.items():
+        rows = np.flatnonzero(present[:, ELEMENT_INDEX[symbol]])
+        if len(rows):
+            names = ", ".join(formulas[i] for i in rows[:shown]) + (" ..." if len(rows) > shown else "")
+            notes.append(f"{plural(len(rows), 'formula')} ({names}) {'holds' if len(rows) == 1 else 'hold'} {symbol}, "
+                         f"which is in only {count} of the {N_TRAIN_COMPOSITIONS:,} OQMD training compositions: "
+                         f"{'its energy rests' if len(rows) == 1 else 'their energies rest'} on little data")
+    rows = np.flatnonzero(present.sum(axis=1) > MAX_TRAIN_ELEMENTS)
+    if len(rows):
+        names = ", ".join(formulas[i] for i in rows[:shown]) + (" ..." if len(rows) > shown else "")
+        notes.append(f"{plural(len(rows), 'formula')} ({names}) {'has' if len(rows) == 1 else 'have'} more elements "
+                     f"than any OQMD training composition ({MAX_TRAIN_ELEMENTS}): "
+                     f"{'its energy is an extrapolation' if len(rows) == 1 else 'their energies are extrapolations'}")
+    return "; ".join(notes) or None

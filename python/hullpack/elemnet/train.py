@@ -118,9 +118,10 @@ class LRSchedule:
     def step(self) -> None:
         self.step_count += 1
 
-    def epoch_end(self, val_mae: float) -> None:
+    def epoch_end(self, val_mae: float) -> bool:
+        """Counts an epoch's val MAE; True where it lowered the learning rate (a plateau)."""
         if self.cfg.schedule != "plateau":
-            return
+            return False
         if val_mae < self.best * (1 - 1e-4):
             self.best, self.bad = val_mae, 0
         else:
@@ -128,7 +129,8 @@ class LRSchedule:
             if self.bad > self.cfg.plateau_patience:
                 self.scale = max(self.scale * self.cfg.plateau_factor, self.cfg.min_lr / self.cfg.lr)
                 self.bad = 0
-                log.info("val MAE flat for %d epochs: lr -> %.3g", self.cfg.plateau_patience + 1, self.lr())
+                return True
+        return False
 
     def restart_plateau(self) -> None:
         self.best, self.bad = math.inf, 0
@@ -439,6 +441,9 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         raise ValueError(f"checkpoint: given, but {run_dir} holds no last.pt: pass what read_checkpoint(run_dir) "
                          "returns (None there), or nothing")
     ck = checkpoint if checkpoint is not None else read_checkpoint(run_dir)
+    if isinstance(init, str) and init == "default" and train_data is None and ck is None:
+        raise ValueError("init='default' fine-tunes the shipped model on train_data: give train_data (without it "
+                         "the run would train the shipped model again on the OQMD data it was trained on)")
     if init is not None:  # read once, before the settings: those not given are the model's own
         from .pretrained import resolve_model
 
@@ -547,7 +552,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         torch.set_rng_state(ck["rng"]["torch"])
         saved, saved_stopped = ck, state.get("stopped")
         state["stopped"] = None  # the loop re-checks: epochs or patience may have been raised
-        log.info("resuming %s after epoch %d (best val MAE %.4f at epoch %d)", run_dir,
+        log.info("resuming %s after epoch %d (best val MAE %.4f eV/atom at epoch %d)", run_dir,
                  state["epoch"], state["best_val_mae"], state["best_epoch"])
     else:
         if init_state is not None:
@@ -563,7 +568,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                                      "epoch_s": round(time.perf_counter() - t0, 2), "train_samples_per_s": None,
                                      "bf16": False, "dropout": False, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                      "init": init_id["source"]})
-            log.info("fine-tuning %s: val MAE %.4f before training", init_id["source"], state["init_val_mae"])
+            log.info("fine-tuning %s: val MAE %.4f eV/atom before training", init_id["source"], state["init_val_mae"])
             if rank == 0:
                 save_model(model, best_path, metadata=best_metadata(0, state["init_val_mae"]))
     def write_about() -> None:
@@ -664,7 +669,7 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
         improved = val_mae < state["best_val_mae"]
         if improved:
             state["best_val_mae"], state["best_epoch"] = val_mae, epoch
-        schedule.epoch_end(val_mae)
+        lowered = schedule.epoch_end(val_mae)
         record = {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "val_mae": val_mae,
                   "best_val_mae": state["best_val_mae"], "best_epoch": state["best_epoch"],
                   "lr": lr_used, "epoch_s": round(time.perf_counter() - t0, 2),
@@ -687,9 +692,12 @@ def train(run_dir: str | os.PathLike, config: TrainConfig | None = None, *, trai
                 write_about()
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-        log.info("epoch %d: train loss (MAE in training mode) %.4f, val MAE %.4f (best %.4f @ %d), lr %.3g, %.1f s", epoch,
-                 record["train_loss"], val_mae, state["best_val_mae"], state["best_epoch"], lr_used,
+        log.info("epoch %d: train loss (MAE in training mode) %.4f, val MAE %.4f eV/atom (best %.4f @ %d), lr %.3g, "
+                 "%.1f s", epoch, record["train_loss"], val_mae, state["best_val_mae"], state["best_epoch"], lr_used,
                  record["epoch_s"])
+        if lowered:  # after the epoch whose val MAE lowered it, from the next epoch on
+            log.info("val MAE flat for %d epochs: lr -> %.3g from epoch %d", cfg.plateau_patience + 1, schedule.lr(),
+                     epoch + 1)
     if stopped is not None and rank == 0 and saved is not None and saved_stopped != stopped:
         saved["state"]["stopped"] = stopped
         _save_atomic(saved, last)

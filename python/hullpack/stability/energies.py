@@ -162,7 +162,9 @@ def per_unit_example(parsed: Parsed, reference_energies: np.ndarray) -> str:
     return f" ({parsed.names[r]}: {parsed.energies[r]:.4g} / {atoms[r]} = {per_atom[r]:.4g} eV/atom)"
 
 
-def reference_mismatch(parsed: Parsed, reference_energies: np.ndarray, listed: int = 5) -> list[str]:
+def reference_mismatch(parsed: Parsed, reference_energies: np.ndarray, listed: int = 5, *,
+                       rows_named: str = "compositions the reference holds", source: str = "the reference"
+                       ) -> list[str]:
     """Notes on energies of compositions that a reference holds (``reference_energies``: its lowest
     energy at each row's composition, NaN where it has none) which look like another convention than
     the reference's eV/atom: per formula unit (about the formula's atoms times the reference's energy,
@@ -170,7 +172,8 @@ def reference_mismatch(parsed: Parsed, reference_energies: np.ndarray, listed: i
     from the reference's), or of the opposite sign (positive, about minus the reference's where it is
     negative, for at least half of those). Such energies are valid data, so they are noted, not
     refused; energies per atom of another convention are checked by :func:`unit_signs` and
-    :func:`total_energy_signs`.
+    :func:`total_energy_signs`. ``rows_named`` and ``source`` name the compared rows and whose
+    energies they are compared with (``hullpack train`` compares a table with the shipped model's).
 
     >>> from hullpack.stability.inputs import parse
     >>> reference_mismatch(parse(["NaCl", "LiF"], [-4.10, -3.0]), np.array([-2.05, -3.1]))[0].partition("): ")[2]
@@ -193,16 +196,16 @@ def reference_mismatch(parsed: Parsed, reference_energies: np.ndarray, listed: i
         shown = ", ".join(f"{parsed.names[r]} {e[r]:.4g}, {atoms[r]} x {ref[r]:.4g}" for r in rows[:listed])
         r = rows[0]
         notes.append(f"energies per formula unit rather than per atom? {len(rows)} of the {int(known.sum())} "
-                     f"compositions the reference holds {'has' if len(rows) == 1 else 'have'} about their formula's "
-                     "atoms times the reference's "
+                     f"{rows_named} {'has' if len(rows) == 1 else 'have'} about their formula's "
+                     f"atoms times {source}'s "
                      f"energy per atom ({shown}{', ...' if len(rows) > listed else ''}): divide each energy per "
                      f"formula unit by its formula's atoms ({parsed.names[r]}: {e[r]:.4g} / {atoms[r]} = "
                      f"{e[r] / atoms[r]:.4g} eV/atom)")
     if flipped.any() and 2 * flipped.sum() >= negative.sum():
         rows = np.flatnonzero(flipped)
-        shown = ", ".join(f"{parsed.names[r]} {e[r]:.4g} where the reference has {ref[r]:.4g}" for r in rows[:listed])
+        shown = ", ".join(f"{parsed.names[r]} {e[r]:.4g} where {source} has {ref[r]:.4g}" for r in rows[:listed])
         notes.append(f"formation energies of the opposite sign? {len(rows)} of the {int(negative.sum())} "
-                     f"compositions the reference holds at a negative energy {'is' if len(rows) == 1 else 'are'} "
+                     f"{rows_named} at a negative energy {'is' if len(rows) == 1 else 'are'} "
                      "given about as large but positive "
                      f"({shown}{', ...' if len(rows) > listed else ''}): a formation energy is negative for a "
                      "compound more stable than its elements; negate the energies if their table counts "

@@ -538,6 +538,12 @@ def test_export_measures_test_mae_on_the_rounded_weights(tmp_path):
     x, y = oqmd_arrays("test")
     assert meta["n_test"] == len(y) == 51251
     assert evaluate_mae(model, torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(meta["test_mae"], rel=1e-6)
+    # and by number of elements, which the file records: the screen's summary quotes its order's
+    from hullpack.elemnet.pretrained import model_test_errors
+
+    by = model_test_errors(model)
+    assert by == meta["test_errors_by_elements"] and sum(n for _, _, n in by.values()) == len(y)
+    assert sum(mae * n for mae, _, n in by.values()) / len(y) == pytest.approx(meta["test_mae"], abs=1e-4)
     # the weights are stored in fp16
     assert read_model_file(tmp_path / "default.pt")["state_dict"]["net.0.weight"].dtype == torch.float16
 

@@ -14,7 +14,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, flags=re.S)
 
 
 def test_doc_has_the_three_uses_and_every_element():
-    assert len(BLOCKS) == 4
+    assert len(BLOCKS) == 5
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_doc_example_runs(i, namespace):
     with contextlib.redirect_stdout(out), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exec(compile(BLOCKS[i], f"docs/stability.md example {i}", "exec"), namespace)
-    if i in (0, 3):  # the output block after the example is what it prints
+    if i in (0, 3, 4):  # the output block after the example is what it prints
         shown = re.search(r"```\n(.*?)```", TEXT.split(BLOCKS[i], 1)[1].split("```", 1)[1], flags=re.S).group(1)
         assert out.getvalue().split() == shown.split()
     if i == 0:

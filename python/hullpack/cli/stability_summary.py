@@ -142,7 +142,7 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
 
     from hullpack.stability.hulls import known_stable as known_stable_rows
     from hullpack.stability.hulls import on_reference_hull
-    from hullpack.stability.inputs import written_as
+    from hullpack.stability.inputs import charge_balance, written_as
 
     bad_one = "bad formula" if typed else "bad row"
     position = dict(zip(table.index, range(1, len(table) + 1)))
@@ -197,6 +197,8 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
         # a database export: "[row 2]", "[row 2, mp-19770]"
         repeated = set(t["formula"][t["formula"].duplicated()])
         ids = dict(zip(top.index, row_ids(top)))  # of the listed rows only: a Python step a row
+        # a stable one a chemist would not make: no oxidation states that sum to zero
+        unbalanced = set(top.index[~charge_balance(top["formula"].tolist()).fillna(True).to_numpy(bool)])
         width = max(7, max(map(len, names.values())))
         sys_width = max(7, int(top["chemsys"].str.len().max()))
         for i, r in top.iterrows():
@@ -205,6 +207,7 @@ def summary_lines(table, what: str, energies: str, against: str, reference_name:
                 margin = -r["decomposition_energy"]  # under 0.05 meV/atom it would print as "stable by 0.0000"
                 how = (f"stable by {margin:.4f}" if margin >= _ON_HULL else f"stable by less than 0.0001 ({margin:.1e})"
                        ) + f"  vs {r['decomposition']}{known}"
+                how += "; not charge-balanced (no known oxidation states sum to zero)" if i in unbalanced else ""
             elif known_stable[i]:  # DFT's verdict first, then how this energy compares with DFT's
                 how = (f"known stable: on {reference_name}'s hull, {_versus(r, reference_name, energy_name)} "
                        f"{r['formula']}{_reference_id(r, reference_id_column)}")

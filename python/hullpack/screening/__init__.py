@@ -25,8 +25,8 @@ The modules, in the order data flows through them:
 (6, ['system', 'A', 'B', 'n_points'])
 >>> bool(r.systems["n_fp32"].sum() > 0)                 # bf16, certified in fp32 near the hull
 True
->>> r.vertices.columns.tolist()
-['system', 'A', 'B', 'x_A', 'x_B', 'formula', 'energy', 'depth', 'end_depth', 'end_artifact', 'end_element']
+>>> r.vertices.columns.tolist()[5:]
+['formula', 'energy', 'depth', 'end_depth', 'end_artifact', 'end_element', 'charge_balanced']
 >>> r.system("O-Fe")["system"], r.config["grid"]          # names: symbols in alphabetical order
 ('Fe-O', 'uniform:20')
 """

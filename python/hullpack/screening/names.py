@@ -16,15 +16,17 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 from ..elements import ELEMENT_INDEX
 from ..errors import ScreeningError
 from ..compositions import system_names
 from ..naming import alphabetical_order
 from ..naming import formulas as reduced_formulas
+from ..oxidation import charge_balanced_rows
 
 __all__ = ["ORDER_NAMES", "parse_system", "system_name", "system_names", "alphabetical_order", "formula_of",
-           "formulas"]
+           "formulas", "charge_balance"]
 
 #: what a system of each order a screen enumerates is called
 ORDER_NAMES = {2: "binary", 3: "ternary", 4: "quaternary"}
@@ -79,6 +81,17 @@ def system_name(name: str) -> str:
     return system_names(parse_system(name)[None, :])[0]
 
 
+def _pairs(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (system, grid point) pairs as CSR rows ``(offsets, elements, amounts)`` of the elements
+    present (amount > 0), as :mod:`hullpack.naming` and :mod:`hullpack.oxidation` take them."""
+    s, p = np.asarray(systems_idx, dtype=np.int64), np.asarray(points_idx, dtype=np.int64)
+    elements = np.asarray(table, dtype=np.int64)[s]
+    amounts = np.asarray(grid, dtype=np.int64)[p]
+    present = amounts > 0  # elements at amount 0 are not part of the composition
+    offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))])
+    return offsets, elements[present], amounts[present]
+
+
 def formulas(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> np.ndarray:
     """pymatgen's reduced formulas of many (system, grid point) pairs at once: an object array of
     the formulas of ``grid[points_idx[i]]`` (integer amounts) over the elements
@@ -89,14 +102,19 @@ def formulas(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> np
     >>> formulas(np.array([[5, 6, 16]]), np.array([[2, 6, 1], [1, 3, 1]]), [0, 0], [0, 1]).tolist()
     ['Ca(NO3)2', 'CaNO3']
     """
-    s, p = np.asarray(systems_idx, dtype=np.int64), np.asarray(points_idx, dtype=np.int64)
-    if len(s) == 0:
+    if len(systems_idx) == 0:
         return np.zeros(0, dtype=object)
-    elements = np.asarray(table, dtype=np.int64)[s]
-    amounts = np.asarray(grid, dtype=np.int64)[p]
-    present = amounts > 0  # elements at amount 0 are not part of the composition
-    offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))])
-    return reduced_formulas(offsets, elements[present], amounts[present])
+    return reduced_formulas(*_pairs(table, grid, systems_idx, points_idx))
+
+
+def charge_balance(table: np.ndarray, grid: np.ndarray, systems_idx, points_idx) -> pd.Series:
+    """:func:`hullpack.oxidation.charge_balanced` of the pairs :func:`formulas` names, as a pandas
+    nullable boolean Series (NA where the check does not apply).
+
+    >>> charge_balance(np.array([[6, 22]]), np.array([[3, 2], [1, 4], [1, 0]]), [0, 0, 0], [0, 1, 2]).tolist()
+    [True, False, <NA>]
+    """
+    return pd.Series(pd.array(charge_balanced_rows(*_pairs(table, grid, systems_idx, points_idx)), dtype="boolean"))
 
 
 def formula_of(elements, numerators) -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import compositions
 from .._progress import progress as _progress_bar
+from ..elemnet.pretrained import model_test_errors
 from ..elements import ELEMNET_ELEMENTS
 from ..errors import InvalidInputError, ScreeningError
 from ..hull import hull_batch
@@ -27,7 +28,7 @@ from .grids import DEFAULT_GRID, MAX_INTERVALS, default_match_tol, grid_label, g
 from .hulls import HULL_TOL, BlockHulls, corner_mask, plain_hulls, vertex_depth
 from .models import make_engine
 from .models import resolve_model as _load_model
-from .names import ORDER_NAMES, formulas, system_names
+from .names import ORDER_NAMES, charge_balance, formulas, system_names
 from .result import ScreenResult
 from .tables import chemists_order, point_rows, shallow_labels, system_rows, vertex_rows
 
@@ -267,7 +268,8 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
             shallow = shallow_labels(tb, g, fr, res.is_vertex & ~stable, depth)  # named, not dropped unseen
             sys_parts.append(system_rows(tb, names[s0:s0 + block], g, res, stable, end_artifact, letters, vf, shallow))
             vert_parts.append(vertex_rows(tb, names[s0:s0 + block], fr, res, s, p, letters, vf, depth=depth,
-                                           end_depth=end_depth, end_artifact=end_artifact, end_element=end_element))
+                                           end_depth=end_depth, end_artifact=end_artifact, end_element=end_element,
+                                           charge_balanced=charge_balance(tb, g, s, p)))
             if points:
                 pt_parts.append(point_rows(tb, names[s0:s0 + block], g, fr, res, letters, depth))
             t1 = time.perf_counter()
@@ -309,6 +311,7 @@ def screen(model=None, order: int = 2, elements=None, grid=None, precision: str 
               "elements": [ELEMNET_ELEMENTS[k] for k in np.unique(whole)],  # the whole screen's, in every shard
               "grid_array": g, "model": model_digest(net),
               "model_test_mae": getattr(net, "metadata", {}).get("test_mae"),
+              "model_test_errors": model_test_errors(net),  # by number of elements: binaries' differ
               "engine": type(engine).__name__, "certification": certifier.report() if certifier else None,
               "element_energies": {ELEMNET_ELEMENTS[k]: float(references[k]) for k in np.unique(whole)}}
     config.update(grid=grid_label(order, grid), run_id=uuid.uuid4().hex)

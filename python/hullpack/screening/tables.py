@@ -81,8 +81,9 @@ def system_rows(tb, names, g, res, stable, end_artifact, letters, vertex_formula
 
 
 def vertex_rows(tb, names, fr, res, s, p, letters, vertex_formulas, *, depth, end_depth, end_artifact,
-                 end_element) -> pd.DataFrame:
-    """The stable vertices ``(s, p)`` (system, point), one row each."""
+                 end_element, charge_balanced: pd.Series) -> pd.DataFrame:
+    """The stable vertices ``(s, p)`` (system, point), one row each; ``charge_balanced``: theirs
+    (:func:`~hullpack.screening.names.charge_balance`)."""
     df = pd.DataFrame({"system": np.array(names, dtype=object)[s] if len(s) else np.array([], dtype=object)})
     cols = _element_cols(tb, letters)
     for L in letters:
@@ -97,6 +98,7 @@ def vertex_rows(tb, names, fr, res, s, p, letters, vertex_formulas, *, depth, en
     df["end_artifact"] = end_artifact[s, p]
     symbols = np.array([""] + list(ELEMNET_ELEMENTS), dtype=object)
     df["end_element"] = np.where(end_artifact[s, p], symbols[end_element[s, p] + 1], "").astype(object)
+    df["charge_balanced"] = charge_balanced.array
     return _text_typed(df)
 
 

@@ -63,12 +63,12 @@ element no reference entry contains) keep their row with NaN results and the rea
 '0.875 Fe3O4 + 0.125 Fe'
 """
 from .hulls import REFERENCE_COLUMNS, RESULT_COLUMNS, Reference, known_stable, parse_decomposition, stability
-from .inputs import Parsed, parse
+from .inputs import Parsed, charge_balance, parse
 from ..naming import chemical_system, reduced_formula
 from .protocol import ProtocolResult, model_protocol, stability_metrics
 
 __all__ = [
     "stability", "Reference", "model_protocol", "ProtocolResult", "stability_metrics", "parse_decomposition",
-    "known_stable",
+    "known_stable", "charge_balance",
     "RESULT_COLUMNS", "REFERENCE_COLUMNS", "parse", "Parsed", "reduced_formula", "chemical_system",
 ]

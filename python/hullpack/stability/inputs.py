@@ -38,6 +38,7 @@ from ..elemnet.featurize import parse_formulas, plain_amounts
 from ..elements import ALL_ELEMENT_INDEX, ALL_ELEMENTS
 from ..errors import CompositionError, HullInputError
 from ..naming import amounts_formula, formulas, systems
+from ..oxidation import charge_balanced_rows
 from .energies import BELOW_FORMATION, TOTAL_ENERGY_MEDIAN, looks_total, total_energy_signs, unit_signs  # noqa: F401
 
 __all__ = ["Parsed", "looks_total", "parse", "read_table", "rationalize", "table_columns", "total_energy_signs",
@@ -102,6 +103,17 @@ class Parsed:
         ok = np.ones(len(self), dtype=bool)
         ok[list(self.problems)] = False
         return ok
+
+    def charge_balanced(self) -> pd.Series:
+        """:func:`hullpack.oxidation.charge_balanced` of the rows (nullable booleans, the rows' index):
+        NA where the check does not apply, for a bad row and for one without integer amounts of up
+        to ``MAX_DENOMINATOR`` atoms."""
+        total, amounts = rationalize(self.offsets, self.fractions, _F64_TOL)
+        out = np.full(len(self), None, dtype=object)
+        rows = np.flatnonzero(total > 0)
+        if len(rows):
+            out[rows] = charge_balanced_rows(*_take(self.offsets, rows, self.elements, amounts))
+        return pd.Series(pd.array(out, dtype="boolean"), index=self.index, name="charge_balanced")
 
     def chemsys(self) -> np.ndarray:
         """Chemical systems ("Fe-O") of the rows ("" for bad rows): one per distinct element set,
@@ -537,6 +549,19 @@ def _snap(offsets: np.ndarray, vals: np.ndarray, row_f32: np.ndarray) -> None:
             row_sum[counts > 0] = np.add.reduceat(v, off[:-1][counts > 0])
             v = np.where(unsnapped, v / np.repeat(row_sum, counts), v)
         vals[lo:hi] = v
+
+
+def charge_balance(compositions, *, elements=None, column: str | None = None) -> pd.Series:
+    """Whether each composition is charge-balanced by known oxidation states
+    (:mod:`hullpack.oxidation`): a nullable boolean Series, one per row, with the input's index; NA
+    where the check does not apply (no nitride, oxide, chalcogenide or halide anion is the most
+    electronegative element) and for a row that cannot be read. Compositions in any form
+    :func:`~hullpack.stability.stability` takes (energies are not needed).
+
+    >>> charge_balance(["NaCl", "NaCl2", "Fe3O4", "Li0.5CoO2", "FeSi"]).tolist()
+    [True, False, True, True, <NA>]
+    """
+    return parse(compositions, elements=elements, column=column, require_energies=False).charge_balanced()
 
 
 def parse(compositions, energies=None, *, elements=None, column: str | None = None,

@@ -115,3 +115,16 @@ def test_the_stability_command_says_which_stable_ones_are_not_charge_balanced(tm
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
     assert "not charge-balanced" in lines["NaCl2"] and "stable by" in lines["NaCl2"]
     assert "charge-balanced" not in lines["Fe2O3"] and "charge-balanced" not in lines["FeSi"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_the_column_is_read_back_as_saved(tmp_path, kind):
+    from hullpack.screening import ScreenResult, screen
+
+    if kind == "parquet":
+        pytest.importorskip("pyarrow")
+    r = screen(elements="Na Cl Fe Si", order=2, progress=False, compare_dft=False)
+    assert r.vertices["charge_balanced"].isna().any() and (r.vertices["charge_balanced"] == False).any()  # noqa: E712
+    r.save(tmp_path, csv=kind == "csv", parquet=kind == "parquet")
+    back = ScreenResult.read(tmp_path).vertices["charge_balanced"]
+    pd.testing.assert_series_equal(back, r.vertices["charge_balanced"])

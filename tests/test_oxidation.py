@@ -128,3 +128,18 @@ def test_the_column_is_read_back_as_saved(tmp_path, kind):
     r.save(tmp_path, csv=kind == "csv", parquet=kind == "parquet")
     back = ScreenResult.read(tmp_path).vertices["charge_balanced"]
     pd.testing.assert_series_equal(back, r.vertices["charge_balanced"])
+
+
+def test_the_plotted_systems_line_names_its_unbalanced_compounds():
+    from hullpack.screening import screen
+    from hullpack.screening.summary import system_line
+
+    r = screen(elements="Li Na Cl O Fe", order=2, progress=False, compare_dft=False)
+    v = r.vertices
+    for name in ("Cl-Na", "Li-O", "Fe-O"):
+        mine = v[v["system"] == name]
+        unbalanced = mine.loc[mine["charge_balanced"] == False, "formula"].tolist()  # noqa: E712
+        line = system_line(r, name)
+        assert ("; not charge-balanced: " + ", ".join(unbalanced) in line) if unbalanced else \
+            "charge-balanced" not in line
+    assert "LiO4" in system_line(r, "Li-O").partition("not charge-balanced: ")[2]  # the shipped model's LiO4

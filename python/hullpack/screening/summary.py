@@ -130,13 +130,20 @@ def _shallow_lines(s: pd.DataFrame, min_depth: float) -> list[str]:
 
 
 def system_line(result, name: str) -> str:
-    """One system of ``result`` in a line: its stable compounds and the hull vertices too shallow to
-    count, e.g. ``Fe-O: stable FeO;Fe4O5;Fe2O3;Fe3O5; shallower than 10 meV/atom, not counted (depth
-    in meV/atom): Fe3O4 (3.1)``."""
+    """One system of ``result`` in a line: its stable compounds, those of them not charge-balanced,
+    and the hull vertices too shallow to count, e.g. ``Fe-O: stable FeO;Fe4O5;Fe2O3;Fe3O5; shallower
+    than 10 meV/atom, not counted (depth in meV/atom): Fe3O4 (3.1)``, ``Cl-Na: stable NaCl;NaCl3; not
+    charge-balanced: NaCl3``."""
     row = result.system(name)
     if row["nonfinite"]:
         return f"{row['system']}: no hull (non-finite predictions)"
     line = f"{row['system']}: stable {row['stable'] or 'none'}"
+    v = result.vertices
+    if "charge_balanced" in v:  # absent from the tables of a screen saved before the column
+        mine = v[v["system"] == row["system"]]
+        unbalanced = mine.loc[~mine["charge_balanced"].fillna(True).to_numpy(bool), "formula"].tolist()
+        if unbalanced:
+            line += f"; not charge-balanced: {', '.join(unbalanced)}"
     if row.get("shallow"):
         line += f"; {_not_counted(float(result.config.get('min_depth', 0.0)))}: {row['shallow'].replace(';', ', ')}"
     return line

@@ -222,14 +222,13 @@ def _header_is_data(df, source: str, column: str | None) -> None:
 def _model_error(model) -> str:
     """What a reader needs to weigh margins of predicted energies: the model's test MAE, if its
     file records one."""
-    from hullpack.elemnet.pretrained import model_test_errors
+    from hullpack.elemnet.pretrained import errors_apart, model_test_errors
 
     mae = (getattr(model, "metadata", None) or {}).get("test_mae")
     if not mae:
         return ""
-    binaries = (model_test_errors(model) or {}).get("2")  # binaries' errors have a long tail
-    on_binaries = (f" ({1000 * binaries[0]:.0f} on binary compounds, median {1000 * binaries[1]:.0f})"
-                   if binaries and abs(binaries[0] - mae) > 0.005 else "")
+    binaries = errors_apart(model_test_errors(model), 2, mae)  # binaries' errors have a long tail
+    on_binaries = f" ({1000 * binaries[0]:.0f} on binary compounds, median {1000 * binaries[1]:.0f})" if binaries else ""
     return f"; the model's test MAE is {1000 * mae:.0f} meV/atom{on_binaries}, so margins smaller than that are within its error"
 
 

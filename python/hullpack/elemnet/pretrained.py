@@ -63,6 +63,23 @@ def model_test_errors(model) -> dict[str, list] | None:
     return dict(SHIPPED_TEST_ERRORS) if meta.get("sha256") == SHIPPED_WEIGHTS_SHA256 else None
 
 
+#: eV/atom: errors on compounds of one number of elements are quoted beside the MAE over all
+#: (``test_mae``) where they differ from it by more than this
+ERRORS_APART = 0.005
+
+
+def errors_apart(errors: dict | None, n_elements: int, mae: float) -> list | None:
+    """The ``[MAE, median, compounds]`` of compounds of ``n_elements`` in ``errors`` (a
+    :func:`model_test_errors` table, or one read back from a screen's config), where known and more
+    than :data:`ERRORS_APART` from ``mae``; None otherwise (nothing worth saying beside ``mae``).
+
+    >>> errors_apart(SHIPPED_TEST_ERRORS, 2, 0.042), errors_apart(SHIPPED_TEST_ERRORS, 3, 0.042)
+    ([0.0963, 0.0381, 2460], None)
+    """
+    these = (errors or {}).get(str(n_elements))
+    return these if these and abs(these[0] - mae) > ERRORS_APART else None
+
+
 def default_path() -> Path:
     """Where the shipped default model file lives (``hullpack/data/elemnet_default.pt``).
 

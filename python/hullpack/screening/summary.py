@@ -161,11 +161,13 @@ def _model_mae(result) -> tuple[float | None, str]:
 
 
 def _order_errors(result, mae: float) -> str:
-    """The model's test errors on compounds of the screen's order, where known and more than 5
-    meV/atom from its MAE over all (``mae``), as the summary's robust line ends: "; its test MAE on
+    """The model's test errors on compounds of the screen's order, where known and apart from its
+    MAE over all (``mae``; :func:`~hullpack.elemnet.pretrained.errors_apart`), as the summary's robust line ends: "; its test MAE on
     binary compounds is 96 meV/atom, median 38"."""
-    errors = (result.config.get("model_test_errors") or {}).get(str(result.order))
-    if not errors or abs(errors[0] - mae) <= 0.005:
+    from ..elemnet.pretrained import errors_apart  # torch: imported where a model's errors are quoted
+
+    errors = errors_apart(result.config.get("model_test_errors"), result.order, mae)
+    if errors is None:
         return ""
     kind = ORDER_NAMES.get(result.order, f"{result.order}-element")
     return f"; its test MAE on {kind} compounds is {1000 * errors[0]:.0f} meV/atom, median {1000 * errors[1]:.0f}"

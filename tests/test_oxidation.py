@@ -110,7 +110,8 @@ def test_the_screen_marks_its_vertices_and_counts_the_robust_unbalanced_ones():
     robust = (v["depth"] >= ROBUST_DEPTH) & ~v["end_artifact"].astype(bool)
     n = int((robust & ~v["charge_balanced"].fillna(True)).sum())
     assert n > 0  # the shipped model puts NaCl-rich or O-rich chlorides and oxides below the hull
-    assert f"  {n:,} of the robust ones not charge-balanced" in r.summary()
+    names = ", ".join(v.loc[robust & ~v["charge_balanced"].fillna(True), "formula"])
+    assert 0 < n <= 8 and f"  {n:,} of the robust ones not charge-balanced ({names}): " in r.summary()
 
 
 def test_the_stability_command_says_which_stable_ones_are_not_charge_balanced(tmp_path, capsys):

@@ -19,8 +19,9 @@ __all__ = ["ROBUST_DEPTH", "summary_text", "system_line"]
 #: error (test MAE 0.042 eV/atom); on the shipped data such compounds matched a DFT-stable one
 #: about twice as often as those within 10-25 meV/atom (docs/screening.md, "Defaults")
 ROBUST_DEPTH = 0.050
-#: the summary names the shallow vertices (column ``shallow``) where there are at most this many;
-#: a screen of many systems has thousands, which the column lists
+#: the summary names the shallow vertices (column ``shallow``), and the robust compounds not
+#: charge-balanced, where there are at most this many; a screen of many systems has thousands,
+#: which the columns list
 _NAMED_SHALLOW = 8
 
 
@@ -100,9 +101,11 @@ def _stable_lines(result) -> list[str]:
         lines.append(f"  {robust:,} robust (at least {band} deep{why}{but}{order}), "
                      f"{int((~deep).sum()):,} within {band} of the hull of the others")
         if "charge_balanced" in v:  # absent from the tables of a screen saved before the column
-            unbalanced = int((deep & ~end & ~v["charge_balanced"].fillna(True).to_numpy(bool)).sum())  # NA: not checked
+            flagged = deep & ~end & ~v["charge_balanced"].fillna(True).to_numpy(bool)  # NA: not checked
+            unbalanced = int(flagged.sum())
             if unbalanced:
-                lines.append(f"  {unbalanced:,} of the robust ones not charge-balanced: nitrides, oxides, chalcogenides "
+                named = f" ({', '.join(v['formula'][flagged])})" if unbalanced <= _NAMED_SHALLOW else ""
+                lines.append(f"  {unbalanced:,} of the robust ones not charge-balanced{named}: nitrides, oxides, chalcogenides "
                              "or halides whose atoms take no known oxidation states summing to zero (column "
                              "charge_balanced; such predictions rarely match a DFT-stable compound)")
     if end.any():
